@@ -1,0 +1,44 @@
+/**
+ * The signing interface the writer uses. Backends (local key, KMS, HSM,
+ * signing proxy) live in infra/signers and implement it.
+ */
+import type { RecordSignature } from './record.ts';
+import type { SignatureAlgorithm } from './signature.ts';
+
+export interface SignRequest {
+  /** The 32-byte record hash. */
+  hash: Uint8Array;
+  /** The bytes whose SHA-256 is `hash`; backends that hash themselves sign this. */
+  preimage: Uint8Array;
+}
+
+export interface Signer {
+  /** The registry kid this signer signs as now. */
+  readonly kid: string;
+  readonly algorithm: SignatureAlgorithm;
+  sign(hash: Uint8Array, preimage: Uint8Array): Promise<RecordSignature>;
+  /** Signs many at once; results in request order. */
+  signBatch(requests: readonly SignRequest[]): Promise<RecordSignature[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * signBatch for backends that can only sign one at a time: at most
+ * `maxInFlight` calls outstanding, results in request order.
+ */
+export async function signConcurrently(
+  requests: readonly SignRequest[],
+  maxInFlight: number,
+  signOne: (request: SignRequest) => Promise<RecordSignature>,
+): Promise<RecordSignature[]> {
+  const results = new Array<RecordSignature>(requests.length);
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < requests.length) {
+      const index = next++;
+      results[index] = await signOne(requests[index]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(maxInFlight, requests.length) }, lane));
+  return results;
+}

@@ -1,0 +1,98 @@
+/**
+ * `chainbook audit-verify`: CHAIN_FORMAT.md section 5 over a database or a
+ * file. Exit 0 when every record checks, 1 on the first integrity failure,
+ * 2 when it could not run.
+ */
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { HASH_PATTERN } from '../../chain/record.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
+import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { verify, type VerifyReport } from '../../verifier/verify.ts';
+import { loadConfig } from '../config.ts';
+import { loadRegistryFile } from '../signers/registryFile.ts';
+import { workerChecker } from '../workers/checkPool.ts';
+import { EXIT, formatCount, parseCount, progressLine, UsageError } from './io.ts';
+import { addSourceOptions, openSource, type SourceOptions } from './sources.ts';
+
+interface AuditVerifyOptions extends SourceOptions {
+  signers?: string;
+  chain?: string[];
+  from?: string;
+  to?: string;
+  limit?: string;
+  prevHash?: string;
+  json?: boolean;
+  threads?: string;
+  progress: boolean;
+}
+
+/** Below this many records, starting worker threads costs more than it saves. */
+const WORKER_THRESHOLD_RECORDS = 5000;
+
+function describeReport(report: VerifyReport): string {
+  const rate = report.elapsedMs > 0 ? Math.round((report.records * 1000) / report.elapsedMs) : report.records;
+  const chains = report.chains
+    .map((c) => `  ${c.chain}: ${formatCount(c.records)} records${c.records > 0 ? ` (seq ${c.fromSeq}..${c.toSeq}), last hash ${c.lastHash}` : ''}`)
+    .join('\n');
+  const totals = `${formatCount(report.records)} records in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s), ${report.source}`;
+  if (report.ok) return `audit-verify: OK\n${chains}\n${totals}\n`;
+  const f = report.finding!;
+  return `audit-verify: FAILED at chain ${f.chain} seq ${f.seq}: ${f.reason}: ${f.message}\n${chains}\n${totals}\n`;
+}
+
+export function registryFor(path: string | undefined): SignerRegistry {
+  return loadRegistryFile(path ?? loadConfig().signersPath);
+}
+
+async function run(options: AuditVerifyOptions): Promise<number> {
+  const config = loadConfig();
+  const registry = registryFor(options.signers);
+  if (options.prevHash !== undefined && !HASH_PATTERN.test(options.prevHash)) throw new UsageError('--prev-hash must be 64 lowercase hex digits');
+  const verifyOptions = {
+    ...(options.chain ? { chains: options.chain } : {}),
+    ...(options.from !== undefined ? { fromSeq: parseCount(options.from, '--from', 1) } : {}),
+    ...(options.to !== undefined ? { toSeq: parseCount(options.to, '--to', 1) } : {}),
+    ...(options.limit !== undefined ? { limit: parseCount(options.limit, '--limit', 1) } : {}),
+    ...(options.prevHash !== undefined ? { prevHash: options.prevHash } : {}),
+  };
+  const source = await openSource(options, config);
+  const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
+  const small = verifyOptions.limit !== undefined && verifyOptions.limit < WORKER_THRESHOLD_RECORDS;
+  const checker = threads === 0 || small || options.input !== undefined ? inProcessChecker(registry) : workerChecker(registry, threads);
+  const progress = progressLine(options.progress && !options.json && process.stderr.isTTY === true);
+  const started = Date.now();
+  try {
+    const report = await verify(source.reader, checker, {
+      ...verifyOptions,
+      onProgress: ({ chain, checked, total }) => {
+        const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
+        progress.update(`verifying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`);
+      },
+    });
+    progress.done();
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    progress.done();
+    await checker.close();
+    await source.close();
+  }
+}
+
+export function registerAuditVerify(program: Command, exit: (code: number) => void): void {
+  const command = program
+    .command('audit-verify')
+    .description('verify every record: format, seq, links, hashes, signatures against the registry, stream versions, unique ids (exit 0 ok, 1 integrity failure, 2 could not run)');
+  addSourceOptions(command)
+    .option('-s, --signers <file>', 'signer registry, signers.json (default: the registry in use, CHAINBOOK_SIGNERS)')
+    .option('--chain <name...>', 'chains to check (default: every chain)')
+    .option('--from <seq>', 'first seq to check (its predecessor must be readable, or given with --prev-hash)')
+    .option('--to <seq>', 'last seq to check')
+    .option('--limit <n>', 'check only the last N records of each chain, anchored on their predecessor')
+    .option('--prev-hash <hex>', "the hash of the record before the first one checked, from a trusted checkpoint")
+    .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
+    .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress line on the terminal')
+    .action(async (options: AuditVerifyOptions) => exit(await run(options)));
+}

@@ -1,0 +1,52 @@
+/**
+ * One SQL interface over two engines: PostgreSQL through `pg` and PGlite,
+ * the embedded PostgreSQL. Every query in the project runs unchanged on both.
+ */
+export interface SqlRows<Row> {
+  rows: Row[];
+}
+
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlRows<Row>>;
+  /** Several statements without parameters (migrations). */
+  exec(text: string): Promise<void>;
+}
+
+export type SqlEngine = 'postgres' | 'pglite';
+
+export interface SqlDatabase extends SqlExecutor {
+  readonly engine: SqlEngine;
+  /** Where the data lives, without credentials: for messages. */
+  readonly location: string;
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL type ids whose text we parse ourselves, identically on both engines. */
+export const INT8_OID = 20;
+export const NUMERIC_OID = 1700;
+
+/**
+ * int8 and integral numeric come back as JS numbers on both engines; a value
+ * outside the safe range is a bug or corruption, not something to round.
+ */
+export function parseSafeInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new Error(`assertion failed: database integer ${text} is outside ±(2^53 − 1)`);
+  return value;
+}
+
+export function parseNumeric(text: string): number | string {
+  return /^-?\d+$/.test(text) ? parseSafeInteger(text) : text;
+}
+
+/** A connection string with any password removed, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable database URL>';
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Wiring: the database the configuration names, migrated; the signer and the
+ * registry in use; the event store over them. The CLI, the HTTP server and
+ * the tests all start here.
+ */
+import { join } from 'node:path';
+import type { SignerRegistry } from '../chain/registry.ts';
+import type { Signer } from '../chain/signer.ts';
+import type { InlineHandler } from '../chain/writer.ts';
+import type { Config } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { openPglite } from './db/pglite.ts';
+import { openPostgres } from './db/postgres.ts';
+import type { SqlDatabase, SqlExecutor } from './db/sql.ts';
+import { openLocalSigner } from './signers/local.ts';
+import { loadRegistryFile } from './signers/registryFile.ts';
+import { SqlEventStore } from './store/sqlStore.ts';
+
+/** Opens the configured database and applies pending migrations. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<SqlDatabase> {
+  const db = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+export interface Runtime {
+  config: Config;
+  db: SqlDatabase;
+  store: SqlEventStore;
+  signer: Signer;
+  registry: SignerRegistry;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** An already open database (tests); otherwise the configured one. */
+  db?: SqlDatabase;
+  /** A signer other than the local one (tests, later KMS/HSM/proxy). */
+  signer?: Signer;
+  inline?: InlineHandler<SqlExecutor>;
+  nowMs?: () => number;
+}
+
+/** The signer in use and the registry it is published in. */
+function openSigning(config: Config, options: RuntimeOptions): { signer: Signer; registry: SignerRegistry } {
+  if (options.signer) return { signer: options.signer, registry: loadRegistryFile(config.signersPath) };
+  return openLocalSigner({ dataDir: config.dataDir, registryPath: config.signersPath, production: config.production });
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const { signer, registry } = openSigning(config, options);
+  const db = options.db ?? (await openDatabase(config));
+  const store = new SqlEventStore(db, {
+    signer,
+    inline: options.inline,
+    signingDisabledReason: () => config.signingDisabledReason,
+    nowMs: options.nowMs,
+  });
+  return {
+    config,
+    db,
+    store,
+    signer,
+    registry,
+    async close() {
+      await store.close();
+      await signer.close();
+      if (!options.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The checks of CHAIN_FORMAT.md section 5 that need one record only:
+ * 1 (it parses, exact members and types, in JCS form), 4 (hash recomputes)
+ * and 5 (signature under the registry). They are independent per record, so
+ * they run in parallel (worker threads); verify.ts applies the ordered checks
+ * 2, 3 and 6 and decides which failure comes first.
+ */
+import { jcs, payloadJcsFromParts, recordJcs } from '../chain/canonical.ts';
+import { preimageOf, sha256 } from '../chain/hash.ts';
+import { dataProblem } from '../chain/input.ts';
+import {
+  BASE64_PATTERN,
+  CHAIN_NAME_PATTERN,
+  EVENT_TYPE_PATTERN,
+  FORMAT_VERSION,
+  HASH_PATTERN,
+  STREAM_PATTERN,
+  UUID_PATTERN,
+  isTimestamp,
+  payloadOf,
+  type ChainRecord,
+} from '../chain/record.ts';
+import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
+import { isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
+
+export type SignatureFailure = 'unknown-signer' | 'algorithm-mismatch' | 'outside-validity-window' | 'bad-signature';
+
+/** What the ordered checks need of a record that has the right shape. */
+export interface RecordFacts {
+  chain: string;
+  seq: number;
+  id: string;
+  type: string;
+  stream: string;
+  version: number;
+  ts: string;
+  prevHash: string;
+  hash: string;
+  kid: string;
+  alg: string;
+}
+
+export type LineCheck =
+  | { ok: false; malformed: string }
+  | {
+      ok: true;
+      facts: RecordFacts;
+      /** Whether `hash` recomputes from the payload and prevHash. */
+      hashOk: boolean;
+      signature: { ok: true } | { ok: false; reason: SignatureFailure; message: string };
+      /** `data` of records the ordered pass needs whole (signer.delegated). */
+      data?: unknown;
+    };
+
+const RECORD_MEMBERS = ['actor', 'chain', 'data', 'hash', 'id', 'meta', 'prevHash', 'seq', 'sig', 'stream', 'ts', 'type', 'v', 'version'];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasExactly(value: Record<string, unknown>, members: readonly string[]): boolean {
+  const keys = Object.keys(value);
+  return keys.length === members.length && members.every((member) => Object.hasOwn(value, member));
+}
+
+function positiveInteger(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 1;
+}
+
+/** Spec 5.1: why a parsed value is not a record of section 1, or undefined when it is. */
+export function shapeProblem(r: unknown): string | undefined {
+  if (!isObject(r)) return 'not a JSON object';
+  if (!hasExactly(r, RECORD_MEMBERS)) {
+    const keys = Object.keys(r);
+    const missing = RECORD_MEMBERS.filter((member) => !keys.includes(member));
+    const extra = keys.filter((key) => !RECORD_MEMBERS.includes(key));
+    return `members differ from the format: missing [${missing.join(', ')}], unknown [${extra.join(', ')}]`;
+  }
+  if (r['v'] !== FORMAT_VERSION) return `v must be ${FORMAT_VERSION}`;
+  if (typeof r['chain'] !== 'string' || !CHAIN_NAME_PATTERN.test(r['chain'])) return 'chain is not a chain id';
+  if (!positiveInteger(r['seq'])) return 'seq is not a positive integer';
+  if (typeof r['id'] !== 'string' || !UUID_PATTERN.test(r['id'])) return 'id is not a lowercase UUID';
+  if (typeof r['type'] !== 'string' || !EVENT_TYPE_PATTERN.test(r['type'])) return 'type is not a dot-namespaced lower-case event type';
+  if (typeof r['stream'] !== 'string' || !STREAM_PATTERN.test(r['stream'])) return 'stream is not <category>-<id>';
+  if (!positiveInteger(r['version'])) return 'version is not a positive integer';
+  if (typeof r['ts'] !== 'string' || !isTimestamp(r['ts'])) return 'ts is not RFC 3339 UTC with milliseconds';
+  const actor = r['actor'];
+  if (!isObject(actor) || !hasExactly(actor, ['id', 'role']) || typeof actor['id'] !== 'string' || typeof actor['role'] !== 'string') {
+    return 'actor is not {id: string, role: string}';
+  }
+  if (!isObject(r['data'])) return 'data is not an object';
+  const problem = dataProblem(r['data'], 'data', 0);
+  if (problem) return problem;
+  const meta = r['meta'];
+  if (!isObject(meta) || !Object.values(meta).every((value) => typeof value === 'string')) return 'meta is not an object of strings';
+  if (typeof r['prevHash'] !== 'string' || !HASH_PATTERN.test(r['prevHash'])) return 'prevHash is not 64 lowercase hex digits';
+  if (typeof r['hash'] !== 'string' || !HASH_PATTERN.test(r['hash'])) return 'hash is not 64 lowercase hex digits';
+  const sig = r['sig'];
+  if (
+    !isObject(sig) ||
+    !hasExactly(sig, ['alg', 'kid', 'value']) ||
+    typeof sig['kid'] !== 'string' ||
+    typeof sig['alg'] !== 'string' ||
+    typeof sig['value'] !== 'string' ||
+    !BASE64_PATTERN.test(sig['value'])
+  ) {
+    return 'sig is not {kid, alg, value: base64}';
+  }
+  return undefined;
+}
+
+export function checkLine(text: string, registry: SignerRegistry): LineCheck {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, malformed: `does not parse as JSON: ${(error as Error).message}` };
+  }
+  const problem = shapeProblem(parsed);
+  if (problem) return { ok: false, malformed: problem };
+  const record = parsed as ChainRecord;
+  const dataJcs = jcs(record.data);
+  const metaJcs = jcs(record.meta);
+  if (recordJcs(record, dataJcs, metaJcs) !== text) return { ok: false, malformed: 'record text is not in canonical (JCS) form' };
+
+  const preimage = preimageOf(payloadJcsFromParts(payloadOf(record), dataJcs, metaJcs), record.prevHash);
+  const hash = sha256(preimage);
+  const hashOk = hash.toString('hex') === record.hash;
+  const { kid, alg, value } = record.sig;
+  const facts: RecordFacts = {
+    chain: record.chain,
+    seq: record.seq,
+    id: record.id,
+    type: record.type,
+    stream: record.stream,
+    version: record.version,
+    ts: record.ts,
+    prevHash: record.prevHash,
+    hash: record.hash,
+    kid,
+    alg,
+  };
+  const extra = record.type === 'signer.delegated' ? { data: record.data } : {};
+  const signer = checkSigner(registry, kid, alg, Date.parse(record.ts));
+  if (!signer.ok) return { ok: true, facts, hashOk, signature: { ok: false, reason: signer.reason, message: signer.message }, ...extra };
+  return { ok: true, facts, hashOk, signature: checkSignatureBytes(alg, signer.signer.publicKey, hash, preimage, value, kid), ...extra };
+}
+
+export function checkSignatureBytes(
+  alg: string,
+  publicKey: Parameters<typeof verifySignature>[1],
+  hash: Uint8Array,
+  preimage: Uint8Array,
+  valueBase64: string,
+  kid: string,
+): { ok: true } | { ok: false; reason: SignatureFailure; message: string } {
+  if (!isSignatureAlgorithm(alg)) return { ok: false, reason: 'algorithm-mismatch', message: `unknown algorithm ${JSON.stringify(alg)}` };
+  if (verifySignature(alg, publicKey, hash, preimage, Buffer.from(valueBase64, 'base64'))) return { ok: true };
+  return { ok: false, reason: 'bad-signature', message: `signature does not verify under signer ${kid}` };
+}

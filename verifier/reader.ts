@@ -1,0 +1,28 @@
+import type { LineCheck } from './line.ts';
+
+/**
+ * What the verifier reads through. One interface, several sources: the
+ * database (infra/readers/databaseReader.ts), a JSON Lines file
+ * (infra/readers/fileReader.ts), the archive (archive/).
+ */
+export interface RecordReader {
+  /** The source, for messages (no credentials). */
+  readonly description: string;
+  /** Chains present in the source, in name order. */
+  chains(): Promise<string[]>;
+  /** Seq of the chain's last record, 0 when empty. */
+  lastSeq(chain: string): Promise<number>;
+  /** The record texts with seq in [fromSeq, toSeq], in chain order, in bounded pages. */
+  pages(chain: string, fromSeq: number, toSeq: number): AsyncIterable<readonly string[]>;
+  /** The `hash` member of record `seq`, to anchor a check that starts at seq + 1; undefined when absent or unreadable. */
+  hashAt(chain: string, seq: number): Promise<string | undefined>;
+  /** The head the source itself claims (the database's head row), checked against the records read. */
+  claimedHead?(chain: string): Promise<{ seq: number; hash: string } | undefined>;
+  close(): Promise<void>;
+}
+
+/** Checks records that need no context (verifier/line.ts), in process or on worker threads. */
+export interface LineChecker {
+  check(lines: readonly string[]): Promise<LineCheck[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,230 @@
+/**
+ * audit-verify: CHAIN_FORMAT.md section 5, in order, per record. Returns a
+ * report with the first failure as a finding; never throws on bad data.
+ */
+import { ZERO_HASH } from '../chain/record.ts';
+import type { LineCheck, RecordFacts, SignatureFailure } from './line.ts';
+import type { LineChecker, RecordReader } from './reader.ts';
+import { UuidSet } from './uuidSet.ts';
+
+export type FindingReason =
+  | 'malformed-record'
+  | 'wrong-chain'
+  | 'seq-gap'
+  | 'prev-hash-mismatch'
+  | 'hash-mismatch'
+  | SignatureFailure
+  | 'stream-version-gap'
+  | 'duplicate-id'
+  | 'missing-predecessor'
+  | 'head-mismatch';
+
+export interface Finding {
+  chain: string;
+  seq: number;
+  reason: FindingReason;
+  message: string;
+}
+
+export interface ChainSummary {
+  chain: string;
+  /** First seq checked; 0 when nothing was. */
+  fromSeq: number;
+  /** Last seq checked; 0 when nothing was. */
+  toSeq: number;
+  records: number;
+  /** hash of the last record checked (the head, when checked to the end). */
+  lastHash: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  finding: Finding | undefined;
+  source: string;
+  chains: ChainSummary[];
+  records: number;
+  elapsedMs: number;
+}
+
+export interface VerifyProgress {
+  chain: string;
+  checked: number;
+  total: number;
+}
+
+export interface VerifyOptions {
+  /** Chains to check; default every chain in the source. */
+  chains?: readonly string[];
+  fromSeq?: number;
+  toSeq?: number;
+  /** Check only the last `limit` records of each chain, anchored on their predecessor's hash. */
+  limit?: number;
+  /** The predecessor's hash when starting after seq 1, given by the auditor instead of read from the source. */
+  prevHash?: string;
+  onProgress?: (progress: VerifyProgress) => void;
+  /** Pages being checked ahead of the ordered pass. */
+  maxPagesInFlight?: number;
+}
+
+const DEFAULT_PAGES_IN_FLIGHT = 8;
+
+/** Ordered state of one chain: checks 2, 3 and 6 and the decision on 1, 4, 5. */
+class ChainCursor {
+  readonly chain: string;
+  readonly fromSeq: number;
+  expectedSeq: number;
+  prevHash: string;
+  records = 0;
+  readonly #streams = new Map<string, number>();
+  readonly #ids = new UuidSet();
+
+  constructor(chain: string, fromSeq: number, prevHash: string) {
+    this.chain = chain;
+    this.fromSeq = fromSeq;
+    this.expectedSeq = fromSeq;
+    this.prevHash = prevHash;
+  }
+
+  /** The first failure of one record, in the order of spec 5; undefined when it passes. */
+  check(line: LineCheck): Finding | undefined {
+    const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({ chain: this.chain, seq, reason, message });
+    if (!line.ok) return fail('malformed-record', line.malformed);
+    const r = line.facts;
+    if (r.chain !== this.chain) return fail('wrong-chain', `record of chain ${r.chain} found in chain ${this.chain}`);
+    if (r.seq !== this.expectedSeq) return fail('seq-gap', `expected seq ${this.expectedSeq}, found ${r.seq}`);
+    if (r.prevHash !== this.prevHash) return fail('prev-hash-mismatch', `prevHash ${r.prevHash} is not the previous record's hash ${this.prevHash}`);
+    if (!line.hashOk) return fail('hash-mismatch', 'hash does not recompute from the payload and prevHash');
+    if (!line.signature.ok) return fail(line.signature.reason, line.signature.message);
+    const versionProblem = this.#checkVersion(r);
+    if (versionProblem) return fail('stream-version-gap', versionProblem);
+    if (!this.#ids.add(r.id)) return fail('duplicate-id', `event id ${r.id} appears twice`);
+    this.expectedSeq += 1;
+    this.prevHash = r.hash;
+    this.records += 1;
+    return undefined;
+  }
+
+  #checkVersion(r: RecordFacts): string | undefined {
+    const previous = this.#streams.get(r.stream);
+    this.#streams.set(r.stream, r.version);
+    // A range starting after seq 1 cannot know a stream's earlier versions: its first one is taken as is.
+    if (previous === undefined) return r.version === 1 || this.fromSeq > 1 ? undefined : `stream ${r.stream} starts at version ${r.version}, not 1`;
+    return r.version === previous + 1 ? undefined : `stream ${r.stream} goes from version ${previous} to ${r.version}`;
+  }
+}
+
+interface Range {
+  fromSeq: number;
+  toSeq: number;
+  toEnd: boolean;
+}
+
+function rangeOf(options: VerifyOptions, lastSeq: number): Range {
+  const toSeq = Math.min(options.toSeq ?? lastSeq, lastSeq);
+  let fromSeq = options.fromSeq ?? 1;
+  if (options.limit !== undefined) fromSeq = Math.max(fromSeq, toSeq - options.limit + 1, 1);
+  return { fromSeq, toSeq, toEnd: options.toSeq === undefined || options.toSeq >= lastSeq };
+}
+
+async function anchor(reader: RecordReader, chain: string, fromSeq: number, given: string | undefined): Promise<string | Finding> {
+  if (fromSeq <= 1) return ZERO_HASH;
+  if (given !== undefined) return given;
+  const hash = await reader.hashAt(chain, fromSeq - 1);
+  if (hash !== undefined) return hash;
+  return { chain, seq: fromSeq - 1, reason: 'missing-predecessor', message: `record ${fromSeq - 1}, whose hash anchors the check, is missing or unreadable` };
+}
+
+async function verifyChain(
+  reader: RecordReader,
+  checker: LineChecker,
+  chain: string,
+  options: VerifyOptions,
+): Promise<{ summary: ChainSummary; finding: Finding | undefined }> {
+  const lastSeq = await reader.lastSeq(chain);
+  const range = rangeOf(options, lastSeq);
+  const summary: ChainSummary = { chain, fromSeq: 0, toSeq: 0, records: 0, lastHash: '' };
+  const anchored = await anchor(reader, chain, range.fromSeq, options.prevHash);
+  if (typeof anchored !== 'string') return { summary, finding: anchored };
+  const cursor = new ChainCursor(chain, range.fromSeq, anchored);
+  const total = Math.max(0, range.toSeq - range.fromSeq + 1);
+  const finding = await checkPages(reader.pages(chain, range.fromSeq, range.toSeq), checker, cursor, options, total);
+  Object.assign(summary, {
+    fromSeq: cursor.records > 0 ? range.fromSeq : 0,
+    toSeq: cursor.expectedSeq - 1 >= range.fromSeq ? cursor.expectedSeq - 1 : 0,
+    records: cursor.records,
+    lastHash: cursor.records > 0 ? cursor.prevHash : '',
+  });
+  if (finding || !range.toEnd) return { summary, finding };
+  return { summary, finding: await checkClaimedHead(reader, cursor) };
+}
+
+/** Pages are checked ahead, several at once, and consumed in order. */
+async function checkPages(
+  pages: AsyncIterable<readonly string[]>,
+  checker: LineChecker,
+  cursor: ChainCursor,
+  options: VerifyOptions,
+  total: number,
+): Promise<Finding | undefined> {
+  const inFlight: Promise<LineCheck[]>[] = [];
+  const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
+  const iterator = pages[Symbol.asyncIterator]();
+  let exhausted = false;
+  try {
+    for (;;) {
+      while (!exhausted && inFlight.length < maxInFlight) {
+        const next = await iterator.next();
+        if (next.done) exhausted = true;
+        else inFlight.push(checker.check(next.value));
+      }
+      const page = inFlight.shift();
+      if (!page) return undefined;
+      for (const line of await page) {
+        const finding = cursor.check(line);
+        if (finding) return finding;
+      }
+      options.onProgress?.({ chain: cursor.chain, checked: cursor.records, total });
+    }
+  } finally {
+    // Settle what is still running so no rejection goes unobserved.
+    await Promise.allSettled(inFlight);
+    if (!exhausted) await iterator.return?.();
+  }
+}
+
+async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Promise<Finding | undefined> {
+  const claimed = await reader.claimedHead?.(cursor.chain);
+  if (!claimed) return undefined;
+  const lastSeq = cursor.expectedSeq - 1;
+  if (claimed.seq === lastSeq && (lastSeq === 0 || claimed.hash === cursor.prevHash)) return undefined;
+  const [seq, message] =
+    claimed.seq > lastSeq
+      ? [lastSeq + 1, `the head says seq ${claimed.seq} but the chain ends at ${lastSeq}: records are missing at the tail`]
+      : claimed.seq < lastSeq
+        ? [claimed.seq + 1, `the head says seq ${claimed.seq} but the chain goes on to ${lastSeq}`]
+        : [lastSeq, `the head's hash ${claimed.hash} is not the last record's hash ${cursor.prevHash}`];
+  return { chain: cursor.chain, seq, reason: 'head-mismatch', message };
+}
+
+export async function verify(reader: RecordReader, checker: LineChecker, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = performance.now();
+  const chains = options.chains ?? (await reader.chains());
+  const summaries: ChainSummary[] = [];
+  let finding: Finding | undefined;
+  for (const chain of chains) {
+    const result = await verifyChain(reader, checker, chain, options);
+    summaries.push(result.summary);
+    if (result.finding) {
+      finding = result.finding;
+      break;
+    }
+  }
+  return {
+    ok: finding === undefined,
+    finding,
+    source: reader.description,
+    chains: summaries,
+    records: summaries.reduce((sum, summary) => sum + summary.records, 0),
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
