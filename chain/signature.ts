@@ -39,6 +39,15 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
  * RSA and ECDSA sign a SHA-256 digest that equals `hash`, so they are checked
  * over the preimage with SHA-256, exactly as `openssl dgst -sha256 -verify`.
  */
+/** Checks a document signature (sections 6 and 7): Ed25519 over the bytes, RSA and ECDSA over their SHA-256. */
+export function verifyMessageSignature(algorithm: SignatureAlgorithm, publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return verify(algorithm === 'ed25519' ? null : 'sha256', message, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
 export function verifySignature(
   algorithm: SignatureAlgorithm,
   publicKey: KeyObject,

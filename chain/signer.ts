@@ -19,6 +19,12 @@ export interface Signer {
   sign(hash: Uint8Array, preimage: Uint8Array): Promise<RecordSignature>;
   /** Signs many at once; results in request order. */
   signBatch(requests: readonly SignRequest[]): Promise<RecordSignature[]>;
+  /**
+   * Signs a document (archive manifest, ledger proof: CHAIN_FORMAT.md sections
+   * 6 and 7): `ed25519` signs the bytes themselves, `rsa-sha256` and
+   * `ecdsa-p256-sha256` sign their SHA-256.
+   */
+  signMessage(message: Uint8Array): Promise<RecordSignature>;
   close(): Promise<void>;
 }
 

@@ -45,6 +45,7 @@ export function createKeySigner(kid: string, privateKey: KeyObject): Signer {
     algorithm: 'ed25519',
     sign: async (hash) => signOne(hash),
     signBatch: async (requests: readonly SignRequest[]) => requests.map((request) => signOne(request.hash)),
+    signMessage: async (message) => signOne(message),
     close: async () => undefined,
   };
 }
