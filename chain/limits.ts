@@ -21,3 +21,5 @@ export const MAX_PENDING_EVENTS = 50_000;
 export const MAX_PAGE_RECORDS = 1000;
 /** Requests sent to a signer that signs one at a time, per batch. */
 export const MAX_SIGN_IN_FLIGHT = 64;
+/** Batches sealed ahead of the one committing (see chain/writer.ts, "Pipelining"). */
+export const MAX_PIPELINE_BATCHES = 2;

@@ -4,6 +4,16 @@
  * signing round, the chain's head row locked for the whole transaction so any
  * number of processes keep the chain linear.
  *
+ * Pipelining. Sealing and signing cost far more CPU than the database spends
+ * inserting, so while batch N commits, batch N+1 is already planned, sealed
+ * and being signed on the head N will produce ("speculation"). At its commit,
+ * under the head lock, batch N+1 checks that the head is still the one it was
+ * sealed on. Every append moves the head, so an unchanged head proves that
+ * nothing was appended in between and that the reads it was planned on still
+ * hold. When the head moved (another process appended, or N failed), N+1 and
+ * every later speculative batch go back to the front of the queue, and the
+ * next batch runs entirely under the lock, which guarantees progress.
+ *
  * The writer does no I/O itself: it drives a WriterStorage (infra/store) and a
  * Signer (infra/signers).
  */
@@ -11,7 +21,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { CodedError } from '../domain/errors.ts';
 import { ChainError } from './errors.ts';
 import { validateAppend, type AppendEventInput, type AppendOptions, type ValidatedAppend } from './input.ts';
-import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS, MAX_PENDING_EVENTS } from './limits.ts';
+import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS, MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
 import { planBatch, type IdempotencyRecord, type PlanOutcome, type StreamState } from './plan.ts';
 import type { ChainHead, RecordSignature, StoredRecord } from './record.ts';
 import { attachSignatures, commitTime, sealBatch, type EventToSeal, type UnsignedRecord } from './seal.ts';
@@ -36,6 +46,8 @@ export interface CommitBatch {
 
 export interface WriterStorage<Tx> {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Reads outside any transaction, for planning a speculative batch. */
+  readonly unlocked: Tx;
   /** Locks the chain's head row until the transaction ends; undefined for an unknown chain. */
   lockHead(tx: Tx, chain: string): Promise<ChainHead | undefined>;
   /** Current version and chain of each stream that exists. */
@@ -67,9 +79,40 @@ interface Pending {
   append: ValidatedAppend;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
+  /** Set after a batch failed in a way one append may have caused: this append then commits on its own. */
+  alone: boolean;
 }
 
 type Settlement = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
+/** A batch planned and sealed, waiting for its signatures and its commit. */
+interface Batch {
+  number: number;
+  pendings: Pending[];
+  /** The head the batch was sealed on; the commit checks it under the lock. */
+  base: ChainHead;
+  head: ChainHead;
+  outcomes: PlanOutcome[];
+  unsigned: UnsignedRecord[];
+  signatures: Promise<RecordSignature[]> | undefined;
+  streams: string[];
+  keys: string[];
+  /** Set when an earlier batch failed: this one went back to the queue. */
+  invalid: boolean;
+  committed: Promise<void>;
+}
+
+/** What the prepared, uncommitted batches will have done once committed. */
+interface Speculation {
+  head: ChainHead;
+  /** Stream states set by uncommitted batches, with the number of the last batch that set each. */
+  streams: Map<string, { state: StreamState; batch: number }>;
+  /** Idempotency keys of uncommitted batches: a new append with one of them waits for that batch. */
+  keys: Map<string, number>;
+}
+
+/** The head moved between planning a speculative batch and locking the head: plan it again. */
+class HeadMoved extends Error {}
 
 function signingUnavailable(signer: Signer, error: unknown): ChainError {
   if (error instanceof ChainError && error.code === 'SIGNING_UNAVAILABLE') return error;
@@ -77,17 +120,22 @@ function signingUnavailable(signer: Signer, error: unknown): ChainError {
   return new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
 }
 
-async function signAll(signer: Signer, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
-  let signatures: RecordSignature[];
-  try {
-    signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
-  } catch (error) {
-    throw signingUnavailable(signer, error);
-  }
-  if (signatures.length !== unsigned.length) {
-    throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
-  }
-  return signatures;
+function startSigning(signer: Signer, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+  const signing = (async () => {
+    let signatures: RecordSignature[];
+    try {
+      signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
+    } catch (error) {
+      throw signingUnavailable(signer, error);
+    }
+    if (signatures.length !== unsigned.length) {
+      throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
+    }
+    return signatures;
+  })();
+  // A batch invalidated before its commit never awaits its signatures.
+  signing.catch(() => undefined);
+  return signing;
 }
 
 /** Settlements for a planned batch; `records` holds the sealed records of accepted appends in order. */
@@ -120,6 +168,36 @@ function settle(chain: string, outcomes: readonly PlanOutcome[], records: readon
   return settlements;
 }
 
+function idempotencyRows(chain: string, appends: readonly ValidatedAppend[], outcomes: readonly PlanOutcome[], settlements: readonly Settlement[]): IdempotencyRow[] {
+  const rows: IdempotencyRow[] = [];
+  outcomes.forEach((outcome, index) => {
+    const { idempotencyKey, requestHash } = appends[index]!;
+    const settlement = settlements[index]!;
+    if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
+      rows.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
+    }
+  });
+  return rows;
+}
+
+function eventsToSeal(appends: readonly ValidatedAppend[], outcomes: readonly PlanOutcome[]): EventToSeal[] {
+  const toSeal: EventToSeal[] = [];
+  outcomes.forEach((outcome, index) => {
+    if (outcome.kind !== 'accepted') return;
+    appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
+  });
+  return toSeal;
+}
+
+function sameHead(a: ChainHead, b: ChainHead): boolean {
+  return a.seq === b.seq && a.hash === b.hash;
+}
+
+function headAfter(base: ChainHead, unsigned: readonly UnsignedRecord[]): ChainHead {
+  const last = unsigned[unsigned.length - 1];
+  return last ? { chain: base.chain, seq: last.payload.seq, hash: last.hash.toString('hex'), ts: last.payload.ts } : base;
+}
+
 export class ChainWriter<Tx> {
   readonly #chain: string;
   readonly #deps: WriterDeps<Tx>;
@@ -130,6 +208,12 @@ export class ChainWriter<Tx> {
   /** Set while #drain runs; cleared in the same microtask as its last queue check, so no append is left behind. */
   #draining: Promise<void> | undefined;
   #closed = false;
+  /** Batches sealed on speculation, oldest first, each committing after the one before. */
+  #inflight: Batch[] = [];
+  #commitTail: Promise<void> = Promise.resolve();
+  /** Undefined until a batch committed under the lock, and again after any failed commit. */
+  #speculation: Speculation | undefined;
+  #batches = 0;
 
   constructor(chain: string, deps: WriterDeps<Tx>) {
     this.#chain = chain;
@@ -157,7 +241,7 @@ export class ChainWriter<Tx> {
       );
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ append, resolve, reject });
+      this.#queue.push({ append, resolve, reject, alone: false });
       this.#queuedEvents += append.events.length;
       this.#draining ??= this.#drain();
     });
@@ -171,87 +255,211 @@ export class ChainWriter<Tx> {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#take();
-        await this.#commitOrIsolate(batch);
-        for (const pending of batch) this.#queuedEvents -= pending.append.events.length;
+      while (this.#queue.length > 0 || this.#inflight.length > 0) {
+        if (this.#queue.length > 0 && this.#speculation && this.#inflight.length < MAX_PIPELINE_BATCHES) {
+          if (await this.#prepare(this.#speculation)) continue;
+        } else if (this.#queue.length > 0 && !this.#speculation && this.#inflight.length === 0) {
+          await this.#lockedBatch();
+          continue;
+        }
+        await this.#inflight[0]?.committed;
       }
     } finally {
       this.#draining = undefined;
     }
   }
 
-  /** The next batch: at least one append, at most MAX_BATCH_EVENTS events and MAX_BATCH_DATA_BYTES. */
-  #take(): Pending[] {
-    let events = 0;
-    let bytes = 0;
-    let count = 0;
-    for (const pending of this.#queue) {
-      events += pending.append.events.length;
-      bytes += pending.append.dataBytes;
-      if (count > 0 && (events > MAX_BATCH_EVENTS || bytes > MAX_BATCH_DATA_BYTES)) break;
-      count += 1;
-    }
-    return this.#queue.splice(0, count);
-  }
-
-  async #commitOrIsolate(batch: readonly Pending[]): Promise<void> {
-    let settlements: Settlement[];
-    try {
-      settlements = await this.#commit(batch.map((pending) => pending.append));
-    } catch (error) {
-      if (batch.length > 1 && this.#deps.storage.isIsolatable(error)) {
-        for (const pending of batch) await this.#commitOrIsolate([pending]);
-        return;
-      }
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    batch.forEach((pending, index) => {
+  #settle(pendings: readonly Pending[], settlements: readonly Settlement[]): void {
+    pendings.forEach((pending, index) => {
       const settlement = settlements[index]!;
+      this.#queuedEvents -= pending.append.events.length;
       if (settlement.ok) pending.resolve(settlement.result);
       else pending.reject(settlement.error);
     });
   }
 
-  #commit(appends: readonly ValidatedAppend[]): Promise<Settlement[]> {
+  #rejectAll(pendings: readonly Pending[], error: unknown): void {
+    this.#settle(
+      pendings,
+      pendings.map(() => ({ ok: false, error })),
+    );
+  }
+
+  /**
+   * The next batch from the front of the queue: at most MAX_BATCH_EVENTS
+   * events and MAX_BATCH_DATA_BYTES, an `alone` append by itself, and no
+   * append whose idempotency key an uncommitted batch holds (it waits).
+   */
+  #take(waiting: ReadonlyMap<string, number>): Pending[] {
+    const taken: Pending[] = [];
+    const left: Pending[] = [];
+    let events = 0;
+    let bytes = 0;
+    let index = 0;
+    for (; index < this.#queue.length; index++) {
+      const pending = this.#queue[index]!;
+      const key = pending.append.idempotencyKey;
+      if (key !== undefined && waiting.has(key)) {
+        left.push(pending);
+        continue;
+      }
+      const over = events + pending.append.events.length > MAX_BATCH_EVENTS || bytes + pending.append.dataBytes > MAX_BATCH_DATA_BYTES;
+      if (taken.length > 0 && (pending.alone || over)) break;
+      taken.push(pending);
+      events += pending.append.events.length;
+      bytes += pending.append.dataBytes;
+      if (pending.alone) {
+        index += 1;
+        break;
+      }
+    }
+    this.#queue = left.concat(this.#queue.slice(index));
+    return taken;
+  }
+
+  /** Plans and seals a batch on the speculation and starts signing it. False when nothing could be taken. */
+  async #prepare(speculation: Speculation): Promise<boolean> {
+    const { storage, signer } = this.#deps;
+    const pendings = this.#take(speculation.keys);
+    if (pendings.length === 0) return false;
+    const appends = pendings.map((pending) => pending.append);
+    const streams = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
+    const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
+    // Taken before the reads: a commit during them drops its streams from the speculation.
+    const known = new Map(streams.flatMap((stream) => {
+      const entry = speculation.streams.get(stream);
+      return entry ? [[stream, entry.state] as const] : [];
+    }));
+    const unknown = streams.filter((stream) => !known.has(stream));
+    const [read, stored] = await Promise.all([
+      unknown.length > 0 ? storage.streamStates(storage.unlocked, unknown) : new Map<string, StreamState>(),
+      keys.length > 0 ? storage.idempotencyRecords(storage.unlocked, this.#chain, keys) : new Map<string, IdempotencyRecord>(),
+    ]);
+    if (this.#speculation !== speculation) {
+      // A commit failed while we were reading: what we planned on is gone.
+      this.#queue.unshift(...pendings);
+      return true;
+    }
+    const states = new Map([...read, ...known]);
+    const outcomes = planBatch(appends, stored, states);
+    const number = ++this.#batches;
+    const unsigned = sealBatch(speculation.head, eventsToSeal(appends, outcomes), commitTime(this.#nowMs(), speculation.head), this.#newId);
+    const batch: Batch = {
+      number,
+      pendings,
+      base: speculation.head,
+      head: headAfter(speculation.head, unsigned),
+      outcomes,
+      unsigned,
+      signatures: unsigned.length > 0 ? startSigning(signer, unsigned) : undefined,
+      streams,
+      keys,
+      invalid: false,
+      committed: Promise.resolve(),
+    };
+    speculation.head = batch.head;
+    for (const stream of streams) {
+      const state = states.get(stream);
+      if (state) speculation.streams.set(stream, { state, batch: number });
+    }
+    for (const key of keys) speculation.keys.set(key, number);
+    this.#inflight.push(batch);
+    batch.committed = this.#commitTail = this.#commitTail.then(() => this.#commitSpeculative(batch));
+    return true;
+  }
+
+  async #commitSpeculative(batch: Batch): Promise<void> {
+    if (batch.invalid) return;
+    const { storage, inline } = this.#deps;
+    const chain = this.#chain;
+    try {
+      const settlements = await storage.transaction(async (tx) => {
+        const head = await storage.lockHead(tx, chain);
+        if (!head || !sameHead(head, batch.base)) throw new HeadMoved();
+        if (!batch.signatures) return settle(chain, batch.outcomes, []);
+        const records = attachSignatures(batch.unsigned, await batch.signatures);
+        const appends = batch.pendings.map((pending) => pending.append);
+        const settled = settle(chain, batch.outcomes, records);
+        const idempotency = idempotencyRows(chain, appends, batch.outcomes, settled);
+        await storage.insertBatch(tx, { chain, records, idempotency, previousHead: batch.base, head: batch.head });
+        if (inline) await inline(tx, records);
+        return settled;
+      });
+      this.#inflight.shift();
+      this.#forget(batch);
+      this.#settle(batch.pendings, settlements);
+    } catch (error) {
+      this.#failSpeculative(batch, error);
+    }
+  }
+
+  /** Drops what a committed batch told the speculation: the database knows it now. */
+  #forget(batch: Batch): void {
+    const speculation = this.#speculation;
+    if (!speculation) return;
+    for (const stream of batch.streams) if (speculation.streams.get(stream)?.batch === batch.number) speculation.streams.delete(stream);
+    for (const key of batch.keys) if (speculation.keys.get(key) === batch.number) speculation.keys.delete(key);
+  }
+
+  /**
+   * A speculative commit failed: every later batch was sealed on its head, so
+   * all go back to the queue, and the next batch runs under the lock.
+   */
+  #failSpeculative(batch: Batch, error: unknown): void {
+    this.#speculation = undefined;
+    const later = this.#inflight.splice(0).filter((other) => other !== batch);
+    for (const other of later) other.invalid = true;
+    const requeued = later.flatMap((other) => other.pendings);
+    if (error instanceof HeadMoved) {
+      requeued.unshift(...batch.pendings);
+    } else if (this.#deps.storage.isIsolatable(error)) {
+      // Planned on speculation, so run again under the lock, each append alone: only then is a rejection its own.
+      for (const pending of batch.pendings) pending.alone = true;
+      requeued.unshift(...batch.pendings);
+    } else {
+      this.#rejectAll(batch.pendings, error);
+    }
+    this.#queue.unshift(...requeued);
+  }
+
+  /** A batch read, planned, sealed, signed and committed entirely under the head lock; it restarts speculation. */
+  async #lockedBatch(): Promise<void> {
+    const pendings = this.#take(new Map());
+    try {
+      const { settlements, head } = await this.#commitLocked(pendings.map((pending) => pending.append));
+      if (head) this.#speculation = { head, streams: new Map(), keys: new Map() };
+      this.#settle(pendings, settlements);
+    } catch (error) {
+      if (pendings.length > 1 && this.#deps.storage.isIsolatable(error)) {
+        for (const pending of pendings) pending.alone = true;
+        this.#queue.unshift(...pendings);
+        return;
+      }
+      this.#rejectAll(pendings, error);
+    }
+  }
+
+  #commitLocked(appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; head: ChainHead | undefined }> {
     const { storage, signer, inline } = this.#deps;
     const chain = this.#chain;
     return storage.transaction(async (tx) => {
       const head = await storage.lockHead(tx, chain);
       if (!head) {
         const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
-        return appends.map(() => ({ ok: false as const, error }));
+        return { settlements: appends.map(() => ({ ok: false as const, error })), head: undefined };
       }
       const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
       const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
-      const streamNames = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
-      const streams: Map<string, StreamState> = await storage.streamStates(tx, streamNames);
+      const streams = await storage.streamStates(tx, [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))]);
       const outcomes = planBatch(appends, stored, streams);
-
-      const toSeal: EventToSeal[] = [];
-      outcomes.forEach((outcome, index) => {
-        if (outcome.kind !== 'accepted') return;
-        appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
-      });
-      if (toSeal.length === 0) return settle(chain, outcomes, []);
-
-      const unsigned = sealBatch(head, toSeal, commitTime(this.#nowMs(), head), this.#newId);
-      const records = attachSignatures(unsigned, await signAll(signer, unsigned));
+      const unsigned = sealBatch(head, eventsToSeal(appends, outcomes), commitTime(this.#nowMs(), head), this.#newId);
+      if (unsigned.length === 0) return { settlements: settle(chain, outcomes, []), head };
+      const records = attachSignatures(unsigned, await startSigning(signer, unsigned));
       const settlements = settle(chain, outcomes, records);
-      const idempotency: IdempotencyRow[] = [];
-      outcomes.forEach((outcome, index) => {
-        const { idempotencyKey, requestHash } = appends[index]!;
-        const settlement = settlements[index]!;
-        if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
-          idempotency.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
-        }
-      });
-      const last = records[records.length - 1]!.record;
-      const newHead: ChainHead = { chain, seq: last.seq, hash: last.hash, ts: last.ts };
-      await storage.insertBatch(tx, { chain, records, idempotency, previousHead: head, head: newHead });
+      const after = headAfter(head, unsigned);
+      await storage.insertBatch(tx, { chain, records, idempotency: idempotencyRows(chain, appends, outcomes, settlements), previousHead: head, head: after });
       if (inline) await inline(tx, records);
-      return settlements;
+      return { settlements, head: after };
     });
   }
 }

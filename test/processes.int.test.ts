@@ -36,14 +36,15 @@ function startWriter(target: string, dataDir: string, tag: string, appends: numb
 }
 
 /** A signer key and registry made before the writers start, so they all sign as the same kid. */
-function prepareDataDir(): string {
+async function prepareDataDir(): Promise<string> {
   const dataDir = tempDir('writers');
-  openLocalSigner({ dataDir, registryPath: join(dataDir, 'signers.json'), production: false });
+  await openLocalSigner({ dataDir, registryPath: join(dataDir, 'signers.json'), production: false }).signer.close();
   return dataDir;
 }
 
 async function chainFacts(db: SqlDatabase, dataDir: string) {
-  const { registry } = openLocalSigner({ dataDir, registryPath: join(dataDir, 'signers.json'), production: false });
+  const { signer, registry } = openLocalSigner({ dataDir, registryPath: join(dataDir, 'signers.json'), production: false });
+  await signer.close();
   const report = await verify(databaseReader(db), inProcessChecker(registry));
   const { rows } = await db.query<{ records: number; max_seq: number; stream_versions: number }>(
     'SELECT count(*)::int8 AS records, max(seq) AS max_seq, count(DISTINCT (stream, version))::int8 AS stream_versions FROM events',
@@ -62,7 +63,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 
 test(`postgres: ${PROCESSES} processes × ${APPENDS_PER_PROCESS} appends on one chain make one linear chain that verifies`, async (t) => {
   const database = await openTestDatabase('postgres');
-  const dataDir = prepareDataDir();
+  const dataDir = await prepareDataDir();
   t.teardown(async () => {
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -86,7 +87,7 @@ test(`postgres: ${PROCESSES} processes × ${APPENDS_PER_PROCESS} appends on one 
 
 for (const engine of ['postgres', 'pglite'] as const) {
   test(`${engine}: a writer killed with SIGKILL mid-append leaves a chain that verifies, with every acknowledged append present`, async (t) => {
-    const dataDir = prepareDataDir();
+    const dataDir = await prepareDataDir();
     const database = engine === 'postgres' ? await openTestDatabase('postgres') : undefined;
     t.teardown(async () => {
       await database?.drop();
@@ -109,7 +110,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
 }
 
 test('pglite: a second process cannot open a data folder that another process holds', async (t) => {
-  const dataDir = prepareDataDir();
+  const dataDir = await prepareDataDir();
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const writer = startWriter(dataDir, dataDir, 'holder', 0, 1);
   t.teardown(() => writer.child.kill('SIGKILL'));

@@ -10,6 +10,7 @@ import { CodedError } from '../../domain/errors.ts';
 import type { RecordSignature } from '../../chain/record.ts';
 import { parseRegistry, registryEntryJson, type RegisteredSigner, type SignerRegistry } from '../../chain/registry.ts';
 import type { Signer, SignRequest } from '../../chain/signer.ts';
+import { tsWorker } from '../workers/tsWorker.ts';
 import { loadRegistryFile, registryFileExists, writeRegistryFile } from './registryFile.ts';
 
 export const LOCAL_KEY_FILE = 'keys/local-ed25519.pem';
@@ -37,16 +38,77 @@ function readOrCreateKey(dataDir: string): KeyObject {
   return createPrivateKey(readFileSync(path));
 }
 
-export function createKeySigner(kid: string, privateKey: KeyObject): Signer {
+/**
+ * Batches smaller than this are signed on the calling thread: posting to the
+ * signing thread costs more than it saves.
+ */
+const MIN_THREAD_BATCH = 4;
+const ED25519_SIGNATURE_BYTES = 64;
+const RECORD_HASH_BYTES = 32;
+
+/**
+ * Signs on a worker thread, so the writer seals the next batch while this one
+ * is signed (bench/append.ts measures the difference).
+ */
+function signingThread(privateKey: KeyObject): { signHashes(hashes: Uint8Array[]): Promise<string[]>; close(): Promise<void> } {
+  const worker = tsWorker(new URL('./signWorker.ts', import.meta.url), {
+    workerData: { pkcs8: privateKey.export({ type: 'pkcs8', format: 'der' }) },
+  });
+  worker.unref();
+  const pending = new Map<number, { resolve: (signatures: string[]) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  /** Once the thread is gone, every request fails at once: a message to a dead worker is never answered. */
+  let stopped: Error | undefined;
+  const failAll = (error: Error): void => {
+    stopped ??= error;
+    for (const request of pending.values()) request.reject(error);
+    pending.clear();
+  };
+  worker.on('message', ({ id, signatures }: { id: number; signatures: ArrayBuffer }) => {
+    const packed = Buffer.from(signatures);
+    const values = Array.from({ length: packed.length / ED25519_SIGNATURE_BYTES }, (_, index) =>
+      packed.toString('base64', index * ED25519_SIGNATURE_BYTES, (index + 1) * ED25519_SIGNATURE_BYTES),
+    );
+    pending.get(id)?.resolve(values);
+    pending.delete(id);
+  });
+  worker.on('error', failAll);
+  worker.on('exit', () => failAll(new Error('the signing thread stopped')));
+  return {
+    signHashes(hashes) {
+      if (stopped) return Promise.reject(stopped);
+      const id = nextId++;
+      const packed = new Uint8Array(hashes.length * RECORD_HASH_BYTES);
+      hashes.forEach((hash, index) => packed.set(hash, index * RECORD_HASH_BYTES));
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, hashes: packed.buffer }, [packed.buffer]);
+      });
+    },
+    async close() {
+      stopped ??= new Error('the signer is closed');
+      await worker.terminate();
+    },
+  };
+}
+
+export function createKeySigner(kid: string, privateKey: KeyObject, options: { thread?: boolean } = {}): Signer {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('assertion failed: the key signer takes Ed25519 keys');
   const signOne = (hash: Uint8Array): RecordSignature => ({ kid, alg: 'ed25519', value: sign(null, hash, privateKey).toString('base64') });
+  // Started on the first batch that needs it: a CLI command that never appends never starts it.
+  let thread: ReturnType<typeof signingThread> | undefined;
   return {
     kid,
     algorithm: 'ed25519',
     sign: async (hash) => signOne(hash),
-    signBatch: async (requests: readonly SignRequest[]) => requests.map((request) => signOne(request.hash)),
+    async signBatch(requests: readonly SignRequest[]) {
+      if (!options.thread || requests.length < MIN_THREAD_BATCH) return requests.map((request) => signOne(request.hash));
+      thread ??= signingThread(privateKey);
+      const values = await thread.signHashes(requests.map((request) => request.hash));
+      return values.map((value) => ({ kid, alg: 'ed25519', value }));
+    },
     signMessage: async (message) => signOne(message),
-    close: async () => undefined,
+    close: async () => thread?.close(),
   };
 }
 
@@ -86,5 +148,5 @@ export function openLocalSigner(options: LocalSignerOptions): { signer: Signer; 
     registry = parseRegistry({ signers: [...[...existing.signers.values()].map(registryEntryJson), entry] });
     writeRegistryFile(options.registryPath, registry);
   }
-  return { signer: createKeySigner(kid, privateKey), registry };
+  return { signer: createKeySigner(kid, privateKey, { thread: true }), registry };
 }

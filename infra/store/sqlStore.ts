@@ -76,6 +76,7 @@ function isStatementError(error: unknown): boolean {
 export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
   return {
   transaction: (work) => db.transaction(work),
+  unlocked: db,
   lockHead: async (tx, chain) => (await tx.query<HeadRow>(SQL.lockHead, [chain])).rows[0],
   async streamStates(tx, streams) {
     const { rows } = await tx.query<{ stream: string; chain: string; version: number }>(SQL.streamStates, [streams]);

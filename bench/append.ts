@@ -1,0 +1,190 @@
+/**
+ * Append throughput and latency (issue 2), measured in one run against:
+ *  (a) raw multi-row INSERT of rows of the same size into the same table
+ *      shape, no hashing or signing: the limit;
+ *  (b) Emmett's PostgreSQL event store appending the same events with the
+ *      same concurrency: the nearest TypeScript peer.
+ *
+ *   npm run bench -- append            (all scenarios)
+ *   BENCH_EVENTS=20000 npm run bench -- append
+ */
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../infra/config.ts';
+import { openPglite } from '../infra/db/pglite.ts';
+import { openPostgres } from '../infra/db/postgres.ts';
+import type { SqlDatabase } from '../infra/db/sql.ts';
+import { migrate } from '../infra/db/migrate.ts';
+import { openRuntime } from '../infra/runtime.ts';
+import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond } from './lib.ts';
+
+export const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 40_000);
+const RAW_BATCH_ROWS = 500;
+
+export interface AppendFigures {
+  chainbook64: number;
+  chainbook8: number;
+  raw: number;
+  emmett64: number | undefined;
+  emmett8: number | undefined;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  pglite64: number;
+  recordBytes: number;
+}
+
+async function withRuntime<T>(db: SqlDatabase, work: (append: (index: number) => Promise<unknown>) => Promise<T>): Promise<T> {
+  const dataDir = benchDir('append');
+  const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), { db });
+  try {
+    return await work((index) =>
+      runtime.store.append('main', [
+        { stream: `order-${index}`, type: 'order.created', expectedVersion: 0, data: orderData(index), actor: { id: 'buyer', role: 'Buyer' } },
+      ]),
+    );
+  } finally {
+    await runtime.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** events/s of `count` single-event appends with `concurrency` in flight, on a fresh PostgreSQL database. */
+async function chainbookPostgres(count: number, concurrency: number): Promise<{ rate: number; recordBytes: number }> {
+  const database = await benchDatabase('append');
+  const db = openPostgres(database.url, { poolSize: 4 });
+  try {
+    await migrate(db);
+    const elapsed = await withRuntime(db, (append) => inFlight(count, concurrency, append));
+    const { rows } = await db.query<{ bytes: number }>('SELECT avg(octet_length(record))::int8 AS bytes FROM events');
+    return { rate: perSecond(count, elapsed), recordBytes: rows[0]!.bytes };
+  } finally {
+    await db.close();
+    await database.drop();
+  }
+}
+
+async function singleAppendLatency(count: number): Promise<{ p50: number; p99: number }> {
+  const database = await benchDatabase('latency');
+  const db = openPostgres(database.url, { poolSize: 2 });
+  try {
+    await migrate(db);
+    const samples: number[] = [];
+    await withRuntime(db, async (append) => {
+      for (let index = 0; index < count; index++) {
+        const started = performance.now();
+        await append(index);
+        samples.push(performance.now() - started);
+      }
+    });
+    samples.sort((a, b) => a - b);
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  } finally {
+    await db.close();
+    await database.drop();
+  }
+}
+
+/** The limit: rows as large as ours, 500 per INSERT, into a copy of the events table (same indexes, no trigger, no hashing, no signing). */
+async function rawInsert(count: number, recordBytes: number): Promise<number> {
+  const database = await benchDatabase('raw');
+  const schema = openPostgres(database.url, { poolSize: 1 });
+  await migrate(schema);
+  await schema.close();
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE events_raw (LIKE events INCLUDING ALL)');
+    const filler = 'x'.repeat(Math.max(0, recordBytes - 80));
+    const started = performance.now();
+    for (let offset = 0; offset < count; offset += RAW_BATCH_ROWS) {
+      const size = Math.min(RAW_BATCH_ROWS, count - offset);
+      const seqs = Array.from({ length: size }, (_, i) => offset + i + 1);
+      await client.query(
+        `INSERT INTO events_raw (chain, seq, id, stream, version, type, ts, record)
+         SELECT 'main', s, gen_random_uuid(), 'order-' || s, 1, 'order.created', now(), $2 || s FROM unnest($1::int8[]) AS s`,
+        [seqs, filler],
+      );
+    }
+    return perSecond(count, performance.now() - started);
+  } finally {
+    await client.end();
+    await database.drop();
+  }
+}
+
+/** What the benchmark uses of @event-driven-io/emmett-postgresql (installed in bench/peers, outside our type graph). */
+interface EmmettPostgres {
+  getPostgreSQLEventStore(connectionString: string, options: { connectionOptions: { pooled: true; pool: unknown } }): {
+    appendToStream(stream: string, events: { type: string; data: object }[], options?: { expectedStreamVersion: bigint }): Promise<unknown>;
+    close(): Promise<void>;
+  };
+}
+
+/** Emmett's PostgreSQL event store, from bench/peers (npm --prefix bench/peers ci); undefined when not installed. */
+async function emmett(count: number, concurrency: number): Promise<number | undefined> {
+  const require = createRequire(join(import.meta.dirname, 'peers', 'package.json'));
+  let module: EmmettPostgres;
+  try {
+    module = (await import(require.resolve('@event-driven-io/emmett-postgresql'))) as EmmettPostgres;
+  } catch {
+    process.stderr.write('emmett: not installed; run `npm --prefix bench/peers ci` to compare with it\n');
+    return undefined;
+  }
+  const database = await benchDatabase('emmett');
+  // Our own pool, ended before the database is dropped (Emmett's close() leaves a pool it made open).
+  const Pool = (require('pg') as { Pool: new (options: object) => { end(): Promise<void> } }).Pool;
+  const pool = new Pool({ connectionString: database.url, max: 10 });
+  const store = module.getPostgreSQLEventStore(database.url, { connectionOptions: { pooled: true, pool } });
+  try {
+    await store.appendToStream('warmup-0', [{ type: 'OrderCreated', data: orderData(0) }]);
+    const elapsed = await inFlight(count, concurrency, (index) =>
+      store.appendToStream(`order-${index}`, [{ type: 'OrderCreated', data: orderData(index) }], { expectedStreamVersion: 0n }),
+    );
+    return perSecond(count, elapsed);
+  } finally {
+    await store.close();
+    await pool.end();
+    await database.drop();
+  }
+}
+
+async function chainbookPglite(count: number, concurrency: number): Promise<number> {
+  const directory = benchDir('pglite');
+  const db = await openPglite(join(directory, 'db'));
+  try {
+    await migrate(db);
+    return perSecond(count, await withRuntime(db, (append) => inFlight(count, concurrency, append)));
+  } finally {
+    await db.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+export async function appendBenchmark(log: (line: string) => void): Promise<AppendFigures> {
+  const ours64 = await chainbookPostgres(EVENTS, 64);
+  log(`chainbook, 64 in flight: ${format(ours64.rate)} events/s (records of ${ours64.recordBytes} bytes)`);
+  const ours8 = await chainbookPostgres(EVENTS / 2, 8);
+  log(`chainbook, 8 in flight: ${format(ours8.rate)} events/s`);
+  const raw = await rawInsert(EVENTS, ours64.recordBytes);
+  log(`raw ${RAW_BATCH_ROWS}-row INSERT: ${format(raw)} rows/s`);
+  const emmett64 = await emmett(EVENTS / 4, 64);
+  const emmett8 = await emmett(EVENTS / 4, 8);
+  if (emmett64 !== undefined) log(`emmett, 64 / 8 in flight: ${format(emmett64)} / ${format(emmett8 ?? Number.NaN)} events/s`);
+  const latency = await singleAppendLatency(2000);
+  log(`single append latency: p50 ${format(latency.p50)} ms, p99 ${format(latency.p99)} ms`);
+  const pglite64 = await chainbookPglite(EVENTS / 4, 64);
+  log(`chainbook on PGlite, 64 in flight: ${format(pglite64)} events/s`);
+  return {
+    chainbook64: ours64.rate,
+    chainbook8: ours8.rate,
+    raw,
+    emmett64,
+    emmett8,
+    latencyP50Ms: latency.p50,
+    latencyP99Ms: latency.p99,
+    pglite64,
+    recordBytes: ours64.recordBytes,
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * Runs the benchmarks and prints figures with ratios measured in the same run.
+ *   npm run bench                 every benchmark
+ *   npm run bench -- append       one of: append, verify
+ */
+import { appendBenchmark } from './append.ts';
+import { format, ratio } from './lib.ts';
+
+const selected = new Set(process.argv.slice(2));
+const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+if (wanted('append')) {
+  log('# append (PostgreSQL, single-event appends)');
+  const f = await appendBenchmark(log);
+  log(`ratio to raw INSERT (the limit): ${ratio(f.chainbook64, f.raw)} at 64 in flight, ${ratio(f.chainbook8, f.raw)} at 8`);
+  if (f.emmett64 !== undefined && f.emmett8 !== undefined) {
+    log(`ratio to Emmett: ${format(f.chainbook64 / f.emmett64)}x at 64 in flight, ${format(f.chainbook8 / f.emmett8)}x at 8`);
+  }
+}
