@@ -78,6 +78,13 @@ export function payloadOf(record: ChainRecord): RecordPayload {
   return payload;
 }
 
+/**
+ * Whether `value` is a real instant written as TIMESTAMP_PATTERN. Date.parse
+ * alone is not enough: it reads 2026-02-30 as March 2 and 24:00 as the next
+ * day; a real instant prints back as itself.
+ */
 export function isTimestamp(value: string): boolean {
-  return TIMESTAMP_PATTERN.test(value) && !Number.isNaN(Date.parse(value));
+  if (!TIMESTAMP_PATTERN.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === value;
 }

@@ -38,8 +38,16 @@ const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const RFC3339_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 export const MAX_REGISTRY_SIGNERS = 1000;
 
+/** Date.parse reads 2026-02-30 as March 2 and 24:00 as the next day: the date and hour must exist as written. */
+function onTheCalendar(value: string): boolean {
+  const [year, month, day, hour] = value.slice(0, 13).split(/[-T]/).map(Number) as [number, number, number, number];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24;
+}
+
 function parseInstant(value: unknown, path: string, problems: string[]): number | undefined {
-  if (typeof value !== 'string' || !RFC3339_PATTERN.test(value) || Number.isNaN(Date.parse(value))) {
+  if (typeof value !== 'string' || !RFC3339_PATTERN.test(value) || !onTheCalendar(value) || Number.isNaN(Date.parse(value))) {
     problems.push(`${path}: must be an RFC 3339 timestamp with a zone, e.g. 2025-02-24T00:00:00Z (got ${JSON.stringify(value)})`);
     return undefined;
   }

@@ -76,13 +76,15 @@ class ChainCursor {
   prevHash: string;
   records = 0;
   readonly #streams = new Map<string, number>();
-  readonly #ids = new UuidSet();
+  /** Shared by every chain of one run: ids are unique across all chains (spec 1). */
+  readonly #ids: UuidSet;
 
-  constructor(chain: string, fromSeq: number, prevHash: string) {
+  constructor(chain: string, fromSeq: number, prevHash: string, ids: UuidSet) {
     this.chain = chain;
     this.fromSeq = fromSeq;
     this.expectedSeq = fromSeq;
     this.prevHash = prevHash;
+    this.#ids = ids;
   }
 
   /** The first failure of one record, in the order of spec 5; undefined when it passes. */
@@ -139,13 +141,14 @@ async function verifyChain(
   checker: LineChecker,
   chain: string,
   options: VerifyOptions,
+  ids: UuidSet,
 ): Promise<{ summary: ChainSummary; finding: Finding | undefined }> {
   const lastSeq = await reader.lastSeq(chain);
   const range = rangeOf(options, lastSeq);
   const summary: ChainSummary = { chain, fromSeq: 0, toSeq: 0, records: 0, lastHash: '' };
   const anchored = await anchor(reader, chain, range.fromSeq, options.prevHash);
   if (typeof anchored !== 'string') return { summary, finding: anchored };
-  const cursor = new ChainCursor(chain, range.fromSeq, anchored);
+  const cursor = new ChainCursor(chain, range.fromSeq, anchored, ids);
   const total = Math.max(0, range.toSeq - range.fromSeq + 1);
   const finding = await checkPages(reader.pages(chain, range.fromSeq, range.toSeq), checker, cursor, options, total);
   Object.assign(summary, {
@@ -210,9 +213,10 @@ export async function verify(reader: RecordReader, checker: LineChecker, options
   const started = performance.now();
   const chains = options.chains ?? (await reader.chains());
   const summaries: ChainSummary[] = [];
+  const ids = new UuidSet();
   let finding: Finding | undefined;
   for (const chain of chains) {
-    const result = await verifyChain(reader, checker, chain, options);
+    const result = await verifyChain(reader, checker, chain, options, ids);
     summaries.push(result.summary);
     if (result.finding) {
       finding = result.finding;

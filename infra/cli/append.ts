@@ -14,6 +14,14 @@ interface AppendCommandOptions {
   chain?: string;
 }
 
+function parseLine(line: string, lineNumber: number): unknown {
+  try {
+    return JSON.parse(line);
+  } catch (error) {
+    throw new UsageError(`line ${lineNumber} is not JSON: ${(error as Error).message}`);
+  }
+}
+
 async function run(options: AppendCommandOptions): Promise<number> {
   const config = loadConfig();
   const chain = options.chain ?? config.defaultChain;
@@ -23,16 +31,11 @@ async function run(options: AppendCommandOptions): Promise<number> {
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       lineNumber += 1;
       if (line.trim() === '') continue;
-      let event: unknown;
       try {
-        event = JSON.parse(line);
-      } catch (error) {
-        throw new UsageError(`line ${lineNumber} is not JSON: ${(error as Error).message}`);
-      }
-      try {
-        const result = await runtime.store.append(chain, [event as never]);
+        const result = await runtime.store.append(chain, [parseLine(line, lineNumber) as never]);
         for (const appended of result.events) await writeOut(`${JSON.stringify({ chain, ...appended })}\n`);
       } catch (error) {
+        // A line that is not JSON is a bad line like any other: the lines before it stay appended.
         process.stderr.write(`chainbook append: line ${lineNumber} rejected, nothing appended for it: ${describeError(error)}\n`);
         return EXIT.failed;
       }

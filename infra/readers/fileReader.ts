@@ -15,28 +15,53 @@ const PAGE_RECORDS = 1000;
 interface Line {
   text: string;
   chain: string;
-  /** The line's seq, or for a line that does not parse, the seq it stands in for. */
+  /** The line's seq, or for a line that does not parse or is out of place, the seq it stands in for. */
   seq: number;
   hash: string | undefined;
 }
 
+interface LineFacts {
+  chain: string | undefined;
+  seq: number | undefined;
+  hash: string | undefined;
+}
+
+function factsOf(text: string): LineFacts {
+  try {
+    const parsed = JSON.parse(text) as { chain?: unknown; seq?: unknown; hash?: unknown };
+    return {
+      chain: typeof parsed.chain === 'string' ? parsed.chain : undefined,
+      seq: Number.isSafeInteger(parsed.seq) ? (parsed.seq as number) : undefined,
+      hash: typeof parsed.hash === 'string' && HASH_PATTERN.test(parsed.hash) ? parsed.hash : undefined,
+    };
+  } catch {
+    return { chain: undefined, seq: undefined, hash: undefined };
+  }
+}
+
+/**
+ * Assigns each line to a chain's block. A line naming another chain belongs
+ * to the block it sits in (so the verifier reports it as wrong-chain there)
+ * when its chain already had a block, or when the block it interrupts goes on
+ * right after it: a chain's records are contiguous, so either way it was
+ * spliced in. Any other line naming a new chain starts that chain's block.
+ */
 function index(texts: readonly string[]): Line[] {
+  const facts = texts.map(factsOf);
+  const closed = new Set<string>();
   let chain = '';
   let seq = 0;
-  return texts.map((text) => {
-    let hash: string | undefined;
-    try {
-      const parsed = JSON.parse(text) as { chain?: unknown; seq?: unknown; hash?: unknown };
-      if (typeof parsed.chain === 'string' && parsed.chain !== chain) {
-        chain = parsed.chain;
-        seq = 0;
-      }
-      seq = Number.isSafeInteger(parsed.seq) ? (parsed.seq as number) : seq + 1;
-      if (typeof parsed.hash === 'string' && HASH_PATTERN.test(parsed.hash)) hash = parsed.hash;
-    } catch {
-      seq += 1;
+  return texts.map((text, position) => {
+    const line = facts[position]!;
+    const named = line.chain;
+    const stray = named !== undefined && named !== chain && (closed.has(named) || facts[position + 1]?.chain === chain);
+    if (named !== undefined && named !== chain && !stray) {
+      closed.add(chain);
+      chain = named;
+      seq = 0;
     }
-    return { text, chain, seq, hash };
+    seq = !stray && line.seq !== undefined ? line.seq : seq + 1;
+    return { text, chain, seq, hash: stray ? undefined : line.hash };
   });
 }
 
