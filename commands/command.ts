@@ -12,6 +12,7 @@ import type { AppendEventInput } from '../chain/input.ts';
 import type { EventMeta } from '../chain/record.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { AppendedEvent, AppendResult, EventStore } from '../chain/store.ts';
+import { MAX_PAGE_RECORDS } from '../chain/limits.ts';
 import type { Actor } from '../domain/actor.ts';
 import type { Decider } from '../domain/decider.ts';
 import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
@@ -110,7 +111,8 @@ export async function loadStream<Command, Event extends DomainEvent, State>(
     const page = await store.readStream(stream, { fromVersion: version + 1 });
     for (const event of eventsOf<Event>(page.map((stored) => stored.record), types)) state = decider.evolve(state, event);
     version += page.length;
-    if (page.length === 0 || version >= MAX_STREAM_EVENTS) break;
+    // A short page is the end: no second read to find nothing.
+    if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;
   }
   if (version >= MAX_STREAM_EVENTS) throw new CodedError('STREAM_TOO_LONG', `stream ${stream} has more than ${MAX_STREAM_EVENTS} events`, { stream });
   return { stream, version, state };
@@ -163,16 +165,22 @@ function resultOf(chain: string, appended: AppendResult | undefined, appends: re
 
 /**
  * Decides and appends. `decide` loads what it needs and returns the appends;
- * it runs again (at most MAX_CONFLICT_RETRIES times) when another command
+ * on its first attempt it may assume that a stream it creates is new without
+ * reading it (the expected version 0 guards that); it runs again (at most MAX_CONFLICT_RETRIES times) when another command
  * moved one of its streams in between, unless the client pinned a version.
  * A rejected retry of a command that already succeeded under the same
  * idempotency key returns that first result.
  */
-export async function execute(deps: CommandDeps, context: CommandContext, decide: () => Promise<StreamAppend[]>, pinned = false): Promise<CommandResult> {
+export async function execute(
+  deps: CommandDeps,
+  context: CommandContext,
+  decide: (attempt: number) => Promise<StreamAppend[]>,
+  pinned = false,
+): Promise<CommandResult> {
   for (let attempt = 0; ; attempt++) {
     let appends: StreamAppend[];
     try {
-      appends = await decide();
+      appends = await decide(attempt);
     } catch (error) {
       const first = await earlierResult(deps, context, error);
       if (first) return first;

@@ -24,8 +24,10 @@ export async function decideStream<Command, Event extends DomainEvent, State>(
   types: readonly Event['type'][],
   command: Command | ((state: State) => Command),
   expectedVersion?: number,
+  /** Decide as on a new stream without reading it: for streams whose id was just made; a wrong guess is a version conflict, and a retry reads. */
+  assumeNew = false,
 ): Promise<DecidedStream<State>> {
-  const loaded = await loadStream(store, stream, decider, types);
+  const loaded = assumeNew ? { stream, version: 0, state: decider.initialState } : await loadStream(store, stream, decider, types);
   checkExpectedVersion(loaded, expectedVersion);
   const decided = decider.decide(typeof command === 'function' ? (command as (state: State) => Command)(loaded.state) : command, loaded.state);
   return { stream, expectedVersion: loaded.version, events: decided, state: loaded.state };

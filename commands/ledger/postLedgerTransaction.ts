@@ -23,12 +23,9 @@ export const postLedgerTransactionInputSchema = z.strictObject({
 });
 
 /** The decision to post one transaction on its own stream (used by the order handlers too). */
-export function decidePosting(deps: CommandDeps, actor: Actor, transaction: LedgerTransaction): Promise<DecidedStream<unknown>> {
-  return decideStream(deps.store, streams.ledgerTransaction(transaction.transactionId), ledgerDecider, LEDGER_TRANSACTION_TYPES, {
-    type: 'PostLedgerTransaction',
-    actor,
-    transaction,
-  });
+export function decidePosting(deps: CommandDeps, actor: Actor, transaction: LedgerTransaction, assumeNew = false): Promise<DecidedStream<unknown>> {
+  const command = { type: 'PostLedgerTransaction' as const, actor, transaction };
+  return decideStream(deps.store, streams.ledgerTransaction(transaction.transactionId), ledgerDecider, LEDGER_TRANSACTION_TYPES, command, undefined, assumeNew);
 }
 
 export async function postLedgerTransaction(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { transactionId: string }> {

@@ -22,15 +22,18 @@ export function runOrderCommand(
   command: OrderCommand,
   expectedVersion: number | undefined,
   postings: (state: OrderState, actor: Actor) => LedgerTransaction[] = () => [],
+  /** The order stream is being created by this command (checkout). */
+  creates = false,
 ): Promise<CommandResult> {
   return execute(
     deps,
     context,
-    async () => {
-      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, expectedVersion);
+    async (attempt) => {
+      // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
+      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, expectedVersion, creates && attempt === 0);
       if (order.events.length === 0) return [order];
       const ledger: StreamAppend[] = [];
-      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction));
+      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction, attempt === 0));
       return [order, ...ledger];
     },
     expectedVersion !== undefined,

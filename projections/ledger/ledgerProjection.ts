@@ -13,7 +13,7 @@ import { applyEntries, balanceKey, trialBalanceOf } from '../../domain/ledger/le
 import { checkTransaction } from '../../domain/ledger/ledgerDecider.ts';
 import type { LedgerTransaction, ProofIssued } from '../../domain/ledger/ledgerEvents.ts';
 import type { Projection, ProjectedRecord } from '../projection.ts';
-import { insertRows, loadRows, upsertRows, type ProjectionExecutor, type Row, type TableSpec } from '../rowStore.ts';
+import { insertRows, type ProjectionExecutor, type Row, type TableSpec } from '../rowStore.ts';
 
 export const ACCOUNTS_TABLE: TableSpec = {
   name: 'ledger_accounts',
@@ -51,41 +51,80 @@ interface Posting {
   transaction: LedgerTransaction;
 }
 
-function accountRow(account: string, currency: string): Row {
-  return { account, currency, kind: accountKind(account), must_not_go_negative: mustNotGoNegative(account), debit_minor: 0, credit_minor: 0, balance_minor: 0, last_seq: 0 };
+/**
+ * One statement for a whole batch: account deltas added in SQL (rows locked in
+ * key order), journal rows inserted; it returns each account's new balance.
+ */
+const POST_SQL = `WITH accounts AS (
+    INSERT INTO ledger_accounts (account, currency, kind, must_not_go_negative, debit_minor, credit_minor, balance_minor, last_seq)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int8[], $6::int8[], $7::int8[], $8::int8[])
+    ON CONFLICT (account, currency) DO UPDATE SET
+      debit_minor = ledger_accounts.debit_minor + EXCLUDED.debit_minor,
+      credit_minor = ledger_accounts.credit_minor + EXCLUDED.credit_minor,
+      balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
+      last_seq = EXCLUDED.last_seq
+    RETURNING account, currency, balance_minor
+  ), transactions AS (
+    INSERT INTO ledger_transactions (transaction_id, chain, seq, event_id, record_hash, reason, order_id, entry_count, posted_at)
+    SELECT * FROM unnest($9::text[], $10::text[], $11::int8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::int4[], $17::text[])
+    RETURNING 1
+  ), entries AS (
+    INSERT INTO ledger_entries (transaction_id, line, account, direction, amount_minor, currency, seq)
+    SELECT * FROM unnest($18::text[], $19::int4[], $20::text[], $21::text[], $22::int8[], $23::text[], $24::int8[])
+    RETURNING 1
+  )
+  SELECT account, currency, balance_minor FROM accounts`;
+
+interface AccountDelta {
+  account: string;
+  currency: string;
+  debitMinor: number;
+  creditMinor: number;
+  lastSeq: number;
+}
+
+function deltasOf(postings: readonly Posting[]): AccountDelta[] {
+  const deltas = new Map<string, AccountDelta>();
+  for (const { record, transaction } of postings) {
+    for (const entry of transaction.entries) {
+      const key = balanceKey(entry.account, entry.currency);
+      const delta = deltas.get(key) ?? { account: entry.account, currency: entry.currency, debitMinor: 0, creditMinor: 0, lastSeq: 0 };
+      if (entry.direction === 'debit') delta.debitMinor += entry.amountMinor;
+      else delta.creditMinor += entry.amountMinor;
+      delta.lastSeq = record.seq;
+      deltas.set(key, delta);
+    }
+  }
+  // Key order: concurrent batches (other chains) lock account rows in the same order.
+  return [...deltas.values()].sort((a, b) => (a.account === b.account ? (a.currency < b.currency ? -1 : 1) : a.account < b.account ? -1 : 1));
+}
+
+function postParameters(postings: readonly Posting[], deltas: readonly AccountDelta[]): unknown[] {
+  const entries = postings.flatMap(({ record, transaction }) => transaction.entries.map((entry, index) => ({ entry, line: index + 1, id: transaction.transactionId, seq: record.seq })));
+  return [
+    deltas.map((d) => d.account), deltas.map((d) => d.currency), deltas.map((d) => accountKind(d.account)), deltas.map((d) => mustNotGoNegative(d.account)),
+    deltas.map((d) => d.debitMinor), deltas.map((d) => d.creditMinor), deltas.map((d) => d.debitMinor - d.creditMinor), deltas.map((d) => d.lastSeq),
+    postings.map((p) => p.transaction.transactionId), postings.map((p) => p.record.chain), postings.map((p) => p.record.seq), postings.map((p) => p.record.id),
+    postings.map((p) => p.record.hash), postings.map((p) => p.transaction.reason), postings.map((p) => p.transaction.orderId ?? null),
+    postings.map((p) => p.transaction.entries.length), postings.map((p) => p.record.ts),
+    entries.map((e) => e.id), entries.map((e) => e.line), entries.map((e) => e.entry.account), entries.map((e) => e.entry.direction),
+    entries.map((e) => e.entry.amountMinor), entries.map((e) => e.entry.currency), entries.map((e) => e.seq),
+  ];
 }
 
 async function postTransactions(tx: ProjectionExecutor, postings: readonly Posting[]): Promise<void> {
   for (const { transaction } of postings) checkTransaction(transaction);
-  const keys = postings.flatMap(({ transaction }) => transaction.entries.map((entry) => ({ account: entry.account, currency: entry.currency })));
-  const rows = await loadRows(tx, ACCOUNTS_TABLE, keys);
-  const balances = new Map<string, number>();
-  const accounts = new Map<string, Row>();
-  for (const key of keys) {
-    const row = rows.get(JSON.stringify([key.account, key.currency])) ?? accountRow(key.account, key.currency);
-    balances.set(balanceKey(key.account, key.currency), row['balance_minor'] as number);
-    accounts.set(balanceKey(key.account, key.currency), row);
-  }
-  const before = trialBalanceOf(balances);
-  for (const { record, transaction } of postings) {
-    applyEntries(balances, transaction.entries, transaction.transactionId);
-    for (const entry of transaction.entries) {
-      const key = balanceKey(entry.account, entry.currency);
-      const row = accounts.get(key)!;
-      const side = entry.direction === 'debit' ? 'debit_minor' : 'credit_minor';
-      accounts.set(key, { ...row, [side]: (row[side] as number) + entry.amountMinor, balance_minor: balances.get(key)!, last_seq: record.seq });
-    }
-  }
+  const deltas = deltasOf(postings);
   // Balanced transactions move the trial balance by zero in every currency.
-  for (const [currency, total] of trialBalanceOf(balances)) assert(total === (before.get(currency) ?? 0), `ledger batch moved the ${currency} trial balance`);
-  await upsertRows(tx, ACCOUNTS_TABLE, [...accounts.values()]);
-  await insertRows(tx, TRANSACTIONS_TABLE, postings.map(({ record, transaction }) => ({
-    transaction_id: transaction.transactionId, chain: record.chain, seq: record.seq, event_id: record.id, record_hash: record.hash,
-    reason: transaction.reason, order_id: transaction.orderId ?? null, entry_count: transaction.entries.length, posted_at: record.ts,
-  })));
-  await insertRows(tx, ENTRIES_TABLE, postings.flatMap(({ record, transaction }) => transaction.entries.map((entry, line) => ({
-    transaction_id: transaction.transactionId, line: line + 1, account: entry.account, direction: entry.direction, amount_minor: entry.amountMinor, currency: entry.currency, seq: record.seq,
-  }))));
+  const moved = trialBalanceOf(new Map(deltas.map((d) => [balanceKey(d.account, d.currency), d.debitMinor - d.creditMinor])));
+  for (const [currency, total] of moved) assert(total === 0, `a ledger batch moved the ${currency} trial balance by ${total}`);
+  const { rows } = await tx.query<{ account: string; currency: string; balance_minor: number }>(POST_SQL, postParameters(postings, deltas));
+  // Each account's balance before the batch, then every transaction in order:
+  // "must not go negative" holds after each one, not only at the end.
+  const balances = new Map<string, number>();
+  const deltaOf = new Map(deltas.map((d) => [balanceKey(d.account, d.currency), d.debitMinor - d.creditMinor]));
+  for (const row of rows) balances.set(balanceKey(row.account, row.currency), row.balance_minor - deltaOf.get(balanceKey(row.account, row.currency))!);
+  for (const { transaction } of postings) applyEntries(balances, transaction.entries, transaction.transactionId);
 }
 
 function proofRow(record: ProjectedRecord, proof: ProofIssued): Row {

@@ -11,7 +11,7 @@ import { assertNever, CodedError } from '../../domain/errors.ts';
 import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
 import { foldRows, requireRow, type RowFold } from '../foldRows.ts';
 import type { Projection, ProjectedRecord } from '../projection.ts';
-import { loadRows, upsertRows, type Row, type TableSpec } from '../rowStore.ts';
+import type { Row, TableSpec } from '../rowStore.ts';
 
 export const ORDERS: TableSpec = {
   name: 'orders',
@@ -74,28 +74,35 @@ const orderFold: RowFold<OrderEvent> = {
   },
 };
 
+/** Upserts payment ids, but never moves one to another order: the rows it returns are the ones it wrote. */
+const PAYMENTS_SQL = `INSERT INTO order_payments (provider_payment_id, order_id, outcome, seq)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+  ON CONFLICT (provider_payment_id) DO UPDATE SET outcome = EXCLUDED.outcome, seq = EXCLUDED.seq
+  WHERE order_payments.order_id = EXCLUDED.order_id
+  RETURNING provider_payment_id`;
+
+function paymentInUse(providerPaymentId: string, orderId: string): CodedError {
+  return new CodedError('PAYMENT_ID_IN_USE', `payment ${providerPaymentId} already belongs to another order than ${orderId}`, { providerPaymentId, orderId });
+}
+
 /** Records each payment id; refuses one that already belongs to another order. */
 async function recordPayments(tx: Parameters<Projection['apply']>[0], records: readonly ProjectedRecord[]): Promise<void> {
-  const payments: Row[] = [];
+  const latest = new Map<string, { orderId: string; outcome: string; seq: number }>();
   for (const { event, seq } of records) {
-    if (event.type === 'order.paid') payments.push({ provider_payment_id: event.data.providerPaymentId, order_id: event.data.orderId, outcome: 'succeeded', seq });
-    if (event.type === 'order.payment_failed') payments.push({ provider_payment_id: event.data.providerPaymentId, order_id: event.data.orderId, outcome: 'failed', seq });
+    if (event.type !== 'order.paid' && event.type !== 'order.payment_failed') continue;
+    const { providerPaymentId, orderId } = event.data;
+    const previous = latest.get(providerPaymentId);
+    if (previous && previous.orderId !== orderId) throw paymentInUse(providerPaymentId, orderId);
+    latest.set(providerPaymentId, { orderId, outcome: event.type === 'order.paid' ? 'succeeded' : 'failed', seq });
   }
-  if (payments.length === 0) return;
-  const known = await loadRows(tx, PAYMENTS, payments);
-  const latest = new Map<string, Row>();
-  for (const payment of payments) {
-    const id = payment['provider_payment_id'] as string;
-    const previous = latest.get(id) ?? known.get(JSON.stringify([id]));
-    if (previous && previous['order_id'] !== payment['order_id']) {
-      throw new CodedError('PAYMENT_ID_IN_USE', `payment ${id} already belongs to order ${String(previous['order_id'])}`, {
-        providerPaymentId: id,
-        orderId: payment['order_id'],
-      });
-    }
-    latest.set(id, payment);
+  if (latest.size === 0) return;
+  const ids = [...latest.keys()].sort();
+  const { rows } = await tx.query<{ provider_payment_id: string }>(PAYMENTS_SQL, [ids, ids.map((id) => latest.get(id)!.orderId), ids.map((id) => latest.get(id)!.outcome), ids.map((id) => latest.get(id)!.seq)]);
+  if (rows.length !== ids.length) {
+    const written = new Set(rows.map((row) => row.provider_payment_id));
+    const id = ids.find((candidate) => !written.has(candidate))!;
+    throw paymentInUse(id, latest.get(id)!.orderId);
   }
-  await upsertRows(tx, PAYMENTS, [...latest.values()]);
 }
 
 export const ordersProjection: Projection = {
