@@ -35,6 +35,7 @@ test('a post is refused: unbalanced, one entry, zero or fractional amount, bad a
   given(ledgerDecider).when(post(transaction([debit('cash', 5), credit('asset:bank', 5)]))).thenRejects(t, 'LEDGER_INVALID_ACCOUNT');
   given(ledgerDecider).when(post(transaction([debit('expense:hosting', 5, 'euro'), credit('asset:bank', 5, 'euro')]))).thenRejects(t, 'LEDGER_INVALID_CURRENCY');
   given(ledgerDecider).when(post(balanced, buyer)).thenRejects(t, 'FORBIDDEN_ROLE');
+  given(ledgerDecider).when(post({ ...balanced, transactionId: 'no spaces' })).thenRejects(t, 'INVALID_ID');
   const many = Array.from({ length: 101 }, (_, i) => (i === 0 ? debit('asset:bank', 100) : credit('asset:bank', 1)));
   given(ledgerDecider).when(post(transaction(many))).thenRejects(t, 'LEDGER_TOO_MANY_ENTRIES');
 });
