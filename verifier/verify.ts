@@ -64,6 +64,12 @@ export interface VerifyOptions {
   onProgress?: (progress: VerifyProgress) => void;
   /** Pages being checked ahead of the ordered pass. */
   maxPagesInFlight?: number;
+  /**
+   * Called with each page of record texts once every record in it passed, in
+   * chain order, before the next page is consumed (replay folds what it is
+   * given here, so it only ever folds verified records).
+   */
+  onVerifiedPage?: (chain: string, lines: readonly string[]) => Promise<void>;
 }
 
 const DEFAULT_PAGES_IN_FLIGHT = 8;
@@ -169,7 +175,7 @@ async function checkPages(
   options: VerifyOptions,
   total: number,
 ): Promise<Finding | undefined> {
-  const inFlight: Promise<LineCheck[]>[] = [];
+  const inFlight: { lines: readonly string[]; checks: Promise<LineCheck[]> }[] = [];
   const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
   const iterator = pages[Symbol.asyncIterator]();
   let exhausted = false;
@@ -178,19 +184,20 @@ async function checkPages(
       while (!exhausted && inFlight.length < maxInFlight) {
         const next = await iterator.next();
         if (next.done) exhausted = true;
-        else inFlight.push(checker.check(next.value));
+        else inFlight.push({ lines: next.value, checks: checker.check(next.value) });
       }
       const page = inFlight.shift();
       if (!page) return undefined;
-      for (const line of await page) {
+      for (const line of await page.checks) {
         const finding = cursor.check(line);
         if (finding) return finding;
       }
+      await options.onVerifiedPage?.(cursor.chain, page.lines);
       options.onProgress?.({ chain: cursor.chain, checked: cursor.records, total });
     }
   } finally {
     // Settle what is still running so no rejection goes unobserved.
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled(inFlight.map((page) => page.checks));
     if (!exhausted) await iterator.return?.();
   }
 }

@@ -6,6 +6,8 @@ import { registerAppend } from './append.ts';
 import { registerAuditVerify } from './auditVerify.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
+import { registerProof } from './proof.ts';
+import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
 
@@ -34,6 +36,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerAppend(program, exit);
   registerSigners(program, exit);
   registerDemo(program, exit);
+  registerReplay(program, exit);
+  registerProof(program, exit);
   try {
     await program.parseAsync(argv);
     return code;

@@ -20,7 +20,8 @@ const SQL = {
   head: 'SELECT seq, hash FROM chain_heads WHERE chain = $1',
 } as const;
 
-export function databaseReader(db: SqlDatabase, pageRecords = VERIFY_PAGE_RECORDS): RecordReader {
+/** Reads through any executor with a location: a database, or one transaction of it (replay reads the chain it rebuilds from, under its lock). */
+export function databaseReader(db: Pick<SqlDatabase, 'query' | 'location'>, pageRecords = VERIFY_PAGE_RECORDS): RecordReader {
   return {
     description: `database ${db.location}`,
     async chains() {

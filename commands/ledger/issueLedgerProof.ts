@@ -1,0 +1,96 @@
+/**
+ * IssueLedgerProof: signs a ledger-range proof (CHAIN_FORMAT.md section 7)
+ * over a seq or time range of the chain and records it as
+ * `ledger.proof_issued`. The range is read from the chain itself, so anyone
+ * holding the chain recomputes range_hash and head_hash (verify-proof).
+ */
+import { z } from 'zod';
+import { sha256Hex } from '../../chain/hash.ts';
+import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
+import { LEDGER_PROOF_KIND, LedgerRangeHasher, signProof, type ProofPayload, type SignedProof } from '../../chain/proof.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { timestampSchema } from '../../domain/governance/upgradeEvents.ts';
+import { MAX_PROOF_ROWS, type ProofIssued } from '../../domain/ledger/ledgerEvents.ts';
+import { proofDecider, type ProofCommand } from '../../domain/ledger/proofDecider.ts';
+import { streams } from '../../domain/streams.ts';
+import { entityId, execute, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import { entityIdSchema } from '../decideStream.ts';
+
+export const issueLedgerProofInputSchema = z
+  .strictObject({
+    proofId: entityIdSchema.optional(),
+    fromSeq: z.number().int().positive().optional(),
+    toSeq: z.number().int().positive().optional(),
+    fromTs: timestampSchema.optional(),
+    toTs: timestampSchema.optional(),
+  })
+  .refine((input) => (input.fromTs === undefined && input.toTs === undefined) || (input.fromSeq === undefined && input.toSeq === undefined), {
+    message: 'give a seq range or a time range, not both',
+  });
+
+interface SeqRange {
+  fromSeq: number;
+  toSeq: number;
+}
+
+async function resolveRange(deps: CommandDeps, input: z.infer<typeof issueLedgerProofInputSchema>): Promise<SeqRange> {
+  const head = await deps.store.head(deps.chain);
+  if (input.fromTs !== undefined || input.toTs !== undefined) {
+    const range = await deps.chainIndex.seqRange(deps.chain, input.fromTs ?? '0000-01-01T00:00:00.000Z', input.toTs ?? '9999-12-31T23:59:59.999Z');
+    if (!range) throw new CodedError('PROOF_RANGE_EMPTY', `no record of chain ${deps.chain} was committed in that time range`, {});
+    return range;
+  }
+  const range = { fromSeq: input.fromSeq ?? 1, toSeq: input.toSeq ?? head.seq };
+  if (range.toSeq < range.fromSeq || range.toSeq > head.seq || head.seq === 0) {
+    throw new CodedError('PROOF_RANGE_INVALID', `seq range ${range.fromSeq}..${range.toSeq} is not within the chain (1..${head.seq})`, { ...range, headSeq: head.seq });
+  }
+  return range;
+}
+
+/** The unsigned payload over the range, read from the chain in bounded pages. */
+async function rangePayload(deps: CommandDeps, range: SeqRange, proofId: string, now: string): Promise<ProofPayload> {
+  const hasher = new LedgerRangeHasher();
+  let fromTs = '';
+  let last: { ts: string; hash: string; seq: number } | undefined;
+  for (let next = range.fromSeq; next <= range.toSeq; ) {
+    const page = await deps.store.readChain(deps.chain, { fromSeq: next, toSeq: range.toSeq, limit: MAX_PAGE_RECORDS });
+    if (page.length === 0) break;
+    for (const { record } of page) {
+      if (record.seq === range.fromSeq) fromTs = record.ts;
+      hasher.add(record);
+      last = record;
+    }
+    if (hasher.rowIds.length > MAX_PROOF_ROWS) throw new CodedError('PROOF_RANGE_TOO_LARGE', `a proof covers at most ${MAX_PROOF_ROWS} ledger rows`, {});
+    next = page[page.length - 1]!.record.seq + 1;
+  }
+  if (!last || last.seq !== range.toSeq || fromTs === '') throw new Error(`assertion failed: records ${range.fromSeq}..${range.toSeq} are not all readable`);
+  return {
+    proof_id: proofId, kind: LEDGER_PROOF_KIND, chain: deps.chain, from_seq: range.fromSeq, to_seq: range.toSeq, from_ts: fromTs, to_ts: last.ts,
+    ledger_row_ids: hasher.rowIds, range_hash: hasher.digest(), head_hash: last.hash, ts: now, signer_kid: deps.signer.kid, alg: deps.signer.algorithm,
+  };
+}
+
+function issuedEvent(proof: SignedProof): ProofIssued {
+  return {
+    proofId: proof.proof_id, kind: LEDGER_PROOF_KIND, chain: proof.chain, fromSeq: proof.from_seq, toSeq: proof.to_seq, fromTs: proof.from_ts, toTs: proof.to_ts,
+    rangeHash: proof.range_hash, headHash: proof.head_hash, ledgerRowCount: proof.ledger_row_ids.length, signerKid: proof.signer_kid, alg: proof.alg,
+    signature: proof.signature, payloadSha256: sha256Hex(proof.canonical_payload),
+  };
+}
+
+export async function issueLedgerProof(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { proof?: SignedProof }> {
+  const parsed = parseInput(issueLedgerProofInputSchema, input);
+  const proofId = entityId(context, parsed.proofId, 'proof');
+  let proof: SignedProof | undefined;
+  const result = await execute(deps, context, async () => {
+    const loaded = await loadStream(deps.store, streams.proof(proofId), proofDecider, ['ledger.proof_issued']);
+    const range = await resolveRange(deps, parsed);
+    const payload = await rangePayload(deps, range, proofId, context.now);
+    const command = (signed: SignedProof): ProofCommand => ({ type: 'RecordProof', actor: context.actor, proof: issuedEvent(signed) });
+    // Decide once unsigned: nothing is signed for a proof that would be refused.
+    proofDecider.decide(command({ ...payload, canonical_payload: '', signature: 'unsigned' }), loaded.state);
+    proof = await signProof(payload, deps.signer);
+    return [{ stream: loaded.stream, expectedVersion: loaded.version, events: proofDecider.decide(command(proof), loaded.state) }];
+  });
+  return proof === undefined || result.replayed ? result : { ...result, proof };
+}

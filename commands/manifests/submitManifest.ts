@@ -1,0 +1,31 @@
+/** SubmitManifest: a publisher submits a manifest for the kernel to approve. */
+import { z } from 'zod';
+import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
+import { amountSchema, currencySchema, manifestEventSchemas, royaltySplitSchema, sha256Schema, MAX_ARTIFACT_BYTES, MAX_ROYALTY_PARTIES } from '../../domain/manifest/manifestEvents.ts';
+import { streams } from '../../domain/streams.ts';
+import { entityId, execute, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
+
+export const submitManifestInputSchema = z.strictObject({
+  manifestId: entityIdSchema.optional(),
+  name: z.string().min(1).max(200),
+  version: z.string().min(1).max(64),
+  artifactSha256: sha256Schema,
+  sizeBytes: z.number().int().positive().max(MAX_ARTIFACT_BYTES),
+  priceMinor: amountSchema,
+  currency: currencySchema,
+  royaltySplits: z.array(royaltySplitSchema).min(1).max(MAX_ROYALTY_PARTIES),
+});
+export type SubmitManifestInput = z.infer<typeof submitManifestInputSchema>;
+
+export const MANIFEST_EVENT_TYPES = typesOf(manifestEventSchemas);
+
+export async function submitManifest(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { manifestId: string }> {
+  const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
+  const manifestId = entityId(context, given, 'manifest');
+  const manifest = { manifestId, publisherId: context.actor.id, ...document };
+  const result = await execute(deps, context, async () => [
+    await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, { type: 'SubmitManifest', actor: context.actor, manifest }),
+  ]);
+  return { ...result, manifestId };
+}

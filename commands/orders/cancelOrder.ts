@@ -1,0 +1,13 @@
+/** CancelOrder: the buyer (or an operator) cancels an order that was not paid. */
+import { z } from 'zod';
+import { textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import { entityIdSchema } from '../decideStream.ts';
+import { runOrderCommand } from './orderStreams.ts';
+
+export const cancelOrderInputSchema = z.strictObject({ orderId: entityIdSchema, reason: textSchema, expectedVersion: expectedVersionSchema });
+
+export function cancelOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
+  const { orderId, reason, expectedVersion } = parseInput(cancelOrderInputSchema, input);
+  return runOrderCommand(deps, context, orderId, { type: 'CancelOrder', actor: context.actor, reason }, expectedVersion);
+}

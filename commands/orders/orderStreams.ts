@@ -1,0 +1,41 @@
+/** Deciding on an order stream, and posting what the decision implies to the ledger, in one append. */
+import type { Actor } from '../../domain/actor.ts';
+import type { LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
+import { orderDecider, type OrderCommand, type OrderState } from '../../domain/orders/orderDecider.ts';
+import { orderEventSchemas } from '../../domain/orders/orderEvents.ts';
+import { streams } from '../../domain/streams.ts';
+import { execute, type CommandContext, type CommandDeps, type CommandResult, type StreamAppend } from '../command.ts';
+import { decideStream, typesOf } from '../decideStream.ts';
+import { decidePosting } from '../ledger/postLedgerTransaction.ts';
+
+export const ORDER_EVENT_TYPES = typesOf(orderEventSchemas);
+
+/**
+ * Runs an order command; `postings` says which ledger transactions the
+ * decision implies (none when the order's events are empty: a repeated
+ * payment changes nothing, and posts nothing).
+ */
+export function runOrderCommand(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+  command: OrderCommand,
+  expectedVersion: number | undefined,
+  postings: (state: OrderState, actor: Actor) => LedgerTransaction[] = () => [],
+  /** The order stream is being created by this command (checkout). */
+  creates = false,
+): Promise<CommandResult> {
+  return execute(
+    deps,
+    context,
+    async (attempt) => {
+      // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
+      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, expectedVersion, creates && attempt === 0);
+      if (order.events.length === 0) return [order];
+      const ledger: StreamAppend[] = [];
+      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction, attempt === 0));
+      return [order, ...ledger];
+    },
+    expectedVersion !== undefined,
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * Who causes an event, as the HTTP API authenticates it (DESIGN.md roles).
+ * The chain records `{id, role}` in every record's `actor`.
+ */
+import { CodedError } from './errors.ts';
+
+export const ROLES = ['SuperAdmin', 'DivisionLead', 'Operator', 'Auditor', 'Publisher', 'Buyer', 'Service'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Actor {
+  id: string;
+  role: string;
+}
+
+/** Kernel roles that may approve or reject a manifest (kernel runbook, RBAC). */
+export const KERNEL_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin'];
+/** Roles that may run finance operations: manual ledger posts, proofs. */
+export const FINANCE_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin', 'Service'];
+/** Roles that may settle orders on behalf of the platform (payment webhook, finalization). */
+export const SETTLEMENT_ROLES: readonly Role[] = ['Service', 'Operator', 'SuperAdmin'];
+/** Roles that may propose a kernel upgrade. */
+export const GOVERNANCE_ROLES: readonly Role[] = ['SuperAdmin', 'DivisionLead'];
+
+export function hasRole(actor: Actor, roles: readonly Role[]): boolean {
+  return (roles as readonly string[]).includes(actor.role);
+}
+
+/** Throws FORBIDDEN_ROLE unless the actor has one of `roles`. */
+export function requireRole(actor: Actor, roles: readonly Role[], action: string): void {
+  if (!hasRole(actor, roles)) {
+    throw new CodedError('FORBIDDEN_ROLE', `${action} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`, {
+      actor: actor.id,
+      role: actor.role,
+      allowed: [...roles],
+    });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The stream each event belongs to, `<category>-<id>`: one per aggregate
+ * instance. Commands append to it; projections check that a record's stream
+ * is the one its data names.
+ */
+import { assertNever } from './errors.ts';
+import type { DomainEvent } from './domainEvents.ts';
+
+export const streams = {
+  manifest: (manifestId: string) => `manifest-${manifestId}`,
+  upgrade: (upgradeId: string) => `upgrade-${upgradeId}`,
+  listing: (listingId: string) => `listing-${listingId}`,
+  order: (orderId: string) => `order-${orderId}`,
+  ledgerTransaction: (transactionId: string) => `ledger-${transactionId}`,
+  proof: (proofId: string) => `proof-${proofId}`,
+} as const;
+
+export function streamOf(event: DomainEvent): string {
+  switch (event.type) {
+    case 'manifest.submitted':
+    case 'manifest.approved':
+    case 'manifest.rejected':
+      return streams.manifest(event.data.manifestId);
+    case 'upgrade.proposed':
+    case 'upgrade.approved':
+    case 'upgrade.applied':
+    case 'upgrade.rejected':
+    case 'upgrade.expired':
+      return streams.upgrade(event.data.upgradeId);
+    case 'listing.published':
+    case 'listing.price_changed':
+    case 'listing.delisted':
+      return streams.listing(event.data.listingId);
+    case 'order.created':
+    case 'order.payment_failed':
+    case 'order.paid':
+    case 'order.finalized':
+    case 'order.refunded':
+    case 'order.cancelled':
+      return streams.order(event.data.orderId);
+    case 'ledger.posted':
+      return streams.ledgerTransaction(event.data.transactionId);
+    case 'ledger.proof_issued':
+      return streams.proof(event.data.proofId);
+    default:
+      return assertNever(event, 'event');
+  }
+}

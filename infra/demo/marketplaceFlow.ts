@@ -1,0 +1,76 @@
+/**
+ * The marketplace's main flows as sequences of commands: a publisher gets a
+ * product listed (submit, kernel approval, listing), a buyer buys it
+ * (checkout, payment webhook, finalization). The demo, the benchmarks and the
+ * tests drive the system through these, exactly as the HTTP API will.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import type { CommandDeps, CommandResult } from '../../commands/command.ts';
+import { approveManifest } from '../../commands/manifests/approveManifest.ts';
+import { submitManifest } from '../../commands/manifests/submitManifest.ts';
+import { publishListing } from '../../commands/catalog/listingCommands.ts';
+import { checkout } from '../../commands/orders/checkout.ts';
+import { recordPayment } from '../../commands/orders/recordPayment.ts';
+import { finalizeOrder } from '../../commands/orders/finalizeOrder.ts';
+import type { Actor } from '../../domain/actor.ts';
+import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
+import { contextFor } from '../app.ts';
+
+export const KERNEL_OPERATOR: Actor = { id: 'kernel-operator', role: 'Operator' };
+export const PAYMENT_WEBHOOK: Actor = { id: 'payment-webhook', role: 'Service' };
+export const SETTLEMENT_SERVICE: Actor = { id: 'settlement', role: 'Service' };
+export const FINANCE_LEAD: Actor = { id: 'finance-lead', role: 'DivisionLead' };
+
+export interface Product {
+  name: string;
+  version: string;
+  priceMinor: number;
+  currency: string;
+  royaltySplits: RoyaltySplit[];
+  artifactSha256: string;
+  sizeBytes: number;
+}
+
+export interface ListedProduct {
+  manifestId: string;
+  listingId: string;
+  manifestSignatureId: string;
+  priceMinor: number;
+  currency: string;
+}
+
+/** Submit, approve (kernel signature), list. */
+export async function listProduct(deps: CommandDeps, publisher: Actor, product: Product): Promise<ListedProduct> {
+  const { manifestId } = await submitManifest(deps, product, contextFor(publisher));
+  const approved = await approveManifest(deps, { manifestId }, contextFor(KERNEL_OPERATOR));
+  const { listingId } = await publishListing(deps, { manifestId }, contextFor(publisher));
+  return { manifestId, listingId, manifestSignatureId: approved.manifestSignatureId ?? '', priceMinor: product.priceMinor, currency: product.currency };
+}
+
+/** A fresh delivery key (SPKI PEM), as a buyer's browser would make one. */
+export function deliveryKey(): string {
+  return generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+export interface Purchase {
+  orderId: string;
+  results: { checkout: CommandResult; paid: CommandResult; finalized: CommandResult };
+  /** Milliseconds each step took. */
+  latencyMs: { checkout: number; paid: number; finalized: number };
+}
+
+/** Checkout, a successful payment, finalization: 3 commands, 5 events. */
+export async function purchase(deps: CommandDeps, buyer: Actor, listing: ListedProduct, paymentId: string, publicKeyPem: string): Promise<Purchase> {
+  let started = performance.now();
+  const created = await checkout(deps, { listingId: listing.listingId, deliveryPublicKey: publicKeyPem }, contextFor(buyer));
+  const checkoutMs = performance.now() - started;
+  started = performance.now();
+  const payment = { orderId: created.orderId, providerPaymentId: paymentId, amountMinor: listing.priceMinor, currency: listing.currency, outcome: 'succeeded' };
+  const paid = await recordPayment(deps, payment, contextFor(PAYMENT_WEBHOOK, { idempotencyKey: `webhook-${paymentId}` }));
+  const paidMs = performance.now() - started;
+  started = performance.now();
+  const finalized = await finalizeOrder(deps, { orderId: created.orderId }, contextFor(SETTLEMENT_SERVICE));
+  const finalizedMs = performance.now() - started;
+  return { orderId: created.orderId, results: { checkout: created, paid, finalized }, latencyMs: { checkout: checkoutMs, paid: paidMs, finalized: finalizedMs } };
+}
+
