@@ -9,13 +9,14 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { CodedError } from '../domain/errors.ts';
+import { SIGNER_EVENT_TYPES } from './delegation.ts';
 import { ChainError } from './errors.ts';
 import { validateAppend, type AppendEventInput, type AppendOptions, type ValidatedAppend } from './input.ts';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS, MAX_PENDING_EVENTS } from './limits.ts';
 import { planBatch, type IdempotencyRecord, type PlanOutcome, type StreamState } from './plan.ts';
 import type { ChainHead, RecordSignature, StoredRecord } from './record.ts';
 import { attachSignatures, commitTime, sealBatch, type EventToSeal, type UnsignedRecord } from './seal.ts';
-import type { Signer } from './signer.ts';
+import type { SessionKey, Signer } from './signer.ts';
 import type { AppendResult } from './store.ts';
 
 export interface IdempotencyRow {
@@ -71,13 +72,13 @@ interface Pending {
 
 type Settlement = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
-function signingUnavailable(signer: Signer, error: unknown): ChainError {
+function signingUnavailable(signer: Pick<Signer, 'kid'>, error: unknown): ChainError {
   if (error instanceof ChainError && error.code === 'SIGNING_UNAVAILABLE') return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
 }
 
-async function signAll(signer: Signer, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+async function signAll(signer: Pick<Signer, 'kid' | 'signBatch'>, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
   let signatures: RecordSignature[];
   try {
     signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
@@ -88,6 +89,29 @@ async function signAll(signer: Signer, unsigned: readonly UnsignedRecord[]): Pro
     throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
   }
   return signatures;
+}
+
+/** Actor of the records the writer adds itself (signer.delegated). */
+export const WRITER_ACTOR = { id: 'service:chainbook-writer', role: 'Service' } as const;
+
+/** The signer.delegated event introducing `session` in `chain` (spec 4b), on a stream of its own. */
+function delegationEvent(chain: string, session: SessionKey): EventToSeal {
+  const [event] = validateAppend(chain, [
+    { stream: `delegation-${chain}.${session.kid}`, type: SIGNER_EVENT_TYPES.delegated, actor: WRITER_ACTOR, data: { ...session.delegation } },
+  ]).events;
+  return { event: event!, version: 1 };
+}
+
+/**
+ * Signatures for a sealed batch: by the signer itself, or in delegated mode
+ * the introducing signer.delegated record (when `introduces`) by the
+ * registry signer and every other record by the session key.
+ */
+async function signSealed(signer: Signer, session: SessionKey | undefined, introduces: boolean, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+  if (!session) return signAll(signer, unsigned);
+  const delegation = introduces ? await signAll(signer, unsigned.slice(0, 1)) : [];
+  const rest = unsigned.slice(delegation.length);
+  return [...delegation, ...(rest.length > 0 ? await signAll(session, rest) : [])];
 }
 
 /** Settlements for a planned batch; `records` holds the sealed records of accepted appends in order. */
@@ -130,6 +154,8 @@ export class ChainWriter<Tx> {
   /** Set while #drain runs; cleared in the same microtask as its last queue check, so no append is left behind. */
   #draining: Promise<void> | undefined;
   #closed = false;
+  /** The session kid this writer has introduced in its chain with a committed signer.delegated record. */
+  #introducedSession: string | undefined;
 
   constructor(chain: string, deps: WriterDeps<Tx>) {
     this.#chain = chain;
@@ -214,45 +240,55 @@ export class ChainWriter<Tx> {
     });
   }
 
-  #commit(appends: readonly ValidatedAppend[]): Promise<Settlement[]> {
+  async #commit(appends: readonly ValidatedAppend[]): Promise<Settlement[]> {
+    const { settlements, introduced } = await this.#deps.storage.transaction((tx) => this.#commitIn(tx, appends));
+    // Only once committed: a rolled-back delegation must be introduced again.
+    if (introduced !== undefined) this.#introducedSession = introduced;
+    return settlements;
+  }
+
+  async #commitIn(tx: Tx, appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; introduced?: string }> {
     const { storage, signer, inline } = this.#deps;
     const chain = this.#chain;
-    return storage.transaction(async (tx) => {
-      const head = await storage.lockHead(tx, chain);
-      if (!head) {
-        const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
-        return appends.map(() => ({ ok: false as const, error }));
-      }
-      const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
-      const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
-      const streamNames = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
-      const streams: Map<string, StreamState> = await storage.streamStates(tx, streamNames);
-      const outcomes = planBatch(appends, stored, streams);
+    const head = await storage.lockHead(tx, chain);
+    if (!head) {
+      const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
+      return { settlements: appends.map(() => ({ ok: false as const, error })) };
+    }
+    const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
+    const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
+    const streamNames = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
+    const streams: Map<string, StreamState> = await storage.streamStates(tx, streamNames);
+    const outcomes = planBatch(appends, stored, streams);
 
-      const toSeal: EventToSeal[] = [];
-      outcomes.forEach((outcome, index) => {
-        if (outcome.kind !== 'accepted') return;
-        appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
-      });
-      if (toSeal.length === 0) return settle(chain, outcomes, []);
-
-      const unsigned = sealBatch(head, toSeal, commitTime(this.#nowMs(), head), this.#newId);
-      const records = attachSignatures(unsigned, await signAll(signer, unsigned));
-      const settlements = settle(chain, outcomes, records);
-      const idempotency: IdempotencyRow[] = [];
-      outcomes.forEach((outcome, index) => {
-        const { idempotencyKey, requestHash } = appends[index]!;
-        const settlement = settlements[index]!;
-        if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
-          idempotency.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
-        }
-      });
-      const last = records[records.length - 1]!.record;
-      const newHead: ChainHead = { chain, seq: last.seq, hash: last.hash, ts: last.ts };
-      await storage.insertBatch(tx, { chain, records, idempotency, previousHead: head, head: newHead });
-      if (inline) await inline(tx, records);
-      return settlements;
+    const toSeal: EventToSeal[] = [];
+    outcomes.forEach((outcome, index) => {
+      if (outcome.kind !== 'accepted') return;
+      appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
     });
+    if (toSeal.length === 0) return { settlements: settle(chain, outcomes, []) };
+
+    const ts = commitTime(this.#nowMs(), head);
+    const session = signer.session?.(Date.parse(ts));
+    const introduces = session !== undefined && session.kid !== this.#introducedSession;
+    const sealing = introduces ? [delegationEvent(chain, session), ...toSeal] : toSeal;
+    const unsigned = sealBatch(head, sealing, ts, this.#newId);
+    const sealed = attachSignatures(unsigned, await signSealed(signer, session, introduces, unsigned));
+    const records = introduces ? sealed.slice(1) : sealed;
+    const settlements = settle(chain, outcomes, records);
+    const idempotency: IdempotencyRow[] = [];
+    outcomes.forEach((outcome, index) => {
+      const { idempotencyKey, requestHash } = appends[index]!;
+      const settlement = settlements[index]!;
+      if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
+        idempotency.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
+      }
+    });
+    const last = sealed[sealed.length - 1]!.record;
+    const newHead: ChainHead = { chain, seq: last.seq, hash: last.hash, ts: last.ts };
+    await storage.insertBatch(tx, { chain, records: sealed, idempotency, previousHead: head, head: newHead });
+    if (inline) await inline(tx, sealed);
+    return { settlements, ...(introduces ? { introduced: session.kid } : {}) };
   }
 }
 

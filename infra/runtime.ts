@@ -12,8 +12,8 @@ import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
 import { openPostgres } from './db/postgres.ts';
 import type { SqlDatabase, SqlExecutor } from './db/sql.ts';
-import { openLocalSigner } from './signers/local.ts';
 import { loadRegistryFile } from './signers/registryFile.ts';
+import { openSigning as openConfiguredSigning } from './signers/select.ts';
 import { SqlEventStore } from './store/sqlStore.ts';
 
 /** Opens the configured database and applies pending migrations. */
@@ -40,21 +40,31 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** An already open database (tests); otherwise the configured one. */
   db?: SqlDatabase;
-  /** A signer other than the local one (tests, later KMS/HSM/proxy). */
+  /** A signer other than the configured one (tests, break-glass), used as given, without the start-up guards. */
   signer?: Signer;
   inline?: InlineHandler<SqlExecutor>;
   nowMs?: () => number;
 }
 
-/** The signer in use and the registry it is published in. */
-function openSigning(config: Config, options: RuntimeOptions): { signer: Signer; registry: SignerRegistry } {
+/**
+ * The signer in use (SIGNING_BACKEND) and the registry it is published in.
+ * The configured signer has passed the start-up guards (infra/signers/select.ts):
+ * registered, in its window, same public key, a probe signs and verifies.
+ */
+async function openSigning(config: Config, options: RuntimeOptions): Promise<{ signer: Signer; registry: SignerRegistry }> {
   if (options.signer) return { signer: options.signer, registry: loadRegistryFile(config.signersPath) };
-  return openLocalSigner({ dataDir: config.dataDir, registryPath: config.signersPath, production: config.production });
+  return openConfiguredSigning(config);
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const { signer, registry } = openSigning(config, options);
-  const db = options.db ?? (await openDatabase(config));
+  const { signer, registry } = await openSigning(config, options);
+  let db: SqlDatabase;
+  try {
+    db = options.db ?? (await openDatabase(config));
+  } catch (error) {
+    if (!options.signer) await signer.close();
+    throw error;
+  }
   const store = new SqlEventStore(db, {
     signer,
     inline: options.inline,

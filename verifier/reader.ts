@@ -1,3 +1,4 @@
+import type { DelegationData } from '../chain/delegation.ts';
 import type { LineCheck } from './line.ts';
 
 /**
@@ -24,5 +25,12 @@ export interface RecordReader {
 /** Checks records that need no context (verifier/line.ts), in process or on worker threads. */
 export interface LineChecker {
   check(lines: readonly string[]): Promise<LineCheck[]>;
+  /**
+   * A session signer whose signer.delegated record the ordered pass verified
+   * (spec 4b): lines checked after this call verify its signatures.
+   */
+  learnDelegation(delegation: DelegationData): void;
+  /** Checks one line now, on the calling thread, with every delegation learned so far. */
+  recheck(line: string): LineCheck;
   close(): Promise<void>;
 }

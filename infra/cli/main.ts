@@ -8,6 +8,7 @@ import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
+import { registerSigningProxy } from './signingProxy.ts';
 
 export const VERSION = '0.1.0';
 
@@ -33,6 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDump(program, exit);
   registerAppend(program, exit);
   registerSigners(program, exit);
+  registerSigningProxy(program, exit);
   registerDemo(program, exit);
   try {
     await program.parseAsync(argv);
