@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { CodedError } from '../domain/errors.ts';
 import { CHAIN_NAME_PATTERN } from '../chain/record.ts';
+import { DEFAULT_BREAKER } from './signers/resilience.ts';
 import { isSignatureAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../chain/signature.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
@@ -24,6 +25,8 @@ export interface SigningConfig {
   requireSigningProxy: boolean;
   /** Per attempt of a remote signing call. */
   timeoutMs: number;
+  /** How long the circuit breaker refuses calls after the backend failed repeatedly. */
+  circuitOpenMs: number;
   /** Spec 4b: sign records with in-memory session keys delegated by the backend's key. */
   sessionKeys: boolean;
   sessionLifetimeMs: number;
@@ -103,6 +106,7 @@ const schema = z.object({
   REQUIRE_KMS: flag,
   REQUIRE_SIGNING_PROXY: flag,
   SIGNING_TIMEOUT_MS: positiveInteger(60_000),
+  SIGNING_CIRCUIT_OPEN_MS: positiveInteger(600_000),
   SIGNING_SESSION_KEYS: flag,
   SIGNING_SESSION_HOURS: positiveInteger(MAX_SESSION_HOURS),
   AUDIT_SIGNING_KMS_KEY_ID: optionalText,
@@ -163,6 +167,7 @@ function signingConfig(values: Values): SigningConfig {
     requireKms: values.REQUIRE_KMS === true,
     requireSigningProxy: values.REQUIRE_SIGNING_PROXY === true,
     timeoutMs: values.SIGNING_TIMEOUT_MS ?? DEFAULT_SIGNING_TIMEOUT_MS,
+    circuitOpenMs: values.SIGNING_CIRCUIT_OPEN_MS ?? DEFAULT_BREAKER.openMs,
     sessionKeys: values.SIGNING_SESSION_KEYS === true,
     sessionLifetimeMs: (values.SIGNING_SESSION_HOURS ?? DEFAULT_SESSION_HOURS) * 3_600_000,
     kms: kmsSet ? { keyId: values.AUDIT_SIGNING_KMS_KEY_ID!, algorithm: values.AUDIT_SIGNING_ALG as SignatureAlgorithm, region: values.AWS_REGION } : undefined,

@@ -63,14 +63,17 @@ type BreakerState = { name: 'closed'; failures: number } | { name: 'open'; until
 /**
  * Closed: calls go through; `failureThreshold` consecutive failures open it.
  * Open: calls fail at once with SIGNING_UNAVAILABLE (reason circuit-open)
- * until `openMs` have passed. Then one trial call goes through (half-open):
- * success closes the circuit, failure opens it again.
+ * until `openMs` have passed. Then one trial call goes through (half-open)
+ * while the others wait for it: success closes the circuit and lets them
+ * through, failure opens it again and fails them.
  */
 export class CircuitBreaker {
   readonly #policy: BreakerPolicy;
   readonly #nowMs: () => number;
   readonly #name: string;
   #state: BreakerState = { name: 'closed', failures: 0 };
+  /** Settles when the half-open trial call does. */
+  #trial: Promise<void> = Promise.resolve();
 
   constructor(name: string, policy: BreakerPolicy = DEFAULT_BREAKER, nowMs: () => number = Date.now) {
     this.#name = name;
@@ -84,11 +87,24 @@ export class CircuitBreaker {
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
+    // Calls arriving during the trial wait for its outcome instead of failing:
+    // a whole group-commit batch then goes through once the backend is back.
+    if (this.#state.name === 'half-open') await this.#trial;
     const state = this.#state;
     if (state.name === 'half-open' || (state.name === 'open' && this.#nowMs() < state.untilMs)) {
       throw new SignerUnavailableError(`${this.#name} is failing; calls are refused for up to ${this.#policy.openMs} ms (circuit open)`, 'circuit-open', false);
     }
-    if (state.name === 'open') this.#state = { name: 'half-open' };
+    if (state.name === 'closed') return this.#observe(work);
+    this.#state = { name: 'half-open' };
+    const trial = this.#observe(work);
+    this.#trial = trial.then(
+      () => undefined,
+      () => undefined,
+    );
+    return trial;
+  }
+
+  async #observe<T>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await work();
       this.#state = { name: 'closed', failures: 0 };

@@ -15,6 +15,7 @@ import { kmsClient, openKmsSigner } from './kms.ts';
 import { openLocalSigner } from './local.ts';
 import { openPkcs11Signer } from './pkcs11.ts';
 import { probeSigner } from './probe.ts';
+import { DEFAULT_BREAKER } from './resilience.ts';
 import { openProxySigner } from './proxyClient.ts';
 import { loadRegistryFile } from './registryFile.ts';
 import { delegatingSigner } from './session.ts';
@@ -53,7 +54,7 @@ export async function signerReadiness(signer: BackendSigner, registry: SignerReg
 
 async function openBackend(config: Config, registry: SignerRegistry): Promise<BackendSigner> {
   const { signing } = config;
-  const remote = { timeoutMs: signing.timeoutMs };
+  const remote = { timeoutMs: signing.timeoutMs, breaker: { ...DEFAULT_BREAKER, openMs: signing.circuitOpenMs } };
   switch (signing.backend) {
     case 'kms':
       return openKmsSigner({ client: kmsClient(signing.kms!.region), keyId: signing.kms!.keyId, algorithm: signing.kms!.algorithm, kid: signing.kid!, ...remote });
