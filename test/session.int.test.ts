@@ -70,6 +70,10 @@ for (const engine of ENGINES) {
     // Small pages: pages checked before the delegation was learned are rechecked, later ones verify it directly.
     const paged = await verify(databaseReader(rt.db, 10), inProcessChecker(registry), { maxPagesInFlight: 3 });
     t.true(paged.ok, JSON.stringify(paged.finding));
+    // audit-verify --limit 50: the delegation is before the range and is looked up.
+    const tail = await verdict(rt.db, registry, { limit: 50 });
+    t.true(tail.ok, JSON.stringify(tail.finding));
+    t.is(tail.records, 50);
     if (engine === 'postgres') {
       // The CLI checks signatures on worker threads, which learn the delegation from the ordered pass.
       const cli = auditVerifyCli(['-d', rt.test.location, '-s', signersPathOf(rt), '--threads', '2']);

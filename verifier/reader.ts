@@ -17,6 +17,12 @@ export interface RecordReader {
   pages(chain: string, fromSeq: number, toSeq: number): AsyncIterable<readonly string[]>;
   /** The `hash` member of record `seq`, to anchor a check that starts at seq + 1; undefined when absent or unreadable. */
   hashAt(chain: string, seq: number): Promise<string | undefined>;
+  /**
+   * The signer.delegated record introducing session signer `kid` in `chain`
+   * before `beforeSeq`, for a check that starts after it (spec 4b); the
+   * verifier checks it fully. Optional: without it such records fail.
+   */
+  delegationRecord?(chain: string, kid: string, beforeSeq: number): Promise<string | undefined>;
   /** The head the source itself claims (the database's head row), checked against the records read. */
   claimedHead?(chain: string): Promise<{ seq: number; hash: string } | undefined>;
   close(): Promise<void>;

@@ -155,6 +155,24 @@ class ChainCursor {
     return undefined;
   }
 
+  /**
+   * For a range that starts after seq 1: adopts the delegation of `kid` from
+   * before the range when its record checks on its own (hash, a registry
+   * signature, a signer.delegated of this chain for this kid). Its link to the
+   * range is not checked, as the range's anchor is not: both are trusted.
+   */
+  adoptEarlierDelegation(text: string, kid: string): boolean {
+    const line = this.#checker.recheck(text);
+    if (!line.ok || !line.hashOk || !line.signature.ok || line.signature.session) return false;
+    const r = line.facts;
+    if (r.type !== SIGNER_EVENT_TYPES.delegated || r.chain !== this.chain || r.seq >= this.fromSeq) return false;
+    const delegation = parseDelegation(line.data);
+    if (typeof delegation === 'string' || delegation.kid !== kid || this.#delegations.has(kid)) return false;
+    this.#delegations.set(kid, delegation);
+    this.#checker.learnDelegation(line.data as DelegationData);
+    return true;
+  }
+
   #learnDelegation(data: unknown): string | undefined {
     const delegation = parseDelegation(data);
     if (typeof delegation === 'string') return `signer.delegated: ${delegation}`;
@@ -218,7 +236,7 @@ async function verifyChain(
   if (typeof anchored !== 'string') return { summary, finding: anchored, breakglass: undefined };
   const cursor = new ChainCursor(chain, range.fromSeq, anchored, checker, options.reportBreakglass === true);
   const total = Math.max(0, range.toSeq - range.fromSeq + 1);
-  const finding = await checkPages(reader.pages(chain, range.fromSeq, range.toSeq), checker, cursor, options, total);
+  const finding = await checkPages(reader, range, checker, cursor, options, total);
   Object.assign(summary, {
     fromSeq: cursor.records > 0 ? range.fromSeq : 0,
     toSeq: cursor.expectedSeq - 1 >= range.fromSeq ? cursor.expectedSeq - 1 : 0,
@@ -231,7 +249,8 @@ async function verifyChain(
 
 /** Pages are checked ahead, several at once, and consumed in order. */
 async function checkPages(
-  pages: AsyncIterable<readonly string[]>,
+  reader: RecordReader,
+  range: Range,
   checker: LineChecker,
   cursor: ChainCursor,
   options: VerifyOptions,
@@ -239,7 +258,7 @@ async function checkPages(
 ): Promise<Finding | undefined> {
   const inFlight: { lines: readonly string[]; checks: Promise<LineCheck[]> }[] = [];
   const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
-  const iterator = pages[Symbol.asyncIterator]();
+  const iterator = reader.pages(cursor.chain, range.fromSeq, range.toSeq)[Symbol.asyncIterator]();
   let exhausted = false;
   try {
     for (;;) {
@@ -252,7 +271,7 @@ async function checkPages(
       if (!page) return undefined;
       const checks = await page.checks;
       for (const [index, line] of checks.entries()) {
-        const finding = cursor.check(line, page.lines[index]!);
+        const finding = await checkWithLookback(reader, cursor, line, page.lines[index]!);
         if (finding) return finding;
       }
       options.onProgress?.({ chain: cursor.chain, checked: cursor.records, total });
@@ -262,6 +281,15 @@ async function checkPages(
     await Promise.allSettled(inFlight.map((page) => page.checks));
     if (!exhausted) await iterator.return?.();
   }
+}
+
+/** cursor.check, and when a range starting after seq 1 meets a session signer it has not seen, its delegation from before the range. */
+async function checkWithLookback(reader: RecordReader, cursor: ChainCursor, line: LineCheck, text: string): Promise<Finding | undefined> {
+  const finding = cursor.check(line, text);
+  if (finding?.reason !== 'unknown-signer' || cursor.fromSeq <= 1 || !reader.delegationRecord || !line.ok) return finding;
+  const earlier = await reader.delegationRecord(cursor.chain, line.facts.kid, cursor.fromSeq);
+  if (earlier === undefined || !cursor.adoptEarlierDelegation(earlier, line.facts.kid)) return finding;
+  return cursor.check(line, text);
 }
 
 async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Promise<Finding | undefined> {
