@@ -12,8 +12,12 @@ import { CodedError } from '../domain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import { parseRegistry } from '../chain/registry.ts';
 import { verifyMessageSignature } from '../chain/signature.ts';
+import { breakGlass } from '../infra/signers/breakglass.ts';
 import { spkiPem } from '../infra/signers/der.ts';
 import { generateHsmKeyPair, openPkcs11Signer, Pkcs11Token } from '../infra/signers/pkcs11.ts';
+import { loadRegistryFile } from '../infra/signers/registryFile.ts';
+import { SqlEventStore } from '../infra/store/sqlStore.ts';
+import { openTestDatabase } from './helpers/databases.ts';
 import { generateKeys, registryEntry } from './helpers/keys.ts';
 import { tempDir, testRuntime } from './helpers/runtime.ts';
 import { appendMany, auditVerifyCli, opensslVerifiesRecord, verdict, writeRegistry } from './helpers/signing.ts';
@@ -124,4 +128,35 @@ test.serial('chainbook signers hsm-keygen makes a key on the token, prints its r
   const second = run();
   t.is(second.status, 2);
   t.regex(second.stderr, /HSM_KEY_EXISTS/);
+});
+
+test.serial('break-glass with the emergency key made on the HSM: recorded, signed on the token, reported', async (t) => {
+  const folder = tempDir('hsm-breakglass');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const signersPath = join(folder, 'signers.json');
+  const primary = generateKeys('ed25519');
+  writeRegistry(signersPath, [registryEntry('primary', 'ed25519', primary.publicKey)]);
+  const db = await openTestDatabase('pglite');
+  t.teardown(() => db.drop());
+  const result = await breakGlass({
+    registryPath: signersPath,
+    justification: 'KMS outage INC-4712, HSM emergency key',
+    approvedBy: ['security-bob', 'finance-carol'],
+    windowMs: 30 * 60_000,
+    nowMs: Date.now(),
+    key: { kind: 'hsm', settings: token, label: 'breakglass-4712' },
+    async appendWith(signer, events) {
+      const store = new SqlEventStore(db.db, { signer });
+      try {
+        return await store.append('main', events);
+      } finally {
+        await store.close();
+      }
+    },
+  });
+  const report = await verdict(db.db, loadRegistryFile(signersPath), { reportBreakglass: true });
+  t.true(report.ok, JSON.stringify(report.finding));
+  t.deepEqual(report.breakglass?.map((use) => [use.type, use.kid]), [['signing.breakglass_used', result.kid]]);
+  const stored = (await db.db.query<{ record: string }>('SELECT record FROM events')).rows[0]!.record;
+  t.like(JSON.parse(stored), { data: { keyLocation: 'hsm', approvedBy: ['security-bob', 'finance-carol'] } });
 });

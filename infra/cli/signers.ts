@@ -17,6 +17,7 @@ import { loadConfig, type Config } from '../config.ts';
 import { openDatabase, openRuntime } from '../runtime.ts';
 import { breakGlass, DEFAULT_BREAKGLASS_WINDOW_MS } from '../signers/breakglass.ts';
 import { spkiPem } from '../signers/der.ts';
+import { kmsClient, openKmsSigner } from '../signers/kms.ts';
 import { generateHsmKeyPair } from '../signers/pkcs11.ts';
 import { registryText } from '../signers/registryFile.ts';
 import { activateSigner, addSigner, retireSigner, type RotationContext } from '../signers/rotation.ts';
@@ -67,6 +68,7 @@ async function withRotation(options: CommonOptions, step: (context: RotationCont
 
 interface AddOptions extends CommonOptions {
   entry?: string;
+  kmsKeyId?: string;
   kid?: string;
   alg?: string;
   publicKey?: string;
@@ -74,8 +76,26 @@ interface AddOptions extends CommonOptions {
   description?: string;
 }
 
-function entryFrom(options: AddOptions): { signer_kid: string; algorithm: SignatureAlgorithm; public_key_pem: string; deployedAt: string; retiredAt: null; description?: string } {
-  const fromFile = options.entry === undefined ? {} : (JSON.parse(readFileSync(options.entry === '-' ? 0 : options.entry, 'utf8')) as Record<string, unknown>);
+type NewEntry = { signer_kid: string; algorithm: SignatureAlgorithm; public_key_pem: string; deployedAt: string; retiredAt: null; description?: string };
+
+/** The public key of a KMS key, read with GetPublicKey and checked against --alg: no copy and paste of key material. */
+async function kmsEntry(options: AddOptions): Promise<Record<string, unknown>> {
+  if (!isSignatureAlgorithm(options.alg)) throw new UsageError(`--kms-key-id needs --alg: ${SIGNATURE_ALGORITHMS.join(', ')}`);
+  const signer = await openKmsSigner({ client: kmsClient(loadConfig().signing.kms?.region), keyId: options.kmsKeyId!, kid: options.kid ?? options.kmsKeyId!, algorithm: options.alg });
+  try {
+    return { public_key_pem: spkiPem(signer.publicKey!), description: `AWS KMS key ${options.kmsKeyId!}` };
+  } finally {
+    await signer.close();
+  }
+}
+
+async function entryFrom(options: AddOptions): Promise<NewEntry> {
+  const fromFile =
+    options.kmsKeyId !== undefined
+      ? await kmsEntry(options)
+      : options.entry === undefined
+        ? {}
+        : (JSON.parse(readFileSync(options.entry === '-' ? 0 : options.entry, 'utf8')) as Record<string, unknown>);
   const kid = options.kid ?? fromFile['signer_kid'];
   const algorithm = options.alg ?? fromFile['algorithm'];
   const pem = options.publicKey === undefined ? fromFile['public_key_pem'] : readFileSync(options.publicKey, 'utf8');
@@ -173,7 +193,11 @@ export function registerSigners(program: Command, exit: (code: number) => void):
     .option('--public-key <file>', 'its public key, SPKI PEM')
     .option('--deployed-at <time>', 'when it may start signing, RFC 3339, in the future')
     .option('--description <text>', 'what it is for')
-    .action(async (options: AddOptions) => exit(await withRotation(options, (context) => addSigner(context, entryFrom(options)))));
+    .option('--kms-key-id <id>', 'read the public key of this KMS key (GetPublicKey) instead of --public-key')
+    .action(async (options: AddOptions) => {
+      const entry = await entryFrom(options);
+      exit(await withRotation(options, (context) => addSigner(context, entry)));
+    });
   addCommonOptions(signers.command('activate').description('record that the writer (configured with SIGNING_KID=<kid>) now signs with kid; refused before its deployedAt'))
     .requiredOption('--kid <kid>', 'the signer taking over')
     .action(async (options: CommonOptions & { kid: string }) => exit(await withRotation(options, (context) => activateSigner(context, options.kid))));
