@@ -87,11 +87,13 @@ function simulatedKms(): { client: KMSClient; restore: () => void; publicKeyDer:
   const kms = mockClient(KMSClient);
   const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
   kms.on(GetPublicKeyCommand).resolves({ KeyUsage: 'SIGN_VERIFY', KeySpec: 'ECC_NIST_EDWARDS25519', SigningAlgorithms: ['ED25519_SHA_512'], PublicKey: publicKeyDer });
-  let tokens = kmsRate;
+  // A burst of at most a tenth of a second's quota, so a short run cannot live off a full bucket.
+  const burst = Math.max(1, kmsRate / 10);
+  let tokens = burst;
   let refilledAtMs = performance.now();
   kms.on(SignCommand).callsFake(async (input: SignCommandInput) => {
     const now = performance.now();
-    tokens = Math.min(kmsRate, tokens + ((now - refilledAtMs) * kmsRate) / 1000);
+    tokens = Math.min(burst, tokens + ((now - refilledAtMs) * kmsRate) / 1000);
     refilledAtMs = now;
     await new Promise((resolve) => setTimeout(resolve, kmsLatencyMs));
     if (tokens < 1) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });

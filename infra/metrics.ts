@@ -13,7 +13,7 @@ export const metricsRegistry = new Registry();
 
 export const signLatencySeconds = new Histogram({
   name: 'kms_sign_latency_seconds',
-  help: 'Latency of one remote signing call (KMS Sign, HSM C_Sign, signing proxy POST /sign), retries included',
+  help: 'Latency of one successful remote signing call (KMS Sign, HSM C_Sign, signing proxy POST /sign), retries included; failures count in kms_errors_total',
   labelNames: ['backend'] as const,
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   registers: [metricsRegistry],

@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { CodedError } from '../../domain/errors.ts';
 import { sha256 } from '../../chain/hash.ts';
 import { HASH_PATTERN } from '../../chain/record.ts';
@@ -111,18 +111,9 @@ function healthProbe(signer: BackendSigner): () => Promise<string | undefined> {
   };
 }
 
-export function signingProxyApp(options: SigningProxyOptions): express.Express {
-  const { signer } = options;
-  if (options.clients.length === 0) throw new CodedError('INVALID_CONFIGURATION', 'the signing proxy needs at least one client API key (SIGNING_PROXY_CLIENTS)');
-  const clients = options.clients.map((client) => ({ name: client.name, keyDigest: digest(client.apiKey) }));
-  const log = options.log ?? ((line: ProxyLogLine) => process.stdout.write(`${JSON.stringify(line)}\n`));
-  const publicKeyPem = signer.publicKey ? spkiPem(signer.publicKey) : '';
-  const health = healthProbe(signer);
-  let inFlight = 0;
-
-  const app = express();
-  app.disable('x-powered-by');
-  app.use((request: Request, response: Response, next: NextFunction) => {
+/** One log line per request, written when the response is finished. */
+function requestLogger(log: (line: ProxyLogLine) => void): RequestHandler {
+  return (request, response, next) => {
     const started = performance.now();
     response.on('finish', () => {
       const locals = response.locals as Partial<ProxyLogLine>;
@@ -141,9 +132,27 @@ export function signingProxyApp(options: SigningProxyOptions): express.Express {
       });
     });
     next();
-  });
+  };
+}
 
-  app.get('/health', async (_request, response) => {
+function authenticator(clients: readonly ProxyClient[]): RequestHandler {
+  const digests = clients.map((client) => ({ name: client.name, keyDigest: digest(client.apiKey) }));
+  return (request, response, next) => {
+    const caller = authenticate(request.get('authorization'), digests);
+    if (caller === undefined) {
+      response.locals['error'] = 'missing or unknown API key';
+      response.status(401).json(errorBody('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)'));
+      return;
+    }
+    response.locals['caller'] = caller;
+    next();
+  };
+}
+
+function healthHandler(signer: BackendSigner): RequestHandler {
+  const publicKeyPem = signer.publicKey ? spkiPem(signer.publicKey) : '';
+  const health = healthProbe(signer);
+  return async (_request, response) => {
     const problem = await health();
     response.status(problem === undefined ? 200 : 503).json({
       status: problem === undefined ? 'ok' : 'unavailable',
@@ -152,19 +161,12 @@ export function signingProxyApp(options: SigningProxyOptions): express.Express {
       public_key_pem: publicKeyPem,
       ...(problem === undefined ? {} : { reason: problem }),
     });
-  });
+  };
+}
 
-  app.post('/sign', (request, response, next) => {
-    const caller = authenticate(request.get('authorization'), clients);
-    if (caller === undefined) {
-      response.locals['error'] = 'missing or unknown API key';
-      response.status(401).json(errorBody('UNAUTHORIZED', 'missing or unknown API key (Authorization: Bearer <key>)'));
-      return;
-    }
-    response.locals['caller'] = caller;
-    next();
-  });
-  app.post('/sign', express.json({ limit: PROXY_MAX_BODY_BYTES }), async (request, response) => {
+function signHandler(signer: BackendSigner): RequestHandler {
+  let inFlight = 0;
+  return async (request, response) => {
     const parsed = parseSignBody(request.body, signer.kid);
     if (typeof parsed === 'string') {
       response.locals['error'] = parsed;
@@ -185,19 +187,29 @@ export function signingProxyApp(options: SigningProxyOptions): express.Express {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       response.locals['error'] = message;
-      const status = error instanceof CodedError && error.code === 'KMS_MESSAGE_TOO_LARGE' ? 413 : 503;
-      response.status(status).json(errorBody(status === 413 ? 'MESSAGE_TOO_LARGE' : 'SIGNING_UNAVAILABLE', message));
+      const tooLarge = error instanceof CodedError && error.code === 'KMS_MESSAGE_TOO_LARGE';
+      response.status(tooLarge ? 413 : 503).json(errorBody(tooLarge ? 'MESSAGE_TOO_LARGE' : 'SIGNING_UNAVAILABLE', message));
     } finally {
       inFlight -= 1;
     }
-  });
+  };
+}
 
-  // Express 5 passes body-parser failures (bad JSON, too large) here.
-  app.use((error: { status?: number; message?: string }, _request: Request, response: Response, _next: NextFunction) => {
-    const status = error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
-    response.locals['error'] = error.message;
-    response.status(status).json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_SIGN_REQUEST', error.message ?? 'error'));
-  });
+/** Express 5 passes body-parser failures (bad JSON, too large) here. */
+function errorHandler(error: { status?: number; message?: string }, _request: Request, response: Response, _next: NextFunction): void {
+  const status = error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
+  response.locals['error'] = error.message;
+  response.status(status).json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_SIGN_REQUEST', error.message ?? 'error'));
+}
+
+export function signingProxyApp(options: SigningProxyOptions): express.Express {
+  if (options.clients.length === 0) throw new CodedError('INVALID_CONFIGURATION', 'the signing proxy needs at least one client API key (SIGNING_PROXY_CLIENTS)');
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLogger(options.log ?? ((line: ProxyLogLine) => process.stdout.write(`${JSON.stringify(line)}\n`))));
+  app.get('/health', healthHandler(options.signer));
+  app.post('/sign', authenticator(options.clients), express.json({ limit: PROXY_MAX_BODY_BYTES }), signHandler(options.signer));
+  app.use(errorHandler);
   return app;
 }
 
