@@ -241,54 +241,53 @@ export class ChainWriter<Tx> {
   }
 
   async #commit(appends: readonly ValidatedAppend[]): Promise<Settlement[]> {
-    const { settlements, introduced } = await this.#deps.storage.transaction((tx) => this.#commitIn(tx, appends));
-    // Only once committed: a rolled-back delegation must be introduced again.
-    if (introduced !== undefined) this.#introducedSession = introduced;
-    return settlements;
-  }
-
-  async #commitIn(tx: Tx, appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; introduced?: string }> {
     const { storage, signer, inline } = this.#deps;
     const chain = this.#chain;
-    const head = await storage.lockHead(tx, chain);
-    if (!head) {
-      const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
-      return { settlements: appends.map(() => ({ ok: false as const, error })) };
-    }
-    const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
-    const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
-    const streamNames = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
-    const streams: Map<string, StreamState> = await storage.streamStates(tx, streamNames);
-    const outcomes = planBatch(appends, stored, streams);
-
-    const toSeal: EventToSeal[] = [];
-    outcomes.forEach((outcome, index) => {
-      if (outcome.kind !== 'accepted') return;
-      appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
-    });
-    if (toSeal.length === 0) return { settlements: settle(chain, outcomes, []) };
-
-    const ts = commitTime(this.#nowMs(), head);
-    const session = signer.session?.(Date.parse(ts));
-    const introduces = session !== undefined && session.kid !== this.#introducedSession;
-    const sealing = introduces ? [delegationEvent(chain, session), ...toSeal] : toSeal;
-    const unsigned = sealBatch(head, sealing, ts, this.#newId);
-    const sealed = attachSignatures(unsigned, await signSealed(signer, session, introduces, unsigned));
-    const records = introduces ? sealed.slice(1) : sealed;
-    const settlements = settle(chain, outcomes, records);
-    const idempotency: IdempotencyRow[] = [];
-    outcomes.forEach((outcome, index) => {
-      const { idempotencyKey, requestHash } = appends[index]!;
-      const settlement = settlements[index]!;
-      if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
-        idempotency.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
+    /** The session this batch introduces (spec 4b); the writer knows it as introduced only once committed. */
+    let introduced: string | undefined;
+    const settlements = await storage.transaction(async (tx) => {
+      const head = await storage.lockHead(tx, chain);
+      if (!head) {
+        const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
+        return appends.map(() => ({ ok: false as const, error }));
       }
+      const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
+      const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
+      const streamNames = [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
+      const streams: Map<string, StreamState> = await storage.streamStates(tx, streamNames);
+      const outcomes = planBatch(appends, stored, streams);
+
+      const toSeal: EventToSeal[] = [];
+      outcomes.forEach((outcome, index) => {
+        if (outcome.kind !== 'accepted') return;
+        appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
+      });
+      if (toSeal.length === 0) return settle(chain, outcomes, []);
+
+      const ts = commitTime(this.#nowMs(), head);
+      const session = signer.session?.(Date.parse(ts));
+      const introduces = session !== undefined && session.kid !== this.#introducedSession;
+      const unsigned = sealBatch(head, introduces ? [delegationEvent(chain, session), ...toSeal] : toSeal, ts, this.#newId);
+      const sealed = attachSignatures(unsigned, await signSealed(signer, session, introduces, unsigned));
+      const records = introduces ? sealed.slice(1) : sealed;
+      const settlements = settle(chain, outcomes, records);
+      const idempotency: IdempotencyRow[] = [];
+      outcomes.forEach((outcome, index) => {
+        const { idempotencyKey, requestHash } = appends[index]!;
+        const settlement = settlements[index]!;
+        if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
+          idempotency.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
+        }
+      });
+      const last = sealed[sealed.length - 1]!.record;
+      const newHead: ChainHead = { chain, seq: last.seq, hash: last.hash, ts: last.ts };
+      await storage.insertBatch(tx, { chain, records: sealed, idempotency, previousHead: head, head: newHead });
+      if (inline) await inline(tx, sealed);
+      if (introduces) introduced = session.kid;
+      return settlements;
     });
-    const last = sealed[sealed.length - 1]!.record;
-    const newHead: ChainHead = { chain, seq: last.seq, hash: last.hash, ts: last.ts };
-    await storage.insertBatch(tx, { chain, records: sealed, idempotency, previousHead: head, head: newHead });
-    if (inline) await inline(tx, sealed);
-    return { settlements, ...(introduces ? { introduced: session.kid } : {}) };
+    if (introduced !== undefined) this.#introducedSession = introduced;
+    return settlements;
   }
 }
 
