@@ -107,9 +107,8 @@ test('when the root cannot sign the delegation, nothing is appended (SIGNING_UNA
 });
 
 /** A writer that introduces a session key the test holds, with the window the test chooses. */
-function forgedSession(root: BackendSigner, notBeforeMs: number, notAfterMs: number): { signer: Signer; sessionKey: KeyObject; kid: string } {
+function forgedSession(root: BackendSigner, notBeforeMs: number, notAfterMs: number, kid = 'session-forged'): { signer: Signer; sessionKey: KeyObject; kid: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const kid = 'session-forged';
   const session: SessionKey = {
     kid,
     delegation: { kid, algorithm: 'ed25519', public_key_pem: spkiPem(publicKey), notBefore: new Date(notBeforeMs).toISOString(), notAfter: new Date(notAfterMs).toISOString() },
@@ -136,6 +135,15 @@ test('a delegation window over 24 hours is refused (invalid-delegation)', async 
   const root = keySigner('kms-root');
   const clock = { nowMs: Date.parse('2026-11-23T10:00:00.000Z') };
   const { signer } = forgedSession(root, clock.nowMs, clock.nowMs + 25 * HOUR_MS);
+  const { rt, registry } = await delegatedRuntime(t, 'pglite', root, signer, clock);
+  await rt.store.append('main', order('order-1'));
+  t.like((await verdict(rt.db, registry)).finding, { seq: 1, reason: 'invalid-delegation' });
+});
+
+test('a delegation may not introduce a kid of the registry (invalid-delegation)', async (t) => {
+  const root = keySigner('kms-root');
+  const clock = { nowMs: Date.parse('2026-11-23T10:00:00.000Z') };
+  const { signer } = forgedSession(root, clock.nowMs, clock.nowMs + HOUR_MS, 'kms-root');
   const { rt, registry } = await delegatedRuntime(t, 'pglite', root, signer, clock);
   await rt.store.append('main', order('order-1'));
   t.like((await verdict(rt.db, registry)).finding, { seq: 1, reason: 'invalid-delegation' });

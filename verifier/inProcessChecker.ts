@@ -22,6 +22,7 @@ export function inProcessChecker(registry: SignerRegistry): LineChecker {
     check: async (lines) => lines.map((line) => checkLine(line, registry, table.delegations)),
     learnDelegation: (delegation) => table.learn(delegation),
     recheck: (line) => checkLine(line, registry, table.delegations),
+    isRegistered: (kid) => registry.signers.has(kid),
     close: async () => undefined,
   };
 }

@@ -38,5 +38,7 @@ export interface LineChecker {
   learnDelegation(delegation: DelegationData): void;
   /** Checks one line now, on the calling thread, with every delegation learned so far. */
   recheck(line: string): LineCheck;
+  /** Whether `kid` is in the registry: a session kid never is (spec 4b). */
+  isRegistered(kid: string): boolean;
   close(): Promise<void>;
 }

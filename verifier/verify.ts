@@ -177,6 +177,7 @@ class ChainCursor {
     const delegation = parseDelegation(data);
     if (typeof delegation === 'string') return `signer.delegated: ${delegation}`;
     if (this.#delegations.has(delegation.kid)) return `session signer ${delegation.kid} is delegated twice in chain ${this.chain}`;
+    if (this.#checker.isRegistered(delegation.kid)) return `${delegation.kid} is a registry signer; a session signer never is`;
     this.#delegations.set(delegation.kid, delegation);
     this.#checker.learnDelegation(data as DelegationData);
     return undefined;

@@ -50,6 +50,7 @@ export function workerChecker(registry: SignerRegistry, threads = availableParal
       for (const lane of lanes) lane.worker.postMessage({ delegation });
     },
     recheck: (line) => checkLine(line, registry, table.delegations),
+    isRegistered: (kid) => registry.signers.has(kid),
     check(lines) {
       const lane = lanes.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));
       const id = nextId++;
