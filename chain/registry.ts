@@ -35,7 +35,7 @@ export class RegistryError extends CodedError {
 const ENTRY_MEMBERS = new Set(['signer_kid', 'algorithm', 'public_key_pem', 'deployedAt', 'retiredAt', 'description']);
 const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** RFC 3339 with a zone: `2025-02-24T00:00:00Z`, `…00.000Z`, `…+01:00`. */
-const RFC3339_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+export const RFC3339_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 export const MAX_REGISTRY_SIGNERS = 1000;
 
 /** Date.parse reads 2026-02-30 as March 2 and 24:00 as the next day: the date and hour must exist as written. */

@@ -2,6 +2,7 @@
  * The signing interface the writer uses. Backends (local key, KMS, HSM,
  * signing proxy) live in infra/signers and implement it.
  */
+import type { DelegationData } from './delegation.ts';
 import type { RecordSignature } from './record.ts';
 import type { SignatureAlgorithm } from './signature.ts';
 
@@ -25,7 +26,24 @@ export interface Signer {
    * `ecdsa-p256-sha256` sign their SHA-256.
    */
   signMessage(message: Uint8Array): Promise<RecordSignature>;
+  /**
+   * Delegated mode (CHAIN_FORMAT.md 4b): the session key to sign records
+   * committed at `tsMs` with, its window holding `tsMs` (made or renewed as
+   * needed); undefined when this signer signs every record itself. The
+   * writer introduces each new session in each chain with a signer.delegated
+   * record that this signer (the registry signer) signs.
+   */
+  session?(tsMs: number): SessionKey | undefined;
   close(): Promise<void>;
+}
+
+export interface SessionKey {
+  readonly kid: string;
+  /** `data` of the signer.delegated record that introduces it. */
+  readonly delegation: DelegationData;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  signBatch(requests: readonly SignRequest[]): Promise<RecordSignature[]>;
 }
 
 /**

@@ -19,13 +19,14 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { CodedError } from '../domain/errors.ts';
+import { SIGNER_EVENT_TYPES } from './delegation.ts';
 import { ChainError } from './errors.ts';
 import { validateAppend, type AppendEventInput, type AppendOptions, type ValidatedAppend } from './input.ts';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS, MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
 import { planBatch, type IdempotencyRecord, type PlanOutcome, type StreamState } from './plan.ts';
 import type { ChainHead, RecordSignature, StoredRecord } from './record.ts';
 import { attachSignatures, commitTime, sealBatch, type EventToSeal, type UnsignedRecord } from './seal.ts';
-import type { Signer } from './signer.ts';
+import type { SessionKey, Signer } from './signer.ts';
 import type { AppendResult } from './store.ts';
 
 export interface IdempotencyRow {
@@ -95,6 +96,8 @@ interface Batch {
   outcomes: PlanOutcome[];
   unsigned: UnsignedRecord[];
   signatures: Promise<RecordSignature[]> | undefined;
+  /** The session kid whose signer.delegated record leads this batch (spec 4b). */
+  introduces: string | undefined;
   streams: string[];
   keys: string[];
   /** Set when an earlier batch failed: this one went back to the queue. */
@@ -109,33 +112,80 @@ interface Speculation {
   streams: Map<string, { state: StreamState; batch: number }>;
   /** Idempotency keys of uncommitted batches: a new append with one of them waits for that batch. */
   keys: Map<string, number>;
+  /** A session kid an uncommitted batch introduces: later batches must not introduce it again. */
+  introducing: string | undefined;
 }
 
 /** The head moved between planning a speculative batch and locking the head: plan it again. */
 class HeadMoved extends Error {}
 
-function signingUnavailable(signer: Signer, error: unknown): ChainError {
+function signingUnavailable(signer: Pick<Signer, 'kid'>, error: unknown): ChainError {
   if (error instanceof ChainError && error.code === 'SIGNING_UNAVAILABLE') return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
 }
 
-function startSigning(signer: Signer, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+async function signAll(signer: Pick<Signer, 'kid' | 'signBatch'>, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+  let signatures: RecordSignature[];
+  try {
+    signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
+  } catch (error) {
+    throw signingUnavailable(signer, error);
+  }
+  if (signatures.length !== unsigned.length) {
+    throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
+  }
+  return signatures;
+}
+
+/** Actor of the records the writer adds itself (signer.delegated). */
+export const WRITER_ACTOR = { id: 'service:chainbook-writer', role: 'Service' } as const;
+
+/** The signer.delegated event introducing `session` in `chain` (spec 4b), on a stream of its own. */
+function delegationEvent(chain: string, session: SessionKey): EventToSeal {
+  const [event] = validateAppend(chain, [
+    { stream: `delegation-${chain}.${session.kid}`, type: SIGNER_EVENT_TYPES.delegated, actor: WRITER_ACTOR, data: { ...session.delegation } },
+  ]).events;
+  return { event: event!, version: 1 };
+}
+
+/**
+ * Signatures for a sealed batch: by the signer itself, or in delegated mode
+ * the introducing signer.delegated record (when `introduces`) by the
+ * registry signer and every other record by the session key. Started when
+ * the batch is sealed and awaited at its commit.
+ */
+function startSigning(signer: Signer, session: SessionKey | undefined, introduces: boolean, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
   const signing = (async () => {
-    let signatures: RecordSignature[];
-    try {
-      signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
-    } catch (error) {
-      throw signingUnavailable(signer, error);
-    }
-    if (signatures.length !== unsigned.length) {
-      throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
-    }
-    return signatures;
+    if (!session) return signAll(signer, unsigned);
+    const delegation = introduces ? await signAll(signer, unsigned.slice(0, 1)) : [];
+    const rest = unsigned.slice(delegation.length);
+    return [...delegation, ...(rest.length > 0 ? await signAll(session, rest) : [])];
   })();
   // A batch invalidated before its commit never awaits its signatures.
   signing.catch(() => undefined);
   return signing;
+}
+
+/**
+ * Seals `toSeal` on `head` at the clock's commit time, led in delegated mode
+ * by the signer.delegated record of a session this chain has not seen, and
+ * starts signing.
+ */
+function sealAndSign(
+  signer: Signer,
+  head: ChainHead,
+  toSeal: readonly EventToSeal[],
+  nowMs: number,
+  newId: () => string,
+  knownSessions: readonly (string | undefined)[],
+): { unsigned: UnsignedRecord[]; signatures: Promise<RecordSignature[]> | undefined; introduces: string | undefined } {
+  if (toSeal.length === 0) return { unsigned: [], signatures: undefined, introduces: undefined };
+  const ts = commitTime(nowMs, head);
+  const session = signer.session?.(Date.parse(ts));
+  const introduces = session !== undefined && !knownSessions.includes(session.kid) ? session.kid : undefined;
+  const unsigned = sealBatch(head, introduces ? [delegationEvent(head.chain, session!), ...toSeal] : toSeal, ts, newId);
+  return { unsigned, signatures: startSigning(signer, session, introduces !== undefined, unsigned), introduces };
 }
 
 /** Settlements for a planned batch; `records` holds the sealed records of accepted appends in order. */
@@ -214,6 +264,8 @@ export class ChainWriter<Tx> {
   /** Undefined until a batch committed under the lock, and again after any failed commit. */
   #speculation: Speculation | undefined;
   #batches = 0;
+  /** The session kid this writer has introduced in its chain with a committed signer.delegated record. */
+  #introducedSession: string | undefined;
 
   constructor(chain: string, deps: WriterDeps<Tx>) {
     this.#chain = chain;
@@ -343,7 +395,8 @@ export class ChainWriter<Tx> {
     const states = new Map([...read, ...known]);
     const outcomes = planBatch(appends, stored, states);
     const number = ++this.#batches;
-    const unsigned = sealBatch(speculation.head, eventsToSeal(appends, outcomes), commitTime(this.#nowMs(), speculation.head), this.#newId);
+    const sessions = [this.#introducedSession, speculation.introducing];
+    const { unsigned, signatures, introduces } = sealAndSign(signer, speculation.head, eventsToSeal(appends, outcomes), this.#nowMs(), this.#newId, sessions);
     const batch: Batch = {
       number,
       pendings,
@@ -351,13 +404,15 @@ export class ChainWriter<Tx> {
       head: headAfter(speculation.head, unsigned),
       outcomes,
       unsigned,
-      signatures: unsigned.length > 0 ? startSigning(signer, unsigned) : undefined,
+      signatures,
+      introduces,
       streams,
       keys,
       invalid: false,
       committed: Promise.resolve(),
     };
     speculation.head = batch.head;
+    speculation.introducing = introduces ?? speculation.introducing;
     for (const stream of streams) {
       const state = states.get(stream);
       if (state) speculation.streams.set(stream, { state, batch: number });
@@ -379,7 +434,7 @@ export class ChainWriter<Tx> {
         if (!batch.signatures) return settle(chain, batch.outcomes, []);
         const records = attachSignatures(batch.unsigned, await batch.signatures);
         const appends = batch.pendings.map((pending) => pending.append);
-        const settled = settle(chain, batch.outcomes, records);
+        const settled = settle(chain, batch.outcomes, batch.introduces ? records.slice(1) : records);
         const idempotency = idempotencyRows(chain, appends, batch.outcomes, settled);
         await storage.insertBatch(tx, { chain, records, idempotency, previousHead: batch.base, head: batch.head });
         if (inline) await inline(tx, records);
@@ -387,6 +442,7 @@ export class ChainWriter<Tx> {
       });
       this.#inflight.shift();
       this.#forget(batch);
+      if (batch.introduces) this.#introducedSession = batch.introduces;
       this.#settle(batch.pendings, settlements);
     } catch (error) {
       this.#failSpeculative(batch, error);
@@ -399,6 +455,7 @@ export class ChainWriter<Tx> {
     if (!speculation) return;
     for (const stream of batch.streams) if (speculation.streams.get(stream)?.batch === batch.number) speculation.streams.delete(stream);
     for (const key of batch.keys) if (speculation.keys.get(key) === batch.number) speculation.keys.delete(key);
+    if (batch.introduces !== undefined && speculation.introducing === batch.introduces) speculation.introducing = undefined;
   }
 
   /**
@@ -426,8 +483,9 @@ export class ChainWriter<Tx> {
   async #lockedBatch(): Promise<void> {
     const pendings = this.#take(new Map());
     try {
-      const { settlements, head } = await this.#commitLocked(pendings.map((pending) => pending.append));
-      if (head) this.#speculation = { head, streams: new Map(), keys: new Map() };
+      const { settlements, head, introduces } = await this.#commitLocked(pendings.map((pending) => pending.append));
+      if (introduces) this.#introducedSession = introduces;
+      if (head) this.#speculation = { head, streams: new Map(), keys: new Map(), introducing: undefined };
       this.#settle(pendings, settlements);
     } catch (error) {
       if (pendings.length > 1 && this.#deps.storage.isIsolatable(error)) {
@@ -439,27 +497,27 @@ export class ChainWriter<Tx> {
     }
   }
 
-  #commitLocked(appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; head: ChainHead | undefined }> {
+  #commitLocked(appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; head: ChainHead | undefined; introduces: string | undefined }> {
     const { storage, signer, inline } = this.#deps;
     const chain = this.#chain;
     return storage.transaction(async (tx) => {
       const head = await storage.lockHead(tx, chain);
       if (!head) {
         const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
-        return { settlements: appends.map(() => ({ ok: false as const, error })), head: undefined };
+        return { settlements: appends.map(() => ({ ok: false as const, error })), head: undefined, introduces: undefined };
       }
       const keys = appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
       const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
       const streams = await storage.streamStates(tx, [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))]);
       const outcomes = planBatch(appends, stored, streams);
-      const unsigned = sealBatch(head, eventsToSeal(appends, outcomes), commitTime(this.#nowMs(), head), this.#newId);
-      if (unsigned.length === 0) return { settlements: settle(chain, outcomes, []), head };
-      const records = attachSignatures(unsigned, await startSigning(signer, unsigned));
-      const settlements = settle(chain, outcomes, records);
-      const after = headAfter(head, unsigned);
+      const sealed = sealAndSign(signer, head, eventsToSeal(appends, outcomes), this.#nowMs(), this.#newId, [this.#introducedSession]);
+      if (!sealed.signatures) return { settlements: settle(chain, outcomes, []), head, introduces: undefined };
+      const records = attachSignatures(sealed.unsigned, await sealed.signatures);
+      const settlements = settle(chain, outcomes, sealed.introduces ? records.slice(1) : records);
+      const after = headAfter(head, sealed.unsigned);
       await storage.insertBatch(tx, { chain, records, idempotency: idempotencyRows(chain, appends, outcomes, settlements), previousHead: head, head: after });
       if (inline) await inline(tx, records);
-      return { settlements, head: after };
+      return { settlements, head: after, introduces: sealed.introduces };
     });
   }
 }

@@ -5,18 +5,11 @@
  * benchmarks and (later) the HTTP API start here.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { InlineHandler } from '../chain/writer.ts';
 import type { CommandContext, CommandDeps } from '../commands/command.ts';
 import type { Actor } from '../domain/actor.ts';
-import { CodedError } from '../domain/errors.ts';
-import { projectRecords, staleProjections } from '../projections/projections.ts';
 import type { Config } from './config.ts';
-import type { SqlExecutor } from './db/sql.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from './store/commandQueries.ts';
-
-/** Folds every appended batch into the projections, in the append transaction. */
-export const projectionsInline: InlineHandler<SqlExecutor> = (tx, records) => projectRecords(tx, records);
 
 export interface App {
   runtime: Runtime;
@@ -24,17 +17,8 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(config: Config, options: Omit<RuntimeOptions, 'inline'> = {}): Promise<App> {
-  const runtime = await openRuntime(config, { ...options, inline: projectionsInline });
-  try {
-    const stale = await staleProjections(runtime.db);
-    if (stale.length > 0) {
-      throw new CodedError('PROJECTIONS_STALE', `projections ${stale.join(', ')} were built by another version of chainbook; run \`chainbook replay\` to rebuild them`, { stale });
-    }
-  } catch (error) {
-    await runtime.close();
-    throw error;
-  }
+export async function openApp(config: Config, options: Omit<RuntimeOptions, 'projections'> = {}): Promise<App> {
+  const runtime = await openRuntime(config, options);
   const deps: CommandDeps = {
     store: runtime.store,
     chain: config.defaultChain,

@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import type { SignerRegistry } from '../chain/registry.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { InlineHandler } from '../chain/writer.ts';
+import { CodedError } from '../domain/errors.ts';
+import { projectRecords, staleProjections } from '../projections/projections.ts';
 import type { Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
 import { openPostgres } from './db/postgres.ts';
 import type { SqlDatabase, SqlExecutor } from './db/sql.ts';
-import { openLocalSigner } from './signers/local.ts';
 import { loadRegistryFile } from './signers/registryFile.ts';
+import { openSigning as openConfiguredSigning } from './signers/select.ts';
 import { SqlEventStore } from './store/sqlStore.ts';
 
 /** Opens the configured database and applies pending migrations. */
@@ -40,24 +42,54 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** An already open database (tests); otherwise the configured one. */
   db?: SqlDatabase;
-  /** A signer other than the local one (tests, later KMS/HSM/proxy). */
+  /** A signer other than the configured one (tests, break-glass), used as given, without the start-up guards. */
   signer?: Signer;
-  inline?: InlineHandler<SqlExecutor>;
+  /**
+   * Fold every appended batch into the projections inline (default true), so
+   * that every path that appends, commands or operator tools, keeps them
+   * current. Only tests of the bare chain, appending arbitrary events, turn
+   * this off.
+   */
+  projections?: boolean;
   nowMs?: () => number;
 }
 
-/** The signer in use and the registry it is published in. */
-function openSigning(config: Config, options: RuntimeOptions): { signer: Signer; registry: SignerRegistry } {
+/** Folds every appended batch into the projections, in the append transaction. */
+export const projectionsInline: InlineHandler<SqlExecutor> = (tx, records) => projectRecords(tx, records);
+
+/** Projections built by another version of chainbook must be rebuilt before anything is appended. */
+async function checkProjections(db: SqlDatabase): Promise<void> {
+  const stale = await staleProjections(db);
+  if (stale.length > 0) {
+    throw new CodedError('PROJECTIONS_STALE', `projections ${stale.join(', ')} were built by another version of chainbook; run \`chainbook replay\` to rebuild them`, { stale });
+  }
+}
+
+/**
+ * The signer in use (SIGNING_BACKEND) and the registry it is published in.
+ * The configured signer has passed the start-up guards (infra/signers/select.ts):
+ * registered, in its window, same public key, a probe signs and verifies.
+ */
+async function openSigning(config: Config, options: RuntimeOptions): Promise<{ signer: Signer; registry: SignerRegistry }> {
   if (options.signer) return { signer: options.signer, registry: loadRegistryFile(config.signersPath) };
-  return openLocalSigner({ dataDir: config.dataDir, registryPath: config.signersPath, production: config.production });
+  return openConfiguredSigning(config);
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const { signer, registry } = openSigning(config, options);
-  const db = options.db ?? (await openDatabase(config));
+  const { signer, registry } = await openSigning(config, options);
+  const projections = options.projections ?? true;
+  let db: SqlDatabase | undefined;
+  try {
+    db = options.db ?? (await openDatabase(config));
+    if (projections) await checkProjections(db);
+  } catch (error) {
+    if (!options.signer) await signer.close();
+    if (db && !options.db) await db.close();
+    throw error;
+  }
   const store = new SqlEventStore(db, {
     signer,
-    inline: options.inline,
+    inline: projections ? projectionsInline : undefined,
     signingDisabledReason: () => config.signingDisabledReason,
     nowMs: options.nowMs,
   });

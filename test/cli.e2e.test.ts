@@ -25,12 +25,12 @@ async function setup(t: ExecutionContext): Promise<Setup> {
 }
 
 function eventLine(stream: string, priceMinor: number): string {
-  return JSON.stringify({ stream, type: 'order.created', data: { priceMinor, currency: 'EUR' }, actor: { id: 'buyer-1', role: 'Buyer' } });
+  return JSON.stringify({ stream, type: 'quote.recorded', data: { priceMinor, currency: 'EUR' }, actor: { id: 'buyer-1', role: 'Buyer' } });
 }
 
-/** Appends `count` events through the CLI (streams order-1, order-2, …; priceMinor 1001, 1002, …). */
+/** Appends `count` events through the CLI (streams quote-1, quote-2, …; priceMinor 1001, 1002, …). */
 async function appendEvents(t: ExecutionContext, s: Setup, count: number): Promise<void> {
-  const input = Array.from({ length: count }, (_, index) => `${eventLine(`order-${index + 1}`, 1001 + index)}\n`).join('');
+  const input = Array.from({ length: count }, (_, index) => `${eventLine(`quote-${index + 1}`, 1001 + index)}\n`).join('');
   const result = await runCli(['append'], { env: s.env, input });
   t.is(result.code, 0, result.stderr);
 }
@@ -59,7 +59,7 @@ test('--help works for every command', async (t) => {
 
 test('append reads JSON Lines from stdin and prints seq and hash per event', async (t) => {
   const s = await setup(t);
-  const result = await runCli(['append'], { env: s.env, input: `${eventLine('order-1', 1001)}\n\n${eventLine('order-2', 1002)}\n` });
+  const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n\n${eventLine('quote-2', 1002)}\n` });
   t.is(result.code, 0, result.stderr);
   const printed = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { seq: number; hash: string });
   t.deepEqual(printed.map((event) => event.seq), [1, 2]);
@@ -69,7 +69,7 @@ test('append reads JSON Lines from stdin and prints seq and hash per event', asy
 
 test('append stops at a rejected line with exit 1, naming it, and appends nothing for it or after it', async (t) => {
   const s = await setup(t);
-  const input = [eventLine('order-1', 1001), eventLine('order-2', 19.99), eventLine('order-3', 1003)].join('\n');
+  const input = [eventLine('quote-1', 1001), eventLine('quote-2', 19.99), eventLine('quote-3', 1003)].join('\n');
   const result = await runCli(['append'], { env: s.env, input });
   t.is(result.code, 1);
   t.regex(result.stderr, /line 2 rejected, nothing appended for it: INVALID_EVENT: .*19\.99/);
@@ -77,9 +77,18 @@ test('append stops at a rejected line with exit 1, naming it, and appends nothin
   t.is((await storedTexts(s)).length, 1);
 });
 
+test('append keeps the projections: a domain event whose data does not fit its schema is rejected and nothing is appended', async (t) => {
+  const s = await setup(t);
+  const line = JSON.stringify({ stream: 'order-1', type: 'order.created', data: { priceMinor: 1001 }, actor: { id: 'buyer-1', role: 'Buyer' } });
+  const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n${line}\n` });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /line 2 rejected, nothing appended for it: INVALID_DOMAIN_EVENT: order\.created data does not fit its schema/);
+  t.is((await storedTexts(s)).length, 1);
+});
+
 test('append treats a line that is not JSON as a rejected line', async (t) => {
   const s = await setup(t);
-  const result = await runCli(['append'], { env: s.env, input: `${eventLine('order-1', 1001)}\n{"stream":\n${eventLine('order-3', 1003)}\n` });
+  const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n{"stream":\n${eventLine('quote-3', 1003)}\n` });
   t.is(result.code, 1);
   t.regex(result.stderr, /line 2 rejected, nothing appended for it: USAGE: line 2 is not JSON/);
   t.is((await storedTexts(s)).length, 1);
@@ -186,7 +195,7 @@ test('the embedded database: append, dump and audit-verify with only a data fold
   const dataDir = tempDir('cli-embedded');
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const env = { CHAINBOOK_DATA_DIR: dataDir };
-  const appended = await runCli(['append'], { env, input: `${eventLine('order-1', 1001)}\n${eventLine('order-2', 1002)}\n` });
+  const appended = await runCli(['append'], { env, input: `${eventLine('quote-1', 1001)}\n${eventLine('quote-2', 1002)}\n` });
   t.is(appended.code, 0, appended.stderr);
   const verified = await runCli(['audit-verify', '--json'], { env });
   t.is(verified.code, 0, verified.stdout);

@@ -108,6 +108,7 @@ const REASONS = {
   'duplicate-id': true,
   'missing-predecessor': true,
   'head-mismatch': true,
+  'invalid-delegation': true,
 } satisfies Record<FindingReason, true>;
 
 test('every finding reason is documented', (t) => {

@@ -71,7 +71,7 @@ for (const engine of ENGINES) {
   test(`${engine}: records appended without the projections stop commands with PROJECTIONS_BEHIND until replay folds them`, async (t) => {
     const app = await testApp(t, engine);
     await runDemoWorkload(app.deps, 2, quiet);
-    const raw = await openRuntime(app.config, { db: app.test.db });
+    const raw = await openRuntime(app.config, { db: app.test.db, projections: false });
     await raw.store.append('main', [{ stream: 'note-1', type: 'note.added', data: { text: 'appended by hand' }, actor: operator }]);
     await raw.store.close();
     const manifest = { name: 'n', version: '1', artifactSha256: 'a'.repeat(64), sizeBytes: 1, priceMinor: 1, currency: 'EUR', royaltySplits: [{ partyId: 'p', basisPoints: 10_000 }] };

@@ -20,6 +20,7 @@ import {
   payloadOf,
   type ChainRecord,
 } from '../chain/record.ts';
+import { SIGNER_EVENT_TYPES, type Delegation } from '../chain/delegation.ts';
 import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
 import { isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
 
@@ -47,8 +48,9 @@ export type LineCheck =
       facts: RecordFacts;
       /** Whether `hash` recomputes from the payload and prevHash. */
       hashOk: boolean;
-      signature: { ok: true } | { ok: false; reason: SignatureFailure; message: string };
-      /** `data` of records the ordered pass needs whole (signer.delegated). */
+      /** `session`: signed by a delegated session key (spec 4b); the ordered pass checks its delegation and window. */
+      signature: { ok: true; session?: true } | { ok: false; reason: SignatureFailure; message: string };
+      /** `data` of records the ordered pass needs whole (signer.delegated, signing.breakglass_used). */
       data?: unknown;
     };
 
@@ -106,10 +108,22 @@ export function shapeProblem(r: unknown): string | undefined {
   ) {
     return 'sig is not {kid, alg, value: base64}';
   }
+  // Base64 whose unused trailing bits are not zero decodes to the same bytes:
+  // a second text for the same record. Only the canonical encoding is accepted.
+  if (Buffer.from(sig['value'], 'base64').toString('base64') !== sig['value']) return 'sig.value is not canonical base64 (nonzero padding bits)';
   return undefined;
 }
 
-export function checkLine(text: string, registry: SignerRegistry): LineCheck {
+/** Records whose data the ordered pass reads. */
+const DATA_TYPES: ReadonlySet<string> = new Set([SIGNER_EVENT_TYPES.delegated, SIGNER_EVENT_TYPES.breakglassUsed]);
+
+/**
+ * `delegations`: session signers (spec 4b) whose signer.delegated record the
+ * ordered pass has already verified, by kid. A record signed by one of them
+ * is checked against its key here; whether the delegation is in the record's
+ * chain and the record inside its window is the ordered pass's to decide.
+ */
+export function checkLine(text: string, registry: SignerRegistry, delegations?: ReadonlyMap<string, Delegation>): LineCheck {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -140,10 +154,26 @@ export function checkLine(text: string, registry: SignerRegistry): LineCheck {
     kid,
     alg,
   };
-  const extra = record.type === 'signer.delegated' ? { data: record.data } : {};
+  const extra = DATA_TYPES.has(record.type) ? { data: record.data } : {};
   const signer = checkSigner(registry, kid, alg, Date.parse(record.ts));
+  const delegation = signer.ok || signer.reason !== 'unknown-signer' ? undefined : delegations?.get(kid);
+  if (delegation) return { ok: true, facts, hashOk, signature: checkSessionSignature(delegation, alg, hash, preimage, value), ...extra };
   if (!signer.ok) return { ok: true, facts, hashOk, signature: { ok: false, reason: signer.reason, message: signer.message }, ...extra };
   return { ok: true, facts, hashOk, signature: checkSignatureBytes(alg, signer.signer.publicKey, hash, preimage, value, kid), ...extra };
+}
+
+function checkSessionSignature(
+  delegation: Delegation,
+  alg: string,
+  hash: Uint8Array,
+  preimage: Uint8Array,
+  valueBase64: string,
+): { ok: true; session: true } | { ok: false; reason: SignatureFailure; message: string } {
+  if (alg !== delegation.algorithm) {
+    return { ok: false, reason: 'algorithm-mismatch', message: `sig.alg ${JSON.stringify(alg)} but session signer ${delegation.kid} is ${delegation.algorithm}` };
+  }
+  const checked = checkSignatureBytes(alg, delegation.publicKey, hash, preimage, valueBase64, delegation.kid);
+  return checked.ok ? { ok: true, session: true } : checked;
 }
 
 export function checkSignatureBytes(

@@ -1,3 +1,4 @@
+import type { DelegationData } from '../chain/delegation.ts';
 import type { LineCheck } from './line.ts';
 
 /**
@@ -16,6 +17,12 @@ export interface RecordReader {
   pages(chain: string, fromSeq: number, toSeq: number): AsyncIterable<readonly string[]>;
   /** The `hash` member of record `seq`, to anchor a check that starts at seq + 1; undefined when absent or unreadable. */
   hashAt(chain: string, seq: number): Promise<string | undefined>;
+  /**
+   * The signer.delegated record introducing session signer `kid` in `chain`
+   * before `beforeSeq`, for a check that starts after it (spec 4b); the
+   * verifier checks it fully. Optional: without it such records fail.
+   */
+  delegationRecord?(chain: string, kid: string, beforeSeq: number): Promise<string | undefined>;
   /** The head the source itself claims (the database's head row), checked against the records read. */
   claimedHead?(chain: string): Promise<{ seq: number; hash: string } | undefined>;
   close(): Promise<void>;
@@ -24,5 +31,14 @@ export interface RecordReader {
 /** Checks records that need no context (verifier/line.ts), in process or on worker threads. */
 export interface LineChecker {
   check(lines: readonly string[]): Promise<LineCheck[]>;
+  /**
+   * A session signer whose signer.delegated record the ordered pass verified
+   * (spec 4b): lines checked after this call verify its signatures.
+   */
+  learnDelegation(delegation: DelegationData): void;
+  /** Checks one line now, on the calling thread, with every delegation learned so far. */
+  recheck(line: string): LineCheck;
+  /** Whether `kid` is in the registry: a session kid never is (spec 4b). */
+  isRegistered(kid: string): boolean;
   close(): Promise<void>;
 }

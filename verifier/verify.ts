@@ -2,6 +2,7 @@
  * audit-verify: CHAIN_FORMAT.md section 5, in order, per record. Returns a
  * report with the first failure as a finding; never throws on bad data.
  */
+import { parseDelegation, SIGNER_EVENT_TYPES, type Delegation, type DelegationData } from '../chain/delegation.ts';
 import { ZERO_HASH } from '../chain/record.ts';
 import type { LineCheck, RecordFacts, SignatureFailure } from './line.ts';
 import type { LineChecker, RecordReader } from './reader.ts';
@@ -14,6 +15,7 @@ export type FindingReason =
   | 'prev-hash-mismatch'
   | 'hash-mismatch'
   | SignatureFailure
+  | 'invalid-delegation'
   | 'stream-version-gap'
   | 'duplicate-id'
   | 'missing-predecessor'
@@ -37,8 +39,20 @@ export interface ChainSummary {
   lastHash: string;
 }
 
+/** A record signed by a break-glass signer (one a signing.breakglass_used record names). */
+export interface BreakglassUse {
+  chain: string;
+  seq: number;
+  id: string;
+  type: string;
+  ts: string;
+  kid: string;
+}
+
 export interface VerifyReport {
   ok: boolean;
+  /** Records signed by break-glass signers, in chain order; filled when asked for (reportBreakglass). */
+  breakglass?: BreakglassUse[];
   finding: Finding | undefined;
   source: string;
   chains: ChainSummary[];
@@ -70,7 +84,12 @@ export interface VerifyOptions {
    * given here, so it only ever folds verified records).
    */
   onVerifiedPage?: (chain: string, lines: readonly string[]) => Promise<void>;
+  /** List every record signed by a break-glass signer (audit-verify --report-breakglass). */
+  reportBreakglass?: boolean;
 }
+
+/** Break-glass uses listed in one report; past this the report says it was cut. */
+export const MAX_BREAKGLASS_REPORTED = 100_000;
 
 const DEFAULT_PAGES_IN_FLIGHT = 8;
 
@@ -84,32 +103,103 @@ class ChainCursor {
   readonly #streams = new Map<string, number>();
   /** Shared by every chain of one run: ids are unique across all chains (spec 1). */
   readonly #ids: UuidSet;
+  readonly #checker: LineChecker;
+  /** Session signers introduced by verified signer.delegated records of this chain (spec 4b). */
+  readonly #delegations = new Map<string, Delegation>();
+  readonly #breakglassKids = new Set<string>();
+  readonly breakglass: BreakglassUse[] | undefined;
 
-  constructor(chain: string, fromSeq: number, prevHash: string, ids: UuidSet) {
+  constructor(chain: string, fromSeq: number, prevHash: string, ids: UuidSet, checker: LineChecker, reportBreakglass: boolean) {
     this.chain = chain;
     this.fromSeq = fromSeq;
     this.expectedSeq = fromSeq;
     this.prevHash = prevHash;
     this.#ids = ids;
+    this.#checker = checker;
+    this.breakglass = reportBreakglass ? [] : undefined;
   }
 
-  /** The first failure of one record, in the order of spec 5; undefined when it passes. */
-  check(line: LineCheck): Finding | undefined {
+  /** The first failure of one record, in the order of spec 5; undefined when it passes. `text` is the record line, for a recheck. */
+  check(checked: LineCheck, text: string): Finding | undefined {
     const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({ chain: this.chain, seq, reason, message });
+    let line = checked;
     if (!line.ok) return fail('malformed-record', line.malformed);
     const r = line.facts;
     if (r.chain !== this.chain) return fail('wrong-chain', `record of chain ${r.chain} found in chain ${this.chain}`);
     if (r.seq !== this.expectedSeq) return fail('seq-gap', `expected seq ${this.expectedSeq}, found ${r.seq}`);
     if (r.prevHash !== this.prevHash) return fail('prev-hash-mismatch', `prevHash ${r.prevHash} is not the previous record's hash ${this.prevHash}`);
     if (!line.hashOk) return fail('hash-mismatch', 'hash does not recompute from the payload and prevHash');
+    // A page checked before its chain's delegation was learned knew nothing of the session signer.
+    if (!line.signature.ok && line.signature.reason === 'unknown-signer' && this.#delegations.has(r.kid)) line = this.#checker.recheck(text);
+    if (!line.ok) return fail('malformed-record', line.malformed);
     if (!line.signature.ok) return fail(line.signature.reason, line.signature.message);
+    if (line.signature.session) {
+      const sessionProblem = this.#checkSession(r);
+      if (sessionProblem) return fail(sessionProblem[0], sessionProblem[1]);
+    }
     const versionProblem = this.#checkVersion(r);
     if (versionProblem) return fail('stream-version-gap', versionProblem);
     if (!this.#ids.add(r.id)) return fail('duplicate-id', `event id ${r.id} appears twice`);
+    if (r.type === SIGNER_EVENT_TYPES.delegated) {
+      const problem = this.#learnDelegation(line.data);
+      if (problem) return fail('invalid-delegation', problem);
+    }
+    this.#noteBreakglass(r, line.data);
     this.expectedSeq += 1;
     this.prevHash = r.hash;
     this.records += 1;
     return undefined;
+  }
+
+  /** Spec 4b for a record its session signer's key verified: a delegation in this chain, inside its window, not a delegation itself. */
+  #checkSession(r: RecordFacts): [FindingReason, string] | undefined {
+    const delegation = this.#delegations.get(r.kid);
+    if (!delegation) return ['unknown-signer', `session signer ${r.kid} has no verified signer.delegated record earlier in chain ${this.chain}`];
+    if (r.type === SIGNER_EVENT_TYPES.delegated) return ['invalid-delegation', `session signer ${r.kid} signed a signer.delegated record; only registry signers delegate`];
+    const tsMs = Date.parse(r.ts);
+    if (tsMs < delegation.notBeforeMs || tsMs >= delegation.notAfterMs) {
+      return ['outside-validity-window', `record time is outside session signer ${r.kid}'s window [${delegation.notBefore}, ${delegation.notAfter})`];
+    }
+    return undefined;
+  }
+
+  /**
+   * For a range that starts after seq 1: adopts the delegation of `kid` from
+   * before the range when its record checks on its own (hash, a registry
+   * signature, a signer.delegated of this chain for this kid). Its link to the
+   * range is not checked, as the range's anchor is not: both are trusted.
+   */
+  adoptEarlierDelegation(text: string, kid: string): boolean {
+    const line = this.#checker.recheck(text);
+    if (!line.ok || !line.hashOk || !line.signature.ok || line.signature.session) return false;
+    const r = line.facts;
+    if (r.type !== SIGNER_EVENT_TYPES.delegated || r.chain !== this.chain || r.seq >= this.fromSeq) return false;
+    const delegation = parseDelegation(line.data);
+    if (typeof delegation === 'string' || delegation.kid !== kid || this.#delegations.has(kid)) return false;
+    this.#delegations.set(kid, delegation);
+    this.#checker.learnDelegation(line.data as DelegationData);
+    return true;
+  }
+
+  #learnDelegation(data: unknown): string | undefined {
+    const delegation = parseDelegation(data);
+    if (typeof delegation === 'string') return `signer.delegated: ${delegation}`;
+    if (this.#delegations.has(delegation.kid)) return `session signer ${delegation.kid} is delegated twice in chain ${this.chain}`;
+    if (this.#checker.isRegistered(delegation.kid)) return `${delegation.kid} is a registry signer; a session signer never is`;
+    this.#delegations.set(delegation.kid, delegation);
+    this.#checker.learnDelegation(data as DelegationData);
+    return undefined;
+  }
+
+  #noteBreakglass(r: RecordFacts, data: unknown): void {
+    if (!this.breakglass) return;
+    if (r.type === SIGNER_EVENT_TYPES.breakglassUsed) {
+      const kid = (data as { kid?: unknown } | undefined)?.kid;
+      if (typeof kid === 'string') this.#breakglassKids.add(kid);
+    }
+    if (this.#breakglassKids.has(r.kid) && this.breakglass.length < MAX_BREAKGLASS_REPORTED) {
+      this.breakglass.push({ chain: this.chain, seq: r.seq, id: r.id, type: r.type, ts: r.ts, kid: r.kid });
+    }
   }
 
   #checkVersion(r: RecordFacts): string | undefined {
@@ -148,28 +238,29 @@ async function verifyChain(
   chain: string,
   options: VerifyOptions,
   ids: UuidSet,
-): Promise<{ summary: ChainSummary; finding: Finding | undefined }> {
+): Promise<{ summary: ChainSummary; finding: Finding | undefined; breakglass: BreakglassUse[] | undefined }> {
   const lastSeq = await reader.lastSeq(chain);
   const range = rangeOf(options, lastSeq);
   const summary: ChainSummary = { chain, fromSeq: 0, toSeq: 0, records: 0, lastHash: '' };
   const anchored = await anchor(reader, chain, range.fromSeq, options.prevHash);
-  if (typeof anchored !== 'string') return { summary, finding: anchored };
-  const cursor = new ChainCursor(chain, range.fromSeq, anchored, ids);
+  if (typeof anchored !== 'string') return { summary, finding: anchored, breakglass: undefined };
+  const cursor = new ChainCursor(chain, range.fromSeq, anchored, ids, checker, options.reportBreakglass === true);
   const total = Math.max(0, range.toSeq - range.fromSeq + 1);
-  const finding = await checkPages(reader.pages(chain, range.fromSeq, range.toSeq), checker, cursor, options, total);
+  const finding = await checkPages(reader, range, checker, cursor, options, total);
   Object.assign(summary, {
     fromSeq: cursor.records > 0 ? range.fromSeq : 0,
     toSeq: cursor.expectedSeq - 1 >= range.fromSeq ? cursor.expectedSeq - 1 : 0,
     records: cursor.records,
     lastHash: cursor.records > 0 ? cursor.prevHash : '',
   });
-  if (finding || !range.toEnd) return { summary, finding };
-  return { summary, finding: await checkClaimedHead(reader, cursor) };
+  if (finding || !range.toEnd) return { summary, finding, breakglass: cursor.breakglass };
+  return { summary, finding: await checkClaimedHead(reader, cursor), breakglass: cursor.breakglass };
 }
 
 /** Pages are checked ahead, several at once, and consumed in order. */
 async function checkPages(
-  pages: AsyncIterable<readonly string[]>,
+  reader: RecordReader,
+  range: Range,
   checker: LineChecker,
   cursor: ChainCursor,
   options: VerifyOptions,
@@ -177,7 +268,7 @@ async function checkPages(
 ): Promise<Finding | undefined> {
   const inFlight: { lines: readonly string[]; checks: Promise<LineCheck[]> }[] = [];
   const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
-  const iterator = pages[Symbol.asyncIterator]();
+  const iterator = reader.pages(cursor.chain, range.fromSeq, range.toSeq)[Symbol.asyncIterator]();
   let exhausted = false;
   try {
     for (;;) {
@@ -188,8 +279,9 @@ async function checkPages(
       }
       const page = inFlight.shift();
       if (!page) return undefined;
-      for (const line of await page.checks) {
-        const finding = cursor.check(line);
+      const checks = await page.checks;
+      for (const [index, line] of checks.entries()) {
+        const finding = await checkWithLookback(reader, cursor, line, page.lines[index]!);
         if (finding) return finding;
       }
       await options.onVerifiedPage?.(cursor.chain, page.lines);
@@ -200,6 +292,15 @@ async function checkPages(
     await Promise.allSettled(inFlight.map((page) => page.checks));
     if (!exhausted) await iterator.return?.();
   }
+}
+
+/** cursor.check, and when a range starting after seq 1 meets a session signer it has not seen, its delegation from before the range. */
+async function checkWithLookback(reader: RecordReader, cursor: ChainCursor, line: LineCheck, text: string): Promise<Finding | undefined> {
+  const finding = cursor.check(line, text);
+  if (finding?.reason !== 'unknown-signer' || cursor.fromSeq <= 1 || !reader.delegationRecord || !line.ok) return finding;
+  const earlier = await reader.delegationRecord(cursor.chain, line.facts.kid, cursor.fromSeq);
+  if (earlier === undefined || !cursor.adoptEarlierDelegation(earlier, line.facts.kid)) return finding;
+  return cursor.check(line, text);
 }
 
 async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Promise<Finding | undefined> {
@@ -221,10 +322,12 @@ export async function verify(reader: RecordReader, checker: LineChecker, options
   const chains = options.chains ?? (await reader.chains());
   const summaries: ChainSummary[] = [];
   const ids = new UuidSet();
+  const breakglass: BreakglassUse[] = [];
   let finding: Finding | undefined;
   for (const chain of chains) {
     const result = await verifyChain(reader, checker, chain, options, ids);
     summaries.push(result.summary);
+    breakglass.push(...(result.breakglass ?? []));
     if (result.finding) {
       finding = result.finding;
       break;
@@ -233,6 +336,7 @@ export async function verify(reader: RecordReader, checker: LineChecker, options
   return {
     ok: finding === undefined,
     finding,
+    ...(options.reportBreakglass ? { breakglass } : {}),
     source: reader.description,
     chains: summaries,
     records: summaries.reduce((sum, summary) => sum + summary.records, 0),

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { HASH_PATTERN } from '../../chain/record.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
-import { verify, type VerifyReport } from '../../verifier/verify.ts';
+import { verify, type BreakglassUse, type VerifyReport } from '../../verifier/verify.ts';
 import { loadConfig } from '../config.ts';
 import { loadRegistryFile } from '../signers/registryFile.ts';
 import { workerChecker } from '../workers/checkPool.ts';
@@ -25,6 +25,7 @@ interface AuditVerifyOptions extends SourceOptions {
   json?: boolean;
   threads?: string;
   progress: boolean;
+  reportBreakglass?: boolean;
 }
 
 /** Below this many records, starting worker threads costs more than it saves. */
@@ -36,9 +37,16 @@ function describeReport(report: VerifyReport): string {
     .map((c) => `  ${c.chain}: ${formatCount(c.records)} records${c.records > 0 ? ` (seq ${c.fromSeq}..${c.toSeq}), last hash ${c.lastHash}` : ''}`)
     .join('\n');
   const totals = `${formatCount(report.records)} records in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s), ${report.source}`;
-  if (report.ok) return `audit-verify: OK\n${chains}\n${totals}\n`;
+  const breakglass = report.breakglass === undefined ? '' : describeBreakglass(report.breakglass);
+  if (report.ok) return `audit-verify: OK\n${chains}\n${totals}\n${breakglass}`;
   const f = report.finding!;
-  return `audit-verify: FAILED at chain ${f.chain} seq ${f.seq}: ${f.reason}: ${f.message}\n${chains}\n${totals}\n`;
+  return `audit-verify: FAILED at chain ${f.chain} seq ${f.seq}: ${f.reason}: ${f.message}\n${chains}\n${totals}\n${breakglass}`;
+}
+
+function describeBreakglass(uses: readonly BreakglassUse[]): string {
+  if (uses.length === 0) return 'break-glass: no record was signed by a break-glass signer\n';
+  const lines = uses.map((use) => `  ${use.chain} seq ${use.seq} ${use.ts} ${use.type} (${use.id}) signed by ${use.kid}`);
+  return `break-glass: ${formatCount(uses.length)} records signed by break-glass signers\n${lines.join('\n')}\n`;
 }
 
 export function registryFor(path: string | undefined): SignerRegistry {
@@ -55,6 +63,7 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     ...(options.to !== undefined ? { toSeq: parseCount(options.to, '--to', 1) } : {}),
     ...(options.limit !== undefined ? { limit: parseCount(options.limit, '--limit', 1) } : {}),
     ...(options.prevHash !== undefined ? { prevHash: options.prevHash } : {}),
+    ...(options.reportBreakglass === true ? { reportBreakglass: true } : {}),
   };
   const source = await openSource(options, config);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
@@ -93,6 +102,7 @@ export function registerAuditVerify(program: Command, exit: (code: number) => vo
     .option('--prev-hash <hex>', "the hash of the record before the first one checked, from a trusted checkpoint")
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
     .option('--json', 'print the report as JSON')
+    .option('--report-breakglass', 'list every record signed by a break-glass signer (those named by signing.breakglass_used records)')
     .option('--no-progress', 'no progress line on the terminal')
     .action(async (options: AuditVerifyOptions) => exit(await run(options)));
 }

@@ -10,6 +10,7 @@ import { registerProof } from './proof.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
+import { registerSigningProxy } from './signingProxy.ts';
 
 export const VERSION = '0.1.0';
 
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDump(program, exit);
   registerAppend(program, exit);
   registerSigners(program, exit);
+  registerSigningProxy(program, exit);
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);

@@ -18,6 +18,8 @@ const SQL = {
   page: 'SELECT seq, record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
   at: 'SELECT record FROM events WHERE chain = $1 AND seq = $2',
   head: 'SELECT seq, hash FROM chain_heads WHERE chain = $1',
+  // The writer puts each delegation on its own stream (chain/writer.ts): one probe of the (stream, version) index.
+  delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
 } as const;
 
 /** Reads through any executor with a location: a database, or one transaction of it (replay reads the chain it rebuilds from, under its lock). */
@@ -53,6 +55,9 @@ export function databaseReader(db: Pick<SqlDatabase, 'query' | 'location'>, page
       } catch {
         return undefined;
       }
+    },
+    async delegationRecord(chain, kid, beforeSeq) {
+      return (await db.query<{ record: string }>(SQL.delegation, [`delegation-${chain}.${kid}`, chain, beforeSeq])).rows[0]?.record;
     },
     async claimedHead(chain) {
       return (await db.query<{ seq: number; hash: string }>(SQL.head, [chain])).rows[0];

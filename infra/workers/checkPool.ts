@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { registryJson, type SignerRegistry } from '../../chain/registry.ts';
 import type { LineCheck } from '../../verifier/line.ts';
+import { delegationTable } from '../../verifier/inProcessChecker.ts';
+import { checkLine } from '../../verifier/line.ts';
 import type { LineChecker } from '../../verifier/reader.ts';
 import { tsWorker } from './tsWorker.ts';
 
@@ -40,7 +42,15 @@ export function workerChecker(registry: SignerRegistry, threads = availableParal
     });
     return lane;
   });
+  const table = delegationTable();
   return {
+    learnDelegation(delegation) {
+      table.learn(delegation);
+      // Messages reach a worker in order: every page posted after this one sees the delegation.
+      for (const lane of lanes) lane.worker.postMessage({ delegation });
+    },
+    recheck: (line) => checkLine(line, registry, table.delegations),
+    isRegistered: (kid) => registry.signers.has(kid),
     check(lines) {
       const lane = lanes.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));
       const id = nextId++;

@@ -1,6 +1,8 @@
 /** A verifier worker: checks pages of record lines (verifier/line.ts) against the registry it was started with. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRegistry } from '../../chain/registry.ts';
+import type { DelegationData } from '../../chain/delegation.ts';
+import { delegationTable } from '../../verifier/inProcessChecker.ts';
 import { checkLine } from '../../verifier/line.ts';
 
 export interface CheckRequest {
@@ -9,6 +11,11 @@ export interface CheckRequest {
 }
 
 const registry = parseRegistry((workerData as { registry: unknown }).registry);
-parentPort!.on('message', ({ id, lines }: CheckRequest) => {
-  parentPort!.postMessage({ id, checks: lines.map((line) => checkLine(line, registry)) });
+const table = delegationTable();
+parentPort!.on('message', (message: CheckRequest | { delegation: DelegationData }) => {
+  if ('delegation' in message) {
+    table.learn(message.delegation);
+    return;
+  }
+  parentPort!.postMessage({ id: message.id, checks: message.lines.map((line) => checkLine(line, registry, table.delegations)) });
 });

@@ -21,7 +21,7 @@ async function lane(): Promise<void> {
     const result = await runtime.store.append('main', [
       // A stream of its own, and a stream all processes share without expectedVersion:
       // both must come out with linear, unique versions.
-      { stream: `order-${tag}-${n}`, type: 'order.created', data: { tag: tag!, n }, actor: { id: `writer-${tag}`, role: 'Service' } },
+      { stream: `quote-${tag}-${n}`, type: 'quote.recorded', data: { tag: tag!, n }, actor: { id: `writer-${tag}`, role: 'Service' } },
       { stream: `shared-${n % 5}`, type: 'counter.incremented', data: { tag: tag!, n }, actor: { id: `writer-${tag}`, role: 'Service' } },
     ]);
     for (const event of result.events) process.stdout.write(`${JSON.stringify({ seq: event.seq, id: event.id, hash: event.hash })}\n`);

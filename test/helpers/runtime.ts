@@ -24,7 +24,8 @@ export async function testRuntime(
   const test = await openTestDatabase(engine);
   const dataDir = tempDir('data');
   const config = loadConfig({ CHAINBOOK_DATA_DIR: dataDir, ...options.env });
-  const runtime = await openRuntime(config, { ...options, db: test.db });
+  // The bare chain: these tests append arbitrary events, some with domain event types.
+  const runtime = await openRuntime(config, { projections: false, ...options, db: test.db });
   t.teardown(async () => {
     await runtime.close();
     await test.drop();

@@ -51,6 +51,16 @@ function replaceMainRecord(seq: number, replace: (record: VectorObject) => Vecto
   });
 }
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** The signature with an unused low bit of its last base64 digit set: same bytes, another text. */
+function withPaddingBitSet(record: VectorObject): VectorObject {
+  const sig = record['sig'] as { value: string };
+  const last = sig.value.length - 3; // 64 bytes: 86 digits then "=="; the last digit's low 4 bits are unused
+  const digit = BASE64_ALPHABET[BASE64_ALPHABET.indexOf(sig.value[last]!) ^ 1]!;
+  return { ...sig, value: sig.value.slice(0, last) + digit + sig.value.slice(last + 1) };
+}
+
 function flipByte(line: string, marker: string, offset: number): string {
   const bytes = Buffer.from(line, 'utf8');
   const at = bytes.indexOf(marker) + offset;
@@ -200,6 +210,13 @@ function signatureCases(): CaseInput[] {
       description: 'One bit of the signature of record 12 of main flipped.',
       lines: fileWith(replaceMainRecord(12, (record) => ({ ...record, sig: flippedSignature(record) }))),
       expected: fails(MAIN, 12, 'bad-signature'),
+    },
+    {
+      name: 'signature-padding-bits',
+      description:
+        'The last base64 character of record 12\'s signature changed in bits the 64 signature bytes do not use: it decodes to the same valid signature, but it is a second text for the same record, so it is refused.',
+      lines: fileWith(replaceMainRecord(12, (record) => ({ ...record, sig: withPaddingBitSet(record) }))),
+      expected: fails(MAIN, 12, 'malformed-record'),
     },
     {
       name: 'wrong-key-for-kid',

@@ -1,0 +1,33 @@
+/**
+ * The process's Prometheus metrics: one prom-client Registry shared by every
+ * part of infra. The HTTP API serves it at /metrics; metrics of other parts
+ * are added here beside these.
+ *
+ * The signing metrics carry the names the signing runbook alerts on
+ * (`kms_sign_latency_seconds`, `kms_errors_total`, `signing_proxy_health`);
+ * the `backend` label says which signer (kms, pkcs11, proxy) they measure.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const metricsRegistry = new Registry();
+
+export const signLatencySeconds = new Histogram({
+  name: 'kms_sign_latency_seconds',
+  help: 'Latency of one successful remote signing call (KMS Sign, HSM C_Sign, signing proxy POST /sign), retries included; failures count in kms_errors_total',
+  labelNames: ['backend'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [metricsRegistry],
+});
+
+export const signErrorsTotal = new Counter({
+  name: 'kms_errors_total',
+  help: 'Failed remote signing attempts, by backend and reason (throttled, timeout, circuit-open, unavailable, mismatch)',
+  labelNames: ['backend', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const signingProxyHealth = new Gauge({
+  name: 'signing_proxy_health',
+  help: '1 when the last call to the signing proxy succeeded, 0 when it failed',
+  registers: [metricsRegistry],
+});
