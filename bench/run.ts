@@ -4,6 +4,7 @@
  *   npm run bench -- append       one of: append, verify
  */
 import { appendBenchmark } from './append.ts';
+import { verifyBenchmark } from './verify.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -17,4 +18,10 @@ if (wanted('append')) {
   if (f.emmett64 !== undefined && f.emmett8 !== undefined) {
     log(`ratio to Emmett: ${format(f.chainbook64 / f.emmett64)}x at 64 in flight, ${format(f.chainbook8 / f.emmett8)}x at 8`);
   }
+}
+
+if (wanted('verify')) {
+  log('# audit-verify (PostgreSQL)');
+  const f = await verifyBenchmark(log);
+  log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
 }

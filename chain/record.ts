@@ -83,8 +83,14 @@ export function payloadOf(record: ChainRecord): RecordPayload {
  * alone is not enough: it reads 2026-02-30 as March 2 and 24:00 as the next
  * day; a real instant prints back as itself.
  */
+/** The last timestamp found valid: the records of one batch share their ts, so most checks end here. */
+let lastValidTimestamp = '';
+
 export function isTimestamp(value: string): boolean {
+  if (value === lastValidTimestamp) return true;
   if (!TIMESTAMP_PATTERN.test(value)) return false;
   const ms = Date.parse(value);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === value;
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== value) return false;
+  lastValidTimestamp = value;
+  return true;
 }
