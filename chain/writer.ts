@@ -54,7 +54,12 @@ export interface WriterStorage<Tx> {
   /** Current version and chain of each stream that exists. */
   streamStates(tx: Tx, streams: readonly string[]): Promise<Map<string, StreamState>>;
   idempotencyRecords(tx: Tx, chain: string, keys: readonly string[]): Promise<Map<string, IdempotencyRecord>>;
-  insertBatch(tx: Tx, batch: CommitBatch): Promise<void>;
+  /**
+   * Inserts the batch and moves the head, only if the head is still
+   * `batch.previousHead`: false (and nothing written) when it moved. Given
+   * `unlocked`, one atomic statement outside any transaction.
+   */
+  insertBatch(tx: Tx, batch: CommitBatch): Promise<boolean>;
   /**
    * Whether a failed transaction may have been caused by one append alone (a
    * constraint, a projection's rejection), so that retrying the batch's
@@ -237,10 +242,6 @@ function eventsToSeal(appends: readonly ValidatedAppend[], outcomes: readonly Pl
     appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
   });
   return toSeal;
-}
-
-function sameHead(a: ChainHead, b: ChainHead): boolean {
-  return a.seq === b.seq && a.hash === b.hash;
 }
 
 function headAfter(base: ChainHead, unsigned: readonly UnsignedRecord[]): ChainHead {
@@ -428,18 +429,20 @@ export class ChainWriter<Tx> {
     const { storage, inline } = this.#deps;
     const chain = this.#chain;
     try {
-      const settlements = await storage.transaction(async (tx) => {
-        const head = await storage.lockHead(tx, chain);
-        if (!head || !sameHead(head, batch.base)) throw new HeadMoved();
-        if (!batch.signatures) return settle(chain, batch.outcomes, []);
+      let settlements: Settlement[];
+      if (!batch.signatures) {
+        settlements = settle(chain, batch.outcomes, []);
+      } else {
+        // Signatures first: no lock is held while the signer works.
         const records = attachSignatures(batch.unsigned, await batch.signatures);
         const appends = batch.pendings.map((pending) => pending.append);
-        const settled = settle(chain, batch.outcomes, batch.introduces ? records.slice(1) : records);
-        const idempotency = idempotencyRows(chain, appends, batch.outcomes, settled);
-        await storage.insertBatch(tx, { chain, records, idempotency, previousHead: batch.base, head: batch.head });
-        if (inline) await inline(tx, records);
-        return settled;
-      });
+        settlements = settle(chain, batch.outcomes, batch.introduces ? records.slice(1) : records);
+        const commit: CommitBatch = { chain, records, idempotency: idempotencyRows(chain, appends, batch.outcomes, settlements), previousHead: batch.base, head: batch.head };
+        const committed = inline
+          ? await storage.transaction(async (tx) => (await storage.insertBatch(tx, commit)) && (await inline(tx, records), true))
+          : await storage.insertBatch(storage.unlocked, commit);
+        if (!committed) throw new HeadMoved();
+      }
       this.#inflight.shift();
       this.#forget(batch);
       if (batch.introduces) this.#introducedSession = batch.introduces;
@@ -515,7 +518,8 @@ export class ChainWriter<Tx> {
       const records = attachSignatures(sealed.unsigned, await sealed.signatures);
       const settlements = settle(chain, outcomes, sealed.introduces ? records.slice(1) : records);
       const after = headAfter(head, sealed.unsigned);
-      await storage.insertBatch(tx, { chain, records, idempotency: idempotencyRows(chain, appends, outcomes, settlements), previousHead: head, head: after });
+      const inserted = await storage.insertBatch(tx, { chain, records, idempotency: idempotencyRows(chain, appends, outcomes, settlements), previousHead: head, head: after });
+      if (!inserted) throw new Error(`assertion failed: the head of ${chain} moved under its lock`);
       if (inline) await inline(tx, records);
       return { settlements, head: after, introduces: sealed.introduces };
     });

@@ -23,23 +23,28 @@ const SQL = {
     FROM unnest($1::text[]) AS s(stream)
     CROSS JOIN LATERAL (SELECT chain, version FROM events WHERE events.stream = s.stream ORDER BY version DESC LIMIT 1) AS e`,
   idempotency: 'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
-  // One round trip per batch: the records, the idempotency keys and the head
-  // move together; the head only moves from the head this batch was sealed on.
-  insertBatch: `WITH inserted AS (
+  // One statement per batch, a compare-and-set on the head: the UPDATE moves
+  // the head only from the head the batch was sealed on (waiting for its row
+  // lock, then re-checking), and the inserts read its RETURNING, so when the
+  // head moved nothing at all is written. Outside a transaction this is the
+  // whole commit: one round trip.
+  insertBatch: `WITH head AS (
+      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14
+      WHERE chain = $1 AND seq = $15 AND hash = $16
+      RETURNING chain
+    ), inserted AS (
       INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
-      SELECT $1, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
-      FROM unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
+      SELECT head.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
+      FROM head, unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
         AS u(seq, id, stream, version, type, ts, record)
       RETURNING 1
     ), keys AS (
       INSERT INTO idempotency_keys (chain, key, request_hash, result)
-      SELECT $1, k.key, k.request_hash, k.result
-      FROM unnest($9::text[], $10::text[], $11::text[]) AS k(key, request_hash, result)
+      SELECT head.chain, k.key, k.request_hash, k.result
+      FROM head, unnest($9::text[], $10::text[], $11::text[]) AS k(key, request_hash, result)
       RETURNING 1
     )
-    UPDATE chain_heads SET seq = $12, hash = $13, ts = $14
-    WHERE chain = $1 AND seq = $15 AND hash = $16
-    RETURNING (SELECT count(*) FROM inserted) AS inserted`,
+    SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM inserted) AS inserted`,
   readChain: 'SELECT record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
   readStream: 'SELECT record FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3',
 } as const;
@@ -88,7 +93,7 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
   },
   async insertBatch(tx, batch: CommitBatch) {
     const records = batch.records.map((stored) => stored.record);
-    const { rows } = await tx.query<{ inserted: number }>(SQL.insertBatch, [
+    const { rows } = await tx.query<{ moved: number; inserted: number }>(SQL.insertBatch, [
       batch.chain,
       records.map((r) => r.seq),
       records.map((r) => r.id),
@@ -106,10 +111,10 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
       batch.previousHead.seq,
       batch.previousHead.hash,
     ]);
-    // The head row was locked by this transaction: anything else is a bug.
-    if (rows.length !== 1 || rows[0]!.inserted !== records.length) {
-      throw new Error(`assertion failed: head of ${batch.chain} moved under its lock, or ${records.length} records were not all inserted`);
-    }
+    const { moved, inserted } = rows[0]!;
+    if (moved === 0) return false;
+    if (inserted !== records.length) throw new Error(`assertion failed: ${inserted} of ${records.length} records of ${batch.chain} inserted`);
+    return true;
   },
   isIsolatable: (error) => error instanceof CodedError || isStatementError(error),
   };
