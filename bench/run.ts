@@ -1,15 +1,22 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       one of: append, verify
+ *   npm run bench -- append       any of: crypto, append, verify
  */
 import { appendBenchmark } from './append.ts';
+import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
 const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+if (wanted('crypto')) {
+  log('# Ed25519: node:crypto against @noble/ed25519, one core');
+  const f = cryptoBenchmark(log);
+  log(`node:crypto is ${format(f.nodeSign / f.nobleSign)}x @noble to sign, ${format(f.nodeVerify / f.nobleVerify)}x to verify; ${ratio(f.nodeSign, f.opensslSign)} of openssl sign, ${ratio(f.nodeVerify, f.opensslVerify)} of openssl verify`);
+}
 
 if (wanted('append')) {
   log('# append (PostgreSQL, single-event appends)');
