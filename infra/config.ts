@@ -60,16 +60,17 @@ export class ConfigError extends CodedError {
   }
 }
 
-const optionalText = z
+/** Exported for the other configuration sections (infra/http/httpConfig.ts). */
+export const optionalText = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
 
-const flag = optionalText
+export const flag = optionalText
   .refine((value) => value === undefined || /^(true|false|1|0)$/.test(value), { message: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1');
 
-function positiveInteger(maximum: number) {
+export function positiveInteger(maximum: number) {
   return optionalText
     .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= maximum), {
       message: `must be an integer from 1 to ${maximum}`,

@@ -31,3 +31,61 @@ export const signingProxyHealth = new Gauge({
   help: '1 when the last call to the signing proxy succeeded, 0 when it failed',
   registers: [metricsRegistry],
 });
+
+// The HTTP API's metrics, named as the marketplace and finance runbooks name
+// them (dots become underscores in Prometheus).
+const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export const httpRequestDurationSeconds = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP requests by method, route (the route pattern, not the URL) and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: LATENCY_BUCKETS_SECONDS,
+  registers: [metricsRegistry],
+});
+
+export const ordersTotal = new Counter({
+  name: 'marketplace_orders_total',
+  help: 'Order events appended, by event (created, paid, payment_failed, finalized, refunded, cancelled)',
+  labelNames: ['event'] as const,
+  registers: [metricsRegistry],
+});
+
+export const checkoutLatencySeconds = new Histogram({
+  name: 'marketplace_checkout_latency_seconds',
+  help: 'Latency of checkout (create order) commands, by outcome (ok or the error code)',
+  labelNames: ['outcome'] as const,
+  buckets: LATENCY_BUCKETS_SECONDS,
+  registers: [metricsRegistry],
+});
+
+export const ledgerPostsTotal = new Counter({
+  name: 'finance_ledger_posts_total',
+  help: 'Ledger transactions posted (ledger.posted events appended), by the command that posted them',
+  labelNames: ['command'] as const,
+  registers: [metricsRegistry],
+});
+
+export const ledgerPostLatencySeconds = new Histogram({
+  name: 'finance_ledger_post_latency_seconds',
+  help: 'Latency of commands that posted to the ledger (payments, finalization, refunds, manual posts)',
+  labelNames: ['command'] as const,
+  buckets: LATENCY_BUCKETS_SECONDS,
+  registers: [metricsRegistry],
+});
+
+export const proofGenerationDurationSeconds = new Histogram({
+  name: 'finance_proof_generation_duration_seconds',
+  help: 'Duration of ledger proof issuance (read the range, hash, sign, append), by outcome',
+  labelNames: ['outcome'] as const,
+  buckets: LATENCY_BUCKETS_SECONDS,
+  registers: [metricsRegistry],
+});
+
+export const auditAppendLatencySeconds = new Histogram({
+  name: 'audit_append_latency_seconds',
+  help: 'Latency of one append to the chain (queue, seal, sign, commit), by outcome (ok or the error code)',
+  labelNames: ['outcome'] as const,
+  buckets: LATENCY_BUCKETS_SECONDS,
+  registers: [metricsRegistry],
+});

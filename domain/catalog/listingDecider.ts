@@ -12,7 +12,7 @@ import { requireAmount } from '../money.ts';
 import type { ListingEvent, ListingPublished } from './listingEvents.ts';
 
 /** Operators may act on any listing (takedowns). */
-const LISTING_ADMIN_ROLES = ['Operator', 'DivisionLead', 'SuperAdmin'] as const;
+export const LISTING_ADMIN_ROLES = ['Operator', 'DivisionLead', 'SuperAdmin'] as const;
 
 export type ListingCommand =
   | { type: 'PublishListing'; actor: Actor; listingId: string; manifest: ManifestState; priceMinor?: number | undefined }

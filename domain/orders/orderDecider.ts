@@ -34,7 +34,7 @@ export type OrderState =
   | { status: OrderStatus; order: OrderCreated; payment: OrderPayment | null; failedPaymentIds: string[]; finalized: boolean };
 type ExistingOrder = Extract<OrderState, { order: OrderCreated }>;
 
-const REFUND_ROLES = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
+export const REFUND_ROLES = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
 
 function existing(state: OrderState): ExistingOrder {
   if (state.status === 'absent') throw new CodedError('ORDER_NOT_FOUND', 'no such order');

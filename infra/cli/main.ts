@@ -10,9 +10,12 @@ import { registerProof } from './proof.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
+import { registerServe } from './serve.ts';
 import { registerSigningProxy } from './signingProxy.ts';
+import { registerTokens } from './tokens.ts';
+import { VERSION } from '../version.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /**
  * Codes that mean the command could not run (exit 2): its arguments, the
@@ -79,6 +82,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);
+  registerServe(program, exit);
+  registerTokens(program, exit);
   try {
     await program.parseAsync(argv);
     return code;
