@@ -80,14 +80,15 @@ test('a refund after finalization reverses the split and returns the payment', (
   t.true([...balances.values()].every((amount) => amount === 0));
 });
 
-test('a proof is recorded once, by finance roles or auditors, with a sane range', (t) => {
+test('a proof is recorded once, by finance roles (an auditor appends nothing), with a sane range', (t) => {
   const proof = {
     proofId: 'p-1', kind: 'ledger-range' as const, chain: 'main', fromSeq: 1, toSeq: 9, fromTs: '2026-01-01T00:00:00.000Z', toTs: '2026-01-01T00:00:01.000Z',
     rangeHash: 'a'.repeat(64), headHash: 'b'.repeat(64), ledgerRowCount: 3, signerKid: 'k', alg: 'ed25519', signature: 'c2ln', payloadSha256: 'c'.repeat(64),
   };
-  given(proofDecider).when({ type: 'RecordProof', actor: auditor, proof }).then(t, [{ type: 'ledger.proof_issued', data: proof }]);
-  given(proofDecider, [{ type: 'ledger.proof_issued', data: proof }]).when({ type: 'RecordProof', actor: auditor, proof }).thenRejects(t, 'PROOF_EXISTS');
-  given(proofDecider).when({ type: 'RecordProof', actor: auditor, proof: { ...proof, fromSeq: 10 } }).thenRejects(t, 'PROOF_RANGE_INVALID');
+  given(proofDecider).when({ type: 'RecordProof', actor: operator, proof }).then(t, [{ type: 'ledger.proof_issued', data: proof }]);
+  given(proofDecider, [{ type: 'ledger.proof_issued', data: proof }]).when({ type: 'RecordProof', actor: operator, proof }).thenRejects(t, 'PROOF_EXISTS');
+  given(proofDecider).when({ type: 'RecordProof', actor: operator, proof: { ...proof, fromSeq: 10 } }).thenRejects(t, 'PROOF_RANGE_INVALID');
+  given(proofDecider).when({ type: 'RecordProof', actor: auditor, proof }).thenRejects(t, 'FORBIDDEN_ROLE');
   given(proofDecider).when({ type: 'RecordProof', actor: buyer, proof }).thenRejects(t, 'FORBIDDEN_ROLE');
 });
 

@@ -14,14 +14,13 @@ import { recordPayment, recordPaymentInputSchema } from '../../../commands/order
 import { refundOrder, refundOrderInputSchema } from '../../../commands/orders/refundOrder.ts';
 import { FINANCE_ROLES, GOVERNANCE_ROLES, KERNEL_ROLES, SETTLEMENT_ROLES, type Role } from '../../../domain/actor.ts';
 import { LISTING_ADMIN_ROLES } from '../../../domain/catalog/listingDecider.ts';
+import { PROOF_ROLES } from '../../../domain/ledger/proofDecider.ts';
 import { REFUND_ROLES } from '../../../domain/orders/orderDecider.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
 
 const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
 const POSTING_ROLES: readonly Role[] = [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])];
-/** The domain lets an Auditor issue a proof; the API keeps Auditors read-only (issue 4): an Auditor verifies proofs, it does not append them. */
-const PROOF_ROLES: readonly Role[] = FINANCE_ROLES;
 
 const signedProofSchema = z.record(z.string(), z.unknown()).describe('the signed proof (docs/PROOFS.md): canonical_payload, signature, signer_kid, …');
 
