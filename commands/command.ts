@@ -197,8 +197,17 @@ export async function execute(
   }
 }
 
+/**
+ * The first result under the command's idempotency key, when the same actor
+ * appended it: keys are per chain, and another caller's key must never
+ * answer with that caller's result.
+ */
 async function earlierResult(deps: CommandDeps, context: CommandContext, error: unknown): Promise<CommandResult | undefined> {
   if (context.idempotencyKey === undefined || !(error instanceof CodedError) || error instanceof ChainError) return undefined;
   const first = await deps.idempotency.find(deps.chain, context.idempotencyKey);
-  return first ? resultOf(deps.chain, { ...first, replayed: true }, []) : undefined;
+  const seq = first?.events[0]?.seq;
+  if (!first || seq === undefined) return undefined;
+  const [stored] = await deps.store.readChain(deps.chain, { fromSeq: seq, toSeq: seq });
+  if (stored?.record.actor.id !== context.actor.id) return undefined;
+  return resultOf(deps.chain, { ...first, replayed: true }, []);
 }

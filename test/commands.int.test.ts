@@ -98,6 +98,16 @@ for (const engine of ENGINES) {
     t.deepEqual(createdAgain.seqs, created.seqs);
   });
 
+  test(`${engine}: another caller reusing an idempotency key gets its own rejection, never the first caller's result`, async (t) => {
+    const app = await testApp(t, engine);
+    const m = await marketplace(app);
+    await finalizeOrder(app.deps, { orderId: m.paidOrderId }, contextFor(SETTLEMENT_SERVICE, { idempotencyKey: 'shared-key' }));
+    const other = { id: 'settlement-2', role: 'Service' };
+    await assertRejectedUnchanged(t, app, 'ORDER_ALREADY_FINALIZED', () =>
+      finalizeOrder(app.deps, { orderId: m.paidOrderId }, contextFor(other, { idempotencyKey: 'shared-key' })),
+    );
+  });
+
   test(`${engine}: a 3-of-5 upgrade is applied at the third distinct approval; a duplicate and an outsider are refused`, async (t) => {
     const app = await testApp(t, engine);
     const approvers = ['k-1', 'k-2', 'k-3', 'k-4', 'k-5'].map((id) => ({ id, role: 'Operator' }));
