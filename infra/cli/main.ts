@@ -6,13 +6,15 @@ import { registerAppend } from './append.ts';
 import { registerAuditVerify } from './auditVerify.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
+import { registerExport } from './export.ts';
 import { registerProof } from './proof.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
 import { registerSigningProxy } from './signingProxy.ts';
+import { SOFTWARE_VERSION } from '../version.ts';
 
-export const VERSION = '0.1.0';
+export const VERSION = SOFTWARE_VERSION;
 
 /** Errors that mean "could not run" (exit 2) rather than "ran and failed" (exit 1). */
 function exitCodeFor(error: unknown): number {
@@ -40,6 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);
+  registerExport(program, exit);
   try {
     await program.parseAsync(argv);
     return code;
