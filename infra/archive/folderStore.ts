@@ -12,7 +12,7 @@ import { chmod, link, mkdir, open, readdir, readFile, stat, unlink } from 'node:
 import { dirname, join, resolve, sep } from 'node:path';
 import { CodedError } from '../../domain/errors.ts';
 import { MAX_LIST_PAGE_KEYS } from '../../archive/limits.ts';
-import type { ListPage, ObjectStore } from '../../archive/objectStore.ts';
+import type { ListPage, ObjectStore, PutOptions } from '../../archive/objectStore.ts';
 
 const TEMPORARY_PREFIX = '.tmp-';
 export const READ_ONLY_MODE = 0o444;
@@ -103,7 +103,7 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async putIfAbsent(key: string, body: Uint8Array): Promise<'written' | 'exists'> {
+  async putIfAbsent(key: string, body: Uint8Array, _options?: PutOptions): Promise<'written' | 'exists'> {
     const path = this.#path(key);
     const directory = dirname(path);
     await mkdir(directory, { recursive: true });

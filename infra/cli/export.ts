@@ -71,7 +71,7 @@ function settingsFrom(options: ExportOptions, config: Config): ExportSettings {
 }
 
 /** S3 must have Object Lock: refused in production without it, a warning elsewhere. A folder is read-only files, not WORM storage. */
-async function checkTarget(store: ReturnType<typeof openArchiveStore>, config: Config): Promise<void> {
+export async function checkTarget(store: ReturnType<typeof openArchiveStore>, config: Config): Promise<void> {
   if (!(store instanceof S3Store)) {
     if (config.production) process.stderr.write(`export: warning: ${store.description} is a folder: files are made read-only, but only S3 with Object Lock is immutable storage\n`);
     return;
