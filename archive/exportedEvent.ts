@@ -1,9 +1,12 @@
 /**
  * `archive.exported`: every batch written to the archive is recorded in the
  * chain it comes from (not a domain event: the projections record it and
- * fold nothing). Its data is a function of the batch alone, so a retried
- * export appends nothing new (the idempotency key is the batch key).
+ * fold nothing). Its data is a function of the batch and the target alone,
+ * so a retried export appends nothing new (the idempotency key is the batch
+ * key and a hash of the target).
  */
+import { sha256Hex } from '../chain/hash.ts';
+import type { EventStore } from '../chain/store.ts';
 import type { JsonObject } from '../domain/json.ts';
 import type { Manifest } from './manifest.ts';
 
@@ -46,6 +49,18 @@ export function exportedData(manifest: Manifest, batchKey: string, manifestKey: 
   };
 }
 
-export function exportIdempotencyKey(batchKey: string): string {
-  return `archive:${batchKey}`;
+/**
+ * The batch key and the target: exporting the same batch again to the same
+ * place appends nothing; to another place (a second archive) is another export.
+ */
+export function exportIdempotencyKey(data: Pick<ArchiveExported, 'batchKey' | 'target'>): string {
+  return `archive:${data.batchKey}:${sha256Hex(data.target).slice(0, 16)}`;
+}
+
+/** `recordExport` for the exporter over any event store: appends archive.exported to the batch's chain, idempotently. */
+export function appendExported(store: Pick<EventStore, 'append'>): (chain: string, data: ArchiveExported) => Promise<void> {
+  return async (chain, data) => {
+    const event = { stream: archiveStream(data.service, chain), type: ARCHIVE_EXPORTED_TYPE, data, actor: { ...ARCHIVE_ACTOR } };
+    await store.append(chain, [event], { idempotencyKey: exportIdempotencyKey(data) });
+  };
 }

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { ARCHIVE_ACTOR, ARCHIVE_EXPORTED_TYPE, archiveStream, exportIdempotencyKey } from '../../archive/exportedEvent.ts';
+import { appendExported } from '../../archive/exportedEvent.ts';
 import { clampBatchRecords, exportArchive, ExportConfigurationError, type ExportReport, type ExportSettings } from '../../archive/exporter.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS } from '../../archive/limits.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
@@ -106,9 +106,7 @@ async function exportOnce(runtime: Runtime, store: ReturnType<typeof openArchive
     return await exportArchive(
       {
         store, compression: zlibCompression, database: databaseReader(runtime.db), checker, registry: runtime.registry, signer: runtime.signer, nowMs: Date.now,
-        recordExport: async (chain, data) => {
-          await runtime.store.append(chain, [{ stream: archiveStream(data.service, chain), type: ARCHIVE_EXPORTED_TYPE, data, actor: { ...ARCHIVE_ACTOR } }], { idempotencyKey: exportIdempotencyKey(data.batchKey) });
-        },
+        recordExport: appendExported(runtime.store),
         onBatch: (batch) => {
           records += batch.count;
           archiveExportBatchesTotal.inc({ service: settings.service, chain: batch.chain });

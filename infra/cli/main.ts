@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CodedError } from '../../domain/errors.ts';
 import { ChainError } from '../../chain/errors.ts';
 import { registerAppend } from './append.ts';
+import { registerAuditBundle } from './auditBundle.ts';
 import { registerAuditVerify } from './auditVerify.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
@@ -43,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerReplay(program, exit);
   registerProof(program, exit);
   registerExport(program, exit);
+  registerAuditBundle(program, exit);
   try {
     await program.parseAsync(argv);
     return code;

@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import S3rver from 's3rver';
 import { readIndex } from '../../archive/archiveIndex.ts';
 import { ArchiveReader } from '../../archive/archiveReader.ts';
-import { ARCHIVE_ACTOR, ARCHIVE_EXPORTED_TYPE, archiveStream, exportIdempotencyKey } from '../../archive/exportedEvent.ts';
+import { appendExported } from '../../archive/exportedEvent.ts';
 import { exportArchive, type ExportReport, type ExportSettings } from '../../archive/exporter.ts';
 import type { ObjectStore } from '../../archive/objectStore.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
@@ -33,9 +33,7 @@ export async function exportTo(runtime: Runtime, store: ObjectStore, overrides: 
     return await exportArchive(
       {
         store, compression: zlibCompression, database: databaseReader(runtime.db), checker, registry: runtime.registry, signer: runtime.signer, nowMs: Date.now,
-        recordExport: async (chain, data) => {
-          await runtime.store.append(chain, [{ stream: archiveStream(data.service, chain), type: ARCHIVE_EXPORTED_TYPE, data, actor: { ...ARCHIVE_ACTOR } }], { idempotencyKey: exportIdempotencyKey(data.batchKey) });
-        },
+        recordExport: appendExported(runtime.store),
       },
       exportSettings(overrides),
     );
