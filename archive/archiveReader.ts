@@ -57,11 +57,14 @@ type Checked = { finding: SourceFinding } | { manifest: Manifest; lines: string[
 
 export class ArchiveReader implements RecordReader {
   readonly description: string;
+  /** What the listing found (batches by chain, objects without a manifest, stray keys): for reports. */
+  readonly index: ArchiveIndex;
   readonly #source: ArchiveSource;
   readonly #findings = new Map<string, SourceFinding>();
 
   constructor(source: ArchiveSource) {
     this.#source = source;
+    this.index = source.index;
     this.description = `archive ${source.store.description} (service ${source.index.service})`;
   }
 
@@ -208,4 +211,14 @@ function contentProblem(text: string, manifest: Manifest, keyDate: string): stri
   }
   if (first && typeof first.ts === 'string' && first.ts.slice(0, 10) !== keyDate) return `its first record's date ${first.ts.slice(0, 10)} is not the date ${keyDate} in its key`;
   return undefined;
+}
+
+/** What a report says of the archive beside its verdict: batches, and objects that are not part of it. */
+export function archiveNotes(index: ArchiveIndex): { service: string; batches: number; unmanifested: string[]; strays: string[] } {
+  return {
+    service: index.service,
+    batches: [...index.chains.values()].reduce((sum, batches) => sum + batches.length, 0),
+    unmanifested: index.unmanifested.map((entry) => entry.key),
+    strays: index.strays,
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * Benchmark: archive export and archive verification speed (events/s) to a
- * folder and to an S3-compatible server on loopback (s3rver), and the time
+ * Benchmark: archive export (records verified in full, and with --verify
+ * hashes) and archive verification speed (events/s) to a folder and to an
+ * S3-compatible server on loopback (s3rver), and the time
  * to restore the whole chain from the archive into a fresh PostgreSQL
  * database with every projection rebuilt (disaster recovery).
  *
@@ -28,6 +29,7 @@ import { replay } from '../infra/replay/replay.ts';
 import { openPostgres } from '../infra/db/postgres.ts';
 import { migrate } from '../infra/db/migrate.ts';
 import { workerChecker } from '../infra/workers/checkPool.ts';
+import { EXPORT_PAGE_RECORDS } from '../infra/cli/export.ts';
 import { projectionDigests } from '../projections/projections.ts';
 import { verify } from '../verifier/verify.ts';
 import { benchApp, numberOption, parseArguments, type BenchApp } from './benchDatabase.ts';
@@ -51,15 +53,15 @@ function progress(label: string): (done: number, total: number) => void {
   };
 }
 
-async function exportTo(app: BenchApp, store: ObjectStore, label: string): Promise<{ records: number; seconds: number; eventsPerS: number; batches: number }> {
-  const checker = workerChecker(app.runtime.registry, THREADS);
+async function exportTo(app: BenchApp, store: ObjectStore, label: string, signatures = true): Promise<{ records: number; seconds: number; eventsPerS: number; batches: number }> {
+  const checker = workerChecker(app.runtime.registry, THREADS, { signatures });
   const total = (await app.runtime.store.head(app.deps.chain)).seq;
   const shown = progress(`export to ${label}`);
   let records = 0;
   const started = performance.now();
   const report = await exportArchive(
     {
-      store, compression: zlibCompression, database: databaseReader(app.runtime.db), checker, registry: app.runtime.registry, signer: app.runtime.signer, nowMs: Date.now,
+      store, compression: zlibCompression, database: databaseReader(app.runtime.db, EXPORT_PAGE_RECORDS), checker, registry: app.runtime.registry, signer: app.runtime.signer, nowMs: Date.now,
       recordExport: appendExported(app.runtime.store),
       onBatch: (batch) => shown((records += batch.count), total),
     },
@@ -131,13 +133,15 @@ async function main(): Promise<void> {
     const store = new FolderStore(folder);
     const folderExport = await exportTo(app, store, 'a folder');
     const folderVerify = await verifyArchive(app, store);
+    const hashesFolder = benchDir('archive-hashes');
+    const hashesExport = await exportTo(app, new FolderStore(hashesFolder), 'a folder, --verify hashes', false).finally(() => rmSync(hashesFolder, { recursive: true, force: true }));
     const s3 = options.has('no-s3')
       ? undefined
       : await withS3(async (s3Store) => ({ export: await exportTo(app, s3Store, 'S3 (s3rver on loopback)'), verify: await verifyArchive(app, s3Store) }));
     const restored = await restore(app, store);
     const result = {
       benchmark: 'archive', engine: 'postgres', records, threads: THREADS, batchRecords: BATCH_RECORDS,
-      folder: { export: folderExport, verify: folderVerify },
+      folder: { export: folderExport, exportVerifyHashes: hashesExport, verify: folderVerify },
       ...(s3 ? { s3 } : {}),
       restoreFromFolder: restored,
     };

@@ -48,7 +48,7 @@ test('export, then audit-verify --archive and --compare-database, replay --from-
   const s = await setup(t, 3);
   const exported = await runCli(['export', '--to', s.folder, '--batch-records', '10', '--threads', '0'], { env: s.env });
   t.is(exported.code, 0, exported.stderr);
-  t.regex(exported.stdout, /^export: OK to .* \(service marketplace\)\n {2}main: seq 1\.\.\d+ in \d+ batches; the archive was at seq 0/);
+  t.regex(exported.stdout, /^export: OK to .* \(service marketplace; records verified: full\)\n {2}main: seq 1\.\.\d+ in \d+ batches; the archive was at seq 0/);
   const manifests = manifestsIn(s.folder);
   t.true(manifests.length >= 3);
   const verified = await runCli(['audit-verify', '--archive', s.folder, '--compare-database', s.app.test.location, '--threads', '0'], { env: s.env });
@@ -110,6 +110,9 @@ test('an export killed with SIGKILL mid-run is completed by the next run: no gap
   await killMidExport(s.folder, s.env, 5);
   const partial = manifestsIn(s.folder);
   t.true(partial.length >= 5 && partial.at(-1)!.to_seq < head, `killed after ${partial.length} batches, before the end (${partial.at(-1)?.to_seq} of ${head})`);
+  const left = await runCli(['audit-verify', '--archive', s.folder, '--threads', '0'], { env: s.env });
+  t.is(left.code, 0, 'what a killed export leaves verifies');
+  t.regex(left.stdout, new RegExp(`archive: ${partial.length} batches of service marketplace`));
   const resumed = await runCli(['export', '--to', s.folder, '--batch-records', '3', '--threads', '0'], { env: s.env });
   t.is(resumed.code, 0, resumed.stdout + resumed.stderr);
   const manifests = manifestsIn(s.folder);
@@ -122,4 +125,25 @@ test('an export killed with SIGKILL mid-run is completed by the next run: no gap
   t.is(keys.length, manifests.length);
   const verified = await runCli(['audit-verify', '--archive', s.folder, '--compare-database', s.app.test.location, '--threads', '0'], { env: s.env });
   t.is(verified.code, 0, verified.stdout);
+});
+
+test('export --every runs on a schedule: the next run has only its own archive.exported records pending and writes nothing; SIGTERM stops it with exit 0', async (t) => {
+  const s = await setup(t, 2);
+  const twice = await runCli(['export', '--to', s.folder, '--every', '1s', '--runs', '2', '--threads', '0'], { env: s.env });
+  t.is(twice.code, 0, twice.stderr);
+  const runs = twice.stdout.split(/^(?=\d{4}-\d{2}-\d{2}T\S+ export: )/m);
+  t.is(runs.length, 2, twice.stdout);
+  t.regex(runs[0]!, /export: OK .*\n {2}main: seq 1\.\.\d+ in \d+ batches/);
+  t.regex(runs[1]!, /export: OK .*\n {2}main: nothing exported \(only archive\.exported records are pending\)/);
+
+  const { DATABASE_URL: _inherited, ...inherited } = process.env;
+  const child = spawn(process.execPath, [CLI, 'export', '--to', s.folder, '--every', '1h', '--threads', '0'], { env: { ...inherited, ...s.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let waited = 0; !Buffer.concat(output).toString().includes('export: OK') && waited < 30_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  const stopping = Date.now();
+  child.kill('SIGTERM');
+  t.is(await exited, 0);
+  t.true(Date.now() - stopping < 5000, 'it does not wait out the hour');
 });

@@ -243,3 +243,21 @@ for (const [failingPut, what, secondCount] of [[4, "a batch's manifest (its obje
     t.true((await verifyFolder(app, folder, true)).ok);
   });
 }
+
+test('a record whose signature a superuser replaced stops a full export before anything from its page on is written; --verify hashes archives it, and archive verification then finds it', async (t) => {
+  const app = await testApp(t, 'pglite');
+  await runDemoWorkload(app.deps, 3, quiet);
+  const { rows } = await app.test.db.query<{ record: string }>("SELECT record FROM events WHERE chain = 'main' AND seq IN (14, 15) ORDER BY seq");
+  const other = (JSON.parse(rows[1]!.record) as { sig: { value: string } }).sig.value;
+  const victim = (JSON.parse(rows[0]!.record) as { sig: { value: string } }).sig.value;
+  await app.test.superuser("UPDATE events SET record = replace(record, $1, $2) WHERE chain = 'main' AND seq = 14", [victim, other]);
+  const folder = tempDir('signature');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const full = await exportTo(app.runtime, new FolderStore(folder));
+  t.like(full.finding, { chain: 'main', seq: 14, reason: 'bad-signature' });
+  // Verified pages (up to 1000 records) go into batches: the page holding seq 14 is not archived, nor anything after it.
+  t.deepEqual(await manifestsOf(new FolderStore(folder)), []);
+  const hashesOnly = await exportTo(app.runtime, new FolderStore(folder), {}, { signatures: false });
+  t.true(hashesOnly.ok);
+  t.like((await verifyFolder(app, folder)).finding, { chain: 'main', seq: 14, reason: 'bad-signature' });
+});

@@ -11,6 +11,7 @@ import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import type { VerifyReport, BreakglassUse } from '../../verifier/verify.ts';
 import { verifyArchive } from '../../verifier/archiveVerify.ts';
 import type { RecordReader } from '../../verifier/reader.ts';
+import { ArchiveReader, archiveNotes } from '../../archive/archiveReader.ts';
 import { openArchiveReader } from '../archive/targets.ts';
 import type { Config } from '../config.ts';
 import { databaseReader } from '../readers/databaseReader.ts';
@@ -57,6 +58,13 @@ function describeBreakglass(uses: readonly BreakglassUse[]): string {
   return `break-glass: ${formatCount(uses.length)} records signed by break-glass signers\n${lines.join('\n')}\n`;
 }
 
+function describeArchive(archive: ReturnType<typeof archiveNotes>): string {
+  const lines = [`archive: ${formatCount(archive.batches)} batches of service ${archive.service}`];
+  for (const key of archive.unmanifested) lines.push(`  note: ${key} has no manifest (an export stopped between its two writes; the next export completes it); it is not part of the archive yet`);
+  for (const key of archive.strays) lines.push(`  note: ${key} is not an archive object`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function registryFor(path: string | undefined): SignerRegistry {
   return loadRegistryFile(path ?? loadConfig().signersPath);
 }
@@ -89,7 +97,8 @@ async function run(options: AuditVerifyOptions): Promise<number> {
       },
     });
     progress.done();
-    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+    const archive = source.reader instanceof ArchiveReader ? archiveNotes(source.reader.index) : undefined;
+    process.stdout.write(options.json ? `${JSON.stringify(archive ? { ...report, archive } : report)}\n` : `${describeReport(report)}${archive ? describeArchive(archive) : ''}`);
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();

@@ -27,8 +27,8 @@ export function exportSettings(overrides: Partial<ExportSettings> = {}): ExportS
 }
 
 /** One export run of the runtime's chain into `store`, as `chainbook export` does it. */
-export async function exportTo(runtime: Runtime, store: ObjectStore, overrides: Partial<ExportSettings> = {}): Promise<ExportReport> {
-  const checker = inProcessChecker(runtime.registry);
+export async function exportTo(runtime: Runtime, store: ObjectStore, overrides: Partial<ExportSettings> = {}, checks: { signatures?: boolean } = {}): Promise<ExportReport> {
+  const checker = inProcessChecker(runtime.registry, checks);
   try {
     return await exportArchive(
       {
