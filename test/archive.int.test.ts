@@ -64,8 +64,10 @@ async function exportedEvents(app: TestApp): Promise<{ batchKey: string; fromSeq
 }
 
 async function verifyFolder(app: TestApp, folder: string, withDatabase = false) {
-  const reader = await archiveReader(new FolderStore(folder), app.runtime.registry);
-  return verifyArchive(reader, inProcessChecker(app.runtime.registry), withDatabase ? { database: databaseReader(app.test.db) } : {});
+  const store = new FolderStore(folder);
+  const reader = await archiveReader(store, app.runtime.registry);
+  const compare = { database: databaseReader(app.test.db), exportedTo: { service: SERVICE, target: store.description } };
+  return verifyArchive(reader, inProcessChecker(app.runtime.registry), withDatabase ? compare : {});
 }
 
 for (const engine of ENGINES) {
@@ -260,4 +262,17 @@ test('a record whose signature a superuser replaced stops a full export before a
   const hashesOnly = await exportTo(app.runtime, new FolderStore(folder), {}, { signatures: false });
   t.true(hashesOnly.ok);
   t.like((await verifyFolder(app, folder)).finding, { chain: 'main', seq: 14, reason: 'bad-signature' });
+});
+
+test('batches removed from the tail of the archive verify on their own, and fail --compare-database: the database records their export', async (t) => {
+  const { app, folder, manifests } = await exportedApp(t, 'pglite');
+  const newest = manifests.at(-1)!;
+  for (const suffix of ['.jsonl.gz', '.manifest.json'] as const) {
+    chmodSync(pathOf(folder, newest, suffix), 0o644);
+    unlinkSync(pathOf(folder, newest, suffix));
+  }
+  t.true((await verifyFolder(app, folder)).ok, 'a shorter archive is consistent on its own');
+  const report = await verifyFolder(app, folder, true);
+  t.like(report.finding, { chain: 'main', seq: newest.from_seq, reason: 'batch-missing' });
+  t.regex(report.finding!.message, /the database records the export of marketplace\/.*main-\d+-\d+\.jsonl\.gz .* which the archive, ending at seq \d+, does not hold/);
 });

@@ -14,14 +14,24 @@
  *                            in the middle).
  *
  * The archive's newest manifest is the signed checkpoint the database is
- * held to (CHAIN_FORMAT.md section 6).
+ * held to (CHAIN_FORMAT.md section 6). The other way round, the database's
+ * `archive.exported` records after the archive's end must not name batches of
+ * this archive that it does not hold (`batch-missing`: batches were removed
+ * from the archive's tail).
  */
+import { ARCHIVE_EXPORTED_TYPE, type ArchiveExported } from '../archive/exportedEvent.ts';
 import type { LineChecker, RecordReader } from './reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyOptions, type VerifyReport } from './verify.ts';
 
 export interface ArchiveVerifyOptions extends VerifyOptions {
   /** The database whose chain must hold the archive as a prefix. */
   database?: RecordReader | undefined;
+  /**
+   * The archive's service and target as `archive.exported` names them: with
+   * a database, exports it records beyond the archive's end show batches
+   * removed from the archive.
+   */
+  exportedTo?: { service: string; target: string } | undefined;
 }
 
 class ComparisonFailed extends Error {
@@ -79,8 +89,26 @@ async function compareHeads(database: RecordReader, chains: readonly ChainSummar
   return undefined;
 }
 
+/** archive.exported records after the archive's end that name a batch of this archive reaching past it. */
+async function removedBatches(database: RecordReader, chains: readonly ChainSummary[], exportedTo: { service: string; target: string }): Promise<Finding | undefined> {
+  for (const summary of chains) {
+    if (summary.records === 0) continue;
+    for await (const page of database.pages(summary.chain, summary.toSeq + 1, await database.lastSeq(summary.chain))) {
+      for (const line of page) {
+        if (!line.includes(`"type":"${ARCHIVE_EXPORTED_TYPE}"`)) continue;
+        const { type, data } = JSON.parse(line) as { type: string; data: Partial<ArchiveExported> };
+        if (type !== ARCHIVE_EXPORTED_TYPE || data.service !== exportedTo.service || data.target !== exportedTo.target || data.chain !== summary.chain) continue;
+        if ((data.toSeq ?? 0) <= summary.toSeq) continue;
+        const message = `the database records the export of ${String(data.batchKey)} (seq ${String(data.fromSeq)}..${String(data.toSeq)}) to ${exportedTo.target}, which the archive, ending at seq ${summary.toSeq}, does not hold: batches were removed from the archive`;
+        return { chain: summary.chain, seq: summary.toSeq + 1, reason: 'batch-missing', message, ...(typeof data.batchKey === 'string' ? { batch: data.batchKey } : {}) };
+      }
+    }
+  }
+  return undefined;
+}
+
 export async function verifyArchive(archive: RecordReader, checker: LineChecker, options: ArchiveVerifyOptions = {}): Promise<VerifyReport> {
-  const { database, ...verifyOptions } = options;
+  const { database, exportedTo, ...verifyOptions } = options;
   if (!database) return verify(archive, checker, verifyOptions);
   const started = performance.now();
   let compared = 0;
@@ -95,7 +123,8 @@ export async function verifyArchive(archive: RecordReader, checker: LineChecker,
       },
     });
     if (!report.ok) return report;
-    const finding = await compareHeads(database, report.chains);
+    const toEnd = verifyOptions.toSeq === undefined;
+    const finding = (await compareHeads(database, report.chains)) ?? (toEnd && exportedTo ? await removedBatches(database, report.chains, exportedTo) : undefined);
     return finding ? { ...report, ok: false, finding } : report;
   } catch (error) {
     if (!(error instanceof ComparisonFailed)) throw error;

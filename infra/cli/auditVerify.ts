@@ -91,6 +91,7 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     const report = await verifyArchive(source.reader, checker, {
       ...verifyOptions,
       database: source.compared,
+      exportedTo: source.exportedTo,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
         progress.update(`verifying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`);
@@ -108,7 +109,7 @@ async function run(options: AuditVerifyOptions): Promise<number> {
 }
 
 /** The source to verify: the archive (with the database to hold to it), a file, or a database. */
-async function openVerifySource(options: AuditVerifyOptions, config: Config, registry: SignerRegistry): Promise<OpenedSource & { compared?: RecordReader }> {
+async function openVerifySource(options: AuditVerifyOptions, config: Config, registry: SignerRegistry): Promise<OpenedSource & { compared?: RecordReader; exportedTo?: { service: string; target: string } }> {
   if (options.archive === undefined) {
     if (options.compareDatabase !== undefined || options.service !== undefined) throw new UsageError('--compare-database and --service go with --archive');
     return openSource(options, config);
@@ -125,7 +126,7 @@ async function openVerifySource(options: AuditVerifyOptions, config: Config, reg
   return {
     reader: archive.reader,
     db,
-    ...(db ? { compared: databaseReader(db) } : {}),
+    ...(db ? { compared: databaseReader(db), exportedTo: { service: archive.reader.index.service, target: archive.store.description } } : {}),
     async close() {
       archive.close();
       await db?.close();
