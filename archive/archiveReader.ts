@@ -176,12 +176,31 @@ export class ArchiveReader implements RecordReader {
     const following = batches.find((batch) => batch.fromSeq === seq + 1);
     if (following) return (await this.#uncheckedManifest(following))?.first_prev_hash;
     const holding = batches.find((batch) => batch.fromSeq <= seq && seq <= batch.toSeq);
-    if (!holding) return undefined;
-    for await (const page of this.pages(chain, seq, seq)) {
-      const hash = factsOf(page[0])?.hash;
-      return typeof hash === 'string' && HASH_PATTERN.test(hash) ? hash : undefined;
+    const lines = holding && (await this.#readAlone(holding));
+    const hash = factsOf(lines?.[seq - holding!.fromSeq])?.hash;
+    return typeof hash === 'string' && HASH_PATTERN.test(hash) ? hash : undefined;
+  }
+
+  /**
+   * Spec 4b, for a range that starts inside a session: the signer.delegated
+   * record of `kid` (on its stream `delegation-<chain>.<kid>`, as the writer
+   * puts it) in the batches before `beforeSeq`, newest first. The verifier
+   * checks it fully; a batch that fails its own checks is skipped here.
+   */
+  async delegationRecord(chain: string, kid: string, beforeSeq: number): Promise<string | undefined> {
+    const stream = `"stream":${JSON.stringify(`delegation-${chain}.${kid}`)}`;
+    const earlier = this.#batches(chain).filter((batch) => batch.fromSeq < beforeSeq);
+    for (const batch of earlier.reverse()) {
+      const found = (await this.#readAlone(batch))?.find((line) => line.includes(stream) && line.includes('"type":"signer.delegated"'));
+      if (found !== undefined) return found;
     }
     return undefined;
+  }
+
+  /** One batch's lines when it passes its own checks (manifest, signature, object hash, content), without its links; else undefined. */
+  async #readAlone(batch: IndexedBatch): Promise<string[] | undefined> {
+    const checked = await this.#check(batch, batch.fromSeq, undefined, await this.#load(batch));
+    return 'finding' in checked ? undefined : checked.lines;
   }
 
   /** The newest manifest is a signed checkpoint (spec 6): the chain must reach its to_seq and last_hash. */
