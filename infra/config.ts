@@ -8,6 +8,8 @@ import { CodedError } from '../domain/errors.ts';
 import { CHAIN_NAME_PATTERN } from '../chain/record.ts';
 import { DEFAULT_BREAKER } from './signers/resilience.ts';
 import { isSignatureAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../chain/signature.ts';
+import { DEFAULT_RETENTION_DAYS } from '../archive/limits.ts';
+import { LABEL_PATTERN } from '../archive/manifest.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -40,6 +42,31 @@ export interface SigningConfig {
   proxyClients: { name: string; apiKey: string }[];
 }
 
+export const OBJECT_LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
+/** Longest Object Lock retention accepted, in days (100 years). */
+export const MAX_RETENTION_DAYS = 36_500;
+
+export interface ArchiveConfig {
+  /** Where `export` writes and `audit-verify --archive` reads by default: a folder, or s3://bucket/prefix. */
+  target: string;
+  /** The archive's top folder (spec 6 `<service>`). */
+  service: string;
+  /** `env` in manifests and object metadata. */
+  env: string;
+  lockMode: (typeof OBJECT_LOCK_MODES)[number];
+  retentionDays: number;
+  piiIncluded: boolean;
+  /** undefined: not declared; production refuses to export then. */
+  piiPolicyVersion: string | undefined;
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    forcePathStyle: boolean;
+    /** S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY; undefined: the AWS SDK's standard credential chain. */
+    credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  };
+}
+
 export interface Config {
   nodeEnv: string;
   production: boolean;
@@ -52,6 +79,7 @@ export interface Config {
   signingDisabledReason: string | undefined;
   defaultChain: string;
   signing: SigningConfig;
+  archive: ArchiveConfig;
 }
 
 export class ConfigError extends CodedError {
@@ -125,6 +153,23 @@ const schema = z.object({
     message: 'must be name:key pairs separated by commas, e.g. finance:k1,kernel:k2 (keys of at least 16 characters)',
   }),
   BREAKGLASS_KEY_FILE: optionalText,
+  ARCHIVE_TARGET: optionalText.refine((value) => value === undefined || !value.includes('://') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value), {
+    message: 'must be a folder or s3://bucket/prefix',
+  }),
+  ARCHIVE_SERVICE: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), { message: `must match ${CHAIN_NAME_PATTERN.source}` }),
+  ARCHIVE_ENV: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
+  ARCHIVE_OBJECT_LOCK_MODE: optionalText.refine((value) => value === undefined || (OBJECT_LOCK_MODES as readonly string[]).includes(value), {
+    message: `must be one of ${OBJECT_LOCK_MODES.join(', ')}`,
+  }),
+  ARCHIVE_RETENTION_DAYS: positiveInteger(MAX_RETENTION_DAYS),
+  ARCHIVE_PII_INCLUDED: flag,
+  ARCHIVE_PII_POLICY_VERSION: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
+  S3_ENDPOINT: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), { message: 'must be an http:// or https:// URL' }),
+  S3_AUDIT_BUCKET: optionalText.refine((value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value), { message: 'must be an S3 bucket name' }),
+  S3_REGION: optionalText,
+  S3_FORCE_PATH_STYLE: flag,
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
 });
 
 type Values = z.infer<typeof schema>;
@@ -182,6 +227,35 @@ function signingConfig(values: Values): SigningConfig {
   };
 }
 
+function archiveConfig(values: Values, dataDir: string, nodeEnv: string): ArchiveConfig {
+  const accessKeyId = values.S3_ACCESS_KEY_ID;
+  const secretAccessKey = values.S3_SECRET_ACCESS_KEY;
+  return {
+    target: values.ARCHIVE_TARGET ?? (values.S3_AUDIT_BUCKET ? `s3://${values.S3_AUDIT_BUCKET}` : `${dataDir}/archive`),
+    service: values.ARCHIVE_SERVICE ?? DEFAULT_ARCHIVE_SERVICE,
+    env: values.ARCHIVE_ENV ?? (LABEL_PATTERN.test(nodeEnv) ? nodeEnv : 'unknown'),
+    lockMode: (values.ARCHIVE_OBJECT_LOCK_MODE as ArchiveConfig['lockMode'] | undefined) ?? 'COMPLIANCE',
+    retentionDays: values.ARCHIVE_RETENTION_DAYS ?? DEFAULT_RETENTION_DAYS,
+    piiIncluded: values.ARCHIVE_PII_INCLUDED === true,
+    piiPolicyVersion: values.ARCHIVE_PII_POLICY_VERSION,
+    s3: {
+      endpoint: values.S3_ENDPOINT,
+      region: values.S3_REGION ?? values.AWS_REGION ?? 'us-east-1',
+      forcePathStyle: values.S3_FORCE_PATH_STYLE === true,
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    },
+  };
+}
+
+/** The archive's top folder when ARCHIVE_SERVICE is not set. */
+export const DEFAULT_ARCHIVE_SERVICE = 'chainbook';
+
+function archiveProblems(values: Values): string[] {
+  return (values.S3_ACCESS_KEY_ID === undefined) === (values.S3_SECRET_ACCESS_KEY === undefined)
+    ? []
+    : ['S3_ACCESS_KEY_ID: give both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (the AWS credential chain)'];
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
@@ -189,7 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const values = parsed.data;
   const nodeEnv = values.NODE_ENV ?? 'development';
-  const problems = signingProblems(values, nodeEnv === 'production');
+  const problems = [...signingProblems(values, nodeEnv === 'production'), ...archiveProblems(values)];
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
   return {
@@ -201,5 +275,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingDisabledReason: values.SIGNING_DISABLED_REASON,
     defaultChain: values.CHAINBOOK_CHAIN ?? 'main',
     signing: signingConfig(values),
+    archive: archiveConfig(values, dataDir, nodeEnv),
   };
 }

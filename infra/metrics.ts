@@ -89,3 +89,43 @@ export const auditAppendLatencySeconds = new Histogram({
   buckets: LATENCY_BUCKETS_SECONDS,
   registers: [metricsRegistry],
 });
+
+/**
+ * Archive export (`chainbook export`), named as the runbooks alert on
+ * (`<service>.audit_export_success_total`): the `service` label is the
+ * archive's service (marketplace, finance, …).
+ */
+export const auditExportSuccessTotal = new Counter({
+  name: 'audit_export_success_total',
+  help: 'Export runs that completed: every pending record archived (or nothing was pending)',
+  labelNames: ['service'] as const,
+  registers: [metricsRegistry],
+});
+
+export const auditExportFailuresTotal = new Counter({
+  name: 'audit_export_failures_total',
+  help: 'Export runs that failed: reason integrity (the database or the archive failed a check) or error (could not run: storage, database, signer)',
+  labelNames: ['service', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const archiveExportBatchesTotal = new Counter({
+  name: 'archive_export_batches_total',
+  help: 'Archive batches committed (object and signed manifest written)',
+  labelNames: ['service', 'chain'] as const,
+  registers: [metricsRegistry],
+});
+
+export const archiveExportRecordsTotal = new Counter({
+  name: 'archive_export_records_total',
+  help: 'Records archived',
+  labelNames: ['service', 'chain'] as const,
+  registers: [metricsRegistry],
+});
+
+export const archiveExportLastSuccessSeconds = new Gauge({
+  name: 'archive_export_last_success_timestamp_seconds',
+  help: 'Unix time of the last export run that completed',
+  labelNames: ['service'] as const,
+  registers: [metricsRegistry],
+});

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { payloadJcs } from '../chain/canonical.ts';
 import { preimageOf, sha256 } from '../chain/hash.ts';
 import * as limits from '../chain/limits.ts';
+import * as archiveLimits from '../archive/limits.ts';
 import { payloadOf, type ChainRecord } from '../chain/record.ts';
 import { parseRegistryText } from '../chain/registry.ts';
 import { verifySignature } from '../chain/signature.ts';
@@ -87,8 +88,8 @@ test('the example OpenSSL script verifies the record, and fails on a record chan
   t.notRegex(bad.stdout, /Verified Successfully/);
 });
 
-test('the bounds table lists every constant of chain/limits.ts with its value', (t) => {
-  for (const [name, value] of Object.entries(limits)) {
+test('the bounds tables list every constant of chain/limits.ts and archive/limits.ts with its value', (t) => {
+  for (const [name, value] of [...Object.entries(limits), ...Object.entries(archiveLimits)]) {
     t.true(DOC.includes(`| \`${name}\` | ${value} |`), `${name} = ${value}`);
   }
 });
@@ -109,6 +110,14 @@ const REASONS = {
   'missing-predecessor': true,
   'head-mismatch': true,
   'invalid-delegation': true,
+  'manifest-invalid': true,
+  'manifest-signature-invalid': true,
+  'batch-missing': true,
+  'batch-link-mismatch': true,
+  'batch-hash-mismatch': true,
+  'batch-content-mismatch': true,
+  'database-behind-archive': true,
+  'database-mismatch': true,
 } satisfies Record<FindingReason, true>;
 
 test('every finding reason is documented', (t) => {

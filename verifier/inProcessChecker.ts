@@ -1,6 +1,6 @@
 import { parseDelegation, type Delegation, type DelegationData } from '../chain/delegation.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
-import { checkLine } from './line.ts';
+import { checkLine, type LineCheckOptions } from './line.ts';
 import type { LineChecker } from './reader.ts';
 
 /** Session signers learned from verified signer.delegated records, by kid. */
@@ -16,12 +16,12 @@ export function delegationTable(): { delegations: Map<string, Delegation>; learn
 }
 
 /** Checks lines on the calling thread: for small ranges, tests and environments without workers. */
-export function inProcessChecker(registry: SignerRegistry): LineChecker {
+export function inProcessChecker(registry: SignerRegistry, options: LineCheckOptions = {}): LineChecker {
   const table = delegationTable();
   return {
-    check: async (lines) => lines.map((line) => checkLine(line, registry, table.delegations)),
+    check: async (lines) => lines.map((line) => checkLine(line, registry, table.delegations, options)),
     learnDelegation: (delegation) => table.learn(delegation),
-    recheck: (line) => checkLine(line, registry, table.delegations),
+    recheck: (line) => checkLine(line, registry, table.delegations, options),
     isRegistered: (kid) => registry.signers.has(kid),
     close: async () => undefined,
   };

@@ -1,6 +1,25 @@
 import type { DelegationData } from '../chain/delegation.ts';
 import type { LineCheck } from './line.ts';
 
+/** Problems a source finds in what it serves: the archive's batches and signed manifests (archive/archiveReader.ts). */
+export type SourceFindingReason =
+  | 'manifest-invalid'
+  | 'manifest-signature-invalid'
+  | 'batch-missing'
+  | 'batch-link-mismatch'
+  | 'batch-hash-mismatch'
+  | 'batch-content-mismatch';
+
+export interface SourceFinding {
+  chain: string;
+  /** The first seq the problem touches (a batch's from_seq, or the first seq no batch holds). */
+  seq: number;
+  reason: SourceFindingReason;
+  message: string;
+  /** The archive batch concerned (its object key). */
+  batch?: string;
+}
+
 /**
  * What the verifier reads through. One interface, several sources: the
  * database (infra/readers/databaseReader.ts), a JSON Lines file
@@ -23,6 +42,13 @@ export interface RecordReader {
    * verifier checks it fully. Optional: without it such records fail.
    */
   delegationRecord?(chain: string, kid: string, beforeSeq: number): Promise<string | undefined>;
+  /**
+   * A source that checks what it serves (the archive: object hashes, signed
+   * manifests, links between batches) stops serving a chain at the first
+   * problem and reports it here, once the chain's pages were read. The
+   * verifier reports it unless its own finding comes earlier in the chain.
+   */
+  sourceFinding?(chain: string): SourceFinding | undefined;
   /** The head the source itself claims (the database's head row), checked against the records read. */
   claimedHead?(chain: string): Promise<{ seq: number; hash: string } | undefined>;
   close(): Promise<void>;

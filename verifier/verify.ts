@@ -5,7 +5,7 @@
 import { parseDelegation, SIGNER_EVENT_TYPES, type Delegation, type DelegationData } from '../chain/delegation.ts';
 import { ZERO_HASH } from '../chain/record.ts';
 import type { LineCheck, RecordFacts, SignatureFailure } from './line.ts';
-import type { LineChecker, RecordReader } from './reader.ts';
+import type { LineChecker, RecordReader, SourceFindingReason } from './reader.ts';
 import { UuidSet } from './uuidSet.ts';
 
 export type FindingReason =
@@ -19,13 +19,18 @@ export type FindingReason =
   | 'stream-version-gap'
   | 'duplicate-id'
   | 'missing-predecessor'
-  | 'head-mismatch';
+  | 'head-mismatch'
+  | SourceFindingReason
+  | 'database-behind-archive'
+  | 'database-mismatch';
 
 export interface Finding {
   chain: string;
   seq: number;
   reason: FindingReason;
   message: string;
+  /** The archive batch concerned, for findings about the archive. */
+  batch?: string;
 }
 
 export interface ChainSummary {
@@ -246,7 +251,10 @@ async function verifyChain(
   if (typeof anchored !== 'string') return { summary, finding: anchored, breakglass: undefined };
   const cursor = new ChainCursor(chain, range.fromSeq, anchored, ids, checker, options.reportBreakglass === true);
   const total = Math.max(0, range.toSeq - range.fromSeq + 1);
-  const finding = await checkPages(reader, range, checker, cursor, options, total);
+  const pageFinding = await checkPages(reader, range, checker, cursor, options, total);
+  // A source that stopped serving at a problem of its own (an archive batch) reports it, unless a record before it failed.
+  const sourced = reader.sourceFinding?.(chain);
+  const finding = sourced && (pageFinding === undefined || sourced.seq <= pageFinding.seq) ? sourced : pageFinding;
   Object.assign(summary, {
     fromSeq: cursor.records > 0 ? range.fromSeq : 0,
     toSeq: cursor.expectedSeq - 1 >= range.fromSeq ? cursor.expectedSeq - 1 : 0,

@@ -8,14 +8,23 @@ import type { Command } from 'commander';
 import { HASH_PATTERN } from '../../chain/record.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
-import { verify, type BreakglassUse, type VerifyReport } from '../../verifier/verify.ts';
+import type { VerifyReport, BreakglassUse } from '../../verifier/verify.ts';
+import { verifyArchive } from '../../verifier/archiveVerify.ts';
+import type { RecordReader } from '../../verifier/reader.ts';
+import { ArchiveReader, archiveNotes } from '../../archive/archiveReader.ts';
+import { openArchiveReader } from '../archive/targets.ts';
+import type { Config } from '../config.ts';
+import { databaseReader } from '../readers/databaseReader.ts';
 import { loadConfig } from '../config.ts';
 import { loadRegistryFile } from '../signers/registryFile.ts';
 import { workerChecker } from '../workers/checkPool.ts';
 import { EXIT, formatCount, parseCount, progressLine, UsageError } from './io.ts';
-import { addSourceOptions, openSource, type SourceOptions } from './sources.ts';
+import { addSourceOptions, openDatabaseSource, openSource, type OpenedSource, type SourceOptions } from './sources.ts';
 
 interface AuditVerifyOptions extends SourceOptions {
+  archive?: string;
+  service?: string;
+  compareDatabase?: string;
   signers?: string;
   chain?: string[];
   from?: string;
@@ -49,6 +58,13 @@ function describeBreakglass(uses: readonly BreakglassUse[]): string {
   return `break-glass: ${formatCount(uses.length)} records signed by break-glass signers\n${lines.join('\n')}\n`;
 }
 
+function describeArchive(archive: ReturnType<typeof archiveNotes>): string {
+  const lines = [`archive: ${formatCount(archive.batches)} batches of service ${archive.service}`];
+  for (const key of archive.unmanifested) lines.push(`  note: ${key} has no manifest (an export stopped between its two writes; the next export completes it); it is not part of the archive yet`);
+  for (const key of archive.strays) lines.push(`  note: ${key} is not an archive object`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function registryFor(path: string | undefined): SignerRegistry {
   return loadRegistryFile(path ?? loadConfig().signersPath);
 }
@@ -65,22 +81,25 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     ...(options.prevHash !== undefined ? { prevHash: options.prevHash } : {}),
     ...(options.reportBreakglass === true ? { reportBreakglass: true } : {}),
   };
-  const source = await openSource(options, config);
+  const source = await openVerifySource(options, config, registry);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const small = verifyOptions.limit !== undefined && verifyOptions.limit < WORKER_THRESHOLD_RECORDS;
   const checker = threads === 0 || small || options.input !== undefined ? inProcessChecker(registry) : workerChecker(registry, threads);
   const progress = progressLine(options.progress && !options.json && process.stderr.isTTY === true);
   const started = Date.now();
   try {
-    const report = await verify(source.reader, checker, {
+    const report = await verifyArchive(source.reader, checker, {
       ...verifyOptions,
+      database: source.compared,
+      exportedTo: source.exportedTo,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
         progress.update(`verifying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`);
       },
     });
     progress.done();
-    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describeReport(report));
+    const archive = source.reader instanceof ArchiveReader ? archiveNotes(source.reader.index) : undefined;
+    process.stdout.write(options.json ? `${JSON.stringify(archive ? { ...report, archive } : report)}\n` : `${describeReport(report)}${archive ? describeArchive(archive) : ''}`);
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
@@ -89,11 +108,40 @@ async function run(options: AuditVerifyOptions): Promise<number> {
   }
 }
 
+/** The source to verify: the archive (with the database to hold to it), a file, or a database. */
+async function openVerifySource(options: AuditVerifyOptions, config: Config, registry: SignerRegistry): Promise<OpenedSource & { compared?: RecordReader; exportedTo?: { service: string; target: string } }> {
+  if (options.archive === undefined) {
+    if (options.compareDatabase !== undefined || options.service !== undefined) throw new UsageError('--compare-database and --service go with --archive');
+    return openSource(options, config);
+  }
+  if (options.databaseUrl !== undefined || options.dataDir !== undefined || options.input !== undefined) {
+    throw new UsageError('--archive is the source: give the database to compare it with as --compare-database, not -d, --data-dir or --input');
+  }
+  const archive = await openArchiveReader(options.archive, config.archive, registry, options.service);
+  const target = options.compareDatabase;
+  const db = target === undefined ? undefined : await openDatabaseSource(/^postgres(ql)?:\/\//.test(target) ? { databaseUrl: target } : { dataDir: target }, config).catch((error: unknown) => {
+    archive.close();
+    throw error;
+  });
+  return {
+    reader: archive.reader,
+    db,
+    ...(db ? { compared: databaseReader(db), exportedTo: { service: archive.reader.index.service, target: archive.store.description } } : {}),
+    async close() {
+      archive.close();
+      await db?.close();
+    },
+  };
+}
+
 export function registerAuditVerify(program: Command, exit: (code: number) => void): void {
   const command = program
     .command('audit-verify')
-    .description('verify every record: format, seq, links, hashes, signatures against the registry, stream versions, unique ids (exit 0 ok, 1 integrity failure, 2 could not run)');
+    .description('verify every record: format, seq, links, hashes, signatures against the registry, stream versions, unique ids; of a database, a file or the archive (exit 0 ok, 1 integrity failure, 2 could not run)');
   addSourceOptions(command)
+    .option('-a, --archive <target>', 'verify the archive in this folder or s3://bucket/prefix: every manifest signature, object hash, link between batches and record')
+    .option('--service <name>', "with --archive: the archive's service (default: its only one)")
+    .option('--compare-database <url|dir>', "with --archive: the database (PostgreSQL URL, or data folder of an embedded one) must hold the archive as a prefix with identical records; behind it or different is an integrity failure")
     .option('-s, --signers <file>', 'signer registry, signers.json (default: the registry in use, CHAINBOOK_SIGNERS)')
     .option('--chain <name...>', 'chains to check (default: every chain)')
     .option('--from <seq>', 'first seq to check (its predecessor must be readable, or given with --prev-hash)')

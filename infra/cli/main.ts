@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { CodedError } from '../../domain/errors.ts';
 import { ChainError } from '../../chain/errors.ts';
 import { registerAppend } from './append.ts';
+import { registerAuditBundle } from './auditBundle.ts';
 import { registerAuditVerify } from './auditVerify.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
+import { registerExport } from './export.ts';
 import { registerProof } from './proof.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
@@ -84,6 +86,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerProof(program, exit);
   registerServe(program, exit);
   registerTokens(program, exit);
+  registerExport(program, exit);
+  registerAuditBundle(program, exit);
   try {
     await program.parseAsync(argv);
     return code;

@@ -1,7 +1,8 @@
 /**
  * `chainbook replay`: drops and rebuilds every projection from the chain,
- * verifying each record as it folds it; or, with --from-database or
- * --from-data-dir, restores a fresh database from another one. Prints the
+ * verifying each record as it folds it; or, with --from-database,
+ * --from-data-dir or --from-archive, restores a fresh database from another
+ * one or from the archive (disaster recovery). Prints the
  * projection digests; --compare checks them against the live projections
  * (exit 1 on any difference).
  */
@@ -11,7 +12,8 @@ import { projectionDigests } from '../../projections/projections.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { loadConfig } from '../config.ts';
 import { openDatabase } from '../runtime.ts';
-import type { SqlDatabase } from '../db/sql.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
+import { openArchiveReader } from '../archive/targets.ts';
 import { databaseReader } from '../readers/databaseReader.ts';
 import { replay, type ReplayReport, type ReplaySource } from '../replay/replay.ts';
 import { workerChecker } from '../workers/checkPool.ts';
@@ -24,6 +26,10 @@ interface ReplayCommandOptions {
   dataDir?: string;
   fromDatabase?: string;
   fromDataDir?: string;
+  fromArchive?: string;
+  service?: string;
+  compareDatabase?: string;
+  force?: boolean;
   signers?: string;
   compare?: boolean;
   dryRun?: boolean;
@@ -50,23 +56,57 @@ function describe(report: ReplayReport, copying: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function openReplaySource(options: ReplayCommandOptions, config: ReturnType<typeof loadConfig>): Promise<{ source: ReplaySource; db: SqlDatabase } | undefined> {
-  if (options.fromDatabase === undefined && options.fromDataDir === undefined) return undefined;
-  if (options.fromDatabase !== undefined && options.fromDataDir !== undefined) throw new UsageError('give --from-database or --from-data-dir, not both');
+interface OpenedReplaySource {
+  source: ReplaySource;
+  close(): Promise<void>;
+}
+
+/** A database given as a PostgreSQL URL or as the data folder of an embedded one. */
+function databaseOption(value: string): { databaseUrl: string } | { dataDir: string } {
+  return /^postgres(ql)?:\/\//.test(value) ? { databaseUrl: value } : { dataDir: value };
+}
+
+async function openReplaySource(options: ReplayCommandOptions, config: ReturnType<typeof loadConfig>, registry: SignerRegistry): Promise<OpenedReplaySource | undefined> {
+  const given = [options.fromDatabase, options.fromDataDir, options.fromArchive].filter((value) => value !== undefined).length;
+  if (given > 1) throw new UsageError('give one of --from-database, --from-data-dir or --from-archive');
+  if ((options.service !== undefined || options.compareDatabase !== undefined) && options.fromArchive === undefined) throw new UsageError('--service and --compare-database go with --from-archive');
+  if (options.fromArchive !== undefined) return openArchiveSource(options.fromArchive, options, config, registry);
+  if (given === 0) return undefined;
   const db = await openDatabaseSource(options.fromDatabase !== undefined ? { databaseUrl: options.fromDatabase } : { dataDir: options.fromDataDir! }, config);
-  return { db, source: { reader: databaseReader(db), digests: () => projectionDigests(db) } };
+  return { source: { reader: databaseReader(db), digests: () => projectionDigests(db) }, close: () => db.close() };
+}
+
+/** The archive, verified as it is read; --compare-database names the live database whose digests the restore must reproduce. */
+async function openArchiveSource(target: string, options: ReplayCommandOptions, config: ReturnType<typeof loadConfig>, registry: SignerRegistry): Promise<OpenedReplaySource> {
+  const live = options.compareDatabase === undefined ? undefined : await openDatabaseSource(databaseOption(options.compareDatabase), config);
+  try {
+    const archive = await openArchiveReader(target, config.archive, registry, options.service);
+    return {
+      source: { reader: archive.reader, ...(live ? { digests: () => projectionDigests(live) } : {}) },
+      async close() {
+        archive.close();
+        await live?.close();
+      },
+    };
+  } catch (error) {
+    await live?.close();
+    throw error;
+  }
 }
 
 async function run(options: ReplayCommandOptions): Promise<number> {
   const config = loadConfig();
   const registry = registryFor(options.signers);
+  if (options.fromArchive !== undefined && options.compare === true && options.compareDatabase === undefined) {
+    throw new UsageError('--compare with --from-archive needs --compare-database <url|dir>: the live database whose digests the restore must reproduce');
+  }
   if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
-  const from = await openReplaySource(options, config);
+  const from = await openReplaySource(options, config, registry);
   const target = await openDatabase({
     databaseUrl: options.databaseUrl ?? (options.dataDir ? undefined : config.databaseUrl),
     dataDir: options.dataDir ?? config.dataDir,
   }).catch(async (error: unknown) => {
-    await from?.db.close();
+    await from?.close();
     throw error;
   });
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
@@ -78,7 +118,8 @@ async function run(options: ReplayCommandOptions): Promise<number> {
       target,
       source: from?.source,
       checker,
-      compare: options.compare === true,
+      compare: options.compare === true || options.compareDatabase !== undefined,
+      replaceExisting: options.force === true,
       dryRun: options.dryRun === true,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
@@ -92,7 +133,7 @@ async function run(options: ReplayCommandOptions): Promise<number> {
     progress.done();
     await checker.close();
     await target.close();
-    await from?.db.close();
+    await from?.close();
   }
 }
 
@@ -104,6 +145,10 @@ export function registerReplay(program: Command, exit: (code: number) => void): 
     .option('--data-dir <dir>', 'data folder of the embedded database to rebuild (default: CHAINBOOK_DATA_DIR or ./.chainbook)')
     .option('--from-database <url>', 'restore from this PostgreSQL database into the (empty) target')
     .option('--from-data-dir <dir>', 'restore from the embedded database of this data folder into the (empty) target')
+    .option('--from-archive <target>', 'disaster recovery from the archive (a folder or s3://bucket/prefix): every batch, manifest and record verified, into the (empty) target')
+    .option('--service <name>', "with --from-archive: the archive's service (default: its only one)")
+    .option('--compare-database <url|dir>', 'with --from-archive: compare the rebuilt digests with this live database (PostgreSQL URL or data folder); exit 1 on any difference')
+    .option('--force', 'restore into a target whose event log is not empty: empty it first, in the same transaction (needs a superuser)')
     .option('-s, --signers <file>', 'signer registry to verify records against (default: the registry in use)')
     .option('--compare', "compare the rebuilt digests with the live projections' (the target's before, or the source's); exit 1 on any difference")
     .option('--dry-run', 'roll back at the end: verify, rebuild and compare without changing anything')

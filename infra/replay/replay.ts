@@ -1,9 +1,10 @@
 /**
  * Replay (disaster recovery): drops every projection and rebuilds it from the
  * chain, verifying each record (CHAIN_FORMAT.md section 5: format, links,
- * hashes, signatures) before folding it. With another source (a database, later
- * the archive) the verified records are first copied, byte for byte, into the
- * target's empty event log.
+ * hashes, signatures) before folding it. With another source (any
+ * RecordReader: a database, or the archive, whose reader also checks batch
+ * hashes, signed manifests and links) the verified records are first copied,
+ * byte for byte, into the target's empty event log.
  *
  * It all happens in one transaction of the target holding every chain's head
  * lock: appends wait, readers see the old projections until the new ones are
@@ -22,6 +23,11 @@ import { storedRecord } from '../store/sqlStore.ts';
 const SQL = {
   lockHeads: 'SELECT chain FROM chain_heads ORDER BY chain FOR UPDATE',
   anyEvent: 'SELECT 1 FROM events LIMIT 1',
+  // --force: the event log is append-only (triggers) except for a superuser who turns them off for this transaction.
+  replicaRole: 'SET LOCAL session_replication_role = replica',
+  wipe: 'TRUNCATE events, idempotency_keys',
+  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL`,
+  defaultRole: 'SET LOCAL session_replication_role = DEFAULT',
   copy: `INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
     SELECT u.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
     FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
@@ -45,6 +51,11 @@ export interface ReplayOptions {
   compare?: boolean;
   /** Roll back at the end: only report. */
   dryRun?: boolean;
+  /**
+   * Restoring into a target whose event log is not empty: empty it first, in
+   * the same transaction (needs a superuser: the event log is append-only).
+   */
+  replaceExisting?: boolean;
   onProgress?: (progress: VerifyProgress) => void;
 }
 
@@ -75,12 +86,24 @@ async function copyRecords(tx: SqlExecutor, records: readonly StoredRecord[]): P
   await tx.query(SQL.copy, [r.map((x) => x.chain), r.map((x) => x.seq), r.map((x) => x.id), r.map((x) => x.stream), r.map((x) => x.version), r.map((x) => x.type), r.map((x) => x.ts), records.map((stored) => stored.text)]);
 }
 
+async function emptyEventLog(tx: SqlExecutor, location: string): Promise<void> {
+  try {
+    await tx.query(SQL.replicaRole);
+    await tx.query(SQL.wipe);
+    await tx.query(SQL.resetHeads);
+    await tx.query(SQL.defaultRole);
+  } catch (error) {
+    throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `cannot empty the event log of ${location} (a superuser may): ${(error as Error).message}`, {});
+  }
+}
+
 async function rebuild(tx: SqlExecutor, options: ReplayOptions): Promise<ReplayReport> {
   const started = performance.now();
   await tx.query(SQL.lockHeads);
   const copying = options.source !== undefined;
   if (copying && (await tx.query(SQL.anyEvent)).rows.length > 0) {
-    throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `the event log of ${options.target.location} is not empty; restore into a fresh database`, {});
+    if (!options.replaceExisting) throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `the event log of ${options.target.location} is not empty; restore into a fresh database (or replace it with --force)`, {});
+    await emptyEventLog(tx, options.target.location);
   }
   const compared = options.compare ? await (options.source?.digests?.() ?? projectionDigests(tx)) : undefined;
   await dropProjections(tx);

@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { registryJson, type SignerRegistry } from '../../chain/registry.ts';
 import type { LineCheck } from '../../verifier/line.ts';
 import { delegationTable } from '../../verifier/inProcessChecker.ts';
-import { checkLine } from '../../verifier/line.ts';
+import { checkLine, type LineCheckOptions } from '../../verifier/line.ts';
 import type { LineChecker } from '../../verifier/reader.ts';
 import { tsWorker } from './tsWorker.ts';
 
@@ -17,7 +17,7 @@ interface Lane {
   busy: number;
 }
 
-export function workerChecker(registry: SignerRegistry, threads = availableParallelism()): LineChecker {
+export function workerChecker(registry: SignerRegistry, threads = availableParallelism(), options: LineCheckOptions = {}): LineChecker {
   const pending = new Map<number, { resolve: (checks: LineCheck[]) => void; reject: (error: Error) => void; lane: Lane }>();
   let nextId = 0;
   const failAll = (error: Error): void => {
@@ -27,7 +27,7 @@ export function workerChecker(registry: SignerRegistry, threads = availableParal
     }
   };
   const lanes: Lane[] = Array.from({ length: Math.max(1, threads) }, () => {
-    const worker = tsWorker(new URL('./checkWorker.ts', import.meta.url), { workerData: { registry: registryJson(registry) } });
+    const worker = tsWorker(new URL('./checkWorker.ts', import.meta.url), { workerData: { registry: registryJson(registry), options } });
     const lane: Lane = { worker, busy: 0 };
     worker.on('message', ({ id, checks }: { id: number; checks: LineCheck[] }) => {
       const request = pending.get(id);
@@ -49,7 +49,7 @@ export function workerChecker(registry: SignerRegistry, threads = availableParal
       // Messages reach a worker in order: every page posted after this one sees the delegation.
       for (const lane of lanes) lane.worker.postMessage({ delegation });
     },
-    recheck: (line) => checkLine(line, registry, table.delegations),
+    recheck: (line) => checkLine(line, registry, table.delegations, options),
     isRegistered: (kid) => registry.signers.has(kid),
     check(lines) {
       const lane = lanes.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));

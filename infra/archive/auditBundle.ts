@@ -1,0 +1,151 @@
+/**
+ * The auditor bundle (`chainbook audit-bundle`): the archive batches that
+ * hold the records of a time range, their signed manifests, signers.json,
+ * the ledger proofs whose range lies in those batches, and a README with a
+ * script of standard tools that checks them (archive/bundleReadme.ts).
+ * Everything bundled is verified first, as audit-verify --archive would.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readIndex, type IndexedBatch } from '../../archive/archiveIndex.ts';
+import { ArchiveReader } from '../../archive/archiveReader.ts';
+import { bundleReadme } from '../../archive/bundleReadme.ts';
+import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from '../../archive/limits.ts';
+import type { ObjectStore } from '../../archive/objectStore.ts';
+import type { SignedProof } from '../../chain/proof.ts';
+import { registryJson, type SignerRegistry } from '../../chain/registry.ts';
+import { CodedError } from '../../domain/errors.ts';
+import type { LineChecker } from '../../verifier/reader.ts';
+import { verifyProof } from '../../verifier/verifyProof.ts';
+import { verify, type Finding } from '../../verifier/verify.ts';
+import { zlibCompression } from './gzip.ts';
+
+/** The auditor's check script, shipped beside this file. */
+export const AUDITOR_CHECK_SCRIPT = readFileSync(new URL('./auditorCheck.sh', import.meta.url), 'utf8');
+
+export interface BundleOptions {
+  store: ObjectStore;
+  registry: SignerRegistry;
+  service: string;
+  chain: string;
+  fromTs: string;
+  toTs: string;
+  outDir: string;
+  /** Proof documents to consider (a proofs folder's files); those whose range lies in the bundle are included. */
+  proofTexts: readonly { name: string; text: string }[];
+  checker: LineChecker;
+  /** Signs a new ledger proof over the bundle's seq range (records it in the chain). */
+  issueProof?: ((fromSeq: number, toSeq: number) => Promise<SignedProof>) | undefined;
+  version: string;
+  nowMs: () => number;
+}
+
+export interface BundleReport {
+  ok: boolean;
+  finding: Finding | undefined;
+  outDir: string;
+  fromSeq: number;
+  toSeq: number;
+  batches: string[];
+  proofs: string[];
+  skippedProofs: { name: string; reason: string }[];
+}
+
+/** Batches whose first record's date allows a record in [fromTs, toTs]: by the dates in the keys, before reading any. */
+function candidates(batches: readonly IndexedBatch[], fromTs: string, toTs: string): IndexedBatch[] {
+  return batches.filter((batch, index) => batch.date <= toTs.slice(0, 10) && (index === batches.length - 1 || batches[index + 1]!.date >= fromTs.slice(0, 10)));
+}
+
+interface Range {
+  fromSeq: number | undefined;
+  toSeq: number | undefined;
+}
+
+/** Verifies the candidate batches and finds the seqs committed in the time range. */
+async function verifiedRange(reader: ArchiveReader, options: BundleOptions, among: readonly IndexedBatch[]): Promise<Range & { finding: Finding | undefined }> {
+  const range: Range = { fromSeq: undefined, toSeq: undefined };
+  const report = await verify(reader, options.checker, {
+    chains: [options.chain],
+    fromSeq: among[0]!.fromSeq,
+    toSeq: among.at(-1)!.toSeq,
+    onVerifiedPage: async (_chain, lines) => {
+      for (const line of lines) {
+        const { seq, ts } = JSON.parse(line) as { seq: number; ts: string };
+        if (ts < options.fromTs || ts > options.toTs) continue;
+        range.fromSeq ??= seq;
+        range.toSeq = seq;
+      }
+    },
+  });
+  return { ...range, finding: report.finding };
+}
+
+async function copyBatches(options: BundleOptions, batches: readonly IndexedBatch[]): Promise<void> {
+  for (const batch of batches) {
+    for (const [key, maxBytes] of [[batch.key, MAX_ARCHIVE_BATCH_BYTES], [batch.manifestKey, MAX_MANIFEST_BYTES]] as const) {
+      const bytes = await options.store.get(key, maxBytes);
+      if (bytes === undefined) throw new CodedError('ARCHIVE_CHANGED', `${key} disappeared from ${options.store.description} while the bundle was made`);
+      const path = join(options.outDir, 'batches', ...key.split('/'));
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, bytes);
+    }
+  }
+}
+
+/** Proofs whose range the bundle holds, each verified against the archive (signature, range_hash, head_hash, records). */
+async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batchesFrom: number, batchesTo: number, texts: readonly { name: string; text: string }[]): Promise<Pick<BundleReport, 'proofs' | 'skippedProofs'>> {
+  const proofs: string[] = [];
+  const skippedProofs: { name: string; reason: string }[] = [];
+  mkdirSync(join(options.outDir, 'proofs'), { recursive: true });
+  for (const { name, text } of texts) {
+    let proof: Partial<SignedProof>;
+    try {
+      proof = JSON.parse(text) as Partial<SignedProof>;
+    } catch {
+      skippedProofs.push({ name, reason: 'not JSON' });
+      continue;
+    }
+    if (proof.chain !== options.chain || (proof.from_seq ?? 0) < batchesFrom || (proof.to_seq ?? Infinity) > batchesTo) continue;
+    const checked = await verifyProof(text, { registry: options.registry }, { reader, checker: options.checker });
+    if (!checked.ok) {
+      skippedProofs.push({ name, reason: `${checked.finding!.reason}: ${checked.finding!.message}` });
+      continue;
+    }
+    writeFileSync(join(options.outDir, 'proofs', `${proof.proof_id}.json`), `${JSON.stringify(proof, null, 2)}\n`);
+    proofs.push(proof.proof_id!);
+  }
+  return { proofs, skippedProofs };
+}
+
+export async function writeAuditBundle(options: BundleOptions): Promise<BundleReport> {
+  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) throw new CodedError('USAGE', `${options.outDir} is not empty: the bundle goes into a new folder`);
+  const index = await readIndex(options.store, options.service);
+  const among = candidates(index.chains.get(options.chain) ?? [], options.fromTs, options.toTs);
+  const empty = { ok: false, outDir: options.outDir, fromSeq: 0, toSeq: 0, batches: [], proofs: [], skippedProofs: [] };
+  if (among.length === 0) throw new CodedError('BUNDLE_RANGE_EMPTY', `the archive holds no batch of ${options.service}/${options.chain} from ${options.fromTs} to ${options.toTs}`);
+  const reader = new ArchiveReader({ store: options.store, compression: zlibCompression, registry: options.registry, index });
+  const range = await verifiedRange(reader, options, among);
+  if (range.finding) return { ...empty, finding: range.finding };
+  if (range.fromSeq === undefined || range.toSeq === undefined) throw new CodedError('BUNDLE_RANGE_EMPTY', `no archived record of ${options.chain} was committed from ${options.fromTs} to ${options.toTs}`);
+  const selected = among.filter((batch) => batch.toSeq >= range.fromSeq! && batch.fromSeq <= range.toSeq!);
+  mkdirSync(options.outDir, { recursive: true });
+  await copyBatches(options, selected);
+  writeFileSync(join(options.outDir, 'signers.json'), `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
+  const issued = options.issueProof ? await options.issueProof(range.fromSeq, range.toSeq) : undefined;
+  const texts = [...options.proofTexts, ...(issued ? [{ name: `issued ${issued.proof_id}`, text: JSON.stringify(issued) }] : [])];
+  const proofs = await bundleProofs(options, reader, selected[0]!.fromSeq, selected.at(-1)!.toSeq, texts);
+  const facts = {
+    service: options.service, chain: options.chain, fromTs: options.fromTs, toTs: options.toTs, fromSeq: range.fromSeq, toSeq: range.toSeq,
+    batchesFromSeq: selected[0]!.fromSeq, batchesToSeq: selected.at(-1)!.toSeq, batches: selected.length, proofs: proofs.proofs.length,
+    createdAt: new Date(options.nowMs()).toISOString(), version: options.version,
+  };
+  writeFileSync(join(options.outDir, 'README.md'), bundleReadme(facts, AUDITOR_CHECK_SCRIPT));
+  writeFileSync(join(options.outDir, 'check.sh'), `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${AUDITOR_CHECK_SCRIPT}`, { mode: 0o755 });
+  return { ok: true, finding: undefined, outDir: options.outDir, fromSeq: range.fromSeq, toSeq: range.toSeq, batches: selected.map((batch) => batch.key), ...proofs };
+}
+
+/** The proof documents of a folder (`<data dir>/proofs` by default), for writeAuditBundle. */
+export function proofTextsIn(directory: string): { name: string; text: string }[] {
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory).filter((name) => name.endsWith('.json')).sort().map((name) => ({ name, text: readFileSync(join(directory, name), 'utf8') }));
+}
