@@ -17,7 +17,7 @@
  * The writer does no I/O itself: it drives a WriterStorage (infra/store) and a
  * Signer (infra/signers).
  */
-import { v7 as uuidv7 } from 'uuid';
+import { newEventId } from './ids.ts';
 import { CodedError } from '../domain/errors.ts';
 import { SIGNER_EVENT_TYPES } from './delegation.ts';
 import { ChainError } from './errors.ts';
@@ -272,7 +272,7 @@ export class ChainWriter<Tx> {
     this.#chain = chain;
     this.#deps = deps;
     this.#nowMs = deps.nowMs ?? Date.now;
-    this.#newId = deps.newId ?? uuidv7;
+    this.#newId = deps.newId ?? newEventId;
   }
 
   get queuedEvents(): number {

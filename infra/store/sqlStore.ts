@@ -34,9 +34,9 @@ const SQL = {
       RETURNING chain
     ), inserted AS (
       INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
-      SELECT head.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
-      FROM head, unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
-        AS u(seq, id, stream, version, type, ts, record)
+      SELECT head.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, $7::timestamptz, u.record
+      FROM head, unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], string_to_array($8, E'\n'))
+        AS u(seq, id, stream, version, type, record)
       RETURNING 1
     ), keys AS (
       INSERT INTO idempotency_keys (chain, key, request_hash, result)
@@ -78,6 +78,13 @@ function isStatementError(error: unknown): boolean {
   return typeof code === 'string' && /^(22|23|P0)/.test(code);
 }
 
+/** The commit time every record of a batch carries (chain/seal.ts seals a batch at one time). */
+function commitTs(records: readonly ChainRecord[]): string {
+  const ts = records[0]!.ts;
+  if (records.some((record) => record.ts !== ts)) throw new Error('assertion failed: the records of a batch carry different times');
+  return ts;
+}
+
 export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
   return {
   transaction: (work) => db.transaction(work),
@@ -100,8 +107,10 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
       records.map((r) => r.stream),
       records.map((r) => r.version),
       records.map((r) => r.type),
-      records.map((r) => r.ts),
-      batch.records.map((stored) => stored.text),
+      commitTs(records),
+      // One text, a record per line: JCS escapes every control character,
+      // so a record has no newline, and the driver need not escape each one.
+      batch.records.map((stored) => stored.text).join('\n'),
       batch.idempotency.map((row) => row.key),
       batch.idempotency.map((row) => row.requestHash),
       batch.idempotency.map((row) => row.result),
