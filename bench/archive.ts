@@ -5,7 +5,7 @@
  * to restore the whole chain from the archive into a fresh PostgreSQL
  * database with every projection rebuilt (disaster recovery).
  *
- *   node bench/launch.mjs bench/archive.ts [--events 1000000] [--threads N] [--batch-records 10000] [--no-s3] [--keep] [--reuse]
+ *   node --import tsx bench/archive.ts [--events 1000000] [--threads N] [--batch-records 10000] [--no-s3] [--keep] [--reuse]
  *
  * The chain is made first through the real append path (bench/marketplaceChain.ts);
  * --keep keeps its database (chainbook_bench_archive) and --reuse measures it

@@ -7,7 +7,7 @@
  * to the targets: the marketplace runbook's checkout p95 < 500 ms, and ours,
  * p95 < 25 ms at 1,000 requests/s.
  *
- *   node bench/launch.mjs bench/http.ts [--rate 1000] [--duration 20] [--connections 32] [--products 20]
+ *   node --import tsx bench/http.ts [--rate 1000] [--duration 20] [--connections 32] [--products 20]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';

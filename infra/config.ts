@@ -72,6 +72,8 @@ export interface Config {
   production: boolean;
   /** PostgreSQL; undefined means the embedded PGlite in dataDir. */
   databaseUrl: string | undefined;
+  /** Named (server-side prepared) statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS, default true). */
+  preparedStatements: boolean;
   dataDir: string;
   /** The signer registry in use (signers.json). */
   signersPath: string;
@@ -120,6 +122,9 @@ const schema = z.object({
   DATABASE_URL: optionalText.refine((value) => value === undefined || /^postgres(ql)?:\/\//.test(value), {
     message: 'must be a postgres:// or postgresql:// URL',
   }),
+  DATABASE_PREPARED_STATEMENTS: optionalText
+    .refine((value) => value === undefined || /^(true|false|1|0)$/.test(value), { message: 'must be true or false' })
+    .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1')),
   CHAINBOOK_DATA_DIR: optionalText,
   CHAINBOOK_SIGNERS: optionalText,
   SIGNING_DISABLED_REASON: optionalText,
@@ -270,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     production: nodeEnv === 'production',
     databaseUrl: values.DATABASE_URL,
+    preparedStatements: values.DATABASE_PREPARED_STATEMENTS ?? true,
     dataDir,
     signersPath: resolve(values.CHAINBOOK_SIGNERS ?? `${dataDir}/signers.json`),
     signingDisabledReason: values.SIGNING_DISABLED_REASON,

@@ -19,8 +19,8 @@ import { openSigning as openConfiguredSigning } from './signers/select.ts';
 import { SqlEventStore } from './store/sqlStore.ts';
 
 /** Opens the configured database and applies pending migrations. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<SqlDatabase> {
-  const db = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'preparedStatements'>>): Promise<SqlDatabase> {
+  const db = config.databaseUrl ? openPostgres(config.databaseUrl, { preparedStatements: config.preparedStatements ?? true }) : await openPglite(join(config.dataDir, 'db'));
   try {
     await migrate(db);
   } catch (error) {

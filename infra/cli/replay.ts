@@ -105,6 +105,7 @@ async function run(options: ReplayCommandOptions): Promise<number> {
   const target = await openDatabase({
     databaseUrl: options.databaseUrl ?? (options.dataDir ? undefined : config.databaseUrl),
     dataDir: options.dataDir ?? config.dataDir,
+    preparedStatements: config.preparedStatements,
   }).catch(async (error: unknown) => {
     await from?.close();
     throw error;

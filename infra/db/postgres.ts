@@ -12,10 +12,32 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+/** Most distinct statement texts given a name (our SQL is a fixed set; past this, texts run unnamed). */
+const MAX_NAMED_STATEMENTS = 1000;
+
+/**
+ * Names for parameterized statements, so that each connection parses and
+ * plans a statement once and then only binds and executes it (the writer's
+ * batch insert takes about 0.7 ms to plan, more than it takes to run).
+ */
+function statementNames(): (text: string) => string | undefined {
+  const names = new Map<string, string>();
+  return (text) => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+      name = `chainbook_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+}
+
+function executor(client: pg.Pool | pg.PoolClient, nameOf: ((text: string) => string | undefined) | undefined): SqlExecutor {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlRows<Row>> {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const values = params as unknown[] | undefined;
+      const name = values === undefined ? undefined : nameOf?.(text);
+      const result = name === undefined || values === undefined ? await client.query(text, values) : await client.query({ name, text, values });
       return { rows: result.rows as Row[] };
     },
     async exec(text: string): Promise<void> {
@@ -27,6 +49,8 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
 export interface PostgresOptions {
   poolSize?: number;
   applicationName?: string;
+  /** Named (server-side prepared) statements; off for a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode). Default true. */
+  preparedStatements?: boolean;
 }
 
 export function openPostgres(url: string, options: PostgresOptions = {}): SqlDatabase {
@@ -38,7 +62,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const pooled = executor(pool);
+  const nameOf = options.preparedStatements === false ? undefined : statementNames();
+  const pooled = executor(pool, nameOf);
   return {
     engine: 'postgres',
     location: redactUrl(url),
@@ -48,7 +73,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await work(executor(client));
+        const result = await work(executor(client, nameOf));
         await client.query('COMMIT');
         client.release();
         return result;
