@@ -80,6 +80,11 @@ interface Phase {
   p99Ms: number;
 }
 
+interface Target {
+  path: string;
+  body?: unknown;
+}
+
 /**
  * One phase, open loop: request i is due at start + i / RATE whatever the
  * answers before it, sent on one of CONNECTIONS keep-alive sockets (waiting
@@ -89,11 +94,6 @@ interface Phase {
  * not used for this: it sends each connection's share of a second at the
  * start of the second, in a burst.
  */
-interface Target {
-  path: string;
-  body?: unknown;
-}
-
 async function phase(name: string, url: string, as: ActorName, next: () => Target | undefined, amount?: number): Promise<Phase> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const total = amount ?? RATE * DURATION_SECONDS;
