@@ -1,20 +1,15 @@
 /** SubmitManifest: a publisher submits a manifest for the kernel to approve. */
 import { z } from 'zod';
 import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
-import { amountSchema, currencySchema, manifestEventSchemas, royaltySplitSchema, sha256Schema, MAX_ARTIFACT_BYTES, MAX_ROYALTY_PARTIES } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDocumentSchema, manifestEventSchemas } from '../../domain/manifest/manifestEvents.ts';
 import { streams } from '../../domain/streams.ts';
 import { entityId, execute, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 
-export const submitManifestInputSchema = z.strictObject({
+/** The manifest document without what the kernel fills in (the publisher is the caller); the id may be the caller's. */
+export const submitManifestInputSchema = manifestDocumentSchema.omit({ manifestId: true, publisherId: true }).extend({
   manifestId: entityIdSchema.optional(),
   name: z.string().min(1).max(200),
-  version: z.string().min(1).max(64),
-  artifactSha256: sha256Schema,
-  sizeBytes: z.number().int().positive().max(MAX_ARTIFACT_BYTES),
-  priceMinor: amountSchema,
-  currency: currencySchema,
-  royaltySplits: z.array(royaltySplitSchema).min(1).max(MAX_ROYALTY_PARTIES),
 });
 export type SubmitManifestInput = z.infer<typeof submitManifestInputSchema>;
 
