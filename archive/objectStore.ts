@@ -1,6 +1,6 @@
 /**
  * What the archive is written to and read from: a flat namespace of
- * immutable objects. infra/archive implements it over a folder (files made
+ * immutable objects. infra/adapters/objectStores implements it over a folder (files made
  * read-only) and over S3 with Object Lock. Keys use `/` as a separator and
  * are relative to the store's root (a folder, or a bucket and prefix).
  */

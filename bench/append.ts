@@ -12,12 +12,12 @@ import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../infra/config.ts';
-import { openPglite } from '../infra/db/pglite.ts';
-import { openPostgres } from '../infra/db/postgres.ts';
-import type { SqlDatabase } from '../infra/db/sql.ts';
-import { migrate } from '../infra/db/migrate.ts';
-import { openRuntime } from '../infra/runtime.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
+import { openPglite } from '../infra/adapters/sql/pglite.ts';
+import { openPostgres } from '../infra/adapters/sql/postgres.ts';
+import type { SqlDatabase } from '../infra/adapters/sql/sql.ts';
+import { migrate } from '../infra/adapters/sql/migrate.ts';
+import { openRuntime } from '../infra/wiring/runtime.ts';
 import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond } from './lib.ts';
 
 export const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 40_000);

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openApp, type App } from '../infra/app.ts';
-import { loadConfig } from '../infra/config.ts';
-import { migrate } from '../infra/db/migrate.ts';
-import { openPostgres } from '../infra/db/postgres.ts';
+import { openApp, type App } from '../infra/wiring/app.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
+import { migrate } from '../infra/adapters/sql/migrate.ts';
+import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 
 export const BENCH_SERVER_URL = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -2,7 +2,7 @@
  * Ed25519 on the hot path: node:crypto (OpenSSL) against @noble/ed25519
  * (pure JS), sign and verify over 32-byte record hashes, one core, in the
  * same run. The faster one signs and verifies records (chain/signature.ts,
- * infra/signers/local.ts).
+ * infra/adapters/signers/local.ts).
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import * as noble from '@noble/ed25519';

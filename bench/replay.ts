@@ -13,9 +13,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { replay } from '../infra/replay/replay.ts';
-import { workerChecker } from '../infra/workers/checkPool.ts';
+import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
 import { verify } from '../verifier/verify.ts';
 import { benchApp, numberOption, parseArguments } from './benchDatabase.ts';
 import { makeChain } from './marketplaceChain.ts';

@@ -6,12 +6,12 @@
  */
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { loadConfig } from '../infra/config.ts';
-import { migrate } from '../infra/db/migrate.ts';
-import { openPostgres } from '../infra/db/postgres.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
-import { openRuntime } from '../infra/runtime.ts';
-import { workerChecker } from '../infra/workers/checkPool.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
+import { migrate } from '../infra/adapters/sql/migrate.ts';
+import { openPostgres } from '../infra/adapters/sql/postgres.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
+import { openRuntime } from '../infra/wiring/runtime.ts';
+import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
 import { benchDatabase, benchDir, format, inFlight, opensslEd25519, orderData, perSecond } from './lib.ts';

@@ -3,5 +3,5 @@
 // loader registers it for this process (workers get it from tsWorker).
 import 'tsx';
 
-const { main } = await import('../infra/cli/main.ts');
+const { main } = await import('../infra/entrypoints/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -1,6 +1,6 @@
 import { CodedError } from '../domain/errors.ts';
 
-/** Stable codes of the chain layer; infra/http maps them to statuses. */
+/** Stable codes of the chain layer; infra/entrypoints/http maps them to statuses. */
 export const CHAIN_ERROR_CODES = [
   'INVALID_EVENT',
   'INVALID_CHAIN_NAME',

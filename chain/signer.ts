@@ -1,6 +1,6 @@
 /**
  * The signing interface the writer uses. Backends (local key, KMS, HSM,
- * signing proxy) live in infra/signers and implement it.
+ * signing proxy) live in infra/adapters/signers and implement it.
  */
 import type { DelegationData } from './delegation.ts';
 import type { RecordSignature } from './record.ts';

@@ -1,6 +1,6 @@
 /**
  * The event store as commands, projections, the verifier and the CLI see it.
- * infra/store implements it over PostgreSQL and PGlite with the same SQL.
+ * infra/adapters/sql implements it over PostgreSQL and PGlite with the same SQL.
  */
 import type { AppendEventInput, AppendOptions } from './input.ts';
 import type { ChainHead, StoredRecord } from './record.ts';

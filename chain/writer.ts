@@ -14,8 +14,8 @@
  * every later speculative batch go back to the front of the queue, and the
  * next batch runs entirely under the lock, which guarantees progress.
  *
- * The writer does no I/O itself: it drives a WriterStorage (infra/store) and a
- * Signer (infra/signers).
+ * The writer does no I/O itself: it drives a WriterStorage (infra/adapters/sql) and a
+ * Signer (infra/adapters/signers).
  */
 import { newEventId } from './ids.ts';
 import { CodedError } from '../domain/errors.ts';

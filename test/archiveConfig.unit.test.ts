@@ -1,7 +1,7 @@
 /** The archive's configuration: defaults, S3 settings, and one message per bad variable. */
 import test from 'ava';
 import { resolve } from 'node:path';
-import { loadConfig } from '../infra/config.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
 
 test('by default the archive is a folder in the data folder, service chainbook, COMPLIANCE for seven years, no PII, no policy declared', (t) => {
   const config = loadConfig({ CHAINBOOK_DATA_DIR: '/tmp/chainbook-config-test' });

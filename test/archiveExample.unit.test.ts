@@ -16,8 +16,8 @@ import { batchKey, manifestKeyOf } from '../archive/layout.ts';
 import { manifestSignatureProblem, parseManifest, type Manifest } from '../archive/manifest.ts';
 import type { ListPage, ObjectStore } from '../archive/objectStore.ts';
 import { parseRegistryText } from '../chain/registry.ts';
-import { zlibCompression } from '../infra/archive/gzip.ts';
-import { readLinesText } from '../infra/readers/fileReader.ts';
+import { zlibCompression } from '../infra/adapters/objectStores/gzip.ts';
+import { readLinesText } from '../infra/adapters/files/fileReader.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
 

@@ -11,11 +11,11 @@ import { GetObjectLockConfigurationCommand, PutObjectCommand, S3Client } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from '../archive/limits.ts';
 import { parseManifest, type Manifest } from '../archive/manifest.ts';
-import { S3Store } from '../infra/archive/s3Store.ts';
-import { checkTarget } from '../infra/cli/export.ts';
-import { loadConfig } from '../infra/config.ts';
+import { S3Store } from '../infra/adapters/objectStores/s3Store.ts';
+import { checkTarget } from '../infra/entrypoints/cli/export.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
 import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { replay } from '../infra/replay/replay.ts';
 import { projectionDigests } from '../projections/projections.ts';
 import { verifyArchive } from '../verifier/archiveVerify.ts';

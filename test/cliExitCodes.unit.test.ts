@@ -2,8 +2,8 @@ import test from 'ava';
 import { CodedError } from '../domain/errors.ts';
 import { ChainError } from '../chain/errors.ts';
 import { RegistryError } from '../chain/registry.ts';
-import { exitCodeFor } from '../infra/cli/main.ts';
-import { UsageError } from '../infra/cli/io.ts';
+import { exitCodeFor } from '../infra/entrypoints/cli/main.ts';
+import { UsageError } from '../infra/entrypoints/cli/io.ts';
 
 test('a rejection of what was asked exits 1; a command that could not run exits 2', (t) => {
   t.is(exitCodeFor(new ChainError('STREAM_VERSION_CONFLICT', 'x')), 1);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { ecdsaRawToDer, SHA256_DIGEST_INFO_PREFIX, unwrapEcPoint } from '../infra/signers/der.ts';
+import { ecdsaRawToDer, SHA256_DIGEST_INFO_PREFIX, unwrapEcPoint } from '../infra/adapters/signers/der.ts';
 
 test('ECDSA r‖s becomes the DER that OpenSSL and node verify, for high-bit and leading-zero halves alike', (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { isTimestamp } from '../chain/record.ts';
-import { linesReader } from '../infra/readers/fileReader.ts';
+import { linesReader } from '../infra/adapters/files/fileReader.ts';
 import type { RecordReader } from '../verifier/reader.ts';
 
 /** Stand-ins for record lines: the reader looks only at chain, seq and hash. */

@@ -17,7 +17,7 @@ import { parseRegistryText } from '../chain/registry.ts';
 import { verifySignature } from '../chain/signature.ts';
 import { checkLine } from '../verifier/line.ts';
 import type { FindingReason } from '../verifier/verify.ts';
-import { readLinesText } from '../infra/readers/fileReader.ts';
+import { readLinesText } from '../infra/adapters/files/fileReader.ts';
 import { ed25519FromSeed, publicPem } from './helpers/keys.ts';
 
 const DOC = readFileSync(new URL('../docs/FORMAT.md', import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
-import { webhookSignature } from '../infra/http/routes/webhooks.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
+import { webhookSignature } from '../infra/entrypoints/http/routes/webhooks.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
 import { runCli } from './helpers/cli.ts';

@@ -2,9 +2,9 @@ import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type express from 'express';
 import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
-import { webhookSignature } from '../infra/http/routes/webhooks.ts';
-import { ROUTES } from '../infra/http/server.ts';
-import { openApiPath } from '../infra/http/route.ts';
+import { webhookSignature } from '../infra/entrypoints/http/routes/webhooks.ts';
+import { ROUTES } from '../infra/entrypoints/http/server.ts';
+import { openApiPath } from '../infra/entrypoints/http/route.ts';
 import { PRODUCT, testServer, WEBHOOK_SECRET, type ActorName, type HttpResponse, type TestServer } from './helpers/http.ts';
 
 type Schema = Record<string, unknown>;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { CHAIN_ERROR_CODES, ChainError } from '../chain/errors.ts';
 import { CodedError } from '../domain/errors.ts';
-import { errorResponse, HTTP_STATUS_BY_CODE, HttpError } from '../infra/http/errors.ts';
+import { errorResponse, HTTP_STATUS_BY_CODE, HttpError } from '../infra/entrypoints/http/errors.ts';
 
 /** Every code literal in the layers whose errors reach a caller: `'UPPER_SNAKE'` strings (all of them are codes there). */
 function codesIn(directory: string): Set<string> {
@@ -21,7 +21,7 @@ test('every code the domain, commands, projections and chain can throw has an HT
   t.true(codes.size > 60, `found only ${codes.size} codes: the scan is broken`);
   t.true(codes.has('LEDGER_UNBALANCED') && codes.has('INVALID_REASON') && codes.has('PAYMENT_ID_IN_USE'), 'codes passed as arguments and thrown by projections are found');
   const unmapped = [...codes].filter((code) => HTTP_STATUS_BY_CODE[code] === undefined);
-  t.deepEqual(unmapped, [], `map these in infra/http/errors.ts: ${unmapped.join(', ')}`);
+  t.deepEqual(unmapped, [], `map these in infra/entrypoints/http/errors.ts: ${unmapped.join(', ')}`);
 });
 
 test('business rejections map to 4xx, unavailability to 503, and nothing the caller did to 500', (t) => {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
-import { ROUTES } from '../infra/http/server.ts';
+import { ROUTES } from '../infra/entrypoints/http/server.ts';
 import { ACTORS, listedProduct, testServer, type ActorName } from './helpers/http.ts';
 
 /** Statuses a malformed request may get: never 500, never a success. */

@@ -10,8 +10,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '../chain/hash.ts';
 import { isSignatureAlgorithm, verifyMessageSignature, verifySignature } from '../chain/signature.ts';
-import { spkiPem } from '../infra/signers/der.ts';
-import { kmsClient, openKmsSigner } from '../infra/signers/kms.ts';
+import { spkiPem } from '../infra/adapters/signers/der.ts';
+import { kmsClient, openKmsSigner } from '../infra/adapters/signers/kms.ts';
 import { tempDir } from './helpers/runtime.ts';
 
 const keyId = process.env['KMS_TEST_KEY_ID'];

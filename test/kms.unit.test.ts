@@ -12,8 +12,8 @@ import { CodedError } from '../domain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { SignatureAlgorithm } from '../chain/signature.ts';
 import { verifyMessageSignature, verifySignature } from '../chain/signature.ts';
-import { KMS_MAX_RAW_MESSAGE_BYTES, openKmsSigner } from '../infra/signers/kms.ts';
-import { metricsRegistry } from '../infra/metrics.ts';
+import { KMS_MAX_RAW_MESSAGE_BYTES, openKmsSigner } from '../infra/adapters/signers/kms.ts';
+import { metricsRegistry } from '../infra/adapters/metrics.ts';
 import { generateKeys } from './helpers/keys.ts';
 
 const SPECS: Record<SignatureAlgorithm, { keySpec: string; signing: string; messageType: string }> = {

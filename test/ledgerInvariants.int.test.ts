@@ -14,7 +14,7 @@ import { finalizeOrder } from '../commands/orders/finalizeOrder.ts';
 import { recordPayment } from '../commands/orders/recordPayment.ts';
 import { refundOrder } from '../commands/orders/refundOrder.ts';
 import { CodedError } from '../domain/errors.ts';
-import { contextFor } from '../infra/app.ts';
+import { contextFor } from '../infra/wiring/app.ts';
 import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct } from '../infra/demo/marketplaceFlow.ts';
 import { replay } from '../infra/replay/replay.ts';
 import { trialBalance } from '../projections/ledger/ledgerQueries.ts';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { CodedError } from '../domain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import { verifyMessageSignature, verifySignature } from '../chain/signature.ts';
-import { LOCAL_KEY_FILE, openLocalSigner } from '../infra/signers/local.ts';
-import { loadRegistryFile } from '../infra/signers/registryFile.ts';
+import { LOCAL_KEY_FILE, openLocalSigner } from '../infra/adapters/signers/local.ts';
+import { loadRegistryFile } from '../infra/adapters/signers/registryFile.ts';
 import { tempDir } from './helpers/runtime.ts';
 
 function open(dataDir: string, production = false) {

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { loadConfig } from '../infra/config.ts';
-import { openPostgres } from '../infra/db/postgres.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
+import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import { createPostgresDatabase } from './helpers/databases.ts';
 
 const preparedIn = (db: ReturnType<typeof openPostgres>) =>

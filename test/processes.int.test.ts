@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
-import { openPglite } from '../infra/db/pglite.ts';
-import type { SqlDatabase } from '../infra/db/sql.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
-import { openLocalSigner } from '../infra/signers/local.ts';
+import { openPglite } from '../infra/adapters/sql/pglite.ts';
+import type { SqlDatabase } from '../infra/adapters/sql/sql.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
+import { openLocalSigner } from '../infra/adapters/signers/local.ts';
 import { openTestDatabase } from './helpers/databases.ts';
 import { tempDir } from './helpers/runtime.ts';
 

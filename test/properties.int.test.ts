@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import type { AppendEventInput } from '../chain/input.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
-import { linesReader } from '../infra/readers/fileReader.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
+import { linesReader } from '../infra/adapters/files/fileReader.ts';
 import { appendEvent } from './arbitraries.ts';
 import { testRuntime } from './helpers/runtime.ts';
 

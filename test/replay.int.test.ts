@@ -1,11 +1,11 @@
 import test from 'ava';
 import type { CodedError } from '../domain/errors.ts';
 import { submitManifest } from '../commands/manifests/submitManifest.ts';
-import { contextFor } from '../infra/app.ts';
+import { contextFor } from '../infra/wiring/app.ts';
 import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { replay } from '../infra/replay/replay.ts';
-import { openRuntime } from '../infra/runtime.ts';
+import { openRuntime } from '../infra/wiring/runtime.ts';
 import { projectionDigests } from '../projections/projections.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { ENGINES, openTestDatabase } from './helpers/databases.ts';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CircuitBreaker, SignerUnavailableError, withRetry } from '../infra/signers/resilience.ts';
+import { CircuitBreaker, SignerUnavailableError, withRetry } from '../infra/adapters/signers/resilience.ts';
 
 test('the breaker opens after the threshold, refuses at once while open, and lets one trial through after openMs while others wait for it', async (t) => {
   let nowMs = 0;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { CodedError } from '../domain/errors.ts';
-import { loadConfig } from '../infra/config.ts';
+import { loadConfig } from '../infra/wiring/config.ts';
 
 function problems(env: Record<string, string>): string[] {
   try {

@@ -6,8 +6,8 @@ import { ZERO_HASH } from '../chain/record.ts';
 import type { Signer } from '../chain/signer.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
-import { SqlEventStore } from '../infra/store/sqlStore.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
+import { SqlEventStore } from '../infra/adapters/sql/sqlEventStore.ts';
 import { ENGINES } from './helpers/databases.ts';
 import { testRuntime, type TestRuntime } from './helpers/runtime.ts';
 

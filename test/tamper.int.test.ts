@@ -10,7 +10,7 @@ import { hashPayload } from '../chain/hash.ts';
 import { payloadOf } from '../chain/record.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions } from '../verifier/verify.ts';
-import { databaseReader } from '../infra/readers/databaseReader.ts';
+import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { ENGINES } from './helpers/databases.ts';
 import { testRuntime, type TestRuntime } from './helpers/runtime.ts';
 

@@ -22,8 +22,8 @@ export interface SourceFinding {
 
 /**
  * What the verifier reads through. One interface, several sources: the
- * database (infra/readers/databaseReader.ts), a JSON Lines file
- * (infra/readers/fileReader.ts), the archive (archive/).
+ * database (infra/adapters/sql/databaseReader.ts), a JSON Lines file
+ * (infra/adapters/files/fileReader.ts), the archive (archive/).
  */
 export interface RecordReader {
   /** The source, for messages (no credentials). */

@@ -18,7 +18,7 @@ import { CodedError } from '../../domain/errors.ts';
 import type { LineChecker } from '../../verifier/reader.ts';
 import { verifyProof } from '../../verifier/verifyProof.ts';
 import { verify, type Finding } from '../../verifier/verify.ts';
-import { zlibCompression } from './gzip.ts';
+import { zlibCompression } from '../adapters/objectStores/gzip.ts';
 
 /** The auditor's check script, shipped beside this file. */
 export const AUDITOR_CHECK_SCRIPT = readFileSync(new URL('./auditorCheck.sh', import.meta.url), 'utf8');

@@ -23,7 +23,7 @@ import type { SignedProof } from '../../chain/proof.ts';
 import type { Actor } from '../../domain/actor.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { sha256Hex } from '../../chain/hash.ts';
-import { contextFor } from '../app.ts';
+import { contextFor } from '../wiring/app.ts';
 import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct, type Product } from './marketplaceFlow.ts';
 
 /** Orders the demo places at most (each is a handful of commands). */

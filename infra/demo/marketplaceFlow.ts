@@ -14,7 +14,7 @@ import { recordPayment } from '../../commands/orders/recordPayment.ts';
 import { finalizeOrder } from '../../commands/orders/finalizeOrder.ts';
 import type { Actor } from '../../domain/actor.ts';
 import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
-import { contextFor } from '../app.ts';
+import { contextFor } from '../wiring/app.ts';
 
 export const KERNEL_OPERATOR: Actor = { id: 'kernel-operator', role: 'Operator' };
 export const PAYMENT_WEBHOOK: Actor = { id: 'payment-webhook', role: 'Service' };

@@ -16,9 +16,9 @@ import { trialBalance, type TrialBalanceLine } from '../../projections/ledger/le
 import { dropProjections, projectionDigests, projectRecords } from '../../projections/projections.ts';
 import type { LineChecker, RecordReader } from '../../verifier/reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyProgress } from '../../verifier/verify.ts';
-import type { SqlDatabase, SqlExecutor } from '../db/sql.ts';
-import { databaseReader } from '../readers/databaseReader.ts';
-import { storedRecord } from '../store/sqlStore.ts';
+import type { SqlDatabase, SqlExecutor } from '../adapters/sql/sql.ts';
+import { databaseReader } from '../adapters/sql/databaseReader.ts';
+import { storedRecord } from '../adapters/sql/sqlEventStore.ts';
 
 const SQL = {
   lockHeads: 'SELECT chain FROM chain_heads ORDER BY chain FOR UPDATE',

@@ -16,7 +16,7 @@ import { SIGNER_EVENT_TYPES } from '../../chain/delegation.ts';
 import type { AppendEventInput } from '../../chain/input.ts';
 import { parseRegistry, registryEntryJson, type RegistryEntryJson, type SignerRegistry } from '../../chain/registry.ts';
 import type { AppendResult } from '../../chain/store.ts';
-import { loadRegistryFile, writeRegistryFile } from './registryFile.ts';
+import { loadRegistryFile, writeRegistryFile } from '../adapters/signers/registryFile.ts';
 
 export const ROTATION_ACTOR = { id: 'service:signer-rotation', role: 'Service' } as const;
 

@@ -2,9 +2,9 @@
 import { rmSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import type { CommandDeps } from '../../commands/command.ts';
-import { openApp, type App } from '../../infra/app.ts';
-import { loadConfig, type Config } from '../../infra/config.ts';
-import type { SqlDatabase } from '../../infra/db/sql.ts';
+import { openApp, type App } from '../../infra/wiring/app.ts';
+import { loadConfig, type Config } from '../../infra/wiring/config.ts';
+import type { SqlDatabase } from '../../infra/adapters/sql/sql.ts';
 import { projectionDigests } from '../../projections/projections.ts';
 import { openTestDatabase, type EngineName, type TestDatabase } from './databases.ts';
 import { tempDir } from './runtime.ts';

@@ -5,8 +5,8 @@
  *   node --import tsx test/helpers/appendProcess.ts <database-url-or-pglite-dir> <data-dir> <tag> <appends> <in-flight>
  * appends = 0 means forever (until killed).
  */
-import { loadConfig } from '../../infra/config.ts';
-import { openRuntime } from '../../infra/runtime.ts';
+import { loadConfig } from '../../infra/wiring/config.ts';
+import { openRuntime } from '../../infra/wiring/runtime.ts';
 
 const [target, dataDir, tag, appendsText, inFlightText] = process.argv.slice(2);
 const appends = Number(appendsText);

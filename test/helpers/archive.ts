@@ -11,10 +11,10 @@ import { appendExported } from '../../archive/exportedEvent.ts';
 import { exportArchive, type ExportReport, type ExportSettings } from '../../archive/exporter.ts';
 import type { ObjectStore } from '../../archive/objectStore.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
-import { zlibCompression } from '../../infra/archive/gzip.ts';
-import { S3Store, s3Client } from '../../infra/archive/s3Store.ts';
-import { databaseReader } from '../../infra/readers/databaseReader.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import { zlibCompression } from '../../infra/adapters/objectStores/gzip.ts';
+import { S3Store, s3Client } from '../../infra/adapters/objectStores/s3Store.ts';
+import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
+import type { Runtime } from '../../infra/wiring/runtime.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 
 export const SERVICE = 'marketplace';

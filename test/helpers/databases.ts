@@ -9,10 +9,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadMigrations, migrate } from '../../infra/db/migrate.ts';
-import { openPglite } from '../../infra/db/pglite.ts';
-import { openPostgres } from '../../infra/db/postgres.ts';
-import type { SqlDatabase } from '../../infra/db/sql.ts';
+import { loadMigrations, migrate } from '../../infra/adapters/sql/migrate.ts';
+import { openPglite } from '../../infra/adapters/sql/pglite.ts';
+import { openPostgres } from '../../infra/adapters/sql/postgres.ts';
+import type { SqlDatabase } from '../../infra/adapters/sql/sql.ts';
 
 export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { loadConfig } from '../../infra/config.ts';
-import { openRuntime, type Runtime, type RuntimeOptions } from '../../infra/runtime.ts';
+import { loadConfig } from '../../infra/wiring/config.ts';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../../infra/wiring/runtime.ts';
 import { openTestDatabase, type EngineName, type TestDatabase } from './databases.ts';
 
 export interface TestRuntime extends Runtime {

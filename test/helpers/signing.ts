@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { hashPayload } from '../../chain/hash.ts';
 import { payloadOf, type ChainRecord } from '../../chain/record.ts';
 import { parseRegistry, type RegistryEntryJson, type SignerRegistry } from '../../chain/registry.ts';
-import type { SqlDatabase } from '../../infra/db/sql.ts';
-import { databaseReader } from '../../infra/readers/databaseReader.ts';
-import { writeRegistryFile } from '../../infra/signers/registryFile.ts';
-import { workerChecker } from '../../infra/workers/checkPool.ts';
+import type { SqlDatabase } from '../../infra/adapters/sql/sql.ts';
+import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
+import { writeRegistryFile } from '../../infra/adapters/signers/registryFile.ts';
+import { workerChecker } from '../../infra/adapters/workers/checkPool.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions, type VerifyReport } from '../../verifier/verify.ts';
 

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pkcs11Settings } from '../../infra/signers/pkcs11.ts';
+import type { Pkcs11Settings } from '../../infra/adapters/signers/pkcs11.ts';
 import { tempDir } from './runtime.ts';
 
 const MODULE_CANDIDATES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];

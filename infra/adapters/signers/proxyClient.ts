@@ -1,0 +1,139 @@
+/**
+ * Signing-proxy client: `POST {SIGNING_PROXY_URL}/sign` with
+ * `{hash_hex, preimage_b64?, kid}` → `{signature_b64, signer_id}`, and
+ * `GET /health` → `{status, signer_id, algorithm, public_key_pem}`.
+ * Documents (signMessage) go as `{message_b64, kid}` to the same endpoint:
+ * an Ed25519 document signature is over the document itself, not a hash.
+ *
+ * The API key travels as `Authorization: Bearer …` and never appears in a
+ * message or log. Every call has a timeout, bounded retries and the circuit
+ * breaker; signing_proxy_health follows the last call's outcome.
+ */
+import { createPublicKey } from 'node:crypto';
+import { CodedError } from '../../../domain/errors.ts';
+import { MAX_SIGN_IN_FLIGHT } from '../../../chain/limits.ts';
+import type { RecordSignature } from '../../../chain/record.ts';
+import { isSignatureAlgorithm, type SignatureAlgorithm } from '../../../chain/signature.ts';
+import { signConcurrently, type SignRequest } from '../../../chain/signer.ts';
+import { signingProxyHealth } from '../metrics.ts';
+import type { BackendSigner } from './backend.ts';
+import { remoteCaller, type RemoteCallOptions } from './remote.ts';
+import { SignerUnavailableError } from './resilience.ts';
+
+export interface ProxyHealth {
+  status: string;
+  signer_id: string;
+  algorithm: string;
+  public_key_pem: string;
+}
+
+export interface ProxySignerOptions extends RemoteCallOptions {
+  url: string;
+  apiKey: string;
+  /** The kid the proxy must sign as (SIGNING_KID). */
+  kid: string;
+  maxInFlight?: number;
+}
+
+function endpoint(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}${path}`;
+}
+
+/** The proxy's URL for messages: no credentials, no query. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+function networkError(error: unknown, where: string): SignerUnavailableError {
+  const name = (error as { name?: string }).name;
+  if (name === 'TimeoutError' || name === 'AbortError') return new SignerUnavailableError(`signing proxy ${where} timed out`, 'timeout', true);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return new SignerUnavailableError(`signing proxy ${where} unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 'unavailable', true);
+}
+
+async function requestJson(url: string, init: RequestInit, timeoutMs: number, where: string): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw networkError(error, where);
+  }
+  const text = await response.text().catch(() => '');
+  if (response.ok) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new SignerUnavailableError(`signing proxy ${where} answered with a body that is not JSON`, 'unavailable', false);
+    }
+  }
+  const detail = text.slice(0, 200);
+  if (response.status === 401 || response.status === 403) {
+    throw new SignerUnavailableError(`signing proxy ${where} refused the API key (${response.status})`, 'unauthorized', false, { status: response.status });
+  }
+  const retryable = response.status === 429 || response.status >= 500;
+  throw new SignerUnavailableError(`signing proxy ${where} answered ${response.status}: ${detail}`, response.status === 429 ? 'throttled' : 'unavailable', retryable, {
+    status: response.status,
+  });
+}
+
+export async function readProxyHealth(url: string, timeoutMs: number): Promise<ProxyHealth> {
+  const body = (await requestJson(endpoint(url, '/health'), { method: 'GET' }, timeoutMs, 'GET /health')) as Partial<ProxyHealth>;
+  if (typeof body.signer_id !== 'string' || typeof body.public_key_pem !== 'string' || typeof body.algorithm !== 'string') {
+    throw new SignerUnavailableError('signing proxy GET /health lacks signer_id, algorithm or public_key_pem', 'unavailable', false);
+  }
+  return body as ProxyHealth;
+}
+
+/** Opens a proxy signer: reads /health to learn the proxy's signer and public key, for the registry cross-check. */
+export async function openProxySigner(options: ProxySignerOptions): Promise<BackendSigner> {
+  const caller = remoteCaller('proxy', (error) => error instanceof SignerUnavailableError && error.retryable, options);
+  const observed = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      const result = await work;
+      signingProxyHealth.set(1);
+      return result;
+    } catch (error) {
+      signingProxyHealth.set(0);
+      throw error;
+    }
+  };
+  const health = await observed(caller.call((timeoutMs) => readProxyHealth(options.url, timeoutMs)));
+  const { kid } = options;
+  if (health.signer_id !== kid || !isSignatureAlgorithm(health.algorithm)) {
+    throw new CodedError('SIGNER_KEY_MISMATCH', `the signing proxy at ${describeUrl(options.url)} signs as ${health.signer_id} (${health.algorithm}), SIGNING_KID is ${kid}`, {
+      signerId: health.signer_id,
+      kid,
+    });
+  }
+  const algorithm: SignatureAlgorithm = health.algorithm;
+  const headers = { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' };
+  const post = (body: Record<string, string>): Promise<RecordSignature> =>
+    observed(
+      caller.call(async (timeoutMs) => {
+        const answer = (await requestJson(endpoint(options.url, '/sign'), { method: 'POST', headers, body: JSON.stringify(body) }, timeoutMs, 'POST /sign')) as {
+          signature_b64?: unknown;
+          signer_id?: unknown;
+        };
+        if (answer.signer_id !== kid || typeof answer.signature_b64 !== 'string') {
+          throw new SignerUnavailableError(`signing proxy signed as ${String(answer.signer_id)}, expected ${kid}`, 'mismatch', false);
+        }
+        return { kid, alg: algorithm, value: answer.signature_b64 };
+      }),
+    );
+  const signOne = (request: SignRequest): Promise<RecordSignature> => post({ hash_hex: Buffer.from(request.hash).toString('hex'), kid });
+  return {
+    kid,
+    algorithm,
+    publicKey: createPublicKey(health.public_key_pem),
+    description: `signing proxy ${describeUrl(options.url)}`,
+    sign: (hash, preimage) => signOne({ hash, preimage }),
+    signBatch: (requests) => signConcurrently(requests, options.maxInFlight ?? MAX_SIGN_IN_FLIGHT, signOne),
+    signMessage: (message) => post({ message_b64: Buffer.from(message).toString('base64'), kid }),
+    close: async () => undefined,
+  };
+}

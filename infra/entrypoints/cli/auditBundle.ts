@@ -1,0 +1,106 @@
+/**
+ * `chainbook audit-bundle --from-ts T1 --to-ts T2 --out DIR`: the archive
+ * batches holding the records of a time range, their signed manifests,
+ * signers.json, the ledger proofs in range and a README with the OpenSSL,
+ * sha256sum and jq commands that check them without our software. Exit 0
+ * written, 1 something to bundle failed verification, 2 could not run.
+ */
+import { availableParallelism, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
+import { RFC3339_PATTERN } from '../../../chain/registry.ts';
+import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
+import { proofTextsIn, writeAuditBundle, type BundleReport } from '../../archive/auditBundle.ts';
+import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
+import { contextFor, openApp } from '../../wiring/app.ts';
+import { loadConfig, type Config } from '../../wiring/config.ts';
+import { VERSION } from '../../wiring/version.ts';
+import { workerChecker } from '../../adapters/workers/checkPool.ts';
+import { registryFor } from './auditVerify.ts';
+import { EXIT, parseCount, UsageError } from './io.ts';
+
+interface BundleCommandOptions {
+  fromTs: string;
+  toTs: string;
+  out: string;
+  archive?: string;
+  service?: string;
+  chain?: string;
+  signers?: string;
+  proofs?: string;
+  issueProof?: boolean;
+  threads?: string;
+  json?: boolean;
+}
+
+/** An RFC 3339 instant with a zone, as the UTC millisecond form records use. */
+function instant(value: string, name: string): string {
+  if (!RFC3339_PATTERN.test(value) || Number.isNaN(Date.parse(value))) throw new UsageError(`${name} must be an RFC 3339 time with a zone, e.g. 2026-11-01T00:00:00Z (got ${JSON.stringify(value)})`);
+  return new Date(Date.parse(value)).toISOString();
+}
+
+function describe(report: BundleReport): string {
+  if (!report.ok) {
+    const f = report.finding!;
+    return `audit-bundle: FAILED at chain ${f.chain} seq ${f.seq}: ${f.reason}: ${f.message}\n`;
+  }
+  const skipped = report.skippedProofs.map((proof) => `  proof ${proof.name} left out: ${proof.reason}\n`).join('');
+  return `audit-bundle: OK, ${report.outDir}: records seq ${report.fromSeq}..${report.toSeq} in ${report.batches.length} batches, ${report.proofs.length} ledger proofs; check it with: bash ${join(report.outDir, 'check.sh')}\n${skipped}`;
+}
+
+/** --issue-proof: a new ledger proof over the bundle's range, signed by the configured signer and recorded as ledger.proof_issued. */
+function proofIssuer(config: Config, chain: string) {
+  return async (fromSeq: number, toSeq: number) => {
+    const app = await openApp({ ...config, defaultChain: chain });
+    try {
+      const result = await issueLedgerProof(app.deps, { fromSeq, toSeq }, contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }));
+      if (!result.proof) throw new UsageError('the proof was not issued');
+      return result.proof;
+    } finally {
+      await app.close();
+    }
+  };
+}
+
+async function run(options: BundleCommandOptions): Promise<number> {
+  const config = loadConfig();
+  const registry = registryFor(options.signers);
+  const fromTs = instant(options.fromTs, '--from-ts');
+  const toTs = instant(options.toTs, '--to-ts');
+  if (toTs < fromTs) throw new UsageError('--to-ts is before --from-ts');
+  const store = openArchiveStore(options.archive ?? config.archive.target, config.archive);
+  const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
+  const checker = threads === 0 ? inProcessChecker(registry) : workerChecker(registry, threads);
+  try {
+    const chain = options.chain ?? config.defaultChain;
+    const report = await writeAuditBundle({
+      store, registry, service: await chooseService(store, options.service), chain, fromTs, toTs, outDir: resolve(options.out),
+      proofTexts: proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs')), checker,
+      issueProof: options.issueProof ? proofIssuer(config, chain) : undefined, version: VERSION, nowMs: Date.now,
+    });
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    await checker.close();
+    closeStore(store);
+  }
+}
+
+export function registerAuditBundle(program: Command, exit: (code: number) => void): void {
+  program
+    .command('audit-bundle')
+    .description("write an auditor's bundle: the archive batches of a time range, their signed manifests, signers.json, the ledger proofs in range and a README with OpenSSL / sha256sum / jq commands to check them (exit 0 written, 1 verification failure, 2 could not run)")
+    .requiredOption('--from-ts <time>', 'start of the range, RFC 3339 (records committed at or after it)')
+    .requiredOption('--to-ts <time>', 'end of the range, RFC 3339 (records committed at or before it)')
+    .requiredOption('--out <dir>', 'a new or empty folder for the bundle')
+    .option('-a, --archive <target>', 'the archive: a folder or s3://bucket/prefix (default: ARCHIVE_TARGET, …)')
+    .option('--service <name>', "the archive's service (default: its only one)")
+    .option('--chain <name>', 'the chain (default: CHAINBOOK_CHAIN or main)')
+    .option('-s, --signers <file>', 'signer registry (default: the registry in use); copied into the bundle')
+    .option('--proofs <dir>', 'ledger proof documents to include when their range lies in the bundle (default: <data dir>/proofs)')
+    .option('--issue-proof', "also sign a new ledger proof over the bundle's range (recorded in the chain as ledger.proof_issued)")
+    .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: BundleCommandOptions) => exit(await run(options)));
+}

@@ -1,0 +1,130 @@
+/**
+ * `chainbook proof issue` signs a ledger-range proof (CHAIN_FORMAT.md section
+ * 7) and records it as `ledger.proof_issued`; `chainbook verify-proof` checks
+ * one: its signature (--signers or --public-key) and, with a chain source,
+ * that range_hash and head_hash recompute from the chain.
+ */
+import { createPublicKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
+import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
+import { verifyProof, type ProofKey, type ProofReport } from '../../../verifier/verifyProof.ts';
+import { contextFor, openApp } from '../../wiring/app.ts';
+import { loadConfig } from '../../wiring/config.ts';
+import { loadRegistryFile } from '../../adapters/signers/registryFile.ts';
+import { workerChecker } from '../../adapters/workers/checkPool.ts';
+import { EXIT, parseCount, UsageError, writeOut } from './io.ts';
+import { addSourceOptions, openSource, type SourceOptions } from './sources.ts';
+
+/** Above this many records in the range, record signatures are checked on worker threads. */
+const WORKER_THRESHOLD_RECORDS = 5000;
+
+interface IssueOptions {
+  fromSeq?: string;
+  toSeq?: string;
+  fromTs?: string;
+  toTs?: string;
+  proofId?: string;
+  out?: string;
+}
+
+async function issue(options: IssueOptions): Promise<number> {
+  const input = {
+    ...(options.fromSeq !== undefined ? { fromSeq: parseCount(options.fromSeq, '--from-seq', 1) } : {}),
+    ...(options.toSeq !== undefined ? { toSeq: parseCount(options.toSeq, '--to-seq', 1) } : {}),
+    ...(options.fromTs !== undefined ? { fromTs: options.fromTs } : {}),
+    ...(options.toTs !== undefined ? { toTs: options.toTs } : {}),
+    ...(options.proofId !== undefined ? { proofId: options.proofId } : {}),
+  };
+  const app = await openApp(loadConfig());
+  try {
+    const result = await issueLedgerProof(app.deps, input, contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }));
+    if (!result.proof) throw new UsageError('the proof was already issued under this id');
+    const text = `${JSON.stringify(result.proof, null, 2)}\n`;
+    if (options.out !== undefined) writeFileSync(options.out, text);
+    else await writeOut(text);
+    process.stderr.write(`proof ${result.proof.proof_id}: seq ${result.proof.from_seq}..${result.proof.to_seq}, ${result.proof.ledger_row_ids.length} ledger rows; recorded as ledger.proof_issued at seq ${result.seqs.join(', ')}\n`);
+    return EXIT.ok;
+  } finally {
+    await app.close();
+  }
+}
+
+interface VerifyProofOptions extends SourceOptions {
+  proof: string;
+  signers?: string;
+  publicKey?: string;
+  json?: boolean;
+}
+
+function keyFrom(options: VerifyProofOptions): ProofKey {
+  if ((options.signers === undefined) === (options.publicKey === undefined)) throw new UsageError('give exactly one of --signers <file> or --public-key <pem file>');
+  if (options.signers !== undefined) return { registry: loadRegistryFile(options.signers) };
+  try {
+    return { publicKey: createPublicKey(readFileSync(options.publicKey!, 'utf8')) };
+  } catch (error) {
+    throw new UsageError(`cannot read the public key ${options.publicKey}: ${(error as Error).message}`);
+  }
+}
+
+function describe(report: ProofReport): string {
+  if (!report.ok) return `verify-proof: FAILED${report.proofId ? ` (${report.proofId})` : ''}: ${report.finding!.reason}: ${report.finding!.message}\n`;
+  const range = report.chainChecked
+    ? `range_hash and head_hash recompute from the chain${report.recordSignaturesChecked ? ', whose records verify' : ' (record hashes and links checked; give --signers to check their signatures)'}`
+    : 'no chain source given: range_hash and head_hash not recomputed';
+  return `verify-proof: OK (${report.proofId}): signature valid; ${range}\n`;
+}
+
+async function verifyCommand(options: VerifyProofOptions): Promise<number> {
+  const key = keyFrom(options);
+  let text: string;
+  try {
+    text = readFileSync(options.proof, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${options.proof}: ${(error as Error).message}`);
+  }
+  const hasSource = options.databaseUrl !== undefined || options.dataDir !== undefined || options.input !== undefined;
+  const source = hasSource ? await openSource(options, loadConfig()) : undefined;
+  const span = (() => {
+    try {
+      const parsed = JSON.parse(text) as { from_seq?: number; to_seq?: number };
+      return (parsed.to_seq ?? 0) - (parsed.from_seq ?? 0);
+    } catch {
+      return 0;
+    }
+  })();
+  const checker = source && 'registry' in key ? (span > WORKER_THRESHOLD_RECORDS && options.input === undefined ? workerChecker(key.registry) : inProcessChecker(key.registry)) : undefined;
+  try {
+    const report = await verifyProof(text, key, source ? { reader: source.reader, checker } : undefined);
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    await checker?.close();
+    await source?.close();
+  }
+}
+
+export function registerProof(program: Command, exit: (code: number) => void): void {
+  const proof = program.command('proof').description('signed ledger proofs (CHAIN_FORMAT.md section 7)');
+  proof
+    .command('issue')
+    .description('sign a ledger-range proof over a seq or time range of the chain (default: all of it), print it as JSON and record ledger.proof_issued')
+    .option('--from-seq <seq>', 'first seq of the range (default 1)')
+    .option('--to-seq <seq>', 'last seq of the range (default: the head)')
+    .option('--from-ts <time>', 'start of a time range, RFC 3339 UTC with milliseconds (instead of seqs)')
+    .option('--to-ts <time>', 'end of a time range')
+    .option('--proof-id <id>', 'the proof id (default: a new UUID)')
+    .option('-o, --out <file>', 'write the proof here instead of standard output')
+    .action(async (options: IssueOptions) => exit(await issue(options)));
+  const command = program
+    .command('verify-proof')
+    .description('verify a signed ledger proof: its signature and, with a source (-d, --data-dir or -i), range_hash and head_hash against the chain (exit 0 ok, 1 failed, 2 could not run)')
+    .requiredOption('--proof <file>', 'the proof JSON')
+    .option('-s, --signers <file>', 'signer registry (signers.json): checks kid, algorithm and validity window, and the records of the range')
+    .option('--public-key <file>', "the signer's public key (SPKI PEM)");
+  addSourceOptions(command)
+    .option('--json', 'print the report as JSON')
+    .action(async (options: VerifyProofOptions) => exit(await verifyCommand(options)));
+}

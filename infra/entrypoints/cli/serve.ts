@@ -1,0 +1,69 @@
+/**
+ * `chainbook serve` (and `npm start`): the HTTP API on PORT (default 8080).
+ * On the embedded default, the first start makes a SuperAdmin token, prints
+ * it once and stores only its hash. Refuses to start (exit 1, one message per
+ * problem) on a bad configuration or a failed production guard. SIGTERM or
+ * SIGINT: stop accepting, finish in-flight requests, close the pool.
+ */
+import type { Command } from 'commander';
+import { CodedError } from '../../../domain/errors.ts';
+import { openApp, type App } from '../../wiring/app.ts';
+import { firstStartToken, FIRST_ADMIN_ACTOR } from '../http/auth/tokens.ts';
+import { loadServeConfig, type ServeConfig } from '../../wiring/httpConfig.ts';
+import { ROUTES, startHttpServer } from '../http/server.ts';
+import { createServices } from '../http/services.ts';
+import { describeError, EXIT } from './io.ts';
+
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+async function open(): Promise<{ serve: ServeConfig; app: App } | string> {
+  try {
+    const serve = loadServeConfig();
+    return { serve, app: await openApp(serve.config) };
+  } catch (error) {
+    if (error instanceof CodedError) return describeError(error);
+    throw error;
+  }
+}
+
+async function run(): Promise<number> {
+  const opened = await open();
+  if (typeof opened === 'string') {
+    process.stderr.write(`chainbook serve: refusing to start: ${opened}\n`);
+    return EXIT.failed;
+  }
+  const { serve, app } = opened;
+  // Before the services read the token file.
+  const token = serve.config.databaseUrl === undefined && !serve.config.production ? firstStartToken(serve.http.tokensPath) : undefined;
+  const services = createServices(app, serve, ROUTES);
+  const running = await startHttpServer(services, { port: serve.http.port, host: serve.http.host }).catch(async (error: unknown) => {
+    await services.rateLimits.close();
+    await app.close();
+    throw error;
+  });
+  say(`chainbook: serving ${running.url} (store ${app.runtime.db.location}, signer ${app.runtime.signer.kid}${serve.config.signingDisabledReason ? ', READ-ONLY' : ''})`);
+  say(`  GET ${running.url}/health, /ready, /metrics, /openapi.json; tokens: ${serve.http.tokensPath}`);
+  if (token) {
+    say(`  first start: a SuperAdmin token for actor "${FIRST_ADMIN_ACTOR}" (shown once; only its hash is stored):`);
+    say(`    ${token}`);
+    say(`  try: curl -H "Authorization: Bearer ${token}" ${running.url}/chain/head`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
+  await running.close();
+  await app.close();
+  services.logger.info('stopped');
+  return EXIT.ok;
+}
+
+export function registerServe(program: Command, exit: (code: number) => void): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json')
+    .action(async () => exit(await run()));
+}

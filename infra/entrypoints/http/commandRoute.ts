@@ -1,0 +1,166 @@
+/**
+ * A command as a POST route: the body is the handler's input schema (minus
+ * the ids the path carries); `If-Match` is the stream version the client
+ * decided on (expectedVersion); `Idempotency-Key` makes retries safe. The
+ * response is what was appended: seqs, the new version of each stream, the
+ * events, and the ids the command created.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import type { CommandContext, CommandDeps, CommandResult } from '../../../commands/command.ts';
+import type { Actor, Role } from '../../../domain/actor.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import type { JsonValue } from '../../../domain/json.ts';
+import { checkoutLatencySeconds, ledgerPostLatencySeconds, ledgerPostsTotal, ordersTotal, proofGenerationDurationSeconds } from '../../adapters/metrics.ts';
+import { HttpError } from './errors.ts';
+import { chainIdempotencyKey, parseIdempotencyKey, requestDigest } from './idempotency.ts';
+import { COMMAND_ERRORS, defineRoute, type HeaderParameter, type HttpServices, type RouteRequest, type RouteSpec } from './route.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the handlers' own result types differ by command
+type Handler = (deps: CommandDeps, input: unknown, context: CommandContext) => Promise<CommandResult & Record<string, any>>;
+
+export const appendedEventSchema = z.object({
+  seq: z.number().int(), id: z.string(), stream: z.string(), version: z.number().int(), type: z.string(), hash: z.string(),
+});
+
+/** What every command answers; commands that create something add its id. */
+export const commandResponseSchema = z.object({
+  chain: z.string(),
+  seqs: z.array(z.number().int()).describe('seqs of the appended records; empty when the command changed nothing (a repeated payment)'),
+  versions: z.record(z.string(), z.number().int()).describe('version of each stream the command decided on, after it'),
+  events: z.array(appendedEventSchema),
+  replayed: z.boolean().describe('true when an earlier request with the same idempotency key is answered again'),
+});
+
+export interface CommandRouteOptions {
+  operationId: string;
+  path: string;
+  summary: string;
+  tag: string;
+  roles: readonly Role[];
+  /** The handler's exported input schema. */
+  input: z.ZodObject;
+  /** Input fields taken from the path. */
+  pathKeys?: readonly string[];
+  handler: Handler;
+  /** Fields the handler adds to the result (created ids…). */
+  extra?: z.ZodRawShape;
+}
+
+const IF_MATCH = /^(?:W\/)?"?(\d{1,15})"?$/;
+
+/** If-Match `"3"`, `3` or `W/"3"`: the stream version the client read. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = IF_MATCH.exec(header.trim());
+  if (!match) throw new HttpError('INVALID_HEADER', 'If-Match must be the stream version the request was decided on, e.g. "3"', { header: 'If-Match' });
+  return Number(match[1]);
+}
+
+function commandHeaders(versioned: boolean): HeaderParameter[] {
+  const headers: HeaderParameter[] = [
+    { name: 'Idempotency-Key', required: false, schema: { type: 'string', maxLength: 200 }, description: 'A retry with the same key and body returns the first response and appends nothing; the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.' },
+  ];
+  if (versioned) headers.push({ name: 'If-Match', required: false, schema: { type: 'string' }, description: 'The stream version the request was decided on (as expectedVersion): 409 STREAM_VERSION_CONFLICT when the stream moved.' });
+  return headers;
+}
+
+function inputOf(request: RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>, versioned: boolean): Record<string, unknown> {
+  const input: Record<string, unknown> = { ...request.body, ...request.params };
+  const ifMatch = versioned ? parseIfMatch(request.header('if-match')) : undefined;
+  if (ifMatch !== undefined) {
+    if (input['expectedVersion'] !== undefined && input['expectedVersion'] !== ifMatch) {
+      throw new CodedError('INVALID_INPUT', `If-Match (${ifMatch}) and expectedVersion (${String(input['expectedVersion'])}) differ`, { problems: ['expectedVersion: differs from If-Match'] });
+    }
+    input['expectedVersion'] = ifMatch;
+  }
+  return input;
+}
+
+export function commandContext(services: HttpServices, actor: Actor, request: { requestId: string; traceId: string }, idempotencyKey: string | undefined): CommandContext {
+  return {
+    actor,
+    now: services.now(),
+    newId: uuidv7,
+    correlationId: request.requestId,
+    traceId: request.traceId,
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey: chainIdempotencyKey(actor.id, idempotencyKey) }),
+  };
+}
+
+/** The response body: the result without internals, ids the command created kept. */
+export function commandBody(result: CommandResult & Record<string, unknown>): Record<string, unknown> {
+  const { chain, seqs, events, versions, replayed, ...extra } = result;
+  return { chain, seqs, versions, events, replayed, ...extra };
+}
+
+function observe(operationId: string, result: CommandResult | undefined, outcome: string, seconds: number): void {
+  if (operationId === 'checkout') checkoutLatencySeconds.observe({ outcome }, seconds);
+  if (operationId === 'issueLedgerProof') proofGenerationDurationSeconds.observe({ outcome }, seconds);
+  if (!result) return;
+  let posted = 0;
+  for (const event of result.events) {
+    if (event.type.startsWith('order.')) ordersTotal.inc({ event: event.type.slice('order.'.length) });
+    if (event.type === 'ledger.posted') posted += 1;
+  }
+  if (posted > 0) {
+    ledgerPostsTotal.inc({ command: operationId }, posted);
+    ledgerPostLatencySeconds.observe({ command: operationId }, seconds);
+  }
+}
+
+/**
+ * Runs a command for `actor` with an optional Idempotency-Key: a stored
+ * response is answered again; a new success is stored. Shared by the command
+ * routes and the payment webhook.
+ */
+export async function runCommand(
+  services: HttpServices,
+  options: { operationId: string; handler: Handler; actor: Actor; input: Record<string, unknown>; idempotencyKey: string | undefined; request: { requestId: string; traceId: string } },
+): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  const { operationId, actor, idempotencyKey } = options;
+  const digest = requestDigest(operationId, options.input as JsonValue);
+  if (idempotencyKey !== undefined) {
+    const stored = await services.idempotency.find(actor.id, idempotencyKey, operationId, digest);
+    if (stored) return { status: stored.status, body: stored.body, headers: { 'Idempotent-Replayed': 'true' } };
+  }
+  const started = performance.now();
+  let result: (CommandResult & Record<string, unknown>) | undefined;
+  try {
+    result = await options.handler(services.deps, options.input, commandContext(services, actor, options.request, idempotencyKey));
+  } catch (error) {
+    observe(operationId, undefined, error instanceof CodedError ? error.code : 'error', (performance.now() - started) / 1000);
+    throw error;
+  }
+  observe(operationId, result, 'ok', (performance.now() - started) / 1000);
+  const body = commandBody(result);
+  if (idempotencyKey !== undefined) await services.idempotency.save(actor.id, idempotencyKey, operationId, digest, { status: 200, body });
+  return { status: 200, body };
+}
+
+export function commandRoute(options: CommandRouteOptions): RouteSpec {
+  const pathKeys = options.pathKeys ?? [];
+  const omitted = Object.fromEntries(pathKeys.map((key) => [key, true])) as Record<string, true>;
+  const body = pathKeys.length === 0 ? options.input : options.input.omit(omitted);
+  const params = z.object(Object.fromEntries(pathKeys.map((key) => [key, options.input.shape[key] as z.ZodType])));
+  const versioned = 'expectedVersion' in options.input.shape;
+  return defineRoute({
+    method: 'post',
+    path: options.path,
+    operationId: options.operationId,
+    summary: options.summary,
+    tag: options.tag,
+    routeClass: 'command',
+    roles: options.roles,
+    params,
+    body: body.optional(),
+    headers: commandHeaders(versioned),
+    response: options.extra ? commandResponseSchema.extend(options.extra) : commandResponseSchema,
+    errors: COMMAND_ERRORS,
+    async handle(request, services) {
+      const input = inputOf(request as RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>, versioned);
+      const idempotencyKey = parseIdempotencyKey(request.header('idempotency-key'));
+      return runCommand(services, { operationId: options.operationId, handler: options.handler, actor: request.actor!, input, idempotencyKey, request });
+    },
+  });
+}

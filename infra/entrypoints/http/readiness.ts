@@ -1,0 +1,90 @@
+/**
+ * /ready: the database answers, its migrations are this software's, the
+ * projections are at the chain head, and the signer can sign now (registered,
+ * in its window, a probe signs and verifies; infra/wiring/signing.ts). The signer
+ * verdict is reused for READY_CACHE_MS so that probes do not load a KMS.
+ * SIGNING_DISABLED_REASON is read-only mode on purpose: reported, not a
+ * failure (queries are served; commands get 503).
+ */
+import type { SignerRegistry } from '../../../chain/registry.ts';
+import type { Signer } from '../../../chain/signer.ts';
+import { projectionCheckpoints } from '../../../projections/projections.ts';
+import type { App } from '../../wiring/app.ts';
+import { pendingMigrations } from '../../adapters/sql/migrate.ts';
+import type { BackendSigner } from '../../adapters/signers/backend.ts';
+import { signerReadiness } from '../../wiring/signing.ts';
+
+export const READY_CACHE_MS = 2000;
+/** Longest a check may take before it counts as failed. */
+export const READY_CHECK_TIMEOUT_MS = 3000;
+
+export interface Check {
+  ok: boolean;
+  message?: string;
+}
+
+export interface Readiness {
+  status: 'ready' | 'read-only' | 'not-ready';
+  checks: { database: Check; migrations: Check; projections: Check; signing: Check & { readOnly?: boolean; kid: string } };
+}
+
+/** The signer as signerReadiness wants it: backends already are; anything else (tests) is wrapped. */
+function backendOf(signer: Signer): BackendSigner {
+  if ('description' in signer && 'publicKey' in signer) return signer as BackendSigner;
+  return {
+    kid: signer.kid, algorithm: signer.algorithm, publicKey: undefined, description: `signer ${signer.kid}`,
+    sign: (hash, preimage) => signer.sign(hash, preimage), signBatch: (requests) => signer.signBatch(requests),
+    signMessage: (message) => signer.signMessage(message), close: () => signer.close(),
+  };
+}
+
+async function within(work: Promise<Check>, what: string): Promise<Check> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Check>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, message: `${what} did not answer within ${READY_CHECK_TIMEOUT_MS} ms` }), READY_CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work.catch((error: unknown) => ({ ok: false, message: `${what}: ${error instanceof Error ? error.message : String(error)}` })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function databaseChecks(app: App): Promise<Pick<Readiness['checks'], 'database' | 'migrations' | 'projections'>> {
+  const database = await within(app.runtime.db.query('SELECT 1').then(() => ({ ok: true })), 'the database');
+  if (!database.ok) return { database, migrations: { ok: false, message: 'database unreachable' }, projections: { ok: false, message: 'database unreachable' } };
+  const migrations = await within(
+    pendingMigrations(app.runtime.db).then((pending) => (pending.length === 0 ? { ok: true } : { ok: false, message: `pending migrations: ${pending.map((m) => m.version).join(', ')}` })),
+    'the migrations',
+  );
+  const projections = await within(
+    (async () => {
+      const head = await app.runtime.store.head(app.deps.chain);
+      const folded = (await projectionCheckpoints(app.runtime.db)).get(app.deps.chain) ?? 0;
+      return folded === head.seq ? { ok: true } : { ok: false, message: `projections at seq ${folded}, chain ${app.deps.chain} at ${head.seq}: run chainbook replay` };
+    })(),
+    'the projections',
+  );
+  return { database, migrations, projections };
+}
+
+export function readinessCheck(app: App, registry: SignerRegistry, signingDisabledReason: string | undefined): () => Promise<Readiness> {
+  const signer = backendOf(app.runtime.signer);
+  let cached: { atMs: number; check: Check } | undefined;
+  async function signing(): Promise<Check> {
+    if (cached && Date.now() - cached.atMs < READY_CACHE_MS) return cached.check;
+    const problem = await signerReadiness(signer, registry);
+    const check = problem ? { ok: false, message: `${problem.code}: ${problem.message}` } : { ok: true };
+    cached = { atMs: Date.now(), check };
+    return check;
+  }
+  return async () => {
+    const checks = await databaseChecks(app);
+    const kid = app.runtime.signer.kid;
+    const signingCheck = signingDisabledReason !== undefined
+      ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
+      : { ...(await within(signing(), 'the signer')), kid };
+    const failed = !checks.database.ok || !checks.migrations.ok || !checks.projections.ok || (!signingCheck.ok && signingDisabledReason === undefined);
+    return { status: failed ? 'not-ready' : signingDisabledReason !== undefined ? 'read-only' : 'ready', checks: { ...checks, signing: signingCheck } };
+  };
+}

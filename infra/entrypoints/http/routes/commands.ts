@@ -1,0 +1,45 @@
+/** One POST route per command of the domain (docs/DOMAIN.md, "Commands"); roles as the deciders check them. */
+import { z } from 'zod';
+import { changeListingPrice, changeListingPriceInputSchema, delistListing, delistListingInputSchema, publishListing, publishListingInputSchema } from '../../../../commands/catalog/listingCommands.ts';
+import { approveUpgrade, expireUpgrade, proposeUpgrade, proposeUpgradeInputSchema, rejectUpgrade, rejectUpgradeInputSchema, upgradeDecisionInputSchema } from '../../../../commands/governance/upgradeCommands.ts';
+import { issueLedgerProof, issueLedgerProofInputSchema } from '../../../../commands/ledger/issueLedgerProof.ts';
+import { postLedgerTransaction, postLedgerTransactionInputSchema } from '../../../../commands/ledger/postLedgerTransaction.ts';
+import { approveManifest, approveManifestInputSchema } from '../../../../commands/manifests/approveManifest.ts';
+import { rejectManifest, rejectManifestInputSchema } from '../../../../commands/manifests/rejectManifest.ts';
+import { submitManifest, submitManifestInputSchema } from '../../../../commands/manifests/submitManifest.ts';
+import { cancelOrder, cancelOrderInputSchema } from '../../../../commands/orders/cancelOrder.ts';
+import { checkout, checkoutInputSchema } from '../../../../commands/orders/checkout.ts';
+import { finalizeOrder, finalizeOrderInputSchema } from '../../../../commands/orders/finalizeOrder.ts';
+import { recordPayment, recordPaymentInputSchema } from '../../../../commands/orders/recordPayment.ts';
+import { refundOrder, refundOrderInputSchema } from '../../../../commands/orders/refundOrder.ts';
+import { FINANCE_ROLES, GOVERNANCE_ROLES, KERNEL_ROLES, SETTLEMENT_ROLES, type Role } from '../../../../domain/actor.ts';
+import { LISTING_ADMIN_ROLES } from '../../../../domain/catalog/listingDecider.ts';
+import { PROOF_ROLES } from '../../../../domain/ledger/proofDecider.ts';
+import { REFUND_ROLES } from '../../../../domain/orders/orderDecider.ts';
+import { commandRoute } from '../commandRoute.ts';
+import type { RouteSpec } from '../route.ts';
+
+const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
+const POSTING_ROLES: readonly Role[] = [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])];
+
+const signedProofSchema = z.record(z.string(), z.unknown()).describe('the signed proof (docs/PROOFS.md): canonical_payload, signature, signer_kid, …');
+
+export const commandRoutes: readonly RouteSpec[] = [
+  commandRoute({ operationId: 'submitManifest', path: '/manifests', summary: 'A publisher submits a manifest for the kernel to approve', tag: 'kernel', roles: ['Publisher'], input: submitManifestInputSchema, handler: submitManifest, extra: { manifestId: z.string() } }),
+  commandRoute({ operationId: 'approveManifest', path: '/manifests/:manifestId/approve', summary: 'The kernel signs and approves a submitted manifest', tag: 'kernel', roles: KERNEL_ROLES, input: approveManifestInputSchema, pathKeys: ['manifestId'], handler: approveManifest, extra: { manifestSignatureId: z.string().optional() } }),
+  commandRoute({ operationId: 'rejectManifest', path: '/manifests/:manifestId/reject', summary: 'The kernel rejects a submitted manifest, with a reason', tag: 'kernel', roles: KERNEL_ROLES, input: rejectManifestInputSchema, pathKeys: ['manifestId'], handler: rejectManifest }),
+  commandRoute({ operationId: 'proposeUpgrade', path: '/upgrades', summary: 'Propose a multisig kernel upgrade (k of n named approvers)', tag: 'kernel', roles: GOVERNANCE_ROLES, input: proposeUpgradeInputSchema, handler: proposeUpgrade, extra: { upgradeId: z.string() } }),
+  commandRoute({ operationId: 'approveUpgrade', path: '/upgrades/:upgradeId/approve', summary: 'A named approver approves; the k-th approval applies the upgrade', tag: 'kernel', roles: KERNEL_ROLES, input: upgradeDecisionInputSchema, pathKeys: ['upgradeId'], handler: approveUpgrade }),
+  commandRoute({ operationId: 'rejectUpgrade', path: '/upgrades/:upgradeId/reject', summary: "A named approver's veto", tag: 'kernel', roles: KERNEL_ROLES, input: rejectUpgradeInputSchema, pathKeys: ['upgradeId'], handler: rejectUpgrade }),
+  commandRoute({ operationId: 'expireUpgrade', path: '/upgrades/:upgradeId/expire', summary: 'Record that a pending upgrade passed its expiry', tag: 'kernel', roles: [...GOVERNANCE_ROLES, 'Operator', 'Service'], input: upgradeDecisionInputSchema, pathKeys: ['upgradeId'], handler: expireUpgrade }),
+  commandRoute({ operationId: 'publishListing', path: '/listings', summary: 'List a kernel-approved manifest for sale', tag: 'marketplace', roles: LISTING_ROLES, input: publishListingInputSchema, handler: publishListing, extra: { listingId: z.string() } }),
+  commandRoute({ operationId: 'changeListingPrice', path: '/listings/:listingId/price', summary: "Change a listing's price", tag: 'marketplace', roles: LISTING_ROLES, input: changeListingPriceInputSchema, pathKeys: ['listingId'], handler: changeListingPrice }),
+  commandRoute({ operationId: 'delistListing', path: '/listings/:listingId/delist', summary: 'Take a listing down, with a reason', tag: 'marketplace', roles: LISTING_ROLES, input: delistListingInputSchema, pathKeys: ['listingId'], handler: delistListing }),
+  commandRoute({ operationId: 'checkout', path: '/orders', summary: 'Checkout: a buyer orders an active listing at its current price, for a delivery key', tag: 'marketplace', roles: ['Buyer'], input: checkoutInputSchema, handler: checkout, extra: { orderId: z.string() } }),
+  commandRoute({ operationId: 'recordPayment', path: '/orders/:orderId/payments', summary: 'Record a payment outcome (the webhook does this for the provider)', tag: 'marketplace', roles: SETTLEMENT_ROLES, input: recordPaymentInputSchema, pathKeys: ['orderId'], handler: recordPayment }),
+  commandRoute({ operationId: 'finalizeOrder', path: '/orders/:orderId/finalize', summary: 'Settle a paid order: fee, seller and royalties posted to the ledger', tag: 'marketplace', roles: SETTLEMENT_ROLES, input: finalizeOrderInputSchema, pathKeys: ['orderId'], handler: finalizeOrder }),
+  commandRoute({ operationId: 'refundOrder', path: '/orders/:orderId/refund', summary: 'Refund a paid or finalized order', tag: 'marketplace', roles: REFUND_ROLES, input: refundOrderInputSchema, pathKeys: ['orderId'], handler: refundOrder }),
+  commandRoute({ operationId: 'cancelOrder', path: '/orders/:orderId/cancel', summary: 'Cancel an unpaid order (its buyer, or an operator)', tag: 'marketplace', roles: ['Buyer', ...REFUND_ROLES], input: cancelOrderInputSchema, pathKeys: ['orderId'], handler: cancelOrder }),
+  commandRoute({ operationId: 'postLedgerTransaction', path: '/ledger/transactions', summary: 'Post a balanced ledger transaction (idempotent by transaction id)', tag: 'finance', roles: POSTING_ROLES, input: postLedgerTransactionInputSchema, handler: postLedgerTransaction, extra: { transactionId: z.string() } }),
+  commandRoute({ operationId: 'issueLedgerProof', path: '/ledger/proofs', summary: 'Sign a ledger proof over a seq or time range of the chain', tag: 'finance', roles: PROOF_ROLES, input: issueLedgerProofInputSchema, handler: issueLedgerProof, extra: { proof: signedProofSchema.optional() } }),
+];

@@ -1,0 +1,251 @@
+/**
+ * The HTTP API (express 5): routes mounted from the route table, each behind
+ * the same steps: authenticate, check the role, rate-limit, refuse commands
+ * in read-only mode, check the media type and size of the body, validate
+ * with zod, run. One error handler turns everything into the error body.
+ * Graceful shutdown: stop accepting, let in-flight requests finish, close.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { v7 as uuidv7 } from 'uuid';
+import type { z } from 'zod';
+import { ChainError } from '../../../chain/errors.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
+import { errorResponse, HttpError } from './errors.ts';
+import type { HttpServices, RouteRequest, RouteSpec } from './route.ts';
+import { commandRoutes } from './routes/commands.ts';
+import { chainRoutes } from './routes/chain.ts';
+import { financeRoutes } from './routes/finance.ts';
+import { governanceRoutes } from './routes/governance.ts';
+import { marketplaceRoutes } from './routes/marketplace.ts';
+import { operationsRoutes } from './routes/operations.ts';
+import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
+
+export const ROUTES: readonly RouteSpec[] = [...operationsRoutes, ...commandRoutes, ...webhookRoutes, ...marketplaceRoutes, ...financeRoutes, ...governanceRoutes, ...chainRoutes];
+
+/** Problems listed in one INVALID_INPUT. */
+const MAX_PROBLEMS = 20;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+interface Locals {
+  requestId: string;
+  traceId: string;
+  route?: string;
+  actorId?: string;
+  role?: string;
+  errorCode?: string;
+}
+
+function locals(response: Response): Locals {
+  return response.locals as Locals;
+}
+
+/** Counts requests in flight; refuses new ones once shutdown began. */
+export interface ShutdownGate {
+  closing: boolean;
+  inFlight: number;
+}
+
+function requestContext(services: HttpServices, gate: ShutdownGate): RequestHandler {
+  return (request, response, next) => {
+    const started = performance.now();
+    const given = request.get('x-request-id');
+    const traceparent = TRACEPARENT.exec(request.get('traceparent') ?? '');
+    const state = locals(response);
+    state.requestId = given !== undefined && REQUEST_ID.test(given) ? given : uuidv7();
+    state.traceId = traceparent?.[1] ?? (REQUEST_ID.test(request.get('x-trace-id') ?? '') ? request.get('x-trace-id')! : state.requestId.replaceAll('-', ''));
+    response.set('X-Request-Id', state.requestId);
+    let done = false;
+    gate.inFlight += 1;
+    response.on('close', () => {
+      if (done) return;
+      done = true;
+      gate.inFlight -= 1;
+      const seconds = (performance.now() - started) / 1000;
+      httpRequestDurationSeconds.observe({ method: request.method, route: state.route ?? 'unmatched', status: String(response.statusCode) }, seconds);
+      services.logger.info({
+        requestId: state.requestId, traceId: state.traceId, method: request.method, route: state.route ?? 'unmatched', status: response.statusCode,
+        durationMs: Math.round(seconds * 10_000) / 10, actorId: state.actorId, role: state.role, code: state.errorCode, aborted: !response.writableFinished || undefined,
+      }, 'request');
+    });
+    if (gate.closing) {
+      response.set('Connection', 'close');
+      next(new HttpError('SHUTTING_DOWN', 'the server is shutting down; retry on another instance'));
+      return;
+    }
+    next();
+  };
+}
+
+function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
+  const roles = spec.roles as readonly string[];
+  return async (request, response, next) => {
+    const actor = await services.authenticate(request.get('authorization'));
+    const state = locals(response);
+    state.actorId = actor.id;
+    state.role = actor.role;
+    response.locals['actor'] = actor;
+    if (!roles.includes(actor.role)) {
+      throw new CodedError('FORBIDDEN_ROLE', `${spec.operationId} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`, { allowed: [...roles], role: actor.role });
+    }
+    next();
+  };
+}
+
+function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
+  return async (request, response, next) => {
+    if (spec.routeClass === 'operations') return next();
+    const key = spec.routeClass === 'webhook' ? `ip:${request.ip ?? 'unknown'}` : `actor:${locals(response).actorId ?? 'unknown'}`;
+    await services.rateLimits.consume(spec.routeClass, key);
+    next();
+  };
+}
+
+/** Read-only mode on purpose: commands are refused before anything is read or signed. */
+function readOnlyGate(services: HttpServices): RequestHandler {
+  return (_request, _response, next) => {
+    const reason = services.config.signingDisabledReason;
+    if (reason !== undefined) throw new ChainError('SIGNING_UNAVAILABLE', `read-only mode: ${reason}`, { reason, readOnly: true });
+    next();
+  };
+}
+
+function mediaType(): RequestHandler {
+  return (request, _response, next) => {
+    // An empty body needs no type (a command whose input is all in the path); any other must be JSON.
+    const empty = request.get('content-length') === '0' && request.get('transfer-encoding') === undefined;
+    if (!empty && request.is('application/json') === false) throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', { contentType: request.get('content-type') ?? null });
+    next();
+  };
+}
+
+/** Raw bodies of webhook requests, for handlers that need the exact bytes. */
+const rawBodies = new WeakMap<Request, Buffer>();
+
+function webhookSignature(services: HttpServices): RequestHandler {
+  return (request, _response, next) => {
+    const secret = services.http.webhookSecret;
+    if (secret === undefined) throw new HttpError('WEBHOOK_NOT_CONFIGURED', 'PAYMENT_PROVIDER_WEBHOOK_SECRET is not set on this server');
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    verifyWebhookSignature(request.get(WEBHOOK_SIGNATURE_HEADER), raw, secret, services.http.webhookToleranceSeconds, Date.now());
+    try {
+      request.body = raw.length === 0 ? undefined : (JSON.parse(raw.toString('utf8')) as unknown);
+    } catch {
+      throw new HttpError('INVALID_JSON', 'the body is not JSON');
+    }
+    rawBodies.set(request, raw);
+    next();
+  };
+}
+
+function parsed(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.slice(0, MAX_PROBLEMS).map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`);
+  throw new CodedError('INVALID_INPUT', `invalid input: ${problems.join('; ')}`, { problems });
+}
+
+function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
+  return async (request, response) => {
+    const state = locals(response);
+    const routeRequest: RouteRequest<unknown, unknown, unknown> = {
+      actor: response.locals['actor'] as RouteRequest<unknown, unknown, unknown>['actor'],
+      params: parsed(spec.params, { ...request.params }, 'path'),
+      query: parsed(spec.query, { ...(request.query as Record<string, unknown>) }, 'query'),
+      body: parsed(spec.body, request.body, 'body'),
+      rawBody: rawBodies.get(request),
+      header: (name) => request.get(name),
+      requestId: state.requestId,
+      traceId: state.traceId,
+    };
+    const result = await spec.handle(routeRequest, services);
+    response.status(result.status ?? 200);
+    if (result.headers) response.set(result.headers);
+    if (result.text) {
+      response.type(result.text.contentType).send(result.text.content);
+      return;
+    }
+    response.set('Cache-Control', 'no-store').json(result.body);
+  };
+}
+
+function mount(router: express.Express, spec: RouteSpec, services: HttpServices): void {
+  const steps: RequestHandler[] = [
+    (_request, response, next) => {
+      locals(response).route = spec.path;
+      next();
+    },
+  ];
+  if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
+  steps.push(rateLimit(spec, services));
+  if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
+  if (spec.method === 'post') steps.push(mediaType());
+  if (spec.roles === 'webhook') steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
+  else if (spec.method === 'post') steps.push(express.json({ limit: services.http.maxBodyBytes, type: () => true }));
+  steps.push(execute(spec, services));
+  router[spec.method](spec.path, ...steps);
+}
+
+function errorHandler(services: HttpServices): (error: unknown, request: Request, response: Response, next: NextFunction) => void {
+  return (error, request, response, _next) => {
+    const state = locals(response);
+    const answer = errorResponse(error, state.requestId ?? 'unknown');
+    state.errorCode = answer.body.error.code;
+    if (answer.internal) services.logger.error({ requestId: state.requestId, traceId: state.traceId, err: error, route: state.route, method: request.method }, 'internal error');
+    if (response.headersSent) return;
+    response.status(answer.status).set(answer.headers).set('Cache-Control', 'no-store').json(answer.body);
+  };
+}
+
+export function createHttpApp(services: HttpServices, gate: ShutdownGate, routes: readonly RouteSpec[] = ROUTES): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+  app.use(requestContext(services, gate));
+  for (const spec of routes) mount(app, spec, services);
+  app.use(() => {
+    throw new HttpError('NOT_FOUND', 'no such route; GET /openapi.json lists them');
+  });
+  app.use(errorHandler(services));
+  return app;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Graceful: stop accepting, wait for in-flight requests (at most shutdownTimeoutMs), then close the rate limiter's Redis. */
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(services: HttpServices, options: { port: number; host: string }): Promise<RunningServer> {
+  const gate: ShutdownGate = { closing: false, inFlight: 0 };
+  const server = createServer(createHttpApp(services, gate));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () => (closed ??= shutdown(server, gate, services)),
+  };
+}
+
+async function shutdown(server: Server, gate: ShutdownGate, services: HttpServices): Promise<void> {
+  gate.closing = true;
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const deadline = Date.now() + services.http.shutdownTimeoutMs;
+  while (gate.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  server.closeAllConnections();
+  await stopped;
+  await services.rateLimits.close();
+}

@@ -1,0 +1,286 @@
+/**
+ * Configuration from the environment, validated at start with one message per
+ * bad variable, naming it. The README's configuration table lists them all.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { CodedError } from '../../domain/errors.ts';
+import { CHAIN_NAME_PATTERN } from '../../chain/record.ts';
+import { DEFAULT_BREAKER } from '../adapters/signers/resilience.ts';
+import { isSignatureAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../chain/signature.ts';
+import { DEFAULT_RETENTION_DAYS } from '../../archive/limits.ts';
+import { LABEL_PATTERN } from '../../archive/manifest.ts';
+
+export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
+export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
+
+/** Longest session-key window (CHAIN_FORMAT.md 4b) and the default. */
+export const MAX_SESSION_HOURS = 24;
+export const DEFAULT_SESSION_HOURS = 4;
+export const DEFAULT_SIGNING_TIMEOUT_MS = 2000;
+
+export interface SigningConfig {
+  backend: SigningBackend;
+  /** The registry kid the backend signs as (SIGNING_KID); the local backend computes its own. */
+  kid: string | undefined;
+  requireKms: boolean;
+  requireSigningProxy: boolean;
+  /** Per attempt of a remote signing call. */
+  timeoutMs: number;
+  /** How long the circuit breaker refuses calls after the backend failed repeatedly. */
+  circuitOpenMs: number;
+  /** Spec 4b: sign records with in-memory session keys delegated by the backend's key. */
+  sessionKeys: boolean;
+  sessionLifetimeMs: number;
+  kms: { keyId: string; algorithm: SignatureAlgorithm; region: string | undefined } | undefined;
+  /** The token (PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN) and the signing key's label (PKCS11_KEY_LABEL, needed to sign). */
+  pkcs11: { modulePath: string; tokenLabel: string; pin: string; keyLabel: string | undefined } | undefined;
+  proxy: { url: string; apiKey: string } | undefined;
+  /** The break-glass signer's private key file (SIGNING_BACKEND=breakglass). */
+  breakglassKeyFile: string | undefined;
+  /** Who may call `chainbook signing-proxy`: name and API key per client (SIGNING_PROXY_CLIENTS). */
+  proxyClients: { name: string; apiKey: string }[];
+}
+
+export const OBJECT_LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
+/** Longest Object Lock retention accepted, in days (100 years). */
+export const MAX_RETENTION_DAYS = 36_500;
+
+export interface ArchiveConfig {
+  /** Where `export` writes and `audit-verify --archive` reads by default: a folder, or s3://bucket/prefix. */
+  target: string;
+  /** The archive's top folder (spec 6 `<service>`). */
+  service: string;
+  /** `env` in manifests and object metadata. */
+  env: string;
+  lockMode: (typeof OBJECT_LOCK_MODES)[number];
+  retentionDays: number;
+  piiIncluded: boolean;
+  /** undefined: not declared; production refuses to export then. */
+  piiPolicyVersion: string | undefined;
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    forcePathStyle: boolean;
+    /** S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY; undefined: the AWS SDK's standard credential chain. */
+    credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  };
+}
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  /** PostgreSQL; undefined means the embedded PGlite in dataDir. */
+  databaseUrl: string | undefined;
+  /** Named (server-side prepared) statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS, default true). */
+  preparedStatements: boolean;
+  dataDir: string;
+  /** The signer registry in use (signers.json). */
+  signersPath: string;
+  /** Read-only mode on purpose: appends are refused with this reason. */
+  signingDisabledReason: string | undefined;
+  defaultChain: string;
+  signing: SigningConfig;
+  archive: ArchiveConfig;
+}
+
+export class ConfigError extends CodedError {
+  constructor(problems: readonly string[]) {
+    super('INVALID_CONFIGURATION', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+}
+
+/** Exported for the other configuration sections (infra/wiring/httpConfig.ts). */
+export const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+export const flag = optionalText
+  .refine((value) => value === undefined || /^(true|false|1|0)$/.test(value), { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+export function positiveInteger(maximum: number) {
+  return optionalText
+    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= maximum), {
+      message: `must be an integer from 1 to ${maximum}`,
+    })
+    .transform((value) => (value === undefined ? undefined : Number(value)));
+}
+
+/** `name:key,name:key`; undefined when malformed. Keys shorter than 16 characters are refused. */
+export function parseClients(text: string): { name: string; apiKey: string }[] | undefined {
+  const clients = text.split(',').map((pair) => {
+    const colon = pair.indexOf(':');
+    return { name: pair.slice(0, colon).trim(), apiKey: pair.slice(colon + 1).trim() };
+  });
+  return clients.every((client) => /^[A-Za-z0-9._-]{1,64}$/.test(client.name) && client.apiKey.length >= 16) ? clients : undefined;
+}
+
+const schema = z.object({
+  NODE_ENV: optionalText,
+  DATABASE_URL: optionalText.refine((value) => value === undefined || /^postgres(ql)?:\/\//.test(value), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  }),
+  DATABASE_PREPARED_STATEMENTS: optionalText
+    .refine((value) => value === undefined || /^(true|false|1|0)$/.test(value), { message: 'must be true or false' })
+    .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1')),
+  CHAINBOOK_DATA_DIR: optionalText,
+  CHAINBOOK_SIGNERS: optionalText,
+  SIGNING_DISABLED_REASON: optionalText,
+  CHAINBOOK_CHAIN: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), {
+    message: `must match ${CHAIN_NAME_PATTERN.source}`,
+  }),
+  SIGNING_BACKEND: optionalText.refine((value) => value === undefined || (SIGNING_BACKENDS as readonly string[]).includes(value), {
+    message: `must be one of ${SIGNING_BACKENDS.join(', ')}`,
+  }),
+  SIGNING_KID: optionalText.refine((value) => value === undefined || /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value), {
+    message: 'must be a signer kid (letters, digits, . _ : -)',
+  }),
+  REQUIRE_KMS: flag,
+  REQUIRE_SIGNING_PROXY: flag,
+  SIGNING_TIMEOUT_MS: positiveInteger(60_000),
+  SIGNING_CIRCUIT_OPEN_MS: positiveInteger(600_000),
+  SIGNING_SESSION_KEYS: flag,
+  SIGNING_SESSION_HOURS: positiveInteger(MAX_SESSION_HOURS),
+  AUDIT_SIGNING_KMS_KEY_ID: optionalText,
+  AUDIT_SIGNING_ALG: optionalText.refine((value) => value === undefined || isSignatureAlgorithm(value), {
+    message: `must be one of ${SIGNATURE_ALGORITHMS.join(', ')}`,
+  }),
+  AWS_REGION: optionalText,
+  PKCS11_MODULE: optionalText,
+  PKCS11_TOKEN_LABEL: optionalText,
+  PKCS11_PIN: optionalText,
+  PKCS11_KEY_LABEL: optionalText,
+  SIGNING_PROXY_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), { message: 'must be an http:// or https:// URL' }),
+  SIGNING_PROXY_API_KEY: optionalText,
+  SIGNING_PROXY_CLIENTS: optionalText.refine((value) => value === undefined || parseClients(value) !== undefined, {
+    message: 'must be name:key pairs separated by commas, e.g. finance:k1,kernel:k2 (keys of at least 16 characters)',
+  }),
+  BREAKGLASS_KEY_FILE: optionalText,
+  ARCHIVE_TARGET: optionalText.refine((value) => value === undefined || !value.includes('://') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value), {
+    message: 'must be a folder or s3://bucket/prefix',
+  }),
+  ARCHIVE_SERVICE: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), { message: `must match ${CHAIN_NAME_PATTERN.source}` }),
+  ARCHIVE_ENV: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
+  ARCHIVE_OBJECT_LOCK_MODE: optionalText.refine((value) => value === undefined || (OBJECT_LOCK_MODES as readonly string[]).includes(value), {
+    message: `must be one of ${OBJECT_LOCK_MODES.join(', ')}`,
+  }),
+  ARCHIVE_RETENTION_DAYS: positiveInteger(MAX_RETENTION_DAYS),
+  ARCHIVE_PII_INCLUDED: flag,
+  ARCHIVE_PII_POLICY_VERSION: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
+  S3_ENDPOINT: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), { message: 'must be an http:// or https:// URL' }),
+  S3_AUDIT_BUCKET: optionalText.refine((value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value), { message: 'must be an S3 bucket name' }),
+  S3_REGION: optionalText,
+  S3_FORCE_PATH_STYLE: flag,
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+});
+
+type Values = z.infer<typeof schema>;
+
+/** Variables each backend needs, named in the error when missing. */
+const BACKEND_VARIABLES: Readonly<Record<SigningBackend, readonly (keyof Values)[]>> = {
+  local: [],
+  kms: ['AUDIT_SIGNING_KMS_KEY_ID', 'AUDIT_SIGNING_ALG', 'SIGNING_KID'],
+  pkcs11: ['PKCS11_MODULE', 'PKCS11_TOKEN_LABEL', 'PKCS11_PIN', 'PKCS11_KEY_LABEL', 'SIGNING_KID'],
+  proxy: ['SIGNING_PROXY_URL', 'SIGNING_PROXY_API_KEY', 'SIGNING_KID'],
+  breakglass: ['BREAKGLASS_KEY_FILE', 'SIGNING_KID'],
+};
+
+/** Why the signing settings cannot work together; empty when they can. */
+function signingProblems(values: Values, production: boolean): string[] {
+  const problems: string[] = [];
+  const backend = values.SIGNING_BACKEND as SigningBackend | undefined;
+  if (backend === undefined && production) problems.push('SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)');
+  if (backend === 'local' && production) problems.push('SIGNING_BACKEND: local is the development signer and is refused when NODE_ENV=production');
+  for (const name of BACKEND_VARIABLES[backend ?? 'local']) {
+    if (values[name] === undefined) problems.push(`${name}: required when SIGNING_BACKEND=${backend ?? 'local'}`);
+  }
+  const requireKms = values.REQUIRE_KMS === true;
+  const requireProxy = values.REQUIRE_SIGNING_PROXY === true;
+  const kmsOk = backend === 'kms' || backend === 'pkcs11';
+  if (requireKms && requireProxy && !kmsOk && backend !== 'proxy') problems.push('SIGNING_BACKEND: REQUIRE_KMS and REQUIRE_SIGNING_PROXY are set: use kms, pkcs11 or proxy');
+  else if (requireKms && !requireProxy && !kmsOk) problems.push(`SIGNING_BACKEND: REQUIRE_KMS=true requires kms (or an HSM, pkcs11), not ${backend ?? 'local'}`);
+  else if (requireProxy && !requireKms && backend !== 'proxy') problems.push(`SIGNING_BACKEND: REQUIRE_SIGNING_PROXY=true requires proxy, not ${backend ?? 'local'}`);
+  if (values.SIGNING_SESSION_KEYS === true && (backend === undefined || backend === 'local' || backend === 'breakglass')) {
+    problems.push('SIGNING_SESSION_KEYS: session keys are rooted in kms, pkcs11 or proxy');
+  }
+  return problems;
+}
+
+function signingConfig(values: Values): SigningConfig {
+  const backend = (values.SIGNING_BACKEND as SigningBackend | undefined) ?? 'local';
+  const kmsSet = values.AUDIT_SIGNING_KMS_KEY_ID !== undefined && values.AUDIT_SIGNING_ALG !== undefined;
+  return {
+    backend,
+    kid: values.SIGNING_KID,
+    requireKms: values.REQUIRE_KMS === true,
+    requireSigningProxy: values.REQUIRE_SIGNING_PROXY === true,
+    timeoutMs: values.SIGNING_TIMEOUT_MS ?? DEFAULT_SIGNING_TIMEOUT_MS,
+    circuitOpenMs: values.SIGNING_CIRCUIT_OPEN_MS ?? DEFAULT_BREAKER.openMs,
+    sessionKeys: values.SIGNING_SESSION_KEYS === true,
+    sessionLifetimeMs: (values.SIGNING_SESSION_HOURS ?? DEFAULT_SESSION_HOURS) * 3_600_000,
+    kms: kmsSet ? { keyId: values.AUDIT_SIGNING_KMS_KEY_ID!, algorithm: values.AUDIT_SIGNING_ALG as SignatureAlgorithm, region: values.AWS_REGION } : undefined,
+    pkcs11:
+      values.PKCS11_MODULE && values.PKCS11_TOKEN_LABEL && values.PKCS11_PIN
+        ? { modulePath: values.PKCS11_MODULE, tokenLabel: values.PKCS11_TOKEN_LABEL, pin: values.PKCS11_PIN, keyLabel: values.PKCS11_KEY_LABEL }
+        : undefined,
+    proxy: values.SIGNING_PROXY_URL && values.SIGNING_PROXY_API_KEY ? { url: values.SIGNING_PROXY_URL, apiKey: values.SIGNING_PROXY_API_KEY } : undefined,
+    breakglassKeyFile: values.BREAKGLASS_KEY_FILE === undefined ? undefined : resolve(values.BREAKGLASS_KEY_FILE),
+    proxyClients: values.SIGNING_PROXY_CLIENTS === undefined ? [] : (parseClients(values.SIGNING_PROXY_CLIENTS) ?? []),
+  };
+}
+
+function archiveConfig(values: Values, dataDir: string, nodeEnv: string): ArchiveConfig {
+  const accessKeyId = values.S3_ACCESS_KEY_ID;
+  const secretAccessKey = values.S3_SECRET_ACCESS_KEY;
+  return {
+    target: values.ARCHIVE_TARGET ?? (values.S3_AUDIT_BUCKET ? `s3://${values.S3_AUDIT_BUCKET}` : `${dataDir}/archive`),
+    service: values.ARCHIVE_SERVICE ?? DEFAULT_ARCHIVE_SERVICE,
+    env: values.ARCHIVE_ENV ?? (LABEL_PATTERN.test(nodeEnv) ? nodeEnv : 'unknown'),
+    lockMode: (values.ARCHIVE_OBJECT_LOCK_MODE as ArchiveConfig['lockMode'] | undefined) ?? 'COMPLIANCE',
+    retentionDays: values.ARCHIVE_RETENTION_DAYS ?? DEFAULT_RETENTION_DAYS,
+    piiIncluded: values.ARCHIVE_PII_INCLUDED === true,
+    piiPolicyVersion: values.ARCHIVE_PII_POLICY_VERSION,
+    s3: {
+      endpoint: values.S3_ENDPOINT,
+      region: values.S3_REGION ?? values.AWS_REGION ?? 'us-east-1',
+      forcePathStyle: values.S3_FORCE_PATH_STYLE === true,
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    },
+  };
+}
+
+/** The archive's top folder when ARCHIVE_SERVICE is not set. */
+export const DEFAULT_ARCHIVE_SERVICE = 'chainbook';
+
+function archiveProblems(values: Values): string[] {
+  return (values.S3_ACCESS_KEY_ID === undefined) === (values.S3_SECRET_ACCESS_KEY === undefined)
+    ? []
+    : ['S3_ACCESS_KEY_ID: give both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (the AWS credential chain)'];
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const values = parsed.data;
+  const nodeEnv = values.NODE_ENV ?? 'development';
+  const problems = [...signingProblems(values, nodeEnv === 'production'), ...archiveProblems(values)];
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
+  return {
+    nodeEnv,
+    production: nodeEnv === 'production',
+    databaseUrl: values.DATABASE_URL,
+    preparedStatements: values.DATABASE_PREPARED_STATEMENTS ?? true,
+    dataDir,
+    signersPath: resolve(values.CHAINBOOK_SIGNERS ?? `${dataDir}/signers.json`),
+    signingDisabledReason: values.SIGNING_DISABLED_REASON,
+    defaultChain: values.CHAINBOOK_CHAIN ?? 'main',
+    signing: signingConfig(values),
+    archive: archiveConfig(values, dataDir, nodeEnv),
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * Configuration of `chainbook serve`, from the environment, validated with
+ * one message per bad variable, naming it (the same rules as infra/wiring/config.ts,
+ * kept beside the HTTP code that uses them). The README's configuration
+ * table lists every variable.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ROLES } from '../../domain/actor.ts';
+import { ConfigError, flag, loadConfig, optionalText, positiveInteger, type Config } from './config.ts';
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** Largest body limit an operator may configure: a command is never larger. */
+export const MAX_BODY_BYTES_LIMIT = 1024 * 1024;
+export const DEFAULT_COMMANDS_PER_MINUTE = 600;
+export const DEFAULT_QUERIES_PER_MINUTE = 6000;
+export const DEFAULT_WEBHOOKS_PER_MINUTE = 1200;
+/** Most requests per minute per actor and route class an operator may allow. */
+export const MAX_REQUESTS_PER_MINUTE = 10_000_000;
+export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+/** Shortest webhook secret accepted: an HMAC key guessable by brute force protects nothing. */
+export const MIN_WEBHOOK_SECRET_LENGTH = 16;
+
+/** A static token: an actor, its role and the SHA-256 of the bearer token (never the token). */
+export interface TokenEntry {
+  actorId: string;
+  role: (typeof ROLES)[number];
+  sha256: string;
+}
+
+export const ACTOR_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const TOKEN_ENTRY_PATTERN = /^([^:]+):([^:]+):([0-9a-f]{64})$/;
+
+export interface OidcConfig {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  /** The claim holding the role (one of ROLES); the actor id is `sub`. */
+  roleClaim: string;
+}
+
+export interface HttpConfig {
+  port: number;
+  host: string;
+  /** tokens.json: static tokens, stored as hashes (chainbook tokens add). */
+  tokensPath: string;
+  /** API_TOKENS: more static tokens as actor:Role:sha256hex. */
+  tokens: TokenEntry[];
+  oidc: OidcConfig | undefined;
+  redisUrl: string | undefined;
+  /** Prefix of the rate-limit keys (several deployments may share one Redis). */
+  rateLimitKeyPrefix: string;
+  webhookSecret: string | undefined;
+  webhookToleranceSeconds: number;
+  devSkipMtls: boolean;
+  maxBodyBytes: number;
+  rateLimits: { commandsPerMinute: number; queriesPerMinute: number; webhooksPerMinute: number };
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+export interface ServeConfig {
+  config: Config;
+  http: HttpConfig;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `actor:Role:sha256,…`; undefined when malformed. */
+export function parseTokenEntries(text: string): TokenEntry[] | undefined {
+  const entries: TokenEntry[] = [];
+  for (const part of text.split(',').map((item) => item.trim())) {
+    const match = TOKEN_ENTRY_PATTERN.exec(part);
+    if (!match || !ACTOR_ID_PATTERN.test(match[1]!) || !(ROLES as readonly string[]).includes(match[2]!)) return undefined;
+    entries.push({ actorId: match[1]!, role: match[2] as TokenEntry['role'], sha256: match[3]! });
+  }
+  return entries;
+}
+
+function port() {
+  return optionalText
+    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) <= 65_535), { message: 'must be an integer from 0 to 65535' })
+    .transform((value) => (value === undefined ? undefined : Number(value)));
+}
+
+function url(schemes: readonly string[]) {
+  return optionalText.refine((value) => value === undefined || schemes.some((scheme) => value.startsWith(`${scheme}://`) && URL.canParse(value)), {
+    message: `must be a ${schemes.map((scheme) => `${scheme}://`).join(' or ')} URL`,
+  });
+}
+
+const schema = z.object({
+  PORT: port(),
+  HOST: optionalText,
+  CHAINBOOK_TOKENS_FILE: optionalText,
+  API_TOKENS: optionalText.refine((value) => value === undefined || parseTokenEntries(value) !== undefined, {
+    message: `must be actor:Role:sha256hex entries separated by commas, Role one of ${ROLES.join(', ')}`,
+  }),
+  OIDC_JWKS_URL: url(['https', 'http']),
+  OIDC_ISSUER: optionalText,
+  OIDC_AUDIENCE: optionalText,
+  OIDC_ROLE_CLAIM: optionalText,
+  REDIS_URL: url(['redis', 'rediss']),
+  RATE_LIMIT_KEY_PREFIX: optionalText.refine((value) => value === undefined || /^[A-Za-z0-9._:-]{1,64}$/.test(value), { message: 'must be 1 to 64 letters, digits or . _ : -' }),
+  PAYMENT_PROVIDER_WEBHOOK_SECRET: optionalText.refine((value) => value === undefined || value.length >= MIN_WEBHOOK_SECRET_LENGTH, {
+    message: `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`,
+  }),
+  PAYMENT_WEBHOOK_TOLERANCE_SECONDS: positiveInteger(3600),
+  DEV_SKIP_MTLS: flag,
+  HTTP_MAX_BODY_BYTES: positiveInteger(MAX_BODY_BYTES_LIMIT),
+  RATE_LIMIT_COMMANDS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
+  RATE_LIMIT_QUERIES_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
+  RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
+  SHUTDOWN_TIMEOUT_MS: positiveInteger(300_000),
+  LOG_LEVEL: optionalText.refine((value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value), { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+});
+
+type Values = z.infer<typeof schema>;
+
+function oidcProblems(values: Values): string[] {
+  if (values.OIDC_JWKS_URL === undefined) {
+    return values.OIDC_ISSUER === undefined && values.OIDC_AUDIENCE === undefined ? [] : ['OIDC_JWKS_URL: required when OIDC_ISSUER or OIDC_AUDIENCE is set'];
+  }
+  const problems: string[] = [];
+  // Without both, a token minted for another service or by another issuer would be accepted.
+  if (values.OIDC_ISSUER === undefined) problems.push('OIDC_ISSUER: required when OIDC_JWKS_URL is set');
+  if (values.OIDC_AUDIENCE === undefined) problems.push('OIDC_AUDIENCE: required when OIDC_JWKS_URL is set');
+  return problems;
+}
+
+function httpConfigOf(values: Values, config: Config): HttpConfig {
+  return {
+    port: values.PORT ?? DEFAULT_PORT,
+    host: values.HOST ?? '127.0.0.1',
+    tokensPath: resolve(values.CHAINBOOK_TOKENS_FILE ?? `${config.dataDir}/tokens.json`),
+    tokens: values.API_TOKENS === undefined ? [] : (parseTokenEntries(values.API_TOKENS) ?? []),
+    oidc:
+      values.OIDC_JWKS_URL && values.OIDC_ISSUER && values.OIDC_AUDIENCE
+        ? { jwksUrl: values.OIDC_JWKS_URL, issuer: values.OIDC_ISSUER, audience: values.OIDC_AUDIENCE, roleClaim: values.OIDC_ROLE_CLAIM ?? 'role' }
+        : undefined,
+    redisUrl: values.REDIS_URL,
+    rateLimitKeyPrefix: values.RATE_LIMIT_KEY_PREFIX ?? 'chainbook',
+    webhookSecret: values.PAYMENT_PROVIDER_WEBHOOK_SECRET,
+    webhookToleranceSeconds: values.PAYMENT_WEBHOOK_TOLERANCE_SECONDS ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+    devSkipMtls: values.DEV_SKIP_MTLS === true,
+    maxBodyBytes: values.HTTP_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
+    rateLimits: {
+      commandsPerMinute: values.RATE_LIMIT_COMMANDS_PER_MINUTE ?? DEFAULT_COMMANDS_PER_MINUTE,
+      queriesPerMinute: values.RATE_LIMIT_QUERIES_PER_MINUTE ?? DEFAULT_QUERIES_PER_MINUTE,
+      webhooksPerMinute: values.RATE_LIMIT_WEBHOOKS_PER_MINUTE ?? DEFAULT_WEBHOOKS_PER_MINUTE,
+    },
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    logLevel: values.LOG_LEVEL ?? 'info',
+  };
+}
+
+/**
+ * Production start-up guards of the server (the signing ones live in
+ * infra/wiring/config.ts and infra/wiring/signing.ts and run too): PostgreSQL, not
+ * the embedded database; mTLS not skipped.
+ */
+function productionProblems(values: Values, production: boolean): string[] {
+  if (!production) return [];
+  const problems: string[] = [];
+  if (values.DEV_SKIP_MTLS === true) problems.push('DEV_SKIP_MTLS: must be false when NODE_ENV=production');
+  return problems;
+}
+
+/** The whole configuration of `chainbook serve`; throws one ConfigError naming every bad variable. */
+export function loadServeConfig(env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const problems: string[] = [];
+  let config: Config | undefined;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...(error.details['problems'] as string[]));
+  }
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  const production = (env['NODE_ENV'] ?? '').trim() === 'production';
+  if (parsed.success) {
+    problems.push(...oidcProblems(parsed.data), ...productionProblems(parsed.data, production));
+  }
+  if (production && (env['DATABASE_URL'] ?? '').trim() === '') problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)');
+  if (problems.length > 0 || !config || !parsed.success) throw new ConfigError(problems);
+  return { config, http: httpConfigOf(parsed.data, config) };
+}

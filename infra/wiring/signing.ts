@@ -1,0 +1,92 @@
+/**
+ * Which signer the process signs with (SIGNING_BACKEND) and the guards before
+ * it may: its kid is in the registry with the same algorithm and public key,
+ * its validity window holds now (so a signer added for later is refused until
+ * its deployedAt), and a probe signature verifies under the registered key.
+ * Any failure stops start-up: production never falls back to another signer.
+ */
+import { CodedError } from '../../domain/errors.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
+import type { Config } from './config.ts';
+import type { BackendSigner } from '../adapters/signers/backend.ts';
+import { openBreakglassSigner } from '../adapters/signers/breakglass.ts';
+import { sameKey } from '../adapters/signers/der.ts';
+import { kmsClient, openKmsSigner } from '../adapters/signers/kms.ts';
+import { openLocalSigner } from '../adapters/signers/local.ts';
+import { openPkcs11Signer } from '../adapters/signers/pkcs11.ts';
+import { probeSigner } from '../adapters/signers/probe.ts';
+import { DEFAULT_BREAKER } from '../adapters/signers/resilience.ts';
+import { openProxySigner } from '../adapters/signers/proxyClient.ts';
+import { loadRegistryFile } from '../adapters/signers/registryFile.ts';
+import { delegatingSigner } from '../adapters/signers/session.ts';
+
+/** Why `signer` may not sign at `nowMs` under `registry`, without signing anything; undefined when it may. */
+export function registrationProblem(signer: BackendSigner, registry: SignerRegistry, nowMs: number): { code: string; message: string } | undefined {
+  const entry = registry.signers.get(signer.kid);
+  if (!entry) {
+    return { code: 'SIGNER_NOT_REGISTERED', message: `signer ${signer.kid} is not in the registry: publish its public key first (chainbook signers add)` };
+  }
+  if (entry.algorithm !== signer.algorithm) {
+    return { code: 'SIGNER_KEY_MISMATCH', message: `${signer.description} signs ${signer.algorithm}, the registry says ${signer.kid} is ${entry.algorithm}` };
+  }
+  if (signer.publicKey && !sameKey(signer.publicKey, entry.publicKey)) {
+    return { code: 'SIGNER_KEY_MISMATCH', message: `the public key of ${signer.description} is not the one registered for ${signer.kid}: refusing to sign` };
+  }
+  if (nowMs < entry.deployedAtMs) {
+    return { code: 'SIGNER_NOT_YET_DEPLOYED', message: `signer ${signer.kid} is deployed from ${entry.deployedAt}: it may not sign before then` };
+  }
+  if (entry.retiredAtMs !== null && nowMs >= entry.retiredAtMs) {
+    return { code: 'SIGNER_RETIRED', message: `signer ${signer.kid} was retired at ${entry.retiredAt}` };
+  }
+  return undefined;
+}
+
+/**
+ * Start-up and /ready: registered, in its window, and a probe signs and
+ * verifies under the registered key. Returns the problem, or undefined.
+ */
+export async function signerReadiness(signer: BackendSigner, registry: SignerRegistry, nowMs = Date.now()): Promise<{ code: string; message: string } | undefined> {
+  const problem = registrationProblem(signer, registry, nowMs);
+  if (problem) return problem;
+  const probe = await probeSigner(signer, registry.signers.get(signer.kid)!.publicKey);
+  return probe === undefined ? undefined : { code: 'SIGNING_UNAVAILABLE', message: `${signer.description}: ${probe}` };
+}
+
+async function openBackend(config: Config, registry: SignerRegistry): Promise<BackendSigner> {
+  const { signing } = config;
+  const remote = { timeoutMs: signing.timeoutMs, breaker: { ...DEFAULT_BREAKER, openMs: signing.circuitOpenMs } };
+  switch (signing.backend) {
+    case 'kms':
+      return openKmsSigner({ client: kmsClient(signing.kms!.region), keyId: signing.kms!.keyId, algorithm: signing.kms!.algorithm, kid: signing.kid!, ...remote });
+    case 'pkcs11':
+      return openPkcs11Signer({ ...signing.pkcs11!, keyLabel: signing.pkcs11!.keyLabel!, kid: signing.kid!, ...remote });
+    case 'proxy':
+      return openProxySigner({ ...signing.proxy!, kid: signing.kid!, ...remote });
+    case 'breakglass':
+      return openBreakglassSigner(signing.breakglassKeyFile!, signing.kid!, registry);
+    case 'local':
+      throw new Error('assertion failed: the local signer is opened by openSigning');
+  }
+}
+
+/** Opens the configured signer and checks it may sign; throws a CodedError saying why not. */
+export async function openSigning(config: Config, nowMs = Date.now()): Promise<{ signer: BackendSigner; registry: SignerRegistry }> {
+  if (config.signing.backend === 'local') {
+    const { signer, registry } = openLocalSigner({ dataDir: config.dataDir, registryPath: config.signersPath, production: config.production });
+    if (config.signing.kid !== undefined && config.signing.kid !== signer.kid) {
+      throw new CodedError('SIGNER_KEY_MISMATCH', `SIGNING_KID is ${config.signing.kid} but the local key of ${config.dataDir} is ${signer.kid}`);
+    }
+    return { signer: { ...signer, publicKey: registry.signers.get(signer.kid)?.publicKey, description: `local development key in ${config.dataDir}` }, registry };
+  }
+  const registry = loadRegistryFile(config.signersPath);
+  const backend = await openBackend(config, registry);
+  try {
+    const problem = await signerReadiness(backend, registry, nowMs);
+    if (problem) throw new CodedError(problem.code, problem.message, { kid: backend.kid });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  const signer = config.signing.sessionKeys ? delegatingSigner(backend, { lifetimeMs: config.signing.sessionLifetimeMs }) : backend;
+  return { signer, registry };
+}
