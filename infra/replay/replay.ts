@@ -10,31 +10,16 @@
  * lock: appends wait, readers see the old projections until the new ones are
  * complete, and a failure leaves everything as it was.
  */
-import type { ChainRecord, StoredRecord } from '../../chain/record.ts';
+import type { ChainRecord } from '../../chain/record.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { trialBalance, type TrialBalanceLine } from '../../projections/ledger/ledgerQueries.ts';
 import { dropProjections, projectionDigests, projectRecords } from '../../projections/projections.ts';
 import type { LineChecker, RecordReader } from '../../verifier/reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyProgress } from '../../verifier/verify.ts';
+import * as eventLog from '../adapters/sql/eventLog.ts';
 import type { SqlDatabase, SqlExecutor } from '../adapters/sql/sql.ts';
 import { databaseReader } from '../adapters/sql/databaseReader.ts';
 import { storedRecord } from '../adapters/sql/sqlEventStore.ts';
-
-const SQL = {
-  lockHeads: 'SELECT chain FROM chain_heads ORDER BY chain FOR UPDATE',
-  anyEvent: 'SELECT 1 FROM events LIMIT 1',
-  // --force: the event log is append-only (triggers) except for a superuser who turns them off for this transaction.
-  replicaRole: 'SET LOCAL session_replication_role = replica',
-  wipe: 'TRUNCATE events, idempotency_keys',
-  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL`,
-  defaultRole: 'SET LOCAL session_replication_role = DEFAULT',
-  copy: `INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
-    SELECT u.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
-    FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
-      AS u(chain, seq, id, stream, version, type, ts, record)`,
-  head: `INSERT INTO chain_heads (chain, seq, hash, ts) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (chain) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, ts = EXCLUDED.ts`,
-} as const;
 
 export interface ReplaySource {
   reader: RecordReader;
@@ -81,17 +66,9 @@ class Rollback extends Error {
   }
 }
 
-async function copyRecords(tx: SqlExecutor, records: readonly StoredRecord[]): Promise<void> {
-  const r = records.map((stored) => stored.record);
-  await tx.query(SQL.copy, [r.map((x) => x.chain), r.map((x) => x.seq), r.map((x) => x.id), r.map((x) => x.stream), r.map((x) => x.version), r.map((x) => x.type), r.map((x) => x.ts), records.map((stored) => stored.text)]);
-}
-
 async function emptyEventLog(tx: SqlExecutor, location: string): Promise<void> {
   try {
-    await tx.query(SQL.replicaRole);
-    await tx.query(SQL.wipe);
-    await tx.query(SQL.resetHeads);
-    await tx.query(SQL.defaultRole);
+    await eventLog.wipeEventLog(tx);
   } catch (error) {
     throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `cannot empty the event log of ${location} (a superuser may): ${(error as Error).message}`, {});
   }
@@ -99,9 +76,9 @@ async function emptyEventLog(tx: SqlExecutor, location: string): Promise<void> {
 
 async function rebuild(tx: SqlExecutor, options: ReplayOptions): Promise<ReplayReport> {
   const started = performance.now();
-  await tx.query(SQL.lockHeads);
+  await eventLog.lockAllHeads(tx);
   const copying = options.source !== undefined;
-  if (copying && (await tx.query(SQL.anyEvent)).rows.length > 0) {
+  if (copying && (await eventLog.hasEvents(tx))) {
     if (!options.replaceExisting) throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `the event log of ${options.target.location} is not empty; restore into a fresh database (or replace it with --force)`, {});
     await emptyEventLog(tx, options.target.location);
   }
@@ -113,12 +90,12 @@ async function rebuild(tx: SqlExecutor, options: ReplayOptions): Promise<ReplayR
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     onVerifiedPage: async (chain, lines) => {
       const records = lines.map(storedRecord);
-      if (copying) await copyRecords(tx, records);
+      if (copying) await eventLog.copyRecords(tx, records);
       await projectRecords(tx, records);
       last.set(chain, records[records.length - 1]!.record);
     },
   });
-  if (copying) for (const [chain, record] of last) await tx.query(SQL.head, [chain, record.seq, record.hash, record.ts]);
+  if (copying) for (const record of last.values()) await eventLog.setHead(tx, record);
   const digests = verified.ok ? await projectionDigests(tx) : {};
   const differences = compared ? Object.keys(digests).filter((name) => digests[name] !== compared[name]) : [];
   const report: ReplayReport = {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RecordReader } from '../../../verifier/reader.ts';
 import type { Config } from '../../wiring/config.ts';
+import { hasEvents } from '../../adapters/sql/eventLog.ts';
 import { openPglite } from '../../adapters/sql/pglite.ts';
 import { openPostgres } from '../../adapters/sql/postgres.ts';
 import type { SqlDatabase } from '../../adapters/sql/sql.ts';
@@ -47,7 +48,7 @@ export async function openDatabaseSource(options: SourceOptions, config: Config)
     if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
     const db = openPostgres(url, { poolSize: 4, applicationName: 'chainbook-reader' });
     try {
-      await db.query('SELECT 1 FROM events LIMIT 1');
+      await hasEvents(db);
     } catch (error) {
       await db.close();
       throw new UsageError(`cannot read the event log at ${db.location}: ${(error as Error).message}`);

@@ -1,5 +1,6 @@
 /** The chain itself: head, a record by seq, a bounded page of records, the projection digests; and the signer registry in use. */
 import { z } from 'zod';
+import { readHead } from '../../../adapters/sql/eventLog.ts';
 import { spkiPem } from '../../../adapters/signers/der.ts';
 import { projectionCheckpoints, projectionDigests } from '../../../../projections/projections.ts';
 import { HttpError } from '../errors.ts';
@@ -50,7 +51,7 @@ export const chainRoutes: readonly RouteSpec[] = [
     async handle(_request, { deps, db }) {
       // One transaction (and so, on PGlite, nothing outside it): the digests, checkpoint and head describe the same state.
       return db.transaction(async (tx) => {
-        const head = (await tx.query<{ seq: number }>('SELECT seq FROM chain_heads WHERE chain = $1', [deps.chain])).rows[0] ?? { seq: 0 };
+        const head = (await readHead(tx, deps.chain)) ?? { seq: 0 };
         const foldedSeq = (await projectionCheckpoints(tx)).get(deps.chain) ?? 0;
         return { body: { chain: deps.chain, headSeq: head.seq, foldedSeq, digests: await projectionDigests(tx) } };
       });

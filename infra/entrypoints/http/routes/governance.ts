@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { streams } from '../../../../domain/streams.ts';
 import { findUpgrade, listUpgrades, UPGRADE_STATUSES } from '../../../../projections/governance/governanceQueries.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
-import { streamVersion, versioned } from './marketplace.ts';
+import { streamVersion } from '../../../adapters/sql/eventLog.ts';
+import { versioned } from './marketplace.ts';
 import { idParameter, notFound, pageQuery, pageSchema, READ_ALL_ROLES } from './queryCommon.ts';
 
 const upgradeSchema = z.object({

@@ -4,7 +4,7 @@ import type { Actor } from '../../../../domain/actor.ts';
 import { streams } from '../../../../domain/streams.ts';
 import { findListing, findManifest, listListings } from '../../../../projections/catalog/catalogQueries.ts';
 import { DELIVERY_STATES, findOrder, listOrders, ORDER_STATUSES, type OrderView } from '../../../../projections/orders/orderQueries.ts';
-import type { SqlExecutor } from '../../../adapters/sql/sql.ts';
+import { streamVersion } from '../../../adapters/sql/eventLog.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { ANY_ROLE, idParameter, notFound, pageQuery, pageSchema, READ_ALL_ROLES } from './queryCommon.ts';
 
@@ -28,12 +28,6 @@ export const orderSchema = z.object({
   providerPaymentId: z.string().nullable(), failedPayments: z.number().int(), ledgerTransactionIds: z.array(z.string()), reason: z.string().nullable(),
   createdSeq: z.number().int(), updatedSeq: z.number().int(),
 });
-
-/** The current version of a stream: one index probe (events has UNIQUE (stream, version)). */
-export async function streamVersion(db: SqlExecutor, stream: string): Promise<number> {
-  const { rows } = await db.query<{ version: number | null }>('SELECT max(version) AS version FROM events WHERE stream = $1', [stream]);
-  return rows[0]?.version ?? 0;
-}
 
 function versionHeaders(version: number): Record<string, string> {
   return { ETag: `"${version}"` };

@@ -1,0 +1,242 @@
+/**
+ * Every statement on the event log (tables `events`, `chain_heads`,
+ * `idempotency_keys`, migration 0001), one function per operation, the same
+ * SQL on PostgreSQL and PGlite. The writer's storage, the event store, the
+ * verifier's database reader, replay, the CLI and the HTTP routes all go
+ * through these; nothing else names those tables.
+ */
+import type { IdempotencyRecord, StreamState } from '../../../chain/plan.ts';
+import { ZERO_HASH, type ChainHead, type StoredRecord } from '../../../chain/record.ts';
+import type { CommitBatch } from '../../../chain/writer.ts';
+import { assert } from '../../../domain/errors.ts';
+import type { SqlExecutor } from './sql.ts';
+
+/** A database, a pool or one transaction: all an operation needs is to run a statement. */
+type Queryable = Pick<SqlExecutor, 'query'>;
+
+const SQL = {
+  lockHead: 'SELECT chain, seq, hash, ts FROM chain_heads WHERE chain = $1 FOR UPDATE',
+  lockAllHeads: 'SELECT chain FROM chain_heads ORDER BY chain FOR UPDATE',
+  head: 'SELECT chain, seq, hash, ts FROM chain_heads WHERE chain = $1',
+  listHeads: 'SELECT chain, seq, hash, ts FROM chain_heads ORDER BY chain',
+  createHead: `INSERT INTO chain_heads (chain, seq, hash, ts) VALUES ($1, 0, $2, NULL) ON CONFLICT (chain) DO NOTHING RETURNING chain, seq, hash, ts`,
+  setHead: `INSERT INTO chain_heads (chain, seq, hash, ts) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (chain) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, ts = EXCLUDED.ts`,
+  // One index probe per stream, newest version first, however long the stream.
+  streamStates: `SELECT s.stream, e.chain, e.version
+    FROM unnest($1::text[]) AS s(stream)
+    CROSS JOIN LATERAL (SELECT chain, version FROM events WHERE events.stream = s.stream ORDER BY version DESC LIMIT 1) AS e`,
+  // One index probe (events has UNIQUE (stream, version)).
+  streamVersion: 'SELECT max(version) AS version FROM events WHERE stream = $1',
+  idempotencyRecords: 'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
+  idempotencyResult: 'SELECT result FROM idempotency_keys WHERE chain = $1 AND key = $2',
+  // One statement per batch, a compare-and-set on the head: the UPDATE moves
+  // the head only from the head the batch was sealed on (waiting for its row
+  // lock, then re-checking), and the inserts read its RETURNING, so when the
+  // head moved nothing at all is written. Outside a transaction this is the
+  // whole commit: one round trip.
+  insertBatch: `WITH head AS (
+      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14
+      WHERE chain = $1 AND seq = $15 AND hash = $16
+      RETURNING chain
+    ), inserted AS (
+      INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
+      SELECT head.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, $7::timestamptz, u.record
+      FROM head, unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], string_to_array($8, E'\n'))
+        AS u(seq, id, stream, version, type, record)
+      RETURNING 1
+    ), keys AS (
+      INSERT INTO idempotency_keys (chain, key, request_hash, result)
+      SELECT head.chain, k.key, k.request_hash, k.result
+      FROM head, unnest($9::text[], $10::text[], $11::text[]) AS k(key, request_hash, result)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM inserted) AS inserted`,
+  // Replay's copy of verified records: each record's own ts, byte for byte its text.
+  copyRecords: `INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
+    SELECT u.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
+    FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[])
+      AS u(chain, seq, id, stream, version, type, ts, record)`,
+  // The event log is append-only (triggers) except for a superuser who turns them off for one transaction.
+  replicaRole: 'SET LOCAL session_replication_role = replica',
+  wipe: 'TRUNCATE events, idempotency_keys',
+  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL`,
+  defaultRole: 'SET LOCAL session_replication_role = DEFAULT',
+  anyEvent: 'SELECT 1 FROM events LIMIT 1',
+  readChain: 'SELECT seq, record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
+  readStream: 'SELECT record FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3',
+  recordAt: 'SELECT record FROM events WHERE chain = $1 AND seq = $2',
+  // Chains with records (a skip scan over the primary key) or a head row.
+  chainNames: `WITH RECURSIVE c AS (
+      SELECT min(chain) AS chain FROM events
+      UNION ALL SELECT (SELECT min(chain) FROM events WHERE chain > c.chain) FROM c WHERE c.chain IS NOT NULL
+    )
+    SELECT chain FROM c WHERE chain IS NOT NULL UNION SELECT chain FROM chain_heads ORDER BY chain`,
+  lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
+  // The writer puts each delegation on its own stream (chain/writer.ts): one probe of the (stream, version) index.
+  delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
+  // Records carry ts as text and as timestamptz; the range is on the column.
+  seqRange: 'SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1 AND ts >= $2::timestamptz AND ts <= $3::timestamptz',
+} as const;
+
+// ---- heads
+
+/** Locks the chain's head row until the transaction ends; undefined for an unknown chain. */
+export async function lockHead(tx: Queryable, chain: string): Promise<ChainHead | undefined> {
+  return (await tx.query<ChainHead>(SQL.lockHead, [chain])).rows[0];
+}
+
+/** Locks every chain's head row (replay: appends wait until it commits). */
+export async function lockAllHeads(tx: Queryable): Promise<void> {
+  await tx.query(SQL.lockAllHeads);
+}
+
+export async function readHead(db: Queryable, chain: string): Promise<ChainHead | undefined> {
+  return (await db.query<ChainHead>(SQL.head, [chain])).rows[0];
+}
+
+export async function listHeads(db: Queryable): Promise<ChainHead[]> {
+  return (await db.query<ChainHead>(SQL.listHeads)).rows;
+}
+
+/** An empty chain's head; undefined when the chain exists. */
+export async function createHead(db: Queryable, chain: string): Promise<ChainHead | undefined> {
+  return (await db.query<ChainHead>(SQL.createHead, [chain, ZERO_HASH])).rows[0];
+}
+
+/** Sets a chain's head, creating the row (replay after copying records). */
+export async function setHead(tx: Queryable, head: { chain: string; seq: number; hash: string; ts: string }): Promise<void> {
+  await tx.query(SQL.setHead, [head.chain, head.seq, head.hash, head.ts]);
+}
+
+// ---- streams and idempotency records
+
+/** Current version and chain of each stream that exists. */
+export async function streamStates(tx: Queryable, streams: readonly string[]): Promise<Map<string, StreamState>> {
+  const { rows } = await tx.query<{ stream: string; chain: string; version: number }>(SQL.streamStates, [streams]);
+  return new Map<string, StreamState>(rows.map((row) => [row.stream, { chain: row.chain, version: row.version }]));
+}
+
+/** The current version of a stream, 0 when it does not exist. */
+export async function streamVersion(db: Queryable, stream: string): Promise<number> {
+  return (await db.query<{ version: number | null }>(SQL.streamVersion, [stream])).rows[0]?.version ?? 0;
+}
+
+export async function idempotencyRecords(tx: Queryable, chain: string, keys: readonly string[]): Promise<Map<string, IdempotencyRecord>> {
+  const { rows } = await tx.query<{ key: string; request_hash: string; result: string }>(SQL.idempotencyRecords, [chain, keys]);
+  return new Map<string, IdempotencyRecord>(rows.map((row) => [row.key, { requestHash: row.request_hash, result: row.result }]));
+}
+
+/** The stored result (JSON text) of an idempotency key; undefined when the key was never used. */
+export async function idempotencyResult(db: Queryable, chain: string, key: string): Promise<string | undefined> {
+  return (await db.query<{ result: string }>(SQL.idempotencyResult, [chain, key])).rows[0]?.result;
+}
+
+// ---- appending
+
+/** The commit time every record of a batch carries (chain/seal.ts seals a batch at one time). */
+function commitTs(batch: CommitBatch): string {
+  const ts = batch.records[0]!.record.ts;
+  assert(
+    batch.records.every((stored) => stored.record.ts === ts),
+    'the records of a batch carry different times',
+  );
+  return ts;
+}
+
+/**
+ * Inserts the batch and moves the head, only if the head is still
+ * `batch.previousHead`: false (and nothing written) when it moved.
+ */
+export async function insertBatch(tx: Queryable, batch: CommitBatch): Promise<boolean> {
+  const records = batch.records.map((stored) => stored.record);
+  const { rows } = await tx.query<{ moved: number; inserted: number }>(SQL.insertBatch, [
+    batch.chain,
+    records.map((r) => r.seq),
+    records.map((r) => r.id),
+    records.map((r) => r.stream),
+    records.map((r) => r.version),
+    records.map((r) => r.type),
+    commitTs(batch),
+    // One text, a record per line: JCS escapes every control character,
+    // so a record has no newline, and the driver need not escape each one.
+    batch.records.map((stored) => stored.text).join('\n'),
+    batch.idempotency.map((row) => row.key),
+    batch.idempotency.map((row) => row.requestHash),
+    batch.idempotency.map((row) => row.result),
+    batch.head.seq,
+    batch.head.hash,
+    batch.head.ts,
+    batch.previousHead.seq,
+    batch.previousHead.hash,
+  ]);
+  const { moved, inserted } = rows[0]!;
+  if (moved === 0) return false;
+  assert(inserted === records.length, `${inserted} of ${records.length} records of ${batch.chain} inserted`);
+  return true;
+}
+
+/** Copies verified records as they are (replay restoring from another source). */
+export async function copyRecords(tx: Queryable, records: readonly StoredRecord[]): Promise<void> {
+  const r = records.map((stored) => stored.record);
+  await tx.query(SQL.copyRecords, [
+    r.map((x) => x.chain),
+    r.map((x) => x.seq),
+    r.map((x) => x.id),
+    r.map((x) => x.stream),
+    r.map((x) => x.version),
+    r.map((x) => x.type),
+    r.map((x) => x.ts),
+    records.map((stored) => stored.text),
+  ]);
+}
+
+/** Empties the event log in this transaction and resets every head; needs a superuser (the triggers refuse anyone else). */
+export async function wipeEventLog(tx: Queryable): Promise<void> {
+  await tx.query(SQL.replicaRole);
+  await tx.query(SQL.wipe);
+  await tx.query(SQL.resetHeads);
+  await tx.query(SQL.defaultRole);
+}
+
+// ---- reading
+
+/** Whether the event log holds any record; fails when it cannot be read at all. */
+export async function hasEvents(db: Queryable): Promise<boolean> {
+  return (await db.query(SQL.anyEvent)).rows.length > 0;
+}
+
+/** Stored JCS record texts of a chain in seq order, from `fromSeq` to `toSeq`, at most `limit`. */
+export async function readChainTexts(db: Queryable, chain: string, fromSeq: number, toSeq: number, limit: number): Promise<{ seq: number; record: string }[]> {
+  return (await db.query<{ seq: number; record: string }>(SQL.readChain, [chain, fromSeq, toSeq, limit])).rows;
+}
+
+/** Stored JCS record texts of a stream in version order, from `fromVersion`, at most `limit`. */
+export async function readStreamTexts(db: Queryable, stream: string, fromVersion: number, limit: number): Promise<string[]> {
+  return (await db.query<{ record: string }>(SQL.readStream, [stream, fromVersion, limit])).rows.map((row) => row.record);
+}
+
+export async function recordTextAt(db: Queryable, chain: string, seq: number): Promise<string | undefined> {
+  return (await db.query<{ record: string }>(SQL.recordAt, [chain, seq])).rows[0]?.record;
+}
+
+/** Chains with records or a head row, by name. */
+export async function chainNames(db: Queryable): Promise<string[]> {
+  return (await db.query<{ chain: string }>(SQL.chainNames)).rows.map((row) => row.chain);
+}
+
+/** The highest stored seq of a chain; null when it has no record. */
+export async function lastSeq(db: Queryable, chain: string): Promise<number | null> {
+  return (await db.query<{ seq: number | null }>(SQL.lastSeq, [chain])).rows[0]?.seq ?? null;
+}
+
+/** The signer.delegated record introducing session `kid` in `chain` before `beforeSeq`. */
+export async function delegationRecordText(db: Queryable, chain: string, kid: string, beforeSeq: number): Promise<string | undefined> {
+  return (await db.query<{ record: string }>(SQL.delegation, [`delegation-${chain}.${kid}`, chain, beforeSeq])).rows[0]?.record;
+}
+
+/** First and last seq whose commit time is within [fromTs, toTs]; undefined when none is. */
+export async function seqRange(db: Queryable, chain: string, fromTs: string, toTs: string): Promise<{ fromSeq: number; toSeq: number } | undefined> {
+  const row = (await db.query<{ from_seq: number | null; to_seq: number | null }>(SQL.seqRange, [chain, fromTs, toTs])).rows[0];
+  return row?.from_seq == null || row.to_seq == null ? undefined : { fromSeq: row.from_seq, toSeq: row.to_seq };
+}
