@@ -1,7 +1,7 @@
-// Lint rules that keep the layers honest (DESIGN.md "Dependencies point
-// inward"): domain imports nothing of ours; chain only domain; verifier,
-// commands, projections and archive never infra; only infra touches I/O
-// libraries.
+// Lint rules that keep the layers honest (docs/DESIGN.md, "What may import
+// what"). ALLOWED below is the map of arrows between folders: a folder may
+// import itself and the folders it lists, nothing else of ours. Only infra/
+// touches I/O libraries.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
@@ -13,6 +13,30 @@ const IO_LIBRARIES = [
 ];
 const ioPaths = IO_LIBRARIES.map((name) => ({ name, message: 'I/O belongs in infra/: take an interface instead.' }));
 const ioPatterns = [{ group: ['@aws-sdk/*', 'pkcs11js', '@eventstore/*'], message: 'I/O belongs in infra/.' }];
+
+/** Folder → the folders it may import from. Everything not listed is refused, in both directions. */
+const ALLOWED = {
+  domain: [],
+  chain: ['domain'],
+  verifier: ['domain', 'chain'],
+  projections: ['domain', 'chain', 'verifier'],
+  commands: ['domain', 'chain', 'projections'],
+  archive: ['domain', 'chain', 'verifier'],
+  'infra/adapters': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive'],
+  'infra/wiring': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive', 'infra/adapters'],
+  'infra/entrypoints': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive', 'infra/adapters', 'infra/wiring'],
+};
+
+function restrictedZones() {
+  const folders = Object.keys(ALLOWED);
+  const zones = folders.map((target) => {
+    const allowed = ALLOWED[target];
+    const from = folders.filter((other) => other !== target && !allowed.includes(other) && !target.startsWith(`${other}/`));
+    const message = allowed.length === 0 ? `${target} imports nothing of ours.` : `${target} imports only ${allowed.join(', ')}.`;
+    return { target: `./${target}`, from: from.map((folder) => `./${folder}`), message };
+  });
+  return zones.filter((zone) => zone.from.length > 0);
+}
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'scratch/**', '.chainbook/**', 'test/vectors/**/*.jsonl'] },
@@ -26,19 +50,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
-      'import-x/no-restricted-paths': [
-        'error',
-        {
-          zones: [
-            { target: './domain', from: ['./chain', './commands', './projections', './archive', './verifier', './infra'], message: 'domain imports nothing of ours.' },
-            { target: './chain', from: ['./commands', './projections', './archive', './verifier', './infra'], message: 'chain imports only domain.' },
-            { target: './verifier', from: ['./commands', './projections', './infra'], message: 'verifier reads through its reader interface.' },
-            { target: './archive', from: ['./commands', './projections', './infra'], message: 'archive takes interfaces; infra wires it.' },
-            { target: './projections', from: ['./commands', './infra', './archive', './verifier'], message: 'projections use domain and chain only.' },
-            { target: './commands', from: ['./infra', './archive', './verifier'], message: 'commands use domain, chain and projections only.' },
-          ],
-        },
-      ],
+      'import-x/no-restricted-paths': ['error', { zones: restrictedZones() }],
     },
   },
   {

@@ -25,7 +25,8 @@ import { FolderStore } from '../infra/adapters/objectStores/folderStore.ts';
 import { zlibCompression } from '../infra/adapters/objectStores/gzip.ts';
 import { S3Store, s3Client } from '../infra/adapters/objectStores/s3Store.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
@@ -97,7 +98,7 @@ async function restore(app: BenchApp, store: ObjectStore): Promise<{ records: nu
     const checker = workerChecker(app.runtime.registry, THREADS);
     const shown = progress('restore from the archive');
     const started = performance.now();
-    const report = await replay({ target: db, source: { reader: await reader(app, store), digests: () => projectionDigests(app.runtime.db) }, checker, compare: true, onProgress: ({ checked, total }) => shown(checked, total) });
+    const report = await replay({ target: sqlReplayTarget(db), source: { reader: await reader(app, store), digests: () => projectionDigests(app.runtime.db) }, checker, compare: true, onProgress: ({ checked, total }) => shown(checked, total) });
     const ms = performance.now() - started;
     await checker.close();
     process.stderr.write('\n');

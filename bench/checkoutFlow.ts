@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor } from '../domain/actor.ts';
-import { deliveryKey, listProduct, purchase, type ListedProduct, type Purchase } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey, listProduct, purchase, type ListedProduct, type Purchase } from '../commands/demo/marketplaceFlow.ts';
 import { benchApp, numberOption, parseArguments, percentile } from './benchDatabase.ts';
 
 const options = parseArguments(process.argv.slice(2));

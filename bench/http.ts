@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newToken, tokenDigest } from '../infra/entrypoints/http/auth/tokens.ts';
-import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
 import { numberOption, parseArguments } from './benchDatabase.ts';
 import { benchDatabase, benchDir, format, percentile } from './lib.ts';
 

@@ -15,7 +15,7 @@ import { streamOf } from '../domain/streams.ts';
 import { LISTING_EVENT_TYPES } from '../commands/catalog/listingCommands.ts';
 import { loadStream, type CommandDeps } from '../commands/command.ts';
 import { streams } from '../domain/streams.ts';
-import { deliveryKey, listProduct, PAYMENT_WEBHOOK, type ListedProduct } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey, listProduct, PAYMENT_WEBHOOK, type ListedProduct } from '../commands/demo/marketplaceFlow.ts';
 
 const ORDERS_PER_APPEND = 20;
 const APPENDS_IN_FLIGHT = 4;

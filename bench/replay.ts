@@ -14,7 +14,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
 import { verify } from '../verifier/verify.ts';
 import { benchApp, numberOption, parseArguments } from './benchDatabase.ts';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     const verified = await verify(databaseReader(app.runtime.db), checker, { chains: [app.deps.chain] });
     await checker.close();
     checker = workerChecker(registry, THREADS);
-    const replayed = await replay({ target: app.runtime.db, checker, compare: true, onProgress: ({ checked, total }) => {
+    const replayed = await replay({ target: sqlReplayTarget(app.runtime.db), checker, compare: true, onProgress: ({ checked, total }) => {
         if (checked % 50_000 < 1000 || checked === total) process.stderr.write(`\rreplaying: ${checked} / ${total}`);
       } });
     await checker.close();

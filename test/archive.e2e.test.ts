@@ -9,7 +9,7 @@ import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import { ARCHIVE_EXPORTED_TYPE } from '../archive/exportedEvent.ts';
 import { parseManifest, type Manifest } from '../archive/manifest.ts';
-import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
+import { runDemoWorkload } from '../commands/demo/demoWorkload.ts';
 import type { VerifyReport } from '../verifier/verify.ts';
 import { testApp, type TestApp } from './helpers/app.ts';
 import { CLI, runCli } from './helpers/cli.ts';

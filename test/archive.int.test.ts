@@ -12,11 +12,12 @@ import { MAX_MANIFEST_BYTES } from '../archive/limits.ts';
 import { manifestText, parseManifest, signedBytes, type Manifest } from '../archive/manifest.ts';
 import type { ObjectStore, PutOptions } from '../archive/objectStore.ts';
 import { FolderStore, READ_ONLY_MODE } from '../infra/adapters/objectStores/folderStore.ts';
-import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
+import { runDemoWorkload } from '../commands/demo/demoWorkload.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { projectionDigests } from '../projections/projections.ts';
-import { verifyArchive } from '../verifier/archiveVerify.ts';
+import { verifyArchive } from '../archive/archiveVerify.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
 import { archiveReader, exportTo, SERVICE } from './helpers/archive.ts';
@@ -95,7 +96,7 @@ for (const engine of ENGINES) {
     const fresh = await openTestDatabase(engine);
     t.teardown(() => fresh.drop());
     const restored = await replay({
-      target: fresh.db,
+      target: sqlReplayTarget(fresh.db),
       source: { reader: await archiveReader(store, app.runtime.registry), digests: () => projectionDigests(app.test.db) },
       checker: inProcessChecker(app.runtime.registry),
       compare: true,

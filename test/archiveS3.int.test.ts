@@ -14,11 +14,12 @@ import { parseManifest, type Manifest } from '../archive/manifest.ts';
 import { S3Store } from '../infra/adapters/objectStores/s3Store.ts';
 import { checkTarget } from '../infra/entrypoints/cli/export.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
-import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
+import { runDemoWorkload } from '../commands/demo/demoWorkload.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { projectionDigests } from '../projections/projections.ts';
-import { verifyArchive } from '../verifier/archiveVerify.ts';
+import { verifyArchive } from '../archive/archiveVerify.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { archiveReader, exportTo, SERVICE, startS3 } from './helpers/archive.ts';
 import { testApp } from './helpers/app.ts';
@@ -91,7 +92,7 @@ test('export to S3: objects carry Object Lock, Content-MD5, a SHA-256 checksum, 
     const fresh = await openTestDatabase(engine);
     t.teardown(() => fresh.drop());
     const restored = await replay({
-      target: fresh.db,
+      target: sqlReplayTarget(fresh.db),
       source: { reader: await archiveReader(s3.store, app.runtime.registry), digests: () => projectionDigests(app.test.db) },
       checker: inProcessChecker(app.runtime.registry),
       compare: true,

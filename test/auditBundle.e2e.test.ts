@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
+import { runDemoWorkload } from '../commands/demo/demoWorkload.ts';
 import { testApp } from './helpers/app.ts';
 import { runCli } from './helpers/cli.ts';
 import { tempDir } from './helpers/runtime.ts';

@@ -12,8 +12,8 @@ import { checkout } from '../commands/orders/checkout.ts';
 import { finalizeOrder } from '../commands/orders/finalizeOrder.ts';
 import { recordPayment } from '../commands/orders/recordPayment.ts';
 import { refundOrder } from '../commands/orders/refundOrder.ts';
-import { contextFor } from '../infra/wiring/app.ts';
-import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE } from '../infra/demo/marketplaceFlow.ts';
+import { contextFor } from '../commands/context.ts';
+import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE } from '../commands/demo/marketplaceFlow.ts';
 import { ENGINES } from './helpers/databases.ts';
 import { testApp, type TestApp } from './helpers/app.ts';
 

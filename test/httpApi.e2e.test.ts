@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { webhookSignature } from '../infra/entrypoints/http/routes/webhooks.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type express from 'express';
-import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../infra/entrypoints/http/routes/webhooks.ts';
 import { ROUTES } from '../infra/entrypoints/http/server.ts';
 import { openApiPath } from '../infra/entrypoints/http/route.ts';

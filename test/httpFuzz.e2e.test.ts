@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
 import { ROUTES } from '../infra/entrypoints/http/server.ts';
 import { ACTORS, listedProduct, testServer, type ActorName } from './helpers/http.ts';
 

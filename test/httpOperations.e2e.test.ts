@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Signer } from '../chain/signer.ts';
-import { deliveryKey } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
 import { listedProduct, send, testServer } from './helpers/http.ts';
 
 const KEY = deliveryKey();

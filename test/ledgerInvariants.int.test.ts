@@ -14,9 +14,10 @@ import { finalizeOrder } from '../commands/orders/finalizeOrder.ts';
 import { recordPayment } from '../commands/orders/recordPayment.ts';
 import { refundOrder } from '../commands/orders/refundOrder.ts';
 import { CodedError } from '../domain/errors.ts';
-import { contextFor } from '../infra/wiring/app.ts';
-import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct } from '../infra/demo/marketplaceFlow.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { contextFor } from '../commands/context.ts';
+import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct } from '../commands/demo/marketplaceFlow.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { trialBalance } from '../projections/ledger/ledgerQueries.ts';
 import { projectionDigests } from '../projections/projections.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
@@ -108,7 +109,7 @@ test('property: accepted commands keep the ledger balanced and non-negative wher
       );
       t.deepEqual(negative, []);
       const live = await projectionDigests(db);
-      const rebuilt = await replay({ target: db, checker: inProcessChecker(app.runtime.registry), compare: true });
+      const rebuilt = await replay({ target: sqlReplayTarget(db), checker: inProcessChecker(app.runtime.registry), compare: true });
       return rebuilt.ok && JSON.stringify(rebuilt.digests) === JSON.stringify(live);
     }),
     { numRuns: 12 },

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { trialBalance } from '../projections/ledger/ledgerQueries.ts';
-import { deliveryKey, listProduct, purchase } from '../infra/demo/marketplaceFlow.ts';
+import { deliveryKey, listProduct, purchase } from '../commands/demo/marketplaceFlow.ts';
 import { ENGINES } from './helpers/databases.ts';
 import { testApp } from './helpers/app.ts';
 

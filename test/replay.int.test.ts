@@ -1,10 +1,11 @@
 import test from 'ava';
 import type { CodedError } from '../domain/errors.ts';
 import { submitManifest } from '../commands/manifests/submitManifest.ts';
-import { contextFor } from '../infra/wiring/app.ts';
-import { runDemoWorkload } from '../infra/demo/demoWorkload.ts';
+import { contextFor } from '../commands/context.ts';
+import { runDemoWorkload } from '../commands/demo/demoWorkload.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
-import { replay } from '../infra/replay/replay.ts';
+import { replay } from '../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../infra/adapters/sql/replayTarget.ts';
 import { openRuntime } from '../infra/wiring/runtime.ts';
 import { projectionDigests } from '../projections/projections.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
@@ -22,7 +23,7 @@ for (const engine of ENGINES) {
     const fresh = await openTestDatabase(engine);
     t.teardown(() => fresh.drop());
     const restored = await replay({
-      target: fresh.db,
+      target: sqlReplayTarget(fresh.db),
       source: { reader: databaseReader(app.test.db), digests: () => projectionDigests(app.test.db) },
       checker: inProcessChecker(app.runtime.registry),
       compare: true,
@@ -33,9 +34,9 @@ for (const engine of ENGINES) {
     const head = await app.runtime.store.head('main');
     const { rows } = await fresh.db.query<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_heads WHERE chain = 'main'");
     t.deepEqual(rows[0], { seq: head.seq, hash: head.hash });
-    const again = await replay({ target: fresh.db, source: { reader: databaseReader(app.test.db) }, checker: inProcessChecker(app.runtime.registry) }).catch((error: unknown) => error);
+    const again = await replay({ target: sqlReplayTarget(fresh.db), source: { reader: databaseReader(app.test.db) }, checker: inProcessChecker(app.runtime.registry) }).catch((error: unknown) => error);
     t.is((again as CodedError).code, 'REPLAY_TARGET_NOT_EMPTY');
-    const inPlace = await replay({ target: app.test.db, checker: inProcessChecker(app.runtime.registry), compare: true });
+    const inPlace = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry), compare: true });
     t.true(inPlace.ok);
     t.deepEqual(inPlace.digests, live);
   });
@@ -45,7 +46,7 @@ for (const engine of ENGINES) {
     await runDemoWorkload(app.deps, 3, quiet);
     const before = await projectionDigests(app.test.db);
     await app.test.superuser(`UPDATE events SET record = replace(record, '"priceMinor":1999', '"priceMinor":1') WHERE seq = 1 AND chain = 'main'`);
-    const report = await replay({ target: app.test.db, checker: inProcessChecker(app.runtime.registry), compare: true });
+    const report = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry), compare: true });
     t.false(report.ok);
     t.false(report.committed);
     t.like(report.finding, { chain: 'main', seq: 1, reason: 'hash-mismatch' });
@@ -80,7 +81,7 @@ for (const engine of ENGINES) {
     const error = await t.throwsAsync(submitManifest(app.deps, manifest, publisher));
     t.is((error as CodedError).code, 'PROJECTIONS_BEHIND');
     t.deepEqual(await app.snapshot(), before);
-    const rebuilt = await replay({ target: app.test.db, checker: inProcessChecker(app.runtime.registry) });
+    const rebuilt = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry) });
     t.true(rebuilt.ok);
     await t.notThrowsAsync(submitManifest(app.deps, manifest, publisher));
   });

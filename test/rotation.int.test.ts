@@ -13,8 +13,8 @@ import type { Signer } from '../chain/signer.ts';
 import { breakGlass, MAX_BREAKGLASS_WINDOW_MS } from '../infra/adapters/signers/breakglass.ts';
 import { spkiPem } from '../infra/adapters/signers/der.ts';
 import { createKeySigner } from '../infra/adapters/signers/local.ts';
-import { loadRegistryFile } from '../infra/adapters/signers/registryFile.ts';
-import { activateSigner, addSigner, retireSigner, type RotationContext } from '../infra/signers/rotation.ts';
+import { loadRegistryFile, registryFileStore } from '../infra/adapters/signers/registryFile.ts';
+import { activateSigner, addSigner, retireSigner, type RotationContext } from '../chain/rotation.ts';
 import { SqlEventStore } from '../infra/adapters/sql/sqlEventStore.ts';
 import type { TestDatabase } from './helpers/databases.ts';
 import { openTestDatabase } from './helpers/databases.ts';
@@ -60,7 +60,7 @@ async function setup(t: ExecutionContext, engine: 'postgres' | 'pglite', oldKid:
     storeWith,
     context: (signer) => {
       const store = storeWith(signer);
-      return { registryPath: signersPath, append: (events) => store.append('main', events), signerKid: signer.kid, nowMs: clock.nowMs, actorId: 'ops-alice' };
+      return { registry: registryFileStore(signersPath), append: (events) => store.append('main', events), signerKid: signer.kid, nowMs: clock.nowMs, actorId: 'ops-alice' };
     },
   };
 }

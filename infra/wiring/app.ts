@@ -2,11 +2,9 @@
  * The application: the runtime (database, signer, event store) with every
  * projection folded inline in the append transaction, and the dependencies
  * command handlers take. The CLI's demo, replay and proof commands, the
- * benchmarks and (later) the HTTP API start here.
+ * benchmarks and the HTTP API start here.
  */
-import { v7 as uuidv7 } from 'uuid';
-import type { CommandContext, CommandDeps } from '../../commands/command.ts';
-import type { Actor } from '../../domain/actor.ts';
+import type { CommandDeps } from '../../commands/command.ts';
 import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
@@ -27,21 +25,4 @@ export async function openApp(config: Config, options: Omit<RuntimeOptions, 'pro
     signer: runtime.signer,
   };
   return { runtime, deps, close: () => runtime.close() };
-}
-
-export interface ContextOptions {
-  idempotencyKey?: string;
-  now?: string;
-  correlationId?: string;
-}
-
-/** A command context for a caller acting now (the CLI, the demo, the benchmarks). */
-export function contextFor(actor: Actor, options: ContextOptions = {}): CommandContext {
-  return {
-    actor,
-    now: options.now ?? new Date().toISOString(),
-    newId: uuidv7,
-    ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
-    ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
-  };
 }

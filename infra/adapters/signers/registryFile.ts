@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { CodedError } from '../../../domain/errors.ts';
 import { parseRegistryText, registryJson, type SignerRegistry } from '../../../chain/registry.ts';
+import type { RegistryStore } from '../../../chain/rotation.ts';
 
 /** Reads and validates signers.json; a missing or unreadable file is a clear error. */
 export function loadRegistryFile(path: string): SignerRegistry {
@@ -26,4 +27,9 @@ export function writeRegistryFile(path: string, registry: SignerRegistry): void 
 
 export function registryFileExists(path: string): boolean {
   return existsSync(path);
+}
+
+/** signers.json as the registry store signer rotation changes (chain/rotation.ts). */
+export function registryFileStore(path: string): RegistryStore {
+  return { load: () => loadRegistryFile(path), save: (registry) => writeRegistryFile(path, registry) };
 }

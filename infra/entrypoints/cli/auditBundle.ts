@@ -11,9 +11,12 @@ import type { Command } from 'commander';
 import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
 import { RFC3339_PATTERN } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
-import { proofTextsIn, writeAuditBundle, type BundleReport } from '../../archive/auditBundle.ts';
+import { writeAuditBundle, type BundleReport } from '../../../archive/auditBundle.ts';
+import { auditorCheckScript, bundleFolder, proofTextsIn } from '../../adapters/files/bundleFolder.ts';
+import { zlibCompression } from '../../adapters/objectStores/gzip.ts';
 import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
-import { contextFor, openApp } from '../../wiring/app.ts';
+import { contextFor } from '../../../commands/context.ts';
+import { openApp } from '../../wiring/app.ts';
 import { loadConfig, type Config } from '../../wiring/config.ts';
 import { VERSION } from '../../wiring/version.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
@@ -75,7 +78,8 @@ async function run(options: BundleCommandOptions): Promise<number> {
   try {
     const chain = options.chain ?? config.defaultChain;
     const report = await writeAuditBundle({
-      store, registry, service: await chooseService(store, options.service), chain, fromTs, toTs, outDir: resolve(options.out),
+      store, registry, service: await chooseService(store, options.service), chain, fromTs, toTs, out: bundleFolder(resolve(options.out)),
+      checkScript: auditorCheckScript(), compression: zlibCompression,
       proofTexts: proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs')), checker,
       issueProof: options.issueProof ? proofIssuer(config, chain) : undefined, version: VERSION, nowMs: Date.now,
     });

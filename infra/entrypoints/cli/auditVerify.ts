@@ -9,7 +9,7 @@ import { HASH_PATTERN } from '../../../chain/record.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import type { VerifyReport, BreakglassUse } from '../../../verifier/verify.ts';
-import { verifyArchive } from '../../../verifier/archiveVerify.ts';
+import { verifyArchive } from '../../../archive/archiveVerify.ts';
 import type { RecordReader } from '../../../verifier/reader.ts';
 import { ArchiveReader, archiveNotes } from '../../../archive/archiveReader.ts';
 import { openArchiveReader } from '../../wiring/archiveTargets.ts';

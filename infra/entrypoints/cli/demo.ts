@@ -14,7 +14,7 @@ import { verify } from '../../../verifier/verify.ts';
 import { verifyProof } from '../../../verifier/verifyProof.ts';
 import { openApp } from '../../wiring/app.ts';
 import { loadConfig } from '../../wiring/config.ts';
-import { runDemoWorkload } from '../../demo/demoWorkload.ts';
+import { runDemoWorkload } from '../../../commands/demo/demoWorkload.ts';
 import { databaseReader } from '../../adapters/sql/databaseReader.ts';
 import { EXIT, formatCount, parseCount, UsageError } from './io.ts';
 

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendExported } from '../../../archive/exportedEvent.ts';
 import { clampBatchRecords, exportArchive, ExportConfigurationError, type ExportReport, type ExportSettings } from '../../../archive/exporter.ts';
+import { runExportSchedule } from '../../../archive/exportSchedule.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS } from '../../../archive/limits.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { zlibCompression } from '../../adapters/objectStores/gzip.ts';
@@ -141,42 +142,29 @@ function recordOutcome(report: ExportReport, service: string): void {
   } else auditExportFailuresTotal.inc({ service, reason: 'integrity' });
 }
 
-/** Sleeps `ms`, or less when the process is asked to stop. */
-function pause(ms: number, stopping: { stop: boolean; wake?: () => void }): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    stopping.wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
-}
-
-/** --every: one run per interval until SIGTERM or SIGINT (or --runs). An integrity failure stops it; an error is reported and retried next time. */
+/** --every: one run per interval until SIGTERM or SIGINT (or --runs); archive/exportSchedule.ts decides what stops it. */
 async function runScheduled(runtime: Runtime, store: ReturnType<typeof openArchiveStore>, settings: ExportSettings, options: ExportOptions, intervalMs: number): Promise<number> {
-  const runs = options.runs === undefined ? Number.POSITIVE_INFINITY : parseCount(options.runs, '--runs', 1);
-  const stopping: { stop: boolean; wake?: () => void } = { stop: false };
-  const stop = (): void => {
-    stopping.stop = true;
-    stopping.wake?.();
-  };
+  const stopping = new AbortController();
+  const stop = (): void => stopping.abort();
   process.once('SIGTERM', stop).once('SIGINT', stop);
   try {
-    for (let run = 1; run <= runs && !stopping.stop; run++) {
-      const started = Date.now();
-      try {
-        const report = await exportOnce(runtime, store, settings, options);
+    const ok = await runExportSchedule({
+      intervalMs,
+      runs: options.runs === undefined ? Number.POSITIVE_INFINITY : parseCount(options.runs, '--runs', 1),
+      runOnce: () => exportOnce(runtime, store, settings, options),
+      onReport(report) {
         recordOutcome(report, settings.service);
         process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${new Date().toISOString()} ${describe(report, settings.service, options.verify)}`);
-        if (!report.ok) return EXIT.failed;
-      } catch (error) {
-        if (error instanceof ExportConfigurationError || error instanceof UsageError) throw error;
+      },
+      isFatal: (error) => error instanceof ExportConfigurationError || error instanceof UsageError,
+      onError(error) {
         auditExportFailuresTotal.inc({ service: settings.service, reason: 'error' });
         process.stderr.write(`${new Date().toISOString()} export: run failed, retrying in ${intervalMs} ms: ${describeError(error)}\n`);
-      }
-      if (run < runs) await pause(Math.max(0, intervalMs - (Date.now() - started)), stopping);
-    }
-    return EXIT.ok;
+      },
+      signal: stopping.signal,
+      nowMs: Date.now,
+    });
+    return ok ? EXIT.ok : EXIT.failed;
   } finally {
     process.removeListener('SIGTERM', stop).removeListener('SIGINT', stop);
   }

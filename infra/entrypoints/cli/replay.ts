@@ -15,7 +15,8 @@ import { openDatabase } from '../../wiring/runtime.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import { openArchiveReader } from '../../wiring/archiveTargets.ts';
 import { databaseReader } from '../../adapters/sql/databaseReader.ts';
-import { replay, type ReplayReport, type ReplaySource } from '../../replay/replay.ts';
+import { replay, type ReplayReport, type ReplaySource } from '../../../projections/replay/replay.ts';
+import { sqlReplayTarget } from '../../adapters/sql/replayTarget.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, formatCount, parseCount, progressLine, UsageError } from './io.ts';
@@ -116,7 +117,7 @@ async function run(options: ReplayCommandOptions): Promise<number> {
   const started = Date.now();
   try {
     const report = await replay({
-      target,
+      target: sqlReplayTarget(target),
       source: from?.source,
       checker,
       compare: options.compare === true || options.compareDatabase !== undefined,

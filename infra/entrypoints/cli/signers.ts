@@ -19,8 +19,8 @@ import { breakGlass, DEFAULT_BREAKGLASS_WINDOW_MS } from '../../adapters/signers
 import { spkiPem } from '../../adapters/signers/der.ts';
 import { kmsClient, openKmsSigner } from '../../adapters/signers/kms.ts';
 import { generateHsmKeyPair } from '../../adapters/signers/pkcs11.ts';
-import { registryText } from '../../adapters/signers/registryFile.ts';
-import { activateSigner, addSigner, retireSigner, type RotationContext } from '../../signers/rotation.ts';
+import { registryFileStore, registryText } from '../../adapters/signers/registryFile.ts';
+import { activateSigner, addSigner, retireSigner, type RotationContext } from '../../../chain/rotation.ts';
 import { SqlEventStore } from '../../adapters/sql/sqlEventStore.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, parseCount, UsageError, writeOut } from './io.ts';
@@ -53,7 +53,7 @@ async function withRotation(options: CommonOptions, step: (context: RotationCont
   try {
     const chain = options.chain ?? config.defaultChain;
     const result = await step({
-      registryPath: config.signersPath,
+      registry: registryFileStore(config.signersPath),
       append: (events) => runtime.store.append(chain, events),
       signerKid: runtime.signer.kid,
       nowMs: Date.now(),

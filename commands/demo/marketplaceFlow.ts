@@ -5,16 +5,16 @@
  * tests drive the system through these, exactly as the HTTP API will.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import type { CommandDeps, CommandResult } from '../../commands/command.ts';
-import { approveManifest } from '../../commands/manifests/approveManifest.ts';
-import { submitManifest } from '../../commands/manifests/submitManifest.ts';
-import { publishListing } from '../../commands/catalog/listingCommands.ts';
-import { checkout } from '../../commands/orders/checkout.ts';
-import { recordPayment } from '../../commands/orders/recordPayment.ts';
-import { finalizeOrder } from '../../commands/orders/finalizeOrder.ts';
+import type { CommandDeps, CommandResult } from '../command.ts';
+import { approveManifest } from '../manifests/approveManifest.ts';
+import { submitManifest } from '../manifests/submitManifest.ts';
+import { publishListing } from '../catalog/listingCommands.ts';
+import { checkout } from '../orders/checkout.ts';
+import { recordPayment } from '../orders/recordPayment.ts';
+import { finalizeOrder } from '../orders/finalizeOrder.ts';
 import type { Actor } from '../../domain/actor.ts';
 import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
-import { contextFor } from '../wiring/app.ts';
+import { contextFor } from '../context.ts';
 
 export const KERNEL_OPERATOR: Actor = { id: 'kernel-operator', role: 'Operator' };
 export const PAYMENT_WEBHOOK: Actor = { id: 'payment-webhook', role: 'Service' };

@@ -10,18 +10,23 @@
  * future → at or after deployedAt, activate it by starting the writer with
  * SIGNING_KID set to it → retire the old key.
  */
-import { CodedError } from '../../domain/errors.ts';
-import type { JsonObject } from '../../domain/json.ts';
-import { SIGNER_EVENT_TYPES } from '../../chain/delegation.ts';
-import type { AppendEventInput } from '../../chain/input.ts';
-import { parseRegistry, registryEntryJson, type RegistryEntryJson, type SignerRegistry } from '../../chain/registry.ts';
-import type { AppendResult } from '../../chain/store.ts';
-import { loadRegistryFile, writeRegistryFile } from '../adapters/signers/registryFile.ts';
+import { CodedError } from '../domain/errors.ts';
+import type { JsonObject } from '../domain/json.ts';
+import { SIGNER_EVENT_TYPES } from './delegation.ts';
+import type { AppendEventInput } from './input.ts';
+import { parseRegistry, registryEntryJson, type RegistryEntryJson, type SignerRegistry } from './registry.ts';
+import type { AppendResult } from './store.ts';
 
 export const ROTATION_ACTOR = { id: 'service:signer-rotation', role: 'Service' } as const;
 
+/** Where the registry lives (signers.json): infra/adapters/signers/registryFile.ts keeps it in a file. */
+export interface RegistryStore {
+  load(): SignerRegistry;
+  save(registry: SignerRegistry): void;
+}
+
 export interface RotationContext {
-  registryPath: string;
+  registry: RegistryStore;
   /** Appends to the chain with the signer in force. */
   append(events: readonly AppendEventInput[]): Promise<AppendResult>;
   /** The kid the writer signs with now. */
@@ -41,11 +46,11 @@ function signerEvent(context: RotationContext, kid: string, type: string, data: 
 
 /** Writes `next`, appends `event`; restores `previous` when the append fails. */
 async function changeAndRecord(context: RotationContext, previous: SignerRegistry, next: SignerRegistry, event: AppendEventInput): Promise<AppendResult> {
-  writeRegistryFile(context.registryPath, next);
+  context.registry.save(next);
   try {
     return await context.append([event]);
   } catch (error) {
-    writeRegistryFile(context.registryPath, previous);
+    context.registry.save(previous);
     throw error;
   }
 }
@@ -56,7 +61,7 @@ function withEntries(entries: readonly RegistryEntryJson[]): SignerRegistry {
 
 /** `signers add`: publishes a new public key with deployedAt in the future. */
 export async function addSigner(context: RotationContext, entry: RegistryEntryJson): Promise<AppendResult> {
-  const previous = loadRegistryFile(context.registryPath);
+  const previous = context.registry.load();
   if (previous.signers.has(entry.signer_kid)) throw new CodedError('SIGNER_EXISTS', `signer ${entry.signer_kid} is already in the registry`);
   const next = withEntries([...[...previous.signers.values()].map(registryEntryJson), { ...entry, retiredAt: null }]);
   const added = next.signers.get(entry.signer_kid)!;
@@ -77,7 +82,7 @@ export async function addSigner(context: RotationContext, entry: RegistryEntryJs
 
 /** `signers activate`: the writer now signing as `kid` (SIGNING_KID) records that it took over; refused before deployedAt. */
 export async function activateSigner(context: RotationContext, kid: string): Promise<AppendResult> {
-  const registry = loadRegistryFile(context.registryPath);
+  const registry = context.registry.load();
   const entry = registry.signers.get(kid);
   if (!entry) throw new CodedError('SIGNER_NOT_REGISTERED', `signer ${kid} is not in the registry: add it first`);
   if (context.nowMs < entry.deployedAtMs) {
@@ -92,7 +97,7 @@ export async function activateSigner(context: RotationContext, kid: string): Pro
 
 /** `signers retire`: sets retiredAt (now by default, never in the past), signed by the signer in force, which must be another. */
 export async function retireSigner(context: RotationContext, kid: string, retiredAtMs = context.nowMs): Promise<AppendResult> {
-  const previous = loadRegistryFile(context.registryPath);
+  const previous = context.registry.load();
   const entry = previous.signers.get(kid);
   if (!entry) throw new CodedError('SIGNER_NOT_REGISTERED', `signer ${kid} is not in the registry`);
   if (entry.retiredAt !== null) throw new CodedError('SIGNER_RETIRED', `signer ${kid} was already retired at ${entry.retiredAt}`);

@@ -1,6 +1,6 @@
 /**
  * Replay (disaster recovery): drops every projection and rebuilds it from the
- * chain, verifying each record (CHAIN_FORMAT.md section 5: format, links,
+ * chain, verifying each record (docs/FORMAT.md section 5: format, links,
  * hashes, signatures) before folding it. With another source (any
  * RecordReader: a database, or the archive, whose reader also checks batch
  * hashes, signed manifests and links) the verified records are first copied,
@@ -10,16 +10,38 @@
  * lock: appends wait, readers see the old projections until the new ones are
  * complete, and a failure leaves everything as it was.
  */
-import type { ChainRecord } from '../../chain/record.ts';
+import type { ChainRecord, StoredRecord } from '../../chain/record.ts';
 import { CodedError } from '../../domain/errors.ts';
-import { trialBalance, type TrialBalanceLine } from '../../projections/ledger/ledgerQueries.ts';
-import { dropProjections, projectionDigests, projectRecords } from '../../projections/projections.ts';
+import { trialBalance, type TrialBalanceLine } from '../ledger/ledgerQueries.ts';
+import { dropProjections, projectionDigests, projectRecords } from '../projections.ts';
 import type { LineChecker, RecordReader } from '../../verifier/reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyProgress } from '../../verifier/verify.ts';
-import * as eventLog from '../adapters/sql/eventLog.ts';
-import type { SqlDatabase, SqlExecutor } from '../adapters/sql/sql.ts';
-import { databaseReader } from '../adapters/sql/databaseReader.ts';
-import { storedRecord } from '../adapters/sql/sqlEventStore.ts';
+import type { ProjectionExecutor } from '../rowStore.ts';
+
+/**
+ * The database whose projections are rebuilt, as replay needs it
+ * (infra/adapters/sql/replayTarget.ts): one transaction in which the
+ * projections are folded, the event log's own records are read, and, when
+ * restoring from another source, the verified records are copied in.
+ */
+export interface ReplayTarget {
+  /** Where the data lives, for messages. */
+  readonly location: string;
+  transaction<T>(work: (tx: ReplayTransaction) => Promise<T>): Promise<T>;
+}
+
+export interface ReplayTransaction extends ProjectionExecutor {
+  /** The target's own chains, read inside this transaction. */
+  readonly reader: RecordReader;
+  /** Locks every chain's head: appends wait until the transaction ends. */
+  lockAllHeads(): Promise<void>;
+  hasEvents(): Promise<boolean>;
+  /** Empties the event log (a superuser only: it is append-only). */
+  wipeEventLog(): Promise<void>;
+  /** Copies verified records, each byte for byte its stored text. */
+  copyRecords(records: readonly StoredRecord[]): Promise<void>;
+  setHead(record: ChainRecord): Promise<void>;
+}
 
 export interface ReplaySource {
   reader: RecordReader;
@@ -28,7 +50,7 @@ export interface ReplaySource {
 }
 
 export interface ReplayOptions {
-  target: SqlDatabase;
+  target: ReplayTarget;
   /** Another source to restore from; absent: the target's own chain. */
   source?: ReplaySource | undefined;
   checker: LineChecker;
@@ -66,36 +88,36 @@ class Rollback extends Error {
   }
 }
 
-async function emptyEventLog(tx: SqlExecutor, location: string): Promise<void> {
+async function emptyEventLog(tx: ReplayTransaction, location: string): Promise<void> {
   try {
-    await eventLog.wipeEventLog(tx);
+    await tx.wipeEventLog();
   } catch (error) {
     throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `cannot empty the event log of ${location} (a superuser may): ${(error as Error).message}`, {});
   }
 }
 
-async function rebuild(tx: SqlExecutor, options: ReplayOptions): Promise<ReplayReport> {
+async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<ReplayReport> {
   const started = performance.now();
-  await eventLog.lockAllHeads(tx);
+  await tx.lockAllHeads();
   const copying = options.source !== undefined;
-  if (copying && (await eventLog.hasEvents(tx))) {
+  if (copying && (await tx.hasEvents())) {
     if (!options.replaceExisting) throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `the event log of ${options.target.location} is not empty; restore into a fresh database (or replace it with --force)`, {});
     await emptyEventLog(tx, options.target.location);
   }
   const compared = options.compare ? await (options.source?.digests?.() ?? projectionDigests(tx)) : undefined;
   await dropProjections(tx);
-  const reader = options.source?.reader ?? databaseReader({ query: tx.query, location: options.target.location });
+  const reader = options.source?.reader ?? tx.reader;
   const last = new Map<string, ChainRecord>();
   const verified = await verify(reader, options.checker, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     onVerifiedPage: async (chain, lines) => {
-      const records = lines.map(storedRecord);
-      if (copying) await eventLog.copyRecords(tx, records);
+      const records = lines.map((text): StoredRecord => ({ record: JSON.parse(text) as ChainRecord, text }));
+      if (copying) await tx.copyRecords(records);
       await projectRecords(tx, records);
       last.set(chain, records[records.length - 1]!.record);
     },
   });
-  if (copying) for (const record of last.values()) await eventLog.setHead(tx, record);
+  if (copying) for (const record of last.values()) await tx.setHead(record);
   const digests = verified.ok ? await projectionDigests(tx) : {};
   const differences = compared ? Object.keys(digests).filter((name) => digests[name] !== compared[name]) : [];
   const report: ReplayReport = {

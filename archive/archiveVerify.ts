@@ -19,9 +19,9 @@
  * this archive that it does not hold (`batch-missing`: batches were removed
  * from the archive's tail).
  */
-import { ARCHIVE_EXPORTED_TYPE, type ArchiveExported } from '../archive/exportedEvent.ts';
-import type { LineChecker, RecordReader } from './reader.ts';
-import { verify, type ChainSummary, type Finding, type VerifyOptions, type VerifyReport } from './verify.ts';
+import { ARCHIVE_EXPORTED_TYPE, type ArchiveExported } from './exportedEvent.ts';
+import type { LineChecker, RecordReader } from '../verifier/reader.ts';
+import { verify, type ChainSummary, type Finding, type VerifyOptions, type VerifyReport } from '../verifier/verify.ts';
 
 export interface ArchiveVerifyOptions extends VerifyOptions {
   /** The database whose chain must hold the archive as a prefix. */

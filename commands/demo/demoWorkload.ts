@@ -6,24 +6,24 @@
  * with royalties, one is refunded, one cancelled, a 3-of-5 upgrade is applied,
  * and a ledger proof is issued over it all.
  */
-import type { CommandDeps } from '../../commands/command.ts';
-import { changeListingPrice, publishListing } from '../../commands/catalog/listingCommands.ts';
-import { approveUpgrade, proposeUpgrade } from '../../commands/governance/upgradeCommands.ts';
-import { issueLedgerProof } from '../../commands/ledger/issueLedgerProof.ts';
-import { postLedgerTransaction } from '../../commands/ledger/postLedgerTransaction.ts';
-import { approveManifest } from '../../commands/manifests/approveManifest.ts';
-import { rejectManifest } from '../../commands/manifests/rejectManifest.ts';
-import { submitManifest } from '../../commands/manifests/submitManifest.ts';
-import { cancelOrder } from '../../commands/orders/cancelOrder.ts';
-import { checkout } from '../../commands/orders/checkout.ts';
-import { finalizeOrder } from '../../commands/orders/finalizeOrder.ts';
-import { recordPayment } from '../../commands/orders/recordPayment.ts';
-import { refundOrder } from '../../commands/orders/refundOrder.ts';
+import type { CommandDeps } from '../command.ts';
+import { changeListingPrice, publishListing } from '../catalog/listingCommands.ts';
+import { approveUpgrade, proposeUpgrade } from '../governance/upgradeCommands.ts';
+import { issueLedgerProof } from '../ledger/issueLedgerProof.ts';
+import { postLedgerTransaction } from '../ledger/postLedgerTransaction.ts';
+import { approveManifest } from '../manifests/approveManifest.ts';
+import { rejectManifest } from '../manifests/rejectManifest.ts';
+import { submitManifest } from '../manifests/submitManifest.ts';
+import { cancelOrder } from '../orders/cancelOrder.ts';
+import { checkout } from '../orders/checkout.ts';
+import { finalizeOrder } from '../orders/finalizeOrder.ts';
+import { recordPayment } from '../orders/recordPayment.ts';
+import { refundOrder } from '../orders/refundOrder.ts';
 import type { SignedProof } from '../../chain/proof.ts';
 import type { Actor } from '../../domain/actor.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { sha256Hex } from '../../chain/hash.ts';
-import { contextFor } from '../wiring/app.ts';
+import { contextFor } from '../context.ts';
 import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct, type Product } from './marketplaceFlow.ts';
 
 /** Orders the demo places at most (each is a handful of commands). */

@@ -5,23 +5,32 @@
  * script of standard tools that checks them (archive/bundleReadme.ts).
  * Everything bundled is verified first, as audit-verify --archive would.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { readIndex, type IndexedBatch } from '../../archive/archiveIndex.ts';
-import { ArchiveReader } from '../../archive/archiveReader.ts';
-import { bundleReadme } from '../../archive/bundleReadme.ts';
-import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from '../../archive/limits.ts';
-import type { ObjectStore } from '../../archive/objectStore.ts';
-import type { SignedProof } from '../../chain/proof.ts';
-import { registryJson, type SignerRegistry } from '../../chain/registry.ts';
-import { CodedError } from '../../domain/errors.ts';
-import type { LineChecker } from '../../verifier/reader.ts';
-import { verifyProof } from '../../verifier/verifyProof.ts';
-import { verify, type Finding } from '../../verifier/verify.ts';
-import { zlibCompression } from '../adapters/objectStores/gzip.ts';
+import { readIndex, type IndexedBatch } from './archiveIndex.ts';
+import { ArchiveReader } from './archiveReader.ts';
+import { bundleReadme } from './bundleReadme.ts';
+import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from './limits.ts';
+import type { ObjectStore } from './objectStore.ts';
+import type { SignedProof } from '../chain/proof.ts';
+import { registryJson, type SignerRegistry } from '../chain/registry.ts';
+import { CodedError } from '../domain/errors.ts';
+import type { LineChecker } from '../verifier/reader.ts';
+import { verifyProof } from '../verifier/verifyProof.ts';
+import { verify, type Finding } from '../verifier/verify.ts';
+import type { Compression } from './objectStore.ts';
 
-/** The auditor's check script, shipped beside this file. */
-export const AUDITOR_CHECK_SCRIPT = readFileSync(new URL('./auditorCheck.sh', import.meta.url), 'utf8');
+/** The auditor's check script (bash and standard tools), shipped beside this file; the caller reads it. */
+export const AUDITOR_CHECK_SCRIPT_URL = new URL('./auditorCheck.sh', import.meta.url);
+
+/** Where the bundle is written: a new, empty folder (infra/adapters/files/bundleFolder.ts). */
+export interface BundleOutput {
+  /** Where it is, for messages and the report. */
+  readonly description: string;
+  isEmpty(): boolean;
+  /** Makes a folder (and its parents) at a `/`-separated path inside the bundle. */
+  makeFolder(path: string): void;
+  /** Writes one file at a `/`-separated path inside the bundle, creating folders. */
+  write(path: string, content: Uint8Array | string, options?: { executable?: boolean }): void;
+}
 
 export interface BundleOptions {
   store: ObjectStore;
@@ -30,7 +39,10 @@ export interface BundleOptions {
   chain: string;
   fromTs: string;
   toTs: string;
-  outDir: string;
+  out: BundleOutput;
+  /** The auditor's check script (AUDITOR_CHECK_SCRIPT_URL's text). */
+  checkScript: string;
+  compression: Compression;
   /** Proof documents to consider (a proofs folder's files); those whose range lies in the bundle are included. */
   proofTexts: readonly { name: string; text: string }[];
   checker: LineChecker;
@@ -85,9 +97,7 @@ async function copyBatches(options: BundleOptions, batches: readonly IndexedBatc
     for (const [key, maxBytes] of [[batch.key, MAX_ARCHIVE_BATCH_BYTES], [batch.manifestKey, MAX_MANIFEST_BYTES]] as const) {
       const bytes = await options.store.get(key, maxBytes);
       if (bytes === undefined) throw new CodedError('ARCHIVE_CHANGED', `${key} disappeared from ${options.store.description} while the bundle was made`);
-      const path = join(options.outDir, 'batches', ...key.split('/'));
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, bytes);
+      options.out.write(`batches/${key}`, bytes);
     }
   }
 }
@@ -96,7 +106,7 @@ async function copyBatches(options: BundleOptions, batches: readonly IndexedBatc
 async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batchesFrom: number, batchesTo: number, texts: readonly { name: string; text: string }[]): Promise<Pick<BundleReport, 'proofs' | 'skippedProofs'>> {
   const proofs: string[] = [];
   const skippedProofs: { name: string; reason: string }[] = [];
-  mkdirSync(join(options.outDir, 'proofs'), { recursive: true });
+  options.out.makeFolder('proofs');
   for (const { name, text } of texts) {
     let proof: Partial<SignedProof>;
     try {
@@ -111,26 +121,26 @@ async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batch
       skippedProofs.push({ name, reason: `${checked.finding!.reason}: ${checked.finding!.message}` });
       continue;
     }
-    writeFileSync(join(options.outDir, 'proofs', `${proof.proof_id}.json`), `${JSON.stringify(proof, null, 2)}\n`);
+    options.out.write(`proofs/${proof.proof_id}.json`, `${JSON.stringify(proof, null, 2)}\n`);
     proofs.push(proof.proof_id!);
   }
   return { proofs, skippedProofs };
 }
 
 export async function writeAuditBundle(options: BundleOptions): Promise<BundleReport> {
-  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) throw new CodedError('USAGE', `${options.outDir} is not empty: the bundle goes into a new folder`);
+  const outDir = options.out.description;
+  if (!options.out.isEmpty()) throw new CodedError('USAGE', `${outDir} is not empty: the bundle goes into a new folder`);
   const index = await readIndex(options.store, options.service);
   const among = candidates(index.chains.get(options.chain) ?? [], options.fromTs, options.toTs);
-  const empty = { ok: false, outDir: options.outDir, fromSeq: 0, toSeq: 0, batches: [], proofs: [], skippedProofs: [] };
+  const empty = { ok: false, outDir, fromSeq: 0, toSeq: 0, batches: [], proofs: [], skippedProofs: [] };
   if (among.length === 0) throw new CodedError('BUNDLE_RANGE_EMPTY', `the archive holds no batch of ${options.service}/${options.chain} from ${options.fromTs} to ${options.toTs}`);
-  const reader = new ArchiveReader({ store: options.store, compression: zlibCompression, registry: options.registry, index });
+  const reader = new ArchiveReader({ store: options.store, compression: options.compression, registry: options.registry, index });
   const range = await verifiedRange(reader, options, among);
   if (range.finding) return { ...empty, finding: range.finding };
   if (range.fromSeq === undefined || range.toSeq === undefined) throw new CodedError('BUNDLE_RANGE_EMPTY', `no archived record of ${options.chain} was committed from ${options.fromTs} to ${options.toTs}`);
   const selected = among.filter((batch) => batch.toSeq >= range.fromSeq! && batch.fromSeq <= range.toSeq!);
-  mkdirSync(options.outDir, { recursive: true });
   await copyBatches(options, selected);
-  writeFileSync(join(options.outDir, 'signers.json'), `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
+  options.out.write('signers.json', `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
   const issued = options.issueProof ? await options.issueProof(range.fromSeq, range.toSeq) : undefined;
   const texts = [...options.proofTexts, ...(issued ? [{ name: `issued ${issued.proof_id}`, text: JSON.stringify(issued) }] : [])];
   const proofs = await bundleProofs(options, reader, selected[0]!.fromSeq, selected.at(-1)!.toSeq, texts);
@@ -139,13 +149,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     batchesFromSeq: selected[0]!.fromSeq, batchesToSeq: selected.at(-1)!.toSeq, batches: selected.length, proofs: proofs.proofs.length,
     createdAt: new Date(options.nowMs()).toISOString(), version: options.version,
   };
-  writeFileSync(join(options.outDir, 'README.md'), bundleReadme(facts, AUDITOR_CHECK_SCRIPT));
-  writeFileSync(join(options.outDir, 'check.sh'), `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${AUDITOR_CHECK_SCRIPT}`, { mode: 0o755 });
-  return { ok: true, finding: undefined, outDir: options.outDir, fromSeq: range.fromSeq, toSeq: range.toSeq, batches: selected.map((batch) => batch.key), ...proofs };
-}
-
-/** The proof documents of a folder (`<data dir>/proofs` by default), for writeAuditBundle. */
-export function proofTextsIn(directory: string): { name: string; text: string }[] {
-  if (!existsSync(directory)) return [];
-  return readdirSync(directory).filter((name) => name.endsWith('.json')).sort().map((name) => ({ name, text: readFileSync(join(directory, name), 'utf8') }));
+  options.out.write('README.md', bundleReadme(facts, options.checkScript));
+  options.out.write('check.sh', `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${options.checkScript}`, { executable: true });
+  return { ok: true, finding: undefined, outDir, fromSeq: range.fromSeq, toSeq: range.toSeq, batches: selected.map((batch) => batch.key), ...proofs };
 }
