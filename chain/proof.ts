@@ -1,5 +1,5 @@
 /**
- * Signed proofs, CHAIN_FORMAT.md section 7, kind `ledger-range` (docs/PROOFS.md).
+ * Signed proofs, docs/FORMAT.md section 9, kind `ledger-range`.
  *
  *   canonical_payload = JCS of the members proof_id … alg
  *   signature         = the signer's signature over canonical_payload's UTF-8

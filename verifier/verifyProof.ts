@@ -1,5 +1,5 @@
 /**
- * Verifying a signed ledger proof (CHAIN_FORMAT.md section 7, docs/PROOFS.md):
+ * Verifying a signed ledger proof (docs/FORMAT.md section 9):
  * the document's members are exactly its canonical_payload; the signature
  * verifies under the signer registry (kid, algorithm, validity window at the
  * proof's ts) or a given public key; and, when a chain source is given,
