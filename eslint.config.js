@@ -1,5 +1,5 @@
-// Lint rules that keep the layers honest (DESIGN.md "Dependencies point
-// inward"): domain imports nothing of ours; chain only domain; verifier,
+// Lint rules that keep the layers honest (docs/DESIGN.md, "What may import
+// what"): domain imports nothing of ours; chain only domain; verifier,
 // commands, projections and archive never infra; only infra touches I/O
 // libraries.
 import js from '@eslint/js';

@@ -120,7 +120,7 @@ function take(facts: RangeFacts, lines: readonly string[]): void {
   }
 }
 
-/** Recomputes the range from verified records (full check of spec 5 with the registry's checker). */
+/** Recomputes the range from verified records (full check of docs/FORMAT.md section 5 with the registry's checker). */
 async function checkRangeVerified(proof: SignedProof, reader: RecordReader, checker: LineChecker): Promise<ProofFinding | undefined> {
   const facts: RangeFacts = { hasher: new LedgerRangeHasher(), first: undefined, last: undefined };
   const report = await verify(reader, checker, {

@@ -1,6 +1,6 @@
 /**
  * Replay (disaster recovery): drops every projection and rebuilds it from the
- * chain, verifying each record (CHAIN_FORMAT.md section 5: format, links,
+ * chain, verifying each record (docs/FORMAT.md section 5: format, links,
  * hashes, signatures) before folding it. With another source (any
  * RecordReader: a database, or the archive, whose reader also checks batch
  * hashes, signed manifests and links) the verified records are first copied,
