@@ -1,5 +1,5 @@
 /**
- * The verifier's view of an archive (CHAIN_FORMAT.md section 6): record
+ * The verifier's view of an archive (docs/FORMAT.md section 8): record
  * texts of each chain in seq order, read batch by batch through the
  * RecordReader interface, so audit-verify and replay treat the archive as
  * they treat a database.
@@ -182,7 +182,7 @@ export class ArchiveReader implements RecordReader {
   }
 
   /**
-   * Spec 4b, for a range that starts inside a session: the signer.delegated
+   * docs/FORMAT.md section 4b, for a range that starts inside a session: the signer.delegated
    * record of `kid` (on its stream `delegation-<chain>.<kid>`, as the writer
    * puts it) in the batches before `beforeSeq`, newest first. The verifier
    * checks it fully; a batch that fails its own checks is skipped here.
@@ -203,7 +203,7 @@ export class ArchiveReader implements RecordReader {
     return 'finding' in checked ? undefined : checked.lines;
   }
 
-  /** The newest manifest is a signed checkpoint (spec 6): the chain must reach its to_seq and last_hash. */
+  /** The newest manifest is a signed checkpoint (docs/FORMAT.md section 8): the chain must reach its to_seq and last_hash. */
   async claimedHead(chain: string): Promise<{ seq: number; hash: string } | undefined> {
     const newest = this.#batches(chain).at(-1);
     const manifest = newest && (await this.#uncheckedManifest(newest));

@@ -14,7 +14,7 @@
  *                            in the middle).
  *
  * The archive's newest manifest is the signed checkpoint the database is
- * held to (CHAIN_FORMAT.md section 6). The other way round, the database's
+ * held to (docs/FORMAT.md section 8). The other way round, the database's
  * `archive.exported` records after the archive's end must not name batches of
  * this archive that it does not hold (`batch-missing`: batches were removed
  * from the archive's tail).

@@ -2,7 +2,7 @@
  * The auditor's README of an audit bundle (`chainbook audit-bundle`): what
  * the folder holds and a script of standard tools (bash, jq, openssl,
  * sha256sum, zcat, awk) that checks it without our software. The script
- * (infra/archive/auditorCheck.sh, given as `script`) is the README's only
+ * (archive/auditorCheck.sh, given as `script`) is the README's only
  * `sh` block; test/auditBundle.e2e.test.ts runs it from the README.
  */
 
@@ -34,10 +34,10 @@ ${facts.fromSeq} to ${facts.toSeq}. They sit in ${facts.batches} whole archive b
 
 | path | what |
 |---|---|
-| \`batches/<service>/<date>/<chain>-<from>-<to>.jsonl.gz\` | archive batches: gzip JSON Lines, one record per line (CHAIN_FORMAT.md sections 1 and 6) |
+| \`batches/<service>/<date>/<chain>-<from>-<to>.jsonl.gz\` | archive batches: gzip JSON Lines, one record per line (docs/FORMAT.md sections 1 and 8) |
 | \`batches/…/<chain>-<from>-<to>.manifest.json\` | each batch's signed manifest: seq range, \`first_prev_hash\`, \`last_hash\`, \`object_sha256\`, signer and signature |
 | \`signers.json\` | the signer registry: public keys (SPKI PEM) and validity windows |
-| \`proofs/<proof_id>.json\` | ${facts.proofs} signed ledger proofs whose range lies in these batches (CHAIN_FORMAT.md section 7) |
+| \`proofs/<proof_id>.json\` | ${facts.proofs} signed ledger proofs whose range lies in these batches (docs/FORMAT.md section 9) |
 
 ## Check it with standard tools
 
@@ -51,7 +51,7 @@ records inside follow each other (seq + 1, each \`prevHash\` the previous
 \`hash\`) from \`first_prev_hash\` to \`last_hash\`; (5) the first record's
 hash recomputes (SHA-256 of JCS of the record without \`hash\`, \`prevHash\`,
 \`sig\`, then the 32 bytes of \`prevHash\`) and its signature verifies (a record
-signed by a session key, CHAIN_FORMAT.md 4b, is left to step 7); and for every
+signed by a session key, docs/FORMAT.md section 4b, is left to step 7); and for every
 proof (6) its signature over \`canonical_payload\` and its \`range_hash\` and
 \`head_hash\` recomputed from the batches.
 
@@ -66,7 +66,7 @@ ${script.trimEnd()}
 
 Then (7) check every record, not only the first of each batch: with
 chainbook, \`zcat $(find batches -name '*.jsonl.gz' | sort) | chainbook audit-verify --input - --signers signers.json --from ${facts.batchesFromSeq} --prev-hash <first_prev_hash of the first batch>\`,
-or with any implementation of CHAIN_FORMAT.md section 5. The first batch's
+or with any implementation of docs/FORMAT.md section 5. The first batch's
 \`first_prev_hash\` links this bundle to the records before it; compare it
 with the \`last_hash\` of the batch before, from the archive or an earlier
 bundle.

@@ -1,6 +1,6 @@
 /**
- * Export (CHAIN_FORMAT.md section 6): the chain's records after the newest
- * batch in the archive, verified as they are read (spec 5, anchored on that
+ * Export (docs/FORMAT.md section 8): the chain's records after the newest
+ * batch in the archive, verified as they are read (docs/FORMAT.md section 5, anchored on that
  * batch's last_hash), cut into batches bounded in records and bytes,
  * written as gzip JSON Lines with a signed manifest beside each.
  *

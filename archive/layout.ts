@@ -1,5 +1,5 @@
 /**
- * Object keys of CHAIN_FORMAT.md section 6:
+ * Object keys of docs/FORMAT.md section 8:
  *
  *   <service>/<yyyy-mm-dd>/<chain>-<fromSeq 12 digits>-<toSeq 12 digits>.jsonl.gz
  *   <service>/<yyyy-mm-dd>/<chain>-<fromSeq 12 digits>-<toSeq 12 digits>.manifest.json

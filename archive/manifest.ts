@@ -1,5 +1,5 @@
 /**
- * The batch manifest of CHAIN_FORMAT.md section 6: exactly these members,
+ * The batch manifest of docs/FORMAT.md section 8: exactly these members,
  *
  *   service env version chain from_seq to_seq count first_prev_hash last_hash
  *   object_sha256 pii_included pii_policy_version export_ts signer_kid alg signature
@@ -113,7 +113,7 @@ export function parseManifest(bytes: Uint8Array): Manifest | string {
   return shapeProblem(parsed) ?? (parsed as unknown as Manifest);
 }
 
-/** Spec 4 and 6: the signer is in the registry, fits alg, was in its window at export_ts, and the signature verifies. */
+/** docs/FORMAT.md sections 4 and 8: the signer is in the registry, fits alg, was in its window at export_ts, and the signature verifies. */
 export function manifestSignatureProblem(manifest: Manifest, registry: SignerRegistry): string | undefined {
   const signer = checkSigner(registry, manifest.signer_kid, manifest.alg, Date.parse(manifest.export_ts));
   if (!signer.ok) return `${signer.reason}: ${signer.message}`;

@@ -5,7 +5,7 @@
  *   local            in-memory Ed25519 (the dev signer's code path)
  *   hsm              SoftHSM2 Ed25519 through PKCS#11 (a throw-away token)
  *   proxy            `chainbook signing-proxy` in a child process, the same HSM behind it, over HTTP
- *   hsm-session      HSM-rooted session keys (CHAIN_FORMAT.md 4b)
+ *   hsm-session      HSM-rooted session keys (docs/FORMAT.md section 4b)
  *   kms-sim          a simulated KMS: BENCH_KMS_LATENCY_MS per Sign, at most BENCH_KMS_RATE Sign calls a second
  *                    (throttled beyond, like KMS's per-key quota), through the real KMS signer code
  *   kms-sim-session  the simulated KMS as root of session keys

@@ -1,5 +1,5 @@
 /**
- * RFC 8785 (JCS) serialisation, CHAIN_FORMAT.md section 2.
+ * RFC 8785 (JCS) serialisation, docs/FORMAT.md section 2.
  *
  * `jcs` is the `canonicalize` package. `payloadJcs` and `recordJcs` assemble
  * the same bytes for the fixed record envelope by concatenation, with the

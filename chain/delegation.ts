@@ -1,5 +1,5 @@
 /**
- * Delegated session signers, CHAIN_FORMAT.md section 4b, and the event types
+ * Delegated session signers, docs/FORMAT.md section 4b, and the event types
  * that record signer changes in the chain itself.
  *
  * A `signer.delegated` record, signed by a registry signer, carries
@@ -23,7 +23,7 @@ export const SIGNER_EVENT_TYPES = {
   breakglassUsed: 'signing.breakglass_used',
 } as const;
 
-/** Longest window of one delegation (spec 4b). */
+/** Longest window of one delegation (docs/FORMAT.md section 4b). */
 export const MAX_DELEGATION_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** `data` of a signer.delegated record, exactly these members. */

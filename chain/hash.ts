@@ -1,5 +1,5 @@
 /**
- * CHAIN_FORMAT.md section 2:
+ * docs/FORMAT.md section 2:
  *   preimage = JCS(payload) as UTF-8 bytes || the 32 raw bytes of prevHash
  *   hash     = SHA-256(preimage)
  */

@@ -1,5 +1,5 @@
 /**
- * Signed proofs, CHAIN_FORMAT.md section 7, kind `ledger-range` (docs/PROOFS.md).
+ * Signed proofs, docs/FORMAT.md section 9, kind `ledger-range`.
  *
  *   canonical_payload = JCS of the members proof_id … alg
  *   signature         = the signer's signature over canonical_payload's UTF-8
@@ -19,7 +19,7 @@ import type { Signer } from './signer.ts';
 export const LEDGER_PROOF_KIND = 'ledger-range';
 export const LEDGER_POSTED_TYPE = 'ledger.posted';
 
-/** The signed members, in the order the spec lists them (JCS sorts them anyway). */
+/** The signed members, in the order docs/FORMAT.md section 9 lists them (JCS sorts them anyway). */
 export const PROOF_PAYLOAD_MEMBERS = [
   'proof_id', 'kind', 'chain', 'from_seq', 'to_seq', 'from_ts', 'to_ts', 'ledger_row_ids', 'range_hash', 'head_hash', 'ts', 'signer_kid', 'alg',
 ] as const;

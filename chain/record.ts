@@ -1,12 +1,12 @@
 /**
- * The record of CHAIN_FORMAT.md section 1. This file and canonical.ts are the
+ * The record of docs/FORMAT.md section 1. This file and canonical.ts are the
  * only places that know the record's members.
  */
 import type { JsonObject } from '../domain/json.ts';
 
 export const FORMAT_VERSION = 1;
 
-/** prevHash of seq 1: 64 zeros (spec 1). */
+/** prevHash of seq 1: 64 zeros (docs/FORMAT.md section 1). */
 export const ZERO_HASH = '0'.repeat(64);
 
 export const CHAIN_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -36,7 +36,7 @@ export interface RecordSignature {
   value: string;
 }
 
-/** What is hashed: the record without hash, prevHash and sig (spec 2). */
+/** What is hashed: the record without hash, prevHash and sig (docs/FORMAT.md section 2). */
 export interface RecordPayload {
   v: typeof FORMAT_VERSION;
   chain: string;

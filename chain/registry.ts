@@ -1,5 +1,5 @@
 /**
- * The signer registry, `signers.json` (CHAIN_FORMAT.md section 4).
+ * The signer registry, `signers.json` (docs/FORMAT.md section 4).
  * Parsing reports every problem at once, each with its path, so an operator
  * fixes the file in one pass.
  */
@@ -170,7 +170,7 @@ export type SignerCheck =
   | { ok: true; signer: RegisteredSigner }
   | { ok: false; reason: 'unknown-signer' | 'algorithm-mismatch' | 'outside-validity-window'; message: string };
 
-/** Spec 4: the signer exists, algorithms match, deployedAt <= ts < retiredAt. */
+/** docs/FORMAT.md section 4: the signer exists, algorithms match, deployedAt <= ts < retiredAt. */
 export function checkSigner(registry: SignerRegistry, kid: string, alg: string, tsMs: number): SignerCheck {
   const signer = registry.signers.get(kid);
   if (!signer) return { ok: false, reason: 'unknown-signer', message: `signer ${JSON.stringify(kid)} is not in the registry` };

@@ -1,6 +1,6 @@
 /**
  * Signer rotation (`chainbook signers add | activate | retire`). The
- * registry file is the verifier's source of truth (CHAIN_FORMAT.md 4); each
+ * registry file is the verifier's source of truth (docs/FORMAT.md section 4); each
  * change is also recorded in the chain (signer.registered, signer.activated,
  * signer.retired), signed by the signer in force, so the chain itself says
  * who changed what and when. The file is written first and restored when the

@@ -1,5 +1,5 @@
 /**
- * Linking and hashing a batch onto a chain head (CHAIN_FORMAT.md sections 1
+ * Linking and hashing a batch onto a chain head (docs/FORMAT.md sections 1
  * and 2), then attaching signatures. Pure: time and ids come in.
  */
 import { payloadJcsFromParts, recordJcs } from './canonical.ts';

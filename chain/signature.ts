@@ -1,5 +1,5 @@
 /**
- * Signature algorithms of CHAIN_FORMAT.md section 3, verified with node:crypto
+ * Signature algorithms of docs/FORMAT.md section 3, verified with node:crypto
  * (bench/crypto.ts measures it against @noble/ed25519: node:crypto is about 9x
  * faster to sign and 13x faster to verify on this machine).
  */

@@ -21,13 +21,13 @@ export interface Signer {
   /** Signs many at once; results in request order. */
   signBatch(requests: readonly SignRequest[]): Promise<RecordSignature[]>;
   /**
-   * Signs a document (archive manifest, ledger proof: CHAIN_FORMAT.md sections
-   * 6 and 7): `ed25519` signs the bytes themselves, `rsa-sha256` and
+   * Signs a document (archive manifest, ledger proof: docs/FORMAT.md sections
+   * 8 and 9): `ed25519` signs the bytes themselves, `rsa-sha256` and
    * `ecdsa-p256-sha256` sign their SHA-256.
    */
   signMessage(message: Uint8Array): Promise<RecordSignature>;
   /**
-   * Delegated mode (CHAIN_FORMAT.md 4b): the session key to sign records
+   * Delegated mode (docs/FORMAT.md section 4b): the session key to sign records
    * committed at `tsMs` with, its window holding `tsMs` (made or renewed as
    * needed); undefined when this signer signs every record itself. The
    * writer introduces each new session in each chain with a signer.delegated

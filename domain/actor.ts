@@ -1,5 +1,5 @@
 /**
- * Who causes an event, as the HTTP API authenticates it (DESIGN.md roles).
+ * Who causes an event, as the HTTP API authenticates it (docs/DESIGN.md, "Roles").
  * The chain records `{id, role}` in every record's `actor`.
  */
 import { CodedError } from './errors.ts';

@@ -1,5 +1,5 @@
 /**
- * A decider is three plain functions over one aggregate (STYLE.md, after
+ * A decider is three plain functions over one aggregate (docs/STYLE.md, after
  * Emmett): `decide` turns a command and the current state into events or a
  * CodedError, `evolve` folds one event into the state, `initialState` is the
  * state of a stream that does not exist yet.

@@ -1,6 +1,6 @@
 /**
  * Money is an integer count of minor units plus an ISO 4217 currency code,
- * never a float (CHAIN_FORMAT.md section 1).
+ * never a float (docs/FORMAT.md section 1).
  */
 import { CodedError } from './errors.ts';
 

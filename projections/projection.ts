@@ -1,5 +1,5 @@
 /**
- * A projection folds domain events into tables of the same database (STYLE.md,
+ * A projection folds domain events into tables of the same database (docs/STYLE.md,
  * after Emmett: `{ name, canHandle, evolve }`), here a batch at a time: the
  * inline handler gives it the records of one append transaction, replay a page
  * of verified records.

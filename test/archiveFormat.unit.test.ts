@@ -1,4 +1,4 @@
-/** Archive keys and manifests (CHAIN_FORMAT.md section 6): naming, the exact members, the signed bytes. */
+/** Archive keys and manifests (docs/FORMAT.md section 8): naming, the exact members, the signed bytes. */
 import test from 'ava';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { jcs } from '../chain/canonical.ts';
@@ -31,7 +31,7 @@ const payload: ManifestPayload = {
   pii_policy_version: 'pii-2026-01', export_ts: '2026-11-23T10:00:00.000Z', signer_kid: KID, alg: 'ed25519',
 };
 
-test('a manifest has exactly the sixteen members of spec 6, is written as its JCS and a line end, and signs the JCS without signature', async (t) => {
+test('a manifest has exactly the sixteen members of docs/FORMAT.md section 8, is written as its JCS and a line end, and signs the JCS without signature', async (t) => {
   const manifest = await signManifest(payload, signer);
   t.deepEqual(Object.keys(manifest).sort(), [...MANIFEST_MEMBERS].sort());
   const text = manifestText(manifest);

@@ -1,6 +1,6 @@
 /**
- * The archive of a chain signed by delegated session keys (CHAIN_FORMAT.md
- * 4b): an export that starts inside a session finds the session's
+ * The archive of a chain signed by delegated session keys (docs/FORMAT.md
+ * section 4b): an export that starts inside a session finds the session's
  * delegation in the database, and a check of the archive that starts inside
  * one finds it in the archive's earlier batches. Manifests are signed by the
  * registry signer, never by a session key.

@@ -1,5 +1,5 @@
 /**
- * Delegated session signers (CHAIN_FORMAT.md 4b): the writer signs records
+ * Delegated session signers (docs/FORMAT.md section 4b): the writer signs records
  * with an in-memory Ed25519 key, the root signer only the signer.delegated
  * record introducing it, and audit-verify follows delegations. The forgeries
  * a verifier must catch are built with writers that misbehave on purpose.

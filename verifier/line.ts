@@ -1,5 +1,5 @@
 /**
- * The checks of CHAIN_FORMAT.md section 5 that need one record only:
+ * The checks of docs/FORMAT.md section 5 that need one record only:
  * 1 (it parses, exact members and types, in JCS form), 4 (hash recomputes)
  * and 5 (signature under the registry). They are independent per record, so
  * they run in parallel (worker threads); verify.ts applies the ordered checks
@@ -48,7 +48,7 @@ export type LineCheck =
       facts: RecordFacts;
       /** Whether `hash` recomputes from the payload and prevHash. */
       hashOk: boolean;
-      /** `session`: signed by a delegated session key (spec 4b); the ordered pass checks its delegation and window. */
+      /** `session`: signed by a delegated session key (docs/FORMAT.md section 4b); the ordered pass checks its delegation and window. */
       signature: { ok: true; session?: true } | { ok: false; reason: SignatureFailure; message: string };
       /** `data` of records the ordered pass needs whole (signer.delegated, signing.breakglass_used). */
       data?: unknown;
@@ -69,7 +69,7 @@ function positiveInteger(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 1;
 }
 
-/** Spec 5.1: why a parsed value is not a record of section 1, or undefined when it is. */
+/** docs/FORMAT.md section 5, check 1: why a parsed value is not a record of section 1, or undefined when it is. */
 export function shapeProblem(r: unknown): string | undefined {
   if (!isObject(r)) return 'not a JSON object';
   if (!hasExactly(r, RECORD_MEMBERS)) {
@@ -127,7 +127,7 @@ export interface LineCheckOptions {
 const DATA_TYPES: ReadonlySet<string> = new Set([SIGNER_EVENT_TYPES.delegated, SIGNER_EVENT_TYPES.breakglassUsed]);
 
 /**
- * `delegations`: session signers (spec 4b) whose signer.delegated record the
+ * `delegations`: session signers (docs/FORMAT.md section 4b) whose signer.delegated record the
  * ordered pass has already verified, by kid. A record signed by one of them
  * is checked against its key here; whether the delegation is in the record's
  * chain and the record inside its window is the ordered pass's to decide.

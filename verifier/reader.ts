@@ -38,7 +38,7 @@ export interface RecordReader {
   hashAt(chain: string, seq: number): Promise<string | undefined>;
   /**
    * The signer.delegated record introducing session signer `kid` in `chain`
-   * before `beforeSeq`, for a check that starts after it (spec 4b); the
+   * before `beforeSeq`, for a check that starts after it (docs/FORMAT.md section 4b); the
    * verifier checks it fully. Optional: without it such records fail.
    */
   delegationRecord?(chain: string, kid: string, beforeSeq: number): Promise<string | undefined>;
@@ -59,12 +59,12 @@ export interface LineChecker {
   check(lines: readonly string[]): Promise<LineCheck[]>;
   /**
    * A session signer whose signer.delegated record the ordered pass verified
-   * (spec 4b): lines checked after this call verify its signatures.
+   * (docs/FORMAT.md section 4b): lines checked after this call verify its signatures.
    */
   learnDelegation(delegation: DelegationData): void;
   /** Checks one line now, on the calling thread, with every delegation learned so far. */
   recheck(line: string): LineCheck;
-  /** Whether `kid` is in the registry: a session kid never is (spec 4b). */
+  /** Whether `kid` is in the registry: a session kid never is (docs/FORMAT.md section 4b). */
   isRegistered(kid: string): boolean;
   close(): Promise<void>;
 }

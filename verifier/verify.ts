@@ -1,5 +1,5 @@
 /**
- * audit-verify: CHAIN_FORMAT.md section 5, in order, per record. Returns a
+ * audit-verify: docs/FORMAT.md section 5, in order, per record. Returns a
  * report with the first failure as a finding; never throws on bad data.
  */
 import { parseDelegation, SIGNER_EVENT_TYPES, type Delegation, type DelegationData } from '../chain/delegation.ts';
@@ -106,10 +106,10 @@ class ChainCursor {
   prevHash: string;
   records = 0;
   readonly #streams = new Map<string, number>();
-  /** Shared by every chain of one run: ids are unique across all chains (spec 1). */
+  /** Shared by every chain of one run: ids are unique across all chains (docs/FORMAT.md section 1). */
   readonly #ids: UuidSet;
   readonly #checker: LineChecker;
-  /** Session signers introduced by verified signer.delegated records of this chain (spec 4b). */
+  /** Session signers introduced by verified signer.delegated records of this chain (docs/FORMAT.md section 4b). */
   readonly #delegations = new Map<string, Delegation>();
   readonly #breakglassKids = new Set<string>();
   readonly breakglass: BreakglassUse[] | undefined;
@@ -124,7 +124,7 @@ class ChainCursor {
     this.breakglass = reportBreakglass ? [] : undefined;
   }
 
-  /** The first failure of one record, in the order of spec 5; undefined when it passes. `text` is the record line, for a recheck. */
+  /** The first failure of one record, in the order of docs/FORMAT.md section 5; undefined when it passes. `text` is the record line, for a recheck. */
   check(checked: LineCheck, text: string): Finding | undefined {
     const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({ chain: this.chain, seq, reason, message });
     let line = checked;
@@ -156,7 +156,7 @@ class ChainCursor {
     return undefined;
   }
 
-  /** Spec 4b for a record its session signer's key verified: a delegation in this chain, inside its window, not a delegation itself. */
+  /** docs/FORMAT.md section 4b for a record its session signer's key verified: a delegation in this chain, inside its window, not a delegation itself. */
   #checkSession(r: RecordFacts): [FindingReason, string] | undefined {
     const delegation = this.#delegations.get(r.kid);
     if (!delegation) return ['unknown-signer', `session signer ${r.kid} has no verified signer.delegated record earlier in chain ${this.chain}`];

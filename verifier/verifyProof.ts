@@ -1,5 +1,5 @@
 /**
- * Verifying a signed ledger proof (CHAIN_FORMAT.md section 7, docs/PROOFS.md):
+ * Verifying a signed ledger proof (docs/FORMAT.md section 9):
  * the document's members are exactly its canonical_payload; the signature
  * verifies under the signer registry (kid, algorithm, validity window at the
  * proof's ts) or a given public key; and, when a chain source is given,
@@ -120,7 +120,7 @@ function take(facts: RangeFacts, lines: readonly string[]): void {
   }
 }
 
-/** Recomputes the range from verified records (full check of spec 5 with the registry's checker). */
+/** Recomputes the range from verified records (full check of docs/FORMAT.md section 5 with the registry's checker). */
 async function checkRangeVerified(proof: SignedProof, reader: RecordReader, checker: LineChecker): Promise<ProofFinding | undefined> {
   const facts: RangeFacts = { hasher: new LedgerRangeHasher(), first: undefined, last: undefined };
   const report = await verify(reader, checker, {

@@ -1,5 +1,5 @@
 /**
- * IssueLedgerProof: signs a ledger-range proof (CHAIN_FORMAT.md section 7)
+ * IssueLedgerProof: signs a ledger-range proof (docs/FORMAT.md section 9)
  * over a seq or time range of the chain and records it as
  * `ledger.proof_issued`. The range is read from the chain itself, so anyone
  * holding the chain recomputes range_hash and head_hash (verify-proof).

@@ -44,7 +44,7 @@ export const proofIssuedSchema = z.strictObject({
   ledgerRowCount: z.number().int().nonnegative().max(MAX_PROOF_ROWS),
   signerKid: z.string().min(1).max(128),
   alg: z.string().min(1).max(32),
-  /** Base64 signature over the proof's canonical_payload (CHAIN_FORMAT.md section 7). */
+  /** Base64 signature over the proof's canonical_payload (docs/FORMAT.md section 9). */
   signature: z.string().min(1).max(2048),
   /** SHA-256 of canonical_payload, to find the proof document again. */
   payloadSha256: sha256Schema,

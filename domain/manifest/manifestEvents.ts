@@ -34,7 +34,7 @@ export const manifestDocumentSchema = z.strictObject({
 });
 export type ManifestDocument = z.infer<typeof manifestDocumentSchema>;
 
-/** A signature as the chain records it (CHAIN_FORMAT.md section 1 `sig`). */
+/** A signature as the chain records it (docs/FORMAT.md section 1 `sig`). */
 export const signatureSchema = z.strictObject({ kid: z.string().min(1).max(128), alg: z.string().min(1).max(32), value: z.string().min(1).max(2048) });
 export type KernelSignature = z.infer<typeof signatureSchema>;
 

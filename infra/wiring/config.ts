@@ -14,7 +14,7 @@ import { LABEL_PATTERN } from '../../archive/manifest.ts';
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
 
-/** Longest session-key window (CHAIN_FORMAT.md 4b) and the default. */
+/** Longest session-key window (docs/FORMAT.md section 4b) and the default. */
 export const MAX_SESSION_HOURS = 24;
 export const DEFAULT_SESSION_HOURS = 4;
 export const DEFAULT_SIGNING_TIMEOUT_MS = 2000;
@@ -29,7 +29,7 @@ export interface SigningConfig {
   timeoutMs: number;
   /** How long the circuit breaker refuses calls after the backend failed repeatedly. */
   circuitOpenMs: number;
-  /** Spec 4b: sign records with in-memory session keys delegated by the backend's key. */
+  /** docs/FORMAT.md section 4b: sign records with in-memory session keys delegated by the backend's key. */
   sessionKeys: boolean;
   sessionLifetimeMs: number;
   kms: { keyId: string; algorithm: SignatureAlgorithm; region: string | undefined } | undefined;
@@ -49,7 +49,7 @@ export const MAX_RETENTION_DAYS = 36_500;
 export interface ArchiveConfig {
   /** Where `export` writes and `audit-verify --archive` reads by default: a folder, or s3://bucket/prefix. */
   target: string;
-  /** The archive's top folder (spec 6 `<service>`). */
+  /** The archive's top folder (`<service>` of docs/FORMAT.md section 8). */
   service: string;
   /** `env` in manifests and object metadata. */
   env: string;

@@ -1,4 +1,4 @@
-/** given(events).when(command).then(events) for deciders (STYLE.md, after Emmett). */
+/** given(events).when(command).then(events) for deciders (docs/STYLE.md, after Emmett). */
 import type { ExecutionContext } from 'ava';
 import type { Decider } from '../../domain/decider.ts';
 import { CodedError } from '../../domain/errors.ts';

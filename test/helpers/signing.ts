@@ -38,7 +38,7 @@ export function auditVerifyCli(args: readonly string[], env: Record<string, stri
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Checks one record's signature with OpenSSL alone, as CHAIN_FORMAT.md section 3 tells an auditor to. */
+/** Checks one record's signature with OpenSSL alone, as docs/FORMAT.md section 3 tells an auditor to. */
 export function opensslVerifiesRecord(record: ChainRecord, publicKeyPem: string, folder: string): boolean {
   const { preimage, hash } = hashPayload(payloadOf(record), record.prevHash);
   writeFileSync(join(folder, 'pub.pem'), publicKeyPem);

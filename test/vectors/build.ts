@@ -1,5 +1,5 @@
 /**
- * Sealing records straight from CHAIN_FORMAT.md sections 1 to 3, with the
+ * Sealing records straight from docs/FORMAT.md sections 1 to 3, with the
  * `canonicalize` package and node:crypto only. The golden vectors must not
  * inherit a bug of chain/'s fast serialisation: test/vectors.unit.test.ts
  * checks the writer's sealing against these bytes instead.
@@ -30,13 +30,13 @@ export function canonical(value: unknown): string {
   return text;
 }
 
-/** Spec 2: the record without hash, prevHash and sig. */
+/** docs/FORMAT.md section 2: the record without hash, prevHash and sig. */
 export function payloadOf(record: VectorObject): VectorObject {
   const { hash: _hash, prevHash: _prevHash, sig: _sig, ...payload } = record;
   return payload;
 }
 
-/** Spec 2: JCS(payload) as UTF-8 || the 32 raw bytes of prevHash. */
+/** docs/FORMAT.md section 2: JCS(payload) as UTF-8 || the 32 raw bytes of prevHash. */
 export function preimage(payload: VectorObject, prevHash: string): Buffer {
   return Buffer.concat([Buffer.from(canonical(payload), 'utf8'), Buffer.from(prevHash, 'hex')]);
 }
@@ -45,7 +45,7 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Spec 3, ed25519: the signature over the 32 raw bytes of `hash`. */
+/** docs/FORMAT.md section 3, ed25519: the signature over the 32 raw bytes of `hash`. */
 export function signHash(key: VectorKey, hash: string): { kid: string; alg: string; value: string } {
   return { kid: key.kid, alg: 'ed25519', value: sign(null, Buffer.from(hash, 'hex'), key.privateKey).toString('base64') };
 }

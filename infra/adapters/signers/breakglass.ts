@@ -1,5 +1,5 @@
 /**
- * Break-glass signing (signing runbook, section 4): when KMS or the proxy is
+ * Break-glass signing (docs/SIGNING.md, "Break-glass"): when KMS or the proxy is
  * down beyond the agreed time and Security and Finance have approved, an
  * operator registers a temporary emergency signer:
  *

@@ -1,7 +1,7 @@
 /**
  * The few DER structures HSM signing needs, built by hand because a PKCS#11
  * token deals in raw values: ECDSA signatures come back as r‖s and must be
- * DER for the chain (CHAIN_FORMAT.md section 3); RSA PKCS#1 v1.5 over a
+ * DER for the chain (docs/FORMAT.md section 3); RSA PKCS#1 v1.5 over a
  * precomputed hash needs the SHA-256 DigestInfo prefix; public keys come back
  * as points and moduli and are published as SPKI.
  */

@@ -1,5 +1,5 @@
 /**
- * AWS KMS signer (CHAIN_FORMAT.md section 3):
+ * AWS KMS signer (docs/FORMAT.md section 3):
  *   ed25519            key spec ECC_NIST_EDWARDS25519, ED25519_SHA_512, MessageType RAW over the 32 hash bytes
  *   rsa-sha256         RSASSA_PKCS1_V1_5_SHA_256, MessageType DIGEST (the hash is the SHA-256 digest)
  *   ecdsa-p256-sha256  ECDSA_SHA_256, MessageType DIGEST; KMS returns DER, as the chain wants

@@ -1,6 +1,6 @@
 /**
  * What keeps a remote signer from hurting the writer when it is slow or down
- * (signing runbook, "fail closed"): a timeout on every call, a bounded number
+ * (docs/SIGNING.md, "Fail closed"): a timeout on every call, a bounded number
  * of retries with exponential backoff for errors worth retrying (throttling,
  * timeouts, 5xx), and a circuit breaker that fails calls at once while the
  * backend is known to be down instead of letting them pile up.

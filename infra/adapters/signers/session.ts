@@ -1,5 +1,5 @@
 /**
- * KMS- or HSM-rooted session signers (CHAIN_FORMAT.md 4b). The writer signs
+ * KMS- or HSM-rooted session signers (docs/FORMAT.md section 4b). The writer signs
  * records with an Ed25519 key made in this process's memory, at local speed;
  * the root signer (KMS, HSM, proxy) signs only the signer.delegated record
  * that introduces each session key in each chain. The key is replaced when

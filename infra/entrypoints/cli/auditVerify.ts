@@ -1,5 +1,5 @@
 /**
- * `chainbook audit-verify`: CHAIN_FORMAT.md section 5 over a database or a
+ * `chainbook audit-verify`: docs/FORMAT.md section 5 over a database or a
  * file. Exit 0 when every record checks, 1 on the first integrity failure,
  * 2 when it could not run.
  */

@@ -1,7 +1,7 @@
 /**
  * `chainbook demo`: the whole system in one run, on the configured store (the
  * embedded database by default): the marketplace workload of
- * infra/demo/demoWorkload.ts, then a verified chain, the trial balance, the
+ * commands/demo/demoWorkload.ts, then a verified chain, the trial balance, the
  * projection digests and a ledger proof checked against the chain.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

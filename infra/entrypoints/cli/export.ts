@@ -1,7 +1,7 @@
 /**
  * `chainbook export`: writes the chain's records after the archive's newest
- * batch as gzip JSON Lines batches with signed manifests (CHAIN_FORMAT.md
- * section 6) to a folder or to S3 with Object Lock, and records each batch
+ * batch as gzip JSON Lines batches with signed manifests (docs/FORMAT.md
+ * section 8) to a folder or to S3 with Object Lock, and records each batch
  * as `archive.exported`. `--every 5m` runs it on a schedule beside the
  * service. Exit 0 ok, 1 an integrity failure (the database or the archive
  * failed a check), 2 could not run.
@@ -46,7 +46,7 @@ interface ExportOptions {
   progress: boolean;
 }
 
-/** What export checks before a record goes into a batch (spec 5): everything, or all but signatures. */
+/** What export checks before a record goes into a batch (docs/FORMAT.md section 5): everything, or all but signatures. */
 const VERIFY_MODES = ['full', 'hashes'] as const;
 
 /**
@@ -205,7 +205,7 @@ async function run(options: ExportOptions): Promise<number> {
 export function registerExport(program: Command, exit: (code: number) => void): void {
   program
     .command('export')
-    .description('archive the chain: gzip JSON Lines batches with signed manifests (CHAIN_FORMAT.md 6) in a folder or S3 with Object Lock, after the newest batch already there (exit 0 ok, 1 integrity failure, 2 could not run)')
+    .description('archive the chain: gzip JSON Lines batches with signed manifests (docs/FORMAT.md section 8) in a folder or S3 with Object Lock, after the newest batch already there (exit 0 ok, 1 integrity failure, 2 could not run)')
     .option('--to <target>', 'a folder, or s3://bucket/prefix (default: ARCHIVE_TARGET, else s3://S3_AUDIT_BUCKET, else <data dir>/archive)')
     .option('--service <name>', "the archive's top folder and the manifests' service (default: ARCHIVE_SERVICE or chainbook)")
     .option('--chain <name...>', 'chains to export (default: every chain)')
@@ -216,7 +216,7 @@ export function registerExport(program: Command, exit: (code: number) => void): 
     .option('--every <duration>', 'keep running: export every 30s, 5m, 1h … until SIGTERM or SIGINT')
     .option('--runs <n>', 'with --every: stop after n runs')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
-    .option('--verify <mode>', 'full: every check of CHAIN_FORMAT.md 5 before a record is archived; hashes: all but signatures (faster; a forged signature is then archived for good, and found only by audit-verify)', 'full')
+    .option('--verify <mode>', 'full: every check of docs/FORMAT.md section 5 before a record is archived; hashes: all but signatures (faster; a forged signature is then archived for good, and found only by audit-verify)', 'full')
     .option('--json', 'print the report as JSON (one line per run)')
     .option('--no-progress', 'no progress line on the terminal')
     .action(async (options: ExportOptions) => exit(await run(options)));

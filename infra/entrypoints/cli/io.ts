@@ -1,7 +1,7 @@
 /** Terminal output shared by CLI commands: errors, progress, writing with backpressure. */
 import { CodedError } from '../../../domain/errors.ts';
 
-/** Exit codes of every command (audit-verify's are the spec's). */
+/** Exit codes of every command (audit-verify's are those of docs/FORMAT.md section 5). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export class UsageError extends CodedError {

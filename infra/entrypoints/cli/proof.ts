@@ -1,6 +1,6 @@
 /**
- * `chainbook proof issue` signs a ledger-range proof (CHAIN_FORMAT.md section
- * 7) and records it as `ledger.proof_issued`; `chainbook verify-proof` checks
+ * `chainbook proof issue` signs a ledger-range proof (docs/FORMAT.md section
+ * 9) and records it as `ledger.proof_issued`; `chainbook verify-proof` checks
  * one: its signature (--signers or --public-key) and, with a chain source,
  * that range_hash and head_hash recompute from the chain.
  */
@@ -108,7 +108,7 @@ async function verifyCommand(options: VerifyProofOptions): Promise<number> {
 }
 
 export function registerProof(program: Command, exit: (code: number) => void): void {
-  const proof = program.command('proof').description('signed ledger proofs (CHAIN_FORMAT.md section 7)');
+  const proof = program.command('proof').description('signed ledger proofs (docs/FORMAT.md section 9)');
   proof
     .command('issue')
     .description('sign a ledger-range proof over a seq or time range of the chain (default: all of it), print it as JSON and record ledger.proof_issued')

@@ -207,7 +207,7 @@ export function registerSigners(program: Command, exit: (code: number) => void):
     .action(async (options: CommonOptions & { kid: string; at?: string }) =>
       exit(await withRotation(options, (context) => retireSigner(context, options.kid, options.at === undefined ? context.nowMs : parseInstant(options.at, '--at')))),
     );
-  addCommonOptions(signers.command('break-glass').description('register a short-lived emergency signer (signing runbook section 4); records signing.breakglass_used'))
+  addCommonOptions(signers.command('break-glass').description('register a short-lived emergency signer (docs/SIGNING.md, Break-glass); records signing.breakglass_used'))
     .requiredOption('--justification <text>', 'why, with the incident reference')
     .requiredOption('--approved-by <name>', 'an approver (give at least two)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--valid-for-minutes <n>', 'validity window, at most 240', String(DEFAULT_BREAKGLASS_WINDOW_MS / 60_000))

@@ -1,6 +1,6 @@
 /**
  * Every error code a caller can see, mapped to its HTTP status, in one place
- * (STYLE.md rule 5). The body is always `{"error": {"code", "message",
+ * (docs/STYLE.md rule 5). The body is always `{"error": {"code", "message",
  * "details"}}`; an error that is not a CodedError is a bug: the client gets
  * 500 INTERNAL with the request id, the log gets the stack.
  * test/httpErrors.unit.test.ts checks that every code the domain, the

@@ -22,7 +22,7 @@ import type { RouteSpec } from '../route.ts';
 const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
 const POSTING_ROLES: readonly Role[] = [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])];
 
-const signedProofSchema = z.record(z.string(), z.unknown()).describe('the signed proof (docs/PROOFS.md): canonical_payload, signature, signer_kid, …');
+const signedProofSchema = z.record(z.string(), z.unknown()).describe('the signed proof (docs/FORMAT.md section 9): canonical_payload, signature, signer_kid, …');
 
 export const commandRoutes: readonly RouteSpec[] = [
   commandRoute({ operationId: 'submitManifest', path: '/manifests', summary: 'A publisher submits a manifest for the kernel to approve', tag: 'kernel', roles: ['Publisher'], input: submitManifestInputSchema, handler: submitManifest, extra: { manifestId: z.string() } }),
