@@ -1,10 +1,18 @@
 /**
  * The application: the runtime (database, signer, event store) with every
  * projection folded inline in the append transaction, and the dependencies
- * command handlers take. The CLI's demo, replay and proof commands, the
- * benchmarks and the HTTP API start here.
+ * command handlers take, wrapped once for every entry point: each append
+ * timed (audit_append_latency_seconds), and the signer of documents failing
+ * closed (any signing failure is SIGNING_UNAVAILABLE, 503 over HTTP, never a
+ * 500). The HTTP API, the CLI's demo and proof commands, the benchmarks and
+ * the tests start here.
  */
+import { ChainError, isChainError } from '../../chain/errors.ts';
+import type { Signer } from '../../chain/signer.ts';
+import type { EventStore } from '../../chain/store.ts';
 import type { CommandDeps } from '../../commands/command.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { auditAppendLatencySeconds } from '../adapters/metrics.ts';
 import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
@@ -18,11 +26,51 @@ export interface App {
 export async function openApp(config: Config, options: Omit<RuntimeOptions, 'projections'> = {}): Promise<App> {
   const runtime = await openRuntime(config, options);
   const deps: CommandDeps = {
-    store: runtime.store,
+    store: timedStore(runtime.store),
     chain: config.defaultChain,
     idempotency: sqlIdempotencyLookup(runtime.db),
     chainIndex: sqlChainIndex(runtime.db),
-    signer: runtime.signer,
+    signer: failClosedSigner(runtime.signer),
   };
   return { runtime, deps, close: () => runtime.close() };
+}
+
+/** The event store with every append timed, by outcome. */
+export function timedStore(store: EventStore): EventStore {
+  return {
+    async append(chain, events, options) {
+      const started = performance.now();
+      try {
+        const result = await store.append(chain, events, options);
+        auditAppendLatencySeconds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
+        return result;
+      } catch (error) {
+        auditAppendLatencySeconds.observe({ outcome: error instanceof CodedError ? error.code : 'error' }, (performance.now() - started) / 1000);
+        throw error;
+      }
+    },
+    readStream: (stream, options) => store.readStream(stream, options),
+    readChain: (chain, options) => store.readChain(chain, options),
+    head: (chain) => store.head(chain),
+    listChains: () => store.listChains(),
+    createChain: (chain) => store.createChain(chain),
+    close: () => store.close(),
+  };
+}
+
+/** Documents signed outside the writer (manifest approvals, proofs): a failing signer is SIGNING_UNAVAILABLE. */
+export function failClosedSigner(signer: CommandDeps['signer']): CommandDeps['signer'] {
+  return {
+    kid: signer.kid,
+    algorithm: signer.algorithm,
+    async signMessage(message: Uint8Array) {
+      try {
+        return await signer.signMessage(message);
+      } catch (error) {
+        if (isChainError(error, 'SIGNING_UNAVAILABLE')) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
+      }
+    },
+  } satisfies Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>;
 }
