@@ -3,7 +3,7 @@
  * the folder holds and a script of standard tools (bash, jq, openssl,
  * sha256sum, zcat, awk) that checks it without our software. The script
  * (archive/auditorCheck.sh, given as `script`) is the README's only
- * `sh` block; test/auditBundle.e2e.test.ts runs it from the README.
+ * `sh` block; test/archive/auditBundle.e2e.test.ts runs it from the README.
  */
 
 export interface BundleFacts {

@@ -1,6 +1,6 @@
 /**
  * Every bound of the archive layer, with its unit. docs/FORMAT.md section 8
- * lists them (test/format.unit.test.ts checks the table).
+ * lists them (test/chain/format.unit.test.ts checks the table).
  */
 
 /** Records in one archive batch (the default and the most `--batch-records` accepts). */

@@ -5,7 +5,7 @@
  * the same bytes for the fixed record envelope by concatenation, with the
  * members already in JCS order (UTF-16 code unit order), and call `jcs` only
  * for the free-form `data` and `meta`. They are on the append and verify hot
- * paths; test/canonical.unit.test.ts proves them equal to `jcs` of the whole
+ * paths; test/chain/canonical.unit.test.ts proves them equal to `jcs` of the whole
  * object for arbitrary records.
  */
 import canonicalize from 'canonicalize';

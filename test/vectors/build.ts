@@ -1,7 +1,7 @@
 /**
  * Sealing records straight from docs/FORMAT.md sections 1 to 3, with the
  * `canonicalize` package and node:crypto only. The golden vectors must not
- * inherit a bug of chain/'s fast serialisation: test/vectors.unit.test.ts
+ * inherit a bug of chain/'s fast serialisation: test/verifier/vectors.unit.test.ts
  * checks the writer's sealing against these bytes instead.
  */
 import canonicalize from 'canonicalize';

@@ -1,7 +1,7 @@
 /**
  * Writes the golden vectors (docs/STYLE.md rule 10): `npm run vectors:generate`
  * rewrites test/vectors/; with a folder argument it writes there instead
- * (test/vectors.unit.test.ts does that and compares byte for byte, which is
+ * (test/verifier/vectors.unit.test.ts does that and compares byte for byte, which is
  * what shows that nobody edited the checked-in files by hand).
  *
  * Layout:

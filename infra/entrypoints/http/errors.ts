@@ -3,7 +3,7 @@
  * (docs/STYLE.md rule 5). The body is always `{"error": {"code", "message",
  * "details"}}`; an error that is not a CodedError is a bug: the client gets
  * 500 INTERNAL with the request id, the log gets the stack.
- * test/httpErrors.unit.test.ts checks that every code the domain, the
+ * test/infra/entrypoints/http/httpErrors.unit.test.ts checks that every code the domain, the
  * commands, the projections and the chain can throw is mapped here.
  */
 import { CodedError } from '../../../domain/errors.ts';

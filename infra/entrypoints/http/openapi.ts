@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document, generated from the route table: the zod schemas
  * that validate each request (zod's JSON Schema 2020-12, which OpenAPI 3.1
  * uses as is) and describe each response. Served at /openapi.json;
- * test/httpContract.e2e.test.ts checks the server against it.
+ * test/infra/entrypoints/http/httpContract.e2e.test.ts checks the server against it.
  */
 import { z } from 'zod';
 import { VERSION } from '../../wiring/version.ts';

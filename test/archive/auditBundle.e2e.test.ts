@@ -1,0 +1,83 @@
+/**
+ * The auditor bundle, checked as an auditor would: the README's script (bash,
+ * jq, openssl, sha256sum, zcat, xxd, awk; no chainbook) is run on a real
+ * bundle, and on bundles changed by one byte.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
+import { testApp } from '../helpers/app.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/runtime.ts';
+
+const quiet = (): void => undefined;
+
+/** The README's only sh block: the auditor's script. */
+function readmeScript(bundle: string): string {
+  const match = /^```sh\n([\s\S]*?)\n```$/m.exec(readFileSync(join(bundle, 'README.md'), 'utf8'));
+  if (!match) throw new Error('the bundle README has no sh block');
+  return match[1]!;
+}
+
+function runScript(bundle: string, script: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('bash', ['-c', script], { cwd: bundle, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function copyOf(t: ExecutionContext, bundle: string): string {
+  const copy = tempDir('bundle-copy');
+  t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+  cpSync(bundle, copy, { recursive: true });
+  return copy;
+}
+
+function filesUnder(folder: string, suffix: string): string[] {
+  return readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile() && entry.name.endsWith(suffix)).map((entry) => join(entry.parentPath, entry.name)).sort();
+}
+
+test("audit-bundle writes batches, manifests, signers.json, the proofs in range and a README whose script checks them with standard tools only, and fails on a changed byte", async (t) => {
+  const app = await testApp(t, 'postgres');
+  const summary = await runDemoWorkload(app.deps, 3, quiet);
+  mkdirSync(join(app.config.dataDir, 'proofs'));
+  writeFileSync(join(app.config.dataDir, 'proofs', `${summary.proof!.proof_id}.json`), JSON.stringify(summary.proof, null, 2));
+  const folder = tempDir('bundle-archive');
+  const out = join(tempDir('bundle'), 'out');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const env = { DATABASE_URL: app.test.location, CHAINBOOK_DATA_DIR: app.config.dataDir, ARCHIVE_TARGET: folder };
+  t.is((await runCli(['export', '--batch-records', '10', '--threads', '0'], { env })).code, 0);
+
+  const bundled = await runCli(['audit-bundle', '--from-ts', '2020-01-01T00:00:00Z', '--to-ts', '2100-01-01T00:00:00Z', '--out', out, '--issue-proof', '--threads', '0'], { env });
+  t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
+  t.regex(bundled.stdout, /^audit-bundle: OK, .*: records seq 1\.\.\d+ in \d+ batches, 2 ledger proofs; check it with: bash .*check\.sh\n$/);
+  t.true(filesUnder(out, '.jsonl.gz').length >= 3);
+  t.is(filesUnder(out, '.jsonl.gz').length, filesUnder(out, '.manifest.json').length);
+  t.deepEqual(JSON.parse(readFileSync(join(out, 'signers.json'), 'utf8')), JSON.parse(readFileSync(join(app.config.dataDir, 'signers.json'), 'utf8')));
+
+  const script = readmeScript(out);
+  const good = runScript(out, script);
+  t.is(good.status, 0, good.stdout + good.stderr);
+  t.regex(good.stdout, /^bundle OK: \d+ batches, \d+ records linked, 2 ledger proofs\n$/);
+  t.is(spawnSync('bash', [join(out, 'check.sh')], { encoding: 'utf8' }).status, 0, 'check.sh is the same script');
+
+  const flipped = copyOf(t, out);
+  const batch = filesUnder(flipped, '.jsonl.gz')[1]!;
+  const bytes = readFileSync(batch);
+  bytes.writeUInt8(bytes[30]! ^ 0x01, 30);
+  writeFileSync(batch, bytes);
+  const flippedRun = runScript(flipped, script);
+  t.is(flippedRun.status, 1);
+  t.regex(flippedRun.stdout, /FAILED: .*main-\d+-\d+\.jsonl\.gz: SHA-256 is not object_sha256/);
+
+  const edited = copyOf(t, out);
+  const manifest = filesUnder(edited, '.manifest.json')[0]!;
+  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"pii_included":false', '"pii_included":true'));
+  t.regex(runScript(edited, script).stdout, /FAILED: .*manifest\.json: signature/);
+
+  const proof = copyOf(t, out);
+  const proofFile = filesUnder(join(proof, 'proofs'), '.json')[0]!;
+  const document = JSON.parse(readFileSync(proofFile, 'utf8')) as { canonical_payload: string };
+  writeFileSync(proofFile, JSON.stringify({ ...document, canonical_payload: document.canonical_payload.replace(/"range_hash":"[0-9a-f]{64}"/, `"range_hash":"${'0'.repeat(64)}"`) }));
+  t.regex(runScript(proof, script).stdout, /FAILED: .*proofs\/.*\.json: signature/);
+});
