@@ -1,10 +1,9 @@
 /** Catalog and order reads. A Buyer sees only its own orders, a Publisher those it sells; others with read roles see all. */
 import { z } from 'zod';
-import type { Actor } from '../../../../domain/actor.ts';
-import { ORDER_READERS, READ_ROLES } from '../../../../domain/authorization.ts';
+import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { streams } from '../../../../domain/streams.ts';
 import { findListing, findManifest, listListings } from '../../../../projections/catalog/catalogQueries.ts';
-import { DELIVERY_STATES, findOrder, listOrders, ORDER_STATUSES, type OrderView } from '../../../../projections/orders/orderQueries.ts';
+import { DELIVERY_STATES, findOrderFor, listOrdersFor, ORDER_STATUSES } from '../../../../projections/orders/orderQueries.ts';
 import type { SqlExecutor } from '../../../adapters/sql/sql.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
@@ -40,13 +39,6 @@ function versionHeaders(version: number): Record<string, string> {
   return { ETag: `"${version}"` };
 }
 
-/** Whether `actor` may see `order`: its buyer, its seller, or a role that reads everything. */
-function maySee(actor: Actor, order: OrderView): boolean {
-  if ((ORDER_READERS.all as readonly string[]).includes(actor.role)) return true;
-  if (actor.role === 'Buyer') return order.buyerId === actor.id;
-  return actor.role === 'Publisher' && order.sellerId === actor.id;
-}
-
 export const marketplaceRoutes: readonly RouteSpec[] = [
   defineRoute({
     method: 'get', path: '/catalog', operationId: 'listCatalog', summary: 'Listings, paged, optionally of one publisher or status', tag: 'marketplace', routeClass: 'query', roles: READ_ROLES.catalog,
@@ -78,9 +70,9 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     method: 'get', path: '/orders/:orderId', operationId: 'getOrder', summary: 'An order with its delivery state (a Buyer sees only its own)', tag: 'marketplace', routeClass: 'query',
     roles: READ_ROLES.orders, params: z.object({ orderId: idParameter }), response: orderSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
     async handle({ params, actor }, { db }) {
-      const order = await findOrder(db, params.orderId);
       // Someone else's order is "not found", not "forbidden": its existence is not disclosed.
-      if (!order || !maySee(actor!, order)) throw notFound('ORDER_NOT_FOUND', 'order');
+      const order = await findOrderFor(db, actor!, params.orderId);
+      if (!order) throw notFound('ORDER_NOT_FOUND', 'order');
       const version = await streamVersion(db, streams.order(order.orderId));
       return { body: { ...order, version }, headers: versionHeaders(version) };
     },
@@ -88,11 +80,6 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
   defineRoute({
     method: 'get', path: '/orders', operationId: 'listOrders', summary: "Orders, paged: a Buyer's own, a Publisher's sales, or all (filter by buyerId)", tag: 'marketplace', routeClass: 'query',
     roles: READ_ROLES.orders, query: z.object({ ...pageQuery, buyerId: idParameter.optional() }), response: pageSchema(orderSchema), errors: QUERY_ERRORS,
-    async handle({ query, actor }, { db }) {
-      const { role, id } = actor!;
-      const all = (ORDER_READERS.all as readonly string[]).includes(role);
-      const filter = { after: query.after, limit: query.limit, buyerId: all ? query.buyerId : role === 'Buyer' ? id : query.buyerId, sellerId: all || role === 'Buyer' ? undefined : id };
-      return { body: await listOrders(db, filter) };
-    },
+    handle: async ({ query, actor }, { db }) => ({ body: await listOrdersFor(db, actor!, query) }),
   }),
 ];
