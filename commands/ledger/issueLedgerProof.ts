@@ -9,7 +9,7 @@ import { sha256Hex } from '../../chain/hash.ts';
 import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
 import { LEDGER_PROOF_KIND, LedgerRangeHasher, signProof, type ProofPayload, type SignedProof } from '../../chain/proof.ts';
 import { CodedError } from '../../domain/errors.ts';
-import { timestampSchema } from '../../domain/governance/upgradeEvents.ts';
+import { timestampSchema } from '../../domain/schemas.ts';
 import { MAX_PROOF_ROWS, type ProofIssued } from '../../domain/ledger/ledgerEvents.ts';
 import { proofDecider, type ProofCommand } from '../../domain/ledger/proofDecider.ts';
 import { streams } from '../../domain/streams.ts';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
 import { ledgerEntrySchema, MAX_LEDGER_ENTRIES, ledgerEventSchemas, type LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
-import { idSchema, textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { idSchema, textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import type { Actor } from '../../domain/actor.ts';
 import { entityId, execute, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';

@@ -1,6 +1,6 @@
 /** CancelOrder: the buyer (or an operator) cancels an order that was not paid. */
 import { z } from 'zod';
-import { textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { textSchema } from '../../domain/schemas.ts';
 import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { runOrderCommand } from './orderStreams.ts';

@@ -4,7 +4,7 @@
  * failure is recorded and the order keeps waiting.
  */
 import { z } from 'zod';
-import { amountSchema, currencySchema, idSchema, textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { amountSchema, currencySchema, idSchema, textSchema } from '../../domain/schemas.ts';
 import { paymentPosting } from '../../domain/orders/orderPostings.ts';
 import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';

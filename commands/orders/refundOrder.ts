@@ -1,6 +1,6 @@
 /** RefundOrder: a paid or finalized order is refunded; the ledger posts the reversal, then the payout. */
 import { z } from 'zod';
-import { textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { textSchema } from '../../domain/schemas.ts';
 import { refundPostings } from '../../domain/orders/orderPostings.ts';
 import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
