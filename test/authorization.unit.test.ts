@@ -13,7 +13,7 @@ import { CodedError } from '../domain/errors.ts';
 import { upgradeDecider } from '../domain/governance/upgradeDecider.ts';
 import { ledgerDecider } from '../domain/ledger/ledgerDecider.ts';
 import { proofDecider } from '../domain/ledger/proofDecider.ts';
-import { manifestDecider } from '../domain/manifest/manifestDecider.ts';
+import { manifestDecider } from '../domain/manifests/manifestDecider.ts';
 import { orderDecider } from '../domain/orders/orderDecider.ts';
 import type { OrderEvent } from '../domain/orders/orderEvents.ts';
 import { commandRoutes } from '../infra/entrypoints/http/routes/commands.ts';

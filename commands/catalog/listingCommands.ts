@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { listingDecider, type ListingCommand } from '../../domain/catalog/listingDecider.ts';
 import { listingEventSchemas } from '../../domain/catalog/listingEvents.ts';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { amountSchema, textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import { entityId, execute, expectedVersionSchema, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';

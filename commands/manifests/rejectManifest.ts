@@ -1,6 +1,6 @@
 /** RejectManifest: the kernel refuses a submitted manifest, with a reason. */
 import { z } from 'zod';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import { execute, expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';

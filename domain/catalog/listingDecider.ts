@@ -8,7 +8,7 @@ import { COMMAND_ROLES, LISTING_ADMIN_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireText } from '../ids.ts';
-import type { ManifestState } from '../manifest/manifestDecider.ts';
+import type { ManifestState } from '../manifests/manifestDecider.ts';
 import { requireAmount } from '../money.ts';
 import type { ListingEvent, ListingPublished } from './listingEvents.ts';
 

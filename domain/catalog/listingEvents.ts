@@ -1,6 +1,6 @@
 /** Events of a marketplace listing (stream `listing-<listingId>`). */
 import { z } from 'zod';
-import { royaltySplitSchema } from '../manifest/manifestEvents.ts';
+import { royaltySplitSchema } from '../manifests/manifestEvents.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../schemas.ts';
 
 export const listingPublishedSchema = z.strictObject({

@@ -1,6 +1,6 @@
 /** Events of a marketplace order (stream `order-<orderId>`). */
 import { z } from 'zod';
-import { royaltySplitSchema } from '../manifest/manifestEvents.ts';
+import { royaltySplitSchema } from '../manifests/manifestEvents.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../schemas.ts';
 
 /** Failed payment attempts recorded on one order before it refuses more. */

@@ -13,7 +13,7 @@ import { checkout } from '../../commands/orders/checkout.ts';
 import { recordPayment } from '../../commands/orders/recordPayment.ts';
 import { finalizeOrder } from '../../commands/orders/finalizeOrder.ts';
 import type { Actor } from '../../domain/actor.ts';
-import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
+import type { RoyaltySplit } from '../../domain/manifests/manifestEvents.ts';
 import { contextFor } from '../wiring/app.ts';
 
 export const KERNEL_OPERATOR: Actor = { id: 'kernel-operator', role: 'Operator' };
