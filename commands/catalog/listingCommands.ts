@@ -36,7 +36,7 @@ function run(deps: CommandDeps, context: CommandContext, listingId: string, comm
   return execute(
     deps,
     context,
-    async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, expectedVersion)],
+    async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
 }

@@ -29,7 +29,7 @@ function run(deps: CommandDeps, context: CommandContext, upgradeId: string, comm
   return execute(
     deps,
     context,
-    async () => [await decideStream(deps.store, streams.upgrade(upgradeId), upgradeDecider, UPGRADE_EVENT_TYPES, command, expectedVersion)],
+    async () => [await decideStream(deps.store, streams.upgrade(upgradeId), upgradeDecider, UPGRADE_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
 }
