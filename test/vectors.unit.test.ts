@@ -6,6 +6,7 @@ import { validateAppend, type AppendEventInput } from '../chain/input.ts';
 import { parseRegistryText } from '../chain/registry.ts';
 import type { ChainHead } from '../chain/record.ts';
 import { attachSignatures, sealBatch } from '../chain/seal.ts';
+import { assert } from '../domain/errors.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions } from '../verifier/verify.ts';
 import { linesReader, readLinesText } from '../infra/adapters/files/fileReader.ts';
@@ -52,7 +53,7 @@ function optionsOf(args: readonly string[]): VerifyOptions {
         options.chains = [value];
         break;
       default:
-        throw new Error(`assertion failed: vector argument ${args[index]} has no library option here`);
+        assert(false, `vector argument ${args[index]} has no library option here`);
     }
   }
   return options;

@@ -8,7 +8,7 @@
 import { requireRole, type Actor } from '../actor.ts';
 import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
-import { assertNever, CodedError } from '../errors.ts';
+import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireId, requireText } from '../ids.ts';
 import { requireAmount, requireCurrency } from '../money.ts';
 import { requireAccount } from './accounts.ts';
@@ -67,11 +67,10 @@ export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
     }
   },
   evolve(_state, event) {
+    assert(event.type !== 'ledger.proof_issued', 'ledger.proof_issued is not in a ledger transaction stream');
     switch (event.type) {
       case 'ledger.posted':
         return { status: 'posted', transaction: event.data };
-      case 'ledger.proof_issued':
-        throw new Error('assertion failed: ledger.proof_issued is not in a ledger transaction stream');
       default:
         return assertNever(event, 'ledger event');
     }
