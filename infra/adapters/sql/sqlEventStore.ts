@@ -2,7 +2,7 @@
  * The event store over SQL: the same statements on PostgreSQL and PGlite.
  * Every statement of the event log is in this file.
  */
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import { ChainError } from '../../../chain/errors.ts';
 import { validateChainName, type AppendEventInput, type AppendOptions } from '../../../chain/input.ts';
 import { MAX_PAGE_RECORDS } from '../../../chain/limits.ts';
@@ -81,7 +81,7 @@ function isStatementError(error: unknown): boolean {
 /** The commit time every record of a batch carries (chain/seal.ts seals a batch at one time). */
 function commitTs(records: readonly ChainRecord[]): string {
   const ts = records[0]!.ts;
-  if (records.some((record) => record.ts !== ts)) throw new Error('assertion failed: the records of a batch carry different times');
+  assert(records.every((record) => record.ts === ts), 'the records of a batch carry different times');
   return ts;
 }
 
@@ -122,7 +122,7 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
     ]);
     const { moved, inserted } = rows[0]!;
     if (moved === 0) return false;
-    if (inserted !== records.length) throw new Error(`assertion failed: ${inserted} of ${records.length} records of ${batch.chain} inserted`);
+    assert(inserted === records.length, `${inserted} of ${records.length} records of ${batch.chain} inserted`);
     return true;
   },
   isIsolatable: (error) => error instanceof CodedError || isStatementError(error),
