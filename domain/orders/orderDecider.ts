@@ -32,7 +32,7 @@ export interface OrderPayment {
 }
 export type OrderState =
   | { status: 'absent' }
-  | { status: OrderStatus; order: OrderCreated; payment: OrderPayment | null; failedPaymentIds: string[]; finalized: boolean };
+  | { status: OrderStatus; order: OrderCreated; payment: OrderPayment | null; failedPaymentIds: string[] };
 type ExistingOrder = Extract<OrderState, { order: OrderCreated }>;
 
 function existing(state: OrderState): ExistingOrder {
@@ -144,7 +144,7 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
     return decideExisting(command, existing(state));
   },
   evolve(state, event) {
-    if (event.type === 'order.created') return { status: 'created', order: event.data, payment: null, failedPaymentIds: [], finalized: false };
+    if (event.type === 'order.created') return { status: 'created', order: event.data, payment: null, failedPaymentIds: [] };
     assert(state.status !== 'absent', `${event.type} follows order.created`);
     switch (event.type) {
       case 'order.payment_failed':
@@ -152,7 +152,7 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
       case 'order.paid':
         return { ...state, status: 'paid', payment: { providerPaymentId: event.data.providerPaymentId, amountMinor: event.data.amountMinor } };
       case 'order.finalized':
-        return { ...state, status: 'finalized', finalized: true };
+        return { ...state, status: 'finalized' };
       case 'order.refunded':
         return { ...state, status: 'refunded' };
       case 'order.cancelled':
