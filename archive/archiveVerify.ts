@@ -22,6 +22,7 @@
 import { ARCHIVE_EXPORTED_TYPE, type ArchiveExported } from './exportedEvent.ts';
 import type { LineChecker, RecordReader } from '../verifier/reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyOptions, type VerifyReport } from '../verifier/verify.ts';
+import { assert } from '../domain/errors.ts';
 
 export interface ArchiveVerifyOptions extends VerifyOptions {
   /** The database whose chain must hold the archive as a prefix. */
@@ -54,7 +55,7 @@ function seqOf(line: string): number | undefined {
 /** Compares verified archive pages with the database's records at the same seqs; throws ComparisonFailed at the first difference. */
 async function comparePage(database: RecordReader, known: ReadonlySet<string>, chain: string, lines: readonly string[]): Promise<void> {
   const fromSeq = seqOf(lines[0]!);
-  if (fromSeq === undefined) throw new Error('assertion failed: a verified archive line has no seq');
+  assert(fromSeq !== undefined, 'a verified archive line has no seq');
   const toSeq = fromSeq + lines.length - 1;
   const fail = (reason: Finding['reason'], seq: number, message: string): never => {
     throw new ComparisonFailed({ chain, seq, reason, message });

@@ -19,6 +19,7 @@ import { sha256Hex } from '../chain/hash.ts';
 import { ZERO_HASH } from '../chain/record.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
 import type { Signer } from '../chain/signer.ts';
+import { assert } from '../domain/errors.ts';
 import type { LineChecker, RecordReader } from '../verifier/reader.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
 import { findChainTail, type ChainTail } from './archiveIndex.ts';
@@ -272,10 +273,10 @@ async function seal(deps: ExportDependencies, settings: ExportSettings, chain: s
   const first = JSON.parse(lines[0]!) as { seq: number; prevHash: string; ts: string };
   const last = JSON.parse(lines[lines.length - 1]!) as { seq: number; hash: string; ts: string };
   const toSeq = fromSeq + lines.length - 1;
-  if (first.seq !== fromSeq || last.seq !== toSeq) throw new Error(`assertion failed: batch ${fromSeq}..${toSeq} holds seq ${first.seq}..${last.seq}`);
+  assert(first.seq === fromSeq && last.seq === toSeq, `batch ${fromSeq}..${toSeq} holds seq ${first.seq}..${last.seq}`);
   const object = await deps.compression.gzip(body);
   // Check the object before it leaves: it decompresses to exactly the verified lines.
-  if (!Buffer.from(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)).equals(body)) throw new Error(`assertion failed: batch ${fromSeq}..${toSeq} does not decompress to its lines`);
+  assert(Buffer.from(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)).equals(body), `batch ${fromSeq}..${toSeq} does not decompress to its lines`);
   const payload: ManifestPayload = {
     service: settings.service, env: settings.env, version: settings.version, chain, from_seq: fromSeq, to_seq: toSeq, count: lines.length,
     first_prev_hash: first.prevHash, last_hash: last.hash, object_sha256: sha256Hex(object), pii_included: settings.piiIncluded,

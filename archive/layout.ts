@@ -8,6 +8,7 @@
  * then chain, then seq, so a listing reads a chain's batches in seq order.
  */
 import { CHAIN_NAME_PATTERN } from '../chain/record.ts';
+import { assert } from '../domain/errors.ts';
 
 export const BATCH_SUFFIX = '.jsonl.gz';
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -29,23 +30,23 @@ export interface ArchiveKey {
 }
 
 function seq12(seq: number): string {
-  if (!Number.isSafeInteger(seq) || seq < 1 || seq > MAX_ARCHIVED_SEQ) throw new Error(`assertion failed: seq ${seq} does not fit 12 digits`);
+  assert(Number.isSafeInteger(seq) && seq >= 1 && seq <= MAX_ARCHIVED_SEQ, `seq ${seq} does not fit 12 digits`);
   return String(seq).padStart(12, '0');
 }
 
 /** The batch object's key; `firstTs` is the first record's ts. */
 export function batchKey(service: string, chain: string, fromSeq: number, toSeq: number, firstTs: string): string {
-  if (!SERVICE_PATTERN.test(service) || !CHAIN_NAME_PATTERN.test(chain)) throw new Error(`assertion failed: bad service ${service} or chain ${chain}`);
+  assert(SERVICE_PATTERN.test(service) && CHAIN_NAME_PATTERN.test(chain), `bad service ${service} or chain ${chain}`);
   return `${service}/${firstTs.slice(0, 10)}/${chain}-${seq12(fromSeq)}-${seq12(toSeq)}${BATCH_SUFFIX}`;
 }
 
 export function manifestKeyOf(batch: string): string {
-  if (!batch.endsWith(BATCH_SUFFIX)) throw new Error(`assertion failed: ${batch} is not a batch key`);
+  assert(batch.endsWith(BATCH_SUFFIX), `${batch} is not a batch key`);
   return `${batch.slice(0, -BATCH_SUFFIX.length)}${MANIFEST_SUFFIX}`;
 }
 
 export function batchKeyOf(manifest: string): string {
-  if (!manifest.endsWith(MANIFEST_SUFFIX)) throw new Error(`assertion failed: ${manifest} is not a manifest key`);
+  assert(manifest.endsWith(MANIFEST_SUFFIX), `${manifest} is not a manifest key`);
   return `${manifest.slice(0, -MANIFEST_SUFFIX.length)}${BATCH_SUFFIX}`;
 }
 

@@ -9,12 +9,13 @@
  * object for arbitrary records.
  */
 import canonicalize from 'canonicalize';
+import { assert } from '../domain/errors.ts';
 import type { JsonValue } from '../domain/json.ts';
 import type { Actor, ChainRecord, RecordPayload, RecordSignature } from './record.ts';
 
 export function jcs(value: JsonValue | object): string {
   const text = canonicalize(value);
-  if (text === undefined) throw new Error('assertion failed: value has no JSON form');
+  assert(text !== undefined, 'value has no JSON form');
   return text;
 }
 

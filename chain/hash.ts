@@ -4,6 +4,7 @@
  *   hash     = SHA-256(preimage)
  */
 import { createHash } from 'node:crypto';
+import { assert } from '../domain/errors.ts';
 import { payloadJcs } from './canonical.ts';
 import type { RecordPayload } from './record.ts';
 
@@ -12,7 +13,7 @@ export function preimageOf(payloadText: string, prevHash: string): Buffer {
   const preimage = Buffer.allocUnsafe(payloadBytes.length + 32);
   payloadBytes.copy(preimage, 0);
   const written = preimage.write(prevHash, payloadBytes.length, 'hex');
-  if (written !== 32) throw new Error(`assertion failed: prevHash is not 32 bytes of hex: ${prevHash}`);
+  assert(written === 32, `prevHash is not 32 bytes of hex: ${prevHash}`);
   return preimage;
 }
 

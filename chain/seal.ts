@@ -2,6 +2,7 @@
  * Linking and hashing a batch onto a chain head (docs/FORMAT.md sections 1
  * and 2), then attaching signatures. Pure: time and ids come in.
  */
+import { assert } from '../domain/errors.ts';
 import { payloadJcsFromParts, recordJcs } from './canonical.ts';
 import { preimageOf, sha256 } from './hash.ts';
 import type { ValidatedEvent } from './input.ts';
@@ -58,9 +59,7 @@ export function sealBatch(head: ChainHead, events: readonly EventToSeal[], ts: s
 }
 
 export function attachSignatures(unsigned: readonly UnsignedRecord[], signatures: readonly RecordSignature[]): StoredRecord[] {
-  if (signatures.length !== unsigned.length) {
-    throw new Error(`assertion failed: ${signatures.length} signatures for ${unsigned.length} records`);
-  }
+  assert(signatures.length === unsigned.length, `${signatures.length} signatures for ${unsigned.length} records`);
   return unsigned.map((u, index) => {
     const record: ChainRecord = { ...u.payload, prevHash: u.prevHash, hash: u.hash.toString('hex'), sig: signatures[index]! };
     return { record, text: recordJcs(record, u.dataJcs, u.metaJcs) };

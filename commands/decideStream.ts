@@ -17,15 +17,20 @@ export interface DecidedStream<State> extends StreamAppend {
   state: State;
 }
 
+export interface DecideStreamOptions {
+  /** The client's expected version of the stream, when it sent one. */
+  expectedVersion?: number | undefined;
+  /** Decide as on a new stream without reading it: for streams whose id was just made; a wrong guess is a version conflict, and a retry reads. */
+  assumeNew?: boolean;
+}
+
 export async function decideStream<Command, Event extends DomainEvent, State>(
   store: EventStore,
   stream: string,
   decider: Decider<Command, Event, State>,
   types: readonly Event['type'][],
   command: Command | ((state: State) => Command),
-  expectedVersion?: number,
-  /** Decide as on a new stream without reading it: for streams whose id was just made; a wrong guess is a version conflict, and a retry reads. */
-  assumeNew = false,
+  { expectedVersion, assumeNew = false }: DecideStreamOptions = {},
 ): Promise<DecidedStream<State>> {
   const loaded = assumeNew ? { stream, version: 0, state: decider.initialState } : await loadStream(store, stream, decider, types);
   checkExpectedVersion(loaded, expectedVersion);

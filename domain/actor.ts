@@ -12,15 +12,6 @@ export interface Actor {
   role: string;
 }
 
-/** Kernel roles that may approve or reject a manifest (kernel runbook, RBAC). */
-export const KERNEL_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin'];
-/** Roles that may run finance operations: manual ledger posts, proofs. */
-export const FINANCE_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin', 'Service'];
-/** Roles that may settle orders on behalf of the platform (payment webhook, finalization). */
-export const SETTLEMENT_ROLES: readonly Role[] = ['Service', 'Operator', 'SuperAdmin'];
-/** Roles that may propose a kernel upgrade. */
-export const GOVERNANCE_ROLES: readonly Role[] = ['SuperAdmin', 'DivisionLead'];
-
 export function hasRole(actor: Actor, roles: readonly Role[]): boolean {
   return (roles as readonly string[]).includes(actor.role);
 }

@@ -8,7 +8,7 @@ import { CodedError } from './errors.ts';
 import { listingEventSchemas, type ListingEvent } from './catalog/listingEvents.ts';
 import { upgradeEventSchemas, type UpgradeEvent } from './governance/upgradeEvents.ts';
 import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
-import { manifestEventSchemas, type ManifestEvent } from './manifest/manifestEvents.ts';
+import { manifestEventSchemas, type ManifestEvent } from './manifests/manifestEvents.ts';
 import { orderEventSchemas, type OrderEvent } from './orders/orderEvents.ts';
 
 export type DomainEvent = ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent;

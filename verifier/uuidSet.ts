@@ -3,6 +3,8 @@
  * so that checking id uniqueness over a hundred million records takes a few
  * gigabytes, not the tens a Set of strings would.
  */
+import { assert } from '../domain/errors.ts';
+
 const EMPTY = 0;
 const INITIAL_CAPACITY = 1 << 12;
 const MAX_LOAD = 0.6;
@@ -51,7 +53,7 @@ export class UuidSet {
         return false;
       }
     }
-    throw new Error('assertion failed: UuidSet is full');
+    assert(false, 'UuidSet is full');
   }
 
   #grow(): void {

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { listingDecider, type ListingCommand } from '../../domain/catalog/listingDecider.ts';
 import { listingEventSchemas } from '../../domain/catalog/listingEvents.ts';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
-import { amountSchema, textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
+import { amountSchema, textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import { entityId, execute, expectedVersionSchema, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
@@ -36,7 +36,7 @@ function run(deps: CommandDeps, context: CommandContext, listingId: string, comm
   return execute(
     deps,
     context,
-    async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, expectedVersion)],
+    async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
 }

@@ -21,7 +21,7 @@ import { recordPayment } from '../orders/recordPayment.ts';
 import { refundOrder } from '../orders/refundOrder.ts';
 import type { SignedProof } from '../../chain/proof.ts';
 import type { Actor } from '../../domain/actor.ts';
-import { CodedError } from '../../domain/errors.ts';
+import { assert, CodedError } from '../../domain/errors.ts';
 import { sha256Hex } from '../../chain/hash.ts';
 import { contextFor } from '../context.ts';
 import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct, type Product } from './marketplaceFlow.ts';
@@ -56,7 +56,7 @@ async function expectRejection(say: (line: string) => void, what: string, step: 
     say(`  refused as it should be: ${what} → ${error.code}`);
     return 1;
   }
-  throw new Error(`assertion failed: the demo expected "${what}" to be refused`);
+  assert(false, `the demo expected "${what}" to be refused`);
 }
 
 async function catalog(deps: CommandDeps, say: (line: string) => void): Promise<{ listings: ListedProduct[]; rejections: number }> {
@@ -96,7 +96,7 @@ async function order(deps: CommandDeps, index: number, listing: ListedProduct, s
   await pay(`pay-${orderId}`, 'succeeded');
   if (index % 4 === 2) {
     const again = await pay(`pay-${orderId}`, 'succeeded');
-    if (again.seqs.length !== 0) throw new Error('assertion failed: a duplicated webhook appended');
+    assert(again.seqs.length === 0, 'a duplicated webhook appended');
   }
   await finalizeOrder(deps, { orderId }, contextFor(SETTLEMENT_SERVICE));
   return { orderId, paid: true, rejections };

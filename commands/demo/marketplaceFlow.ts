@@ -13,7 +13,7 @@ import { checkout } from '../orders/checkout.ts';
 import { recordPayment } from '../orders/recordPayment.ts';
 import { finalizeOrder } from '../orders/finalizeOrder.ts';
 import type { Actor } from '../../domain/actor.ts';
-import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
+import type { RoyaltySplit } from '../../domain/manifests/manifestEvents.ts';
 import { contextFor } from '../context.ts';
 
 export const KERNEL_OPERATOR: Actor = { id: 'kernel-operator', role: 'Operator' };

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { upgradeDecider, type UpgradeCommand } from '../../domain/governance/upgradeDecider.ts';
-import { MAX_UPGRADE_APPROVERS, timestampSchema, upgradeEventSchemas } from '../../domain/governance/upgradeEvents.ts';
-import { idSchema, sha256Schema, textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { MAX_UPGRADE_APPROVERS, upgradeEventSchemas } from '../../domain/governance/upgradeEvents.ts';
+import { idSchema, sha256Schema, textSchema, timestampSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import { entityId, execute, expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
@@ -29,7 +29,7 @@ function run(deps: CommandDeps, context: CommandContext, upgradeId: string, comm
   return execute(
     deps,
     context,
-    async () => [await decideStream(deps.store, streams.upgrade(upgradeId), upgradeDecider, UPGRADE_EVENT_TYPES, command, expectedVersion)],
+    async () => [await decideStream(deps.store, streams.upgrade(upgradeId), upgradeDecider, UPGRADE_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
 }

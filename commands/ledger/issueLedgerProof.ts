@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { sha256Hex } from '../../chain/hash.ts';
 import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
 import { LEDGER_PROOF_KIND, LedgerRangeHasher, signProof, type ProofPayload, type SignedProof } from '../../chain/proof.ts';
-import { CodedError } from '../../domain/errors.ts';
-import { timestampSchema } from '../../domain/governance/upgradeEvents.ts';
+import { assert, CodedError } from '../../domain/errors.ts';
+import { timestampSchema } from '../../domain/schemas.ts';
 import { MAX_PROOF_ROWS, type ProofIssued } from '../../domain/ledger/ledgerEvents.ts';
 import { proofDecider, type ProofCommand } from '../../domain/ledger/proofDecider.ts';
 import { streams } from '../../domain/streams.ts';
@@ -63,7 +63,7 @@ async function rangePayload(deps: CommandDeps, range: SeqRange, proofId: string,
     if (hasher.rowIds.length > MAX_PROOF_ROWS) throw new CodedError('PROOF_RANGE_TOO_LARGE', `a proof covers at most ${MAX_PROOF_ROWS} ledger rows`, {});
     next = page[page.length - 1]!.record.seq + 1;
   }
-  if (!last || last.seq !== range.toSeq || fromTs === '') throw new Error(`assertion failed: records ${range.fromSeq}..${range.toSeq} are not all readable`);
+  assert(last !== undefined && last.seq === range.toSeq && fromTs !== '', `records ${range.fromSeq}..${range.toSeq} are not all readable`);
   return {
     proof_id: proofId, kind: LEDGER_PROOF_KIND, chain: deps.chain, from_seq: range.fromSeq, to_seq: range.toSeq, from_ts: fromTs, to_ts: last.ts,
     ledger_row_ids: hasher.rowIds, range_hash: hasher.digest(), head_hash: last.hash, ts: now, signer_kid: deps.signer.kid, alg: deps.signer.algorithm,

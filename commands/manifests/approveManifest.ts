@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { jcs } from '../../chain/canonical.ts';
 import { sha256Hex } from '../../chain/hash.ts';
-import { manifestDecider, type ManifestCommand, type ManifestState } from '../../domain/manifest/manifestDecider.ts';
-import type { ManifestDocument } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDecider, type ManifestCommand, type ManifestState } from '../../domain/manifests/manifestDecider.ts';
+import type { ManifestDocument } from '../../domain/manifests/manifestEvents.ts';
 import { streams } from '../../domain/streams.ts';
 import { execute, expectedVersionSchema, loadStream, checkExpectedVersion, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';

@@ -1,7 +1,7 @@
 /** RejectManifest: the kernel refuses a submitted manifest, with a reason. */
 import { z } from 'zod';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
-import { textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
+import { textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
 import { execute, expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema } from '../decideStream.ts';
@@ -15,7 +15,7 @@ export async function rejectManifest(deps: CommandDeps, input: unknown, context:
   return execute(
     deps,
     context,
-    async () => [await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, command, expectedVersion)],
+    async () => [await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
 }

@@ -1,7 +1,7 @@
 /** SubmitManifest: a publisher submits a manifest for the kernel to approve. */
 import { z } from 'zod';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
-import { manifestDocumentSchema, manifestEventSchemas } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
+import { manifestDocumentSchema, manifestEventSchemas } from '../../domain/manifests/manifestEvents.ts';
 import { streams } from '../../domain/streams.ts';
 import { entityId, execute, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';

@@ -1,6 +1,6 @@
 /** CancelOrder: the buyer (or an operator) cancels an order that was not paid. */
 import { z } from 'zod';
-import { textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { textSchema } from '../../domain/schemas.ts';
 import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { runOrderCommand } from './orderStreams.ts';
@@ -9,5 +9,5 @@ export const cancelOrderInputSchema = z.strictObject({ orderId: entityIdSchema, 
 
 export function cancelOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, reason, expectedVersion } = parseInput(cancelOrderInputSchema, input);
-  return runOrderCommand(deps, context, orderId, { type: 'CancelOrder', actor: context.actor, reason }, expectedVersion);
+  return runOrderCommand(deps, context, orderId, { type: 'CancelOrder', actor: context.actor, reason }, { expectedVersion });
 }

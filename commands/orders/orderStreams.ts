@@ -10,6 +10,14 @@ import { decidePosting } from '../ledger/postLedgerTransaction.ts';
 
 export const ORDER_EVENT_TYPES = typesOf(orderEventSchemas);
 
+export interface OrderCommandOptions {
+  /** The client's expected version of the order stream, when it sent one. */
+  expectedVersion?: number | undefined;
+  postings?: (state: OrderState, actor: Actor) => LedgerTransaction[];
+  /** The order stream is being created by this command (checkout). */
+  creates?: boolean;
+}
+
 /**
  * Runs an order command; `postings` says which ledger transactions the
  * decision implies (none when the order's events are empty: a repeated
@@ -20,20 +28,17 @@ export function runOrderCommand(
   context: CommandContext,
   orderId: string,
   command: OrderCommand,
-  expectedVersion: number | undefined,
-  postings: (state: OrderState, actor: Actor) => LedgerTransaction[] = () => [],
-  /** The order stream is being created by this command (checkout). */
-  creates = false,
+  { expectedVersion, postings = () => [], creates = false }: OrderCommandOptions = {},
 ): Promise<CommandResult> {
   return execute(
     deps,
     context,
     async (attempt) => {
       // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
-      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, expectedVersion, creates && attempt === 0);
+      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, { expectedVersion, assumeNew: creates && attempt === 0 });
       if (order.events.length === 0) return [order];
       const ledger: StreamAppend[] = [];
-      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction, attempt === 0));
+      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction, { assumeNew: attempt === 0 }));
       return [order, ...ledger];
     },
     expectedVersion !== undefined,

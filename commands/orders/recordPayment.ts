@@ -4,7 +4,7 @@
  * failure is recorded and the order keeps waiting.
  */
 import { z } from 'zod';
-import { amountSchema, currencySchema, idSchema, textSchema } from '../../domain/manifest/manifestEvents.ts';
+import { amountSchema, currencySchema, idSchema, textSchema } from '../../domain/schemas.ts';
 import { paymentPosting } from '../../domain/orders/orderPostings.ts';
 import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
@@ -23,7 +23,8 @@ export const recordPaymentInputSchema = z.strictObject({
 export function recordPayment(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, expectedVersion, ...payment } = parseInput(recordPaymentInputSchema, input);
   const command = { type: 'RecordPayment' as const, actor: context.actor, ...payment };
-  return runOrderCommand(deps, context, orderId, command, expectedVersion, (state) =>
-    state.status === 'absent' || payment.outcome === 'failed' ? [] : [paymentPosting(state.order, payment.providerPaymentId)],
-  );
+  return runOrderCommand(deps, context, orderId, command, {
+    expectedVersion,
+    postings: (state) => (state.status === 'absent' || payment.outcome === 'failed' ? [] : [paymentPosting(state.order, payment.providerPaymentId)]),
+  });
 }

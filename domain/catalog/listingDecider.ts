@@ -3,16 +3,14 @@
  * for a manifest the kernel approved; its publisher (or an operator) changes
  * its price or delists it.
  */
-import { hasRole, requireRole, type Actor } from '../actor.ts';
+import { hasRole, requireRole, type Actor, type Role } from '../actor.ts';
+import { COMMAND_ROLES, LISTING_ADMIN_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireText } from '../ids.ts';
-import type { ManifestState } from '../manifest/manifestDecider.ts';
+import type { ManifestState } from '../manifests/manifestDecider.ts';
 import { requireAmount } from '../money.ts';
 import type { ListingEvent, ListingPublished } from './listingEvents.ts';
-
-/** Operators may act on any listing (takedowns). */
-export const LISTING_ADMIN_ROLES = ['Operator', 'DivisionLead', 'SuperAdmin'] as const;
 
 export type ListingCommand =
   | { type: 'PublishListing'; actor: Actor; listingId: string; manifest: ManifestState; priceMinor?: number | undefined }
@@ -21,9 +19,9 @@ export type ListingCommand =
 
 export type ListingState = { status: 'absent' } | { status: 'active' | 'delisted'; listing: ListingPublished };
 
-function requireOwner(actor: Actor, publisherId: string): void {
+function requireOwner(actor: Actor, roles: readonly Role[], publisherId: string): void {
+  requireRole(actor, roles, 'managing a listing');
   if (hasRole(actor, LISTING_ADMIN_ROLES)) return;
-  requireRole(actor, ['Publisher', ...LISTING_ADMIN_ROLES], 'managing a listing');
   if (actor.id !== publisherId) throw new CodedError('LISTING_NOT_OWNER', `${actor.id} is not the publisher ${publisherId}`, { publisherId });
 }
 
@@ -31,7 +29,7 @@ function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, s
   const { actor, listingId, manifest } = command;
   if (state.status !== 'absent') throw new CodedError('LISTING_EXISTS', `listing ${listingId} was already published`, { listingId });
   if (manifest.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
-  requireOwner(actor, manifest.manifest.publisherId);
+  requireOwner(actor, COMMAND_ROLES.PublishListing, manifest.manifest.publisherId);
   if (manifest.status !== 'approved') {
     throw new CodedError('MANIFEST_NOT_APPROVED', `manifest ${manifest.manifest.manifestId} is ${manifest.status}, not approved by the kernel`, {
       manifestId: manifest.manifest.manifestId,
@@ -49,9 +47,9 @@ function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, s
   ];
 }
 
-function active(state: ListingState, actor: Actor): ListingPublished {
+function active(state: ListingState, actor: Actor, roles: readonly Role[]): ListingPublished {
   if (state.status === 'absent') throw new CodedError('LISTING_NOT_FOUND', 'no such listing');
-  requireOwner(actor, state.listing.publisherId);
+  requireOwner(actor, roles, state.listing.publisherId);
   if (state.status !== 'active') throw new CodedError('LISTING_NOT_ACTIVE', `listing ${state.listing.listingId} is ${state.status}`, { status: state.status });
   return state.listing;
 }
@@ -63,7 +61,7 @@ export const listingDecider: Decider<ListingCommand, ListingEvent, ListingState>
       case 'PublishListing':
         return publish(command, state);
       case 'ChangeListingPrice': {
-        const listing = active(state, command.actor);
+        const listing = active(state, command.actor, COMMAND_ROLES.ChangeListingPrice);
         requireAmount(command.priceMinor, 'INVALID_PRICE', 'priceMinor');
         if (command.priceMinor === listing.priceMinor) {
           throw new CodedError('LISTING_PRICE_UNCHANGED', `listing ${listing.listingId} already costs ${listing.priceMinor}`, { priceMinor: listing.priceMinor });
@@ -72,7 +70,7 @@ export const listingDecider: Decider<ListingCommand, ListingEvent, ListingState>
         return [{ type: 'listing.price_changed', data }];
       }
       case 'DelistListing': {
-        const listing = active(state, command.actor);
+        const listing = active(state, command.actor, COMMAND_ROLES.DelistListing);
         requireText(command.reason, 'INVALID_REASON', 'reason');
         return [{ type: 'listing.delisted', data: { listingId: listing.listingId, delistedBy: command.actor.id, reason: command.reason } }];
       }

@@ -1,6 +1,7 @@
 /** Events of a marketplace listing (stream `listing-<listingId>`). */
 import { z } from 'zod';
-import { amountSchema, currencySchema, idSchema, royaltySplitSchema, textSchema } from '../manifest/manifestEvents.ts';
+import { royaltySplitSchema } from '../manifests/manifestEvents.ts';
+import { amountSchema, currencySchema, idSchema, textSchema } from '../schemas.ts';
 
 export const listingPublishedSchema = z.strictObject({
   listingId: idSchema,

@@ -5,7 +5,8 @@
  * `expiresAt` approvals are refused and anyone with a governance role may mark
  * it expired.
  */
-import { GOVERNANCE_ROLES, KERNEL_ROLES, requireRole, type Actor } from '../actor.ts';
+import { requireRole, type Actor, type Role } from '../actor.ts';
+import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireText } from '../ids.ts';
@@ -22,7 +23,7 @@ export type UpgradeState = { status: 'absent' } | { status: UpgradeStatus; propo
 
 function propose(command: Extract<UpgradeCommand, { type: 'ProposeUpgrade' }>, state: UpgradeState): UpgradeEvent[] {
   const { actor, proposal, now } = command;
-  requireRole(actor, GOVERNANCE_ROLES, 'proposing an upgrade');
+  requireRole(actor, COMMAND_ROLES.ProposeUpgrade, 'proposing an upgrade');
   if (state.status !== 'absent') throw new CodedError('UPGRADE_EXISTS', `upgrade ${proposal.upgradeId} was already proposed`, { upgradeId: proposal.upgradeId });
   requireText(proposal.description, 'INVALID_DESCRIPTION', 'description');
   const distinct = new Set(proposal.approvers);
@@ -50,8 +51,8 @@ function requirePending(state: UpgradeState, now: string): Extract<UpgradeState,
   return state;
 }
 
-function requireNamed(state: Extract<UpgradeState, { status: UpgradeStatus }>, actor: Actor): void {
-  requireRole(actor, KERNEL_ROLES, 'deciding on an upgrade');
+function requireNamed(state: Extract<UpgradeState, { status: UpgradeStatus }>, actor: Actor, roles: readonly Role[]): void {
+  requireRole(actor, roles, 'deciding on an upgrade');
   if (!state.proposal.approvers.includes(actor.id)) {
     throw new CodedError('UPGRADE_APPROVER_NOT_NAMED', `${actor.id} is not one of the named approvers of upgrade ${state.proposal.upgradeId}`, { approver: actor.id });
   }
@@ -59,7 +60,7 @@ function requireNamed(state: Extract<UpgradeState, { status: UpgradeStatus }>, a
 
 function approve(command: Extract<UpgradeCommand, { type: 'ApproveUpgrade' }>, state: UpgradeState): UpgradeEvent[] {
   const current = requirePending(state, command.now);
-  requireNamed(current, command.actor);
+  requireNamed(current, command.actor, COMMAND_ROLES.ApproveUpgrade);
   const { upgradeId, threshold, payloadSha256 } = current.proposal;
   if (current.approvedBy.includes(command.actor.id)) {
     throw new CodedError('UPGRADE_ALREADY_APPROVED', `${command.actor.id} already approved upgrade ${upgradeId}`, { approver: command.actor.id });
@@ -80,12 +81,12 @@ export const upgradeDecider: Decider<UpgradeCommand, UpgradeEvent, UpgradeState>
         return approve(command, state);
       case 'RejectUpgrade': {
         const current = requirePending(state, command.now);
-        requireNamed(current, command.actor);
+        requireNamed(current, command.actor, COMMAND_ROLES.RejectUpgrade);
         requireText(command.reason, 'INVALID_REASON', 'reason');
         return [{ type: 'upgrade.rejected', data: { upgradeId: current.proposal.upgradeId, rejectedBy: command.actor.id, reason: command.reason } }];
       }
       case 'ExpireUpgrade': {
-        requireRole(command.actor, [...GOVERNANCE_ROLES, 'Operator', 'Service'], 'expiring an upgrade');
+        requireRole(command.actor, COMMAND_ROLES.ExpireUpgrade, 'expiring an upgrade');
         if (state.status === 'absent') throw new CodedError('UPGRADE_NOT_FOUND', 'no such upgrade');
         if (state.status !== 'pending') throw new CodedError('UPGRADE_NOT_PENDING', `upgrade ${state.proposal.upgradeId} is already ${state.status}`, { status: state.status });
         const { upgradeId, expiresAt } = state.proposal;

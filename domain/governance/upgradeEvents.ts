@@ -1,10 +1,9 @@
 /** Events of a kernel upgrade under multisig governance (stream `upgrade-<upgradeId>`). */
 import { z } from 'zod';
-import { idSchema, sha256Schema, textSchema } from '../manifest/manifestEvents.ts';
+import { idSchema, sha256Schema, textSchema, timestampSchema } from '../schemas.ts';
 
 /** Named approvers of one upgrade. */
 export const MAX_UPGRADE_APPROVERS = 15;
-export const timestampSchema = z.iso.datetime({ offset: false, precision: 3 });
 
 export const upgradeProposedSchema = z.strictObject({
   upgradeId: idSchema,

@@ -5,9 +5,10 @@
  * refused. Balances across transactions ("must not go negative") are checked
  * where they are current, in the append transaction (ledgerBalances.ts).
  */
-import { FINANCE_ROLES, SETTLEMENT_ROLES, requireRole, type Actor } from '../actor.ts';
+import { requireRole, type Actor } from '../actor.ts';
+import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
-import { assertNever, CodedError } from '../errors.ts';
+import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireId, requireText } from '../ids.ts';
 import { requireAmount, requireCurrency } from '../money.ts';
 import { requireAccount } from './accounts.ts';
@@ -53,7 +54,7 @@ export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
   decide(command, state) {
     switch (command.type) {
       case 'PostLedgerTransaction': {
-        requireRole(command.actor, [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])], 'posting to the ledger');
+        requireRole(command.actor, COMMAND_ROLES.PostLedgerTransaction, 'posting to the ledger');
         checkTransaction(command.transaction);
         if (state.status === 'absent') return [{ type: 'ledger.posted', data: command.transaction }];
         if (sameTransaction(state.transaction, command.transaction)) return [];
@@ -66,11 +67,10 @@ export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
     }
   },
   evolve(_state, event) {
+    assert(event.type !== 'ledger.proof_issued', 'ledger.proof_issued is not in a ledger transaction stream');
     switch (event.type) {
       case 'ledger.posted':
         return { status: 'posted', transaction: event.data };
-      case 'ledger.proof_issued':
-        throw new Error('assertion failed: ledger.proof_issued is not in a ledger transaction stream');
       default:
         return assertNever(event, 'ledger event');
     }

@@ -5,8 +5,7 @@
  * `proof-<proofId>`.
  */
 import { z } from 'zod';
-import { amountSchema, currencySchema, idSchema, sha256Schema, textSchema } from '../manifest/manifestEvents.ts';
-import { timestampSchema } from '../governance/upgradeEvents.ts';
+import { amountSchema, currencySchema, idSchema, sha256Schema, textSchema, timestampSchema } from '../schemas.ts';
 import { ACCOUNT_PATTERN } from './accounts.ts';
 
 /** Entries in one ledger transaction. */

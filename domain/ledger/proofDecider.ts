@@ -2,13 +2,11 @@
  * Recording an issued ledger proof (stream `proof-<proofId>`): once per proof
  * id, by finance roles. Auditors read and verify proofs; they append nothing.
  */
-import { FINANCE_ROLES, requireRole, type Actor, type Role } from '../actor.ts';
+import { requireRole, type Actor } from '../actor.ts';
+import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assertNever, CodedError } from '../errors.ts';
 import type { ProofIssued } from './ledgerEvents.ts';
-
-/** Who may issue a ledger proof (the HTTP route uses this list too). */
-export const PROOF_ROLES: readonly Role[] = FINANCE_ROLES;
 
 export type ProofCommand = { type: 'RecordProof'; actor: Actor; proof: ProofIssued };
 export type ProofEvent = { type: 'ledger.proof_issued'; data: ProofIssued };
@@ -19,7 +17,7 @@ export const proofDecider: Decider<ProofCommand, ProofEvent, ProofState> = {
   decide(command, state) {
     switch (command.type) {
       case 'RecordProof': {
-        requireRole(command.actor, PROOF_ROLES, 'issuing a ledger proof');
+        requireRole(command.actor, COMMAND_ROLES.RecordProof, 'issuing a ledger proof');
         if (state.status !== 'absent') throw new CodedError('PROOF_EXISTS', `proof ${command.proof.proofId} was already issued`, { proofId: command.proof.proofId });
         const { fromSeq, toSeq } = command.proof;
         if (fromSeq > toSeq) throw new CodedError('PROOF_RANGE_INVALID', `fromSeq ${fromSeq} is after toSeq ${toSeq}`, { fromSeq, toSeq });

@@ -9,7 +9,8 @@
  * is a no-op; a transition from any other state is refused with a code that
  * names what the order is missing.
  */
-import { KERNEL_ROLES, SETTLEMENT_ROLES, hasRole, requireRole, type Actor } from '../actor.ts';
+import { hasRole, requireRole, type Actor } from '../actor.ts';
+import { COMMAND_ROLES, REFUND_ROLES } from '../authorization.ts';
 import type { ListingState } from '../catalog/listingDecider.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
@@ -31,10 +32,8 @@ export interface OrderPayment {
 }
 export type OrderState =
   | { status: 'absent' }
-  | { status: OrderStatus; order: OrderCreated; payment: OrderPayment | null; failedPaymentIds: string[]; finalized: boolean };
+  | { status: OrderStatus; order: OrderCreated; payment: OrderPayment | null; failedPaymentIds: string[] };
 type ExistingOrder = Extract<OrderState, { order: OrderCreated }>;
-
-export const REFUND_ROLES = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
 
 function existing(state: OrderState): ExistingOrder {
   if (state.status === 'absent') throw new CodedError('ORDER_NOT_FOUND', 'no such order');
@@ -43,7 +42,7 @@ function existing(state: OrderState): ExistingOrder {
 
 function create(command: Extract<OrderCommand, { type: 'CreateOrder' }>, state: OrderState): OrderEvent[] {
   const { actor, orderId, listing } = command;
-  requireRole(actor, ['Buyer'], 'checking out');
+  requireRole(actor, COMMAND_ROLES.CreateOrder, 'checking out');
   if (state.status !== 'absent') throw new CodedError('ORDER_EXISTS', `order ${orderId} already exists`, { orderId });
   if (listing.status === 'absent') throw new CodedError('LISTING_NOT_FOUND', 'no such listing');
   const { listingId, manifestId, publisherId, priceMinor, currency, royaltySplits, manifestSignatureId } = listing.listing;
@@ -108,15 +107,15 @@ function decideExisting(command: Exclude<OrderCommand, { type: 'CreateOrder' }>,
   const { orderId } = order.order;
   switch (command.type) {
     case 'RecordPayment':
-      requireRole(command.actor, SETTLEMENT_ROLES, 'recording a payment');
+      requireRole(command.actor, COMMAND_ROLES.RecordPayment, 'recording a payment');
       return command.outcome === 'failed' ? paymentFailed(command, order) : paymentSucceeded(command, order);
     case 'FinalizeOrder':
-      requireRole(command.actor, SETTLEMENT_ROLES, 'finalizing an order');
+      requireRole(command.actor, COMMAND_ROLES.FinalizeOrder, 'finalizing an order');
       if (order.status === 'finalized') throw new CodedError('ORDER_ALREADY_FINALIZED', `order ${orderId} is already finalized`, { orderId });
       if (order.status !== 'paid') throw new CodedError('ORDER_NOT_PAID', `order ${orderId} is ${order.status}, not paid`, { status: order.status });
       return [{ type: 'order.finalized', data: { orderId, ledgerTransactionId: orderTransactionIds.finalize(orderId), manifestSignatureId: order.order.manifestSignatureId } }];
     case 'RefundOrder': {
-      requireRole(command.actor, REFUND_ROLES, 'refunding an order');
+      requireRole(command.actor, COMMAND_ROLES.RefundOrder, 'refunding an order');
       if (order.status !== 'paid' && order.status !== 'finalized') {
         throw new CodedError('ORDER_NOT_REFUNDABLE', `order ${orderId} is ${order.status}; only paid or finalized orders are refunded`, { status: order.status });
       }
@@ -126,9 +125,9 @@ function decideExisting(command: Exclude<OrderCommand, { type: 'CreateOrder' }>,
       return [{ type: 'order.refunded', data: { orderId, amountMinor, currency, reason: command.reason, ledgerTransactionIds } }];
     }
     case 'CancelOrder':
-      if (!hasRole(command.actor, REFUND_ROLES)) {
-        requireRole(command.actor, ['Buyer', ...REFUND_ROLES], 'cancelling an order');
-        if (command.actor.id !== order.order.buyerId) throw new CodedError('ORDER_NOT_BUYER', `${command.actor.id} did not place order ${orderId}`, { orderId });
+      requireRole(command.actor, COMMAND_ROLES.CancelOrder, 'cancelling an order');
+      if (!hasRole(command.actor, REFUND_ROLES) && command.actor.id !== order.order.buyerId) {
+        throw new CodedError('ORDER_NOT_BUYER', `${command.actor.id} did not place order ${orderId}`, { orderId });
       }
       if (order.status !== 'created') throw new CodedError('ORDER_NOT_CANCELLABLE', `order ${orderId} is ${order.status}; only unpaid orders are cancelled`, { status: order.status });
       requireText(command.reason, 'INVALID_REASON', 'reason');
@@ -145,7 +144,7 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
     return decideExisting(command, existing(state));
   },
   evolve(state, event) {
-    if (event.type === 'order.created') return { status: 'created', order: event.data, payment: null, failedPaymentIds: [], finalized: false };
+    if (event.type === 'order.created') return { status: 'created', order: event.data, payment: null, failedPaymentIds: [] };
     assert(state.status !== 'absent', `${event.type} follows order.created`);
     switch (event.type) {
       case 'order.payment_failed':
@@ -153,7 +152,7 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
       case 'order.paid':
         return { ...state, status: 'paid', payment: { providerPaymentId: event.data.providerPaymentId, amountMinor: event.data.amountMinor } };
       case 'order.finalized':
-        return { ...state, status: 'finalized', finalized: true };
+        return { ...state, status: 'finalized' };
       case 'order.refunded':
         return { ...state, status: 'refunded' };
       case 'order.cancelled':

@@ -1,6 +1,7 @@
 /** Events of a marketplace order (stream `order-<orderId>`). */
 import { z } from 'zod';
-import { amountSchema, currencySchema, idSchema, royaltySplitSchema, textSchema } from '../manifest/manifestEvents.ts';
+import { royaltySplitSchema } from '../manifests/manifestEvents.ts';
+import { amountSchema, currencySchema, idSchema, textSchema } from '../schemas.ts';
 
 /** Failed payment attempts recorded on one order before it refuses more. */
 export const MAX_PAYMENT_ATTEMPTS = 20;

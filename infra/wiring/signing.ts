@@ -5,7 +5,7 @@
  * its deployedAt), and a probe signature verifies under the registered key.
  * Any failure stops start-up: production never falls back to another signer.
  */
-import { CodedError } from '../../domain/errors.ts';
+import { assert, CodedError } from '../../domain/errors.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
 import type { Config } from './config.ts';
 import type { BackendSigner } from '../adapters/signers/backend.ts';
@@ -65,7 +65,7 @@ async function openBackend(config: Config, registry: SignerRegistry): Promise<Ba
     case 'breakglass':
       return openBreakglassSigner(signing.breakglassKeyFile!, signing.kid!, registry);
     case 'local':
-      throw new Error('assertion failed: the local signer is opened by openSigning');
+      assert(false, 'the local signer is opened by openSigning');
   }
 }
 

@@ -5,7 +5,7 @@
 import { jcs } from '../../chain/canonical.ts';
 import type { ListingEvent } from '../../domain/catalog/listingEvents.ts';
 import { assertNever } from '../../domain/errors.ts';
-import type { ManifestEvent } from '../../domain/manifest/manifestEvents.ts';
+import type { ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import { foldRows, requireRow, type RowFold } from '../foldRows.ts';
 import type { Projection, ProjectedRecord } from '../projection.ts';
 import type { Row, TableSpec } from '../rowStore.ts';

@@ -1,5 +1,5 @@
 /** Reads of the catalog projection: listings (paged, by publisher) and manifests. */
-import type { RoyaltySplit } from '../../domain/manifest/manifestEvents.ts';
+import type { RoyaltySplit } from '../../domain/manifests/manifestEvents.ts';
 import { pageOf, pageSize, type Page } from '../page.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
 

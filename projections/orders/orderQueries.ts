@@ -1,4 +1,6 @@
 /** Reads of the orders projection: an order with its delivery state; a buyer's or a seller's orders, paged. */
+import { hasRole, type Actor } from '../../domain/actor.ts';
+import { ORDER_READERS } from '../../domain/authorization.ts';
 import { pageOf, pageSize, type Page } from '../page.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
 
@@ -61,4 +63,32 @@ export async function listOrders(tx: ProjectionExecutor, filter: OrderFilter = {
     [filter.buyerId ?? null, filter.sellerId ?? null, filter.after ?? null, limit + 1],
   );
   return pageOf(rows, limit, orderOf, (row) => row['order_id'] as string);
+}
+
+/**
+ * The orders `actor` may see (ORDER_READERS), as a filter: every order, the
+ * orders it placed (a Buyer), or the orders of its listings (a Publisher);
+ * undefined when it sees none.
+ */
+export function visibleTo(actor: Actor): Pick<OrderFilter, 'buyerId' | 'sellerId'> | undefined {
+  if (hasRole(actor, ORDER_READERS.all)) return {};
+  if (hasRole(actor, ORDER_READERS.buyer)) return { buyerId: actor.id };
+  if (hasRole(actor, ORDER_READERS.seller)) return { sellerId: actor.id };
+  return undefined;
+}
+
+/** The order, when `actor` may see it; someone else's order is not found, so that its existence is not disclosed. */
+export async function findOrderFor(tx: ProjectionExecutor, actor: Actor, orderId: string): Promise<OrderView | undefined> {
+  const visible = visibleTo(actor);
+  if (!visible) return undefined;
+  const order = await findOrder(tx, orderId);
+  if (!order || (visible.buyerId !== undefined && order.buyerId !== visible.buyerId) || (visible.sellerId !== undefined && order.sellerId !== visible.sellerId)) return undefined;
+  return order;
+}
+
+/** The orders `actor` may see, narrowed by `filter`; what it may see wins over what the filter asks. */
+export async function listOrdersFor(tx: ProjectionExecutor, actor: Actor, filter: OrderFilter = {}): Promise<Page<OrderView>> {
+  const visible = visibleTo(actor);
+  if (!visible) return { items: [], next: null };
+  return listOrders(tx, { ...filter, ...visible });
 }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { listingDecider, type ListingCommand } from '../../domain/catalog/listingDecider.ts';
 import type { ListingEvent } from '../../domain/catalog/listingEvents.ts';
 import { fold } from '../../domain/decider.ts';
-import { manifestDecider } from '../../domain/manifest/manifestDecider.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { given } from '../helpers/given.ts';
 import { buyer, listingPublished, manifestApproved, manifestDocument, operator, otherPublisher, publisher } from '../helpers/fixtures.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { manifestDecider, type ManifestCommand } from '../../domain/manifest/manifestDecider.ts';
-import type { ManifestEvent } from '../../domain/manifest/manifestEvents.ts';
+import { manifestDecider, type ManifestCommand } from '../../domain/manifests/manifestDecider.ts';
+import type { ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import { given } from '../helpers/given.ts';
 import { SIGNATURE, buyer, manifestApproved, manifestDocument, operator, otherPublisher, publisher, superAdmin } from '../helpers/fixtures.ts';
 

@@ -1,7 +1,7 @@
 /** Domain objects for tests: a manifest, its approval, a listing, an order. */
 import type { Actor } from '../../domain/actor.ts';
 import type { ListingPublished } from '../../domain/catalog/listingEvents.ts';
-import type { ManifestDocument, ManifestEvent } from '../../domain/manifest/manifestEvents.ts';
+import type { ManifestDocument, ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import type { OrderCreated } from '../../domain/orders/orderEvents.ts';
 import { PLATFORM_FEE_BASIS_POINTS } from '../../domain/orders/orderPostings.ts';
 

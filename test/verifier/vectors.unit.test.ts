@@ -13,6 +13,7 @@ import { createKeySigner } from '../../infra/adapters/signers/local.ts';
 import { ZERO_HASH, type VectorObject } from '../vectors/build.ts';
 import { financePayloads, mainPayloads, signerAt } from '../vectors/chains.ts';
 import { INDEX_FILE, VECTORS_DIRECTORY, writeVectors, type IndexEntry } from '../vectors/generate.ts';
+import { assert } from '../../domain/errors.ts';
 
 const GENERATED = /\.(jsonl|json)$/;
 
@@ -52,7 +53,7 @@ function optionsOf(args: readonly string[]): VerifyOptions {
         options.chains = [value];
         break;
       default:
-        throw new Error(`assertion failed: vector argument ${args[index]} has no library option here`);
+        assert(false, `vector argument ${args[index]} has no library option here`);
     }
   }
   return options;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { chmod, link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import { MAX_LIST_PAGE_KEYS } from '../../../archive/limits.ts';
 import type { ListPage, ObjectStore, PutOptions } from '../../../archive/objectStore.ts';
 
@@ -42,9 +42,7 @@ export class FolderStore implements ObjectStore {
 
   #path(key: string): string {
     const path = resolve(this.root, ...key.split('/'));
-    if (!path.startsWith(`${this.root}${sep}`) || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-      throw new Error(`assertion failed: key ${key} leaves the archive folder`);
-    }
+    assert(path.startsWith(`${this.root}${sep}`) && !key.split('/').some((part) => part === '' || part === '.' || part === '..'), `key ${key} leaves the archive folder`);
     return path;
   }
 
@@ -59,7 +57,7 @@ export class FolderStore implements ObjectStore {
 
   /** Keys under `prefix` (a folder path ending in `/`, or empty); with `oneLevel`, the folders there end in `/`. */
   async #walk(prefix: string, oneLevel: boolean): Promise<string[]> {
-    if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`assertion failed: folder listings take a prefix ending in /, got ${prefix}`);
+    assert(prefix === '' || prefix.endsWith('/'), `folder listings take a prefix ending in /, got ${prefix}`);
     const found: string[] = [];
     const visit = async (relative: string): Promise<void> => {
       let entries;

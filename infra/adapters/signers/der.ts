@@ -6,6 +6,7 @@
  * as points and moduli and are published as SPKI.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { assert } from '../../../domain/errors.ts';
 
 /** DigestInfo for SHA-256 (RFC 8017 section 9.2, note 1), followed by the 32 hash bytes. */
 export const SHA256_DIGEST_INFO_PREFIX = Buffer.from('3031300d060960864801650304020105000420', 'hex');
@@ -33,7 +34,7 @@ function derInteger(unsigned: Buffer): Buffer {
 
 /** ECDSA r‖s (each half the buffer) as the DER SEQUENCE { INTEGER r, INTEGER s } OpenSSL verifies. */
 export function ecdsaRawToDer(raw: Uint8Array): Buffer {
-  if (raw.length === 0 || raw.length % 2 !== 0) throw new Error(`assertion failed: an ECDSA r‖s signature has even length, got ${raw.length}`);
+  assert(raw.length > 0 && raw.length % 2 === 0, `an ECDSA r‖s signature has even length, got ${raw.length}`);
   const half = raw.length / 2;
   const body = Buffer.concat([derInteger(Buffer.from(raw.subarray(0, half))), derInteger(Buffer.from(raw.subarray(half)))]);
   return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);

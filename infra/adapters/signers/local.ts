@@ -6,7 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
 import { parseRegistry, registryEntryJson, type RegisteredSigner, type SignerRegistry } from '../../../chain/registry.ts';
 import type { Signer, SignRequest } from '../../../chain/signer.ts';
@@ -93,7 +93,7 @@ function signingThread(privateKey: KeyObject): { signHashes(hashes: Uint8Array[]
 }
 
 export function createKeySigner(kid: string, privateKey: KeyObject, options: { thread?: boolean } = {}): Signer {
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('assertion failed: the key signer takes Ed25519 keys');
+  assert(privateKey.asymmetricKeyType === 'ed25519', 'the key signer takes Ed25519 keys');
   const signOne = (hash: Uint8Array): RecordSignature => ({ kid, alg: 'ed25519', value: sign(null, hash, privateKey).toString('base64') });
   // Started on the first batch that needs it: a CLI command that never appends never starts it.
   let thread: ReturnType<typeof signingThread> | undefined;

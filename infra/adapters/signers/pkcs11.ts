@@ -12,7 +12,7 @@
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import { sha256 } from '../../../chain/hash.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
 import type { SignatureAlgorithm } from '../../../chain/signature.ts';
@@ -121,7 +121,7 @@ export class Pkcs11Token {
   /** A session for set-up work done before any signing starts (finding keys, generating one). */
   withSessionSync(): Buffer {
     const session = this.#all[0];
-    if (!session || this.#closed) throw new Error('assertion failed: set-up on an open token');
+    assert(session !== undefined && !this.#closed, 'set-up on an open token');
     return session;
   }
 
@@ -195,7 +195,7 @@ function login(module: pkcs11js.PKCS11, session: Buffer, settings: Pkcs11Setting
 
 function attribute(token: Pkcs11Token, session: Buffer, object: Buffer, type: number): Buffer {
   const [value] = token.module.C_GetAttributeValue(session, object, [{ type }]);
-  if (!(value?.value instanceof Buffer)) throw new Error(`assertion failed: attribute ${type} came back without a value`);
+  assert(value?.value instanceof Buffer, `attribute ${type} came back without a value`);
   return value.value;
 }
 
@@ -355,7 +355,7 @@ export function generateHsmKeyPair(settings: Pkcs11Settings, label: string, algo
     const { mechanism, publicTemplate, privateTemplate } = keyTemplates(algorithm, label, randomBytes(16));
     const pair = token.module.C_GenerateKeyPair(session, { mechanism }, publicTemplate, privateTemplate);
     const read = readPublicKey(token, session, pair.publicKey);
-    if (read.algorithm !== algorithm) throw new Error(`assertion failed: generated a ${read.algorithm} key for ${algorithm}`);
+    assert(read.algorithm === algorithm, `generated a ${read.algorithm} key for ${algorithm}`);
     return read.publicKey;
   } finally {
     token.close();

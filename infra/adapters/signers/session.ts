@@ -9,6 +9,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { MAX_DELEGATION_WINDOW_MS, type DelegationData } from '../../../chain/delegation.ts';
 import type { SessionKey, Signer } from '../../../chain/signer.ts';
+import { assert } from '../../../domain/errors.ts';
 import type { BackendSigner } from './backend.ts';
 import { spkiPem } from './der.ts';
 import { createKeySigner } from './local.ts';
@@ -40,7 +41,7 @@ export function newSessionKey(startMs: number, lifetimeMs: number): SessionKey {
 /** The root signer in delegated mode: signs documents and delegations itself, hands records to its session key. */
 export function delegatingSigner(root: BackendSigner, options: SessionOptions = {}): BackendSigner & Required<Pick<Signer, 'session'>> {
   const lifetimeMs = options.lifetimeMs ?? DEFAULT_SESSION_LIFETIME_MS;
-  if (!(lifetimeMs > 0 && lifetimeMs <= MAX_DELEGATION_WINDOW_MS)) throw new Error(`assertion failed: session lifetime ${lifetimeMs} ms is not in (0, 24 h]`);
+  assert(lifetimeMs > 0 && lifetimeMs <= MAX_DELEGATION_WINDOW_MS, `session lifetime ${lifetimeMs} ms is not in (0, 24 h]`);
   let current: SessionKey | undefined;
   return {
     kid: root.kid,

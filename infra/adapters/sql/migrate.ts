@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import type { SqlDatabase } from './sql.ts';
 
 export const MIGRATIONS_DIRECTORY = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -32,7 +32,7 @@ export function loadMigrations(directory = MIGRATIONS_DIRECTORY): Migration[] {
       return { version: Number(version), name: name!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     });
   migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) throw new Error(`assertion failed: migration numbers must be 1, 2, 3 … (found ${migration.version} at ${index + 1})`);
+    assert(migration.version === index + 1, `migration numbers must be 1, 2, 3 … (found ${migration.version} at ${index + 1})`);
   });
   return migrations;
 }

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 import { INT8_OID, NUMERIC_OID, parseNumeric, parseSafeInteger, type SqlDatabase, type SqlExecutor, type SqlRows } from './sql.ts';
 
 const LOCK_FILE = 'pglite.lock';
@@ -41,7 +41,7 @@ function acquireLock(directory: string): () => void {
       rmSync(path, { force: true });
     }
   }
-  throw new Error(`assertion failed: could not take ${path}`);
+  assert(false, `could not take ${path}`);
 }
 
 function executor(db: PGlite | Transaction): SqlExecutor {

@@ -2,6 +2,8 @@
  * One SQL interface over two engines: PostgreSQL through `pg` and PGlite,
  * the embedded PostgreSQL. Every query in the project runs unchanged on both.
  */
+import { assert } from '../../../domain/errors.ts';
+
 export interface SqlRows<Row> {
   rows: Row[];
 }
@@ -32,7 +34,7 @@ export const NUMERIC_OID = 1700;
  */
 export function parseSafeInteger(text: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new Error(`assertion failed: database integer ${text} is outside ±(2^53 − 1)`);
+  assert(Number.isSafeInteger(value), `database integer ${text} is outside ±(2^53 − 1)`);
   return value;
 }
 

@@ -1,11 +1,11 @@
 /** The chain itself: head, a record by seq, a bounded page of records, the projection digests; and the signer registry in use. */
 import { z } from 'zod';
 import { readHead } from '../../../adapters/sql/eventLog.ts';
+import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { spkiPem } from '../../../adapters/signers/der.ts';
 import { projectionCheckpoints, projectionDigests } from '../../../../projections/projections.ts';
 import { HttpError } from '../errors.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
-import { ANY_ROLE, READ_ALL_ROLES } from './queryCommon.ts';
 
 /** Records in one page of GET /chain/records. */
 export const MAX_RECORDS_PER_PAGE = 200;
@@ -17,7 +17,7 @@ const seqSchema = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
 export const chainRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/chain/head', operationId: 'getChainHead', summary: 'The head of the chain commands append to', tag: 'chain', routeClass: 'query', roles: READ_ALL_ROLES,
+    method: 'get', path: '/chain/head', operationId: 'getChainHead', summary: 'The head of the chain commands append to', tag: 'chain', routeClass: 'query', roles: READ_ROLES.chain,
     response: headSchema, errors: QUERY_ERRORS,
     async handle(_request, { app, deps }) {
       const { chain, seq, hash, ts } = await app.runtime.store.head(deps.chain);
@@ -26,7 +26,7 @@ export const chainRoutes: readonly RouteSpec[] = [
   }),
   defineRoute({
     method: 'get', path: '/chain/records', operationId: 'listChainRecords', summary: `Records from seq \`from\` (default 1), at most ${MAX_RECORDS_PER_PAGE} a page`, tag: 'chain', routeClass: 'query',
-    roles: READ_ALL_ROLES, query: z.object({ from: seqSchema.optional(), limit: z.coerce.number().int().min(1).max(MAX_RECORDS_PER_PAGE).optional() }),
+    roles: READ_ROLES.chain, query: z.object({ from: seqSchema.optional(), limit: z.coerce.number().int().min(1).max(MAX_RECORDS_PER_PAGE).optional() }),
     response: z.object({ records: z.array(recordSchema), next: z.number().int().nullable().describe('the `from` of the next page; null at the head') }), errors: QUERY_ERRORS,
     async handle({ query }, { app, deps }) {
       const limit = query.limit ?? DEFAULT_RECORDS_PER_PAGE;
@@ -36,7 +36,7 @@ export const chainRoutes: readonly RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/chain/records/:seq', operationId: 'getChainRecord', summary: 'One record by seq', tag: 'chain', routeClass: 'query', roles: READ_ALL_ROLES,
+    method: 'get', path: '/chain/records/:seq', operationId: 'getChainRecord', summary: 'One record by seq', tag: 'chain', routeClass: 'query', roles: READ_ROLES.chain,
     params: z.object({ seq: seqSchema }), response: recordSchema, errors: [...QUERY_ERRORS, 404],
     async handle({ params }, { app, deps }) {
       const [stored] = await app.runtime.store.readChain(deps.chain, { fromSeq: params.seq, toSeq: params.seq, limit: 1 });
@@ -46,7 +46,7 @@ export const chainRoutes: readonly RouteSpec[] = [
   }),
   defineRoute({
     method: 'get', path: '/projections/digests', operationId: 'getProjectionDigests', summary: 'SHA-256 of every projection and the seq it is folded to (compare with chainbook replay --compare)', tag: 'chain',
-    routeClass: 'query', roles: READ_ALL_ROLES,
+    routeClass: 'query', roles: READ_ROLES.chain,
     response: z.object({ chain: z.string(), headSeq: z.number().int(), foldedSeq: z.number().int(), digests: z.record(z.string(), z.string()) }), errors: QUERY_ERRORS,
     async handle(_request, { deps, db }) {
       // One transaction (and so, on PGlite, nothing outside it): the digests, checkpoint and head describe the same state.
@@ -59,7 +59,7 @@ export const chainRoutes: readonly RouteSpec[] = [
   }),
   defineRoute({
     method: 'get', path: '/kernel/security/status', operationId: 'getSecurityStatus', summary: 'The signer in use, the registry (public keys only), and whether the service is read-only', tag: 'kernel',
-    routeClass: 'query', roles: ANY_ROLE,
+    routeClass: 'query', roles: READ_ROLES.security,
     response: z.object({
       mode: z.enum(['read-write', 'read-only']), readOnlyReason: z.string().nullable(),
       signer: z.object({ kid: z.string(), algorithm: z.string(), backend: z.string(), sessionKeys: z.boolean() }),

@@ -1,8 +1,9 @@
 /** Ledger reads: balances, the journal, the trial balance. Finance roles and Auditors. */
 import { z } from 'zod';
+import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { accountBalancePage, journalPage, trialBalance } from '../../../../projections/ledger/ledgerQueries.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
-import { FINANCE_READ_ROLES, pageQuery, pageSchema } from './queryCommon.ts';
+import { pageQuery, pageSchema } from './queryCommon.ts';
 
 const balanceSchema = z.object({ account: z.string(), currency: z.string(), kind: z.enum(['asset', 'liability', 'revenue', 'expense', 'equity']), balanceMinor: z.number().int().describe('on the normal side of the account') });
 const journalSchema = z.object({
@@ -16,18 +17,18 @@ const trialBalanceSchema = z.object({
 export const financeRoutes: readonly RouteSpec[] = [
   defineRoute({
     method: 'get', path: '/ledger/accounts', operationId: 'listAccountBalances', summary: 'Account balances per currency, paged; optionally one account', tag: 'finance', routeClass: 'query',
-    roles: FINANCE_READ_ROLES, query: z.object({ ...pageQuery, account: z.string().min(1).max(256).optional() }), response: pageSchema(balanceSchema), errors: QUERY_ERRORS,
+    roles: READ_ROLES.ledger, query: z.object({ ...pageQuery, account: z.string().min(1).max(256).optional() }), response: pageSchema(balanceSchema), errors: QUERY_ERRORS,
     handle: async ({ query }, { db }) => ({ body: await accountBalancePage(db, query) }),
   }),
   defineRoute({
     method: 'get', path: '/ledger/journal', operationId: 'listJournal', summary: 'The journal in seq order with every entry, paged (after = a seq)', tag: 'finance', routeClass: 'query',
-    roles: FINANCE_READ_ROLES, query: z.object({ limit: pageQuery.limit, after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)') }),
+    roles: READ_ROLES.ledger, query: z.object({ limit: pageQuery.limit, after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)') }),
     response: pageSchema(journalSchema), errors: QUERY_ERRORS,
     handle: async ({ query }, { db, deps }) => ({ body: await journalPage(db, deps.chain, { afterSeq: query.after, limit: query.limit }) }),
   }),
   defineRoute({
     method: 'get', path: '/ledger/trial-balance', operationId: 'getTrialBalance', summary: 'Debits and credits per currency over every account', tag: 'finance', routeClass: 'query',
-    roles: FINANCE_READ_ROLES, response: trialBalanceSchema, errors: QUERY_ERRORS,
+    roles: READ_ROLES.ledger, response: trialBalanceSchema, errors: QUERY_ERRORS,
     handle: async (_request, { db }) => ({ body: { lines: await trialBalance(db) } }),
   }),
 ];

@@ -1,12 +1,12 @@
 /** Catalog and order reads. A Buyer sees only its own orders, a Publisher those it sells; others with read roles see all. */
 import { z } from 'zod';
-import type { Actor } from '../../../../domain/actor.ts';
+import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { streams } from '../../../../domain/streams.ts';
 import { findListing, findManifest, listListings } from '../../../../projections/catalog/catalogQueries.ts';
-import { DELIVERY_STATES, findOrder, listOrders, ORDER_STATUSES, type OrderView } from '../../../../projections/orders/orderQueries.ts';
+import { DELIVERY_STATES, findOrderFor, listOrdersFor, ORDER_STATUSES } from '../../../../projections/orders/orderQueries.ts';
 import { streamVersion } from '../../../adapters/sql/eventLog.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
-import { ANY_ROLE, idParameter, notFound, pageQuery, pageSchema, READ_ALL_ROLES } from './queryCommon.ts';
+import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
 
 const royaltySplits = z.array(z.object({ partyId: z.string(), basisPoints: z.number().int() }));
 
@@ -33,22 +33,15 @@ function versionHeaders(version: number): Record<string, string> {
   return { ETag: `"${version}"` };
 }
 
-/** Whether `actor` may see `order`: its buyer, its seller, or a role that reads everything. */
-function maySee(actor: Actor, order: OrderView): boolean {
-  if ((READ_ALL_ROLES as readonly string[]).includes(actor.role)) return true;
-  if (actor.role === 'Buyer') return order.buyerId === actor.id;
-  return actor.role === 'Publisher' && order.sellerId === actor.id;
-}
-
 export const marketplaceRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/catalog', operationId: 'listCatalog', summary: 'Listings, paged, optionally of one publisher or status', tag: 'marketplace', routeClass: 'query', roles: ANY_ROLE,
+    method: 'get', path: '/catalog', operationId: 'listCatalog', summary: 'Listings, paged, optionally of one publisher or status', tag: 'marketplace', routeClass: 'query', roles: READ_ROLES.catalog,
     query: z.object({ ...pageQuery, publisherId: idParameter.optional(), status: z.enum(['active', 'delisted']).optional() }),
     response: pageSchema(listingSchema), errors: QUERY_ERRORS,
     handle: async ({ query }, { db }) => ({ body: await listListings(db, query) }),
   }),
   defineRoute({
-    method: 'get', path: '/listings/:listingId', operationId: 'getListing', summary: 'A listing, with its stream version (ETag)', tag: 'marketplace', routeClass: 'query', roles: ANY_ROLE,
+    method: 'get', path: '/listings/:listingId', operationId: 'getListing', summary: 'A listing, with its stream version (ETag)', tag: 'marketplace', routeClass: 'query', roles: READ_ROLES.catalog,
     params: z.object({ listingId: idParameter }), response: listingSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
     async handle({ params }, { db }) {
       const listing = await findListing(db, params.listingId);
@@ -58,7 +51,7 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/manifests/:manifestId', operationId: 'getManifest', summary: 'A manifest with its kernel decision', tag: 'kernel', routeClass: 'query', roles: ANY_ROLE,
+    method: 'get', path: '/manifests/:manifestId', operationId: 'getManifest', summary: 'A manifest with its kernel decision', tag: 'kernel', routeClass: 'query', roles: READ_ROLES.catalog,
     params: z.object({ manifestId: idParameter }), response: manifestSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
     async handle({ params }, { db }) {
       const manifest = await findManifest(db, params.manifestId);
@@ -69,23 +62,18 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
   }),
   defineRoute({
     method: 'get', path: '/orders/:orderId', operationId: 'getOrder', summary: 'An order with its delivery state (a Buyer sees only its own)', tag: 'marketplace', routeClass: 'query',
-    roles: ANY_ROLE, params: z.object({ orderId: idParameter }), response: orderSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
+    roles: READ_ROLES.orders, params: z.object({ orderId: idParameter }), response: orderSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
     async handle({ params, actor }, { db }) {
-      const order = await findOrder(db, params.orderId);
       // Someone else's order is "not found", not "forbidden": its existence is not disclosed.
-      if (!order || !maySee(actor!, order)) throw notFound('ORDER_NOT_FOUND', 'order');
+      const order = await findOrderFor(db, actor!, params.orderId);
+      if (!order) throw notFound('ORDER_NOT_FOUND', 'order');
       const version = await streamVersion(db, streams.order(order.orderId));
       return { body: { ...order, version }, headers: versionHeaders(version) };
     },
   }),
   defineRoute({
     method: 'get', path: '/orders', operationId: 'listOrders', summary: "Orders, paged: a Buyer's own, a Publisher's sales, or all (filter by buyerId)", tag: 'marketplace', routeClass: 'query',
-    roles: ANY_ROLE, query: z.object({ ...pageQuery, buyerId: idParameter.optional() }), response: pageSchema(orderSchema), errors: QUERY_ERRORS,
-    async handle({ query, actor }, { db }) {
-      const { role, id } = actor!;
-      const all = (READ_ALL_ROLES as readonly string[]).includes(role);
-      const filter = { after: query.after, limit: query.limit, buyerId: all ? query.buyerId : role === 'Buyer' ? id : query.buyerId, sellerId: all || role === 'Buyer' ? undefined : id };
-      return { body: await listOrders(db, filter) };
-    },
+    roles: READ_ROLES.orders, query: z.object({ ...pageQuery, buyerId: idParameter.optional() }), response: pageSchema(orderSchema), errors: QUERY_ERRORS,
+    handle: async ({ query, actor }, { db }) => ({ body: await listOrdersFor(db, actor!, query) }),
   }),
 ];

@@ -10,7 +10,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { recordPayment } from '../../../../commands/orders/recordPayment.ts';
 import type { Actor } from '../../../../domain/actor.ts';
-import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/manifest/manifestEvents.ts';
+import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/schemas.ts';
 import { commandResponseSchema, runCommand } from '../commandRoute.ts';
 import { HttpError } from '../errors.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';

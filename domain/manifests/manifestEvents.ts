@@ -4,19 +4,12 @@
  * manifest document itself: its JCS hash is what the kernel signs.
  */
 import { z } from 'zod';
-import { CURRENCY_PATTERN, MAX_AMOUNT_MINOR } from '../money.ts';
-import { ID_PATTERN, MAX_TEXT_LENGTH, SHA256_PATTERN } from '../ids.ts';
+import { amountSchema, currencySchema, idSchema, sha256Schema, textSchema } from '../schemas.ts';
 
 /** Parties in one royalty split. */
 export const MAX_ROYALTY_PARTIES = 20;
 /** Artifact size bound: 64 GiB. */
 export const MAX_ARTIFACT_BYTES = 64 * 1024 ** 3;
-
-export const idSchema = z.string().regex(ID_PATTERN);
-export const textSchema = z.string().min(1).max(MAX_TEXT_LENGTH);
-export const sha256Schema = z.string().regex(SHA256_PATTERN);
-export const currencySchema = z.string().regex(CURRENCY_PATTERN);
-export const amountSchema = z.number().int().positive().max(MAX_AMOUNT_MINOR);
 
 export const royaltySplitSchema = z.strictObject({ partyId: idSchema, basisPoints: z.number().int().positive().max(10_000) });
 export type RoyaltySplit = z.infer<typeof royaltySplitSchema>;

@@ -3,7 +3,8 @@
  * its JCS hash) or rejects it. Only kernel roles decide, never the publisher
  * of the manifest itself.
  */
-import { KERNEL_ROLES, requireRole, type Actor } from '../actor.ts';
+import { requireRole, type Actor, type Role } from '../actor.ts';
+import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireText } from '../ids.ts';
@@ -40,7 +41,7 @@ export function checkRoyaltySplits(splits: ManifestDocument['royaltySplits']): v
 
 function submit(command: Extract<ManifestCommand, { type: 'SubmitManifest' }>, state: ManifestState): ManifestEvent[] {
   const { actor, manifest } = command;
-  requireRole(actor, ['Publisher'], 'submitting a manifest');
+  requireRole(actor, COMMAND_ROLES.SubmitManifest, 'submitting a manifest');
   if (state.status !== 'absent') throw new CodedError('MANIFEST_EXISTS', `manifest ${manifest.manifestId} was already submitted`, { manifestId: manifest.manifestId });
   if (manifest.publisherId !== actor.id) {
     throw new CodedError('MANIFEST_PUBLISHER_MISMATCH', `a publisher submits its own manifests: ${actor.id} cannot submit for ${manifest.publisherId}`, {
@@ -53,8 +54,8 @@ function submit(command: Extract<ManifestCommand, { type: 'SubmitManifest' }>, s
   return [{ type: 'manifest.submitted', data: manifest }];
 }
 
-function pending(state: ManifestState, actor: Actor, action: string): ManifestDocument {
-  requireRole(actor, KERNEL_ROLES, action);
+function pending(state: ManifestState, actor: Actor, roles: readonly Role[], action: string): ManifestDocument {
+  requireRole(actor, roles, action);
   if (state.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
   if (state.status !== 'submitted') {
     throw new CodedError('MANIFEST_NOT_PENDING', `manifest ${state.manifest.manifestId} is already ${state.status}`, {
@@ -77,12 +78,12 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
       case 'SubmitManifest':
         return submit(command, state);
       case 'ApproveManifest': {
-        const manifest = pending(state, command.actor, 'approving a manifest');
+        const manifest = pending(state, command.actor, COMMAND_ROLES.ApproveManifest, 'approving a manifest');
         const { manifestSha256, manifestSignatureId, signature } = command;
         return [{ type: 'manifest.approved', data: { manifestId: manifest.manifestId, manifestSha256, manifestSignatureId, approvedBy: command.actor.id, signature } }];
       }
       case 'RejectManifest': {
-        const manifest = pending(state, command.actor, 'rejecting a manifest');
+        const manifest = pending(state, command.actor, COMMAND_ROLES.RejectManifest, 'rejecting a manifest');
         requireText(command.reason, 'INVALID_REASON', 'reason');
         return [{ type: 'manifest.rejected', data: { manifestId: manifest.manifestId, rejectedBy: command.actor.id, reason: command.reason } }];
       }

@@ -1,0 +1,74 @@
+/**
+ * Who may do what, in one place (DESIGN.md roles). Per command (by the type
+ * of the decider's command), the roles that may run it; per read, the roles
+ * that may read. Deciders check these lists with requireRole; the HTTP routes
+ * take their `roles` from the same lists and check them first. Rules that
+ * depend on state stay in the deciders (a Publisher manages only its own
+ * listings, a Buyer cancels only its own orders, only named approvers decide
+ * on an upgrade), and which orders a reader sees in the orders projection.
+ */
+import { ROLES, type Role } from './actor.ts';
+
+/** Kernel roles that may approve or reject a manifest (kernel runbook, RBAC). */
+const KERNEL_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin'];
+/** Roles that may run finance operations: manual ledger posts, proofs. */
+const FINANCE_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin', 'Service'];
+/** Roles that may settle orders on behalf of the platform (payment webhook, finalization). */
+const SETTLEMENT_ROLES: readonly Role[] = ['Service', 'Operator', 'SuperAdmin'];
+/** Roles that may propose a kernel upgrade. */
+const GOVERNANCE_ROLES: readonly Role[] = ['SuperAdmin', 'DivisionLead'];
+/** Roles that read everything (an Auditor reads everything and writes nothing). */
+const READ_ALL_ROLES: readonly Role[] = ['SuperAdmin', 'DivisionLead', 'Operator', 'Auditor', 'Service'];
+
+/** Operators may act on any listing (takedowns); a Publisher only on its own. */
+export const LISTING_ADMIN_ROLES: readonly Role[] = ['Operator', 'DivisionLead', 'SuperAdmin'];
+/** Roles that refund an order, and cancel any order; a Buyer cancels only its own. */
+export const REFUND_ROLES: readonly Role[] = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
+
+const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
+
+/** The roles that may run each command, by the type of the decider's command. */
+export const COMMAND_ROLES = {
+  SubmitManifest: ['Publisher'],
+  ApproveManifest: KERNEL_ROLES,
+  RejectManifest: KERNEL_ROLES,
+  ProposeUpgrade: GOVERNANCE_ROLES,
+  /** And only the upgrade's named approvers. */
+  ApproveUpgrade: KERNEL_ROLES,
+  RejectUpgrade: KERNEL_ROLES,
+  ExpireUpgrade: [...GOVERNANCE_ROLES, 'Operator', 'Service'],
+  PublishListing: LISTING_ROLES,
+  ChangeListingPrice: LISTING_ROLES,
+  DelistListing: LISTING_ROLES,
+  /** Checkout. */
+  CreateOrder: ['Buyer'],
+  RecordPayment: SETTLEMENT_ROLES,
+  FinalizeOrder: SETTLEMENT_ROLES,
+  RefundOrder: REFUND_ROLES,
+  CancelOrder: ['Buyer', ...REFUND_ROLES],
+  /** Order commands post to the ledger as their actor too. */
+  PostLedgerTransaction: [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])],
+  /** Issuing a ledger proof: an Auditor verifies proofs, it appends nothing. */
+  RecordProof: FINANCE_ROLES,
+} as const satisfies Record<string, readonly Role[]>;
+export type CommandName = keyof typeof COMMAND_ROLES;
+
+/** The roles that may read each part of the read side. */
+export const READ_ROLES = {
+  /** Listings and manifests: everyone with a token, the catalog is the shop window. */
+  catalog: ROLES,
+  /** Everyone with a token, each seeing the orders ORDER_READERS gives it. */
+  orders: ROLES,
+  ledger: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
+  governance: READ_ALL_ROLES,
+  chain: READ_ALL_ROLES,
+  /** The signer in use and whether the service is read-only. */
+  security: ROLES,
+} as const satisfies Record<string, readonly Role[]>;
+
+/** Which orders a reader sees: every order, those it placed (buyer), or those of its listings (seller). */
+export const ORDER_READERS = {
+  all: READ_ALL_ROLES,
+  buyer: ['Buyer'],
+  seller: ['Publisher'],
+} as const satisfies Record<string, readonly Role[]>;

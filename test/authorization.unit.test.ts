@@ -1,0 +1,158 @@
+/**
+ * Who may do what is defined once (domain/authorization.ts): each command
+ * route checks the roles its decider checks, and the decider accepts exactly
+ * those, refusing every other role with FORBIDDEN_ROLE; each query route
+ * takes its roles from the read definitions.
+ */
+import test from 'ava';
+import { ROLES, hasRole, type Actor } from '../domain/actor.ts';
+import { COMMAND_ROLES, ORDER_READERS, READ_ROLES, type CommandName } from '../domain/authorization.ts';
+import { listingDecider } from '../domain/catalog/listingDecider.ts';
+import { fold } from '../domain/decider.ts';
+import { CodedError } from '../domain/errors.ts';
+import { upgradeDecider } from '../domain/governance/upgradeDecider.ts';
+import { ledgerDecider } from '../domain/ledger/ledgerDecider.ts';
+import { proofDecider } from '../domain/ledger/proofDecider.ts';
+import { manifestDecider } from '../domain/manifests/manifestDecider.ts';
+import { orderDecider } from '../domain/orders/orderDecider.ts';
+import type { OrderEvent } from '../domain/orders/orderEvents.ts';
+import { commandRoutes } from '../infra/entrypoints/http/routes/commands.ts';
+import { PAYMENT_PROVIDER } from '../infra/entrypoints/http/routes/webhooks.ts';
+import { ROUTES } from '../infra/entrypoints/http/server.ts';
+import { DELIVERY_KEY, SIGNATURE, listingPublished, manifestApproved, manifestDocument, orderCreated } from './helpers/fixtures.ts';
+
+/** The actor every probe runs as: the owner, buyer or named approver wherever a rule depends on who it is. */
+const ACTOR_ID = 'actor-1';
+/** A role no definition names. */
+const UNKNOWN_ROLE = 'Intruder';
+
+const NOW = '2026-01-01T00:00:00.000Z';
+const LATER = '2026-01-08T00:00:00.000Z';
+const proposal = { upgradeId: 'u-1', description: 'kernel 2.0', payloadSha256: 'c'.repeat(64), threshold: 2, approvers: [ACTOR_ID, 'k-2'], expiresAt: '2026-01-02T00:00:00.000Z' };
+const proposed = fold(upgradeDecider, [{ type: 'upgrade.proposed', data: { ...proposal, proposedBy: 'admin-1' } }]);
+const submitted = fold(manifestDecider, [{ type: 'manifest.submitted', data: manifestDocument() }]);
+const ownApprovedManifest = fold(manifestDecider, manifestApproved(manifestDocument({ publisherId: ACTOR_ID })));
+const ownListing = fold(listingDecider, [{ type: 'listing.published', data: listingPublished({ publisherId: ACTOR_ID }) }]);
+const othersListing = fold(listingDecider, [{ type: 'listing.published', data: listingPublished() }]);
+const created: OrderEvent[] = [{ type: 'order.created', data: orderCreated({ buyerId: ACTOR_ID }) }];
+const paid: OrderEvent[] = [...created, { type: 'order.paid', data: { orderId: 'o-1', providerPaymentId: 'pay-1', amountMinor: 1999, currency: 'EUR', ledgerTransactionId: 'payment-o-1' } }];
+const transaction = { transactionId: 't-1', reason: 'adjustment', entries: [{ account: 'expense:hosting', direction: 'debit' as const, amountMinor: 500, currency: 'EUR' }, { account: 'asset:bank', direction: 'credit' as const, amountMinor: 500, currency: 'EUR' }] };
+const proof = {
+  proofId: 'p-1', kind: 'ledger-range' as const, chain: 'main', fromSeq: 1, toSeq: 9, fromTs: NOW, toTs: '2026-01-01T00:00:01.000Z',
+  rangeHash: 'a'.repeat(64), headHash: 'b'.repeat(64), ledgerRowCount: 3, signerKid: 'k', alg: 'ed25519', signature: 'c2ln', payloadSha256: 'c'.repeat(64),
+};
+
+/**
+ * Each command decided by `actor` on a state where every check but the role
+ * passes for ACTOR_ID: an allowed role gets events, any other is refused.
+ */
+const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
+  SubmitManifest: (actor) => manifestDecider.decide({ type: 'SubmitManifest', actor, manifest: manifestDocument({ publisherId: actor.id }) }, manifestDecider.initialState),
+  ApproveManifest: (actor) => manifestDecider.decide({ type: 'ApproveManifest', actor, manifestSha256: 'b'.repeat(64), manifestSignatureId: 'msig-1', signature: SIGNATURE }, submitted),
+  RejectManifest: (actor) => manifestDecider.decide({ type: 'RejectManifest', actor, reason: 'unsafe' }, submitted),
+  ProposeUpgrade: (actor) => upgradeDecider.decide({ type: 'ProposeUpgrade', actor, now: NOW, proposal }, upgradeDecider.initialState),
+  ApproveUpgrade: (actor) => upgradeDecider.decide({ type: 'ApproveUpgrade', actor, now: NOW }, proposed),
+  RejectUpgrade: (actor) => upgradeDecider.decide({ type: 'RejectUpgrade', actor, now: NOW, reason: 'veto' }, proposed),
+  ExpireUpgrade: (actor) => upgradeDecider.decide({ type: 'ExpireUpgrade', actor, now: LATER }, proposed),
+  PublishListing: (actor) => listingDecider.decide({ type: 'PublishListing', actor, listingId: 'l-1', manifest: ownApprovedManifest }, listingDecider.initialState),
+  ChangeListingPrice: (actor) => listingDecider.decide({ type: 'ChangeListingPrice', actor, priceMinor: 2499 }, ownListing),
+  DelistListing: (actor) => listingDecider.decide({ type: 'DelistListing', actor, reason: 'takedown' }, ownListing),
+  CreateOrder: (actor) =>
+    orderDecider.decide({ type: 'CreateOrder', actor, orderId: 'o-1', listing: othersListing, deliveryPublicKey: DELIVERY_KEY, platformFeeBasisPoints: 1000 }, orderDecider.initialState),
+  RecordPayment: (actor) =>
+    orderDecider.decide({ type: 'RecordPayment', actor, providerPaymentId: 'pay-1', amountMinor: 1999, currency: 'EUR', outcome: 'succeeded' }, fold(orderDecider, created)),
+  FinalizeOrder: (actor) => orderDecider.decide({ type: 'FinalizeOrder', actor }, fold(orderDecider, paid)),
+  RefundOrder: (actor) => orderDecider.decide({ type: 'RefundOrder', actor, reason: 'broken' }, fold(orderDecider, paid)),
+  CancelOrder: (actor) => orderDecider.decide({ type: 'CancelOrder', actor, reason: 'changed my mind' }, fold(orderDecider, created)),
+  PostLedgerTransaction: (actor) => ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
+  RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
+};
+
+/** The command each POST route runs. */
+const COMMAND_OF_ROUTE: Record<string, CommandName> = {
+  submitManifest: 'SubmitManifest',
+  approveManifest: 'ApproveManifest',
+  rejectManifest: 'RejectManifest',
+  proposeUpgrade: 'ProposeUpgrade',
+  approveUpgrade: 'ApproveUpgrade',
+  rejectUpgrade: 'RejectUpgrade',
+  expireUpgrade: 'ExpireUpgrade',
+  publishListing: 'PublishListing',
+  changeListingPrice: 'ChangeListingPrice',
+  delistListing: 'DelistListing',
+  checkout: 'CreateOrder',
+  recordPayment: 'RecordPayment',
+  finalizeOrder: 'FinalizeOrder',
+  refundOrder: 'RefundOrder',
+  cancelOrder: 'CancelOrder',
+  postLedgerTransaction: 'PostLedgerTransaction',
+  issueLedgerProof: 'RecordProof',
+};
+
+/** The roles the command's decider lets through, and how it refuses the others. */
+function decide(command: CommandName, role: string): { accepted: true } | { accepted: false; error: unknown } {
+  try {
+    const events = DECISIONS[command]({ id: ACTOR_ID, role });
+    if (events.length === 0) throw new Error(`${command} by ${role} decided nothing: the probe's state is wrong`);
+    return { accepted: true };
+  } catch (error) {
+    return { accepted: false, error };
+  }
+}
+
+test('every command route runs one command and takes its roles from that command’s definition', (t) => {
+  t.deepEqual(new Set(commandRoutes.map((route) => COMMAND_OF_ROUTE[route.operationId])), new Set(Object.keys(COMMAND_ROLES)));
+  for (const route of commandRoutes) {
+    const command = COMMAND_OF_ROUTE[route.operationId];
+    if (command === undefined) {
+      t.fail(`the command route ${route.operationId} is not mapped to a command here`);
+      continue;
+    }
+    t.is(route.roles, COMMAND_ROLES[command], route.operationId);
+  }
+});
+
+test('a route’s roles are exactly the roles its decider accepts; the decider refuses every other role with FORBIDDEN_ROLE', (t) => {
+  for (const route of commandRoutes) {
+    const command = COMMAND_OF_ROUTE[route.operationId]!;
+    const allowed = route.roles as readonly string[];
+    const accepted: string[] = [];
+    for (const role of [...ROLES, UNKNOWN_ROLE]) {
+      const outcome = decide(command, role);
+      if (outcome.accepted) {
+        accepted.push(role);
+        continue;
+      }
+      const { error } = outcome;
+      if (allowed.includes(role)) {
+        t.fail(`${command} by ${role}: the route allows it, the decider refused: ${String(error)}`);
+        continue;
+      }
+      t.true(error instanceof CodedError && error.code === 'FORBIDDEN_ROLE', `${command} by ${role} is refused with ${String(error)}`);
+      if (error instanceof CodedError) t.deepEqual(error.details['allowed'], [...allowed], `${command}: the list the decider checks`);
+    }
+    t.deepEqual(accepted, ROLES.filter((role) => allowed.includes(role)), `${route.operationId} (${command})`);
+  }
+});
+
+test('whoever may pay, finalize or refund an order may post what it implies to the ledger, as its actor', (t) => {
+  for (const command of ['RecordPayment', 'FinalizeOrder', 'RefundOrder'] as const) {
+    for (const role of COMMAND_ROLES[command]) t.true(hasRole({ id: ACTOR_ID, role }, COMMAND_ROLES.PostLedgerTransaction), `${command} by ${role}`);
+  }
+  t.true(hasRole(PAYMENT_PROVIDER, COMMAND_ROLES.RecordPayment), 'the payment webhook records payments');
+});
+
+test('every query route takes its roles from the read definitions', (t) => {
+  const commands = new Set<unknown>(commandRoutes);
+  const reads: readonly unknown[] = Object.values(READ_ROLES);
+  const queries = ROUTES.filter((route) => Array.isArray(route.roles) && !commands.has(route));
+  t.true(queries.length > 0);
+  for (const route of queries) t.true(reads.includes(route.roles), `${route.operationId} has a role list of its own`);
+});
+
+test('every role that may read orders sees them through exactly one rule', (t) => {
+  for (const role of READ_ROLES.orders) {
+    const rules = Object.entries(ORDER_READERS).filter(([, roles]) => (roles as readonly string[]).includes(role));
+    t.is(rules.length, 1, `${role}: ${rules.map(([rule]) => rule).join(', ') || 'no rule'}`);
+  }
+});
