@@ -5,21 +5,21 @@
  * takes its roles from the read definitions.
  */
 import test from 'ava';
-import { ROLES, hasRole, type Actor } from '../domain/actor.ts';
-import { COMMAND_ROLES, ORDER_READERS, READ_ROLES, type CommandName } from '../domain/authorization.ts';
-import { listingDecider } from '../domain/catalog/listingDecider.ts';
-import { fold } from '../domain/decider.ts';
-import { CodedError } from '../domain/errors.ts';
-import { upgradeDecider } from '../domain/governance/upgradeDecider.ts';
-import { ledgerDecider } from '../domain/ledger/ledgerDecider.ts';
-import { proofDecider } from '../domain/ledger/proofDecider.ts';
-import { manifestDecider } from '../domain/manifests/manifestDecider.ts';
-import { orderDecider } from '../domain/orders/orderDecider.ts';
-import type { OrderEvent } from '../domain/orders/orderEvents.ts';
-import { commandRoutes } from '../infra/entrypoints/http/routes/commands.ts';
-import { PAYMENT_PROVIDER } from '../infra/entrypoints/http/routes/webhooks.ts';
-import { ROUTES } from '../infra/entrypoints/http/server.ts';
-import { DELIVERY_KEY, SIGNATURE, listingPublished, manifestApproved, manifestDocument, orderCreated } from './helpers/fixtures.ts';
+import { ROLES, hasRole, type Actor } from '../../domain/actor.ts';
+import { COMMAND_ROLES, ORDER_READERS, READ_ROLES, type CommandName } from '../../domain/authorization.ts';
+import { listingDecider } from '../../domain/catalog/listingDecider.ts';
+import { fold } from '../../domain/decider.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { upgradeDecider } from '../../domain/governance/upgradeDecider.ts';
+import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
+import { proofDecider } from '../../domain/ledger/proofDecider.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
+import { orderDecider } from '../../domain/orders/orderDecider.ts';
+import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
+import { commandRoutes } from '../../infra/entrypoints/http/routes/commands.ts';
+import { PAYMENT_PROVIDER } from '../../infra/entrypoints/http/routes/webhooks.ts';
+import { ROUTES } from '../../infra/entrypoints/http/server.ts';
+import { DELIVERY_KEY, SIGNATURE, listingPublished, manifestApproved, manifestDocument, orderCreated } from '../helpers/fixtures.ts';
 
 /** The actor every probe runs as: the owner, buyer or named approver wherever a rule depends on who it is. */
 const ACTOR_ID = 'actor-1';

@@ -4,14 +4,14 @@
  * everything every order; anyone else none. Someone else's order is not found.
  */
 import test from 'ava';
-import { checkout } from '../commands/orders/checkout.ts';
-import type { Actor } from '../domain/actor.ts';
-import { ORDER_READERS } from '../domain/authorization.ts';
-import { deliveryKey, listProduct } from '../commands/demo/marketplaceFlow.ts';
-import { contextFor } from '../commands/context.ts';
-import { findOrderFor, listOrdersFor, type OrderFilter } from '../projections/orders/orderQueries.ts';
-import { testApp } from './helpers/app.ts';
-import { ENGINES } from './helpers/databases.ts';
+import { checkout } from '../../commands/orders/checkout.ts';
+import type { Actor } from '../../domain/actor.ts';
+import { ORDER_READERS } from '../../domain/authorization.ts';
+import { deliveryKey, listProduct } from '../../commands/demo/marketplaceFlow.ts';
+import { contextFor } from '../../commands/context.ts';
+import { findOrderFor, listOrdersFor, type OrderFilter } from '../../projections/orders/orderQueries.ts';
+import { testApp } from '../helpers/app.ts';
+import { ENGINES } from '../helpers/databases.ts';
 
 const publisher1: Actor = { id: 'publisher-1', role: 'Publisher' };
 const publisher2: Actor = { id: 'publisher-2', role: 'Publisher' };
