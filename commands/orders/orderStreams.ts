@@ -4,7 +4,7 @@ import type { LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderEventSchemas } from '../../domain/orders/orderEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import { execute, type CommandContext, type CommandDeps, type CommandResult, type StreamAppend } from '../command.ts';
+import { execute, type CommandContext, type CommandDeps, type CommandRequest, type CommandResult, type StreamAppend } from '../command.ts';
 import { decideStream, typesOf } from '../decideStream.ts';
 import { decidePosting } from '../ledger/postLedgerTransaction.ts';
 
@@ -18,6 +18,7 @@ export const ORDER_EVENT_TYPES = typesOf(orderEventSchemas);
 export function runOrderCommand(
   deps: CommandDeps,
   context: CommandContext,
+  request: CommandRequest,
   orderId: string,
   command: OrderCommand,
   expectedVersion: number | undefined,
@@ -28,6 +29,7 @@ export function runOrderCommand(
   return execute(
     deps,
     context,
+    request,
     async (attempt) => {
       // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
       const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, expectedVersion, creates && attempt === 0);

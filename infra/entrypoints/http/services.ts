@@ -1,8 +1,8 @@
 /**
  * What the routes run on: the app's command deps with the store timed
  * (audit_append_latency_seconds) and the signer failing closed (any signing
- * failure is 503 SIGNING_UNAVAILABLE, never a 500), the idempotency store,
- * the rate limits, the authenticator, readiness and the logger.
+ * failure is 503 SIGNING_UNAVAILABLE, never a 500), the rate limits, the
+ * authenticator, readiness and the logger.
  */
 import type { JWTVerifyGetKey } from 'jose';
 import { ChainError, isChainError } from '../../../chain/errors.ts';
@@ -15,7 +15,6 @@ import { auditAppendLatencySeconds } from '../../adapters/metrics.ts';
 import { authenticator } from './auth/authenticate.ts';
 import { readTokenFile } from './auth/tokens.ts';
 import type { ServeConfig } from '../../wiring/httpConfig.ts';
-import { sqlIdempotencyStore } from './idempotency.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimits } from './rateLimits.ts';
@@ -81,7 +80,6 @@ export function createServices(app: App, serve: ServeConfig, routes: readonly Ro
     config,
     http,
     registry: app.runtime.registry,
-    idempotency: sqlIdempotencyStore(app.runtime.db),
     rateLimits: rateLimits(http),
     authenticate: authenticator({ tokens, oidc: http.oidc, ...(options.jwksKeys ? { keys: options.jwksKeys } : {}) }),
     readiness: readinessCheck(app, app.runtime.registry, config.signingDisabledReason),
