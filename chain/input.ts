@@ -29,6 +29,14 @@ export interface AppendEventInput {
 
 export interface AppendOptions {
   idempotencyKey?: string | undefined;
+  /**
+   * With a key: the request's identity, 64 hex digits, when the caller has one
+   * of its own (a command: its operation and input); by default the hash of
+   * what is appended. A repeated key must come with the same identity.
+   */
+  requestHash?: string | undefined;
+  /** With a key: what the caller answers besides the appended events (JSON), kept with the key for a retry to read back. */
+  response?: object | undefined;
 }
 
 export interface ValidatedEvent {
@@ -47,10 +55,14 @@ export interface ValidatedAppend {
   chain: string;
   events: ValidatedEvent[];
   idempotencyKey: string | undefined;
-  /** SHA-256 of the request without meta; compared when a key is reused. */
+  /** The request's identity: the caller's, else SHA-256 of the request without meta; compared when a key is reused. */
   requestHash: string | undefined;
+  /** The caller's response as JSON text, stored with the key. */
+  response: string | undefined;
   dataBytes: number;
 }
+
+const REQUEST_HASH_PATTERN = /^[0-9a-f]{64}$/;
 
 function invalid(message: string, details: Record<string, unknown>): ChainError {
   return new ChainError('INVALID_EVENT', message, details);
@@ -187,23 +199,29 @@ export function validateAppend(chain: unknown, events: unknown, options: AppendO
   }
   const key = options.idempotencyKey;
   if (key !== undefined) checkLabel(key, 'idempotencyKey', 0);
+  if (options.requestHash !== undefined && !REQUEST_HASH_PATTERN.test(options.requestHash)) {
+    throw invalid('requestHash must be 64 lower-case hex digits', { field: 'requestHash' });
+  }
   const validated = events.map((event, index) => validateEvent(event, index, key));
-  // Deterministic, not a format: what the request asks for, meta excluded
-  // (a retry may carry another traceId and is still the same request).
+  // The caller's identity of the request when it gives one; else what the
+  // request asks for, meta excluded (a retry may carry another traceId and is
+  // still the same request). Deterministic, not a format.
   const requestHash =
     key === undefined
       ? undefined
-      : sha256Hex(
+      : (options.requestHash ??
+        sha256Hex(
           JSON.stringify([
             chainName,
             validated.map((e) => [e.stream, e.type, e.actor.id, e.actor.role, e.expectedVersion ?? null, e.dataJcs]),
           ]),
-        );
+        ));
   return {
     chain: chainName,
     events: validated,
     idempotencyKey: key,
     requestHash,
+    response: key === undefined || options.response === undefined ? undefined : JSON.stringify(options.response),
     dataBytes: validated.reduce((sum, event) => sum + event.dataBytes, 0),
   };
 }

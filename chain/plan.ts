@@ -24,7 +24,15 @@ export type PlanOutcome =
   /** Same key and body as an earlier append in this batch: gets its result. */
   | { kind: 'duplicate'; of: number };
 
-function reused(key: string): ChainError {
+/**
+ * Whether a request may have what its idempotency key already answered: an
+ * IDEMPOTENCY_KEY_REUSED error when the key was first used for another
+ * request. The one comparison of a request with a key's record: the planner
+ * below asks it for every append with a key, and the command layer for a
+ * retry it answers from the record without appending (commands/command.ts).
+ */
+export function reusedKey(key: string, requestHash: string | undefined, first: { requestHash: string }): ChainError | undefined {
+  if (first.requestHash === requestHash) return undefined;
   return new ChainError('IDEMPOTENCY_KEY_REUSED', `idempotency key ${JSON.stringify(key)} was used for a different request`, {
     idempotencyKey: key,
   });
@@ -38,9 +46,15 @@ function checkIdempotency(
   const key = append.idempotencyKey;
   if (key === undefined) return undefined;
   const previous = stored.get(key);
-  if (previous) return previous.requestHash === append.requestHash ? { kind: 'replayed', result: previous.result } : { kind: 'rejected', error: reused(key) };
+  if (previous) {
+    const error = reusedKey(key, append.requestHash, previous);
+    return error ? { kind: 'rejected', error } : { kind: 'replayed', result: previous.result };
+  }
   const earlier = inBatch.get(key);
-  if (earlier) return earlier.requestHash === append.requestHash ? { kind: 'duplicate', of: earlier.index } : { kind: 'rejected', error: reused(key) };
+  if (earlier) {
+    const error = reusedKey(key, append.requestHash, earlier);
+    return error ? { kind: 'rejected', error } : { kind: 'duplicate', of: earlier.index };
+  }
   return undefined;
 }
 

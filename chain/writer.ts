@@ -33,6 +33,8 @@ export interface IdempotencyRow {
   key: string;
   requestHash: string;
   result: string;
+  /** The caller's response (JSON text), when it gave one. */
+  response: string | undefined;
 }
 
 export interface CommitBatch {
@@ -226,10 +228,10 @@ function settle(chain: string, outcomes: readonly PlanOutcome[], records: readon
 function idempotencyRows(chain: string, appends: readonly ValidatedAppend[], outcomes: readonly PlanOutcome[], settlements: readonly Settlement[]): IdempotencyRow[] {
   const rows: IdempotencyRow[] = [];
   outcomes.forEach((outcome, index) => {
-    const { idempotencyKey, requestHash } = appends[index]!;
+    const { idempotencyKey, requestHash, response } = appends[index]!;
     const settlement = settlements[index]!;
     if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
-      rows.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }) });
+      rows.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }), response });
     }
   });
   return rows;

@@ -4,20 +4,28 @@
  * exported for the HTTP API's OpenAPI), loads the streams it needs, decides,
  * and appends every resulting event in one chain transaction with the
  * expected version of each stream and the command's idempotency key.
+ *
+ * Idempotency, for every caller (HTTP, CLI, library) alike: the caller's key
+ * is scoped by its actor here (chainKeyOf) and goes to the chain with the
+ * request's identity (its operation and input) and what the command answers;
+ * the chain keeps the three in one record (idempotency_keys) and its planner
+ * is where a key reused for another request is refused.
  */
 import { z } from 'zod';
+import { jcs } from '../chain/canonical.ts';
 import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import type { AppendEventInput } from '../chain/input.ts';
+import { reusedKey } from '../chain/plan.ts';
 import type { EventMeta } from '../chain/record.ts';
 import type { Signer } from '../chain/signer.ts';
-import type { AppendedEvent, AppendResult, EventStore } from '../chain/store.ts';
-import { MAX_PAGE_RECORDS } from '../chain/limits.ts';
+import type { AppendedEvent, EventStore } from '../chain/store.ts';
+import { MAX_LABEL_LENGTH, MAX_PAGE_RECORDS } from '../chain/limits.ts';
 import type { Actor } from '../domain/actor.ts';
 import type { Decider } from '../domain/decider.ts';
 import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
-import type { JsonObject } from '../domain/json.ts';
+import type { JsonObject, JsonValue } from '../domain/json.ts';
 
 /** Events of one stream a handler folds before deciding; a longer stream is a modelling error. */
 export const MAX_STREAM_EVENTS = 10_000;
@@ -29,7 +37,11 @@ export interface CommandContext {
   actor: Actor;
   /** The command's time, RFC 3339 UTC with milliseconds: decisions use it, event data does not. */
   now: string;
-  /** The client's key: a retried command returns the first result and appends nothing. */
+  /**
+   * The caller's key as given (an Idempotency-Key header, a webhook's event
+   * id…): a retry with the same key and request returns the first result and
+   * appends nothing. Keys are the caller's own: scoped by `actor` here.
+   */
   idempotencyKey?: string | undefined;
   /** A fresh id (UUID v7 in production) for entities the command creates. */
   newId: () => string;
@@ -37,9 +49,24 @@ export interface CommandContext {
   traceId?: string | undefined;
 }
 
-/** Finds what an idempotency key already produced (the event log's idempotency records). */
+/** What a command was asked: its operation (the handler's name, the HTTP API's operationId) and its input as given. */
+export interface CommandRequest {
+  operation: string;
+  input: unknown;
+}
+
+/** A key's record in the event log (idempotency_keys): the request it was first used for and what it answered. */
+export interface IdempotencyEntry {
+  requestHash: string;
+  /** What the chain appended under the key. */
+  result: { chain: string; events: AppendedEvent[] };
+  /** What the command answered besides (CommandResponse); undefined for an append that gave none. */
+  response: object | undefined;
+}
+
+/** Finds a key's record (the event log's idempotency records). */
 export interface IdempotencyLookup {
-  find(chain: string, key: string): Promise<AppendResult | undefined>;
+  find(chain: string, key: string): Promise<IdempotencyEntry | undefined>;
 }
 
 /** Where a time range falls in a chain (the event log's ts index). */
@@ -81,8 +108,9 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, input: unkn
 
 /**
  * The id of an entity a command creates: the client's when given; else, when
- * the command has an idempotency key, derived from it (so a retry names the
- * same entity and is recognised as the same request); else a fresh one.
+ * the command has an idempotency key, derived from the caller's key as given
+ * and its actor, in one hash (so a retry names the same entity); else a fresh
+ * one.
  */
 export function entityId(context: CommandContext, given: string | undefined, purpose: string): string {
   if (given !== undefined) return given;
@@ -135,6 +163,47 @@ export interface StreamAppend {
   events: readonly DomainEvent[];
 }
 
+/** What a decision appends, and what the command answers besides (a signature id, a signed proof): kept with its idempotency key. */
+export interface Decision<Answer extends object> {
+  appends: StreamAppend[];
+  answer: Answer;
+}
+
+/** What a command's idempotency record keeps besides the chain's result: the rest of the first result. */
+interface CommandResponse {
+  versions: Record<string, number>;
+}
+
+/** The chain's key and the request's identity of a command with an idempotency key. */
+interface Idempotency {
+  key: string;
+  requestHash: string;
+}
+
+/**
+ * The chain's idempotency key for a caller's key: per caller (two callers may
+ * pick the same key), of fixed length; records carry it in
+ * `meta.idempotencyKey`. The `http-` prefix dates from when only the HTTP API
+ * scoped keys; records written since carry it, so it stays, for every caller.
+ */
+export function chainKeyOf(actorId: string, key: string): string {
+  return `http-${sha256Hex(`${actorId}\n${key}`)}`;
+}
+
+/** The identity a retry under the same key must have: the operation and its whole input, canonical (JCS). */
+export function requestHashOf(request: CommandRequest): string {
+  return sha256Hex(jcs({ operation: request.operation, input: request.input as JsonValue }));
+}
+
+function idempotencyOf(context: CommandContext, request: CommandRequest): Idempotency | undefined {
+  const key = context.idempotencyKey;
+  if (key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_LABEL_LENGTH || !key.isWellFormed()) {
+    throw new CodedError('INVALID_INPUT', `the idempotency key must be 1 to ${MAX_LABEL_LENGTH} characters`, { problems: [`idempotencyKey: 1 to ${MAX_LABEL_LENGTH} characters`] });
+  }
+  return { key: chainKeyOf(context.actor.id, key), requestHash: requestHashOf(request) };
+}
+
 function metaOf(context: CommandContext): EventMeta {
   const meta: EventMeta = {};
   if (context.correlationId !== undefined) meta.correlationId = context.correlationId;
@@ -155,42 +224,65 @@ function appendInputs(appends: readonly StreamAppend[], context: CommandContext)
   );
 }
 
-function resultOf(chain: string, appended: AppendResult | undefined, appends: readonly StreamAppend[]): CommandResult {
+/** The version of each stream a decision leaves (each append is checked against its expected versions). */
+function versionsAfter(appends: readonly StreamAppend[]): Record<string, number> {
   const versions: Record<string, number> = {};
   for (const { stream, expectedVersion, events } of appends) versions[stream] = expectedVersion + events.length;
-  for (const event of appended?.events ?? []) versions[event.stream] = Math.max(versions[event.stream] ?? 0, event.version);
-  const events = appended?.events ?? [];
-  return { chain, seqs: events.map((event) => event.seq), events, versions, replayed: appended?.replayed ?? false };
+  return versions;
+}
+
+function versionsOf(events: readonly AppendedEvent[]): Record<string, number> {
+  const versions: Record<string, number> = {};
+  for (const event of events) versions[event.stream] = Math.max(versions[event.stream] ?? 0, event.version);
+  return versions;
+}
+
+function resultOf<Answer extends object>(chain: string, events: AppendedEvent[], versions: Record<string, number>, replayed: boolean, answer: Answer): CommandResult & Answer {
+  return { chain, seqs: events.map((event) => event.seq), events, versions, replayed, ...answer };
 }
 
 /**
- * Decides and appends. `decide` loads what it needs and returns the appends;
- * on its first attempt it may assume that a stream it creates is new without
- * reading it (the expected version 0 guards that); it runs again (at most MAX_CONFLICT_RETRIES times) when another command
- * moved one of its streams in between, unless the client pinned a version.
- * A rejected retry of a command that already succeeded under the same
- * idempotency key returns that first result.
+ * Decides and appends. `decide` loads what it needs and returns the appends
+ * (with what the command answers besides, if anything); on its first attempt
+ * it may assume that a stream it creates is new without reading it (the
+ * expected version 0 guards that); it runs again (at most
+ * MAX_CONFLICT_RETRIES times) when another command moved one of its streams
+ * in between, unless the client pinned a version.
+ *
+ * With an idempotency key, the first result under the key is the answer: a
+ * retry is answered from the key's record without deciding again, also when
+ * the first request succeeded while this one was deciding (a rejection, or
+ * nothing left to change) or appending (the chain replays it).
  */
-export async function execute(
+export async function execute<Answer extends object = Record<never, never>>(
   deps: CommandDeps,
   context: CommandContext,
-  decide: (attempt: number) => Promise<StreamAppend[]>,
+  request: CommandRequest,
+  decide: (attempt: number) => Promise<StreamAppend[] | Decision<Answer>>,
   pinned = false,
-): Promise<CommandResult> {
+): Promise<CommandResult & Partial<Answer>> {
+  const idempotency = idempotencyOf(context, request);
+  const first = idempotency && (await firstResult<Answer>(deps, idempotency));
+  if (first) return first;
   for (let attempt = 0; ; attempt++) {
-    let appends: StreamAppend[];
+    let decision: Decision<Answer>;
     try {
-      appends = await decide(attempt);
+      const decided = await decide(attempt);
+      decision = Array.isArray(decided) ? { appends: decided, answer: {} as Answer } : decided;
     } catch (error) {
-      const first = await earlierResult(deps, context, error);
-      if (first) return first;
+      const earlier = idempotency && error instanceof CodedError && !(error instanceof ChainError) ? await firstResult<Answer>(deps, idempotency) : undefined;
+      if (earlier) return earlier;
       throw error;
     }
+    const { appends, answer } = decision;
+    const versions = versionsAfter(appends);
     const events = appendInputs(appends, context);
-    if (events.length === 0) return resultOf(deps.chain, undefined, appends);
+    if (events.length === 0) return (idempotency && (await firstResult<Answer>(deps, idempotency))) ?? resultOf(deps.chain, [], versions, false, answer);
     try {
-      const appended = await deps.store.append(deps.chain, events, { idempotencyKey: context.idempotencyKey });
-      return resultOf(deps.chain, appended, appends);
+      const response: CommandResponse = { versions, ...answer };
+      const appended = await deps.store.append(deps.chain, events, idempotency && { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash, response });
+      if (!appended.replayed) return resultOf(deps.chain, appended.events, versions, false, answer);
+      return (await firstResult<Answer>(deps, idempotency!)) ?? resultOf(deps.chain, appended.events, versionsOf(appended.events), true, {} as Partial<Answer>);
     } catch (error) {
       if (pinned || attempt >= MAX_CONFLICT_RETRIES || !isChainError(error, 'STREAM_VERSION_CONFLICT')) throw error;
     }
@@ -198,16 +290,18 @@ export async function execute(
 }
 
 /**
- * The first result under the command's idempotency key, when the same actor
- * appended it: keys are per chain, and another caller's key must never
- * answer with that caller's result.
+ * The first result under the command's key, read from the key's record, as
+ * it was first answered but `replayed`; undefined when the key is unused.
+ * IDEMPOTENCY_KEY_REUSED when it was used for another request: the planner's
+ * own comparison (chain/plan.ts). The key is scoped by the actor, so another
+ * caller's record is never found.
  */
-async function earlierResult(deps: CommandDeps, context: CommandContext, error: unknown): Promise<CommandResult | undefined> {
-  if (context.idempotencyKey === undefined || !(error instanceof CodedError) || error instanceof ChainError) return undefined;
-  const first = await deps.idempotency.find(deps.chain, context.idempotencyKey);
-  const seq = first?.events[0]?.seq;
-  if (!first || seq === undefined) return undefined;
-  const [stored] = await deps.store.readChain(deps.chain, { fromSeq: seq, toSeq: seq });
-  if (stored?.record.actor.id !== context.actor.id) return undefined;
-  return resultOf(deps.chain, { ...first, replayed: true }, []);
+async function firstResult<Answer extends object>(deps: CommandDeps, idempotency: Idempotency): Promise<(CommandResult & Partial<Answer>) | undefined> {
+  const entry = await deps.idempotency.find(deps.chain, idempotency.key);
+  if (!entry) return undefined;
+  const reused = reusedKey(idempotency.key, idempotency.requestHash, entry);
+  if (reused) throw reused;
+  const { chain, events } = entry.result;
+  const { versions, ...answer } = (entry.response ?? { versions: versionsOf(events) }) as CommandResponse & Partial<Answer>;
+  return resultOf(chain, events, versions, true, answer as Partial<Answer>);
 }

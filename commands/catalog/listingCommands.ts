@@ -5,7 +5,7 @@ import { listingEventSchemas } from '../../domain/catalog/listingEvents.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { amountSchema, textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
-import { entityId, execute, expectedVersionSchema, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import { entityId, execute, expectedVersionSchema, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandRequest, type CommandResult } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
 
@@ -23,7 +23,7 @@ export const delistListingInputSchema = z.strictObject({ listingId: entityIdSche
 export async function publishListing(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { listingId: string }> {
   const { listingId: given, manifestId, priceMinor } = parseInput(publishListingInputSchema, input);
   const listingId = entityId(context, given, 'listing');
-  const result = await execute(deps, context, async () => {
+  const result = await execute(deps, context, { operation: 'publishListing', input }, async () => {
     // Approval is final (a manifest is never un-approved), so reading it outside the append is safe.
     const manifest = await loadStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES);
     const command: ListingCommand = { type: 'PublishListing', actor: context.actor, listingId, manifest: manifest.state, priceMinor };
@@ -32,10 +32,11 @@ export async function publishListing(deps: CommandDeps, input: unknown, context:
   return { ...result, listingId };
 }
 
-function run(deps: CommandDeps, context: CommandContext, listingId: string, command: ListingCommand, expectedVersion?: number): Promise<CommandResult> {
+function run(deps: CommandDeps, context: CommandContext, request: CommandRequest, listingId: string, command: ListingCommand, expectedVersion?: number): Promise<CommandResult> {
   return execute(
     deps,
     context,
+    request,
     async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );
@@ -43,10 +44,10 @@ function run(deps: CommandDeps, context: CommandContext, listingId: string, comm
 
 export function changeListingPrice(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { listingId, priceMinor, expectedVersion } = parseInput(changeListingPriceInputSchema, input);
-  return run(deps, context, listingId, { type: 'ChangeListingPrice', actor: context.actor, priceMinor }, expectedVersion);
+  return run(deps, context, { operation: 'changeListingPrice', input }, listingId, { type: 'ChangeListingPrice', actor: context.actor, priceMinor }, expectedVersion);
 }
 
 export function delistListing(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { listingId, reason, expectedVersion } = parseInput(delistListingInputSchema, input);
-  return run(deps, context, listingId, { type: 'DelistListing', actor: context.actor, reason }, expectedVersion);
+  return run(deps, context, { operation: 'delistListing', input }, listingId, { type: 'DelistListing', actor: context.actor, reason }, expectedVersion);
 }

@@ -81,16 +81,14 @@ function issuedEvent(proof: SignedProof): ProofIssued {
 export async function issueLedgerProof(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { proof?: SignedProof }> {
   const parsed = parseInput(issueLedgerProofInputSchema, input);
   const proofId = entityId(context, parsed.proofId, 'proof');
-  let proof: SignedProof | undefined;
-  const result = await execute(deps, context, async () => {
+  return execute(deps, context, { operation: 'issueLedgerProof', input }, async () => {
     const loaded = await loadStream(deps.store, streams.proof(proofId), proofDecider, ['ledger.proof_issued']);
     const range = await resolveRange(deps, parsed);
     const payload = await rangePayload(deps, range, proofId, context.now);
     const command = (signed: SignedProof): ProofCommand => ({ type: 'RecordProof', actor: context.actor, proof: issuedEvent(signed) });
     // Decide once unsigned: nothing is signed for a proof that would be refused.
     proofDecider.decide(command({ ...payload, canonical_payload: '', signature: 'unsigned' }), loaded.state);
-    proof = await signProof(payload, deps.signer);
-    return [{ stream: loaded.stream, expectedVersion: loaded.version, events: proofDecider.decide(command(proof), loaded.state) }];
+    const proof = await signProof(payload, deps.signer);
+    return { appends: [{ stream: loaded.stream, expectedVersion: loaded.version, events: proofDecider.decide(command(proof), loaded.state) }], answer: { proof } };
   });
-  return proof === undefined || result.replayed ? result : { ...result, proof };
 }

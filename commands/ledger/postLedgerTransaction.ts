@@ -32,6 +32,6 @@ export async function postLedgerTransaction(deps: CommandDeps, input: unknown, c
   const { transactionId: given, orderId, ...rest } = parseInput(postLedgerTransactionInputSchema, input);
   const transactionId = entityId(context, given, 'ledger-transaction');
   const transaction: LedgerTransaction = { transactionId, ...rest, ...(orderId === undefined ? {} : { orderId }) };
-  const result = await execute(deps, context, async () => [await decidePosting(deps, context.actor, transaction)]);
+  const result = await execute(deps, context, { operation: 'postLedgerTransaction', input }, async () => [await decidePosting(deps, context.actor, transaction)]);
   return { ...result, transactionId };
 }

@@ -30,10 +30,10 @@ const UNSIGNED = { kid: 'unsigned', alg: 'none', value: 'none' };
 export async function approveManifest(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { manifestSignatureId?: string }> {
   const { manifestId, expectedVersion } = parseInput(approveManifestInputSchema, input);
   const stream = streams.manifest(manifestId);
-  let signatureId: string | undefined;
-  const result = await execute(
+  return execute(
     deps,
     context,
+    { operation: 'approveManifest', input },
     async () => {
       const loaded = await loadStream(deps.store, stream, manifestDecider, MANIFEST_EVENT_TYPES);
       checkExpectedVersion(loaded, expectedVersion);
@@ -43,12 +43,14 @@ export async function approveManifest(deps: CommandDeps, input: unknown, context
       // Decide once unsigned: nothing is signed for a manifest that may not be approved.
       manifestDecider.decide(command(UNSIGNED, 'unsigned'), loaded.state);
       const signature = await deps.signer.signMessage(Buffer.from(hashOf(loaded.state), 'hex'));
-      signatureId = manifestSignatureId(signature.value);
-      return [{ stream, expectedVersion: loaded.version, events: manifestDecider.decide(command(signature, signatureId), loaded.state) }];
+      const signatureId = manifestSignatureId(signature.value);
+      return {
+        appends: [{ stream, expectedVersion: loaded.version, events: manifestDecider.decide(command(signature, signatureId), loaded.state) }],
+        answer: { manifestSignatureId: signatureId },
+      };
     },
     expectedVersion !== undefined,
   );
-  return signatureId === undefined || result.replayed ? result : { ...result, manifestSignatureId: signatureId };
 }
 
 function hashOf(state: ManifestState): string {

@@ -15,6 +15,7 @@ export async function rejectManifest(deps: CommandDeps, input: unknown, context:
   return execute(
     deps,
     context,
+    { operation: 'rejectManifest', input },
     async () => [await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, command, { expectedVersion })],
     expectedVersion !== undefined,
   );

@@ -19,7 +19,7 @@ export async function submitManifest(deps: CommandDeps, input: unknown, context:
   const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
   const manifestId = entityId(context, given, 'manifest');
   const manifest = { manifestId, publisherId: context.actor.id, ...document };
-  const result = await execute(deps, context, async () => [
+  const result = await execute(deps, context, { operation: 'submitManifest', input }, async () => [
     await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, { type: 'SubmitManifest', actor: context.actor, manifest }),
   ]);
   return { ...result, manifestId };

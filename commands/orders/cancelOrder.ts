@@ -9,5 +9,5 @@ export const cancelOrderInputSchema = z.strictObject({ orderId: entityIdSchema, 
 
 export function cancelOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, reason, expectedVersion } = parseInput(cancelOrderInputSchema, input);
-  return runOrderCommand(deps, context, orderId, { type: 'CancelOrder', actor: context.actor, reason }, { expectedVersion });
+  return runOrderCommand(deps, context, { operation: 'cancelOrder', input }, orderId, { type: 'CancelOrder', actor: context.actor, reason }, { expectedVersion });
 }

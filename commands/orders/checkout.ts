@@ -32,6 +32,6 @@ export async function checkout(deps: CommandDeps, input: unknown, context: Comma
   // The listing is read, not locked: the order records the price it saw, which is the price "at that moment".
   const listing = await loadStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES);
   const command = { type: 'CreateOrder' as const, actor: context.actor, orderId, listing: listing.state, deliveryPublicKey, platformFeeBasisPoints: PLATFORM_FEE_BASIS_POINTS };
-  const result = await runOrderCommand(deps, context, orderId, command, { creates: true });
+  const result = await runOrderCommand(deps, context, { operation: 'checkout', input }, orderId, command, { creates: true });
   return { ...result, orderId };
 }

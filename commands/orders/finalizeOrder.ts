@@ -9,7 +9,7 @@ export const finalizeOrderInputSchema = z.strictObject({ orderId: entityIdSchema
 
 export function finalizeOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, expectedVersion } = parseInput(finalizeOrderInputSchema, input);
-  return runOrderCommand(deps, context, orderId, { type: 'FinalizeOrder', actor: context.actor }, {
+  return runOrderCommand(deps, context, { operation: 'finalizeOrder', input }, orderId, { type: 'FinalizeOrder', actor: context.actor }, {
     expectedVersion,
     postings: (state) => (state.status === 'absent' ? [] : [finalizePosting(state.order)]),
   });

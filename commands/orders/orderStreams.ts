@@ -4,7 +4,7 @@ import type { LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderEventSchemas } from '../../domain/orders/orderEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import { execute, type CommandContext, type CommandDeps, type CommandResult, type StreamAppend } from '../command.ts';
+import { execute, type CommandContext, type CommandDeps, type CommandRequest, type CommandResult, type StreamAppend } from '../command.ts';
 import { decideStream, typesOf } from '../decideStream.ts';
 import { decidePosting } from '../ledger/postLedgerTransaction.ts';
 
@@ -26,6 +26,7 @@ export interface OrderCommandOptions {
 export function runOrderCommand(
   deps: CommandDeps,
   context: CommandContext,
+  request: CommandRequest,
   orderId: string,
   command: OrderCommand,
   { expectedVersion, postings = () => [], creates = false }: OrderCommandOptions = {},
@@ -33,6 +34,7 @@ export function runOrderCommand(
   return execute(
     deps,
     context,
+    request,
     async (attempt) => {
       // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
       const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, { expectedVersion, assumeNew: creates && attempt === 0 });

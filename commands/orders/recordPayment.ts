@@ -23,7 +23,7 @@ export const recordPaymentInputSchema = z.strictObject({
 export function recordPayment(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, expectedVersion, ...payment } = parseInput(recordPaymentInputSchema, input);
   const command = { type: 'RecordPayment' as const, actor: context.actor, ...payment };
-  return runOrderCommand(deps, context, orderId, command, {
+  return runOrderCommand(deps, context, { operation: 'recordPayment', input }, orderId, command, {
     expectedVersion,
     postings: (state) => (state.status === 'absent' || payment.outcome === 'failed' ? [] : [paymentPosting(state.order, payment.providerPaymentId)]),
   });

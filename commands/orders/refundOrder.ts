@@ -10,7 +10,7 @@ export const refundOrderInputSchema = z.strictObject({ orderId: entityIdSchema, 
 
 export function refundOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, reason, expectedVersion } = parseInput(refundOrderInputSchema, input);
-  return runOrderCommand(deps, context, orderId, { type: 'RefundOrder', actor: context.actor, reason }, {
+  return runOrderCommand(deps, context, { operation: 'refundOrder', input }, orderId, { type: 'RefundOrder', actor: context.actor, reason }, {
     expectedVersion,
     postings: (state) => (state.status === 'absent' ? [] : refundPostings(state.order, state.status === 'finalized')),
   });

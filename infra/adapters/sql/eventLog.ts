@@ -1,7 +1,7 @@
 /**
  * Every statement on the event log (tables `events`, `chain_heads`,
- * `idempotency_keys`, migration 0001), one function per operation, the same
- * SQL on PostgreSQL and PGlite. The writer's storage, the event store, the
+ * `idempotency_keys`, migrations 0001 and 0004), one function per operation,
+ * the same SQL on PostgreSQL and PGlite. The writer's storage, the event store, the
  * verifier's database reader, replay, the CLI and the HTTP routes all go
  * through these; nothing else names those tables.
  */
@@ -29,7 +29,7 @@ const SQL = {
   // One index probe (events has UNIQUE (stream, version)).
   streamVersion: 'SELECT max(version) AS version FROM events WHERE stream = $1',
   idempotencyRecords: 'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
-  idempotencyResult: 'SELECT result FROM idempotency_keys WHERE chain = $1 AND key = $2',
+  idempotencyRecord: 'SELECT request_hash, result, response FROM idempotency_keys WHERE chain = $1 AND key = $2',
   // One statement per batch, a compare-and-set on the head: the UPDATE moves
   // the head only from the head the batch was sealed on (waiting for its row
   // lock, then re-checking), and the inserts read its RETURNING, so when the
@@ -46,9 +46,9 @@ const SQL = {
         AS u(seq, id, stream, version, type, record)
       RETURNING 1
     ), keys AS (
-      INSERT INTO idempotency_keys (chain, key, request_hash, result)
-      SELECT head.chain, k.key, k.request_hash, k.result
-      FROM head, unnest($9::text[], $10::text[], $11::text[]) AS k(key, request_hash, result)
+      INSERT INTO idempotency_keys (chain, key, request_hash, result, response)
+      SELECT head.chain, k.key, k.request_hash, k.result, k.response
+      FROM head, unnest($9::text[], $10::text[], $11::text[], $17::text[]) AS k(key, request_hash, result, response)
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM inserted) AS inserted`,
@@ -127,9 +127,10 @@ export async function idempotencyRecords(tx: Queryable, chain: string, keys: rea
   return new Map<string, IdempotencyRecord>(rows.map((row) => [row.key, { requestHash: row.request_hash, result: row.result }]));
 }
 
-/** The stored result (JSON text) of an idempotency key; undefined when the key was never used. */
-export async function idempotencyResult(db: Queryable, chain: string, key: string): Promise<string | undefined> {
-  return (await db.query<{ result: string }>(SQL.idempotencyResult, [chain, key])).rows[0]?.result;
+/** A key's whole record: the request's identity, the chain's result and the caller's response (JSON texts); undefined when the key was never used. */
+export async function idempotencyRecord(db: Queryable, chain: string, key: string): Promise<(IdempotencyRecord & { response: string | undefined }) | undefined> {
+  const row = (await db.query<{ request_hash: string; result: string; response: string | null }>(SQL.idempotencyRecord, [chain, key])).rows[0];
+  return row && { requestHash: row.request_hash, result: row.result, response: row.response ?? undefined };
 }
 
 // ---- appending
@@ -169,6 +170,7 @@ export async function insertBatch(tx: Queryable, batch: CommitBatch): Promise<bo
     batch.head.ts,
     batch.previousHead.seq,
     batch.previousHead.hash,
+    batch.idempotency.map((row) => row.response ?? null),
   ]);
   const { moved, inserted } = rows[0]!;
   if (moved === 0) return false;

@@ -10,10 +10,9 @@ import { z } from 'zod';
 import type { CommandContext, CommandDeps, CommandResult } from '../../../commands/command.ts';
 import type { Actor, Role } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
-import type { JsonValue } from '../../../domain/json.ts';
 import { checkoutLatencySeconds, ledgerPostLatencySeconds, ledgerPostsTotal, ordersTotal, proofGenerationDurationSeconds } from '../../adapters/metrics.ts';
 import { HttpError } from './errors.ts';
-import { chainIdempotencyKey, parseIdempotencyKey, requestDigest } from './idempotency.ts';
+import { parseIdempotencyKey } from './idempotency.ts';
 import { COMMAND_ERRORS, defineRoute, type HeaderParameter, type HttpServices, type RouteRequest, type RouteSpec } from './route.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the handlers' own result types differ by command
@@ -29,7 +28,7 @@ export const commandResponseSchema = z.object({
   seqs: z.array(z.number().int()).describe('seqs of the appended records; empty when the command changed nothing (a repeated payment)'),
   versions: z.record(z.string(), z.number().int()).describe('version of each stream the command decided on, after it'),
   events: z.array(appendedEventSchema),
-  replayed: z.boolean().describe('true when an earlier request with the same idempotency key is answered again'),
+  replayed: z.boolean().describe('false: a retry under the same Idempotency-Key gets the first response byte for byte, marked by the header Idempotent-Replayed: true'),
 });
 
 export interface CommandRouteOptions {
@@ -84,7 +83,7 @@ export function commandContext(services: HttpServices, actor: Actor, request: { 
     newId: uuidv7,
     correlationId: request.requestId,
     traceId: request.traceId,
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey: chainIdempotencyKey(actor.id, idempotencyKey) }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   };
 }
 
@@ -110,20 +109,16 @@ function observe(operationId: string, result: CommandResult | undefined, outcome
 }
 
 /**
- * Runs a command for `actor` with an optional Idempotency-Key: a stored
- * response is answered again; a new success is stored. Shared by the command
- * routes and the payment webhook.
+ * Runs a command for `actor` with an optional Idempotency-Key, passed down as
+ * given: the command answers a retry with its first result, which is sent as
+ * the first response was (`replayed` false, as then) with the header
+ * Idempotent-Replayed. Shared by the command routes and the payment webhook.
  */
 export async function runCommand(
   services: HttpServices,
   options: { operationId: string; handler: Handler; actor: Actor; input: Record<string, unknown>; idempotencyKey: string | undefined; request: { requestId: string; traceId: string } },
 ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
   const { operationId, actor, idempotencyKey } = options;
-  const digest = requestDigest(operationId, options.input as JsonValue);
-  if (idempotencyKey !== undefined) {
-    const stored = await services.idempotency.find(actor.id, idempotencyKey, operationId, digest);
-    if (stored) return { status: stored.status, body: stored.body, headers: { 'Idempotent-Replayed': 'true' } };
-  }
   const started = performance.now();
   let result: (CommandResult & Record<string, unknown>) | undefined;
   try {
@@ -132,10 +127,9 @@ export async function runCommand(
     observe(operationId, undefined, error instanceof CodedError ? error.code : 'error', (performance.now() - started) / 1000);
     throw error;
   }
+  if (result.replayed) return { status: 200, body: commandBody({ ...result, replayed: false }), headers: { 'Idempotent-Replayed': 'true' } };
   observe(operationId, result, 'ok', (performance.now() - started) / 1000);
-  const body = commandBody(result);
-  if (idempotencyKey !== undefined) await services.idempotency.save(actor.id, idempotencyKey, operationId, digest, { status: 200, body });
-  return { status: 200, body };
+  return { status: 200, body: commandBody(result) };
 }
 
 export function commandRoute(options: CommandRouteOptions): RouteSpec {

@@ -13,7 +13,6 @@ import type { Config } from '../../wiring/config.ts';
 import type { SqlDatabase } from '../../adapters/sql/sql.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 import type { HttpConfig } from '../../wiring/httpConfig.ts';
-import type { IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import type { RateLimits, RouteClass } from './rateLimits.ts';
 import type { Readiness } from './readiness.ts';
@@ -27,7 +26,6 @@ export interface HttpServices {
   config: Config;
   http: HttpConfig;
   registry: SignerRegistry;
-  idempotency: IdempotencyStore;
   rateLimits: RateLimits;
   authenticate: Authenticator;
   readiness: () => Promise<Readiness>;

@@ -1,14 +1,13 @@
 /**
  * What the routes run on: the app's command deps (timed and failing closed
- * in infra/wiring/app.ts, as for every entry point), the idempotency store,
- * the rate limits, the authenticator, readiness and the logger.
+ * in infra/wiring/app.ts, as for every entry point), the rate limits, the
+ * authenticator, readiness and the logger.
  */
 import type { JWTVerifyGetKey } from 'jose';
 import type { App } from '../../wiring/app.ts';
 import { authenticator } from './auth/authenticate.ts';
 import { readTokenFile } from './auth/tokens.ts';
 import type { ServeConfig } from '../../wiring/httpConfig.ts';
-import { sqlIdempotencyStore } from './idempotency.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimits } from './rateLimits.ts';
@@ -33,7 +32,6 @@ export function createServices(app: App, serve: ServeConfig, routes: readonly Ro
     config,
     http,
     registry: app.runtime.registry,
-    idempotency: sqlIdempotencyStore(app.runtime.db),
     rateLimits: rateLimits(http),
     authenticate: authenticator({ tokens, oidc: http.oidc, ...(options.jwksKeys ? { keys: options.jwksKeys } : {}) }),
     readiness: readinessCheck(app, app.runtime.registry, config.signingDisabledReason),
