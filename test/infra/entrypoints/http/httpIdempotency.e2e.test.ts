@@ -6,12 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { chainKeyOf } from '../commands/command.ts';
-import { postLedgerTransaction } from '../commands/ledger/postLedgerTransaction.ts';
-import { ChainError } from '../chain/errors.ts';
-import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
-import { contextFor } from '../commands/context.ts';
-import { ACTORS, listedProduct, PRODUCT, testServer, type ActorName, type HttpResponse, type TestServer } from './helpers/http.ts';
+import { chainKeyOf } from '../../../../commands/command.ts';
+import { postLedgerTransaction } from '../../../../commands/ledger/postLedgerTransaction.ts';
+import { ChainError } from '../../../../chain/errors.ts';
+import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { contextFor } from '../../../../commands/context.ts';
+import { ACTORS, listedProduct, PRODUCT, testServer, type ActorName, type HttpResponse, type TestServer } from '../../../helpers/http.ts';
 
 const KEY = deliveryKey();
 

@@ -5,18 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { ChainError } from '../chain/errors.ts';
-import { chainKeyOf, requestHashOf } from '../commands/command.ts';
-import { changeListingPrice } from '../commands/catalog/listingCommands.ts';
-import { issueLedgerProof } from '../commands/ledger/issueLedgerProof.ts';
-import { postLedgerTransaction } from '../commands/ledger/postLedgerTransaction.ts';
-import { approveManifest } from '../commands/manifests/approveManifest.ts';
-import { submitManifest } from '../commands/manifests/submitManifest.ts';
-import { checkout } from '../commands/orders/checkout.ts';
-import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct } from '../commands/demo/marketplaceFlow.ts';
-import { contextFor } from '../commands/context.ts';
-import { ENGINES } from './helpers/databases.ts';
-import { testApp, type TestApp } from './helpers/app.ts';
+import { ChainError } from '../../chain/errors.ts';
+import { chainKeyOf, requestHashOf } from '../../commands/command.ts';
+import { changeListingPrice } from '../../commands/catalog/listingCommands.ts';
+import { issueLedgerProof } from '../../commands/ledger/issueLedgerProof.ts';
+import { postLedgerTransaction } from '../../commands/ledger/postLedgerTransaction.ts';
+import { approveManifest } from '../../commands/manifests/approveManifest.ts';
+import { submitManifest } from '../../commands/manifests/submitManifest.ts';
+import { checkout } from '../../commands/orders/checkout.ts';
+import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct } from '../../commands/demo/marketplaceFlow.ts';
+import { contextFor } from '../../commands/context.ts';
+import { ENGINES } from '../helpers/databases.ts';
+import { testApp, type TestApp } from '../helpers/app.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
 const otherPublisher = { id: 'publisher-2', role: 'Publisher' };
