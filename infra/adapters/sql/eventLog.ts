@@ -73,7 +73,7 @@ const SQL = {
     )
     SELECT chain FROM c WHERE chain IS NOT NULL UNION SELECT chain FROM chain_heads ORDER BY chain`,
   lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
-  // The writer puts each delegation on its own stream (chain/writer.ts): one probe of the (stream, version) index.
+  // The writer puts each delegation on its own stream (chain/sealedBatch.ts): one probe of the (stream, version) index.
   delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
   // Records carry ts as text and as timestamptz; the range is on the column.
   seqRange: 'SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1 AND ts >= $2::timestamptz AND ts <= $3::timestamptz',

@@ -1,0 +1,86 @@
+/**
+ * Committing a sealed batch (chain/sealedBatch.ts): the one routine of both
+ * commit paths of chain/writer.ts. It awaits the batch's signatures, attaches
+ * them, settles the batch's appends, builds their idempotency rows, inserts
+ * the batch with a compare-and-set on its base head (docs/FORMAT.md section 7)
+ * and folds it into the inline projections.
+ */
+import { assert } from '../domain/errors.ts';
+import type { ValidatedAppend } from './input.ts';
+import type { PlanOutcome } from './plan.ts';
+import type { StoredRecord } from './record.ts';
+import { attachSignatures } from './seal.ts';
+import type { SealedBatch } from './sealedBatch.ts';
+import type { AppendResult } from './store.ts';
+import type { CommitBatch, IdempotencyRow, WriterDeps } from './writerDeps.ts';
+import type { Settlement } from './writerQueue.ts';
+
+/** Settlements for a planned batch; `records` holds the sealed records of accepted appends in order. */
+function settle(chain: string, outcomes: readonly PlanOutcome[], records: readonly StoredRecord[]): Settlement[] {
+  const settlements: Settlement[] = [];
+  let offset = 0;
+  for (const outcome of outcomes) {
+    switch (outcome.kind) {
+      case 'accepted': {
+        const mine = records.slice(offset, offset + outcome.versions.length);
+        offset += outcome.versions.length;
+        const events = mine.map(({ record: r }) => ({ seq: r.seq, id: r.id, stream: r.stream, version: r.version, type: r.type, hash: r.hash }));
+        settlements.push({ ok: true, result: { chain, events, replayed: false } });
+        break;
+      }
+      case 'rejected':
+        settlements.push({ ok: false, error: outcome.error });
+        break;
+      case 'replayed':
+        settlements.push({ ok: true, result: { ...(JSON.parse(outcome.result) as AppendResult), replayed: true } });
+        break;
+      case 'duplicate': {
+        const first = settlements[outcome.of];
+        assert(first?.ok, 'a duplicate refers to an accepted append');
+        settlements.push({ ok: true, result: { ...first.result, replayed: true } });
+        break;
+      }
+    }
+  }
+  return settlements;
+}
+
+function idempotencyRows(chain: string, appends: readonly ValidatedAppend[], outcomes: readonly PlanOutcome[], settlements: readonly Settlement[]): IdempotencyRow[] {
+  const rows: IdempotencyRow[] = [];
+  outcomes.forEach((outcome, index) => {
+    const { idempotencyKey, requestHash, response } = appends[index]!;
+    const settlement = settlements[index]!;
+    if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
+      rows.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }), response });
+    }
+  });
+  return rows;
+}
+
+/**
+ * Commits `sealed` and returns the settlements of its appends, or undefined
+ * when the head was no longer the batch's base (nothing was written).
+ * `locked` is the transaction holding the head lock (the locked path).
+ * Without it (the speculative path) the batch commits outside any lock once
+ * signed: one insertBatch statement, or with inline projections one
+ * transaction of insertBatch and the fold.
+ */
+export async function commitSealed<Tx>(
+  { storage, inline }: Pick<WriterDeps<Tx>, 'storage' | 'inline'>,
+  chain: string,
+  sealed: SealedBatch,
+  locked: { tx: Tx } | undefined,
+): Promise<Settlement[] | undefined> {
+  if (!sealed.signatures) return settle(chain, sealed.outcomes, []);
+  // Signatures first: on the speculative path no lock is held while the signer works.
+  const records = attachSignatures(sealed.unsigned, await sealed.signatures);
+  const settlements = settle(chain, sealed.outcomes, sealed.introduces ? records.slice(1) : records);
+  const idempotency = idempotencyRows(chain, sealed.appends, sealed.outcomes, settlements);
+  const commit: CommitBatch = { chain, records, idempotency, previousHead: sealed.base, head: sealed.head };
+  const insertAndFold = async (tx: Tx): Promise<boolean> => (await storage.insertBatch(tx, commit)) && (inline ? (await inline(tx, records), true) : true);
+  let inserted: boolean;
+  if (locked) inserted = await insertAndFold(locked.tx);
+  else if (inline) inserted = await storage.transaction(insertAndFold);
+  else inserted = await storage.insertBatch(storage.unlocked, commit);
+  return inserted ? settlements : undefined;
+}

@@ -1,0 +1,184 @@
+/**
+ * One chain's writer: takes batches from its queue and commits them, sealed
+ * ahead on speculation outside the lock or, when there is no speculation,
+ * entirely under the head lock (chain/writer.ts, "Pipelining").
+ */
+import { newEventId } from './ids.ts';
+import { assert } from '../domain/errors.ts';
+import { commitSealed } from './batchCommit.ts';
+import { ChainError } from './errors.ts';
+import type { ValidatedAppend } from './input.ts';
+import { MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
+import { planBatch, type IdempotencyRecord } from './plan.ts';
+import type { ChainHead } from './record.ts';
+import { sealPlanned } from './sealedBatch.ts';
+import { advance, forget, HeadMoved, invalidateAfter, readForSpeculation, speculateOn, type Speculation, type SpeculativeBatch } from './speculation.ts';
+import type { AppendResult } from './store.ts';
+import type { WriterDeps } from './writerDeps.ts';
+import { batchKeys, batchStreams, WriterQueue, type Settlement } from './writerQueue.ts';
+
+export class ChainWriter<Tx> {
+  readonly #chain: string;
+  readonly #deps: WriterDeps<Tx>;
+  readonly #nowMs: () => number;
+  readonly #newId: () => string;
+  readonly #queue = new WriterQueue();
+  /** Set while #drain runs; cleared in the same microtask as its last queue check, so no append is left behind. */
+  #draining: Promise<void> | undefined;
+  #closed = false;
+  /** Batches sealed on speculation, oldest first, each committing after the one before. */
+  #inflight: SpeculativeBatch[] = [];
+  #commitTail: Promise<void> = Promise.resolve();
+  /** Undefined until a batch committed under the lock, and again after any failed commit. */
+  #speculation: Speculation | undefined;
+  #batches = 0;
+  /** The session kid this writer has introduced in its chain with a committed signer.delegated record. */
+  #introducedSession: string | undefined;
+
+  constructor(chain: string, deps: WriterDeps<Tx>) {
+    this.#chain = chain;
+    this.#deps = deps;
+    this.#nowMs = deps.nowMs ?? Date.now;
+    this.#newId = deps.newId ?? newEventId;
+  }
+
+  get queuedEvents(): number {
+    return this.#queue.events;
+  }
+
+  append(append: ValidatedAppend): Promise<AppendResult> {
+    assert(append.chain === this.#chain, `append for ${append.chain} given to writer of ${this.#chain}`);
+    if (this.#closed) return Promise.reject(new ChainError('WRITER_CLOSED', 'the writer is shutting down', {}));
+    const disabled = this.#deps.signingDisabledReason?.();
+    if (disabled !== undefined) {
+      return Promise.reject(new ChainError('SIGNING_UNAVAILABLE', `signing is disabled: ${disabled}`, { reason: disabled, readOnly: true }));
+    }
+    if (this.#queue.events + append.events.length > MAX_PENDING_EVENTS) {
+      return Promise.reject(
+        new ChainError('WRITER_OVERLOADED', `more than ${MAX_PENDING_EVENTS} events are waiting for chain ${this.#chain}`, {
+          maxPendingEvents: MAX_PENDING_EVENTS,
+        }),
+      );
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#queue.push(append, resolve, reject);
+      this.#draining ??= this.#drain();
+    });
+  }
+
+  /** Stops accepting appends and waits for the queued ones. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 || this.#inflight.length > 0) {
+        if (this.#queue.length > 0 && this.#speculation && this.#inflight.length < MAX_PIPELINE_BATCHES) {
+          if (await this.#prepare(this.#speculation)) continue;
+        } else if (this.#queue.length > 0 && !this.#speculation && this.#inflight.length === 0) {
+          await this.#lockedBatch();
+          continue;
+        }
+        await this.#inflight[0]?.committed;
+      }
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  /** Plans and seals a batch on the speculation and starts signing it. False when nothing could be taken. */
+  async #prepare(speculation: Speculation): Promise<boolean> {
+    const pendings = this.#queue.take(speculation.keys);
+    if (pendings.length === 0) return false;
+    const appends = pendings.map((pending) => pending.append);
+    const reads = await readForSpeculation(this.#deps.storage, this.#chain, speculation, appends);
+    if (this.#speculation !== speculation) {
+      // A commit failed while we were reading: what we planned on is gone.
+      this.#queue.requeue(pendings);
+      return true;
+    }
+    const outcomes = planBatch(appends, reads.stored, reads.states);
+    const number = ++this.#batches;
+    const sessions = [this.#introducedSession, speculation.introducing];
+    const sealed = sealPlanned(this.#deps.signer, speculation.head, appends, outcomes, this.#nowMs(), this.#newId, sessions);
+    const batch: SpeculativeBatch = { ...sealed, number, pendings, streams: reads.streams, keys: reads.keys, invalid: false, committed: Promise.resolve() };
+    advance(speculation, batch, reads.states);
+    this.#inflight.push(batch);
+    batch.committed = this.#commitTail = this.#commitTail.then(() => this.#commitSpeculative(batch));
+    return true;
+  }
+
+  /** Commits a speculative batch outside the lock, with a compare-and-set on the head it was sealed on. */
+  async #commitSpeculative(batch: SpeculativeBatch): Promise<void> {
+    if (batch.invalid) return;
+    try {
+      const settlements = await commitSealed(this.#deps, this.#chain, batch, undefined);
+      if (!settlements) throw new HeadMoved();
+      this.#inflight.shift();
+      forget(this.#speculation, batch);
+      if (batch.introduces) this.#introducedSession = batch.introduces;
+      this.#queue.settle(batch.pendings, settlements);
+    } catch (error) {
+      this.#failSpeculative(batch, error);
+    }
+  }
+
+  /**
+   * A speculative commit failed: every later batch was sealed on its head, so
+   * all go back to the queue, and the next batch runs under the lock.
+   */
+  #failSpeculative(batch: SpeculativeBatch, error: unknown): void {
+    this.#speculation = undefined;
+    const requeued = invalidateAfter(this.#inflight.splice(0), batch);
+    if (error instanceof HeadMoved) {
+      requeued.unshift(...batch.pendings);
+    } else if (this.#deps.storage.isIsolatable(error)) {
+      // Planned on speculation, so run again under the lock, each append alone: only then is a rejection its own.
+      for (const pending of batch.pendings) pending.alone = true;
+      requeued.unshift(...batch.pendings);
+    } else {
+      this.#queue.rejectAll(batch.pendings, error);
+    }
+    this.#queue.requeue(requeued);
+  }
+
+  /** A batch read, planned, sealed, signed and committed entirely under the head lock; it restarts speculation. */
+  async #lockedBatch(): Promise<void> {
+    const pendings = this.#queue.take(new Map());
+    try {
+      const { settlements, head, introduces } = await this.#commitLocked(pendings.map((pending) => pending.append));
+      if (introduces) this.#introducedSession = introduces;
+      if (head) this.#speculation = speculateOn(head);
+      this.#queue.settle(pendings, settlements);
+    } catch (error) {
+      if (pendings.length > 1 && this.#deps.storage.isIsolatable(error)) {
+        for (const pending of pendings) pending.alone = true;
+        this.#queue.requeue(pendings);
+        return;
+      }
+      this.#queue.rejectAll(pendings, error);
+    }
+  }
+
+  #commitLocked(appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; head: ChainHead | undefined; introduces: string | undefined }> {
+    const { storage, signer } = this.#deps;
+    const chain = this.#chain;
+    return storage.transaction(async (tx) => {
+      const head = await storage.lockHead(tx, chain);
+      if (!head) {
+        const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
+        return { settlements: appends.map(() => ({ ok: false as const, error })), head: undefined, introduces: undefined };
+      }
+      const keys = batchKeys(appends);
+      const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
+      const streams = await storage.streamStates(tx, batchStreams(appends));
+      const outcomes = planBatch(appends, stored, streams);
+      const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [this.#introducedSession]);
+      const settlements = await commitSealed(this.#deps, chain, sealed, { tx });
+      assert(settlements, `the head of ${chain} moved under its lock`);
+      return { settlements, head: sealed.head, introduces: sealed.introduces };
+    });
+  }
+}

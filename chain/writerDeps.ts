@@ -1,0 +1,62 @@
+/**
+ * What a chain writer (chain/writer.ts) is given: the storage it reads and
+ * commits through (infra/adapters/sql implements it), the signer, and the
+ * inline projections folded inside the append transaction.
+ */
+import type { IdempotencyRecord, StreamState } from './plan.ts';
+import type { ChainHead, StoredRecord } from './record.ts';
+import type { Signer } from './signer.ts';
+
+export interface IdempotencyRow {
+  key: string;
+  requestHash: string;
+  result: string;
+  /** The caller's response (JSON text), when it gave one. */
+  response: string | undefined;
+}
+
+export interface CommitBatch {
+  chain: string;
+  records: readonly StoredRecord[];
+  idempotency: readonly IdempotencyRow[];
+  /** The head before the batch, as locked. */
+  previousHead: ChainHead;
+  /** The head after the batch. */
+  head: ChainHead;
+}
+
+export interface WriterStorage<Tx> {
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Reads outside any transaction, for planning a speculative batch. */
+  readonly unlocked: Tx;
+  /** Locks the chain's head row until the transaction ends; undefined for an unknown chain. */
+  lockHead(tx: Tx, chain: string): Promise<ChainHead | undefined>;
+  /** Current version and chain of each stream that exists. */
+  streamStates(tx: Tx, streams: readonly string[]): Promise<Map<string, StreamState>>;
+  idempotencyRecords(tx: Tx, chain: string, keys: readonly string[]): Promise<Map<string, IdempotencyRecord>>;
+  /**
+   * Inserts the batch and moves the head, only if the head is still
+   * `batch.previousHead`: false (and nothing written) when it moved. Given
+   * `unlocked`, one atomic statement outside any transaction.
+   */
+  insertBatch(tx: Tx, batch: CommitBatch): Promise<boolean>;
+  /**
+   * Whether a failed transaction may have been caused by one append alone (a
+   * constraint, a projection's rejection), so that retrying the batch's
+   * appends one by one isolates it. False for a lost connection.
+   */
+  isIsolatable(error: unknown): boolean;
+}
+
+/** Runs inside the append transaction after the records are inserted (inline projections). */
+export type InlineHandler<Tx> = (tx: Tx, records: readonly StoredRecord[]) => Promise<void>;
+
+export interface WriterDeps<Tx> {
+  storage: WriterStorage<Tx>;
+  signer: Signer;
+  inline?: InlineHandler<Tx> | undefined;
+  nowMs?: (() => number) | undefined;
+  newId?: (() => string) | undefined;
+  /** When set, appends are refused with SIGNING_UNAVAILABLE and this reason (read-only mode). */
+  signingDisabledReason?: (() => string | undefined) | undefined;
+}

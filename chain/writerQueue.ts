@@ -1,0 +1,102 @@
+/**
+ * The appends waiting for one chain's writer (chain/writer.ts), the batches
+ * taken from them, and their settlement. Every append's events count against
+ * MAX_PENDING_EVENTS from the moment it is queued until it is settled.
+ */
+import type { ValidatedAppend } from './input.ts';
+import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS } from './limits.ts';
+import type { AppendResult } from './store.ts';
+
+export interface Pending {
+  append: ValidatedAppend;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+  /** Set after a batch failed in a way one append may have caused: this append then commits on its own. */
+  alone: boolean;
+}
+
+export type Settlement = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
+/** The streams a batch's appends touch, each once. */
+export function batchStreams(appends: readonly ValidatedAppend[]): string[] {
+  return [...new Set(appends.flatMap((append) => append.events.map((event) => event.stream)))];
+}
+
+/** The idempotency keys a batch's appends carry. */
+export function batchKeys(appends: readonly ValidatedAppend[]): string[] {
+  return appends.flatMap((append) => (append.idempotencyKey === undefined ? [] : [append.idempotencyKey]));
+}
+
+export class WriterQueue {
+  #pendings: Pending[] = [];
+  #events = 0;
+
+  /** Appends waiting to be taken into a batch. */
+  get length(): number {
+    return this.#pendings.length;
+  }
+
+  /** Events of appends not yet settled, whether queued or in a batch. */
+  get events(): number {
+    return this.#events;
+  }
+
+  push(append: ValidatedAppend, resolve: Pending['resolve'], reject: Pending['reject']): void {
+    this.#pendings.push({ append, resolve, reject, alone: false });
+    this.#events += append.events.length;
+  }
+
+  /** Puts appends taken into a batch back at the front of the queue, in their order. */
+  requeue(pendings: readonly Pending[]): void {
+    this.#pendings.unshift(...pendings);
+  }
+
+  /**
+   * The next batch from the front of the queue: at most MAX_BATCH_EVENTS
+   * events and MAX_BATCH_DATA_BYTES, an `alone` append by itself, and no
+   * append whose idempotency key an uncommitted batch holds (it waits).
+   */
+  take(waiting: ReadonlyMap<string, number>): Pending[] {
+    const taken: Pending[] = [];
+    const left: Pending[] = [];
+    let events = 0;
+    let bytes = 0;
+    let index = 0;
+    for (; index < this.#pendings.length; index++) {
+      const pending = this.#pendings[index]!;
+      const key = pending.append.idempotencyKey;
+      if (key !== undefined && waiting.has(key)) {
+        left.push(pending);
+        continue;
+      }
+      const over = events + pending.append.events.length > MAX_BATCH_EVENTS || bytes + pending.append.dataBytes > MAX_BATCH_DATA_BYTES;
+      if (taken.length > 0 && (pending.alone || over)) break;
+      taken.push(pending);
+      events += pending.append.events.length;
+      bytes += pending.append.dataBytes;
+      if (pending.alone) {
+        index += 1;
+        break;
+      }
+    }
+    this.#pendings = left.concat(this.#pendings.slice(index));
+    return taken;
+  }
+
+  /** Resolves or rejects each append of a batch with its settlement, in order. */
+  settle(pendings: readonly Pending[], settlements: readonly Settlement[]): void {
+    pendings.forEach((pending, index) => {
+      const settlement = settlements[index]!;
+      this.#events -= pending.append.events.length;
+      if (settlement.ok) pending.resolve(settlement.result);
+      else pending.reject(settlement.error);
+    });
+  }
+
+  rejectAll(pendings: readonly Pending[], error: unknown): void {
+    this.settle(
+      pendings,
+      pendings.map(() => ({ ok: false, error })),
+    );
+  }
+}
