@@ -7,9 +7,26 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 const IO_LIBRARIES = [
-  'pg', '@electric-sql/pglite', 'express', 'kafkajs', 'ioredis', 'redis', 'pino', 'prom-client',
-  'node:fs', 'node:fs/promises', 'fs', 'fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process',
-  'node:worker_threads', 'node:os', 'node:readline', 'node:zlib',
+  'pg',
+  '@electric-sql/pglite',
+  'express',
+  'kafkajs',
+  'ioredis',
+  'redis',
+  'pino',
+  'prom-client',
+  'node:fs',
+  'node:fs/promises',
+  'fs',
+  'fs/promises',
+  'node:net',
+  'node:http',
+  'node:https',
+  'node:child_process',
+  'node:worker_threads',
+  'node:os',
+  'node:readline',
+  'node:zlib',
 ];
 const ioPaths = IO_LIBRARIES.map((name) => ({ name, message: 'I/O belongs in infra/: take an interface instead.' }));
 const ioPatterns = [{ group: ['@aws-sdk/*', 'pkcs11js', '@eventstore/*'], message: 'I/O belongs in infra/.' }];
@@ -24,15 +41,27 @@ const ALLOWED = {
   archive: ['domain', 'chain', 'verifier'],
   'infra/adapters': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive'],
   'infra/wiring': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive', 'infra/adapters'],
-  'infra/entrypoints': ['domain', 'chain', 'verifier', 'projections', 'commands', 'archive', 'infra/adapters', 'infra/wiring'],
+  'infra/entrypoints': [
+    'domain',
+    'chain',
+    'verifier',
+    'projections',
+    'commands',
+    'archive',
+    'infra/adapters',
+    'infra/wiring',
+  ],
 };
 
 function restrictedZones() {
   const folders = Object.keys(ALLOWED);
   const zones = folders.map((target) => {
     const allowed = ALLOWED[target];
-    const from = folders.filter((other) => other !== target && !allowed.includes(other) && !target.startsWith(`${other}/`));
-    const message = allowed.length === 0 ? `${target} imports nothing of ours.` : `${target} imports only ${allowed.join(', ')}.`;
+    const from = folders.filter(
+      (other) => other !== target && !allowed.includes(other) && !target.startsWith(`${other}/`),
+    );
+    const message =
+      allowed.length === 0 ? `${target} imports nothing of ours.` : `${target} imports only ${allowed.join(', ')}.`;
     return { target: `./${target}`, from: from.map((folder) => `./${folder}`), message };
   });
   return zones.filter((zone) => zone.from.length > 0);
@@ -45,7 +74,20 @@ export default tseslint.config(
   {
     plugins: { 'import-x': importX },
     settings: { 'import-x/ignore': ['node_modules'] },
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        performance: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',

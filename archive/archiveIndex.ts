@@ -35,7 +35,14 @@ export const MAX_REPORTED_STRAYS = 100;
 function collect(entries: Map<string, IndexedBatch>, key: string, parsed: ArchiveKey): void {
   const batch = parsed.kind === 'batch' ? key : `${key.slice(0, -'.manifest.json'.length)}.jsonl.gz`;
   const entry = entries.get(batch) ?? {
-    key: batch, manifestKey: manifestKeyOf(batch), date: parsed.date, chain: parsed.chain, fromSeq: parsed.fromSeq, toSeq: parsed.toSeq, hasObject: false, hasManifest: false,
+    key: batch,
+    manifestKey: manifestKeyOf(batch),
+    date: parsed.date,
+    chain: parsed.chain,
+    fromSeq: parsed.fromSeq,
+    toSeq: parsed.toSeq,
+    hasObject: false,
+    hasManifest: false,
   };
   if (parsed.kind === 'batch') entry.hasObject = true;
   else entry.hasManifest = true;
@@ -59,7 +66,12 @@ function indexOf(service: string, entries: Iterable<IndexedBatch>, strays: strin
     chains.set(entry.chain, list);
   }
   for (const list of chains.values()) list.sort(bySeq);
-  return { service, chains: new Map([...chains].sort(([a], [b]) => (a < b ? -1 : 1))), unmanifested: unmanifested.sort(bySeq), strays };
+  return {
+    service,
+    chains: new Map([...chains].sort(([a], [b]) => (a < b ? -1 : 1))),
+    unmanifested: unmanifested.sort(bySeq),
+    strays,
+  };
 }
 
 /** Lists every key of one service's folder (bounded by MAX_LISTED_OBJECTS). */
@@ -69,7 +81,11 @@ export async function readIndex(store: ObjectStore, service: string): Promise<Ar
   let listed = 0;
   for await (const page of store.list(`${service}/`)) {
     listed += page.keys.length;
-    if (listed > MAX_LISTED_OBJECTS) throw new CodedError('ARCHIVE_TOO_LARGE', `${store.description} holds more than ${MAX_LISTED_OBJECTS} objects under ${service}/`);
+    if (listed > MAX_LISTED_OBJECTS)
+      throw new CodedError(
+        'ARCHIVE_TOO_LARGE',
+        `${store.description} holds more than ${MAX_LISTED_OBJECTS} objects under ${service}/`,
+      );
     for (const key of page.keys) {
       const parsed = parseArchiveKey(key);
       if (parsed?.service === service) collect(entries, key, parsed);
@@ -82,7 +98,8 @@ export async function readIndex(store: ObjectStore, service: string): Promise<Ar
 /** The services (top folders) of an archive. */
 export async function listServices(store: ObjectStore): Promise<string[]> {
   const services: string[] = [];
-  for await (const page of store.list('', { delimiter: true })) services.push(...page.folders.map((folder) => folder.slice(0, -1)));
+  for await (const page of store.list('', { delimiter: true }))
+    services.push(...page.folders.map((folder) => folder.slice(0, -1)));
   return services;
 }
 
@@ -102,7 +119,8 @@ export async function findChainTail(store: ObjectStore, service: string, chain: 
   const folders: string[] = [];
   for await (const page of store.list(`${service}/`, { delimiter: true })) {
     folders.push(...page.folders);
-    if (folders.length > MAX_LISTED_OBJECTS) throw new CodedError('ARCHIVE_TOO_LARGE', `${store.description} has too many date folders under ${service}/`);
+    if (folders.length > MAX_LISTED_OBJECTS)
+      throw new CodedError('ARCHIVE_TOO_LARGE', `${store.description} has too many date folders under ${service}/`);
   }
   const found: IndexedBatch[] = [];
   for (const folder of folders.sort().reverse()) {
@@ -116,8 +134,13 @@ export async function findChainTail(store: ObjectStore, service: string, chain: 
     found.push(...entries.values());
     if (found.some((entry) => entry.hasManifest)) break;
   }
-  const last = found.filter((entry) => entry.hasManifest).sort(bySeq).at(-1);
+  const last = found
+    .filter((entry) => entry.hasManifest)
+    .sort(bySeq)
+    .at(-1);
   const next = (last?.toSeq ?? 0) + 1;
-  const unmanifested = found.filter((entry) => !entry.hasManifest && entry.hasObject && entry.fromSeq === next).sort(bySeq)[0];
+  const unmanifested = found
+    .filter((entry) => !entry.hasManifest && entry.hasObject && entry.fromSeq === next)
+    .sort(bySeq)[0];
   return { last, unmanifested };
 }

@@ -74,7 +74,8 @@ export class ArchiveReader implements RecordReader {
 
   #batches(chain: string): IndexedBatch[] {
     const batches = this.#source.index.chains.get(chain);
-    if (!batches) throw new CodedError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} is not in ${this.description}`, { chain });
+    if (!batches)
+      throw new CodedError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} is not in ${this.description}`, { chain });
     return batches;
   }
 
@@ -96,7 +97,8 @@ export class ArchiveReader implements RecordReader {
     let next = start;
     for (let index = start; index < batches.length && batches[index]!.fromSeq <= toSeq; index++) {
       // Read ahead: the next batches' objects arrive while this one is verified.
-      while (loads.length <= MAX_BATCHES_IN_FLIGHT && next < batches.length && batches[next]!.fromSeq <= toSeq) loads.push(this.#load(batches[next++]!));
+      while (loads.length <= MAX_BATCHES_IN_FLIGHT && next < batches.length && batches[next]!.fromSeq <= toSeq)
+        loads.push(this.#load(batches[next++]!));
       const expectedFrom = index === 0 ? 1 : batches[index - 1]!.toSeq + 1;
       const checked = await this.#check(batches[index]!, expectedFrom, previous, await loads.shift()!);
       if ('finding' in checked) {
@@ -106,13 +108,17 @@ export class ArchiveReader implements RecordReader {
       previous = checked.manifest;
       const first = Math.max(0, fromSeq - checked.manifest.from_seq);
       const end = Math.min(checked.lines.length, toSeq - checked.manifest.from_seq + 1);
-      for (let offset = first; offset < end; offset += PAGE_RECORDS) yield checked.lines.slice(offset, Math.min(end, offset + PAGE_RECORDS));
+      for (let offset = first; offset < end; offset += PAGE_RECORDS)
+        yield checked.lines.slice(offset, Math.min(end, offset + PAGE_RECORDS));
     }
   }
 
   #load(batch: IndexedBatch): Promise<Loaded> {
     const { store } = this.#source;
-    const loaded = Promise.all([store.get(batch.manifestKey, MAX_MANIFEST_BYTES), store.get(batch.key, MAX_ARCHIVE_BATCH_BYTES)]).then(([manifest, object]) => ({ manifest, object }));
+    const loaded = Promise.all([
+      store.get(batch.manifestKey, MAX_MANIFEST_BYTES),
+      store.get(batch.key, MAX_ARCHIVE_BATCH_BYTES),
+    ]).then(([manifest, object]) => ({ manifest, object }));
     loaded.catch(() => undefined); // read ahead and maybe never awaited: its failure surfaces where it is awaited
     return loaded;
   }
@@ -123,21 +129,33 @@ export class ArchiveReader implements RecordReader {
     return typeof parsed === 'object' ? parsed : undefined;
   }
 
-  async #check(batch: IndexedBatch, expectedFrom: number, previous: Manifest | undefined, loaded: Loaded): Promise<Checked> {
+  async #check(
+    batch: IndexedBatch,
+    expectedFrom: number,
+    previous: Manifest | undefined,
+    loaded: Loaded,
+  ): Promise<Checked> {
     const fail = (reason: SourceFindingReason, message: string, seq = batch.fromSeq): Checked => ({
       finding: { chain: batch.chain, seq, reason, message: `batch ${batch.key}: ${message}`, batch: batch.key },
     });
     if (batch.fromSeq > expectedFrom) return fail('batch-missing', this.#gapMessage(batch, expectedFrom), expectedFrom);
-    if (batch.fromSeq < expectedFrom) return fail('batch-link-mismatch', `overlaps the batch before it, which ends at seq ${expectedFrom - 1}`);
+    if (batch.fromSeq < expectedFrom)
+      return fail('batch-link-mismatch', `overlaps the batch before it, which ends at seq ${expectedFrom - 1}`);
     const manifest = this.#checkManifest(batch, loaded.manifest, previous);
     if ('finding' in manifest) return fail(manifest.finding[0], manifest.finding[1]);
-    if (loaded.object === undefined) return fail('batch-missing', 'its manifest is there but the batch object is missing');
+    if (loaded.object === undefined)
+      return fail('batch-missing', 'its manifest is there but the batch object is missing');
     if (sha256Hex(loaded.object) !== manifest.object_sha256) {
-      return fail('batch-hash-mismatch', `the object's SHA-256 ${sha256Hex(loaded.object)} is not the manifest's object_sha256 ${manifest.object_sha256}`);
+      return fail(
+        'batch-hash-mismatch',
+        `the object's SHA-256 ${sha256Hex(loaded.object)} is not the manifest's object_sha256 ${manifest.object_sha256}`,
+      );
     }
     let text: string;
     try {
-      text = Buffer.from(await this.#source.compression.gunzip(loaded.object, MAX_ARCHIVE_BATCH_BYTES)).toString('utf8');
+      text = Buffer.from(await this.#source.compression.gunzip(loaded.object, MAX_ARCHIVE_BATCH_BYTES)).toString(
+        'utf8',
+      );
     } catch (error) {
       return fail('batch-content-mismatch', `does not decompress: ${(error as Error).message}`);
     }
@@ -147,24 +165,46 @@ export class ArchiveReader implements RecordReader {
   }
 
   #gapMessage(batch: IndexedBatch, expectedFrom: number): string {
-    const orphan = this.#source.index.unmanifested.find((entry) => entry.chain === batch.chain && entry.fromSeq === expectedFrom);
+    const orphan = this.#source.index.unmanifested.find(
+      (entry) => entry.chain === batch.chain && entry.fromSeq === expectedFrom,
+    );
     const missing = `no batch holds seq ${expectedFrom}..${batch.fromSeq - 1}, the next batch starts at ${batch.fromSeq}`;
     return orphan ? `${missing} (the object ${orphan.key} is there without its manifest)` : missing;
   }
 
-  #checkManifest(batch: IndexedBatch, bytes: Uint8Array | undefined, previous: Manifest | undefined): Manifest | { finding: [SourceFindingReason, string] } {
+  #checkManifest(
+    batch: IndexedBatch,
+    bytes: Uint8Array | undefined,
+    previous: Manifest | undefined,
+  ): Manifest | { finding: [SourceFindingReason, string] } {
     if (bytes === undefined) return { finding: ['manifest-invalid', 'its manifest object is missing'] };
     const manifest = parseManifest(bytes);
-    if (typeof manifest === 'string') return { finding: ['manifest-invalid', `manifest ${batch.manifestKey}: ${manifest}`] };
+    if (typeof manifest === 'string')
+      return { finding: ['manifest-invalid', `manifest ${batch.manifestKey}: ${manifest}`] };
     const { service } = this.#source.index;
-    if (manifest.service !== service || manifest.chain !== batch.chain || manifest.from_seq !== batch.fromSeq || manifest.to_seq !== batch.toSeq) {
-      return { finding: ['manifest-invalid', `manifest says service ${manifest.service}, chain ${manifest.chain}, seq ${manifest.from_seq}..${manifest.to_seq}, not what its key names`] };
+    if (
+      manifest.service !== service ||
+      manifest.chain !== batch.chain ||
+      manifest.from_seq !== batch.fromSeq ||
+      manifest.to_seq !== batch.toSeq
+    ) {
+      return {
+        finding: [
+          'manifest-invalid',
+          `manifest says service ${manifest.service}, chain ${manifest.chain}, seq ${manifest.from_seq}..${manifest.to_seq}, not what its key names`,
+        ],
+      };
     }
     const signature = manifestSignatureProblem(manifest, this.#source.registry);
     if (signature) return { finding: ['manifest-signature-invalid', `manifest signature: ${signature}`] };
     const expectedPrev = previous?.last_hash ?? (batch.fromSeq === 1 ? ZERO_HASH : undefined);
     if (expectedPrev !== undefined && manifest.first_prev_hash !== expectedPrev) {
-      return { finding: ['batch-link-mismatch', `first_prev_hash ${manifest.first_prev_hash} is not the previous batch's last_hash ${expectedPrev}`] };
+      return {
+        finding: [
+          'batch-link-mismatch',
+          `first_prev_hash ${manifest.first_prev_hash} is not the previous batch's last_hash ${expectedPrev}`,
+        ],
+      };
     }
     return manifest;
   }
@@ -191,7 +231,9 @@ export class ArchiveReader implements RecordReader {
     const stream = `"stream":${JSON.stringify(`delegation-${chain}.${kid}`)}`;
     const earlier = this.#batches(chain).filter((batch) => batch.fromSeq < beforeSeq);
     for (const batch of earlier.reverse()) {
-      const found = (await this.#readAlone(batch))?.find((line) => line.includes(stream) && line.includes('"type":"signer.delegated"'));
+      const found = (await this.#readAlone(batch))?.find(
+        (line) => line.includes(stream) && line.includes('"type":"signer.delegated"'),
+      );
       if (found !== undefined) return found;
     }
     return undefined;
@@ -228,12 +270,18 @@ function contentProblem(text: string, manifest: Manifest, keyDate: string): stri
   if (last && (last.seq !== manifest.to_seq || last.hash !== manifest.last_hash)) {
     return `its last record (seq ${String(last.seq)}, hash ${String(last.hash)}) is not to_seq ${manifest.to_seq} with last_hash ${manifest.last_hash}`;
   }
-  if (first && typeof first.ts === 'string' && first.ts.slice(0, 10) !== keyDate) return `its first record's date ${first.ts.slice(0, 10)} is not the date ${keyDate} in its key`;
+  if (first && typeof first.ts === 'string' && first.ts.slice(0, 10) !== keyDate)
+    return `its first record's date ${first.ts.slice(0, 10)} is not the date ${keyDate} in its key`;
   return undefined;
 }
 
 /** What a report says of the archive beside its verdict: batches, and objects that are not part of it. */
-export function archiveNotes(index: ArchiveIndex): { service: string; batches: number; unmanifested: string[]; strays: string[] } {
+export function archiveNotes(index: ArchiveIndex): {
+  service: string;
+  batches: number;
+  unmanifested: string[];
+  strays: string[];
+} {
   return {
     service: index.service,
     batches: [...index.chains.values()].reduce((sum, batches) => sum + batches.length, 0),

@@ -53,7 +53,12 @@ function seqOf(line: string): number | undefined {
 }
 
 /** Compares verified archive pages with the database's records at the same seqs; throws ComparisonFailed at the first difference. */
-async function comparePage(database: RecordReader, known: ReadonlySet<string>, chain: string, lines: readonly string[]): Promise<void> {
+async function comparePage(
+  database: RecordReader,
+  known: ReadonlySet<string>,
+  chain: string,
+  lines: readonly string[],
+): Promise<void> {
   const fromSeq = seqOf(lines[0]!);
   assert(fromSeq !== undefined, 'a verified archive line has no seq');
   const toSeq = fromSeq + lines.length - 1;
@@ -67,14 +72,24 @@ async function comparePage(database: RecordReader, known: ReadonlySet<string>, c
         const seq = fromSeq + index;
         if (text !== lines[index]) {
           const found = seqOf(text);
-          fail('database-mismatch', seq, found === seq ? `record ${seq} in the database is not the archived record` : `the database has no record at seq ${seq} (records were removed from the middle of the chain)`);
+          fail(
+            'database-mismatch',
+            seq,
+            found === seq
+              ? `record ${seq} in the database is not the archived record`
+              : `the database has no record at seq ${seq} (records were removed from the middle of the chain)`,
+          );
         }
         index += 1;
       }
     }
   }
   if (index < lines.length) {
-    fail('database-behind-archive', fromSeq + index, `the database's chain ${chain} stops before seq ${fromSeq + index}, which the archive holds: records were removed from its tail or it was rolled back`);
+    fail(
+      'database-behind-archive',
+      fromSeq + index,
+      `the database's chain ${chain} stops before seq ${fromSeq + index}, which the archive holds: records were removed from its tail or it was rolled back`,
+    );
   }
 }
 
@@ -84,31 +99,56 @@ async function compareHeads(database: RecordReader, chains: readonly ChainSummar
     if (summary.records === 0) continue;
     const head = await database.claimedHead?.(summary.chain);
     if (head && head.seq < summary.toSeq) {
-      return { chain: summary.chain, seq: head.seq + 1, reason: 'database-behind-archive', message: `the database's head row says seq ${head.seq}, the archive reaches seq ${summary.toSeq}: the database was rolled back` };
+      return {
+        chain: summary.chain,
+        seq: head.seq + 1,
+        reason: 'database-behind-archive',
+        message: `the database's head row says seq ${head.seq}, the archive reaches seq ${summary.toSeq}: the database was rolled back`,
+      };
     }
   }
   return undefined;
 }
 
 /** archive.exported records after the archive's end that name a batch of this archive reaching past it. */
-async function removedBatches(database: RecordReader, chains: readonly ChainSummary[], exportedTo: { service: string; target: string }): Promise<Finding | undefined> {
+async function removedBatches(
+  database: RecordReader,
+  chains: readonly ChainSummary[],
+  exportedTo: { service: string; target: string },
+): Promise<Finding | undefined> {
   for (const summary of chains) {
     if (summary.records === 0) continue;
     for await (const page of database.pages(summary.chain, summary.toSeq + 1, await database.lastSeq(summary.chain))) {
       for (const line of page) {
         if (!line.includes(`"type":"${ARCHIVE_EXPORTED_TYPE}"`)) continue;
         const { type, data } = JSON.parse(line) as { type: string; data: Partial<ArchiveExported> };
-        if (type !== ARCHIVE_EXPORTED_TYPE || data.service !== exportedTo.service || data.target !== exportedTo.target || data.chain !== summary.chain) continue;
+        if (
+          type !== ARCHIVE_EXPORTED_TYPE ||
+          data.service !== exportedTo.service ||
+          data.target !== exportedTo.target ||
+          data.chain !== summary.chain
+        )
+          continue;
         if ((data.toSeq ?? 0) <= summary.toSeq) continue;
         const message = `the database records the export of ${String(data.batchKey)} (seq ${String(data.fromSeq)}..${String(data.toSeq)}) to ${exportedTo.target}, which the archive, ending at seq ${summary.toSeq}, does not hold: batches were removed from the archive`;
-        return { chain: summary.chain, seq: summary.toSeq + 1, reason: 'batch-missing', message, ...(typeof data.batchKey === 'string' ? { batch: data.batchKey } : {}) };
+        return {
+          chain: summary.chain,
+          seq: summary.toSeq + 1,
+          reason: 'batch-missing',
+          message,
+          ...(typeof data.batchKey === 'string' ? { batch: data.batchKey } : {}),
+        };
       }
     }
   }
   return undefined;
 }
 
-export async function verifyArchive(archive: RecordReader, checker: LineChecker, options: ArchiveVerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyArchive(
+  archive: RecordReader,
+  checker: LineChecker,
+  options: ArchiveVerifyOptions = {},
+): Promise<VerifyReport> {
   const { database, exportedTo, ...verifyOptions } = options;
   if (!database) return verify(archive, checker, verifyOptions);
   const started = performance.now();
@@ -125,10 +165,19 @@ export async function verifyArchive(archive: RecordReader, checker: LineChecker,
     });
     if (!report.ok) return report;
     const toEnd = verifyOptions.toSeq === undefined;
-    const finding = (await compareHeads(database, report.chains)) ?? (toEnd && exportedTo ? await removedBatches(database, report.chains, exportedTo) : undefined);
+    const finding =
+      (await compareHeads(database, report.chains)) ??
+      (toEnd && exportedTo ? await removedBatches(database, report.chains, exportedTo) : undefined);
     return finding ? { ...report, ok: false, finding } : report;
   } catch (error) {
     if (!(error instanceof ComparisonFailed)) throw error;
-    return { ok: false, finding: error.finding, source: archive.description, chains: [], records: compared, elapsedMs: Math.round(performance.now() - started) };
+    return {
+      ok: false,
+      finding: error.finding,
+      source: archive.description,
+      chains: [],
+      records: compared,
+      elapsedMs: Math.round(performance.now() - started),
+    };
   }
 }

@@ -65,7 +65,11 @@ export interface BundleReport {
 
 /** Batches whose first record's date allows a record in [fromTs, toTs]: by the dates in the keys, before reading any. */
 function candidates(batches: readonly IndexedBatch[], fromTs: string, toTs: string): IndexedBatch[] {
-  return batches.filter((batch, index) => batch.date <= toTs.slice(0, 10) && (index === batches.length - 1 || batches[index + 1]!.date >= fromTs.slice(0, 10)));
+  return batches.filter(
+    (batch, index) =>
+      batch.date <= toTs.slice(0, 10) &&
+      (index === batches.length - 1 || batches[index + 1]!.date >= fromTs.slice(0, 10)),
+  );
 }
 
 interface Range {
@@ -74,7 +78,11 @@ interface Range {
 }
 
 /** Verifies the candidate batches and finds the seqs committed in the time range. */
-async function verifiedRange(reader: ArchiveReader, options: BundleOptions, among: readonly IndexedBatch[]): Promise<Range & { finding: Finding | undefined }> {
+async function verifiedRange(
+  reader: ArchiveReader,
+  options: BundleOptions,
+  among: readonly IndexedBatch[],
+): Promise<Range & { finding: Finding | undefined }> {
   const range: Range = { fromSeq: undefined, toSeq: undefined };
   const report = await verify(reader, options.checker, {
     chains: [options.chain],
@@ -94,16 +102,29 @@ async function verifiedRange(reader: ArchiveReader, options: BundleOptions, amon
 
 async function copyBatches(options: BundleOptions, batches: readonly IndexedBatch[]): Promise<void> {
   for (const batch of batches) {
-    for (const [key, maxBytes] of [[batch.key, MAX_ARCHIVE_BATCH_BYTES], [batch.manifestKey, MAX_MANIFEST_BYTES]] as const) {
+    for (const [key, maxBytes] of [
+      [batch.key, MAX_ARCHIVE_BATCH_BYTES],
+      [batch.manifestKey, MAX_MANIFEST_BYTES],
+    ] as const) {
       const bytes = await options.store.get(key, maxBytes);
-      if (bytes === undefined) throw new CodedError('ARCHIVE_CHANGED', `${key} disappeared from ${options.store.description} while the bundle was made`);
+      if (bytes === undefined)
+        throw new CodedError(
+          'ARCHIVE_CHANGED',
+          `${key} disappeared from ${options.store.description} while the bundle was made`,
+        );
       options.out.write(`batches/${key}`, bytes);
     }
   }
 }
 
 /** Proofs whose range the bundle holds, each verified against the archive (signature, range_hash, head_hash, records). */
-async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batchesFrom: number, batchesTo: number, texts: readonly { name: string; text: string }[]): Promise<Pick<BundleReport, 'proofs' | 'skippedProofs'>> {
+async function bundleProofs(
+  options: BundleOptions,
+  reader: ArchiveReader,
+  batchesFrom: number,
+  batchesTo: number,
+  texts: readonly { name: string; text: string }[],
+): Promise<Pick<BundleReport, 'proofs' | 'skippedProofs'>> {
   const proofs: string[] = [];
   const skippedProofs: { name: string; reason: string }[] = [];
   options.out.makeFolder('proofs');
@@ -115,7 +136,8 @@ async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batch
       skippedProofs.push({ name, reason: 'not JSON' });
       continue;
     }
-    if (proof.chain !== options.chain || (proof.from_seq ?? 0) < batchesFrom || (proof.to_seq ?? Infinity) > batchesTo) continue;
+    if (proof.chain !== options.chain || (proof.from_seq ?? 0) < batchesFrom || (proof.to_seq ?? Infinity) > batchesTo)
+      continue;
     const checked = await verifyProof(text, { registry: options.registry }, { reader, checker: options.checker });
     if (!checked.ok) {
       skippedProofs.push({ name, reason: `${checked.finding!.reason}: ${checked.finding!.message}` });
@@ -129,27 +151,65 @@ async function bundleProofs(options: BundleOptions, reader: ArchiveReader, batch
 
 export async function writeAuditBundle(options: BundleOptions): Promise<BundleReport> {
   const outDir = options.out.description;
-  if (!options.out.isEmpty()) throw new CodedError('USAGE', `${outDir} is not empty: the bundle goes into a new folder`);
+  if (!options.out.isEmpty())
+    throw new CodedError('USAGE', `${outDir} is not empty: the bundle goes into a new folder`);
   const index = await readIndex(options.store, options.service);
   const among = candidates(index.chains.get(options.chain) ?? [], options.fromTs, options.toTs);
   const empty = { ok: false, outDir, fromSeq: 0, toSeq: 0, batches: [], proofs: [], skippedProofs: [] };
-  if (among.length === 0) throw new CodedError('BUNDLE_RANGE_EMPTY', `the archive holds no batch of ${options.service}/${options.chain} from ${options.fromTs} to ${options.toTs}`);
-  const reader = new ArchiveReader({ store: options.store, compression: options.compression, registry: options.registry, index });
+  if (among.length === 0)
+    throw new CodedError(
+      'BUNDLE_RANGE_EMPTY',
+      `the archive holds no batch of ${options.service}/${options.chain} from ${options.fromTs} to ${options.toTs}`,
+    );
+  const reader = new ArchiveReader({
+    store: options.store,
+    compression: options.compression,
+    registry: options.registry,
+    index,
+  });
   const range = await verifiedRange(reader, options, among);
   if (range.finding) return { ...empty, finding: range.finding };
-  if (range.fromSeq === undefined || range.toSeq === undefined) throw new CodedError('BUNDLE_RANGE_EMPTY', `no archived record of ${options.chain} was committed from ${options.fromTs} to ${options.toTs}`);
+  if (range.fromSeq === undefined || range.toSeq === undefined)
+    throw new CodedError(
+      'BUNDLE_RANGE_EMPTY',
+      `no archived record of ${options.chain} was committed from ${options.fromTs} to ${options.toTs}`,
+    );
   const selected = among.filter((batch) => batch.toSeq >= range.fromSeq! && batch.fromSeq <= range.toSeq!);
   await copyBatches(options, selected);
   options.out.write('signers.json', `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
   const issued = options.issueProof ? await options.issueProof(range.fromSeq, range.toSeq) : undefined;
-  const texts = [...options.proofTexts, ...(issued ? [{ name: `issued ${issued.proof_id}`, text: JSON.stringify(issued) }] : [])];
+  const texts = [
+    ...options.proofTexts,
+    ...(issued ? [{ name: `issued ${issued.proof_id}`, text: JSON.stringify(issued) }] : []),
+  ];
   const proofs = await bundleProofs(options, reader, selected[0]!.fromSeq, selected.at(-1)!.toSeq, texts);
   const facts = {
-    service: options.service, chain: options.chain, fromTs: options.fromTs, toTs: options.toTs, fromSeq: range.fromSeq, toSeq: range.toSeq,
-    batchesFromSeq: selected[0]!.fromSeq, batchesToSeq: selected.at(-1)!.toSeq, batches: selected.length, proofs: proofs.proofs.length,
-    createdAt: new Date(options.nowMs()).toISOString(), version: options.version,
+    service: options.service,
+    chain: options.chain,
+    fromTs: options.fromTs,
+    toTs: options.toTs,
+    fromSeq: range.fromSeq,
+    toSeq: range.toSeq,
+    batchesFromSeq: selected[0]!.fromSeq,
+    batchesToSeq: selected.at(-1)!.toSeq,
+    batches: selected.length,
+    proofs: proofs.proofs.length,
+    createdAt: new Date(options.nowMs()).toISOString(),
+    version: options.version,
   };
   options.out.write('README.md', bundleReadme(facts, options.checkScript));
-  options.out.write('check.sh', `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${options.checkScript}`, { executable: true });
-  return { ok: true, finding: undefined, outDir, fromSeq: range.fromSeq, toSeq: range.toSeq, batches: selected.map((batch) => batch.key), ...proofs };
+  options.out.write(
+    'check.sh',
+    `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${options.checkScript}`,
+    { executable: true },
+  );
+  return {
+    ok: true,
+    finding: undefined,
+    outDir,
+    fromSeq: range.fromSeq,
+    toSeq: range.toSeq,
+    batches: selected.map((batch) => batch.key),
+    ...proofs,
+  };
 }

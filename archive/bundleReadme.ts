@@ -23,7 +23,6 @@ export interface BundleFacts {
   version: string;
 }
 
-
 export function bundleReadme(facts: BundleFacts, script: string): string {
   return `# Audit bundle: ${facts.service}, chain ${facts.chain}, ${facts.fromTs} to ${facts.toTs}
 

@@ -34,7 +34,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** True when every run that finished was ok; false at the first integrity failure. */
-export async function runExportSchedule<Report extends { ok: boolean }>(options: ExportScheduleOptions<Report>): Promise<boolean> {
+export async function runExportSchedule<Report extends { ok: boolean }>(
+  options: ExportScheduleOptions<Report>,
+): Promise<boolean> {
   for (let run = 1; run <= options.runs && !options.signal.aborted; run++) {
     const started = options.nowMs();
     try {

@@ -33,7 +33,12 @@ export function archiveStream(service: string, chain: string): string {
   return `archive-${service}.${chain}`;
 }
 
-export function exportedData(manifest: Manifest, batchKey: string, manifestKey: string, target: string): ArchiveExported {
+export function exportedData(
+  manifest: Manifest,
+  batchKey: string,
+  manifestKey: string,
+  target: string,
+): ArchiveExported {
   return {
     service: manifest.service,
     chain: manifest.chain,
@@ -58,9 +63,16 @@ export function exportIdempotencyKey(data: Pick<ArchiveExported, 'batchKey' | 't
 }
 
 /** `recordExport` for the exporter over any event store: appends archive.exported to the batch's chain, idempotently. */
-export function appendExported(store: Pick<EventStore, 'append'>): (chain: string, data: ArchiveExported) => Promise<void> {
+export function appendExported(
+  store: Pick<EventStore, 'append'>,
+): (chain: string, data: ArchiveExported) => Promise<void> {
   return async (chain, data) => {
-    const event = { stream: archiveStream(data.service, chain), type: ARCHIVE_EXPORTED_TYPE, data, actor: { ...ARCHIVE_ACTOR } };
+    const event = {
+      stream: archiveStream(data.service, chain),
+      type: ARCHIVE_EXPORTED_TYPE,
+      data,
+      actor: { ...ARCHIVE_ACTOR },
+    };
     await store.append(chain, [event], { idempotencyKey: exportIdempotencyKey(data) });
   };
 }

@@ -25,8 +25,20 @@ import { verify, type Finding } from '../verifier/verify.ts';
 import { findChainTail, type ChainTail } from './archiveIndex.ts';
 import { ARCHIVE_EXPORTED_TYPE, exportedData, type ArchiveExported } from './exportedEvent.ts';
 import { batchKey, manifestKeyOf } from './layout.ts';
-import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS, MAX_BATCHES_IN_FLIGHT, MAX_MANIFEST_BYTES } from './limits.ts';
-import { manifestSignatureProblem, manifestText, parseManifest, signManifest, type Manifest, type ManifestPayload } from './manifest.ts';
+import {
+  MAX_ARCHIVE_BATCH_BYTES,
+  MAX_ARCHIVE_BATCH_RECORDS,
+  MAX_BATCHES_IN_FLIGHT,
+  MAX_MANIFEST_BYTES,
+} from './limits.ts';
+import {
+  manifestSignatureProblem,
+  manifestText,
+  parseManifest,
+  signManifest,
+  type Manifest,
+  type ManifestPayload,
+} from './manifest.ts';
 import type { Compression, ObjectLock, ObjectStore } from './objectStore.ts';
 
 /** Pending records that are all `archive.exported` (and at most this many) do not start a batch: see quietTail. */
@@ -117,21 +129,50 @@ export async function exportArchive(deps: ExportDependencies, settings: ExportSe
 }
 
 /** Where the chain's export starts, or the integrity failure that forbids it: the archive's tail against the database. */
-async function startOf(deps: ExportDependencies, service: string, chain: string, tail: ChainTail): Promise<{ anchor: string; archivedSeq: number } | Finding> {
+async function startOf(
+  deps: ExportDependencies,
+  service: string,
+  chain: string,
+  tail: ChainTail,
+): Promise<{ anchor: string; archivedSeq: number } | Finding> {
   if (!tail.last) return { anchor: ZERO_HASH, archivedSeq: 0 };
-  const fail = (reason: Finding['reason'], seq: number, message: string): Finding => ({ chain, seq, reason, message, batch: tail.last!.key });
+  const fail = (reason: Finding['reason'], seq: number, message: string): Finding => ({
+    chain,
+    seq,
+    reason,
+    message,
+    batch: tail.last!.key,
+  });
   const bytes = await deps.store.get(tail.last.manifestKey, MAX_MANIFEST_BYTES);
   const manifest = bytes === undefined ? 'missing' : parseManifest(bytes);
-  if (typeof manifest === 'string') return fail('manifest-invalid', tail.last.fromSeq, `the newest manifest of ${service}/${chain} is not valid: ${manifest}`);
+  if (typeof manifest === 'string')
+    return fail(
+      'manifest-invalid',
+      tail.last.fromSeq,
+      `the newest manifest of ${service}/${chain} is not valid: ${manifest}`,
+    );
   const signature = manifestSignatureProblem(manifest, deps.registry);
-  if (signature) return fail('manifest-signature-invalid', tail.last.fromSeq, `the newest manifest of ${service}/${chain}: ${signature}`);
+  if (signature)
+    return fail(
+      'manifest-signature-invalid',
+      tail.last.fromSeq,
+      `the newest manifest of ${service}/${chain}: ${signature}`,
+    );
   const databaseSeq = await deps.database.lastSeq(chain);
   if (databaseSeq < manifest.to_seq) {
-    return fail('database-behind-archive', databaseSeq + 1, `the database's chain ends at seq ${databaseSeq} but the archive's signed manifest reaches seq ${manifest.to_seq}: records were removed or the database was rolled back`);
+    return fail(
+      'database-behind-archive',
+      databaseSeq + 1,
+      `the database's chain ends at seq ${databaseSeq} but the archive's signed manifest reaches seq ${manifest.to_seq}: records were removed or the database was rolled back`,
+    );
   }
   const hash = await deps.database.hashAt(chain, manifest.to_seq);
   if (hash !== manifest.last_hash) {
-    return fail('database-mismatch', manifest.to_seq, `record ${manifest.to_seq} in the database has hash ${hash ?? '(unreadable)'}, the archive's signed manifest says ${manifest.last_hash}`);
+    return fail(
+      'database-mismatch',
+      manifest.to_seq,
+      `record ${manifest.to_seq} in the database has hash ${hash ?? '(unreadable)'}, the archive's signed manifest says ${manifest.last_hash}`,
+    );
   }
   return { anchor: manifest.last_hash, archivedSeq: manifest.to_seq };
 }
@@ -144,16 +185,32 @@ async function startOf(deps: ExportDependencies, service: string, chain: string,
 async function quietTail(database: RecordReader, chain: string, fromSeq: number, toSeq: number): Promise<boolean> {
   if (toSeq - fromSeq + 1 > MAX_QUIET_TAIL_RECORDS) return false;
   for await (const page of database.pages(chain, fromSeq, toSeq)) {
-    if (!page.every((line) => line.includes(`"type":"${ARCHIVE_EXPORTED_TYPE}"`) && (JSON.parse(line) as { type: unknown }).type === ARCHIVE_EXPORTED_TYPE)) return false;
+    if (
+      !page.every(
+        (line) =>
+          line.includes(`"type":"${ARCHIVE_EXPORTED_TYPE}"`) &&
+          (JSON.parse(line) as { type: unknown }).type === ARCHIVE_EXPORTED_TYPE,
+      )
+    )
+      return false;
   }
   return true;
 }
 
-async function exportChain(deps: ExportDependencies, settings: ExportSettings, chain: string): Promise<{ export: ChainExport; finding: Finding | undefined }> {
+async function exportChain(
+  deps: ExportDependencies,
+  settings: ExportSettings,
+  chain: string,
+): Promise<{ export: ChainExport; finding: Finding | undefined }> {
   const tail = await findChainTail(deps.store, settings.service, chain);
   const start = await startOf(deps, settings.service, chain, tail);
   const databaseSeq = await deps.database.lastSeq(chain);
-  const result: ChainExport = { chain, archivedSeq: 'anchor' in start ? start.archivedSeq : 0, databaseSeq, batches: [] };
+  const result: ChainExport = {
+    chain,
+    archivedSeq: 'anchor' in start ? start.archivedSeq : 0,
+    databaseSeq,
+    batches: [],
+  };
   if (!('anchor' in start)) return { export: result, finding: start };
   const fromSeq = start.archivedSeq + 1;
   if (databaseSeq < fromSeq) return { export: { ...result, skipped: 'up to date' }, finding: undefined };
@@ -215,7 +272,14 @@ class BatchPipeline {
   /** Set once a commit found the archive holding something else: nothing more is sealed. */
   #stopped = false;
 
-  constructor(deps: ExportDependencies, settings: ExportSettings, chain: string, fromSeq: number, resumeToSeq: number | undefined, onCommitted: (batch: ExportedBatch) => void) {
+  constructor(
+    deps: ExportDependencies,
+    settings: ExportSettings,
+    chain: string,
+    fromSeq: number,
+    resumeToSeq: number | undefined,
+    onCommitted: (batch: ExportedBatch) => void,
+  ) {
     this.#deps = deps;
     this.#settings = settings;
     this.#chain = chain;
@@ -226,7 +290,10 @@ class BatchPipeline {
 
   #full(nextBytes: number): boolean {
     if (this.#lines.length === 0) return false;
-    if (this.#resumeToSeq !== undefined) return this.#fromSeq + this.#lines.length > this.#resumeToSeq || this.#bytes + nextBytes > MAX_ARCHIVE_BATCH_BYTES;
+    if (this.#resumeToSeq !== undefined)
+      return (
+        this.#fromSeq + this.#lines.length > this.#resumeToSeq || this.#bytes + nextBytes > MAX_ARCHIVE_BATCH_BYTES
+      );
     return this.#lines.length >= this.#settings.batchRecords || this.#bytes + nextBytes > this.#settings.batchBytes;
   }
 
@@ -268,7 +335,13 @@ class BatchPipeline {
   }
 }
 
-async function seal(deps: ExportDependencies, settings: ExportSettings, chain: string, fromSeq: number, lines: readonly string[]): Promise<SealedBatch> {
+async function seal(
+  deps: ExportDependencies,
+  settings: ExportSettings,
+  chain: string,
+  fromSeq: number,
+  lines: readonly string[],
+): Promise<SealedBatch> {
   const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
   const first = JSON.parse(lines[0]!) as { seq: number; prevHash: string; ts: string };
   const last = JSON.parse(lines[lines.length - 1]!) as { seq: number; hash: string; ts: string };
@@ -276,15 +349,33 @@ async function seal(deps: ExportDependencies, settings: ExportSettings, chain: s
   assert(first.seq === fromSeq && last.seq === toSeq, `batch ${fromSeq}..${toSeq} holds seq ${first.seq}..${last.seq}`);
   const object = await deps.compression.gzip(body);
   // Check the object before it leaves: it decompresses to exactly the verified lines.
-  assert(Buffer.from(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)).equals(body), `batch ${fromSeq}..${toSeq} does not decompress to its lines`);
+  assert(
+    Buffer.from(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)).equals(body),
+    `batch ${fromSeq}..${toSeq} does not decompress to its lines`,
+  );
   const payload: ManifestPayload = {
-    service: settings.service, env: settings.env, version: settings.version, chain, from_seq: fromSeq, to_seq: toSeq, count: lines.length,
-    first_prev_hash: first.prevHash, last_hash: last.hash, object_sha256: sha256Hex(object), pii_included: settings.piiIncluded,
-    pii_policy_version: settings.piiPolicyVersion, export_ts: new Date(deps.nowMs()).toISOString(), signer_kid: deps.signer.kid, alg: deps.signer.algorithm,
+    service: settings.service,
+    env: settings.env,
+    version: settings.version,
+    chain,
+    from_seq: fromSeq,
+    to_seq: toSeq,
+    count: lines.length,
+    first_prev_hash: first.prevHash,
+    last_hash: last.hash,
+    object_sha256: sha256Hex(object),
+    pii_included: settings.piiIncluded,
+    pii_policy_version: settings.piiPolicyVersion,
+    export_ts: new Date(deps.nowMs()).toISOString(),
+    signer_kid: deps.signer.kid,
+    alg: deps.signer.algorithm,
   };
   const manifest = await signManifest(payload, deps.signer);
   const problem = manifestSignatureProblem(manifest, deps.registry);
-  if (problem) throw new ExportConfigurationError(`the manifest signed by ${deps.signer.kid} does not verify under the registry in use (${problem}): nothing was written`);
+  if (problem)
+    throw new ExportConfigurationError(
+      `the manifest signed by ${deps.signer.kid} does not verify under the registry in use (${problem}): nothing was written`,
+    );
   return { key: batchKey(settings.service, chain, fromSeq, toSeq, first.ts), manifest, object };
 }
 
@@ -292,42 +383,85 @@ export class ExportConfigurationError extends Error {}
 
 function objectMetadata(manifest: Manifest, firstRecordDate: string): Record<string, string> {
   return {
-    service: manifest.service, env: manifest.env, version: manifest.version, pii_included: String(manifest.pii_included),
-    pii_policy_version: manifest.pii_policy_version, export_ts: manifest.export_ts, chain: manifest.chain,
-    from_seq: String(manifest.from_seq), to_seq: String(manifest.to_seq), first_record_date: firstRecordDate, signer_kid: manifest.signer_kid,
+    service: manifest.service,
+    env: manifest.env,
+    version: manifest.version,
+    pii_included: String(manifest.pii_included),
+    pii_policy_version: manifest.pii_policy_version,
+    export_ts: manifest.export_ts,
+    chain: manifest.chain,
+    from_seq: String(manifest.from_seq),
+    to_seq: String(manifest.to_seq),
+    first_record_date: firstRecordDate,
+    signer_kid: manifest.signer_kid,
   };
 }
 
 /** Writes one sealed batch: object, archive.exported, manifest. An integrity finding when the archive already holds something else. */
-async function commit(deps: ExportDependencies, settings: ExportSettings, batch: SealedBatch, onCommitted: (batch: ExportedBatch) => void): Promise<Finding | undefined> {
+async function commit(
+  deps: ExportDependencies,
+  settings: ExportSettings,
+  batch: SealedBatch,
+  onCommitted: (batch: ExportedBatch) => void,
+): Promise<Finding | undefined> {
   const { manifest } = batch;
   const manifestKey = manifestKeyOf(batch.key);
-  const fail = (reason: Finding['reason'], message: string): Finding => ({ chain: manifest.chain, seq: manifest.from_seq, reason, message: `batch ${batch.key}: ${message}`, batch: batch.key });
-  const lock: ObjectLock = { mode: settings.lockMode, retainUntilMs: Date.parse(manifest.export_ts) + settings.retentionDays * 86_400_000 };
+  const fail = (reason: Finding['reason'], message: string): Finding => ({
+    chain: manifest.chain,
+    seq: manifest.from_seq,
+    reason,
+    message: `batch ${batch.key}: ${message}`,
+    batch: batch.key,
+  });
+  const lock: ObjectLock = {
+    mode: settings.lockMode,
+    retainUntilMs: Date.parse(manifest.export_ts) + settings.retentionDays * 86_400_000,
+  };
   const metadata = objectMetadata(manifest, batch.key.split('/')[1] ?? '');
-  const objectWritten = (await deps.store.putIfAbsent(batch.key, batch.object, { contentType: 'application/gzip', metadata, lock })) === 'written';
+  const objectWritten =
+    (await deps.store.putIfAbsent(batch.key, batch.object, { contentType: 'application/gzip', metadata, lock })) ===
+    'written';
   if (!objectWritten) {
     const existing = await deps.store.get(batch.key, MAX_ARCHIVE_BATCH_BYTES);
     if (existing === undefined || sha256Hex(existing) !== manifest.object_sha256) {
-      return fail('batch-hash-mismatch', `an object with other content is already there (SHA-256 ${existing ? sha256Hex(existing) : 'unreadable'}); the database's records ${manifest.from_seq}..${manifest.to_seq} make ${manifest.object_sha256}`);
+      return fail(
+        'batch-hash-mismatch',
+        `an object with other content is already there (SHA-256 ${existing ? sha256Hex(existing) : 'unreadable'}); the database's records ${manifest.from_seq}..${manifest.to_seq} make ${manifest.object_sha256}`,
+      );
     }
   }
   await deps.recordExport(manifest.chain, exportedData(manifest, batch.key, manifestKey, deps.store.description));
   const text = Buffer.from(manifestText(manifest), 'utf8');
-  if ((await deps.store.putIfAbsent(manifestKey, text, { contentType: 'application/json', metadata, lock })) === 'exists') {
+  if (
+    (await deps.store.putIfAbsent(manifestKey, text, { contentType: 'application/json', metadata, lock })) === 'exists'
+  ) {
     const problem = await existingManifestProblem(deps, manifestKey, manifest);
     if (problem) return fail('manifest-invalid', problem);
   }
-  onCommitted({ chain: manifest.chain, key: batch.key, fromSeq: manifest.from_seq, toSeq: manifest.to_seq, count: manifest.count, objectSha256: manifest.object_sha256, objectWritten });
+  onCommitted({
+    chain: manifest.chain,
+    key: batch.key,
+    fromSeq: manifest.from_seq,
+    toSeq: manifest.to_seq,
+    count: manifest.count,
+    objectSha256: manifest.object_sha256,
+    objectWritten,
+  });
   return undefined;
 }
 
 /** A manifest already at the key (another exporter got there first) must say the same of the same bytes. */
-async function existingManifestProblem(deps: ExportDependencies, key: string, ours: Manifest): Promise<string | undefined> {
+async function existingManifestProblem(
+  deps: ExportDependencies,
+  key: string,
+  ours: Manifest,
+): Promise<string | undefined> {
   const bytes = await deps.store.get(key, MAX_MANIFEST_BYTES);
   const theirs = bytes === undefined ? 'unreadable' : parseManifest(bytes);
   if (typeof theirs === 'string') return `a manifest is already there and it is not valid: ${theirs}`;
-  const same = (['chain', 'from_seq', 'to_seq', 'first_prev_hash', 'last_hash', 'object_sha256'] as const).every((member) => theirs[member] === ours[member]);
+  const same = (['chain', 'from_seq', 'to_seq', 'first_prev_hash', 'last_hash', 'object_sha256'] as const).every(
+    (member) => theirs[member] === ours[member],
+  );
   if (!same) return 'a manifest is already there and describes other records';
   const signature = manifestSignatureProblem(theirs, deps.registry);
   return signature ? `a manifest is already there and its signature does not verify: ${signature}` : undefined;

@@ -17,7 +17,8 @@ export const SERVICE_PATTERN = CHAIN_NAME_PATTERN;
 /** Seqs are written with 12 digits. */
 export const MAX_ARCHIVED_SEQ = 999_999_999_999;
 
-const KEY_PATTERN = /^([a-z0-9][a-z0-9-]{0,62})\/(\d{4}-\d{2}-\d{2})\/([a-z0-9][a-z0-9-]{0,62})-(\d{12})-(\d{12})(\.jsonl\.gz|\.manifest\.json)$/;
+const KEY_PATTERN =
+  /^([a-z0-9][a-z0-9-]{0,62})\/(\d{4}-\d{2}-\d{2})\/([a-z0-9][a-z0-9-]{0,62})-(\d{12})-(\d{12})(\.jsonl\.gz|\.manifest\.json)$/;
 
 export interface ArchiveKey {
   service: string;
@@ -54,7 +55,15 @@ export function batchKeyOf(manifest: string): string {
 export function parseArchiveKey(key: string): ArchiveKey | undefined {
   const match = KEY_PATTERN.exec(key);
   if (!match) return undefined;
-  const [, service, date, chain, from, to, suffix] = match as unknown as [string, string, string, string, string, string, string];
+  const [, service, date, chain, from, to, suffix] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const fromSeq = Number(from);
   const toSeq = Number(to);
   if (fromSeq < 1 || toSeq < fromSeq) return undefined;

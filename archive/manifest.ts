@@ -42,8 +42,22 @@ export interface Manifest extends ManifestPayload {
 }
 
 export const MANIFEST_MEMBERS = [
-  'service', 'env', 'version', 'chain', 'from_seq', 'to_seq', 'count', 'first_prev_hash', 'last_hash',
-  'object_sha256', 'pii_included', 'pii_policy_version', 'export_ts', 'signer_kid', 'alg', 'signature',
+  'service',
+  'env',
+  'version',
+  'chain',
+  'from_seq',
+  'to_seq',
+  'count',
+  'first_prev_hash',
+  'last_hash',
+  'object_sha256',
+  'pii_included',
+  'pii_policy_version',
+  'export_ts',
+  'signer_kid',
+  'alg',
+  'signature',
 ] as const;
 
 /**
@@ -82,22 +96,27 @@ function shapeProblem(m: Record<string, unknown>): string | undefined {
   const members = Object.keys(m);
   const missing = MANIFEST_MEMBERS.filter((member) => !Object.hasOwn(m, member));
   const extra = members.filter((member) => !(MANIFEST_MEMBERS as readonly string[]).includes(member));
-  if (missing.length > 0 || extra.length > 0) return `members differ from the format: missing [${missing.join(', ')}], unknown [${extra.join(', ')}]`;
+  if (missing.length > 0 || extra.length > 0)
+    return `members differ from the format: missing [${missing.join(', ')}], unknown [${extra.join(', ')}]`;
   if (typeof m['service'] !== 'string' || !SERVICE_PATTERN.test(m['service'])) return 'service is not a service name';
   for (const label of ['env', 'version', 'pii_policy_version'] as const) {
-    if (typeof m[label] !== 'string' || !LABEL_PATTERN.test(m[label])) return `${label} must match ${LABEL_PATTERN.source}`;
+    if (typeof m[label] !== 'string' || !LABEL_PATTERN.test(m[label]))
+      return `${label} must match ${LABEL_PATTERN.source}`;
   }
   if (typeof m['chain'] !== 'string' || !CHAIN_NAME_PATTERN.test(m['chain'])) return 'chain is not a chain id';
-  if (!positiveInteger(m['from_seq']) || !positiveInteger(m['to_seq']) || !positiveInteger(m['count'])) return 'from_seq, to_seq and count must be positive integers';
+  if (!positiveInteger(m['from_seq']) || !positiveInteger(m['to_seq']) || !positiveInteger(m['count']))
+    return 'from_seq, to_seq and count must be positive integers';
   if (m['count'] !== m['to_seq'] - m['from_seq'] + 1) return 'count is not to_seq - from_seq + 1';
   for (const hash of ['first_prev_hash', 'last_hash', 'object_sha256'] as const) {
     if (typeof m[hash] !== 'string' || !HASH_PATTERN.test(m[hash])) return `${hash} is not 64 lowercase hex digits`;
   }
   if (typeof m['pii_included'] !== 'boolean') return 'pii_included is not a boolean';
-  if (typeof m['export_ts'] !== 'string' || !isTimestamp(m['export_ts'])) return 'export_ts is not RFC 3339 UTC with milliseconds';
+  if (typeof m['export_ts'] !== 'string' || !isTimestamp(m['export_ts']))
+    return 'export_ts is not RFC 3339 UTC with milliseconds';
   if (typeof m['signer_kid'] !== 'string' || !KID_PATTERN.test(m['signer_kid'])) return 'signer_kid is not a signer id';
   if (typeof m['alg'] !== 'string') return 'alg is not a string';
-  if (typeof m['signature'] !== 'string' || !BASE64_PATTERN.test(m['signature']) || m['signature'] === '') return 'signature is not base64';
+  if (typeof m['signature'] !== 'string' || !BASE64_PATTERN.test(m['signature']) || m['signature'] === '')
+    return 'signature is not base64';
   return undefined;
 }
 
@@ -117,6 +136,11 @@ export function parseManifest(bytes: Uint8Array): Manifest | string {
 export function manifestSignatureProblem(manifest: Manifest, registry: SignerRegistry): string | undefined {
   const signer = checkSigner(registry, manifest.signer_kid, manifest.alg, Date.parse(manifest.export_ts));
   if (!signer.ok) return `${signer.reason}: ${signer.message}`;
-  const valid = verifyMessageSignature(signer.signer.algorithm, signer.signer.publicKey, signedBytes(manifest), Buffer.from(manifest.signature, 'base64'));
+  const valid = verifyMessageSignature(
+    signer.signer.algorithm,
+    signer.signer.publicKey,
+    signedBytes(manifest),
+    Buffer.from(manifest.signature, 'base64'),
+  );
   return valid ? undefined : `bad-signature: the signature does not verify under signer ${manifest.signer_kid}`;
 }

@@ -35,14 +35,23 @@ export interface AppendFigures {
   recordBytes: number;
 }
 
-async function withRuntime<T>(db: SqlDatabase, work: (append: (index: number) => Promise<unknown>) => Promise<T>): Promise<T> {
+async function withRuntime<T>(
+  db: SqlDatabase,
+  work: (append: (index: number) => Promise<unknown>) => Promise<T>,
+): Promise<T> {
   const dataDir = benchDir('append');
   // The chain alone (issue 2's figure): the events are order-shaped, not domain-valid, and fold into nothing.
   const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), { db, projections: false });
   try {
     return await work((index) =>
       runtime.store.append('main', [
-        { stream: `order-${index}`, type: 'order.created', expectedVersion: 0, data: orderData(index), actor: { id: 'buyer', role: 'Buyer' } },
+        {
+          stream: `order-${index}`,
+          type: 'order.created',
+          expectedVersion: 0,
+          data: orderData(index),
+          actor: { id: 'buyer', role: 'Buyer' },
+        },
       ]),
     );
   } finally {
@@ -117,8 +126,15 @@ async function rawInsert(count: number, recordBytes: number): Promise<number> {
 
 /** What the benchmark uses of @event-driven-io/emmett-postgresql (installed in bench/peers, outside our type graph). */
 interface EmmettPostgres {
-  getPostgreSQLEventStore(connectionString: string, options: { connectionOptions: { pooled: true; pool: unknown } }): {
-    appendToStream(stream: string, events: { type: string; data: object }[], options?: { expectedStreamVersion: bigint }): Promise<unknown>;
+  getPostgreSQLEventStore(
+    connectionString: string,
+    options: { connectionOptions: { pooled: true; pool: unknown } },
+  ): {
+    appendToStream(
+      stream: string,
+      events: { type: string; data: object }[],
+      options?: { expectedStreamVersion: bigint },
+    ): Promise<unknown>;
     close(): Promise<void>;
   };
 }
@@ -141,7 +157,9 @@ async function emmett(count: number, concurrency: number): Promise<number | unde
   try {
     await store.appendToStream('warmup-0', [{ type: 'OrderCreated', data: orderData(0) }]);
     const elapsed = await inFlight(count, concurrency, (index) =>
-      store.appendToStream(`order-${index}`, [{ type: 'OrderCreated', data: orderData(index) }], { expectedStreamVersion: 0n }),
+      store.appendToStream(`order-${index}`, [{ type: 'OrderCreated', data: orderData(index) }], {
+        expectedStreamVersion: 0n,
+      }),
     );
     return perSecond(count, elapsed);
   } finally {
@@ -172,7 +190,8 @@ export async function appendBenchmark(log: (line: string) => void): Promise<Appe
   log(`raw ${RAW_BATCH_ROWS}-row INSERT: ${format(raw)} rows/s`);
   const emmett64 = await emmett(EVENTS / 4, 64);
   const emmett8 = await emmett(EVENTS / 4, 8);
-  if (emmett64 !== undefined) log(`emmett, 64 / 8 in flight: ${format(emmett64)} / ${format(emmett8 ?? Number.NaN)} events/s`);
+  if (emmett64 !== undefined)
+    log(`emmett, 64 / 8 in flight: ${format(emmett64)} / ${format(emmett8 ?? Number.NaN)} events/s`);
   const latency = await singleAppendLatency(2000);
   log(`single append latency: p50 ${format(latency.p50)} ms, p99 ${format(latency.p99)} ms`);
   const pglite64 = await chainbookPglite(EVENTS / 4, 64);

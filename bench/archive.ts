@@ -54,7 +54,12 @@ function progress(label: string): (done: number, total: number) => void {
   };
 }
 
-async function exportTo(app: BenchApp, store: ObjectStore, label: string, signatures = true): Promise<{ records: number; seconds: number; eventsPerS: number; batches: number }> {
+async function exportTo(
+  app: BenchApp,
+  store: ObjectStore,
+  label: string,
+  signatures = true,
+): Promise<{ records: number; seconds: number; eventsPerS: number; batches: number }> {
   const checker = workerChecker(app.runtime.registry, THREADS, { signatures });
   const total = (await app.runtime.store.head(app.deps.chain)).seq;
   const shown = progress(`export to ${label}`);
@@ -62,24 +67,54 @@ async function exportTo(app: BenchApp, store: ObjectStore, label: string, signat
   const started = performance.now();
   const report = await exportArchive(
     {
-      store, compression: zlibCompression, database: databaseReader(app.runtime.db, EXPORT_PAGE_RECORDS), checker, registry: app.runtime.registry, signer: app.runtime.signer, nowMs: Date.now,
+      store,
+      compression: zlibCompression,
+      database: databaseReader(app.runtime.db, EXPORT_PAGE_RECORDS),
+      checker,
+      registry: app.runtime.registry,
+      signer: app.runtime.signer,
+      nowMs: Date.now,
       recordExport: appendExported(app.runtime.store),
       onBatch: (batch) => shown((records += batch.count), total),
     },
-    { service: SERVICE, env: 'bench', version: '0.1.0', piiIncluded: false, piiPolicyVersion: 'bench', lockMode: 'COMPLIANCE', retentionDays: 1, batchRecords: BATCH_RECORDS, batchBytes: 32 * 1024 * 1024, chains: [app.deps.chain] },
+    {
+      service: SERVICE,
+      env: 'bench',
+      version: '0.1.0',
+      piiIncluded: false,
+      piiPolicyVersion: 'bench',
+      lockMode: 'COMPLIANCE',
+      retentionDays: 1,
+      batchRecords: BATCH_RECORDS,
+      batchBytes: 32 * 1024 * 1024,
+      chains: [app.deps.chain],
+    },
   );
   const ms = performance.now() - started;
   await checker.close();
   process.stderr.write('\n');
   if (!report.ok) throw new Error(`export failed: ${JSON.stringify(report.finding)}`);
-  return { records: report.records, seconds: ms / 1000, eventsPerS: rate(report.records, ms), batches: report.chains[0]!.batches.length };
+  return {
+    records: report.records,
+    seconds: ms / 1000,
+    eventsPerS: rate(report.records, ms),
+    batches: report.chains[0]!.batches.length,
+  };
 }
 
 async function reader(app: BenchApp, store: ObjectStore): Promise<ArchiveReader> {
-  return new ArchiveReader({ store, compression: zlibCompression, registry: app.runtime.registry, index: await readIndex(store, SERVICE) });
+  return new ArchiveReader({
+    store,
+    compression: zlibCompression,
+    registry: app.runtime.registry,
+    index: await readIndex(store, SERVICE),
+  });
 }
 
-async function verifyArchive(app: BenchApp, store: ObjectStore): Promise<{ ok: boolean; seconds: number; eventsPerS: number }> {
+async function verifyArchive(
+  app: BenchApp,
+  store: ObjectStore,
+): Promise<{ ok: boolean; seconds: number; eventsPerS: number }> {
   const checker = workerChecker(app.runtime.registry, THREADS);
   const started = performance.now();
   const report = await verify(await reader(app, store), checker);
@@ -90,7 +125,10 @@ async function verifyArchive(app: BenchApp, store: ObjectStore): Promise<{ ok: b
 }
 
 /** Disaster recovery: the archive into a fresh PostgreSQL database, every projection rebuilt, digests compared with the live ones. */
-async function restore(app: BenchApp, store: ObjectStore): Promise<{ records: number; seconds: number; eventsPerS: number; digestsMatchLive: boolean }> {
+async function restore(
+  app: BenchApp,
+  store: ObjectStore,
+): Promise<{ records: number; seconds: number; eventsPerS: number; digestsMatchLive: boolean }> {
   const fresh = await benchDatabase('restore');
   const db = openPostgres(fresh.url, { poolSize: 2, applicationName: 'chainbook-bench' });
   try {
@@ -98,12 +136,23 @@ async function restore(app: BenchApp, store: ObjectStore): Promise<{ records: nu
     const checker = workerChecker(app.runtime.registry, THREADS);
     const shown = progress('restore from the archive');
     const started = performance.now();
-    const report = await replay({ target: sqlReplayTarget(db), source: { reader: await reader(app, store), digests: () => projectionDigests(app.runtime.db) }, checker, compare: true, onProgress: ({ checked, total }) => shown(checked, total) });
+    const report = await replay({
+      target: sqlReplayTarget(db),
+      source: { reader: await reader(app, store), digests: () => projectionDigests(app.runtime.db) },
+      checker,
+      compare: true,
+      onProgress: ({ checked, total }) => shown(checked, total),
+    });
     const ms = performance.now() - started;
     await checker.close();
     process.stderr.write('\n');
     if (!report.committed) throw new Error(`restore failed: ${JSON.stringify(report.finding)}`);
-    return { records: report.records, seconds: ms / 1000, eventsPerS: rate(report.records, ms), digestsMatchLive: report.differences.length === 0 };
+    return {
+      records: report.records,
+      seconds: ms / 1000,
+      eventsPerS: rate(report.records, ms),
+      digestsMatchLive: report.differences.length === 0,
+    };
   } finally {
     await db.close();
     await fresh.drop();
@@ -114,7 +163,12 @@ async function withS3<T>(work: (store: S3Store) => Promise<T>): Promise<T> {
   const directory = benchDir('s3rver');
   const server = new S3rver({ port: 0, address: '127.0.0.1', directory, silent: true });
   const { port } = await server.run();
-  const client = s3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = s3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   try {
     await client.send(new CreateBucketCommand({ Bucket: 'bench-archive' }));
     return await work(new S3Store(client, { bucket: 'bench-archive', prefix: 'audit' }));
@@ -126,7 +180,11 @@ async function withS3<T>(work: (store: S3Store) => Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const app = await benchApp('chainbook_bench_archive', { keep: options.has('keep') || options.has('reuse'), reuse: options.has('reuse'), poolSize: 8 });
+  const app = await benchApp('chainbook_bench_archive', {
+    keep: options.has('keep') || options.has('reuse'),
+    reuse: options.has('reuse'),
+    poolSize: 8,
+  });
   const folder = benchDir('archive');
   try {
     if ((await app.runtime.store.head(app.deps.chain)).seq === 0) await makeChain(app.deps, EVENTS);
@@ -135,13 +193,22 @@ async function main(): Promise<void> {
     const folderExport = await exportTo(app, store, 'a folder');
     const folderVerify = await verifyArchive(app, store);
     const hashesFolder = benchDir('archive-hashes');
-    const hashesExport = await exportTo(app, new FolderStore(hashesFolder), 'a folder, --verify hashes', false).finally(() => rmSync(hashesFolder, { recursive: true, force: true }));
+    const hashesExport = await exportTo(app, new FolderStore(hashesFolder), 'a folder, --verify hashes', false).finally(
+      () => rmSync(hashesFolder, { recursive: true, force: true }),
+    );
     const s3 = options.has('no-s3')
       ? undefined
-      : await withS3(async (s3Store) => ({ export: await exportTo(app, s3Store, 'S3 (s3rver on loopback)'), verify: await verifyArchive(app, s3Store) }));
+      : await withS3(async (s3Store) => ({
+          export: await exportTo(app, s3Store, 'S3 (s3rver on loopback)'),
+          verify: await verifyArchive(app, s3Store),
+        }));
     const restored = await restore(app, store);
     const result = {
-      benchmark: 'archive', engine: 'postgres', records, threads: THREADS, batchRecords: BATCH_RECORDS,
+      benchmark: 'archive',
+      engine: 'postgres',
+      records,
+      threads: THREADS,
+      batchRecords: BATCH_RECORDS,
       folder: { export: folderExport, exportVerifyHashes: hashesExport, verify: folderVerify },
       ...(s3 ? { s3 } : {}),
       restoreFromFolder: restored,

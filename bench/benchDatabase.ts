@@ -30,7 +30,10 @@ export interface BenchApp extends App {
 }
 
 /** A migrated database (a new one, or `name` when it exists and `reuse` is set) and the app on it. */
-export async function benchApp(name: string, options: { keep: boolean; reuse: boolean; poolSize: number }): Promise<BenchApp> {
+export async function benchApp(
+  name: string,
+  options: { keep: boolean; reuse: boolean; poolSize: number },
+): Promise<BenchApp> {
   const url = new URL(BENCH_SERVER_URL);
   url.pathname = `/${name}`;
   if (!options.reuse) {

@@ -13,7 +13,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor } from '../domain/actor.ts';
-import { deliveryKey, listProduct, purchase, type ListedProduct, type Purchase } from '../commands/demo/marketplaceFlow.ts';
+import {
+  deliveryKey,
+  listProduct,
+  purchase,
+  type ListedProduct,
+  type Purchase,
+} from '../commands/demo/marketplaceFlow.ts';
 import { benchApp, numberOption, parseArguments, percentile } from './benchDatabase.ts';
 
 const options = parseArguments(process.argv.slice(2));
@@ -25,20 +31,41 @@ const PRODUCTS = 20;
 function summary(values: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const round = (value: number) => Math.round(value * 100) / 100;
-  return { p50: round(percentile(sorted, 0.5)), p99: round(percentile(sorted, 0.99)), max: round(sorted[sorted.length - 1] ?? 0) };
+  return {
+    p50: round(percentile(sorted, 0.5)),
+    p99: round(percentile(sorted, 0.99)),
+    max: round(sorted[sorted.length - 1] ?? 0),
+  };
 }
 
 async function main(): Promise<void> {
-  const app = await benchApp('chainbook_bench_flow', { keep: options.has('keep'), reuse: false, poolSize: CLIENTS + 4 });
+  const app = await benchApp('chainbook_bench_flow', {
+    keep: options.has('keep'),
+    reuse: false,
+    poolSize: CLIENTS + 4,
+  });
   try {
-    const publishers: Actor[] = Array.from({ length: 5 }, (_, index) => ({ id: `publisher-${index}`, role: 'Publisher' }));
+    const publishers: Actor[] = Array.from({ length: 5 }, (_, index) => ({
+      id: `publisher-${index}`,
+      role: 'Publisher',
+    }));
     const listings: ListedProduct[] = [];
     for (let index = 0; index < PRODUCTS; index++) {
       const publisher = publishers[index % publishers.length]!;
-      listings.push(await listProduct(app.deps, publisher, {
-        name: `product ${index}`, version: '1.0.0', priceMinor: 500 + index * 37, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 1024,
-        royaltySplits: [{ partyId: publisher.id, basisPoints: 8000 }, { partyId: `artist-${index % 3}`, basisPoints: 2000 }],
-      }));
+      listings.push(
+        await listProduct(app.deps, publisher, {
+          name: `product ${index}`,
+          version: '1.0.0',
+          priceMinor: 500 + index * 37,
+          currency: 'EUR',
+          artifactSha256: 'a'.repeat(64),
+          sizeBytes: 1024,
+          royaltySplits: [
+            { partyId: publisher.id, basisPoints: 8000 },
+            { partyId: `artist-${index % 3}`, basisPoints: 2000 },
+          ],
+        }),
+      );
     }
     const keys = Array.from({ length: 16 }, () => deliveryKey());
     const purchases: Purchase[] = [];
@@ -51,15 +78,33 @@ async function main(): Promise<void> {
         const index = next++;
         const due = started + index * intervalMs;
         if (intervalMs > 0 && performance.now() < due) await sleep(due - performance.now());
-        purchases.push(await purchase(app.deps, buyer, listings[index % listings.length]!, `bench-pay-${index}`, keys[index % keys.length]!));
+        purchases.push(
+          await purchase(
+            app.deps,
+            buyer,
+            listings[index % listings.length]!,
+            `bench-pay-${index}`,
+            keys[index % keys.length]!,
+          ),
+        );
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)));
     const elapsedS = (performance.now() - started) / 1000;
-    const events = purchases.reduce((sum, p) => sum + p.results.checkout.seqs.length + p.results.paid.seqs.length + p.results.finalized.seqs.length, 0);
+    const events = purchases.reduce(
+      (sum, p) => sum + p.results.checkout.seqs.length + p.results.paid.seqs.length + p.results.finalized.seqs.length,
+      0,
+    );
     const result = {
-      benchmark: 'checkout-flow', engine: 'postgres', orders: purchases.length, clients: CLIENTS, targetRate: RATE || 'unpaced', elapsedS: Math.round(elapsedS * 100) / 100,
-      ordersPerS: Math.round(purchases.length / elapsedS), commandsPerS: Math.round((purchases.length * 3) / elapsedS), eventsPerS: Math.round(events / elapsedS),
+      benchmark: 'checkout-flow',
+      engine: 'postgres',
+      orders: purchases.length,
+      clients: CLIENTS,
+      targetRate: RATE || 'unpaced',
+      elapsedS: Math.round(elapsedS * 100) / 100,
+      ordersPerS: Math.round(purchases.length / elapsedS),
+      commandsPerS: Math.round((purchases.length * 3) / elapsedS),
+      eventsPerS: Math.round(events / elapsedS),
       latencyMs: {
         checkout: summary(purchases.map((p) => p.latencyMs.checkout)),
         paid: summary(purchases.map((p) => p.latencyMs.paid)),

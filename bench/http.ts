@@ -34,15 +34,27 @@ const RUNBOOK_P95_MS = 500;
 const SETUP_IN_FLIGHT = 32;
 const CLI = fileURLToPath(new URL('../bin/chainbook.js', import.meta.url));
 
-const ACTORS = { publisher: 'publisher-1:Publisher', operator: 'operator-1:Operator', buyer: 'buyer-1:Buyer', service: 'settlement:Service' } as const;
+const ACTORS = {
+  publisher: 'publisher-1:Publisher',
+  operator: 'operator-1:Operator',
+  buyer: 'buyer-1:Buyer',
+  service: 'settlement:Service',
+} as const;
 type ActorName = keyof typeof ACTORS;
 const tokens = Object.fromEntries(Object.keys(ACTORS).map((name) => [name, newToken()])) as Record<ActorName, string>;
 
 async function startServer(databaseUrl: string, dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const env = {
-    ...process.env, DATABASE_URL: databaseUrl, CHAINBOOK_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn',
-    API_TOKENS: Object.entries(ACTORS).map(([name, actor]) => `${actor.split(':')[0]}:${actor.split(':')[1]}:${tokenDigest(tokens[name as ActorName])}`).join(','),
-    RATE_LIMIT_COMMANDS_PER_MINUTE: '10000000', RATE_LIMIT_QUERIES_PER_MINUTE: '10000000',
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    CHAINBOOK_DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    API_TOKENS: Object.entries(ACTORS)
+      .map(([name, actor]) => `${actor.split(':')[0]}:${actor.split(':')[1]}:${tokenDigest(tokens[name as ActorName])}`)
+      .join(','),
+    RATE_LIMIT_COMMANDS_PER_MINUTE: '10000000',
+    RATE_LIMIT_QUERIES_PER_MINUTE: '10000000',
   };
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
@@ -59,7 +71,9 @@ async function startServer(databaseUrl: string, dataDir: string): Promise<{ url:
 
 async function call(url: string, as: ActorName, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(`${url}${path}`, {
-    method: 'POST', headers: { authorization: `Bearer ${tokens[as]}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    method: 'POST',
+    headers: { authorization: `Bearer ${tokens[as]}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const parsed = (await response.json()) as Record<string, unknown>;
   if (response.status !== 200) throw new Error(`${path}: ${response.status} ${JSON.stringify(parsed)}`);
@@ -94,7 +108,13 @@ interface Target {
  * not used for this: it sends each connection's share of a second at the
  * start of the second, in a burst.
  */
-async function phase(name: string, url: string, as: ActorName, next: () => Target | undefined, amount?: number): Promise<Phase> {
+async function phase(
+  name: string,
+  url: string,
+  as: ActorName,
+  next: () => Target | undefined,
+  amount?: number,
+): Promise<Phase> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const total = amount ?? RATE * DURATION_SECONDS;
   const latenciesMs: number[] = [];
@@ -104,18 +124,27 @@ async function phase(name: string, url: string, as: ActorName, next: () => Targe
   const send = (target: Target, dueMs: number): Promise<void> =>
     new Promise((resolve) => {
       const body = target.body === undefined ? '' : JSON.stringify(target.body);
-      const request = httpRequest(`${url}${target.path}`, {
-        agent, method: 'POST',
-        headers: { authorization: `Bearer ${tokens[as]}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      }, (response) => {
-        response.resume();
-        response.once('end', () => {
-          if (response.statusCode === 200) succeeded.push(target);
-          else fail(String(response.statusCode));
-          latenciesMs.push(performance.now() - dueMs);
-          resolve();
-        });
-      });
+      const request = httpRequest(
+        `${url}${target.path}`,
+        {
+          agent,
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${tokens[as]}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          response.resume();
+          response.once('end', () => {
+            if (response.statusCode === 200) succeeded.push(target);
+            else fail(String(response.statusCode));
+            latenciesMs.push(performance.now() - dueMs);
+            resolve();
+          });
+        },
+      );
       request.once('error', (error: NodeJS.ErrnoException) => {
         fail(error.code ?? error.message);
         resolve();
@@ -143,23 +172,39 @@ async function phase(name: string, url: string, as: ActorName, next: () => Targe
   agent.destroy();
   latenciesMs.sort((a, b) => a - b);
   return {
-    name, requests: inFlight.length, non2xx: Object.values(failures).reduce((sum, count) => sum + count, 0), failures, succeeded, requestsPerSecond: Math.round(inFlight.length / seconds),
-    p50Ms: percentile(latenciesMs, 50), p95Ms: percentile(latenciesMs, 95), p99Ms: percentile(latenciesMs, 99),
+    name,
+    requests: inFlight.length,
+    non2xx: Object.values(failures).reduce((sum, count) => sum + count, 0),
+    failures,
+    succeeded,
+    requestsPerSecond: Math.round(inFlight.length / seconds),
+    p50Ms: percentile(latenciesMs, 50),
+    p95Ms: percentile(latenciesMs, 95),
+    p99Ms: percentile(latenciesMs, 99),
   };
 }
 
 async function payAll(url: string, orders: readonly { orderId: string; priceMinor: number }[]): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: SETUP_IN_FLIGHT }, async () => {
-    while (next < orders.length) {
-      const order = orders[next++]!;
-      await call(url, 'service', `/orders/${order.orderId}/payments`, { providerPaymentId: `pay-${order.orderId}`, amountMinor: order.priceMinor, currency: 'EUR', outcome: 'succeeded' });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: SETUP_IN_FLIGHT }, async () => {
+      while (next < orders.length) {
+        const order = orders[next++]!;
+        await call(url, 'service', `/orders/${order.orderId}/payments`, {
+          providerPaymentId: `pay-${order.orderId}`,
+          amountMinor: order.priceMinor,
+          currency: 'EUR',
+          outcome: 'succeeded',
+        });
+      }
+    }),
+  );
 }
 
 function report(phases: readonly Phase[]): void {
-  process.stdout.write(`\nHTTP API on loopback, PostgreSQL, offered ${format(RATE)} requests/s, ${CONNECTIONS} connections\n`);
+  process.stdout.write(
+    `\nHTTP API on loopback, PostgreSQL, offered ${format(RATE)} requests/s, ${CONNECTIONS} connections\n`,
+  );
   for (const p of phases) {
     process.stdout.write(
       `  ${p.name.padEnd(9)} ${format(p.requests)} requests (${p.non2xx} not 2xx${p.non2xx > 0 ? `: ${JSON.stringify(p.failures)}` : ''}), ${format(p.requestsPerSecond)}/s (${((p.requestsPerSecond / RATE) * 100).toFixed(0)}% of offered); ` +
@@ -178,18 +223,33 @@ async function main(): Promise<void> {
     for (let index = 0; index < PRODUCTS; index++) {
       const priceMinor = 500 + index * 37;
       const { manifestId } = (await call(server.url, 'publisher', '/manifests', {
-        name: `product ${index}`, version: '1.0.0', priceMinor, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 1024,
-        royaltySplits: [{ partyId: 'publisher-1', basisPoints: 8000 }, { partyId: `artist-${index % 3}`, basisPoints: 2000 }],
+        name: `product ${index}`,
+        version: '1.0.0',
+        priceMinor,
+        currency: 'EUR',
+        artifactSha256: 'a'.repeat(64),
+        sizeBytes: 1024,
+        royaltySplits: [
+          { partyId: 'publisher-1', basisPoints: 8000 },
+          { partyId: `artist-${index % 3}`, basisPoints: 2000 },
+        ],
       })) as { manifestId: string };
       await call(server.url, 'operator', `/manifests/${manifestId}/approve`);
-      listings.push({ listingId: ((await call(server.url, 'publisher', '/listings', { manifestId })) as { listingId: string }).listingId, priceMinor });
+      listings.push({
+        listingId: ((await call(server.url, 'publisher', '/listings', { manifestId })) as { listingId: string })
+          .listingId,
+        priceMinor,
+      });
     }
     const key = deliveryKey();
     // Checkout: the order id is the client's, so every request is a new order and the ids are known.
     let made = 0;
     const nextCheckout = (): Target => {
       const listing = listings[made % listings.length]!;
-      return { path: '/orders', body: { orderId: `bench-${made++}`, listingId: listing.listingId, deliveryPublicKey: key } };
+      return {
+        path: '/orders',
+        body: { orderId: `bench-${made++}`, listingId: listing.listingId, deliveryPublicKey: key },
+      };
     };
     if (WARMUP_SECONDS > 0) await phase('warm-up', server.url, 'buyer', nextCheckout, RATE * WARMUP_SECONDS);
     const checkout = await phase('checkout', server.url, 'buyer', nextCheckout);
@@ -200,13 +260,22 @@ async function main(): Promise<void> {
     });
     await payAll(server.url, created);
     let finalized = 0;
-    const finalize = await phase('finalize', server.url, 'service', () => {
-      const order = created[finalized++];
-      return order && { path: `/orders/${order.orderId}/finalize` };
-    }, Math.min(created.length, RATE * DURATION_SECONDS));
+    const finalize = await phase(
+      'finalize',
+      server.url,
+      'service',
+      () => {
+        const order = created[finalized++];
+        return order && { path: `/orders/${order.orderId}/finalize` };
+      },
+      Math.min(created.length, RATE * DURATION_SECONDS),
+    );
     report([checkout, finalize]);
     mkdirSync('bench/results', { recursive: true });
-    writeFileSync(`bench/results/http-${new Date().toISOString().replaceAll(':', '-')}.json`, `${JSON.stringify({ rate: RATE, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, phases: [checkout, finalize].map(({ succeeded: _, ...figures }) => figures) }, null, 2)}\n`);
+    writeFileSync(
+      `bench/results/http-${new Date().toISOString().replaceAll(':', '-')}.json`,
+      `${JSON.stringify({ rate: RATE, connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, phases: [checkout, finalize].map(({ succeeded: _, ...figures }) => figures) }, null, 2)}\n`,
+    );
   } finally {
     server.child.kill('SIGTERM');
     await new Promise((resolve) => server.child.once('exit', resolve));

@@ -6,7 +6,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-export const BENCH_DATABASE_URL = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_DATABASE_URL =
+  process.env['BENCH_DATABASE_URL'] ??
+  process.env['TEST_DATABASE_URL'] ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
@@ -49,7 +52,11 @@ export function ratio(ours: number, theirs: number): string {
 }
 
 /** Runs `count` operations with `concurrency` in flight; resolves with the elapsed milliseconds. */
-export async function inFlight(count: number, concurrency: number, operation: (index: number) => Promise<unknown>): Promise<number> {
+export async function inFlight(
+  count: number,
+  concurrency: number,
+  operation: (index: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -62,20 +69,31 @@ export async function inFlight(count: number, concurrency: number, operation: (i
 
 /** `openssl speed ed25519` on this machine: sign/s and verify/s for one core. */
 export function opensslEd25519(seconds = 3): { signPerSecond: number; verifyPerSecond: number; cores: number } {
-  const output = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ed25519'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const output = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ed25519'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const line = output.split('\n').find((l) => /EdDSA \(Ed25519\)/.test(l));
   const numbers = line?.trim().split(/\s+/).slice(-2).map(Number);
-  if (!numbers || numbers.some((n) => !Number.isFinite(n))) throw new Error(`cannot read openssl speed output:\n${output}`);
+  if (!numbers || numbers.some((n) => !Number.isFinite(n)))
+    throw new Error(`cannot read openssl speed output:\n${output}`);
   return { signPerSecond: numbers[0]!, verifyPerSecond: numbers[1]!, cores: availableParallelism() };
 }
 
 /** The data of a typical event: an order created with a delivery key, about 250 bytes as JCS. */
-export function orderData(index: number): { listingId: string; buyerId: string; priceMinor: number; currency: string; deliveryPublicKey: string } {
+export function orderData(index: number): {
+  listingId: string;
+  buyerId: string;
+  priceMinor: number;
+  currency: string;
+  deliveryPublicKey: string;
+} {
   return {
     listingId: `listing-${index % 997}`,
     buyerId: `buyer-${index % 4099}`,
     priceMinor: 1999 + (index % 5000),
     currency: 'EUR',
-    deliveryPublicKey: 'MCowBQYDK2VwAyEA' + Buffer.from(String(index).padStart(32, '0')).toString('base64').slice(0, 43),
+    deliveryPublicKey:
+      'MCowBQYDK2VwAyEA' + Buffer.from(String(index).padStart(32, '0')).toString('base64').slice(0, 43),
   };
 }

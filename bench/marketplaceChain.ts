@@ -23,11 +23,37 @@ const APPENDS_IN_FLIGHT = 4;
 const buyer = { id: 'bench-buyer', role: 'Buyer' };
 
 /** The five events of one order, decided by the domain as the handlers would, with their streams and expected versions. */
-function eventsOf(orderId: string, listingState: ReturnType<typeof fold>, key: string, index: number): AppendEventInput[] {
-  const decide = (command: OrderCommand, events: DomainEvent[]) => orderDecider.decide(command, fold(orderDecider, events as never) as never) as DomainEvent[];
-  const created = decide({ type: 'CreateOrder', actor: buyer, orderId, listing: listingState as never, deliveryPublicKey: key, platformFeeBasisPoints: PLATFORM_FEE_BASIS_POINTS }, []);
+function eventsOf(
+  orderId: string,
+  listingState: ReturnType<typeof fold>,
+  key: string,
+  index: number,
+): AppendEventInput[] {
+  const decide = (command: OrderCommand, events: DomainEvent[]) =>
+    orderDecider.decide(command, fold(orderDecider, events as never) as never) as DomainEvent[];
+  const created = decide(
+    {
+      type: 'CreateOrder',
+      actor: buyer,
+      orderId,
+      listing: listingState as never,
+      deliveryPublicKey: key,
+      platformFeeBasisPoints: PLATFORM_FEE_BASIS_POINTS,
+    },
+    [],
+  );
   const order = (created[0] as Extract<DomainEvent, { type: 'order.created' }>).data;
-  const paid = decide({ type: 'RecordPayment', actor: PAYMENT_WEBHOOK, providerPaymentId: `bench-pay-${index}`, amountMinor: order.priceMinor, currency: order.currency, outcome: 'succeeded' }, created);
+  const paid = decide(
+    {
+      type: 'RecordPayment',
+      actor: PAYMENT_WEBHOOK,
+      providerPaymentId: `bench-pay-${index}`,
+      amountMinor: order.priceMinor,
+      currency: order.currency,
+      outcome: 'succeeded',
+    },
+    created,
+  );
   const finalized = decide({ type: 'FinalizeOrder', actor: PAYMENT_WEBHOOK }, [...created, ...paid]);
   const sequence: DomainEvent[] = [
     ...created,
@@ -41,7 +67,13 @@ function eventsOf(orderId: string, listingState: ReturnType<typeof fold>, key: s
     const stream = streamOf(event);
     const expectedVersion = versions.get(stream) ?? 0;
     versions.set(stream, expectedVersion + 1);
-    return { stream, type: event.type, data: event.data as unknown as JsonObject, actor: PAYMENT_WEBHOOK, expectedVersion };
+    return {
+      stream,
+      type: event.type,
+      data: event.data as unknown as JsonObject,
+      actor: PAYMENT_WEBHOOK,
+      expectedVersion,
+    };
   });
 }
 
@@ -50,12 +82,27 @@ export async function makeChain(deps: CommandDeps, events: number): Promise<void
   const publisher = { id: 'bench-publisher', role: 'Publisher' };
   const listed: ListedProduct[] = [];
   for (let index = 0; index < 10; index++) {
-    listed.push(await listProduct(deps, publisher, {
-      name: `product ${index}`, version: '1', priceMinor: 700 + index * 13, currency: 'EUR', artifactSha256: 'b'.repeat(64), sizeBytes: 1,
-      royaltySplits: [{ partyId: publisher.id, basisPoints: 7000 }, { partyId: `artist-${index}`, basisPoints: 3000 }],
-    }));
+    listed.push(
+      await listProduct(deps, publisher, {
+        name: `product ${index}`,
+        version: '1',
+        priceMinor: 700 + index * 13,
+        currency: 'EUR',
+        artifactSha256: 'b'.repeat(64),
+        sizeBytes: 1,
+        royaltySplits: [
+          { partyId: publisher.id, basisPoints: 7000 },
+          { partyId: `artist-${index}`, basisPoints: 3000 },
+        ],
+      }),
+    );
   }
-  const listings = await Promise.all(listed.map(async (l) => (await loadStream(deps.store, streams.listing(l.listingId), listingDecider, LISTING_EVENT_TYPES)).state));
+  const listings = await Promise.all(
+    listed.map(
+      async (l) =>
+        (await loadStream(deps.store, streams.listing(l.listingId), listingDecider, LISTING_EVENT_TYPES)).state,
+    ),
+  );
   const key = deliveryKey();
   const orders = Math.ceil(events / 5);
   let next = 0;
@@ -65,9 +112,13 @@ export async function makeChain(deps: CommandDeps, events: number): Promise<void
       const first = next;
       next = Math.min(orders, next + ORDERS_PER_APPEND);
       const events: AppendEventInput[] = [];
-      for (let index = first; index < next; index++) events.push(...eventsOf(`bench-order-${index}`, listings[index % listings.length]! as never, key, index));
+      for (let index = first; index < next; index++)
+        events.push(...eventsOf(`bench-order-${index}`, listings[index % listings.length]! as never, key, index));
       await deps.store.append(deps.chain, events);
-      if (first % 20_000 < ORDERS_PER_APPEND) process.stderr.write(`\rmaking the chain: ${next * 5} / ${orders * 5} events, ${Math.round((next * 5 * 1000) / (performance.now() - started))} events/s`);
+      if (first % 20_000 < ORDERS_PER_APPEND)
+        process.stderr.write(
+          `\rmaking the chain: ${next * 5} / ${orders * 5} events, ${Math.round((next * 5 * 1000) / (performance.now() - started))} events/s`,
+        );
     }
   };
   await Promise.all(Array.from({ length: APPENDS_IN_FLIGHT }, lane));

@@ -25,7 +25,11 @@ const options = parseArguments(process.argv.slice(2));
 const EVENTS = numberOption(options, 'events', 1_000_000);
 const THREADS = numberOption(options, 'threads', availableParallelism());
 async function main(): Promise<void> {
-  const app = await benchApp('chainbook_bench_replay', { keep: options.has('keep') || options.has('reuse'), reuse: options.has('reuse'), poolSize: 8 });
+  const app = await benchApp('chainbook_bench_replay', {
+    keep: options.has('keep') || options.has('reuse'),
+    reuse: options.has('reuse'),
+    poolSize: 8,
+  });
   try {
     if ((await app.runtime.store.head(app.deps.chain)).seq === 0) await makeChain(app.deps, EVENTS);
     const records = (await app.runtime.store.head(app.deps.chain)).seq;
@@ -34,16 +38,33 @@ async function main(): Promise<void> {
     const verified = await verify(databaseReader(app.runtime.db), checker, { chains: [app.deps.chain] });
     await checker.close();
     checker = workerChecker(registry, THREADS);
-    const replayed = await replay({ target: sqlReplayTarget(app.runtime.db), checker, compare: true, onProgress: ({ checked, total }) => {
+    const replayed = await replay({
+      target: sqlReplayTarget(app.runtime.db),
+      checker,
+      compare: true,
+      onProgress: ({ checked, total }) => {
         if (checked % 50_000 < 1000 || checked === total) process.stderr.write(`\rreplaying: ${checked} / ${total}`);
-      } });
+      },
+    });
     await checker.close();
     process.stderr.write('\n');
     const rate = (count: number, ms: number) => Math.round((count * 1000) / Math.max(1, ms));
     const result = {
-      benchmark: 'replay', engine: 'postgres', records, threads: THREADS,
-      verifyOnly: { ok: verified.ok, seconds: verified.elapsedMs / 1000, eventsPerS: rate(verified.records, verified.elapsedMs) },
-      replay: { ok: replayed.ok, seconds: replayed.elapsedMs / 1000, eventsPerS: rate(replayed.records, replayed.elapsedMs), digestsMatchLive: replayed.differences.length === 0 },
+      benchmark: 'replay',
+      engine: 'postgres',
+      records,
+      threads: THREADS,
+      verifyOnly: {
+        ok: verified.ok,
+        seconds: verified.elapsedMs / 1000,
+        eventsPerS: rate(verified.records, verified.elapsedMs),
+      },
+      replay: {
+        ok: replayed.ok,
+        seconds: replayed.elapsedMs / 1000,
+        eventsPerS: rate(replayed.records, replayed.elapsedMs),
+        digestsMatchLive: replayed.differences.length === 0,
+      },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     mkdirSync('bench/results', { recursive: true });

@@ -15,15 +15,21 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 if (wanted('crypto')) {
   log('# Ed25519: node:crypto against @noble/ed25519, one core');
   const f = cryptoBenchmark(log);
-  log(`node:crypto is ${format(f.nodeSign / f.nobleSign)}x @noble to sign, ${format(f.nodeVerify / f.nobleVerify)}x to verify; ${ratio(f.nodeSign, f.opensslSign)} of openssl sign, ${ratio(f.nodeVerify, f.opensslVerify)} of openssl verify`);
+  log(
+    `node:crypto is ${format(f.nodeSign / f.nobleSign)}x @noble to sign, ${format(f.nodeVerify / f.nobleVerify)}x to verify; ${ratio(f.nodeSign, f.opensslSign)} of openssl sign, ${ratio(f.nodeVerify, f.opensslVerify)} of openssl verify`,
+  );
 }
 
 if (wanted('append')) {
   log('# append (PostgreSQL, single-event appends)');
   const f = await appendBenchmark(log);
-  log(`ratio to raw INSERT (the limit): ${ratio(f.chainbook64, f.raw)} at 64 in flight, ${ratio(f.chainbook8, f.raw)} at 8`);
+  log(
+    `ratio to raw INSERT (the limit): ${ratio(f.chainbook64, f.raw)} at 64 in flight, ${ratio(f.chainbook8, f.raw)} at 8`,
+  );
   if (f.emmett64 !== undefined && f.emmett8 !== undefined) {
-    log(`ratio to Emmett: ${format(f.chainbook64 / f.emmett64)}x at 64 in flight, ${format(f.chainbook8 / f.emmett8)}x at 8`);
+    log(
+      `ratio to Emmett: ${format(f.chainbook64 / f.emmett64)}x at 64 in flight, ${format(f.chainbook8 / f.emmett8)}x at 8`,
+    );
   }
 }
 

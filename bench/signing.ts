@@ -51,16 +51,18 @@ const kmsRate = Number(process.env['BENCH_KMS_RATE'] ?? '1000');
 /** Wraps a signer to add up the time spent inside signBatch and count batches. */
 function timed(signer: Signer): { signer: Signer; stats: { batches: number; events: number; signMs: number } } {
   const stats = { batches: 0, events: 0, signMs: 0 };
-  const wrap = <T extends unknown[], R>(work: (...args: T) => Promise<R>, size: (...args: T) => number) => async (...args: T) => {
-    const started = performance.now();
-    try {
-      return await work(...args);
-    } finally {
-      stats.signMs += performance.now() - started;
-      stats.batches += 1;
-      stats.events += size(...args);
-    }
-  };
+  const wrap =
+    <T extends unknown[], R>(work: (...args: T) => Promise<R>, size: (...args: T) => number) =>
+    async (...args: T) => {
+      const started = performance.now();
+      try {
+        return await work(...args);
+      } finally {
+        stats.signMs += performance.now() - started;
+        stats.batches += 1;
+        stats.events += size(...args);
+      }
+    };
   const session = signer.session?.bind(signer);
   return {
     stats,
@@ -68,12 +70,23 @@ function timed(signer: Signer): { signer: Signer; stats: { batches: number; even
       ...signer,
       kid: signer.kid,
       algorithm: signer.algorithm,
-      signBatch: wrap((requests) => signer.signBatch(requests), (requests) => requests.length),
+      signBatch: wrap(
+        (requests) => signer.signBatch(requests),
+        (requests) => requests.length,
+      ),
       ...(session
         ? {
             session: (tsMs: number) => {
               const key = session(tsMs);
-              return key && { ...key, signBatch: wrap((requests) => key.signBatch(requests), (requests) => requests.length) };
+              return (
+                key && {
+                  ...key,
+                  signBatch: wrap(
+                    (requests) => key.signBatch(requests),
+                    (requests) => requests.length,
+                  ),
+                }
+              );
             },
           }
         : {}),
@@ -86,7 +99,14 @@ function simulatedKms(): { client: KMSClient; restore: () => void; publicKeyDer:
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const kms = mockClient(KMSClient);
   const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
-  kms.on(GetPublicKeyCommand).resolves({ KeyUsage: 'SIGN_VERIFY', KeySpec: 'ECC_NIST_EDWARDS25519', SigningAlgorithms: ['ED25519_SHA_512'], PublicKey: publicKeyDer });
+  kms
+    .on(GetPublicKeyCommand)
+    .resolves({
+      KeyUsage: 'SIGN_VERIFY',
+      KeySpec: 'ECC_NIST_EDWARDS25519',
+      SigningAlgorithms: ['ED25519_SHA_512'],
+      PublicKey: publicKeyDer,
+    });
   // A burst of at most a tenth of a second's quota, so a short run cannot live off a full bucket.
   const burst = Math.max(1, kmsRate / 10);
   let tokens = burst;
@@ -96,7 +116,11 @@ function simulatedKms(): { client: KMSClient; restore: () => void; publicKeyDer:
     tokens = Math.min(burst, tokens + ((now - refilledAtMs) * kmsRate) / 1000);
     refilledAtMs = now;
     await new Promise((resolve) => setTimeout(resolve, kmsLatencyMs));
-    if (tokens < 1) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+    if (tokens < 1)
+      throw Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $metadata: { httpStatusCode: 400 },
+      });
     tokens -= 1;
     return { Signature: nodeSign(null, Buffer.from(input.Message!), privateKey) };
   });
@@ -104,7 +128,10 @@ function simulatedKms(): { client: KMSClient; restore: () => void; publicKeyDer:
 }
 
 async function startProxyProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['bin/chainbook.js', 'signing-proxy', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/chainbook.js', 'signing-proxy', '--port', '0'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -137,7 +164,14 @@ async function measure(mode: Mode, signer: Signer): Promise<Result> {
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < appends) {
         const index = next++;
-        await store.append('main', [{ stream: `order-${index}`, type: 'order.created', actor: { id: 'bench', role: 'Buyer' }, data: { priceMinor: index, currency: 'EUR' } }]);
+        await store.append('main', [
+          {
+            stream: `order-${index}`,
+            type: 'order.created',
+            actor: { id: 'bench', role: 'Buyer' },
+            data: { priceMinor: index, currency: 'EUR' },
+          },
+        ]);
       }
     }),
   );
@@ -176,15 +210,28 @@ async function main(): Promise<void> {
         writeRegistry(signersPath, [registryEntry('bench-hsm', 'ed25519', hsm.publicKey!)]);
         await hsm.close();
         const proxy = await startProxyProcess({
-          SIGNING_BACKEND: 'pkcs11', SIGNING_KID: 'bench-hsm', PKCS11_MODULE: token.modulePath, PKCS11_TOKEN_LABEL: token.tokenLabel, PKCS11_PIN: token.pin,
-          PKCS11_KEY_LABEL: 'bench', CHAINBOOK_SIGNERS: signersPath, CHAINBOOK_DATA_DIR: folder, SIGNING_PROXY_CLIENTS: 'bench:bench-api-key-0123456789',
+          SIGNING_BACKEND: 'pkcs11',
+          SIGNING_KID: 'bench-hsm',
+          PKCS11_MODULE: token.modulePath,
+          PKCS11_TOKEN_LABEL: token.tokenLabel,
+          PKCS11_PIN: token.pin,
+          PKCS11_KEY_LABEL: 'bench',
+          CHAINBOOK_SIGNERS: signersPath,
+          CHAINBOOK_DATA_DIR: folder,
+          SIGNING_PROXY_CLIENTS: 'bench:bench-api-key-0123456789',
         });
         cleanups.push(() => void proxy.child.kill('SIGTERM'));
         signer = await openProxySigner({ url: proxy.url, apiKey: 'bench-api-key-0123456789', kid: 'bench-hsm' });
       } else {
         const kms = simulatedKms();
         cleanups.push(kms.restore);
-        const root = await openKmsSigner({ client: kms.client, keyId: 'alias/bench', kid: 'bench-kms', algorithm: 'ed25519', retry: { maxAttempts: 6, baseDelayMs: 20, maxDelayMs: 500 } });
+        const root = await openKmsSigner({
+          client: kms.client,
+          keyId: 'alias/bench',
+          kid: 'bench-kms',
+          algorithm: 'ed25519',
+          retry: { maxAttempts: 6, baseDelayMs: 20, maxDelayMs: 500 },
+        });
         signer = mode === 'kms-sim' ? root : delegatingSigner(root);
       }
       const result = await measure(mode, signer);

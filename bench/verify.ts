@@ -41,7 +41,13 @@ export async function verifyBenchmark(log: (line: string) => void): Promise<Veri
         'main',
         Array.from({ length: FILL_EVENTS_PER_APPEND }, (_, offset) => {
           const n = index * FILL_EVENTS_PER_APPEND + offset;
-          return { stream: `order-${n}`, type: 'order.created', expectedVersion: 0, data: orderData(n), actor: { id: 'buyer', role: 'Buyer' } };
+          return {
+            stream: `order-${n}`,
+            type: 'order.created',
+            expectedVersion: 0,
+            data: orderData(n),
+            actor: { id: 'buyer', role: 'Buyer' },
+          };
         }),
       ),
     );
@@ -58,7 +64,8 @@ export async function verifyBenchmark(log: (line: string) => void): Promise<Veri
     const report = await verify(databaseReader(db), pool);
     const elapsed = performance.now() - started;
     await pool.close();
-    if (!report.ok || report.records !== VERIFY_RECORDS) throw new Error(`the benchmark chain did not verify: ${JSON.stringify(report.finding)}`);
+    if (!report.ok || report.records !== VERIFY_RECORDS)
+      throw new Error(`the benchmark chain did not verify: ${JSON.stringify(report.finding)}`);
     const recordsPerSecond = perSecond(report.records, elapsed);
     log(`audit-verify, ${workers} worker threads: ${format(recordsPerSecond)} records/s`);
 
@@ -70,8 +77,17 @@ export async function verifyBenchmark(log: (line: string) => void): Promise<Veri
 
     const openssl = opensslEd25519();
     const limit = openssl.verifyPerSecond * openssl.cores;
-    log(`openssl speed ed25519: ${format(openssl.verifyPerSecond)} verify/s per core × ${openssl.cores} cores = ${format(limit)}/s`);
-    return { records: report.records, workers, recordsPerSecond, inProcessPerSecond, opensslVerifyPerSecondPerCore: openssl.verifyPerSecond, limit };
+    log(
+      `openssl speed ed25519: ${format(openssl.verifyPerSecond)} verify/s per core × ${openssl.cores} cores = ${format(limit)}/s`,
+    );
+    return {
+      records: report.records,
+      workers,
+      recordsPerSecond,
+      inProcessPerSecond,
+      opensslVerifyPerSecondPerCore: openssl.verifyPerSecond,
+      limit,
+    };
   } finally {
     await db.close();
     await database.drop();

@@ -24,7 +24,14 @@ function settle(chain: string, outcomes: readonly PlanOutcome[], records: readon
       case 'accepted': {
         const mine = records.slice(offset, offset + outcome.versions.length);
         offset += outcome.versions.length;
-        const events = mine.map(({ record: r }) => ({ seq: r.seq, id: r.id, stream: r.stream, version: r.version, type: r.type, hash: r.hash }));
+        const events = mine.map(({ record: r }) => ({
+          seq: r.seq,
+          id: r.id,
+          stream: r.stream,
+          version: r.version,
+          type: r.type,
+          hash: r.hash,
+        }));
         settlements.push({ ok: true, result: { chain, events, replayed: false } });
         break;
       }
@@ -45,13 +52,23 @@ function settle(chain: string, outcomes: readonly PlanOutcome[], records: readon
   return settlements;
 }
 
-function idempotencyRows(chain: string, appends: readonly ValidatedAppend[], outcomes: readonly PlanOutcome[], settlements: readonly Settlement[]): IdempotencyRow[] {
+function idempotencyRows(
+  chain: string,
+  appends: readonly ValidatedAppend[],
+  outcomes: readonly PlanOutcome[],
+  settlements: readonly Settlement[],
+): IdempotencyRow[] {
   const rows: IdempotencyRow[] = [];
   outcomes.forEach((outcome, index) => {
     const { idempotencyKey, requestHash, response } = appends[index]!;
     const settlement = settlements[index]!;
     if (outcome.kind === 'accepted' && idempotencyKey !== undefined && settlement.ok) {
-      rows.push({ key: idempotencyKey, requestHash: requestHash!, result: JSON.stringify({ chain, events: settlement.result.events }), response });
+      rows.push({
+        key: idempotencyKey,
+        requestHash: requestHash!,
+        result: JSON.stringify({ chain, events: settlement.result.events }),
+        response,
+      });
     }
   });
   return rows;
@@ -77,7 +94,8 @@ export async function commitSealed<Tx>(
   const settlements = settle(chain, sealed.outcomes, sealed.introduces ? records.slice(1) : records);
   const idempotency = idempotencyRows(chain, sealed.appends, sealed.outcomes, settlements);
   const commit: CommitBatch = { chain, records, idempotency, previousHead: sealed.base, head: sealed.head };
-  const insertAndFold = async (tx: Tx): Promise<boolean> => (await storage.insertBatch(tx, commit)) && (inline ? (await inline(tx, records), true) : true);
+  const insertAndFold = async (tx: Tx): Promise<boolean> =>
+    (await storage.insertBatch(tx, commit)) && (inline ? (await inline(tx, records), true) : true);
   let inserted: boolean;
   if (locked) inserted = await insertAndFold(locked.tx);
   else if (inline) inserted = await storage.transaction(insertAndFold);

@@ -12,7 +12,16 @@ import { MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
 import { planBatch, type IdempotencyRecord } from './plan.ts';
 import type { ChainHead } from './record.ts';
 import { sealPlanned } from './sealedBatch.ts';
-import { advance, forget, HeadMoved, invalidateAfter, readForSpeculation, speculateOn, type Speculation, type SpeculativeBatch } from './speculation.ts';
+import {
+  advance,
+  forget,
+  HeadMoved,
+  invalidateAfter,
+  readForSpeculation,
+  speculateOn,
+  type Speculation,
+  type SpeculativeBatch,
+} from './speculation.ts';
 import type { AppendResult } from './store.ts';
 import type { WriterDeps } from './writerDeps.ts';
 import { batchKeys, batchStreams, WriterQueue, type Settlement } from './writerQueue.ts';
@@ -51,13 +60,19 @@ export class ChainWriter<Tx> {
     if (this.#closed) return Promise.reject(new ChainError('WRITER_CLOSED', 'the writer is shutting down', {}));
     const disabled = this.#deps.signingDisabledReason?.();
     if (disabled !== undefined) {
-      return Promise.reject(new ChainError('SIGNING_UNAVAILABLE', `signing is disabled: ${disabled}`, { reason: disabled, readOnly: true }));
+      return Promise.reject(
+        new ChainError('SIGNING_UNAVAILABLE', `signing is disabled: ${disabled}`, { reason: disabled, readOnly: true }),
+      );
     }
     if (this.#queue.events + append.events.length > MAX_PENDING_EVENTS) {
       return Promise.reject(
-        new ChainError('WRITER_OVERLOADED', `more than ${MAX_PENDING_EVENTS} events are waiting for chain ${this.#chain}`, {
-          maxPendingEvents: MAX_PENDING_EVENTS,
-        }),
+        new ChainError(
+          'WRITER_OVERLOADED',
+          `more than ${MAX_PENDING_EVENTS} events are waiting for chain ${this.#chain}`,
+          {
+            maxPendingEvents: MAX_PENDING_EVENTS,
+          },
+        ),
       );
     }
     return new Promise<AppendResult>((resolve, reject) => {
@@ -102,8 +117,24 @@ export class ChainWriter<Tx> {
     const outcomes = planBatch(appends, reads.stored, reads.states);
     const number = ++this.#batches;
     const sessions = [this.#introducedSession, speculation.introducing];
-    const sealed = sealPlanned(this.#deps.signer, speculation.head, appends, outcomes, this.#nowMs(), this.#newId, sessions);
-    const batch: SpeculativeBatch = { ...sealed, number, pendings, streams: reads.streams, keys: reads.keys, invalid: false, committed: Promise.resolve() };
+    const sealed = sealPlanned(
+      this.#deps.signer,
+      speculation.head,
+      appends,
+      outcomes,
+      this.#nowMs(),
+      this.#newId,
+      sessions,
+    );
+    const batch: SpeculativeBatch = {
+      ...sealed,
+      number,
+      pendings,
+      streams: reads.streams,
+      keys: reads.keys,
+      invalid: false,
+      committed: Promise.resolve(),
+    };
     advance(speculation, batch, reads.states);
     this.#inflight.push(batch);
     batch.committed = this.#commitTail = this.#commitTail.then(() => this.#commitSpeculative(batch));
@@ -162,20 +193,29 @@ export class ChainWriter<Tx> {
     }
   }
 
-  #commitLocked(appends: readonly ValidatedAppend[]): Promise<{ settlements: Settlement[]; head: ChainHead | undefined; introduces: string | undefined }> {
+  #commitLocked(
+    appends: readonly ValidatedAppend[],
+  ): Promise<{ settlements: Settlement[]; head: ChainHead | undefined; introduces: string | undefined }> {
     const { storage, signer } = this.#deps;
     const chain = this.#chain;
     return storage.transaction(async (tx) => {
       const head = await storage.lockHead(tx, chain);
       if (!head) {
         const error = new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
-        return { settlements: appends.map(() => ({ ok: false as const, error })), head: undefined, introduces: undefined };
+        return {
+          settlements: appends.map(() => ({ ok: false as const, error })),
+          head: undefined,
+          introduces: undefined,
+        };
       }
       const keys = batchKeys(appends);
-      const stored = keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
+      const stored =
+        keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
       const streams = await storage.streamStates(tx, batchStreams(appends));
       const outcomes = planBatch(appends, stored, streams);
-      const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [this.#introducedSession]);
+      const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [
+        this.#introducedSession,
+      ]);
       const settlements = await commitSealed(this.#deps, chain, sealed, { tx });
       assert(settlements, `the head of ${chain} moved under its lock`);
       return { settlements, head: sealed.head, introduces: sealed.introduces };

@@ -49,29 +49,44 @@ const DELEGATION_MEMBERS = ['algorithm', 'kid', 'notAfter', 'notBefore', 'public
 const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function instant(value: unknown): number | undefined {
-  return typeof value === 'string' && RFC3339_PATTERN.test(value) && !Number.isNaN(Date.parse(value)) ? Date.parse(value) : undefined;
+  return typeof value === 'string' && RFC3339_PATTERN.test(value) && !Number.isNaN(Date.parse(value))
+    ? Date.parse(value)
+    : undefined;
 }
 
 /** The delegation a signer.delegated record's data introduces, or why it introduces none. */
 export function parseDelegation(data: unknown): Delegation | string {
   if (!isJsonObject(data)) return 'data is not an object';
   const members = Object.keys(data).sort();
-  if (members.join() !== DELEGATION_MEMBERS.join()) return `data must have exactly the members ${DELEGATION_MEMBERS.join(', ')}`;
+  if (members.join() !== DELEGATION_MEMBERS.join())
+    return `data must have exactly the members ${DELEGATION_MEMBERS.join(', ')}`;
   const { kid, algorithm, public_key_pem: pem, notBefore, notAfter } = data;
   if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) return 'data.kid is not a signer id';
-  if (!isSignatureAlgorithm(algorithm)) return `data.algorithm ${JSON.stringify(algorithm)} is not a signature algorithm`;
+  if (!isSignatureAlgorithm(algorithm))
+    return `data.algorithm ${JSON.stringify(algorithm)} is not a signature algorithm`;
   const notBeforeMs = instant(notBefore);
   const notAfterMs = instant(notAfter);
-  if (notBeforeMs === undefined || notAfterMs === undefined) return 'data.notBefore and data.notAfter must be RFC 3339 timestamps';
-  if (notAfterMs <= notBeforeMs || notAfterMs - notBeforeMs > MAX_DELEGATION_WINDOW_MS) return 'the delegation window must be non-empty and at most 24 hours';
+  if (notBeforeMs === undefined || notAfterMs === undefined)
+    return 'data.notBefore and data.notAfter must be RFC 3339 timestamps';
+  if (notAfterMs <= notBeforeMs || notAfterMs - notBeforeMs > MAX_DELEGATION_WINDOW_MS)
+    return 'the delegation window must be non-empty and at most 24 hours';
   let publicKey: KeyObject;
   try {
-    if (typeof pem !== 'string' || !pem.includes('-----BEGIN PUBLIC KEY-----')) return 'data.public_key_pem is not an SPKI PEM public key';
+    if (typeof pem !== 'string' || !pem.includes('-----BEGIN PUBLIC KEY-----'))
+      return 'data.public_key_pem is not an SPKI PEM public key';
     publicKey = createPublicKey({ key: pem, format: 'pem' });
   } catch (error) {
     return `data.public_key_pem does not parse: ${(error as Error).message}`;
   }
   const mismatch = keyMismatch(algorithm, publicKey);
   if (mismatch) return `data.public_key_pem does not fit ${algorithm}: ${mismatch}`;
-  return { kid, algorithm, publicKey, notBefore: notBefore as string, notBeforeMs, notAfter: notAfter as string, notAfterMs };
+  return {
+    kid,
+    algorithm,
+    publicKey,
+    notBefore: notBefore as string,
+    notBeforeMs,
+    notAfter: notAfter as string,
+    notAfterMs,
+  };
 }

@@ -112,24 +112,33 @@ function checkLabel(value: unknown, field: string, index: number): string {
 }
 
 function validateActor(actor: unknown, index: number): Actor {
-  if (!isPlainObject(actor)) throw invalid(`events[${index}].actor must be an object {id, role}`, { index, field: 'actor' });
+  if (!isPlainObject(actor))
+    throw invalid(`events[${index}].actor must be an object {id, role}`, { index, field: 'actor' });
   const extra = Object.keys(actor).filter((key) => key !== 'id' && key !== 'role');
-  if (extra.length > 0) throw invalid(`events[${index}].actor has unknown members: ${extra.join(', ')}`, { index, field: 'actor' });
+  if (extra.length > 0)
+    throw invalid(`events[${index}].actor has unknown members: ${extra.join(', ')}`, { index, field: 'actor' });
   return { id: checkLabel(actor['id'], 'actor.id', index), role: checkLabel(actor['role'], 'actor.role', index) };
 }
 
 function validateMeta(meta: unknown, index: number, idempotencyKey: string | undefined): EventMeta {
-  if (meta !== undefined && !isPlainObject(meta)) throw invalid(`events[${index}].meta must be an object`, { index, field: 'meta' });
+  if (meta !== undefined && !isPlainObject(meta))
+    throw invalid(`events[${index}].meta must be an object`, { index, field: 'meta' });
   const result: EventMeta = {};
   for (const [key, value] of Object.entries(meta ?? {})) {
     if (!(META_KEYS as readonly string[]).includes(key)) {
-      throw invalid(`events[${index}].meta.${key} is not one of ${META_KEYS.join(', ')}`, { index, field: `meta.${key}` });
+      throw invalid(`events[${index}].meta.${key} is not one of ${META_KEYS.join(', ')}`, {
+        index,
+        field: `meta.${key}`,
+      });
     }
     result[key as MetaKey] = checkLabel(value, `meta.${key}`, index);
   }
   if (idempotencyKey !== undefined) {
     if (result.idempotencyKey !== undefined && result.idempotencyKey !== idempotencyKey) {
-      throw invalid(`events[${index}].meta.idempotencyKey differs from the append's idempotency key`, { index, field: 'meta' });
+      throw invalid(`events[${index}].meta.idempotencyKey differs from the append's idempotency key`, {
+        index,
+        field: 'meta',
+      });
     }
     result.idempotencyKey = idempotencyKey;
   }
@@ -143,27 +152,40 @@ function validateEvent(input: unknown, index: number, idempotencyKey: string | u
   if (extra.length > 0) throw invalid(`events[${index}] has unknown members: ${extra.join(', ')}`, { index });
   const { stream, type, data, expectedVersion } = input;
   if (typeof stream !== 'string' || !STREAM_PATTERN.test(stream)) {
-    throw invalid(`events[${index}].stream must look like <category>-<id> (${STREAM_PATTERN.source})`, { index, field: 'stream' });
+    throw invalid(`events[${index}].stream must look like <category>-<id> (${STREAM_PATTERN.source})`, {
+      index,
+      field: 'stream',
+    });
   }
   if (typeof type !== 'string' || type.length > 128 || !EVENT_TYPE_PATTERN.test(type)) {
-    throw invalid(`events[${index}].type must be dot-namespaced lower case, e.g. order.created`, { index, field: 'type' });
+    throw invalid(`events[${index}].type must be dot-namespaced lower case, e.g. order.created`, {
+      index,
+      field: 'type',
+    });
   }
   if (!isPlainObject(data)) throw invalid(`events[${index}].data must be a JSON object`, { index, field: 'data' });
   const problem = dataProblem(data, 'data', 0);
   if (problem) throw invalid(`events[${index}].${problem}`, { index, field: 'data' });
   if (expectedVersion !== undefined && !(Number.isSafeInteger(expectedVersion) && (expectedVersion as number) >= 0)) {
-    throw invalid(`events[${index}].expectedVersion must be a non-negative integer`, { index, field: 'expectedVersion' });
+    throw invalid(`events[${index}].expectedVersion must be a non-negative integer`, {
+      index,
+      field: 'expectedVersion',
+    });
   }
   const actor = validateActor(input['actor'], index);
   const meta = validateMeta(input['meta'], index, idempotencyKey);
   const dataJcs = jcs(data as JsonValue);
   const dataBytes = Buffer.byteLength(dataJcs, 'utf8');
   if (dataBytes > MAX_EVENT_DATA_BYTES) {
-    throw new ChainError('EVENT_TOO_LARGE', `events[${index}].data is ${dataBytes} bytes as JCS, at most ${MAX_EVENT_DATA_BYTES}`, {
-      index,
-      dataBytes,
-      maxBytes: MAX_EVENT_DATA_BYTES,
-    });
+    throw new ChainError(
+      'EVENT_TOO_LARGE',
+      `events[${index}].data is ${dataBytes} bytes as JCS, at most ${MAX_EVENT_DATA_BYTES}`,
+      {
+        index,
+        dataBytes,
+        maxBytes: MAX_EVENT_DATA_BYTES,
+      },
+    );
   }
   return {
     stream,
@@ -180,9 +202,13 @@ function validateEvent(input: unknown, index: number, idempotencyKey: string | u
 
 export function validateChainName(chain: unknown): string {
   if (typeof chain !== 'string' || !CHAIN_NAME_PATTERN.test(chain)) {
-    throw new ChainError('INVALID_CHAIN_NAME', `chain name must match ${CHAIN_NAME_PATTERN.source} (got ${JSON.stringify(chain)})`, {
-      chain,
-    });
+    throw new ChainError(
+      'INVALID_CHAIN_NAME',
+      `chain name must match ${CHAIN_NAME_PATTERN.source} (got ${JSON.stringify(chain)})`,
+      {
+        chain,
+      },
+    );
   }
   return chain;
 }
@@ -192,10 +218,14 @@ export function validateAppend(chain: unknown, events: unknown, options: AppendO
   const chainName = validateChainName(chain);
   if (!Array.isArray(events) || events.length === 0) throw invalid('events must be a non-empty array', {});
   if (events.length > MAX_EVENTS_PER_APPEND) {
-    throw new ChainError('TOO_MANY_EVENTS', `at most ${MAX_EVENTS_PER_APPEND} events per append (got ${events.length})`, {
-      count: events.length,
-      max: MAX_EVENTS_PER_APPEND,
-    });
+    throw new ChainError(
+      'TOO_MANY_EVENTS',
+      `at most ${MAX_EVENTS_PER_APPEND} events per append (got ${events.length})`,
+      {
+        count: events.length,
+        max: MAX_EVENTS_PER_APPEND,
+      },
+    );
   }
   const key = options.idempotencyKey;
   if (key !== undefined) checkLabel(key, 'idempotencyKey', 0);

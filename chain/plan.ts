@@ -31,11 +31,19 @@ export type PlanOutcome =
  * below asks it for every append with a key, and the command layer for a
  * retry it answers from the record without appending (commands/command.ts).
  */
-export function reusedKey(key: string, requestHash: string | undefined, first: { requestHash: string }): ChainError | undefined {
+export function reusedKey(
+  key: string,
+  requestHash: string | undefined,
+  first: { requestHash: string },
+): ChainError | undefined {
   if (first.requestHash === requestHash) return undefined;
-  return new ChainError('IDEMPOTENCY_KEY_REUSED', `idempotency key ${JSON.stringify(key)} was used for a different request`, {
-    idempotencyKey: key,
-  });
+  return new ChainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `idempotency key ${JSON.stringify(key)} was used for a different request`,
+    {
+      idempotencyKey: key,
+    },
+  );
 }
 
 function checkIdempotency(

@@ -21,7 +21,19 @@ export const LEDGER_POSTED_TYPE = 'ledger.posted';
 
 /** The signed members, in the order docs/FORMAT.md section 9 lists them (JCS sorts them anyway). */
 export const PROOF_PAYLOAD_MEMBERS = [
-  'proof_id', 'kind', 'chain', 'from_seq', 'to_seq', 'from_ts', 'to_ts', 'ledger_row_ids', 'range_hash', 'head_hash', 'ts', 'signer_kid', 'alg',
+  'proof_id',
+  'kind',
+  'chain',
+  'from_seq',
+  'to_seq',
+  'from_ts',
+  'to_ts',
+  'ledger_row_ids',
+  'range_hash',
+  'head_hash',
+  'ts',
+  'signer_kid',
+  'alg',
 ] as const;
 
 export interface ProofPayload {
@@ -95,5 +107,10 @@ export function payloadMatches(proof: SignedProof): boolean {
 }
 
 export function proofSignatureValid(proof: SignedProof, algorithm: SignatureAlgorithm, publicKey: KeyObject): boolean {
-  return verifyMessageSignature(algorithm, publicKey, Buffer.from(proof.canonical_payload, 'utf8'), Buffer.from(proof.signature, 'base64'));
+  return verifyMessageSignature(
+    algorithm,
+    publicKey,
+    Buffer.from(proof.canonical_payload, 'utf8'),
+    Buffer.from(proof.signature, 'base64'),
+  );
 }

@@ -47,8 +47,15 @@ function onTheCalendar(value: string): boolean {
 }
 
 function parseInstant(value: unknown, path: string, problems: string[]): number | undefined {
-  if (typeof value !== 'string' || !RFC3339_PATTERN.test(value) || !onTheCalendar(value) || Number.isNaN(Date.parse(value))) {
-    problems.push(`${path}: must be an RFC 3339 timestamp with a zone, e.g. 2025-02-24T00:00:00Z (got ${JSON.stringify(value)})`);
+  if (
+    typeof value !== 'string' ||
+    !RFC3339_PATTERN.test(value) ||
+    !onTheCalendar(value) ||
+    Number.isNaN(Date.parse(value))
+  ) {
+    problems.push(
+      `${path}: must be an RFC 3339 timestamp with a zone, e.g. 2025-02-24T00:00:00Z (got ${JSON.stringify(value)})`,
+    );
     return undefined;
   }
   return Date.parse(value);
@@ -82,7 +89,9 @@ function parseEntry(entry: unknown, path: string, problems: string[]): Registere
   }
   const algorithm = entry['algorithm'];
   if (!isSignatureAlgorithm(algorithm)) {
-    problems.push(`${path}.algorithm: must be one of ${SIGNATURE_ALGORITHMS.join(', ')} (got ${JSON.stringify(algorithm)})`);
+    problems.push(
+      `${path}.algorithm: must be one of ${SIGNATURE_ALGORITHMS.join(', ')} (got ${JSON.stringify(algorithm)})`,
+    );
   }
   const publicKey = parsePublicKey(entry['public_key_pem'], `${path}.public_key_pem`, problems);
   if (publicKey && isSignatureAlgorithm(algorithm)) {
@@ -123,7 +132,8 @@ export function parseRegistry(document: unknown): SignerRegistry {
   entries.slice(0, MAX_REGISTRY_SIGNERS).forEach((entry, index) => {
     const signer = parseEntry(entry, `signers[${index}]`, problems);
     if (!signer) return;
-    if (signers.has(signer.kid)) problems.push(`signers[${index}].signer_kid: duplicate kid ${JSON.stringify(signer.kid)}`);
+    if (signers.has(signer.kid))
+      problems.push(`signers[${index}].signer_kid: duplicate kid ${JSON.stringify(signer.kid)}`);
     else signers.set(signer.kid, signer);
   });
   if (problems.length > 0) throw new RegistryError(problems);
@@ -173,9 +183,14 @@ export type SignerCheck =
 /** docs/FORMAT.md section 4: the signer exists, algorithms match, deployedAt <= ts < retiredAt. */
 export function checkSigner(registry: SignerRegistry, kid: string, alg: string, tsMs: number): SignerCheck {
   const signer = registry.signers.get(kid);
-  if (!signer) return { ok: false, reason: 'unknown-signer', message: `signer ${JSON.stringify(kid)} is not in the registry` };
+  if (!signer)
+    return { ok: false, reason: 'unknown-signer', message: `signer ${JSON.stringify(kid)} is not in the registry` };
   if (signer.algorithm !== alg) {
-    return { ok: false, reason: 'algorithm-mismatch', message: `sig.alg ${JSON.stringify(alg)} but signer ${kid} is ${signer.algorithm}` };
+    return {
+      ok: false,
+      reason: 'algorithm-mismatch',
+      message: `sig.alg ${JSON.stringify(alg)} but signer ${kid} is ${signer.algorithm}`,
+    };
   }
   if (tsMs < signer.deployedAtMs || (signer.retiredAtMs !== null && tsMs >= signer.retiredAtMs)) {
     return {

@@ -45,7 +45,12 @@ function signerEvent(context: RotationContext, kid: string, type: string, data: 
 }
 
 /** Writes `next`, appends `event`; restores `previous` when the append fails. */
-async function changeAndRecord(context: RotationContext, previous: SignerRegistry, next: SignerRegistry, event: AppendEventInput): Promise<AppendResult> {
+async function changeAndRecord(
+  context: RotationContext,
+  previous: SignerRegistry,
+  next: SignerRegistry,
+  event: AppendEventInput,
+): Promise<AppendResult> {
   context.registry.save(next);
   try {
     return await context.append([event]);
@@ -62,13 +67,18 @@ function withEntries(entries: readonly RegistryEntryJson[]): SignerRegistry {
 /** `signers add`: publishes a new public key with deployedAt in the future. */
 export async function addSigner(context: RotationContext, entry: RegistryEntryJson): Promise<AppendResult> {
   const previous = context.registry.load();
-  if (previous.signers.has(entry.signer_kid)) throw new CodedError('SIGNER_EXISTS', `signer ${entry.signer_kid} is already in the registry`);
+  if (previous.signers.has(entry.signer_kid))
+    throw new CodedError('SIGNER_EXISTS', `signer ${entry.signer_kid} is already in the registry`);
   const next = withEntries([...[...previous.signers.values()].map(registryEntryJson), { ...entry, retiredAt: null }]);
   const added = next.signers.get(entry.signer_kid)!;
   if (added.deployedAtMs <= context.nowMs) {
-    throw new CodedError('DEPLOYED_AT_NOT_IN_FUTURE', `deployedAt ${added.deployedAt} must be in the future: the key is published before it signs`, {
-      deployedAt: added.deployedAt,
-    });
+    throw new CodedError(
+      'DEPLOYED_AT_NOT_IN_FUTURE',
+      `deployedAt ${added.deployedAt} must be in the future: the key is published before it signs`,
+      {
+        deployedAt: added.deployedAt,
+      },
+    );
   }
   const data: JsonObject = {
     kid: added.kid,
@@ -86,25 +96,58 @@ export async function activateSigner(context: RotationContext, kid: string): Pro
   const entry = registry.signers.get(kid);
   if (!entry) throw new CodedError('SIGNER_NOT_REGISTERED', `signer ${kid} is not in the registry: add it first`);
   if (context.nowMs < entry.deployedAtMs) {
-    throw new CodedError('SIGNER_NOT_YET_DEPLOYED', `signer ${kid} is deployed from ${entry.deployedAt}: activate it at or after that time`, { deployedAt: entry.deployedAt });
+    throw new CodedError(
+      'SIGNER_NOT_YET_DEPLOYED',
+      `signer ${kid} is deployed from ${entry.deployedAt}: activate it at or after that time`,
+      { deployedAt: entry.deployedAt },
+    );
   }
-  if (entry.retiredAtMs !== null && context.nowMs >= entry.retiredAtMs) throw new CodedError('SIGNER_RETIRED', `signer ${kid} was retired at ${entry.retiredAt}`);
+  if (entry.retiredAtMs !== null && context.nowMs >= entry.retiredAtMs)
+    throw new CodedError('SIGNER_RETIRED', `signer ${kid} was retired at ${entry.retiredAt}`);
   if (context.signerKid !== kid) {
-    throw new CodedError('SIGNER_NOT_IN_USE', `the writer signs as ${context.signerKid}: start it with SIGNING_KID=${kid} (and that key's backend) to activate ${kid}`);
+    throw new CodedError(
+      'SIGNER_NOT_IN_USE',
+      `the writer signs as ${context.signerKid}: start it with SIGNING_KID=${kid} (and that key's backend) to activate ${kid}`,
+    );
   }
-  return context.append([signerEvent(context, kid, SIGNER_EVENT_TYPES.activated, { kid, deployedAt: entry.deployedAt, activatedAt: new Date(context.nowMs).toISOString() })]);
+  return context.append([
+    signerEvent(context, kid, SIGNER_EVENT_TYPES.activated, {
+      kid,
+      deployedAt: entry.deployedAt,
+      activatedAt: new Date(context.nowMs).toISOString(),
+    }),
+  ]);
 }
 
 /** `signers retire`: sets retiredAt (now by default, never in the past), signed by the signer in force, which must be another. */
-export async function retireSigner(context: RotationContext, kid: string, retiredAtMs = context.nowMs): Promise<AppendResult> {
+export async function retireSigner(
+  context: RotationContext,
+  kid: string,
+  retiredAtMs = context.nowMs,
+): Promise<AppendResult> {
   const previous = context.registry.load();
   const entry = previous.signers.get(kid);
   if (!entry) throw new CodedError('SIGNER_NOT_REGISTERED', `signer ${kid} is not in the registry`);
-  if (entry.retiredAt !== null) throw new CodedError('SIGNER_RETIRED', `signer ${kid} was already retired at ${entry.retiredAt}`);
-  if (kid === context.signerKid) throw new CodedError('SIGNER_IN_USE', `signer ${kid} is the one signing now: activate its successor first`);
+  if (entry.retiredAt !== null)
+    throw new CodedError('SIGNER_RETIRED', `signer ${kid} was already retired at ${entry.retiredAt}`);
+  if (kid === context.signerKid)
+    throw new CodedError('SIGNER_IN_USE', `signer ${kid} is the one signing now: activate its successor first`);
   // Records already signed must stay valid: retiredAt is never before now.
-  if (retiredAtMs < context.nowMs) throw new CodedError('RETIRED_AT_IN_PAST', 'retiredAt may not be in the past: records signed since would stop verifying');
+  if (retiredAtMs < context.nowMs)
+    throw new CodedError(
+      'RETIRED_AT_IN_PAST',
+      'retiredAt may not be in the past: records signed since would stop verifying',
+    );
   const retiredAt = new Date(retiredAtMs).toISOString();
-  const next = withEntries([...previous.signers.values()].map((signer) => (signer.kid === kid ? { ...registryEntryJson(signer), retiredAt } : registryEntryJson(signer))));
-  return changeAndRecord(context, previous, next, signerEvent(context, kid, SIGNER_EVENT_TYPES.retired, { kid, retiredAt }));
+  const next = withEntries(
+    [...previous.signers.values()].map((signer) =>
+      signer.kid === kid ? { ...registryEntryJson(signer), retiredAt } : registryEntryJson(signer),
+    ),
+  );
+  return changeAndRecord(
+    context,
+    previous,
+    next,
+    signerEvent(context, kid, SIGNER_EVENT_TYPES.retired, { kid, retiredAt }),
+  );
 }

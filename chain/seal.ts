@@ -6,7 +6,14 @@ import { assert } from '../domain/errors.ts';
 import { payloadJcsFromParts, recordJcs } from './canonical.ts';
 import { preimageOf, sha256 } from './hash.ts';
 import type { ValidatedEvent } from './input.ts';
-import { FORMAT_VERSION, type ChainHead, type ChainRecord, type RecordPayload, type RecordSignature, type StoredRecord } from './record.ts';
+import {
+  FORMAT_VERSION,
+  type ChainHead,
+  type ChainRecord,
+  type RecordPayload,
+  type RecordSignature,
+  type StoredRecord,
+} from './record.ts';
 
 export interface EventToSeal {
   event: ValidatedEvent;
@@ -32,7 +39,12 @@ export function commitTime(nowMs: number, head: ChainHead): string {
   return new Date(Math.max(nowMs, headMs)).toISOString();
 }
 
-export function sealBatch(head: ChainHead, events: readonly EventToSeal[], ts: string, newId: () => string): UnsignedRecord[] {
+export function sealBatch(
+  head: ChainHead,
+  events: readonly EventToSeal[],
+  ts: string,
+  newId: () => string,
+): UnsignedRecord[] {
   let seq = head.seq;
   let prevHash = head.hash;
   return events.map(({ event, version }) => {
@@ -52,16 +64,31 @@ export function sealBatch(head: ChainHead, events: readonly EventToSeal[], ts: s
     };
     const preimage = preimageOf(payloadJcsFromParts(payload, event.dataJcs, event.metaJcs), prevHash);
     const hash = sha256(preimage);
-    const unsigned: UnsignedRecord = { payload, dataJcs: event.dataJcs, metaJcs: event.metaJcs, prevHash, preimage, hash };
+    const unsigned: UnsignedRecord = {
+      payload,
+      dataJcs: event.dataJcs,
+      metaJcs: event.metaJcs,
+      prevHash,
+      preimage,
+      hash,
+    };
     prevHash = hash.toString('hex');
     return unsigned;
   });
 }
 
-export function attachSignatures(unsigned: readonly UnsignedRecord[], signatures: readonly RecordSignature[]): StoredRecord[] {
+export function attachSignatures(
+  unsigned: readonly UnsignedRecord[],
+  signatures: readonly RecordSignature[],
+): StoredRecord[] {
   assert(signatures.length === unsigned.length, `${signatures.length} signatures for ${unsigned.length} records`);
   return unsigned.map((u, index) => {
-    const record: ChainRecord = { ...u.payload, prevHash: u.prevHash, hash: u.hash.toString('hex'), sig: signatures[index]! };
+    const record: ChainRecord = {
+      ...u.payload,
+      prevHash: u.prevHash,
+      hash: u.hash.toString('hex'),
+      sig: signatures[index]!,
+    };
     return { record, text: recordJcs(record, u.dataJcs, u.metaJcs) };
   });
 }

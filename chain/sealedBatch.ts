@@ -33,10 +33,16 @@ export const WRITER_ACTOR = { id: 'service:chainbook-writer', role: 'Service' } 
 function signingUnavailable(signer: Pick<Signer, 'kid'>, error: unknown): ChainError {
   if (error instanceof ChainError && error.code === 'SIGNING_UNAVAILABLE') return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
+  return new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, {
+    kid: signer.kid,
+    reason,
+  });
 }
 
-async function signAll(signer: Pick<Signer, 'kid' | 'signBatch'>, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+async function signAll(
+  signer: Pick<Signer, 'kid' | 'signBatch'>,
+  unsigned: readonly UnsignedRecord[],
+): Promise<RecordSignature[]> {
   let signatures: RecordSignature[];
   try {
     signatures = await signer.signBatch(unsigned.map((u) => ({ hash: u.hash, preimage: u.preimage })));
@@ -44,7 +50,10 @@ async function signAll(signer: Pick<Signer, 'kid' | 'signBatch'>, unsigned: read
     throw signingUnavailable(signer, error);
   }
   if (signatures.length !== unsigned.length) {
-    throw signingUnavailable(signer, new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`));
+    throw signingUnavailable(
+      signer,
+      new Error(`returned ${signatures.length} signatures for ${unsigned.length} records`),
+    );
   }
   return signatures;
 }
@@ -52,7 +61,12 @@ async function signAll(signer: Pick<Signer, 'kid' | 'signBatch'>, unsigned: read
 /** The signer.delegated event introducing `session` in `chain` (docs/FORMAT.md section 4b), on a stream of its own. */
 function delegationEvent(chain: string, session: SessionKey): EventToSeal {
   const [event] = validateAppend(chain, [
-    { stream: `delegation-${chain}.${session.kid}`, type: SIGNER_EVENT_TYPES.delegated, actor: WRITER_ACTOR, data: { ...session.delegation } },
+    {
+      stream: `delegation-${chain}.${session.kid}`,
+      type: SIGNER_EVENT_TYPES.delegated,
+      actor: WRITER_ACTOR,
+      data: { ...session.delegation },
+    },
   ]).events;
   return { event: event!, version: 1 };
 }
@@ -63,7 +77,12 @@ function delegationEvent(chain: string, session: SessionKey): EventToSeal {
  * registry signer and every other record by the session key. Started when
  * the batch is sealed and awaited at its commit.
  */
-function startSigning(signer: Signer, session: SessionKey | undefined, introduces: boolean, unsigned: readonly UnsignedRecord[]): Promise<RecordSignature[]> {
+function startSigning(
+  signer: Signer,
+  session: SessionKey | undefined,
+  introduces: boolean,
+  unsigned: readonly UnsignedRecord[],
+): Promise<RecordSignature[]> {
   const signing = (async () => {
     if (!session) return signAll(signer, unsigned);
     const delegation = introduces ? await signAll(signer, unsigned.slice(0, 1)) : [];
@@ -79,14 +98,18 @@ function eventsToSeal(appends: readonly ValidatedAppend[], outcomes: readonly Pl
   const toSeal: EventToSeal[] = [];
   outcomes.forEach((outcome, index) => {
     if (outcome.kind !== 'accepted') return;
-    appends[index]!.events.forEach((event, eventIndex) => toSeal.push({ event, version: outcome.versions[eventIndex]! }));
+    appends[index]!.events.forEach((event, eventIndex) =>
+      toSeal.push({ event, version: outcome.versions[eventIndex]! }),
+    );
   });
   return toSeal;
 }
 
 function headAfter(base: ChainHead, unsigned: readonly UnsignedRecord[]): ChainHead {
   const last = unsigned[unsigned.length - 1];
-  return last ? { chain: base.chain, seq: last.payload.seq, hash: last.hash.toString('hex'), ts: last.payload.ts } : base;
+  return last
+    ? { chain: base.chain, seq: last.payload.seq, hash: last.hash.toString('hex'), ts: last.payload.ts }
+    : base;
 }
 
 /**
@@ -104,7 +127,8 @@ export function sealPlanned(
   knownSessions: readonly (string | undefined)[],
 ): SealedBatch {
   const toSeal = eventsToSeal(appends, outcomes);
-  if (toSeal.length === 0) return { appends, outcomes, base, head: base, unsigned: [], signatures: undefined, introduces: undefined };
+  if (toSeal.length === 0)
+    return { appends, outcomes, base, head: base, unsigned: [], signatures: undefined, introduces: undefined };
   const ts = commitTime(nowMs, base);
   const session = signer.session?.(Date.parse(ts));
   const introduces = session !== undefined && !knownSessions.includes(session.kid) ? session.kid : undefined;

@@ -20,16 +20,22 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
   const type = key.asymmetricKeyType;
   switch (algorithm) {
     case 'ed25519':
-      return type === 'ed25519' ? undefined : `key is ${type ?? 'not asymmetric'}, algorithm ed25519 needs an Ed25519 key`;
+      return type === 'ed25519'
+        ? undefined
+        : `key is ${type ?? 'not asymmetric'}, algorithm ed25519 needs an Ed25519 key`;
     case 'rsa-sha256': {
       if (type !== 'rsa') return `key is ${type ?? 'not asymmetric'}, algorithm rsa-sha256 needs an RSA key`;
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      return bits >= RSA_MIN_MODULUS_BITS ? undefined : `RSA modulus is ${bits} bits, at least ${RSA_MIN_MODULUS_BITS} required`;
+      return bits >= RSA_MIN_MODULUS_BITS
+        ? undefined
+        : `RSA modulus is ${bits} bits, at least ${RSA_MIN_MODULUS_BITS} required`;
     }
     case 'ecdsa-p256-sha256': {
       if (type !== 'ec') return `key is ${type ?? 'not asymmetric'}, algorithm ecdsa-p256-sha256 needs an EC P-256 key`;
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      return curve === 'prime256v1' ? undefined : `EC key is on curve ${curve ?? 'unknown'}, P-256 (prime256v1) required`;
+      return curve === 'prime256v1'
+        ? undefined
+        : `EC key is on curve ${curve ?? 'unknown'}, P-256 (prime256v1) required`;
     }
   }
 }
@@ -40,7 +46,12 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
  * over the preimage with SHA-256, exactly as `openssl dgst -sha256 -verify`.
  */
 /** Checks a document signature (sections 6 and 7): Ed25519 over the bytes, RSA and ECDSA over their SHA-256. */
-export function verifyMessageSignature(algorithm: SignatureAlgorithm, publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyMessageSignature(
+  algorithm: SignatureAlgorithm,
+  publicKey: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   try {
     return verify(algorithm === 'ed25519' ? null : 'sha256', message, publicKey, signature);
   } catch {

@@ -52,14 +52,21 @@ export function speculateOn(head: ChainHead): Speculation {
  * Reads, outside any lock, what planning `appends` on the speculation needs:
  * the states of streams no uncommitted batch set, and the idempotency records.
  */
-export async function readForSpeculation<Tx>(storage: WriterStorage<Tx>, chain: string, speculation: Speculation, appends: readonly ValidatedAppend[]): Promise<SpeculativeReads> {
+export async function readForSpeculation<Tx>(
+  storage: WriterStorage<Tx>,
+  chain: string,
+  speculation: Speculation,
+  appends: readonly ValidatedAppend[],
+): Promise<SpeculativeReads> {
   const streams = batchStreams(appends);
   const keys = batchKeys(appends);
   // Taken before the reads: a commit during them drops its streams from the speculation.
-  const known = new Map(streams.flatMap((stream) => {
-    const entry = speculation.streams.get(stream);
-    return entry ? [[stream, entry.state] as const] : [];
-  }));
+  const known = new Map(
+    streams.flatMap((stream) => {
+      const entry = speculation.streams.get(stream);
+      return entry ? [[stream, entry.state] as const] : [];
+    }),
+  );
   const unknown = streams.filter((stream) => !known.has(stream));
   const [read, stored] = await Promise.all([
     unknown.length > 0 ? storage.streamStates(storage.unlocked, unknown) : new Map<string, StreamState>(),
@@ -69,7 +76,11 @@ export async function readForSpeculation<Tx>(storage: WriterStorage<Tx>, chain: 
 }
 
 /** Adds what a batch sealed on the speculation will have done; `states` are the stream states its plan advanced. */
-export function advance(speculation: Speculation, batch: SpeculativeBatch, states: ReadonlyMap<string, StreamState>): void {
+export function advance(
+  speculation: Speculation,
+  batch: SpeculativeBatch,
+  states: ReadonlyMap<string, StreamState>,
+): void {
   speculation.head = batch.head;
   speculation.introducing = batch.introduces ?? speculation.introducing;
   for (const stream of batch.streams) {
@@ -82,9 +93,11 @@ export function advance(speculation: Speculation, batch: SpeculativeBatch, state
 /** Drops what a committed batch told the speculation: the database knows it now. */
 export function forget(speculation: Speculation | undefined, batch: SpeculativeBatch): void {
   if (!speculation) return;
-  for (const stream of batch.streams) if (speculation.streams.get(stream)?.batch === batch.number) speculation.streams.delete(stream);
+  for (const stream of batch.streams)
+    if (speculation.streams.get(stream)?.batch === batch.number) speculation.streams.delete(stream);
   for (const key of batch.keys) if (speculation.keys.get(key) === batch.number) speculation.keys.delete(key);
-  if (batch.introduces !== undefined && speculation.introducing === batch.introduces) speculation.introducing = undefined;
+  if (batch.introduces !== undefined && speculation.introducing === batch.introduces)
+    speculation.introducing = undefined;
 }
 
 /**

@@ -56,7 +56,8 @@ export class Appender<Tx> {
       return await writer.append(validated);
     } catch (error) {
       // A writer for a chain that does not exist is not kept: names come from callers.
-      if (error instanceof CodedError && error.code === 'UNKNOWN_CHAIN' && writer.queuedEvents === 0) this.#writers.delete(validated.chain);
+      if (error instanceof CodedError && error.code === 'UNKNOWN_CHAIN' && writer.queuedEvents === 0)
+        this.#writers.delete(validated.chain);
       throw error;
     }
   }

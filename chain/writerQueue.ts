@@ -69,7 +69,9 @@ export class WriterQueue {
         left.push(pending);
         continue;
       }
-      const over = events + pending.append.events.length > MAX_BATCH_EVENTS || bytes + pending.append.dataBytes > MAX_BATCH_DATA_BYTES;
+      const over =
+        events + pending.append.events.length > MAX_BATCH_EVENTS ||
+        bytes + pending.append.dataBytes > MAX_BATCH_DATA_BYTES;
       if (taken.length > 0 && (pending.alone || over)) break;
       taken.push(pending);
       events += pending.append.events.length;

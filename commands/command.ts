@@ -137,23 +137,32 @@ export async function loadStream<Command, Event extends DomainEvent, State>(
   let version = 0;
   for (;;) {
     const page = await store.readStream(stream, { fromVersion: version + 1 });
-    for (const event of eventsOf<Event>(page.map((stored) => stored.record), types)) state = decider.evolve(state, event);
+    for (const event of eventsOf<Event>(
+      page.map((stored) => stored.record),
+      types,
+    ))
+      state = decider.evolve(state, event);
     version += page.length;
     // A short page is the end: no second read to find nothing.
     if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;
   }
-  if (version >= MAX_STREAM_EVENTS) throw new CodedError('STREAM_TOO_LONG', `stream ${stream} has more than ${MAX_STREAM_EVENTS} events`, { stream });
+  if (version >= MAX_STREAM_EVENTS)
+    throw new CodedError('STREAM_TOO_LONG', `stream ${stream} has more than ${MAX_STREAM_EVENTS} events`, { stream });
   return { stream, version, state };
 }
 
 /** The client's expected version, when it sent one, must be the stream's: otherwise it decided on a stale read. */
 export function checkExpectedVersion(loaded: LoadedStream<unknown>, expected: number | undefined): void {
   if (expected === undefined || expected === loaded.version) return;
-  throw new ChainError('STREAM_VERSION_CONFLICT', `stream ${loaded.stream} is at version ${loaded.version}, expected ${expected}`, {
-    stream: loaded.stream,
-    expectedVersion: expected,
-    actualVersion: loaded.version,
-  });
+  throw new ChainError(
+    'STREAM_VERSION_CONFLICT',
+    `stream ${loaded.stream} is at version ${loaded.version}, expected ${expected}`,
+    {
+      stream: loaded.stream,
+      expectedVersion: expected,
+      actualVersion: loaded.version,
+    },
+  );
 }
 
 /** Events a command appends to one stream, decided on the stream at `expectedVersion`. */
@@ -199,7 +208,9 @@ function idempotencyOf(context: CommandContext, request: CommandRequest): Idempo
   const key = context.idempotencyKey;
   if (key === undefined) return undefined;
   if (key.length === 0 || key.length > MAX_LABEL_LENGTH || !key.isWellFormed()) {
-    throw new CodedError('INVALID_INPUT', `the idempotency key must be 1 to ${MAX_LABEL_LENGTH} characters`, { problems: [`idempotencyKey: 1 to ${MAX_LABEL_LENGTH} characters`] });
+    throw new CodedError('INVALID_INPUT', `the idempotency key must be 1 to ${MAX_LABEL_LENGTH} characters`, {
+      problems: [`idempotencyKey: 1 to ${MAX_LABEL_LENGTH} characters`],
+    });
   }
   return { key: chainKeyOf(context.actor.id, key), requestHash: requestHashOf(request) };
 }
@@ -237,7 +248,13 @@ function versionsOf(events: readonly AppendedEvent[]): Record<string, number> {
   return versions;
 }
 
-function resultOf<Answer extends object>(chain: string, events: AppendedEvent[], versions: Record<string, number>, replayed: boolean, answer: Answer): CommandResult & Answer {
+function resultOf<Answer extends object>(
+  chain: string,
+  events: AppendedEvent[],
+  versions: Record<string, number>,
+  replayed: boolean,
+  answer: Answer,
+): CommandResult & Answer {
   return { chain, seqs: events.map((event) => event.seq), events, versions, replayed, ...answer };
 }
 
@@ -270,19 +287,33 @@ export async function execute<Answer extends object = Record<never, never>>(
       const decided = await decide(attempt);
       decision = Array.isArray(decided) ? { appends: decided, answer: {} as Answer } : decided;
     } catch (error) {
-      const earlier = idempotency && error instanceof CodedError && !(error instanceof ChainError) ? await firstResult<Answer>(deps, idempotency) : undefined;
+      const earlier =
+        idempotency && error instanceof CodedError && !(error instanceof ChainError)
+          ? await firstResult<Answer>(deps, idempotency)
+          : undefined;
       if (earlier) return earlier;
       throw error;
     }
     const { appends, answer } = decision;
     const versions = versionsAfter(appends);
     const events = appendInputs(appends, context);
-    if (events.length === 0) return (idempotency && (await firstResult<Answer>(deps, idempotency))) ?? resultOf(deps.chain, [], versions, false, answer);
+    if (events.length === 0)
+      return (
+        (idempotency && (await firstResult<Answer>(deps, idempotency))) ??
+        resultOf(deps.chain, [], versions, false, answer)
+      );
     try {
       const response: CommandResponse = { versions, ...answer };
-      const appended = await deps.store.append(deps.chain, events, idempotency && { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash, response });
+      const appended = await deps.store.append(
+        deps.chain,
+        events,
+        idempotency && { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash, response },
+      );
       if (!appended.replayed) return resultOf(deps.chain, appended.events, versions, false, answer);
-      return (await firstResult<Answer>(deps, idempotency!)) ?? resultOf(deps.chain, appended.events, versionsOf(appended.events), true, {} as Partial<Answer>);
+      return (
+        (await firstResult<Answer>(deps, idempotency!)) ??
+        resultOf(deps.chain, appended.events, versionsOf(appended.events), true, {} as Partial<Answer>)
+      );
     } catch (error) {
       if (pinned || attempt >= MAX_CONFLICT_RETRIES || !isChainError(error, 'STREAM_VERSION_CONFLICT')) throw error;
     }
@@ -296,12 +327,16 @@ export async function execute<Answer extends object = Record<never, never>>(
  * own comparison (chain/plan.ts). The key is scoped by the actor, so another
  * caller's record is never found.
  */
-async function firstResult<Answer extends object>(deps: CommandDeps, idempotency: Idempotency): Promise<(CommandResult & Partial<Answer>) | undefined> {
+async function firstResult<Answer extends object>(
+  deps: CommandDeps,
+  idempotency: Idempotency,
+): Promise<(CommandResult & Partial<Answer>) | undefined> {
   const entry = await deps.idempotency.find(deps.chain, idempotency.key);
   if (!entry) return undefined;
   const reused = reusedKey(idempotency.key, idempotency.requestHash, entry);
   if (reused) throw reused;
   const { chain, events } = entry.result;
-  const { versions, ...answer } = (entry.response ?? { versions: versionsOf(events) }) as CommandResponse & Partial<Answer>;
+  const { versions, ...answer } = (entry.response ?? { versions: versionsOf(events) }) as CommandResponse &
+    Partial<Answer>;
   return resultOf(chain, events, versions, true, answer as Partial<Answer>);
 }

@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { checkExpectedVersion, loadStream, type StreamAppend } from './command.ts';
 
 /** Ids a client may give to entities it creates: they become stream names. */
-export const entityIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
+export const entityIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
 
 export function typesOf<Type extends string>(schemas: Record<Type, unknown>): Type[] {
   return Object.keys(schemas) as Type[];
@@ -32,8 +34,13 @@ export async function decideStream<Command, Event extends DomainEvent, State>(
   command: Command | ((state: State) => Command),
   { expectedVersion, assumeNew = false }: DecideStreamOptions = {},
 ): Promise<DecidedStream<State>> {
-  const loaded = assumeNew ? { stream, version: 0, state: decider.initialState } : await loadStream(store, stream, decider, types);
+  const loaded = assumeNew
+    ? { stream, version: 0, state: decider.initialState }
+    : await loadStream(store, stream, decider, types);
   checkExpectedVersion(loaded, expectedVersion);
-  const decided = decider.decide(typeof command === 'function' ? (command as (state: State) => Command)(loaded.state) : command, loaded.state);
+  const decided = decider.decide(
+    typeof command === 'function' ? (command as (state: State) => Command)(loaded.state) : command,
+    loaded.state,
+  );
   return { stream, expectedVersion: loaded.version, events: decided, state: loaded.state };
 }

@@ -19,10 +19,14 @@ export function hasRole(actor: Actor, roles: readonly Role[]): boolean {
 /** Throws FORBIDDEN_ROLE unless the actor has one of `roles`. */
 export function requireRole(actor: Actor, roles: readonly Role[], action: string): void {
   if (!hasRole(actor, roles)) {
-    throw new CodedError('FORBIDDEN_ROLE', `${action} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`, {
-      actor: actor.id,
-      role: actor.role,
-      allowed: [...roles],
-    });
+    throw new CodedError(
+      'FORBIDDEN_ROLE',
+      `${action} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`,
+      {
+        actor: actor.id,
+        role: actor.role,
+        allowed: [...roles],
+      },
+    );
   }
 }

@@ -34,16 +34,25 @@ export function parseDomainEvent(type: DomainEventType, data: unknown): DomainEv
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue ? issue.path.join('.') : '';
-    throw new CodedError('INVALID_DOMAIN_EVENT', `${type} data does not fit its schema at ${path || 'data'}: ${issue?.message ?? 'invalid'}`, { type, path });
+    throw new CodedError(
+      'INVALID_DOMAIN_EVENT',
+      `${type} data does not fit its schema at ${path || 'data'}: ${issue?.message ?? 'invalid'}`,
+      { type, path },
+    );
   }
   return { type, data: parsed.data } as DomainEvent;
 }
 
 /** The events of one aggregate from stored records, in order. */
-export function eventsOf<Event extends DomainEvent>(records: readonly { type: string; data: unknown }[], types: readonly Event['type'][]): Event[] {
+export function eventsOf<Event extends DomainEvent>(
+  records: readonly { type: string; data: unknown }[],
+  types: readonly Event['type'][],
+): Event[] {
   return records.map((record) => {
     if (!(types as readonly string[]).includes(record.type) || !isDomainEventType(record.type)) {
-      throw new CodedError('INVALID_DOMAIN_EVENT', `unexpected event type ${record.type} in this stream`, { type: record.type });
+      throw new CodedError('INVALID_DOMAIN_EVENT', `unexpected event type ${record.type} in this stream`, {
+        type: record.type,
+      });
     }
     return parseDomainEvent(record.type, record.data) as Event;
   });

@@ -12,7 +12,11 @@ export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 export const MAX_TEXT_LENGTH = 1000;
 
 export function requireId(value: string, what: string): void {
-  if (!ID_PATTERN.test(value)) throw new CodedError('INVALID_ID', `${what} must match ${ID_PATTERN.source} (got ${JSON.stringify(value)})`, { what, value });
+  if (!ID_PATTERN.test(value))
+    throw new CodedError('INVALID_ID', `${what} must match ${ID_PATTERN.source} (got ${JSON.stringify(value)})`, {
+      what,
+      value,
+    });
 }
 
 export function requireText(value: string, code: string, what: string): void {

@@ -20,14 +20,21 @@ export function isAmountMinor(value: unknown): value is number {
 
 export function requireAmount(value: number, code: string, what: string): void {
   if (!isAmountMinor(value)) {
-    throw new CodedError(code, `${what} must be a positive integer count of minor units of at most ${MAX_AMOUNT_MINOR} (got ${value})`, {
-      amountMinor: value,
-    });
+    throw new CodedError(
+      code,
+      `${what} must be a positive integer count of minor units of at most ${MAX_AMOUNT_MINOR} (got ${value})`,
+      {
+        amountMinor: value,
+      },
+    );
   }
 }
 
 export function requireCurrency(value: string, code: string): void {
-  if (!CURRENCY_PATTERN.test(value)) throw new CodedError(code, `currency must be an ISO 4217 code like EUR (got ${JSON.stringify(value)})`, { currency: value });
+  if (!CURRENCY_PATTERN.test(value))
+    throw new CodedError(code, `currency must be an ISO 4217 code like EUR (got ${JSON.stringify(value)})`, {
+      currency: value,
+    });
 }
 
 /** `amountMinor × basisPoints / 10,000`, rounded down, exactly. */

@@ -36,10 +36,14 @@ export async function foldRows<Event extends ProjectedRecord['event']>(
 /** A row an event needs: its absence means the chain holds an event its decider could not have made. */
 export function requireRow(row: Row | undefined, record: ProjectedRecord): Row {
   if (row === undefined) {
-    throw new CodedError('INVALID_DOMAIN_EVENT', `${record.event.type} at seq ${record.seq} refers to something the chain never created`, {
-      seq: record.seq,
-      type: record.event.type,
-    });
+    throw new CodedError(
+      'INVALID_DOMAIN_EVENT',
+      `${record.event.type} at seq ${record.seq} refers to something the chain never created`,
+      {
+        seq: record.seq,
+        type: record.event.type,
+      },
+    );
   }
   return row;
 }

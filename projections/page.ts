@@ -20,7 +20,12 @@ export function pageSize(limit: number | undefined): number {
  * Reads one row more than asked to know whether another page follows; `keyOf`
  * names the row the next page starts after.
  */
-export function pageOf<Row, Item>(rows: readonly Row[], limit: number, map: (row: Row) => Item, keyOf: (row: Row) => string): Page<Item> {
+export function pageOf<Row, Item>(
+  rows: readonly Row[],
+  limit: number,
+  map: (row: Row) => Item,
+  keyOf: (row: Row) => string,
+): Page<Item> {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items: items.map(map), next: rows.length > limit && last !== undefined ? keyOf(last) : null };

@@ -14,7 +14,12 @@ import { ordersProjection } from './orders/ordersProjection.ts';
 import type { Projection, ProjectedRecord } from './projection.ts';
 import { tablesDigest, type ProjectionExecutor } from './rowStore.ts';
 
-export const PROJECTIONS: readonly Projection[] = [catalogProjection, ordersProjection, ledgerProjection, governanceProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  catalogProjection,
+  ordersProjection,
+  ledgerProjection,
+  governanceProjection,
+];
 
 /**
  * The domain event of a record, checked against its schema and its stream;
@@ -26,10 +31,14 @@ export function projectedRecord({ record }: StoredRecord): ProjectedRecord | und
   const event = parseDomainEvent(record.type, record.data);
   const expected = streamOf(event);
   if (record.stream !== expected) {
-    throw new CodedError('INVALID_DOMAIN_EVENT', `${record.type} at seq ${record.seq} is in stream ${record.stream}, its data belongs in ${expected}`, {
-      seq: record.seq,
-      stream: record.stream,
-    });
+    throw new CodedError(
+      'INVALID_DOMAIN_EVENT',
+      `${record.type} at seq ${record.seq} is in stream ${record.stream}, its data belongs in ${expected}`,
+      {
+        seq: record.seq,
+        stream: record.stream,
+      },
+    );
   }
   const { chain, seq, id, hash, ts, stream, actor } = record;
   return { chain, seq, id, hash, ts, stream, actor, event };
@@ -48,10 +57,14 @@ const CHECKPOINT_SQL = `WITH current AS (SELECT coalesce((SELECT seq FROM projec
 async function advanceCheckpoint(tx: ProjectionExecutor, chain: string, fromSeq: number, toSeq: number): Promise<void> {
   const { rows } = await tx.query(CHECKPOINT_SQL, [chain, fromSeq - 1, toSeq]);
   if (rows.length === 1) return;
-  throw new CodedError('PROJECTIONS_BEHIND', `the projections of chain ${chain} are not at seq ${fromSeq - 1}; run \`chainbook replay\` to rebuild them`, {
-    chain,
-    expectedSeq: fromSeq - 1,
-  });
+  throw new CodedError(
+    'PROJECTIONS_BEHIND',
+    `the projections of chain ${chain} are not at seq ${fromSeq - 1}; run \`chainbook replay\` to rebuild them`,
+    {
+      chain,
+      expectedSeq: fromSeq - 1,
+    },
+  );
 }
 
 /** Folds the records of one chain, in seq order and contiguous, into every projection. */
@@ -70,7 +83,8 @@ export async function projectRecords(tx: ProjectionExecutor, records: readonly S
 /** SHA-256 of each projection's rows (see rowStore.tablesDigest), by projection name. */
 export async function projectionDigests(tx: ProjectionExecutor): Promise<Record<string, string>> {
   const digests: Record<string, string> = {};
-  for (const projection of PROJECTIONS) digests[projection.name] = await tablesDigest(tx, `${projection.name}@${projection.version}`, projection.tables);
+  for (const projection of PROJECTIONS)
+    digests[projection.name] = await tablesDigest(tx, `${projection.name}@${projection.version}`, projection.tables);
   return digests;
 }
 
@@ -89,11 +103,15 @@ export async function dropProjections(tx: ProjectionExecutor): Promise<void> {
 export async function staleProjections(tx: ProjectionExecutor): Promise<string[]> {
   const { rows } = await tx.query<{ name: string; version: number }>('SELECT name, version FROM projection_versions');
   const stored = new Map(rows.map((row) => [row.name, row.version]));
-  return PROJECTIONS.filter((projection) => stored.get(projection.name) !== projection.version).map((projection) => projection.name);
+  return PROJECTIONS.filter((projection) => stored.get(projection.name) !== projection.version).map(
+    (projection) => projection.name,
+  );
 }
 
 /** The checkpoint of each chain: the last seq folded into the projections. */
 export async function projectionCheckpoints(tx: ProjectionExecutor): Promise<Map<string, number>> {
-  const { rows } = await tx.query<{ chain: string; seq: number }>('SELECT chain, seq FROM projection_checkpoints ORDER BY chain');
+  const { rows } = await tx.query<{ chain: string; seq: number }>(
+    'SELECT chain, seq FROM projection_checkpoints ORDER BY chain',
+  );
   return new Map(rows.map((row) => [row.chain, row.seq]));
 }

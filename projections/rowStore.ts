@@ -44,7 +44,11 @@ export function keyOf(spec: TableSpec, row: Row): string {
  * append on another chain waits instead of overwriting). Keys are sorted so
  * that two transactions lock in the same order.
  */
-export async function loadRows(tx: ProjectionExecutor, spec: TableSpec, keys: readonly Row[]): Promise<Map<string, Row>> {
+export async function loadRows(
+  tx: ProjectionExecutor,
+  spec: TableSpec,
+  keys: readonly Row[],
+): Promise<Map<string, Row>> {
   const rows = new Map<string, Row>();
   if (keys.length === 0) return rows;
   const unique = [...new Map(keys.map((key) => [keyOf(spec, key), key])).values()];
@@ -52,7 +56,10 @@ export async function loadRows(tx: ProjectionExecutor, spec: TableSpec, keys: re
   const sql = `SELECT ${columnNames(spec).join(', ')} FROM ${spec.name}
     WHERE (${keyList}) IN (SELECT * FROM unnest(${arrayParameters(spec, spec.key)}))
     ORDER BY ${keyList} FOR UPDATE`;
-  const { rows: found } = await tx.query<Row>(sql, spec.key.map((column) => unique.map((key) => key[column] ?? null)));
+  const { rows: found } = await tx.query<Row>(
+    sql,
+    spec.key.map((column) => unique.map((key) => key[column] ?? null)),
+  );
   for (const row of found) rows.set(keyOf(spec, row), row);
   return rows;
 }
@@ -72,7 +79,10 @@ export async function upsertRows(tx: ProjectionExecutor, spec: TableSpec, rows: 
   const updates = columnNames(spec)
     .filter((name) => !spec.key.includes(name))
     .map((name) => `${name} = EXCLUDED.${name}`);
-  await tx.query(`${insertSql(spec)} ON CONFLICT (${spec.key.join(', ')}) DO UPDATE SET ${updates.join(', ')}`, columnArrays(spec, rows));
+  await tx.query(
+    `${insertSql(spec)} ON CONFLICT (${spec.key.join(', ')}) DO UPDATE SET ${updates.join(', ')}`,
+    columnArrays(spec, rows),
+  );
 }
 
 /** Inserts rows that must be new (a key already present is an error). */
@@ -82,7 +92,11 @@ export async function insertRows(tx: ProjectionExecutor, spec: TableSpec, rows: 
 }
 
 /** Every row of a table in key order, page by page (keyset pagination). */
-export async function* tableRows(tx: ProjectionExecutor, spec: TableSpec, pageRows = TABLE_PAGE_ROWS): AsyncGenerator<Row[]> {
+export async function* tableRows(
+  tx: ProjectionExecutor,
+  spec: TableSpec,
+  pageRows = TABLE_PAGE_ROWS,
+): AsyncGenerator<Row[]> {
   const keyList = spec.key.join(', ');
   const select = `SELECT ${columnNames(spec).join(', ')} FROM ${spec.name}`;
   const after = `WHERE (${keyList}) > (${spec.key.map((column, index) => `$${index + 1}::${spec.columns[column]}`).join(', ')})`;
@@ -102,7 +116,11 @@ export async function* tableRows(tx: ProjectionExecutor, spec: TableSpec, pageRo
  * SHA-256 over the tables' rows in key order: a line `#<table>` per table,
  * then one line per row, the JCS of its values in column order.
  */
-export async function tablesDigest(tx: ProjectionExecutor, label: string, tables: readonly TableSpec[]): Promise<string> {
+export async function tablesDigest(
+  tx: ProjectionExecutor,
+  label: string,
+  tables: readonly TableSpec[],
+): Promise<string> {
   const hash = createHash('sha256').update(`${label}\n`);
   for (const spec of tables) {
     hash.update(`#${spec.name}\n`);

@@ -54,7 +54,22 @@ export type LineCheck =
       data?: unknown;
     };
 
-const RECORD_MEMBERS = ['actor', 'chain', 'data', 'hash', 'id', 'meta', 'prevHash', 'seq', 'sig', 'stream', 'ts', 'type', 'v', 'version'];
+const RECORD_MEMBERS = [
+  'actor',
+  'chain',
+  'data',
+  'hash',
+  'id',
+  'meta',
+  'prevHash',
+  'seq',
+  'sig',
+  'stream',
+  'ts',
+  'type',
+  'v',
+  'version',
+];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -82,20 +97,28 @@ export function shapeProblem(r: unknown): string | undefined {
   if (typeof r['chain'] !== 'string' || !CHAIN_NAME_PATTERN.test(r['chain'])) return 'chain is not a chain id';
   if (!positiveInteger(r['seq'])) return 'seq is not a positive integer';
   if (typeof r['id'] !== 'string' || !UUID_PATTERN.test(r['id'])) return 'id is not a lowercase UUID';
-  if (typeof r['type'] !== 'string' || !EVENT_TYPE_PATTERN.test(r['type'])) return 'type is not a dot-namespaced lower-case event type';
+  if (typeof r['type'] !== 'string' || !EVENT_TYPE_PATTERN.test(r['type']))
+    return 'type is not a dot-namespaced lower-case event type';
   if (typeof r['stream'] !== 'string' || !STREAM_PATTERN.test(r['stream'])) return 'stream is not <category>-<id>';
   if (!positiveInteger(r['version'])) return 'version is not a positive integer';
   if (typeof r['ts'] !== 'string' || !isTimestamp(r['ts'])) return 'ts is not RFC 3339 UTC with milliseconds';
   const actor = r['actor'];
-  if (!isObject(actor) || !hasExactly(actor, ['id', 'role']) || typeof actor['id'] !== 'string' || typeof actor['role'] !== 'string') {
+  if (
+    !isObject(actor) ||
+    !hasExactly(actor, ['id', 'role']) ||
+    typeof actor['id'] !== 'string' ||
+    typeof actor['role'] !== 'string'
+  ) {
     return 'actor is not {id: string, role: string}';
   }
   if (!isObject(r['data'])) return 'data is not an object';
   const problem = dataProblem(r['data'], 'data', 0);
   if (problem) return problem;
   const meta = r['meta'];
-  if (!isObject(meta) || !Object.values(meta).every((value) => typeof value === 'string')) return 'meta is not an object of strings';
-  if (typeof r['prevHash'] !== 'string' || !HASH_PATTERN.test(r['prevHash'])) return 'prevHash is not 64 lowercase hex digits';
+  if (!isObject(meta) || !Object.values(meta).every((value) => typeof value === 'string'))
+    return 'meta is not an object of strings';
+  if (typeof r['prevHash'] !== 'string' || !HASH_PATTERN.test(r['prevHash']))
+    return 'prevHash is not 64 lowercase hex digits';
   if (typeof r['hash'] !== 'string' || !HASH_PATTERN.test(r['hash'])) return 'hash is not 64 lowercase hex digits';
   const sig = r['sig'];
   if (
@@ -110,7 +133,8 @@ export function shapeProblem(r: unknown): string | undefined {
   }
   // Base64 whose unused trailing bits are not zero decodes to the same bytes:
   // a second text for the same record. Only the canonical encoding is accepted.
-  if (Buffer.from(sig['value'], 'base64').toString('base64') !== sig['value']) return 'sig.value is not canonical base64 (nonzero padding bits)';
+  if (Buffer.from(sig['value'], 'base64').toString('base64') !== sig['value'])
+    return 'sig.value is not canonical base64 (nonzero padding bits)';
   return undefined;
 }
 
@@ -132,7 +156,12 @@ const DATA_TYPES: ReadonlySet<string> = new Set([SIGNER_EVENT_TYPES.delegated, S
  * is checked against its key here; whether the delegation is in the record's
  * chain and the record inside its window is the ordered pass's to decide.
  */
-export function checkLine(text: string, registry: SignerRegistry, delegations?: ReadonlyMap<string, Delegation>, options: LineCheckOptions = {}): LineCheck {
+export function checkLine(
+  text: string,
+  registry: SignerRegistry,
+  delegations?: ReadonlyMap<string, Delegation>,
+  options: LineCheckOptions = {},
+): LineCheck {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -144,7 +173,8 @@ export function checkLine(text: string, registry: SignerRegistry, delegations?: 
   const record = parsed as ChainRecord;
   const dataJcs = jcs(record.data);
   const metaJcs = jcs(record.meta);
-  if (recordJcs(record, dataJcs, metaJcs) !== text) return { ok: false, malformed: 'record text is not in canonical (JCS) form' };
+  if (recordJcs(record, dataJcs, metaJcs) !== text)
+    return { ok: false, malformed: 'record text is not in canonical (JCS) form' };
 
   const preimage = preimageOf(payloadJcsFromParts(payloadOf(record), dataJcs, metaJcs), record.prevHash);
   const hash = sha256(preimage);
@@ -167,9 +197,29 @@ export function checkLine(text: string, registry: SignerRegistry, delegations?: 
   if (options.signatures === false) return { ok: true, facts, hashOk, signature: { ok: true }, ...extra };
   const signer = checkSigner(registry, kid, alg, Date.parse(record.ts));
   const delegation = signer.ok || signer.reason !== 'unknown-signer' ? undefined : delegations?.get(kid);
-  if (delegation) return { ok: true, facts, hashOk, signature: checkSessionSignature(delegation, alg, hash, preimage, value), ...extra };
-  if (!signer.ok) return { ok: true, facts, hashOk, signature: { ok: false, reason: signer.reason, message: signer.message }, ...extra };
-  return { ok: true, facts, hashOk, signature: checkSignatureBytes(alg, signer.signer.publicKey, hash, preimage, value, kid), ...extra };
+  if (delegation)
+    return {
+      ok: true,
+      facts,
+      hashOk,
+      signature: checkSessionSignature(delegation, alg, hash, preimage, value),
+      ...extra,
+    };
+  if (!signer.ok)
+    return {
+      ok: true,
+      facts,
+      hashOk,
+      signature: { ok: false, reason: signer.reason, message: signer.message },
+      ...extra,
+    };
+  return {
+    ok: true,
+    facts,
+    hashOk,
+    signature: checkSignatureBytes(alg, signer.signer.publicKey, hash, preimage, value, kid),
+    ...extra,
+  };
 }
 
 function checkSessionSignature(
@@ -180,7 +230,11 @@ function checkSessionSignature(
   valueBase64: string,
 ): { ok: true; session: true } | { ok: false; reason: SignatureFailure; message: string } {
   if (alg !== delegation.algorithm) {
-    return { ok: false, reason: 'algorithm-mismatch', message: `sig.alg ${JSON.stringify(alg)} but session signer ${delegation.kid} is ${delegation.algorithm}` };
+    return {
+      ok: false,
+      reason: 'algorithm-mismatch',
+      message: `sig.alg ${JSON.stringify(alg)} but session signer ${delegation.kid} is ${delegation.algorithm}`,
+    };
   }
   const checked = checkSignatureBytes(alg, delegation.publicKey, hash, preimage, valueBase64, delegation.kid);
   return checked.ok ? { ok: true, session: true } : checked;
@@ -194,7 +248,8 @@ export function checkSignatureBytes(
   valueBase64: string,
   kid: string,
 ): { ok: true } | { ok: false; reason: SignatureFailure; message: string } {
-  if (!isSignatureAlgorithm(alg)) return { ok: false, reason: 'algorithm-mismatch', message: `unknown algorithm ${JSON.stringify(alg)}` };
+  if (!isSignatureAlgorithm(alg))
+    return { ok: false, reason: 'algorithm-mismatch', message: `unknown algorithm ${JSON.stringify(alg)}` };
   if (verifySignature(alg, publicKey, hash, preimage, Buffer.from(valueBase64, 'base64'))) return { ok: true };
   return { ok: false, reason: 'bad-signature', message: `signature does not verify under signer ${kid}` };
 }

@@ -49,7 +49,12 @@ export class UuidSet {
         return true;
       }
       const base = slot * 4;
-      if (this.#slots[base] === w[0] && this.#slots[base + 1] === w[1] && this.#slots[base + 2] === w[2] && this.#slots[base + 3] === w[3]) {
+      if (
+        this.#slots[base] === w[0] &&
+        this.#slots[base + 1] === w[1] &&
+        this.#slots[base + 2] === w[2] &&
+        this.#slots[base + 3] === w[3]
+      ) {
         return false;
       }
     }

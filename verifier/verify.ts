@@ -114,7 +114,14 @@ class ChainCursor {
   readonly #breakglassKids = new Set<string>();
   readonly breakglass: BreakglassUse[] | undefined;
 
-  constructor(chain: string, fromSeq: number, prevHash: string, ids: UuidSet, checker: LineChecker, reportBreakglass: boolean) {
+  constructor(
+    chain: string,
+    fromSeq: number,
+    prevHash: string,
+    ids: UuidSet,
+    checker: LineChecker,
+    reportBreakglass: boolean,
+  ) {
     this.chain = chain;
     this.fromSeq = fromSeq;
     this.expectedSeq = fromSeq;
@@ -126,16 +133,23 @@ class ChainCursor {
 
   /** The first failure of one record, in the order of docs/FORMAT.md section 5; undefined when it passes. `text` is the record line, for a recheck. */
   check(checked: LineCheck, text: string): Finding | undefined {
-    const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({ chain: this.chain, seq, reason, message });
+    const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({
+      chain: this.chain,
+      seq,
+      reason,
+      message,
+    });
     let line = checked;
     if (!line.ok) return fail('malformed-record', line.malformed);
     const r = line.facts;
     if (r.chain !== this.chain) return fail('wrong-chain', `record of chain ${r.chain} found in chain ${this.chain}`);
     if (r.seq !== this.expectedSeq) return fail('seq-gap', `expected seq ${this.expectedSeq}, found ${r.seq}`);
-    if (r.prevHash !== this.prevHash) return fail('prev-hash-mismatch', `prevHash ${r.prevHash} is not the previous record's hash ${this.prevHash}`);
+    if (r.prevHash !== this.prevHash)
+      return fail('prev-hash-mismatch', `prevHash ${r.prevHash} is not the previous record's hash ${this.prevHash}`);
     if (!line.hashOk) return fail('hash-mismatch', 'hash does not recompute from the payload and prevHash');
     // A page checked before its chain's delegation was learned knew nothing of the session signer.
-    if (!line.signature.ok && line.signature.reason === 'unknown-signer' && this.#delegations.has(r.kid)) line = this.#checker.recheck(text);
+    if (!line.signature.ok && line.signature.reason === 'unknown-signer' && this.#delegations.has(r.kid))
+      line = this.#checker.recheck(text);
     if (!line.ok) return fail('malformed-record', line.malformed);
     if (!line.signature.ok) return fail(line.signature.reason, line.signature.message);
     if (line.signature.session) {
@@ -159,11 +173,22 @@ class ChainCursor {
   /** docs/FORMAT.md section 4b for a record its session signer's key verified: a delegation in this chain, inside its window, not a delegation itself. */
   #checkSession(r: RecordFacts): [FindingReason, string] | undefined {
     const delegation = this.#delegations.get(r.kid);
-    if (!delegation) return ['unknown-signer', `session signer ${r.kid} has no verified signer.delegated record earlier in chain ${this.chain}`];
-    if (r.type === SIGNER_EVENT_TYPES.delegated) return ['invalid-delegation', `session signer ${r.kid} signed a signer.delegated record; only registry signers delegate`];
+    if (!delegation)
+      return [
+        'unknown-signer',
+        `session signer ${r.kid} has no verified signer.delegated record earlier in chain ${this.chain}`,
+      ];
+    if (r.type === SIGNER_EVENT_TYPES.delegated)
+      return [
+        'invalid-delegation',
+        `session signer ${r.kid} signed a signer.delegated record; only registry signers delegate`,
+      ];
     const tsMs = Date.parse(r.ts);
     if (tsMs < delegation.notBeforeMs || tsMs >= delegation.notAfterMs) {
-      return ['outside-validity-window', `record time is outside session signer ${r.kid}'s window [${delegation.notBefore}, ${delegation.notAfter})`];
+      return [
+        'outside-validity-window',
+        `record time is outside session signer ${r.kid}'s window [${delegation.notBefore}, ${delegation.notAfter})`,
+      ];
     }
     return undefined;
   }
@@ -189,8 +214,10 @@ class ChainCursor {
   #learnDelegation(data: unknown): string | undefined {
     const delegation = parseDelegation(data);
     if (typeof delegation === 'string') return `signer.delegated: ${delegation}`;
-    if (this.#delegations.has(delegation.kid)) return `session signer ${delegation.kid} is delegated twice in chain ${this.chain}`;
-    if (this.#checker.isRegistered(delegation.kid)) return `${delegation.kid} is a registry signer; a session signer never is`;
+    if (this.#delegations.has(delegation.kid))
+      return `session signer ${delegation.kid} is delegated twice in chain ${this.chain}`;
+    if (this.#checker.isRegistered(delegation.kid))
+      return `${delegation.kid} is a registry signer; a session signer never is`;
     this.#delegations.set(delegation.kid, delegation);
     this.#checker.learnDelegation(data as DelegationData);
     return undefined;
@@ -211,7 +238,10 @@ class ChainCursor {
     const previous = this.#streams.get(r.stream);
     this.#streams.set(r.stream, r.version);
     // A range starting after seq 1 cannot know a stream's earlier versions: its first one is taken as is.
-    if (previous === undefined) return r.version === 1 || this.fromSeq > 1 ? undefined : `stream ${r.stream} starts at version ${r.version}, not 1`;
+    if (previous === undefined)
+      return r.version === 1 || this.fromSeq > 1
+        ? undefined
+        : `stream ${r.stream} starts at version ${r.version}, not 1`;
     return r.version === previous + 1 ? undefined : `stream ${r.stream} goes from version ${previous} to ${r.version}`;
   }
 }
@@ -229,12 +259,22 @@ function rangeOf(options: VerifyOptions, lastSeq: number): Range {
   return { fromSeq, toSeq, toEnd: options.toSeq === undefined || options.toSeq >= lastSeq };
 }
 
-async function anchor(reader: RecordReader, chain: string, fromSeq: number, given: string | undefined): Promise<string | Finding> {
+async function anchor(
+  reader: RecordReader,
+  chain: string,
+  fromSeq: number,
+  given: string | undefined,
+): Promise<string | Finding> {
   if (fromSeq <= 1) return ZERO_HASH;
   if (given !== undefined) return given;
   const hash = await reader.hashAt(chain, fromSeq - 1);
   if (hash !== undefined) return hash;
-  return { chain, seq: fromSeq - 1, reason: 'missing-predecessor', message: `record ${fromSeq - 1}, whose hash anchors the check, is missing or unreadable` };
+  return {
+    chain,
+    seq: fromSeq - 1,
+    reason: 'missing-predecessor',
+    message: `record ${fromSeq - 1}, whose hash anchors the check, is missing or unreadable`,
+  };
 }
 
 async function verifyChain(
@@ -303,9 +343,15 @@ async function checkPages(
 }
 
 /** cursor.check, and when a range starting after seq 1 meets a session signer it has not seen, its delegation from before the range. */
-async function checkWithLookback(reader: RecordReader, cursor: ChainCursor, line: LineCheck, text: string): Promise<Finding | undefined> {
+async function checkWithLookback(
+  reader: RecordReader,
+  cursor: ChainCursor,
+  line: LineCheck,
+  text: string,
+): Promise<Finding | undefined> {
   const finding = cursor.check(line, text);
-  if (finding?.reason !== 'unknown-signer' || cursor.fromSeq <= 1 || !reader.delegationRecord || !line.ok) return finding;
+  if (finding?.reason !== 'unknown-signer' || cursor.fromSeq <= 1 || !reader.delegationRecord || !line.ok)
+    return finding;
   const earlier = await reader.delegationRecord(cursor.chain, line.facts.kid, cursor.fromSeq);
   if (earlier === undefined || !cursor.adoptEarlierDelegation(earlier, line.facts.kid)) return finding;
   return cursor.check(line, text);
@@ -318,14 +364,21 @@ async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Prom
   if (claimed.seq === lastSeq && (lastSeq === 0 || claimed.hash === cursor.prevHash)) return undefined;
   const [seq, message] =
     claimed.seq > lastSeq
-      ? [lastSeq + 1, `the head says seq ${claimed.seq} but the chain ends at ${lastSeq}: records are missing at the tail`]
+      ? [
+          lastSeq + 1,
+          `the head says seq ${claimed.seq} but the chain ends at ${lastSeq}: records are missing at the tail`,
+        ]
       : claimed.seq < lastSeq
         ? [claimed.seq + 1, `the head says seq ${claimed.seq} but the chain goes on to ${lastSeq}`]
         : [lastSeq, `the head's hash ${claimed.hash} is not the last record's hash ${cursor.prevHash}`];
   return { chain: cursor.chain, seq, reason: 'head-mismatch', message };
 }
 
-export async function verify(reader: RecordReader, checker: LineChecker, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verify(
+  reader: RecordReader,
+  checker: LineChecker,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const started = performance.now();
   const chains = options.chains ?? (await reader.chains());
   const summaries: ChainSummary[] = [];

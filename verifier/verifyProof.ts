@@ -9,7 +9,14 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { isJsonObject } from '../domain/json.ts';
-import { LEDGER_PROOF_KIND, LedgerRangeHasher, payloadMatches, PROOF_PAYLOAD_MEMBERS, proofSignatureValid, type SignedProof } from '../chain/proof.ts';
+import {
+  LEDGER_PROOF_KIND,
+  LedgerRangeHasher,
+  payloadMatches,
+  PROOF_PAYLOAD_MEMBERS,
+  proofSignatureValid,
+  type SignedProof,
+} from '../chain/proof.ts';
 import type { ChainRecord } from '../chain/record.ts';
 import { HASH_PATTERN, isTimestamp } from '../chain/record.ts';
 import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
@@ -63,22 +70,42 @@ export function parseProof(text: string): SignedProof | ProofFinding {
   }
   if (!isJsonObject(document)) return fail('malformed-proof', 'not a JSON object');
   const p = document as Record<string, unknown>;
-  const strings = ['proof_id', 'kind', 'chain', 'from_ts', 'to_ts', 'range_hash', 'head_hash', 'ts', 'signer_kid', 'alg', 'canonical_payload', 'signature'];
-  const missing = [...PROOF_PAYLOAD_MEMBERS, 'canonical_payload', 'signature'].filter((member) => !Object.hasOwn(p, member));
+  const strings = [
+    'proof_id',
+    'kind',
+    'chain',
+    'from_ts',
+    'to_ts',
+    'range_hash',
+    'head_hash',
+    'ts',
+    'signer_kid',
+    'alg',
+    'canonical_payload',
+    'signature',
+  ];
+  const missing = [...PROOF_PAYLOAD_MEMBERS, 'canonical_payload', 'signature'].filter(
+    (member) => !Object.hasOwn(p, member),
+  );
   if (missing.length > 0) return fail('malformed-proof', `missing members: ${missing.join(', ')}`);
   const wrong = strings.filter((member) => typeof p[member] !== 'string');
   if (wrong.length > 0) return fail('malformed-proof', `members must be strings: ${wrong.join(', ')}`);
-  if (!Number.isSafeInteger(p['from_seq']) || !Number.isSafeInteger(p['to_seq'])) return fail('malformed-proof', 'from_seq and to_seq must be integers');
-  if (!Array.isArray(p['ledger_row_ids']) || !p['ledger_row_ids'].every((id) => typeof id === 'string')) return fail('malformed-proof', 'ledger_row_ids must be an array of strings');
+  if (!Number.isSafeInteger(p['from_seq']) || !Number.isSafeInteger(p['to_seq']))
+    return fail('malformed-proof', 'from_seq and to_seq must be integers');
+  if (!Array.isArray(p['ledger_row_ids']) || !p['ledger_row_ids'].every((id) => typeof id === 'string'))
+    return fail('malformed-proof', 'ledger_row_ids must be an array of strings');
   if (p['kind'] !== LEDGER_PROOF_KIND) return fail('malformed-proof', `kind must be ${LEDGER_PROOF_KIND}`);
-  if (!HASH_PATTERN.test(p['range_hash'] as string) || !HASH_PATTERN.test(p['head_hash'] as string)) return fail('malformed-proof', 'range_hash and head_hash must be 64 lowercase hex digits');
+  if (!HASH_PATTERN.test(p['range_hash'] as string) || !HASH_PATTERN.test(p['head_hash'] as string))
+    return fail('malformed-proof', 'range_hash and head_hash must be 64 lowercase hex digits');
   return document as unknown as SignedProof;
 }
 
 /** The signature check under the registry (with its validity window at the proof's ts) or a bare public key. */
 export function checkProofSignature(proof: SignedProof, key: ProofKey): ProofFinding | undefined {
-  if (!payloadMatches(proof)) return fail('payload-mismatch', "the document's members differ from its canonical_payload");
-  if (!isSignatureAlgorithm(proof.alg)) return fail('algorithm-mismatch', `unknown algorithm ${JSON.stringify(proof.alg)}`);
+  if (!payloadMatches(proof))
+    return fail('payload-mismatch', "the document's members differ from its canonical_payload");
+  if (!isSignatureAlgorithm(proof.alg))
+    return fail('algorithm-mismatch', `unknown algorithm ${JSON.stringify(proof.alg)}`);
   let publicKey: KeyObject;
   if ('registry' in key) {
     if (!isTimestamp(proof.ts)) return fail('malformed-proof', 'ts is not RFC 3339 UTC with milliseconds');
@@ -90,7 +117,12 @@ export function checkProofSignature(proof: SignedProof, key: ProofKey): ProofFin
     if (mismatch) return fail('algorithm-mismatch', mismatch);
     publicKey = key.publicKey;
   }
-  return proofSignatureValid(proof, proof.alg, publicKey) ? undefined : fail('bad-signature', `the signature does not verify under ${'registry' in key ? `signer ${proof.signer_kid}` : 'the given public key'}`);
+  return proofSignatureValid(proof, proof.alg, publicKey)
+    ? undefined
+    : fail(
+        'bad-signature',
+        `the signature does not verify under ${'registry' in key ? `signer ${proof.signer_kid}` : 'the given public key'}`,
+      );
 }
 
 interface RangeFacts {
@@ -101,13 +133,23 @@ interface RangeFacts {
 
 function compareRange(proof: SignedProof, facts: RangeFacts): ProofFinding | undefined {
   if (facts.first?.seq !== proof.from_seq || facts.last?.seq !== proof.to_seq) {
-    return fail('range-missing', `the source does not hold records ${proof.from_seq}..${proof.to_seq} of chain ${proof.chain}`);
+    return fail(
+      'range-missing',
+      `the source does not hold records ${proof.from_seq}..${proof.to_seq} of chain ${proof.chain}`,
+    );
   }
   const rangeHash = facts.hasher.digest();
-  if (rangeHash !== proof.range_hash) return fail('range-hash-mismatch', `range_hash recomputes to ${rangeHash}, the proof says ${proof.range_hash}`);
-  if (JSON.stringify(facts.hasher.rowIds) !== JSON.stringify(proof.ledger_row_ids)) return fail('row-ids-mismatch', 'ledger_row_ids differ from the ledger rows of the range');
-  if (facts.first.ts !== proof.from_ts || facts.last.ts !== proof.to_ts) return fail('range-times-mismatch', 'from_ts or to_ts differ from the records at from_seq and to_seq');
-  if (facts.last.hash !== proof.head_hash) return fail('head-hash-mismatch', `the record at seq ${proof.to_seq} has hash ${facts.last.hash}, the proof says ${proof.head_hash}`);
+  if (rangeHash !== proof.range_hash)
+    return fail('range-hash-mismatch', `range_hash recomputes to ${rangeHash}, the proof says ${proof.range_hash}`);
+  if (JSON.stringify(facts.hasher.rowIds) !== JSON.stringify(proof.ledger_row_ids))
+    return fail('row-ids-mismatch', 'ledger_row_ids differ from the ledger rows of the range');
+  if (facts.first.ts !== proof.from_ts || facts.last.ts !== proof.to_ts)
+    return fail('range-times-mismatch', 'from_ts or to_ts differ from the records at from_seq and to_seq');
+  if (facts.last.hash !== proof.head_hash)
+    return fail(
+      'head-hash-mismatch',
+      `the record at seq ${proof.to_seq} has hash ${facts.last.hash}, the proof says ${proof.head_hash}`,
+    );
   return undefined;
 }
 
@@ -121,7 +163,11 @@ function take(facts: RangeFacts, lines: readonly string[]): void {
 }
 
 /** Recomputes the range from verified records (full check of docs/FORMAT.md section 5 with the registry's checker). */
-async function checkRangeVerified(proof: SignedProof, reader: RecordReader, checker: LineChecker): Promise<ProofFinding | undefined> {
+async function checkRangeVerified(
+  proof: SignedProof,
+  reader: RecordReader,
+  checker: LineChecker,
+): Promise<ProofFinding | undefined> {
   const facts: RangeFacts = { hasher: new LedgerRangeHasher(), first: undefined, last: undefined };
   const report = await verify(reader, checker, {
     chains: [proof.chain],
@@ -129,7 +175,11 @@ async function checkRangeVerified(proof: SignedProof, reader: RecordReader, chec
     toSeq: proof.to_seq,
     onVerifiedPage: async (_chain, lines) => take(facts, lines),
   });
-  if (!report.ok) return fail('chain-integrity', `chain ${report.finding!.chain} seq ${report.finding!.seq}: ${report.finding!.reason}: ${report.finding!.message}`);
+  if (!report.ok)
+    return fail(
+      'chain-integrity',
+      `chain ${report.finding!.chain} seq ${report.finding!.seq}: ${report.finding!.reason}: ${report.finding!.message}`,
+    );
   return compareRange(proof, facts);
 }
 
@@ -143,7 +193,10 @@ async function checkRangeHashes(proof: SignedProof, reader: RecordReader): Promi
       const check = checkLine(line, empty);
       if (!check.ok) return fail('chain-integrity', `a record of the range is malformed: ${check.malformed}`);
       if (!check.hashOk || (previous !== undefined && check.facts.prevHash !== previous)) {
-        return fail('chain-integrity', `seq ${check.facts.seq}: the hash does not recompute or does not link to its predecessor`);
+        return fail(
+          'chain-integrity',
+          `seq ${check.facts.seq}: the hash does not recompute or does not link to its predecessor`,
+        );
       }
       previous = check.facts.hash;
     }
@@ -171,6 +224,8 @@ export async function verifyProof(text: string, key: ProofKey, source?: ProofSou
   const proof = parsed as SignedProof;
   const signature = checkProofSignature(proof, key);
   if (signature || !source) return report(signature, proof);
-  const range = source.checker ? await checkRangeVerified(proof, source.reader, source.checker) : await checkRangeHashes(proof, source.reader);
+  const range = source.checker
+    ? await checkRangeVerified(proof, source.reader, source.checker)
+    : await checkRangeHashes(proof, source.reader);
   return report(range, proof, true);
 }

@@ -5,7 +5,17 @@ import { listingEventSchemas } from '../../domain/catalog/listingEvents.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { amountSchema, textSchema } from '../../domain/schemas.ts';
 import { streams } from '../../domain/streams.ts';
-import { entityId, execute, expectedVersionSchema, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandRequest, type CommandResult } from '../command.ts';
+import {
+  entityId,
+  execute,
+  expectedVersionSchema,
+  loadStream,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandRequest,
+  type CommandResult,
+} from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
 
@@ -17,37 +27,80 @@ export const publishListingInputSchema = z.strictObject({
   /** Defaults to the manifest's price. */
   priceMinor: amountSchema.optional(),
 });
-export const changeListingPriceInputSchema = z.strictObject({ listingId: entityIdSchema, priceMinor: amountSchema, expectedVersion: expectedVersionSchema });
-export const delistListingInputSchema = z.strictObject({ listingId: entityIdSchema, reason: textSchema, expectedVersion: expectedVersionSchema });
+export const changeListingPriceInputSchema = z.strictObject({
+  listingId: entityIdSchema,
+  priceMinor: amountSchema,
+  expectedVersion: expectedVersionSchema,
+});
+export const delistListingInputSchema = z.strictObject({
+  listingId: entityIdSchema,
+  reason: textSchema,
+  expectedVersion: expectedVersionSchema,
+});
 
-export async function publishListing(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { listingId: string }> {
+export async function publishListing(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & { listingId: string }> {
   const { listingId: given, manifestId, priceMinor } = parseInput(publishListingInputSchema, input);
   const listingId = entityId(context, given, 'listing');
   const result = await execute(deps, context, { operation: 'publishListing', input }, async () => {
     // Approval is final (a manifest is never un-approved), so reading it outside the append is safe.
     const manifest = await loadStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES);
-    const command: ListingCommand = { type: 'PublishListing', actor: context.actor, listingId, manifest: manifest.state, priceMinor };
+    const command: ListingCommand = {
+      type: 'PublishListing',
+      actor: context.actor,
+      listingId,
+      manifest: manifest.state,
+      priceMinor,
+    };
     return [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command)];
   });
   return { ...result, listingId };
 }
 
-function run(deps: CommandDeps, context: CommandContext, request: CommandRequest, listingId: string, command: ListingCommand, expectedVersion?: number): Promise<CommandResult> {
+function run(
+  deps: CommandDeps,
+  context: CommandContext,
+  request: CommandRequest,
+  listingId: string,
+  command: ListingCommand,
+  expectedVersion?: number,
+): Promise<CommandResult> {
   return execute(
     deps,
     context,
     request,
-    async () => [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, { expectedVersion })],
+    async () => [
+      await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command, {
+        expectedVersion,
+      }),
+    ],
     expectedVersion !== undefined,
   );
 }
 
 export function changeListingPrice(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { listingId, priceMinor, expectedVersion } = parseInput(changeListingPriceInputSchema, input);
-  return run(deps, context, { operation: 'changeListingPrice', input }, listingId, { type: 'ChangeListingPrice', actor: context.actor, priceMinor }, expectedVersion);
+  return run(
+    deps,
+    context,
+    { operation: 'changeListingPrice', input },
+    listingId,
+    { type: 'ChangeListingPrice', actor: context.actor, priceMinor },
+    expectedVersion,
+  );
 }
 
 export function delistListing(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { listingId, reason, expectedVersion } = parseInput(delistListingInputSchema, input);
-  return run(deps, context, { operation: 'delistListing', input }, listingId, { type: 'DelistListing', actor: context.actor, reason }, expectedVersion);
+  return run(
+    deps,
+    context,
+    { operation: 'delistListing', input },
+    listingId,
+    { type: 'DelistListing', actor: context.actor, reason },
+    expectedVersion,
+  );
 }

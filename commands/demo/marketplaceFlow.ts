@@ -44,7 +44,13 @@ export async function listProduct(deps: CommandDeps, publisher: Actor, product: 
   const { manifestId } = await submitManifest(deps, product, contextFor(publisher));
   const approved = await approveManifest(deps, { manifestId }, contextFor(KERNEL_OPERATOR));
   const { listingId } = await publishListing(deps, { manifestId }, contextFor(publisher));
-  return { manifestId, listingId, manifestSignatureId: approved.manifestSignatureId ?? '', priceMinor: product.priceMinor, currency: product.currency };
+  return {
+    manifestId,
+    listingId,
+    manifestSignatureId: approved.manifestSignatureId ?? '',
+    priceMinor: product.priceMinor,
+    currency: product.currency,
+  };
 }
 
 /** A fresh delivery key (SPKI PEM), as a buyer's browser would make one. */
@@ -60,17 +66,40 @@ export interface Purchase {
 }
 
 /** Checkout, a successful payment, finalization: 3 commands, 5 events. */
-export async function purchase(deps: CommandDeps, buyer: Actor, listing: ListedProduct, paymentId: string, publicKeyPem: string): Promise<Purchase> {
+export async function purchase(
+  deps: CommandDeps,
+  buyer: Actor,
+  listing: ListedProduct,
+  paymentId: string,
+  publicKeyPem: string,
+): Promise<Purchase> {
   let started = performance.now();
-  const created = await checkout(deps, { listingId: listing.listingId, deliveryPublicKey: publicKeyPem }, contextFor(buyer));
+  const created = await checkout(
+    deps,
+    { listingId: listing.listingId, deliveryPublicKey: publicKeyPem },
+    contextFor(buyer),
+  );
   const checkoutMs = performance.now() - started;
   started = performance.now();
-  const payment = { orderId: created.orderId, providerPaymentId: paymentId, amountMinor: listing.priceMinor, currency: listing.currency, outcome: 'succeeded' };
-  const paid = await recordPayment(deps, payment, contextFor(PAYMENT_WEBHOOK, { idempotencyKey: `webhook-${paymentId}` }));
+  const payment = {
+    orderId: created.orderId,
+    providerPaymentId: paymentId,
+    amountMinor: listing.priceMinor,
+    currency: listing.currency,
+    outcome: 'succeeded',
+  };
+  const paid = await recordPayment(
+    deps,
+    payment,
+    contextFor(PAYMENT_WEBHOOK, { idempotencyKey: `webhook-${paymentId}` }),
+  );
   const paidMs = performance.now() - started;
   started = performance.now();
   const finalized = await finalizeOrder(deps, { orderId: created.orderId }, contextFor(SETTLEMENT_SERVICE));
   const finalizedMs = performance.now() - started;
-  return { orderId: created.orderId, results: { checkout: created, paid, finalized }, latencyMs: { checkout: checkoutMs, paid: paidMs, finalized: finalizedMs } };
+  return {
+    orderId: created.orderId,
+    results: { checkout: created, paid, finalized },
+    latencyMs: { checkout: checkoutMs, paid: paidMs, finalized: finalizedMs },
+  };
 }
-

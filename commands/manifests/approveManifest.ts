@@ -9,11 +9,23 @@ import { sha256Hex } from '../../chain/hash.ts';
 import { manifestDecider, type ManifestCommand, type ManifestState } from '../../domain/manifests/manifestDecider.ts';
 import type { ManifestDocument } from '../../domain/manifests/manifestEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import { execute, expectedVersionSchema, loadStream, checkExpectedVersion, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import {
+  execute,
+  expectedVersionSchema,
+  loadStream,
+  checkExpectedVersion,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandResult,
+} from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { MANIFEST_EVENT_TYPES } from './submitManifest.ts';
 
-export const approveManifestInputSchema = z.strictObject({ manifestId: entityIdSchema, expectedVersion: expectedVersionSchema });
+export const approveManifestInputSchema = z.strictObject({
+  manifestId: entityIdSchema,
+  expectedVersion: expectedVersionSchema,
+});
 
 /** SHA-256 of JCS(manifest document), hex: what the kernel signs (as 32 raw bytes). */
 export function manifestSha256(manifest: ManifestDocument): string {
@@ -27,7 +39,11 @@ export function manifestSignatureId(signatureValue: string): string {
 
 const UNSIGNED = { kid: 'unsigned', alg: 'none', value: 'none' };
 
-export async function approveManifest(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { manifestSignatureId?: string }> {
+export async function approveManifest(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & { manifestSignatureId?: string }> {
   const { manifestId, expectedVersion } = parseInput(approveManifestInputSchema, input);
   const stream = streams.manifest(manifestId);
   return execute(
@@ -38,14 +54,24 @@ export async function approveManifest(deps: CommandDeps, input: unknown, context
       const loaded = await loadStream(deps.store, stream, manifestDecider, MANIFEST_EVENT_TYPES);
       checkExpectedVersion(loaded, expectedVersion);
       const command = (signature: typeof UNSIGNED, id: string): ManifestCommand => ({
-        type: 'ApproveManifest', actor: context.actor, manifestSha256: hashOf(loaded.state), manifestSignatureId: id, signature,
+        type: 'ApproveManifest',
+        actor: context.actor,
+        manifestSha256: hashOf(loaded.state),
+        manifestSignatureId: id,
+        signature,
       });
       // Decide once unsigned: nothing is signed for a manifest that may not be approved.
       manifestDecider.decide(command(UNSIGNED, 'unsigned'), loaded.state);
       const signature = await deps.signer.signMessage(Buffer.from(hashOf(loaded.state), 'hex'));
       const signatureId = manifestSignatureId(signature.value);
       return {
-        appends: [{ stream, expectedVersion: loaded.version, events: manifestDecider.decide(command(signature, signatureId), loaded.state) }],
+        appends: [
+          {
+            stream,
+            expectedVersion: loaded.version,
+            events: manifestDecider.decide(command(signature, signatureId), loaded.state),
+          },
+        ],
         answer: { manifestSignatureId: signatureId },
       };
     },

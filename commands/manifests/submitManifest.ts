@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { manifestDocumentSchema, manifestEventSchemas } from '../../domain/manifests/manifestEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import { entityId, execute, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import {
+  entityId,
+  execute,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandResult,
+} from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 
 /** The manifest document without what the kernel fills in (the publisher is the caller); the id may be the caller's. */
@@ -15,12 +22,20 @@ export type SubmitManifestInput = z.infer<typeof submitManifestInputSchema>;
 
 export const MANIFEST_EVENT_TYPES = typesOf(manifestEventSchemas);
 
-export async function submitManifest(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { manifestId: string }> {
+export async function submitManifest(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & { manifestId: string }> {
   const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
   const manifestId = entityId(context, given, 'manifest');
   const manifest = { manifestId, publisherId: context.actor.id, ...document };
   const result = await execute(deps, context, { operation: 'submitManifest', input }, async () => [
-    await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, { type: 'SubmitManifest', actor: context.actor, manifest }),
+    await decideStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES, {
+      type: 'SubmitManifest',
+      actor: context.actor,
+      manifest,
+    }),
   ]);
   return { ...result, manifestId };
 }

@@ -5,7 +5,14 @@ import { listingDecider } from '../../domain/catalog/listingDecider.ts';
 import { MAX_PUBLIC_KEY_LENGTH } from '../../domain/orders/orderEvents.ts';
 import { PLATFORM_FEE_BASIS_POINTS } from '../../domain/orders/orderPostings.ts';
 import { streams } from '../../domain/streams.ts';
-import { entityId, loadStream, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import {
+  entityId,
+  loadStream,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandResult,
+} from '../command.ts';
 import { LISTING_EVENT_TYPES } from '../catalog/listingCommands.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { runOrderCommand } from './orderStreams.ts';
@@ -23,15 +30,31 @@ export const checkoutInputSchema = z.strictObject({
   orderId: entityIdSchema.optional(),
   listingId: entityIdSchema,
   /** SPKI PEM: the artifact is encrypted for it on delivery. */
-  deliveryPublicKey: z.string().max(MAX_PUBLIC_KEY_LENGTH).refine(isPublicKeyPem, 'must be an SPKI PEM public key (-----BEGIN PUBLIC KEY-----)'),
+  deliveryPublicKey: z
+    .string()
+    .max(MAX_PUBLIC_KEY_LENGTH)
+    .refine(isPublicKeyPem, 'must be an SPKI PEM public key (-----BEGIN PUBLIC KEY-----)'),
 });
 
-export async function checkout(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult & { orderId: string }> {
+export async function checkout(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & { orderId: string }> {
   const { orderId: given, listingId, deliveryPublicKey } = parseInput(checkoutInputSchema, input);
   const orderId = entityId(context, given, 'order');
   // The listing is read, not locked: the order records the price it saw, which is the price "at that moment".
   const listing = await loadStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES);
-  const command = { type: 'CreateOrder' as const, actor: context.actor, orderId, listing: listing.state, deliveryPublicKey, platformFeeBasisPoints: PLATFORM_FEE_BASIS_POINTS };
-  const result = await runOrderCommand(deps, context, { operation: 'checkout', input }, orderId, command, { creates: true });
+  const command = {
+    type: 'CreateOrder' as const,
+    actor: context.actor,
+    orderId,
+    listing: listing.state,
+    deliveryPublicKey,
+    platformFeeBasisPoints: PLATFORM_FEE_BASIS_POINTS,
+  };
+  const result = await runOrderCommand(deps, context, { operation: 'checkout', input }, orderId, command, {
+    creates: true,
+  });
   return { ...result, orderId };
 }

@@ -4,7 +4,14 @@ import type { LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderEventSchemas } from '../../domain/orders/orderEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import { execute, type CommandContext, type CommandDeps, type CommandRequest, type CommandResult, type StreamAppend } from '../command.ts';
+import {
+  execute,
+  type CommandContext,
+  type CommandDeps,
+  type CommandRequest,
+  type CommandResult,
+  type StreamAppend,
+} from '../command.ts';
 import { decideStream, typesOf } from '../decideStream.ts';
 import { decidePosting } from '../ledger/postLedgerTransaction.ts';
 
@@ -37,10 +44,14 @@ export function runOrderCommand(
     request,
     async (attempt) => {
       // First attempt: a new order and the order's postings (ids derived from the order) are new streams.
-      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, { expectedVersion, assumeNew: creates && attempt === 0 });
+      const order = await decideStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES, command, {
+        expectedVersion,
+        assumeNew: creates && attempt === 0,
+      });
       if (order.events.length === 0) return [order];
       const ledger: StreamAppend[] = [];
-      for (const transaction of postings(order.state, context.actor)) ledger.push(await decidePosting(deps, context.actor, transaction, { assumeNew: attempt === 0 }));
+      for (const transaction of postings(order.state, context.actor))
+        ledger.push(await decidePosting(deps, context.actor, transaction, { assumeNew: attempt === 0 }));
       return [order, ...ledger];
     },
     expectedVersion !== undefined,

@@ -6,7 +6,13 @@
 import { z } from 'zod';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../../domain/schemas.ts';
 import { paymentPosting } from '../../domain/orders/orderPostings.ts';
-import { expectedVersionSchema, parseInput, type CommandContext, type CommandDeps, type CommandResult } from '../command.ts';
+import {
+  expectedVersionSchema,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandResult,
+} from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { runOrderCommand } from './orderStreams.ts';
 
@@ -25,6 +31,9 @@ export function recordPayment(deps: CommandDeps, input: unknown, context: Comman
   const command = { type: 'RecordPayment' as const, actor: context.actor, ...payment };
   return runOrderCommand(deps, context, { operation: 'recordPayment', input }, orderId, command, {
     expectedVersion,
-    postings: (state) => (state.status === 'absent' || payment.outcome === 'failed' ? [] : [paymentPosting(state.order, payment.providerPaymentId)]),
+    postings: (state) =>
+      state.status === 'absent' || payment.outcome === 'failed'
+        ? []
+        : [paymentPosting(state.order, payment.providerPaymentId)],
   });
 }

@@ -13,7 +13,13 @@ import { requireAmount } from '../money.ts';
 import type { ListingEvent, ListingPublished } from './listingEvents.ts';
 
 export type ListingCommand =
-  | { type: 'PublishListing'; actor: Actor; listingId: string; manifest: ManifestState; priceMinor?: number | undefined }
+  | {
+      type: 'PublishListing';
+      actor: Actor;
+      listingId: string;
+      manifest: ManifestState;
+      priceMinor?: number | undefined;
+    }
   | { type: 'ChangeListingPrice'; actor: Actor; priceMinor: number }
   | { type: 'DelistListing'; actor: Actor; reason: string };
 
@@ -22,19 +28,25 @@ export type ListingState = { status: 'absent' } | { status: 'active' | 'delisted
 function requireOwner(actor: Actor, roles: readonly Role[], publisherId: string): void {
   requireRole(actor, roles, 'managing a listing');
   if (hasRole(actor, LISTING_ADMIN_ROLES)) return;
-  if (actor.id !== publisherId) throw new CodedError('LISTING_NOT_OWNER', `${actor.id} is not the publisher ${publisherId}`, { publisherId });
+  if (actor.id !== publisherId)
+    throw new CodedError('LISTING_NOT_OWNER', `${actor.id} is not the publisher ${publisherId}`, { publisherId });
 }
 
 function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, state: ListingState): ListingEvent[] {
   const { actor, listingId, manifest } = command;
-  if (state.status !== 'absent') throw new CodedError('LISTING_EXISTS', `listing ${listingId} was already published`, { listingId });
+  if (state.status !== 'absent')
+    throw new CodedError('LISTING_EXISTS', `listing ${listingId} was already published`, { listingId });
   if (manifest.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
   requireOwner(actor, COMMAND_ROLES.PublishListing, manifest.manifest.publisherId);
   if (manifest.status !== 'approved') {
-    throw new CodedError('MANIFEST_NOT_APPROVED', `manifest ${manifest.manifest.manifestId} is ${manifest.status}, not approved by the kernel`, {
-      manifestId: manifest.manifest.manifestId,
-      status: manifest.status,
-    });
+    throw new CodedError(
+      'MANIFEST_NOT_APPROVED',
+      `manifest ${manifest.manifest.manifestId} is ${manifest.status}, not approved by the kernel`,
+      {
+        manifestId: manifest.manifest.manifestId,
+        status: manifest.status,
+      },
+    );
   }
   const priceMinor = command.priceMinor ?? manifest.manifest.priceMinor;
   requireAmount(priceMinor, 'INVALID_PRICE', 'priceMinor');
@@ -42,7 +54,15 @@ function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, s
   return [
     {
       type: 'listing.published',
-      data: { listingId, manifestId, publisherId, priceMinor, currency, manifestSignatureId: manifest.manifestSignatureId, royaltySplits },
+      data: {
+        listingId,
+        manifestId,
+        publisherId,
+        priceMinor,
+        currency,
+        manifestSignatureId: manifest.manifestSignatureId,
+        royaltySplits,
+      },
     },
   ];
 }
@@ -50,7 +70,10 @@ function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, s
 function active(state: ListingState, actor: Actor, roles: readonly Role[]): ListingPublished {
   if (state.status === 'absent') throw new CodedError('LISTING_NOT_FOUND', 'no such listing');
   requireOwner(actor, roles, state.listing.publisherId);
-  if (state.status !== 'active') throw new CodedError('LISTING_NOT_ACTIVE', `listing ${state.listing.listingId} is ${state.status}`, { status: state.status });
+  if (state.status !== 'active')
+    throw new CodedError('LISTING_NOT_ACTIVE', `listing ${state.listing.listingId} is ${state.status}`, {
+      status: state.status,
+    });
   return state.listing;
 }
 
@@ -64,15 +87,29 @@ export const listingDecider: Decider<ListingCommand, ListingEvent, ListingState>
         const listing = active(state, command.actor, COMMAND_ROLES.ChangeListingPrice);
         requireAmount(command.priceMinor, 'INVALID_PRICE', 'priceMinor');
         if (command.priceMinor === listing.priceMinor) {
-          throw new CodedError('LISTING_PRICE_UNCHANGED', `listing ${listing.listingId} already costs ${listing.priceMinor}`, { priceMinor: listing.priceMinor });
+          throw new CodedError(
+            'LISTING_PRICE_UNCHANGED',
+            `listing ${listing.listingId} already costs ${listing.priceMinor}`,
+            { priceMinor: listing.priceMinor },
+          );
         }
-        const data = { listingId: listing.listingId, priceMinor: command.priceMinor, previousPriceMinor: listing.priceMinor, currency: listing.currency };
+        const data = {
+          listingId: listing.listingId,
+          priceMinor: command.priceMinor,
+          previousPriceMinor: listing.priceMinor,
+          currency: listing.currency,
+        };
         return [{ type: 'listing.price_changed', data }];
       }
       case 'DelistListing': {
         const listing = active(state, command.actor, COMMAND_ROLES.DelistListing);
         requireText(command.reason, 'INVALID_REASON', 'reason');
-        return [{ type: 'listing.delisted', data: { listingId: listing.listingId, delistedBy: command.actor.id, reason: command.reason } }];
+        return [
+          {
+            type: 'listing.delisted',
+            data: { listingId: listing.listingId, delistedBy: command.actor.id, reason: command.reason },
+          },
+        ];
       }
       default:
         return assertNever(command, 'listing command');

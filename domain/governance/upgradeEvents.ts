@@ -18,8 +18,16 @@ export const upgradeProposedSchema = z.strictObject({
   /** After this instant, approvals are refused and the upgrade may be marked expired. */
   expiresAt: timestampSchema,
 });
-export const upgradeApprovedSchema = z.strictObject({ upgradeId: idSchema, approverId: idSchema, approvals: z.number().int().positive() });
-export const upgradeAppliedSchema = z.strictObject({ upgradeId: idSchema, payloadSha256: sha256Schema, approvers: z.array(idSchema) });
+export const upgradeApprovedSchema = z.strictObject({
+  upgradeId: idSchema,
+  approverId: idSchema,
+  approvals: z.number().int().positive(),
+});
+export const upgradeAppliedSchema = z.strictObject({
+  upgradeId: idSchema,
+  payloadSha256: sha256Schema,
+  approvers: z.array(idSchema),
+});
 export const upgradeRejectedSchema = z.strictObject({ upgradeId: idSchema, rejectedBy: idSchema, reason: textSchema });
 export const upgradeExpiredSchema = z.strictObject({ upgradeId: idSchema, expiresAt: timestampSchema });
 

@@ -8,7 +8,8 @@ import { CodedError } from '../errors.ts';
 export const ACCOUNT_KINDS = ['asset', 'liability', 'revenue', 'expense', 'equity'] as const;
 export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
-export const ACCOUNT_PATTERN = /^(asset|liability|revenue|expense|equity):([a-z0-9][a-z0-9-]{0,39})(?::([A-Za-z0-9][A-Za-z0-9._:-]{0,99}))?$/;
+export const ACCOUNT_PATTERN =
+  /^(asset|liability|revenue|expense|equity):([a-z0-9][a-z0-9-]{0,39})(?::([A-Za-z0-9][A-Za-z0-9._:-]{0,99}))?$/;
 
 /** The platform's accounts and the per-party families the marketplace posts to. */
 export const ACCOUNTS = {
@@ -27,7 +28,12 @@ export const ACCOUNTS = {
  * current balance in the same transaction as the post (projections/ledger).
  * Changing this set changes what old chains replay to: add, never remove.
  */
-const MUST_NOT_GO_NEGATIVE = new Set(['asset:payment-provider', 'liability:buyer-clearing', 'liability:seller-payable', 'liability:royalty-payable']);
+const MUST_NOT_GO_NEGATIVE = new Set([
+  'asset:payment-provider',
+  'liability:buyer-clearing',
+  'liability:seller-payable',
+  'liability:royalty-payable',
+]);
 
 export interface ParsedAccount {
   kind: AccountKind;
@@ -44,9 +50,13 @@ export function parseAccount(account: string): ParsedAccount | undefined {
 export function requireAccount(account: string): ParsedAccount {
   const parsed = parseAccount(account);
   if (!parsed) {
-    throw new CodedError('LEDGER_INVALID_ACCOUNT', `account ${JSON.stringify(account)} is not <kind>:<name>[:<party>] with kind one of ${ACCOUNT_KINDS.join(', ')}`, {
-      account,
-    });
+    throw new CodedError(
+      'LEDGER_INVALID_ACCOUNT',
+      `account ${JSON.stringify(account)} is not <kind>:<name>[:<party>] with kind one of ${ACCOUNT_KINDS.join(', ')}`,
+      {
+        account,
+      },
+    );
   }
   return parsed;
 }

@@ -16,14 +16,24 @@ export function balanceKey(account: string, currency: string): string {
  * throws LEDGER_ACCOUNT_WOULD_GO_NEGATIVE when an account that must not go
  * negative ends below zero on its normal side.
  */
-export function applyEntries(balances: Map<string, number>, entries: readonly LedgerEntry[], transactionId: string): void {
+export function applyEntries(
+  balances: Map<string, number>,
+  entries: readonly LedgerEntry[],
+  transactionId: string,
+): void {
   for (const entry of entries) {
     const key = balanceKey(entry.account, entry.currency);
-    balances.set(key, (balances.get(key) ?? 0) + (entry.direction === 'debit' ? entry.amountMinor : -entry.amountMinor));
+    balances.set(
+      key,
+      (balances.get(key) ?? 0) + (entry.direction === 'debit' ? entry.amountMinor : -entry.amountMinor),
+    );
   }
   for (const entry of entries) {
     if (!mustNotGoNegative(entry.account)) continue;
-    const balance = normalBalance(requireAccount(entry.account).kind, balances.get(balanceKey(entry.account, entry.currency))!);
+    const balance = normalBalance(
+      requireAccount(entry.account).kind,
+      balances.get(balanceKey(entry.account, entry.currency))!,
+    );
     if (balance < 0) {
       throw new CodedError(
         'LEDGER_ACCOUNT_WOULD_GO_NEGATIVE',

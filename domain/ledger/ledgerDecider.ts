@@ -23,9 +23,16 @@ export function checkTransaction(transaction: LedgerTransaction): void {
   requireId(transaction.transactionId, 'transactionId');
   requireText(transaction.reason, 'INVALID_REASON', 'reason');
   const { entries } = transaction;
-  if (entries.length < 2) throw new CodedError('LEDGER_TOO_FEW_ENTRIES', `a transaction has at least two entries (got ${entries.length})`, { entries: entries.length });
+  if (entries.length < 2)
+    throw new CodedError('LEDGER_TOO_FEW_ENTRIES', `a transaction has at least two entries (got ${entries.length})`, {
+      entries: entries.length,
+    });
   if (entries.length > MAX_LEDGER_ENTRIES) {
-    throw new CodedError('LEDGER_TOO_MANY_ENTRIES', `a transaction has at most ${MAX_LEDGER_ENTRIES} entries (got ${entries.length})`, { entries: entries.length });
+    throw new CodedError(
+      'LEDGER_TOO_MANY_ENTRIES',
+      `a transaction has at most ${MAX_LEDGER_ENTRIES} entries (got ${entries.length})`,
+      { entries: entries.length },
+    );
   }
   const net = new Map<string, number>();
   for (const entry of entries) {
@@ -37,16 +44,32 @@ export function checkTransaction(transaction: LedgerTransaction): void {
   }
   const unbalanced = [...net].filter(([, amount]) => amount !== 0);
   if (unbalanced.length > 0) {
-    throw new CodedError('LEDGER_UNBALANCED', `debits and credits differ: ${unbalanced.map(([currency, amount]) => `${currency} ${amount > 0 ? '+' : ''}${amount}`).join(', ')}`, {
-      debitMinusCredit: Object.fromEntries(unbalanced),
-    });
+    throw new CodedError(
+      'LEDGER_UNBALANCED',
+      `debits and credits differ: ${unbalanced.map(([currency, amount]) => `${currency} ${amount > 0 ? '+' : ''}${amount}`).join(', ')}`,
+      {
+        debitMinusCredit: Object.fromEntries(unbalanced),
+      },
+    );
   }
 }
 
 /** Same transaction, member for member (entries in order). */
 export function sameTransaction(a: LedgerTransaction, b: LedgerTransaction): boolean {
-  return JSON.stringify([a.transactionId, a.reason, a.orderId ?? null, a.entries.map((e) => [e.account, e.direction, e.amountMinor, e.currency])]) ===
-    JSON.stringify([b.transactionId, b.reason, b.orderId ?? null, b.entries.map((e) => [e.account, e.direction, e.amountMinor, e.currency])]);
+  return (
+    JSON.stringify([
+      a.transactionId,
+      a.reason,
+      a.orderId ?? null,
+      a.entries.map((e) => [e.account, e.direction, e.amountMinor, e.currency]),
+    ]) ===
+    JSON.stringify([
+      b.transactionId,
+      b.reason,
+      b.orderId ?? null,
+      b.entries.map((e) => [e.account, e.direction, e.amountMinor, e.currency]),
+    ])
+  );
 }
 
 export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
@@ -58,9 +81,13 @@ export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
         checkTransaction(command.transaction);
         if (state.status === 'absent') return [{ type: 'ledger.posted', data: command.transaction }];
         if (sameTransaction(state.transaction, command.transaction)) return [];
-        throw new CodedError('LEDGER_TRANSACTION_CONFLICT', `transaction ${command.transaction.transactionId} was already posted with other entries`, {
-          transactionId: command.transaction.transactionId,
-        });
+        throw new CodedError(
+          'LEDGER_TRANSACTION_CONFLICT',
+          `transaction ${command.transaction.transactionId} was already posted with other entries`,
+          {
+            transactionId: command.transaction.transactionId,
+          },
+        );
       }
       default:
         return assertNever(command.type, 'ledger command');

@@ -50,10 +50,10 @@ export const proofIssuedSchema = z.strictObject({
 });
 export type ProofIssued = z.infer<typeof proofIssuedSchema>;
 
-export type LedgerEvent = { type: 'ledger.posted'; data: LedgerTransaction } | { type: 'ledger.proof_issued'; data: ProofIssued };
+export type LedgerEvent =
+  { type: 'ledger.posted'; data: LedgerTransaction } | { type: 'ledger.proof_issued'; data: ProofIssued };
 
 export const ledgerEventSchemas = {
   'ledger.posted': ledgerPostedSchema,
   'ledger.proof_issued': proofIssuedSchema,
 } as const;
-

@@ -18,9 +18,13 @@ export const proofDecider: Decider<ProofCommand, ProofEvent, ProofState> = {
     switch (command.type) {
       case 'RecordProof': {
         requireRole(command.actor, COMMAND_ROLES.RecordProof, 'issuing a ledger proof');
-        if (state.status !== 'absent') throw new CodedError('PROOF_EXISTS', `proof ${command.proof.proofId} was already issued`, { proofId: command.proof.proofId });
+        if (state.status !== 'absent')
+          throw new CodedError('PROOF_EXISTS', `proof ${command.proof.proofId} was already issued`, {
+            proofId: command.proof.proofId,
+          });
         const { fromSeq, toSeq } = command.proof;
-        if (fromSeq > toSeq) throw new CodedError('PROOF_RANGE_INVALID', `fromSeq ${fromSeq} is after toSeq ${toSeq}`, { fromSeq, toSeq });
+        if (fromSeq > toSeq)
+          throw new CodedError('PROOF_RANGE_INVALID', `fromSeq ${fromSeq} is after toSeq ${toSeq}`, { fromSeq, toSeq });
         return [{ type: 'ledger.proof_issued', data: command.proof }];
       }
       default:

@@ -32,21 +32,36 @@ export type ManifestState =
 export function checkRoyaltySplits(splits: ManifestDocument['royaltySplits']): void {
   const parties = new Set(splits.map((split) => split.partyId));
   const total = splits.reduce((sum, split) => sum + split.basisPoints, 0);
-  if (parties.size !== splits.length || total !== BASIS_POINTS_TOTAL || splits.some((split) => split.basisPoints <= 0)) {
-    throw new CodedError('ROYALTY_SPLIT_INVALID', `royalty splits must name distinct parties with positive basis points summing to ${BASIS_POINTS_TOTAL} (got ${total})`, {
-      totalBasisPoints: total,
-    });
+  if (
+    parties.size !== splits.length ||
+    total !== BASIS_POINTS_TOTAL ||
+    splits.some((split) => split.basisPoints <= 0)
+  ) {
+    throw new CodedError(
+      'ROYALTY_SPLIT_INVALID',
+      `royalty splits must name distinct parties with positive basis points summing to ${BASIS_POINTS_TOTAL} (got ${total})`,
+      {
+        totalBasisPoints: total,
+      },
+    );
   }
 }
 
 function submit(command: Extract<ManifestCommand, { type: 'SubmitManifest' }>, state: ManifestState): ManifestEvent[] {
   const { actor, manifest } = command;
   requireRole(actor, COMMAND_ROLES.SubmitManifest, 'submitting a manifest');
-  if (state.status !== 'absent') throw new CodedError('MANIFEST_EXISTS', `manifest ${manifest.manifestId} was already submitted`, { manifestId: manifest.manifestId });
-  if (manifest.publisherId !== actor.id) {
-    throw new CodedError('MANIFEST_PUBLISHER_MISMATCH', `a publisher submits its own manifests: ${actor.id} cannot submit for ${manifest.publisherId}`, {
-      publisherId: manifest.publisherId,
+  if (state.status !== 'absent')
+    throw new CodedError('MANIFEST_EXISTS', `manifest ${manifest.manifestId} was already submitted`, {
+      manifestId: manifest.manifestId,
     });
+  if (manifest.publisherId !== actor.id) {
+    throw new CodedError(
+      'MANIFEST_PUBLISHER_MISMATCH',
+      `a publisher submits its own manifests: ${actor.id} cannot submit for ${manifest.publisherId}`,
+      {
+        publisherId: manifest.publisherId,
+      },
+    );
   }
   requireAmount(manifest.priceMinor, 'INVALID_PRICE', 'priceMinor');
   requireCurrency(manifest.currency, 'INVALID_CURRENCY');
@@ -64,9 +79,13 @@ function pending(state: ManifestState, actor: Actor, roles: readonly Role[], act
     });
   }
   if (state.manifest.publisherId === actor.id) {
-    throw new CodedError('MANIFEST_SELF_APPROVAL', `${actor.id} published manifest ${state.manifest.manifestId} and cannot decide on it`, {
-      manifestId: state.manifest.manifestId,
-    });
+    throw new CodedError(
+      'MANIFEST_SELF_APPROVAL',
+      `${actor.id} published manifest ${state.manifest.manifestId} and cannot decide on it`,
+      {
+        manifestId: state.manifest.manifestId,
+      },
+    );
   }
   return state.manifest;
 }
@@ -80,12 +99,28 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
       case 'ApproveManifest': {
         const manifest = pending(state, command.actor, COMMAND_ROLES.ApproveManifest, 'approving a manifest');
         const { manifestSha256, manifestSignatureId, signature } = command;
-        return [{ type: 'manifest.approved', data: { manifestId: manifest.manifestId, manifestSha256, manifestSignatureId, approvedBy: command.actor.id, signature } }];
+        return [
+          {
+            type: 'manifest.approved',
+            data: {
+              manifestId: manifest.manifestId,
+              manifestSha256,
+              manifestSignatureId,
+              approvedBy: command.actor.id,
+              signature,
+            },
+          },
+        ];
       }
       case 'RejectManifest': {
         const manifest = pending(state, command.actor, COMMAND_ROLES.RejectManifest, 'rejecting a manifest');
         requireText(command.reason, 'INVALID_REASON', 'reason');
-        return [{ type: 'manifest.rejected', data: { manifestId: manifest.manifestId, rejectedBy: command.actor.id, reason: command.reason } }];
+        return [
+          {
+            type: 'manifest.rejected',
+            data: { manifestId: manifest.manifestId, rejectedBy: command.actor.id, reason: command.reason },
+          },
+        ];
       }
       default:
         return assertNever(command, 'manifest command');
@@ -97,7 +132,12 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
         return { status: 'submitted', manifest: event.data };
       case 'manifest.approved':
         assert(state.status !== 'absent', 'manifest.approved follows manifest.submitted');
-        return { status: 'approved', manifest: state.manifest, manifestSha256: event.data.manifestSha256, manifestSignatureId: event.data.manifestSignatureId };
+        return {
+          status: 'approved',
+          manifest: state.manifest,
+          manifestSha256: event.data.manifestSha256,
+          manifestSignatureId: event.data.manifestSignatureId,
+        };
       case 'manifest.rejected':
         assert(state.status !== 'absent', 'manifest.rejected follows manifest.submitted');
         return { status: 'rejected', manifest: state.manifest };

@@ -11,7 +11,10 @@ export const MAX_ROYALTY_PARTIES = 20;
 /** Artifact size bound: 64 GiB. */
 export const MAX_ARTIFACT_BYTES = 64 * 1024 ** 3;
 
-export const royaltySplitSchema = z.strictObject({ partyId: idSchema, basisPoints: z.number().int().positive().max(10_000) });
+export const royaltySplitSchema = z.strictObject({
+  partyId: idSchema,
+  basisPoints: z.number().int().positive().max(10_000),
+});
 export type RoyaltySplit = z.infer<typeof royaltySplitSchema>;
 
 export const manifestDocumentSchema = z.strictObject({
@@ -28,7 +31,11 @@ export const manifestDocumentSchema = z.strictObject({
 export type ManifestDocument = z.infer<typeof manifestDocumentSchema>;
 
 /** A signature as the chain records it (docs/FORMAT.md section 1 `sig`). */
-export const signatureSchema = z.strictObject({ kid: z.string().min(1).max(128), alg: z.string().min(1).max(32), value: z.string().min(1).max(2048) });
+export const signatureSchema = z.strictObject({
+  kid: z.string().min(1).max(128),
+  alg: z.string().min(1).max(32),
+  value: z.string().min(1).max(2048),
+});
 export type KernelSignature = z.infer<typeof signatureSchema>;
 
 export const manifestApprovedSchema = z.strictObject({
@@ -42,7 +49,11 @@ export const manifestApprovedSchema = z.strictObject({
   signature: signatureSchema,
 });
 
-export const manifestRejectedSchema = z.strictObject({ manifestId: idSchema, rejectedBy: idSchema, reason: textSchema });
+export const manifestRejectedSchema = z.strictObject({
+  manifestId: idSchema,
+  rejectedBy: idSchema,
+  reason: textSchema,
+});
 
 export type ManifestEvent =
   | { type: 'manifest.submitted'; data: ManifestDocument }

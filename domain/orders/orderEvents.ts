@@ -23,7 +23,11 @@ export const orderCreatedSchema = z.strictObject({
   /** The buyer's public key (SPKI PEM) the artifact is encrypted for on delivery. */
   deliveryPublicKey: z.string().min(1).max(MAX_PUBLIC_KEY_LENGTH),
 });
-export const orderPaymentFailedSchema = z.strictObject({ orderId: idSchema, providerPaymentId: idSchema, reason: textSchema });
+export const orderPaymentFailedSchema = z.strictObject({
+  orderId: idSchema,
+  providerPaymentId: idSchema,
+  reason: textSchema,
+});
 export const orderPaidSchema = z.strictObject({
   orderId: idSchema,
   providerPaymentId: idSchema,
@@ -31,7 +35,11 @@ export const orderPaidSchema = z.strictObject({
   currency: currencySchema,
   ledgerTransactionId: idSchema,
 });
-export const orderFinalizedSchema = z.strictObject({ orderId: idSchema, ledgerTransactionId: idSchema, manifestSignatureId: idSchema });
+export const orderFinalizedSchema = z.strictObject({
+  orderId: idSchema,
+  ledgerTransactionId: idSchema,
+  manifestSignatureId: idSchema,
+});
 export const orderRefundedSchema = z.strictObject({
   orderId: idSchema,
   amountMinor: amountSchema,

@@ -20,7 +20,12 @@ export const orderTransactionIds = {
   refund: (orderId: string) => `refund-${orderId}`,
 } as const;
 
-function entry(account: string, direction: LedgerEntry['direction'], amountMinor: number, currency: string): LedgerEntry {
+function entry(
+  account: string,
+  direction: LedgerEntry['direction'],
+  amountMinor: number,
+  currency: string,
+): LedgerEntry {
   return { account, direction, amountMinor, currency };
 }
 
@@ -28,7 +33,10 @@ export function paymentPosting(order: OrderCreated, providerPaymentId: string): 
   const { orderId, priceMinor, currency } = order;
   return {
     transactionId: orderTransactionIds.payment(orderId),
-    entries: [entry(ACCOUNTS.paymentProvider, 'debit', priceMinor, currency), entry(ACCOUNTS.buyerClearing, 'credit', priceMinor, currency)],
+    entries: [
+      entry(ACCOUNTS.paymentProvider, 'debit', priceMinor, currency),
+      entry(ACCOUNTS.buyerClearing, 'credit', priceMinor, currency),
+    ],
     reason: `payment ${providerPaymentId} for order ${orderId}`,
     orderId,
   };
@@ -43,12 +51,19 @@ export function saleCredits(order: OrderCreated): LedgerEntry[] {
   const { priceMinor, currency, sellerId } = order;
   const feeMinor = shareOf(priceMinor, order.platformFeeBasisPoints);
   const netMinor = priceMinor - feeMinor;
-  const shares = order.royaltySplits.map((split) => ({ partyId: split.partyId, amountMinor: shareOf(netMinor, split.basisPoints) }));
+  const shares = order.royaltySplits.map((split) => ({
+    partyId: split.partyId,
+    amountMinor: shareOf(netMinor, split.basisPoints),
+  }));
   const remainder = netMinor - shares.reduce((sum, share) => sum + share.amountMinor, 0);
   const sellerShare = (shares.find((share) => share.partyId === sellerId)?.amountMinor ?? 0) + remainder;
-  const credits = [entry(ACCOUNTS.platformFees, 'credit', feeMinor, currency), entry(ACCOUNTS.sellerPayable(sellerId), 'credit', sellerShare, currency)];
+  const credits = [
+    entry(ACCOUNTS.platformFees, 'credit', feeMinor, currency),
+    entry(ACCOUNTS.sellerPayable(sellerId), 'credit', sellerShare, currency),
+  ];
   for (const share of shares) {
-    if (share.partyId !== sellerId) credits.push(entry(ACCOUNTS.royaltyPayable(share.partyId), 'credit', share.amountMinor, currency));
+    if (share.partyId !== sellerId)
+      credits.push(entry(ACCOUNTS.royaltyPayable(share.partyId), 'credit', share.amountMinor, currency));
   }
   return credits.filter((credit) => credit.amountMinor > 0);
 }
@@ -68,7 +83,10 @@ export function refundPostings(order: OrderCreated, finalized: boolean): LedgerT
   const { orderId, priceMinor, currency } = order;
   const refund: LedgerTransaction = {
     transactionId: orderTransactionIds.refund(orderId),
-    entries: [entry(ACCOUNTS.buyerClearing, 'debit', priceMinor, currency), entry(ACCOUNTS.paymentProvider, 'credit', priceMinor, currency)],
+    entries: [
+      entry(ACCOUNTS.buyerClearing, 'debit', priceMinor, currency),
+      entry(ACCOUNTS.paymentProvider, 'credit', priceMinor, currency),
+    ],
     reason: `refund of order ${orderId}`,
     orderId,
   };

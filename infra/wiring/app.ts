@@ -45,7 +45,10 @@ export function timedStore(store: EventStore): EventStore {
         auditAppendLatencySeconds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
         return result;
       } catch (error) {
-        auditAppendLatencySeconds.observe({ outcome: error instanceof CodedError ? error.code : 'error' }, (performance.now() - started) / 1000);
+        auditAppendLatencySeconds.observe(
+          { outcome: error instanceof CodedError ? error.code : 'error' },
+          (performance.now() - started) / 1000,
+        );
         throw error;
       }
     },
@@ -69,7 +72,10 @@ export function failClosedSigner(signer: CommandDeps['signer']): CommandDeps['si
       } catch (error) {
         if (isChainError(error, 'SIGNING_UNAVAILABLE')) throw error;
         const reason = error instanceof Error ? error.message : String(error);
-        throw new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, { kid: signer.kid, reason });
+        throw new ChainError('SIGNING_UNAVAILABLE', `signer ${signer.kid} could not sign: ${reason}`, {
+          kid: signer.kid,
+          reason,
+        });
       }
     },
   } satisfies Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>;

@@ -28,20 +28,36 @@ export function openArchiveStore(target: string, config: ArchiveConfig): FolderS
 export async function chooseService(store: ObjectStore, asked: string | undefined): Promise<string> {
   const services = await listServices(store);
   if (asked !== undefined) {
-    if (!services.includes(asked)) throw new CodedError('ARCHIVE_EMPTY', `${store.description} holds no batches of service ${asked} (it has: ${services.join(', ') || 'nothing'})`);
+    if (!services.includes(asked))
+      throw new CodedError(
+        'ARCHIVE_EMPTY',
+        `${store.description} holds no batches of service ${asked} (it has: ${services.join(', ') || 'nothing'})`,
+      );
     return asked;
   }
   if (services.length === 1) return services[0]!;
   if (services.length === 0) throw new CodedError('ARCHIVE_EMPTY', `${store.description} holds no archive batches`);
-  throw new CodedError('USAGE', `${store.description} holds several services (${services.join(', ')}): choose one with --service`);
+  throw new CodedError(
+    'USAGE',
+    `${store.description} holds several services (${services.join(', ')}): choose one with --service`,
+  );
 }
 
 /** The archive as a RecordReader, for audit-verify and replay. */
-export async function openArchiveReader(target: string, config: ArchiveConfig, registry: SignerRegistry, service: string | undefined): Promise<{ reader: ArchiveReader; store: ObjectStore; close(): void }> {
+export async function openArchiveReader(
+  target: string,
+  config: ArchiveConfig,
+  registry: SignerRegistry,
+  service: string | undefined,
+): Promise<{ reader: ArchiveReader; store: ObjectStore; close(): void }> {
   const store = openArchiveStore(target, config);
   try {
     const index = await readIndex(store, await chooseService(store, service));
-    return { reader: new ArchiveReader({ store, compression: zlibCompression, registry, index }), store, close: () => closeStore(store) };
+    return {
+      reader: new ArchiveReader({ store, compression: zlibCompression, registry, index }),
+      store,
+      close: () => closeStore(store),
+    };
   } catch (error) {
     closeStore(store);
     throw error;

@@ -114,7 +114,9 @@ export function parseClients(text: string): { name: string; apiKey: string }[] |
     const colon = pair.indexOf(':');
     return { name: pair.slice(0, colon).trim(), apiKey: pair.slice(colon + 1).trim() };
   });
-  return clients.every((client) => /^[A-Za-z0-9._-]{1,64}$/.test(client.name) && client.apiKey.length >= 16) ? clients : undefined;
+  return clients.every((client) => /^[A-Za-z0-9._-]{1,64}$/.test(client.name) && client.apiKey.length >= 16)
+    ? clients
+    : undefined;
 }
 
 const schema = z.object({
@@ -131,12 +133,18 @@ const schema = z.object({
   CHAINBOOK_CHAIN: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), {
     message: `must match ${CHAIN_NAME_PATTERN.source}`,
   }),
-  SIGNING_BACKEND: optionalText.refine((value) => value === undefined || (SIGNING_BACKENDS as readonly string[]).includes(value), {
-    message: `must be one of ${SIGNING_BACKENDS.join(', ')}`,
-  }),
-  SIGNING_KID: optionalText.refine((value) => value === undefined || /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value), {
-    message: 'must be a signer kid (letters, digits, . _ : -)',
-  }),
+  SIGNING_BACKEND: optionalText.refine(
+    (value) => value === undefined || (SIGNING_BACKENDS as readonly string[]).includes(value),
+    {
+      message: `must be one of ${SIGNING_BACKENDS.join(', ')}`,
+    },
+  ),
+  SIGNING_KID: optionalText.refine(
+    (value) => value === undefined || /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value),
+    {
+      message: 'must be a signer kid (letters, digits, . _ : -)',
+    },
+  ),
   REQUIRE_KMS: flag,
   REQUIRE_SIGNING_PROXY: flag,
   SIGNING_TIMEOUT_MS: positiveInteger(60_000),
@@ -152,25 +160,45 @@ const schema = z.object({
   PKCS11_TOKEN_LABEL: optionalText,
   PKCS11_PIN: optionalText,
   PKCS11_KEY_LABEL: optionalText,
-  SIGNING_PROXY_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), { message: 'must be an http:// or https:// URL' }),
+  SIGNING_PROXY_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), {
+    message: 'must be an http:// or https:// URL',
+  }),
   SIGNING_PROXY_API_KEY: optionalText,
   SIGNING_PROXY_CLIENTS: optionalText.refine((value) => value === undefined || parseClients(value) !== undefined, {
     message: 'must be name:key pairs separated by commas, e.g. finance:k1,kernel:k2 (keys of at least 16 characters)',
   }),
   BREAKGLASS_KEY_FILE: optionalText,
-  ARCHIVE_TARGET: optionalText.refine((value) => value === undefined || !value.includes('://') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value), {
-    message: 'must be a folder or s3://bucket/prefix',
+  ARCHIVE_TARGET: optionalText.refine(
+    (value) =>
+      value === undefined || !value.includes('://') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value),
+    {
+      message: 'must be a folder or s3://bucket/prefix',
+    },
+  ),
+  ARCHIVE_SERVICE: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), {
+    message: `must match ${CHAIN_NAME_PATTERN.source}`,
   }),
-  ARCHIVE_SERVICE: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), { message: `must match ${CHAIN_NAME_PATTERN.source}` }),
-  ARCHIVE_ENV: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
-  ARCHIVE_OBJECT_LOCK_MODE: optionalText.refine((value) => value === undefined || (OBJECT_LOCK_MODES as readonly string[]).includes(value), {
-    message: `must be one of ${OBJECT_LOCK_MODES.join(', ')}`,
+  ARCHIVE_ENV: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), {
+    message: `must match ${LABEL_PATTERN.source}`,
   }),
+  ARCHIVE_OBJECT_LOCK_MODE: optionalText.refine(
+    (value) => value === undefined || (OBJECT_LOCK_MODES as readonly string[]).includes(value),
+    {
+      message: `must be one of ${OBJECT_LOCK_MODES.join(', ')}`,
+    },
+  ),
   ARCHIVE_RETENTION_DAYS: positiveInteger(MAX_RETENTION_DAYS),
   ARCHIVE_PII_INCLUDED: flag,
-  ARCHIVE_PII_POLICY_VERSION: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), { message: `must match ${LABEL_PATTERN.source}` }),
-  S3_ENDPOINT: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), { message: 'must be an http:// or https:// URL' }),
-  S3_AUDIT_BUCKET: optionalText.refine((value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value), { message: 'must be an S3 bucket name' }),
+  ARCHIVE_PII_POLICY_VERSION: optionalText.refine((value) => value === undefined || LABEL_PATTERN.test(value), {
+    message: `must match ${LABEL_PATTERN.source}`,
+  }),
+  S3_ENDPOINT: optionalText.refine((value) => value === undefined || /^https?:\/\/[^/]/.test(value), {
+    message: 'must be an http:// or https:// URL',
+  }),
+  S3_AUDIT_BUCKET: optionalText.refine(
+    (value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value),
+    { message: 'must be an S3 bucket name' },
+  ),
   S3_REGION: optionalText,
   S3_FORCE_PATH_STYLE: flag,
   S3_ACCESS_KEY_ID: optionalText,
@@ -192,18 +220,26 @@ const BACKEND_VARIABLES: Readonly<Record<SigningBackend, readonly (keyof Values)
 function signingProblems(values: Values, production: boolean): string[] {
   const problems: string[] = [];
   const backend = values.SIGNING_BACKEND as SigningBackend | undefined;
-  if (backend === undefined && production) problems.push('SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)');
-  if (backend === 'local' && production) problems.push('SIGNING_BACKEND: local is the development signer and is refused when NODE_ENV=production');
+  if (backend === undefined && production)
+    problems.push('SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)');
+  if (backend === 'local' && production)
+    problems.push('SIGNING_BACKEND: local is the development signer and is refused when NODE_ENV=production');
   for (const name of BACKEND_VARIABLES[backend ?? 'local']) {
     if (values[name] === undefined) problems.push(`${name}: required when SIGNING_BACKEND=${backend ?? 'local'}`);
   }
   const requireKms = values.REQUIRE_KMS === true;
   const requireProxy = values.REQUIRE_SIGNING_PROXY === true;
   const kmsOk = backend === 'kms' || backend === 'pkcs11';
-  if (requireKms && requireProxy && !kmsOk && backend !== 'proxy') problems.push('SIGNING_BACKEND: REQUIRE_KMS and REQUIRE_SIGNING_PROXY are set: use kms, pkcs11 or proxy');
-  else if (requireKms && !requireProxy && !kmsOk) problems.push(`SIGNING_BACKEND: REQUIRE_KMS=true requires kms (or an HSM, pkcs11), not ${backend ?? 'local'}`);
-  else if (requireProxy && !requireKms && backend !== 'proxy') problems.push(`SIGNING_BACKEND: REQUIRE_SIGNING_PROXY=true requires proxy, not ${backend ?? 'local'}`);
-  if (values.SIGNING_SESSION_KEYS === true && (backend === undefined || backend === 'local' || backend === 'breakglass')) {
+  if (requireKms && requireProxy && !kmsOk && backend !== 'proxy')
+    problems.push('SIGNING_BACKEND: REQUIRE_KMS and REQUIRE_SIGNING_PROXY are set: use kms, pkcs11 or proxy');
+  else if (requireKms && !requireProxy && !kmsOk)
+    problems.push(`SIGNING_BACKEND: REQUIRE_KMS=true requires kms (or an HSM, pkcs11), not ${backend ?? 'local'}`);
+  else if (requireProxy && !requireKms && backend !== 'proxy')
+    problems.push(`SIGNING_BACKEND: REQUIRE_SIGNING_PROXY=true requires proxy, not ${backend ?? 'local'}`);
+  if (
+    values.SIGNING_SESSION_KEYS === true &&
+    (backend === undefined || backend === 'local' || backend === 'breakglass')
+  ) {
     problems.push('SIGNING_SESSION_KEYS: session keys are rooted in kms, pkcs11 or proxy');
   }
   return problems;
@@ -221,12 +257,26 @@ function signingConfig(values: Values): SigningConfig {
     circuitOpenMs: values.SIGNING_CIRCUIT_OPEN_MS ?? DEFAULT_BREAKER.openMs,
     sessionKeys: values.SIGNING_SESSION_KEYS === true,
     sessionLifetimeMs: (values.SIGNING_SESSION_HOURS ?? DEFAULT_SESSION_HOURS) * 3_600_000,
-    kms: kmsSet ? { keyId: values.AUDIT_SIGNING_KMS_KEY_ID!, algorithm: values.AUDIT_SIGNING_ALG as SignatureAlgorithm, region: values.AWS_REGION } : undefined,
+    kms: kmsSet
+      ? {
+          keyId: values.AUDIT_SIGNING_KMS_KEY_ID!,
+          algorithm: values.AUDIT_SIGNING_ALG as SignatureAlgorithm,
+          region: values.AWS_REGION,
+        }
+      : undefined,
     pkcs11:
       values.PKCS11_MODULE && values.PKCS11_TOKEN_LABEL && values.PKCS11_PIN
-        ? { modulePath: values.PKCS11_MODULE, tokenLabel: values.PKCS11_TOKEN_LABEL, pin: values.PKCS11_PIN, keyLabel: values.PKCS11_KEY_LABEL }
+        ? {
+            modulePath: values.PKCS11_MODULE,
+            tokenLabel: values.PKCS11_TOKEN_LABEL,
+            pin: values.PKCS11_PIN,
+            keyLabel: values.PKCS11_KEY_LABEL,
+          }
         : undefined,
-    proxy: values.SIGNING_PROXY_URL && values.SIGNING_PROXY_API_KEY ? { url: values.SIGNING_PROXY_URL, apiKey: values.SIGNING_PROXY_API_KEY } : undefined,
+    proxy:
+      values.SIGNING_PROXY_URL && values.SIGNING_PROXY_API_KEY
+        ? { url: values.SIGNING_PROXY_URL, apiKey: values.SIGNING_PROXY_API_KEY }
+        : undefined,
     breakglassKeyFile: values.BREAKGLASS_KEY_FILE === undefined ? undefined : resolve(values.BREAKGLASS_KEY_FILE),
     proxyClients: values.SIGNING_PROXY_CLIENTS === undefined ? [] : (parseClients(values.SIGNING_PROXY_CLIENTS) ?? []),
   };

@@ -73,7 +73,8 @@ export function parseTokenEntries(text: string): TokenEntry[] | undefined {
   const entries: TokenEntry[] = [];
   for (const part of text.split(',').map((item) => item.trim())) {
     const match = TOKEN_ENTRY_PATTERN.exec(part);
-    if (!match || !ACTOR_ID_PATTERN.test(match[1]!) || !(ROLES as readonly string[]).includes(match[2]!)) return undefined;
+    if (!match || !ACTOR_ID_PATTERN.test(match[1]!) || !(ROLES as readonly string[]).includes(match[2]!))
+      return undefined;
     entries.push({ actorId: match[1]!, role: match[2] as TokenEntry['role'], sha256: match[3]! });
   }
   return entries;
@@ -81,14 +82,19 @@ export function parseTokenEntries(text: string): TokenEntry[] | undefined {
 
 function port() {
   return optionalText
-    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) <= 65_535), { message: 'must be an integer from 0 to 65535' })
+    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) <= 65_535), {
+      message: 'must be an integer from 0 to 65535',
+    })
     .transform((value) => (value === undefined ? undefined : Number(value)));
 }
 
 function url(schemes: readonly string[]) {
-  return optionalText.refine((value) => value === undefined || schemes.some((scheme) => value.startsWith(`${scheme}://`) && URL.canParse(value)), {
-    message: `must be a ${schemes.map((scheme) => `${scheme}://`).join(' or ')} URL`,
-  });
+  return optionalText.refine(
+    (value) => value === undefined || schemes.some((scheme) => value.startsWith(`${scheme}://`) && URL.canParse(value)),
+    {
+      message: `must be a ${schemes.map((scheme) => `${scheme}://`).join(' or ')} URL`,
+    },
+  );
 }
 
 const schema = z.object({
@@ -103,10 +109,15 @@ const schema = z.object({
   OIDC_AUDIENCE: optionalText,
   OIDC_ROLE_CLAIM: optionalText,
   REDIS_URL: url(['redis', 'rediss']),
-  RATE_LIMIT_KEY_PREFIX: optionalText.refine((value) => value === undefined || /^[A-Za-z0-9._:-]{1,64}$/.test(value), { message: 'must be 1 to 64 letters, digits or . _ : -' }),
-  PAYMENT_PROVIDER_WEBHOOK_SECRET: optionalText.refine((value) => value === undefined || value.length >= MIN_WEBHOOK_SECRET_LENGTH, {
-    message: `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`,
+  RATE_LIMIT_KEY_PREFIX: optionalText.refine((value) => value === undefined || /^[A-Za-z0-9._:-]{1,64}$/.test(value), {
+    message: 'must be 1 to 64 letters, digits or . _ : -',
   }),
+  PAYMENT_PROVIDER_WEBHOOK_SECRET: optionalText.refine(
+    (value) => value === undefined || value.length >= MIN_WEBHOOK_SECRET_LENGTH,
+    {
+      message: `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`,
+    },
+  ),
   PAYMENT_WEBHOOK_TOLERANCE_SECONDS: positiveInteger(3600),
   DEV_SKIP_MTLS: flag,
   HTTP_MAX_BODY_BYTES: positiveInteger(MAX_BODY_BYTES_LIMIT),
@@ -114,14 +125,18 @@ const schema = z.object({
   RATE_LIMIT_QUERIES_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   SHUTDOWN_TIMEOUT_MS: positiveInteger(300_000),
-  LOG_LEVEL: optionalText.refine((value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value), { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  LOG_LEVEL: optionalText.refine((value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value), {
+    message: `must be one of ${LOG_LEVELS.join(', ')}`,
+  }),
 });
 
 type Values = z.infer<typeof schema>;
 
 function oidcProblems(values: Values): string[] {
   if (values.OIDC_JWKS_URL === undefined) {
-    return values.OIDC_ISSUER === undefined && values.OIDC_AUDIENCE === undefined ? [] : ['OIDC_JWKS_URL: required when OIDC_ISSUER or OIDC_AUDIENCE is set'];
+    return values.OIDC_ISSUER === undefined && values.OIDC_AUDIENCE === undefined
+      ? []
+      : ['OIDC_JWKS_URL: required when OIDC_ISSUER or OIDC_AUDIENCE is set'];
   }
   const problems: string[] = [];
   // Without both, a token minted for another service or by another issuer would be accepted.
@@ -138,7 +153,12 @@ function httpConfigOf(values: Values, config: Config): HttpConfig {
     tokens: values.API_TOKENS === undefined ? [] : (parseTokenEntries(values.API_TOKENS) ?? []),
     oidc:
       values.OIDC_JWKS_URL && values.OIDC_ISSUER && values.OIDC_AUDIENCE
-        ? { jwksUrl: values.OIDC_JWKS_URL, issuer: values.OIDC_ISSUER, audience: values.OIDC_AUDIENCE, roleClaim: values.OIDC_ROLE_CLAIM ?? 'role' }
+        ? {
+            jwksUrl: values.OIDC_JWKS_URL,
+            issuer: values.OIDC_ISSUER,
+            audience: values.OIDC_AUDIENCE,
+            roleClaim: values.OIDC_ROLE_CLAIM ?? 'role',
+          }
         : undefined,
     redisUrl: values.REDIS_URL,
     rateLimitKeyPrefix: values.RATE_LIMIT_KEY_PREFIX ?? 'chainbook',
@@ -179,12 +199,14 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env): ServeConf
     problems.push(...(error.details['problems'] as string[]));
   }
   const parsed = schema.safeParse(env);
-  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  if (!parsed.success)
+    problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   const production = (env['NODE_ENV'] ?? '').trim() === 'production';
   if (parsed.success) {
     problems.push(...oidcProblems(parsed.data), ...productionProblems(parsed.data, production));
   }
-  if (production && (env['DATABASE_URL'] ?? '').trim() === '') problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)');
+  if (production && (env['DATABASE_URL'] ?? '').trim() === '')
+    problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)');
   if (problems.length > 0 || !config || !parsed.success) throw new ConfigError(problems);
   return { config, http: httpConfigOf(parsed.data, config) };
 }

@@ -19,8 +19,12 @@ import { openSigning as openConfiguredSigning } from './signing.ts';
 import { SqlEventStore } from '../adapters/sql/sqlEventStore.ts';
 
 /** Opens the configured database and applies pending migrations. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'preparedStatements'>>): Promise<SqlDatabase> {
-  const db = config.databaseUrl ? openPostgres(config.databaseUrl, { preparedStatements: config.preparedStatements ?? true }) : await openPglite(join(config.dataDir, 'db'));
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'preparedStatements'>>,
+): Promise<SqlDatabase> {
+  const db = config.databaseUrl
+    ? openPostgres(config.databaseUrl, { preparedStatements: config.preparedStatements ?? true })
+    : await openPglite(join(config.dataDir, 'db'));
   try {
     await migrate(db);
   } catch (error) {
@@ -61,7 +65,11 @@ export const projectionsInline: InlineHandler<SqlExecutor> = (tx, records) => pr
 async function checkProjections(db: SqlDatabase): Promise<void> {
   const stale = await staleProjections(db);
   if (stale.length > 0) {
-    throw new CodedError('PROJECTIONS_STALE', `projections ${stale.join(', ')} were built by another version of chainbook; run \`chainbook replay\` to rebuild them`, { stale });
+    throw new CodedError(
+      'PROJECTIONS_STALE',
+      `projections ${stale.join(', ')} were built by another version of chainbook; run \`chainbook replay\` to rebuild them`,
+      { stale },
+    );
   }
 }
 
@@ -70,7 +78,10 @@ async function checkProjections(db: SqlDatabase): Promise<void> {
  * The configured signer has passed the start-up guards (infra/wiring/signing.ts):
  * registered, in its window, same public key, a probe signs and verifies.
  */
-async function openSigning(config: Config, options: RuntimeOptions): Promise<{ signer: Signer; registry: SignerRegistry }> {
+async function openSigning(
+  config: Config,
+  options: RuntimeOptions,
+): Promise<{ signer: Signer; registry: SignerRegistry }> {
   if (options.signer) return { signer: options.signer, registry: loadRegistryFile(config.signersPath) };
   return openConfiguredSigning(config);
 }

@@ -21,19 +21,35 @@ import { loadRegistryFile } from '../adapters/signers/registryFile.ts';
 import { delegatingSigner } from '../adapters/signers/session.ts';
 
 /** Why `signer` may not sign at `nowMs` under `registry`, without signing anything; undefined when it may. */
-export function registrationProblem(signer: BackendSigner, registry: SignerRegistry, nowMs: number): { code: string; message: string } | undefined {
+export function registrationProblem(
+  signer: BackendSigner,
+  registry: SignerRegistry,
+  nowMs: number,
+): { code: string; message: string } | undefined {
   const entry = registry.signers.get(signer.kid);
   if (!entry) {
-    return { code: 'SIGNER_NOT_REGISTERED', message: `signer ${signer.kid} is not in the registry: publish its public key first (chainbook signers add)` };
+    return {
+      code: 'SIGNER_NOT_REGISTERED',
+      message: `signer ${signer.kid} is not in the registry: publish its public key first (chainbook signers add)`,
+    };
   }
   if (entry.algorithm !== signer.algorithm) {
-    return { code: 'SIGNER_KEY_MISMATCH', message: `${signer.description} signs ${signer.algorithm}, the registry says ${signer.kid} is ${entry.algorithm}` };
+    return {
+      code: 'SIGNER_KEY_MISMATCH',
+      message: `${signer.description} signs ${signer.algorithm}, the registry says ${signer.kid} is ${entry.algorithm}`,
+    };
   }
   if (signer.publicKey && !sameKey(signer.publicKey, entry.publicKey)) {
-    return { code: 'SIGNER_KEY_MISMATCH', message: `the public key of ${signer.description} is not the one registered for ${signer.kid}: refusing to sign` };
+    return {
+      code: 'SIGNER_KEY_MISMATCH',
+      message: `the public key of ${signer.description} is not the one registered for ${signer.kid}: refusing to sign`,
+    };
   }
   if (nowMs < entry.deployedAtMs) {
-    return { code: 'SIGNER_NOT_YET_DEPLOYED', message: `signer ${signer.kid} is deployed from ${entry.deployedAt}: it may not sign before then` };
+    return {
+      code: 'SIGNER_NOT_YET_DEPLOYED',
+      message: `signer ${signer.kid} is deployed from ${entry.deployedAt}: it may not sign before then`,
+    };
   }
   if (entry.retiredAtMs !== null && nowMs >= entry.retiredAtMs) {
     return { code: 'SIGNER_RETIRED', message: `signer ${signer.kid} was retired at ${entry.retiredAt}` };
@@ -45,7 +61,11 @@ export function registrationProblem(signer: BackendSigner, registry: SignerRegis
  * Start-up and /ready: registered, in its window, and a probe signs and
  * verifies under the registered key. Returns the problem, or undefined.
  */
-export async function signerReadiness(signer: BackendSigner, registry: SignerRegistry, nowMs = Date.now()): Promise<{ code: string; message: string } | undefined> {
+export async function signerReadiness(
+  signer: BackendSigner,
+  registry: SignerRegistry,
+  nowMs = Date.now(),
+): Promise<{ code: string; message: string } | undefined> {
   const problem = registrationProblem(signer, registry, nowMs);
   if (problem) return problem;
   const probe = await probeSigner(signer, registry.signers.get(signer.kid)!.publicKey);
@@ -57,9 +77,20 @@ async function openBackend(config: Config, registry: SignerRegistry): Promise<Ba
   const remote = { timeoutMs: signing.timeoutMs, breaker: { ...DEFAULT_BREAKER, openMs: signing.circuitOpenMs } };
   switch (signing.backend) {
     case 'kms':
-      return openKmsSigner({ client: kmsClient(signing.kms!.region), keyId: signing.kms!.keyId, algorithm: signing.kms!.algorithm, kid: signing.kid!, ...remote });
+      return openKmsSigner({
+        client: kmsClient(signing.kms!.region),
+        keyId: signing.kms!.keyId,
+        algorithm: signing.kms!.algorithm,
+        kid: signing.kid!,
+        ...remote,
+      });
     case 'pkcs11':
-      return openPkcs11Signer({ ...signing.pkcs11!, keyLabel: signing.pkcs11!.keyLabel!, kid: signing.kid!, ...remote });
+      return openPkcs11Signer({
+        ...signing.pkcs11!,
+        keyLabel: signing.pkcs11!.keyLabel!,
+        kid: signing.kid!,
+        ...remote,
+      });
     case 'proxy':
       return openProxySigner({ ...signing.proxy!, kid: signing.kid!, ...remote });
     case 'breakglass':
@@ -70,13 +101,30 @@ async function openBackend(config: Config, registry: SignerRegistry): Promise<Ba
 }
 
 /** Opens the configured signer and checks it may sign; throws a CodedError saying why not. */
-export async function openSigning(config: Config, nowMs = Date.now()): Promise<{ signer: BackendSigner; registry: SignerRegistry }> {
+export async function openSigning(
+  config: Config,
+  nowMs = Date.now(),
+): Promise<{ signer: BackendSigner; registry: SignerRegistry }> {
   if (config.signing.backend === 'local') {
-    const { signer, registry } = openLocalSigner({ dataDir: config.dataDir, registryPath: config.signersPath, production: config.production });
+    const { signer, registry } = openLocalSigner({
+      dataDir: config.dataDir,
+      registryPath: config.signersPath,
+      production: config.production,
+    });
     if (config.signing.kid !== undefined && config.signing.kid !== signer.kid) {
-      throw new CodedError('SIGNER_KEY_MISMATCH', `SIGNING_KID is ${config.signing.kid} but the local key of ${config.dataDir} is ${signer.kid}`);
+      throw new CodedError(
+        'SIGNER_KEY_MISMATCH',
+        `SIGNING_KID is ${config.signing.kid} but the local key of ${config.dataDir} is ${signer.kid}`,
+      );
     }
-    return { signer: { ...signer, publicKey: registry.signers.get(signer.kid)?.publicKey, description: `local development key in ${config.dataDir}` }, registry };
+    return {
+      signer: {
+        ...signer,
+        publicKey: registry.signers.get(signer.kid)?.publicKey,
+        description: `local development key in ${config.dataDir}`,
+      },
+      registry,
+    };
   }
   const registry = loadRegistryFile(config.signersPath);
   const backend = await openBackend(config, registry);
@@ -87,6 +135,8 @@ export async function openSigning(config: Config, nowMs = Date.now()): Promise<{
     await backend.close();
     throw error;
   }
-  const signer = config.signing.sessionKeys ? delegatingSigner(backend, { lifetimeMs: config.signing.sessionLifetimeMs }) : backend;
+  const signer = config.signing.sessionKeys
+    ? delegatingSigner(backend, { lifetimeMs: config.signing.sessionLifetimeMs })
+    : backend;
   return { signer, registry };
 }

@@ -14,9 +14,22 @@ export const MANIFESTS: TableSpec = {
   name: 'catalog_manifests',
   key: ['manifest_id'],
   columns: {
-    manifest_id: 'text', publisher_id: 'text', name: 'text', version: 'text', artifact_sha256: 'text', size_bytes: 'int8',
-    price_minor: 'int8', currency: 'text', royalty_splits: 'text', status: 'text', manifest_sha256: 'text',
-    manifest_signature_id: 'text', decided_by: 'text', reason: 'text', submitted_seq: 'int8', updated_seq: 'int8',
+    manifest_id: 'text',
+    publisher_id: 'text',
+    name: 'text',
+    version: 'text',
+    artifact_sha256: 'text',
+    size_bytes: 'int8',
+    price_minor: 'int8',
+    currency: 'text',
+    royalty_splits: 'text',
+    status: 'text',
+    manifest_sha256: 'text',
+    manifest_signature_id: 'text',
+    decided_by: 'text',
+    reason: 'text',
+    submitted_seq: 'int8',
+    updated_seq: 'int8',
   },
 };
 
@@ -24,8 +37,16 @@ export const LISTINGS: TableSpec = {
   name: 'catalog_listings',
   key: ['listing_id'],
   columns: {
-    listing_id: 'text', manifest_id: 'text', publisher_id: 'text', price_minor: 'int8', currency: 'text', status: 'text',
-    manifest_signature_id: 'text', royalty_splits: 'text', published_seq: 'int8', updated_seq: 'int8',
+    listing_id: 'text',
+    manifest_id: 'text',
+    publisher_id: 'text',
+    price_minor: 'int8',
+    currency: 'text',
+    status: 'text',
+    manifest_signature_id: 'text',
+    royalty_splits: 'text',
+    published_seq: 'int8',
+    updated_seq: 'int8',
   },
 };
 
@@ -37,17 +58,43 @@ const manifestFold: RowFold<ManifestEvent> = {
       case 'manifest.submitted': {
         const m = event.data;
         return {
-          manifest_id: m.manifestId, publisher_id: m.publisherId, name: m.name, version: m.version, artifact_sha256: m.artifactSha256,
-          size_bytes: m.sizeBytes, price_minor: m.priceMinor, currency: m.currency, royalty_splits: jcs(m.royaltySplits), status: 'submitted',
-          manifest_sha256: null, manifest_signature_id: null, decided_by: null, reason: null, submitted_seq: record.seq, updated_seq: record.seq,
+          manifest_id: m.manifestId,
+          publisher_id: m.publisherId,
+          name: m.name,
+          version: m.version,
+          artifact_sha256: m.artifactSha256,
+          size_bytes: m.sizeBytes,
+          price_minor: m.priceMinor,
+          currency: m.currency,
+          royalty_splits: jcs(m.royaltySplits),
+          status: 'submitted',
+          manifest_sha256: null,
+          manifest_signature_id: null,
+          decided_by: null,
+          reason: null,
+          submitted_seq: record.seq,
+          updated_seq: record.seq,
         };
       }
       case 'manifest.approved': {
         const { manifestSha256, manifestSignatureId, approvedBy } = event.data;
-        return { ...requireRow(row, record), status: 'approved', manifest_sha256: manifestSha256, manifest_signature_id: manifestSignatureId, decided_by: approvedBy, updated_seq: record.seq };
+        return {
+          ...requireRow(row, record),
+          status: 'approved',
+          manifest_sha256: manifestSha256,
+          manifest_signature_id: manifestSignatureId,
+          decided_by: approvedBy,
+          updated_seq: record.seq,
+        };
       }
       case 'manifest.rejected':
-        return { ...requireRow(row, record), status: 'rejected', decided_by: event.data.rejectedBy, reason: event.data.reason, updated_seq: record.seq };
+        return {
+          ...requireRow(row, record),
+          status: 'rejected',
+          decided_by: event.data.rejectedBy,
+          reason: event.data.reason,
+          updated_seq: record.seq,
+        };
       default:
         return assertNever(event, 'manifest event');
     }
@@ -62,8 +109,16 @@ const listingFold: RowFold<ListingEvent> = {
       case 'listing.published': {
         const l = event.data;
         return {
-          listing_id: l.listingId, manifest_id: l.manifestId, publisher_id: l.publisherId, price_minor: l.priceMinor, currency: l.currency,
-          status: 'active', manifest_signature_id: l.manifestSignatureId, royalty_splits: jcs(l.royaltySplits), published_seq: record.seq, updated_seq: record.seq,
+          listing_id: l.listingId,
+          manifest_id: l.manifestId,
+          publisher_id: l.publisherId,
+          price_minor: l.priceMinor,
+          currency: l.currency,
+          status: 'active',
+          manifest_signature_id: l.manifestSignatureId,
+          royalty_splits: jcs(l.royaltySplits),
+          published_seq: record.seq,
+          updated_seq: record.seq,
         };
       }
       case 'listing.price_changed':
@@ -82,7 +137,14 @@ export const catalogProjection: Projection = {
   name: 'catalog',
   version: 1,
   tables: [MANIFESTS, LISTINGS],
-  eventTypes: new Set(['manifest.submitted', 'manifest.approved', 'manifest.rejected', 'listing.published', 'listing.price_changed', 'listing.delisted']),
+  eventTypes: new Set([
+    'manifest.submitted',
+    'manifest.approved',
+    'manifest.rejected',
+    'listing.published',
+    'listing.price_changed',
+    'listing.delisted',
+  ]),
   async apply(tx, records) {
     const manifests = records.filter(isManifest);
     if (manifests.length > 0) await foldRows(tx, manifestFold, manifests);

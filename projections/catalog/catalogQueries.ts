@@ -35,14 +35,34 @@ export interface ManifestView {
   updatedSeq: number;
 }
 
-const LISTING_COLUMNS = 'listing_id, manifest_id, publisher_id, price_minor, currency, status, manifest_signature_id, royalty_splits, published_seq, updated_seq';
+const LISTING_COLUMNS =
+  'listing_id, manifest_id, publisher_id, price_minor, currency, status, manifest_signature_id, royalty_splits, published_seq, updated_seq';
 
-type ListingRow = { listing_id: string; manifest_id: string; publisher_id: string; price_minor: number; currency: string; status: ListingView['status']; manifest_signature_id: string; royalty_splits: string; published_seq: number; updated_seq: number };
+type ListingRow = {
+  listing_id: string;
+  manifest_id: string;
+  publisher_id: string;
+  price_minor: number;
+  currency: string;
+  status: ListingView['status'];
+  manifest_signature_id: string;
+  royalty_splits: string;
+  published_seq: number;
+  updated_seq: number;
+};
 
 function listingOf(row: ListingRow): ListingView {
   return {
-    listingId: row.listing_id, manifestId: row.manifest_id, publisherId: row.publisher_id, priceMinor: row.price_minor, currency: row.currency, status: row.status,
-    manifestSignatureId: row.manifest_signature_id, royaltySplits: JSON.parse(row.royalty_splits) as RoyaltySplit[], publishedSeq: row.published_seq, updatedSeq: row.updated_seq,
+    listingId: row.listing_id,
+    manifestId: row.manifest_id,
+    publisherId: row.publisher_id,
+    priceMinor: row.price_minor,
+    currency: row.currency,
+    status: row.status,
+    manifestSignatureId: row.manifest_signature_id,
+    royaltySplits: JSON.parse(row.royalty_splits) as RoyaltySplit[],
+    publishedSeq: row.published_seq,
+    updatedSeq: row.updated_seq,
   };
 }
 
@@ -66,7 +86,9 @@ export async function listListings(tx: ProjectionExecutor, filter: ListingFilter
 }
 
 export async function findListing(tx: ProjectionExecutor, listingId: string): Promise<ListingView | undefined> {
-  const { rows } = await tx.query<ListingRow>(`SELECT ${LISTING_COLUMNS} FROM catalog_listings WHERE listing_id = $1`, [listingId]);
+  const { rows } = await tx.query<ListingRow>(`SELECT ${LISTING_COLUMNS} FROM catalog_listings WHERE listing_id = $1`, [
+    listingId,
+  ]);
   return rows[0] && listingOf(rows[0]);
 }
 
@@ -81,10 +103,21 @@ export async function findManifest(tx: ProjectionExecutor, manifestId: string): 
   const row = rows[0];
   if (!row) return undefined;
   return {
-    manifestId: row['manifest_id'] as string, publisherId: row['publisher_id'] as string, name: row['name'] as string, version: row['version'] as string,
-    artifactSha256: row['artifact_sha256'] as string, sizeBytes: row['size_bytes'] as number, priceMinor: row['price_minor'] as number, currency: row['currency'] as string,
-    royaltySplits: JSON.parse(row['royalty_splits'] as string) as RoyaltySplit[], status: row['status'] as ManifestView['status'],
-    manifestSha256: row['manifest_sha256'] as string | null, manifestSignatureId: row['manifest_signature_id'] as string | null,
-    decidedBy: row['decided_by'] as string | null, reason: row['reason'] as string | null, submittedSeq: row['submitted_seq'] as number, updatedSeq: row['updated_seq'] as number,
+    manifestId: row['manifest_id'] as string,
+    publisherId: row['publisher_id'] as string,
+    name: row['name'] as string,
+    version: row['version'] as string,
+    artifactSha256: row['artifact_sha256'] as string,
+    sizeBytes: row['size_bytes'] as number,
+    priceMinor: row['price_minor'] as number,
+    currency: row['currency'] as string,
+    royaltySplits: JSON.parse(row['royalty_splits'] as string) as RoyaltySplit[],
+    status: row['status'] as ManifestView['status'],
+    manifestSha256: row['manifest_sha256'] as string | null,
+    manifestSignatureId: row['manifest_signature_id'] as string | null,
+    decidedBy: row['decided_by'] as string | null,
+    reason: row['reason'] as string | null,
+    submittedSeq: row['submitted_seq'] as number,
+    updatedSeq: row['updated_seq'] as number,
   };
 }

@@ -10,8 +10,19 @@ export const UPGRADES: TableSpec = {
   name: 'governance_upgrades',
   key: ['upgrade_id'],
   columns: {
-    upgrade_id: 'text', description: 'text', payload_sha256: 'text', threshold: 'int4', approvers: 'text', proposed_by: 'text', expires_at: 'text',
-    status: 'text', approvals: 'int4', decided_by: 'text', reason: 'text', proposed_seq: 'int8', updated_seq: 'int8',
+    upgrade_id: 'text',
+    description: 'text',
+    payload_sha256: 'text',
+    threshold: 'int4',
+    approvers: 'text',
+    proposed_by: 'text',
+    expires_at: 'text',
+    status: 'text',
+    approvals: 'int4',
+    decided_by: 'text',
+    reason: 'text',
+    proposed_seq: 'int8',
+    updated_seq: 'int8',
   },
 };
 
@@ -29,9 +40,19 @@ const upgradeFold: RowFold<UpgradeEvent> = {
       case 'upgrade.proposed': {
         const p = event.data;
         return {
-          upgrade_id: p.upgradeId, description: p.description, payload_sha256: p.payloadSha256, threshold: p.threshold, approvers: jcs(p.approvers),
-          proposed_by: p.proposedBy, expires_at: p.expiresAt, status: 'pending', approvals: 0, decided_by: null, reason: null,
-          proposed_seq: record.seq, updated_seq: record.seq,
+          upgrade_id: p.upgradeId,
+          description: p.description,
+          payload_sha256: p.payloadSha256,
+          threshold: p.threshold,
+          approvers: jcs(p.approvers),
+          proposed_by: p.proposedBy,
+          expires_at: p.expiresAt,
+          status: 'pending',
+          approvals: 0,
+          decided_by: null,
+          reason: null,
+          proposed_seq: record.seq,
+          updated_seq: record.seq,
         };
       }
       case 'upgrade.approved':
@@ -39,7 +60,13 @@ const upgradeFold: RowFold<UpgradeEvent> = {
       case 'upgrade.applied':
         return { ...requireRow(row, record), status: 'applied', updated_seq: record.seq };
       case 'upgrade.rejected':
-        return { ...requireRow(row, record), status: 'rejected', decided_by: event.data.rejectedBy, reason: event.data.reason, updated_seq: record.seq };
+        return {
+          ...requireRow(row, record),
+          status: 'rejected',
+          decided_by: event.data.rejectedBy,
+          reason: event.data.reason,
+          updated_seq: record.seq,
+        };
       case 'upgrade.expired':
         return { ...requireRow(row, record), status: 'expired', updated_seq: record.seq };
       default:
@@ -52,11 +79,19 @@ export const governanceProjection: Projection = {
   name: 'governance',
   version: 1,
   tables: [UPGRADES, APPROVALS],
-  eventTypes: new Set(['upgrade.proposed', 'upgrade.approved', 'upgrade.applied', 'upgrade.rejected', 'upgrade.expired']),
+  eventTypes: new Set([
+    'upgrade.proposed',
+    'upgrade.approved',
+    'upgrade.applied',
+    'upgrade.rejected',
+    'upgrade.expired',
+  ]),
   async apply(tx, records) {
     await foldRows(tx, upgradeFold, records);
     const approvals = records.flatMap((record) =>
-      record.event.type === 'upgrade.approved' ? [{ upgrade_id: record.event.data.upgradeId, approver_id: record.event.data.approverId, seq: record.seq }] : [],
+      record.event.type === 'upgrade.approved'
+        ? [{ upgrade_id: record.event.data.upgradeId, approver_id: record.event.data.approverId, seq: record.seq }]
+        : [],
     );
     await insertRows(tx, APPROVALS, approvals);
   },

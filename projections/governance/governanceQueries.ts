@@ -30,11 +30,20 @@ const SELECT = `SELECT u.upgrade_id, u.description, u.payload_sha256, u.threshol
 
 function upgradeOf(row: Record<string, unknown>): UpgradeView {
   return {
-    upgradeId: row['upgrade_id'] as string, description: row['description'] as string, payloadSha256: row['payload_sha256'] as string,
-    threshold: row['threshold'] as number, approvers: JSON.parse(row['approvers'] as string) as string[], proposedBy: row['proposed_by'] as string,
-    expiresAt: row['expires_at'] as string, status: row['status'] as UpgradeView['status'], approvals: row['approvals'] as number,
-    approvedBy: row['approved_by'] as string[], decidedBy: row['decided_by'] as string | null, reason: row['reason'] as string | null,
-    proposedSeq: row['proposed_seq'] as number, updatedSeq: row['updated_seq'] as number,
+    upgradeId: row['upgrade_id'] as string,
+    description: row['description'] as string,
+    payloadSha256: row['payload_sha256'] as string,
+    threshold: row['threshold'] as number,
+    approvers: JSON.parse(row['approvers'] as string) as string[],
+    proposedBy: row['proposed_by'] as string,
+    expiresAt: row['expires_at'] as string,
+    status: row['status'] as UpgradeView['status'],
+    approvals: row['approvals'] as number,
+    approvedBy: row['approved_by'] as string[],
+    decidedBy: row['decided_by'] as string | null,
+    reason: row['reason'] as string | null,
+    proposedSeq: row['proposed_seq'] as number,
+    updatedSeq: row['updated_seq'] as number,
   };
 }
 
@@ -43,7 +52,10 @@ export async function findUpgrade(tx: ProjectionExecutor, upgradeId: string): Pr
   return rows[0] && upgradeOf(rows[0]);
 }
 
-export async function listUpgrades(tx: ProjectionExecutor, filter: { status?: UpgradeView['status'] | undefined; after?: string | undefined; limit?: number | undefined } = {}): Promise<Page<UpgradeView>> {
+export async function listUpgrades(
+  tx: ProjectionExecutor,
+  filter: { status?: UpgradeView['status'] | undefined; after?: string | undefined; limit?: number | undefined } = {},
+): Promise<Page<UpgradeView>> {
   const limit = pageSize(filter.limit);
   const { rows } = await tx.query<Record<string, unknown>>(
     `${SELECT} WHERE ($1::text IS NULL OR u.status = $1) AND ($2::text IS NULL OR u.upgrade_id > $2) ORDER BY u.upgrade_id LIMIT $3`,

@@ -19,7 +19,14 @@ export const ACCOUNTS_TABLE: TableSpec = {
   name: 'ledger_accounts',
   key: ['account', 'currency'],
   columns: {
-    account: 'text', currency: 'text', kind: 'text', must_not_go_negative: 'bool', debit_minor: 'int8', credit_minor: 'int8', balance_minor: 'int8', last_seq: 'int8',
+    account: 'text',
+    currency: 'text',
+    kind: 'text',
+    must_not_go_negative: 'bool',
+    debit_minor: 'int8',
+    credit_minor: 'int8',
+    balance_minor: 'int8',
+    last_seq: 'int8',
   },
 };
 
@@ -27,22 +34,47 @@ export const TRANSACTIONS_TABLE: TableSpec = {
   name: 'ledger_transactions',
   key: ['transaction_id'],
   columns: {
-    transaction_id: 'text', chain: 'text', seq: 'int8', event_id: 'text', record_hash: 'text', reason: 'text', order_id: 'text', entry_count: 'int4', posted_at: 'text',
+    transaction_id: 'text',
+    chain: 'text',
+    seq: 'int8',
+    event_id: 'text',
+    record_hash: 'text',
+    reason: 'text',
+    order_id: 'text',
+    entry_count: 'int4',
+    posted_at: 'text',
   },
 };
 
 export const ENTRIES_TABLE: TableSpec = {
   name: 'ledger_entries',
   key: ['transaction_id', 'line'],
-  columns: { transaction_id: 'text', line: 'int4', account: 'text', direction: 'text', amount_minor: 'int8', currency: 'text', seq: 'int8' },
+  columns: {
+    transaction_id: 'text',
+    line: 'int4',
+    account: 'text',
+    direction: 'text',
+    amount_minor: 'int8',
+    currency: 'text',
+    seq: 'int8',
+  },
 };
 
 export const PROOFS_TABLE: TableSpec = {
   name: 'ledger_proofs',
   key: ['proof_id'],
   columns: {
-    proof_id: 'text', chain: 'text', from_seq: 'int8', to_seq: 'int8', range_hash: 'text', head_hash: 'text', ledger_row_count: 'int4',
-    signer_kid: 'text', alg: 'text', payload_sha256: 'text', issued_seq: 'int8',
+    proof_id: 'text',
+    chain: 'text',
+    from_seq: 'int8',
+    to_seq: 'int8',
+    range_hash: 'text',
+    head_hash: 'text',
+    ledger_row_count: 'int4',
+    signer_kid: 'text',
+    alg: 'text',
+    payload_sha256: 'text',
+    issued_seq: 'int8',
   },
 };
 
@@ -88,7 +120,13 @@ function deltasOf(postings: readonly Posting[]): AccountDelta[] {
   for (const { record, transaction } of postings) {
     for (const entry of transaction.entries) {
       const key = balanceKey(entry.account, entry.currency);
-      const delta = deltas.get(key) ?? { account: entry.account, currency: entry.currency, debitMinor: 0, creditMinor: 0, lastSeq: 0 };
+      const delta = deltas.get(key) ?? {
+        account: entry.account,
+        currency: entry.currency,
+        debitMinor: 0,
+        creditMinor: 0,
+        lastSeq: 0,
+      };
       if (entry.direction === 'debit') delta.debitMinor += entry.amountMinor;
       else delta.creditMinor += entry.amountMinor;
       delta.lastSeq = record.seq;
@@ -96,19 +134,45 @@ function deltasOf(postings: readonly Posting[]): AccountDelta[] {
     }
   }
   // Key order: concurrent batches (other chains) lock account rows in the same order.
-  return [...deltas.values()].sort((a, b) => (a.account === b.account ? (a.currency < b.currency ? -1 : 1) : a.account < b.account ? -1 : 1));
+  return [...deltas.values()].sort((a, b) =>
+    a.account === b.account ? (a.currency < b.currency ? -1 : 1) : a.account < b.account ? -1 : 1,
+  );
 }
 
 function postParameters(postings: readonly Posting[], deltas: readonly AccountDelta[]): unknown[] {
-  const entries = postings.flatMap(({ record, transaction }) => transaction.entries.map((entry, index) => ({ entry, line: index + 1, id: transaction.transactionId, seq: record.seq })));
+  const entries = postings.flatMap(({ record, transaction }) =>
+    transaction.entries.map((entry, index) => ({
+      entry,
+      line: index + 1,
+      id: transaction.transactionId,
+      seq: record.seq,
+    })),
+  );
   return [
-    deltas.map((d) => d.account), deltas.map((d) => d.currency), deltas.map((d) => accountKind(d.account)), deltas.map((d) => mustNotGoNegative(d.account)),
-    deltas.map((d) => d.debitMinor), deltas.map((d) => d.creditMinor), deltas.map((d) => d.debitMinor - d.creditMinor), deltas.map((d) => d.lastSeq),
-    postings.map((p) => p.transaction.transactionId), postings.map((p) => p.record.chain), postings.map((p) => p.record.seq), postings.map((p) => p.record.id),
-    postings.map((p) => p.record.hash), postings.map((p) => p.transaction.reason), postings.map((p) => p.transaction.orderId ?? null),
-    postings.map((p) => p.transaction.entries.length), postings.map((p) => p.record.ts),
-    entries.map((e) => e.id), entries.map((e) => e.line), entries.map((e) => e.entry.account), entries.map((e) => e.entry.direction),
-    entries.map((e) => e.entry.amountMinor), entries.map((e) => e.entry.currency), entries.map((e) => e.seq),
+    deltas.map((d) => d.account),
+    deltas.map((d) => d.currency),
+    deltas.map((d) => accountKind(d.account)),
+    deltas.map((d) => mustNotGoNegative(d.account)),
+    deltas.map((d) => d.debitMinor),
+    deltas.map((d) => d.creditMinor),
+    deltas.map((d) => d.debitMinor - d.creditMinor),
+    deltas.map((d) => d.lastSeq),
+    postings.map((p) => p.transaction.transactionId),
+    postings.map((p) => p.record.chain),
+    postings.map((p) => p.record.seq),
+    postings.map((p) => p.record.id),
+    postings.map((p) => p.record.hash),
+    postings.map((p) => p.transaction.reason),
+    postings.map((p) => p.transaction.orderId ?? null),
+    postings.map((p) => p.transaction.entries.length),
+    postings.map((p) => p.record.ts),
+    entries.map((e) => e.id),
+    entries.map((e) => e.line),
+    entries.map((e) => e.entry.account),
+    entries.map((e) => e.entry.direction),
+    entries.map((e) => e.entry.amountMinor),
+    entries.map((e) => e.entry.currency),
+    entries.map((e) => e.seq),
   ];
 }
 
@@ -116,21 +180,40 @@ async function postTransactions(tx: ProjectionExecutor, postings: readonly Posti
   for (const { transaction } of postings) checkTransaction(transaction);
   const deltas = deltasOf(postings);
   // Balanced transactions move the trial balance by zero in every currency.
-  const moved = trialBalanceOf(new Map(deltas.map((d) => [balanceKey(d.account, d.currency), d.debitMinor - d.creditMinor])));
-  for (const [currency, total] of moved) assert(total === 0, `a ledger batch moved the ${currency} trial balance by ${total}`);
-  const { rows } = await tx.query<{ account: string; currency: string; balance_minor: number }>(POST_SQL, postParameters(postings, deltas));
+  const moved = trialBalanceOf(
+    new Map(deltas.map((d) => [balanceKey(d.account, d.currency), d.debitMinor - d.creditMinor])),
+  );
+  for (const [currency, total] of moved)
+    assert(total === 0, `a ledger batch moved the ${currency} trial balance by ${total}`);
+  const { rows } = await tx.query<{ account: string; currency: string; balance_minor: number }>(
+    POST_SQL,
+    postParameters(postings, deltas),
+  );
   // Each account's balance before the batch, then every transaction in order:
   // "must not go negative" holds after each one, not only at the end.
   const balances = new Map<string, number>();
   const deltaOf = new Map(deltas.map((d) => [balanceKey(d.account, d.currency), d.debitMinor - d.creditMinor]));
-  for (const row of rows) balances.set(balanceKey(row.account, row.currency), row.balance_minor - deltaOf.get(balanceKey(row.account, row.currency))!);
+  for (const row of rows)
+    balances.set(
+      balanceKey(row.account, row.currency),
+      row.balance_minor - deltaOf.get(balanceKey(row.account, row.currency))!,
+    );
   for (const { transaction } of postings) applyEntries(balances, transaction.entries, transaction.transactionId);
 }
 
 function proofRow(record: ProjectedRecord, proof: ProofIssued): Row {
   return {
-    proof_id: proof.proofId, chain: proof.chain, from_seq: proof.fromSeq, to_seq: proof.toSeq, range_hash: proof.rangeHash, head_hash: proof.headHash,
-    ledger_row_count: proof.ledgerRowCount, signer_kid: proof.signerKid, alg: proof.alg, payload_sha256: proof.payloadSha256, issued_seq: record.seq,
+    proof_id: proof.proofId,
+    chain: proof.chain,
+    from_seq: proof.fromSeq,
+    to_seq: proof.toSeq,
+    range_hash: proof.rangeHash,
+    head_hash: proof.headHash,
+    ledger_row_count: proof.ledgerRowCount,
+    signer_kid: proof.signerKid,
+    alg: proof.alg,
+    payload_sha256: proof.payloadSha256,
+    issued_seq: record.seq,
   };
 }
 

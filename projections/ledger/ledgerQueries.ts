@@ -24,8 +24,17 @@ export async function trialBalance(tx: ProjectionExecutor): Promise<TrialBalance
     `SELECT currency, sum(debit_minor) AS debit_minor, sum(credit_minor) AS credit_minor, sum(balance_minor) AS total_minor
      FROM ledger_accounts GROUP BY currency ORDER BY currency`,
   );
-  const lines = rows.map((row) => ({ currency: row.currency, debitMinor: Number(row.debit_minor), creditMinor: Number(row.credit_minor), totalMinor: Number(row.total_minor) }));
-  for (const line of lines) assert(line.totalMinor === 0 && line.debitMinor === line.creditMinor, `the ${line.currency} trial balance is ${line.totalMinor}, not zero`);
+  const lines = rows.map((row) => ({
+    currency: row.currency,
+    debitMinor: Number(row.debit_minor),
+    creditMinor: Number(row.credit_minor),
+    totalMinor: Number(row.total_minor),
+  }));
+  for (const line of lines)
+    assert(
+      line.totalMinor === 0 && line.debitMinor === line.creditMinor,
+      `the ${line.currency} trial balance is ${line.totalMinor}, not zero`,
+    );
   return lines;
 }
 
@@ -42,11 +51,19 @@ export async function accountBalances(tx: ProjectionExecutor, limit = MAX_BALANC
     'SELECT account, currency, kind, balance_minor FROM ledger_accounts ORDER BY account, currency LIMIT $1',
     [Math.min(limit, MAX_BALANCE_ROWS)],
   );
-  return rows.map((row) => ({ account: row.account, currency: row.currency, kind: row.kind, balanceMinor: normalBalance(row.kind, row.balance_minor) }));
+  return rows.map((row) => ({
+    account: row.account,
+    currency: row.currency,
+    kind: row.kind,
+    balanceMinor: normalBalance(row.kind, row.balance_minor),
+  }));
 }
 
 /** Account balances in (account, currency) order, a page at a time; `after` is the last `account currency` of the previous page. */
-export async function accountBalancePage(tx: ProjectionExecutor, filter: { account?: string | undefined; after?: string | undefined; limit?: number | undefined } = {}): Promise<Page<AccountBalance>> {
+export async function accountBalancePage(
+  tx: ProjectionExecutor,
+  filter: { account?: string | undefined; after?: string | undefined; limit?: number | undefined } = {},
+): Promise<Page<AccountBalance>> {
   const limit = pageSize(filter.limit);
   const [afterAccount, afterCurrency] = filter.after === undefined ? [null, null] : splitKey(filter.after);
   const { rows } = await tx.query<{ account: string; currency: string; kind: AccountKind; balance_minor: number }>(
@@ -58,7 +75,12 @@ export async function accountBalancePage(tx: ProjectionExecutor, filter: { accou
   return pageOf(
     rows,
     limit,
-    (row) => ({ account: row.account, currency: row.currency, kind: row.kind, balanceMinor: normalBalance(row.kind, row.balance_minor) }),
+    (row) => ({
+      account: row.account,
+      currency: row.currency,
+      kind: row.kind,
+      balanceMinor: normalBalance(row.kind, row.balance_minor),
+    }),
     (row) => `${row.account} ${row.currency}`,
   );
 }
@@ -88,7 +110,11 @@ export interface JournalTransaction {
 }
 
 /** The journal in seq order, a page of transactions with their entries (at most MAX_LEDGER_ENTRIES each); `after` is a seq. */
-export async function journalPage(tx: ProjectionExecutor, chain: string, filter: { afterSeq?: number | undefined; limit?: number | undefined } = {}): Promise<Page<JournalTransaction>> {
+export async function journalPage(
+  tx: ProjectionExecutor,
+  chain: string,
+  filter: { afterSeq?: number | undefined; limit?: number | undefined } = {},
+): Promise<Page<JournalTransaction>> {
   const limit = pageSize(filter.limit);
   const { rows } = await tx.query<Record<string, unknown>>(
     `SELECT t.transaction_id, t.chain, t.seq, t.record_hash, t.reason, t.order_id, t.posted_at,
@@ -101,8 +127,13 @@ export async function journalPage(tx: ProjectionExecutor, chain: string, filter:
     rows,
     limit,
     (row) => ({
-      transactionId: row['transaction_id'] as string, chain: row['chain'] as string, seq: row['seq'] as number, recordHash: row['record_hash'] as string,
-      reason: row['reason'] as string, orderId: row['order_id'] as string | null, postedAt: row['posted_at'] as string,
+      transactionId: row['transaction_id'] as string,
+      chain: row['chain'] as string,
+      seq: row['seq'] as number,
+      recordHash: row['record_hash'] as string,
+      reason: row['reason'] as string,
+      orderId: row['order_id'] as string | null,
+      postedAt: row['posted_at'] as string,
       entries: JSON.parse((row['entries'] as string | null) ?? '[]') as JournalEntry[],
     }),
     (row) => String(row['seq']),

@@ -32,17 +32,30 @@ const COLUMNS = `order_id, buyer_id, listing_id, manifest_id, seller_id, price_m
 
 function orderOf(row: Record<string, unknown>): OrderView {
   return {
-    orderId: row['order_id'] as string, buyerId: row['buyer_id'] as string, listingId: row['listing_id'] as string, manifestId: row['manifest_id'] as string,
-    sellerId: row['seller_id'] as string, priceMinor: row['price_minor'] as number, currency: row['currency'] as string, status: row['status'] as OrderView['status'],
-    deliveryState: row['delivery_state'] as OrderView['deliveryState'], deliveryPublicKey: row['delivery_public_key'] as string,
-    manifestSignatureId: row['manifest_signature_id'] as string, providerPaymentId: row['provider_payment_id'] as string | null,
-    failedPayments: row['failed_payments'] as number, ledgerTransactionIds: JSON.parse(row['ledger_transaction_ids'] as string) as string[],
-    reason: row['reason'] as string | null, createdSeq: row['created_seq'] as number, updatedSeq: row['updated_seq'] as number,
+    orderId: row['order_id'] as string,
+    buyerId: row['buyer_id'] as string,
+    listingId: row['listing_id'] as string,
+    manifestId: row['manifest_id'] as string,
+    sellerId: row['seller_id'] as string,
+    priceMinor: row['price_minor'] as number,
+    currency: row['currency'] as string,
+    status: row['status'] as OrderView['status'],
+    deliveryState: row['delivery_state'] as OrderView['deliveryState'],
+    deliveryPublicKey: row['delivery_public_key'] as string,
+    manifestSignatureId: row['manifest_signature_id'] as string,
+    providerPaymentId: row['provider_payment_id'] as string | null,
+    failedPayments: row['failed_payments'] as number,
+    ledgerTransactionIds: JSON.parse(row['ledger_transaction_ids'] as string) as string[],
+    reason: row['reason'] as string | null,
+    createdSeq: row['created_seq'] as number,
+    updatedSeq: row['updated_seq'] as number,
   };
 }
 
 export async function findOrder(tx: ProjectionExecutor, orderId: string): Promise<OrderView | undefined> {
-  const { rows } = await tx.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM orders WHERE order_id = $1`, [orderId]);
+  const { rows } = await tx.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM orders WHERE order_id = $1`, [
+    orderId,
+  ]);
   return rows[0] && orderOf(rows[0]);
 }
 
@@ -78,16 +91,29 @@ export function visibleTo(actor: Actor): Pick<OrderFilter, 'buyerId' | 'sellerId
 }
 
 /** The order, when `actor` may see it; someone else's order is not found, so that its existence is not disclosed. */
-export async function findOrderFor(tx: ProjectionExecutor, actor: Actor, orderId: string): Promise<OrderView | undefined> {
+export async function findOrderFor(
+  tx: ProjectionExecutor,
+  actor: Actor,
+  orderId: string,
+): Promise<OrderView | undefined> {
   const visible = visibleTo(actor);
   if (!visible) return undefined;
   const order = await findOrder(tx, orderId);
-  if (!order || (visible.buyerId !== undefined && order.buyerId !== visible.buyerId) || (visible.sellerId !== undefined && order.sellerId !== visible.sellerId)) return undefined;
+  if (
+    !order ||
+    (visible.buyerId !== undefined && order.buyerId !== visible.buyerId) ||
+    (visible.sellerId !== undefined && order.sellerId !== visible.sellerId)
+  )
+    return undefined;
   return order;
 }
 
 /** The orders `actor` may see, narrowed by `filter`; what it may see wins over what the filter asks. */
-export async function listOrdersFor(tx: ProjectionExecutor, actor: Actor, filter: OrderFilter = {}): Promise<Page<OrderView>> {
+export async function listOrdersFor(
+  tx: ProjectionExecutor,
+  actor: Actor,
+  filter: OrderFilter = {},
+): Promise<Page<OrderView>> {
   const visible = visibleTo(actor);
   if (!visible) return { items: [], next: null };
   return listOrders(tx, { ...filter, ...visible });

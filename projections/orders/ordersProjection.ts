@@ -17,9 +17,23 @@ export const ORDERS: TableSpec = {
   name: 'orders',
   key: ['order_id'],
   columns: {
-    order_id: 'text', buyer_id: 'text', listing_id: 'text', manifest_id: 'text', seller_id: 'text', price_minor: 'int8', currency: 'text',
-    status: 'text', delivery_state: 'text', delivery_public_key: 'text', manifest_signature_id: 'text', provider_payment_id: 'text',
-    failed_payments: 'int4', ledger_transaction_ids: 'text', reason: 'text', created_seq: 'int8', updated_seq: 'int8',
+    order_id: 'text',
+    buyer_id: 'text',
+    listing_id: 'text',
+    manifest_id: 'text',
+    seller_id: 'text',
+    price_minor: 'int8',
+    currency: 'text',
+    status: 'text',
+    delivery_state: 'text',
+    delivery_public_key: 'text',
+    manifest_signature_id: 'text',
+    provider_payment_id: 'text',
+    failed_payments: 'int4',
+    ledger_transaction_ids: 'text',
+    reason: 'text',
+    created_seq: 'int8',
+    updated_seq: 'int8',
   },
 };
 
@@ -42,10 +56,23 @@ const orderFold: RowFold<OrderEvent> = {
       case 'order.created': {
         const o = event.data;
         return {
-          order_id: o.orderId, buyer_id: o.buyerId, listing_id: o.listingId, manifest_id: o.manifestId, seller_id: o.sellerId, price_minor: o.priceMinor,
-          currency: o.currency, status: 'created', delivery_state: 'awaiting-payment', delivery_public_key: o.deliveryPublicKey,
-          manifest_signature_id: o.manifestSignatureId, provider_payment_id: null, failed_payments: 0, ledger_transaction_ids: '[]', reason: null,
-          created_seq: record.seq, updated_seq: record.seq,
+          order_id: o.orderId,
+          buyer_id: o.buyerId,
+          listing_id: o.listingId,
+          manifest_id: o.manifestId,
+          seller_id: o.sellerId,
+          price_minor: o.priceMinor,
+          currency: o.currency,
+          status: 'created',
+          delivery_state: 'awaiting-payment',
+          delivery_public_key: o.deliveryPublicKey,
+          manifest_signature_id: o.manifestSignatureId,
+          provider_payment_id: null,
+          failed_payments: 0,
+          ledger_transaction_ids: '[]',
+          reason: null,
+          created_seq: record.seq,
+          updated_seq: record.seq,
         };
       }
       case 'order.payment_failed': {
@@ -55,19 +82,45 @@ const orderFold: RowFold<OrderEvent> = {
       case 'order.paid': {
         const current = requireRow(row, record);
         const ids = withTransactions(current, [event.data.ledgerTransactionId]);
-        return { ...current, status: 'paid', delivery_state: 'awaiting-finalization', provider_payment_id: event.data.providerPaymentId, ledger_transaction_ids: ids, ...updated };
+        return {
+          ...current,
+          status: 'paid',
+          delivery_state: 'awaiting-finalization',
+          provider_payment_id: event.data.providerPaymentId,
+          ledger_transaction_ids: ids,
+          ...updated,
+        };
       }
       case 'order.finalized': {
         const current = requireRow(row, record);
-        return { ...current, status: 'finalized', delivery_state: 'deliverable', ledger_transaction_ids: withTransactions(current, [event.data.ledgerTransactionId]), ...updated };
+        return {
+          ...current,
+          status: 'finalized',
+          delivery_state: 'deliverable',
+          ledger_transaction_ids: withTransactions(current, [event.data.ledgerTransactionId]),
+          ...updated,
+        };
       }
       case 'order.refunded': {
         const current = requireRow(row, record);
         const ids = withTransactions(current, event.data.ledgerTransactionIds);
-        return { ...current, status: 'refunded', delivery_state: 'revoked', ledger_transaction_ids: ids, reason: event.data.reason, ...updated };
+        return {
+          ...current,
+          status: 'refunded',
+          delivery_state: 'revoked',
+          ledger_transaction_ids: ids,
+          reason: event.data.reason,
+          ...updated,
+        };
       }
       case 'order.cancelled':
-        return { ...requireRow(row, record), status: 'cancelled', delivery_state: 'none', reason: event.data.reason, ...updated };
+        return {
+          ...requireRow(row, record),
+          status: 'cancelled',
+          delivery_state: 'none',
+          reason: event.data.reason,
+          ...updated,
+        };
       default:
         return assertNever(event, 'order event');
     }
@@ -82,11 +135,18 @@ const PAYMENTS_SQL = `INSERT INTO order_payments (provider_payment_id, order_id,
   RETURNING provider_payment_id`;
 
 function paymentInUse(providerPaymentId: string, orderId: string): CodedError {
-  return new CodedError('PAYMENT_ID_IN_USE', `payment ${providerPaymentId} already belongs to another order than ${orderId}`, { providerPaymentId, orderId });
+  return new CodedError(
+    'PAYMENT_ID_IN_USE',
+    `payment ${providerPaymentId} already belongs to another order than ${orderId}`,
+    { providerPaymentId, orderId },
+  );
 }
 
 /** Records each payment id; refuses one that already belongs to another order. */
-async function recordPayments(tx: Parameters<Projection['apply']>[0], records: readonly ProjectedRecord[]): Promise<void> {
+async function recordPayments(
+  tx: Parameters<Projection['apply']>[0],
+  records: readonly ProjectedRecord[],
+): Promise<void> {
   const latest = new Map<string, { orderId: string; outcome: string; seq: number }>();
   for (const { event, seq } of records) {
     if (event.type !== 'order.paid' && event.type !== 'order.payment_failed') continue;
@@ -97,7 +157,12 @@ async function recordPayments(tx: Parameters<Projection['apply']>[0], records: r
   }
   if (latest.size === 0) return;
   const ids = [...latest.keys()].sort();
-  const { rows } = await tx.query<{ provider_payment_id: string }>(PAYMENTS_SQL, [ids, ids.map((id) => latest.get(id)!.orderId), ids.map((id) => latest.get(id)!.outcome), ids.map((id) => latest.get(id)!.seq)]);
+  const { rows } = await tx.query<{ provider_payment_id: string }>(PAYMENTS_SQL, [
+    ids,
+    ids.map((id) => latest.get(id)!.orderId),
+    ids.map((id) => latest.get(id)!.outcome),
+    ids.map((id) => latest.get(id)!.seq),
+  ]);
   if (rows.length !== ids.length) {
     const written = new Set(rows.map((row) => row.provider_payment_id));
     const id = ids.find((candidate) => !written.has(candidate))!;
@@ -109,7 +174,14 @@ export const ordersProjection: Projection = {
   name: 'orders',
   version: 1,
   tables: [ORDERS, PAYMENTS],
-  eventTypes: new Set(['order.created', 'order.payment_failed', 'order.paid', 'order.finalized', 'order.refunded', 'order.cancelled']),
+  eventTypes: new Set([
+    'order.created',
+    'order.payment_failed',
+    'order.paid',
+    'order.finalized',
+    'order.refunded',
+    'order.cancelled',
+  ]),
   async apply(tx, records) {
     await recordPayments(tx, records);
     await foldRows(tx, orderFold, records);

@@ -92,7 +92,11 @@ async function emptyEventLog(tx: ReplayTransaction, location: string): Promise<v
   try {
     await tx.wipeEventLog();
   } catch (error) {
-    throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `cannot empty the event log of ${location} (a superuser may): ${(error as Error).message}`, {});
+    throw new CodedError(
+      'REPLAY_TARGET_NOT_EMPTY',
+      `cannot empty the event log of ${location} (a superuser may): ${(error as Error).message}`,
+      {},
+    );
   }
 }
 
@@ -101,7 +105,12 @@ async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<R
   await tx.lockAllHeads();
   const copying = options.source !== undefined;
   if (copying && (await tx.hasEvents())) {
-    if (!options.replaceExisting) throw new CodedError('REPLAY_TARGET_NOT_EMPTY', `the event log of ${options.target.location} is not empty; restore into a fresh database (or replace it with --force)`, {});
+    if (!options.replaceExisting)
+      throw new CodedError(
+        'REPLAY_TARGET_NOT_EMPTY',
+        `the event log of ${options.target.location} is not empty; restore into a fresh database (or replace it with --force)`,
+        {},
+      );
     await emptyEventLog(tx, options.target.location);
   }
   const compared = options.compare ? await (options.source?.digests?.() ?? projectionDigests(tx)) : undefined;

@@ -27,7 +27,11 @@ import { tempDir } from '../helpers/runtime.ts';
 
 const quiet = (): void => undefined;
 
-async function exportedApp(t: Parameters<typeof testApp>[0], engine: EngineName, orders = 3): Promise<{ app: TestApp; folder: string; store: FolderStore; manifests: Manifest[] }> {
+async function exportedApp(
+  t: Parameters<typeof testApp>[0],
+  engine: EngineName,
+  orders = 3,
+): Promise<{ app: TestApp; folder: string; store: FolderStore; manifests: Manifest[] }> {
   const app = await testApp(t, engine);
   await runDemoWorkload(app.deps, orders, quiet);
   const folder = tempDir('archive');
@@ -42,7 +46,8 @@ async function exportedApp(t: Parameters<typeof testApp>[0], engine: EngineName,
 async function manifestsOf(store: ObjectStore): Promise<Manifest[]> {
   const manifests: Manifest[] = [];
   for await (const page of store.list(`${SERVICE}/`)) {
-    for (const key of page.keys.filter((name) => name.endsWith('.manifest.json'))) manifests.push(parseManifest((await store.get(key, MAX_MANIFEST_BYTES))!) as Manifest);
+    for (const key of page.keys.filter((name) => name.endsWith('.manifest.json')))
+      manifests.push(parseManifest((await store.get(key, MAX_MANIFEST_BYTES))!) as Manifest);
   }
   return manifests.sort((a, b) => a.from_seq - b.from_seq);
 }
@@ -59,15 +64,22 @@ function filesOf(folder: string): Record<string, string> {
   return files;
 }
 
-async function exportedEvents(app: TestApp): Promise<{ batchKey: string; fromSeq: number; toSeq: number; objectSha256: string }[]> {
+async function exportedEvents(
+  app: TestApp,
+): Promise<{ batchKey: string; fromSeq: number; toSeq: number; objectSha256: string }[]> {
   const records = await app.runtime.store.readChain('main', { limit: 1000 });
-  return records.filter(({ record }) => record.type === ARCHIVE_EXPORTED_TYPE).map(({ record }) => record.data as never);
+  return records
+    .filter(({ record }) => record.type === ARCHIVE_EXPORTED_TYPE)
+    .map(({ record }) => record.data as never);
 }
 
 async function verifyFolder(app: TestApp, folder: string, withDatabase = false) {
   const store = new FolderStore(folder);
   const reader = await archiveReader(store, app.runtime.registry);
-  const compare = { database: databaseReader(app.test.db), exportedTo: { service: SERVICE, target: store.description } };
+  const compare = {
+    database: databaseReader(app.test.db),
+    exportedTo: { service: SERVICE, target: store.description },
+  };
   return verifyArchive(reader, inProcessChecker(app.runtime.registry), withDatabase ? compare : {});
 }
 
@@ -77,8 +89,18 @@ for (const engine of ENGINES) {
     t.true(manifests.length >= 3);
     t.is(manifests[0]!.from_seq, 1);
     for (const [index, manifest] of manifests.entries()) {
-      if (index > 0) t.like(manifest, { from_seq: manifests[index - 1]!.to_seq + 1, first_prev_hash: manifests[index - 1]!.last_hash });
-      t.like(manifest, { service: SERVICE, chain: 'main', pii_included: false, pii_policy_version: 'pii-2026-01', signer_kid: app.runtime.signer.kid });
+      if (index > 0)
+        t.like(manifest, {
+          from_seq: manifests[index - 1]!.to_seq + 1,
+          first_prev_hash: manifests[index - 1]!.last_hash,
+        });
+      t.like(manifest, {
+        service: SERVICE,
+        chain: 'main',
+        pii_included: false,
+        pii_policy_version: 'pii-2026-01',
+        signer_kid: app.runtime.signer.kid,
+      });
     }
     const before = filesOf(folder);
     const again = await exportTo(app.runtime, store);
@@ -87,7 +109,10 @@ for (const engine of ENGINES) {
     t.is(again.chains[0]!.skipped, `only ${ARCHIVE_EXPORTED_TYPE} records are pending`);
     t.deepEqual(filesOf(folder), before);
     const events = await exportedEvents(app);
-    t.deepEqual(events.map((event) => [event.fromSeq, event.toSeq, event.objectSha256]), manifests.map((m) => [m.from_seq, m.to_seq, m.object_sha256]));
+    t.deepEqual(
+      events.map((event) => [event.fromSeq, event.toSeq, event.objectSha256]),
+      manifests.map((m) => [m.from_seq, m.to_seq, m.object_sha256]),
+    );
 
     const verified = await verifyFolder(app, folder, true);
     t.true(verified.ok, JSON.stringify(verified.finding));
@@ -97,13 +122,18 @@ for (const engine of ENGINES) {
     t.teardown(() => fresh.drop());
     const restored = await replay({
       target: sqlReplayTarget(fresh.db),
-      source: { reader: await archiveReader(store, app.runtime.registry), digests: () => projectionDigests(app.test.db) },
+      source: {
+        reader: await archiveReader(store, app.runtime.registry),
+        digests: () => projectionDigests(app.test.db),
+      },
       checker: inProcessChecker(app.runtime.registry),
       compare: true,
     });
     t.true(restored.ok, JSON.stringify(restored.finding ?? restored.differences));
     t.deepEqual(await projectionDigests(fresh.db), await projectionDigests(app.test.db));
-    const { rows } = await fresh.db.query<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_heads WHERE chain = 'main'");
+    const { rows } = await fresh.db.query<{ seq: number; hash: string }>(
+      "SELECT seq, hash FROM chain_heads WHERE chain = 'main'",
+    );
     t.deepEqual(rows[0], { seq: manifests.at(-1)!.to_seq, hash: manifests.at(-1)!.last_hash });
   });
 
@@ -113,7 +143,10 @@ for (const engine of ENGINES) {
     t.true((await verifyFolder(app, folder, true)).ok);
     // Roll back to an older state whose hashes are consistent: the database alone still verifies.
     const keep = archived.to_seq - 4;
-    const { rows } = await app.test.db.query<{ record: string }>("SELECT record FROM events WHERE chain = 'main' AND seq = $1", [keep]);
+    const { rows } = await app.test.db.query<{ record: string }>(
+      "SELECT record FROM events WHERE chain = 'main' AND seq = $1",
+      [keep],
+    );
     const keptHash = (JSON.parse(rows[0]!.record) as { hash: string }).hash;
     await app.test.superuser("DELETE FROM events WHERE chain = 'main' AND seq > $1", [keep]);
     await app.test.superuser("UPDATE chain_heads SET seq = $1, hash = $2 WHERE chain = 'main'", [keep, keptHash]);
@@ -128,7 +161,9 @@ for (const engine of ENGINES) {
 
   test(`${engine}: a record of the database changed after an export fails --compare-database at its seq`, async (t) => {
     const { app, folder } = await exportedApp(t, engine);
-    await app.test.superuser(`UPDATE events SET record = replace(record, '"role":"Publisher"', '"role":"publisher"') WHERE chain = 'main' AND seq = 1`);
+    await app.test.superuser(
+      `UPDATE events SET record = replace(record, '"role":"Publisher"', '"role":"publisher"') WHERE chain = 'main' AND seq = 1`,
+    );
     t.like((await verifyFolder(app, folder, true)).finding, { chain: 'main', seq: 1, reason: 'database-mismatch' });
   });
 }
@@ -137,7 +172,11 @@ test('postgres: deleting the last K archived records as superuser (head row unto
   const { app, folder, manifests } = await exportedApp(t, 'postgres');
   const last = manifests.at(-1)!.to_seq;
   await app.test.superuser("DELETE FROM events WHERE chain = 'main' AND seq > $1", [last - 3]);
-  t.like((await verifyFolder(app, folder, true)).finding, { chain: 'main', seq: last - 2, reason: 'database-behind-archive' });
+  t.like((await verifyFolder(app, folder, true)).finding, {
+    chain: 'main',
+    seq: last - 2,
+    reason: 'database-behind-archive',
+  });
   t.true((await verifyFolder(app, folder, false)).ok, 'the archive itself is intact');
 });
 
@@ -146,13 +185,23 @@ function tamperableCopy(t: Parameters<typeof testApp>[0], folder: string): strin
   const copy = tempDir('tampered');
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));
   cpSync(folder, copy, { recursive: true });
-  for (const entry of readdirSync(copy, { recursive: true, withFileTypes: true })) if (entry.isFile()) chmodSync(join(entry.parentPath, entry.name), 0o644);
+  for (const entry of readdirSync(copy, { recursive: true, withFileTypes: true }))
+    if (entry.isFile()) chmodSync(join(entry.parentPath, entry.name), 0o644);
   return copy;
 }
 
 function pathOf(folder: string, manifest: Manifest, suffix: '.jsonl.gz' | '.manifest.json'): string {
-  const day = readdirSync(join(folder, SERVICE)).find((date) => readdirSync(join(folder, SERVICE, date)).some((name) => name.startsWith(`main-${String(manifest.from_seq).padStart(12, '0')}-`)))!;
-  return join(folder, SERVICE, day, `main-${String(manifest.from_seq).padStart(12, '0')}-${String(manifest.to_seq).padStart(12, '0')}${suffix}`);
+  const day = readdirSync(join(folder, SERVICE)).find((date) =>
+    readdirSync(join(folder, SERVICE, date)).some((name) =>
+      name.startsWith(`main-${String(manifest.from_seq).padStart(12, '0')}-`),
+    ),
+  )!;
+  return join(
+    folder,
+    SERVICE,
+    day,
+    `main-${String(manifest.from_seq).padStart(12, '0')}-${String(manifest.to_seq).padStart(12, '0')}${suffix}`,
+  );
 }
 
 test('tampering with the archive fails verification naming the batch and its first seq: a flipped byte, a replaced or edited manifest, a missing batch, a manifest re-signed by an unknown key', async (t) => {
@@ -162,7 +211,13 @@ test('tampering with the archive fails verification naming the batch and its fir
     const report = await verifyFolder(app, copy);
     t.false(report.ok, reason);
     t.like(report.finding, { chain: 'main', seq, reason }, reason);
-    if (report.finding?.reason !== 'batch-missing') t.true(report.finding?.batch?.endsWith(`main-${String(middle.from_seq).padStart(12, '0')}-${String(middle.to_seq).padStart(12, '0')}.jsonl.gz`), reason);
+    if (report.finding?.reason !== 'batch-missing')
+      t.true(
+        report.finding?.batch?.endsWith(
+          `main-${String(middle.from_seq).padStart(12, '0')}-${String(middle.to_seq).padStart(12, '0')}.jsonl.gz`,
+        ),
+        reason,
+      );
   };
 
   const flipped = tamperableCopy(t, folder);
@@ -172,7 +227,10 @@ test('tampering with the archive fails verification naming the batch and its fir
   await expect(flipped, 'batch-hash-mismatch');
 
   const replaced = tamperableCopy(t, folder);
-  writeFileSync(pathOf(replaced, middle, '.manifest.json'), readFileSync(pathOf(replaced, manifests[2]!, '.manifest.json')));
+  writeFileSync(
+    pathOf(replaced, middle, '.manifest.json'),
+    readFileSync(pathOf(replaced, manifests[2]!, '.manifest.json')),
+  );
   await expect(replaced, 'manifest-invalid');
 
   const edited = tamperableCopy(t, folder);
@@ -198,15 +256,39 @@ test('the folder target writes an object once, read-only, and never replaces it'
   const folder = tempDir('worm');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const store = new FolderStore(folder);
-  const options: PutOptions = { contentType: 'application/gzip', metadata: {}, lock: { mode: 'COMPLIANCE', retainUntilMs: Date.now() + 1000 } };
-  t.is(await store.putIfAbsent(`${SERVICE}/2026-11-23/main-000000000001-000000000002.jsonl.gz`, Buffer.from('first'), options), 'written');
-  t.is(await store.putIfAbsent(`${SERVICE}/2026-11-23/main-000000000001-000000000002.jsonl.gz`, Buffer.from('second'), options), 'exists');
+  const options: PutOptions = {
+    contentType: 'application/gzip',
+    metadata: {},
+    lock: { mode: 'COMPLIANCE', retainUntilMs: Date.now() + 1000 },
+  };
+  t.is(
+    await store.putIfAbsent(
+      `${SERVICE}/2026-11-23/main-000000000001-000000000002.jsonl.gz`,
+      Buffer.from('first'),
+      options,
+    ),
+    'written',
+  );
+  t.is(
+    await store.putIfAbsent(
+      `${SERVICE}/2026-11-23/main-000000000001-000000000002.jsonl.gz`,
+      Buffer.from('second'),
+      options,
+    ),
+    'exists',
+  );
   const path = join(folder, SERVICE, '2026-11-23', 'main-000000000001-000000000002.jsonl.gz');
   t.is(readFileSync(path, 'utf8'), 'first');
   t.is(statSync(path).mode & 0o777, READ_ONLY_MODE);
-  t.deepEqual(readdirSync(join(folder, SERVICE, '2026-11-23')), ['main-000000000001-000000000002.jsonl.gz'], 'no temporary file is left');
+  t.deepEqual(
+    readdirSync(join(folder, SERVICE, '2026-11-23')),
+    ['main-000000000001-000000000002.jsonl.gz'],
+    'no temporary file is left',
+  );
   t.is(await store.get(`${SERVICE}/2026-11-23/missing.jsonl.gz`, 10), undefined);
-  await t.throwsAsync(store.putIfAbsent('../escape', Buffer.from('x'), options), { message: /leaves the archive folder/ });
+  await t.throwsAsync(store.putIfAbsent('../escape', Buffer.from('x'), options), {
+    message: /leaves the archive folder/,
+  });
 });
 
 /** Fails the nth write, as a process killed there would stop. */
@@ -225,7 +307,10 @@ function failingAt(store: FolderStore, failingPut: number): ObjectStore {
   };
 }
 
-for (const [failingPut, what, secondCount] of [[4, "a batch's manifest (its object is there)", 10], [3, 'the second batch object', 7]] as const) {
+for (const [failingPut, what, secondCount] of [
+  [4, "a batch's manifest (its object is there)", 10],
+  [3, 'the second batch object', 7],
+] as const) {
   test(`an export stopped before writing ${what} is completed by the next run (with other batch bounds) with no gap, no duplicate and nothing rewritten`, async (t) => {
     const app = await testApp(t, 'pglite');
     await runDemoWorkload(app.deps, 3, quiet);
@@ -236,12 +321,20 @@ for (const [failingPut, what, secondCount] of [[4, "a batch's manifest (its obje
     const before = filesOf(folder);
     const resumed = await exportTo(app.runtime, store, { batchRecords: 7 });
     t.true(resumed.ok, JSON.stringify(resumed.finding));
-    for (const [path, content] of Object.entries(before)) t.is(filesOf(folder)[path], content, `${path} was not rewritten`);
+    for (const [path, content] of Object.entries(before))
+      t.is(filesOf(folder)[path], content, `${path} was not rewritten`);
     const manifests = await manifestsOf(store);
-    t.deepEqual(manifests.map((m) => m.from_seq), [1, ...manifests.slice(0, -1).map((m) => m.to_seq + 1)]);
+    t.deepEqual(
+      manifests.map((m) => m.from_seq),
+      [1, ...manifests.slice(0, -1).map((m) => m.to_seq + 1)],
+    );
     t.is(manifests[1]!.count, secondCount, 'an interrupted batch whose object is there keeps its range');
     const events = await exportedEvents(app);
-    t.deepEqual(events.map((event) => event.batchKey), [...new Set(events.map((event) => event.batchKey))], 'one archive.exported per batch');
+    t.deepEqual(
+      events.map((event) => event.batchKey),
+      [...new Set(events.map((event) => event.batchKey))],
+      'one archive.exported per batch',
+    );
     t.is(events.length, manifests.length);
     t.true((await verifyFolder(app, folder, true)).ok);
   });
@@ -250,10 +343,15 @@ for (const [failingPut, what, secondCount] of [[4, "a batch's manifest (its obje
 test('a record whose signature a superuser replaced stops a full export before anything from its page on is written; --verify hashes archives it, and archive verification then finds it', async (t) => {
   const app = await testApp(t, 'pglite');
   await runDemoWorkload(app.deps, 3, quiet);
-  const { rows } = await app.test.db.query<{ record: string }>("SELECT record FROM events WHERE chain = 'main' AND seq IN (14, 15) ORDER BY seq");
+  const { rows } = await app.test.db.query<{ record: string }>(
+    "SELECT record FROM events WHERE chain = 'main' AND seq IN (14, 15) ORDER BY seq",
+  );
   const other = (JSON.parse(rows[1]!.record) as { sig: { value: string } }).sig.value;
   const victim = (JSON.parse(rows[0]!.record) as { sig: { value: string } }).sig.value;
-  await app.test.superuser("UPDATE events SET record = replace(record, $1, $2) WHERE chain = 'main' AND seq = 14", [victim, other]);
+  await app.test.superuser("UPDATE events SET record = replace(record, $1, $2) WHERE chain = 'main' AND seq = 14", [
+    victim,
+    other,
+  ]);
   const folder = tempDir('signature');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const full = await exportTo(app.runtime, new FolderStore(folder));
@@ -275,5 +373,8 @@ test('batches removed from the tail of the archive verify on their own, and fail
   t.true((await verifyFolder(app, folder)).ok, 'a shorter archive is consistent on its own');
   const report = await verifyFolder(app, folder, true);
   t.like(report.finding, { chain: 'main', seq: newest.from_seq, reason: 'batch-missing' });
-  t.regex(report.finding!.message, /the database records the export of marketplace\/.*main-\d+-\d+\.jsonl\.gz .* which the archive, ending at seq \d+, does not hold/);
+  t.regex(
+    report.finding!.message,
+    /the database records the export of marketplace\/.*main-\d+-\d+\.jsonl\.gz .* which the archive, ending at seq \d+, does not hold/,
+  );
 });

@@ -34,7 +34,9 @@ function block(name: string): string {
 const [objectKey, manifestKey] = block('archive-keys').split('\n') as [string, string];
 const manifestBytes = Buffer.from(`${block('archive-manifest')}\n`);
 const object = Buffer.from(block('archive-batch-base64').replaceAll('\n', ''), 'base64');
-const mainLines = readLinesText(readFileSync(new URL('records.jsonl', HAPPY), 'utf8')).filter((line) => line.includes('"chain":"main"'));
+const mainLines = readLinesText(readFileSync(new URL('records.jsonl', HAPPY), 'utf8')).filter((line) =>
+  line.includes('"chain":"main"'),
+);
 
 /** The example's two objects, in memory. */
 function memoryStore(objects: ReadonlyMap<string, Uint8Array>): ObjectStore {
@@ -52,7 +54,10 @@ function memoryStore(objects: ReadonlyMap<string, Uint8Array>): ObjectStore {
 test('the example manifest names its batch, records 1 to 3 of main in the happy vector, and verifies under the vectors registry', (t) => {
   const manifest = parseManifest(manifestBytes) as Manifest;
   t.is(manifestSignatureProblem(manifest, registry), undefined);
-  t.is(objectKey, batchKey(manifest.service, manifest.chain, manifest.from_seq, manifest.to_seq, JSON.parse(mainLines[0]!).ts));
+  t.is(
+    objectKey,
+    batchKey(manifest.service, manifest.chain, manifest.from_seq, manifest.to_seq, JSON.parse(mainLines[0]!).ts),
+  );
   t.is(manifestKey, manifestKeyOf(objectKey));
   t.is(createHash('sha256').update(object).digest('hex'), manifest.object_sha256);
   t.is(gunzipSync(object).toString('utf8'), `${mainLines.slice(0, 3).join('\n')}\n`);
@@ -60,17 +65,38 @@ test('the example manifest names its batch, records 1 to 3 of main in the happy 
 });
 
 test('the example archive verifies through the archive reader, and a flipped byte in its object is batch-hash-mismatch', async (t) => {
-  const good = new Map([[objectKey, object], [manifestKey, manifestBytes]]);
+  const good = new Map([
+    [objectKey, object],
+    [manifestKey, manifestBytes],
+  ]);
   const read = async (objects: ReadonlyMap<string, Uint8Array>) => {
     const store = memoryStore(objects);
-    return verify(new ArchiveReader({ store, compression: zlibCompression, registry, index: await readIndex(store, 'marketplace') }), inProcessChecker(registry));
+    return verify(
+      new ArchiveReader({
+        store,
+        compression: zlibCompression,
+        registry,
+        index: await readIndex(store, 'marketplace'),
+      }),
+      inProcessChecker(registry),
+    );
   };
   const report = await read(good);
   t.true(report.ok, JSON.stringify(report.finding));
   t.like(report.chains[0], { chain: 'main', fromSeq: 1, toSeq: 3, records: 3 });
   const flipped = Buffer.from(object);
   flipped.writeUInt8(flipped[100]! ^ 0x01, 100);
-  t.like((await read(new Map([[objectKey, flipped], [manifestKey, manifestBytes]]))).finding, { chain: 'main', seq: 1, reason: 'batch-hash-mismatch', batch: objectKey });
+  t.like(
+    (
+      await read(
+        new Map([
+          [objectKey, flipped],
+          [manifestKey, manifestBytes],
+        ]),
+      )
+    ).finding,
+    { chain: 'main', seq: 1, reason: 'batch-hash-mismatch', batch: objectKey },
+  );
 });
 
 function runScript(manifestText: string): { status: number | null; stdout: string } {
@@ -79,7 +105,10 @@ function runScript(manifestText: string): { status: number | null; stdout: strin
     writeFileSync(join(directory, 'batch.jsonl.gz'), object);
     writeFileSync(join(directory, 'manifest.json'), manifestText);
     writeFileSync(join(directory, 'pub.pem'), registry.signers.get('vectors-ed25519-v1')!.publicKeyPem);
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', block('archive-openssl')], { cwd: directory, encoding: 'utf8' });
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', block('archive-openssl')], {
+      cwd: directory,
+      encoding: 'utf8',
+    });
     return { status: result.status, stdout: result.stdout };
   } finally {
     rmSync(directory, { recursive: true, force: true });

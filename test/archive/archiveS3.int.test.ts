@@ -65,17 +65,29 @@ test('export to S3: objects carry Object Lock, Content-MD5, a SHA-256 checksum, 
     t.is(headers['if-none-match'], '*');
     t.truthy(headers['content-md5']);
     t.truthy(headers['x-amz-checksum-sha256']);
-    t.like(headers, { 'x-amz-meta-service': SERVICE, 'x-amz-meta-env': 'test', 'x-amz-meta-version': '0.1.0', 'x-amz-meta-pii_included': 'false', 'x-amz-meta-pii_policy_version': 'pii-2026-01' });
+    t.like(headers, {
+      'x-amz-meta-service': SERVICE,
+      'x-amz-meta-env': 'test',
+      'x-amz-meta-version': '0.1.0',
+      'x-amz-meta-pii_included': 'false',
+      'x-amz-meta-pii_policy_version': 'pii-2026-01',
+    });
     const exportTs = Date.parse(headers['x-amz-meta-export_ts']!);
     t.is(Date.parse(headers['x-amz-object-lock-retain-until-date']!), exportTs + 30 * 86_400_000);
   }
 
   for (const batch of batches) {
     const object = (await s3.store.get(batch.key, MAX_ARCHIVE_BATCH_BYTES))!;
-    const manifest = parseManifest((await s3.store.get(batch.key.replace('.jsonl.gz', '.manifest.json'), MAX_MANIFEST_BYTES))!) as Manifest;
+    const manifest = parseManifest(
+      (await s3.store.get(batch.key.replace('.jsonl.gz', '.manifest.json'), MAX_MANIFEST_BYTES))!,
+    ) as Manifest;
     t.is(createHash('sha256').update(object).digest('hex'), manifest.object_sha256);
     const put = puts.find((request) => request.path.endsWith(batch.key))!;
-    t.is(put.headers['content-md5'], createHash('md5').update(object).digest('base64'), 'the bytes read back are the bytes sent');
+    t.is(
+      put.headers['content-md5'],
+      createHash('md5').update(object).digest('base64'),
+      'the bytes read back are the bytes sent',
+    );
     const stored = await app.runtime.store.readChainText('main', { fromSeq: batch.fromSeq, toSeq: batch.toSeq });
     t.is(gunzipSync(object).toString('utf8'), `${stored.join('\n')}\n`);
   }
@@ -84,16 +96,27 @@ test('export to S3: objects carry Object Lock, Content-MD5, a SHA-256 checksum, 
   const again = await exportTo(app.runtime, s3.store);
   t.true(again.ok);
   t.deepEqual(again.chains[0]!.batches, []);
-  t.deepEqual(sent.filter((request) => request.method === 'PUT'), [], 'nothing is written again');
+  t.deepEqual(
+    sent.filter((request) => request.method === 'PUT'),
+    [],
+    'nothing is written again',
+  );
 
-  const verified = await verifyArchive(await archiveReader(s3.store, app.runtime.registry), inProcessChecker(app.runtime.registry), { database: databaseReader(app.test.db) });
+  const verified = await verifyArchive(
+    await archiveReader(s3.store, app.runtime.registry),
+    inProcessChecker(app.runtime.registry),
+    { database: databaseReader(app.test.db) },
+  );
   t.true(verified.ok, JSON.stringify(verified.finding));
   for (const engine of ENGINES) {
     const fresh = await openTestDatabase(engine);
     t.teardown(() => fresh.drop());
     const restored = await replay({
       target: sqlReplayTarget(fresh.db),
-      source: { reader: await archiveReader(s3.store, app.runtime.registry), digests: () => projectionDigests(app.test.db) },
+      source: {
+        reader: await archiveReader(s3.store, app.runtime.registry),
+        digests: () => projectionDigests(app.test.db),
+      },
       checker: inProcessChecker(app.runtime.registry),
       compare: true,
     });
@@ -116,8 +139,16 @@ test('an S3 prefix roots the archive: keys are <prefix>/<service>/<date>/…, an
   bytes.writeUInt8(bytes[20]! ^ 0x80, 20);
   // s3rver lets a key be overwritten (real S3 with Object Lock keeps the locked version): the tamperer's view.
   await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: victim, Body: bytes }));
-  const report = await verifyArchive(await archiveReader(s3.store, app.runtime.registry), inProcessChecker(app.runtime.registry));
-  t.like(report.finding, { chain: 'main', seq: 1, reason: 'batch-hash-mismatch', batch: victim.slice('exports/chainbook/'.length) });
+  const report = await verifyArchive(
+    await archiveReader(s3.store, app.runtime.registry),
+    inProcessChecker(app.runtime.registry),
+  );
+  t.like(report.finding, {
+    chain: 'main',
+    seq: 1,
+    reason: 'batch-hash-mismatch',
+    batch: victim.slice('exports/chainbook/'.length),
+  });
 });
 
 test('the Object Lock check: enabled only when the bucket says Enabled; a server without the API (s3rver) or a bucket without the lock is reported', async (t) => {
@@ -137,8 +168,17 @@ test('the Object Lock check: enabled only when the bucket says Enabled; a server
 
 test('export refuses to run in production against a bucket without Object Lock, and only warns elsewhere', async (t) => {
   const s3 = await startS3(t);
-  const production = loadConfig({ NODE_ENV: 'production', SIGNING_BACKEND: 'proxy', SIGNING_PROXY_URL: 'https://signer.invalid', SIGNING_PROXY_API_KEY: 'k', SIGNING_KID: 'k' });
+  const production = loadConfig({
+    NODE_ENV: 'production',
+    SIGNING_BACKEND: 'proxy',
+    SIGNING_PROXY_URL: 'https://signer.invalid',
+    SIGNING_PROXY_API_KEY: 'k',
+    SIGNING_KID: 'k',
+  });
   const error = await t.throwsAsync(checkTarget(s3.store, production));
-  t.regex(error.message, /refusing to export in production: cannot read the Object Lock configuration of bucket chainbook-audit-archive-test/);
+  t.regex(
+    error.message,
+    /refusing to export in production: cannot read the Object Lock configuration of bucket chainbook-audit-archive-test/,
+  );
   await t.notThrowsAsync(checkTarget(s3.store, loadConfig({})));
 });

@@ -22,12 +22,19 @@ import { appendMany, writeRegistry } from '../helpers/signing.ts';
 
 test('a session-signed chain exports in two runs, the second starting inside the session; the archive verifies whole and from a seq inside the session', async (t) => {
   const privateKey = generateKeyPairSync('ed25519').privateKey;
-  const root: BackendSigner = { ...createKeySigner('kms-root', privateKey), publicKey: createPublicKey(privateKey), description: 'test root key' };
+  const root: BackendSigner = {
+    ...createKeySigner('kms-root', privateKey),
+    publicKey: createPublicKey(privateKey),
+    description: 'test root key',
+  };
   const folder = tempDir('archive-session');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const signersPath = join(folder, 'signers.json');
   writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
-  const rt = await testRuntime(t, 'pglite', { signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }), env: { CHAINBOOK_SIGNERS: signersPath } });
+  const rt = await testRuntime(t, 'pglite', {
+    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
+    env: { CHAINBOOK_SIGNERS: signersPath },
+  });
   const store = new FolderStore(join(folder, 'archive'));
   await appendMany((chain, events) => rt.store.append(chain, events), 30, 4);
   const first = await exportTo(rt, store);
@@ -41,8 +48,13 @@ test('a session-signed chain exports in two runs, the second starting inside the
   t.true(whole.ok, JSON.stringify(whole.finding));
   const records = (await rt.store.readChain('main', { limit: 1000 })).map(({ record }) => record);
   t.is(records[0]!.type, 'signer.delegated');
-  t.true(records.slice(1).every((record) => record.sig.kid !== root.kid), 'records after the delegation are signed by the session key');
-  const fromInside = await verify(await archiveReader(store, rt.registry), inProcessChecker(rt.registry), { fromSeq: 45 });
+  t.true(
+    records.slice(1).every((record) => record.sig.kid !== root.kid),
+    'records after the delegation are signed by the session key',
+  );
+  const fromInside = await verify(await archiveReader(store, rt.registry), inProcessChecker(rt.registry), {
+    fromSeq: 45,
+  });
   t.true(fromInside.ok, JSON.stringify(fromInside.finding));
   t.like(fromInside.chains[0], { fromSeq: 45 });
 });

@@ -34,26 +34,52 @@ function copyOf(t: ExecutionContext, bundle: string): string {
 }
 
 function filesUnder(folder: string, suffix: string): string[] {
-  return readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile() && entry.name.endsWith(suffix)).map((entry) => join(entry.parentPath, entry.name)).sort();
+  return readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(suffix))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }
 
-test("audit-bundle writes batches, manifests, signers.json, the proofs in range and a README whose script checks them with standard tools only, and fails on a changed byte", async (t) => {
+test('audit-bundle writes batches, manifests, signers.json, the proofs in range and a README whose script checks them with standard tools only, and fails on a changed byte', async (t) => {
   const app = await testApp(t, 'postgres');
   const summary = await runDemoWorkload(app.deps, 3, quiet);
   mkdirSync(join(app.config.dataDir, 'proofs'));
-  writeFileSync(join(app.config.dataDir, 'proofs', `${summary.proof!.proof_id}.json`), JSON.stringify(summary.proof, null, 2));
+  writeFileSync(
+    join(app.config.dataDir, 'proofs', `${summary.proof!.proof_id}.json`),
+    JSON.stringify(summary.proof, null, 2),
+  );
   const folder = tempDir('bundle-archive');
   const out = join(tempDir('bundle'), 'out');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const env = { DATABASE_URL: app.test.location, CHAINBOOK_DATA_DIR: app.config.dataDir, ARCHIVE_TARGET: folder };
   t.is((await runCli(['export', '--batch-records', '10', '--threads', '0'], { env })).code, 0);
 
-  const bundled = await runCli(['audit-bundle', '--from-ts', '2020-01-01T00:00:00Z', '--to-ts', '2100-01-01T00:00:00Z', '--out', out, '--issue-proof', '--threads', '0'], { env });
+  const bundled = await runCli(
+    [
+      'audit-bundle',
+      '--from-ts',
+      '2020-01-01T00:00:00Z',
+      '--to-ts',
+      '2100-01-01T00:00:00Z',
+      '--out',
+      out,
+      '--issue-proof',
+      '--threads',
+      '0',
+    ],
+    { env },
+  );
   t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
-  t.regex(bundled.stdout, /^audit-bundle: OK, .*: records seq 1\.\.\d+ in \d+ batches, 2 ledger proofs; check it with: bash .*check\.sh\n$/);
+  t.regex(
+    bundled.stdout,
+    /^audit-bundle: OK, .*: records seq 1\.\.\d+ in \d+ batches, 2 ledger proofs; check it with: bash .*check\.sh\n$/,
+  );
   t.true(filesUnder(out, '.jsonl.gz').length >= 3);
   t.is(filesUnder(out, '.jsonl.gz').length, filesUnder(out, '.manifest.json').length);
-  t.deepEqual(JSON.parse(readFileSync(join(out, 'signers.json'), 'utf8')), JSON.parse(readFileSync(join(app.config.dataDir, 'signers.json'), 'utf8')));
+  t.deepEqual(
+    JSON.parse(readFileSync(join(out, 'signers.json'), 'utf8')),
+    JSON.parse(readFileSync(join(app.config.dataDir, 'signers.json'), 'utf8')),
+  );
 
   const script = readmeScript(out);
   const good = runScript(out, script);
@@ -78,6 +104,15 @@ test("audit-bundle writes batches, manifests, signers.json, the proofs in range 
   const proof = copyOf(t, out);
   const proofFile = filesUnder(join(proof, 'proofs'), '.json')[0]!;
   const document = JSON.parse(readFileSync(proofFile, 'utf8')) as { canonical_payload: string };
-  writeFileSync(proofFile, JSON.stringify({ ...document, canonical_payload: document.canonical_payload.replace(/"range_hash":"[0-9a-f]{64}"/, `"range_hash":"${'0'.repeat(64)}"`) }));
+  writeFileSync(
+    proofFile,
+    JSON.stringify({
+      ...document,
+      canonical_payload: document.canonical_payload.replace(
+        /"range_hash":"[0-9a-f]{64}"/,
+        `"range_hash":"${'0'.repeat(64)}"`,
+      ),
+    }),
+  );
   t.regex(runScript(proof, script).stdout, /FAILED: .*proofs\/.*\.json: signature/);
 });

@@ -14,7 +14,9 @@ const record: fc.Arbitrary<ChainRecord> = fc.record({
   type: fc.constantFrom('order.created', 'ledger.posted'),
   stream: label,
   version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-  ts: fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((d) => d.toISOString()),
+  ts: fc
+    .date({ min: new Date(0), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+    .map((d) => d.toISOString()),
   actor: fc.record({ id: label, role: label }),
   data: jsonObject,
   meta: fc.record({ idempotencyKey: label, traceId: label }, { requiredKeys: [] }),
@@ -42,5 +44,8 @@ test('recordJcs is canonicalize of the whole record for any record', (t) => {
 });
 
 test('jcs sorts members by UTF-16 code units and writes integers plainly (RFC 8785)', (t) => {
-  t.is(jcs({ b: 1, a: [true, null, 'x'], '\u00e9': 0, A: -9007199254740991 }), '{"A":-9007199254740991,"a":[true,null,"x"],"b":1,"é":0}');
+  t.is(
+    jcs({ b: 1, a: [true, null, 'x'], '\u00e9': 0, A: -9007199254740991 }),
+    '{"A":-9007199254740991,"a":[true,null,"x"],"b":1,"é":0}',
+  );
 });

@@ -31,7 +31,11 @@ function block(name: string): string {
 }
 
 function hashBlock(): Record<string, string> {
-  return Object.fromEntries(block('hash').split('\n').map((line) => line.split(/:\s+/) as [string, string]));
+  return Object.fromEntries(
+    block('hash')
+      .split('\n')
+      .map((line) => line.split(/:\s+/) as [string, string]),
+  );
 }
 
 const recordText = block('record');
@@ -72,7 +76,10 @@ function runOpensslScript(recordLine: string): { status: number | null; stdout: 
   try {
     writeFileSync(join(directory, 'record.json'), `${recordLine}\n`);
     writeFileSync(join(directory, 'pub.pem'), `${block('public-key')}\n`);
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', block('openssl')], { cwd: directory, encoding: 'utf8' });
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', block('openssl')], {
+      cwd: directory,
+      encoding: 'utf8',
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   } finally {
     rmSync(directory, { recursive: true, force: true });

@@ -25,10 +25,20 @@ interface Ack {
 const PROCESSES = 4;
 const APPENDS_PER_PROCESS = 500;
 
-function startWriter(target: string, dataDir: string, tag: string, appends: number, inFlight: number): { child: ChildProcess; acks: Ack[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/appendProcess.ts', target, dataDir, tag, String(appends), String(inFlight)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+function startWriter(
+  target: string,
+  dataDir: string,
+  tag: string,
+  appends: number,
+  inFlight: number,
+): { child: ChildProcess; acks: Ack[]; exited: Promise<number | null> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/helpers/appendProcess.ts', target, dataDir, tag, String(appends), String(inFlight)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const acks: Ack[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => acks.push(JSON.parse(line) as Ack));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -43,13 +53,22 @@ async function prepareDataDir(): Promise<string> {
 }
 
 async function chainFacts(db: SqlDatabase, dataDir: string) {
-  const { signer, registry } = openLocalSigner({ dataDir, registryPath: join(dataDir, 'signers.json'), production: false });
+  const { signer, registry } = openLocalSigner({
+    dataDir,
+    registryPath: join(dataDir, 'signers.json'),
+    production: false,
+  });
   await signer.close();
   const report = await verify(databaseReader(db), inProcessChecker(registry));
   const { rows } = await db.query<{ records: number; max_seq: number; stream_versions: number }>(
     'SELECT count(*)::int8 AS records, max(seq) AS max_seq, count(DISTINCT (stream, version))::int8 AS stream_versions FROM events',
   );
-  const hashes = new Map((await db.query<{ seq: number; record: string }>('SELECT seq, record FROM events')).rows.map((row) => [row.seq, (JSON.parse(row.record) as Ack).hash]));
+  const hashes = new Map(
+    (await db.query<{ seq: number; record: string }>('SELECT seq, record FROM events')).rows.map((row) => [
+      row.seq,
+      (JSON.parse(row.record) as Ack).hash,
+    ]),
+  );
   return { report, ...rows[0]!, hashes };
 }
 
@@ -68,7 +87,9 @@ test(`postgres: ${PROCESSES} processes × ${APPENDS_PER_PROCESS} appends on one 
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const writers = Array.from({ length: PROCESSES }, (_, index) => startWriter(database.location, dataDir, `p${index}`, APPENDS_PER_PROCESS, 16));
+  const writers = Array.from({ length: PROCESSES }, (_, index) =>
+    startWriter(database.location, dataDir, `p${index}`, APPENDS_PER_PROCESS, 16),
+  );
   const codes = await Promise.all(writers.map((writer) => writer.exited));
   t.deepEqual(codes, Array(PROCESSES).fill(0));
 
@@ -105,7 +126,8 @@ for (const engine of ['postgres', 'pglite'] as const) {
     const facts = await chainFacts(db, dataDir);
     t.true(facts.report.ok, JSON.stringify(facts.report.finding));
     t.true(facts.records >= writer.acks.length);
-    for (const ack of writer.acks) t.is(facts.hashes.get(ack.seq), ack.hash, `acknowledged seq ${ack.seq} is present with its hash`);
+    for (const ack of writer.acks)
+      t.is(facts.hashes.get(ack.seq), ack.hash, `acknowledged seq ${ack.seq} is present with its hash`);
   });
 }
 

@@ -9,7 +9,10 @@ import { appendEvent } from '../arbitraries.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 
 /** Appends as a caller would: some with the right expectedVersion, some with none, in batches of one to five. */
-const appendSequence = fc.array(fc.tuple(fc.array(appendEvent, { minLength: 1, maxLength: 5 }), fc.boolean()), { minLength: 1, maxLength: 12 });
+const appendSequence = fc.array(fc.tuple(fc.array(appendEvent, { minLength: 1, maxLength: 5 }), fc.boolean()), {
+  minLength: 1,
+  maxLength: 12,
+});
 
 test('postgres: any sequence of valid appends, sequential or concurrent, verifies', async (t) => {
   const rt = await testRuntime(t, 'postgres');
@@ -41,22 +44,48 @@ test('postgres: any single-byte change to any record is detected', async (t) => 
   const rt = await testRuntime(t, 'postgres');
   for (let n = 0; n < 8; n++) {
     await rt.store.append('main', [
-      { stream: `order-${n % 3}`, type: 'order.created', data: { priceMinor: 100 * n, note: 'Café – ü ✓ 🎉', tags: ['a', n] }, actor: { id: `buyer-${n}`, role: 'Buyer' } },
+      {
+        stream: `order-${n % 3}`,
+        type: 'order.created',
+        data: { priceMinor: 100 * n, note: 'Café – ü ✓ 🎉', tags: ['a', n] },
+        actor: { id: `buyer-${n}`, role: 'Buyer' },
+      },
     ]);
   }
   const lines = (await rt.store.readChainText('main')).map((text) => Buffer.from(text, 'utf8'));
   const check = inProcessChecker(rt.registry);
-  t.true((await verify(linesReader('pristine', lines.map((line) => line.toString('utf8'))), check)).ok);
+  t.true(
+    (
+      await verify(
+        linesReader(
+          'pristine',
+          lines.map((line) => line.toString('utf8')),
+        ),
+        check,
+      )
+    ).ok,
+  );
   await fc.assert(
-    fc.asyncProperty(fc.nat(lines.length - 1), fc.nat(), fc.integer({ min: 1, max: 255 }), async (index, position, xor) => {
-      const changed = lines.map((line) => Buffer.from(line));
-      const target = changed[index]!;
-      const at = position % target.length;
-      target[at] = target[at]! ^ xor;
-      const report = await verify(linesReader('tampered', changed.map((line) => line.toString('utf8'))), check);
-      t.false(report.ok, `byte ${at} of record ${index + 1} changed by xor ${xor} went unnoticed`);
-      t.true(report.finding!.seq <= index + 2, 'reported at the changed record or the link after it');
-    }),
+    fc.asyncProperty(
+      fc.nat(lines.length - 1),
+      fc.nat(),
+      fc.integer({ min: 1, max: 255 }),
+      async (index, position, xor) => {
+        const changed = lines.map((line) => Buffer.from(line));
+        const target = changed[index]!;
+        const at = position % target.length;
+        target[at] = target[at]! ^ xor;
+        const report = await verify(
+          linesReader(
+            'tampered',
+            changed.map((line) => line.toString('utf8')),
+          ),
+          check,
+        );
+        t.false(report.ok, `byte ${at} of record ${index + 1} changed by xor ${xor} went unnoticed`);
+        t.true(report.finding!.seq <= index + 2, 'reported at the changed record or the link after it');
+      },
+    ),
     { numRuns: 1500 },
   );
 });

@@ -35,14 +35,20 @@ test('rejects a duplicate kid', (t) => {
 });
 
 test('rejects a bad PEM and names the entry', (t) => {
-  const entry = { ...registryEntry('k1', 'ed25519', ed.publicKey), public_key_pem: '-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n' };
+  const entry = {
+    ...registryEntry('k1', 'ed25519', ed.publicKey),
+    public_key_pem: '-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n',
+  };
   const found = problems({ signers: [entry] });
   t.is(found.length, 1);
   t.regex(found[0]!, /^signers\[0\]\.public_key_pem: bad PEM/);
 });
 
 test('rejects a private key pasted where the public key belongs', (t) => {
-  const entry = { ...registryEntry('k1', 'ed25519', ed.publicKey), public_key_pem: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  const entry = {
+    ...registryEntry('k1', 'ed25519', ed.publicKey),
+    public_key_pem: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
   t.regex(problems({ signers: [entry] })[0]!, /must be an SPKI PEM public key/);
 });
 
@@ -89,16 +95,33 @@ test('reports every problem of a file at once, and JSON syntax errors clearly', 
 });
 
 test('checkSigner applies deployedAt <= ts < retiredAt and the algorithm', (t) => {
-  const registry = parseRegistry({ signers: [registryEntry('k', 'ed25519', ed.publicKey, '2025-01-01T00:00:00Z', '2026-01-01T00:00:00Z')] });
+  const registry = parseRegistry({
+    signers: [registryEntry('k', 'ed25519', ed.publicKey, '2025-01-01T00:00:00Z', '2026-01-01T00:00:00Z')],
+  });
   const at = (iso: string): number => Date.parse(iso);
   t.true(checkSigner(registry, 'k', 'ed25519', at('2025-01-01T00:00:00.000Z')).ok);
   t.true(checkSigner(registry, 'k', 'ed25519', at('2025-12-31T23:59:59.999Z')).ok);
-  t.like(checkSigner(registry, 'k', 'ed25519', at('2026-01-01T00:00:00.000Z')), { ok: false, reason: 'outside-validity-window' });
-  t.like(checkSigner(registry, 'k', 'ed25519', at('2024-12-31T23:59:59.999Z')), { ok: false, reason: 'outside-validity-window' });
-  t.like(checkSigner(registry, 'k', 'rsa-sha256', at('2025-06-01T00:00:00.000Z')), { ok: false, reason: 'algorithm-mismatch' });
-  t.like(checkSigner(registry, 'other', 'ed25519', at('2025-06-01T00:00:00.000Z')), { ok: false, reason: 'unknown-signer' });
+  t.like(checkSigner(registry, 'k', 'ed25519', at('2026-01-01T00:00:00.000Z')), {
+    ok: false,
+    reason: 'outside-validity-window',
+  });
+  t.like(checkSigner(registry, 'k', 'ed25519', at('2024-12-31T23:59:59.999Z')), {
+    ok: false,
+    reason: 'outside-validity-window',
+  });
+  t.like(checkSigner(registry, 'k', 'rsa-sha256', at('2025-06-01T00:00:00.000Z')), {
+    ok: false,
+    reason: 'algorithm-mismatch',
+  });
+  t.like(checkSigner(registry, 'other', 'ed25519', at('2025-06-01T00:00:00.000Z')), {
+    ok: false,
+    reason: 'unknown-signer',
+  });
 });
 
 test('publicPem of a test key is what the registry stores', (t) => {
-  t.is(parseRegistry({ signers: [registryEntry('k', 'ed25519', ed.publicKey)] }).signers.get('k')!.publicKeyPem, publicPem(ed.publicKey));
+  t.is(
+    parseRegistry({ signers: [registryEntry('k', 'ed25519', ed.publicKey)] }).signers.get('k')!.publicKeyPem,
+    publicPem(ed.publicKey),
+  );
 });

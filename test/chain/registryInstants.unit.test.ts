@@ -16,7 +16,10 @@ function problemsOf(deployedAt: string, retiredAt: string | null = null): readon
 
 test('rejects validity-window instants that are not on the calendar, which Date.parse would roll over', (t) => {
   t.regex(problemsOf('2026-02-30T00:00:00Z')[0] ?? '', /^signers\[0\]\.deployedAt: must be an RFC 3339 timestamp/);
-  t.regex(problemsOf('2026-01-01T00:00:00Z', '2026-11-23T24:00:00Z')[0] ?? '', /^signers\[0\]\.retiredAt: must be an RFC 3339 timestamp/);
+  t.regex(
+    problemsOf('2026-01-01T00:00:00Z', '2026-11-23T24:00:00Z')[0] ?? '',
+    /^signers\[0\]\.retiredAt: must be an RFC 3339 timestamp/,
+  );
   t.regex(problemsOf('2026-04-31T00:00:00.000+01:00')[0] ?? '', /deployedAt/);
 });
 

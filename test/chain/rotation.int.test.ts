@@ -35,7 +35,12 @@ interface Setup {
   context(signer: Signer): RotationContext;
 }
 
-async function setup(t: ExecutionContext, engine: 'postgres' | 'pglite', oldKid: string, oldKey: KeyObject): Promise<Setup> {
+async function setup(
+  t: ExecutionContext,
+  engine: 'postgres' | 'pglite',
+  oldKid: string,
+  oldKey: KeyObject,
+): Promise<Setup> {
   const db = await openTestDatabase(engine);
   const folder = tempDir('rotation');
   const stores: SqlEventStore[] = [];
@@ -60,12 +65,19 @@ async function setup(t: ExecutionContext, engine: 'postgres' | 'pglite', oldKid:
     storeWith,
     context: (signer) => {
       const store = storeWith(signer);
-      return { registry: registryFileStore(signersPath), append: (events) => store.append('main', events), signerKid: signer.kid, nowMs: clock.nowMs, actorId: 'ops-alice' };
+      return {
+        registry: registryFileStore(signersPath),
+        append: (events) => store.append('main', events),
+        signerKid: signer.kid,
+        nowMs: clock.nowMs,
+        actorId: 'ops-alice',
+      };
     },
   };
 }
 
-const orders = (store: SqlEventStore, count: number, prefix: string) => appendMany((chain, events) => store.append(chain, events), count, 4, prefix);
+const orders = (store: SqlEventStore, count: number, prefix: string) =>
+  appendMany((chain, events) => store.append(chain, events), count, 4, prefix);
 
 test('rotation: add with deployedAt in the future, activate once it has passed, retire the old key; audit-verify passes before, during and after', async (t) => {
   const oldKey = generateKeyPairSync('ed25519').privateKey;
@@ -79,8 +91,16 @@ test('rotation: add with deployedAt in the future, activate once it has passed, 
   t.true((await verdictNow()).ok, 'before');
 
   const deployedAt = new Date(T0 + HOUR_MS).toISOString();
-  const entry = { signer_kid: newSigner.kid, algorithm: 'ed25519' as const, public_key_pem: spkiPem(createPublicKey(newKey)), deployedAt, retiredAt: null };
-  await t.throwsAsync(addSigner(s.context(oldSigner), { ...entry, deployedAt: new Date(T0 - 1).toISOString() }), { message: /must be in the future/ });
+  const entry = {
+    signer_kid: newSigner.kid,
+    algorithm: 'ed25519' as const,
+    public_key_pem: spkiPem(createPublicKey(newKey)),
+    deployedAt,
+    retiredAt: null,
+  };
+  await t.throwsAsync(addSigner(s.context(oldSigner), { ...entry, deployedAt: new Date(T0 - 1).toISOString() }), {
+    message: /must be in the future/,
+  });
   const registered = await addSigner(s.context(oldSigner), { ...entry, description: 'Primary signer, 2027' });
   t.is(registered.events[0]!.type, 'signer.registered');
   t.is(loadRegistryFile(s.signersPath).signers.get(newSigner.kid)?.deployedAt, deployedAt);
@@ -104,14 +124,18 @@ test('rotation: add with deployedAt in the future, activate once it has passed, 
   await orders(s.storeWith(newSigner), 10, 'after');
   const after = await verdictNow();
   t.true(after.ok, JSON.stringify(after.finding));
-  const signedBy = (await s.storeWith(newSigner).readChain('main')).map(({ record }) => `${record.type}:${record.sig.kid}`);
+  const signedBy = (await s.storeWith(newSigner).readChain('main')).map(
+    ({ record }) => `${record.type}:${record.sig.kid}`,
+  );
   t.true(signedBy.includes('signer.registered:kernel-audit-ed25519-v1'));
   t.true(signedBy.includes('signer.activated:kernel-audit-ed25519-v2'));
   t.true(signedBy.includes('signer.retired:kernel-audit-ed25519-v2'));
 
   // A writer still holding the retired key: what it signs after retiredAt fails.
   s.clock.nowMs = T0 + 3 * HOUR_MS;
-  const head = (await orders(s.storeWith(oldSigner), 1, 'stale'))[0] as PromiseFulfilledResult<{ events: { seq: number }[] }>;
+  const head = (await orders(s.storeWith(oldSigner), 1, 'stale'))[0] as PromiseFulfilledResult<{
+    events: { seq: number }[];
+  }>;
   const stale = await verdictNow();
   t.like(stale.finding, { seq: head.value.events[0]!.seq, reason: 'outside-validity-window' });
   const cli = auditVerifyCli(['-d', s.db.location, '-s', s.signersPath]);
@@ -123,15 +147,26 @@ test('a registry change whose chain record cannot be appended is undone', async 
   const oldKey = generateKeyPairSync('ed25519').privateKey;
   const s = await setup(t, 'pglite', 'old', oldKey);
   const before = readFileSync(s.signersPath, 'utf8');
-  const context: RotationContext = { ...s.context(createKeySigner('old', oldKey)), append: () => Promise.reject(new Error('signer down')) };
-  const entry = registryEntry('new', 'ed25519', generateKeyPairSync('ed25519').publicKey, new Date(T0 + HOUR_MS).toISOString());
+  const context: RotationContext = {
+    ...s.context(createKeySigner('old', oldKey)),
+    append: () => Promise.reject(new Error('signer down')),
+  };
+  const entry = registryEntry(
+    'new',
+    'ed25519',
+    generateKeyPairSync('ed25519').publicKey,
+    new Date(T0 + HOUR_MS).toISOString(),
+  );
   await t.throwsAsync(addSigner(context, entry), { message: 'signer down' });
   t.is(readFileSync(s.signersPath, 'utf8'), before);
   await t.throwsAsync(retireSigner({ ...context, signerKid: 'someone-else' }, 'old'), { message: 'signer down' });
   t.is(readFileSync(s.signersPath, 'utf8'), before);
 });
 
-function breakglassRequest(s: Setup, overrides: Partial<Parameters<typeof breakGlass>[0]> = {}): Parameters<typeof breakGlass>[0] {
+function breakglassRequest(
+  s: Setup,
+  overrides: Partial<Parameters<typeof breakGlass>[0]> = {},
+): Parameters<typeof breakGlass>[0] {
   return {
     registryPath: s.signersPath,
     justification: 'KMS outage INC-4711 over 30 minutes, checkout blocked',
@@ -155,15 +190,26 @@ test('break-glass: an emergency signer with a short window, recorded with justif
   t.is(entry.retiredAtMs! - entry.deployedAtMs, HOUR_MS);
   t.notRegex(readFileSync(s.signersPath, 'utf8'), /PRIVATE/);
   const [used] = await s.storeWith(createKeySigner('primary', primaryKey)).readChain('main', { fromSeq: 6 });
-  t.like(used!.record, { type: 'signing.breakglass_used', actor: { id: 'service:signing-breakglass' }, sig: { kid: result.kid } });
-  t.like(used!.record.data, { justification: 'KMS outage INC-4711 over 30 minutes, checkout blocked', approvedBy: ['security-bob', 'finance-carol'], kid: result.kid });
+  t.like(used!.record, {
+    type: 'signing.breakglass_used',
+    actor: { id: 'service:signing-breakglass' },
+    sig: { kid: result.kid },
+  });
+  t.like(used!.record.data, {
+    justification: 'KMS outage INC-4711 over 30 minutes, checkout blocked',
+    approvedBy: ['security-bob', 'finance-carol'],
+    kid: result.kid,
+  });
 
   // The emergency signer as a writer uses it (SIGNING_BACKEND=breakglass reads the key file).
   const emergency = createKeySigner(result.kid, (await import('node:crypto')).createPrivateKey(readFileSync(keyFile)));
   await orders(s.storeWith(emergency), 3, 'during');
   const report = await verdict(s.db.db, loadRegistryFile(s.signersPath), { reportBreakglass: true });
   t.true(report.ok, JSON.stringify(report.finding));
-  t.deepEqual(report.breakglass!.map((use) => use.seq), [6, 7, 8, 9]);
+  t.deepEqual(
+    report.breakglass!.map((use) => use.seq),
+    [6, 7, 8, 9],
+  );
   const cli = auditVerifyCli(['-d', s.db.location, '-s', s.signersPath, '--report-breakglass']);
   t.is(cli.status, 0, cli.stderr);
   t.regex(cli.stdout, /break-glass: 4 records signed by break-glass signers/);
@@ -171,17 +217,27 @@ test('break-glass: an emergency signer with a short window, recorded with justif
 
   s.clock.nowMs = T0 + HOUR_MS; // retiredAt
   await orders(s.storeWith(emergency), 1, 'late');
-  t.like((await verdict(s.db.db, loadRegistryFile(s.signersPath))).finding, { seq: 10, reason: 'outside-validity-window' });
+  t.like((await verdict(s.db.db, loadRegistryFile(s.signersPath))).finding, {
+    seq: 10,
+    reason: 'outside-validity-window',
+  });
 });
 
 test('break-glass is refused without two distinct approvers, a justification, or with a long window; nothing is left behind', async (t) => {
   const primaryKey = generateKeyPairSync('ed25519').privateKey;
   const s = await setup(t, 'pglite', 'primary', primaryKey);
   const before = readFileSync(s.signersPath, 'utf8');
-  await t.throwsAsync(breakGlass(breakglassRequest(s, { approvedBy: ['bob', 'bob '] })), { message: /at least 2 distinct approvers/ });
+  await t.throwsAsync(breakGlass(breakglassRequest(s, { approvedBy: ['bob', 'bob '] })), {
+    message: /at least 2 distinct approvers/,
+  });
   await t.throwsAsync(breakGlass(breakglassRequest(s, { justification: 'because' })), { message: /justification/ });
-  await t.throwsAsync(breakGlass(breakglassRequest(s, { windowMs: MAX_BREAKGLASS_WINDOW_MS + 1 })), { message: /window/ });
-  await t.throwsAsync(breakGlass(breakglassRequest(s, { appendWith: () => Promise.reject(new Error('database down')) })), { message: 'database down' });
+  await t.throwsAsync(breakGlass(breakglassRequest(s, { windowMs: MAX_BREAKGLASS_WINDOW_MS + 1 })), {
+    message: /window/,
+  });
+  await t.throwsAsync(
+    breakGlass(breakglassRequest(s, { appendWith: () => Promise.reject(new Error('database down')) })),
+    { message: 'database down' },
+  );
   t.is(readFileSync(s.signersPath, 'utf8'), before);
   t.false(existsSync(join(s.folder, 'breakglass.pem')));
 });
@@ -190,26 +246,70 @@ test('CLI: signers add, break-glass and audit-verify --report-breakglass on the 
   const folder = tempDir('rotation-cli');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const env = { PATH: process.env['PATH'] ?? '', CHAINBOOK_DATA_DIR: folder };
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/chainbook.js', ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['bin/chainbook.js', ...args], { env, encoding: 'utf8', timeout: 60_000 });
   const demo = cli('demo', '--orders', '2');
   t.is(demo.status, 0, demo.stderr);
   const next = generateKeyPairSync('ed25519');
   writeFileSync(join(folder, 'next.pem'), spkiPem(next.publicKey));
-  const past = cli('signers', 'add', '--kid', 'kernel-audit-ed25519-v2', '--alg', 'ed25519', '--public-key', join(folder, 'next.pem'), '--deployed-at', '2020-01-01T00:00:00Z');
+  const past = cli(
+    'signers',
+    'add',
+    '--kid',
+    'kernel-audit-ed25519-v2',
+    '--alg',
+    'ed25519',
+    '--public-key',
+    join(folder, 'next.pem'),
+    '--deployed-at',
+    '2020-01-01T00:00:00Z',
+  );
   t.is(past.status, 2);
   t.regex(past.stderr, /DEPLOYED_AT_NOT_IN_FUTURE/);
   const future = new Date(Date.now() + 24 * HOUR_MS).toISOString();
-  const added = cli('signers', 'add', '--kid', 'kernel-audit-ed25519-v2', '--alg', 'ed25519', '--public-key', join(folder, 'next.pem'), '--deployed-at', future, '--actor', 'ops-alice');
+  const added = cli(
+    'signers',
+    'add',
+    '--kid',
+    'kernel-audit-ed25519-v2',
+    '--alg',
+    'ed25519',
+    '--public-key',
+    join(folder, 'next.pem'),
+    '--deployed-at',
+    future,
+    '--actor',
+    'ops-alice',
+  );
   t.is(added.status, 0, added.stderr);
   const early = cli('signers', 'activate', '--kid', 'kernel-audit-ed25519-v2');
   t.is(early.status, 2);
   t.regex(early.stderr, /SIGNER_NOT_YET_DEPLOYED/);
-  const glass = cli('signers', 'break-glass', '--justification', 'KMS outage INC-4711 over 30 minutes', '--approved-by', 'bob', '--approved-by', 'carol', '--valid-for-minutes', '30', '--key-out', join(folder, 'bg.pem'));
+  const glass = cli(
+    'signers',
+    'break-glass',
+    '--justification',
+    'KMS outage INC-4711 over 30 minutes',
+    '--approved-by',
+    'bob',
+    '--approved-by',
+    'carol',
+    '--valid-for-minutes',
+    '30',
+    '--key-out',
+    join(folder, 'bg.pem'),
+  );
   t.is(glass.status, 0, glass.stderr);
   t.regex(glass.stderr, /SIGNING_BACKEND=breakglass/);
   const kid = (JSON.parse(glass.stdout) as { kid: string }).kid;
   const appended = spawnSync(process.execPath, ['bin/chainbook.js', 'append'], {
-    env: { ...env, SIGNING_BACKEND: 'breakglass', SIGNING_KID: kid, BREAKGLASS_KEY_FILE: join(folder, 'bg.pem'), NODE_ENV: 'production' },
+    env: {
+      ...env,
+      SIGNING_BACKEND: 'breakglass',
+      SIGNING_KID: kid,
+      BREAKGLASS_KEY_FILE: join(folder, 'bg.pem'),
+      NODE_ENV: 'production',
+    },
     input: `${JSON.stringify({ stream: 'note-bg', type: 'note.added', actor: { id: 'operator-1', role: 'Operator' }, data: { text: 'signed by the break-glass key' } })}\n`,
     encoding: 'utf8',
   });

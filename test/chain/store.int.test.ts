@@ -13,7 +13,11 @@ import { testRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 const buyer = { id: 'buyer-1', role: 'Buyer' };
 
-function event(stream: string, data: Record<string, unknown> = {}, extra: Partial<AppendEventInput> = {}): AppendEventInput {
+function event(
+  stream: string,
+  data: Record<string, unknown> = {},
+  extra: Partial<AppendEventInput> = {},
+): AppendEventInput {
   return { stream, type: 'order.created', data: data as AppendEventInput['data'], actor: buyer, ...extra };
 }
 
@@ -30,7 +34,10 @@ async function assertVerifies(t: ExecutionContext, rt: TestRuntime): Promise<voi
 for (const engine of ENGINES) {
   test(`${engine}: appends, then reads back by stream, by chain and the head, with int8 as numbers`, async (t) => {
     const rt = await testRuntime(t, engine);
-    const first = await rt.store.append('main', [event('order-a', { priceMinor: 1999 }), event('order-a', { n: 2 }, { type: 'order.paid' })]);
+    const first = await rt.store.append('main', [
+      event('order-a', { priceMinor: 1999 }),
+      event('order-a', { n: 2 }, { type: 'order.paid' }),
+    ]);
     t.deepEqual(
       first.events.map((e) => [e.seq, e.stream, e.version, e.type]),
       [
@@ -43,12 +50,18 @@ for (const engine of ENGINES) {
     t.deepEqual({ seq: head.seq, hash: head.hash }, { seq: 2, hash: first.events[1]!.hash });
     t.is(typeof head.seq, 'number');
     const stream = await rt.store.readStream('order-a');
-    t.deepEqual(stream.map((s) => s.record.version), [1, 2]);
+    t.deepEqual(
+      stream.map((s) => s.record.version),
+      [1, 2],
+    );
     t.is(stream[0]!.record.prevHash, ZERO_HASH);
     t.is(stream[1]!.record.prevHash, stream[0]!.record.hash);
     t.is(stream[0]!.record.sig.kid, rt.signer.kid);
     const chain = await rt.store.readChain('main', { fromSeq: 2 });
-    t.deepEqual(chain.map((s) => s.record.seq), [2]);
+    t.deepEqual(
+      chain.map((s) => s.record.seq),
+      [2],
+    );
     t.is(typeof chain[0]!.record.seq, 'number');
     await assertVerifies(t, rt);
   });
@@ -57,7 +70,10 @@ for (const engine of ENGINES) {
     const rt = await testRuntime(t, engine);
     await rt.store.append('main', [event('order-a', {}, { expectedVersion: 0 })]);
     const error = await t.throwsAsync(
-      rt.store.append('main', [event('order-b', {}, { expectedVersion: 0 }), event('order-a', {}, { expectedVersion: 0 })]),
+      rt.store.append('main', [
+        event('order-b', {}, { expectedVersion: 0 }),
+        event('order-a', {}, { expectedVersion: 0 }),
+      ]),
       { instanceOf: ChainError },
     );
     t.is(error.code, 'STREAM_VERSION_CONFLICT');
@@ -70,11 +86,16 @@ for (const engine of ENGINES) {
   test(`${engine}: a repeated idempotency key returns the first result and appends nothing; another body is IDEMPOTENCY_KEY_REUSED`, async (t) => {
     const rt = await testRuntime(t, engine);
     const first = await rt.store.append('main', [event('order-a', { n: 1 })], { idempotencyKey: 'checkout-1' });
-    const again = await rt.store.append('main', [event('order-a', { n: 1 }, { meta: { traceId: 'retry' } })], { idempotencyKey: 'checkout-1' });
+    const again = await rt.store.append('main', [event('order-a', { n: 1 }, { meta: { traceId: 'retry' } })], {
+      idempotencyKey: 'checkout-1',
+    });
     t.true(again.replayed);
     t.deepEqual(again.events, first.events);
     t.is(await countEvents(rt), 1);
-    const error = await t.throwsAsync(rt.store.append('main', [event('order-a', { n: 2 })], { idempotencyKey: 'checkout-1' }), { instanceOf: ChainError });
+    const error = await t.throwsAsync(
+      rt.store.append('main', [event('order-a', { n: 2 })], { idempotencyKey: 'checkout-1' }),
+      { instanceOf: ChainError },
+    );
     t.is(error.code, 'IDEMPOTENCY_KEY_REUSED');
     t.is(await countEvents(rt), 1);
     t.is((await rt.store.readChain('main'))[0]!.record.meta.idempotencyKey, 'checkout-1');
@@ -82,7 +103,9 @@ for (const engine of ENGINES) {
 
   test(`${engine}: concurrent appends with one idempotency key append once and all get the same seqs`, async (t) => {
     const rt = await testRuntime(t, engine);
-    const results = await Promise.all(Array.from({ length: 20 }, () => rt.store.append('main', [event('order-a', { n: 1 })], { idempotencyKey: 'k' })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => rt.store.append('main', [event('order-a', { n: 1 })], { idempotencyKey: 'k' })),
+    );
     t.is(await countEvents(rt), 1);
     t.is(results.filter((r) => !r.replayed).length, 1);
     t.true(results.every((r) => r.events[0]!.seq === 1));
@@ -96,9 +119,14 @@ for (const engine of ENGINES) {
       transactions += 1;
       return transaction(work);
     };
-    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => rt.store.append('main', [event(`order-${i % 7}`, { i })])));
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => rt.store.append('main', [event(`order-${i % 7}`, { i })])),
+    );
     const seqs = results.map((r) => r.events[0]!.seq).sort((a, b) => a - b);
-    t.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i + 1));
+    t.deepEqual(
+      seqs,
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     t.true(transactions < 300 / 4, `${transactions} transactions for 300 appends`);
     await assertVerifies(t, rt);
   });
@@ -125,7 +153,12 @@ for (const engine of ENGINES) {
     const cases: [string, unknown, ChainErrorCode, RegExp][] = [
       ['main', [{ ...event('order-b'), data: [1, 2] }], 'INVALID_EVENT', /data must be a JSON object/],
       ['main', [{ ...event('order-b'), data: 'x' }], 'INVALID_EVENT', /data must be a JSON object/],
-      ['main', [event('order-b', { priceMinor: 19.99 })], 'INVALID_EVENT', /data\.priceMinor: 19\.99 is not an integer/],
+      [
+        'main',
+        [event('order-b', { priceMinor: 19.99 })],
+        'INVALID_EVENT',
+        /data\.priceMinor: 19\.99 is not an integer/,
+      ],
       ['main', [event('order-b', { amount: 2 ** 53 })], 'INVALID_EVENT', /not an integer within/],
       ['main', [event('order-b', { nested: { list: [1, Number.NaN] } })], 'INVALID_EVENT', /data\.nested\.list\[1\]/],
       ['main', [event('order-b', { s: 'a\ud800b' })], 'INVALID_EVENT', /lone surrogate/],
@@ -134,18 +167,32 @@ for (const engine of ENGINES) {
       ['nope', [event('order-b')], 'UNKNOWN_CHAIN', /does not exist/],
       ['main', [event('order-b', { blob: 'x'.repeat(MAX_EVENT_DATA_BYTES) })], 'EVENT_TOO_LARGE', /at most 65536/],
       ['main', [{ stream: 'order-b', type: 'order.created', data: {} }], 'INVALID_EVENT', /actor must be an object/],
-      ['main', [{ ...event('order-b'), actor: { id: '', role: 'Buyer' } }], 'INVALID_EVENT', /actor\.id must be a non-empty string/],
+      [
+        'main',
+        [{ ...event('order-b'), actor: { id: '', role: 'Buyer' } }],
+        'INVALID_EVENT',
+        /actor\.id must be a non-empty string/,
+      ],
       ['main', [{ ...event('order-b'), type: 'OrderCreated' }], 'INVALID_EVENT', /type must be dot-namespaced/],
       ['main', [{ ...event('order-b'), stream: 'no dash' }], 'INVALID_EVENT', /stream must look like/],
       ['main', [{ ...event('order-b'), expectedVersion: -1 }], 'INVALID_EVENT', /expectedVersion/],
       ['main', [{ ...event('order-b'), extra: 1 }], 'INVALID_EVENT', /unknown members: extra/],
       ['main', [{ ...event('order-b'), meta: { secret: 'x' } }], 'INVALID_EVENT', /meta\.secret is not one of/],
       ['main', [], 'INVALID_EVENT', /non-empty array/],
-      ['main', Array.from({ length: MAX_EVENTS_PER_APPEND + 1 }, () => event('order-b')), 'TOO_MANY_EVENTS', /at most 100/],
+      [
+        'main',
+        Array.from({ length: MAX_EVENTS_PER_APPEND + 1 }, () => event('order-b')),
+        'TOO_MANY_EVENTS',
+        /at most 100/,
+      ],
       ['main', [event('order-c'), event('order-b', { f: 0.5 })], 'INVALID_EVENT', /events\[1\]/],
     ];
     for (const [chain, events, code, message] of cases) {
-      const error = await t.throwsAsync(rt.store.append(chain, events as AppendEventInput[]), { instanceOf: ChainError }, `${code} ${message}`);
+      const error = await t.throwsAsync(
+        rt.store.append(chain, events as AppendEventInput[]),
+        { instanceOf: ChainError },
+        `${code} ${message}`,
+      );
       t.is(error.code, code);
       t.regex(error.message, message);
     }
@@ -162,10 +209,13 @@ for (const engine of ENGINES) {
     t.is(finance.events[0]!.seq, 1);
     const error = await t.throwsAsync(rt.store.append('finance', [event('order-a')]), { instanceOf: ChainError });
     t.is(error.code, 'STREAM_IN_OTHER_CHAIN');
-    t.deepEqual((await rt.store.listChains()).map((c) => [c.chain, c.seq]), [
-      ['finance', 1],
-      ['main', 1],
-    ]);
+    t.deepEqual(
+      (await rt.store.listChains()).map((c) => [c.chain, c.seq]),
+      [
+        ['finance', 1],
+        ['main', 1],
+      ],
+    );
     await assertVerifies(t, rt);
   });
 
@@ -185,7 +235,10 @@ for (const engine of ENGINES) {
     const many = Array.from({ length: MAX_EVENTS_PER_APPEND }, (_, i) => event(`order-${i}`));
     for (let round = 0; round < 11; round++) await rt.store.append('main', many);
     t.is((await rt.store.readChain('main', { limit: 5000 })).length, MAX_PAGE_RECORDS);
-    t.deepEqual((await rt.store.readChain('main', { fromSeq: 1001, toSeq: 1003 })).map((s) => s.record.seq), [1001, 1002, 1003]);
+    t.deepEqual(
+      (await rt.store.readChain('main', { fromSeq: 1001, toSeq: 1003 })).map((s) => s.record.seq),
+      [1001, 1002, 1003],
+    );
     await t.throwsAsync(rt.store.readChain('main', { limit: 0 }), { message: /limit must be a positive integer/ });
   });
 
@@ -202,7 +255,8 @@ for (const engine of ENGINES) {
     let failing = true;
     const flaky: Signer = {
       ...rt.signer,
-      signBatch: (requests) => (failing ? Promise.reject(new Error('proxy unreachable')) : rt.signer.signBatch(requests)),
+      signBatch: (requests) =>
+        failing ? Promise.reject(new Error('proxy unreachable')) : rt.signer.signBatch(requests),
     };
     const store = new SqlEventStore(rt.db, { signer: flaky });
     t.teardown(() => store.close());

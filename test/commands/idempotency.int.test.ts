@@ -22,17 +22,32 @@ const publisher = { id: 'publisher-1', role: 'Publisher' };
 const otherPublisher = { id: 'publisher-2', role: 'Publisher' };
 const buyer = { id: 'buyer-1', role: 'Buyer' };
 const product = {
-  name: 'Terrain generator', version: '1.0.0', priceMinor: 1999, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 4096,
+  name: 'Terrain generator',
+  version: '1.0.0',
+  priceMinor: 1999,
+  currency: 'EUR',
+  artifactSha256: 'a'.repeat(64),
+  sizeBytes: 4096,
   royaltySplits: [{ partyId: publisher.id, basisPoints: 10_000 }],
 };
 const KEY = deliveryKey();
 
 function adjustment(amountMinor: number) {
-  return { reason: 'opening', entries: [{ account: 'asset:bank', direction: 'debit', amountMinor, currency: 'EUR' }, { account: 'equity:capital', direction: 'credit', amountMinor, currency: 'EUR' }] };
+  return {
+    reason: 'opening',
+    entries: [
+      { account: 'asset:bank', direction: 'debit', amountMinor, currency: 'EUR' },
+      { account: 'equity:capital', direction: 'credit', amountMinor, currency: 'EUR' },
+    ],
+  };
 }
 
 async function keyRows(app: TestApp): Promise<{ key: string; request_hash: string; response: string | null }[]> {
-  return (await app.test.db.query<{ key: string; request_hash: string; response: string | null }>('SELECT key, request_hash, response FROM idempotency_keys ORDER BY key')).rows;
+  return (
+    await app.test.db.query<{ key: string; request_hash: string; response: string | null }>(
+      'SELECT key, request_hash, response FROM idempotency_keys ORDER BY key',
+    )
+  ).rows;
 }
 
 for (const engine of ENGINES) {
@@ -46,14 +61,24 @@ for (const engine of ENGINES) {
     t.is(again.transactionId, first.transactionId);
     t.deepEqual(again.seqs, first.seqs);
     // The key's record is found before deciding: the decision (a conflicting transaction) is never made.
-    const found = await t.throwsAsync(postLedgerTransaction(app.deps, adjustment(7), context), { instanceOf: ChainError });
+    const found = await t.throwsAsync(postLedgerTransaction(app.deps, adjustment(7), context), {
+      instanceOf: ChainError,
+    });
     t.is(found.code, 'IDEMPOTENCY_KEY_REUSED');
     t.deepEqual(found.details, { idempotencyKey: chainKeyOf(FINANCE_LEAD.id, 'adjust-1') });
     t.deepEqual(await app.snapshot(), before);
     // Two requests under one new key at once, each with its own transaction: the planner takes one.
     const racing = await Promise.allSettled([
-      postLedgerTransaction(app.deps, { ...adjustment(11), transactionId: 'race-a' }, contextFor(FINANCE_LEAD, { idempotencyKey: 'adjust-2' })),
-      postLedgerTransaction(app.deps, { ...adjustment(12), transactionId: 'race-b' }, contextFor(FINANCE_LEAD, { idempotencyKey: 'adjust-2' })),
+      postLedgerTransaction(
+        app.deps,
+        { ...adjustment(11), transactionId: 'race-a' },
+        contextFor(FINANCE_LEAD, { idempotencyKey: 'adjust-2' }),
+      ),
+      postLedgerTransaction(
+        app.deps,
+        { ...adjustment(12), transactionId: 'race-b' },
+        contextFor(FINANCE_LEAD, { idempotencyKey: 'adjust-2' }),
+      ),
     ]);
     t.is(racing.filter((outcome) => outcome.status === 'fulfilled').length, 1);
     const refused = racing.find((outcome) => outcome.status === 'rejected');
@@ -66,30 +91,57 @@ for (const engine of ENGINES) {
     const app = await testApp(t, engine);
     const mine = await submitManifest(app.deps, product, contextFor(publisher, { idempotencyKey: 'submit-1' }));
     // Another publisher, the same key, another manifest: its own request, not IDEMPOTENCY_KEY_REUSED.
-    const theirs = await submitManifest(app.deps, { ...product, name: 'Other' }, contextFor(otherPublisher, { idempotencyKey: 'submit-1' }));
+    const theirs = await submitManifest(
+      app.deps,
+      { ...product, name: 'Other' },
+      contextFor(otherPublisher, { idempotencyKey: 'submit-1' }),
+    );
     t.false(theirs.replayed);
     t.not(theirs.manifestId, mine.manifestId);
     // The same key and the same input: still its own request.
-    const same = await submitManifest(app.deps, product, contextFor({ id: 'publisher-3', role: 'Publisher' }, { idempotencyKey: 'submit-1' }));
+    const same = await submitManifest(
+      app.deps,
+      product,
+      contextFor({ id: 'publisher-3', role: 'Publisher' }, { idempotencyKey: 'submit-1' }),
+    );
     t.false(same.replayed);
     t.not(same.manifestId, mine.manifestId);
     t.notDeepEqual(same.seqs, mine.seqs);
     // Each retry answers its own caller's first result.
-    const theirsAgain = await submitManifest(app.deps, { ...product, name: 'Other' }, contextFor(otherPublisher, { idempotencyKey: 'submit-1' }));
+    const theirsAgain = await submitManifest(
+      app.deps,
+      { ...product, name: 'Other' },
+      contextFor(otherPublisher, { idempotencyKey: 'submit-1' }),
+    );
     t.like(theirsAgain, { replayed: true, manifestId: theirs.manifestId, seqs: theirs.seqs });
-    t.deepEqual((await keyRows(app)).map((row) => row.key).sort(), [publisher.id, otherPublisher.id, 'publisher-3'].map((id) => chainKeyOf(id, 'submit-1')).sort());
+    t.deepEqual(
+      (await keyRows(app)).map((row) => row.key).sort(),
+      [publisher.id, otherPublisher.id, 'publisher-3'].map((id) => chainKeyOf(id, 'submit-1')).sort(),
+    );
   });
 
   test(`${engine}: a retry gets the whole first result again, signature ids and signed proofs included, and appends nothing`, async (t) => {
     const app = await testApp(t, engine);
     const { manifestId } = await submitManifest(app.deps, product, contextFor(publisher));
-    const approved = await approveManifest(app.deps, { manifestId }, contextFor(KERNEL_OPERATOR, { idempotencyKey: 'approve-1' }));
+    const approved = await approveManifest(
+      app.deps,
+      { manifestId },
+      contextFor(KERNEL_OPERATOR, { idempotencyKey: 'approve-1' }),
+    );
     t.truthy(approved.manifestSignatureId);
     const proof = await issueLedgerProof(app.deps, {}, contextFor(FINANCE_LEAD, { idempotencyKey: 'proof-1' }));
     t.truthy(proof.proof);
     const before = await app.snapshot();
-    const approvedAgain = await approveManifest(app.deps, { manifestId }, contextFor(KERNEL_OPERATOR, { idempotencyKey: 'approve-1' }));
-    const proofAgain = await issueLedgerProof(app.deps, {}, { ...contextFor(FINANCE_LEAD, { idempotencyKey: 'proof-1' }), now: new Date(Date.now() + 60_000).toISOString() });
+    const approvedAgain = await approveManifest(
+      app.deps,
+      { manifestId },
+      contextFor(KERNEL_OPERATOR, { idempotencyKey: 'approve-1' }),
+    );
+    const proofAgain = await issueLedgerProof(
+      app.deps,
+      {},
+      { ...contextFor(FINANCE_LEAD, { idempotencyKey: 'proof-1' }), now: new Date(Date.now() + 60_000).toISOString() },
+    );
     t.deepEqual(approvedAgain, { ...approved, replayed: true });
     t.deepEqual(proofAgain, { ...proof, replayed: true });
     t.deepEqual(await app.snapshot(), before);
@@ -115,11 +167,16 @@ test('the chain records a command key scoped by its actor, the request as operat
   const created = await checkout(app.deps, input, contextFor(buyer, { idempotencyKey: 'checkout-1' }));
   const scoped = `http-${createHash('sha256').update(`${buyer.id}\ncheckout-1`).digest('hex')}`;
   t.is(chainKeyOf(buyer.id, 'checkout-1'), scoped);
-  const [record] = await app.deps.store.readChain(app.deps.chain, { fromSeq: created.seqs[0]!, toSeq: created.seqs[0]! });
+  const [record] = await app.deps.store.readChain(app.deps.chain, {
+    fromSeq: created.seqs[0]!,
+    toSeq: created.seqs[0]!,
+  });
   t.is(record!.record.meta.idempotencyKey, scoped);
   const row = (await keyRows(app)).find((candidate) => candidate.key === scoped);
   t.is(row?.request_hash, requestHashOf({ operation: 'checkout', input }));
   t.deepEqual(JSON.parse(row!.response!), { versions: created.versions });
-  const { rows } = await app.test.db.query<{ table: string | null }>("SELECT to_regclass('http_idempotency')::text AS table");
+  const { rows } = await app.test.db.query<{ table: string | null }>(
+    "SELECT to_regclass('http_idempotency')::text AS table",
+  );
   t.is(rows[0]!.table, null);
 });

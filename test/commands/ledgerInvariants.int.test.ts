@@ -15,7 +15,15 @@ import { recordPayment } from '../../commands/orders/recordPayment.ts';
 import { refundOrder } from '../../commands/orders/refundOrder.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { contextFor } from '../../commands/context.ts';
-import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct, PAYMENT_WEBHOOK, SETTLEMENT_SERVICE, type ListedProduct } from '../../commands/demo/marketplaceFlow.ts';
+import {
+  deliveryKey,
+  FINANCE_LEAD,
+  KERNEL_OPERATOR,
+  listProduct,
+  PAYMENT_WEBHOOK,
+  SETTLEMENT_SERVICE,
+  type ListedProduct,
+} from '../../commands/demo/marketplaceFlow.ts';
 import { replay } from '../../projections/replay/replay.ts';
 import { sqlReplayTarget } from '../../infra/adapters/sql/replayTarget.ts';
 import { trialBalance } from '../../projections/ledger/ledgerQueries.ts';
@@ -34,11 +42,21 @@ type Step =
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('checkout' as const), listing: fc.nat(1) }),
-  fc.record({ kind: fc.constant('pay' as const), order: fc.nat(7), shortBy: fc.constantFrom(0, 0, 0, 1), paymentId: fc.nat(9) }),
+  fc.record({
+    kind: fc.constant('pay' as const),
+    order: fc.nat(7),
+    shortBy: fc.constantFrom(0, 0, 0, 1),
+    paymentId: fc.nat(9),
+  }),
   fc.record({ kind: fc.constantFrom('finalize' as const, 'refund' as const, 'cancel' as const), order: fc.nat(7) }),
   fc.record({
     kind: fc.constant('post' as const),
-    account: fc.constantFrom('liability:buyer-clearing', 'liability:seller-payable:publisher-1', 'asset:payment-provider', 'revenue:platform-fees'),
+    account: fc.constantFrom(
+      'liability:buyer-clearing',
+      'liability:seller-payable:publisher-1',
+      'asset:payment-provider',
+      'revenue:platform-fees',
+    ),
     amountMinor: fc.integer({ min: 1, max: 3000 }),
     balanced: fc.boolean(),
   }),
@@ -49,7 +67,11 @@ async function run(deps: CommandDeps, listings: ListedProduct[], orders: string[
   const orderOf = (index: number) => orders[index % Math.max(1, orders.length)];
   switch (s.kind) {
     case 'checkout': {
-      const { orderId } = await checkout(deps, { listingId: listingOf(s.listing).listingId, deliveryPublicKey: KEY }, contextFor(buyer));
+      const { orderId } = await checkout(
+        deps,
+        { listingId: listingOf(s.listing).listingId, deliveryPublicKey: KEY },
+        contextFor(buyer),
+      );
       orders.push(orderId);
       return;
     }
@@ -57,7 +79,17 @@ async function run(deps: CommandDeps, listings: ListedProduct[], orders: string[
       const orderId = orderOf(s.order);
       if (!orderId) return;
       const price = listings[0]!.priceMinor;
-      await recordPayment(deps, { orderId, providerPaymentId: `pay-${s.paymentId}`, amountMinor: price - s.shortBy, currency: 'EUR', outcome: 'succeeded' }, contextFor(PAYMENT_WEBHOOK));
+      await recordPayment(
+        deps,
+        {
+          orderId,
+          providerPaymentId: `pay-${s.paymentId}`,
+          amountMinor: price - s.shortBy,
+          currency: 'EUR',
+          outcome: 'succeeded',
+        },
+        contextFor(PAYMENT_WEBHOOK),
+      );
       return;
     }
     case 'finalize':
@@ -73,7 +105,12 @@ async function run(deps: CommandDeps, listings: ListedProduct[], orders: string[
     case 'post': {
       const entries = [
         { account: s.account, direction: 'debit', amountMinor: s.amountMinor, currency: 'EUR' },
-        { account: 'expense:adjustments', direction: 'credit', amountMinor: s.balanced ? s.amountMinor : s.amountMinor + 1, currency: 'EUR' },
+        {
+          account: 'expense:adjustments',
+          direction: 'credit',
+          amountMinor: s.balanced ? s.amountMinor : s.amountMinor + 1,
+          currency: 'EUR',
+        },
       ];
       await postLedgerTransaction(deps, { entries, reason: 'property adjustment' }, contextFor(FINANCE_LEAD));
       return;
@@ -86,8 +123,22 @@ test('property: accepted commands keep the ledger balanced and non-negative wher
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
       const app = await testApp(t, 'postgres');
       const publisher = { id: 'publisher-1', role: 'Publisher' };
-      const product = { name: 'p', version: '1', priceMinor: 1001, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 1, royaltySplits: [{ partyId: publisher.id, basisPoints: 6000 }, { partyId: 'artist', basisPoints: 4000 }] };
-      const listings = [await listProduct(app.deps, publisher, product), await listProduct(app.deps, publisher, { ...product, name: 'q' })];
+      const product = {
+        name: 'p',
+        version: '1',
+        priceMinor: 1001,
+        currency: 'EUR',
+        artifactSha256: 'a'.repeat(64),
+        sizeBytes: 1,
+        royaltySplits: [
+          { partyId: publisher.id, basisPoints: 6000 },
+          { partyId: 'artist', basisPoints: 4000 },
+        ],
+      };
+      const listings = [
+        await listProduct(app.deps, publisher, product),
+        await listProduct(app.deps, publisher, { ...product, name: 'q' }),
+      ];
       const orders: string[] = [];
       for (const s of steps) {
         try {
@@ -109,7 +160,11 @@ test('property: accepted commands keep the ledger balanced and non-negative wher
       );
       t.deepEqual(negative, []);
       const live = await projectionDigests(db);
-      const rebuilt = await replay({ target: sqlReplayTarget(db), checker: inProcessChecker(app.runtime.registry), compare: true });
+      const rebuilt = await replay({
+        target: sqlReplayTarget(db),
+        checker: inProcessChecker(app.runtime.registry),
+        compare: true,
+      });
       return rebuilt.ok && JSON.stringify(rebuilt.digests) === JSON.stringify(live);
     }),
     { numRuns: 12 },

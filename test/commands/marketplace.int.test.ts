@@ -7,8 +7,16 @@ import { testApp } from '../helpers/app.ts';
 const publisher = { id: 'publisher-1', role: 'Publisher' };
 const buyer = { id: 'buyer-1', role: 'Buyer' };
 const product = {
-  name: 'Terrain generator', version: '1.0.0', priceMinor: 1999, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 4096,
-  royaltySplits: [{ partyId: publisher.id, basisPoints: 8000 }, { partyId: 'artist-7', basisPoints: 2000 }],
+  name: 'Terrain generator',
+  version: '1.0.0',
+  priceMinor: 1999,
+  currency: 'EUR',
+  artifactSha256: 'a'.repeat(64),
+  sizeBytes: 4096,
+  royaltySplits: [
+    { partyId: publisher.id, basisPoints: 8000 },
+    { partyId: 'artist-7', basisPoints: 2000 },
+  ],
 };
 
 for (const engine of ENGINES) {
@@ -18,9 +26,17 @@ for (const engine of ENGINES) {
     t.regex(listed.manifestSignatureId, /^msig-[0-9a-f]{32}$/);
     const bought = await purchase(app.deps, buyer, listed, 'pay-1', deliveryKey());
     t.is(bought.results.finalized.seqs.length, 2);
-    const { rows: orders } = await app.test.db.query<{ status: string; delivery_state: string; manifest_signature_id: string }>('SELECT status, delivery_state, manifest_signature_id FROM orders');
-    t.deepEqual(orders, [{ status: 'finalized', delivery_state: 'deliverable', manifest_signature_id: listed.manifestSignatureId }]);
-    const { rows: balances } = await app.test.db.query<{ account: string; balance_minor: number }>('SELECT account, balance_minor FROM ledger_accounts ORDER BY account');
+    const { rows: orders } = await app.test.db.query<{
+      status: string;
+      delivery_state: string;
+      manifest_signature_id: string;
+    }>('SELECT status, delivery_state, manifest_signature_id FROM orders');
+    t.deepEqual(orders, [
+      { status: 'finalized', delivery_state: 'deliverable', manifest_signature_id: listed.manifestSignatureId },
+    ]);
+    const { rows: balances } = await app.test.db.query<{ account: string; balance_minor: number }>(
+      'SELECT account, balance_minor FROM ledger_accounts ORDER BY account',
+    );
     t.deepEqual(balances, [
       { account: 'asset:payment-provider', balance_minor: 1999 },
       { account: 'liability:buyer-clearing', balance_minor: 0 },
@@ -28,8 +44,12 @@ for (const engine of ENGINES) {
       { account: 'liability:seller-payable:publisher-1', balance_minor: -1440 },
       { account: 'revenue:platform-fees', balance_minor: -199 },
     ]);
-    t.deepEqual(await trialBalance(app.test.db), [{ currency: 'EUR', debitMinor: 3998, creditMinor: 3998, totalMinor: 0 }]);
-    const { rows: listings } = await app.test.db.query<{ status: string; price_minor: number }>('SELECT status, price_minor FROM catalog_listings');
+    t.deepEqual(await trialBalance(app.test.db), [
+      { currency: 'EUR', debitMinor: 3998, creditMinor: 3998, totalMinor: 0 },
+    ]);
+    const { rows: listings } = await app.test.db.query<{ status: string; price_minor: number }>(
+      'SELECT status, price_minor FROM catalog_listings',
+    );
     t.deepEqual(listings, [{ status: 'active', price_minor: 1999 }]);
   });
 }

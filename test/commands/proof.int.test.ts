@@ -43,7 +43,18 @@ test('a proof verifies with OpenSSL alone, and fails after one byte of the paylo
   writeFileSync(join(directory, 'pub.pem'), signer.publicKeyPem);
   writeFileSync(join(directory, 'payload.json'), proof.canonical_payload);
   writeFileSync(join(directory, 'sig.bin'), Buffer.from(proof.signature, 'base64'));
-  const verifyArgs = ['pkeyutl', '-verify', '-pubin', '-inkey', join(directory, 'pub.pem'), '-rawin', '-in', join(directory, 'payload.json'), '-sigfile', join(directory, 'sig.bin')];
+  const verifyArgs = [
+    'pkeyutl',
+    '-verify',
+    '-pubin',
+    '-inkey',
+    join(directory, 'pub.pem'),
+    '-rawin',
+    '-in',
+    join(directory, 'payload.json'),
+    '-sigfile',
+    join(directory, 'sig.bin'),
+  ];
   t.true(openssl(verifyArgs), 'openssl rejected a proof the project made');
   const tampered = Buffer.from(proof.canonical_payload, 'utf8');
   const at = proof.canonical_payload.indexOf('"to_seq":') + '"to_seq":'.length;
@@ -60,15 +71,26 @@ test('verify-proof checks the signature, the registry window and, against the ch
   t.true(proof.ledger_row_ids.length > 0);
   const registry = { registry: app.runtime.registry };
   const source = () => ({ reader: databaseReader(app.test.db), checker: inProcessChecker(app.runtime.registry) });
-  t.like(await verifyProof(JSON.stringify(proof), registry, source()), { ok: true, chainChecked: true, recordSignaturesChecked: true });
+  t.like(await verifyProof(JSON.stringify(proof), registry, source()), {
+    ok: true,
+    chainChecked: true,
+    recordSignaturesChecked: true,
+  });
   const signer = app.runtime.registry.signers.get(proof.signer_kid)!;
-  t.like(await verifyProof(JSON.stringify(proof), { publicKey: signer.publicKey }, { reader: databaseReader(app.test.db) }), { ok: true, recordSignaturesChecked: false });
+  t.like(
+    await verifyProof(JSON.stringify(proof), { publicKey: signer.publicKey }, { reader: databaseReader(app.test.db) }),
+    { ok: true, recordSignaturesChecked: false },
+  );
 
   const edited = { ...proof, ledger_row_ids: proof.ledger_row_ids.slice(1) };
   t.is((await verifyProof(JSON.stringify(edited), registry)).finding?.reason, 'payload-mismatch');
   const other = generateKeyPairSync('ed25519');
   t.is((await verifyProof(JSON.stringify(proof), { publicKey: other.publicKey })).finding?.reason, 'bad-signature');
-  const retired = parseRegistry({ signers: [registryEntry(proof.signer_kid, 'ed25519', signer.publicKey, '2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z')] });
+  const retired = parseRegistry({
+    signers: [
+      registryEntry(proof.signer_kid, 'ed25519', signer.publicKey, '2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z'),
+    ],
+  });
   t.is((await verifyProof(JSON.stringify(proof), { registry: retired })).finding?.reason, 'outside-validity-window');
 
   // A proof re-signed over a range_hash the chain does not have: the signature holds, the chain says no.
@@ -76,11 +98,21 @@ test('verify-proof checks the signature, the registry window and, against the ch
   const { canonical_payload: _c, signature: _s, ...payload } = forged;
   const canonical = jcs(payload);
   const forger = generateKeyPairSync('ed25519');
-  const forgedProof = { ...forged, canonical_payload: canonical, signature: sign(null, Buffer.from(canonical), forger.privateKey).toString('base64') };
-  const forgedReport = await verifyProof(JSON.stringify(forgedProof), { publicKey: createPublicKey(publicPem(forger.publicKey)) }, { reader: databaseReader(app.test.db) });
+  const forgedProof = {
+    ...forged,
+    canonical_payload: canonical,
+    signature: sign(null, Buffer.from(canonical), forger.privateKey).toString('base64'),
+  };
+  const forgedReport = await verifyProof(
+    JSON.stringify(forgedProof),
+    { publicKey: createPublicKey(publicPem(forger.publicKey)) },
+    { reader: databaseReader(app.test.db) },
+  );
   t.is(forgedReport.finding?.reason, 'range-hash-mismatch');
 
-  await app.test.superuser(`UPDATE events SET record = replace(record, '"reason":"finalization', '"reason":"FINALIZATION') WHERE chain = 'main' AND type = 'ledger.posted'`);
+  await app.test.superuser(
+    `UPDATE events SET record = replace(record, '"reason":"finalization', '"reason":"FINALIZATION') WHERE chain = 'main' AND type = 'ledger.posted'`,
+  );
   t.is((await verifyProof(JSON.stringify(proof), registry, source())).finding?.reason, 'chain-integrity');
 });
 
@@ -94,7 +126,9 @@ test('a proof over a time range covers exactly the records committed in it; an e
   const proof = await issued(app, { fromTs: '2026-03-01T12:00:00.000Z', toTs: '2026-03-01T23:00:00.000Z' });
   t.is(proof.from_seq, morning + 1);
   t.is(proof.from_ts, '2026-03-01T14:00:00.000Z');
-  const empty = await t.throwsAsync(issueLedgerProof(app.deps, { fromTs: '2027-01-01T00:00:00.000Z' }, contextFor(FINANCE_LEAD)));
+  const empty = await t.throwsAsync(
+    issueLedgerProof(app.deps, { fromTs: '2027-01-01T00:00:00.000Z' }, contextFor(FINANCE_LEAD)),
+  );
   t.is((empty as CodedError).code, 'PROOF_RANGE_EMPTY');
   const inverted = await t.throwsAsync(issueLedgerProof(app.deps, { fromSeq: 9, toSeq: 3 }, contextFor(FINANCE_LEAD)));
   t.is((inverted as CodedError).code, 'PROOF_RANGE_INVALID');

@@ -19,7 +19,14 @@ import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
 import { commandRoutes } from '../../infra/entrypoints/http/routes/commands.ts';
 import { PAYMENT_PROVIDER } from '../../infra/entrypoints/http/routes/webhooks.ts';
 import { ROUTES } from '../../infra/entrypoints/http/server.ts';
-import { DELIVERY_KEY, SIGNATURE, listingPublished, manifestApproved, manifestDocument, orderCreated } from '../helpers/fixtures.ts';
+import {
+  DELIVERY_KEY,
+  SIGNATURE,
+  listingPublished,
+  manifestApproved,
+  manifestDocument,
+  orderCreated,
+} from '../helpers/fixtures.ts';
 
 /** The actor every probe runs as: the owner, buyer or named approver wherever a rule depends on who it is. */
 const ACTOR_ID = 'actor-1';
@@ -28,18 +35,58 @@ const UNKNOWN_ROLE = 'Intruder';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 const LATER = '2026-01-08T00:00:00.000Z';
-const proposal = { upgradeId: 'u-1', description: 'kernel 2.0', payloadSha256: 'c'.repeat(64), threshold: 2, approvers: [ACTOR_ID, 'k-2'], expiresAt: '2026-01-02T00:00:00.000Z' };
+const proposal = {
+  upgradeId: 'u-1',
+  description: 'kernel 2.0',
+  payloadSha256: 'c'.repeat(64),
+  threshold: 2,
+  approvers: [ACTOR_ID, 'k-2'],
+  expiresAt: '2026-01-02T00:00:00.000Z',
+};
 const proposed = fold(upgradeDecider, [{ type: 'upgrade.proposed', data: { ...proposal, proposedBy: 'admin-1' } }]);
 const submitted = fold(manifestDecider, [{ type: 'manifest.submitted', data: manifestDocument() }]);
 const ownApprovedManifest = fold(manifestDecider, manifestApproved(manifestDocument({ publisherId: ACTOR_ID })));
-const ownListing = fold(listingDecider, [{ type: 'listing.published', data: listingPublished({ publisherId: ACTOR_ID }) }]);
+const ownListing = fold(listingDecider, [
+  { type: 'listing.published', data: listingPublished({ publisherId: ACTOR_ID }) },
+]);
 const othersListing = fold(listingDecider, [{ type: 'listing.published', data: listingPublished() }]);
 const created: OrderEvent[] = [{ type: 'order.created', data: orderCreated({ buyerId: ACTOR_ID }) }];
-const paid: OrderEvent[] = [...created, { type: 'order.paid', data: { orderId: 'o-1', providerPaymentId: 'pay-1', amountMinor: 1999, currency: 'EUR', ledgerTransactionId: 'payment-o-1' } }];
-const transaction = { transactionId: 't-1', reason: 'adjustment', entries: [{ account: 'expense:hosting', direction: 'debit' as const, amountMinor: 500, currency: 'EUR' }, { account: 'asset:bank', direction: 'credit' as const, amountMinor: 500, currency: 'EUR' }] };
+const paid: OrderEvent[] = [
+  ...created,
+  {
+    type: 'order.paid',
+    data: {
+      orderId: 'o-1',
+      providerPaymentId: 'pay-1',
+      amountMinor: 1999,
+      currency: 'EUR',
+      ledgerTransactionId: 'payment-o-1',
+    },
+  },
+];
+const transaction = {
+  transactionId: 't-1',
+  reason: 'adjustment',
+  entries: [
+    { account: 'expense:hosting', direction: 'debit' as const, amountMinor: 500, currency: 'EUR' },
+    { account: 'asset:bank', direction: 'credit' as const, amountMinor: 500, currency: 'EUR' },
+  ],
+};
 const proof = {
-  proofId: 'p-1', kind: 'ledger-range' as const, chain: 'main', fromSeq: 1, toSeq: 9, fromTs: NOW, toTs: '2026-01-01T00:00:01.000Z',
-  rangeHash: 'a'.repeat(64), headHash: 'b'.repeat(64), ledgerRowCount: 3, signerKid: 'k', alg: 'ed25519', signature: 'c2ln', payloadSha256: 'c'.repeat(64),
+  proofId: 'p-1',
+  kind: 'ledger-range' as const,
+  chain: 'main',
+  fromSeq: 1,
+  toSeq: 9,
+  fromTs: NOW,
+  toTs: '2026-01-01T00:00:01.000Z',
+  rangeHash: 'a'.repeat(64),
+  headHash: 'b'.repeat(64),
+  ledgerRowCount: 3,
+  signerKid: 'k',
+  alg: 'ed25519',
+  signature: 'c2ln',
+  payloadSha256: 'c'.repeat(64),
 };
 
 /**
@@ -47,24 +94,67 @@ const proof = {
  * passes for ACTOR_ID: an allowed role gets events, any other is refused.
  */
 const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
-  SubmitManifest: (actor) => manifestDecider.decide({ type: 'SubmitManifest', actor, manifest: manifestDocument({ publisherId: actor.id }) }, manifestDecider.initialState),
-  ApproveManifest: (actor) => manifestDecider.decide({ type: 'ApproveManifest', actor, manifestSha256: 'b'.repeat(64), manifestSignatureId: 'msig-1', signature: SIGNATURE }, submitted),
+  SubmitManifest: (actor) =>
+    manifestDecider.decide(
+      { type: 'SubmitManifest', actor, manifest: manifestDocument({ publisherId: actor.id }) },
+      manifestDecider.initialState,
+    ),
+  ApproveManifest: (actor) =>
+    manifestDecider.decide(
+      {
+        type: 'ApproveManifest',
+        actor,
+        manifestSha256: 'b'.repeat(64),
+        manifestSignatureId: 'msig-1',
+        signature: SIGNATURE,
+      },
+      submitted,
+    ),
   RejectManifest: (actor) => manifestDecider.decide({ type: 'RejectManifest', actor, reason: 'unsafe' }, submitted),
-  ProposeUpgrade: (actor) => upgradeDecider.decide({ type: 'ProposeUpgrade', actor, now: NOW, proposal }, upgradeDecider.initialState),
+  ProposeUpgrade: (actor) =>
+    upgradeDecider.decide({ type: 'ProposeUpgrade', actor, now: NOW, proposal }, upgradeDecider.initialState),
   ApproveUpgrade: (actor) => upgradeDecider.decide({ type: 'ApproveUpgrade', actor, now: NOW }, proposed),
   RejectUpgrade: (actor) => upgradeDecider.decide({ type: 'RejectUpgrade', actor, now: NOW, reason: 'veto' }, proposed),
   ExpireUpgrade: (actor) => upgradeDecider.decide({ type: 'ExpireUpgrade', actor, now: LATER }, proposed),
-  PublishListing: (actor) => listingDecider.decide({ type: 'PublishListing', actor, listingId: 'l-1', manifest: ownApprovedManifest }, listingDecider.initialState),
-  ChangeListingPrice: (actor) => listingDecider.decide({ type: 'ChangeListingPrice', actor, priceMinor: 2499 }, ownListing),
+  PublishListing: (actor) =>
+    listingDecider.decide(
+      { type: 'PublishListing', actor, listingId: 'l-1', manifest: ownApprovedManifest },
+      listingDecider.initialState,
+    ),
+  ChangeListingPrice: (actor) =>
+    listingDecider.decide({ type: 'ChangeListingPrice', actor, priceMinor: 2499 }, ownListing),
   DelistListing: (actor) => listingDecider.decide({ type: 'DelistListing', actor, reason: 'takedown' }, ownListing),
   CreateOrder: (actor) =>
-    orderDecider.decide({ type: 'CreateOrder', actor, orderId: 'o-1', listing: othersListing, deliveryPublicKey: DELIVERY_KEY, platformFeeBasisPoints: 1000 }, orderDecider.initialState),
+    orderDecider.decide(
+      {
+        type: 'CreateOrder',
+        actor,
+        orderId: 'o-1',
+        listing: othersListing,
+        deliveryPublicKey: DELIVERY_KEY,
+        platformFeeBasisPoints: 1000,
+      },
+      orderDecider.initialState,
+    ),
   RecordPayment: (actor) =>
-    orderDecider.decide({ type: 'RecordPayment', actor, providerPaymentId: 'pay-1', amountMinor: 1999, currency: 'EUR', outcome: 'succeeded' }, fold(orderDecider, created)),
+    orderDecider.decide(
+      {
+        type: 'RecordPayment',
+        actor,
+        providerPaymentId: 'pay-1',
+        amountMinor: 1999,
+        currency: 'EUR',
+        outcome: 'succeeded',
+      },
+      fold(orderDecider, created),
+    ),
   FinalizeOrder: (actor) => orderDecider.decide({ type: 'FinalizeOrder', actor }, fold(orderDecider, paid)),
-  RefundOrder: (actor) => orderDecider.decide({ type: 'RefundOrder', actor, reason: 'broken' }, fold(orderDecider, paid)),
-  CancelOrder: (actor) => orderDecider.decide({ type: 'CancelOrder', actor, reason: 'changed my mind' }, fold(orderDecider, created)),
-  PostLedgerTransaction: (actor) => ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
+  RefundOrder: (actor) =>
+    orderDecider.decide({ type: 'RefundOrder', actor, reason: 'broken' }, fold(orderDecider, paid)),
+  CancelOrder: (actor) =>
+    orderDecider.decide({ type: 'CancelOrder', actor, reason: 'changed my mind' }, fold(orderDecider, created)),
+  PostLedgerTransaction: (actor) =>
+    ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
   RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
 };
 
@@ -101,7 +191,10 @@ function decide(command: CommandName, role: string): { accepted: true } | { acce
 }
 
 test('every command route runs one command and takes its roles from that command’s definition', (t) => {
-  t.deepEqual(new Set(commandRoutes.map((route) => COMMAND_OF_ROUTE[route.operationId])), new Set(Object.keys(COMMAND_ROLES)));
+  t.deepEqual(
+    new Set(commandRoutes.map((route) => COMMAND_OF_ROUTE[route.operationId])),
+    new Set(Object.keys(COMMAND_ROLES)),
+  );
   for (const route of commandRoutes) {
     const command = COMMAND_OF_ROUTE[route.operationId];
     if (command === undefined) {
@@ -128,16 +221,25 @@ test('a route’s roles are exactly the roles its decider accepts; the decider r
         t.fail(`${command} by ${role}: the route allows it, the decider refused: ${String(error)}`);
         continue;
       }
-      t.true(error instanceof CodedError && error.code === 'FORBIDDEN_ROLE', `${command} by ${role} is refused with ${String(error)}`);
-      if (error instanceof CodedError) t.deepEqual(error.details['allowed'], [...allowed], `${command}: the list the decider checks`);
+      t.true(
+        error instanceof CodedError && error.code === 'FORBIDDEN_ROLE',
+        `${command} by ${role} is refused with ${String(error)}`,
+      );
+      if (error instanceof CodedError)
+        t.deepEqual(error.details['allowed'], [...allowed], `${command}: the list the decider checks`);
     }
-    t.deepEqual(accepted, ROLES.filter((role) => allowed.includes(role)), `${route.operationId} (${command})`);
+    t.deepEqual(
+      accepted,
+      ROLES.filter((role) => allowed.includes(role)),
+      `${route.operationId} (${command})`,
+    );
   }
 });
 
 test('whoever may pay, finalize or refund an order may post what it implies to the ledger, as its actor', (t) => {
   for (const command of ['RecordPayment', 'FinalizeOrder', 'RefundOrder'] as const) {
-    for (const role of COMMAND_ROLES[command]) t.true(hasRole({ id: ACTOR_ID, role }, COMMAND_ROLES.PostLedgerTransaction), `${command} by ${role}`);
+    for (const role of COMMAND_ROLES[command])
+      t.true(hasRole({ id: ACTOR_ID, role }, COMMAND_ROLES.PostLedgerTransaction), `${command} by ${role}`);
   }
   t.true(hasRole(PAYMENT_PROVIDER, COMMAND_ROLES.RecordPayment), 'the payment webhook records payments');
 });

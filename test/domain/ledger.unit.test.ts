@@ -10,38 +10,80 @@ import { finalizePosting, paymentPosting, refundPostings, saleCredits } from '..
 import { given } from '../helpers/given.ts';
 import { auditor, buyer, operator, orderCreated } from '../helpers/fixtures.ts';
 
-const debit = (account: string, amountMinor: number, currency = 'EUR'): LedgerEntry => ({ account, direction: 'debit', amountMinor, currency });
-const credit = (account: string, amountMinor: number, currency = 'EUR'): LedgerEntry => ({ account, direction: 'credit', amountMinor, currency });
-const transaction = (entries: LedgerEntry[], transactionId = 't-1'): LedgerTransaction => ({ transactionId, entries, reason: 'adjustment' });
-const post = (tx: LedgerTransaction, actor = operator) => ({ type: 'PostLedgerTransaction' as const, actor, transaction: tx });
+const debit = (account: string, amountMinor: number, currency = 'EUR'): LedgerEntry => ({
+  account,
+  direction: 'debit',
+  amountMinor,
+  currency,
+});
+const credit = (account: string, amountMinor: number, currency = 'EUR'): LedgerEntry => ({
+  account,
+  direction: 'credit',
+  amountMinor,
+  currency,
+});
+const transaction = (entries: LedgerEntry[], transactionId = 't-1'): LedgerTransaction => ({
+  transactionId,
+  entries,
+  reason: 'adjustment',
+});
+const post = (tx: LedgerTransaction, actor = operator) => ({
+  type: 'PostLedgerTransaction' as const,
+  actor,
+  transaction: tx,
+});
 const balanced = transaction([debit('expense:hosting', 500), credit('asset:bank', 500)]);
 
 test('a balanced transaction is posted; the same one again is a no-op; another under its id conflicts', (t) => {
-  given(ledgerDecider).when(post(balanced)).then(t, [{ type: 'ledger.posted', data: balanced }]);
-  given(ledgerDecider, [{ type: 'ledger.posted', data: balanced }]).when(post(balanced)).then(t, []);
+  given(ledgerDecider)
+    .when(post(balanced))
+    .then(t, [{ type: 'ledger.posted', data: balanced }]);
+  given(ledgerDecider, [{ type: 'ledger.posted', data: balanced }])
+    .when(post(balanced))
+    .then(t, []);
   given(ledgerDecider, [{ type: 'ledger.posted', data: balanced }])
     .when(post(transaction([debit('expense:hosting', 501), credit('asset:bank', 501)])))
     .thenRejects(t, 'LEDGER_TRANSACTION_CONFLICT');
 });
 
 test('a post is refused: unbalanced, one entry, zero or fractional amount, bad account or currency, wrong role', (t) => {
-  given(ledgerDecider).when(post(transaction([debit('expense:hosting', 500), credit('asset:bank', 499)]))).thenRejects(t, 'LEDGER_UNBALANCED');
+  given(ledgerDecider)
+    .when(post(transaction([debit('expense:hosting', 500), credit('asset:bank', 499)])))
+    .thenRejects(t, 'LEDGER_UNBALANCED');
   given(ledgerDecider)
     .when(post(transaction([debit('expense:hosting', 500, 'EUR'), credit('asset:bank', 500, 'USD')])))
     .thenRejects(t, 'LEDGER_UNBALANCED');
-  given(ledgerDecider).when(post(transaction([debit('expense:hosting', 500)]))).thenRejects(t, 'LEDGER_TOO_FEW_ENTRIES');
-  given(ledgerDecider).when(post(transaction([debit('expense:hosting', 0), credit('asset:bank', 0)]))).thenRejects(t, 'LEDGER_INVALID_AMOUNT');
-  given(ledgerDecider).when(post(transaction([debit('expense:hosting', 0.5), credit('asset:bank', 0.5)]))).thenRejects(t, 'LEDGER_INVALID_AMOUNT');
-  given(ledgerDecider).when(post(transaction([debit('cash', 5), credit('asset:bank', 5)]))).thenRejects(t, 'LEDGER_INVALID_ACCOUNT');
-  given(ledgerDecider).when(post(transaction([debit('expense:hosting', 5, 'euro'), credit('asset:bank', 5, 'euro')]))).thenRejects(t, 'LEDGER_INVALID_CURRENCY');
+  given(ledgerDecider)
+    .when(post(transaction([debit('expense:hosting', 500)])))
+    .thenRejects(t, 'LEDGER_TOO_FEW_ENTRIES');
+  given(ledgerDecider)
+    .when(post(transaction([debit('expense:hosting', 0), credit('asset:bank', 0)])))
+    .thenRejects(t, 'LEDGER_INVALID_AMOUNT');
+  given(ledgerDecider)
+    .when(post(transaction([debit('expense:hosting', 0.5), credit('asset:bank', 0.5)])))
+    .thenRejects(t, 'LEDGER_INVALID_AMOUNT');
+  given(ledgerDecider)
+    .when(post(transaction([debit('cash', 5), credit('asset:bank', 5)])))
+    .thenRejects(t, 'LEDGER_INVALID_ACCOUNT');
+  given(ledgerDecider)
+    .when(post(transaction([debit('expense:hosting', 5, 'euro'), credit('asset:bank', 5, 'euro')])))
+    .thenRejects(t, 'LEDGER_INVALID_CURRENCY');
   given(ledgerDecider).when(post(balanced, buyer)).thenRejects(t, 'FORBIDDEN_ROLE');
-  given(ledgerDecider).when(post({ ...balanced, transactionId: 'no spaces' })).thenRejects(t, 'INVALID_ID');
+  given(ledgerDecider)
+    .when(post({ ...balanced, transactionId: 'no spaces' }))
+    .thenRejects(t, 'INVALID_ID');
   const many = Array.from({ length: 101 }, (_, i) => (i === 0 ? debit('asset:bank', 100) : credit('asset:bank', 1)));
-  given(ledgerDecider).when(post(transaction(many))).thenRejects(t, 'LEDGER_TOO_MANY_ENTRIES');
+  given(ledgerDecider)
+    .when(post(transaction(many)))
+    .thenRejects(t, 'LEDGER_TOO_MANY_ENTRIES');
 });
 
 test('accounts carry their kind in their id; assets grow with debits, liabilities with credits', (t) => {
-  t.like(parseAccount('liability:seller-payable:publisher-1'), { kind: 'liability', name: 'seller-payable', party: 'publisher-1' });
+  t.like(parseAccount('liability:seller-payable:publisher-1'), {
+    kind: 'liability',
+    name: 'seller-payable',
+    party: 'publisher-1',
+  });
   t.is(parseAccount('cash'), undefined);
   t.is(normalBalance('asset', 5), 5);
   t.is(normalBalance('liability', 5), -5);
@@ -52,7 +94,9 @@ test('accounts carry their kind in their id; assets grow with debits, liabilitie
 
 test('a post that would take a must-not-go-negative account below zero is refused', (t) => {
   const balances = new Map<string, number>();
-  const error = t.throws(() => applyEntries(balances, [debit(ACCOUNTS.buyerClearing, 10), credit('revenue:other', 10)], 't'));
+  const error = t.throws(() =>
+    applyEntries(balances, [debit(ACCOUNTS.buyerClearing, 10), credit('revenue:other', 10)], 't'),
+  );
   t.is((error as CodedError).code, 'LEDGER_ACCOUNT_WOULD_GO_NEGATIVE');
   const ok = new Map<string, number>();
   applyEntries(ok, paymentPosting(orderCreated(), 'pay-1').entries, 'p');
@@ -63,10 +107,23 @@ test('a post that would take a must-not-go-negative account below zero is refuse
 test('finalization splits fee, seller share and royalties exactly; rounding goes to the seller', (t) => {
   const order = orderCreated({ priceMinor: 1999 });
   // fee 199 (10 %, down); net 1800: publisher 80 % = 1440, artist 20 % = 360.
-  t.deepEqual(saleCredits(order), [credit(ACCOUNTS.platformFees, 199), credit(ACCOUNTS.sellerPayable('publisher-1'), 1440), credit(ACCOUNTS.royaltyPayable('artist-7'), 360)]);
-  const odd = orderCreated({ priceMinor: 1001, royaltySplits: [{ partyId: 'a', basisPoints: 3333 }, { partyId: 'b', basisPoints: 6667 }] });
+  t.deepEqual(saleCredits(order), [
+    credit(ACCOUNTS.platformFees, 199),
+    credit(ACCOUNTS.sellerPayable('publisher-1'), 1440),
+    credit(ACCOUNTS.royaltyPayable('artist-7'), 360),
+  ]);
+  const odd = orderCreated({
+    priceMinor: 1001,
+    royaltySplits: [
+      { partyId: 'a', basisPoints: 3333 },
+      { partyId: 'b', basisPoints: 6667 },
+    ],
+  });
   const credits = saleCredits(odd);
-  t.is(credits.reduce((sum, e) => sum + e.amountMinor, 0), 1001);
+  t.is(
+    credits.reduce((sum, e) => sum + e.amountMinor, 0),
+    1001,
+  );
   t.notThrows(() => checkTransaction(finalizePosting(odd)));
 });
 
@@ -82,17 +139,43 @@ test('a refund after finalization reverses the split and returns the payment', (
 
 test('a proof is recorded once, by finance roles (an auditor appends nothing), with a sane range', (t) => {
   const proof = {
-    proofId: 'p-1', kind: 'ledger-range' as const, chain: 'main', fromSeq: 1, toSeq: 9, fromTs: '2026-01-01T00:00:00.000Z', toTs: '2026-01-01T00:00:01.000Z',
-    rangeHash: 'a'.repeat(64), headHash: 'b'.repeat(64), ledgerRowCount: 3, signerKid: 'k', alg: 'ed25519', signature: 'c2ln', payloadSha256: 'c'.repeat(64),
+    proofId: 'p-1',
+    kind: 'ledger-range' as const,
+    chain: 'main',
+    fromSeq: 1,
+    toSeq: 9,
+    fromTs: '2026-01-01T00:00:00.000Z',
+    toTs: '2026-01-01T00:00:01.000Z',
+    rangeHash: 'a'.repeat(64),
+    headHash: 'b'.repeat(64),
+    ledgerRowCount: 3,
+    signerKid: 'k',
+    alg: 'ed25519',
+    signature: 'c2ln',
+    payloadSha256: 'c'.repeat(64),
   };
-  given(proofDecider).when({ type: 'RecordProof', actor: operator, proof }).then(t, [{ type: 'ledger.proof_issued', data: proof }]);
-  given(proofDecider, [{ type: 'ledger.proof_issued', data: proof }]).when({ type: 'RecordProof', actor: operator, proof }).thenRejects(t, 'PROOF_EXISTS');
-  given(proofDecider).when({ type: 'RecordProof', actor: operator, proof: { ...proof, fromSeq: 10 } }).thenRejects(t, 'PROOF_RANGE_INVALID');
+  given(proofDecider)
+    .when({ type: 'RecordProof', actor: operator, proof })
+    .then(t, [{ type: 'ledger.proof_issued', data: proof }]);
+  given(proofDecider, [{ type: 'ledger.proof_issued', data: proof }])
+    .when({ type: 'RecordProof', actor: operator, proof })
+    .thenRejects(t, 'PROOF_EXISTS');
+  given(proofDecider)
+    .when({ type: 'RecordProof', actor: operator, proof: { ...proof, fromSeq: 10 } })
+    .thenRejects(t, 'PROOF_RANGE_INVALID');
   given(proofDecider).when({ type: 'RecordProof', actor: auditor, proof }).thenRejects(t, 'FORBIDDEN_ROLE');
   given(proofDecider).when({ type: 'RecordProof', actor: buyer, proof }).thenRejects(t, 'FORBIDDEN_ROLE');
 });
 
-const accountArbitrary = fc.constantFrom('asset:bank', 'expense:hosting', 'revenue:other', 'equity:capital', ACCOUNTS.buyerClearing, ACCOUNTS.paymentProvider, ACCOUNTS.sellerPayable('p1'));
+const accountArbitrary = fc.constantFrom(
+  'asset:bank',
+  'expense:hosting',
+  'revenue:other',
+  'equity:capital',
+  ACCOUNTS.buyerClearing,
+  ACCOUNTS.paymentProvider,
+  ACCOUNTS.sellerPayable('p1'),
+);
 const entryArbitrary = fc.record({
   account: accountArbitrary,
   direction: fc.constantFrom('debit' as const, 'credit' as const),

@@ -17,12 +17,19 @@ export interface TestApp extends App {
   snapshot(): Promise<{ head: { seq: number; hash: string }; digests: Record<string, string> }>;
 }
 
-export async function snapshotOf(db: SqlDatabase, app: App): Promise<{ head: { seq: number; hash: string }; digests: Record<string, string> }> {
+export async function snapshotOf(
+  db: SqlDatabase,
+  app: App,
+): Promise<{ head: { seq: number; hash: string }; digests: Record<string, string> }> {
   const head = await app.runtime.store.head(app.deps.chain);
   return { head: { seq: head.seq, hash: head.hash }, digests: await projectionDigests(db) };
 }
 
-export async function testApp(t: ExecutionContext, engine: EngineName, options: { nowMs?: () => number } = {}): Promise<TestApp> {
+export async function testApp(
+  t: ExecutionContext,
+  engine: EngineName,
+  options: { nowMs?: () => number } = {},
+): Promise<TestApp> {
   const test = await openTestDatabase(engine);
   const dataDir = tempDir('app');
   const config = loadConfig({ CHAINBOOK_DATA_DIR: dataDir });

@@ -11,7 +11,9 @@ import { openRuntime } from '../../infra/wiring/runtime.ts';
 const [target, dataDir, tag, appendsText, inFlightText] = process.argv.slice(2);
 const appends = Number(appendsText);
 const inFlight = Number(inFlightText);
-const env = target!.startsWith('postgres') ? { DATABASE_URL: target!, CHAINBOOK_DATA_DIR: dataDir! } : { CHAINBOOK_DATA_DIR: target! };
+const env = target!.startsWith('postgres')
+  ? { DATABASE_URL: target!, CHAINBOOK_DATA_DIR: dataDir! }
+  : { CHAINBOOK_DATA_DIR: target! };
 const runtime = await openRuntime(loadConfig({ ...env, CHAINBOOK_SIGNERS: `${dataDir}/signers.json` }));
 let next = 0;
 
@@ -21,10 +23,21 @@ async function lane(): Promise<void> {
     const result = await runtime.store.append('main', [
       // A stream of its own, and a stream all processes share without expectedVersion:
       // both must come out with linear, unique versions.
-      { stream: `quote-${tag}-${n}`, type: 'quote.recorded', data: { tag: tag!, n }, actor: { id: `writer-${tag}`, role: 'Service' } },
-      { stream: `shared-${n % 5}`, type: 'counter.incremented', data: { tag: tag!, n }, actor: { id: `writer-${tag}`, role: 'Service' } },
+      {
+        stream: `quote-${tag}-${n}`,
+        type: 'quote.recorded',
+        data: { tag: tag!, n },
+        actor: { id: `writer-${tag}`, role: 'Service' },
+      },
+      {
+        stream: `shared-${n % 5}`,
+        type: 'counter.incremented',
+        data: { tag: tag!, n },
+        actor: { id: `writer-${tag}`, role: 'Service' },
+      },
     ]);
-    for (const event of result.events) process.stdout.write(`${JSON.stringify({ seq: event.seq, id: event.id, hash: event.hash })}\n`);
+    for (const event of result.events)
+      process.stdout.write(`${JSON.stringify({ seq: event.seq, id: event.id, hash: event.hash })}\n`);
   }
 }
 

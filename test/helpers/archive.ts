@@ -21,18 +21,37 @@ export const SERVICE = 'marketplace';
 
 export function exportSettings(overrides: Partial<ExportSettings> = {}): ExportSettings {
   return {
-    service: SERVICE, env: 'test', version: '0.1.0', piiIncluded: false, piiPolicyVersion: 'pii-2026-01', lockMode: 'COMPLIANCE',
-    retentionDays: 2557, batchRecords: 10, batchBytes: 1024 * 1024, ...overrides,
+    service: SERVICE,
+    env: 'test',
+    version: '0.1.0',
+    piiIncluded: false,
+    piiPolicyVersion: 'pii-2026-01',
+    lockMode: 'COMPLIANCE',
+    retentionDays: 2557,
+    batchRecords: 10,
+    batchBytes: 1024 * 1024,
+    ...overrides,
   };
 }
 
 /** One export run of the runtime's chain into `store`, as `chainbook export` does it. */
-export async function exportTo(runtime: Runtime, store: ObjectStore, overrides: Partial<ExportSettings> = {}, checks: { signatures?: boolean } = {}): Promise<ExportReport> {
+export async function exportTo(
+  runtime: Runtime,
+  store: ObjectStore,
+  overrides: Partial<ExportSettings> = {},
+  checks: { signatures?: boolean } = {},
+): Promise<ExportReport> {
   const checker = inProcessChecker(runtime.registry, checks);
   try {
     return await exportArchive(
       {
-        store, compression: zlibCompression, database: databaseReader(runtime.db), checker, registry: runtime.registry, signer: runtime.signer, nowMs: Date.now,
+        store,
+        compression: zlibCompression,
+        database: databaseReader(runtime.db),
+        checker,
+        registry: runtime.registry,
+        signer: runtime.signer,
+        nowMs: Date.now,
         recordExport: appendExported(runtime.store),
       },
       exportSettings(overrides),
@@ -42,7 +61,11 @@ export async function exportTo(runtime: Runtime, store: ObjectStore, overrides: 
   }
 }
 
-export async function archiveReader(store: ObjectStore, registry: SignerRegistry, service = SERVICE): Promise<ArchiveReader> {
+export async function archiveReader(
+  store: ObjectStore,
+  registry: SignerRegistry,
+  service = SERVICE,
+): Promise<ArchiveReader> {
   return new ArchiveReader({ store, compression: zlibCompression, registry, index: await readIndex(store, service) });
 }
 
@@ -61,7 +84,12 @@ export async function startS3(t: ExecutionContext, prefix = 'audit'): Promise<Te
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const bucket = 'chainbook-audit-archive-test';
-  const client = s3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = s3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   t.teardown(async () => {
     client.destroy();

@@ -21,7 +21,11 @@ export interface CliOptions {
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const { DATABASE_URL: _inherited, ...inherited } = process.env;
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...inherited, ...options.env }, stdio: 'pipe', timeout: CLI_TIMEOUT_MS });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...inherited, ...options.env },
+    stdio: 'pipe',
+    timeout: CLI_TIMEOUT_MS,
+  });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -29,6 +33,8 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
   child.stdin.end(options.input ?? '');
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') }),
+    );
   });
 }

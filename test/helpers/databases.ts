@@ -52,7 +52,11 @@ async function adminQuery(sql: string): Promise<void> {
 export async function createPostgresDatabase(): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `chainbook_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
-  return { url: withDatabase(TEST_DATABASE_URL, name), name, drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return {
+    url: withDatabase(TEST_DATABASE_URL, name),
+    name,
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
 }
 
 async function postgresTestDatabase(migrated: boolean): Promise<TestDatabase> {
@@ -86,7 +90,11 @@ const CACHE = join(process.cwd(), 'node_modules', '.cache', 'chainbook-test');
 /** The migrated PGlite template of this run's migrations, built once (processes racing for it wait on a lock folder). */
 async function pgliteTemplate(): Promise<string> {
   const key = createHash('sha256')
-    .update(loadMigrations().map((m) => m.checksum).join())
+    .update(
+      loadMigrations()
+        .map((m) => m.checksum)
+        .join(),
+    )
     .digest('hex')
     .slice(0, 16);
   const template = join(CACHE, `pglite-${key}`);
@@ -131,4 +139,3 @@ export function openTestDatabase(engine: EngineName, options: { migrated?: boole
   const migrated = options.migrated ?? true;
   return engine === 'postgres' ? postgresTestDatabase(migrated) : pgliteTestDatabase(migrated);
 }
-

@@ -14,7 +14,8 @@ export const otherBuyer: Actor = { id: 'buyer-2', role: 'Buyer' };
 export const paymentService: Actor = { id: 'payments', role: 'Service' };
 export const auditor: Actor = { id: 'auditor-1', role: 'Auditor' };
 
-export const DELIVERY_KEY = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n';
+export const DELIVERY_KEY =
+  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n';
 
 export function manifestDocument(overrides: Partial<ManifestDocument> = {}): ManifestDocument {
   return {
@@ -41,7 +42,13 @@ export function manifestApproved(manifest = manifestDocument()): ManifestEvent[]
     { type: 'manifest.submitted', data: manifest },
     {
       type: 'manifest.approved',
-      data: { manifestId: manifest.manifestId, manifestSha256: 'b'.repeat(64), manifestSignatureId: 'msig-1', approvedBy: operator.id, signature: SIGNATURE },
+      data: {
+        manifestId: manifest.manifestId,
+        manifestSha256: 'b'.repeat(64),
+        manifestSignatureId: 'msig-1',
+        approvedBy: operator.id,
+        signature: SIGNATURE,
+      },
     },
   ];
 }

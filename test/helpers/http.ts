@@ -73,7 +73,12 @@ export interface TestServerOptions {
   test?: TestDatabase;
 }
 
-export async function send(url: string, method: string, path: string, options: RequestOptions & { token?: string } = {}): Promise<HttpResponse> {
+export async function send(
+  url: string,
+  method: string,
+  path: string,
+  options: RequestOptions & { token?: string } = {},
+): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   let body: string | Buffer | undefined;
@@ -97,9 +102,18 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
   const test = options.test ?? (await openTestDatabase(options.engine ?? 'postgres'));
   const dataDir = tempDir('http');
   const tokens = Object.fromEntries(Object.keys(ACTORS).map((name) => [name, newToken()])) as Record<ActorName, string>;
-  const apiTokens = Object.entries(ACTORS).map(([name, actor]) => `${actor.id}:${actor.role}:${tokenDigest(tokens[name as ActorName])}`).join(',');
-  const serve = loadServeConfig({ CHAINBOOK_DATA_DIR: dataDir, API_TOKENS: apiTokens, PAYMENT_PROVIDER_WEBHOOK_SECRET: WEBHOOK_SECRET, ...options.env });
-  const signer = options.wrapSigner ? options.wrapSigner(openLocalSigner({ dataDir, registryPath: serve.config.signersPath, production: false }).signer) : options.signer;
+  const apiTokens = Object.entries(ACTORS)
+    .map(([name, actor]) => `${actor.id}:${actor.role}:${tokenDigest(tokens[name as ActorName])}`)
+    .join(',');
+  const serve = loadServeConfig({
+    CHAINBOOK_DATA_DIR: dataDir,
+    API_TOKENS: apiTokens,
+    PAYMENT_PROVIDER_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    ...options.env,
+  });
+  const signer = options.wrapSigner
+    ? options.wrapSigner(openLocalSigner({ dataDir, registryPath: serve.config.signersPath, production: false }).signer)
+    : options.signer;
   const app = await openApp(serve.config, { db: test.db, ...(signer ? { signer } : {}) });
   const lines: string[] = [];
   const sink = new Writable({
@@ -108,7 +122,10 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
       callback();
     },
   });
-  const services = createServices(app, serve, ROUTES, { logger: createLogger('info', sink), ...(options.jwksKeys ? { jwksKeys: options.jwksKeys } : {}) });
+  const services = createServices(app, serve, ROUTES, {
+    logger: createLogger('info', sink),
+    ...(options.jwksKeys ? { jwksKeys: options.jwksKeys } : {}),
+  });
   const running = await startHttpServer(services, { port: 0, host: '127.0.0.1' });
   t.teardown(async () => {
     await running.close();
@@ -124,11 +141,18 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
     running,
     tokens,
     get logs() {
-      return lines.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+      return lines
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     },
     logText: () => lines.join(''),
     request: (method, path, requestOptions = {}) =>
-      send(running.url, method, path, { ...requestOptions, ...(requestOptions.as === undefined ? {} : { token: tokens[requestOptions.as] }) }),
+      send(running.url, method, path, {
+        ...requestOptions,
+        ...(requestOptions.as === undefined ? {} : { token: tokens[requestOptions.as] }),
+      }),
     async snapshot() {
       const head = await app.runtime.store.head(app.deps.chain);
       return { head: { seq: head.seq, hash: head.hash }, digests: await projectionDigests(test.db) };
@@ -137,12 +161,23 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
 }
 
 export const PRODUCT = {
-  name: 'Terrain generator', version: '1.0.0', priceMinor: 1999, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 4096,
-  royaltySplits: [{ partyId: ACTORS.publisher.id, basisPoints: 8000 }, { partyId: 'artist-7', basisPoints: 2000 }],
+  name: 'Terrain generator',
+  version: '1.0.0',
+  priceMinor: 1999,
+  currency: 'EUR',
+  artifactSha256: 'a'.repeat(64),
+  sizeBytes: 4096,
+  royaltySplits: [
+    { partyId: ACTORS.publisher.id, basisPoints: 8000 },
+    { partyId: 'artist-7', basisPoints: 2000 },
+  ],
 };
 
 /** Submit, approve, list over HTTP; returns the ids. */
-export async function listedProduct(server: TestServer, product: Record<string, unknown> = PRODUCT): Promise<{ manifestId: string; listingId: string }> {
+export async function listedProduct(
+  server: TestServer,
+  product: Record<string, unknown> = PRODUCT,
+): Promise<{ manifestId: string; listingId: string }> {
   const submitted = await server.request('POST', '/manifests', { as: 'publisher', body: product });
   if (submitted.status !== 200) throw new Error(`submit: ${submitted.text}`);
   const manifestId = submitted.body.manifestId as string;

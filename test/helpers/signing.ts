@@ -19,7 +19,11 @@ export function writeRegistry(path: string, entries: readonly RegistryEntryJson[
 }
 
 /** audit-verify's verdict in process, on the calling thread or on worker threads. */
-export async function verdict(db: SqlDatabase, registry: SignerRegistry, options: VerifyOptions & { threads?: number } = {}): Promise<VerifyReport> {
+export async function verdict(
+  db: SqlDatabase,
+  registry: SignerRegistry,
+  options: VerifyOptions & { threads?: number } = {},
+): Promise<VerifyReport> {
   const checker = options.threads ? workerChecker(registry, options.threads) : inProcessChecker(registry);
   try {
     return await verify(databaseReader(db), checker, options);
@@ -29,7 +33,10 @@ export async function verdict(db: SqlDatabase, registry: SignerRegistry, options
 }
 
 /** `chainbook audit-verify` as an auditor runs it, in a child process: exit code and output. */
-export function auditVerifyCli(args: readonly string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+export function auditVerifyCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['bin/chainbook.js', 'audit-verify', '--no-progress', ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     encoding: 'utf8',
@@ -71,7 +78,12 @@ export async function appendMany(
   async function lane(): Promise<void> {
     while (next < count) {
       const index = next++;
-      const event = { stream: `${prefix}-${index}`, type: 'order.created', actor: buyer, data: { index, priceMinor: 100 + index, currency: 'EUR' } };
+      const event = {
+        stream: `${prefix}-${index}`,
+        type: 'order.created',
+        actor: buyer,
+        data: { index, priceMinor: 100 + index, currency: 'EUR' },
+      };
       results[index] = await append('main', [event as never]).then(
         (value) => ({ status: 'fulfilled' as const, value }),
         (reason: unknown) => ({ status: 'rejected' as const, reason }),

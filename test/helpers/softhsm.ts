@@ -9,10 +9,16 @@ import { join } from 'node:path';
 import type { Pkcs11Settings } from '../../infra/adapters/signers/pkcs11.ts';
 import { tempDir } from './runtime.ts';
 
-const MODULE_CANDIDATES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];
+const MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
 
 export function softHsmModule(): string | undefined {
-  return [process.env['SOFTHSM2_MODULE'], ...MODULE_CANDIDATES].find((path): path is string => path !== undefined && existsSync(path));
+  return [process.env['SOFTHSM2_MODULE'], ...MODULE_CANDIDATES].find(
+    (path): path is string => path !== undefined && existsSync(path),
+  );
 }
 
 export interface SoftHsmToken extends Pkcs11Settings {
@@ -28,12 +34,22 @@ export function softHsmToken(tokenLabel = 'chainbook-test'): SoftHsmToken {
   const directory = tempDir('softhsm');
   mkdirSync(join(directory, 'tokens'));
   const conf = join(directory, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${join(directory, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${join(directory, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`,
+  );
   process.env['SOFTHSM2_CONF'] = conf;
   const pin = '1234';
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--pin', pin, '--so-pin', '5678'], {
     env: { ...process.env, SOFTHSM2_CONF: conf },
     stdio: 'pipe',
   });
-  return { modulePath, tokenLabel, pin, directory, conf, remove: () => rmSync(directory, { recursive: true, force: true }) };
+  return {
+    modulePath,
+    tokenLabel,
+    pin,
+    directory,
+    conf,
+    remove: () => rmSync(directory, { recursive: true, force: true }),
+  };
 }

@@ -18,7 +18,12 @@ const publisher2: Actor = { id: 'publisher-2', role: 'Publisher' };
 const buyer1: Actor = { id: 'buyer-1', role: 'Buyer' };
 const buyer2: Actor = { id: 'buyer-2', role: 'Buyer' };
 const product = (publisher: Actor) => ({
-  name: 'Terrain generator', version: '1.0.0', priceMinor: 1999, currency: 'EUR', artifactSha256: 'a'.repeat(64), sizeBytes: 4096,
+  name: 'Terrain generator',
+  version: '1.0.0',
+  priceMinor: 1999,
+  currency: 'EUR',
+  artifactSha256: 'a'.repeat(64),
+  sizeBytes: 4096,
   royaltySplits: [{ partyId: publisher.id, basisPoints: 10_000 }],
 });
 
@@ -28,20 +33,37 @@ for (const engine of ENGINES) {
     const first = await listProduct(app.deps, publisher1, product(publisher1));
     const second = await listProduct(app.deps, publisher2, product(publisher2));
     // o-1: buyer-1 from publisher-1; o-2: buyer-2 from publisher-1; o-3: buyer-1 from publisher-2.
-    for (const [orderId, buyer, listing] of [['o-1', buyer1, first], ['o-2', buyer2, first], ['o-3', buyer1, second]] as const) {
-      await checkout(app.deps, { orderId, listingId: listing.listingId, deliveryPublicKey: deliveryKey() }, contextFor(buyer));
+    for (const [orderId, buyer, listing] of [
+      ['o-1', buyer1, first],
+      ['o-2', buyer2, first],
+      ['o-3', buyer1, second],
+    ] as const) {
+      await checkout(
+        app.deps,
+        { orderId, listingId: listing.listingId, deliveryPublicKey: deliveryKey() },
+        contextFor(buyer),
+      );
     }
     const db = app.test.db;
-    const listed = async (actor: Actor, filter: OrderFilter = {}) => (await listOrdersFor(db, actor, filter)).items.map((order) => order.orderId);
+    const listed = async (actor: Actor, filter: OrderFilter = {}) =>
+      (await listOrdersFor(db, actor, filter)).items.map((order) => order.orderId);
     const found = async (actor: Actor, orderId: string) => (await findOrderFor(db, actor, orderId))?.orderId;
 
     t.deepEqual(await listed(buyer1), ['o-1', 'o-3']);
-    t.deepEqual(await listed(buyer1, { buyerId: buyer2.id }), ['o-1', 'o-3'], 'a Buyer asking for another buyer still gets its own');
+    t.deepEqual(
+      await listed(buyer1, { buyerId: buyer2.id }),
+      ['o-1', 'o-3'],
+      'a Buyer asking for another buyer still gets its own',
+    );
     t.deepEqual(await listed(buyer2), ['o-2']);
     t.deepEqual(await listed(publisher1), ['o-1', 'o-2']);
     t.deepEqual(await listed(publisher1, { buyerId: buyer1.id }), ['o-1']);
     t.deepEqual(await listed(publisher2), ['o-3']);
-    t.deepEqual(await listed({ id: buyer1.id, role: 'Publisher' }), [], 'a Publisher sees its sales, not the purchases of a buyer of its id');
+    t.deepEqual(
+      await listed({ id: buyer1.id, role: 'Publisher' }),
+      [],
+      'a Publisher sees its sales, not the purchases of a buyer of its id',
+    );
     t.deepEqual(await listed({ id: 'someone', role: 'Intruder' }), []);
     for (const role of ORDER_READERS.all) {
       t.deepEqual(await listed({ id: `reader-${role}`, role }), ['o-1', 'o-2', 'o-3'], role);

@@ -32,11 +32,21 @@ for (const engine of ENGINES) {
     t.deepEqual(restored.digests, live);
     t.deepEqual(await projectionDigests(fresh.db), live);
     const head = await app.runtime.store.head('main');
-    const { rows } = await fresh.db.query<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_heads WHERE chain = 'main'");
+    const { rows } = await fresh.db.query<{ seq: number; hash: string }>(
+      "SELECT seq, hash FROM chain_heads WHERE chain = 'main'",
+    );
     t.deepEqual(rows[0], { seq: head.seq, hash: head.hash });
-    const again = await replay({ target: sqlReplayTarget(fresh.db), source: { reader: databaseReader(app.test.db) }, checker: inProcessChecker(app.runtime.registry) }).catch((error: unknown) => error);
+    const again = await replay({
+      target: sqlReplayTarget(fresh.db),
+      source: { reader: databaseReader(app.test.db) },
+      checker: inProcessChecker(app.runtime.registry),
+    }).catch((error: unknown) => error);
     t.is((again as CodedError).code, 'REPLAY_TARGET_NOT_EMPTY');
-    const inPlace = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry), compare: true });
+    const inPlace = await replay({
+      target: sqlReplayTarget(app.test.db),
+      checker: inProcessChecker(app.runtime.registry),
+      compare: true,
+    });
     t.true(inPlace.ok);
     t.deepEqual(inPlace.digests, live);
   });
@@ -45,8 +55,14 @@ for (const engine of ENGINES) {
     const app = await testApp(t, engine);
     await runDemoWorkload(app.deps, 3, quiet);
     const before = await projectionDigests(app.test.db);
-    await app.test.superuser(`UPDATE events SET record = replace(record, '"priceMinor":1999', '"priceMinor":1') WHERE seq = 1 AND chain = 'main'`);
-    const report = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry), compare: true });
+    await app.test.superuser(
+      `UPDATE events SET record = replace(record, '"priceMinor":1999', '"priceMinor":1') WHERE seq = 1 AND chain = 'main'`,
+    );
+    const report = await replay({
+      target: sqlReplayTarget(app.test.db),
+      checker: inProcessChecker(app.runtime.registry),
+      compare: true,
+    });
     t.false(report.ok);
     t.false(report.committed);
     t.like(report.finding, { chain: 'main', seq: 1, reason: 'hash-mismatch' });
@@ -57,10 +73,63 @@ for (const engine of ENGINES) {
     const app = await testApp(t, engine);
     const before = await app.snapshot();
     const cases: [string, Parameters<typeof app.runtime.store.append>[1]][] = [
-      ['INVALID_DOMAIN_EVENT', [{ stream: 'order-x', type: 'order.created', data: { priceMinor: 1999 }, actor: operator }]],
-      ['INVALID_DOMAIN_EVENT', [{ stream: 'order-y', type: 'ledger.posted', data: { transactionId: 't-1', reason: 'r', entries: [{ account: 'asset:bank', direction: 'debit', amountMinor: 1, currency: 'EUR' }, { account: 'asset:cash', direction: 'credit', amountMinor: 1, currency: 'EUR' }] }, actor: operator }]],
-      ['LEDGER_UNBALANCED', [{ stream: 'ledger-t-2', type: 'ledger.posted', data: { transactionId: 't-2', reason: 'r', entries: [{ account: 'asset:bank', direction: 'debit', amountMinor: 2, currency: 'EUR' }, { account: 'asset:cash', direction: 'credit', amountMinor: 1, currency: 'EUR' }] }, actor: operator }]],
-      ['INVALID_DOMAIN_EVENT', [{ stream: 'order-z', type: 'order.paid', data: { orderId: 'z', providerPaymentId: 'p', amountMinor: 1, currency: 'EUR', ledgerTransactionId: 'payment-z' }, actor: operator }]],
+      [
+        'INVALID_DOMAIN_EVENT',
+        [{ stream: 'order-x', type: 'order.created', data: { priceMinor: 1999 }, actor: operator }],
+      ],
+      [
+        'INVALID_DOMAIN_EVENT',
+        [
+          {
+            stream: 'order-y',
+            type: 'ledger.posted',
+            data: {
+              transactionId: 't-1',
+              reason: 'r',
+              entries: [
+                { account: 'asset:bank', direction: 'debit', amountMinor: 1, currency: 'EUR' },
+                { account: 'asset:cash', direction: 'credit', amountMinor: 1, currency: 'EUR' },
+              ],
+            },
+            actor: operator,
+          },
+        ],
+      ],
+      [
+        'LEDGER_UNBALANCED',
+        [
+          {
+            stream: 'ledger-t-2',
+            type: 'ledger.posted',
+            data: {
+              transactionId: 't-2',
+              reason: 'r',
+              entries: [
+                { account: 'asset:bank', direction: 'debit', amountMinor: 2, currency: 'EUR' },
+                { account: 'asset:cash', direction: 'credit', amountMinor: 1, currency: 'EUR' },
+              ],
+            },
+            actor: operator,
+          },
+        ],
+      ],
+      [
+        'INVALID_DOMAIN_EVENT',
+        [
+          {
+            stream: 'order-z',
+            type: 'order.paid',
+            data: {
+              orderId: 'z',
+              providerPaymentId: 'p',
+              amountMinor: 1,
+              currency: 'EUR',
+              ledgerTransactionId: 'payment-z',
+            },
+            actor: operator,
+          },
+        ],
+      ],
     ];
     for (const [code, events] of cases) {
       const error = await t.throwsAsync(app.runtime.store.append('main', events));
@@ -73,15 +142,28 @@ for (const engine of ENGINES) {
     const app = await testApp(t, engine);
     await runDemoWorkload(app.deps, 2, quiet);
     const raw = await openRuntime(app.config, { db: app.test.db, projections: false });
-    await raw.store.append('main', [{ stream: 'note-1', type: 'note.added', data: { text: 'appended by hand' }, actor: operator }]);
+    await raw.store.append('main', [
+      { stream: 'note-1', type: 'note.added', data: { text: 'appended by hand' }, actor: operator },
+    ]);
     await raw.store.close();
-    const manifest = { name: 'n', version: '1', artifactSha256: 'a'.repeat(64), sizeBytes: 1, priceMinor: 1, currency: 'EUR', royaltySplits: [{ partyId: 'p', basisPoints: 10_000 }] };
+    const manifest = {
+      name: 'n',
+      version: '1',
+      artifactSha256: 'a'.repeat(64),
+      sizeBytes: 1,
+      priceMinor: 1,
+      currency: 'EUR',
+      royaltySplits: [{ partyId: 'p', basisPoints: 10_000 }],
+    };
     const publisher = contextFor({ id: 'p', role: 'Publisher' });
     const before = await app.snapshot();
     const error = await t.throwsAsync(submitManifest(app.deps, manifest, publisher));
     t.is((error as CodedError).code, 'PROJECTIONS_BEHIND');
     t.deepEqual(await app.snapshot(), before);
-    const rebuilt = await replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry) });
+    const rebuilt = await replay({
+      target: sqlReplayTarget(app.test.db),
+      checker: inProcessChecker(app.runtime.registry),
+    });
     t.true(rebuilt.ok);
     await t.notThrowsAsync(submitManifest(app.deps, manifest, publisher));
   });

@@ -47,7 +47,11 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /** docs/FORMAT.md section 3, ed25519: the signature over the 32 raw bytes of `hash`. */
 export function signHash(key: VectorKey, hash: string): { kid: string; alg: string; value: string } {
-  return { kid: key.kid, alg: 'ed25519', value: sign(null, Buffer.from(hash, 'hex'), key.privateKey).toString('base64') };
+  return {
+    kid: key.kid,
+    alg: 'ed25519',
+    value: sign(null, Buffer.from(hash, 'hex'), key.privateKey).toString('base64'),
+  };
 }
 
 /** A record linked to prevHash, hashed and signed. */
@@ -57,7 +61,11 @@ export function seal(payload: VectorObject, prevHash: string, key: VectorKey): V
 }
 
 /** Records linked one to the next from `firstPrevHash`, each signed by the key `signerFor` picks. */
-export function sealChain(payloads: readonly VectorObject[], signerFor: (payload: VectorObject) => VectorKey, firstPrevHash = ZERO_HASH): VectorObject[] {
+export function sealChain(
+  payloads: readonly VectorObject[],
+  signerFor: (payload: VectorObject) => VectorKey,
+  firstPrevHash = ZERO_HASH,
+): VectorObject[] {
   let prevHash = firstPrevHash;
   return payloads.map((payload) => {
     const record = seal(payload, prevHash, signerFor(payload));
@@ -75,8 +83,20 @@ export interface RegistryEntry {
   description: string;
 }
 
-export function registryEntryOf(key: VectorKey, deployedAt: string, retiredAt: string | null, description: string): RegistryEntry {
-  return { signer_kid: key.kid, algorithm: 'ed25519', public_key_pem: publicPem(key.publicKey), deployedAt, retiredAt, description };
+export function registryEntryOf(
+  key: VectorKey,
+  deployedAt: string,
+  retiredAt: string | null,
+  description: string,
+): RegistryEntry {
+  return {
+    signer_kid: key.kid,
+    algorithm: 'ed25519',
+    public_key_pem: publicPem(key.publicKey),
+    deployedAt,
+    retiredAt,
+    description,
+  };
 }
 
 /** A UUID of version 7 layout whose time is `ts` and whose other bits come from `label`: fixed, unique per label. */

@@ -5,8 +5,27 @@
  * the real keys, so that the one defect it names is the only one: it shows
  * that check on its own, not a hash mismatch that happens to come first.
  */
-import { canonical, payloadOf, preimage, sealChain, sha256Hex, signHash, type RegistryEntry, type VectorObject } from './build.ts';
-import { happyChains, happyRegistry, KEY_ROGUE, KEY_V1, KEY_V2, MAIN, mainPayloads, ROTATION_TS, signerAt } from './chains.ts';
+import {
+  canonical,
+  payloadOf,
+  preimage,
+  sealChain,
+  sha256Hex,
+  signHash,
+  type RegistryEntry,
+  type VectorObject,
+} from './build.ts';
+import {
+  happyChains,
+  happyRegistry,
+  KEY_ROGUE,
+  KEY_V1,
+  KEY_V2,
+  MAIN,
+  mainPayloads,
+  ROTATION_TS,
+  signerAt,
+} from './chains.ts';
 
 export interface ExpectedFinding {
   chain: string;
@@ -87,25 +106,40 @@ function vectorCase(input: CaseInput): VectorCase {
 function readingCases(): CaseInput[] {
   const excerpt = mainLines.slice(7);
   return [
-    { name: 'happy', description: 'Two chains (finance, main), 26 records, signer rotated at 10:00:30.000Z; every record verifies.', lines: fileWith(mainLines), expected: ok },
-    { name: 'happy-limit', description: 'The happy file checked with --limit 3: the last 3 records of each chain, anchored on the hash of the record before them.', lines: fileWith(mainLines), args: ['--limit', '3'], expected: ok },
+    {
+      name: 'happy',
+      description: 'Two chains (finance, main), 26 records, signer rotated at 10:00:30.000Z; every record verifies.',
+      lines: fileWith(mainLines),
+      expected: ok,
+    },
+    {
+      name: 'happy-limit',
+      description:
+        'The happy file checked with --limit 3: the last 3 records of each chain, anchored on the hash of the record before them.',
+      lines: fileWith(mainLines),
+      args: ['--limit', '3'],
+      expected: ok,
+    },
     {
       name: 'excerpt-anchored',
-      description: 'Only records 8 to 20 of main, checked from seq 8 with the hash of record 7 given as the trusted anchor (--prev-hash).',
+      description:
+        'Only records 8 to 20 of main, checked from seq 8 with the hash of record 7 given as the trusted anchor (--prev-hash).',
       lines: excerpt,
       args: ['--chain', MAIN, '--from', '8', '--prev-hash', hashOfMain(7)],
       expected: ok,
     },
     {
       name: 'excerpt-wrong-anchor',
-      description: 'The same excerpt anchored on the hash of record 6 instead of 7: the first record does not link to the anchor.',
+      description:
+        'The same excerpt anchored on the hash of record 6 instead of 7: the first record does not link to the anchor.',
       lines: excerpt,
       args: ['--chain', MAIN, '--from', '8', '--prev-hash', hashOfMain(6)],
       expected: fails(MAIN, 8, 'prev-hash-mismatch'),
     },
     {
       name: 'excerpt-unanchored',
-      description: 'The same excerpt checked from seq 8 with no --prev-hash: record 7, whose hash would anchor the check, is not in the file.',
+      description:
+        'The same excerpt checked from seq 8 with no --prev-hash: record 7, whose hash would anchor the check, is not in the file.',
       lines: excerpt,
       args: ['--chain', MAIN, '--from', '8'],
       expected: fails(MAIN, 7, 'missing-predecessor'),
@@ -126,7 +160,8 @@ function readingCases(): CaseInput[] {
     },
     {
       name: 'corruption-before-limit',
-      description: 'A byte of record 3 of main flipped, checked with --limit 3: only the last 3 records are checked, so this passes.',
+      description:
+        'A byte of record 3 of main flipped, checked with --limit 3: only the last 3 records are checked, so this passes.',
       lines: fileWith(replaceMainRecord(3, (record) => flipByte(canonical(record), '"amountMinor":1999', 17))),
       args: ['--limit', '3'],
       expected: ok,
@@ -140,7 +175,8 @@ function linkCases(): CaseInput[] {
   return [
     {
       name: 'payload-byte-flipped',
-      description: 'One byte of record 3 of main flipped in place ("amountMinor":1999 becomes 1998): the hash no longer recomputes.',
+      description:
+        'One byte of record 3 of main flipped in place ("amountMinor":1999 becomes 1998): the hash no longer recomputes.',
       lines: fileWith(replaceMainRecord(3, (record) => flipByte(canonical(record), '"amountMinor":1999', 17))),
       expected: fails(MAIN, 3, 'hash-mismatch'),
     },
@@ -148,11 +184,23 @@ function linkCases(): CaseInput[] {
       name: 'payload-edited-and-rehashed',
       description:
         'Record 5 of main edited, its hash and every later link recomputed, the signatures kept: what someone without the signing key can do. The signature no longer matches the hash.',
-      lines: fileWith(relinkedWithOldSignatures(5, (payload) => ({ ...payload, actor: { id: 'operator-eve', role: 'Operator' } }))),
+      lines: fileWith(
+        relinkedWithOldSignatures(5, (payload) => ({ ...payload, actor: { id: 'operator-eve', role: 'Operator' } })),
+      ),
       expected: fails(MAIN, 5, 'bad-signature'),
     },
-    { name: 'records-swapped', description: 'Records 6 and 7 of main swapped.', lines: fileWith(swapped), expected: fails(MAIN, 6, 'seq-gap') },
-    { name: 'record-deleted', description: 'Record 9 of main deleted.', lines: fileWith(mainLines.filter((_, index) => index !== 8)), expected: fails(MAIN, 9, 'seq-gap') },
+    {
+      name: 'records-swapped',
+      description: 'Records 6 and 7 of main swapped.',
+      lines: fileWith(swapped),
+      expected: fails(MAIN, 6, 'seq-gap'),
+    },
+    {
+      name: 'record-deleted',
+      description: 'Record 9 of main deleted.',
+      lines: fileWith(mainLines.filter((_, index) => index !== 8)),
+      expected: fails(MAIN, 9, 'seq-gap'),
+    },
     {
       name: 'seq-gap',
       description: 'A writer skipped seq 10: records after 9 are numbered 11 to 21, linked and signed correctly.',
@@ -161,7 +209,8 @@ function linkCases(): CaseInput[] {
     },
     {
       name: 'wrong-prev-hash',
-      description: 'Record 11 of main links to a hash that is not record 10\'s; it is hashed and signed over that wrong link, so only the link is wrong.',
+      description:
+        "Record 11 of main links to a hash that is not record 10's; it is hashed and signed over that wrong link, so only the link is wrong.",
       lines: fileWith(relinkedFrom(11, sha256Hex(Buffer.from('not the previous record')))),
       expected: fails(MAIN, 11, 'prev-hash-mismatch'),
     },
@@ -173,7 +222,8 @@ function linkCases(): CaseInput[] {
     },
     {
       name: 'truncated-tail',
-      description: 'The last line of the file (record 20 of main) cut in half, as by an interrupted copy; checked with --limit 3.',
+      description:
+        'The last line of the file (record 20 of main) cut in half, as by an interrupted copy; checked with --limit 3.',
       lines: fileWith([...mainLines.slice(0, 19), mainLines[19]!.slice(0, Math.floor(mainLines[19]!.length / 2))]),
       args: ['--limit', '3'],
       expected: fails(MAIN, 20, 'malformed-record'),
@@ -214,43 +264,60 @@ function signatureCases(): CaseInput[] {
     {
       name: 'signature-padding-bits',
       description:
-        'The last base64 character of record 12\'s signature changed in bits the 64 signature bytes do not use: it decodes to the same valid signature, but it is a second text for the same record, so it is refused.',
+        "The last base64 character of record 12's signature changed in bits the 64 signature bytes do not use: it decodes to the same valid signature, but it is a second text for the same record, so it is refused.",
       lines: fileWith(replaceMainRecord(12, (record) => ({ ...record, sig: withPaddingBitSet(record) }))),
       expected: fails(MAIN, 12, 'malformed-record'),
     },
     {
       name: 'wrong-key-for-kid',
-      description: 'Record 8 of main signed by the v2 key but labelled with kid v1 (inside v1\'s window).',
-      lines: fileWith(replaceMainRecord(8, (record) => ({ ...record, sig: { ...signHash(KEY_V2, record['hash'] as string), kid: KEY_V1.kid } }))),
+      description: "Record 8 of main signed by the v2 key but labelled with kid v1 (inside v1's window).",
+      lines: fileWith(
+        replaceMainRecord(8, (record) => ({
+          ...record,
+          sig: { ...signHash(KEY_V2, record['hash'] as string), kid: KEY_V1.kid },
+        })),
+      ),
       expected: fails(MAIN, 8, 'bad-signature'),
     },
     {
       name: 'unknown-signer',
       description: 'Record 13 of main signed, correctly, by a key whose kid is not in the registry.',
-      lines: fileWith(replaceMainRecord(13, (record) => ({ ...record, sig: signHash(KEY_ROGUE, record['hash'] as string) }))),
+      lines: fileWith(
+        replaceMainRecord(13, (record) => ({ ...record, sig: signHash(KEY_ROGUE, record['hash'] as string) })),
+      ),
       expected: fails(MAIN, 13, 'unknown-signer'),
     },
     {
       name: 'algorithm-mismatch',
       description: 'Record 14 of main claims sig.alg ecdsa-p256-sha256; its signer is registered as ed25519.',
-      lines: fileWith(replaceMainRecord(14, (record) => ({ ...record, sig: { ...(record['sig'] as VectorObject), alg: 'ecdsa-p256-sha256' } }))),
+      lines: fileWith(
+        replaceMainRecord(14, (record) => ({
+          ...record,
+          sig: { ...(record['sig'] as VectorObject), alg: 'ecdsa-p256-sha256' },
+        })),
+      ),
       expected: fails(MAIN, 14, 'algorithm-mismatch'),
     },
     {
       name: 'signer-not-yet-deployed',
       description: `Record 3 of main (10:00:05.250Z) signed by v2, which is deployed only at ${ROTATION_TS}.`,
-      lines: fileWith(replaceMainRecord(3, (record) => ({ ...record, sig: signHash(KEY_V2, record['hash'] as string) }))),
+      lines: fileWith(
+        replaceMainRecord(3, (record) => ({ ...record, sig: signHash(KEY_V2, record['hash'] as string) })),
+      ),
       expected: fails(MAIN, 3, 'outside-validity-window'),
     },
     {
       name: 'signer-retired',
       description: `Record 15 of main (10:01:00.000Z) signed by v1, which retired at ${ROTATION_TS}.`,
-      lines: fileWith(replaceMainRecord(15, (record) => ({ ...record, sig: signHash(KEY_V1, record['hash'] as string) }))),
+      lines: fileWith(
+        replaceMainRecord(15, (record) => ({ ...record, sig: signHash(KEY_V1, record['hash'] as string) })),
+      ),
       expected: fails(MAIN, 15, 'outside-validity-window'),
     },
     {
       name: 'registry-retires-signer-early',
-      description: 'The happy records with a registry that retires v1 at 10:00:10Z: record 4 of main (10:00:12.500Z, signed by v1) is outside its window.',
+      description:
+        'The happy records with a registry that retires v1 at 10:00:10Z: record 4 of main (10:00:12.500Z, signed by v1) is outside its window.',
       lines: fileWith(mainLines),
       registry: earlyRetirement,
       expected: fails(MAIN, 4, 'outside-validity-window'),
@@ -277,7 +344,9 @@ function streamAndIdCases(): CaseInput[] {
     {
       name: 'duplicate-id-across-chains',
       description: 'Record 18 of main carries the event id of record 2 of finance: ids are unique across all chains.',
-      lines: fileWith(resealMain((payload, seq) => (seq === 18 ? { ...payload, id: idOf(happy.finance, 2) } : payload))),
+      lines: fileWith(
+        resealMain((payload, seq) => (seq === 18 ? { ...payload, id: idOf(happy.finance, 2) } : payload)),
+      ),
       expected: fails(MAIN, 18, 'duplicate-id'),
     },
     {
@@ -295,7 +364,11 @@ function streamAndIdCases(): CaseInput[] {
     {
       name: 'stream-starts-at-version-2',
       description: 'Record 16 of main, the first of stream preview-s1, has version 2 (sealed and signed).',
-      lines: fileWith(resealMain((payload, seq) => (seq === 16 ? { ...payload, version: 2 } : seq === 17 ? { ...payload, version: 3 } : payload))),
+      lines: fileWith(
+        resealMain((payload, seq) =>
+          seq === 16 ? { ...payload, version: 2 } : seq === 17 ? { ...payload, version: 3 } : payload,
+        ),
+      ),
       expected: fails(MAIN, 16, 'stream-version-gap'),
     },
   ];
@@ -303,7 +376,22 @@ function streamAndIdCases(): CaseInput[] {
 
 /** Record 4's line written with its members in the order of the format's table, not JCS order. */
 function inTableOrder(record: VectorObject): string {
-  const order = ['v', 'chain', 'seq', 'id', 'type', 'stream', 'version', 'ts', 'actor', 'data', 'meta', 'prevHash', 'hash', 'sig'];
+  const order = [
+    'v',
+    'chain',
+    'seq',
+    'id',
+    'type',
+    'stream',
+    'version',
+    'ts',
+    'actor',
+    'data',
+    'meta',
+    'prevHash',
+    'hash',
+    'sig',
+  ];
   return JSON.stringify(Object.fromEntries(order.map((member) => [member, record[member]])));
 }
 
@@ -311,13 +399,15 @@ function formatCases(): CaseInput[] {
   return [
     {
       name: 'not-canonical-member-order',
-      description: 'Record 4 of main with its members in table order instead of JCS order; same content, hash and signature.',
+      description:
+        'Record 4 of main with its members in table order instead of JCS order; same content, hash and signature.',
       lines: fileWith(replaceMainRecord(4, inTableOrder)),
       expected: fails(MAIN, 4, 'malformed-record'),
     },
     {
       name: 'not-canonical-escape',
-      description: 'Record 4 of main with "é" written as the escape \\u00e9; it parses to the same value, but JCS writes the character itself.',
+      description:
+        'Record 4 of main with "é" written as the escape \\u00e9; it parses to the same value, but JCS writes the character itself.',
       lines: fileWith(replaceMainRecord(4, (record) => canonical(record).replace('é', '\\u00e9'))),
       expected: fails(MAIN, 4, 'malformed-record'),
     },
@@ -336,30 +426,45 @@ function formatCases(): CaseInput[] {
     {
       name: 'float-in-data',
       description: 'Record 7 of main with amountMinor 45.5 (sealed and signed): numbers in data are integers.',
-      lines: fileWith(resealMain((payload, seq) => (seq === 7 ? { ...payload, data: { ...(payload['data'] as VectorObject), amountMinor: 45.5 } } : payload))),
+      lines: fileWith(
+        resealMain((payload, seq) =>
+          seq === 7 ? { ...payload, data: { ...(payload['data'] as VectorObject), amountMinor: 45.5 } } : payload,
+        ),
+      ),
       expected: fails(MAIN, 7, 'malformed-record'),
     },
     {
       name: 'unsafe-integer-in-data',
       description: 'Record 8 of main with toMinor 2^53 (sealed and signed): integers are within ±(2^53 − 1).',
-      lines: fileWith(resealMain((payload, seq) => (seq === 8 ? { ...payload, data: { ...(payload['data'] as VectorObject), toMinor: 2 ** 53 } } : payload))),
+      lines: fileWith(
+        resealMain((payload, seq) =>
+          seq === 8 ? { ...payload, data: { ...(payload['data'] as VectorObject), toMinor: 2 ** 53 } } : payload,
+        ),
+      ),
       expected: fails(MAIN, 8, 'malformed-record'),
     },
     {
       name: 'invalid-calendar-date',
       description: 'Record 19 of main stamped 2026-11-31 (sealed and signed): November has 30 days.',
-      lines: fileWith(resealMain((payload, seq) => (seq === 19 ? { ...payload, ts: '2026-11-31T10:02:30.500Z' } : payload))),
+      lines: fileWith(
+        resealMain((payload, seq) => (seq === 19 ? { ...payload, ts: '2026-11-31T10:02:30.500Z' } : payload)),
+      ),
       expected: fails(MAIN, 19, 'malformed-record'),
     },
     {
       name: 'uppercase-hash',
-      description: 'Record 2 of main with its hash in upper-case hex (signature over the same bytes): hashes are lower-case hex.',
-      lines: fileWith(replaceMainRecord(2, (record) => ({ ...record, hash: (record['hash'] as string).toUpperCase() }))),
+      description:
+        'Record 2 of main with its hash in upper-case hex (signature over the same bytes): hashes are lower-case hex.',
+      lines: fileWith(
+        replaceMainRecord(2, (record) => ({ ...record, hash: (record['hash'] as string).toUpperCase() })),
+      ),
       expected: fails(MAIN, 2, 'malformed-record'),
     },
   ];
 }
 
 export function vectorCases(): VectorCase[] {
-  return [...readingCases(), ...linkCases(), ...signatureCases(), ...streamAndIdCases(), ...formatCases()].map(vectorCase);
+  return [...readingCases(), ...linkCases(), ...signatureCases(), ...streamAndIdCases(), ...formatCases()].map(
+    vectorCase,
+  );
 }

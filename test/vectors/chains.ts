@@ -5,7 +5,15 @@
  * a JCS implementation gets wrong: member order by UTF-16 code units,
  * non-ASCII text, escapes, U+2028, large integers, empty objects.
  */
-import { fixedUuid, registryEntryOf, sealChain, vectorKey, type RegistryEntry, type VectorKey, type VectorObject } from './build.ts';
+import {
+  fixedUuid,
+  registryEntryOf,
+  sealChain,
+  vectorKey,
+  type RegistryEntry,
+  type VectorKey,
+  type VectorObject,
+} from './build.ts';
 
 export const KEY_V1 = vectorKey('vectors-ed25519-v1');
 export const KEY_V2 = vectorKey('vectors-ed25519-v2');
@@ -62,7 +70,13 @@ const MAIN_BATCHES: Batch[] = [
         stream: LISTING,
         type: 'listing.published',
         actor: publisher,
-        data: { manifestId: 'manifest-31', title: 'Café ☕ 漢字 — “quoted”', priceMinor: 1999, currency: 'EUR', tags: ['font', 'display'] },
+        data: {
+          manifestId: 'manifest-31',
+          title: 'Café ☕ 漢字 — “quoted”',
+          priceMinor: 1999,
+          currency: 'EUR',
+          tags: ['font', 'display'],
+        },
         meta: { correlationId: 'corr-publish-1' },
       },
     ],
@@ -70,7 +84,13 @@ const MAIN_BATCHES: Batch[] = [
   {
     ts: '2026-11-23T10:00:05.250Z',
     events: [
-      { stream: ORDER_A, type: 'order.created', actor: buyer, data: { listing: LISTING, priceMinor: 1999, currency: 'EUR' }, meta: { idempotencyKey: 'checkout-a1' } },
+      {
+        stream: ORDER_A,
+        type: 'order.created',
+        actor: buyer,
+        data: { listing: LISTING, priceMinor: 1999, currency: 'EUR' },
+        meta: { idempotencyKey: 'checkout-a1' },
+      },
       {
         stream: ORDER_A,
         type: 'order.paid',
@@ -88,7 +108,16 @@ const MAIN_BATCHES: Batch[] = [
         type: 'order.created',
         actor: buyer,
         // Keys sort by UTF-16 code units: "Z" < "a" < "é" < "😀" (U+D83D…) < "！" (U+FF01).
-        data: { '！': 'fullwidth', '😀': 'emoji', é: 'e-acute', a: 'lower', Z: 'upper', note: 'tab\tquote"backslash\\ line\u2028sep \u001f', priceMinor: 4500, currency: 'JPY' },
+        data: {
+          '！': 'fullwidth',
+          '😀': 'emoji',
+          é: 'e-acute',
+          a: 'lower',
+          Z: 'upper',
+          note: 'tab\tquote"backslash\\ line\u2028sep \u001f',
+          priceMinor: 4500,
+          currency: 'JPY',
+        },
         meta: {},
       },
     ],
@@ -98,54 +127,121 @@ const MAIN_BATCHES: Batch[] = [
     ts: '2026-11-23T10:00:12.500Z',
     events: [
       { stream: ORDER_A, type: 'order.finalized', actor: operator, data: {} },
-      { stream: ORDER_A, type: 'order.delivered', actor: operator, data: { artifact: { sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', sizeBytes: 1048576 } } },
+      {
+        stream: ORDER_A,
+        type: 'order.delivered',
+        actor: operator,
+        data: {
+          artifact: { sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', sizeBytes: 1048576 },
+        },
+      },
     ],
   },
   {
     ts: '2026-11-23T10:00:20.125Z',
     events: [
-      { stream: ORDER_B, type: 'order.paid', actor: psp, data: { paymentId: 'pay_2Qb', amountMinor: 4500, currency: 'JPY' }, meta: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } },
-      { stream: LISTING, type: 'listing.price_changed', actor: publisher, data: { fromMinor: 1999, toMinor: 2499, currency: 'EUR' } },
+      {
+        stream: ORDER_B,
+        type: 'order.paid',
+        actor: psp,
+        data: { paymentId: 'pay_2Qb', amountMinor: 4500, currency: 'JPY' },
+        meta: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
+      },
+      {
+        stream: LISTING,
+        type: 'listing.price_changed',
+        actor: publisher,
+        data: { fromMinor: 1999, toMinor: 2499, currency: 'EUR' },
+      },
     ],
   },
   {
     ts: '2026-11-23T10:00:29.999Z',
-    events: [{ stream: ORDER_C, type: 'order.created', actor: buyer, data: { listing: LISTING, priceMinor: 2499, currency: 'EUR', quantity: 1 } }],
+    events: [
+      {
+        stream: ORDER_C,
+        type: 'order.created',
+        actor: buyer,
+        data: { listing: LISTING, priceMinor: 2499, currency: 'EUR', quantity: 1 },
+      },
+    ],
   },
   {
     ts: ROTATION_TS,
     events: [
-      { stream: ORDER_C, type: 'order.paid', actor: psp, data: { paymentId: 'pay_7Kc', amountMinor: 2499, currency: 'EUR' } },
+      {
+        stream: ORDER_C,
+        type: 'order.paid',
+        actor: psp,
+        data: { paymentId: 'pay_7Kc', amountMinor: 2499, currency: 'EUR' },
+      },
       { stream: ORDER_B, type: 'order.finalized', actor: operator, data: {} },
     ],
   },
   {
     ts: '2026-11-23T10:00:41.999Z',
-    events: [{ stream: ORDER_B, type: 'order.refunded', actor: operator, data: { amountMinor: 4500, currency: 'JPY', reason: 'buyer request' } }],
+    events: [
+      {
+        stream: ORDER_B,
+        type: 'order.refunded',
+        actor: operator,
+        data: { amountMinor: 4500, currency: 'JPY', reason: 'buyer request' },
+      },
+    ],
   },
   {
     ts: '2026-11-23T10:01:00.000Z',
     events: [
       { stream: ORDER_C, type: 'order.finalized', actor: operator, data: {} },
-      { stream: ORDER_C, type: 'order.delivered', actor: operator, data: { artifact: { sha256: '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752', sizeBytes: 2048 } } },
-      { stream: LISTING, type: 'listing.price_changed', actor: publisher, data: { fromMinor: 2499, toMinor: 2999, currency: 'EUR' } },
+      {
+        stream: ORDER_C,
+        type: 'order.delivered',
+        actor: operator,
+        data: {
+          artifact: { sha256: '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752', sizeBytes: 2048 },
+        },
+      },
+      {
+        stream: LISTING,
+        type: 'listing.price_changed',
+        actor: publisher,
+        data: { fromMinor: 2499, toMinor: 2999, currency: 'EUR' },
+      },
     ],
   },
   {
     ts: '2026-11-23T10:01:07.007Z',
-    events: [{ stream: 'preview-s1', type: 'preview.started', actor: buyer, data: { listing: LISTING, maxSeconds: 600 } }],
+    events: [
+      { stream: 'preview-s1', type: 'preview.started', actor: buyer, data: { listing: LISTING, maxSeconds: 600 } },
+    ],
   },
   {
     ts: '2026-11-23T10:02:00.000Z',
     events: [
       { stream: 'preview-s1', type: 'preview.exited', actor: buyer, data: { seconds: 42 } },
-      { stream: 'order-0190d4', type: 'order.created', actor: buyer, data: { listing: LISTING, priceMinor: 2999, currency: 'EUR', limits: { min: -9007199254740991, max: 9007199254740991 } } },
+      {
+        stream: 'order-0190d4',
+        type: 'order.created',
+        actor: buyer,
+        data: {
+          listing: LISTING,
+          priceMinor: 2999,
+          currency: 'EUR',
+          limits: { min: -9007199254740991, max: 9007199254740991 },
+        },
+      },
     ],
   },
   {
     ts: '2026-11-23T10:02:30.500Z',
     events: [
-      { stream: 'order-0190d4', type: 'order.paid', actor: psp, data: { paymentId: 'pay_1Dd', amountMinor: 2999, currency: 'EUR' }, meta: { idempotencyKey: 'psp-event-804' } },
+      {
+        stream: 'order-0190d4',
+        type: 'order.paid',
+        actor: psp,
+        data: { paymentId: 'pay_1Dd', amountMinor: 2999, currency: 'EUR' },
+        meta: { idempotencyKey: 'psp-event-804' },
+      },
       { stream: LISTING, type: 'listing.delisted', actor: publisher, data: { reason: null, final: true } },
     ],
   },
@@ -201,13 +297,30 @@ const FINANCE_BATCHES: Batch[] = [
   },
   {
     ts: '2026-11-23T10:01:10.000Z',
-    events: [{ stream: 'reconciliation-2026-11-23', type: 'reconciliation.completed', actor: ledger, data: { discrepancies: 0, checkedTransactions: 3 } }],
+    events: [
+      {
+        stream: 'reconciliation-2026-11-23',
+        type: 'reconciliation.completed',
+        actor: ledger,
+        data: { discrepancies: 0, checkedTransactions: 3 },
+      },
+    ],
   },
   {
     ts: '2026-11-23T10:02:31.000Z',
     events: [
-      { stream: 'payout-p1', type: 'payout.scheduled', actor: operator, data: { publisher: 'publisher-7', amountMinor: 1954, currency: 'EUR' } },
-      { stream: 'royalty-publisher-7', type: 'royalty.accrued', actor: ledger, data: { amountMinor: 1954, currency: 'EUR', basisPoints: 9775 } },
+      {
+        stream: 'payout-p1',
+        type: 'payout.scheduled',
+        actor: operator,
+        data: { publisher: 'publisher-7', amountMinor: 1954, currency: 'EUR' },
+      },
+      {
+        stream: 'royalty-publisher-7',
+        type: 'royalty.accrued',
+        actor: ledger,
+        data: { amountMinor: 1954, currency: 'EUR', basisPoints: 9775 },
+      },
     ],
   },
 ];

@@ -50,7 +50,10 @@ export function writeVectors(directory: string): IndexEntry[] {
   });
   const names = new Set(index.map((entry) => entry.name));
   if (names.size !== index.length) throw new Error('assertion failed: vector names are unique');
-  writeFileSync(join(directory, INDEX_FILE), json({ format: 'chainbook golden vectors, chain format version 1', cases: index }));
+  writeFileSync(
+    join(directory, INDEX_FILE),
+    json({ format: 'chainbook golden vectors, chain format version 1', cases: index }),
+  );
   return index;
 }
 

@@ -19,13 +19,21 @@ const RECORDS = 30;
 async function chainOf30(t: ExecutionContext, engine: (typeof ENGINES)[number]): Promise<TestRuntime> {
   const rt = await testRuntime(t, engine);
   for (let n = 0; n < RECORDS; n++) {
-    await rt.store.append('main', [{ stream: `order-${n % 4}`, type: 'order.created', data: { priceMinor: 1000 + n }, actor: { id: 'b', role: 'Buyer' } }]);
+    await rt.store.append('main', [
+      {
+        stream: `order-${n % 4}`,
+        type: 'order.created',
+        data: { priceMinor: 1000 + n },
+        actor: { id: 'b', role: 'Buyer' },
+      },
+    ]);
   }
   return rt;
 }
 
 async function recordAt(rt: TestRuntime, seq: number): Promise<{ text: string; record: ChainRecord }> {
-  const text = (await rt.db.query<{ record: string }>('SELECT record FROM events WHERE seq = $1', [seq])).rows[0]!.record;
+  const text = (await rt.db.query<{ record: string }>('SELECT record FROM events WHERE seq = $1', [seq])).rows[0]!
+    .record;
   return { text, record: JSON.parse(text) as ChainRecord };
 }
 
@@ -37,7 +45,9 @@ for (const engine of ENGINES) {
   test(`${engine}: one changed byte in a stored record is reported at its seq`, async (t) => {
     const rt = await chainOf30(t, engine);
     const { text } = await recordAt(rt, 17);
-    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 17', [text.replace('"priceMinor":1016', '"priceMinor":9016')]);
+    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 17', [
+      text.replace('"priceMinor":1016', '"priceMinor":9016'),
+    ]);
     t.like(await findingOf(rt), { chain: 'main', seq: 17, reason: 'hash-mismatch' });
   });
 
@@ -69,7 +79,9 @@ for (const engine of ENGINES) {
   test(`${engine}: --limit checks the tail against its predecessor's stored hash`, async (t) => {
     const rt = await chainOf30(t, engine);
     const { text } = await recordAt(rt, 5);
-    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 5', [text.replace('"priceMinor":1004', '"priceMinor":1005')]);
+    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 5', [
+      text.replace('"priceMinor":1004', '"priceMinor":1005'),
+    ]);
     t.is(await findingOf(rt, { limit: 10 }), undefined, 'record 5 is outside the last 10');
     t.like(await findingOf(rt, { limit: 26 }), { seq: 5, reason: 'hash-mismatch' });
     await rt.test.superuser('DELETE FROM events WHERE seq = 20');

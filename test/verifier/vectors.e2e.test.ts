@@ -9,11 +9,21 @@ const index = (JSON.parse(readFileSync(join(VECTORS_DIRECTORY, INDEX_FILE), 'utf
 
 for (const entry of index) {
   test(`vector ${entry.name}: chainbook audit-verify exits ${entry.expected.exitCode}${entry.expected.finding ? ` at ${entry.expected.finding.chain} seq ${entry.expected.finding.seq}` : ''}`, async (t) => {
-    const args = ['audit-verify', '--input', join(VECTORS_DIRECTORY, entry.records), '-s', join(VECTORS_DIRECTORY, entry.signers), ...entry.args, '--json'];
+    const args = [
+      'audit-verify',
+      '--input',
+      join(VECTORS_DIRECTORY, entry.records),
+      '-s',
+      join(VECTORS_DIRECTORY, entry.signers),
+      ...entry.args,
+      '--json',
+    ];
     const result = await runCli(args);
     t.is(result.code, entry.expected.exitCode, result.stderr);
     const report = JSON.parse(result.stdout) as VerifyReport;
-    const finding = report.finding ? { chain: report.finding.chain, seq: report.finding.seq, reason: report.finding.reason } : null;
+    const finding = report.finding
+      ? { chain: report.finding.chain, seq: report.finding.seq, reason: report.finding.reason }
+      : null;
     t.deepEqual(finding, entry.expected.finding);
   });
 }

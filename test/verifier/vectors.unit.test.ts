@@ -66,7 +66,10 @@ test('the checked-in vectors are exactly what the generator writes (nobody edite
   const expected = generatedFiles(directory);
   t.deepEqual(generatedFiles(VECTORS_DIRECTORY), expected, 'the same files');
   for (const file of expected) {
-    t.true(readFileSync(join(VECTORS_DIRECTORY, file)).equals(readFileSync(join(directory, file))), `${file} is byte for byte the generator's`);
+    t.true(
+      readFileSync(join(VECTORS_DIRECTORY, file)).equals(readFileSync(join(directory, file))),
+      `${file} is byte for byte the generator's`,
+    );
   }
 });
 
@@ -87,7 +90,10 @@ test('every required corruption has a vector', (t) => {
     'duplicate-id',
     'stream-version-gap',
   ];
-  t.deepEqual(required.filter((name) => !names.has(name)), []);
+  t.deepEqual(
+    required.filter((name) => !names.has(name)),
+    [],
+  );
 });
 
 for (const entry of loadIndex()) {
@@ -95,7 +101,9 @@ for (const entry of loadIndex()) {
     const lines = readLinesText(readFileSync(join(VECTORS_DIRECTORY, entry.records), 'utf8'));
     const registry = parseRegistryText(readFileSync(join(VECTORS_DIRECTORY, entry.signers), 'utf8'));
     const report = await verify(linesReader(entry.name, lines), inProcessChecker(registry), optionsOf(entry.args));
-    const finding = report.finding ? { chain: report.finding.chain, seq: report.finding.seq, reason: report.finding.reason } : null;
+    const finding = report.finding
+      ? { chain: report.finding.chain, seq: report.finding.seq, reason: report.finding.reason }
+      : null;
     t.deepEqual(finding, entry.expected.finding, report.finding?.message);
     t.is(report.ok, entry.expected.exitCode === 0);
   });
@@ -117,7 +125,16 @@ async function sealedByWriter(chain: string, payloads: readonly VectorObject[]):
   let head: ChainHead = { chain, seq: 0, hash: ZERO_HASH, ts: null };
   const texts: string[] = [];
   for (const batch of batchesOf(payloads)) {
-    const events = batch.map((p) => ({ stream: p['stream'], type: p['type'], data: p['data'], actor: p['actor'], meta: p['meta'] }) as AppendEventInput);
+    const events = batch.map(
+      (p) =>
+        ({
+          stream: p['stream'],
+          type: p['type'],
+          data: p['data'],
+          actor: p['actor'],
+          meta: p['meta'],
+        }) as AppendEventInput,
+    );
     const validated = validateAppend(chain, events);
     const ids = batch.map((p) => p['id'] as string);
     const toSeal = validated.events.map((event, index) => ({ event, version: batch[index]!['version'] as number }));
@@ -134,6 +151,9 @@ async function sealedByWriter(chain: string, payloads: readonly VectorObject[]):
 
 test('the production writer seals and signs the happy chains into exactly the vector bytes', async (t) => {
   const happy = readLinesText(readFileSync(join(VECTORS_DIRECTORY, 'cases/happy/records.jsonl'), 'utf8'));
-  const written = [...(await sealedByWriter('finance', financePayloads())), ...(await sealedByWriter('main', mainPayloads()))];
+  const written = [
+    ...(await sealedByWriter('finance', financePayloads())),
+    ...(await sealedByWriter('main', mainPayloads())),
+  ];
   t.deepEqual(written, happy);
 });

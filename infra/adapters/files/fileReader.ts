@@ -79,7 +79,8 @@ export function linesReader(description: string, texts: readonly string[]): Reco
     chains: async () => [...new Set(lines.map((line) => line.chain))].sort(),
     async lastSeq(chain) {
       const mine = ofChain(chain);
-      if (mine.length === 0) throw new CodedError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} is not in ${description}`, { chain });
+      if (mine.length === 0)
+        throw new CodedError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} is not in ${description}`, { chain });
       return mine[mine.length - 1]!.seq;
     },
     async *pages(chain, fromSeq, toSeq) {
@@ -106,7 +107,11 @@ export function fileReader(path: string): RecordReader {
     throw new CodedError('SOURCE_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, { path });
   }
   if (Buffer.byteLength(text) > MAX_FILE_BYTES) {
-    throw new CodedError('SOURCE_TOO_LARGE', `${path} is larger than ${MAX_FILE_BYTES} bytes; export an archive and verify that instead`, { path });
+    throw new CodedError(
+      'SOURCE_TOO_LARGE',
+      `${path} is larger than ${MAX_FILE_BYTES} bytes; export an archive and verify that instead`,
+      { path },
+    );
   }
   return linesReader(path === '-' ? 'standard input' : `file ${path}`, readLinesText(text));
 }

@@ -42,7 +42,11 @@ export class FolderStore implements ObjectStore {
 
   #path(key: string): string {
     const path = resolve(this.root, ...key.split('/'));
-    assert(path.startsWith(`${this.root}${sep}`) && !key.split('/').some((part) => part === '' || part === '.' || part === '..'), `key ${key} leaves the archive folder`);
+    assert(
+      path.startsWith(`${this.root}${sep}`) &&
+        !key.split('/').some((part) => part === '' || part === '.' || part === '..'),
+      `key ${key} leaves the archive folder`,
+    );
     return path;
   }
 
@@ -51,7 +55,10 @@ export class FolderStore implements ObjectStore {
     const folders = keys.filter((key) => key.endsWith('/'));
     const objects = keys.filter((key) => !key.endsWith('/'));
     for (let offset = 0; offset < Math.max(objects.length, folders.length, 1); offset += MAX_LIST_PAGE_KEYS) {
-      yield { keys: objects.slice(offset, offset + MAX_LIST_PAGE_KEYS), folders: folders.slice(offset, offset + MAX_LIST_PAGE_KEYS) };
+      yield {
+        keys: objects.slice(offset, offset + MAX_LIST_PAGE_KEYS),
+        folders: folders.slice(offset, offset + MAX_LIST_PAGE_KEYS),
+      };
     }
   }
 
@@ -62,7 +69,9 @@ export class FolderStore implements ObjectStore {
     const visit = async (relative: string): Promise<void> => {
       let entries;
       try {
-        entries = await readdir(relative === '' ? this.root : this.#path(relative.slice(0, -1)), { withFileTypes: true });
+        entries = await readdir(relative === '' ? this.root : this.#path(relative.slice(0, -1)), {
+          withFileTypes: true,
+        });
       } catch (error) {
         if (isMissing(error)) return;
         throw error;
@@ -82,7 +91,12 @@ export class FolderStore implements ObjectStore {
   async get(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
     const size = (await this.head(key))?.sizeBytes;
     if (size === undefined) return undefined;
-    if (size > maxBytes) throw new CodedError('ARCHIVE_OBJECT_TOO_LARGE', `${key} in ${this.description} is ${size} bytes, more than ${maxBytes}`, { key });
+    if (size > maxBytes)
+      throw new CodedError(
+        'ARCHIVE_OBJECT_TOO_LARGE',
+        `${key} in ${this.description} is ${size} bytes, more than ${maxBytes}`,
+        { key },
+      );
     try {
       return await readFile(this.#path(key));
     } catch (error) {

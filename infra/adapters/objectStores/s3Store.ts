@@ -63,7 +63,10 @@ function isNotFound(error: unknown): boolean {
 }
 
 function isPreconditionFailed(error: unknown): boolean {
-  return error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed');
+  return (
+    error instanceof S3ServiceException &&
+    (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')
+  );
 }
 
 export class S3Store implements ObjectStore {
@@ -99,7 +102,9 @@ export class S3Store implements ObjectStore {
       );
       yield {
         keys: (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [this.#relative(object.Key)])),
-        folders: (page.CommonPrefixes ?? []).flatMap((folder) => (folder.Prefix === undefined ? [] : [this.#relative(folder.Prefix)])),
+        folders: (page.CommonPrefixes ?? []).flatMap((folder) =>
+          folder.Prefix === undefined ? [] : [this.#relative(folder.Prefix)],
+        ),
       };
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken);
@@ -107,10 +112,16 @@ export class S3Store implements ObjectStore {
 
   async get(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }),
+      );
       if ((response.ContentLength ?? 0) > maxBytes) {
         await response.Body?.transformToByteArray().catch(() => undefined);
-        throw new CodedError('ARCHIVE_OBJECT_TOO_LARGE', `${key} in ${this.description} is ${response.ContentLength} bytes, more than ${maxBytes}`, { key });
+        throw new CodedError(
+          'ARCHIVE_OBJECT_TOO_LARGE',
+          `${key} in ${this.description} is ${response.ContentLength} bytes, more than ${maxBytes}`,
+          { key },
+        );
       }
       return response.Body ? Buffer.from(await response.Body.transformToByteArray()) : Buffer.alloc(0);
     } catch (error) {
@@ -121,7 +132,9 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<{ sizeBytes: number } | undefined> {
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }));
+      const response = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }),
+      );
       return { sizeBytes: response.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -161,7 +174,10 @@ export class S3Store implements ObjectStore {
       if (response.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled') return { enabled: true };
       return { enabled: false, reason: `bucket ${this.location.bucket} does not have Object Lock enabled` };
     } catch (error) {
-      return { enabled: false, reason: `cannot read the Object Lock configuration of bucket ${this.location.bucket}: ${(error as Error).name}: ${(error as Error).message}` };
+      return {
+        enabled: false,
+        reason: `cannot read the Object Lock configuration of bucket ${this.location.bucket}: ${(error as Error).name}: ${(error as Error).message}`,
+      };
     }
   }
 }

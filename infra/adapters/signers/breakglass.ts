@@ -36,7 +36,12 @@ export const MIN_JUSTIFICATION_LENGTH = 20;
 
 function checkKeyFileMode(path: string): void {
   const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new CodedError('LOCAL_KEY_EXPOSED', `${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${path}`, { path });
+  if ((mode & 0o077) !== 0)
+    throw new CodedError(
+      'LOCAL_KEY_EXPOSED',
+      `${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${path}`,
+      { path },
+    );
 }
 
 /** The emergency signer of SIGNING_BACKEND=breakglass: refused unless the registry gives it a short, closed window. */
@@ -54,7 +59,10 @@ export function openBreakglassSigner(keyFile: string, kid: string, registry: Sig
     privateKey = createPrivateKey(readFileSync(keyFile));
   } catch (error) {
     if (error instanceof CodedError) throw error;
-    throw new CodedError('BREAKGLASS_KEY_UNREADABLE', `cannot read the break-glass key ${keyFile}: ${(error as Error).message}`);
+    throw new CodedError(
+      'BREAKGLASS_KEY_UNREADABLE',
+      `cannot read the break-glass key ${keyFile}: ${(error as Error).message}`,
+    );
   }
   const signer = createKeySigner(kid, privateKey);
   return { ...signer, publicKey: createPublicKey(privateKey), description: `break-glass key ${kid} (${keyFile})` };
@@ -83,11 +91,21 @@ export interface BreakglassResult {
 function checkRequest(request: BreakglassRequest): string[] {
   const approvers = [...new Set(request.approvedBy.map((name) => name.trim()).filter((name) => name !== ''))];
   if (request.justification.trim().length < MIN_JUSTIFICATION_LENGTH) {
-    throw new CodedError('BREAKGLASS_REFUSED', `a justification of at least ${MIN_JUSTIFICATION_LENGTH} characters is required`);
+    throw new CodedError(
+      'BREAKGLASS_REFUSED',
+      `a justification of at least ${MIN_JUSTIFICATION_LENGTH} characters is required`,
+    );
   }
-  if (approvers.length < MIN_APPROVERS) throw new CodedError('BREAKGLASS_REFUSED', `at least ${MIN_APPROVERS} distinct approvers are required (--approved-by A --approved-by B)`);
+  if (approvers.length < MIN_APPROVERS)
+    throw new CodedError(
+      'BREAKGLASS_REFUSED',
+      `at least ${MIN_APPROVERS} distinct approvers are required (--approved-by A --approved-by B)`,
+    );
   if (!(request.windowMs > 0 && request.windowMs <= MAX_BREAKGLASS_WINDOW_MS)) {
-    throw new CodedError('BREAKGLASS_REFUSED', `the window must be between 1 minute and ${MAX_BREAKGLASS_WINDOW_MS / 60_000} minutes`);
+    throw new CodedError(
+      'BREAKGLASS_REFUSED',
+      `the window must be between 1 minute and ${MAX_BREAKGLASS_WINDOW_MS / 60_000} minutes`,
+    );
   }
   return approvers;
 }
@@ -96,7 +114,11 @@ function checkRequest(request: BreakglassRequest): string[] {
 function makeKey(request: BreakglassRequest, kid: string): { signer: Signer; publicKey: KeyObject; undo: () => void } {
   if (request.key.kind === 'hsm') {
     const publicKey = generateHsmKeyPair(request.key.settings, request.key.label, 'ed25519');
-    return { signer: openPkcs11Signer({ ...request.key.settings, keyLabel: request.key.label, kid }), publicKey, undo: () => undefined };
+    return {
+      signer: openPkcs11Signer({ ...request.key.settings, keyLabel: request.key.label, kid }),
+      publicKey,
+      undo: () => undefined,
+    };
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const path = request.key.path;
@@ -113,9 +135,19 @@ export async function breakGlass(request: BreakglassRequest): Promise<Breakglass
   const kid = `breakglass-${deployedAt.slice(0, 16).replace(/[-:]/g, '').replace('T', 't')}-${randomBytes(3).toString('hex')}`;
   const { signer, publicKey, undo } = makeKey(request, kid);
   const publicKeyPem = spkiPem(publicKey);
-  const entry = { signer_kid: kid, algorithm: 'ed25519' as const, public_key_pem: publicKeyPem, deployedAt, retiredAt, description: `break-glass: ${request.justification.slice(0, 200)}` };
+  const entry = {
+    signer_kid: kid,
+    algorithm: 'ed25519' as const,
+    public_key_pem: publicKeyPem,
+    deployedAt,
+    retiredAt,
+    description: `break-glass: ${request.justification.slice(0, 200)}`,
+  };
   try {
-    writeRegistryFile(request.registryPath, parseRegistry({ signers: [...[...previous.signers.values()].map(registryEntryJson), entry] }));
+    writeRegistryFile(
+      request.registryPath,
+      parseRegistry({ signers: [...[...previous.signers.values()].map(registryEntryJson), entry] }),
+    );
     const data = {
       kid,
       algorithm: 'ed25519',
@@ -126,7 +158,9 @@ export async function breakGlass(request: BreakglassRequest): Promise<Breakglass
       notAfter: retiredAt,
       keyLocation: request.key.kind === 'hsm' ? 'hsm' : 'operator-machine',
     };
-    const appended = await request.appendWith(signer, [{ stream: `signer-${kid}`, type: SIGNER_EVENT_TYPES.breakglassUsed, actor: BREAKGLASS_ACTOR, data }]);
+    const appended = await request.appendWith(signer, [
+      { stream: `signer-${kid}`, type: SIGNER_EVENT_TYPES.breakglassUsed, actor: BREAKGLASS_ACTOR, data },
+    ]);
     return { kid, deployedAt, retiredAt, publicKeyPem, appended };
   } catch (error) {
     writeRegistryFile(request.registryPath, previous);

@@ -36,7 +36,10 @@ function derInteger(unsigned: Buffer): Buffer {
 export function ecdsaRawToDer(raw: Uint8Array): Buffer {
   assert(raw.length > 0 && raw.length % 2 === 0, `an ECDSA r‖s signature has even length, got ${raw.length}`);
   const half = raw.length / 2;
-  const body = Buffer.concat([derInteger(Buffer.from(raw.subarray(0, half))), derInteger(Buffer.from(raw.subarray(half)))]);
+  const body = Buffer.concat([
+    derInteger(Buffer.from(raw.subarray(0, half))),
+    derInteger(Buffer.from(raw.subarray(half))),
+  ]);
   return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
 }
 
@@ -44,20 +47,32 @@ export function ecdsaRawToDer(raw: Uint8Array): Buffer {
 export function unwrapEcPoint(value: Buffer, pointLength: number): Buffer {
   if (value.length === pointLength) return value;
   if (value[0] === 0x04 && value.length === pointLength + 2 && value[1] === pointLength) return value.subarray(2);
-  if (value[0] === 0x04 && value.length === pointLength + 3 && value[1] === 0x81 && value[2] === pointLength) return value.subarray(3);
+  if (value[0] === 0x04 && value.length === pointLength + 3 && value[1] === 0x81 && value[2] === pointLength)
+    return value.subarray(3);
   throw new Error(`unexpected CKA_EC_POINT of ${value.length} bytes (expected a ${pointLength}-byte point)`);
 }
 
 export function ed25519PublicKey(point: Buffer): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, unwrapEcPoint(point, 32)]), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, unwrapEcPoint(point, 32)]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 export function p256PublicKey(point: Buffer): KeyObject {
-  return createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, unwrapEcPoint(point, 65)]), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.concat([P256_SPKI_PREFIX, unwrapEcPoint(point, 65)]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 export function rsaPublicKey(modulus: Buffer, exponent: Buffer): KeyObject {
-  return createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 export function spkiPem(key: KeyObject): string {

@@ -44,7 +44,14 @@ export const KMS_ALGORITHMS: Readonly<Record<SignatureAlgorithm, KmsAlgorithm>> 
 };
 
 /** Errors another attempt may cure: throttling, KMS's own transient failures, timeouts and 5xx. */
-const RETRYABLE_NAMES = new Set(['ThrottlingException', 'KMSInternalException', 'DependencyTimeoutException', 'TimeoutError', 'AbortError', 'RequestTimeout']);
+const RETRYABLE_NAMES = new Set([
+  'ThrottlingException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+]);
 
 export function classifyKmsError(error: unknown): SignerUnavailableError {
   if (error instanceof SignerUnavailableError) return error;
@@ -52,9 +59,14 @@ export function classifyKmsError(error: unknown): SignerUnavailableError {
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const text = `KMS: ${name ?? 'Error'}: ${message ?? String(error)}`;
   if (name === 'ThrottlingException') return new SignerUnavailableError(text, 'throttled', true);
-  if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return new SignerUnavailableError(text, 'timeout', true);
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout')
+    return new SignerUnavailableError(text, 'timeout', true);
   const networkCode = (error as { code?: string }).code;
-  if (RETRYABLE_NAMES.has(name ?? '') || (status !== undefined && status >= 500) || (networkCode !== undefined && /^E[A-Z]+/.test(networkCode))) {
+  if (
+    RETRYABLE_NAMES.has(name ?? '') ||
+    (status !== undefined && status >= 500) ||
+    (networkCode !== undefined && /^E[A-Z]+/.test(networkCode))
+  ) {
     return new SignerUnavailableError(text, 'unavailable', true);
   }
   return new SignerUnavailableError(text, 'rejected', false);
@@ -81,25 +93,41 @@ async function kmsCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, timeou
   }
 }
 
-async function readPublicKey(options: KmsSignerOptions, call: ReturnType<typeof remoteCaller>['call']): Promise<KeyObject> {
+async function readPublicKey(
+  options: KmsSignerOptions,
+  call: ReturnType<typeof remoteCaller>['call'],
+): Promise<KeyObject> {
   const expected = KMS_ALGORITHMS[options.algorithm];
   const answer = await call((timeoutMs) =>
-    kmsCall((abortSignal) => options.client.send(new GetPublicKeyCommand({ KeyId: options.keyId }), { abortSignal }), timeoutMs, 'KMS GetPublicKey'),
+    kmsCall(
+      (abortSignal) => options.client.send(new GetPublicKeyCommand({ KeyId: options.keyId }), { abortSignal }),
+      timeoutMs,
+      'KMS GetPublicKey',
+    ),
   );
   const problems: string[] = [];
-  if (answer.KeyUsage !== 'SIGN_VERIFY') problems.push(`key usage is ${answer.KeyUsage ?? 'unknown'}, SIGN_VERIFY required`);
+  if (answer.KeyUsage !== 'SIGN_VERIFY')
+    problems.push(`key usage is ${answer.KeyUsage ?? 'unknown'}, SIGN_VERIFY required`);
   if (!answer.SigningAlgorithms?.includes(expected.signingAlgorithm)) {
-    problems.push(`the key does not offer ${expected.signingAlgorithm} (it offers ${answer.SigningAlgorithms?.join(', ') ?? 'nothing'})`);
+    problems.push(
+      `the key does not offer ${expected.signingAlgorithm} (it offers ${answer.SigningAlgorithms?.join(', ') ?? 'nothing'})`,
+    );
   }
   if (!answer.PublicKey) problems.push('GetPublicKey returned no public key');
-  const publicKey = answer.PublicKey ? createPublicKey({ key: Buffer.from(answer.PublicKey), format: 'der', type: 'spki' }) : undefined;
+  const publicKey = answer.PublicKey
+    ? createPublicKey({ key: Buffer.from(answer.PublicKey), format: 'der', type: 'spki' })
+    : undefined;
   const mismatch = publicKey && keyMismatch(options.algorithm, publicKey);
   if (mismatch) problems.push(mismatch);
   if (problems.length > 0 || !publicKey) {
-    throw new CodedError('SIGNER_KEY_MISMATCH', `KMS key ${options.keyId} cannot sign ${options.algorithm}: ${problems.join('; ')}`, {
-      keyId: options.keyId,
-      keySpec: answer.KeySpec,
-    });
+    throw new CodedError(
+      'SIGNER_KEY_MISMATCH',
+      `KMS key ${options.keyId} cannot sign ${options.algorithm}: ${problems.join('; ')}`,
+      {
+        keyId: options.keyId,
+        keySpec: answer.KeySpec,
+      },
+    );
   }
   return publicKey;
 }
@@ -113,9 +141,17 @@ export async function openKmsSigner(options: KmsSignerOptions): Promise<BackendS
   const maxInFlight = options.maxInFlight ?? MAX_SIGN_IN_FLIGHT;
 
   const signBytes = async (message: Uint8Array, messageType: MessageType): Promise<RecordSignature> => {
-    const command = new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: spec.signingAlgorithm });
-    const answer = await caller.call((timeoutMs) => kmsCall((abortSignal) => client.send(command, { abortSignal }), timeoutMs, 'KMS Sign'));
-    if (!answer.Signature) throw new SignerUnavailableError(`KMS Sign with key ${keyId} returned no signature`, 'unavailable', false);
+    const command = new SignCommand({
+      KeyId: keyId,
+      Message: message,
+      MessageType: messageType,
+      SigningAlgorithm: spec.signingAlgorithm,
+    });
+    const answer = await caller.call((timeoutMs) =>
+      kmsCall((abortSignal) => client.send(command, { abortSignal }), timeoutMs, 'KMS Sign'),
+    );
+    if (!answer.Signature)
+      throw new SignerUnavailableError(`KMS Sign with key ${keyId} returned no signature`, 'unavailable', false);
     return { kid, alg: algorithm, value: Buffer.from(answer.Signature).toString('base64') };
   };
   const signOne = (request: SignRequest): Promise<RecordSignature> => signBytes(request.hash, spec.messageType);

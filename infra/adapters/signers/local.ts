@@ -8,7 +8,12 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert, CodedError } from '../../../domain/errors.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
-import { parseRegistry, registryEntryJson, type RegisteredSigner, type SignerRegistry } from '../../../chain/registry.ts';
+import {
+  parseRegistry,
+  registryEntryJson,
+  type RegisteredSigner,
+  type SignerRegistry,
+} from '../../../chain/registry.ts';
 import type { Signer, SignRequest } from '../../../chain/signer.ts';
 import { tsWorker } from '../workers/tsWorker.ts';
 import { loadRegistryFile, registryFileExists, writeRegistryFile } from './registryFile.ts';
@@ -33,7 +38,11 @@ function readOrCreateKey(dataDir: string): KeyObject {
   }
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new CodedError('LOCAL_KEY_EXPOSED', `${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${path}`, { path });
+    throw new CodedError(
+      'LOCAL_KEY_EXPOSED',
+      `${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${path}`,
+      { path },
+    );
   }
   return createPrivateKey(readFileSync(path));
 }
@@ -50,7 +59,10 @@ const RECORD_HASH_BYTES = 32;
  * Signs on a worker thread, so the writer seals the next batch while this one
  * is signed (bench/append.ts measures the difference).
  */
-function signingThread(privateKey: KeyObject): { signHashes(hashes: Uint8Array[]): Promise<string[]>; close(): Promise<void> } {
+function signingThread(privateKey: KeyObject): {
+  signHashes(hashes: Uint8Array[]): Promise<string[]>;
+  close(): Promise<void>;
+} {
   const worker = tsWorker(new URL('./signWorker.ts', import.meta.url), {
     workerData: { pkcs8: privateKey.export({ type: 'pkcs8', format: 'der' }) },
   });
@@ -94,7 +106,11 @@ function signingThread(privateKey: KeyObject): { signHashes(hashes: Uint8Array[]
 
 export function createKeySigner(kid: string, privateKey: KeyObject, options: { thread?: boolean } = {}): Signer {
   assert(privateKey.asymmetricKeyType === 'ed25519', 'the key signer takes Ed25519 keys');
-  const signOne = (hash: Uint8Array): RecordSignature => ({ kid, alg: 'ed25519', value: sign(null, hash, privateKey).toString('base64') });
+  const signOne = (hash: Uint8Array): RecordSignature => ({
+    kid,
+    alg: 'ed25519',
+    value: sign(null, hash, privateKey).toString('base64'),
+  });
   // Started on the first batch that needs it: a CLI command that never appends never starts it.
   let thread: ReturnType<typeof signingThread> | undefined;
   return {
@@ -102,7 +118,8 @@ export function createKeySigner(kid: string, privateKey: KeyObject, options: { t
     algorithm: 'ed25519',
     sign: async (hash) => signOne(hash),
     async signBatch(requests: readonly SignRequest[]) {
-      if (!options.thread || requests.length < MIN_THREAD_BATCH) return requests.map((request) => signOne(request.hash));
+      if (!options.thread || requests.length < MIN_THREAD_BATCH)
+        return requests.map((request) => signOne(request.hash));
       thread ??= signingThread(privateKey);
       const values = await thread.signHashes(requests.map((request) => request.hash));
       return values.map((value) => ({ kid, alg: 'ed25519', value }));
@@ -134,7 +151,9 @@ export function openLocalSigner(options: LocalSignerOptions): { signer: Signer; 
   const privateKey = readOrCreateKey(options.dataDir);
   const publicKey = createPublicKey(privateKey);
   const kid = localKid(publicKey);
-  const existing = registryFileExists(options.registryPath) ? loadRegistryFile(options.registryPath) : { signers: new Map<string, RegisteredSigner>() };
+  const existing = registryFileExists(options.registryPath)
+    ? loadRegistryFile(options.registryPath)
+    : { signers: new Map<string, RegisteredSigner>() };
   let registry = existing;
   if (!existing.signers.has(kid)) {
     const entry = {

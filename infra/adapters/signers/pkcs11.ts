@@ -18,7 +18,15 @@ import type { RecordSignature } from '../../../chain/record.ts';
 import type { SignatureAlgorithm } from '../../../chain/signature.ts';
 import { signConcurrently, type SignRequest } from '../../../chain/signer.ts';
 import type { BackendSigner } from './backend.ts';
-import { ecdsaRawToDer, ED25519_OID_DER, ed25519PublicKey, P256_OID_DER, p256PublicKey, rsaPublicKey, SHA256_DIGEST_INFO_PREFIX } from './der.ts';
+import {
+  ecdsaRawToDer,
+  ED25519_OID_DER,
+  ed25519PublicKey,
+  P256_OID_DER,
+  p256PublicKey,
+  rsaPublicKey,
+  SHA256_DIGEST_INFO_PREFIX,
+} from './der.ts';
 import { remoteCaller, type RemoteCallOptions } from './remote.ts';
 import { SignerUnavailableError, withTimeout } from './resilience.ts';
 
@@ -60,7 +68,9 @@ function loadModule(path: string): pkcs11js.PKCS11 {
     module.load(path);
     module.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
   } catch (error) {
-    throw new CodedError('HSM_UNAVAILABLE', `cannot load PKCS#11 module ${path}: ${(error as Error).message}`, { modulePath: path });
+    throw new CodedError('HSM_UNAVAILABLE', `cannot load PKCS#11 module ${path}: ${(error as Error).message}`, {
+      modulePath: path,
+    });
   }
   loadedModules.set(path, { module, users: 1 });
   return module;
@@ -126,11 +136,18 @@ export class Pkcs11Token {
   }
 
   #acquire(): Promise<Buffer> {
-    if (this.#closed) return Promise.reject(new SignerUnavailableError('the HSM token is closed', 'unavailable', false));
+    if (this.#closed)
+      return Promise.reject(new SignerUnavailableError('the HSM token is closed', 'unavailable', false));
     const idle = this.#idle.pop();
     if (idle) return Promise.resolve(idle);
     if (this.#waiting.length >= HSM_MAX_WAITING) {
-      return Promise.reject(new SignerUnavailableError(`more than ${HSM_MAX_WAITING} signing requests wait for an HSM session`, 'overloaded', false));
+      return Promise.reject(
+        new SignerUnavailableError(
+          `more than ${HSM_MAX_WAITING} signing requests wait for an HSM session`,
+          'overloaded',
+          false,
+        ),
+      );
     }
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
@@ -153,7 +170,11 @@ export class Pkcs11Token {
     } finally {
       this.module.C_FindObjectsFinal(session);
     }
-    if (found.length > 1) throw new CodedError('HSM_KEY_AMBIGUOUS', `${found.length} objects on token ${this.settings.tokenLabel} have label ${JSON.stringify(label)}`);
+    if (found.length > 1)
+      throw new CodedError(
+        'HSM_KEY_AMBIGUOUS',
+        `${found.length} objects on token ${this.settings.tokenLabel} have label ${JSON.stringify(label)}`,
+      );
     return found[0];
   }
 
@@ -178,9 +199,13 @@ function findSlot(module: pkcs11js.PKCS11, tokenLabel: string): Buffer {
     if (label === tokenLabel) return slot;
     labels.push(label);
   }
-  throw new CodedError('HSM_TOKEN_NOT_FOUND', `no PKCS#11 token labelled ${JSON.stringify(tokenLabel)} (tokens present: ${labels.map((l) => JSON.stringify(l)).join(', ') || 'none'})`, {
-    tokenLabel,
-  });
+  throw new CodedError(
+    'HSM_TOKEN_NOT_FOUND',
+    `no PKCS#11 token labelled ${JSON.stringify(tokenLabel)} (tokens present: ${labels.map((l) => JSON.stringify(l)).join(', ') || 'none'})`,
+    {
+      tokenLabel,
+    },
+  );
 }
 
 function login(module: pkcs11js.PKCS11, session: Buffer, settings: Pkcs11Settings): void {
@@ -189,7 +214,11 @@ function login(module: pkcs11js.PKCS11, session: Buffer, settings: Pkcs11Setting
   } catch (error) {
     if ((error as { code?: number }).code === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
     // Never echo the PIN.
-    throw new CodedError('HSM_LOGIN_FAILED', `login to token ${settings.tokenLabel} failed: ${(error as Error).message}`, { tokenLabel: settings.tokenLabel });
+    throw new CodedError(
+      'HSM_LOGIN_FAILED',
+      `login to token ${settings.tokenLabel} failed: ${(error as Error).message}`,
+      { tokenLabel: settings.tokenLabel },
+    );
   }
 }
 
@@ -206,10 +235,17 @@ function readKeyType(token: Pkcs11Token, session: Buffer, object: Buffer): numbe
 }
 
 /** The algorithm of a key pair on the token, from its key type and curve, and its public key. */
-export function readPublicKey(token: Pkcs11Token, session: Buffer, publicObject: Buffer): { algorithm: SignatureAlgorithm; publicKey: KeyObject } {
+export function readPublicKey(
+  token: Pkcs11Token,
+  session: Buffer,
+  publicObject: Buffer,
+): { algorithm: SignatureAlgorithm; publicKey: KeyObject } {
   const keyType = readKeyType(token, session, publicObject);
   if (keyType === pkcs11js.CKK_RSA) {
-    const publicKey = rsaPublicKey(attribute(token, session, publicObject, pkcs11js.CKA_MODULUS), attribute(token, session, publicObject, pkcs11js.CKA_PUBLIC_EXPONENT));
+    const publicKey = rsaPublicKey(
+      attribute(token, session, publicObject, pkcs11js.CKA_MODULUS),
+      attribute(token, session, publicObject, pkcs11js.CKA_PUBLIC_EXPONENT),
+    );
     return { algorithm: 'rsa-sha256', publicKey };
   }
   const point = attribute(token, session, publicObject, pkcs11js.CKA_EC_POINT);
@@ -227,7 +263,11 @@ const MECHANISMS: Readonly<Record<SignatureAlgorithm, number>> = {
   'rsa-sha256': pkcs11js.CKM_RSA_PKCS,
   'ecdsa-p256-sha256': pkcs11js.CKM_ECDSA,
 };
-const SIGNATURE_BUFFER_BYTES: Readonly<Record<SignatureAlgorithm, number>> = { ed25519: 64, 'rsa-sha256': 512, 'ecdsa-p256-sha256': 132 };
+const SIGNATURE_BUFFER_BYTES: Readonly<Record<SignatureAlgorithm, number>> = {
+  ed25519: 64,
+  'rsa-sha256': 512,
+  'ecdsa-p256-sha256': 132,
+};
 
 /** What the token signs for a 32-byte SHA-256 digest (records, and RSA/ECDSA documents). */
 function digestInput(algorithm: SignatureAlgorithm, hash: Uint8Array): Buffer {
@@ -264,9 +304,13 @@ function pkcs11Signer(token: Pkcs11Token, options: Pkcs11SignerOptions): Backend
     const privateObject = token.findObject(session, pkcs11js.CKO_PRIVATE_KEY, keyLabel);
     const publicObject = token.findObject(session, pkcs11js.CKO_PUBLIC_KEY, keyLabel);
     if (!privateObject || !publicObject) {
-      throw new CodedError('HSM_KEY_NOT_FOUND', `token ${options.tokenLabel} has no key pair labelled ${JSON.stringify(keyLabel)} (make one with chainbook signers hsm-keygen)`, {
-        keyLabel,
-      });
+      throw new CodedError(
+        'HSM_KEY_NOT_FOUND',
+        `token ${options.tokenLabel} has no key pair labelled ${JSON.stringify(keyLabel)} (make one with chainbook signers hsm-keygen)`,
+        {
+          keyLabel,
+        },
+      );
     }
     return { privateKey: privateObject, ...readPublicKey(token, session, publicObject) };
   })();
@@ -289,8 +333,13 @@ function pkcs11Signer(token: Pkcs11Token, options: Pkcs11SignerOptions): Backend
         `the HSM (token ${options.tokenLabel})`,
       ),
     );
-  const finish = (raw: Buffer): RecordSignature => ({ kid, alg: algorithm, value: (algorithm === 'ecdsa-p256-sha256' ? ecdsaRawToDer(raw) : raw).toString('base64') });
-  const signOne = async (request: SignRequest): Promise<RecordSignature> => finish(await signRaw(digestInput(algorithm, request.hash)));
+  const finish = (raw: Buffer): RecordSignature => ({
+    kid,
+    alg: algorithm,
+    value: (algorithm === 'ecdsa-p256-sha256' ? ecdsaRawToDer(raw) : raw).toString('base64'),
+  });
+  const signOne = async (request: SignRequest): Promise<RecordSignature> =>
+    finish(await signRaw(digestInput(algorithm, request.hash)));
 
   return {
     kid,
@@ -301,14 +350,20 @@ function pkcs11Signer(token: Pkcs11Token, options: Pkcs11SignerOptions): Backend
     signBatch: (requests) => signConcurrently(requests, options.maxInFlight ?? HSM_SESSION_POOL_SIZE * 2, signOne),
     async signMessage(message) {
       // Ed25519 signs the document itself; RSA and ECDSA sign its SHA-256.
-      return finish(await signRaw(algorithm === 'ed25519' ? Buffer.from(message) : digestInput(algorithm, sha256(message))));
+      return finish(
+        await signRaw(algorithm === 'ed25519' ? Buffer.from(message) : digestInput(algorithm, sha256(message))),
+      );
     },
     close: async () => token.close(),
   };
 }
 
 /** Templates of a new key pair: the private half stays on the token, sensitive and not extractable. */
-function keyTemplates(algorithm: SignatureAlgorithm, label: string, id: Buffer): { mechanism: number; publicTemplate: pkcs11js.Template; privateTemplate: pkcs11js.Template } {
+function keyTemplates(
+  algorithm: SignatureAlgorithm,
+  label: string,
+  id: Buffer,
+): { mechanism: number; publicTemplate: pkcs11js.Template; privateTemplate: pkcs11js.Template } {
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_LABEL, value: label },
@@ -324,9 +379,17 @@ function keyTemplates(algorithm: SignatureAlgorithm, label: string, id: Buffer):
   const publicTemplate = [...common, { type: pkcs11js.CKA_VERIFY, value: true }];
   switch (algorithm) {
     case 'ed25519':
-      return { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN, publicTemplate: [...publicTemplate, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_OID_DER }], privateTemplate };
+      return {
+        mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        publicTemplate: [...publicTemplate, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_OID_DER }],
+        privateTemplate,
+      };
     case 'ecdsa-p256-sha256':
-      return { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN, publicTemplate: [...publicTemplate, { type: pkcs11js.CKA_EC_PARAMS, value: P256_OID_DER }], privateTemplate };
+      return {
+        mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN,
+        publicTemplate: [...publicTemplate, { type: pkcs11js.CKA_EC_PARAMS, value: P256_OID_DER }],
+        privateTemplate,
+      };
     case 'rsa-sha256':
       return {
         mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
@@ -349,8 +412,15 @@ export function generateHsmKeyPair(settings: Pkcs11Settings, label: string, algo
   const token = Pkcs11Token.open(settings, 1);
   try {
     const session = token.withSessionSync();
-    if (token.findObject(session, pkcs11js.CKO_PRIVATE_KEY, label) || token.findObject(session, pkcs11js.CKO_PUBLIC_KEY, label)) {
-      throw new CodedError('HSM_KEY_EXISTS', `token ${settings.tokenLabel} already has a key labelled ${JSON.stringify(label)}`, { label });
+    if (
+      token.findObject(session, pkcs11js.CKO_PRIVATE_KEY, label) ||
+      token.findObject(session, pkcs11js.CKO_PUBLIC_KEY, label)
+    ) {
+      throw new CodedError(
+        'HSM_KEY_EXISTS',
+        `token ${settings.tokenLabel} already has a key labelled ${JSON.stringify(label)}`,
+        { label },
+      );
     }
     const { mechanism, publicTemplate, privateTemplate } = keyTemplates(algorithm, label, randomBytes(16));
     const pair = token.module.C_GenerateKeyPair(session, { mechanism }, publicTemplate, privateTemplate);

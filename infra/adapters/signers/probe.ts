@@ -13,7 +13,10 @@ export async function probeSigner(signer: Signer, publicKey: KeyObject | undefin
     if (signature.kid !== signer.kid || signature.alg !== signer.algorithm) {
       return `the probe was signed as ${signature.kid} (${signature.alg}), expected ${signer.kid} (${signer.algorithm})`;
     }
-    if (publicKey && !verifySignature(signer.algorithm, publicKey, hash, preimage, Buffer.from(signature.value, 'base64'))) {
+    if (
+      publicKey &&
+      !verifySignature(signer.algorithm, publicKey, hash, preimage, Buffer.from(signature.value, 'base64'))
+    ) {
       return `the probe signature of ${signer.kid} does not verify under the registered public key`;
     }
     return undefined;

@@ -51,9 +51,14 @@ export function describeUrl(url: string): string {
 
 function networkError(error: unknown, where: string): SignerUnavailableError {
   const name = (error as { name?: string }).name;
-  if (name === 'TimeoutError' || name === 'AbortError') return new SignerUnavailableError(`signing proxy ${where} timed out`, 'timeout', true);
+  if (name === 'TimeoutError' || name === 'AbortError')
+    return new SignerUnavailableError(`signing proxy ${where} timed out`, 'timeout', true);
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return new SignerUnavailableError(`signing proxy ${where} unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 'unavailable', true);
+  return new SignerUnavailableError(
+    `signing proxy ${where} unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    'unavailable',
+    true,
+  );
 }
 
 async function requestJson(url: string, init: RequestInit, timeoutMs: number, where: string): Promise<unknown> {
@@ -68,23 +73,50 @@ async function requestJson(url: string, init: RequestInit, timeoutMs: number, wh
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      throw new SignerUnavailableError(`signing proxy ${where} answered with a body that is not JSON`, 'unavailable', false);
+      throw new SignerUnavailableError(
+        `signing proxy ${where} answered with a body that is not JSON`,
+        'unavailable',
+        false,
+      );
     }
   }
   const detail = text.slice(0, 200);
   if (response.status === 401 || response.status === 403) {
-    throw new SignerUnavailableError(`signing proxy ${where} refused the API key (${response.status})`, 'unauthorized', false, { status: response.status });
+    throw new SignerUnavailableError(
+      `signing proxy ${where} refused the API key (${response.status})`,
+      'unauthorized',
+      false,
+      { status: response.status },
+    );
   }
   const retryable = response.status === 429 || response.status >= 500;
-  throw new SignerUnavailableError(`signing proxy ${where} answered ${response.status}: ${detail}`, response.status === 429 ? 'throttled' : 'unavailable', retryable, {
-    status: response.status,
-  });
+  throw new SignerUnavailableError(
+    `signing proxy ${where} answered ${response.status}: ${detail}`,
+    response.status === 429 ? 'throttled' : 'unavailable',
+    retryable,
+    {
+      status: response.status,
+    },
+  );
 }
 
 export async function readProxyHealth(url: string, timeoutMs: number): Promise<ProxyHealth> {
-  const body = (await requestJson(endpoint(url, '/health'), { method: 'GET' }, timeoutMs, 'GET /health')) as Partial<ProxyHealth>;
-  if (typeof body.signer_id !== 'string' || typeof body.public_key_pem !== 'string' || typeof body.algorithm !== 'string') {
-    throw new SignerUnavailableError('signing proxy GET /health lacks signer_id, algorithm or public_key_pem', 'unavailable', false);
+  const body = (await requestJson(
+    endpoint(url, '/health'),
+    { method: 'GET' },
+    timeoutMs,
+    'GET /health',
+  )) as Partial<ProxyHealth>;
+  if (
+    typeof body.signer_id !== 'string' ||
+    typeof body.public_key_pem !== 'string' ||
+    typeof body.algorithm !== 'string'
+  ) {
+    throw new SignerUnavailableError(
+      'signing proxy GET /health lacks signer_id, algorithm or public_key_pem',
+      'unavailable',
+      false,
+    );
   }
   return body as ProxyHealth;
 }
@@ -105,27 +137,41 @@ export async function openProxySigner(options: ProxySignerOptions): Promise<Back
   const health = await observed(caller.call((timeoutMs) => readProxyHealth(options.url, timeoutMs)));
   const { kid } = options;
   if (health.signer_id !== kid || !isSignatureAlgorithm(health.algorithm)) {
-    throw new CodedError('SIGNER_KEY_MISMATCH', `the signing proxy at ${describeUrl(options.url)} signs as ${health.signer_id} (${health.algorithm}), SIGNING_KID is ${kid}`, {
-      signerId: health.signer_id,
-      kid,
-    });
+    throw new CodedError(
+      'SIGNER_KEY_MISMATCH',
+      `the signing proxy at ${describeUrl(options.url)} signs as ${health.signer_id} (${health.algorithm}), SIGNING_KID is ${kid}`,
+      {
+        signerId: health.signer_id,
+        kid,
+      },
+    );
   }
   const algorithm: SignatureAlgorithm = health.algorithm;
   const headers = { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json' };
   const post = (body: Record<string, string>): Promise<RecordSignature> =>
     observed(
       caller.call(async (timeoutMs) => {
-        const answer = (await requestJson(endpoint(options.url, '/sign'), { method: 'POST', headers, body: JSON.stringify(body) }, timeoutMs, 'POST /sign')) as {
+        const answer = (await requestJson(
+          endpoint(options.url, '/sign'),
+          { method: 'POST', headers, body: JSON.stringify(body) },
+          timeoutMs,
+          'POST /sign',
+        )) as {
           signature_b64?: unknown;
           signer_id?: unknown;
         };
         if (answer.signer_id !== kid || typeof answer.signature_b64 !== 'string') {
-          throw new SignerUnavailableError(`signing proxy signed as ${String(answer.signer_id)}, expected ${kid}`, 'mismatch', false);
+          throw new SignerUnavailableError(
+            `signing proxy signed as ${String(answer.signer_id)}, expected ${kid}`,
+            'mismatch',
+            false,
+          );
         }
         return { kid, alg: algorithm, value: answer.signature_b64 };
       }),
     );
-  const signOne = (request: SignRequest): Promise<RecordSignature> => post({ hash_hex: Buffer.from(request.hash).toString('hex'), kid });
+  const signOne = (request: SignRequest): Promise<RecordSignature> =>
+    post({ hash_hex: Buffer.from(request.hash).toString('hex'), kid });
   return {
     kid,
     algorithm,

@@ -9,7 +9,11 @@ export function loadRegistryFile(path: string): SignerRegistry {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new CodedError('SIGNER_REGISTRY_UNREADABLE', `cannot read signer registry ${path}: ${(error as Error).message}`, { path });
+    throw new CodedError(
+      'SIGNER_REGISTRY_UNREADABLE',
+      `cannot read signer registry ${path}: ${(error as Error).message}`,
+      { path },
+    );
   }
   return parseRegistryText(text);
 }

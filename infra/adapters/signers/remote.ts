@@ -4,7 +4,15 @@
  * counted into kms_errors_total when it fails.
  */
 import { signErrorsTotal, signLatencySeconds } from '../metrics.ts';
-import { CircuitBreaker, DEFAULT_BREAKER, DEFAULT_RETRY, SignerUnavailableError, withRetry, type BreakerPolicy, type RetryPolicy } from './resilience.ts';
+import {
+  CircuitBreaker,
+  DEFAULT_BREAKER,
+  DEFAULT_RETRY,
+  SignerUnavailableError,
+  withRetry,
+  type BreakerPolicy,
+  type RetryPolicy,
+} from './resilience.ts';
 
 export type SigningBackendName = 'kms' | 'pkcs11' | 'proxy';
 
@@ -29,7 +37,11 @@ function reasonOf(error: unknown): string {
   return 'unavailable';
 }
 
-export function remoteCaller(backend: SigningBackendName, isRetryable: (error: unknown) => boolean, options: RemoteCallOptions = {}): RemoteCaller {
+export function remoteCaller(
+  backend: SigningBackendName,
+  isRetryable: (error: unknown) => boolean,
+  options: RemoteCallOptions = {},
+): RemoteCaller {
   const breaker = new CircuitBreaker(`signing backend ${backend}`, options.breaker ?? DEFAULT_BREAKER);
   const retry = options.retry ?? DEFAULT_RETRY;
   const timeoutMs = options.timeoutMs ?? DEFAULT_SIGN_TIMEOUT_MS;

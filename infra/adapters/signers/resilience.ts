@@ -92,7 +92,11 @@ export class CircuitBreaker {
     if (this.#state.name === 'half-open') await this.#trial;
     const state = this.#state;
     if (state.name === 'half-open' || (state.name === 'open' && this.#nowMs() < state.untilMs)) {
-      throw new SignerUnavailableError(`${this.#name} is failing; calls are refused for up to ${this.#policy.openMs} ms (circuit open)`, 'circuit-open', false);
+      throw new SignerUnavailableError(
+        `${this.#name} is failing; calls are refused for up to ${this.#policy.openMs} ms (circuit open)`,
+        'circuit-open',
+        false,
+      );
     }
     if (state.name === 'closed') return this.#observe(work);
     this.#state = { name: 'half-open' };
@@ -118,7 +122,10 @@ export class CircuitBreaker {
   #recordFailure(): void {
     const state = this.#state;
     const failures = state.name === 'closed' ? state.failures + 1 : this.#policy.failureThreshold;
-    this.#state = failures >= this.#policy.failureThreshold ? { name: 'open', untilMs: this.#nowMs() + this.#policy.openMs } : { name: 'closed', failures };
+    this.#state =
+      failures >= this.#policy.failureThreshold
+        ? { name: 'open', untilMs: this.#nowMs() + this.#policy.openMs }
+        : { name: 'closed', failures };
   }
 }
 
@@ -126,7 +133,10 @@ export class CircuitBreaker {
 export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SignerUnavailableError(`${what} did not answer within ${timeoutMs} ms`, 'timeout', true)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new SignerUnavailableError(`${what} did not answer within ${timeoutMs} ms`, 'timeout', true)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([work, timeout]);

@@ -25,7 +25,10 @@ export interface SessionOptions {
 export function newSessionKey(startMs: number, lifetimeMs: number): SessionKey {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pem = spkiPem(publicKey);
-  const fingerprint = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  const fingerprint = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
   const kid = `session-${fingerprint}`;
   const delegation: DelegationData = {
     kid,
@@ -35,13 +38,25 @@ export function newSessionKey(startMs: number, lifetimeMs: number): SessionKey {
     notAfter: new Date(startMs + lifetimeMs).toISOString(),
   };
   const signer = createKeySigner(kid, privateKey);
-  return { kid, delegation, notBeforeMs: startMs, notAfterMs: startMs + lifetimeMs, signBatch: (requests) => signer.signBatch(requests) };
+  return {
+    kid,
+    delegation,
+    notBeforeMs: startMs,
+    notAfterMs: startMs + lifetimeMs,
+    signBatch: (requests) => signer.signBatch(requests),
+  };
 }
 
 /** The root signer in delegated mode: signs documents and delegations itself, hands records to its session key. */
-export function delegatingSigner(root: BackendSigner, options: SessionOptions = {}): BackendSigner & Required<Pick<Signer, 'session'>> {
+export function delegatingSigner(
+  root: BackendSigner,
+  options: SessionOptions = {},
+): BackendSigner & Required<Pick<Signer, 'session'>> {
   const lifetimeMs = options.lifetimeMs ?? DEFAULT_SESSION_LIFETIME_MS;
-  assert(lifetimeMs > 0 && lifetimeMs <= MAX_DELEGATION_WINDOW_MS, `session lifetime ${lifetimeMs} ms is not in (0, 24 h]`);
+  assert(
+    lifetimeMs > 0 && lifetimeMs <= MAX_DELEGATION_WINDOW_MS,
+    `session lifetime ${lifetimeMs} ms is not in (0, 24 h]`,
+  );
   let current: SessionKey | undefined;
   return {
     kid: root.kid,
@@ -52,7 +67,8 @@ export function delegatingSigner(root: BackendSigner, options: SessionOptions = 
     signBatch: (requests) => root.signBatch(requests),
     signMessage: (message) => root.signMessage(message),
     session(tsMs) {
-      if (!current || tsMs < current.notBeforeMs || tsMs >= current.notAfterMs) current = newSessionKey(Math.floor(tsMs), lifetimeMs);
+      if (!current || tsMs < current.notBeforeMs || tsMs >= current.notAfterMs)
+        current = newSessionKey(Math.floor(tsMs), lifetimeMs);
       return current;
     },
     async close() {

@@ -8,13 +8,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 const HASH_BYTES = 32;
 const SIGNATURE_BYTES = 64;
-const privateKey = createPrivateKey({ key: Buffer.from((workerData as { pkcs8: Uint8Array }).pkcs8), format: 'der', type: 'pkcs8' });
+const privateKey = createPrivateKey({
+  key: Buffer.from((workerData as { pkcs8: Uint8Array }).pkcs8),
+  format: 'der',
+  type: 'pkcs8',
+});
 
 parentPort!.on('message', ({ id, hashes }: { id: number; hashes: ArrayBuffer }) => {
   const count = hashes.byteLength / HASH_BYTES;
   const signatures = new Uint8Array(count * SIGNATURE_BYTES);
   for (let index = 0; index < count; index++) {
-    signatures.set(sign(null, new Uint8Array(hashes, index * HASH_BYTES, HASH_BYTES), privateKey), index * SIGNATURE_BYTES);
+    signatures.set(
+      sign(null, new Uint8Array(hashes, index * HASH_BYTES, HASH_BYTES), privateKey),
+      index * SIGNATURE_BYTES,
+    );
   }
   parentPort!.postMessage({ id, signatures: signatures.buffer }, [signatures.buffer]);
 });

@@ -8,7 +8,10 @@ import type { SqlDatabase } from './sql.ts';
 export const VERIFY_PAGE_RECORDS = 1000;
 
 /** Reads through any executor with a location: a database, or one transaction of it (replay reads the chain it rebuilds from, under its lock). */
-export function databaseReader(db: Pick<SqlDatabase, 'query' | 'location'>, pageRecords = VERIFY_PAGE_RECORDS): RecordReader {
+export function databaseReader(
+  db: Pick<SqlDatabase, 'query' | 'location'>,
+  pageRecords = VERIFY_PAGE_RECORDS,
+): RecordReader {
   return {
     description: `database ${db.location}`,
     async chains() {

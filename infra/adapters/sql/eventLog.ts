@@ -28,7 +28,8 @@ const SQL = {
     CROSS JOIN LATERAL (SELECT chain, version FROM events WHERE events.stream = s.stream ORDER BY version DESC LIMIT 1) AS e`,
   // One index probe (events has UNIQUE (stream, version)).
   streamVersion: 'SELECT max(version) AS version FROM events WHERE stream = $1',
-  idempotencyRecords: 'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
+  idempotencyRecords:
+    'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
   idempotencyRecord: 'SELECT request_hash, result, response FROM idempotency_keys WHERE chain = $1 AND key = $2',
   // One statement per batch, a compare-and-set on the head: the UPDATE moves
   // the head only from the head the batch was sealed on (waiting for its row
@@ -76,7 +77,8 @@ const SQL = {
   // The writer puts each delegation on its own stream (chain/sealedBatch.ts): one probe of the (stream, version) index.
   delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
   // Records carry ts as text and as timestamptz; the range is on the column.
-  seqRange: 'SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1 AND ts >= $2::timestamptz AND ts <= $3::timestamptz',
+  seqRange:
+    'SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1 AND ts >= $2::timestamptz AND ts <= $3::timestamptz',
 } as const;
 
 // ---- heads
@@ -105,7 +107,10 @@ export async function createHead(db: Queryable, chain: string): Promise<ChainHea
 }
 
 /** Sets a chain's head, creating the row (replay after copying records). */
-export async function setHead(tx: Queryable, head: { chain: string; seq: number; hash: string; ts: string }): Promise<void> {
+export async function setHead(
+  tx: Queryable,
+  head: { chain: string; seq: number; hash: string; ts: string },
+): Promise<void> {
   await tx.query(SQL.setHead, [head.chain, head.seq, head.hash, head.ts]);
 }
 
@@ -122,14 +127,32 @@ export async function streamVersion(db: Queryable, stream: string): Promise<numb
   return (await db.query<{ version: number | null }>(SQL.streamVersion, [stream])).rows[0]?.version ?? 0;
 }
 
-export async function idempotencyRecords(tx: Queryable, chain: string, keys: readonly string[]): Promise<Map<string, IdempotencyRecord>> {
-  const { rows } = await tx.query<{ key: string; request_hash: string; result: string }>(SQL.idempotencyRecords, [chain, keys]);
-  return new Map<string, IdempotencyRecord>(rows.map((row) => [row.key, { requestHash: row.request_hash, result: row.result }]));
+export async function idempotencyRecords(
+  tx: Queryable,
+  chain: string,
+  keys: readonly string[],
+): Promise<Map<string, IdempotencyRecord>> {
+  const { rows } = await tx.query<{ key: string; request_hash: string; result: string }>(SQL.idempotencyRecords, [
+    chain,
+    keys,
+  ]);
+  return new Map<string, IdempotencyRecord>(
+    rows.map((row) => [row.key, { requestHash: row.request_hash, result: row.result }]),
+  );
 }
 
 /** A key's whole record: the request's identity, the chain's result and the caller's response (JSON texts); undefined when the key was never used. */
-export async function idempotencyRecord(db: Queryable, chain: string, key: string): Promise<(IdempotencyRecord & { response: string | undefined }) | undefined> {
-  const row = (await db.query<{ request_hash: string; result: string; response: string | null }>(SQL.idempotencyRecord, [chain, key])).rows[0];
+export async function idempotencyRecord(
+  db: Queryable,
+  chain: string,
+  key: string,
+): Promise<(IdempotencyRecord & { response: string | undefined }) | undefined> {
+  const row = (
+    await db.query<{ request_hash: string; result: string; response: string | null }>(SQL.idempotencyRecord, [
+      chain,
+      key,
+    ])
+  ).rows[0];
   return row && { requestHash: row.request_hash, result: row.result, response: row.response ?? undefined };
 }
 
@@ -209,13 +232,26 @@ export async function hasEvents(db: Queryable): Promise<boolean> {
 }
 
 /** Stored JCS record texts of a chain in seq order, from `fromSeq` to `toSeq`, at most `limit`. */
-export async function readChainTexts(db: Queryable, chain: string, fromSeq: number, toSeq: number, limit: number): Promise<{ seq: number; record: string }[]> {
+export async function readChainTexts(
+  db: Queryable,
+  chain: string,
+  fromSeq: number,
+  toSeq: number,
+  limit: number,
+): Promise<{ seq: number; record: string }[]> {
   return (await db.query<{ seq: number; record: string }>(SQL.readChain, [chain, fromSeq, toSeq, limit])).rows;
 }
 
 /** Stored JCS record texts of a stream in version order, from `fromVersion`, at most `limit`. */
-export async function readStreamTexts(db: Queryable, stream: string, fromVersion: number, limit: number): Promise<string[]> {
-  return (await db.query<{ record: string }>(SQL.readStream, [stream, fromVersion, limit])).rows.map((row) => row.record);
+export async function readStreamTexts(
+  db: Queryable,
+  stream: string,
+  fromVersion: number,
+  limit: number,
+): Promise<string[]> {
+  return (await db.query<{ record: string }>(SQL.readStream, [stream, fromVersion, limit])).rows.map(
+    (row) => row.record,
+  );
 }
 
 export async function recordTextAt(db: Queryable, chain: string, seq: number): Promise<string | undefined> {
@@ -233,12 +269,24 @@ export async function lastSeq(db: Queryable, chain: string): Promise<number | nu
 }
 
 /** The signer.delegated record introducing session `kid` in `chain` before `beforeSeq`. */
-export async function delegationRecordText(db: Queryable, chain: string, kid: string, beforeSeq: number): Promise<string | undefined> {
-  return (await db.query<{ record: string }>(SQL.delegation, [`delegation-${chain}.${kid}`, chain, beforeSeq])).rows[0]?.record;
+export async function delegationRecordText(
+  db: Queryable,
+  chain: string,
+  kid: string,
+  beforeSeq: number,
+): Promise<string | undefined> {
+  return (await db.query<{ record: string }>(SQL.delegation, [`delegation-${chain}.${kid}`, chain, beforeSeq])).rows[0]
+    ?.record;
 }
 
 /** First and last seq whose commit time is within [fromTs, toTs]; undefined when none is. */
-export async function seqRange(db: Queryable, chain: string, fromTs: string, toTs: string): Promise<{ fromSeq: number; toSeq: number } | undefined> {
-  const row = (await db.query<{ from_seq: number | null; to_seq: number | null }>(SQL.seqRange, [chain, fromTs, toTs])).rows[0];
+export async function seqRange(
+  db: Queryable,
+  chain: string,
+  fromTs: string,
+  toTs: string,
+): Promise<{ fromSeq: number; toSeq: number } | undefined> {
+  const row = (await db.query<{ from_seq: number | null; to_seq: number | null }>(SQL.seqRange, [chain, fromTs, toTs]))
+    .rows[0];
   return row?.from_seq == null || row.to_seq == null ? undefined : { fromSeq: row.from_seq, toSeq: row.to_seq };
 }

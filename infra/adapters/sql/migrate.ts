@@ -32,7 +32,10 @@ export function loadMigrations(directory = MIGRATIONS_DIRECTORY): Migration[] {
       return { version: Number(version), name: name!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     });
   migrations.forEach((migration, index) => {
-    assert(migration.version === index + 1, `migration numbers must be 1, 2, 3 … (found ${migration.version} at ${index + 1})`);
+    assert(
+      migration.version === index + 1,
+      `migration numbers must be 1, 2, 3 … (found ${migration.version} at ${index + 1})`,
+    );
   });
   return migrations;
 }
@@ -50,14 +53,22 @@ function checkApplied(applied: readonly AppliedRow[], known: readonly Migration[
   for (const row of applied) {
     const migration = known[row.version - 1];
     if (!migration) {
-      throw new CodedError('DATABASE_NEWER_THAN_SOFTWARE', `the database has migration ${row.version} (${row.name}), which this version of chainbook does not know; upgrade chainbook`, {
-        version: row.version,
-      });
+      throw new CodedError(
+        'DATABASE_NEWER_THAN_SOFTWARE',
+        `the database has migration ${row.version} (${row.name}), which this version of chainbook does not know; upgrade chainbook`,
+        {
+          version: row.version,
+        },
+      );
     }
     if (migration.checksum !== row.checksum) {
-      throw new CodedError('MIGRATION_CHANGED', `migration ${row.version} (${row.name}) changed after it was applied; landed migrations are never edited`, {
-        version: row.version,
-      });
+      throw new CodedError(
+        'MIGRATION_CHANGED',
+        `migration ${row.version} (${row.name}) changed after it was applied; landed migrations are never edited`,
+        {
+          version: row.version,
+        },
+      );
     }
   }
 }
@@ -73,11 +84,17 @@ export async function migrate(db: SqlDatabase, known: readonly Migration[] = loa
   for (const migration of known) {
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
-      const { rows } = await tx.query<AppliedRow>('SELECT version, name, checksum FROM schema_migrations ORDER BY version');
+      const { rows } = await tx.query<AppliedRow>(
+        'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
+      );
       checkApplied(rows, known);
       if (rows.some((row) => row.version === migration.version)) return false;
       await tx.exec(migration.sql);
-      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, migration.checksum]);
+      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        migration.checksum,
+      ]);
       return true;
     });
     if (done) applied.push(migration.version);
@@ -86,8 +103,13 @@ export async function migrate(db: SqlDatabase, known: readonly Migration[] = loa
 }
 
 /** Pending migrations, without applying them (for /ready and `chainbook db status`). */
-export async function pendingMigrations(db: SqlDatabase, known: readonly Migration[] = loadMigrations()): Promise<Migration[]> {
-  const { rows: table } = await db.query<{ name: string | null }>(`SELECT to_regclass('schema_migrations')::text AS name`);
+export async function pendingMigrations(
+  db: SqlDatabase,
+  known: readonly Migration[] = loadMigrations(),
+): Promise<Migration[]> {
+  const { rows: table } = await db.query<{ name: string | null }>(
+    `SELECT to_regclass('schema_migrations')::text AS name`,
+  );
   if (table[0]?.name == null) return [...known];
   const { rows } = await db.query<AppliedRow>('SELECT version, name, checksum FROM schema_migrations ORDER BY version');
   checkApplied(rows, known);

@@ -2,7 +2,15 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assert, CodedError } from '../../../domain/errors.ts';
-import { INT8_OID, NUMERIC_OID, parseNumeric, parseSafeInteger, type SqlDatabase, type SqlExecutor, type SqlRows } from './sql.ts';
+import {
+  INT8_OID,
+  NUMERIC_OID,
+  parseNumeric,
+  parseSafeInteger,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlRows,
+} from './sql.ts';
 
 const LOCK_FILE = 'pglite.lock';
 

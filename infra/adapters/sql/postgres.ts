@@ -1,5 +1,14 @@
 import pg from 'pg';
-import { INT8_OID, NUMERIC_OID, parseNumeric, parseSafeInteger, redactUrl, type SqlDatabase, type SqlExecutor, type SqlRows } from './sql.ts';
+import {
+  INT8_OID,
+  NUMERIC_OID,
+  parseNumeric,
+  parseSafeInteger,
+  redactUrl,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlRows,
+} from './sql.ts';
 
 /** Connections per process; the writer uses one at a time per chain, reads the rest. */
 export const DEFAULT_POOL_SIZE = 10;
@@ -32,12 +41,18 @@ function statementNames(): (text: string) => string | undefined {
   };
 }
 
-function executor(client: pg.Pool | pg.PoolClient, nameOf: ((text: string) => string | undefined) | undefined): SqlExecutor {
+function executor(
+  client: pg.Pool | pg.PoolClient,
+  nameOf: ((text: string) => string | undefined) | undefined,
+): SqlExecutor {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlRows<Row>> {
       const values = params as unknown[] | undefined;
       const name = values === undefined ? undefined : nameOf?.(text);
-      const result = name === undefined || values === undefined ? await client.query(text, values) : await client.query({ name, text, values });
+      const result =
+        name === undefined || values === undefined
+          ? await client.query(text, values)
+          : await client.query({ name, text, values });
       return { rows: result.rows as Row[] };
     },
     async exec(text: string): Promise<void> {

@@ -15,13 +15,15 @@ import type { SqlDatabase, SqlExecutor } from './sql.ts';
 
 function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return MAX_PAGE_RECORDS;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new CodedError('INVALID_ARGUMENT', `limit must be a positive integer (got ${limit})`);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new CodedError('INVALID_ARGUMENT', `limit must be a positive integer (got ${limit})`);
   return Math.min(limit, MAX_PAGE_RECORDS);
 }
 
 function position(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new CodedError('INVALID_ARGUMENT', `${name} must be a non-negative integer (got ${value})`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new CodedError('INVALID_ARGUMENT', `${name} must be a non-negative integer (got ${value})`);
   return value;
 }
 
@@ -82,7 +84,9 @@ export class SqlEventStore implements EventStore {
     validateChainName(chain);
     const fromSeq = position(options.fromSeq, 1, 'fromSeq');
     const toSeq = position(options.toSeq, Number.MAX_SAFE_INTEGER, 'toSeq');
-    return (await eventLog.readChainTexts(this.db, chain, fromSeq, toSeq, pageLimit(options.limit))).map((row) => row.record);
+    return (await eventLog.readChainTexts(this.db, chain, fromSeq, toSeq, pageLimit(options.limit))).map(
+      (row) => row.record,
+    );
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {

@@ -17,8 +17,15 @@ interface Lane {
   busy: number;
 }
 
-export function workerChecker(registry: SignerRegistry, threads = availableParallelism(), options: LineCheckOptions = {}): LineChecker {
-  const pending = new Map<number, { resolve: (checks: LineCheck[]) => void; reject: (error: Error) => void; lane: Lane }>();
+export function workerChecker(
+  registry: SignerRegistry,
+  threads = availableParallelism(),
+  options: LineCheckOptions = {},
+): LineChecker {
+  const pending = new Map<
+    number,
+    { resolve: (checks: LineCheck[]) => void; reject: (error: Error) => void; lane: Lane }
+  >();
   let nextId = 0;
   const failAll = (error: Error): void => {
     for (const [id, request] of pending) {
@@ -27,7 +34,9 @@ export function workerChecker(registry: SignerRegistry, threads = availableParal
     }
   };
   const lanes: Lane[] = Array.from({ length: Math.max(1, threads) }, () => {
-    const worker = tsWorker(new URL('./checkWorker.ts', import.meta.url), { workerData: { registry: registryJson(registry), options } });
+    const worker = tsWorker(new URL('./checkWorker.ts', import.meta.url), {
+      workerData: { registry: registryJson(registry), options },
+    });
     const lane: Lane = { worker, busy: 0 };
     worker.on('message', ({ id, checks }: { id: number; checks: LineCheck[] }) => {
       const request = pending.get(id);

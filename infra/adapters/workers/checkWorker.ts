@@ -19,5 +19,8 @@ parentPort!.on('message', (message: CheckRequest | { delegation: DelegationData 
     table.learn(message.delegation);
     return;
   }
-  parentPort!.postMessage({ id: message.id, checks: message.lines.map((line) => checkLine(line, registry, table.delegations, options)) });
+  parentPort!.postMessage({
+    id: message.id,
+    checks: message.lines.map((line) => checkLine(line, registry, table.delegations, options)),
+  });
 });

@@ -36,7 +36,9 @@ async function run(options: AppendCommandOptions): Promise<number> {
         for (const appended of result.events) await writeOut(`${JSON.stringify({ chain, ...appended })}\n`);
       } catch (error) {
         // A line that is not JSON is a bad line like any other: the lines before it stay appended.
-        process.stderr.write(`chainbook append: line ${lineNumber} rejected, nothing appended for it: ${describeError(error)}\n`);
+        process.stderr.write(
+          `chainbook append: line ${lineNumber} rejected, nothing appended for it: ${describeError(error)}\n`,
+        );
         return EXIT.failed;
       }
     }
@@ -49,7 +51,9 @@ async function run(options: AppendCommandOptions): Promise<number> {
 export function registerAppend(program: Command, exit: (code: number) => void): void {
   program
     .command('append')
-    .description('append events read as JSON Lines from stdin ({"stream","type","data","actor":{"id","role"},"expectedVersion"?,"meta"?}); prints seq and hash per event')
+    .description(
+      'append events read as JSON Lines from stdin ({"stream","type","data","actor":{"id","role"},"expectedVersion"?,"meta"?}); prints seq and hash per event',
+    )
     .option('--chain <name>', 'chain to append to (default: CHAINBOOK_CHAIN or main)')
     .action(async (options: AppendCommandOptions) => exit(await run(options)));
 }

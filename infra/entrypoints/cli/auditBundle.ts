@@ -39,7 +39,10 @@ interface BundleCommandOptions {
 
 /** An RFC 3339 instant with a zone, as the UTC millisecond form records use. */
 function instant(value: string, name: string): string {
-  if (!RFC3339_PATTERN.test(value) || Number.isNaN(Date.parse(value))) throw new UsageError(`${name} must be an RFC 3339 time with a zone, e.g. 2026-11-01T00:00:00Z (got ${JSON.stringify(value)})`);
+  if (!RFC3339_PATTERN.test(value) || Number.isNaN(Date.parse(value)))
+    throw new UsageError(
+      `${name} must be an RFC 3339 time with a zone, e.g. 2026-11-01T00:00:00Z (got ${JSON.stringify(value)})`,
+    );
   return new Date(Date.parse(value)).toISOString();
 }
 
@@ -57,7 +60,11 @@ function proofIssuer(config: Config, chain: string) {
   return async (fromSeq: number, toSeq: number) => {
     const app = await openApp({ ...config, defaultChain: chain });
     try {
-      const result = await issueLedgerProof(app.deps, { fromSeq, toSeq }, contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }));
+      const result = await issueLedgerProof(
+        app.deps,
+        { fromSeq, toSeq },
+        contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }),
+      );
       if (!result.proof) throw new UsageError('the proof was not issued');
       return result.proof;
     } finally {
@@ -78,10 +85,20 @@ async function run(options: BundleCommandOptions): Promise<number> {
   try {
     const chain = options.chain ?? config.defaultChain;
     const report = await writeAuditBundle({
-      store, registry, service: await chooseService(store, options.service), chain, fromTs, toTs, out: bundleFolder(resolve(options.out)),
-      checkScript: auditorCheckScript(), compression: zlibCompression,
-      proofTexts: proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs')), checker,
-      issueProof: options.issueProof ? proofIssuer(config, chain) : undefined, version: VERSION, nowMs: Date.now,
+      store,
+      registry,
+      service: await chooseService(store, options.service),
+      chain,
+      fromTs,
+      toTs,
+      out: bundleFolder(resolve(options.out)),
+      checkScript: auditorCheckScript(),
+      compression: zlibCompression,
+      proofTexts: proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs')),
+      checker,
+      issueProof: options.issueProof ? proofIssuer(config, chain) : undefined,
+      version: VERSION,
+      nowMs: Date.now,
     });
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
     return report.ok ? EXIT.ok : EXIT.failed;
@@ -94,7 +111,9 @@ async function run(options: BundleCommandOptions): Promise<number> {
 export function registerAuditBundle(program: Command, exit: (code: number) => void): void {
   program
     .command('audit-bundle')
-    .description("write an auditor's bundle: the archive batches of a time range, their signed manifests, signers.json, the ledger proofs in range and a README with OpenSSL / sha256sum / jq commands to check them (exit 0 written, 1 verification failure, 2 could not run)")
+    .description(
+      "write an auditor's bundle: the archive batches of a time range, their signed manifests, signers.json, the ledger proofs in range and a README with OpenSSL / sha256sum / jq commands to check them (exit 0 written, 1 verification failure, 2 could not run)",
+    )
     .requiredOption('--from-ts <time>', 'start of the range, RFC 3339 (records committed at or after it)')
     .requiredOption('--to-ts <time>', 'end of the range, RFC 3339 (records committed at or before it)')
     .requiredOption('--out <dir>', 'a new or empty folder for the bundle')
@@ -102,8 +121,14 @@ export function registerAuditBundle(program: Command, exit: (code: number) => vo
     .option('--service <name>', "the archive's service (default: its only one)")
     .option('--chain <name>', 'the chain (default: CHAINBOOK_CHAIN or main)')
     .option('-s, --signers <file>', 'signer registry (default: the registry in use); copied into the bundle')
-    .option('--proofs <dir>', 'ledger proof documents to include when their range lies in the bundle (default: <data dir>/proofs)')
-    .option('--issue-proof', "also sign a new ledger proof over the bundle's range (recorded in the chain as ledger.proof_issued)")
+    .option(
+      '--proofs <dir>',
+      'ledger proof documents to include when their range lies in the bundle (default: <data dir>/proofs)',
+    )
+    .option(
+      '--issue-proof',
+      "also sign a new ledger proof over the bundle's range (recorded in the chain as ledger.proof_issued)",
+    )
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
     .option('--json', 'print the report as JSON')
     .action(async (options: BundleCommandOptions) => exit(await run(options)));

@@ -43,7 +43,10 @@ const WORKER_THRESHOLD_RECORDS = 5000;
 function describeReport(report: VerifyReport): string {
   const rate = report.elapsedMs > 0 ? Math.round((report.records * 1000) / report.elapsedMs) : report.records;
   const chains = report.chains
-    .map((c) => `  ${c.chain}: ${formatCount(c.records)} records${c.records > 0 ? ` (seq ${c.fromSeq}..${c.toSeq}), last hash ${c.lastHash}` : ''}`)
+    .map(
+      (c) =>
+        `  ${c.chain}: ${formatCount(c.records)} records${c.records > 0 ? ` (seq ${c.fromSeq}..${c.toSeq}), last hash ${c.lastHash}` : ''}`,
+    )
     .join('\n');
   const totals = `${formatCount(report.records)} records in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s), ${report.source}`;
   const breakglass = report.breakglass === undefined ? '' : describeBreakglass(report.breakglass);
@@ -54,13 +57,18 @@ function describeReport(report: VerifyReport): string {
 
 function describeBreakglass(uses: readonly BreakglassUse[]): string {
   if (uses.length === 0) return 'break-glass: no record was signed by a break-glass signer\n';
-  const lines = uses.map((use) => `  ${use.chain} seq ${use.seq} ${use.ts} ${use.type} (${use.id}) signed by ${use.kid}`);
+  const lines = uses.map(
+    (use) => `  ${use.chain} seq ${use.seq} ${use.ts} ${use.type} (${use.id}) signed by ${use.kid}`,
+  );
   return `break-glass: ${formatCount(uses.length)} records signed by break-glass signers\n${lines.join('\n')}\n`;
 }
 
 function describeArchive(archive: ReturnType<typeof archiveNotes>): string {
   const lines = [`archive: ${formatCount(archive.batches)} batches of service ${archive.service}`];
-  for (const key of archive.unmanifested) lines.push(`  note: ${key} has no manifest (an export stopped between its two writes; the next export completes it); it is not part of the archive yet`);
+  for (const key of archive.unmanifested)
+    lines.push(
+      `  note: ${key} has no manifest (an export stopped between its two writes; the next export completes it); it is not part of the archive yet`,
+    );
   for (const key of archive.strays) lines.push(`  note: ${key} is not an archive object`);
   return `${lines.join('\n')}\n`;
 }
@@ -72,7 +80,8 @@ export function registryFor(path: string | undefined): SignerRegistry {
 async function run(options: AuditVerifyOptions): Promise<number> {
   const config = loadConfig();
   const registry = registryFor(options.signers);
-  if (options.prevHash !== undefined && !HASH_PATTERN.test(options.prevHash)) throw new UsageError('--prev-hash must be 64 lowercase hex digits');
+  if (options.prevHash !== undefined && !HASH_PATTERN.test(options.prevHash))
+    throw new UsageError('--prev-hash must be 64 lowercase hex digits');
   const verifyOptions = {
     ...(options.chain ? { chains: options.chain } : {}),
     ...(options.from !== undefined ? { fromSeq: parseCount(options.from, '--from', 1) } : {}),
@@ -84,7 +93,10 @@ async function run(options: AuditVerifyOptions): Promise<number> {
   const source = await openVerifySource(options, config, registry);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const small = verifyOptions.limit !== undefined && verifyOptions.limit < WORKER_THRESHOLD_RECORDS;
-  const checker = threads === 0 || small || options.input !== undefined ? inProcessChecker(registry) : workerChecker(registry, threads);
+  const checker =
+    threads === 0 || small || options.input !== undefined
+      ? inProcessChecker(registry)
+      : workerChecker(registry, threads);
   const progress = progressLine(options.progress && !options.json && process.stderr.isTTY === true);
   const started = Date.now();
   try {
@@ -94,12 +106,18 @@ async function run(options: AuditVerifyOptions): Promise<number> {
       exportedTo: source.exportedTo,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
-        progress.update(`verifying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`);
+        progress.update(
+          `verifying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`,
+        );
       },
     });
     progress.done();
     const archive = source.reader instanceof ArchiveReader ? archiveNotes(source.reader.index) : undefined;
-    process.stdout.write(options.json ? `${JSON.stringify(archive ? { ...report, archive } : report)}\n` : `${describeReport(report)}${archive ? describeArchive(archive) : ''}`);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(archive ? { ...report, archive } : report)}\n`
+        : `${describeReport(report)}${archive ? describeArchive(archive) : ''}`,
+    );
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
@@ -109,24 +127,42 @@ async function run(options: AuditVerifyOptions): Promise<number> {
 }
 
 /** The source to verify: the archive (with the database to hold to it), a file, or a database. */
-async function openVerifySource(options: AuditVerifyOptions, config: Config, registry: SignerRegistry): Promise<OpenedSource & { compared?: RecordReader; exportedTo?: { service: string; target: string } }> {
+async function openVerifySource(
+  options: AuditVerifyOptions,
+  config: Config,
+  registry: SignerRegistry,
+): Promise<OpenedSource & { compared?: RecordReader; exportedTo?: { service: string; target: string } }> {
   if (options.archive === undefined) {
-    if (options.compareDatabase !== undefined || options.service !== undefined) throw new UsageError('--compare-database and --service go with --archive');
+    if (options.compareDatabase !== undefined || options.service !== undefined)
+      throw new UsageError('--compare-database and --service go with --archive');
     return openSource(options, config);
   }
   if (options.databaseUrl !== undefined || options.dataDir !== undefined || options.input !== undefined) {
-    throw new UsageError('--archive is the source: give the database to compare it with as --compare-database, not -d, --data-dir or --input');
+    throw new UsageError(
+      '--archive is the source: give the database to compare it with as --compare-database, not -d, --data-dir or --input',
+    );
   }
   const archive = await openArchiveReader(options.archive, config.archive, registry, options.service);
   const target = options.compareDatabase;
-  const db = target === undefined ? undefined : await openDatabaseSource(/^postgres(ql)?:\/\//.test(target) ? { databaseUrl: target } : { dataDir: target }, config).catch((error: unknown) => {
-    archive.close();
-    throw error;
-  });
+  const db =
+    target === undefined
+      ? undefined
+      : await openDatabaseSource(
+          /^postgres(ql)?:\/\//.test(target) ? { databaseUrl: target } : { dataDir: target },
+          config,
+        ).catch((error: unknown) => {
+          archive.close();
+          throw error;
+        });
   return {
     reader: archive.reader,
     db,
-    ...(db ? { compared: databaseReader(db), exportedTo: { service: archive.reader.index.service, target: archive.store.description } } : {}),
+    ...(db
+      ? {
+          compared: databaseReader(db),
+          exportedTo: { service: archive.reader.index.service, target: archive.store.description },
+        }
+      : {}),
     async close() {
       archive.close();
       await db?.close();
@@ -137,20 +173,31 @@ async function openVerifySource(options: AuditVerifyOptions, config: Config, reg
 export function registerAuditVerify(program: Command, exit: (code: number) => void): void {
   const command = program
     .command('audit-verify')
-    .description('verify every record: format, seq, links, hashes, signatures against the registry, stream versions, unique ids; of a database, a file or the archive (exit 0 ok, 1 integrity failure, 2 could not run)');
+    .description(
+      'verify every record: format, seq, links, hashes, signatures against the registry, stream versions, unique ids; of a database, a file or the archive (exit 0 ok, 1 integrity failure, 2 could not run)',
+    );
   addSourceOptions(command)
-    .option('-a, --archive <target>', 'verify the archive in this folder or s3://bucket/prefix: every manifest signature, object hash, link between batches and record')
+    .option(
+      '-a, --archive <target>',
+      'verify the archive in this folder or s3://bucket/prefix: every manifest signature, object hash, link between batches and record',
+    )
     .option('--service <name>', "with --archive: the archive's service (default: its only one)")
-    .option('--compare-database <url|dir>', "with --archive: the database (PostgreSQL URL, or data folder of an embedded one) must hold the archive as a prefix with identical records; behind it or different is an integrity failure")
+    .option(
+      '--compare-database <url|dir>',
+      'with --archive: the database (PostgreSQL URL, or data folder of an embedded one) must hold the archive as a prefix with identical records; behind it or different is an integrity failure',
+    )
     .option('-s, --signers <file>', 'signer registry, signers.json (default: the registry in use, CHAINBOOK_SIGNERS)')
     .option('--chain <name...>', 'chains to check (default: every chain)')
     .option('--from <seq>', 'first seq to check (its predecessor must be readable, or given with --prev-hash)')
     .option('--to <seq>', 'last seq to check')
     .option('--limit <n>', 'check only the last N records of each chain, anchored on their predecessor')
-    .option('--prev-hash <hex>', "the hash of the record before the first one checked, from a trusted checkpoint")
+    .option('--prev-hash <hex>', 'the hash of the record before the first one checked, from a trusted checkpoint')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
     .option('--json', 'print the report as JSON')
-    .option('--report-breakglass', 'list every record signed by a break-glass signer (those named by signing.breakglass_used records)')
+    .option(
+      '--report-breakglass',
+      'list every record signed by a break-glass signer (those named by signing.breakglass_used records)',
+    )
     .option('--no-progress', 'no progress line on the terminal')
     .action(async (options: AuditVerifyOptions) => exit(await run(options)));
 }

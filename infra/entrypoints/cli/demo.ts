@@ -34,29 +34,53 @@ async function run(options: { orders?: string }): Promise<number> {
     const head = await runtime.store.head(deps.chain);
     const checkpoint = (await projectionCheckpoints(runtime.db)).get(deps.chain) ?? 0;
     if (checkpoint !== head.seq) {
-      throw new UsageError(`chain ${deps.chain} has ${head.seq - checkpoint} records its projections never folded (appended by \`chainbook append\` or an older chainbook): run \`chainbook replay\`, or point CHAINBOOK_DATA_DIR at a new folder`);
+      throw new UsageError(
+        `chain ${deps.chain} has ${head.seq - checkpoint} records its projections never folded (appended by \`chainbook append\` or an older chainbook): run \`chainbook replay\`, or point CHAINBOOK_DATA_DIR at a new folder`,
+      );
     }
-    say(`store: ${runtime.db.location} (${runtime.db.engine}); signer: ${runtime.signer.kid}; registry: ${config.signersPath}`);
+    say(
+      `store: ${runtime.db.location} (${runtime.db.engine}); signer: ${runtime.signer.kid}; registry: ${config.signersPath}`,
+    );
     const started = performance.now();
     const summary = await runDemoWorkload(deps, orders, (line) => say(line));
-    say(`workload: seq ${summary.fromSeq}..${summary.toSeq} in ${((performance.now() - started) / 1000).toFixed(1)} s, ${summary.rejections} commands refused on purpose (each appended nothing)`);
-    const report = await verify(databaseReader(runtime.db), inProcessChecker(runtime.registry), { chains: [deps.chain] });
-    say(report.ok ? `audit-verify: OK, ${formatCount(report.records)} records, head ${report.chains[0]?.lastHash ?? ''}` : `audit-verify: FAILED ${JSON.stringify(report.finding)}`);
+    say(
+      `workload: seq ${summary.fromSeq}..${summary.toSeq} in ${((performance.now() - started) / 1000).toFixed(1)} s, ${summary.rejections} commands refused on purpose (each appended nothing)`,
+    );
+    const report = await verify(databaseReader(runtime.db), inProcessChecker(runtime.registry), {
+      chains: [deps.chain],
+    });
+    say(
+      report.ok
+        ? `audit-verify: OK, ${formatCount(report.records)} records, head ${report.chains[0]?.lastHash ?? ''}`
+        : `audit-verify: FAILED ${JSON.stringify(report.finding)}`,
+    );
     let proofOk = true;
     if (summary.proof) {
       const directory = join(config.dataDir, 'proofs');
       mkdirSync(directory, { recursive: true });
       const path = join(directory, `${summary.proof.proof_id}.json`);
       writeFileSync(path, `${JSON.stringify(summary.proof, null, 2)}\n`);
-      const checked = await verifyProof(JSON.stringify(summary.proof), { registry: runtime.registry }, { reader: databaseReader(runtime.db), checker: inProcessChecker(runtime.registry) });
+      const checked = await verifyProof(
+        JSON.stringify(summary.proof),
+        { registry: runtime.registry },
+        { reader: databaseReader(runtime.db), checker: inProcessChecker(runtime.registry) },
+      );
       proofOk = checked.ok;
-      say(`proof: ${path} ${checked.ok ? 'verifies (signature, range_hash and head_hash against the chain)' : `FAILED ${JSON.stringify(checked.finding)}`}`);
+      say(
+        `proof: ${path} ${checked.ok ? 'verifies (signature, range_hash and head_hash against the chain)' : `FAILED ${JSON.stringify(checked.finding)}`}`,
+      );
     }
     say('trial balance:');
-    for (const line of await trialBalance(runtime.db)) say(`  ${line.currency}: debits ${money(line.debitMinor)}, credits ${money(line.creditMinor)}, total ${money(line.totalMinor)}`);
+    for (const line of await trialBalance(runtime.db))
+      say(
+        `  ${line.currency}: debits ${money(line.debitMinor)}, credits ${money(line.creditMinor)}, total ${money(line.totalMinor)}`,
+      );
     say('projection digests:');
-    for (const [name, digest] of Object.entries(await projectionDigests(runtime.db))) say(`  ${name.padEnd(10)} ${digest}`);
-    say('next: npx chainbook audit-verify | npx chainbook replay --compare | npx chainbook verify-proof --proof <file> --signers <registry> --data-dir .chainbook');
+    for (const [name, digest] of Object.entries(await projectionDigests(runtime.db)))
+      say(`  ${name.padEnd(10)} ${digest}`);
+    say(
+      'next: npx chainbook audit-verify | npx chainbook replay --compare | npx chainbook verify-proof --proof <file> --signers <registry> --data-dir .chainbook',
+    );
     return report.ok && proofOk ? EXIT.ok : EXIT.failed;
   } finally {
     await app.close();
@@ -66,7 +90,9 @@ async function run(options: { orders?: string }): Promise<number> {
 export function registerDemo(program: Command, exit: (code: number) => void): void {
   program
     .command('demo')
-    .description('run the marketplace workload on the configured store (embedded by default): manifests, listings, orders, payments, royalties, a refund, a 3-of-5 upgrade, a ledger proof; then verify and print the trial balance and projection digests')
+    .description(
+      'run the marketplace workload on the configured store (embedded by default): manifests, listings, orders, payments, royalties, a refund, a 3-of-5 upgrade, a ledger proof; then verify and print the trial balance and projection digests',
+    )
     .option('--orders <n>', `orders to place (default ${DEFAULT_DEMO_ORDERS})`)
     .action(async (options: { orders?: string }) => exit(await run(options)));
 }

@@ -28,7 +28,9 @@ async function run(options: DumpOptions): Promise<number> {
 }
 
 export function registerDump(program: Command, exit: (code: number) => void): void {
-  const command = program.command('dump').description('print records as JSON Lines (the exact stored JCS text), chain by chain in seq order');
+  const command = program
+    .command('dump')
+    .description('print records as JSON Lines (the exact stored JCS text), chain by chain in seq order');
   addSourceOptions(command)
     .option('--chain <name...>', 'chains to dump (default: every chain)')
     .option('--from <seq>', 'first seq')

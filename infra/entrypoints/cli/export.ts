@@ -9,7 +9,13 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendExported } from '../../../archive/exportedEvent.ts';
-import { clampBatchRecords, exportArchive, ExportConfigurationError, type ExportReport, type ExportSettings } from '../../../archive/exporter.ts';
+import {
+  clampBatchRecords,
+  exportArchive,
+  ExportConfigurationError,
+  type ExportReport,
+  type ExportSettings,
+} from '../../../archive/exporter.ts';
 import { runExportSchedule } from '../../../archive/exportSchedule.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS } from '../../../archive/limits.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
@@ -63,21 +69,39 @@ export function parseDuration(text: string): number {
   const match = /^(\d+)(ms|s|m|h)$/.exec(text);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
   const value = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < MIN_INTERVAL_MS) throw new UsageError(`--every must be a duration of at least 1s, like 30s, 5m or 1h (got ${JSON.stringify(text)})`);
+  if (!Number.isSafeInteger(value) || value < MIN_INTERVAL_MS)
+    throw new UsageError(`--every must be a duration of at least 1s, like 30s, 5m or 1h (got ${JSON.stringify(text)})`);
   return value;
 }
 
 function settingsFrom(options: ExportOptions, config: Config): ExportSettings {
-  const batchRecords = options.batchRecords === undefined ? MAX_ARCHIVE_BATCH_RECORDS : parseCount(options.batchRecords, '--batch-records', 1);
-  if (batchRecords > MAX_ARCHIVE_BATCH_RECORDS) throw new UsageError(`--batch-records is at most ${MAX_ARCHIVE_BATCH_RECORDS}`);
-  const batchBytes = options.batchMib === undefined ? MAX_ARCHIVE_BATCH_BYTES : parseCount(options.batchMib, '--batch-mib', 1) * 1024 * 1024;
-  if (batchBytes > MAX_ARCHIVE_BATCH_BYTES) throw new UsageError(`--batch-mib is at most ${MAX_ARCHIVE_BATCH_BYTES / 1024 / 1024}`);
+  const batchRecords =
+    options.batchRecords === undefined
+      ? MAX_ARCHIVE_BATCH_RECORDS
+      : parseCount(options.batchRecords, '--batch-records', 1);
+  if (batchRecords > MAX_ARCHIVE_BATCH_RECORDS)
+    throw new UsageError(`--batch-records is at most ${MAX_ARCHIVE_BATCH_RECORDS}`);
+  const batchBytes =
+    options.batchMib === undefined
+      ? MAX_ARCHIVE_BATCH_BYTES
+      : parseCount(options.batchMib, '--batch-mib', 1) * 1024 * 1024;
+  if (batchBytes > MAX_ARCHIVE_BATCH_BYTES)
+    throw new UsageError(`--batch-mib is at most ${MAX_ARCHIVE_BATCH_BYTES / 1024 / 1024}`);
   const service = options.service ?? config.archive.service;
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(service)) throw new UsageError('--service must match ^[a-z0-9][a-z0-9-]{0,62}$');
-  if (config.production && config.archive.piiPolicyVersion === undefined) throw new UsageError('ARCHIVE_PII_POLICY_VERSION must be set to export in production: manifests declare it');
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(service))
+    throw new UsageError('--service must match ^[a-z0-9][a-z0-9-]{0,62}$');
+  if (config.production && config.archive.piiPolicyVersion === undefined)
+    throw new UsageError('ARCHIVE_PII_POLICY_VERSION must be set to export in production: manifests declare it');
   return {
-    service, env: config.archive.env, version: VERSION, piiIncluded: config.archive.piiIncluded, piiPolicyVersion: config.archive.piiPolicyVersion ?? 'undeclared',
-    lockMode: config.archive.lockMode, retentionDays: config.archive.retentionDays, batchRecords: clampBatchRecords(batchRecords), batchBytes,
+    service,
+    env: config.archive.env,
+    version: VERSION,
+    piiIncluded: config.archive.piiIncluded,
+    piiPolicyVersion: config.archive.piiPolicyVersion ?? 'undeclared',
+    lockMode: config.archive.lockMode,
+    retentionDays: config.archive.retentionDays,
+    batchRecords: clampBatchRecords(batchRecords),
+    batchBytes,
     ...(options.chain ? { chains: options.chain } : {}),
   };
 }
@@ -85,46 +109,77 @@ function settingsFrom(options: ExportOptions, config: Config): ExportSettings {
 /** S3 must have Object Lock: refused in production without it, a warning elsewhere. A folder is read-only files, not WORM storage. */
 export async function checkTarget(store: ReturnType<typeof openArchiveStore>, config: Config): Promise<void> {
   if (!(store instanceof S3Store)) {
-    if (config.production) process.stderr.write(`export: warning: ${store.description} is a folder: files are made read-only, but only S3 with Object Lock is immutable storage\n`);
+    if (config.production)
+      process.stderr.write(
+        `export: warning: ${store.description} is a folder: files are made read-only, but only S3 with Object Lock is immutable storage\n`,
+      );
     return;
   }
   const lock = await store.objectLockEnabled();
   if (lock.enabled) return;
   if (config.production) throw new UsageError(`refusing to export in production: ${lock.reason}`);
-  process.stderr.write(`export: warning: ${lock.reason}; objects are written with Object Lock parameters all the same (refused when NODE_ENV=production)\n`);
+  process.stderr.write(
+    `export: warning: ${lock.reason}; objects are written with Object Lock parameters all the same (refused when NODE_ENV=production)\n`,
+  );
 }
 
 function describe(report: ExportReport, service: string, verify: string): string {
-  const lines = [`export: ${report.ok ? 'OK' : 'FAILED'} to ${report.target} (service ${service}; records verified: ${verify})`];
-  if (report.finding) lines.push(`  FAILED at chain ${report.finding.chain} seq ${report.finding.seq}: ${report.finding.reason}: ${report.finding.message}`);
+  const lines = [
+    `export: ${report.ok ? 'OK' : 'FAILED'} to ${report.target} (service ${service}; records verified: ${verify})`,
+  ];
+  if (report.finding)
+    lines.push(
+      `  FAILED at chain ${report.finding.chain} seq ${report.finding.seq}: ${report.finding.reason}: ${report.finding.message}`,
+    );
   for (const chain of report.chains) {
     const first = chain.batches[0];
     const last = chain.batches.at(-1);
-    const what = first && last ? `seq ${first.fromSeq}..${last.toSeq} in ${chain.batches.length} batches` : `nothing exported (${chain.skipped ?? 'stopped'})`;
-    lines.push(`  ${chain.chain}: ${what}; the archive was at seq ${chain.archivedSeq}, the database at ${chain.databaseSeq}`);
+    const what =
+      first && last
+        ? `seq ${first.fromSeq}..${last.toSeq} in ${chain.batches.length} batches`
+        : `nothing exported (${chain.skipped ?? 'stopped'})`;
+    lines.push(
+      `  ${chain.chain}: ${what}; the archive was at seq ${chain.archivedSeq}, the database at ${chain.databaseSeq}`,
+    );
   }
   const rate = report.elapsedMs > 0 ? Math.round((report.records * 1000) / report.elapsedMs) : report.records;
-  lines.push(`  ${formatCount(report.records)} records in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s)`);
+  lines.push(
+    `  ${formatCount(report.records)} records in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s)`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
-async function exportOnce(runtime: Runtime, store: ReturnType<typeof openArchiveStore>, settings: ExportSettings, options: ExportOptions): Promise<ExportReport> {
+async function exportOnce(
+  runtime: Runtime,
+  store: ReturnType<typeof openArchiveStore>,
+  settings: ExportSettings,
+  options: ExportOptions,
+): Promise<ExportReport> {
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const checks = { signatures: options.verify === 'full' };
-  const checker = threads === 0 ? inProcessChecker(runtime.registry, checks) : workerChecker(runtime.registry, threads, checks);
+  const checker =
+    threads === 0 ? inProcessChecker(runtime.registry, checks) : workerChecker(runtime.registry, threads, checks);
   const progress = progressLine(options.progress && !options.json && process.stderr.isTTY === true);
   const started = Date.now();
   let records = 0;
   try {
     return await exportArchive(
       {
-        store, compression: zlibCompression, database: databaseReader(runtime.db, EXPORT_PAGE_RECORDS), checker, registry: runtime.registry, signer: runtime.signer, nowMs: Date.now,
+        store,
+        compression: zlibCompression,
+        database: databaseReader(runtime.db, EXPORT_PAGE_RECORDS),
+        checker,
+        registry: runtime.registry,
+        signer: runtime.signer,
+        nowMs: Date.now,
         recordExport: appendExported(runtime.store),
         onBatch: (batch) => {
           records += batch.count;
           archiveExportBatchesTotal.inc({ service: settings.service, chain: batch.chain });
           archiveExportRecordsTotal.inc({ service: settings.service, chain: batch.chain }, batch.count);
-          progress.update(`exporting ${batch.chain}: seq ${batch.toSeq}, ${formatCount(records)} records, ${formatCount(Math.round((records * 1000) / Math.max(1, Date.now() - started)))} records/s`);
+          progress.update(
+            `exporting ${batch.chain}: seq ${batch.toSeq}, ${formatCount(records)} records, ${formatCount(Math.round((records * 1000) / Math.max(1, Date.now() - started)))} records/s`,
+          );
         },
       },
       settings,
@@ -143,7 +198,13 @@ function recordOutcome(report: ExportReport, service: string): void {
 }
 
 /** --every: one run per interval until SIGTERM or SIGINT (or --runs); archive/exportSchedule.ts decides what stops it. */
-async function runScheduled(runtime: Runtime, store: ReturnType<typeof openArchiveStore>, settings: ExportSettings, options: ExportOptions, intervalMs: number): Promise<number> {
+async function runScheduled(
+  runtime: Runtime,
+  store: ReturnType<typeof openArchiveStore>,
+  settings: ExportSettings,
+  options: ExportOptions,
+  intervalMs: number,
+): Promise<number> {
   const stopping = new AbortController();
   const stop = (): void => stopping.abort();
   process.once('SIGTERM', stop).once('SIGINT', stop);
@@ -154,12 +215,18 @@ async function runScheduled(runtime: Runtime, store: ReturnType<typeof openArchi
       runOnce: () => exportOnce(runtime, store, settings, options),
       onReport(report) {
         recordOutcome(report, settings.service);
-        process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${new Date().toISOString()} ${describe(report, settings.service, options.verify)}`);
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify(report)}\n`
+            : `${new Date().toISOString()} ${describe(report, settings.service, options.verify)}`,
+        );
       },
       isFatal: (error) => error instanceof ExportConfigurationError || error instanceof UsageError,
       onError(error) {
         auditExportFailuresTotal.inc({ service: settings.service, reason: 'error' });
-        process.stderr.write(`${new Date().toISOString()} export: run failed, retrying in ${intervalMs} ms: ${describeError(error)}\n`);
+        process.stderr.write(
+          `${new Date().toISOString()} export: run failed, retrying in ${intervalMs} ms: ${describeError(error)}\n`,
+        );
       },
       signal: stopping.signal,
       nowMs: Date.now,
@@ -172,14 +239,16 @@ async function runScheduled(runtime: Runtime, store: ReturnType<typeof openArchi
 
 async function run(options: ExportOptions): Promise<number> {
   const loaded = loadConfig();
-  if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
+    throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
   const config: Config = {
     ...loaded,
     databaseUrl: options.databaseUrl ?? (options.dataDir ? undefined : loaded.databaseUrl),
     dataDir: options.dataDir ?? loaded.dataDir,
   };
   const settings = settingsFrom(options, config);
-  if (!(VERIFY_MODES as readonly string[]).includes(options.verify)) throw new UsageError(`--verify must be one of ${VERIFY_MODES.join(', ')}`);
+  if (!(VERIFY_MODES as readonly string[]).includes(options.verify))
+    throw new UsageError(`--verify must be one of ${VERIFY_MODES.join(', ')}`);
   const intervalMs = options.every === undefined ? undefined : parseDuration(options.every);
   const store = openArchiveStore(options.to ?? config.archive.target, config.archive);
   try {
@@ -192,7 +261,9 @@ async function run(options: ExportOptions): Promise<number> {
         throw error;
       });
       recordOutcome(report, settings.service);
-      process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report, settings.service, options.verify));
+      process.stdout.write(
+        options.json ? `${JSON.stringify(report)}\n` : describe(report, settings.service, options.verify),
+      );
       return report.ok ? EXIT.ok : EXIT.failed;
     } finally {
       await runtime.close();
@@ -205,18 +276,33 @@ async function run(options: ExportOptions): Promise<number> {
 export function registerExport(program: Command, exit: (code: number) => void): void {
   program
     .command('export')
-    .description('archive the chain: gzip JSON Lines batches with signed manifests (docs/FORMAT.md section 8) in a folder or S3 with Object Lock, after the newest batch already there (exit 0 ok, 1 integrity failure, 2 could not run)')
-    .option('--to <target>', 'a folder, or s3://bucket/prefix (default: ARCHIVE_TARGET, else s3://S3_AUDIT_BUCKET, else <data dir>/archive)')
-    .option('--service <name>', "the archive's top folder and the manifests' service (default: ARCHIVE_SERVICE or chainbook)")
+    .description(
+      'archive the chain: gzip JSON Lines batches with signed manifests (docs/FORMAT.md section 8) in a folder or S3 with Object Lock, after the newest batch already there (exit 0 ok, 1 integrity failure, 2 could not run)',
+    )
+    .option(
+      '--to <target>',
+      'a folder, or s3://bucket/prefix (default: ARCHIVE_TARGET, else s3://S3_AUDIT_BUCKET, else <data dir>/archive)',
+    )
+    .option(
+      '--service <name>',
+      "the archive's top folder and the manifests' service (default: ARCHIVE_SERVICE or chainbook)",
+    )
     .option('--chain <name...>', 'chains to export (default: every chain)')
     .option('-d, --database-url <url>', 'PostgreSQL to export from (default: DATABASE_URL, else the embedded database)')
     .option('--data-dir <dir>', 'data folder of the embedded database (default: CHAINBOOK_DATA_DIR or ./.chainbook)')
     .option('--batch-records <n>', `records per batch, at most ${MAX_ARCHIVE_BATCH_RECORDS} (the default)`)
-    .option('--batch-mib <n>', `uncompressed MiB per batch, at most ${MAX_ARCHIVE_BATCH_BYTES / 1024 / 1024} (the default)`)
+    .option(
+      '--batch-mib <n>',
+      `uncompressed MiB per batch, at most ${MAX_ARCHIVE_BATCH_BYTES / 1024 / 1024} (the default)`,
+    )
     .option('--every <duration>', 'keep running: export every 30s, 5m, 1h … until SIGTERM or SIGINT')
     .option('--runs <n>', 'with --every: stop after n runs')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
-    .option('--verify <mode>', 'full: every check of docs/FORMAT.md section 5 before a record is archived; hashes: all but signatures (faster; a forged signature is then archived for good, and found only by audit-verify)', 'full')
+    .option(
+      '--verify <mode>',
+      'full: every check of docs/FORMAT.md section 5 before a record is archived; hashes: all but signatures (faster; a forged signature is then archived for good, and found only by audit-verify)',
+      'full',
+    )
     .option('--json', 'print the report as JSON (one line per run)')
     .option('--no-progress', 'no progress line on the terminal')
     .action(async (options: ExportOptions) => exit(await run(options)));

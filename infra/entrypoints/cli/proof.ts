@@ -41,12 +41,18 @@ async function issue(options: IssueOptions): Promise<number> {
   };
   const app = await openApp(loadConfig());
   try {
-    const result = await issueLedgerProof(app.deps, input, contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }));
+    const result = await issueLedgerProof(
+      app.deps,
+      input,
+      contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }),
+    );
     if (!result.proof) throw new UsageError('the proof was already issued under this id');
     const text = `${JSON.stringify(result.proof, null, 2)}\n`;
     if (options.out !== undefined) writeFileSync(options.out, text);
     else await writeOut(text);
-    process.stderr.write(`proof ${result.proof.proof_id}: seq ${result.proof.from_seq}..${result.proof.to_seq}, ${result.proof.ledger_row_ids.length} ledger rows; recorded as ledger.proof_issued at seq ${result.seqs.join(', ')}\n`);
+    process.stderr.write(
+      `proof ${result.proof.proof_id}: seq ${result.proof.from_seq}..${result.proof.to_seq}, ${result.proof.ledger_row_ids.length} ledger rows; recorded as ledger.proof_issued at seq ${result.seqs.join(', ')}\n`,
+    );
     return EXIT.ok;
   } finally {
     await app.close();
@@ -61,7 +67,8 @@ interface VerifyProofOptions extends SourceOptions {
 }
 
 function keyFrom(options: VerifyProofOptions): ProofKey {
-  if ((options.signers === undefined) === (options.publicKey === undefined)) throw new UsageError('give exactly one of --signers <file> or --public-key <pem file>');
+  if ((options.signers === undefined) === (options.publicKey === undefined))
+    throw new UsageError('give exactly one of --signers <file> or --public-key <pem file>');
   if (options.signers !== undefined) return { registry: loadRegistryFile(options.signers) };
   try {
     return { publicKey: createPublicKey(readFileSync(options.publicKey!, 'utf8')) };
@@ -71,7 +78,8 @@ function keyFrom(options: VerifyProofOptions): ProofKey {
 }
 
 function describe(report: ProofReport): string {
-  if (!report.ok) return `verify-proof: FAILED${report.proofId ? ` (${report.proofId})` : ''}: ${report.finding!.reason}: ${report.finding!.message}\n`;
+  if (!report.ok)
+    return `verify-proof: FAILED${report.proofId ? ` (${report.proofId})` : ''}: ${report.finding!.reason}: ${report.finding!.message}\n`;
   const range = report.chainChecked
     ? `range_hash and head_hash recompute from the chain${report.recordSignaturesChecked ? ', whose records verify' : ' (record hashes and links checked; give --signers to check their signatures)'}`
     : 'no chain source given: range_hash and head_hash not recomputed';
@@ -96,7 +104,12 @@ async function verifyCommand(options: VerifyProofOptions): Promise<number> {
       return 0;
     }
   })();
-  const checker = source && 'registry' in key ? (span > WORKER_THRESHOLD_RECORDS && options.input === undefined ? workerChecker(key.registry) : inProcessChecker(key.registry)) : undefined;
+  const checker =
+    source && 'registry' in key
+      ? span > WORKER_THRESHOLD_RECORDS && options.input === undefined
+        ? workerChecker(key.registry)
+        : inProcessChecker(key.registry)
+      : undefined;
   try {
     const report = await verifyProof(text, key, source ? { reader: source.reader, checker } : undefined);
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
@@ -111,7 +124,9 @@ export function registerProof(program: Command, exit: (code: number) => void): v
   const proof = program.command('proof').description('signed ledger proofs (docs/FORMAT.md section 9)');
   proof
     .command('issue')
-    .description('sign a ledger-range proof over a seq or time range of the chain (default: all of it), print it as JSON and record ledger.proof_issued')
+    .description(
+      'sign a ledger-range proof over a seq or time range of the chain (default: all of it), print it as JSON and record ledger.proof_issued',
+    )
     .option('--from-seq <seq>', 'first seq of the range (default 1)')
     .option('--to-seq <seq>', 'last seq of the range (default: the head)')
     .option('--from-ts <time>', 'start of a time range, RFC 3339 UTC with milliseconds (instead of seqs)')
@@ -121,9 +136,14 @@ export function registerProof(program: Command, exit: (code: number) => void): v
     .action(async (options: IssueOptions) => exit(await issue(options)));
   const command = program
     .command('verify-proof')
-    .description('verify a signed ledger proof: its signature and, with a source (-d, --data-dir or -i), range_hash and head_hash against the chain (exit 0 ok, 1 failed, 2 could not run)')
+    .description(
+      'verify a signed ledger proof: its signature and, with a source (-d, --data-dir or -i), range_hash and head_hash against the chain (exit 0 ok, 1 failed, 2 could not run)',
+    )
     .requiredOption('--proof <file>', 'the proof JSON')
-    .option('-s, --signers <file>', 'signer registry (signers.json): checks kid, algorithm and validity window, and the records of the range')
+    .option(
+      '-s, --signers <file>',
+      'signer registry (signers.json): checks kid, algorithm and validity window, and the records of the range',
+    )
     .option('--public-key <file>', "the signer's public key (SPKI PEM)");
   addSourceOptions(command)
     .option('--json', 'print the report as JSON')

@@ -42,18 +42,35 @@ interface ReplayCommandOptions {
 function describe(report: ReplayReport, copying: boolean): string {
   const lines: string[] = [];
   const rate = report.elapsedMs > 0 ? Math.round((report.records * 1000) / report.elapsedMs) : report.records;
-  const status = report.finding ? 'FAILED: nothing was rebuilt' : report.committed ? (copying ? 'restored and rebuilt' : 'rebuilt') : 'dry run, rolled back';
+  const status = report.finding
+    ? 'FAILED: nothing was rebuilt'
+    : report.committed
+      ? copying
+        ? 'restored and rebuilt'
+        : 'rebuilt'
+      : 'dry run, rolled back';
   lines.push(`replay: ${report.ok ? 'OK' : 'FAILED'} (${status})`);
-  if (report.finding) lines.push(`  chain ${report.finding.chain} seq ${report.finding.seq}: ${report.finding.reason}: ${report.finding.message}`);
-  for (const chain of report.chains) lines.push(`  ${chain.chain}: ${formatCount(chain.records)} records${chain.records > 0 ? ` (seq ${chain.fromSeq}..${chain.toSeq}), last hash ${chain.lastHash}` : ''}`);
-  lines.push(`  ${formatCount(report.records)} records verified and folded in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s), from ${report.source}`);
+  if (report.finding)
+    lines.push(
+      `  chain ${report.finding.chain} seq ${report.finding.seq}: ${report.finding.reason}: ${report.finding.message}`,
+    );
+  for (const chain of report.chains)
+    lines.push(
+      `  ${chain.chain}: ${formatCount(chain.records)} records${chain.records > 0 ? ` (seq ${chain.fromSeq}..${chain.toSeq}), last hash ${chain.lastHash}` : ''}`,
+    );
+  lines.push(
+    `  ${formatCount(report.records)} records verified and folded in ${(report.elapsedMs / 1000).toFixed(2)} s (${formatCount(rate)} records/s), from ${report.source}`,
+  );
   if (Object.keys(report.digests).length > 0) lines.push('projection digests:');
   for (const [name, digest] of Object.entries(report.digests)) {
     const against = report.compared?.[name];
     const verdict = against === undefined ? '' : against === digest ? '  = live' : `  DIFFERS from live ${against}`;
     lines.push(`  ${name.padEnd(10)} ${digest}${verdict}`);
   }
-  for (const line of report.trialBalance) lines.push(`trial balance ${line.currency}: debits ${line.debitMinor}, credits ${line.creditMinor}, total ${line.totalMinor}`);
+  for (const line of report.trialBalance)
+    lines.push(
+      `trial balance ${line.currency}: debits ${line.debitMinor}, credits ${line.creditMinor}, total ${line.totalMinor}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -67,19 +84,37 @@ function databaseOption(value: string): { databaseUrl: string } | { dataDir: str
   return /^postgres(ql)?:\/\//.test(value) ? { databaseUrl: value } : { dataDir: value };
 }
 
-async function openReplaySource(options: ReplayCommandOptions, config: ReturnType<typeof loadConfig>, registry: SignerRegistry): Promise<OpenedReplaySource | undefined> {
-  const given = [options.fromDatabase, options.fromDataDir, options.fromArchive].filter((value) => value !== undefined).length;
+async function openReplaySource(
+  options: ReplayCommandOptions,
+  config: ReturnType<typeof loadConfig>,
+  registry: SignerRegistry,
+): Promise<OpenedReplaySource | undefined> {
+  const given = [options.fromDatabase, options.fromDataDir, options.fromArchive].filter(
+    (value) => value !== undefined,
+  ).length;
   if (given > 1) throw new UsageError('give one of --from-database, --from-data-dir or --from-archive');
-  if ((options.service !== undefined || options.compareDatabase !== undefined) && options.fromArchive === undefined) throw new UsageError('--service and --compare-database go with --from-archive');
+  if ((options.service !== undefined || options.compareDatabase !== undefined) && options.fromArchive === undefined)
+    throw new UsageError('--service and --compare-database go with --from-archive');
   if (options.fromArchive !== undefined) return openArchiveSource(options.fromArchive, options, config, registry);
   if (given === 0) return undefined;
-  const db = await openDatabaseSource(options.fromDatabase !== undefined ? { databaseUrl: options.fromDatabase } : { dataDir: options.fromDataDir! }, config);
+  const db = await openDatabaseSource(
+    options.fromDatabase !== undefined ? { databaseUrl: options.fromDatabase } : { dataDir: options.fromDataDir! },
+    config,
+  );
   return { source: { reader: databaseReader(db), digests: () => projectionDigests(db) }, close: () => db.close() };
 }
 
 /** The archive, verified as it is read; --compare-database names the live database whose digests the restore must reproduce. */
-async function openArchiveSource(target: string, options: ReplayCommandOptions, config: ReturnType<typeof loadConfig>, registry: SignerRegistry): Promise<OpenedReplaySource> {
-  const live = options.compareDatabase === undefined ? undefined : await openDatabaseSource(databaseOption(options.compareDatabase), config);
+async function openArchiveSource(
+  target: string,
+  options: ReplayCommandOptions,
+  config: ReturnType<typeof loadConfig>,
+  registry: SignerRegistry,
+): Promise<OpenedReplaySource> {
+  const live =
+    options.compareDatabase === undefined
+      ? undefined
+      : await openDatabaseSource(databaseOption(options.compareDatabase), config);
   try {
     const archive = await openArchiveReader(target, config.archive, registry, options.service);
     return {
@@ -99,9 +134,12 @@ async function run(options: ReplayCommandOptions): Promise<number> {
   const config = loadConfig();
   const registry = registryFor(options.signers);
   if (options.fromArchive !== undefined && options.compare === true && options.compareDatabase === undefined) {
-    throw new UsageError('--compare with --from-archive needs --compare-database <url|dir>: the live database whose digests the restore must reproduce');
+    throw new UsageError(
+      '--compare with --from-archive needs --compare-database <url|dir>: the live database whose digests the restore must reproduce',
+    );
   }
-  if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
+    throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
   const from = await openReplaySource(options, config, registry);
   const target = await openDatabase({
     databaseUrl: options.databaseUrl ?? (options.dataDir ? undefined : config.databaseUrl),
@@ -125,7 +163,9 @@ async function run(options: ReplayCommandOptions): Promise<number> {
       dryRun: options.dryRun === true,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
-        progress.update(`replaying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`);
+        progress.update(
+          `replaying ${chain}: ${formatCount(checked)} / ${formatCount(total)} (${Math.floor((checked * 100) / Math.max(1, total))}%), ${formatCount(rate)} records/s`,
+        );
       },
     });
     progress.done();
@@ -142,17 +182,34 @@ async function run(options: ReplayCommandOptions): Promise<number> {
 export function registerReplay(program: Command, exit: (code: number) => void): void {
   program
     .command('replay')
-    .description('drop and rebuild every projection from the chain, verifying each record; or restore a fresh database from another (exit 0 ok, 1 verification failure or digest difference, 2 could not run)')
+    .description(
+      'drop and rebuild every projection from the chain, verifying each record; or restore a fresh database from another (exit 0 ok, 1 verification failure or digest difference, 2 could not run)',
+    )
     .option('-d, --database-url <url>', 'the database to rebuild (default: DATABASE_URL, else the embedded database)')
-    .option('--data-dir <dir>', 'data folder of the embedded database to rebuild (default: CHAINBOOK_DATA_DIR or ./.chainbook)')
+    .option(
+      '--data-dir <dir>',
+      'data folder of the embedded database to rebuild (default: CHAINBOOK_DATA_DIR or ./.chainbook)',
+    )
     .option('--from-database <url>', 'restore from this PostgreSQL database into the (empty) target')
     .option('--from-data-dir <dir>', 'restore from the embedded database of this data folder into the (empty) target')
-    .option('--from-archive <target>', 'disaster recovery from the archive (a folder or s3://bucket/prefix): every batch, manifest and record verified, into the (empty) target')
+    .option(
+      '--from-archive <target>',
+      'disaster recovery from the archive (a folder or s3://bucket/prefix): every batch, manifest and record verified, into the (empty) target',
+    )
     .option('--service <name>', "with --from-archive: the archive's service (default: its only one)")
-    .option('--compare-database <url|dir>', 'with --from-archive: compare the rebuilt digests with this live database (PostgreSQL URL or data folder); exit 1 on any difference')
-    .option('--force', 'restore into a target whose event log is not empty: empty it first, in the same transaction (needs a superuser)')
+    .option(
+      '--compare-database <url|dir>',
+      'with --from-archive: compare the rebuilt digests with this live database (PostgreSQL URL or data folder); exit 1 on any difference',
+    )
+    .option(
+      '--force',
+      'restore into a target whose event log is not empty: empty it first, in the same transaction (needs a superuser)',
+    )
     .option('-s, --signers <file>', 'signer registry to verify records against (default: the registry in use)')
-    .option('--compare', "compare the rebuilt digests with the live projections' (the target's before, or the source's); exit 1 on any difference")
+    .option(
+      '--compare',
+      "compare the rebuilt digests with the live projections' (the target's before, or the source's); exit 1 on any difference",
+    )
     .option('--dry-run', 'roll back at the end: verify, rebuild and compare without changing anything')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
     .option('--json', 'print the report as JSON')

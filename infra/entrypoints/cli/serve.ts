@@ -36,14 +36,21 @@ async function run(): Promise<number> {
   }
   const { serve, app } = opened;
   // Before the services read the token file.
-  const token = serve.config.databaseUrl === undefined && !serve.config.production ? firstStartToken(serve.http.tokensPath) : undefined;
+  const token =
+    serve.config.databaseUrl === undefined && !serve.config.production
+      ? firstStartToken(serve.http.tokensPath)
+      : undefined;
   const services = createServices(app, serve, ROUTES);
-  const running = await startHttpServer(services, { port: serve.http.port, host: serve.http.host }).catch(async (error: unknown) => {
-    await services.rateLimits.close();
-    await app.close();
-    throw error;
-  });
-  say(`chainbook: serving ${running.url} (store ${app.runtime.db.location}, signer ${app.runtime.signer.kid}${serve.config.signingDisabledReason ? ', READ-ONLY' : ''})`);
+  const running = await startHttpServer(services, { port: serve.http.port, host: serve.http.host }).catch(
+    async (error: unknown) => {
+      await services.rateLimits.close();
+      await app.close();
+      throw error;
+    },
+  );
+  say(
+    `chainbook: serving ${running.url} (store ${app.runtime.db.location}, signer ${app.runtime.signer.kid}${serve.config.signingDisabledReason ? ', READ-ONLY' : ''})`,
+  );
   say(`  GET ${running.url}/health, /ready, /metrics, /openapi.json; tokens: ${serve.http.tokensPath}`);
   if (token) {
     say(`  first start: a SuperAdmin token for actor "${FIRST_ADMIN_ACTOR}" (shown once; only its hash is stored):`);
@@ -64,6 +71,8 @@ async function run(): Promise<number> {
 export function registerServe(program: Command, exit: (code: number) => void): void {
   program
     .command('serve')
-    .description('serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json')
+    .description(
+      'serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json',
+    )
     .action(async () => exit(await run()));
 }

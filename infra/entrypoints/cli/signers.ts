@@ -40,14 +40,22 @@ function configWith(options: CommonOptions): Config {
 }
 
 function parseInstant(value: string, name: string): number {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new UsageError(`${name} must be an RFC 3339 time with a zone, e.g. 2026-12-01T00:00:00Z (got ${JSON.stringify(value)})`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+    Number.isNaN(Date.parse(value))
+  ) {
+    throw new UsageError(
+      `${name} must be an RFC 3339 time with a zone, e.g. 2026-12-01T00:00:00Z (got ${JSON.stringify(value)})`,
+    );
   }
   return Date.parse(value);
 }
 
 /** Runs a rotation step with the configured signer (the one in force) appending to the chain. */
-async function withRotation(options: CommonOptions, step: (context: RotationContext) => Promise<unknown>): Promise<number> {
+async function withRotation(
+  options: CommonOptions,
+  step: (context: RotationContext) => Promise<unknown>,
+): Promise<number> {
   const config = configWith(options);
   const runtime = await openRuntime(config);
   try {
@@ -76,12 +84,25 @@ interface AddOptions extends CommonOptions {
   description?: string;
 }
 
-type NewEntry = { signer_kid: string; algorithm: SignatureAlgorithm; public_key_pem: string; deployedAt: string; retiredAt: null; description?: string };
+type NewEntry = {
+  signer_kid: string;
+  algorithm: SignatureAlgorithm;
+  public_key_pem: string;
+  deployedAt: string;
+  retiredAt: null;
+  description?: string;
+};
 
 /** The public key of a KMS key, read with GetPublicKey and checked against --alg: no copy and paste of key material. */
 async function kmsEntry(options: AddOptions): Promise<Record<string, unknown>> {
-  if (!isSignatureAlgorithm(options.alg)) throw new UsageError(`--kms-key-id needs --alg: ${SIGNATURE_ALGORITHMS.join(', ')}`);
-  const signer = await openKmsSigner({ client: kmsClient(loadConfig().signing.kms?.region), keyId: options.kmsKeyId!, kid: options.kid ?? options.kmsKeyId!, algorithm: options.alg });
+  if (!isSignatureAlgorithm(options.alg))
+    throw new UsageError(`--kms-key-id needs --alg: ${SIGNATURE_ALGORITHMS.join(', ')}`);
+  const signer = await openKmsSigner({
+    client: kmsClient(loadConfig().signing.kms?.region),
+    keyId: options.kmsKeyId!,
+    kid: options.kid ?? options.kmsKeyId!,
+    algorithm: options.alg,
+  });
   try {
     return { public_key_pem: spkiPem(signer.publicKey!), description: `AWS KMS key ${options.kmsKeyId!}` };
   } finally {
@@ -103,10 +124,19 @@ async function entryFrom(options: AddOptions): Promise<NewEntry> {
   const description = options.description ?? fromFile['description'];
   if (typeof kid !== 'string') throw new UsageError('--kid (or an --entry with signer_kid) is required');
   if (!isSignatureAlgorithm(algorithm)) throw new UsageError(`--alg must be one of ${SIGNATURE_ALGORITHMS.join(', ')}`);
-  if (typeof pem !== 'string') throw new UsageError('--public-key <pem file> (or an --entry with public_key_pem) is required');
-  if (typeof deployedAt !== 'string') throw new UsageError('--deployed-at is required: the time from which the new key may sign');
+  if (typeof pem !== 'string')
+    throw new UsageError('--public-key <pem file> (or an --entry with public_key_pem) is required');
+  if (typeof deployedAt !== 'string')
+    throw new UsageError('--deployed-at is required: the time from which the new key may sign');
   parseInstant(deployedAt, '--deployed-at');
-  return { signer_kid: kid, algorithm, public_key_pem: pem, deployedAt, retiredAt: null, ...(typeof description === 'string' ? { description } : {}) };
+  return {
+    signer_kid: kid,
+    algorithm,
+    public_key_pem: pem,
+    deployedAt,
+    retiredAt: null,
+    ...(typeof description === 'string' ? { description } : {}),
+  };
 }
 
 function addCommonOptions(command: Command): Command {
@@ -126,9 +156,13 @@ interface BreakglassOptions extends CommonOptions {
 
 async function runBreakglass(options: BreakglassOptions): Promise<number> {
   const config = configWith(options);
-  if ((options.keyOut === undefined) === (options.hsmLabel === undefined)) throw new UsageError('give exactly one of --key-out <file> (key made here) or --hsm-label <label> (key made on the HSM)');
+  if ((options.keyOut === undefined) === (options.hsmLabel === undefined))
+    throw new UsageError(
+      'give exactly one of --key-out <file> (key made here) or --hsm-label <label> (key made on the HSM)',
+    );
   const pkcs11 = config.signing.pkcs11;
-  if (options.hsmLabel !== undefined && !pkcs11) throw new UsageError('--hsm-label needs PKCS11_MODULE, PKCS11_TOKEN_LABEL and PKCS11_PIN');
+  if (options.hsmLabel !== undefined && !pkcs11)
+    throw new UsageError('--hsm-label needs PKCS11_MODULE, PKCS11_TOKEN_LABEL and PKCS11_PIN');
   // The normal signer is the one that is down: only the database is opened.
   const db = await openDatabase(config);
   try {
@@ -139,7 +173,10 @@ async function runBreakglass(options: BreakglassOptions): Promise<number> {
       approvedBy: options.approvedBy,
       windowMs: parseCount(options.validForMinutes, '--valid-for-minutes', 1) * 60_000,
       nowMs: Date.now(),
-      key: options.hsmLabel !== undefined ? { kind: 'hsm', settings: pkcs11!, label: options.hsmLabel } : { kind: 'file', path: resolve(options.keyOut!) },
+      key:
+        options.hsmLabel !== undefined
+          ? { kind: 'hsm', settings: pkcs11!, label: options.hsmLabel }
+          : { kind: 'file', path: resolve(options.keyOut!) },
       async appendWith(signer: Signer, events: readonly AppendEventInput[]) {
         const store = new SqlEventStore(db, { signer, inline: projectionsInline });
         try {
@@ -149,9 +186,16 @@ async function runBreakglass(options: BreakglassOptions): Promise<number> {
         }
       },
     });
-    await writeOut(`${JSON.stringify({ kid: result.kid, deployedAt: result.deployedAt, retiredAt: result.retiredAt, events: result.appended.events })}\n`);
-    const use = options.hsmLabel !== undefined ? `SIGNING_BACKEND=pkcs11 PKCS11_KEY_LABEL=${options.hsmLabel}` : `SIGNING_BACKEND=breakglass BREAKGLASS_KEY_FILE=${resolve(options.keyOut!)}`;
-    process.stderr.write(`break-glass signer ${result.kid} valid until ${result.retiredAt}; sign with ${use} SIGNING_KID=${result.kid}. Destroy the key after recovery.\n`);
+    await writeOut(
+      `${JSON.stringify({ kid: result.kid, deployedAt: result.deployedAt, retiredAt: result.retiredAt, events: result.appended.events })}\n`,
+    );
+    const use =
+      options.hsmLabel !== undefined
+        ? `SIGNING_BACKEND=pkcs11 PKCS11_KEY_LABEL=${options.hsmLabel}`
+        : `SIGNING_BACKEND=breakglass BREAKGLASS_KEY_FILE=${resolve(options.keyOut!)}`;
+    process.stderr.write(
+      `break-glass signer ${result.kid} valid until ${result.retiredAt}; sign with ${use} SIGNING_KID=${result.kid}. Destroy the key after recovery.\n`,
+    );
     return EXIT.ok;
   } finally {
     await db.close();
@@ -161,8 +205,12 @@ async function runBreakglass(options: BreakglassOptions): Promise<number> {
 function hsmKeygen(options: { label: string; alg: string; kid?: string; deployedAt?: string }): number {
   const pkcs11 = loadConfig().signing.pkcs11;
   if (!pkcs11) throw new UsageError('hsm-keygen needs PKCS11_MODULE, PKCS11_TOKEN_LABEL and PKCS11_PIN');
-  if (!isSignatureAlgorithm(options.alg)) throw new UsageError(`--alg must be one of ${SIGNATURE_ALGORITHMS.join(', ')}`);
-  const deployedAtMs = options.deployedAt === undefined ? Date.now() + DEFAULT_PUBLISH_AHEAD_MS : parseInstant(options.deployedAt, '--deployed-at');
+  if (!isSignatureAlgorithm(options.alg))
+    throw new UsageError(`--alg must be one of ${SIGNATURE_ALGORITHMS.join(', ')}`);
+  const deployedAtMs =
+    options.deployedAt === undefined
+      ? Date.now() + DEFAULT_PUBLISH_AHEAD_MS
+      : parseInstant(options.deployedAt, '--deployed-at');
   const publicKey = generateHsmKeyPair(pkcs11, options.label, options.alg);
   const entry = {
     signer_kid: options.kid ?? options.label,
@@ -186,7 +234,13 @@ export function registerSigners(program: Command, exit: (code: number) => void):
       await writeOut(registryText(registryFor(options.signers)));
       exit(EXIT.ok);
     });
-  addCommonOptions(signers.command('add').description('publish a new signer with deployedAt in the future; records signer.registered, signed by the signer in force'))
+  addCommonOptions(
+    signers
+      .command('add')
+      .description(
+        'publish a new signer with deployedAt in the future; records signer.registered, signed by the signer in force',
+      ),
+  )
     .option('--entry <file>', 'a registry entry as JSON (what hsm-keygen prints); - for standard input')
     .option('--kid <kid>', 'the new signer kid')
     .option('--alg <alg>', `algorithm: ${SIGNATURE_ALGORITHMS.join(', ')}`)
@@ -198,25 +252,60 @@ export function registerSigners(program: Command, exit: (code: number) => void):
       const entry = await entryFrom(options);
       exit(await withRotation(options, (context) => addSigner(context, entry)));
     });
-  addCommonOptions(signers.command('activate').description('record that the writer (configured with SIGNING_KID=<kid>) now signs with kid; refused before its deployedAt'))
+  addCommonOptions(
+    signers
+      .command('activate')
+      .description(
+        'record that the writer (configured with SIGNING_KID=<kid>) now signs with kid; refused before its deployedAt',
+      ),
+  )
     .requiredOption('--kid <kid>', 'the signer taking over')
-    .action(async (options: CommonOptions & { kid: string }) => exit(await withRotation(options, (context) => activateSigner(context, options.kid))));
-  addCommonOptions(signers.command('retire').description('set retiredAt of a signer (now by default); records signer.retired, signed by the signer in force'))
+    .action(async (options: CommonOptions & { kid: string }) =>
+      exit(await withRotation(options, (context) => activateSigner(context, options.kid))),
+    );
+  addCommonOptions(
+    signers
+      .command('retire')
+      .description('set retiredAt of a signer (now by default); records signer.retired, signed by the signer in force'),
+  )
     .requiredOption('--kid <kid>', 'the signer to retire')
     .option('--at <time>', 'retiredAt, RFC 3339, not in the past (default: now)')
     .action(async (options: CommonOptions & { kid: string; at?: string }) =>
-      exit(await withRotation(options, (context) => retireSigner(context, options.kid, options.at === undefined ? context.nowMs : parseInstant(options.at, '--at')))),
+      exit(
+        await withRotation(options, (context) =>
+          retireSigner(
+            context,
+            options.kid,
+            options.at === undefined ? context.nowMs : parseInstant(options.at, '--at'),
+          ),
+        ),
+      ),
     );
-  addCommonOptions(signers.command('break-glass').description('register a short-lived emergency signer (docs/SIGNING.md, Break-glass); records signing.breakglass_used'))
+  addCommonOptions(
+    signers
+      .command('break-glass')
+      .description(
+        'register a short-lived emergency signer (docs/SIGNING.md, Break-glass); records signing.breakglass_used',
+      ),
+  )
     .requiredOption('--justification <text>', 'why, with the incident reference')
-    .requiredOption('--approved-by <name>', 'an approver (give at least two)', (value: string, previous: string[] = []) => [...previous, value])
+    .requiredOption(
+      '--approved-by <name>',
+      'an approver (give at least two)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--valid-for-minutes <n>', 'validity window, at most 240', String(DEFAULT_BREAKGLASS_WINDOW_MS / 60_000))
-    .option('--key-out <file>', 'make the key on this machine and write it here (mode 0600; never inside the repository)')
+    .option(
+      '--key-out <file>',
+      'make the key on this machine and write it here (mode 0600; never inside the repository)',
+    )
     .option('--hsm-label <label>', 'make the key on the PKCS#11 token under this label instead')
     .action(async (options: BreakglassOptions) => exit(await runBreakglass(options)));
   signers
     .command('hsm-keygen')
-    .description('make a key pair on the PKCS#11 token (PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN), private key non-extractable; prints its signers.json entry')
+    .description(
+      'make a key pair on the PKCS#11 token (PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN), private key non-extractable; prints its signers.json entry',
+    )
     .requiredOption('--label <label>', 'key label on the token (PKCS11_KEY_LABEL to sign with it)')
     .requiredOption('--alg <alg>', `algorithm: ${SIGNATURE_ALGORITHMS.join(', ')}`)
     .option('--kid <kid>', 'registry kid (default: the label)')

@@ -20,9 +20,12 @@ interface ProxyOptions {
 
 async function run(options: ProxyOptions): Promise<number> {
   const loaded = loadConfig();
-  if (loaded.signing.backend === 'proxy') throw new UsageError('the signing proxy signs with kms, pkcs11 (or local in development), not with another proxy');
-  if (loaded.signing.proxyClients.length === 0) throw new UsageError('SIGNING_PROXY_CLIENTS must name at least one client: name:key,…');
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (loaded.signing.backend === 'proxy')
+    throw new UsageError('the signing proxy signs with kms, pkcs11 (or local in development), not with another proxy');
+  if (loaded.signing.proxyClients.length === 0)
+    throw new UsageError('SIGNING_PROXY_CLIENTS must name at least one client: name:key,…');
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
   // Session keys belong to the writer, not to the proxy.
   const config = { ...loaded, signing: { ...loaded.signing, sessionKeys: false } };
   const { signer } = await openSigning(config);
@@ -31,7 +34,9 @@ async function run(options: ProxyOptions): Promise<number> {
     clients: config.signing.proxyClients,
     host: options.host,
     port: parseCount(options.port, '--port', 0),
-    ...(options.tlsCert !== undefined ? { tls: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } } : {}),
+    ...(options.tlsCert !== undefined
+      ? { tls: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } }
+      : {}),
   });
   process.stderr.write(`signing proxy for ${signer.kid} (${signer.description}) listening on ${proxy.url}\n`);
   await new Promise<void>((resolve) => {
@@ -46,7 +51,9 @@ async function run(options: ProxyOptions): Promise<number> {
 export function registerSigningProxy(program: Command, exit: (code: number) => void): void {
   program
     .command('signing-proxy')
-    .description('serve POST /sign and GET /health in front of the configured signer, API keys from SIGNING_PROXY_CLIENTS (name:key,…)')
+    .description(
+      'serve POST /sign and GET /health in front of the configured signer, API keys from SIGNING_PROXY_CLIENTS (name:key,…)',
+    )
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '8443')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')

@@ -38,14 +38,16 @@ export interface OpenedSource {
 /** Opens the embedded database of a data folder only if it exists: reading must not create one. */
 export async function openExistingPglite(dataDir: string): Promise<SqlDatabase> {
   const directory = join(resolve(dataDir), 'db');
-  if (!existsSync(join(directory, 'pgdata'))) throw new UsageError(`there is no embedded database in ${resolve(dataDir)}`);
+  if (!existsSync(join(directory, 'pgdata')))
+    throw new UsageError(`there is no embedded database in ${resolve(dataDir)}`);
   return openPglite(directory);
 }
 
 export async function openDatabaseSource(options: SourceOptions, config: Config): Promise<SqlDatabase> {
   const url = options.databaseUrl ?? (options.dataDir ? undefined : config.databaseUrl);
   if (url !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+    if (!/^postgres(ql)?:\/\//.test(url))
+      throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
     const db = openPostgres(url, { poolSize: 4, applicationName: 'chainbook-reader' });
     try {
       await hasEvents(db);
@@ -60,7 +62,8 @@ export async function openDatabaseSource(options: SourceOptions, config: Config)
 
 export async function openSource(options: SourceOptions, config: Config): Promise<OpenedSource> {
   if (options.input !== undefined) {
-    if (options.databaseUrl !== undefined || options.dataDir !== undefined) throw new UsageError('--input cannot be combined with a database option');
+    if (options.databaseUrl !== undefined || options.dataDir !== undefined)
+      throw new UsageError('--input cannot be combined with a database option');
     return { reader: fileReader(options.input), db: undefined, close: async () => undefined };
   }
   const db = await openDatabaseSource(options, config);

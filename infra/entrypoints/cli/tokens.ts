@@ -18,13 +18,14 @@ export function registerTokens(program: Command, exit: (code: number) => void): 
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .option('--file <path>', 'the token file (default CHAINBOOK_TOKENS_FILE or <data dir>/tokens.json)')
     .action((options: { actor: string; role: string; file?: string }) => {
-      if (!(ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      if (!(ROLES as readonly string[]).includes(options.role))
+        throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
       process.stdout.write(`${addToken(tokensPath(options.file), options.actor, options.role as Role)}\n`);
       exit(EXIT.ok);
     });
   tokens
     .command('revoke')
-    .description("remove every token of an actor")
+    .description('remove every token of an actor')
     .requiredOption('--actor <id>', 'the actor id')
     .option('--file <path>', 'the token file')
     .action((options: { actor: string; file?: string }) => {

@@ -10,25 +10,51 @@ import { z } from 'zod';
 import type { CommandContext, CommandDeps, CommandResult } from '../../../commands/command.ts';
 import type { Actor, Role } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
-import { checkoutLatencySeconds, ledgerPostLatencySeconds, ledgerPostsTotal, ordersTotal, proofGenerationDurationSeconds } from '../../adapters/metrics.ts';
+import {
+  checkoutLatencySeconds,
+  ledgerPostLatencySeconds,
+  ledgerPostsTotal,
+  ordersTotal,
+  proofGenerationDurationSeconds,
+} from '../../adapters/metrics.ts';
 import { HttpError } from './errors.ts';
 import { parseIdempotencyKey } from './idempotency.ts';
-import { COMMAND_ERRORS, defineRoute, type HeaderParameter, type HttpServices, type RouteRequest, type RouteSpec } from './route.ts';
+import {
+  COMMAND_ERRORS,
+  defineRoute,
+  type HeaderParameter,
+  type HttpServices,
+  type RouteRequest,
+  type RouteSpec,
+} from './route.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the handlers' own result types differ by command
-type Handler = (deps: CommandDeps, input: unknown, context: CommandContext) => Promise<CommandResult & Record<string, any>>;
+/** The handlers' own result types differ by command: any extra fields. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type AnyFields = Record<string, any>;
+type Handler = (deps: CommandDeps, input: unknown, context: CommandContext) => Promise<CommandResult & AnyFields>;
 
 export const appendedEventSchema = z.object({
-  seq: z.number().int(), id: z.string(), stream: z.string(), version: z.number().int(), type: z.string(), hash: z.string(),
+  seq: z.number().int(),
+  id: z.string(),
+  stream: z.string(),
+  version: z.number().int(),
+  type: z.string(),
+  hash: z.string(),
 });
 
 /** What every command answers; commands that create something add its id. */
 export const commandResponseSchema = z.object({
   chain: z.string(),
-  seqs: z.array(z.number().int()).describe('seqs of the appended records; empty when the command changed nothing (a repeated payment)'),
+  seqs: z
+    .array(z.number().int())
+    .describe('seqs of the appended records; empty when the command changed nothing (a repeated payment)'),
   versions: z.record(z.string(), z.number().int()).describe('version of each stream the command decided on, after it'),
   events: z.array(appendedEventSchema),
-  replayed: z.boolean().describe('false: a retry under the same Idempotency-Key gets the first response byte for byte, marked by the header Idempotent-Replayed: true'),
+  replayed: z
+    .boolean()
+    .describe(
+      'false: a retry under the same Idempotency-Key gets the first response byte for byte, marked by the header Idempotent-Replayed: true',
+    ),
 });
 
 export interface CommandRouteOptions {
@@ -52,31 +78,59 @@ const IF_MATCH = /^(?:W\/)?"?(\d{1,15})"?$/;
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const match = IF_MATCH.exec(header.trim());
-  if (!match) throw new HttpError('INVALID_HEADER', 'If-Match must be the stream version the request was decided on, e.g. "3"', { header: 'If-Match' });
+  if (!match)
+    throw new HttpError('INVALID_HEADER', 'If-Match must be the stream version the request was decided on, e.g. "3"', {
+      header: 'If-Match',
+    });
   return Number(match[1]);
 }
 
 function commandHeaders(versioned: boolean): HeaderParameter[] {
   const headers: HeaderParameter[] = [
-    { name: 'Idempotency-Key', required: false, schema: { type: 'string', maxLength: 200 }, description: 'A retry with the same key and body returns the first response and appends nothing; the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.' },
+    {
+      name: 'Idempotency-Key',
+      required: false,
+      schema: { type: 'string', maxLength: 200 },
+      description:
+        'A retry with the same key and body returns the first response and appends nothing; the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.',
+    },
   ];
-  if (versioned) headers.push({ name: 'If-Match', required: false, schema: { type: 'string' }, description: 'The stream version the request was decided on (as expectedVersion): 409 STREAM_VERSION_CONFLICT when the stream moved.' });
+  if (versioned)
+    headers.push({
+      name: 'If-Match',
+      required: false,
+      schema: { type: 'string' },
+      description:
+        'The stream version the request was decided on (as expectedVersion): 409 STREAM_VERSION_CONFLICT when the stream moved.',
+    });
   return headers;
 }
 
-function inputOf(request: RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>, versioned: boolean): Record<string, unknown> {
+function inputOf(
+  request: RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>,
+  versioned: boolean,
+): Record<string, unknown> {
   const input: Record<string, unknown> = { ...request.body, ...request.params };
   const ifMatch = versioned ? parseIfMatch(request.header('if-match')) : undefined;
   if (ifMatch !== undefined) {
     if (input['expectedVersion'] !== undefined && input['expectedVersion'] !== ifMatch) {
-      throw new CodedError('INVALID_INPUT', `If-Match (${ifMatch}) and expectedVersion (${String(input['expectedVersion'])}) differ`, { problems: ['expectedVersion: differs from If-Match'] });
+      throw new CodedError(
+        'INVALID_INPUT',
+        `If-Match (${ifMatch}) and expectedVersion (${String(input['expectedVersion'])}) differ`,
+        { problems: ['expectedVersion: differs from If-Match'] },
+      );
     }
     input['expectedVersion'] = ifMatch;
   }
   return input;
 }
 
-export function commandContext(services: HttpServices, actor: Actor, request: { requestId: string; traceId: string }, idempotencyKey: string | undefined): CommandContext {
+export function commandContext(
+  services: HttpServices,
+  actor: Actor,
+  request: { requestId: string; traceId: string },
+  idempotencyKey: string | undefined,
+): CommandContext {
   return {
     actor,
     now: services.now(),
@@ -116,18 +170,39 @@ function observe(operationId: string, result: CommandResult | undefined, outcome
  */
 export async function runCommand(
   services: HttpServices,
-  options: { operationId: string; handler: Handler; actor: Actor; input: Record<string, unknown>; idempotencyKey: string | undefined; request: { requestId: string; traceId: string } },
+  options: {
+    operationId: string;
+    handler: Handler;
+    actor: Actor;
+    input: Record<string, unknown>;
+    idempotencyKey: string | undefined;
+    request: { requestId: string; traceId: string };
+  },
 ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
   const { operationId, actor, idempotencyKey } = options;
   const started = performance.now();
   let result: (CommandResult & Record<string, unknown>) | undefined;
   try {
-    result = await options.handler(services.deps, options.input, commandContext(services, actor, options.request, idempotencyKey));
+    result = await options.handler(
+      services.deps,
+      options.input,
+      commandContext(services, actor, options.request, idempotencyKey),
+    );
   } catch (error) {
-    observe(operationId, undefined, error instanceof CodedError ? error.code : 'error', (performance.now() - started) / 1000);
+    observe(
+      operationId,
+      undefined,
+      error instanceof CodedError ? error.code : 'error',
+      (performance.now() - started) / 1000,
+    );
     throw error;
   }
-  if (result.replayed) return { status: 200, body: commandBody({ ...result, replayed: false }), headers: { 'Idempotent-Replayed': 'true' } };
+  if (result.replayed)
+    return {
+      status: 200,
+      body: commandBody({ ...result, replayed: false }),
+      headers: { 'Idempotent-Replayed': 'true' },
+    };
   observe(operationId, result, 'ok', (performance.now() - started) / 1000);
   return { status: 200, body: commandBody(result) };
 }
@@ -152,9 +227,19 @@ export function commandRoute(options: CommandRouteOptions): RouteSpec {
     response: options.extra ? commandResponseSchema.extend(options.extra) : commandResponseSchema,
     errors: COMMAND_ERRORS,
     async handle(request, services) {
-      const input = inputOf(request as RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>, versioned);
+      const input = inputOf(
+        request as RouteRequest<Record<string, string>, unknown, Record<string, unknown> | undefined>,
+        versioned,
+      );
       const idempotencyKey = parseIdempotencyKey(request.header('idempotency-key'));
-      return runCommand(services, { operationId: options.operationId, handler: options.handler, actor: request.actor!, input, idempotencyKey, request });
+      return runCommand(services, {
+        operationId: options.operationId,
+        handler: options.handler,
+        actor: request.actor!,
+        input,
+        idempotencyKey,
+        request,
+      });
     },
   });
 }

@@ -26,28 +26,84 @@ export const HTTP_ERROR_CODES = {
 
 /** Shape of the request (400): which field and why is in details. */
 const VALIDATION = [
-  'INVALID_INPUT', 'INVALID_ID', 'INVALID_REASON', 'INVALID_DESCRIPTION', 'INVALID_PRICE', 'INVALID_CURRENCY', 'INVALID_DELIVERY_KEY',
-  'INVALID_EVENT', 'INVALID_CHAIN_NAME', 'INVALID_ARGUMENT', 'LEDGER_INVALID_AMOUNT', 'LEDGER_INVALID_ACCOUNT', 'LEDGER_INVALID_CURRENCY',
-  'LEDGER_TOO_FEW_ENTRIES', 'LEDGER_TOO_MANY_ENTRIES',
+  'INVALID_INPUT',
+  'INVALID_ID',
+  'INVALID_REASON',
+  'INVALID_DESCRIPTION',
+  'INVALID_PRICE',
+  'INVALID_CURRENCY',
+  'INVALID_DELIVERY_KEY',
+  'INVALID_EVENT',
+  'INVALID_CHAIN_NAME',
+  'INVALID_ARGUMENT',
+  'LEDGER_INVALID_AMOUNT',
+  'LEDGER_INVALID_ACCOUNT',
+  'LEDGER_INVALID_CURRENCY',
+  'LEDGER_TOO_FEW_ENTRIES',
+  'LEDGER_TOO_MANY_ENTRIES',
 ] as const;
 /** The caller is known but may not do this (403). */
-const FORBIDDEN = ['FORBIDDEN_ROLE', 'LISTING_NOT_OWNER', 'ORDER_NOT_BUYER', 'MANIFEST_PUBLISHER_MISMATCH', 'UPGRADE_APPROVER_NOT_NAMED'] as const;
+const FORBIDDEN = [
+  'FORBIDDEN_ROLE',
+  'LISTING_NOT_OWNER',
+  'ORDER_NOT_BUYER',
+  'MANIFEST_PUBLISHER_MISMATCH',
+  'UPGRADE_APPROVER_NOT_NAMED',
+] as const;
 /** What the command names does not exist (404). */
-const NOT_FOUND = ['MANIFEST_NOT_FOUND', 'LISTING_NOT_FOUND', 'ORDER_NOT_FOUND', 'UPGRADE_NOT_FOUND', 'UNKNOWN_CHAIN'] as const;
+const NOT_FOUND = [
+  'MANIFEST_NOT_FOUND',
+  'LISTING_NOT_FOUND',
+  'ORDER_NOT_FOUND',
+  'UPGRADE_NOT_FOUND',
+  'UNKNOWN_CHAIN',
+] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
-  'STREAM_VERSION_CONFLICT', 'STREAM_IN_OTHER_CHAIN', 'STREAM_TOO_LONG', 'CHAIN_EXISTS', 'MANIFEST_EXISTS', 'MANIFEST_NOT_PENDING',
-  'MANIFEST_NOT_APPROVED', 'LISTING_EXISTS', 'LISTING_NOT_ACTIVE', 'LISTING_PRICE_UNCHANGED', 'ORDER_EXISTS', 'ORDER_ALREADY_PAID',
-  'ORDER_CANCELLED', 'ORDER_NOT_AWAITING_PAYMENT', 'ORDER_TOO_MANY_PAYMENT_ATTEMPTS', 'ORDER_NOT_PAID', 'ORDER_ALREADY_FINALIZED',
-  'ORDER_NOT_REFUNDABLE', 'ORDER_NOT_CANCELLABLE', 'PAYMENT_CONFLICT', 'PAYMENT_ID_IN_USE', 'LEDGER_TRANSACTION_CONFLICT',
-  'LEDGER_ACCOUNT_WOULD_GO_NEGATIVE', 'UPGRADE_EXISTS', 'UPGRADE_NOT_PENDING', 'UPGRADE_EXPIRED', 'UPGRADE_NOT_EXPIRED',
-  'UPGRADE_ALREADY_APPROVED', 'PROOF_EXISTS',
+  'STREAM_VERSION_CONFLICT',
+  'STREAM_IN_OTHER_CHAIN',
+  'STREAM_TOO_LONG',
+  'CHAIN_EXISTS',
+  'MANIFEST_EXISTS',
+  'MANIFEST_NOT_PENDING',
+  'MANIFEST_NOT_APPROVED',
+  'LISTING_EXISTS',
+  'LISTING_NOT_ACTIVE',
+  'LISTING_PRICE_UNCHANGED',
+  'ORDER_EXISTS',
+  'ORDER_ALREADY_PAID',
+  'ORDER_CANCELLED',
+  'ORDER_NOT_AWAITING_PAYMENT',
+  'ORDER_TOO_MANY_PAYMENT_ATTEMPTS',
+  'ORDER_NOT_PAID',
+  'ORDER_ALREADY_FINALIZED',
+  'ORDER_NOT_REFUNDABLE',
+  'ORDER_NOT_CANCELLABLE',
+  'PAYMENT_CONFLICT',
+  'PAYMENT_ID_IN_USE',
+  'LEDGER_TRANSACTION_CONFLICT',
+  'LEDGER_ACCOUNT_WOULD_GO_NEGATIVE',
+  'UPGRADE_EXISTS',
+  'UPGRADE_NOT_PENDING',
+  'UPGRADE_EXPIRED',
+  'UPGRADE_NOT_EXPIRED',
+  'UPGRADE_ALREADY_APPROVED',
+  'PROOF_EXISTS',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */
 const UNPROCESSABLE = [
-  'IDEMPOTENCY_KEY_REUSED', 'ROYALTY_SPLIT_INVALID', 'MANIFEST_SELF_APPROVAL', 'ORDER_SELF_PURCHASE', 'PAYMENT_AMOUNT_MISMATCH',
-  'LEDGER_UNBALANCED', 'UPGRADE_THRESHOLD_INVALID', 'UPGRADE_APPROVERS_INVALID', 'UPGRADE_EXPIRY_INVALID', 'PROOF_RANGE_INVALID',
-  'PROOF_RANGE_EMPTY', 'PROOF_RANGE_TOO_LARGE',
+  'IDEMPOTENCY_KEY_REUSED',
+  'ROYALTY_SPLIT_INVALID',
+  'MANIFEST_SELF_APPROVAL',
+  'ORDER_SELF_PURCHASE',
+  'PAYMENT_AMOUNT_MISMATCH',
+  'LEDGER_UNBALANCED',
+  'UPGRADE_THRESHOLD_INVALID',
+  'UPGRADE_APPROVERS_INVALID',
+  'UPGRADE_EXPIRY_INVALID',
+  'PROOF_RANGE_INVALID',
+  'PROOF_RANGE_EMPTY',
+  'PROOF_RANGE_TOO_LARGE',
 ] as const;
 /** Larger than a documented bound (413). */
 const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS'] as const;
@@ -75,12 +131,23 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
 });
 
 /** Seconds a client should wait before retrying, by code (sent as Retry-After). */
-const RETRY_AFTER_SECONDS: Readonly<Record<string, number>> = { SIGNING_UNAVAILABLE: 5, WRITER_OVERLOADED: 1, WRITER_CLOSED: 5, SHUTTING_DOWN: 5, PROJECTIONS_BEHIND: 30 };
+const RETRY_AFTER_SECONDS: Readonly<Record<string, number>> = {
+  SIGNING_UNAVAILABLE: 5,
+  WRITER_OVERLOADED: 1,
+  WRITER_CLOSED: 5,
+  SHUTTING_DOWN: 5,
+  PROJECTIONS_BEHIND: 30,
+};
 
 /** An error of the HTTP layer itself, with its response headers. */
 export class HttpError extends CodedError {
   readonly headers: Readonly<Record<string, string>>;
-  constructor(code: keyof typeof HTTP_ERROR_CODES, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  constructor(
+    code: keyof typeof HTTP_ERROR_CODES,
+    message: string,
+    details: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(code, message, details);
     this.headers = headers;
   }
@@ -127,7 +194,13 @@ export function errorResponse(error: unknown, requestId: string): ErrorResponse 
   if (!coded || status === undefined || status === 500) {
     return {
       status: 500,
-      body: { error: { code: 'INTERNAL', message: `internal error; the log has it under request id ${requestId}`, details: { requestId } } },
+      body: {
+        error: {
+          code: 'INTERNAL',
+          message: `internal error; the log has it under request id ${requestId}`,
+          details: { requestId },
+        },
+      },
       headers: {},
       internal: true,
     };
@@ -135,5 +208,10 @@ export function errorResponse(error: unknown, requestId: string): ErrorResponse 
   const headers: Record<string, string> = { ...(coded instanceof HttpError ? coded.headers : {}) };
   const retryAfter = RETRY_AFTER_SECONDS[coded.code];
   if (retryAfter !== undefined && headers['Retry-After'] === undefined) headers['Retry-After'] = String(retryAfter);
-  return { status, body: { error: { code: coded.code, message: coded.message, details: { ...coded.details } } }, headers, internal: false };
+  return {
+    status,
+    body: { error: { code: coded.code, message: coded.message, details: { ...coded.details } } },
+    headers,
+    internal: false,
+  };
 }

@@ -16,7 +16,11 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 export function parseIdempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   if (!KEY_PATTERN.test(header)) {
-    throw new HttpError('INVALID_HEADER', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters`, { header: 'Idempotency-Key' });
+    throw new HttpError(
+      'INVALID_HEADER',
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters`,
+      { header: 'Idempotency-Key' },
+    );
   }
   return header;
 }

@@ -9,12 +9,32 @@ import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 export type Logger = PinoLogger;
 
 export const REDACTED_PATHS = [
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'headers.cookie', '*.headers.cookie',
-  'token', '*.token', 'secret', '*.secret', 'apiKey', '*.apiKey', 'password', '*.password', 'privateKey', '*.privateKey',
-  'headers["payment-signature"]', '*.headers["payment-signature"]',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'apiKey',
+  '*.apiKey',
+  'password',
+  '*.password',
+  'privateKey',
+  '*.privateKey',
+  'headers["payment-signature"]',
+  '*.headers["payment-signature"]',
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = { level, base: { service: 'chainbook' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = {
+    level,
+    base: { service: 'chainbook' },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
   return destination ? pino(options, destination) : pino(options);
 }

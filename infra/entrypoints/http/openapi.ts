@@ -14,7 +14,7 @@ type JsonSchema = Record<string, unknown>;
 const STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'Invalid request: details.problems names each field and why',
   401: 'No or unknown bearer token (or a bad webhook signature)',
-  403: 'The caller\'s role may not do this',
+  403: "The caller's role may not do this",
   404: 'Not found',
   409: 'Conflicts with the current state (STREAM_VERSION_CONFLICT: read again and retry)',
   413: 'Body larger than the documented limit',
@@ -49,25 +49,48 @@ function errorSchema(): JsonSchema {
 
 function parameters(route: RouteSpec): JsonSchema[] {
   const result: JsonSchema[] = [];
-  for (const [where, schema] of [['path', route.params], ['query', route.query]] as const) {
+  for (const [where, schema] of [
+    ['path', route.params],
+    ['query', route.query],
+  ] as const) {
     if (!schema) continue;
     const object = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, property] of Object.entries(object.properties ?? {})) {
       const { description, ...propertySchema } = property;
-      result.push({ name, in: where, required: where === 'path' || (object.required ?? []).includes(name), schema: propertySchema, ...(description === undefined ? {} : { description }) });
+      result.push({
+        name,
+        in: where,
+        required: where === 'path' || (object.required ?? []).includes(name),
+        schema: propertySchema,
+        ...(description === undefined ? {} : { description }),
+      });
     }
   }
-  for (const header of route.headers ?? []) result.push({ name: header.name, in: 'header', required: header.required, description: header.description, schema: header.schema });
+  for (const header of route.headers ?? [])
+    result.push({
+      name: header.name,
+      in: 'header',
+      required: header.required,
+      description: header.description,
+      schema: header.schema,
+    });
   return result;
 }
 
 function responses(route: RouteSpec): JsonSchema {
-  const success = route.operationId === 'getMetrics'
-    ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }
-    : { description: route.responseDescription ?? 'OK', content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } };
+  const success =
+    route.operationId === 'getMetrics'
+      ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }
+      : {
+          description: route.responseDescription ?? 'OK',
+          content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
+        };
   const result: JsonSchema = { 200: success };
   for (const status of [...new Set(route.errors)].sort()) {
-    result[String(status)] = { description: STATUS_DESCRIPTIONS[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    result[String(status)] = {
+      description: STATUS_DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
   }
   return result;
 }
@@ -75,7 +98,12 @@ function responses(route: RouteSpec): JsonSchema {
 function operation(route: RouteSpec): JsonSchema {
   const roles = Array.isArray(route.roles) ? route.roles : [];
   const security = route.roles === 'public' || route.roles === 'webhook' ? [] : [{ bearer: [] }];
-  const rolesText = route.roles === 'public' ? 'No token.' : route.roles === 'webhook' ? 'Authenticated by its HMAC signature.' : `Roles: ${roles.join(', ')}.`;
+  const rolesText =
+    route.roles === 'public'
+      ? 'No token.'
+      : route.roles === 'webhook'
+        ? 'Authenticated by its HMAC signature.'
+        : `Roles: ${roles.join(', ')}.`;
   const body = route.body ? jsonSchema(route.body, 'input') : undefined;
   return {
     operationId: route.operationId,
@@ -85,7 +113,9 @@ function operation(route: RouteSpec): JsonSchema {
     security,
     'x-roles': route.roles,
     parameters: parameters(route),
-    ...(body ? { requestBody: { required: route.routeClass === 'webhook', content: { 'application/json': { schema: body } } } } : {}),
+    ...(body
+      ? { requestBody: { required: route.routeClass === 'webhook', content: { 'application/json': { schema: body } } } }
+      : {}),
     responses: responses(route),
   };
 }
@@ -99,10 +129,13 @@ export function openApiDocument(routes: readonly RouteSpec[]): JsonSchema {
     info: {
       title: 'Chainbook',
       version: VERSION,
-      description: 'Commands (POST) append signed, hash-chained records; queries (GET) read the projections. Errors are {"error": {"code", "message", "details"}}.',
+      description:
+        'Commands (POST) append signed, hash-chained records; queries (GET) read the projections. Errors are {"error": {"code", "message", "details"}}.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A static token (chainbook tokens add) or an OIDC JWT' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A static token (chainbook tokens add) or an OIDC JWT' },
+      },
       schemas: { Error: errorSchema() },
     },
     paths,

@@ -28,17 +28,40 @@ function pointsOf(config: HttpConfig['rateLimits'], routeClass: RouteClass): num
   return config.webhooksPerMinute;
 }
 
-function limiterFor(prefix: string, routeClass: RouteClass, points: number, redis: Redis | undefined): RateLimiterAbstract {
+function limiterFor(
+  prefix: string,
+  routeClass: RouteClass,
+  points: number,
+  redis: Redis | undefined,
+): RateLimiterAbstract {
   const memory = new RateLimiterMemory({ keyPrefix: `${prefix}-${routeClass}`, points, duration: WINDOW_SECONDS });
   if (!redis) return memory;
-  return new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}-rl-${routeClass}`, points, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: `${prefix}-rl-${routeClass}`,
+    points,
+    duration: WINDOW_SECONDS,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  });
 }
 
 export function rateLimits(config: Pick<HttpConfig, 'rateLimits' | 'redisUrl' | 'rateLimitKeyPrefix'>): RateLimits {
   // enableOfflineQueue off: while Redis is unreachable, calls fail at once and the insurance limiter counts.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      })
+    : undefined;
   redis?.on('error', () => undefined); // reconnects by itself; the insurance limiter covers the gap
-  const limiters = new Map(ROUTE_CLASSES.map((routeClass) => [routeClass, limiterFor(config.rateLimitKeyPrefix, routeClass, pointsOf(config.rateLimits, routeClass), redis)]));
+  const limiters = new Map(
+    ROUTE_CLASSES.map((routeClass) => [
+      routeClass,
+      limiterFor(config.rateLimitKeyPrefix, routeClass, pointsOf(config.rateLimits, routeClass), redis),
+    ]),
+  );
   return {
     async consume(routeClass, key) {
       try {
@@ -46,7 +69,12 @@ export function rateLimits(config: Pick<HttpConfig, 'rateLimits' | 'redisUrl' | 
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new HttpError('RATE_LIMITED', `more than ${pointsOf(config.rateLimits, routeClass)} ${routeClass} requests per minute`, { routeClass, retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) });
+        throw new HttpError(
+          'RATE_LIMITED',
+          `more than ${pointsOf(config.rateLimits, routeClass)} ${routeClass} requests per minute`,
+          { routeClass, retryAfterSeconds },
+          { 'Retry-After': String(retryAfterSeconds) },
+        );
       }
     },
     async close() {

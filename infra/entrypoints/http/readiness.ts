@@ -25,50 +25,90 @@ export interface Check {
 
 export interface Readiness {
   status: 'ready' | 'read-only' | 'not-ready';
-  checks: { database: Check; migrations: Check; projections: Check; signing: Check & { readOnly?: boolean; kid: string } };
+  checks: {
+    database: Check;
+    migrations: Check;
+    projections: Check;
+    signing: Check & { readOnly?: boolean; kid: string };
+  };
 }
 
 /** The signer as signerReadiness wants it: backends already are; anything else (tests) is wrapped. */
 function backendOf(signer: Signer): BackendSigner {
   if ('description' in signer && 'publicKey' in signer) return signer as BackendSigner;
   return {
-    kid: signer.kid, algorithm: signer.algorithm, publicKey: undefined, description: `signer ${signer.kid}`,
-    sign: (hash, preimage) => signer.sign(hash, preimage), signBatch: (requests) => signer.signBatch(requests),
-    signMessage: (message) => signer.signMessage(message), close: () => signer.close(),
+    kid: signer.kid,
+    algorithm: signer.algorithm,
+    publicKey: undefined,
+    description: `signer ${signer.kid}`,
+    sign: (hash, preimage) => signer.sign(hash, preimage),
+    signBatch: (requests) => signer.signBatch(requests),
+    signMessage: (message) => signer.signMessage(message),
+    close: () => signer.close(),
   };
 }
 
 async function within(work: Promise<Check>, what: string): Promise<Check> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Check>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, message: `${what} did not answer within ${READY_CHECK_TIMEOUT_MS} ms` }), READY_CHECK_TIMEOUT_MS);
+    timer = setTimeout(
+      () => resolve({ ok: false, message: `${what} did not answer within ${READY_CHECK_TIMEOUT_MS} ms` }),
+      READY_CHECK_TIMEOUT_MS,
+    );
   });
   try {
-    return await Promise.race([work.catch((error: unknown) => ({ ok: false, message: `${what}: ${error instanceof Error ? error.message : String(error)}` })), timeout]);
+    return await Promise.race([
+      work.catch((error: unknown) => ({
+        ok: false,
+        message: `${what}: ${error instanceof Error ? error.message : String(error)}`,
+      })),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 async function databaseChecks(app: App): Promise<Pick<Readiness['checks'], 'database' | 'migrations' | 'projections'>> {
-  const database = await within(app.runtime.db.query('SELECT 1').then(() => ({ ok: true })), 'the database');
-  if (!database.ok) return { database, migrations: { ok: false, message: 'database unreachable' }, projections: { ok: false, message: 'database unreachable' } };
+  const database = await within(
+    app.runtime.db.query('SELECT 1').then(() => ({ ok: true })),
+    'the database',
+  );
+  if (!database.ok)
+    return {
+      database,
+      migrations: { ok: false, message: 'database unreachable' },
+      projections: { ok: false, message: 'database unreachable' },
+    };
   const migrations = await within(
-    pendingMigrations(app.runtime.db).then((pending) => (pending.length === 0 ? { ok: true } : { ok: false, message: `pending migrations: ${pending.map((m) => m.version).join(', ')}` })),
+    pendingMigrations(app.runtime.db).then((pending) =>
+      pending.length === 0
+        ? { ok: true }
+        : { ok: false, message: `pending migrations: ${pending.map((m) => m.version).join(', ')}` },
+    ),
     'the migrations',
   );
   const projections = await within(
     (async () => {
       const head = await app.runtime.store.head(app.deps.chain);
       const folded = (await projectionCheckpoints(app.runtime.db)).get(app.deps.chain) ?? 0;
-      return folded === head.seq ? { ok: true } : { ok: false, message: `projections at seq ${folded}, chain ${app.deps.chain} at ${head.seq}: run chainbook replay` };
+      return folded === head.seq
+        ? { ok: true }
+        : {
+            ok: false,
+            message: `projections at seq ${folded}, chain ${app.deps.chain} at ${head.seq}: run chainbook replay`,
+          };
     })(),
     'the projections',
   );
   return { database, migrations, projections };
 }
 
-export function readinessCheck(app: App, registry: SignerRegistry, signingDisabledReason: string | undefined): () => Promise<Readiness> {
+export function readinessCheck(
+  app: App,
+  registry: SignerRegistry,
+  signingDisabledReason: string | undefined,
+): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
   let cached: { atMs: number; check: Check } | undefined;
   async function signing(): Promise<Check> {
@@ -81,10 +121,18 @@ export function readinessCheck(app: App, registry: SignerRegistry, signingDisabl
   return async () => {
     const checks = await databaseChecks(app);
     const kid = app.runtime.signer.kid;
-    const signingCheck = signingDisabledReason !== undefined
-      ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
-      : { ...(await within(signing(), 'the signer')), kid };
-    const failed = !checks.database.ok || !checks.migrations.ok || !checks.projections.ok || (!signingCheck.ok && signingDisabledReason === undefined);
-    return { status: failed ? 'not-ready' : signingDisabledReason !== undefined ? 'read-only' : 'ready', checks: { ...checks, signing: signingCheck } };
+    const signingCheck =
+      signingDisabledReason !== undefined
+        ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
+        : { ...(await within(signing(), 'the signer')), kid };
+    const failed =
+      !checks.database.ok ||
+      !checks.migrations.ok ||
+      !checks.projections.ok ||
+      (!signingCheck.ok && signingDisabledReason === undefined);
+    return {
+      status: failed ? 'not-ready' : signingDisabledReason !== undefined ? 'read-only' : 'ready',
+      checks: { ...checks, signing: signingCheck },
+    };
   };
 }

@@ -85,15 +85,20 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   responseDescription?: string;
   /** Error statuses this route can answer, for the document. */
   errors: readonly number[];
-  handle(request: RouteRequest<z.infer<Params>, z.infer<Query>, z.infer<Body>>, services: HttpServices): Promise<RouteResult>;
+  handle(
+    request: RouteRequest<z.infer<Params>, z.infer<Query>, z.infer<Body>>,
+    services: HttpServices,
+  ): Promise<RouteResult>;
 }
 
 export type RouteSpec = RouteDefinition<z.ZodType, z.ZodType, z.ZodType>;
 
 /** Typed definition, stored untyped in the route table. */
-export function defineRoute<Params extends z.ZodType = z.ZodType<Record<string, never>>, Query extends z.ZodType = z.ZodType<Record<string, never>>, Body extends z.ZodType = z.ZodType<undefined>>(
-  definition: RouteDefinition<Params, Query, Body>,
-): RouteSpec {
+export function defineRoute<
+  Params extends z.ZodType = z.ZodType<Record<string, never>>,
+  Query extends z.ZodType = z.ZodType<Record<string, never>>,
+  Body extends z.ZodType = z.ZodType<undefined>,
+>(definition: RouteDefinition<Params, Query, Body>): RouteSpec {
   return definition as unknown as RouteSpec;
 }
 

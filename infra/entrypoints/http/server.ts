@@ -23,7 +23,15 @@ import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
-export const ROUTES: readonly RouteSpec[] = [...operationsRoutes, ...commandRoutes, ...webhookRoutes, ...marketplaceRoutes, ...financeRoutes, ...governanceRoutes, ...chainRoutes];
+export const ROUTES: readonly RouteSpec[] = [
+  ...operationsRoutes,
+  ...commandRoutes,
+  ...webhookRoutes,
+  ...marketplaceRoutes,
+  ...financeRoutes,
+  ...governanceRoutes,
+  ...chainRoutes,
+];
 
 /** Problems listed in one INVALID_INPUT. */
 const MAX_PROBLEMS = 20;
@@ -56,7 +64,11 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
     const traceparent = TRACEPARENT.exec(request.get('traceparent') ?? '');
     const state = locals(response);
     state.requestId = given !== undefined && REQUEST_ID.test(given) ? given : uuidv7();
-    state.traceId = traceparent?.[1] ?? (REQUEST_ID.test(request.get('x-trace-id') ?? '') ? request.get('x-trace-id')! : state.requestId.replaceAll('-', ''));
+    state.traceId =
+      traceparent?.[1] ??
+      (REQUEST_ID.test(request.get('x-trace-id') ?? '')
+        ? request.get('x-trace-id')!
+        : state.requestId.replaceAll('-', ''));
     response.set('X-Request-Id', state.requestId);
     let done = false;
     gate.inFlight += 1;
@@ -65,11 +77,25 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
       done = true;
       gate.inFlight -= 1;
       const seconds = (performance.now() - started) / 1000;
-      httpRequestDurationSeconds.observe({ method: request.method, route: state.route ?? 'unmatched', status: String(response.statusCode) }, seconds);
-      services.logger.info({
-        requestId: state.requestId, traceId: state.traceId, method: request.method, route: state.route ?? 'unmatched', status: response.statusCode,
-        durationMs: Math.round(seconds * 10_000) / 10, actorId: state.actorId, role: state.role, code: state.errorCode, aborted: !response.writableFinished || undefined,
-      }, 'request');
+      httpRequestDurationSeconds.observe(
+        { method: request.method, route: state.route ?? 'unmatched', status: String(response.statusCode) },
+        seconds,
+      );
+      services.logger.info(
+        {
+          requestId: state.requestId,
+          traceId: state.traceId,
+          method: request.method,
+          route: state.route ?? 'unmatched',
+          status: response.statusCode,
+          durationMs: Math.round(seconds * 10_000) / 10,
+          actorId: state.actorId,
+          role: state.role,
+          code: state.errorCode,
+          aborted: !response.writableFinished || undefined,
+        },
+        'request',
+      );
     });
     if (gate.closing) {
       response.set('Connection', 'close');
@@ -89,7 +115,11 @@ function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
     state.role = actor.role;
     response.locals['actor'] = actor;
     if (!roles.includes(actor.role)) {
-      throw new CodedError('FORBIDDEN_ROLE', `${spec.operationId} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`, { allowed: [...roles], role: actor.role });
+      throw new CodedError(
+        'FORBIDDEN_ROLE',
+        `${spec.operationId} needs one of the roles ${roles.join(', ')}; ${actor.id} is ${actor.role}`,
+        { allowed: [...roles], role: actor.role },
+      );
     }
     next();
   };
@@ -98,7 +128,10 @@ function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
 function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
   return async (request, response, next) => {
     if (spec.routeClass === 'operations') return next();
-    const key = spec.routeClass === 'webhook' ? `ip:${request.ip ?? 'unknown'}` : `actor:${locals(response).actorId ?? 'unknown'}`;
+    const key =
+      spec.routeClass === 'webhook'
+        ? `ip:${request.ip ?? 'unknown'}`
+        : `actor:${locals(response).actorId ?? 'unknown'}`;
     await services.rateLimits.consume(spec.routeClass, key);
     next();
   };
@@ -108,7 +141,8 @@ function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
 function readOnlyGate(services: HttpServices): RequestHandler {
   return (_request, _response, next) => {
     const reason = services.config.signingDisabledReason;
-    if (reason !== undefined) throw new ChainError('SIGNING_UNAVAILABLE', `read-only mode: ${reason}`, { reason, readOnly: true });
+    if (reason !== undefined)
+      throw new ChainError('SIGNING_UNAVAILABLE', `read-only mode: ${reason}`, { reason, readOnly: true });
     next();
   };
 }
@@ -117,7 +151,10 @@ function mediaType(): RequestHandler {
   return (request, _response, next) => {
     // An empty body needs no type (a command whose input is all in the path); any other must be JSON.
     const empty = request.get('content-length') === '0' && request.get('transfer-encoding') === undefined;
-    if (!empty && request.is('application/json') === false) throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', { contentType: request.get('content-type') ?? null });
+    if (!empty && request.is('application/json') === false)
+      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', {
+        contentType: request.get('content-type') ?? null,
+      });
     next();
   };
 }
@@ -128,9 +165,16 @@ const rawBodies = new WeakMap<Request, Buffer>();
 function webhookSignature(services: HttpServices): RequestHandler {
   return (request, _response, next) => {
     const secret = services.http.webhookSecret;
-    if (secret === undefined) throw new HttpError('WEBHOOK_NOT_CONFIGURED', 'PAYMENT_PROVIDER_WEBHOOK_SECRET is not set on this server');
+    if (secret === undefined)
+      throw new HttpError('WEBHOOK_NOT_CONFIGURED', 'PAYMENT_PROVIDER_WEBHOOK_SECRET is not set on this server');
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    verifyWebhookSignature(request.get(WEBHOOK_SIGNATURE_HEADER), raw, secret, services.http.webhookToleranceSeconds, Date.now());
+    verifyWebhookSignature(
+      request.get(WEBHOOK_SIGNATURE_HEADER),
+      raw,
+      secret,
+      services.http.webhookToleranceSeconds,
+      Date.now(),
+    );
     try {
       request.body = raw.length === 0 ? undefined : (JSON.parse(raw.toString('utf8')) as unknown);
     } catch {
@@ -145,7 +189,9 @@ function parsed(schema: z.ZodType | undefined, value: unknown, where: string): u
   if (!schema) return value;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, MAX_PROBLEMS).map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`);
+  const problems = result.error.issues
+    .slice(0, MAX_PROBLEMS)
+    .map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`);
   throw new CodedError('INVALID_INPUT', `invalid input: ${problems.join('; ')}`, { problems });
 }
 
@@ -184,24 +230,35 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
   if (spec.method === 'post') steps.push(mediaType());
-  if (spec.roles === 'webhook') steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
+  if (spec.roles === 'webhook')
+    steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
   else if (spec.method === 'post') steps.push(express.json({ limit: services.http.maxBodyBytes, type: () => true }));
   steps.push(execute(spec, services));
   router[spec.method](spec.path, ...steps);
 }
 
-function errorHandler(services: HttpServices): (error: unknown, request: Request, response: Response, next: NextFunction) => void {
+function errorHandler(
+  services: HttpServices,
+): (error: unknown, request: Request, response: Response, next: NextFunction) => void {
   return (error, request, response, _next) => {
     const state = locals(response);
     const answer = errorResponse(error, state.requestId ?? 'unknown');
     state.errorCode = answer.body.error.code;
-    if (answer.internal) services.logger.error({ requestId: state.requestId, traceId: state.traceId, err: error, route: state.route, method: request.method }, 'internal error');
+    if (answer.internal)
+      services.logger.error(
+        { requestId: state.requestId, traceId: state.traceId, err: error, route: state.route, method: request.method },
+        'internal error',
+      );
     if (response.headersSent) return;
     response.status(answer.status).set(answer.headers).set('Cache-Control', 'no-store').json(answer.body);
   };
 }
 
-export function createHttpApp(services: HttpServices, gate: ShutdownGate, routes: readonly RouteSpec[] = ROUTES): express.Express {
+export function createHttpApp(
+  services: HttpServices,
+  gate: ShutdownGate,
+  routes: readonly RouteSpec[] = ROUTES,
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -222,7 +279,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(services: HttpServices, options: { port: number; host: string }): Promise<RunningServer> {
+export async function startHttpServer(
+  services: HttpServices,
+  options: { port: number; host: string },
+): Promise<RunningServer> {
   const gate: ShutdownGate = { closing: false, inFlight: 0 };
   const server = createServer(createHttpApp(services, gate));
   await new Promise<void>((resolve, reject) => {

@@ -21,7 +21,12 @@ export interface ServicesOptions {
   jwksKeys?: JWTVerifyGetKey;
 }
 
-export function createServices(app: App, serve: ServeConfig, routes: readonly RouteSpec[], options: ServicesOptions = {}): HttpServices {
+export function createServices(
+  app: App,
+  serve: ServeConfig,
+  routes: readonly RouteSpec[],
+  options: ServicesOptions = {},
+): HttpServices {
   const { config, http } = serve;
   const tokens = [...readTokenFile(http.tokensPath), ...http.tokens];
   let document: unknown;

@@ -68,14 +68,20 @@ function digest(text: string): Buffer {
 }
 
 /** The caller whose key this is; keys are compared in constant time. */
-function authenticate(header: string | undefined, clients: readonly { name: string; keyDigest: Buffer }[]): string | undefined {
+function authenticate(
+  header: string | undefined,
+  clients: readonly { name: string; keyDigest: Buffer }[],
+): string | undefined {
   const match = /^Bearer (.+)$/.exec(header ?? '');
   if (!match) return undefined;
   const presented = digest(match[1]!);
   return clients.find((client) => timingSafeEqual(client.keyDigest, presented))?.name;
 }
 
-function errorBody(code: string, message: string): { error: { code: string; message: string; details: Record<string, never> } } {
+function errorBody(
+  code: string,
+  message: string,
+): { error: { code: string; message: string; details: Record<string, never> } } {
   return { error: { code, message, details: {} } };
 }
 
@@ -88,10 +94,17 @@ interface SignBody {
 
 function parseSignBody(body: unknown, kid: string): SignBody | string {
   if (typeof body !== 'object' || body === null) return 'body must be a JSON object';
-  const { hash_hex: hashHex, preimage_b64: preimageB64, message_b64: messageB64, kid: requestedKid } = body as Record<string, unknown>;
+  const {
+    hash_hex: hashHex,
+    preimage_b64: preimageB64,
+    message_b64: messageB64,
+    kid: requestedKid,
+  } = body as Record<string, unknown>;
   if (requestedKid !== kid) return `this proxy signs as ${kid}, not ${JSON.stringify(requestedKid)}`;
-  if (typeof messageB64 === 'string' && hashHex === undefined) return { kid, message: Buffer.from(messageB64, 'base64') };
-  if (typeof hashHex !== 'string' || !HASH_PATTERN.test(hashHex)) return 'hash_hex must be 64 lowercase hex digits (or message_b64 for a document)';
+  if (typeof messageB64 === 'string' && hashHex === undefined)
+    return { kid, message: Buffer.from(messageB64, 'base64') };
+  if (typeof hashHex !== 'string' || !HASH_PATTERN.test(hashHex))
+    return 'hash_hex must be 64 lowercase hex digits (or message_b64 for a document)';
   const hash = Buffer.from(hashHex, 'hex');
   if (preimageB64 === undefined) return { kid, hash };
   if (typeof preimageB64 !== 'string') return 'preimage_b64 must be base64';
@@ -177,18 +190,24 @@ function signHandler(signer: BackendSigner): RequestHandler {
     if (parsed.hash) response.locals['hash_hex'] = parsed.hash.toString('hex');
     if (parsed.message) response.locals['message_sha256'] = sha256(parsed.message).toString('hex');
     if (inFlight >= PROXY_MAX_IN_FLIGHT) {
-      response.status(503).json(errorBody('SIGNING_UNAVAILABLE', `more than ${PROXY_MAX_IN_FLIGHT} signatures in flight`));
+      response
+        .status(503)
+        .json(errorBody('SIGNING_UNAVAILABLE', `more than ${PROXY_MAX_IN_FLIGHT} signatures in flight`));
       return;
     }
     inFlight += 1;
     try {
-      const signature = parsed.message ? await signer.signMessage(parsed.message) : await signer.sign(parsed.hash!, parsed.preimage ?? Buffer.alloc(0));
+      const signature = parsed.message
+        ? await signer.signMessage(parsed.message)
+        : await signer.sign(parsed.hash!, parsed.preimage ?? Buffer.alloc(0));
       response.json({ signature_b64: signature.value, signer_id: signer.kid });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       response.locals['error'] = message;
       const tooLarge = error instanceof CodedError && error.code === 'KMS_MESSAGE_TOO_LARGE';
-      response.status(tooLarge ? 413 : 503).json(errorBody(tooLarge ? 'MESSAGE_TOO_LARGE' : 'SIGNING_UNAVAILABLE', message));
+      response
+        .status(tooLarge ? 413 : 503)
+        .json(errorBody(tooLarge ? 'MESSAGE_TOO_LARGE' : 'SIGNING_UNAVAILABLE', message));
     } finally {
       inFlight -= 1;
     }
@@ -196,19 +215,35 @@ function signHandler(signer: BackendSigner): RequestHandler {
 }
 
 /** Express 5 passes body-parser failures (bad JSON, too large) here. */
-function errorHandler(error: { status?: number; message?: string }, _request: Request, response: Response, _next: NextFunction): void {
+function errorHandler(
+  error: { status?: number; message?: string },
+  _request: Request,
+  response: Response,
+  _next: NextFunction,
+): void {
   const status = error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
   response.locals['error'] = error.message;
-  response.status(status).json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_SIGN_REQUEST', error.message ?? 'error'));
+  response
+    .status(status)
+    .json(errorBody(status === 500 ? 'INTERNAL' : 'INVALID_SIGN_REQUEST', error.message ?? 'error'));
 }
 
 export function signingProxyApp(options: SigningProxyOptions): express.Express {
-  if (options.clients.length === 0) throw new CodedError('INVALID_CONFIGURATION', 'the signing proxy needs at least one client API key (SIGNING_PROXY_CLIENTS)');
+  if (options.clients.length === 0)
+    throw new CodedError(
+      'INVALID_CONFIGURATION',
+      'the signing proxy needs at least one client API key (SIGNING_PROXY_CLIENTS)',
+    );
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogger(options.log ?? ((line: ProxyLogLine) => process.stdout.write(`${JSON.stringify(line)}\n`))));
   app.get('/health', healthHandler(options.signer));
-  app.post('/sign', authenticator(options.clients), express.json({ limit: PROXY_MAX_BODY_BYTES }), signHandler(options.signer));
+  app.post(
+    '/sign',
+    authenticator(options.clients),
+    express.json({ limit: PROXY_MAX_BODY_BYTES }),
+    signHandler(options.signer),
+  );
   app.use(errorHandler);
   return app;
 }
@@ -216,7 +251,9 @@ export function signingProxyApp(options: SigningProxyOptions): express.Express {
 /** Starts the proxy; resolves once it listens. `close` stops it and drops open connections. */
 export async function startSigningProxy(options: SigningProxyOptions): Promise<RunningProxy> {
   const app = signingProxyApp(options);
-  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app) : createHttpServer(app);
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app)
+    : createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -14,7 +14,9 @@ function problems(env: Record<string, string>): string[] {
 
 test('the local signer is the default outside production; production requires a real signing backend', (t) => {
   t.is(loadConfig({}).signing.backend, 'local');
-  t.deepEqual(problems({ NODE_ENV: 'production' }), ['SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)']);
+  t.deepEqual(problems({ NODE_ENV: 'production' }), [
+    'SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)',
+  ]);
   t.regex(problems({ NODE_ENV: 'production', SIGNING_BACKEND: 'local' })[0]!, /refused when NODE_ENV=production/);
 });
 
@@ -31,18 +33,55 @@ test('each backend names every variable it is missing, one message each', (t) =>
 });
 
 test('malformed values are reported by variable', (t) => {
-  const found = problems({ SIGNING_BACKEND: 'hsm', AUDIT_SIGNING_ALG: 'hmac-sha256', SIGNING_PROXY_URL: 'signer:443', REQUIRE_KMS: 'yes', SIGNING_SESSION_HOURS: '25', SIGNING_PROXY_CLIENTS: 'finance:short' });
+  const found = problems({
+    SIGNING_BACKEND: 'hsm',
+    AUDIT_SIGNING_ALG: 'hmac-sha256',
+    SIGNING_PROXY_URL: 'signer:443',
+    REQUIRE_KMS: 'yes',
+    SIGNING_SESSION_HOURS: '25',
+    SIGNING_PROXY_CLIENTS: 'finance:short',
+  });
   t.deepEqual(
     found.map((problem) => problem.split(':')[0]),
-    ['SIGNING_BACKEND', 'REQUIRE_KMS', 'SIGNING_SESSION_HOURS', 'AUDIT_SIGNING_ALG', 'SIGNING_PROXY_URL', 'SIGNING_PROXY_CLIENTS'],
+    [
+      'SIGNING_BACKEND',
+      'REQUIRE_KMS',
+      'SIGNING_SESSION_HOURS',
+      'AUDIT_SIGNING_ALG',
+      'SIGNING_PROXY_URL',
+      'SIGNING_PROXY_CLIENTS',
+    ],
   );
 });
 
 test('REQUIRE_KMS and REQUIRE_SIGNING_PROXY refuse any other signing path', (t) => {
   t.regex(problems({ REQUIRE_KMS: 'true' })[0]!, /REQUIRE_KMS=true requires kms/);
-  t.regex(problems({ REQUIRE_SIGNING_PROXY: 'true', SIGNING_BACKEND: 'kms', SIGNING_KID: 'k', AUDIT_SIGNING_KMS_KEY_ID: 'alias/a', AUDIT_SIGNING_ALG: 'ed25519' })[0]!, /requires proxy/);
-  const kms = loadConfig({ NODE_ENV: 'production', REQUIRE_KMS: 'true', SIGNING_BACKEND: 'kms', SIGNING_KID: 'kernel-audit-ed25519-v1', AUDIT_SIGNING_KMS_KEY_ID: 'alias/audit', AUDIT_SIGNING_ALG: 'ed25519', SIGNING_SESSION_KEYS: 'true' });
-  t.like(kms.signing, { backend: 'kms', requireKms: true, sessionKeys: true, sessionLifetimeMs: 4 * 3_600_000, kms: { keyId: 'alias/audit', algorithm: 'ed25519' } });
+  t.regex(
+    problems({
+      REQUIRE_SIGNING_PROXY: 'true',
+      SIGNING_BACKEND: 'kms',
+      SIGNING_KID: 'k',
+      AUDIT_SIGNING_KMS_KEY_ID: 'alias/a',
+      AUDIT_SIGNING_ALG: 'ed25519',
+    })[0]!,
+    /requires proxy/,
+  );
+  const kms = loadConfig({
+    NODE_ENV: 'production',
+    REQUIRE_KMS: 'true',
+    SIGNING_BACKEND: 'kms',
+    SIGNING_KID: 'kernel-audit-ed25519-v1',
+    AUDIT_SIGNING_KMS_KEY_ID: 'alias/audit',
+    AUDIT_SIGNING_ALG: 'ed25519',
+    SIGNING_SESSION_KEYS: 'true',
+  });
+  t.like(kms.signing, {
+    backend: 'kms',
+    requireKms: true,
+    sessionKeys: true,
+    sessionLifetimeMs: 4 * 3_600_000,
+    kms: { keyId: 'alias/audit', algorithm: 'ed25519' },
+  });
 });
 
 test('session keys are rooted in kms, pkcs11 or proxy only', (t) => {
@@ -50,8 +89,11 @@ test('session keys are rooted in kms, pkcs11 or proxy only', (t) => {
 });
 
 test('SIGNING_PROXY_CLIENTS names each caller with its key', (t) => {
-  t.deepEqual(loadConfig({ SIGNING_PROXY_CLIENTS: 'finance:0123456789abcdef0,kernel:fedcba98765432100' }).signing.proxyClients, [
-    { name: 'finance', apiKey: '0123456789abcdef0' },
-    { name: 'kernel', apiKey: 'fedcba98765432100' },
-  ]);
+  t.deepEqual(
+    loadConfig({ SIGNING_PROXY_CLIENTS: 'finance:0123456789abcdef0,kernel:fedcba98765432100' }).signing.proxyClients,
+    [
+      { name: 'finance', apiKey: '0123456789abcdef0' },
+      { name: 'kernel', apiKey: 'fedcba98765432100' },
+    ],
+  );
 });

@@ -26,14 +26,20 @@ function oidcVerifier(oidc: OidcConfig, keys: JWTVerifyGetKey): (token: string) 
   return async (token) => {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, keys, { issuer: oidc.issuer, audience: oidc.audience, clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS }));
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: oidc.issuer,
+        audience: oidc.audience,
+        clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS,
+      }));
     } catch (error) {
       throw unauthenticated(`the bearer token did not verify: ${(error as { code?: string }).code ?? 'invalid'}`);
     }
     const role = payload[oidc.roleClaim];
     const subject = payload['sub'];
-    if (typeof subject !== 'string' || !ACTOR_ID_PATTERN.test(subject)) throw unauthenticated('the token has no usable sub claim');
-    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw unauthenticated(`the token's ${oidc.roleClaim} claim is not one of ${ROLES.join(', ')}`);
+    if (typeof subject !== 'string' || !ACTOR_ID_PATTERN.test(subject))
+      throw unauthenticated('the token has no usable sub claim');
+    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role))
+      throw unauthenticated(`the token's ${oidc.roleClaim} claim is not one of ${ROLES.join(', ')}`);
     return { id: subject, role: role as Role };
   };
 }
@@ -47,9 +53,12 @@ export interface AuthenticatorOptions {
 
 export function authenticator(options: AuthenticatorOptions): Authenticator {
   const byDigest = new Map(options.tokens.map((entry) => [entry.sha256, { id: entry.actorId, role: entry.role }]));
-  const verifyJwt = options.oidc ? oidcVerifier(options.oidc, options.keys ?? createRemoteJWKSet(new URL(options.oidc.jwksUrl))) : undefined;
+  const verifyJwt = options.oidc
+    ? oidcVerifier(options.oidc, options.keys ?? createRemoteJWKSet(new URL(options.oidc.jwksUrl)))
+    : undefined;
   return async (authorization) => {
-    if (authorization === undefined || authorization === '') throw unauthenticated('send Authorization: Bearer <token>');
+    if (authorization === undefined || authorization === '')
+      throw unauthenticated('send Authorization: Bearer <token>');
     if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw unauthenticated('the Authorization header is too long');
     const match = /^Bearer ([\x21-\x7e]+)$/.exec(authorization);
     if (!match) throw unauthenticated('the Authorization header must be Bearer <token>');

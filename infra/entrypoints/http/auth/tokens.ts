@@ -20,7 +20,13 @@ const TOKEN_PREFIX = 'cb_';
 
 const tokenFileSchema = z.strictObject({
   tokens: z
-    .array(z.strictObject({ actorId: z.string().regex(ACTOR_ID_PATTERN), role: z.enum(ROLES), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+    .array(
+      z.strictObject({
+        actorId: z.string().regex(ACTOR_ID_PATTERN),
+        role: z.enum(ROLES),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+    )
     .max(MAX_TOKENS),
 });
 
@@ -38,10 +44,17 @@ export function readTokenFile(path: string): TokenEntry[] {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new CodedError('INVALID_CONFIGURATION', `cannot read the token file ${path}: ${(error as Error).message}`, { path });
+    throw new CodedError('INVALID_CONFIGURATION', `cannot read the token file ${path}: ${(error as Error).message}`, {
+      path,
+    });
   }
   const result = tokenFileSchema.safeParse(parsed);
-  if (!result.success) throw new CodedError('INVALID_CONFIGURATION', `the token file ${path} is not {"tokens": [{actorId, role, sha256}]}: ${result.error.issues[0]?.message ?? ''}`, { path });
+  if (!result.success)
+    throw new CodedError(
+      'INVALID_CONFIGURATION',
+      `the token file ${path} is not {"tokens": [{actorId, role, sha256}]}: ${result.error.issues[0]?.message ?? ''}`,
+      { path },
+    );
   return result.data.tokens;
 }
 
@@ -55,9 +68,11 @@ function writeTokenFile(path: string, tokens: readonly TokenEntry[]): void {
 
 /** Makes a token for `actorId` with `role`, stores its hash in the file, returns the token (shown once). */
 export function addToken(path: string, actorId: string, role: Role): string {
-  if (!ACTOR_ID_PATTERN.test(actorId)) throw new CodedError('INVALID_ARGUMENT', `actor id must match ${ACTOR_ID_PATTERN.source}`);
+  if (!ACTOR_ID_PATTERN.test(actorId))
+    throw new CodedError('INVALID_ARGUMENT', `actor id must match ${ACTOR_ID_PATTERN.source}`);
   const tokens = readTokenFile(path);
-  if (tokens.length >= MAX_TOKENS) throw new CodedError('INVALID_ARGUMENT', `${path} already holds ${MAX_TOKENS} tokens`);
+  if (tokens.length >= MAX_TOKENS)
+    throw new CodedError('INVALID_ARGUMENT', `${path} already holds ${MAX_TOKENS} tokens`);
   const token = newToken();
   writeTokenFile(path, [...tokens, { actorId, role, sha256: tokenDigest(token) }]);
   return token;

@@ -5,30 +5,83 @@ import { accountBalancePage, journalPage, trialBalance } from '../../../../proje
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { pageQuery, pageSchema } from './queryCommon.ts';
 
-const balanceSchema = z.object({ account: z.string(), currency: z.string(), kind: z.enum(['asset', 'liability', 'revenue', 'expense', 'equity']), balanceMinor: z.number().int().describe('on the normal side of the account') });
+const balanceSchema = z.object({
+  account: z.string(),
+  currency: z.string(),
+  kind: z.enum(['asset', 'liability', 'revenue', 'expense', 'equity']),
+  balanceMinor: z.number().int().describe('on the normal side of the account'),
+});
 const journalSchema = z.object({
-  transactionId: z.string(), chain: z.string(), seq: z.number().int(), recordHash: z.string(), reason: z.string(), orderId: z.string().nullable(), postedAt: z.string(),
-  entries: z.array(z.object({ line: z.number().int(), account: z.string(), direction: z.enum(['debit', 'credit']), amountMinor: z.number().int(), currency: z.string() })),
+  transactionId: z.string(),
+  chain: z.string(),
+  seq: z.number().int(),
+  recordHash: z.string(),
+  reason: z.string(),
+  orderId: z.string().nullable(),
+  postedAt: z.string(),
+  entries: z.array(
+    z.object({
+      line: z.number().int(),
+      account: z.string(),
+      direction: z.enum(['debit', 'credit']),
+      amountMinor: z.number().int(),
+      currency: z.string(),
+    }),
+  ),
 });
 const trialBalanceSchema = z.object({
-  lines: z.array(z.object({ currency: z.string(), debitMinor: z.number().int(), creditMinor: z.number().int(), totalMinor: z.number().int().describe('zero in a sound ledger') })),
+  lines: z.array(
+    z.object({
+      currency: z.string(),
+      debitMinor: z.number().int(),
+      creditMinor: z.number().int(),
+      totalMinor: z.number().int().describe('zero in a sound ledger'),
+    }),
+  ),
 });
 
 export const financeRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/ledger/accounts', operationId: 'listAccountBalances', summary: 'Account balances per currency, paged; optionally one account', tag: 'finance', routeClass: 'query',
-    roles: READ_ROLES.ledger, query: z.object({ ...pageQuery, account: z.string().min(1).max(256).optional() }), response: pageSchema(balanceSchema), errors: QUERY_ERRORS,
+    method: 'get',
+    path: '/ledger/accounts',
+    operationId: 'listAccountBalances',
+    summary: 'Account balances per currency, paged; optionally one account',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    query: z.object({ ...pageQuery, account: z.string().min(1).max(256).optional() }),
+    response: pageSchema(balanceSchema),
+    errors: QUERY_ERRORS,
     handle: async ({ query }, { db }) => ({ body: await accountBalancePage(db, query) }),
   }),
   defineRoute({
-    method: 'get', path: '/ledger/journal', operationId: 'listJournal', summary: 'The journal in seq order with every entry, paged (after = a seq)', tag: 'finance', routeClass: 'query',
-    roles: READ_ROLES.ledger, query: z.object({ limit: pageQuery.limit, after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)') }),
-    response: pageSchema(journalSchema), errors: QUERY_ERRORS,
-    handle: async ({ query }, { db, deps }) => ({ body: await journalPage(db, deps.chain, { afterSeq: query.after, limit: query.limit }) }),
+    method: 'get',
+    path: '/ledger/journal',
+    operationId: 'listJournal',
+    summary: 'The journal in seq order with every entry, paged (after = a seq)',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    query: z.object({
+      limit: pageQuery.limit,
+      after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)'),
+    }),
+    response: pageSchema(journalSchema),
+    errors: QUERY_ERRORS,
+    handle: async ({ query }, { db, deps }) => ({
+      body: await journalPage(db, deps.chain, { afterSeq: query.after, limit: query.limit }),
+    }),
   }),
   defineRoute({
-    method: 'get', path: '/ledger/trial-balance', operationId: 'getTrialBalance', summary: 'Debits and credits per currency over every account', tag: 'finance', routeClass: 'query',
-    roles: READ_ROLES.ledger, response: trialBalanceSchema, errors: QUERY_ERRORS,
+    method: 'get',
+    path: '/ledger/trial-balance',
+    operationId: 'getTrialBalance',
+    summary: 'Debits and credits per currency over every account',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    response: trialBalanceSchema,
+    errors: QUERY_ERRORS,
     handle: async (_request, { db }) => ({ body: { lines: await trialBalance(db) } }),
   }),
 ];

@@ -3,7 +3,12 @@ import { z } from 'zod';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { streams } from '../../../../domain/streams.ts';
 import { findListing, findManifest, listListings } from '../../../../projections/catalog/catalogQueries.ts';
-import { DELIVERY_STATES, findOrderFor, listOrdersFor, ORDER_STATUSES } from '../../../../projections/orders/orderQueries.ts';
+import {
+  DELIVERY_STATES,
+  findOrderFor,
+  listOrdersFor,
+  ORDER_STATUSES,
+} from '../../../../projections/orders/orderQueries.ts';
 import { streamVersion } from '../../../adapters/sql/eventLog.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
@@ -11,22 +16,58 @@ import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
 const royaltySplits = z.array(z.object({ partyId: z.string(), basisPoints: z.number().int() }));
 
 export const listingSchema = z.object({
-  listingId: z.string(), manifestId: z.string(), publisherId: z.string(), priceMinor: z.number().int(), currency: z.string(), status: z.enum(['active', 'delisted']),
-  manifestSignatureId: z.string(), royaltySplits, publishedSeq: z.number().int(), updatedSeq: z.number().int(),
+  listingId: z.string(),
+  manifestId: z.string(),
+  publisherId: z.string(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['active', 'delisted']),
+  manifestSignatureId: z.string(),
+  royaltySplits,
+  publishedSeq: z.number().int(),
+  updatedSeq: z.number().int(),
 });
-export const versioned = { version: z.number().int().describe('the stream version: send it as If-Match to change this entity') };
+export const versioned = {
+  version: z.number().int().describe('the stream version: send it as If-Match to change this entity'),
+};
 
 const manifestSchema = z.object({
-  manifestId: z.string(), publisherId: z.string(), name: z.string(), version: z.string(), artifactSha256: z.string(), sizeBytes: z.number().int(), priceMinor: z.number().int(),
-  currency: z.string(), royaltySplits, status: z.enum(['submitted', 'approved', 'rejected']), manifestSha256: z.string().nullable(), manifestSignatureId: z.string().nullable(),
-  decidedBy: z.string().nullable(), reason: z.string().nullable(), submittedSeq: z.number().int(), updatedSeq: z.number().int(),
+  manifestId: z.string(),
+  publisherId: z.string(),
+  name: z.string(),
+  version: z.string(),
+  artifactSha256: z.string(),
+  sizeBytes: z.number().int(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+  royaltySplits,
+  status: z.enum(['submitted', 'approved', 'rejected']),
+  manifestSha256: z.string().nullable(),
+  manifestSignatureId: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+  reason: z.string().nullable(),
+  submittedSeq: z.number().int(),
+  updatedSeq: z.number().int(),
 });
 
 export const orderSchema = z.object({
-  orderId: z.string(), buyerId: z.string(), listingId: z.string(), manifestId: z.string(), sellerId: z.string(), priceMinor: z.number().int(), currency: z.string(),
-  status: z.enum(ORDER_STATUSES), deliveryState: z.enum(DELIVERY_STATES), deliveryPublicKey: z.string(), manifestSignatureId: z.string(),
-  providerPaymentId: z.string().nullable(), failedPayments: z.number().int(), ledgerTransactionIds: z.array(z.string()), reason: z.string().nullable(),
-  createdSeq: z.number().int(), updatedSeq: z.number().int(),
+  orderId: z.string(),
+  buyerId: z.string(),
+  listingId: z.string(),
+  manifestId: z.string(),
+  sellerId: z.string(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  deliveryState: z.enum(DELIVERY_STATES),
+  deliveryPublicKey: z.string(),
+  manifestSignatureId: z.string(),
+  providerPaymentId: z.string().nullable(),
+  failedPayments: z.number().int(),
+  ledgerTransactionIds: z.array(z.string()),
+  reason: z.string().nullable(),
+  createdSeq: z.number().int(),
+  updatedSeq: z.number().int(),
 });
 
 function versionHeaders(version: number): Record<string, string> {
@@ -35,14 +76,33 @@ function versionHeaders(version: number): Record<string, string> {
 
 export const marketplaceRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/catalog', operationId: 'listCatalog', summary: 'Listings, paged, optionally of one publisher or status', tag: 'marketplace', routeClass: 'query', roles: READ_ROLES.catalog,
-    query: z.object({ ...pageQuery, publisherId: idParameter.optional(), status: z.enum(['active', 'delisted']).optional() }),
-    response: pageSchema(listingSchema), errors: QUERY_ERRORS,
+    method: 'get',
+    path: '/catalog',
+    operationId: 'listCatalog',
+    summary: 'Listings, paged, optionally of one publisher or status',
+    tag: 'marketplace',
+    routeClass: 'query',
+    roles: READ_ROLES.catalog,
+    query: z.object({
+      ...pageQuery,
+      publisherId: idParameter.optional(),
+      status: z.enum(['active', 'delisted']).optional(),
+    }),
+    response: pageSchema(listingSchema),
+    errors: QUERY_ERRORS,
     handle: async ({ query }, { db }) => ({ body: await listListings(db, query) }),
   }),
   defineRoute({
-    method: 'get', path: '/listings/:listingId', operationId: 'getListing', summary: 'A listing, with its stream version (ETag)', tag: 'marketplace', routeClass: 'query', roles: READ_ROLES.catalog,
-    params: z.object({ listingId: idParameter }), response: listingSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
+    method: 'get',
+    path: '/listings/:listingId',
+    operationId: 'getListing',
+    summary: 'A listing, with its stream version (ETag)',
+    tag: 'marketplace',
+    routeClass: 'query',
+    roles: READ_ROLES.catalog,
+    params: z.object({ listingId: idParameter }),
+    response: listingSchema.extend(versioned),
+    errors: [...QUERY_ERRORS, 404],
     async handle({ params }, { db }) {
       const listing = await findListing(db, params.listingId);
       if (!listing) throw notFound('LISTING_NOT_FOUND', 'listing');
@@ -51,8 +111,16 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/manifests/:manifestId', operationId: 'getManifest', summary: 'A manifest with its kernel decision', tag: 'kernel', routeClass: 'query', roles: READ_ROLES.catalog,
-    params: z.object({ manifestId: idParameter }), response: manifestSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
+    method: 'get',
+    path: '/manifests/:manifestId',
+    operationId: 'getManifest',
+    summary: 'A manifest with its kernel decision',
+    tag: 'kernel',
+    routeClass: 'query',
+    roles: READ_ROLES.catalog,
+    params: z.object({ manifestId: idParameter }),
+    response: manifestSchema.extend(versioned),
+    errors: [...QUERY_ERRORS, 404],
     async handle({ params }, { db }) {
       const manifest = await findManifest(db, params.manifestId);
       if (!manifest) throw notFound('MANIFEST_NOT_FOUND', 'manifest');
@@ -61,8 +129,16 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/orders/:orderId', operationId: 'getOrder', summary: 'An order with its delivery state (a Buyer sees only its own)', tag: 'marketplace', routeClass: 'query',
-    roles: READ_ROLES.orders, params: z.object({ orderId: idParameter }), response: orderSchema.extend(versioned), errors: [...QUERY_ERRORS, 404],
+    method: 'get',
+    path: '/orders/:orderId',
+    operationId: 'getOrder',
+    summary: 'An order with its delivery state (a Buyer sees only its own)',
+    tag: 'marketplace',
+    routeClass: 'query',
+    roles: READ_ROLES.orders,
+    params: z.object({ orderId: idParameter }),
+    response: orderSchema.extend(versioned),
+    errors: [...QUERY_ERRORS, 404],
     async handle({ params, actor }, { db }) {
       // Someone else's order is "not found", not "forbidden": its existence is not disclosed.
       const order = await findOrderFor(db, actor!, params.orderId);
@@ -72,8 +148,16 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/orders', operationId: 'listOrders', summary: "Orders, paged: a Buyer's own, a Publisher's sales, or all (filter by buyerId)", tag: 'marketplace', routeClass: 'query',
-    roles: READ_ROLES.orders, query: z.object({ ...pageQuery, buyerId: idParameter.optional() }), response: pageSchema(orderSchema), errors: QUERY_ERRORS,
+    method: 'get',
+    path: '/orders',
+    operationId: 'listOrders',
+    summary: "Orders, paged: a Buyer's own, a Publisher's sales, or all (filter by buyerId)",
+    tag: 'marketplace',
+    routeClass: 'query',
+    roles: READ_ROLES.orders,
+    query: z.object({ ...pageQuery, buyerId: idParameter.optional() }),
+    response: pageSchema(orderSchema),
+    errors: QUERY_ERRORS,
     handle: async ({ query, actor }, { db }) => ({ body: await listOrdersFor(db, actor!, query) }),
   }),
 ];

@@ -6,31 +6,68 @@ import { defineRoute, type RouteSpec } from '../route.ts';
 const check = z.object({ ok: z.boolean(), message: z.string().optional() });
 const readinessSchema = z.object({
   status: z.enum(['ready', 'read-only', 'not-ready']),
-  checks: z.object({ database: check, migrations: check, projections: check, signing: check.extend({ readOnly: z.boolean().optional(), kid: z.string() }) }),
+  checks: z.object({
+    database: check,
+    migrations: check,
+    projections: check,
+    signing: check.extend({ readOnly: z.boolean().optional(), kid: z.string() }),
+  }),
 });
 
 export const operationsRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/health', operationId: 'getHealth', summary: 'The process is up (liveness)', tag: 'operations', routeClass: 'operations', roles: 'public',
-    response: z.object({ status: z.literal('ok') }), errors: [],
+    method: 'get',
+    path: '/health',
+    operationId: 'getHealth',
+    summary: 'The process is up (liveness)',
+    tag: 'operations',
+    routeClass: 'operations',
+    roles: 'public',
+    response: z.object({ status: z.literal('ok') }),
+    errors: [],
     handle: async () => ({ body: { status: 'ok' } }),
   }),
   defineRoute({
-    method: 'get', path: '/ready', operationId: 'getReadiness', summary: 'Database reachable, migrations current, projections at the head, signer can sign; 503 names the failed check', tag: 'operations',
-    routeClass: 'operations', roles: 'public', response: readinessSchema, responseDescription: 'ready, or read-only on purpose (SIGNING_DISABLED_REASON)', errors: [503],
+    method: 'get',
+    path: '/ready',
+    operationId: 'getReadiness',
+    summary:
+      'Database reachable, migrations current, projections at the head, signer can sign; 503 names the failed check',
+    tag: 'operations',
+    routeClass: 'operations',
+    roles: 'public',
+    response: readinessSchema,
+    responseDescription: 'ready, or read-only on purpose (SIGNING_DISABLED_REASON)',
+    errors: [503],
     async handle(_request, { readiness }) {
       const report = await readiness();
       return { status: report.status === 'not-ready' ? 503 : 200, body: report };
     },
   }),
   defineRoute({
-    method: 'get', path: '/metrics', operationId: 'getMetrics', summary: 'Prometheus metrics (text exposition format)', tag: 'operations', routeClass: 'operations', roles: 'public',
-    response: z.string(), errors: [],
-    handle: async () => ({ text: { contentType: metricsRegistry.contentType, content: await metricsRegistry.metrics() } }),
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics (text exposition format)',
+    tag: 'operations',
+    routeClass: 'operations',
+    roles: 'public',
+    response: z.string(),
+    errors: [],
+    handle: async () => ({
+      text: { contentType: metricsRegistry.contentType, content: await metricsRegistry.metrics() },
+    }),
   }),
   defineRoute({
-    method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This document', tag: 'operations', routeClass: 'operations', roles: 'public',
-    response: z.record(z.string(), z.unknown()), errors: [],
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This document',
+    tag: 'operations',
+    routeClass: 'operations',
+    roles: 'public',
+    response: z.record(z.string(), z.unknown()),
+    errors: [],
     handle: async (_request, { openApi }) => ({ body: openApi() }),
   }),
 ];

@@ -40,29 +40,68 @@ function invalid(message: string): HttpError {
 }
 
 /** Throws 401 unless one v1 signature verifies and the timestamp is within the tolerance. */
-export function verifyWebhookSignature(header: string | undefined, rawBody: Buffer, secret: string, toleranceSeconds: number, nowMs: number): void {
-  if (header === undefined || header.length > 1024) throw invalid(`missing or oversized ${WEBHOOK_SIGNATURE_HEADER} header`);
+export function verifyWebhookSignature(
+  header: string | undefined,
+  rawBody: Buffer,
+  secret: string,
+  toleranceSeconds: number,
+  nowMs: number,
+): void {
+  if (header === undefined || header.length > 1024)
+    throw invalid(`missing or oversized ${WEBHOOK_SIGNATURE_HEADER} header`);
   const parts = header.split(',').map((part) => part.trim().split('='));
   const timestamp = parts.find(([name]) => name === 't')?.[1];
-  const signatures = parts.filter(([name, value]) => name === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value)).map(([, value]) => Buffer.from(value!, 'hex'));
-  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0 || signatures.length > MAX_SIGNATURES) {
+  const signatures = parts
+    .filter(([name, value]) => name === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value))
+    .map(([, value]) => Buffer.from(value!, 'hex'));
+  if (
+    timestamp === undefined ||
+    !/^\d{1,12}$/.test(timestamp) ||
+    signatures.length === 0 ||
+    signatures.length > MAX_SIGNATURES
+  ) {
     throw invalid(`${WEBHOOK_SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex HMAC-SHA256>`);
   }
   const skewSeconds = Math.abs(nowMs / 1000 - Number(timestamp));
-  if (skewSeconds > toleranceSeconds) throw invalid(`the signature timestamp is ${Math.round(skewSeconds)} s away from now (tolerance ${toleranceSeconds} s)`);
+  if (skewSeconds > toleranceSeconds)
+    throw invalid(
+      `the signature timestamp is ${Math.round(skewSeconds)} s away from now (tolerance ${toleranceSeconds} s)`,
+    );
   const expected = Buffer.from(webhookSignature(secret, Number(timestamp), rawBody), 'hex');
-  if (!signatures.some((signature) => timingSafeEqual(signature, expected))) throw invalid('the signature does not match the body');
+  if (!signatures.some((signature) => timingSafeEqual(signature, expected)))
+    throw invalid('the signature does not match the body');
 }
 
 export const webhookRoutes: readonly RouteSpec[] = [
   defineRoute({
-    method: 'post', path: '/webhooks/payments', operationId: 'paymentWebhook', summary: 'Payment provider events, signed with HMAC-SHA256 over the raw body', tag: 'marketplace',
-    routeClass: 'webhook', roles: 'webhook', body: paymentEventSchema,
-    headers: [{ name: WEBHOOK_SIGNATURE_HEADER, required: true, schema: { type: 'string' }, description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">' }],
-    response: commandResponseSchema, errors: [400, 401, 404, 409, 413, 415, 422, 429, 503],
+    method: 'post',
+    path: '/webhooks/payments',
+    operationId: 'paymentWebhook',
+    summary: 'Payment provider events, signed with HMAC-SHA256 over the raw body',
+    tag: 'marketplace',
+    routeClass: 'webhook',
+    roles: 'webhook',
+    body: paymentEventSchema,
+    headers: [
+      {
+        name: WEBHOOK_SIGNATURE_HEADER,
+        required: true,
+        schema: { type: 'string' },
+        description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+      },
+    ],
+    response: commandResponseSchema,
+    errors: [400, 401, 404, 409, 413, 415, 422, 429, 503],
     async handle(request, services) {
       const { eventId, ...payment } = request.body;
-      return runCommand(services, { operationId: 'recordPayment', handler: recordPayment, actor: PAYMENT_PROVIDER, input: payment, idempotencyKey: `payment-event:${eventId}`, request });
+      return runCommand(services, {
+        operationId: 'recordPayment',
+        handler: recordPayment,
+        actor: PAYMENT_PROVIDER,
+        input: payment,
+        idempotencyKey: `payment-event:${eventId}`,
+        request,
+      });
     },
   }),
 ];

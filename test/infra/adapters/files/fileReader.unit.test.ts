@@ -13,14 +13,26 @@ async function blocks(reader: RecordReader): Promise<Record<string, string[]>> {
   for (const chain of await reader.chains()) {
     result[chain] = [];
     for await (const page of reader.pages(chain, 1, await reader.lastSeq(chain))) {
-      result[chain].push(...page.map((text) => { const { chain: c, seq } = JSON.parse(text) as { chain: string; seq: number }; return `${c}/${seq}`; }));
+      result[chain].push(
+        ...page.map((text) => {
+          const { chain: c, seq } = JSON.parse(text) as { chain: string; seq: number };
+          return `${c}/${seq}`;
+        }),
+      );
     }
   }
   return result;
 }
 
 test('a record of another chain spliced into a block is read as part of that block, so it is reported there', async (t) => {
-  const reader = linesReader('test', [line('a', 1), line('a', 2), line('b', 1), line('b', 2), line('a', 2), line('b', 4)]);
+  const reader = linesReader('test', [
+    line('a', 1),
+    line('a', 2),
+    line('b', 1),
+    line('b', 2),
+    line('a', 2),
+    line('b', 4),
+  ]);
   t.deepEqual(await blocks(reader), { a: ['a/1', 'a/2'], b: ['b/1', 'b/2', 'a/2', 'b/4'] });
   t.is(await reader.hashAt('b', 3), undefined, 'a spliced record anchors nothing');
 });

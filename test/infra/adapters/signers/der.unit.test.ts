@@ -10,7 +10,10 @@ test('ECDSA r‖s becomes the DER that OpenSSL and node verify, for high-bit and
     const der = ecdsaRawToDer(raw);
     t.true(verify('sha256', message, publicKey, der));
   }
-  t.deepEqual(ecdsaRawToDer(Buffer.from([0x00, 0x80, 0x00, 0x01])), Buffer.from([0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01]));
+  t.deepEqual(
+    ecdsaRawToDer(Buffer.from([0x00, 0x80, 0x00, 0x01])),
+    Buffer.from([0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01]),
+  );
 });
 
 test('the SHA-256 DigestInfo prefix is the one RSASSA-PKCS1-v1_5 uses (RFC 8017 9.2)', (t) => {

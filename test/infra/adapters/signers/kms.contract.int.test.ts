@@ -18,11 +18,14 @@ const keyId = process.env['KMS_TEST_KEY_ID'];
 const algorithm = process.env['KMS_TEST_ALG'] ?? 'ed25519';
 const contract = keyId === undefined ? test.skip : test;
 if (keyId === undefined) {
-  console.log('KMS contract suite skipped: set KMS_TEST_KEY_ID (and AWS credentials, AWS_REGION, KMS_TEST_ALG) to run it against a real KMS key');
+  console.log(
+    'KMS contract suite skipped: set KMS_TEST_KEY_ID (and AWS credentials, AWS_REGION, KMS_TEST_ALG) to run it against a real KMS key',
+  );
 }
 
 contract('a real KMS key signs records and documents that verify with node:crypto and OpenSSL', async (t) => {
-  if (!isSignatureAlgorithm(algorithm)) throw new Error(`KMS_TEST_ALG must be ed25519, rsa-sha256 or ecdsa-p256-sha256 (got ${algorithm})`);
+  if (!isSignatureAlgorithm(algorithm))
+    throw new Error(`KMS_TEST_ALG must be ed25519, rsa-sha256 or ecdsa-p256-sha256 (got ${algorithm})`);
   const signer = await openKmsSigner({ client: kmsClient(), keyId: keyId!, kid: 'kms-contract', algorithm });
   t.teardown(() => signer.close());
   const preimage = Buffer.from('{"contract":"chainbook"}');
@@ -31,7 +34,9 @@ contract('a real KMS key signs records and documents that verify with node:crypt
   t.true(verifySignature(algorithm, signer.publicKey!, hash, preimage, Buffer.from(signature.value, 'base64')));
   const document = Buffer.from('{"proof_id":"contract"}');
   const documentSignature = await signer.signMessage(document);
-  t.true(verifyMessageSignature(algorithm, signer.publicKey!, document, Buffer.from(documentSignature.value, 'base64')));
+  t.true(
+    verifyMessageSignature(algorithm, signer.publicKey!, document, Buffer.from(documentSignature.value, 'base64')),
+  );
   const batch = await signer.signBatch(Array.from({ length: 20 }, () => ({ hash, preimage })));
   t.is(batch.length, 20);
 
@@ -45,5 +50,8 @@ contract('a real KMS key signs records and documents that verify with node:crypt
     algorithm === 'ed25519'
       ? ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-rawin', '-in', 'hash.bin', '-sigfile', 'sig.bin']
       : ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig.bin', 'preimage.bin'];
-  t.regex(execFileSync('openssl', args, { cwd: folder }).toString(), /Verif(ied|ication) OK|Signature Verified Successfully/);
+  t.regex(
+    execFileSync('openssl', args, { cwd: folder }).toString(),
+    /Verif(ied|ication) OK|Signature Verified Successfully/,
+  );
 });

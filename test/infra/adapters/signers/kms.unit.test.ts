@@ -39,7 +39,10 @@ function fakeKms(algorithm: SignatureAlgorithm, keys = generateKeys(algorithm)) 
   return { kms, keys };
 }
 
-const noWait = { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, breaker: { failureThreshold: 3, openMs: 60_000 } };
+const noWait = {
+  retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+  breaker: { failureThreshold: 3, openMs: 60_000 },
+};
 
 for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const) {
   test(`${algorithm}: Sign is called with the key id, ${SPECS[algorithm].signing} and MessageType ${SPECS[algorithm].messageType} over the 32 hash bytes`, async (t) => {
@@ -52,7 +55,13 @@ for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const)
       // KMS signs the digest; the double signs the preimage whose SHA-256 it is, which yields the same signature.
       return { Signature: nodeSign('sha256', preimages.get(message.toString('hex'))!, keys.privateKey) };
     });
-    const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'alias/chainbook', kid: 'kms-1', algorithm, ...noWait });
+    const signer = await openKmsSigner({
+      client: new KMSClient({ region: 'eu-west-1' }),
+      keyId: 'alias/chainbook',
+      kid: 'kms-1',
+      algorithm,
+      ...noWait,
+    });
     const preimage = Buffer.from('{"example":1}');
     const hash = sha256(preimage);
     preimages.set(hash.toString('hex'), preimage);
@@ -66,7 +75,11 @@ for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const)
     t.is<string | undefined, string>(input.SigningAlgorithm, SPECS[algorithm].signing);
     t.is<string | undefined, string>(input.MessageType, SPECS[algorithm].messageType);
     t.deepEqual(Buffer.from(input.Message!), hash);
-    t.true(signer.publicKey!.export({ type: 'spki', format: 'der' }).equals(keys.publicKey.export({ type: 'spki', format: 'der' })));
+    t.true(
+      signer
+        .publicKey!.export({ type: 'spki', format: 'der' })
+        .equals(keys.publicKey.export({ type: 'spki', format: 'der' })),
+    );
   });
 }
 
@@ -75,9 +88,18 @@ test('signMessage: Ed25519 signs the document RAW; RSA and ECDSA sign its SHA-25
     const { kms, keys } = fakeKms(algorithm);
     const document = Buffer.from('{"proof_id":"p1"}');
     kms.on(SignCommand).callsFake((input: SignCommandInput) => ({
-      Signature: algorithm === 'ed25519' ? nodeSign(null, Buffer.from(input.Message!), keys.privateKey) : nodeSign('sha256', document, keys.privateKey),
+      Signature:
+        algorithm === 'ed25519'
+          ? nodeSign(null, Buffer.from(input.Message!), keys.privateKey)
+          : nodeSign('sha256', document, keys.privateKey),
     }));
-    const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm, ...noWait });
+    const signer = await openKmsSigner({
+      client: new KMSClient({ region: 'eu-west-1' }),
+      keyId: 'k',
+      kid: 'kms-1',
+      algorithm,
+      ...noWait,
+    });
     const signature = await signer.signMessage(document);
     const input = kms.commandCalls(SignCommand)[0]!.args[0].input;
     t.is(input.MessageType, algorithm === 'ed25519' ? 'RAW' : 'DIGEST');
@@ -90,8 +112,16 @@ test('signMessage: Ed25519 signs the document RAW; RSA and ECDSA sign its SHA-25
 test(`an Ed25519 document over ${KMS_MAX_RAW_MESSAGE_BYTES} bytes is refused with KMS_MESSAGE_TOO_LARGE before any call`, async (t) => {
   const { kms } = fakeKms('ed25519');
   t.teardown(() => kms.restore());
-  const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm: 'ed25519', ...noWait });
-  const error = await t.throwsAsync(signer.signMessage(Buffer.alloc(KMS_MAX_RAW_MESSAGE_BYTES + 1)), { instanceOf: CodedError });
+  const signer = await openKmsSigner({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'k',
+    kid: 'kms-1',
+    algorithm: 'ed25519',
+    ...noWait,
+  });
+  const error = await t.throwsAsync(signer.signMessage(Buffer.alloc(KMS_MAX_RAW_MESSAGE_BYTES + 1)), {
+    instanceOf: CodedError,
+  });
   t.is(error.code, 'KMS_MESSAGE_TOO_LARGE');
   t.is(kms.commandCalls(SignCommand).length, 0);
 });
@@ -103,11 +133,23 @@ test('refuses a key whose spec or public key does not fit the algorithm (SIGNER_
     KeySpec: 'ECC_NIST_P256',
     KeyUsage: 'SIGN_VERIFY',
     SigningAlgorithms: ['ECDSA_SHA_256'],
-    PublicKey: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }),
+    PublicKey: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+      type: 'spki',
+      format: 'der',
+    }),
   });
-  const error = await t.throwsAsync(openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm: 'ed25519', ...noWait }), {
-    instanceOf: CodedError,
-  });
+  const error = await t.throwsAsync(
+    openKmsSigner({
+      client: new KMSClient({ region: 'eu-west-1' }),
+      keyId: 'k',
+      kid: 'kms-1',
+      algorithm: 'ed25519',
+      ...noWait,
+    }),
+    {
+      instanceOf: CodedError,
+    },
+  );
   t.is(error.code, 'SIGNER_KEY_MISMATCH');
   t.regex(error.message, /does not offer ED25519_SHA_512/);
 });
@@ -116,8 +158,20 @@ test('throttling is retried with backoff within the attempt bound, then succeeds
   const { kms, keys } = fakeKms('ed25519');
   t.teardown(() => kms.restore());
   const throttled = throttling();
-  kms.on(SignCommand).rejectsOnce(throttled).rejectsOnce(throttled).callsFake((input: SignCommandInput) => ({ Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey) }));
-  const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm: 'ed25519', ...noWait });
+  kms
+    .on(SignCommand)
+    .rejectsOnce(throttled)
+    .rejectsOnce(throttled)
+    .callsFake((input: SignCommandInput) => ({
+      Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey),
+    }));
+  const signer = await openKmsSigner({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'k',
+    kid: 'kms-1',
+    algorithm: 'ed25519',
+    ...noWait,
+  });
   const hash = sha256(Buffer.from('x'));
   await t.notThrowsAsync(signer.sign(hash, Buffer.from('x')));
   t.is(kms.commandCalls(SignCommand).length, 3);
@@ -128,12 +182,25 @@ test('throttling beyond the attempt bound fails with SIGNING_UNAVAILABLE; an acc
   const { kms } = fakeKms('ed25519');
   t.teardown(() => kms.restore());
   kms.on(SignCommand).rejects(throttling());
-  const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm: 'ed25519', ...noWait, breaker: { failureThreshold: 100, openMs: 1 } });
-  const error = await t.throwsAsync(signer.sign(sha256(Buffer.from('x')), Buffer.from('x')), { instanceOf: CodedError });
+  const signer = await openKmsSigner({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'k',
+    kid: 'kms-1',
+    algorithm: 'ed25519',
+    ...noWait,
+    breaker: { failureThreshold: 100, openMs: 1 },
+  });
+  const error = await t.throwsAsync(signer.sign(sha256(Buffer.from('x')), Buffer.from('x')), {
+    instanceOf: CodedError,
+  });
   t.is(error.code, 'SIGNING_UNAVAILABLE');
   t.is(kms.commandCalls(SignCommand).length, 3);
   kms.reset();
-  kms.on(SignCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+  kms
+    .on(SignCommand)
+    .rejects(
+      Object.assign(new Error('not allowed'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }),
+    );
   await t.throwsAsync(signer.sign(sha256(Buffer.from('x')), Buffer.from('x')), { message: /AccessDeniedException/ });
   t.is(kms.commandCalls(SignCommand).length, 1);
 });
@@ -152,7 +219,9 @@ test('a KMS that does not answer times out per attempt instead of hanging the wr
     breaker: { failureThreshold: 100, openMs: 1 },
   });
   const started = Date.now();
-  const error = await t.throwsAsync(signer.sign(sha256(Buffer.from('x')), Buffer.from('x')), { instanceOf: CodedError });
+  const error = await t.throwsAsync(signer.sign(sha256(Buffer.from('x')), Buffer.from('x')), {
+    instanceOf: CodedError,
+  });
   t.is(error.code, 'SIGNING_UNAVAILABLE');
   t.true(Date.now() - started < 2000);
 });
@@ -160,7 +229,9 @@ test('a KMS that does not answer times out per attempt instead of hanging the wr
 test('the circuit opens after consecutive failures: later calls fail at once without reaching KMS, then one trial closes it', async (t) => {
   const { kms, keys } = fakeKms('ed25519');
   t.teardown(() => kms.restore());
-  kms.on(SignCommand).rejects(Object.assign(new Error('boom'), { name: 'KMSInternalException', $metadata: { httpStatusCode: 500 } }));
+  kms
+    .on(SignCommand)
+    .rejects(Object.assign(new Error('boom'), { name: 'KMSInternalException', $metadata: { httpStatusCode: 500 } }));
   const signer = await openKmsSigner({
     client: new KMSClient({ region: 'eu-west-1' }),
     keyId: 'k',
@@ -172,11 +243,18 @@ test('the circuit opens after consecutive failures: later calls fail at once wit
   const hash = sha256(Buffer.from('x'));
   for (let attempt = 0; attempt < 3; attempt++) await t.throwsAsync(signer.sign(hash, Buffer.from('x')));
   t.is(kms.commandCalls(SignCommand).length, 3);
-  const open = await t.throwsAsync(signer.signBatch(Array.from({ length: 50 }, () => ({ hash, preimage: Buffer.from('x') }))), { instanceOf: CodedError });
+  const open = await t.throwsAsync(
+    signer.signBatch(Array.from({ length: 50 }, () => ({ hash, preimage: Buffer.from('x') }))),
+    { instanceOf: CodedError },
+  );
   t.regex(open.message, /circuit open/);
   t.is(kms.commandCalls(SignCommand).length, 3, 'an open circuit does not call KMS');
   kms.reset();
-  kms.on(SignCommand).callsFake((input: SignCommandInput) => ({ Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey) }));
+  kms
+    .on(SignCommand)
+    .callsFake((input: SignCommandInput) => ({
+      Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey),
+    }));
   await new Promise((resolve) => setTimeout(resolve, 250));
   await t.notThrowsAsync(signer.sign(hash, Buffer.from('x')));
   t.is((await signer.signBatch(Array.from({ length: 10 }, () => ({ hash, preimage: Buffer.from('x') })))).length, 10);
@@ -194,12 +272,29 @@ test('a batch is signed with at most maxInFlight Sign calls outstanding, results
     inFlight -= 1;
     return { Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey) };
   });
-  const signer = await openKmsSigner({ client: new KMSClient({ region: 'eu-west-1' }), keyId: 'k', kid: 'kms-1', algorithm: 'ed25519', maxInFlight: 8, ...noWait });
+  const signer = await openKmsSigner({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'k',
+    kid: 'kms-1',
+    algorithm: 'ed25519',
+    maxInFlight: 8,
+    ...noWait,
+  });
   const requests = Array.from({ length: 100 }, (_, index) => {
     const preimage = Buffer.from(`record ${index}`);
     return { hash: sha256(preimage), preimage };
   });
   const signatures = await signer.signBatch(requests);
   t.is(peak, 8);
-  signatures.forEach((signature, index) => t.true(verifySignature('ed25519', keys.publicKey, requests[index]!.hash, requests[index]!.preimage, Buffer.from(signature.value, 'base64'))));
+  signatures.forEach((signature, index) =>
+    t.true(
+      verifySignature(
+        'ed25519',
+        keys.publicKey,
+        requests[index]!.hash,
+        requests[index]!.preimage,
+        Buffer.from(signature.value, 'base64'),
+      ),
+    ),
+  );
 });

@@ -61,7 +61,18 @@ test('record and document signatures verify with node:crypto and with OpenSSL al
   const openssl = (message: Buffer, signature: string): string => {
     writeFileSync(files.msg, message);
     writeFileSync(files.sig, Buffer.from(signature, 'base64'));
-    return execFileSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', files.pub, '-rawin', '-in', files.msg, '-sigfile', files.sig]).toString();
+    return execFileSync('openssl', [
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      files.pub,
+      '-rawin',
+      '-in',
+      files.msg,
+      '-sigfile',
+      files.sig,
+    ]).toString();
   };
   t.regex(openssl(hash, recordSig.value), /Signature Verified Successfully/);
   t.regex(openssl(document, documentSig.value), /Signature Verified Successfully/);

@@ -42,32 +42,35 @@ function hsmEnv(keyLabel: string, kid: string, signersPath: string): Record<stri
 }
 
 for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const) {
-  test.serial(`${algorithm}: a chain signed on the HSM verifies with audit-verify (in process and CLI) and with OpenSSL`, async (t) => {
-    const folder = tempDir('hsm');
-    t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-    const label = `chain-${algorithm}`;
-    const publicKey = generateHsmKeyPair(token, label, algorithm);
-    const signersPath = join(folder, 'signers.json');
-    const registry = writeRegistry(signersPath, [registryEntry(`hsm-${algorithm}`, algorithm, publicKey)]);
-    const rt = await testRuntime(t, 'postgres', { env: hsmEnv(label, `hsm-${algorithm}`, signersPath) });
-    t.is(rt.signer.kid, `hsm-${algorithm}`);
-    const results = await appendMany((chain, events) => rt.store.append(chain, events), 40, 16);
-    t.true(results.every((result) => result.status === 'fulfilled'));
-    const report = await verdict(rt.db, registry);
-    t.true(report.ok, JSON.stringify(report.finding));
-    t.is(report.records, 40);
-    const cli = auditVerifyCli(['-d', rt.test.location, '-s', signersPath]);
-    t.is(cli.status, 0, cli.stderr + cli.stdout);
-    t.regex(cli.stdout, /audit-verify: OK/);
-    const records = await rt.store.readChain('main', { limit: 3 });
-    for (const { record } of records) {
-      t.is(record.sig.alg, algorithm);
-      t.true(opensslVerifiesRecord(record, spkiPem(publicKey), folder), `OpenSSL verifies seq ${record.seq}`);
-    }
-    const document = Buffer.from('{"proof_id":"hsm"}');
-    const documentSignature = await rt.signer.signMessage(document);
-    t.true(verifyMessageSignature(algorithm, publicKey, document, Buffer.from(documentSignature.value, 'base64')));
-  });
+  test.serial(
+    `${algorithm}: a chain signed on the HSM verifies with audit-verify (in process and CLI) and with OpenSSL`,
+    async (t) => {
+      const folder = tempDir('hsm');
+      t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+      const label = `chain-${algorithm}`;
+      const publicKey = generateHsmKeyPair(token, label, algorithm);
+      const signersPath = join(folder, 'signers.json');
+      const registry = writeRegistry(signersPath, [registryEntry(`hsm-${algorithm}`, algorithm, publicKey)]);
+      const rt = await testRuntime(t, 'postgres', { env: hsmEnv(label, `hsm-${algorithm}`, signersPath) });
+      t.is(rt.signer.kid, `hsm-${algorithm}`);
+      const results = await appendMany((chain, events) => rt.store.append(chain, events), 40, 16);
+      t.true(results.every((result) => result.status === 'fulfilled'));
+      const report = await verdict(rt.db, registry);
+      t.true(report.ok, JSON.stringify(report.finding));
+      t.is(report.records, 40);
+      const cli = auditVerifyCli(['-d', rt.test.location, '-s', signersPath]);
+      t.is(cli.status, 0, cli.stderr + cli.stdout);
+      t.regex(cli.stdout, /audit-verify: OK/);
+      const records = await rt.store.readChain('main', { limit: 3 });
+      for (const { record } of records) {
+        t.is(record.sig.alg, algorithm);
+        t.true(opensslVerifiesRecord(record, spkiPem(publicKey), folder), `OpenSSL verifies seq ${record.seq}`);
+      }
+      const document = Buffer.from('{"proof_id":"hsm"}');
+      const documentSignature = await rt.signer.signMessage(document);
+      t.true(verifyMessageSignature(algorithm, publicKey, document, Buffer.from(documentSignature.value, 'base64')));
+    },
+  );
 }
 
 test.serial('the private key made on the token is sensitive and not extractable', (t) => {
@@ -76,30 +79,45 @@ test.serial('the private key made on the token is sensitive and not extractable'
   t.teardown(() => opened.close());
   const session = opened.withSessionSync();
   const privateKey = opened.findObject(session, pkcs11js.CKO_PRIVATE_KEY, 'sealed')!;
-  const [extractable, sensitive] = opened.module.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }]);
+  const [extractable, sensitive] = opened.module.C_GetAttributeValue(session, privateKey, [
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_SENSITIVE },
+  ]);
   t.deepEqual(extractable?.value, Buffer.from([0]));
   t.deepEqual(sensitive?.value, Buffer.from([1]));
   t.throws(() => opened.module.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_VALUE }]));
 });
 
-test.serial('start-up refuses an HSM key whose public key is not the registered one, or before its deployedAt', async (t) => {
-  const folder = tempDir('hsm');
-  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-  generateHsmKeyPair(token, 'guarded', 'ed25519');
-  const signersPath = join(folder, 'signers.json');
-  writeRegistry(signersPath, [registryEntry('hsm-guarded', 'ed25519', generateKeys('ed25519').publicKey)]);
-  const mismatch = await t.throwsAsync(testRuntime(t, 'pglite', { env: hsmEnv('guarded', 'hsm-guarded', signersPath) }), { instanceOf: CodedError });
-  t.is(mismatch.code, 'SIGNER_KEY_MISMATCH');
+test.serial(
+  'start-up refuses an HSM key whose public key is not the registered one, or before its deployedAt',
+  async (t) => {
+    const folder = tempDir('hsm');
+    t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+    generateHsmKeyPair(token, 'guarded', 'ed25519');
+    const signersPath = join(folder, 'signers.json');
+    writeRegistry(signersPath, [registryEntry('hsm-guarded', 'ed25519', generateKeys('ed25519').publicKey)]);
+    const mismatch = await t.throwsAsync(
+      testRuntime(t, 'pglite', { env: hsmEnv('guarded', 'hsm-guarded', signersPath) }),
+      { instanceOf: CodedError },
+    );
+    t.is(mismatch.code, 'SIGNER_KEY_MISMATCH');
 
-  const signer = openPkcs11Signer({ ...token, keyLabel: 'guarded', kid: 'hsm-guarded' });
-  const future = new Date(Date.now() + 3_600_000).toISOString();
-  writeRegistry(signersPath, [registryEntry('hsm-guarded', 'ed25519', signer.publicKey!, future)]);
-  await signer.close();
-  const early = await t.throwsAsync(testRuntime(t, 'pglite', { env: hsmEnv('guarded', 'hsm-guarded', signersPath) }), { instanceOf: CodedError });
-  t.is(early.code, 'SIGNER_NOT_YET_DEPLOYED');
-  const missing = await t.throwsAsync(testRuntime(t, 'pglite', { env: hsmEnv('no-such-key', 'hsm-guarded', signersPath) }), { instanceOf: CodedError });
-  t.is(missing.code, 'HSM_KEY_NOT_FOUND');
-});
+    const signer = openPkcs11Signer({ ...token, keyLabel: 'guarded', kid: 'hsm-guarded' });
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    writeRegistry(signersPath, [registryEntry('hsm-guarded', 'ed25519', signer.publicKey!, future)]);
+    await signer.close();
+    const early = await t.throwsAsync(
+      testRuntime(t, 'pglite', { env: hsmEnv('guarded', 'hsm-guarded', signersPath) }),
+      { instanceOf: CodedError },
+    );
+    t.is(early.code, 'SIGNER_NOT_YET_DEPLOYED');
+    const missing = await t.throwsAsync(
+      testRuntime(t, 'pglite', { env: hsmEnv('no-such-key', 'hsm-guarded', signersPath) }),
+      { instanceOf: CodedError },
+    );
+    t.is(missing.code, 'HSM_KEY_NOT_FOUND');
+  },
+);
 
 test.serial('signs concurrently on pooled sessions with one login', async (t) => {
   generateHsmKeyPair(token, 'pooled', 'ecdsa-p256-sha256');
@@ -112,51 +130,90 @@ test.serial('signs concurrently on pooled sessions with one login', async (t) =>
   const signatures = await signer.signBatch(requests);
   const registry = parseRegistry({ signers: [registryEntry('pooled', 'ecdsa-p256-sha256', signer.publicKey!)] });
   const key = registry.signers.get('pooled')!.publicKey;
-  t.true(signatures.every((signature, index) => verifyMessageSignature('ecdsa-p256-sha256', key, requests[index]!.preimage, Buffer.from(signature.value, 'base64'))));
+  t.true(
+    signatures.every((signature, index) =>
+      verifyMessageSignature(
+        'ecdsa-p256-sha256',
+        key,
+        requests[index]!.preimage,
+        Buffer.from(signature.value, 'base64'),
+      ),
+    ),
+  );
 });
 
-test.serial('chainbook signers hsm-keygen makes a key on the token, prints its registry entry, and refuses a label in use', (t) => {
-  const env = { PATH: process.env['PATH'] ?? '', SOFTHSM2_CONF: token.conf, PKCS11_MODULE: token.modulePath, PKCS11_TOKEN_LABEL: token.tokenLabel, PKCS11_PIN: token.pin };
-  const run = () => spawnSync(process.execPath, ['bin/chainbook.js', 'signers', 'hsm-keygen', '--label', 'cli-key', '--alg', 'rsa-sha256', '--kid', 'finance-rsa-v2'], { env, encoding: 'utf8' });
-  const first = run();
-  t.is(first.status, 0, first.stderr);
-  const entry = JSON.parse(first.stdout) as Record<string, unknown>;
-  t.like(entry, { signer_kid: 'finance-rsa-v2', algorithm: 'rsa-sha256', retiredAt: null });
-  t.notThrows(() => parseRegistry({ signers: [entry] }));
-  t.true(Date.parse(entry['deployedAt'] as string) > Date.now(), 'deployedAt is proposed in the future');
-  t.notRegex(first.stdout + first.stderr, /PRIVATE|1234/);
-  const second = run();
-  t.is(second.status, 2);
-  t.regex(second.stderr, /HSM_KEY_EXISTS/);
-});
+test.serial(
+  'chainbook signers hsm-keygen makes a key on the token, prints its registry entry, and refuses a label in use',
+  (t) => {
+    const env = {
+      PATH: process.env['PATH'] ?? '',
+      SOFTHSM2_CONF: token.conf,
+      PKCS11_MODULE: token.modulePath,
+      PKCS11_TOKEN_LABEL: token.tokenLabel,
+      PKCS11_PIN: token.pin,
+    };
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [
+          'bin/chainbook.js',
+          'signers',
+          'hsm-keygen',
+          '--label',
+          'cli-key',
+          '--alg',
+          'rsa-sha256',
+          '--kid',
+          'finance-rsa-v2',
+        ],
+        { env, encoding: 'utf8' },
+      );
+    const first = run();
+    t.is(first.status, 0, first.stderr);
+    const entry = JSON.parse(first.stdout) as Record<string, unknown>;
+    t.like(entry, { signer_kid: 'finance-rsa-v2', algorithm: 'rsa-sha256', retiredAt: null });
+    t.notThrows(() => parseRegistry({ signers: [entry] }));
+    t.true(Date.parse(entry['deployedAt'] as string) > Date.now(), 'deployedAt is proposed in the future');
+    t.notRegex(first.stdout + first.stderr, /PRIVATE|1234/);
+    const second = run();
+    t.is(second.status, 2);
+    t.regex(second.stderr, /HSM_KEY_EXISTS/);
+  },
+);
 
-test.serial('break-glass with the emergency key made on the HSM: recorded, signed on the token, reported', async (t) => {
-  const folder = tempDir('hsm-breakglass');
-  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-  const signersPath = join(folder, 'signers.json');
-  const primary = generateKeys('ed25519');
-  writeRegistry(signersPath, [registryEntry('primary', 'ed25519', primary.publicKey)]);
-  const db = await openTestDatabase('pglite');
-  t.teardown(() => db.drop());
-  const result = await breakGlass({
-    registryPath: signersPath,
-    justification: 'KMS outage INC-4712, HSM emergency key',
-    approvedBy: ['security-bob', 'finance-carol'],
-    windowMs: 30 * 60_000,
-    nowMs: Date.now(),
-    key: { kind: 'hsm', settings: token, label: 'breakglass-4712' },
-    async appendWith(signer, events) {
-      const store = new SqlEventStore(db.db, { signer });
-      try {
-        return await store.append('main', events);
-      } finally {
-        await store.close();
-      }
-    },
-  });
-  const report = await verdict(db.db, loadRegistryFile(signersPath), { reportBreakglass: true });
-  t.true(report.ok, JSON.stringify(report.finding));
-  t.deepEqual(report.breakglass?.map((use) => [use.type, use.kid]), [['signing.breakglass_used', result.kid]]);
-  const stored = (await db.db.query<{ record: string }>('SELECT record FROM events')).rows[0]!.record;
-  t.like(JSON.parse(stored), { data: { keyLocation: 'hsm', approvedBy: ['security-bob', 'finance-carol'] } });
-});
+test.serial(
+  'break-glass with the emergency key made on the HSM: recorded, signed on the token, reported',
+  async (t) => {
+    const folder = tempDir('hsm-breakglass');
+    t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+    const signersPath = join(folder, 'signers.json');
+    const primary = generateKeys('ed25519');
+    writeRegistry(signersPath, [registryEntry('primary', 'ed25519', primary.publicKey)]);
+    const db = await openTestDatabase('pglite');
+    t.teardown(() => db.drop());
+    const result = await breakGlass({
+      registryPath: signersPath,
+      justification: 'KMS outage INC-4712, HSM emergency key',
+      approvedBy: ['security-bob', 'finance-carol'],
+      windowMs: 30 * 60_000,
+      nowMs: Date.now(),
+      key: { kind: 'hsm', settings: token, label: 'breakglass-4712' },
+      async appendWith(signer, events) {
+        const store = new SqlEventStore(db.db, { signer });
+        try {
+          return await store.append('main', events);
+        } finally {
+          await store.close();
+        }
+      },
+    });
+    const report = await verdict(db.db, loadRegistryFile(signersPath), { reportBreakglass: true });
+    t.true(report.ok, JSON.stringify(report.finding));
+    t.deepEqual(
+      report.breakglass?.map((use) => [use.type, use.kid]),
+      [['signing.breakglass_used', result.kid]],
+    );
+    const stored = (await db.db.query<{ record: string }>('SELECT record FROM events')).rows[0]!.record;
+    t.like(JSON.parse(stored), { data: { keyLocation: 'hsm', approvedBy: ['security-bob', 'finance-carol'] } });
+  },
+);

@@ -10,7 +10,10 @@ test('the breaker opens after the threshold, refuses at once while open, and let
   await t.throwsAsync(breaker.run(fail), { message: 'down' });
   t.is(breaker.state, 'open');
   let calls = 0;
-  await t.throwsAsync(breaker.run(async () => ++calls), { instanceOf: SignerUnavailableError, message: /circuit open/ });
+  await t.throwsAsync(
+    breaker.run(async () => ++calls),
+    { instanceOf: SignerUnavailableError, message: /circuit open/ },
+  );
   t.is(calls, 0);
   nowMs = 1000;
   let release: () => void = () => undefined;
@@ -38,10 +41,38 @@ test('a failed trial opens the circuit again and fails the calls that waited', a
 test('withRetry stops at maxAttempts and does not retry what is not retryable', async (t) => {
   let attempts = 0;
   const policy = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
-  await t.throwsAsync(withRetry(policy, () => true, async () => { attempts += 1; throw new Error('x'); }));
+  await t.throwsAsync(
+    withRetry(
+      policy,
+      () => true,
+      async () => {
+        attempts += 1;
+        throw new Error('x');
+      },
+    ),
+  );
   t.is(attempts, 4);
   attempts = 0;
-  await t.throwsAsync(withRetry(policy, () => false, async () => { attempts += 1; throw new Error('x'); }));
+  await t.throwsAsync(
+    withRetry(
+      policy,
+      () => false,
+      async () => {
+        attempts += 1;
+        throw new Error('x');
+      },
+    ),
+  );
   t.is(attempts, 1);
-  t.is(await withRetry(policy, () => true, async (attempt) => { if (attempt < 3) throw new Error('x'); return attempt; }), 3);
+  t.is(
+    await withRetry(
+      policy,
+      () => true,
+      async (attempt) => {
+        if (attempt < 3) throw new Error('x');
+        return attempt;
+      },
+    ),
+    3,
+  );
 });

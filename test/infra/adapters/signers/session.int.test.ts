@@ -26,16 +26,30 @@ import { appendMany, auditVerifyCli, verdict, writeRegistry } from '../../../hel
 const HOUR_MS = 3_600_000;
 
 function keySigner(kid: string, privateKey: KeyObject = generateKeyPairSync('ed25519').privateKey): BackendSigner {
-  return { ...createKeySigner(kid, privateKey), publicKey: createPublicKey(privateKey), description: `test key ${kid}` };
+  return {
+    ...createKeySigner(kid, privateKey),
+    publicKey: createPublicKey(privateKey),
+    description: `test key ${kid}`,
+  };
 }
 
 /** A runtime whose writer signs with `signer`, its clock `clock.nowMs`, and the registry holding `root`. */
-async function delegatedRuntime(t: ExecutionContext, engine: (typeof ENGINES)[number], root: BackendSigner, signer: Signer, clock: { nowMs: number }) {
+async function delegatedRuntime(
+  t: ExecutionContext,
+  engine: (typeof ENGINES)[number],
+  root: BackendSigner,
+  signer: Signer,
+  clock: { nowMs: number },
+) {
   const folder = tempDir('session');
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const signersPath = join(folder, 'signers.json');
   const registry = writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
-  const rt = await testRuntime(t, engine, { signer, nowMs: () => clock.nowMs, env: { CHAINBOOK_SIGNERS: signersPath } });
+  const rt = await testRuntime(t, engine, {
+    signer,
+    nowMs: () => clock.nowMs,
+    env: { CHAINBOOK_SIGNERS: signersPath },
+  });
   return { rt, registry };
 }
 
@@ -44,16 +58,29 @@ function signersPathOf(rt: TestRuntime): string {
 }
 
 async function kids(rt: TestRuntime): Promise<{ type: string; kid: string; ts: string }[]> {
-  return (await rt.store.readChain('main')).map(({ record }) => ({ type: record.type, kid: record.sig.kid, ts: record.ts }));
+  return (await rt.store.readChain('main')).map(({ record }) => ({
+    type: record.type,
+    kid: record.sig.kid,
+    ts: record.ts,
+  }));
 }
 
 for (const engine of ENGINES) {
   test(`${engine}: records are signed by the session key, only the delegation by the root; audit-verify passes`, async (t) => {
     const root = keySigner('kms-root');
     let rootSignatures = 0;
-    const counted: BackendSigner = { ...root, signBatch: async (requests) => ((rootSignatures += requests.length), root.signBatch(requests)) };
+    const counted: BackendSigner = {
+      ...root,
+      signBatch: async (requests) => ((rootSignatures += requests.length), root.signBatch(requests)),
+    };
     const clock = { nowMs: Date.parse('2026-11-23T10:00:00.000Z') };
-    const { rt, registry } = await delegatedRuntime(t, engine, root, delegatingSigner(counted, { lifetimeMs: 4 * HOUR_MS }), clock);
+    const { rt, registry } = await delegatedRuntime(
+      t,
+      engine,
+      root,
+      delegatingSigner(counted, { lifetimeMs: 4 * HOUR_MS }),
+      clock,
+    );
     const results = await appendMany((chain, events) => rt.store.append(chain, events), 120, 16);
     t.true(results.every((result) => result.status === 'fulfilled'));
     const signed = await kids(rt);
@@ -63,7 +90,10 @@ for (const engine of ENGINES) {
     t.is(rootSignatures, 1, 'the root signed only the delegation');
     const delegation = (await rt.store.readChain('main', { limit: 1 }))[0]!.record;
     t.deepEqual(Object.keys(delegation.data).sort(), ['algorithm', 'kid', 'notAfter', 'notBefore', 'public_key_pem']);
-    t.is(Date.parse(delegation.data['notAfter'] as string) - Date.parse(delegation.data['notBefore'] as string), 4 * HOUR_MS);
+    t.is(
+      Date.parse(delegation.data['notAfter'] as string) - Date.parse(delegation.data['notBefore'] as string),
+      4 * HOUR_MS,
+    );
     const report = await verdict(rt.db, registry);
     t.true(report.ok, JSON.stringify(report.finding));
     t.is(report.records, 121);
@@ -85,7 +115,13 @@ for (const engine of ENGINES) {
 test('a session is renewed when its window ends: a new delegation, then its records; both windows verify', async (t) => {
   const root = keySigner('kms-root');
   const clock = { nowMs: Date.parse('2026-11-23T10:00:00.000Z') };
-  const { rt, registry } = await delegatedRuntime(t, 'pglite', root, delegatingSigner(root, { lifetimeMs: HOUR_MS }), clock);
+  const { rt, registry } = await delegatedRuntime(
+    t,
+    'pglite',
+    root,
+    delegatingSigner(root, { lifetimeMs: HOUR_MS }),
+    clock,
+  );
   await appendMany((chain, events) => rt.store.append(chain, events), 10, 2, 'early');
   clock.nowMs += HOUR_MS; // exactly notAfter: the old key may no longer sign
   await appendMany((chain, events) => rt.store.append(chain, events), 10, 2, 'late');
@@ -101,17 +137,32 @@ test('when the root cannot sign the delegation, nothing is appended (SIGNING_UNA
   const root = keySigner('kms-root');
   const failing: BackendSigner = { ...root, signBatch: () => Promise.reject(new Error('KMS unreachable')) };
   const { rt } = await delegatedRuntime(t, 'pglite', root, delegatingSigner(failing), { nowMs: Date.now() });
-  const error = await t.throwsAsync(rt.store.append('main', [{ stream: 'order-1', type: 'order.created', actor: { id: 'b', role: 'Buyer' }, data: {} }]));
+  const error = await t.throwsAsync(
+    rt.store.append('main', [
+      { stream: 'order-1', type: 'order.created', actor: { id: 'b', role: 'Buyer' }, data: {} },
+    ]),
+  );
   t.true(isChainError(error, 'SIGNING_UNAVAILABLE'));
   t.is((await rt.store.head('main')).seq, 0);
 });
 
 /** A writer that introduces a session key the test holds, with the window the test chooses. */
-function forgedSession(root: BackendSigner, notBeforeMs: number, notAfterMs: number, kid = 'session-forged'): { signer: Signer; sessionKey: KeyObject; kid: string } {
+function forgedSession(
+  root: BackendSigner,
+  notBeforeMs: number,
+  notAfterMs: number,
+  kid = 'session-forged',
+): { signer: Signer; sessionKey: KeyObject; kid: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const session: SessionKey = {
     kid,
-    delegation: { kid, algorithm: 'ed25519', public_key_pem: spkiPem(publicKey), notBefore: new Date(notBeforeMs).toISOString(), notAfter: new Date(notAfterMs).toISOString() },
+    delegation: {
+      kid,
+      algorithm: 'ed25519',
+      public_key_pem: spkiPem(publicKey),
+      notBefore: new Date(notBeforeMs).toISOString(),
+      notAfter: new Date(notAfterMs).toISOString(),
+    },
     notBeforeMs,
     notAfterMs,
     signBatch: (requests) => createKeySigner(kid, privateKey).signBatch(requests),
@@ -156,16 +207,31 @@ test('a session key never signs a signer.delegated record, and has no authority 
   const { rt, registry } = await delegatedRuntime(t, 'pglite', root, forged.signer, clock);
   await rt.store.append('main', order('order-1'));
   await rt.store.createChain('other');
-  const sessionOnly = new SqlEventStore(rt.db, { signer: createKeySigner(forged.kid, forged.sessionKey), nowMs: () => clock.nowMs });
+  const sessionOnly = new SqlEventStore(rt.db, {
+    signer: createKeySigner(forged.kid, forged.sessionKey),
+    nowMs: () => clock.nowMs,
+  });
   t.teardown(() => sessionOnly.close());
   await sessionOnly.append('other', order('order-2'));
   t.true((await verdict(rt.db, registry, { chains: ['main'] })).ok);
-  t.like((await verdict(rt.db, registry, { chains: ['other'] })).finding, { chain: 'other', seq: 1, reason: 'unknown-signer' });
+  t.like((await verdict(rt.db, registry, { chains: ['other'] })).finding, {
+    chain: 'other',
+    seq: 1,
+    reason: 'unknown-signer',
+  });
 
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const data = { kid: 'session-child', algorithm: 'ed25519', public_key_pem: spkiPem(publicKey), notBefore: new Date(clock.nowMs).toISOString(), notAfter: new Date(clock.nowMs + HOUR_MS).toISOString() };
+  const data = {
+    kid: 'session-child',
+    algorithm: 'ed25519',
+    public_key_pem: spkiPem(publicKey),
+    notBefore: new Date(clock.nowMs).toISOString(),
+    notAfter: new Date(clock.nowMs + HOUR_MS).toISOString(),
+  };
   void privateKey;
-  await sessionOnly.append('main', [{ stream: 'delegation-main.session-child', type: 'signer.delegated', actor: { id: 'x', role: 'Service' }, data }]);
+  await sessionOnly.append('main', [
+    { stream: 'delegation-main.session-child', type: 'signer.delegated', actor: { id: 'x', role: 'Service' }, data },
+  ]);
   t.like((await verdict(rt.db, registry, { chains: ['main'] })).finding, { seq: 3, reason: 'invalid-delegation' });
 });
 

@@ -7,7 +7,9 @@ const preparedIn = (db: ReturnType<typeof openPostgres>) =>
   db.transaction(async (tx) => {
     await tx.query('SELECT $1::int8 AS x', [1]);
     await tx.query('SELECT $1::int8 AS x', [2]);
-    const { rows } = await tx.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements ORDER BY name');
+    const { rows } = await tx.query<{ name: string; statement: string }>(
+      'SELECT name, statement FROM pg_prepared_statements ORDER BY name',
+    );
     return rows;
   });
 
@@ -18,7 +20,10 @@ test('parameterized statements are prepared once per connection and named by the
   try {
     const prepared = await preparedIn(named);
     // The same text twice is one prepared statement; the catalog query itself has no parameters and stays unnamed.
-    t.deepEqual(prepared.map((row) => row.statement), ['SELECT $1::int8 AS x']);
+    t.deepEqual(
+      prepared.map((row) => row.statement),
+      ['SELECT $1::int8 AS x'],
+    );
     t.regex(prepared[0]!.name, /^chainbook_\d+$/);
     t.deepEqual((await named.query<{ x: number }>('SELECT $1::int8 AS x', [3])).rows, [{ x: 3 }]);
     t.deepEqual(await preparedIn(unnamed), []);
@@ -33,5 +38,7 @@ test('DATABASE_PREPARED_STATEMENTS defaults to true, takes true or false, and na
   t.true(loadConfig({}).preparedStatements);
   t.false(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).preparedStatements);
   t.true(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'true' }).preparedStatements);
-  t.throws(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: 'sometimes' }), { message: /DATABASE_PREPARED_STATEMENTS: must be true or false/ });
+  t.throws(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: 'sometimes' }), {
+    message: /DATABASE_PREPARED_STATEMENTS: must be true or false/,
+  });
 });

@@ -25,12 +25,19 @@ async function setup(t: ExecutionContext): Promise<Setup> {
 }
 
 function eventLine(stream: string, priceMinor: number): string {
-  return JSON.stringify({ stream, type: 'quote.recorded', data: { priceMinor, currency: 'EUR' }, actor: { id: 'buyer-1', role: 'Buyer' } });
+  return JSON.stringify({
+    stream,
+    type: 'quote.recorded',
+    data: { priceMinor, currency: 'EUR' },
+    actor: { id: 'buyer-1', role: 'Buyer' },
+  });
 }
 
 /** Appends `count` events through the CLI (streams quote-1, quote-2, …; priceMinor 1001, 1002, …). */
 async function appendEvents(t: ExecutionContext, s: Setup, count: number): Promise<void> {
-  const input = Array.from({ length: count }, (_, index) => `${eventLine(`quote-${index + 1}`, 1001 + index)}\n`).join('');
+  const input = Array.from({ length: count }, (_, index) => `${eventLine(`quote-${index + 1}`, 1001 + index)}\n`).join(
+    '',
+  );
   const result = await runCli(['append'], { env: s.env, input });
   t.is(result.code, 0, result.stderr);
 }
@@ -59,12 +66,24 @@ test('--help works for every command', async (t) => {
 
 test('append reads JSON Lines from stdin and prints seq and hash per event', async (t) => {
   const s = await setup(t);
-  const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n\n${eventLine('quote-2', 1002)}\n` });
+  const result = await runCli(['append'], {
+    env: s.env,
+    input: `${eventLine('quote-1', 1001)}\n\n${eventLine('quote-2', 1002)}\n`,
+  });
   t.is(result.code, 0, result.stderr);
-  const printed = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { seq: number; hash: string });
-  t.deepEqual(printed.map((event) => event.seq), [1, 2]);
+  const printed = result.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { seq: number; hash: string });
+  t.deepEqual(
+    printed.map((event) => event.seq),
+    [1, 2],
+  );
   const stored = (await storedTexts(s)).map((text) => JSON.parse(text) as { hash: string });
-  t.deepEqual(printed.map((event) => event.hash), stored.map((record) => record.hash));
+  t.deepEqual(
+    printed.map((event) => event.hash),
+    stored.map((record) => record.hash),
+  );
 });
 
 test('append stops at a rejected line with exit 1, naming it, and appends nothing for it or after it', async (t) => {
@@ -79,16 +98,27 @@ test('append stops at a rejected line with exit 1, naming it, and appends nothin
 
 test('append keeps the projections: a domain event whose data does not fit its schema is rejected and nothing is appended', async (t) => {
   const s = await setup(t);
-  const line = JSON.stringify({ stream: 'order-1', type: 'order.created', data: { priceMinor: 1001 }, actor: { id: 'buyer-1', role: 'Buyer' } });
+  const line = JSON.stringify({
+    stream: 'order-1',
+    type: 'order.created',
+    data: { priceMinor: 1001 },
+    actor: { id: 'buyer-1', role: 'Buyer' },
+  });
   const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n${line}\n` });
   t.is(result.code, 1);
-  t.regex(result.stderr, /line 2 rejected, nothing appended for it: INVALID_DOMAIN_EVENT: order\.created data does not fit its schema/);
+  t.regex(
+    result.stderr,
+    /line 2 rejected, nothing appended for it: INVALID_DOMAIN_EVENT: order\.created data does not fit its schema/,
+  );
   t.is((await storedTexts(s)).length, 1);
 });
 
 test('append treats a line that is not JSON as a rejected line', async (t) => {
   const s = await setup(t);
-  const result = await runCli(['append'], { env: s.env, input: `${eventLine('quote-1', 1001)}\n{"stream":\n${eventLine('quote-3', 1003)}\n` });
+  const result = await runCli(['append'], {
+    env: s.env,
+    input: `${eventLine('quote-1', 1001)}\n{"stream":\n${eventLine('quote-3', 1003)}\n`,
+  });
   t.is(result.code, 1);
   t.regex(result.stderr, /line 2 rejected, nothing appended for it: USAGE: line 2 is not JSON/);
   t.is((await storedTexts(s)).length, 1);
@@ -100,7 +130,9 @@ test('dump prints exactly the stored text, and its output piped into audit-verif
   const dump = await runCli(['dump'], { env: s.env });
   t.is(dump.code, 0, dump.stderr);
   t.is(dump.stdout, (await storedTexts(s)).map((text) => `${text}\n`).join(''));
-  const verified = await runCli(['audit-verify', '--input', '-', '-s', join(s.dataDir, 'signers.json'), '--json'], { input: dump.stdout });
+  const verified = await runCli(['audit-verify', '--input', '-', '-s', join(s.dataDir, 'signers.json'), '--json'], {
+    input: dump.stdout,
+  });
   t.is(verified.code, 0, verified.stdout);
   t.like(reportOf(verified), { ok: true, records: 5, source: 'standard input' });
 });
@@ -110,7 +142,13 @@ test('dump --from --to prints that range only', async (t) => {
   await appendEvents(t, s, 5);
   const dump = await runCli(['dump', '--from', '2', '--to', '3'], { env: s.env });
   t.is(dump.code, 0, dump.stderr);
-  t.is(dump.stdout, (await storedTexts(s)).slice(1, 3).map((text) => `${text}\n`).join(''));
+  t.is(
+    dump.stdout,
+    (await storedTexts(s))
+      .slice(1, 3)
+      .map((text) => `${text}\n`)
+      .join(''),
+  );
 });
 
 test('signers export prints the registry in use with public keys only', async (t) => {
@@ -119,7 +157,9 @@ test('signers export prints the registry in use with public keys only', async (t
   const result = await runCli(['signers', 'export'], { env: s.env });
   t.is(result.code, 0, result.stderr);
   t.notRegex(result.stdout, /PRIVATE/);
-  const registry = JSON.parse(result.stdout) as { signers: { signer_kid: string; algorithm: string; public_key_pem: string }[] };
+  const registry = JSON.parse(result.stdout) as {
+    signers: { signer_kid: string; algorithm: string; public_key_pem: string }[];
+  };
   t.is(registry.signers.length, 1);
   t.like(registry.signers[0], { algorithm: 'ed25519' });
   t.regex(registry.signers[0]!.public_key_pem, /^-----BEGIN PUBLIC KEY-----\n/);
@@ -152,7 +192,9 @@ test('audit-verify exits 2 when it cannot run: unreadable or invalid registry, b
 test('audit-verify exits 1 naming the seq of a record a superuser changed by one byte', async (t) => {
   const s = await setup(t);
   await appendEvents(t, s, 5);
-  await s.test.superuser(`UPDATE events SET record = replace(record, '"priceMinor":1003', '"priceMinor":1004') WHERE seq = 3`);
+  await s.test.superuser(
+    `UPDATE events SET record = replace(record, '"priceMinor":1003', '"priceMinor":1004') WHERE seq = 3`,
+  );
   const json = await runCli(['audit-verify', '--json'], { env: s.env });
   t.is(json.code, 1);
   t.deepEqual(findingOf(json), { seq: 3, reason: 'hash-mismatch' });
@@ -182,7 +224,9 @@ test('audit-verify reports records deleted at the tail against the head row', as
 test('audit-verify --limit N checks only the last N records, anchored on the one before', async (t) => {
   const s = await setup(t);
   await appendEvents(t, s, 5);
-  await s.test.superuser(`UPDATE events SET record = replace(record, '"priceMinor":1002', '"priceMinor":1012') WHERE seq = 2`);
+  await s.test.superuser(
+    `UPDATE events SET record = replace(record, '"priceMinor":1002', '"priceMinor":1012') WHERE seq = 2`,
+  );
   const tail = await runCli(['audit-verify', '--limit', '3', '--json'], { env: s.env });
   t.is(tail.code, 0, tail.stdout);
   t.like(reportOf(tail).chains[0], { chain: 'main', fromSeq: 3, toSeq: 5, records: 3 });
@@ -195,7 +239,10 @@ test('the embedded database: append, dump and audit-verify with only a data fold
   const dataDir = tempDir('cli-embedded');
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const env = { CHAINBOOK_DATA_DIR: dataDir };
-  const appended = await runCli(['append'], { env, input: `${eventLine('quote-1', 1001)}\n${eventLine('quote-2', 1002)}\n` });
+  const appended = await runCli(['append'], {
+    env,
+    input: `${eventLine('quote-1', 1001)}\n${eventLine('quote-2', 1002)}\n`,
+  });
   t.is(appended.code, 0, appended.stderr);
   const verified = await runCli(['audit-verify', '--json'], { env });
   t.is(verified.code, 0, verified.stdout);

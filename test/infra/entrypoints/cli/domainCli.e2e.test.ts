@@ -27,13 +27,27 @@ test('demo runs on the embedded default; replay --compare, proof issue and verif
 
   const proofPath = join(dataDir, 'proofs', readdirSync(join(dataDir, 'proofs'))[0]!);
   const signers = join(dataDir, 'signers.json');
-  const verified = chainbook(dataDir, ['verify-proof', '--proof', proofPath, '--signers', signers, '--data-dir', dataDir]);
+  const verified = chainbook(dataDir, [
+    'verify-proof',
+    '--proof',
+    proofPath,
+    '--signers',
+    signers,
+    '--data-dir',
+    dataDir,
+  ]);
   t.is(verified.status, 0, verified.stdout + verified.stderr);
   t.regex(verified.stdout, /range_hash and head_hash recompute from the chain, whose records verify/);
 
   const proof = JSON.parse(readFileSync(proofPath, 'utf8')) as { canonical_payload: string };
   const tamperedPath = join(dataDir, 'tampered.json');
-  writeFileSync(tamperedPath, JSON.stringify({ ...proof, canonical_payload: proof.canonical_payload.replace('"kind":"ledger-range"', '"kind":"ledger-rangf"') }));
+  writeFileSync(
+    tamperedPath,
+    JSON.stringify({
+      ...proof,
+      canonical_payload: proof.canonical_payload.replace('"kind":"ledger-range"', '"kind":"ledger-rangf"'),
+    }),
+  );
   const tampered = chainbook(dataDir, ['verify-proof', '--proof', tamperedPath, '--signers', signers]);
   t.is(tampered.status, 1, tampered.stdout + tampered.stderr);
   t.regex(tampered.stdout, /payload-mismatch/);

@@ -5,7 +5,14 @@ import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
 import { ROUTES } from '../../../../infra/entrypoints/http/server.ts';
 import { openApiPath } from '../../../../infra/entrypoints/http/route.ts';
-import { PRODUCT, testServer, WEBHOOK_SECRET, type ActorName, type HttpResponse, type TestServer } from '../../../helpers/http.ts';
+import {
+  PRODUCT,
+  testServer,
+  WEBHOOK_SECRET,
+  type ActorName,
+  type HttpResponse,
+  type TestServer,
+} from '../../../helpers/http.ts';
 
 type Schema = Record<string, unknown>;
 interface Operation {
@@ -22,13 +29,21 @@ interface Document {
 function contract(document: Document) {
   const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
   const validateError = ajv.compile(document.components.schemas.Error);
-  const templates = Object.keys(document.paths).map((path) => ({ path, pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+  const templates = Object.keys(document.paths).map((path) => ({
+    path,
+    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  }));
   const exercised = new Set<string>();
   return {
     exercised,
     check(method: string, url: string, response: HttpResponse): string | undefined {
       const pathname = url.split('?')[0]!;
-      const template = templates.filter((candidate) => candidate.pattern.test(pathname) && document.paths[candidate.path]![method.toLowerCase()]).sort((a, b) => b.path.split('{').length - a.path.split('{').length).reverse()[0];
+      const template = templates
+        .filter(
+          (candidate) => candidate.pattern.test(pathname) && document.paths[candidate.path]![method.toLowerCase()],
+        )
+        .sort((a, b) => b.path.split('{').length - a.path.split('{').length)
+        .reverse()[0];
       if (!template) return `${method} ${pathname} is not in the document`;
       const operation = document.paths[template.path]![method.toLowerCase()]!;
       exercised.add(operation.operationId);
@@ -37,15 +52,27 @@ function contract(document: Document) {
       const schema = documented.content?.['application/json']?.schema;
       if (!schema) return undefined;
       const validate = '$ref' in schema ? validateError : ajv.compile(schema);
-      return validate(response.body) ? undefined : `${operation.operationId} ${response.status}: ${ajv.errorsText(validate.errors)} in ${response.text.slice(0, 300)}`;
+      return validate(response.body)
+        ? undefined
+        : `${operation.operationId} ${response.status}: ${ajv.errorsText(validate.errors)} in ${response.text.slice(0, 300)}`;
     },
   };
 }
 
-async function exerciseEverything(server: TestServer, call: (method: string, path: string, as?: ActorName, body?: unknown, headers?: Record<string, string>) => Promise<HttpResponse>): Promise<void> {
+async function exerciseEverything(
+  server: TestServer,
+  call: (
+    method: string,
+    path: string,
+    as?: ActorName,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<HttpResponse>,
+): Promise<void> {
   const key = deliveryKey();
   const m1 = (await call('POST', '/manifests', 'publisher', PRODUCT)).body.manifestId as string;
-  const m2 = (await call('POST', '/manifests', 'publisher', { ...PRODUCT, name: 'Rejected' })).body.manifestId as string;
+  const m2 = (await call('POST', '/manifests', 'publisher', { ...PRODUCT, name: 'Rejected' })).body
+    .manifestId as string;
   await call('POST', `/manifests/${m1}/approve`, 'operator');
   await call('POST', `/manifests/${m2}/reject`, 'operator', { reason: 'malware' });
   await call('GET', `/manifests/${m1}`, 'buyer');
@@ -54,31 +81,82 @@ async function exerciseEverything(server: TestServer, call: (method: string, pat
   await call('GET', `/listings/${listingId}`, 'buyer');
   await call('GET', '/catalog?limit=10', 'buyer');
   const o1 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
-  const raw = JSON.stringify({ eventId: 'evt-c1', orderId: o1, providerPaymentId: 'pay-c1', amountMinor: 2500, currency: 'EUR', outcome: 'succeeded' });
+  const raw = JSON.stringify({
+    eventId: 'evt-c1',
+    orderId: o1,
+    providerPaymentId: 'pay-c1',
+    amountMinor: 2500,
+    currency: 'EUR',
+    outcome: 'succeeded',
+  });
   const t = Math.floor(Date.now() / 1000);
-  const paid = await server.request('POST', '/webhooks/payments', { raw, headers: { 'content-type': 'application/json', 'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, raw)}` } });
+  const paid = await server.request('POST', '/webhooks/payments', {
+    raw,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, raw)}`,
+    },
+  });
   await call('RECORD', '/webhooks/payments', undefined, paid);
   await call('POST', `/orders/${o1}/finalize`, 'service');
   await call('POST', `/orders/${o1}/refund`, 'operator', { reason: 'broken download' });
   const o2 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
-  await call('POST', `/orders/${o2}/payments`, 'service', { providerPaymentId: 'pay-c2', amountMinor: 2500, currency: 'EUR', outcome: 'failed', failureReason: 'card declined' });
+  await call('POST', `/orders/${o2}/payments`, 'service', {
+    providerPaymentId: 'pay-c2',
+    amountMinor: 2500,
+    currency: 'EUR',
+    outcome: 'failed',
+    failureReason: 'card declined',
+  });
   await call('POST', `/orders/${o2}/cancel`, 'buyer', { reason: 'changed my mind' });
   await call('GET', `/orders/${o1}`, 'buyer');
   await call('GET', '/orders', 'buyer');
   await call('POST', `/listings/${listingId}/delist`, 'operator', { reason: 'takedown' });
-  await call('POST', '/ledger/transactions', 'lead', { reason: 'opening', entries: [{ account: 'asset:bank', direction: 'debit', amountMinor: 9, currency: 'EUR' }, { account: 'equity:capital', direction: 'credit', amountMinor: 9, currency: 'EUR' }] });
+  await call('POST', '/ledger/transactions', 'lead', {
+    reason: 'opening',
+    entries: [
+      { account: 'asset:bank', direction: 'debit', amountMinor: 9, currency: 'EUR' },
+      { account: 'equity:capital', direction: 'credit', amountMinor: 9, currency: 'EUR' },
+    ],
+  });
   await call('POST', '/ledger/proofs', 'operator', {});
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
-  const u1 = (await call('POST', '/upgrades', 'admin', { description: 'kernel 2', payloadSha256: 'd'.repeat(64), threshold: 2, approvers: ['operator-1', 'lead-1'], expiresAt })).body.upgradeId as string;
+  const u1 = (
+    await call('POST', '/upgrades', 'admin', {
+      description: 'kernel 2',
+      payloadSha256: 'd'.repeat(64),
+      threshold: 2,
+      approvers: ['operator-1', 'lead-1'],
+      expiresAt,
+    })
+  ).body.upgradeId as string;
   await call('POST', `/upgrades/${u1}/approve`, 'operator');
   await call('POST', `/upgrades/${u1}/reject`, 'lead', { reason: 'not now' });
   const soon = new Date(Date.now() + 1500).toISOString();
-  const u2 = (await call('POST', '/upgrades', 'admin', { description: 'kernel 3', payloadSha256: 'e'.repeat(64), threshold: 1, approvers: ['operator-1'], expiresAt: soon })).body.upgradeId as string;
+  const u2 = (
+    await call('POST', '/upgrades', 'admin', {
+      description: 'kernel 3',
+      payloadSha256: 'e'.repeat(64),
+      threshold: 1,
+      approvers: ['operator-1'],
+      expiresAt: soon,
+    })
+  ).body.upgradeId as string;
   await new Promise((resolve) => setTimeout(resolve, 1700));
   await call('POST', `/upgrades/${u2}/expire`, 'service');
   await call('GET', `/upgrades/${u1}`, 'auditor');
   await call('GET', '/upgrades?status=rejected', 'auditor');
-  for (const path of ['/ledger/accounts', '/ledger/journal', '/ledger/trial-balance', '/chain/head', '/chain/records?from=2&limit=3', '/chain/records/1', '/projections/digests', '/kernel/security/status']) await call('GET', path, 'auditor');
+  for (const path of [
+    '/ledger/accounts',
+    '/ledger/journal',
+    '/ledger/trial-balance',
+    '/chain/head',
+    '/chain/records?from=2&limit=3',
+    '/chain/records/1',
+    '/projections/digests',
+    '/kernel/security/status',
+  ])
+    await call('GET', path, 'auditor');
   for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) await call('GET', path);
   // Some refusals: their statuses must be documented too.
   await call('POST', '/orders', undefined, { listingId, deliveryPublicKey: key });
@@ -98,8 +176,12 @@ test('every route is in the OpenAPI document and every answer matches it', async
   const app = server.running.server.listeners('request')[0] as express.Express;
   const mounted = (app.router.stack as unknown as { route?: { path: string; methods: Record<string, boolean> } }[])
     .filter((layer) => layer.route)
-    .flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method} ${openApiPath(layer.route!.path)}`));
-  const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`));
+    .flatMap((layer) =>
+      Object.keys(layer.route!.methods).map((method) => `${method} ${openApiPath(layer.route!.path)}`),
+    );
+  const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+    Object.keys(operations).map((method) => `${method} ${path}`),
+  );
   t.deepEqual([...mounted].sort(), [...documented].sort());
   t.is(documented.length, ROUTES.length);
   const checker = contract(document);
@@ -110,7 +192,11 @@ test('every route is in the OpenAPI document and every answer matches it', async
       if (problem) problems.push(problem);
       return body as HttpResponse;
     }
-    const response = await server.request(method, path, { as, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
+    const response = await server.request(method, path, {
+      as,
+      ...(body === undefined ? {} : { body }),
+      ...(headers ? { headers } : {}),
+    });
     const problem = checker.check(method, path, response);
     if (problem) problems.push(problem);
     return response;

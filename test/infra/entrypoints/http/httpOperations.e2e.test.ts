@@ -27,10 +27,24 @@ test('a failing signer: commands get 503 SIGNING_UNAVAILABLE and append nothing,
   const control = { failing: false, delayMs: 0 };
   const server = await testServer(t, { wrapSigner: controllable(control) });
   const { listingId } = await listedProduct(server);
-  const pending = await server.request('POST', '/manifests', { as: 'publisher', body: { name: 'Second', version: '1', artifactSha256: 'b'.repeat(64), sizeBytes: 1, priceMinor: 100, currency: 'EUR', royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }] } });
+  const pending = await server.request('POST', '/manifests', {
+    as: 'publisher',
+    body: {
+      name: 'Second',
+      version: '1',
+      artifactSha256: 'b'.repeat(64),
+      sizeBytes: 1,
+      priceMinor: 100,
+      currency: 'EUR',
+      royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }],
+    },
+  });
   control.failing = true;
   const before = await server.snapshot();
-  for (const [path, as, body] of [['/orders', 'buyer', { listingId, deliveryPublicKey: KEY }], [`/manifests/${pending.body.manifestId as string}/approve`, 'operator', undefined]] as const) {
+  for (const [path, as, body] of [
+    ['/orders', 'buyer', { listingId, deliveryPublicKey: KEY }],
+    [`/manifests/${pending.body.manifestId as string}/approve`, 'operator', undefined],
+  ] as const) {
     const refused = await server.request('POST', path, { as, body });
     t.is(refused.status, 503, refused.text);
     t.is(refused.body.error.code, 'SIGNING_UNAVAILABLE');
@@ -44,7 +58,11 @@ test('a failing signer: commands get 503 SIGNING_UNAVAILABLE and append nothing,
   t.like(ready.body, { status: 'not-ready', checks: { database: { ok: true }, signing: { ok: false } } });
   t.regex(ready.body.checks.signing.message, /SIGNING_UNAVAILABLE/);
   control.failing = false;
-  t.is((await server.request('POST', '/orders', { as: 'buyer', body: { listingId, deliveryPublicKey: KEY } })).status, 200, 'commands resume with the signer');
+  t.is(
+    (await server.request('POST', '/orders', { as: 'buyer', body: { listingId, deliveryPublicKey: KEY } })).status,
+    200,
+    'commands resume with the signer',
+  );
 });
 
 test('SIGNING_DISABLED_REASON: read-only on purpose, reported by /ready and /kernel/security/status; commands 503, queries 200', async (t) => {
@@ -52,13 +70,20 @@ test('SIGNING_DISABLED_REASON: read-only on purpose, reported by /ready and /ker
   const before = await server.snapshot();
   const refused = await server.request('POST', '/manifests', { as: 'publisher', body: {} });
   t.is(refused.status, 503);
-  t.like(refused.body.error, { code: 'SIGNING_UNAVAILABLE', details: { readOnly: true, reason: 'KMS outage 2025-02-24T05:15Z' } });
+  t.like(refused.body.error, {
+    code: 'SIGNING_UNAVAILABLE',
+    details: { readOnly: true, reason: 'KMS outage 2025-02-24T05:15Z' },
+  });
   t.deepEqual(await server.snapshot(), before);
   const ready = await server.request('GET', '/ready');
   t.is(ready.status, 200);
   t.like(ready.body, { status: 'read-only', checks: { signing: { ok: false, readOnly: true } } });
   const status = await server.request('GET', '/kernel/security/status', { as: 'auditor' });
-  t.like(status.body, { mode: 'read-only', readOnlyReason: 'KMS outage 2025-02-24T05:15Z', signer: { backend: 'local' } });
+  t.like(status.body, {
+    mode: 'read-only',
+    readOnlyReason: 'KMS outage 2025-02-24T05:15Z',
+    signer: { backend: 'local' },
+  });
   t.is(status.body.signers.length, 1);
   t.regex(status.body.signers[0].public_key_pem, /BEGIN PUBLIC KEY/);
   t.false(status.text.includes('PRIVATE'), 'public keys only');
@@ -67,7 +92,13 @@ test('SIGNING_DISABLED_REASON: read-only on purpose, reported by /ready and /ker
 
 test('rate limits per actor and route class: 429 with Retry-After, appending nothing, other classes unaffected', async (t) => {
   const server = await testServer(t, { env: { RATE_LIMIT_COMMANDS_PER_MINUTE: '2' } });
-  const body = { reason: 'x', entries: [{ account: 'asset:bank', direction: 'debit', amountMinor: 1, currency: 'EUR' }, { account: 'equity:capital', direction: 'credit', amountMinor: 1, currency: 'EUR' }] };
+  const body = {
+    reason: 'x',
+    entries: [
+      { account: 'asset:bank', direction: 'debit', amountMinor: 1, currency: 'EUR' },
+      { account: 'equity:capital', direction: 'credit', amountMinor: 1, currency: 'EUR' },
+    ],
+  };
   t.is((await server.request('POST', '/ledger/transactions', { as: 'operator', body })).status, 200);
   t.is((await server.request('POST', '/ledger/transactions', { as: 'operator', body })).status, 200);
   const before = await server.snapshot();
@@ -76,18 +107,33 @@ test('rate limits per actor and route class: 429 with Retry-After, appending not
   t.is(limited.body.error.code, 'RATE_LIMITED');
   t.true(Number(limited.headers.get('retry-after')) >= 1);
   t.deepEqual(await server.snapshot(), before);
-  t.is((await server.request('GET', '/ledger/trial-balance', { as: 'operator' })).status, 200, 'queries are another class');
-  t.is((await server.request('POST', '/ledger/transactions', { as: 'lead', body })).status, 200, 'another actor has its own budget');
+  t.is(
+    (await server.request('GET', '/ledger/trial-balance', { as: 'operator' })).status,
+    200,
+    'queries are another class',
+  );
+  t.is(
+    (await server.request('POST', '/ledger/transactions', { as: 'lead', body })).status,
+    200,
+    'another actor has its own budget',
+  );
 });
 
 test('with REDIS_URL, two API processes share one rate limit (Redis on 127.0.0.1:6379)', async (t) => {
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', RATE_LIMIT_QUERIES_PER_MINUTE: '3', RATE_LIMIT_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}` };
+  const env = {
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    RATE_LIMIT_QUERIES_PER_MINUTE: '3',
+    RATE_LIMIT_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+  };
   const first = await testServer(t, { env });
   const second = await testServer(t, { env, test: first.test });
   // The same token table: the same actor on both.
   const token = first.tokens.buyer;
   const statuses: number[] = [];
-  for (const url of [first.url, second.url, first.url, second.url]) statuses.push((await send(url, 'GET', '/catalog', { token: url === first.url ? token : second.tokens.buyer })).status);
+  for (const url of [first.url, second.url, first.url, second.url])
+    statuses.push(
+      (await send(url, 'GET', '/catalog', { token: url === first.url ? token : second.tokens.buyer })).status,
+    );
   t.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
   // Tokens differ per server but the actor id is the same: the fourth request is over the shared limit.
   t.is(statuses[3], 429);
@@ -115,14 +161,23 @@ test('logs carry request id and trace id, never the token; the trace id reaches 
   const response = await server.request('POST', '/manifests', {
     as: 'publisher',
     headers: { 'x-request-id': 'req-abc', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
-    body: { name: 'Traced', version: '1', artifactSha256: 'c'.repeat(64), sizeBytes: 1, priceMinor: 100, currency: 'EUR', royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }] },
+    body: {
+      name: 'Traced',
+      version: '1',
+      artifactSha256: 'c'.repeat(64),
+      sizeBytes: 1,
+      priceMinor: 100,
+      currency: 'EUR',
+      royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }],
+    },
   });
   t.is(response.status, 200, response.text);
   t.is(response.headers.get('x-request-id'), 'req-abc');
   const line = server.logs.find((entry) => entry['requestId'] === 'req-abc');
   t.like(line, { traceId, route: '/manifests', status: 200, actorId: 'publisher-1', method: 'POST' });
   await server.request('GET', '/catalog', { headers: { authorization: `Bearer ${server.tokens.admin}x` } });
-  for (const token of Object.values(server.tokens)) t.false(server.logText().includes(token), 'a token reached the log');
+  for (const token of Object.values(server.tokens))
+    t.false(server.logText().includes(token), 'a token reached the log');
   const record = await server.request('GET', `/chain/records/${response.body.seqs[0] as number}`, { as: 'auditor' });
   t.like(record.body.meta, { traceId, correlationId: 'req-abc' });
 });
@@ -131,13 +186,27 @@ test('OIDC: a JWT from the configured issuer and audience authenticates with its
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256' };
   const issuer = 'https://idp.example.test';
-  const server = await testServer(t, { env: { OIDC_JWKS_URL: `${issuer}/jwks`, OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'chainbook' }, jwksKeys: createLocalJWKSet({ keys: [jwk] }) });
+  const server = await testServer(t, {
+    env: { OIDC_JWKS_URL: `${issuer}/jwks`, OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'chainbook' },
+    jwksKeys: createLocalJWKSet({ keys: [jwk] }),
+  });
   const jwt = (claims: Record<string, unknown>, audience = 'chainbook', expires = '5m') =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(issuer).setAudience(audience).setSubject('oidc-buyer').setIssuedAt().setExpirationTime(expires).sign(privateKey);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject('oidc-buyer')
+      .setIssuedAt()
+      .setExpirationTime(expires)
+      .sign(privateKey);
   const good = await send(server.url, 'GET', '/orders', { token: await jwt({ role: 'Buyer' }) });
   t.is(good.status, 200, good.text);
   t.is((await send(server.url, 'GET', '/ledger/journal', { token: await jwt({ role: 'Buyer' }) })).status, 403);
-  for (const token of [await jwt({ role: 'Buyer' }, 'another-service'), await jwt({ role: 'Root' }), await jwt({ role: 'Buyer' }, 'chainbook', '-1m')]) {
+  for (const token of [
+    await jwt({ role: 'Buyer' }, 'another-service'),
+    await jwt({ role: 'Root' }),
+    await jwt({ role: 'Buyer' }, 'chainbook', '-1m'),
+  ]) {
     const refused = await send(server.url, 'GET', '/orders', { token });
     t.is(refused.status, 401, refused.text);
     t.is(refused.headers.get('www-authenticate'), 'Bearer realm="chainbook"');
@@ -149,14 +218,25 @@ test('/health, /ready and /metrics with the runbook metric names', async (t) => 
   t.deepEqual((await server.request('GET', '/health')).body, { status: 'ok' });
   const ready = await server.request('GET', '/ready');
   t.is(ready.status, 200);
-  t.like(ready.body, { status: 'ready', checks: { database: { ok: true }, migrations: { ok: true }, projections: { ok: true }, signing: { ok: true } } });
+  t.like(ready.body, {
+    status: 'ready',
+    checks: { database: { ok: true }, migrations: { ok: true }, projections: { ok: true }, signing: { ok: true } },
+  });
   const { listingId } = await listedProduct(server);
   await server.request('POST', '/orders', { as: 'buyer', body: { listingId, deliveryPublicKey: KEY } });
   const metrics = await server.request('GET', '/metrics');
   t.regex(metrics.headers.get('content-type') ?? '', /text\/plain/);
   for (const name of [
-    'marketplace_orders_total{event="created"}', 'marketplace_checkout_latency_seconds_bucket', 'finance_ledger_posts_total', 'finance_ledger_post_latency_seconds',
-    'finance_proof_generation_duration_seconds', 'audit_append_latency_seconds_bucket', 'kms_sign_latency_seconds', 'kms_errors_total', 'signing_proxy_health',
+    'marketplace_orders_total{event="created"}',
+    'marketplace_checkout_latency_seconds_bucket',
+    'finance_ledger_posts_total',
+    'finance_ledger_post_latency_seconds',
+    'finance_proof_generation_duration_seconds',
+    'audit_append_latency_seconds_bucket',
+    'kms_sign_latency_seconds',
+    'kms_errors_total',
+    'signing_proxy_health',
     'http_request_duration_seconds_bucket{le="0.005",method="POST",route="/orders",status="200"}',
-  ]) t.true(metrics.text.includes(name), `missing ${name}`);
+  ])
+    t.true(metrics.text.includes(name), `missing ${name}`);
 });

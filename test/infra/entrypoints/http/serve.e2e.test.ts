@@ -5,13 +5,69 @@ import { CLI, runCli } from '../../../helpers/cli.ts';
 import { tempDir } from '../../../helpers/runtime.ts';
 
 const PRODUCTION_GUARDS: [string, Record<string, string>, RegExp][] = [
-  ['DATABASE_URL is missing', { NODE_ENV: 'production', SIGNING_BACKEND: 'kms', AUDIT_SIGNING_KMS_KEY_ID: 'alias/x', AUDIT_SIGNING_ALG: 'ed25519', SIGNING_KID: 'k' }, /DATABASE_URL: required when NODE_ENV=production/],
-  ['the local dev signer would be used', { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', SIGNING_BACKEND: 'local' }, /SIGNING_BACKEND: local is the development signer/],
-  ['no signing backend is named', { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none' }, /SIGNING_BACKEND: required when NODE_ENV=production/],
-  ['REQUIRE_KMS is set but the signer is a proxy', { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', REQUIRE_KMS: 'true', SIGNING_BACKEND: 'proxy', SIGNING_PROXY_URL: 'https://signer.internal', SIGNING_PROXY_API_KEY: 'k'.repeat(20), SIGNING_KID: 'k' }, /REQUIRE_KMS=true requires kms/],
-  ['REQUIRE_SIGNING_PROXY is set but the proxy is not configured', { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', REQUIRE_SIGNING_PROXY: 'true', SIGNING_BACKEND: 'proxy', SIGNING_KID: 'k' }, /SIGNING_PROXY_URL: required when SIGNING_BACKEND=proxy/],
-  ['DEV_SKIP_MTLS=true', { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', SIGNING_BACKEND: 'kms', AUDIT_SIGNING_KMS_KEY_ID: 'alias/x', AUDIT_SIGNING_ALG: 'ed25519', SIGNING_KID: 'k', DEV_SKIP_MTLS: 'true' }, /DEV_SKIP_MTLS: must be false when NODE_ENV=production/],
-  ['a variable is malformed', { PORT: 'eighty', REDIS_URL: 'localhost:6379', RATE_LIMIT_COMMANDS_PER_MINUTE: '0' }, /PORT: must be an integer[\s\S]*REDIS_URL: must be a redis:\/\/[\s\S]*RATE_LIMIT_COMMANDS_PER_MINUTE/],
+  [
+    'DATABASE_URL is missing',
+    {
+      NODE_ENV: 'production',
+      SIGNING_BACKEND: 'kms',
+      AUDIT_SIGNING_KMS_KEY_ID: 'alias/x',
+      AUDIT_SIGNING_ALG: 'ed25519',
+      SIGNING_KID: 'k',
+    },
+    /DATABASE_URL: required when NODE_ENV=production/,
+  ],
+  [
+    'the local dev signer would be used',
+    { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none', SIGNING_BACKEND: 'local' },
+    /SIGNING_BACKEND: local is the development signer/,
+  ],
+  [
+    'no signing backend is named',
+    { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none' },
+    /SIGNING_BACKEND: required when NODE_ENV=production/,
+  ],
+  [
+    'REQUIRE_KMS is set but the signer is a proxy',
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      REQUIRE_KMS: 'true',
+      SIGNING_BACKEND: 'proxy',
+      SIGNING_PROXY_URL: 'https://signer.internal',
+      SIGNING_PROXY_API_KEY: 'k'.repeat(20),
+      SIGNING_KID: 'k',
+    },
+    /REQUIRE_KMS=true requires kms/,
+  ],
+  [
+    'REQUIRE_SIGNING_PROXY is set but the proxy is not configured',
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      REQUIRE_SIGNING_PROXY: 'true',
+      SIGNING_BACKEND: 'proxy',
+      SIGNING_KID: 'k',
+    },
+    /SIGNING_PROXY_URL: required when SIGNING_BACKEND=proxy/,
+  ],
+  [
+    'DEV_SKIP_MTLS=true',
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      SIGNING_BACKEND: 'kms',
+      AUDIT_SIGNING_KMS_KEY_ID: 'alias/x',
+      AUDIT_SIGNING_ALG: 'ed25519',
+      SIGNING_KID: 'k',
+      DEV_SKIP_MTLS: 'true',
+    },
+    /DEV_SKIP_MTLS: must be false when NODE_ENV=production/,
+  ],
+  [
+    'a variable is malformed',
+    { PORT: 'eighty', REDIS_URL: 'localhost:6379', RATE_LIMIT_COMMANDS_PER_MINUTE: '0' },
+    /PORT: must be an integer[\s\S]*REDIS_URL: must be a redis:\/\/[\s\S]*RATE_LIMIT_COMMANDS_PER_MINUTE/,
+  ],
 ];
 
 for (const [what, env, message] of PRODUCTION_GUARDS) {
@@ -31,7 +87,10 @@ test('serve on the embedded default: prints where it listens and a first-start S
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const start = () => {
     const { DATABASE_URL: _ignored, ...env } = process.env;
-    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, CHAINBOOK_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' }, stdio: 'pipe' });
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...env, CHAINBOOK_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: 'pipe',
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     const listening = new Promise<string>((resolve, reject) => {
