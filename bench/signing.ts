@@ -99,14 +99,12 @@ function simulatedKms(): { client: KMSClient; restore: () => void; publicKeyDer:
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const kms = mockClient(KMSClient);
   const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
-  kms
-    .on(GetPublicKeyCommand)
-    .resolves({
-      KeyUsage: 'SIGN_VERIFY',
-      KeySpec: 'ECC_NIST_EDWARDS25519',
-      SigningAlgorithms: ['ED25519_SHA_512'],
-      PublicKey: publicKeyDer,
-    });
+  kms.on(GetPublicKeyCommand).resolves({
+    KeyUsage: 'SIGN_VERIFY',
+    KeySpec: 'ECC_NIST_EDWARDS25519',
+    SigningAlgorithms: ['ED25519_SHA_512'],
+    PublicKey: publicKeyDer,
+  });
   // A burst of at most a tenth of a second's quota, so a short run cannot live off a full bucket.
   const burst = Math.max(1, kmsRate / 10);
   let tokens = burst;

@@ -250,11 +250,9 @@ test('the circuit opens after consecutive failures: later calls fail at once wit
   t.regex(open.message, /circuit open/);
   t.is(kms.commandCalls(SignCommand).length, 3, 'an open circuit does not call KMS');
   kms.reset();
-  kms
-    .on(SignCommand)
-    .callsFake((input: SignCommandInput) => ({
-      Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey),
-    }));
+  kms.on(SignCommand).callsFake((input: SignCommandInput) => ({
+    Signature: nodeSign(null, Buffer.from(input.Message!), keys.privateKey),
+  }));
   await new Promise((resolve) => setTimeout(resolve, 250));
   await t.notThrowsAsync(signer.sign(hash, Buffer.from('x')));
   t.is((await signer.signBatch(Array.from({ length: 10 }, () => ({ hash, preimage: Buffer.from('x') })))).length, 10);
