@@ -23,21 +23,11 @@ import {
 } from '../../commands/demo/marketplaceFlow.ts';
 import { ENGINES } from '../helpers/databases.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
+import { productFor } from '../helpers/fixtures.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
 const buyer = { id: 'buyer-1', role: 'Buyer' };
-const product = {
-  name: 'Terrain generator',
-  version: '1.0.0',
-  priceMinor: 1999,
-  currency: 'EUR',
-  artifactSha256: 'a'.repeat(64),
-  sizeBytes: 4096,
-  royaltySplits: [
-    { partyId: publisher.id, basisPoints: 8000 },
-    { partyId: 'artist-7', basisPoints: 2000 },
-  ],
-};
+const product = productFor(publisher);
 const KEY = deliveryKey();
 
 /** A listed product, an order awaiting payment, a paid order, a submitted (unapproved) manifest. */

@@ -17,19 +17,12 @@ import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct } from '../../c
 import { contextFor } from '../../commands/context.ts';
 import { ENGINES } from '../helpers/databases.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
+import { productFor } from '../helpers/fixtures.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
 const otherPublisher = { id: 'publisher-2', role: 'Publisher' };
 const buyer = { id: 'buyer-1', role: 'Buyer' };
-const product = {
-  name: 'Terrain generator',
-  version: '1.0.0',
-  priceMinor: 1999,
-  currency: 'EUR',
-  artifactSha256: 'a'.repeat(64),
-  sizeBytes: 4096,
-  royaltySplits: [{ partyId: publisher.id, basisPoints: 10_000 }],
-};
+const product = productFor(publisher, [{ partyId: publisher.id, basisPoints: 10_000 }]);
 const KEY = deliveryKey();
 
 function adjustment(amountMinor: number) {

@@ -3,21 +3,11 @@ import { trialBalance } from '../../projections/ledger/ledgerQueries.ts';
 import { deliveryKey, listProduct, purchase } from '../../commands/demo/marketplaceFlow.ts';
 import { ENGINES } from '../helpers/databases.ts';
 import { testApp } from '../helpers/app.ts';
+import { productFor } from '../helpers/fixtures.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
 const buyer = { id: 'buyer-1', role: 'Buyer' };
-const product = {
-  name: 'Terrain generator',
-  version: '1.0.0',
-  priceMinor: 1999,
-  currency: 'EUR',
-  artifactSha256: 'a'.repeat(64),
-  sizeBytes: 4096,
-  royaltySplits: [
-    { partyId: publisher.id, basisPoints: 8000 },
-    { partyId: 'artist-7', basisPoints: 2000 },
-  ],
-};
+const product = productFor(publisher);
 
 for (const engine of ENGINES) {
   test(`${engine}: a product is listed and bought; projections show the order deliverable and the ledger split`, async (t) => {

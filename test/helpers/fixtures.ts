@@ -4,6 +4,7 @@ import type { ListingPublished } from '../../domain/catalog/listingEvents.ts';
 import type { ManifestDocument, ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import type { OrderCreated } from '../../domain/orders/orderEvents.ts';
 import { PLATFORM_FEE_BASIS_POINTS } from '../../domain/orders/orderPostings.ts';
+import type { Product } from '../../commands/demo/marketplaceFlow.ts';
 
 export const publisher: Actor = { id: 'publisher-1', role: 'Publisher' };
 export const otherPublisher: Actor = { id: 'publisher-2', role: 'Publisher' };
@@ -32,6 +33,22 @@ export function manifestDocument(overrides: Partial<ManifestDocument> = {}): Man
       { partyId: 'artist-7', basisPoints: 2000 },
     ],
     ...overrides,
+  };
+}
+
+/** What a publisher submits for listing (commands/demo/marketplaceFlow.ts listProduct): EUR 19.99, 80/20 with an artist unless `royaltySplits` says otherwise. */
+export function productFor(owner: Actor, royaltySplits?: Product['royaltySplits']): Product {
+  return {
+    name: 'Terrain generator',
+    version: '1.0.0',
+    priceMinor: 1999,
+    currency: 'EUR',
+    artifactSha256: 'a'.repeat(64),
+    sizeBytes: 4096,
+    royaltySplits: royaltySplits ?? [
+      { partyId: owner.id, basisPoints: 8000 },
+      { partyId: 'artist-7', basisPoints: 2000 },
+    ],
   };
 }
 

@@ -15,6 +15,7 @@ import { openLocalSigner } from '../../infra/adapters/signers/local.ts';
 import { projectionDigests } from '../../projections/projections.ts';
 import { openTestDatabase, type EngineName, type TestDatabase } from './databases.ts';
 import { tempDir } from './runtime.ts';
+import { productFor } from './fixtures.ts';
 
 /** One token per test actor, named by what the actor is. */
 export const ACTORS = {
@@ -160,18 +161,7 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
   };
 }
 
-export const PRODUCT = {
-  name: 'Terrain generator',
-  version: '1.0.0',
-  priceMinor: 1999,
-  currency: 'EUR',
-  artifactSha256: 'a'.repeat(64),
-  sizeBytes: 4096,
-  royaltySplits: [
-    { partyId: ACTORS.publisher.id, basisPoints: 8000 },
-    { partyId: 'artist-7', basisPoints: 2000 },
-  ],
-};
+export const PRODUCT: Record<string, unknown> = { ...productFor(ACTORS.publisher) };
 
 /** Submit, approve, list over HTTP; returns the ids. */
 export async function listedProduct(

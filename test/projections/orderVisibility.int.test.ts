@@ -12,20 +12,13 @@ import { contextFor } from '../../commands/context.ts';
 import { findOrderFor, listOrdersFor, type OrderFilter } from '../../projections/orders/orderQueries.ts';
 import { testApp } from '../helpers/app.ts';
 import { ENGINES } from '../helpers/databases.ts';
+import { productFor } from '../helpers/fixtures.ts';
 
 const publisher1: Actor = { id: 'publisher-1', role: 'Publisher' };
 const publisher2: Actor = { id: 'publisher-2', role: 'Publisher' };
 const buyer1: Actor = { id: 'buyer-1', role: 'Buyer' };
 const buyer2: Actor = { id: 'buyer-2', role: 'Buyer' };
-const product = (publisher: Actor) => ({
-  name: 'Terrain generator',
-  version: '1.0.0',
-  priceMinor: 1999,
-  currency: 'EUR',
-  artifactSha256: 'a'.repeat(64),
-  sizeBytes: 4096,
-  royaltySplits: [{ partyId: publisher.id, basisPoints: 10_000 }],
-});
+const product = (publisher: Actor) => productFor(publisher, [{ partyId: publisher.id, basisPoints: 10_000 }]);
 
 for (const engine of ENGINES) {
   test(`${engine}: a Buyer sees the orders it placed, a Publisher those it sells, the roles that read everything all of them`, async (t) => {
