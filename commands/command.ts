@@ -5,27 +5,32 @@
  * and appends every resulting event in one chain transaction with the
  * expected version of each stream and the command's idempotency key.
  *
- * Idempotency, for every caller (HTTP, CLI, library) alike: the caller's key
- * is scoped by its actor here (chainKeyOf) and goes to the chain with the
- * request's identity (its operation and input) and what the command answers;
- * the chain keeps the three in one record (idempotency_keys) and its planner
- * is where a key reused for another request is refused.
+ * With an idempotency key, the first result under the key is the answer
+ * (commands/idempotency.ts says how the key, the request and the record
+ * meet).
  */
 import { z } from 'zod';
-import { jcs } from '../chain/canonical.ts';
 import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import type { AppendEventInput } from '../chain/input.ts';
-import { reusedKey } from '../chain/plan.ts';
 import type { EventMeta } from '../chain/record.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { AppendedEvent, EventStore } from '../chain/store.ts';
-import { MAX_LABEL_LENGTH, MAX_PAGE_RECORDS } from '../chain/limits.ts';
+import { MAX_PAGE_RECORDS } from '../chain/limits.ts';
 import type { Actor } from '../domain/actor.ts';
 import type { Decider } from '../domain/decider.ts';
 import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
-import type { JsonObject, JsonValue } from '../domain/json.ts';
+import type { JsonObject } from '../domain/json.ts';
+import {
+  firstAnswer,
+  idempotencyOf,
+  versionsOf,
+  type CommandRequest,
+  type CommandResponse,
+  type Idempotency,
+  type IdempotencyLookup,
+} from './idempotency.ts';
 
 /** Events of one stream a handler folds before deciding; a longer stream is a modelling error. */
 export const MAX_STREAM_EVENTS = 10_000;
@@ -47,26 +52,6 @@ export interface CommandContext {
   newId: () => string;
   correlationId?: string | undefined;
   traceId?: string | undefined;
-}
-
-/** What a command was asked: its operation (the handler's name, the HTTP API's operationId) and its input as given. */
-export interface CommandRequest {
-  operation: string;
-  input: unknown;
-}
-
-/** A key's record in the event log (idempotency_keys): the request it was first used for and what it answered. */
-export interface IdempotencyEntry {
-  requestHash: string;
-  /** What the chain appended under the key. */
-  result: { chain: string; events: AppendedEvent[] };
-  /** What the command answered besides (CommandResponse); undefined for an append that gave none. */
-  response: object | undefined;
-}
-
-/** Finds a key's record (the event log's idempotency records). */
-export interface IdempotencyLookup {
-  find(chain: string, key: string): Promise<IdempotencyEntry | undefined>;
 }
 
 /** Where a time range falls in a chain (the event log's ts index). */
@@ -178,43 +163,6 @@ export interface Decision<Answer extends object> {
   answer: Answer;
 }
 
-/** What a command's idempotency record keeps besides the chain's result: the rest of the first result. */
-interface CommandResponse {
-  versions: Record<string, number>;
-}
-
-/** The chain's key and the request's identity of a command with an idempotency key. */
-interface Idempotency {
-  key: string;
-  requestHash: string;
-}
-
-/**
- * The chain's idempotency key for a caller's key: per caller (two callers may
- * pick the same key), of fixed length; records carry it in
- * `meta.idempotencyKey`. The `http-` prefix dates from when only the HTTP API
- * scoped keys; records written since carry it, so it stays, for every caller.
- */
-export function chainKeyOf(actorId: string, key: string): string {
-  return `http-${sha256Hex(`${actorId}\n${key}`)}`;
-}
-
-/** The identity a retry under the same key must have: the operation and its whole input, canonical (JCS). */
-export function requestHashOf(request: CommandRequest): string {
-  return sha256Hex(jcs({ operation: request.operation, input: request.input as JsonValue }));
-}
-
-function idempotencyOf(context: CommandContext, request: CommandRequest): Idempotency | undefined {
-  const key = context.idempotencyKey;
-  if (key === undefined) return undefined;
-  if (key.length === 0 || key.length > MAX_LABEL_LENGTH || !key.isWellFormed()) {
-    throw new CodedError('INVALID_INPUT', `the idempotency key must be 1 to ${MAX_LABEL_LENGTH} characters`, {
-      problems: [`idempotencyKey: 1 to ${MAX_LABEL_LENGTH} characters`],
-    });
-  }
-  return { key: chainKeyOf(context.actor.id, key), requestHash: requestHashOf(request) };
-}
-
 function metaOf(context: CommandContext): EventMeta {
   const meta: EventMeta = {};
   if (context.correlationId !== undefined) meta.correlationId = context.correlationId;
@@ -239,12 +187,6 @@ function appendInputs(appends: readonly StreamAppend[], context: CommandContext)
 function versionsAfter(appends: readonly StreamAppend[]): Record<string, number> {
   const versions: Record<string, number> = {};
   for (const { stream, expectedVersion, events } of appends) versions[stream] = expectedVersion + events.length;
-  return versions;
-}
-
-function versionsOf(events: readonly AppendedEvent[]): Record<string, number> {
-  const versions: Record<string, number> = {};
-  for (const event of events) versions[event.stream] = Math.max(versions[event.stream] ?? 0, event.version);
   return versions;
 }
 
@@ -278,7 +220,7 @@ export async function execute<Answer extends object = Record<never, never>>(
   decide: (attempt: number) => Promise<StreamAppend[] | Decision<Answer>>,
   pinned = false,
 ): Promise<CommandResult & Partial<Answer>> {
-  const idempotency = idempotencyOf(context, request);
+  const idempotency = idempotencyOf(context.idempotencyKey, context.actor.id, request);
   const first = idempotency && (await firstResult<Answer>(deps, idempotency));
   if (first) return first;
   for (let attempt = 0; ; attempt++) {
@@ -321,22 +263,13 @@ export async function execute<Answer extends object = Record<never, never>>(
 }
 
 /**
- * The first result under the command's key, read from the key's record, as
- * it was first answered but `replayed`; undefined when the key is unused.
- * IDEMPOTENCY_KEY_REUSED when it was used for another request: the planner's
- * own comparison (chain/plan.ts). The key is scoped by the actor, so another
- * caller's record is never found.
+ * The first result under the command's key, read from the key's record
+ * (commands/idempotency.ts), as it was first answered but `replayed`.
  */
 async function firstResult<Answer extends object>(
   deps: CommandDeps,
   idempotency: Idempotency,
 ): Promise<(CommandResult & Partial<Answer>) | undefined> {
-  const entry = await deps.idempotency.find(deps.chain, idempotency.key);
-  if (!entry) return undefined;
-  const reused = reusedKey(idempotency.key, idempotency.requestHash, entry);
-  if (reused) throw reused;
-  const { chain, events } = entry.result;
-  const { versions, ...answer } = (entry.response ?? { versions: versionsOf(events) }) as CommandResponse &
-    Partial<Answer>;
-  return resultOf(chain, events, versions, true, answer as Partial<Answer>);
+  const first = await firstAnswer<Answer>(deps.idempotency, deps.chain, idempotency);
+  return first && resultOf(first.chain, first.events, first.versions, true, first.answer);
 }

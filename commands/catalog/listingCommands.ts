@@ -13,11 +13,11 @@ import {
   parseInput,
   type CommandContext,
   type CommandDeps,
-  type CommandRequest,
   type CommandResult,
 } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
+import type { CommandRequest } from '../idempotency.ts';
 
 export const LISTING_EVENT_TYPES = typesOf(listingEventSchemas);
 

@@ -15,10 +15,10 @@ import {
   parseInput,
   type CommandContext,
   type CommandDeps,
-  type CommandRequest,
   type CommandResult,
 } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
+import type { CommandRequest } from '../idempotency.ts';
 
 const UPGRADE_EVENT_TYPES = typesOf(upgradeEventSchemas);
 

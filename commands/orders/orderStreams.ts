@@ -4,16 +4,10 @@ import type { LedgerTransaction } from '../../domain/ledger/ledgerEvents.ts';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderEventSchemas } from '../../domain/orders/orderEvents.ts';
 import { streams } from '../../domain/streams.ts';
-import {
-  execute,
-  type CommandContext,
-  type CommandDeps,
-  type CommandRequest,
-  type CommandResult,
-  type StreamAppend,
-} from '../command.ts';
+import { execute, type CommandContext, type CommandDeps, type CommandResult, type StreamAppend } from '../command.ts';
 import { decideStream, typesOf } from '../decideStream.ts';
 import { decidePosting } from '../ledger/postLedgerTransaction.ts';
+import type { CommandRequest } from '../idempotency.ts';
 
 export const ORDER_EVENT_TYPES = typesOf(orderEventSchemas);
 

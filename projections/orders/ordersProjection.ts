@@ -8,7 +8,7 @@
  */
 import { jcs } from '../../chain/canonical.ts';
 import { assertNever, CodedError } from '../../domain/errors.ts';
-import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
+import type { OrderCreated, OrderEvent } from '../../domain/orders/orderEvents.ts';
 import { foldRows, requireRow, type RowFold } from '../foldRows.ts';
 import type { Projection, ProjectedRecord } from '../projection.ts';
 import type { Row, TableSpec } from '../rowStore.ts';
@@ -47,34 +47,37 @@ function withTransactions(row: Row, ids: readonly string[]): string {
   return jcs([...(JSON.parse(row['ledger_transaction_ids'] as string) as string[]), ...ids]);
 }
 
+/** The row of a new order: awaiting payment, no ledger transaction yet. */
+function createdRow(o: OrderCreated, seq: number): Row {
+  return {
+    order_id: o.orderId,
+    buyer_id: o.buyerId,
+    listing_id: o.listingId,
+    manifest_id: o.manifestId,
+    seller_id: o.sellerId,
+    price_minor: o.priceMinor,
+    currency: o.currency,
+    status: 'created',
+    delivery_state: 'awaiting-payment',
+    delivery_public_key: o.deliveryPublicKey,
+    manifest_signature_id: o.manifestSignatureId,
+    provider_payment_id: null,
+    failed_payments: 0,
+    ledger_transaction_ids: '[]',
+    reason: null,
+    created_seq: seq,
+    updated_seq: seq,
+  };
+}
+
 const orderFold: RowFold<OrderEvent> = {
   spec: ORDERS,
   keyOf: (event) => ({ order_id: event.data.orderId }),
   evolve(row, event, record) {
     const updated = { updated_seq: record.seq };
     switch (event.type) {
-      case 'order.created': {
-        const o = event.data;
-        return {
-          order_id: o.orderId,
-          buyer_id: o.buyerId,
-          listing_id: o.listingId,
-          manifest_id: o.manifestId,
-          seller_id: o.sellerId,
-          price_minor: o.priceMinor,
-          currency: o.currency,
-          status: 'created',
-          delivery_state: 'awaiting-payment',
-          delivery_public_key: o.deliveryPublicKey,
-          manifest_signature_id: o.manifestSignatureId,
-          provider_payment_id: null,
-          failed_payments: 0,
-          ledger_transaction_ids: '[]',
-          reason: null,
-          created_seq: record.seq,
-          updated_seq: record.seq,
-        };
-      }
+      case 'order.created':
+        return createdRow(event.data, record.seq);
       case 'order.payment_failed': {
         const current = requireRow(row, record);
         return { ...current, failed_payments: (current['failed_payments'] as number) + 1, ...updated };

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import { ChainError } from '../../chain/errors.ts';
-import { chainKeyOf, requestHashOf } from '../../commands/command.ts';
+import { chainKeyOf, requestHashOf } from '../../commands/idempotency.ts';
 import { changeListingPrice } from '../../commands/catalog/listingCommands.ts';
 import { issueLedgerProof } from '../../commands/ledger/issueLedgerProof.ts';
 import { postLedgerTransaction } from '../../commands/ledger/postLedgerTransaction.ts';

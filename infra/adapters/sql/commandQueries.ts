@@ -1,5 +1,6 @@
 /** What command handlers read from the event log besides streams: idempotency records and the ts index. */
-import type { ChainIndex, IdempotencyEntry, IdempotencyLookup } from '../../../commands/command.ts';
+import type { ChainIndex } from '../../../commands/command.ts';
+import type { IdempotencyEntry, IdempotencyLookup } from '../../../commands/idempotency.ts';
 import * as eventLog from './eventLog.ts';
 import type { SqlExecutor } from './sql.ts';
 

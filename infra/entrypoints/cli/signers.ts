@@ -224,16 +224,9 @@ function hsmKeygen(options: { label: string; alg: string; kid?: string; deployed
   return EXIT.ok;
 }
 
-export function registerSigners(program: Command, exit: (code: number) => void): void {
-  const signers = program.command('signers').description('the signer registry (signers.json) and signer rotation');
-  signers
-    .command('export')
-    .description('print the registry in use as signers.json (public keys only)')
-    .option('-s, --signers <file>', 'registry file (default: CHAINBOOK_SIGNERS or <data dir>/signers.json)')
-    .action(async (options: { signers?: string }) => {
-      await writeOut(registryText(registryFor(options.signers)));
-      exit(EXIT.ok);
-    });
+type Exit = (code: number) => void;
+
+function registerRotation(signers: Command, exit: Exit): void {
   addCommonOptions(
     signers
       .command('add')
@@ -281,6 +274,9 @@ export function registerSigners(program: Command, exit: (code: number) => void):
         ),
       ),
     );
+}
+
+function registerEmergencyAndKeys(signers: Command, exit: Exit): void {
   addCommonOptions(
     signers
       .command('break-glass')
@@ -311,4 +307,18 @@ export function registerSigners(program: Command, exit: (code: number) => void):
     .option('--kid <kid>', 'registry kid (default: the label)')
     .option('--deployed-at <time>', 'deployedAt of the printed entry (default: an hour from now)')
     .action((options: { label: string; alg: string; kid?: string; deployedAt?: string }) => exit(hsmKeygen(options)));
+}
+
+export function registerSigners(program: Command, exit: Exit): void {
+  const signers = program.command('signers').description('the signer registry (signers.json) and signer rotation');
+  signers
+    .command('export')
+    .description('print the registry in use as signers.json (public keys only)')
+    .option('-s, --signers <file>', 'registry file (default: CHAINBOOK_SIGNERS or <data dir>/signers.json)')
+    .action(async (options: { signers?: string }) => {
+      await writeOut(registryText(registryFor(options.signers)));
+      exit(EXIT.ok);
+    });
+  registerRotation(signers, exit);
+  registerEmergencyAndKeys(signers, exit);
 }

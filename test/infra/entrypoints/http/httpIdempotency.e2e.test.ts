@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { chainKeyOf } from '../../../../commands/command.ts';
+import { chainKeyOf } from '../../../../commands/idempotency.ts';
 import { postLedgerTransaction } from '../../../../commands/ledger/postLedgerTransaction.ts';
 import { ChainError } from '../../../../chain/errors.ts';
 import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
