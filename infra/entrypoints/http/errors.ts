@@ -57,6 +57,7 @@ const NOT_FOUND = [
   'ORDER_NOT_FOUND',
   'UPGRADE_NOT_FOUND',
   'UNKNOWN_CHAIN',
+  'SIGNER_NOT_REGISTERED',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -89,6 +90,13 @@ const CONFLICT = [
   'UPGRADE_NOT_EXPIRED',
   'UPGRADE_ALREADY_APPROVED',
   'PROOF_EXISTS',
+  // Operator tools (signer rotation, replay): not HTTP routes today, mapped so any future route answers right.
+  'SIGNER_EXISTS',
+  'SIGNER_NOT_YET_DEPLOYED',
+  'SIGNER_RETIRED',
+  'SIGNER_NOT_IN_USE',
+  'SIGNER_IN_USE',
+  'REPLAY_TARGET_NOT_EMPTY',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */
 const UNPROCESSABLE = [
@@ -104,6 +112,8 @@ const UNPROCESSABLE = [
   'PROOF_RANGE_INVALID',
   'PROOF_RANGE_EMPTY',
   'PROOF_RANGE_TOO_LARGE',
+  'DEPLOYED_AT_NOT_IN_FUTURE',
+  'RETIRED_AT_IN_PAST',
 ] as const;
 /** Larger than a documented bound (413). */
 const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS'] as const;
