@@ -9,13 +9,8 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendExported } from '../../../archive/exportedEvent.ts';
-import {
-  clampBatchRecords,
-  exportArchive,
-  ExportConfigurationError,
-  type ExportReport,
-  type ExportSettings,
-} from '../../../archive/exporter.ts';
+import { ExportConfigurationError } from '../../../archive/batchPipeline.ts';
+import { clampBatchRecords, exportArchive, type ExportReport, type ExportSettings } from '../../../archive/exporter.ts';
 import { runExportSchedule } from '../../../archive/exportSchedule.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS } from '../../../archive/limits.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
