@@ -130,11 +130,20 @@ function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
 function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
   return async (request, response, next) => {
     if (spec.routeClass === 'operations') return next();
+    const actorId = locals(response).actorId;
+    // Webhooks and public routes have no actor: their caller's address is counted.
     const key =
-      spec.routeClass === 'webhook'
-        ? `ip:${request.ip ?? 'unknown'}`
-        : `actor:${locals(response).actorId ?? 'unknown'}`;
+      spec.routeClass === 'webhook' || actorId === undefined ? `ip:${request.ip ?? 'unknown'}` : `actor:${actorId}`;
     await services.rateLimits.consume(spec.routeClass, key);
+    next();
+  };
+}
+
+/** Before authentication: a flood of requests with bad or no tokens is refused per client address. */
+function addressLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
+  return async (request, _response, next) => {
+    if (spec.routeClass === 'operations') return next();
+    await services.rateLimits.consume('address', `ip:${request.ip ?? 'unknown'}`);
     next();
   };
 }
@@ -272,6 +281,7 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
       next();
     },
   ];
+  steps.push(addressLimit(spec, services));
   if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));

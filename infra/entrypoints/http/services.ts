@@ -10,7 +10,7 @@ import { readTokenFile } from './auth/tokens.ts';
 import type { ServeConfig } from '../../wiring/httpConfig.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
-import { rateLimits } from './rateLimits.ts';
+import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck } from './readiness.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
 
@@ -30,6 +30,7 @@ export function createServices(
   const { config, http } = serve;
   const tokens = [...readTokenFile(http.tokensPath), ...http.tokens];
   let document: unknown;
+  const logger = options.logger ?? createLogger(http.logLevel);
   return {
     app,
     deps: app.deps,
@@ -37,10 +38,13 @@ export function createServices(
     config,
     http,
     registry: app.runtime.registry,
-    rateLimits: rateLimits(http),
+    rateLimits: rateLimits(
+      http,
+      warnOnFallback((fields, message) => logger.warn(fields, message)),
+    ),
     authenticate: authenticator({ tokens, oidc: http.oidc, ...(options.jwksKeys ? { keys: options.jwksKeys } : {}) }),
     readiness: readinessCheck(app, app.runtime.registry, config.signingDisabledReason),
-    logger: options.logger ?? createLogger(http.logLevel),
+    logger,
     openApi: () => (document ??= openApiDocument(routes)),
     now: options.now ?? (() => new Date().toISOString()),
   };
