@@ -32,6 +32,8 @@ export interface TokenEntry {
   actorId: string;
   role: (typeof ROLES)[number];
   sha256: string;
+  /** RFC 3339; from then on the token is refused (tokens.json only). */
+  expiresAt?: string | undefined;
 }
 
 export const ACTOR_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;

@@ -24,6 +24,7 @@ export const HTTP_ERROR_CODES = {
   INTERNAL: 500,
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
+  AUTHENTICATION_UNAVAILABLE: 503,
 } as const;
 
 /** Shape of the request (400): which field and why is in details. */
@@ -148,6 +149,7 @@ const RETRY_AFTER_SECONDS: Readonly<Record<string, number>> = {
   WRITER_CLOSED: 5,
   SHUTTING_DOWN: 5,
   PROJECTIONS_BEHIND: 30,
+  AUTHENTICATION_UNAVAILABLE: 5,
 };
 
 /** An error of the HTTP layer itself, with its response headers. */

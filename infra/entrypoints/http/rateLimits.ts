@@ -25,9 +25,18 @@ const LIMIT_CLASSES: readonly LimitClass[] = [...ROUTE_CLASSES, 'address'];
 const WINDOW_SECONDS = 60;
 const FALLBACK_WARNING_INTERVAL_MS = 10_000;
 
+/** Longest the server waits at start for its first Redis connection before it listens. */
+const REDIS_START_WAIT_MS = 5000;
+
 export interface RateLimits {
   /** Counts one request; throws 429 RATE_LIMITED with Retry-After when over the limit. */
   consume(limitClass: LimitClass, key: string): Promise<void>;
+  /**
+   * Resolves once Redis is connected, has failed, or REDIS_START_WAIT_MS passed:
+   * without it the first requests of a new process would be counted alone
+   * while the connection is still being made.
+   */
+  started(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,6 +94,14 @@ export function rateLimits(
       })
     : undefined;
   redis?.on('error', () => undefined); // reconnects by itself; each failed decision is reported below
+  const connected = new Promise<void>((resolve) => {
+    if (!redis) return resolve();
+    const timer = setTimeout(resolve, REDIS_START_WAIT_MS);
+    timer.unref();
+    const done = () => (clearTimeout(timer), resolve());
+    redis.once('ready', done);
+    redis.once('error', done);
+  });
   const limiters = new Map(
     LIMIT_CLASSES.map((limitClass) => [
       limitClass,
@@ -114,6 +131,7 @@ export function rateLimits(
         throw rateLimited(config.rateLimits, limitClass, rejection);
       }
     },
+    started: () => connected,
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

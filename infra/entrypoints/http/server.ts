@@ -390,6 +390,7 @@ export async function startHttpServer(
   options: { port: number; host: string },
 ): Promise<RunningServer> {
   const gate: ShutdownGate = { closing: false, inFlight: 0 };
+  await services.rateLimits.started();
   const server = createServer(createHttpApp(services, gate));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
