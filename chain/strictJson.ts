@@ -44,6 +44,8 @@ export function stringProblem(text: string): string | undefined {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const WHITESPACE = /[ \t\n\r]*/y;
+// RFC 8259 section 7: control characters must be escaped in a string, so a run of plain characters stops at one.
+// eslint-disable-next-line no-control-regex -- the control characters are what the pattern is about
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const HEX4 = /^[0-9a-fA-F]{4}$/;

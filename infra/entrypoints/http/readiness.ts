@@ -12,7 +12,7 @@ import type { SignerRegistry } from '../../../chain/registry.ts';
 import type { Signer } from '../../../chain/signer.ts';
 import { projectionCheckpoints } from '../../../projections/projections.ts';
 import type { App } from '../../wiring/app.ts';
-import type { KeySetHealth } from './auth/authenticate.ts';
+import { probeKeySet, type KeySetHealth } from './auth/authenticate.ts';
 import { pendingMigrations } from '../../adapters/sql/migrate.ts';
 import type { BackendSigner } from '../../adapters/signers/backend.ts';
 import { signerReadiness } from '../../wiring/signing.ts';
@@ -37,9 +37,16 @@ export interface Readiness {
   };
 }
 
-function keySetCheck(health: KeySetHealth): Check {
+function failing(health: KeySetHealth): boolean {
   const failure = health.lastFailure;
-  if (failure === undefined || (health.lastSuccessAtMs ?? -1) > failure.atMs) return { ok: true };
+  return failure !== undefined && (health.lastSuccessAtMs ?? -1) <= failure.atMs;
+}
+
+async function keySetCheck(keySet: { health: KeySetHealth; jwksUrl: string }): Promise<Check> {
+  const { health } = keySet;
+  if (failing(health)) await probeKeySet(keySet.jwksUrl, health, READY_CHECK_TIMEOUT_MS);
+  const failure = health.lastFailure;
+  if (failure === undefined || !failing(health)) return { ok: true };
   return {
     ok: false,
     message: `the OIDC key set could not be fetched at ${new Date(failure.atMs).toISOString()}: ${failure.message}`,
@@ -121,7 +128,7 @@ export function readinessCheck(
   app: App,
   registry: SignerRegistry,
   signingDisabledReason: string | undefined,
-  keySet?: KeySetHealth,
+  keySet?: { health: KeySetHealth; jwksUrl: string },
 ): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
   let cached: { atMs: number; check: Check } | undefined;
@@ -139,7 +146,7 @@ export function readinessCheck(
       signingDisabledReason !== undefined
         ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
         : { ...(await within(signing(), 'the signer')), kid };
-    const authentication = keySet ? keySetCheck(keySet) : undefined;
+    const authentication = keySet ? await keySetCheck(keySet) : undefined;
     const failed =
       authentication?.ok === false ||
       !checks.database.ok ||

@@ -364,14 +364,18 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify({
-    error: tooLarge
-      ? { code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than the server accepts', details: {} }
-      : { code: 'INVALID_HEADER', message: 'the request could not be parsed as HTTP/1.1', details: {} },
-  });
-  const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'HEADERS_TOO_LARGE',
+          'the request headers are larger than the server accepts',
+        ]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'INVALID_HEADER', 'the request could not be parsed as HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message, details: {} } });
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

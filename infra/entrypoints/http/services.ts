@@ -64,7 +64,7 @@ export function createServices(
       app,
       app.runtime.registry,
       config.signingDisabledReason,
-      http.oidc ? keySetHealth : undefined,
+      http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),

@@ -37,6 +37,22 @@ export interface KeySetHealth {
   lastSuccessAtMs: number | undefined;
 }
 
+/**
+ * /ready's probe of a failing key set: one fetch of the JWKS URL. Without
+ * it, an instance taken out of service for failing /ready would get no JWT
+ * to verify, and would never see the key set come back.
+ */
+export async function probeKeySet(jwksUrl: string, health: KeySetHealth, timeoutMs: number): Promise<void> {
+  try {
+    const response = await fetch(jwksUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    const body = (await response.json()) as { keys?: unknown };
+    if (!response.ok || !Array.isArray(body.keys)) throw new Error(`HTTP ${response.status}, not a key set`);
+    health.lastSuccessAtMs = Date.now();
+  } catch (error) {
+    health.lastFailure = { atMs: Date.now(), message: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 /** Fetching the key set failed (network, timeout, not 200, not a key set), as opposed to a token that does not verify. */
 function keySetUnavailable(error: unknown): boolean {
   if (!(error instanceof errors.JOSEError)) return true;

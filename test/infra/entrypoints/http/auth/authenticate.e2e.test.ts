@@ -4,7 +4,9 @@
  * provider whose key set cannot be fetched gives 503 with Retry-After, a log
  * line and a failed /ready check rather than 401 for every JWT.
  */
-import test from 'ava';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import test, { type ExecutionContext } from 'ava';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   addToken,
@@ -47,14 +49,25 @@ test('a static token with an expiry authenticates until then and is refused afte
   t.throws(() => addToken(path, 'x', 'Auditor', 'next tuesday'), { message: /RFC 3339/ });
 });
 
-test('when the OIDC key set cannot be fetched: 503 with Retry-After, logged, and /ready says so; static tokens go on', async (t) => {
-  const issuer = 'https://idp.example.test';
-  const server = await testServer(t, {
-    // Nothing listens on port 1: the key set fetch fails.
-    env: { OIDC_JWKS_URL: 'http://127.0.0.1:1/jwks', OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'chainbook' },
+/** An identity provider's JWKS endpoint that answers 500 until told to serve the key. */
+async function jwksServer(t: ExecutionContext, jwk: object): Promise<{ url: string; up: { serving: boolean } }> {
+  const up = { serving: false };
+  const server = createServer((_request, response) => {
+    if (!up.serving) return void response.writeHead(500).end('down');
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, up };
+}
+
+test('when the OIDC key set cannot be fetched: 503 with Retry-After, logged, /ready says so, and recovers by itself', async (t) => {
+  const issuer = 'https://idp.example.test';
   const { privateKey, publicKey } = await generateKeyPair('ES256');
-  t.truthy(await exportJWK(publicKey));
+  const jwks = await jwksServer(t, { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256' });
+  const server = await testServer(t, {
+    env: { OIDC_JWKS_URL: jwks.url, OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'chainbook' },
+  });
   const jwt = await new SignJWT({ role: 'Buyer' })
     .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
     .setIssuer(issuer)
@@ -74,4 +87,10 @@ test('when the OIDC key set cannot be fetched: 503 with Retry-After, logged, and
   t.is(ready.status, 503);
   t.like(ready.body, { status: 'not-ready', checks: { authentication: { ok: false } } });
   t.is((await server.request('GET', '/orders', { as: 'buyer' })).status, 200, 'static tokens still authenticate');
+  // The provider comes back: /ready sees it by itself (no JWT needs to arrive first), and JWTs verify again.
+  jwks.up.serving = true;
+  const recovered = await server.request('GET', '/ready');
+  t.is(recovered.status, 200, recovered.text);
+  t.like(recovered.body, { checks: { authentication: { ok: true } } });
+  t.is((await send(server.url, 'GET', '/orders', { token: jwt })).status, 200);
 });
