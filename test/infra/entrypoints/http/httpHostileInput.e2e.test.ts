@@ -8,7 +8,15 @@ import { connect } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
-import { listedProduct, PRODUCT, testServer, type HttpResponse, type TestServer } from '../../../helpers/http.ts';
+import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
+import {
+  listedProduct,
+  PRODUCT,
+  testServer,
+  WEBHOOK_SECRET,
+  type HttpResponse,
+  type TestServer,
+} from '../../../helpers/http.ts';
 
 function refusedInErrorFormat(t: ExecutionContext, response: HttpResponse, status: number, what: string): void {
   t.is(response.status, status, `${what}: ${response.text}`);
@@ -117,6 +125,31 @@ test('input that JSON.parse would change before it is signed is refused with 400
     headers: { 'content-type': 'application/json; charset=iso-8859-1' },
   });
   refusedInErrorFormat(t, latin1, 415, 'another charset');
+  t.deepEqual(await server.snapshot(), before);
+});
+
+test('a signed payment webhook whose body JSON.parse would change is refused with 400, nothing appended', async (t) => {
+  const server = await testServer(t);
+  const { listingId } = await listedProduct(server);
+  const orderId = await orderOf(server, listingId);
+  const before = await server.snapshot();
+  const fields = `"orderId":"${orderId}","currency":"EUR"`;
+  for (const raw of [
+    `{"eventId":"evt-1",${fields},"providerPaymentId":"p-1","amountMinor":1,"amountMinor":1999,"outcome":"succeeded"}`,
+    `{"eventId":"evt-2",${fields},"providerPaymentId":"p-2","amountMinor":1999.0000000000001,"outcome":"succeeded"}`,
+    `{"eventId":"evt-3",${fields},"providerPaymentId":"p-3","amountMinor":1999,"outcome":"failed","failureReason":"\\u0000"}`,
+  ]) {
+    const seconds = Math.floor(Date.now() / 1000);
+    const response = await server.request('POST', '/webhooks/payments', {
+      raw,
+      headers: {
+        'content-type': 'application/json',
+        'payment-signature': `t=${seconds},v1=${webhookSignature(WEBHOOK_SECRET, seconds, raw)}`,
+      },
+    });
+    refusedInErrorFormat(t, response, 400, raw);
+    t.is(response.body.error.code, 'INVALID_JSON');
+  }
   t.deepEqual(await server.snapshot(), before);
 });
 
