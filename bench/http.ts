@@ -55,6 +55,7 @@ async function startServer(databaseUrl: string, dataDir: string): Promise<{ url:
       .join(','),
     RATE_LIMIT_COMMANDS_PER_MINUTE: '10000000',
     RATE_LIMIT_QUERIES_PER_MINUTE: '10000000',
+    RATE_LIMIT_ADDRESS_PER_MINUTE: '10000000',
   };
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';

@@ -62,8 +62,6 @@ export const READ_ROLES = {
   ledger: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,
   chain: READ_ALL_ROLES,
-  /** The signer in use and whether the service is read-only. */
-  security: ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which orders a reader sees: every order, those it placed (buyer), or those of its listings (seller). */

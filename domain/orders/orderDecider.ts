@@ -210,9 +210,9 @@ function decideExisting(command: Exclude<OrderCommand, { type: 'CreateOrder' }>,
     }
     case 'CancelOrder':
       requireRole(command.actor, COMMAND_ROLES.CancelOrder, 'cancelling an order');
-      if (!hasRole(command.actor, REFUND_ROLES) && command.actor.id !== order.order.buyerId) {
-        throw new CodedError('ORDER_NOT_BUYER', `${command.actor.id} did not place order ${orderId}`, { orderId });
-      }
+      // Another buyer's order answers as an unknown one does: the refusal must not tell that it exists.
+      if (!hasRole(command.actor, REFUND_ROLES) && command.actor.id !== order.order.buyerId)
+        throw new CodedError('ORDER_NOT_FOUND', 'no such order');
       if (order.status !== 'created')
         throw new CodedError(
           'ORDER_NOT_CANCELLABLE',

@@ -16,6 +16,10 @@ export const MAX_BODY_BYTES_LIMIT = 1024 * 1024;
 export const DEFAULT_COMMANDS_PER_MINUTE = 600;
 export const DEFAULT_QUERIES_PER_MINUTE = 6000;
 export const DEFAULT_WEBHOOKS_PER_MINUTE = 1200;
+/** Requests per client address and minute, counted before authentication: above every per-actor budget of one caller. */
+export const DEFAULT_ADDRESS_PER_MINUTE = 12_000;
+/** How long a Redis rate-limit call may take before the process counts alone (README, "Rate limits"). */
+export const DEFAULT_REDIS_TIMEOUT_MS = 250;
 /** Most requests per minute per actor and route class an operator may allow. */
 export const MAX_REQUESTS_PER_MINUTE = 10_000_000;
 export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -28,6 +32,8 @@ export interface TokenEntry {
   actorId: string;
   role: (typeof ROLES)[number];
   sha256: string;
+  /** RFC 3339; from then on the token is refused (tokens.json only). */
+  expiresAt?: string | undefined;
 }
 
 export const ACTOR_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
@@ -56,7 +62,13 @@ export interface HttpConfig {
   webhookToleranceSeconds: number;
   devSkipMtls: boolean;
   maxBodyBytes: number;
-  rateLimits: { commandsPerMinute: number; queriesPerMinute: number; webhooksPerMinute: number };
+  rateLimits: {
+    commandsPerMinute: number;
+    queriesPerMinute: number;
+    webhooksPerMinute: number;
+    addressPerMinute: number;
+    redisTimeoutMs: number;
+  };
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -124,6 +136,8 @@ const schema = z.object({
   RATE_LIMIT_COMMANDS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_QUERIES_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
+  RATE_LIMIT_ADDRESS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: positiveInteger(60_000),
   SHUTDOWN_TIMEOUT_MS: positiveInteger(300_000),
   LOG_LEVEL: optionalText.refine((value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value), {
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
@@ -170,6 +184,8 @@ function httpConfigOf(values: Values, config: Config): HttpConfig {
       commandsPerMinute: values.RATE_LIMIT_COMMANDS_PER_MINUTE ?? DEFAULT_COMMANDS_PER_MINUTE,
       queriesPerMinute: values.RATE_LIMIT_QUERIES_PER_MINUTE ?? DEFAULT_QUERIES_PER_MINUTE,
       webhooksPerMinute: values.RATE_LIMIT_WEBHOOKS_PER_MINUTE ?? DEFAULT_WEBHOOKS_PER_MINUTE,
+      addressPerMinute: values.RATE_LIMIT_ADDRESS_PER_MINUTE ?? DEFAULT_ADDRESS_PER_MINUTE,
+      redisTimeoutMs: values.RATE_LIMIT_REDIS_TIMEOUT_MS ?? DEFAULT_REDIS_TIMEOUT_MS,
     },
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL ?? 'info',

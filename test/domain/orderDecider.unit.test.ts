@@ -194,11 +194,11 @@ test('a finalized order is refunded with the reversal and the payout; a paid one
   given(orderDecider, paid).when({ type: 'RefundOrder', actor: operator, reason: '' }).thenRejects(t, 'INVALID_REASON');
 });
 
-test('the buyer or an operator cancels an unpaid order; not a paid one, not another buyer', (t) => {
+test('the buyer or an operator cancels an unpaid order; not a paid one; another buyer is told the order does not exist', (t) => {
   given(orderDecider, created).when(cancel).then(t, [cancelled[1]!]);
   given(orderDecider, created)
     .when({ ...cancel, actor: otherBuyer })
-    .thenRejects(t, 'ORDER_NOT_BUYER');
+    .thenRejects(t, 'ORDER_NOT_FOUND');
   given(orderDecider, paid).when(cancel).thenRejects(t, 'ORDER_NOT_CANCELLABLE');
   given(orderDecider, cancelled).when(cancel).thenRejects(t, 'ORDER_NOT_CANCELLABLE');
   given(orderDecider, created)

@@ -16,7 +16,7 @@ export interface CliOptions {
   /** Variables added to a copy of this process's environment, minus DATABASE_URL unless given. */
   env?: Record<string, string>;
   /** Written to the command's standard input, which is then closed. */
-  input?: string;
+  input?: string | Buffer;
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {

@@ -43,10 +43,15 @@ export function parseNumeric(text: string): number | string {
 }
 
 /** A connection string with any password removed, for logs and messages. */
+/** Query parameters that carry a secret in a libpq-style URL (pg-connection-string reads them). */
+const SECRET_PARAMETER = /pass|secret|key|token/i;
+
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()])
+      if (SECRET_PARAMETER.test(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '<unparseable database URL>';

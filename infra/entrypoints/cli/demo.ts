@@ -3,6 +3,10 @@
  * embedded database by default): the marketplace workload of
  * commands/demo/demoWorkload.ts, then a verified chain, the trial balance, the
  * projection digests and a ledger proof checked against the chain.
+ *
+ * The chain is append-only: what the demo writes can never be taken back. So
+ * it runs only on an empty chain, or with --yes on one that is not, and never
+ * with NODE_ENV=production.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,14 +28,26 @@ function money(minor: number): string {
   return (minor / 100).toFixed(2);
 }
 
-async function run(options: { orders?: string }): Promise<number> {
+async function run(options: { orders?: string; yes?: boolean }): Promise<number> {
   const config = loadConfig();
   const orders = options.orders === undefined ? DEFAULT_DEMO_ORDERS : parseCount(options.orders, '--orders', 1);
+  if (config.production) {
+    process.stderr.write(
+      'chainbook demo: refused with NODE_ENV=production: it appends invented orders, payments and refunds that the chain keeps forever\n',
+    );
+    return EXIT.failed;
+  }
   const app = await openApp(config);
   const { runtime, deps } = app;
   const say = (text: string): void => void process.stdout.write(`${text}\n`);
   try {
     const head = await runtime.store.head(deps.chain);
+    if (head.seq > 0 && options.yes !== true) {
+      process.stderr.write(
+        `chainbook demo: refused: chain ${deps.chain} on ${runtime.db.location} already holds ${head.seq} records, and the demo's invented business could never be removed from it; use an empty store (CHAINBOOK_DATA_DIR=<new folder>) or --yes\n`,
+      );
+      return EXIT.failed;
+    }
     const checkpoint = (await projectionCheckpoints(runtime.db)).get(deps.chain) ?? 0;
     if (checkpoint !== head.seq) {
       throw new UsageError(
@@ -94,5 +110,6 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       'run the marketplace workload on the configured store (embedded by default): manifests, listings, orders, payments, royalties, a refund, a 3-of-5 upgrade, a ledger proof; then verify and print the trial balance and projection digests',
     )
     .option('--orders <n>', `orders to place (default ${DEFAULT_DEMO_ORDERS})`)
-    .action(async (options: { orders?: string }) => exit(await run(options)));
+    .option('--yes', 'run on a chain that already holds records (its records stay; the demo adds its own for good)')
+    .action(async (options: { orders?: string; yes?: boolean }) => exit(await run(options)));
 }

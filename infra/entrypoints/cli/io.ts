@@ -1,4 +1,5 @@
 /** Terminal output shared by CLI commands: errors, progress, writing with backpressure. */
+import { ChainError } from '../../../chain/errors.ts';
 import { CodedError } from '../../../domain/errors.ts';
 
 /** Exit codes of every command (audit-verify's are those of docs/FORMAT.md section 5). */
@@ -8,6 +9,53 @@ export class UsageError extends CodedError {
   constructor(message: string) {
     super('USAGE', message);
   }
+}
+
+/**
+ * Codes that mean the command could not run (exit 2): its arguments, the
+ * configuration, the environment (data folder, database version, keys,
+ * signer start-up, HSM). Other coded errors are rejections of what was asked
+ * (exit 1): a chain or business rule said no.
+ */
+const COULD_NOT_RUN = new Set([
+  'USAGE',
+  'INVALID_ARGUMENT',
+  'INVALID_CONFIGURATION',
+  'ARCHIVE_EMPTY',
+  'INVALID_SIGNER_REGISTRY',
+  'SIGNER_REGISTRY_UNREADABLE',
+  'SOURCE_UNREADABLE',
+  'SOURCE_TOO_LARGE',
+  'UNKNOWN_CHAIN',
+  'DATA_DIR_IN_USE',
+  'DATABASE_NEWER_THAN_SOFTWARE',
+  'MIGRATION_CHANGED',
+  'PROJECTIONS_STALE',
+  'LOCAL_SIGNER_REFUSED',
+  'LOCAL_KEY_EXPOSED',
+  'SIGNER_KEY_MISMATCH',
+  'SIGNER_NOT_REGISTERED',
+  'SIGNER_NOT_YET_DEPLOYED',
+  'SIGNER_RETIRED',
+  'SIGNER_EXISTS',
+  'DEPLOYED_AT_NOT_IN_FUTURE',
+  'RETIRED_AT_IN_PAST',
+  'BREAKGLASS_KEY_UNREADABLE',
+  'HSM_UNAVAILABLE',
+  'HSM_TOKEN_NOT_FOUND',
+  'HSM_LOGIN_FAILED',
+  'HSM_KEY_NOT_FOUND',
+  'HSM_KEY_AMBIGUOUS',
+  'HSM_KEY_UNSUPPORTED',
+  'HSM_KEY_EXISTS',
+  'REPLAY_TARGET_NOT_EMPTY',
+]);
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ChainError) return EXIT.failed;
+  if (error instanceof CodedError) return COULD_NOT_RUN.has(error.code) ? EXIT.usage : EXIT.failed;
+  // Not ours: a connection refused, a file system error. The command could not run.
+  return EXIT.usage;
 }
 
 export function describeError(error: unknown): string {

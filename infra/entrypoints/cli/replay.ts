@@ -4,7 +4,8 @@
  * --from-data-dir or --from-archive, restores a fresh database from another
  * one or from the archive (disaster recovery). Prints the
  * projection digests; --compare checks them against the live projections
- * (exit 1 on any difference).
+ * (exit 1 on any difference) and, in place, is a pure check: the rebuild is
+ * rolled back unless --rebuild asks to keep it.
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
@@ -33,6 +34,7 @@ interface ReplayCommandOptions {
   force?: boolean;
   signers?: string;
   compare?: boolean;
+  rebuild?: boolean;
   dryRun?: boolean;
   threads?: string;
   json?: boolean;
@@ -140,7 +142,11 @@ async function run(options: ReplayCommandOptions): Promise<number> {
   }
   if (options.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.databaseUrl))
     throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  if (options.rebuild === true && (options.compare !== true || options.dryRun === true))
+    throw new UsageError('--rebuild goes with --compare, and not with --dry-run');
   const from = await openReplaySource(options, config, registry);
+  // In place, --compare only checks: the projections are left as they were unless --rebuild says otherwise.
+  const checkOnly = from === undefined && options.compare === true && options.rebuild !== true;
   const target = await openDatabase({
     databaseUrl: options.databaseUrl ?? (options.dataDir ? undefined : config.databaseUrl),
     dataDir: options.dataDir ?? config.dataDir,
@@ -160,7 +166,7 @@ async function run(options: ReplayCommandOptions): Promise<number> {
       checker,
       compare: options.compare === true || options.compareDatabase !== undefined,
       replaceExisting: options.force === true,
-      dryRun: options.dryRun === true,
+      dryRun: options.dryRun === true || checkOnly,
       onProgress: ({ chain, checked, total }) => {
         const rate = Math.round((checked * 1000) / Math.max(1, Date.now() - started));
         progress.update(
@@ -208,7 +214,11 @@ export function registerReplay(program: Command, exit: (code: number) => void): 
     .option('-s, --signers <file>', 'signer registry to verify records against (default: the registry in use)')
     .option(
       '--compare',
-      "compare the rebuilt digests with the live projections' (the target's before, or the source's); exit 1 on any difference",
+      "compare the rebuilt digests with the live projections' (the target's, or the source's); exit 1 on any difference; in place a pure check, rolled back (the projection tables are locked while it runs)",
+    )
+    .option(
+      '--rebuild',
+      'with --compare in place: keep the rebuilt projections (without it, --compare changes nothing)',
     )
     .option('--dry-run', 'roll back at the end: verify, rebuild and compare without changing anything')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')

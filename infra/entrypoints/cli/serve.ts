@@ -12,27 +12,28 @@ import { firstStartToken, FIRST_ADMIN_ACTOR } from '../http/auth/tokens.ts';
 import { loadServeConfig, type ServeConfig } from '../../wiring/httpConfig.ts';
 import { ROUTES, startHttpServer } from '../http/server.ts';
 import { createServices } from '../http/services.ts';
-import { describeError, EXIT } from './io.ts';
+import { describeError, EXIT, exitCodeFor } from './io.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-async function open(): Promise<{ serve: ServeConfig; app: App } | string> {
+async function open(): Promise<{ serve: ServeConfig; app: App } | CodedError> {
   try {
     const serve = loadServeConfig();
     return { serve, app: await openApp(serve.config) };
   } catch (error) {
-    if (error instanceof CodedError) return describeError(error);
+    if (error instanceof CodedError) return error;
     throw error;
   }
 }
 
 async function run(): Promise<number> {
   const opened = await open();
-  if (typeof opened === 'string') {
-    process.stderr.write(`chainbook serve: refusing to start: ${opened}\n`);
-    return EXIT.failed;
+  if (opened instanceof CodedError) {
+    process.stderr.write(`chainbook serve: refusing to start: ${describeError(opened)}\n`);
+    // A configuration refused is a command that could not run (2), as everywhere in the CLI.
+    return exitCodeFor(opened);
   }
   const { serve, app } = opened;
   // Before the services read the token file.

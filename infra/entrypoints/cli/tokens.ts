@@ -16,11 +16,13 @@ export function registerTokens(program: Command, exit: (code: number) => void): 
     .description('make a token for an actor and role; prints it once')
     .requiredOption('--actor <id>', 'the actor id the token authenticates as')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--expires-at <time>', 'refuse the token from this RFC 3339 time on (e.g. 2027-01-31T00:00:00Z)')
     .option('--file <path>', 'the token file (default CHAINBOOK_TOKENS_FILE or <data dir>/tokens.json)')
-    .action((options: { actor: string; role: string; file?: string }) => {
+    .action((options: { actor: string; role: string; expiresAt?: string; file?: string }) => {
       if (!(ROLES as readonly string[]).includes(options.role))
         throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-      process.stdout.write(`${addToken(tokensPath(options.file), options.actor, options.role as Role)}\n`);
+      const token = addToken(tokensPath(options.file), options.actor, options.role as Role, options.expiresAt);
+      process.stdout.write(`${token}\n`);
       exit(EXIT.ok);
     });
   tokens
@@ -30,7 +32,8 @@ export function registerTokens(program: Command, exit: (code: number) => void): 
     .option('--file <path>', 'the token file')
     .action((options: { actor: string; file?: string }) => {
       const removed = revokeTokens(tokensPath(options.file), options.actor);
-      process.stdout.write(`${removed} token(s) removed; restart chainbook serve to apply\n`);
+      // A running server re-reads the file within TOKEN_FILE_CHECK_INTERVAL_MS.
+      process.stdout.write(`${removed} token(s) removed; a running server applies it within a second\n`);
       exit(removed > 0 ? EXIT.ok : EXIT.failed);
     });
   tokens

@@ -53,7 +53,7 @@ export const commandResponseSchema = z.object({
   replayed: z
     .boolean()
     .describe(
-      'false: a retry under the same Idempotency-Key gets the first response byte for byte, marked by the header Idempotent-Replayed: true',
+      'true on a retry under the same Idempotency-Key: the first response again, with the header Idempotent-Replayed: true',
     ),
 });
 
@@ -164,9 +164,8 @@ function observe(operationId: string, result: CommandResult | undefined, outcome
 
 /**
  * Runs a command for `actor` with an optional Idempotency-Key, passed down as
- * given: the command answers a retry with its first result, which is sent as
- * the first response was (`replayed` false, as then) with the header
- * Idempotent-Replayed. Shared by the command routes and the payment webhook.
+ * given: the command answers a retry with its first result, which is sent
+ * again with `replayed: true` and the header Idempotent-Replayed. Shared by the command routes and the payment webhook.
  */
 export async function runCommand(
   services: HttpServices,
@@ -200,7 +199,7 @@ export async function runCommand(
   if (result.replayed)
     return {
       status: 200,
-      body: commandBody({ ...result, replayed: false }),
+      body: commandBody(result),
       headers: { 'Idempotent-Replayed': 'true' },
     };
   observe(operationId, result, 'ok', (performance.now() - started) / 1000);

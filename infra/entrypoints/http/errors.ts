@@ -16,12 +16,16 @@ export const HTTP_ERROR_CODES = {
   WEBHOOK_SIGNATURE_INVALID: 401,
   NOT_FOUND: 404,
   RECORD_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
+  AUTHENTICATION_UNAVAILABLE: 503,
 } as const;
 
 /** Shape of the request (400): which field and why is in details. */
@@ -46,7 +50,6 @@ const VALIDATION = [
 const FORBIDDEN = [
   'FORBIDDEN_ROLE',
   'LISTING_NOT_OWNER',
-  'ORDER_NOT_BUYER',
   'MANIFEST_PUBLISHER_MISMATCH',
   'UPGRADE_APPROVER_NOT_NAMED',
 ] as const;
@@ -147,6 +150,7 @@ const RETRY_AFTER_SECONDS: Readonly<Record<string, number>> = {
   WRITER_CLOSED: 5,
   SHUTTING_DOWN: 5,
   PROJECTIONS_BEHIND: 30,
+  AUTHENTICATION_UNAVAILABLE: 5,
 };
 
 /** An error of the HTTP layer itself, with its response headers. */
@@ -198,8 +202,15 @@ function bodyParserError(error: unknown): CodedError | undefined {
   }
 }
 
+/** The router decodes path parameters with decodeURIComponent, which throws on `%ud800` or a lone `%`. */
+function undecodablePath(error: unknown): CodedError | undefined {
+  if (!(error instanceof URIError)) return undefined;
+  const problem = 'path: a parameter is not valid percent-encoded UTF-8';
+  return new CodedError('INVALID_INPUT', `invalid input: ${problem}`, { problems: [problem] });
+}
+
 export function errorResponse(error: unknown, requestId: string): ErrorResponse {
-  const coded = error instanceof CodedError ? error : bodyParserError(error);
+  const coded = error instanceof CodedError ? error : (bodyParserError(error) ?? undecodablePath(error));
   const status = coded ? HTTP_STATUS_BY_CODE[coded.code] : undefined;
   if (!coded || status === undefined || status === 500) {
     return {

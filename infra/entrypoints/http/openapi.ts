@@ -130,7 +130,7 @@ export function openApiDocument(routes: readonly RouteSpec[]): JsonSchema {
       title: 'Chainbook',
       version: VERSION,
       description:
-        'Commands (POST) append signed, hash-chained records; queries (GET) read the projections. Errors are {"error": {"code", "message", "details"}}.',
+        'Commands (POST) append signed, hash-chained records; queries (GET) read the projections. Errors are {"error": {"code", "message", "details"}}. On any path: another method than those listed answers 405 METHOD_NOT_ALLOWED with Allow; request headers over 16 KiB answer 431 HEADERS_TOO_LARGE; a request that is not HTTP/1.1 answers 400 INVALID_HEADER. Bodies are parsed strictly: invalid UTF-8, a repeated key, an integral number written with a fraction or exponent, U+0000 or a lone surrogate is 400 INVALID_JSON.',
     },
     components: {
       securitySchemes: {

@@ -1,84 +1,158 @@
 /**
- * Rate limits per actor and route class (commands, queries, webhooks), per
- * minute, with rate-limiter-flexible: in memory by default, in Redis when
- * REDIS_URL is set so that every API process shares the counts. When Redis
- * fails, an in-memory limiter of the same size takes over (no request is
- * refused or let through unbounded because Redis is down).
+ * Rate limits per minute, with rate-limiter-flexible: per client address
+ * before authentication (an unauthenticated flood is refused before any token
+ * is checked), then per actor and route class (commands, queries, webhooks;
+ * a public route counts its caller's address). In memory by default, in Redis
+ * when REDIS_URL is set so that every API process shares the counts.
+ *
+ * When Redis fails or answers later than RATE_LIMIT_REDIS_TIMEOUT_MS, the
+ * request is counted by this process alone, against the same limit: fail
+ * open, so that a Redis outage does not take the API down, but never
+ * silently: each such decision counts in rate_limit_redis_fallbacks_total and
+ * a warning is logged (at most one per FALLBACK_WARNING_INTERVAL_MS).
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { rateLimitRedisFallbacksTotal } from '../../adapters/metrics.ts';
 import { HttpError } from './errors.ts';
 import type { HttpConfig } from '../../wiring/httpConfig.ts';
 
 export const ROUTE_CLASSES = ['command', 'query', 'webhook'] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
+/** The limit counted before authentication, per client address. */
+export type LimitClass = RouteClass | 'address';
+const LIMIT_CLASSES: readonly LimitClass[] = [...ROUTE_CLASSES, 'address'];
 const WINDOW_SECONDS = 60;
-/** How long a Redis call may take before it fails and the in-memory limiter answers instead. */
-const REDIS_COMMAND_TIMEOUT_MS = 250;
+const FALLBACK_WARNING_INTERVAL_MS = 10_000;
+
+/** Longest the server waits at start for its first Redis connection before it listens. */
+const REDIS_START_WAIT_MS = 5000;
 
 export interface RateLimits {
   /** Counts one request; throws 429 RATE_LIMITED with Retry-After when over the limit. */
-  consume(routeClass: RouteClass, key: string): Promise<void>;
+  consume(limitClass: LimitClass, key: string): Promise<void>;
+  /**
+   * Resolves once Redis is connected, has failed, or REDIS_START_WAIT_MS passed:
+   * without it the first requests of a new process would be counted alone
+   * while the connection is still being made.
+   */
+  started(): Promise<void>;
   close(): Promise<void>;
 }
 
-function pointsOf(config: HttpConfig['rateLimits'], routeClass: RouteClass): number {
-  if (routeClass === 'command') return config.commandsPerMinute;
-  if (routeClass === 'query') return config.queriesPerMinute;
+/** Told when Redis could not decide and this process counted alone. */
+export type RedisFallbackListener = (limitClass: LimitClass, error: unknown) => void;
+
+function pointsOf(config: HttpConfig['rateLimits'], limitClass: LimitClass): number {
+  if (limitClass === 'command') return config.commandsPerMinute;
+  if (limitClass === 'query') return config.queriesPerMinute;
+  if (limitClass === 'address') return config.addressPerMinute;
   return config.webhooksPerMinute;
 }
 
-function limiterFor(
-  prefix: string,
-  routeClass: RouteClass,
-  points: number,
-  redis: Redis | undefined,
-): RateLimiterAbstract {
-  const memory = new RateLimiterMemory({ keyPrefix: `${prefix}-${routeClass}`, points, duration: WINDOW_SECONDS });
-  if (!redis) return memory;
-  return new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix: `${prefix}-rl-${routeClass}`,
-    points,
-    duration: WINDOW_SECONDS,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: memory,
-  });
+interface Limiter {
+  shared: RateLimiterAbstract | undefined;
+  local: RateLimiterAbstract;
 }
 
-export function rateLimits(config: Pick<HttpConfig, 'rateLimits' | 'redisUrl' | 'rateLimitKeyPrefix'>): RateLimits {
-  // enableOfflineQueue off: while Redis is unreachable, calls fail at once and the insurance limiter counts.
+function limiterFor(prefix: string, limitClass: LimitClass, points: number, redis: Redis | undefined): Limiter {
+  const local = new RateLimiterMemory({ keyPrefix: `${prefix}-${limitClass}`, points, duration: WINDOW_SECONDS });
+  if (!redis) return { shared: undefined, local };
+  return {
+    shared: new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${prefix}-rl-${limitClass}`,
+      points,
+      duration: WINDOW_SECONDS,
+      rejectIfRedisNotReady: true,
+    }),
+    local,
+  };
+}
+
+function rateLimited(config: HttpConfig['rateLimits'], limitClass: LimitClass, rejection: RateLimiterRes): HttpError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+  const what = limitClass === 'address' ? 'requests from one address' : `${limitClass} requests`;
+  return new HttpError(
+    'RATE_LIMITED',
+    `more than ${pointsOf(config, limitClass)} ${what} per minute`,
+    { routeClass: limitClass, retryAfterSeconds },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+}
+
+export function rateLimits(
+  config: Pick<HttpConfig, 'rateLimits' | 'redisUrl' | 'rateLimitKeyPrefix'>,
+  onRedisFallback: RedisFallbackListener = () => undefined,
+): RateLimits {
+  // enableOfflineQueue off: while Redis is unreachable, calls fail at once and the process counts alone.
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
-        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+        commandTimeout: config.rateLimits.redisTimeoutMs,
       })
     : undefined;
-  redis?.on('error', () => undefined); // reconnects by itself; the insurance limiter covers the gap
+  redis?.on('error', () => undefined); // reconnects by itself; each failed decision is reported below
+  const connected = new Promise<void>((resolve) => {
+    if (!redis) return resolve();
+    const timer = setTimeout(resolve, REDIS_START_WAIT_MS);
+    timer.unref();
+    const done = () => (clearTimeout(timer), resolve());
+    redis.once('ready', done);
+    redis.once('error', done);
+  });
   const limiters = new Map(
-    ROUTE_CLASSES.map((routeClass) => [
-      routeClass,
-      limiterFor(config.rateLimitKeyPrefix, routeClass, pointsOf(config.rateLimits, routeClass), redis),
+    LIMIT_CLASSES.map((limitClass) => [
+      limitClass,
+      limiterFor(config.rateLimitKeyPrefix, limitClass, pointsOf(config.rateLimits, limitClass), redis),
     ]),
   );
-  return {
-    async consume(routeClass, key) {
+  async function decide(limitClass: LimitClass, key: string): Promise<void> {
+    const limiter = limiters.get(limitClass)!;
+    if (limiter.shared) {
       try {
-        await limiters.get(routeClass)!.consume(key);
+        await limiter.shared.consume(key);
+        return;
+      } catch (error) {
+        if (error instanceof RateLimiterRes) throw error;
+        rateLimitRedisFallbacksTotal.inc({ route_class: limitClass });
+        onRedisFallback(limitClass, error);
+      }
+    }
+    await limiter.local.consume(key);
+  }
+  return {
+    async consume(limitClass, key) {
+      try {
+        await decide(limitClass, key);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new HttpError(
-          'RATE_LIMITED',
-          `more than ${pointsOf(config.rateLimits, routeClass)} ${routeClass} requests per minute`,
-          { routeClass, retryAfterSeconds },
-          { 'Retry-After': String(retryAfterSeconds) },
-        );
+        throw rateLimited(config.rateLimits, limitClass, rejection);
       }
     },
+    started: () => connected,
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
+  };
+}
+
+/** A listener that logs a warning at most once per FALLBACK_WARNING_INTERVAL_MS. */
+export function warnOnFallback(
+  warn: (fields: Record<string, unknown>, message: string) => void,
+): RedisFallbackListener {
+  let lastWarningMs = -Infinity;
+  let since = 0;
+  return (limitClass, error) => {
+    since += 1;
+    const now = Date.now();
+    if (now - lastWarningMs < FALLBACK_WARNING_INTERVAL_MS) return;
+    lastWarningMs = now;
+    warn(
+      { routeClass: limitClass, fallbacks: since, err: error instanceof Error ? error.message : String(error) },
+      'rate limit: Redis failed or was slow; this process counts alone (rate_limit_redis_fallbacks_total)',
+    );
+    since = 0;
   };
 }

@@ -4,12 +4,15 @@
  * in its window, a probe signs and verifies; infra/wiring/signing.ts). The signer
  * verdict is reused for READY_CACHE_MS so that probes do not load a KMS.
  * SIGNING_DISABLED_REASON is read-only mode on purpose: reported, not a
- * failure (queries are served; commands get 503).
+ * failure (queries are served; commands get 503). With OIDC, the last
+ * attempt to fetch the issuer's key set must not have failed: while it does,
+ * JWT callers get 503 (infra/entrypoints/http/auth/authenticate.ts).
  */
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import type { Signer } from '../../../chain/signer.ts';
 import { projectionCheckpoints } from '../../../projections/projections.ts';
 import type { App } from '../../wiring/app.ts';
+import { probeKeySet, type KeySetHealth } from './auth/authenticate.ts';
 import { pendingMigrations } from '../../adapters/sql/migrate.ts';
 import type { BackendSigner } from '../../adapters/signers/backend.ts';
 import { signerReadiness } from '../../wiring/signing.ts';
@@ -30,6 +33,23 @@ export interface Readiness {
     migrations: Check;
     projections: Check;
     signing: Check & { readOnly?: boolean; kid: string };
+    authentication?: Check;
+  };
+}
+
+function failing(health: KeySetHealth): boolean {
+  const failure = health.lastFailure;
+  return failure !== undefined && (health.lastSuccessAtMs ?? -1) <= failure.atMs;
+}
+
+async function keySetCheck(keySet: { health: KeySetHealth; jwksUrl: string }): Promise<Check> {
+  const { health } = keySet;
+  if (failing(health)) await probeKeySet(keySet.jwksUrl, health, READY_CHECK_TIMEOUT_MS);
+  const failure = health.lastFailure;
+  if (failure === undefined || !failing(health)) return { ok: true };
+  return {
+    ok: false,
+    message: `the OIDC key set could not be fetched at ${new Date(failure.atMs).toISOString()}: ${failure.message}`,
   };
 }
 
@@ -108,6 +128,7 @@ export function readinessCheck(
   app: App,
   registry: SignerRegistry,
   signingDisabledReason: string | undefined,
+  keySet?: { health: KeySetHealth; jwksUrl: string },
 ): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
   let cached: { atMs: number; check: Check } | undefined;
@@ -125,14 +146,16 @@ export function readinessCheck(
       signingDisabledReason !== undefined
         ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
         : { ...(await within(signing(), 'the signer')), kid };
+    const authentication = keySet ? await keySetCheck(keySet) : undefined;
     const failed =
+      authentication?.ok === false ||
       !checks.database.ok ||
       !checks.migrations.ok ||
       !checks.projections.ok ||
       (!signingCheck.ok && signingDisabledReason === undefined);
     return {
       status: failed ? 'not-ready' : signingDisabledReason !== undefined ? 'read-only' : 'ready',
-      checks: { ...checks, signing: signingCheck },
+      checks: { ...checks, signing: signingCheck, ...(authentication ? { authentication } : {}) },
     };
   };
 }

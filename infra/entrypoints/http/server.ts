@@ -7,10 +7,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import { ChainError } from '../../../chain/errors.ts';
+import { parseStrictJsonBytes, StrictJsonError, stringProblem } from '../../../chain/strictJson.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
 import { errorResponse, HttpError } from './errors.ts';
@@ -128,11 +130,20 @@ function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
 function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
   return async (request, response, next) => {
     if (spec.routeClass === 'operations') return next();
+    const actorId = locals(response).actorId;
+    // Webhooks and public routes have no actor: their caller's address is counted.
     const key =
-      spec.routeClass === 'webhook'
-        ? `ip:${request.ip ?? 'unknown'}`
-        : `actor:${locals(response).actorId ?? 'unknown'}`;
+      spec.routeClass === 'webhook' || actorId === undefined ? `ip:${request.ip ?? 'unknown'}` : `actor:${actorId}`;
     await services.rateLimits.consume(spec.routeClass, key);
+    next();
+  };
+}
+
+/** Before authentication: a flood of requests with bad or no tokens is refused per client address. */
+function addressLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
+  return async (request, _response, next) => {
+    if (spec.routeClass === 'operations') return next();
+    await services.rateLimits.consume('address', `ip:${request.ip ?? 'unknown'}`);
     next();
   };
 }
@@ -147,13 +158,17 @@ function readOnlyGate(services: HttpServices): RequestHandler {
   };
 }
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
 function mediaType(): RequestHandler {
   return (request, _response, next) => {
     // An empty body needs no type (a command whose input is all in the path); any other must be JSON.
     const empty = request.get('content-length') === '0' && request.get('transfer-encoding') === undefined;
-    if (!empty && request.is('application/json') === false)
-      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', {
-        contentType: request.get('content-type') ?? null,
+    const contentType = request.get('content-type');
+    const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
+    if (!empty && (request.is('application/json') === false || (charset !== undefined && charset !== 'utf-8')))
+      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json in UTF-8', {
+        contentType: contentType ?? null,
       });
     next();
   };
@@ -175,14 +190,52 @@ function webhookSignature(services: HttpServices): RequestHandler {
       services.http.webhookToleranceSeconds,
       Date.now(),
     );
-    try {
-      request.body = raw.length === 0 ? undefined : (JSON.parse(raw.toString('utf8')) as unknown);
-    } catch {
-      throw new HttpError('INVALID_JSON', 'the body is not JSON');
-    }
+    request.body = raw.length === 0 ? undefined : strictBody(raw);
     rawBodies.set(request, raw);
     next();
   };
+}
+
+/**
+ * The body as sent or a refusal: invalid UTF-8, a repeated key, an integral
+ * number written with a fraction or exponent, NUL or a lone surrogate would
+ * otherwise be changed silently before being signed (chain/strictJson.ts).
+ */
+function strictBody(raw: Buffer): unknown {
+  try {
+    return parseStrictJsonBytes(raw);
+  } catch (error) {
+    if (!(error instanceof StrictJsonError)) throw error;
+    throw new HttpError('INVALID_JSON', `the body is not accepted: ${error.message}`, { position: error.position });
+  }
+}
+
+function jsonBody(): RequestHandler {
+  return (request, _response, next) => {
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    // An empty body is an empty object, as express.json made it: commands whose input is all in the path.
+    request.body = raw.length === 0 ? {} : strictBody(raw);
+    next();
+  };
+}
+
+/**
+ * Path and query strings pass the same check as the strings of a body: no
+ * NUL (PostgreSQL refuses it in text) and no lone surrogate, on both engines.
+ */
+function checkStrings(values: Record<string, unknown>, where: string): void {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    for (const text of Array.isArray(value) ? value : [value]) {
+      if (typeof text !== 'string') continue;
+      const problem = stringProblem(key) ?? stringProblem(text);
+      if (problem !== undefined) problems.push(`${where}.${stringProblem(key) === undefined ? key : '?'}: ${problem}`);
+    }
+  }
+  if (problems.length > 0)
+    throw new CodedError('INVALID_INPUT', `invalid input: ${problems.slice(0, MAX_PROBLEMS).join('; ')}`, {
+      problems: problems.slice(0, MAX_PROBLEMS),
+    });
 }
 
 function parsed(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
@@ -198,6 +251,8 @@ function parsed(schema: z.ZodType | undefined, value: unknown, where: string): u
 function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
   return async (request, response) => {
     const state = locals(response);
+    checkStrings(request.params, 'path');
+    checkStrings(request.query as Record<string, unknown>, 'query');
     const routeRequest: RouteRequest<unknown, unknown, unknown> = {
       actor: response.locals['actor'] as RouteRequest<unknown, unknown, unknown>['actor'],
       params: parsed(spec.params, { ...request.params }, 'path'),
@@ -226,15 +281,41 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
       next();
     },
   ];
+  steps.push(addressLimit(spec, services));
   if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
   if (spec.method === 'post') steps.push(mediaType());
   if (spec.roles === 'webhook')
     steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
-  else if (spec.method === 'post') steps.push(express.json({ limit: services.http.maxBodyBytes, type: () => true }));
+  else if (spec.method === 'post')
+    steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), jsonBody());
   steps.push(execute(spec, services));
   router[spec.method](spec.path, ...steps);
+}
+
+function methodsByPath(routes: readonly RouteSpec[]): Map<string, string[]> {
+  const methods = new Map<string, string[]>();
+  for (const spec of routes) {
+    const verbs = spec.method === 'get' ? ['GET', 'HEAD'] : ['POST'];
+    methods.set(spec.path, [...(methods.get(spec.path) ?? []), ...verbs]);
+  }
+  return methods;
+}
+
+/** A known path asked with a method it does not have: 405 with Allow (RFC 9110 section 15.5.6). */
+function methodNotAllowed(methods: readonly string[]): RequestHandler {
+  const allow = methods.join(', ');
+  return (request, _response, next) => {
+    next(
+      new HttpError(
+        'METHOD_NOT_ALLOWED',
+        `${request.method} is not allowed here; use ${allow}`,
+        { allowed: [...methods] },
+        { Allow: allow },
+      ),
+    );
+  };
 }
 
 function errorHandler(
@@ -265,11 +346,40 @@ export function createHttpApp(
   app.set('query parser', 'simple');
   app.use(requestContext(services, gate));
   for (const spec of routes) mount(app, spec, services);
+  for (const [path, methods] of methodsByPath(routes)) app.route(path).all(methodNotAllowed(methods));
   app.use(() => {
     throw new HttpError('NOT_FOUND', 'no such route; GET /openapi.json lists them');
   });
   app.use(errorHandler(services));
   return app;
+}
+
+/**
+ * Requests node refuses before express sees them (headers over its limit,
+ * a malformed request line) get the error format too; with a listener, node
+ * leaves the answer to us (docs/DESIGN.md, "Interfaces and configuration").
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'HEADERS_TOO_LARGE',
+          'the request headers are larger than the server accepts',
+        ]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'INVALID_HEADER', 'the request could not be parsed as HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message, details: {} } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export interface RunningServer {
@@ -284,7 +394,9 @@ export async function startHttpServer(
   options: { port: number; host: string },
 ): Promise<RunningServer> {
   const gate: ShutdownGate = { closing: false, inFlight: 0 };
+  await services.rateLimits.started();
   const server = createServer(createHttpApp(services, gate));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

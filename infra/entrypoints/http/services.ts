@@ -5,12 +5,12 @@
  */
 import type { JWTVerifyGetKey } from 'jose';
 import type { App } from '../../wiring/app.ts';
-import { authenticator } from './auth/authenticate.ts';
-import { readTokenFile } from './auth/tokens.ts';
-import type { ServeConfig } from '../../wiring/httpConfig.ts';
+import { authenticator, type KeySetHealth } from './auth/authenticate.ts';
+import { tokenFileSource } from './auth/tokens.ts';
+import type { ServeConfig, TokenEntry } from '../../wiring/httpConfig.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
-import { rateLimits } from './rateLimits.ts';
+import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck } from './readiness.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
 
@@ -28,8 +28,19 @@ export function createServices(
   options: ServicesOptions = {},
 ): HttpServices {
   const { config, http } = serve;
-  const tokens = [...readTokenFile(http.tokensPath), ...http.tokens];
   let document: unknown;
+  const logger = options.logger ?? createLogger(http.logLevel);
+  const fileTokens = tokenFileSource(http.tokensPath, (error) =>
+    logger.error({ err: error instanceof Error ? error.message : String(error), path: http.tokensPath }, 'token file'),
+  );
+  let combined: { file: readonly unknown[]; tokens: readonly TokenEntry[] } | undefined;
+  // The same array while the file is unchanged, so that the authenticator keeps its table.
+  const tokens = (): readonly TokenEntry[] => {
+    const file = fileTokens();
+    if (combined?.file !== file) combined = { file, tokens: [...file, ...http.tokens] };
+    return combined.tokens;
+  };
+  const keySetHealth: KeySetHealth = { lastFailure: undefined, lastSuccessAtMs: undefined };
   return {
     app,
     deps: app.deps,
@@ -37,10 +48,25 @@ export function createServices(
     config,
     http,
     registry: app.runtime.registry,
-    rateLimits: rateLimits(http),
-    authenticate: authenticator({ tokens, oidc: http.oidc, ...(options.jwksKeys ? { keys: options.jwksKeys } : {}) }),
-    readiness: readinessCheck(app, app.runtime.registry, config.signingDisabledReason),
-    logger: options.logger ?? createLogger(http.logLevel),
+    rateLimits: rateLimits(
+      http,
+      warnOnFallback((fields, message) => logger.warn(fields, message)),
+    ),
+    authenticate: authenticator({
+      tokens,
+      oidc: http.oidc,
+      keySetHealth,
+      onKeySetFailure: (message) =>
+        logger.error({ jwksUrl: http.oidc?.jwksUrl, err: message }, 'OIDC key set cannot be fetched; JWTs get 503'),
+      ...(options.jwksKeys ? { keys: options.jwksKeys } : {}),
+    }),
+    readiness: readinessCheck(
+      app,
+      app.runtime.registry,
+      config.signingDisabledReason,
+      http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
+    ),
+    logger,
     openApi: () => (document ??= openApiDocument(routes)),
     now: options.now ?? (() => new Date().toISOString()),
   };

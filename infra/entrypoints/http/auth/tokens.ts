@@ -2,10 +2,13 @@
  * Static bearer tokens: each maps to an actor id and a role. Only the SHA-256
  * of a token is stored (tokens.json, mode 0600, or API_TOKENS); the token is
  * shown once, when it is made. Tokens are 32 random bytes, so a plain hash
- * is enough: there is nothing to guess from it.
+ * is enough: there is nothing to guess from it. A token may carry an expiry
+ * (`expiresAt`). The server re-reads the file when it changes (at most
+ * TOKEN_FILE_CHECK_INTERVAL_MS after), so `tokens add` and `tokens revoke`
+ * take effect without a restart.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { ROLES, type Role } from '../../../../domain/actor.ts';
@@ -25,6 +28,7 @@ const tokenFileSchema = z.strictObject({
         actorId: z.string().regex(ACTOR_ID_PATTERN),
         role: z.enum(ROLES),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        expiresAt: z.iso.datetime({ offset: true }).optional(),
       }),
     )
     .max(MAX_TOKENS),
@@ -66,16 +70,63 @@ function writeTokenFile(path: string, tokens: readonly TokenEntry[]): void {
   renameSync(temporary, path);
 }
 
-/** Makes a token for `actorId` with `role`, stores its hash in the file, returns the token (shown once). */
-export function addToken(path: string, actorId: string, role: Role): string {
+/** Makes a token for `actorId` with `role` (until `expiresAt`, RFC 3339, when given), stores its hash in the file, returns the token (shown once). */
+export function addToken(path: string, actorId: string, role: Role, expiresAt?: string): string {
   if (!ACTOR_ID_PATTERN.test(actorId))
     throw new CodedError('INVALID_ARGUMENT', `actor id must match ${ACTOR_ID_PATTERN.source}`);
+  if (expiresAt !== undefined && !z.iso.datetime({ offset: true }).safeParse(expiresAt).success)
+    throw new CodedError('INVALID_ARGUMENT', 'the expiry must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z');
   const tokens = readTokenFile(path);
   if (tokens.length >= MAX_TOKENS)
     throw new CodedError('INVALID_ARGUMENT', `${path} already holds ${MAX_TOKENS} tokens`);
   const token = newToken();
-  writeTokenFile(path, [...tokens, { actorId, role, sha256: tokenDigest(token) }]);
+  writeTokenFile(path, [
+    ...tokens,
+    { actorId, role, sha256: tokenDigest(token), ...(expiresAt === undefined ? {} : { expiresAt }) },
+  ]);
   return token;
+}
+
+/** How often the server looks at the token file for a change (its size, modification time or inode). */
+export const TOKEN_FILE_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * The tokens of the file as they are now: re-read when the file changed,
+ * looked at no more often than every `intervalMs`. The file is replaced by a
+ * rename (writeTokenFile), so a read never sees half of it; a file that does
+ * not read keeps the last tokens read, reported to `onError`.
+ */
+export function tokenFileSource(
+  path: string,
+  onError: (error: unknown) => void,
+  intervalMs = TOKEN_FILE_CHECK_INTERVAL_MS,
+): () => readonly TokenEntry[] {
+  let tokens = readTokenFile(path);
+  let signature = fileSignature(path);
+  let checkedAtMs = Date.now();
+  return () => {
+    const now = Date.now();
+    if (now - checkedAtMs < intervalMs) return tokens;
+    checkedAtMs = now;
+    const current = fileSignature(path);
+    if (current === signature) return tokens;
+    try {
+      tokens = readTokenFile(path);
+      signature = current;
+    } catch (error) {
+      onError(error);
+    }
+    return tokens;
+  };
+}
+
+function fileSignature(path: string): string {
+  try {
+    const stat = statSync(path, { bigint: true });
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+  } catch {
+    return 'absent';
+  }
 }
 
 /** Removes every token of `actorId`; returns how many were removed. */

@@ -110,10 +110,11 @@ export const chainRoutes: readonly RouteSpec[] = [
     method: 'get',
     path: '/kernel/security/status',
     operationId: 'getSecurityStatus',
-    summary: 'The signer in use, the registry (public keys only), and whether the service is read-only',
+    summary:
+      'The signer in use, the registry (public keys only), and whether the service is read-only; public, like a JWKS: verifiers and auditors need no credentials',
     tag: 'kernel',
     routeClass: 'query',
-    roles: READ_ROLES.security,
+    roles: 'public',
     response: z.object({
       mode: z.enum(['read-write', 'read-only']),
       readOnlyReason: z.string().nullable(),
@@ -129,7 +130,7 @@ export const chainRoutes: readonly RouteSpec[] = [
         }),
       ),
     }),
-    errors: QUERY_ERRORS,
+    errors: [429],
     async handle(_request, { app, config, registry }) {
       const signers = [...registry.signers.values()].map((entry) => ({
         signer_kid: entry.kid,

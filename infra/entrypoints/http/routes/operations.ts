@@ -11,6 +11,7 @@ const readinessSchema = z.object({
     migrations: check,
     projections: check,
     signing: check.extend({ readOnly: z.boolean().optional(), kid: z.string() }),
+    authentication: check.optional().describe('with OIDC: the issuer key set could be fetched'),
   }),
 });
 

@@ -113,6 +113,31 @@ test('append keeps the projections: a domain event whose data does not fit its s
   t.is((await storedTexts(s)).length, 1);
 });
 
+test('append refuses a line that JSON.parse would change (a repeated key, an integral number with a fraction, invalid UTF-8, NUL): exit 1, nothing appended for it', async (t) => {
+  const s = await setup(t);
+  const good = eventLine('quote-1', 1001);
+  const cases: [string, string | Buffer, RegExp][] = [
+    ['a repeated key', good.replace('"priceMinor":1001', '"priceMinor":1,"priceMinor":1001'), /appears twice/],
+    ['an integral number with a fraction', good.replace('1001', '1001.00000000000001'), /fraction or exponent/],
+    [
+      'invalid UTF-8',
+      Buffer.concat([
+        Buffer.from(good.split('EUR')[0]!),
+        Buffer.from([0x45, 0xff, 0x52]),
+        Buffer.from(good.split('EUR')[1]!),
+      ]),
+      /not valid UTF-8/,
+    ],
+    ['NUL', good.replace('EUR', 'E\\u0000R'), /NUL/],
+  ];
+  for (const [what, line, message] of cases) {
+    const result = await runCli(['append'], { env: s.env, input: line });
+    t.is(result.code, 1, `${what}: ${result.stderr}`);
+    t.regex(result.stderr, message, what);
+  }
+  t.is((await storedTexts(s)).length, 0);
+});
+
 test('append treats a line that is not JSON as a rejected line', async (t) => {
   const s = await setup(t);
   const result = await runCli(['append'], {

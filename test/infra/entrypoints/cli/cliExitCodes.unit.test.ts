@@ -12,6 +12,8 @@ test('a rejection of what was asked exits 1; a command that could not run exits 
   t.is(exitCodeFor(new UsageError('--from must be an integer')), 2);
   t.is(exitCodeFor(new RegistryError(['x'])), 2);
   t.is(exitCodeFor(new CodedError('DATA_DIR_IN_USE', 'x')), 2);
+  t.is(exitCodeFor(new CodedError('ARCHIVE_EMPTY', 'no batches')), 2);
+  t.is(exitCodeFor(new CodedError('INVALID_CONFIGURATION', 'x')), 2);
   t.is(exitCodeFor(new CodedError('SIGNER_KEY_MISMATCH', 'x')), 2);
   t.is(exitCodeFor(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })), 2);
 });

@@ -45,7 +45,7 @@ async function twice(
   return [first, again];
 }
 
-test('a retry gets a byte-identical body, with the ids and documents the command created, and appends nothing', async (t) => {
+test('a retry gets the first body, with the ids and documents the command created and replayed: true, and appends nothing', async (t) => {
   const server = await testServer(t);
   const [submitted, submittedAgain] = await twice(server, 'publisher', '/manifests', PRODUCT, 'submit-1');
   const manifestId = submitted.body.manifestId as string;
@@ -77,7 +77,9 @@ test('a retry gets a byte-identical body, with the ids and documents the command
     t.truthy(first.body[field], `${field} in the first response`);
     t.is(first.headers.get('idempotent-replayed'), null);
     t.is(again.headers.get('idempotent-replayed'), 'true');
-    t.is(again.text, first.text, `${field}: the retry's body is the first one`);
+    t.false(first.body.replayed);
+    t.true(again.body.replayed, `${field}: the retry's body says it is a replay`);
+    t.deepEqual({ ...again.body, replayed: false }, first.body, `${field}: the retry's body is the first one`);
   }
 });
 
@@ -90,8 +92,10 @@ test('parallel requests under one key append once and all get the same body', as
     ),
   );
   for (const response of responses) t.is(response.status, 200, response.text);
-  t.is(new Set(responses.map((response) => response.text)).size, 1);
+  t.is(new Set(responses.map((response) => JSON.stringify({ ...response.body, replayed: false }))).size, 1);
   t.is(responses.filter((response) => response.headers.get('idempotent-replayed') === null).length, 1);
+  for (const response of responses)
+    t.is(response.body.replayed, response.headers.get('idempotent-replayed') === 'true', 'body and header agree');
 });
 
 test('HTTP and a library call under the same caller and key meet one record: the same result, or IDEMPOTENCY_KEY_REUSED from the same check', async (t) => {

@@ -3,6 +3,7 @@ import test from 'ava';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Signer } from '../../../../chain/signer.ts';
 import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
 import { listedProduct, send, testServer } from '../../../helpers/http.ts';
 
 const KEY = deliveryKey();
@@ -78,7 +79,11 @@ test('SIGNING_DISABLED_REASON: read-only on purpose, reported by /ready and /ker
   const ready = await server.request('GET', '/ready');
   t.is(ready.status, 200);
   t.like(ready.body, { status: 'read-only', checks: { signing: { ok: false, readOnly: true } } });
-  const status = await server.request('GET', '/kernel/security/status', { as: 'auditor' });
+  // Public, as a JWKS is: a verifier or an auditor needs no token to read the keys and the mode.
+  const status = await server.request('GET', '/kernel/security/status');
+  t.is(status.status, 200, status.text);
+  const documented = (await server.request('GET', '/openapi.json')).body.paths['/kernel/security/status'].get;
+  t.deepEqual(documented.security, [], 'the document says no credentials');
   t.like(status.body, {
     mode: 'read-only',
     readOnlyReason: 'KMS outage 2025-02-24T05:15Z',
@@ -119,12 +124,20 @@ test('rate limits per actor and route class: 429 with Retry-After, appending not
   );
 });
 
+async function redisFallbacks(): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('rate_limit_redis_fallbacks_total')!.get();
+  return metric.values.reduce((sum, value) => sum + value.value, 0);
+}
+
 test('with REDIS_URL, two API processes share one rate limit (Redis on 127.0.0.1:6379)', async (t) => {
   const env = {
     REDIS_URL: 'redis://127.0.0.1:6379',
     RATE_LIMIT_QUERIES_PER_MINUTE: '3',
     RATE_LIMIT_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+    // A loaded test machine can make Redis slower than the production default of 250 ms; here it must decide.
+    RATE_LIMIT_REDIS_TIMEOUT_MS: '10000',
   };
+  const fallbacksBefore = await redisFallbacks();
   const first = await testServer(t, { env });
   const second = await testServer(t, { env, test: first.test });
   // The same token table: the same actor on both.
@@ -137,6 +150,40 @@ test('with REDIS_URL, two API processes share one rate limit (Redis on 127.0.0.1
   t.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
   // Tokens differ per server but the actor id is the same: the fourth request is over the shared limit.
   t.is(statuses[3], 429);
+  t.is(await redisFallbacks(), fallbacksBefore, 'Redis decided every request');
+});
+
+test('when Redis cannot decide, each process counts alone (fail open), counted in rate_limit_redis_fallbacks_total and logged', async (t) => {
+  const server = await testServer(t, {
+    // Nothing listens on port 1: every Redis call fails at once.
+    env: { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_QUERIES_PER_MINUTE: '2' },
+  });
+  const before = await redisFallbacks();
+  const statuses: number[] = [];
+  for (let index = 0; index < 3; index += 1)
+    statuses.push((await server.request('GET', '/catalog', { as: 'buyer' })).status);
+  t.deepEqual(statuses, [200, 200, 429], 'the limit still holds, per process');
+  t.true((await redisFallbacks()) - before >= 3, 'every decision without Redis is counted');
+  const metrics = await server.request('GET', '/metrics');
+  t.regex(metrics.text, /rate_limit_redis_fallbacks_total\{route_class="query"\} \d+/);
+  t.true(
+    server.logs.some((line) => line['level'] === 40 && String(line['msg']).includes('this process counts alone')),
+    'a warning is logged',
+  );
+});
+
+test('an unauthenticated flood is limited per client address before any token is checked', async (t) => {
+  const server = await testServer(t, { env: { RATE_LIMIT_ADDRESS_PER_MINUTE: '5' } });
+  const statuses: number[] = [];
+  for (let index = 0; index < 5; index += 1)
+    statuses.push((await send(server.url, 'GET', '/catalog', { token: 'not-a-token' })).status);
+  t.deepEqual(statuses, [401, 401, 401, 401, 401]);
+  const limited = await send(server.url, 'GET', '/catalog', { token: 'not-a-token' });
+  t.is(limited.status, 429, limited.text);
+  t.is(limited.body.error.code, 'RATE_LIMITED');
+  t.true(Number(limited.headers.get('retry-after')) >= 1);
+  t.is((await server.request('GET', '/catalog', { as: 'buyer' })).status, 429, 'the same address, whatever the token');
+  t.is((await server.request('GET', '/health')).status, 200, 'probes are not limited');
 });
 
 test('SIGTERM-style shutdown: stops accepting, finishes the command in flight', async (t) => {

@@ -71,11 +71,11 @@ const PRODUCTION_GUARDS: [string, Record<string, string>, RegExp][] = [
 ];
 
 for (const [what, env, message] of PRODUCTION_GUARDS) {
-  test(`serve refuses to start with exit 1 when ${what}`, async (t) => {
+  test(`serve refuses to start with exit 2 (could not run) when ${what}`, async (t) => {
     const dataDir = tempDir('guard');
     t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
     const result = await runCli(['serve'], { env: { CHAINBOOK_DATA_DIR: dataDir, PORT: '0', ...env } });
-    t.is(result.code, 1, result.stdout + result.stderr);
+    t.is(result.code, 2, result.stdout + result.stderr);
     t.regex(result.stderr, /refusing to start/);
     t.regex(result.stderr, message);
     t.notRegex(result.stdout, /serving/);
