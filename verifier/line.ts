@@ -84,7 +84,13 @@ function positiveInteger(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 1;
 }
 
-/** docs/FORMAT.md section 5, check 1: why a parsed value is not a record of section 1, or undefined when it is. */
+/**
+ * docs/FORMAT.md section 5, check 1: why a parsed value is not a record of
+ * section 1, or undefined when it is. Every string must be well-formed
+ * Unicode (section 1; RFC 8785 has no form for a lone surrogate): the
+ * patterned members are ASCII, `data` is checked by dataProblem, and the
+ * free strings (actor, meta, sig) here, before anything serialises them.
+ */
 export function shapeProblem(r: unknown): string | undefined {
   if (!isObject(r)) return 'not a JSON object';
   if (!hasExactly(r, RECORD_MEMBERS)) {
@@ -111,12 +117,15 @@ export function shapeProblem(r: unknown): string | undefined {
   ) {
     return 'actor is not {id: string, role: string}';
   }
+  if (!actor['id'].isWellFormed() || !actor['role'].isWellFormed()) return 'actor has a string with a lone surrogate';
   if (!isObject(r['data'])) return 'data is not an object';
   const problem = dataProblem(r['data'], 'data', 0);
   if (problem) return problem;
   const meta = r['meta'];
   if (!isObject(meta) || !Object.values(meta).every((value) => typeof value === 'string'))
     return 'meta is not an object of strings';
+  if (!Object.entries(meta).every(([key, value]) => key.isWellFormed() && (value as string).isWellFormed()))
+    return 'meta has a string with a lone surrogate';
   if (typeof r['prevHash'] !== 'string' || !HASH_PATTERN.test(r['prevHash']))
     return 'prevHash is not 64 lowercase hex digits';
   if (typeof r['hash'] !== 'string' || !HASH_PATTERN.test(r['hash'])) return 'hash is not 64 lowercase hex digits';
@@ -131,6 +140,7 @@ export function shapeProblem(r: unknown): string | undefined {
   ) {
     return 'sig is not {kid, alg, value: base64}';
   }
+  if (!sig['kid'].isWellFormed() || !sig['alg'].isWellFormed()) return 'sig has a string with a lone surrogate';
   // Base64 whose unused trailing bits are not zero decodes to the same bytes:
   // a second text for the same record. Only the canonical encoding is accepted.
   if (Buffer.from(sig['value'], 'base64').toString('base64') !== sig['value'])
