@@ -22,7 +22,7 @@ import {
 } from '../chain/record.ts';
 import { SIGNER_EVENT_TYPES, type Delegation } from '../chain/delegation.ts';
 import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
-import { isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
+import { isHighSEcdsa, isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
 
 export type SignatureFailure = 'unknown-signer' | 'algorithm-mismatch' | 'outside-validity-window' | 'bad-signature';
 
@@ -260,6 +260,13 @@ export function checkSignatureBytes(
 ): { ok: true } | { ok: false; reason: SignatureFailure; message: string } {
   if (!isSignatureAlgorithm(alg))
     return { ok: false, reason: 'algorithm-mismatch', message: `unknown algorithm ${JSON.stringify(alg)}` };
-  if (verifySignature(alg, publicKey, hash, preimage, Buffer.from(valueBase64, 'base64'))) return { ok: true };
+  const signature = Buffer.from(valueBase64, 'base64');
+  if (verifySignature(alg, publicKey, hash, preimage, signature)) return { ok: true };
+  if (alg === 'ecdsa-p256-sha256' && isHighSEcdsa(signature))
+    return {
+      ok: false,
+      reason: 'bad-signature',
+      message: `ECDSA signature of signer ${kid} has a high S (s > n/2): only the low-S form is accepted (docs/FORMAT.md section 3)`,
+    };
   return { ok: false, reason: 'bad-signature', message: `signature does not verify under signer ${kid}` };
 }
