@@ -1,5 +1,5 @@
 /**
- * Outside test vectors (test/vectors/outside/README.md): Wycheproof's
+ * Outside test vectors (test/outsideVectors/README.md): Wycheproof's
  * signature tests through chain/signature.ts, and the RFC 8785 test data
  * through chain/canonical.ts. Our code must agree with each vector, except
  * where docs/FORMAT.md decides otherwise; those cases are named below.
@@ -18,7 +18,7 @@ import {
   type SignatureAlgorithm,
 } from '../../chain/signature.ts';
 
-const OUTSIDE = fileURLToPath(new URL('../vectors/outside/', import.meta.url));
+const OUTSIDE = fileURLToPath(new URL('../outsideVectors/', import.meta.url));
 
 interface WycheproofTest {
   tcId: number;
