@@ -22,7 +22,8 @@ import {
 } from '../chain/record.ts';
 import { SIGNER_EVENT_TYPES, type Delegation } from '../chain/delegation.ts';
 import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
-import { isHighSEcdsa, isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
+import { isHighSEcdsa, isSignatureAlgorithm, verifyMessageSignature, verifySignature } from '../chain/signature.ts';
+import { EMBEDDED_SIGNATURE_TYPES } from './embeddedTypes.ts';
 
 export type SignatureFailure = 'unknown-signer' | 'algorithm-mismatch' | 'outside-validity-window' | 'bad-signature';
 
@@ -157,8 +158,12 @@ export interface LineCheckOptions {
   signatures?: boolean;
 }
 
-/** Records whose data the ordered pass reads. */
-const DATA_TYPES: ReadonlySet<string> = new Set([SIGNER_EVENT_TYPES.delegated, SIGNER_EVENT_TYPES.breakglassUsed]);
+/** Records whose data the ordered pass reads: delegations, break-glass, and those that carry a document signature (verifier/embedded.ts). */
+const DATA_TYPES: ReadonlySet<string> = new Set([
+  SIGNER_EVENT_TYPES.delegated,
+  SIGNER_EVENT_TYPES.breakglassUsed,
+  ...Object.values(EMBEDDED_SIGNATURE_TYPES),
+]);
 
 /**
  * `delegations`: session signers (docs/FORMAT.md section 4b) whose signer.delegated record the
@@ -269,4 +274,30 @@ export function checkSignatureBytes(
       message: `ECDSA signature of signer ${kid} has a high S (s > n/2): only the low-S form is accepted (docs/FORMAT.md section 3)`,
     };
   return { ok: false, reason: 'bad-signature', message: `signature does not verify under signer ${kid}` };
+}
+
+/**
+ * A document signature carried in a record's data (docs/FORMAT.md section 5,
+ * check 5b): its signer is a registry signer (documents never are signed by
+ * session keys) of that algorithm, valid at `tsMs`, and the signature
+ * verifies over `message` as documents are signed (section 3); with no
+ * message, only the signer is checked. Problems are returned as text for the
+ * finding; undefined when it checks.
+ */
+export function documentSignatureProblem(
+  registry: SignerRegistry,
+  signature: { kid: string; alg: string; value: string },
+  tsMs: number,
+  message: Uint8Array | undefined,
+  options: LineCheckOptions = {},
+): string | undefined {
+  if (options.signatures === false) return undefined;
+  const signer = checkSigner(registry, signature.kid, signature.alg, tsMs);
+  if (!signer.ok) return `${signer.reason}: ${signer.message}`;
+  if (message === undefined) return undefined;
+  if (!BASE64_PATTERN.test(signature.value) || !isSignatureAlgorithm(signature.alg))
+    return `the signature of signer ${signature.kid} is not base64`;
+  const bytes = Buffer.from(signature.value, 'base64');
+  if (verifyMessageSignature(signature.alg, signer.signer.publicKey, message, bytes)) return undefined;
+  return `the signature does not verify under signer ${signature.kid}`;
 }
