@@ -181,7 +181,9 @@ export function checkLine(
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return { ok: false, malformed: `does not parse as JSON: ${(error as Error).message}` };
+    // The line's start names what it is when a reader marked it (infra/adapters/files/fileReader.ts: not UTF-8).
+    const start = JSON.stringify(text.slice(0, 32));
+    return { ok: false, malformed: `does not parse as JSON (it starts ${start}): ${(error as Error).message}` };
   }
   const problem = shapeProblem(parsed);
   if (problem) return { ok: false, malformed: problem };

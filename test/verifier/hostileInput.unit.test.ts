@@ -13,7 +13,7 @@ import { payloadOf, type ChainRecord } from '../../chain/record.ts';
 import { parseRegistryText, type SignerRegistry } from '../../chain/registry.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify, type VerifyReport } from '../../verifier/verify.ts';
-import { linesReader, readLinesText } from '../../infra/adapters/files/fileReader.ts';
+import { linesReader, readLinesBytes, readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { signHash } from '../vectors/build.ts';
 import { KEY_V1 } from '../vectors/chains.ts';
 import { VECTORS_DIRECTORY } from '../vectors/generate.ts';
@@ -86,15 +86,16 @@ function isVerdict(report: VerifyReport): boolean {
   return typeof report.finding?.chain === 'string' && Number.isSafeInteger(report.finding.seq);
 }
 
-test('any bytes at all, as a file of lines, give a pass or a finding at a seq, never an exception', async (t) => {
+test('any bytes at all, read as a file of lines, give a pass or a finding at a seq, never an exception', async (t) => {
   const line = fc.oneof(
-    fc.uint8Array({ maxLength: 200 }).map((bytes) => new TextDecoder().decode(bytes)),
-    fc.string({ unit: 'binary', maxLength: 200 }),
-    fc.constantFrom(...happyLines),
+    fc.uint8Array({ maxLength: 200 }),
+    fc.string({ unit: 'binary', maxLength: 200 }).map((text) => Buffer.from(text)),
+    fc.constantFrom(...happyLines).map((text) => Buffer.from(text)),
   );
   await fc.assert(
     fc.asyncProperty(fc.array(line, { maxLength: 8 }), async (lines) => {
-      const texts = readLinesText(lines.join('\n'));
+      const bytes = Buffer.concat(lines.flatMap((bytes, index) => (index > 0 ? [Buffer.from('\n'), bytes] : [bytes])));
+      const texts = readLinesBytes(bytes);
       t.true(isVerdict(await verifyLines(texts)));
     }),
     { numRuns: 300 },
@@ -158,4 +159,15 @@ test('any string put in any member of a valid record is a pass or a finding at t
     }),
     { numRuns: 300 },
   );
+});
+
+test('a line whose bytes are not UTF-8 is malformed at its seq, even where replacement characters would give a record', async (t) => {
+  const bytes = Buffer.from(happyLines.join('\n'));
+  const line = MAIN_FIRST_LINE + 6;
+  const offset = Buffer.from(happyLines.slice(0, line).join('\n')).length + 1 + 2;
+  bytes[offset] = 0xff;
+  const report = await verifyLines(readLinesBytes(bytes));
+  t.like(report.finding, { chain: 'main', seq: 7, reason: 'malformed-record' });
+  t.regex(report.finding!.message, /not valid UTF-8/);
+  t.deepEqual(readLinesBytes(Buffer.from(happyLines.join('\n') + '\n')), happyLines, 'valid lines read as they are');
 });
