@@ -4,6 +4,7 @@
 # Its last line is always the verdict: "bundle OK: …" and exit 0 when every
 # check ran and held, otherwise "FAILED: <what>" and exit 1, whatever stopped it.
 set -euo pipefail
+export LC_ALL=C # byte order for the comparisons below
 verdict=""
 fail() { verdict="FAILED: $*"; echo "$verdict"; exit 1; }
 # A step that stops the script unexpectedly (a missing file or tool, a file that is not JSON) is named, and is a failure.
@@ -13,11 +14,19 @@ for tool in jq openssl sha256sum zcat xxd awk; do command -v "$tool" > /dev/null
 work=$(mktemp -d)
 # Where the signer's public key is: signers.json, by kid.
 public_key() { jq -r --arg kid "$1" '.signers[] | select(.signer_kid == $kid) | .public_key_pem' signers.json > "$2"; test -s "$2"; }
+# An ECDSA signature counts only with a low S, s <= n/2 of P-256 (docs/FORMAT.md section 3): OpenSSL accepts both.
+low_s() { # sig.der
+  local s
+  s=$(openssl asn1parse -inform DER -in "$1" 2> /dev/null | awk -F: '/INTEGER/ { v = $NF } END { print v }')
+  s=$(printf '%64s' "$s" | tr ' ' 0)
+  test -n "$s" && ! [[ "$s" > 7FFFFFFF800000007FFFFFFFFFFFFFFFDE737D56D38BCF4279DCE5617E3192A8 ]]
+}
 # A document signature (manifests, proofs): ed25519 over the bytes, rsa-sha256 and ecdsa-p256-sha256 over their SHA-256.
 check_signature() { # alg public.pem payload sig
   case "$1" in
     ed25519) openssl pkeyutl -verify -pubin -inkey "$2" -rawin -in "$3" -sigfile "$4" > /dev/null 2>&1 ;;
-    rsa-sha256|ecdsa-p256-sha256) openssl dgst -sha256 -verify "$2" -signature "$4" "$3" > /dev/null 2>&1 ;;
+    rsa-sha256) openssl dgst -sha256 -verify "$2" -signature "$4" "$3" > /dev/null 2>&1 ;;
+    ecdsa-p256-sha256) openssl dgst -sha256 -verify "$2" -signature "$4" "$3" > /dev/null 2>&1 && low_s "$4" ;;
     *) return 1 ;;
   esac
 }
@@ -67,7 +76,7 @@ for manifest in $manifests; do
   if public_key "$kid" "$work/public.pem"; then
     case "$(jq -r .sig.alg "$work/record")" in
       ed25519) openssl pkeyutl -verify -pubin -inkey "$work/public.pem" -rawin -in "$work/hash" -sigfile "$work/sig" > /dev/null 2>&1 ;;
-      *) openssl dgst -sha256 -verify "$work/public.pem" -signature "$work/sig" "$work/preimage" > /dev/null 2>&1 ;;
+      *) check_signature "$(jq -r .sig.alg "$work/record")" "$work/public.pem" "$work/preimage" "$work/sig" ;;
     esac || fail "$batch: the first record's signature"
   elif [[ "$kid" == session-* ]]; then
     sessions=$((sessions + 1)) # a session key (docs/FORMAT.md section 4b): step 7 checks its delegation

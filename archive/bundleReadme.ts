@@ -51,7 +51,9 @@ every manifest its batch, and the batches span the seq range \`bundle.json\`
 names (a batch removed at either end; one removed in the middle breaks
 step 3); then, for every batch: (1) the object's SHA-256 is the manifest's
 \`object_sha256\`; (2) the manifest's signature, by the signer
-\`signers.json\` names, over the manifest's JCS without \`signature\`; (3) each
+\`signers.json\` names, over the manifest's JCS without \`signature\` (an
+ECDSA signature counts only with a low S, docs/FORMAT.md section 3; OpenSSL
+alone accepts both forms, so the script reads S with \`openssl asn1parse\`); (3) each
 batch's \`first_prev_hash\` is the previous batch's \`last_hash\`; (4) the
 records inside follow each other (seq + 1, each \`prevHash\` the previous
 \`hash\`) from \`first_prev_hash\` to \`last_hash\`; (5) the first record's
