@@ -11,6 +11,7 @@ import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify } from '../../verifier/verify.ts';
 import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
+import { workerChecker } from '../../infra/adapters/workers/checkPool.ts';
 import { openRuntime } from '../../infra/wiring/runtime.ts';
 import { sqlReplayTarget } from '../../infra/adapters/sql/replayTarget.ts';
 import { replay } from '../../projections/replay/replay.ts';
@@ -128,4 +129,8 @@ test('a ledger.proof_issued whose signature bytes were changed, or whose range_h
   const range = (await verify(databaseReader(app.test.db), checker, { fromSeq: head.seq + 2 })).finding;
   t.like(range, { seq: head.seq + 2, reason: 'embedded-signature-invalid' });
   t.regex(range!.message, /range_hash/);
+  // The checker audit-verify uses by default, on worker threads, finds the same.
+  const workers = workerChecker(app.runtime.registry, 2);
+  t.teardown(() => workers.close());
+  t.deepEqual((await verify(databaseReader(app.test.db), workers)).finding, flipped);
 });
