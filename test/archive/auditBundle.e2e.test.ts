@@ -88,6 +88,18 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
   t.regex(good.stdout, /^bundle OK: \d+ batches, \d+ records linked, 2 ledger proofs\n$/);
   t.is(spawnSync('bash', [join(out, 'check.sh')], { encoding: 'utf8' }).status, 0, 'check.sh is the same script');
 
+  // A step that fails where no check expects it (here mktemp, stubbed to fail) still ends in one FAILED line and exit 1.
+  const stubs = tempDir('stubs');
+  t.teardown(() => rmSync(stubs, { recursive: true, force: true }));
+  writeFileSync(join(stubs, 'mktemp'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+  const stopped = spawnSync('bash', ['-c', script], {
+    cwd: out,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${stubs}:${process.env['PATH'] ?? ''}` },
+  });
+  t.is(stopped.status, 1);
+  t.regex(stopped.stdout, /^FAILED: the check stopped at line \d+: work=\$\(mktemp -d\) \(exit 3\)\n$/);
+
   const flipped = copyOf(t, out);
   const batch = filesUnder(flipped, '.jsonl.gz')[1]!;
   const bytes = readFileSync(batch);
