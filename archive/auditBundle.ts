@@ -1,8 +1,9 @@
 /**
  * The auditor bundle (`chainbook audit-bundle`): the archive batches that
  * hold the records of a time range, their signed manifests, signers.json,
- * the ledger proofs whose range lies in those batches, and a README with a
- * script of standard tools that checks them (archive/bundleReadme.ts).
+ * the ledger proofs whose range lies in those batches, bundle.json (the range
+ * and the batches it holds), and a README with a script of standard tools that
+ * checks them (archive/bundleReadme.ts).
  * Everything bundled is verified first, as audit-verify --archive would.
  */
 import { readIndex, type IndexedBatch } from './archiveIndex.ts';
@@ -197,6 +198,25 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     createdAt: new Date(options.nowMs()).toISOString(),
     version: options.version,
   };
+  // What the check script compares the batches with, so that a batch removed at either end is seen (archive/auditorCheck.sh).
+  options.out.write(
+    'bundle.json',
+    `${JSON.stringify(
+      {
+        service: facts.service,
+        chain: facts.chain,
+        from_ts: facts.fromTs,
+        to_ts: facts.toTs,
+        from_seq: facts.fromSeq,
+        to_seq: facts.toSeq,
+        batches_from_seq: facts.batchesFromSeq,
+        batches_to_seq: facts.batchesToSeq,
+        batches: selected.map((batch) => batch.key),
+      },
+      null,
+      2,
+    )}\n`,
+  );
   options.out.write('README.md', bundleReadme(facts, options.checkScript));
   options.out.write(
     'check.sh',

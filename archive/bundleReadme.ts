@@ -36,21 +36,31 @@ ${facts.fromSeq} to ${facts.toSeq}. They sit in ${facts.batches} whole archive b
 | \`batches/<service>/<date>/<chain>-<from>-<to>.jsonl.gz\` | archive batches: gzip JSON Lines, one record per line (docs/FORMAT.md sections 1 and 8) |
 | \`batches/…/<chain>-<from>-<to>.manifest.json\` | each batch's signed manifest: seq range, \`first_prev_hash\`, \`last_hash\`, \`object_sha256\`, signer and signature |
 | \`signers.json\` | the signer registry: public keys (SPKI PEM) and validity windows |
+| \`bundle.json\` | what the bundle holds: the time range, its seqs, and the batches' seq range and keys |
 | \`proofs/<proof_id>.json\` | ${facts.proofs} signed ledger proofs whose range lies in these batches (docs/FORMAT.md section 9) |
 
 ## Check it with standard tools
 
 Needs bash, jq, openssl (1.1.1 or later), sha256sum, zcat, xxd and awk. Run
-in this folder; it prints \`bundle OK: …\` or the first failure and exits 1.
-It checks, for every batch: (1) the object's SHA-256 is the manifest's
+in this folder (or \`bash check.sh\`). Its last line is always the verdict:
+\`bundle OK: …\` and exit 0 when every check ran and held; otherwise
+\`FAILED: …\` naming the first failure (or the step where it stopped, say a
+missing tool or a file that is not JSON) and exit 1.
+It checks (0) that the bundle is whole: every batch has its manifest and
+every manifest its batch, and the batches span the seq range \`bundle.json\`
+names (a batch removed at either end; one removed in the middle breaks
+step 3); then, for every batch: (1) the object's SHA-256 is the manifest's
 \`object_sha256\`; (2) the manifest's signature, by the signer
-\`signers.json\` names, over the manifest's JCS without \`signature\`; (3) each
+\`signers.json\` names, over the manifest's JCS without \`signature\` (an
+ECDSA signature counts only with a low S, docs/FORMAT.md section 3; OpenSSL
+alone accepts both forms, so the script reads S with \`openssl asn1parse\`); (3) each
 batch's \`first_prev_hash\` is the previous batch's \`last_hash\`; (4) the
 records inside follow each other (seq + 1, each \`prevHash\` the previous
 \`hash\`) from \`first_prev_hash\` to \`last_hash\`; (5) the first record's
 hash recomputes (SHA-256 of JCS of the record without \`hash\`, \`prevHash\`,
 \`sig\`, then the 32 bytes of \`prevHash\`) and its signature verifies (a record
-signed by a session key, docs/FORMAT.md section 4b, is left to step 7); and for every
+signed by a session key, docs/FORMAT.md section 4b, is left to step 7, and the
+verdict says how many); and for every
 proof (6) its signature over \`canonical_payload\` and its \`range_hash\` and
 \`head_hash\` recomputed from the batches.
 

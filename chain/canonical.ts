@@ -19,8 +19,16 @@ export function jcs(value: JsonValue | object): string {
   return text;
 }
 
-/** JCS strings are ECMAScript JSON.stringify strings (RFC 8785 3.2.2.2). */
-const str = JSON.stringify;
+/**
+ * JCS strings are ECMAScript JSON.stringify strings (RFC 8785 3.2.2.2), of
+ * well-formed Unicode only: JSON.stringify would write a lone surrogate as an
+ * escape where RFC 8785 (and `canonicalize`) refuse it. Callers check first
+ * (chain/input.ts for the writer, verifier/line.ts for the verifier).
+ */
+function str(value: string): string {
+  assert(value.isWellFormed(), 'a string of a record has a lone surrogate');
+  return JSON.stringify(value);
+}
 
 function actorJcs(actor: Actor): string {
   return `{"id":${str(actor.id)},"role":${str(actor.role)}}`;

@@ -40,18 +40,75 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
   }
 }
 
+/** The order n of the P-256 group (SEC 2, section 2.4.2), and n/2: (r, s) and (r, n − s) both verify. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = P256_ORDER >> 1n;
+
+/** A P-256 ECDSA DER signature is at most 72 bytes: every length fits in one byte (short form). */
+const MAX_SHORT_DER_LENGTH = 0x7f;
+
 /**
- * Checks a record signature. Ed25519 signs the 32 hash bytes (PureEdDSA);
- * RSA and ECDSA sign a SHA-256 digest that equals `hash`, so they are checked
- * over the preimage with SHA-256, exactly as `openssl dgst -sha256 -verify`.
+ * r and s of an ECDSA signature in DER, SEQUENCE { INTEGER r, INTEGER s },
+ * or undefined when it is not that structure with short-form lengths (no
+ * P-256 signature needs more). Whether the DER is minimal is OpenSSL's to
+ * refuse when it verifies; this only reads the numbers.
  */
-/** Checks a document signature (sections 6 and 7): Ed25519 over the bytes, RSA and ECDSA over their SHA-256. */
+export function ecdsaDerIntegers(der: Uint8Array): { r: bigint; s: bigint } | undefined {
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2 || der[1]! > MAX_SHORT_DER_LENGTH)
+    return undefined;
+  const integers: bigint[] = [];
+  let at = 2;
+  while (at < der.length && integers.length < 2) {
+    const length = der[at + 1];
+    if (der[at] !== 0x02 || length === undefined || length === 0 || length > MAX_SHORT_DER_LENGTH) return undefined;
+    const body = der.subarray(at + 2, at + 2 + length);
+    if (body.length !== length) return undefined;
+    integers.push(BigInt(`0x${Buffer.from(body).toString('hex')}`));
+    at += 2 + length;
+  }
+  if (integers.length !== 2 || at !== der.length) return undefined;
+  return { r: integers[0]!, s: integers[1]! };
+}
+
+function derInteger(value: bigint): Buffer {
+  let hex = value.toString(16);
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  // A leading byte with its high bit set would read as negative: DER puts a zero byte before it.
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  return Buffer.concat([Buffer.from([0x02, hex.length / 2]), Buffer.from(hex, 'hex')]);
+}
+
+/**
+ * docs/FORMAT.md section 3: an ecdsa-p256-sha256 signature has s <= n/2 (low S).
+ * Its twin (r, n − s) verifies too, so it would be a second text of the same
+ * record; the verifier refuses the high-S form.
+ */
+export function isHighSEcdsa(der: Uint8Array): boolean {
+  const integers = ecdsaDerIntegers(der);
+  return integers !== undefined && integers.s > P256_HALF_ORDER;
+}
+
+/**
+ * The low-S form of a P-256 ECDSA DER signature (s replaced by n − s when
+ * above n/2), for signers whose backend returns either form (AWS KMS, PKCS#11
+ * tokens). A signature that is not DER is returned as it is: verification
+ * refuses it.
+ */
+export function lowSEcdsaDer(der: Uint8Array): Buffer {
+  const integers = ecdsaDerIntegers(der);
+  if (integers === undefined || integers.s <= P256_HALF_ORDER) return Buffer.from(der);
+  const body = Buffer.concat([derInteger(integers.r), derInteger(P256_ORDER - integers.s)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+/** Checks a document signature (sections 8 and 9): Ed25519 over the bytes, RSA and ECDSA over their SHA-256. */
 export function verifyMessageSignature(
   algorithm: SignatureAlgorithm,
   publicKey: KeyObject,
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
+  if (algorithm === 'ecdsa-p256-sha256' && isHighSEcdsa(signature)) return false;
   try {
     return verify(algorithm === 'ed25519' ? null : 'sha256', message, publicKey, signature);
   } catch {
@@ -59,6 +116,12 @@ export function verifyMessageSignature(
   }
 }
 
+/**
+ * Checks a record signature. Ed25519 signs the 32 hash bytes (PureEdDSA);
+ * RSA and ECDSA sign a SHA-256 digest that equals `hash`, so they are checked
+ * over the preimage with SHA-256, exactly as `openssl dgst -sha256 -verify`.
+ * An ECDSA signature must also be low-S (isHighSEcdsa).
+ */
 export function verifySignature(
   algorithm: SignatureAlgorithm,
   publicKey: KeyObject,
@@ -66,6 +129,7 @@ export function verifySignature(
   preimage: Uint8Array,
   signature: Uint8Array,
 ): boolean {
+  if (algorithm === 'ecdsa-p256-sha256' && isHighSEcdsa(signature)) return false;
   try {
     if (algorithm === 'ed25519') return verify(null, hash, publicKey, signature);
     return verify('sha256', preimage, publicKey, signature);

@@ -1,6 +1,6 @@
 import { parseDelegation, type Delegation, type DelegationData } from '../chain/delegation.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
-import { checkLine, type LineCheckOptions } from './line.ts';
+import { checkLine, documentSignatureProblem, type LineCheckOptions } from './line.ts';
 import type { LineChecker } from './reader.ts';
 
 /** Session signers learned from verified signer.delegated records, by kid. */
@@ -23,6 +23,8 @@ export function inProcessChecker(registry: SignerRegistry, options: LineCheckOpt
     learnDelegation: (delegation) => table.learn(delegation),
     recheck: (line) => checkLine(line, registry, table.delegations, options),
     isRegistered: (kid) => registry.signers.has(kid),
+    documentSignatureProblem: (signature, tsMs, message) =>
+      documentSignatureProblem(registry, signature, tsMs, message, options),
     close: async () => undefined,
   };
 }

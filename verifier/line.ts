@@ -22,7 +22,8 @@ import {
 } from '../chain/record.ts';
 import { SIGNER_EVENT_TYPES, type Delegation } from '../chain/delegation.ts';
 import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
-import { isSignatureAlgorithm, verifySignature } from '../chain/signature.ts';
+import { isHighSEcdsa, isSignatureAlgorithm, verifyMessageSignature, verifySignature } from '../chain/signature.ts';
+import { EMBEDDED_SIGNATURE_TYPES } from './embeddedTypes.ts';
 
 export type SignatureFailure = 'unknown-signer' | 'algorithm-mismatch' | 'outside-validity-window' | 'bad-signature';
 
@@ -84,7 +85,13 @@ function positiveInteger(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 1;
 }
 
-/** docs/FORMAT.md section 5, check 1: why a parsed value is not a record of section 1, or undefined when it is. */
+/**
+ * docs/FORMAT.md section 5, check 1: why a parsed value is not a record of
+ * section 1, or undefined when it is. Every string must be well-formed
+ * Unicode (section 1; RFC 8785 has no form for a lone surrogate): the
+ * patterned members are ASCII, `data` is checked by dataProblem, and the
+ * free strings (actor, meta, sig) here, before anything serialises them.
+ */
 export function shapeProblem(r: unknown): string | undefined {
   if (!isObject(r)) return 'not a JSON object';
   if (!hasExactly(r, RECORD_MEMBERS)) {
@@ -111,12 +118,15 @@ export function shapeProblem(r: unknown): string | undefined {
   ) {
     return 'actor is not {id: string, role: string}';
   }
+  if (!actor['id'].isWellFormed() || !actor['role'].isWellFormed()) return 'actor has a string with a lone surrogate';
   if (!isObject(r['data'])) return 'data is not an object';
   const problem = dataProblem(r['data'], 'data', 0);
   if (problem) return problem;
   const meta = r['meta'];
   if (!isObject(meta) || !Object.values(meta).every((value) => typeof value === 'string'))
     return 'meta is not an object of strings';
+  if (!Object.entries(meta).every(([key, value]) => key.isWellFormed() && (value as string).isWellFormed()))
+    return 'meta has a string with a lone surrogate';
   if (typeof r['prevHash'] !== 'string' || !HASH_PATTERN.test(r['prevHash']))
     return 'prevHash is not 64 lowercase hex digits';
   if (typeof r['hash'] !== 'string' || !HASH_PATTERN.test(r['hash'])) return 'hash is not 64 lowercase hex digits';
@@ -131,6 +141,7 @@ export function shapeProblem(r: unknown): string | undefined {
   ) {
     return 'sig is not {kid, alg, value: base64}';
   }
+  if (!sig['kid'].isWellFormed() || !sig['alg'].isWellFormed()) return 'sig has a string with a lone surrogate';
   // Base64 whose unused trailing bits are not zero decodes to the same bytes:
   // a second text for the same record. Only the canonical encoding is accepted.
   if (Buffer.from(sig['value'], 'base64').toString('base64') !== sig['value'])
@@ -147,8 +158,12 @@ export interface LineCheckOptions {
   signatures?: boolean;
 }
 
-/** Records whose data the ordered pass reads. */
-const DATA_TYPES: ReadonlySet<string> = new Set([SIGNER_EVENT_TYPES.delegated, SIGNER_EVENT_TYPES.breakglassUsed]);
+/** Records whose data the ordered pass reads: delegations, break-glass, and those that carry a document signature (verifier/embedded.ts). */
+const DATA_TYPES: ReadonlySet<string> = new Set([
+  SIGNER_EVENT_TYPES.delegated,
+  SIGNER_EVENT_TYPES.breakglassUsed,
+  ...Object.values(EMBEDDED_SIGNATURE_TYPES),
+]);
 
 /**
  * `delegations`: session signers (docs/FORMAT.md section 4b) whose signer.delegated record the
@@ -166,7 +181,9 @@ export function checkLine(
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return { ok: false, malformed: `does not parse as JSON: ${(error as Error).message}` };
+    // The line's start names what it is when a reader marked it (infra/adapters/files/fileReader.ts: not UTF-8).
+    const start = JSON.stringify(text.slice(0, 32));
+    return { ok: false, malformed: `does not parse as JSON (it starts ${start}): ${(error as Error).message}` };
   }
   const problem = shapeProblem(parsed);
   if (problem) return { ok: false, malformed: problem };
@@ -250,6 +267,39 @@ export function checkSignatureBytes(
 ): { ok: true } | { ok: false; reason: SignatureFailure; message: string } {
   if (!isSignatureAlgorithm(alg))
     return { ok: false, reason: 'algorithm-mismatch', message: `unknown algorithm ${JSON.stringify(alg)}` };
-  if (verifySignature(alg, publicKey, hash, preimage, Buffer.from(valueBase64, 'base64'))) return { ok: true };
+  const signature = Buffer.from(valueBase64, 'base64');
+  if (verifySignature(alg, publicKey, hash, preimage, signature)) return { ok: true };
+  if (alg === 'ecdsa-p256-sha256' && isHighSEcdsa(signature))
+    return {
+      ok: false,
+      reason: 'bad-signature',
+      message: `ECDSA signature of signer ${kid} has a high S (s > n/2): only the low-S form is accepted (docs/FORMAT.md section 3)`,
+    };
   return { ok: false, reason: 'bad-signature', message: `signature does not verify under signer ${kid}` };
+}
+
+/**
+ * A document signature carried in a record's data (docs/FORMAT.md section 5,
+ * check 5b): its signer is a registry signer (documents never are signed by
+ * session keys) of that algorithm, valid at `tsMs`, and the signature
+ * verifies over `message` as documents are signed (section 3); with no
+ * message, only the signer is checked. Problems are returned as text for the
+ * finding; undefined when it checks.
+ */
+export function documentSignatureProblem(
+  registry: SignerRegistry,
+  signature: { kid: string; alg: string; value: string },
+  tsMs: number,
+  message: Uint8Array | undefined,
+  options: LineCheckOptions = {},
+): string | undefined {
+  if (options.signatures === false) return undefined;
+  const signer = checkSigner(registry, signature.kid, signature.alg, tsMs);
+  if (!signer.ok) return `${signer.reason}: ${signer.message}`;
+  if (message === undefined) return undefined;
+  if (!BASE64_PATTERN.test(signature.value) || !isSignatureAlgorithm(signature.alg))
+    return `the signature of signer ${signature.kid} is not base64`;
+  const bytes = Buffer.from(signature.value, 'base64');
+  if (verifyMessageSignature(signature.alg, signer.signer.publicKey, message, bytes)) return undefined;
+  return `the signature does not verify under signer ${signature.kid}`;
 }

@@ -66,5 +66,14 @@ export interface LineChecker {
   recheck(line: string): LineCheck;
   /** Whether `kid` is in the registry: a session kid never is (docs/FORMAT.md section 4b). */
   isRegistered(kid: string): boolean;
+  /**
+   * Why a document signature carried in a record (docs/FORMAT.md section 5,
+   * check 5b) does not check against the registry at `tsMs`, or undefined.
+   */
+  documentSignatureProblem(
+    signature: { kid: string; alg: string; value: string },
+    tsMs: number,
+    message: Uint8Array | undefined,
+  ): string | undefined;
   close(): Promise<void>;
 }

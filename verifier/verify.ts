@@ -6,6 +6,7 @@ import { parseDelegation, SIGNER_EVENT_TYPES, type Delegation, type DelegationDa
 import { ZERO_HASH } from '../chain/record.ts';
 import type { LineCheck, RecordFacts, SignatureFailure } from './line.ts';
 import type { LineChecker, RecordReader, SourceFindingReason } from './reader.ts';
+import { embeddedSignatureProblem } from './embedded.ts';
 import { UuidSet } from './uuidSet.ts';
 
 export type FindingReason =
@@ -16,6 +17,7 @@ export type FindingReason =
   | 'hash-mismatch'
   | SignatureFailure
   | 'invalid-delegation'
+  | 'embedded-signature-invalid'
   | 'stream-version-gap'
   | 'duplicate-id'
   | 'missing-predecessor'
@@ -132,7 +134,7 @@ class ChainCursor {
   }
 
   /** The first failure of one record, in the order of docs/FORMAT.md section 5; undefined when it passes. `text` is the record line, for a recheck. */
-  check(checked: LineCheck, text: string): Finding | undefined {
+  check(checked: LineCheck, text: string, embeddedProblem?: string): Finding | undefined {
     const fail = (reason: FindingReason, message: string, seq = this.expectedSeq): Finding => ({
       chain: this.chain,
       seq,
@@ -156,6 +158,7 @@ class ChainCursor {
       const sessionProblem = this.#checkSession(r);
       if (sessionProblem) return fail(sessionProblem[0], sessionProblem[1]);
     }
+    if (embeddedProblem) return fail('embedded-signature-invalid', embeddedProblem);
     const versionProblem = this.#checkVersion(r);
     if (versionProblem) return fail('stream-version-gap', versionProblem);
     if (!this.#ids.add(r.id)) return fail('duplicate-id', `event id ${r.id} appears twice`);
@@ -329,7 +332,7 @@ async function checkPages(
       if (!page) return undefined;
       const checks = await page.checks;
       for (const [index, line] of checks.entries()) {
-        const finding = await checkWithLookback(reader, cursor, line, page.lines[index]!);
+        const finding = await checkWithLookback(reader, checker, cursor, line, page.lines[index]!);
         if (finding) return finding;
       }
       await options.onVerifiedPage?.(cursor.chain, page.lines);
@@ -345,16 +348,18 @@ async function checkPages(
 /** cursor.check, and when a range starting after seq 1 meets a session signer it has not seen, its delegation from before the range. */
 async function checkWithLookback(
   reader: RecordReader,
+  checker: LineChecker,
   cursor: ChainCursor,
   line: LineCheck,
   text: string,
 ): Promise<Finding | undefined> {
-  const finding = cursor.check(line, text);
+  const embedded = line.ok ? await embeddedSignatureProblem(reader, checker, line.facts, line.data) : undefined;
+  const finding = cursor.check(line, text, embedded);
   if (finding?.reason !== 'unknown-signer' || cursor.fromSeq <= 1 || !reader.delegationRecord || !line.ok)
     return finding;
   const earlier = await reader.delegationRecord(cursor.chain, line.facts.kid, cursor.fromSeq);
   if (earlier === undefined || !cursor.adoptEarlierDelegation(earlier, line.facts.kid)) return finding;
-  return cursor.check(line, text);
+  return cursor.check(line, text, embedded);
 }
 
 async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Promise<Finding | undefined> {

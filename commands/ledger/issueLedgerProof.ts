@@ -133,6 +133,7 @@ function issuedEvent(proof: SignedProof): ProofIssued {
     alg: proof.alg,
     signature: proof.signature,
     payloadSha256: sha256Hex(proof.canonical_payload),
+    proofTs: proof.ts,
   };
 }
 

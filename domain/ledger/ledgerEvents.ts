@@ -47,6 +47,12 @@ export const proofIssuedSchema = z.strictObject({
   signature: z.string().min(1).max(2048),
   /** SHA-256 of canonical_payload, to find the proof document again. */
   payloadSha256: sha256Schema,
+  /**
+   * The proof document's `ts` (when it was signed), so that a verifier can
+   * rebuild canonical_payload from the chain and check the signature
+   * (docs/FORMAT.md section 5, check 5b). Absent from records written before it.
+   */
+  proofTs: timestampSchema.optional(),
 });
 export type ProofIssued = z.infer<typeof proofIssuedSchema>;
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
 import { testApp } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
+import { generateKeys, publicPem } from '../helpers/keys.ts';
 import { tempDir } from '../helpers/runtime.ts';
 
 const quiet = (): void => undefined;
@@ -87,6 +88,18 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
   t.regex(good.stdout, /^bundle OK: \d+ batches, \d+ records linked, 2 ledger proofs\n$/);
   t.is(spawnSync('bash', [join(out, 'check.sh')], { encoding: 'utf8' }).status, 0, 'check.sh is the same script');
 
+  // A step that fails where no check expects it (here mktemp, stubbed to fail) still ends in one FAILED line and exit 1.
+  const stubs = tempDir('stubs');
+  t.teardown(() => rmSync(stubs, { recursive: true, force: true }));
+  writeFileSync(join(stubs, 'mktemp'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+  const stopped = spawnSync('bash', ['-c', script], {
+    cwd: out,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${stubs}:${process.env['PATH'] ?? ''}` },
+  });
+  t.is(stopped.status, 1);
+  t.regex(stopped.stdout, /^FAILED: the check stopped at line \d+: work=\$\(mktemp -d\) \(exit 3\)\n$/);
+
   const flipped = copyOf(t, out);
   const batch = filesUnder(flipped, '.jsonl.gz')[1]!;
   const bytes = readFileSync(batch);
@@ -115,4 +128,125 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
     }),
   );
   t.regex(runScript(proof, script).stdout, /FAILED: .*proofs\/.*\.json: signature/);
+});
+
+/** Every line check.sh printed; its verdict is the last, and the only one that starts with "bundle OK" or "FAILED". */
+function verdictOf(run: { status: number | null; stdout: string; stderr: string }): string {
+  const lines = run.stdout.trimEnd().split('\n');
+  return lines.at(-1) ?? '';
+}
+
+const BULK_APPENDS = 102;
+
+test('on a bundle of default-size batches (10,000 records) holding more than 10,000 records, check.sh ends with one verdict line: OK, or FAILED naming each tampering', async (t) => {
+  const app = await testApp(t, 'postgres');
+  const summary = await runDemoWorkload(app.deps, 1, quiet);
+  // Records of a type no projection folds, 100 per append (the most one append takes), to pass one default batch.
+  const appends = Array.from({ length: BULK_APPENDS }, (_, append) =>
+    app.runtime.store.append(
+      'main',
+      Array.from({ length: 100 }, (_, index) => ({
+        stream: `note-${append}`,
+        type: 'audit.note',
+        data: { note: `bulk record ${append * 100 + index} for a batch larger than a pipe buffer` },
+        actor: { id: 'auditor-test', role: 'Auditor' },
+      })),
+    ),
+  );
+  await Promise.all(appends);
+  mkdirSync(join(app.config.dataDir, 'proofs'));
+  writeFileSync(
+    join(app.config.dataDir, 'proofs', `${summary.proof!.proof_id}.json`),
+    JSON.stringify(summary.proof, null, 2),
+  );
+  const folder = tempDir('bundle-archive');
+  const out = join(tempDir('bundle'), 'out');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const env = { DATABASE_URL: app.test.location, CHAINBOOK_DATA_DIR: app.config.dataDir, ARCHIVE_TARGET: folder };
+  t.is((await runCli(['export'], { env })).code, 0);
+  const bundled = await runCli(
+    ['audit-bundle', '--from-ts', '2020-01-01T00:00:00Z', '--to-ts', '2100-01-01T00:00:00Z', '--out', out],
+    { env },
+  );
+  t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
+  const objects = filesUnder(out, '.jsonl.gz');
+  t.is(objects.length, 2, 'one full default batch and the rest');
+  t.regex(objects[0]!, /main-000000000001-000000010000\.jsonl\.gz$/);
+
+  const checkSh = (bundle: string) => {
+    const run = spawnSync('bash', [join(bundle, 'check.sh')], { encoding: 'utf8' });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+  };
+  const good = checkSh(out);
+  t.is(good.status, 0, good.stdout + good.stderr);
+  const records = Number(/-(\d+)\.jsonl\.gz$/.exec(objects[1]!)![1]);
+  t.is(good.stdout, `bundle OK: 2 batches, ${records} records linked, 1 ledger proofs\n`);
+  t.true(records > 10_000);
+
+  const tampered: [string, (copy: string) => void, RegExp][] = [
+    [
+      'a byte flipped in the full batch',
+      (copy) => {
+        const batch = filesUnder(copy, '.jsonl.gz')[0]!;
+        const bytes = readFileSync(batch);
+        bytes.writeUInt8(bytes[bytes.length >> 1]! ^ 0x01, bytes.length >> 1);
+        writeFileSync(batch, bytes);
+      },
+      /^FAILED: .*main-000000000001-000000010000\.jsonl\.gz: SHA-256 is not object_sha256$/,
+    ],
+    [
+      'a manifest edited',
+      (copy) => {
+        const manifest = filesUnder(copy, '.manifest.json')[1]!;
+        writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"pii_included":false', '"pii_included":true'));
+      },
+      /^FAILED: .*manifest\.json: signature$/,
+    ],
+    [
+      'a proof edited',
+      (copy) => {
+        const proofFile = filesUnder(join(copy, 'proofs'), '.json')[0]!;
+        const document = JSON.parse(readFileSync(proofFile, 'utf8')) as { canonical_payload: string };
+        const payload = document.canonical_payload.replace(/"to_seq":\d+/, '"to_seq":1');
+        writeFileSync(proofFile, JSON.stringify({ ...document, canonical_payload: payload }));
+      },
+      /^FAILED: proofs\/.*\.json: signature$/,
+    ],
+    [
+      'the last batch removed (object and manifest)',
+      (copy) => {
+        rmSync(filesUnder(copy, '.jsonl.gz')[1]!);
+        rmSync(filesUnder(copy, '.manifest.json')[1]!);
+      },
+      /^FAILED: the batches hold seq 1 to 10000, bundle\.json says 1 to \d+: a batch is missing$/,
+    ],
+    [
+      "a batch's object removed",
+      (copy) => rmSync(filesUnder(copy, '.jsonl.gz')[0]!),
+      /^FAILED: .*main-000000000001-000000010000\.jsonl\.gz is missing \(its manifest is there\)$/,
+    ],
+    [
+      "a signer's key replaced",
+      (copy) => {
+        const path = join(copy, 'signers.json');
+        const registry = JSON.parse(readFileSync(path, 'utf8')) as { signers: { public_key_pem: string }[] };
+        for (const signer of registry.signers) signer.public_key_pem = publicPem(generateKeys('ed25519').publicKey);
+        writeFileSync(path, JSON.stringify(registry, null, 2));
+      },
+      /^FAILED: .*main-000000000001-000000010000\.manifest\.json: signature$/,
+    ],
+    [
+      'signers.json replaced by something that is not JSON',
+      (copy) => writeFileSync(join(copy, 'signers.json'), 'not json'),
+      /^FAILED: signers\.json is missing or has no signers$/,
+    ],
+  ];
+  for (const [what, tamper, expected] of tampered) {
+    const copy = copyOf(t, out);
+    tamper(copy);
+    const run = checkSh(copy);
+    t.is(run.status, 1, `${what}: exit 1\n${run.stdout}${run.stderr}`);
+    t.is(run.stdout.trimEnd().split('\n').length, 1, `${what}: one line\n${run.stdout}`);
+    t.regex(verdictOf(run), expected, what);
+  }
 });

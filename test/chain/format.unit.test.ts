@@ -117,6 +117,7 @@ const REASONS = {
   'missing-predecessor': true,
   'head-mismatch': true,
   'invalid-delegation': true,
+  'embedded-signature-invalid': true,
   'manifest-invalid': true,
   'manifest-signature-invalid': true,
   'batch-missing': true,

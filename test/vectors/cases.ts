@@ -25,7 +25,10 @@ import {
   mainPayloads,
   ROTATION_TS,
   signerAt,
+  V1_DEPLOYED_AT,
 } from './chains.ts';
+import { ecdsaTwins, p256FromSeed, signDigestDeterministic } from '../helpers/ecdsa.ts';
+import { publicPem } from '../helpers/keys.ts';
 
 export interface ExpectedFinding {
   chain: string;
@@ -251,6 +254,50 @@ function relinkedWithOldSignatures(seq: number, change: (payload: VectorObject) 
   });
 }
 
+/** A fixed P-256 key, signing deterministically (RFC 6979) so the vectors stay byte for byte the same. */
+const KEY_ECDSA = { kid: 'vectors-ecdsa-p256-v1', ...p256FromSeed('vectors-ecdsa-p256-v1') };
+
+/** The happy registry and the ECDSA signer, deployed with v1 and never retired. */
+function registryWithEcdsa(): { signers: RegistryEntry[] } {
+  const registry = happyRegistry();
+  registry.signers.push({
+    signer_kid: KEY_ECDSA.kid,
+    algorithm: 'ecdsa-p256-sha256',
+    public_key_pem: publicPem(KEY_ECDSA.publicKey),
+    deployedAt: V1_DEPLOYED_AT,
+    retiredAt: null,
+    description: 'golden vectors: an ECDSA P-256 signer',
+  });
+  return registry;
+}
+
+/** docs/FORMAT.md section 3: ECDSA over the digest `hash`, DER, in the low-S or the high-S form of one signature. */
+function ecdsaSignature(hash: string, form: 'low' | 'high'): { kid: string; alg: string; value: string } {
+  const twins = ecdsaTwins(signDigestDeterministic(KEY_ECDSA.d, Buffer.from(hash, 'hex')));
+  return { kid: KEY_ECDSA.kid, alg: 'ecdsa-p256-sha256', value: twins[form].toString('base64') };
+}
+
+function ecdsaCases(): CaseInput[] {
+  return [
+    {
+      name: 'ecdsa-low-s',
+      description:
+        'Record 12 of main signed by an ecdsa-p256-sha256 signer of the registry, in the low-S form (s <= n/2); every record verifies.',
+      lines: fileWith(replaceMainRecord(12, (record) => ({ ...record, sig: ecdsaSignature(hashOfMain(12), 'low') }))),
+      registry: registryWithEcdsa(),
+      expected: ok,
+    },
+    {
+      name: 'ecdsa-high-s',
+      description:
+        'The same signature as ecdsa-low-s with s replaced by n − s: it verifies mathematically, but it is a second text for the same record, so only the low-S form is accepted.',
+      lines: fileWith(replaceMainRecord(12, (record) => ({ ...record, sig: ecdsaSignature(hashOfMain(12), 'high') }))),
+      registry: registryWithEcdsa(),
+      expected: fails(MAIN, 12, 'bad-signature'),
+    },
+  ];
+}
+
 function signatureCases(): CaseInput[] {
   const earlyRetirement = happyRegistry();
   earlyRetirement.signers[0]!.retiredAt = '2026-11-23T10:00:10Z';
@@ -464,7 +511,12 @@ function formatCases(): CaseInput[] {
 }
 
 export function vectorCases(): VectorCase[] {
-  return [...readingCases(), ...linkCases(), ...signatureCases(), ...streamAndIdCases(), ...formatCases()].map(
-    vectorCase,
-  );
+  return [
+    ...readingCases(),
+    ...linkCases(),
+    ...signatureCases(),
+    ...streamAndIdCases(),
+    ...formatCases(),
+    ...ecdsaCases(),
+  ].map(vectorCase);
 }

@@ -51,6 +51,19 @@ for (const engine of ENGINES) {
     t.like(await findingOf(rt), { chain: 'main', seq: 17, reason: 'hash-mismatch' });
   });
 
+  test(`${engine}: a lone surrogate in a stored record's meta or actor is a malformed record at its seq, not a crash`, async (t) => {
+    const rt = await chainOf30(t, engine);
+    const { text } = await recordAt(rt, 17);
+    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 17', [
+      text.replace('"meta":{}', '"meta":{"traceId":"\\ud800"}'),
+    ]);
+    t.like(await findingOf(rt), { chain: 'main', seq: 17, reason: 'malformed-record' });
+    await rt.test.superuser('UPDATE events SET record = $1 WHERE seq = 17', [
+      text.replace('"id":"b"', '"id":"\\udc00"'),
+    ]);
+    t.like(await findingOf(rt), { chain: 'main', seq: 17, reason: 'malformed-record' });
+  });
+
   test(`${engine}: a deleted middle record is reported at the gap`, async (t) => {
     const rt = await chainOf30(t, engine);
     await rt.test.superuser('DELETE FROM events WHERE seq = 12');

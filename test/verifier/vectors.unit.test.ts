@@ -89,6 +89,7 @@ test('every required corruption has a vector', (t) => {
     'truncated-tail',
     'duplicate-id',
     'stream-version-gap',
+    'ecdsa-high-s',
   ];
   t.deepEqual(
     required.filter((name) => !names.has(name)),

@@ -98,20 +98,47 @@ export function linesReader(description: string, texts: readonly string[]): Reco
   };
 }
 
+/**
+ * The lines of a file's bytes. A line that is not valid UTF-8 is not the text
+ * of any record: decoding it with replacement characters could turn altered
+ * bytes into a record's very text. It is served with a prefix that makes it
+ * malformed (it does not parse), so the verifier reports it at its seq.
+ */
+export function readLinesBytes(bytes: Uint8Array): string[] {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const lossy = new TextDecoder('utf-8');
+  const lines: string[] = [];
+  for (let start = 0; start < bytes.length;) {
+    const end = bytes.indexOf(0x0a, start);
+    const line = bytes.subarray(start, end < 0 ? bytes.length : end);
+    try {
+      lines.push(strict.decode(line));
+    } catch {
+      lines.push(`${NOT_UTF8_PREFIX}${lossy.decode(line)}`);
+    }
+    if (end < 0) break;
+    start = end + 1;
+  }
+  return lines;
+}
+
+/** What a line that is not UTF-8 is served as, before its bytes decoded with replacement characters. */
+export const NOT_UTF8_PREFIX = 'line is not valid UTF-8: ';
+
 /** A file path, or `-` for standard input. */
 export function fileReader(path: string): RecordReader {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+    bytes = readFileSync(path === '-' ? 0 : path);
   } catch (error) {
     throw new CodedError('SOURCE_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, { path });
   }
-  if (Buffer.byteLength(text) > MAX_FILE_BYTES) {
+  if (bytes.length > MAX_FILE_BYTES) {
     throw new CodedError(
       'SOURCE_TOO_LARGE',
       `${path} is larger than ${MAX_FILE_BYTES} bytes; export an archive and verify that instead`,
       { path },
     );
   }
-  return linesReader(path === '-' ? 'standard input' : `file ${path}`, readLinesText(text));
+  return linesReader(path === '-' ? 'standard input' : `file ${path}`, readLinesBytes(bytes));
 }

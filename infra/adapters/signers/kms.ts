@@ -21,7 +21,7 @@ import { CodedError } from '../../../domain/errors.ts';
 import { sha256 } from '../../../chain/hash.ts';
 import { MAX_SIGN_IN_FLIGHT } from '../../../chain/limits.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
-import { keyMismatch, type SignatureAlgorithm } from '../../../chain/signature.ts';
+import { keyMismatch, lowSEcdsaDer, type SignatureAlgorithm } from '../../../chain/signature.ts';
 import { signConcurrently, type SignRequest } from '../../../chain/signer.ts';
 import { remoteCaller, type RemoteCallOptions } from './remote.ts';
 import { SignerUnavailableError, withTimeout } from './resilience.ts';
@@ -152,7 +152,9 @@ export async function openKmsSigner(options: KmsSignerOptions): Promise<BackendS
     );
     if (!answer.Signature)
       throw new SignerUnavailableError(`KMS Sign with key ${keyId} returned no signature`, 'unavailable', false);
-    return { kid, alg: algorithm, value: Buffer.from(answer.Signature).toString('base64') };
+    // KMS returns ECDSA signatures with either S; the chain takes the low-S form only (docs/FORMAT.md section 3).
+    const signature = algorithm === 'ecdsa-p256-sha256' ? lowSEcdsaDer(answer.Signature) : answer.Signature;
+    return { kid, alg: algorithm, value: Buffer.from(signature).toString('base64') };
   };
   const signOne = (request: SignRequest): Promise<RecordSignature> => signBytes(request.hash, spec.messageType);
 

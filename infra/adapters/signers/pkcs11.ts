@@ -15,7 +15,7 @@ import pkcs11js from 'pkcs11js';
 import { assert, CodedError } from '../../../domain/errors.ts';
 import { sha256 } from '../../../chain/hash.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
-import type { SignatureAlgorithm } from '../../../chain/signature.ts';
+import { lowSEcdsaDer, type SignatureAlgorithm } from '../../../chain/signature.ts';
 import { signConcurrently, type SignRequest } from '../../../chain/signer.ts';
 import type { BackendSigner } from './backend.ts';
 import {
@@ -336,7 +336,8 @@ function pkcs11Signer(token: Pkcs11Token, options: Pkcs11SignerOptions): Backend
   const finish = (raw: Buffer): RecordSignature => ({
     kid,
     alg: algorithm,
-    value: (algorithm === 'ecdsa-p256-sha256' ? ecdsaRawToDer(raw) : raw).toString('base64'),
+    // A token returns ECDSA signatures with either S; the chain takes the low-S form only (docs/FORMAT.md section 3).
+    value: (algorithm === 'ecdsa-p256-sha256' ? lowSEcdsaDer(ecdsaRawToDer(raw)) : raw).toString('base64'),
   });
   const signOne = async (request: SignRequest): Promise<RecordSignature> =>
     finish(await signRaw(digestInput(algorithm, request.hash)));

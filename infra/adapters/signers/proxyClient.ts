@@ -13,7 +13,7 @@ import { createPublicKey } from 'node:crypto';
 import { CodedError } from '../../../domain/errors.ts';
 import { MAX_SIGN_IN_FLIGHT } from '../../../chain/limits.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
-import { isSignatureAlgorithm, type SignatureAlgorithm } from '../../../chain/signature.ts';
+import { isSignatureAlgorithm, lowSEcdsaDer, type SignatureAlgorithm } from '../../../chain/signature.ts';
 import { signConcurrently, type SignRequest } from '../../../chain/signer.ts';
 import { signingProxyHealth } from '../metrics.ts';
 import type { BackendSigner } from './backend.ts';
@@ -167,7 +167,12 @@ export async function openProxySigner(options: ProxySignerOptions): Promise<Back
             false,
           );
         }
-        return { kid, alg: algorithm, value: answer.signature_b64 };
+        // The proxy forwards what its backend returned; an ECDSA backend returns either S (docs/FORMAT.md section 3).
+        const value =
+          algorithm === 'ecdsa-p256-sha256'
+            ? lowSEcdsaDer(Buffer.from(answer.signature_b64, 'base64')).toString('base64')
+            : answer.signature_b64;
+        return { kid, alg: algorithm, value };
       }),
     );
   const signOne = (request: SignRequest): Promise<RecordSignature> =>

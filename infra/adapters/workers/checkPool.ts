@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { registryJson, type SignerRegistry } from '../../../chain/registry.ts';
 import type { LineCheck } from '../../../verifier/line.ts';
 import { delegationTable } from '../../../verifier/inProcessChecker.ts';
-import { checkLine, type LineCheckOptions } from '../../../verifier/line.ts';
+import { checkLine, documentSignatureProblem, type LineCheckOptions } from '../../../verifier/line.ts';
 import type { LineChecker } from '../../../verifier/reader.ts';
 import { tsWorker } from './tsWorker.ts';
 
@@ -60,6 +60,9 @@ export function workerChecker(
     },
     recheck: (line) => checkLine(line, registry, table.delegations, options),
     isRegistered: (kid) => registry.signers.has(kid),
+    // Rare (one per approved manifest or issued proof): checked on the calling thread.
+    documentSignatureProblem: (signature, tsMs, message) =>
+      documentSignatureProblem(registry, signature, tsMs, message, options),
     check(lines) {
       const lane = lanes.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));
       const id = nextId++;

@@ -15,6 +15,7 @@ import { verifyMessageSignature, verifySignature } from '../../../../chain/signa
 import { KMS_MAX_RAW_MESSAGE_BYTES, openKmsSigner } from '../../../../infra/adapters/signers/kms.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
 import { generateKeys } from '../../../helpers/keys.ts';
+import { ecdsaTwins } from '../../../helpers/ecdsa.ts';
 
 const SPECS: Record<SignatureAlgorithm, { keySpec: string; signing: string; messageType: string }> = {
   ed25519: { keySpec: 'ECC_NIST_EDWARDS25519', signing: 'ED25519_SHA_512', messageType: 'RAW' },
@@ -82,6 +83,27 @@ for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const)
     );
   });
 }
+
+test('ecdsa-p256-sha256: a KMS signature returned with a high S is recorded in its low-S form', async (t) => {
+  const { kms, keys } = fakeKms('ecdsa-p256-sha256');
+  t.teardown(() => kms.restore());
+  const preimage = Buffer.from('{"example":2}');
+  const hash = sha256(preimage);
+  const { low, high } = ecdsaTwins(nodeSign('sha256', preimage, { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }));
+  kms.on(SignCommand).resolves({ Signature: high });
+  const signer = await openKmsSigner({
+    client: new KMSClient({ region: 'eu-west-1' }),
+    keyId: 'alias/chainbook',
+    kid: 'kms-1',
+    algorithm: 'ecdsa-p256-sha256',
+    ...noWait,
+  });
+  const signature = await signer.sign(hash, preimage);
+  t.is(signature.value, low.toString('base64'));
+  t.true(verifySignature('ecdsa-p256-sha256', keys.publicKey, hash, preimage, low));
+  t.false(verifySignature('ecdsa-p256-sha256', keys.publicKey, hash, preimage, high));
+  t.is((await signer.signMessage(preimage)).value, low.toString('base64'), 'documents too');
+});
 
 test('signMessage: Ed25519 signs the document RAW; RSA and ECDSA sign its SHA-256 as a DIGEST', async (t) => {
   for (const algorithm of ['ed25519', 'rsa-sha256'] as const) {

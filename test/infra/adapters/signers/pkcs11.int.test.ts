@@ -11,7 +11,7 @@ import pkcs11js from 'pkcs11js';
 import { CodedError } from '../../../../domain/errors.ts';
 import { sha256 } from '../../../../chain/hash.ts';
 import { parseRegistry } from '../../../../chain/registry.ts';
-import { verifyMessageSignature } from '../../../../chain/signature.ts';
+import { isHighSEcdsa, verifyMessageSignature } from '../../../../chain/signature.ts';
 import { breakGlass } from '../../../../infra/adapters/signers/breakglass.ts';
 import { spkiPem } from '../../../../infra/adapters/signers/der.ts';
 import { generateHsmKeyPair, openPkcs11Signer, Pkcs11Token } from '../../../../infra/adapters/signers/pkcs11.ts';
@@ -119,7 +119,7 @@ test.serial(
   },
 );
 
-test.serial('signs concurrently on pooled sessions with one login', async (t) => {
+test.serial('signs concurrently on pooled sessions with one login, every ECDSA signature in low-S form', async (t) => {
   generateHsmKeyPair(token, 'pooled', 'ecdsa-p256-sha256');
   const signer = openPkcs11Signer({ ...token, keyLabel: 'pooled', kid: 'pooled', sessions: 4 });
   t.teardown(() => signer.close());
@@ -139,6 +139,11 @@ test.serial('signs concurrently on pooled sessions with one login', async (t) =>
         Buffer.from(signature.value, 'base64'),
       ),
     ),
+  );
+  // The token returns either S; about half of 200 would be high-S if the signer did not normalise them.
+  t.deepEqual(
+    signatures.filter((signature) => isHighSEcdsa(Buffer.from(signature.value, 'base64'))),
+    [],
   );
 });
 

@@ -1,0 +1,7 @@
+/** The record types whose data carries a document signature (docs/FORMAT.md section 5, check 5b; verifier/embedded.ts). */
+export const EMBEDDED_SIGNATURE_TYPES = {
+  /** The kernel's signature over the 32 bytes of data.manifestSha256 (domain/manifests/manifestEvents.ts). */
+  manifestApproved: 'manifest.approved',
+  /** A ledger proof's signature over its canonical_payload (docs/FORMAT.md section 9). */
+  proofIssued: 'ledger.proof_issued',
+} as const;
