@@ -53,9 +53,9 @@ export async function listProduct(deps: CommandDeps, publisher: Actor, product: 
   };
 }
 
-/** A fresh delivery key (SPKI PEM), as a buyer's browser would make one. */
+/** A fresh delivery key (SPKI PEM of an X25519 key), as a buyer's browser would make one. */
 export function deliveryKey(): string {
-  return generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 export interface Purchase {

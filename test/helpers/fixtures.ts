@@ -16,7 +16,7 @@ export const paymentService: Actor = { id: 'payments', role: 'Service' };
 export const auditor: Actor = { id: 'auditor-1', role: 'Auditor' };
 
 export const DELIVERY_KEY =
-  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n';
+  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VuAyEA4Vboh5YUMzhbkay2VG1haFFxFz7SPFZesz7A2xttgVw=\n-----END PUBLIC KEY-----\n';
 
 export function manifestDocument(overrides: Partial<ManifestDocument> = {}): ManifestDocument {
   return {
