@@ -31,6 +31,8 @@ export interface ManifestView {
   currency: string;
   royaltySplits: RoyaltySplit[];
   status: 'submitted' | 'approved' | 'rejected';
+  /** Where the uploaded artifact is in the artifact store; null until the publisher uploaded it. */
+  artifactObjectKey: string | null;
   manifestSha256: string | null;
   manifestSignatureId: string | null;
   decidedBy: string | null;
@@ -107,7 +109,7 @@ type ManifestRow = Record<string, unknown>;
 
 export async function findManifest(tx: ProjectionExecutor, manifestId: string): Promise<ManifestView | undefined> {
   const { rows } = await tx.query<ManifestRow>(
-    `SELECT manifest_id, publisher_id, name, version, artifact_sha256, size_bytes, price_minor, currency, royalty_splits, status, manifest_sha256,
+    `SELECT manifest_id, publisher_id, name, version, artifact_sha256, size_bytes, price_minor, currency, royalty_splits, status, artifact_object_key, manifest_sha256,
        manifest_signature_id, decided_by, reason, submitted_seq, updated_seq FROM catalog_manifests WHERE manifest_id = $1`,
     [manifestId],
   );
@@ -124,6 +126,7 @@ export async function findManifest(tx: ProjectionExecutor, manifestId: string): 
     currency: row['currency'] as string,
     royaltySplits: JSON.parse(row['royalty_splits'] as string) as RoyaltySplit[],
     status: row['status'] as ManifestView['status'],
+    artifactObjectKey: row['artifact_object_key'] as string | null,
     manifestSha256: row['manifest_sha256'] as string | null,
     manifestSignatureId: row['manifest_signature_id'] as string | null,
     decidedBy: row['decided_by'] as string | null,

@@ -49,6 +49,7 @@ const FORBIDDEN = [
   'LISTING_NOT_OWNER',
   'ORDER_NOT_BUYER',
   'MANIFEST_PUBLISHER_MISMATCH',
+  'ARTIFACT_NOT_PUBLISHER',
   'UPGRADE_APPROVER_NOT_NAMED',
 ] as const;
 /** What the command names does not exist (404). */
@@ -69,6 +70,8 @@ const CONFLICT = [
   'MANIFEST_EXISTS',
   'MANIFEST_NOT_PENDING',
   'MANIFEST_NOT_APPROVED',
+  'ARTIFACT_ALREADY_STORED',
+  'ARTIFACT_NOT_STORED',
   'LISTING_EXISTS',
   'LISTING_NOT_ACTIVE',
   'LISTING_PRICE_UNCHANGED',
@@ -106,6 +109,8 @@ const UNPROCESSABLE = [
   'MANIFEST_SELF_APPROVAL',
   'ORDER_SELF_PURCHASE',
   'PAYMENT_AMOUNT_MISMATCH',
+  'ARTIFACT_SIZE_MISMATCH',
+  'ARTIFACT_HASH_MISMATCH',
   'LEDGER_UNBALANCED',
   'UPGRADE_THRESHOLD_INVALID',
   'UPGRADE_APPROVERS_INVALID',
@@ -117,7 +122,7 @@ const UNPROCESSABLE = [
   'RETIRED_AT_IN_PAST',
 ] as const;
 /** Larger than a documented bound (413). */
-const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS'] as const;
+const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'ARTIFACT_TOO_LARGE'] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = ['SIGNING_UNAVAILABLE', 'WRITER_OVERLOADED', 'WRITER_CLOSED', 'PROJECTIONS_BEHIND'] as const;
 /** A bug or corrupt data, never the caller's fault (500). */

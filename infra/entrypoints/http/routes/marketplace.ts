@@ -44,6 +44,7 @@ const manifestSchema = z.object({
   currency: z.string(),
   royaltySplits,
   status: z.enum(['submitted', 'approved', 'rejected']),
+  artifactObjectKey: z.string().nullable().describe('where the uploaded artifact is stored; null until it is uploaded'),
   manifestSha256: z.string().nullable(),
   manifestSignatureId: z.string().nullable(),
   decidedBy: z.string().nullable(),

@@ -47,8 +47,8 @@ for (const engine of ENGINES) {
     const { manifestId, listingId } = await listedProduct(server);
     const manifest = await server.request('GET', `/manifests/${manifestId}`, { as: 'buyer' });
     ok(t, manifest, 'manifest');
-    t.like(manifest.body, { name: 'Terrain generator', productVersion: '1.0.0', version: 2 });
-    t.is(manifest.headers.get('etag'), '"2"');
+    t.like(manifest.body, { name: 'Terrain generator', productVersion: '1.0.0', version: 3 });
+    t.is(manifest.headers.get('etag'), '"3"');
     const catalog = await server.request('GET', '/catalog', { as: 'buyer' });
     t.like(catalog.body.items[0], { listingId, name: 'Terrain generator', productVersion: '1.0.0' });
     const listing = await server.request('GET', `/listings/${listingId}`, { as: 'buyer' });
