@@ -90,7 +90,10 @@ function submit(command: Extract<ManifestCommand, { type: 'SubmitManifest' }>, s
  * The publisher uploads the artifact of its submitted manifest once, before
  * the kernel decides; the bytes must be those the document names.
  */
-function recordArtifact(command: Extract<ManifestCommand, { type: 'RecordArtifact' }>, state: ManifestState): ManifestEvent[] {
+function recordArtifact(
+  command: Extract<ManifestCommand, { type: 'RecordArtifact' }>,
+  state: ManifestState,
+): ManifestEvent[] {
   const { actor } = command;
   requireRole(actor, COMMAND_ROLES.RecordArtifact, 'uploading an artifact');
   if (state.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
@@ -107,9 +110,13 @@ function recordArtifact(command: Extract<ManifestCommand, { type: 'RecordArtifac
       status: state.status,
     });
   if (state.artifact !== null)
-    throw new CodedError('ARTIFACT_ALREADY_STORED', `the artifact of manifest ${manifest.manifestId} is already stored`, {
-      manifestId: manifest.manifestId,
-    });
+    throw new CodedError(
+      'ARTIFACT_ALREADY_STORED',
+      `the artifact of manifest ${manifest.manifestId} is already stored`,
+      {
+        manifestId: manifest.manifestId,
+      },
+    );
   if (command.sizeBytes !== manifest.sizeBytes)
     throw new CodedError(
       'ARTIFACT_SIZE_MISMATCH',
@@ -164,9 +171,13 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
         const manifest = pending(state, command.actor, COMMAND_ROLES.ApproveManifest, 'approving a manifest');
         // The kernel signs what it can deliver: an approval without the artifact's bytes would list a product nobody can receive.
         if (state.status === 'submitted' && state.artifact === null)
-          throw new CodedError('ARTIFACT_NOT_STORED', `the artifact of manifest ${manifest.manifestId} is not uploaded yet`, {
-            manifestId: manifest.manifestId,
-          });
+          throw new CodedError(
+            'ARTIFACT_NOT_STORED',
+            `the artifact of manifest ${manifest.manifestId} is not uploaded yet`,
+            {
+              manifestId: manifest.manifestId,
+            },
+          );
         const { manifestSha256, manifestSignatureId, signature } = command;
         return [
           {
