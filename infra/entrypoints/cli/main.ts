@@ -5,6 +5,7 @@ import { ChainError } from '../../../chain/errors.ts';
 import { registerAppend } from './append.ts';
 import { registerAuditBundle } from './auditBundle.ts';
 import { registerAuditVerify } from './auditVerify.ts';
+import { registerDelivery } from './delivery.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
@@ -88,6 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTokens(program, exit);
   registerExport(program, exit);
   registerAuditBundle(program, exit);
+  registerDelivery(program, exit);
   try {
     await program.parseAsync(argv);
     return code;

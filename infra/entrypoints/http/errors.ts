@@ -110,6 +110,9 @@ const UNPROCESSABLE = [
   'ORDER_SELF_PURCHASE',
   'PAYMENT_AMOUNT_MISMATCH',
   'ARTIFACT_SIZE_MISMATCH',
+  // Opening a delivery envelope (commands/delivery/deliveryEnvelope.ts): what a buyer's tool reports.
+  'DELIVERY_ENVELOPE_INVALID',
+  'DELIVERY_DECRYPTION_FAILED',
   'ARTIFACT_HASH_MISMATCH',
   'LEDGER_UNBALANCED',
   'UPGRADE_THRESHOLD_INVALID',
@@ -126,7 +129,7 @@ const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'ARTIFACT_TOO_LARGE'] a
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = ['SIGNING_UNAVAILABLE', 'WRITER_OVERLOADED', 'WRITER_CLOSED', 'PROJECTIONS_BEHIND'] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
-const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY'] as const;
+const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;
 
 function statuses(codes: readonly string[], status: number): [string, number][] {
   return codes.map((code) => [code, status]);
