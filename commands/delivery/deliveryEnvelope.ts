@@ -137,40 +137,55 @@ export async function* encryptEnvelope(
   if (hash.digest('hex') !== options.artifactSha256) artifactChanged('its SHA-256 differs');
 }
 
-/** Reads exactly n bytes at a time from a stream of chunks. */
+/** Reads exactly n bytes at a time from a stream of chunks (buffered chunks are joined once, not per arrival). */
 class ExactReader {
   readonly #iterator: AsyncIterator<Uint8Array>;
-  #buffer = Buffer.alloc(0);
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #ended = false;
 
   constructor(source: AsyncIterable<Uint8Array>) {
     this.#iterator = source[Symbol.asyncIterator]();
   }
 
+  /** Buffers until at least n bytes are pending or the stream ends. */
+  async #fill(n: number): Promise<Buffer> {
+    while (this.#pendingBytes < n && !this.#ended) {
+      const next = await this.#iterator.next();
+      if (next.done) this.#ended = true;
+      else {
+        this.#pending.push(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+        this.#pendingBytes += next.value.byteLength;
+      }
+    }
+    const joined = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    this.#pending = [joined];
+    return joined;
+  }
+
+  #consume(joined: Buffer, n: number): Buffer {
+    const out = joined.subarray(0, n);
+    const rest = joined.subarray(out.length);
+    this.#pending = rest.length > 0 ? [rest] : [];
+    this.#pendingBytes = rest.length;
+    return out;
+  }
+
   /** n bytes, or fewer when the stream ends first. */
   async read(n: number): Promise<Buffer> {
-    while (this.#buffer.length < n) {
-      const next = await this.#iterator.next();
-      if (next.done) break;
-      this.#buffer = Buffer.concat([this.#buffer, next.value]);
-    }
-    const out = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(out.length);
-    return out;
+    return this.#consume(await this.#fill(n), n);
   }
 
   /** The bytes up to the next newline (without it); undefined past `maxBytes` or at the end. */
   async line(maxBytes: number): Promise<string | undefined> {
-    for (;;) {
-      const newline = this.#buffer.indexOf(10);
+    for (let want = 1; ; want = this.#pendingBytes + 1) {
+      const joined = await this.#fill(want);
+      const newline = joined.indexOf(10);
       if (newline >= 0) {
-        const line = this.#buffer.subarray(0, newline).toString('ascii');
-        this.#buffer = this.#buffer.subarray(newline + 1);
-        return line;
+        const line = this.#consume(joined, newline + 1);
+        return line.subarray(0, newline).toString('ascii');
       }
-      if (this.#buffer.length > maxBytes) return undefined;
-      const next = await this.#iterator.next();
-      if (next.done) return undefined;
-      this.#buffer = Buffer.concat([this.#buffer, next.value]);
+      if (joined.length > maxBytes || this.#ended) return undefined;
     }
   }
 }
