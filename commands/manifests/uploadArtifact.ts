@@ -133,7 +133,8 @@ export async function uploadArtifact(
     if (written && result.objectKey !== objectKey) await store.delete(objectKey);
     return result;
   } catch (error) {
-    if (written) await store.delete(objectKey);
+    // The refusal is what the caller needs to see; a failed clean-up must not replace it.
+    if (written) await store.delete(objectKey).catch(() => undefined);
     throw error;
   }
 }
