@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decryptEnvelope, encryptEnvelope } from '../commands/delivery/deliveryEnvelope.ts';
 import { deliveryKeyOf } from '../commands/orders/deliveryKey.ts';
@@ -138,9 +138,11 @@ if (argument !== undefined) {
   console.log(
     `node:crypto, 1 MiB blocks: AES-256-GCM ${format(primitives.gcmMiBPerSecond)} MiB/s, SHA-256 ${format(primitives.sha256MiBPerSecond)} MiB/s`,
   );
+  const results: Figures[] = [];
   for (const sizeBytes of SIZES) {
     const output = execFileSync(process.execPath, ['--import', 'tsx', self, String(sizeBytes)], { encoding: 'utf8' });
     const f = JSON.parse(output.trim().split('\n').pop()!) as Figures;
+    results.push(f);
     const encrypt = mibPerSecond(sizeBytes, f.encryptMs);
     const decrypt = mibPerSecond(sizeBytes, f.decryptMs);
     const envelope = mibPerSecond(sizeBytes, f.envelopeOnlyMs);
@@ -149,4 +151,9 @@ if (argument !== undefined) {
         `decrypt ${format(f.decryptMs)} ms (${format(decrypt)} MiB/s), envelope +${format(f.ciphertextBytes - sizeBytes)} bytes, peak RSS ${format(f.peakRssMiB)} MiB`,
     );
   }
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    `bench/results/delivery-${Date.now()}.json`,
+    `${JSON.stringify({ opensslMiBPerSecond: openssl, ...primitives, results }, null, 2)}\n`,
+  );
 }
