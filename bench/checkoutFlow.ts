@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor } from '../domain/actor.ts';
 import {
   deliveryKey,
+  demoArtifactFields,
   listProduct,
   purchase,
   type ListedProduct,
@@ -58,8 +59,7 @@ async function main(): Promise<void> {
           version: '1.0.0',
           priceMinor: 500 + index * 37,
           currency: 'EUR',
-          artifactSha256: 'a'.repeat(64),
-          sizeBytes: 1024,
+          ...demoArtifactFields(1024),
           royaltySplits: [
             { partyId: publisher.id, basisPoints: 8000 },
             { partyId: `artist-${index % 3}`, basisPoints: 2000 },

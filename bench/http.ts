@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newToken, tokenDigest } from '../infra/entrypoints/http/auth/tokens.ts';
-import { deliveryKey } from '../commands/demo/marketplaceFlow.ts';
+import { deliveryKey, demoArtifact, demoArtifactFields } from '../commands/demo/marketplaceFlow.ts';
 import { numberOption, parseArguments } from './benchDatabase.ts';
 import { benchDatabase, benchDir, format, percentile } from './lib.ts';
 
@@ -228,13 +228,18 @@ async function main(): Promise<void> {
         version: '1.0.0',
         priceMinor,
         currency: 'EUR',
-        artifactSha256: 'a'.repeat(64),
-        sizeBytes: 1024,
+        ...demoArtifactFields(1024),
         royaltySplits: [
           { partyId: 'publisher-1', basisPoints: 8000 },
           { partyId: `artist-${index % 3}`, basisPoints: 2000 },
         ],
       })) as { manifestId: string };
+      const uploaded = await fetch(`${server.url}/manifests/${manifestId}/artifact`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.publisher}`, 'content-type': 'application/octet-stream' },
+        body: demoArtifact(1024),
+      });
+      if (uploaded.status !== 200) throw new Error(`artifact upload: ${uploaded.status} ${await uploaded.text()}`);
       await call(server.url, 'operator', `/manifests/${manifestId}/approve`);
       listings.push({
         listingId: ((await call(server.url, 'publisher', '/listings', { manifestId })) as { listingId: string })

@@ -15,7 +15,13 @@ import { streamOf } from '../domain/streams.ts';
 import { LISTING_EVENT_TYPES } from '../commands/catalog/listingCommands.ts';
 import { loadStream, type CommandDeps } from '../commands/command.ts';
 import { streams } from '../domain/streams.ts';
-import { deliveryKey, listProduct, PAYMENT_WEBHOOK, type ListedProduct } from '../commands/demo/marketplaceFlow.ts';
+import {
+  deliveryKey,
+  demoArtifactFields,
+  listProduct,
+  PAYMENT_WEBHOOK,
+  type ListedProduct,
+} from '../commands/demo/marketplaceFlow.ts';
 
 const ORDERS_PER_APPEND = 20;
 const APPENDS_IN_FLIGHT = 4;
@@ -88,8 +94,7 @@ export async function makeChain(deps: CommandDeps, events: number): Promise<void
         version: '1',
         priceMinor: 700 + index * 13,
         currency: 'EUR',
-        artifactSha256: 'b'.repeat(64),
-        sizeBytes: 1,
+        ...demoArtifactFields(1),
         royaltySplits: [
           { partyId: publisher.id, basisPoints: 7000 },
           { partyId: `artist-${index}`, basisPoints: 3000 },

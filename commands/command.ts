@@ -9,6 +9,7 @@
  * (commands/idempotency.ts says how the key, the request and the record
  * meet).
  */
+import type { ArtifactStorage } from './blobStore.ts';
 import { z } from 'zod';
 import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
@@ -68,6 +69,8 @@ export interface CommandDeps {
   idempotency: IdempotencyLookup;
   /** The kernel's signer: manifest approvals and ledger proofs are signed with it. */
   signer: Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>;
+  /** Where publishers' artifacts are stored (commands/manifests/uploadArtifact.ts). */
+  artifacts: ArtifactStorage;
 }
 
 export interface CommandResult {

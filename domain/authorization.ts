@@ -30,6 +30,8 @@ const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
 /** The roles that may run each command, by the type of the decider's command. */
 export const COMMAND_ROLES = {
   SubmitManifest: ['Publisher'],
+  /** Uploading the artifact of a submitted manifest: only its own publisher. */
+  RecordArtifact: ['Publisher'],
   ApproveManifest: KERNEL_ROLES,
   RejectManifest: KERNEL_ROLES,
   ProposeUpgrade: GOVERNANCE_ROLES,

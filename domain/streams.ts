@@ -18,6 +18,7 @@ export const streams = {
 export function streamOf(event: DomainEvent): string {
   switch (event.type) {
     case 'manifest.submitted':
+    case 'manifest.artifact_stored':
     case 'manifest.approved':
     case 'manifest.rejected':
       return streams.manifest(event.data.manifestId);

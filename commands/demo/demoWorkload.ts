@@ -28,6 +28,7 @@ import {
   deliveryKey,
   FINANCE_LEAD,
   KERNEL_OPERATOR,
+  demoArtifactFields,
   listProduct,
   PAYMENT_WEBHOOK,
   SETTLEMENT_SERVICE,
@@ -54,8 +55,7 @@ function product(name: string, priceMinor: number, publisher: Actor, royaltyPart
     priceMinor,
     currency: 'EUR',
     royaltySplits,
-    artifactSha256: sha256Hex(name),
-    sizeBytes: 1_048_576 + priceMinor,
+    ...demoArtifactFields(1_048_576 + priceMinor),
   };
 }
 

@@ -4,10 +4,11 @@
  * (checkout, payment webhook, finalization). The demo, the benchmarks and the
  * tests drive the system through these, exactly as the HTTP API will.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { CommandDeps, CommandResult } from '../command.ts';
 import { approveManifest } from '../manifests/approveManifest.ts';
 import { submitManifest } from '../manifests/submitManifest.ts';
+import { uploadArtifact } from '../manifests/uploadArtifact.ts';
 import { publishListing } from '../catalog/listingCommands.ts';
 import { checkout } from '../orders/checkout.ts';
 import { recordPayment } from '../orders/recordPayment.ts';
@@ -39,9 +40,42 @@ export interface ListedProduct {
   currency: string;
 }
 
-/** Submit, approve (kernel signature), list. */
-export async function listProduct(deps: CommandDeps, publisher: Actor, product: Product): Promise<ListedProduct> {
+/** The demo's artifact of `sizeBytes` bytes: the same bytes for every product of that size, so a manifest can name their hash. */
+export function demoArtifact(sizeBytes: number): Buffer {
+  const line = Buffer.from('chainbook demo artifact\n');
+  const bytes = Buffer.alloc(sizeBytes);
+  for (let offset = 0; offset < sizeBytes; offset += line.length) line.copy(bytes, offset);
+  return bytes;
+}
+
+/** The manifest fields of the demo artifact of `sizeBytes` bytes. */
+export function demoArtifactFields(sizeBytes = 4096): { artifactSha256: string; sizeBytes: number } {
+  return { artifactSha256: createHash('sha256').update(demoArtifact(sizeBytes)).digest('hex'), sizeBytes };
+}
+
+async function* chunksOf(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/** The publisher uploads `artifact` (by default the demo artifact of the manifest's size) for its submitted manifest. */
+export async function uploadDemoArtifact(
+  deps: CommandDeps,
+  publisher: Actor,
+  manifestId: string,
+  artifact: Uint8Array,
+): Promise<CommandResult> {
+  return uploadArtifact(deps, { manifestId }, contextFor(publisher), chunksOf(artifact));
+}
+
+/** Submit, upload the artifact (the demo artifact of the product's size unless given), approve (kernel signature), list. */
+export async function listProduct(
+  deps: CommandDeps,
+  publisher: Actor,
+  product: Product,
+  artifact: Uint8Array = demoArtifact(product.sizeBytes),
+): Promise<ListedProduct> {
   const { manifestId } = await submitManifest(deps, product, contextFor(publisher));
+  await uploadDemoArtifact(deps, publisher, manifestId, artifact);
   const approved = await approveManifest(deps, { manifestId }, contextFor(KERNEL_OPERATOR));
   const { listingId } = await publishListing(deps, { manifestId }, contextFor(publisher));
   return {
@@ -53,9 +87,9 @@ export async function listProduct(deps: CommandDeps, publisher: Actor, product: 
   };
 }
 
-/** A fresh delivery key (SPKI PEM), as a buyer's browser would make one. */
+/** A fresh delivery key (SPKI PEM of an X25519 key), as a buyer's browser would make one. */
 export function deliveryKey(): string {
-  return generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 export interface Purchase {

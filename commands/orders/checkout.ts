@@ -15,6 +15,7 @@ import {
 } from '../command.ts';
 import { LISTING_EVENT_TYPES } from '../catalog/listingCommands.ts';
 import { entityIdSchema } from '../decideStream.ts';
+import { deliveryKeyOf } from './deliveryKey.ts';
 import { runOrderCommand } from './orderStreams.ts';
 
 function isPublicKeyPem(text: string): boolean {
@@ -29,7 +30,7 @@ function isPublicKeyPem(text: string): boolean {
 export const checkoutInputSchema = z.strictObject({
   orderId: entityIdSchema.optional(),
   listingId: entityIdSchema,
-  /** SPKI PEM: the artifact is encrypted for it on delivery. */
+  /** SPKI PEM of an encryption key (RSA ≥ 2048 bits, P-256, X25519): the artifact is encrypted for it on delivery. */
   deliveryPublicKey: z
     .string()
     .max(MAX_PUBLIC_KEY_LENGTH)
@@ -42,6 +43,7 @@ export async function checkout(
   context: CommandContext,
 ): Promise<CommandResult & { orderId: string }> {
   const { orderId: given, listingId, deliveryPublicKey } = parseInput(checkoutInputSchema, input);
+  deliveryKeyOf(deliveryPublicKey); // refuses a key the artifact could not be encrypted to, before anything is read or appended
   const orderId = entityId(context, given, 'order');
   // The listing is read, not locked: the order records the price it saw, which is the price "at that moment".
   const listing = await loadStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES);

@@ -9,10 +9,18 @@ import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireText } from '../ids.ts';
 import { BASIS_POINTS_TOTAL, requireAmount, requireCurrency } from '../money.ts';
-import type { KernelSignature, ManifestDocument, ManifestEvent } from './manifestEvents.ts';
+import type { KernelSignature, ManifestArtifactStored, ManifestDocument, ManifestEvent } from './manifestEvents.ts';
 
 export type ManifestCommand =
   | { type: 'SubmitManifest'; actor: Actor; manifest: ManifestDocument }
+  | {
+      type: 'RecordArtifact';
+      actor: Actor;
+      /** Measured by the handler over the bytes it stored. */
+      artifactSha256: string;
+      sizeBytes: number;
+      objectKey: string;
+    }
   | {
       type: 'ApproveManifest';
       actor: Actor;
@@ -23,10 +31,19 @@ export type ManifestCommand =
     }
   | { type: 'RejectManifest'; actor: Actor; reason: string };
 
+/** The stored artifact, once its publisher uploaded it (null before). */
+export type StoredArtifact = Omit<ManifestArtifactStored, 'manifestId' | 'storedBy'>;
+
 export type ManifestState =
   | { status: 'absent' }
-  | { status: 'submitted' | 'rejected'; manifest: ManifestDocument }
-  | { status: 'approved'; manifest: ManifestDocument; manifestSha256: string; manifestSignatureId: string };
+  | { status: 'submitted' | 'rejected'; manifest: ManifestDocument; artifact: StoredArtifact | null }
+  | {
+      status: 'approved';
+      manifest: ManifestDocument;
+      artifact: StoredArtifact | null;
+      manifestSha256: string;
+      manifestSignatureId: string;
+    };
 
 /** Splits name distinct parties and sum to exactly 10,000 basis points. */
 export function checkRoyaltySplits(splits: ManifestDocument['royaltySplits']): void {
@@ -69,6 +86,58 @@ function submit(command: Extract<ManifestCommand, { type: 'SubmitManifest' }>, s
   return [{ type: 'manifest.submitted', data: manifest }];
 }
 
+/**
+ * The publisher uploads the artifact of its submitted manifest once, before
+ * the kernel decides; the bytes must be those the document names.
+ */
+function recordArtifact(
+  command: Extract<ManifestCommand, { type: 'RecordArtifact' }>,
+  state: ManifestState,
+): ManifestEvent[] {
+  const { actor } = command;
+  requireRole(actor, COMMAND_ROLES.RecordArtifact, 'uploading an artifact');
+  if (state.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
+  const { manifest } = state;
+  if (manifest.publisherId !== actor.id)
+    throw new CodedError(
+      'ARTIFACT_NOT_PUBLISHER',
+      `only the manifest's publisher uploads its artifact: ${actor.id} is not ${manifest.publisherId}`,
+      { manifestId: manifest.manifestId },
+    );
+  if (state.status !== 'submitted')
+    throw new CodedError('MANIFEST_NOT_PENDING', `manifest ${manifest.manifestId} is already ${state.status}`, {
+      manifestId: manifest.manifestId,
+      status: state.status,
+    });
+  if (state.artifact !== null)
+    throw new CodedError(
+      'ARTIFACT_ALREADY_STORED',
+      `the artifact of manifest ${manifest.manifestId} is already stored`,
+      {
+        manifestId: manifest.manifestId,
+      },
+    );
+  if (command.sizeBytes !== manifest.sizeBytes)
+    throw new CodedError(
+      'ARTIFACT_SIZE_MISMATCH',
+      `the upload is ${command.sizeBytes} bytes; the manifest says ${manifest.sizeBytes}`,
+      { manifestId: manifest.manifestId, expectedBytes: manifest.sizeBytes, receivedBytes: command.sizeBytes },
+    );
+  if (command.artifactSha256 !== manifest.artifactSha256)
+    throw new CodedError('ARTIFACT_HASH_MISMATCH', `the upload's SHA-256 is not the manifest's artifactSha256`, {
+      manifestId: manifest.manifestId,
+      expectedSha256: manifest.artifactSha256,
+      receivedSha256: command.artifactSha256,
+    });
+  const { artifactSha256, sizeBytes, objectKey } = command;
+  return [
+    {
+      type: 'manifest.artifact_stored',
+      data: { manifestId: manifest.manifestId, artifactSha256, sizeBytes, objectKey, storedBy: actor.id },
+    },
+  ];
+}
+
 function pending(state: ManifestState, actor: Actor, roles: readonly Role[], action: string): ManifestDocument {
   requireRole(actor, roles, action);
   if (state.status === 'absent') throw new CodedError('MANIFEST_NOT_FOUND', 'no such manifest');
@@ -96,8 +165,19 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
     switch (command.type) {
       case 'SubmitManifest':
         return submit(command, state);
+      case 'RecordArtifact':
+        return recordArtifact(command, state);
       case 'ApproveManifest': {
         const manifest = pending(state, command.actor, COMMAND_ROLES.ApproveManifest, 'approving a manifest');
+        // The kernel signs what it can deliver: an approval without the artifact's bytes would list a product nobody can receive.
+        if (state.status === 'submitted' && state.artifact === null)
+          throw new CodedError(
+            'ARTIFACT_NOT_STORED',
+            `the artifact of manifest ${manifest.manifestId} is not uploaded yet`,
+            {
+              manifestId: manifest.manifestId,
+            },
+          );
         const { manifestSha256, manifestSignatureId, signature } = command;
         return [
           {
@@ -129,18 +209,24 @@ export const manifestDecider: Decider<ManifestCommand, ManifestEvent, ManifestSt
   evolve(state, event) {
     switch (event.type) {
       case 'manifest.submitted':
-        return { status: 'submitted', manifest: event.data };
+        return { status: 'submitted', manifest: event.data, artifact: null };
+      case 'manifest.artifact_stored': {
+        assert(state.status !== 'absent', 'manifest.artifact_stored follows manifest.submitted');
+        const { artifactSha256, sizeBytes, objectKey } = event.data;
+        return { ...state, artifact: { artifactSha256, sizeBytes, objectKey } };
+      }
       case 'manifest.approved':
         assert(state.status !== 'absent', 'manifest.approved follows manifest.submitted');
         return {
           status: 'approved',
           manifest: state.manifest,
+          artifact: state.artifact,
           manifestSha256: event.data.manifestSha256,
           manifestSignatureId: event.data.manifestSignatureId,
         };
       case 'manifest.rejected':
         assert(state.status !== 'absent', 'manifest.rejected follows manifest.submitted');
-        return { status: 'rejected', manifest: state.manifest };
+        return { status: 'rejected', manifest: state.manifest, artifact: state.artifact };
       default:
         return assertNever(event, 'manifest event');
     }

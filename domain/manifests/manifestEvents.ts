@@ -49,6 +49,22 @@ export const manifestApprovedSchema = z.strictObject({
   signature: signatureSchema,
 });
 
+/** Keys in the artifact store: `artifacts/<manifestId>/<upload id>`, one per upload, so uploads never share an object. */
+export const artifactObjectKeySchema = z
+  .string()
+  .max(256)
+  .regex(/^artifacts\/[A-Za-z0-9._:-]+\/[A-Za-z0-9._-]+$/);
+
+/** The publisher's upload, checked against the document: the bytes are in the artifact store under objectKey. */
+export const manifestArtifactStoredSchema = z.strictObject({
+  manifestId: idSchema,
+  artifactSha256: sha256Schema,
+  sizeBytes: z.number().int().positive().max(MAX_ARTIFACT_BYTES),
+  objectKey: artifactObjectKeySchema,
+  storedBy: idSchema,
+});
+export type ManifestArtifactStored = z.infer<typeof manifestArtifactStoredSchema>;
+
 export const manifestRejectedSchema = z.strictObject({
   manifestId: idSchema,
   rejectedBy: idSchema,
@@ -57,11 +73,13 @@ export const manifestRejectedSchema = z.strictObject({
 
 export type ManifestEvent =
   | { type: 'manifest.submitted'; data: ManifestDocument }
+  | { type: 'manifest.artifact_stored'; data: ManifestArtifactStored }
   | { type: 'manifest.approved'; data: z.infer<typeof manifestApprovedSchema> }
   | { type: 'manifest.rejected'; data: z.infer<typeof manifestRejectedSchema> };
 
 export const manifestEventSchemas = {
   'manifest.submitted': manifestDocumentSchema,
+  'manifest.artifact_stored': manifestArtifactStoredSchema,
   'manifest.approved': manifestApprovedSchema,
   'manifest.rejected': manifestRejectedSchema,
 } as const;

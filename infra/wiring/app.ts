@@ -16,6 +16,7 @@ import { auditAppendLatencySeconds } from '../adapters/metrics.ts';
 import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
+import { openBlobStore } from './blobStores.ts';
 
 export interface App {
   runtime: Runtime;
@@ -25,14 +26,23 @@ export interface App {
 
 export async function openApp(config: Config, options: Omit<RuntimeOptions, 'projections'> = {}): Promise<App> {
   const runtime = await openRuntime(config, options);
+  const artifacts = openBlobStore(config.artifacts.s3Bucket, config.artifacts.folder, config.archive.s3);
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
     idempotency: sqlIdempotencyLookup(runtime.db),
     chainIndex: sqlChainIndex(runtime.db),
     signer: failClosedSigner(runtime.signer),
+    artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
   };
-  return { runtime, deps, close: () => runtime.close() };
+  return {
+    runtime,
+    deps,
+    async close() {
+      artifacts.close();
+      await runtime.close();
+    },
+  };
 }
 
 /** The event store with every append timed, by outcome. */

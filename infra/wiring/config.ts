@@ -10,6 +10,8 @@ import { DEFAULT_BREAKER } from '../adapters/signers/resilience.ts';
 import { isSignatureAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../chain/signature.ts';
 import { DEFAULT_RETENTION_DAYS } from '../../archive/limits.ts';
 import { LABEL_PATTERN } from '../../archive/manifest.ts';
+import { DEFAULT_ARTIFACT_MAX_BYTES } from '../../commands/manifests/uploadArtifact.ts';
+import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -67,6 +69,15 @@ export interface ArchiveConfig {
   };
 }
 
+/** Where publishers' artifacts are kept (docs/DOMAIN.md, "Artifacts"). */
+export interface ArtifactConfig {
+  /** ARTIFACT_MAX_BYTES (default 4 GiB): uploads of larger artifacts are refused before a byte is read. */
+  maxBytes: number;
+  /** S3_BUCKET (production): the artifacts go to this bucket, with the archive's S3 settings; else `<data dir>/artifacts`. */
+  s3Bucket: string | undefined;
+  folder: string;
+}
+
 export interface Config {
   nodeEnv: string;
   production: boolean;
@@ -82,6 +93,7 @@ export interface Config {
   defaultChain: string;
   signing: SigningConfig;
   archive: ArchiveConfig;
+  artifacts: ArtifactConfig;
 }
 
 export class ConfigError extends CodedError {
@@ -199,6 +211,10 @@ const schema = z.object({
     (value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value),
     { message: 'must be an S3 bucket name' },
   ),
+  S3_BUCKET: optionalText.refine((value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value), {
+    message: 'must be an S3 bucket name',
+  }),
+  ARTIFACT_MAX_BYTES: positiveInteger(MAX_ARTIFACT_BYTES),
   S3_REGION: optionalText,
   S3_FORCE_PATH_STYLE: flag,
   S3_ACCESS_KEY_ID: optionalText,
@@ -332,5 +348,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultChain: values.CHAINBOOK_CHAIN ?? 'main',
     signing: signingConfig(values),
     archive: archiveConfig(values, dataDir, nodeEnv),
+    artifacts: {
+      maxBytes: values.ARTIFACT_MAX_BYTES ?? DEFAULT_ARTIFACT_MAX_BYTES,
+      s3Bucket: values.S3_BUCKET,
+      folder: `${dataDir}/artifacts`,
+    },
   };
 }

@@ -30,6 +30,8 @@ export const MANIFESTS: TableSpec = {
     reason: 'text',
     submitted_seq: 'int8',
     updated_seq: 'int8',
+    /** Where the publisher's upload is in the artifact store (migration 0005); null until it is stored. */
+    artifact_object_key: 'text',
   },
 };
 
@@ -74,8 +76,11 @@ const manifestFold: RowFold<ManifestEvent> = {
           reason: null,
           submitted_seq: record.seq,
           updated_seq: record.seq,
+          artifact_object_key: null,
         };
       }
+      case 'manifest.artifact_stored':
+        return { ...requireRow(row, record), artifact_object_key: event.data.objectKey, updated_seq: record.seq };
       case 'manifest.approved': {
         const { manifestSha256, manifestSignatureId, approvedBy } = event.data;
         return {
@@ -135,10 +140,13 @@ const isManifest = (record: ProjectedRecord): boolean => record.event.type.start
 
 export const catalogProjection: Projection = {
   name: 'catalog',
+  // Still 1 with artifact_object_key (migration 0005): no chain before it holds manifest.artifact_stored, so the
+  // NULL the migration leaves in every existing row is what a rebuild would fold.
   version: 1,
   tables: [MANIFESTS, LISTINGS],
   eventTypes: new Set([
     'manifest.submitted',
+    'manifest.artifact_stored',
     'manifest.approved',
     'manifest.rejected',
     'listing.published',

@@ -7,6 +7,9 @@ export interface ListingView {
   listingId: string;
   manifestId: string;
   publisherId: string;
+  /** The product's name and version, from its manifest document. */
+  name: string;
+  productVersion: string;
   priceMinor: number;
   currency: string;
   status: 'active' | 'delisted';
@@ -20,13 +23,16 @@ export interface ManifestView {
   manifestId: string;
   publisherId: string;
   name: string;
-  version: string;
+  /** The document's `version` (the product's, "1.0.0"): the stream version is another thing, named `version` by the HTTP API. */
+  productVersion: string;
   artifactSha256: string;
   sizeBytes: number;
   priceMinor: number;
   currency: string;
   royaltySplits: RoyaltySplit[];
   status: 'submitted' | 'approved' | 'rejected';
+  /** Where the uploaded artifact is in the artifact store; null until the publisher uploaded it. */
+  artifactObjectKey: string | null;
   manifestSha256: string | null;
   manifestSignatureId: string | null;
   decidedBy: string | null;
@@ -35,13 +41,17 @@ export interface ManifestView {
   updatedSeq: number;
 }
 
-const LISTING_COLUMNS =
-  'listing_id, manifest_id, publisher_id, price_minor, currency, status, manifest_signature_id, royalty_splits, published_seq, updated_seq';
+// Name and version are the manifest's: a listing's manifest row always exists (the listing decider requires it approved).
+const LISTING_COLUMNS = `l.listing_id, l.manifest_id, l.publisher_id, m.name, m.version AS product_version, l.price_minor, l.currency,
+  l.status, l.manifest_signature_id, l.royalty_splits, l.published_seq, l.updated_seq`;
+const LISTING_FROM = 'catalog_listings l JOIN catalog_manifests m ON m.manifest_id = l.manifest_id';
 
 type ListingRow = {
   listing_id: string;
   manifest_id: string;
   publisher_id: string;
+  name: string;
+  product_version: string;
   price_minor: number;
   currency: string;
   status: ListingView['status'];
@@ -56,6 +66,8 @@ function listingOf(row: ListingRow): ListingView {
     listingId: row.listing_id,
     manifestId: row.manifest_id,
     publisherId: row.publisher_id,
+    name: row.name,
+    productVersion: row.product_version,
     priceMinor: row.price_minor,
     currency: row.currency,
     status: row.status,
@@ -77,18 +89,19 @@ export interface ListingFilter {
 export async function listListings(tx: ProjectionExecutor, filter: ListingFilter = {}): Promise<Page<ListingView>> {
   const limit = pageSize(filter.limit);
   const { rows } = await tx.query<ListingRow>(
-    `SELECT ${LISTING_COLUMNS} FROM catalog_listings
-     WHERE ($1::text IS NULL OR publisher_id = $1) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR listing_id > $3)
-     ORDER BY listing_id LIMIT $4`,
+    `SELECT ${LISTING_COLUMNS} FROM ${LISTING_FROM}
+     WHERE ($1::text IS NULL OR l.publisher_id = $1) AND ($2::text IS NULL OR l.status = $2) AND ($3::text IS NULL OR l.listing_id > $3)
+     ORDER BY l.listing_id LIMIT $4`,
     [filter.publisherId ?? null, filter.status ?? null, filter.after ?? null, limit + 1],
   );
   return pageOf(rows, limit, listingOf, (row) => row.listing_id);
 }
 
 export async function findListing(tx: ProjectionExecutor, listingId: string): Promise<ListingView | undefined> {
-  const { rows } = await tx.query<ListingRow>(`SELECT ${LISTING_COLUMNS} FROM catalog_listings WHERE listing_id = $1`, [
-    listingId,
-  ]);
+  const { rows } = await tx.query<ListingRow>(
+    `SELECT ${LISTING_COLUMNS} FROM ${LISTING_FROM} WHERE l.listing_id = $1`,
+    [listingId],
+  );
   return rows[0] && listingOf(rows[0]);
 }
 
@@ -96,7 +109,7 @@ type ManifestRow = Record<string, unknown>;
 
 export async function findManifest(tx: ProjectionExecutor, manifestId: string): Promise<ManifestView | undefined> {
   const { rows } = await tx.query<ManifestRow>(
-    `SELECT manifest_id, publisher_id, name, version, artifact_sha256, size_bytes, price_minor, currency, royalty_splits, status, manifest_sha256,
+    `SELECT manifest_id, publisher_id, name, version, artifact_sha256, size_bytes, price_minor, currency, royalty_splits, status, artifact_object_key, manifest_sha256,
        manifest_signature_id, decided_by, reason, submitted_seq, updated_seq FROM catalog_manifests WHERE manifest_id = $1`,
     [manifestId],
   );
@@ -106,13 +119,14 @@ export async function findManifest(tx: ProjectionExecutor, manifestId: string): 
     manifestId: row['manifest_id'] as string,
     publisherId: row['publisher_id'] as string,
     name: row['name'] as string,
-    version: row['version'] as string,
+    productVersion: row['version'] as string,
     artifactSha256: row['artifact_sha256'] as string,
     sizeBytes: row['size_bytes'] as number,
     priceMinor: row['price_minor'] as number,
     currency: row['currency'] as string,
     royaltySplits: JSON.parse(row['royalty_splits'] as string) as RoyaltySplit[],
     status: row['status'] as ManifestView['status'],
+    artifactObjectKey: row['artifact_object_key'] as string | null,
     manifestSha256: row['manifest_sha256'] as string | null,
     manifestSignatureId: row['manifest_signature_id'] as string | null,
     decidedBy: row['decided_by'] as string | null,

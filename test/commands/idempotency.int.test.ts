@@ -13,7 +13,14 @@ import { postLedgerTransaction } from '../../commands/ledger/postLedgerTransacti
 import { approveManifest } from '../../commands/manifests/approveManifest.ts';
 import { submitManifest } from '../../commands/manifests/submitManifest.ts';
 import { checkout } from '../../commands/orders/checkout.ts';
-import { deliveryKey, FINANCE_LEAD, KERNEL_OPERATOR, listProduct } from '../../commands/demo/marketplaceFlow.ts';
+import {
+  deliveryKey,
+  demoArtifact,
+  FINANCE_LEAD,
+  KERNEL_OPERATOR,
+  listProduct,
+  uploadDemoArtifact,
+} from '../../commands/demo/marketplaceFlow.ts';
 import { contextFor } from '../../commands/context.ts';
 import { ENGINES } from '../helpers/databases.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
@@ -116,6 +123,7 @@ for (const engine of ENGINES) {
   test(`${engine}: a retry gets the whole first result again, signature ids and signed proofs included, and appends nothing`, async (t) => {
     const app = await testApp(t, engine);
     const { manifestId } = await submitManifest(app.deps, product, contextFor(publisher));
+    await uploadDemoArtifact(app.deps, publisher, manifestId, demoArtifact(product.sizeBytes));
     const approved = await approveManifest(
       app.deps,
       { manifestId },

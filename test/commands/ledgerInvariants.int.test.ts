@@ -19,6 +19,7 @@ import {
   deliveryKey,
   FINANCE_LEAD,
   KERNEL_OPERATOR,
+  demoArtifactFields,
   listProduct,
   PAYMENT_WEBHOOK,
   SETTLEMENT_SERVICE,
@@ -128,8 +129,7 @@ test('property: accepted commands keep the ledger balanced and non-negative wher
         version: '1',
         priceMinor: 1001,
         currency: 'EUR',
-        artifactSha256: 'a'.repeat(64),
-        sizeBytes: 1,
+        ...demoArtifactFields(1),
         royaltySplits: [
           { partyId: publisher.id, basisPoints: 6000 },
           { partyId: 'artist', basisPoints: 4000 },

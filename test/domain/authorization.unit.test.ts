@@ -23,6 +23,7 @@ import {
   DELIVERY_KEY,
   SIGNATURE,
   listingPublished,
+  artifactStored,
   manifestApproved,
   manifestDocument,
   orderCreated,
@@ -44,7 +45,13 @@ const proposal = {
   expiresAt: '2026-01-02T00:00:00.000Z',
 };
 const proposed = fold(upgradeDecider, [{ type: 'upgrade.proposed', data: { ...proposal, proposedBy: 'admin-1' } }]);
-const submitted = fold(manifestDecider, [{ type: 'manifest.submitted', data: manifestDocument() }]);
+const submitted = fold(manifestDecider, [
+  { type: 'manifest.submitted', data: manifestDocument() },
+  artifactStored(manifestDocument()),
+]);
+const ownSubmitted = fold(manifestDecider, [
+  { type: 'manifest.submitted', data: manifestDocument({ publisherId: ACTOR_ID }) },
+]);
 const ownApprovedManifest = fold(manifestDecider, manifestApproved(manifestDocument({ publisherId: ACTOR_ID })));
 const ownListing = fold(listingDecider, [
   { type: 'listing.published', data: listingPublished({ publisherId: ACTOR_ID }) },
@@ -98,6 +105,17 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
     manifestDecider.decide(
       { type: 'SubmitManifest', actor, manifest: manifestDocument({ publisherId: actor.id }) },
       manifestDecider.initialState,
+    ),
+  RecordArtifact: (actor) =>
+    manifestDecider.decide(
+      {
+        type: 'RecordArtifact',
+        actor,
+        artifactSha256: manifestDocument().artifactSha256,
+        sizeBytes: manifestDocument().sizeBytes,
+        objectKey: 'artifacts/m-1/upload-1',
+      },
+      ownSubmitted,
     ),
   ApproveManifest: (actor) =>
     manifestDecider.decide(
@@ -161,6 +179,7 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
 /** The command each POST route runs. */
 const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   submitManifest: 'SubmitManifest',
+  uploadArtifact: 'RecordArtifact',
   approveManifest: 'ApproveManifest',
   rejectManifest: 'RejectManifest',
   proposeUpgrade: 'ProposeUpgrade',

@@ -4,6 +4,7 @@ import type { ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import { given } from '../helpers/given.ts';
 import {
   SIGNATURE,
+  artifactStored,
   buyer,
   manifestApproved,
   manifestDocument,
@@ -14,6 +15,18 @@ import {
 } from '../helpers/fixtures.ts';
 
 const submitted: ManifestEvent[] = [{ type: 'manifest.submitted', data: manifestDocument() }];
+const uploaded: ManifestEvent[] = [...submitted, artifactStored()];
+const upload = (
+  overrides: Partial<{ artifactSha256: string; sizeBytes: number }> = {},
+  actor = publisher,
+): ManifestCommand => ({
+  type: 'RecordArtifact',
+  actor,
+  artifactSha256: manifestDocument().artifactSha256,
+  sizeBytes: manifestDocument().sizeBytes,
+  objectKey: 'artifacts/m-1/upload-1',
+  ...overrides,
+});
 const approve = (actor = operator): ManifestCommand => ({
   type: 'ApproveManifest',
   actor,
@@ -63,8 +76,30 @@ test('submission is refused: twice, for another publisher, by a non-publisher, w
     .thenRejects(t, 'INVALID_CURRENCY');
 });
 
-test('a kernel role approves a submitted manifest with the signature over its hash', (t) => {
+test('the publisher records the artifact of its submitted manifest when the bytes are the ones the manifest names', (t) => {
+  given(manifestDecider, submitted).when(upload()).then(t, [artifactStored()]);
+});
+
+test('an upload is refused: wrong size or hash, another publisher, twice, after the decision, for no manifest', (t) => {
   given(manifestDecider, submitted)
+    .when(upload({ sizeBytes: 5 }))
+    .thenRejects(t, 'ARTIFACT_SIZE_MISMATCH');
+  given(manifestDecider, submitted)
+    .when(upload({ artifactSha256: 'f'.repeat(64) }))
+    .thenRejects(t, 'ARTIFACT_HASH_MISMATCH');
+  given(manifestDecider, submitted).when(upload({}, otherPublisher)).thenRejects(t, 'ARTIFACT_NOT_PUBLISHER');
+  given(manifestDecider, submitted).when(upload({}, operator)).thenRejects(t, 'FORBIDDEN_ROLE');
+  given(manifestDecider, uploaded).when(upload()).thenRejects(t, 'ARTIFACT_ALREADY_STORED');
+  given(manifestDecider, manifestApproved()).when(upload()).thenRejects(t, 'MANIFEST_NOT_PENDING');
+  given(manifestDecider).when(upload()).thenRejects(t, 'MANIFEST_NOT_FOUND');
+});
+
+test('approval is refused until the artifact is stored', (t) => {
+  given(manifestDecider, submitted).when(approve()).thenRejects(t, 'ARTIFACT_NOT_STORED');
+});
+
+test('a kernel role approves a submitted manifest with the signature over its hash', (t) => {
+  given(manifestDecider, uploaded)
     .when(approve(superAdmin))
     .then(t, [
       {
@@ -81,9 +116,9 @@ test('a kernel role approves a submitted manifest with the signature over its ha
 });
 
 test('approval is refused for a publisher, for the publisher itself, for a missing or decided manifest', (t) => {
-  given(manifestDecider, submitted).when(approve(publisher)).thenRejects(t, 'FORBIDDEN_ROLE');
-  given(manifestDecider, submitted).when(approve(buyer)).thenRejects(t, 'FORBIDDEN_ROLE');
-  given(manifestDecider, submitted)
+  given(manifestDecider, uploaded).when(approve(publisher)).thenRejects(t, 'FORBIDDEN_ROLE');
+  given(manifestDecider, uploaded).when(approve(buyer)).thenRejects(t, 'FORBIDDEN_ROLE');
+  given(manifestDecider, uploaded)
     .when(approve({ id: publisher.id, role: 'Operator' }))
     .thenRejects(t, 'MANIFEST_SELF_APPROVAL');
   given(manifestDecider).when(approve()).thenRejects(t, 'MANIFEST_NOT_FOUND');

@@ -4,7 +4,7 @@ import type { ListingPublished } from '../../domain/catalog/listingEvents.ts';
 import type { ManifestDocument, ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import type { OrderCreated } from '../../domain/orders/orderEvents.ts';
 import { PLATFORM_FEE_BASIS_POINTS } from '../../domain/orders/orderPostings.ts';
-import type { Product } from '../../commands/demo/marketplaceFlow.ts';
+import { demoArtifactFields, type Product } from '../../commands/demo/marketplaceFlow.ts';
 
 export const publisher: Actor = { id: 'publisher-1', role: 'Publisher' };
 export const otherPublisher: Actor = { id: 'publisher-2', role: 'Publisher' };
@@ -16,7 +16,7 @@ export const paymentService: Actor = { id: 'payments', role: 'Service' };
 export const auditor: Actor = { id: 'auditor-1', role: 'Auditor' };
 
 export const DELIVERY_KEY =
-  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n';
+  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VuAyEA4Vboh5YUMzhbkay2VG1haFFxFz7SPFZesz7A2xttgVw=\n-----END PUBLIC KEY-----\n';
 
 export function manifestDocument(overrides: Partial<ManifestDocument> = {}): ManifestDocument {
   return {
@@ -43,8 +43,7 @@ export function productFor(owner: Actor, royaltySplits?: Product['royaltySplits'
     version: '1.0.0',
     priceMinor: 1999,
     currency: 'EUR',
-    artifactSha256: 'a'.repeat(64),
-    sizeBytes: 4096,
+    ...demoArtifactFields(4096),
     royaltySplits: royaltySplits ?? [
       { partyId: owner.id, basisPoints: 8000 },
       { partyId: 'artist-7', basisPoints: 2000 },
@@ -54,9 +53,24 @@ export function productFor(owner: Actor, royaltySplits?: Product['royaltySplits'
 
 export const SIGNATURE = { kid: 'kernel-test', alg: 'ed25519', value: 'c2lnbmF0dXJl' };
 
+/** The publisher's upload of the manifest's artifact, as the decider records it. */
+export function artifactStored(manifest = manifestDocument()): ManifestEvent {
+  return {
+    type: 'manifest.artifact_stored',
+    data: {
+      manifestId: manifest.manifestId,
+      artifactSha256: manifest.artifactSha256,
+      sizeBytes: manifest.sizeBytes,
+      objectKey: `artifacts/${manifest.manifestId}/upload-1`,
+      storedBy: manifest.publisherId,
+    },
+  };
+}
+
 export function manifestApproved(manifest = manifestDocument()): ManifestEvent[] {
   return [
     { type: 'manifest.submitted', data: manifest },
+    artifactStored(manifest),
     {
       type: 'manifest.approved',
       data: {

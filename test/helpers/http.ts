@@ -16,6 +16,7 @@ import { projectionDigests } from '../../projections/projections.ts';
 import { openTestDatabase, type EngineName, type TestDatabase } from './databases.ts';
 import { tempDir } from './runtime.ts';
 import { productFor } from './fixtures.ts';
+import { demoArtifact } from '../../commands/demo/marketplaceFlow.ts';
 
 /** One token per test actor, named by what the actor is. */
 export const ACTORS = {
@@ -46,6 +47,8 @@ export interface RequestOptions {
   /** A JSON body (serialised), or raw text sent as is. */
   body?: unknown;
   raw?: string | Buffer;
+  /** Or a body sent in chunks as they come (chunked transfer encoding, no Content-Length). */
+  stream?: AsyncIterable<Uint8Array>;
   headers?: Record<string, string>;
 }
 
@@ -82,13 +85,18 @@ export async function send(
 ): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-  let body: string | Buffer | undefined;
-  if (options.raw !== undefined) body = options.raw;
+  let body: string | Buffer | ReadableStream<Uint8Array> | undefined;
+  if (options.stream !== undefined) body = ReadableStream.from(options.stream);
+  else if (options.raw !== undefined) body = options.raw;
   else if (options.body !== undefined) {
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body, duplex: 'half' }),
+  } as RequestInit);
   const text = await response.text();
   let parsed: unknown;
   try {
@@ -163,14 +171,31 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
 
 export const PRODUCT: Record<string, unknown> = { ...productFor(ACTORS.publisher) };
 
-/** Submit, approve, list over HTTP; returns the ids. */
+/** Uploads the artifact of a submitted manifest as its publisher. */
+export async function uploadArtifactOver(
+  server: TestServer,
+  manifestId: string,
+  bytes: Uint8Array,
+  as: ActorName = 'publisher',
+): Promise<HttpResponse> {
+  return server.request('POST', `/manifests/${manifestId}/artifact`, {
+    as,
+    raw: Buffer.from(bytes),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+}
+
+/** Submit, upload the artifact (the demo artifact of the product's size unless given), approve, list over HTTP; returns the ids. */
 export async function listedProduct(
   server: TestServer,
   product: Record<string, unknown> = PRODUCT,
+  artifact: Uint8Array = demoArtifact(product['sizeBytes'] as number),
 ): Promise<{ manifestId: string; listingId: string }> {
   const submitted = await server.request('POST', '/manifests', { as: 'publisher', body: product });
   if (submitted.status !== 200) throw new Error(`submit: ${submitted.text}`);
   const manifestId = submitted.body.manifestId as string;
+  const uploaded = await uploadArtifactOver(server, manifestId, artifact);
+  if (uploaded.status !== 200) throw new Error(`upload: ${uploaded.text}`);
   const approved = await server.request('POST', `/manifests/${manifestId}/approve`, { as: 'operator' });
   if (approved.status !== 200) throw new Error(`approve: ${approved.text}`);
   const listed = await server.request('POST', '/listings', { as: 'publisher', body: { manifestId } });

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAppend } from './append.ts';
 import { registerAuditBundle } from './auditBundle.ts';
 import { registerAuditVerify } from './auditVerify.ts';
+import { registerDelivery } from './delivery.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
@@ -40,6 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTokens(program, exit);
   registerExport(program, exit);
   registerAuditBundle(program, exit);
+  registerDelivery(program, exit);
   try {
     await program.parseAsync(argv);
     return code;

@@ -31,7 +31,13 @@ import {
 /** The handlers' own result types differ by command: any extra fields. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type AnyFields = Record<string, any>;
-type Handler = (deps: CommandDeps, input: unknown, context: CommandContext) => Promise<CommandResult & AnyFields>;
+type Handler = (
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+  /** The request body, on routes that stream it. */
+  body: AsyncIterable<Uint8Array>,
+) => Promise<CommandResult & AnyFields>;
 
 export const appendedEventSchema = z.object({
   seq: z.number().int(),
@@ -70,6 +76,12 @@ export interface CommandRouteOptions {
   handler: Handler;
   /** Fields the handler adds to the result (created ids…). */
   extra?: z.ZodRawShape;
+  /**
+   * The body is bytes streamed to the handler (its 4th argument) instead of
+   * JSON input; the input is the path's ids, If-Match, and the declared
+   * Content-Length as `declaredBytes`.
+   */
+  streamedBody?: { contentType: string; description: string };
 }
 
 const IF_MATCH = /^(?:W\/)?"?(\d{1,15})"?$/;
@@ -176,6 +188,7 @@ export async function runCommand(
     input: Record<string, unknown>;
     idempotencyKey: string | undefined;
     request: { requestId: string; traceId: string };
+    body?: AsyncIterable<Uint8Array> | undefined;
   },
 ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
   const { operationId, actor, idempotencyKey } = options;
@@ -186,6 +199,7 @@ export async function runCommand(
       services.deps,
       options.input,
       commandContext(services, actor, options.request, idempotencyKey),
+      options.body ?? (async function* () {})(),
     );
   } catch (error) {
     observe(
@@ -209,7 +223,7 @@ export async function runCommand(
 export function commandRoute(options: CommandRouteOptions): RouteSpec {
   const pathKeys = options.pathKeys ?? [];
   const omitted = Object.fromEntries(pathKeys.map((key) => [key, true])) as Record<string, true>;
-  const body = pathKeys.length === 0 ? options.input : options.input.omit(omitted);
+  const body = options.streamedBody ? undefined : pathKeys.length === 0 ? options.input : options.input.omit(omitted);
   const params = z.object(Object.fromEntries(pathKeys.map((key) => [key, options.input.shape[key] as z.ZodType])));
   const versioned = 'expectedVersion' in options.input.shape;
   return defineRoute({
@@ -221,7 +235,8 @@ export function commandRoute(options: CommandRouteOptions): RouteSpec {
     routeClass: 'command',
     roles: options.roles,
     params,
-    body: body.optional(),
+    ...(body ? { body: body.optional() } : {}),
+    ...(options.streamedBody ? { streamedBody: options.streamedBody } : {}),
     headers: commandHeaders(versioned),
     response: options.extra ? commandResponseSchema.extend(options.extra) : commandResponseSchema,
     errors: COMMAND_ERRORS,
@@ -231,6 +246,10 @@ export function commandRoute(options: CommandRouteOptions): RouteSpec {
         versioned,
       );
       const idempotencyKey = parseIdempotencyKey(request.header('idempotency-key'));
+      if (options.streamedBody) {
+        const length = request.header('content-length');
+        if (length !== undefined && /^\d{1,16}$/.test(length)) input['declaredBytes'] = Number(length);
+      }
       return runCommand(services, {
         operationId: options.operationId,
         handler: options.handler,
@@ -238,6 +257,7 @@ export function commandRoute(options: CommandRouteOptions): RouteSpec {
         input,
         idempotencyKey,
         request,
+        body: request.stream,
       });
     },
   });

@@ -37,6 +37,7 @@ const VALIDATION = [
   'INVALID_PRICE',
   'INVALID_CURRENCY',
   'INVALID_DELIVERY_KEY',
+  'DELIVERY_KEY_NOT_FOR_ENCRYPTION',
   'INVALID_EVENT',
   'INVALID_CHAIN_NAME',
   'INVALID_ARGUMENT',
@@ -51,6 +52,7 @@ const FORBIDDEN = [
   'FORBIDDEN_ROLE',
   'LISTING_NOT_OWNER',
   'MANIFEST_PUBLISHER_MISMATCH',
+  'ARTIFACT_NOT_PUBLISHER',
   'UPGRADE_APPROVER_NOT_NAMED',
 ] as const;
 /** What the command names does not exist (404). */
@@ -71,6 +73,8 @@ const CONFLICT = [
   'MANIFEST_EXISTS',
   'MANIFEST_NOT_PENDING',
   'MANIFEST_NOT_APPROVED',
+  'ARTIFACT_ALREADY_STORED',
+  'ARTIFACT_NOT_STORED',
   'LISTING_EXISTS',
   'LISTING_NOT_ACTIVE',
   'LISTING_PRICE_UNCHANGED',
@@ -108,6 +112,11 @@ const UNPROCESSABLE = [
   'MANIFEST_SELF_APPROVAL',
   'ORDER_SELF_PURCHASE',
   'PAYMENT_AMOUNT_MISMATCH',
+  'ARTIFACT_SIZE_MISMATCH',
+  // Opening a delivery envelope (commands/delivery/deliveryEnvelope.ts): what a buyer's tool reports.
+  'DELIVERY_ENVELOPE_INVALID',
+  'DELIVERY_DECRYPTION_FAILED',
+  'ARTIFACT_HASH_MISMATCH',
   'LEDGER_UNBALANCED',
   'UPGRADE_THRESHOLD_INVALID',
   'UPGRADE_APPROVERS_INVALID',
@@ -119,11 +128,11 @@ const UNPROCESSABLE = [
   'RETIRED_AT_IN_PAST',
 ] as const;
 /** Larger than a documented bound (413). */
-const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS'] as const;
+const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'ARTIFACT_TOO_LARGE'] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = ['SIGNING_UNAVAILABLE', 'WRITER_OVERLOADED', 'WRITER_CLOSED', 'PROJECTIONS_BEHIND'] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
-const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY'] as const;
+const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;
 
 function statuses(codes: readonly string[], status: number): [string, number][] {
   return codes.map((code) => [code, status]);

@@ -116,6 +116,15 @@ function operation(route: RouteSpec): JsonSchema {
     ...(body
       ? { requestBody: { required: route.routeClass === 'webhook', content: { 'application/json': { schema: body } } } }
       : {}),
+    ...(route.streamedBody
+      ? {
+          requestBody: {
+            required: true,
+            description: route.streamedBody.description,
+            content: { [route.streamedBody.contentType]: { schema: { type: 'string', format: 'binary' } } },
+          },
+        }
+      : {}),
     responses: responses(route),
   };
 }

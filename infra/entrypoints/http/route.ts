@@ -44,6 +44,8 @@ export interface RouteRequest<Params, Query, Body> {
   body: Body;
   /** The raw bytes of the body (webhooks verify signatures over them). */
   rawBody: Buffer | undefined;
+  /** The body as it arrives, on routes that stream it (`streamedBody`); never buffered whole. */
+  stream: AsyncIterable<Uint8Array> | undefined;
   header(name: string): string | undefined;
   requestId: string;
   traceId: string;
@@ -79,6 +81,8 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   params?: Params;
   query?: Query;
   body?: Body;
+  /** A body streamed to the handler unparsed (an artifact upload), of this media type, instead of JSON. */
+  streamedBody?: { contentType: string; description: string };
   headers?: readonly HeaderParameter[];
   /** The 200 response body. */
   response: z.ZodType;

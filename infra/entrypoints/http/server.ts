@@ -160,16 +160,21 @@ function readOnlyGate(services: HttpServices): RequestHandler {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
-function mediaType(): RequestHandler {
+function mediaType(type = 'application/json'): RequestHandler {
   return (request, _response, next) => {
-    // An empty body needs no type (a command whose input is all in the path); any other must be JSON.
+    // An empty body needs no type (a command whose input is all in the path); any other must be of the route's type.
     const empty = request.get('content-length') === '0' && request.get('transfer-encoding') === undefined;
     const contentType = request.get('content-type');
     const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
-    if (!empty && (request.is('application/json') === false || (charset !== undefined && charset !== 'utf-8')))
-      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json in UTF-8', {
-        contentType: contentType ?? null,
-      });
+    const json = type === 'application/json';
+    if (!empty && (request.is(type) === false || (json && charset !== undefined && charset !== 'utf-8')))
+      throw new HttpError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        json ? 'send the body as application/json in UTF-8' : `send the body as ${type}`,
+        {
+          contentType: contentType ?? null,
+        },
+      );
     next();
   };
 }
@@ -259,6 +264,7 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       query: parsed(spec.query, { ...(request.query as Record<string, unknown>) }, 'query'),
       body: parsed(spec.body, request.body, 'body'),
       rawBody: rawBodies.get(request),
+      stream: spec.streamedBody ? request : undefined,
       header: (name) => request.get(name),
       requestId: state.requestId,
       traceId: state.traceId,
@@ -285,8 +291,10 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
   if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
-  if (spec.method === 'post') steps.push(mediaType());
-  if (spec.roles === 'webhook')
+  if (spec.method === 'post') steps.push(mediaType(spec.streamedBody?.contentType));
+  if (spec.streamedBody) {
+    // Streamed to the handler as it arrives: no parser, no buffering (the handler bounds what it reads).
+  } else if (spec.roles === 'webhook')
     steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
   else if (spec.method === 'post')
     steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), jsonBody());

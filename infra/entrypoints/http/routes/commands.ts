@@ -25,6 +25,7 @@ import {
 import { approveManifest, approveManifestInputSchema } from '../../../../commands/manifests/approveManifest.ts';
 import { rejectManifest, rejectManifestInputSchema } from '../../../../commands/manifests/rejectManifest.ts';
 import { submitManifest, submitManifestInputSchema } from '../../../../commands/manifests/submitManifest.ts';
+import { uploadArtifact, uploadArtifactInputSchema } from '../../../../commands/manifests/uploadArtifact.ts';
 import { cancelOrder, cancelOrderInputSchema } from '../../../../commands/orders/cancelOrder.ts';
 import { checkout, checkoutInputSchema } from '../../../../commands/orders/checkout.ts';
 import { finalizeOrder, finalizeOrderInputSchema } from '../../../../commands/orders/finalizeOrder.ts';
@@ -48,6 +49,23 @@ export const commandRoutes: readonly RouteSpec[] = [
     input: submitManifestInputSchema,
     handler: submitManifest,
     extra: { manifestId: z.string() },
+  }),
+  commandRoute({
+    operationId: 'uploadArtifact',
+    path: '/manifests/:manifestId/artifact',
+    summary:
+      "The publisher uploads the artifact of its submitted manifest: streamed, checked against the manifest's sizeBytes and artifactSha256",
+    tag: 'kernel',
+    roles: COMMAND_ROLES.RecordArtifact,
+    input: uploadArtifactInputSchema,
+    pathKeys: ['manifestId'],
+    handler: uploadArtifact,
+    streamedBody: {
+      contentType: 'application/octet-stream',
+      description:
+        "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES",
+    },
+    extra: { objectKey: z.string().optional().describe('where the artifact is kept in the artifact store') },
   }),
   commandRoute({
     operationId: 'approveManifest',

@@ -42,6 +42,19 @@ async function checkout(server: TestServer, listingId: string, as: 'buyer' | 'ot
 }
 
 for (const engine of ENGINES) {
+  test(`${engine}: a manifest answers its product version and its stream version under distinct names, and catalog rows carry name and version`, async (t) => {
+    const server = await testServer(t, { engine });
+    const { manifestId, listingId } = await listedProduct(server);
+    const manifest = await server.request('GET', `/manifests/${manifestId}`, { as: 'buyer' });
+    ok(t, manifest, 'manifest');
+    t.like(manifest.body, { name: 'Terrain generator', productVersion: '1.0.0', version: 3 });
+    t.is(manifest.headers.get('etag'), '"3"');
+    const catalog = await server.request('GET', '/catalog', { as: 'buyer' });
+    t.like(catalog.body.items[0], { listingId, name: 'Terrain generator', productVersion: '1.0.0' });
+    const listing = await server.request('GET', `/listings/${listingId}`, { as: 'buyer' });
+    t.like(listing.body, { name: 'Terrain generator', productVersion: '1.0.0', version: 1 });
+  });
+
   test(`${engine}: the whole checkout flow over HTTP, then audit-verify passes`, async (t) => {
     const server = await testServer(t, { engine });
     const { listingId } = await listedProduct(server);

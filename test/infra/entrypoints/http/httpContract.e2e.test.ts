@@ -1,13 +1,14 @@
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type express from 'express';
-import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { deliveryKey, demoArtifact } from '../../../../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
 import { ROUTES } from '../../../../infra/entrypoints/http/server.ts';
 import { openApiPath } from '../../../../infra/entrypoints/http/route.ts';
 import {
   PRODUCT,
   testServer,
+  uploadArtifactOver,
   WEBHOOK_SECRET,
   type ActorName,
   type HttpResponse,
@@ -73,6 +74,12 @@ async function exerciseEverything(
   const m1 = (await call('POST', '/manifests', 'publisher', PRODUCT)).body.manifestId as string;
   const m2 = (await call('POST', '/manifests', 'publisher', { ...PRODUCT, name: 'Rejected' })).body
     .manifestId as string;
+  await call(
+    'RECORD',
+    `/manifests/${m1}/artifact`,
+    undefined,
+    await uploadArtifactOver(server, m1, demoArtifact(4096)),
+  );
   await call('POST', `/manifests/${m1}/approve`, 'operator');
   await call('POST', `/manifests/${m2}/reject`, 'operator', { reason: 'malware' });
   await call('GET', `/manifests/${m1}`, 'buyer');

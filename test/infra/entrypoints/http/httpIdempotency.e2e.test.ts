@@ -9,7 +9,8 @@ import test from 'ava';
 import { chainKeyOf } from '../../../../commands/idempotency.ts';
 import { postLedgerTransaction } from '../../../../commands/ledger/postLedgerTransaction.ts';
 import { ChainError } from '../../../../chain/errors.ts';
-import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { deliveryKey, demoArtifact } from '../../../../commands/demo/marketplaceFlow.ts';
+import type { ListableBlobStore } from '../../../../commands/blobStore.ts';
 import { contextFor } from '../../../../commands/context.ts';
 import {
   ACTORS,
@@ -49,6 +50,16 @@ test('a retry gets the first body, with the ids and documents the command create
   const server = await testServer(t);
   const [submitted, submittedAgain] = await twice(server, 'publisher', '/manifests', PRODUCT, 'submit-1');
   const manifestId = submitted.body.manifestId as string;
+  const upload = () =>
+    server.request('POST', `/manifests/${manifestId}/artifact`, {
+      as: 'publisher',
+      raw: demoArtifact(PRODUCT['sizeBytes'] as number),
+      headers: { 'content-type': 'application/octet-stream', 'idempotency-key': 'upload-1' },
+    });
+  const uploaded = await upload();
+  const uploadedAgain = await upload();
+  const artifacts = server.app.deps.artifacts.store as ListableBlobStore;
+  t.deepEqual(await artifacts.keys('artifacts/'), [uploaded.body.objectKey], 'the retry left no second object');
   const [approved, approvedAgain] = await twice(
     server,
     'operator',
@@ -69,6 +80,7 @@ test('a retry gets the first body, with the ids and documents the command create
   t.is((await server.snapshot()).head.seq, before.head.seq + 1, 'one proof recorded');
   for (const [first, again, field] of [
     [submitted, submittedAgain, 'manifestId'],
+    [uploaded, uploadedAgain, 'objectKey'],
     [approved, approvedAgain, 'manifestSignatureId'],
     [ordered, orderedAgain, 'orderId'],
     [proved, provedAgain, 'proof'],

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Signer } from '../../../../chain/signer.ts';
-import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { deliveryKey, demoArtifact, demoArtifactFields } from '../../../../commands/demo/marketplaceFlow.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
-import { listedProduct, send, testServer } from '../../../helpers/http.ts';
+import { listedProduct, send, testServer, uploadArtifactOver } from '../../../helpers/http.ts';
 
 const KEY = deliveryKey();
 
@@ -33,13 +33,13 @@ test('a failing signer: commands get 503 SIGNING_UNAVAILABLE and append nothing,
     body: {
       name: 'Second',
       version: '1',
-      artifactSha256: 'b'.repeat(64),
-      sizeBytes: 1,
+      ...demoArtifactFields(1),
       priceMinor: 100,
       currency: 'EUR',
       royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }],
     },
   });
+  t.is((await uploadArtifactOver(server, pending.body.manifestId as string, demoArtifact(1))).status, 200);
   control.failing = true;
   const before = await server.snapshot();
   for (const [path, as, body] of [

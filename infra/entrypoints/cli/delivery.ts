@@ -1,0 +1,75 @@
+/**
+ * `chainbook delivery decrypt`: the buyer's side of a delivery. Opens a
+ * delivery envelope (docs/FORMAT.md section 11) with the buyer's private key
+ * and writes the artifact, streaming, so memory stays bounded at any size.
+ * With --out the artifact is written to a temporary file beside it and
+ * renamed only once every chunk authenticated; a tampered envelope exits 1
+ * and leaves nothing.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { decryptEnvelope } from '../../../commands/delivery/deliveryEnvelope.ts';
+import { EXIT, UsageError } from './io.ts';
+
+interface DecryptOptions {
+  in: string;
+  key: string;
+  out?: string;
+}
+
+function privateKeyFrom(path: string): KeyObject {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return createPrivateKey({ key: text, format: 'pem' });
+  } catch (error) {
+    throw new UsageError(`${path} is not an unencrypted PEM private key: ${(error as Error).message}`);
+  }
+}
+
+async function decrypt(options: DecryptOptions): Promise<number> {
+  const privateKey = privateKeyFrom(options.key);
+  const input = createReadStream(options.in);
+  await new Promise<void>((resolve, reject) => {
+    input.once('open', () => resolve());
+    input.once('error', (error) => reject(new UsageError(`cannot read ${options.in}: ${error.message}`)));
+  });
+  const plaintext = Readable.from(decryptEnvelope(input, privateKey));
+  if (options.out === undefined) {
+    await pipeline(plaintext, process.stdout, { end: false });
+    return EXIT.ok;
+  }
+  const temporary = `${options.out}.partial-${process.pid}`;
+  try {
+    await pipeline(plaintext, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+    await rename(temporary, options.out);
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+  process.stderr.write(`delivery decrypt: OK: ${options.out}\n`);
+  return EXIT.ok;
+}
+
+export function registerDelivery(program: Command, exit: (code: number) => void): void {
+  const delivery = program.command('delivery').description('encrypted deliveries (docs/FORMAT.md section 11)');
+  delivery
+    .command('decrypt')
+    .description(
+      "decrypts a delivery envelope with the buyer's private key; exit 1 when it does not authenticate (nothing written with --out)",
+    )
+    .requiredOption('--in <file>', 'the delivery envelope, as downloaded')
+    .requiredOption(
+      '--key <pem>',
+      "the buyer's private key (PEM: RSA, P-256 or X25519), whose public key was given at checkout",
+    )
+    .option('-o, --out <file>', 'write the artifact here (default: standard output)')
+    .action(async (options: DecryptOptions) => exit(await decrypt(options)));
+}

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { encryptEnvelope } from '../../../../commands/delivery/deliveryEnvelope.ts';
+import { deliveryKeyOf } from '../../../../commands/orders/deliveryKey.ts';
+import { runCli } from '../../../helpers/cli.ts';
+import { tempDir } from '../../../helpers/runtime.ts';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/** A buyer's key pair (private key as PEM in `directory`) and an envelope of `artifact` for it. */
+async function delivered(directory: string, name: string, type: 'rsa' | 'x25519', artifact: Buffer) {
+  const pair =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 3072 })
+      : (generateKeyPairSync('x25519') as { publicKey: KeyObject; privateKey: KeyObject });
+  const keyPath = join(directory, `${name}.pem`);
+  writeFileSync(keyPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const recipient = deliveryKeyOf(pair.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  const parts: Uint8Array[] = [];
+  for await (const part of encryptEnvelope(once(artifact), recipient, {
+    sizeBytes: artifact.length,
+    artifactSha256: sha256(artifact),
+  }))
+    parts.push(part);
+  const envelopePath = join(directory, `${name}.delivery`);
+  writeFileSync(envelopePath, Buffer.concat(parts));
+  return { keyPath, envelopePath };
+}
+
+test('delivery decrypt opens RSA-3072 and X25519 envelopes to the exact bytes; tampering or another key exits 1 leaving nothing; an unreadable key exits 2', async (t) => {
+  const directory = tempDir('delivery-cli');
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const artifact = randomBytes(2_500_000);
+  const rsa = await delivered(directory, 'rsa', 'rsa', artifact);
+  const x25519 = await delivered(directory, 'x25519', 'x25519', artifact);
+  for (const [name, buyer] of [
+    ['rsa', rsa],
+    ['x25519', x25519],
+  ] as const) {
+    const out = join(directory, `${name}.out`);
+    const result = await runCli([
+      'delivery',
+      'decrypt',
+      '--in',
+      buyer.envelopePath,
+      '--key',
+      buyer.keyPath,
+      '--out',
+      out,
+    ]);
+    t.is(result.code, 0, result.stderr);
+    t.is(sha256(readFileSync(out)), sha256(artifact), name);
+  }
+  const tampered = readFileSync(rsa.envelopePath);
+  tampered[tampered.length - 100]! ^= 1;
+  writeFileSync(join(directory, 'tampered.delivery'), tampered);
+  for (const [what, input, key] of [
+    ['a flipped byte', join(directory, 'tampered.delivery'), rsa.keyPath],
+    ['another key', rsa.envelopePath, x25519.keyPath],
+  ] as const) {
+    const out = join(directory, 'refused.out');
+    const result = await runCli(['delivery', 'decrypt', '--in', input, '--key', key, '--out', out]);
+    t.is(result.code, 1, what);
+    t.regex(result.stderr, /DELIVERY_DECRYPTION_FAILED|decryption failed/, what);
+    t.false(existsSync(out), `${what}: nothing written`);
+  }
+  const missing = await runCli(['delivery', 'decrypt', '--in', rsa.envelopePath, '--key', join(directory, 'nope.pem')]);
+  t.is(missing.code, 2);
+});
+
+test("docs/FORMAT.md section 11's recipe opens an envelope with Node.js and jose alone", async (t) => {
+  const format = readFileSync(new URL('../../../../docs/FORMAT.md', import.meta.url), 'utf8');
+  const script = /^```js example=open-delivery\n([\s\S]*?)\n```$/m.exec(format)?.[1];
+  t.truthy(script, 'the recipe block is in docs/FORMAT.md');
+  const directory = tempDir('delivery-recipe');
+  // Beside node_modules, so that the script's `import 'jose'` resolves as it would in a buyer's project.
+  const scripts = join(process.cwd(), 'node_modules', '.cache', 'chainbook-test');
+  mkdirSync(scripts, { recursive: true });
+  const scriptPath = join(scripts, `open-delivery-${process.pid}.mjs`);
+  writeFileSync(scriptPath, `${script!}\n`);
+  t.teardown(() => {
+    rmSync(directory, { recursive: true, force: true });
+    rmSync(scriptPath, { force: true });
+  });
+  const artifact = randomBytes(1_500_000);
+  for (const type of ['rsa', 'x25519'] as const) {
+    const buyer = await delivered(directory, type, type, artifact);
+    const out = join(directory, `${type}.out`);
+    const result = spawnSync(process.execPath, [scriptPath, buyer.envelopePath, buyer.keyPath, out], {
+      encoding: 'utf8',
+    });
+    t.is(result.status, 0, result.stderr);
+    t.is(sha256(readFileSync(out)), sha256(artifact), type);
+  }
+});
