@@ -61,6 +61,10 @@ test('submission is refused: twice, for another publisher, by a non-publisher, w
   given(manifestDecider)
     .when(submit({ currency: 'eur' }))
     .thenRejects(t, 'INVALID_CURRENCY');
+  for (const phantom of ['ZZZ', 'BTC', 'XXX'])
+    given(manifestDecider)
+      .when(submit({ currency: phantom }))
+      .thenRejects(t, 'INVALID_CURRENCY');
 });
 
 test('a kernel role approves a submitted manifest with the signature over its hash', (t) => {
