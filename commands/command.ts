@@ -22,6 +22,8 @@ import type { Decider } from '../domain/decider.ts';
 import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/json.ts';
+import type { PayeeBalance } from '../domain/payouts/payoutPlan.ts';
+import type { PayoutProvider } from './payouts/payoutProvider.ts';
 import {
   firstAnswer,
   idempotencyOf,
@@ -60,9 +62,25 @@ export interface ChainIndex {
   seqRange(chain: string, fromTs: string, toTs: string): Promise<{ fromSeq: number; toSeq: number } | undefined>;
 }
 
+/**
+ * What handlers read from the ledger's balances (projections/payouts,
+ * payoutQueries.ts), outside the append: a decision made on a balance that
+ * moved since is still checked where balances are current, in the append
+ * transaction (the must-not-go-negative rule).
+ */
+export interface LedgerReader {
+  /** Normal-side balances of these accounts in one currency; 0 for an account never posted to. */
+  balances(accounts: readonly string[], currency: string): Promise<Map<string, number>>;
+  /** Each party and currency with a positive payable, in (party, currency) order after `after`, at most `limit`. */
+  payees(filter: { currency?: string | undefined; after?: string | undefined; limit: number }): Promise<PayeeBalance[]>;
+}
+
 export interface CommandDeps {
   store: EventStore;
   chainIndex: ChainIndex;
+  ledger: LedgerReader;
+  /** Where a payout run sends its payouts (infra/adapters/payouts/), and the configured minimum (PAYOUT_MINIMUM_MINOR). */
+  payouts: { provider: PayoutProvider; minimumMinor: number };
   /** The chain commands append to. */
   chain: string;
   idempotency: IdempotencyLookup;

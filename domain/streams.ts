@@ -13,6 +13,7 @@ export const streams = {
   order: (orderId: string) => `order-${orderId}`,
   ledgerTransaction: (transactionId: string) => `ledger-${transactionId}`,
   proof: (proofId: string) => `proof-${proofId}`,
+  payout: (payoutId: string) => `payout-${payoutId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -42,6 +43,10 @@ export function streamOf(event: DomainEvent): string {
       return streams.ledgerTransaction(event.data.transactionId);
     case 'ledger.proof_issued':
       return streams.proof(event.data.proofId);
+    case 'payout.initiated':
+    case 'payout.settled':
+    case 'payout.failed':
+      return streams.payout(event.data.payoutId);
     default:
       return assertNever(event, 'event');
   }

@@ -59,6 +59,14 @@ export const checkoutLatencySeconds = new Histogram({
   registers: [metricsRegistry],
 });
 
+/** `marketplace.royalty_payouts_total` as the marketplace runbook names it: payouts to sellers and royalty holders. */
+export const royaltyPayoutsTotal = new Counter({
+  name: 'marketplace_royalty_payouts_total',
+  help: 'Payout events appended, by event (initiated, settled, failed) and currency',
+  labelNames: ['event', 'currency'] as const,
+  registers: [metricsRegistry],
+});
+
 export const ledgerPostsTotal = new Counter({
   name: 'finance_ledger_posts_total',
   help: 'Ledger transactions posted (ledger.posted events appended), by the command that posted them',

@@ -8,6 +8,7 @@ import { registerAuditVerify } from './auditVerify.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
+import { registerPayouts } from './payouts.ts';
 import { registerProof } from './proof.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
@@ -84,6 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);
+  registerPayouts(program, exit);
   registerServe(program, exit);
   registerTokens(program, exit);
   registerExport(program, exit);

@@ -21,6 +21,7 @@ import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { payoutRoutes } from './routes/payouts.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -29,6 +30,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...webhookRoutes,
   ...marketplaceRoutes,
   ...financeRoutes,
+  ...payoutRoutes,
   ...governanceRoutes,
   ...chainRoutes,
 ];

@@ -99,6 +99,33 @@ async function exerciseEverything(
   });
   await call('RECORD', '/webhooks/payments', undefined, paid);
   await call('POST', `/orders/${o1}/finalize`, 'service');
+  const run = await call('POST', '/payouts/runs', 'lead', {});
+  const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
+  const answer = JSON.stringify({
+    eventId: 'pevt-c1',
+    payoutId: first!.payoutId,
+    status: 'settled',
+    amountMinor: first!.amountMinor,
+    currency: 'EUR',
+  });
+  const settled = await server.request('POST', '/webhooks/payouts', {
+    raw: answer,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, answer)}`,
+    },
+  });
+  await call('RECORD', '/webhooks/payouts', undefined, settled);
+  await call('POST', `/payouts/${second!.payoutId}/outcome`, 'operator', {
+    outcome: 'failed',
+    providerEventId: 'pevt-c2',
+    amountMinor: second!.amountMinor,
+    currency: 'EUR',
+    reason: 'account closed',
+  });
+  await call('GET', '/payouts?partyId=publisher-1', 'publisher');
+  await call('GET', '/parties/publisher-1/statement', 'publisher');
+  await call('GET', '/parties/publisher-1/statement', 'otherPublisher');
   await call('POST', `/orders/${o1}/refund`, 'operator', { reason: 'broken download' });
   const o2 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
   await call('POST', `/orders/${o2}/payments`, 'service', {
