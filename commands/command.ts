@@ -23,6 +23,7 @@ import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/json.ts';
 import type { PayeeBalance } from '../domain/payouts/payoutPlan.ts';
+import type { LedgerExpectation } from '../domain/reconciliation/lineClassifier.ts';
 import type { PayoutProvider } from './payouts/payoutProvider.ts';
 import {
   firstAnswer,
@@ -73,6 +74,14 @@ export interface LedgerReader {
   balances(accounts: readonly string[], currency: string): Promise<Map<string, number>>;
   /** Each party and currency with a positive payable, in (party, currency) order after `after`, at most `limit`. */
   payees(filter: { currency?: string | undefined; after?: string | undefined; limit: number }): Promise<PayeeBalance[]>;
+  /** Parties whose payouts open reconciliation discrepancies hold. */
+  heldParties(): Promise<Set<string>>;
+  /** What the ledger expects a payment provider's report of the period to show, by type and reference. */
+  providerExpectations(period: {
+    fromTs: string;
+    toTs: string;
+    marginMs: number;
+  }): Promise<Map<string, LedgerExpectation>>;
 }
 
 export interface CommandDeps {

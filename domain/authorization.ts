@@ -54,6 +54,10 @@ export const COMMAND_ROLES = {
   RunPayouts: FINANCE_ROLES,
   /** The payout provider's answer (its webhook, as Service), or finance recording it by hand. */
   RecordPayoutOutcome: SETTLEMENT_ROLES,
+  /** Reconciling the ledger with a payment provider's report (docs/DOMAIN.md, "Reconciliation"). */
+  Reconcile: FINANCE_ROLES,
+  /** Resolving a discrepancy, with a reason: this lifts the hold on payouts it put. */
+  ResolveDiscrepancy: FINANCE_ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 
@@ -66,6 +70,8 @@ export const READ_ROLES = {
   ledger: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   /** Payouts and statements: finance and Auditors see every party's, a Publisher only its own (PAYOUT_READERS). */
   payouts: [...new Set([...FINANCE_ROLES, 'Auditor' as const, 'Publisher' as const])],
+  /** Reconciliation runs and their reports. */
+  reconciliation: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,
   chain: READ_ALL_ROLES,
   /** The signer in use and whether the service is read-only. */

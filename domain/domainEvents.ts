@@ -11,8 +11,10 @@ import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
 import { manifestEventSchemas, type ManifestEvent } from './manifests/manifestEvents.ts';
 import { orderEventSchemas, type OrderEvent } from './orders/orderEvents.ts';
 import { payoutEventSchemas, type PayoutEvent } from './payouts/payoutEvents.ts';
+import { reconciliationEventSchemas, type ReconciliationEvent } from './reconciliation/reconciliationEvents.ts';
 
-export type DomainEvent = ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent | PayoutEvent;
+export type DomainEvent =
+  ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent | PayoutEvent | ReconciliationEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -22,6 +24,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...orderEventSchemas,
   ...ledgerEventSchemas,
   ...payoutEventSchemas,
+  ...reconciliationEventSchemas,
 };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(SCHEMAS) as DomainEventType[];

@@ -14,6 +14,7 @@ export const streams = {
   ledgerTransaction: (transactionId: string) => `ledger-${transactionId}`,
   proof: (proofId: string) => `proof-${proofId}`,
   payout: (payoutId: string) => `payout-${payoutId}`,
+  reconciliation: (reconciliationId: string) => `reconciliation-${reconciliationId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -47,6 +48,10 @@ export function streamOf(event: DomainEvent): string {
     case 'payout.settled':
     case 'payout.failed':
       return streams.payout(event.data.payoutId);
+    case 'reconciliation.recorded':
+    case 'reconciliation.discrepancies_found':
+    case 'reconciliation.discrepancy_resolved':
+      return streams.reconciliation(event.data.reconciliationId);
     default:
       return assertNever(event, 'event');
   }

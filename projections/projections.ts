@@ -12,6 +12,7 @@ import { governanceProjection } from './governance/governanceProjection.ts';
 import { ledgerProjection } from './ledger/ledgerProjection.ts';
 import { ordersProjection } from './orders/ordersProjection.ts';
 import { payoutsProjection } from './payouts/payoutsProjection.ts';
+import { reconciliationProjection } from './reconciliation/reconciliationProjection.ts';
 import type { Projection, ProjectedRecord } from './projection.ts';
 import { tablesDigest, type ProjectionExecutor } from './rowStore.ts';
 
@@ -21,6 +22,7 @@ export const PROJECTIONS: readonly Projection[] = [
   ledgerProjection,
   governanceProjection,
   payoutsProjection,
+  reconciliationProjection,
 ];
 
 /**

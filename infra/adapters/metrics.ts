@@ -67,6 +67,14 @@ export const royaltyPayoutsTotal = new Counter({
   registers: [metricsRegistry],
 });
 
+/** `finance.reconciliation_discrepancies_total` as the finance runbook names it: what reconciliation runs found. */
+export const reconciliationDiscrepanciesTotal = new Counter({
+  name: 'finance_reconciliation_discrepancies_total',
+  help: 'Discrepancies found by reconciliation runs against the payment provider, by kind (missing_in_ledger, missing_at_provider, amount_mismatch, currency_mismatch, duplicate, fee_difference)',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});
+
 export const ledgerPostsTotal = new Counter({
   name: 'finance_ledger_posts_total',
   help: 'Ledger transactions posted (ledger.posted events appended), by the command that posted them',

@@ -18,6 +18,7 @@ import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
 import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
 import { balancesOf, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
+import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
 import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
 
 export interface App {
@@ -46,6 +47,8 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     ledger: {
       balances: (accounts, currency) => balancesOf(runtime.db, accounts, currency),
       payees: (filter) => payeeBalances(runtime.db, filter),
+      heldParties: () => heldParties(runtime.db),
+      providerExpectations: (period) => providerExpectations(runtime.db, config.defaultChain, period),
     },
     payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),

@@ -4,7 +4,8 @@
  * ledger says each party is owed (payables and payouts in transit, less what
  * it owes the platform) equals an independent calculation from the commands
  * that succeeded: its shares of the sales that stand, less what was paid out
- * and settled. After each run nobody is left owed anything, and replay
+ * and settled. After each run nobody is left owed anything, a provider
+ * report generated from the same events reconciles clean, and replay
  * reproduces every projection.
  */
 import test from 'ava';
@@ -34,6 +35,8 @@ import { projectionDigests } from '../../projections/projections.ts';
 import { replay } from '../../projections/replay/replay.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { testApp } from '../helpers/app.ts';
+import { chunksOf, csvOf, reportFromLedger } from '../helpers/providerReports.ts';
+import { reconcile } from '../../commands/reconciliation/reconcile.ts';
 
 const KEY = deliveryKey();
 const BUYER = { id: 'buyer-1', role: 'Buyer' };
@@ -175,7 +178,7 @@ async function apply(deps: CommandDeps, s: Step, listings: ListedProduct[], mode
   }
 }
 
-test('property: the ledger owes each party exactly its standing shares less its settled payouts; a run leaves nothing owed; replay agrees', async (t) => {
+test('property: the ledger owes each party exactly its standing shares less its settled payouts; a run leaves nothing owed; a report of the same events reconciles clean; replay agrees', async (t) => {
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), async (steps) => {
       const app = await testApp(t, 'postgres');
@@ -204,6 +207,15 @@ test('property: the ledger owes each party exactly its standing shares less its 
       for (const party of new Set([...ledger.keys(), ...model.owed.keys()]))
         t.is(ledger.get(party) ?? 0, model.owed.get(party) ?? 0, `what ${party} is owed`);
       for (const line of await trialBalance(app.test.db)) t.is(line.totalMinor, 0);
+      const day = new Date().toISOString().slice(0, 10);
+      const report = csvOf(await reportFromLedger(app.test.db));
+      const reconciled = await reconcile(
+        app.deps,
+        { format: 'csv', from: day, to: day },
+        chunksOf(report, 97),
+        contextFor(FINANCE_LEAD),
+      );
+      t.is(reconciled.discrepancyCount, 0, 'a report generated from the same events reconciles clean');
       const live = await projectionDigests(app.test.db);
       const rebuilt = await replay({
         target: sqlReplayTarget(app.test.db),

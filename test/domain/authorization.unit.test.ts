@@ -17,6 +17,9 @@ import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
 import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
+import { reconciliationDecider } from '../../domain/reconciliation/reconciliationDecider.ts';
+import type { ReconciliationRecorded } from '../../domain/reconciliation/reconciliationEvents.ts';
+import { emptyCounts } from '../../domain/reconciliation/lineClassifier.ts';
 import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
 import { commandRoutes } from '../../infra/entrypoints/http/routes/commands.ts';
 import { PAYMENT_PROVIDER } from '../../infra/entrypoints/http/routes/webhooks.ts';
@@ -102,6 +105,36 @@ const payout: PayoutInitiated = {
   ledgerTransactionId: 'payout-po-1',
 };
 const initiated = fold(payoutDecider, [{ type: 'payout.initiated', data: payout }]);
+const reconciliation: ReconciliationRecorded = {
+  reconciliationId: 'r-1',
+  reportSha256: 'e'.repeat(64),
+  format: 'csv',
+  reportBytes: 10,
+  lineCount: 1,
+  fromTs: NOW,
+  toTs: LATER,
+  counts: emptyCounts(),
+  discrepancyCount: 1,
+};
+const discrepancy = {
+  discrepancyId: 'd1',
+  kind: 'missing_in_ledger' as const,
+  line: 2,
+  providerTransactionId: 'txn_1',
+  type: 'charge' as const,
+  reference: 'o-9',
+  ledgerAmountMinor: null,
+  ledgerCurrency: null,
+  reportedAmountMinor: 100,
+  reportedCurrency: 'EUR',
+  reportedFeeMinor: 0,
+  orderIds: ['o-9'],
+  partyIds: [],
+};
+const reconciled = fold(reconciliationDecider, [
+  { type: 'reconciliation.recorded', data: reconciliation },
+  { type: 'reconciliation.discrepancies_found', data: { reconciliationId: 'r-1', discrepancies: [discrepancy] } },
+]);
 
 /**
  * Each command decided by `actor` on a state where every check but the role
@@ -171,6 +204,16 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
     ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
   RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
   RunPayouts: (actor) => payoutDecider.decide({ type: 'InitiatePayout', actor, payout }, payoutDecider.initialState),
+  Reconcile: (actor) =>
+    reconciliationDecider.decide(
+      { type: 'RecordReconciliation', actor, recorded: reconciliation, discrepancies: [discrepancy] },
+      reconciliationDecider.initialState,
+    ),
+  ResolveDiscrepancy: (actor) =>
+    reconciliationDecider.decide(
+      { type: 'ResolveDiscrepancy', actor, discrepancyId: 'd1', reason: 'checked with the provider' },
+      reconciled,
+    ),
   RecordPayoutOutcome: (actor) =>
     payoutDecider.decide(
       {
@@ -206,6 +249,8 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   issueLedgerProof: 'RecordProof',
   runPayouts: 'RunPayouts',
   recordPayoutOutcome: 'RecordPayoutOutcome',
+  reconcile: 'Reconcile',
+  resolveDiscrepancy: 'ResolveDiscrepancy',
 };
 
 /** The roles the command's decider lets through, and how it refuses the others. */

@@ -10,6 +10,7 @@ import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
 import { registerPayouts } from './payouts.ts';
 import { registerProof } from './proof.ts';
+import { registerReconcile } from './reconcile.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT } from './io.ts';
 import { registerSigners } from './signers.ts';
@@ -86,6 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerReplay(program, exit);
   registerProof(program, exit);
   registerPayouts(program, exit);
+  registerReconcile(program, exit);
   registerServe(program, exit);
   registerTokens(program, exit);
   registerExport(program, exit);

@@ -61,6 +61,8 @@ const NOT_FOUND = [
   'SIGNER_NOT_REGISTERED',
   'PAYOUT_NOT_FOUND',
   'PARTY_NOT_FOUND',
+  'RECONCILIATION_NOT_FOUND',
+  'DISCREPANCY_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -95,6 +97,8 @@ const CONFLICT = [
   'PROOF_EXISTS',
   'PAYOUT_EXISTS',
   'PAYOUT_ALREADY_DECIDED',
+  'RECONCILIATION_EXISTS',
+  'DISCREPANCY_ALREADY_RESOLVED',
   // Operator tools (signer rotation, replay): not HTTP routes today, mapped so any future route answers right.
   'SIGNER_EXISTS',
   'SIGNER_NOT_YET_DEPLOYED',
@@ -123,9 +127,12 @@ const UNPROCESSABLE = [
   'PAYOUT_INVALID_SOURCE',
   'PAYOUT_UNBALANCED',
   'PAYOUT_INVALID_TRANSACTION',
+  'REPORT_INVALID',
+  'RECONCILIATION_TOO_MANY_DISCREPANCIES',
+  'RECONCILIATION_PERIOD_TOO_LARGE',
 ] as const;
 /** Larger than a documented bound (413). */
-const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'TOO_MANY_ACCOUNTS'] as const;
+const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'TOO_MANY_ACCOUNTS', 'REPORT_TOO_LARGE'] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = [
   'SIGNING_UNAVAILABLE',

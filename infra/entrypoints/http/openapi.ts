@@ -81,10 +81,15 @@ function responses(route: RouteSpec): JsonSchema {
   const success =
     route.operationId === 'getMetrics'
       ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }
-      : {
-          description: route.responseDescription ?? 'OK',
-          content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
-        };
+      : route.responseContentType !== undefined
+        ? {
+            description: route.responseDescription ?? 'OK',
+            content: { [route.responseContentType]: { schema: { type: 'string' } } },
+          }
+        : {
+            description: route.responseDescription ?? 'OK',
+            content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
+          };
   const result: JsonSchema = { 200: success };
   for (const status of [...new Set(route.errors)].sort()) {
     result[String(status)] = {
@@ -115,6 +120,14 @@ function operation(route: RouteSpec): JsonSchema {
     parameters: parameters(route),
     ...(body
       ? { requestBody: { required: route.routeClass === 'webhook', content: { 'application/json': { schema: body } } } }
+      : {}),
+    ...(route.streamBody
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries(route.streamBody.map((type) => [type, { schema: { type: 'string' } }])),
+          },
+        }
       : {}),
     responses: responses(route),
   };

@@ -44,6 +44,8 @@ export interface RouteRequest<Params, Query, Body> {
   body: Body;
   /** The raw bytes of the body (webhooks verify signatures over them). */
   rawBody: Buffer | undefined;
+  /** The body as it arrives, unparsed, on routes with `streamBody` (a provider report of any size up to its own bound). */
+  bodyStream: AsyncIterable<Uint8Array> | undefined;
   header(name: string): string | undefined;
   requestId: string;
   traceId: string;
@@ -80,6 +82,14 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   query?: Query;
   body?: Body;
   headers?: readonly HeaderParameter[];
+  /**
+   * The body is not parsed nor limited by HTTP_MAX_BODY_BYTES: the handler
+   * reads `bodyStream` and bounds it itself. The media types it accepts, for
+   * the document.
+   */
+  streamBody?: readonly string[];
+  /** A 200 body that is not JSON: its media type (the handler answers `text`). */
+  responseContentType?: string;
   /** The 200 response body. */
   response: z.ZodType;
   responseDescription?: string;

@@ -22,6 +22,7 @@ import { governanceRoutes } from './routes/governance.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -31,6 +32,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...marketplaceRoutes,
   ...financeRoutes,
   ...payoutRoutes,
+  ...reconciliationRoutes,
   ...governanceRoutes,
   ...chainRoutes,
 ];
@@ -206,6 +208,7 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       query: parsed(spec.query, { ...(request.query as Record<string, unknown>) }, 'query'),
       body: parsed(spec.body, request.body, 'body'),
       rawBody: rawBodies.get(request),
+      bodyStream: spec.streamBody ? request : undefined,
       header: (name) => request.get(name),
       requestId: state.requestId,
       traceId: state.traceId,
@@ -231,8 +234,10 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
   if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
-  if (spec.method === 'post') steps.push(mediaType());
-  if (spec.roles === 'webhook')
+  if (spec.method === 'post' && !spec.streamBody) steps.push(mediaType());
+  if (spec.streamBody) {
+    // The handler reads and bounds the body itself.
+  } else if (spec.roles === 'webhook')
     steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
   else if (spec.method === 'post') steps.push(express.json({ limit: services.http.maxBodyBytes, type: () => true }));
   steps.push(execute(spec, services));

@@ -35,6 +35,11 @@ import {
   recordPayoutOutcomeInputSchema,
 } from '../../../../commands/payouts/recordPayoutOutcome.ts';
 import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
+import {
+  resolveDiscrepancy,
+  resolveDiscrepancyInputSchema,
+} from '../../../../commands/reconciliation/resolveDiscrepancy.ts';
+import { reconcileRoute } from './reconciliation.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -246,5 +251,16 @@ export const commandRoutes: readonly RouteSpec[] = [
     input: recordPayoutOutcomeInputSchema,
     pathKeys: ['payoutId'],
     handler: recordPayoutOutcome,
+  }),
+  reconcileRoute,
+  commandRoute({
+    operationId: 'resolveDiscrepancy',
+    path: '/reconcile/:reconciliationId/discrepancies/:discrepancyId/resolve',
+    summary: 'Resolve a reconciliation discrepancy with a reason; the hold it put on payouts lifts',
+    tag: 'finance',
+    roles: COMMAND_ROLES.ResolveDiscrepancy,
+    input: resolveDiscrepancyInputSchema,
+    pathKeys: ['reconciliationId', 'discrepancyId'],
+    handler: resolveDiscrepancy,
   }),
 ];

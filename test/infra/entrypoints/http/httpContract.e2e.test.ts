@@ -126,6 +126,23 @@ async function exerciseEverything(
   await call('GET', '/payouts?partyId=publisher-1', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'otherPublisher');
+  const day = new Date().toISOString().slice(0, 10);
+  const reconciled = await server.request('POST', `/reconcile?from=${day}&to=${day}`, {
+    as: 'lead',
+    raw: `id,type,amount,currency,created,reference\ntxn_c1,charge,2500,EUR,${day}T00:00:01Z,order-unknown\n`,
+    headers: { 'content-type': 'text/csv' },
+  });
+  await call('RECORD', '/reconcile', undefined, reconciled);
+  const reconciliationId = reconciled.body.reconciliationId as string;
+  await call('GET', `/reconcile/${reconciliationId}/report`, 'auditor');
+  await call('GET', `/reconcile/${reconciliationId}/report.csv`, 'auditor');
+  const refusedReport = await server.request('POST', `/reconcile?from=${day}&to=${day}`, {
+    as: 'lead',
+    raw: 'id,type\n',
+    headers: { 'content-type': 'text/csv' },
+  });
+  await call('RECORD', '/reconcile', undefined, refusedReport);
+  await call('POST', `/reconcile/${reconciliationId}/discrepancies/d1/resolve`, 'lead', { reason: 'not ours' });
   await call('POST', `/orders/${o1}/refund`, 'operator', { reason: 'broken download' });
   const o2 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
   await call('POST', `/orders/${o2}/payments`, 'service', {
