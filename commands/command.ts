@@ -14,6 +14,7 @@ import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import type { AppendEventInput } from '../chain/input.ts';
 import type { EventMeta } from '../chain/record.ts';
+import type { SignedProof } from '../chain/proof.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { AppendedEvent, EventStore } from '../chain/store.ts';
 import { MAX_PAGE_RECORDS } from '../chain/limits.ts';
@@ -84,10 +85,17 @@ export interface LedgerReader {
   }): Promise<Map<string, LedgerExpectation>>;
 }
 
+/** Where issued ledger proof documents are kept (infra/adapters/sql/proofDocuments.ts): the chain records a proof's hash, not its document. */
+export interface ProofStore {
+  /** Keeps the document; keeping the same proof again changes nothing. */
+  save(proof: SignedProof): Promise<void>;
+}
+
 export interface CommandDeps {
   store: EventStore;
   chainIndex: ChainIndex;
   ledger: LedgerReader;
+  proofs: ProofStore;
   /** Where a payout run sends its payouts (infra/adapters/payouts/), and the configured minimum (PAYOUT_MINIMUM_MINOR). */
   payouts: { provider: PayoutProvider; minimumMinor: number };
   /** The chain commands append to. */

@@ -16,6 +16,7 @@ import { auditAppendLatencySeconds } from '../adapters/metrics.ts';
 import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
+import { sqlProofStore } from '../adapters/sql/proofDocuments.ts';
 import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
 import { balancesOf, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
 import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
@@ -50,6 +51,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       heldParties: () => heldParties(runtime.db),
       providerExpectations: (period) => providerExpectations(runtime.db, config.defaultChain, period),
     },
+    proofs: sqlProofStore(runtime.db),
     payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),
   };

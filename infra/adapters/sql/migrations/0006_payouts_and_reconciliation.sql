@@ -66,3 +66,19 @@ CREATE TABLE reconciliation_discrepancies (
 CREATE INDEX reconciliation_discrepancies_open ON reconciliation_discrepancies (status, reconciliation_id);
 
 INSERT INTO projection_versions (name, version) VALUES ('reconciliation', 1);
+
+-- Signed ledger proof documents (docs/FORMAT.md section 9), stored when they
+-- are issued: the chain records each proof and the SHA-256 of its canonical
+-- payload, not the document. Not a projection: replay does not rebuild it.
+CREATE TABLE ledger_proof_documents (
+  chain text COLLATE "C" NOT NULL,
+  proof_id text COLLATE "C" NOT NULL,
+  from_seq bigint NOT NULL,
+  to_seq bigint NOT NULL,
+  from_ts text NOT NULL,
+  to_ts text NOT NULL,
+  payload_sha256 text NOT NULL,
+  document text NOT NULL,
+  PRIMARY KEY (chain, proof_id)
+);
+CREATE INDEX ledger_proof_documents_range ON ledger_proof_documents (chain, from_seq, to_seq);

@@ -163,7 +163,9 @@ async function exerciseEverything(
       { account: 'equity:capital', direction: 'credit', amountMinor: 9, currency: 'EUR' },
     ],
   });
-  await call('POST', '/ledger/proofs', 'operator', {});
+  const proof = await call('POST', '/ledger/proofs', 'operator', {});
+  await call('GET', `/ledger/proofs/${proof.body.proof.proof_id as string}`, 'auditor');
+  await call('GET', '/ledger/proofs', 'auditor');
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
   const u1 = (
     await call('POST', '/upgrades', 'admin', {
