@@ -70,6 +70,8 @@ export const READ_ROLES = {
   ledger: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   /** Payouts and statements: finance and Auditors see every party's, a Publisher only its own (PAYOUT_READERS). */
   payouts: [...new Set([...FINANCE_ROLES, 'Auditor' as const, 'Publisher' as const])],
+  /** The archive's batches and manifests (auditor exports): read-only. */
+  archive: READ_ALL_ROLES,
   /** Reconciliation runs and their reports. */
   reconciliation: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,

@@ -63,6 +63,8 @@ const NOT_FOUND = [
   'PARTY_NOT_FOUND',
   'RECONCILIATION_NOT_FOUND',
   'PROOF_NOT_FOUND',
+  'ARCHIVE_EMPTY',
+  'ARCHIVE_OBJECT_NOT_FOUND',
   'DISCREPANCY_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */

@@ -23,6 +23,7 @@ import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
 import { reconciliationRoutes } from './routes/reconciliation.ts';
+import { archiveRoutes } from './routes/archive.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -33,6 +34,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...financeRoutes,
   ...payoutRoutes,
   ...reconciliationRoutes,
+  ...archiveRoutes,
   ...governanceRoutes,
   ...chainRoutes,
 ];

@@ -166,6 +166,12 @@ async function exerciseEverything(
   const proof = await call('POST', '/ledger/proofs', 'operator', {});
   await call('GET', `/ledger/proofs/${proof.body.proof.proof_id as string}`, 'auditor');
   await call('GET', '/ledger/proofs', 'auditor');
+  await call('GET', '/archive/batches', 'auditor');
+  await call(
+    'GET',
+    '/archive/manifest?key=chainbook%2F2026-01-01%2Fmain-000000000001-000000000010.manifest.json',
+    'auditor',
+  );
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
   const u1 = (
     await call('POST', '/upgrades', 'admin', {
