@@ -139,6 +139,8 @@ async function bundleProofs(
     }
     if (proof.chain !== options.chain || (proof.from_seq ?? 0) < batchesFrom || (proof.to_seq ?? Infinity) > batchesTo)
       continue;
+    // The same proof from two sources (a proofs folder and the database): once.
+    if (proofs.includes(proof.proof_id!)) continue;
     const checked = await verifyProof(text, { registry: options.registry }, { reader, checker: options.checker });
     if (!checked.ok) {
       skippedProofs.push({ name, reason: `${checked.finding!.reason}: ${checked.finding!.message}` });

@@ -15,6 +15,7 @@ import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import type { AppendEventInput } from '../chain/input.ts';
 import type { EventMeta } from '../chain/record.ts';
+import type { SignedProof } from '../chain/proof.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { AppendedEvent, EventStore } from '../chain/store.ts';
 import { MAX_PAGE_RECORDS } from '../chain/limits.ts';
@@ -23,6 +24,9 @@ import type { Decider } from '../domain/decider.ts';
 import { eventsOf, type DomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/json.ts';
+import type { PayeeBalance } from '../domain/payouts/payoutPlan.ts';
+import type { LedgerExpectation } from '../domain/reconciliation/lineClassifier.ts';
+import type { PayoutProvider } from './payouts/payoutProvider.ts';
 import {
   firstAnswer,
   idempotencyOf,
@@ -61,9 +65,40 @@ export interface ChainIndex {
   seqRange(chain: string, fromTs: string, toTs: string): Promise<{ fromSeq: number; toSeq: number } | undefined>;
 }
 
+/**
+ * What handlers read from the ledger's balances (projections/payouts,
+ * payoutQueries.ts), outside the append: a decision made on a balance that
+ * moved since is still checked where balances are current, in the append
+ * transaction (the must-not-go-negative rule).
+ */
+export interface LedgerReader {
+  /** Normal-side balances of these accounts in one currency; 0 for an account never posted to. */
+  balances(accounts: readonly string[], currency: string): Promise<Map<string, number>>;
+  /** Each party and currency with a positive payable, in (party, currency) order after `after`, at most `limit`. */
+  payees(filter: { currency?: string | undefined; after?: string | undefined; limit: number }): Promise<PayeeBalance[]>;
+  /** Parties whose payouts open reconciliation discrepancies hold. */
+  heldParties(): Promise<Set<string>>;
+  /** What the ledger expects a payment provider's report of the period to show, by type and reference. */
+  providerExpectations(period: {
+    fromTs: string;
+    toTs: string;
+    marginMs: number;
+  }): Promise<Map<string, LedgerExpectation>>;
+}
+
+/** Where issued ledger proof documents are kept (infra/adapters/sql/proofDocuments.ts): the chain records a proof's hash, not its document. */
+export interface ProofStore {
+  /** Keeps the document; keeping the same proof again changes nothing. */
+  save(proof: SignedProof): Promise<void>;
+}
+
 export interface CommandDeps {
   store: EventStore;
   chainIndex: ChainIndex;
+  ledger: LedgerReader;
+  proofs: ProofStore;
+  /** Where a payout run sends its payouts (infra/adapters/payouts/), and the configured minimum (PAYOUT_MINIMUM_MINOR). */
+  payouts: { provider: PayoutProvider; minimumMinor: number };
   /** The chain commands append to. */
   chain: string;
   idempotency: IdempotencyLookup;

@@ -52,6 +52,14 @@ export const COMMAND_ROLES = {
   PostLedgerTransaction: [...new Set([...FINANCE_ROLES, ...SETTLEMENT_ROLES])],
   /** Issuing a ledger proof: an Auditor verifies proofs, it appends nothing. */
   RecordProof: FINANCE_ROLES,
+  /** A payout run: one payout per party and currency, from its payables. */
+  RunPayouts: FINANCE_ROLES,
+  /** The payout provider's answer (its webhook, as Service), or finance recording it by hand. */
+  RecordPayoutOutcome: SETTLEMENT_ROLES,
+  /** Reconciling the ledger with a payment provider's report (docs/DOMAIN.md, "Reconciliation"). */
+  Reconcile: FINANCE_ROLES,
+  /** Resolving a discrepancy, with a reason: this lifts the hold on payouts it put. */
+  ResolveDiscrepancy: FINANCE_ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 
@@ -62,8 +70,20 @@ export const READ_ROLES = {
   /** Everyone with a token, each seeing the orders ORDER_READERS gives it. */
   orders: ROLES,
   ledger: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
+  /** Payouts and statements: finance and Auditors see every party's, a Publisher only its own (PAYOUT_READERS). */
+  payouts: [...new Set([...FINANCE_ROLES, 'Auditor' as const, 'Publisher' as const])],
+  /** The archive's batches and manifests (auditor exports): read-only. */
+  archive: READ_ALL_ROLES,
+  /** Reconciliation runs and their reports. */
+  reconciliation: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,
   chain: READ_ALL_ROLES,
+} as const satisfies Record<string, readonly Role[]>;
+
+/** Which parties' payouts and statements a reader sees: every party's, or its own (a Publisher). */
+export const PAYOUT_READERS = {
+  all: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
+  own: ['Publisher'],
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which orders a reader sees: every order, those it placed (buyer), or those of its listings (seller). */

@@ -10,8 +10,11 @@ import { upgradeEventSchemas, type UpgradeEvent } from './governance/upgradeEven
 import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
 import { manifestEventSchemas, type ManifestEvent } from './manifests/manifestEvents.ts';
 import { orderEventSchemas, type OrderEvent } from './orders/orderEvents.ts';
+import { payoutEventSchemas, type PayoutEvent } from './payouts/payoutEvents.ts';
+import { reconciliationEventSchemas, type ReconciliationEvent } from './reconciliation/reconciliationEvents.ts';
 
-export type DomainEvent = ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent;
+export type DomainEvent =
+  ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent | PayoutEvent | ReconciliationEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -20,6 +23,8 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...listingEventSchemas,
   ...orderEventSchemas,
   ...ledgerEventSchemas,
+  ...payoutEventSchemas,
+  ...reconciliationEventSchemas,
 };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(SCHEMAS) as DomainEventType[];

@@ -13,6 +13,8 @@ export const streams = {
   order: (orderId: string) => `order-${orderId}`,
   ledgerTransaction: (transactionId: string) => `ledger-${transactionId}`,
   proof: (proofId: string) => `proof-${proofId}`,
+  payout: (payoutId: string) => `payout-${payoutId}`,
+  reconciliation: (reconciliationId: string) => `reconciliation-${reconciliationId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -43,6 +45,14 @@ export function streamOf(event: DomainEvent): string {
       return streams.ledgerTransaction(event.data.transactionId);
     case 'ledger.proof_issued':
       return streams.proof(event.data.proofId);
+    case 'payout.initiated':
+    case 'payout.settled':
+    case 'payout.failed':
+      return streams.payout(event.data.payoutId);
+    case 'reconciliation.recorded':
+    case 'reconciliation.discrepancies_found':
+    case 'reconciliation.discrepancy_resolved':
+      return streams.reconciliation(event.data.reconciliationId);
     default:
       return assertNever(event, 'event');
   }

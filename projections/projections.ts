@@ -11,6 +11,8 @@ import { catalogProjection } from './catalog/catalogProjection.ts';
 import { governanceProjection } from './governance/governanceProjection.ts';
 import { ledgerProjection } from './ledger/ledgerProjection.ts';
 import { ordersProjection } from './orders/ordersProjection.ts';
+import { payoutsProjection } from './payouts/payoutsProjection.ts';
+import { reconciliationProjection } from './reconciliation/reconciliationProjection.ts';
 import type { Projection, ProjectedRecord } from './projection.ts';
 import { tablesDigest, type ProjectionExecutor } from './rowStore.ts';
 
@@ -19,6 +21,8 @@ export const PROJECTIONS: readonly Projection[] = [
   ordersProjection,
   ledgerProjection,
   governanceProjection,
+  payoutsProjection,
+  reconciliationProjection,
 ];
 
 /**

@@ -144,7 +144,7 @@ export async function issueLedgerProof(
 ): Promise<CommandResult & { proof?: SignedProof }> {
   const parsed = parseInput(issueLedgerProofInputSchema, input);
   const proofId = entityId(context, parsed.proofId, 'proof');
-  return execute(deps, context, { operation: 'issueLedgerProof', input }, async () => {
+  const result = await execute(deps, context, { operation: 'issueLedgerProof', input }, async () => {
     const loaded = await loadStream(deps.store, streams.proof(proofId), proofDecider, ['ledger.proof_issued']);
     const range = await resolveRange(deps, parsed);
     const payload = await rangePayload(deps, range, proofId, context.now);
@@ -167,4 +167,7 @@ export async function issueLedgerProof(
       answer: { proof },
     };
   });
+  // Kept once recorded (a retry keeps it again, which changes nothing): GET /ledger/proofs/{id} and audit bundles serve it.
+  if (result.proof) await deps.proofs.save(result.proof);
+  return result;
 }

@@ -14,7 +14,7 @@ export const ORDER_EVENT_TYPES = typesOf(orderEventSchemas);
 export interface OrderCommandOptions {
   /** The client's expected version of the order stream, when it sent one. */
   expectedVersion?: number | undefined;
-  postings?: (state: OrderState, actor: Actor) => LedgerTransaction[];
+  postings?: (state: OrderState, actor: Actor) => LedgerTransaction[] | Promise<LedgerTransaction[]>;
   /** The order stream is being created by this command (checkout). */
   creates?: boolean;
 }
@@ -44,7 +44,7 @@ export function runOrderCommand(
       });
       if (order.events.length === 0) return [order];
       const ledger: StreamAppend[] = [];
-      for (const transaction of postings(order.state, context.actor))
+      for (const transaction of await postings(order.state, context.actor))
         ledger.push(await decidePosting(deps, context.actor, transaction, { assumeNew: attempt === 0 }));
       return [order, ...ledger];
     },

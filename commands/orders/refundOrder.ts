@@ -1,7 +1,12 @@
-/** RefundOrder: a paid or finalized order is refunded; the ledger posts the reversal, then the payout. */
+/**
+ * RefundOrder: a paid or finalized order is refunded; the ledger posts the
+ * reversal of the split, then the money back to the buyer. A share already
+ * paid out to its party is recorded as owed by the party (the reversal reads
+ * the payables' current balances).
+ */
 import { z } from 'zod';
 import { textSchema } from '../../domain/schemas.ts';
-import { refundPostings } from '../../domain/orders/orderPostings.ts';
+import { refundPostings, saleCredits } from '../../domain/orders/orderPostings.ts';
 import {
   expectedVersionSchema,
   parseInput,
@@ -28,7 +33,13 @@ export function refundOrder(deps: CommandDeps, input: unknown, context: CommandC
     { type: 'RefundOrder', actor: context.actor, reason },
     {
       expectedVersion,
-      postings: (state) => (state.status === 'absent' ? [] : refundPostings(state.order, state.status === 'finalized')),
+      postings: async (state) => {
+        if (state.status === 'absent') return [];
+        if (state.status !== 'finalized') return refundPostings(state.order, false);
+        const accounts = saleCredits(state.order).map((credit) => credit.account);
+        const balances = await deps.ledger.balances(accounts, state.order.currency);
+        return refundPostings(state.order, true, (account) => balances.get(account) ?? 0);
+      },
     },
   );
 }

@@ -20,6 +20,10 @@ export const ACCOUNTS = {
   platformFees: 'revenue:platform-fees',
   sellerPayable: (publisherId: string) => `liability:seller-payable:${publisherId}`,
   royaltyPayable: (partyId: string) => `liability:royalty-payable:${partyId}`,
+  /** Paid out to the party, not yet confirmed by the payout provider. */
+  payoutsInTransit: (partyId: string) => `liability:payouts-in-transit:${partyId}`,
+  /** What the party owes the platform: a refund of a sale whose share was already paid out. The next payout nets it. */
+  partyReceivable: (partyId: string) => `asset:party-receivable:${partyId}`,
 } as const;
 
 /**
@@ -33,6 +37,8 @@ const MUST_NOT_GO_NEGATIVE = new Set([
   'liability:buyer-clearing',
   'liability:seller-payable',
   'liability:royalty-payable',
+  'liability:payouts-in-transit',
+  'asset:party-receivable',
 ]);
 
 export interface ParsedAccount {

@@ -10,7 +10,7 @@ import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assert, assertNever, CodedError } from '../errors.ts';
 import { requireId, requireText } from '../ids.ts';
-import { requireAmount, requireCurrency } from '../money.ts';
+import { CURRENCY_PATTERN, requireAmount, requireCurrency } from '../money.ts';
 import { requireAccount } from './accounts.ts';
 import { MAX_LEDGER_ENTRIES, type LedgerEvent, type LedgerTransaction } from './ledgerEvents.ts';
 
@@ -18,7 +18,13 @@ export type LedgerCommand = { type: 'PostLedgerTransaction'; actor: Actor; trans
 
 export type LedgerState = { status: 'absent' } | { status: 'posted'; transaction: LedgerTransaction };
 
-/** Checks one transaction on its own; throws the first problem with a stable code. */
+/**
+ * Checks one transaction on its own; throws the first problem with a stable
+ * code. The currency is checked for its form only: this check runs again
+ * when a recorded transaction is folded (projections/ledger), and a chain
+ * recorded before currencies were checked against ISO 4217 must still
+ * replay. The decider checks the code itself (requireCurrency).
+ */
 export function checkTransaction(transaction: LedgerTransaction): void {
   requireId(transaction.transactionId, 'transactionId');
   requireText(transaction.reason, 'INVALID_REASON', 'reason');
@@ -38,7 +44,10 @@ export function checkTransaction(transaction: LedgerTransaction): void {
   for (const entry of entries) {
     requireAccount(entry.account);
     requireAmount(entry.amountMinor, 'LEDGER_INVALID_AMOUNT', `amountMinor of ${entry.account}`);
-    requireCurrency(entry.currency, 'LEDGER_INVALID_CURRENCY');
+    if (!CURRENCY_PATTERN.test(entry.currency))
+      throw new CodedError('LEDGER_INVALID_CURRENCY', `currency ${JSON.stringify(entry.currency)} is not 3 capitals`, {
+        currency: entry.currency,
+      });
     const signed = entry.direction === 'debit' ? entry.amountMinor : -entry.amountMinor;
     net.set(entry.currency, (net.get(entry.currency) ?? 0) + signed);
   }
@@ -79,6 +88,7 @@ export const ledgerDecider: Decider<LedgerCommand, LedgerEvent, LedgerState> = {
       case 'PostLedgerTransaction': {
         requireRole(command.actor, COMMAND_ROLES.PostLedgerTransaction, 'posting to the ledger');
         checkTransaction(command.transaction);
+        for (const entry of command.transaction.entries) requireCurrency(entry.currency, 'LEDGER_INVALID_CURRENCY');
         if (state.status === 'absent') return [{ type: 'ledger.posted', data: command.transaction }];
         if (sameTransaction(state.transaction, command.transaction)) return [];
         throw new CodedError(

@@ -4,7 +4,7 @@
  * platform fee, the seller's payable and the royalty payables. Refund: the
  * reversal of the finalization (when there was one), then the money goes back.
  */
-import { ACCOUNTS } from '../ledger/accounts.ts';
+import { ACCOUNTS, parseAccount } from '../ledger/accounts.ts';
 import type { LedgerEntry, LedgerTransaction } from '../ledger/ledgerEvents.ts';
 import { shareOf } from '../money.ts';
 import type { OrderCreated } from './orderEvents.ts';
@@ -78,8 +78,37 @@ export function finalizePosting(order: OrderCreated): LedgerTransaction {
   };
 }
 
-/** The postings of a refund, in order; `finalized` says whether the sale was split already. */
-export function refundPostings(order: OrderCreated, finalized: boolean): LedgerTransaction[] {
+/**
+ * The reversal of one credit of the sale. A payable that no longer holds the
+ * party's share (it was paid out) is reversed as far as it holds, and the
+ * rest is recorded as owed by the party to the platform
+ * (`asset:party-receivable:<party>`), which the party's next payout nets:
+ * never a silent negative payable.
+ */
+function reversalOf(credit: LedgerEntry, payableBalanceOf: ((account: string) => number) | undefined): LedgerEntry[] {
+  const parsed = parseAccount(credit.account);
+  const payable = parsed?.name === 'seller-payable' || parsed?.name === 'royalty-payable';
+  if (!payable || payableBalanceOf === undefined || parsed.party === undefined)
+    return [{ ...credit, direction: 'debit' }];
+  const coveredMinor = Math.min(credit.amountMinor, Math.max(0, payableBalanceOf(credit.account)));
+  const owedMinor = credit.amountMinor - coveredMinor;
+  const entries: LedgerEntry[] = [];
+  if (coveredMinor > 0) entries.push(entry(credit.account, 'debit', coveredMinor, credit.currency));
+  if (owedMinor > 0) entries.push(entry(ACCOUNTS.partyReceivable(parsed.party), 'debit', owedMinor, credit.currency));
+  return entries;
+}
+
+/**
+ * The postings of a refund, in order; `finalized` says whether the sale was
+ * split already. `payableBalanceOf` gives the current balance of a payable
+ * (its normal side) when the split is reversed for real; without it the
+ * reversal is the exact mirror (what the decider needs: the ids).
+ */
+export function refundPostings(
+  order: OrderCreated,
+  finalized: boolean,
+  payableBalanceOf?: (account: string) => number,
+): LedgerTransaction[] {
   const { orderId, priceMinor, currency } = order;
   const refund: LedgerTransaction = {
     transactionId: orderTransactionIds.refund(orderId),
@@ -94,7 +123,9 @@ export function refundPostings(order: OrderCreated, finalized: boolean): LedgerT
   const sale = finalizePosting(order);
   const reversal: LedgerTransaction = {
     transactionId: orderTransactionIds.refundReversal(orderId),
-    entries: sale.entries.map((e) => ({ ...e, direction: e.direction === 'debit' ? 'credit' : 'debit' })),
+    entries: sale.entries.flatMap((e) =>
+      e.direction === 'debit' ? [{ ...e, direction: 'credit' as const }] : reversalOf(e, payableBalanceOf),
+    ),
     reason: `reversal of ${sale.transactionId} for the refund of order ${orderId}`,
     orderId,
   };

@@ -66,6 +66,22 @@ export const checkoutLatencySeconds = new Histogram({
   registers: [metricsRegistry],
 });
 
+/** `marketplace.royalty_payouts_total` as the marketplace runbook names it: payouts to sellers and royalty holders. */
+export const royaltyPayoutsTotal = new Counter({
+  name: 'marketplace_royalty_payouts_total',
+  help: 'Payout events appended, by event (initiated, settled, failed) and currency',
+  labelNames: ['event', 'currency'] as const,
+  registers: [metricsRegistry],
+});
+
+/** `finance.reconciliation_discrepancies_total` as the finance runbook names it: what reconciliation runs found. */
+export const reconciliationDiscrepanciesTotal = new Counter({
+  name: 'finance_reconciliation_discrepancies_total',
+  help: 'Discrepancies found by reconciliation runs against the payment provider, by kind (missing_in_ledger, missing_at_provider, amount_mismatch, currency_mismatch, duplicate, fee_difference)',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});
+
 export const ledgerPostsTotal = new Counter({
   name: 'finance_ledger_posts_total',
   help: 'Ledger transactions posted (ledger.posted events appended), by the command that posted them',

@@ -17,6 +17,11 @@ import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
 import { openBlobStore } from './blobStores.ts';
+import { sqlProofStore } from '../adapters/sql/proofDocuments.ts';
+import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
+import { balancesOf, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
+import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
+import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
 
 export interface App {
   runtime: Runtime;
@@ -24,14 +29,32 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(config: Config, options: Omit<RuntimeOptions, 'projections'> = {}): Promise<App> {
-  const runtime = await openRuntime(config, options);
+export interface AppOptions extends Omit<RuntimeOptions, 'projections'> {
+  /** Tests: the payout provider to use instead of the configured one. */
+  payoutProvider?: PayoutProvider;
+}
+
+function payoutProviderOf(config: Config): PayoutProvider {
+  return config.payouts.provider === 'sandbox' ? sandboxPayoutProvider() : noPayoutProvider;
+}
+
+export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const { payoutProvider, ...runtimeOptions } = options;
+  const runtime = await openRuntime(config, runtimeOptions);
   const artifacts = openBlobStore(config.artifacts.s3Bucket, config.artifacts.folder, config.archive.s3);
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
     idempotency: sqlIdempotencyLookup(runtime.db),
     chainIndex: sqlChainIndex(runtime.db),
+    ledger: {
+      balances: (accounts, currency) => balancesOf(runtime.db, accounts, currency),
+      payees: (filter) => payeeBalances(runtime.db, filter),
+      heldParties: () => heldParties(runtime.db),
+      providerExpectations: (period) => providerExpectations(runtime.db, config.defaultChain, period),
+    },
+    proofs: sqlProofStore(runtime.db),
+    payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),
     artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
   };

@@ -12,6 +12,8 @@ import { DEFAULT_RETENTION_DAYS } from '../../archive/limits.ts';
 import { LABEL_PATTERN } from '../../archive/manifest.ts';
 import { DEFAULT_ARTIFACT_MAX_BYTES } from '../../commands/manifests/uploadArtifact.ts';
 import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
+import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
+import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -94,6 +96,20 @@ export interface Config {
   signing: SigningConfig;
   archive: ArchiveConfig;
   artifacts: ArtifactConfig;
+  payouts: PayoutsConfig;
+}
+
+export const PAYOUT_PROVIDERS = ['sandbox', 'none'] as const;
+
+export interface PayoutsConfig {
+  /** A payout run pays a party only when it is owed at least this much, in minor units (PAYOUT_MINIMUM_MINOR). */
+  minimumMinor: number;
+  /**
+   * PAYOUT_PROVIDER: `sandbox` records what it is asked to pay and sends
+   * nothing (the provider's answers come through its webhook); `none` refuses
+   * payout runs. The default is `sandbox`, and `none` with NODE_ENV=production.
+   */
+  provider: (typeof PAYOUT_PROVIDERS)[number];
 }
 
 export class ConfigError extends CodedError {
@@ -145,6 +161,11 @@ const schema = z.object({
   CHAINBOOK_CHAIN: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), {
     message: `must match ${CHAIN_NAME_PATTERN.source}`,
   }),
+  PAYOUT_MINIMUM_MINOR: positiveInteger(MAX_AMOUNT_MINOR),
+  PAYOUT_PROVIDER: optionalText.refine(
+    (value) => value === undefined || (PAYOUT_PROVIDERS as readonly string[]).includes(value),
+    { message: `must be one of ${PAYOUT_PROVIDERS.join(', ')}` },
+  ),
   SIGNING_BACKEND: optionalText.refine(
     (value) => value === undefined || (SIGNING_BACKENDS as readonly string[]).includes(value),
     {
@@ -352,6 +373,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: values.ARTIFACT_MAX_BYTES ?? DEFAULT_ARTIFACT_MAX_BYTES,
       s3Bucket: values.S3_BUCKET,
       folder: `${dataDir}/artifacts`,
+    },
+    payouts: {
+      minimumMinor: values.PAYOUT_MINIMUM_MINOR ?? DEFAULT_PAYOUT_MINIMUM_MINOR,
+      provider:
+        (values.PAYOUT_PROVIDER as PayoutsConfig['provider'] | undefined) ??
+        (nodeEnv === 'production' ? 'none' : 'sandbox'),
     },
   };
 }

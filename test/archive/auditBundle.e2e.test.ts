@@ -7,7 +7,9 @@ import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { contextFor } from '../../commands/context.ts';
 import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
+import { issueLedgerProof } from '../../commands/ledger/issueLedgerProof.ts';
 import { testApp } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
 import { generateKeys, publicPem } from '../helpers/keys.ts';
@@ -249,4 +251,47 @@ test('on a bundle of default-size batches (10,000 records) holding more than 10,
     t.is(run.stdout.trimEnd().split('\n').length, 1, `${what}: one line\n${run.stdout}`);
     t.regex(verdictOf(run), expected, what);
   }
+});
+
+test('audit-bundle includes every stored proof in range (issued by the library, the CLI or HTTP, never written to a folder) and names a recorded proof whose document was not kept', async (t) => {
+  const app = await testApp(t, 'postgres');
+  const summary = await runDemoWorkload(app.deps, 3, quiet);
+  const folder = tempDir('bundle-archive');
+  const out = join(tempDir('bundle'), 'out');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const env = { DATABASE_URL: app.test.location, CHAINBOOK_DATA_DIR: app.config.dataDir, ARCHIVE_TARGET: folder };
+  const day = new Date().toISOString().slice(0, 10);
+  const issued = await runCli(['proof', 'issue', '--from', day, '--to', day], { env });
+  t.is(issued.code, 0, issued.stderr);
+  const cliProof = JSON.parse(issued.stdout) as { proof_id: string; from_ts: string; to_ts: string };
+  t.true(cliProof.from_ts.startsWith(day) && cliProof.to_ts.startsWith(day), 'the date-only form covers the day');
+  const lost = await issueLedgerProof(app.deps, {}, contextFor({ id: 'finance-lead', role: 'DivisionLead' }));
+  await app.test.db.query('DELETE FROM ledger_proof_documents WHERE proof_id = $1', [lost.proof!.proof_id]);
+  t.is((await runCli(['export', '--batch-records', '10', '--threads', '0'], { env })).code, 0);
+
+  const bundled = await runCli(
+    [
+      'audit-bundle',
+      '--from-ts',
+      '2020-01-01T00:00:00Z',
+      '--to-ts',
+      '2100-01-01T00:00:00Z',
+      '--out',
+      out,
+      '--json',
+      '--threads',
+      '0',
+    ],
+    { env },
+  );
+  t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
+  const report = JSON.parse(bundled.stdout) as { proofs: string[]; skippedProofs: { name: string; reason: string }[] };
+  t.deepEqual(report.proofs.sort(), [summary.proof!.proof_id, cliProof.proof_id].sort());
+  t.deepEqual(report.skippedProofs, [
+    { name: lost.proof!.proof_id, reason: 'recorded in the chain, but its signed document was not kept' },
+  ]);
+  t.is(runScript(out, readmeScript(out)).status, 0);
+  const bad = await runCli(['proof', 'issue', '--from', '2025-11-01', '--to', 'november'], { env });
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--to must be a date like 2025-11-01/);
 });

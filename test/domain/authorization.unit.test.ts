@@ -15,6 +15,11 @@ import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
 import { proofDecider } from '../../domain/ledger/proofDecider.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
+import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
+import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
+import { reconciliationDecider } from '../../domain/reconciliation/reconciliationDecider.ts';
+import type { ReconciliationRecorded } from '../../domain/reconciliation/reconciliationEvents.ts';
+import { emptyCounts } from '../../domain/reconciliation/lineClassifier.ts';
 import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
 import { commandRoutes } from '../../infra/entrypoints/http/routes/commands.ts';
 import { PAYMENT_PROVIDER } from '../../infra/entrypoints/http/routes/webhooks.ts';
@@ -96,6 +101,48 @@ const proof = {
   payloadSha256: 'c'.repeat(64),
 };
 
+const payout: PayoutInitiated = {
+  payoutId: 'po-1',
+  runId: 'run-1',
+  partyId: 'seller-1',
+  currency: 'EUR',
+  amountMinor: 1500,
+  sources: [{ account: 'liability:seller-payable:seller-1', amountMinor: 1500 }],
+  nettedMinor: 0,
+  ledgerTransactionId: 'payout-po-1',
+};
+const initiated = fold(payoutDecider, [{ type: 'payout.initiated', data: payout }]);
+const reconciliation: ReconciliationRecorded = {
+  reconciliationId: 'r-1',
+  reportSha256: 'e'.repeat(64),
+  format: 'csv',
+  reportBytes: 10,
+  lineCount: 1,
+  fromTs: NOW,
+  toTs: LATER,
+  counts: emptyCounts(),
+  discrepancyCount: 1,
+};
+const discrepancy = {
+  discrepancyId: 'd1',
+  kind: 'missing_in_ledger' as const,
+  line: 2,
+  providerTransactionId: 'txn_1',
+  type: 'charge' as const,
+  reference: 'o-9',
+  ledgerAmountMinor: null,
+  ledgerCurrency: null,
+  reportedAmountMinor: 100,
+  reportedCurrency: 'EUR',
+  reportedFeeMinor: 0,
+  orderIds: ['o-9'],
+  partyIds: [],
+};
+const reconciled = fold(reconciliationDecider, [
+  { type: 'reconciliation.recorded', data: reconciliation },
+  { type: 'reconciliation.discrepancies_found', data: { reconciliationId: 'r-1', discrepancies: [discrepancy] } },
+]);
+
 /**
  * Each command decided by `actor` on a state where every check but the role
  * passes for ACTOR_ID: an allowed role gets events, any other is refused.
@@ -174,6 +221,29 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
   PostLedgerTransaction: (actor) =>
     ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
   RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
+  RunPayouts: (actor) => payoutDecider.decide({ type: 'InitiatePayout', actor, payout }, payoutDecider.initialState),
+  Reconcile: (actor) =>
+    reconciliationDecider.decide(
+      { type: 'RecordReconciliation', actor, recorded: reconciliation, discrepancies: [discrepancy] },
+      reconciliationDecider.initialState,
+    ),
+  ResolveDiscrepancy: (actor) =>
+    reconciliationDecider.decide(
+      { type: 'ResolveDiscrepancy', actor, discrepancyId: 'd1', reason: 'checked with the provider' },
+      reconciled,
+    ),
+  RecordPayoutOutcome: (actor) =>
+    payoutDecider.decide(
+      {
+        type: 'RecordPayoutOutcome',
+        actor,
+        outcome: 'settled',
+        providerEventId: 'evt-1',
+        amountMinor: 1500,
+        currency: 'EUR',
+      },
+      initiated,
+    ),
 };
 
 /** The command each POST route runs. */
@@ -196,6 +266,10 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   cancelOrder: 'CancelOrder',
   postLedgerTransaction: 'PostLedgerTransaction',
   issueLedgerProof: 'RecordProof',
+  runPayouts: 'RunPayouts',
+  recordPayoutOutcome: 'RecordPayoutOutcome',
+  reconcile: 'Reconcile',
+  resolveDiscrepancy: 'ResolveDiscrepancy',
 };
 
 /** The roles the command's decider lets through, and how it refuses the others. */
@@ -261,6 +335,11 @@ test('whoever may pay, finalize or refund an order may post what it implies to t
       t.true(hasRole({ id: ACTOR_ID, role }, COMMAND_ROLES.PostLedgerTransaction), `${command} by ${role}`);
   }
   t.true(hasRole(PAYMENT_PROVIDER, COMMAND_ROLES.RecordPayment), 'the payment webhook records payments');
+  t.true(hasRole(PAYMENT_PROVIDER, COMMAND_ROLES.RecordPayoutOutcome), 'the payout webhook records payout outcomes');
+  for (const command of ['RunPayouts', 'RecordPayoutOutcome'] as const) {
+    for (const role of COMMAND_ROLES[command])
+      t.true(hasRole({ id: ACTOR_ID, role }, COMMAND_ROLES.PostLedgerTransaction), `${command} by ${role}`);
+  }
 });
 
 test('every query route takes its roles from the read definitions', (t) => {

@@ -74,6 +74,10 @@ test('submission is refused: twice, for another publisher, by a non-publisher, w
   given(manifestDecider)
     .when(submit({ currency: 'eur' }))
     .thenRejects(t, 'INVALID_CURRENCY');
+  for (const phantom of ['ZZZ', 'BTC', 'XXX'])
+    given(manifestDecider)
+      .when(submit({ currency: phantom }))
+      .thenRejects(t, 'INVALID_CURRENCY');
 });
 
 test('the publisher records the artifact of its submitted manifest when the bytes are the ones the manifest names', (t) => {

@@ -31,10 +31,13 @@ export function loadMigrations(directory = MIGRATIONS_DIRECTORY): Migration[] {
       const sql = readFileSync(`${directory}/${file}`, 'utf8');
       return { version: Number(version), name: name!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     });
+  // Strictly increasing, not necessarily contiguous: numbers are handed to
+  // branches developed side by side, and one may land before a lower one.
   migrations.forEach((migration, index) => {
+    const previous = index === 0 ? 0 : migrations[index - 1]!.version;
     assert(
-      migration.version === index + 1,
-      `migration numbers must be 1, 2, 3 … (found ${migration.version} at ${index + 1})`,
+      migration.version > previous && migration.version >= 1,
+      `migration numbers must increase from 1 without repeating (found ${migration.version} after ${previous})`,
     );
   });
   return migrations;
@@ -51,7 +54,7 @@ const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 function checkApplied(applied: readonly AppliedRow[], known: readonly Migration[]): void {
   for (const row of applied) {
-    const migration = known[row.version - 1];
+    const migration = known.find((candidate) => candidate.version === row.version);
     if (!migration) {
       throw new CodedError(
         'DATABASE_NEWER_THAN_SOFTWARE',

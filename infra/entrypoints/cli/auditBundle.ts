@@ -22,6 +22,9 @@ import { VERSION } from '../../wiring/version.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, parseCount, UsageError } from './io.ts';
+import { openDatabaseSource } from './sources.ts';
+import { proofDocumentsMeeting, unstoredProofsIn } from '../../adapters/sql/proofDocuments.ts';
+import type { SqlDatabase } from '../../adapters/sql/sql.ts';
 
 interface BundleCommandOptions {
   fromTs: string;
@@ -73,6 +76,43 @@ function proofIssuer(config: Config, chain: string) {
   };
 }
 
+/** The configured database, when there is one to read proofs from; undefined (said on stderr) when there is none. */
+async function proofDatabase(config: Config): Promise<SqlDatabase | undefined> {
+  try {
+    return await openDatabaseSource({}, config);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`audit-bundle: no ledger proofs read from a database: ${error.message}\n`);
+    return undefined;
+  }
+}
+
+/** The documents the database kept of proofs in the period (a day either side: the bundle keeps those its batches hold). */
+async function storedProofTexts(db: SqlDatabase | undefined, chain: string, fromTs: string, toTs: string) {
+  if (db === undefined) return [];
+  const dayMs = 86_400_000;
+  const stored = await proofDocumentsMeeting(
+    db,
+    chain,
+    new Date(Date.parse(fromTs) - dayMs).toISOString(),
+    new Date(Date.parse(toTs) + dayMs).toISOString(),
+  );
+  return stored
+    .filter((proof) => proof.matchesChain)
+    .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) }));
+}
+
+/** Proofs the chain recorded in the bundle's range whose document nobody kept: left out, and said so. */
+async function unstored(db: SqlDatabase | undefined, chain: string, report: BundleReport): Promise<BundleReport> {
+  if (db === undefined || !report.ok) return report;
+  const missing = await unstoredProofsIn(db, chain, report.fromSeq, report.toSeq);
+  const present = new Set(report.proofs);
+  const skipped = missing
+    .filter((proofId) => !present.has(proofId))
+    .map((proofId) => ({ name: proofId, reason: 'recorded in the chain, but its signed document was not kept' }));
+  return { ...report, skippedProofs: [...report.skippedProofs, ...skipped] };
+}
+
 async function run(options: BundleCommandOptions): Promise<number> {
   const config = loadConfig();
   const registry = registryFor(options.signers);
@@ -82,9 +122,15 @@ async function run(options: BundleCommandOptions): Promise<number> {
   const store = openArchiveStore(options.archive ?? config.archive.target, config.archive);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const checker = threads === 0 ? inProcessChecker(registry) : workerChecker(registry, threads);
+  const chain = options.chain ?? config.defaultChain;
+  // Read before the bundle is written and closed (an embedded database is opened again by --issue-proof).
+  let db = await proofDatabase(config);
+  const storedProofs = await storedProofTexts(db, chain, fromTs, toTs);
+  await db?.close();
+  db = undefined;
   try {
-    const chain = options.chain ?? config.defaultChain;
-    const report = await writeAuditBundle({
+    const folderProofs = proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs'));
+    const written = await writeAuditBundle({
       store,
       registry,
       service: await chooseService(store, options.service),
@@ -94,17 +140,20 @@ async function run(options: BundleCommandOptions): Promise<number> {
       out: bundleFolder(resolve(options.out)),
       checkScript: auditorCheckScript(),
       compression: zlibCompression,
-      proofTexts: proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs')),
+      proofTexts: [...folderProofs, ...storedProofs],
       checker,
       issueProof: options.issueProof ? proofIssuer(config, chain) : undefined,
       version: VERSION,
       nowMs: Date.now,
     });
+    db = await proofDatabase(config);
+    const report = await unstored(db, chain, written);
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     await checker.close();
     closeStore(store);
+    await db?.close();
   }
 }
 

@@ -7,7 +7,9 @@ import { registerDelivery } from './delivery.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
+import { registerPayouts } from './payouts.ts';
 import { registerProof } from './proof.ts';
+import { registerReconcile } from './reconcile.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
 import { registerSigners } from './signers.ts';
@@ -37,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);
+  registerPayouts(program, exit);
+  registerReconcile(program, exit);
   registerServe(program, exit);
   registerTokens(program, exit);
   registerExport(program, exit);

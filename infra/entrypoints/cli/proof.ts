@@ -12,6 +12,7 @@ import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofKey, type ProofReport } from '../../../verifier/verifyProof.ts';
 import { contextFor } from '../../../commands/context.ts';
+import { periodOf } from '../../../commands/reconciliation/reconcile.ts';
 import { openApp } from '../../wiring/app.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { loadRegistryFile } from '../../adapters/signers/registryFile.ts';
@@ -23,6 +24,8 @@ import { addSourceOptions, openSource, type SourceOptions } from './sources.ts';
 const WORKER_THRESHOLD_RECORDS = 5000;
 
 interface IssueOptions {
+  from?: string;
+  to?: string;
   fromSeq?: string;
   toSeq?: string;
   fromTs?: string;
@@ -31,8 +34,33 @@ interface IssueOptions {
   out?: string;
 }
 
+const DAY_OR_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z)?$/;
+
+/** --from/--to, the finance runbook's form: whole days (2025-11-01 … 2025-11-30, UTC) or RFC 3339 UTC instants. */
+function dayRange(options: IssueOptions): { fromTs: string; toTs: string } | undefined {
+  if (options.from === undefined && options.to === undefined) return undefined;
+  if (
+    options.fromTs !== undefined ||
+    options.toTs !== undefined ||
+    options.fromSeq !== undefined ||
+    options.toSeq !== undefined
+  )
+    throw new UsageError('give --from/--to, or --from-ts/--to-ts, or --from-seq/--to-seq');
+  for (const [name, value] of [
+    ['--from', options.from],
+    ['--to', options.to],
+  ] as const)
+    if (value === undefined || !DAY_OR_INSTANT.test(value) || Number.isNaN(Date.parse(value)))
+      throw new UsageError(
+        `${name} must be a date like 2025-11-01 or an RFC 3339 UTC time (got ${JSON.stringify(value)})`,
+      );
+  return periodOf(options.from!, options.to!);
+}
+
 async function issue(options: IssueOptions): Promise<number> {
+  const days = dayRange(options);
   const input = {
+    ...(days ?? {}),
     ...(options.fromSeq !== undefined ? { fromSeq: parseCount(options.fromSeq, '--from-seq', 1) } : {}),
     ...(options.toSeq !== undefined ? { toSeq: parseCount(options.toSeq, '--to-seq', 1) } : {}),
     ...(options.fromTs !== undefined ? { fromTs: options.fromTs } : {}),
@@ -129,6 +157,8 @@ export function registerProof(program: Command, exit: (code: number) => void): v
     )
     .option('--from-seq <seq>', 'first seq of the range (default 1)')
     .option('--to-seq <seq>', 'last seq of the range (default: the head)')
+    .option('--from <date>', 'first day of the range, 2025-11-01 (UTC; or an RFC 3339 UTC time)')
+    .option('--to <date>', 'last day of the range, inclusive, 2025-11-30')
     .option('--from-ts <time>', 'start of a time range, RFC 3339 UTC with milliseconds (instead of seqs)')
     .option('--to-ts <time>', 'end of a time range')
     .option('--proof-id <id>', 'the proof id (default: a new UUID)')

@@ -16,6 +16,7 @@ import {
   ledgerPostsTotal,
   ordersTotal,
   proofGenerationDurationSeconds,
+  royaltyPayoutsTotal,
 } from '../../adapters/metrics.ts';
 import { HttpError } from './errors.ts';
 import { parseIdempotencyKey } from './idempotency.ts';
@@ -81,7 +82,7 @@ export interface CommandRouteOptions {
    * JSON input; the input is the path's ids, If-Match, and the declared
    * Content-Length as `declaredBytes`.
    */
-  streamedBody?: { contentType: string; description: string };
+  streamedBody?: { contentTypes: readonly string[]; description: string };
 }
 
 const IF_MATCH = /^(?:W\/)?"?(\d{1,15})"?$/;
@@ -159,6 +160,18 @@ export function commandBody(result: CommandResult & Record<string, unknown>): Re
   return { chain, seqs, versions, events, replayed, ...extra };
 }
 
+/** Payouts by event and currency: the currency is in the run's answer, or in the webhook's input. */
+function countPayouts(result: CommandResult & Record<string, unknown>, input: Record<string, unknown>): void {
+  const currencyOf = new Map<string, string>();
+  for (const payout of (result['payouts'] as { payoutId: string; currency: string }[] | undefined) ?? [])
+    currencyOf.set(`payout-${payout.payoutId}`, payout.currency);
+  for (const event of result.events) {
+    if (!event.type.startsWith('payout.')) continue;
+    const currency = currencyOf.get(event.stream) ?? (typeof input['currency'] === 'string' ? input['currency'] : '');
+    royaltyPayoutsTotal.inc({ event: event.type.slice('payout.'.length), currency });
+  }
+}
+
 function observe(operationId: string, result: CommandResult | undefined, outcome: string, seconds: number): void {
   if (operationId === 'checkout') checkoutLatencySeconds.observe({ outcome }, seconds);
   if (operationId === 'issueLedgerProof') proofGenerationDurationSeconds.observe({ outcome }, seconds);
@@ -217,6 +230,7 @@ export async function runCommand(
       headers: { 'Idempotent-Replayed': 'true' },
     };
   observe(operationId, result, 'ok', (performance.now() - started) / 1000);
+  countPayouts(result, options.input);
   return { status: 200, body: commandBody(result) };
 }
 

@@ -46,6 +46,7 @@ const VALIDATION = [
   'LEDGER_INVALID_CURRENCY',
   'LEDGER_TOO_FEW_ENTRIES',
   'LEDGER_TOO_MANY_ENTRIES',
+  'PAYOUT_INVALID_AMOUNT',
 ] as const;
 /** The caller is known but may not do this (403). */
 const FORBIDDEN = [
@@ -63,6 +64,13 @@ const NOT_FOUND = [
   'UPGRADE_NOT_FOUND',
   'UNKNOWN_CHAIN',
   'SIGNER_NOT_REGISTERED',
+  'PAYOUT_NOT_FOUND',
+  'PARTY_NOT_FOUND',
+  'RECONCILIATION_NOT_FOUND',
+  'PROOF_NOT_FOUND',
+  'ARCHIVE_EMPTY',
+  'ARCHIVE_OBJECT_NOT_FOUND',
+  'DISCREPANCY_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -97,6 +105,10 @@ const CONFLICT = [
   'UPGRADE_NOT_EXPIRED',
   'UPGRADE_ALREADY_APPROVED',
   'PROOF_EXISTS',
+  'PAYOUT_EXISTS',
+  'PAYOUT_ALREADY_DECIDED',
+  'RECONCILIATION_EXISTS',
+  'DISCREPANCY_ALREADY_RESOLVED',
   // Operator tools (signer rotation, replay): not HTTP routes today, mapped so any future route answers right.
   'SIGNER_EXISTS',
   'SIGNER_NOT_YET_DEPLOYED',
@@ -126,11 +138,30 @@ const UNPROCESSABLE = [
   'PROOF_RANGE_TOO_LARGE',
   'DEPLOYED_AT_NOT_IN_FUTURE',
   'RETIRED_AT_IN_PAST',
+  'PAYOUT_AMOUNT_MISMATCH',
+  'PAYOUT_INVALID_SOURCE',
+  'PAYOUT_UNBALANCED',
+  'PAYOUT_INVALID_TRANSACTION',
+  'REPORT_INVALID',
+  'RECONCILIATION_TOO_MANY_DISCREPANCIES',
+  'RECONCILIATION_PERIOD_TOO_LARGE',
 ] as const;
 /** Larger than a documented bound (413). */
-const TOO_LARGE = ['EVENT_TOO_LARGE', 'TOO_MANY_EVENTS', 'ARTIFACT_TOO_LARGE'] as const;
+const TOO_LARGE = [
+  'EVENT_TOO_LARGE',
+  'TOO_MANY_EVENTS',
+  'ARTIFACT_TOO_LARGE',
+  'TOO_MANY_ACCOUNTS',
+  'REPORT_TOO_LARGE',
+] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
-const UNAVAILABLE = ['SIGNING_UNAVAILABLE', 'WRITER_OVERLOADED', 'WRITER_CLOSED', 'PROJECTIONS_BEHIND'] as const;
+const UNAVAILABLE = [
+  'SIGNING_UNAVAILABLE',
+  'WRITER_OVERLOADED',
+  'WRITER_CLOSED',
+  'PROJECTIONS_BEHIND',
+  'PAYOUT_PROVIDER_NOT_CONFIGURED',
+] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;
 

@@ -81,10 +81,15 @@ function responses(route: RouteSpec): JsonSchema {
   const success =
     route.operationId === 'getMetrics'
       ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }
-      : {
-          description: route.responseDescription ?? 'OK',
-          content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
-        };
+      : route.responseContentType !== undefined
+        ? {
+            description: route.responseDescription ?? 'OK',
+            content: { [route.responseContentType]: { schema: { type: 'string' } } },
+          }
+        : {
+            description: route.responseDescription ?? 'OK',
+            content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
+          };
   const result: JsonSchema = { 200: success };
   for (const status of [...new Set(route.errors)].sort()) {
     result[String(status)] = {
@@ -121,7 +126,9 @@ function operation(route: RouteSpec): JsonSchema {
           requestBody: {
             required: true,
             description: route.streamedBody.description,
-            content: { [route.streamedBody.contentType]: { schema: { type: 'string', format: 'binary' } } },
+            content: Object.fromEntries(
+              route.streamedBody.contentTypes.map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+            ),
           },
         }
       : {}),

@@ -44,7 +44,7 @@ export interface RouteRequest<Params, Query, Body> {
   body: Body;
   /** The raw bytes of the body (webhooks verify signatures over them). */
   rawBody: Buffer | undefined;
-  /** The body as it arrives, on routes that stream it (`streamedBody`); never buffered whole. */
+  /** The body as it arrives, on routes that stream it (`streamedBody`): never buffered whole, the handler bounds what it reads. */
   stream: AsyncIterable<Uint8Array> | undefined;
   header(name: string): string | undefined;
   requestId: string;
@@ -81,9 +81,15 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   params?: Params;
   query?: Query;
   body?: Body;
-  /** A body streamed to the handler unparsed (an artifact upload), of this media type, instead of JSON. */
-  streamedBody?: { contentType: string; description: string };
+  /**
+   * A body streamed to the handler unparsed instead of JSON (an artifact
+   * upload, a provider report), of one of these media types; not limited by
+   * HTTP_MAX_BODY_BYTES: the handler reads `stream` and bounds it itself.
+   */
+  streamedBody?: { contentTypes: readonly string[]; description: string };
   headers?: readonly HeaderParameter[];
+  /** A 200 body that is not JSON: its media type (the handler answers `text`). */
+  responseContentType?: string;
   /** The 200 response body. */
   response: z.ZodType;
   responseDescription?: string;

@@ -23,6 +23,9 @@ import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { payoutRoutes } from './routes/payouts.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
+import { archiveRoutes } from './routes/archive.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -31,6 +34,9 @@ export const ROUTES: readonly RouteSpec[] = [
   ...webhookRoutes,
   ...marketplaceRoutes,
   ...financeRoutes,
+  ...payoutRoutes,
+  ...reconciliationRoutes,
+  ...archiveRoutes,
   ...governanceRoutes,
   ...chainRoutes,
 ];
@@ -160,17 +166,17 @@ function readOnlyGate(services: HttpServices): RequestHandler {
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
-function mediaType(type = 'application/json'): RequestHandler {
+function mediaType(types: readonly string[] = ['application/json']): RequestHandler {
   return (request, _response, next) => {
     // An empty body needs no type (a command whose input is all in the path); any other must be of the route's type.
     const empty = request.get('content-length') === '0' && request.get('transfer-encoding') === undefined;
     const contentType = request.get('content-type');
     const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
-    const json = type === 'application/json';
-    if (!empty && (request.is(type) === false || (json && charset !== undefined && charset !== 'utf-8')))
+    const json = types.length === 1 && types[0] === 'application/json';
+    if (!empty && (request.is([...types]) === false || (json && charset !== undefined && charset !== 'utf-8')))
       throw new HttpError(
         'UNSUPPORTED_MEDIA_TYPE',
-        json ? 'send the body as application/json in UTF-8' : `send the body as ${type}`,
+        json ? 'send the body as application/json in UTF-8' : `send the body as ${types.join(' or ')}`,
         {
           contentType: contentType ?? null,
         },
@@ -291,7 +297,7 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
   if (Array.isArray(spec.roles)) steps.push(authenticate(spec, services));
   steps.push(rateLimit(spec, services));
   if (spec.routeClass === 'command' || spec.routeClass === 'webhook') steps.push(readOnlyGate(services));
-  if (spec.method === 'post') steps.push(mediaType(spec.streamedBody?.contentType));
+  if (spec.method === 'post') steps.push(mediaType(spec.streamedBody?.contentTypes));
   if (spec.streamedBody) {
     // Streamed to the handler as it arrives: no parser, no buffering (the handler bounds what it reads).
   } else if (spec.roles === 'webhook')

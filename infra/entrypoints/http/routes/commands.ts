@@ -31,6 +31,16 @@ import { checkout, checkoutInputSchema } from '../../../../commands/orders/check
 import { finalizeOrder, finalizeOrderInputSchema } from '../../../../commands/orders/finalizeOrder.ts';
 import { recordPayment, recordPaymentInputSchema } from '../../../../commands/orders/recordPayment.ts';
 import { refundOrder, refundOrderInputSchema } from '../../../../commands/orders/refundOrder.ts';
+import {
+  recordPayoutOutcome,
+  recordPayoutOutcomeInputSchema,
+} from '../../../../commands/payouts/recordPayoutOutcome.ts';
+import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
+import {
+  resolveDiscrepancy,
+  resolveDiscrepancyInputSchema,
+} from '../../../../commands/reconciliation/resolveDiscrepancy.ts';
+import { reconcileRoute } from './reconciliation.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -61,7 +71,7 @@ export const commandRoutes: readonly RouteSpec[] = [
     pathKeys: ['manifestId'],
     handler: uploadArtifact,
     streamedBody: {
-      contentType: 'application/octet-stream',
+      contentTypes: ['application/octet-stream'],
       description:
         "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES",
     },
@@ -227,5 +237,48 @@ export const commandRoutes: readonly RouteSpec[] = [
     input: issueLedgerProofInputSchema,
     handler: issueLedgerProof,
     extra: { proof: signedProofSchema.optional() },
+  }),
+  commandRoute({
+    operationId: 'runPayouts',
+    path: '/payouts/runs',
+    summary: 'A payout run: one payout per party and currency owed at least the minimum, sent to the payout provider',
+    tag: 'finance',
+    roles: COMMAND_ROLES.RunPayouts,
+    input: runPayoutsInputSchema,
+    handler: runPayouts,
+    extra: {
+      runId: z.string(),
+      payouts: z.array(
+        z.object({
+          payoutId: z.string(),
+          partyId: z.string(),
+          currency: z.string(),
+          amountMinor: z.number().int(),
+          nettedMinor: z.number().int().describe('what the party owed the platform, netted from its payables'),
+          submitted: z.boolean().describe('false: the provider could not be reached; the payout stays initiated'),
+        }),
+      ),
+    },
+  }),
+  commandRoute({
+    operationId: 'recordPayoutOutcome',
+    path: '/payouts/:payoutId/outcome',
+    summary: 'Record the payout provider’s answer for a payout (its webhook does this)',
+    tag: 'finance',
+    roles: COMMAND_ROLES.RecordPayoutOutcome,
+    input: recordPayoutOutcomeInputSchema,
+    pathKeys: ['payoutId'],
+    handler: recordPayoutOutcome,
+  }),
+  reconcileRoute,
+  commandRoute({
+    operationId: 'resolveDiscrepancy',
+    path: '/reconcile/:reconciliationId/discrepancies/:discrepancyId/resolve',
+    summary: 'Resolve a reconciliation discrepancy with a reason; the hold it put on payouts lifts',
+    tag: 'finance',
+    roles: COMMAND_ROLES.ResolveDiscrepancy,
+    input: resolveDiscrepancyInputSchema,
+    pathKeys: ['reconciliationId', 'discrepancyId'],
+    handler: resolveDiscrepancy,
   }),
 ];

@@ -1,9 +1,10 @@
-/** Ledger reads: balances, the journal, the trial balance. Finance roles and Auditors. */
+/** Ledger reads: balances, the journal, the trial balance, the signed proofs. Finance roles and Auditors. */
 import { z } from 'zod';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { accountBalancePage, journalPage, trialBalance } from '../../../../projections/ledger/ledgerQueries.ts';
+import { proofDocument, proofListing } from '../../../adapters/sql/proofDocuments.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
-import { pageQuery, pageSchema } from './queryCommon.ts';
+import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
 
 const balanceSchema = z.object({
   account: z.string(),
@@ -83,5 +84,53 @@ export const financeRoutes: readonly RouteSpec[] = [
     response: trialBalanceSchema,
     errors: QUERY_ERRORS,
     handle: async (_request, { db }) => ({ body: { lines: await trialBalance(db) } }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/ledger/proofs',
+    operationId: 'listLedgerProofs',
+    summary: 'The ledger proofs the chain recorded, in the order issued, paged (after = an issued seq)',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    query: z.object({
+      limit: pageQuery.limit,
+      after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)'),
+    }),
+    response: pageSchema(
+      z.object({
+        proofId: z.string(),
+        chain: z.string(),
+        fromSeq: z.number().int(),
+        toSeq: z.number().int(),
+        issuedSeq: z.number().int(),
+        signerKid: z.string(),
+        stored: z.boolean().describe('whether GET /ledger/proofs/{proofId} has its signed document'),
+      }),
+    ),
+    errors: QUERY_ERRORS,
+    async handle({ query }, { db, deps }) {
+      const limit = query.limit ?? 50;
+      const rows = await proofListing(db, deps.chain, query.after ?? 0, limit + 1);
+      const items = rows.slice(0, limit);
+      return { body: { items, next: rows.length > limit ? String(items.at(-1)!.issuedSeq) : null } };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/ledger/proofs/:proofId',
+    operationId: 'getLedgerProof',
+    summary: 'A signed ledger proof as issued (docs/FORMAT.md section 9): check it with verify-proof or OpenSSL',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    params: z.object({ proofId: idParameter }),
+    response: z.record(z.string(), z.unknown()).describe('canonical_payload, signature, signer_kid, range_hash, …'),
+    errors: [...QUERY_ERRORS, 404],
+    async handle({ params }, { db, deps }) {
+      const stored = await proofDocument(db, deps.chain, params.proofId);
+      if (!stored || !stored.matchesChain) throw notFound('PROOF_NOT_FOUND', 'ledger proof');
+      return { body: stored.document };
+    },
   }),
 ];

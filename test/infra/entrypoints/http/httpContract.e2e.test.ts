@@ -106,6 +106,50 @@ async function exerciseEverything(
   });
   await call('RECORD', '/webhooks/payments', undefined, paid);
   await call('POST', `/orders/${o1}/finalize`, 'service');
+  const run = await call('POST', '/payouts/runs', 'lead', {});
+  const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
+  const answer = JSON.stringify({
+    eventId: 'pevt-c1',
+    payoutId: first!.payoutId,
+    status: 'settled',
+    amountMinor: first!.amountMinor,
+    currency: 'EUR',
+  });
+  const settled = await server.request('POST', '/webhooks/payouts', {
+    raw: answer,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, answer)}`,
+    },
+  });
+  await call('RECORD', '/webhooks/payouts', undefined, settled);
+  await call('POST', `/payouts/${second!.payoutId}/outcome`, 'operator', {
+    outcome: 'failed',
+    providerEventId: 'pevt-c2',
+    amountMinor: second!.amountMinor,
+    currency: 'EUR',
+    reason: 'account closed',
+  });
+  await call('GET', '/payouts?partyId=publisher-1', 'publisher');
+  await call('GET', '/parties/publisher-1/statement', 'publisher');
+  await call('GET', '/parties/publisher-1/statement', 'otherPublisher');
+  const day = new Date().toISOString().slice(0, 10);
+  const reconciled = await server.request('POST', `/reconcile?from=${day}&to=${day}`, {
+    as: 'lead',
+    raw: `id,type,amount,currency,created,reference\ntxn_c1,charge,2500,EUR,${day}T00:00:01Z,order-unknown\n`,
+    headers: { 'content-type': 'text/csv' },
+  });
+  await call('RECORD', '/reconcile', undefined, reconciled);
+  const reconciliationId = reconciled.body.reconciliationId as string;
+  await call('GET', `/reconcile/${reconciliationId}/report`, 'auditor');
+  await call('GET', `/reconcile/${reconciliationId}/report.csv`, 'auditor');
+  const refusedReport = await server.request('POST', `/reconcile?from=${day}&to=${day}`, {
+    as: 'lead',
+    raw: 'id,type\n',
+    headers: { 'content-type': 'text/csv' },
+  });
+  await call('RECORD', '/reconcile', undefined, refusedReport);
+  await call('POST', `/reconcile/${reconciliationId}/discrepancies/d1/resolve`, 'lead', { reason: 'not ours' });
   await call('POST', `/orders/${o1}/refund`, 'operator', { reason: 'broken download' });
   const o2 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
   await call('POST', `/orders/${o2}/payments`, 'service', {
@@ -126,7 +170,15 @@ async function exerciseEverything(
       { account: 'equity:capital', direction: 'credit', amountMinor: 9, currency: 'EUR' },
     ],
   });
-  await call('POST', '/ledger/proofs', 'operator', {});
+  const proof = await call('POST', '/ledger/proofs', 'operator', {});
+  await call('GET', `/ledger/proofs/${proof.body.proof.proof_id as string}`, 'auditor');
+  await call('GET', '/ledger/proofs', 'auditor');
+  await call('GET', '/archive/batches', 'auditor');
+  await call(
+    'GET',
+    '/archive/manifest?key=chainbook%2F2026-01-01%2Fmain-000000000001-000000000010.manifest.json',
+    'auditor',
+  );
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
   const u1 = (
     await call('POST', '/upgrades', 'admin', {

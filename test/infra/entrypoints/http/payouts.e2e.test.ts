@@ -1,0 +1,156 @@
+/** Payouts over HTTP: the run, the provider's signed answers, the reads of each role, the metric. */
+import test, { type ExecutionContext } from 'ava';
+import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
+import { ENGINES } from '../../../helpers/databases.ts';
+import { listedProduct, testServer, WEBHOOK_SECRET, type TestServer } from '../../../helpers/http.ts';
+
+function signed(event: Record<string, unknown>, secret = WEBHOOK_SECRET, nowMs = Date.now()) {
+  const raw = JSON.stringify(event);
+  const t = Math.floor(nowMs / 1000);
+  return {
+    raw,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t},v1=${webhookSignature(secret, t, raw)}`,
+    },
+  };
+}
+
+/** One finalized sale of the test product (publisher-1, with a royalty to artist-7). */
+async function sale(server: TestServer, listingId: string, paymentId: string): Promise<void> {
+  const created = await server.request('POST', '/orders', {
+    as: 'buyer',
+    body: { listingId, deliveryPublicKey: deliveryKey() },
+  });
+  const orderId = created.body.orderId as string;
+  const payment = signed({
+    eventId: `evt-${paymentId}`,
+    orderId,
+    providerPaymentId: paymentId,
+    amountMinor: 1999,
+    currency: 'EUR',
+    outcome: 'succeeded',
+  });
+  await server.request('POST', '/webhooks/payments', { raw: payment.raw, headers: payment.headers });
+  const finalized = await server.request('POST', `/orders/${orderId}/finalize`, { as: 'service' });
+  if (finalized.status !== 200) throw new Error(finalized.text);
+}
+
+async function unchanged(
+  t: ExecutionContext,
+  server: TestServer,
+  status: number,
+  code: string,
+  step: () => Promise<{ status: number; body: { error?: { code: string } } }>,
+) {
+  const before = await server.snapshot();
+  const response = await step();
+  t.is(response.status, status, code);
+  t.is(response.body.error?.code, code);
+  t.deepEqual(await server.snapshot(), before, `${code}: nothing appended`);
+}
+
+for (const engine of ENGINES) {
+  test(`${engine}: a payout run over HTTP, the provider's signed answers, and who reads which statement`, async (t) => {
+    const server = await testServer(t, { engine });
+    const { listingId } = await listedProduct(server);
+    await sale(server, listingId, 'pay-1');
+
+    await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () =>
+      server.request('POST', '/payouts/runs', { as: 'publisher', body: {} }),
+    );
+    await unchanged(t, server, 400, 'INVALID_INPUT', () =>
+      server.request('POST', '/payouts/runs', { as: 'lead', body: { currency: 'euro' } }),
+    );
+    const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+    t.is(run.status, 200, run.text);
+    const byParty = Object.fromEntries(
+      (run.body.payouts as { partyId: string; amountMinor: number; payoutId: string }[]).map((p) => [p.partyId, p]),
+    );
+    t.deepEqual(Object.fromEntries(Object.entries(byParty).map(([party, p]) => [party, p.amountMinor])), {
+      'publisher-1': 1440,
+      'artist-7': 360,
+    });
+    const publisherPayout = byParty['publisher-1']!;
+    const artistPayout = byParty['artist-7']!;
+
+    const own = await server.request('GET', '/payouts', { as: 'publisher' });
+    t.deepEqual(
+      own.body.items.map((p: { partyId: string; amount: string; status: string }) => [p.partyId, p.amount, p.status]),
+      [['publisher-1', '14.40', 'initiated']],
+      'a publisher sees its own payouts, the amount shown with the currency exponent',
+    );
+    t.is((await server.request('GET', '/payouts?partyId=publisher-1', { as: 'otherPublisher' })).status, 404);
+    t.is((await server.request('GET', '/parties/publisher-1/statement', { as: 'otherPublisher' })).status, 404);
+    t.is((await server.request('GET', '/parties/publisher-1/statement', { as: 'buyer' })).status, 403);
+    const statement = await server.request('GET', '/parties/publisher-1/statement', { as: 'publisher' });
+    t.like(statement.body.lines[0], {
+      currency: 'EUR',
+      sellerPayableMinor: 0,
+      inTransitMinor: 1440,
+      netPayable: '0.00',
+    });
+    const all = await server.request('GET', `/payouts?runId=${run.body.runId as string}`, { as: 'auditor' });
+    t.is(all.body.items.length, 2);
+
+    const settle = {
+      eventId: 'pevt-1',
+      payoutId: publisherPayout.payoutId,
+      status: 'settled',
+      amountMinor: 1440,
+      currency: 'EUR',
+    };
+    await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () => {
+      const forged = signed(settle, 'whsec_wrong_secret_0123456789');
+      return server.request('POST', '/webhooks/payouts', { raw: forged.raw, headers: forged.headers });
+    });
+    await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () => {
+      const stale = signed(settle, WEBHOOK_SECRET, Date.now() - 3_600_000);
+      return server.request('POST', '/webhooks/payouts', { raw: stale.raw, headers: stale.headers });
+    });
+    await unchanged(t, server, 404, 'PAYOUT_NOT_FOUND', () => {
+      const unknown = signed({ ...settle, eventId: 'pevt-0', payoutId: 'po-unknown' });
+      return server.request('POST', '/webhooks/payouts', { raw: unknown.raw, headers: unknown.headers });
+    });
+    const good = signed(settle);
+    const settled = await server.request('POST', '/webhooks/payouts', { raw: good.raw, headers: good.headers });
+    t.is(settled.status, 200, settled.text);
+    t.is(settled.body.seqs.length, 2, 'payout.settled and its ledger post');
+    const redelivered = await server.request('POST', '/webhooks/payouts', { raw: good.raw, headers: good.headers });
+    t.is(redelivered.headers.get('idempotent-replayed'), 'true');
+    t.deepEqual(redelivered.body.seqs, settled.body.seqs);
+
+    const fail = signed({
+      eventId: 'pevt-2',
+      payoutId: artistPayout.payoutId,
+      status: 'failed',
+      amountMinor: 360,
+      currency: 'EUR',
+      failureReason: 'account closed',
+    });
+    t.is((await server.request('POST', '/webhooks/payouts', { raw: fail.raw, headers: fail.headers })).status, 200);
+    const artist = await server.request('GET', '/parties/artist-7/statement', { as: 'lead' });
+    t.like(artist.body.lines[0], { royaltyPayableMinor: 360, inTransitMinor: 0 });
+    t.like(artist.body.payouts[0], { status: 'failed', failureReason: 'account closed' });
+    const trial = await server.request('GET', '/ledger/trial-balance', { as: 'auditor' });
+    t.is(trial.body.lines[0].totalMinor, 0);
+
+    const metrics = await server.request('GET', '/metrics');
+    for (const event of ['initiated', 'settled', 'failed'])
+      t.regex(metrics.text, new RegExp(`marketplace_royalty_payouts_total\\{event="${event}",currency="EUR"\\} [1-9]`));
+
+    await unchanged(t, server, 400, 'LEDGER_INVALID_CURRENCY', () =>
+      server.request('POST', '/ledger/transactions', {
+        as: 'lead',
+        body: {
+          reason: 'phantom',
+          entries: [
+            { account: 'expense:hosting', direction: 'debit', amountMinor: 5, currency: 'ZZZ' },
+            { account: 'asset:bank', direction: 'credit', amountMinor: 5, currency: 'ZZZ' },
+          ],
+        },
+      }),
+    );
+  });
+}
