@@ -16,6 +16,7 @@ import {
   deliveryKey,
   FINANCE_LEAD,
   KERNEL_OPERATOR,
+  demoArtifactFields,
   listProduct,
   PAYMENT_WEBHOOK,
   SETTLEMENT_SERVICE,
@@ -187,8 +188,7 @@ test('property: the ledger owes each party exactly its standing shares less its 
         version: '1',
         priceMinor: 1001,
         currency: 'EUR',
-        artifactSha256: 'a'.repeat(64),
-        sizeBytes: 1,
+        ...demoArtifactFields(1),
         royaltySplits: SPLITS,
       };
       const listings = [
