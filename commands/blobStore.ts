@@ -33,3 +33,29 @@ export interface ArtifactStorage {
   /** ARTIFACT_MAX_BYTES: larger uploads are refused before a byte is read. */
   maxBytes: number;
 }
+
+/**
+ * A body in pieces of exactly `size` bytes, the last shorter and possibly
+ * empty (an empty body is one empty piece): the envelope's chunks, S3's parts.
+ */
+export async function* rechunk(body: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of body) {
+    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (pendingBytes + rest.length >= size) {
+      const take = size - pendingBytes;
+      pending.push(rest.subarray(0, take));
+      yield Buffer.concat(pending);
+      pending = [];
+      pendingBytes = 0;
+      rest = rest.subarray(take);
+    }
+    if (rest.length > 0) {
+      // Copied: the producer may reuse its chunk's memory.
+      pending.push(Buffer.from(rest));
+      pendingBytes += rest.length;
+    }
+  }
+  yield Buffer.concat(pending);
+}

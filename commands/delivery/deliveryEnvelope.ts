@@ -21,6 +21,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, type KeyObje
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
+import { rechunk } from '../blobStore.ts';
 import { KEY_MANAGEMENT_ALGORITHM, type DeliveryKey } from '../orders/deliveryKey.ts';
 
 export const ENVELOPE_MAGIC = 'CHAINBOOK-DELIVERY-1';
@@ -53,28 +54,6 @@ function ivOf(noncePrefix: Buffer, index: number, last: boolean): Buffer {
 
 export function chunkCount(sizeBytes: number, chunkBytes: number): number {
   return Math.max(1, Math.ceil(sizeBytes / chunkBytes));
-}
-
-/** The plaintext in pieces of exactly `size` bytes (the last shorter, possibly empty). */
-async function* rechunk(body: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of body) {
-    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    while (pendingBytes + rest.length >= size) {
-      const take = size - pendingBytes;
-      pending.push(rest.subarray(0, take));
-      yield Buffer.concat(pending);
-      pending = [];
-      pendingBytes = 0;
-      rest = rest.subarray(take);
-    }
-    if (rest.length > 0) {
-      pending.push(Buffer.from(rest));
-      pendingBytes += rest.length;
-    }
-  }
-  yield Buffer.concat(pending);
 }
 
 export interface EnvelopeOptions {

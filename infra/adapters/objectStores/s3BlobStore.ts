@@ -19,7 +19,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import type { ListableBlobStore } from '../../../commands/blobStore.ts';
+import { rechunk, type ListableBlobStore } from '../../../commands/blobStore.ts';
 import type { S3Location } from './s3Store.ts';
 
 /** Bytes per multipart part (S3's minimum is 5 MiB for every part but the last). */
@@ -32,27 +32,14 @@ function isNotFound(error: unknown): boolean {
   return error.$metadata.httpStatusCode === 404 || error.name === 'NoSuchKey' || error.name === 'NotFound';
 }
 
-/** The body in buffers of exactly `size` bytes (the last one shorter). */
+/** The body in parts of exactly `size` bytes, the last one shorter; no empty part after a full one. */
 async function* parts(body: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of body) {
-    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    while (pendingBytes + rest.length >= size) {
-      const take = size - pendingBytes;
-      pending.push(rest.subarray(0, take));
-      yield Buffer.concat(pending);
-      pending = [];
-      pendingBytes = 0;
-      rest = rest.subarray(take);
-    }
-    if (rest.length > 0) {
-      // Copied: the producer may reuse its chunk's memory.
-      pending.push(Buffer.from(rest));
-      pendingBytes += rest.length;
-    }
+  let yielded = false;
+  for await (const piece of rechunk(body, size)) {
+    if (piece.length === 0 && yielded) return;
+    yielded = true;
+    yield piece;
   }
-  if (pendingBytes > 0 || pending.length === 0) yield Buffer.concat(pending);
 }
 
 export class S3BlobStore implements ListableBlobStore {
