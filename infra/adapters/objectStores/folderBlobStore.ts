@@ -8,11 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ListableBlobStore } from '../../../commands/blobStore.ts';
-import { assert } from '../../../domain/errors.ts';
+import { pathUnder } from './folderKeys.ts';
 
 const TEMPORARY_PREFIX = '.tmp-';
 
@@ -31,15 +31,7 @@ export class FolderBlobStore implements ListableBlobStore {
   }
 
   #path(key: string): string {
-    const path = resolve(this.root, ...key.split('/'));
-    assert(
-      path.startsWith(`${this.root}${sep}`) &&
-        !key
-          .split('/')
-          .some((part) => part === '' || part === '.' || part === '..' || part.startsWith(TEMPORARY_PREFIX)),
-      `key ${key} leaves the store's folder`,
-    );
-    return path;
+    return pathUnder(this.root, key, "the store's folder", TEMPORARY_PREFIX);
   }
 
   async put(key: string, body: AsyncIterable<Uint8Array>): Promise<void> {

@@ -9,10 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { chmod, link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { assert, CodedError } from '../../../domain/errors.ts';
 import { MAX_LIST_PAGE_KEYS } from '../../../archive/limits.ts';
 import type { ListPage, ObjectStore, PutOptions } from '../../../archive/objectStore.ts';
+import { pathUnder } from './folderKeys.ts';
 
 const TEMPORARY_PREFIX = '.tmp-';
 export const READ_ONLY_MODE = 0o444;
@@ -41,13 +42,7 @@ export class FolderStore implements ObjectStore {
   }
 
   #path(key: string): string {
-    const path = resolve(this.root, ...key.split('/'));
-    assert(
-      path.startsWith(`${this.root}${sep}`) &&
-        !key.split('/').some((part) => part === '' || part === '.' || part === '..'),
-      `key ${key} leaves the archive folder`,
-    );
-    return path;
+    return pathUnder(this.root, key, 'the archive folder');
   }
 
   async *list(prefix: string, options: { delimiter?: boolean } = {}): AsyncIterable<ListPage> {
