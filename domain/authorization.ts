@@ -60,6 +60,10 @@ export const COMMAND_ROLES = {
   Reconcile: FINANCE_ROLES,
   /** Resolving a discrepancy, with a reason: this lifts the hold on payouts it put. */
   ResolveDiscrepancy: FINANCE_ROLES,
+  /** Asking for an order's delivery and its links: only the order's own buyer (checked in the decider). */
+  RequestDelivery: ['Buyer'],
+  /** Encrypting, storing and proving a delivery: the marketplace's delivery service (on the buyer's request), or an operator retrying one. */
+  PrepareDelivery: ['Service', 'Operator'],
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 

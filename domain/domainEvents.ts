@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { CodedError } from './errors.ts';
+import { deliveryEventSchemas, type DeliveryEvent } from './delivery/deliveryEvents.ts';
 import { listingEventSchemas, type ListingEvent } from './catalog/listingEvents.ts';
 import { upgradeEventSchemas, type UpgradeEvent } from './governance/upgradeEvents.ts';
 import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
@@ -14,7 +15,14 @@ import { payoutEventSchemas, type PayoutEvent } from './payouts/payoutEvents.ts'
 import { reconciliationEventSchemas, type ReconciliationEvent } from './reconciliation/reconciliationEvents.ts';
 
 export type DomainEvent =
-  ManifestEvent | UpgradeEvent | ListingEvent | OrderEvent | LedgerEvent | PayoutEvent | ReconciliationEvent;
+  | ManifestEvent
+  | UpgradeEvent
+  | ListingEvent
+  | OrderEvent
+  | DeliveryEvent
+  | LedgerEvent
+  | PayoutEvent
+  | ReconciliationEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -22,6 +30,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...upgradeEventSchemas,
   ...listingEventSchemas,
   ...orderEventSchemas,
+  ...deliveryEventSchemas,
   ...ledgerEventSchemas,
   ...payoutEventSchemas,
   ...reconciliationEventSchemas,

@@ -15,6 +15,7 @@ export const streams = {
   proof: (proofId: string) => `proof-${proofId}`,
   payout: (payoutId: string) => `payout-${payoutId}`,
   reconciliation: (reconciliationId: string) => `reconciliation-${reconciliationId}`,
+  delivery: (orderId: string) => `delivery-${orderId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -53,6 +54,12 @@ export function streamOf(event: DomainEvent): string {
     case 'reconciliation.discrepancies_found':
     case 'reconciliation.discrepancy_resolved':
       return streams.reconciliation(event.data.reconciliationId);
+    case 'delivery.prepared':
+    case 'delivery.proof_issued':
+    case 'delivery.link_issued':
+    case 'delivery.failed':
+    case 'delivery.revoked':
+      return streams.delivery(event.data.orderId);
     default:
       return assertNever(event, 'event');
   }
