@@ -80,6 +80,29 @@ export interface ArtifactConfig {
   folder: string;
 }
 
+/** Delivery to the buyer (docs/DOMAIN.md, "Delivery"). */
+export interface DeliveryConfig {
+  /** DELIVERY_LINK_TTL (1h to 24h, default 1h): how long a download link works, in seconds. */
+  linkTtlSeconds: number;
+  /** DELIVERY_S3_BUCKET (production): ciphertexts go there and links are S3 pre-signed GETs; else `<data dir>/deliveries` and signed download routes. */
+  s3Bucket: string | undefined;
+  folder: string;
+  /** DELIVERY_LINK_SECRET: the HMAC key of download routes; else a key file in the data directory (refused in production). */
+  linkSecret: string | undefined;
+  linkSecretFile: string;
+  /** DELIVERY_LINK_BASE_URL: the API's public URL, for download routes; else the URL the request came to. */
+  linkBaseUrl: string | undefined;
+  /** DELIVERY_KEY_SERVICE: where Option B data keys come from (`local`: a wrapping key of ours). */
+  keyService: (typeof DELIVERY_KEY_SERVICES)[number];
+  /** DELIVERY_WRAPPING_KEY (base64 of 32 bytes): the local wrapping key; else a key file in the data directory (refused in production). */
+  wrappingKey: string | undefined;
+  wrappingKeyFile: string;
+}
+
+export const DELIVERY_KEY_SERVICES = ['local'] as const;
+/** DELIVERY_LINK_TTL's bounds and default, in seconds (marketplace runbook section 5: 1–24 hours). */
+export const DELIVERY_LINK_TTL_BOUNDS = { min: 3600, max: 86_400, default: 3600 } as const;
+
 export interface Config {
   nodeEnv: string;
   production: boolean;
@@ -96,6 +119,7 @@ export interface Config {
   signing: SigningConfig;
   archive: ArchiveConfig;
   artifacts: ArtifactConfig;
+  delivery: DeliveryConfig;
   payouts: PayoutsConfig;
 }
 
@@ -162,6 +186,26 @@ const schema = z.object({
     message: `must match ${CHAIN_NAME_PATTERN.source}`,
   }),
   PAYOUT_MINIMUM_MINOR: positiveInteger(MAX_AMOUNT_MINOR),
+  DELIVERY_LINK_TTL: optionalText
+    .refine((value) => value === undefined || durationSeconds(value) !== undefined, {
+      message: `must be a duration from 1h to 24h (3600, 3600s, 90m, 2h)`,
+    })
+    .transform((value) => (value === undefined ? undefined : durationSeconds(value))),
+  DELIVERY_S3_BUCKET: optionalText,
+  DELIVERY_LINK_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, {
+    message: 'must be at least 32 characters',
+  }),
+  DELIVERY_LINK_BASE_URL: optionalText.refine((value) => value === undefined || /^https?:\/\/[^\s]+$/.test(value), {
+    message: 'must be an http:// or https:// URL',
+  }),
+  DELIVERY_KEY_SERVICE: optionalText.refine(
+    (value) => value === undefined || (DELIVERY_KEY_SERVICES as readonly string[]).includes(value),
+    { message: `must be one of ${DELIVERY_KEY_SERVICES.join(', ')}` },
+  ),
+  DELIVERY_WRAPPING_KEY: optionalText.refine(
+    (value) => value === undefined || Buffer.from(value, 'base64').length === 32,
+    { message: 'must be base64 of 32 bytes' },
+  ),
   PAYOUT_PROVIDER: optionalText.refine(
     (value) => value === undefined || (PAYOUT_PROVIDERS as readonly string[]).includes(value),
     { message: `must be one of ${PAYOUT_PROVIDERS.join(', ')}` },
@@ -342,6 +386,25 @@ function archiveConfig(values: Values, dataDir: string, nodeEnv: string): Archiv
 /** The archive's top folder when ARCHIVE_SERVICE is not set. */
 export const DEFAULT_ARCHIVE_SERVICE = 'chainbook';
 
+/** `3600`, `3600s`, `90m`, `2h` in seconds, when from 1h to 24h. */
+function durationSeconds(text: string): number | undefined {
+  const match = /^(\d{1,6})(s|m|h)?$/.exec(text);
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  return seconds >= DELIVERY_LINK_TTL_BOUNDS.min && seconds <= DELIVERY_LINK_TTL_BOUNDS.max ? seconds : undefined;
+}
+
+/** Production keeps no delivery secret in the data directory: links and local data keys need theirs from the environment. */
+function deliveryProblems(values: Values, production: boolean): string[] {
+  if (!production) return [];
+  const problems: string[] = [];
+  if (values.DELIVERY_S3_BUCKET === undefined && values.DELIVERY_LINK_SECRET === undefined)
+    problems.push('DELIVERY_LINK_SECRET: required when NODE_ENV=production without DELIVERY_S3_BUCKET (download links are signed with it)');
+  if ((values.DELIVERY_KEY_SERVICE ?? 'local') === 'local' && values.DELIVERY_WRAPPING_KEY === undefined)
+    problems.push('DELIVERY_WRAPPING_KEY: required when NODE_ENV=production with DELIVERY_KEY_SERVICE=local');
+  return problems;
+}
+
 function archiveProblems(values: Values): string[] {
   return (values.S3_ACCESS_KEY_ID === undefined) === (values.S3_SECRET_ACCESS_KEY === undefined)
     ? []
@@ -355,7 +418,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const values = parsed.data;
   const nodeEnv = values.NODE_ENV ?? 'development';
-  const problems = [...signingProblems(values, nodeEnv === 'production'), ...archiveProblems(values)];
+  const problems = [
+    ...signingProblems(values, nodeEnv === 'production'),
+    ...archiveProblems(values),
+    ...deliveryProblems(values, nodeEnv === 'production'),
+  ];
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
   return {
@@ -373,6 +440,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: values.ARTIFACT_MAX_BYTES ?? DEFAULT_ARTIFACT_MAX_BYTES,
       s3Bucket: values.S3_BUCKET,
       folder: `${dataDir}/artifacts`,
+    },
+    delivery: {
+      linkTtlSeconds: values.DELIVERY_LINK_TTL ?? DELIVERY_LINK_TTL_BOUNDS.default,
+      s3Bucket: values.DELIVERY_S3_BUCKET,
+      folder: `${dataDir}/deliveries`,
+      linkSecret: values.DELIVERY_LINK_SECRET,
+      linkSecretFile: `${dataDir}/keys/delivery-link.key`,
+      linkBaseUrl: values.DELIVERY_LINK_BASE_URL?.replace(/\/+$/, ''),
+      keyService: (values.DELIVERY_KEY_SERVICE as DeliveryConfig['keyService'] | undefined) ?? 'local',
+      wrappingKey: values.DELIVERY_WRAPPING_KEY,
+      wrappingKeyFile: `${dataDir}/keys/delivery-wrapping.key`,
     },
     payouts: {
       minimumMinor: values.PAYOUT_MINIMUM_MINOR ?? DEFAULT_PAYOUT_MINIMUM_MINOR,

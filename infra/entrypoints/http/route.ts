@@ -57,6 +57,12 @@ export interface RouteResult {
   body?: unknown;
   /** Or a text body of this content type (metrics). */
   text?: { contentType: string; content: string };
+  /**
+   * Or bytes streamed as they are produced (a delivery, an audit bundle):
+   * never held whole. An error after the first byte aborts the connection,
+   * so a client never mistakes a cut body for a whole one.
+   */
+  stream?: { contentType: string; contentLength?: number; body: AsyncIterable<Uint8Array> };
   headers?: Record<string, string>;
 }
 

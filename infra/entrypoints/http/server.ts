@@ -7,7 +7,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
@@ -16,7 +17,7 @@ import { parseStrictJsonBytes, StrictJsonError, stringProblem } from '../../../c
 import { CodedError } from '../../../domain/errors.ts';
 import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
 import { errorResponse, HttpError } from './errors.ts';
-import type { HttpServices, RouteRequest, RouteSpec } from './route.ts';
+import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
 import { financeRoutes } from './routes/finance.ts';
@@ -282,8 +283,34 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       response.type(result.text.contentType).send(result.text.content);
       return;
     }
+    if (result.stream) {
+      await sendStream(response, result.stream);
+      return;
+    }
     response.set('Cache-Control', 'no-store').json(result.body);
   };
+}
+
+/**
+ * Streams a body. Its first chunk is awaited before anything is sent, so a
+ * failure to open it (a missing object) is an ordinary error response; after
+ * that an error can only cut the connection.
+ */
+async function sendStream(response: Response, stream: NonNullable<RouteResult['stream']>): Promise<void> {
+  const iterator = stream.body[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  response.set('Cache-Control', 'no-store').type(stream.contentType);
+  if (stream.contentLength !== undefined) response.set('Content-Length', String(stream.contentLength));
+  async function* whole(): AsyncIterable<Uint8Array> {
+    if (first.done) return;
+    yield first.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  try {
+    await pipeline(Readable.from(whole(), { objectMode: false }), response);
+  } catch (error) {
+    response.destroy(error as Error);
+  }
 }
 
 function mount(router: express.Express, spec: RouteSpec, services: HttpServices): void {
