@@ -26,6 +26,7 @@ import { CodedError } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/json.ts';
 import type { PayeeBalance } from '../domain/payouts/payoutPlan.ts';
 import type { LedgerExpectation } from '../domain/reconciliation/lineClassifier.ts';
+import type { DeliveryDeps } from './delivery/deliverOrder.ts';
 import type { PayoutProvider } from './payouts/payoutProvider.ts';
 import {
   firstAnswer,
@@ -106,6 +107,8 @@ export interface CommandDeps {
   signer: Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>;
   /** Where publishers' artifacts are stored (commands/manifests/uploadArtifact.ts). */
   artifacts: ArtifactStorage;
+  /** Delivery to buyers (commands/delivery/deliverOrder.ts); absent where a process does not deliver. */
+  delivery?: DeliveryDeps | undefined;
 }
 
 export interface CommandResult {

@@ -78,6 +78,8 @@ export const READ_ROLES = {
   payouts: [...new Set([...FINANCE_ROLES, 'Auditor' as const, 'Publisher' as const])],
   /** The archive's batches and manifests (auditor exports): read-only. */
   archive: READ_ALL_ROLES,
+  /** A managed delivery key (Option B): only a buyer, of its own order (checked in the handler). */
+  deliveryKey: ['Buyer'],
   /** Reconciliation runs and their reports. */
   reconciliation: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,

@@ -8,6 +8,7 @@ import { isDomainEventType, parseDomainEvent } from '../domain/domainEvents.ts';
 import { CodedError } from '../domain/errors.ts';
 import { streamOf } from '../domain/streams.ts';
 import { catalogProjection } from './catalog/catalogProjection.ts';
+import { deliveryProjection } from './delivery/deliveryProjection.ts';
 import { governanceProjection } from './governance/governanceProjection.ts';
 import { ledgerProjection } from './ledger/ledgerProjection.ts';
 import { ordersProjection } from './orders/ordersProjection.ts';
@@ -19,6 +20,7 @@ import { tablesDigest, type ProjectionExecutor } from './rowStore.ts';
 export const PROJECTIONS: readonly Projection[] = [
   catalogProjection,
   ordersProjection,
+  deliveryProjection,
   ledgerProjection,
   governanceProjection,
   payoutsProjection,

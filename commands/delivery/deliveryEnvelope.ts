@@ -67,10 +67,23 @@ function artifactChanged(reason: string): never {
   throw new CodedError('DELIVERY_ARTIFACT_CHANGED', `the stored artifact is not the one recorded: ${reason}`, {});
 }
 
+/**
+ * Who the content key is wrapped for: a buyer's public key (Option A), or a
+ * managed 256-bit data key (Option B: JWE `A256KW`, `kid` the data key's id).
+ */
+export type EnvelopeRecipient =
+  Pick<DeliveryKey, 'keyType' | 'key' | 'spkiSha256'> | { alg: 'A256KW'; key: KeyObject; kid: string };
+
+function jweKeyOf(recipient: EnvelopeRecipient): { alg: string; kid: string } {
+  return 'alg' in recipient
+    ? { alg: recipient.alg, kid: recipient.kid }
+    : { alg: KEY_MANAGEMENT_ALGORITHM[recipient.keyType], kid: recipient.spkiSha256 };
+}
+
 /** Encrypts `plaintext` to `recipient` as an envelope, in chunks as they are produced. */
 export async function* encryptEnvelope(
   plaintext: AsyncIterable<Uint8Array>,
-  recipient: Pick<DeliveryKey, 'keyType' | 'key' | 'spkiSha256'>,
+  recipient: EnvelopeRecipient,
   options: EnvelopeOptions,
 ): AsyncIterable<Uint8Array> {
   const chunkBytes = options.chunkBytes ?? DELIVERY_CHUNK_BYTES;
@@ -85,12 +98,7 @@ export async function* encryptEnvelope(
     artifactSha256: options.artifactSha256,
   };
   const jwe = await new CompactEncrypt(Buffer.from(JSON.stringify(keyDocument)))
-    .setProtectedHeader({
-      alg: KEY_MANAGEMENT_ALGORITHM[recipient.keyType],
-      enc: 'A256GCM',
-      cty: 'chainbook-delivery-key+json',
-      kid: recipient.spkiSha256,
-    })
+    .setProtectedHeader({ ...jweKeyOf(recipient), enc: 'A256GCM', cty: 'chainbook-delivery-key+json' })
     .encrypt(recipient.key);
   yield Buffer.from(`${ENVELOPE_MAGIC}\n${jwe}\n`, 'ascii');
   const aad = createHash('sha256').update(jwe, 'ascii').digest();
@@ -189,7 +197,7 @@ async function openKey(reader: ExactReader, privateKey: KeyObject): Promise<{ ke
   let plaintext: Uint8Array;
   try {
     ({ plaintext } = await compactDecrypt(jwe, privateKey, {
-      keyManagementAlgorithms: ['RSA-OAEP-256', 'ECDH-ES+A256KW'],
+      keyManagementAlgorithms: privateKey.type === 'secret' ? ['A256KW'] : ['RSA-OAEP-256', 'ECDH-ES+A256KW'],
       contentEncryptionAlgorithms: ['A256GCM'],
     }));
   } catch (error) {
@@ -200,7 +208,7 @@ async function openKey(reader: ExactReader, privateKey: KeyObject): Promise<{ ke
   return { key: parsed.data, aad: createHash('sha256').update(jwe, 'ascii').digest() };
 }
 
-/** Decrypts an envelope with the buyer's private key, chunk by chunk; throws DELIVERY_DECRYPTION_FAILED on any tampering. */
+/** Decrypts an envelope with the buyer's private key (or the managed data key, a secret key), chunk by chunk; throws DELIVERY_DECRYPTION_FAILED on any tampering. */
 export async function* decryptEnvelope(
   envelope: AsyncIterable<Uint8Array>,
   privateKey: KeyObject,

@@ -80,7 +80,12 @@ async function resolveRange(deps: CommandDeps, input: z.infer<typeof issueLedger
 }
 
 /** The unsigned payload over the range, read from the chain in bounded pages. */
-async function rangePayload(deps: CommandDeps, range: SeqRange, proofId: string, now: string): Promise<ProofPayload> {
+export async function rangePayload(
+  deps: CommandDeps,
+  range: SeqRange,
+  proofId: string,
+  now: string,
+): Promise<ProofPayload> {
   const hasher = new LedgerRangeHasher();
   let fromTs = '';
   let last: { ts: string; hash: string; seq: number } | undefined;
@@ -117,7 +122,7 @@ async function rangePayload(deps: CommandDeps, range: SeqRange, proofId: string,
   };
 }
 
-function issuedEvent(proof: SignedProof): ProofIssued {
+export function issuedEvent(proof: SignedProof): ProofIssued {
   return {
     proofId: proof.proof_id,
     kind: LEDGER_PROOF_KIND,

@@ -27,15 +27,22 @@ function isPublicKeyPem(text: string): boolean {
   }
 }
 
-export const checkoutInputSchema = z.strictObject({
-  orderId: entityIdSchema.optional(),
-  listingId: entityIdSchema,
-  /** SPKI PEM of an encryption key (RSA ≥ 2048 bits, P-256, X25519): the artifact is encrypted for it on delivery. */
-  deliveryPublicKey: z
-    .string()
-    .max(MAX_PUBLIC_KEY_LENGTH)
-    .refine(isPublicKeyPem, 'must be an SPKI PEM public key (-----BEGIN PUBLIC KEY-----)'),
-});
+export const checkoutInputSchema = z
+  .strictObject({
+    orderId: entityIdSchema.optional(),
+    listingId: entityIdSchema,
+    /** Option A: SPKI PEM of an encryption key (RSA ≥ 2048 bits, P-256, X25519): the artifact is encrypted for it on delivery. */
+    deliveryPublicKey: z
+      .string()
+      .max(MAX_PUBLIC_KEY_LENGTH)
+      .refine(isPublicKeyPem, 'must be an SPKI PEM public key (-----BEGIN PUBLIC KEY-----)')
+      .optional(),
+    /** Option B, for a buyer without a key pair: `managed`, the marketplace makes a data key for the order and releases it to the buyer. */
+    deliveryKeyMode: z.literal('managed').optional(),
+  })
+  .refine((input) => (input.deliveryPublicKey === undefined) !== (input.deliveryKeyMode === undefined), {
+    message: 'give deliveryPublicKey (your encryption key) or deliveryKeyMode "managed", exactly one',
+  });
 
 export async function checkout(
   deps: CommandDeps,
@@ -43,7 +50,7 @@ export async function checkout(
   context: CommandContext,
 ): Promise<CommandResult & { orderId: string }> {
   const { orderId: given, listingId, deliveryPublicKey } = parseInput(checkoutInputSchema, input);
-  deliveryKeyOf(deliveryPublicKey); // refuses a key the artifact could not be encrypted to, before anything is read or appended
+  if (deliveryPublicKey !== undefined) deliveryKeyOf(deliveryPublicKey); // refuses a key the artifact could not be encrypted to, before anything is read or appended
   const orderId = entityId(context, given, 'order');
   // The listing is read, not locked: the order records the price it saw, which is the price "at that moment".
   const listing = await loadStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES);

@@ -7,14 +7,12 @@
  * be encrypted to would make a paid order undeliverable.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import type { DeliveryKeyType } from '../../domain/delivery/deliveryEvents.ts';
 import { CodedError } from '../../domain/errors.ts';
 
 /** RSA moduli accepted, in bits: below 2048 is breakable, above 8192 only costs time. */
 export const MIN_RSA_DELIVERY_KEY_BITS = 2048;
 export const MAX_RSA_DELIVERY_KEY_BITS = 8192;
-
-export const DELIVERY_KEY_TYPES = ['rsa', 'p256', 'x25519'] as const;
-export type DeliveryKeyType = (typeof DELIVERY_KEY_TYPES)[number];
 
 /** The JWE key-management algorithm for each key type (content is always A256GCM). */
 export const KEY_MANAGEMENT_ALGORITHM: Record<DeliveryKeyType, 'RSA-OAEP-256' | 'ECDH-ES+A256KW'> = {

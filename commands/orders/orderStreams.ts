@@ -17,6 +17,8 @@ export interface OrderCommandOptions {
   postings?: (state: OrderState, actor: Actor) => LedgerTransaction[] | Promise<LedgerTransaction[]>;
   /** The order stream is being created by this command (checkout). */
   creates?: boolean;
+  /** Appends to other streams the decision implies besides the ledger's (a refund revokes the delivery). */
+  alongside?: (state: OrderState) => Promise<StreamAppend[]>;
 }
 
 /**
@@ -30,7 +32,7 @@ export function runOrderCommand(
   request: CommandRequest,
   orderId: string,
   command: OrderCommand,
-  { expectedVersion, postings = () => [], creates = false }: OrderCommandOptions = {},
+  { expectedVersion, postings = () => [], creates = false, alongside }: OrderCommandOptions = {},
 ): Promise<CommandResult> {
   return execute(
     deps,
@@ -46,7 +48,7 @@ export function runOrderCommand(
       const ledger: StreamAppend[] = [];
       for (const transaction of await postings(order.state, context.actor))
         ledger.push(await decidePosting(deps, context.actor, transaction, { assumeNew: attempt === 0 }));
-      return [order, ...ledger];
+      return [order, ...ledger, ...(alongside ? await alongside(order.state) : [])];
     },
     expectedVersion !== undefined,
   );

@@ -9,12 +9,19 @@ import { textSchema } from '../../domain/schemas.ts';
 import { refundPostings, saleCredits } from '../../domain/orders/orderPostings.ts';
 import {
   expectedVersionSchema,
+  loadStream,
   parseInput,
+  type StreamAppend,
   type CommandContext,
   type CommandDeps,
   type CommandResult,
 } from '../command.ts';
-import { entityIdSchema } from '../decideStream.ts';
+import { entityIdSchema, typesOf } from '../decideStream.ts';
+import { deliveryDecider } from '../../domain/delivery/deliveryDecider.ts';
+import { deliveryEventSchemas } from '../../domain/delivery/deliveryEvents.ts';
+import { streams } from '../../domain/streams.ts';
+
+const DELIVERY_EVENT_TYPES = typesOf(deliveryEventSchemas);
 import { runOrderCommand } from './orderStreams.ts';
 
 export const refundOrderInputSchema = z.strictObject({
@@ -23,9 +30,9 @@ export const refundOrderInputSchema = z.strictObject({
   expectedVersion: expectedVersionSchema,
 });
 
-export function refundOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
+export async function refundOrder(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   const { orderId, reason, expectedVersion } = parseInput(refundOrderInputSchema, input);
-  return runOrderCommand(
+  const result = await runOrderCommand(
     deps,
     context,
     { operation: 'refundOrder', input },
@@ -40,6 +47,27 @@ export function refundOrder(deps: CommandDeps, input: unknown, context: CommandC
         const balances = await deps.ledger.balances(accounts, state.order.currency);
         return refundPostings(state.order, true, (account) => balances.get(account) ?? 0);
       },
+      alongside: async () => [await revokeDelivery(deps, context, orderId, reason)],
     },
   );
+  // The chain keeps the records; the ciphertext goes (a failed delete is left to the delivery store's lifetime).
+  for (const event of result.events)
+    if (event.type === 'delivery.revoked' && deps.delivery) {
+      const revoked = (await deps.store.readStream(event.stream, { fromVersion: event.version, limit: 1 }))[0];
+      const objectKey = revoked?.record.data['objectKey'];
+      if (typeof objectKey === 'string') await deps.delivery.store.delete(objectKey).catch(() => undefined);
+    }
+  return result;
+}
+
+/** The delivery's revocation, decided on its stream (nothing when nothing was delivered). */
+async function revokeDelivery(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+  reason: string,
+): Promise<StreamAppend> {
+  const loaded = await loadStream(deps.store, streams.delivery(orderId), deliveryDecider, DELIVERY_EVENT_TYPES);
+  const events = deliveryDecider.decide({ type: 'RevokeDelivery', actor: context.actor, reason }, loaded.state);
+  return { stream: loaded.stream, expectedVersion: loaded.version, events };
 }

@@ -81,7 +81,10 @@ function decide(command: DeliveryCommand, state: DeliveryState): DeliveryEvent[]
       notRevoked(state, orderId);
       const order = (command.order as Extract<OrderState, { order: unknown }>).order;
       if (order.orderId !== orderId || order.buyerId !== buyerId || order.manifestId !== manifestId)
-        throw new CodedError('DELIVERY_MISMATCH', `the delivery does not name order ${order.orderId}'s buyer and manifest`);
+        throw new CodedError(
+          'DELIVERY_MISMATCH',
+          `the delivery does not name order ${order.orderId}'s buyer and manifest`,
+        );
       if (order.manifestSignatureId !== manifestSignatureId)
         throw new CodedError('DELIVERY_MISMATCH', `the delivery cites another manifest signature than the order`);
       return [{ type: 'delivery.prepared', data: command.prepared }];
@@ -91,9 +94,13 @@ function decide(command: DeliveryCommand, state: DeliveryState): DeliveryEvent[]
       const { deliveryId, orderId } = command.proof;
       notRevoked(state, orderId);
       if (state.prepared?.deliveryId !== deliveryId)
-        throw new CodedError('DELIVERY_NOT_PREPARED', `delivery ${deliveryId} is not the current one of order ${orderId}`, {
-          deliveryId,
-        });
+        throw new CodedError(
+          'DELIVERY_NOT_PREPARED',
+          `delivery ${deliveryId} is not the current one of order ${orderId}`,
+          {
+            deliveryId,
+          },
+        );
       if (state.proof !== null) return [];
       return [{ type: 'delivery.proof_issued', data: command.proof }];
     }
@@ -111,7 +118,9 @@ function decide(command: DeliveryCommand, state: DeliveryState): DeliveryEvent[]
       const { orderId } = (command.order as Extract<OrderState, { order: unknown }>).order;
       notRevoked(state, orderId);
       if (state.prepared === null || state.proof === null)
-        throw new CodedError('DELIVERY_NOT_PREPARED', `the delivery of order ${orderId} is not prepared yet`, { orderId });
+        throw new CodedError('DELIVERY_NOT_PREPARED', `the delivery of order ${orderId} is not prepared yet`, {
+          orderId,
+        });
       if (state.links >= MAX_DELIVERY_LINKS)
         throw new CodedError('DELIVERY_LINK_LIMIT', `order ${orderId} was given ${MAX_DELIVERY_LINKS} links already`, {
           orderId,

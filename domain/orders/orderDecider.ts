@@ -24,7 +24,8 @@ export type OrderCommand =
       actor: Actor;
       orderId: string;
       listing: ListingState;
-      deliveryPublicKey: string;
+      /** The buyer's SPKI PEM (Option A), or undefined for a marketplace-managed key (Option B). */
+      deliveryPublicKey: string | undefined;
       platformFeeBasisPoints: number;
     }
   | {
@@ -71,7 +72,7 @@ function create(command: Extract<OrderCommand, { type: 'CreateOrder' }>, state: 
     throw new CodedError('ORDER_SELF_PURCHASE', `${actor.id} publishes listing ${listingId} and cannot buy it`, {
       listingId,
     });
-  if (!command.deliveryPublicKey.startsWith('-----BEGIN PUBLIC KEY-----')) {
+  if (command.deliveryPublicKey !== undefined && !command.deliveryPublicKey.startsWith('-----BEGIN PUBLIC KEY-----')) {
     throw new CodedError('INVALID_DELIVERY_KEY', 'deliveryPublicKey must be an SPKI PEM public key', {});
   }
   const data: OrderCreated = {
@@ -85,7 +86,9 @@ function create(command: Extract<OrderCommand, { type: 'CreateOrder' }>, state: 
     royaltySplits,
     platformFeeBasisPoints: command.platformFeeBasisPoints,
     manifestSignatureId,
-    deliveryPublicKey: command.deliveryPublicKey,
+    ...(command.deliveryPublicKey === undefined
+      ? { deliveryKeyMode: 'managed' as const }
+      : { deliveryPublicKey: command.deliveryPublicKey }),
   };
   return [{ type: 'order.created', data }];
 }

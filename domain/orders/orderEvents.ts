@@ -20,8 +20,10 @@ export const orderCreatedSchema = z.strictObject({
   royaltySplits: z.array(royaltySplitSchema).min(1),
   platformFeeBasisPoints: z.number().int().nonnegative().max(10_000),
   manifestSignatureId: idSchema,
-  /** The buyer's public key (SPKI PEM) the artifact is encrypted for on delivery. */
-  deliveryPublicKey: z.string().min(1).max(MAX_PUBLIC_KEY_LENGTH),
+  /** The buyer's public key (SPKI PEM) the artifact is encrypted for on delivery (Option A). */
+  deliveryPublicKey: z.string().min(1).max(MAX_PUBLIC_KEY_LENGTH).optional(),
+  /** `managed`: no buyer key, the artifact is encrypted to a marketplace-managed data key (Option B). */
+  deliveryKeyMode: z.literal('managed').optional(),
 });
 export const orderPaymentFailedSchema = z.strictObject({
   orderId: idSchema,

@@ -66,6 +66,23 @@ export const checkoutLatencySeconds = new Histogram({
   registers: [metricsRegistry],
 });
 
+/** `marketplace.delivery_encrypt_failures_total` as the marketplace runbook names it (SLO: under 0.1% of orders). */
+export const deliveryEncryptFailuresTotal = new Counter({
+  name: 'marketplace_delivery_encrypt_failures_total',
+  help: 'Delivery preparations that failed and were recorded as delivery.failed, by reason (ARTIFACT_MISSING, MANIFEST_SIGNATURE_INVALID, …)',
+  labelNames: ['reason'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Seconds from a buyer's request to a stored, recorded delivery (kernel check, encryption, storage, ledger proof). */
+export const deliveryLatencySeconds = new Histogram({
+  name: 'marketplace_delivery_latency_seconds',
+  help: 'Latency of preparing a delivery (kernel signature check, encryption, storage, records), by outcome (prepared or the failure reason)',
+  labelNames: ['outcome'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  registers: [metricsRegistry],
+});
+
 /** `marketplace.royalty_payouts_total` as the marketplace runbook names it: payouts to sellers and royalty holders. */
 export const royaltyPayoutsTotal = new Counter({
   name: 'marketplace_royalty_payouts_total',

@@ -12,7 +12,17 @@ import type { Signer } from '../../chain/signer.ts';
 import type { EventStore } from '../../chain/store.ts';
 import type { CommandDeps } from '../../commands/command.ts';
 import { CodedError } from '../../domain/errors.ts';
-import { auditAppendLatencySeconds } from '../adapters/metrics.ts';
+import {
+  auditAppendLatencySeconds,
+  deliveryEncryptFailuresTotal,
+  deliveryLatencySeconds,
+} from '../adapters/metrics.ts';
+import type { ListableBlobStore } from '../../commands/blobStore.ts';
+import { documentSignatureProblem } from '../../verifier/line.ts';
+import { readOrCreateKeyFile } from '../adapters/keys/keyFile.ts';
+import { localDataKeys, localWrappingKey } from '../adapters/keys/localDataKeys.ts';
+import { routeLinks, s3PresignedLinks, type DeliveryLinks } from '../adapters/objectStores/deliveryLinks.ts';
+import { S3BlobStore } from '../adapters/objectStores/s3BlobStore.ts';
 import type { Config } from './config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
@@ -26,6 +36,8 @@ import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/san
 export interface App {
   runtime: Runtime;
   deps: CommandDeps;
+  /** Where ciphertexts are and how links to them are made (S3 pre-signed GETs, or the signed download route). */
+  delivery: { store: ListableBlobStore; links: DeliveryLinks; route: ReturnType<typeof routeLinks> | undefined };
   close(): Promise<void>;
 }
 
@@ -42,6 +54,17 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
   const { payoutProvider, ...runtimeOptions } = options;
   const runtime = await openRuntime(config, runtimeOptions);
   const artifacts = openBlobStore(config.artifacts.s3Bucket, config.artifacts.folder, config.archive.s3);
+  const deliveries = openBlobStore(config.delivery.s3Bucket, config.delivery.folder, config.archive.s3);
+  const route =
+    deliveries.store instanceof S3BlobStore
+      ? undefined
+      : routeLinks(
+          config.delivery.linkSecret === undefined
+            ? readOrCreateKeyFile(config.delivery.linkSecretFile)
+            : Buffer.from(config.delivery.linkSecret, 'utf8'),
+        );
+  const links = deliveries.store instanceof S3BlobStore ? s3PresignedLinks(deliveries.store) : route!;
+  const dataKeys = localDataKeys(localWrappingKey(config.delivery.wrappingKey, config.delivery.wrappingKeyFile));
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
@@ -57,12 +80,25 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),
     artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
+    delivery: {
+      store: deliveries.store,
+      dataKeys,
+      linkTtlSeconds: config.delivery.linkTtlSeconds,
+      kernelSignatureProblem: (signature, tsMs, message) =>
+        documentSignatureProblem(runtime.registry, signature, tsMs, message),
+      observe(outcome, seconds) {
+        deliveryLatencySeconds.observe({ outcome }, seconds);
+        if (outcome !== 'prepared') deliveryEncryptFailuresTotal.inc({ reason: outcome });
+      },
+    },
   };
   return {
     runtime,
     deps,
+    delivery: { store: deliveries.store, links, route },
     async close() {
       artifacts.close();
+      deliveries.close();
       await runtime.close();
     },
   };

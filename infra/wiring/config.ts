@@ -399,7 +399,9 @@ function deliveryProblems(values: Values, production: boolean): string[] {
   if (!production) return [];
   const problems: string[] = [];
   if (values.DELIVERY_S3_BUCKET === undefined && values.DELIVERY_LINK_SECRET === undefined)
-    problems.push('DELIVERY_LINK_SECRET: required when NODE_ENV=production without DELIVERY_S3_BUCKET (download links are signed with it)');
+    problems.push(
+      'DELIVERY_LINK_SECRET: required when NODE_ENV=production without DELIVERY_S3_BUCKET (download links are signed with it)',
+    );
   if ((values.DELIVERY_KEY_SERVICE ?? 'local') === 'local' && values.DELIVERY_WRAPPING_KEY === undefined)
     problems.push('DELIVERY_WRAPPING_KEY: required when NODE_ENV=production with DELIVERY_KEY_SERVICE=local');
   return problems;

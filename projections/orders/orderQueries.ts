@@ -17,7 +17,9 @@ export interface OrderView {
   currency: string;
   status: (typeof ORDER_STATUSES)[number];
   deliveryState: (typeof DELIVERY_STATES)[number];
-  deliveryPublicKey: string;
+  /** The buyer's key (Option A), or null with deliveryKeyMode `managed` (Option B). */
+  deliveryPublicKey: string | null;
+  deliveryKeyMode: 'buyer-key' | 'managed';
   manifestSignatureId: string;
   providerPaymentId: string | null;
   failedPayments: number;
@@ -28,7 +30,7 @@ export interface OrderView {
 }
 
 const COLUMNS = `order_id, buyer_id, listing_id, manifest_id, seller_id, price_minor, currency, status, delivery_state, delivery_public_key,
-  manifest_signature_id, provider_payment_id, failed_payments, ledger_transaction_ids, reason, created_seq, updated_seq`;
+  delivery_key_mode, manifest_signature_id, provider_payment_id, failed_payments, ledger_transaction_ids, reason, created_seq, updated_seq`;
 
 function orderOf(row: Record<string, unknown>): OrderView {
   return {
@@ -41,7 +43,8 @@ function orderOf(row: Record<string, unknown>): OrderView {
     currency: row['currency'] as string,
     status: row['status'] as OrderView['status'],
     deliveryState: row['delivery_state'] as OrderView['deliveryState'],
-    deliveryPublicKey: row['delivery_public_key'] as string,
+    deliveryPublicKey: row['delivery_public_key'] as string | null,
+    deliveryKeyMode: row['delivery_key_mode'] as OrderView['deliveryKeyMode'],
     manifestSignatureId: row['manifest_signature_id'] as string,
     providerPaymentId: row['provider_payment_id'] as string | null,
     failedPayments: row['failed_payments'] as number,

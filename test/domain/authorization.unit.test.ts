@@ -10,6 +10,8 @@ import { COMMAND_ROLES, ORDER_READERS, READ_ROLES, type CommandName } from '../.
 import { listingDecider } from '../../domain/catalog/listingDecider.ts';
 import { fold } from '../../domain/decider.ts';
 import { CodedError } from '../../domain/errors.ts';
+import { deliveryDecider } from '../../domain/delivery/deliveryDecider.ts';
+import type { DeliveryPrepared } from '../../domain/delivery/deliveryEvents.ts';
 import { upgradeDecider } from '../../domain/governance/upgradeDecider.ts';
 import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
 import { proofDecider } from '../../domain/ledger/proofDecider.ts';
@@ -143,6 +145,54 @@ const reconciled = fold(reconciliationDecider, [
   { type: 'reconciliation.discrepancies_found', data: { reconciliationId: 'r-1', discrepancies: [discrepancy] } },
 ]);
 
+const finalized = fold(orderDecider, [
+  ...paid,
+  {
+    type: 'order.finalized',
+    data: {
+      orderId: 'o-1',
+      ledgerTransactionId: 'finalize-o-1',
+      manifestSignatureId: orderCreated().manifestSignatureId,
+    },
+  },
+]);
+const finalizedOrder = (finalized as Extract<typeof finalized, { order: unknown }>).order;
+const prepared: DeliveryPrepared = {
+  orderId: 'o-1',
+  deliveryId: 'd-1',
+  buyerId: finalizedOrder.buyerId,
+  manifestId: finalizedOrder.manifestId,
+  artifactSha256: 'a'.repeat(64),
+  artifactBytes: 10,
+  objectKey: 'deliveries/o-1/d-1',
+  ciphertextSha256: 'b'.repeat(64),
+  ciphertextBytes: 100,
+  envelope: 'CHAINBOOK-DELIVERY-1',
+  algorithm: 'ECDH-ES+A256KW',
+  keyProvenance: { type: 'buyer-key', keyType: 'x25519', spkiSha256: 'c'.repeat(64) },
+  manifestSignatureId: finalizedOrder.manifestSignatureId,
+  ledgerProofId: 'lp-1',
+};
+const proven = fold(deliveryDecider, [
+  { type: 'delivery.prepared', data: prepared },
+  {
+    type: 'delivery.proof_issued',
+    data: {
+      orderId: 'o-1',
+      deliveryId: 'd-1',
+      proofId: 'dproof-d-1',
+      kind: 'delivery',
+      deliverySeq: 9,
+      deliveryHash: 'd'.repeat(64),
+      signerKid: 'k',
+      alg: 'ed25519',
+      signature: 'c2ln',
+      payloadSha256: 'e'.repeat(64),
+      proofTs: NOW,
+    },
+  },
+]);
+
 /**
  * Each command decided by `actor` on a state where every check but the role
  * passes for ACTOR_ID: an allowed role gets events, any other is refused.
@@ -232,6 +282,16 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
       { type: 'ResolveDiscrepancy', actor, discrepancyId: 'd1', reason: 'checked with the provider' },
       reconciled,
     ),
+  RequestDelivery: (actor) =>
+    deliveryDecider.decide(
+      { type: 'IssueDeliveryLink', actor, order: finalized, linkId: 'l-1', expiresAt: LATER },
+      proven,
+    ),
+  PrepareDelivery: (actor) =>
+    deliveryDecider.decide(
+      { type: 'PrepareDelivery', actor, order: finalized, prepared },
+      deliveryDecider.initialState,
+    ),
   RecordPayoutOutcome: (actor) =>
     payoutDecider.decide(
       {
@@ -270,6 +330,8 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   recordPayoutOutcome: 'RecordPayoutOutcome',
   reconcile: 'Reconcile',
   resolveDiscrepancy: 'ResolveDiscrepancy',
+  requestDelivery: 'RequestDelivery',
+  prepareDelivery: 'PrepareDelivery',
 };
 
 /** The roles the command's decider lets through, and how it refuses the others. */

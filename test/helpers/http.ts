@@ -28,6 +28,7 @@ export const ACTORS = {
   otherPublisher: { id: 'publisher-2', role: 'Publisher' },
   buyer: { id: 'buyer-1', role: 'Buyer' },
   otherBuyer: { id: 'buyer-2', role: 'Buyer' },
+  thirdBuyer: { id: 'buyer-3', role: 'Buyer' },
   service: { id: 'settlement', role: 'Service' },
 } as const;
 export type ActorName = keyof typeof ACTORS;

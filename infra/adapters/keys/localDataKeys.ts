@@ -10,8 +10,7 @@
  *   wrapped = iv (12) ‖ ciphertext (32) ‖ tag (16)
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readOrCreateKeyFile } from './keyFile.ts';
 import { DATA_KEY_BYTES, type DataKeyService } from '../../../commands/delivery/dataKeys.ts';
 import { CodedError } from '../../../domain/errors.ts';
 
@@ -47,7 +46,10 @@ export function localDataKeys(wrappingKey: Buffer): DataKeyService {
       decipher.setAAD(Buffer.from(orderId, 'utf8'));
       decipher.setAuthTag(wrapped.subarray(IV_BYTES + DATA_KEY_BYTES));
       try {
-        return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, IV_BYTES + DATA_KEY_BYTES)), decipher.final()]);
+        return Buffer.concat([
+          decipher.update(wrapped.subarray(IV_BYTES, IV_BYTES + DATA_KEY_BYTES)),
+          decipher.final(),
+        ]);
       } catch {
         return unavailable('the wrapped key does not open for this order');
       }
@@ -57,24 +59,8 @@ export function localDataKeys(wrappingKey: Buffer): DataKeyService {
 
 /** DELIVERY_WRAPPING_KEY when set; else the key in `file`, made on first use (embedded default only). */
 export function localWrappingKey(fromEnvironment: string | undefined, file: string): Buffer {
-  if (fromEnvironment !== undefined) {
-    const key = Buffer.from(fromEnvironment, 'base64');
-    if (key.length !== DATA_KEY_BYTES) throw new Error(`DELIVERY_WRAPPING_KEY must be base64 of ${DATA_KEY_BYTES} bytes`);
-    return key;
-  }
-  try {
-    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const key = randomBytes(DATA_KEY_BYTES);
-  mkdirSync(dirname(file), { recursive: true });
-  try {
-    writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
-  } catch (error) {
-    // Another process made it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    throw error;
-  }
+  if (fromEnvironment === undefined) return readOrCreateKeyFile(file);
+  const key = Buffer.from(fromEnvironment, 'base64');
+  if (key.length !== DATA_KEY_BYTES) throw new Error(`DELIVERY_WRAPPING_KEY must be base64 of ${DATA_KEY_BYTES} bytes`);
+  return key;
 }

@@ -22,6 +22,9 @@ export const HTTP_ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   HEADERS_TOO_LARGE: 431,
+  /** A download link past its expiry, or of a revoked delivery (410: ask for a fresh link). */
+  DELIVERY_LINK_EXPIRED: 410,
+  DELIVERY_LINK_INVALID: 403,
   INTERNAL: 500,
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
@@ -71,6 +74,7 @@ const NOT_FOUND = [
   'ARCHIVE_EMPTY',
   'ARCHIVE_OBJECT_NOT_FOUND',
   'DISCREPANCY_NOT_FOUND',
+  'DELIVERY_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -109,6 +113,14 @@ const CONFLICT = [
   'PAYOUT_ALREADY_DECIDED',
   'RECONCILIATION_EXISTS',
   'DISCREPANCY_ALREADY_RESOLVED',
+  // Delivery (commands/delivery/deliverOrder.ts): the order or its delivery is not there yet, or not any more.
+  'DELIVERY_NOT_READY',
+  'ORDER_NOT_DELIVERABLE',
+  'DELIVERY_REVOKED',
+  'DELIVERY_NOT_PREPARED',
+  'DELIVERY_LINK_LIMIT',
+  'DELIVERY_MISMATCH',
+  'DELIVERY_KEY_NOT_MANAGED',
   // Operator tools (signer rotation, replay): not HTTP routes today, mapped so any future route answers right.
   'SIGNER_EXISTS',
   'SIGNER_NOT_YET_DEPLOYED',
@@ -161,6 +173,10 @@ const UNAVAILABLE = [
   'WRITER_CLOSED',
   'PROJECTIONS_BEHIND',
   'PAYOUT_PROVIDER_NOT_CONFIGURED',
+  // A delivery whose preparation failed and was recorded (details.failure, details.seq): asking again retries.
+  'DELIVERY_FAILED',
+  'DELIVERY_KEY_UNAVAILABLE',
+  'DELIVERY_UNAVAILABLE',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;

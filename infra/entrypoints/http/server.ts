@@ -22,6 +22,7 @@ import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
 import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
+import { deliveryRoutes } from './routes/delivery.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
@@ -34,6 +35,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...commandRoutes,
   ...webhookRoutes,
   ...marketplaceRoutes,
+  ...deliveryRoutes,
   ...financeRoutes,
   ...payoutRoutes,
   ...reconciliationRoutes,

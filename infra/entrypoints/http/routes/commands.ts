@@ -41,6 +41,7 @@ import {
   resolveDiscrepancyInputSchema,
 } from '../../../../commands/reconciliation/resolveDiscrepancy.ts';
 import { reconcileRoute } from './reconciliation.ts';
+import { deliveryCommandRoutes } from './delivery.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -281,4 +282,5 @@ export const commandRoutes: readonly RouteSpec[] = [
     pathKeys: ['reconciliationId', 'discrepancyId'],
     handler: resolveDiscrepancy,
   }),
+  ...deliveryCommandRoutes,
 ];

@@ -1,0 +1,579 @@
+/**
+ * Delivering a finalized order (docs/DOMAIN.md, "Delivery"). The buyer asks
+ * (requestDelivery); the marketplace's delivery service prepares what is
+ * not prepared yet, then the buyer gets a short-lived link:
+ *
+ *   1. the kernel's signature over the manifest is checked again against the
+ *      signer registry; a manifest whose signature no longer verifies is not
+ *      delivered;
+ *   2. the artifact streams from the artifact store through the envelope
+ *      (docs/FORMAT.md section 11), encrypted for the buyer's key (Option A)
+ *      or a fresh managed data key (Option B), into the delivery store,
+ *      counted and hashed on the way;
+ *   3. one append records a ledger proof over the order's postings and
+ *      `delivery.prepared`; a second signs the delivery proof over that
+ *      record (its seq and hash are known only once it is committed) and
+ *      records `delivery.proof_issued`;
+ *   4. `delivery.link_issued` records each link.
+ *
+ * A failure of 1 or 2 is recorded as `delivery.failed` with its code and the
+ * order stays finalized: asking again retries. A refused append leaves no
+ * object behind. A delivery whose object is gone (its lifetime ended) is
+ * prepared again under a new delivery id.
+ */
+import { createHash, createSecretKey } from 'node:crypto';
+import { z } from 'zod';
+import { jcs } from '../../chain/canonical.ts';
+import { deliveryProofPayload, signDeliveryProof, type SignedDeliveryProof } from '../../chain/deliveryProof.ts';
+import { sha256Hex } from '../../chain/hash.ts';
+import { signProof, type SignedProof } from '../../chain/proof.ts';
+import type { ChainRecord } from '../../chain/record.ts';
+import type { Actor } from '../../domain/actor.ts';
+import {
+  checkDeliveryRequest,
+  deliveryDecider,
+  type DeliveryCommand,
+  type DeliveryState,
+} from '../../domain/delivery/deliveryDecider.ts';
+import {
+  deliveryEventSchemas,
+  type DeliveryEvent,
+  type DeliveryFailureCode,
+  type DeliveryPrepared,
+  type KeyProvenance,
+} from '../../domain/delivery/deliveryEvents.ts';
+import { eventsOf } from '../../domain/domainEvents.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { proofDecider } from '../../domain/ledger/proofDecider.ts';
+import { manifestApprovedSchema } from '../../domain/manifests/manifestEvents.ts';
+import type { OrderState } from '../../domain/orders/orderDecider.ts';
+import { orderTransactionIds } from '../../domain/orders/orderPostings.ts';
+import { streams } from '../../domain/streams.ts';
+import type { BlobStore } from '../blobStore.ts';
+import {
+  execute,
+  loadStream,
+  MAX_STREAM_EVENTS,
+  parseInput,
+  type CommandContext,
+  type CommandDeps,
+  type CommandResult,
+  type StreamAppend,
+} from '../command.ts';
+import { entityIdSchema, typesOf } from '../decideStream.ts';
+import { issuedEvent, rangePayload } from '../ledger/issueLedgerProof.ts';
+import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
+import { deliveryKeyOf, KEY_MANAGEMENT_ALGORITHM } from '../orders/deliveryKey.ts';
+import { ORDER_EVENT_TYPES } from '../orders/orderStreams.ts';
+import { orderDecider } from '../../domain/orders/orderDecider.ts';
+import type { DataKeyService } from './dataKeys.ts';
+import { encryptEnvelope, ENVELOPE_MAGIC, type EnvelopeRecipient } from './deliveryEnvelope.ts';
+import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
+
+export const DELIVERY_EVENT_TYPES = typesOf(deliveryEventSchemas);
+
+/** The marketplace's delivery service: the actor of what it records on a buyer's request. */
+export const DELIVERY_SERVICE_ACTOR: Actor = { id: 'marketplace-delivery', role: 'Service' };
+
+/**
+ * A ledger proof of a delivery covers the order's payment through its
+ * finalization when that range holds at most this many records; on a busier
+ * chain, the finalization alone (the posting that splits the sale).
+ */
+export const DELIVERY_LEDGER_PROOF_MAX_RECORDS = 10_000;
+
+/** What delivery needs besides the command deps every handler has. */
+export interface DeliveryDeps {
+  /** Where ciphertexts are kept (DELIVERY_S3_BUCKET or `<data dir>/deliveries`). */
+  store: BlobStore;
+  /** Option B's data keys (DELIVERY_KEY_SERVICE). */
+  dataKeys: DataKeyService;
+  /** DELIVERY_LINK_TTL, in seconds. */
+  linkTtlSeconds: number;
+  /** The problem with a kernel signature under the signer registry at `tsMs`, or undefined (docs/FORMAT.md section 5, check 5b). */
+  kernelSignatureProblem(
+    signature: { kid: string; alg: string; value: string },
+    tsMs: number,
+    message: Uint8Array,
+  ): string | undefined;
+  /** Counts and times each preparation (marketplace_delivery_encrypt_failures_total, marketplace_delivery_latency_seconds). */
+  observe?(outcome: 'prepared' | DeliveryFailureCode, seconds: number): void;
+}
+
+export const requestDeliveryInputSchema = z.strictObject({ orderId: entityIdSchema });
+export const prepareDeliveryInputSchema = z.strictObject({ orderId: entityIdSchema });
+
+/** What the buyer is given: a link to record, what the ciphertext is, and the proof that names it. */
+export interface DeliveryAnswer {
+  orderId: string;
+  deliveryId: string;
+  objectKey: string;
+  ciphertextSha256: string;
+  ciphertextBytes: number;
+  keyProvenance: KeyProvenance;
+  proofId: string;
+  link?: { linkId: string; expiresAt: string };
+}
+
+/** A preparation that failed and was recorded: the command answers it as an error after the record. */
+export class DeliveryFailed extends CodedError {
+  constructor(
+    readonly failure: DeliveryFailureCode,
+    reason: string,
+    readonly seq: number | undefined,
+  ) {
+    super(`DELIVERY_FAILED`, `the delivery could not be prepared (${failure}): ${reason}`, {
+      failure,
+      reason,
+      ...(seq === undefined ? {} : { seq }),
+    });
+  }
+}
+
+interface LoadedDelivery {
+  version: number;
+  state: DeliveryState;
+  /** The current `delivery.prepared` record's seq and hash, for its proof. */
+  preparedRecord: { seq: number; hash: string } | undefined;
+}
+
+async function loadDelivery(deps: CommandDeps, orderId: string): Promise<LoadedDelivery> {
+  const stream = streams.delivery(orderId);
+  let state = deliveryDecider.initialState;
+  let version = 0;
+  let preparedRecord: LoadedDelivery['preparedRecord'];
+  for (;;) {
+    const page = await deps.store.readStream(stream, { fromVersion: version + 1 });
+    const records = page.map((stored) => stored.record);
+    eventsOf<DeliveryEvent>(records, DELIVERY_EVENT_TYPES).forEach((event, index) => {
+      state = deliveryDecider.evolve(state, event);
+      if (event.type === 'delivery.prepared') preparedRecord = { seq: records[index]!.seq, hash: records[index]!.hash };
+    });
+    version += page.length;
+    if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;
+  }
+  if (version >= MAX_STREAM_EVENTS)
+    throw new CodedError('STREAM_TOO_LONG', `stream ${stream} has more than ${MAX_STREAM_EVENTS} events`, { stream });
+  return { version, state, preparedRecord };
+}
+
+async function loadOrder(deps: CommandDeps, orderId: string): Promise<OrderState> {
+  return (await loadStream(deps.store, streams.order(orderId), orderDecider, ORDER_EVENT_TYPES)).state;
+}
+
+function deliveryDeps(deps: CommandDeps): DeliveryDeps {
+  if (!deps.delivery) throw new CodedError('DELIVERY_UNAVAILABLE', 'delivery is not configured in this process', {});
+  return deps.delivery;
+}
+
+function serviceContext(context: CommandContext): CommandContext {
+  // The buyer's idempotency key is not the service's: each step of a preparation is decided on the stream.
+  return { ...context, actor: DELIVERY_SERVICE_ACTOR, idempotencyKey: undefined };
+}
+
+/** The first record of a stream (a ledger transaction's one `ledger.posted`), or undefined. */
+async function firstRecord(deps: CommandDeps, stream: string): Promise<ChainRecord | undefined> {
+  return (await deps.store.readStream(stream, { fromVersion: 1, limit: 1 }))[0]?.record;
+}
+
+/** The approved manifest, its kernel signature as recorded, and the time it was recorded. */
+async function approvedManifest(deps: CommandDeps, manifestId: string) {
+  const stream = streams.manifest(manifestId);
+  const loaded = await loadStream(deps.store, stream, manifestDecider, MANIFEST_EVENT_TYPES);
+  if (loaded.state.status !== 'approved') return undefined;
+  let approval: { data: z.infer<typeof manifestApprovedSchema>; ts: string } | undefined;
+  for (let from = 1; from <= loaded.version; from += MAX_PAGE_RECORDS) {
+    for (const { record } of await deps.store.readStream(stream, { fromVersion: from })) {
+      if (record.type !== 'manifest.approved') continue;
+      const parsed = manifestApprovedSchema.safeParse(record.data);
+      if (parsed.success) approval = { data: parsed.data, ts: record.ts };
+    }
+  }
+  return { state: loaded.state, approval };
+}
+
+/** Step 1: the reason the kernel's signature over the order's manifest does not hold today, or undefined. */
+async function kernelSignatureFailure(
+  deps: CommandDeps,
+  delivery: DeliveryDeps,
+  order: Extract<OrderState, { order: unknown }>['order'],
+): Promise<string | undefined> {
+  const manifest = await approvedManifest(deps, order.manifestId);
+  if (!manifest?.approval) return `manifest ${order.manifestId} is not approved`;
+  const { data, ts } = manifest.approval;
+  if (data.manifestSignatureId !== order.manifestSignatureId)
+    return `the manifest's signature is ${data.manifestSignatureId}, the order cites ${order.manifestSignatureId}`;
+  if (sha256Hex(jcs(manifest.state.manifest)) !== data.manifestSha256)
+    return 'the signed manifestSha256 is not the SHA-256 of the manifest document';
+  const problem = delivery.kernelSignatureProblem(
+    data.signature,
+    Date.parse(ts),
+    Buffer.from(data.manifestSha256, 'hex'),
+  );
+  return problem && `the kernel signature ${order.manifestSignatureId}: ${problem}`;
+}
+
+/** Passes the chunks on while counting and hashing them. */
+async function* counted(
+  body: AsyncIterable<Uint8Array>,
+  result: { bytes: number; sha256: string },
+): AsyncIterable<Uint8Array> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.byteLength;
+    hash.update(chunk);
+    yield chunk;
+  }
+  result.bytes = bytes;
+  result.sha256 = hash.digest('hex');
+}
+
+/** The envelope's recipient and how the chain names it. */
+async function recipientOf(
+  delivery: DeliveryDeps,
+  order: Extract<OrderState, { order: unknown }>['order'],
+  deliveryId: string,
+): Promise<{ recipient: EnvelopeRecipient; provenance: KeyProvenance; algorithm: DeliveryPrepared['algorithm'] }> {
+  if (order.deliveryPublicKey !== undefined) {
+    const key = deliveryKeyOf(order.deliveryPublicKey);
+    return {
+      recipient: key,
+      provenance: { type: 'buyer-key', keyType: key.keyType, spkiSha256: key.spkiSha256 },
+      algorithm: KEY_MANAGEMENT_ALGORITHM[key.keyType],
+    };
+  }
+  const { dataKeys } = delivery;
+  const generated = await dataKeys.generate(order.orderId);
+  const keyId = `dk-${deliveryId}`;
+  return {
+    recipient: { alg: 'A256KW', key: createSecretKey(generated.plaintext), kid: keyId },
+    provenance: {
+      type: 'managed-key',
+      keyId,
+      origin: dataKeys.origin,
+      wrappingKeyId: dataKeys.wrappingKeyId,
+      wrappedKey: generated.wrapped.toString('base64url'),
+    },
+    algorithm: 'A256KW',
+  };
+}
+
+/** Records a failed preparation and answers it as DELIVERY_FAILED. */
+async function fail(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+  code: DeliveryFailureCode,
+  reason: string,
+  started: number,
+): Promise<never> {
+  deliveryDeps(deps).observe?.(code, (performance.now() - started) / 1000);
+  const result = await execute(
+    deps,
+    serviceContext(context),
+    { operation: 'recordDeliveryFailure', input: { orderId } },
+    async () => {
+      const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+      const command: DeliveryCommand = {
+        type: 'RecordDeliveryFailure',
+        actor: DELIVERY_SERVICE_ACTOR,
+        order,
+        code,
+        reason: reason.slice(0, 1000),
+      };
+      return [
+        {
+          stream: streams.delivery(orderId),
+          expectedVersion: loaded.version,
+          events: deliveryDecider.decide(command, loaded.state),
+        },
+      ];
+    },
+  );
+  throw new DeliveryFailed(code, reason, result.seqs[0]);
+}
+
+/** Step 3a: the ledger proof over the order's postings, decided and signed, ready to append. */
+async function orderLedgerProof(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+): Promise<{ append: StreamAppend; proof: SignedProof }> {
+  const payment = await firstRecord(deps, streams.ledgerTransaction(orderTransactionIds.payment(orderId)));
+  const finalize = await firstRecord(deps, streams.ledgerTransaction(orderTransactionIds.finalize(orderId)));
+  if (!payment || !finalize)
+    throw new CodedError('DELIVERY_NOT_READY', `order ${orderId} has no finalization posting yet`, { orderId });
+  const fromSeq = finalize.seq - payment.seq < DELIVERY_LEDGER_PROOF_MAX_RECORDS ? payment.seq : finalize.seq;
+  const proofId = context.newId();
+  const payload = await rangePayload(deps, { fromSeq, toSeq: finalize.seq }, proofId, context.now);
+  const proof = await signProof(payload, deps.signer);
+  const events = proofDecider.decide(
+    { type: 'RecordProof', actor: DELIVERY_SERVICE_ACTOR, proof: issuedEvent(proof) },
+    proofDecider.initialState,
+  );
+  return { append: { stream: streams.proof(proofId), expectedVersion: 0, events }, proof };
+}
+
+/** Steps 1–3: encrypts and stores the artifact, records it with a ledger proof; returns the prepared record. */
+async function prepare(deps: CommandDeps, context: CommandContext, orderId: string): Promise<void> {
+  const delivery = deliveryDeps(deps);
+  const started = performance.now();
+  const order = await loadOrder(deps, orderId);
+  checkPreparable(order, await loadDelivery(deps, orderId));
+  const created = (order as Extract<OrderState, { order: unknown }>).order;
+  const signatureFailure = await kernelSignatureFailure(deps, delivery, created);
+  if (signatureFailure) return fail(deps, context, orderId, 'MANIFEST_SIGNATURE_INVALID', signatureFailure, started);
+  const manifest = (await approvedManifest(deps, created.manifestId))!.state;
+  const artifact = manifest.artifact;
+  const body = artifact && (await deps.artifacts.store.get(artifact.objectKey));
+  if (!artifact || !body)
+    return fail(
+      deps,
+      context,
+      orderId,
+      'ARTIFACT_MISSING',
+      `the artifact of manifest ${created.manifestId} is not in the artifact store`,
+      started,
+    );
+  const deliveryId = context.newId();
+  let recipient: Awaited<ReturnType<typeof recipientOf>>;
+  try {
+    recipient = await recipientOf(delivery, created, deliveryId);
+  } catch (error) {
+    return fail(deps, context, orderId, 'KEY_SERVICE_UNAVAILABLE', (error as Error).message, started);
+  }
+  const objectKey = `deliveries/${orderId}/${deliveryId}`;
+  const ciphertext = { bytes: 0, sha256: '' };
+  try {
+    await delivery.store.put(
+      objectKey,
+      counted(
+        encryptEnvelope(body, recipient.recipient, {
+          sizeBytes: artifact.sizeBytes,
+          artifactSha256: artifact.artifactSha256,
+        }),
+        ciphertext,
+      ),
+    );
+  } catch (error) {
+    const changed = error instanceof CodedError && error.code === 'DELIVERY_ARTIFACT_CHANGED';
+    return fail(
+      deps,
+      context,
+      orderId,
+      changed ? 'ARTIFACT_CHANGED' : 'STORAGE_FAILED',
+      (error as Error).message,
+      started,
+    );
+  }
+  const prepared: DeliveryPrepared = {
+    orderId,
+    deliveryId,
+    buyerId: created.buyerId,
+    manifestId: created.manifestId,
+    artifactSha256: artifact.artifactSha256,
+    artifactBytes: artifact.sizeBytes,
+    objectKey,
+    ciphertextSha256: ciphertext.sha256,
+    ciphertextBytes: ciphertext.bytes,
+    envelope: ENVELOPE_MAGIC,
+    algorithm: recipient.algorithm,
+    keyProvenance: recipient.provenance,
+    manifestSignatureId: created.manifestSignatureId,
+    ledgerProofId: '',
+  };
+  try {
+    const service = serviceContext(context);
+    let ledgerProof: SignedProof | undefined;
+    await execute(deps, service, { operation: 'prepareDelivery', input: { orderId } }, async () => {
+      const [current, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+      checkPreparable(current, loaded);
+      const { append, proof } = await orderLedgerProof(deps, service, orderId);
+      ledgerProof = proof;
+      const command: DeliveryCommand = {
+        type: 'PrepareDelivery',
+        actor: DELIVERY_SERVICE_ACTOR,
+        order: current,
+        prepared: { ...prepared, ledgerProofId: proof.proof_id },
+      };
+      const events = deliveryDecider.decide(command, loaded.state);
+      return [append, { stream: streams.delivery(orderId), expectedVersion: loaded.version, events }];
+    });
+    if (ledgerProof) await deps.proofs.save(ledgerProof);
+  } catch (error) {
+    await delivery.store.delete(objectKey).catch(() => undefined);
+    throw error;
+  }
+  delivery.observe?.('prepared', (performance.now() - started) / 1000);
+}
+
+/** Refuses to prepare for an order that is not deliverable, or a delivery that was revoked. */
+function checkPreparable(order: OrderState, loaded: LoadedDelivery): void {
+  // The decider's own checks, on a probe, before anything is encrypted.
+  deliveryDecider.decide(
+    { type: 'RecordDeliveryFailure', actor: DELIVERY_SERVICE_ACTOR, order, code: 'STORAGE_FAILED', reason: 'probe' },
+    loaded.state,
+  );
+}
+
+/** Step 3b: the signed delivery proof over the current `delivery.prepared` record. */
+async function prove(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+): Promise<SignedDeliveryProof | undefined> {
+  const service = serviceContext(context);
+  let document: SignedDeliveryProof | undefined;
+  await execute(deps, service, { operation: 'proveDelivery', input: { orderId } }, async () => {
+    const loaded = await loadDelivery(deps, orderId);
+    const { prepared, proof } = loaded.state;
+    if (!prepared || proof || !loaded.preparedRecord) return [];
+    const payload = deliveryProofPayload(
+      { chain: deps.chain, ...loaded.preparedRecord, data: prepared },
+      {
+        proofId: `dproof-${prepared.deliveryId}`,
+        ts: context.now,
+        signerKid: deps.signer.kid,
+        alg: deps.signer.algorithm,
+      },
+    );
+    document = await signDeliveryProof(payload, deps.signer);
+    const events = deliveryDecider.decide(
+      {
+        type: 'RecordDeliveryProof',
+        actor: DELIVERY_SERVICE_ACTOR,
+        proof: {
+          orderId,
+          deliveryId: prepared.deliveryId,
+          proofId: document.proof_id,
+          kind: 'delivery',
+          deliverySeq: document.delivery_seq,
+          deliveryHash: document.delivery_hash,
+          signerKid: document.signer_kid,
+          alg: document.alg,
+          signature: document.signature,
+          payloadSha256: sha256Hex(document.canonical_payload),
+          proofTs: document.ts,
+        },
+      },
+      loaded.state,
+    );
+    return [{ stream: streams.delivery(orderId), expectedVersion: loaded.version, events }];
+  });
+  return document;
+}
+
+/** Whether the current preparation's ciphertext is still in the delivery store. */
+async function stillStored(delivery: DeliveryDeps, state: DeliveryState): Promise<boolean> {
+  return state.prepared !== null && (await delivery.store.head(state.prepared.objectKey)) !== undefined;
+}
+
+/** Prepares and proves what is missing; after it the order's delivery is proven and its object stored. */
+async function ensurePrepared(deps: CommandDeps, context: CommandContext, orderId: string): Promise<void> {
+  const delivery = deliveryDeps(deps);
+  const loaded = await loadDelivery(deps, orderId);
+  if (!(await stillStored(delivery, loaded.state))) await prepare(deps, context, orderId);
+  await prove(deps, context, orderId);
+}
+
+function answerOf(state: DeliveryState): DeliveryAnswer {
+  const { prepared, proof } = state;
+  if (!prepared || !proof) throw new CodedError('DELIVERY_NOT_PREPARED', 'the delivery is not prepared', {});
+  return {
+    orderId: prepared.orderId,
+    deliveryId: prepared.deliveryId,
+    objectKey: prepared.objectKey,
+    ciphertextSha256: prepared.ciphertextSha256,
+    ciphertextBytes: prepared.ciphertextBytes,
+    keyProvenance: prepared.keyProvenance,
+    proofId: proof.proofId,
+  };
+}
+
+/**
+ * The buyer's request: prepares the delivery if needed and issues a fresh
+ * link (`delivery.link_issued`), valid DELIVERY_LINK_TTL from now.
+ */
+export async function requestDelivery(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & Partial<DeliveryAnswer>> {
+  const { orderId } = parseInput(requestDeliveryInputSchema, input);
+  const delivery = deliveryDeps(deps);
+  const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+  checkDeliveryRequest(context.actor, order, loaded.state);
+  await ensurePrepared(deps, context, orderId);
+  const expiresAt = new Date(Date.parse(context.now) + delivery.linkTtlSeconds * 1000).toISOString();
+  return execute<DeliveryAnswer>(deps, context, { operation: 'requestDelivery', input }, async () => {
+    const [current, state] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+    const linkId = context.newId();
+    const events = deliveryDecider.decide(
+      { type: 'IssueDeliveryLink', actor: context.actor, order: current, linkId, expiresAt },
+      state.state,
+    );
+    return {
+      appends: [{ stream: streams.delivery(orderId), expectedVersion: state.version, events }],
+      answer: { ...answerOf(state.state), link: { linkId, expiresAt } },
+    };
+  });
+}
+
+/** An operator's retry (or the service's own): prepares and proves what is missing, issues no link. */
+export async function prepareDelivery(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & Partial<DeliveryAnswer>> {
+  const { orderId } = parseInput(prepareDeliveryInputSchema, input);
+  const order = await loadOrder(deps, orderId);
+  deliveryDecider.decide(
+    { type: 'RecordDeliveryFailure', actor: context.actor, order, code: 'STORAGE_FAILED', reason: 'probe' },
+    (await loadDelivery(deps, orderId)).state,
+  );
+  await ensurePrepared(deps, context, orderId);
+  const loaded = await loadDelivery(deps, orderId);
+  return { chain: deps.chain, seqs: [], events: [], versions: {}, replayed: false, ...answerOf(loaded.state) };
+}
+
+/** The managed data key of an order's current delivery (Option B), as a JWK: only for the order's buyer. */
+export interface ReleasedDataKey {
+  orderId: string;
+  deliveryId: string;
+  keyId: string;
+  origin: string;
+  jwk: { kty: 'oct'; k: string; alg: 'A256KW'; kid: string };
+}
+
+export async function releaseDataKey(deps: CommandDeps, input: unknown, actor: Actor): Promise<ReleasedDataKey> {
+  const { orderId } = parseInput(requestDeliveryInputSchema, input);
+  const delivery = deliveryDeps(deps);
+  const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+  checkDeliveryRequest(actor, order, loaded.state);
+  const prepared = loaded.state.prepared;
+  if (!prepared)
+    throw new CodedError('DELIVERY_NOT_PREPARED', `the delivery of order ${orderId} is not prepared yet`, { orderId });
+  const provenance = prepared.keyProvenance;
+  if (provenance.type !== 'managed-key')
+    throw new CodedError(
+      'DELIVERY_KEY_NOT_MANAGED',
+      `order ${orderId} is delivered to the buyer's own key; there is no key to release`,
+      {
+        orderId,
+      },
+    );
+  const key = await delivery.dataKeys.unwrap(
+    orderId,
+    Buffer.from(provenance.wrappedKey, 'base64url'),
+    provenance.wrappingKeyId,
+  );
+  return {
+    orderId,
+    deliveryId: prepared.deliveryId,
+    keyId: provenance.keyId,
+    origin: provenance.origin,
+    jwk: { kty: 'oct', k: key.toString('base64url'), alg: 'A256KW', kid: provenance.keyId },
+  };
+}
