@@ -6,7 +6,7 @@
  * renamed only once every chunk authenticated; a tampered envelope exits 1
  * and leaves nothing.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -28,11 +28,31 @@ function privateKeyFrom(path: string): KeyObject {
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
+  if (text.trimStart().startsWith('{')) return managedKeyFrom(path, text);
   try {
     return createPrivateKey({ key: text, format: 'pem' });
   } catch (error) {
     throw new UsageError(`${path} is not an unencrypted PEM private key: ${(error as Error).message}`);
   }
+}
+
+/** Option B: the managed data key as GET /orders/{orderId}/delivery/key answers it (the answer, or its `jwk`). */
+function managedKeyFrom(path: string, text: string): KeyObject {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  const holder = document as { jwk?: unknown };
+  const jwk = (typeof holder === 'object' && holder !== null && 'jwk' in holder ? holder.jwk : document) as {
+    kty?: unknown;
+    k?: unknown;
+  };
+  const key = typeof jwk?.k === 'string' ? Buffer.from(jwk.k, 'base64url') : Buffer.alloc(0);
+  if (jwk?.kty !== 'oct' || key.length !== 32)
+    throw new UsageError(`${path} is not a managed delivery key (a JWK {"kty":"oct","k":…} of 32 bytes)`);
+  return createSecretKey(key);
 }
 
 async function decrypt(options: DecryptOptions): Promise<number> {
@@ -67,8 +87,8 @@ export function registerDelivery(program: Command, exit: (code: number) => void)
     )
     .requiredOption('--in <file>', 'the delivery envelope, as downloaded')
     .requiredOption(
-      '--key <pem>',
-      "the buyer's private key (PEM: RSA, P-256 or X25519), whose public key was given at checkout",
+      '--key <file>',
+      "the buyer's private key (PEM: RSA, P-256 or X25519) whose public key was given at checkout, or the managed key (the JSON of GET /orders/{orderId}/delivery/key)",
     )
     .option('-o, --out <file>', 'write the artifact here (default: standard output)')
     .action(async (options: DecryptOptions) => exit(await decrypt(options)));

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -73,6 +73,48 @@ test('delivery decrypt opens RSA-3072 and X25519 envelopes to the exact bytes; t
   }
   const missing = await runCli(['delivery', 'decrypt', '--in', rsa.envelopePath, '--key', join(directory, 'nope.pem')]);
   t.is(missing.code, 2);
+});
+
+test('delivery decrypt opens a managed-key (Option B) envelope with the JSON the key route answers; a wrong key exits 1, a malformed one 2', async (t) => {
+  const directory = tempDir('delivery-cli-managed');
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const artifact = randomBytes(1_500_000);
+  const dataKey = randomBytes(32);
+  const parts: Uint8Array[] = [];
+  for await (const part of encryptEnvelope(
+    once(artifact),
+    { alg: 'A256KW', key: createSecretKey(dataKey), kid: 'dk-1' },
+    { sizeBytes: artifact.length, artifactSha256: sha256(artifact) },
+  ))
+    parts.push(part);
+  const envelope = join(directory, 'managed.delivery');
+  writeFileSync(envelope, Buffer.concat(parts));
+  const answer = (key: Buffer) =>
+    JSON.stringify({
+      orderId: 'o-1',
+      keyId: 'dk-1',
+      jwk: { kty: 'oct', k: key.toString('base64url'), alg: 'A256KW', kid: 'dk-1' },
+    });
+  writeFileSync(join(directory, 'key.json'), answer(dataKey));
+  writeFileSync(join(directory, 'wrong.json'), answer(randomBytes(32)));
+  writeFileSync(join(directory, 'short.json'), answer(randomBytes(16)));
+  const out = join(directory, 'managed.out');
+  const opened = await runCli([
+    'delivery',
+    'decrypt',
+    '--in',
+    envelope,
+    '--key',
+    join(directory, 'key.json'),
+    '--out',
+    out,
+  ]);
+  t.is(opened.code, 0, opened.stderr);
+  t.is(sha256(readFileSync(out)), sha256(artifact));
+  const wrong = await runCli(['delivery', 'decrypt', '--in', envelope, '--key', join(directory, 'wrong.json')]);
+  t.is(wrong.code, 1, wrong.stderr);
+  const short = await runCli(['delivery', 'decrypt', '--in', envelope, '--key', join(directory, 'short.json')]);
+  t.is(short.code, 2, short.stderr);
 });
 
 test("docs/FORMAT.md section 11's recipe opens an envelope with Node.js and jose alone", async (t) => {
