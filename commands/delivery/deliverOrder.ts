@@ -324,7 +324,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
   checkPreparable(order, await loadDelivery(deps, orderId));
   const created = (order as Extract<OrderState, { order: unknown }>).order;
   const signatureFailure = await kernelSignatureFailure(deps, delivery, created);
-  if (signatureFailure) return fail(deps, context, orderId, 'MANIFEST_SIGNATURE_INVALID', signatureFailure, started);
+  if (signatureFailure) return fail(deps, context, orderId, 'manifest_signature_invalid', signatureFailure, started);
   const manifest = (await approvedManifest(deps, created.manifestId))!.state;
   const artifact = manifest.artifact;
   const body = artifact && (await deps.artifacts.store.get(artifact.objectKey));
@@ -333,7 +333,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
       deps,
       context,
       orderId,
-      'ARTIFACT_MISSING',
+      'artifact_missing',
       `the artifact of manifest ${created.manifestId} is not in the artifact store`,
       started,
     );
@@ -342,7 +342,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
   try {
     recipient = await recipientOf(delivery, created, deliveryId);
   } catch (error) {
-    return fail(deps, context, orderId, 'KEY_SERVICE_UNAVAILABLE', (error as Error).message, started);
+    return fail(deps, context, orderId, 'key_service_unavailable', (error as Error).message, started);
   }
   const objectKey = `deliveries/${orderId}/${deliveryId}`;
   const ciphertext = { bytes: 0, sha256: '' };
@@ -363,7 +363,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
       deps,
       context,
       orderId,
-      changed ? 'ARTIFACT_CHANGED' : 'STORAGE_FAILED',
+      changed ? 'artifact_changed' : 'storage_failed',
       (error as Error).message,
       started,
     );
@@ -413,7 +413,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
 function checkPreparable(order: OrderState, loaded: LoadedDelivery): void {
   // The decider's own checks, on a probe, before anything is encrypted.
   deliveryDecider.decide(
-    { type: 'RecordDeliveryFailure', actor: DELIVERY_SERVICE_ACTOR, order, code: 'STORAGE_FAILED', reason: 'probe' },
+    { type: 'RecordDeliveryFailure', actor: DELIVERY_SERVICE_ACTOR, order, code: 'storage_failed', reason: 'probe' },
     loaded.state,
   );
 }
@@ -530,7 +530,7 @@ export async function prepareDelivery(
   const { orderId } = parseInput(prepareDeliveryInputSchema, input);
   const order = await loadOrder(deps, orderId);
   deliveryDecider.decide(
-    { type: 'RecordDeliveryFailure', actor: context.actor, order, code: 'STORAGE_FAILED', reason: 'probe' },
+    { type: 'RecordDeliveryFailure', actor: context.actor, order, code: 'storage_failed', reason: 'probe' },
     (await loadDelivery(deps, orderId)).state,
   );
   await ensurePrepared(deps, context, orderId);

@@ -84,11 +84,11 @@ export const deliveryLinkIssuedSchema = z.strictObject({
 });
 
 export const DELIVERY_FAILURE_CODES = [
-  'ARTIFACT_MISSING',
-  'ARTIFACT_CHANGED',
-  'MANIFEST_SIGNATURE_INVALID',
-  'KEY_SERVICE_UNAVAILABLE',
-  'STORAGE_FAILED',
+  'artifact_missing',
+  'artifact_changed',
+  'manifest_signature_invalid',
+  'key_service_unavailable',
+  'storage_failed',
 ] as const;
 export const deliveryFailedSchema = z.strictObject({
   orderId: idSchema,

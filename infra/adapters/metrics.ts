@@ -69,7 +69,7 @@ export const checkoutLatencySeconds = new Histogram({
 /** `marketplace.delivery_encrypt_failures_total` as the marketplace runbook names it (SLO: under 0.1% of orders). */
 export const deliveryEncryptFailuresTotal = new Counter({
   name: 'marketplace_delivery_encrypt_failures_total',
-  help: 'Delivery preparations that failed and were recorded as delivery.failed, by reason (ARTIFACT_MISSING, MANIFEST_SIGNATURE_INVALID, …)',
+  help: 'Delivery preparations that failed and were recorded as delivery.failed, by reason (artifact_missing, manifest_signature_invalid, …)',
   labelNames: ['reason'] as const,
   registers: [metricsRegistry],
 });

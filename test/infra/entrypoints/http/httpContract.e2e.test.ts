@@ -106,6 +106,14 @@ async function exerciseEverything(
   });
   await call('RECORD', '/webhooks/payments', undefined, paid);
   await call('POST', `/orders/${o1}/finalize`, 'service');
+  const delivered = await call('POST', `/orders/${o1}/delivery`, 'buyer');
+  const link = new URL(delivered.body.link.url as string);
+  await call('GET', `${link.pathname}${link.search}`, undefined);
+  await call('GET', `${link.pathname}?expires=x&signature=y`, undefined);
+  await call('POST', `/orders/${o1}/delivery/prepare`, 'operator');
+  await call('GET', `/orders/${o1}/delivery`, 'buyer');
+  await call('GET', `/orders/${o1}/delivery/proof`, 'auditor');
+  await call('GET', `/orders/${o1}/delivery/key`, 'buyer');
   const run = await call('POST', '/payouts/runs', 'lead', {});
   const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
   const answer = JSON.stringify({

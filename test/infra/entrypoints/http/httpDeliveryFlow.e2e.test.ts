@@ -316,16 +316,16 @@ test('postgres: a missing artifact is recorded as delivery.failed and counted, t
   const store = server.app.deps.artifacts.store;
   const bytes = await collect((await store.get(objectKey))!);
   await store.delete(objectKey);
-  const counted = await failuresCounted('ARTIFACT_MISSING');
+  const counted = await failuresCounted('artifact_missing');
 
   const failed = await server.request('POST', `/orders/${orderId}/delivery`, { as: 'buyer' });
   t.is(failed.status, 503, failed.text);
   t.is(failed.body.error.code, 'DELIVERY_FAILED');
-  t.is(failed.body.error.details.failure, 'ARTIFACT_MISSING');
-  t.is(await failuresCounted('ARTIFACT_MISSING'), counted + 1);
+  t.is(failed.body.error.details.failure, 'artifact_missing');
+  t.is(await failuresCounted('artifact_missing'), counted + 1);
   const state = await server.request('GET', `/orders/${orderId}/delivery`, { as: 'buyer' });
   t.is(state.body.status, 'failed');
-  t.is(state.body.lastFailure.code, 'ARTIFACT_MISSING');
+  t.is(state.body.lastFailure.code, 'artifact_missing');
   t.is((await server.request('GET', `/orders/${orderId}`, { as: 'buyer' })).body.status, 'finalized');
   const record = await server.request('GET', `/chains/main/records/${failed.body.error.details.seq}`, {
     as: 'auditor',
