@@ -47,7 +47,10 @@ export function localDataKeys(wrappingKey: Buffer): DataKeyService {
       decipher.setAAD(Buffer.from(orderId, 'utf8'));
       decipher.setAuthTag(wrapped.subarray(IV_BYTES + DATA_KEY_BYTES));
       try {
-        return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, IV_BYTES + DATA_KEY_BYTES)), decipher.final()]);
+        return Buffer.concat([
+          decipher.update(wrapped.subarray(IV_BYTES, IV_BYTES + DATA_KEY_BYTES)),
+          decipher.final(),
+        ]);
       } catch {
         return unavailable('the wrapped key does not open for this order');
       }
@@ -55,15 +58,24 @@ export function localDataKeys(wrappingKey: Buffer): DataKeyService {
   };
 }
 
+/** The key in a key file; a file that does not hold base64 of 32 bytes stops start-up rather than being replaced. */
+function keyFromFile(file: string): Buffer {
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== DATA_KEY_BYTES)
+    throw new Error(`the delivery wrapping key file ${file} does not hold base64 of ${DATA_KEY_BYTES} bytes`);
+  return key;
+}
+
 /** DELIVERY_WRAPPING_KEY when set; else the key in `file`, made on first use (embedded default only). */
 export function localWrappingKey(fromEnvironment: string | undefined, file: string): Buffer {
   if (fromEnvironment !== undefined) {
     const key = Buffer.from(fromEnvironment, 'base64');
-    if (key.length !== DATA_KEY_BYTES) throw new Error(`DELIVERY_WRAPPING_KEY must be base64 of ${DATA_KEY_BYTES} bytes`);
+    if (key.length !== DATA_KEY_BYTES)
+      throw new Error(`DELIVERY_WRAPPING_KEY must be base64 of ${DATA_KEY_BYTES} bytes`);
     return key;
   }
   try {
-    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    return keyFromFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -74,7 +86,7 @@ export function localWrappingKey(fromEnvironment: string | undefined, file: stri
     return key;
   } catch (error) {
     // Another process made it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return keyFromFile(file);
     throw error;
   }
 }

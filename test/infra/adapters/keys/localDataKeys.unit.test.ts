@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodedError } from '../../../../domain/errors.ts';
 import { localDataKeys, localWrappingKey, localWrappingKeyId } from '../../../../infra/adapters/keys/localDataKeys.ts';
@@ -112,4 +112,14 @@ test('a DELIVERY_WRAPPING_KEY or a wrapping key of the wrong length is refused',
     t.throws(() => localDataKeys(randomBytes(length)), { message: /must be 32 bytes/ });
   }
   t.false(existsSync(file));
+});
+
+test('a key file that does not hold 32 bytes stops start-up and is left as it is', (t) => {
+  const folder = tempDir('wrapping-key');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const file = join(folder, 'delivery-wrapping.key');
+  writeFileSync(file, `${randomBytes(16).toString('base64')}\n`, { mode: 0o600 });
+  const before = readFileSync(file, 'utf8');
+  t.throws(() => localWrappingKey(undefined, file), { message: /does not hold base64 of 32 bytes/ });
+  t.is(readFileSync(file, 'utf8'), before);
 });
