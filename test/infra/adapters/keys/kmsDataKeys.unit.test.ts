@@ -108,6 +108,15 @@ test('unwrap asks Decrypt with the recorded key id, the blob and the same encryp
   });
 });
 
+test('a data key recorded under an earlier KMS key is asked of that key, after the configuration moved to a new one', async (t) => {
+  const kms = fakeKms();
+  const before = kmsDataKeys({ client: kms.client, keyId: KEY_ARN });
+  const { plaintext, wrapped } = await before.generate('order-1');
+  const after = kmsDataKeys({ client: kms.client, keyId: `${KEY_ARN}-new` });
+  t.deepEqual(await after.unwrap('order-1', wrapped, KEY_ARN), plaintext);
+  t.is((kms.commands[1] as DecryptCommand).input.KeyId, KEY_ARN);
+});
+
 test("KMS refusing another order's encryption context is DELIVERY_KEY_UNAVAILABLE", async (t) => {
   const kms = fakeKms();
   const service = kmsDataKeys({ client: kms.client, keyId: KEY_ARN });
