@@ -26,6 +26,7 @@ import { CodedError } from '../../../domain/errors.ts';
 import { Pkcs11Token, type Pkcs11Settings } from '../signers/pkcs11.ts';
 import { withTimeout } from '../signers/resilience.ts';
 
+/** A random IV per wrap: safe for 2^32 wraps under one key, far more orders than a key will see. */
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const PKCS11_WRAPPED_KEY_BYTES = IV_BYTES + DATA_KEY_BYTES + TAG_BYTES;
@@ -33,6 +34,13 @@ export const PKCS11_WRAPPED_KEY_BYTES = IV_BYTES + DATA_KEY_BYTES + TAG_BYTES;
 export const DATA_KEY_SESSIONS = 2;
 /** One wrap or unwrap on the token, after which the caller is answered DELIVERY_KEY_UNAVAILABLE (docs/STYLE.md rule 7). */
 export const DATA_KEY_TOKEN_TIMEOUT_MS = 5000;
+
+/** What C_Decrypt answers when the tag does not verify: SoftHSM2 says CKR_GENERAL_ERROR, other tokens CKR_ENCRYPTED_DATA_INVALID. */
+const TAG_CHECK_FAILURES = new Set([
+  pkcs11js.CKR_GENERAL_ERROR,
+  pkcs11js.CKR_ENCRYPTED_DATA_INVALID,
+  pkcs11js.CKR_ENCRYPTED_DATA_LEN_RANGE,
+]);
 
 export interface Pkcs11DataKeyOptions extends Pkcs11Settings {
   /** The label of the AES-256 wrapping key on the token. */
@@ -121,6 +129,7 @@ function pkcs11DataKeys(token: Pkcs11Token, key: Buffer, options: Pkcs11DataKeyO
         const random = token.module.C_GenerateRandom(session, Buffer.alloc(DATA_KEY_BYTES + IV_BYTES));
         const plaintext = Buffer.from(random.subarray(0, DATA_KEY_BYTES));
         const iv = Buffer.from(random.subarray(DATA_KEY_BYTES));
+        random.fill(0);
         token.module.C_EncryptInit(session, gcm(iv, orderId), key);
         const sealed = await token.module.C_EncryptAsync(session, plaintext, Buffer.alloc(DATA_KEY_BYTES + TAG_BYTES));
         if (sealed.length !== DATA_KEY_BYTES + TAG_BYTES)
@@ -139,9 +148,10 @@ function pkcs11DataKeys(token: Pkcs11Token, key: Buffer, options: Pkcs11DataKeyO
             Buffer.from(wrapped.subarray(IV_BYTES)),
             Buffer.alloc(DATA_KEY_BYTES + TAG_BYTES),
           );
-        } catch {
-          // SoftHSM2 reports a failed tag check as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID: any failure here is a refusal.
-          return unavailable('the wrapped key does not open for this order');
+        } catch (error) {
+          if (TAG_CHECK_FAILURES.has((error as { code?: number }).code ?? -1))
+            return unavailable('the wrapped key does not open for this order');
+          throw error;
         }
         if (plaintext.length !== DATA_KEY_BYTES) unavailable('the unwrapped key has the wrong length');
         return Buffer.from(plaintext);
