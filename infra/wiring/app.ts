@@ -20,7 +20,7 @@ import {
 import type { ListableBlobStore } from '../../commands/blobStore.ts';
 import { documentSignatureProblem } from '../../verifier/line.ts';
 import { readOrCreateKeyFile } from '../adapters/keys/keyFile.ts';
-import { localDataKeys, localWrappingKey } from '../adapters/keys/localDataKeys.ts';
+import { openDataKeys } from './dataKeys.ts';
 import { routeLinks, s3PresignedLinks, type DeliveryLinks } from '../adapters/objectStores/deliveryLinks.ts';
 import { S3BlobStore } from '../adapters/objectStores/s3BlobStore.ts';
 import type { Config } from './config.ts';
@@ -64,7 +64,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
             : Buffer.from(config.delivery.linkSecret, 'utf8'),
         );
   const links = deliveries.store instanceof S3BlobStore ? s3PresignedLinks(deliveries.store) : route!;
-  const dataKeys = localDataKeys(localWrappingKey(config.delivery.wrappingKey, config.delivery.wrappingKeyFile));
+  const dataKeys = openDataKeys(config);
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
@@ -82,7 +82,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
     delivery: {
       store: deliveries.store,
-      dataKeys,
+      dataKeys: dataKeys.service,
       linkTtlSeconds: config.delivery.linkTtlSeconds,
       kernelSignatureProblem: (signature, tsMs, message) =>
         documentSignatureProblem(runtime.registry, signature, tsMs, message),
@@ -99,6 +99,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     async close() {
       artifacts.close();
       deliveries.close();
+      dataKeys.close();
       await runtime.close();
     },
   };

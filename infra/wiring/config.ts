@@ -92,14 +92,23 @@ export interface DeliveryConfig {
   linkSecretFile: string;
   /** DELIVERY_LINK_BASE_URL: the API's public URL, for download routes; else the URL the request came to. */
   linkBaseUrl: string | undefined;
-  /** DELIVERY_KEY_SERVICE: where Option B data keys come from (`local`: a wrapping key of ours). */
+  /**
+   * DELIVERY_KEY_SERVICE: where Option B data keys come from (`local`: a
+   * wrapping key of ours; `kms`: AWS KMS GenerateDataKey; `pkcs11`: an AES
+   * key on the signer's PKCS#11 token). Default `local`.
+   */
   keyService: (typeof DELIVERY_KEY_SERVICES)[number];
   /** DELIVERY_WRAPPING_KEY (base64 of 32 bytes): the local wrapping key; else a key file in the data directory (refused in production). */
   wrappingKey: string | undefined;
   wrappingKeyFile: string;
+  /** DELIVERY_KMS_KEY_ID (a symmetric key's id or ARN) in AWS_REGION; set when DELIVERY_KEY_SERVICE=kms. */
+  kms: { keyId: string; region: string | undefined } | undefined;
+  /** The signer's token (PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN) and the AES key's label (DELIVERY_PKCS11_KEY_LABEL); set when DELIVERY_KEY_SERVICE=pkcs11. */
+  pkcs11: { modulePath: string; tokenLabel: string; pin: string; keyLabel: string } | undefined;
 }
 
-export const DELIVERY_KEY_SERVICES = ['local'] as const;
+export const DELIVERY_KEY_SERVICES = ['local', 'kms', 'pkcs11'] as const;
+export type DeliveryKeyService = (typeof DELIVERY_KEY_SERVICES)[number];
 /** DELIVERY_LINK_TTL's bounds and default, in seconds (marketplace runbook section 5: 1–24 hours). */
 export const DELIVERY_LINK_TTL_BOUNDS = { min: 3600, max: 86_400, default: 3600 } as const;
 
@@ -206,6 +215,11 @@ const schema = z.object({
     (value) => value === undefined || Buffer.from(value, 'base64').length === 32,
     { message: 'must be base64 of 32 bytes' },
   ),
+  // The id is recorded in the chain with every wrapped data key, and Decrypt names it: an alias could later name another key.
+  DELIVERY_KMS_KEY_ID: optionalText.refine((value) => value === undefined || !/(^|:)alias\//.test(value), {
+    message: 'must be a KMS key id or key ARN, not an alias (it is recorded with each wrapped data key)',
+  }),
+  DELIVERY_PKCS11_KEY_LABEL: optionalText,
   PAYOUT_PROVIDER: optionalText.refine(
     (value) => value === undefined || (PAYOUT_PROVIDERS as readonly string[]).includes(value),
     { message: `must be one of ${PAYOUT_PROVIDERS.join(', ')}` },
@@ -394,17 +408,52 @@ function durationSeconds(text: string): number | undefined {
   return seconds >= DELIVERY_LINK_TTL_BOUNDS.min && seconds <= DELIVERY_LINK_TTL_BOUNDS.max ? seconds : undefined;
 }
 
-/** Production keeps no delivery secret in the data directory: links and local data keys need theirs from the environment. */
+/** Variables each data key service needs, named in the error when missing (the PKCS#11 token is the signer's). */
+const KEY_SERVICE_VARIABLES: Readonly<Record<DeliveryKeyService, readonly (keyof Values)[]>> = {
+  local: [],
+  kms: ['DELIVERY_KMS_KEY_ID'],
+  pkcs11: ['PKCS11_MODULE', 'PKCS11_TOKEN_LABEL', 'PKCS11_PIN', 'DELIVERY_PKCS11_KEY_LABEL'],
+};
+
+/**
+ * The data key service's variables, in any environment; and production
+ * keeps no delivery secret in the data directory: links and local data keys
+ * need theirs from the environment.
+ */
 function deliveryProblems(values: Values, production: boolean): string[] {
-  if (!production) return [];
-  const problems: string[] = [];
+  const keyService = (values.DELIVERY_KEY_SERVICE as DeliveryKeyService | undefined) ?? 'local';
+  const problems = KEY_SERVICE_VARIABLES[keyService]
+    .filter((name) => values[name] === undefined)
+    .map((name) => `${name}: required when DELIVERY_KEY_SERVICE=${keyService}`);
+  if (!production) return problems;
   if (values.DELIVERY_S3_BUCKET === undefined && values.DELIVERY_LINK_SECRET === undefined)
     problems.push(
       'DELIVERY_LINK_SECRET: required when NODE_ENV=production without DELIVERY_S3_BUCKET (download links are signed with it)',
     );
-  if ((values.DELIVERY_KEY_SERVICE ?? 'local') === 'local' && values.DELIVERY_WRAPPING_KEY === undefined)
+  if (keyService === 'local' && values.DELIVERY_WRAPPING_KEY === undefined)
     problems.push('DELIVERY_WRAPPING_KEY: required when NODE_ENV=production with DELIVERY_KEY_SERVICE=local');
   return problems;
+}
+
+function deliveryKeyServices(values: Values): Pick<DeliveryConfig, 'keyService' | 'kms' | 'pkcs11'> {
+  const keyService = (values.DELIVERY_KEY_SERVICE as DeliveryKeyService | undefined) ?? 'local';
+  const { PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN, DELIVERY_PKCS11_KEY_LABEL } = values;
+  return {
+    keyService,
+    kms:
+      keyService === 'kms' && values.DELIVERY_KMS_KEY_ID !== undefined
+        ? { keyId: values.DELIVERY_KMS_KEY_ID, region: values.AWS_REGION }
+        : undefined,
+    pkcs11:
+      keyService === 'pkcs11' && PKCS11_MODULE && PKCS11_TOKEN_LABEL && PKCS11_PIN && DELIVERY_PKCS11_KEY_LABEL
+        ? {
+            modulePath: PKCS11_MODULE,
+            tokenLabel: PKCS11_TOKEN_LABEL,
+            pin: PKCS11_PIN,
+            keyLabel: DELIVERY_PKCS11_KEY_LABEL,
+          }
+        : undefined,
+  };
 }
 
 function archiveProblems(values: Values): string[] {
@@ -450,9 +499,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       linkSecret: values.DELIVERY_LINK_SECRET,
       linkSecretFile: `${dataDir}/keys/delivery-link.key`,
       linkBaseUrl: values.DELIVERY_LINK_BASE_URL?.replace(/\/+$/, ''),
-      keyService: (values.DELIVERY_KEY_SERVICE as DeliveryConfig['keyService'] | undefined) ?? 'local',
       wrappingKey: values.DELIVERY_WRAPPING_KEY,
       wrappingKeyFile: `${dataDir}/keys/delivery-wrapping.key`,
+      ...deliveryKeyServices(values),
     },
     payouts: {
       minimumMinor: values.PAYOUT_MINIMUM_MINOR ?? DEFAULT_PAYOUT_MINIMUM_MINOR,

@@ -170,6 +170,9 @@ test('export refuses to run in production against a bucket without Object Lock, 
   const s3 = await startS3(t);
   const production = loadConfig({
     NODE_ENV: 'production',
+    // Production's delivery settings (test/infra/wiring/dataKeysConfig.unit.test.ts); not what this test is about.
+    DELIVERY_S3_BUCKET: 'deliveries',
+    DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
     SIGNING_BACKEND: 'proxy',
     SIGNING_PROXY_URL: 'https://signer.invalid',
     SIGNING_PROXY_API_KEY: 'k',

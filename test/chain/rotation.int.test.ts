@@ -309,6 +309,9 @@ test('CLI: signers add, break-glass and audit-verify --report-breakglass on the 
       SIGNING_KID: kid,
       BREAKGLASS_KEY_FILE: join(folder, 'bg.pem'),
       NODE_ENV: 'production',
+      // Production's delivery settings (test/infra/wiring/dataKeysConfig.unit.test.ts); not what this test is about.
+      DELIVERY_S3_BUCKET: 'deliveries',
+      DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
     },
     input: `${JSON.stringify({ stream: 'note-bg', type: 'note.added', actor: { id: 'operator-1', role: 'Operator' }, data: { text: 'signed by the break-glass key' } })}\n`,
     encoding: 'utf8',

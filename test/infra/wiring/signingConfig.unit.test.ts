@@ -12,9 +12,15 @@ function problems(env: Record<string, string>): string[] {
   }
 }
 
+/** What production needs for delivery (test/infra/wiring/dataKeysConfig.unit.test.ts), so that only the signing problems are left. */
+const PRODUCTION_DELIVERY = {
+  DELIVERY_S3_BUCKET: 'deliveries',
+  DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
 test('the local signer is the default outside production; production requires a real signing backend', (t) => {
   t.is(loadConfig({}).signing.backend, 'local');
-  t.deepEqual(problems({ NODE_ENV: 'production' }), [
+  t.deepEqual(problems({ NODE_ENV: 'production', ...PRODUCTION_DELIVERY }), [
     'SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)',
   ]);
   t.regex(problems({ NODE_ENV: 'production', SIGNING_BACKEND: 'local' })[0]!, /refused when NODE_ENV=production/);
@@ -68,6 +74,7 @@ test('REQUIRE_KMS and REQUIRE_SIGNING_PROXY refuse any other signing path', (t) 
   );
   const kms = loadConfig({
     NODE_ENV: 'production',
+    ...PRODUCTION_DELIVERY,
     REQUIRE_KMS: 'true',
     SIGNING_BACKEND: 'kms',
     SIGNING_KID: 'kernel-audit-ed25519-v1',

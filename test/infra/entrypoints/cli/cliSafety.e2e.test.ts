@@ -41,6 +41,9 @@ test('demo runs on an empty chain, refuses a non-empty one unless --yes, and alw
     env: {
       ...s.env,
       NODE_ENV: 'production',
+      // Production's delivery settings (test/infra/wiring/dataKeysConfig.unit.test.ts); not what this test is about.
+      DELIVERY_S3_BUCKET: 'deliveries',
+      DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
       SIGNING_BACKEND: 'kms',
       AUDIT_SIGNING_KMS_KEY_ID: 'alias/x',
       AUDIT_SIGNING_ALG: 'ed25519',
