@@ -1,6 +1,7 @@
 /**
  * Deliveries (docs/DOMAIN.md, "Delivery"): per order, the current
- * preparation, its signed proof, links and failures; and every link issued.
+ * preparation, its proof's id, links and failures; every signed delivery
+ * proof; every link issued.
  * The proof document is rebuilt here from its two records (the
  * `delivery.prepared` at deliverySeq and the `delivery.proof_issued`), so a
  * replay after a restore serves the same document byte for byte.
@@ -30,14 +31,27 @@ export const DELIVERIES: TableSpec = {
     ledger_proof_id: 'text',
     prepared_seq: 'int8',
     prepared_hash: 'text',
+    prepared_ts: 'text',
     prepared_data: 'text',
     proof_id: 'text',
-    proof_document: 'text',
     links_issued: 'int4',
     failures: 'int4',
     last_failure_code: 'text',
     last_failure_reason: 'text',
     updated_seq: 'int8',
+  },
+};
+
+export const DELIVERY_PROOFS: TableSpec = {
+  name: 'delivery_proofs',
+  key: ['proof_id'],
+  columns: {
+    proof_id: 'text',
+    order_id: 'text',
+    delivery_id: 'text',
+    delivery_seq: 'int8',
+    prepared_ts: 'text',
+    document: 'text',
   },
 };
 
@@ -70,9 +84,9 @@ function preparedRow(current: Row | undefined, data: DeliveryPrepared, record: P
     ledger_proof_id: data.ledgerProofId,
     prepared_seq: record.seq,
     prepared_hash: record.hash,
+    prepared_ts: record.ts,
     prepared_data: JSON.stringify(data),
     proof_id: null,
-    proof_document: null,
     links_issued: (current?.['links_issued'] as number | undefined) ?? 0,
     failures: (current?.['failures'] as number | undefined) ?? 0,
     last_failure_code: (current?.['last_failure_code'] as string | undefined) ?? null,
@@ -88,8 +102,8 @@ function mismatch(record: ProjectedRecord, what: string): CodedError {
   });
 }
 
-/** The deliveries fold; the links it issues are collected in `links` (with the object key of their delivery). */
-function deliveryFold(links: Row[]): RowFold<DeliveryEvent> {
+/** The deliveries fold; the links and proofs it issues are collected beside it (a link with its delivery's object key). */
+function deliveryFold(links: Row[], proofs: Row[]): RowFold<DeliveryEvent> {
   return {
     spec: DELIVERIES,
     keyOf: (event) => ({ order_id: event.data.orderId }),
@@ -110,13 +124,15 @@ function deliveryFold(links: Row[]): RowFold<DeliveryEvent> {
             { chain: record.chain, seq: deliverySeq, hash: deliveryHash, data: prepared },
             event.data,
           );
-          return {
-            ...current,
-            status: 'proven',
+          proofs.push({
             proof_id: event.data.proofId,
-            proof_document: JSON.stringify(document),
-            ...updated,
-          };
+            order_id: event.data.orderId,
+            delivery_id: deliveryId,
+            delivery_seq: deliverySeq,
+            prepared_ts: current['prepared_ts'] as string,
+            document: JSON.stringify(document),
+          });
+          return { ...current, status: 'proven', proof_id: event.data.proofId, ...updated };
         }
         case 'delivery.link_issued': {
           const current = requireRow(row, record);
@@ -162,7 +178,7 @@ function deliveryFold(links: Row[]): RowFold<DeliveryEvent> {
 export const deliveryProjection: Projection = {
   name: 'delivery',
   version: 1,
-  tables: [DELIVERIES, DELIVERY_LINKS],
+  tables: [DELIVERIES, DELIVERY_PROOFS, DELIVERY_LINKS],
   eventTypes: new Set([
     'delivery.prepared',
     'delivery.proof_issued',
@@ -172,7 +188,9 @@ export const deliveryProjection: Projection = {
   ]),
   async apply(tx, records) {
     const links: Row[] = [];
-    await foldRows(tx, deliveryFold(links), records);
+    const proofs: Row[] = [];
+    await foldRows(tx, deliveryFold(links, proofs), records);
+    if (proofs.length > 0) await upsertRows(tx, DELIVERY_PROOFS, proofs);
     if (links.length > 0) await upsertRows(tx, DELIVERY_LINKS, links);
   },
 };

@@ -41,7 +41,8 @@ export async function findDelivery(tx: ProjectionExecutor, orderId: string): Pro
     ciphertextSha256: row['ciphertext_sha256'] as string | null,
     ciphertextBytes: number(row['ciphertext_bytes']),
     algorithm: row['algorithm'] as string | null,
-    keyProvenance: row['key_provenance'] === null ? null : (JSON.parse(row['key_provenance'] as string) as KeyProvenance),
+    keyProvenance:
+      row['key_provenance'] === null ? null : (JSON.parse(row['key_provenance'] as string) as KeyProvenance),
     manifestSignatureId: row['manifest_signature_id'] as string | null,
     ledgerProofId: row['ledger_proof_id'] as string | null,
     preparedSeq: number(row['prepared_seq']),
@@ -58,26 +59,25 @@ export async function findDelivery(tx: ProjectionExecutor, orderId: string): Pro
 
 /** The signed delivery proof of an order's current delivery, as the chain's two records give it; undefined before it is issued. */
 export async function findDeliveryProof(tx: ProjectionExecutor, orderId: string): Promise<unknown> {
-  const { rows } = await tx.query<{ proof_document: string | null }>(
-    `SELECT proof_document FROM deliveries WHERE order_id = $1`,
+  const { rows } = await tx.query<{ document: string }>(
+    `SELECT p.document FROM deliveries d JOIN delivery_proofs p ON p.proof_id = d.proof_id WHERE d.order_id = $1`,
     [orderId],
   );
-  const document = rows[0]?.proof_document;
-  return document ? (JSON.parse(document) as unknown) : undefined;
+  const document = rows[0]?.document;
+  return document === undefined ? undefined : (JSON.parse(document) as unknown);
 }
 
-/** Every delivery proof whose delivery.prepared is in a seq range, in seq order (audit bundles). */
-export async function deliveryProofsIn(
+/** The delivery proofs whose delivery.prepared was recorded in [fromTs, toTs], in seq order (audit bundles). */
+export async function deliveryProofsMeeting(
   tx: ProjectionExecutor,
-  fromSeq: number,
-  toSeq: number,
-): Promise<{ orderId: string; document: unknown }[]> {
-  const { rows } = await tx.query<{ order_id: string; proof_document: string }>(
-    `SELECT order_id, proof_document FROM deliveries
-     WHERE proof_document IS NOT NULL AND prepared_seq BETWEEN $1 AND $2 ORDER BY prepared_seq`,
-    [fromSeq, toSeq],
+  fromTs: string,
+  toTs: string,
+): Promise<{ proofId: string; document: unknown }[]> {
+  const { rows } = await tx.query<{ proof_id: string; document: string }>(
+    `SELECT proof_id, document FROM delivery_proofs WHERE prepared_ts BETWEEN $1 AND $2 ORDER BY delivery_seq`,
+    [fromTs, toTs],
   );
-  return rows.map((row) => ({ orderId: row.order_id, document: JSON.parse(row.proof_document) as unknown }));
+  return rows.map((row) => ({ proofId: row.proof_id, document: JSON.parse(row.document) as unknown }));
 }
 
 export interface DeliveryLinkView {

@@ -10,8 +10,8 @@ ALTER TABLE orders ADD COLUMN delivery_key_mode text NOT NULL DEFAULT 'buyer-key
 ALTER TABLE orders ALTER COLUMN delivery_key_mode DROP DEFAULT;
 
 -- One row per order with a delivery: the current preparation (where its
--- ciphertext is, what it was encrypted to), its signed proof (the document,
--- rebuilt from the chain's two records), links issued, failures. No chain
+-- ciphertext is, what it was encrypted to), its signed proof's id, links
+-- issued, failures. No chain
 -- holds a delivery event before this migration: version 1, nothing to rebuild.
 CREATE TABLE deliveries (
   order_id text COLLATE "C" PRIMARY KEY,
@@ -28,9 +28,9 @@ CREATE TABLE deliveries (
   ledger_proof_id text,
   prepared_seq bigint,
   prepared_hash text,
+  prepared_ts text,
   prepared_data text,
   proof_id text,
-  proof_document text,
   links_issued integer NOT NULL,
   failures integer NOT NULL,
   last_failure_code text,
@@ -38,6 +38,20 @@ CREATE TABLE deliveries (
   updated_seq bigint NOT NULL
 );
 CREATE INDEX deliveries_buyer ON deliveries (buyer_id, order_id);
+
+-- Every signed delivery proof, the document rebuilt from its two records
+-- (a delivery prepared again after its object's lifetime has a new proof; the
+-- earlier ones stay here and in the chain).
+CREATE TABLE delivery_proofs (
+  proof_id text COLLATE "C" PRIMARY KEY,
+  order_id text COLLATE "C" NOT NULL,
+  delivery_id text NOT NULL,
+  delivery_seq bigint NOT NULL,
+  prepared_ts text NOT NULL,
+  document text NOT NULL
+);
+CREATE INDEX delivery_proofs_order ON delivery_proofs (order_id, delivery_seq);
+CREATE INDEX delivery_proofs_prepared_ts ON delivery_proofs (prepared_ts);
 
 -- Every link handed to a buyer: the download route serves only a recorded,
 -- unexpired link of a delivery that is not revoked.
