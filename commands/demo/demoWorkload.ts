@@ -18,6 +18,7 @@ import { cancelOrder } from '../orders/cancelOrder.ts';
 import { checkout } from '../orders/checkout.ts';
 import { finalizeOrder } from '../orders/finalizeOrder.ts';
 import { recordPayment } from '../orders/recordPayment.ts';
+import { requestDelivery } from '../delivery/deliverOrder.ts';
 import { refundOrder } from '../orders/refundOrder.ts';
 import type { SignedProof } from '../../chain/proof.ts';
 import type { Actor } from '../../domain/actor.ts';
@@ -119,7 +120,7 @@ async function order(
   index: number,
   listing: ListedProduct,
   say: (line: string) => void,
-): Promise<{ orderId: string; paid: boolean; rejections: number }> {
+): Promise<{ orderId: string; buyer: Actor; paid: boolean; rejections: number }> {
   const buyer = BUYERS[index % BUYERS.length]!;
   const { orderId } = await checkout(
     deps,
@@ -142,7 +143,7 @@ async function order(
   let rejections = 0;
   if (index % 6 === 5) {
     await cancelOrder(deps, { orderId, reason: 'changed my mind' }, contextFor(buyer));
-    return { orderId, paid: false, rejections };
+    return { orderId, buyer, paid: false, rejections };
   }
   if (index % 5 === 1) await pay(`pay-${orderId}-declined`, 'failed');
   if (index % 7 === 3)
@@ -155,7 +156,7 @@ async function order(
     assert(again.seqs.length === 0, 'a duplicated webhook appended');
   }
   await finalizeOrder(deps, { orderId }, contextFor(SETTLEMENT_SERVICE));
-  return { orderId, paid: true, rejections };
+  return { orderId, buyer, paid: true, rejections };
 }
 
 async function governance(deps: CommandDeps, now: number, say: (line: string) => void): Promise<number> {
@@ -193,18 +194,27 @@ export async function runDemoWorkload(
   const fromSeq = (await deps.store.head(deps.chain)).seq + 1;
   const { listings, rejections: catalogRejections } = await catalog(deps, say);
   let rejections = catalogRejections;
-  const paid: string[] = [];
+  const paid: { orderId: string; buyer: Actor }[] = [];
   for (let index = 0; index < orders; index++) {
     const result = await order(deps, index, listings[index % listings.length]!, say);
     rejections += result.rejections;
-    if (result.paid) paid.push(result.orderId);
+    if (result.paid) paid.push(result);
   }
   say(
     `orders: ${orders} checked out, ${paid.length} paid and finalized with royalties (some payments declined first, some webhooks duplicated), ${orders - paid.length} cancelled`,
   );
+  if (deps.delivery) {
+    for (const { orderId, buyer } of paid) await requestDelivery(deps, { orderId }, contextFor(buyer));
+    say(
+      `delivery: ${paid.length} artifacts encrypted to their buyers' X25519 keys, stored, each with a signed delivery proof and a download link`,
+    );
+  }
   if (paid[0] !== undefined) {
-    await refundOrder(deps, { orderId: paid[0], reason: 'artifact would not install' }, contextFor(KERNEL_OPERATOR));
-    say(`  order …${paid[0].slice(-8)} refunded: the split reversed and the money returned`);
+    const { orderId } = paid[0];
+    await refundOrder(deps, { orderId, reason: 'artifact would not install' }, contextFor(KERNEL_OPERATOR));
+    say(
+      `  order …${orderId.slice(-8)} refunded: the split reversed, the money returned${deps.delivery ? ', its delivery revoked and the ciphertext deleted' : ''}`,
+    );
   }
   const payout = {
     entries: [
