@@ -5,6 +5,7 @@
  * `delivery.proof_issued` on the same stream. Appended to a bare chain (no
  * projections), so tests can also record what the flow never would.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { sha256Hex } from '../../chain/hash.ts';
 import {
@@ -13,6 +14,7 @@ import {
   type PreparedRecord,
   type SignedDeliveryProof,
 } from '../../chain/deliveryProof.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
 import type { Signer } from '../../chain/signer.ts';
 import type { AppendedEvent, EventStore } from '../../chain/store.ts';
 import type { DeliveryPrepared, DeliveryProofIssued } from '../../domain/delivery/deliveryEvents.ts';
@@ -99,4 +101,22 @@ export async function writeDump(reader: RecordReader, path: string): Promise<voi
   const lines: string[] = [];
   for await (const page of reader.pages('main', 1, await reader.lastSeq('main'))) lines.push(...page);
   writeFileSync(path, lines.map((line) => `${line}\n`).join(''));
+}
+
+/** A signers.json of `registry`'s signers, as `chainbook signers export` prints one, into `path`. */
+export function writeSigners(registry: SignerRegistry, path: string): void {
+  const signers = [...registry.signers.values()].map((signer) => ({
+    signer_kid: signer.kid,
+    algorithm: signer.algorithm,
+    public_key_pem: signer.publicKeyPem,
+    deployedAt: signer.deployedAt,
+    retiredAt: signer.retiredAt,
+  }));
+  writeFileSync(path, `${JSON.stringify({ signers }, null, 2)}\n`);
+}
+
+/** Runs a docs/FORMAT.md shell block with bash in `directory`; whether it exited 0, and what it printed. */
+export function runShell(script: string, directory: string): { ok: boolean; output: string } {
+  const result = spawnSync('bash', ['-c', script], { cwd: directory, encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
