@@ -14,6 +14,7 @@ import { jcs } from '../../chain/canonical.ts';
 import { deliveryProofMembersOf, type SignedDeliveryProof } from '../../chain/deliveryProof.ts';
 import { sha256Hex } from '../../chain/hash.ts';
 import { parseRegistry, parseRegistryText } from '../../chain/registry.ts';
+import { lowSEcdsaDer } from '../../chain/signature.ts';
 import { fileReader } from '../../infra/adapters/files/fileReader.ts';
 import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
@@ -41,12 +42,25 @@ function block(name: string): string {
   return match[1]!;
 }
 
-/** The recipe of docs/FORMAT.md section 13 over `proofText`, in a folder with `signers`. */
-function openssl(proofText: string, signers: string | URL): { ok: boolean; output: string } {
+/** The rsa-sha256 and ecdsa-p256-sha256 form of the last step, as docs/FORMAT.md section 13 writes it. */
+function digestStep(): string {
+  const section = FORMAT.slice(FORMAT.indexOf('## 13. Signed delivery proofs'));
+  const step = /For `rsa-sha256` and `ecdsa-p256-sha256`:\n`(openssl dgst [^`]+)`/.exec(section)?.[1];
+  if (!step) throw new Error('docs/FORMAT.md section 13 has no openssl dgst step');
+  return step;
+}
+
+/**
+ * The recipe of docs/FORMAT.md section 13 over `proofText`, in a folder with
+ * `signers`: as written (Ed25519), or with its last step in the digest form.
+ */
+function openssl(proofText: string, signers: string | URL, form: 'ed25519' | 'digest' = 'ed25519') {
   const directory = tempDir('delivery-openssl');
   writeFileSync(join(directory, 'proof.json'), proofText);
   copyFileSync(signers, join(directory, 'signers.json'));
-  return runShell(block('delivery-openssl'), directory);
+  const recipe = block('delivery-openssl');
+  const script = form === 'ed25519' ? recipe : [...recipe.split('\n').slice(0, -1), digestStep()].join('\n');
+  return runShell(script, directory);
 }
 
 /** One byte of canonical_payload changed, the document's own members left as they were. */
@@ -239,4 +253,30 @@ test('verify-proof against the chain: the record at delivery_seq must be there, 
   t.like(await verifyProof(text, { publicKey: signer.publicKey }, { reader: databaseReader(rt.db) }), {
     finding: { reason: 'chain-integrity' },
   });
+});
+
+test('a delivery proof signed by an ECDSA P-256 signer verifies with verify-proof and with openssl dgst; one changed byte fails', async (t) => {
+  const { rt, proof } = await recordedProof(t);
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const signer = rt.registry.signers.get(proof.signer_kid)!;
+  const registry = parseRegistry({
+    signers: [
+      registryEntry(proof.signer_kid, signer.algorithm, signer.publicKey),
+      registryEntry('delivery-p256', 'ecdsa-p256-sha256', ec.publicKey),
+    ],
+  });
+  const members = deliveryProofMembersOf({ ...proof, signer_kid: 'delivery-p256', alg: 'ecdsa-p256-sha256' });
+  const canonical = jcs(members);
+  // ecdsa-p256-sha256 signs the SHA-256 of the payload, in low-S form (docs/FORMAT.md section 3).
+  const signature = lowSEcdsaDer(sign('sha256', Buffer.from(canonical), ec.privateKey)).toString('base64');
+  const text = JSON.stringify({ ...members, canonical_payload: canonical, signature }, null, 2);
+  const source = { reader: databaseReader(rt.db), checker: inProcessChecker(registry) };
+  t.like(await verifyProof(text, { registry }, source), { ok: true, recordSignaturesChecked: true });
+  const directory = tempDir('delivery-p256');
+  const signers = join(directory, 'signers.json');
+  writeSigners(registry, signers);
+  const passed = openssl(text, signers, 'digest');
+  t.true(passed.ok, passed.output);
+  t.regex(passed.output, /Verified OK/);
+  t.false(openssl(oneByteChanged(text), signers, 'digest').ok, 'openssl accepted a changed payload');
 });
