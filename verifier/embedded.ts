@@ -3,14 +3,20 @@
  * records. `manifest.approved` carries the kernel's signature over the 32
  * bytes of its `manifestSha256`; `ledger.proof_issued` carries a ledger
  * proof's signature over its canonical_payload (section 9), which is rebuilt
- * here from the record and the chain's records of the proof's range. Each is
- * checked against the registry at its time; a problem is returned as text
- * for a finding at the record's seq. Never throws on bad data.
+ * here from the record and the chain's records of the proof's range;
+ * `delivery.proof_issued` carries a delivery proof's signature over its
+ * canonical_payload (section 13), rebuilt from the record and the
+ * `delivery.prepared` record it names. Each is checked against the registry
+ * at its time; a problem is returned as text for a finding at the record's
+ * seq. Never throws on bad data.
  */
 import { jcs } from '../chain/canonical.ts';
+import { deliveryProofFromChain } from '../chain/deliveryProof.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import { LEDGER_PROOF_KIND, LedgerRangeHasher, type ProofPayload } from '../chain/proof.ts';
 import { HASH_PATTERN, isTimestamp, type ChainRecord } from '../chain/record.ts';
+import { deliveryProofIssuedSchema } from '../domain/delivery/deliveryEvents.ts';
+import { issuesText, preparedRecordOf, recordLineAt } from './deliveryRecord.ts';
 import { EMBEDDED_SIGNATURE_TYPES } from './embeddedTypes.ts';
 import type { RecordFacts } from './line.ts';
 import type { LineChecker, RecordReader } from './reader.ts';
@@ -131,6 +137,42 @@ async function proofIssuedProblem(
   return problem && `the proof's signature in ledger.proof_issued: ${problem}`;
 }
 
+/**
+ * delivery.proof_issued (docs/FORMAT.md section 13): the proof is rebuilt from
+ * this record and the delivery.prepared at deliverySeq, an earlier record of
+ * the same chain read again from the source, whose hash must be deliveryHash.
+ */
+async function deliveryProofIssuedProblem(
+  reader: RecordReader,
+  checker: LineChecker,
+  facts: RecordFacts,
+  data: unknown,
+): Promise<string | undefined> {
+  const parsed = deliveryProofIssuedSchema.safeParse(data);
+  if (!parsed.success)
+    return `delivery.proof_issued data is not of the form docs/FORMAT.md section 13 gives: ${issuesText(parsed.error.issues)}`;
+  const issued = parsed.data;
+  if (issued.proofTs > facts.ts) return 'delivery.proof_issued: proofTs is after the record';
+  if (issued.deliverySeq >= facts.seq)
+    return `delivery.proof_issued: deliverySeq ${issued.deliverySeq} is not an earlier record of chain ${facts.chain}`;
+  const text = await recordLineAt(reader, facts.chain, issued.deliverySeq);
+  if (text === undefined)
+    return `delivery.proof_issued: the record at deliverySeq ${issued.deliverySeq} cannot be read`;
+  const prepared = preparedRecordOf(text, facts.chain, issued.deliverySeq);
+  if (typeof prepared === 'string') return `delivery.proof_issued: ${prepared}`;
+  if (prepared.hash !== issued.deliveryHash)
+    return `delivery.proof_issued: deliveryHash is not the hash of the record at seq ${issued.deliverySeq}`;
+  if (prepared.data.orderId !== issued.orderId || prepared.data.deliveryId !== issued.deliveryId)
+    return `delivery.proof_issued: the delivery.prepared at seq ${issued.deliverySeq} is of another orderId or deliveryId`;
+  const proof = deliveryProofFromChain(prepared, issued);
+  if (sha256Hex(proof.canonical_payload) !== issued.payloadSha256)
+    return 'delivery.proof_issued: payloadSha256 is not the SHA-256 of the proof rebuilt from the record and its delivery.prepared';
+  const signed = { kid: issued.signerKid, alg: issued.alg, value: issued.signature };
+  const message = Buffer.from(proof.canonical_payload, 'utf8');
+  const problem = checker.documentSignatureProblem(signed, Date.parse(issued.proofTs), message);
+  return problem && `the proof's signature in delivery.proof_issued: ${problem}`;
+}
+
 /** The problem with the document signature a record carries, or undefined (also for records that carry none). */
 export async function embeddedSignatureProblem(
   reader: RecordReader,
@@ -144,5 +186,7 @@ export async function embeddedSignatureProblem(
     return isObject(data)
       ? proofIssuedProblem(reader, checker, facts, data)
       : 'ledger.proof_issued data is not an object';
+  if (facts.type === EMBEDDED_SIGNATURE_TYPES.deliveryProofIssued)
+    return deliveryProofIssuedProblem(reader, checker, facts, data);
   return undefined;
 }

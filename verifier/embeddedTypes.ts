@@ -4,4 +4,6 @@ export const EMBEDDED_SIGNATURE_TYPES = {
   manifestApproved: 'manifest.approved',
   /** A ledger proof's signature over its canonical_payload (docs/FORMAT.md section 9). */
   proofIssued: 'ledger.proof_issued',
+  /** A delivery proof's signature over its canonical_payload (docs/FORMAT.md section 13). */
+  deliveryProofIssued: 'delivery.proof_issued',
 } as const;

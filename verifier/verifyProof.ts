@@ -1,5 +1,7 @@
 /**
- * Verifying a signed ledger proof (docs/FORMAT.md section 9):
+ * Verifying a signed proof. A delivery proof (kind `delivery`, docs/FORMAT.md
+ * section 13) is verifier/verifyDeliveryProof.ts; a ledger proof
+ * (docs/FORMAT.md section 9) is checked here:
  * the document's members are exactly its canonical_payload; the signature
  * verifies under the signer registry (kid, algorithm, validity window at the
  * proof's ts) or a given public key; and, when a chain source is given,
@@ -7,58 +9,29 @@
  * records, which are themselves verified. Returns findings, never throws on
  * bad data.
  */
-import type { KeyObject } from 'node:crypto';
 import { isJsonObject } from '../domain/json.ts';
 import {
   LEDGER_PROOF_KIND,
   LedgerRangeHasher,
   payloadMatches,
   PROOF_PAYLOAD_MEMBERS,
-  proofSignatureValid,
   type SignedProof,
 } from '../chain/proof.ts';
+import { DELIVERY_PROOF_KIND } from '../chain/deliveryProof.ts';
 import type { ChainRecord } from '../chain/record.ts';
-import { HASH_PATTERN, isTimestamp } from '../chain/record.ts';
-import { checkSigner, type SignerRegistry } from '../chain/registry.ts';
-import { isSignatureAlgorithm, keyMismatch } from '../chain/signature.ts';
-import { checkLine } from './line.ts';
-import type { LineChecker, RecordReader } from './reader.ts';
-import { verify } from './verify.ts';
+import { HASH_PATTERN } from '../chain/record.ts';
+import {
+  checkDocumentSignature,
+  fail,
+  readCheckedRange,
+  type ProofFinding,
+  type ProofKey,
+  type ProofReport,
+  type ProofSource,
+} from './proofChecks.ts';
+import { verifyDeliveryProof } from './verifyDeliveryProof.ts';
 
-export type ProofFindingReason =
-  | 'malformed-proof'
-  | 'payload-mismatch'
-  | 'unknown-signer'
-  | 'algorithm-mismatch'
-  | 'outside-validity-window'
-  | 'bad-signature'
-  | 'chain-integrity'
-  | 'range-missing'
-  | 'range-hash-mismatch'
-  | 'row-ids-mismatch'
-  | 'range-times-mismatch'
-  | 'head-hash-mismatch';
-
-export interface ProofFinding {
-  reason: ProofFindingReason;
-  message: string;
-}
-
-export interface ProofReport {
-  ok: boolean;
-  proofId: string | undefined;
-  finding: ProofFinding | undefined;
-  /** Whether range_hash and head_hash were recomputed from a chain source. */
-  chainChecked: boolean;
-  /** Whether the records of the range had their signatures checked (needs the registry). */
-  recordSignaturesChecked: boolean;
-}
-
-export type ProofKey = { registry: SignerRegistry } | { publicKey: KeyObject };
-
-function fail(reason: ProofFindingReason, message: string): ProofFinding {
-  return { reason, message };
-}
+export type { ProofFinding, ProofFindingReason, ProofKey, ProofReport, ProofSource } from './proofChecks.ts';
 
 /** The proof document, or why it is not one. */
 export function parseProof(text: string): SignedProof | ProofFinding {
@@ -94,7 +67,8 @@ export function parseProof(text: string): SignedProof | ProofFinding {
     return fail('malformed-proof', 'from_seq and to_seq must be integers');
   if (!Array.isArray(p['ledger_row_ids']) || !p['ledger_row_ids'].every((id) => typeof id === 'string'))
     return fail('malformed-proof', 'ledger_row_ids must be an array of strings');
-  if (p['kind'] !== LEDGER_PROOF_KIND) return fail('malformed-proof', `kind must be ${LEDGER_PROOF_KIND}`);
+  if (p['kind'] !== LEDGER_PROOF_KIND)
+    return fail('malformed-proof', `kind must be ${LEDGER_PROOF_KIND} or ${DELIVERY_PROOF_KIND}`);
   if (!HASH_PATTERN.test(p['range_hash'] as string) || !HASH_PATTERN.test(p['head_hash'] as string))
     return fail('malformed-proof', 'range_hash and head_hash must be 64 lowercase hex digits');
   return document as unknown as SignedProof;
@@ -102,27 +76,7 @@ export function parseProof(text: string): SignedProof | ProofFinding {
 
 /** The signature check under the registry (with its validity window at the proof's ts) or a bare public key. */
 export function checkProofSignature(proof: SignedProof, key: ProofKey): ProofFinding | undefined {
-  if (!payloadMatches(proof))
-    return fail('payload-mismatch', "the document's members differ from its canonical_payload");
-  if (!isSignatureAlgorithm(proof.alg))
-    return fail('algorithm-mismatch', `unknown algorithm ${JSON.stringify(proof.alg)}`);
-  let publicKey: KeyObject;
-  if ('registry' in key) {
-    if (!isTimestamp(proof.ts)) return fail('malformed-proof', 'ts is not RFC 3339 UTC with milliseconds');
-    const signer = checkSigner(key.registry, proof.signer_kid, proof.alg, Date.parse(proof.ts));
-    if (!signer.ok) return fail(signer.reason, signer.message);
-    publicKey = signer.signer.publicKey;
-  } else {
-    const mismatch = keyMismatch(proof.alg, key.publicKey);
-    if (mismatch) return fail('algorithm-mismatch', mismatch);
-    publicKey = key.publicKey;
-  }
-  return proofSignatureValid(proof, proof.alg, publicKey)
-    ? undefined
-    : fail(
-        'bad-signature',
-        `the signature does not verify under ${'registry' in key ? `signer ${proof.signer_kid}` : 'the given public key'}`,
-      );
+  return checkDocumentSignature(proof, payloadMatches(proof), key);
 }
 
 interface RangeFacts {
@@ -162,59 +116,19 @@ function take(facts: RangeFacts, lines: readonly string[]): void {
   }
 }
 
-/** Recomputes the range from verified records (full check of docs/FORMAT.md section 5 with the registry's checker). */
-async function checkRangeVerified(
-  proof: SignedProof,
-  reader: RecordReader,
-  checker: LineChecker,
-): Promise<ProofFinding | undefined> {
+/** Recomputes the range from its records, checked (fully with the source's checker, else hashes and links). */
+async function checkRange(proof: SignedProof, source: ProofSource): Promise<ProofFinding | undefined> {
   const facts: RangeFacts = { hasher: new LedgerRangeHasher(), first: undefined, last: undefined };
-  const report = await verify(reader, checker, {
-    chains: [proof.chain],
-    fromSeq: proof.from_seq,
-    toSeq: proof.to_seq,
-    onVerifiedPage: async (_chain, lines) => take(facts, lines),
-  });
-  if (!report.ok)
-    return fail(
-      'chain-integrity',
-      `chain ${report.finding!.chain} seq ${report.finding!.seq}: ${report.finding!.reason}: ${report.finding!.message}`,
-    );
-  return compareRange(proof, facts);
+  const range = { chain: proof.chain, fromSeq: proof.from_seq, toSeq: proof.to_seq };
+  const problem = await readCheckedRange(source, range, (lines) => take(facts, lines));
+  return problem ?? compareRange(proof, facts);
 }
 
-/** Without a registry: hashes and links are checked, record signatures cannot be. */
-async function checkRangeHashes(proof: SignedProof, reader: RecordReader): Promise<ProofFinding | undefined> {
-  const facts: RangeFacts = { hasher: new LedgerRangeHasher(), first: undefined, last: undefined };
-  const empty: SignerRegistry = { signers: new Map() };
-  let previous = proof.from_seq > 1 ? await reader.hashAt(proof.chain, proof.from_seq - 1) : '0'.repeat(64);
-  for await (const page of reader.pages(proof.chain, proof.from_seq, proof.to_seq)) {
-    for (const line of page) {
-      const check = checkLine(line, empty);
-      if (!check.ok) return fail('chain-integrity', `a record of the range is malformed: ${check.malformed}`);
-      if (!check.hashOk || (previous !== undefined && check.facts.prevHash !== previous)) {
-        return fail(
-          'chain-integrity',
-          `seq ${check.facts.seq}: the hash does not recompute or does not link to its predecessor`,
-        );
-      }
-      previous = check.facts.hash;
-    }
-    take(facts, page);
-  }
-  return compareRange(proof, facts);
-}
-
-export interface ProofSource {
-  reader: RecordReader;
-  /** Checks record signatures too; requires the registry. */
-  checker?: LineChecker | undefined;
-}
-
-export async function verifyProof(text: string, key: ProofKey, source?: ProofSource): Promise<ProofReport> {
+async function verifyLedgerProof(text: string, key: ProofKey, source?: ProofSource): Promise<ProofReport> {
   const parsed = parseProof(text);
   const report = (finding: ProofFinding | undefined, proof?: SignedProof, chainChecked = false): ProofReport => ({
     ok: finding === undefined,
+    ...(proof ? { kind: LEDGER_PROOF_KIND } : {}),
     proofId: proof?.proof_id,
     finding,
     chainChecked,
@@ -224,8 +138,21 @@ export async function verifyProof(text: string, key: ProofKey, source?: ProofSou
   const proof = parsed as SignedProof;
   const signature = checkProofSignature(proof, key);
   if (signature || !source) return report(signature, proof);
-  const range = source.checker
-    ? await checkRangeVerified(proof, source.reader, source.checker)
-    : await checkRangeHashes(proof, source.reader);
-  return report(range, proof, true);
+  return report(await checkRange(proof, source), proof, true);
+}
+
+/** The document's `kind`, when it is a JSON object that has one. */
+function kindOf(text: string): unknown {
+  try {
+    const document: unknown = JSON.parse(text);
+    return isJsonObject(document) ? document['kind'] : undefined;
+  } catch {
+    return undefined; // the ledger parser names what is wrong with it
+  }
+}
+
+/** A signed proof of either kind, dispatched on its `kind`: docs/FORMAT.md section 9 or section 13. */
+export async function verifyProof(text: string, key: ProofKey, source?: ProofSource): Promise<ProofReport> {
+  if (kindOf(text) === DELIVERY_PROOF_KIND) return verifyDeliveryProof(text, key, source);
+  return verifyLedgerProof(text, key, source);
 }

@@ -1,14 +1,17 @@
 /**
  * `chainbook proof issue` signs a ledger-range proof (docs/FORMAT.md section
  * 9) and records it as `ledger.proof_issued`; `chainbook verify-proof` checks
- * one: its signature (--signers or --public-key) and, with a chain source,
- * that range_hash and head_hash recompute from the chain.
+ * a ledger proof or a delivery proof (section 13): its signature (--signers
+ * or --public-key) and, with a chain source, that range_hash and head_hash
+ * recompute from the chain, or that the delivery.prepared record at
+ * delivery_seq verifies and the proof rebuilds from it.
  */
 import { createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
+import { DELIVERY_PROOF_KIND } from '../../../chain/deliveryProof.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofKey, type ProofReport } from '../../../verifier/verifyProof.ts';
 import { contextFor } from '../../../commands/context.ts';
@@ -105,9 +108,17 @@ function keyFrom(options: VerifyProofOptions): ProofKey {
   }
 }
 
+/** What was checked against the chain, for a delivery proof (docs/FORMAT.md section 13). */
+function deliveryChecked(report: ProofReport): string {
+  if (!report.chainChecked) return 'no chain source given: the delivery.prepared record at delivery_seq not checked';
+  return `the delivery.prepared record at delivery_seq has delivery_hash and rebuilds the proof${report.recordSignaturesChecked ? ', and verifies' : ' (its hash and link checked; give --signers to check its signature)'}`;
+}
+
 function describe(report: ProofReport): string {
   if (!report.ok)
     return `verify-proof: FAILED${report.proofId ? ` (${report.proofId})` : ''}: ${report.finding!.reason}: ${report.finding!.message}\n`;
+  if (report.kind === DELIVERY_PROOF_KIND)
+    return `verify-proof: OK (delivery proof ${report.proofId}): signature valid; ${deliveryChecked(report)}\n`;
   const range = report.chainChecked
     ? `range_hash and head_hash recompute from the chain${report.recordSignaturesChecked ? ', whose records verify' : ' (record hashes and links checked; give --signers to check their signatures)'}`
     : 'no chain source given: range_hash and head_hash not recomputed';
@@ -167,12 +178,12 @@ export function registerProof(program: Command, exit: (code: number) => void): v
   const command = program
     .command('verify-proof')
     .description(
-      'verify a signed ledger proof: its signature and, with a source (-d, --data-dir or -i), range_hash and head_hash against the chain (exit 0 ok, 1 failed, 2 could not run)',
+      'verify a signed ledger proof or delivery proof: its signature and, with a source (-d, --data-dir or -i), range_hash and head_hash, or the delivery.prepared record at delivery_seq, against the chain (exit 0 ok, 1 failed, 2 could not run)',
     )
-    .requiredOption('--proof <file>', 'the proof JSON')
+    .requiredOption('--proof <file>', 'the proof JSON (kind ledger-range or delivery)')
     .option(
       '-s, --signers <file>',
-      'signer registry (signers.json): checks kid, algorithm and validity window, and the records of the range',
+      'signer registry (signers.json): checks kid, algorithm and validity window, and the records read from the chain',
     )
     .option('--public-key <file>', "the signer's public key (SPKI PEM)");
   addSourceOptions(command)
