@@ -1,7 +1,8 @@
 /**
  * The auditor bundle (`chainbook audit-bundle`): the archive batches that
  * hold the records of a time range, their signed manifests, signers.json,
- * the ledger proofs whose range lies in those batches, bundle.json (the range
+ * the ledger proofs whose range lies in those batches, the delivery proofs
+ * whose delivery record does (docs/FORMAT.md section 13), bundle.json (the range
  * and the batches it holds), and a README with a script of standard tools that
  * checks them (archive/bundleReadme.ts).
  * Everything bundled is verified first, as audit-verify --archive would.
@@ -11,6 +12,7 @@ import { ArchiveReader } from './archiveReader.ts';
 import { bundleReadme } from './bundleReadme.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from './limits.ts';
 import type { ObjectStore } from './objectStore.ts';
+import { DELIVERY_PROOF_KIND } from '../chain/deliveryProof.ts';
 import type { SignedProof } from '../chain/proof.ts';
 import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
@@ -61,6 +63,7 @@ export interface BundleReport {
   toSeq: number;
   batches: string[];
   proofs: string[];
+  deliveryProofs: string[];
   skippedProofs: { name: string; reason: string }[];
 }
 
@@ -118,38 +121,51 @@ async function copyBatches(options: BundleOptions, batches: readonly IndexedBatc
   }
 }
 
-/** Proofs whose range the bundle holds, each verified against the archive (signature, range_hash, head_hash, records). */
+/** The seqs a proof stands on: a ledger proof's range, a delivery proof's delivery record. */
+function proofSeqs(proof: Record<string, unknown>): { kind: 'ledger' | 'delivery'; from: number; to: number } {
+  const number = (value: unknown, otherwise: number) => (typeof value === 'number' ? value : otherwise);
+  if (proof['kind'] === DELIVERY_PROOF_KIND) {
+    const seq = number(proof['delivery_seq'], 0);
+    return { kind: 'delivery', from: seq, to: seq };
+  }
+  return { kind: 'ledger', from: number(proof['from_seq'], 0), to: number(proof['to_seq'], Infinity) };
+}
+
+/** Proofs whose seqs the bundle holds, each verified against the archive (signature, and what it signs recomputed from the records). */
 async function bundleProofs(
   options: BundleOptions,
   reader: ArchiveReader,
   batchesFrom: number,
   batchesTo: number,
   texts: readonly { name: string; text: string }[],
-): Promise<Pick<BundleReport, 'proofs' | 'skippedProofs'>> {
-  const proofs: string[] = [];
+): Promise<Pick<BundleReport, 'proofs' | 'deliveryProofs' | 'skippedProofs'>> {
+  const found = { ledger: [] as string[], delivery: [] as string[] };
   const skippedProofs: { name: string; reason: string }[] = [];
   options.out.makeFolder('proofs');
+  options.out.makeFolder('delivery-proofs');
   for (const { name, text } of texts) {
-    let proof: Partial<SignedProof>;
+    let proof: Record<string, unknown>;
     try {
-      proof = JSON.parse(text) as Partial<SignedProof>;
+      proof = JSON.parse(text) as Record<string, unknown>;
     } catch {
       skippedProofs.push({ name, reason: 'not JSON' });
       continue;
     }
-    if (proof.chain !== options.chain || (proof.from_seq ?? 0) < batchesFrom || (proof.to_seq ?? Infinity) > batchesTo)
-      continue;
+    const seqs = proofSeqs(proof);
+    const proofId = String(proof['proof_id']);
+    if (proof['chain'] !== options.chain || seqs.from < batchesFrom || seqs.to > batchesTo) continue;
     // The same proof from two sources (a proofs folder and the database): once.
-    if (proofs.includes(proof.proof_id!)) continue;
+    if (found[seqs.kind].includes(proofId)) continue;
     const checked = await verifyProof(text, { registry: options.registry }, { reader, checker: options.checker });
     if (!checked.ok) {
       skippedProofs.push({ name, reason: `${checked.finding!.reason}: ${checked.finding!.message}` });
       continue;
     }
-    options.out.write(`proofs/${proof.proof_id}.json`, `${JSON.stringify(proof, null, 2)}\n`);
-    proofs.push(proof.proof_id!);
+    const folder = seqs.kind === 'delivery' ? 'delivery-proofs' : 'proofs';
+    options.out.write(`${folder}/${proofId}.json`, `${JSON.stringify(proof, null, 2)}\n`);
+    found[seqs.kind].push(proofId);
   }
-  return { proofs, skippedProofs };
+  return { proofs: found.ledger, deliveryProofs: found.delivery, skippedProofs };
 }
 
 export async function writeAuditBundle(options: BundleOptions): Promise<BundleReport> {
@@ -158,7 +174,16 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     throw new CodedError('USAGE', `${outDir} is not empty: the bundle goes into a new folder`);
   const index = await readIndex(options.store, options.service);
   const among = candidates(index.chains.get(options.chain) ?? [], options.fromTs, options.toTs);
-  const empty = { ok: false, outDir, fromSeq: 0, toSeq: 0, batches: [], proofs: [], skippedProofs: [] };
+  const empty = {
+    ok: false,
+    outDir,
+    fromSeq: 0,
+    toSeq: 0,
+    batches: [],
+    proofs: [],
+    deliveryProofs: [],
+    skippedProofs: [],
+  };
   if (among.length === 0)
     throw new CodedError(
       'BUNDLE_RANGE_EMPTY',
@@ -197,6 +222,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     batchesToSeq: selected.at(-1)!.toSeq,
     batches: selected.length,
     proofs: proofs.proofs.length,
+    deliveryProofs: proofs.deliveryProofs.length,
     createdAt: new Date(options.nowMs()).toISOString(),
     version: options.version,
   };

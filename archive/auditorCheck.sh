@@ -103,6 +103,24 @@ for proof in $(if [ -d proofs ]; then find proofs -name '*.json' | sort; fi); do
   test "$(jq -r --argjson to "$to" 'select(.seq == $to) | .hash' "$work/records")" = "$(jq -r .head_hash "$work/payload")" || fail "$proof: head_hash"
   proofs=$((proofs + 1))
 done
-verdict="bundle OK: $batches batches, $records records linked, $proofs ledger proofs"
+# 6b. Each delivery proof: its signature over canonical_payload, then the delivery.prepared record it names, by seq and hash, says what it signs.
+deliveries=0
+for proof in $(if [ -d delivery-proofs ]; then find delivery-proofs -name '*.json' | sort; fi); do
+  jq -j .canonical_payload "$proof" > "$work/payload" 2> /dev/null || fail "$proof is not a proof document"
+  jq -r .signature "$proof" | openssl base64 -d -A > "$work/sig" 2> /dev/null || fail "$proof: signature is not base64"
+  jq -e . "$work/payload" > /dev/null 2>&1 || fail "$proof: canonical_payload is not JSON"
+  public_key "$(jq -r .signer_kid "$work/payload")" "$work/public.pem" || fail "$proof: signer $(jq -r .signer_kid "$work/payload") is not in signers.json"
+  check_signature "$(jq -r .alg "$work/payload")" "$work/public.pem" "$work/payload" "$work/sig" || fail "$proof: signature"
+  jq -c --argjson seq "$(jq .delivery_seq "$work/payload")" 'select(.seq == $seq)' "$work/records" > "$work/delivery"
+  test "$(jq -r .hash "$work/delivery")" = "$(jq -r .delivery_hash "$work/payload")" || fail "$proof: delivery_hash is not the hash of the record at delivery_seq"
+  jq -e -s '.[0] as $p | .[1] as $r | $r.type == "delivery.prepared" and $r.data.orderId == $p.order_id
+    and $r.data.deliveryId == $p.delivery_id and $r.data.buyerId == $p.buyer_id and $r.data.manifestId == $p.manifest_id
+    and $r.data.artifactSha256 == $p.artifact_sha256 and $r.data.ciphertextSha256 == $p.ciphertext_sha256
+    and $r.data.ciphertextBytes == $p.ciphertext_bytes and $r.data.algorithm == $p.algorithm
+    and $r.data.manifestSignatureId == $p.manifest_signature_id and $r.data.ledgerProofId == $p.ledger_proof_id' \
+    "$work/payload" "$work/delivery" > /dev/null || fail "$proof: the delivery.prepared record at delivery_seq says otherwise"
+  deliveries=$((deliveries + 1))
+done
+verdict="bundle OK: $batches batches, $records records linked, $proofs ledger proofs, $deliveries delivery proofs"
 if [ "$sessions" -gt 0 ]; then verdict="$verdict ($sessions first records signed by session keys: step 7 checks them)"; fi
 echo "$verdict"

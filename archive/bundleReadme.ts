@@ -19,6 +19,7 @@ export interface BundleFacts {
   batchesToSeq: number;
   batches: number;
   proofs: number;
+  deliveryProofs: number;
   createdAt: string;
   version: string;
 }
@@ -38,6 +39,7 @@ ${facts.fromSeq} to ${facts.toSeq}. They sit in ${facts.batches} whole archive b
 | \`signers.json\` | the signer registry: public keys (SPKI PEM) and validity windows |
 | \`bundle.json\` | what the bundle holds: the time range, its seqs, and the batches' seq range and keys |
 | \`proofs/<proof_id>.json\` | ${facts.proofs} signed ledger proofs whose range lies in these batches (docs/FORMAT.md section 9) |
+| \`delivery-proofs/<proof_id>.json\` | ${facts.deliveryProofs} signed delivery proofs whose delivery record lies in these batches (docs/FORMAT.md section 13) |
 
 ## Check it with standard tools
 

@@ -3,6 +3,7 @@
  * jq, openssl, sha256sum, zcat, xxd, awk; no chainbook) is run on a real
  * bundle, and on bundles changed by one byte.
  */
+import { signDeliveryProof, type DeliveryProofPayload } from '../../chain/deliveryProof.ts';
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,13 @@ function filesUnder(folder: string, suffix: string): string[] {
     .sort();
 }
 
+/** The proof documents the database keeps (ledger and delivery), by id: what a bundle of everything holds. */
+async function keptProofs(db: { query<Row>(text: string): Promise<{ rows: Row[] }> }) {
+  const ledger = await db.query<{ proof_id: string }>('SELECT proof_id FROM ledger_proof_documents ORDER BY proof_id');
+  const deliveries = await db.query<{ proof_id: string }>('SELECT proof_id FROM delivery_proofs ORDER BY proof_id');
+  return { ledger: ledger.rows.map((row) => row.proof_id), deliveries: deliveries.rows.map((row) => row.proof_id) };
+}
+
 test('audit-bundle writes batches, manifests, signers.json, the proofs in range and a README whose script checks them with standard tools only, and fails on a changed byte', async (t) => {
   const app = await testApp(t, 'postgres');
   const summary = await runDemoWorkload(app.deps, 3, quiet);
@@ -73,9 +81,13 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
     { env },
   );
   t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
+  const kept = await keptProofs(app.test.db);
+  t.true(kept.deliveries.length > 0, 'the demo delivered');
   t.regex(
     bundled.stdout,
-    /^audit-bundle: OK, .*: records seq 1\.\.\d+ in \d+ batches, 2 ledger proofs; check it with: bash .*check\.sh\n$/,
+    new RegExp(
+      `^audit-bundle: OK, .*: records seq 1\\.\\.\\d+ in \\d+ batches, ${kept.ledger.length} ledger proofs, ${kept.deliveries.length} delivery proofs; check it with: bash .*check\\.sh\n$`,
+    ),
   );
   t.true(filesUnder(out, '.jsonl.gz').length >= 3);
   t.is(filesUnder(out, '.jsonl.gz').length, filesUnder(out, '.manifest.json').length);
@@ -87,7 +99,12 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
   const script = readmeScript(out);
   const good = runScript(out, script);
   t.is(good.status, 0, good.stdout + good.stderr);
-  t.regex(good.stdout, /^bundle OK: \d+ batches, \d+ records linked, 2 ledger proofs\n$/);
+  t.regex(
+    good.stdout,
+    new RegExp(
+      `^bundle OK: \\d+ batches, \\d+ records linked, ${kept.ledger.length} ledger proofs, ${kept.deliveries.length} delivery proofs\n$`,
+    ),
+  );
   t.is(spawnSync('bash', [join(out, 'check.sh')], { encoding: 'utf8' }).status, 0, 'check.sh is the same script');
 
   // A step that fails where no check expects it (here mktemp, stubbed to fail) still ends in one FAILED line and exit 1.
@@ -130,6 +147,22 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
     }),
   );
   t.regex(runScript(proof, script).stdout, /FAILED: .*proofs\/.*\.json: signature/);
+
+  // A delivery proof whose signature holds but whose record says otherwise: a delivery proof of another record.
+  const swapped = copyOf(t, out);
+  const [first, second] = filesUnder(join(swapped, 'delivery-proofs'), '.json');
+  writeFileSync(first!, readFileSync(second!));
+  writeFileSync(second!, readFileSync(join(out, 'delivery-proofs', first!.split('/').at(-1)!)));
+  const delivery = JSON.parse(readFileSync(first!, 'utf8')) as Record<string, unknown>;
+  t.is(runScript(swapped, script).status, 0, 'swapping file names changes nothing: each document stands alone');
+  const forged = JSON.parse(delivery['canonical_payload'] as string) as Record<string, unknown>;
+  forged['ciphertext_sha256'] = '0'.repeat(64);
+  writeFileSync(first!, JSON.stringify({ ...delivery, canonical_payload: JSON.stringify(forged) }));
+  t.regex(runScript(swapped, script).stdout, /FAILED: .*delivery-proofs\/.*\.json: signature/);
+  // Signed by the real signer, but claiming another ciphertext than the record at delivery_seq.
+  const resigned = await signDeliveryProof({ ...(forged as unknown as DeliveryProofPayload) }, app.runtime.signer);
+  writeFileSync(first!, JSON.stringify(resigned));
+  t.regex(runScript(swapped, script).stdout, /FAILED: .*delivery-proofs\/.*\.json: the delivery\.prepared record/);
 });
 
 /** Every line check.sh printed; its verdict is the last, and the only one that starts with "bundle OK" or "FAILED". */
@@ -182,7 +215,11 @@ test('on a bundle of default-size batches (10,000 records) holding more than 10,
   const good = checkSh(out);
   t.is(good.status, 0, good.stdout + good.stderr);
   const records = Number(/-(\d+)\.jsonl\.gz$/.exec(objects[1]!)![1]);
-  t.is(good.stdout, `bundle OK: 2 batches, ${records} records linked, 1 ledger proofs\n`);
+  const kept = await keptProofs(app.test.db);
+  t.is(
+    good.stdout,
+    `bundle OK: 2 batches, ${records} records linked, ${kept.ledger.length} ledger proofs, ${kept.deliveries.length} delivery proofs\n`,
+  );
   t.true(records > 10_000);
 
   const tampered: [string, (copy: string) => void, RegExp][] = [
@@ -285,8 +322,15 @@ test('audit-bundle includes every stored proof in range (issued by the library, 
     { env },
   );
   t.is(bundled.code, 0, bundled.stdout + bundled.stderr);
-  const report = JSON.parse(bundled.stdout) as { proofs: string[]; skippedProofs: { name: string; reason: string }[] };
-  t.deepEqual(report.proofs.sort(), [summary.proof!.proof_id, cliProof.proof_id].sort());
+  const report = JSON.parse(bundled.stdout) as {
+    proofs: string[];
+    deliveryProofs: string[];
+    skippedProofs: { name: string; reason: string }[];
+  };
+  const kept = await keptProofs(app.test.db);
+  t.true(kept.ledger.includes(summary.proof!.proof_id) && kept.ledger.includes(cliProof.proof_id));
+  t.deepEqual(report.proofs.sort(), kept.ledger, 'every kept ledger proof: the demo’s, the CLI’s, each delivery’s');
+  t.deepEqual(report.deliveryProofs.sort(), kept.deliveries);
   t.deepEqual(report.skippedProofs, [
     { name: lost.proof!.proof_id, reason: 'recorded in the chain, but its signed document was not kept' },
   ]);

@@ -12,6 +12,7 @@ import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
 import { RFC3339_PATTERN } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { writeAuditBundle, type BundleReport } from '../../../archive/auditBundle.ts';
+import { deliveryProofsMeeting } from '../../../projections/delivery/deliveryQueries.ts';
 import { auditorCheckScript, bundleFolder, proofTextsIn } from '../../adapters/files/bundleFolder.ts';
 import { zlibCompression } from '../../adapters/objectStores/gzip.ts';
 import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
@@ -55,7 +56,7 @@ function describe(report: BundleReport): string {
     return `audit-bundle: FAILED at chain ${f.chain} seq ${f.seq}: ${f.reason}: ${f.message}\n`;
   }
   const skipped = report.skippedProofs.map((proof) => `  proof ${proof.name} left out: ${proof.reason}\n`).join('');
-  return `audit-bundle: OK, ${report.outDir}: records seq ${report.fromSeq}..${report.toSeq} in ${report.batches.length} batches, ${report.proofs.length} ledger proofs; check it with: bash ${join(report.outDir, 'check.sh')}\n${skipped}`;
+  return `audit-bundle: OK, ${report.outDir}: records seq ${report.fromSeq}..${report.toSeq} in ${report.batches.length} batches, ${report.proofs.length} ledger proofs, ${report.deliveryProofs.length} delivery proofs; check it with: bash ${join(report.outDir, 'check.sh')}\n${skipped}`;
 }
 
 /** --issue-proof: a new ledger proof over the bundle's range, signed by the configured signer and recorded as ledger.proof_issued. */
@@ -97,9 +98,17 @@ async function storedProofTexts(db: SqlDatabase | undefined, chain: string, from
     new Date(Date.parse(fromTs) - dayMs).toISOString(),
     new Date(Date.parse(toTs) + dayMs).toISOString(),
   );
-  return stored
-    .filter((proof) => proof.matchesChain)
-    .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) }));
+  const deliveries = await deliveryProofsMeeting(
+    db,
+    new Date(Date.parse(fromTs) - dayMs).toISOString(),
+    new Date(Date.parse(toTs) + dayMs).toISOString(),
+  );
+  return [
+    ...stored
+      .filter((proof) => proof.matchesChain)
+      .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
+    ...deliveries.map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
+  ];
 }
 
 /** Proofs the chain recorded in the bundle's range whose document nobody kept: left out, and said so. */
