@@ -75,6 +75,23 @@ test('delivery decrypt opens RSA-3072 and X25519 envelopes to the exact bytes; t
   t.is(missing.code, 2);
 });
 
+/** An envelope to a managed data key, and the key as the key route answers it (JSON), in `directory`. */
+async function managedEnvelope(directory: string, artifact: Buffer) {
+  const dataKey = randomBytes(32);
+  const parts: Uint8Array[] = [];
+  for await (const part of encryptEnvelope(
+    once(artifact),
+    { alg: 'A256KW', key: createSecretKey(dataKey), kid: 'dk-1' },
+    { sizeBytes: artifact.length, artifactSha256: sha256(artifact) },
+  ))
+    parts.push(part);
+  const envelopePath = join(directory, 'managed-recipe.delivery');
+  writeFileSync(envelopePath, Buffer.concat(parts));
+  const keyPath = join(directory, 'managed-recipe.json');
+  writeFileSync(keyPath, JSON.stringify({ jwk: { kty: 'oct', k: dataKey.toString('base64url'), alg: 'A256KW' } }));
+  return { envelopePath, keyPath };
+}
+
 test('delivery decrypt opens a managed-key (Option B) envelope with the JSON the key route answers; a wrong key exits 1, a malformed one 2', async (t) => {
   const directory = tempDir('delivery-cli-managed');
   t.teardown(() => rmSync(directory, { recursive: true, force: true }));
@@ -141,4 +158,11 @@ test("docs/FORMAT.md section 11's recipe opens an envelope with Node.js and jose
     t.is(result.status, 0, result.stderr);
     t.is(sha256(readFileSync(out)), sha256(artifact), type);
   }
+  const managed = await managedEnvelope(directory, artifact);
+  const out = join(directory, 'managed.out');
+  const result = spawnSync(process.execPath, [scriptPath, managed.envelopePath, managed.keyPath, out], {
+    encoding: 'utf8',
+  });
+  t.is(result.status, 0, result.stderr);
+  t.is(sha256(readFileSync(out)), sha256(artifact), 'managed key');
 });
