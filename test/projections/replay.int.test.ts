@@ -9,6 +9,7 @@ import { sqlReplayTarget } from '../../infra/adapters/sql/replayTarget.ts';
 import { openRuntime } from '../../infra/wiring/runtime.ts';
 import { projectionDigests } from '../../projections/projections.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { verifyProof } from '../../verifier/verifyProof.ts';
 import { ENGINES, openTestDatabase } from '../helpers/databases.ts';
 import { testApp } from '../helpers/app.ts';
 
@@ -31,6 +32,23 @@ for (const engine of ENGINES) {
     t.true(restored.ok, JSON.stringify(restored.finding ?? restored.differences));
     t.deepEqual(restored.digests, live);
     t.deepEqual(await projectionDigests(fresh.db), live);
+    // Delivery proofs issued before the restore verify against the restored database, and the restored projection serves them byte for byte.
+    const { rows: proofs } = await app.test.db.query<{ proof_id: string; document: string }>(
+      'SELECT proof_id, document FROM delivery_proofs ORDER BY proof_id',
+    );
+    t.true(proofs.length > 0, 'the demo delivered');
+    const { rows: restoredProofs } = await fresh.db.query<{ proof_id: string; document: string }>(
+      'SELECT proof_id, document FROM delivery_proofs ORDER BY proof_id',
+    );
+    t.deepEqual(restoredProofs, proofs);
+    for (const { document } of proofs) {
+      const checked = await verifyProof(
+        document,
+        { registry: app.runtime.registry },
+        { reader: databaseReader(fresh.db), checker: inProcessChecker(app.runtime.registry) },
+      );
+      t.true(checked.ok && checked.chainChecked, JSON.stringify(checked.finding));
+    }
     const head = await app.runtime.store.head('main');
     const { rows } = await fresh.db.query<{ seq: number; hash: string }>(
       "SELECT seq, hash FROM chain_heads WHERE chain = 'main'",
