@@ -22,9 +22,11 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
-/** Keys under a prefix, for tests and cleanup checks. */
+/** Keys under a prefix: for the delivery store's lifetime, tests and cleanup checks. */
 export interface ListableBlobStore extends BlobStore {
   keys(prefix: string): Promise<string[]>;
+  /** Keys under a prefix last written before `cutoffMs` (epoch milliseconds). */
+  olderThan(prefix: string, cutoffMs: number): Promise<string[]>;
 }
 
 /** The artifact store and its bound, as the wiring configures them. */

@@ -68,6 +68,7 @@ import { deliveryKeyOf, KEY_MANAGEMENT_ALGORITHM } from '../orders/deliveryKey.t
 import { ORDER_EVENT_TYPES } from '../orders/orderStreams.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
 import type { DataKeyService } from './dataKeys.ts';
+import { DELIVERY_OBJECT_PREFIX } from './sweepDeliveries.ts';
 import { encryptEnvelope, ENVELOPE_MAGIC, type EnvelopeRecipient } from './deliveryEnvelope.ts';
 import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
 
@@ -344,7 +345,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
   } catch (error) {
     return fail(deps, context, orderId, 'key_service_unavailable', (error as Error).message, started);
   }
-  const objectKey = `deliveries/${orderId}/${deliveryId}`;
+  const objectKey = `${DELIVERY_OBJECT_PREFIX}${orderId}/${deliveryId}`;
   const ciphertext = { bytes: 0, sha256: '' };
   try {
     await delivery.store.put(

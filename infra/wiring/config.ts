@@ -84,6 +84,8 @@ export interface ArtifactConfig {
 export interface DeliveryConfig {
   /** DELIVERY_LINK_TTL (1h to 24h, default 1h): how long a download link works, in seconds. */
   linkTtlSeconds: number;
+  /** DELIVERY_OBJECT_LIFETIME (default 7 days, at least DELIVERY_LINK_TTL): ciphertexts older than this are deleted, in seconds. */
+  objectLifetimeSeconds: number;
   /** DELIVERY_S3_BUCKET (production): ciphertexts go there and links are S3 pre-signed GETs; else `<data dir>/deliveries` and signed download routes. */
   s3Bucket: string | undefined;
   folder: string;
@@ -200,6 +202,11 @@ const schema = z.object({
       message: `must be a duration from 1h to 24h (3600, 3600s, 90m, 2h)`,
     })
     .transform((value) => (value === undefined ? undefined : durationSeconds(value))),
+  DELIVERY_OBJECT_LIFETIME: optionalText
+    .refine((value) => value === undefined || lifetimeSeconds(value) !== undefined, {
+      message: 'must be a duration from 1h to 365d (86400, 12h, 7d)',
+    })
+    .transform((value) => (value === undefined ? undefined : lifetimeSeconds(value))),
   DELIVERY_S3_BUCKET: optionalText,
   DELIVERY_LINK_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, {
     message: 'must be at least 32 characters',
@@ -400,13 +407,29 @@ function archiveConfig(values: Values, dataDir: string, nodeEnv: string): Archiv
 /** The archive's top folder when ARCHIVE_SERVICE is not set. */
 export const DEFAULT_ARCHIVE_SERVICE = 'chainbook';
 
-/** `3600`, `3600s`, `90m`, `2h` in seconds, when from 1h to 24h. */
-function durationSeconds(text: string): number | undefined {
-  const match = /^(\d{1,6})(s|m|h)?$/.exec(text);
+/** `3600`, `3600s`, `90m`, `2h`, `7d` in seconds. */
+function secondsOf(text: string): number | undefined {
+  const match = /^(\d{1,8})(s|m|h|d)?$/.exec(text);
   if (!match) return undefined;
-  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
-  return seconds >= DELIVERY_LINK_TTL_BOUNDS.min && seconds <= DELIVERY_LINK_TTL_BOUNDS.max ? seconds : undefined;
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }
+
+/** DELIVERY_LINK_TTL in seconds, when from 1h to 24h. */
+function durationSeconds(text: string): number | undefined {
+  const seconds = secondsOf(text);
+  return seconds !== undefined && seconds >= DELIVERY_LINK_TTL_BOUNDS.min && seconds <= DELIVERY_LINK_TTL_BOUNDS.max
+    ? seconds
+    : undefined;
+}
+
+/** DELIVERY_OBJECT_LIFETIME in seconds, when from 1h to 365 days. */
+function lifetimeSeconds(text: string): number | undefined {
+  const seconds = secondsOf(text);
+  return seconds !== undefined && seconds >= 3600 && seconds <= 365 * 86_400 ? seconds : undefined;
+}
+
+/** DELIVERY_OBJECT_LIFETIME's default: a week, as the runbook's delivery bucket lifecycle suggests. */
+export const DEFAULT_DELIVERY_OBJECT_LIFETIME_SECONDS = 7 * 86_400;
 
 /** Variables each data key service needs, named in the error when missing (the PKCS#11 token is the signer's). */
 const KEY_SERVICE_VARIABLES: Readonly<Record<DeliveryKeyService, readonly (keyof Values)[]>> = {
@@ -494,6 +517,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     delivery: {
       linkTtlSeconds: values.DELIVERY_LINK_TTL ?? DELIVERY_LINK_TTL_BOUNDS.default,
+      objectLifetimeSeconds: Math.max(
+        values.DELIVERY_OBJECT_LIFETIME ?? DEFAULT_DELIVERY_OBJECT_LIFETIME_SECONDS,
+        values.DELIVERY_LINK_TTL ?? DELIVERY_LINK_TTL_BOUNDS.default,
+      ),
       s3Bucket: values.DELIVERY_S3_BUCKET,
       folder: `${dataDir}/deliveries`,
       linkSecret: values.DELIVERY_LINK_SECRET,

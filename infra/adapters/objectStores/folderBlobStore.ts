@@ -94,4 +94,17 @@ export class FolderBlobStore implements ListableBlobStore {
     await visit('');
     return found.filter((key) => key.startsWith(prefix)).sort();
   }
+
+  async olderThan(prefix: string, cutoffMs: number): Promise<string[]> {
+    const old: string[] = [];
+    for (const key of await this.keys(prefix)) {
+      // Another sweep, or a revocation, may have removed it since it was listed.
+      const modified = await stat(this.#path(key)).then(
+        (stats) => stats.mtimeMs,
+        (error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)),
+      );
+      if (modified !== undefined && modified < cutoffMs) old.push(key);
+    }
+    return old;
+  }
 }

@@ -121,7 +121,16 @@ export class S3BlobStore implements ListableBlobStore {
   }
 
   async keys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listed(prefix)).map((object) => object.key);
+  }
+
+  async olderThan(prefix: string, cutoffMs: number): Promise<string[]> {
+    return (await this.listed(prefix)).filter((object) => object.modifiedMs < cutoffMs).map((object) => object.key);
+  }
+
+  /** Every object under a prefix (without the store's own prefix), with its last modification, in key order. */
+  async listed(prefix: string): Promise<{ key: string; modifiedMs: number }[]> {
+    const objects: { key: string; modifiedMs: number }[] = [];
     let ContinuationToken: string | undefined;
     do {
       const page = await this.client.send(
@@ -131,10 +140,14 @@ export class S3BlobStore implements ListableBlobStore {
           ...(ContinuationToken ? { ContinuationToken } : {}),
         }),
       );
-      for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      for (const object of page.Contents ?? [])
+        if (object.Key !== undefined)
+          objects.push({ key: object.Key, modifiedMs: object.LastModified?.getTime() ?? Number.POSITIVE_INFINITY });
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
     const strip = this.location.prefix ? this.location.prefix.length + 1 : 0;
-    return keys.map((key) => key.slice(strip)).sort();
+    return objects
+      .map((object) => ({ ...object, key: object.key.slice(strip) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }

@@ -13,6 +13,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { decryptEnvelope } from '../../../commands/delivery/deliveryEnvelope.ts';
+import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
+import { openBlobStore } from '../../wiring/blobStores.ts';
+import { loadConfig } from '../../wiring/config.ts';
 import { EXIT, UsageError } from './io.ts';
 
 interface DecryptOptions {
@@ -78,8 +81,32 @@ async function decrypt(options: DecryptOptions): Promise<number> {
   return EXIT.ok;
 }
 
+/** `delivery sweep`: what `serve` does every hour, for a cron job or a bucket without a lifecycle rule. */
+async function sweep(options: { lifetime?: string }): Promise<number> {
+  const config = loadConfig(
+    options.lifetime === undefined ? process.env : { ...process.env, DELIVERY_OBJECT_LIFETIME: options.lifetime },
+  );
+  const opened = openBlobStore(config.delivery.s3Bucket, config.delivery.folder, config.archive.s3);
+  try {
+    const swept = await sweepDeliveries(opened.store, config.delivery.objectLifetimeSeconds, Date.now());
+    process.stdout.write(
+      `delivery sweep: ${swept.length} ciphertexts older than ${config.delivery.objectLifetimeSeconds} s deleted from ${opened.store.description}\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    opened.close();
+  }
+}
+
 export function registerDelivery(program: Command, exit: (code: number) => void): void {
   const delivery = program.command('delivery').description('encrypted deliveries (docs/FORMAT.md section 11)');
+  delivery
+    .command('sweep')
+    .description(
+      'deletes delivered ciphertexts older than DELIVERY_OBJECT_LIFETIME from the delivery store (serve does it hourly); a buyer who asks later gets the artifact prepared again',
+    )
+    .option('--lifetime <duration>', 'instead of DELIVERY_OBJECT_LIFETIME: 12h, 7d, …')
+    .action(async (options: { lifetime?: string }) => exit(await sweep(options)));
   delivery
     .command('decrypt')
     .description(

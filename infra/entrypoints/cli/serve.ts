@@ -11,12 +11,16 @@ import { openApp, type App } from '../../wiring/app.ts';
 import { firstStartToken, FIRST_ADMIN_ACTOR } from '../http/auth/tokens.ts';
 import { loadServeConfig, type ServeConfig } from '../../wiring/httpConfig.ts';
 import { ROUTES, startHttpServer } from '../http/server.ts';
+import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
 import { createServices } from '../http/services.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
 }
+
+/** How often `serve` deletes ciphertexts past DELIVERY_OBJECT_LIFETIME (and once at start). */
+const DELIVERY_SWEEP_INTERVAL_MS = 3_600_000;
 
 async function open(): Promise<{ serve: ServeConfig; app: App } | CodedError> {
   try {
@@ -58,10 +62,22 @@ async function run(): Promise<number> {
     say(`    ${token}`);
     say(`  try: curl -H "Authorization: Bearer ${token}" ${running.url}/chain/head`);
   }
+  const sweep = async (): Promise<void> => {
+    try {
+      const swept = await sweepDeliveries(app.delivery.store, serve.config.delivery.objectLifetimeSeconds, Date.now());
+      if (swept.length > 0)
+        services.logger.info({ swept: swept.length }, 'delivery store: expired ciphertexts deleted');
+    } catch (error) {
+      services.logger.warn({ err: error }, 'delivery store: the lifetime sweep failed; it runs again within the hour');
+    }
+  };
+  void sweep();
+  const sweeping = setInterval(() => void sweep(), DELIVERY_SWEEP_INTERVAL_MS).unref();
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  clearInterval(sweeping);
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
   await running.close();
   await app.close();

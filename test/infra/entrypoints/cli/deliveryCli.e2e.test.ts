@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { encryptEnvelope } from '../../../../commands/delivery/deliveryEnvelope.ts';
@@ -165,4 +165,23 @@ test("docs/FORMAT.md section 11's recipe opens an envelope with Node.js and jose
   });
   t.is(result.status, 0, result.stderr);
   t.is(sha256(readFileSync(out)), sha256(artifact), 'managed key');
+});
+
+test('delivery sweep deletes the ciphertexts past the lifetime from the delivery folder and keeps the others', async (t) => {
+  const dataDir = tempDir('delivery-sweep');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const folder = join(dataDir, 'deliveries', 'deliveries', 'o-1');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'old'), 'ciphertext');
+  writeFileSync(join(folder, 'fresh'), 'ciphertext');
+  const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+  utimesSync(join(folder, 'old'), twoDaysAgo, twoDaysAgo);
+  const env = { CHAINBOOK_DATA_DIR: dataDir };
+  const swept = await runCli(['delivery', 'sweep', '--lifetime', '1d'], { env });
+  t.is(swept.code, 0, swept.stderr);
+  t.regex(swept.stdout, /^delivery sweep: 1 ciphertexts older than 86400 s deleted from /);
+  t.false(existsSync(join(folder, 'old')));
+  t.true(existsSync(join(folder, 'fresh')));
+  const bad = await runCli(['delivery', 'sweep', '--lifetime', 'forever'], { env });
+  t.is(bad.code, 2, bad.stderr);
 });

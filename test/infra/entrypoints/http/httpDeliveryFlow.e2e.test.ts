@@ -16,6 +16,9 @@ import { decryptEnvelope } from '../../../../commands/delivery/deliveryEnvelope.
 import { demoArtifact, demoArtifactFields } from '../../../../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { sweepDeliveries } from '../../../../commands/delivery/sweepDeliveries.ts';
+import { databaseReader } from '../../../../infra/adapters/sql/databaseReader.ts';
+import { verifyProof } from '../../../../verifier/verifyProof.ts';
 import { startS3 } from '../../../helpers/archive.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
 import {
@@ -297,12 +300,22 @@ test('postgres, S3 stores: delivery links are S3 pre-signed GETs of the delivery
   const got = await download(url.toString());
   t.is(got.status, 200);
   t.is(sha256(await decrypted(got.bytes, x25519.privateKey)), ARTIFACT_SHA256);
+  const store = server.app.delivery.store;
+  t.deepEqual(await sweepDeliveries(store, 3600, Date.now()), [], 'the bucket keeps a fresh ciphertext');
+  t.deepEqual(
+    await sweepDeliveries(store, 3600, Date.now() + 7200 * 1000),
+    [delivered.body.objectKey],
+    'and sweeps an old one',
+  );
+  const again = await server.request('POST', `/orders/${orderId}/delivery`, { as: 'buyer' });
+  t.is(again.status, 200, again.text);
+  t.not(again.body.objectKey, delivered.body.objectKey, 'prepared again');
   const refunded = await server.request('POST', `/orders/${orderId}/refund`, {
     as: 'operator',
     body: { reason: 'chargeback' },
   });
   t.is(refunded.status, 200, refunded.text);
-  t.is(await server.app.delivery.store.head(delivered.body.objectKey as string), undefined, 'deleted from the bucket');
+  t.is(await server.app.delivery.store.head(again.body.objectKey as string), undefined, 'deleted from the bucket');
   t.not((await download(url.toString())).status, 200, 'the pre-signed GET finds nothing');
 });
 
@@ -345,6 +358,42 @@ test('postgres: a missing artifact is recorded as delivery.failed and counted, t
   const delivered = await server.request('POST', `/orders/${orderId}/delivery`, { as: 'buyer' });
   t.is(delivered.status, 200, delivered.text);
   t.is(delivered.body.deliveryId, retried.body.deliveryId, 'the operator prepared it; the buyer gets a link to it');
+});
+
+test('postgres: past DELIVERY_OBJECT_LIFETIME the ciphertext is swept; the next request prepares it again under a new id and proof, and both proofs verify', async (t) => {
+  const server = await testServer(t);
+  const { listingId } = await listedProduct(server);
+  const x25519 = keyPair('x25519');
+  const orderId = await paidAndFinalized(server, 'buyer', listingId, { deliveryPublicKey: x25519.publicPem });
+  const first = await server.request('POST', `/orders/${orderId}/delivery`, { as: 'buyer' });
+  t.is(first.status, 200, first.text);
+  const store = server.app.delivery.store;
+  const lifetime = server.services.config.delivery.objectLifetimeSeconds;
+  t.deepEqual(await sweepDeliveries(store, lifetime, Date.now()), [], 'a fresh ciphertext stays');
+  const swept = await sweepDeliveries(store, lifetime, Date.now() + (lifetime + 60) * 1000);
+  t.deepEqual(swept, [first.body.objectKey]);
+  t.is((await download(first.body.link.url as string)).status, 410, 'its links answer 410');
+  const second = await server.request('POST', `/orders/${orderId}/delivery`, { as: 'buyer' });
+  t.is(second.status, 200, second.text);
+  t.not(second.body.deliveryId, first.body.deliveryId);
+  t.not(second.body.proofId, first.body.proofId);
+  t.is(
+    sha256(await decrypted((await download(second.body.link.url as string)).bytes, x25519.privateKey)),
+    sha256(demoArtifact(PRODUCT['sizeBytes'] as number)),
+  );
+  const { rows } = await server.test.db.query<{ document: string }>(
+    'SELECT document FROM delivery_proofs WHERE order_id = $1 ORDER BY delivery_seq',
+    [orderId],
+  );
+  t.is(rows.length, 2);
+  for (const { document } of rows) {
+    const checked = await verifyProof(
+      document,
+      { registry: server.app.runtime.registry },
+      { reader: databaseReader(server.test.db) },
+    );
+    t.true(checked.ok && checked.chainChecked, JSON.stringify(checked.finding));
+  }
 });
 
 test('postgres: delivery is refused for an unpaid, a paid-not-finalized and a cancelled order, appending nothing', async (t) => {
