@@ -41,7 +41,8 @@ export async function findDelivery(tx: ProjectionExecutor, orderId: string): Pro
     ciphertextSha256: row['ciphertext_sha256'] as string | null,
     ciphertextBytes: number(row['ciphertext_bytes']),
     algorithm: row['algorithm'] as string | null,
-    keyProvenance: row['key_provenance'] === null ? null : (JSON.parse(row['key_provenance'] as string) as KeyProvenance),
+    keyProvenance:
+      row['key_provenance'] === null ? null : (JSON.parse(row['key_provenance'] as string) as KeyProvenance),
     manifestSignatureId: row['manifest_signature_id'] as string | null,
     ledgerProofId: row['ledger_proof_id'] as string | null,
     preparedSeq: number(row['prepared_seq']),
