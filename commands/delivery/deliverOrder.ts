@@ -26,11 +26,13 @@ import { z } from 'zod';
 import { jcs } from '../../chain/canonical.ts';
 import { deliveryProofPayload, signDeliveryProof, type SignedDeliveryProof } from '../../chain/deliveryProof.ts';
 import { sha256Hex } from '../../chain/hash.ts';
+import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
 import { signProof, type SignedProof } from '../../chain/proof.ts';
 import type { ChainRecord } from '../../chain/record.ts';
 import type { Actor } from '../../domain/actor.ts';
 import {
   checkDeliveryRequest,
+  checkPreparable,
   deliveryDecider,
   type DeliveryCommand,
   type DeliveryState,
@@ -45,8 +47,9 @@ import {
 import { eventsOf } from '../../domain/domainEvents.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { proofDecider } from '../../domain/ledger/proofDecider.ts';
+import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { manifestApprovedSchema } from '../../domain/manifests/manifestEvents.ts';
-import type { OrderState } from '../../domain/orders/orderDecider.ts';
+import { orderDecider, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderTransactionIds } from '../../domain/orders/orderPostings.ts';
 import { streams } from '../../domain/streams.ts';
 import type { BlobStore } from '../blobStore.ts';
@@ -63,14 +66,11 @@ import {
 import { entityIdSchema, typesOf } from '../decideStream.ts';
 import { issuedEvent, rangePayload } from '../ledger/issueLedgerProof.ts';
 import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
-import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { deliveryKeyOf, KEY_MANAGEMENT_ALGORITHM } from '../orders/deliveryKey.ts';
 import { ORDER_EVENT_TYPES } from '../orders/orderStreams.ts';
-import { orderDecider } from '../../domain/orders/orderDecider.ts';
 import type { DataKeyService } from './dataKeys.ts';
-import { DELIVERY_OBJECT_PREFIX } from './sweepDeliveries.ts';
 import { encryptEnvelope, ENVELOPE_MAGIC, type EnvelopeRecipient } from './deliveryEnvelope.ts';
-import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
+import { DELIVERY_OBJECT_PREFIX } from './sweepDeliveries.ts';
 
 export const DELIVERY_EVENT_TYPES = typesOf(deliveryEventSchemas);
 
@@ -322,7 +322,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
   const delivery = deliveryDeps(deps);
   const started = performance.now();
   const order = await loadOrder(deps, orderId);
-  checkPreparable(order, await loadDelivery(deps, orderId));
+  checkPreparable(DELIVERY_SERVICE_ACTOR, order, (await loadDelivery(deps, orderId)).state);
   const created = (order as Extract<OrderState, { order: unknown }>).order;
   const signatureFailure = await kernelSignatureFailure(deps, delivery, created);
   if (signatureFailure) return fail(deps, context, orderId, 'manifest_signature_invalid', signatureFailure, started);
@@ -390,7 +390,7 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
     let ledgerProof: SignedProof | undefined;
     await execute(deps, service, { operation: 'prepareDelivery', input: { orderId } }, async () => {
       const [current, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
-      checkPreparable(current, loaded);
+      checkPreparable(DELIVERY_SERVICE_ACTOR, current, loaded.state);
       const { append, proof } = await orderLedgerProof(deps, service, orderId);
       ledgerProof = proof;
       const command: DeliveryCommand = {
@@ -408,15 +408,6 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
     throw error;
   }
   delivery.observe?.('prepared', (performance.now() - started) / 1000);
-}
-
-/** Refuses to prepare for an order that is not deliverable, or a delivery that was revoked. */
-function checkPreparable(order: OrderState, loaded: LoadedDelivery): void {
-  // The decider's own checks, on a probe, before anything is encrypted.
-  deliveryDecider.decide(
-    { type: 'RecordDeliveryFailure', actor: DELIVERY_SERVICE_ACTOR, order, code: 'storage_failed', reason: 'probe' },
-    loaded.state,
-  );
 }
 
 /** Step 3b: the signed delivery proof over the current `delivery.prepared` record. */
@@ -529,11 +520,7 @@ export async function prepareDelivery(
   context: CommandContext,
 ): Promise<CommandResult & Partial<DeliveryAnswer>> {
   const { orderId } = parseInput(prepareDeliveryInputSchema, input);
-  const order = await loadOrder(deps, orderId);
-  deliveryDecider.decide(
-    { type: 'RecordDeliveryFailure', actor: context.actor, order, code: 'storage_failed', reason: 'probe' },
-    (await loadDelivery(deps, orderId)).state,
-  );
+  checkPreparable(context.actor, await loadOrder(deps, orderId), (await loadDelivery(deps, orderId)).state);
   await ensurePrepared(deps, context, orderId);
   const loaded = await loadDelivery(deps, orderId);
   return { chain: deps.chain, seqs: [], events: [], versions: {}, replayed: false, ...answerOf(loaded.state) };

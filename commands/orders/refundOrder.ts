@@ -16,12 +16,10 @@ import {
   type CommandDeps,
   type CommandResult,
 } from '../command.ts';
-import { entityIdSchema, typesOf } from '../decideStream.ts';
+import { entityIdSchema } from '../decideStream.ts';
+import { DELIVERY_EVENT_TYPES } from '../delivery/deliverOrder.ts';
 import { deliveryDecider } from '../../domain/delivery/deliveryDecider.ts';
-import { deliveryEventSchemas } from '../../domain/delivery/deliveryEvents.ts';
 import { streams } from '../../domain/streams.ts';
-
-const DELIVERY_EVENT_TYPES = typesOf(deliveryEventSchemas);
 import { runOrderCommand } from './orderStreams.ts';
 
 export const refundOrderInputSchema = z.strictObject({

@@ -67,6 +67,13 @@ export function checkDeliveryRequest(actor: Actor, order: OrderState, state: Del
   if (order.status !== 'absent') notRevoked(state, order.order.orderId);
 }
 
+/** What a preparation (or an operator's retry) is checked against before anything is encrypted. */
+export function checkPreparable(actor: Actor, order: OrderState, state: DeliveryState): void {
+  requireRole(actor, COMMAND_ROLES.PrepareDelivery, 'preparing a delivery');
+  requireDeliverableOrder(order, undefined);
+  if (order.status !== 'absent') notRevoked(state, order.order.orderId);
+}
+
 function notRevoked(state: DeliveryState, orderId: string): void {
   if (state.revoked)
     throw new CodedError('DELIVERY_REVOKED', `the delivery of order ${orderId} was revoked`, { orderId });
