@@ -138,3 +138,26 @@ export async function proofDocumentsMeeting(
   );
   return rows.map(storedOf);
 }
+
+/**
+ * The texts an audit bundle considers from the database: the stored proofs of
+ * the period, a day either side (the bundle keeps those its batches hold).
+ * `chainbook audit-bundle` and GET /audit/bundle read the same ones.
+ */
+export async function bundleProofTexts(
+  db: SqlExecutor,
+  chain: string,
+  fromTs: string,
+  toTs: string,
+): Promise<{ name: string; text: string }[]> {
+  const dayMs = 86_400_000;
+  const stored = await proofDocumentsMeeting(
+    db,
+    chain,
+    new Date(Date.parse(fromTs) - dayMs).toISOString(),
+    new Date(Date.parse(toTs) + dayMs).toISOString(),
+  );
+  return stored
+    .filter((proof) => proof.matchesChain)
+    .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) }));
+}

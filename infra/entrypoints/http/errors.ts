@@ -71,6 +71,8 @@ const NOT_FOUND = [
   'ARCHIVE_EMPTY',
   'ARCHIVE_OBJECT_NOT_FOUND',
   'DISCREPANCY_NOT_FOUND',
+  // GET /audit/bundle: the archive holds no batch, or no record, of the range (archive/auditBundle.ts).
+  'BUNDLE_RANGE_EMPTY',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -116,6 +118,9 @@ const CONFLICT = [
   'SIGNER_NOT_IN_USE',
   'SIGNER_IN_USE',
   'REPLAY_TARGET_NOT_EMPTY',
+  // GET /audit/bundle: the archive fails verification (details name the record), or lost a batch while it was bundled.
+  'ARCHIVE_VERIFICATION_FAILED',
+  'ARCHIVE_CHANGED',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */
 const UNPROCESSABLE = [
@@ -161,6 +166,7 @@ const UNAVAILABLE = [
   'WRITER_CLOSED',
   'PROJECTIONS_BEHIND',
   'PAYOUT_PROVIDER_NOT_CONFIGURED',
+  'BUNDLES_BUSY',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;
