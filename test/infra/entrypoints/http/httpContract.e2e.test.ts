@@ -179,6 +179,8 @@ async function exerciseEverything(
     '/archive/manifest?key=chainbook%2F2026-01-01%2Fmain-000000000001-000000000010.manifest.json',
     'auditor',
   );
+  // The archive is empty here: the bundle's refusal (the bundle itself is tested in auditBundle.e2e.test.ts).
+  await call('GET', '/audit/bundle?fromTs=2026-01-01T00:00:00Z&toTs=2026-01-02T00:00:00Z', 'auditor');
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
   const u1 = (
     await call('POST', '/upgrades', 'admin', {
