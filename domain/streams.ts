@@ -47,6 +47,7 @@ export function streamOf(event: DomainEvent): string {
     case 'ledger.proof_issued':
       return streams.proof(event.data.proofId);
     case 'payout.initiated':
+    case 'payout.submitted':
     case 'payout.settled':
     case 'payout.failed':
       return streams.payout(event.data.payoutId);

@@ -97,11 +97,13 @@ export interface PayoutView {
   failureReason: string | null;
   initiatedSeq: number;
   initiatedAt: string;
+  /** When the provider was recorded accepting it (payout.submitted); null: it may be resubmitted while initiated. */
+  submittedAt: string | null;
   decidedAt: string | null;
 }
 
 const PAYOUT_COLUMNS = `payout_id, run_id, party_id, currency, amount_minor, netted_minor, status, ledger_transaction_id,
-  provider_event_id, failure_reason, initiated_seq, initiated_at, decided_at`;
+  provider_event_id, failure_reason, initiated_seq, initiated_at, submitted_at, decided_at`;
 
 function payoutOf(row: Record<string, unknown>): PayoutView {
   const currency = row['currency'] as string;
@@ -120,6 +122,7 @@ function payoutOf(row: Record<string, unknown>): PayoutView {
     failureReason: row['failure_reason'] as string | null,
     initiatedSeq: Number(row['initiated_seq']),
     initiatedAt: row['initiated_at'] as string,
+    submittedAt: row['submitted_at'] as string | null,
     decidedAt: row['decided_at'] as string | null,
   };
 }

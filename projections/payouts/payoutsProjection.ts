@@ -1,6 +1,7 @@
 /**
  * Payouts: one row per payout, with its status (initiated, settled, failed),
- * the run it belongs to and the provider's answer. The money itself is in
+ * the run it belongs to, when the provider accepted it (null: not recorded as
+ * accepted, so finance may resubmit it) and the provider's answer. The money itself is in
  * the ledger (projections/ledger), posted in the same append.
  */
 import { assertNever } from '../../domain/errors.ts';
@@ -27,6 +28,8 @@ export const PAYOUTS_TABLE: TableSpec = {
     initiated_at: 'text',
     decided_seq: 'int8',
     decided_at: 'text',
+    submitted_seq: 'int8',
+    submitted_at: 'text',
   },
 };
 
@@ -52,8 +55,12 @@ const payoutFold: RowFold<PayoutEvent> = {
           initiated_at: record.ts,
           decided_seq: null,
           decided_at: null,
+          submitted_seq: null,
+          submitted_at: null,
         };
       }
+      case 'payout.submitted':
+        return { ...requireRow(row, record), submitted_seq: record.seq, submitted_at: record.ts };
       case 'payout.settled':
       case 'payout.failed':
         return {
@@ -74,7 +81,7 @@ export const payoutsProjection: Projection = {
   name: 'payouts',
   version: 1,
   tables: [PAYOUTS_TABLE],
-  eventTypes: new Set(['payout.initiated', 'payout.settled', 'payout.failed']),
+  eventTypes: new Set(['payout.initiated', 'payout.submitted', 'payout.settled', 'payout.failed']),
   async apply(tx, records) {
     await foldRows(tx, payoutFold, records);
   },

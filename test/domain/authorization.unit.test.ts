@@ -222,6 +222,7 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
     ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
   RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
   RunPayouts: (actor) => payoutDecider.decide({ type: 'InitiatePayout', actor, payout }, payoutDecider.initialState),
+  SubmitPayout: (actor) => payoutDecider.decide({ type: 'SubmitPayout', actor, provider: 'sandbox' }, initiated),
   Reconcile: (actor) =>
     reconciliationDecider.decide(
       { type: 'RecordReconciliation', actor, recorded: reconciliation, discrepancies: [discrepancy] },
@@ -267,6 +268,7 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   postLedgerTransaction: 'PostLedgerTransaction',
   issueLedgerProof: 'RecordProof',
   runPayouts: 'RunPayouts',
+  resubmitPayout: 'SubmitPayout',
   recordPayoutOutcome: 'RecordPayoutOutcome',
   reconcile: 'Reconcile',
   resolveDiscrepancy: 'ResolveDiscrepancy',

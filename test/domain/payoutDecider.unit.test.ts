@@ -94,6 +94,48 @@ test('the provider settles or fails an initiated payout once; the other answer a
     .thenRejects(t, 'FORBIDDEN_ROLE');
 });
 
+test('a payout the provider has not accepted is recorded submitted once; a settled or failed one is not submitted again', (t) => {
+  const submit = (actor = operator) => ({ type: 'SubmitPayout' as const, actor, provider: 'sandbox' });
+  const submitted = { type: 'payout.submitted' as const, data: { payoutId: 'po-1', provider: 'sandbox' } };
+  given(payoutDecider, initiated).when(submit()).then(t, [submitted]);
+  given(payoutDecider, [...initiated, submitted])
+    .when(submit())
+    .then(t, []);
+  given(payoutDecider).when(submit()).thenRejects(t, 'PAYOUT_NOT_FOUND');
+  given(payoutDecider, initiated).when(submit(publisher)).thenRejects(t, 'FORBIDDEN_ROLE');
+  for (const decided of [
+    {
+      type: 'payout.settled' as const,
+      data: { payoutId: 'po-1', providerEventId: 'e', ledgerTransactionId: 'payout-settled-po-1' },
+    },
+    {
+      type: 'payout.failed' as const,
+      data: {
+        payoutId: 'po-1',
+        providerEventId: 'e',
+        reason: 'closed account',
+        ledgerTransactionId: 'payout-failed-po-1',
+      },
+    },
+  ]) {
+    given(payoutDecider, [...initiated, decided])
+      .when(submit())
+      .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+    given(payoutDecider, [...initiated, submitted, decided])
+      .when(submit())
+      .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+  }
+  // Accepted, the provider's answer is recorded as before.
+  given(payoutDecider, [...initiated, submitted])
+    .when(answer('settled'))
+    .then(t, [
+      {
+        type: 'payout.settled',
+        data: { payoutId: 'po-1', providerEventId: 'evt-1', ledgerTransactionId: 'payout-settled-po-1' },
+      },
+    ]);
+});
+
 test('a payout posts balanced transactions: payables to in transit, in transit to the provider, or all of it back', (t) => {
   const posted = [initiationPosting(payout), settlementPosting(payout), failurePosting(payout)];
   for (const transaction of posted) t.notThrows(() => checkTransaction(transaction));

@@ -166,6 +166,7 @@ const UNAVAILABLE = [
   'WRITER_CLOSED',
   'PROJECTIONS_BEHIND',
   'PAYOUT_PROVIDER_NOT_CONFIGURED',
+  'PAYOUT_PROVIDER_UNAVAILABLE',
   'BUNDLES_BUSY',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */

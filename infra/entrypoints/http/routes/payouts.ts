@@ -38,6 +38,10 @@ const payoutSchema = z.object({
   failureReason: z.string().nullable(),
   initiatedSeq: z.number().int(),
   initiatedAt: z.string(),
+  submittedAt: z
+    .string()
+    .nullable()
+    .describe('when the provider was recorded accepting it; null while initiated: POST /payouts/{payoutId}/resubmit'),
   decidedAt: z.string().nullable(),
 });
 

@@ -108,6 +108,8 @@ async function exerciseEverything(
   await call('POST', `/orders/${o1}/finalize`, 'service');
   const run = await call('POST', '/payouts/runs', 'lead', {});
   const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
+  // The sandbox accepted it in the run: answered with nothing appended.
+  await call('POST', `/payouts/${first!.payoutId}/resubmit`, 'lead');
   const answer = JSON.stringify({
     eventId: 'pevt-c1',
     payoutId: first!.payoutId,
@@ -130,6 +132,7 @@ async function exerciseEverything(
     currency: 'EUR',
     reason: 'account closed',
   });
+  await call('POST', `/payouts/${second!.payoutId}/resubmit`, 'lead');
   await call('GET', '/payouts?partyId=publisher-1', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'otherPublisher');

@@ -1,7 +1,9 @@
-/** Payouts over HTTP: the run, the provider's signed answers, the reads of each role, the metric. */
+/** Payouts over HTTP: the run, the provider's signed answers, resubmission, the reads of each role, the metric. */
 import test, { type ExecutionContext } from 'ava';
 import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
+import type { PayoutProvider } from '../../../../commands/payouts/payoutProvider.ts';
+import { runCli } from '../../../helpers/cli.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
 import { listedProduct, testServer, WEBHOOK_SECRET, type TestServer } from '../../../helpers/http.ts';
 
@@ -154,3 +156,106 @@ for (const engine of ENGINES) {
     );
   });
 }
+
+/** A payout provider that refuses while it is down, and remembers each payout id it was asked to pay. */
+function flakyProvider() {
+  const calls: string[] = [];
+  const state = { up: false };
+  const provider: PayoutProvider = {
+    name: 'flaky',
+    accepting: true,
+    submit(payout) {
+      calls.push(payout.payoutId);
+      return state.up ? Promise.resolve() : Promise.reject(new Error('connection refused'));
+    },
+  };
+  return { provider, calls, state };
+}
+
+test('finance resubmits a payout the provider never accepted, under the same payout id, once; a decided payout is refused', async (t) => {
+  const flaky = flakyProvider();
+  const server = await testServer(t, { payoutProvider: flaky.provider });
+  const { listingId } = await listedProduct(server);
+  await sale(server, listingId, 'pay-1');
+  const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.is(run.status, 200, run.text);
+  const payouts = run.body.payouts as { partyId: string; payoutId: string; submitted: boolean }[];
+  t.deepEqual(
+    payouts.map((payout) => payout.submitted),
+    [false, false],
+  );
+  t.false(
+    (run.body.events as { type: string }[]).some((event) => event.type === 'payout.submitted'),
+    'nothing accepted, nothing recorded as accepted',
+  );
+  const publisherPayout = payouts.find((payout) => payout.partyId === 'publisher-1')!.payoutId;
+  const artistPayout = payouts.find((payout) => payout.partyId === 'artist-7')!.payoutId;
+  const listed = await server.request('GET', '/payouts', { as: 'auditor' });
+  t.deepEqual(
+    listed.body.items.map((payout: { submittedAt: string | null }) => payout.submittedAt),
+    [null, null],
+  );
+
+  const path = `/payouts/${publisherPayout}/resubmit`;
+  await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () => server.request('POST', path, { as: 'publisher' }));
+  await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () => server.request('POST', path, { as: 'auditor' }));
+  await unchanged(t, server, 404, 'PAYOUT_NOT_FOUND', () =>
+    server.request('POST', '/payouts/po-unknown/resubmit', { as: 'lead' }),
+  );
+  await unchanged(t, server, 400, 'INVALID_INPUT', () =>
+    server.request('POST', path, { as: 'lead', body: { amountMinor: 5 } }),
+  );
+  await unchanged(t, server, 503, 'PAYOUT_PROVIDER_UNAVAILABLE', () => server.request('POST', path, { as: 'lead' }));
+
+  flaky.state.up = true;
+  const resubmitted = await server.request('POST', path, { as: 'lead' });
+  t.is(resubmitted.status, 200, resubmitted.text);
+  t.deepEqual(
+    resubmitted.body.events.map((event: { type: string }) => event.type),
+    ['payout.submitted'],
+  );
+  t.like(resubmitted.body.payouts[0], { payoutId: publisherPayout, partyId: 'publisher-1', amountMinor: 1440 });
+  t.deepEqual(
+    flaky.calls.filter((id) => id === publisherPayout),
+    [publisherPayout, publisherPayout, publisherPayout],
+    'the run, the refused resubmission and this one: always the same payout id, the provider’s idempotency key',
+  );
+  const callsBefore = flaky.calls.length;
+  const again = await server.request('POST', path, { as: 'operator' });
+  t.is(again.status, 200, again.text);
+  t.deepEqual(again.body.seqs, [], 'accepted already: nothing appended');
+  t.is(flaky.calls.length, callsBefore, 'and the provider is not asked again');
+  const after = await server.request('GET', `/payouts?partyId=publisher-1`, { as: 'lead' });
+  t.is(typeof after.body.items[0].submittedAt, 'string');
+
+  const fail = signed({
+    eventId: 'pevt-9',
+    payoutId: artistPayout,
+    status: 'failed',
+    amountMinor: 360,
+    currency: 'EUR',
+    failureReason: 'account closed',
+  });
+  t.is((await server.request('POST', '/webhooks/payouts', { raw: fail.raw, headers: fail.headers })).status, 200);
+  const callsBeforeRefusal = flaky.calls.length;
+  await unchanged(t, server, 409, 'PAYOUT_ALREADY_DECIDED', () =>
+    server.request('POST', `/payouts/${artistPayout}/resubmit`, { as: 'lead' }),
+  );
+  t.is(flaky.calls.length, callsBeforeRefusal, 'a failed payout is not sent again');
+
+  const settle = signed({
+    eventId: 'pevt-10',
+    payoutId: publisherPayout,
+    status: 'settled',
+    amountMinor: 1440,
+    currency: 'EUR',
+  });
+  t.is((await server.request('POST', '/webhooks/payouts', { raw: settle.raw, headers: settle.headers })).status, 200);
+  await unchanged(t, server, 409, 'PAYOUT_ALREADY_DECIDED', () => server.request('POST', path, { as: 'lead' }));
+
+  // The CLI runs the same command (the embedded default provider, sandbox).
+  const env = { DATABASE_URL: server.test.location, CHAINBOOK_DATA_DIR: server.services.config.dataDir };
+  const refused = await runCli(['payouts', 'resubmit', publisherPayout], { env });
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /PAYOUT_ALREADY_DECIDED/);
+});
