@@ -58,6 +58,10 @@ export const COMMAND_ROLES = {
   SubmitPayout: FINANCE_ROLES,
   /** The payout provider's answer (its webhook, as Service), or finance recording it by hand. */
   RecordPayoutOutcome: SETTLEMENT_ROLES,
+  /** Holding what one order put in the payables out of payout runs, with a reason (docs/DOMAIN.md, "Payouts"). */
+  PlaceOrderHold: FINANCE_ROLES,
+  /** Releasing that hold, with a reason: the next run pays it. */
+  ReleaseOrderHold: FINANCE_ROLES,
   /** Reconciling the ledger with a payment provider's report (docs/DOMAIN.md, "Reconciliation"). */
   Reconcile: FINANCE_ROLES,
   /** Resolving a discrepancy, with a reason: this lifts the hold on payouts it put. */

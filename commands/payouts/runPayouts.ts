@@ -191,12 +191,16 @@ export async function runPayouts(
     runId,
     payouts: [],
   };
-  // Parties an open reconciliation discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation").
+  // Parties an open reconciliation discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation");
+  // what orders on hold put in the payables stays there (docs/DOMAIN.md, "Payouts").
   const heldParties = await deps.ledger.heldParties();
+  const heldPayables = await deps.ledger.heldOrderPayables();
   let after: string | undefined;
   for (let seen = 0; seen < MAX_PAYOUTS_PER_RUN; seen += MAX_PAYOUTS_PER_APPEND) {
     const payees = await deps.ledger.payees({ currency: parsed.currency, after, limit: MAX_PAYOUTS_PER_APPEND });
-    const payouts = planPayouts(payees, { minimumMinor, heldParties }).map((planned) => payoutOf(runId, planned));
+    const payouts = planPayouts(payees, { minimumMinor, heldParties, heldPayables }).map((planned) =>
+      payoutOf(runId, planned),
+    );
     if (payouts.length > 0) {
       const chunk = await execute(deps, chunkContext, { operation: 'runPayouts', input }, (attempt) =>
         decideChunk(deps, chunkContext, payouts, attempt),

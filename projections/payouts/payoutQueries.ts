@@ -8,7 +8,7 @@ import { PAYOUT_READERS } from '../../domain/authorization.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { ACCOUNTS, normalBalance, requireAccount } from '../../domain/ledger/accounts.ts';
 import { formatMinor } from '../../domain/money.ts';
-import type { PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
+import { payableKey, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
 import { pageOf, pageSize, type Page } from '../page.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
 
@@ -80,6 +80,42 @@ export async function payeeBalances(
     })),
     receivableMinor: Math.max(0, Number(row.receivable_minor)),
   }));
+}
+
+/** Payable accounts (per currency) that held orders have put money in, read at once by a run. */
+export const MAX_HELD_PAYABLES = 10_000;
+
+/**
+ * What the orders on hold (order_holds) put in each seller and royalty
+ * payable, net of their reversals, by payableKey (domain/payouts/payoutPlan.ts):
+ * a payout run leaves it there. More than MAX_HELD_PAYABLES is refused
+ * rather than cut short, which would pay held money.
+ */
+export async function heldOrderPayables(tx: ProjectionExecutor): Promise<Map<string, number>> {
+  const { rows } = await tx.query<{ account: string; currency: string; held_minor: string | number }>(
+    `SELECT e.account, e.currency,
+       sum(CASE WHEN e.direction = 'credit' THEN e.amount_minor ELSE -e.amount_minor END) AS held_minor
+     FROM order_holds h
+     JOIN ledger_transactions t ON t.order_id = h.order_id
+     JOIN ledger_entries e ON e.transaction_id = t.transaction_id
+     WHERE h.status = 'held' AND (starts_with(e.account, $1) OR starts_with(e.account, $2))
+     GROUP BY e.account, e.currency
+     ORDER BY e.account, e.currency
+     LIMIT $3`,
+    [SELLER_PREFIX, ROYALTY_PREFIX, MAX_HELD_PAYABLES + 1],
+  );
+  if (rows.length > MAX_HELD_PAYABLES)
+    throw new CodedError(
+      'TOO_MANY_ORDER_HOLDS',
+      `the orders on hold reach more than ${MAX_HELD_PAYABLES} payables: release some before a payout run`,
+      { maxPayables: MAX_HELD_PAYABLES },
+    );
+  const held = new Map<string, number>();
+  for (const row of rows) {
+    const minor = Number(row.held_minor);
+    if (minor > 0) held.set(payableKey(row.account, row.currency), minor);
+  }
+  return held;
 }
 
 export interface PayoutView {

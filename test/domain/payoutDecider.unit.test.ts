@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { checkTransaction } from '../../domain/ledger/ledgerDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
 import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
-import { planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
+import { payableKey, planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
 import { failurePosting, initiationPosting, settlementPosting } from '../../domain/payouts/payoutPostings.ts';
 import { given } from '../helpers/given.ts';
 import { operator, paymentService, publisher } from '../helpers/fixtures.ts';
@@ -156,6 +156,43 @@ test('a payout posts balanced transactions: payables to in transit, in transit t
       ['asset:party-receivable:seller-1', 'debit', 200],
       ['liability:payouts-in-transit:seller-1', 'debit', 1000],
     ],
+  );
+});
+
+test('a plan leaves in each payable what held orders put there, and pays the rest', (t) => {
+  const seller = 'liability:seller-payable:p';
+  const royalty = 'liability:royalty-payable:p';
+  const payee: PayeeBalance = {
+    partyId: 'p',
+    currency: 'EUR',
+    payables: [
+      { account: seller, balanceMinor: 1000 },
+      { account: royalty, balanceMinor: 300 },
+    ],
+    receivableMinor: 100,
+  };
+  t.deepEqual(planPayouts([payee], { minimumMinor: 1, heldPayables: new Map([[payableKey(seller, 'EUR'), 400]]) }), [
+    {
+      partyId: 'p',
+      currency: 'EUR',
+      amountMinor: 800,
+      sources: [
+        { account: seller, amountMinor: 600 },
+        { account: royalty, amountMinor: 300 },
+      ],
+      nettedMinor: 100,
+    },
+  ]);
+  const allHeld = new Map([
+    [payableKey(seller, 'EUR'), 1000],
+    [payableKey(royalty, 'EUR'), 5000],
+  ]);
+  t.deepEqual(planPayouts([payee], { minimumMinor: 1, heldPayables: allHeld }), [], 'all of it held: no payout');
+  t.is(
+    planPayouts([payee], { minimumMinor: 1, heldPayables: new Map([[payableKey(seller, 'USD'), 1000]]) })[0]!
+      .amountMinor,
+    1200,
+    'a hold in another currency holds nothing here',
   );
 });
 

@@ -109,6 +109,9 @@ const CONFLICT = [
   'PROOF_EXISTS',
   'PAYOUT_EXISTS',
   'PAYOUT_ALREADY_DECIDED',
+  'ORDER_ALREADY_HELD',
+  'ORDER_NOT_HELD',
+  'TOO_MANY_ORDER_HOLDS',
   'RECONCILIATION_EXISTS',
   'DISCREPANCY_ALREADY_RESOLVED',
   // Operator tools (signer rotation, replay): not HTTP routes today, mapped so any future route answers right.

@@ -35,6 +35,8 @@ import {
   recordPayoutOutcome,
   recordPayoutOutcomeInputSchema,
 } from '../../../../commands/payouts/recordPayoutOutcome.ts';
+import { orderHoldInputSchema, placeOrderHold } from '../../../../commands/holds/placeOrderHold.ts';
+import { releaseOrderHold } from '../../../../commands/holds/releaseOrderHold.ts';
 import { resubmitPayout, resubmitPayoutInputSchema } from '../../../../commands/payouts/resubmitPayout.ts';
 import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
 import {
@@ -263,6 +265,26 @@ export const commandRoutes: readonly RouteSpec[] = [
       runId: z.string(),
       payouts: z.array(payoutSummarySchema),
     },
+  }),
+  commandRoute({
+    operationId: 'placeOrderHold',
+    path: '/orders/:orderId/hold',
+    summary: 'Hold, with a reason, what an order put in its parties’ payables out of payout runs until it is released',
+    tag: 'finance',
+    roles: COMMAND_ROLES.PlaceOrderHold,
+    input: orderHoldInputSchema,
+    pathKeys: ['orderId'],
+    handler: placeOrderHold,
+  }),
+  commandRoute({
+    operationId: 'releaseOrderHold',
+    path: '/orders/:orderId/release',
+    summary: 'Release an order’s payout hold, with a reason: the next payout run pays what it held',
+    tag: 'finance',
+    roles: COMMAND_ROLES.ReleaseOrderHold,
+    input: orderHoldInputSchema,
+    pathKeys: ['orderId'],
+    handler: releaseOrderHold,
   }),
   commandRoute({
     operationId: 'resubmitPayout',

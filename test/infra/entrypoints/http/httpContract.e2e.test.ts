@@ -110,6 +110,8 @@ async function exerciseEverything(
   const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
   // The sandbox accepted it in the run: answered with nothing appended.
   await call('POST', `/payouts/${first!.payoutId}/resubmit`, 'lead');
+  await call('POST', `/orders/${o1}/hold`, 'lead', { reason: 'disputed' });
+  await call('POST', `/orders/${o1}/release`, 'lead', { reason: 'cleared' });
   const answer = JSON.stringify({
     eventId: 'pevt-c1',
     payoutId: first!.payoutId,

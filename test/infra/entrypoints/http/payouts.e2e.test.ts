@@ -19,8 +19,8 @@ function signed(event: Record<string, unknown>, secret = WEBHOOK_SECRET, nowMs =
   };
 }
 
-/** One finalized sale of the test product (publisher-1, with a royalty to artist-7). */
-async function sale(server: TestServer, listingId: string, paymentId: string): Promise<void> {
+/** One finalized sale of the test product (publisher-1, with a royalty to artist-7); its order id. */
+async function sale(server: TestServer, listingId: string, paymentId: string): Promise<string> {
   const created = await server.request('POST', '/orders', {
     as: 'buyer',
     body: { listingId, deliveryPublicKey: deliveryKey() },
@@ -37,6 +37,7 @@ async function sale(server: TestServer, listingId: string, paymentId: string): P
   await server.request('POST', '/webhooks/payments', { raw: payment.raw, headers: payment.headers });
   const finalized = await server.request('POST', `/orders/${orderId}/finalize`, { as: 'service' });
   if (finalized.status !== 200) throw new Error(finalized.text);
+  return orderId;
 }
 
 async function unchanged(
@@ -258,4 +259,57 @@ test('finance resubmits a payout the provider never accepted, under the same pay
   const refused = await runCli(['payouts', 'resubmit', publisherPayout], { env });
   t.is(refused.code, 1, refused.stdout + refused.stderr);
   t.regex(refused.stderr, /PAYOUT_ALREADY_DECIDED/);
+});
+
+test('finance holds an order with a reason: a payout run leaves what it put in the payables until it is released', async (t) => {
+  const server = await testServer(t);
+  const { listingId } = await listedProduct(server);
+  const held = await sale(server, listingId, 'pay-1');
+  await sale(server, listingId, 'pay-2');
+  const hold = `/orders/${held}/hold`;
+  const reason = { reason: 'the provider disputes the payment' };
+  await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () =>
+    server.request('POST', hold, { as: 'publisher', body: reason }),
+  );
+  await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () => server.request('POST', hold, { as: 'buyer', body: reason }));
+  await unchanged(t, server, 400, 'INVALID_INPUT', () => server.request('POST', hold, { as: 'lead', body: {} }));
+  await unchanged(t, server, 404, 'ORDER_NOT_FOUND', () =>
+    server.request('POST', '/orders/no-such-order/hold', { as: 'lead', body: reason }),
+  );
+  await unchanged(t, server, 409, 'ORDER_NOT_HELD', () =>
+    server.request('POST', `/orders/${held}/release`, { as: 'lead', body: { reason: 'cleared' } }),
+  );
+  const placed = await server.request('POST', hold, { as: 'lead', body: reason });
+  t.is(placed.status, 200, placed.text);
+  t.deepEqual(
+    placed.body.events.map((event: { type: string; stream: string }) => [event.type, event.stream]),
+    [['hold.placed', `hold-${held}`]],
+  );
+  await unchanged(t, server, 409, 'ORDER_ALREADY_HELD', () =>
+    server.request('POST', hold, { as: 'operator', body: reason }),
+  );
+
+  const amounts = (run: { body: { payouts: { partyId: string; amountMinor: number }[] } }) =>
+    Object.fromEntries(run.body.payouts.map((payout) => [payout.partyId, payout.amountMinor]));
+  const first = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.is(first.status, 200, first.text);
+  t.deepEqual(amounts(first), { 'publisher-1': 1440, 'artist-7': 360 }, 'the other sale only');
+  const statement = await server.request('GET', '/parties/publisher-1/statement', { as: 'lead' });
+  t.like(statement.body.lines[0], { sellerPayableMinor: 1440, inTransitMinor: 1440 }, 'the held share stays payable');
+  const idle = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.deepEqual(idle.body.payouts, [], 'held, it is not paid by the next run either');
+
+  const released = await server.request('POST', `/orders/${held}/release`, {
+    as: 'operator',
+    body: { reason: 'the provider confirmed the payment' },
+  });
+  t.is(released.status, 200, released.text);
+  t.deepEqual(
+    released.body.events.map((event: { type: string }) => event.type),
+    ['hold.released'],
+  );
+  const second = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.deepEqual(amounts(second), { 'publisher-1': 1440, 'artist-7': 360 }, 'released: the held sale is paid');
+  const trial = await server.request('GET', '/ledger/trial-balance', { as: 'auditor' });
+  t.is(trial.body.lines[0].totalMinor, 0);
 });
