@@ -9,12 +9,12 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeAuditBundle } from '../../../../archive/auditBundle.ts';
+import { writeAuditBundle, type BundleOptions } from '../../../../archive/auditBundle.ts';
 import { RFC3339_PATTERN } from '../../../../chain/registry.ts';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { CodedError } from '../../../../domain/errors.ts';
 import { auditorCheckScript, proofTextsIn } from '../../../adapters/files/bundleFolder.ts';
-import { bundleTarGzip } from '../../../adapters/files/bundleTarGzip.ts';
+import { bundleTarGzip, type BundleTarGzip } from '../../../adapters/files/bundleTarGzip.ts';
 import { zlibCompression } from '../../../adapters/objectStores/gzip.ts';
 import { bundleProofTexts } from '../../../adapters/sql/proofDocuments.ts';
 import { workerChecker } from '../../../adapters/workers/checkPool.ts';
@@ -52,6 +52,26 @@ async function serviceOf(store: ReturnType<typeof openArchiveStore>, asked: stri
         problems: ['query.service: the archive holds several services'],
       });
     throw error;
+  }
+}
+
+/** Writes the bundle into the archive stream, or fails the stream with why; then frees what the request held. */
+async function produce(tar: BundleTarGzip, options: BundleOptions, release: () => Promise<void>): Promise<void> {
+  try {
+    const report = await writeAuditBundle(options);
+    if (!report.ok) {
+      const finding = report.finding!;
+      throw new CodedError(
+        'ARCHIVE_VERIFICATION_FAILED',
+        `the archive fails verification at chain ${finding.chain} seq ${finding.seq}: ${finding.reason}`,
+        { chain: finding.chain, seq: finding.seq, reason: finding.reason },
+      );
+    }
+    await tar.finish();
+  } catch (error) {
+    tar.fail(error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    await release();
   }
 }
 
@@ -106,38 +126,22 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
       const nowMs = Date.parse(services.now());
       const tar = bundleTarGzip(name, nowMs);
       // Made while it is read: a refusal before the first byte is the answer (server.ts sendStream), after it the connection is cut.
-      void (async () => {
-        try {
-          const report = await writeAuditBundle({
-            store,
-            registry: services.registry,
-            service,
-            chain,
-            fromTs: query.fromTs,
-            toTs: query.toTs,
-            out: tar.output,
-            checkScript: auditorCheckScript(),
-            compression: zlibCompression,
-            proofTexts,
-            checker: checker,
-            version: VERSION,
-            nowMs: () => nowMs,
-          });
-          if (!report.ok) {
-            const finding = report.finding!;
-            throw new CodedError(
-              'ARCHIVE_VERIFICATION_FAILED',
-              `the archive fails verification at chain ${finding.chain} seq ${finding.seq}: ${finding.reason}`,
-              { chain: finding.chain, seq: finding.seq, reason: finding.reason },
-            );
-          }
-          await tar.finish();
-        } catch (error) {
-          tar.fail(error instanceof Error ? error : new Error(String(error)));
-        } finally {
-          await release();
-        }
-      })();
+      const bundle: BundleOptions = {
+        store,
+        registry: services.registry,
+        service,
+        chain,
+        fromTs: query.fromTs,
+        toTs: query.toTs,
+        out: tar.output,
+        checkScript: auditorCheckScript(),
+        compression: zlibCompression,
+        proofTexts,
+        checker,
+        version: VERSION,
+        nowMs: () => nowMs,
+      };
+      void produce(tar, bundle, release);
       return {
         stream: { contentType: 'application/gzip', body: tar.body },
         headers: { 'Content-Disposition': `attachment; filename="${name}.tar.gz"` },
