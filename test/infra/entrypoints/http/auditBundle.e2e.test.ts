@@ -8,6 +8,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +35,34 @@ async function fill(server: TestServer): Promise<void> {
         actor: { id: 'filler', role: 'Service' as const },
       })),
     );
+}
+
+/**
+ * GET /audit/bundle on a connection of its own (node:http, no keep-alive pool to race the server's idle timeout):
+ * abandoned after its first bytes, or read to the end. Its status; read whole, it must be over a megabyte.
+ */
+function download(server: TestServer, { abandon }: { abandon: boolean }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = get(
+      `${server.url}/audit/bundle?${RANGE}`,
+      { agent: false, headers: { authorization: `Bearer ${server.tokens.auditor}` } },
+      (response) => {
+        let bytes = 0;
+        response.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (abandon) {
+            request.destroy();
+            resolve(response.statusCode ?? 0);
+          }
+        });
+        response.on('end', () =>
+          bytes > 1_000_000 ? resolve(response.statusCode ?? 0) : reject(new Error(`only ${bytes} bytes`)),
+        );
+        response.on('error', (error) => (abandon ? undefined : reject(error)));
+      },
+    );
+    request.on('error', (error) => (abandon ? undefined : reject(error)));
+  });
 }
 
 /** Every file and folder under a folder: relative path → mode bits and, for a file, its bytes. */
@@ -100,11 +129,11 @@ test('an auditor downloads the bundle as a streamed .tar.gz that tar unpacks int
   const name = 'audit-bundle-main-20200101T000000Z-21000101T000000Z';
   t.is(response.headers.get('content-disposition'), `attachment; filename="${name}.tar.gz"`);
   t.is(response.headers.get('content-length'), null, 'streamed, not sized in advance');
-  const download = join(work, 'bundle.tar.gz');
-  await pipeline(Readable.fromWeb(response.body! as WebReadableStream<Uint8Array>), createWriteStream(download));
+  const file = join(work, 'bundle.tar.gz');
+  await pipeline(Readable.fromWeb(response.body! as WebReadableStream<Uint8Array>), createWriteStream(file));
   const unpacked = join(work, 'unpacked');
   mkdirSync(unpacked);
-  const untar = spawnSync('tar', ['-xzf', download, '-C', unpacked], { encoding: 'utf8' });
+  const untar = spawnSync('tar', ['-xzf', file, '-C', unpacked], { encoding: 'utf8' });
   t.is(untar.status, 0, untar.stderr);
   t.deepEqual(readdirSync(unpacked), [name], 'one top folder');
   const bundle = join(unpacked, name);
@@ -124,7 +153,15 @@ test('an auditor downloads the bundle as a streamed .tar.gz that tar unpacks int
     if (path === 'README.md') t.is(withoutCreatedAt(http.bytes!), withoutCreatedAt(cli.bytes));
     else t.true(http.bytes!.equals(cli.bytes), `${path}: bytes`);
   }
-  t.true(statSync(download).size > 1_000_000, 'a realistic size');
+  t.true(statSync(file).size > 1_000_000, 'a realistic size');
+
+  // Downloads abandoned after their first bytes end their producers: more of them than MAX_BUNDLES_IN_FLIGHT, and the
+  // next download is still made (a producer left waiting for its reader would hold its place and answer BUNDLES_BUSY).
+  for (let abandoned = 0; abandoned < 3; abandoned++) {
+    t.is(await download(server, { abandon: true }), 200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  t.is(await download(server, { abandon: false }), 200, 'the next one is made, whole');
 });
 
 test('the bundle route refuses other roles, bad parameters and an empty range with a code, before any byte', async (t) => {
