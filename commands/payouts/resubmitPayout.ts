@@ -51,10 +51,11 @@ export async function resubmitPayout(
   if (unaccepted && loaded.state.status !== 'absent') {
     try {
       await provider.submit(loaded.state.payout);
-    } catch (error) {
+    } catch {
+      // Its own words stay out of the answer (they may name its hosts); the payout is unchanged either way.
       throw new CodedError(
         'PAYOUT_PROVIDER_UNAVAILABLE',
-        `the payout provider (${provider.name}) did not accept payout ${payoutId}: ${error instanceof Error ? error.message : String(error)}; it stays initiated, resubmit it later`,
+        `the payout provider (${provider.name}) did not accept payout ${payoutId}; it stays initiated, resubmit it later`,
         { payoutId },
       );
     }
