@@ -118,6 +118,47 @@ export async function heldOrderPayables(tx: ProjectionExecutor): Promise<Map<str
   return held;
 }
 
+/** An order's payout hold as the read side shows it (domain/holds). */
+export interface OrderHoldView {
+  orderId: string;
+  status: 'held' | 'released';
+  reason: string;
+  placedBy: string;
+  placedAt: string;
+  releasedBy: string | null;
+  releasedReason: string | null;
+  releasedAt: string | null;
+}
+
+/** Orders that have had a payout hold, of one status or both, in order id order after `after`. */
+export async function orderHoldPage(
+  tx: ProjectionExecutor,
+  filter: { status?: 'held' | 'released' | undefined; after?: string | undefined; limit?: number | undefined },
+): Promise<Page<OrderHoldView>> {
+  const limit = pageSize(filter.limit);
+  const { rows } = await tx.query<Record<string, string | null>>(
+    `SELECT order_id, status, reason, placed_by, placed_at, released_by, released_reason, released_at FROM order_holds
+     WHERE ($1::text IS NULL OR status = $1) AND order_id > $2 COLLATE "C"
+     ORDER BY order_id LIMIT $3`,
+    [filter.status ?? null, filter.after ?? '', limit + 1],
+  );
+  return pageOf(
+    rows,
+    limit,
+    (row) => ({
+      orderId: row['order_id']!,
+      status: row['status'] as OrderHoldView['status'],
+      reason: row['reason']!,
+      placedBy: row['placed_by']!,
+      placedAt: row['placed_at']!,
+      releasedBy: row['released_by'] ?? null,
+      releasedReason: row['released_reason'] ?? null,
+      releasedAt: row['released_at'] ?? null,
+    }),
+    (row) => row['order_id']!,
+  );
+}
+
 export interface PayoutView {
   payoutId: string;
   runId: string;

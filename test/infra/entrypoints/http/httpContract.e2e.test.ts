@@ -112,6 +112,7 @@ async function exerciseEverything(
   await call('POST', `/payouts/${first!.payoutId}/resubmit`, 'lead');
   await call('POST', `/orders/${o1}/hold`, 'lead', { reason: 'disputed' });
   await call('POST', `/orders/${o1}/release`, 'lead', { reason: 'cleared' });
+  await call('GET', '/payout-holds?status=released', 'auditor');
   const answer = JSON.stringify({
     eventId: 'pevt-c1',
     payoutId: first!.payoutId,

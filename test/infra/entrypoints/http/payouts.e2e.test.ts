@@ -285,6 +285,10 @@ test('finance holds an order with a reason: a payout run leaves what it put in t
     placed.body.events.map((event: { type: string; stream: string }) => [event.type, event.stream]),
     [['hold.placed', `hold-${held}`]],
   );
+  const holds = await server.request('GET', '/payout-holds?status=held', { as: 'auditor' });
+  t.is(holds.status, 200, holds.text);
+  t.like(holds.body, { items: [{ orderId: held, status: 'held', reason: reason.reason, placedBy: 'lead-1' }] });
+  t.is((await server.request('GET', '/payout-holds', { as: 'publisher' })).status, 403);
   await unchanged(t, server, 409, 'ORDER_ALREADY_HELD', () =>
     server.request('POST', hold, { as: 'operator', body: reason }),
   );
@@ -308,6 +312,14 @@ test('finance holds an order with a reason: a payout run leaves what it put in t
     released.body.events.map((event: { type: string }) => event.type),
     ['hold.released'],
   );
+  const after = await server.request('GET', '/payout-holds', { as: 'lead' });
+  t.like(after.body.items[0], {
+    orderId: held,
+    status: 'released',
+    releasedBy: 'operator-1',
+    releasedReason: 'the provider confirmed the payment',
+  });
+  t.deepEqual((await server.request('GET', '/payout-holds?status=held', { as: 'lead' })).body.items, []);
   const second = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
   t.deepEqual(amounts(second), { 'publisher-1': 1440, 'artist-7': 360 }, 'released: the held sale is paid');
   const trial = await server.request('GET', '/ledger/trial-balance', { as: 'auditor' });
