@@ -24,15 +24,19 @@ import type { Compression } from './objectStore.ts';
 /** The auditor's check script (bash and standard tools), shipped beside this file; the caller reads it. */
 export const AUDITOR_CHECK_SCRIPT_URL = new URL('./auditorCheck.sh', import.meta.url);
 
-/** Where the bundle is written: a new, empty folder (infra/adapters/files/bundleFolder.ts). */
+/**
+ * Where the bundle is written: a new, empty folder (infra/adapters/files/bundleFolder.ts),
+ * or a .tar.gz streamed as it is written (infra/adapters/files/bundleTarGzip.ts), whose
+ * writes resolve when the reader has taken the bytes: the bundle awaits each one.
+ */
 export interface BundleOutput {
   /** Where it is, for messages and the report. */
   readonly description: string;
   isEmpty(): boolean;
   /** Makes a folder (and its parents) at a `/`-separated path inside the bundle. */
-  makeFolder(path: string): void;
+  makeFolder(path: string): void | Promise<void>;
   /** Writes one file at a `/`-separated path inside the bundle, creating folders. */
-  write(path: string, content: Uint8Array | string, options?: { executable?: boolean }): void;
+  write(path: string, content: Uint8Array | string, options?: { executable?: boolean }): void | Promise<void>;
 }
 
 export interface BundleOptions {
@@ -116,7 +120,7 @@ async function copyBatches(options: BundleOptions, batches: readonly IndexedBatc
           'ARCHIVE_CHANGED',
           `${key} disappeared from ${options.store.description} while the bundle was made`,
         );
-      options.out.write(`batches/${key}`, bytes);
+      await options.out.write(`batches/${key}`, bytes);
     }
   }
 }
@@ -141,8 +145,8 @@ async function bundleProofs(
 ): Promise<Pick<BundleReport, 'proofs' | 'deliveryProofs' | 'skippedProofs'>> {
   const found = { ledger: [] as string[], delivery: [] as string[] };
   const skippedProofs: { name: string; reason: string }[] = [];
-  options.out.makeFolder('proofs');
-  options.out.makeFolder('delivery-proofs');
+  await options.out.makeFolder('proofs');
+  await options.out.makeFolder('delivery-proofs');
   for (const { name, text } of texts) {
     let proof: Record<string, unknown>;
     try {
@@ -162,7 +166,7 @@ async function bundleProofs(
       continue;
     }
     const folder = seqs.kind === 'delivery' ? 'delivery-proofs' : 'proofs';
-    options.out.write(`${folder}/${proofId}.json`, `${JSON.stringify(proof, null, 2)}\n`);
+    await options.out.write(`${folder}/${proofId}.json`, `${JSON.stringify(proof, null, 2)}\n`);
     found[seqs.kind].push(proofId);
   }
   return { proofs: found.ledger, deliveryProofs: found.delivery, skippedProofs };
@@ -204,7 +208,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     );
   const selected = among.filter((batch) => batch.toSeq >= range.fromSeq! && batch.fromSeq <= range.toSeq!);
   await copyBatches(options, selected);
-  options.out.write('signers.json', `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
+  await options.out.write('signers.json', `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
   const issued = options.issueProof ? await options.issueProof(range.fromSeq, range.toSeq) : undefined;
   const texts = [
     ...options.proofTexts,
@@ -227,7 +231,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     version: options.version,
   };
   // What the check script compares the batches with, so that a batch removed at either end is seen (archive/auditorCheck.sh).
-  options.out.write(
+  await options.out.write(
     'bundle.json',
     `${JSON.stringify(
       {
@@ -245,8 +249,8 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
       2,
     )}\n`,
   );
-  options.out.write('README.md', bundleReadme(facts, options.checkScript));
-  options.out.write(
+  await options.out.write('README.md', bundleReadme(facts, options.checkScript));
+  await options.out.write(
     'check.sh',
     `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${options.checkScript}`,
     { executable: true },

@@ -79,6 +79,8 @@ export interface LedgerReader {
   payees(filter: { currency?: string | undefined; after?: string | undefined; limit: number }): Promise<PayeeBalance[]>;
   /** Parties whose payouts open reconciliation discrepancies hold. */
   heldParties(): Promise<Set<string>>;
+  /** What orders on payout hold put in each payable, by payableKey (domain/payouts/payoutPlan.ts). */
+  heldOrderPayables(): Promise<Map<string, number>>;
   /** What the ledger expects a payment provider's report of the period to show, by type and reference. */
   providerExpectations(period: {
     fromTs: string;

@@ -54,6 +54,12 @@ export const COMMAND_ROLES = {
   RecordProof: FINANCE_ROLES,
   /** A payout run: one payout per party and currency, from its payables. */
   RunPayouts: FINANCE_ROLES,
+  /** Holding what one order put in the payables out of payout runs, with a reason (docs/DOMAIN.md, "Payouts"). */
+  PlaceOrderHold: FINANCE_ROLES,
+  /** Releasing that hold, with a reason: the next run pays it. */
+  ReleaseOrderHold: FINANCE_ROLES,
+  /** Recording that the payout provider accepted a payout: in a run, or when finance resubmits one it never accepted. */
+  SubmitPayout: FINANCE_ROLES,
   /** The payout provider's answer (its webhook, as Service), or finance recording it by hand. */
   RecordPayoutOutcome: SETTLEMENT_ROLES,
   /** Reconciling the ledger with a payment provider's report (docs/DOMAIN.md, "Reconciliation"). */

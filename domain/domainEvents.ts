@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { CodedError } from './errors.ts';
 import { deliveryEventSchemas, type DeliveryEvent } from './delivery/deliveryEvents.ts';
+import { holdEventSchemas, type HoldEvent } from './holds/holdEvents.ts';
 import { listingEventSchemas, type ListingEvent } from './catalog/listingEvents.ts';
 import { upgradeEventSchemas, type UpgradeEvent } from './governance/upgradeEvents.ts';
 import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
@@ -22,6 +23,7 @@ export type DomainEvent =
   | DeliveryEvent
   | LedgerEvent
   | PayoutEvent
+  | HoldEvent
   | ReconciliationEvent;
 export type DomainEventType = DomainEvent['type'];
 
@@ -33,6 +35,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...deliveryEventSchemas,
   ...ledgerEventSchemas,
   ...payoutEventSchemas,
+  ...holdEventSchemas,
   ...reconciliationEventSchemas,
 };
 

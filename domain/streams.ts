@@ -16,6 +16,8 @@ export const streams = {
   payout: (payoutId: string) => `payout-${payoutId}`,
   reconciliation: (reconciliationId: string) => `reconciliation-${reconciliationId}`,
   delivery: (orderId: string) => `delivery-${orderId}`,
+  /** A payout hold on an order (domain/holds). */
+  hold: (orderId: string) => `hold-${orderId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -47,9 +49,13 @@ export function streamOf(event: DomainEvent): string {
     case 'ledger.proof_issued':
       return streams.proof(event.data.proofId);
     case 'payout.initiated':
+    case 'payout.submitted':
     case 'payout.settled':
     case 'payout.failed':
       return streams.payout(event.data.payoutId);
+    case 'hold.placed':
+    case 'hold.released':
+      return streams.hold(event.data.orderId);
     case 'reconciliation.recorded':
     case 'reconciliation.discrepancies_found':
     case 'reconciliation.discrepancy_resolved':

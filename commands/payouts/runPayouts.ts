@@ -2,7 +2,10 @@
  * RunPayouts: one payout per party and currency whose payables (less what it
  * owes the platform) reach the minimum. Each payout is its own stream,
  * `payout-<payoutId>`, appended with its ledger posting (payables → payouts
- * in transit), then handed to the payout provider. The payables are read
+ * in transit), then handed to the payout provider; those it accepted are
+ * recorded so (`payout.submitted`, one append per chunk), the others stay
+ * unaccepted until finance resubmits them (commands/payouts/resubmitPayout.ts).
+ * The payables are read
  * from the ledger's balances; a payable that moved since is caught by the
  * must-not-go-negative rule in the append, so a run never pays more than the
  * payable holds. Run again, it finds nothing left to pay and appends nothing.
@@ -105,6 +108,51 @@ async function decideChunk(
   return appends;
 }
 
+/** payout.submitted for each payout the provider accepted, unless its answer (a quick webhook) came first. */
+async function decideSubmissions(
+  deps: CommandDeps,
+  context: CommandContext,
+  payouts: readonly PayoutInitiated[],
+): Promise<StreamAppend[]> {
+  const appends: StreamAppend[] = [];
+  for (const payout of payouts) {
+    const stream = streams.payout(payout.payoutId);
+    const loaded = await loadStream(deps.store, stream, payoutDecider, PAYOUT_EVENT_TYPES);
+    if (loaded.state.status !== 'initiated' || loaded.state.submitted) continue;
+    appends.push(
+      await decideStream(deps.store, stream, payoutDecider, PAYOUT_EVENT_TYPES, {
+        type: 'SubmitPayout',
+        actor: context.actor,
+        provider: deps.payouts.provider.name,
+      }),
+    );
+  }
+  return appends;
+}
+
+/**
+ * Records the acceptances of one chunk. The money has gone to the provider by
+ * then, so a refused append (signing down) does not fail the run: those
+ * payouts stay unaccepted in the chain, and resubmitting them records it (the
+ * provider takes the payout id as its idempotency key, so it pays once).
+ */
+async function recordSubmissions(
+  deps: CommandDeps,
+  context: CommandContext,
+  input: unknown,
+  accepted: readonly PayoutInitiated[],
+): Promise<CommandResult | undefined> {
+  if (accepted.length === 0) return undefined;
+  try {
+    return await execute(deps, context, { operation: 'runPayouts', input }, () =>
+      decideSubmissions(deps, context, accepted),
+    );
+  } catch (error) {
+    if (error instanceof CodedError) return undefined;
+    throw error;
+  }
+}
+
 async function submitAll(provider: PayoutProvider, payouts: readonly PayoutInitiated[]): Promise<Set<string>> {
   const submitted = new Set<string>();
   for (const payout of payouts) {
@@ -143,12 +191,16 @@ export async function runPayouts(
     runId,
     payouts: [],
   };
-  // Parties an open reconciliation discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation").
+  // Parties an open reconciliation discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation");
+  // what orders on hold put in the payables stays there (docs/DOMAIN.md, "Payouts").
   const heldParties = await deps.ledger.heldParties();
+  const heldPayables = await deps.ledger.heldOrderPayables();
   let after: string | undefined;
   for (let seen = 0; seen < MAX_PAYOUTS_PER_RUN; seen += MAX_PAYOUTS_PER_APPEND) {
     const payees = await deps.ledger.payees({ currency: parsed.currency, after, limit: MAX_PAYOUTS_PER_APPEND });
-    const payouts = planPayouts(payees, { minimumMinor, heldParties }).map((planned) => payoutOf(runId, planned));
+    const payouts = planPayouts(payees, { minimumMinor, heldParties, heldPayables }).map((planned) =>
+      payoutOf(runId, planned),
+    );
     if (payouts.length > 0) {
       const chunk = await execute(deps, chunkContext, { operation: 'runPayouts', input }, (attempt) =>
         decideChunk(deps, chunkContext, payouts, attempt),
@@ -156,9 +208,13 @@ export async function runPayouts(
       const recorded = new Set(chunk.events.filter((e) => e.type === 'payout.initiated').map((e) => e.stream));
       const fresh = payouts.filter((payout) => recorded.has(streams.payout(payout.payoutId)));
       const submitted = await submitAll(deps.payouts.provider, fresh);
-      result.seqs.push(...chunk.seqs);
-      result.events.push(...chunk.events);
-      Object.assign(result.versions, chunk.versions);
+      const accepted = fresh.filter((payout) => submitted.has(payout.payoutId));
+      const submissions = await recordSubmissions(deps, chunkContext, input, accepted);
+      for (const appended of submissions ? [chunk, submissions] : [chunk]) {
+        result.seqs.push(...appended.seqs);
+        result.events.push(...appended.events);
+        Object.assign(result.versions, appended.versions);
+      }
       for (const payout of fresh)
         result.payouts.push({
           payoutId: payout.payoutId,

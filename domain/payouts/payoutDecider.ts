@@ -5,9 +5,12 @@
  *       │
  *       └──────failed───▶ failed   (the money is owed again; a later run pays it)
  *
- * The same answer from the provider twice is a no-op (a redelivered webhook);
- * the other answer after one was recorded is refused. The provider's amount
- * and currency must be the payout's.
+ * Beside the status, whether the provider accepted it (`payout.submitted`,
+ * once): until then finance may resubmit it, with the same payout id, which
+ * the provider takes as its idempotency key. A settled or failed payout is
+ * not submitted again. The same answer from the provider twice is a no-op (a
+ * redelivered webhook); the other answer after one was recorded is refused.
+ * The provider's amount and currency must be the payout's.
  */
 import { ACCOUNTS, parseAccount } from '../ledger/accounts.ts';
 import { requireRole, type Actor } from '../actor.ts';
@@ -23,6 +26,8 @@ export type PayoutOutcome = 'settled' | 'failed';
 
 export type PayoutCommand =
   | { type: 'InitiatePayout'; actor: Actor; payout: PayoutInitiated }
+  /** The provider accepted the payout (`provider` is its name). */
+  | { type: 'SubmitPayout'; actor: Actor; provider: string }
   | {
       type: 'RecordPayoutOutcome';
       actor: Actor;
@@ -34,7 +39,13 @@ export type PayoutCommand =
     };
 
 export type PayoutStatus = 'initiated' | PayoutOutcome;
-export type PayoutState = { status: 'absent' } | { status: PayoutStatus; payout: PayoutInitiated };
+export type PayoutState =
+  | { status: 'absent' }
+  | {
+      status: PayoutStatus;
+      payout: PayoutInitiated;
+      /** The provider accepted it (payout.submitted). */ submitted: boolean;
+    };
 
 /** The payable accounts a payout to `partyId` may drain. */
 export function payableAccountsOf(partyId: string): string[] {
@@ -100,6 +111,24 @@ function initiate(command: Extract<PayoutCommand, { type: 'InitiatePayout' }>, s
   });
 }
 
+function submit(command: Extract<PayoutCommand, { type: 'SubmitPayout' }>, state: PayoutState): PayoutEvent[] {
+  requireRole(command.actor, COMMAND_ROLES.SubmitPayout, 'submitting a payout');
+  requireId(command.provider, 'provider');
+  if (state.status === 'absent') throw new CodedError('PAYOUT_NOT_FOUND', 'no such payout');
+  const { payoutId } = state.payout;
+  if (state.status !== 'initiated')
+    throw new CodedError(
+      'PAYOUT_ALREADY_DECIDED',
+      `payout ${payoutId} is already ${state.status}: it is not submitted again`,
+      {
+        payoutId,
+        status: state.status,
+      },
+    );
+  if (state.submitted) return [];
+  return [{ type: 'payout.submitted', data: { payoutId, provider: command.provider } }];
+}
+
 function recordOutcome(
   command: Extract<PayoutCommand, { type: 'RecordPayoutOutcome' }>,
   state: PayoutState,
@@ -153,6 +182,8 @@ export const payoutDecider: Decider<PayoutCommand, PayoutEvent, PayoutState> = {
     switch (command.type) {
       case 'InitiatePayout':
         return initiate(command, state);
+      case 'SubmitPayout':
+        return submit(command, state);
       case 'RecordPayoutOutcome':
         return recordOutcome(command, state);
       default:
@@ -162,11 +193,14 @@ export const payoutDecider: Decider<PayoutCommand, PayoutEvent, PayoutState> = {
   evolve(state, event) {
     switch (event.type) {
       case 'payout.initiated':
-        return { status: 'initiated', payout: event.data };
+        return { status: 'initiated', payout: event.data, submitted: false };
+      case 'payout.submitted':
+        if (state.status === 'absent') return state;
+        return { ...state, submitted: true };
       case 'payout.settled':
       case 'payout.failed':
         if (state.status === 'absent') return state;
-        return { status: event.type === 'payout.settled' ? 'settled' : 'failed', payout: state.payout };
+        return { ...state, status: event.type === 'payout.settled' ? 'settled' : 'failed' };
       default:
         return assertNever(event, 'payout event');
     }

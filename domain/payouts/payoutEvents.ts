@@ -1,7 +1,7 @@
 /**
  * Events of a payout (stream `payout-<payoutId>`): money the platform owes a
  * party (a seller or a royalty holder) leaves its payables for the payout
- * provider, then the provider says whether it arrived.
+ * provider, the provider accepts it, then says whether it arrived.
  */
 import { z } from 'zod';
 import { ACCOUNT_PATTERN } from '../ledger/accounts.ts';
@@ -31,6 +31,12 @@ export const payoutInitiatedSchema = z.strictObject({
 });
 export type PayoutInitiated = z.infer<typeof payoutInitiatedSchema>;
 
+/** The payout provider accepted the payout (in its run, or resubmitted by finance); its answer comes later. */
+export const payoutSubmittedSchema = z.strictObject({
+  payoutId: idSchema,
+  /** The provider's name (`PayoutProvider.name`). */
+  provider: idSchema,
+});
 export const payoutSettledSchema = z.strictObject({
   payoutId: idSchema,
   providerEventId: idSchema,
@@ -45,11 +51,13 @@ export const payoutFailedSchema = z.strictObject({
 
 export type PayoutEvent =
   | { type: 'payout.initiated'; data: PayoutInitiated }
+  | { type: 'payout.submitted'; data: z.infer<typeof payoutSubmittedSchema> }
   | { type: 'payout.settled'; data: z.infer<typeof payoutSettledSchema> }
   | { type: 'payout.failed'; data: z.infer<typeof payoutFailedSchema> };
 
 export const payoutEventSchemas = {
   'payout.initiated': payoutInitiatedSchema,
+  'payout.submitted': payoutSubmittedSchema,
   'payout.settled': payoutSettledSchema,
   'payout.failed': payoutFailedSchema,
 } as const;

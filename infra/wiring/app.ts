@@ -29,7 +29,7 @@ import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQuer
 import { openBlobStore } from './blobStores.ts';
 import { sqlProofStore } from '../adapters/sql/proofDocuments.ts';
 import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
-import { balancesOf, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
+import { balancesOf, heldOrderPayables, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
 import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
 import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
 
@@ -74,6 +74,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       balances: (accounts, currency) => balancesOf(runtime.db, accounts, currency),
       payees: (filter) => payeeBalances(runtime.db, filter),
       heldParties: () => heldParties(runtime.db),
+      heldOrderPayables: () => heldOrderPayables(runtime.db),
       providerExpectations: (period) => providerExpectations(runtime.db, config.defaultChain, period),
     },
     proofs: sqlProofStore(runtime.db),

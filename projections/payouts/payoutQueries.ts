@@ -8,7 +8,7 @@ import { PAYOUT_READERS } from '../../domain/authorization.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { ACCOUNTS, normalBalance, requireAccount } from '../../domain/ledger/accounts.ts';
 import { formatMinor } from '../../domain/money.ts';
-import type { PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
+import { payableKey, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
 import { pageOf, pageSize, type Page } from '../page.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
 
@@ -82,6 +82,83 @@ export async function payeeBalances(
   }));
 }
 
+/** Payable accounts (per currency) that held orders have put money in, read at once by a run. */
+export const MAX_HELD_PAYABLES = 10_000;
+
+/**
+ * What the orders on hold (order_holds) put in each seller and royalty
+ * payable, net of their reversals, by payableKey (domain/payouts/payoutPlan.ts):
+ * a payout run leaves it there. More than MAX_HELD_PAYABLES is refused
+ * rather than cut short, which would pay held money.
+ */
+export async function heldOrderPayables(tx: ProjectionExecutor): Promise<Map<string, number>> {
+  const { rows } = await tx.query<{ account: string; currency: string; held_minor: string | number }>(
+    `SELECT e.account, e.currency,
+       sum(CASE WHEN e.direction = 'credit' THEN e.amount_minor ELSE -e.amount_minor END) AS held_minor
+     FROM order_holds h
+     JOIN ledger_transactions t ON t.order_id = h.order_id
+     JOIN ledger_entries e ON e.transaction_id = t.transaction_id
+     WHERE h.status = 'held' AND (starts_with(e.account, $1) OR starts_with(e.account, $2))
+     GROUP BY e.account, e.currency
+     ORDER BY e.account, e.currency
+     LIMIT $3`,
+    [SELLER_PREFIX, ROYALTY_PREFIX, MAX_HELD_PAYABLES + 1],
+  );
+  if (rows.length > MAX_HELD_PAYABLES)
+    throw new CodedError(
+      'TOO_MANY_ORDER_HOLDS',
+      `the orders on hold reach more than ${MAX_HELD_PAYABLES} payables: release some before a payout run`,
+      { maxPayables: MAX_HELD_PAYABLES },
+    );
+  const held = new Map<string, number>();
+  for (const row of rows) {
+    const minor = Number(row.held_minor);
+    if (minor > 0) held.set(payableKey(row.account, row.currency), minor);
+  }
+  return held;
+}
+
+/** An order's payout hold as the read side shows it (domain/holds). */
+export interface OrderHoldView {
+  orderId: string;
+  status: 'held' | 'released';
+  reason: string;
+  placedBy: string;
+  placedAt: string;
+  releasedBy: string | null;
+  releasedReason: string | null;
+  releasedAt: string | null;
+}
+
+/** Orders that have had a payout hold, of one status or both, in order id order after `after`. */
+export async function orderHoldPage(
+  tx: ProjectionExecutor,
+  filter: { status?: 'held' | 'released' | undefined; after?: string | undefined; limit?: number | undefined },
+): Promise<Page<OrderHoldView>> {
+  const limit = pageSize(filter.limit);
+  const { rows } = await tx.query<Record<string, string | null>>(
+    `SELECT order_id, status, reason, placed_by, placed_at, released_by, released_reason, released_at FROM order_holds
+     WHERE ($1::text IS NULL OR status = $1) AND order_id > $2 COLLATE "C"
+     ORDER BY order_id LIMIT $3`,
+    [filter.status ?? null, filter.after ?? '', limit + 1],
+  );
+  return pageOf(
+    rows,
+    limit,
+    (row) => ({
+      orderId: row['order_id']!,
+      status: row['status'] as OrderHoldView['status'],
+      reason: row['reason']!,
+      placedBy: row['placed_by']!,
+      placedAt: row['placed_at']!,
+      releasedBy: row['released_by'] ?? null,
+      releasedReason: row['released_reason'] ?? null,
+      releasedAt: row['released_at'] ?? null,
+    }),
+    (row) => row['order_id']!,
+  );
+}
+
 export interface PayoutView {
   payoutId: string;
   runId: string;
@@ -97,11 +174,13 @@ export interface PayoutView {
   failureReason: string | null;
   initiatedSeq: number;
   initiatedAt: string;
+  /** When the provider was recorded accepting it (payout.submitted); null: it may be resubmitted while initiated. */
+  submittedAt: string | null;
   decidedAt: string | null;
 }
 
 const PAYOUT_COLUMNS = `payout_id, run_id, party_id, currency, amount_minor, netted_minor, status, ledger_transaction_id,
-  provider_event_id, failure_reason, initiated_seq, initiated_at, decided_at`;
+  provider_event_id, failure_reason, initiated_seq, initiated_at, submitted_at, decided_at`;
 
 function payoutOf(row: Record<string, unknown>): PayoutView {
   const currency = row['currency'] as string;
@@ -120,6 +199,7 @@ function payoutOf(row: Record<string, unknown>): PayoutView {
     failureReason: row['failure_reason'] as string | null,
     initiatedSeq: Number(row['initiated_seq']),
     initiatedAt: row['initiated_at'] as string,
+    submittedAt: row['submitted_at'] as string | null,
     decidedAt: row['decided_at'] as string | null,
   };
 }

@@ -1,9 +1,13 @@
 /**
  * Payouts: one row per payout, with its status (initiated, settled, failed),
- * the run it belongs to and the provider's answer. The money itself is in
+ * the run it belongs to, when the provider accepted it (null: not recorded as
+ * accepted, so finance may resubmit it) and the provider's answer; and one
+ * row per order that has had a payout hold (domain/holds), held or released,
+ * with the last reason given. The money itself is in
  * the ledger (projections/ledger), posted in the same append.
  */
 import { assertNever } from '../../domain/errors.ts';
+import type { HoldEvent } from '../../domain/holds/holdEvents.ts';
 import type { PayoutEvent } from '../../domain/payouts/payoutEvents.ts';
 import { foldRows, requireRow, type RowFold } from '../foldRows.ts';
 import type { Projection } from '../projection.ts';
@@ -27,6 +31,8 @@ export const PAYOUTS_TABLE: TableSpec = {
     initiated_at: 'text',
     decided_seq: 'int8',
     decided_at: 'text',
+    submitted_seq: 'int8',
+    submitted_at: 'text',
   },
 };
 
@@ -52,8 +58,12 @@ const payoutFold: RowFold<PayoutEvent> = {
           initiated_at: record.ts,
           decided_seq: null,
           decided_at: null,
+          submitted_seq: null,
+          submitted_at: null,
         };
       }
+      case 'payout.submitted':
+        return { ...requireRow(row, record), submitted_seq: record.seq, submitted_at: record.ts };
       case 'payout.settled':
       case 'payout.failed':
         return {
@@ -70,12 +80,82 @@ const payoutFold: RowFold<PayoutEvent> = {
   },
 };
 
+export const ORDER_HOLDS_TABLE: TableSpec = {
+  name: 'order_holds',
+  key: ['order_id'],
+  columns: {
+    order_id: 'text',
+    status: 'text',
+    reason: 'text',
+    placed_by: 'text',
+    placed_seq: 'int8',
+    placed_at: 'text',
+    released_by: 'text',
+    released_reason: 'text',
+    released_seq: 'int8',
+    released_at: 'text',
+  },
+};
+
+const holdFold: RowFold<HoldEvent> = {
+  spec: ORDER_HOLDS_TABLE,
+  keyOf: (event) => ({ order_id: event.data.orderId }),
+  evolve(row, event, record) {
+    switch (event.type) {
+      case 'hold.placed':
+        // Placed again after a release: the new hold replaces the old row.
+        return {
+          order_id: event.data.orderId,
+          status: 'held',
+          reason: event.data.reason,
+          placed_by: event.data.placedBy,
+          placed_seq: record.seq,
+          placed_at: record.ts,
+          released_by: null,
+          released_reason: null,
+          released_seq: null,
+          released_at: null,
+        };
+      case 'hold.released':
+        return {
+          ...requireRow(row, record),
+          status: 'released',
+          released_by: event.data.releasedBy,
+          released_reason: event.data.reason,
+          released_seq: record.seq,
+          released_at: record.ts,
+        };
+      default:
+        return assertNever(event, 'hold event');
+    }
+  },
+};
+
+const HOLD_EVENT_TYPES: ReadonlySet<string> = new Set(['hold.placed', 'hold.released']);
+
 export const payoutsProjection: Projection = {
   name: 'payouts',
-  version: 1,
-  tables: [PAYOUTS_TABLE],
-  eventTypes: new Set(['payout.initiated', 'payout.settled', 'payout.failed']),
+  // 2: payout.submitted (submitted_seq, submitted_at) and the order_holds table (migration 0008).
+  version: 2,
+  tables: [PAYOUTS_TABLE, ORDER_HOLDS_TABLE],
+  eventTypes: new Set([
+    'payout.initiated',
+    'payout.submitted',
+    'payout.settled',
+    'payout.failed',
+    'hold.placed',
+    'hold.released',
+  ]),
   async apply(tx, records) {
-    await foldRows(tx, payoutFold, records);
+    await foldRows(
+      tx,
+      payoutFold,
+      records.filter((record) => !HOLD_EVENT_TYPES.has(record.event.type)),
+    );
+    await foldRows(
+      tx,
+      holdFold,
+      records.filter((record) => HOLD_EVENT_TYPES.has(record.event.type)),
+    );
   },
 };

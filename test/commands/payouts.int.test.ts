@@ -86,7 +86,12 @@ for (const engine of ENGINES) {
       'one payout per party, of what it was owed',
     );
     t.true(run.payouts.every((payout) => payout.submitted && payout.nettedMinor === 0));
-    t.is(run.events.length, run.payouts.length * 2, 'each payout is recorded with its ledger posting');
+    t.is(
+      run.events.length,
+      run.payouts.length * 3,
+      'each payout is recorded with its ledger posting, and the provider accepting it',
+    );
+    t.is(run.events.filter((event) => event.type === 'payout.submitted').length, run.payouts.length);
     for (const amount of (await payables(app.test.db)).values()) t.is(amount, 0, 'every payable drained');
     for (const payout of run.payouts)
       t.is(await balance(app.test.db, ACCOUNTS.payoutsInTransit(payout.partyId)), payout.amountMinor);

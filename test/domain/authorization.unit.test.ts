@@ -17,6 +17,7 @@ import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
 import { proofDecider } from '../../domain/ledger/proofDecider.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
+import { holdDecider } from '../../domain/holds/holdDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
 import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
 import { reconciliationDecider } from '../../domain/reconciliation/reconciliationDecider.ts';
@@ -272,6 +273,11 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
     ledgerDecider.decide({ type: 'PostLedgerTransaction', actor, transaction }, ledgerDecider.initialState),
   RecordProof: (actor) => proofDecider.decide({ type: 'RecordProof', actor, proof }, proofDecider.initialState),
   RunPayouts: (actor) => payoutDecider.decide({ type: 'InitiatePayout', actor, payout }, payoutDecider.initialState),
+  PlaceOrderHold: (actor) =>
+    holdDecider.decide({ type: 'PlaceOrderHold', actor, orderId: 'o1', reason: 'disputed' }, holdDecider.initialState),
+  ReleaseOrderHold: (actor) =>
+    holdDecider.decide({ type: 'ReleaseOrderHold', actor, orderId: 'o1', reason: 'cleared' }, { status: 'held' }),
+  SubmitPayout: (actor) => payoutDecider.decide({ type: 'SubmitPayout', actor, provider: 'sandbox' }, initiated),
   Reconcile: (actor) =>
     reconciliationDecider.decide(
       { type: 'RecordReconciliation', actor, recorded: reconciliation, discrepancies: [discrepancy] },
@@ -327,6 +333,9 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   postLedgerTransaction: 'PostLedgerTransaction',
   issueLedgerProof: 'RecordProof',
   runPayouts: 'RunPayouts',
+  resubmitPayout: 'SubmitPayout',
+  placeOrderHold: 'PlaceOrderHold',
+  releaseOrderHold: 'ReleaseOrderHold',
   recordPayoutOutcome: 'RecordPayoutOutcome',
   reconcile: 'Reconcile',
   resolveDiscrepancy: 'ResolveDiscrepancy',

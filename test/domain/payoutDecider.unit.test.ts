@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { checkTransaction } from '../../domain/ledger/ledgerDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
 import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
-import { planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
+import { payableKey, planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
 import { failurePosting, initiationPosting, settlementPosting } from '../../domain/payouts/payoutPostings.ts';
 import { given } from '../helpers/given.ts';
 import { operator, paymentService, publisher } from '../helpers/fixtures.ts';
@@ -94,6 +94,48 @@ test('the provider settles or fails an initiated payout once; the other answer a
     .thenRejects(t, 'FORBIDDEN_ROLE');
 });
 
+test('a payout the provider has not accepted is recorded submitted once; a settled or failed one is not submitted again', (t) => {
+  const submit = (actor = operator) => ({ type: 'SubmitPayout' as const, actor, provider: 'sandbox' });
+  const submitted = { type: 'payout.submitted' as const, data: { payoutId: 'po-1', provider: 'sandbox' } };
+  given(payoutDecider, initiated).when(submit()).then(t, [submitted]);
+  given(payoutDecider, [...initiated, submitted])
+    .when(submit())
+    .then(t, []);
+  given(payoutDecider).when(submit()).thenRejects(t, 'PAYOUT_NOT_FOUND');
+  given(payoutDecider, initiated).when(submit(publisher)).thenRejects(t, 'FORBIDDEN_ROLE');
+  for (const decided of [
+    {
+      type: 'payout.settled' as const,
+      data: { payoutId: 'po-1', providerEventId: 'e', ledgerTransactionId: 'payout-settled-po-1' },
+    },
+    {
+      type: 'payout.failed' as const,
+      data: {
+        payoutId: 'po-1',
+        providerEventId: 'e',
+        reason: 'closed account',
+        ledgerTransactionId: 'payout-failed-po-1',
+      },
+    },
+  ]) {
+    given(payoutDecider, [...initiated, decided])
+      .when(submit())
+      .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+    given(payoutDecider, [...initiated, submitted, decided])
+      .when(submit())
+      .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+  }
+  // Accepted, the provider's answer is recorded as before.
+  given(payoutDecider, [...initiated, submitted])
+    .when(answer('settled'))
+    .then(t, [
+      {
+        type: 'payout.settled',
+        data: { payoutId: 'po-1', providerEventId: 'evt-1', ledgerTransactionId: 'payout-settled-po-1' },
+      },
+    ]);
+});
+
 test('a payout posts balanced transactions: payables to in transit, in transit to the provider, or all of it back', (t) => {
   const posted = [initiationPosting(payout), settlementPosting(payout), failurePosting(payout)];
   for (const transaction of posted) t.notThrows(() => checkTransaction(transaction));
@@ -114,6 +156,43 @@ test('a payout posts balanced transactions: payables to in transit, in transit t
       ['asset:party-receivable:seller-1', 'debit', 200],
       ['liability:payouts-in-transit:seller-1', 'debit', 1000],
     ],
+  );
+});
+
+test('a plan leaves in each payable what held orders put there, and pays the rest', (t) => {
+  const seller = 'liability:seller-payable:p';
+  const royalty = 'liability:royalty-payable:p';
+  const payee: PayeeBalance = {
+    partyId: 'p',
+    currency: 'EUR',
+    payables: [
+      { account: seller, balanceMinor: 1000 },
+      { account: royalty, balanceMinor: 300 },
+    ],
+    receivableMinor: 100,
+  };
+  t.deepEqual(planPayouts([payee], { minimumMinor: 1, heldPayables: new Map([[payableKey(seller, 'EUR'), 400]]) }), [
+    {
+      partyId: 'p',
+      currency: 'EUR',
+      amountMinor: 800,
+      sources: [
+        { account: seller, amountMinor: 600 },
+        { account: royalty, amountMinor: 300 },
+      ],
+      nettedMinor: 100,
+    },
+  ]);
+  const allHeld = new Map([
+    [payableKey(seller, 'EUR'), 1000],
+    [payableKey(royalty, 'EUR'), 5000],
+  ]);
+  t.deepEqual(planPayouts([payee], { minimumMinor: 1, heldPayables: allHeld }), [], 'all of it held: no payout');
+  t.is(
+    planPayouts([payee], { minimumMinor: 1, heldPayables: new Map([[payableKey(seller, 'USD'), 1000]]) })[0]!
+      .amountMinor,
+    1200,
+    'a hold in another currency holds nothing here',
   );
 });
 

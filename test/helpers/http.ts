@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Signer } from '../../chain/signer.ts';
+import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
 import { openApp, type App } from '../../infra/wiring/app.ts';
 import { newToken, tokenDigest } from '../../infra/entrypoints/http/auth/tokens.ts';
 import { loadServeConfig } from '../../infra/wiring/httpConfig.ts';
@@ -76,6 +77,8 @@ export interface TestServerOptions {
   jwksKeys?: JWTVerifyGetKey;
   /** An existing database (a second server on the same one). */
   test?: TestDatabase;
+  /** Instead of the configured payout provider (one that fails on demand). */
+  payoutProvider?: PayoutProvider;
 }
 
 export async function send(
@@ -124,7 +127,11 @@ export async function testServer(t: ExecutionContext, options: TestServerOptions
   const signer = options.wrapSigner
     ? options.wrapSigner(openLocalSigner({ dataDir, registryPath: serve.config.signersPath, production: false }).signer)
     : options.signer;
-  const app = await openApp(serve.config, { db: test.db, ...(signer ? { signer } : {}) });
+  const app = await openApp(serve.config, {
+    db: test.db,
+    ...(signer ? { signer } : {}),
+    ...(options.payoutProvider ? { payoutProvider: options.payoutProvider } : {}),
+  });
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -8,7 +8,9 @@ export function bundleFolder(directory: string): BundleOutput {
   return {
     description: directory,
     isEmpty: () => !existsSync(directory) || readdirSync(directory).length === 0,
-    makeFolder: (path) => mkdirSync(at(path), { recursive: true }),
+    makeFolder(path) {
+      mkdirSync(at(path), { recursive: true });
+    },
     write(path, content, options = {}) {
       mkdirSync(dirname(at(path)), { recursive: true });
       writeFileSync(at(path), content, options.executable ? { mode: 0o755 } : {});

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { SignedProof } from '../../../chain/proof.ts';
 import type { ProofStore } from '../../../commands/command.ts';
+import { deliveryProofsMeeting } from '../../../projections/delivery/deliveryQueries.ts';
 import type { SqlExecutor } from './sql.ts';
 
 /** Proof documents one read returns. */
@@ -137,4 +138,29 @@ export async function proofDocumentsMeeting(
     [chain, fromTs, toTs, MAX_PROOF_DOCUMENTS],
   );
   return rows.map(storedOf);
+}
+
+/**
+ * The texts an audit bundle considers from the database: the stored proofs of
+ * the period, a day either side (the bundle keeps those its batches hold).
+ * `chainbook audit-bundle` and GET /audit/bundle read the same ones.
+ */
+export async function bundleProofTexts(
+  db: SqlExecutor,
+  chain: string,
+  fromTs: string,
+  toTs: string,
+): Promise<{ name: string; text: string }[]> {
+  const dayMs = 86_400_000;
+  const from = new Date(Date.parse(fromTs) - dayMs).toISOString();
+  const to = new Date(Date.parse(toTs) + dayMs).toISOString();
+  const stored = await proofDocumentsMeeting(db, chain, from, to);
+  // Delivery proofs are rebuilt from the chain by the delivery projection: always what the chain says.
+  const deliveries = await deliveryProofsMeeting(db, from, to);
+  return [
+    ...stored
+      .filter((proof) => proof.matchesChain)
+      .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
+    ...deliveries.map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
+  ];
 }

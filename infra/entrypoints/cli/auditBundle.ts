@@ -12,7 +12,6 @@ import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
 import { RFC3339_PATTERN } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { writeAuditBundle, type BundleReport } from '../../../archive/auditBundle.ts';
-import { deliveryProofsMeeting } from '../../../projections/delivery/deliveryQueries.ts';
 import { auditorCheckScript, bundleFolder, proofTextsIn } from '../../adapters/files/bundleFolder.ts';
 import { zlibCompression } from '../../adapters/objectStores/gzip.ts';
 import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
@@ -24,7 +23,7 @@ import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, parseCount, UsageError } from './io.ts';
 import { openDatabaseSource } from './sources.ts';
-import { proofDocumentsMeeting, unstoredProofsIn } from '../../adapters/sql/proofDocuments.ts';
+import { bundleProofTexts, unstoredProofsIn } from '../../adapters/sql/proofDocuments.ts';
 import type { SqlDatabase } from '../../adapters/sql/sql.ts';
 
 interface BundleCommandOptions {
@@ -88,27 +87,9 @@ async function proofDatabase(config: Config): Promise<SqlDatabase | undefined> {
   }
 }
 
-/** The documents the database kept of proofs in the period (a day either side: the bundle keeps those its batches hold). */
+/** The documents the database kept of proofs in the period (infra/adapters/sql/proofDocuments.ts). */
 async function storedProofTexts(db: SqlDatabase | undefined, chain: string, fromTs: string, toTs: string) {
-  if (db === undefined) return [];
-  const dayMs = 86_400_000;
-  const stored = await proofDocumentsMeeting(
-    db,
-    chain,
-    new Date(Date.parse(fromTs) - dayMs).toISOString(),
-    new Date(Date.parse(toTs) + dayMs).toISOString(),
-  );
-  const deliveries = await deliveryProofsMeeting(
-    db,
-    new Date(Date.parse(fromTs) - dayMs).toISOString(),
-    new Date(Date.parse(toTs) + dayMs).toISOString(),
-  );
-  return [
-    ...stored
-      .filter((proof) => proof.matchesChain)
-      .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
-    ...deliveries.map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
-  ];
+  return db === undefined ? [] : bundleProofTexts(db, chain, fromTs, toTs);
 }
 
 /** Proofs the chain recorded in the bundle's range whose document nobody kept: left out, and said so. */

@@ -75,6 +75,8 @@ const NOT_FOUND = [
   'ARCHIVE_OBJECT_NOT_FOUND',
   'DISCREPANCY_NOT_FOUND',
   'DELIVERY_NOT_FOUND',
+  // GET /audit/bundle: the archive holds no batch, or no record, of the range (archive/auditBundle.ts).
+  'BUNDLE_RANGE_EMPTY',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -111,6 +113,9 @@ const CONFLICT = [
   'PROOF_EXISTS',
   'PAYOUT_EXISTS',
   'PAYOUT_ALREADY_DECIDED',
+  'ORDER_ALREADY_HELD',
+  'ORDER_NOT_HELD',
+  'TOO_MANY_ORDER_HOLDS',
   'RECONCILIATION_EXISTS',
   'DISCREPANCY_ALREADY_RESOLVED',
   // Delivery (commands/delivery/deliverOrder.ts): the order or its delivery is not there yet, or not any more.
@@ -128,6 +133,9 @@ const CONFLICT = [
   'SIGNER_NOT_IN_USE',
   'SIGNER_IN_USE',
   'REPLAY_TARGET_NOT_EMPTY',
+  // GET /audit/bundle: the archive fails verification (details name the record), or lost a batch while it was bundled.
+  'ARCHIVE_VERIFICATION_FAILED',
+  'ARCHIVE_CHANGED',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */
 const UNPROCESSABLE = [
@@ -177,6 +185,8 @@ const UNAVAILABLE = [
   'DELIVERY_FAILED',
   'DELIVERY_KEY_UNAVAILABLE',
   'DELIVERY_UNAVAILABLE',
+  'PAYOUT_PROVIDER_UNAVAILABLE',
+  'BUNDLES_BUSY',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;

@@ -28,6 +28,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
 import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { archiveRoutes } from './routes/archive.ts';
+import { auditBundleRoutes } from './routes/auditBundle.ts';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -40,6 +41,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...payoutRoutes,
   ...reconciliationRoutes,
   ...archiveRoutes,
+  ...auditBundleRoutes,
   ...governanceRoutes,
   ...chainRoutes,
 ];
@@ -280,13 +282,14 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
     };
     const result = await spec.handle(routeRequest, services);
     response.status(result.status ?? 200);
-    if (result.headers) response.set(result.headers);
+    // A stream's headers (an attachment's name) go with its first byte: a failure before it is an error answer without them.
+    if (result.headers && !result.stream) response.set(result.headers);
     if (result.text) {
       response.type(result.text.contentType).send(result.text.content);
       return;
     }
     if (result.stream) {
-      await sendStream(response, result.stream);
+      await sendStream(response, result.stream, result.headers);
       return;
     }
     response.set('Cache-Control', 'no-store').json(result.body);
@@ -298,15 +301,25 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
  * failure to open it (a missing object) is an ordinary error response; after
  * that an error can only cut the connection.
  */
-async function sendStream(response: Response, stream: NonNullable<RouteResult['stream']>): Promise<void> {
+async function sendStream(
+  response: Response,
+  stream: NonNullable<RouteResult['stream']>,
+  headers: RouteResult['headers'],
+): Promise<void> {
   const iterator = stream.body[Symbol.asyncIterator]();
   const first = await iterator.next();
+  if (headers) response.set(headers);
   response.set('Cache-Control', 'no-store').type(stream.contentType);
   if (stream.contentLength !== undefined) response.set('Content-Length', String(stream.contentLength));
   async function* whole(): AsyncIterable<Uint8Array> {
-    if (first.done) return;
-    yield first.value;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      // A client that went away ends the source too, so its producer stops instead of waiting to be read.
+      await iterator.return?.();
+    }
   }
   try {
     await pipeline(Readable.from(whole(), { objectMode: false }), response);

@@ -35,6 +35,9 @@ import {
   recordPayoutOutcome,
   recordPayoutOutcomeInputSchema,
 } from '../../../../commands/payouts/recordPayoutOutcome.ts';
+import { orderHoldInputSchema, placeOrderHold } from '../../../../commands/holds/placeOrderHold.ts';
+import { releaseOrderHold } from '../../../../commands/holds/releaseOrderHold.ts';
+import { resubmitPayout, resubmitPayoutInputSchema } from '../../../../commands/payouts/resubmitPayout.ts';
 import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
 import {
   resolveDiscrepancy,
@@ -45,6 +48,18 @@ import { deliveryCommandRoutes } from './delivery.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
+
+/** A payout in a run's answer, and in a resubmission's. */
+const payoutSummarySchema = z.object({
+  payoutId: z.string(),
+  partyId: z.string(),
+  currency: z.string(),
+  amountMinor: z.number().int(),
+  nettedMinor: z.number().int().describe('what the party owed the platform, netted from its payables'),
+  submitted: z
+    .boolean()
+    .describe('false: the provider could not be reached or refused it; it stays initiated until resubmitted'),
+});
 
 const signedProofSchema = z
   .record(z.string(), z.unknown())
@@ -249,17 +264,40 @@ export const commandRoutes: readonly RouteSpec[] = [
     handler: runPayouts,
     extra: {
       runId: z.string(),
-      payouts: z.array(
-        z.object({
-          payoutId: z.string(),
-          partyId: z.string(),
-          currency: z.string(),
-          amountMinor: z.number().int(),
-          nettedMinor: z.number().int().describe('what the party owed the platform, netted from its payables'),
-          submitted: z.boolean().describe('false: the provider could not be reached; the payout stays initiated'),
-        }),
-      ),
+      payouts: z.array(payoutSummarySchema),
     },
+  }),
+  commandRoute({
+    operationId: 'placeOrderHold',
+    path: '/orders/:orderId/hold',
+    summary: 'Hold, with a reason, what an order put in its parties’ payables out of payout runs until it is released',
+    tag: 'finance',
+    roles: COMMAND_ROLES.PlaceOrderHold,
+    input: orderHoldInputSchema,
+    pathKeys: ['orderId'],
+    handler: placeOrderHold,
+  }),
+  commandRoute({
+    operationId: 'releaseOrderHold',
+    path: '/orders/:orderId/release',
+    summary: 'Release an order’s payout hold, with a reason: the next payout run pays what it held',
+    tag: 'finance',
+    roles: COMMAND_ROLES.ReleaseOrderHold,
+    input: orderHoldInputSchema,
+    pathKeys: ['orderId'],
+    handler: releaseOrderHold,
+  }),
+  commandRoute({
+    operationId: 'resubmitPayout',
+    path: '/payouts/:payoutId/resubmit',
+    summary:
+      'Hand a payout the provider never accepted to it again, under the same payout id (its idempotency key: paid once); refused for a settled or failed payout',
+    tag: 'finance',
+    roles: COMMAND_ROLES.SubmitPayout,
+    input: resubmitPayoutInputSchema,
+    pathKeys: ['payoutId'],
+    handler: resubmitPayout,
+    extra: { payouts: z.array(payoutSummarySchema).length(1) },
   }),
   commandRoute({
     operationId: 'recordPayoutOutcome',

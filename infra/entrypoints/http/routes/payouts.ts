@@ -9,7 +9,12 @@ import { z } from 'zod';
 import { recordPayoutOutcome } from '../../../../commands/payouts/recordPayoutOutcome.ts';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/schemas.ts';
-import { payoutPage, readablePartyId, statementOf } from '../../../../projections/payouts/payoutQueries.ts';
+import {
+  orderHoldPage,
+  payoutPage,
+  readablePartyId,
+  statementOf,
+} from '../../../../projections/payouts/payoutQueries.ts';
 import { commandResponseSchema, runCommand } from '../commandRoute.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, pageQuery, pageSchema } from './queryCommon.ts';
@@ -38,6 +43,10 @@ const payoutSchema = z.object({
   failureReason: z.string().nullable(),
   initiatedSeq: z.number().int(),
   initiatedAt: z.string(),
+  submittedAt: z
+    .string()
+    .nullable()
+    .describe('when the provider was recorded accepting it; null while initiated: POST /payouts/{payoutId}/resubmit'),
   decidedAt: z.string().nullable(),
 });
 
@@ -113,6 +122,34 @@ export const payoutRoutes: readonly RouteSpec[] = [
     handle: async ({ query, actor }, { db }) => ({
       body: await payoutPage(db, { ...query, partyId: readablePartyId(actor!, query.partyId) }),
     }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/payout-holds',
+    operationId: 'listOrderHolds',
+    summary: 'Orders that have had a payout hold (held or released), with the reasons and who gave them, paged',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    query: z.object({
+      limit: pageQuery.limit,
+      after: idParameter.optional().describe('the `next` of the previous page (an order id)'),
+      status: z.enum(['held', 'released']).optional(),
+    }),
+    response: pageSchema(
+      z.object({
+        orderId: z.string(),
+        status: z.enum(['held', 'released']),
+        reason: z.string(),
+        placedBy: z.string(),
+        placedAt: z.string(),
+        releasedBy: z.string().nullable(),
+        releasedReason: z.string().nullable(),
+        releasedAt: z.string().nullable(),
+      }),
+    ),
+    errors: QUERY_ERRORS,
+    handle: async ({ query }, { db }) => ({ body: await orderHoldPage(db, query) }),
   }),
   defineRoute({
     method: 'get',

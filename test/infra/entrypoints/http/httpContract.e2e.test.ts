@@ -116,6 +116,11 @@ async function exerciseEverything(
   await call('GET', `/orders/${o1}/delivery/key`, 'buyer');
   const run = await call('POST', '/payouts/runs', 'lead', {});
   const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
+  // The sandbox accepted it in the run: answered with nothing appended.
+  await call('POST', `/payouts/${first!.payoutId}/resubmit`, 'lead');
+  await call('POST', `/orders/${o1}/hold`, 'lead', { reason: 'disputed' });
+  await call('POST', `/orders/${o1}/release`, 'lead', { reason: 'cleared' });
+  await call('GET', '/payout-holds?status=released', 'auditor');
   const answer = JSON.stringify({
     eventId: 'pevt-c1',
     payoutId: first!.payoutId,
@@ -138,6 +143,7 @@ async function exerciseEverything(
     currency: 'EUR',
     reason: 'account closed',
   });
+  await call('POST', `/payouts/${second!.payoutId}/resubmit`, 'lead');
   await call('GET', '/payouts?partyId=publisher-1', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'publisher');
   await call('GET', '/parties/publisher-1/statement', 'otherPublisher');
@@ -187,6 +193,8 @@ async function exerciseEverything(
     '/archive/manifest?key=chainbook%2F2026-01-01%2Fmain-000000000001-000000000010.manifest.json',
     'auditor',
   );
+  // The archive is empty here: the bundle's refusal (the bundle itself is tested in auditBundle.e2e.test.ts).
+  await call('GET', '/audit/bundle?fromTs=2026-01-01T00:00:00Z&toTs=2026-01-02T00:00:00Z', 'auditor');
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
   const u1 = (
     await call('POST', '/upgrades', 'admin', {
