@@ -3,23 +3,23 @@
  * records. `manifest.approved` carries the kernel's signature over the 32
  * bytes of its `manifestSha256`; `ledger.proof_issued` carries a ledger
  * proof's signature over its canonical_payload (section 9), which is rebuilt
- * here from the record and the chain's records of the proof's range;
+ * from the record and the chain's records of the proof's range
+ * (chain/proofRebuild.ts, shared with replay);
  * `delivery.proof_issued` carries a delivery proof's signature over its
  * canonical_payload (section 13), rebuilt from the record and the
  * `delivery.prepared` record it names. Each is checked against the registry
  * at its time; a problem is returned as text for a finding at the record's
  * seq. Never throws on bad data.
  */
-import { jcs } from '../chain/canonical.ts';
 import { deliveryProofFromChain } from '../chain/deliveryProof.ts';
 import { sha256Hex } from '../chain/hash.ts';
-import { LEDGER_PROOF_KIND, LedgerRangeHasher, type ProofPayload } from '../chain/proof.ts';
-import { HASH_PATTERN, isTimestamp, type ChainRecord } from '../chain/record.ts';
+import { ledgerProofFromChain } from '../chain/proofRebuild.ts';
+import { HASH_PATTERN } from '../chain/record.ts';
 import { deliveryProofIssuedSchema } from '../domain/delivery/deliveryEvents.ts';
 import { issuesText, preparedRecordOf, recordLineAt } from './deliveryRecord.ts';
 import { EMBEDDED_SIGNATURE_TYPES } from './embeddedTypes.ts';
 import type { RecordFacts } from './line.ts';
-import type { LineChecker, RecordReader } from './reader.ts';
+import { recordPages, type LineChecker, type RecordReader } from './reader.ts';
 
 type Data = Record<string, unknown>;
 
@@ -45,95 +45,26 @@ function manifestApprovedProblem(checker: LineChecker, facts: RecordFacts, data:
   return problem && `the kernel signature in manifest.approved: ${problem}`;
 }
 
-/** What the chain says of a proof's range: its ledger rows, range_hash, ends. */
-interface RangeFacts {
-  rowIds: string[];
-  rangeHash: string;
-  fromTs: string;
-  toTs: string;
-  headHash: string;
-}
-
-/** The records fromSeq..toSeq read again from the source; undefined when they are not all there and readable. */
-async function rangeFacts(
-  reader: RecordReader,
-  chain: string,
-  fromSeq: number,
-  toSeq: number,
-): Promise<RangeFacts | undefined> {
-  const hasher = new LedgerRangeHasher();
-  let expected = fromSeq;
-  let fromTs = '';
-  let last: ChainRecord | undefined;
-  try {
-    for await (const page of reader.pages(chain, fromSeq, toSeq)) {
-      for (const line of page) {
-        const record = JSON.parse(line) as ChainRecord;
-        if (record.seq !== expected) return undefined;
-        if (record.seq === fromSeq) fromTs = record.ts;
-        hasher.add(record);
-        last = record;
-        expected += 1;
-      }
-    }
-  } catch {
-    return undefined; // a record of the range that does not parse or serialise: the range's own check reports it
-  }
-  if (!last || last.seq !== toSeq) return undefined;
-  return { rowIds: hasher.rowIds, rangeHash: hasher.digest(), fromTs, toTs: last.ts, headHash: last.hash };
-}
-
+/** ledger.proof_issued: the proof rebuilt from the record and its range (chain/proofRebuild.ts), then its signature. */
 async function proofIssuedProblem(
   reader: RecordReader,
   checker: LineChecker,
   facts: RecordFacts,
   data: Data,
 ): Promise<string | undefined> {
-  const { proofId, chain, fromSeq, toSeq, signerKid, alg, signature, payloadSha256, proofTs } = data;
-  const text = (value: unknown): value is string => typeof value === 'string';
-  const seq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1;
-  if (!text(proofId) || !text(signerKid) || !text(alg) || !text(signature) || !text(payloadSha256))
-    return 'ledger.proof_issued does not carry proofId, signerKid, alg, signature and payloadSha256';
-  const signed = { kid: signerKid, alg, value: signature };
+  const rebuilt = await ledgerProofFromChain(facts, data, (fromSeq, toSeq) =>
+    recordPages(reader, facts.chain, fromSeq, toSeq),
+  );
+  if (rebuilt.status === 'invalid') return rebuilt.reason;
   // Records written before proofTs was recorded: the signer and its window at the record's time only.
-  if (proofTs === undefined) {
-    const problem = checker.documentSignatureProblem(signed, Date.parse(facts.ts), undefined);
+  if (rebuilt.status === 'without-proof-ts') {
+    const problem = checker.documentSignatureProblem(rebuilt.signature, Date.parse(facts.ts), undefined);
     return problem && `the proof's signer in ledger.proof_issued: ${problem}`;
   }
-  if (!text(proofTs) || !isTimestamp(proofTs) || proofTs > facts.ts)
-    return 'ledger.proof_issued: proofTs is not a time before the record';
-  if (chain !== facts.chain || !seq(fromSeq) || !seq(toSeq) || fromSeq > toSeq || toSeq >= facts.seq)
-    return `ledger.proof_issued: its range is not an earlier range of chain ${facts.chain}`;
-  const range = await rangeFacts(reader, facts.chain, fromSeq, toSeq);
-  if (!range) return `ledger.proof_issued: the records ${fromSeq}..${toSeq} of its range cannot all be read`;
-  const claims: [string, unknown, unknown][] = [
-    ['rangeHash (range_hash)', data['rangeHash'], range.rangeHash],
-    ['headHash (head_hash)', data['headHash'], range.headHash],
-    ['fromTs', data['fromTs'], range.fromTs],
-    ['toTs', data['toTs'], range.toTs],
-    ['ledgerRowCount', data['ledgerRowCount'], range.rowIds.length],
-  ];
-  for (const [member, claimed, actual] of claims)
-    if (claimed !== actual) return `ledger.proof_issued: ${member} is not what the records ${fromSeq}..${toSeq} give`;
-  const payload: ProofPayload = {
-    proof_id: proofId,
-    kind: LEDGER_PROOF_KIND,
-    chain: facts.chain,
-    from_seq: fromSeq,
-    to_seq: toSeq,
-    from_ts: range.fromTs,
-    to_ts: range.toTs,
-    ledger_row_ids: range.rowIds,
-    range_hash: range.rangeHash,
-    head_hash: range.headHash,
-    ts: proofTs,
-    signer_kid: signerKid,
-    alg,
-  };
-  const canonical = jcs(payload);
-  if (sha256Hex(canonical) !== payloadSha256)
-    return 'ledger.proof_issued: payloadSha256 is not the SHA-256 of the proof rebuilt from the record and its range';
-  const problem = checker.documentSignatureProblem(signed, Date.parse(proofTs), Buffer.from(canonical, 'utf8'));
+  const { proof } = rebuilt;
+  const signed = { kid: proof.signer_kid, alg: proof.alg, value: proof.signature };
+  const message = Buffer.from(proof.canonical_payload, 'utf8');
+  const problem = checker.documentSignatureProblem(signed, Date.parse(proof.ts), message);
   return problem && `the proof's signature in ledger.proof_issued: ${problem}`;
 }
 

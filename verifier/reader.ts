@@ -1,4 +1,5 @@
 import type { DelegationData } from '../chain/delegation.ts';
+import type { ChainRecord } from '../chain/record.ts';
 import type { LineCheck } from './line.ts';
 
 /** Problems a source finds in what it serves: the archive's batches and signed manifests (archive/archiveReader.ts). */
@@ -76,4 +77,19 @@ export interface LineChecker {
     message: Uint8Array | undefined,
   ): string | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * The records fromSeq..toSeq of `chain` as `reader` serves them, parsed a
+ * page at a time (never the whole range at once). A line that is not JSON
+ * throws: the caller decides what an unreadable range means.
+ */
+export async function* recordPages(
+  reader: RecordReader,
+  chain: string,
+  fromSeq: number,
+  toSeq: number,
+): AsyncIterable<readonly ChainRecord[]> {
+  for await (const page of reader.pages(chain, fromSeq, toSeq))
+    yield page.map((line) => JSON.parse(line) as ChainRecord);
 }

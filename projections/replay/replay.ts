@@ -6,6 +6,9 @@
  * hashes, signed manifests and links) the verified records are first copied,
  * byte for byte, into the target's empty event log.
  *
+ * Once every record verified and was folded, the ledger proof documents the
+ * target does not keep are rebuilt from its chain (./proofDocuments.ts).
+ *
  * It all happens in one transaction of the target holding every chain's head
  * lock: appends wait, readers see the old projections until the new ones are
  * complete, and a failure leaves everything as it was.
@@ -17,6 +20,7 @@ import { dropProjections, projectionDigests, projectRecords } from '../projectio
 import type { LineChecker, RecordReader } from '../../verifier/reader.ts';
 import { verify, type ChainSummary, type Finding, type VerifyProgress } from '../../verifier/verify.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
+import { rebuildProofDocuments, type ProofDocumentStore, type ProofDocumentsReport } from './proofDocuments.ts';
 
 /**
  * The database whose projections are rebuilt, as replay needs it
@@ -41,6 +45,8 @@ export interface ReplayTransaction extends ProjectionExecutor {
   /** Copies verified records, each byte for byte its stored text. */
   copyRecords(records: readonly StoredRecord[]): Promise<void>;
   setHead(record: ChainRecord): Promise<void>;
+  /** The ledger proof documents kept beside the projections, which replay completes from the chain (./proofDocuments.ts). */
+  readonly proofDocuments: ProofDocumentStore;
 }
 
 export interface ReplaySource {
@@ -79,6 +85,8 @@ export interface ReplayReport {
   differences: string[];
   compared: Record<string, string> | undefined;
   trialBalance: TrialBalanceLine[];
+  /** The ledger proof documents rebuilt from the chain, once every record verified (none counted otherwise). */
+  proofDocuments: ProofDocumentsReport;
   committed: boolean;
 }
 
@@ -129,6 +137,14 @@ async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<R
   if (copying) for (const record of last.values()) await tx.setHead(record);
   const digests = verified.ok ? await projectionDigests(tx) : {};
   const differences = compared ? Object.keys(digests).filter((name) => digests[name] !== compared[name]) : [];
+  // Read back from the target, under the same lock: the chain as restored is what the documents are rebuilt from.
+  const proofDocuments = verified.ok
+    ? await rebuildProofDocuments(
+        tx.reader,
+        tx.proofDocuments,
+        verified.chains.map((chain) => chain.chain),
+      )
+    : { kept: 0, rebuilt: 0, notRebuilt: 0, problems: [] };
   const report: ReplayReport = {
     ok: verified.ok && differences.length === 0,
     finding: verified.finding,
@@ -140,6 +156,7 @@ async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<R
     differences,
     compared,
     trialBalance: verified.ok ? await trialBalance(tx) : [],
+    proofDocuments,
     committed: verified.ok && !options.dryRun,
   };
   // A chain that fails verification rebuilds nothing; a dry run keeps nothing.

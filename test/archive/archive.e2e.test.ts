@@ -94,10 +94,21 @@ test('export, then audit-verify --archive and --compare-database, replay --from-
   t.is(restored.code, 0, restored.stdout + restored.stderr);
   t.regex(restored.stdout, /replay: OK \(restored and rebuilt\)/);
   t.is(restored.stdout.match(/= live/g)?.length, PROJECTIONS.length, "every projection's digest equals the live one");
+  // The signed ledger proof documents are rebuilt from the archived chain, the same bytes as kept live.
+  const documents = 'SELECT proof_id, payload_sha256, document FROM ledger_proof_documents ORDER BY proof_id';
+  const live = (await s.app.test.db.query(documents)).rows;
+  t.true(live.length > 0);
+  t.regex(
+    restored.stdout,
+    new RegExp(`ledger proof documents: ${live.length} rebuilt from the chain, 0 kept already, 0 not rebuildable`),
+  );
+  t.deepEqual((await fresh.db.query(documents)).rows, live);
   const again = await runCli(restore, { env: s.env });
   t.is(again.code, 2);
   t.regex(again.stderr, /REPLAY_TARGET_NOT_EMPTY/);
-  t.is((await runCli([...restore, '--force'], { env: s.env })).code, 0);
+  const forced = await runCli([...restore, '--force'], { env: s.env });
+  t.is(forced.code, 0);
+  t.regex(forced.stdout, new RegExp(`ledger proof documents: 0 rebuilt from the chain, ${live.length} kept already`));
 
   const tampered = tempDir('archive-tampered');
   t.teardown(() => rmSync(tampered, { recursive: true, force: true }));

@@ -1,11 +1,13 @@
 /**
  * The signed ledger proof documents (docs/FORMAT.md section 9), kept in the
  * database beside the chain: the chain records each proof
- * (`ledger.proof_issued`, with the SHA-256 of its canonical payload) but
- * not the document's issue time, so the document itself is stored here when
- * it is issued, by whichever entry point issued it, and served from here
- * (GET /ledger/proofs/{id}, audit bundles). Checked against the chain's
- * payloadSha256 when read.
+ * (`ledger.proof_issued`, with the SHA-256 of its canonical payload), and
+ * the document itself is stored here when it is issued, by whichever entry
+ * point issued it, and served from here (GET /ledger/proofs/{id}, audit
+ * bundles). Replay stores again those a restored database lacks, rebuilt
+ * from the chain (projections/replay/proofDocuments.ts), except for records
+ * written before they carried the document's issue time (`proofTs`). Checked
+ * against the chain's payloadSha256 when read.
  */
 import { createHash } from 'node:crypto';
 import type { SignedProof } from '../../../chain/proof.ts';
@@ -83,7 +85,7 @@ export interface ProofListing {
   toSeq: number;
   issuedSeq: number;
   signerKid: string;
-  /** Whether the signed document is stored (false for a proof issued before documents were kept). */
+  /** Whether the signed document is stored (false for a proof issued before documents were kept and not rebuilt by replay). */
   stored: boolean;
 }
 

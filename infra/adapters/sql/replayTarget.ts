@@ -2,6 +2,7 @@
 import type { ReplayTarget } from '../../../projections/replay/replay.ts';
 import { databaseReader } from './databaseReader.ts';
 import * as eventLog from './eventLog.ts';
+import { proofListing, sqlProofStore } from './proofDocuments.ts';
 import type { SqlDatabase } from './sql.ts';
 
 export function sqlReplayTarget(db: SqlDatabase): ReplayTarget {
@@ -18,6 +19,10 @@ export function sqlReplayTarget(db: SqlDatabase): ReplayTarget {
           wipeEventLog: () => eventLog.wipeEventLog(tx),
           copyRecords: (records) => eventLog.copyRecords(tx, records),
           setHead: (record) => eventLog.setHead(tx, record),
+          proofDocuments: {
+            listing: (chain, afterSeq, limit) => proofListing(tx, chain, afterSeq, limit),
+            save: (proof) => sqlProofStore(tx).save(proof),
+          },
         }),
       ),
   };

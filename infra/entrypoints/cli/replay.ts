@@ -2,7 +2,8 @@
  * `chainbook replay`: drops and rebuilds every projection from the chain,
  * verifying each record as it folds it; or, with --from-database,
  * --from-data-dir or --from-archive, restores a fresh database from another
- * one or from the archive (disaster recovery). Prints the
+ * one or from the archive (disaster recovery), ledger proof documents
+ * included (rebuilt from the chain). Prints the
  * projection digests; --compare checks them against the live projections
  * (exit 1 on any difference) and, in place, is a pure check: the rebuild is
  * rolled back unless --rebuild asks to keep it.
@@ -17,6 +18,7 @@ import type { SignerRegistry } from '../../../chain/registry.ts';
 import { openArchiveReader } from '../../wiring/archiveTargets.ts';
 import { databaseReader } from '../../adapters/sql/databaseReader.ts';
 import { replay, type ReplayReport, type ReplaySource } from '../../../projections/replay/replay.ts';
+import type { ProofDocumentsReport } from '../../../projections/replay/proofDocuments.ts';
 import { sqlReplayTarget } from '../../adapters/sql/replayTarget.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
@@ -39,6 +41,19 @@ interface ReplayCommandOptions {
   threads?: string;
   json?: boolean;
   progress: boolean;
+}
+
+/** What became of the ledger proof documents; a proof not rebuilt is not a failure (the chain holds it). */
+function proofDocumentLines(documents: ProofDocumentsReport): string[] {
+  const { kept, rebuilt, notRebuilt, problems } = documents;
+  if (kept + rebuilt + notRebuilt === 0) return [];
+  const lines = [
+    `ledger proof documents: ${formatCount(rebuilt)} rebuilt from the chain, ${formatCount(kept)} kept already, ${formatCount(notRebuilt)} not rebuildable`,
+  ];
+  for (const problem of problems)
+    lines.push(`  proof ${problem.proofId} (chain ${problem.chain} seq ${problem.seq}): ${problem.reason}`);
+  if (notRebuilt > problems.length) lines.push(`  and ${formatCount(notRebuilt - problems.length)} more`);
+  return lines;
 }
 
 function describe(report: ReplayReport, copying: boolean): string {
@@ -73,6 +88,7 @@ function describe(report: ReplayReport, copying: boolean): string {
     lines.push(
       `trial balance ${line.currency}: debits ${line.debitMinor}, credits ${line.creditMinor}, total ${line.totalMinor}`,
     );
+  lines.push(...proofDocumentLines(report.proofDocuments));
   return `${lines.join('\n')}\n`;
 }
 
