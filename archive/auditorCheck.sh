@@ -111,13 +111,17 @@ for proof in $(if [ -d delivery-proofs ]; then find delivery-proofs -name '*.jso
   jq -e . "$work/payload" > /dev/null 2>&1 || fail "$proof: canonical_payload is not JSON"
   public_key "$(jq -r .signer_kid "$work/payload")" "$work/public.pem" || fail "$proof: signer $(jq -r .signer_kid "$work/payload") is not in signers.json"
   check_signature "$(jq -r .alg "$work/payload")" "$work/public.pem" "$work/payload" "$work/sig" || fail "$proof: signature"
+  test "$(jq -cS 'del(.canonical_payload, .signature)' "$proof")" = "$(jq -cS . "$work/payload")" || fail "$proof: its members are not what canonical_payload signs"
   jq -c --argjson seq "$(jq .delivery_seq "$work/payload")" 'select(.seq == $seq)' "$work/records" > "$work/delivery"
   test "$(jq -r .hash "$work/delivery")" = "$(jq -r .delivery_hash "$work/payload")" || fail "$proof: delivery_hash is not the hash of the record at delivery_seq"
   jq -e -s '.[0] as $p | .[1] as $r | $r.type == "delivery.prepared" and $r.data.orderId == $p.order_id
     and $r.data.deliveryId == $p.delivery_id and $r.data.buyerId == $p.buyer_id and $r.data.manifestId == $p.manifest_id
     and $r.data.artifactSha256 == $p.artifact_sha256 and $r.data.ciphertextSha256 == $p.ciphertext_sha256
     and $r.data.ciphertextBytes == $p.ciphertext_bytes and $r.data.algorithm == $p.algorithm
-    and $r.data.manifestSignatureId == $p.manifest_signature_id and $r.data.ledgerProofId == $p.ledger_proof_id' \
+    and $r.data.manifestSignatureId == $p.manifest_signature_id and $r.data.ledgerProofId == $p.ledger_proof_id
+    and $r.chain == $p.chain and ($r.data.keyProvenance | if .type == "buyer-key"
+      then {type, key_type: .keyType, spki_sha256: .spkiSha256}
+      else {type, key_id: .keyId, origin, wrapping_key_id: .wrappingKeyId} end) == $p.key_provenance' \
     "$work/payload" "$work/delivery" > /dev/null || fail "$proof: the delivery.prepared record at delivery_seq says otherwise"
   deliveries=$((deliveries + 1))
 done

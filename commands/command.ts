@@ -309,6 +309,20 @@ export async function execute<Answer extends object = Record<never, never>>(
  * The first result under the command's key, read from the key's record
  * (commands/idempotency.ts), as it was first answered but `replayed`.
  */
+/**
+ * The first result of a request under the context's idempotency key, when
+ * one was recorded: for handlers with side effects before their append (a
+ * delivery encrypts first), so that a retry does none of them again.
+ */
+export async function answeredBefore<Answer extends object>(
+  deps: CommandDeps,
+  context: CommandContext,
+  request: CommandRequest,
+): Promise<(CommandResult & Partial<Answer>) | undefined> {
+  const idempotency = idempotencyOf(context.idempotencyKey, context.actor.id, request);
+  return idempotency && firstResult<Answer>(deps, idempotency);
+}
+
 async function firstResult<Answer extends object>(
   deps: CommandDeps,
   idempotency: Idempotency,

@@ -52,8 +52,9 @@ import { manifestApprovedSchema } from '../../domain/manifests/manifestEvents.ts
 import { orderDecider, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderTransactionIds } from '../../domain/orders/orderPostings.ts';
 import { streams } from '../../domain/streams.ts';
-import type { BlobStore } from '../blobStore.ts';
+import type { ListableBlobStore } from '../blobStore.ts';
 import {
+  answeredBefore,
   execute,
   loadStream,
   MAX_STREAM_EVENTS,
@@ -87,11 +88,15 @@ export const DELIVERY_LEDGER_PROOF_MAX_RECORDS = 10_000;
 /** What delivery needs besides the command deps every handler has. */
 export interface DeliveryDeps {
   /** Where ciphertexts are kept (DELIVERY_S3_BUCKET or `<data dir>/deliveries`). */
-  store: BlobStore;
+  store: ListableBlobStore;
   /** Option B's data keys (DELIVERY_KEY_SERVICE). */
   dataKeys: DataKeyService;
   /** DELIVERY_LINK_TTL, in seconds. */
   linkTtlSeconds: number;
+  /** DELIVERY_OBJECT_LIFETIME, in seconds: a ciphertext that would not outlive a link issued now is prepared again. */
+  objectLifetimeSeconds: number;
+  /** The time a proof is signed and a link issued (RFC 3339 UTC, ms); the wall clock unless a test gives one. */
+  clock?: () => string;
   /** The problem with a kernel signature under the signer registry at `tsMs`, or undefined (docs/FORMAT.md section 5, check 5b). */
   kernelSignatureProblem(
     signature: { kid: string; alg: string; value: string },
@@ -136,7 +141,7 @@ interface LoadedDelivery {
   version: number;
   state: DeliveryState;
   /** The current `delivery.prepared` record's seq and hash, for its proof. */
-  preparedRecord: { seq: number; hash: string } | undefined;
+  preparedRecord: { seq: number; hash: string; ts: string } | undefined;
 }
 
 async function loadDelivery(deps: CommandDeps, orderId: string): Promise<LoadedDelivery> {
@@ -149,7 +154,8 @@ async function loadDelivery(deps: CommandDeps, orderId: string): Promise<LoadedD
     const records = page.map((stored) => stored.record);
     eventsOf<DeliveryEvent>(records, DELIVERY_EVENT_TYPES).forEach((event, index) => {
       state = deliveryDecider.evolve(state, event);
-      if (event.type === 'delivery.prepared') preparedRecord = { seq: records[index]!.seq, hash: records[index]!.hash };
+      const record = records[index]!;
+      if (event.type === 'delivery.prepared') preparedRecord = { seq: record.seq, hash: record.hash, ts: record.ts };
     });
     version += page.length;
     if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;
@@ -166,6 +172,22 @@ async function loadOrder(deps: CommandDeps, orderId: string): Promise<OrderState
 function deliveryDeps(deps: CommandDeps): DeliveryDeps {
   if (!deps.delivery) throw new CodedError('DELIVERY_UNAVAILABLE', 'delivery is not configured in this process', {});
   return deps.delivery;
+}
+
+function nowOf(delivery: DeliveryDeps): string {
+  return delivery.clock?.() ?? new Date().toISOString();
+}
+
+/**
+ * What a failure's record says of its cause: our own coded message, or only
+ * the name of a storage or key-service error (never its text, which may carry
+ * paths or bucket names into the append-only chain).
+ */
+function causeOf(error: unknown): string {
+  if (error instanceof CodedError) return error.message;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const name = error instanceof Error ? error.name : typeof error;
+  return typeof code === 'string' ? `${name} ${code}` : name;
 }
 
 function serviceContext(context: CommandContext): CommandContext {
@@ -236,13 +258,20 @@ async function recipientOf(
   delivery: DeliveryDeps,
   order: Extract<OrderState, { order: unknown }>['order'],
   deliveryId: string,
-): Promise<{ recipient: EnvelopeRecipient; provenance: KeyProvenance; algorithm: DeliveryPrepared['algorithm'] }> {
+): Promise<{
+  recipient: EnvelopeRecipient;
+  provenance: KeyProvenance;
+  algorithm: DeliveryPrepared['algorithm'];
+  /** Forgets the managed data key once the envelope is written. */
+  discard(): void;
+}> {
   if (order.deliveryPublicKey !== undefined) {
     const key = deliveryKeyOf(order.deliveryPublicKey);
     return {
       recipient: key,
       provenance: { type: 'buyer-key', keyType: key.keyType, spkiSha256: key.spkiSha256 },
       algorithm: KEY_MANAGEMENT_ALGORITHM[key.keyType],
+      discard: () => undefined,
     };
   }
   const { dataKeys } = delivery;
@@ -258,6 +287,8 @@ async function recipientOf(
       wrappedKey: generated.wrapped.toString('base64url'),
     },
     algorithm: 'A256KW',
+    // The KeyObject holds its own copy, dropped with it; this zeroes ours.
+    discard: () => generated.plaintext.fill(0),
   };
 }
 
@@ -317,34 +348,63 @@ async function orderLedgerProof(
   return { append: { stream: streams.proof(proofId), expectedVersion: 0, events }, proof };
 }
 
-/** Steps 1–3: encrypts and stores the artifact, records it with a ledger proof; returns the prepared record. */
+/**
+ * Steps 1–3: encrypts and stores the artifact, records it with a ledger
+ * proof. Two requests preparing the same order at once both encrypt, but only
+ * the first to append records its delivery: the other finds the delivery it
+ * started from replaced, deletes its own object and uses the winner's.
+ */
 async function prepare(deps: CommandDeps, context: CommandContext, orderId: string): Promise<void> {
   const delivery = deliveryDeps(deps);
   const started = performance.now();
   const order = await loadOrder(deps, orderId);
-  checkPreparable(DELIVERY_SERVICE_ACTOR, order, (await loadDelivery(deps, orderId)).state);
+  const before = await loadDelivery(deps, orderId);
+  checkPreparable(DELIVERY_SERVICE_ACTOR, order, before.state);
+  const seen = before.state.prepared?.deliveryId ?? null;
   const created = (order as Extract<OrderState, { order: unknown }>).order;
+  const failed = (code: DeliveryFailureCode, reason: string) => fail(deps, context, orderId, code, reason, started);
   const signatureFailure = await kernelSignatureFailure(deps, delivery, created);
-  if (signatureFailure) return fail(deps, context, orderId, 'manifest_signature_invalid', signatureFailure, started);
-  const manifest = (await approvedManifest(deps, created.manifestId))!.state;
-  const artifact = manifest.artifact;
-  const body = artifact && (await deps.artifacts.store.get(artifact.objectKey));
-  if (!artifact || !body)
-    return fail(
-      deps,
-      context,
-      orderId,
-      'artifact_missing',
-      `the artifact of manifest ${created.manifestId} is not in the artifact store`,
-      started,
-    );
+  if (signatureFailure) return failed('manifest_signature_invalid', signatureFailure);
+  const artifact = (await approvedManifest(deps, created.manifestId))!.state.artifact;
+  if (!artifact) return failed('artifact_missing', `manifest ${created.manifestId} has no stored artifact`);
   const deliveryId = context.newId();
+  // The key first: a key service that fails leaves no artifact stream open.
   let recipient: Awaited<ReturnType<typeof recipientOf>>;
   try {
     recipient = await recipientOf(delivery, created, deliveryId);
   } catch (error) {
-    return fail(deps, context, orderId, 'key_service_unavailable', (error as Error).message, started);
+    return failed('key_service_unavailable', `the key service did not make a data key (${causeOf(error)})`);
   }
+  try {
+    await encryptAndRecord(deps, context, { orderId, deliveryId, seen, created, artifact, recipient, started });
+  } finally {
+    recipient.discard();
+  }
+}
+
+interface Preparation {
+  orderId: string;
+  deliveryId: string;
+  /** The delivery the preparation started from (null: none). */
+  seen: string | null;
+  created: Extract<OrderState, { order: unknown }>['order'];
+  artifact: { objectKey: string; sizeBytes: number; artifactSha256: string };
+  recipient: Awaited<ReturnType<typeof recipientOf>>;
+  started: number;
+}
+
+async function encryptAndRecord(deps: CommandDeps, context: CommandContext, preparation: Preparation): Promise<void> {
+  const delivery = deliveryDeps(deps);
+  const { orderId, deliveryId, seen, created, artifact, recipient, started } = preparation;
+  const failed = (code: DeliveryFailureCode, reason: string) => fail(deps, context, orderId, code, reason, started);
+  let body: AsyncIterable<Uint8Array> | undefined;
+  try {
+    body = await deps.artifacts.store.get(artifact.objectKey);
+  } catch (error) {
+    return failed('storage_failed', `the artifact store did not answer (${causeOf(error)})`);
+  }
+  if (!body)
+    return failed('artifact_missing', `the artifact of manifest ${created.manifestId} is not in the artifact store`);
   const objectKey = `${DELIVERY_OBJECT_PREFIX}${orderId}/${deliveryId}`;
   const ciphertext = { bytes: 0, sha256: '' };
   try {
@@ -360,14 +420,9 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
     );
   } catch (error) {
     const changed = error instanceof CodedError && error.code === 'DELIVERY_ARTIFACT_CHANGED';
-    return fail(
-      deps,
-      context,
-      orderId,
-      changed ? 'artifact_changed' : 'storage_failed',
-      (error as Error).message,
-      started,
-    );
+    return changed
+      ? failed('artifact_changed', causeOf(error))
+      : failed('storage_failed', `the artifact could not be read or the delivery store written (${causeOf(error)})`);
   }
   const prepared: DeliveryPrepared = {
     orderId,
@@ -385,12 +440,16 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
     manifestSignatureId: created.manifestSignatureId,
     ledgerProofId: '',
   };
+  const service = serviceContext(context);
+  let ledgerProof: SignedProof | undefined;
+  let superseded = false;
   try {
-    const service = serviceContext(context);
-    let ledgerProof: SignedProof | undefined;
     await execute(deps, service, { operation: 'prepareDelivery', input: { orderId } }, async () => {
       const [current, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
       checkPreparable(DELIVERY_SERVICE_ACTOR, current, loaded.state);
+      // Another request recorded a delivery since this one started: it is the order's, ours is dropped.
+      superseded = (loaded.state.prepared?.deliveryId ?? null) !== seen;
+      if (superseded) return [];
       const { append, proof } = await orderLedgerProof(deps, service, orderId);
       ledgerProof = proof;
       const command: DeliveryCommand = {
@@ -402,12 +461,25 @@ async function prepare(deps: CommandDeps, context: CommandContext, orderId: stri
       const events = deliveryDecider.decide(command, loaded.state);
       return [append, { stream: streams.delivery(orderId), expectedVersion: loaded.version, events }];
     });
-    if (ledgerProof) await deps.proofs.save(ledgerProof);
   } catch (error) {
+    // Nothing was recorded: the object is no one's.
     await delivery.store.delete(objectKey).catch(() => undefined);
     throw error;
   }
+  if (superseded) {
+    await delivery.store.delete(objectKey).catch(() => undefined);
+    return;
+  }
+  // Recorded: from here the object is the delivery's, whatever fails.
   delivery.observe?.('prepared', (performance.now() - started) / 1000);
+  if (ledgerProof)
+    await deps.proofs.save(ledgerProof).catch(() => {
+      throw new CodedError(
+        'DELIVERY_UNAVAILABLE',
+        'the delivery was recorded but its ledger proof document could not be kept (replay rebuilds it): ask again',
+        { orderId },
+      );
+    });
 }
 
 /** Step 3b: the signed delivery proof over the current `delivery.prepared` record. */
@@ -426,7 +498,7 @@ async function prove(
       { chain: deps.chain, ...loaded.preparedRecord, data: prepared },
       {
         proofId: `dproof-${prepared.deliveryId}`,
-        ts: context.now,
+        ts: nowOf(deliveryDeps(deps)),
         signerKid: deps.signer.kid,
         alg: deps.signer.algorithm,
       },
@@ -457,16 +529,28 @@ async function prove(
   return document;
 }
 
-/** Whether the current preparation's ciphertext is still in the delivery store. */
-async function stillStored(delivery: DeliveryDeps, state: DeliveryState): Promise<boolean> {
-  return state.prepared !== null && (await delivery.store.head(state.prepared.objectKey)) !== undefined;
+/**
+ * Whether the current preparation can be linked to: its ciphertext is still
+ * stored, and will be for a whole link's lifetime from now (the store's
+ * lifetime sweep would otherwise cut a fresh link short).
+ */
+async function linkable(delivery: DeliveryDeps, loaded: LoadedDelivery): Promise<boolean> {
+  const { prepared } = loaded.state;
+  if (!prepared || !loaded.preparedRecord) return false;
+  const sweptAtMs = Date.parse(loaded.preparedRecord.ts) + delivery.objectLifetimeSeconds * 1000;
+  if (Date.parse(nowOf(delivery)) + delivery.linkTtlSeconds * 1000 > sweptAtMs) return false;
+  try {
+    return (await delivery.store.head(prepared.objectKey)) !== undefined;
+  } catch (error) {
+    throw new CodedError('DELIVERY_UNAVAILABLE', `the delivery store did not answer (${causeOf(error)})`, {});
+  }
 }
 
 /** Prepares and proves what is missing; after it the order's delivery is proven and its object stored. */
 async function ensurePrepared(deps: CommandDeps, context: CommandContext, orderId: string): Promise<void> {
   const delivery = deliveryDeps(deps);
   const loaded = await loadDelivery(deps, orderId);
-  if (!(await stillStored(delivery, loaded.state))) await prepare(deps, context, orderId);
+  if (!(await linkable(delivery, loaded))) await prepare(deps, context, orderId);
   await prove(deps, context, orderId);
 }
 
@@ -494,14 +578,19 @@ export async function requestDelivery(
   context: CommandContext,
 ): Promise<CommandResult & Partial<DeliveryAnswer>> {
   const { orderId } = parseInput(requestDeliveryInputSchema, input);
+  const request = { operation: 'requestDelivery', input };
+  // A retry under the same key is the first answer, before anything is encrypted again.
+  const earlier = await answeredBefore<DeliveryAnswer>(deps, context, request);
+  if (earlier) return earlier;
   const delivery = deliveryDeps(deps);
   const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
   checkDeliveryRequest(context.actor, order, loaded.state);
   await ensurePrepared(deps, context, orderId);
-  const expiresAt = new Date(Date.parse(context.now) + delivery.linkTtlSeconds * 1000).toISOString();
-  return execute<DeliveryAnswer>(deps, context, { operation: 'requestDelivery', input }, async () => {
+  return execute<DeliveryAnswer>(deps, context, request, async () => {
     const [current, state] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
     const linkId = context.newId();
+    // The link's lifetime starts when it is issued, not when the request arrived (a preparation takes time).
+    const expiresAt = new Date(Date.parse(nowOf(delivery)) + delivery.linkTtlSeconds * 1000).toISOString();
     const events = deliveryDecider.decide(
       { type: 'IssueDeliveryLink', actor: context.actor, order: current, linkId, expiresAt },
       state.state,

@@ -18,6 +18,7 @@ import {
 } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 import { DELIVERY_EVENT_TYPES } from '../delivery/deliverOrder.ts';
+import { DELIVERY_OBJECT_PREFIX } from '../delivery/sweepDeliveries.ts';
 import { deliveryDecider } from '../../domain/delivery/deliveryDecider.ts';
 import { streams } from '../../domain/streams.ts';
 import { runOrderCommand } from './orderStreams.ts';
@@ -48,13 +49,12 @@ export async function refundOrder(deps: CommandDeps, input: unknown, context: Co
       alongside: async () => [await revokeDelivery(deps, context, orderId, reason)],
     },
   );
-  // The chain keeps the records; the ciphertext goes (a failed delete is left to the delivery store's lifetime).
-  for (const event of result.events)
-    if (event.type === 'delivery.revoked' && deps.delivery) {
-      const revoked = (await deps.store.readStream(event.stream, { fromVersion: event.version, limit: 1 }))[0];
-      const objectKey = revoked?.record.data['objectKey'];
-      if (typeof objectKey === 'string') await deps.delivery.store.delete(objectKey).catch(() => undefined);
-    }
+  // The chain keeps the records; every ciphertext of the order goes. A failed delete is left to the store's lifetime sweep.
+  if (deps.delivery && result.events.some((event) => event.type === 'delivery.revoked')) {
+    const { store } = deps.delivery;
+    const keys = await store.keys(`${DELIVERY_OBJECT_PREFIX}${orderId}/`).catch(() => []);
+    for (const key of keys) await store.delete(key).catch(() => undefined);
+  }
   return result;
 }
 

@@ -19,6 +19,7 @@ import { requireText } from '../ids.ts';
 import type { OrderState } from '../orders/orderDecider.ts';
 import {
   MAX_DELIVERY_LINKS,
+  MAX_RECORDED_DELIVERY_FAILURES,
   type DeliveryEvent,
   type DeliveryFailureCode,
   type DeliveryPrepared,
@@ -117,6 +118,7 @@ function decide(command: DeliveryCommand, state: DeliveryState): DeliveryEvent[]
       requireText(command.reason, 'INVALID_REASON', 'reason');
       const { orderId } = (command.order as Extract<OrderState, { order: unknown }>).order;
       notRevoked(state, orderId);
+      if (state.failures >= MAX_RECORDED_DELIVERY_FAILURES) return [];
       return [{ type: 'delivery.failed', data: { orderId, code: command.code, reason: command.reason } }];
     }
     case 'IssueDeliveryLink': {

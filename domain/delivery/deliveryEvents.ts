@@ -16,6 +16,12 @@ export const MANAGED_KEY_ORIGINS = ['local', 'kms', 'pkcs11'] as const;
 export type ManagedKeyOrigin = (typeof MANAGED_KEY_ORIGINS)[number];
 /** Links handed out for one order: a buyer asking more often is refused (DELIVERY_LINK_LIMIT). */
 export const MAX_DELIVERY_LINKS = 1000;
+/**
+ * Failures recorded for one order: past it a failure is still answered (and
+ * counted in the metric) but not recorded, so a client retrying in a loop
+ * cannot fill the stream and block the order's refund.
+ */
+export const MAX_RECORDED_DELIVERY_FAILURES = 100;
 /** The key-management algorithm of the envelope's JWE, by how the content key is protected. */
 export const ENVELOPE_ALGORITHMS = ['RSA-OAEP-256', 'ECDH-ES+A256KW', 'A256KW'] as const;
 

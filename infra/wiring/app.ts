@@ -85,6 +85,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       store: deliveries.store,
       dataKeys: dataKeys.service,
       linkTtlSeconds: config.delivery.linkTtlSeconds,
+      objectLifetimeSeconds: config.delivery.objectLifetimeSeconds,
       kernelSignatureProblem: (signature, tsMs, message) =>
         documentSignatureProblem(runtime.registry, signature, tsMs, message),
       observe(outcome, seconds) {

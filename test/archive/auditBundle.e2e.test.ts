@@ -163,6 +163,22 @@ test('audit-bundle writes batches, manifests, signers.json, the proofs in range 
   const resigned = await signDeliveryProof({ ...(forged as unknown as DeliveryProofPayload) }, app.runtime.signer);
   writeFileSync(first!, JSON.stringify(resigned));
   t.regex(runScript(swapped, script).stdout, /FAILED: .*delivery-proofs\/.*\.json: the delivery\.prepared record/);
+  // Signed, but naming another key than the one the record says the artifact was encrypted for.
+  const otherKey = await signDeliveryProof(
+    {
+      ...(JSON.parse(delivery['canonical_payload'] as string) as DeliveryProofPayload),
+      key_provenance: { type: 'buyer-key', key_type: 'x25519', spki_sha256: '0'.repeat(64) },
+    },
+    app.runtime.signer,
+  );
+  writeFileSync(first!, JSON.stringify(otherKey));
+  t.regex(runScript(swapped, script).stdout, /FAILED: .*delivery-proofs\/.*\.json: the delivery\.prepared record/);
+  // The genuine document with an outer member edited: its signature still holds over canonical_payload.
+  writeFileSync(first!, JSON.stringify({ ...delivery, ciphertext_sha256: '0'.repeat(64) }));
+  t.regex(
+    runScript(swapped, script).stdout,
+    /FAILED: .*delivery-proofs\/.*\.json: its members are not what canonical_payload signs/,
+  );
 });
 
 /** Every line check.sh printed; its verdict is the last, and the only one that starts with "bundle OK" or "FAILED". */

@@ -57,3 +57,32 @@ for (const engine of ENGINES) {
     t.is(delivered.keyProvenance?.type, 'buyer-key');
   });
 }
+
+test('postgres: two requests for one order at once record one delivery and leave one object; a retry under the same key is the first answer', async (t) => {
+  const app = await testApp(t, 'postgres');
+  const listing = await listProduct(app.deps, publisher, productFor(publisher));
+  const { orderId } = await purchase(app.deps, buyer, listing, 'pay-1', deliveryKey());
+  const [first, second] = await Promise.all([
+    requestDelivery(app.deps, { orderId }, contextFor(buyer)),
+    requestDelivery(app.deps, { orderId }, contextFor(buyer)),
+  ]);
+  t.is(first.deliveryId, second.deliveryId, 'both answer the one delivery recorded');
+  const records = await app.runtime.store.readStream(`delivery-${orderId}`);
+  t.deepEqual(
+    records.map(({ record }) => record.type),
+    ['delivery.prepared', 'delivery.proof_issued', 'delivery.link_issued', 'delivery.link_issued'],
+  );
+  t.deepEqual(
+    await app.delivery.store.keys(`deliveries/${orderId}/`),
+    [first.objectKey!],
+    'the loser deleted its object',
+  );
+
+  const keyed = contextFor(buyer, { idempotencyKey: 'download-1' });
+  const once = await requestDelivery(app.deps, { orderId }, keyed);
+  const head = await app.runtime.store.head('main');
+  const again = await requestDelivery(app.deps, { orderId }, contextFor(buyer, { idempotencyKey: 'download-1' }));
+  t.true(again.replayed);
+  t.deepEqual(again.link, once.link, 'the same link');
+  t.deepEqual(await app.runtime.store.head('main'), head, 'nothing appended, nothing encrypted');
+});

@@ -2,7 +2,12 @@
 import test from 'ava';
 import { fold } from '../../domain/decider.ts';
 import { deliveryDecider, type DeliveryCommand } from '../../domain/delivery/deliveryDecider.ts';
-import { MAX_DELIVERY_LINKS, type DeliveryEvent, type DeliveryPrepared } from '../../domain/delivery/deliveryEvents.ts';
+import {
+  MAX_DELIVERY_LINKS,
+  MAX_RECORDED_DELIVERY_FAILURES,
+  type DeliveryEvent,
+  type DeliveryPrepared,
+} from '../../domain/delivery/deliveryEvents.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
 import type { OrderEvent } from '../../domain/orders/orderEvents.ts';
@@ -203,6 +208,17 @@ test('revocation: once, only of something prepared, by the refund roles', (t) =>
   t.is(
     codeOf(() => revoke(proven, BUYER)),
     'FORBIDDEN_ROLE',
+  );
+});
+
+test('past MAX_RECORDED_DELIVERY_FAILURES a failure is answered but not recorded: a retrying client cannot fill the stream', (t) => {
+  const full = { ...deliveryDecider.initialState, failures: MAX_RECORDED_DELIVERY_FAILURES };
+  t.deepEqual(
+    deliveryDecider.decide(
+      { type: 'RecordDeliveryFailure', actor: SERVICE, order: finalized, code: 'artifact_missing', reason: 'gone' },
+      full,
+    ),
+    [],
   );
 });
 

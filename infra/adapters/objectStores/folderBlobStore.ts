@@ -95,15 +95,26 @@ export class FolderBlobStore implements ListableBlobStore {
     return found.filter((key) => key.startsWith(prefix)).sort();
   }
 
+  /**
+   * Keys last written before the cutoff. A temporary file (a write that never
+   * finished: a crash, a kill) is not an object: an old one is removed here,
+   * so a sweep both skips and cleans it.
+   */
   async olderThan(prefix: string, cutoffMs: number): Promise<string[]> {
     const old: string[] = [];
     for (const key of await this.keys(prefix)) {
+      const temporary = key.split('/').at(-1)!.startsWith(TEMPORARY_PREFIX);
+      // Listed from the folder itself, so the raw path is the file's; #path refuses temporary names.
+      const path = temporary ? join(this.root, key) : this.#path(key);
       // Another sweep, or a revocation, may have removed it since it was listed.
-      const modified = await stat(this.#path(key)).then(
+      const modified = await stat(path).then(
         (stats) => stats.mtimeMs,
         (error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)),
       );
-      if (modified !== undefined && modified < cutoffMs) old.push(key);
+      if (modified === undefined || modified >= cutoffMs) continue;
+      if (temporary)
+        await unlink(path).catch((error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)));
+      else old.push(key);
     }
     return old;
   }

@@ -61,6 +61,16 @@ export class S3BlobStore implements ListableBlobStore {
 
   async put(key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const iterator = parts(body, this.partBytes)[Symbol.asyncIterator]();
+    try {
+      await this.#put(key, iterator);
+    } catch (error) {
+      // The body's source (a file, another bucket's response) is closed, not left open, whatever failed.
+      await iterator.return?.().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #put(key: string, iterator: AsyncIterator<Buffer>): Promise<void> {
     const first = await iterator.next();
     const firstPart = first.done ? Buffer.alloc(0) : first.value;
     const second = await iterator.next();
@@ -81,7 +91,7 @@ export class S3BlobStore implements ListableBlobStore {
         done.push({ ETag: answer.ETag ?? '', PartNumber });
       };
       await upload(firstPart);
-      await upload(second.value);
+      await upload(second.value as Buffer);
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) await upload(next.value);
       await this.client.send(
         new CompleteMultipartUploadCommand({ ...target, UploadId, MultipartUpload: { Parts: done } }),

@@ -129,11 +129,21 @@ export const deliveryCommandRoutes: readonly RouteSpec[] = [
       const body = result.body as Partial<DeliveryAnswer> & Record<string, unknown>;
       if (!body.link || !body.objectKey)
         throw new CodedError('DELIVERY_NOT_PREPARED', 'the delivery is not prepared', {});
-      const url = await services.app.delivery.links.url(
-        { orderId, linkId: body.link.linkId, objectKey: body.objectKey, expiresAt: body.link.expiresAt },
-        baseUrlOf(services, request.header('host'), request.header('x-forwarded-proto')),
-        Date.parse(services.now()),
-      );
+      const baseUrl = baseUrlOf(services, request.header('host'), request.header('x-forwarded-proto'));
+      const url = await services.app.delivery.links
+        .url(
+          { orderId, linkId: body.link.linkId, objectKey: body.objectKey, expiresAt: body.link.expiresAt },
+          baseUrl,
+          Date.parse(services.now()),
+        )
+        .catch((error: unknown) => {
+          // The link is recorded; only its URL could not be made (an S3 client without credentials): ask again.
+          throw new CodedError(
+            'DELIVERY_UNAVAILABLE',
+            `the link's URL could not be made (${(error as Error).name})`,
+            {},
+          );
+        });
       return { ...result, body: { ...body, link: { ...body.link, url } } };
     },
   }),
@@ -150,6 +160,20 @@ export const deliveryCommandRoutes: readonly RouteSpec[] = [
     extra: Object.fromEntries(Object.entries(deliveryAnswerShape).map(([key, schema]) => [key, schema.optional()])),
   }),
 ];
+
+/** The object's chunks; removed between its head and its first read (a sweep, a refund), it is gone: 410, not 500. */
+async function* openedOrGone(body: AsyncIterable<Uint8Array>, gone: () => Error): AsyncIterable<Uint8Array> {
+  const iterator = body[Symbol.asyncIterator]();
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = await iterator.next();
+  } catch {
+    throw gone();
+  }
+  if (first.done) return;
+  yield first.value;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+}
 
 export const deliveryRoutes: readonly RouteSpec[] = [
   defineRoute({
@@ -245,14 +269,19 @@ export const deliveryRoutes: readonly RouteSpec[] = [
             expiresAt: link.expiresAt,
           },
         );
-      const [head, body] = await Promise.all([
-        services.app.delivery.store.head(link.objectKey),
-        services.app.delivery.store.get(link.objectKey),
-      ]);
-      if (!head || !body)
-        throw new HttpError('DELIVERY_LINK_EXPIRED', 'the delivery is no longer stored: ask for a fresh link', {});
+      const gone = () =>
+        new HttpError('DELIVERY_LINK_EXPIRED', 'the delivery is no longer stored: ask for a fresh link', {});
+      const { store } = services.app.delivery;
+      // One after the other: a body is opened only for an object that is there, and never left open.
+      const head = await store.head(link.objectKey).catch(() => undefined);
+      const body = head && (await store.get(link.objectKey).catch(() => undefined));
+      if (!head || !body) throw gone();
       return {
-        stream: { contentType: 'application/octet-stream', contentLength: head.sizeBytes, body },
+        stream: {
+          contentType: 'application/octet-stream',
+          contentLength: head.sizeBytes,
+          body: openedOrGone(body, gone),
+        },
         headers: { 'Content-Disposition': `attachment; filename="${link.orderId}.delivery"` },
       };
     },

@@ -174,14 +174,20 @@ test('delivery sweep deletes the ciphertexts past the lifetime from the delivery
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'old'), 'ciphertext');
   writeFileSync(join(folder, 'fresh'), 'ciphertext');
+  // Writes that never finished (a crash mid-preparation): an old one is cleaned, a recent one (in progress) kept.
+  writeFileSync(join(folder, '.tmp-1-abcdef'), 'partial');
+  writeFileSync(join(folder, '.tmp-2-abcdef'), 'partial');
   const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
   utimesSync(join(folder, 'old'), twoDaysAgo, twoDaysAgo);
+  utimesSync(join(folder, '.tmp-1-abcdef'), twoDaysAgo, twoDaysAgo);
   const env = { CHAINBOOK_DATA_DIR: dataDir };
   const swept = await runCli(['delivery', 'sweep', '--lifetime', '1d'], { env });
   t.is(swept.code, 0, swept.stderr);
   t.regex(swept.stdout, /^delivery sweep: 1 ciphertexts older than 86400 s deleted from /);
   t.false(existsSync(join(folder, 'old')));
   t.true(existsSync(join(folder, 'fresh')));
+  t.false(existsSync(join(folder, '.tmp-1-abcdef')), 'an old partial write is removed');
+  t.true(existsSync(join(folder, '.tmp-2-abcdef')), 'a write in progress is left alone');
   const bad = await runCli(['delivery', 'sweep', '--lifetime', 'forever'], { env });
   t.is(bad.code, 2, bad.stderr);
 });
