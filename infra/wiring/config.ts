@@ -13,6 +13,7 @@ import { LABEL_PATTERN } from '../../archive/manifest.ts';
 import { DEFAULT_ARTIFACT_MAX_BYTES } from '../../commands/manifests/uploadArtifact.ts';
 import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
 import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
+import { ID_PATTERN } from '../../domain/ids.ts';
 import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
@@ -141,7 +142,6 @@ export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 /** Parties STRIPE_CONNECTED_ACCOUNTS may name (docs/STYLE.md rule 7): the variable stays well under an environment string's size. */
 export const MAX_STRIPE_CONNECTED_ACCOUNTS = 2000;
 const STRIPE_ACCOUNT_PATTERN = /^acct_[A-Za-z0-9]{1,64}$/;
-const PARTY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 /** PAYOUT_PROVIDER=stripe: Stripe Connect transfers (infra/adapters/payouts/stripePayoutProvider.ts). */
 export interface StripeConfig {
@@ -164,7 +164,7 @@ export function parseConnectedAccounts(text: string): Map<string, string> | unde
     const colon = pair.lastIndexOf(':');
     const party = pair.slice(0, colon).trim();
     const account = pair.slice(colon + 1).trim();
-    if (colon < 0 || !PARTY_PATTERN.test(party) || !STRIPE_ACCOUNT_PATTERN.test(account) || accounts.has(party))
+    if (colon < 0 || !ID_PATTERN.test(party) || !STRIPE_ACCOUNT_PATTERN.test(account) || accounts.has(party))
       return undefined;
     accounts.set(party, account);
   }

@@ -96,8 +96,8 @@ export function stripeRefusal(status: number, body: unknown, requestId: string |
   return parts.join(', ');
 }
 
-/** The created transfer must be this payout's: a `tr_` id, its amount and currency. */
-function checkTransfer(payout: PayoutInitiated, body: unknown): void {
+/** The created transfer must be this payout's: a `tr_` id, its amount and currency; its id. */
+function checkTransfer(payout: PayoutInitiated, body: unknown): string {
   const transfer = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
   if (transfer === undefined) throw new Error('Stripe answered 2xx with a body that is not a JSON object');
   const id = transfer['id'];
@@ -108,6 +108,7 @@ function checkTransfer(payout: PayoutInitiated, body: unknown): void {
       `Stripe's transfer ${id} is ${token(String(transfer['amount']))} ${token(transfer['currency'])}, ` +
         `not payout ${payout.payoutId}'s ${payout.amountMinor} ${payout.currency.toLowerCase()}`,
     );
+  return id;
 }
 
 /** fetch's own failures (refused, reset, timed out) without the request it was given. */
@@ -119,42 +120,47 @@ function networkFailure(error: unknown, timeoutMs: number): Error {
   return new Error(`Stripe could not be reached (${code})`);
 }
 
-export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvider {
+/** Creates (or, under the same payout id, finds again) the payout's transfer; its id. */
+export async function createStripeTransfer(options: StripePayoutOptions, payout: PayoutInitiated): Promise<string> {
   const timeoutMs = options.timeoutMs ?? STRIPE_REQUEST_TIMEOUT_MS;
+  const destination = options.connectedAccounts.get(payout.partyId);
+  if (destination === undefined)
+    throw new Error(
+      `party ${payout.partyId} has no Stripe connected account (STRIPE_CONNECTED_ACCOUNTS): payout ${payout.payoutId} was not sent`,
+    );
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${options.apiBase}/v1/transfers`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${options.secretKey}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'stripe-version': STRIPE_API_VERSION,
+        'idempotency-key': stripeIdempotencyKey(payout.payoutId),
+      },
+      body: transferForm(payout, destination),
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await boundedText(response);
+  } catch (error) {
+    throw error instanceof Error && error.message.startsWith('Stripe answered')
+      ? error
+      : networkFailure(error, timeoutMs);
+  }
+  const body = parsedJson(text);
+  if (response.status < 200 || response.status > 299)
+    throw new Error(stripeRefusal(response.status, body, response.headers.get('request-id')));
+  return checkTransfer(payout, body);
+}
+
+export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvider {
   return {
     name: 'stripe',
     accepting: true,
     async submit(payout) {
-      const destination = options.connectedAccounts.get(payout.partyId);
-      if (destination === undefined)
-        throw new Error(
-          `party ${payout.partyId} has no Stripe connected account (STRIPE_CONNECTED_ACCOUNTS): payout ${payout.payoutId} was not sent`,
-        );
-      let response: Response;
-      let text: string;
-      try {
-        response = await fetch(`${options.apiBase}/v1/transfers`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${options.secretKey}`,
-            'content-type': 'application/x-www-form-urlencoded',
-            'stripe-version': STRIPE_API_VERSION,
-            'idempotency-key': stripeIdempotencyKey(payout.payoutId),
-          },
-          body: transferForm(payout, destination),
-          redirect: 'error',
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        text = await boundedText(response);
-      } catch (error) {
-        throw error instanceof Error && error.message.startsWith('Stripe answered')
-          ? error
-          : networkFailure(error, timeoutMs);
-      }
-      const body = parsedJson(text);
-      if (response.status < 200 || response.status > 299)
-        throw new Error(stripeRefusal(response.status, body, response.headers.get('request-id')));
-      checkTransfer(payout, body);
+      await createStripeTransfer(options, payout);
     },
   };
 }
