@@ -34,6 +34,8 @@ export interface StripeStandIn {
   requests: StandInRequest[];
   /** Overrides the answer of the next requests while set; undefined answers as Stripe. */
   answer: ((request: StandInRequest) => StandInAnswer) | undefined;
+  /** The transfers it made, by Idempotency-Key. */
+  transfers: Map<string, Record<string, unknown>>;
 }
 
 function transferOf(form: URLSearchParams, id: string): Record<string, unknown> {
@@ -52,7 +54,7 @@ function transferOf(form: URLSearchParams, id: string): Record<string, unknown> 
 
 export async function stripeStandIn(t: ExecutionContext): Promise<StripeStandIn> {
   const transfers = new Map<string, Record<string, unknown>>();
-  const standIn: StripeStandIn = { url: '', requests: [], answer: undefined };
+  const standIn: StripeStandIn = { url: '', requests: [], answer: undefined, transfers };
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
