@@ -2,7 +2,9 @@
  * The payout provider in the configuration (PAYOUT_PROVIDER, and the Stripe
  * variables with `stripe`) and payoutProviderOf choosing it (infra/wiring/app.ts).
  */
+import { Writable } from 'node:stream';
 import test from 'ava';
+import { createLogger } from '../../../infra/entrypoints/http/logger.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import { payoutProviderOf } from '../../../infra/wiring/app.ts';
 import { loadConfig, MAX_STRIPE_CONNECTED_ACCOUNTS } from '../../../infra/wiring/config.ts';
@@ -101,4 +103,23 @@ test('malformed Stripe variables are refused, naming the variable and never repe
   }
   const leaked = problems({ ...STRIPE, STRIPE_SECRET_KEY: 'sk_live secret with spaces' });
   t.false(leaked.join('\n').includes('secret with spaces'));
+});
+
+test('the Stripe secrets are redacted from a log line that would hold the settings', (t) => {
+  const lines: string[] = [];
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString('utf8'));
+        callback();
+      },
+    }),
+  );
+  logger.info({ stripe: loadConfig(STRIPE).payouts.stripe, headers: { 'stripe-signature': 't=1,v1=ab' } }, 'settings');
+  const text = lines.join('');
+  t.regex(text, /acct_1Publisher|apiBase/);
+  t.false(text.includes(STAND_IN_SECRET_KEY));
+  t.false(text.includes(STAND_IN_WEBHOOK_SECRET));
+  t.false(text.includes('v1=ab'));
 });
