@@ -21,6 +21,14 @@ export const STRIPE_API_VERSION = '2024-06-20';
 export const STRIPE_REQUEST_TIMEOUT_MS = 10_000;
 /** Largest response body read from Stripe; a transfer is a few kilobytes. */
 export const MAX_STRIPE_RESPONSE_BYTES = 256 * 1024;
+/**
+ * Consecutive failures of Stripe itself (unreachable, timed out, 5xx) after
+ * which the provider stops calling it for STRIPE_PAUSE_MS: a run hands its
+ * payouts over one by one, and 10,000 timeouts would hold it for a day. The
+ * payouts not sent stay initiated, to be resubmitted.
+ */
+export const MAX_CONSECUTIVE_STRIPE_FAILURES = 3;
+export const STRIPE_PAUSE_MS = 30_000;
 
 export interface StripePayoutOptions {
   secretKey: string;
@@ -29,7 +37,14 @@ export interface StripePayoutOptions {
   /** Party id → connected account id (`acct_…`). */
   connectedAccounts: ReadonlyMap<string, string>;
   timeoutMs?: number;
+  /** The clock of the pause after repeated failures (tests move it). */
+  nowMs?: () => number;
 }
+
+/** An error of Stripe's side, which counts towards the pause; a refusal or a wrong answer does not. */
+class StripeUnavailableError extends Error {}
+/** Nothing was sent: the pause is not Stripe's business. */
+class NoConnectedAccountError extends Error {}
 
 /** The idempotency key of a payout's transfer: the payout id, as the PayoutProvider interface asks. */
 export function stripeIdempotencyKey(payoutId: string): string {
@@ -114,10 +129,10 @@ function checkTransfer(payout: PayoutInitiated, body: unknown): string {
 /** fetch's own failures (refused, reset, timed out) without the request it was given. */
 function networkFailure(error: unknown, timeoutMs: number): Error {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
-    return new Error(`Stripe did not answer within ${timeoutMs} ms`);
+    return new StripeUnavailableError(`Stripe did not answer within ${timeoutMs} ms`);
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
   const code = cause !== undefined && 'code' in cause ? token(cause.code) : 'unknown';
-  return new Error(`Stripe could not be reached (${code})`);
+  return new StripeUnavailableError(`Stripe could not be reached (${code})`);
 }
 
 /** Creates (or, under the same payout id, finds again) the payout's transfer; its id. */
@@ -125,7 +140,7 @@ export async function createStripeTransfer(options: StripePayoutOptions, payout:
   const timeoutMs = options.timeoutMs ?? STRIPE_REQUEST_TIMEOUT_MS;
   const destination = options.connectedAccounts.get(payout.partyId);
   if (destination === undefined)
-    throw new Error(
+    throw new NoConnectedAccountError(
       `party ${payout.partyId} has no Stripe connected account (STRIPE_CONNECTED_ACCOUNTS): payout ${payout.payoutId} was not sent`,
     );
   let response: Response;
@@ -150,17 +165,43 @@ export async function createStripeTransfer(options: StripePayoutOptions, payout:
       : networkFailure(error, timeoutMs);
   }
   const body = parsedJson(text);
-  if (response.status < 200 || response.status > 299)
-    throw new Error(stripeRefusal(response.status, body, response.headers.get('request-id')));
+  if (response.status < 200 || response.status > 299) {
+    const refusal = stripeRefusal(response.status, body, response.headers.get('request-id'));
+    throw response.status >= 500 ? new StripeUnavailableError(refusal) : new Error(refusal);
+  }
   return checkTransfer(payout, body);
 }
 
 export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvider {
+  const nowMs = options.nowMs ?? Date.now;
+  let failures = 0;
+  let pausedUntilMs = 0;
   return {
     name: 'stripe',
     accepting: true,
     async submit(payout) {
-      await createStripeTransfer(options, payout);
+      if (nowMs() < pausedUntilMs)
+        throw new Error(
+          `Stripe failed ${MAX_CONSECUTIVE_STRIPE_FAILURES} times in a row: payout ${payout.payoutId} was not sent, ` +
+            `Stripe is called again in ${Math.ceil((pausedUntilMs - nowMs()) / 1000)} s`,
+        );
+      try {
+        await createStripeTransfer(options, payout);
+      } catch (error) {
+        if (error instanceof NoConnectedAccountError) throw error;
+        if (!(error instanceof StripeUnavailableError)) {
+          // Stripe answered: it is up.
+          failures = 0;
+          pausedUntilMs = 0;
+          throw error;
+        }
+        // The one call let through after a pause failed too: pause again at once.
+        failures = pausedUntilMs > 0 ? MAX_CONSECUTIVE_STRIPE_FAILURES : failures + 1;
+        if (failures >= MAX_CONSECUTIVE_STRIPE_FAILURES) pausedUntilMs = nowMs() + STRIPE_PAUSE_MS;
+        throw error;
+      }
+      failures = 0;
+      pausedUntilMs = 0;
     },
   };
 }

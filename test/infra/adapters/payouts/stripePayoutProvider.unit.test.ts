@@ -10,7 +10,9 @@ import test from 'ava';
 import type { PayoutInitiated } from '../../../../domain/payouts/payoutEvents.ts';
 import {
   createStripeTransfer,
+  MAX_CONSECUTIVE_STRIPE_FAILURES,
   STRIPE_API_VERSION,
+  STRIPE_PAUSE_MS,
   stripePayoutProvider,
   type StripePayoutOptions,
 } from '../../../../infra/adapters/payouts/stripePayoutProvider.ts';
@@ -174,4 +176,39 @@ test('Stripe unreachable is an error naming the network failure, not the request
   const closed = { ...options(standIn), apiBase: `http://127.0.0.1:${port}` };
   const error = await t.throwsAsync(createStripeTransfer(closed, payout));
   t.regex(error.message, /^Stripe could not be reached \(ECONNREFUSED\)$/);
+});
+
+test('after repeated failures of Stripe itself the provider stops calling it for a while, then tries one call', async (t) => {
+  const standIn = await stripeStandIn(t);
+  let nowMs = 1_000_000;
+  const provider = stripePayoutProvider({ ...options(standIn), nowMs: () => nowMs });
+  const other = (index: number) => ({ ...payout, payoutId: `po-${String(index).padStart(32, '0')}` });
+  standIn.answer = () => ({ status: 400, body: { error: { type: 'invalid_request_error' } } });
+  for (let index = 0; index < MAX_CONSECUTIVE_STRIPE_FAILURES + 1; index++)
+    await t.throwsAsync(provider.submit(other(index)));
+  t.is(standIn.requests.length, MAX_CONSECUTIVE_STRIPE_FAILURES + 1, 'refusals: Stripe is up, each payout is sent');
+
+  standIn.answer = () => ({ status: 503, body: { error: { type: 'api_error' } } });
+  for (let index = 0; index < MAX_CONSECUTIVE_STRIPE_FAILURES; index++)
+    await t.throwsAsync(provider.submit(other(10 + index)), { message: /HTTP 503/ });
+  const sent = standIn.requests.length;
+  const paused = await t.throwsAsync(provider.submit(other(20)));
+  t.is(
+    paused.message,
+    `Stripe failed 3 times in a row: payout ${other(20).payoutId} was not sent, Stripe is called again in 30 s`,
+  );
+  t.is(standIn.requests.length, sent, 'nothing sent while paused');
+
+  nowMs += STRIPE_PAUSE_MS;
+  await t.throwsAsync(provider.submit(other(21)), { message: /HTTP 503/ });
+  await t.throwsAsync(provider.submit(other(22)), { message: /was not sent/ });
+  t.is(standIn.requests.length, sent + 1, 'one call let through, which failed: paused again at once');
+
+  nowMs += STRIPE_PAUSE_MS;
+  standIn.answer = undefined;
+  await provider.submit(other(23));
+  standIn.answer = () => ({ status: 503, body: {} });
+  await t.throwsAsync(provider.submit(other(24)), { message: /HTTP 503/ });
+  await t.throwsAsync(provider.submit(other(25)), { message: /HTTP 503/ });
+  t.is(standIn.requests.length, sent + 4, 'a success starts the count again');
 });

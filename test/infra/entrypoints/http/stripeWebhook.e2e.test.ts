@@ -187,14 +187,14 @@ test('a payout run pays through Stripe transfers, and Stripe’s signed events s
   t.false(server.logText().includes(STAND_IN_WEBHOOK_SECRET), 'nor the webhook secret');
 });
 
-// The stand-in answers 500 and then, asked again, accepts: as Stripe does when a request never began to execute. A
-// refusal Stripe executed it would answer again under the same key (docs/DOMAIN.md, "Payouts"); this checks our side.
+// The stand-in refuses (429, as Stripe rate-limits) and then, asked again, accepts: as Stripe does for a request that
+// never began to execute. A refusal Stripe executed it would answer again under the same key (docs/DOMAIN.md, "Payouts").
 test('a payout Stripe did not accept stays initiated; resubmitted, it is the same transfer request under the same key', async (t) => {
   const standIn = await stripeStandIn(t);
   const server = await stripeServer(t, standIn);
   const { listingId } = await listedProduct(server);
   await sale(server, listingId, 'pay-1');
-  standIn.answer = () => ({ status: 500, body: { error: { type: 'api_error' } } });
+  standIn.answer = () => ({ status: 429, body: { error: { type: 'invalid_request_error', code: 'rate_limit' } } });
   const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
   t.is(run.status, 200, run.text);
   const payouts = run.body.payouts as { partyId: string; payoutId: string; submitted: boolean }[];
