@@ -32,6 +32,8 @@ import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
 import { balancesOf, heldOrderPayables, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
 import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
 import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
+import { stripePayoutProvider } from '../adapters/payouts/stripePayoutProvider.ts';
+import { assert, assertNever } from '../../domain/errors.ts';
 
 export interface App {
   runtime: Runtime;
@@ -46,8 +48,20 @@ export interface AppOptions extends Omit<RuntimeOptions, 'projections'> {
   payoutProvider?: PayoutProvider;
 }
 
-function payoutProviderOf(config: Config): PayoutProvider {
-  return config.payouts.provider === 'sandbox' ? sandboxPayoutProvider() : noPayoutProvider;
+export function payoutProviderOf(config: Config): PayoutProvider {
+  const { provider, stripe } = config.payouts;
+  switch (provider) {
+    case 'sandbox':
+      return sandboxPayoutProvider();
+    case 'none':
+      return noPayoutProvider;
+    case 'stripe':
+      // loadConfig refuses PAYOUT_PROVIDER=stripe without its variables.
+      assert(stripe !== undefined, 'PAYOUT_PROVIDER=stripe comes with its configuration');
+      return stripePayoutProvider(stripe);
+    default:
+      return assertNever(provider, 'payout provider');
+  }
 }
 
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {

@@ -13,6 +13,7 @@ import { LABEL_PATTERN } from '../../archive/manifest.ts';
 import { DEFAULT_ARTIFACT_MAX_BYTES } from '../../commands/manifests/uploadArtifact.ts';
 import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
 import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
+import { ID_PATTERN } from '../../domain/ids.ts';
 import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
@@ -134,17 +135,61 @@ export interface Config {
   payouts: PayoutsConfig;
 }
 
-export const PAYOUT_PROVIDERS = ['sandbox', 'none'] as const;
+export const PAYOUT_PROVIDERS = ['sandbox', 'none', 'stripe'] as const;
+
+/** Where STRIPE_API_BASE points when it is not set. */
+export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
+/** Parties STRIPE_CONNECTED_ACCOUNTS may name (docs/STYLE.md rule 7): the variable stays well under an environment string's size. */
+export const MAX_STRIPE_CONNECTED_ACCOUNTS = 2000;
+const STRIPE_ACCOUNT_PATTERN = /^acct_[A-Za-z0-9]{1,64}$/;
+
+/** PAYOUT_PROVIDER=stripe: Stripe Connect transfers (infra/adapters/payouts/stripePayoutProvider.ts). */
+export interface StripeConfig {
+  /** STRIPE_SECRET_KEY: the platform's secret API key (never logged). */
+  secretKey: string;
+  /** STRIPE_WEBHOOK_SECRET: the signing secret of the webhook endpoint `POST /webhooks/stripe` (never logged). */
+  webhookSecret: string;
+  /** STRIPE_CONNECTED_ACCOUNTS: party id → its connected account (`acct_…`). */
+  connectedAccounts: ReadonlyMap<string, string>;
+  /** STRIPE_API_BASE: https://api.stripe.com unless a stand-in is named (http only on the loopback). */
+  apiBase: string;
+}
+
+/** `party:acct_…,party:acct_…` (the last colon separates, as a party id may hold one); undefined when malformed. */
+export function parseConnectedAccounts(text: string): Map<string, string> | undefined {
+  const accounts = new Map<string, string>();
+  const pairs = text.split(',');
+  if (pairs.length > MAX_STRIPE_CONNECTED_ACCOUNTS) return undefined;
+  for (const pair of pairs) {
+    const colon = pair.lastIndexOf(':');
+    const party = pair.slice(0, colon).trim();
+    const account = pair.slice(colon + 1).trim();
+    if (colon < 0 || !ID_PATTERN.test(party) || !STRIPE_ACCOUNT_PATTERN.test(account) || accounts.has(party))
+      return undefined;
+    accounts.set(party, account);
+  }
+  return accounts;
+}
+
+/** The secret key travels to it: https, or http to this machine only (a test's stand-in). */
+function stripeApiBaseAccepted(value: string): boolean {
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(value)) return false;
+  const url = new URL(value);
+  return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
 
 export interface PayoutsConfig {
   /** A payout run pays a party only when it is owed at least this much, in minor units (PAYOUT_MINIMUM_MINOR). */
   minimumMinor: number;
   /**
    * PAYOUT_PROVIDER: `sandbox` records what it is asked to pay and sends
-   * nothing (the provider's answers come through its webhook); `none` refuses
-   * payout runs. The default is `sandbox`, and `none` with NODE_ENV=production.
+   * nothing (the provider's answers come through its webhook); `stripe` sends
+   * Stripe Connect transfers (answers through `POST /webhooks/stripe`); `none`
+   * refuses payout runs. The default is `sandbox`, and `none` with NODE_ENV=production.
    */
   provider: (typeof PAYOUT_PROVIDERS)[number];
+  /** Set when PAYOUT_PROVIDER=stripe. */
+  stripe: StripeConfig | undefined;
 }
 
 export class ConfigError extends CodedError {
@@ -231,6 +276,19 @@ const schema = z.object({
     (value) => value === undefined || (PAYOUT_PROVIDERS as readonly string[]).includes(value),
     { message: `must be one of ${PAYOUT_PROVIDERS.join(', ')}` },
   ),
+  STRIPE_SECRET_KEY: optionalText.refine((value) => value === undefined || /^(sk|rk)_[A-Za-z0-9_]{8,}$/.test(value), {
+    // The value is never repeated in a message.
+    message: 'must be a Stripe secret or restricted key (sk_… or rk_…)',
+  }),
+  STRIPE_WEBHOOK_SECRET: optionalText.refine((value) => value === undefined || value.length >= 16, {
+    message: 'must be at least 16 characters (the endpoint signing secret, whsec_…)',
+  }),
+  STRIPE_CONNECTED_ACCOUNTS: optionalText.refine((value) => value === undefined || parseConnectedAccounts(value), {
+    message: `must be party:acct_… pairs separated by commas, each party once, at most ${MAX_STRIPE_CONNECTED_ACCOUNTS}`,
+  }),
+  STRIPE_API_BASE: optionalText.refine((value) => value === undefined || stripeApiBaseAccepted(value), {
+    message: 'must be an https:// origin (http:// only to 127.0.0.1, localhost or [::1])',
+  }),
   SIGNING_BACKEND: optionalText.refine(
     (value) => value === undefined || (SIGNING_BACKENDS as readonly string[]).includes(value),
     {
@@ -479,6 +537,28 @@ function deliveryKeyServices(values: Values): Pick<DeliveryConfig, 'keyService' 
   };
 }
 
+/** Variables PAYOUT_PROVIDER=stripe needs, named in the error when missing. */
+const STRIPE_VARIABLES = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_CONNECTED_ACCOUNTS'] as const;
+
+function payoutProblems(values: Values): string[] {
+  if (values.PAYOUT_PROVIDER !== 'stripe') return [];
+  return STRIPE_VARIABLES.filter((name) => values[name] === undefined).map(
+    (name) => `${name}: required when PAYOUT_PROVIDER=stripe`,
+  );
+}
+
+function stripeConfig(values: Values): StripeConfig | undefined {
+  const { STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_CONNECTED_ACCOUNTS } = values;
+  if (values.PAYOUT_PROVIDER !== 'stripe' || !STRIPE_SECRET_KEY || !STRIPE_WEBHOOK_SECRET || !STRIPE_CONNECTED_ACCOUNTS)
+    return undefined;
+  return {
+    secretKey: STRIPE_SECRET_KEY,
+    webhookSecret: STRIPE_WEBHOOK_SECRET,
+    connectedAccounts: parseConnectedAccounts(STRIPE_CONNECTED_ACCOUNTS)!,
+    apiBase: (values.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE).replace(/\/+$/, ''),
+  };
+}
+
 function archiveProblems(values: Values): string[] {
   return (values.S3_ACCESS_KEY_ID === undefined) === (values.S3_SECRET_ACCESS_KEY === undefined)
     ? []
@@ -496,6 +576,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...signingProblems(values, nodeEnv === 'production'),
     ...archiveProblems(values),
     ...deliveryProblems(values, nodeEnv === 'production'),
+    ...payoutProblems(values),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
@@ -535,6 +616,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       provider:
         (values.PAYOUT_PROVIDER as PayoutsConfig['provider'] | undefined) ??
         (nodeEnv === 'production' ? 'none' : 'sandbox'),
+      stripe: stripeConfig(values),
     },
   };
 }

@@ -27,6 +27,13 @@ export const REDACTED_PATHS = [
   '*.privateKey',
   'headers["payment-signature"]',
   '*.headers["payment-signature"]',
+  'headers["stripe-signature"]',
+  '*.headers["stripe-signature"]',
+  // The Stripe settings (infra/wiring/config.ts, StripeConfig), should an object holding them ever be logged.
+  'secretKey',
+  '*.secretKey',
+  'webhookSecret',
+  '*.webhookSecret',
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

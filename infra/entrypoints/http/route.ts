@@ -73,6 +73,14 @@ export interface HeaderParameter {
   schema: Record<string, unknown>;
 }
 
+/** How a webhook is signed: the header (`t=…,v1=…`) and the secret, from the configuration variable named. */
+export interface WebhookSigning {
+  header: string;
+  /** The variable that holds the secret, named when it is not set. */
+  variable: string;
+  secret(services: HttpServices): string | undefined;
+}
+
 export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType> {
   method: 'get' | 'post';
   /** Express syntax (`/orders/:orderId`); the document writes `{orderId}`. */
@@ -84,6 +92,8 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   routeClass: RouteClass | 'operations';
   /** Who may call it; 'public' needs no token; 'webhook' is authenticated by its signature. */
   roles: readonly Role[] | 'public' | 'webhook';
+  /** A webhook's signature; the payment provider's (routes/webhooks.ts) when not given. */
+  signing?: WebhookSigning;
   params?: Params;
   query?: Query;
   body?: Body;

@@ -29,7 +29,7 @@ import { payoutRoutes } from './routes/payouts.ts';
 import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { archiveRoutes } from './routes/archive.ts';
 import { auditBundleRoutes } from './routes/auditBundle.ts';
-import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookRoutes } from './routes/webhooks.ts';
+import { PAYMENT_WEBHOOK_SIGNING, verifyWebhookSignature, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
   ...operationsRoutes,
@@ -193,18 +193,20 @@ function mediaType(types: readonly string[] = ['application/json']): RequestHand
 /** Raw bodies of webhook requests, for handlers that need the exact bytes. */
 const rawBodies = new WeakMap<Request, Buffer>();
 
-function webhookSignature(services: HttpServices): RequestHandler {
+function webhookSignature(spec: RouteSpec, services: HttpServices): RequestHandler {
+  const signing = spec.signing ?? PAYMENT_WEBHOOK_SIGNING;
   return (request, _response, next) => {
-    const secret = services.http.webhookSecret;
+    const secret = signing.secret(services);
     if (secret === undefined)
-      throw new HttpError('WEBHOOK_NOT_CONFIGURED', 'PAYMENT_PROVIDER_WEBHOOK_SECRET is not set on this server');
+      throw new HttpError('WEBHOOK_NOT_CONFIGURED', `${signing.variable} is not set on this server`);
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     verifyWebhookSignature(
-      request.get(WEBHOOK_SIGNATURE_HEADER),
+      request.get(signing.header),
       raw,
       secret,
       services.http.webhookToleranceSeconds,
       Date.now(),
+      signing.header,
     );
     request.body = raw.length === 0 ? undefined : strictBody(raw);
     rawBodies.set(request, raw);
@@ -343,7 +345,7 @@ function mount(router: express.Express, spec: RouteSpec, services: HttpServices)
   if (spec.streamedBody) {
     // Streamed to the handler as it arrives: no parser, no buffering (the handler bounds what it reads).
   } else if (spec.roles === 'webhook')
-    steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(services));
+    steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), webhookSignature(spec, services));
   else if (spec.method === 'post')
     steps.push(express.raw({ limit: services.http.maxBodyBytes, type: () => true }), jsonBody());
   steps.push(execute(spec, services));

@@ -5,19 +5,41 @@
  * rotation). A bad or stale signature is 401 and appends nothing. Each
  * provider event id is an idempotency key: a redelivered event is answered
  * with the first response; the same payment id is a no-op in the domain too.
+ *
+ * Stripe's webhook, `POST /webhooks/stripe` (PAYOUT_PROVIDER=stripe), is
+ * signed by the same scheme under STRIPE_WEBHOOK_SECRET in `Stripe-Signature`,
+ * with the same tolerance; the events about our transfers are the payouts'
+ * answers (infra/adapters/payouts/stripeEvents.ts), recorded as those of
+ * `POST /webhooks/payouts` are, the event id their idempotency key.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { recordPayment } from '../../../../commands/orders/recordPayment.ts';
+import { recordPayoutOutcome } from '../../../../commands/payouts/recordPayoutOutcome.ts';
+import { stripeEventSchema, translateStripeEvent } from '../../../adapters/payouts/stripeEvents.ts';
 import type { Actor } from '../../../../domain/actor.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/schemas.ts';
 import { commandResponseSchema, runCommand } from '../commandRoute.ts';
 import { HttpError } from '../errors.ts';
-import { defineRoute, type RouteSpec } from '../route.ts';
+import { defineRoute, type RouteSpec, type WebhookSigning } from '../route.ts';
 
 export const WEBHOOK_SIGNATURE_HEADER = 'Payment-Signature';
+export const STRIPE_SIGNATURE_HEADER = 'Stripe-Signature';
 /** The actor payments are recorded as. */
 export const PAYMENT_PROVIDER: Actor = { id: 'payment-provider', role: 'Service' };
+/** The actor Stripe's answers are recorded as. */
+export const STRIPE: Actor = { id: 'stripe', role: 'Service' };
+
+export const PAYMENT_WEBHOOK_SIGNING: WebhookSigning = {
+  header: WEBHOOK_SIGNATURE_HEADER,
+  variable: 'PAYMENT_PROVIDER_WEBHOOK_SECRET',
+  secret: (services) => services.http.webhookSecret,
+};
+const STRIPE_WEBHOOK_SIGNING: WebhookSigning = {
+  header: STRIPE_SIGNATURE_HEADER,
+  variable: 'STRIPE_WEBHOOK_SECRET',
+  secret: (services) => services.config.payouts.stripe?.webhookSecret,
+};
 /** v1 signatures read from one header. */
 const MAX_SIGNATURES = 4;
 
@@ -46,9 +68,9 @@ export function verifyWebhookSignature(
   secret: string,
   toleranceSeconds: number,
   nowMs: number,
+  headerName = WEBHOOK_SIGNATURE_HEADER,
 ): void {
-  if (header === undefined || header.length > 1024)
-    throw invalid(`missing or oversized ${WEBHOOK_SIGNATURE_HEADER} header`);
+  if (header === undefined || header.length > 1024) throw invalid(`missing or oversized ${headerName} header`);
   const parts = header.split(',').map((part) => part.trim().split('='));
   const timestamp = parts.find(([name]) => name === 't')?.[1];
   const signatures = parts
@@ -60,7 +82,7 @@ export function verifyWebhookSignature(
     signatures.length === 0 ||
     signatures.length > MAX_SIGNATURES
   ) {
-    throw invalid(`${WEBHOOK_SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex HMAC-SHA256>`);
+    throw invalid(`${headerName} must be t=<unix seconds>,v1=<hex HMAC-SHA256>`);
   }
   const skewSeconds = Math.abs(nowMs / 1000 - Number(timestamp));
   if (skewSeconds > toleranceSeconds)
@@ -100,6 +122,49 @@ export const webhookRoutes: readonly RouteSpec[] = [
         actor: PAYMENT_PROVIDER,
         input: payment,
         idempotencyKey: `payment-event:${eventId}`,
+        request,
+      });
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/webhooks/stripe',
+    operationId: 'stripeWebhook',
+    summary:
+      "Stripe's events (PAYOUT_PROVIDER=stripe): a transfer's creation settles its payout, its reversal fails it",
+    tag: 'finance',
+    routeClass: 'webhook',
+    roles: 'webhook',
+    signing: STRIPE_WEBHOOK_SIGNING,
+    body: stripeEventSchema,
+    headers: [
+      {
+        name: STRIPE_SIGNATURE_HEADER,
+        required: true,
+        schema: { type: 'string' },
+        description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> under STRIPE_WEBHOOK_SECRET',
+      },
+    ],
+    response: z.union([
+      commandResponseSchema,
+      z.object({ ignored: z.literal(true) }).describe('not an answer about a payout: nothing appended'),
+    ]),
+    errors: [400, 401, 404, 409, 413, 415, 422, 429, 503],
+    async handle(request, services) {
+      const event = request.body;
+      const translation = translateStripeEvent(event);
+      if ('ignored' in translation) {
+        const log = { stripeEventId: event.id, type: event.type, reason: translation.ignored };
+        if (translation.notify) services.logger.warn(log, 'Stripe event ignored: finance should look at it');
+        else services.logger.info(log, 'Stripe event ignored');
+        return { body: { ignored: true } };
+      }
+      return runCommand(services, {
+        operationId: 'recordPayoutOutcome',
+        handler: recordPayoutOutcome,
+        actor: STRIPE,
+        input: { ...translation.answer },
+        idempotencyKey: `stripe-event:${event.id}`,
         request,
       });
     },

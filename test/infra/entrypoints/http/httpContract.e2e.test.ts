@@ -14,6 +14,13 @@ import {
   type HttpResponse,
   type TestServer,
 } from '../../../helpers/http.ts';
+import {
+  STAND_IN_SECRET_KEY,
+  STAND_IN_WEBHOOK_SECRET,
+  stripeEvent,
+  stripeStandIn,
+  type StripeStandIn,
+} from '../../../helpers/stripeStandIn.ts';
 
 type Schema = Record<string, unknown>;
 interface Operation {
@@ -62,6 +69,7 @@ function contract(document: Document) {
 
 async function exerciseEverything(
   server: TestServer,
+  standIn: StripeStandIn,
   call: (
     method: string,
     path: string,
@@ -116,7 +124,7 @@ async function exerciseEverything(
   await call('GET', `/orders/${o1}/delivery/key`, 'buyer');
   const run = await call('POST', '/payouts/runs', 'lead', {});
   const [first, second] = run.body.payouts as { payoutId: string; amountMinor: number }[];
-  // The sandbox accepted it in the run: answered with nothing appended.
+  // The provider (Stripe, its stand-in here) accepted it in the run: answered with nothing appended.
   await call('POST', `/payouts/${first!.payoutId}/resubmit`, 'lead');
   await call('POST', `/orders/${o1}/hold`, 'lead', { reason: 'disputed' });
   await call('POST', `/orders/${o1}/release`, 'lead', { reason: 'cleared' });
@@ -136,6 +144,18 @@ async function exerciseEverything(
     },
   });
   await call('RECORD', '/webhooks/payouts', undefined, settled);
+  // Stripe's events: one about no payout (ignored), then the first payout's transfer (settled already: a no-op).
+  if (!standIn.transfers.has(`chainbook-payout-${first!.payoutId}`)) throw new Error('the run sent no transfer');
+  for (const stripe of [
+    stripeEvent('evt_1Contract', 'balance.available', { object: 'balance' }),
+    stripeEvent('evt_2Contract', 'transfer.created', standIn.transfers.get(`chainbook-payout-${first!.payoutId}`)!),
+  ])
+    await call(
+      'RECORD',
+      '/webhooks/stripe',
+      undefined,
+      await server.request('POST', '/webhooks/stripe', { raw: stripe.raw, headers: stripe.headers }),
+    );
   await call('POST', `/payouts/${second!.payoutId}/outcome`, 'operator', {
     outcome: 'failed',
     providerEventId: 'pevt-c2',
@@ -243,7 +263,17 @@ async function exerciseEverything(
 }
 
 test('every route is in the OpenAPI document and every answer matches it', async (t) => {
-  const server = await testServer(t);
+  // The payout provider is Stripe, answering through a loopback stand-in (test/helpers/stripeStandIn.ts).
+  const standIn = await stripeStandIn(t);
+  const server = await testServer(t, {
+    env: {
+      PAYOUT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: STAND_IN_SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: STAND_IN_WEBHOOK_SECRET,
+      STRIPE_CONNECTED_ACCOUNTS: 'publisher-1:acct_1Publisher,artist-7:acct_2Artist',
+      STRIPE_API_BASE: standIn.url,
+    },
+  });
   const served = await server.request('GET', '/openapi.json');
   const document = served.body as Document;
   t.is(document.openapi, '3.1.0');
@@ -264,7 +294,7 @@ test('every route is in the OpenAPI document and every answer matches it', async
   t.is(documented.length, ROUTES.length);
   const checker = contract(document);
   const problems: string[] = [];
-  await exerciseEverything(server, async (method, path, as, body, headers) => {
+  await exerciseEverything(server, standIn, async (method, path, as, body, headers) => {
     if (method === 'RECORD') {
       const problem = checker.check('POST', path, body as HttpResponse);
       if (problem) problems.push(problem);

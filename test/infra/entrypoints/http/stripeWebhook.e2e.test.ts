@@ -1,0 +1,228 @@
+/**
+ * PAYOUT_PROVIDER=stripe over HTTP on PostgreSQL: a payout run sends its
+ * transfers to a loopback stand-in for Stripe's API (test/helpers/stripeStandIn.ts,
+ * not Stripe), and Stripe's signed events on POST /webhooks/stripe answer the payouts.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
+import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
+import { listedProduct, testServer, WEBHOOK_SECRET, type TestServer } from '../../../helpers/http.ts';
+import {
+  STAND_IN_SECRET_KEY,
+  STAND_IN_WEBHOOK_SECRET,
+  stripeEvent,
+  stripeStandIn,
+  type StripeStandIn,
+} from '../../../helpers/stripeStandIn.ts';
+
+async function stripeServer(t: ExecutionContext, standIn: StripeStandIn): Promise<TestServer> {
+  return testServer(t, {
+    env: {
+      PAYOUT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: STAND_IN_SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: STAND_IN_WEBHOOK_SECRET,
+      STRIPE_CONNECTED_ACCOUNTS: 'publisher-1:acct_1Publisher,artist-7:acct_2Artist',
+      STRIPE_API_BASE: standIn.url,
+    },
+  });
+}
+
+/** One finalized sale of the test product (publisher-1, with a royalty to artist-7). */
+async function sale(server: TestServer, listingId: string, paymentId: string): Promise<void> {
+  const created = await server.request('POST', '/orders', {
+    as: 'buyer',
+    body: { listingId, deliveryPublicKey: deliveryKey() },
+  });
+  const raw = JSON.stringify({
+    eventId: `evt-${paymentId}`,
+    orderId: created.body.orderId as string,
+    providerPaymentId: paymentId,
+    amountMinor: 1999,
+    currency: 'EUR',
+    outcome: 'succeeded',
+  });
+  const t = Math.floor(Date.now() / 1000);
+  await server.request('POST', '/webhooks/payments', {
+    raw,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, raw)}`,
+    },
+  });
+  const finalized = await server.request('POST', `/orders/${created.body.orderId as string}/finalize`, {
+    as: 'service',
+  });
+  if (finalized.status !== 200) throw new Error(finalized.text);
+}
+
+/** The stand-in's transfer of one payout. */
+function transferOf(standIn: StripeStandIn, payoutId: string): Record<string, unknown> {
+  const transfer = [...standIn.transfers.values()].find(
+    (candidate) => (candidate['metadata'] as { payoutId: string }).payoutId === payoutId,
+  );
+  if (!transfer) throw new Error(`no transfer for ${payoutId}`);
+  return transfer;
+}
+
+async function unchanged(
+  t: ExecutionContext,
+  server: TestServer,
+  status: number,
+  expected: string | undefined,
+  step: () => Promise<{ status: number; body: { error?: { code: string }; ignored?: boolean } }>,
+) {
+  const before = await server.snapshot();
+  const response = await step();
+  t.is(response.status, status);
+  if (expected === undefined) t.deepEqual(response.body, { ignored: true });
+  else t.is(response.body.error?.code, expected);
+  t.deepEqual(await server.snapshot(), before, `${expected ?? 'ignored'}: nothing appended`);
+}
+
+test('a payout run pays through Stripe transfers, and Stripe’s signed events settle and fail the payouts', async (t) => {
+  const standIn = await stripeStandIn(t);
+  const server = await stripeServer(t, standIn);
+  const { listingId } = await listedProduct(server);
+  await sale(server, listingId, 'pay-1');
+
+  const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.is(run.status, 200, run.text);
+  const payouts = run.body.payouts as { partyId: string; payoutId: string; amountMinor: number; submitted: boolean }[];
+  t.deepEqual(payouts.map((payout) => [payout.partyId, payout.amountMinor, payout.submitted]).sort(), [
+    ['artist-7', 360, true],
+    ['publisher-1', 1440, true],
+  ]);
+  t.true((run.body.events as { type: string }[]).some((event) => event.type === 'payout.submitted'));
+  t.deepEqual(
+    standIn.requests.map((request) => [request.path, request.headers['idempotency-key']]).sort(),
+    payouts.map((payout) => ['/v1/transfers', `chainbook-payout-${payout.payoutId}`]).sort(),
+  );
+  const publisher = payouts.find((payout) => payout.partyId === 'publisher-1')!;
+  const artist = payouts.find((payout) => payout.partyId === 'artist-7')!;
+  t.like(transferOf(standIn, publisher.payoutId), {
+    destination: 'acct_1Publisher',
+    transfer_group: run.body.runId,
+    currency: 'eur',
+  });
+
+  const created = (options: { secret?: string; nowMs?: number } = {}) =>
+    stripeEvent('evt_1Created', 'transfer.created', transferOf(standIn, publisher.payoutId), options);
+  const post = (event: { raw: string; headers: Record<string, string> }) =>
+    server.request('POST', '/webhooks/stripe', { raw: event.raw, headers: event.headers });
+  await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () =>
+    server.request('POST', '/webhooks/stripe', {
+      raw: created().raw,
+      headers: { 'content-type': 'application/json' },
+    }),
+  );
+  await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () =>
+    post(created({ secret: 'whsec_someone_else_0123456789' })),
+  );
+  await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () => post(created({ nowMs: Date.now() - 3_600_000 })));
+  await unchanged(t, server, 401, 'WEBHOOK_SIGNATURE_INVALID', () =>
+    server.request('POST', '/webhooks/stripe', {
+      raw: created().raw,
+      headers: created({ secret: WEBHOOK_SECRET }).headers,
+    }),
+  );
+  const rotated = created();
+  const otherSignature = webhookSignature('whsec_retired_0123456789abcdef', 1, rotated.raw);
+  rotated.headers['stripe-signature'] = `${rotated.headers['stripe-signature']!},v1=${otherSignature}`;
+
+  const settled = await post(rotated);
+  t.is(settled.status, 200, settled.text);
+  t.deepEqual(
+    settled.body.events.map((event: { type: string }) => event.type),
+    ['payout.settled', 'ledger.posted'],
+  );
+  const statement = await server.request('GET', '/parties/publisher-1/statement', { as: 'lead' });
+  t.like(statement.body.lines[0], { sellerPayableMinor: 0, inTransitMinor: 0 });
+  t.like(statement.body.payouts[0], { status: 'settled', providerEventId: 'evt-1Created' });
+  const journal = await server.request('GET', '/ledger/journal', { as: 'auditor' });
+  t.true(
+    JSON.stringify(journal.body).includes(`payout-settled-${publisher.payoutId}`),
+    'the settlement posting, as for /webhooks/payouts',
+  );
+
+  const before = await server.snapshot();
+  const redelivered = await post(created());
+  t.is(redelivered.status, 200, redelivered.text);
+  t.is(redelivered.headers.get('idempotent-replayed'), 'true');
+  t.deepEqual(redelivered.body.seqs, settled.body.seqs);
+  t.deepEqual(await server.snapshot(), before, 'a redelivery appends nothing');
+
+  const reversed = await post(
+    stripeEvent('evt_1Reversed', 'transfer.reversed', {
+      ...transferOf(standIn, artist.payoutId),
+      amount_reversed: 360,
+      reversed: true,
+    }),
+  );
+  t.is(reversed.status, 200, reversed.text);
+  const artistStatement = await server.request('GET', '/parties/artist-7/statement', { as: 'lead' });
+  t.like(artistStatement.body.lines[0], { royaltyPayableMinor: 360, inTransitMinor: 0 });
+  t.like(artistStatement.body.payouts[0], {
+    status: 'failed',
+    failureReason: `Stripe transfer ${transferOf(standIn, artist.payoutId)['id'] as string} was reversed`,
+  });
+
+  await unchanged(t, server, 200, undefined, () =>
+    post(stripeEvent('evt_1Balance', 'balance.available', { object: 'balance', available: [] })),
+  );
+  await unchanged(t, server, 200, undefined, () =>
+    post(stripeEvent('evt_1Foreign', 'transfer.created', { ...transferOf(standIn, artist.payoutId), metadata: {} })),
+  );
+  await unchanged(t, server, 404, 'PAYOUT_NOT_FOUND', () =>
+    post(
+      stripeEvent('evt_1Unknown', 'transfer.created', {
+        ...transferOf(standIn, artist.payoutId),
+        metadata: { payoutId: 'po-unknown' },
+      }),
+    ),
+  );
+
+  const trial = await server.request('GET', '/ledger/trial-balance', { as: 'auditor' });
+  t.is(trial.body.lines[0].totalMinor, 0);
+  t.false(server.logText().includes(STAND_IN_SECRET_KEY), 'the secret key is never logged');
+  t.false(server.logText().includes(STAND_IN_WEBHOOK_SECRET), 'nor the webhook secret');
+});
+
+// The stand-in refuses (429, as Stripe rate-limits) and then, asked again, accepts: as Stripe does for a request that
+// never began to execute. A refusal Stripe executed it would answer again under the same key (docs/DOMAIN.md, "Payouts").
+test('a payout Stripe did not accept stays initiated; resubmitted, it is the same transfer request under the same key', async (t) => {
+  const standIn = await stripeStandIn(t);
+  const server = await stripeServer(t, standIn);
+  const { listingId } = await listedProduct(server);
+  await sale(server, listingId, 'pay-1');
+  standIn.answer = () => ({ status: 429, body: { error: { type: 'invalid_request_error', code: 'rate_limit' } } });
+  const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.is(run.status, 200, run.text);
+  const payouts = run.body.payouts as { partyId: string; payoutId: string; submitted: boolean }[];
+  t.deepEqual(
+    payouts.map((payout) => payout.submitted),
+    [false, false],
+  );
+  const publisher = payouts.find((payout) => payout.partyId === 'publisher-1')!;
+  const path = `/payouts/${publisher.payoutId}/resubmit`;
+  const refused = await server.request('POST', path, { as: 'lead' });
+  t.is(refused.status, 503);
+  t.is(refused.body.error.code, 'PAYOUT_PROVIDER_UNAVAILABLE');
+  standIn.answer = undefined;
+  const resubmitted = await server.request('POST', path, { as: 'lead' });
+  t.is(resubmitted.status, 200, resubmitted.text);
+  const sent = standIn.requests.filter((request) =>
+    request.form.some(([name, value]) => name === 'metadata[payoutId]' && value === publisher.payoutId),
+  );
+  t.is(sent.length, 3, 'the run, the refused resubmission and this one');
+  t.true(sent.every((request) => request.headers['idempotency-key'] === `chainbook-payout-${publisher.payoutId}`));
+  t.true(sent.every((request) => JSON.stringify(request.form) === JSON.stringify(sent[0]!.form)));
+});
+
+test('POST /webhooks/stripe answers 503 when STRIPE_WEBHOOK_SECRET is not set, appending nothing', async (t) => {
+  const server = await testServer(t);
+  const event = stripeEvent('evt_1Any', 'transfer.created', { object: 'transfer' });
+  const response = await server.request('POST', '/webhooks/stripe', { raw: event.raw, headers: event.headers });
+  t.is(response.status, 503);
+  t.is(response.body.error.code, 'WEBHOOK_NOT_CONFIGURED');
+  t.regex(response.body.error.message, /STRIPE_WEBHOOK_SECRET/);
+});
