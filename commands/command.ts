@@ -62,8 +62,12 @@ export interface CommandContext {
 
 /** Where a time range falls in a chain (the event log's ts index). */
 export interface ChainIndex {
-  /** First and last seq whose commit time is within [fromTs, toTs]; undefined when none is. */
-  seqRange(chain: string, fromTs: string, toTs: string): Promise<{ fromSeq: number; toSeq: number } | undefined>;
+  /** First and last seq whose commit time is within [fromTs, toTs] (a bound left out: unbounded); undefined when none is. */
+  seqRange(
+    chain: string,
+    fromTs: string | undefined,
+    toTs: string | undefined,
+  ): Promise<{ fromSeq: number; toSeq: number } | undefined>;
 }
 
 /**

@@ -30,13 +30,22 @@ import {
 } from '../command.ts';
 import { entityIdSchema } from '../decideStream.ts';
 
+/**
+ * A bound of the time range: compared with the commit times in the database,
+ * which has no year 0000 (ISO 8601's 1 BC; PostgreSQL refuses it, and no
+ * record can carry it), so that year is refused here rather than there.
+ */
+const timeBoundSchema = timestampSchema.refine((ts) => !ts.startsWith('0000-'), {
+  message: 'year 0000 is not a time the chain can hold; the earliest is 0001-01-01T00:00:00.000Z',
+});
+
 export const issueLedgerProofInputSchema = z
   .strictObject({
     proofId: entityIdSchema.optional(),
     fromSeq: z.number().int().positive().optional(),
     toSeq: z.number().int().positive().optional(),
-    fromTs: timestampSchema.optional(),
-    toTs: timestampSchema.optional(),
+    fromTs: timeBoundSchema.optional(),
+    toTs: timeBoundSchema.optional(),
   })
   .refine(
     (input) =>
@@ -55,11 +64,8 @@ interface SeqRange {
 async function resolveRange(deps: CommandDeps, input: z.infer<typeof issueLedgerProofInputSchema>): Promise<SeqRange> {
   const head = await deps.store.head(deps.chain);
   if (input.fromTs !== undefined || input.toTs !== undefined) {
-    const range = await deps.chainIndex.seqRange(
-      deps.chain,
-      input.fromTs ?? '0000-01-01T00:00:00.000Z',
-      input.toTs ?? '9999-12-31T23:59:59.999Z',
-    );
+    // A bound left out is no bound (not a sentinel date: '0000-01-01' was one, which PostgreSQL refuses).
+    const range = await deps.chainIndex.seqRange(deps.chain, input.fromTs, input.toTs);
     if (!range)
       throw new CodedError(
         'PROOF_RANGE_EMPTY',

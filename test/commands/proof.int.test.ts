@@ -134,4 +134,11 @@ test('a proof over a time range covers exactly the records committed in it; an e
   t.is((empty as CodedError).code, 'PROOF_RANGE_EMPTY');
   const inverted = await t.throwsAsync(issueLedgerProof(app.deps, { fromSeq: 9, toSeq: 3 }, contextFor(FINANCE_LEAD)));
   t.is((inverted as CodedError).code, 'PROOF_RANGE_INVALID');
+  // One bound only: the other end is the chain's (the missing lower bound was once year 0000, refused by PostgreSQL).
+  const untilNoon = await issued(app, { toTs: '2026-03-01T12:00:00.000Z' });
+  t.deepEqual([untilNoon.from_seq, untilNoon.to_seq], [1, morning]);
+  const year0 = await t.throwsAsync(
+    issueLedgerProof(app.deps, { fromTs: '0000-01-01T00:00:00.000Z' }, contextFor(FINANCE_LEAD)),
+  );
+  t.is((year0 as CodedError).code, 'INVALID_INPUT');
 });

@@ -76,9 +76,10 @@ const SQL = {
   lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
   // The writer puts each delegation on its own stream (chain/sealedBatch.ts): one probe of the (stream, version) index.
   delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
-  // Records carry ts as text and as timestamptz; the range is on the column.
-  seqRange:
-    'SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1 AND ts >= $2::timestamptz AND ts <= $3::timestamptz',
+  // Records carry ts as text and as timestamptz; the range is on the column. A NULL bound is no bound: no
+  // sentinel date stands in for it (PostgreSQL has no year 0000, and refused the one that did).
+  seqRange: `SELECT min(seq) AS from_seq, max(seq) AS to_seq FROM events WHERE chain = $1
+    AND ($2::timestamptz IS NULL OR ts >= $2::timestamptz) AND ($3::timestamptz IS NULL OR ts <= $3::timestamptz)`,
 } as const;
 
 // ---- heads
@@ -279,14 +280,19 @@ export async function delegationRecordText(
     ?.record;
 }
 
-/** First and last seq whose commit time is within [fromTs, toTs]; undefined when none is. */
+/** First and last seq whose commit time is within [fromTs, toTs] (undefined bound: unbounded); undefined when none is. */
 export async function seqRange(
   db: Queryable,
   chain: string,
-  fromTs: string,
-  toTs: string,
+  fromTs: string | undefined,
+  toTs: string | undefined,
 ): Promise<{ fromSeq: number; toSeq: number } | undefined> {
-  const row = (await db.query<{ from_seq: number | null; to_seq: number | null }>(SQL.seqRange, [chain, fromTs, toTs]))
-    .rows[0];
+  const row = (
+    await db.query<{ from_seq: number | null; to_seq: number | null }>(SQL.seqRange, [
+      chain,
+      fromTs ?? null,
+      toTs ?? null,
+    ])
+  ).rows[0];
   return row?.from_seq == null || row.to_seq == null ? undefined : { fromSeq: row.from_seq, toSeq: row.to_seq };
 }
