@@ -15,6 +15,9 @@ import type { ProofStore } from '../../../commands/command.ts';
 import { deliveryProofsMeeting } from '../../../projections/delivery/deliveryQueries.ts';
 import type { SqlExecutor } from './sql.ts';
 
+const FIRST_INSTANT = '0001-01-01T00:00:00.000Z';
+const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
+
 /** Proof documents one read returns. */
 export const MAX_PROOF_DOCUMENTS = 1000;
 
@@ -154,8 +157,9 @@ export async function bundleProofTexts(
   toTs: string,
 ): Promise<{ name: string; text: string }[]> {
   const dayMs = 86_400_000;
-  const from = new Date(Date.parse(fromTs) - dayMs).toISOString();
-  const to = new Date(Date.parse(toTs) + dayMs).toISOString();
+  // Widened by a day, within the years RFC 3339 text sorts in (past 9999 toISOString writes `+010000-…`, which sorts first).
+  const from = new Date(Math.max(Date.parse(fromTs) - dayMs, Date.parse(FIRST_INSTANT))).toISOString();
+  const to = new Date(Math.min(Date.parse(toTs) + dayMs, Date.parse(LAST_INSTANT))).toISOString();
   const stored = await proofDocumentsMeeting(db, chain, from, to);
   // Delivery proofs are rebuilt from the chain by the delivery projection: always what the chain says.
   const deliveries = await deliveryProofsMeeting(db, from, to);
