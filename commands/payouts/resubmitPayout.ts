@@ -31,6 +31,23 @@ export const resubmitPayoutInputSchema = z.strictObject({
 /** The payout, in the shape of a run's answer (one payout, `submitted` true). */
 export type ResubmitPayoutResult = CommandResult & { payouts: [PayoutSummary] };
 
+/**
+ * Past the provider's idempotency window the payout id no longer protects
+ * against paying twice: finance checks the provider's own records first and
+ * records the outcome by hand (POST /payouts/{id}/outcome).
+ */
+async function refuseOutsideWindow(deps: CommandDeps, stream: string, payoutId: string, now: string): Promise<void> {
+  const windowSeconds = deps.payouts.provider.idempotencyWindowSeconds;
+  if (windowSeconds === undefined) return;
+  const [initiated] = await deps.store.readStream(stream, { fromVersion: 1, limit: 1 });
+  if (!initiated || Date.parse(now) - Date.parse(initiated.record.ts) <= windowSeconds * 1000) return;
+  throw new CodedError(
+    'PAYOUT_RESUBMIT_WINDOW_PASSED',
+    `payout ${payoutId} was initiated more than ${windowSeconds / 3600} h ago, longer than ${deps.payouts.provider.name} keeps its idempotency key: check whether it was paid there, then record the outcome (POST /payouts/${payoutId}/outcome)`,
+    { payoutId, initiatedAt: initiated.record.ts, windowSeconds },
+  );
+}
+
 export async function resubmitPayout(
   deps: CommandDeps,
   input: unknown,
@@ -49,6 +66,14 @@ export async function resubmitPayout(
   const command = { type: 'SubmitPayout', actor: context.actor, provider: provider.name } as const;
   const unaccepted = payoutDecider.decide(command, loaded.state).length > 0;
   if (unaccepted && loaded.state.status !== 'absent') {
+    const { partyId } = loaded.state.payout;
+    if ((await deps.ledger.heldParties()).has(partyId))
+      throw new CodedError(
+        'PAYOUT_PARTY_HELD',
+        `party ${partyId} is held by an open reconciliation discrepancy: resolve it before resubmitting payout ${payoutId}`,
+        { payoutId, partyId },
+      );
+    await refuseOutsideWindow(deps, stream, payoutId, context.now);
     try {
       await provider.submit(loaded.state.payout);
     } catch {

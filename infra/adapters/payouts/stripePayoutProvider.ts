@@ -47,6 +47,9 @@ class StripeUnavailableError extends Error {}
 class NoConnectedAccountError extends Error {}
 
 /** The idempotency key of a payout's transfer: the payout id, as the PayoutProvider interface asks. */
+/** How long after a payout's initiation it may be handed to Stripe again under the same idempotency key. */
+export const STRIPE_IDEMPOTENCY_WINDOW_SECONDS = 23 * 3600;
+
 export function stripeIdempotencyKey(payoutId: string): string {
   return `chainbook-payout-${payoutId}`;
 }
@@ -179,6 +182,8 @@ export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvid
   return {
     name: 'stripe',
     accepting: true,
+    // Stripe keeps idempotency keys at least 24 hours: an hour's margin.
+    idempotencyWindowSeconds: STRIPE_IDEMPOTENCY_WINDOW_SECONDS,
     async submit(payout) {
       if (nowMs() < pausedUntilMs)
         throw new Error(

@@ -118,6 +118,9 @@ const CONFLICT = [
   'TOO_MANY_ORDER_HOLDS',
   'RECONCILIATION_EXISTS',
   'DISCREPANCY_ALREADY_RESOLVED',
+  // Resubmitting a payout (commands/payouts/resubmitPayout.ts): held by a discrepancy, or past the provider's idempotency window.
+  'PAYOUT_PARTY_HELD',
+  'PAYOUT_RESUBMIT_WINDOW_PASSED',
   // Delivery (commands/delivery/deliverOrder.ts): the order or its delivery is not there yet, or not any more.
   'DELIVERY_NOT_READY',
   'ORDER_NOT_DELIVERABLE',

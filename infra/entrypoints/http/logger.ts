@@ -34,6 +34,12 @@ export const REDACTED_PATHS = [
   '*.secretKey',
   'webhookSecret',
   '*.webhookSecret',
+  'stripe.secretKey',
+  'stripe.webhookSecret',
+  '*.stripe.secretKey',
+  '*.stripe.webhookSecret',
+  '*.*.stripe.secretKey',
+  '*.*.stripe.webhookSecret',
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

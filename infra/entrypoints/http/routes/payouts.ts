@@ -16,6 +16,7 @@ import {
   statementOf,
 } from '../../../../projections/payouts/payoutQueries.ts';
 import { commandResponseSchema, runCommand } from '../commandRoute.ts';
+import { HttpError } from '../errors.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, pageQuery, pageSchema } from './queryCommon.ts';
 import { PAYMENT_PROVIDER, WEBHOOK_SIGNATURE_HEADER } from './webhooks.ts';
@@ -87,6 +88,13 @@ export const payoutRoutes: readonly RouteSpec[] = [
     response: commandResponseSchema,
     errors: [400, 401, 404, 409, 413, 415, 422, 429, 503],
     async handle(request, services) {
+      // Only the sandbox's answers come here: with a real provider (Stripe) they come through its own webhook, and
+      // this secret (the payment provider's) must not be able to settle or fail the payouts another provider sent.
+      if (services.config.payouts.provider !== 'sandbox')
+        throw new HttpError(
+          'WEBHOOK_NOT_CONFIGURED',
+          `payouts go through ${services.config.payouts.provider}; its answers come through its own webhook, not this one`,
+        );
       const { eventId, status, failureReason, ...payout } = request.body;
       return runCommand(services, {
         operationId: 'recordPayoutOutcome',

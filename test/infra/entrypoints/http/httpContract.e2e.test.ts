@@ -143,8 +143,9 @@ async function exerciseEverything(
       'payment-signature': `t=${t},v1=${webhookSignature(WEBHOOK_SECRET, t, answer)}`,
     },
   });
+  // Payouts go through Stripe here: the sandbox's webhook answers 503, documented.
   await call('RECORD', '/webhooks/payouts', undefined, settled);
-  // Stripe's events: one about no payout (ignored), then the first payout's transfer (settled already: a no-op).
+  // Stripe's events: one about no payout (ignored), then the first payout's transfer (it settles it).
   if (!standIn.transfers.has(`chainbook-payout-${first!.payoutId}`)) throw new Error('the run sent no transfer');
   for (const stripe of [
     stripeEvent('evt_1Contract', 'balance.available', { object: 'balance' }),

@@ -218,6 +218,58 @@ test('a payout Stripe did not accept stays initiated; resubmitted, it is the sam
   t.true(sent.every((request) => JSON.stringify(request.form) === JSON.stringify(sent[0]!.form)));
 });
 
+test('with Stripe paying, resubmission past its idempotency window, or for a held party, is refused before Stripe is called; the sandbox webhook settles nothing', async (t) => {
+  const standIn = await stripeStandIn(t);
+  const server = await stripeServer(t, standIn);
+  const { listingId } = await listedProduct(server);
+  await sale(server, listingId, 'pay-1');
+  standIn.answer = () => ({ status: 429, body: { error: { type: 'invalid_request_error', code: 'rate_limit' } } });
+  const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  standIn.answer = undefined;
+  const [payout] = run.body.payouts as { payoutId: string; amountMinor: number }[];
+  const sentBefore = standIn.requests.length;
+
+  // The payment provider's secret cannot answer for Stripe's payouts.
+  const answer = JSON.stringify({
+    eventId: 'pevt-1',
+    payoutId: payout!.payoutId,
+    status: 'failed',
+    amountMinor: payout!.amountMinor,
+    currency: 'EUR',
+    failureReason: 'forged',
+  });
+  const t0 = Math.floor(Date.now() / 1000);
+  const before = await server.snapshot();
+  const forged = await server.request('POST', '/webhooks/payouts', {
+    raw: answer,
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': `t=${t0},v1=${webhookSignature(WEBHOOK_SECRET, t0, answer)}`,
+    },
+  });
+  t.is(forged.status, 503, forged.text);
+  t.is(forged.body.error.code, 'WEBHOOK_NOT_CONFIGURED');
+  t.deepEqual(await server.snapshot(), before, 'nothing appended');
+
+  // A party held by an open discrepancy is not paid by resubmission.
+  const ledger = server.app.deps.ledger;
+  server.app.deps.ledger = { ...ledger, heldParties: async () => new Set(['publisher-1', 'artist-7']) };
+  const held = await server.request('POST', `/payouts/${payout!.payoutId}/resubmit`, { as: 'lead' });
+  t.is(held.status, 409, held.text);
+  t.is(held.body.error.code, 'PAYOUT_PARTY_HELD');
+  server.app.deps.ledger = ledger;
+
+  // A day later Stripe may have forgotten the key: refused, finance checks Stripe and records the outcome by hand.
+  const realNow = server.services.now;
+  server.services.now = () => new Date(Date.now() + 24 * 3600 * 1000).toISOString();
+  const late = await server.request('POST', `/payouts/${payout!.payoutId}/resubmit`, { as: 'lead' });
+  server.services.now = realNow;
+  t.is(late.status, 409, late.text);
+  t.is(late.body.error.code, 'PAYOUT_RESUBMIT_WINDOW_PASSED');
+  t.is(standIn.requests.length, sentBefore, 'Stripe was not called');
+  t.deepEqual(await server.snapshot(), before, 'nothing appended');
+});
+
 test('POST /webhooks/stripe answers 503 when STRIPE_WEBHOOK_SECRET is not set, appending nothing', async (t) => {
   const server = await testServer(t);
   const event = stripeEvent('evt_1Any', 'transfer.created', { object: 'transfer' });
