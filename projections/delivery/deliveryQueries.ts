@@ -67,15 +67,16 @@ export async function findDeliveryProof(tx: ProjectionExecutor, orderId: string)
   return document === undefined ? undefined : (JSON.parse(document) as unknown);
 }
 
-/** The delivery proofs whose delivery.prepared was recorded in [fromTs, toTs], in seq order (audit bundles). */
+/** The delivery proofs whose delivery.prepared was recorded in [fromTs, toTs], in seq order, at most `limit` (audit bundles). */
 export async function deliveryProofsMeeting(
   tx: ProjectionExecutor,
   fromTs: string,
   toTs: string,
+  limit: number,
 ): Promise<{ proofId: string; document: unknown }[]> {
   const { rows } = await tx.query<{ proof_id: string; document: string }>(
-    `SELECT proof_id, document FROM delivery_proofs WHERE prepared_ts BETWEEN $1 AND $2 ORDER BY delivery_seq`,
-    [fromTs, toTs],
+    `SELECT proof_id, document FROM delivery_proofs WHERE prepared_ts BETWEEN $1 AND $2 ORDER BY delivery_seq LIMIT $3`,
+    [fromTs, toTs, limit],
   );
   return rows.map((row) => ({ proofId: row.proof_id, document: JSON.parse(row.document) as unknown }));
 }

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { SignedProof } from '../../../chain/proof.ts';
 import type { ProofStore } from '../../../commands/command.ts';
+import { CodedError } from '../../../domain/errors.ts';
 import { deliveryProofsMeeting } from '../../../projections/delivery/deliveryQueries.ts';
 import type { SqlExecutor } from './sql.ts';
 
@@ -137,12 +138,26 @@ export async function proofDocumentsMeeting(
   chain: string,
   fromTs: string,
   toTs: string,
+  after?: { fromSeq: number; proofId: string },
 ): Promise<StoredProof[]> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `${SELECT} WHERE d.chain = $1 AND d.to_ts >= $2 AND d.from_ts <= $3 ORDER BY d.from_seq, d.proof_id LIMIT $4`,
-    [chain, fromTs, toTs, MAX_PROOF_DOCUMENTS],
+    `${SELECT} WHERE d.chain = $1 AND d.to_ts >= $2 AND d.from_ts <= $3
+       AND ($5::int8 IS NULL OR (d.from_seq, d.proof_id) > ($5::int8, $6::text))
+     ORDER BY d.from_seq, d.proof_id LIMIT $4`,
+    [chain, fromTs, toTs, MAX_PROOF_DOCUMENTS, after?.fromSeq ?? null, after?.proofId ?? null],
   );
   return rows.map(storedOf);
+}
+
+/** The proofs one bundle takes from the database; a range holding more is refused (narrow it), never cut silently. */
+export const MAX_BUNDLE_PROOFS = 100_000;
+
+function tooManyProofs(): never {
+  throw new CodedError(
+    'BUNDLE_TOO_MANY_PROOFS',
+    `the range holds more than ${MAX_BUNDLE_PROOFS} proofs: bundle a shorter range`,
+    { maxProofs: MAX_BUNDLE_PROOFS },
+  );
 }
 
 /**
@@ -160,13 +175,23 @@ export async function bundleProofTexts(
   // Widened by a day, within the years RFC 3339 text sorts in (past 9999 toISOString writes `+010000-…`, which sorts first).
   const from = new Date(Math.max(Date.parse(fromTs) - dayMs, Date.parse(FIRST_INSTANT))).toISOString();
   const to = new Date(Math.min(Date.parse(toTs) + dayMs, Date.parse(LAST_INSTANT))).toISOString();
-  const stored = await proofDocumentsMeeting(db, chain, from, to);
+  const texts: { name: string; text: string }[] = [];
+  // Every stored ledger proof of the period, a page at a time.
+  for (let page = await proofDocumentsMeeting(db, chain, from, to); page.length > 0;) {
+    for (const proof of page)
+      if (proof.matchesChain) texts.push({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) });
+    if (texts.length > MAX_BUNDLE_PROOFS) tooManyProofs();
+    const last = page.at(-1)!;
+    page =
+      page.length < MAX_PROOF_DOCUMENTS
+        ? []
+        : await proofDocumentsMeeting(db, chain, from, to, { fromSeq: last.fromSeq, proofId: last.proofId });
+  }
   // Delivery proofs are rebuilt from the chain by the delivery projection: always what the chain says.
-  const deliveries = await deliveryProofsMeeting(db, from, to);
-  return [
-    ...stored
-      .filter((proof) => proof.matchesChain)
-      .map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
-    ...deliveries.map((proof) => ({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) })),
-  ];
+  for (const proof of await deliveryProofsMeeting(db, from, to, MAX_BUNDLE_PROOFS + 1 - texts.length)) {
+    if ((proof.document as { chain?: unknown }).chain !== chain) continue;
+    texts.push({ name: `database ${proof.proofId}`, text: JSON.stringify(proof.document) });
+  }
+  if (texts.length > MAX_BUNDLE_PROOFS) tooManyProofs();
+  return texts;
 }

@@ -176,6 +176,7 @@ const TOO_LARGE = [
   'ARTIFACT_TOO_LARGE',
   'TOO_MANY_ACCOUNTS',
   'REPORT_TOO_LARGE',
+  'BUNDLE_TOO_MANY_PROOFS',
 ] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = [
