@@ -323,12 +323,17 @@ async function sendStream(
       await iterator.return?.();
     }
   }
+  // A client that stops reading holds the producer (and, for a bundle, one of its few slots): cut it when idle.
+  response.setTimeout(STREAM_IDLE_TIMEOUT_MS, () => response.destroy(new Error('the client stopped reading')));
   try {
     await pipeline(Readable.from(whole(), { objectMode: false }), response);
   } catch (error) {
     response.destroy(error as Error);
   }
 }
+
+/** How long a streamed answer may make no progress (the client reads nothing) before its connection is cut. */
+export const STREAM_IDLE_TIMEOUT_MS = 60_000;
 
 function mount(router: express.Express, spec: RouteSpec, services: HttpServices): void {
   const steps: RequestHandler[] = [

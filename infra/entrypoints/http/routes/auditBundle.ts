@@ -100,9 +100,10 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
     async handle({ query }, services) {
       if (bundlesInFlight >= MAX_BUNDLES_IN_FLIGHT)
         throw new CodedError('BUNDLES_BUSY', `${MAX_BUNDLES_IN_FLIGHT} bundles are being made; try again shortly`);
-      bundlesInFlight += 1;
       const chain = query.chain ?? services.deps.chain;
       const store = openArchiveStore(services.config.archive.target, services.config.archive);
+      // Counted once the store is open: a store that cannot be opened takes no slot.
+      bundlesInFlight += 1;
       let checker: ReturnType<typeof workerChecker> | undefined;
       const release = async () => {
         bundlesInFlight -= 1;
