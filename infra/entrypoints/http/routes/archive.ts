@@ -19,7 +19,10 @@ import { pageQuery, pageSchema } from './queryCommon.ts';
 const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/);
 
 /** The service asked for, or the archive's only one; several without one asked is the caller's to choose (400). */
-async function serviceOf(store: ReturnType<typeof openArchiveStore>, asked: string | undefined): Promise<string> {
+export async function serviceOf(
+  store: ReturnType<typeof openArchiveStore>,
+  asked: string | undefined,
+): Promise<string> {
   try {
     return await chooseService(store, asked);
   } catch (error) {

@@ -18,7 +18,8 @@ import { bundleTarGzip, type BundleTarGzip } from '../../../adapters/files/bundl
 import { zlibCompression } from '../../../adapters/objectStores/gzip.ts';
 import { bundleProofTexts } from '../../../adapters/sql/proofDocuments.ts';
 import { workerChecker } from '../../../adapters/workers/checkPool.ts';
-import { chooseService, closeStore, openArchiveStore } from '../../../wiring/archiveTargets.ts';
+import { closeStore, openArchiveStore } from '../../../wiring/archiveTargets.ts';
+import { serviceOf } from './archive.ts';
 import { VERSION } from '../../../wiring/version.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 
@@ -41,18 +42,6 @@ const instantSchema = z
 /** `2026-11-01T00:00:00.000Z` → `20261101T000000Z`, for the file name. */
 function compact(instant: string): string {
   return `${instant.slice(0, 19).replace(/[-:]/g, '')}Z`;
-}
-
-async function serviceOf(store: ReturnType<typeof openArchiveStore>, asked: string | undefined): Promise<string> {
-  try {
-    return await chooseService(store, asked);
-  } catch (error) {
-    if (error instanceof CodedError && error.code === 'USAGE')
-      throw new CodedError('INVALID_INPUT', error.message.replace('--service', '?service='), {
-        problems: ['query.service: the archive holds several services'],
-      });
-    throw error;
-  }
 }
 
 /** Writes the bundle into the archive stream, or fails the stream with why; then frees what the request held. */
