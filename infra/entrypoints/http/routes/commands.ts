@@ -35,8 +35,7 @@ import {
   recordPayoutOutcome,
   recordPayoutOutcomeInputSchema,
 } from '../../../../commands/payouts/recordPayoutOutcome.ts';
-import { orderHoldInputSchema, placeOrderHold } from '../../../../commands/holds/placeOrderHold.ts';
-import { releaseOrderHold } from '../../../../commands/holds/releaseOrderHold.ts';
+import { orderHoldInputSchema, placeOrderHold, releaseOrderHold } from '../../../../commands/holds/orderHolds.ts';
 import { resubmitPayout, resubmitPayoutInputSchema } from '../../../../commands/payouts/resubmitPayout.ts';
 import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
 import {
