@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
 import type { AppendEventInput } from '../chain/input.ts';
-import type { EventMeta } from '../chain/record.ts';
+import type { ChainRecord, EventMeta } from '../chain/record.ts';
 import type { SignedProof } from '../chain/proof.ts';
 import type { Signer } from '../chain/signer.ts';
 import type { AppendedEvent, EventStore } from '../chain/store.ts';
@@ -158,22 +158,27 @@ export interface LoadedStream<State> {
   state: State;
 }
 
-/** Reads a stream in bounded pages and folds it. */
+/**
+ * Reads a stream in bounded pages and folds it; `onRecord` sees each event
+ * with its record, for what the state does not keep (a record's seq, hash or
+ * time).
+ */
 export async function loadStream<Command, Event extends DomainEvent, State>(
   store: EventStore,
   stream: string,
   decider: Decider<Command, Event, State>,
   types: readonly Event['type'][],
+  onRecord?: (event: Event, record: ChainRecord) => void,
 ): Promise<LoadedStream<State>> {
   let state = decider.initialState;
   let version = 0;
   for (;;) {
     const page = await store.readStream(stream, { fromVersion: version + 1 });
-    for (const event of eventsOf<Event>(
-      page.map((stored) => stored.record),
-      types,
-    ))
+    const records = page.map((stored) => stored.record);
+    eventsOf<Event>(records, types).forEach((event, index) => {
       state = decider.evolve(state, event);
+      onRecord?.(event, records[index]!);
+    });
     version += page.length;
     // A short page is the end: no second read to find nothing.
     if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;

@@ -26,7 +26,6 @@ import { z } from 'zod';
 import { jcs } from '../../chain/canonical.ts';
 import { deliveryProofPayload, signDeliveryProof, type SignedDeliveryProof } from '../../chain/deliveryProof.ts';
 import { sha256Hex } from '../../chain/hash.ts';
-import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
 import { signProof, type SignedProof } from '../../chain/proof.ts';
 import type { ChainRecord } from '../../chain/record.ts';
 import type { Actor } from '../../domain/actor.ts';
@@ -39,16 +38,14 @@ import {
 } from '../../domain/delivery/deliveryDecider.ts';
 import {
   deliveryEventSchemas,
-  type DeliveryEvent,
   type DeliveryFailureCode,
   type DeliveryPrepared,
   type KeyProvenance,
 } from '../../domain/delivery/deliveryEvents.ts';
-import { eventsOf } from '../../domain/domainEvents.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { proofDecider } from '../../domain/ledger/proofDecider.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
-import { manifestApprovedSchema } from '../../domain/manifests/manifestEvents.ts';
+import type { ManifestEvent } from '../../domain/manifests/manifestEvents.ts';
 import { orderDecider, type OrderState } from '../../domain/orders/orderDecider.ts';
 import { orderTransactionIds } from '../../domain/orders/orderPostings.ts';
 import { streams } from '../../domain/streams.ts';
@@ -57,7 +54,6 @@ import {
   answeredBefore,
   execute,
   loadStream,
-  MAX_STREAM_EVENTS,
   parseInput,
   type CommandContext,
   type CommandDeps,
@@ -145,23 +141,16 @@ interface LoadedDelivery {
 }
 
 async function loadDelivery(deps: CommandDeps, orderId: string): Promise<LoadedDelivery> {
-  const stream = streams.delivery(orderId);
-  let state = deliveryDecider.initialState;
-  let version = 0;
   let preparedRecord: LoadedDelivery['preparedRecord'];
-  for (;;) {
-    const page = await deps.store.readStream(stream, { fromVersion: version + 1 });
-    const records = page.map((stored) => stored.record);
-    eventsOf<DeliveryEvent>(records, DELIVERY_EVENT_TYPES).forEach((event, index) => {
-      state = deliveryDecider.evolve(state, event);
-      const record = records[index]!;
+  const { version, state } = await loadStream(
+    deps.store,
+    streams.delivery(orderId),
+    deliveryDecider,
+    DELIVERY_EVENT_TYPES,
+    (event, record) => {
       if (event.type === 'delivery.prepared') preparedRecord = { seq: record.seq, hash: record.hash, ts: record.ts };
-    });
-    version += page.length;
-    if (page.length < MAX_PAGE_RECORDS || version >= MAX_STREAM_EVENTS) break;
-  }
-  if (version >= MAX_STREAM_EVENTS)
-    throw new CodedError('STREAM_TOO_LONG', `stream ${stream} has more than ${MAX_STREAM_EVENTS} events`, { stream });
+    },
+  );
   return { version, state, preparedRecord };
 }
 
@@ -200,19 +189,19 @@ async function firstRecord(deps: CommandDeps, stream: string): Promise<ChainReco
   return (await deps.store.readStream(stream, { fromVersion: 1, limit: 1 }))[0]?.record;
 }
 
-/** The approved manifest, its kernel signature as recorded, and the time it was recorded. */
+/** The approved manifest, its kernel signature as recorded, and the time it was recorded: one read of its stream. */
 async function approvedManifest(deps: CommandDeps, manifestId: string) {
-  const stream = streams.manifest(manifestId);
-  const loaded = await loadStream(deps.store, stream, manifestDecider, MANIFEST_EVENT_TYPES);
+  let approval: { data: Extract<ManifestEvent, { type: 'manifest.approved' }>['data']; ts: string } | undefined;
+  const loaded = await loadStream(
+    deps.store,
+    streams.manifest(manifestId),
+    manifestDecider,
+    MANIFEST_EVENT_TYPES,
+    (event, record) => {
+      if (event.type === 'manifest.approved') approval = { data: event.data, ts: record.ts };
+    },
+  );
   if (loaded.state.status !== 'approved') return undefined;
-  let approval: { data: z.infer<typeof manifestApprovedSchema>; ts: string } | undefined;
-  for (let from = 1; from <= loaded.version; from += MAX_PAGE_RECORDS) {
-    for (const { record } of await deps.store.readStream(stream, { fromVersion: from })) {
-      if (record.type !== 'manifest.approved') continue;
-      const parsed = manifestApprovedSchema.safeParse(record.data);
-      if (parsed.success) approval = { data: parsed.data, ts: record.ts };
-    }
-  }
   return { state: loaded.state, approval };
 }
 
