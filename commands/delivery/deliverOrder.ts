@@ -535,12 +535,25 @@ async function linkable(delivery: DeliveryDeps, loaded: LoadedDelivery): Promise
   }
 }
 
-/** Prepares and proves what is missing; after it the order's delivery is proven and its object stored. */
-async function ensurePrepared(deps: CommandDeps, context: CommandContext, orderId: string): Promise<void> {
-  const delivery = deliveryDeps(deps);
-  const loaded = await loadDelivery(deps, orderId);
-  if (!(await linkable(delivery, loaded))) await prepare(deps, context, orderId);
+/**
+ * Prepares and proves what is missing, from the delivery as `loaded` saw it;
+ * answers the delivery as it then stands, read again only when something
+ * was appended (a link to a delivery already proven costs no second read).
+ */
+async function ensurePrepared(
+  deps: CommandDeps,
+  context: CommandContext,
+  orderId: string,
+  loaded: LoadedDelivery,
+): Promise<LoadedDelivery> {
+  let current = loaded;
+  if (!(await linkable(deliveryDeps(deps), current))) {
+    await prepare(deps, context, orderId);
+    current = await loadDelivery(deps, orderId);
+  }
+  if (current.state.proof !== null) return current;
   await prove(deps, context, orderId);
+  return loadDelivery(deps, orderId);
 }
 
 function answerOf(state: DeliveryState): DeliveryAnswer {
@@ -574,9 +587,11 @@ export async function requestDelivery(
   const delivery = deliveryDeps(deps);
   const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
   checkDeliveryRequest(context.actor, order, loaded.state);
-  await ensurePrepared(deps, context, orderId);
-  return execute<DeliveryAnswer>(deps, context, request, async () => {
-    const [current, state] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+  const ready = await ensurePrepared(deps, context, orderId, loaded);
+  return execute<DeliveryAnswer>(deps, context, request, async (attempt) => {
+    // First attempt on what was read: the delivery stream's expected version catches any change since (a refund revokes there).
+    const [current, state] =
+      attempt === 0 ? [order, ready] : await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
     const linkId = context.newId();
     // The link's lifetime starts when it is issued, not when the request arrived (a preparation takes time).
     const expiresAt = new Date(Date.parse(nowOf(delivery)) + delivery.linkTtlSeconds * 1000).toISOString();
@@ -598,10 +613,10 @@ export async function prepareDelivery(
   context: CommandContext,
 ): Promise<CommandResult & Partial<DeliveryAnswer>> {
   const { orderId } = parseInput(prepareDeliveryInputSchema, input);
-  checkPreparable(context.actor, await loadOrder(deps, orderId), (await loadDelivery(deps, orderId)).state);
-  await ensurePrepared(deps, context, orderId);
-  const loaded = await loadDelivery(deps, orderId);
-  return { chain: deps.chain, seqs: [], events: [], versions: {}, replayed: false, ...answerOf(loaded.state) };
+  const [order, loaded] = await Promise.all([loadOrder(deps, orderId), loadDelivery(deps, orderId)]);
+  checkPreparable(context.actor, order, loaded.state);
+  const ready = await ensurePrepared(deps, context, orderId, loaded);
+  return { chain: deps.chain, seqs: [], events: [], versions: {}, replayed: false, ...answerOf(ready.state) };
 }
 
 /** The managed data key of an order's current delivery (Option B), as a JWK: only for the order's buyer. */
