@@ -61,6 +61,8 @@ export class ArchiveReader implements RecordReader {
   readonly index: ArchiveIndex;
   readonly #source: ArchiveSource;
   readonly #findings = new Map<string, SourceFinding>();
+  /** SHA-256 of each object (batch and manifest) as it was when it passed the checks, by key. */
+  readonly #verified = new Map<string, string>();
 
   constructor(source: ArchiveSource) {
     this.#source = source;
@@ -161,6 +163,8 @@ export class ArchiveReader implements RecordReader {
     }
     const problem = contentProblem(text, manifest, batch.date);
     if (problem) return fail('batch-content-mismatch', problem);
+    this.#verified.set(batch.key, manifest.object_sha256);
+    this.#verified.set(batch.manifestKey, sha256Hex(loaded.manifest!));
     return { manifest, lines: text.slice(0, -1).split('\n') };
   }
 
@@ -207,6 +211,15 @@ export class ArchiveReader implements RecordReader {
       };
     }
     return manifest;
+  }
+
+  /**
+   * The SHA-256 an object (a batch or its manifest) had when this reader
+   * checked it, or undefined when it did not: a copy made later (an audit
+   * bundle's) compares its bytes with it, so that it holds what was verified.
+   */
+  verifiedSha256(key: string): string | undefined {
+    return this.#verified.get(key);
   }
 
   async hashAt(chain: string, seq: number): Promise<string | undefined> {

@@ -17,6 +17,7 @@ import type { SignedProof } from '../chain/proof.ts';
 import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
+import { sha256Hex } from '../chain/hash.ts';
 import { verifyProof } from '../verifier/verifyProof.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
 import type { Compression } from './objectStore.ts';
@@ -108,7 +109,18 @@ async function verifiedRange(
   return { ...range, finding: report.finding };
 }
 
-async function copyBatches(options: BundleOptions, batches: readonly IndexedBatch[]): Promise<void> {
+/**
+ * Copies the selected batches and manifests, read again from the store (the
+ * verification read them once, but holding every candidate batch until the
+ * range is known would hold up to MAX_ARCHIVE_BATCH_BYTES each): each copy
+ * must have the SHA-256 its verification saw, so the bundle holds exactly
+ * what was verified.
+ */
+async function copyBatches(
+  options: BundleOptions,
+  reader: ArchiveReader,
+  batches: readonly IndexedBatch[],
+): Promise<void> {
   for (const batch of batches) {
     for (const [key, maxBytes] of [
       [batch.key, MAX_ARCHIVE_BATCH_BYTES],
@@ -119,6 +131,13 @@ async function copyBatches(options: BundleOptions, batches: readonly IndexedBatc
         throw new CodedError(
           'ARCHIVE_CHANGED',
           `${key} disappeared from ${options.store.description} while the bundle was made`,
+        );
+      const verified = reader.verifiedSha256(key);
+      if (verified === undefined || sha256Hex(bytes) !== verified)
+        throw new CodedError(
+          'ARCHIVE_CHANGED',
+          `${key} in ${options.store.description} changed after it was verified, while the bundle was made`,
+          { key },
         );
       await options.out.write(`batches/${key}`, bytes);
     }
@@ -207,7 +226,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
       `no archived record of ${options.chain} was committed from ${options.fromTs} to ${options.toTs}`,
     );
   const selected = among.filter((batch) => batch.toSeq >= range.fromSeq! && batch.fromSeq <= range.toSeq!);
-  await copyBatches(options, selected);
+  await copyBatches(options, reader, selected);
   await options.out.write('signers.json', `${JSON.stringify(registryJson(options.registry), null, 2)}\n`);
   const issued = options.issueProof ? await options.issueProof(range.fromSeq, range.toSeq) : undefined;
   const texts = [

@@ -11,6 +11,15 @@ import { join } from 'node:path';
 import { contextFor } from '../../commands/context.ts';
 import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
 import { issueLedgerProof } from '../../commands/ledger/issueLedgerProof.ts';
+import { writeAuditBundle } from '../../archive/auditBundle.ts';
+import { readIndex } from '../../archive/archiveIndex.ts';
+import type { ObjectStore } from '../../archive/objectStore.ts';
+import { CodedError } from '../../domain/errors.ts';
+import { auditorCheckScript, bundleFolder } from '../../infra/adapters/files/bundleFolder.ts';
+import { FolderStore } from '../../infra/adapters/objectStores/folderStore.ts';
+import { chooseService } from '../../infra/wiring/archiveTargets.ts';
+import { zlibCompression } from '../../infra/adapters/objectStores/gzip.ts';
+import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { testApp } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
 import { generateKeys, publicPem } from '../helpers/keys.ts';
@@ -354,4 +363,53 @@ test('audit-bundle includes every stored proof in range (issued by the library, 
   const bad = await runCli(['proof', 'issue', '--from', '2025-11-01', '--to', 'november'], { env });
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--to must be a date like 2025-11-01/);
+});
+
+test('a batch that changes in the archive after it was verified fails the bundle (ARCHIVE_CHANGED): it holds only bytes it verified', async (t) => {
+  const app = await testApp(t, 'postgres');
+  await runDemoWorkload(app.deps, 3, quiet);
+  const folder = tempDir('bundle-archive');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const env = { DATABASE_URL: app.test.location, CHAINBOOK_DATA_DIR: app.config.dataDir, ARCHIVE_TARGET: folder };
+  t.is((await runCli(['export', '--batch-records', '10', '--threads', '0'], { env })).code, 0);
+  const store = new FolderStore(folder);
+  const index = await readIndex(store, await chooseService(store, undefined));
+  const target = index.chains.get(app.deps.chain)![1]!.key;
+  // The last read of one batch (the copy, after verification) sees other bytes: as if it were replaced meanwhile.
+  let reads = 0;
+  let changeAt = Infinity;
+  const changedGet = async (key: string, maxBytes: number) => {
+    const bytes = await store.get(key, maxBytes);
+    if (key !== target || bytes === undefined || ++reads < changeAt) return bytes;
+    return Uint8Array.from(bytes, (byte, i) => (i === bytes.length - 1 ? byte ^ 1 : byte));
+  };
+  const changing: ObjectStore = new Proxy(store, {
+    get(target, property) {
+      if (property === 'get') return changedGet;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const bundle = (source: ObjectStore) =>
+    writeAuditBundle({
+      store: source,
+      registry: app.runtime.registry,
+      service: index.service,
+      chain: app.deps.chain,
+      fromTs: '2020-01-01T00:00:00.000Z',
+      toTs: '2100-01-01T00:00:00.000Z',
+      out: bundleFolder(join(tempDir('bundle'), 'out')),
+      checkScript: auditorCheckScript(),
+      compression: zlibCompression,
+      proofTexts: [],
+      checker: inProcessChecker(app.runtime.registry),
+      version: 'test',
+      nowMs: Date.now,
+    });
+  // A first bundle counts the reads of that batch (verification, the embedded proof's range, the copy); the second
+  // changes its last one, the copy.
+  t.true((await bundle(changing)).ok, 'unchanged, the bundle is made');
+  changeAt = reads * 2;
+  const error = await t.throwsAsync(bundle(changing));
+  t.true(error instanceof CodedError && error.code === 'ARCHIVE_CHANGED', String(error));
 });

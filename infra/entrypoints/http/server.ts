@@ -291,7 +291,7 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       return;
     }
     if (result.stream) {
-      await sendStream(response, result.stream, result.headers);
+      await sendStream(response, result.stream, result.headers, request.method === 'HEAD');
       return;
     }
     response.set('Cache-Control', 'no-store').json(result.body);
@@ -301,18 +301,26 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
 /**
  * Streams a body. Its first chunk is awaited before anything is sent, so a
  * failure to open it (a missing object) is an ordinary error response; after
- * that an error can only cut the connection.
+ * that an error can only cut the connection. A HEAD request gets the status
+ * and headers a GET would, and the source is stopped there: the rest (a
+ * whole audit bundle) is never made.
  */
 async function sendStream(
   response: Response,
   stream: NonNullable<RouteResult['stream']>,
   headers: RouteResult['headers'],
+  headOnly: boolean,
 ): Promise<void> {
   const iterator = stream.body[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (headers) response.set(headers);
   response.set('Cache-Control', 'no-store').type(stream.contentType);
   if (stream.contentLength !== undefined) response.set('Content-Length', String(stream.contentLength));
+  if (headOnly) {
+    await iterator.return?.();
+    response.end();
+    return;
+  }
   async function* whole(): AsyncIterable<Uint8Array> {
     try {
       if (first.done) return;
