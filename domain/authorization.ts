@@ -66,6 +66,8 @@ export const COMMAND_ROLES = {
   Reconcile: FINANCE_ROLES,
   /** Resolving a discrepancy, with a reason: this lifts the hold on payouts it put. */
   ResolveDiscrepancy: FINANCE_ROLES,
+  /** Resolving a payout's discrepancy (a provider answer that did not fit), with a reason: its hold lifts. */
+  ResolvePayoutDiscrepancy: FINANCE_ROLES,
   /** Asking for an order's delivery and its links: only the order's own buyer (checked in the decider). */
   RequestDelivery: ['Buyer'],
   /** Encrypting, storing and proving a delivery: the marketplace's delivery service (on the buyer's request), or an operator retrying one. */

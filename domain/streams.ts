@@ -52,6 +52,9 @@ export function streamOf(event: DomainEvent): string {
     case 'payout.submitted':
     case 'payout.settled':
     case 'payout.failed':
+    case 'payout.reversed':
+    case 'payout.discrepancy_opened':
+    case 'payout.discrepancy_resolved':
       return streams.payout(event.data.payoutId);
     case 'hold.placed':
     case 'hold.released':

@@ -22,6 +22,7 @@ import {
   type CommandResult,
 } from '../command.ts';
 import { decideStream, entityIdSchema } from '../decideStream.ts';
+import { refusalReason } from './payoutProvider.ts';
 import { PAYOUT_EVENT_TYPES, type PayoutSummary } from './runPayouts.ts';
 
 export const resubmitPayoutInputSchema = z.strictObject({
@@ -65,6 +66,7 @@ export async function resubmitPayout(
   const loaded = await loadStream(deps.store, stream, payoutDecider, PAYOUT_EVENT_TYPES);
   const command = { type: 'SubmitPayout', actor: context.actor, provider: provider.name } as const;
   const unaccepted = payoutDecider.decide(command, loaded.state).length > 0;
+  let providerReference: string | undefined;
   if (unaccepted && loaded.state.status !== 'absent') {
     const { partyId } = loaded.state.payout;
     if ((await deps.ledger.heldParties()).has(partyId))
@@ -75,18 +77,19 @@ export async function resubmitPayout(
       );
     await refuseOutsideWindow(deps, stream, payoutId, context.now);
     try {
-      await provider.submit(loaded.state.payout);
-    } catch {
-      // Its own words stay out of the answer (they may name its hosts); the payout is unchanged either way.
+      providerReference = (await provider.submit(loaded.state.payout)).reference;
+    } catch (error) {
+      // Only a PayoutRefusal's words reach the answer (another error's may name hosts); the payout is unchanged.
+      const refusal = refusalReason(provider.name, error);
       throw new CodedError(
         'PAYOUT_PROVIDER_UNAVAILABLE',
-        `the payout provider (${provider.name}) did not accept payout ${payoutId}; it stays initiated, resubmit it later`,
-        { payoutId },
+        `the payout provider (${provider.name}) did not accept payout ${payoutId} (${refusal}); it stays initiated, resubmit it later`,
+        { payoutId, refusal },
       );
     }
   }
   const result = await execute(deps, context, { operation: 'resubmitPayout', input }, async () => [
-    await decideStream(deps.store, stream, payoutDecider, PAYOUT_EVENT_TYPES, command),
+    await decideStream(deps.store, stream, payoutDecider, PAYOUT_EVENT_TYPES, { ...command, providerReference }),
   ]);
   // Found and not decided, or the decider refused above.
   assert(loaded.state.status !== 'absent', 'a resubmitted payout was loaded');

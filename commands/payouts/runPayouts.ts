@@ -33,7 +33,7 @@ import {
 } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 import { decidePosting } from '../ledger/postLedgerTransaction.ts';
-import type { PayoutProvider } from './payoutProvider.ts';
+import { refusalReason, type PayoutProvider } from './payoutProvider.ts';
 
 export const PAYOUT_EVENT_TYPES = typesOf(payoutEventSchemas);
 /** Payouts appended together: two events each (the payout and its posting), within MAX_EVENTS_PER_APPEND. */
@@ -60,6 +60,8 @@ export interface PayoutSummary {
   nettedMinor: number;
   /** Whether the payout provider accepted it; false leaves it initiated, its money in transit. */
   submitted: boolean;
+  /** Why the provider did not accept it, when it did not (PayoutRefusal's words, docs/DOMAIN.md "Payouts"). */
+  refusal?: string;
 }
 
 export type RunPayoutsResult = CommandResult & { runId: string; payouts: PayoutSummary[] };
@@ -108,11 +110,15 @@ async function decideChunk(
   return appends;
 }
 
+/** What the provider answered each payout of a chunk: what it made for it, or why it did not take it. */
+type Submission = { accepted: true; reference?: string | undefined } | { accepted: false; refusal: string };
+
 /** payout.submitted for each payout the provider accepted, unless its answer (a quick webhook) came first. */
 async function decideSubmissions(
   deps: CommandDeps,
   context: CommandContext,
   payouts: readonly PayoutInitiated[],
+  submissions: ReadonlyMap<string, Submission>,
 ): Promise<StreamAppend[]> {
   const appends: StreamAppend[] = [];
   for (const payout of payouts) {
@@ -124,10 +130,15 @@ async function decideSubmissions(
         type: 'SubmitPayout',
         actor: context.actor,
         provider: deps.payouts.provider.name,
+        providerReference: referenceOf(submissions.get(payout.payoutId)),
       }),
     );
   }
   return appends;
+}
+
+function referenceOf(submission: Submission | undefined): string | undefined {
+  return submission?.accepted === true ? submission.reference : undefined;
 }
 
 /**
@@ -141,11 +152,12 @@ async function recordSubmissions(
   context: CommandContext,
   input: unknown,
   accepted: readonly PayoutInitiated[],
+  submissions: ReadonlyMap<string, Submission>,
 ): Promise<CommandResult | undefined> {
   if (accepted.length === 0) return undefined;
   try {
     return await execute(deps, context, { operation: 'runPayouts', input }, () =>
-      decideSubmissions(deps, context, accepted),
+      decideSubmissions(deps, context, accepted, submissions),
     );
   } catch (error) {
     if (error instanceof CodedError) return undefined;
@@ -153,17 +165,21 @@ async function recordSubmissions(
   }
 }
 
-async function submitAll(provider: PayoutProvider, payouts: readonly PayoutInitiated[]): Promise<Set<string>> {
-  const submitted = new Set<string>();
+async function submitAll(
+  provider: PayoutProvider,
+  payouts: readonly PayoutInitiated[],
+): Promise<Map<string, Submission>> {
+  const submissions = new Map<string, Submission>();
   for (const payout of payouts) {
     try {
-      await provider.submit(payout);
-      submitted.add(payout.payoutId);
-    } catch {
+      const { reference } = await provider.submit(payout);
+      submissions.set(payout.payoutId, { accepted: true, reference });
+    } catch (error) {
       // Left initiated: the provider's answer, or a retry of the submission, decides it later.
+      submissions.set(payout.payoutId, { accepted: false, refusal: refusalReason(provider.name, error) });
     }
   }
-  return submitted;
+  return submissions;
 }
 
 export async function runPayouts(
@@ -191,12 +207,13 @@ export async function runPayouts(
     runId,
     payouts: [],
   };
-  // Parties an open reconciliation discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation");
-  // what orders on hold put in the payables stays there (docs/DOMAIN.md, "Payouts").
-  const heldParties = await deps.ledger.heldParties();
-  const heldPayables = await deps.ledger.heldOrderPayables();
   let after: string | undefined;
   for (let seen = 0; seen < MAX_PAYOUTS_PER_RUN; seen += MAX_PAYOUTS_PER_APPEND) {
+    // Parties an open discrepancy holds are skipped (docs/DOMAIN.md, "Reconciliation"); what orders on hold put in
+    // the payables stays there (docs/DOMAIN.md, "Payouts"). Read for each chunk: a long run sees a hold placed while
+    // it pays.
+    const heldParties = await deps.ledger.heldParties();
+    const heldPayables = await deps.ledger.heldOrderPayables();
     const payees = await deps.ledger.payees({ currency: parsed.currency, after, limit: MAX_PAYOUTS_PER_APPEND });
     const payouts = planPayouts(payees, { minimumMinor, heldParties, heldPayables }).map((planned) =>
       payoutOf(runId, planned),
@@ -207,23 +224,26 @@ export async function runPayouts(
       );
       const recorded = new Set(chunk.events.filter((e) => e.type === 'payout.initiated').map((e) => e.stream));
       const fresh = payouts.filter((payout) => recorded.has(streams.payout(payout.payoutId)));
-      const submitted = await submitAll(deps.payouts.provider, fresh);
-      const accepted = fresh.filter((payout) => submitted.has(payout.payoutId));
-      const submissions = await recordSubmissions(deps, chunkContext, input, accepted);
+      const answers = await submitAll(deps.payouts.provider, fresh);
+      const accepted = fresh.filter((payout) => answers.get(payout.payoutId)?.accepted === true);
+      const submissions = await recordSubmissions(deps, chunkContext, input, accepted, answers);
       for (const appended of submissions ? [chunk, submissions] : [chunk]) {
         result.seqs.push(...appended.seqs);
         result.events.push(...appended.events);
         Object.assign(result.versions, appended.versions);
       }
-      for (const payout of fresh)
+      for (const payout of fresh) {
+        const answer = answers.get(payout.payoutId);
         result.payouts.push({
           payoutId: payout.payoutId,
           partyId: payout.partyId,
           currency: payout.currency,
           amountMinor: payout.amountMinor,
           nettedMinor: payout.nettedMinor,
-          submitted: submitted.has(payout.payoutId),
+          submitted: answer?.accepted === true,
+          ...(answer?.accepted === false ? { refusal: answer.refusal } : {}),
         });
+      }
     }
     const last = payees[payees.length - 1];
     if (payees.length < MAX_PAYOUTS_PER_APPEND || last === undefined) break;

@@ -17,34 +17,71 @@ import { requireRole, type Actor } from '../actor.ts';
 import { COMMAND_ROLES } from '../authorization.ts';
 import type { Decider } from '../decider.ts';
 import { assertNever, CodedError } from '../errors.ts';
-import { requireId, requireText } from '../ids.ts';
+import { MAX_TEXT_LENGTH, requireId, requireText } from '../ids.ts';
 import { requireAmount, requireCurrency } from '../money.ts';
-import type { PayoutEvent, PayoutInitiated } from './payoutEvents.ts';
+import {
+  MAX_PAYOUT_DISCREPANCIES,
+  type PayoutDiscrepancyKind,
+  type PayoutEvent,
+  type PayoutInitiated,
+} from './payoutEvents.ts';
 import { payoutTransactionIds } from './payoutPostings.ts';
 
-export type PayoutOutcome = 'settled' | 'failed';
+/**
+ * What the provider said about a payout. `settled`, `failed`: its answer;
+ * `reversed`: it took back what it had sent (Stripe: a transfer fully
+ * reversed), a failure while the payout is initiated and a reversal once it
+ * settled; `partially_reversed`: part of it taken back, which only finance can
+ * decide on.
+ */
+export type PayoutOutcome = 'settled' | 'failed' | 'reversed' | 'partially_reversed';
+
+export interface ProviderAnswer {
+  type: 'RecordPayoutOutcome';
+  actor: Actor;
+  outcome: PayoutOutcome;
+  providerEventId: string;
+  amountMinor: number;
+  currency: string;
+  reason?: string | undefined;
+  /**
+   * The provider's id of what it made (Stripe: the transfer). An answer that
+   * names one is the provider's own, and what does not fit the payout opens a
+   * discrepancy instead of being refused (refused, it would be lost: the
+   * provider does not send it again). Without one (finance recording an
+   * outcome by hand) a mismatch is refused.
+   */
+  providerReference?: string | undefined;
+  /** The party the provider says it paid (Stripe: the transfer's metadata.partyId). */
+  partyId?: string | undefined;
+  /** Why the adapter found the provider's answer not to be this payout's (a destination account not the party's). */
+  mismatch?: string | undefined;
+  /** A partial reversal: how much was taken back. */
+  amountReversedMinor?: number | undefined;
+}
 
 export type PayoutCommand =
   | { type: 'InitiatePayout'; actor: Actor; payout: PayoutInitiated }
-  /** The provider accepted the payout (`provider` is its name). */
-  | { type: 'SubmitPayout'; actor: Actor; provider: string }
-  | {
-      type: 'RecordPayoutOutcome';
-      actor: Actor;
-      outcome: PayoutOutcome;
-      providerEventId: string;
-      amountMinor: number;
-      currency: string;
-      reason?: string | undefined;
-    };
+  /** The provider accepted the payout (`provider` is its name; `providerReference` what it made, when it said). */
+  | { type: 'SubmitPayout'; actor: Actor; provider: string; providerReference?: string | undefined }
+  | ProviderAnswer
+  | { type: 'ResolvePayoutDiscrepancy'; actor: Actor; discrepancyId: string; reason: string };
 
-export type PayoutStatus = 'initiated' | PayoutOutcome;
+export type PayoutStatus = 'initiated' | 'settled' | 'failed' | 'reversed';
+export interface PayoutDiscrepancyState {
+  id: string;
+  open: boolean;
+  providerEventId: string;
+}
 export type PayoutState =
   | { status: 'absent' }
   | {
       status: PayoutStatus;
       payout: PayoutInitiated;
       /** The provider accepted it (payout.submitted). */ submitted: boolean;
+      /** What the provider made for it, as first recorded (submitted, settled or failed). */
+      reference?: string | undefined;
+      discrepancies: readonly PayoutDiscrepancyState[];
     };
 
 /** The payable accounts a payout to `partyId` may drain. */
@@ -126,17 +163,22 @@ function submit(command: Extract<PayoutCommand, { type: 'SubmitPayout' }>, state
       },
     );
   if (state.submitted) return [];
-  return [{ type: 'payout.submitted', data: { payoutId, provider: command.provider } }];
+  const { providerReference } = command;
+  return [
+    {
+      type: 'payout.submitted',
+      data: { payoutId, provider: command.provider, ...(providerReference === undefined ? {} : { providerReference }) },
+    },
+  ];
 }
 
-function recordOutcome(
-  command: Extract<PayoutCommand, { type: 'RecordPayoutOutcome' }>,
-  state: PayoutState,
-): PayoutEvent[] {
-  requireRole(command.actor, COMMAND_ROLES.RecordPayoutOutcome, 'recording a payout outcome');
-  requireId(command.providerEventId, 'providerEventId');
-  if (state.status === 'absent') throw new CodedError('PAYOUT_NOT_FOUND', 'no such payout');
+type DecidedState = Exclude<PayoutState, { status: 'absent' }>;
+
+/** Finance recording an outcome by hand: what does not fit is refused. */
+function recordByHand(command: ProviderAnswer, state: DecidedState): PayoutEvent[] {
   const { payout } = state;
+  if (command.outcome !== 'settled' && command.outcome !== 'failed')
+    throw new CodedError('INVALID_INPUT', `a payout outcome recorded by hand is settled or failed`, {});
   if (command.amountMinor !== payout.amountMinor || command.currency !== payout.currency)
     throw new CodedError(
       'PAYOUT_AMOUNT_MISMATCH',
@@ -149,29 +191,159 @@ function recordOutcome(
       payoutId: payout.payoutId,
       status: state.status,
     });
-  const { payoutId } = payout;
+  return [decided(command, state)];
+}
+
+/** payout.settled or payout.failed for an initiated payout. */
+function decided(command: ProviderAnswer, state: DecidedState): PayoutEvent {
+  const { payoutId } = state.payout;
+  const { providerEventId, providerReference } = command;
+  const reference = providerReference === undefined ? {} : { providerReference };
   if (command.outcome === 'settled')
-    return [
-      {
-        type: 'payout.settled',
-        data: {
-          payoutId,
-          providerEventId: command.providerEventId,
-          ledgerTransactionId: payoutTransactionIds.settlement(payoutId),
-        },
-      },
-    ];
+    return {
+      type: 'payout.settled',
+      data: { payoutId, providerEventId, ...reference, ledgerTransactionId: payoutTransactionIds.settlement(payoutId) },
+    };
   const reason = command.reason ?? 'failed at the payout provider';
+  requireText(reason, 'INVALID_REASON', 'reason');
+  return {
+    type: 'payout.failed',
+    data: {
+      payoutId,
+      providerEventId,
+      ...reference,
+      reason,
+      ledgerTransactionId: payoutTransactionIds.failure(payoutId),
+    },
+  };
+}
+
+function discrepancy(
+  command: ProviderAnswer,
+  state: DecidedState,
+  kind: PayoutDiscrepancyKind,
+  detail: string,
+  offset = 0,
+): PayoutEvent {
+  const { payout } = state;
+  if (state.discrepancies.length + offset >= MAX_PAYOUT_DISCREPANCIES)
+    throw new CodedError(
+      'PAYOUT_TOO_MANY_DISCREPANCIES',
+      `payout ${payout.payoutId} already has ${MAX_PAYOUT_DISCREPANCIES} discrepancies: resolve it by hand with the provider`,
+      { payoutId: payout.payoutId },
+    );
+  const named = command.partyId;
+  const partyIds = named !== undefined && named !== payout.partyId ? [payout.partyId, named] : [payout.partyId];
+  const { providerReference } = command;
+  return {
+    type: 'payout.discrepancy_opened',
+    data: {
+      payoutId: payout.payoutId,
+      discrepancyId: `d${state.discrepancies.length + offset + 1}`,
+      kind,
+      providerEventId: command.providerEventId,
+      ...(providerReference === undefined ? {} : { providerReference }),
+      detail: detail.slice(0, MAX_TEXT_LENGTH),
+      partyIds,
+    },
+  };
+}
+
+/** Why the provider's answer is not this payout's, or undefined. */
+function mismatchOf(command: ProviderAnswer, payout: PayoutInitiated): string | undefined {
+  if (command.amountMinor !== payout.amountMinor || command.currency !== payout.currency)
+    return `the provider's transfer is ${command.amountMinor} ${command.currency}, payout ${payout.payoutId} is ${payout.amountMinor} ${payout.currency}`;
+  if (command.partyId !== undefined && command.partyId !== payout.partyId)
+    return `the provider's transfer names party ${command.partyId}, payout ${payout.payoutId} is to ${payout.partyId}`;
+  return command.mismatch;
+}
+
+/**
+ * The provider's own answer (it names what it made): recorded whatever it
+ * says, as the payout's outcome when it fits, as a discrepancy holding the
+ * party when it does not. The same provider event twice is a no-op.
+ */
+function recordFromProvider(command: ProviderAnswer, state: DecidedState, reference: string): PayoutEvent[] {
+  const { payout } = state;
+  if (state.discrepancies.some((d) => d.providerEventId === command.providerEventId)) return [];
+  const mismatch = mismatchOf(command, payout);
+  if (mismatch !== undefined) return [discrepancy(command, state, 'transfer_mismatch', mismatch)];
+  if (state.reference !== undefined && state.reference !== reference)
+    return [
+      discrepancy(
+        command,
+        state,
+        'second_transfer',
+        `the provider answered about transfer ${reference}; payout ${payout.payoutId} was paid by transfer ${state.reference}`,
+      ),
+    ];
+  if (command.outcome === 'partially_reversed')
+    return [
+      discrepancy(
+        command,
+        state,
+        'partial_reversal',
+        `the provider took back ${command.amountReversedMinor ?? 'part'} of ${payout.amountMinor} ${payout.currency} of transfer ${reference}`,
+      ),
+    ];
+  if (state.status === 'initiated') return [decided(command, state)];
+  // The answer that decided it, or one that changes nothing (a transfer's creation reported after its reversal).
+  if (command.outcome === 'settled' || state.status !== 'settled') return [];
+  // Settled, then taken back (`reversed`, or a failure reported after the settlement).
+  const reason = command.reason ?? `the provider took back transfer ${reference} after it settled`;
   requireText(reason, 'INVALID_REASON', 'reason');
   return [
     {
-      type: 'payout.failed',
+      type: 'payout.reversed',
       data: {
-        payoutId,
+        payoutId: payout.payoutId,
         providerEventId: command.providerEventId,
+        providerReference: reference,
         reason,
-        ledgerTransactionId: payoutTransactionIds.failure(payoutId),
+        ledgerTransactionId: payoutTransactionIds.reversal(payout.payoutId),
       },
+    },
+    discrepancy(
+      command,
+      state,
+      'reversed_after_settlement',
+      `transfer ${reference} of ${payout.amountMinor} ${payout.currency} was taken back after payout ${payout.payoutId} settled: the money is owed to ${payout.partyId} again`,
+    ),
+  ];
+}
+
+function recordOutcome(command: ProviderAnswer, state: PayoutState): PayoutEvent[] {
+  requireRole(command.actor, COMMAND_ROLES.RecordPayoutOutcome, 'recording a payout outcome');
+  requireId(command.providerEventId, 'providerEventId');
+  if (state.status === 'absent') throw new CodedError('PAYOUT_NOT_FOUND', 'no such payout');
+  return command.providerReference === undefined
+    ? recordByHand(command, state)
+    : recordFromProvider(command, state, command.providerReference);
+}
+
+function resolveDiscrepancy(
+  command: Extract<PayoutCommand, { type: 'ResolvePayoutDiscrepancy' }>,
+  state: PayoutState,
+): PayoutEvent[] {
+  requireRole(command.actor, COMMAND_ROLES.ResolvePayoutDiscrepancy, 'resolving a payout discrepancy');
+  requireText(command.reason, 'INVALID_REASON', 'reason');
+  if (state.status === 'absent') throw new CodedError('PAYOUT_NOT_FOUND', 'no such payout');
+  const { payoutId } = state.payout;
+  const found = state.discrepancies.find((d) => d.id === command.discrepancyId);
+  if (found === undefined)
+    throw new CodedError('DISCREPANCY_NOT_FOUND', `payout ${payoutId} has no discrepancy ${command.discrepancyId}`, {
+      payoutId,
+      discrepancyId: command.discrepancyId,
+    });
+  if (!found.open)
+    throw new CodedError('DISCREPANCY_ALREADY_RESOLVED', `discrepancy ${command.discrepancyId} is already resolved`, {
+      payoutId,
+      discrepancyId: command.discrepancyId,
+    });
+  return [
+    {
+      type: 'payout.discrepancy_resolved',
+      data: { payoutId, discrepancyId: found.id, reason: command.reason, resolvedBy: command.actor.id },
     },
   ];
 }
@@ -186,21 +358,42 @@ export const payoutDecider: Decider<PayoutCommand, PayoutEvent, PayoutState> = {
         return submit(command, state);
       case 'RecordPayoutOutcome':
         return recordOutcome(command, state);
+      case 'ResolvePayoutDiscrepancy':
+        return resolveDiscrepancy(command, state);
       default:
         return assertNever(command, 'payout command');
     }
   },
   evolve(state, event) {
+    if (event.type === 'payout.initiated')
+      return { status: 'initiated', payout: event.data, submitted: false, discrepancies: [] };
+    if (state.status === 'absent') return state;
     switch (event.type) {
-      case 'payout.initiated':
-        return { status: 'initiated', payout: event.data, submitted: false };
       case 'payout.submitted':
-        if (state.status === 'absent') return state;
-        return { ...state, submitted: true };
+        return { ...state, submitted: true, reference: state.reference ?? event.data.providerReference };
       case 'payout.settled':
       case 'payout.failed':
-        if (state.status === 'absent') return state;
-        return { ...state, status: event.type === 'payout.settled' ? 'settled' : 'failed' };
+      case 'payout.reversed':
+        return {
+          ...state,
+          status: event.type === 'payout.settled' ? 'settled' : event.type === 'payout.failed' ? 'failed' : 'reversed',
+          reference: state.reference ?? event.data.providerReference,
+        };
+      case 'payout.discrepancy_opened':
+        return {
+          ...state,
+          discrepancies: [
+            ...state.discrepancies,
+            { id: event.data.discrepancyId, open: true, providerEventId: event.data.providerEventId },
+          ],
+        };
+      case 'payout.discrepancy_resolved':
+        return {
+          ...state,
+          discrepancies: state.discrepancies.map((d) =>
+            d.id === event.data.discrepancyId ? { ...d, open: false } : d,
+          ),
+        };
       default:
         return assertNever(event, 'payout event');
     }

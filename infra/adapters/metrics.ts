@@ -86,7 +86,7 @@ export const deliveryLatencySeconds = new Histogram({
 /** `marketplace.royalty_payouts_total` as the marketplace runbook names it: payouts to sellers and royalty holders. */
 export const royaltyPayoutsTotal = new Counter({
   name: 'marketplace_royalty_payouts_total',
-  help: 'Payout events appended, by event (initiated, settled, failed) and currency',
+  help: 'Payout events appended, by event (initiated, submitted, settled, failed, reversed) and currency',
   labelNames: ['event', 'currency'] as const,
   registers: [metricsRegistry],
 });
@@ -94,7 +94,7 @@ export const royaltyPayoutsTotal = new Counter({
 /** `finance.reconciliation_discrepancies_total` as the finance runbook names it: what reconciliation runs found. */
 export const reconciliationDiscrepanciesTotal = new Counter({
   name: 'finance_reconciliation_discrepancies_total',
-  help: 'Discrepancies found by reconciliation runs against the payment provider, by kind (missing_in_ledger, missing_at_provider, amount_mismatch, currency_mismatch, duplicate, fee_difference)',
+  help: 'Discrepancies with the payment provider, by kind: found by reconciliation runs (missing_in_ledger, missing_at_provider, amount_mismatch, currency_mismatch, duplicate, fee_difference) or by a payout provider answer that did not fit its payout (second_transfer, transfer_mismatch, reversed_after_settlement, partial_reversal)',
   labelNames: ['kind'] as const,
   registers: [metricsRegistry],
 });

@@ -168,8 +168,10 @@ export interface PayoutView {
   /** The amount in the currency's major unit, with its ISO 4217 exponent ("12.34"). */
   amount: string;
   nettedMinor: number;
-  status: 'initiated' | 'settled' | 'failed';
+  status: 'initiated' | 'settled' | 'failed' | 'reversed';
   ledgerTransactionId: string;
+  /** The provider's id of what it made for the payout (Stripe: the transfer id), when it said. */
+  providerReference: string | null;
   providerEventId: string | null;
   failureReason: string | null;
   initiatedSeq: number;
@@ -180,7 +182,7 @@ export interface PayoutView {
 }
 
 const PAYOUT_COLUMNS = `payout_id, run_id, party_id, currency, amount_minor, netted_minor, status, ledger_transaction_id,
-  provider_event_id, failure_reason, initiated_seq, initiated_at, submitted_at, decided_at`;
+  provider_event_id, failure_reason, initiated_seq, initiated_at, submitted_at, decided_at, provider_reference`;
 
 function payoutOf(row: Record<string, unknown>): PayoutView {
   const currency = row['currency'] as string;
@@ -195,6 +197,7 @@ function payoutOf(row: Record<string, unknown>): PayoutView {
     nettedMinor: Number(row['netted_minor']),
     status: row['status'] as PayoutView['status'],
     ledgerTransactionId: row['ledger_transaction_id'] as string,
+    providerReference: (row['provider_reference'] as string | null) ?? null,
     providerEventId: row['provider_event_id'] as string | null,
     failureReason: row['failure_reason'] as string | null,
     initiatedSeq: Number(row['initiated_seq']),
@@ -307,4 +310,56 @@ export async function statementOf(tx: ProjectionExecutor, partyId: string): Prom
     [partyId, MAX_STATEMENT_PAYOUTS],
   );
   return { partyId, lines: [...lines.values()], payouts: payouts.map(payoutOf) };
+}
+
+/** A payout's discrepancy as the read side shows it (domain/payouts/payoutEvents.ts). */
+export interface PayoutDiscrepancyView {
+  payoutId: string;
+  discrepancyId: string;
+  kind: string;
+  providerEventId: string;
+  providerReference: string | null;
+  detail: string;
+  partyIds: string[];
+  status: 'open' | 'resolved';
+  openedSeq: number;
+  openedAt: string;
+  resolvedBy: string | null;
+  resolvedReason: string | null;
+  resolvedAt: string | null;
+}
+
+/** Payouts' discrepancies in the order they were opened (`after` is a seq), of one status or both. */
+export async function payoutDiscrepancyPage(
+  tx: ProjectionExecutor,
+  filter: { status?: 'open' | 'resolved' | undefined; after?: number | undefined; limit?: number | undefined },
+): Promise<Page<PayoutDiscrepancyView>> {
+  const limit = pageSize(filter.limit);
+  const { rows } = await tx.query<Record<string, unknown>>(
+    `SELECT payout_id, discrepancy_id, kind, provider_event_id, provider_reference, detail, party_ids, status,
+       opened_seq, opened_at, resolved_by, resolved_reason, resolved_at
+     FROM payout_discrepancies WHERE ($1::text IS NULL OR status = $1) AND opened_seq > $2
+     ORDER BY opened_seq, payout_id, discrepancy_id LIMIT $3`,
+    [filter.status ?? null, filter.after ?? 0, limit + 1],
+  );
+  return pageOf(
+    rows,
+    limit,
+    (row) => ({
+      payoutId: row['payout_id'] as string,
+      discrepancyId: row['discrepancy_id'] as string,
+      kind: row['kind'] as string,
+      providerEventId: row['provider_event_id'] as string,
+      providerReference: (row['provider_reference'] as string | null) ?? null,
+      detail: row['detail'] as string,
+      partyIds: JSON.parse(row['party_ids'] as string) as string[],
+      status: row['status'] as 'open' | 'resolved',
+      openedSeq: Number(row['opened_seq']),
+      openedAt: row['opened_at'] as string,
+      resolvedBy: (row['resolved_by'] as string | null) ?? null,
+      resolvedReason: (row['resolved_reason'] as string | null) ?? null,
+      resolvedAt: (row['resolved_at'] as string | null) ?? null,
+    }),
+    (row) => String(row['opened_seq']),
+  );
 }

@@ -77,10 +77,16 @@ export async function providerExpectations(
   return expectations;
 }
 
-/** The parties whose payouts open discrepancies hold: those they name, and the seller and royalty parties of the orders they name. */
+/**
+ * The parties whose payouts open discrepancies hold: those they name, and the
+ * seller and royalty parties of the orders they name; a reconciliation's
+ * (reconciliation_discrepancies) or a payout's (payout_discrepancies, a
+ * provider answer that did not fit).
+ */
 export async function heldParties(tx: ProjectionExecutor): Promise<Set<string>> {
   const { rows } = await tx.query<{ order_ids: string; party_ids: string }>(
-    "SELECT order_ids, party_ids FROM reconciliation_discrepancies WHERE status = 'open'",
+    `SELECT order_ids, party_ids FROM reconciliation_discrepancies WHERE status = 'open'
+     UNION ALL SELECT '[]', party_ids FROM payout_discrepancies WHERE status = 'open'`,
   );
   const parties = new Set<string>();
   const orders = new Set<string>();

@@ -10,7 +10,13 @@ import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
 import { deliveryKey, FINANCE_LEAD, listProduct, purchase } from '../../commands/demo/marketplaceFlow.ts';
 import { refundOrder } from '../../commands/orders/refundOrder.ts';
 import { recordPayoutOutcome } from '../../commands/payouts/recordPayoutOutcome.ts';
-import { runPayouts, type PayoutSummary } from '../../commands/payouts/runPayouts.ts';
+import { postLedgerTransaction } from '../../commands/ledger/postLedgerTransaction.ts';
+import {
+  MAX_PAYOUTS_PER_APPEND,
+  payoutIdOf,
+  runPayouts,
+  type PayoutSummary,
+} from '../../commands/payouts/runPayouts.ts';
 import type { Actor } from '../../domain/actor.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { ACCOUNTS } from '../../domain/ledger/accounts.ts';
@@ -203,7 +209,7 @@ for (const engine of ENGINES) {
     t.deepEqual(below.payouts, [], 'a party owed less than the minimum is not paid');
     const none = {
       ...app.deps,
-      payouts: { ...app.deps.payouts, provider: { name: 'none', accepting: false, submit: () => Promise.resolve() } },
+      payouts: { ...app.deps.payouts, provider: { name: 'none', accepting: false, submit: () => Promise.resolve({}) } },
     };
     await refused(t, app, 'PAYOUT_PROVIDER_NOT_CONFIGURED', () => runPayouts(none, {}, contextFor(FINANCE_LEAD)));
     // A payout larger than the payable: the ledger's must-not-go-negative rule refuses it in the append.
@@ -224,5 +230,51 @@ for (const engine of ENGINES) {
         contextFor(FINANCE_LEAD),
       ),
     );
+  });
+
+  test(`${engine}: a hold placed while a run pays is seen by the run's later chunks`, async (t) => {
+    const app = await testApp(t, engine);
+    const parties = Array.from(
+      { length: MAX_PAYOUTS_PER_APPEND + 5 },
+      (_, i) => `seller-${String(i).padStart(3, '0')}`,
+    );
+    for (const party of parties)
+      await postLedgerTransaction(
+        app.deps,
+        {
+          reason: `owed to ${party}`,
+          entries: [
+            { account: 'expense:adjustments', direction: 'debit', amountMinor: 100, currency: 'EUR' },
+            { account: ACCOUNTS.sellerPayable(party), direction: 'credit', amountMinor: 100, currency: 'EUR' },
+          ],
+        },
+        contextFor(FINANCE_LEAD),
+      );
+    // The provider, paying the first chunk, learns of a discrepancy on the last party (a hold finance places meanwhile).
+    const late = parties[parties.length - 1]!;
+    const held = new Set<string>();
+    const sandbox = app.deps.payouts.provider;
+    const deps: CommandDeps = {
+      ...app.deps,
+      ledger: { ...app.deps.ledger, heldParties: async () => new Set(held) },
+      payouts: {
+        ...app.deps.payouts,
+        provider: {
+          ...sandbox,
+          submit: (payout) => {
+            held.add(late);
+            return sandbox.submit(payout);
+          },
+        },
+      },
+    };
+    const run = await runPayouts(deps, { runId: 'run-held' }, contextFor(FINANCE_LEAD));
+    t.deepEqual(
+      run.payouts.map((payout) => payout.partyId),
+      parties.slice(0, -1),
+      'every party but the one held while the run paid',
+    );
+    t.false(run.payouts.some((payout) => payout.payoutId === payoutIdOf('run-held', late, 'EUR')));
+    t.is(await balance(app.test.db, ACCOUNTS.sellerPayable(late)), 100, 'its payable untouched');
   });
 }

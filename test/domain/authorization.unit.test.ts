@@ -310,6 +310,25 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
       },
       initiated,
     ),
+  ResolvePayoutDiscrepancy: (actor) =>
+    payoutDecider.decide(
+      { type: 'ResolvePayoutDiscrepancy', actor, discrepancyId: 'd1', reason: 'checked with Stripe' },
+      fold(payoutDecider, [
+        { type: 'payout.initiated', data: payout },
+        {
+          type: 'payout.discrepancy_opened',
+          data: {
+            payoutId: 'po-1',
+            discrepancyId: 'd1',
+            kind: 'second_transfer',
+            providerEventId: 'evt-2',
+            providerReference: 'tr_2',
+            detail: 'a second transfer',
+            partyIds: ['seller-1'],
+          },
+        },
+      ]),
+    ),
 };
 
 /** The command each POST route runs. */
@@ -339,6 +358,7 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   recordPayoutOutcome: 'RecordPayoutOutcome',
   reconcile: 'Reconcile',
   resolveDiscrepancy: 'ResolveDiscrepancy',
+  resolvePayoutDiscrepancy: 'ResolvePayoutDiscrepancy',
   requestDelivery: 'RequestDelivery',
   prepareDelivery: 'PrepareDelivery',
 };

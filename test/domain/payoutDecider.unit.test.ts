@@ -2,9 +2,14 @@ import test from 'ava';
 import fc from 'fast-check';
 import { checkTransaction } from '../../domain/ledger/ledgerDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
-import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
+import type { PayoutDiscrepancyKind, PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
 import { payableKey, planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
-import { failurePosting, initiationPosting, settlementPosting } from '../../domain/payouts/payoutPostings.ts';
+import {
+  failurePosting,
+  initiationPosting,
+  reversalPosting,
+  settlementPosting,
+} from '../../domain/payouts/payoutPostings.ts';
 import { given } from '../helpers/given.ts';
 import { operator, paymentService, publisher } from '../helpers/fixtures.ts';
 
@@ -136,8 +141,215 @@ test('a payout the provider has not accepted is recorded submitted once; a settl
     ]);
 });
 
+/** Stripe's answer about a transfer (it names the transfer): what does not fit opens a discrepancy, never a refusal. */
+const fromProvider = (
+  outcome: 'settled' | 'failed' | 'reversed' | 'partially_reversed',
+  fields: Partial<{ providerEventId: string; providerReference: string; amountMinor: number; currency: string }> & {
+    partyId?: string;
+    mismatch?: string;
+    amountReversedMinor?: number;
+  } = {},
+) => ({
+  type: 'RecordPayoutOutcome' as const,
+  actor: paymentService,
+  outcome,
+  providerEventId: 'evt-2',
+  providerReference: 'tr_1',
+  amountMinor: 1000,
+  currency: 'EUR',
+  partyId: 'seller-1',
+  ...fields,
+});
+const submittedWith = (reference: string) => ({
+  type: 'payout.submitted' as const,
+  data: { payoutId: 'po-1', provider: 'stripe', providerReference: reference },
+});
+const settledBy = (reference: string) => ({
+  type: 'payout.settled' as const,
+  data: {
+    payoutId: 'po-1',
+    providerEventId: 'evt-1',
+    providerReference: reference,
+    ledgerTransactionId: 'payout-settled-po-1',
+  },
+});
+const opened = (
+  discrepancyId: string,
+  kind: PayoutDiscrepancyKind,
+  detail: string,
+  extra: Record<string, unknown> = {},
+) => ({
+  type: 'payout.discrepancy_opened' as const,
+  data: {
+    payoutId: 'po-1',
+    discrepancyId,
+    kind,
+    providerEventId: 'evt-2',
+    providerReference: 'tr_1',
+    detail,
+    partyIds: ['seller-1'],
+    ...extra,
+  },
+});
+
+test("the provider's answer records its transfer; a second transfer, another party or account, or other amounts open a discrepancy instead", (t) => {
+  given(payoutDecider, [...initiated, submittedWith('tr_1')])
+    .when(fromProvider('settled'))
+    .then(t, [
+      {
+        type: 'payout.settled',
+        data: {
+          payoutId: 'po-1',
+          providerEventId: 'evt-2',
+          providerReference: 'tr_1',
+          ledgerTransactionId: 'payout-settled-po-1',
+        },
+      },
+    ]);
+  given(payoutDecider, [...initiated, submittedWith('tr_1')])
+    .when(fromProvider('settled', { providerReference: 'tr_2' }))
+    .then(t, [
+      opened(
+        'd1',
+        'second_transfer',
+        'the provider answered about transfer tr_2; payout po-1 was paid by transfer tr_1',
+        {
+          providerReference: 'tr_2',
+        },
+      ),
+    ]);
+  given(payoutDecider, [...initiated, settledBy('tr_1')])
+    .when(fromProvider('settled', { providerReference: 'tr_2' }))
+    .then(t, [
+      opened(
+        'd1',
+        'second_transfer',
+        'the provider answered about transfer tr_2; payout po-1 was paid by transfer tr_1',
+        {
+          providerReference: 'tr_2',
+        },
+      ),
+    ]);
+  given(payoutDecider, initiated)
+    .when(fromProvider('settled', { partyId: 'seller-2' }))
+    .then(t, [
+      opened('d1', 'transfer_mismatch', "the provider's transfer names party seller-2, payout po-1 is to seller-1", {
+        partyIds: ['seller-1', 'seller-2'],
+      }),
+    ]);
+  given(payoutDecider, initiated)
+    .when(fromProvider('settled', { amountMinor: 999 }))
+    .then(t, [opened('d1', 'transfer_mismatch', "the provider's transfer is 999 EUR, payout po-1 is 1000 EUR")]);
+  given(payoutDecider, initiated)
+    .when(fromProvider('settled', { mismatch: 'the transfer went to acct_9' }))
+    .then(t, [opened('d1', 'transfer_mismatch', 'the transfer went to acct_9')]);
+  // The same event again (a redelivery past the HTTP idempotency window) opens nothing more.
+  const withOne = [...initiated, opened('d1', 'transfer_mismatch', 'x')];
+  given(payoutDecider, withOne)
+    .when(fromProvider('settled', { amountMinor: 999 }))
+    .then(t, []);
+  given(payoutDecider, withOne)
+    .when(fromProvider('settled', { amountMinor: 999, providerEventId: 'evt-3' }))
+    .then(t, [
+      opened('d2', 'transfer_mismatch', "the provider's transfer is 999 EUR, payout po-1 is 1000 EUR", {
+        providerEventId: 'evt-3',
+      }),
+    ]);
+});
+
+test('a settled payout taken back is reversed and held; taken back before it settled, it failed; partly taken back, a discrepancy', (t) => {
+  given(payoutDecider, [...initiated, settledBy('tr_1')])
+    .when(fromProvider('reversed', { providerEventId: 'evt-2' }))
+    .then(t, [
+      {
+        type: 'payout.reversed',
+        data: {
+          payoutId: 'po-1',
+          providerEventId: 'evt-2',
+          providerReference: 'tr_1',
+          reason: 'the provider took back transfer tr_1 after it settled',
+          ledgerTransactionId: 'payout-reversed-po-1',
+        },
+      },
+      opened(
+        'd1',
+        'reversed_after_settlement',
+        'transfer tr_1 of 1000 EUR was taken back after payout po-1 settled: the money is owed to seller-1 again',
+      ),
+    ]);
+  given(payoutDecider, initiated)
+    .when(fromProvider('reversed'))
+    .then(t, [
+      {
+        type: 'payout.failed',
+        data: {
+          payoutId: 'po-1',
+          providerEventId: 'evt-2',
+          providerReference: 'tr_1',
+          reason: 'failed at the payout provider',
+          ledgerTransactionId: 'payout-failed-po-1',
+        },
+      },
+    ]);
+  const failedBy1 = {
+    type: 'payout.failed' as const,
+    data: {
+      payoutId: 'po-1',
+      providerEventId: 'evt-1',
+      providerReference: 'tr_1',
+      reason: 'reversed',
+      ledgerTransactionId: 'payout-failed-po-1',
+    },
+  };
+  // The creation of a transfer reported after its reversal changes nothing.
+  given(payoutDecider, [...initiated, failedBy1])
+    .when(fromProvider('settled'))
+    .then(t, []);
+  given(payoutDecider, [...initiated, settledBy('tr_1')])
+    .when(fromProvider('partially_reversed', { amountReversedMinor: 400 }))
+    .then(t, [opened('d1', 'partial_reversal', 'the provider took back 400 of 1000 EUR of transfer tr_1')]);
+  // By hand, finance still cannot fail a settled payout.
+  given(payoutDecider, [...initiated, settledBy('tr_1')])
+    .when(answer('failed'))
+    .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+});
+
+test('finance resolves a payout discrepancy once, with a reason; an unknown one is not found', (t) => {
+  const resolve = (discrepancyId: string, actor = operator) => ({
+    type: 'ResolvePayoutDiscrepancy' as const,
+    actor,
+    discrepancyId,
+    reason: 'the second transfer was reversed in Stripe',
+  });
+  const withOne = [...initiated, opened('d1', 'second_transfer', 'x')];
+  const resolved = {
+    type: 'payout.discrepancy_resolved' as const,
+    data: {
+      payoutId: 'po-1',
+      discrepancyId: 'd1',
+      reason: 'the second transfer was reversed in Stripe',
+      resolvedBy: operator.id,
+    },
+  };
+  given(payoutDecider, withOne).when(resolve('d1')).then(t, [resolved]);
+  given(payoutDecider, [...withOne, resolved])
+    .when(resolve('d1'))
+    .thenRejects(t, 'DISCREPANCY_ALREADY_RESOLVED');
+  given(payoutDecider, withOne).when(resolve('d2')).thenRejects(t, 'DISCREPANCY_NOT_FOUND');
+  given(payoutDecider, withOne).when(resolve('d1', publisher)).thenRejects(t, 'FORBIDDEN_ROLE');
+  given(payoutDecider, withOne)
+    .when({ ...resolve('d1'), reason: '' })
+    .thenRejects(t, 'INVALID_REASON');
+  given(payoutDecider).when(resolve('d1')).thenRejects(t, 'PAYOUT_NOT_FOUND');
+});
+
 test('a payout posts balanced transactions: payables to in transit, in transit to the provider, or all of it back', (t) => {
-  const posted = [initiationPosting(payout), settlementPosting(payout), failurePosting(payout)];
+  const posted = [
+    initiationPosting(payout),
+    settlementPosting(payout),
+    failurePosting(payout),
+    reversalPosting(payout),
+  ];
   for (const transaction of posted) t.notThrows(() => checkTransaction(transaction));
   t.deepEqual(
     posted[0]!.entries.map((e) => [e.account, e.direction, e.amountMinor]),
@@ -156,6 +368,16 @@ test('a payout posts balanced transactions: payables to in transit, in transit t
       ['asset:party-receivable:seller-1', 'debit', 200],
       ['liability:payouts-in-transit:seller-1', 'debit', 1000],
     ],
+  );
+  t.deepEqual(
+    posted[3]!.entries.map((e) => [e.account, e.direction, e.amountMinor]),
+    [
+      ['liability:seller-payable:seller-1', 'credit', 900],
+      ['liability:royalty-payable:seller-1', 'credit', 300],
+      ['asset:party-receivable:seller-1', 'debit', 200],
+      ['asset:payment-provider', 'debit', 1000],
+    ],
+    'reversed after settling: the money back on the provider balance, owed again',
   );
 });
 

@@ -27,7 +27,7 @@ export function sandboxPayoutProvider(): SandboxPayoutProvider {
         if (submitted.size >= MAX_SANDBOX_PAYOUTS) submitted.delete(submitted.keys().next().value!);
         submitted.set(payout.payoutId, payout);
       }
-      return Promise.resolve();
+      return Promise.resolve({});
     },
   };
 }

@@ -10,9 +10,10 @@
  * The secret key is sent in the Authorization header and nowhere else: no
  * error this file throws repeats it, or repeats Stripe's own message (it may
  * quote the key's tail); an error names the HTTP status, Stripe's error type
- * and code, and its request id.
+ * and code, and its request id. So every error it throws is a PayoutRefusal,
+ * whose message finance may read.
  */
-import type { PayoutProvider } from '../../../commands/payouts/payoutProvider.ts';
+import { PayoutRefusal, type PayoutProvider } from '../../../commands/payouts/payoutProvider.ts';
 import type { PayoutInitiated } from '../../../domain/payouts/payoutEvents.ts';
 
 /** The API version every request is pinned to, so a change of the account's default changes nothing here. */
@@ -42,9 +43,9 @@ export interface StripePayoutOptions {
 }
 
 /** An error of Stripe's side, which counts towards the pause; a refusal or a wrong answer does not. */
-class StripeUnavailableError extends Error {}
+class StripeUnavailableError extends PayoutRefusal {}
 /** Nothing was sent: the pause is not Stripe's business. */
-class NoConnectedAccountError extends Error {}
+class NoConnectedAccountError extends PayoutRefusal {}
 
 /** The idempotency key of a payout's transfer: the payout id, as the PayoutProvider interface asks. */
 /** How long after a payout's initiation it may be handed to Stripe again under the same idempotency key. */
@@ -78,7 +79,7 @@ async function boundedText(response: Response): Promise<string> {
     sizeBytes += value.byteLength;
     if (sizeBytes > MAX_STRIPE_RESPONSE_BYTES) {
       await reader.cancel();
-      throw new Error(`Stripe answered ${response.status} with more than ${MAX_STRIPE_RESPONSE_BYTES} bytes`);
+      throw new PayoutRefusal(`Stripe answered ${response.status} with more than ${MAX_STRIPE_RESPONSE_BYTES} bytes`);
     }
     chunks.push(value);
   }
@@ -117,12 +118,12 @@ export function stripeRefusal(status: number, body: unknown, requestId: string |
 /** The created transfer must be this payout's: a `tr_` id, its amount and currency; its id. */
 function checkTransfer(payout: PayoutInitiated, body: unknown): string {
   const transfer = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
-  if (transfer === undefined) throw new Error('Stripe answered 2xx with a body that is not a JSON object');
+  if (transfer === undefined) throw new PayoutRefusal('Stripe answered 2xx with a body that is not a JSON object');
   const id = transfer['id'];
   if (typeof id !== 'string' || !/^tr_[A-Za-z0-9]{1,100}$/.test(id))
-    throw new Error(`Stripe answered 2xx without a transfer id (tr_…) for payout ${payout.payoutId}`);
+    throw new PayoutRefusal(`Stripe answered 2xx without a transfer id (tr_…) for payout ${payout.payoutId}`);
   if (transfer['amount'] !== payout.amountMinor || transfer['currency'] !== payout.currency.toLowerCase())
-    throw new Error(
+    throw new PayoutRefusal(
       `Stripe's transfer ${id} is ${token(String(transfer['amount']))} ${token(transfer['currency'])}, ` +
         `not payout ${payout.payoutId}'s ${payout.amountMinor} ${payout.currency.toLowerCase()}`,
     );
@@ -170,7 +171,7 @@ export async function createStripeTransfer(options: StripePayoutOptions, payout:
   const body = parsedJson(text);
   if (response.status < 200 || response.status > 299) {
     const refusal = stripeRefusal(response.status, body, response.headers.get('request-id'));
-    throw response.status >= 500 ? new StripeUnavailableError(refusal) : new Error(refusal);
+    throw response.status >= 500 ? new StripeUnavailableError(refusal) : new PayoutRefusal(refusal);
   }
   return checkTransfer(payout, body);
 }
@@ -186,12 +187,13 @@ export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvid
     idempotencyWindowSeconds: STRIPE_IDEMPOTENCY_WINDOW_SECONDS,
     async submit(payout) {
       if (nowMs() < pausedUntilMs)
-        throw new Error(
+        throw new PayoutRefusal(
           `Stripe failed ${MAX_CONSECUTIVE_STRIPE_FAILURES} times in a row: payout ${payout.payoutId} was not sent, ` +
             `Stripe is called again in ${Math.ceil((pausedUntilMs - nowMs()) / 1000)} s`,
         );
+      let transferId: string;
       try {
-        await createStripeTransfer(options, payout);
+        transferId = await createStripeTransfer(options, payout);
       } catch (error) {
         if (error instanceof NoConnectedAccountError) throw error;
         if (!(error instanceof StripeUnavailableError)) {
@@ -207,6 +209,7 @@ export function stripePayoutProvider(options: StripePayoutOptions): PayoutProvid
       }
       failures = 0;
       pausedUntilMs = 0;
+      return { reference: transferId };
     },
   };
 }

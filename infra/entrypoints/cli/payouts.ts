@@ -39,7 +39,7 @@ async function run(options: RunOptions): Promise<number> {
     );
     for (const payout of result.payouts)
       process.stderr.write(
-        `payout ${payout.payoutId}: ${formatMinor(payout.amountMinor, payout.currency)} ${payout.currency} to ${payout.partyId}${payout.nettedMinor > 0 ? ` (netted ${formatMinor(payout.nettedMinor, payout.currency)} it owed)` : ''}${payout.submitted ? '' : ' — not accepted by the provider yet'}\n`,
+        `payout ${payout.payoutId}: ${formatMinor(payout.amountMinor, payout.currency)} ${payout.currency} to ${payout.partyId}${payout.nettedMinor > 0 ? ` (netted ${formatMinor(payout.nettedMinor, payout.currency)} it owed)` : ''}${payout.submitted ? '' : ` — not accepted by the provider yet: ${payout.refusal ?? 'no reason given'}`}\n`,
       );
     process.stderr.write(
       `run ${result.runId}: ${result.payouts.length} payouts, ${result.seqs.length} records appended\n`,

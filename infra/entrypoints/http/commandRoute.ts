@@ -166,7 +166,8 @@ function countPayouts(result: CommandResult & Record<string, unknown>, input: Re
   for (const payout of (result['payouts'] as { payoutId: string; currency: string }[] | undefined) ?? [])
     currencyOf.set(`payout-${payout.payoutId}`, payout.currency);
   for (const event of result.events) {
-    if (!event.type.startsWith('payout.')) continue;
+    // A payout's life (initiated, submitted, settled, failed, reversed); its discrepancies are counted apart.
+    if (!event.type.startsWith('payout.') || event.type.startsWith('payout.discrepancy_')) continue;
     const currency = currencyOf.get(event.stream) ?? (typeof input['currency'] === 'string' ? input['currency'] : '');
     royaltyPayoutsTotal.inc({ event: event.type.slice('payout.'.length), currency });
   }

@@ -37,6 +37,10 @@ import {
 } from '../../../../commands/payouts/recordPayoutOutcome.ts';
 import { orderHoldInputSchema, placeOrderHold, releaseOrderHold } from '../../../../commands/holds/orderHolds.ts';
 import { resubmitPayout, resubmitPayoutInputSchema } from '../../../../commands/payouts/resubmitPayout.ts';
+import {
+  resolvePayoutDiscrepancy,
+  resolvePayoutDiscrepancyInputSchema,
+} from '../../../../commands/payouts/resolvePayoutDiscrepancy.ts';
 import { runPayouts, runPayoutsInputSchema } from '../../../../commands/payouts/runPayouts.ts';
 import {
   resolveDiscrepancy,
@@ -58,6 +62,10 @@ const payoutSummarySchema = z.object({
   submitted: z
     .boolean()
     .describe('false: the provider could not be reached or refused it; it stays initiated until resubmitted'),
+  refusal: z
+    .string()
+    .optional()
+    .describe('when not submitted: why, in codes and ids (Stripe: HTTP status, error type and code, request id)'),
 });
 
 const signedProofSchema = z
@@ -318,6 +326,17 @@ export const commandRoutes: readonly RouteSpec[] = [
     input: resolveDiscrepancyInputSchema,
     pathKeys: ['reconciliationId', 'discrepancyId'],
     handler: resolveDiscrepancy,
+  }),
+  commandRoute({
+    operationId: 'resolvePayoutDiscrepancy',
+    path: '/payouts/:payoutId/discrepancies/:discrepancyId/resolve',
+    summary:
+      'Resolve a payout’s discrepancy (a provider answer that did not fit it) with a reason; the hold it put on payouts lifts',
+    tag: 'finance',
+    roles: COMMAND_ROLES.ResolvePayoutDiscrepancy,
+    input: resolvePayoutDiscrepancyInputSchema,
+    pathKeys: ['payoutId', 'discrepancyId'],
+    handler: resolvePayoutDiscrepancy,
   }),
   ...deliveryCommandRoutes,
 ];

@@ -8,9 +8,11 @@
 import { z } from 'zod';
 import { recordPayoutOutcome } from '../../../../commands/payouts/recordPayoutOutcome.ts';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
+import { PAYOUT_DISCREPANCY_KINDS } from '../../../../domain/payouts/payoutEvents.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/schemas.ts';
 import {
   orderHoldPage,
+  payoutDiscrepancyPage,
   payoutPage,
   readablePartyId,
   statementOf,
@@ -38,8 +40,11 @@ const payoutSchema = z.object({
   amountMinor: z.number().int(),
   amount: z.string().describe('the amount in the major unit, with the ISO 4217 exponent of its currency'),
   nettedMinor: z.number().int(),
-  status: z.enum(['initiated', 'settled', 'failed']),
+  status: z
+    .enum(['initiated', 'settled', 'failed', 'reversed'])
+    .describe('reversed: the provider took it back after it settled; the money is owed to the party again'),
   ledgerTransactionId: z.string(),
+  providerReference: z.string().nullable().describe('the provider’s id of what it made for it (Stripe: tr_…)'),
   providerEventId: z.string().nullable(),
   failureReason: z.string().nullable(),
   initiatedSeq: z.number().int(),
@@ -158,6 +163,40 @@ export const payoutRoutes: readonly RouteSpec[] = [
     ),
     errors: QUERY_ERRORS,
     handle: async ({ query }, { db }) => ({ body: await orderHoldPage(db, query) }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/payout-discrepancies',
+    operationId: 'listPayoutDiscrepancies',
+    summary:
+      'Provider answers about payouts that did not fit them (a second transfer, another account, a reversal), open or resolved, paged; an open one holds its parties’ payouts',
+    tag: 'finance',
+    routeClass: 'query',
+    roles: READ_ROLES.ledger,
+    query: z.object({
+      limit: pageQuery.limit,
+      after: z.coerce.number().int().min(0).optional().describe('the `next` of the previous page (a seq)'),
+      status: z.enum(['open', 'resolved']).optional(),
+    }),
+    response: pageSchema(
+      z.object({
+        payoutId: z.string(),
+        discrepancyId: z.string(),
+        kind: z.enum(PAYOUT_DISCREPANCY_KINDS),
+        providerEventId: z.string(),
+        providerReference: z.string().nullable(),
+        detail: z.string(),
+        partyIds: z.array(z.string()),
+        status: z.enum(['open', 'resolved']),
+        openedSeq: z.number().int(),
+        openedAt: z.string(),
+        resolvedBy: z.string().nullable(),
+        resolvedReason: z.string().nullable(),
+        resolvedAt: z.string().nullable(),
+      }),
+    ),
+    errors: QUERY_ERRORS,
+    handle: async ({ query }, { db }) => ({ body: await payoutDiscrepancyPage(db, query) }),
   }),
   defineRoute({
     method: 'get',

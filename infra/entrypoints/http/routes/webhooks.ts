@@ -15,9 +15,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { recordPayment } from '../../../../commands/orders/recordPayment.ts';
-import { recordPayoutOutcome } from '../../../../commands/payouts/recordPayoutOutcome.ts';
-import { stripeEventSchema, translateStripeEvent } from '../../../adapters/payouts/stripeEvents.ts';
+import { recordProviderAnswer, type ProviderAnswerResult } from '../../../../commands/payouts/recordPayoutOutcome.ts';
+import { reconciliationDiscrepanciesTotal } from '../../../adapters/metrics.ts';
+import { isLiveModeKey, stripeEventSchema, translateStripeEvent } from '../../../adapters/payouts/stripeEvents.ts';
 import type { Actor } from '../../../../domain/actor.ts';
+import { PAYOUT_DISCREPANCY_KINDS } from '../../../../domain/payouts/payoutEvents.ts';
 import { amountSchema, currencySchema, idSchema, textSchema } from '../../../../domain/schemas.ts';
 import { commandResponseSchema, runCommand } from '../commandRoute.ts';
 import { HttpError } from '../errors.ts';
@@ -146,27 +148,47 @@ export const webhookRoutes: readonly RouteSpec[] = [
       },
     ],
     response: z.union([
-      commandResponseSchema,
+      commandResponseSchema.extend({
+        discrepancies: z
+          .array(z.object({ discrepancyId: z.string(), kind: z.enum(PAYOUT_DISCREPANCY_KINDS) }))
+          .describe('the payout discrepancies this answer opened (GET /payout-discrepancies); empty when it fit'),
+      }),
       z.object({ ignored: z.literal(true) }).describe('not an answer about a payout: nothing appended'),
     ]),
     errors: [400, 401, 404, 409, 413, 415, 422, 429, 503],
     async handle(request, services) {
       const event = request.body;
-      const translation = translateStripeEvent(event);
+      // The route signs nothing in without a webhook secret, which PAYOUT_PROVIDER=stripe requires with the rest.
+      const stripe = services.config.payouts.stripe;
+      if (stripe === undefined)
+        throw new HttpError('WEBHOOK_NOT_CONFIGURED', 'PAYOUT_PROVIDER is not stripe: no Stripe events are taken');
+      const translation = translateStripeEvent(event, {
+        connectedAccounts: stripe.connectedAccounts,
+        livemode: isLiveModeKey(stripe.secretKey),
+      });
       if ('ignored' in translation) {
         const log = { stripeEventId: event.id, type: event.type, reason: translation.ignored };
         if (translation.notify) services.logger.warn(log, 'Stripe event ignored: finance should look at it');
         else services.logger.info(log, 'Stripe event ignored');
         return { body: { ignored: true } };
       }
-      return runCommand(services, {
+      const answered = await runCommand(services, {
         operationId: 'recordPayoutOutcome',
-        handler: recordPayoutOutcome,
+        handler: recordProviderAnswer,
         actor: STRIPE,
         input: { ...translation.answer },
         idempotencyKey: `stripe-event:${event.id}`,
         request,
       });
+      const { discrepancies } = answered.body as ProviderAnswerResult;
+      if (discrepancies.length > 0) {
+        for (const { kind } of discrepancies) reconciliationDiscrepanciesTotal.inc({ kind });
+        services.logger.warn(
+          { stripeEventId: event.id, payoutId: translation.answer.payoutId, discrepancies },
+          'a Stripe answer did not fit its payout: a discrepancy holds the party (GET /payout-discrepancies)',
+        );
+      }
+      return answered;
     },
   }),
 ];

@@ -145,11 +145,14 @@ async function exerciseEverything(
   });
   // Payouts go through Stripe here: the sandbox's webhook answers 503, documented.
   await call('RECORD', '/webhooks/payouts', undefined, settled);
-  // Stripe's events: one about no payout (ignored), then the first payout's transfer (it settles it).
+  // Stripe's events: one about no payout (ignored), the first payout's transfer (it settles it), then a second
+  // transfer for the same payout (a discrepancy, resolved below).
   if (!standIn.transfers.has(`chainbook-payout-${first!.payoutId}`)) throw new Error('the run sent no transfer');
+  const firstTransfer = standIn.transfers.get(`chainbook-payout-${first!.payoutId}`)!;
   for (const stripe of [
     stripeEvent('evt_1Contract', 'balance.available', { object: 'balance' }),
-    stripeEvent('evt_2Contract', 'transfer.created', standIn.transfers.get(`chainbook-payout-${first!.payoutId}`)!),
+    stripeEvent('evt_2Contract', 'transfer.created', firstTransfer),
+    stripeEvent('evt_3Contract', 'transfer.created', { ...firstTransfer, id: 'tr_9Contract' }),
   ])
     await call(
       'RECORD',
@@ -157,6 +160,8 @@ async function exerciseEverything(
       undefined,
       await server.request('POST', '/webhooks/stripe', { raw: stripe.raw, headers: stripe.headers }),
     );
+  await call('GET', '/payout-discrepancies?status=open', 'auditor');
+  await call('POST', `/payouts/${first!.payoutId}/discrepancies/d1/resolve`, 'lead', { reason: 'reversed in Stripe' });
   await call('POST', `/payouts/${second!.payoutId}/outcome`, 'operator', {
     outcome: 'failed',
     providerEventId: 'pevt-c2',

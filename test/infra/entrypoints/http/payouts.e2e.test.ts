@@ -2,7 +2,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { deliveryKey } from '../../../../commands/demo/marketplaceFlow.ts';
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
-import type { PayoutProvider } from '../../../../commands/payouts/payoutProvider.ts';
+import { PayoutRefusal, type PayoutProvider } from '../../../../commands/payouts/payoutProvider.ts';
 import { runCli } from '../../../helpers/cli.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
 import { listedProduct, testServer, WEBHOOK_SECRET, type TestServer } from '../../../helpers/http.ts';
@@ -158,16 +158,22 @@ for (const engine of ENGINES) {
   });
 }
 
-/** A payout provider that refuses while it is down, and remembers each payout id it was asked to pay. */
+/**
+ * A payout provider that fails while it is down (an error whose words must not reach finance), refuses when told to
+ * (a PayoutRefusal, whose words do), and remembers each payout id it was asked to pay.
+ */
 function flakyProvider() {
   const calls: string[] = [];
-  const state = { up: false };
+  const state: { mode: 'down' | 'refusing' | 'up' } = { mode: 'down' };
   const provider: PayoutProvider = {
     name: 'flaky',
     accepting: true,
     submit(payout) {
       calls.push(payout.payoutId);
-      return state.up ? Promise.resolve() : Promise.reject(new Error('connection refused'));
+      if (state.mode === 'down') return Promise.reject(new Error('connect ECONNREFUSED payouts.internal.example:443'));
+      if (state.mode === 'refusing')
+        return Promise.reject(new PayoutRefusal('flaky refused: HTTP 400, code account_closed'));
+      return Promise.resolve({ reference: `tr_${payout.payoutId.slice(3, 13)}` });
     },
   };
   return { provider, calls, state };
@@ -180,10 +186,14 @@ test('finance resubmits a payout the provider never accepted, under the same pay
   await sale(server, listingId, 'pay-1');
   const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
   t.is(run.status, 200, run.text);
-  const payouts = run.body.payouts as { partyId: string; payoutId: string; submitted: boolean }[];
+  const payouts = run.body.payouts as { partyId: string; payoutId: string; submitted: boolean; refusal: string }[];
   t.deepEqual(
-    payouts.map((payout) => payout.submitted),
-    [false, false],
+    payouts.map((payout) => [payout.submitted, payout.refusal]),
+    [
+      [false, 'flaky could not be asked (the log has no more)'],
+      [false, 'flaky could not be asked (the log has no more)'],
+    ],
+    'an error that is not a PayoutRefusal keeps its words (a host name) out of the answer',
   );
   t.false(
     (run.body.events as { type: string }[]).some((event) => event.type === 'payout.submitted'),
@@ -207,8 +217,13 @@ test('finance resubmits a payout the provider never accepted, under the same pay
     server.request('POST', path, { as: 'lead', body: { amountMinor: 5 } }),
   );
   await unchanged(t, server, 503, 'PAYOUT_PROVIDER_UNAVAILABLE', () => server.request('POST', path, { as: 'lead' }));
+  flaky.state.mode = 'refusing';
+  const refusal = await server.request('POST', path, { as: 'lead' });
+  t.is(refusal.status, 503);
+  t.like(refusal.body.error.details, { refusal: 'flaky refused: HTTP 400, code account_closed' }, 'its reason, shown');
+  t.false(refusal.text.includes('payouts.internal'));
 
-  flaky.state.up = true;
+  flaky.state.mode = 'up';
   const resubmitted = await server.request('POST', path, { as: 'lead' });
   t.is(resubmitted.status, 200, resubmitted.text);
   t.deepEqual(
@@ -218,8 +233,8 @@ test('finance resubmits a payout the provider never accepted, under the same pay
   t.like(resubmitted.body.payouts[0], { payoutId: publisherPayout, partyId: 'publisher-1', amountMinor: 1440 });
   t.deepEqual(
     flaky.calls.filter((id) => id === publisherPayout),
-    [publisherPayout, publisherPayout, publisherPayout],
-    'the run, the refused resubmission and this one: always the same payout id, the provider’s idempotency key',
+    [publisherPayout, publisherPayout, publisherPayout, publisherPayout],
+    'the run, the two refused resubmissions and this one: always the same payout id, the provider’s idempotency key',
   );
   const callsBefore = flaky.calls.length;
   const again = await server.request('POST', path, { as: 'operator' });
@@ -228,6 +243,7 @@ test('finance resubmits a payout the provider never accepted, under the same pay
   t.is(flaky.calls.length, callsBefore, 'and the provider is not asked again');
   const after = await server.request('GET', `/payouts?partyId=publisher-1`, { as: 'lead' });
   t.is(typeof after.body.items[0].submittedAt, 'string');
+  t.is(after.body.items[0].providerReference, `tr_${publisherPayout.slice(3, 13)}`, 'what the provider made, kept');
 
   const fail = signed({
     eventId: 'pevt-9',

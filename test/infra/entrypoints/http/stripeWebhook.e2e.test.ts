@@ -278,3 +278,113 @@ test('POST /webhooks/stripe answers 503 when STRIPE_WEBHOOK_SECRET is not set, a
   t.is(response.body.error.code, 'WEBHOOK_NOT_CONFIGURED');
   t.regex(response.body.error.message, /STRIPE_WEBHOOK_SECRET/);
 });
+
+/** The count of one kind in finance_reconciliation_discrepancies_total, as /metrics shows it. */
+async function discrepancyMetric(server: TestServer, kind: string): Promise<number> {
+  const metrics = await server.request('GET', '/metrics');
+  const line = metrics.text
+    .split('\n')
+    .find((l) => l.startsWith(`finance_reconciliation_discrepancies_total{kind="${kind}"}`));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
+test('a Stripe answer that does not fit its payout opens a discrepancy holding the party: a second transfer, another account, a reversal after settling; resolving lifts it', async (t) => {
+  const standIn = await stripeStandIn(t);
+  const server = await stripeServer(t, standIn);
+  const { listingId } = await listedProduct(server);
+  await sale(server, listingId, 'pay-1');
+  const run = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  const payouts = run.body.payouts as { partyId: string; payoutId: string }[];
+  const publisher = payouts.find((payout) => payout.partyId === 'publisher-1')!.payoutId;
+  const artist = payouts.find((payout) => payout.partyId === 'artist-7')!.payoutId;
+  const publisherTransfer = transferOf(standIn, publisher);
+  const listed = await server.request('GET', '/payouts?partyId=publisher-1', { as: 'lead' });
+  t.is(listed.body.items[0].providerReference, publisherTransfer['id'], 'the transfer id Stripe answered, recorded');
+  const post = (event: { raw: string; headers: Record<string, string> }) =>
+    server.request('POST', '/webhooks/stripe', { raw: event.raw, headers: event.headers });
+  const metricsBefore = await discrepancyMetric(server, 'second_transfer');
+
+  t.is((await post(stripeEvent('evt_1Created', 'transfer.created', publisherTransfer))).status, 200);
+  const second = await post(stripeEvent('evt_2Second', 'transfer.created', { ...publisherTransfer, id: 'tr_9Second' }));
+  t.is(second.status, 200, second.text);
+  t.deepEqual(
+    second.body.events.map((event: { type: string }) => event.type),
+    ['payout.discrepancy_opened'],
+    'a second transfer for one payout settles nothing more',
+  );
+  t.is(await discrepancyMetric(server, 'second_transfer'), metricsBefore + 1);
+
+  const elsewhere = await post(
+    stripeEvent('evt_3Elsewhere', 'transfer.created', {
+      ...transferOf(standIn, artist),
+      destination: 'acct_9Elsewhere',
+    }),
+  );
+  t.is(elsewhere.status, 200, elsewhere.text);
+  t.deepEqual(
+    elsewhere.body.events.map((event: { type: string }) => event.type),
+    ['payout.discrepancy_opened'],
+  );
+
+  const reversed = await post(
+    stripeEvent('evt_4Reversed', 'transfer.reversed', { ...publisherTransfer, amount_reversed: 1440, reversed: true }),
+  );
+  t.is(reversed.status, 200, reversed.text);
+  t.deepEqual(
+    reversed.body.events.map((event: { type: string }) => event.type),
+    ['payout.reversed', 'payout.discrepancy_opened', 'ledger.posted'],
+  );
+  const statement = await server.request('GET', '/parties/publisher-1/statement', { as: 'lead' });
+  t.like(statement.body.lines[0], { sellerPayableMinor: 1440, inTransitMinor: 0 }, 'owed again');
+  t.like(statement.body.payouts[0], { status: 'reversed' });
+
+  const open = await server.request('GET', '/payout-discrepancies?status=open', { as: 'auditor' });
+  t.deepEqual(
+    open.body.items.map((d: { payoutId: string; discrepancyId: string; kind: string; partyIds: string[] }) => [
+      d.payoutId === publisher ? 'publisher' : 'artist',
+      d.discrepancyId,
+      d.kind,
+      d.partyIds,
+    ]),
+    [
+      ['publisher', 'd1', 'second_transfer', ['publisher-1']],
+      ['artist', 'd1', 'transfer_mismatch', ['artist-7']],
+      ['publisher', 'd2', 'reversed_after_settlement', ['publisher-1']],
+    ],
+  );
+  t.regex(open.body.items[1].detail, /acct_9Elsewhere, party artist-7's connected account is acct_2Artist/);
+
+  // Held: a new sale's money, and the reversed payout's, wait until finance has looked.
+  await sale(server, listingId, 'pay-2');
+  const heldRun = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.is(heldRun.status, 200, heldRun.text);
+  t.deepEqual(heldRun.body.payouts, [], 'both parties are held');
+
+  const resolve = (payoutId: string, d: string, as: 'lead' | 'publisher' = 'lead') =>
+    server.request('POST', `/payouts/${payoutId}/discrepancies/${d}/resolve`, {
+      as,
+      body: { reason: 'checked in the Stripe dashboard' },
+    });
+  await unchanged(t, server, 403, 'FORBIDDEN_ROLE', () => resolve(publisher, 'd1', 'publisher'));
+  await unchanged(t, server, 404, 'DISCREPANCY_NOT_FOUND', () => resolve(publisher, 'd9'));
+  await unchanged(t, server, 400, 'INVALID_INPUT', () => resolve(publisher, 'x1'));
+  for (const [payoutId, d] of [
+    [publisher, 'd1'],
+    [publisher, 'd2'],
+    [artist, 'd1'],
+  ] as const)
+    t.is((await resolve(payoutId, d)).status, 200);
+  await unchanged(t, server, 409, 'DISCREPANCY_ALREADY_RESOLVED', () => resolve(publisher, 'd1'));
+
+  const paid = await server.request('POST', '/payouts/runs', { as: 'lead', body: {} });
+  t.deepEqual(
+    (paid.body.payouts as { partyId: string; amountMinor: number }[]).map((p) => [p.partyId, p.amountMinor]).sort(),
+    [
+      ['artist-7', 360],
+      ['publisher-1', 2880],
+    ],
+    'resolved: the artist’s new sale (its first payout is still in transit) and both of the publisher’s are paid',
+  );
+  const trial = await server.request('GET', '/ledger/trial-balance', { as: 'auditor' });
+  t.is(trial.body.lines[0].totalMinor, 0);
+});
