@@ -95,5 +95,9 @@ export function recordProviderAnswer(
   input: unknown,
   context: CommandContext,
 ): Promise<ProviderAnswerResult> {
-  return record(deps, input, context, parseInput(providerAnswerInputSchema, input));
+  const answer = parseInput(providerAnswerInputSchema, input);
+  // The request's identity under its idempotency key (the provider's event) leaves out `mismatch`, which the adapter
+  // derives from configuration: a redelivery after the configuration changed is the same request, answered again.
+  const { mismatch: _derived, ...identity } = answer;
+  return record(deps, identity, context, answer);
 }

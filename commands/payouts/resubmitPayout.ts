@@ -72,7 +72,7 @@ export async function resubmitPayout(
     if ((await deps.ledger.heldParties()).has(partyId))
       throw new CodedError(
         'PAYOUT_PARTY_HELD',
-        `party ${partyId} is held by an open reconciliation discrepancy: resolve it before resubmitting payout ${payoutId}`,
+        `party ${partyId} is held by an open discrepancy (a reconciliation's or a payout's): resolve it before resubmitting payout ${payoutId}`,
         { payoutId, partyId },
       );
     await refuseOutsideWindow(deps, stream, payoutId, context.now);

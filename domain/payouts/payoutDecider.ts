@@ -1,7 +1,7 @@
 /**
  * A payout's state machine:
  *
- *   initiated ──settled──▶ settled
+ *   initiated ──settled──▶ settled ──reversed──▶ reversed   (taken back: owed again)
  *       │
  *       └──────failed───▶ failed   (the money is owed again; a later run pays it)
  *
@@ -9,8 +9,13 @@
  * once): until then finance may resubmit it, with the same payout id, which
  * the provider takes as its idempotency key. A settled or failed payout is
  * not submitted again. The same answer from the provider twice is a no-op (a
- * redelivered webhook); the other answer after one was recorded is refused.
- * The provider's amount and currency must be the payout's.
+ * redelivered webhook). Recorded by hand, the other answer after one is
+ * refused, as is an amount or currency that is not the payout's. The
+ * provider's own answers (they name its transfer) are never refused: what
+ * does not fit opens a discrepancy that holds the party (docs/DOMAIN.md,
+ * "Payouts"), and while the payout's transfers are in doubt (a second
+ * transfer, a partial reversal, a transfer after a failure) nothing more is
+ * posted for it: finance decides.
  */
 import { ACCOUNTS, parseAccount } from '../ledger/accounts.ts';
 import { requireRole, type Actor } from '../actor.ts';
@@ -70,9 +75,17 @@ export type PayoutCommand =
 export type PayoutStatus = 'initiated' | 'settled' | 'failed' | 'reversed';
 export interface PayoutDiscrepancyState {
   id: string;
+  kind: PayoutDiscrepancyKind;
   open: boolean;
   providerEventId: string;
 }
+
+/** Discrepancies after which the payout's transfers are in doubt: nothing more is posted for it automatically. */
+const DOUBTFUL: ReadonlySet<PayoutDiscrepancyKind> = new Set([
+  'second_transfer',
+  'partial_reversal',
+  'settled_after_failure',
+]);
 export type PayoutState =
   | { status: 'absent' }
   | {
@@ -81,6 +94,8 @@ export type PayoutState =
       /** The provider accepted it (payout.submitted). */ submitted: boolean;
       /** What the provider made for it, as first recorded (submitted, settled or failed). */
       reference?: string | undefined;
+      /** The transfer the settlement or failure was recorded for; undefined when recorded by hand, or not decided. */
+      decidedBy?: string | undefined;
       discrepancies: readonly PayoutDiscrepancyState[];
     };
 
@@ -265,6 +280,7 @@ function mismatchOf(command: ProviderAnswer, payout: PayoutInitiated): string | 
  */
 function recordFromProvider(command: ProviderAnswer, state: DecidedState, reference: string): PayoutEvent[] {
   const { payout } = state;
+  const { payoutId, amountMinor, currency, partyId } = payout;
   if (state.discrepancies.some((d) => d.providerEventId === command.providerEventId)) return [];
   const mismatch = mismatchOf(command, payout);
   if (mismatch !== undefined) return [discrepancy(command, state, 'transfer_mismatch', mismatch)];
@@ -274,40 +290,85 @@ function recordFromProvider(command: ProviderAnswer, state: DecidedState, refere
         command,
         state,
         'second_transfer',
-        `the provider answered about transfer ${reference}; payout ${payout.payoutId} was paid by transfer ${state.reference}`,
+        `the provider answered about transfer ${reference}; payout ${payoutId} was paid by transfer ${state.reference}`,
       ),
     ];
+  if (state.reference === undefined && state.status === 'settled')
+    return [
+      discrepancy(
+        command,
+        state,
+        'second_transfer',
+        `the provider answered about transfer ${reference}; payout ${payoutId} was recorded settled by hand, with no transfer: check that this is the one`,
+      ),
+    ];
+  const taken = command.amountReversedMinor ?? 'part';
   if (command.outcome === 'partially_reversed')
     return [
       discrepancy(
         command,
         state,
         'partial_reversal',
-        `the provider took back ${command.amountReversedMinor ?? 'part'} of ${payout.amountMinor} ${payout.currency} of transfer ${reference}`,
+        state.status === 'failed' || state.status === 'reversed'
+          ? `the provider took back ${taken} of ${amountMinor} ${currency} of transfer ${reference}, after the whole payout was recorded ${state.status} and owed to ${partyId} again: post nothing more for it`
+          : `the provider took back ${taken} of ${amountMinor} ${currency} of transfer ${reference}`,
+      ),
+    ];
+  const doubtful = state.discrepancies.some((d) => DOUBTFUL.has(d.kind));
+  if (command.outcome === 'settled') {
+    if (state.status === 'initiated')
+      return doubtful
+        ? [
+            discrepancy(
+              command,
+              state,
+              'second_transfer',
+              `transfer ${reference} was made while payout ${payoutId}'s transfers are in doubt: nothing posted`,
+            ),
+          ]
+        : [decided(command, state)];
+    if (state.status === 'settled') return [];
+    // Failed or reversed: only the creation of the transfer its failure was recorded for, reported late, changes nothing.
+    if (state.decidedBy === reference && state.status === 'failed') return [];
+    return [
+      discrepancy(
+        command,
+        state,
+        'settled_after_failure',
+        `transfer ${reference} of ${amountMinor} ${currency} was made after payout ${payoutId} was recorded ${state.status}: the money is owed to ${partyId} again, so it may be paid twice`,
+      ),
+    ];
+  }
+  // Failed or taken back whole.
+  if (state.status === 'failed' || state.status === 'reversed') return [];
+  if (doubtful)
+    return [
+      discrepancy(
+        command,
+        state,
+        'reversed_after_settlement',
+        `transfer ${reference} was taken back whole while payout ${payoutId}'s transfers are in doubt: nothing posted, finance decides what ${partyId} is owed`,
       ),
     ];
   if (state.status === 'initiated') return [decided(command, state)];
-  // The answer that decided it, or one that changes nothing (a transfer's creation reported after its reversal).
-  if (command.outcome === 'settled' || state.status !== 'settled') return [];
-  // Settled, then taken back (`reversed`, or a failure reported after the settlement).
   const reason = command.reason ?? `the provider took back transfer ${reference} after it settled`;
   requireText(reason, 'INVALID_REASON', 'reason');
   return [
     {
       type: 'payout.reversed',
       data: {
-        payoutId: payout.payoutId,
+        payoutId,
         providerEventId: command.providerEventId,
         providerReference: reference,
         reason,
-        ledgerTransactionId: payoutTransactionIds.reversal(payout.payoutId),
+        ledgerTransactionId: payoutTransactionIds.reversal(payoutId),
       },
     },
     discrepancy(
       command,
       state,
       'reversed_after_settlement',
-      `transfer ${reference} of ${payout.amountMinor} ${payout.currency} was taken back after payout ${payout.payoutId} settled: the money is owed to ${payout.partyId} again`,
+      `transfer ${reference} of ${amountMinor} ${currency} was taken back after payout ${payoutId} settled: the money is owed to ${partyId} again`,
     ),
   ];
 }
@@ -378,13 +439,19 @@ export const payoutDecider: Decider<PayoutCommand, PayoutEvent, PayoutState> = {
           ...state,
           status: event.type === 'payout.settled' ? 'settled' : event.type === 'payout.failed' ? 'failed' : 'reversed',
           reference: state.reference ?? event.data.providerReference,
+          decidedBy: event.type === 'payout.reversed' ? state.decidedBy : event.data.providerReference,
         };
       case 'payout.discrepancy_opened':
         return {
           ...state,
           discrepancies: [
             ...state.discrepancies,
-            { id: event.data.discrepancyId, open: true, providerEventId: event.data.providerEventId },
+            {
+              id: event.data.discrepancyId,
+              kind: event.data.kind,
+              open: true,
+              providerEventId: event.data.providerEventId,
+            },
           ],
         };
       case 'payout.discrepancy_resolved':

@@ -84,6 +84,8 @@ export const PAYOUT_DISCREPANCY_KINDS = [
   'reversed_after_settlement',
   /** Part of the payout's transfer taken back: nothing posted, finance decides. */
   'partial_reversal',
+  /** A transfer made for a payout recorded failed or reversed (its money owed again): the party may be paid twice. */
+  'settled_after_failure',
 ] as const;
 export type PayoutDiscrepancyKind = (typeof PAYOUT_DISCREPANCY_KINDS)[number];
 export const payoutDiscrepancyIdSchema = z.string().regex(/^d[1-9][0-9]{0,2}$/, 'd1, d2, …');

@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { checkTransaction } from '../../domain/ledger/ledgerDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
-import type { PayoutDiscrepancyKind, PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
+import type { PayoutDiscrepancyKind, PayoutEvent, PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
 import { payableKey, planPayouts, type PayeeBalance } from '../../domain/payouts/payoutPlan.ts';
 import {
   failurePosting,
@@ -312,6 +312,69 @@ test('a settled payout taken back is reversed and held; taken back before it set
   given(payoutDecider, [...initiated, settledBy('tr_1')])
     .when(answer('failed'))
     .thenRejects(t, 'PAYOUT_ALREADY_DECIDED');
+});
+
+test('while a payout’s transfers are in doubt, nothing more is posted for it: a transfer after a failure, a reversal after a partial one or beside a second transfer', (t) => {
+  const kinds = (events: readonly { type: string; data: object }[]) =>
+    events.map((event) =>
+      event.type === 'payout.discrepancy_opened' ? (event.data as { kind: string }).kind : event.type,
+    );
+  const decide = (history: readonly PayoutEvent[], command: ReturnType<typeof fromProvider>) =>
+    kinds(payoutDecider.decide(command, history.reduce(payoutDecider.evolve, payoutDecider.initialState)));
+  const failedByHand = {
+    type: 'payout.failed' as const,
+    data: { payoutId: 'po-1', providerEventId: 'pevt-1', reason: 'checked', ledgerTransactionId: 'payout-failed-po-1' },
+  };
+  // Failed by hand (the money owed again), then Stripe says the transfer was made: the party may be paid twice.
+  t.deepEqual(decide([...initiated, submittedWith('tr_1'), failedByHand], fromProvider('settled')), [
+    'settled_after_failure',
+  ]);
+  t.deepEqual(decide([...initiated, failedByHand], fromProvider('settled')), ['settled_after_failure']);
+  // Settled by hand with no transfer recorded: any transfer Stripe names is checked by finance.
+  const settledByHand = {
+    type: 'payout.settled' as const,
+    data: { payoutId: 'po-1', providerEventId: 'pevt-1', ledgerTransactionId: 'payout-settled-po-1' },
+  };
+  t.deepEqual(decide([...initiated, settledByHand], fromProvider('settled', { providerReference: 'tr_2' })), [
+    'second_transfer',
+  ]);
+  // Stripe's amount_reversed is a running total: the last partial reversal reads as whole. Nothing more is posted.
+  const partly = opened('d1', 'partial_reversal', 'part');
+  t.deepEqual(
+    decide([...initiated, settledBy('tr_1'), partly], fromProvider('reversed', { providerEventId: 'evt-3' })),
+    ['reversed_after_settlement'],
+  );
+  t.deepEqual(decide([...initiated, partly], fromProvider('reversed', { providerEventId: 'evt-3' })), [
+    'reversed_after_settlement',
+  ]);
+  // A second transfer stands beside the recorded one: taking the recorded one back does not make the party owed.
+  const second = opened('d1', 'second_transfer', 'tr_2');
+  t.deepEqual(
+    decide([...initiated, settledBy('tr_1'), second], fromProvider('reversed', { providerEventId: 'evt-3' })),
+    ['reversed_after_settlement'],
+  );
+  // Reversed first, its creation reported after: the same transfer, nothing.
+  const reversedFirst = {
+    type: 'payout.failed' as const,
+    data: {
+      payoutId: 'po-1',
+      providerEventId: 'evt-1',
+      providerReference: 'tr_1',
+      reason: 'reversed',
+      ledgerTransactionId: 'payout-failed-po-1',
+    },
+  };
+  t.deepEqual(decide([...initiated, reversedFirst], fromProvider('settled')), []);
+  // A partial reversal after the whole payout was owed again says to post nothing.
+  given(payoutDecider, [...initiated, reversedFirst])
+    .when(fromProvider('partially_reversed', { amountReversedMinor: 400 }))
+    .then(t, [
+      opened(
+        'd1',
+        'partial_reversal',
+        'the provider took back 400 of 1000 EUR of transfer tr_1, after the whole payout was recorded failed and owed to seller-1 again: post nothing more for it',
+      ),
+    ]);
 });
 
 test('finance resolves a payout discrepancy once, with a reason; an unknown one is not found', (t) => {

@@ -133,7 +133,7 @@ export const webhookRoutes: readonly RouteSpec[] = [
     path: '/webhooks/stripe',
     operationId: 'stripeWebhook',
     summary:
-      "Stripe's events (PAYOUT_PROVIDER=stripe): a transfer's creation settles its payout, its reversal fails it",
+      "Stripe's events (PAYOUT_PROVIDER=stripe): a transfer's creation settles its payout, its reversal fails or reverses it; what does not fit opens a payout discrepancy",
     tag: 'finance',
     routeClass: 'webhook',
     roles: 'webhook',

@@ -305,17 +305,26 @@ test('a Stripe answer that does not fit its payout opens a discrepancy holding t
   const metricsBefore = await discrepancyMetric(server, 'second_transfer');
 
   t.is((await post(stripeEvent('evt_1Created', 'transfer.created', publisherTransfer))).status, 200);
-  const second = await post(stripeEvent('evt_2Second', 'transfer.created', { ...publisherTransfer, id: 'tr_9Second' }));
+  const reversed = await post(
+    stripeEvent('evt_2Reversed', 'transfer.reversed', { ...publisherTransfer, amount_reversed: 1440, reversed: true }),
+  );
+  t.is(reversed.status, 200, reversed.text);
+  t.deepEqual(
+    reversed.body.events.map((event: { type: string }) => event.type),
+    ['payout.reversed', 'payout.discrepancy_opened', 'ledger.posted'],
+  );
+
+  const second = await post(stripeEvent('evt_3Second', 'transfer.created', { ...publisherTransfer, id: 'tr_9Second' }));
   t.is(second.status, 200, second.text);
   t.deepEqual(
     second.body.events.map((event: { type: string }) => event.type),
     ['payout.discrepancy_opened'],
-    'a second transfer for one payout settles nothing more',
+    'a second transfer for one payout settles nothing',
   );
   t.is(await discrepancyMetric(server, 'second_transfer'), metricsBefore + 1);
 
   const elsewhere = await post(
-    stripeEvent('evt_3Elsewhere', 'transfer.created', {
+    stripeEvent('evt_4Elsewhere', 'transfer.created', {
       ...transferOf(standIn, artist),
       destination: 'acct_9Elsewhere',
     }),
@@ -326,14 +335,6 @@ test('a Stripe answer that does not fit its payout opens a discrepancy holding t
     ['payout.discrepancy_opened'],
   );
 
-  const reversed = await post(
-    stripeEvent('evt_4Reversed', 'transfer.reversed', { ...publisherTransfer, amount_reversed: 1440, reversed: true }),
-  );
-  t.is(reversed.status, 200, reversed.text);
-  t.deepEqual(
-    reversed.body.events.map((event: { type: string }) => event.type),
-    ['payout.reversed', 'payout.discrepancy_opened', 'ledger.posted'],
-  );
   const statement = await server.request('GET', '/parties/publisher-1/statement', { as: 'lead' });
   t.like(statement.body.lines[0], { sellerPayableMinor: 1440, inTransitMinor: 0 }, 'owed again');
   t.like(statement.body.payouts[0], { status: 'reversed' });
@@ -347,12 +348,12 @@ test('a Stripe answer that does not fit its payout opens a discrepancy holding t
       d.partyIds,
     ]),
     [
-      ['publisher', 'd1', 'second_transfer', ['publisher-1']],
+      ['publisher', 'd1', 'reversed_after_settlement', ['publisher-1']],
+      ['publisher', 'd2', 'second_transfer', ['publisher-1']],
       ['artist', 'd1', 'transfer_mismatch', ['artist-7']],
-      ['publisher', 'd2', 'reversed_after_settlement', ['publisher-1']],
     ],
   );
-  t.regex(open.body.items[1].detail, /acct_9Elsewhere, party artist-7's connected account is acct_2Artist/);
+  t.regex(open.body.items[2].detail, /acct_9Elsewhere, party artist-7's connected account is acct_2Artist/);
 
   // Held: a new sale's money, and the reversed payout's, wait until finance has looked.
   await sale(server, listingId, 'pay-2');
