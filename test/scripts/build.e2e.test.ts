@@ -8,7 +8,10 @@ import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { registryEntry } from '../helpers/keys.ts';
 import { tempDir } from '../helpers/runtime.ts';
+import { writeRegistry } from '../helpers/signing.ts';
 
 const ROOT = process.cwd();
 const BIN = join(ROOT, 'bin', 'chainbook.js');
@@ -118,4 +121,30 @@ test('npm start’s command, the compiled serve, answers /ready and stops with e
   t.is(ready.status, 200, await ready.text());
   child.kill('SIGTERM');
   t.is(await exited, 0);
+});
+
+test('the signing gate runs the compiled signing check: REQUIRE_SIGNING_PROXY with a proxy that does not answer fails, naming why', (t) => {
+  const dataDir = tempDir('build-gate');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  writeRegistry(join(dataDir, 'signers.json'), [
+    registryEntry('ci-gate', 'ed25519', generateKeyPairSync('ed25519').publicKey),
+  ]);
+  // Port 9 (discard) on the loopback: nothing of ours listens there.
+  const result = spawnSync('bash', ['scripts/ci/signing-gate.sh'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      CHAINBOOK_DATA_DIR: dataDir,
+      PROTECTED_BRANCH: 'true',
+      REQUIRE_SIGNING_PROXY: 'true',
+      SIGNING_BACKEND: 'proxy',
+      SIGNING_KID: 'ci-gate',
+      SIGNING_PROXY_URL: 'http://127.0.0.1:9',
+      SIGNING_PROXY_API_KEY: 'ci-gate-api-key-0123456789abcdef',
+      SIGNING_TIMEOUT_MS: '500',
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.is(result.status, 1, result.stdout + result.stderr);
+  t.regex(result.stderr, /^signing check: FAILED: SIGNING_UNAVAILABLE/m);
 });

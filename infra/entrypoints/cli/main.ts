@@ -17,6 +17,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['dump'], async () => (await import('./dump.ts')).registerDump],
   [['append'], async () => (await import('./append.ts')).registerAppend],
   [['signers'], async () => (await import('./signers.ts')).registerSigners],
+  [['signing'], async () => (await import('./signing.ts')).registerSigning],
   [['signing-proxy'], async () => (await import('./signingProxy.ts')).registerSigningProxy],
   [['demo'], async () => (await import('./demo.ts')).registerDemo],
   [['replay'], async () => (await import('./replay.ts')).registerReplay],
