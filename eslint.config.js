@@ -68,7 +68,7 @@ function restrictedZones() {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'scratch/**', '.chainbook/**', 'test/vectors/**/*.jsonl'] },
+  { ignores: ['node_modules/**', 'dist/**', 'scratch/**', '.chainbook/**', 'test/vectors/**/*.jsonl'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

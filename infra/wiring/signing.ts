@@ -140,3 +140,41 @@ export async function openSigning(
     : backend;
   return { signer, registry };
 }
+
+/** What `chainbook signing check` found: the configured signer signs, and where the registry allows it. */
+export interface SigningCheck {
+  kid: string;
+  algorithm: string;
+  description: string;
+  deployedAt: string;
+  retiredAt: string | null;
+}
+
+/**
+ * The runbooks' CI gate (`chainbook signing check`): the configured signing path answers a probe
+ * signature that verifies under the public key the registry holds for its kid, inside that key's
+ * window. Throws a CodedError naming why not. Session keys are left out: the gate is about the key
+ * behind them. The local development signer is checked too (it makes its key on first use, as
+ * every command does); REQUIRE_KMS and REQUIRE_SIGNING_PROXY refuse it in loadConfig already.
+ */
+export async function checkSigning(config: Config, nowMs = Date.now()): Promise<SigningCheck> {
+  const { signer, registry } = await openSigning(
+    { ...config, signing: { ...config.signing, sessionKeys: false } },
+    nowMs,
+  );
+  try {
+    // openSigning checked every backend but the local one; a second probe costs one signature.
+    const problem = await signerReadiness(signer, registry, nowMs);
+    if (problem) throw new CodedError(problem.code, problem.message, { kid: signer.kid });
+    const entry = registry.signers.get(signer.kid)!;
+    return {
+      kid: signer.kid,
+      algorithm: signer.algorithm,
+      description: signer.description,
+      deployedAt: entry.deployedAt,
+      retiredAt: entry.retiredAt,
+    };
+  } finally {
+    await signer.close();
+  }
+}

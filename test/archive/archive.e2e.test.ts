@@ -149,7 +149,7 @@ async function killMidExport(folder: string, env: Record<string, string>, manife
   const { DATABASE_URL: _inherited, ...inherited } = process.env;
   const child = spawn(
     process.execPath,
-    [CLI, 'export', '--to', folder, '--batch-records', '2', '--threads', '0', '--no-progress'],
+    [...CLI, 'export', '--to', folder, '--batch-records', '2', '--threads', '0', '--no-progress'],
     { env: { ...inherited, ...env }, stdio: 'ignore' },
   );
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -212,7 +212,7 @@ test('export --every runs on a schedule: the next run has only its own archive.e
   t.regex(runs[1]!, /export: OK .*\n {2}main: nothing exported \(only archive\.exported records are pending\)/);
 
   const { DATABASE_URL: _inherited, ...inherited } = process.env;
-  const child = spawn(process.execPath, [CLI, 'export', '--to', s.folder, '--every', '1h', '--threads', '0'], {
+  const child = spawn(process.execPath, [...CLI, 'export', '--to', s.folder, '--every', '1h', '--threads', '0'], {
     env: { ...inherited, ...s.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

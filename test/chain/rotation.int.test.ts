@@ -20,6 +20,7 @@ import type { TestDatabase } from '../helpers/databases.ts';
 import { openTestDatabase } from '../helpers/databases.ts';
 import { registryEntry } from '../helpers/keys.ts';
 import { tempDir } from '../helpers/runtime.ts';
+import { CLI } from '../helpers/cli.ts';
 import { appendMany, auditVerifyCli, verdict, writeRegistry } from '../helpers/signing.ts';
 
 const HOUR_MS = 3_600_000;
@@ -247,7 +248,7 @@ test('CLI: signers add, break-glass and audit-verify --report-breakglass on the 
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const env = { PATH: process.env['PATH'] ?? '', CHAINBOOK_DATA_DIR: folder };
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['bin/chainbook.js', ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    spawnSync(process.execPath, [...CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
   const demo = cli('demo', '--orders', '2');
   t.is(demo.status, 0, demo.stderr);
   const next = generateKeyPairSync('ed25519');
@@ -302,7 +303,7 @@ test('CLI: signers add, break-glass and audit-verify --report-breakglass on the 
   t.is(glass.status, 0, glass.stderr);
   t.regex(glass.stderr, /SIGNING_BACKEND=breakglass/);
   const kid = (JSON.parse(glass.stdout) as { kid: string }).kid;
-  const appended = spawnSync(process.execPath, ['bin/chainbook.js', 'append'], {
+  const appended = spawnSync(process.execPath, [...CLI, 'append'], {
     env: {
       ...env,
       SIGNING_BACKEND: 'breakglass',

@@ -1,8 +1,17 @@
-/** Runs the real CLI, `node bin/chainbook.js`, as an operator or auditor would. */
+/**
+ * Runs the real CLI as an operator or auditor would, from the source: `node --import tsx bin/chainbook.ts`,
+ * so that a test always runs the code it sits beside. bin/chainbook.js, the compiled build, is tested
+ * in test/build.e2e.test.ts.
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../bin/chainbook.js', import.meta.url));
+/** The node arguments that start the CLI; its own arguments follow. */
+export const CLI: readonly string[] = [
+  '--import',
+  'tsx',
+  fileURLToPath(new URL('../../bin/chainbook.ts', import.meta.url)),
+];
 /** Longer than any command here takes; a hung CLI fails its test instead of stalling the run. */
 const CLI_TIMEOUT_MS = 60_000;
 
@@ -21,7 +30,7 @@ export interface CliOptions {
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const { DATABASE_URL: _inherited, ...inherited } = process.env;
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     env: { ...inherited, ...options.env },
     stdio: 'pipe',
     timeout: CLI_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { writeRegistryFile } from '../../infra/adapters/signers/registryFile.ts';
 import { workerChecker } from '../../infra/adapters/workers/checkPool.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { CLI } from './cli.ts';
 import { verify, type VerifyOptions, type VerifyReport } from '../../verifier/verify.ts';
 
 export function writeRegistry(path: string, entries: readonly RegistryEntryJson[]): SignerRegistry {
@@ -37,7 +38,7 @@ export function auditVerifyCli(
   args: readonly string[],
   env: Record<string, string> = {},
 ): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['bin/chainbook.js', 'audit-verify', '--no-progress', ...args], {
+  const result = spawnSync(process.execPath, [...CLI, 'audit-verify', '--no-progress', ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     encoding: 'utf8',
     timeout: 60_000,

@@ -1,24 +1,47 @@
 /** The chainbook CLI. Every command has --help; exit codes: 0 ok, 1 failed, 2 could not run (usage, configuration, unreachable source). */
 import { Command, CommanderError } from 'commander';
-import { registerAppend } from './append.ts';
-import { registerAuditBundle } from './auditBundle.ts';
-import { registerAuditVerify } from './auditVerify.ts';
-import { registerDelivery } from './delivery.ts';
-import { registerDemo } from './demo.ts';
-import { registerDump } from './dump.ts';
-import { registerExport } from './export.ts';
-import { registerPayouts } from './payouts.ts';
-import { registerProof } from './proof.ts';
-import { registerReconcile } from './reconcile.ts';
-import { registerReplay } from './replay.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
-import { registerSigners } from './signers.ts';
-import { registerServe } from './serve.ts';
-import { registerSigningProxy } from './signingProxy.ts';
-import { registerTokens } from './tokens.ts';
 import { VERSION } from '../../wiring/version.ts';
 
 export { VERSION, exitCodeFor };
+
+type Register = (program: Command, exit: (code: number) => void) => void;
+
+/**
+ * The commands, in the order `--help` lists them, each with the module that defines it. A module is
+ * imported only when its command runs: together they pull in the AWS SDK, express, PGlite, pg and
+ * ioredis, a second and more of loading that `--version` or `dump` has no use for.
+ */
+const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promise<Register>])[] = [
+  [['audit-verify'], async () => (await import('./auditVerify.ts')).registerAuditVerify],
+  [['dump'], async () => (await import('./dump.ts')).registerDump],
+  [['append'], async () => (await import('./append.ts')).registerAppend],
+  [['signers'], async () => (await import('./signers.ts')).registerSigners],
+  [['signing'], async () => (await import('./signing.ts')).registerSigning],
+  [['signing-proxy'], async () => (await import('./signingProxy.ts')).registerSigningProxy],
+  [['demo'], async () => (await import('./demo.ts')).registerDemo],
+  [['replay'], async () => (await import('./replay.ts')).registerReplay],
+  [['proof', 'verify-proof'], async () => (await import('./proof.ts')).registerProof],
+  [['payouts'], async () => (await import('./payouts.ts')).registerPayouts],
+  [['reconcile'], async () => (await import('./reconcile.ts')).registerReconcile],
+  [['serve'], async () => (await import('./serve.ts')).registerServe],
+  [['tokens'], async () => (await import('./tokens.ts')).registerTokens],
+  [['export'], async () => (await import('./export.ts')).registerExport],
+  [['audit-bundle'], async () => (await import('./auditBundle.ts')).registerAuditBundle],
+  [['delivery'], async () => (await import('./delivery.ts')).registerDelivery],
+];
+
+/**
+ * The modules to load for these arguments: the named command's alone; none for a bare `--version`;
+ * every one otherwise (`--help`, `help`, an unknown command), so that commander can list them or say
+ * what is wrong exactly as when all are registered.
+ */
+function modulesFor(args: readonly string[]): readonly (() => Promise<Register>)[] {
+  const first = args[0];
+  if (args.length === 1 && (first === '--version' || first === '-V')) return [];
+  const named = COMMANDS.find(([names]) => first !== undefined && names.includes(first));
+  return named ? [named[1]] : COMMANDS.map(([, load]) => load);
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
@@ -31,22 +54,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('the signed, hash-chained event log of the marketplace, its kernel and its ledger')
     .exitOverride()
     .showHelpAfterError();
-  registerAuditVerify(program, exit);
-  registerDump(program, exit);
-  registerAppend(program, exit);
-  registerSigners(program, exit);
-  registerSigningProxy(program, exit);
-  registerDemo(program, exit);
-  registerReplay(program, exit);
-  registerProof(program, exit);
-  registerPayouts(program, exit);
-  registerReconcile(program, exit);
-  registerServe(program, exit);
-  registerTokens(program, exit);
-  registerExport(program, exit);
-  registerAuditBundle(program, exit);
-  registerDelivery(program, exit);
   try {
+    for (const register of await Promise.all(modulesFor(argv.slice(2)).map((load) => load()))) {
+      register(program, exit);
+    }
     await program.parseAsync(argv);
     return code;
   } catch (error) {

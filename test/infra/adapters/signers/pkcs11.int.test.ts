@@ -11,6 +11,7 @@ import pkcs11js from 'pkcs11js';
 import { CodedError } from '../../../../domain/errors.ts';
 import { sha256 } from '../../../../chain/hash.ts';
 import { parseRegistry } from '../../../../chain/registry.ts';
+import { CLI } from '../../../helpers/cli.ts';
 import { isHighSEcdsa, verifyMessageSignature } from '../../../../chain/signature.ts';
 import { breakGlass } from '../../../../infra/adapters/signers/breakglass.ts';
 import { spkiPem } from '../../../../infra/adapters/signers/der.ts';
@@ -160,17 +161,7 @@ test.serial(
     const run = () =>
       spawnSync(
         process.execPath,
-        [
-          'bin/chainbook.js',
-          'signers',
-          'hsm-keygen',
-          '--label',
-          'cli-key',
-          '--alg',
-          'rsa-sha256',
-          '--kid',
-          'finance-rsa-v2',
-        ],
+        [...CLI, 'signers', 'hsm-keygen', '--label', 'cli-key', '--alg', 'rsa-sha256', '--kid', 'finance-rsa-v2'],
         { env, encoding: 'utf8' },
       );
     const first = run();

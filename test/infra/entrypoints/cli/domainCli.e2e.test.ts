@@ -3,14 +3,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { tempDir } from '../../../helpers/runtime.ts';
+import { CLI } from '../../../helpers/cli.ts';
 import { PROJECTIONS } from '../../../../projections/projections.ts';
-
-const BIN = join(process.cwd(), 'bin', 'chainbook.js');
 
 function chainbook(dataDir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, CHAINBOOK_DATA_DIR: dataDir };
   delete env['DATABASE_URL'];
-  const result = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [...CLI, ...args], { env, encoding: 'utf8', timeout: 120_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -87,7 +87,7 @@ test('serve on the embedded default: prints where it listens and a first-start S
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const start = () => {
     const { DATABASE_URL: _ignored, ...env } = process.env;
-    const child = spawn(process.execPath, [CLI, 'serve'], {
+    const child = spawn(process.execPath, [...CLI, 'serve'], {
       env: { ...env, CHAINBOOK_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
       stdio: 'pipe',
     });

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The command-line tools the tests use, installed from Debian's packages when missing (.ci/run and
+# .github/workflows/ci.yml both call it; root, or sudo where there is one):
+#   softhsm2-util  SoftHSM2, for the PKCS#11 tests (each makes a throw-away token);
+#   jq, xxd        the auditor's check script (archive/auditorCheck.sh) besides openssl, gzip, coreutils;
+#   promtool       the Prometheus alert rules' checks and unit tests (deploy/prometheus/).
+# A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
+set -uo pipefail
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+updated=false
+for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus; do
+  tool=${pair%%:*}
+  package=${pair#*:}
+  command -v "$tool" >/dev/null 2>&1 && continue
+  if [ "$updated" = false ]; then
+    $sudo apt-get update -qq >/dev/null 2>&1
+    updated=true
+  fi
+  # --no-install-recommends: the prometheus package is wanted for promtool, not for a running server.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null 2>&1 \
+    || echo "warning: could not install $package; the tests that need $tool will fail"
+done
