@@ -7,6 +7,7 @@ import { registerDelivery } from './delivery.ts';
 import { registerDemo } from './demo.ts';
 import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
+import { registerIndex } from './indexer.ts';
 import { registerPayouts } from './payouts.ts';
 import { registerProof } from './proof.ts';
 import { registerReconcile } from './reconcile.ts';
@@ -46,6 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerExport(program, exit);
   registerAuditBundle(program, exit);
   registerDelivery(program, exit);
+  registerIndex(program, exit);
   try {
     await program.parseAsync(argv);
     return code;
