@@ -60,12 +60,20 @@ async function withRuntime<T>(
   }
 }
 
-/** events/s of `count` single-event appends with `concurrency` in flight, on a fresh PostgreSQL database. */
-async function chainbookPostgres(count: number, concurrency: number): Promise<{ rate: number; recordBytes: number }> {
+/**
+ * events/s of `count` single-event appends with `concurrency` in flight, on a fresh PostgreSQL database;
+ * `withoutNotify`: the subscriptions' append trigger (migration 0010) dropped, to measure what it costs.
+ */
+async function chainbookPostgres(
+  count: number,
+  concurrency: number,
+  options: { withoutNotify?: boolean } = {},
+): Promise<{ rate: number; recordBytes: number }> {
   const database = await benchDatabase('append');
   const db = openPostgres(database.url, { poolSize: 4 });
   try {
     await migrate(db);
+    if (options.withoutNotify) await db.exec('DROP TRIGGER chain_heads_appended ON chain_heads');
     const elapsed = await withRuntime(db, (append) => inFlight(count, concurrency, append));
     const { rows } = await db.query<{ bytes: number }>('SELECT avg(octet_length(record))::int8 AS bytes FROM events');
     return { rate: perSecond(count, elapsed), recordBytes: rows[0]!.bytes };
@@ -207,4 +215,18 @@ export async function appendBenchmark(log: (line: string) => void): Promise<Appe
     pglite64,
     recordBytes: ours64.recordBytes,
   };
+}
+
+/** The append trigger's cost: appends with and without it, alternated, in one run. */
+export async function notifyBenchmark(log: (line: string) => void): Promise<{ withNotify: number; without: number }> {
+  const rates = { withNotify: [] as number[], without: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    rates.withNotify.push((await chainbookPostgres(EVENTS / 2, 8)).rate);
+    rates.without.push((await chainbookPostgres(EVENTS / 2, 8, { withoutNotify: true })).rate);
+  }
+  const best = (values: number[]) => Math.max(...values);
+  log(
+    `8 in flight, best of 2: ${format(best(rates.withNotify))} events/s with the append NOTIFY, ${format(best(rates.without))} without`,
+  );
+  return { withNotify: best(rates.withNotify), without: best(rates.without) };
 }

@@ -92,6 +92,8 @@ export const READ_ROLES = {
   reconciliation: [...new Set([...FINANCE_ROLES, 'Auditor' as const])],
   governance: READ_ALL_ROLES,
   chain: READ_ALL_ROLES,
+  /** The live stream of the chain (GET /chain/stream): the audit stream's consumers, Auditors, services and the admin roles. */
+  stream: READ_ALL_ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which parties' payouts and statements a reader sees: every party's, or its own (a Publisher). */

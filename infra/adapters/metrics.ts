@@ -169,3 +169,17 @@ export const archiveExportLastSuccessSeconds = new Gauge({
   labelNames: ['service'] as const,
   registers: [metricsRegistry],
 });
+
+/** Live subscriptions to the chain over HTTP (GET /chain/stream), now. */
+export const auditStreamSubscribers = new Gauge({
+  name: 'audit_stream_subscribers',
+  help: 'Subscriptions to the chain open now over GET /chain/stream',
+  registers: [metricsRegistry],
+});
+
+export const auditStreamRecordsSentTotal = new Counter({
+  name: 'audit_stream_records_sent_total',
+  help: 'Records sent to subscribers of GET /chain/stream, by format (sse, ndjson)',
+  labelNames: ['format'] as const,
+  registers: [metricsRegistry],
+});

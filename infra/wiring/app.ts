@@ -28,6 +28,7 @@ import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { sqlChainIndex, sqlIdempotencyLookup } from '../adapters/sql/commandQueries.ts';
 import { openBlobStore } from './blobStores.ts';
 import { sqlProofStore } from '../adapters/sql/proofDocuments.ts';
+import { appendWakeups, type DatabaseWakeups } from '../adapters/sql/appendWakeups.ts';
 import type { PayoutProvider } from '../../commands/payouts/payoutProvider.ts';
 import { balancesOf, heldOrderPayables, payeeBalances } from '../../projections/payouts/payoutQueries.ts';
 import { heldParties, providerExpectations } from '../../projections/reconciliation/reconciliationQueries.ts';
@@ -38,6 +39,8 @@ import { assert, assertNever } from '../../domain/errors.ts';
 export interface App {
   runtime: Runtime;
   deps: CommandDeps;
+  /** What chain subscriptions wait on (chain/subscription.ts): the database's append notifications, listened to once the first subscriber waits. */
+  wakeups: DatabaseWakeups;
   /** Where ciphertexts are and how links to them are made (S3 pre-signed GETs, or the signed download route). */
   delivery: { store: ListableBlobStore; links: DeliveryLinks; route: ReturnType<typeof routeLinks> | undefined };
   close(): Promise<void>;
@@ -108,11 +111,14 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
       },
     },
   };
+  const wakeups = appendWakeups(runtime.db);
   return {
     runtime,
     deps,
+    wakeups,
     delivery: { store: deliveries.store, links, route },
     async close() {
+      await wakeups.close();
       artifacts.close();
       deliveries.close();
       dataKeys.close();

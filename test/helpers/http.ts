@@ -81,6 +81,13 @@ export interface TestServerOptions {
   payoutProvider?: PayoutProvider;
 }
 
+async function firstChunk(response: Response): Promise<string> {
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  await reader.cancel();
+  return new TextDecoder().decode(value ?? new Uint8Array());
+}
+
 export async function send(
   url: string,
   method: string,
@@ -101,7 +108,9 @@ export async function send(
     headers,
     ...(body === undefined ? {} : { body, duplex: 'half' }),
   } as RequestInit);
-  const text = await response.text();
+  // A live stream (GET /chain/stream) never ends by itself: its first chunk, then the client goes.
+  const live = /^(text\/event-stream|application\/x-ndjson)/.test(response.headers.get('content-type') ?? '');
+  const text = live ? await firstChunk(response) : await response.text();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

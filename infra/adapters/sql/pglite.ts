@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { assert, CodedError } from '../../../domain/errors.ts';
 import {
+  CHANNEL_PATTERN,
   INT8_OID,
   NUMERIC_OID,
   parseNumeric,
@@ -84,6 +85,14 @@ export async function openPglite(directory: string): Promise<SqlDatabase> {
     query: direct.query,
     exec: direct.exec,
     transaction: <T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> => db.transaction((tx) => work(executor(tx))),
+    // In process: the embedded database has no connection to lose.
+    async listen(channel, onNotify) {
+      assert(CHANNEL_PATTERN.test(channel), `LISTEN channel ${channel}`);
+      const unsubscribe = await db.listen(channel, onNotify);
+      return async () => {
+        await unsubscribe();
+      };
+    },
     async close(): Promise<void> {
       try {
         await db.close();

@@ -1,5 +1,7 @@
 import pg from 'pg';
+import { assert } from '../../../domain/errors.ts';
 import {
+  CHANNEL_PATTERN,
   INT8_OID,
   NUMERIC_OID,
   parseNumeric,
@@ -101,6 +103,30 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
         }
         throw error;
       }
+    },
+    // A connection of its own, outside the pool: LISTEN holds it for as long as it listens.
+    async listen(channel, onNotify, onLost) {
+      assert(CHANNEL_PATTERN.test(channel), `LISTEN channel ${channel}`);
+      const client = new pg.Client({ connectionString: url, application_name: options.applicationName ?? 'chainbook' });
+      let stopped = false;
+      const lost = (error: Error) => {
+        if (stopped) return;
+        stopped = true;
+        client.end().catch(() => undefined);
+        onLost(error);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error('the LISTEN connection ended')));
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      });
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+      return async () => {
+        if (stopped) return;
+        stopped = true;
+        await client.end().catch(() => undefined);
+      };
     },
     async close(): Promise<void> {
       await pool.end();

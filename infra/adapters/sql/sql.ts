@@ -21,8 +21,21 @@ export interface SqlDatabase extends SqlExecutor {
   /** Where the data lives, without credentials: for messages. */
   readonly location: string;
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * LISTEN on `channel`: `onNotify` gets each notification's payload, and
+   * `onLost` is called once if the listening connection fails (no more
+   * notifications come; listen again). Resolves to the way to stop.
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onLost: (error: Error) => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+/** A channel name LISTEN takes unquoted. */
+export const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** PostgreSQL type ids whose text we parse ourselves, identically on both engines. */
 export const INT8_OID = 20;

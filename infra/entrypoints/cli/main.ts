@@ -29,6 +29,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['export'], async () => (await import('./export.ts')).registerExport],
   [['audit-bundle'], async () => (await import('./auditBundle.ts')).registerAuditBundle],
   [['delivery'], async () => (await import('./delivery.ts')).registerDelivery],
+  [['index'], async () => (await import('./indexer.ts')).registerIndex],
 ];
 
 /**

@@ -192,6 +192,7 @@ const UNAVAILABLE = [
   'DELIVERY_UNAVAILABLE',
   'PAYOUT_PROVIDER_UNAVAILABLE',
   'BUNDLES_BUSY',
+  'STREAMS_BUSY',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;

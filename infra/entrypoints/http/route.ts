@@ -34,6 +34,8 @@ export interface HttpServices {
   openApi: () => unknown;
   /** The current time, RFC 3339 with milliseconds (tests may fix it). */
   now: () => string;
+  /** Long-lived answers (GET /chain/stream) end when it aborts: at shutdown, before in-flight requests are waited for. */
+  streams: { signal: AbortSignal; stop(): void };
 }
 
 export interface RouteRequest<Params, Query, Body> {

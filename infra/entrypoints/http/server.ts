@@ -20,6 +20,7 @@ import { errorResponse, HttpError } from './errors.ts';
 import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
+import { chainStreamRoutes } from './routes/chainStream.ts';
 import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
@@ -44,6 +45,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...auditBundleRoutes,
   ...governanceRoutes,
   ...chainRoutes,
+  ...chainStreamRoutes,
 ];
 
 /** Problems listed in one INVALID_INPUT. */
@@ -484,6 +486,7 @@ export async function startHttpServer(
 
 async function shutdown(server: Server, gate: ShutdownGate, services: HttpServices): Promise<void> {
   gate.closing = true;
+  services.streams.stop();
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = Date.now() + services.http.shutdownTimeoutMs;

@@ -41,6 +41,7 @@ export function createServices(
     return combined.tokens;
   };
   const keySetHealth: KeySetHealth = { lastFailure: undefined, lastSuccessAtMs: undefined };
+  const streams = new AbortController();
   return {
     app,
     deps: app.deps,
@@ -69,5 +70,6 @@ export function createServices(
     logger,
     openApi: () => (document ??= openApiDocument(routes)),
     now: options.now ?? (() => new Date().toISOString()),
+    streams: { signal: streams.signal, stop: () => streams.abort() },
   };
 }

@@ -254,6 +254,7 @@ async function exerciseEverything(
     '/chain/head',
     '/chain/records?from=2&limit=3',
     '/chain/records/1',
+    '/chain/stream?from=2&format=ndjson',
     '/projections/digests',
     '/kernel/security/status',
   ])

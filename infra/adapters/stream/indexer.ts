@@ -1,0 +1,136 @@
+/**
+ * The verifying indexer (`chainbook index`): follows another instance's
+ * GET /chain/stream with readHttpChainStream, which checks every record
+ * (canonical form, hash, signature against the registry, seq, link) before
+ * giving it, and for each one writes the kernel guide's per-event object
+ * `audit/YYYY/MM/DD/<id>.json` (the record's exact JCS text, once, never
+ * replaced) when an object store is given, then its row in `audit_index`, a
+ * table of the indexer's own database. The row is written last, so the
+ * index's highest seq is where a restart goes on (anchored on that row's
+ * hash), and an object already there from a run that stopped before its row
+ * must hold the same bytes. A record that fails a check stops the indexer with
+ * the finding (chain, seq, reason); nothing of it is indexed.
+ */
+import type { ObjectLock, ObjectStore } from '../../../archive/objectStore.ts';
+import type { SignerRegistry } from '../../../chain/registry.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import type { SqlDatabase } from '../sql/sql.ts';
+import { readHttpChainStream } from './httpChainStream.ts';
+
+export const INDEX_SCHEMA = `CREATE TABLE IF NOT EXISTS audit_index (
+  chain text NOT NULL,
+  seq bigint NOT NULL,
+  id uuid NOT NULL UNIQUE,
+  stream text NOT NULL,
+  version bigint NOT NULL,
+  type text NOT NULL,
+  ts text NOT NULL,
+  actor_id text NOT NULL,
+  actor_role text NOT NULL,
+  hash text NOT NULL,
+  prev_hash text NOT NULL,
+  PRIMARY KEY (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_index_stream ON audit_index (stream, version);
+CREATE INDEX IF NOT EXISTS audit_index_type ON audit_index (type, ts);`;
+
+/** The largest per-event object read back to compare (a record is far smaller). */
+const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
+
+export interface IndexerOptions {
+  source: { url: string; token: string; chain: string };
+  registry: SignerRegistry;
+  /** The indexer's own database. */
+  db: SqlDatabase;
+  /** Where the per-event objects go; none: the index rows only. */
+  objects?: { store: ObjectStore; lock: ObjectLock } | undefined;
+  signal?: AbortSignal | undefined;
+  /** Stop once this seq is indexed (a one-shot catch-up); default: follow until the signal aborts. */
+  untilSeq?: number | undefined;
+  onIndexed?: ((seq: number) => void) | undefined;
+}
+
+/** `audit/YYYY/MM/DD/<id>.json` of a record committed at `ts` (UTC). */
+export function eventObjectKey(ts: string, id: string): string {
+  return `audit/${ts.slice(0, 4)}/${ts.slice(5, 7)}/${ts.slice(8, 10)}/${id}.json`;
+}
+
+/** The index's position in `chain`: its highest seq and that record's hash, or none. */
+export async function indexPosition(
+  db: SqlDatabase,
+  chain: string,
+): Promise<{ seq: number; hash: string } | undefined> {
+  const { rows } = await db.query<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_index WHERE chain = $1 ORDER BY seq DESC LIMIT 1',
+    [chain],
+  );
+  return rows[0] === undefined ? undefined : { seq: Number(rows[0].seq), hash: rows[0].hash };
+}
+
+async function writeObject(objects: NonNullable<IndexerOptions['objects']>, key: string, text: string, seq: number) {
+  const bytes = new TextEncoder().encode(text);
+  const written = await objects.store.putIfAbsent(key, bytes, {
+    contentType: 'application/json',
+    metadata: { seq: String(seq) },
+    lock: objects.lock,
+  });
+  if (written === 'written') return;
+  const there = await objects.store.get(key, MAX_OBJECT_BYTES);
+  if (there === undefined || Buffer.compare(Buffer.from(there), Buffer.from(bytes)) !== 0)
+    throw new CodedError(
+      'INDEX_OBJECT_MISMATCH',
+      `${key} in ${objects.store.description} is not seq ${seq}'s record as verified`,
+      { key, seq },
+    );
+}
+
+/** Indexes from the position on; resolves with the last seq indexed when the signal aborts or `untilSeq` is reached. */
+export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: number }> {
+  const { db, source } = options;
+  await db.exec(INDEX_SCHEMA);
+  const position = await indexPosition(db, source.chain);
+  let lastSeq = position?.seq ?? 0;
+  if (options.untilSeq !== undefined && lastSeq >= options.untilSeq) return { lastSeq };
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const stored of readHttpChainStream({
+      ...source,
+      fromSeq: lastSeq + 1,
+      anchorHash: position?.hash,
+      registry: options.registry,
+      signal: controller.signal,
+    })) {
+      const { record } = stored;
+      if (options.objects)
+        await writeObject(options.objects, eventObjectKey(record.ts, record.id), stored.text, record.seq);
+      await db.query(
+        `INSERT INTO audit_index (chain, seq, id, stream, version, type, ts, actor_id, actor_role, hash, prev_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (chain, seq) DO NOTHING`,
+        [
+          record.chain,
+          record.seq,
+          record.id,
+          record.stream,
+          record.version,
+          record.type,
+          record.ts,
+          record.actor.id,
+          record.actor.role,
+          record.hash,
+          record.prevHash,
+        ],
+      );
+      lastSeq = record.seq;
+      options.onIndexed?.(lastSeq);
+      if (options.untilSeq !== undefined && lastSeq >= options.untilSeq) break;
+    }
+  } catch (error) {
+    if (!(controller.signal.aborted && error instanceof Error && error.name === 'AbortError')) throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    controller.abort();
+  }
+  return { lastSeq };
+}
