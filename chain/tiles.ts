@@ -21,11 +21,10 @@ export interface TreeEdge {
   partial: Uint8Array[][];
 }
 
-/** New hashes for one tile: `hashes` go at positions `start`, `start + 1`, … of tile `index` of `level`. */
+/** A tile as it is after a batch: every hash it holds, the ones it held before first. */
 export interface TileWrite {
   level: number;
   index: number;
-  start: number;
   hashes: Uint8Array[];
 }
 
@@ -44,7 +43,8 @@ function tileKey(level: number, index: number): string {
 
 /**
  * Appends leaf hashes to the tree: the new edge (the one given is left as it
- * was) and the tile writes that bring the stored tiles from the old edge to it.
+ * was) and each tile that changed, whole (a tile is at most 8 KiB, and a
+ * whole tile lets the database check that it only grew).
  */
 export function appendLeaves(
   hasher: MerkleHasher,
@@ -60,7 +60,7 @@ export function appendLeaves(
     const index = Math.floor(levelWidth(size, level) / TILE_WIDTH);
     const key = tileKey(level, index);
     let write = writes.get(key);
-    if (!write) writes.set(key, (write = { level, index, start: tile.length, hashes: [] }));
+    if (!write) writes.set(key, (write = { level, index, hashes: [...tile] }));
     tile.push(hash);
     write.hashes.push(hash);
   };
