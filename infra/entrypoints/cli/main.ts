@@ -9,6 +9,7 @@ import { registerDump } from './dump.ts';
 import { registerExport } from './export.ts';
 import { registerPayouts } from './payouts.ts';
 import { registerProof } from './proof.ts';
+import { registerProve } from './prove.ts';
 import { registerReconcile } from './reconcile.ts';
 import { registerReplay } from './replay.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
@@ -39,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemo(program, exit);
   registerReplay(program, exit);
   registerProof(program, exit);
+  registerProve(program, exit);
   registerPayouts(program, exit);
   registerReconcile(program, exit);
   registerServe(program, exit);
