@@ -20,6 +20,7 @@ import { errorResponse, HttpError } from './errors.ts';
 import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
+import { transparencyRoutes } from './routes/transparency.ts';
 import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
@@ -44,6 +45,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...auditBundleRoutes,
   ...governanceRoutes,
   ...chainRoutes,
+  ...transparencyRoutes,
 ];
 
 /** Problems listed in one INVALID_INPUT. */
