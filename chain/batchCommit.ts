@@ -111,6 +111,7 @@ export async function commitSealed<Tx>(
     records,
     idempotency,
     tiles: grown.writes,
+    treeSize: grown.after?.edge.size,
     previousHead: sealed.base,
     head: sealed.head,
   };

@@ -72,12 +72,19 @@ function isPowerOfTwo(size: number): boolean {
   return size > 0 && 2 ** log2(size) === size;
 }
 
-/** Hash of the complete subtrees of the hashes of one level, folded: RFC 9162 MTH over `hashes` as leaves already hashed. */
+/** RFC 9162 MTH over `hashes` taken as leaf hashes already: the root of the tree they are the bottom of. */
 export function rootOfHashes(hasher: MerkleHasher, hashes: readonly Uint8Array[]): Uint8Array {
   if (hashes.length === 0) return hasher.emptyRoot();
-  if (hashes.length === 1) return hashes[0]!;
-  const k = splitPoint(hashes.length);
-  return hasher.node(rootOfHashes(hasher, hashes.slice(0, k)), rootOfHashes(hasher, hashes.slice(k)));
+  // Level by level, pairing from the left; an odd last hash moves up alone. For every size this is
+  // MTH's split at the largest power of two below n (the left part is complete, so it pairs evenly).
+  let level = hashes;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(hasher.node(level[i]!, level[i + 1]!));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return level[0]!;
 }
 
 /**

@@ -37,10 +37,6 @@ export function levelWidth(size: number, level: number): number {
   return Math.floor(size / TILE_WIDTH ** level);
 }
 
-function tileKey(level: number, index: number): string {
-  return `${level}/${index}`;
-}
-
 /**
  * Appends leaf hashes to the tree: the new edge (the one given is left as it
  * was) and each tile that changed, whole (a tile is at most 8 KiB, and a
@@ -52,15 +48,19 @@ export function appendLeaves(
   leafHashes: readonly Uint8Array[],
 ): { edge: TreeEdge; writes: TileWrite[] } {
   const partial = edge.partial.map((hashes) => [...hashes]);
-  const writes = new Map<string, TileWrite>();
+  const writes: TileWrite[] = [];
+  // The write of each level's current tile: leaves come in order, so a level's tiles are written one after another.
+  const current: (TileWrite | undefined)[] = [];
   let size = edge.size;
   const push = (level: number, hash: Uint8Array): void => {
-    partial[level] ??= [];
-    const tile = partial[level];
+    const tile = (partial[level] ??= []);
     const index = Math.floor(levelWidth(size, level) / TILE_WIDTH);
-    const key = tileKey(level, index);
-    let write = writes.get(key);
-    if (!write) writes.set(key, (write = { level, index, hashes: [...tile] }));
+    let write = current[level];
+    if (write?.index !== index) {
+      write = { level, index, hashes: [...tile] };
+      current[level] = write;
+      writes.push(write);
+    }
     tile.push(hash);
     write.hashes.push(hash);
   };
@@ -76,7 +76,7 @@ export function appendLeaves(
     }
     size++;
   }
-  return { edge: { size, partial }, writes: [...writes.values()] };
+  return { edge: { size, partial }, writes };
 }
 
 /** The root of the tree an edge ends: every complete subtree of the edge, folded from the right. */
@@ -134,7 +134,7 @@ export function tileSubtreeReader(hasher: MerkleHasher, read: TileReader): Subtr
     const first = index * count;
     const tileIndex = Math.floor(first / TILE_WIDTH);
     const offset = first % TILE_WIDTH;
-    const key = tileKey(level, tileIndex);
+    const key = `${level}/${tileIndex}`;
     let tile = cache.get(key);
     if (!tile) cache.set(key, (tile = read(level, tileIndex, offset + count)));
     const hashes = (await tile).slice(offset, offset + count);

@@ -23,6 +23,8 @@ export interface CommitBatch {
   idempotency: readonly IdempotencyRow[];
   /** The Merkle tiles the batch changes, whole (docs/FORMAT.md section 14). */
   tiles: readonly TileWrite[];
+  /** The tree's size after the batch; undefined: unchanged (the writer without the tree, bench/append.ts). */
+  treeSize: number | undefined;
   /** The head before the batch, as locked. */
   previousHead: ChainHead;
   /** The head after the batch. */

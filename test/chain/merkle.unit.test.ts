@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 } from '../../chain/hash.ts';
+import { leafOf, treeHasher } from '../../chain/treeCommit.ts';
 import {
   consistencyProof,
   inclusionProof,
@@ -126,6 +127,28 @@ function plainReader(leafHashes: readonly Uint8Array[]): SubtreeReader {
     return Promise.resolve(rootOfHashes(hasher, slice));
   };
 }
+
+test('rootOfHashes, level by level, is MTH split at the largest power of two, for every size to 600', async (t) => {
+  const leafHashes = leafHashesOf(600, 1);
+  for (let size = 0; size <= 600; size++) {
+    const plain = await treeRoot(hasher, plainReader(leafHashes), size);
+    t.is(
+      Buffer.from(rootOfHashes(hasher, leafHashes.slice(0, size))).toString('hex'),
+      Buffer.from(plain).toString('hex'),
+    );
+  }
+});
+
+test("the writer's node:crypto hasher gives the pure hasher's hashes", (t) => {
+  const left = sha256(Buffer.from('left'));
+  const right = sha256(Buffer.from('right'));
+  t.deepEqual(Buffer.from(treeHasher.leaf(left)), Buffer.from(hasher.leaf(left)));
+  t.deepEqual(Buffer.from(treeHasher.node(left, right)), Buffer.from(hasher.node(left, right)));
+  t.deepEqual(Buffer.from(treeHasher.emptyRoot()), Buffer.from(hasher.emptyRoot()));
+  const recordHash = left.toString('hex');
+  t.deepEqual(Buffer.from(leafOf(recordHash)), Buffer.from(hasher.leaf(left)));
+  t.throws(() => leafOf('00'));
+});
 
 function leafHashesOf(count: number, seed: number): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => hasher.leaf(Buffer.from(`record ${seed} ${i}`)));

@@ -4,16 +4,14 @@
  * the records, and a chain whose records have no tiles yet gets them with
  * its next append.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import type { AppendEventInput } from '../../chain/input.ts';
 import type { StoredRecord } from '../../chain/record.ts';
-import { rootOfHashes } from '../../chain/merkle.ts';
-import { edgeRoot, readEdge, TILE_WIDTH } from '../../chain/tiles.ts';
-import { leafOf, treeHasher } from '../../chain/treeCommit.ts';
 import * as eventLog from '../../infra/adapters/sql/eventLog.ts';
 import { SqlEventStore } from '../../infra/adapters/sql/sqlEventStore.ts';
 import { ENGINES } from '../helpers/databases.ts';
-import { testRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { assertTreeMatchesRecords } from '../helpers/merkle.ts';
+import { testRuntime } from '../helpers/runtime.ts';
 
 const buyer = { id: 'buyer-1', role: 'Buyer' };
 
@@ -26,59 +24,16 @@ function events(stream: string, count: number): AppendEventInput[] {
   }));
 }
 
-async function recordLeaves(rt: TestRuntime, chain: string): Promise<Uint8Array[]> {
-  const leaves: Uint8Array[] = [];
-  for (let from = 1; ; from += 1000) {
-    const page = await rt.store.readChain(chain, { fromSeq: from, limit: 1000 });
-    leaves.push(...page.map((stored) => leafOf(stored.record.hash)));
-    if (page.length < 1000) return leaves;
-  }
-}
-
-/** Every stored tile equals the hashes recomputed from the records, and the tiles' root is the records' root. */
-async function assertTreeMatchesRecords(t: ExecutionContext, rt: TestRuntime, chain: string): Promise<void> {
-  const leaves = await recordLeaves(rt, chain);
-  t.is(await eventLog.treeSize(rt.db, chain), leaves.length);
-  const tileCount = Math.ceil(leaves.length / TILE_WIDTH);
-  const level0 = await eventLog.readTiles(
-    rt.db,
-    chain,
-    Array.from({ length: tileCount }, (_, index) => ({ level: 0, index })),
-  );
-  for (let index = 0; index < tileCount; index++) {
-    const expected = leaves.slice(index * TILE_WIDTH, (index + 1) * TILE_WIDTH);
-    t.deepEqual(
-      level0.get(`0/${index}`)?.map((h) => Buffer.from(h).toString('hex')),
-      expected.map(hex),
-    );
-  }
-  const level1 = (await eventLog.readTiles(rt.db, chain, [{ level: 1, index: 0 }])).get('1/0') ?? [];
-  t.deepEqual(
-    level1.map(hex),
-    Array.from({ length: Math.floor(leaves.length / TILE_WIDTH) }, (_, index) =>
-      hex(rootOfHashes(treeHasher, leaves.slice(index * TILE_WIDTH, (index + 1) * TILE_WIDTH))),
-    ),
-  );
-  const read = async (level: number, index: number): Promise<Uint8Array[]> =>
-    (await eventLog.readTiles(rt.db, chain, [{ level, index }])).get(`${level}/${index}`) ?? [];
-  const root = edgeRoot(treeHasher, await readEdge(read, leaves.length));
-  t.is(hex(root), hex(rootOfHashes(treeHasher, leaves)));
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
-
 for (const engine of ENGINES) {
   test(`${engine}: the tiles appends write hold the hashes recomputed from the records, in order and concurrently`, async (t) => {
     const rt = await testRuntime(t, engine);
     await rt.store.append('main', events('order-a', 3));
-    await assertTreeMatchesRecords(t, rt, 'main');
+    await assertTreeMatchesRecords(t, rt.db, 'main');
     // Concurrent appends go through the speculative path: batches sealed on heads not yet committed.
     await Promise.all(Array.from({ length: 12 }, (_, i) => rt.store.append('main', events(`order-c${i}`, 47))));
-    await assertTreeMatchesRecords(t, rt, 'main');
+    await assertTreeMatchesRecords(t, rt.db, 'main');
     for (let i = 0; i < 3; i++) await rt.store.append('main', events(`order-s${i}`, 1));
-    await assertTreeMatchesRecords(t, rt, 'main');
+    await assertTreeMatchesRecords(t, rt.db, 'main');
     t.is((await rt.store.head('main')).seq, 3 + 12 * 47 + 3);
   });
 
@@ -101,6 +56,19 @@ for (const engine of ENGINES) {
     const store = new SqlEventStore(rt.db, { signer: rt.signer });
     t.teardown(() => store.close());
     await store.append('main', events('order-after', 2));
-    await assertTreeMatchesRecords(t, { ...rt, store }, 'main');
+    await assertTreeMatchesRecords(t, rt.db, 'main');
+  });
+
+  test(`${engine}: the database refuses a tile that would lose or change a hash, and any delete`, async (t) => {
+    const rt = await testRuntime(t, engine);
+    // 300 records: a full tile of level 0 and a partial one of level 1 are stored.
+    for (let i = 0; i < 3; i++) await rt.store.append('main', events(`order-${i}`, 100));
+    for (const statement of [
+      "UPDATE merkle_tiles SET hashes = substring(hashes FROM 1 FOR 32) WHERE chain = 'main' AND level = 0",
+      "UPDATE merkle_tiles SET hashes = set_byte(hashes, 0, 255 - get_byte(hashes, 0)) WHERE chain = 'main'",
+      "DELETE FROM merkle_tiles WHERE chain = 'main'",
+    ])
+      await t.throwsAsync(() => rt.db.query(statement), { message: /only grows/ }, statement);
+    await assertTreeMatchesRecords(t, rt.db, 'main');
   });
 }

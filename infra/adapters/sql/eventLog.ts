@@ -9,7 +9,8 @@
 import type { IdempotencyRecord, StreamState } from '../../../chain/plan.ts';
 import { ZERO_HASH, type ChainHead, type StoredRecord } from '../../../chain/record.ts';
 import type { CommitBatch } from '../../../chain/writer.ts';
-import { edgeTiles, type TreeEdge } from '../../../chain/tiles.ts';
+import { edgeTiles, levelWidth, TILE_WIDTH, type TreeEdge } from '../../../chain/tiles.ts';
+import { leafOf } from '../../../chain/treeCommit.ts';
 import { assert } from '../../../domain/errors.ts';
 import type { SqlExecutor } from './sql.ts';
 
@@ -39,7 +40,7 @@ const SQL = {
   // head moved nothing at all is written. Outside a transaction this is the
   // whole commit: one round trip.
   insertBatch: `WITH head AS (
-      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14
+      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14, tree_size = COALESCE($21::int8, tree_size)
       WHERE chain = $1 AND seq = $15 AND hash = $16
       RETURNING chain
     ), inserted AS (
@@ -70,7 +71,7 @@ const SQL = {
   // The event log is append-only (triggers) except for a superuser who turns them off for one transaction.
   replicaRole: 'SET LOCAL session_replication_role = replica',
   wipe: 'TRUNCATE events, idempotency_keys, merkle_tiles',
-  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL`,
+  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL, tree_size = 0`,
   defaultRole: 'SET LOCAL session_replication_role = DEFAULT',
   anyEvent: 'SELECT 1 FROM events LIMIT 1',
   readChain: 'SELECT seq, record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
@@ -83,9 +84,7 @@ const SQL = {
     )
     SELECT chain FROM c WHERE chain IS NOT NULL UNION SELECT chain FROM chain_heads ORDER BY chain`,
   lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
-  // The tree's size: the last tile of level 0 ends it (one probe of the primary key).
-  treeSize: `SELECT idx, octet_length(hashes) / 32 AS width FROM merkle_tiles
-    WHERE chain = $1 AND level = 0 ORDER BY idx DESC LIMIT 1`,
+  treeSize: 'SELECT tree_size FROM chain_heads WHERE chain = $1',
   tiles: `SELECT t.level, t.idx, encode(m.hashes, 'hex') AS hashes
     FROM unnest($2::int2[], $3::int8[]) AS t(level, idx)
     JOIN merkle_tiles m ON m.chain = $1 AND m.level = t.level AND m.idx = t.idx`,
@@ -215,6 +214,7 @@ export async function insertBatch(tx: Queryable, batch: CommitBatch): Promise<bo
     batch.tiles.map((tile) => tile.level),
     batch.tiles.map((tile) => tile.index),
     batch.tiles.map((tile) => Buffer.concat(tile.hashes).toString('hex')),
+    batch.treeSize ?? null,
   ]);
   const { moved, inserted, tiles } = rows[0]!;
   if (moved === 0) return false;
@@ -322,13 +322,20 @@ export async function seqRange(
 
 const MAX_TILE_BYTES = 256 * 32;
 
-/** Leaves of the stored tree of a chain: 0 when it has no tile. */
+/** Leaves of the stored tree of a chain (0 for an unknown chain, or one whose records predate the tree). */
 export async function treeSize(db: Queryable, chain: string): Promise<number> {
-  const row = (await db.query<{ idx: number; width: number }>(SQL.treeSize, [chain])).rows[0];
-  return row ? row.idx * 256 + row.width : 0;
+  return (await db.query<{ tree_size: number }>(SQL.treeSize, [chain])).rows[0]?.tree_size ?? 0;
 }
 
-/** Stored tiles, whole, keyed `level/index`; a tile not stored is absent. */
+function hashesOf(hex: string, where: string): Uint8Array[] {
+  const bytes = Buffer.from(hex, 'hex');
+  assert(bytes.length % 32 === 0 && bytes.length <= MAX_TILE_BYTES, `tile ${where} is malformed`);
+  const hashes: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(bytes.subarray(offset, offset + 32));
+  return hashes;
+}
+
+/** Stored tiles, whole, keyed `level/index`; a tile not stored is absent (the partial tile of level 0 never is). */
 export async function readTiles(
   db: Queryable,
   chain: string,
@@ -339,28 +346,42 @@ export async function readTiles(
     tiles.map((tile) => tile.level),
     tiles.map((tile) => tile.index),
   ]);
-  const found = new Map<string, Uint8Array[]>();
-  for (const row of rows) {
-    const bytes = Buffer.from(row.hashes, 'hex');
-    assert(bytes.length % 32 === 0 && bytes.length <= MAX_TILE_BYTES, `tile ${row.level}/${row.idx} is malformed`);
-    const hashes: Uint8Array[] = [];
-    for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(bytes.subarray(offset, offset + 32));
-    found.set(`${row.level}/${row.idx}`, hashes);
-  }
-  return found;
+  return new Map(rows.map((row) => [`${row.level}/${row.idx}`, hashesOf(row.hashes, `${row.level}/${row.idx}`)]));
+}
+
+/** The leaf hashes of records `fromSeq` to `toSeq` (at most a tile's worth), read from the records. */
+async function leafHashes(db: Queryable, chain: string, fromSeq: number, toSeq: number): Promise<Uint8Array[]> {
+  if (toSeq < fromSeq) return [];
+  const hashes = await recordHashes(db, chain, fromSeq, toSeq, TILE_WIDTH);
+  assert(hashes.length === toSeq - fromSeq + 1, `records ${fromSeq} to ${toSeq} of ${chain} are missing`);
+  return hashes.map(leafOf);
+}
+
+/**
+ * A tile of the tree of `size` leaves (at most the stored size) as far as
+ * that tree fills it: stored, or for the partial tile of level 0, the leaf
+ * hashes of its records. Empty when that tree has nothing in it.
+ */
+export async function readTile(
+  db: Queryable,
+  chain: string,
+  level: number,
+  index: number,
+  size: number,
+): Promise<Uint8Array[]> {
+  const width = Math.min(TILE_WIDTH, Math.max(0, levelWidth(size, level) - index * TILE_WIDTH));
+  if (width === 0) return [];
+  const stored = (await readTiles(db, chain, [{ level, index }])).get(`${level}/${index}`);
+  if (stored && stored.length >= width) return stored.slice(0, width);
+  assert(level === 0, `tile ${level}/${index} of ${chain} is missing`);
+  return leafHashes(db, chain, index * TILE_WIDTH + 1, index * TILE_WIDTH + width);
 }
 
 /** The edge of the stored tree at `size` leaves, or at all it has when that is fewer. */
 export async function readTreeEdge(db: Queryable, chain: string, size: number): Promise<TreeEdge> {
   const at = Math.min(size, await treeSize(db, chain));
-  const wanted = edgeTiles(at).filter((tile) => tile.width > 0);
-  const tiles = await readTiles(db, chain, wanted);
-  const partial: Uint8Array[][] = edgeTiles(at).map(() => []);
-  for (const { level, index, width } of wanted) {
-    const hashes = tiles.get(`${level}/${index}`);
-    assert(hashes !== undefined && hashes.length >= width, `tile ${level}/${index} of ${chain} is missing`);
-    partial[level] = hashes.slice(0, width);
-  }
+  const partial: Uint8Array[][] = [];
+  for (const { level, index } of edgeTiles(at)) partial[level] = await readTile(db, chain, level, index, at);
   return { size: at, partial };
 }
 

@@ -31,8 +31,9 @@ function stored(row: CheckpointRow | undefined): StoredCheckpoint | undefined {
 export function sqlTreeLog(db: Queryable): TreeLogStorage {
   return {
     treeSize: (chain) => eventLog.treeSize(db, chain),
+    // Tiles of the stored tree as it is now: a partial tile as wide as the tree fills it (tiles only grow).
     tileReader: (chain) => async (level, index) =>
-      (await eventLog.readTiles(db, chain, [{ level, index }])).get(`${level}/${index}`) ?? [],
+      eventLog.readTile(db, chain, level, index, await eventLog.treeSize(db, chain)),
     latestCheckpoint: async (chain) => stored((await db.query<CheckpointRow>(SQL.latest, [chain])).rows[0]),
     checkpointAt: async (chain, size) => stored((await db.query<CheckpointRow>(SQL.at, [chain, size])).rows[0]),
     checkpointCovering: async (chain, size) =>

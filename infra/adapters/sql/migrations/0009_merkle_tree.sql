@@ -2,10 +2,16 @@
 -- tlog tiles, written in the statement that appends the records, and the
 -- checkpoints signed over it. Numbered 0009: 0008 is the payouts' migration.
 --
--- A chain whose records predate this migration has no tiles yet: its writer
--- builds the tiles of those records in the transaction of its next append
--- (chain/treeCommit.ts), so nothing is computed here.
+-- A chain whose records predate this migration has no tiles yet (tree_size
+-- 0): its writer builds the tiles of those records in the transaction of its
+-- next append (chain/treeCommit.ts), so nothing is computed here.
 
+-- Leaves of the chain's tree, moved with the head in the append statement.
+ALTER TABLE chain_heads ADD COLUMN tree_size bigint NOT NULL DEFAULT 0 CHECK (tree_size >= 0);
+
+-- Full tiles of every level, and the partial tile of levels 1 and up (it
+-- changes once per 256 leaves below). The partial tile of level 0 is not
+-- stored: its hashes are the leaf hashes of the last records, read from them.
 CREATE TABLE merkle_tiles (
   chain text NOT NULL,
   level smallint NOT NULL CHECK (level BETWEEN 0 AND 6),
