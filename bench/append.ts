@@ -3,7 +3,10 @@
  *  (a) raw multi-row INSERT of rows of the same size into the same table
  *      shape, no hashing or signing: the limit;
  *  (b) Emmett's PostgreSQL event store appending the same events with the
- *      same concurrency: the nearest TypeScript peer.
+ *      same concurrency: the nearest TypeScript peer;
+ *  (c) `npm run bench -- tree`: our writer without the Merkle tree
+ *      (docs/FORMAT.md section 14), in alternating rounds with it: the
+ *      tree's cost (issue 14 allows 10%).
  *
  *   npm run bench -- append            (all scenarios)
  *   BENCH_EVENTS=20000 npm run bench -- append
@@ -38,10 +41,15 @@ export interface AppendFigures {
 async function withRuntime<T>(
   db: SqlDatabase,
   work: (append: (index: number) => Promise<unknown>) => Promise<T>,
+  merkleTree = true,
 ): Promise<T> {
   const dataDir = benchDir('append');
   // The chain alone (issue 2's figure): the events are order-shaped, not domain-valid, and fold into nothing.
-  const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), { db, projections: false });
+  const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), {
+    db,
+    projections: false,
+    merkleTree,
+  });
   try {
     return await work((index) =>
       runtime.store.append('main', [
@@ -62,19 +70,20 @@ async function withRuntime<T>(
 
 /**
  * events/s of `count` single-event appends with `concurrency` in flight, on a fresh PostgreSQL database;
- * `withoutNotify`: the subscriptions' append trigger (migration 0010) dropped, to measure what it costs.
+ * `merkleTree: false`: the writer without the tree; `withoutNotify`: the subscriptions' append trigger
+ * (migration 0010) dropped. Each to measure what it costs.
  */
 async function chainbookPostgres(
   count: number,
   concurrency: number,
-  options: { withoutNotify?: boolean } = {},
+  options: { merkleTree?: boolean; withoutNotify?: boolean } = {},
 ): Promise<{ rate: number; recordBytes: number }> {
   const database = await benchDatabase('append');
   const db = openPostgres(database.url, { poolSize: 4 });
   try {
     await migrate(db);
     if (options.withoutNotify) await db.exec('DROP TRIGGER chain_heads_appended ON chain_heads');
-    const elapsed = await withRuntime(db, (append) => inFlight(count, concurrency, append));
+    const elapsed = await withRuntime(db, (append) => inFlight(count, concurrency, append), options.merkleTree ?? true);
     const { rows } = await db.query<{ bytes: number }>('SELECT avg(octet_length(record))::int8 AS bytes FROM events');
     return { rate: perSecond(count, elapsed), recordBytes: rows[0]!.bytes };
   } finally {
@@ -187,6 +196,23 @@ async function chainbookPglite(count: number, concurrency: number): Promise<numb
     await db.close();
     rmSync(directory, { recursive: true, force: true });
   }
+}
+
+const TREE_ROUNDS = 3;
+
+/** With and without the Merkle tree, alternating so that drift in the machine's load falls on both; the best round of each. */
+export async function treeCost(log: (line: string) => void): Promise<{ withTree: number; withoutTree: number }> {
+  let withTree = 0;
+  let withoutTree = 0;
+  for (let round = 0; round < TREE_ROUNDS; round++) {
+    withoutTree = Math.max(withoutTree, (await chainbookPostgres(EVENTS / 2, 64, { merkleTree: false })).rate);
+    withTree = Math.max(withTree, (await chainbookPostgres(EVENTS / 2, 64, { merkleTree: true })).rate);
+  }
+  const drop = (1 - withTree / withoutTree) * 100;
+  log(
+    `merkle tree, 64 in flight (best of ${TREE_ROUNDS}): with ${format(withTree)}, without ${format(withoutTree)} events/s (${format(drop)}% drop)`,
+  );
+  return { withTree, withoutTree };
 }
 
 export async function appendBenchmark(log: (line: string) => void): Promise<AppendFigures> {

@@ -1,9 +1,9 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, verify, notify
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify
  */
-import { appendBenchmark, notifyBenchmark } from './append.ts';
+import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { format, ratio } from './lib.ts';
@@ -31,6 +31,12 @@ if (wanted('append')) {
       `ratio to Emmett: ${format(f.chainbook64 / f.emmett64)}x at 64 in flight, ${format(f.chainbook8 / f.emmett8)}x at 8`,
     );
   }
+}
+
+if (wanted('tree')) {
+  log('# append with and without the Merkle tree (PostgreSQL, single-event appends)');
+  const f = await treeCost(log);
+  log(`ratio with the tree to without: ${ratio(f.withTree, f.withoutTree)}`);
 }
 
 if (selected.has('notify')) {

@@ -1,9 +1,10 @@
 /**
  * Committing a sealed batch (chain/sealedBatch.ts): the one routine of both
  * commit paths of chain/writer.ts. It awaits the batch's signatures, attaches
- * them, settles the batch's appends, builds their idempotency rows, inserts
- * the batch with a compare-and-set on its base head (docs/FORMAT.md section 7)
- * and folds it into the inline projections.
+ * them, settles the batch's appends, builds their idempotency rows and the
+ * Merkle tiles they change (chain/treeCommit.ts), inserts the batch with a
+ * compare-and-set on its base head (docs/FORMAT.md section 7) and folds it
+ * into the inline projections.
  */
 import { assert } from '../domain/errors.ts';
 import type { ValidatedAppend } from './input.ts';
@@ -14,6 +15,12 @@ import type { SealedBatch } from './sealedBatch.ts';
 import type { AppendResult } from './store.ts';
 import type { CommitBatch, IdempotencyRow, WriterDeps } from './writerDeps.ts';
 import type { Settlement } from './writerQueue.ts';
+import { treeWrites, type HeldEdge } from './treeCommit.ts';
+
+/** The tree edge a chain's writer holds between its batches (chain/treeCommit.ts). */
+export interface TreeHolder {
+  held: HeldEdge | undefined;
+}
 
 /** Settlements for a planned batch; `records` holds the sealed records of accepted appends in order. */
 function settle(chain: string, outcomes: readonly PlanOutcome[], records: readonly StoredRecord[]): Settlement[] {
@@ -83,22 +90,38 @@ function idempotencyRows(
  * transaction of insertBatch and the fold.
  */
 export async function commitSealed<Tx>(
-  { storage, inline }: Pick<WriterDeps<Tx>, 'storage' | 'inline'>,
+  { storage, inline, merkleTree }: Pick<WriterDeps<Tx>, 'storage' | 'inline' | 'merkleTree'>,
   chain: string,
   sealed: SealedBatch,
   locked: { tx: Tx } | undefined,
+  tree: TreeHolder,
 ): Promise<Settlement[] | undefined> {
   if (!sealed.signatures) return settle(chain, sealed.outcomes, []);
   // Signatures first: on the speculative path no lock is held while the signer works.
   const records = attachSignatures(sealed.unsigned, await sealed.signatures);
   const settlements = settle(chain, sealed.outcomes, sealed.introduces ? records.slice(1) : records);
   const idempotency = idempotencyRows(chain, sealed.appends, sealed.outcomes, settlements);
-  const commit: CommitBatch = { chain, records, idempotency, previousHead: sealed.base, head: sealed.head };
+  const grown =
+    merkleTree === false
+      ? { writes: [], after: undefined }
+      : await treeWrites(storage, locked?.tx ?? storage.unlocked, chain, sealed.base, records, tree.held);
+  if (!grown) return undefined;
+  const commit: CommitBatch = {
+    chain,
+    records,
+    idempotency,
+    tiles: grown.writes,
+    treeSize: grown.after?.edge.size,
+    previousHead: sealed.base,
+    head: sealed.head,
+  };
   const insertAndFold = async (tx: Tx): Promise<boolean> =>
     (await storage.insertBatch(tx, commit)) && (inline ? (await inline(tx, records), true) : true);
   let inserted: boolean;
   if (locked) inserted = await insertAndFold(locked.tx);
   else if (inline) inserted = await storage.transaction(insertAndFold);
   else inserted = await storage.insertBatch(storage.unlocked, commit);
-  return inserted ? settlements : undefined;
+  if (!inserted) return undefined;
+  tree.held = grown.after;
+  return settlements;
 }

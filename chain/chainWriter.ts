@@ -5,7 +5,7 @@
  */
 import { newEventId } from './ids.ts';
 import { assert } from '../domain/errors.ts';
-import { commitSealed } from './batchCommit.ts';
+import { commitSealed, type TreeHolder } from './batchCommit.ts';
 import { ChainError } from './errors.ts';
 import type { ValidatedAppend } from './input.ts';
 import { MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
@@ -43,6 +43,8 @@ export class ChainWriter<Tx> {
   #batches = 0;
   /** The session kid this writer has introduced in its chain with a committed signer.delegated record. */
   #introducedSession: string | undefined;
+  /** The chain's Merkle tree edge after this writer's last commit (chain/treeCommit.ts). */
+  readonly #tree: TreeHolder = { held: undefined };
 
   constructor(chain: string, deps: WriterDeps<Tx>) {
     this.#chain = chain;
@@ -145,7 +147,7 @@ export class ChainWriter<Tx> {
   async #commitSpeculative(batch: SpeculativeBatch): Promise<void> {
     if (batch.invalid) return;
     try {
-      const settlements = await commitSealed(this.#deps, this.#chain, batch, undefined);
+      const settlements = await commitSealed(this.#deps, this.#chain, batch, undefined, this.#tree);
       if (!settlements) throw new HeadMoved();
       this.#inflight.shift();
       forget(this.#speculation, batch);
@@ -216,7 +218,7 @@ export class ChainWriter<Tx> {
       const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [
         this.#introducedSession,
       ]);
-      const settlements = await commitSealed(this.#deps, chain, sealed, { tx });
+      const settlements = await commitSealed(this.#deps, chain, sealed, { tx }, this.#tree);
       assert(settlements, `the head of ${chain} moved under its lock`);
       return { settlements, head: sealed.head, introduces: sealed.introduces };
     });

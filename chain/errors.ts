@@ -14,6 +14,11 @@ export const CHAIN_ERROR_CODES = [
   'SIGNING_UNAVAILABLE',
   'WRITER_OVERLOADED',
   'WRITER_CLOSED',
+  // The Merkle tree's read side (chain/treeLog.ts): a size or leaf the stored tree does not have, no checkpoint
+  // covering it yet, or a signer that cannot sign a checkpoint note.
+  'TREE_SIZE_OUT_OF_RANGE',
+  'CHECKPOINT_NOT_FOUND',
+  'CHECKPOINT_SIGNER_UNSUPPORTED',
 ] as const;
 export type ChainErrorCode = (typeof CHAIN_ERROR_CODES)[number];
 

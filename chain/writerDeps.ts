@@ -6,6 +6,8 @@
 import type { IdempotencyRecord, StreamState } from './plan.ts';
 import type { ChainHead, StoredRecord } from './record.ts';
 import type { Signer } from './signer.ts';
+import type { TileWrite } from './tiles.ts';
+import type { TreeStorage } from './treeCommit.ts';
 
 export interface IdempotencyRow {
   key: string;
@@ -19,13 +21,17 @@ export interface CommitBatch {
   chain: string;
   records: readonly StoredRecord[];
   idempotency: readonly IdempotencyRow[];
+  /** The Merkle tiles the batch changes, whole (docs/FORMAT.md section 14). */
+  tiles: readonly TileWrite[];
+  /** The tree's size after the batch; undefined: unchanged (the writer without the tree, bench/append.ts). */
+  treeSize: number | undefined;
   /** The head before the batch, as locked. */
   previousHead: ChainHead;
   /** The head after the batch. */
   head: ChainHead;
 }
 
-export interface WriterStorage<Tx> {
+export interface WriterStorage<Tx> extends TreeStorage<Tx> {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Reads outside any transaction, for planning a speculative batch. */
   readonly unlocked: Tx;
@@ -35,7 +41,7 @@ export interface WriterStorage<Tx> {
   streamStates(tx: Tx, streams: readonly string[]): Promise<Map<string, StreamState>>;
   idempotencyRecords(tx: Tx, chain: string, keys: readonly string[]): Promise<Map<string, IdempotencyRecord>>;
   /**
-   * Inserts the batch and moves the head, only if the head is still
+   * Inserts the batch, writes its tiles and moves the head, only if the head is still
    * `batch.previousHead`: false (and nothing written) when it moved. Given
    * `unlocked`, one atomic statement outside any transaction.
    */
@@ -59,4 +65,11 @@ export interface WriterDeps<Tx> {
   newId?: (() => string) | undefined;
   /** When set, appends are refused with SIGNING_UNAVAILABLE and this reason (read-only mode). */
   signingDisabledReason?: (() => string | undefined) | undefined;
+  /**
+   * False: no Merkle tiles are written (chain/treeCommit.ts). Only
+   * bench/append.ts turns the tree off, to measure what it costs the writer
+   * in the same run; a chain appended to without it gets its missing leaves
+   * from the next writer that has it.
+   */
+  merkleTree?: boolean | undefined;
 }

@@ -133,7 +133,23 @@ export interface Config {
   artifacts: ArtifactConfig;
   delivery: DeliveryConfig;
   payouts: PayoutsConfig;
+  checkpoints: CheckpointConfig;
 }
+
+/** Signed checkpoints of each chain's Merkle tree (docs/FORMAT.md section 14). */
+export interface CheckpointConfig {
+  /** CHECKPOINT_INTERVAL (1s to 1d, default 10s): the least time between two checkpoints of a chain, in milliseconds. */
+  intervalMs: number;
+  /** CHECKPOINT_INTERVAL_RECORDS (default 1000): a checkpoint comes sooner once this many records were appended. */
+  intervalRecords: number;
+  /** CHECKPOINT_ORIGIN (default `chainbook`): a chain's checkpoints name `<origin>/<chain>` on their first line. */
+  origin: string;
+}
+
+export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 10;
+export const DEFAULT_CHECKPOINT_INTERVAL_RECORDS = 1000;
+export const DEFAULT_CHECKPOINT_ORIGIN = 'chainbook';
+const CHECKPOINT_ORIGIN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,190}$/;
 
 export const PAYOUT_PROVIDERS = ['sandbox', 'none', 'stripe'] as const;
 
@@ -363,6 +379,15 @@ const schema = z.object({
   S3_FORCE_PATH_STYLE: flag,
   S3_ACCESS_KEY_ID: optionalText,
   S3_SECRET_ACCESS_KEY: optionalText,
+  CHECKPOINT_INTERVAL: optionalText
+    .refine((value) => value === undefined || checkpointSeconds(value) !== undefined, {
+      message: 'must be a duration from 1s to 1d (10, 10s, 5m, 1h)',
+    })
+    .transform((value) => (value === undefined ? undefined : checkpointSeconds(value))),
+  CHECKPOINT_INTERVAL_RECORDS: positiveInteger(1_000_000),
+  CHECKPOINT_ORIGIN: optionalText.refine((value) => value === undefined || CHECKPOINT_ORIGIN_PATTERN.test(value), {
+    message: `must match ${CHECKPOINT_ORIGIN_PATTERN.source} (a schema-less URL such as log.example.com/chainbook)`,
+  }),
 });
 
 type Values = z.infer<typeof schema>;
@@ -478,6 +503,12 @@ function durationSeconds(text: string): number | undefined {
   return seconds !== undefined && seconds >= DELIVERY_LINK_TTL_BOUNDS.min && seconds <= DELIVERY_LINK_TTL_BOUNDS.max
     ? seconds
     : undefined;
+}
+
+/** CHECKPOINT_INTERVAL in seconds, when from 1s to a day. */
+function checkpointSeconds(text: string): number | undefined {
+  const seconds = secondsOf(text);
+  return seconds !== undefined && seconds >= 1 && seconds <= 86_400 ? seconds : undefined;
 }
 
 /** DELIVERY_OBJECT_LIFETIME in seconds, when from 1h to 365 days. */
@@ -617,6 +648,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         (values.PAYOUT_PROVIDER as PayoutsConfig['provider'] | undefined) ??
         (nodeEnv === 'production' ? 'none' : 'sandbox'),
       stripe: stripeConfig(values),
+    },
+    checkpoints: {
+      intervalMs: (values.CHECKPOINT_INTERVAL ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS) * 1000,
+      intervalRecords: values.CHECKPOINT_INTERVAL_RECORDS ?? DEFAULT_CHECKPOINT_INTERVAL_RECORDS,
+      origin: values.CHECKPOINT_ORIGIN ?? DEFAULT_CHECKPOINT_ORIGIN,
     },
   };
 }

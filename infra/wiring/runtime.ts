@@ -56,6 +56,8 @@ export interface RuntimeOptions {
    */
   projections?: boolean;
   nowMs?: () => number;
+  /** False only in bench/append.ts, which measures what the Merkle tree costs (chain/writerDeps.ts). */
+  merkleTree?: boolean;
 }
 
 /** Folds every appended batch into the projections, in the append transaction. */
@@ -103,6 +105,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     inline: projections ? projectionsInline : undefined,
     signingDisabledReason: () => config.signingDisabledReason,
     nowMs: options.nowMs,
+    merkleTree: options.merkleTree,
   });
   return {
     config,

@@ -15,6 +15,7 @@ import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { openLocalSigner } from '../../infra/adapters/signers/local.ts';
 import { openTestDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/runtime.ts';
+import { assertTreeMatchesRecords } from '../helpers/merkle.ts';
 
 interface Ack {
   seq: number;
@@ -104,6 +105,8 @@ test(`postgres: ${PROCESSES} processes × ${APPENDS_PER_PROCESS} appends on one 
   t.true(acknowledged.every((ack) => facts.hashes.get(ack.seq) === ack.hash));
   const head = (await database.db.query<{ seq: number }>("SELECT seq FROM chain_heads WHERE chain = 'main'")).rows[0]!;
   t.is(head.seq, total);
+  // Writers racing on one chain leave one Merkle tree, that of the chain (docs/FORMAT.md section 14).
+  await assertTreeMatchesRecords(t, database.db, 'main');
 });
 
 for (const engine of ['postgres', 'pglite'] as const) {

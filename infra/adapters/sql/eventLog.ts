@@ -1,6 +1,7 @@
 /**
  * Every statement on the event log (tables `events`, `chain_heads`,
- * `idempotency_keys`, migrations 0001 and 0004), one function per operation,
+ * `idempotency_keys`, migrations 0001 and 0004, and the Merkle tiles the
+ * append writes with them, `merkle_tiles`, migration 0011), one function per operation,
  * the same SQL on PostgreSQL and PGlite. The writer's storage, the event store, the
  * verifier's database reader, replay, the CLI and the HTTP routes all go
  * through these; nothing else names those tables.
@@ -8,6 +9,8 @@
 import type { IdempotencyRecord, StreamState } from '../../../chain/plan.ts';
 import { ZERO_HASH, type ChainHead, type StoredRecord } from '../../../chain/record.ts';
 import type { CommitBatch } from '../../../chain/writer.ts';
+import { edgeTiles, levelWidth, TILE_WIDTH, type TreeEdge } from '../../../chain/tiles.ts';
+import { leafOf } from '../../../chain/treeCommit.ts';
 import { assert } from '../../../domain/errors.ts';
 import type { SqlExecutor } from './sql.ts';
 
@@ -37,7 +40,7 @@ const SQL = {
   // head moved nothing at all is written. Outside a transaction this is the
   // whole commit: one round trip.
   insertBatch: `WITH head AS (
-      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14
+      UPDATE chain_heads SET seq = $12, hash = $13, ts = $14, tree_size = COALESCE($21::int8, tree_size)
       WHERE chain = $1 AND seq = $15 AND hash = $16
       RETURNING chain
     ), inserted AS (
@@ -51,8 +54,15 @@ const SQL = {
       SELECT head.chain, k.key, k.request_hash, k.result, k.response
       FROM head, unnest($9::text[], $10::text[], $11::text[], $17::text[]) AS k(key, request_hash, result, response)
       RETURNING 1
+    ), tiles AS (
+      INSERT INTO merkle_tiles (chain, level, idx, hashes)
+      SELECT head.chain, t.level, t.idx, decode(t.hashes, 'hex')
+      FROM head, unnest($18::int2[], $19::int8[], $20::text[]) AS t(level, idx, hashes)
+      ON CONFLICT (chain, level, idx) DO UPDATE SET hashes = EXCLUDED.hashes
+      RETURNING 1
     )
-    SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM inserted) AS inserted`,
+    SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM inserted) AS inserted,
+      (SELECT count(*) FROM tiles) AS tiles`,
   // Replay's copy of verified records: each record's own ts, byte for byte its text.
   copyRecords: `INSERT INTO events (chain, seq, id, stream, version, type, ts, record)
     SELECT u.chain, u.seq, u.id::uuid, u.stream, u.version, u.type, u.ts::timestamptz, u.record
@@ -60,8 +70,8 @@ const SQL = {
       AS u(chain, seq, id, stream, version, type, ts, record)`,
   // The event log is append-only (triggers) except for a superuser who turns them off for one transaction.
   replicaRole: 'SET LOCAL session_replication_role = replica',
-  wipe: 'TRUNCATE events, idempotency_keys',
-  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL`,
+  wipe: 'TRUNCATE events, idempotency_keys, merkle_tiles',
+  resetHeads: `UPDATE chain_heads SET seq = 0, hash = repeat('0', 64), ts = NULL, tree_size = 0`,
   defaultRole: 'SET LOCAL session_replication_role = DEFAULT',
   anyEvent: 'SELECT 1 FROM events LIMIT 1',
   readChain: 'SELECT seq, record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
@@ -74,6 +84,12 @@ const SQL = {
     )
     SELECT chain FROM c WHERE chain IS NOT NULL UNION SELECT chain FROM chain_heads ORDER BY chain`,
   lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
+  treeSize: 'SELECT tree_size FROM chain_heads WHERE chain = $1',
+  tiles: `SELECT t.level, t.idx, encode(m.hashes, 'hex') AS hashes
+    FROM unnest($2::int2[], $3::int8[]) AS t(level, idx)
+    JOIN merkle_tiles m ON m.chain = $1 AND m.level = t.level AND m.idx = t.idx`,
+  recordHashes: `SELECT record::json->>'hash' AS hash FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3
+    ORDER BY seq LIMIT $4`,
   // The writer puts each delegation on its own stream (chain/sealedBatch.ts): one probe of the (stream, version) index.
   delegation: 'SELECT record FROM events WHERE stream = $1 AND version = 1 AND chain = $2 AND seq < $3',
   // Records carry ts as text and as timestamptz; the range is on the column. A NULL bound is no bound: no
@@ -175,7 +191,7 @@ function commitTs(batch: CommitBatch): string {
  */
 export async function insertBatch(tx: Queryable, batch: CommitBatch): Promise<boolean> {
   const records = batch.records.map((stored) => stored.record);
-  const { rows } = await tx.query<{ moved: number; inserted: number }>(SQL.insertBatch, [
+  const { rows } = await tx.query<{ moved: number; inserted: number; tiles: number }>(SQL.insertBatch, [
     batch.chain,
     records.map((r) => r.seq),
     records.map((r) => r.id),
@@ -195,10 +211,15 @@ export async function insertBatch(tx: Queryable, batch: CommitBatch): Promise<bo
     batch.previousHead.seq,
     batch.previousHead.hash,
     batch.idempotency.map((row) => row.response ?? null),
+    batch.tiles.map((tile) => tile.level),
+    batch.tiles.map((tile) => tile.index),
+    batch.tiles.map((tile) => Buffer.concat(tile.hashes).toString('hex')),
+    batch.treeSize ?? null,
   ]);
-  const { moved, inserted } = rows[0]!;
+  const { moved, inserted, tiles } = rows[0]!;
   if (moved === 0) return false;
   assert(inserted === records.length, `${inserted} of ${records.length} records of ${batch.chain} inserted`);
+  assert(tiles === batch.tiles.length, `${tiles} of ${batch.tiles.length} tiles of ${batch.chain} written`);
   return true;
 }
 
@@ -295,4 +316,84 @@ export async function seqRange(
     ])
   ).rows[0];
   return row?.from_seq == null || row.to_seq == null ? undefined : { fromSeq: row.from_seq, toSeq: row.to_seq };
+}
+
+// ---- the Merkle tree (docs/FORMAT.md section 14)
+
+const MAX_TILE_BYTES = 256 * 32;
+
+/** Leaves of the stored tree of a chain (0 for an unknown chain, or one whose records predate the tree). */
+export async function treeSize(db: Queryable, chain: string): Promise<number> {
+  return (await db.query<{ tree_size: number }>(SQL.treeSize, [chain])).rows[0]?.tree_size ?? 0;
+}
+
+function hashesOf(hex: string, where: string): Uint8Array[] {
+  const bytes = Buffer.from(hex, 'hex');
+  assert(bytes.length % 32 === 0 && bytes.length <= MAX_TILE_BYTES, `tile ${where} is malformed`);
+  const hashes: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(bytes.subarray(offset, offset + 32));
+  return hashes;
+}
+
+/** Stored tiles, whole, keyed `level/index`; a tile not stored is absent (the partial tile of level 0 never is). */
+export async function readTiles(
+  db: Queryable,
+  chain: string,
+  tiles: readonly { level: number; index: number }[],
+): Promise<Map<string, Uint8Array[]>> {
+  const { rows } = await db.query<{ level: number; idx: number; hashes: string }>(SQL.tiles, [
+    chain,
+    tiles.map((tile) => tile.level),
+    tiles.map((tile) => tile.index),
+  ]);
+  return new Map(rows.map((row) => [`${row.level}/${row.idx}`, hashesOf(row.hashes, `${row.level}/${row.idx}`)]));
+}
+
+/** The leaf hashes of records `fromSeq` to `toSeq` (at most a tile's worth), read from the records. */
+async function leafHashes(db: Queryable, chain: string, fromSeq: number, toSeq: number): Promise<Uint8Array[]> {
+  if (toSeq < fromSeq) return [];
+  const hashes = await recordHashes(db, chain, fromSeq, toSeq, TILE_WIDTH);
+  assert(hashes.length === toSeq - fromSeq + 1, `records ${fromSeq} to ${toSeq} of ${chain} are missing`);
+  return hashes.map(leafOf);
+}
+
+/**
+ * A tile of the tree of `size` leaves (at most the stored size) as far as
+ * that tree fills it: stored, or for the partial tile of level 0, the leaf
+ * hashes of its records. Empty when that tree has nothing in it.
+ */
+export async function readTile(
+  db: Queryable,
+  chain: string,
+  level: number,
+  index: number,
+  size: number,
+): Promise<Uint8Array[]> {
+  const width = Math.min(TILE_WIDTH, Math.max(0, levelWidth(size, level) - index * TILE_WIDTH));
+  if (width === 0) return [];
+  const stored = (await readTiles(db, chain, [{ level, index }])).get(`${level}/${index}`);
+  if (stored && stored.length >= width) return stored.slice(0, width);
+  assert(level === 0, `tile ${level}/${index} of ${chain} is missing`);
+  return leafHashes(db, chain, index * TILE_WIDTH + 1, index * TILE_WIDTH + width);
+}
+
+/** The edge of the stored tree at `size` leaves, or at all it has when that is fewer. */
+export async function readTreeEdge(db: Queryable, chain: string, size: number): Promise<TreeEdge> {
+  const at = Math.min(size, await treeSize(db, chain));
+  const partial: Uint8Array[][] = [];
+  for (const { level, index } of edgeTiles(at)) partial[level] = await readTile(db, chain, level, index, at);
+  return { size: at, partial };
+}
+
+/** The hashes of records `fromSeq` to `toSeq` of a chain, in seq order, at most `limit`. */
+export async function recordHashes(
+  db: Queryable,
+  chain: string,
+  fromSeq: number,
+  toSeq: number,
+  limit: number,
+): Promise<string[]> {
+  return (await db.query<{ hash: string }>(SQL.recordHashes, [chain, fromSeq, toSeq, limit])).rows.map(
+    (row) => row.hash,
+  );
 }

@@ -45,6 +45,8 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
     streamStates: (tx, streams) => eventLog.streamStates(tx, streams),
     idempotencyRecords: (tx, chain, keys) => eventLog.idempotencyRecords(tx, chain, keys),
     insertBatch: (tx, batch) => eventLog.insertBatch(tx, batch),
+    readTreeEdge: (tx, chain, size) => eventLog.readTreeEdge(tx, chain, size),
+    recordHashes: (tx, chain, fromSeq, toSeq) => eventLog.recordHashes(tx, chain, fromSeq, toSeq, MAX_PAGE_RECORDS),
     isIsolatable: (error) => error instanceof CodedError || isStatementError(error),
   };
 }
@@ -54,6 +56,8 @@ export interface SqlEventStoreOptions {
   inline?: InlineHandler<SqlExecutor> | undefined;
   signingDisabledReason?: (() => string | undefined) | undefined;
   nowMs?: (() => number) | undefined;
+  /** False only in bench/append.ts (chain/writerDeps.ts, `merkleTree`). */
+  merkleTree?: boolean | undefined;
 }
 
 export class SqlEventStore implements EventStore {
@@ -68,6 +72,7 @@ export class SqlEventStore implements EventStore {
       inline: options.inline,
       signingDisabledReason: options.signingDisabledReason,
       nowMs: options.nowMs,
+      merkleTree: options.merkleTree,
     });
   }
 

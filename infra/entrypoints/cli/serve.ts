@@ -14,6 +14,7 @@ import { ROUTES, startHttpServer } from '../http/server.ts';
 import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
 import { createServices } from '../http/services.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
+import { checkpointing } from '../../wiring/checkpoints.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -21,6 +22,8 @@ function say(text: string): void {
 
 /** How often `serve` deletes ciphertexts past DELIVERY_OBJECT_LIFETIME (and once at start). */
 const DELIVERY_SWEEP_INTERVAL_MS = 3_600_000;
+/** How often `serve` asks whether a checkpoint is due (CHECKPOINT_INTERVAL and CHECKPOINT_INTERVAL_RECORDS decide). */
+const CHECKPOINT_POLL_MS = 1000;
 
 async function open(): Promise<{ serve: ServeConfig; app: App } | CodedError> {
   try {
@@ -73,11 +76,32 @@ async function run(): Promise<number> {
   };
   void sweep();
   const sweeping = setInterval(() => void sweep(), DELIVERY_SWEEP_INTERVAL_MS).unref();
+  const checkpoints = checkpointing(app.runtime);
+  if (!checkpoints.key)
+    services.logger.warn(
+      { kid: app.runtime.signer.kid, algorithm: app.runtime.signer.algorithm },
+      'checkpoints: the signer is not Ed25519, so no checkpoint is made (docs/FORMAT.md section 14)',
+    );
+  let checkpointRound: Promise<void> | undefined;
+  const checkpoint = async (): Promise<void> => {
+    try {
+      for (const head of await app.runtime.store.listChains()) await checkpoints.makeIfDue(head.chain, Date.now());
+    } catch (error) {
+      services.logger.warn({ err: error }, 'checkpoints: making one failed; tried again within a second');
+    } finally {
+      checkpointRound = undefined;
+    }
+  };
+  const checkpointTimer = setInterval(() => {
+    if (checkpoints.key) checkpointRound ??= checkpoint();
+  }, CHECKPOINT_POLL_MS).unref();
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   clearInterval(sweeping);
+  clearInterval(checkpointTimer);
+  await checkpointRound;
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
   await running.close();
   await app.close();

@@ -50,6 +50,7 @@ const VALIDATION = [
   'LEDGER_TOO_FEW_ENTRIES',
   'LEDGER_TOO_MANY_ENTRIES',
   'PAYOUT_INVALID_AMOUNT',
+  'TREE_SIZE_OUT_OF_RANGE',
 ] as const;
 /** The caller is known but may not do this (403). */
 const FORBIDDEN = [
@@ -77,6 +78,7 @@ const NOT_FOUND = [
   'DELIVERY_NOT_FOUND',
   // GET /audit/bundle: the archive holds no batch, or no record, of the range (archive/auditBundle.ts).
   'BUNDLE_RANGE_EMPTY',
+  'CHECKPOINT_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -139,6 +141,8 @@ const CONFLICT = [
   'REPLAY_TARGET_NOT_EMPTY',
   // GET /audit/bundle: the archive fails verification (details name the record), or lost a batch while it was bundled.
   'ARCHIVE_VERIFICATION_FAILED',
+  // Checkpoints are Ed25519 signed notes (docs/FORMAT.md section 14): a chain signed with another algorithm has none.
+  'CHECKPOINT_SIGNER_UNSUPPORTED',
   'ARCHIVE_CHANGED',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */

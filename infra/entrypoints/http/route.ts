@@ -130,9 +130,9 @@ export function defineRoute<
   return definition as unknown as RouteSpec;
 }
 
-/** `/orders/:orderId` → `/orders/{orderId}`. */
+/** `/orders/:orderId` → `/orders/{orderId}`; a wildcard (`/tile/*path`, the rest of the path) → `{path}`. */
 export function openApiPath(path: string): string {
-  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  return path.replace(/[:*]([A-Za-z0-9_]+)/g, '{$1}');
 }
 
 /** Errors every authenticated route can answer. */

@@ -21,6 +21,7 @@ import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
 import { chainStreamRoutes } from './routes/chainStream.ts';
+import { transparencyRoutes } from './routes/transparency.ts';
 import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
@@ -46,6 +47,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...governanceRoutes,
   ...chainRoutes,
   ...chainStreamRoutes,
+  ...transparencyRoutes,
 ];
 
 /** Problems listed in one INVALID_INPUT. */

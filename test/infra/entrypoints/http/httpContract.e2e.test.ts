@@ -5,6 +5,7 @@ import { deliveryKey, demoArtifact } from '../../../../commands/demo/marketplace
 import { webhookSignature } from '../../../../infra/entrypoints/http/routes/webhooks.ts';
 import { ROUTES } from '../../../../infra/entrypoints/http/server.ts';
 import { openApiPath } from '../../../../infra/entrypoints/http/route.ts';
+import { checkpointing } from '../../../../infra/wiring/checkpoints.ts';
 import {
   PRODUCT,
   testServer,
@@ -39,7 +40,8 @@ function contract(document: Document) {
   const validateError = ajv.compile(document.components.schemas.Error);
   const templates = Object.keys(document.paths).map((path) => ({
     path,
-    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    // `{path}` is a wildcard, the rest of the path (GET /tile/{path}: `/tile/0/x001/234.p/7`).
+    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, (name) => (name === '{path}' ? '.+' : '[^/]+'))}$`),
   }));
   const exercised = new Set<string>();
   return {
@@ -260,6 +262,17 @@ async function exerciseEverything(
   ])
     await call('GET', path, 'auditor');
   for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) await call('GET', path);
+  // The Merkle tree (docs/FORMAT.md section 14): a checkpoint of what the flow above appended, then its reads.
+  await checkpointing(server.app.runtime).makeIfDue('main', Date.now());
+  for (const path of [
+    '/checkpoint',
+    '/tile/0/000.p/1',
+    '/tile/0/000.p/255',
+    '/proof/inclusion?seq=1',
+    '/proof/consistency?old=1&new=2',
+    '/proof/consistency?old=2&new=1',
+  ])
+    await call('GET', path, 'auditor');
   // Some refusals: their statuses must be documented too.
   await call('POST', '/orders', undefined, { listingId, deliveryPublicKey: key });
   await call('POST', '/orders', 'auditor', { listingId, deliveryPublicKey: key });

@@ -1,0 +1,61 @@
+/**
+ * `chainbook verify-inclusion`: checks an inclusion proof file (docs/FORMAT.md
+ * section 14, "Proof files") offline, with nothing but the file and the
+ * checkpoint signer's name and Ed25519 public key: the checkpoint's
+ * signature, the record's form and hash (sections 1 and 2), that its leaf is
+ * at the record's seq - 1, and that the proof leads from its leaf to the
+ * checkpoint's root. It reports what it finds and never throws on bad data.
+ */
+import { verify as verifySignature, type KeyObject } from 'node:crypto';
+import { openCheckpoint } from '../chain/checkpoint.ts';
+import { sha256 } from '../chain/hash.ts';
+import { verifyInclusion } from '../chain/merkle.ts';
+import { parseTlogProof } from '../chain/proofFile.ts';
+import { treeHasher } from '../chain/treeCommit.ts';
+import { checkLine } from './line.ts';
+
+export interface InclusionKey {
+  /** The note key's name: the signer's kid. */
+  name: string;
+  publicKey: KeyObject;
+}
+
+export type InclusionReport =
+  | { ok: true; chain: string; seq: number; hash: string; origin: string; treeSize: number }
+  | { ok: false; reason: string };
+
+/** The 32 bytes of an Ed25519 public key; undefined for another kind of key. */
+export function rawEd25519(publicKey: KeyObject): Uint8Array | undefined {
+  if (publicKey.asymmetricKeyType !== 'ed25519') return undefined;
+  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
+export function verifyInclusionFile(text: string, key: InclusionKey, origin?: string): InclusionReport {
+  const proof = parseTlogProof(text);
+  if (!proof) return { ok: false, reason: 'not an inclusion proof file (docs/FORMAT.md section 14)' };
+  const raw = rawEd25519(key.publicKey);
+  if (!raw) return { ok: false, reason: 'the public key is not an Ed25519 key' };
+  const opened = openCheckpoint(proof.checkpoint, { name: key.name, publicKey: raw }, sha256, (_pub, message, sig) =>
+    verifySignature(null, message, key.publicKey, sig),
+  );
+  if (!opened.ok) return { ok: false, reason: `checkpoint: ${opened.reason}` };
+  const { checkpoint } = opened;
+  if (origin !== undefined && checkpoint.origin !== origin)
+    return { ok: false, reason: `checkpoint of ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(origin)}` };
+  const line = checkLine(proof.record, { signers: new Map() }, undefined, { signatures: false });
+  if (!line.ok) return { ok: false, reason: `record: ${line.malformed}` };
+  if (!line.hashOk) return { ok: false, reason: `record ${line.facts.seq}: its hash does not recompute` };
+  if (proof.index !== line.facts.seq - 1)
+    return { ok: false, reason: `index ${proof.index} is not the leaf of seq ${line.facts.seq}` };
+  const leaf = treeHasher.leaf(Buffer.from(line.facts.hash, 'hex'));
+  if (!verifyInclusion(treeHasher, proof.index, checkpoint.size, leaf, proof.hashes, checkpoint.root))
+    return { ok: false, reason: `the inclusion proof does not lead to the root of tree size ${checkpoint.size}` };
+  return {
+    ok: true,
+    chain: line.facts.chain,
+    seq: line.facts.seq,
+    hash: line.facts.hash,
+    origin: checkpoint.origin,
+    treeSize: checkpoint.size,
+  };
+}
