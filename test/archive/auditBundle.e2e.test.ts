@@ -61,6 +61,8 @@ async function keptProofs(db: { query<Row>(text: string): Promise<{ rows: Row[] 
 }
 
 test('audit-bundle writes batches, manifests, signers.json, the proofs in range and a README whose script checks them with standard tools only, and fails on a changed byte', async (t) => {
+  // Each tampered copy is checked by the bash script: about 90 s alone on 2 cores, more when other tests share them.
+  t.timeout(300_000);
   const app = await testApp(t, 'postgres');
   const summary = await runDemoWorkload(app.deps, 3, quiet);
   mkdirSync(join(app.config.dataDir, 'proofs'));
@@ -199,6 +201,7 @@ function verdictOf(run: { status: number | null; stdout: string; stderr: string 
 const BULK_APPENDS = 102;
 
 test('on a bundle of default-size batches (10,000 records) holding more than 10,000 records, check.sh ends with one verdict line: OK, or FAILED naming each tampering', async (t) => {
+  t.timeout(300_000);
   const app = await testApp(t, 'postgres');
   const summary = await runDemoWorkload(app.deps, 1, quiet);
   // Records of a type no projection folds, 100 per append (the most one append takes), to pass one default batch.
