@@ -60,6 +60,9 @@ for (const engine of ENGINES) {
     const caughtUp = await take(fromStart, 450);
     linked(t, caughtUp, 1);
 
+    // Listening before the appends below: a record that arrives within seconds then came by its NOTIFY.
+    await app.wakeups.wait('main', -1, 0); // listening starts with the first wait
+    while (!app.wakeups.listening()) await new Promise((resolve) => setTimeout(resolve, 10));
     // From the live head: only what comes after.
     const live = subscribeChain(store, app.wakeups, 'main', { ...options, fromSeq: 451 });
     const liveTaken = take(live, 50);

@@ -38,14 +38,18 @@ export function appendWakeups(
   const wakeAll = () => {
     for (const chain of new Set([...generations.keys(), ...waiters.keys()])) bump(chain);
   };
+  /** One attempt at a time: a retry is scheduled only from the attempt (or the connection) that failed. */
   const scheduleRetry = () => {
-    if (state === 'closed') return;
+    if (state === 'closed' || retry !== undefined) return;
     state = 'retrying';
-    retry = setTimeout(start, retryMs);
+    retry = setTimeout(() => {
+      retry = undefined;
+      start();
+    }, retryMs);
     retry.unref();
   };
   function start(): void {
-    if (state === 'closed') return;
+    if (state === 'closed' || state === 'starting' || state === 'listening') return;
     state = 'starting';
     db.listen(APPEND_CHANNEL, bump, (error) => {
       stop = undefined;
@@ -54,13 +58,14 @@ export function appendWakeups(
       scheduleRetry();
     }).then(
       (unlisten) => {
-        if (state === 'closed') return void unlisten();
+        if (state !== 'starting') return void unlisten(); // closed meanwhile
         stop = unlisten;
         state = 'listening';
         wakeAll();
       },
       (error: unknown) => {
         options.onLost?.(error instanceof Error ? error : new Error(String(error)));
+        if (state === 'starting') state = 'retrying';
         scheduleRetry();
       },
     );
@@ -70,7 +75,8 @@ export function appendWakeups(
     generation: (chain) => generations.get(chain) ?? 0,
     wait(chain, seen, timeoutMs, signal) {
       if (state === 'idle') start();
-      if ((generations.get(chain) ?? 0) !== seen || signal?.aborted || state === 'closed') return Promise.resolve();
+      if ((generations.get(chain) ?? 0) !== seen || signal?.aborted) return Promise.resolve();
+      // Closed: nothing will wake it, so it waits out its time (a subscriber still running polls, it does not spin).
       return new Promise<void>((resolve) => {
         const set = waiters.get(chain) ?? new Set<() => void>();
         waiters.set(chain, set);
@@ -90,8 +96,10 @@ export function appendWakeups(
     async close() {
       state = 'closed';
       clearTimeout(retry);
+      retry = undefined;
       wakeAll();
       await stop?.();
+      stop = undefined;
     },
   };
 }

@@ -104,14 +104,15 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
         throw error;
       }
     },
-    // A connection of its own, outside the pool: LISTEN holds it for as long as it listens.
+    // A connection of its own, outside the pool: LISTEN holds it for as long as it listens. `onLost` is called only
+    // once it listened; a failure before that rejects the promise, with the connection ended, and nothing else.
     async listen(channel, onNotify, onLost) {
       assert(CHANNEL_PATTERN.test(channel), `LISTEN channel ${channel}`);
       const client = new pg.Client({ connectionString: url, application_name: options.applicationName ?? 'chainbook' });
-      let stopped = false;
+      let state: 'starting' | 'listening' | 'stopped' = 'starting';
       const lost = (error: Error) => {
-        if (stopped) return;
-        stopped = true;
+        if (state !== 'listening') return;
+        state = 'stopped';
         client.end().catch(() => undefined);
         onLost(error);
       };
@@ -120,11 +121,18 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
       client.on('notification', (message) => {
         if (message.channel === channel) onNotify(message.payload ?? '');
       });
-      await client.connect();
-      await client.query(`LISTEN ${channel}`);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${channel}`);
+      } catch (error) {
+        state = 'stopped';
+        await client.end().catch(() => undefined);
+        throw error;
+      }
+      state = 'listening';
       return async () => {
-        if (stopped) return;
-        stopped = true;
+        if (state === 'stopped') return;
+        state = 'stopped';
         await client.end().catch(() => undefined);
       };
     },

@@ -9,9 +9,11 @@
  * error line the server sent. Bounded: a line longer than MAX_STREAM_LINE_BYTES
  * is refused, not buffered.
  *
- * What this does not check is what needs the chain before `fromSeq`: a session
- * signer's delegation and window (docs/FORMAT.md section 4b), and the embedded
- * documents' signatures. `chainbook audit-verify` checks those.
+ * What this does not check: session signers' delegations (docs/FORMAT.md
+ * section 4b) are not followed, so a record signed by a session key is
+ * refused (`unknown-signer`); embedded documents' signatures, stream versions
+ * and duplicate ids, which need the chain before `fromSeq`, are
+ * `chainbook audit-verify`'s.
  */
 import { ChainContinuity } from '../../../chain/subscription.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';

@@ -42,8 +42,10 @@ export interface IndexerOptions {
   registry: SignerRegistry;
   /** The indexer's own database. */
   db: SqlDatabase;
-  /** Where the per-event objects go; none: the index rows only. */
-  objects?: { store: ObjectStore; lock: ObjectLock } | undefined;
+  /** Where the per-event objects go, locked for `retentionDays` from their writing; none: the index rows only. */
+  objects?: { store: ObjectStore; mode: ObjectLock['mode']; retentionDays: number } | undefined;
+  /** Wait before following again after the source ended the stream or could not be reached; default 1000 ms. */
+  reconnectMs?: number | undefined;
   signal?: AbortSignal | undefined;
   /** Stop once this seq is indexed (a one-shot catch-up); default: follow until the signal aborts. */
   untilSeq?: number | undefined;
@@ -72,7 +74,7 @@ async function writeObject(objects: NonNullable<IndexerOptions['objects']>, key:
   const written = await objects.store.putIfAbsent(key, bytes, {
     contentType: 'application/json',
     metadata: { seq: String(seq) },
-    lock: objects.lock,
+    lock: { mode: objects.mode, retainUntilMs: Date.now() + objects.retentionDays * 86_400_000 },
   });
   if (written === 'written') return;
   const there = await objects.store.get(key, MAX_OBJECT_BYTES);
@@ -84,53 +86,86 @@ async function writeObject(objects: NonNullable<IndexerOptions['objects']>, key:
     );
 }
 
-/** Indexes from the position on; resolves with the last seq indexed when the signal aborts or `untilSeq` is reached. */
+/** Whether following again may help: the source ended the stream, is restarting, or could not be reached. */
+function transient(error: unknown): boolean {
+  if (error instanceof CodedError)
+    return error.code === 'STREAM_REFUSED' && Number((error.details as { status?: number }).status) >= 500;
+  // fetch's own failures (refused, reset, DNS): a TypeError whose cause names the network error.
+  return error instanceof TypeError;
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Indexes from the position on, following the source again (after
+ * `reconnectMs`) whenever it ends the stream or cannot be reached, anchored on
+ * the last record indexed; resolves with the last seq indexed when the signal
+ * aborts or `untilSeq` is reached. A record that fails its checks, or an
+ * object that differs, rejects with the finding.
+ */
 export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: number }> {
   const { db, source } = options;
   await db.exec(INDEX_SCHEMA);
-  const position = await indexPosition(db, source.chain);
-  let lastSeq = position?.seq ?? 0;
-  if (options.untilSeq !== undefined && lastSeq >= options.untilSeq) return { lastSeq };
   const controller = new AbortController();
   const stop = () => controller.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) controller.abort();
+  let position = await indexPosition(db, source.chain);
+  const done = () =>
+    controller.signal.aborted || (options.untilSeq !== undefined && (position?.seq ?? 0) >= options.untilSeq);
   try {
-    for await (const stored of readHttpChainStream({
-      ...source,
-      fromSeq: lastSeq + 1,
-      anchorHash: position?.hash,
-      registry: options.registry,
-      signal: controller.signal,
-    })) {
-      const { record } = stored;
-      if (options.objects)
-        await writeObject(options.objects, eventObjectKey(record.ts, record.id), stored.text, record.seq);
-      await db.query(
-        `INSERT INTO audit_index (chain, seq, id, stream, version, type, ts, actor_id, actor_role, hash, prev_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (chain, seq) DO NOTHING`,
-        [
-          record.chain,
-          record.seq,
-          record.id,
-          record.stream,
-          record.version,
-          record.type,
-          record.ts,
-          record.actor.id,
-          record.actor.role,
-          record.hash,
-          record.prevHash,
-        ],
-      );
-      lastSeq = record.seq;
-      options.onIndexed?.(lastSeq);
-      if (options.untilSeq !== undefined && lastSeq >= options.untilSeq) break;
+    while (!done()) {
+      try {
+        for await (const stored of readHttpChainStream({
+          ...source,
+          fromSeq: (position?.seq ?? 0) + 1,
+          anchorHash: position?.hash,
+          registry: options.registry,
+          signal: controller.signal,
+        })) {
+          const { record } = stored;
+          if (options.objects)
+            await writeObject(options.objects, eventObjectKey(record.ts, record.id), stored.text, record.seq);
+          await db.query(
+            `INSERT INTO audit_index (chain, seq, id, stream, version, type, ts, actor_id, actor_role, hash, prev_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (chain, seq) DO NOTHING`,
+            [
+              record.chain,
+              record.seq,
+              record.id,
+              record.stream,
+              record.version,
+              record.type,
+              record.ts,
+              record.actor.id,
+              record.actor.role,
+              record.hash,
+              record.prevHash,
+            ],
+          );
+          position = { seq: record.seq, hash: record.hash };
+          options.onIndexed?.(record.seq);
+          if (done()) break;
+        }
+      } catch (error) {
+        if (controller.signal.aborted) break;
+        if (!transient(error)) throw error;
+      }
+      if (!done()) await pause(options.reconnectMs ?? 1000, controller.signal);
     }
-  } catch (error) {
-    if (!(controller.signal.aborted && error instanceof Error && error.name === 'AbortError')) throw error;
   } finally {
     options.signal?.removeEventListener('abort', stop);
     controller.abort();
   }
-  return { lastSeq };
+  return { lastSeq: position?.seq ?? 0 };
 }

@@ -50,13 +50,7 @@ async function run(options: IndexOptions): Promise<number> {
       objects:
         store === undefined
           ? undefined
-          : {
-              store,
-              lock: {
-                mode: config.archive.lockMode,
-                retainUntilMs: Date.now() + config.archive.retentionDays * 86_400_000,
-              },
-            },
+          : { store, mode: config.archive.lockMode, retentionDays: config.archive.retentionDays },
       signal: controller.signal,
       untilSeq,
     });

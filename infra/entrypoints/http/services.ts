@@ -3,6 +3,7 @@
  * in infra/wiring/app.ts, as for every entry point), the rate limits, the
  * authenticator, readiness and the logger.
  */
+import { setMaxListeners } from 'node:events';
 import type { JWTVerifyGetKey } from 'jose';
 import type { App } from '../../wiring/app.ts';
 import { authenticator, type KeySetHealth } from './auth/authenticate.ts';
@@ -13,6 +14,7 @@ import { openApiDocument } from './openapi.ts';
 import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck } from './readiness.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
+import { MAX_STREAM_SUBSCRIBERS } from './routes/chainStream.ts';
 
 export interface ServicesOptions {
   logger?: Logger;
@@ -42,6 +44,8 @@ export function createServices(
   };
   const keySetHealth: KeySetHealth = { lastFailure: undefined, lastSuccessAtMs: undefined };
   const streams = new AbortController();
+  // Each waiting subscription listens on it (GET /chain/stream, at most MAX_STREAM_SUBSCRIBERS): not a leak.
+  setMaxListeners(MAX_STREAM_SUBSCRIBERS + 10, streams.signal);
   return {
     app,
     deps: app.deps,

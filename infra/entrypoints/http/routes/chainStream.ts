@@ -12,7 +12,7 @@
  *
  * A record that does not follow the one before (a gap or a broken link, which
  * a correct store never shows) ends the stream with an error event (SSE,
- * `event: error`) or line (`{"error": {...}}`), never a record past it.
+ * `event: stream-error`) or line (`{"error": {...}}`), never a record past it.
  * Backpressure is the socket's: the next page is read only when the last was
  * taken, so a slow client holds one page here.
  */
@@ -29,6 +29,8 @@ export const MAX_STREAM_SUBSCRIBERS = 100;
 /** How long a subscription may send nothing before a keep-alive (well under the 60 s idle cut, server.ts). */
 export const STREAM_KEEPALIVE_MS = 15_000;
 export const SSE_RETRY_MS = 1000;
+/** Records read at once for one subscriber: at most about 3 MiB of the largest records (chain/limits.ts). */
+export const STREAM_PAGE_RECORDS = 50;
 
 let subscribers = 0;
 
@@ -58,7 +60,10 @@ function errorText(format: Format, error: unknown): string {
     error instanceof CodedError
       ? { code: error.code, message: error.message, details: error.details }
       : { code: 'STREAM_FAILED', message: 'the stream failed; reconnect with Last-Event-ID', details: {} };
-  return format === 'sse' ? `event: error\ndata: ${JSON.stringify(body)}\n\n` : `${JSON.stringify({ error: body })}\n`;
+  // Not `event: error`, which an EventSource takes for its own connection error.
+  return format === 'sse'
+    ? `event: stream-error\ndata: ${JSON.stringify(body)}\n\n`
+    : `${JSON.stringify({ error: body })}\n`;
 }
 
 async function* streamBody(
@@ -75,18 +80,19 @@ async function* streamBody(
     try {
       for await (const page of followChain(services.app.runtime.store, services.app.wakeups, chain, {
         fromSeq,
+        pageRecords: STREAM_PAGE_RECORDS,
         signal: services.streams.signal,
       })) {
         if (page.length === 0) {
           if (Date.now() - lastSentMs < STREAM_KEEPALIVE_MS) continue;
           yield encoder.encode(format === 'sse' ? ': keep-alive\n\n' : '\n');
-        } else {
-          const text =
-            format === 'sse'
-              ? page.map((stored) => `id: ${stored.record.seq}\nevent: record\ndata: ${stored.text}\n\n`).join('')
-              : page.map((stored) => `${stored.text}\n`).join('');
-          yield encoder.encode(text);
-          auditStreamRecordsSentTotal.inc({ format }, page.length);
+        }
+        // One chunk a record: the socket's backpressure stops the reading after the record it could not take.
+        for (const stored of page) {
+          yield encoder.encode(
+            format === 'sse' ? `id: ${stored.record.seq}\nevent: record\ndata: ${stored.text}\n\n` : `${stored.text}\n`,
+          );
+          auditStreamRecordsSentTotal.inc({ format });
         }
         lastSentMs = Date.now();
       }

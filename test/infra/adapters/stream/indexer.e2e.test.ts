@@ -40,7 +40,7 @@ test('the indexer verifies and indexes every record once, writes its object, res
     source: { url: server.url, token: server.tokens.auditor, chain: 'main' },
     registry: server.services.registry,
     db,
-    objects: { store: s3.store, lock: { mode: 'GOVERNANCE' as const, retainUntilMs: Date.now() + 86_400_000 } },
+    objects: { store: s3.store, mode: 'GOVERNANCE' as const, retentionDays: 1 },
   };
   t.deepEqual(await runIndexer({ ...options, untilSeq: 250 }), { lastSeq: 250 });
   const rows = async () =>
@@ -100,4 +100,32 @@ test('the indexer verifies and indexes every record once, writes its object, res
     env: { CHAINBOOK_DATA_DIR: server.services.config.dataDir },
   });
   t.is(refused.code, 2, 'no token in the environment: a usage error');
+});
+
+test('a follower whose source ends the stream (a restart) follows again instead of stopping; only its own signal stops it', async (t) => {
+  const server = await testServer(t);
+  await appendMany(server.app.runtime.store, 0, 20);
+  const index = await createPostgresDatabase();
+  const db = openPostgres(index.url, { poolSize: 2 });
+  t.teardown(async () => {
+    await db.close();
+    await index.drop();
+  });
+  const controller = new AbortController();
+  let indexedTo = 0;
+  let settled = false;
+  const following = runIndexer({
+    source: { url: server.url, token: server.tokens.auditor, chain: 'main' },
+    registry: server.services.registry,
+    db,
+    signal: controller.signal,
+    reconnectMs: 100,
+    onIndexed: (seq) => (indexedTo = seq),
+  }).finally(() => (settled = true));
+  while (indexedTo < 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  server.services.streams.stop(); // the source ends every stream, as at its shutdown
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.false(settled, 'still following after the source ended its stream');
+  controller.abort();
+  t.deepEqual(await following, { lastSeq: 20 });
 });
