@@ -199,7 +199,13 @@ const UNAVAILABLE = [
   'STREAMS_BUSY',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
-const INTERNAL = ['INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'] as const;
+const INTERNAL = [
+  'INVALID_DOMAIN_EVENT',
+  'INVALID_SIGNER_REGISTRY',
+  'DELIVERY_ARTIFACT_CHANGED',
+  // A chain that shows a gap or a broken link to a subscriber (chain/subscription.ts): ends a stream, never an answer.
+  'STREAM_DISCONTINUITY',
+] as const;
 
 function statuses(codes: readonly string[], status: number): [string, number][] {
   return codes.map((code) => [code, status]);

@@ -42,8 +42,15 @@ test('business rejections map to 4xx, unavailability to 503, and nothing the cal
   for (const [code, status] of Object.entries(HTTP_STATUS_BY_CODE)) {
     if (status === 500)
       t.true(
-        // DELIVERY_ARTIFACT_CHANGED: the artifact store no longer holds the bytes the chain recorded (corrupt data).
-        ['INTERNAL', 'INVALID_DOMAIN_EVENT', 'INVALID_SIGNER_REGISTRY', 'DELIVERY_ARTIFACT_CHANGED'].includes(code),
+        // DELIVERY_ARTIFACT_CHANGED: the artifact store no longer holds the bytes the chain recorded (corrupt data);
+        // STREAM_DISCONTINUITY: the chain shows a subscriber a gap or a broken link (corrupt data).
+        [
+          'INTERNAL',
+          'INVALID_DOMAIN_EVENT',
+          'INVALID_SIGNER_REGISTRY',
+          'DELIVERY_ARTIFACT_CHANGED',
+          'STREAM_DISCONTINUITY',
+        ].includes(code),
         `${code} is a bug, not the caller's fault`,
       );
   }
