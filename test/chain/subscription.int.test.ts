@@ -4,6 +4,7 @@
  * by the database's notifications (the poll interval here is a minute, so a
  * record that arrives in time came by NOTIFY).
  */
+import { appendQuotes } from '../helpers/quotes.ts';
 import test from 'ava';
 import type { AppendWakeups } from '../../chain/subscription.ts';
 import { subscribeChain } from '../../chain/subscription.ts';
@@ -13,19 +14,6 @@ import { testApp } from '../helpers/app.ts';
 import { ENGINES } from '../helpers/databases.ts';
 
 const MINUTE_MS = 60_000;
-
-async function appendMany(store: EventStore, from: number, count: number): Promise<void> {
-  for (let n = from; n < from + count; n += 10)
-    await store.append(
-      'main',
-      Array.from({ length: Math.min(10, from + count - n) }, (_, i) => ({
-        stream: `quote-${n + i}`,
-        type: 'quote.recorded',
-        data: { n: n + i },
-        actor: { id: 'writer', role: 'Service' },
-      })),
-    );
-}
 
 /** Takes `count` records from a subscription, then stops it. */
 async function take(records: AsyncGenerator<StoredRecord>, count: number): Promise<StoredRecord[]> {
@@ -52,7 +40,7 @@ for (const engine of ENGINES) {
   test(`${engine}: a subscription gives the records there, then each one appended, woken by the database`, async (t) => {
     const app = await testApp(t, engine);
     const store = app.runtime.store;
-    await appendMany(store, 0, 450);
+    await appendQuotes(store, 0, 450, { perAppend: 10 });
     const controller = new AbortController();
     t.teardown(() => controller.abort());
     const options = { fromSeq: 1, pageRecords: 100, pollMs: MINUTE_MS, signal: controller.signal };
@@ -68,7 +56,7 @@ for (const engine of ENGINES) {
     const liveTaken = take(live, 50);
     const restTaken = take(subscribeChain(store, app.wakeups, 'main', { ...options, fromSeq: 1 }), 500);
     const started = Date.now();
-    await appendMany(store, 450, 50);
+    await appendQuotes(store, 450, 50, { perAppend: 10 });
     const [liveRecords, all] = await Promise.all([liveTaken, restTaken]);
     t.true(Date.now() - started < 30_000, 'within seconds, not the minute of the poll: notified');
     linked(t, liveRecords, 451);
@@ -78,7 +66,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: a subscription ahead of the head waits for its first record; an abort ends it`, async (t) => {
     const app = await testApp(t, engine);
-    await appendMany(app.runtime.store, 0, 5);
+    await appendQuotes(app.runtime.store, 0, 5, { perAppend: 10 });
     const controller = new AbortController();
     const ahead = take(
       subscribeChain(app.runtime.store, app.wakeups, 'main', {
@@ -88,7 +76,7 @@ for (const engine of ENGINES) {
       }),
       2,
     );
-    await appendMany(app.runtime.store, 5, 5);
+    await appendQuotes(app.runtime.store, 5, 5, { perAppend: 10 });
     const records = await ahead;
     linked(t, records, 9);
     const idle = subscribeChain(app.runtime.store, app.wakeups, 'main', {
@@ -132,7 +120,7 @@ const noWakeups: AppendWakeups = {
 
 test('the subscriber gives nothing past a broken link, and reports a gap it has waited out, with its seq', async (t) => {
   const app = await testApp(t, 'pglite');
-  await appendMany(app.runtime.store, 0, 6);
+  await appendQuotes(app.runtime.store, 0, 6, { perAppend: 10 });
   const records = await app.runtime.store.readChain('main', { fromSeq: 1, limit: 6 });
   const forged = { ...records[3]!, record: { ...records[3]!.record, prevHash: 'f'.repeat(64) } };
   const broken = subscribeChain(pagedStore([[...records.slice(0, 3), forged]]), noWakeups, 'main', { fromSeq: 1 });

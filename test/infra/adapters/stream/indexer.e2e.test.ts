@@ -4,8 +4,8 @@
  * every record indexed once with its exact text as an object, a restart goes on
  * where it stopped, and a record changed in the source stops it at its seq.
  */
+import { appendQuotes } from '../../../helpers/quotes.ts';
 import test from 'ava';
-import type { EventStore } from '../../../../chain/store.ts';
 import { eventObjectKey, runIndexer } from '../../../../infra/adapters/stream/indexer.ts';
 import { openPostgres } from '../../../../infra/adapters/sql/postgres.ts';
 import { startS3 } from '../../../helpers/archive.ts';
@@ -13,22 +13,9 @@ import { runCli } from '../../../helpers/cli.ts';
 import { createPostgresDatabase } from '../../../helpers/databases.ts';
 import { testServer } from '../../../helpers/http.ts';
 
-async function appendMany(store: EventStore, from: number, count: number): Promise<void> {
-  for (let n = from; n < from + count; n += 100)
-    await store.append(
-      'main',
-      Array.from({ length: Math.min(100, from + count - n) }, (_, i) => ({
-        stream: `quote-${n + i}`,
-        type: 'quote.recorded',
-        data: { n: n + i },
-        actor: { id: 'writer', role: 'Service' },
-      })),
-    );
-}
-
 test('the indexer verifies and indexes every record once, writes its object, resumes where it stopped, and stops at a changed record', async (t) => {
   const server = await testServer(t);
-  await appendMany(server.app.runtime.store, 0, 250);
+  await appendQuotes(server.app.runtime.store, 0, 250);
   const index = await createPostgresDatabase();
   const db = openPostgres(index.url, { poolSize: 2 });
   t.teardown(async () => {
@@ -61,7 +48,7 @@ test('the indexer verifies and indexes every record once, writes its object, res
   }
 
   // A restart goes on after the last row; an object already there without its row (a stop between the two) is checked.
-  await appendMany(server.app.runtime.store, 250, 50);
+  await appendQuotes(server.app.runtime.store, 250, 50);
   await db.query('DELETE FROM audit_index WHERE seq = 250');
   t.deepEqual(await runIndexer({ ...options, untilSeq: 300 }), { lastSeq: 300 });
   t.deepEqual(
@@ -70,7 +57,7 @@ test('the indexer verifies and indexes every record once, writes its object, res
   );
 
   // A record changed in the source after it was signed: the indexer stops there, nothing of it indexed.
-  await appendMany(server.app.runtime.store, 300, 10);
+  await appendQuotes(server.app.runtime.store, 300, 10);
   await server.test.superuser('UPDATE events SET record = replace(record, \'"n":304\', \'"n":305\') WHERE seq = 305');
   const error = await t.throwsAsync(runIndexer({ ...options, untilSeq: 310 }));
   t.regex(error!.message, /at seq 305: its hash does not recompute/);
@@ -104,7 +91,7 @@ test('the indexer verifies and indexes every record once, writes its object, res
 
 test('a follower whose source ends the stream (a restart) follows again instead of stopping; only its own signal stops it', async (t) => {
   const server = await testServer(t);
-  await appendMany(server.app.runtime.store, 0, 20);
+  await appendQuotes(server.app.runtime.store, 0, 20);
   const index = await createPostgresDatabase();
   const db = openPostgres(index.url, { poolSize: 2 });
   t.teardown(async () => {

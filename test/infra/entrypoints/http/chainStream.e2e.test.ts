@@ -4,29 +4,16 @@
  * Server-Sent Events resumed with Last-Event-ID; a slow reader holds a page,
  * not the chain; refusals before the first byte.
  */
+import { appendQuotes } from '../../../helpers/quotes.ts';
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { StoredRecord } from '../../../../chain/record.ts';
-import type { EventStore } from '../../../../chain/store.ts';
 import { readHttpChainStream } from '../../../../infra/adapters/stream/httpChainStream.ts';
 import { testServer, type TestServer } from '../../../helpers/http.ts';
 
 const PROCESSES = 4;
 const APPENDS_PER_PROCESS = 150; // two records each
-
-async function appendMany(store: EventStore, from: number, count: number, paddingBytes = 200): Promise<void> {
-  for (let n = from; n < from + count; n += 100)
-    await store.append(
-      'main',
-      Array.from({ length: Math.min(100, from + count - n) }, (_, i) => ({
-        stream: `quote-${n + i}`,
-        type: 'quote.recorded',
-        data: { n: n + i, padding: 'x'.repeat(paddingBytes) },
-        actor: { id: 'writer', role: 'Service' },
-      })),
-    );
-}
 
 function writer(server: TestServer, tag: string): Promise<number | null> {
   const child = spawn(
@@ -76,7 +63,7 @@ async function subscriber(server: TestServer, fromSeq: number, until: () => numb
 
 test('four processes append while three subscribers read over HTTP, from seq 1 and from the live head: each gets every seq once, in order, checked', async (t) => {
   const server = await testServer(t);
-  await appendMany(server.app.runtime.store, 0, 300);
+  await appendQuotes(server.app.runtime.store, 0, 300, { paddingBytes: 200 });
   const writers: { last?: number } = {};
   const head = async () => (await server.request('GET', '/chain/head', { as: 'auditor' })).body.seq as number;
   const fromStart = subscriber(server, 1, () => writers.last);
@@ -88,7 +75,7 @@ test('four processes append while three subscribers read over HTTP, from seq 1 a
   writers.last = last;
   t.is(last, 300 + PROCESSES * APPENDS_PER_PROCESS * 2);
   // A subscriber that had the last record before `last` was known is waiting for the next: append one.
-  await appendMany(server.app.runtime.store, 10_000, 1);
+  await appendQuotes(server.app.runtime.store, 10_000, 1, { paddingBytes: 200 });
   const expected = (from: number) => Array.from({ length: last - from + 1 }, (_, i) => from + i);
   const upToLast = (seqs: number[]) => seqs.filter((seq) => seq <= last);
   const seqsFromStart = await fromStart;
@@ -131,7 +118,7 @@ function open(server: TestServer, path: string, headers: Record<string, string>)
 
 test('Server-Sent Events carry each record with its seq as id; a reconnection with Last-Event-ID goes on after it', async (t) => {
   const server = await testServer(t);
-  await appendMany(server.app.runtime.store, 0, 120);
+  await appendQuotes(server.app.runtime.store, 0, 120, { paddingBytes: 200 });
   const auth = { authorization: `Bearer ${server.tokens.auditor}`, accept: 'text/event-stream' };
   const first = await open(server, '/chain/stream?from=5', auth);
   t.is(first.statusCode, 200);
@@ -163,7 +150,7 @@ test('a reader that stops reading holds what the socket holds and one page, not 
   const server = await testServer(t);
   // About 45 MiB of records: more than the loopback socket's buffers can hold (tcp_rmem and tcp_wmem here: 32 and 4 MiB).
   const total = 20_000;
-  await appendMany(server.app.runtime.store, 0, total, 2000);
+  await appendQuotes(server.app.runtime.store, 0, total, { paddingBytes: 2000 });
   const store = server.app.runtime.store;
   const readChain = store.readChain.bind(store);
   let read = 0;
@@ -217,7 +204,7 @@ test('refusals come before the first byte: a role that may not read the stream, 
 
 test('a consumer stops at a record whose bytes were changed in the database, at its seq, having given only the ones before', async (t) => {
   const server = await testServer(t);
-  await appendMany(server.app.runtime.store, 0, 30);
+  await appendQuotes(server.app.runtime.store, 0, 30, { paddingBytes: 200 });
   await server.test.superuser('UPDATE events SET record = replace(record, \'"n":11,\', \'"n":12,\') WHERE seq = 12');
   const given: number[] = [];
   const error = await t.throwsAsync(async () => {
