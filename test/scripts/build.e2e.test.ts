@@ -1,8 +1,8 @@
 /**
  * The compiled build (scripts/build.sh, npm install's `prepare`): bin/chainbook.js runs dist/, and
- * dist/ answers as the source does, its worker threads included. The other tests run the source
- * through tsx (test/helpers/cli.ts), so this is the one place the build is run; it rebuilds dist/
- * first when a file the build reads is newer than the build (after `npm install` it is current).
+ * dist/ answers as the source does, its worker threads included. It rebuilds dist/ first when a
+ * file the build reads is newer than the build (after `npm install` it is current); the other CLI
+ * tests run dist/ only when it is current, and the source through tsx otherwise (test/helpers/cli.ts).
  */
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -10,29 +10,14 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { registryEntry } from '../helpers/keys.ts';
+import { compiledBuildIsCurrent, ROOT } from '../helpers/build.ts';
 import { tempDir } from '../helpers/runtime.ts';
 import { writeRegistry } from '../helpers/signing.ts';
 
-const ROOT = process.cwd();
 const BIN = join(ROOT, 'bin', 'chainbook.js');
-/** Written last by the build: its time is the build's. */
-const BUILD_STAMP = join(ROOT, 'dist', 'package.json');
-const SOURCE_FOLDERS = ['domain', 'chain', 'commands', 'projections', 'archive', 'verifier', 'infra'];
-const BUILD_INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.sh'];
-
-function newestSourceMs(): number {
-  let newest = 0;
-  const visit = (path: string): void => {
-    const stat = statSync(path);
-    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
-    else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of [...SOURCE_FOLDERS, ...BUILD_INPUTS]) visit(join(ROOT, path));
-  return newest;
-}
 
 test.before(() => {
-  if (!existsSync(BUILD_STAMP) || statSync(BUILD_STAMP).mtimeMs < newestSourceMs()) {
+  if (!compiledBuildIsCurrent()) {
     execFileSync('bash', ['scripts/build.sh'], { cwd: ROOT, stdio: 'ignore', timeout: 300_000 });
   }
 });
