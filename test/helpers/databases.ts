@@ -7,7 +7,8 @@
  * takes seconds; a copy opens in a fraction of one).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -95,10 +96,53 @@ function postgresTemplate(): Promise<string> {
   return postgresTemplateName;
 }
 
+const TEST_DATABASE_NAME = /^chainbook_test_(\d+)_[0-9a-f]+$/;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drops run one after another behind the tests instead of in their teardown: DROP DATABASE waits for
+ * a checkpoint, about a second that no test needs to wait for. What a test process leaves undropped
+ * when it exits is dropped by the first test process of a later run (its creator is gone).
+ */
+let dropping: Promise<void> = Promise.resolve();
+function dropLater(name: string): Promise<void> {
+  dropping = dropping.then(() => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);
+  return Promise.resolve();
+}
+
+let leftoversDropped: Promise<void> | undefined;
+function dropLeftovers(): Promise<void> {
+  leftoversDropped ??= (async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'chainbook\\_test\\_%'",
+      );
+      for (const { datname } of rows) {
+        const pid = TEST_DATABASE_NAME.exec(datname)?.[1];
+        if (pid !== undefined && !processIsAlive(Number(pid))) void dropLater(datname);
+      }
+    } finally {
+      await client.end();
+    }
+  })().catch(() => undefined);
+  return leftoversDropped;
+}
+
 /** An empty database on the test server, without migrations, or a copy of the migrated template. */
 export async function createPostgresDatabase(
   options: { migrated?: boolean } = {},
 ): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  await dropLeftovers();
   const name = `chainbook_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const template = options.migrated ? ` TEMPLATE ${await postgresTemplate()}` : '';
   await adminQuery(`CREATE DATABASE ${name}${template}`);
@@ -108,7 +152,7 @@ export async function createPostgresDatabase(
   return {
     url: withDatabase(TEST_DATABASE_URL, name),
     name,
-    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => dropLater(name),
   };
 }
 
@@ -158,7 +202,8 @@ async function pgliteTemplate(): Promise<string> {
 
 async function pgliteTestDatabase(migrated: boolean): Promise<TestDatabase> {
   const directory = mkdtempSync(join(tmpdir(), 'chainbook-pglite-'));
-  if (migrated) cpSync(await pgliteTemplate(), directory, { recursive: true });
+  // cp(1) copies the template's thousand small files in a fraction of fs.cpSync's time.
+  if (migrated) execFileSync('cp', ['-a', `${await pgliteTemplate()}/.`, directory]);
   const db = await openPglite(directory);
   return {
     engine: 'pglite',
