@@ -1,6 +1,8 @@
 /**
  * The verifying indexer (`chainbook index`): follows another instance's
- * GET /chain/stream with readHttpChainStream, which checks every record
+ * GET /chain/stream with readHttpChainStream, or the Kafka audit topic with
+ * checkedKafkaRecords (kafkaChainStream.ts, which drops records already
+ * taken: deduplicated by chain and seq), either of which checks every record
  * (canonical form, hash, signature against the registry, seq, link) before
  * giving it, and for each one writes the kernel guide's per-event object
  * `audit/YYYY/MM/DD/<id>.json` (the record's exact JCS text, once, never
@@ -13,6 +15,7 @@
  */
 import type { ObjectLock, ObjectStore } from '../../../archive/objectStore.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
+import type { StoredRecord } from '../../../chain/record.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { SqlDatabase } from '../sql/sql.ts';
 import { readHttpChainStream } from './httpChainStream.ts';
@@ -37,8 +40,26 @@ CREATE INDEX IF NOT EXISTS audit_index_type ON audit_index (type, ts);`;
 /** The largest per-event object read back to compare (a record is far smaller). */
 const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
 
+/** Where the indexer resumes reading: the seq after its last row, anchored on that row's hash. */
+export interface IndexerFrom {
+  fromSeq: number;
+  anchorHash: string | undefined;
+  signal: AbortSignal;
+}
+
+/**
+ * Another source than an instance's HTTP stream (the Kafka topic:
+ * kafkaChainStream.ts): the checked records of `chain` from a seq on, and
+ * which of its errors are worth following again after a pause.
+ */
+export interface IndexerFeed {
+  chain: string;
+  follow(from: IndexerFrom): AsyncIterable<StoredRecord>;
+  transient(error: unknown): boolean;
+}
+
 export interface IndexerOptions {
-  source: { url: string; token: string; chain: string };
+  source: { url: string; token: string; chain: string } | IndexerFeed;
   registry: SignerRegistry;
   /** The indexer's own database. */
   db: SqlDatabase;
@@ -86,8 +107,8 @@ async function writeObject(objects: NonNullable<IndexerOptions['objects']>, key:
     );
 }
 
-/** Whether following again may help: the source ended the stream, is restarting, or could not be reached. */
-function transient(error: unknown): boolean {
+/** Whether following the HTTP stream again may help: the source ended the stream, is restarting, or could not be reached. */
+function transientHttp(error: unknown): boolean {
   if (error instanceof CodedError)
     return error.code === 'STREAM_REFUSED' && Number((error.details as { status?: number }).status) >= 500;
   // fetch's own failures (refused, reset, DNS): a TypeError whose cause names the network error.
@@ -125,14 +146,15 @@ export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: nu
     controller.signal.aborted || (options.untilSeq !== undefined && (position?.seq ?? 0) >= options.untilSeq);
   try {
     while (!done()) {
+      let writing = false;
       try {
-        for await (const stored of readHttpChainStream({
-          ...source,
-          fromSeq: (position?.seq ?? 0) + 1,
-          anchorHash: position?.hash,
-          registry: options.registry,
-          signal: controller.signal,
-        })) {
+        const from = { fromSeq: (position?.seq ?? 0) + 1, anchorHash: position?.hash, signal: controller.signal };
+        const records =
+          'follow' in source
+            ? source.follow(from)
+            : readHttpChainStream({ ...source, ...from, registry: options.registry });
+        for await (const stored of records) {
+          writing = true;
           const { record } = stored;
           if (options.objects)
             await writeObject(options.objects, eventObjectKey(record.ts, record.id), stored.text, record.seq);
@@ -154,12 +176,14 @@ export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: nu
             ],
           );
           position = { seq: record.seq, hash: record.hash };
+          writing = false;
           options.onIndexed?.(record.seq);
           if (done()) break;
         }
       } catch (error) {
         if (controller.signal.aborted) break;
-        if (!transient(error)) throw error;
+        // A failed write (the object store, the index database) stops it: the source is not at fault.
+        if (writing || !('follow' in source ? source.transient(error) : transientHttp(error))) throw error;
       }
       if (!done()) await pause(options.reconnectMs ?? 1000, controller.signal);
     }
