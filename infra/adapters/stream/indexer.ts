@@ -11,11 +11,12 @@
  * index's highest seq is where a restart goes on (anchored on that row's
  * hash), and an object already there from a run that stopped before its row
  * must hold the same bytes. A record that fails a check stops the indexer with
- * the finding (chain, seq, reason); nothing of it is indexed.
+ * the finding (chain, seq, reason); nothing of it is indexed. A restart first
+ * checks the rows it goes on from (checkIndexRows).
  */
 import type { ObjectLock, ObjectStore } from '../../../archive/objectStore.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
-import type { StoredRecord } from '../../../chain/record.ts';
+import { ZERO_HASH, type StoredRecord } from '../../../chain/record.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { SqlDatabase } from '../sql/sql.ts';
 import { readHttpChainStream } from './httpChainStream.ts';
@@ -36,6 +37,39 @@ export const INDEX_SCHEMA = `CREATE TABLE IF NOT EXISTS audit_index (
 );
 CREATE INDEX IF NOT EXISTS audit_index_stream ON audit_index (stream, version);
 CREATE INDEX IF NOT EXISTS audit_index_type ON audit_index (type, ts);`;
+
+/**
+ * Before going on from its highest row, the index must hold every seq from 1
+ * to it, each row linked to the one before (its prev_hash the hash of the
+ * row before, seq 1's the zero hash): a row lost or changed since (a restore,
+ * a hand edit) would otherwise stay unnoticed behind the position. One pass
+ * over the chain's rows, at start.
+ */
+async function checkIndexRows(db: SqlDatabase, chain: string): Promise<void> {
+  const { rows } = await db.query<{ seq: number; problem: string }>(
+    `SELECT seq, problem FROM (
+       SELECT 1 AS seq, 'seq 1 is missing' AS problem WHERE EXISTS (SELECT 1 FROM audit_index WHERE chain = $1)
+         AND NOT EXISTS (SELECT 1 FROM audit_index WHERE chain = $1 AND seq = 1)
+       UNION ALL
+       SELECT 1, 'seq 1 does not link to the zero hash' FROM audit_index
+        WHERE chain = $1 AND seq = 1 AND prev_hash <> $2
+       UNION ALL
+       SELECT s.seq + 1, CASE WHEN n.seq IS NULL THEN 'missing' ELSE 'its prev_hash is not the hash of the row before' END
+         FROM audit_index s LEFT JOIN audit_index n ON n.chain = s.chain AND n.seq = s.seq + 1
+        WHERE s.chain = $1 AND s.seq < (SELECT max(seq) FROM audit_index WHERE chain = $1)
+          AND (n.seq IS NULL OR n.prev_hash <> s.hash)
+     ) AS problems ORDER BY seq LIMIT 1`,
+    [chain, ZERO_HASH],
+  );
+  const found = rows[0];
+  if (found === undefined) return;
+  const seq = Number(found.seq);
+  throw new CodedError(
+    'INDEX_ROWS_BROKEN',
+    `the index of chain ${chain} at seq ${seq}: ${found.problem}; index again from there (README, "The audit stream: relays, indexer, replays")`,
+    { chain, seq, reason: found.problem },
+  );
+}
 
 /** The largest per-event object read back to compare (a record is far smaller). */
 const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
@@ -141,6 +175,7 @@ export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: nu
   const stop = () => controller.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.signal?.aborted) controller.abort();
+  await checkIndexRows(db, source.chain);
   let position = await indexPosition(db, source.chain);
   const done = () =>
     controller.signal.aborted || (options.untilSeq !== undefined && (position?.seq ?? 0) >= options.untilSeq);

@@ -105,3 +105,33 @@ test('a record lost in the topic stops the indexer at the seq that was next, not
   });
   t.deepEqual((await db.query<{ seq: number }>('SELECT max(seq) AS seq FROM audit_index')).rows[0]!.seq, 9);
 });
+
+test('a restart first checks the rows it goes on from: a row missing or changed behind the position stops it at that seq', async (t) => {
+  const index = await createPostgresDatabase();
+  const db = openPostgres(index.url, { poolSize: 2 });
+  t.teardown(async () => {
+    await db.close();
+    await index.drop();
+  });
+  const messages = await topic();
+  t.deepEqual(await runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), { lastSeq: 20 });
+  await t.notThrowsAsync(runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), 'a whole index');
+
+  await db.query("UPDATE audit_index SET prev_hash = repeat('a', 64) WHERE seq = 12");
+  await t.throwsAsync(runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), {
+    code: 'INDEX_ROWS_BROKEN',
+    message: /chain main at seq 12: its prev_hash is not the hash of the row before/,
+  });
+  await db.query('DELETE FROM audit_index WHERE seq = 7');
+  await t.throwsAsync(runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), {
+    code: 'INDEX_ROWS_BROKEN',
+    message: /chain main at seq 7: missing/,
+  });
+  await db.query('DELETE FROM audit_index WHERE seq = 1');
+  await t.throwsAsync(runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), {
+    message: /at seq 1: seq 1 is missing/,
+  });
+  // Indexed again from seq 1, as the runbook says: the rows from the first broken one deleted, then a restart.
+  await db.query('DELETE FROM audit_index');
+  t.deepEqual(await runIndexer({ source: feed(messages), registry, db, untilSeq: 20 }), { lastSeq: 20 });
+});
