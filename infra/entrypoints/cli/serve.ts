@@ -42,18 +42,34 @@ async function open(): Promise<{ serve: ServeConfig; stream: StreamConfig; app: 
   }
 }
 
-/** The Kafka relay of `serve` (KAFKA_BROKERS set): started once the API runs, its state in /ready. */
+/** How often `serve` asks the broker for the topic's metadata, for /ready (which answers the last verdict at once). */
+const KAFKA_PROBE_INTERVAL_MS = 10_000;
+
+/**
+ * The Kafka relay of `serve` (KAFKA_BROKERS set): started once the API runs.
+ * /ready reports it from the last probe, never waiting on a broker that is
+ * down: a readiness probe's own timeout (a second or so) must not be spent
+ * on a part that does not decide readiness.
+ */
 function kafkaRelayOf(stream: StreamConfig) {
   if (stream.kafka === undefined) return undefined;
   let target: OpenedTarget | undefined;
   let relay: RunningRelay | undefined;
+  let last: Check = { ok: false, message: 'the relay has not started' };
+  let probing: NodeJS.Timeout | undefined;
+  const probe = async (): Promise<void> => {
+    try {
+      await target?.check();
+      last = { ok: true };
+    } catch (error) {
+      last = { ok: false, message: `Kafka at ${new Date().toISOString()}: ${describeError(error)}` };
+    }
+  };
   return {
     async check(): Promise<Check> {
       const failure = relay?.failure();
       if (failure !== undefined) return { ok: false, message: `the relay stopped: ${describeError(failure)}` };
-      if (target === undefined) return { ok: false, message: 'the relay has not started' };
-      await target.check();
-      return { ok: true };
+      return last;
     },
     async start(app: App, logger: Logger): Promise<void> {
       const log: RelayLog = (level, fields, message) => logger[level](fields, message);
@@ -67,8 +83,13 @@ function kafkaRelayOf(stream: StreamConfig) {
         log,
       });
       relay.done.catch(() => undefined); // logged by startRelay, reported by /ready
+      void probe();
+      probing = setInterval(() => void probe(), KAFKA_PROBE_INTERVAL_MS).unref();
     },
-    stop: async () => relay?.stop(),
+    async stop(): Promise<void> {
+      clearInterval(probing);
+      await relay?.stop();
+    },
   };
 }
 

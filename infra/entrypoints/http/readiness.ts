@@ -7,9 +7,9 @@
  * failure (queries are served; commands get 503). With OIDC, the last
  * attempt to fetch the issuer's key set must not have failed: while it does,
  * JWT callers get 503 (infra/entrypoints/http/auth/authenticate.ts).
- * With KAFKA_BROKERS, the Kafka check says whether the broker answers with
- * the topic and the relay runs; it is reported and never makes the service
- * not-ready: taking the API out of the load balancer because the relay
+ * With KAFKA_BROKERS, the Kafka check says whether the broker answered with
+ * the topic at its last probe (every 10 s, infra/entrypoints/cli/serve.ts) and
+ * the relay runs; it is reported and never makes the service not-ready: taking the API out of the load balancer because the relay
  * cannot deliver would stop the appends the relay catches up on later
  * (docs/DESIGN.md, "The audit stream"). audit_stream_lag_records alerts.
  */
