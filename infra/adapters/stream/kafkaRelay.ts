@@ -16,6 +16,7 @@
 import {
   Kafka,
   logLevel as kafkaLogLevel,
+  Partitioners,
   type Admin,
   type Consumer,
   type KafkaConfig,
@@ -119,7 +120,7 @@ export function kafkaClient(settings: KafkaSettings, log?: (level: 'error' | 'wa
     logCreator: () => (entry) => {
       if (!log) return;
       const level = entry.level === kafkaLogLevel.ERROR ? 'error' : 'warn';
-      log(level, `kafka ${entry.namespace}: ${entry.log.message}`);
+      log(level, `kafka${entry.namespace ? ` ${entry.namespace}` : ''}: ${entry.log.message}`);
     },
   };
   return new Kafka(config);
@@ -129,7 +130,9 @@ export function kafkaClient(settings: KafkaSettings, log?: (level: 'error' | 'wa
  * The relay's producer: idempotent, one request in flight (order kept
  * through retries), a bounded number of retries inside kafkajs so that a
  * send fails back to the relay, which pauses, renews its lease and sends
- * again (the relay's own retries are unbounded).
+ * again (the relay's own retries are unbounded). kafkajs warns once that
+ * bounded retries may break exactly-once: we ask for at least once, and a
+ * batch sent again after a failed send is dropped by the consumers.
  */
 export function kafkaProducer(kafka: Kafka): Producer {
   return kafka.producer({
@@ -137,6 +140,8 @@ export function kafkaProducer(kafka: Kafka): Producer {
     maxInFlightRequests: 1,
     retry: { retries: 5 },
     allowAutoTopicCreation: false,
+    // Named, so that kafkajs does not warn about its default: murmur2 of the key, as Java clients partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
   });
 }
 
