@@ -10,8 +10,6 @@ import type { AppendWakeups, ChainReader } from '../../chain/subscription.ts';
 import { assert } from '../../domain/errors.ts';
 import { sqlRelayPositions } from '../adapters/sql/relayPositions.ts';
 import type { SqlDatabase } from '../adapters/sql/sql.ts';
-import { kafkaClient, kafkaProducer, kafkaReadiness, kafkaSink } from '../adapters/stream/kafkaRelay.ts';
-import { kurrentClient, kurrentSink } from '../adapters/stream/kurrentRelay.ts';
 import { resetRelay, runRelay, type RelayEvent, type RelaySink } from '../adapters/stream/relay.ts';
 import type { StreamConfig } from './streamConfig.ts';
 
@@ -29,10 +27,15 @@ export interface OpenedTarget {
   close(): Promise<void>;
 }
 
-/** The sink of a configured target; the caller has checked that it is configured. */
-export function openTarget(target: RelayTarget, stream: StreamConfig, log: RelayLog): OpenedTarget {
+/**
+ * The sink of a configured target; the caller has checked that it is
+ * configured. Its client library is loaded here, only for the target that
+ * runs: `serve` without KAFKA_BROKERS loads neither.
+ */
+export async function openTarget(target: RelayTarget, stream: StreamConfig, log: RelayLog): Promise<OpenedTarget> {
   if (target === 'kafka') {
     assert(stream.kafka !== undefined, 'the Kafka relay is opened only with KAFKA_BROKERS');
+    const { kafkaClient, kafkaProducer, kafkaReadiness, kafkaSink } = await import('../adapters/stream/kafkaRelay.ts');
     const kafka = kafkaClient(stream.kafka, (level, message) => log(level, {}, message));
     const sink = kafkaSink(kafkaProducer(kafka), stream.kafka.topic);
     const readiness = kafkaReadiness(kafka, stream.kafka.topic);
@@ -46,6 +49,7 @@ export function openTarget(target: RelayTarget, stream: StreamConfig, log: Relay
     };
   }
   assert(stream.eventstore !== undefined, 'the KurrentDB relay is opened only with EVENTSTORE_URL');
+  const { kurrentClient, kurrentSink } = await import('../adapters/stream/kurrentRelay.ts');
   const sink = kurrentSink(kurrentClient(stream.eventstore), stream.eventstore.streamPrefix);
   return { sink, check: async () => undefined, close: () => sink.close() };
 }

@@ -6,8 +6,13 @@
  * message. The README's configuration table lists every variable.
  */
 import { z } from 'zod';
-import { KAFKA_SASL_MECHANISMS, DEFAULT_KAFKA_TOPIC, type KafkaSettings } from '../adapters/stream/kafkaRelay.ts';
-import { DEFAULT_EVENTSTORE_STREAM_PREFIX, type KurrentSettings } from '../adapters/stream/kurrentRelay.ts';
+import {
+  DEFAULT_EVENTSTORE_STREAM_PREFIX,
+  DEFAULT_KAFKA_TOPIC,
+  KAFKA_SASL_MECHANISMS,
+  type KafkaSettings,
+  type KurrentSettings,
+} from '../adapters/stream/relaySettings.ts';
 import { ConfigError, flag, optionalText } from './config.ts';
 
 export interface StreamConfig {

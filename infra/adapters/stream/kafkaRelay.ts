@@ -27,23 +27,12 @@ import {
 import type { StoredRecord } from '../../../chain/record.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { RelaySink } from './relay.ts';
+import type { KafkaSettings } from './relaySettings.ts';
 
-export const DEFAULT_KAFKA_TOPIC = 'audit-events';
 /** Bytes of record text per produce request; the broker's default limit is 1,000,012 bytes per batch. */
 export const MAX_KAFKA_SEND_BYTES = 512 * 1024;
 /** How long the readiness probe waits for the cluster's metadata. */
 export const KAFKA_CHECK_TIMEOUT_MS = 3000;
-
-export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-
-/** KAFKA_* of the configuration (infra/wiring/config.ts). */
-export interface KafkaSettings {
-  brokers: string[];
-  topic: string;
-  clientId: string;
-  ssl: boolean;
-  sasl: { mechanism: (typeof KAFKA_SASL_MECHANISMS)[number]; username: string; password: string } | undefined;
-}
 
 /** What the sink needs of a kafkajs producer (a fake one in the unit tests). */
 export type KafkaProducer = Pick<Producer, 'connect' | 'send' | 'disconnect'>;

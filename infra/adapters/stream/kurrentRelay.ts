@@ -33,16 +33,10 @@ import {
 import type { StoredRecord } from '../../../chain/record.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { RelaySink } from './relay.ts';
+import type { KurrentSettings } from './relaySettings.ts';
 
-export const DEFAULT_EVENTSTORE_STREAM_PREFIX = 'chainbook-';
 /** How long one append or read may take before it counts as failed (and is tried again by the relay). */
 export const EVENTSTORE_DEADLINE_MS = 10_000;
-
-/** EVENTSTORE_* of the configuration (infra/wiring/streamConfig.ts). */
-export interface KurrentSettings {
-  connectionString: string;
-  streamPrefix: string;
-}
 
 /** What the sink needs of a KurrentDB client (a fake one in the unit tests). */
 export type KurrentClient = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'dispose'>;

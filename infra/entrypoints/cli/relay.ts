@@ -39,7 +39,7 @@ async function run(target: RelayTarget, options: RelayOptions): Promise<number> 
   const chain = options.chain ?? config.defaultChain;
   const db = await openDatabase(config);
   const wakeups = appendWakeups(db);
-  const opened = openTarget(target, stream, stderrLog);
+  const opened = await openTarget(target, stream, stderrLog);
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);

@@ -73,7 +73,7 @@ function kafkaRelayOf(stream: StreamConfig) {
     },
     async start(app: App, logger: Logger): Promise<void> {
       const log: RelayLog = (level, fields, message) => logger[level](fields, message);
-      target = openTarget('kafka', stream, log);
+      target = await openTarget('kafka', stream, log);
       relay = await startRelay({
         target,
         store: app.runtime.store,
