@@ -29,7 +29,9 @@ const IO_LIBRARIES = [
   'node:zlib',
 ];
 const ioPaths = IO_LIBRARIES.map((name) => ({ name, message: 'I/O belongs in infra/: take an interface instead.' }));
-const ioPatterns = [{ group: ['@aws-sdk/*', 'pkcs11js', '@eventstore/*'], message: 'I/O belongs in infra/.' }];
+const ioPatterns = [
+  { group: ['@aws-sdk/*', 'pkcs11js', '@eventstore/*', '@kurrent/*'], message: 'I/O belongs in infra/.' },
+];
 
 /** Folder → the folders it may import from. Everything not listed is refused, in both directions. */
 const ALLOWED = {

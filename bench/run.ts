@@ -1,11 +1,12 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, stream
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
+import { streamBenchmark } from './stream.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -49,4 +50,12 @@ if (wanted('verify')) {
   log('# audit-verify (PostgreSQL)');
   const f = await verifyBenchmark(log);
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
+}
+
+if (selected.has('stream')) {
+  log('# the audit stream (PostgreSQL; chainbook serve in its own process)');
+  const f = await streamBenchmark(log);
+  log(
+    `GET /chain/stream: ${ratio(f.httpPlain, f.dumpLessStart)} of chainbook dump's rate less its start-up (${ratio(f.httpPlain, f.dump)} of its wall-clock rate); delivery p99 is ${format(f.deliveryP99Ms - f.appendP99Ms)} ms above the appends' own p99`,
+  );
 }

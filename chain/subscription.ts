@@ -34,6 +34,9 @@ export interface AppendWakeups {
   wait(chain: string, seen: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** What a subscription reads of the store: an EventStore, or a reader without a writer (sqlChainReader). */
+export type ChainReader = Pick<EventStore, 'head' | 'readChain'>;
+
 export interface FollowOptions {
   /** The first seq delivered (≥ 1). */
   fromSeq: number;
@@ -91,7 +94,7 @@ function discontinuity(chain: string, seq: number, reason: string): CodedError {
   return new CodedError('STREAM_DISCONTINUITY', `chain ${chain} at seq ${seq}: ${reason}`, { chain, seq, reason });
 }
 
-async function anchorOf(store: EventStore, chain: string, fromSeq: number): Promise<string | undefined> {
+async function anchorOf(store: ChainReader, chain: string, fromSeq: number): Promise<string | undefined> {
   if (fromSeq <= 1) return ZERO_HASH;
   const [before] = await store.readChain(chain, { fromSeq: fromSeq - 1, toSeq: fromSeq - 1, limit: 1 });
   return before?.record.hash;
@@ -104,7 +107,7 @@ async function anchorOf(store: EventStore, chain: string, fromSeq: number): Prom
  * signal aborts; throws STREAM_DISCONTINUITY, UNKNOWN_CHAIN or a read error.
  */
 export async function* followChain(
-  store: EventStore,
+  store: ChainReader,
   wakeups: AppendWakeups,
   chain: string,
   options: FollowOptions,
@@ -161,7 +164,7 @@ export async function* followChain(
 
 /** The records of `chain` from `fromSeq` on, one by one, as followChain gives them: the library's subscription. */
 export async function* subscribeChain(
-  store: EventStore,
+  store: ChainReader,
   wakeups: AppendWakeups,
   chain: string,
   options: FollowOptions,

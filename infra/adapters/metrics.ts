@@ -183,3 +183,30 @@ export const auditStreamRecordsSentTotal = new Counter({
   labelNames: ['format'] as const,
   registers: [metricsRegistry],
 });
+
+/**
+ * The relays of the audit stream (infra/adapters/stream/relay.ts): how far
+ * the relay holding the lease is behind the chain's head, by relay
+ * (`kafka:<topic>`, `eventstore:<prefix>`) and chain. A standby process
+ * reports none.
+ */
+export const auditStreamLagRecords = new Gauge({
+  name: 'audit_stream_lag_records',
+  help: 'Records of the chain not yet acknowledged by the relay target (head seq minus the relay position), by relay and chain',
+  labelNames: ['relay', 'chain'] as const,
+  registers: [metricsRegistry],
+});
+
+export const auditStreamRelayedRecordsTotal = new Counter({
+  name: 'audit_stream_relayed_records_total',
+  help: 'Records the relay target acknowledged (sent again after a restart included), by relay',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});
+
+export const auditStreamRelayErrorsTotal = new Counter({
+  name: 'audit_stream_relay_errors_total',
+  help: 'Failed relay attempts (a send the target did not acknowledge, the database unreachable), each tried again, by relay',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});

@@ -9,6 +9,7 @@ import { MAX_PAGE_RECORDS } from '../../../chain/limits.ts';
 import type { ChainHead, ChainRecord, StoredRecord } from '../../../chain/record.ts';
 import type { AppendResult, EventStore, ReadChainOptions, ReadStreamOptions } from '../../../chain/store.ts';
 import { Appender, type InlineHandler, type WriterStorage } from '../../../chain/writer.ts';
+import type { ChainReader } from '../../../chain/subscription.ts';
 import type { Signer } from '../../../chain/signer.ts';
 import * as eventLog from './eventLog.ts';
 import type { SqlDatabase, SqlExecutor } from './sql.ts';
@@ -121,4 +122,27 @@ export class SqlEventStore implements EventStore {
   async close(): Promise<void> {
     await this.#appender.close();
   }
+}
+
+/**
+ * The chain's reads without a writer or a signer, for processes that only
+ * follow the chain (the relays of the audit stream: infra/adapters/stream/relay.ts).
+ */
+export function sqlChainReader(db: SqlDatabase): ChainReader {
+  return {
+    async readChain(chain, options = {}) {
+      validateChainName(chain);
+      const fromSeq = position(options.fromSeq, 1, 'fromSeq');
+      const toSeq = position(options.toSeq, Number.MAX_SAFE_INTEGER, 'toSeq');
+      return (await eventLog.readChainTexts(db, chain, fromSeq, toSeq, pageLimit(options.limit))).map((row) =>
+        storedRecord(row.record),
+      );
+    },
+    async head(chain) {
+      validateChainName(chain);
+      const row = await eventLog.readHead(db, chain);
+      if (!row) throw new ChainError('UNKNOWN_CHAIN', `chain ${JSON.stringify(chain)} does not exist`, { chain });
+      return row;
+    },
+  };
 }

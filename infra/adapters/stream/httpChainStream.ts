@@ -63,6 +63,38 @@ async function* linesOf(body: AsyncIterable<Uint8Array>): AsyncGenerator<string,
   if (pending !== '') yield pending;
 }
 
+/**
+ * Checks record lines one after the other as the next of `chain` from
+ * `fromSeq` (canonical form, hash, signature, seq, link) and gives each as
+ * stored; throws STREAM_RECORD_INVALID or STREAM_DISCONTINUITY with its seq.
+ * Every consumer of the stream (this one, the Kafka one) checks through it.
+ */
+export function recordChecker(
+  chain: string,
+  fromSeq: number,
+  anchorHash: string | undefined,
+  registry: SignerRegistry,
+): { (line: string): StoredRecord; readonly nextSeq: number } {
+  const continuity = new ChainContinuity(chain, fromSeq, anchorHash);
+  const check = (line: string): StoredRecord => {
+    const checked = checkLine(line, registry);
+    const seq = checked.ok ? checked.facts.seq : continuity.nextSeq;
+    if (!checked.ok) throw invalid(chain, seq, checked.malformed);
+    if (!checked.hashOk) throw invalid(chain, seq, 'its hash does not recompute from its payload and prevHash');
+    if (!checked.signature.ok) throw invalid(chain, seq, `signature: ${checked.signature.message}`);
+    const stored = storedRecord(line);
+    const problem = continuity.problem(stored.record);
+    if (problem !== undefined)
+      throw new CodedError('STREAM_DISCONTINUITY', `chain ${chain} at seq ${seq}: ${problem}`, {
+        chain,
+        seq,
+        reason: problem,
+      });
+    return stored;
+  };
+  return Object.defineProperty(check, 'nextSeq', { get: () => continuity.nextSeq }) as ReturnType<typeof recordChecker>;
+}
+
 export async function* readHttpChainStream(
   options: HttpChainStreamOptions,
 ): AsyncGenerator<StoredRecord, void, undefined> {
@@ -78,26 +110,13 @@ export async function* readHttpChainStream(
       status: response.status,
     });
   }
-  const continuity = new ChainContinuity(chain, fromSeq, options.anchorHash);
+  const check = recordChecker(chain, fromSeq, options.anchorHash, options.registry);
   for await (const line of linesOf(response.body as unknown as AsyncIterable<Uint8Array>)) {
     if (line === '') continue; // a keep-alive
     if (line.startsWith('{"error":')) {
       const { error } = JSON.parse(line) as { error: { code: string; message: string; details: object } };
       throw new CodedError(error.code, `the stream's server: ${error.message}`, error.details as never);
     }
-    const checked = checkLine(line, options.registry);
-    const seq = checked.ok ? checked.facts.seq : continuity.nextSeq;
-    if (!checked.ok) throw invalid(chain, seq, checked.malformed);
-    if (!checked.hashOk) throw invalid(chain, seq, 'its hash does not recompute from its payload and prevHash');
-    if (!checked.signature.ok) throw invalid(chain, seq, `signature: ${checked.signature.message}`);
-    const stored = storedRecord(line);
-    const problem = continuity.problem(stored.record);
-    if (problem !== undefined)
-      throw new CodedError('STREAM_DISCONTINUITY', `chain ${chain} at seq ${seq}: ${problem}`, {
-        chain,
-        seq,
-        reason: problem,
-      });
-    yield stored;
+    yield check(line);
   }
 }

@@ -1,6 +1,9 @@
 /**
  * `chainbook index`: the verifying indexer (infra/adapters/stream/indexer.ts)
- * following another instance's GET /chain/stream into a database of its own
+ * following another instance's GET /chain/stream (`--from-url`), or the
+ * Kafka audit topic the relay produces to (`--from-kafka`: KAFKA_BROKERS,
+ * KAFKA_TOPIC, the consumer group `--kafka-group`; records already indexed
+ * are dropped by chain and seq), into a database of its own
  * (`--index-database-url`), and optionally the per-event objects
  * `audit/YYYY/MM/DD/<id>.json` into a folder or `s3://bucket/prefix`
  * (`--objects`, with the archive's Object Lock settings). The token is read
@@ -16,9 +19,17 @@ import { closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, parseCount, UsageError } from './io.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import type { SignerRegistry } from '../../../chain/registry.ts';
+import { checkedKafkaRecords, kafkaDeliveries } from '../../adapters/stream/kafkaChainStream.ts';
+import { kafkaClient, kafkaConsumer } from '../../adapters/stream/kafkaRelay.ts';
+import type { IndexerFeed, IndexerOptions } from '../../adapters/stream/indexer.ts';
+import { loadStreamConfig } from '../../wiring/streamConfig.ts';
 
 interface IndexOptions {
-  fromUrl: string;
+  fromUrl?: string;
+  fromKafka?: boolean;
+  kafkaGroup?: string;
   tokenEnv: string;
   indexDatabaseUrl: string;
   objects?: string;
@@ -27,15 +38,44 @@ interface IndexOptions {
   signers?: string;
 }
 
-async function run(options: IndexOptions): Promise<number> {
-  const config = loadConfig();
+/** The topic as the indexer's feed: a consumer of its own group, each record deduplicated and checked. */
+function kafkaFeed(options: IndexOptions, registry: () => SignerRegistry): IndexerFeed {
+  const settings = loadStreamConfig().kafka;
+  if (settings === undefined) throw new UsageError('--from-kafka reads KAFKA_BROKERS and KAFKA_TOPIC: set them');
+  const kafka = kafkaClient(settings, (level, message) => process.stderr.write(`${level}: ${message}\n`));
+  const group = options.kafkaGroup ?? `chainbook-index-${options.chain}`;
+  return {
+    chain: options.chain,
+    follow: (from) =>
+      checkedKafkaRecords(kafkaDeliveries(kafkaConsumer(kafka, group), settings.topic, from.signal), {
+        chain: options.chain,
+        fromSeq: from.fromSeq,
+        anchorHash: from.anchorHash,
+        registry: registry(),
+      }),
+    // Ours are findings (a changed or missing record); the broker's and the network's are waited out.
+    transient: (error) => !(error instanceof CodedError),
+  };
+}
+
+function sourceOf(options: IndexOptions, registry: () => SignerRegistry): IndexerOptions['source'] {
+  if ((options.fromUrl === undefined) === (options.fromKafka !== true))
+    throw new UsageError('give one source: --from-url URL or --from-kafka');
+  if (options.fromKafka) return kafkaFeed(options, registry);
   const token = process.env[options.tokenEnv];
   if (token === undefined || token === '')
     throw new UsageError(`set ${options.tokenEnv} to a token that may read the stream`);
-  const url = new URL(options.fromUrl);
+  const url = new URL(options.fromUrl!);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new UsageError('--from-url must be http(s)://host[:port]');
+  return { url: url.origin, token, chain: options.chain };
+}
+
+async function run(options: IndexOptions): Promise<number> {
+  const config = loadConfig();
+  const source = sourceOf(options, () => registry);
   const untilSeq = options.untilSeq === undefined ? undefined : parseCount(options.untilSeq, '--until-seq', 1);
+  const registry = registryFor(options.signers);
   const db = openPostgres(options.indexDatabaseUrl, { poolSize: 2, applicationName: 'chainbook-index' });
   const store = options.objects === undefined ? undefined : openArchiveStore(options.objects, config.archive);
   const controller = new AbortController();
@@ -44,8 +84,8 @@ async function run(options: IndexOptions): Promise<number> {
   process.once('SIGTERM', stop);
   try {
     const { lastSeq } = await runIndexer({
-      source: { url: url.origin, token, chain: options.chain },
-      registry: registryFor(options.signers),
+      source,
+      registry,
       db,
       objects:
         store === undefined
@@ -68,9 +108,11 @@ export function registerIndex(program: Command, exit: (code: number) => void): v
   program
     .command('index')
     .description(
-      "follow another instance's GET /chain/stream, verify every record, and index it into a database of its own (and its audit/YYYY/MM/DD/<id>.json object)",
+      "follow another instance's GET /chain/stream or the Kafka audit topic, verify every record, and index it into a database of its own (and its audit/YYYY/MM/DD/<id>.json object)",
     )
-    .requiredOption('--from-url <url>', 'the API to follow, e.g. https://kernel.example')
+    .option('--from-url <url>', 'the API to follow, e.g. https://kernel.example')
+    .option('--from-kafka', 'consume the audit topic instead (KAFKA_BROKERS, KAFKA_TOPIC)')
+    .option('--kafka-group <id>', "the indexer's consumer group (default chainbook-index-<chain>)")
     .option('--token-env <name>', 'the environment variable holding its token', 'CHAINBOOK_STREAM_TOKEN')
     .requiredOption('--index-database-url <url>', "the indexer's own PostgreSQL database")
     .option('--objects <target>', 'a folder or s3://bucket/prefix for the per-event objects')

@@ -30,6 +30,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['audit-bundle'], async () => (await import('./auditBundle.ts')).registerAuditBundle],
   [['delivery'], async () => (await import('./delivery.ts')).registerDelivery],
   [['index'], async () => (await import('./indexer.ts')).registerIndex],
+  [['relay'], async () => (await import('./relay.ts')).registerRelay],
   [['prove', 'checkpoint', 'verify-inclusion'], async () => (await import('./prove.ts')).registerProve],
 ];
 

@@ -3,7 +3,9 @@
  * On the embedded default, the first start makes a SuperAdmin token, prints
  * it once and stores only its hash. Refuses to start (exit 1, one message per
  * problem) on a bad configuration or a failed production guard. SIGTERM or
- * SIGINT: stop accepting, finish in-flight requests, close the pool.
+ * SIGINT: stop accepting, finish in-flight requests, close the pool. With
+ * KAFKA_BROKERS it also relays the chain to Kafka (infra/wiring/relays.ts),
+ * reading only: appends never wait for it.
  */
 import type { Command } from 'commander';
 import { CodedError } from '../../../domain/errors.ts';
@@ -15,6 +17,10 @@ import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
 import { createServices } from '../http/services.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
 import { checkpointing } from '../../wiring/checkpoints.ts';
+import { loadStreamConfig, type StreamConfig } from '../../wiring/streamConfig.ts';
+import { openTarget, startRelay, type OpenedTarget, type RelayLog, type RunningRelay } from '../../wiring/relays.ts';
+import type { Check } from '../http/readiness.ts';
+import type { Logger } from '../http/logger.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -25,14 +31,66 @@ const DELIVERY_SWEEP_INTERVAL_MS = 3_600_000;
 /** How often `serve` asks whether a checkpoint is due (CHECKPOINT_INTERVAL and CHECKPOINT_INTERVAL_RECORDS decide). */
 const CHECKPOINT_POLL_MS = 1000;
 
-async function open(): Promise<{ serve: ServeConfig; app: App } | CodedError> {
+async function open(): Promise<{ serve: ServeConfig; stream: StreamConfig; app: App } | CodedError> {
   try {
     const serve = loadServeConfig();
-    return { serve, app: await openApp(serve.config) };
+    const stream = loadStreamConfig();
+    return { serve, stream, app: await openApp(serve.config) };
   } catch (error) {
     if (error instanceof CodedError) return error;
     throw error;
   }
+}
+
+/** How often `serve` asks the broker for the topic's metadata, for /ready (which answers the last verdict at once). */
+const KAFKA_PROBE_INTERVAL_MS = 10_000;
+
+/**
+ * The Kafka relay of `serve` (KAFKA_BROKERS set): started once the API runs.
+ * /ready reports it from the last probe, never waiting on a broker that is
+ * down: a readiness probe's own timeout (a second or so) must not be spent
+ * on a part that does not decide readiness.
+ */
+function kafkaRelayOf(stream: StreamConfig) {
+  if (stream.kafka === undefined) return undefined;
+  let target: OpenedTarget | undefined;
+  let relay: RunningRelay | undefined;
+  let last: Check = { ok: false, message: 'the relay has not started' };
+  let probing: NodeJS.Timeout | undefined;
+  const probe = async (): Promise<void> => {
+    try {
+      await target?.check();
+      last = { ok: true };
+    } catch (error) {
+      last = { ok: false, message: `Kafka at ${new Date().toISOString()}: ${describeError(error)}` };
+    }
+  };
+  return {
+    async check(): Promise<Check> {
+      const failure = relay?.failure();
+      if (failure !== undefined) return { ok: false, message: `the relay stopped: ${describeError(failure)}` };
+      return last;
+    },
+    async start(app: App, logger: Logger): Promise<void> {
+      const log: RelayLog = (level, fields, message) => logger[level](fields, message);
+      target = await openTarget('kafka', stream, log);
+      relay = await startRelay({
+        target,
+        store: app.runtime.store,
+        wakeups: app.wakeups,
+        db: app.runtime.db,
+        chain: app.deps.chain,
+        log,
+      });
+      relay.done.catch(() => undefined); // logged by startRelay, reported by /ready
+      void probe();
+      probing = setInterval(() => void probe(), KAFKA_PROBE_INTERVAL_MS).unref();
+    },
+    async stop(): Promise<void> {
+      clearInterval(probing);
+      await relay?.stop();
+    },
+  };
 }
 
 async function run(): Promise<number> {
@@ -42,13 +100,14 @@ async function run(): Promise<number> {
     // A configuration refused is a command that could not run (2), as everywhere in the CLI.
     return exitCodeFor(opened);
   }
-  const { serve, app } = opened;
+  const { serve, stream, app } = opened;
   // Before the services read the token file.
   const token =
     serve.config.databaseUrl === undefined && !serve.config.production
       ? firstStartToken(serve.http.tokensPath)
       : undefined;
-  const services = createServices(app, serve, ROUTES);
+  const kafka = kafkaRelayOf(stream);
+  const services = createServices(app, serve, ROUTES, kafka ? { kafka: kafka.check } : {});
   const running = await startHttpServer(services, { port: serve.http.port, host: serve.http.host }).catch(
     async (error: unknown) => {
       await services.rateLimits.close();
@@ -65,6 +124,7 @@ async function run(): Promise<number> {
     say(`    ${token}`);
     say(`  try: curl -H "Authorization: Bearer ${token}" ${running.url}/chain/head`);
   }
+  if (kafka) await kafka.start(app, services.logger);
   const sweep = async (): Promise<void> => {
     try {
       const swept = await sweepDeliveries(app.delivery.store, serve.config.delivery.objectLifetimeSeconds, Date.now());
@@ -102,6 +162,7 @@ async function run(): Promise<number> {
   clearInterval(sweeping);
   clearInterval(checkpointTimer);
   await checkpointRound;
+  await kafka?.stop();
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
   await running.close();
   await app.close();

@@ -21,6 +21,8 @@ export const HTTP_ERROR_CODES = {
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  /** More GET /chain/stream subscriptions open for one caller than MAX_STREAMS_PER_ACTOR. */
+  STREAMS_PER_CLIENT_EXCEEDED: 429,
   HEADERS_TOO_LARGE: 431,
   /** A download link past its expiry, or of a revoked delivery (410: ask for a fresh link). */
   DELIVERY_LINK_EXPIRED: 410,

@@ -7,6 +7,11 @@
  * failure (queries are served; commands get 503). With OIDC, the last
  * attempt to fetch the issuer's key set must not have failed: while it does,
  * JWT callers get 503 (infra/entrypoints/http/auth/authenticate.ts).
+ * With KAFKA_BROKERS, the Kafka check says whether the broker answered with
+ * the topic at its last probe (every 10 s, infra/entrypoints/cli/serve.ts) and
+ * the relay runs; it is reported and never makes the service not-ready: taking the API out of the load balancer because the relay
+ * cannot deliver would stop the appends the relay catches up on later
+ * (docs/DESIGN.md, "The audit stream"). audit_stream_lag_records alerts.
  */
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import type { Signer } from '../../../chain/signer.ts';
@@ -34,6 +39,7 @@ export interface Readiness {
     projections: Check;
     signing: Check & { readOnly?: boolean; kid: string };
     authentication?: Check;
+    kafka?: Check;
   };
 }
 
@@ -129,6 +135,7 @@ export function readinessCheck(
   registry: SignerRegistry,
   signingDisabledReason: string | undefined,
   keySet?: { health: KeySetHealth; jwksUrl: string },
+  kafka?: () => Promise<Check>,
 ): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
   let cached: { atMs: number; check: Check } | undefined;
@@ -147,6 +154,7 @@ export function readinessCheck(
         ? { ok: false, readOnly: true, kid, message: `read-only mode: ${signingDisabledReason}` }
         : { ...(await within(signing(), 'the signer')), kid };
     const authentication = keySet ? await keySetCheck(keySet) : undefined;
+    const kafkaCheck = kafka ? await within(kafka(), 'Kafka') : undefined;
     const failed =
       authentication?.ok === false ||
       !checks.database.ok ||
@@ -155,7 +163,12 @@ export function readinessCheck(
       (!signingCheck.ok && signingDisabledReason === undefined);
     return {
       status: failed ? 'not-ready' : signingDisabledReason !== undefined ? 'read-only' : 'ready',
-      checks: { ...checks, signing: signingCheck, ...(authentication ? { authentication } : {}) },
+      checks: {
+        ...checks,
+        signing: signingCheck,
+        ...(authentication ? { authentication } : {}),
+        ...(kafkaCheck ? { kafka: kafkaCheck } : {}),
+      },
     };
   };
 }

@@ -51,6 +51,8 @@ export interface RouteRequest<Params, Query, Body> {
   header(name: string): string | undefined;
   requestId: string;
   traceId: string;
+  /** Aborted when the answer is over, the client gone included: a streamed answer's producer stops waiting then. */
+  closed: AbortSignal;
 }
 
 export interface RouteResult {

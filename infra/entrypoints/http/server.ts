@@ -275,6 +275,8 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
     const state = locals(response);
     checkStrings(request.params, 'path');
     checkStrings(request.query as Record<string, unknown>, 'query');
+    const closed = new AbortController();
+    response.once('close', () => closed.abort());
     const routeRequest: RouteRequest<unknown, unknown, unknown> = {
       actor: response.locals['actor'] as RouteRequest<unknown, unknown, unknown>['actor'],
       params: parsed(spec.params, { ...request.params }, 'path'),
@@ -285,6 +287,7 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       header: (name) => request.get(name),
       requestId: state.requestId,
       traceId: state.traceId,
+      closed: closed.signal,
     };
     const result = await spec.handle(routeRequest, services);
     response.status(result.status ?? 200);

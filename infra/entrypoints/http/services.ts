@@ -12,7 +12,7 @@ import type { ServeConfig, TokenEntry } from '../../wiring/httpConfig.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimits, warnOnFallback } from './rateLimits.ts';
-import { readinessCheck } from './readiness.ts';
+import { readinessCheck, type Check } from './readiness.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
 import { MAX_STREAM_SUBSCRIBERS } from './routes/chainStream.ts';
 
@@ -21,6 +21,8 @@ export interface ServicesOptions {
   now?: () => string;
   /** Tests: verify OIDC tokens against these keys instead of fetching the JWKS URL. */
   jwksKeys?: JWTVerifyGetKey;
+  /** With KAFKA_BROKERS: whether the broker answers and the relay runs, for /ready (reported, never not-ready). */
+  kafka?: () => Promise<Check>;
 }
 
 export function createServices(
@@ -70,6 +72,7 @@ export function createServices(
       app.runtime.registry,
       config.signingDisabledReason,
       http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
+      options.kafka,
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),

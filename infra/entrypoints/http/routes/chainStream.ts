@@ -26,6 +26,12 @@ import { defineRoute, QUERY_ERRORS, type HttpServices, type RouteSpec } from '..
 
 /** Subscriptions one API process serves at once; more are refused (503, retry later). */
 export const MAX_STREAM_SUBSCRIBERS = 100;
+/**
+ * Subscriptions one caller (actor) may hold open at once in a process; more
+ * are refused (429), so that one client reconnecting without closing cannot
+ * take every subscription of MAX_STREAM_SUBSCRIBERS from the others.
+ */
+export const MAX_STREAMS_PER_ACTOR = 10;
 /** How long a subscription may send nothing before a keep-alive (well under the 60 s idle cut, server.ts). */
 export const STREAM_KEEPALIVE_MS = 15_000;
 export const SSE_RETRY_MS = 1000;
@@ -33,6 +39,13 @@ export const SSE_RETRY_MS = 1000;
 export const STREAM_PAGE_RECORDS = 50;
 
 let subscribers = 0;
+const subscribersByActor = new Map<string, number>();
+
+function release(actorId: string): void {
+  const held = (subscribersByActor.get(actorId) ?? 1) - 1;
+  if (held <= 0) subscribersByActor.delete(actorId);
+  else subscribersByActor.set(actorId, held);
+}
 
 const seqSchema = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const LAST_EVENT_ID = /^\d{1,16}$/;
@@ -71,6 +84,8 @@ async function* streamBody(
   chain: string,
   fromSeq: number,
   format: Format,
+  actorId: string,
+  closed: AbortSignal,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const encoder = new TextEncoder();
   try {
@@ -81,7 +96,8 @@ async function* streamBody(
       for await (const page of followChain(services.app.runtime.store, services.app.wakeups, chain, {
         fromSeq,
         pageRecords: STREAM_PAGE_RECORDS,
-        signal: services.streams.signal,
+        // Shutdown, or the client gone: an idle subscription gives its place back at once, not at its next keep-alive.
+        signal: AbortSignal.any([services.streams.signal, closed]),
       })) {
         if (page.length === 0) {
           if (Date.now() - lastSentMs < STREAM_KEEPALIVE_MS) continue;
@@ -105,6 +121,7 @@ async function* streamBody(
     }
   } finally {
     subscribers -= 1;
+    release(actorId);
     auditStreamSubscribers.set(subscribers);
   }
 }
@@ -138,7 +155,7 @@ export const chainStreamRoutes: readonly RouteSpec[] = [
     response: z.string().describe('SSE (id: seq, event: record, data: the record) or one record per line (NDJSON)'),
     responseDescription: 'the records, as they come',
     errors: [...QUERY_ERRORS, 404, 503],
-    async handle({ query, header }, services) {
+    async handle({ actor, query, header, closed }, services) {
       const chain = services.deps.chain;
       const fromSeq = resumedFrom(header('last-event-id')) ?? query.from ?? 1;
       const format = formatOf(query.format, header('accept'));
@@ -148,12 +165,22 @@ export const chainStreamRoutes: readonly RouteSpec[] = [
           'STREAMS_BUSY',
           `${MAX_STREAM_SUBSCRIBERS} subscriptions are open in this process; try again shortly`,
         );
+      const actorId = actor?.id ?? '';
+      const held = subscribersByActor.get(actorId) ?? 0;
+      if (held >= MAX_STREAMS_PER_ACTOR)
+        throw new HttpError(
+          'STREAMS_PER_CLIENT_EXCEEDED',
+          `${MAX_STREAMS_PER_ACTOR} subscriptions of yours are open in this process; close one first`,
+          { limit: MAX_STREAMS_PER_ACTOR },
+          { 'Retry-After': '5' },
+        );
       subscribers += 1;
+      subscribersByActor.set(actorId, held + 1);
       auditStreamSubscribers.set(subscribers);
       return {
         stream: {
           contentType: format === 'sse' ? 'text/event-stream' : 'application/x-ndjson',
-          body: streamBody(services, chain, fromSeq, format),
+          body: streamBody(services, chain, fromSeq, format, actorId, closed),
         },
         headers: { 'X-Accel-Buffering': 'no' },
       };

@@ -12,6 +12,11 @@ const readinessSchema = z.object({
     projections: check,
     signing: check.extend({ readOnly: z.boolean().optional(), kid: z.string() }),
     authentication: check.optional().describe('with OIDC: the issuer key set could be fetched'),
+    kafka: check
+      .optional()
+      .describe(
+        'with KAFKA_BROKERS: the broker answers with the topic and the relay runs; reported only, never not-ready (the relay catches up)',
+      ),
   }),
 });
 

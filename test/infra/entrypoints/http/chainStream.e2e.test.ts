@@ -223,3 +223,28 @@ test('a consumer stops at a record whose bytes were changed in the database, at 
   );
   t.regex(error!.message, /at seq 12: its hash does not recompute/);
 });
+
+test('one caller holds at most 10 subscriptions at once: the 11th is 429 with Retry-After, others are unaffected, a closed one frees its place', async (t) => {
+  const server = await testServer(t);
+  await appendQuotes(server.app.runtime.store, 0, 3);
+  const auditor = { authorization: `Bearer ${server.tokens.auditor}`, accept: 'application/x-ndjson' };
+  const held = await Promise.all(Array.from({ length: 10 }, () => open(server, '/chain/stream', auditor)));
+  t.teardown(() => held.forEach((response) => response.destroy()));
+  t.true(held.every((response) => response.statusCode === 200));
+  const refused = await server.request('GET', '/chain/stream', { as: 'auditor' });
+  t.is(refused.status, 429);
+  t.is(refused.body.error.code, 'STREAMS_PER_CLIENT_EXCEEDED');
+  t.is(refused.headers.get('retry-after'), '5');
+  const other = await open(server, '/chain/stream', { authorization: `Bearer ${server.tokens.service}` });
+  t.is(other.statusCode, 200, 'another caller still subscribes');
+  other.destroy();
+  held.pop()!.destroy();
+  let again = await open(server, '/chain/stream', auditor);
+  for (let attempt = 0; again.statusCode !== 200 && attempt < 50; attempt += 1) {
+    again.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    again = await open(server, '/chain/stream', auditor);
+  }
+  t.is(again.statusCode, 200, 'the closed subscription gave its place back');
+  again.destroy();
+});

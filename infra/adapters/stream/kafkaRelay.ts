@@ -1,0 +1,178 @@
+/**
+ * The audit stream to Kafka (kafkajs): a RelaySink (relay.ts) that produces
+ * each record to the topic (KAFKA_TOPIC, `audit-events` by default), keyed
+ * by its chain so that a chain stays in one partition and in order, the
+ * value its exact JCS text, with the headers `chain`, `seq` and `hash`.
+ *
+ * The producer is idempotent (the broker drops a retried batch it already
+ * wrote) with one request in flight, and each send waits for every in-sync
+ * replica (acks -1): when `send` resolves, the broker holds the records for
+ * good, and only then does the relay move its position. A page is sent in
+ * chunks of at most MAX_KAFKA_SEND_BYTES, in order, so that no request
+ * exceeds the broker's default message.max.bytes (1 MB); a single record
+ * larger than that (chain/limits.ts allows 64 KiB of data, so a record is
+ * far smaller) goes alone.
+ */
+import {
+  Kafka,
+  logLevel as kafkaLogLevel,
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type KafkaConfig,
+  type Message,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
+import type { StoredRecord } from '../../../chain/record.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import type { RelaySink } from './relay.ts';
+import type { KafkaSettings } from './relaySettings.ts';
+
+/** Bytes of record text per produce request; the broker's default limit is 1,000,012 bytes per batch. */
+export const MAX_KAFKA_SEND_BYTES = 512 * 1024;
+/** How long the readiness probe waits for the cluster's metadata. */
+export const KAFKA_CHECK_TIMEOUT_MS = 3000;
+
+/** What the sink needs of a kafkajs producer (a fake one in the unit tests). */
+export type KafkaProducer = Pick<Producer, 'connect' | 'send' | 'disconnect'>;
+
+/** The messages of consecutive records of one chain. */
+export function kafkaMessages(records: readonly StoredRecord[]): Message[] {
+  return records.map(({ record, text }) => ({
+    key: record.chain,
+    value: text,
+    headers: { chain: record.chain, seq: String(record.seq), hash: record.hash },
+  }));
+}
+
+/** Consecutive chunks of at most MAX_KAFKA_SEND_BYTES of text each (a larger record alone). */
+export function sendChunks(records: readonly StoredRecord[], maxBytes = MAX_KAFKA_SEND_BYTES): StoredRecord[][] {
+  const chunks: StoredRecord[][] = [];
+  let current: StoredRecord[] = [];
+  let bytes = 0;
+  for (const stored of records) {
+    const size = Buffer.byteLength(stored.text);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(stored);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function checkAcknowledged(topic: string, results: readonly RecordMetadata[], firstSeq: number): void {
+  const failed = results.find((result) => result.errorCode !== 0);
+  if (failed)
+    throw new Error(
+      `topic ${topic} partition ${failed.partition} answered error ${failed.errorCode} from seq ${firstSeq}`,
+    );
+}
+
+/** A RelaySink producing to `topic`; connects on the first send and again after a failure. */
+export function kafkaSink(producer: KafkaProducer, topic: string): RelaySink {
+  let connected: Promise<void> | undefined;
+  return {
+    name: `kafka:${topic}`,
+    async send(records) {
+      connected ??= producer.connect();
+      try {
+        await connected;
+        for (const chunk of sendChunks(records)) {
+          const results = await producer.send({ topic, acks: -1, messages: kafkaMessages(chunk) });
+          checkAcknowledged(topic, results, chunk[0]!.record.seq);
+        }
+      } catch (error) {
+        connected = undefined;
+        throw error;
+      }
+    },
+    async close() {
+      connected = undefined;
+      await producer.disconnect();
+    },
+  };
+}
+
+export function kafkaClient(settings: KafkaSettings, log?: (level: 'error' | 'warn', message: string) => void): Kafka {
+  const config: KafkaConfig = {
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    ssl: settings.ssl,
+    // The mechanism is one of the three that take a username and password (a union kafkajs types per member).
+    ...(settings.sasl ? { sasl: settings.sasl as KafkaConfig['sasl'] & { mechanism: 'plain' } } : {}),
+    logLevel: kafkaLogLevel.WARN,
+    logCreator: () => (entry) => {
+      if (!log) return;
+      const level = entry.level === kafkaLogLevel.ERROR ? 'error' : 'warn';
+      log(level, `kafka${entry.namespace ? ` ${entry.namespace}` : ''}: ${entry.log.message}`);
+    },
+  };
+  return new Kafka(config);
+}
+
+/**
+ * The relay's producer: idempotent, one request in flight (order kept
+ * through retries), a bounded number of retries inside kafkajs so that a
+ * send fails back to the relay, which pauses, renews its lease and sends
+ * again (the relay's own retries are unbounded). kafkajs warns once that
+ * bounded retries may break exactly-once: we ask for at least once, and a
+ * batch sent again after a failed send is dropped by the consumers.
+ */
+export function kafkaProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 5 },
+    allowAutoTopicCreation: false,
+    // Named, so that kafkajs does not warn about its default: murmur2 of the key, as Java clients partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}
+
+/** The readiness check: the cluster answers with the topic's metadata within KAFKA_CHECK_TIMEOUT_MS. */
+export function kafkaReadiness(kafka: Kafka, topic: string): { check(): Promise<void>; close(): Promise<void> } {
+  let admin: Admin | undefined;
+  return {
+    async check() {
+      admin ??= kafka.admin();
+      const current = admin;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          (async () => {
+            await current.connect();
+            const { topics } = await current.fetchTopicMetadata({ topics: [topic] });
+            if (!topics.some((found) => found.name === topic && found.partitions.length > 0))
+              throw new CodedError('KAFKA_TOPIC_MISSING', `topic ${topic} has no partitions`);
+          })(),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${KAFKA_CHECK_TIMEOUT_MS} ms`)),
+              KAFKA_CHECK_TIMEOUT_MS,
+            );
+          }),
+        ]);
+      } catch (error) {
+        admin = undefined;
+        await current.disconnect().catch(() => undefined);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      await admin?.disconnect();
+      admin = undefined;
+    },
+  };
+}
+
+/** A consumer of the indexer (kafkaChainStream.ts): its group's offsets say where a restart resumes reading. */
+export function kafkaConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({ groupId, allowAutoTopicCreation: false });
+}

@@ -1,0 +1,272 @@
+/**
+ * The Kafka relay's own logic, with an in-process fake producer (unit: no
+ * broker, no database): what each message carries, that the position moves
+ * only after the broker acknowledged, retries, restart from the stored
+ * position, the lease between two processes, and the consumer's
+ * deduplication. The same code against a real broker: kafkaRelay.contract.int.test.ts.
+ */
+import test from 'ava';
+import { CodedError } from '../../../../domain/errors.ts';
+import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { checkedKafkaRecords, type KafkaDelivery } from '../../../../infra/adapters/stream/kafkaChainStream.ts';
+import { kafkaSink, sendChunks } from '../../../../infra/adapters/stream/kafkaRelay.ts';
+import { resetRelay, runRelay, type RelayEvent } from '../../../../infra/adapters/stream/relay.ts';
+import {
+  fakeProducer,
+  happyMain,
+  happyRegistry,
+  memoryPositions,
+  memoryStore,
+  pollingWakeups,
+  type ProducedMessage,
+} from '../../../helpers/relays.ts';
+
+const records = happyMain();
+const registry = happyRegistry();
+
+function relayOptions(
+  overrides: Partial<Parameters<typeof runRelay>[0]> & Pick<Parameters<typeof runRelay>[0], 'sink'>,
+) {
+  return {
+    store: memoryStore(records),
+    wakeups: pollingWakeups,
+    positions: memoryPositions(),
+    chain: 'main',
+    signal: new AbortController().signal,
+    pageRecords: 4,
+    pollMs: 20,
+    retryFirstMs: 5,
+    retryMaxMs: 20,
+    ...overrides,
+  };
+}
+
+const seqsOf = (messages: readonly ProducedMessage[]) => messages.map((message) => Number(message.headers['seq']));
+const oneToTwenty = Array.from({ length: 20 }, (_, i) => i + 1);
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const found = (await metricsRegistry.getMetricsAsJSON()).find((candidate) => candidate.name === name);
+  const value = found?.values.find((entry) => Object.entries(labels).every(([k, v]) => entry.labels[k] === v));
+  return Number(value?.value ?? Number.NaN);
+}
+
+test('each record is produced keyed by its chain, its exact text as the value, headers chain, seq and hash, acknowledged by all replicas', async (t) => {
+  const producer = fakeProducer();
+  const positions = memoryPositions();
+  const sink = kafkaSink(producer, 'audit-events');
+  t.is(sink.name, 'kafka:audit-events');
+  t.deepEqual(await runRelay(relayOptions({ sink, positions, untilSeq: 20 })), { lastSeq: 20 });
+  t.deepEqual(seqsOf(producer.acknowledged), oneToTwenty);
+  producer.acknowledged.forEach((message, index) => {
+    const { record, text } = records[index]!;
+    t.deepEqual(message, {
+      key: 'main',
+      value: text,
+      headers: { chain: 'main', seq: String(record.seq), hash: record.hash },
+      acks: -1,
+    });
+  });
+  t.deepEqual(await positions.read('kafka:audit-events', 'main'), { seq: 20, hash: records[19]!.record.hash });
+  t.is(await metric('audit_stream_lag_records', { relay: 'kafka:audit-events', chain: 'main' }), 0);
+});
+
+test('the position moves only once the broker acknowledged a page, and never past what it acknowledged', async (t) => {
+  const producer = fakeProducer();
+  producer.hold = true;
+  const positions = memoryPositions();
+  const controller = new AbortController();
+  const running = runRelay(
+    relayOptions({ sink: kafkaSink(producer, 'audit-events'), positions, signal: controller.signal, untilSeq: 12 }),
+  );
+  const acknowledgedSeqs: number[] = [];
+  for (let page = 0; page < 3; page += 1) {
+    while (producer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    // A page is out and not acknowledged: the position is still the end of the page before.
+    t.is((await positions.read('kafka:audit-events', 'main'))?.seq ?? 0, acknowledgedSeqs.at(-1) ?? 0);
+    t.is(producer.pending(), 1, 'one send in flight at a time');
+    producer.hold = page < 2;
+    producer.release();
+    while (producer.acknowledged.length < (page + 1) * 4) await new Promise((resolve) => setTimeout(resolve, 2));
+    acknowledgedSeqs.push(...seqsOf(producer.acknowledged.slice(page * 4)));
+  }
+  t.deepEqual(await running, { lastSeq: 12 });
+  t.deepEqual(acknowledgedSeqs, oneToTwenty.slice(0, 12));
+  t.is((await positions.read('kafka:audit-events', 'main'))?.seq, 12);
+});
+
+test('a send the broker did not acknowledge is sent again, the same records in the same order, before anything after them', async (t) => {
+  const producer = fakeProducer();
+  producer.failNext = 3;
+  const events: RelayEvent[] = [];
+  const errorsBefore = (await metric('audit_stream_relay_errors_total', { relay: 'kafka:retry-topic' })) || 0;
+  const result = await runRelay(
+    relayOptions({ sink: kafkaSink(producer, 'retry-topic'), untilSeq: 20, onEvent: (event) => events.push(event) }),
+  );
+  t.deepEqual(result, { lastSeq: 20 });
+  t.deepEqual(
+    seqsOf(producer.acknowledged),
+    oneToTwenty,
+    'once each, in order: nothing after a failed page went first',
+  );
+  t.is(producer.attempts, 5 + 3);
+  const retries = events.filter((event) => event.kind === 'retry');
+  t.deepEqual(
+    retries.map((event) => event.kind === 'retry' && [event.attempt, event.firstSeq]),
+    [
+      [1, 1],
+      [2, 1],
+      [3, 1],
+    ],
+  );
+  t.is((await metric('audit_stream_relay_errors_total', { relay: 'kafka:retry-topic' })) - errorsBefore, 3);
+});
+
+test('a restart resumes after the stored position: nothing before it sent again, nothing after it skipped', async (t) => {
+  const positions = memoryPositions();
+  const first = fakeProducer();
+  t.deepEqual(await runRelay(relayOptions({ sink: kafkaSink(first, 'audit-events'), positions, untilSeq: 7 })), {
+    lastSeq: 7,
+  });
+  t.deepEqual(seqsOf(first.acknowledged), oneToTwenty.slice(0, 7));
+  const second = fakeProducer();
+  t.deepEqual(await runRelay(relayOptions({ sink: kafkaSink(second, 'audit-events'), positions, untilSeq: 20 })), {
+    lastSeq: 20,
+  });
+  t.deepEqual(seqsOf(second.acknowledged), oneToTwenty.slice(7));
+
+  // A replay from seq 15: the position moves back to 14, and the next run sends 15 on again.
+  const store = memoryStore(records);
+  t.deepEqual(await resetRelay(store, positions, 'kafka:audit-events', 'main', 15), {
+    seq: 14,
+    hash: records[13]!.record.hash,
+  });
+  const third = fakeProducer();
+  await runRelay(relayOptions({ sink: kafkaSink(third, 'audit-events'), positions, untilSeq: 20 }));
+  t.deepEqual(seqsOf(third.acknowledged), [15, 16, 17, 18, 19, 20]);
+  await t.throwsAsync(resetRelay(store, positions, 'kafka:audit-events', 'main', 22), { code: 'INVALID_ARGUMENT' });
+});
+
+test('a position the chain does not hold stops the relay before it sends anything', async (t) => {
+  const positions = memoryPositions();
+  await positions.reset('kafka:audit-events', 'main', { seq: 5, hash: 'a'.repeat(64) });
+  const producer = fakeProducer();
+  await t.throwsAsync(runRelay(relayOptions({ sink: kafkaSink(producer, 'audit-events'), positions, untilSeq: 20 })), {
+    code: 'RELAY_POSITION_MISMATCH',
+    message: /stands at main seq 5 with hash a{64}, but the chain has [0-9a-f]{64} there/,
+  });
+  t.is(producer.attempts, 0);
+});
+
+test('acknowledged but not recorded (the database failed between): the page is sent again, and the consumer drops the copies', async (t) => {
+  const positions = memoryPositions();
+  positions.failAdvances = 2;
+  const producer = fakeProducer();
+  await runRelay(relayOptions({ sink: kafkaSink(producer, 'audit-events'), positions, untilSeq: 20 }));
+  const seqs = seqsOf(producer.acknowledged);
+  t.deepEqual(seqs.slice(0, 12), [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4], 'at least once: sent until recorded');
+  t.deepEqual([...new Set(seqs)], oneToTwenty);
+
+  const duplicates: number[] = [];
+  const given: number[] = [];
+  for await (const stored of checkedKafkaRecords(deliveries(producer.acknowledged), {
+    chain: 'main',
+    fromSeq: 1,
+    registry,
+    onDuplicate: (seq) => duplicates.push(seq),
+  }))
+    given.push(stored.record.seq);
+  t.deepEqual(given, oneToTwenty, 'each (chain, seq) once, in order');
+  t.deepEqual(duplicates, [1, 2, 3, 4, 1, 2, 3, 4]);
+});
+
+async function* deliveries(messages: readonly ProducedMessage[]): AsyncGenerator<KafkaDelivery> {
+  for (const message of messages)
+    yield {
+      value: Buffer.from(message.value),
+      headers: Object.fromEntries(Object.entries(message.headers).map(([k, v]) => [k, Buffer.from(v)])),
+    };
+}
+
+async function consume(messages: readonly ProducedMessage[], fromSeq = 1, anchorHash?: string): Promise<number[]> {
+  const given: number[] = [];
+  for await (const stored of checkedKafkaRecords(deliveries(messages), {
+    chain: 'main',
+    fromSeq,
+    anchorHash,
+    registry,
+  }))
+    given.push(stored.record.seq);
+  return given;
+}
+
+test('the consumer skips other chains and replays, resumes from its position, and stops at a lost or changed record', async (t) => {
+  const producer = fakeProducer();
+  await runRelay(relayOptions({ sink: kafkaSink(producer, 'audit-events'), untilSeq: 20 }));
+  const all = producer.acknowledged;
+  const other: ProducedMessage = { ...all[0]!, key: 'finance', headers: { ...all[0]!.headers, chain: 'finance' } };
+  t.deepEqual(await consume([all[0]!, other, ...all.slice(1, 10), ...all.slice(5)]), oneToTwenty);
+  t.deepEqual(await consume(all, 11, records[9]!.record.hash), oneToTwenty.slice(10), 'from an index at seq 10');
+
+  const gap = await t.throwsAsync(consume([...all.slice(0, 6), ...all.slice(7)]));
+  t.true(gap instanceof CodedError);
+  t.is((gap as CodedError).code, 'STREAM_DISCONTINUITY');
+  t.regex(gap!.message, /at seq 8: seq 8 where 7 was next/);
+
+  const changed = { ...all[8]!, value: all[8]!.value.replace('"seq":9', '"seq":9 ') };
+  await t.throwsAsync(consume([...all.slice(0, 8), changed]), { code: 'STREAM_RECORD_INVALID', message: /at seq 9/ });
+  const lying = { ...all[8]!, headers: { ...all[8]!.headers, seq: '3' } };
+  await t.throwsAsync(consume([...all.slice(0, 8), lying, ...all.slice(9)]), {
+    code: 'STREAM_DISCONTINUITY',
+    message: /seq 10 where 9 was next/,
+  });
+  const wrongAnchor = await t.throwsAsync(consume(all.slice(10), 11, 'b'.repeat(64)));
+  t.regex(wrongAnchor!.message, /seq 11 links to [0-9a-f]{64}, but seq 10 is b{64}/);
+});
+
+test('a second relay process waits while the first holds the lease, then takes over from its position', async (t) => {
+  const positions = memoryPositions();
+  const firstProducer = fakeProducer();
+  const firstStop = new AbortController();
+  const first = runRelay(
+    relayOptions({
+      sink: kafkaSink(firstProducer, 'audit-events'),
+      positions,
+      signal: firstStop.signal,
+      owner: 'first',
+      leaseMs: 150,
+    }),
+  );
+  while (firstProducer.acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  const secondProducer = fakeProducer();
+  const secondStop = new AbortController();
+  const events: RelayEvent['kind'][] = [];
+  const second = runRelay(
+    relayOptions({
+      sink: kafkaSink(secondProducer, 'audit-events'),
+      positions,
+      signal: secondStop.signal,
+      owner: 'second',
+      leaseMs: 150,
+      onEvent: (event) => events.push(event.kind),
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.true(events.includes('standby'));
+  t.false(events.includes('claimed'), 'the first renews its lease while idle');
+  firstStop.abort();
+  t.deepEqual(await first, { lastSeq: 20 });
+  while (!events.includes('claimed')) await new Promise((resolve) => setTimeout(resolve, 5));
+  secondStop.abort();
+  t.deepEqual(await second, { lastSeq: 20 });
+  t.deepEqual(secondProducer.acknowledged, [], 'nothing sent twice');
+});
+
+test('a page is produced in requests of at most 512 KiB of text, in order, a larger record alone', (t) => {
+  const sized = (seq: number, bytes: number) =>
+    ({ record: { seq }, text: 'x'.repeat(bytes) }) as unknown as Parameters<typeof sendChunks>[0][number];
+  const chunks = sendChunks([sized(1, 300_000), sized(2, 200_000), sized(3, 100_000), sized(4, 600_000), sized(5, 1)]);
+  t.deepEqual(
+    chunks.map((chunk) => chunk.map((stored) => stored.record.seq)),
+    [[1, 2], [3], [4], [5]],
+  );
+});
