@@ -137,6 +137,13 @@ function checkTree(entries: readonly Entry[]): void {
   }
 }
 
+/** Checks the whole archive as unpackArchive would, writing nothing: resolves with the entry count, or refuses. */
+export async function checkArchive(archive: Buffer, bounds: ArchiveBounds): Promise<number> {
+  const entries = await readEntries(gunzipBounded(archive, bounds), bounds);
+  checkTree(entries);
+  return entries.length;
+}
+
 /**
  * Unpacks `archive` into `folder` (which must exist and be empty), readable by all and writable by
  * none but the service (the preview sees it read-only anyway). Resolves with the entry count.
