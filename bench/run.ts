@@ -1,11 +1,12 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, sandbox
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
+import { sandboxBenchmark } from './sandbox.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -49,4 +50,12 @@ if (wanted('verify')) {
   log('# audit-verify (PostgreSQL)');
   const f = await verifyBenchmark(log);
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
+}
+
+if (selected.has('sandbox')) {
+  log('# preview sandbox: bubblewrap, seccomp and prlimit around /bin/true, and the pool');
+  const f = await sandboxBenchmark(log);
+  log(
+    `sandbox start-up overhead: +${format(f.sandboxP50Ms - f.directP50Ms)} ms at p50, +${format(f.sandboxP95Ms - f.directP95Ms)} ms at p95 over running it directly; the pool at ${ratio(f.previewsPerSecond, f.bareSandboxPerSecond)} of bare sandboxed runs`,
+  );
 }
