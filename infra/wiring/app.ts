@@ -120,6 +120,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
   const previews = previewService({
     pool: config.preview.pool,
     store: artifacts.store,
+    logRetentionSeconds: config.preview.logRetentionSeconds,
     runner: `bubblewrap@${hostname()}`,
     now: () => new Date().toISOString(),
     newId: randomUUID,

@@ -12,7 +12,7 @@
  * seccomp filter.
  */
 import { createHash } from 'node:crypto';
-import type { BlobStore } from '../../../commands/blobStore.ts';
+import type { ListableBlobStore } from '../../../commands/blobStore.ts';
 import type { CommandContext, CommandDeps } from '../../../commands/command.ts';
 import {
   recordPreviewOutcome,
@@ -34,11 +34,15 @@ export const PREVIEW_RUNNER_ACTOR: Actor = { id: 'preview-runner', role: 'Servic
 /** Pauses between attempts to record an outcome: doubling from the first to the last, then the last. */
 const RECORD_RETRY_FIRST_MS = 200;
 const RECORD_RETRY_LAST_MS = 30_000;
+/** Where outputs and logs are kept in the artifact store: `previews/<previewId>/output` and `…/log`. */
+export const PREVIEW_OBJECT_PREFIX = 'previews/';
 
 export interface PreviewServiceOptions {
   pool: PreviewPoolConfig;
   /** Where artifacts are read and where outputs and logs are kept (`previews/<id>/output`, `…/log`). */
-  store: BlobStore;
+  store: ListableBlobStore;
+  /** How long outputs and logs are kept (PREVIEW_SANDBOX_POOL_CONFIG logRetentionSeconds). */
+  logRetentionSeconds: number;
   runner: string;
   now: () => string;
   newId: () => string;
@@ -53,6 +57,8 @@ export interface PreviewService {
   ): Promise<Awaited<ReturnType<typeof startPreview>> & { status: 'running' }>;
   /** A finished run's output or log, as kept; undefined when there is none (yet, or any more). */
   read(previewId: string, what: 'output' | 'log'): Promise<Buffer | undefined>;
+  /** Deletes the outputs and logs kept longer than logRetentionSeconds; returns their keys. */
+  sweep(nowMs: number): Promise<string[]>;
   /** Resolves when every run started so far is over and its outcome recorded (tests, shutdown). */
   settled(): Promise<void>;
   /** The pool, once opened. */
@@ -161,7 +167,7 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       yield bytes;
     })();
     // Best effort: the outcome, with the output's SHA-256, is recorded whether or not the bytes could be kept.
-    await options.store.put(`previews/${previewId}/${what}`, body).catch(() => undefined);
+    await options.store.put(`${PREVIEW_OBJECT_PREFIX}${previewId}/${what}`, body).catch(() => undefined);
   }
 
   async function run(deps: CommandDeps, opened: PreviewPool, preview: PreviewStarted, artifact: Buffer): Promise<void> {
@@ -197,8 +203,13 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       return { ...answer, status: 'running' as const };
     },
     async read(previewId, what) {
-      const body = await options.store.get(`previews/${previewId}/${what}`);
+      const body = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/${what}`);
       return body === undefined ? undefined : bytesOf(body, options.pool.maxLimits.outputBytes);
+    },
+    async sweep(nowMs) {
+      const expired = await options.store.olderThan(PREVIEW_OBJECT_PREFIX, nowMs - options.logRetentionSeconds * 1000);
+      for (const key of expired) await options.store.delete(key);
+      return expired;
     },
     async settled() {
       while (running.size > 0) await Promise.all([...running]);

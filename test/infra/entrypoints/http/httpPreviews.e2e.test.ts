@@ -98,6 +98,14 @@ test('a buyer previews a listed item: preview.started then preview.exited in the
   await server.app.previews.settled();
   const other = await server.request('GET', `/previews/${again.body.previewId as string}`, { as: 'otherBuyer' });
   t.is(other.body.outputSha256, read.body.outputSha256, 'the same artifact, arguments and seed: the same output hash');
+
+  // Output and log are kept for logRetentionSeconds (default 7 days), then swept; the chain keeps the hash.
+  t.deepEqual(await server.app.previews.sweep(Date.now()), []);
+  const swept = await server.app.previews.sweep(Date.now() + 8 * 86_400_000);
+  t.true(swept.includes(`previews/${previewId}/output`) && swept.includes(`previews/${previewId}/log`), String(swept));
+  const gone = await server.request('GET', `/previews/${previewId}`, { as: 'buyer' });
+  t.is(gone.body.output, null);
+  t.is(gone.body.outputSha256, read.body.outputSha256);
 });
 
 test('a run past its TTL is preview.expired; an output flood is recorded as truncated', async (t) => {
