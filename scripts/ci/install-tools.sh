@@ -5,7 +5,8 @@
 #   jq, xxd        the auditor's check script (archive/auditorCheck.sh) besides openssl, gzip, coreutils;
 #   promtool       the Prometheus alert rules' checks and unit tests (deploy/prometheus/);
 #   bwrap, cc      bubblewrap, and the C compiler with libseccomp's headers (libseccomp-dev) that build the
-#                  preview sandbox's seccomp filter (infra/adapters/sandbox/); prlimit is util-linux's.
+#                  preview sandbox's seccomp filter (infra/adapters/sandbox/); prlimit is util-linux's;
+#   python3        Debian's /usr/bin/python3, whose zipfile reads .zip preview artifacts.
 # A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
 set -uo pipefail
 
@@ -14,7 +15,7 @@ sudo=""
 updated=false
 missing_seccomp_headers=false
 [ -f /usr/include/seccomp.h ] || missing_seccomp_headers=true
-for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus bwrap:bubblewrap cc:gcc prlimit:util-linux \
+for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus bwrap:bubblewrap cc:gcc prlimit:util-linux python3:python3 \
   seccomp-headers:libseccomp-dev; do
   tool=${pair%%:*}
   package=${pair#*:}

@@ -1,19 +1,24 @@
 /**
- * Unpacks a preview's artifact (a .tar.gz) into a fresh folder, after checking every entry against the
+ * Unpacks a preview's artifact (a .tar.gz or a .zip) into a fresh folder, after checking every entry against the
  * bounds of docs/PREVIEWS.md, "The artifact": how many entries, how many bytes in all once unpacked, how
  * long a path, how deep; no absolute path, no `..`, no hard link, no device or pipe, and a symbolic link
  * only when its target stays inside the tree. Nothing is written until the whole archive has been read
  * and found good, so a refused archive leaves nothing behind, and the unpacked size is bounded while
  * decompressing (zlib's maxOutputLength), so a compression bomb is refused without being inflated.
  *
- * The tar format is read by the `tar` package's parser; the files are written here, by the checked
- * names, with fixed modes and no owner from the archive.
+ * The tar format is read by the `tar` package's parser, the zip format by CPython's zipfile
+ * (zipEntries.py beside this file, run as /usr/bin/python3 in isolated mode: the sum of the central
+ * directory's declared sizes is checked before anything is inflated, and each entry is read with its
+ * size and CRC-32 checked); the files are written here, by the checked names, with fixed modes and no
+ * owner from the archive.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { dirname, join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { CodedError } from '../../../domain/errors.ts';
+import { assert, CodedError } from '../../../domain/errors.ts';
 
 export interface ArchiveBounds {
   maxEntries: number;
@@ -29,6 +34,16 @@ type Entry =
   | { kind: 'symlink'; path: string; target: string };
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+/** A local file header, or the end of an empty archive's central directory. */
+const ZIP_MAGICS = [Buffer.from('PK\x03\x04', 'latin1'), Buffer.from('PK\x05\x06', 'latin1')];
+const ZIP_READER = fileURLToPath(new URL('./zipEntries.py', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+/** Reading a zip is bounded in time too: a run of zipEntries.py past this is killed and the archive refused. */
+const ZIP_READ_TIMEOUT_MS = 60_000;
+/** zipEntries.py's exit code for a refusal (its reason on standard error). */
+const ZIP_REFUSED_EXIT_CODE = 3;
+/** Room for each entry's header line in zipEntries.py's output, past the content bytes. */
+const ZIP_HEADER_BYTES_PER_ENTRY = 4096 + 128;
 const FILE_MODE = 0o644;
 const EXECUTABLE_MODE = 0o755;
 const FOLDER_MODE = 0o755;
@@ -63,7 +78,7 @@ function checkedLinkTarget(path: string, target: string): string {
 }
 
 function gunzipBounded(archive: Buffer, bounds: ArchiveBounds): Buffer {
-  if (archive.length < 2 || !archive.subarray(0, 2).equals(GZIP_MAGIC)) refuse('not a .tar.gz archive');
+  if (archive.length < 2 || !archive.subarray(0, 2).equals(GZIP_MAGIC)) refuse('not a .tar.gz or .zip archive');
   const limitBytes = bounds.maxUnpackedBytes + (bounds.maxEntries + 2) * TAR_OVERHEAD_BYTES_PER_ENTRY;
   try {
     return gunzipSync(archive, { maxOutputLength: limitBytes });
@@ -88,6 +103,76 @@ function entryOf(entry: ReadEntry, content: Buffer, bounds: ArchiveBounds): Entr
     default:
       return refuse('entry type not allowed', { path, type: entry.type });
   }
+}
+
+function isZip(archive: Buffer): boolean {
+  return ZIP_MAGICS.some((magic) => archive.length >= 4 && archive.subarray(0, 4).equals(magic));
+}
+
+/** One header line of zipEntries.py. */
+interface ZipHeader {
+  path?: unknown;
+  kind?: unknown;
+  executable?: unknown;
+  size: number;
+}
+
+function zipEntryOf(header: ZipHeader, content: Buffer, bounds: ArchiveBounds): Entry {
+  const path = checkedRelativePath(typeof header.path === 'string' ? header.path : '', bounds);
+  switch (header.kind) {
+    case 'file':
+      return { kind: 'file', path, executable: header.executable === true, content };
+    case 'folder':
+      return { kind: 'folder', path };
+    case 'symlink':
+      return { kind: 'symlink', path, target: checkedLinkTarget(path, content.toString('utf8')) };
+    default:
+      return refuse('entry type not allowed', { path });
+  }
+}
+
+/** Every entry of a zip archive, read by zipEntries.py and checked here, or a refusal. */
+async function readZipEntries(archive: Buffer, bounds: ArchiveBounds): Promise<Entry[]> {
+  const output = await new Promise<Buffer>((resolve, reject) => {
+    const child = execFile(
+      PYTHON,
+      ['-I', ZIP_READER, String(bounds.maxEntries), String(bounds.maxUnpackedBytes)],
+      {
+        encoding: 'buffer',
+        env: {},
+        timeout: ZIP_READ_TIMEOUT_MS,
+        maxBuffer: bounds.maxUnpackedBytes + bounds.maxEntries * ZIP_HEADER_BYTES_PER_ENTRY,
+      },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve(stdout);
+        if ((error as { code?: unknown }).code === ZIP_REFUSED_EXIT_CODE) {
+          const reason = (JSON.parse(stderr.toString('utf8') || '{}') as { reason?: string }).reason;
+          return reject(new CodedError('PREVIEW_ARCHIVE_REFUSED', `preview archive refused: ${reason}`, { reason }));
+        }
+        reject(
+          new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the zip reader failed', {
+            reason: error.message.slice(0, 300),
+          }),
+        );
+      },
+    );
+    child.stdin?.end(archive);
+  });
+  const entries: Entry[] = [];
+  for (let offset = 0; offset < output.length;) {
+    const newline = output.indexOf(0x0a, offset);
+    const header = JSON.parse(output.subarray(offset, newline).toString('utf8')) as ZipHeader;
+    assert(newline !== -1 && Number.isSafeInteger(header.size) && header.size >= 0, 'zipEntries.py: a header line');
+    const content = output.subarray(newline + 1, newline + 1 + header.size);
+    entries.push(zipEntryOf(header, Buffer.from(content), bounds));
+    offset = newline + 1 + header.size;
+  }
+  return entries;
+}
+
+/** The entries of a .tar.gz or a .zip, each checked, or a refusal. */
+async function entriesOf(archive: Buffer, bounds: ArchiveBounds): Promise<Entry[]> {
+  return isZip(archive) ? readZipEntries(archive, bounds) : readEntries(gunzipBounded(archive, bounds), bounds);
 }
 
 /** Every entry of the tar stream, checked, or a refusal. */
@@ -139,7 +224,7 @@ function checkTree(entries: readonly Entry[]): void {
 
 /** Checks the whole archive as unpackArchive would, writing nothing: resolves with the entry count, or refuses. */
 export async function checkArchive(archive: Buffer, bounds: ArchiveBounds): Promise<number> {
-  const entries = await readEntries(gunzipBounded(archive, bounds), bounds);
+  const entries = await entriesOf(archive, bounds);
   checkTree(entries);
   return entries.length;
 }
@@ -149,7 +234,7 @@ export async function checkArchive(archive: Buffer, bounds: ArchiveBounds): Prom
  * none but the service (the preview sees it read-only anyway). Resolves with the entry count.
  */
 export async function unpackArchive(archive: Buffer, folder: string, bounds: ArchiveBounds): Promise<number> {
-  const entries = await readEntries(gunzipBounded(archive, bounds), bounds);
+  const entries = await entriesOf(archive, bounds);
   checkTree(entries);
   for (const entry of entries) {
     const target = join(folder, entry.path);

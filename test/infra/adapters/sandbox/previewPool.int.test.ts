@@ -17,7 +17,7 @@ import {
   type PreviewPoolConfig,
 } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
-import { scriptArtifact } from '../../../helpers/previewArtifacts.ts';
+import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
 
 const LIMITS: SandboxLimits = {
   cpuTimeSeconds: 2,
@@ -69,6 +69,14 @@ test('runs fill the pool, then its queue; one more is refused at once with PREVI
   );
   t.is(pool.runningCount, 0);
   t.is((await pool.submit(job(slow))).exitCode, 0, 'the pool takes runs again once it has room');
+});
+
+test('a .zip artifact runs as a .tar.gz does', async (t) => {
+  const pool = await openPool(t, poolConfig('zip', 1, 0));
+  const artifact = zipOf([{ path: 'bin/run', content: '#!/bin/sh\necho "zip $PREVIEW_SEED"\n', mode: 0o100755 }]);
+  const result = await pool.submit({ ...job(''), artifact, entryPoint: 'bin/run', seed: 'z1' });
+  t.is(result.exitCode, 0, result.log.toString());
+  t.is(result.output.toString(), 'zip z1\n');
 });
 
 test('a fork bomb in one slot leaves the run in the other slot unharmed', async (t) => {

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { unpackArchive, type ArchiveBounds } from '../../../../infra/adapters/sandbox/unpackArchive.ts';
-import { tarGzOf, tarOf, type ArtifactEntry } from '../../../helpers/previewArtifacts.ts';
+import { tarGzOf, tarOf, zipOf, type ArtifactEntry } from '../../../helpers/previewArtifacts.ts';
 
 const BOUNDS: ArchiveBounds = { maxEntries: 16, maxUnpackedBytes: 1024 * 1024, maxPathBytes: 200, maxPathDepth: 8 };
 
@@ -35,7 +35,35 @@ test('a good archive is unpacked: files with fixed modes, folders, a link that s
   t.is(await readFile(join(folder, 'bin/words'), 'utf8'), 'alpha\n');
 });
 
+test('a good zip is unpacked: files with fixed modes, folders, a link that stays inside', async (t) => {
+  const folder = await emptyFolder(t);
+  const archive = zipOf([
+    { path: 'bin/', mode: 0o040755 },
+    { path: 'bin/run', content: '#!/bin/sh\necho hi\n', mode: 0o104777 },
+    { path: 'data/words.txt', content: 'alpha\n', mode: 0o100666 },
+    { path: 'bin/words', content: '../data/words.txt', mode: 0o120777 },
+  ]);
+  t.is(await unpackArchive(archive, folder, BOUNDS), 4);
+  t.is((await lstat(join(folder, 'bin/run'))).mode & 0o7777, 0o755);
+  t.is((await lstat(join(folder, 'data/words.txt'))).mode & 0o7777, 0o644);
+  t.is(await readlink(join(folder, 'bin/words')), '../data/words.txt');
+  t.is(await readFile(join(folder, 'bin/words'), 'utf8'), 'alpha\n');
+});
+
 const HOSTILE: Record<string, Buffer> = {
+  'a zip with a ../ path': zipOf([{ path: '../escape', content: 'x' }]),
+  'a zip with an absolute path': zipOf([{ path: '/tmp/preview-escape', content: 'x' }]),
+  'a zip with a symbolic link out': zipOf([{ path: 'shadow', content: '/etc/shadow', mode: 0o120777 }]),
+  'a zip with a symbolic link up and out': zipOf([{ path: 'a/up', content: '../../etc', mode: 0o120777 }]),
+  'a zip with a device': zipOf([{ path: 'null', mode: 0o020666 }]),
+  'a zip bomb (64 MiB of zeros in 64 KiB)': zipOf([{ path: 'zeros', content: Buffer.alloc(64 * 1024 * 1024) }]),
+  'a zip bomb that declares a small size': zipOf([{ path: 'zeros', content: Buffer.alloc(4 * 1024 * 1024) }], 100),
+  'a zip with too many entries': zipOf(Array.from({ length: 17 }, (_, index) => ({ path: `f${index}`, content: 'x' }))),
+  'a zip with the same path twice': zipOf([
+    { path: 'file', content: 'x' },
+    { path: 'file', content: 'y' },
+  ]),
+  'a truncated zip': zipOf([{ path: 'file', content: 'x'.repeat(5000) }]).subarray(0, 100),
   'a ../ path': tarGzOf([{ path: '../escape', content: 'x' }]),
   'a ../ inside a path': tarGzOf([{ path: 'a/../../escape', content: 'x' }]),
   'an absolute path': tarGzOf([{ path: '/tmp/preview-escape', content: 'x' }]),
