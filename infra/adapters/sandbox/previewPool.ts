@@ -11,7 +11,9 @@
  * looks for it every DRAIN_POLL_MS. A run still not over REAP_GRACE_MS past its TTL is reaped: killed,
  * and its slot given back.
  */
+import { execFile } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CodedError } from '../../../domain/errors.ts';
 import {
@@ -20,7 +22,7 @@ import {
   previewSessionDurationSeconds,
   sandboxFailuresTotal,
 } from '../metrics.ts';
-import { runSandboxed, type SandboxLimits, type SandboxRunResult } from './sandboxRunner.ts';
+import { BWRAP, PRLIMIT, runSandboxed, type SandboxLimits, type SandboxRunResult } from './sandboxRunner.ts';
 import { seccompFilterPath } from './seccompFilter.ts';
 import { unpackArchive, type ArchiveBounds } from './unpackArchive.ts';
 import { freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
@@ -48,6 +50,10 @@ export interface PreviewJob {
 }
 
 export const DRAIN_MARKER = 'DRAINED';
+/** What every run needs (docs/PREVIEWS.md, "Configuration"), probed when the pool opens. */
+const SANDBOX_TOOLS = [BWRAP, PRLIMIT] as const;
+const TOOL_PROBE_TIMEOUT_MS = 10_000;
+const run = promisify(execFile);
 const DRAIN_POLL_MS = 1000;
 /** How long a drain waits for the killed runs to be over. */
 const DRAIN_WAIT_MS = 10_000;
@@ -85,8 +91,19 @@ export class PreviewPool {
     this.poll.unref();
   }
 
-  /** Prepares the workspace and the seccomp filter (PREVIEW_SANDBOX_UNAVAILABLE when it cannot be built). */
+  /** Checks the tools, prepares the workspace and the seccomp filter (PREVIEW_SANDBOX_UNAVAILABLE when one is missing). */
   static async open(config: PreviewPoolConfig): Promise<PreviewPool> {
+    for (const tool of SANDBOX_TOOLS) {
+      await run(tool, ['--version'], { env: {}, timeout: TOOL_PROBE_TIMEOUT_MS }).catch(() => {
+        throw new CodedError(
+          'PREVIEW_SANDBOX_UNAVAILABLE',
+          `the preview sandbox needs ${tool}, which does not run here`,
+          {
+            tool,
+          },
+        );
+      });
+    }
     await prepareWorkspaceRoot(config.workspace);
     const pool = new PreviewPool(config, await seccompFilterPath(join(config.workspace, 'filter')));
     await pool.checkDrainMarker();

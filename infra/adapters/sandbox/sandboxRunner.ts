@@ -63,6 +63,9 @@ export interface SandboxRunResult {
   log: Buffer;
 }
 
+/** Debian's paths (bubblewrap, util-linux): run by path, not looked up in an environment the run does not have. */
+export const PRLIMIT = '/usr/bin/prlimit';
+export const BWRAP = '/usr/bin/bwrap';
 /** The uid and gid the run has inside its user namespace: nobody. */
 export const SANDBOX_UID = 65534;
 /** Extra processes the limit must leave room for: bubblewrap itself, outside the namespace. */
@@ -112,10 +115,10 @@ function prlimitArguments(limits: SandboxLimits): string[] {
 export function sandboxCommand(request: SandboxRunRequest, seccompFd: number): string[] {
   const program = request.entryPoint.startsWith('/') ? request.entryPoint : `/app/${request.entryPoint}`;
   return [
-    'prlimit',
+    PRLIMIT,
     ...prlimitArguments(request.limits),
     '--',
-    'bwrap',
+    BWRAP,
     '--unshare-all',
     // The program is the namespace's init: bubblewrap waits for it itself, and when it ends the kernel
     // ends every other process of the namespace (no init of bubblewrap's left for the host to reap).
@@ -243,7 +246,7 @@ export async function runSandboxed(request: SandboxRunRequest): Promise<SandboxR
   try {
     const [command, ...args] = sandboxCommand(request, 3);
     const started = performance.now();
-    const child = spawn(command ?? 'prlimit', args, {
+    const child = spawn(command ?? PRLIMIT, args, {
       env: {},
       stdio: ['ignore', 'pipe', 'pipe', filter.fd],
       detached: true,

@@ -17,6 +17,7 @@ import {
   type PreviewPoolConfig,
 } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
+import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
 import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
 
 const LIMITS: SandboxLimits = {
@@ -40,6 +41,16 @@ function poolConfig(name: string, size: number, queueLength: number): PreviewPoo
   };
 }
 
+/** A metric's value, summed over its labels (a histogram: its `_count`). */
+async function metric(name: string): Promise<number> {
+  const values = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
+  const counts = values.filter((value) => {
+    const name = (value as { metricName?: string }).metricName;
+    return name === undefined || name.endsWith('_count');
+  });
+  return counts.reduce((sum, value) => sum + value.value, 0);
+}
+
 function job(script: string, limits: Partial<SandboxLimits> = {}) {
   return { artifact: scriptArtifact(script), entryPoint: 'run', args: [], seed: 's', limits: { ...LIMITS, ...limits } };
 }
@@ -56,9 +67,15 @@ async function openPool(t: ExecutionContext, config: PreviewPoolConfig): Promise
 test('runs fill the pool, then its queue; one more is refused at once with PREVIEW_POOL_FULL and its Retry-After', async (t) => {
   const pool = await openPool(t, poolConfig('queue', 2, 1));
   const slow = '#!/bin/sh\nsleep 0.6\necho done\n';
+  const [sessionsBefore, fullBefore] = [
+    await metric('session_duration_histogram'),
+    await metric('sandbox_failures_total'),
+  ];
   const runs = [pool.submit(job(slow)), pool.submit(job(slow)), pool.submit(job(slow))];
   t.is(pool.runningCount, 2);
   t.is(pool.queuedCount, 1);
+  t.is(await metric('session_count'), 2);
+  t.is(await metric('preview_queue_length'), 1);
   const refused = t.throws(() => pool.submit(job(slow)));
   t.is((refused as { code?: string }).code, 'PREVIEW_POOL_FULL');
   t.is((refused as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds, 7);
@@ -68,6 +85,9 @@ test('runs fill the pool, then its queue; one more is refused at once with PREVI
     ['done\n', 'done\n', 'done\n'],
   );
   t.is(pool.runningCount, 0);
+  t.is(await metric('session_count'), 0);
+  t.is(await metric('session_duration_histogram'), sessionsBefore + 3);
+  t.is(await metric('sandbox_failures_total'), fullBefore + 1, 'the refusal is counted (pool-full)');
   t.is((await pool.submit(job(slow))).exitCode, 0, 'the pool takes runs again once it has room');
 });
 
