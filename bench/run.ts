@@ -56,6 +56,6 @@ if (selected.has('sandbox')) {
   log('# preview sandbox: bubblewrap, seccomp and prlimit around /bin/true, and the pool');
   const f = await sandboxBenchmark(log);
   log(
-    `sandbox start-up overhead: +${format(f.sandboxP50Ms - f.directP50Ms)} ms at p50, +${format(f.sandboxP95Ms - f.directP95Ms)} ms at p95 over running it directly; the pool at ${ratio(f.previewsPerSecond, f.bareSandboxPerSecond)} of bare sandboxed runs`,
+    `sandbox start-up overhead: +${format(f.sandboxP50Ms - f.directP50Ms)} ms at p50, +${format(f.sandboxP95Ms - f.directP95Ms)} ms at p95 over running it directly (prlimit alone: +${format(f.noCgroupsP50Ms - f.directP50Ms)} ms, +${format(f.noCgroupsP95Ms - f.directP95Ms)} ms); the pool at ${ratio(f.previewsPerSecond, f.bareSandboxPerSecond)} of bare sandboxed runs`,
   );
 }

@@ -1,7 +1,8 @@
 /**
  * The preview sandbox's cost (docs/PREVIEWS.md): the start-up overhead of one sandboxed run of /bin/true
- * (prlimit, bubblewrap with every namespace, the seccomp filter; p50 and p95) against running /bin/true
- * directly, spawned the same way from Node, in the same run; then the previews per second the pool
+ * (the run's cgroups where the machine offers them, prlimit, bubblewrap with every namespace, the seccomp
+ * filter; p50 and p95) against running /bin/true directly, spawned the same way from Node, and against
+ * the sandbox without cgroups, in the same run; then the previews per second the pool
  * sustains at its size (a tiny .tar.gz artifact unpacked, run, its folder removed, each run), against the
  * bare sandboxed /bin/true rate at the same concurrency.
  *   npm run bench -- sandbox
@@ -34,6 +35,10 @@ export interface SandboxFigures {
   directP95Ms: number;
   sandboxP50Ms: number;
   sandboxP95Ms: number;
+  /** The same without the cgroups (prlimit alone); equal to the above where cgroups are not offered. */
+  noCgroupsP50Ms: number;
+  noCgroupsP95Ms: number;
+  cgroups: boolean;
   poolSize: number;
   previewsPerSecond: number;
   bareSandboxPerSecond: number;
@@ -72,8 +77,9 @@ export async function sandboxBenchmark(log: (line: string) => void): Promise<San
     const filter = await seccompFilterPath(join(root, 'filter'));
     const hostUid = process.getuid?.() === 0 ? 886_000 : undefined;
     const folder = await freshRunFolder(root, hostUid);
-    const sandboxed = () =>
+    const sandboxed = (useCgroups = true) =>
       runSandboxed({
+        useCgroups,
         folder,
         entryPoint: '/usr/bin/true',
         args: [],
@@ -83,16 +89,23 @@ export async function sandboxBenchmark(log: (line: string) => void): Promise<San
         seccompFilterPath: filter,
       });
     await timed(10, spawnTrue);
+    const cgroups = (await sandboxed()).cgroups;
     await timed(10, sandboxed);
     const direct = await timed(RUNS, spawnTrue);
     const sandbox = await timed(RUNS, sandboxed);
+    const noCgroups = await timed(RUNS, () => sandboxed(false));
     log(
       `/bin/true directly:  p50 ${format(percentile(direct, 50))} ms, p95 ${format(percentile(direct, 95))} ms (${RUNS} runs)`,
     );
-    log(`/bin/true sandboxed: p50 ${format(percentile(sandbox, 50))} ms, p95 ${format(percentile(sandbox, 95))} ms`);
+    log(
+      `/bin/true sandboxed${cgroups ? ' (with cgroups)' : ''}: p50 ${format(percentile(sandbox, 50))} ms, p95 ${format(percentile(sandbox, 95))} ms`,
+    );
+    log(
+      `/bin/true sandboxed, prlimit alone: p50 ${format(percentile(noCgroups, 50))} ms, p95 ${format(percentile(noCgroups, 95))} ms`,
+    );
 
     const poolSize = 2;
-    const bareMs = await inFlight(POOL_RUNS, poolSize, sandboxed);
+    const bareMs = await inFlight(POOL_RUNS, poolSize, () => sandboxed());
     await removeRunFolder(folder);
     const pool = await PreviewPool.open({
       size: poolSize,
@@ -114,6 +127,9 @@ export async function sandboxBenchmark(log: (line: string) => void): Promise<San
       directP95Ms: percentile(direct, 95),
       sandboxP50Ms: percentile(sandbox, 50),
       sandboxP95Ms: percentile(sandbox, 95),
+      noCgroupsP50Ms: percentile(noCgroups, 50),
+      noCgroupsP95Ms: percentile(noCgroups, 95),
+      cgroups,
       poolSize,
       previewsPerSecond: perSecond(POOL_RUNS, poolMs),
       bareSandboxPerSecond: perSecond(POOL_RUNS, bareMs),

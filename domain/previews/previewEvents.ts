@@ -78,6 +78,8 @@ export const previewExitedSchema = z.strictObject({
   truncated: z.boolean(),
   /** Killed by a drain of the pool or a shutdown, not by its own limits. */
   killed: z.boolean(),
+  /** Killed by its memory cgroup's OOM killer: it reached memoryBytes of resident memory. */
+  memoryExceeded: z.boolean(),
 });
 
 export const previewExpiredSchema = z.strictObject({

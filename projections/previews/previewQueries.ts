@@ -22,6 +22,7 @@ export interface PreviewView {
   outputSizeBytes: number | null;
   truncated: boolean | null;
   killed: boolean | null;
+  memoryExceeded: boolean | null;
   finishedSeq: number | null;
   finishedAt: string | null;
 }
@@ -50,6 +51,7 @@ export async function findPreview(tx: ProjectionExecutor, previewId: string): Pr
     outputSizeBytes: number(row['output_size_bytes']),
     truncated: row['truncated'] as boolean | null,
     killed: row['killed'] as boolean | null,
+    memoryExceeded: row['memory_exceeded'] as boolean | null,
     finishedSeq: number(row['finished_seq']),
     finishedAt: row['finished_at'] as string | null,
   };

@@ -29,6 +29,7 @@ export const PREVIEWS: TableSpec = {
     output_size_bytes: 'int8',
     truncated: 'bool',
     killed: 'bool',
+    memory_exceeded: 'bool',
     finished_seq: 'int8',
     finished_at: 'text',
   },
@@ -58,6 +59,7 @@ const previewFold: RowFold<PreviewEvent> = {
           output_size_bytes: null,
           truncated: null,
           killed: null,
+          memory_exceeded: null,
           finished_seq: null,
           finished_at: null,
         };
@@ -72,6 +74,7 @@ const previewFold: RowFold<PreviewEvent> = {
           output_size_bytes: event.data.outputSizeBytes,
           truncated: event.data.truncated,
           killed: event.data.killed,
+          memory_exceeded: event.data.memoryExceeded,
           finished_seq: record.seq,
           finished_at: record.ts,
         };
@@ -85,6 +88,7 @@ const previewFold: RowFold<PreviewEvent> = {
           output_size_bytes: event.data.outputSizeBytes,
           truncated: false,
           killed: true,
+          memory_exceeded: false,
           finished_seq: record.seq,
           finished_at: record.ts,
         };

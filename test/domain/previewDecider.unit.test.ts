@@ -63,6 +63,7 @@ const exited: PreviewExited = {
   outputSizeBytes: 12,
   truncated: false,
   killed: false,
+  memoryExceeded: false,
 };
 const startedEvents: PreviewEvent[] = [{ type: 'preview.started', data: started }];
 

@@ -94,6 +94,7 @@ function outcomeOf(preview: PreviewStarted, result: SandboxRunResult): PreviewOu
       signal: result.signal,
       truncated: result.truncated,
       killed: result.killed,
+      memoryExceeded: result.memoryExceeded,
     },
   };
 }
@@ -111,6 +112,7 @@ function notRunOutcome(preview: PreviewStarted): PreviewOutcome {
       signal: null,
       truncated: false,
       killed: true,
+      memoryExceeded: false,
     },
   };
 }

@@ -22,6 +22,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { CodedError } from '../../../domain/errors.ts';
+import { createRunCgroup } from './cgroups.ts';
 
 export interface SandboxLimits {
   cpuTimeSeconds: number;
@@ -46,6 +48,8 @@ export interface SandboxRunRequest {
   seccompFilterPath: string;
   /** Aborting kills the run (drain, shutdown); it is then recorded as killed, not expired. */
   signal?: AbortSignal;
+  /** false: prlimit alone even where cgroups are available (the benchmark compares). */
+  useCgroups?: boolean;
 }
 
 export interface SandboxRunResult {
@@ -61,6 +65,10 @@ export interface SandboxRunResult {
   /** Killed on request (abort): the pool was drained or the service is stopping. */
   killed: boolean;
   log: Buffer;
+  /** The memory cgroup's OOM killer killed a process of the run. */
+  memoryExceeded: boolean;
+  /** The run had its cgroups (memory, pids); false: prlimit alone. */
+  cgroups: boolean;
 }
 
 /** Debian's paths (bubblewrap, util-linux): run by path, not looked up in an environment the run does not have. */
@@ -72,6 +80,13 @@ export const SANDBOX_UID = 65534;
 const BUBBLEWRAP_PROCESSES = 1;
 /** The run's only writable place, /tmp: a tmpfs of this size, gone with the run. */
 export const SCRATCH_BYTES = 16 * 1024 * 1024;
+/** With the memory cgroup, the address-space limit is this multiple of memoryBytes. */
+const ADDRESS_SPACE_FACTOR_WITH_CGROUPS = 4;
+/** The exit code, and the message, of a run whose first process could not join its cgroups. */
+const CGROUP_JOIN_FAILED = 125;
+const CGROUP_JOIN_MESSAGE = 'preview-sandbox: could not join the run cgroups';
+/** Names each run's cgroups within this process. */
+let runCount = 0;
 /** How long bubblewrap has to exit once its program is killed, before it is killed too. */
 const KILL_GRACE_MS = 1000;
 /** Signals bubblewrap's exit status stands for (128 + n), as a shell reports them. */
@@ -99,11 +114,14 @@ function environment(seed: string): string[] {
   return Object.entries(variables).flatMap(([name, value]) => ['--setenv', name, value]);
 }
 
-function prlimitArguments(limits: SandboxLimits): string[] {
+function prlimitArguments(limits: SandboxLimits, cgroups: boolean): string[] {
   const both = (value: number): string => `${value}:${value}`;
+  // With the memory cgroup, resident memory is what is held to memoryBytes; address space, which
+  // reservations inflate, gets room above it so that the cgroup is the limit a hog meets.
+  const addressSpaceBytes = cgroups ? limits.memoryBytes * ADDRESS_SPACE_FACTOR_WITH_CGROUPS : limits.memoryBytes;
   return [
     `--cpu=${limits.cpuTimeSeconds}:${limits.cpuTimeSeconds + 1}`,
-    `--as=${both(limits.memoryBytes)}`,
+    `--as=${both(addressSpaceBytes)}`,
     `--nproc=${both(limits.processCount + BUBBLEWRAP_PROCESSES)}`,
     `--nofile=${both(limits.openFileCount)}`,
     `--fsize=${both(limits.outputBytes)}`,
@@ -112,11 +130,11 @@ function prlimitArguments(limits: SandboxLimits): string[] {
 }
 
 /** The whole command line: prlimit, then bubblewrap, then the entry point. */
-export function sandboxCommand(request: SandboxRunRequest, seccompFd: number): string[] {
+export function sandboxCommand(request: SandboxRunRequest, seccompFd: number, cgroups = false): string[] {
   const program = request.entryPoint.startsWith('/') ? request.entryPoint : `/app/${request.entryPoint}`;
   return [
     PRLIMIT,
-    ...prlimitArguments(request.limits),
+    ...prlimitArguments(request.limits, cgroups),
     '--',
     BWRAP,
     '--unshare-all',
@@ -240,65 +258,94 @@ function killRun(bubblewrapPid: number): void {
   if (children.length === 0) killGroup(bubblewrapPid);
 }
 
+/** What the run's child process gave, before the cgroups are read. */
+type Watched = Omit<SandboxRunResult, 'memoryExceeded' | 'cgroups'>;
+
+/** Spawns the command and watches it: output bounds, TTL, abort. Resolves when it has exited. */
+async function watch(request: SandboxRunRequest, command: readonly string[], filterFd: number): Promise<Watched> {
+  const started = performance.now();
+  const child = spawn(command[0] ?? PRLIMIT, command.slice(1), {
+    env: {},
+    stdio: ['ignore', 'pipe', 'pipe', filterFd],
+    detached: true,
+    ...(request.hostUid === undefined ? {} : { uid: request.hostUid, gid: request.hostUid }),
+  });
+  const output = new BoundedSink(request.limits.outputBytes);
+  const log = new BoundedSink(request.limits.outputBytes);
+  let expired = false;
+  let killed = false;
+  let fallback: NodeJS.Timeout | undefined;
+  const killTree = (): void => {
+    if (child.pid === undefined || fallback !== undefined) return;
+    killRun(child.pid);
+    fallback = setTimeout(() => killGroup(child.pid), KILL_GRACE_MS);
+  };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.add(chunk);
+    if (output.overflowed) killTree();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => log.add(chunk));
+  const timer = setTimeout(() => {
+    expired = true;
+    killTree();
+  }, request.limits.wallClockMs);
+  const onAbort = (): void => {
+    killed = true;
+    killTree();
+  };
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  if (request.signal?.aborted === true) onAbort();
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+  }).finally(() => {
+    clearTimeout(timer);
+    clearTimeout(fallback);
+    request.signal?.removeEventListener('abort', onAbort);
+  });
+  const bytes = output.bytes();
+  return {
+    ...exitOf(code, signal),
+    durationMs: Math.round(performance.now() - started),
+    output: bytes,
+    outputSha256: createHash('sha256').update(bytes).digest('hex'),
+    outputSizeBytes: bytes.length,
+    truncated: output.overflowed,
+    expired: expired && !output.overflowed,
+    killed: killed && !expired,
+    log: log.bytes(),
+  };
+}
+
+/**
+ * The command that first moves itself into the run's cgroups (their `cgroup.procs` files), then execs
+ * the sandbox command: nothing of the run is ever outside them. A failed move exits CGROUP_JOIN_FAILED.
+ */
+function joiningCgroups(procsFiles: readonly string[], command: readonly string[]): string[] {
+  const script = `for file in ${procsFiles.map((_, index) => `"$${index + 1}"`).join(' ')}; do echo $$ > "$file" || { echo "${CGROUP_JOIN_MESSAGE}" >&2; exit ${CGROUP_JOIN_FAILED}; }; done; shift ${procsFiles.length}; exec "$@"`;
+  return ['/bin/sh', '-c', script, 'sh', ...procsFiles, ...command];
+}
+
 /** Runs one preview; resolves when every process of the run is gone. Never rejects for what the workload does. */
 export async function runSandboxed(request: SandboxRunRequest): Promise<SandboxRunResult> {
+  runCount += 1;
+  const cgroup =
+    request.useCgroups === false
+      ? undefined
+      : await createRunCgroup(
+          `run-${process.pid}-${runCount}`,
+          { memoryBytes: request.limits.memoryBytes, processCount: request.limits.processCount + BUBBLEWRAP_PROCESSES },
+          request.hostUid,
+        );
   const filter = await open(request.seccompFilterPath, 'r');
   try {
-    const [command, ...args] = sandboxCommand(request, 3);
-    const started = performance.now();
-    const child = spawn(command ?? PRLIMIT, args, {
-      env: {},
-      stdio: ['ignore', 'pipe', 'pipe', filter.fd],
-      detached: true,
-      ...(request.hostUid === undefined ? {} : { uid: request.hostUid, gid: request.hostUid }),
-    });
-    const output = new BoundedSink(request.limits.outputBytes);
-    const log = new BoundedSink(request.limits.outputBytes);
-    let expired = false;
-    let killed = false;
-    let fallback: NodeJS.Timeout | undefined;
-    const killTree = (): void => {
-      if (child.pid === undefined || fallback !== undefined) return;
-      killRun(child.pid);
-      fallback = setTimeout(() => killGroup(child.pid), KILL_GRACE_MS);
-    };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output.add(chunk);
-      if (output.overflowed) killTree();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => log.add(chunk));
-    const timer = setTimeout(() => {
-      expired = true;
-      killTree();
-    }, request.limits.wallClockMs);
-    const onAbort = (): void => {
-      killed = true;
-      killTree();
-    };
-    request.signal?.addEventListener('abort', onAbort, { once: true });
-    if (request.signal?.aborted === true) onAbort();
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-    }).finally(() => {
-      clearTimeout(timer);
-      clearTimeout(fallback);
-      request.signal?.removeEventListener('abort', onAbort);
-    });
-    const durationMs = Math.round(performance.now() - started);
-    const bytes = output.bytes();
-    return {
-      ...exitOf(code, signal),
-      durationMs,
-      output: bytes,
-      outputSha256: createHash('sha256').update(bytes).digest('hex'),
-      outputSizeBytes: bytes.length,
-      truncated: output.overflowed,
-      expired: expired && !output.overflowed,
-      killed: killed && !expired,
-      log: log.bytes(),
-    };
+    const command = sandboxCommand(request, 3, cgroup !== undefined);
+    const watched = await watch(request, cgroup ? joiningCgroups(cgroup.procsFiles, command) : command, filter.fd);
+    if (watched.exitCode === CGROUP_JOIN_FAILED && watched.log.toString('utf8').startsWith(CGROUP_JOIN_MESSAGE))
+      throw new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the run could not join its cgroups', {});
+    return { ...watched, memoryExceeded: (await cgroup?.oomKilled()) ?? false, cgroups: cgroup !== undefined };
   } finally {
     await filter.close();
+    await cgroup?.remove();
   }
 }

@@ -21,6 +21,7 @@ CREATE TABLE previews (
   output_size_bytes bigint,
   truncated boolean,
   killed boolean,
+  memory_exceeded boolean,
   finished_seq bigint,
   finished_at text
 );

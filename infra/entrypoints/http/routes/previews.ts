@@ -38,6 +38,7 @@ const previewSchema = z.object({
   outputSizeBytes: z.number().int().nullable(),
   truncated: z.boolean().nullable().describe('the output reached its bound and the run was cut there'),
   killed: z.boolean().nullable(),
+  memoryExceeded: z.boolean().nullable().describe('killed by its memory cgroup at memoryBytes of resident memory'),
   finishedSeq: z.number().int().nullable(),
   finishedAt: z.string().nullable(),
   output: z

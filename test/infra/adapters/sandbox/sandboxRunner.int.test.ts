@@ -6,6 +6,7 @@
  * no environment of the service, cannot write outside its folder and cannot ptrace its parent; and no
  * process of a run outlives it.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,7 +58,13 @@ async function processesOf(uid: number): Promise<number> {
 async function run(
   t: ExecutionContext,
   script: string,
-  options: { limits?: Partial<SandboxLimits>; args?: string[]; seed?: string; signal?: AbortSignal } = {},
+  options: {
+    limits?: Partial<SandboxLimits>;
+    args?: string[];
+    seed?: string;
+    signal?: AbortSignal;
+    useCgroups?: boolean;
+  } = {},
 ): Promise<SandboxRunResult & { text: string; logText: string }> {
   const folder = await freshRunFolder(root, HOST_UID);
   try {
@@ -71,6 +78,7 @@ async function run(
       ...(HOST_UID === undefined ? {} : { hostUid: HOST_UID }),
       seccompFilterPath: filterPath,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.useCgroups === undefined ? {} : { useCgroups: options.useCgroups }),
     });
     if (HOST_UID !== undefined) t.is(await processesOf(HOST_UID), 0, 'no process of the run is left');
     return { ...result, text: result.output.toString('utf8'), logText: result.log.toString('utf8') };
@@ -107,16 +115,34 @@ test('a fork bomb is held by the process limit and the run ends', async (t) => {
   t.regex(result.logText, /fork/iu);
 });
 
-test('a memory hog gets no more than its limit and dies', async (t) => {
-  const result = await run(
-    t,
-    '#!/usr/bin/python3\nheld = []\nwhile True:\n    held.append(bytearray(16 * 1024 * 1024))\n',
-    {
-      limits: { memoryBytes: 128 * 1024 * 1024 },
-    },
-  );
+const HOG = '#!/usr/bin/python3\nheld = []\nwhile True:\n    held.append(b"x" * (16 * 1024 * 1024))\n';
+
+test('a memory hog gets no more than its limit: killed by the memory cgroup where there is one, else its allocations fail', async (t) => {
+  const result = await run(t, HOG, { limits: { memoryBytes: 128 * 1024 * 1024 } });
   t.not(result.exitCode, 0);
+  if (result.cgroups) {
+    t.true(result.memoryExceeded);
+    t.is(result.signal, 'SIGKILL');
+  } else {
+    t.regex(result.logText, /MemoryError/u);
+  }
+});
+
+test('without cgroups (prlimit alone), a memory hog’s allocations fail at its address-space limit', async (t) => {
+  const result = await run(t, HOG, { limits: { memoryBytes: 128 * 1024 * 1024 }, useCgroups: false });
+  t.false(result.cgroups);
+  t.false(result.memoryExceeded);
+  t.is(result.exitCode, 1);
   t.regex(result.logText, /MemoryError/u);
+});
+
+test('cgroups are used where the machine offers cgroup v1 memory and pids to root', async (t) => {
+  const result = await run(t, '#!/bin/sh\ncat /proc/self/cgroup\n');
+  const offered = process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+  t.is(result.cgroups, offered);
+  // Its own cgroup namespace is rooted at the run's cgroup: it sees `/`, nothing of the host's hierarchy.
+  t.regex(result.text, /:memory:\/\n/u);
+  t.regex(result.text, /:pids:\/\n/u);
 });
 
 test('a busy loop is killed at its CPU limit', async (t) => {

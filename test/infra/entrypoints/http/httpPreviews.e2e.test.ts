@@ -7,6 +7,7 @@
  * that could not be written is written once the signer is back, counted in audit_write_failures_total.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,7 +109,7 @@ test('a buyer previews a listed item: preview.started then preview.exited in the
   t.is(gone.body.outputSha256, read.body.outputSha256);
 });
 
-test('a run past its TTL is preview.expired; an output flood is recorded as truncated', async (t) => {
+test('a run past its TTL is preview.expired; an output flood is recorded as truncated; a memory hog as killed by its memory limit', async (t) => {
   const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 1, maxLimits: { outputBytes: 1000 } }) });
   const sleeper = scriptArtifact('#!/bin/sh\nsleep 30\n');
   const { listingId } = await listedProduct(
@@ -137,6 +138,21 @@ test('a run past its TTL is preview.expired; an output flood is recorded as trun
   t.is(flooded.body.status, 'exited');
   t.true(flooded.body.truncated);
   t.is(flooded.body.outputSizeBytes, 1000);
+
+  const hog = scriptArtifact(
+    '#!/usr/bin/python3\nheld = []\nwhile True:\n    held.append(b"x" * (16 * 1024 * 1024))\n',
+  );
+  const third = await listedProduct(
+    server,
+    { ...product(hog, { entryPoint: 'run', args: [], limits: { memoryBytes: 96 * 1024 * 1024 } }), name: 'Hog' },
+    hog,
+  );
+  const hogged = await server.request('POST', `/listings/${third.listingId}/previews`, { as: 'buyer' });
+  const killedHog = await finished(server, hogged.body.previewId as string);
+  t.is(killedHog.body.status, 'exited');
+  t.not(killedHog.body.exitCode, 0);
+  const cgroups = process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+  t.is(killedHog.body.memoryExceeded, cgroups, 'recorded as killed by its memory cgroup where there is one');
 });
 
 test('a hostile archive, no preview declared, limits above the maximum: refused, nothing appended', async (t) => {
