@@ -11,8 +11,17 @@ import { idSchema, sha256Schema } from '../schemas.ts';
 /** Arguments a preview passes its program, and the bytes of each. */
 export const MAX_PREVIEW_ARGS = 32;
 export const MAX_PREVIEW_ARG_BYTES = 1024;
-/** A path inside the artifact: plain names joined by `/`, no `.` or `..` (docs/PREVIEWS.md, "The artifact"). */
-export const PREVIEW_ENTRY_POINT_PATTERN = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._+-]+(?:\/[A-Za-z0-9._+-]+){0,31}$/;
+/** A path inside the artifact: plain names joined by `/` (docs/PREVIEWS.md, "The artifact"); `.` and `..` are refused beside it. */
+export const PREVIEW_ENTRY_POINT_PATTERN = /^[A-Za-z0-9._+-]+(?:\/[A-Za-z0-9._+-]+){0,31}$/;
+
+/** The entry point: the pattern (which the OpenAPI document shows), and no `.` or `..` name. */
+const entryPointSchema = z
+  .string()
+  .max(255)
+  .regex(PREVIEW_ENTRY_POINT_PATTERN)
+  .refine((path) => path.split('/').every((name) => name !== '.' && name !== '..'), {
+    message: 'a path of plain names: no . or ..',
+  });
 
 const count = z
   .number()
@@ -33,7 +42,7 @@ export type PreviewLimits = z.infer<typeof previewLimitsSchema>;
 
 /** What a manifest may declare: the program, its arguments, and the limits it asks for (each optional: the operator's maximum). */
 export const previewDeclarationSchema = z.strictObject({
-  entryPoint: z.string().max(255).regex(PREVIEW_ENTRY_POINT_PATTERN),
+  entryPoint: entryPointSchema,
   args: z.array(z.string().max(MAX_PREVIEW_ARG_BYTES)).max(MAX_PREVIEW_ARGS),
   limits: previewLimitsSchema.partial(),
 });
@@ -45,7 +54,7 @@ export const previewStartedSchema = z.strictObject({
   manifestId: idSchema,
   buyerId: idSchema,
   artifactSha256: sha256Schema,
-  entryPoint: z.string().max(255).regex(PREVIEW_ENTRY_POINT_PATTERN),
+  entryPoint: entryPointSchema,
   args: z.array(z.string().max(MAX_PREVIEW_ARG_BYTES)).max(MAX_PREVIEW_ARGS),
   /** Passed to the program as PREVIEW_SEED: the same seed, artifact and arguments give the same output. */
   seed: z.string().min(1).max(128),

@@ -9,7 +9,12 @@ import { listingDecider } from '../../domain/catalog/listingDecider.ts';
 import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import type { ManifestDocument } from '../../domain/manifests/manifestEvents.ts';
 import { previewDecider, type PreviewCommand } from '../../domain/previews/previewDecider.ts';
-import type { PreviewEvent, PreviewExited, PreviewStarted } from '../../domain/previews/previewEvents.ts';
+import {
+  previewDeclarationSchema,
+  type PreviewEvent,
+  type PreviewExited,
+  type PreviewStarted,
+} from '../../domain/previews/previewEvents.ts';
 import { artifactStored, listingPublished, manifestApproved, manifestDocument } from '../helpers/fixtures.ts';
 import { given } from '../helpers/given.ts';
 
@@ -120,4 +125,13 @@ test('the outcome is recorded once, by the service; an unknown preview has none'
   given(previewDecider, startedEvents)
     .when({ ...exit, actor: buyer })
     .thenRejects(t, 'FORBIDDEN_ROLE');
+});
+
+test('a declared entry point is a relative path of plain names', (t) => {
+  const accepts = (entryPoint: string) =>
+    previewDeclarationSchema.safeParse({ entryPoint, args: [], limits: {} }).success;
+  t.true(accepts('run'));
+  t.true(accepts('bin/demo.sh'));
+  for (const bad of ['../run', 'bin/../../run', 'a/./b', '.', '..', '/usr/bin/sh', 'bin//run', 'bin/', '', 'a b'])
+    t.false(accepts(bad), bad);
 });
