@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ListableBlobStore } from '../../../commands/blobStore.ts';
-import type { CommandContext, CommandDeps } from '../../../commands/command.ts';
+import { answeredBefore, type CommandContext, type CommandDeps } from '../../../commands/command.ts';
 import {
   recordPreviewOutcome,
   startPreview,
@@ -195,7 +195,11 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     async start(deps, input, commandContext) {
       if (closing) throw new CodedError('PREVIEW_POOL_DRAINED', 'the service is stopping', {});
       const opened = await pool();
-      opened.checkAdmission();
+      // A retry under the same Idempotency-Key is answered from the first request, full pool or not.
+      const replay =
+        commandContext.idempotencyKey !== undefined &&
+        (await answeredBefore(deps, commandContext, { operation: 'startPreview', input })) !== undefined;
+      if (!replay) opened.checkAdmission();
       const started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
       const { preview, artifact, ...answer } = started;
       if (preview !== undefined && artifact !== undefined) {

@@ -89,6 +89,23 @@ test('a buyer previews a listed item: preview.started then preview.exited in the
   t.is(chain[1]!.record.actor.role, 'Service');
   t.truthy(chain[0]!.record.sig, 'each record is signed');
 
+  const retried = await server.request('POST', `/listings/${listingId}/previews`, {
+    as: 'thirdBuyer',
+    body: { seed: 'fixed' },
+    headers: { 'idempotency-key': 'preview-retry-1' },
+  });
+  const before = await server.snapshot();
+  const replayed = await server.request('POST', `/listings/${listingId}/previews`, {
+    as: 'thirdBuyer',
+    body: { seed: 'fixed' },
+    headers: { 'idempotency-key': 'preview-retry-1' },
+  });
+  t.is(replayed.headers.get('idempotent-replayed'), 'true');
+  t.is(replayed.body.previewId, retried.body.previewId, 'a retry answers the first preview and runs nothing again');
+  await server.app.previews.settled();
+  const afterRetry = await server.snapshot();
+  t.is(afterRetry.head.seq, before.head.seq + 1, 'only the first request’s preview.exited was appended since');
+
   t.is((await server.request('GET', `/previews/${previewId}`, { as: 'otherBuyer' })).status, 404);
   t.is((await server.request('GET', `/previews/${previewId}`, { as: 'publisher' })).status, 403);
 
