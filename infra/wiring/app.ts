@@ -38,6 +38,7 @@ import { assert, assertNever } from '../../domain/errors.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { previewService, type PreviewService } from '../adapters/sandbox/previewService.ts';
+import { unfinishedPreviews } from '../../projections/previews/previewQueries.ts';
 
 export interface App {
   runtime: Runtime;
@@ -124,6 +125,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     runner: `bubblewrap@${hostname()}`,
     now: () => new Date().toISOString(),
     newId: randomUUID,
+    unfinished: (startedBefore, limit) => unfinishedPreviews(runtime.db, startedBefore, limit),
   });
   return {
     runtime,

@@ -56,3 +56,16 @@ export async function findPreview(tx: ProjectionExecutor, previewId: string): Pr
     finishedAt: row['finished_at'] as string | null,
   };
 }
+
+/** Runs recorded as started before `startedBefore` (RFC 3339) and not finished: at most `limit`, oldest first. */
+export async function unfinishedPreviews(
+  tx: ProjectionExecutor,
+  startedBefore: string,
+  limit: number,
+): Promise<{ previewId: string; limits: PreviewLimits }[]> {
+  const { rows } = await tx.query<{ preview_id: string; limits: string }>(
+    `SELECT preview_id, limits FROM previews WHERE status = 'running' AND started_at < $1 ORDER BY started_seq LIMIT $2`,
+    [startedBefore, limit],
+  );
+  return rows.map((row) => ({ previewId: row.preview_id, limits: JSON.parse(row.limits) as PreviewLimits }));
+}

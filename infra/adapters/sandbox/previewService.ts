@@ -34,6 +34,12 @@ export const PREVIEW_RUNNER_ACTOR: Actor = { id: 'preview-runner', role: 'Servic
 /** Pauses between attempts to record an outcome: doubling from the first to the last, then the last. */
 const RECORD_RETRY_FIRST_MS = 200;
 const RECORD_RETRY_LAST_MS = 30_000;
+/** A run not finished on the chain this long past its TTL is one whose process stopped (recover()). */
+const RECOVER_AFTER_TTL_MS = 60_000;
+/** Runs recover() records in one call; the next call takes the rest. */
+const MAX_RECOVERED_PER_ROUND = 100;
+/** An outcome as kept is a small JSON document. */
+const MAX_OUTCOME_BYTES = 16 * 1024;
 /** Where outputs and logs are kept in the artifact store: `previews/<previewId>/output` and `…/log`. */
 export const PREVIEW_OBJECT_PREFIX = 'previews/';
 
@@ -46,6 +52,8 @@ export interface PreviewServiceOptions {
   runner: string;
   now: () => string;
   newId: () => string;
+  /** Previews recorded as started before this time and not finished (the previews projection), at most `limit`. */
+  unfinished(startedBefore: string, limit: number): Promise<{ previewId: string }[]>;
 }
 
 export interface PreviewService {
@@ -57,6 +65,13 @@ export interface PreviewService {
   ): Promise<Awaited<ReturnType<typeof startPreview>> & { status: 'running' }>;
   /** A finished run's output or log, as kept; undefined when there is none (yet, or any more). */
   read(previewId: string, what: 'output' | 'log'): Promise<Buffer | undefined>;
+  /**
+   * Records the outcome of every run started more than the TTL and the reaping grace before `nowMs`
+   * and still not finished on the chain (the process that ran it stopped before it could record it):
+   * the outcome it kept in the store, or, when it kept none, the run as killed with its process.
+   * Returns the preview ids recorded.
+   */
+  recover(deps: CommandDeps, nowMs: number): Promise<string[]>;
   /** Deletes the outputs and logs kept longer than logRetentionSeconds; returns their keys. */
   sweep(nowMs: number): Promise<string[]>;
   /** Resolves when every run started so far is over and its outcome recorded (tests, shutdown). */
@@ -100,11 +115,11 @@ function outcomeOf(preview: PreviewStarted, result: SandboxRunResult): PreviewOu
 }
 
 /** A run that never ran (refused by the pool after it was recorded, or the sandbox failed): recorded as killed, no output. */
-function notRunOutcome(preview: PreviewStarted): PreviewOutcome {
+function notRunOutcome(previewId: string): PreviewOutcome {
   return {
     type: 'preview.exited',
     data: {
-      previewId: preview.previewId,
+      previewId,
       durationMs: 0,
       outputSha256: createHash('sha256').digest('hex'),
       outputSizeBytes: 0,
@@ -164,7 +179,7 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     }
   }
 
-  async function keep(previewId: string, what: 'output' | 'log', bytes: Buffer): Promise<void> {
+  async function keep(previewId: string, what: 'output' | 'log' | 'outcome', bytes: Buffer): Promise<void> {
     const body = (async function* () {
       yield bytes;
     })();
@@ -186,8 +201,10 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       await keep(preview.previewId, 'log', result.log);
       outcome = outcomeOf(preview, result);
     } catch {
-      outcome = notRunOutcome(preview);
+      outcome = notRunOutcome(preview.previewId);
     }
+    // Kept first, so that a process that stops before the chain takes it leaves it for recover().
+    await keep(preview.previewId, 'outcome', Buffer.from(JSON.stringify(outcome)));
     await record(deps, outcome);
   }
 
@@ -211,6 +228,28 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     async read(previewId, what) {
       const body = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/${what}`);
       return body === undefined ? undefined : bytesOf(body, options.pool.maxLimits.outputBytes);
+    },
+    async recover(deps, nowMs) {
+      const graceMs = options.pool.maxLimits.wallClockMs + RECOVER_AFTER_TTL_MS;
+      const lost = await options.unfinished(new Date(nowMs - graceMs).toISOString(), MAX_RECOVERED_PER_ROUND);
+      const recovered: string[] = [];
+      for (const { previewId } of lost) {
+        const kept = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/outcome`);
+        const outcome =
+          kept === undefined
+            ? notRunOutcome(previewId)
+            : (JSON.parse((await bytesOf(kept, MAX_OUTCOME_BYTES)).toString('utf8')) as PreviewOutcome);
+        try {
+          await recordPreviewOutcome(deps, outcome, context());
+          recovered.push(previewId);
+        } catch (error) {
+          if (!(error instanceof CodedError && error.code === 'PREVIEW_ALREADY_FINISHED')) {
+            auditWriteFailuresTotal.inc();
+            throw error;
+          }
+        }
+      }
+      return recovered;
     },
     async sweep(nowMs) {
       const expired = await options.store.olderThan(PREVIEW_OBJECT_PREFIX, nowMs - options.logRetentionSeconds * 1000);

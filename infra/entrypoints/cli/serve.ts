@@ -76,6 +76,9 @@ async function run(): Promise<number> {
   };
   const sweepPreviews = async (): Promise<void> => {
     try {
+      const recovered = await app.previews.recover(app.deps, Date.now());
+      if (recovered.length > 0)
+        services.logger.warn({ recovered }, 'previews: outcomes left unrecorded by a stopped process recorded');
       const swept = await app.previews.sweep(Date.now());
       if (swept.length > 0)
         services.logger.info({ swept: swept.length }, 'previews: outputs and logs past their retention deleted');

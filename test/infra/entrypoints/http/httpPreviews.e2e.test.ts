@@ -269,3 +269,69 @@ test('signer down: no run starts; an outcome that could not be written is writte
   t.is(read.body.status, 'exited');
   t.is(Buffer.from(read.body.output, 'base64').toString(), 'done\n');
 });
+
+test('runs a stopped process left unrecorded are recorded later: the outcome it kept, or killed with it', async (t) => {
+  const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 2 }) });
+  const artifact = scriptArtifact(SCRIPT);
+  const { listingId, manifestId } = await listedProduct(server, product(artifact), artifact);
+  const started = (previewId: string) => ({
+    stream: `preview-${previewId}`,
+    type: 'preview.started',
+    expectedVersion: 0,
+    actor: ACTORS.buyer,
+    data: {
+      previewId,
+      listingId,
+      manifestId,
+      buyerId: ACTORS.buyer.id,
+      artifactSha256: createHash('sha256').update(artifact).digest('hex'),
+      entryPoint: 'run',
+      args: [],
+      seed: 's',
+      limits: {
+        cpuTimeSeconds: 1,
+        memoryBytes: 64 * 1024 * 1024,
+        processCount: 8,
+        openFileCount: 32,
+        outputBytes: 100,
+        wallClockMs: 2000,
+      },
+      runner: 'bubblewrap@stopped-host',
+    },
+  });
+  // Two runs whose process stopped: one after keeping its outcome, one before.
+  await server.app.runtime.store.append(server.app.deps.chain, [started('pv-kept'), started('pv-lost')]);
+  const kept = {
+    type: 'preview.exited',
+    data: {
+      previewId: 'pv-kept',
+      exitCode: 3,
+      signal: null,
+      durationMs: 12,
+      outputSha256: 'e'.repeat(64),
+      outputSizeBytes: 5,
+      truncated: false,
+      killed: false,
+      memoryExceeded: false,
+    },
+  };
+  await server.app.deps.artifacts.store.put(
+    'previews/pv-kept/outcome',
+    (async function* () {
+      yield Buffer.from(JSON.stringify(kept));
+    })(),
+  );
+  t.deepEqual(await server.app.previews.recover(server.app.deps, Date.now()), [], 'not before the TTL and grace');
+  const later = Date.now() + 2000 + 61_000;
+  t.deepEqual(await server.app.previews.recover(server.app.deps, later), ['pv-kept', 'pv-lost']);
+  t.deepEqual(await server.app.previews.recover(server.app.deps, later), [], 'each once');
+  const keptRead = await server.request('GET', '/previews/pv-kept', { as: 'buyer' });
+  t.is(keptRead.body.status, 'exited');
+  t.is(keptRead.body.exitCode, 3);
+  const lostRead = await server.request('GET', '/previews/pv-lost', { as: 'buyer' });
+  t.is(lostRead.body.status, 'exited');
+  t.true(lostRead.body.killed);
+  t.is(lostRead.body.exitCode, null);
+  const types = (await server.app.runtime.store.readStream('preview-pv-lost')).map((stored) => stored.record.type);
+  t.deepEqual(types, ['preview.started', 'preview.exited']);
+});
