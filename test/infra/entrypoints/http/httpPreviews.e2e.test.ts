@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import type { Signer } from '../../../../chain/signer.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { ENGINES } from '../../../helpers/databases.ts';
 import { ACTORS, listedProduct, testServer, type TestServer } from '../../../helpers/http.ts';
 import { productFor } from '../../../helpers/fixtures.ts';
 import { scriptArtifact, tarGzOf } from '../../../helpers/previewArtifacts.ts';
@@ -54,77 +55,86 @@ async function metric(name: string): Promise<number> {
   return values.reduce((sum, value) => sum + value.value, 0);
 }
 
-test('a buyer previews a listed item: preview.started then preview.exited in the chain, output and log for it alone, the same seed the same hash', async (t) => {
-  const server = await testServer(t, { env: poolEnv(t) });
-  const artifact = scriptArtifact(SCRIPT);
-  const { listingId } = await listedProduct(server, product(artifact), artifact);
-  const answer = await server.request('POST', `/listings/${listingId}/previews`, {
-    as: 'buyer',
-    body: { seed: 'fixed' },
+for (const engine of ENGINES) {
+  test(`${engine}: a buyer previews a listed item: preview.started then preview.exited in the chain, output and log for it alone, the same seed the same hash`, async (t) => {
+    const server = await testServer(t, { engine, env: poolEnv(t) });
+    const artifact = scriptArtifact(SCRIPT);
+    const { listingId } = await listedProduct(server, product(artifact), artifact);
+    const answer = await server.request('POST', `/listings/${listingId}/previews`, {
+      as: 'buyer',
+      body: { seed: 'fixed' },
+    });
+    t.is(answer.status, 200, answer.text);
+    t.is(answer.body.status, 'running');
+    const previewId = answer.body.previewId as string;
+    t.deepEqual(
+      answer.body.events.map((event: { type: string }) => event.type),
+      ['preview.started'],
+    );
+
+    const read = await finished(server, previewId);
+    t.is(read.status, 200, read.text);
+    t.is(read.body.status, 'exited');
+    t.is(read.body.exitCode, 0);
+    t.false(read.body.truncated);
+    t.is(Buffer.from(read.body.output, 'base64').toString(), 'preview of terrain with seed fixed\n');
+    t.is(Buffer.from(read.body.log, 'base64').toString(), 'a note on stderr\n');
+    t.is(read.body.outputSha256, createHash('sha256').update('preview of terrain with seed fixed\n').digest('hex'));
+    t.is(read.body.limits.cpuTimeSeconds, 2);
+    t.is(read.body.artifactSha256, createHash('sha256').update(artifact).digest('hex'));
+
+    const chain = await server.app.runtime.store.readStream(`preview-${previewId}`);
+    t.deepEqual(
+      chain.map((stored) => stored.record.type),
+      ['preview.started', 'preview.exited'],
+    );
+    t.is(chain[1]!.record.actor.role, 'Service');
+    t.truthy(chain[0]!.record.sig, 'each record is signed');
+
+    const retried = await server.request('POST', `/listings/${listingId}/previews`, {
+      as: 'thirdBuyer',
+      body: { seed: 'fixed' },
+      headers: { 'idempotency-key': 'preview-retry-1' },
+    });
+    const before = await server.snapshot();
+    const replayed = await server.request('POST', `/listings/${listingId}/previews`, {
+      as: 'thirdBuyer',
+      body: { seed: 'fixed' },
+      headers: { 'idempotency-key': 'preview-retry-1' },
+    });
+    t.is(replayed.headers.get('idempotent-replayed'), 'true');
+    t.is(replayed.body.previewId, retried.body.previewId, 'a retry answers the first preview and runs nothing again');
+    await server.app.previews.settled();
+    const afterRetry = await server.snapshot();
+    t.is(afterRetry.head.seq, before.head.seq + 1, 'only the first request’s preview.exited was appended since');
+
+    t.is((await server.request('GET', `/previews/${previewId}`, { as: 'otherBuyer' })).status, 404);
+    t.is((await server.request('GET', `/previews/${previewId}`, { as: 'publisher' })).status, 403);
+
+    const again = await server.request('POST', `/listings/${listingId}/previews`, {
+      as: 'otherBuyer',
+      body: { seed: 'fixed' },
+    });
+    await server.app.previews.settled();
+    const other = await server.request('GET', `/previews/${again.body.previewId as string}`, { as: 'otherBuyer' });
+    t.is(
+      other.body.outputSha256,
+      read.body.outputSha256,
+      'the same artifact, arguments and seed: the same output hash',
+    );
+
+    // Output and log are kept for logRetentionSeconds (default 7 days), then swept; the chain keeps the hash.
+    t.deepEqual(await server.app.previews.sweep(Date.now()), []);
+    const swept = await server.app.previews.sweep(Date.now() + 8 * 86_400_000);
+    t.true(
+      swept.includes(`previews/${previewId}/output`) && swept.includes(`previews/${previewId}/log`),
+      String(swept),
+    );
+    const gone = await server.request('GET', `/previews/${previewId}`, { as: 'buyer' });
+    t.is(gone.body.output, null);
+    t.is(gone.body.outputSha256, read.body.outputSha256);
   });
-  t.is(answer.status, 200, answer.text);
-  t.is(answer.body.status, 'running');
-  const previewId = answer.body.previewId as string;
-  t.deepEqual(
-    answer.body.events.map((event: { type: string }) => event.type),
-    ['preview.started'],
-  );
-
-  const read = await finished(server, previewId);
-  t.is(read.status, 200, read.text);
-  t.is(read.body.status, 'exited');
-  t.is(read.body.exitCode, 0);
-  t.false(read.body.truncated);
-  t.is(Buffer.from(read.body.output, 'base64').toString(), 'preview of terrain with seed fixed\n');
-  t.is(Buffer.from(read.body.log, 'base64').toString(), 'a note on stderr\n');
-  t.is(read.body.outputSha256, createHash('sha256').update('preview of terrain with seed fixed\n').digest('hex'));
-  t.is(read.body.limits.cpuTimeSeconds, 2);
-  t.is(read.body.artifactSha256, createHash('sha256').update(artifact).digest('hex'));
-
-  const chain = await server.app.runtime.store.readStream(`preview-${previewId}`);
-  t.deepEqual(
-    chain.map((stored) => stored.record.type),
-    ['preview.started', 'preview.exited'],
-  );
-  t.is(chain[1]!.record.actor.role, 'Service');
-  t.truthy(chain[0]!.record.sig, 'each record is signed');
-
-  const retried = await server.request('POST', `/listings/${listingId}/previews`, {
-    as: 'thirdBuyer',
-    body: { seed: 'fixed' },
-    headers: { 'idempotency-key': 'preview-retry-1' },
-  });
-  const before = await server.snapshot();
-  const replayed = await server.request('POST', `/listings/${listingId}/previews`, {
-    as: 'thirdBuyer',
-    body: { seed: 'fixed' },
-    headers: { 'idempotency-key': 'preview-retry-1' },
-  });
-  t.is(replayed.headers.get('idempotent-replayed'), 'true');
-  t.is(replayed.body.previewId, retried.body.previewId, 'a retry answers the first preview and runs nothing again');
-  await server.app.previews.settled();
-  const afterRetry = await server.snapshot();
-  t.is(afterRetry.head.seq, before.head.seq + 1, 'only the first request’s preview.exited was appended since');
-
-  t.is((await server.request('GET', `/previews/${previewId}`, { as: 'otherBuyer' })).status, 404);
-  t.is((await server.request('GET', `/previews/${previewId}`, { as: 'publisher' })).status, 403);
-
-  const again = await server.request('POST', `/listings/${listingId}/previews`, {
-    as: 'otherBuyer',
-    body: { seed: 'fixed' },
-  });
-  await server.app.previews.settled();
-  const other = await server.request('GET', `/previews/${again.body.previewId as string}`, { as: 'otherBuyer' });
-  t.is(other.body.outputSha256, read.body.outputSha256, 'the same artifact, arguments and seed: the same output hash');
-
-  // Output and log are kept for logRetentionSeconds (default 7 days), then swept; the chain keeps the hash.
-  t.deepEqual(await server.app.previews.sweep(Date.now()), []);
-  const swept = await server.app.previews.sweep(Date.now() + 8 * 86_400_000);
-  t.true(swept.includes(`previews/${previewId}/output`) && swept.includes(`previews/${previewId}/log`), String(swept));
-  const gone = await server.request('GET', `/previews/${previewId}`, { as: 'buyer' });
-  t.is(gone.body.output, null);
-  t.is(gone.body.outputSha256, read.body.outputSha256);
-});
+}
 
 test('a run past its TTL is preview.expired; an output flood is recorded as truncated; a memory hog as killed by its memory limit', async (t) => {
   const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 1, maxLimits: { outputBytes: 1000 } }) });
