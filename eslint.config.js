@@ -27,6 +27,7 @@ const IO_LIBRARIES = [
   'node:os',
   'node:readline',
   'node:zlib',
+  'tar',
 ];
 const ioPaths = IO_LIBRARIES.map((name) => ({ name, message: 'I/O belongs in infra/: take an interface instead.' }));
 const ioPatterns = [

@@ -1,12 +1,13 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify, stream
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, stream, sandbox
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { streamBenchmark } from './stream.ts';
+import { sandboxBenchmark } from './sandbox.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -57,5 +58,13 @@ if (selected.has('stream')) {
   const f = await streamBenchmark(log);
   log(
     `GET /chain/stream: ${ratio(f.httpPlain, f.dumpLessStart)} of chainbook dump's rate less its start-up (${ratio(f.httpPlain, f.dump)} of its wall-clock rate); delivery p99 is ${format(f.deliveryP99Ms - f.appendP99Ms)} ms above the appends' own p99`,
+  );
+}
+
+if (selected.has('sandbox')) {
+  log('# preview sandbox: bubblewrap, seccomp and prlimit around /bin/true, and the pool');
+  const f = await sandboxBenchmark(log);
+  log(
+    `sandbox start-up overhead: +${format(f.sandboxP50Ms - f.directP50Ms)} ms at p50, +${format(f.sandboxP95Ms - f.directP95Ms)} ms at p95 over running it directly (prlimit alone: +${format(f.noCgroupsP50Ms - f.directP50Ms)} ms, +${format(f.noCgroupsP95Ms - f.directP95Ms)} ms); the pool at ${ratio(f.previewsPerSecond, f.bareSandboxPerSecond)} of bare sandboxed runs`,
   );
 }

@@ -25,6 +25,9 @@ export const LISTING_ADMIN_ROLES: readonly Role[] = ['Operator', 'DivisionLead',
 /** Roles that refund an order, and cancel any order; a Buyer cancels only its own. */
 export const REFUND_ROLES: readonly Role[] = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
 
+/** Recording how a preview run ended: the service that ran it (no route: the preview runner records it). */
+export const PREVIEW_RECORDER_ROLES: readonly Role[] = ['Service'];
+
 const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
 
 /** The roles that may run each command, by the type of the decider's command. */
@@ -72,6 +75,8 @@ export const COMMAND_ROLES = {
   RequestDelivery: ['Buyer'],
   /** Encrypting, storing and proving a delivery: the marketplace's delivery service (on the buyer's request), or an operator retrying one. */
   PrepareDelivery: ['Service', 'Operator'],
+  /** Running a listed item's preview in the sandbox (docs/PREVIEWS.md): a buyer, for itself. */
+  StartPreview: ['Buyer'],
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 
@@ -94,6 +99,8 @@ export const READ_ROLES = {
   chain: READ_ALL_ROLES,
   /** The live stream of the chain (GET /chain/stream): the audit stream's consumers, Auditors, services and the admin roles. */
   stream: READ_ALL_ROLES,
+  /** A preview run: only the buyer that asked for it (checked in the handler; others see no such preview). */
+  previews: ['Buyer'],
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which parties' payouts and statements a reader sees: every party's, or its own (a Publisher). */

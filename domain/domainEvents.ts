@@ -13,6 +13,7 @@ import { ledgerEventSchemas, type LedgerEvent } from './ledger/ledgerEvents.ts';
 import { manifestEventSchemas, type ManifestEvent } from './manifests/manifestEvents.ts';
 import { orderEventSchemas, type OrderEvent } from './orders/orderEvents.ts';
 import { payoutEventSchemas, type PayoutEvent } from './payouts/payoutEvents.ts';
+import { previewEventSchemas, type PreviewEvent } from './previews/previewEvents.ts';
 import { reconciliationEventSchemas, type ReconciliationEvent } from './reconciliation/reconciliationEvents.ts';
 
 export type DomainEvent =
@@ -24,7 +25,8 @@ export type DomainEvent =
   | LedgerEvent
   | PayoutEvent
   | HoldEvent
-  | ReconciliationEvent;
+  | ReconciliationEvent
+  | PreviewEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -37,6 +39,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...payoutEventSchemas,
   ...holdEventSchemas,
   ...reconciliationEventSchemas,
+  ...previewEventSchemas,
 };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(SCHEMAS) as DomainEventType[];

@@ -18,6 +18,8 @@ export const streams = {
   delivery: (orderId: string) => `delivery-${orderId}`,
   /** A payout hold on an order (domain/holds). */
   hold: (orderId: string) => `hold-${orderId}`,
+  /** A buyer's preview run (domain/previews). */
+  preview: (previewId: string) => `preview-${previewId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -59,6 +61,10 @@ export function streamOf(event: DomainEvent): string {
     case 'hold.placed':
     case 'hold.released':
       return streams.hold(event.data.orderId);
+    case 'preview.started':
+    case 'preview.exited':
+    case 'preview.expired':
+      return streams.preview(event.data.previewId);
     case 'reconciliation.recorded':
     case 'reconciliation.discrepancies_found':
     case 'reconciliation.discrepancy_resolved':

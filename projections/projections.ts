@@ -13,6 +13,7 @@ import { governanceProjection } from './governance/governanceProjection.ts';
 import { ledgerProjection } from './ledger/ledgerProjection.ts';
 import { ordersProjection } from './orders/ordersProjection.ts';
 import { payoutsProjection } from './payouts/payoutsProjection.ts';
+import { previewsProjection } from './previews/previewsProjection.ts';
 import { reconciliationProjection } from './reconciliation/reconciliationProjection.ts';
 import type { Projection, ProjectedRecord } from './projection.ts';
 import { tablesDigest, type ProjectionExecutor } from './rowStore.ts';
@@ -25,6 +26,7 @@ export const PROJECTIONS: readonly Projection[] = [
   governanceProjection,
   payoutsProjection,
   reconciliationProjection,
+  previewsProjection,
 ];
 
 /**

@@ -4,6 +4,7 @@
  * manifest document itself: its JCS hash is what the kernel signs.
  */
 import { z } from 'zod';
+import { previewDeclarationSchema } from '../previews/previewEvents.ts';
 import { amountSchema, currencySchema, idSchema, sha256Schema, textSchema } from '../schemas.ts';
 
 /** Parties in one royalty split. */
@@ -27,6 +28,8 @@ export const manifestDocumentSchema = z.strictObject({
   priceMinor: amountSchema,
   currency: currencySchema,
   royaltySplits: z.array(royaltySplitSchema).min(1).max(MAX_ROYALTY_PARTIES),
+  /** A program in the artifact a buyer may run in the preview sandbox before buying (docs/PREVIEWS.md); absent: no preview. */
+  preview: previewDeclarationSchema.optional(),
 });
 export type ManifestDocument = z.infer<typeof manifestDocumentSchema>;
 

@@ -210,3 +210,37 @@ export const auditStreamRelayErrorsTotal = new Counter({
   labelNames: ['relay'] as const,
   registers: [metricsRegistry],
 });
+
+// The preview sandbox's metrics, named as the marketplace runbook names them (docs/PREVIEWS.md, "Metrics").
+export const previewSessionCount = new Gauge({
+  name: 'session_count',
+  help: 'Preview sandbox sessions running now',
+  registers: [metricsRegistry],
+});
+
+export const previewSessionDurationSeconds = new Histogram({
+  name: 'session_duration_histogram',
+  help: 'Wall-clock seconds of preview sandbox sessions, by outcome (exited, expired, truncated, killed)',
+  labelNames: ['outcome'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  registers: [metricsRegistry],
+});
+
+export const sandboxFailuresTotal = new Counter({
+  name: 'sandbox_failures_total',
+  help: 'Preview runs that did not run to an exit: archive refused, sandbox unavailable, killed by drain or shutdown, pool full',
+  labelNames: ['reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const auditWriteFailuresTotal = new Counter({
+  name: 'audit_write_failures_total',
+  help: 'Preview outcomes that could not be appended to the chain at once (signer or database down); each is retried until it is',
+  registers: [metricsRegistry],
+});
+
+export const previewQueueLength = new Gauge({
+  name: 'preview_queue_length',
+  help: 'Preview runs waiting for a free sandbox slot',
+  registers: [metricsRegistry],
+});

@@ -35,6 +35,10 @@ import { heldParties, providerExpectations } from '../../projections/reconciliat
 import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
 import { stripePayoutProvider } from '../adapters/payouts/stripePayoutProvider.ts';
 import { assert, assertNever } from '../../domain/errors.ts';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { previewService, type PreviewService } from '../adapters/sandbox/previewService.ts';
+import { unfinishedPreviews } from '../../projections/previews/previewQueries.ts';
 
 export interface App {
   runtime: Runtime;
@@ -43,6 +47,8 @@ export interface App {
   wakeups: DatabaseWakeups;
   /** Where ciphertexts are and how links to them are made (S3 pre-signed GETs, or the signed download route). */
   delivery: { store: ListableBlobStore; links: DeliveryLinks; route: ReturnType<typeof routeLinks> | undefined };
+  /** Previews in the sandbox (docs/PREVIEWS.md); its pool opens on the first preview. */
+  previews: PreviewService;
   close(): Promise<void>;
 }
 
@@ -112,12 +118,24 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     },
   };
   const wakeups = appendWakeups(runtime.db);
+  const previews = previewService({
+    pool: config.preview.pool,
+    store: artifacts.store,
+    logRetentionSeconds: config.preview.logRetentionSeconds,
+    runner: `bubblewrap@${hostname()}`,
+    now: () => new Date().toISOString(),
+    newId: randomUUID,
+    unfinished: (startedBefore, limit) => unfinishedPreviews(runtime.db, startedBefore, limit),
+  });
   return {
     runtime,
     deps,
     wakeups,
     delivery: { store: deliveries.store, links, route },
+    previews,
     async close() {
+      // First: the runs are killed and their outcomes recorded while the chain is still open.
+      await previews.close();
       await wakeups.close();
       artifacts.close();
       deliveries.close();

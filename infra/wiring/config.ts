@@ -15,6 +15,7 @@ import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
 import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
 import { ID_PATTERN } from '../../domain/ids.ts';
 import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
+import { parsePreviewConfig, type PreviewConfig } from './previewConfig.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -134,6 +135,8 @@ export interface Config {
   delivery: DeliveryConfig;
   payouts: PayoutsConfig;
   checkpoints: CheckpointConfig;
+  /** PREVIEW_SANDBOX_POOL_CONFIG (infra/wiring/previewConfig.ts). */
+  preview: PreviewConfig;
 }
 
 /** Signed checkpoints of each chain's Merkle tree (docs/FORMAT.md section 14). */
@@ -385,6 +388,7 @@ const schema = z.object({
     })
     .transform((value) => (value === undefined ? undefined : checkpointSeconds(value))),
   CHECKPOINT_INTERVAL_RECORDS: positiveInteger(1_000_000),
+  PREVIEW_SANDBOX_POOL_CONFIG: optionalText,
   CHECKPOINT_ORIGIN: optionalText.refine((value) => value === undefined || CHECKPOINT_ORIGIN_PATTERN.test(value), {
     message: `must match ${CHECKPOINT_ORIGIN_PATTERN.source} (a schema-less URL such as log.example.com/chainbook)`,
   }),
@@ -609,8 +613,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...deliveryProblems(values, nodeEnv === 'production'),
     ...payoutProblems(values),
   ];
-  if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
+  const preview = parsePreviewConfig(values.PREVIEW_SANDBOX_POOL_CONFIG, dataDir);
+  if (typeof preview === 'string') problems.push(preview);
+  if (problems.length > 0 || typeof preview === 'string') throw new ConfigError(problems);
   return {
     nodeEnv,
     production: nodeEnv === 'production',
@@ -654,5 +660,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalRecords: values.CHECKPOINT_INTERVAL_RECORDS ?? DEFAULT_CHECKPOINT_INTERVAL_RECORDS,
       origin: values.CHECKPOINT_ORIGIN ?? DEFAULT_CHECKPOINT_ORIGIN,
     },
+    preview,
   };
 }

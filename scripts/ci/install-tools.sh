@@ -4,17 +4,27 @@
 #   softhsm2-util  SoftHSM2, for the PKCS#11 tests (each makes a throw-away token);
 #   jq, xxd        the auditor's check script (archive/auditorCheck.sh) besides openssl, gzip, coreutils;
 #   promtool       the Prometheus alert rules' checks and unit tests (deploy/prometheus/);
-#   kubectl        `kubectl kustomize` of every overlay (deploy/k8s/).
+#   kubectl        `kubectl kustomize` of every overlay (deploy/k8s/);
+#   bwrap, cc      bubblewrap, and the C compiler with libseccomp's headers (libseccomp-dev) that build the
+#                  preview sandbox's seccomp filter (infra/adapters/sandbox/); prlimit is util-linux's;
+#   python3        Debian's /usr/bin/python3, whose zipfile reads .zip preview artifacts.
 # A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
 set -uo pipefail
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 updated=false
-for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus kubectl:kubectl; do
+missing_seccomp_headers=false
+[ -f /usr/include/seccomp.h ] || missing_seccomp_headers=true
+for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus kubectl:kubectl bwrap:bubblewrap cc:gcc prlimit:util-linux python3:python3 \
+  seccomp-headers:libseccomp-dev; do
   tool=${pair%%:*}
   package=${pair#*:}
-  command -v "$tool" >/dev/null 2>&1 && continue
+  if [ "$tool" = seccomp-headers ]; then
+    [ "$missing_seccomp_headers" = false ] && continue
+  else
+    command -v "$tool" >/dev/null 2>&1 && continue
+  fi
   if [ "$updated" = false ]; then
     $sudo apt-get update -qq >/dev/null 2>&1
     updated=true

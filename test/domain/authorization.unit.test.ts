@@ -19,6 +19,7 @@ import { manifestDecider } from '../../domain/manifests/manifestDecider.ts';
 import { orderDecider } from '../../domain/orders/orderDecider.ts';
 import { holdDecider } from '../../domain/holds/holdDecider.ts';
 import { payoutDecider } from '../../domain/payouts/payoutDecider.ts';
+import { previewDecider } from '../../domain/previews/previewDecider.ts';
 import type { PayoutInitiated } from '../../domain/payouts/payoutEvents.ts';
 import { reconciliationDecider } from '../../domain/reconciliation/reconciliationDecider.ts';
 import type { ReconciliationRecorded } from '../../domain/reconciliation/reconciliationEvents.ts';
@@ -198,7 +199,34 @@ const proven = fold(deliveryDecider, [
  * Each command decided by `actor` on a state where every check but the role
  * passes for ACTOR_ID: an allowed role gets events, any other is refused.
  */
+const previewableManifest = fold(
+  manifestDecider,
+  manifestApproved(manifestDocument({ preview: { entryPoint: 'run', args: [], limits: {} } })),
+);
+const PREVIEW_MAXIMUMS = {
+  cpuTimeSeconds: 10,
+  memoryBytes: 268_435_456,
+  processCount: 64,
+  openFileCount: 128,
+  outputBytes: 1_048_576,
+  wallClockMs: 30_000,
+};
+
 const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
+  StartPreview: (actor) =>
+    previewDecider.decide(
+      {
+        type: 'StartPreview',
+        actor,
+        previewId: 'pv-1',
+        listing: othersListing,
+        manifest: previewableManifest,
+        maxLimits: PREVIEW_MAXIMUMS,
+        seed: 'seed',
+        runner: 'bubblewrap@test',
+      },
+      previewDecider.initialState,
+    ),
   SubmitManifest: (actor) =>
     manifestDecider.decide(
       { type: 'SubmitManifest', actor, manifest: manifestDocument({ publisherId: actor.id }) },
@@ -361,6 +389,7 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   resolvePayoutDiscrepancy: 'ResolvePayoutDiscrepancy',
   requestDelivery: 'RequestDelivery',
   prepareDelivery: 'PrepareDelivery',
+  startPreview: 'StartPreview',
 };
 
 /** The roles the command's decider lets through, and how it refuses the others. */

@@ -32,6 +32,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['index'], async () => (await import('./indexer.ts')).registerIndex],
   [['relay'], async () => (await import('./relay.ts')).registerRelay],
   [['prove', 'checkpoint', 'verify-inclusion'], async () => (await import('./prove.ts')).registerProve],
+  [['sandbox'], async () => (await import('./sandbox.ts')).registerSandbox],
 ];
 
 /**

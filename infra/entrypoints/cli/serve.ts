@@ -134,8 +134,21 @@ async function run(): Promise<number> {
       services.logger.warn({ err: error }, 'delivery store: the lifetime sweep failed; it runs again within the hour');
     }
   };
+  const sweepPreviews = async (): Promise<void> => {
+    try {
+      const recovered = await app.previews.recover(app.deps, Date.now());
+      if (recovered.length > 0)
+        services.logger.warn({ recovered }, 'previews: outcomes left unrecorded by a stopped process recorded');
+      const swept = await app.previews.sweep(Date.now());
+      if (swept.length > 0)
+        services.logger.info({ swept: swept.length }, 'previews: outputs and logs past their retention deleted');
+    } catch (error) {
+      services.logger.warn({ err: error }, 'previews: the retention sweep failed; it runs again within the hour');
+    }
+  };
   void sweep();
-  const sweeping = setInterval(() => void sweep(), DELIVERY_SWEEP_INTERVAL_MS).unref();
+  void sweepPreviews();
+  const sweeping = setInterval(() => void sweep().then(sweepPreviews), DELIVERY_SWEEP_INTERVAL_MS).unref();
   const checkpoints = checkpointing(app.runtime);
   if (!checkpoints.key)
     services.logger.warn(

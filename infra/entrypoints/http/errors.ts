@@ -65,6 +65,7 @@ const FORBIDDEN = [
 /** What the command names does not exist (404). */
 const NOT_FOUND = [
   'MANIFEST_NOT_FOUND',
+  'PREVIEW_NOT_FOUND',
   'LISTING_NOT_FOUND',
   'ORDER_NOT_FOUND',
   'UPGRADE_NOT_FOUND',
@@ -95,6 +96,8 @@ const CONFLICT = [
   'ARTIFACT_NOT_STORED',
   'LISTING_EXISTS',
   'LISTING_NOT_ACTIVE',
+  'PREVIEW_EXISTS',
+  'PREVIEW_ALREADY_FINISHED',
   'LISTING_PRICE_UNCHANGED',
   'ORDER_EXISTS',
   'ORDER_ALREADY_PAID',
@@ -153,6 +156,11 @@ const UNPROCESSABLE = [
   'ROYALTY_SPLIT_INVALID',
   'MANIFEST_SELF_APPROVAL',
   'ORDER_SELF_PURCHASE',
+  // A preview the listing cannot give (docs/PREVIEWS.md): a hostile or oversized archive, limits above the operator's, none declared.
+  'PREVIEW_ARCHIVE_REFUSED',
+  'PREVIEW_LIMITS_ABOVE_MAXIMUM',
+  'PREVIEW_NOT_DECLARED',
+  'PREVIEW_ARTIFACT_MISSING',
   'PAYMENT_AMOUNT_MISMATCH',
   'ARTIFACT_SIZE_MISMATCH',
   // Opening a delivery envelope (commands/delivery/deliveryEnvelope.ts): what a buyer's tool reports.
@@ -199,6 +207,9 @@ const UNAVAILABLE = [
   'PAYOUT_PROVIDER_UNAVAILABLE',
   'BUNDLES_BUSY',
   'STREAMS_BUSY',
+  // The preview sandbox pool is drained (breakout procedure, shutdown) or cannot run here (no bubblewrap, no filter).
+  'PREVIEW_POOL_DRAINED',
+  'PREVIEW_SANDBOX_UNAVAILABLE',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = [
@@ -225,6 +236,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
     ...statuses(INTERNAL, 500),
   ]),
   ...HTTP_ERROR_CODES,
+  /** The preview pool and its queue are full (429, Retry-After: the pool's retryAfterSeconds). */
+  PREVIEW_POOL_FULL: 429,
 });
 
 /** Seconds a client should wait before retrying, by code (sent as Retry-After). */
@@ -311,7 +324,10 @@ export function errorResponse(error: unknown, requestId: string): ErrorResponse 
     };
   }
   const headers: Record<string, string> = { ...(coded instanceof HttpError ? coded.headers : {}) };
-  const retryAfter = RETRY_AFTER_SECONDS[coded.code];
+  // A refusal that knows its own wait (the preview pool's retryAfterSeconds) says it; else the code's.
+  const own = coded.details['retryAfterSeconds'];
+  const retryAfter =
+    typeof own === 'number' && Number.isInteger(own) && own > 0 ? own : RETRY_AFTER_SECONDS[coded.code];
   if (retryAfter !== undefined && headers['Retry-After'] === undefined) headers['Retry-After'] = String(retryAfter);
   return {
     status,

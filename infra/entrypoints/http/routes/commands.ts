@@ -48,6 +48,7 @@ import {
 } from '../../../../commands/reconciliation/resolveDiscrepancy.ts';
 import { reconcileRoute } from './reconciliation.ts';
 import { deliveryCommandRoutes } from './delivery.ts';
+import { previewCommandRoutes } from './previews.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -339,4 +340,5 @@ export const commandRoutes: readonly RouteSpec[] = [
     handler: resolvePayoutDiscrepancy,
   }),
   ...deliveryCommandRoutes,
+  ...previewCommandRoutes,
 ];

@@ -96,6 +96,9 @@ async function exerciseEverything(
   const listingId = (await call('POST', '/listings', 'publisher', { manifestId: m1 })).body.listingId as string;
   await call('POST', `/listings/${listingId}/price`, 'publisher', { priceMinor: 2500 });
   await call('GET', `/listings/${listingId}`, 'buyer');
+  // The product declares no preview (422 PREVIEW_NOT_DECLARED); test/infra/entrypoints/http/httpPreviews.e2e.test.ts runs them.
+  await call('POST', `/listings/${listingId}/previews`, 'buyer', {});
+  await call('GET', '/previews/no-such-preview', 'buyer');
   await call('GET', '/catalog?limit=10', 'buyer');
   const o1 = (await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key })).body.orderId as string;
   const raw = JSON.stringify({

@@ -1,0 +1,141 @@
+/**
+ * The preview sandbox pool (infra/adapters/sandbox/previewPool.ts) with real sandboxed runs: runs share
+ * the pool up to its size, wait in its bounded queue, and past it are refused at once with
+ * PREVIEW_POOL_FULL; a fork bomb in one slot leaves the run in the other slot unharmed; drain (in
+ * process, and from outside through the marker) kills the running, refuses the waiting and the new, and
+ * resume takes runs again; close kills everything.
+ */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import {
+  drainPoolFromOutside,
+  PreviewPool,
+  resumePoolFromOutside,
+  type PreviewPoolConfig,
+} from '../../../../infra/adapters/sandbox/previewPool.ts';
+import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
+import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
+
+const LIMITS: SandboxLimits = {
+  cpuTimeSeconds: 2,
+  memoryBytes: 256 * 1024 * 1024,
+  processCount: 16,
+  openFileCount: 64,
+  outputBytes: 64 * 1024,
+  wallClockMs: 5000,
+};
+
+function poolConfig(name: string, size: number, queueLength: number): PreviewPoolConfig {
+  return {
+    size,
+    queueLength,
+    maxLimits: LIMITS,
+    archive: { maxEntries: 16, maxUnpackedBytes: 1024 * 1024, maxPathBytes: 200, maxPathDepth: 8 },
+    workspace: join(tmpdir(), `preview-pool-test-${process.pid}-${name}`),
+    uidBase: 882_000 + (name.length % 10) * 100,
+    retryAfterSeconds: 7,
+  };
+}
+
+/** A metric's value, summed over its labels (a histogram: its `_count`). */
+async function metric(name: string): Promise<number> {
+  const values = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
+  const counts = values.filter((value) => {
+    const name = (value as { metricName?: string }).metricName;
+    return name === undefined || name.endsWith('_count');
+  });
+  return counts.reduce((sum, value) => sum + value.value, 0);
+}
+
+function job(script: string, limits: Partial<SandboxLimits> = {}) {
+  return { artifact: scriptArtifact(script), entryPoint: 'run', args: [], seed: 's', limits: { ...LIMITS, ...limits } };
+}
+
+async function openPool(t: ExecutionContext, config: PreviewPoolConfig): Promise<PreviewPool> {
+  const pool = await PreviewPool.open(config);
+  t.teardown(async () => {
+    await pool.close();
+    await rm(config.workspace, { recursive: true, force: true });
+  });
+  return pool;
+}
+
+test('runs fill the pool, then its queue; one more is refused at once with PREVIEW_POOL_FULL and its Retry-After', async (t) => {
+  const pool = await openPool(t, poolConfig('queue', 2, 1));
+  const slow = '#!/bin/sh\nsleep 0.6\necho done\n';
+  const [sessionsBefore, fullBefore] = [
+    await metric('session_duration_histogram'),
+    await metric('sandbox_failures_total'),
+  ];
+  const runs = [pool.submit(job(slow)), pool.submit(job(slow)), pool.submit(job(slow))];
+  t.is(pool.runningCount, 2);
+  t.is(pool.queuedCount, 1);
+  t.is(await metric('session_count'), 2);
+  t.is(await metric('preview_queue_length'), 1);
+  const refused = t.throws(() => pool.submit(job(slow)));
+  t.is((refused as { code?: string }).code, 'PREVIEW_POOL_FULL');
+  t.is((refused as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds, 7);
+  const results = await Promise.all(runs);
+  t.deepEqual(
+    results.map((result) => result.output.toString()),
+    ['done\n', 'done\n', 'done\n'],
+  );
+  t.is(pool.runningCount, 0);
+  t.is(await metric('session_count'), 0);
+  t.is(await metric('session_duration_histogram'), sessionsBefore + 3);
+  t.is(await metric('sandbox_failures_total'), fullBefore + 1, 'the refusal is counted (pool-full)');
+  t.is((await pool.submit(job(slow))).exitCode, 0, 'the pool takes runs again once it has room');
+});
+
+test('a .zip artifact runs as a .tar.gz does', async (t) => {
+  const pool = await openPool(t, poolConfig('zip', 1, 0));
+  const artifact = zipOf([{ path: 'bin/run', content: '#!/bin/sh\necho "zip $PREVIEW_SEED"\n', mode: 0o100755 }]);
+  const result = await pool.submit({ ...job(''), artifact, entryPoint: 'bin/run', seed: 'z1' });
+  t.is(result.exitCode, 0, result.log.toString());
+  t.is(result.output.toString(), 'zip z1\n');
+});
+
+test('a fork bomb in one slot leaves the run in the other slot unharmed', async (t) => {
+  const pool = await openPool(t, poolConfig('bomb', 2, 0));
+  const bomb = pool.submit(job('#!/bin/sh\nbomb() { bomb | bomb & }\nbomb\nsleep 1\n', { processCount: 8 }));
+  const neighbour = pool.submit(job('#!/bin/sh\nfor n in 1 2 3 4 5 6 7 8; do (echo $n) ; done\n'));
+  const [, result] = await Promise.all([bomb, neighbour]);
+  t.is(result.exitCode, 0, result.log.toString());
+  t.is(result.output.toString(), '1\n2\n3\n4\n5\n6\n7\n8\n');
+});
+
+test('drain kills the running run, refuses the waiting one and every new one', async (t) => {
+  const pool = await openPool(t, poolConfig('drain', 1, 1));
+  const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
+  const waiting = pool.submit(job('#!/bin/sh\necho never\n'));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await pool.drain();
+  const result = await running;
+  t.true(result.killed);
+  t.true(result.durationMs < 5000);
+  const refusal = await t.throwsAsync(waiting);
+  t.is((refusal as { code?: string }).code, 'PREVIEW_POOL_DRAINED');
+  t.is((t.throws(() => pool.submit(job('#!/bin/sh\n'))) as { code?: string }).code, 'PREVIEW_POOL_DRAINED');
+});
+
+test('drain from outside (the marker and a kill of the pool uids) stops the pool; resume takes runs again', async (t) => {
+  const config = poolConfig('outside', 1, 0);
+  const pool = await openPool(t, config);
+  const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const killedProcesses = await drainPoolFromOutside(config);
+  const result = await running;
+  if (process.getuid?.() === 0) t.true(killedProcesses >= 1);
+  t.true(result.durationMs < 5000, String(result.durationMs));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.true(pool.isDrained);
+  t.is((t.throws(() => pool.submit(job('#!/bin/sh\n'))) as { code?: string }).code, 'PREVIEW_POOL_DRAINED');
+  await resumePoolFromOutside(config);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.false(pool.isDrained);
+  t.is((await pool.submit(job('#!/bin/sh\necho back\n'))).output.toString(), 'back\n');
+});
