@@ -1,7 +1,7 @@
 /**
  * The Merkle tree's read side over SQL (chain/treeLog.ts, TreeLogStorage):
  * the tiles through eventLog.ts, and the statements on `checkpoints`
- * (migration 0011), the same on PostgreSQL and PGlite.
+ * (migrations 0011 and 0014), the same on PostgreSQL and PGlite.
  */
 import type { StoredCheckpoint, TreeLogStorage } from '../../../chain/treeLog.ts';
 import * as eventLog from './eventLog.ts';
@@ -9,23 +9,37 @@ import type { SqlExecutor } from './sql.ts';
 
 type Queryable = Pick<SqlExecutor, 'query'>;
 
+// The note as published: as signed, then the witnesses' cosignature lines (migration 0014).
+const COLUMNS = 'tree_size, note || cosignatures AS note, cosigners, created_at';
+
 const SQL = {
-  latest: `SELECT tree_size, note, created_at FROM checkpoints WHERE chain = $1 ORDER BY tree_size DESC LIMIT 1`,
-  at: `SELECT tree_size, note, created_at FROM checkpoints WHERE chain = $1 AND tree_size = $2`,
-  covering: `SELECT tree_size, note, created_at FROM checkpoints WHERE chain = $1 AND tree_size >= $2
+  latest: `SELECT ${COLUMNS} FROM checkpoints WHERE chain = $1 AND cosigners >= $2 ORDER BY tree_size DESC LIMIT 1`,
+  at: `SELECT ${COLUMNS} FROM checkpoints WHERE chain = $1 AND tree_size = $2`,
+  covering: `SELECT ${COLUMNS} FROM checkpoints WHERE chain = $1 AND tree_size >= $2 AND cosigners >= $3
     ORDER BY tree_size LIMIT 1`,
-  insert: `INSERT INTO checkpoints (chain, tree_size, note, created_at) VALUES ($1, $2, $3, $4::timestamptz)
+  insert: `INSERT INTO checkpoints (chain, tree_size, note, created_at, cosignatures, cosigners)
+    VALUES ($1, $2, $3, $4::timestamptz, $5, $6)
     ON CONFLICT (chain, tree_size) DO NOTHING RETURNING 1`,
+  cosign: `UPDATE checkpoints SET cosignatures = cosignatures || $3, cosigners = cosigners + $4
+    WHERE chain = $1 AND tree_size = $2`,
 } as const;
 
 interface CheckpointRow {
   tree_size: number;
   note: string;
+  cosigners: number;
   created_at: Date | string;
 }
 
 function stored(row: CheckpointRow | undefined): StoredCheckpoint | undefined {
-  return row && { size: row.tree_size, note: row.note, createdAtMs: new Date(row.created_at).getTime() };
+  return (
+    row && {
+      size: Number(row.tree_size),
+      note: row.note,
+      cosigners: Number(row.cosigners),
+      createdAtMs: new Date(row.created_at).getTime(),
+    }
+  );
 }
 
 export function sqlTreeLog(db: Queryable): TreeLogStorage {
@@ -34,11 +48,24 @@ export function sqlTreeLog(db: Queryable): TreeLogStorage {
     // Tiles of the stored tree as it is now: a partial tile as wide as the tree fills it (tiles only grow).
     tileReader: (chain) => async (level, index) =>
       eventLog.readTile(db, chain, level, index, await eventLog.treeSize(db, chain)),
-    latestCheckpoint: async (chain) => stored((await db.query<CheckpointRow>(SQL.latest, [chain])).rows[0]),
+    latestCheckpoint: async (chain, quorum = 0) =>
+      stored((await db.query<CheckpointRow>(SQL.latest, [chain, quorum])).rows[0]),
     checkpointAt: async (chain, size) => stored((await db.query<CheckpointRow>(SQL.at, [chain, size])).rows[0]),
-    checkpointCovering: async (chain, size) =>
-      stored((await db.query<CheckpointRow>(SQL.covering, [chain, size])).rows[0]),
-    insertCheckpoint: async (chain, size, note, createdAtMs) =>
-      (await db.query(SQL.insert, [chain, size, note, new Date(createdAtMs).toISOString()])).rows.length === 1,
+    checkpointCovering: async (chain, size, quorum = 0) =>
+      stored((await db.query<CheckpointRow>(SQL.covering, [chain, size, quorum])).rows[0]),
+    insertCheckpoint: async (chain, size, note, createdAtMs, cosignatures = []) =>
+      (
+        await db.query(SQL.insert, [
+          chain,
+          size,
+          note,
+          new Date(createdAtMs).toISOString(),
+          cosignatures.join(''),
+          cosignatures.length,
+        ])
+      ).rows.length === 1,
+    addCosignatures: async (chain, size, lines) => {
+      if (lines.length > 0) await db.query(SQL.cosign, [chain, size, lines.join(''), lines.length]);
+    },
   };
 }

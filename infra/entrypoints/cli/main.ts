@@ -31,6 +31,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['delivery'], async () => (await import('./delivery.ts')).registerDelivery],
   [['index'], async () => (await import('./indexer.ts')).registerIndex],
   [['prove', 'checkpoint', 'verify-inclusion'], async () => (await import('./prove.ts')).registerProve],
+  [['witness'], async () => (await import('./witness.ts')).registerWitness],
 ];
 
 /**

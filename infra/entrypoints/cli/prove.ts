@@ -11,6 +11,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { toBase64 } from '../../../chain/checkpoint.ts';
+import { formatVerifierKey, NOTE_ED25519_TYPE } from '../../../chain/cosignature.ts';
+import { sha256 } from '../../../chain/hash.ts';
 import { ChainError } from '../../../chain/errors.ts';
 import { validateChainName } from '../../../chain/input.ts';
 import { formatTlogProof, MAX_PROOF_FILE_BYTES } from '../../../chain/proofFile.ts';
@@ -48,9 +50,9 @@ async function withTree<T>(
 
 async function proveSeq(runtime: Runtime, tree: Checkpointing, chain: string, seq: number): Promise<string> {
   await tree.makeIfDue(chain, Date.now());
-  const checkpoint = await tree.storage.checkpointCovering(chain, seq);
+  const checkpoint = await tree.storage.checkpointCovering(chain, seq, tree.quorum);
   if (!checkpoint) {
-    const latest = await tree.storage.latestCheckpoint(chain);
+    const latest = await tree.published(chain);
     throw new ChainError(
       'CHECKPOINT_NOT_FOUND',
       `no checkpoint of ${chain} covers seq ${seq} yet (latest: ${latest ? `size ${latest.size}` : 'none'}); one is made at most every CHECKPOINT_INTERVAL`,
@@ -98,15 +100,21 @@ async function prove(options: ProveOptions): Promise<number> {
   return EXIT.ok;
 }
 
-async function checkpoint(options: { chain?: string }): Promise<number> {
+async function checkpoint(options: { chain?: string; vkey?: boolean }): Promise<number> {
   const note = await withTree(options.chain, async (_runtime, tree, chain) => {
     if (!tree.key)
       throw new ChainError('CHECKPOINT_SIGNER_UNSUPPORTED', 'checkpoints are signed with an Ed25519 signer only', {});
-    await tree.makeIfDue(chain, Date.now());
-    return (await tree.storage.latestCheckpoint(chain))?.note;
+    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`.
+    if (options.vkey)
+      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
+    // A new checkpoint if one is due, else the witnesses missing from the latest are asked again.
+    if ((await tree.makeIfDue(chain, Date.now())) === undefined) await tree.cosignLatest(chain);
+    return (await tree.published(chain))?.note;
   });
   if (note === undefined) {
-    process.stderr.write('chainbook checkpoint: the tree is empty: no checkpoint yet\n');
+    process.stderr.write(
+      'chainbook checkpoint: no checkpoint published yet (the tree is empty, or none has CHECKPOINT_WITNESS_QUORUM cosignatures)\n',
+    );
     return EXIT.failed;
   }
   await writeOut(note);
@@ -157,7 +165,8 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .command('checkpoint')
     .description('make a checkpoint of the chain if one is due (CHECKPOINT_INTERVAL), and print the latest')
     .option('--chain <name>', 'the chain (default CHAINBOOK_CHAIN or main)')
-    .action(async (options: { chain?: string }) => exit(await checkpoint(options)));
+    .option('--vkey', "print the chain's origin and checkpoint verifier key, as a witness's WITNESS_LOGS takes them")
+    .action(async (options: { chain?: string; vkey?: boolean }) => exit(await checkpoint(options)));
   program
     .command('verify-inclusion <file>')
     .description(

@@ -76,7 +76,9 @@ async function run(): Promise<number> {
   };
   void sweep();
   const sweeping = setInterval(() => void sweep(), DELIVERY_SWEEP_INTERVAL_MS).unref();
-  const checkpoints = checkpointing(app.runtime);
+  const checkpoints = checkpointing(app.runtime, {
+    onWitnessFailure: (failure) => services.logger.warn(failure, 'checkpoints: a witness did not cosign'),
+  });
   if (!checkpoints.key)
     services.logger.warn(
       { kid: app.runtime.signer.kid, algorithm: app.runtime.signer.algorithm },
@@ -85,7 +87,7 @@ async function run(): Promise<number> {
   let checkpointRound: Promise<void> | undefined;
   const checkpoint = async (): Promise<void> => {
     try {
-      for (const head of await app.runtime.store.listChains()) await checkpoints.makeIfDue(head.chain, Date.now());
+      for (const head of await app.runtime.store.listChains()) await checkpoints.tick(head.chain, Date.now());
     } catch (error) {
       services.logger.warn({ err: error }, 'checkpoints: making one failed; tried again within a second');
     } finally {
