@@ -3,7 +3,8 @@
  * the tiles through eventLog.ts, and the statements on `checkpoints`
  * (migrations 0011 and 0014), the same on PostgreSQL and PGlite.
  */
-import type { StoredCheckpoint, TreeLogStorage } from '../../../chain/treeLog.ts';
+import { formatTlogProof } from '../../../chain/proofFile.ts';
+import { proveInclusion, type StoredCheckpoint, type TreeLogStorage } from '../../../chain/treeLog.ts';
 import * as eventLog from './eventLog.ts';
 import type { SqlExecutor } from './sql.ts';
 
@@ -68,4 +69,24 @@ export function sqlTreeLog(db: Queryable): TreeLogStorage {
       if (lines.length > 0) await db.query(SQL.cosign, [chain, size, lines.join(''), lines.length]);
     },
   };
+}
+
+/**
+ * The inclusion proof file of record `seq` of `chain` against the least
+ * checkpoint covering it with `quorum` cosigners (docs/FORMAT.md section 14,
+ * "Proof files"); undefined while none covers it, or without such a record.
+ */
+export async function inclusionProofFile(
+  db: Queryable,
+  chain: string,
+  seq: number,
+  quorum: number,
+): Promise<string | undefined> {
+  const storage = sqlTreeLog(db);
+  const checkpoint = await storage.checkpointCovering(chain, seq, quorum);
+  if (!checkpoint) return undefined;
+  const record = await eventLog.recordTextAt(db, chain, seq);
+  if (record === undefined) return undefined;
+  const hashes = await proveInclusion(storage, chain, seq - 1, checkpoint.size);
+  return formatTlogProof({ record, index: seq - 1, hashes, checkpoint: checkpoint.note });
 }
