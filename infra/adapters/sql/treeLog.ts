@@ -4,7 +4,7 @@
  * (migrations 0011 and 0014), the same on PostgreSQL and PGlite.
  */
 import { formatTlogProof } from '../../../chain/proofFile.ts';
-import { proveInclusion, type StoredCheckpoint, type TreeLogStorage } from '../../../chain/treeLog.ts';
+import { proveInclusion, rootAt, type StoredCheckpoint, type TreeLogStorage } from '../../../chain/treeLog.ts';
 import * as eventLog from './eventLog.ts';
 import type { SqlExecutor } from './sql.ts';
 
@@ -89,4 +89,14 @@ export async function inclusionProofFile(
   if (record === undefined) return undefined;
   const hashes = await proveInclusion(storage, chain, seq - 1, checkpoint.size);
   return formatTlogProof({ record, index: seq - 1, hashes, checkpoint: checkpoint.note });
+}
+
+/**
+ * The root of a chain's tree of `size` records, for an archive manifest
+ * (docs/FORMAT.md section 14); undefined while the stored tree is smaller (a
+ * tree still catching up with records older than it).
+ */
+export function treeRootReader(db: Queryable): (chain: string, size: number) => Promise<Uint8Array | undefined> {
+  const storage = sqlTreeLog(db);
+  return async (chain, size) => ((await storage.treeSize(chain)) >= size ? rootAt(storage, chain, size) : undefined);
 }
