@@ -29,6 +29,8 @@ export interface TestWitness {
   stateDir: string;
   state: FileWitnessState;
   server: RunningWitness;
+  /** The logs it witnesses, origin → keys: a test may add one while it runs. */
+  logs: Map<string, NoteVerifierKey[]>;
   /** Stops the server and releases the state folder (kept, for a restart). */
   stop(): Promise<void>;
 }
@@ -53,10 +55,11 @@ export async function startTestWitness(
   const name = options.name ?? 'witness.test/w1';
   const key = loadWitnessKey(options.keyFile ?? join(stateDir, 'witness.pem'), name, { create: true });
   const state = fileWitnessState(stateDir);
+  const logMap = new Map(Object.entries(logs).map(([origin, vkey]) => [origin, [parsedKey(vkey)]]));
   const server = await startWitnessServer({
     policy: {
       identity: key.identity,
-      logs: new Map(Object.entries(logs).map(([origin, vkey]) => [origin, [parsedKey(vkey)]])),
+      logs: logMap,
       sha256,
       verifyEd25519: verifyRawEd25519,
     },
@@ -75,7 +78,7 @@ export async function startTestWitness(
     await stop();
     if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
   });
-  return { name, url: server.url, vkey: key.vkey, key, stateDir, state, server, stop };
+  return { name, url: server.url, vkey: key.vkey, key, stateDir, state, server, logs: logMap, stop };
 }
 
 /** The runtime's checkpointing, asking these witnesses, publishing with `quorum` cosignatures. */
