@@ -15,6 +15,7 @@ import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
 import { createServices } from '../http/services.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
 import { checkpointing } from '../../wiring/checkpoints.ts';
+import { checkpointWitnessFailuresTotal } from '../../adapters/metrics.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -77,7 +78,10 @@ async function run(): Promise<number> {
   void sweep();
   const sweeping = setInterval(() => void sweep(), DELIVERY_SWEEP_INTERVAL_MS).unref();
   const checkpoints = checkpointing(app.runtime, {
-    onWitnessFailure: (failure) => services.logger.warn(failure, 'checkpoints: a witness did not cosign'),
+    onWitnessFailure: (failure) => {
+      checkpointWitnessFailuresTotal.inc({ chain: failure.chain, witness: failure.witness });
+      services.logger.warn(failure, 'checkpoints: a witness did not cosign');
+    },
   });
   if (!checkpoints.key)
     services.logger.warn(
