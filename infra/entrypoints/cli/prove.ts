@@ -11,13 +11,20 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { toBase64 } from '../../../chain/checkpoint.ts';
-import { formatVerifierKey, NOTE_ED25519_TYPE } from '../../../chain/cosignature.ts';
+import {
+  COSIGNATURE_ED25519,
+  formatVerifierKey,
+  NOTE_ED25519_TYPE,
+  parseVerifierKey,
+  verifiedCosignatures,
+  type NoteVerifierKey,
+} from '../../../chain/cosignature.ts';
 import { sha256 } from '../../../chain/hash.ts';
 import { ChainError } from '../../../chain/errors.ts';
 import { validateChainName } from '../../../chain/input.ts';
-import { formatTlogProof, MAX_PROOF_FILE_BYTES } from '../../../chain/proofFile.ts';
+import { formatTlogProof, MAX_PROOF_FILE_BYTES, parseTlogProof } from '../../../chain/proofFile.ts';
 import { proveConsistency, proveInclusion, rootAt } from '../../../chain/treeLog.ts';
-import { verifyInclusionFile } from '../../../verifier/verifyInclusion.ts';
+import { verifyInclusionFile, verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
 import { recordTextAt } from '../../adapters/sql/eventLog.ts';
 import { checkpointing, type Checkpointing } from '../../wiring/checkpoints.ts';
 import { loadConfig } from '../../wiring/config.ts';
@@ -129,8 +136,31 @@ function readKey(path: string): KeyObject {
   }
 }
 
-async function verifyFile(file: string, options: { publicKey: string; kid: string; origin?: string }): Promise<number> {
+interface VerifyFileOptions {
+  publicKey: string;
+  kid: string;
+  origin?: string;
+  witness?: string[];
+  witnessQuorum?: string;
+}
+
+/** The witnesses given and how many of them must have cosigned the proof's checkpoint (default: all). */
+function witnessPolicy(options: VerifyFileOptions): { keys: NoteVerifierKey[]; quorum: number } {
+  const keys = (options.witness ?? []).map((vkey) => {
+    const key = parseVerifierKey(sha256, vkey);
+    if (!key || key.type !== COSIGNATURE_ED25519)
+      throw new UsageError(`--witness ${vkey}: not a cosignature/v1 Ed25519 verifier key (type 0x04)`);
+    return key;
+  });
+  const quorum =
+    options.witnessQuorum === undefined ? keys.length : parseCount(options.witnessQuorum, '--witness-quorum', 0);
+  if (quorum > keys.length) throw new UsageError(`--witness-quorum ${quorum}: more than the witnesses given`);
+  return { keys, quorum };
+}
+
+async function verifyFile(file: string, options: VerifyFileOptions): Promise<number> {
   const key = readKey(options.publicKey);
+  const witnesses = witnessPolicy(options);
   let text: string;
   try {
     const bytes = readFileSync(file);
@@ -144,8 +174,15 @@ async function verifyFile(file: string, options: { publicKey: string; kid: strin
     process.stdout.write(`NOT PROVEN: ${report.reason}\n`);
     return EXIT.failed;
   }
+  const cosigned = verifiedCosignatures(parseTlogProof(text)!.checkpoint, witnesses.keys, verifyRawEd25519);
+  if (cosigned.length < witnesses.quorum) {
+    process.stdout.write(
+      `NOT PROVEN: ${cosigned.length} of the ${witnesses.quorum} witness cosignatures required verify on the checkpoint\n`,
+    );
+    return EXIT.failed;
+  }
   process.stdout.write(
-    `OK: record ${report.seq} of ${report.chain} (hash ${report.hash}) is in the tree of ${report.treeSize} leaves of ${report.origin}\n`,
+    `OK: record ${report.seq} of ${report.chain} (hash ${report.hash}) is in the tree of ${report.treeSize} leaves of ${report.origin}${cosigned.length > 0 ? `, cosigned by ${cosigned.map((c) => c.name).join(', ')}` : ''}\n`,
   );
   return EXIT.ok;
 }
@@ -175,7 +212,10 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .requiredOption('--public-key <pem>', "the checkpoint signer's Ed25519 public key (PEM)")
     .requiredOption('--kid <name>', "the checkpoint signer's kid (the note key's name)")
     .option('--origin <origin>', 'require this origin line (e.g. chainbook/main)')
-    .action(async (file: string, options: { publicKey: string; kid: string; origin?: string }) =>
-      exit(await verifyFile(file, options)),
-    );
+    .option(
+      '--witness <vkey...>',
+      "witnesses' verifier keys (cosignature/v1) whose cosignatures on the checkpoint count",
+    )
+    .option('--witness-quorum <n>', 'cosignatures by those witnesses required (default: all of them)')
+    .action(async (file: string, options: VerifyFileOptions) => exit(await verifyFile(file, options)));
 }

@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli } from '../../../helpers/cli.ts';
 import { openTestDatabase } from '../../../helpers/databases.ts';
@@ -84,6 +84,27 @@ test('a witness started from the CLI cosigns the checkpoint the CLI makes, and t
     /^chainbook\/main\n12\n.*\n\n\u2014 local-ed25519-\S+ \S+\n\u2014 witness\.test\/cli \S+\n$/,
   );
   t.is(await witness.stop(), 0, 'SIGTERM stops it cleanly');
+
+  // The inclusion proof of a record against that checkpoint, checked offline with its cosignature.
+  const proofFile = join(logDir, 'seq5.tlog-proof');
+  const quorumEnv = {
+    ...logEnv,
+    CHECKPOINT_WITNESS_QUORUM: '1',
+    CHECKPOINT_WITNESSES: `${witness.url} ${vkey.stdout.trim()}`,
+  };
+  const proved = await runCli(['prove', '--seq', '5', '--out', proofFile], { env: quorumEnv });
+  t.is(proved.code, 0, proved.stderr);
+  const signers = JSON.parse(readFileSync(join(logDir, 'signers.json'), 'utf8')) as {
+    signers: { signer_kid: string; public_key_pem: string }[];
+  };
+  const pem = join(logDir, 'pub.pem');
+  writeFileSync(pem, signers.signers[0]!.public_key_pem);
+  const key = ['--public-key', pem, '--kid', signers.signers[0]!.signer_kid];
+  const included = await runCli(['verify-inclusion', proofFile, ...key, '--witness', vkey.stdout.trim()]);
+  t.is(included.code, 0, included.stdout + included.stderr);
+  t.regex(included.stdout, /^OK: record 5 of main .* cosigned by witness\.test\/cli\n$/);
+  const logVkey = logKey.stdout.trim().replace(/^chainbook\/main=/, '');
+  t.is((await runCli(['verify-inclusion', proofFile, ...key, '--witness', logVkey])).code, 2, 'not a witness key');
 
   const file = join(logDir, 'checkpoint.txt');
   writeFileSync(file, cosigned.stdout);
