@@ -40,8 +40,16 @@ export interface TreeLogStorage {
     createdAtMs: number,
     cosignatures?: readonly string[],
   ): Promise<boolean>;
-  /** Appends witnesses' cosignature lines to a stored checkpoint. */
-  addCosignatures(chain: string, size: number, lines: readonly string[]): Promise<void>;
+  /**
+   * Replaces a stored checkpoint's cosignature lines and count by what
+   * `merge` makes of the signed note and the lines stored, in one atomic
+   * step (no other merge of that checkpoint in between).
+   */
+  mergeCosignatures(
+    chain: string,
+    size: number,
+    merge: (note: string, cosignatures: string) => { cosignatures: string; cosigners: number },
+  ): Promise<void>;
 }
 
 /** Collects witnesses' cosignature lines for a freshly signed checkpoint (chain/cosigning.ts). */

@@ -64,6 +64,10 @@ export function checkpointing(
   // What each witness last cosigned, per chain: the old size of the next request to it.
   const knownSizes = new Map<string, Map<string, number>>();
   const lastRetryMs = new Map<string, number>();
+  const witnessKeys = witnesses.map((w) => w.key);
+  // The configured witnesses whose cosignature of the note verifies, each once.
+  const cosignersOf = (note: string): string[] =>
+    verifiedCosignatures(note, witnessKeys, verifyEd25519).map((c) => c.name);
 
   const cosignBy = async (
     chain: string,
@@ -101,16 +105,28 @@ export function checkpointing(
     async cosignLatest(chain) {
       const latest = await storage.latestCheckpoint(chain);
       const checkpoint = latest && parseCheckpointBody(parseNote(latest.note)?.body ?? '');
-      if (!latest || !checkpoint || latest.cosigners >= witnesses.length) return 0;
-      const signed = verifiedCosignatures(
-        latest.note,
-        witnesses.map((w) => w.key),
-        verifyEd25519,
-      ).map((c) => c.name);
-      const missing = witnesses.filter((w) => !signed.includes(w.key.name));
+      if (!latest || !checkpoint) return 0;
+      const signed = new Set(cosignersOf(latest.note));
+      const missing = witnesses.filter((w) => !signed.has(w.key.name));
+      if (missing.length === 0) return 0;
       const lines = await cosignBy(chain, missing, latest.note, checkpoint);
-      await storage.addCosignatures(chain, latest.size, lines);
-      return lines.length;
+      if (lines.length === 0) return 0;
+      let added = 0;
+      await storage.mergeCosignatures(chain, latest.size, (note, stored) => {
+        // Another process may have stored some of these witnesses' lines meanwhile: one line per witness.
+        const present = new Set(cosignersOf(`${note}${stored}`));
+        const fresh: string[] = [];
+        for (const line of lines) {
+          const name = cosignersOf(`${note}${line}`)[0];
+          if (name === undefined || present.has(name)) continue;
+          present.add(name);
+          fresh.push(line);
+        }
+        added = fresh.length;
+        const cosignatures = `${stored}${fresh.join('')}`;
+        return { cosignatures, cosigners: cosignersOf(`${note}${cosignatures}`).length };
+      });
+      return added;
     },
     published: (chain) => storage.latestCheckpoint(chain, quorum),
     async tick(chain, nowMs) {

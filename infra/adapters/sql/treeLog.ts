@@ -6,9 +6,9 @@
 import { formatTlogProof } from '../../../chain/proofFile.ts';
 import { proveInclusion, rootAt, type StoredCheckpoint, type TreeLogStorage } from '../../../chain/treeLog.ts';
 import * as eventLog from './eventLog.ts';
-import type { SqlExecutor } from './sql.ts';
+import type { SqlDatabase, SqlExecutor } from './sql.ts';
 
-type Queryable = Pick<SqlExecutor, 'query'>;
+type Queryable = Pick<SqlExecutor, 'query'> & Partial<Pick<SqlDatabase, 'transaction'>>;
 
 // The note as published: as signed, then the witnesses' cosignature lines (migration 0014).
 const COLUMNS = 'tree_size, note || cosignatures AS note, cosigners, created_at';
@@ -21,8 +21,8 @@ const SQL = {
   insert: `INSERT INTO checkpoints (chain, tree_size, note, created_at, cosignatures, cosigners)
     VALUES ($1, $2, $3, $4::timestamptz, $5, $6)
     ON CONFLICT (chain, tree_size) DO NOTHING RETURNING 1`,
-  cosign: `UPDATE checkpoints SET cosignatures = cosignatures || $3, cosigners = cosigners + $4
-    WHERE chain = $1 AND tree_size = $2`,
+  lockForCosign: `SELECT note, cosignatures FROM checkpoints WHERE chain = $1 AND tree_size = $2 FOR UPDATE`,
+  cosign: `UPDATE checkpoints SET cosignatures = $3, cosigners = $4 WHERE chain = $1 AND tree_size = $2`,
 } as const;
 
 interface CheckpointRow {
@@ -65,8 +65,15 @@ export function sqlTreeLog(db: Queryable): TreeLogStorage {
           cosignatures.length,
         ])
       ).rows.length === 1,
-    addCosignatures: async (chain, size, lines) => {
-      if (lines.length > 0) await db.query(SQL.cosign, [chain, size, lines.join(''), lines.length]);
+    // The row is locked while the lines are merged, so processes cosigning at once each see the others' lines.
+    mergeCosignatures: async (chain, size, merge) => {
+      const work = async (tx: Pick<SqlExecutor, 'query'>): Promise<void> => {
+        const row = (await tx.query<{ note: string; cosignatures: string }>(SQL.lockForCosign, [chain, size])).rows[0];
+        if (!row) return;
+        const merged = merge(row.note, row.cosignatures);
+        await tx.query(SQL.cosign, [chain, size, merged.cosignatures, merged.cosigners]);
+      };
+      await (db.transaction ? db.transaction(work) : work(db));
     },
   };
 }

@@ -98,6 +98,31 @@ for (const engine of ENGINES) {
     t.like(await rt.db.query('SELECT cosigners FROM checkpoints WHERE tree_size = 342'), { rows: [{ cosigners: 1 }] });
   });
 
+  test(`${engine}: processes asking the witnesses at once store one line per witness, and count each witness once`, async (t) => {
+    const rt = await testRuntime(t, engine);
+    const up = await startTestWitness(t, { [ORIGIN]: logVerifierKey(rt) });
+    // A witness that does not know this log never cosigns it (404).
+    const down = await startTestWitness(t, { 'someone/else': logVerifierKey(rt) }, { name: 'witness.test/w2' });
+    await appendRecords(rt, 'order-a', 20);
+    // Made while no witness answered: no cosignature yet.
+    t.truthy(await witnessedCheckpointing(rt, [], 0).makeIfDue('main', Date.now()));
+    const replicas = [0, 1, 2].map(() => witnessedCheckpointing(rt, [up, down], 2));
+    await Promise.all(replicas.map((replica) => replica.cosignLatest('main')));
+    const latest = (await replicas[0]!.storage.latestCheckpoint('main'))!;
+    t.is(latest.note.split('\n').filter((line) => line.startsWith(`\u2014 ${up.name} `)).length, 1, latest.note);
+    t.is(latest.cosigners, 1);
+    t.is(await replicas[0]!.published('main'), undefined, 'one real witness is not a quorum of 2');
+
+    // The second witness learns the log: asked again at once, each still counts once.
+    down.logs.set(ORIGIN, [parsedKey(logVerifierKey(rt))]);
+    await Promise.all(replicas.map((replica) => replica.cosignLatest('main')));
+    const cosigned = (await replicas[0]!.published('main'))!;
+    t.deepEqual(cosigners(cosigned.note, [up, down]).sort(), [up.name, down.name].sort());
+    t.is(cosigned.cosigners, 2);
+    t.is(cosigned.note.split('\n').filter((line) => line.startsWith('\u2014 witness.test/')).length, 2, cosigned.note);
+    t.is(await replicas[1]!.cosignLatest('main'), 0, 'no witness is missing: none is asked');
+  });
+
   test(`${engine}: a log that forks after a common prefix is refused, and both signed checkpoints are evidence`, async (t) => {
     const a = await testRuntime(t, engine);
     // Same data folder: the same signer key and registry, another database.
