@@ -15,8 +15,11 @@
  * checkpoint of the same size has another root; 422 when the proof does not
  * verify; 400 for a malformed body or an old size above the new; 403 when no
  * signature by a known key verifies; 404 for an unknown origin. A checkpoint
- * that is inconsistent with the one cosigned (409 on the root, 422) is a log
- * that forked, or lies: the decision carries both signed notes as evidence.
+ * of the size cosigned with another root (409) is a log that forked: both
+ * notes are signed by the log, and the decision carries them as evidence.
+ * A proof that does not verify (422) proves nothing about the log (anyone can
+ * send its genuine checkpoint with a wrong proof) and carries no evidence.
+ * A held checkpoint of size 0 is as good as none: any size may follow it.
  *
  * The state's check and update must be one atomic step (WitnessState.update),
  * or two requests racing could roll the state back. Pure: SHA-256 and
@@ -32,7 +35,7 @@ import {
   type Checkpoint,
 } from './checkpoint.ts';
 import { cosign, type NoteVerifierKey, type SignEd25519, type VerifyEd25519 } from './cosignature.ts';
-import { merkleHasher, verifyConsistency, type Sha256 } from './merkle.ts';
+import { equalBytes, merkleHasher, verifyConsistency, type Sha256 } from './merkle.ts';
 
 /** The protocol's bound on proof lines. */
 export const MAX_WITNESS_PROOF_HASHES = 63;
@@ -92,7 +95,7 @@ export interface ForkEvidence {
 export type WitnessAnswer =
   | { status: 200; body: string; state: WitnessedCheckpoint }
   | { status: 409; size: number; reason: string; evidence?: ForkEvidence }
-  | { status: 400 | 403 | 404 | 422; reason: string; evidence?: ForkEvidence };
+  | { status: 400 | 403 | 404 | 422; reason: string };
 
 export interface WitnessIdentity {
   name: string;
@@ -123,6 +126,8 @@ export function verifyRequestCheckpoint(policy: WitnessPolicy, request: AddCheck
     return { ok: false, answer: { status: 400, reason: `old size ${request.oldSize} is above ${checkpoint.size}` } };
   if (request.oldSize === 0 && request.proof.length > 0)
     return { ok: false, answer: { status: 400, reason: 'a proof from old size 0 must be empty' } };
+  if (checkpoint.size === 0 && !equalBytes(checkpoint.root, merkleHasher(policy.sha256).emptyRoot()))
+    return { ok: false, answer: { status: 400, reason: 'the empty tree has the root SHA-256 of nothing' } };
   return { ok: true, checkpoint };
 }
 
@@ -135,9 +140,11 @@ export function decideAddCheckpoint(
   policy: WitnessPolicy,
   request: AddCheckpointRequest,
   checkpoint: Checkpoint,
-  held: WitnessedCheckpoint | undefined,
+  stored: WitnessedCheckpoint | undefined,
   nowSeconds: number,
 ): WitnessAnswer {
+  // The empty tree is consistent with every tree: holding it is holding nothing.
+  const held = stored && stored.size > 0 ? stored : undefined;
   const heldSize = held?.size ?? 0;
   if (request.oldSize !== heldSize)
     return { status: 409, size: heldSize, reason: `old size ${request.oldSize} is not ${heldSize}` };
@@ -165,7 +172,7 @@ export function decideAddCheckpoint(
     const hasher = merkleHasher(policy.sha256);
     if (!verifyConsistency(hasher, held.size, checkpoint.size, request.proof, heldRoot, checkpoint.root)) {
       const reason = `no consistency from the cosigned size ${held.size} to ${checkpoint.size}: the proof does not verify`;
-      return { status: 422, reason, evidence: evidence(reason) };
+      return { status: 422, reason };
     }
   } else if (request.proof.length > 0) {
     return { status: 400, reason: 'a proof from old size 0 must be empty' };
@@ -204,6 +211,6 @@ export async function addCheckpoint(
     const decided = decideAddCheckpoint(policy, request, verified.checkpoint, held, nowSeconds);
     return decided.status === 200 ? { next: decided.state, result: decided } : { result: decided };
   });
-  if (answer.status !== 200 && answer.evidence) await state.saveEvidence(answer.evidence);
+  if (answer.status === 409 && answer.evidence) await state.saveEvidence(answer.evidence);
   return answer;
 }

@@ -186,7 +186,7 @@ test('the witness answers each case of the protocol, and only a cosigned checkpo
     3,
   );
   t.like(refused, { status: 422 });
-  t.is(state.evidence.length, 1, 'a proof that does not verify is kept as evidence');
+  t.is(state.evidence.length, 0, 'a wrong proof with a genuine checkpoint proves nothing: no evidence');
   t.like(state.held.get('chainbook/main'), { size: 7 });
   t.like(await addCheckpoint(policy, state, await request(), 4), { status: 200 });
   t.like(state.held.get('chainbook/main'), { size: 20 });
@@ -211,4 +211,27 @@ test('the configuration of witnesses and logs is parsed strictly', (t) => {
   t.is(parseWitnessLogs(`chainbook/main=${logVkey}`).logs.get('chainbook/main')?.length, 1);
   t.not(parseWitnessLogs(`chainbook/main=${vkey}`).problems.length, 0, 'a witness key is not a log key');
   t.not(parseWitnessLogs(logVkey).problems.length, 0);
+});
+
+test('a witness holding the empty tree cosigns any size next, and only the empty tree has size 0', async (t) => {
+  const state = memoryState();
+  const note0 = await logNote(0);
+  t.like(await addCheckpoint(policy, state, formatAddCheckpoint({ oldSize: 0, proof: [], note: note0 }), 1), {
+    status: 200,
+  });
+  t.like(state.held.get('chainbook/main'), { size: 0 });
+  const note5 = await logNote(5);
+  t.like(await addCheckpoint(policy, state, formatAddCheckpoint({ oldSize: 0, proof: [], note: note5 }), 2), {
+    status: 200,
+  });
+  t.like(state.held.get('chainbook/main'), { size: 5 });
+
+  // Size 0 with the root of another tree: refused, whatever is held.
+  const fresh = memoryState();
+  const body = checkpointBody({ origin: 'chainbook/main', size: 0, root: await treeRoot(treeHasher, read, 5) });
+  const keyHash = ed25519KeyHash(sha256, KID, logPublic);
+  const lying = signedNote(body, [{ name: KID, keyHash, signature: sign(null, Buffer.from(body), log.privateKey) }]);
+  const answer = await addCheckpoint(policy, fresh, formatAddCheckpoint({ oldSize: 0, proof: [], note: lying }), 3);
+  t.like(answer, { status: 400 });
+  t.is(fresh.held.size, 0);
 });

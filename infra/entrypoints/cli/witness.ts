@@ -3,8 +3,8 @@
  * service of its own (docs/FORMAT.md section 14, "Witnesses and
  * cosignatures"; infra/entrypoints/witness/witnessServer.ts). It cosigns a
  * checkpoint of a log of WITNESS_LOGS only when it is consistent with the
- * last one it cosigned, kept in WITNESS_STATE_DIR, and writes a refused
- * fork's two checkpoints into WITNESS_STATE_DIR/evidence. `--vkey` prints
+ * last one it cosigned, kept in WITNESS_STATE_DIR, and writes a fork's two
+ * checkpoints of one size into WITNESS_STATE_DIR/evidence. `--vkey` prints
  * its verifier key (for the log's CHECKPOINT_WITNESSES) and exits.
  */
 import type { Command } from 'commander';

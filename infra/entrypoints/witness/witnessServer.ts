@@ -120,7 +120,7 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
     send(response, answer.status, contentType, text);
     return answer.status === 200
       ? { status: 200, size: answer.state.size }
-      : { status: answer.status, reason: answer.reason, evidence: answer.evidence !== undefined };
+      : { status: answer.status, reason: answer.reason, evidence: answer.status === 409 && answer.evidence !== undefined };
   };
 
   const server = createServer((request, response) => {
