@@ -17,11 +17,17 @@ import { equalBytes } from '../chain/merkle.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
 import { appendLeaves, edgeRoot, emptyEdge } from '../chain/tiles.ts';
 import { leafOf, treeHasher } from '../chain/treeCommit.ts';
+import { HASH_PATTERN } from '../chain/record.ts';
+import { CodedError } from '../domain/errors.ts';
 import type { RecordReader } from './reader.ts';
 import { rawEd25519, verifyRawEd25519 } from './verifyInclusion.ts';
 
 export type CheckpointFindingReason =
-  'checkpoint-invalid' | 'checkpoint-cosignatures-missing' | 'behind-checkpoint' | 'checkpoint-root-mismatch';
+  | 'checkpoint-invalid'
+  | 'checkpoint-cosignatures-missing'
+  | 'behind-checkpoint'
+  | 'checkpoint-root-mismatch'
+  | 'checkpoint-record-malformed';
 
 export type CheckpointReport =
   | {
@@ -59,18 +65,47 @@ function signedCheckpoint(
   return undefined;
 }
 
-/** The root of the first `size` records of `chain`, or the number of records there are when fewer. */
+/** The leaf of a record line; undefined when the line has no record hash (the finding is the caller's). */
+function leafOfLine(line: string): Uint8Array | undefined {
+  let hash: unknown;
+  try {
+    hash = (JSON.parse(line) as { hash?: unknown }).hash;
+  } catch {
+    return undefined;
+  }
+  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? leafOf(hash) : undefined;
+}
+
+/**
+ * The root of the first `size` records of `chain`; or the number of records
+ * there are when fewer; or the seq of the first line that is not a record.
+ */
 async function rootOfPrefix(
   reader: RecordReader,
   chain: string,
   size: number,
-): Promise<{ root: Uint8Array } | { records: number }> {
+): Promise<{ root: Uint8Array } | { records: number } | { malformed: number }> {
   let edge = emptyEdge();
   for await (const page of reader.pages(chain, 1, size)) {
-    const leaves = page.map((text) => leafOf((JSON.parse(text) as { hash: string }).hash));
+    const leaves: Uint8Array[] = [];
+    for (const line of page) {
+      const leaf = leafOfLine(line);
+      if (!leaf) return { malformed: edge.size + leaves.length + 1 };
+      leaves.push(leaf);
+    }
     edge = appendLeaves(treeHasher, edge, leaves).edge;
   }
   return edge.size < size ? { records: edge.size } : { root: edgeRoot(treeHasher, edge) };
+}
+
+/** The chain's last seq in the source; 0 for a chain the source does not hold. */
+async function lastSeqOf(reader: RecordReader, chain: string): Promise<number> {
+  try {
+    return await reader.lastSeq(chain);
+  } catch (error) {
+    if (error instanceof CodedError && error.code === 'UNKNOWN_CHAIN') return 0;
+    throw error; // the source could not be read: the check could not run
+  }
 }
 
 export async function checkAgainstCheckpoint(
@@ -94,7 +129,7 @@ export async function checkAgainstCheckpoint(
   // The origin is `<CHECKPOINT_ORIGIN>/<chain>`, and a chain's name has no '/'.
   const chain = checkpoint.origin.slice(checkpoint.origin.lastIndexOf('/') + 1);
   if (checkpoint.size === 0) return invalid('a checkpoint of the empty tree proves nothing');
-  const lastSeq = await reader.lastSeq(chain);
+  const lastSeq = await lastSeqOf(reader, chain);
   if (lastSeq < checkpoint.size)
     return {
       ok: false,
@@ -104,6 +139,14 @@ export async function checkAgainstCheckpoint(
       message: `the chain ${chain} has ${lastSeq} records, but the checkpoint signed by ${signed.name} holds ${checkpoint.size}: its tail was cut or it was restored to an earlier state`,
     };
   const prefix = await rootOfPrefix(reader, chain, checkpoint.size);
+  if ('malformed' in prefix)
+    return {
+      ok: false,
+      reason: 'checkpoint-record-malformed',
+      chain,
+      seq: prefix.malformed,
+      message: `the line of seq ${prefix.malformed} of ${chain} is not a record with a hash: the first ${checkpoint.size} records cannot be the checkpoint's`,
+    };
   if ('records' in prefix)
     return {
       ok: false,

@@ -7,10 +7,12 @@
  * without the witnesses' cosignatures, or changed, is refused.
  */
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNote } from '../../chain/checkpoint.ts';
 import type { AppendEventInput } from '../../chain/input.ts';
+import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
+import { writeDump, writeSigners } from '../helpers/deliveryProofs.ts';
 import { testRuntime, tempDir, type TestRuntime } from '../helpers/runtime.ts';
 import { auditVerifyCli } from '../helpers/signing.ts';
 import { copyPrefix, logVerifierKey, startTestWitness, witnessedCheckpointing } from '../helpers/witness.ts';
@@ -92,4 +94,36 @@ test('a cut tail and a rollback are found with only a cosigned checkpoint; the l
   t.regex(changedReport.stdout, /checkpoint-invalid: no signature by an Ed25519 signer of the registry verifies/);
   t.is(verify(live, '--checkpoint', join(folder, 'absent.txt')).status, 2, 'an unreadable file: could not run');
   t.is(verify(live, ...withCheckpoint, '--witness-quorum', '2').status, 2, 'a quorum above the witnesses given');
+});
+
+test('a file without the chain, or with a line that is not a record, fails the checkpoint (exit 1), never crashes', async (t) => {
+  const live = await testRuntime(t, 'pglite');
+  await appendRecords(live, 'order-a', 5);
+  const note = await witnessedCheckpointing(live, [], 0).makeIfDue('main', Date.now());
+  const folder = tempDir('checkpoint-files');
+  const file = (name: string): string => join(folder, name);
+  writeFileSync(file('checkpoint.txt'), note!);
+  writeSigners(live.registry, file('signers.json'));
+  await writeDump(databaseReader(live.db), file('chain.jsonl'));
+  const lines = readFileSync(file('chain.jsonl'), 'utf8').split('\n').filter(Boolean);
+  const verify = (dump: string): ReturnType<typeof auditVerifyCli> =>
+    auditVerifyCli(['-i', dump, '-s', file('signers.json'), '--threads', '0', '--checkpoint', file('checkpoint.txt')]);
+  t.is(verify(file('chain.jsonl')).status, 0, 'the dump itself holds the checkpoint');
+
+  writeFileSync(file('empty.jsonl'), '');
+  writeFileSync(
+    file('renamed.jsonl'),
+    lines.map((line) => `${line.replace('"chain":"main"', '"chain":"other"')}\n`).join(''),
+  );
+  for (const name of ['empty.jsonl', 'renamed.jsonl']) {
+    const report = verify(file(name));
+    t.is(report.status, 1, `${name}: ${report.stdout}${report.stderr}`);
+    t.regex(report.stdout, /checkpoint: FAILED at chain main seq 1: behind-checkpoint: the chain main has 0 records/);
+  }
+
+  const corrupt = [...lines.slice(0, 2), '{"chain":"main","seq":3,"hash":"zz"}', ...lines.slice(3)];
+  writeFileSync(file('corrupt.jsonl'), corrupt.map((line) => `${line}\n`).join(''));
+  const report = verify(file('corrupt.jsonl'));
+  t.is(report.status, 1, report.stdout + report.stderr);
+  t.regex(report.stdout, /checkpoint: FAILED at chain main seq 3: checkpoint-record-malformed/);
 });
