@@ -16,6 +16,8 @@
 import { sha256Hex } from '../chain/hash.ts';
 import { HASH_PATTERN, ZERO_HASH } from '../chain/record.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
+import { appendLeaves, edgeRoot, emptyEdge, type TreeEdge } from '../chain/tiles.ts';
+import { leafOf, treeHasher } from '../chain/treeCommit.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { RecordReader, SourceFinding, SourceFindingReason } from '../verifier/reader.ts';
 import type { ArchiveIndex, IndexedBatch } from './archiveIndex.ts';
@@ -54,6 +56,31 @@ function factsOf(line: string | undefined): LineFacts | undefined {
 }
 
 type Checked = { finding: SourceFinding } | { manifest: Manifest; lines: string[] };
+
+/** The leaf of a record line (docs/FORMAT.md section 14); a line that is not a record is the verifier's to report. */
+function leafOfLine(line: string): Uint8Array {
+  let hash: unknown;
+  try {
+    hash = (JSON.parse(line) as { hash?: unknown }).hash;
+  } catch {
+    hash = undefined;
+  }
+  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? leafOf(hash) : treeHasher.leaf(new Uint8Array(0));
+}
+
+/** A manifest's tree_root against the root of the records read up to its to_seq. */
+function treeProblem(batch: IndexedBatch, manifest: Manifest, tree: TreeEdge): SourceFinding | undefined {
+  if (manifest.tree_root === undefined) return undefined;
+  const root = Buffer.from(edgeRoot(treeHasher, tree)).toString('hex');
+  if (root === manifest.tree_root) return undefined;
+  return {
+    chain: batch.chain,
+    seq: manifest.to_seq,
+    reason: 'batch-tree-mismatch',
+    message: `batch ${batch.key}: the records up to seq ${manifest.to_seq} have the Merkle root ${root}, the manifest's tree_root is ${manifest.tree_root}`,
+    batch: batch.key,
+  };
+}
 
 export class ArchiveReader implements RecordReader {
   readonly description: string;
@@ -95,6 +122,8 @@ export class ArchiveReader implements RecordReader {
     const start = batches.findIndex((batch) => batch.toSeq >= fromSeq);
     if (start < 0) return;
     let previous = start > 0 ? await this.#uncheckedManifest(batches[start - 1]!) : undefined;
+    // Read from the first batch, the records' Merkle tree is rebuilt as they come, to hold each manifest's tree_root to.
+    let tree = start === 0 ? emptyEdge() : undefined;
     const loads: Promise<Loaded>[] = [];
     let next = start;
     for (let index = start; index < batches.length && batches[index]!.fromSeq <= toSeq; index++) {
@@ -108,6 +137,14 @@ export class ArchiveReader implements RecordReader {
         return;
       }
       previous = checked.manifest;
+      if (tree) {
+        tree = appendLeaves(treeHasher, tree, checked.lines.map(leafOfLine)).edge;
+        const treeFinding = treeProblem(batches[index]!, checked.manifest, tree);
+        if (treeFinding) {
+          this.#findings.set(chain, treeFinding);
+          return;
+        }
+      }
       const first = Math.max(0, fromSeq - checked.manifest.from_seq);
       const end = Math.min(checked.lines.length, toSeq - checked.manifest.from_seq + 1);
       for (let offset = first; offset < end; offset += PAGE_RECORDS)

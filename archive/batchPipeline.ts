@@ -148,6 +148,9 @@ async function seal(
     signer_kid: deps.signer.kid,
     alg: deps.signer.algorithm,
   };
+  // The tree at the batch's end, when the database's tree has reached it (docs/FORMAT.md section 14).
+  const root = await deps.treeRoot?.(chain, toSeq);
+  if (root) Object.assign(payload, { tree_size: toSeq, tree_root: Buffer.from(root).toString('hex') });
   const manifest = await signManifest(payload, deps.signer);
   const problem = manifestSignatureProblem(manifest, deps.registry);
   if (problem)

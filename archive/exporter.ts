@@ -57,6 +57,8 @@ export interface ExportDependencies {
   recordExport: (chain: string, data: ArchiveExported) => Promise<void>;
   nowMs: () => number;
   onBatch?: (batch: ExportedBatch) => void;
+  /** The root of the chain's Merkle tree of `size` records, undefined when its tree is not that large yet. */
+  treeRoot?: (chain: string, size: number) => Promise<Uint8Array | undefined>;
 }
 
 export interface ExportedBatch {

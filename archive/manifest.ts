@@ -4,6 +4,10 @@
  *   service env version chain from_seq to_seq count first_prev_hash last_hash
  *   object_sha256 pii_included pii_policy_version export_ts signer_kid alg signature
  *
+ * and, in manifests written since the Merkle tree (docs/FORMAT.md section
+ * 14), both or neither of `tree_size` (= to_seq) and `tree_root` (hex): the
+ * root of the chain's tree of its first to_seq records, at the batch's end.
+ *
  * `signature` signs JCS of the manifest without `signature`: ed25519 over
  * those bytes, rsa-sha256 and ecdsa-p256-sha256 over their SHA-256. The
  * manifest object is written as that JCS text with `signature` put back (one
@@ -35,6 +39,10 @@ export interface ManifestPayload {
   export_ts: string;
   signer_kid: string;
   alg: string;
+  /** The tree's size at the batch's end: to_seq (docs/FORMAT.md section 14). */
+  tree_size?: number;
+  /** The root of the tree of the first to_seq records, 64 lowercase hex digits. */
+  tree_root?: string;
 }
 
 export interface Manifest extends ManifestPayload {
@@ -59,6 +67,9 @@ export const MANIFEST_MEMBERS = [
   'alg',
   'signature',
 ] as const;
+
+/** Members a manifest has since the Merkle tree, both or neither: older manifests stay valid. */
+export const MANIFEST_TREE_MEMBERS = ['tree_size', 'tree_root'] as const;
 
 /**
  * env, version and pii_policy_version: printable ASCII labels, so that
@@ -95,7 +106,8 @@ function positiveInteger(value: unknown): value is number {
 function shapeProblem(m: Record<string, unknown>): string | undefined {
   const members = Object.keys(m);
   const missing = MANIFEST_MEMBERS.filter((member) => !Object.hasOwn(m, member));
-  const extra = members.filter((member) => !(MANIFEST_MEMBERS as readonly string[]).includes(member));
+  const known: readonly string[] = [...MANIFEST_MEMBERS, ...MANIFEST_TREE_MEMBERS];
+  const extra = members.filter((member) => !known.includes(member));
   if (missing.length > 0 || extra.length > 0)
     return `members differ from the format: missing [${missing.join(', ')}], unknown [${extra.join(', ')}]`;
   if (typeof m['service'] !== 'string' || !SERVICE_PATTERN.test(m['service'])) return 'service is not a service name';
@@ -110,6 +122,13 @@ function shapeProblem(m: Record<string, unknown>): string | undefined {
   for (const hash of ['first_prev_hash', 'last_hash', 'object_sha256'] as const) {
     if (typeof m[hash] !== 'string' || !HASH_PATTERN.test(m[hash])) return `${hash} is not 64 lowercase hex digits`;
   }
+  const tree = MANIFEST_TREE_MEMBERS.filter((member) => Object.hasOwn(m, member)).length;
+  if (tree === 1) return 'tree_size and tree_root go together';
+  if (
+    tree === 2 &&
+    (m['tree_size'] !== m['to_seq'] || typeof m['tree_root'] !== 'string' || !HASH_PATTERN.test(m['tree_root']))
+  )
+    return 'tree_size must be to_seq and tree_root 64 lowercase hex digits';
   if (typeof m['pii_included'] !== 'boolean') return 'pii_included is not a boolean';
   if (typeof m['export_ts'] !== 'string' || !isTimestamp(m['export_ts']))
     return 'export_ts is not RFC 3339 UTC with milliseconds';

@@ -1,13 +1,14 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify, stream, sandbox
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { streamBenchmark } from './stream.ts';
 import { sandboxBenchmark } from './sandbox.ts';
+import { proofBenchmark } from './proofs.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -45,6 +46,11 @@ if (selected.has('notify')) {
   log("# the subscriptions' append NOTIFY (PostgreSQL, single-event appends)");
   const f = await notifyBenchmark(log);
   log(`with it: ${ratio(f.withNotify, f.without)} of the rate without it`);
+}
+
+if (selected.has('proofs')) {
+  log('# proof sizes and generation time (PostgreSQL at 1,000 and 100,000 records; in memory at 1,000,000)');
+  await proofBenchmark(log);
 }
 
 if (wanted('verify')) {

@@ -15,7 +15,10 @@ import { treeHasher } from './treeCommit.ts';
 
 export interface StoredCheckpoint {
   size: number;
+  /** The note as published: the log's signature, then the witnesses' cosignatures (if any). */
   note: string;
+  /** Witnesses whose cosignatures the note carries. */
+  cosigners: number;
   createdAtMs: number;
 }
 
@@ -23,14 +26,34 @@ export interface TreeLogStorage {
   /** Leaves of the chain's stored tree. */
   treeSize(chain: string): Promise<number>;
   tileReader(chain: string): TileReader;
-  latestCheckpoint(chain: string): Promise<StoredCheckpoint | undefined>;
+  /** The latest checkpoint with at least `quorum` cosigners (default 0). */
+  latestCheckpoint(chain: string, quorum?: number): Promise<StoredCheckpoint | undefined>;
   /** The checkpoint of exactly `size` leaves, if one was made. */
   checkpointAt(chain: string, size: number): Promise<StoredCheckpoint | undefined>;
-  /** The least checkpoint of at least `size` leaves. */
-  checkpointCovering(chain: string, size: number): Promise<StoredCheckpoint | undefined>;
+  /** The least checkpoint of at least `size` leaves with at least `quorum` cosigners (default 0). */
+  checkpointCovering(chain: string, size: number, quorum?: number): Promise<StoredCheckpoint | undefined>;
   /** False when a checkpoint of that size exists already (another process made it). */
-  insertCheckpoint(chain: string, size: number, note: string, createdAtMs: number): Promise<boolean>;
+  insertCheckpoint(
+    chain: string,
+    size: number,
+    note: string,
+    createdAtMs: number,
+    cosignatures?: readonly string[],
+  ): Promise<boolean>;
+  /**
+   * Replaces a stored checkpoint's cosignature lines and count by what
+   * `merge` makes of the signed note and the lines stored, in one atomic
+   * step (no other merge of that checkpoint in between).
+   */
+  mergeCosignatures(
+    chain: string,
+    size: number,
+    merge: (note: string, cosignatures: string) => { cosignatures: string; cosigners: number },
+  ): Promise<void>;
 }
+
+/** Collects witnesses' cosignature lines for a freshly signed checkpoint (chain/cosigning.ts). */
+export type Cosign = (note: string, checkpoint: Checkpoint) => Promise<string[]>;
 
 export interface CheckpointPolicy {
   /** The least time between two checkpoints of a chain, unless `intervalRecords` records came first. */
@@ -64,8 +87,9 @@ export async function rootAt(storage: TreeLogStorage, chain: string, size: numbe
 /**
  * Makes and stores a checkpoint of the chain's tree when one is due: the tree
  * grew since the last, and `intervalMs` passed or `intervalRecords` records
- * came since. Returns the new note, or undefined when none was due (or
- * another process made the same one).
+ * came since, with the cosignatures `cosign` collects. Returns the new note
+ * as published, or undefined when none was due (or another process made the
+ * same one).
  */
 export async function checkpointIfDue(
   storage: TreeLogStorage,
@@ -74,6 +98,7 @@ export async function checkpointIfDue(
   policy: CheckpointPolicy,
   chain: string,
   nowMs: number,
+  cosign?: Cosign,
 ): Promise<string | undefined> {
   const size = await storage.treeSize(chain);
   if (size === 0) return undefined;
@@ -85,7 +110,9 @@ export async function checkpointIfDue(
   }
   const checkpoint: Checkpoint = { origin: policy.origin(chain), size, root: await rootAt(storage, chain, size) };
   const note = await signCheckpoint(signer, key, checkpoint);
-  return (await storage.insertCheckpoint(chain, size, note, nowMs)) ? note : undefined;
+  const cosignatures = cosign ? await cosign(note, checkpoint) : [];
+  const published = `${note}${cosignatures.join('')}`;
+  return (await storage.insertCheckpoint(chain, size, note, nowMs, cosignatures)) ? published : undefined;
 }
 
 /** The signed note of a checkpoint, by the chain's Ed25519 signer (docs/FORMAT.md section 14). */

@@ -32,7 +32,9 @@ export type ProofFindingReason =
   /** The record at delivery_seq has another hash than delivery_hash. */
   | 'delivery-hash-mismatch'
   /** The record at delivery_seq is not a delivery.prepared, or the proof's members do not rebuild from it. */
-  | 'delivery-record-mismatch';
+  | 'delivery-record-mismatch'
+  /** The proof's `inclusion` (docs/FORMAT.md section 14) is not of its record, or does not lead to a signed checkpoint's root. */
+  | 'inclusion-invalid';
 
 export interface ProofFinding {
   reason: ProofFindingReason;
@@ -49,6 +51,8 @@ export interface ProofReport {
   chainChecked: boolean;
   /** Whether the records read had their signatures checked (needs the registry). */
   recordSignaturesChecked: boolean;
+  /** The checkpoint the proof's `inclusion` proved its record in, when it carries one that verified. */
+  inclusion?: { origin: string; treeSize: number; signedBy: string };
 }
 
 export type ProofKey = { registry: SignerRegistry } | { publicKey: KeyObject };

@@ -9,7 +9,9 @@ export type SourceFindingReason =
   | 'batch-missing'
   | 'batch-link-mismatch'
   | 'batch-hash-mismatch'
-  | 'batch-content-mismatch';
+  | 'batch-content-mismatch'
+  /** The manifest's tree_root is not the root of the records up to its to_seq (docs/FORMAT.md section 14). */
+  | 'batch-tree-mismatch';
 
 export interface SourceFinding {
   chain: string;

@@ -19,6 +19,7 @@ import { HASH_PATTERN } from '../chain/record.ts';
 import { CodedError } from '../domain/errors.ts';
 import { isJsonObject } from '../domain/json.ts';
 import { preparedRecordOf } from './deliveryRecord.ts';
+import { checkProofInclusion, type InclusionFacts } from './proofInclusion.ts';
 import {
   checkDocumentSignature,
   fail,
@@ -140,16 +141,30 @@ async function checkDeliveryRecord(proof: SignedDeliveryProof, source: ProofSour
 
 export async function verifyDeliveryProof(text: string, key: ProofKey, source?: ProofSource): Promise<ProofReport> {
   const parsed = parseDeliveryProof(text);
-  const report = (finding: ProofFinding | undefined, proof?: SignedDeliveryProof, chainChecked = false) => ({
+  const report = (
+    finding: ProofFinding | undefined,
+    proof?: SignedDeliveryProof,
+    chainChecked = false,
+    inclusion?: InclusionFacts,
+  ) => ({
     ok: finding === undefined,
     kind: DELIVERY_PROOF_KIND,
     proofId: proof?.proof_id,
     finding,
     chainChecked,
     recordSignaturesChecked: chainChecked && source?.checker !== undefined,
+    ...(inclusion ? { inclusion } : {}),
   });
   if ('reason' in parsed) return report(parsed);
-  const signature = checkDocumentSignature(parsed.proof, parsed.payloadMatches, key);
-  if (signature || !source) return report(signature, parsed.proof);
-  return report(await checkDeliveryRecord(parsed.proof, source), parsed.proof, true);
+  const { proof } = parsed;
+  const signature = checkDocumentSignature(proof, parsed.payloadMatches, key);
+  if (signature) return report(signature, proof);
+  const attested = { chain: proof.chain, seq: proof.delivery_seq, hash: proof.delivery_hash };
+  const included = checkProofInclusion(
+    (proof as SignedDeliveryProof & { inclusion?: unknown }).inclusion,
+    attested,
+    key,
+  );
+  if (included.finding || !source) return report(included.finding, proof, false, included.facts);
+  return report(await checkDeliveryRecord(proof, source), proof, true, included.facts);
 }

@@ -30,6 +30,20 @@ export function rawEd25519(publicKey: KeyObject): Uint8Array | undefined {
   return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
 }
 
+/** The DER prefix of an Ed25519 SubjectPublicKeyInfo: the 32 key bytes follow it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** Ed25519 verification with a raw 32-byte public key (a note's verifier key); false for anything malformed. */
+export function verifyRawEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false;
+  try {
+    const key = { key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' } as const;
+    return verifySignature(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
 export function verifyInclusionFile(text: string, key: InclusionKey, origin?: string): InclusionReport {
   const proof = parseTlogProof(text);
   if (!proof) return { ok: false, reason: 'not an inclusion proof file (docs/FORMAT.md section 14)' };

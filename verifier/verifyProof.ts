@@ -30,6 +30,7 @@ import {
   type ProofSource,
 } from './proofChecks.ts';
 import { verifyDeliveryProof } from './verifyDeliveryProof.ts';
+import { checkProofInclusion, type InclusionFacts } from './proofInclusion.ts';
 
 export type { ProofFinding, ProofFindingReason, ProofKey, ProofReport, ProofSource } from './proofChecks.ts';
 
@@ -126,19 +127,29 @@ async function checkRange(proof: SignedProof, source: ProofSource): Promise<Proo
 
 async function verifyLedgerProof(text: string, key: ProofKey, source?: ProofSource): Promise<ProofReport> {
   const parsed = parseProof(text);
-  const report = (finding: ProofFinding | undefined, proof?: SignedProof, chainChecked = false): ProofReport => ({
+  const report = (
+    finding: ProofFinding | undefined,
+    proof?: SignedProof,
+    chainChecked = false,
+    inclusion?: InclusionFacts,
+  ): ProofReport => ({
     ok: finding === undefined,
     ...(proof ? { kind: LEDGER_PROOF_KIND } : {}),
     proofId: proof?.proof_id,
     finding,
     chainChecked,
     recordSignaturesChecked: chainChecked && source?.checker !== undefined,
+    ...(inclusion ? { inclusion } : {}),
   });
   if ('reason' in parsed && !('canonical_payload' in parsed)) return report(parsed);
   const proof = parsed as SignedProof;
   const signature = checkProofSignature(proof, key);
-  if (signature || !source) return report(signature, proof);
-  return report(await checkRange(proof, source), proof, true);
+  if (signature) return report(signature, proof);
+  // The record a ledger proof attests is the one at to_seq, whose hash is head_hash.
+  const attested = { chain: proof.chain, seq: proof.to_seq, hash: proof.head_hash };
+  const included = checkProofInclusion((proof as SignedProof & { inclusion?: unknown }).inclusion, attested, key);
+  if (included.finding || !source) return report(included.finding, proof, false, included.facts);
+  return report(await checkRange(proof, source), proof, true, included.facts);
 }
 
 /** The document's `kind`, when it is a JSON object that has one. */

@@ -36,6 +36,13 @@ export const signingProxyHealth = new Gauge({
 // them (dots become underscores in Prometheus).
 const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+export const checkpointWitnessFailuresTotal = new Counter({
+  name: 'checkpoint_witness_failures_total',
+  help: 'Checkpoints a configured witness did not cosign (unreachable, refused, a fork), by chain and witness name (docs/FORMAT.md section 14)',
+  labelNames: ['chain', 'witness'] as const,
+  registers: [metricsRegistry],
+});
+
 export const rateLimitRedisFallbacksTotal = new Counter({
   name: 'rate_limit_redis_fallbacks_total',
   help: 'Rate-limit decisions taken by this process alone because Redis failed or answered too late (fail open to per-process counting)',

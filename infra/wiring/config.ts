@@ -16,6 +16,14 @@ import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
 import { ID_PATTERN } from '../../domain/ids.ts';
 import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
 import { parsePreviewConfig, type PreviewConfig } from './previewConfig.ts';
+import {
+  parseQuorum,
+  parseWitnessEndpoints,
+  parseWitnessLogs,
+  witnessNameProblems,
+  type WitnessEndpoint,
+  type WitnessServiceConfig,
+} from './witnessConfig.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -137,6 +145,7 @@ export interface Config {
   checkpoints: CheckpointConfig;
   /** PREVIEW_SANDBOX_POOL_CONFIG (infra/wiring/previewConfig.ts). */
   preview: PreviewConfig;
+  witness: WitnessServiceConfig;
 }
 
 /** Signed checkpoints of each chain's Merkle tree (docs/FORMAT.md section 14). */
@@ -147,6 +156,10 @@ export interface CheckpointConfig {
   intervalRecords: number;
   /** CHECKPOINT_ORIGIN (default `chainbook`): a chain's checkpoints name `<origin>/<chain>` on their first line. */
   origin: string;
+  /** CHECKPOINT_WITNESSES: the witnesses asked to cosign each checkpoint (infra/wiring/witnessConfig.ts). */
+  witnesses: readonly WitnessEndpoint[];
+  /** CHECKPOINT_WITNESS_QUORUM (default 0): cosignatures a checkpoint needs before it is published. */
+  quorum: number;
 }
 
 export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 10;
@@ -392,6 +405,12 @@ const schema = z.object({
   CHECKPOINT_ORIGIN: optionalText.refine((value) => value === undefined || CHECKPOINT_ORIGIN_PATTERN.test(value), {
     message: `must match ${CHECKPOINT_ORIGIN_PATTERN.source} (a schema-less URL such as log.example.com/chainbook)`,
   }),
+  CHECKPOINT_WITNESSES: optionalText,
+  CHECKPOINT_WITNESS_QUORUM: optionalText,
+  WITNESS_NAME: optionalText,
+  WITNESS_KEY_FILE: optionalText,
+  WITNESS_STATE_DIR: optionalText,
+  WITNESS_LOGS: optionalText,
 });
 
 type Values = z.infer<typeof schema>;
@@ -613,6 +632,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...deliveryProblems(values, nodeEnv === 'production'),
     ...payoutProblems(values),
   ];
+  const endpoints = parseWitnessEndpoints(values.CHECKPOINT_WITNESSES);
+  const quorum = parseQuorum(values.CHECKPOINT_WITNESS_QUORUM, endpoints.witnesses.length);
+  const witnessLogs = parseWitnessLogs(values.WITNESS_LOGS);
+  problems.push(
+    ...endpoints.problems,
+    ...quorum.problems,
+    ...witnessLogs.problems,
+    ...witnessNameProblems(values.WITNESS_NAME),
+  );
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
   const preview = parsePreviewConfig(values.PREVIEW_SANDBOX_POOL_CONFIG, dataDir);
   if (typeof preview === 'string') problems.push(preview);
@@ -659,6 +687,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalMs: (values.CHECKPOINT_INTERVAL ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS) * 1000,
       intervalRecords: values.CHECKPOINT_INTERVAL_RECORDS ?? DEFAULT_CHECKPOINT_INTERVAL_RECORDS,
       origin: values.CHECKPOINT_ORIGIN ?? DEFAULT_CHECKPOINT_ORIGIN,
+      witnesses: endpoints.witnesses,
+      quorum: quorum.quorum,
+    },
+    witness: {
+      name: values.WITNESS_NAME,
+      keyFile: resolve(values.WITNESS_KEY_FILE ?? `${dataDir}/keys/witness-ed25519.pem`),
+      stateDir: resolve(values.WITNESS_STATE_DIR ?? `${dataDir}/witness`),
+      logs: witnessLogs.logs,
     },
     preview,
   };

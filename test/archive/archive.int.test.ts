@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { ARCHIVE_EXPORTED_TYPE } from '../../archive/exportedEvent.ts';
 import { MAX_MANIFEST_BYTES } from '../../archive/limits.ts';
-import { manifestText, parseManifest, signedBytes, type Manifest } from '../../archive/manifest.ts';
+import { manifestText, parseManifest, signedBytes, signManifest, type Manifest } from '../../archive/manifest.ts';
+import { rootAt } from '../../chain/treeLog.ts';
+import { sqlTreeLog } from '../../infra/adapters/sql/treeLog.ts';
 import type { ObjectStore, PutOptions } from '../../archive/objectStore.ts';
 import { FolderStore, READ_ONLY_MODE } from '../../infra/adapters/objectStores/folderStore.ts';
 import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
@@ -377,4 +379,34 @@ test('batches removed from the tail of the archive verify on their own, and fail
     report.finding!.message,
     /the database records the export of marketplace\/.*main-\d+-\d+\.jsonl\.gz .* which the archive, ending at seq \d+, does not hold/,
   );
+});
+
+test("each manifest carries the Merkle tree's size and root at its batch's end; a wrong root is batch-tree-mismatch, a manifest without them verifies as before", async (t) => {
+  const { app, folder, manifests } = await exportedApp(t, 'postgres');
+  const storage = sqlTreeLog(app.test.db);
+  for (const manifest of manifests) {
+    t.is(manifest.tree_size, manifest.to_seq);
+    t.is(manifest.tree_root, Buffer.from(await rootAt(storage, 'main', manifest.to_seq)).toString('hex'));
+  }
+  t.true((await verifyFolder(app, folder)).ok);
+  const middle = manifests[1]!;
+  const resign = async (copy: string, payload: object): Promise<void> => {
+    const { signature: _old, ...rest } = payload as Manifest;
+    writeFileSync(pathOf(copy, middle, '.manifest.json'), manifestText(await signManifest(rest, app.runtime.signer)));
+  };
+
+  // Signed by the archive's own signer, over another root: the records do not hash to it.
+  const wrongRoot = tamperableCopy(t, folder);
+  await resign(wrongRoot, { ...middle, tree_root: manifests[0]!.tree_root });
+  const report = await verifyFolder(app, wrongRoot);
+  t.like(report.finding, { chain: 'main', seq: middle.to_seq, reason: 'batch-tree-mismatch' });
+
+  const { tree_size: _size, tree_root: _root, ...older } = middle;
+  const withoutTree = tamperableCopy(t, folder);
+  await resign(withoutTree, older);
+  t.true((await verifyFolder(app, withoutTree)).ok, 'a manifest written before the tree');
+
+  const half = tamperableCopy(t, folder);
+  await resign(half, { ...older, tree_size: middle.to_seq });
+  t.like((await verifyFolder(app, half)).finding, { seq: middle.from_seq, reason: 'manifest-invalid' });
 });

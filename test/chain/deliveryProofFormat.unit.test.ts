@@ -30,6 +30,7 @@ const PROOF_REASONS: Record<ProofFindingReason, true> = {
   'delivery-record-missing': true,
   'delivery-hash-mismatch': true,
   'delivery-record-mismatch': true,
+  'inclusion-invalid': true,
 };
 
 test('the member table of section 13 lists the signed members in order, then canonical_payload and signature', (t) => {

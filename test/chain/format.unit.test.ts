@@ -124,6 +124,7 @@ const REASONS = {
   'batch-link-mismatch': true,
   'batch-hash-mismatch': true,
   'batch-content-mismatch': true,
+  'batch-tree-mismatch': true,
   'database-behind-archive': true,
   'database-mismatch': true,
 } satisfies Record<FindingReason, true>;

@@ -31,6 +31,8 @@ import { leafOf, treeHasher } from '../../chain/treeCommit.ts';
 import { rawEd25519, verifyInclusionFile } from '../../verifier/verifyInclusion.ts';
 import { readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { ed25519FromSeed } from '../helpers/keys.ts';
+import { MAX_ADD_CHECKPOINT_BYTES, MAX_WITNESS_PROOF_HASHES } from '../../chain/witness.ts';
+import { MAX_CHECKPOINT_WITNESSES } from '../../infra/wiring/witnessConfig.ts';
 
 const DOC = readFileSync(new URL('../../docs/FORMAT.md', import.meta.url), 'utf8');
 const SECTION = DOC.slice(DOC.indexOf('## 14. Merkle tree'));
@@ -137,5 +139,8 @@ test('the bounds table of section 14 is the code', (t) => {
     MAX_PROOF_FILE_BYTES,
     MAX_NOTE_BYTES,
     MAX_NOTE_SIGNATURES,
+    MAX_WITNESS_PROOF_HASHES,
+    MAX_ADD_CHECKPOINT_BYTES,
+    MAX_CHECKPOINT_WITNESSES,
   });
 });

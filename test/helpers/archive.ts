@@ -1,4 +1,5 @@
 /** Exports, archive readers and an S3-compatible server (s3rver on 127.0.0.1) for the archive tests. */
+import { treeRootReader } from '../../infra/adapters/sql/treeLog.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,7 @@ export async function exportTo(
         signer: runtime.signer,
         nowMs: Date.now,
         recordExport: appendExported(runtime.store),
+        treeRoot: treeRootReader(runtime.db),
       },
       exportSettings(overrides),
     );

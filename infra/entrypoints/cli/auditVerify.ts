@@ -3,9 +3,14 @@
  * file. Exit 0 when every record checks, 1 on the first integrity failure,
  * 2 when it could not run.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { HASH_PATTERN } from '../../../chain/record.ts';
+import { MAX_NOTE_BYTES } from '../../../chain/checkpoint.ts';
+import { COSIGNATURE_ED25519, parseVerifierKey, type NoteVerifierKey } from '../../../chain/cosignature.ts';
+import { sha256 } from '../../../chain/hash.ts';
+import { checkAgainstCheckpoint, type CheckpointReport } from '../../../verifier/checkpointCheck.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import type { VerifyReport, BreakglassUse } from '../../../verifier/verify.ts';
@@ -35,6 +40,9 @@ interface AuditVerifyOptions extends SourceOptions {
   threads?: string;
   progress: boolean;
   reportBreakglass?: boolean;
+  checkpoint?: string;
+  witness?: string[];
+  witnessQuorum?: string;
 }
 
 /** Below this many records, starting worker threads costs more than it saves. */
@@ -73,6 +81,39 @@ function describeArchive(archive: ReturnType<typeof archiveNotes>): string {
   return `${lines.join('\n')}\n`;
 }
 
+function describeCheckpoint(report: CheckpointReport): string {
+  if (report.ok)
+    return `checkpoint: OK: ${report.chain} holds the ${formatCount(report.size)} records of the checkpoint of ${report.origin} signed by ${report.signedBy}${report.cosignedBy.length > 0 ? `, cosigned by ${report.cosignedBy.join(', ')}` : ''} (and ${formatCount(report.lastSeq - report.size)} after them)\n`;
+  const where = report.chain === undefined ? '' : ` at chain ${report.chain} seq ${report.seq}`;
+  return `checkpoint: FAILED${where}: ${report.reason}: ${report.message}\n`;
+}
+
+/** The checkpoint note and the witness keys and quorum its cosignatures are held to. */
+function readCheckpointOptions(options: AuditVerifyOptions): {
+  note: string;
+  witnesses: NoteVerifierKey[];
+  quorum: number;
+} {
+  let note: string;
+  try {
+    const bytes = readFileSync(options.checkpoint!);
+    if (bytes.length > MAX_NOTE_BYTES) throw new Error(`larger than ${MAX_NOTE_BYTES} bytes`);
+    note = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new UsageError(`--checkpoint ${options.checkpoint}: cannot read it (${(error as Error).message})`);
+  }
+  const witnesses = (options.witness ?? []).map((vkey) => {
+    const key = parseVerifierKey(sha256, vkey);
+    if (!key || key.type !== COSIGNATURE_ED25519)
+      throw new UsageError(`--witness ${vkey}: not a cosignature/v1 Ed25519 verifier key (type 0x04)`);
+    return key;
+  });
+  const quorum =
+    options.witnessQuorum === undefined ? witnesses.length : parseCount(options.witnessQuorum, '--witness-quorum', 0);
+  if (quorum > witnesses.length) throw new UsageError(`--witness-quorum ${quorum}: more than the witnesses given`);
+  return { note, witnesses, quorum };
+}
+
 export function registryFor(path: string | undefined): SignerRegistry {
   return loadRegistryFile(path ?? loadConfig().signersPath);
 }
@@ -90,6 +131,9 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     ...(options.prevHash !== undefined ? { prevHash: options.prevHash } : {}),
     ...(options.reportBreakglass === true ? { reportBreakglass: true } : {}),
   };
+  if (options.checkpoint === undefined && (options.witness !== undefined || options.witnessQuorum !== undefined))
+    throw new UsageError('--witness and --witness-quorum go with --checkpoint');
+  const checkpoint = options.checkpoint === undefined ? undefined : readCheckpointOptions(options);
   const source = await openVerifySource(options, config, registry);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const small = verifyOptions.limit !== undefined && verifyOptions.limit < WORKER_THRESHOLD_RECORDS;
@@ -113,12 +157,14 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     });
     progress.done();
     const archive = source.reader instanceof ArchiveReader ? archiveNotes(source.reader.index) : undefined;
+    const held =
+      checkpoint && (await checkAgainstCheckpoint(source.reader, checkpoint.note, { registry, ...checkpoint }));
     process.stdout.write(
       options.json
-        ? `${JSON.stringify(archive ? { ...report, archive } : report)}\n`
-        : `${describeReport(report)}${archive ? describeArchive(archive) : ''}`,
+        ? `${JSON.stringify({ ...report, ...(archive ? { archive } : {}), ...(held ? { checkpoint: held } : {}) })}\n`
+        : `${describeReport(report)}${archive ? describeArchive(archive) : ''}${held ? describeCheckpoint(held) : ''}`,
     );
-    return report.ok ? EXIT.ok : EXIT.failed;
+    return report.ok && (held?.ok ?? true) ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
     await checker.close();
@@ -193,6 +239,18 @@ export function registerAuditVerify(program: Command, exit: (code: number) => vo
     .option('--limit <n>', 'check only the last N records of each chain, anchored on their predecessor')
     .option('--prev-hash <hex>', 'the hash of the record before the first one checked, from a trusted checkpoint')
     .option('--threads <n>', 'worker threads for signature checks (default: one per core; 0 checks on the main thread)')
+    .option(
+      '--checkpoint <file>',
+      "a checkpoint the auditor holds (a signed note, as GET /checkpoint serves it): the chain its origin names must hold its records, whose root must be the checkpoint's (a cut tail or a restore to an earlier state exits 1)",
+    )
+    .option(
+      '--witness <vkey...>',
+      "with --checkpoint: witnesses' verifier keys (cosignature/v1) whose cosignatures count",
+    )
+    .option(
+      '--witness-quorum <n>',
+      'with --checkpoint: cosignatures by those witnesses required (default: all of them)',
+    )
     .option('--json', 'print the report as JSON')
     .option(
       '--report-breakglass',

@@ -29,6 +29,7 @@ import { databaseReader } from '../../adapters/sql/databaseReader.ts';
 import { openRuntime, type Runtime } from '../../wiring/runtime.ts';
 import { VERSION } from '../../wiring/version.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
+import { treeRootReader } from '../../adapters/sql/treeLog.ts';
 import { EXIT, formatCount, parseCount, progressLine, UsageError, describeError } from './io.ts';
 
 interface ExportOptions {
@@ -168,6 +169,7 @@ async function exportOnce(
         signer: runtime.signer,
         nowMs: Date.now,
         recordExport: appendExported(runtime.store),
+        treeRoot: treeRootReader(runtime.db),
         onBatch: (batch) => {
           records += batch.count;
           archiveExportBatchesTotal.inc({ service: settings.service, chain: batch.chain });

@@ -33,6 +33,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['relay'], async () => (await import('./relay.ts')).registerRelay],
   [['prove', 'checkpoint', 'verify-inclusion'], async () => (await import('./prove.ts')).registerProve],
   [['sandbox'], async () => (await import('./sandbox.ts')).registerSandbox],
+  [['witness'], async () => (await import('./witness.ts')).registerWitness],
 ];
 
 /**

@@ -114,15 +114,22 @@ function deliveryChecked(report: ProofReport): string {
   return `the delivery.prepared record at delivery_seq has delivery_hash and rebuilds the proof${report.recordSignaturesChecked ? ', and verifies' : ' (its hash and link checked; give --signers to check its signature)'}`;
 }
 
+/** What the proof's `inclusion` showed (docs/FORMAT.md section 14, "Inclusion in signed proofs"). */
+function included(report: ProofReport): string {
+  return report.inclusion
+    ? `; its record is in the tree of ${report.inclusion.treeSize} leaves of ${report.inclusion.origin} (checkpoint signed by ${report.inclusion.signedBy})`
+    : '; it carries no inclusion proof';
+}
+
 function describe(report: ProofReport): string {
   if (!report.ok)
     return `verify-proof: FAILED${report.proofId ? ` (${report.proofId})` : ''}: ${report.finding!.reason}: ${report.finding!.message}\n`;
   if (report.kind === DELIVERY_PROOF_KIND)
-    return `verify-proof: OK (delivery proof ${report.proofId}): signature valid; ${deliveryChecked(report)}\n`;
+    return `verify-proof: OK (delivery proof ${report.proofId}): signature valid; ${deliveryChecked(report)}${included(report)}\n`;
   const range = report.chainChecked
     ? `range_hash and head_hash recompute from the chain${report.recordSignaturesChecked ? ', whose records verify' : ' (record hashes and links checked; give --signers to check their signatures)'}`
     : 'no chain source given: range_hash and head_hash not recomputed';
-  return `verify-proof: OK (${report.proofId}): signature valid; ${range}\n`;
+  return `verify-proof: OK (${report.proofId}): signature valid; ${range}${included(report)}\n`;
 }
 
 async function verifyCommand(options: VerifyProofOptions): Promise<number> {

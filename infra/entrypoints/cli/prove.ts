@@ -11,11 +11,20 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { toBase64 } from '../../../chain/checkpoint.ts';
+import {
+  COSIGNATURE_ED25519,
+  formatVerifierKey,
+  NOTE_ED25519_TYPE,
+  parseVerifierKey,
+  verifiedCosignatures,
+  type NoteVerifierKey,
+} from '../../../chain/cosignature.ts';
+import { sha256 } from '../../../chain/hash.ts';
 import { ChainError } from '../../../chain/errors.ts';
 import { validateChainName } from '../../../chain/input.ts';
-import { formatTlogProof, MAX_PROOF_FILE_BYTES } from '../../../chain/proofFile.ts';
+import { formatTlogProof, MAX_PROOF_FILE_BYTES, parseTlogProof } from '../../../chain/proofFile.ts';
 import { proveConsistency, proveInclusion, rootAt } from '../../../chain/treeLog.ts';
-import { verifyInclusionFile } from '../../../verifier/verifyInclusion.ts';
+import { verifyInclusionFile, verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
 import { recordTextAt } from '../../adapters/sql/eventLog.ts';
 import { checkpointing, type Checkpointing } from '../../wiring/checkpoints.ts';
 import { loadConfig } from '../../wiring/config.ts';
@@ -48,9 +57,9 @@ async function withTree<T>(
 
 async function proveSeq(runtime: Runtime, tree: Checkpointing, chain: string, seq: number): Promise<string> {
   await tree.makeIfDue(chain, Date.now());
-  const checkpoint = await tree.storage.checkpointCovering(chain, seq);
+  const checkpoint = await tree.storage.checkpointCovering(chain, seq, tree.quorum);
   if (!checkpoint) {
-    const latest = await tree.storage.latestCheckpoint(chain);
+    const latest = await tree.published(chain);
     throw new ChainError(
       'CHECKPOINT_NOT_FOUND',
       `no checkpoint of ${chain} covers seq ${seq} yet (latest: ${latest ? `size ${latest.size}` : 'none'}); one is made at most every CHECKPOINT_INTERVAL`,
@@ -98,15 +107,21 @@ async function prove(options: ProveOptions): Promise<number> {
   return EXIT.ok;
 }
 
-async function checkpoint(options: { chain?: string }): Promise<number> {
+async function checkpoint(options: { chain?: string; vkey?: boolean }): Promise<number> {
   const note = await withTree(options.chain, async (_runtime, tree, chain) => {
     if (!tree.key)
       throw new ChainError('CHECKPOINT_SIGNER_UNSUPPORTED', 'checkpoints are signed with an Ed25519 signer only', {});
-    await tree.makeIfDue(chain, Date.now());
-    return (await tree.storage.latestCheckpoint(chain))?.note;
+    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`.
+    if (options.vkey)
+      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
+    // A new checkpoint if one is due, else the witnesses missing from the latest are asked again.
+    if ((await tree.makeIfDue(chain, Date.now())) === undefined) await tree.cosignLatest(chain);
+    return (await tree.published(chain))?.note;
   });
   if (note === undefined) {
-    process.stderr.write('chainbook checkpoint: the tree is empty: no checkpoint yet\n');
+    process.stderr.write(
+      'chainbook checkpoint: no checkpoint published yet (the tree is empty, or none has CHECKPOINT_WITNESS_QUORUM cosignatures)\n',
+    );
     return EXIT.failed;
   }
   await writeOut(note);
@@ -121,8 +136,31 @@ function readKey(path: string): KeyObject {
   }
 }
 
-async function verifyFile(file: string, options: { publicKey: string; kid: string; origin?: string }): Promise<number> {
+interface VerifyFileOptions {
+  publicKey: string;
+  kid: string;
+  origin?: string;
+  witness?: string[];
+  witnessQuorum?: string;
+}
+
+/** The witnesses given and how many of them must have cosigned the proof's checkpoint (default: all). */
+function witnessPolicy(options: VerifyFileOptions): { keys: NoteVerifierKey[]; quorum: number } {
+  const keys = (options.witness ?? []).map((vkey) => {
+    const key = parseVerifierKey(sha256, vkey);
+    if (!key || key.type !== COSIGNATURE_ED25519)
+      throw new UsageError(`--witness ${vkey}: not a cosignature/v1 Ed25519 verifier key (type 0x04)`);
+    return key;
+  });
+  const quorum =
+    options.witnessQuorum === undefined ? keys.length : parseCount(options.witnessQuorum, '--witness-quorum', 0);
+  if (quorum > keys.length) throw new UsageError(`--witness-quorum ${quorum}: more than the witnesses given`);
+  return { keys, quorum };
+}
+
+async function verifyFile(file: string, options: VerifyFileOptions): Promise<number> {
   const key = readKey(options.publicKey);
+  const witnesses = witnessPolicy(options);
   let text: string;
   try {
     const bytes = readFileSync(file);
@@ -136,8 +174,15 @@ async function verifyFile(file: string, options: { publicKey: string; kid: strin
     process.stdout.write(`NOT PROVEN: ${report.reason}\n`);
     return EXIT.failed;
   }
+  const cosigned = verifiedCosignatures(parseTlogProof(text)!.checkpoint, witnesses.keys, verifyRawEd25519);
+  if (cosigned.length < witnesses.quorum) {
+    process.stdout.write(
+      `NOT PROVEN: ${cosigned.length} of the ${witnesses.quorum} witness cosignatures required verify on the checkpoint\n`,
+    );
+    return EXIT.failed;
+  }
   process.stdout.write(
-    `OK: record ${report.seq} of ${report.chain} (hash ${report.hash}) is in the tree of ${report.treeSize} leaves of ${report.origin}\n`,
+    `OK: record ${report.seq} of ${report.chain} (hash ${report.hash}) is in the tree of ${report.treeSize} leaves of ${report.origin}${cosigned.length > 0 ? `, cosigned by ${cosigned.map((c) => c.name).join(', ')}` : ''}\n`,
   );
   return EXIT.ok;
 }
@@ -157,7 +202,8 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .command('checkpoint')
     .description('make a checkpoint of the chain if one is due (CHECKPOINT_INTERVAL), and print the latest')
     .option('--chain <name>', 'the chain (default CHAINBOOK_CHAIN or main)')
-    .action(async (options: { chain?: string }) => exit(await checkpoint(options)));
+    .option('--vkey', "print the chain's origin and checkpoint verifier key, as a witness's WITNESS_LOGS takes them")
+    .action(async (options: { chain?: string; vkey?: boolean }) => exit(await checkpoint(options)));
   program
     .command('verify-inclusion <file>')
     .description(
@@ -166,7 +212,10 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .requiredOption('--public-key <pem>', "the checkpoint signer's Ed25519 public key (PEM)")
     .requiredOption('--kid <name>', "the checkpoint signer's kid (the note key's name)")
     .option('--origin <origin>', 'require this origin line (e.g. chainbook/main)')
-    .action(async (file: string, options: { publicKey: string; kid: string; origin?: string }) =>
-      exit(await verifyFile(file, options)),
-    );
+    .option(
+      '--witness <vkey...>',
+      "witnesses' verifier keys (cosignature/v1) whose cosignatures on the checkpoint count",
+    )
+    .option('--witness-quorum <n>', 'cosignatures by those witnesses required (default: all of them)')
+    .action(async (file: string, options: VerifyFileOptions) => exit(await verifyFile(file, options)));
 }

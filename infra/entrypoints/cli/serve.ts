@@ -21,6 +21,7 @@ import { loadStreamConfig, type StreamConfig } from '../../wiring/streamConfig.t
 import { openTarget, startRelay, type OpenedTarget, type RelayLog, type RunningRelay } from '../../wiring/relays.ts';
 import type { Check } from '../http/readiness.ts';
 import type { Logger } from '../http/logger.ts';
+import { checkpointWitnessFailuresTotal } from '../../adapters/metrics.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -149,7 +150,12 @@ async function run(): Promise<number> {
   void sweep();
   void sweepPreviews();
   const sweeping = setInterval(() => void sweep().then(sweepPreviews), DELIVERY_SWEEP_INTERVAL_MS).unref();
-  const checkpoints = checkpointing(app.runtime);
+  const checkpoints = checkpointing(app.runtime, {
+    onWitnessFailure: (failure) => {
+      checkpointWitnessFailuresTotal.inc({ chain: failure.chain, witness: failure.witness });
+      services.logger.warn(failure, 'checkpoints: a witness did not cosign');
+    },
+  });
   if (!checkpoints.key)
     services.logger.warn(
       { kid: app.runtime.signer.kid, algorithm: app.runtime.signer.algorithm },
@@ -158,7 +164,7 @@ async function run(): Promise<number> {
   let checkpointRound: Promise<void> | undefined;
   const checkpoint = async (): Promise<void> => {
     try {
-      for (const head of await app.runtime.store.listChains()) await checkpoints.makeIfDue(head.chain, Date.now());
+      for (const head of await app.runtime.store.listChains()) await checkpoints.tick(head.chain, Date.now());
     } catch (error) {
       services.logger.warn({ err: error }, 'checkpoints: making one failed; tried again within a second');
     } finally {

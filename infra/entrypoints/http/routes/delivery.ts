@@ -25,6 +25,7 @@ import {
 import { findOrderFor } from '../../../../projections/orders/orderQueries.ts';
 import { commandResponseSchema, commandRoute, runCommand } from '../commandRoute.ts';
 import { HttpError } from '../errors.ts';
+import { inclusionProofFile } from '../../../adapters/sql/treeLog.ts';
 import { parseIdempotencyKey } from '../idempotency.ts';
 import { COMMAND_ERRORS, defineRoute, QUERY_ERRORS, type HttpServices, type RouteSpec } from '../route.ts';
 import { idParameter, notFound } from './queryCommon.ts';
@@ -200,7 +201,7 @@ export const deliveryRoutes: readonly RouteSpec[] = [
     path: '/orders/:orderId/delivery/proof',
     operationId: 'getDeliveryProof',
     summary:
-      'The signed delivery proof (docs/FORMAT.md section 13), rebuilt from the chain: check it with `chainbook verify-proof` or OpenSSL',
+      'The signed delivery proof (docs/FORMAT.md section 13), rebuilt from the chain, with `inclusion`, the inclusion proof file of its `delivery.prepared` record, once a published checkpoint covers it (section 14): check it with `chainbook verify-proof` or OpenSSL',
     tag: 'marketplace',
     routeClass: 'query',
     roles: READ_ROLES.orders,
@@ -211,7 +212,10 @@ export const deliveryRoutes: readonly RouteSpec[] = [
       await readableDelivery(services, actor!, params.orderId);
       const proof = await findDeliveryProof(services.db, params.orderId);
       if (proof === undefined) throw notFound('PROOF_NOT_FOUND', 'delivery proof');
-      return { body: proof };
+      // The delivery.prepared record proven in the tree, once a published checkpoint covers it (docs/FORMAT.md section 14).
+      const { chain, delivery_seq: seq } = proof as unknown as { chain: string; delivery_seq: number };
+      const inclusion = await inclusionProofFile(services.db, chain, seq, services.config.checkpoints.quorum);
+      return { body: inclusion === undefined ? proof : { ...proof, inclusion } };
     },
   }),
   defineRoute({

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { accountBalancePage, journalPage, trialBalance } from '../../../../projections/ledger/ledgerQueries.ts';
 import { proofDocument, proofListing } from '../../../adapters/sql/proofDocuments.ts';
+import { inclusionProofFile } from '../../../adapters/sql/treeLog.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
 
@@ -120,17 +121,21 @@ export const financeRoutes: readonly RouteSpec[] = [
     method: 'get',
     path: '/ledger/proofs/:proofId',
     operationId: 'getLedgerProof',
-    summary: 'A signed ledger proof as issued (docs/FORMAT.md section 9): check it with verify-proof or OpenSSL',
+    summary:
+      'A signed ledger proof as issued (docs/FORMAT.md section 9), with `inclusion`, the inclusion proof file of its record at `to_seq`, once a published checkpoint covers it (section 14): check it with verify-proof or OpenSSL',
     tag: 'finance',
     routeClass: 'query',
     roles: READ_ROLES.ledger,
     params: z.object({ proofId: idParameter }),
     response: z.record(z.string(), z.unknown()).describe('canonical_payload, signature, signer_kid, range_hash, …'),
     errors: [...QUERY_ERRORS, 404],
-    async handle({ params }, { db, deps }) {
+    async handle({ params }, { db, deps, config }) {
       const stored = await proofDocument(db, deps.chain, params.proofId);
       if (!stored || !stored.matchesChain) throw notFound('PROOF_NOT_FOUND', 'ledger proof');
-      return { body: stored.document };
+      // The record at to_seq proven in the tree, once a published checkpoint covers it (docs/FORMAT.md section 14).
+      const { chain, to_seq: toSeq } = stored.document as { chain: string; to_seq: number };
+      const inclusion = await inclusionProofFile(db, chain, toSeq, config.checkpoints.quorum);
+      return { body: inclusion === undefined ? stored.document : { ...stored.document, inclusion } };
     },
   }),
 ];

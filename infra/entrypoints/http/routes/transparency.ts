@@ -38,15 +38,17 @@ export const transparencyRoutes: readonly RouteSpec[] = [
     method: 'get',
     path: '/checkpoint',
     operationId: 'getCheckpoint',
-    summary: "The latest signed checkpoint of the chain's Merkle tree (a C2SP tlog-checkpoint note)",
+    summary:
+      "The latest signed checkpoint of the chain's Merkle tree (a C2SP tlog-checkpoint note) with its witnesses' cosignature lines; with CHECKPOINT_WITNESS_QUORUM, the latest that many witnesses cosigned",
     tag: 'chain',
     routeClass: 'query',
     roles: READ_ROLES.chain,
     response: z.string(),
     responseContentType: NOTE_TYPE,
     errors: [...QUERY_ERRORS, 404],
-    async handle(_request, { deps, db }) {
-      const latest = await sqlTreeLog(db).latestCheckpoint(deps.chain);
+    async handle(_request, { deps, db, config }) {
+      // With a quorum, only a checkpoint that many witnesses cosigned is published (docs/FORMAT.md section 14).
+      const latest = await sqlTreeLog(db).latestCheckpoint(deps.chain, config.checkpoints.quorum);
       if (!latest) throw checkpointMissing(deps.chain, 'yet');
       return { text: { contentType: NOTE_TYPE, content: latest.note } };
     },
@@ -108,17 +110,19 @@ export const transparencyRoutes: readonly RouteSpec[] = [
     response: z.string(),
     responseContentType: NOTE_TYPE,
     errors: [...QUERY_ERRORS, 404],
-    async handle({ query }, { deps, db }) {
+    async handle({ query }, { deps, db, config }) {
       const storage = sqlTreeLog(db);
+      const { quorum } = config.checkpoints;
       if (query.size !== undefined && query.seq > query.size)
         throw new ChainError('TREE_SIZE_OUT_OF_RANGE', `record ${query.seq} is not in a tree of ${query.size}`, {
           seq: query.seq,
           size: query.size,
         });
-      const checkpoint =
+      const candidate =
         query.size === undefined
-          ? await storage.checkpointCovering(deps.chain, query.seq)
+          ? await storage.checkpointCovering(deps.chain, query.seq, quorum)
           : await storage.checkpointAt(deps.chain, query.size);
+      const checkpoint = candidate && candidate.cosigners >= quorum ? candidate : undefined;
       if (!checkpoint)
         throw checkpointMissing(
           deps.chain,

@@ -13,6 +13,8 @@ import { verifyInclusionFile } from '../../../../verifier/verifyInclusion.ts';
 import { checkpointing } from '../../../../infra/wiring/checkpoints.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
 import { testServer, type HttpResponse } from '../../../helpers/http.ts';
+import { verifiedCosignatures } from '../../../../chain/cosignature.ts';
+import { logVerifierKey, parsedKey, startTestWitness, verifyRawEd25519 } from '../../../helpers/witness.ts';
 
 const buyer = { id: 'buyer-1', role: 'Buyer' };
 
@@ -107,3 +109,34 @@ for (const engine of ENGINES) {
     t.deepEqual(await server.snapshot(), head, 'nothing changed');
   });
 }
+
+test('with CHECKPOINT_WITNESS_QUORUM, /checkpoint and the proofs publish only a cosigned checkpoint; the witness missing is asked again', async (t) => {
+  const witness = await startTestWitness(t, {});
+  const server = await testServer(t, {
+    env: { CHECKPOINT_WITNESSES: `${witness.url} ${witness.vkey}`, CHECKPOINT_WITNESS_QUORUM: '1' },
+  });
+  const { runtime } = server.app;
+  await runtime.store.append('main', events('quote-a', 50));
+  const failures: string[] = [];
+  const tree = checkpointing(runtime, { onWitnessFailure: (f) => failures.push(f.reason) });
+  const note = await tree.makeIfDue('main', Date.now());
+  t.truthy(note, 'made and stored');
+  t.regex(failures.join(), /answered 404/, 'the witness does not know this log yet');
+  refused(t, await server.request('GET', '/checkpoint', { as: 'auditor' }), 404, 'not cosigned: not published');
+  refused(t, await server.request('GET', '/proof/inclusion?seq=5', { as: 'auditor' }), 404, 'no proof against it');
+  refused(t, await server.request('GET', '/proof/inclusion?seq=5&size=50', { as: 'auditor' }), 404, 'nor by size');
+
+  witness.logs.set('chainbook/main', [parsedKey(logVerifierKey(runtime))]);
+  t.is(await tree.cosignLatest('main'), 1);
+  const published = await server.request('GET', '/checkpoint', { as: 'auditor' });
+  t.is(published.status, 200);
+  t.true(published.text.startsWith(note!), "the log's note, then the cosignature");
+  t.deepEqual(
+    verifiedCosignatures(published.text, [parsedKey(witness.vkey)], verifyRawEd25519).map((c) => c.name),
+    [witness.name],
+  );
+  const proof = await server.request('GET', '/proof/inclusion?seq=5', { as: 'auditor' });
+  t.is(proof.status, 200, proof.text);
+  t.true(proof.text.endsWith(published.text), 'the proof file carries the cosigned checkpoint');
+  t.is(await tree.cosignLatest('main'), 0, 'nothing left to ask');
+});
