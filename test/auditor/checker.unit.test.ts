@@ -1,0 +1,251 @@
+/**
+ * The independent checker (auditor/checker.mjs) against the outside vectors
+ * (RFC 8785, transparency-dev) and against Chainbook's own Node verifier:
+ * both run over the golden vectors and over chains changed byte by byte, and
+ * must give the same finding (chain, seq, reason); checkpoints, cosignatures
+ * and proof files are checked against the worked example of docs/FORMAT.md
+ * section 14 and chainbook's own verify-inclusion.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as checker from '../../auditor/checker.mjs';
+import { parseRegistryText } from '../../chain/registry.ts';
+import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileReader.ts';
+import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { verify, type VerifyOptions } from '../../verifier/verify.ts';
+import { verifyInclusionFile } from '../../verifier/verifyInclusion.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const VECTORS = join(ROOT, 'test/vectors');
+const FORMAT = readFileSync(join(ROOT, 'docs/FORMAT.md'), 'utf8');
+
+interface VectorCase {
+  name: string;
+  records: string;
+  signers: string;
+  args: string[];
+  expected: { finding: { chain: string; seq: number; reason: string } | null };
+}
+
+const cases = (JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { cases: VectorCase[] }).cases;
+
+function optionsOf(args: readonly string[]): VerifyOptions {
+  const options: VerifyOptions = {};
+  for (let index = 0; index < args.length; index += 2) {
+    const value = args[index + 1]!;
+    if (args[index] === '--limit') options.limit = Number(value);
+    else if (args[index] === '--from') options.fromSeq = Number(value);
+    else if (args[index] === '--prev-hash') options.prevHash = value;
+    else if (args[index] === '--chain') options.chains = [value];
+    else throw new Error(`vector argument ${args[index]} has no option here`);
+  }
+  return options;
+}
+
+type Verdict = string;
+const verdict = (finding: { chain: string; seq: number; reason: string } | undefined | null): Verdict =>
+  finding ? `${finding.chain} ${finding.seq} ${finding.reason}` : 'ok';
+
+async function nodeVerdict(bytes: Uint8Array, signersText: string, options: VerifyOptions): Promise<Verdict> {
+  const registry = parseRegistryText(signersText);
+  const report = await verify(linesReader('vector', readLinesBytes(bytes)), inProcessChecker(registry), options);
+  return verdict(report.finding);
+}
+
+async function checkerVerdict(bytes: Uint8Array, signersText: string, options: VerifyOptions): Promise<Verdict> {
+  const loaded = await checker.loadRegistry(signersText);
+  if (!loaded.registry) throw new Error(loaded.problems.join('; '));
+  const report = await checker.checkLines(checker.linesOfBytes(bytes), loaded.registry, options);
+  return verdict(report.finding);
+}
+
+function block(name: string): string {
+  const match = new RegExp('```(?:text|json) example=' + name + '\\n([\\s\\S]*?)```').exec(FORMAT);
+  if (!match) throw new Error(`docs/FORMAT.md has no example ${name}`);
+  return match[1]!;
+}
+
+const happySigners = readFileSync(join(VECTORS, 'cases/happy/signers.json'), 'utf8');
+const happyRecords = readFileSync(join(VECTORS, 'cases/happy/records.jsonl'));
+
+async function happyRegistry(): Promise<checker.CheckerRegistry> {
+  const loaded = await checker.loadRegistry(happySigners);
+  if (!loaded.registry) throw new Error(loaded.problems.join('; '));
+  return loaded.registry;
+}
+
+test('RFC 8785: the canonical form of every json-canonicalization input is its output', (t) => {
+  const folder = join(ROOT, 'test/outsideVectors/json-canonicalization');
+  const names = readdirSync(join(folder, 'input'));
+  t.true(names.length >= 6);
+  for (const name of names) {
+    const input = JSON.parse(readFileSync(join(folder, 'input', name), 'utf8')) as unknown;
+    t.is(checker.canonicalize(input), readFileSync(join(folder, 'output', name), 'utf8').replace(/\n$/, ''), name);
+  }
+  t.throws(() => checker.canonicalize({ text: '\ud800' }), { instanceOf: TypeError });
+});
+
+test('every golden vector gets the same finding from the checker as from audit-verify, and the one index.json names', async (t) => {
+  t.true(cases.length >= 39);
+  for (const vector of cases) {
+    const bytes = readFileSync(join(VECTORS, vector.records));
+    const signers = readFileSync(join(VECTORS, vector.signers), 'utf8');
+    const options = optionsOf(vector.args);
+    const [ours, theirs] = [await checkerVerdict(bytes, signers, options), await nodeVerdict(bytes, signers, options)];
+    t.is(ours, theirs, vector.name);
+    t.is(ours, verdict(vector.expected.finding), vector.name);
+  }
+});
+
+test('a happy chain changed at any byte gets the same finding from the checker as from audit-verify', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.nat({ max: happyRecords.length - 1 }), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+      const bytes = Uint8Array.from(happyRecords);
+      bytes[at] = bytes[at]! ^ xor;
+      const ours = await checkerVerdict(bytes, happySigners, {});
+      const theirs = await nodeVerdict(bytes, happySigners, {});
+      t.is(ours, theirs, `byte ${at} xor ${xor}`);
+      return ours === theirs && ours !== 'ok';
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('lines that are not records are findings at their seq, never a thrown error', async (t) => {
+  const registry = await happyRegistry();
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.oneof(fc.string(), fc.json()), { minLength: 1, maxLength: 5 }), async (lines) => {
+      const report = await checker.checkLines(lines, registry);
+      return !report.ok && report.finding !== undefined && report.finding.reason === 'malformed-record';
+    }),
+    { numRuns: 100 },
+  );
+  t.pass();
+});
+
+test('every transparency-dev inclusion vector gets its verdict from the checker', async (t) => {
+  const folder = join(ROOT, 'test/outsideVectors/transparency-dev-merkle/inclusion');
+  const files = readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => join(folder, name));
+  t.true(files.length > 90);
+  const b64 = (text: string) => Uint8Array.from(Buffer.from(text, 'base64'));
+  for (const file of files) {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as {
+      leafIdx: number;
+      treeSize: number;
+      root: string;
+      leafHash: string;
+      proof: string[] | null;
+      wantErr: boolean;
+    };
+    const ok = await checker.verifyInclusion(
+      v.leafIdx,
+      v.treeSize,
+      b64(v.leafHash),
+      (v.proof ?? []).map(b64),
+      b64(v.root),
+    );
+    t.is(ok, !v.wantErr, file);
+  }
+});
+
+test('the worked example of section 14: the checkpoint opens, its root is the tree of the happy records, the proof file verifies', async (t) => {
+  const registry = await happyRegistry();
+  const opened = await checker.openCheckpoint(block('checkpoint'), registry, [], 'chainbook/main');
+  if (opened.problem !== undefined) return t.fail(opened.problem);
+  t.is(opened.signer, 'vectors-ed25519-v1');
+  const roots = new Map<number, Uint8Array>();
+  const report = await checker.checkLines(checker.linesOfBytes(happyRecords), registry, {
+    chains: ['main'],
+    treeSizes: new Set([7, 20]),
+    onChain: (check) => check.roots.forEach((root, size) => roots.set(size, root)),
+  });
+  t.true(report.ok);
+  t.is(checker.base64Of(roots.get(20)!), checker.base64Of(opened.checkpoint.root));
+  t.is(checker.base64Of(roots.get(7)!), 'q8BLHFdU2T8FqdBtz19GImHVVGUuzR/7/+z3wh3yqvQ=');
+  const proof = await checker.checkProofFile(block('proof-file'), registry, { origin: 'chainbook/main' });
+  t.like(proof, { ok: true, seq: 2, chain: 'main', size: 20 });
+});
+
+test('a tampered checkpoint or proof file is refused by the checker as by verify-inclusion, at the record it names', async (t) => {
+  const registry = await happyRegistry();
+  const key = {
+    name: 'vectors-ed25519-v1',
+    publicKey: createPublicKey(block('public-key')),
+  };
+  const good = block('proof-file');
+  const [, secondHash] = good.split('\n').slice(3, 5);
+  const tampered = {
+    'a proof hash replaced': good.replace('Irk6D1yhhkHuUatL1x1jktqwFXW9olGPw/881r4s5BA=', secondHash!),
+    'the checkpoint root changed': good.replace(
+      'L8ChX0y2nDPORZE0HWfTq3dwL1hphIAvu96iHyvR/x0=\n\n',
+      'L8ChX0y2nDPORZE0HWfTq3dwL1hphIAvu96iHyvR/x1=\n\n',
+    ),
+    'the checkpoint size changed': good.replace('\n20\nL8Ch', '\n21\nL8Ch'),
+    'the index changed': good.replace('index 1\n', 'index 2\n'),
+    'a hash left out': good.replace(`${secondHash}\n`, ''),
+  };
+  t.true(verifyInclusionFile(good, key).ok);
+  for (const [name, text] of Object.entries(tampered)) {
+    t.not(text, good, name);
+    t.false(verifyInclusionFile(text, key).ok, name);
+    const checked = await checker.checkProofFile(text, registry);
+    t.false(checked.ok, name);
+    if (!checked.ok) t.like(checked.finding, { seq: 2, reason: 'inclusion-proof-invalid' }, name);
+  }
+  const note = block('checkpoint');
+  const resigned = await checker.openCheckpoint(note.replace('\n20\n', '\n19\n'), registry);
+  t.regex(resigned.problem ?? '', /does not verify/);
+  t.regex(
+    (await checker.openCheckpoint(note, registry, [], 'chainbook/other')).problem ?? '',
+    /not "chainbook\/other"/,
+  );
+});
+
+/** A C2SP tlog-cosignature/v1 line by a new Ed25519 witness key over `note`, and the witness's verifier key. */
+function cosign(note: string, name: string, timeSeconds: number): { line: string; vkey: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  // Key ID: SHA-256(name || 0x0A || 0x04 || key)[:4].
+  const id = createHash('sha256')
+    .update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), raw]))
+    .digest()
+    .subarray(0, 4);
+  const body = note.slice(0, note.indexOf('\n\n') + 1);
+  const time = Buffer.alloc(8);
+  time.writeBigUInt64BE(BigInt(timeSeconds));
+  const signature = sign(null, Buffer.from(`cosignature/v1\ntime ${timeSeconds}\n${body}`), privateKey);
+  const line = `\u2014 ${name} ${Buffer.concat([id, time, signature]).toString('base64')}\n`;
+  const vkey = `${name}+${id.toString('hex')}+${Buffer.concat([Buffer.from([0x04]), raw]).toString('base64')}`;
+  return { line, vkey };
+}
+
+test('cosignature lines of witnesses given to the checker are verified; a missing or altered one is refused', async (t) => {
+  const registry = await happyRegistry();
+  const note = block('checkpoint');
+  const first = cosign(note, 'witness.example/w1', 1_764_000_000);
+  const second = cosign(note, 'witness.example/w2', 1_764_000_001);
+  const cosigned = note + first.line + second.line;
+  const witnesses = await Promise.all([first.vkey, second.vkey].map(checker.parseWitnessKey));
+  if (witnesses.some((witness) => witness === undefined)) return t.fail('a verifier key does not parse');
+  const keys = witnesses as checker.WitnessKey[];
+  t.like(await checker.openCheckpoint(cosigned, registry, keys), { signer: 'vectors-ed25519-v1' });
+  t.like(await checker.openCheckpoint(note, registry, []), { signer: 'vectors-ed25519-v1' });
+  t.regex(
+    (await checker.openCheckpoint(note + first.line, registry, keys)).problem ?? '',
+    /no cosignature by witness witness\.example\/w2/,
+  );
+  const blob = Buffer.from(second.line.split(' ')[2]!.trim(), 'base64');
+  blob[5] = blob[5]! ^ 1; // the time, which the signature covers
+  const altered = `${note}${first.line}\u2014 witness.example/w2 ${blob.toString('base64')}\n`;
+  t.regex(
+    (await checker.openCheckpoint(altered, registry, keys)).problem ?? '',
+    /cosignature by witness witness\.example\/w2 does not verify/,
+  );
+  t.is(await checker.parseWitnessKey(first.vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), undefined);
+});
