@@ -115,6 +115,7 @@ export default tseslint.config(
         File: 'readonly',
         Response: 'readonly',
         requestAnimationFrame: 'readonly',
+        URLSearchParams: 'readonly',
       },
     },
     rules: {

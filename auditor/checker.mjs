@@ -24,6 +24,8 @@ export const MAX_NOTE_SIGNATURES = 100;
 export const MAX_PROOF_HASHES = 64;
 export const MAX_PROOF_FILE_BYTES = 262144;
 export const MAX_ARCHIVE_BATCH_BYTES = 33554432;
+/** The most a bundle archive (.tar.gz) is unpacked to in memory. */
+export const MAX_BUNDLE_ARCHIVE_BYTES = 1024 * 1024 * 1024;
 const MAX_DATA_DEPTH = 32;
 const MAX_DELEGATION_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -740,6 +742,7 @@ export async function checkLines(lines, registry, options = {}) {
   const ids = new Set();
   const summaries = [];
   const unchecked = [];
+  const checks = [];
   for (const chain of chains) {
     const mine = indexed.filter((line) => line.chain === chain);
     const lastSeq = mine.at(-1)?.seq ?? 0;
@@ -755,19 +758,21 @@ export async function checkLines(lines, registry, options = {}) {
         reason: 'missing-predecessor',
         message: `record ${fromSeq - 1}, whose hash anchors the check, is missing`,
       };
-      return { ok: false, finding, chains: summaries, unchecked };
+      return { ok: false, finding, chains: summaries, unchecked, checks };
     }
     const start = mine.findIndex((line) => line.seq >= fromSeq);
     const end = mine.findLastIndex((line) => line.seq <= toSeq) + 1;
-    const check = new ChainCheck({ chain, registry, fromSeq, prevHash, ids, treeSizes: options.treeSizes });
+    const treeSizes = options.treeSizes instanceof Map ? options.treeSizes.get(chain) : options.treeSizes;
+    const check = new ChainCheck({ chain, registry, fromSeq, prevHash, ids, treeSizes, hashesOf: options.hashesOf });
+    checks.push(check);
     const texts = start < 0 ? [] : mine.slice(start, end).map((line) => line.text);
     await pagesInto(check, texts, options.onProgress, texts.length);
     summaries.push(check.summary());
     unchecked.push(...check.unchecked.map((entry) => ({ chain, ...entry })));
-    if (check.finding) return { ok: false, finding: check.finding, chains: summaries, unchecked, checks: [check] };
+    if (check.finding) return { ok: false, finding: check.finding, chains: summaries, unchecked, checks };
     options.onChain?.(check);
   }
-  return { ok: true, finding: undefined, chains: summaries, unchecked };
+  return { ok: true, finding: undefined, chains: summaries, unchecked, checks };
 }
 
 // ---------------------------------------------------------------- the Merkle tree (section 14, RFC 6962 / RFC 9162)
@@ -1225,62 +1230,73 @@ function chainOfOrigin(origin, chains) {
   return chains.size === 1 ? [...chains.keys()][0] : (named ?? '');
 }
 
-/**
- * Checks an audit bundle (section 8, "The auditor bundle", and section 15):
- * `files` maps each path inside the bundle to a function giving its bytes.
- * Batches are checked as `audit-verify --archive` checks them and their
- * records as in section 5; each checkpoint's signatures (and cosignatures by
- * `witnesses`, from parseWitnessKey) and, when the bundle holds records 1 to
- * its size, its root against theirs; each inclusion proof file, and that
- * its record is the bundle's record at that seq. Findings are listed by
- * chain and seq; onProgress({ phase, checked, total }) reports progress.
- */
-export async function checkBundle(files, options = {}) {
-  const witnesses = options.witnesses ?? [];
-  const registryFailure = (message) => ({
+/** A bundle archive (`GET /audit/bundle`): the .tar.gz's files, or undefined when `files` is not one. */
+async function unpackedArchive(files) {
+  const [path] = files.keys();
+  if (files.size !== 1 || !/\.(tar\.gz|tgz)$/.test(path)) return undefined;
+  return filesOfTar(await gunzip(await files.get(path)(), MAX_BUNDLE_ARCHIVE_BYTES));
+}
+
+/** The records of the JSON Lines files (`*.jsonl`, as `chainbook dump` writes them), in name order. */
+async function jsonLinesOf(files) {
+  const lines = [];
+  for (const path of [...files.keys()].filter((name) => name.endsWith('.jsonl')).sort())
+    for (const line of linesOfBytes(await files.get(path)())) lines.push(line);
+  return lines;
+}
+
+function registryFailure(message) {
+  return {
     ok: false,
     findings: [{ chain: '', seq: 0, reason: 'registry-invalid', message }],
     notes: [],
     chains: [],
     records: 0,
-  });
-  if (!files.has('signers.json')) return registryFailure('the bundle has no signers.json');
-  const loaded = await loadRegistry(decodeOrUndefined(await files.get('signers.json')()) ?? '');
+  };
+}
+
+/**
+ * Checks what an auditor holds (section 15): an audit bundle (section 8)
+ * as a folder's files or as its .tar.gz, or JSON Lines of records with a
+ * signers.json. `files` maps each path to a function giving its bytes.
+ * Batches are checked as `audit-verify --archive` checks them and records
+ * as in section 5; each checkpoint's signature (and the cosignatures of
+ * `witnesses`, from parseWitnessKey) and, when records 1 to its size are
+ * there, its root against theirs; each inclusion proof file, and that its
+ * record is the one held at that seq. Options: witnesses, signersText (a
+ * registry the auditor trusts, instead of the bundle's signers.json),
+ * onProgress({ phase, checked, total }). Findings are listed by chain and seq.
+ */
+export async function checkBundle(files, options = {}) {
+  const unpacked = await unpackedArchive(files).catch((error) =>
+    registryFailure(`the bundle archive does not unpack: ${error.message}`),
+  );
+  if (unpacked?.findings) return unpacked;
+  if (unpacked) return checkBundle(unpacked, options);
+  const witnesses = options.witnesses ?? [];
+  if (options.signersText === undefined && !files.has('signers.json'))
+    return registryFailure('there is no signers.json');
+  const loaded = await loadRegistry(options.signersText ?? decodeOrUndefined(await files.get('signers.json')()) ?? '');
   if (loaded.problems) return registryFailure(loaded.problems.join('; '));
   const registry = loaded.registry;
-  const chains = batchesOf(files);
+  const batches = batchesOf(files);
+  const lines = batches.size > 0 ? [] : await jsonLinesOf(files);
+  const chains = batches.size > 0 ? new Set(batches.keys()) : new Set(chainBlocks(lines).map((line) => line.chain));
   const tree = await treeFilesOf(files, registry, witnesses);
-  const treeSizes = new Map([...chains.keys()].map((chain) => [chain, new Set()]));
+  const treeSizes = new Map([...chains].map((chain) => [chain, new Set()]));
   for (const { opened } of tree.checkpoints)
     if (opened.checkpoint) treeSizes.get(chainOfOrigin(opened.checkpoint.origin, chains))?.add(opened.checkpoint.size);
   const hashesOf = new Set(tree.proofs.filter(({ checked }) => checked.ok).map(({ checked }) => checked.seq));
-  const findings = [];
-  const notes = [];
-  const checks = new Map();
-  const total = [...chains.values()].flat().reduce((sum, batch) => sum + batch.toSeq - batch.fromSeq + 1, 0);
-  let checked = 0;
-  const ids = new Set();
-  for (const chain of [...chains.keys()].sort()) {
-    const check = await checkChainBatches(
-      chain,
-      chains.get(chain),
-      files,
-      { registry, ids, treeSizes: treeSizes.get(chain), hashesOf },
-      (count) => {
-        checked += count;
-        options.onProgress?.({ phase: 'records', checked, total });
-      },
-    );
-    checks.set(chain, check);
-    if (check.finding) findings.push(check.finding);
-    notes.push(
-      ...check.unchecked.map(
-        (entry) =>
-          `${chain} seq ${entry.seq}: the proof signature ${entry.type} carries is not checked here; check the proof document with chainbook verify-proof`,
-      ),
-    );
-  }
-  findings.push(...describedBatchesMissing(await bundleFacts(files), chains));
+  const context = { registry, treeSizes, hashesOf, onProgress: options.onProgress };
+  const checks = batches.size > 0 ? await checkBatches(batches, files, context) : await checkJsonLines(lines, context);
+  const findings = [...checks.values()].flatMap((check) => (check.finding ? [check.finding] : []));
+  const notes = [...checks.values()].flatMap((check) =>
+    check.unchecked.map(
+      (entry) =>
+        `${check.chain} seq ${entry.seq}: the proof signature ${entry.type} carries is not checked here; check the proof document with chainbook verify-proof`,
+    ),
+  );
+  findings.push(...describedBatchesMissing(await bundleFacts(files), batches));
   findings.push(...(await treeFindings(tree, checks, chains)));
   findings.sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   const summaries = [...checks.values()].map((check) => check.summary());
@@ -1291,6 +1307,34 @@ export async function checkBundle(files, options = {}) {
     chains: summaries,
     records: summaries.reduce((sum, s) => sum + s.records, 0),
   };
+}
+
+async function checkBatches(batches, files, { registry, treeSizes, hashesOf, onProgress }) {
+  const total = [...batches.values()].flat().reduce((sum, batch) => sum + batch.toSeq - batch.fromSeq + 1, 0);
+  let checked = 0;
+  const ids = new Set();
+  const checks = new Map();
+  for (const chain of [...batches.keys()].sort()) {
+    const context = { registry, ids, treeSizes: treeSizes.get(chain), hashesOf };
+    const check = await checkChainBatches(chain, batches.get(chain), files, context, (count) => {
+      checked += count;
+      onProgress?.({ phase: 'records', checked, total });
+    });
+    checks.set(chain, check);
+  }
+  return checks;
+}
+
+async function checkJsonLines(lines, { registry, treeSizes, hashesOf, onProgress }) {
+  let before = 0;
+  const report = await checkLines(lines, registry, {
+    treeSizes,
+    hashesOf,
+    onProgress: (progress) =>
+      onProgress?.({ phase: 'records', checked: before + progress.checked, total: lines.length }),
+    onChain: (check) => (before += check.records),
+  });
+  return new Map(report.checks.map((check) => [check.chain, check]));
 }
 
 async function bundleFacts(files) {
