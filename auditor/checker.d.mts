@@ -175,12 +175,16 @@ export interface BundleReport {
   notes: string[];
   chains: CheckerChainSummary[];
   records: number;
+  /** Checkpoints and inclusion proof files found (each checked; a failure is a finding). */
+  checkpoints?: number;
+  inclusionProofs?: number;
 }
 
 export function checkBundle(
   files: BundleFiles,
   options?: {
     witnesses?: readonly WitnessKey[];
+    signersText?: string;
     onProgress?: (progress: { phase: string; checked: number; total: number }) => void;
   },
 ): Promise<BundleReport>;

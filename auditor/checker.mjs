@@ -1305,7 +1305,9 @@ export async function checkBundle(files, options = {}) {
     findings,
     notes,
     chains: summaries,
-    records: summaries.reduce((sum, s) => sum + s.records, 0),
+    records: summaries.reduce((sum, summary) => sum + summary.records, 0),
+    checkpoints: tree.checkpoints.length,
+    inclusionProofs: tree.proofs.length,
   };
 }
 
