@@ -1,11 +1,12 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, browser-verify
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
+import { browserVerifyBenchmark } from './browserVerify.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -49,4 +50,12 @@ if (wanted('verify')) {
   log('# audit-verify (PostgreSQL)');
   const f = await verifyBenchmark(log);
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
+}
+
+if (wanted('browser-verify')) {
+  log('# an audit bundle checked in the browser (the auditor page) and in Node (audit-verify --archive)');
+  const f = await browserVerifyBenchmark(log);
+  log(
+    `the page in Chromium: ${ratio(f.browserPerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread, ${ratio(f.browserPerSecond, f.nodeWorkersPerSecond)} of audit-verify on ${f.workers} threads; the checker in Node: ${ratio(f.checkerNodePerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread`,
+  );
 }

@@ -9,7 +9,8 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as checker from '../../auditor/checker.mjs';
@@ -18,6 +19,7 @@ import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileRead
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions } from '../../verifier/verify.ts';
 import { verifyInclusionFile } from '../../verifier/verifyInclusion.ts';
+import { tempDir } from '../helpers/runtime.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VECTORS = join(ROOT, 'test/vectors');
@@ -64,7 +66,7 @@ async function checkerVerdict(bytes: Uint8Array, signersText: string, options: V
 }
 
 function block(name: string): string {
-  const match = new RegExp('```(?:text|json) example=' + name + '\\n([\\s\\S]*?)```').exec(FORMAT);
+  const match = new RegExp('```(?:text|json|js) example=' + name + '\\n([\\s\\S]*?)```').exec(FORMAT);
   if (!match) throw new Error(`docs/FORMAT.md has no example ${name}`);
   return match[1]!;
 }
@@ -248,4 +250,17 @@ test('cosignature lines of witnesses given to the checker are verified; a missin
     /cosignature by witness witness\.example\/w2 does not verify/,
   );
   t.is(await checker.parseWitnessKey(first.vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), undefined);
+});
+
+test('the Node example of section 15 checks a folder with the checker alone: OK for the happy records, the finding for a corrupted copy', (t) => {
+  const folder = tempDir('checker-node');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, 'auditor/checker.mjs'), join(folder, 'checker.mjs'));
+  writeFileSync(join(folder, 'check.mjs'), block('checker-node'));
+  cpSync(join(VECTORS, 'cases/happy'), join(folder, 'happy'), { recursive: true });
+  cpSync(join(VECTORS, 'cases/wrong-prev-hash'), join(folder, 'wrong'), { recursive: true });
+  const run = (input: string) => spawnSync(process.execPath, ['check.mjs', input], { cwd: folder, encoding: 'utf8' });
+  const happy = run('happy');
+  t.is(happy.stdout, 'OK 26\n', happy.stderr);
+  t.regex(run('wrong').stdout, /seq: 11,\s+reason: 'prev-hash-mismatch'/);
 });
