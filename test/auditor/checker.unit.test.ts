@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as checker from '../../auditor/checker.mjs';
 import { parseRegistryText } from '../../chain/registry.ts';
+import { verifyMessageSignature } from '../../chain/signature.ts';
 import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileReader.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions } from '../../verifier/verify.ts';
@@ -263,4 +264,32 @@ test('the Node example of section 15 checks a folder with the checker alone: OK 
   const happy = run('happy');
   t.is(happy.stdout, 'OK 26\n', happy.stderr);
   t.regex(run('wrong').stdout, /seq: 11,\s+reason: 'prev-hash-mismatch'/);
+});
+
+test('on every Wycheproof vector (Ed25519, ECDSA P-256 DER, RSA PKCS#1 v1.5) the checker accepts exactly what the Node verifier accepts', async (t) => {
+  const files = {
+    ed25519: 'ed25519_test',
+    'ecdsa-p256-sha256': 'ecdsa_secp256r1_sha256_test',
+    'rsa-sha256': 'rsa_signature_2048_sha256_test',
+  } as const;
+  for (const [algorithm, file] of Object.entries(files) as [keyof typeof files, string][]) {
+    const document = JSON.parse(readFileSync(join(ROOT, 'test/outsideVectors/wycheproof', `${file}.json`), 'utf8')) as {
+      testGroups: { publicKeyDer: string; tests: { tcId: number; msg: string; sig: string }[] }[];
+    };
+    let count = 0;
+    for (const group of document.testGroups) {
+      const der = Buffer.from(group.publicKeyDer, 'hex');
+      const pem = `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+      const imported = await checker.importPublicKey(algorithm, pem);
+      if (!imported.key) return t.fail(`${file}: ${imported.problem}`);
+      const nodeKey = createPublicKey(pem);
+      for (const vector of group.tests) {
+        const [message, signature] = [Buffer.from(vector.msg, 'hex'), Buffer.from(vector.sig, 'hex')];
+        const ours = (await checker.verifySignature(imported.key, message, signature)) === true;
+        t.is(ours, verifyMessageSignature(algorithm, nodeKey, message, signature), `${file} tcId ${vector.tcId}`);
+        count += 1;
+      }
+    }
+    t.true(count > 100, file);
+  }
 });
