@@ -1521,7 +1521,13 @@ export async function checkBundle(files, options = {}) {
         `${check.chain} seq ${entry.seq}: the proof ${entry.type} carries stands on records before the first one here, so it is not rebuilt; check its document with chainbook verify-proof`,
     ),
   );
-  findings.push(...describedBatchesMissing(await bundleFacts(files), batches));
+  // A batch missing in the middle is found twice, by the gap and by bundle.json: once is enough.
+  const said = new Set(findings.map((finding) => `${finding.chain} ${finding.seq} ${finding.reason}`));
+  findings.push(
+    ...describedBatchesMissing(await bundleFacts(files), batches).filter(
+      (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
+    ),
+  );
   findings.push(...(await treeFindings(tree, checks, chains)));
   findings.sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   const summaries = [...checks.values()].map((check) => check.summary());
