@@ -4,7 +4,8 @@
  * and given to it as a folder; a copy with a tampered checkpoint, a
  * checkpoint signed over a wrong root, an altered cosignature and a tampered
  * inclusion proof is reported at each one's seq; and each golden corruption
- * is reported at the seq audit-verify reports.
+ * is reported at the seq audit-verify reports, chosen as files or dropped on
+ * the page.
  */
 import test from 'ava';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
@@ -228,4 +229,24 @@ test('each golden corruption is reported by the page at the seq and with the rea
       expected ? 'FAILED: 1 finding' : `OK: ${report.records} records, every check held`,
     );
   }
+
+  // Dropped on the page rather than chosen: the files of one corrupted vector, in a DataTransfer.
+  const vector = whole.find((entry) => entry.name === 'wrong-prev-hash')!;
+  const files = [vector.records, vector.signers].map((path) => ({
+    name: path.split('/').at(-1)!,
+    text: readFileSync(join(VECTORS, path), 'utf8'),
+  }));
+  const dropped = await checked(page, async () => {
+    const transfer = await page.evaluateHandle((list) => {
+      const globals = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(file: unknown): void } };
+        File: new (parts: string[], name: string) => unknown;
+      };
+      const data = new globals.DataTransfer();
+      for (const file of list) data.items.add(new globals.File([file.text], file.name));
+      return data;
+    }, files);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+  });
+  t.deepEqual(brief(dropped.findings), ['main 11 prev-hash-mismatch']);
 });
