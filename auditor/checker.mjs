@@ -173,6 +173,8 @@ export async function importPublicKey(algorithm, pem) {
   try {
     key = await subtle.importKey('spki', spki, WEBCRYPTO[algorithm].import, true, ['verify']);
   } catch (error) {
+    // An older browser without Ed25519 in WebCrypto says so, rather than calling the key bad.
+    if (error?.name === 'NotSupportedError') return { problem: `this WebCrypto cannot verify ${algorithm}` };
     return { problem: `not a key of ${algorithm}: ${error?.message ?? error}` };
   }
   if (algorithm === 'rsa-sha256' && key.algorithm.modulusLength < RSA_MIN_MODULUS_BITS)
