@@ -1472,10 +1472,10 @@ async function jsonLinesOf(files) {
   return lines;
 }
 
-function registryFailure(message) {
+function registryFailure(message, reason = 'registry-invalid') {
   return {
     ok: false,
-    findings: [{ chain: '', seq: 0, reason: 'registry-invalid', message }],
+    findings: [{ chain: '', seq: 0, reason, message }],
     notes: [],
     chains: [],
     records: 0,
@@ -1496,7 +1496,7 @@ function registryFailure(message) {
  */
 export async function checkBundle(files, options = {}) {
   const unpacked = await unpackedArchive(files).catch((error) =>
-    registryFailure(`the bundle archive does not unpack: ${error.message}`),
+    registryFailure(`the bundle archive does not unpack: ${error.message}`, 'bundle-unreadable'),
   );
   if (unpacked?.findings) return unpacked;
   if (unpacked) return checkBundle(unpacked, options);
@@ -1508,6 +1508,9 @@ export async function checkBundle(files, options = {}) {
   const registry = loaded.registry;
   const batches = batchesOf(files);
   const lines = batches.size > 0 ? [] : await jsonLinesOf(files);
+  // Nothing to check is not a pass: an auditor who gave the wrong folder must not read "OK".
+  if (batches.size === 0 && lines.length === 0)
+    return registryFailure('there are no records here: no archive batches and no JSON Lines (*.jsonl)', 'no-records');
   const chains = batches.size > 0 ? new Set(batches.keys()) : new Set(chainBlocks(lines).map((line) => line.chain));
   const tree = await treeFilesOf(files, registry, witnesses);
   const treeSizes = new Map([...chains].map((chain) => [chain, new Set()]));

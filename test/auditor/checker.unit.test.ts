@@ -293,3 +293,34 @@ test('on every Wycheproof vector (Ed25519, ECDSA P-256 DER, RSA PKCS#1 v1.5) the
     t.true(count > 100, file);
   }
 });
+
+test('whatever files it is given, checkBundle answers with findings and never throws', async (t) => {
+  const names = [
+    'signers.json',
+    'bundle.json',
+    'records.jsonl',
+    'bundle.tar.gz',
+    'batches/marketplace/2026-11-23/main-000000000001-000000000003.jsonl.gz',
+    'batches/marketplace/2026-11-23/main-000000000001-000000000003.manifest.json',
+    'checkpoints/3.checkpoint',
+    'inclusion/1.tlog-proof',
+  ];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(fc.tuple(fc.constantFrom(...names), fc.uint8Array({ maxLength: 300 })), {
+        selector: ([name]) => name,
+        maxLength: names.length,
+      }),
+      fc.boolean(),
+      async (entries, withSigners) => {
+        const files = new Map(entries.map(([name, bytes]) => [name, async () => bytes]));
+        if (withSigners) files.set('signers.json', async () => new TextEncoder().encode(happySigners));
+        const report = await checker.checkBundle(files);
+        // Random bytes are never a good bundle: some finding always says what is wrong.
+        return !report.ok && report.findings.length > 0;
+      },
+    ),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
