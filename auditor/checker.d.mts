@@ -185,6 +185,8 @@ export function checkBundle(
   options?: {
     witnesses?: readonly WitnessKey[];
     signersText?: string;
+    /** Checkpoints the auditor holds from elsewhere, checked like the bundle's against the same records. */
+    heldCheckpoints?: readonly { name: string; text: string }[];
     onProgress?: (progress: { phase: string; checked: number; total: number }) => void;
   },
 ): Promise<BundleReport>;

@@ -1435,9 +1435,16 @@ function decodeOrUndefined(bytes) {
 }
 
 /** The checkpoints (`checkpoints/…`) and inclusion proof files (`inclusion/….tlog-proof`) of a bundle, read before its records. */
-async function treeFilesOf(files, registry, witnesses) {
+async function treeFilesOf(files, registry, witnesses, held = []) {
   const paths = [...files.keys()].sort();
   const checkpoints = [];
+  // Checkpoints the auditor holds from elsewhere (cosigned, say): checked like the bundle's, against the same records.
+  for (const { name, text } of held)
+    checkpoints.push({
+      path: `held checkpoint ${name}`,
+      held: true,
+      opened: await openCheckpoint(text, registry, witnesses),
+    });
   for (const path of paths.filter((name) => /(^|\/)checkpoints\/[^/]+$/.test(name))) {
     const note = decodeOrUndefined(await files.get(path)()) ?? '';
     checkpoints.push({ path, opened: await openCheckpoint(note, registry, witnesses) });
@@ -1512,7 +1519,7 @@ export async function checkBundle(files, options = {}) {
   if (batches.size === 0 && lines.length === 0)
     return registryFailure('there are no records here: no archive batches and no JSON Lines (*.jsonl)', 'no-records');
   const chains = batches.size > 0 ? new Set(batches.keys()) : new Set(chainBlocks(lines).map((line) => line.chain));
-  const tree = await treeFilesOf(files, registry, witnesses);
+  const tree = await treeFilesOf(files, registry, witnesses, options.heldCheckpoints);
   const treeSizes = new Map([...chains].map((chain) => [chain, new Set()]));
   for (const { opened } of tree.checkpoints)
     if (opened.checkpoint) treeSizes.get(chainOfOrigin(opened.checkpoint.origin, chains))?.add(opened.checkpoint.size);
@@ -1533,7 +1540,9 @@ export async function checkBundle(files, options = {}) {
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
   );
-  findings.push(...(await treeFindings(tree, checks, chains)));
+  const treeChecked = treeFindings(tree, checks, chains);
+  findings.push(...treeChecked.findings);
+  notes.push(...treeChecked.notes);
   findings.sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   const summaries = [...checks.values()].map((check) => check.summary());
   return {
@@ -1630,17 +1639,20 @@ async function checkChainBatches(chain, batches, files, { registry, ids, treeSiz
 }
 
 /** Findings of the checkpoints and proof files, once the records gave their roots and hashes. */
-async function treeFindings(tree, checks, chains) {
+function treeFindings(tree, checks, chains) {
   const findings = [];
-  for (const { path, opened } of tree.checkpoints) {
+  const notes = [];
+  for (const { path, opened, held } of tree.checkpoints) {
     const chain = chainOfOrigin(opened.checkpoint?.origin, chains);
     const size = opened.checkpoint?.size ?? Number(/(\d+)[^/]*$/.exec(path)?.[1] ?? 0);
     if (opened.problem) {
       findings.push({ chain, seq: size, reason: 'checkpoint-invalid', message: `${path}: ${opened.problem}` });
       continue;
     }
-    const root = checks.get(chain)?.roots.get(size);
-    if (root !== undefined && !equalBytes(root, opened.checkpoint.root))
+    const check = checks.get(chain);
+    const root = check?.roots.get(size);
+    if (root === undefined) notes.push(rootNotChecked(path, size, check, held));
+    else if (!equalBytes(root, opened.checkpoint.root))
       findings.push({
         chain,
         seq: size,
@@ -1668,7 +1680,23 @@ async function treeFindings(tree, checks, chains) {
         message: `${path}: its record is not the bundle's record at seq ${checked.seq}`,
       });
   }
-  return findings;
+  return { findings, notes };
+}
+
+/** Why a checkpoint's root was not compared (its signatures were checked): the records 1 to its size are not all here. */
+function rootNotChecked(path, size, check, held) {
+  const reached = check?.records > 0 && check.fromSeq === 1 ? check.expectedSeq - 1 : undefined;
+  const why =
+    reached === undefined
+      ? 'the records here do not start at seq 1'
+      : check.finding
+        ? `the records stop being checked at seq ${check.finding.seq}`
+        : `the records here end at seq ${reached}`;
+  const cut =
+    held && reached !== undefined && !check.finding
+      ? ': if they are the chain up to its head, the chain was cut or rolled back after you got this checkpoint'
+      : '';
+  return `${path} (tree size ${size}): its signatures hold; its root is not compared, as ${why}${cut}`;
 }
 
 // ---------------------------------------------------------------- reading a bundle archive (.tar.gz)

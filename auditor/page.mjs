@@ -65,6 +65,9 @@ async function pageOptions() {
   const options = { witnesses: [] };
   const signers = pageElement('signers').files[0];
   if (signers) options.signersText = await signers.text();
+  options.heldCheckpoints = await Promise.all(
+    [...pageElement('held').files].map(async (file) => ({ name: file.name, text: await file.text() })),
+  );
   for (const line of pageElement('witnesses')
     .value.split('\n')
     .map((text) => text.trim())

@@ -1,7 +1,7 @@
 /**
  * The auditor page in headless Chromium (docs/FORMAT.md section 15): a real
- * bundle of 20,000 records passes, fetched by the page from GET /audit/bundle
- * and given to it as a folder; a copy with a tampered checkpoint, a
+ * bundle of 20,000 records passes, fetched by the page from GET /audit/bundle;
+ * given as a folder to its own index.html, a copy with a tampered checkpoint, a
  * checkpoint signed over a wrong root, an altered cosignature and a tampered
  * inclusion proof is reported at each one's seq; and each golden corruption
  * is reported at the seq audit-verify reports, chosen as files or dropped on
@@ -94,7 +94,7 @@ function cosignatureLine(
   return { line: `\u2014 ${name} ${Buffer.concat([id, time, signature]).toString('base64')}\n`, vkey };
 }
 
-test('a bundle of 20,000 records passes in the page, fetched from the API and given as a folder; tampered checkpoints, cosignatures and inclusion proofs are reported at their seq', async (t) => {
+test('a bundle of 20,000 records passes in the page that fetches it from the API; given as a folder to its own index.html, a copy whose checkpoints, cosignatures and inclusion proof were tampered with is reported at their seqs while its records pass', async (t) => {
   t.timeout(240_000);
   const archive = tempDir('auditor-archive');
   const out = tempDir('auditor-bundle');
@@ -129,11 +129,6 @@ test('a bundle of 20,000 records passes in the page, fetched from the API and gi
   );
   t.deepEqual(brief(fetched.findings), []);
   t.like(fetched, { ok: true, records: RECORDS, checkpoints: 4, inclusionProofs: 2 });
-
-  // From the bundle's own index.html, opened from the disk, given the folder.
-  const local = await openPage(browser, pathToFileURL(join(out, 'index.html')).href);
-  const folder = await checked(local, () => local.setInputFiles('#folder', out), t.log);
-  t.like(folder, { ok: true, records: RECORDS, checkpoints: 4, inclusionProofs: 2 });
 
   // A copy, every checkpoint cosigned by a witness (in checkpoints/ and in the proof files); then changed where an attacker would.
   cpSync(out, tampered, { recursive: true });
@@ -178,6 +173,7 @@ test('a bundle of 20,000 records passes in the page, fetched from the API and gi
     writeFileSync(path, `${head.join('\n')}\n\n${cosigned.get(size)!}`);
   }
 
+  // The copy's own index.html, opened from the disk, given the folder: its 20,000 records pass, the tampering does not.
   const again = await openPage(browser, pathToFileURL(join(tampered, 'index.html')).href);
   await again.fill('#witnesses', vkey);
   const report = await checked(again, () => again.setInputFiles('#folder', tampered), t.log);

@@ -20,6 +20,7 @@ import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileRead
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify, type VerifyOptions } from '../../verifier/verify.ts';
 import { verifyInclusionFile } from '../../verifier/verifyInclusion.ts';
+import { ed25519FromSeed } from '../helpers/keys.ts';
 import { tempDir } from '../helpers/runtime.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -323,4 +324,44 @@ test('whatever files it is given, checkBundle answers with findings and never th
     { numRuns: 200 },
   );
   t.pass();
+});
+
+test('a checkpoint the auditor holds is compared with the records given: equal roots pass, a cut chain is said, a wrong root is a finding at its size', async (t) => {
+  const { privateKey, publicKey } = ed25519FromSeed('vectors-ed25519-v1');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const held = block('checkpoint');
+  const records = (lines: readonly string[]) =>
+    new Map([
+      ['signers.json', async () => new TextEncoder().encode(happySigners)],
+      ['records.jsonl', async () => new TextEncoder().encode(lines.map((line) => `${line}\n`).join(''))],
+    ]);
+  const main = happyRecords
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"chain":"main"'));
+  t.is(main.length, 20);
+  const whole = await checker.checkBundle(records(main), { heldCheckpoints: [{ name: 'held.txt', text: held }] });
+  t.like(whole, { ok: true, records: 20, notes: [] });
+
+  const cut = await checker.checkBundle(records(main.slice(0, 17)), {
+    heldCheckpoints: [{ name: 'held.txt', text: held }],
+  });
+  t.true(cut.ok, 'the records themselves pass');
+  t.deepEqual(cut.notes, [
+    'held checkpoint held.txt (tree size 20): its signatures hold; its root is not compared, as the records here end at seq 17: if they are the chain up to its head, the chain was cut or rolled back after you got this checkpoint',
+  ]);
+
+  // Signed by the chain's key, but over another root: the records say otherwise.
+  const body = `chainbook/main\n20\n${Buffer.alloc(32, 9).toString('base64')}\n`;
+  const keyHash = createHash('sha256')
+    .update(Buffer.concat([Buffer.from('vectors-ed25519-v1\n'), Buffer.from([0x01]), raw]))
+    .digest()
+    .subarray(0, 4);
+  const signature = sign(null, Buffer.from(body), privateKey);
+  const forged = `${body}\n\u2014 vectors-ed25519-v1 ${Buffer.concat([keyHash, signature]).toString('base64')}\n`;
+  const wrong = await checker.checkBundle(records(main), { heldCheckpoints: [{ name: 'forged.txt', text: forged }] });
+  t.deepEqual(
+    wrong.findings.map((finding) => `${finding.chain} ${finding.seq} ${finding.reason}`),
+    ['main 20 checkpoint-root-mismatch'],
+  );
 });
