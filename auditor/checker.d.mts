@@ -133,6 +133,14 @@ export function verifyInclusion(
   root: Uint8Array,
 ): Promise<boolean>;
 
+export function verifyConsistency(
+  first: number,
+  second: number,
+  proof: readonly Uint8Array[],
+  firstRoot: Uint8Array,
+  secondRoot: Uint8Array,
+): Promise<boolean>;
+
 export class TreeEdge {
   size: number;
   push(leaf: Uint8Array): Promise<void>;

@@ -1052,6 +1052,48 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
 }
 
 /**
+ * RFC 9162 section 2.1.4.2: whether `proof` shows that the tree of `first`
+ * leaves with root `firstRoot` is a prefix of the tree of `second` leaves
+ * with root `secondRoot`. A proof from the empty tree proves nothing and is
+ * refused; between equal sizes it is empty and the roots are equal.
+ */
+export async function verifyConsistency(first, second, proof, firstRoot, secondRoot) {
+  const size = (value) => Number.isSafeInteger(value) && value >= 1;
+  if (!size(first) || !size(second) || first > second) return false;
+  if ([firstRoot, secondRoot, ...proof].some((hash) => !(hash instanceof Uint8Array) || hash.length !== 32))
+    return false;
+  if (first === second) return proof.length === 0 && equalBytes(firstRoot, secondRoot);
+  if (proof.length === 0) return false;
+  // A first tree that is a complete subtree is not in the proof: its root starts the path.
+  const path =
+    Number.isInteger(Math.log2(first)) && 2 ** Math.log2(first) === first ? [firstRoot, ...proof] : [...proof];
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equalBytes(fr, firstRoot) && equalBytes(sr, secondRoot);
+}
+
+/**
  * The right edge of a growing tree: the roots of its perfect subtrees, the
  * largest first (a binary counter of leaves). root() is MTH of the leaves
  * so far: each record costs one leaf hash and on average one node hash.
@@ -1449,12 +1491,40 @@ async function treeFilesOf(files, registry, witnesses, held = []) {
     const note = decodeOrUndefined(await files.get(path)()) ?? '';
     checkpoints.push({ path, opened: await openCheckpoint(note, registry, witnesses) });
   }
+  const consistency = [];
+  for (const path of paths.filter((name) => /(^|\/)consistency\/[^/]+\.json$|\.consistency\.json$/.test(name)))
+    consistency.push({ path, proof: await consistencyFileOf(decodeOrUndefined(await files.get(path)()) ?? '') });
   const proofs = [];
   for (const path of paths.filter((name) => /(^|\/)inclusion\/[^/]+\.tlog-proof$/.test(name))) {
     const text = decodeOrUndefined(await files.get(path)()) ?? '';
     proofs.push({ path, checked: await checkProofFile(text, registry, { witnesses }) });
   }
-  return { checkpoints, proofs };
+  return { checkpoints, proofs, consistency };
+}
+
+/** A consistency proof as GET /proof/consistency answers it (section 14): { oldSize, newSize, roots, hashes, origin } or { problem }. */
+async function consistencyFileOf(text) {
+  const parsed = parsedOrUndefined(text);
+  if (!isObject(parsed)) return { problem: 'not a JSON object' };
+  const { origin, oldSize, newSize, oldRoot, newRoot, proof } = parsed;
+  const hashes = Array.isArray(proof) && proof.length <= MAX_PROOF_HASHES ? proof.map(bytesOfBase64) : undefined;
+  const roots = [oldRoot, newRoot].map(bytesOfBase64);
+  if (
+    typeof origin !== 'string' ||
+    !positiveInteger(oldSize) ||
+    !positiveInteger(newSize) ||
+    !hashes ||
+    hashes.includes(undefined) ||
+    roots.includes(undefined)
+  )
+    return {
+      problem: 'not a consistency proof: origin, oldSize, newSize, oldRoot, newRoot and proof (base64 hashes)',
+      newSize,
+    };
+  const holds = await verifyConsistency(oldSize, newSize, hashes, roots[0], roots[1]);
+  if (!holds)
+    return { problem: `the proof does not lead from the tree of ${oldSize} to the tree of ${newSize}`, newSize };
+  return { origin, oldSize, newSize, oldRoot: roots[0], newRoot: roots[1] };
 }
 
 /** The chain a checkpoint's origin names (`<CHECKPOINT_ORIGIN>/<chain>`), or the bundle's only chain. */
@@ -1523,6 +1593,9 @@ export async function checkBundle(files, options = {}) {
   const treeSizes = new Map([...chains].map((chain) => [chain, new Set()]));
   for (const { opened } of tree.checkpoints)
     if (opened.checkpoint) treeSizes.get(chainOfOrigin(opened.checkpoint.origin, chains))?.add(opened.checkpoint.size);
+  for (const { proof } of tree.consistency)
+    if (proof.origin)
+      for (const size of [proof.oldSize, proof.newSize]) treeSizes.get(chainOfOrigin(proof.origin, chains))?.add(size);
   const hashesOf = new Set(tree.proofs.filter(({ checked }) => checked.ok).map(({ checked }) => checked.seq));
   const context = { registry, treeSizes, hashesOf, onProgress: options.onProgress };
   const checks = batches.size > 0 ? await checkBatches(batches, files, context) : await checkJsonLines(lines, context);
@@ -1680,7 +1753,56 @@ function treeFindings(tree, checks, chains) {
         message: `${path}: its record is not the bundle's record at seq ${checked.seq}`,
       });
   }
+  consistencyFindings(tree, checks, chains, findings, notes);
   return { findings, notes };
+}
+
+/**
+ * A consistency proof's roots stand for trees only when something here
+ * vouches for them: a signed checkpoint of that size (held or bundled) or
+ * the records themselves. A root that disagrees with either is a finding; a
+ * root nothing vouches for is a note.
+ */
+function consistencyFindings(tree, checks, chains, findings, notes) {
+  for (const { path, proof } of tree.consistency) {
+    const chain = chainOfOrigin(proof.origin, chains);
+    if (proof.problem) {
+      findings.push({
+        chain,
+        seq: proof.newSize ?? 0,
+        reason: 'consistency-proof-invalid',
+        message: `${path}: ${proof.problem}`,
+      });
+      continue;
+    }
+    for (const [size, root] of [
+      [proof.oldSize, proof.oldRoot],
+      [proof.newSize, proof.newRoot],
+    ]) {
+      const signed = tree.checkpoints.filter(
+        ({ opened }) =>
+          opened.checkpoint &&
+          !opened.problem &&
+          opened.checkpoint.size === size &&
+          opened.checkpoint.origin === proof.origin,
+      );
+      const vouchers = [
+        ...signed.map(({ opened }) => opened.checkpoint.root),
+        checks.get(chain)?.roots.get(size),
+      ].filter(Boolean);
+      if (vouchers.some((known) => !equalBytes(known, root)))
+        findings.push({
+          chain,
+          seq: proof.newSize,
+          reason: 'consistency-proof-invalid',
+          message: `${path}: its root of the tree of ${size} is not the one the checkpoints or records here give`,
+        });
+      else if (vouchers.length === 0)
+        notes.push(
+          `${path}: the proof holds, but nothing here vouches for its root of the tree of ${size} (no checkpoint of that size, nor the records 1..${size})`,
+        );
+    }
+  }
 }
 
 /** Why a checkpoint's root was not compared (its signatures were checked): the records 1 to its size are not all here. */

@@ -365,3 +365,82 @@ test('a checkpoint the auditor holds is compared with the records given: equal r
     ['main 20 checkpoint-root-mismatch'],
   );
 });
+
+test('every transparency-dev consistency vector gets its verdict from the checker, and the worked example of section 14 verifies', async (t) => {
+  const folder = join(ROOT, 'test/outsideVectors/transparency-dev-merkle/consistency');
+  const files = readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => join(folder, name));
+  t.true(files.length > 90);
+  const b64 = (text: string) => Uint8Array.from(Buffer.from(text, 'base64'));
+  for (const file of files) {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as {
+      size1: number;
+      size2: number;
+      root1: string;
+      root2: string;
+      proof: string[] | null;
+      desc: string;
+      wantErr: boolean;
+    };
+    const ok = await checker.verifyConsistency(v.size1, v.size2, (v.proof ?? []).map(b64), b64(v.root1), b64(v.root2));
+    // As chain/merkle.ts: one vector takes equal 12-byte "roots"; docs/FORMAT.md section 14 takes only 32-byte hashes.
+    t.is(ok, v.desc === 'sizes are equal (one) and proof is empty' ? false : !v.wantErr, file);
+  }
+  const proof = block('consistency').trim().split('\n').map(b64);
+  const root7 = b64('q8BLHFdU2T8FqdBtz19GImHVVGUuzR/7/+z3wh3yqvQ=');
+  const root20 = b64('L8ChX0y2nDPORZE0HWfTq3dwL1hphIAvu96iHyvR/x0=');
+  t.true(await checker.verifyConsistency(7, 20, proof, root7, root20));
+  t.false(await checker.verifyConsistency(7, 20, proof.slice(1), root7, root20));
+  t.false(await checker.verifyConsistency(6, 20, proof, root7, root20));
+});
+
+test('a consistency proof given with the records holds when its roots are the ones the records and checkpoints give; another tree, a broken proof, or roots nothing vouches for are said', async (t) => {
+  const main = happyRecords
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"chain":"main"'));
+  const consistency = (proof: object) => new TextEncoder().encode(JSON.stringify(proof));
+  const example = {
+    chain: 'main',
+    origin: 'chainbook/main',
+    oldSize: 7,
+    newSize: 20,
+    oldRoot: 'q8BLHFdU2T8FqdBtz19GImHVVGUuzR/7/+z3wh3yqvQ=',
+    newRoot: 'L8ChX0y2nDPORZE0HWfTq3dwL1hphIAvu96iHyvR/x0=',
+    proof: block('consistency').trim().split('\n'),
+  };
+  // The happy-path vector of transparency-dev: a true proof, of another log's tree of 8.
+  const vector = JSON.parse(
+    readFileSync(join(ROOT, 'test/outsideVectors/transparency-dev-merkle/consistency/1/happy-path.json'), 'utf8'),
+  ) as { size1: number; size2: number; root1: string; root2: string; proof: string[] };
+  const other = {
+    ...example,
+    oldSize: vector.size1,
+    newSize: vector.size2,
+    oldRoot: vector.root1,
+    newRoot: vector.root2,
+    proof: vector.proof,
+  };
+  const check = (lines: readonly string[], proof: object) =>
+    checker.checkBundle(
+      new Map([
+        ['signers.json', async () => new TextEncoder().encode(happySigners)],
+        ['records.jsonl', async () => new TextEncoder().encode(lines.map((line) => `${line}\n`).join(''))],
+        ['consistency/7-20.json', async () => consistency(proof)],
+        ['checkpoints/20.checkpoint', async () => new TextEncoder().encode(block('checkpoint'))],
+      ]),
+    );
+  const brief = (report: checker.BundleReport) => report.findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  t.like(await check(main, example), { ok: true, notes: [] });
+  t.deepEqual(brief(await check(main, other)), [
+    'main 8 consistency-proof-invalid',
+    'main 8 consistency-proof-invalid',
+  ]);
+  t.deepEqual(brief(await check(main, { ...example, proof: example.proof.slice(1) })), [
+    'main 20 consistency-proof-invalid',
+  ]);
+  const fewer = await check(main.slice(0, 5), example);
+  t.deepEqual(brief(fewer), []);
+  t.is(fewer.notes.filter((note) => note.includes('nothing here vouches for its root of the tree of 7')).length, 1);
+});
