@@ -13,6 +13,7 @@ export const MAX_NOTE_SIGNATURES: number;
 export const MAX_PROOF_HASHES: number;
 export const MAX_PROOF_FILE_BYTES: number;
 export const MAX_ARCHIVE_BATCH_BYTES: number;
+export const MAX_BUNDLE_ARCHIVE_BYTES: number;
 export const SIGNATURE_ALGORITHMS: readonly string[];
 
 export interface CheckerFinding {

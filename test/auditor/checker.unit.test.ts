@@ -14,6 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as checker from '../../auditor/checker.mjs';
+import { MAX_BUNDLE_CHECKPOINTS } from '../../archive/auditBundle.ts';
+import { MAX_ARCHIVE_BATCH_BYTES } from '../../archive/limits.ts';
+import { MAX_NOTE_BYTES, MAX_NOTE_SIGNATURES } from '../../chain/checkpoint.ts';
+import { MAX_PROOF_FILE_BYTES, MAX_PROOF_HASHES } from '../../chain/proofFile.ts';
 import { parseRegistryText } from '../../chain/registry.ts';
 import { verifyMessageSignature } from '../../chain/signature.ts';
 import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileReader.ts';
@@ -443,4 +447,22 @@ test('a consistency proof given with the records holds when its roots are the on
   const fewer = await check(main.slice(0, 5), example);
   t.deepEqual(brief(fewer), []);
   t.is(fewer.notes.filter((note) => note.includes('nothing here vouches for its root of the tree of 7')).length, 1);
+});
+
+test('the bounds table of section 15 is the code', (t) => {
+  const section = FORMAT.slice(FORMAT.indexOf('## 15. '));
+  const table = Object.fromEntries(
+    [...section.matchAll(/^\| `([A-Z_]+)` \| (\d+) \|/gm)].map((match) => [match[1]!, Number(match[2])]),
+  );
+  t.deepEqual(table, {
+    PAGE_RECORDS: checker.PAGE_RECORDS,
+    MAX_BUNDLE_ARCHIVE_BYTES: checker.MAX_BUNDLE_ARCHIVE_BYTES,
+    MAX_ARCHIVE_BATCH_BYTES: MAX_ARCHIVE_BATCH_BYTES,
+    MAX_BUNDLE_CHECKPOINTS,
+  });
+  t.is(checker.MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_BYTES, "the checker's bound is the archive's");
+  t.is(checker.MAX_PROOF_HASHES, MAX_PROOF_HASHES);
+  t.is(checker.MAX_PROOF_FILE_BYTES, MAX_PROOF_FILE_BYTES);
+  t.is(checker.MAX_NOTE_BYTES, MAX_NOTE_BYTES);
+  t.is(checker.MAX_NOTE_SIGNATURES, MAX_NOTE_SIGNATURES);
 });

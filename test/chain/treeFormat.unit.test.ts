@@ -33,7 +33,8 @@ import { readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { ed25519FromSeed } from '../helpers/keys.ts';
 
 const DOC = readFileSync(new URL('../../docs/FORMAT.md', import.meta.url), 'utf8');
-const SECTION = DOC.slice(DOC.indexOf('## 14. Merkle tree'));
+// Section 14 ends where section 15 (the independent checker) begins.
+const SECTION = DOC.slice(DOC.indexOf('## 14. Merkle tree'), DOC.indexOf('## 15. '));
 
 function block(name: string): string {
   const match = new RegExp(`^\`\`\`\\w+ example=${name}\\n([\\s\\S]*?)\\n\`\`\`$`, 'm').exec(SECTION);
