@@ -114,7 +114,11 @@ async function unstored(db: SqlDatabase | undefined, chain: string, report: Bund
 function lazyTree(config: Config): { source: BundleTreeSource; close(): Promise<void> } {
   let opened: Promise<SqlDatabase | undefined> | undefined;
   const tree = async () => {
-    opened ??= proofDatabase(config);
+    // Quietly: proofDatabase has said already when there is no database.
+    opened ??= openDatabaseSource({}, config).catch((error: unknown) => {
+      if (error instanceof UsageError) return undefined;
+      throw error;
+    });
     const db = await opened;
     return db && sqlBundleTree(db);
   };
