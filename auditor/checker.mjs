@@ -987,8 +987,10 @@ export async function checkLines(lines, registry, options = {}) {
       };
       return { ok: false, finding, chains: summaries, unchecked, checks };
     }
-    const start = mine.findIndex((line) => line.seq >= fromSeq);
-    const end = mine.findLastIndex((line) => line.seq <= toSeq) + 1;
+    // Every line of the block is checked unless a range was asked: a line before seq 1 is a finding, not skipped.
+    const ranged = options.fromSeq !== undefined || options.limit !== undefined;
+    const start = ranged ? mine.findIndex((line) => line.seq >= fromSeq) : 0;
+    const end = options.toSeq !== undefined ? mine.findLastIndex((line) => line.seq <= toSeq) + 1 : mine.length;
     const treeSizes = options.treeSizes instanceof Map ? options.treeSizes.get(chain) : options.treeSizes;
     const check = new ChainCheck({ chain, registry, fromSeq, prevHash, ids, treeSizes, hashesOf: options.hashesOf });
     checks.push(check);
@@ -996,9 +998,20 @@ export async function checkLines(lines, registry, options = {}) {
     await pagesInto(check, texts, options.onProgress, texts.length);
     summaries.push(check.summary());
     unchecked.push(...check.unchecked.map((entry) => ({ chain, ...entry })));
+    if (!check.finding && check.records === 0)
+      check.fail('no-records', `no record of chain ${chain} is here to check (seq ${fromSeq} to ${toSeq})`, fromSeq);
     if (check.finding) return { ok: false, finding: check.finding, chains: summaries, unchecked, checks };
     options.onChain?.(check);
   }
+  // Nothing checked is not a pass.
+  if (checks.length === 0)
+    return {
+      ok: false,
+      finding: { chain: '', seq: 0, reason: 'no-records', message: 'there are no records here to check' },
+      chains: summaries,
+      unchecked,
+      checks,
+    };
   return { ok: true, finding: undefined, chains: summaries, unchecked, checks };
 }
 

@@ -123,16 +123,57 @@ test('a happy chain changed at any byte gets the same finding from the checker a
   );
 });
 
-test('lines that are not records are findings at their seq, never a thrown error', async (t) => {
+test('lines that are not records are findings at their seq, never a thrown error, and audit-verify agrees', async (t) => {
   const registry = await happyRegistry();
+  const seqZero = fc
+    .record({ chain: fc.constant('main'), seq: fc.integer({ min: -5, max: 0 }) })
+    .map((line) => JSON.stringify(line));
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.oneof(fc.string(), fc.json()), { minLength: 1, maxLength: 5 }), async (lines) => {
-      const report = await checker.checkLines(lines, registry);
-      return !report.ok && report.finding !== undefined && report.finding.reason === 'malformed-record';
-    }),
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.string(), fc.json(), seqZero), { minLength: 1, maxLength: 5 }),
+      async (lines) => {
+        const report = await checker.checkLines(lines, registry);
+        const bytes = new TextEncoder().encode(lines.map((line) => line.replaceAll('\n', ' ')).join('\n') + '\n');
+        const [ours, theirs] = [
+          await checkerVerdict(bytes, happySigners, {}),
+          await nodeVerdict(bytes, happySigners, {}),
+        ];
+        t.is(ours, theirs, JSON.stringify(lines));
+        return !report.ok && report.finding?.reason === 'malformed-record' && ours === theirs;
+      },
+    ),
     { numRuns: 100 },
   );
-  t.pass();
+});
+
+test('lines before seq 1 are checked, not skipped, unless a range was asked; nothing checked is no-records, in both verifiers', async (t) => {
+  const main = happyRecords
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"chain":"main"'));
+  const cases: [string, string, VerifyOptions, string][] = [
+    ['a lone seq 0 line', '{"chain":"main","seq":0}\n', {}, 'main 1 malformed-record'],
+    [
+      'a seq 0 line before the records',
+      `{"chain":"main","seq":0,"x":1}\n${main.join('\n')}\n`,
+      {},
+      'main 1 malformed-record',
+    ],
+    [
+      'seq -5 and 0 before the records',
+      `{"chain":"main","seq":-5}\n{"chain":"main","seq":0}\n${main.join('\n')}\n`,
+      {},
+      'main 1 malformed-record',
+    ],
+    ['nothing at all', '', {}, ' 0 no-records'],
+    ['the records alone', `${main.join('\n')}\n`, {}, 'ok'],
+    ['a junk line before an asked range', `{"chain":"main","seq":0}\n${main.join('\n')}\n`, { fromSeq: 2 }, 'ok'],
+  ];
+  for (const [name, text, options, expected] of cases) {
+    const bytes = new TextEncoder().encode(text);
+    t.is(await checkerVerdict(bytes, happySigners, options), expected, `checker: ${name}`);
+    t.is(await nodeVerdict(bytes, happySigners, options), expected, `audit-verify: ${name}`);
+  }
 });
 
 test('every transparency-dev inclusion vector gets its verdict from the checker', async (t) => {
