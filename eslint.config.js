@@ -99,6 +99,40 @@ export default tseslint.config(
     },
   },
   {
+    // The auditor's checker and page run in a browser as they are (docs/FORMAT.md section 15): browser globals, no imports but each other.
+    files: ['auditor/**/*.mjs'],
+    languageOptions: {
+      globals: {
+        crypto: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        Blob: 'readonly',
+        DecompressionStream: 'readonly',
+        atob: 'readonly',
+        btoa: 'readonly',
+        DataView: 'readonly',
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        File: 'readonly',
+        Response: 'readonly',
+        requestAnimationFrame: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', '../*'], message: 'The checker runs in a browser: no Node module, nothing of ours.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['domain/**', 'chain/**', 'commands/**', 'projections/**', 'verifier/**', 'archive/**'],
     rules: { 'no-restricted-imports': ['error', { paths: ioPaths, patterns: ioPatterns }] },
   },

@@ -2,9 +2,12 @@
  * The auditor bundle (`chainbook audit-bundle`): the archive batches that
  * hold the records of a time range, their signed manifests, signers.json,
  * the ledger proofs whose range lies in those batches, the delivery proofs
- * whose delivery record does (docs/FORMAT.md section 13), bundle.json (the range
- * and the batches it holds), and a README with a script of standard tools that
- * checks them (archive/bundleReadme.ts).
+ * whose delivery record does (docs/FORMAT.md section 13), the signed
+ * checkpoints of the chain's Merkle tree within those batches and the
+ * inclusion proof files of the range's first and last records (section 14),
+ * bundle.json (the range and what it holds), a README with a script of
+ * standard tools that checks them (archive/bundleReadme.ts), and the auditor
+ * page, index.html, that checks all of it in a browser (section 15).
  * Everything bundled is verified first, as audit-verify --archive would.
  */
 import { readIndex, type IndexedBatch } from './archiveIndex.ts';
@@ -17,7 +20,10 @@ import type { SignedProof } from '../chain/proof.ts';
 import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
-import { sha256Hex } from '../chain/hash.ts';
+import { sha256, sha256Hex } from '../chain/hash.ts';
+import { openCheckpoint, parseNote } from '../chain/checkpoint.ts';
+import { verify as verifySignature } from 'node:crypto';
+import { rawEd25519, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
 import { verifyProof } from '../verifier/verifyProof.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
 import type { Compression } from './objectStore.ts';
@@ -40,6 +46,17 @@ export interface BundleOutput {
   write(path: string, content: Uint8Array | string, options?: { executable?: boolean }): void | Promise<void>;
 }
 
+/** Checkpoints one bundle holds: the newest of its batches' range. */
+export const MAX_BUNDLE_CHECKPOINTS = 1000;
+
+/** Where the chain's Merkle tree is read from (the database: infra/adapters/sql/bundleTree.ts). */
+export interface BundleTreeSource {
+  /** The signed checkpoints of `chain` whose tree size is in [fromSeq, toSeq], in size order, the newest `limit`. */
+  checkpoints(chain: string, fromSeq: number, toSeq: number, limit: number): Promise<{ size: number; note: string }[]>;
+  /** The inclusion proof file (section 14) of record `seq` against the least checkpoint covering it; undefined when none does yet. */
+  inclusionProof(chain: string, seq: number): Promise<string | undefined>;
+}
+
 export interface BundleOptions {
   store: ObjectStore;
   registry: SignerRegistry;
@@ -58,6 +75,10 @@ export interface BundleOptions {
   issueProof?: ((fromSeq: number, toSeq: number) => Promise<SignedProof>) | undefined;
   version: string;
   nowMs: () => number;
+  /** The chain's tree, for its checkpoints and proof files; without it the bundle holds none. */
+  tree?: BundleTreeSource | undefined;
+  /** The auditor page (infra/adapters/files/auditorPage.ts), written as index.html. */
+  auditorPage?: string | undefined;
 }
 
 export interface BundleReport {
@@ -70,6 +91,8 @@ export interface BundleReport {
   proofs: string[];
   deliveryProofs: string[];
   skippedProofs: { name: string; reason: string }[];
+  checkpoints: number[];
+  inclusionProofs: number[];
 }
 
 /** Batches whose first record's date allows a record in [fromTs, toTs]: by the dates in the keys, before reading any. */
@@ -191,6 +214,79 @@ async function bundleProofs(
   return { proofs: found.ledger, deliveryProofs: found.delivery, skippedProofs };
 }
 
+/** Why a checkpoint note is not signed by an Ed25519 signer of the registry, or undefined when it is. */
+function checkpointProblem(registry: SignerRegistry, note: string): string | undefined {
+  const names = parseNote(note)?.signatures.map((signature) => signature.name) ?? [];
+  for (const name of names) {
+    const signer = registry.signers.get(name);
+    const raw = signer && rawEd25519(signer.publicKey);
+    if (!signer || !raw) continue;
+    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, (_key, message, signature) =>
+      verifySignature(null, message, signer.publicKey, signature),
+    );
+    return opened.ok ? undefined : opened.reason;
+  }
+  return 'no signature by an Ed25519 signer of the registry';
+}
+
+/** The inclusion proof file of `seq`, when it verifies under the registry signer its checkpoint names. */
+function proofFileProblem(registry: SignerRegistry, text: string): string | undefined {
+  const note = text.slice(text.indexOf('\n\n') + 2);
+  const name = parseNote(note)?.signatures.find((signature) => registry.signers.has(signature.name))?.name;
+  const signer = name === undefined ? undefined : registry.signers.get(name);
+  if (!signer) return 'its checkpoint is not signed by a signer of the registry';
+  const checked = verifyInclusionFile(text, { name: signer.kid, publicKey: signer.publicKey });
+  return checked.ok ? undefined : checked.reason;
+}
+
+/**
+ * The checkpoints within the bundle's batches and the inclusion proof files
+ * of its first and last records (docs/FORMAT.md section 14), each checked
+ * against the registry before it is written; one that does not check is left
+ * out and said so.
+ */
+async function bundleTree(
+  options: BundleOptions,
+  batchesFrom: number,
+  batchesTo: number,
+  range: { fromSeq: number; toSeq: number },
+): Promise<Pick<BundleReport, 'checkpoints' | 'inclusionProofs' | 'skippedProofs'>> {
+  const written = {
+    checkpoints: [] as number[],
+    inclusionProofs: [] as number[],
+    skippedProofs: [] as BundleReport['skippedProofs'],
+  };
+  if (!options.tree) return written;
+  await options.out.makeFolder('checkpoints');
+  await options.out.makeFolder('inclusion');
+  for (const { size, note } of await options.tree.checkpoints(
+    options.chain,
+    batchesFrom,
+    batchesTo,
+    MAX_BUNDLE_CHECKPOINTS,
+  )) {
+    const problem = checkpointProblem(options.registry, note);
+    if (problem) {
+      written.skippedProofs.push({ name: `checkpoint ${size}`, reason: problem });
+      continue;
+    }
+    await options.out.write(`checkpoints/${size}.checkpoint`, note);
+    written.checkpoints.push(size);
+  }
+  for (const seq of new Set([range.fromSeq, range.toSeq])) {
+    const text = await options.tree.inclusionProof(options.chain, seq);
+    if (text === undefined) continue;
+    const problem = proofFileProblem(options.registry, text);
+    if (problem) {
+      written.skippedProofs.push({ name: `inclusion proof of seq ${seq}`, reason: problem });
+      continue;
+    }
+    await options.out.write(`inclusion/${seq}.tlog-proof`, text);
+    written.inclusionProofs.push(seq);
+  }
+  return written;
+}
+
 export async function writeAuditBundle(options: BundleOptions): Promise<BundleReport> {
   const outDir = options.out.description;
   if (!options.out.isEmpty())
@@ -206,6 +302,8 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     proofs: [],
     deliveryProofs: [],
     skippedProofs: [],
+    checkpoints: [],
+    inclusionProofs: [],
   };
   if (among.length === 0)
     throw new CodedError(
@@ -234,6 +332,10 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     ...(issued ? [{ name: `issued ${issued.proof_id}`, text: JSON.stringify(issued) }] : []),
   ];
   const proofs = await bundleProofs(options, reader, selected[0]!.fromSeq, selected.at(-1)!.toSeq, texts);
+  const tree = await bundleTree(options, selected[0]!.fromSeq, selected.at(-1)!.toSeq, {
+    fromSeq: range.fromSeq,
+    toSeq: range.toSeq,
+  });
   const facts = {
     service: options.service,
     chain: options.chain,
@@ -246,6 +348,8 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     batches: selected.length,
     proofs: proofs.proofs.length,
     deliveryProofs: proofs.deliveryProofs.length,
+    checkpoints: tree.checkpoints.length,
+    inclusionProofs: tree.inclusionProofs.length,
     createdAt: new Date(options.nowMs()).toISOString(),
     version: options.version,
   };
@@ -263,12 +367,15 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
         batches_from_seq: facts.batchesFromSeq,
         batches_to_seq: facts.batchesToSeq,
         batches: selected.map((batch) => batch.key),
+        checkpoints: tree.checkpoints,
+        inclusion: tree.inclusionProofs,
       },
       null,
       2,
     )}\n`,
   );
   await options.out.write('README.md', bundleReadme(facts, options.checkScript));
+  if (options.auditorPage !== undefined) await options.out.write('index.html', options.auditorPage);
   await options.out.write(
     'check.sh',
     `#!/usr/bin/env bash\n# The README's check, as a script: bash check.sh\ncd "$(dirname "$0")"\n${options.checkScript}`,
@@ -282,5 +389,8 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     toSeq: range.toSeq,
     batches: selected.map((batch) => batch.key),
     ...proofs,
+    skippedProofs: [...proofs.skippedProofs, ...tree.skippedProofs],
+    checkpoints: tree.checkpoints,
+    inclusionProofs: tree.inclusionProofs,
   };
 }

@@ -20,6 +20,9 @@ export interface BundleFacts {
   batches: number;
   proofs: number;
   deliveryProofs: number;
+  /** Signed checkpoints and inclusion proof files in the bundle (docs/FORMAT.md section 14). */
+  checkpoints: number;
+  inclusionProofs: number;
   createdAt: string;
   version: string;
 }
@@ -40,6 +43,9 @@ ${facts.fromSeq} to ${facts.toSeq}. They sit in ${facts.batches} whole archive b
 | \`bundle.json\` | what the bundle holds: the time range, its seqs, and the batches' seq range and keys |
 | \`proofs/<proof_id>.json\` | ${facts.proofs} signed ledger proofs whose range lies in these batches (docs/FORMAT.md section 9) |
 | \`delivery-proofs/<proof_id>.json\` | ${facts.deliveryProofs} signed delivery proofs whose delivery record lies in these batches (docs/FORMAT.md section 13) |
+| \`checkpoints/<tree size>.checkpoint\` | ${facts.checkpoints} signed checkpoints of the chain's Merkle tree whose size lies in these batches (docs/FORMAT.md section 14) |
+| \`inclusion/<seq>.tlog-proof\` | ${facts.inclusionProofs} inclusion proof files of the range's first and last records (docs/FORMAT.md section 14) |
+| \`index.html\` | the auditor page: open it in a browser and give it this folder; it checks everything above with nothing to install (docs/FORMAT.md section 15) |
 
 ## Check it with standard tools
 

@@ -1,7 +1,8 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
+ *                                 browser-verify
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
@@ -9,6 +10,7 @@ import { verifyBenchmark } from './verify.ts';
 import { streamBenchmark } from './stream.ts';
 import { sandboxBenchmark } from './sandbox.ts';
 import { proofBenchmark } from './proofs.ts';
+import { browserVerifyBenchmark } from './browserVerify.ts';
 import { format, ratio } from './lib.ts';
 
 const selected = new Set(process.argv.slice(2));
@@ -72,5 +74,13 @@ if (selected.has('sandbox')) {
   const f = await sandboxBenchmark(log);
   log(
     `sandbox start-up overhead: +${format(f.sandboxP50Ms - f.directP50Ms)} ms at p50, +${format(f.sandboxP95Ms - f.directP95Ms)} ms at p95 over running it directly (prlimit alone: +${format(f.noCgroupsP50Ms - f.directP50Ms)} ms, +${format(f.noCgroupsP95Ms - f.directP95Ms)} ms); the pool at ${ratio(f.previewsPerSecond, f.bareSandboxPerSecond)} of bare sandboxed runs`,
+  );
+}
+
+if (wanted('browser-verify')) {
+  log('# an audit bundle checked in the browser (the auditor page) and in Node (audit-verify --archive)');
+  const f = await browserVerifyBenchmark(log);
+  log(
+    `the page in Chromium: ${ratio(f.browserPerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread, ${ratio(f.browserPerSecond, f.nodeWorkersPerSecond)} of audit-verify on ${f.workers} threads; the checker in Node: ${ratio(f.checkerNodePerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread`,
   );
 }

@@ -14,6 +14,9 @@ mkdir -p dist/infra/adapters/sql/migrations
 cp infra/adapters/sql/migrations/*.sql dist/infra/adapters/sql/migrations/
 cp -p archive/auditorCheck.sh dist/archive/auditorCheck.sh
 cp infra/adapters/sandbox/seccompFilter.c infra/adapters/sandbox/zipEntries.py dist/infra/adapters/sandbox/
+# The auditor page and its checker (infra/adapters/files/auditorPage.ts reads them from ../../../auditor/).
+mkdir -p dist/auditor
+cp auditor/checker.mjs auditor/page.mjs auditor/index.html dist/auditor/
 
 # infra/wiring/version.ts reads ../../package.json: in dist/ that is this one, written last, so that
 # its time stamp is the build's (test/build.e2e.test.ts rebuilds when a source file is newer).

@@ -21,6 +21,7 @@ export type FindingReason =
   | 'stream-version-gap'
   | 'duplicate-id'
   | 'missing-predecessor'
+  | 'no-records'
   | 'head-mismatch'
   | SourceFindingReason
   | 'database-behind-archive'
@@ -253,13 +254,20 @@ interface Range {
   fromSeq: number;
   toSeq: number;
   toEnd: boolean;
+  /** Whether a start was asked (fromSeq or limit): only then are lines before it left out; otherwise every line is checked. */
+  startAsked: boolean;
 }
 
 function rangeOf(options: VerifyOptions, lastSeq: number): Range {
   const toSeq = Math.min(options.toSeq ?? lastSeq, lastSeq);
   let fromSeq = options.fromSeq ?? 1;
   if (options.limit !== undefined) fromSeq = Math.max(fromSeq, toSeq - options.limit + 1, 1);
-  return { fromSeq, toSeq, toEnd: options.toSeq === undefined || options.toSeq >= lastSeq };
+  return {
+    fromSeq,
+    toSeq,
+    toEnd: options.toSeq === undefined || options.toSeq >= lastSeq,
+    startAsked: options.fromSeq !== undefined || options.limit !== undefined,
+  };
 }
 
 async function anchor(
@@ -305,6 +313,18 @@ async function verifyChain(
     lastHash: cursor.records > 0 ? cursor.prevHash : '',
   });
   if (finding || !range.toEnd) return { summary, finding, breakglass: cursor.breakglass };
+  // Nothing checked is not a pass.
+  if (cursor.records === 0)
+    return {
+      summary,
+      finding: {
+        chain,
+        seq: range.fromSeq,
+        reason: 'no-records',
+        message: `no record of chain ${chain} is here to check (seq ${range.fromSeq} to ${range.toSeq})`,
+      },
+      breakglass: cursor.breakglass,
+    };
   return { summary, finding: await checkClaimedHead(reader, cursor), breakglass: cursor.breakglass };
 }
 
@@ -319,7 +339,9 @@ async function checkPages(
 ): Promise<Finding | undefined> {
   const inFlight: { lines: readonly string[]; checks: Promise<LineCheck[]> }[] = [];
   const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
-  const iterator = reader.pages(cursor.chain, range.fromSeq, range.toSeq)[Symbol.asyncIterator]();
+  // Unasked, the read starts before any seq, so a line before seq 1 is read and reported, never skipped.
+  const from = range.startAsked ? range.fromSeq : Number.MIN_SAFE_INTEGER;
+  const iterator = reader.pages(cursor.chain, from, range.toSeq)[Symbol.asyncIterator]();
   let exhausted = false;
   try {
     for (;;) {
@@ -399,6 +421,8 @@ export async function verify(
       break;
     }
   }
+  if (chains.length === 0)
+    finding = { chain: '', seq: 0, reason: 'no-records', message: 'there are no records here to check' };
   return {
     ok: finding === undefined,
     finding,

@@ -115,6 +115,7 @@ const REASONS = {
   'stream-version-gap': true,
   'duplicate-id': true,
   'missing-predecessor': true,
+  'no-records': true,
   'head-mismatch': true,
   'invalid-delegation': true,
   'embedded-signature-invalid': true,

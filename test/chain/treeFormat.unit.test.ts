@@ -35,7 +35,8 @@ import { MAX_ADD_CHECKPOINT_BYTES, MAX_WITNESS_PROOF_HASHES } from '../../chain/
 import { MAX_CHECKPOINT_WITNESSES } from '../../infra/wiring/witnessConfig.ts';
 
 const DOC = readFileSync(new URL('../../docs/FORMAT.md', import.meta.url), 'utf8');
-const SECTION = DOC.slice(DOC.indexOf('## 14. Merkle tree'));
+// Section 14 ends where section 15 (the independent checker) begins.
+const SECTION = DOC.slice(DOC.indexOf('## 14. Merkle tree'), DOC.indexOf('## 15. '));
 
 function block(name: string): string {
   const match = new RegExp(`^\`\`\`\\w+ example=${name}\\n([\\s\\S]*?)\\n\`\`\`$`, 'm').exec(SECTION);

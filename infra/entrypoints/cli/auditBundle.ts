@@ -1,7 +1,8 @@
 /**
  * `chainbook audit-bundle --from-ts T1 --to-ts T2 --out DIR`: the archive
  * batches holding the records of a time range, their signed manifests,
- * signers.json, the ledger proofs in range and a README with the OpenSSL,
+ * signers.json, the ledger proofs in range, the tree's checkpoints and
+ * inclusion proof files, the auditor page and a README with the OpenSSL,
  * sha256sum and jq commands that check them without our software. Exit 0
  * written, 1 something to bundle failed verification, 2 could not run.
  */
@@ -11,7 +12,9 @@ import type { Command } from 'commander';
 import { issueLedgerProof } from '../../../commands/ledger/issueLedgerProof.ts';
 import { RFC3339_PATTERN } from '../../../chain/registry.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
-import { writeAuditBundle, type BundleReport } from '../../../archive/auditBundle.ts';
+import { writeAuditBundle, type BundleReport, type BundleTreeSource } from '../../../archive/auditBundle.ts';
+import { auditorPage } from '../../adapters/files/auditorPage.ts';
+import { sqlBundleTree } from '../../adapters/sql/bundleTree.ts';
 import { auditorCheckScript, bundleFolder, proofTextsIn } from '../../adapters/files/bundleFolder.ts';
 import { zlibCompression } from '../../adapters/objectStores/gzip.ts';
 import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
@@ -103,6 +106,36 @@ async function unstored(db: SqlDatabase | undefined, chain: string, report: Bund
   return { ...report, skippedProofs: [...report.skippedProofs, ...skipped] };
 }
 
+/**
+ * The chain's tree, read from the configured database once the bundle asks
+ * (after --issue-proof has closed its own: an embedded database is opened by
+ * one at a time); with no database the bundle holds no checkpoint.
+ */
+function lazyTree(config: Config): { source: BundleTreeSource; close(): Promise<void> } {
+  let opened: Promise<SqlDatabase | undefined> | undefined;
+  const tree = async () => {
+    // Quietly: proofDatabase has said already when there is no database.
+    opened ??= openDatabaseSource({}, config).catch((error: unknown) => {
+      if (error instanceof UsageError) return undefined;
+      throw error;
+    });
+    const db = await opened;
+    return db && sqlBundleTree(db);
+  };
+  return {
+    source: {
+      checkpoints: async (chain, fromSeq, toSeq, limit) =>
+        (await tree())?.checkpoints(chain, fromSeq, toSeq, limit) ?? [],
+      inclusionProof: async (chain, seq) => (await tree())?.inclusionProof(chain, seq),
+    },
+    async close() {
+      const closing = opened;
+      opened = undefined;
+      await (await closing)?.close();
+    },
+  };
+}
+
 async function run(options: BundleCommandOptions): Promise<number> {
   const config = loadConfig();
   const registry = registryFor(options.signers);
@@ -118,6 +151,7 @@ async function run(options: BundleCommandOptions): Promise<number> {
   const storedProofs = await storedProofTexts(db, chain, fromTs, toTs);
   await db?.close();
   db = undefined;
+  const tree = lazyTree(config);
   try {
     const folderProofs = proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs'));
     const written = await writeAuditBundle({
@@ -135,12 +169,16 @@ async function run(options: BundleCommandOptions): Promise<number> {
       issueProof: options.issueProof ? proofIssuer(config, chain) : undefined,
       version: VERSION,
       nowMs: Date.now,
+      tree: tree.source,
+      auditorPage: auditorPage().html,
     });
+    await tree.close();
     db = await proofDatabase(config);
     const report = await unstored(db, chain, written);
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    await tree.close();
     await checker.close();
     closeStore(store);
     await db?.close();

@@ -32,6 +32,7 @@ import { payoutRoutes } from './routes/payouts.ts';
 import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { archiveRoutes } from './routes/archive.ts';
 import { auditBundleRoutes } from './routes/auditBundle.ts';
+import { auditorRoutes } from './routes/auditor.ts';
 import { PAYMENT_WEBHOOK_SIGNING, verifyWebhookSignature, webhookRoutes } from './routes/webhooks.ts';
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -46,6 +47,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...reconciliationRoutes,
   ...archiveRoutes,
   ...auditBundleRoutes,
+  ...auditorRoutes,
   ...governanceRoutes,
   ...chainRoutes,
   ...chainStreamRoutes,

@@ -13,7 +13,9 @@ import { writeAuditBundle, type BundleOptions } from '../../../../archive/auditB
 import { RFC3339_PATTERN } from '../../../../chain/registry.ts';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { CodedError } from '../../../../domain/errors.ts';
+import { auditorPage } from '../../../adapters/files/auditorPage.ts';
 import { auditorCheckScript, proofTextsIn } from '../../../adapters/files/bundleFolder.ts';
+import { sqlBundleTree } from '../../../adapters/sql/bundleTree.ts';
 import { bundleTarGzip, type BundleTarGzip } from '../../../adapters/files/bundleTarGzip.ts';
 import { zlibCompression } from '../../../adapters/objectStores/gzip.ts';
 import { bundleProofTexts } from '../../../adapters/sql/proofDocuments.ts';
@@ -70,7 +72,7 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
     path: '/audit/bundle',
     operationId: 'getAuditBundle',
     summary:
-      'The auditor bundle of a time range as a .tar.gz: the files `chainbook audit-bundle --out` writes (batches, signed manifests, signers.json, ledger proofs in range, bundle.json, README.md, check.sh), verified first, streamed',
+      'The auditor bundle of a time range as a .tar.gz: the files `chainbook audit-bundle --out` writes (batches, signed manifests, signers.json, ledger and delivery proofs in range, checkpoints and inclusion proof files, bundle.json, README.md, check.sh, the auditor page index.html), verified first, streamed',
     tag: 'archive',
     routeClass: 'query',
     roles: READ_ROLES.archive,
@@ -130,6 +132,8 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
         checker,
         version: VERSION,
         nowMs: () => nowMs,
+        tree: sqlBundleTree(services.db),
+        auditorPage: auditorPage().html,
       };
       void produce(tar, bundle, release);
       return {

@@ -1,0 +1,109 @@
+/**
+ * The independent checker over a real audit bundle against audit-verify
+ * --archive over the same batches (a bundle's batches/ folder is an archive
+ * of its own): the same verdict for the bundle as written and for copies
+ * whose batches or manifests were changed, removed or replaced; a batch
+ * removed at the end, which the archive alone cannot show, is found against
+ * bundle.json.
+ */
+import test from 'ava';
+import { chmodSync, cpSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import * as checker from '../../auditor/checker.mjs';
+import { FolderStore } from '../../infra/adapters/objectStores/folderStore.ts';
+import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { verify } from '../../verifier/verify.ts';
+import { archiveReader } from '../helpers/archive.ts';
+import { writeTestBundle } from '../helpers/auditorBundle.ts';
+import { tempDir, testRuntime } from '../helpers/runtime.ts';
+
+function filesOf(folder: string): Map<string, () => Promise<Uint8Array>> {
+  return new Map(
+    readdirSync(folder, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .map((path) => [relative(folder, path), async () => Uint8Array.from(readFileSync(path))]),
+  );
+}
+
+/** The batch objects (or manifests) of a bundle folder, in key order. */
+function batchFiles(folder: string, suffix: string): string[] {
+  return readdirSync(join(folder, 'batches'), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(suffix))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** Exported files are read-only (docs/FORMAT.md section 8): a tampering copy makes them writable first. */
+function writable(path: string): string {
+  chmodSync(path, 0o644);
+  return path;
+}
+
+test('a bundle and its tampered copies get the same finding from the checker as from audit-verify --archive over their batches', async (t) => {
+  const folder = tempDir('checker-bundle');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const rt = await testRuntime(t, 'pglite');
+  const bundle = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 1000,
+    checkpointEvery: 1000,
+    batchRecords: 200,
+    archive: join(folder, 'archive'),
+    out: bundle,
+  });
+  t.true(written.ok);
+  t.is(written.batches.length, 5);
+
+  const verdicts = async (copy: string) => {
+    const theirs = await verify(
+      await archiveReader(new FolderStore(join(copy, 'batches')), rt.registry),
+      inProcessChecker(rt.registry),
+    );
+    const ours = await checker.checkBundle(filesOf(copy));
+    const brief = (f: { chain: string; seq: number; reason: string } | undefined) =>
+      f ? `${f.chain} ${f.seq} ${f.reason}` : 'ok';
+    return { ours: ours.findings.map(brief), theirs: brief(theirs.finding) };
+  };
+  t.deepEqual(await verdicts(bundle), { ours: [], theirs: 'ok' });
+
+  const tampered: Record<string, (copy: string) => void> = {
+    'a byte of a batch flipped': (copy) => {
+      const path = writable(batchFiles(copy, '.jsonl.gz')[2]!);
+      const bytes = readFileSync(path);
+      bytes[40] = bytes[40]! ^ 1;
+      writeFileSync(path, bytes);
+    },
+    'a manifest edited': (copy) => {
+      const path = writable(batchFiles(copy, '.manifest.json')[1]!);
+      writeFileSync(path, readFileSync(path, 'utf8').replace('"pii_included":false', '"pii_included":true'));
+    },
+    'a manifest that is not JSON': (copy) => writeFileSync(writable(batchFiles(copy, '.manifest.json')[3]!), '{'),
+    'a batch and its manifest removed in the middle': (copy) => {
+      unlinkSync(batchFiles(copy, '.jsonl.gz')[2]!);
+      unlinkSync(batchFiles(copy, '.manifest.json')[2]!);
+    },
+    'a batch object removed, its manifest left': (copy) => unlinkSync(batchFiles(copy, '.jsonl.gz')[1]!),
+    'a batch replaced by another': (copy) => {
+      const [first, second] = batchFiles(copy, '.jsonl.gz');
+      writeFileSync(writable(second!), readFileSync(first!));
+    },
+  };
+  for (const [name, tamper] of Object.entries(tampered)) {
+    const copy = join(folder, name.replaceAll(' ', '-'));
+    cpSync(bundle, copy, { recursive: true });
+    tamper(copy);
+    const { ours, theirs } = await verdicts(copy);
+    t.not(theirs, 'ok', name);
+    t.deepEqual(ours, [theirs], name);
+  }
+
+  // The last batch removed: the archive then ends earlier and passes; bundle.json names the batch.
+  const cut = join(folder, 'cut');
+  cpSync(bundle, cut, { recursive: true });
+  unlinkSync(batchFiles(cut, '.jsonl.gz').at(-1)!);
+  unlinkSync(batchFiles(cut, '.manifest.json').at(-1)!);
+  const { ours, theirs } = await verdicts(cut);
+  t.is(theirs, 'ok');
+  t.deepEqual(ours, ['main 801 batch-missing']);
+});
