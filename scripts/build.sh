@@ -13,6 +13,8 @@ npx --no-install tsc -p tsconfig.build.json
 mkdir -p dist/infra/adapters/sql/migrations
 cp infra/adapters/sql/migrations/*.sql dist/infra/adapters/sql/migrations/
 cp -p archive/auditorCheck.sh dist/archive/auditorCheck.sh
+mkdir -p dist/infra/adapters/inspection/rules
+cp infra/adapters/inspection/rules/*.yar dist/infra/adapters/inspection/rules/
 
 # infra/wiring/version.ts reads ../../package.json: in dist/ that is this one, written last, so that
 # its time stamp is the build's (test/build.e2e.test.ts rebuilds when a source file is newer).

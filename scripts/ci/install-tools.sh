@@ -3,14 +3,15 @@
 # .github/workflows/ci.yml both call it; root, or sudo where there is one):
 #   softhsm2-util  SoftHSM2, for the PKCS#11 tests (each makes a throw-away token);
 #   jq, xxd        the auditor's check script (archive/auditorCheck.sh) besides openssl, gzip, coreutils;
-#   promtool       the Prometheus alert rules' checks and unit tests (deploy/prometheus/).
+#   promtool       the Prometheus alert rules' checks and unit tests (deploy/prometheus/);
+#   yara           the content inspector's YARA plugin, run for real in its tests (infra/adapters/inspection/).
 # A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
 set -uo pipefail
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 updated=false
-for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus; do
+for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus yara:yara; do
   tool=${pair%%:*}
   package=${pair#*:}
   command -v "$tool" >/dev/null 2>&1 && continue
