@@ -26,6 +26,8 @@ export const LISTING_ADMIN_ROLES: readonly Role[] = ['Operator', 'DivisionLead',
 export const REFUND_ROLES: readonly Role[] = [...new Set([...SETTLEMENT_ROLES, ...KERNEL_ROLES])];
 
 const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
+/** Who submits content that is inspected (manifests, artifacts, listings): the decision is recorded as theirs (docs/DOMAIN.md, "Content inspection"). */
+export const CONTENT_SUBMITTER_ROLES: readonly Role[] = LISTING_ROLES;
 
 /** The roles that may run each command, by the type of the decider's command. */
 export const COMMAND_ROLES = {
@@ -72,6 +74,10 @@ export const COMMAND_ROLES = {
   RequestDelivery: ['Buyer'],
   /** Encrypting, storing and proving a delivery: the marketplace's delivery service (on the buyer's request), or an operator retrying one. */
   PrepareDelivery: ['Service', 'Operator'],
+  /** Viewing, releasing or deleting quarantined content: human admin roles only (never Service, never an Auditor). */
+  ModerateContent: KERNEL_ROLES,
+  /** The expiry job shreds quarantined content past QUARANTINE_EXPIRY_HOURS. */
+  ExpireContent: ['Service', ...KERNEL_ROLES],
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 

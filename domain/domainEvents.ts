@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { CodedError } from './errors.ts';
+import { contentEventSchemas, type ContentEvent } from './content/contentEvents.ts';
 import { deliveryEventSchemas, type DeliveryEvent } from './delivery/deliveryEvents.ts';
 import { holdEventSchemas, type HoldEvent } from './holds/holdEvents.ts';
 import { listingEventSchemas, type ListingEvent } from './catalog/listingEvents.ts';
@@ -24,7 +25,8 @@ export type DomainEvent =
   | LedgerEvent
   | PayoutEvent
   | HoldEvent
-  | ReconciliationEvent;
+  | ReconciliationEvent
+  | ContentEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -37,6 +39,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...payoutEventSchemas,
   ...holdEventSchemas,
   ...reconciliationEventSchemas,
+  ...contentEventSchemas,
 };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(SCHEMAS) as DomainEventType[];

@@ -18,6 +18,8 @@ export const streams = {
   delivery: (orderId: string) => `delivery-${orderId}`,
   /** A payout hold on an order (domain/holds). */
   hold: (orderId: string) => `hold-${orderId}`,
+  /** One inspected submission and its moderation (domain/content). */
+  content: (inspectionId: string) => `content-${inspectionId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -69,6 +71,13 @@ export function streamOf(event: DomainEvent): string {
     case 'delivery.failed':
     case 'delivery.revoked':
       return streams.delivery(event.data.orderId);
+    case 'content.passed':
+    case 'content.quarantined':
+    case 'content.blocked':
+    case 'content.released':
+    case 'content.deleted':
+    case 'content.expired':
+      return streams.content(event.data.inspectionId);
     default:
       return assertNever(event, 'event');
   }

@@ -35,6 +35,8 @@ import { heldParties, providerExpectations } from '../../projections/reconciliat
 import { noPayoutProvider, sandboxPayoutProvider } from '../adapters/payouts/sandboxPayoutProvider.ts';
 import { stripePayoutProvider } from '../adapters/payouts/stripePayoutProvider.ts';
 import { assert, assertNever } from '../../domain/errors.ts';
+import { openContent, type ContentServices } from './content.ts';
+import type { InspectionPlugin } from '../../commands/content/inspector.ts';
 
 export interface App {
   runtime: Runtime;
@@ -43,12 +45,16 @@ export interface App {
   wakeups: DatabaseWakeups;
   /** Where ciphertexts are and how links to them are made (S3 pre-signed GETs, or the signed download route). */
   delivery: { store: ListableBlobStore; links: DeliveryLinks; route: ReturnType<typeof routeLinks> | undefined };
+  /** The inspector and the encrypted quarantine (infra/wiring/content.ts). */
+  content: ContentServices;
   close(): Promise<void>;
 }
 
 export interface AppOptions extends Omit<RuntimeOptions, 'projections'> {
   /** Tests: the payout provider to use instead of the configured one. */
   payoutProvider?: PayoutProvider;
+  /** Tests and benchmarks: the inspection plugins to use instead of the configured ones. */
+  inspectionPlugins?: readonly InspectionPlugin[];
 }
 
 export function payoutProviderOf(config: Config): PayoutProvider {
@@ -68,7 +74,7 @@ export function payoutProviderOf(config: Config): PayoutProvider {
 }
 
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const { payoutProvider, ...runtimeOptions } = options;
+  const { payoutProvider, inspectionPlugins, ...runtimeOptions } = options;
   const runtime = await openRuntime(config, runtimeOptions);
   const artifacts = openBlobStore(config.artifacts.s3Bucket, config.artifacts.folder, config.archive.s3);
   const deliveries = openBlobStore(config.delivery.s3Bucket, config.delivery.folder, config.archive.s3);
@@ -82,6 +88,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
         );
   const links = deliveries.store instanceof S3BlobStore ? s3PresignedLinks(deliveries.store) : route!;
   const dataKeys = openDataKeys(config);
+  const content = openContent(config, runtime.db, inspectionPlugins);
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
@@ -98,6 +105,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),
     artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
+    content: content.deps,
     delivery: {
       store: deliveries.store,
       dataKeys: dataKeys.service,
@@ -117,8 +125,10 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     deps,
     wakeups,
     delivery: { store: deliveries.store, links, route },
+    content,
     async close() {
       await wakeups.close();
+      content.close();
       artifacts.close();
       deliveries.close();
       dataKeys.close();

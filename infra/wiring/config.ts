@@ -15,6 +15,7 @@ import { MAX_ARTIFACT_BYTES } from '../../domain/manifests/manifestEvents.ts';
 import { MAX_AMOUNT_MINOR } from '../../domain/money.ts';
 import { ID_PATTERN } from '../../domain/ids.ts';
 import { DEFAULT_PAYOUT_MINIMUM_MINOR } from '../../commands/payouts/runPayouts.ts';
+import { contentConfig, contentProblems, contentSchema, type ContentConfig } from './contentConfig.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -134,6 +135,8 @@ export interface Config {
   delivery: DeliveryConfig;
   payouts: PayoutsConfig;
   checkpoints: CheckpointConfig;
+  /** Content inspection and the quarantine (infra/wiring/contentConfig.ts). */
+  content: ContentConfig;
 }
 
 /** Signed checkpoints of each chain's Merkle tree (docs/FORMAT.md section 14). */
@@ -598,8 +601,10 @@ function archiveProblems(values: Values): string[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  const content = contentSchema.safeParse(env);
+  const issues = [...(parsed.error?.issues ?? []), ...(content.error?.issues ?? [])];
+  if (!parsed.success || !content.success) {
+    throw new ConfigError(issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const values = parsed.data;
   const nodeEnv = values.NODE_ENV ?? 'development';
@@ -608,6 +613,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...archiveProblems(values),
     ...deliveryProblems(values, nodeEnv === 'production'),
     ...payoutProblems(values),
+    ...contentProblems(content.data),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolve(values.CHAINBOOK_DATA_DIR ?? '.chainbook');
@@ -654,5 +660,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalRecords: values.CHECKPOINT_INTERVAL_RECORDS ?? DEFAULT_CHECKPOINT_INTERVAL_RECORDS,
       origin: values.CHECKPOINT_ORIGIN ?? DEFAULT_CHECKPOINT_ORIGIN,
     },
+    content: contentConfig(content.data, dataDir),
   };
 }
