@@ -100,6 +100,8 @@ export const READ_ROLES = {
   chain: READ_ALL_ROLES,
   /** The live stream of the chain (GET /chain/stream): the audit stream's consumers, Auditors, services and the admin roles. */
   stream: READ_ALL_ROLES,
+  /** What the quarantine holds (metadata, view links): the moderators, human admin roles only. */
+  quarantine: KERNEL_ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which parties' payouts and statements a reader sees: every party's, or its own (a Publisher). */

@@ -52,6 +52,10 @@ export interface QuarantineStore {
   discard(inspectionId: string): Promise<void>;
   /** The inspection id of released content with this hash, of this publisher and kind, if there is one. */
   released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined>;
+  /** Crypto-shredding: deletes the object and its wrapped key, and marks the record released, deleted or expired. */
+  shred(inspectionId: string, status: 'released' | 'deleted' | 'expired', by: string, atMs: number): Promise<void>;
+  /** Held records past their expiry at `nowMs`, oldest first, at most `limit`. */
+  expired(nowMs: number, limit: number): Promise<string[]>;
 }
 
 export interface ContentDeps {

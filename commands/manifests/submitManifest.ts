@@ -36,7 +36,8 @@ export async function submitManifest(
   const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
   const manifestId = entityId(context, given, 'manifest');
   const manifest = { manifestId, publisherId: context.actor.id, ...document };
-  const submission = textSubmission('manifest', manifestId, context.actor.id, 'application/json', jcs(manifest));
+  // The document as the publisher wrote it (without the id, fresh per submission): a released text passes again.
+  const submission = textSubmission('manifest', manifestId, context.actor.id, 'application/json', jcs(document));
   let screening: Screening | undefined;
   const result = await execute(deps, context, { operation: 'submitManifest', input }, async () => {
     // Decided first: a submission refused for what it is (a second submission, bad splits) is not inspected.

@@ -11,7 +11,18 @@ import type { ContentDeps } from '../../commands/content/screenContent.ts';
 import { assertNever } from '../../domain/errors.ts';
 import { contentTypePlugin } from '../adapters/inspection/contentTypePlugin.ts';
 import { yaraPlugin } from '../adapters/inspection/yaraPlugin.ts';
-import { contentDecisionsTotal, contentInspectionSeconds, contentPluginFailuresTotal } from '../adapters/metrics.ts';
+import {
+  contentDecisionsTotal,
+  contentInspectionSeconds,
+  contentPluginFailuresTotal,
+  quarantineExpiredTotal,
+  quarantineExpiryBacklog,
+  quarantineHeldBytes,
+  quarantineHeldRecords,
+} from '../adapters/metrics.ts';
+import type { CommandDeps } from '../../commands/command.ts';
+import { contextFor } from '../../commands/context.ts';
+import { expireQuarantine } from '../../commands/content/moderateContent.ts';
 import { QuarantineVault } from '../adapters/quarantine/quarantineVault.ts';
 import type { SqlDatabase } from '../adapters/sql/sql.ts';
 import { openBlobStore } from './blobStores.ts';
@@ -75,4 +86,29 @@ export function openContent(config: Config, db: SqlDatabase, plugins?: readonly 
     vault,
     close: () => blobs.close(),
   };
+}
+
+/** The actor the expiry job records `content.expired` as. */
+export const QUARANTINE_EXPIRY_ACTOR = { id: 'quarantine-expiry', role: 'Service' } as const;
+/** How often `serve` runs the expiry job (and refreshes the quarantine gauges). */
+export const QUARANTINE_EXPIRY_INTERVAL_MS = 60_000;
+
+/** The quarantine's gauges: bytes and records held, and the expiry backlog. */
+export async function observeQuarantine(vault: QuarantineVault, nowMs: number): Promise<void> {
+  const stats = await vault.stats(nowMs);
+  quarantineHeldBytes.set(stats.heldBytes);
+  quarantineHeldRecords.set(stats.heldRecords);
+  quarantineExpiryBacklog.set(stats.expiredBacklog);
+}
+
+/** One pass of the expiry job, counted; then the gauges. */
+export async function runQuarantineExpiry(deps: CommandDeps, vault: QuarantineVault, nowMs: number): Promise<string[]> {
+  const { expired } = await expireQuarantine(
+    deps,
+    {},
+    contextFor(QUARANTINE_EXPIRY_ACTOR, { now: new Date(nowMs).toISOString() }),
+  );
+  quarantineExpiredTotal.inc(expired.length);
+  await observeQuarantine(vault, nowMs);
+  return expired;
 }

@@ -25,6 +25,7 @@ import { transparencyRoutes } from './routes/transparency.ts';
 import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
+import { contentRoutes } from './routes/content.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
@@ -39,6 +40,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...webhookRoutes,
   ...marketplaceRoutes,
   ...deliveryRoutes,
+  ...contentRoutes,
   ...financeRoutes,
   ...payoutRoutes,
   ...reconciliationRoutes,

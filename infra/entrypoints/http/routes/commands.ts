@@ -48,6 +48,7 @@ import {
 } from '../../../../commands/reconciliation/resolveDiscrepancy.ts';
 import { reconcileRoute } from './reconciliation.ts';
 import { deliveryCommandRoutes } from './delivery.ts';
+import { contentCommandRoutes } from './content.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -72,6 +73,21 @@ const signedProofSchema = z
   .record(z.string(), z.unknown())
   .describe('the signed proof (docs/FORMAT.md section 9): canonical_payload, signature, signer_kid, …');
 
+/** Declared types an artifact may be uploaded as (the content inspector checks the bytes against it). */
+export const ARTIFACT_CONTENT_TYPES = [
+  'application/octet-stream',
+  'application/zip',
+  'application/gzip',
+  'application/x-tar',
+  'application/pdf',
+  'application/json',
+  'text/plain',
+  'image/png',
+  'image/jpeg',
+  'audio/mpeg',
+  'video/mp4',
+] as const;
+
 export const commandRoutes: readonly RouteSpec[] = [
   commandRoute({
     operationId: 'submitManifest',
@@ -94,9 +110,9 @@ export const commandRoutes: readonly RouteSpec[] = [
     pathKeys: ['manifestId'],
     handler: uploadArtifact,
     streamedBody: {
-      contentTypes: ['application/octet-stream'],
+      contentTypes: ARTIFACT_CONTENT_TYPES,
       description:
-        "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES",
+        "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES. The Content-Type is the declared type, checked against the bytes' real type (application/octet-stream declares none)",
     },
     extra: { objectKey: z.string().optional().describe('where the artifact is kept in the artifact store') },
   }),
@@ -339,4 +355,5 @@ export const commandRoutes: readonly RouteSpec[] = [
     handler: resolvePayoutDiscrepancy,
   }),
   ...deliveryCommandRoutes,
+  ...contentCommandRoutes,
 ];
