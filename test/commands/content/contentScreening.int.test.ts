@@ -4,7 +4,7 @@
  * docs/DOMAIN.md, "Content inspection".
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { publishListing } from '../../../commands/catalog/listingCommands.ts';
@@ -72,12 +72,8 @@ function vaultOf(test: TestApp): QuarantineVault {
 /** Every file under the quarantine folder, read whole. */
 function storedObjects(test: TestApp): Buffer[] {
   const root = join(test.config.dataDir, 'quarantine', 'quarantine');
-  let names: string[] = [];
-  try {
-    names = readdirSync(root).filter((name) => !name.startsWith('.'));
-  } catch {
-    return [];
-  }
+  if (!existsSync(root)) return [];
+  const names = readdirSync(root).filter((name) => !name.startsWith('.'));
   return names.map((name) => readFileSync(join(root, name)));
 }
 
