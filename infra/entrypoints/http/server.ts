@@ -152,6 +152,9 @@ function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
     const key =
       spec.routeClass === 'webhook' || actorId === undefined ? `ip:${request.ip ?? 'unknown'}` : `actor:${actorId}`;
     await services.rateLimits.consume(spec.routeClass, key);
+    const role = locals(response).role;
+    const actor = actorId === undefined || role === undefined ? undefined : { id: actorId, role };
+    await services.rateLimits.consumeTier(spec.routeClass, spec.operationId, actor, key);
     next();
   };
 }

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck } from './readiness.ts';
+import { readRateLimitTiers } from '../../adapters/sql/rateLimitConfigs.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
 import { MAX_STREAM_SUBSCRIBERS } from './routes/chainStream.ts';
 
@@ -56,6 +57,12 @@ export function createServices(
     rateLimits: rateLimits(
       http,
       warnOnFallback((fields, message) => logger.warn(fields, message)),
+      { read: () => readRateLimitTiers(app.runtime.db), refreshMs: http.rateLimits.configRefreshMs },
+      (error) =>
+        logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'rate limits: the tiers could not be read; the last ones read stay in force',
+        ),
     ),
     authenticate: authenticator({
       tokens,
