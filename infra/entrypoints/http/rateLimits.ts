@@ -59,6 +59,8 @@ export interface RateLimits {
    * while the connection is still being made.
    */
   started(): Promise<void>;
+  /** Pings Redis (/ready); undefined without REDIS_URL. */
+  readonly ping: (() => Promise<void>) | undefined;
   close(): Promise<void>;
 }
 
@@ -234,6 +236,11 @@ export function rateLimits(
       }
     },
     started: () => connected,
+    ping: redis
+      ? async () => {
+          await redis.ping();
+        }
+      : undefined,
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -47,6 +47,16 @@ export function createServices(
   const streams = new AbortController();
   // Each waiting subscription listens on it (GET /chain/stream, at most MAX_STREAM_SUBSCRIBERS): not a leak.
   setMaxListeners(MAX_STREAM_SUBSCRIBERS + 10, streams.signal);
+  const limits = rateLimits(
+    http,
+    warnOnFallback((fields, message) => logger.warn(fields, message)),
+    { read: () => readRateLimitTiers(app.runtime.db), refreshMs: http.rateLimits.configRefreshMs },
+    (error) =>
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'rate limits: the tiers could not be read; the last ones read stay in force',
+      ),
+  );
   return {
     app,
     deps: app.deps,
@@ -54,16 +64,7 @@ export function createServices(
     config,
     http,
     registry: app.runtime.registry,
-    rateLimits: rateLimits(
-      http,
-      warnOnFallback((fields, message) => logger.warn(fields, message)),
-      { read: () => readRateLimitTiers(app.runtime.db), refreshMs: http.rateLimits.configRefreshMs },
-      (error) =>
-        logger.warn(
-          { err: error instanceof Error ? error.message : String(error) },
-          'rate limits: the tiers could not be read; the last ones read stay in force',
-        ),
-    ),
+    rateLimits: limits,
     authenticate: authenticator({
       tokens,
       oidc: http.oidc,
@@ -77,6 +78,7 @@ export function createServices(
       app.runtime.registry,
       config.signingDisabledReason,
       http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
+      limits.ping,
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),
