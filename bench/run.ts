@@ -1,12 +1,13 @@
 /**
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
- *   npm run bench -- append       any of: crypto, append, tree, verify, notify
+ *   npm run bench -- append       any of: crypto, append, tree, verify, notify, inspect
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { format, ratio } from './lib.ts';
+import { inspectBenchmark } from './inspect.ts';
 
 const selected = new Set(process.argv.slice(2));
 const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
@@ -49,4 +50,10 @@ if (wanted('verify')) {
   log('# audit-verify (PostgreSQL)');
   const f = await verifyBenchmark(log);
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
+}
+
+if (selected.has('inspect')) {
+  log('# content inspection, every built-in plugin on (yara through the yara command)');
+  const f = await inspectBenchmark(log);
+  log(`inspection is ${format(f.sharePercent)}% of a manifest submission's latency (p50)`);
 }
