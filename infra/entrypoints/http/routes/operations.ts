@@ -12,6 +12,14 @@ const readinessSchema = z.object({
     projections: check,
     signing: check.extend({ readOnly: z.boolean().optional(), kid: z.string() }),
     authentication: check.optional().describe('with OIDC: the issuer key set could be fetched'),
+    inspection: check.describe('the content inspector classifies a probe text CLEAR, every plugin answering'),
+    quarantine: check
+      .optional()
+      .describe('with QUARANTINE_ENABLED=true: the quarantine store takes, gives back and deletes a probe object'),
+    redis: check
+      .extend({ required: z.literal(false) })
+      .optional()
+      .describe('with REDIS_URL: Redis answers a ping (reported; without it each process counts alone)'),
   }),
 });
 
@@ -33,7 +41,7 @@ export const operationsRoutes: readonly RouteSpec[] = [
     path: '/ready',
     operationId: 'getReadiness',
     summary:
-      'Database reachable, migrations current, projections at the head, signer can sign; 503 names the failed check',
+      'Database reachable, migrations current, projections at the head, signer can sign, content inspector and quarantine store working; 503 names the failed check',
     tag: 'operations',
     routeClass: 'operations',
     roles: 'public',
