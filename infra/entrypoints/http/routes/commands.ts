@@ -73,14 +73,16 @@ const signedProofSchema = z
   .record(z.string(), z.unknown())
   .describe('the signed proof (docs/FORMAT.md section 9): canonical_payload, signature, signer_kid, …');
 
-/** Declared types an artifact may be uploaded as (the content inspector checks the bytes against it). */
+/**
+ * Declared types an artifact may be uploaded as (the content inspector checks the bytes against it).
+ * Not application/json: a JSON body on this route is a client sending a command body by mistake (415).
+ */
 export const ARTIFACT_CONTENT_TYPES = [
   'application/octet-stream',
   'application/zip',
   'application/gzip',
   'application/x-tar',
   'application/pdf',
-  'application/json',
   'text/plain',
   'image/png',
   'image/jpeg',
