@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { S3BlobStore } from '../../../../infra/adapters/objectStores/s3BlobStore.ts';
 import { objectKeyOf, QuarantineVault } from '../../../../infra/adapters/quarantine/quarantineVault.ts';
-import { CodedError } from '../../../../domain/errors.ts';
+import type { CodedError } from '../../../../domain/errors.ts';
 import { startS3 } from '../../../helpers/archive.ts';
 import { openTestDatabase } from '../../../helpers/databases.ts';
 import { pemPrivateKey } from '../../../helpers/hostileContent.ts';
