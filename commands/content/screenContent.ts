@@ -188,6 +188,41 @@ export async function screen(deps: CommandDeps, context: CommandContext, submiss
   };
 }
 
+/**
+ * Keeps the encrypted copy; a store or database that fails is 503
+ * QUARANTINE_UNAVAILABLE (nothing recorded, the submission may be sent again),
+ * never a pass.
+ */
+async function holdOrUnavailable(
+  quarantine: QuarantineStore,
+  screening: Screening,
+  submission: Submission,
+  createdAtMs: number,
+): Promise<void> {
+  try {
+    await quarantine.hold(
+      {
+        inspectionId: screening.inspectionId,
+        subject: submission.subject,
+        subjectId: submission.subjectId,
+        publisherId: submission.publisherId,
+        contentType: submission.contentType,
+        contentSha256: submission.contentSha256,
+        createdAtMs,
+        expiresAtMs: Date.parse(screening.decision.expiresAt!),
+      },
+      submission.content(),
+    );
+  } catch (error) {
+    if (error instanceof CodedError) throw error;
+    throw new CodedError(
+      'QUARANTINE_UNAVAILABLE',
+      `the ${submission.subject} must be held for moderation and the quarantine store failed: ${error instanceof Error ? error.message : String(error)}`,
+      { inspectionId: screening.inspectionId },
+    );
+  }
+}
+
 function refusalDetails(screening: Screening, seq: number | undefined): Record<string, unknown> {
   const { inspectionId, decision } = screening;
   return { inspectionId, subject: decision.subject, tier: decision.tier, labels: decision.labels, decisionSeq: seq };
@@ -208,19 +243,7 @@ export async function refuseUnlessClear(
   const quarantine = deps.content.quarantine;
   if (screening.tier === 'QUARANTINE') {
     const createdAtMs = Date.parse(context.now);
-    await quarantine!.hold(
-      {
-        inspectionId: screening.inspectionId,
-        subject: submission.subject,
-        subjectId: submission.subjectId,
-        publisherId: submission.publisherId,
-        contentType: submission.contentType,
-        contentSha256: submission.contentSha256,
-        createdAtMs,
-        expiresAtMs: Date.parse(screening.decision.expiresAt!),
-      },
-      submission.content(),
-    );
+    await holdOrUnavailable(quarantine!, screening, submission, createdAtMs);
   }
   let seq: number | undefined;
   try {

@@ -216,6 +216,8 @@ const UNAVAILABLE = [
   'STREAMS_BUSY',
   // The quarantine's master key is not the one that wrapped the content's data key.
   'QUARANTINE_KEY_MISMATCH',
+  // Content to be held could not be stored (the quarantine bucket or the database failed): nothing recorded, retry.
+  'QUARANTINE_UNAVAILABLE',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = [
