@@ -18,6 +18,8 @@ import { CodedError } from '../../../domain/errors.ts';
 import { QuarantineVault } from '../../../infra/adapters/quarantine/quarantineVault.ts';
 import { FolderBlobStore } from '../../../infra/adapters/objectStores/folderBlobStore.ts';
 import { loadConfig } from '../../../infra/wiring/config.ts';
+import { observeQuarantine, runQuarantineExpiry } from '../../../infra/wiring/content.ts';
+import { metricsRegistry } from '../../../infra/adapters/metrics.ts';
 import { ENGINES, type EngineName } from '../../helpers/databases.ts';
 import { testApp, type TestApp } from '../../helpers/app.ts';
 import { auditor, operator, productFor } from '../../helpers/fixtures.ts';
@@ -259,6 +261,30 @@ test('expiry shreds object and key after QUARANTINE_EXPIRY_HOURS and records con
   t.is(objectsBefore.length, 1);
   t.is(keysBefore.length, 1);
   t.deepEqual((await expireQuarantine(test.deps, {}, contextFor(expiryActor, { now: later }))).expired, []);
+});
+
+test('the expiry job as serve runs it counts what it shredded and sets the quarantine gauges', async (t) => {
+  const test = await app(t, 'postgres', { ...QUARANTINE_ENV, QUARANTINE_EXPIRY_HOURS: '1' });
+  await refusal(
+    t,
+    submitManifest(test.deps, { ...productFor(publisher), name: 'keygen' }, contextFor(publisher)),
+    'CONTENT_QUARANTINED',
+  );
+  const value = async (name: string) => (await metricsRegistry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+  const expiredBefore = await value('quarantine_expired_total');
+  await observeQuarantine(vaultOf(test), Date.now() + 2 * 3_600_000);
+  t.is(await value('quarantine_held_records'), 1);
+  t.true((await value('quarantine_held_bytes')) > 0);
+  t.is(await value('quarantine_expiry_backlog'), 1);
+  const expired = await runQuarantineExpiry(test.deps, vaultOf(test), Date.now() + 2 * 3_600_000);
+  t.is(expired.length, 1);
+  t.is((await value('quarantine_expired_total')) - expiredBefore, 1);
+  t.is(await value('quarantine_expiry_backlog'), 0);
+  t.is(await value('quarantine_held_records'), 0);
+  t.like((await records(test)).at(-1), {
+    type: 'content.expired',
+    actor: { id: 'quarantine-expiry', role: 'Service' },
+  });
 });
 
 test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such', async (t) => {

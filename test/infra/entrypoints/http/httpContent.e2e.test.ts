@@ -92,4 +92,8 @@ test('over HTTP: a blocked manifest is 422 CONTENT_BLOCKED, a held one 409 CONTE
   });
   t.is(again.status, 409);
   t.is(again.body.error.code, 'CONTENT_NOT_HELD');
+  const metrics = (await server.request('GET', '/metrics')).text;
+  t.regex(metrics, /content_decisions_total\{tier="BLOCK",subject="manifest"\} [1-9]/);
+  t.regex(metrics, /content_decisions_total\{tier="QUARANTINE",subject="manifest"\} [1-9]/);
+  t.regex(metrics, /content_inspection_duration_seconds_bucket\{le="0.5",subject="manifest",tier="BLOCK"\} [1-9]/);
 });
