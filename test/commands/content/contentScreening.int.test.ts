@@ -229,6 +229,13 @@ test('a delete is recorded with its moderator and reason and shreds the object a
   t.is(rows[0]!['n'], 0);
   t.deepEqual(storedObjects(test), []);
   await refusal(t, vaultOf(test).open(inspectionId), 'CONTENT_NOT_HELD');
+  const before = await test.snapshot();
+  await refusal(
+    t,
+    releaseContent(test.deps, { inspectionId, reason: 'undo' }, contextFor(operator)),
+    'CONTENT_NOT_HELD',
+  );
+  t.deepEqual(await test.snapshot(), before, 'a refused release changes nothing');
 });
 
 test('expiry shreds object and key after QUARANTINE_EXPIRY_HOURS and records content.expired; the content cannot be recovered', async (t) => {
