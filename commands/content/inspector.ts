@@ -191,7 +191,9 @@ export function createInspector(options: InspectorOptions): Inspector {
   };
 }
 
-/** The first non-CLEAR result of the most severe tier: its reason is what the publisher is told. */
-export function decisiveResult(result: InspectionResult): PluginResult | undefined {
-  return result.pluginResults.find((pluginResult) => pluginResult.tier === result.tier && result.tier !== 'CLEAR');
+/** The first result of the most severe tier its plugins gave, unless all are CLEAR: its reason is what the publisher is told. */
+export function decisiveResult(result: Pick<InspectionResult, 'pluginResults'>): PluginResult | undefined {
+  const worst = mostSevere(result.pluginResults.map((pluginResult) => pluginResult.tier));
+  if (worst === 'CLEAR') return undefined;
+  return result.pluginResults.find((pluginResult) => pluginResult.tier === worst);
 }

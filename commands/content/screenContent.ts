@@ -252,12 +252,13 @@ export async function refuseUnlessClear(
     if (screening.tier === 'QUARANTINE') await quarantine!.discard(screening.inspectionId).catch(() => undefined);
     throw error;
   }
-  const decisive = decisiveResult({ ...screening.decision, durationMs: 0 });
+  const decisive = decisiveResult(screening.decision);
   const why = decisive?.reason ?? decisive?.labels.join(', ') ?? 'the inspection';
+  const disabled = screening.decision.quarantineDisabled === true ? ' (to be held, but quarantine is off)' : '';
   if (screening.tier === 'BLOCK')
     throw new CodedError(
       'CONTENT_BLOCKED',
-      `the ${submission.subject} was refused: ${why}`,
+      `the ${submission.subject} was refused: ${why}${disabled}`,
       refusalDetails(screening, seq),
     );
   throw new CodedError(
