@@ -31,6 +31,10 @@ export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
 export const MAX_LABELS_PER_RESULT = 32;
 export const MAX_REASON_CHARS = 500;
 const LABEL_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,79}$/;
+/** Plugin names as the decision record keeps them (domain/content/contentEvents.ts). */
+const PLUGIN_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Plugins one inspector runs: their results go into one record (domain/content/contentEvents.ts, MAX_PLUGIN_RESULTS). */
+export const MAX_PLUGINS = 32;
 
 export interface InspectionInput {
   /** Text content (manifest, listing). */
@@ -109,7 +113,7 @@ function sanitized(verdict: PluginVerdict): PluginVerdict {
     .filter((label) => LABEL_PATTERN.test(label))
     .slice(0, MAX_LABELS_PER_RESULT);
   const result: PluginVerdict = { tier: verdict.tier, labels };
-  if (verdict.reason !== undefined) result.reason = verdict.reason.slice(0, MAX_REASON_CHARS);
+  if (verdict.reason !== undefined && verdict.reason !== '') result.reason = verdict.reason.slice(0, MAX_REASON_CHARS);
   return result;
 }
 
@@ -161,6 +165,8 @@ export function createInspector(options: InspectorOptions): Inspector {
   const failureTier = options.failureTier ?? 'QUARANTINE';
   const names = new Set(options.plugins.map((plugin) => plugin.name));
   assert(names.size === options.plugins.length, 'plugin names are distinct');
+  assert(options.plugins.length <= MAX_PLUGINS, `at most ${MAX_PLUGINS} plugins`);
+  for (const name of names) assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
   return {
     plugins: options.plugins.map(({ name, appliesTo }) => ({ name, appliesTo })),
     async inspect(input) {
