@@ -166,7 +166,8 @@ export function createInspector(options: InspectorOptions): Inspector {
   const names = new Set(options.plugins.map((plugin) => plugin.name));
   assert(names.size === options.plugins.length, 'plugin names are distinct');
   assert(options.plugins.length <= MAX_PLUGINS, `at most ${MAX_PLUGINS} plugins`);
-  for (const name of names) assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
+  for (const name of names)
+    assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
   return {
     plugins: options.plugins.map(({ name, appliesTo }) => ({ name, appliesTo })),
     async inspect(input) {
