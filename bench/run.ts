@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify
+ *                                 browser-verify, inspect
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
@@ -12,6 +12,7 @@ import { sandboxBenchmark } from './sandbox.ts';
 import { proofBenchmark } from './proofs.ts';
 import { browserVerifyBenchmark } from './browserVerify.ts';
 import { format, ratio } from './lib.ts';
+import { inspectBenchmark } from './inspect.ts';
 
 const selected = new Set(process.argv.slice(2));
 const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
@@ -83,4 +84,10 @@ if (wanted('browser-verify')) {
   log(
     `the page in Chromium: ${ratio(f.browserPerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread, ${ratio(f.browserPerSecond, f.nodeWorkersPerSecond)} of audit-verify on ${f.workers} threads; the checker in Node: ${ratio(f.checkerNodePerSecond, f.nodeMainThreadPerSecond)} of audit-verify on one thread`,
   );
+}
+
+if (selected.has('inspect')) {
+  log('# content inspection, every built-in plugin on (yara through the yara command)');
+  const f = await inspectBenchmark(log);
+  log(`inspection is ${format(f.sharePercent)}% of a manifest submission's latency (p50)`);
 }

@@ -10,6 +10,7 @@
  * meet).
  */
 import type { ArtifactStorage } from './blobStore.ts';
+import type { ContentDeps } from './content/screenContent.ts';
 import { z } from 'zod';
 import { ChainError, isChainError } from '../chain/errors.ts';
 import { sha256Hex } from '../chain/hash.ts';
@@ -113,6 +114,8 @@ export interface CommandDeps {
   signer: Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>;
   /** Where publishers' artifacts are stored (commands/manifests/uploadArtifact.ts). */
   artifacts: ArtifactStorage;
+  /** Content inspection and the quarantine (commands/content/screenContent.ts): every submission is screened. */
+  content: ContentDeps;
   /** Delivery to buyers (commands/delivery/deliverOrder.ts); absent where a process does not deliver. */
   delivery?: DeliveryDeps | undefined;
 }
@@ -233,6 +236,19 @@ function appendInputs(appends: readonly StreamAppend[], context: CommandContext)
       meta: metaOf(context),
     })),
   );
+}
+
+/**
+ * Appends one decision alone, outside `execute`: the record of a refused
+ * submission (commands/content/screenContent.ts), which must be kept although
+ * the command fails.
+ */
+export async function appendAlone(
+  deps: CommandDeps,
+  context: CommandContext,
+  append: StreamAppend,
+): Promise<AppendedEvent[]> {
+  return (await deps.store.append(deps.chain, appendInputs([append], context))).events;
 }
 
 /** The version of each stream a decision leaves (each append is checked against its expected versions). */

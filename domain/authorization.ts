@@ -29,6 +29,8 @@ export const REFUND_ROLES: readonly Role[] = [...new Set([...SETTLEMENT_ROLES, .
 export const PREVIEW_RECORDER_ROLES: readonly Role[] = ['Service'];
 
 const LISTING_ROLES: readonly Role[] = ['Publisher', ...LISTING_ADMIN_ROLES];
+/** Who submits content that is inspected (manifests, artifacts, listings): the decision is recorded as theirs (docs/DOMAIN.md, "Content inspection"). */
+export const CONTENT_SUBMITTER_ROLES: readonly Role[] = LISTING_ROLES;
 
 /** The roles that may run each command, by the type of the decider's command. */
 export const COMMAND_ROLES = {
@@ -77,6 +79,10 @@ export const COMMAND_ROLES = {
   PrepareDelivery: ['Service', 'Operator'],
   /** Running a listed item's preview in the sandbox (docs/PREVIEWS.md): a buyer, for itself. */
   StartPreview: ['Buyer'],
+  /** Viewing, releasing or deleting quarantined content: human admin roles only (never Service, never an Auditor). */
+  ModerateContent: KERNEL_ROLES,
+  /** The expiry job shreds quarantined content past QUARANTINE_EXPIRY_HOURS. */
+  ExpireContent: ['Service', ...KERNEL_ROLES],
 } as const satisfies Record<string, readonly Role[]>;
 export type CommandName = keyof typeof COMMAND_ROLES;
 
@@ -101,6 +107,8 @@ export const READ_ROLES = {
   stream: READ_ALL_ROLES,
   /** A preview run: only the buyer that asked for it (checked in the handler; others see no such preview). */
   previews: ['Buyer'],
+  /** What the quarantine holds (metadata, view links): the moderators, human admin roles only. */
+  quarantine: KERNEL_ROLES,
 } as const satisfies Record<string, readonly Role[]>;
 
 /** Which parties' payouts and statements a reader sees: every party's, or its own (a Publisher). */

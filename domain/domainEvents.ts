@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { CodedError } from './errors.ts';
+import { contentEventSchemas, type ContentEvent } from './content/contentEvents.ts';
 import { deliveryEventSchemas, type DeliveryEvent } from './delivery/deliveryEvents.ts';
 import { holdEventSchemas, type HoldEvent } from './holds/holdEvents.ts';
 import { listingEventSchemas, type ListingEvent } from './catalog/listingEvents.ts';
@@ -26,7 +27,8 @@ export type DomainEvent =
   | PayoutEvent
   | HoldEvent
   | ReconciliationEvent
-  | PreviewEvent;
+  | PreviewEvent
+  | ContentEvent;
 export type DomainEventType = DomainEvent['type'];
 
 const SCHEMAS: Record<DomainEventType, z.ZodType> = {
@@ -40,6 +42,7 @@ const SCHEMAS: Record<DomainEventType, z.ZodType> = {
   ...holdEventSchemas,
   ...reconciliationEventSchemas,
   ...previewEventSchemas,
+  ...contentEventSchemas,
 };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(SCHEMAS) as DomainEventType[];

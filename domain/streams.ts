@@ -20,6 +20,8 @@ export const streams = {
   hold: (orderId: string) => `hold-${orderId}`,
   /** A buyer's preview run (domain/previews). */
   preview: (previewId: string) => `preview-${previewId}`,
+  /** One inspected submission and its moderation (domain/content). */
+  content: (inspectionId: string) => `content-${inspectionId}`,
 } as const;
 
 export function streamOf(event: DomainEvent): string {
@@ -75,6 +77,13 @@ export function streamOf(event: DomainEvent): string {
     case 'delivery.failed':
     case 'delivery.revoked':
       return streams.delivery(event.data.orderId);
+    case 'content.passed':
+    case 'content.quarantined':
+    case 'content.blocked':
+    case 'content.released':
+    case 'content.deleted':
+    case 'content.expired':
+      return streams.content(event.data.inspectionId);
     default:
       return assertNever(event, 'event');
   }

@@ -17,6 +17,8 @@ cp infra/adapters/sandbox/seccompFilter.c infra/adapters/sandbox/zipEntries.py d
 # The auditor page and its checker (infra/adapters/files/auditorPage.ts reads them from ../../../auditor/).
 mkdir -p dist/auditor
 cp auditor/checker.mjs auditor/page.mjs auditor/index.html dist/auditor/
+mkdir -p dist/infra/adapters/inspection/rules
+cp infra/adapters/inspection/rules/*.yar dist/infra/adapters/inspection/rules/
 
 # infra/wiring/version.ts reads ../../package.json: in dist/ that is this one, written last, so that
 # its time stamp is the build's (test/build.e2e.test.ts rebuilds when a source file is newer).

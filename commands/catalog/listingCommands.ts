@@ -18,6 +18,7 @@ import {
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
 import { MANIFEST_EVENT_TYPES } from '../manifests/submitManifest.ts';
 import type { CommandRequest } from '../idempotency.ts';
+import { refuseUnlessClear, screen, textSubmission, type Screening } from '../content/screenContent.ts';
 
 export const LISTING_EVENT_TYPES = typesOf(listingEventSchemas);
 
@@ -26,6 +27,8 @@ export const publishListingInputSchema = z.strictObject({
   manifestId: entityIdSchema,
   /** Defaults to the manifest's price. */
   priceMinor: amountSchema.optional(),
+  /** The listing's text for buyers: inspected before it is published (commands/content/screenContent.ts). */
+  description: textSchema.optional(),
 });
 export const changeListingPriceInputSchema = z.strictObject({
   listingId: entityIdSchema,
@@ -43,8 +46,9 @@ export async function publishListing(
   input: unknown,
   context: CommandContext,
 ): Promise<CommandResult & { listingId: string }> {
-  const { listingId: given, manifestId, priceMinor } = parseInput(publishListingInputSchema, input);
+  const { listingId: given, manifestId, priceMinor, description } = parseInput(publishListingInputSchema, input);
   const listingId = entityId(context, given, 'listing');
+  let screening: Screening | undefined;
   const result = await execute(deps, context, { operation: 'publishListing', input }, async () => {
     // Approval is final (a manifest is never un-approved), so reading it outside the append is safe.
     const manifest = await loadStream(deps.store, streams.manifest(manifestId), manifestDecider, MANIFEST_EVENT_TYPES);
@@ -54,8 +58,29 @@ export async function publishListing(
       listingId,
       manifest: manifest.state,
       priceMinor,
+      description,
     };
-    return [await decideStream(deps.store, streams.listing(listingId), listingDecider, LISTING_EVENT_TYPES, command)];
+    const decided = await decideStream(
+      deps.store,
+      streams.listing(listingId),
+      listingDecider,
+      LISTING_EVENT_TYPES,
+      command,
+    );
+    // A listing without text has nothing to inspect; one with text gets one decision record (docs/DOMAIN.md, "Content inspection").
+    if (description === undefined || manifest.state.status === 'absent') return [decided];
+    const submission = textSubmission(
+      'listing',
+      listingId,
+      manifest.state.manifest.publisherId,
+      'text/plain',
+      description,
+    );
+    if (screening === undefined) {
+      screening = await screen(deps, context, submission);
+      await refuseUnlessClear(deps, context, screening, submission);
+    }
+    return [decided, screening.append];
   });
   return { ...result, listingId };
 }

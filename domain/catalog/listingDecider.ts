@@ -19,6 +19,8 @@ export type ListingCommand =
       listingId: string;
       manifest: ManifestState;
       priceMinor?: number | undefined;
+      /** The listing's text, already screened by the handler. */
+      description?: string | undefined;
     }
   | { type: 'ChangeListingPrice'; actor: Actor; priceMinor: number }
   | { type: 'DelistListing'; actor: Actor; reason: string };
@@ -51,20 +53,20 @@ function publish(command: Extract<ListingCommand, { type: 'PublishListing' }>, s
   const priceMinor = command.priceMinor ?? manifest.manifest.priceMinor;
   requireAmount(priceMinor, 'INVALID_PRICE', 'priceMinor');
   const { manifestId, publisherId, currency, royaltySplits } = manifest.manifest;
-  return [
-    {
-      type: 'listing.published',
-      data: {
-        listingId,
-        manifestId,
-        publisherId,
-        priceMinor,
-        currency,
-        manifestSignatureId: manifest.manifestSignatureId,
-        royaltySplits,
-      },
-    },
-  ];
+  const data: ListingPublished = {
+    listingId,
+    manifestId,
+    publisherId,
+    priceMinor,
+    currency,
+    manifestSignatureId: manifest.manifestSignatureId,
+    royaltySplits,
+  };
+  if (command.description !== undefined) {
+    requireText(command.description, 'INVALID_DESCRIPTION', 'description');
+    data.description = command.description;
+  }
+  return [{ type: 'listing.published', data }];
 }
 
 function active(state: ListingState, actor: Actor, roles: readonly Role[]): ListingPublished {

@@ -13,6 +13,8 @@ export const listingPublishedSchema = z.strictObject({
   manifestSignatureId: idSchema,
   /** Copied from the approved manifest: what checkout uses to split proceeds. */
   royaltySplits: z.array(royaltySplitSchema).min(1),
+  /** The listing's text for buyers, as inspected (docs/DOMAIN.md, "Content inspection"); absent on listings without one. */
+  description: textSchema.optional(),
 });
 export const listingPriceChangedSchema = z.strictObject({
   listingId: idSchema,

@@ -251,3 +251,59 @@ export const previewQueueLength = new Gauge({
   help: 'Preview runs waiting for a free sandbox slot',
   registers: [metricsRegistry],
 });
+
+// Content inspection and the quarantine (docs/DOMAIN.md, "Content inspection"), named as the security
+// pipeline's deployment guide alerts on them: inspection p95 over 500 ms, BLOCK and QUARANTINE rates,
+// quarantine size, expired clean-up count and backlog.
+export const contentInspectionSeconds = new Histogram({
+  name: 'content_inspection_duration_seconds',
+  help: 'Time of one content inspection, every plugin included, by subject (manifest, listing, artifact) and tier',
+  labelNames: ['subject', 'tier'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [metricsRegistry],
+});
+
+export const contentDecisionsTotal = new Counter({
+  name: 'content_decisions_total',
+  help: 'Content inspections by tier (CLEAR, QUARANTINE, BLOCK) and subject',
+  labelNames: ['tier', 'subject'] as const,
+  registers: [metricsRegistry],
+});
+
+export const contentPluginFailuresTotal = new Counter({
+  name: 'content_plugin_failures_total',
+  help: 'Plugin results that were not answers: a timeout or an error (recorded with INSPECTION_FAILURE_TIER)',
+  labelNames: ['plugin', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const quarantineHeldBytes = new Gauge({
+  name: 'quarantine_held_bytes',
+  help: 'Bytes of content held in the quarantine (plaintext size; the objects are that plus 16 bytes each)',
+  registers: [metricsRegistry],
+});
+
+export const quarantineHeldRecords = new Gauge({
+  name: 'quarantine_held_records',
+  help: 'Submissions held in the quarantine',
+  registers: [metricsRegistry],
+});
+
+export const quarantineExpiredTotal = new Counter({
+  name: 'quarantine_expired_total',
+  help: 'Quarantined records the expiry job shredded and recorded as content.expired',
+  registers: [metricsRegistry],
+});
+
+export const quarantineExpiryBacklog = new Gauge({
+  name: 'quarantine_expiry_backlog',
+  help: 'Held records already past QUARANTINE_EXPIRY_HOURS and not yet shredded',
+  registers: [metricsRegistry],
+});
+
+export const rateLimitedTotal = new Counter({
+  name: 'rate_limited_total',
+  help: 'Requests answered 429 RATE_LIMITED, by limit tier',
+  labelNames: ['tier'] as const,
+  registers: [metricsRegistry],
+});

@@ -39,6 +39,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { previewService, type PreviewService } from '../adapters/sandbox/previewService.ts';
 import { unfinishedPreviews } from '../../projections/previews/previewQueries.ts';
+import { openContent, type ContentServices } from './content.ts';
+import type { InspectionPlugin } from '../../commands/content/inspector.ts';
 
 export interface App {
   runtime: Runtime;
@@ -49,12 +51,16 @@ export interface App {
   delivery: { store: ListableBlobStore; links: DeliveryLinks; route: ReturnType<typeof routeLinks> | undefined };
   /** Previews in the sandbox (docs/PREVIEWS.md); its pool opens on the first preview. */
   previews: PreviewService;
+  /** The inspector and the encrypted quarantine (infra/wiring/content.ts). */
+  content: ContentServices;
   close(): Promise<void>;
 }
 
 export interface AppOptions extends Omit<RuntimeOptions, 'projections'> {
   /** Tests: the payout provider to use instead of the configured one. */
   payoutProvider?: PayoutProvider;
+  /** Tests and benchmarks: the inspection plugins to use instead of the configured ones. */
+  inspectionPlugins?: readonly InspectionPlugin[];
 }
 
 export function payoutProviderOf(config: Config): PayoutProvider {
@@ -74,7 +80,7 @@ export function payoutProviderOf(config: Config): PayoutProvider {
 }
 
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const { payoutProvider, ...runtimeOptions } = options;
+  const { payoutProvider, inspectionPlugins, ...runtimeOptions } = options;
   const runtime = await openRuntime(config, runtimeOptions);
   const artifacts = openBlobStore(config.artifacts.s3Bucket, config.artifacts.folder, config.archive.s3);
   const deliveries = openBlobStore(config.delivery.s3Bucket, config.delivery.folder, config.archive.s3);
@@ -88,6 +94,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
         );
   const links = deliveries.store instanceof S3BlobStore ? s3PresignedLinks(deliveries.store) : route!;
   const dataKeys = openDataKeys(config);
+  const content = openContent(config, runtime.db, inspectionPlugins);
   const deps: CommandDeps = {
     store: timedStore(runtime.store),
     chain: config.defaultChain,
@@ -104,6 +111,7 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     payouts: { provider: payoutProvider ?? payoutProviderOf(config), minimumMinor: config.payouts.minimumMinor },
     signer: failClosedSigner(runtime.signer),
     artifacts: { store: artifacts.store, maxBytes: config.artifacts.maxBytes },
+    content: content.deps,
     delivery: {
       store: deliveries.store,
       dataKeys: dataKeys.service,
@@ -133,10 +141,12 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
     wakeups,
     delivery: { store: deliveries.store, links, route },
     previews,
+    content,
     async close() {
       // First: the runs are killed and their outcomes recorded while the chain is still open.
       await previews.close();
       await wakeups.close();
+      content.close();
       artifacts.close();
       deliveries.close();
       dataKeys.close();

@@ -24,6 +24,7 @@ import {
   type WitnessEndpoint,
   type WitnessServiceConfig,
 } from './witnessConfig.ts';
+import { contentConfig, contentProblems, contentSchema, type ContentConfig } from './contentConfig.ts';
 
 export const SIGNING_BACKENDS = ['local', 'kms', 'pkcs11', 'proxy', 'breakglass'] as const;
 export type SigningBackend = (typeof SIGNING_BACKENDS)[number];
@@ -146,6 +147,8 @@ export interface Config {
   /** PREVIEW_SANDBOX_POOL_CONFIG (infra/wiring/previewConfig.ts). */
   preview: PreviewConfig;
   witness: WitnessServiceConfig;
+  /** Content inspection and the quarantine (infra/wiring/contentConfig.ts). */
+  content: ContentConfig;
 }
 
 /** Signed checkpoints of each chain's Merkle tree (docs/FORMAT.md section 14). */
@@ -621,8 +624,10 @@ function archiveProblems(values: Values): string[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  const content = contentSchema.safeParse(env);
+  const issues = [...(parsed.error?.issues ?? []), ...(content.error?.issues ?? [])];
+  if (!parsed.success || !content.success) {
+    throw new ConfigError(issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const values = parsed.data;
   const nodeEnv = values.NODE_ENV ?? 'development';
@@ -631,6 +636,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...archiveProblems(values),
     ...deliveryProblems(values, nodeEnv === 'production'),
     ...payoutProblems(values),
+    ...contentProblems(content.data),
   ];
   const endpoints = parseWitnessEndpoints(values.CHECKPOINT_WITNESSES);
   const quorum = parseQuorum(values.CHECKPOINT_WITNESS_QUORUM, endpoints.witnesses.length);
@@ -697,5 +703,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       logs: witnessLogs.logs,
     },
     preview,
+    content: contentConfig(content.data, dataDir),
   };
 }

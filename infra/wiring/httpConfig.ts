@@ -68,6 +68,8 @@ export interface HttpConfig {
     webhooksPerMinute: number;
     addressPerMinute: number;
     redisTimeoutMs: number;
+    /** RATE_LIMIT_CONFIG_REFRESH_MS (default 5000): how often the tiers of rate_limit_configs and tier_threshold_configs are read again. */
+    configRefreshMs: number;
   };
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -138,6 +140,7 @@ const schema = z.object({
   RATE_LIMIT_WEBHOOKS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_ADDRESS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_REDIS_TIMEOUT_MS: positiveInteger(60_000),
+  RATE_LIMIT_CONFIG_REFRESH_MS: positiveInteger(600_000),
   SHUTDOWN_TIMEOUT_MS: positiveInteger(300_000),
   LOG_LEVEL: optionalText.refine((value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value), {
     message: `must be one of ${LOG_LEVELS.join(', ')}`,
@@ -186,6 +189,7 @@ function httpConfigOf(values: Values, config: Config): HttpConfig {
       webhooksPerMinute: values.RATE_LIMIT_WEBHOOKS_PER_MINUTE ?? DEFAULT_WEBHOOKS_PER_MINUTE,
       addressPerMinute: values.RATE_LIMIT_ADDRESS_PER_MINUTE ?? DEFAULT_ADDRESS_PER_MINUTE,
       redisTimeoutMs: values.RATE_LIMIT_REDIS_TIMEOUT_MS ?? DEFAULT_REDIS_TIMEOUT_MS,
+      configRefreshMs: values.RATE_LIMIT_CONFIG_REFRESH_MS ?? 5000,
     },
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL ?? 'info',

@@ -8,7 +8,8 @@
 #   bwrap, cc      bubblewrap, and the C compiler with libseccomp's headers (libseccomp-dev) that build the
 #                  preview sandbox's seccomp filter (infra/adapters/sandbox/); prlimit is util-linux's;
 #   python3        Debian's /usr/bin/python3, whose zipfile reads .zip preview artifacts;
-#   chromium       the auditor page's tests and benchmark, headless (test/auditor/, bench/browserVerify.ts).
+#   chromium       the auditor page's tests and benchmark, headless (test/auditor/, bench/browserVerify.ts);
+#   yara           the content inspector's YARA plugin, run for real in its tests (infra/adapters/inspection/).
 # A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
 set -uo pipefail
 
@@ -18,7 +19,7 @@ updated=false
 missing_seccomp_headers=false
 [ -f /usr/include/seccomp.h ] || missing_seccomp_headers=true
 for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus kubectl:kubectl bwrap:bubblewrap cc:gcc prlimit:util-linux python3:python3 \
-  seccomp-headers:libseccomp-dev chromium:chromium; do
+  seccomp-headers:libseccomp-dev chromium:chromium yara:yara; do
   tool=${pair%%:*}
   package=${pair#*:}
   if [ "$tool" = seccomp-headers ]; then

@@ -11,6 +11,7 @@ import { listingDecider } from '../../domain/catalog/listingDecider.ts';
 import { fold } from '../../domain/decider.ts';
 import { CodedError } from '../../domain/errors.ts';
 import { deliveryDecider } from '../../domain/delivery/deliveryDecider.ts';
+import { contentDeciderFor } from '../../domain/content/contentDecider.ts';
 import type { DeliveryPrepared } from '../../domain/delivery/deliveryEvents.ts';
 import { upgradeDecider } from '../../domain/governance/upgradeDecider.ts';
 import { ledgerDecider } from '../../domain/ledger/ledgerDecider.ts';
@@ -175,6 +176,24 @@ const prepared: DeliveryPrepared = {
   manifestSignatureId: finalizedOrder.manifestSignatureId,
   ledgerProofId: 'lp-1',
 };
+const contentDecider = contentDeciderFor('i-1');
+const quarantined = fold(contentDecider, [
+  {
+    type: 'content.quarantined',
+    data: {
+      inspectionId: 'i-1',
+      subject: 'artifact',
+      subjectId: 'm-1',
+      publisherId: 'publisher-9',
+      contentType: 'application/zip',
+      sizeBytes: 10,
+      tier: 'QUARANTINE',
+      labels: ['content-type.mismatch'],
+      pluginResults: [],
+      expiresAt: NOW,
+    },
+  },
+]);
 const proven = fold(deliveryDecider, [
   { type: 'delivery.prepared', data: prepared },
   {
@@ -338,6 +357,9 @@ const DECISIONS: Record<CommandName, (actor: Actor) => unknown[]> = {
       },
       initiated,
     ),
+  ModerateContent: (actor) => contentDecider.decide({ type: 'ReleaseContent', actor, reason: 'fine' }, quarantined),
+  ExpireContent: (actor) =>
+    contentDecider.decide({ type: 'ExpireContent', actor, nowMs: Date.parse(LATER) }, quarantined),
   ResolvePayoutDiscrepancy: (actor) =>
     payoutDecider.decide(
       { type: 'ResolvePayoutDiscrepancy', actor, discrepancyId: 'd1', reason: 'checked with Stripe' },
@@ -390,6 +412,9 @@ const COMMAND_OF_ROUTE: Record<string, CommandName> = {
   requestDelivery: 'RequestDelivery',
   prepareDelivery: 'PrepareDelivery',
   startPreview: 'StartPreview',
+  releaseContent: 'ModerateContent',
+  deleteContent: 'ModerateContent',
+  expireQuarantine: 'ExpireContent',
 };
 
 /** The roles the command's decider lets through, and how it refuses the others. */

@@ -2,6 +2,7 @@
 import { rmSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import type { CommandDeps } from '../../commands/command.ts';
+import type { InspectionPlugin } from '../../commands/content/inspector.ts';
 import { openApp, type App } from '../../infra/wiring/app.ts';
 import { loadConfig, type Config } from '../../infra/wiring/config.ts';
 import type { SqlDatabase } from '../../infra/adapters/sql/sql.ts';
@@ -28,12 +29,13 @@ export async function snapshotOf(
 export async function testApp(
   t: ExecutionContext,
   engine: EngineName,
-  options: { nowMs?: () => number } = {},
+  options: { nowMs?: () => number; env?: Record<string, string>; inspectionPlugins?: readonly InspectionPlugin[] } = {},
 ): Promise<TestApp> {
   const test = await openTestDatabase(engine);
   const dataDir = tempDir('app');
-  const config = loadConfig({ CHAINBOOK_DATA_DIR: dataDir });
-  const app = await openApp(config, { db: test.db, ...options });
+  const { env, ...appOptions } = options;
+  const config = loadConfig({ CHAINBOOK_DATA_DIR: dataDir, ...env });
+  const app = await openApp(config, { db: test.db, ...appOptions });
   t.teardown(async () => {
     await app.close();
     await test.drop();

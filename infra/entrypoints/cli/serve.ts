@@ -22,6 +22,7 @@ import { openTarget, startRelay, type OpenedTarget, type RelayLog, type RunningR
 import type { Check } from '../http/readiness.ts';
 import type { Logger } from '../http/logger.ts';
 import { checkpointWitnessFailuresTotal } from '../../adapters/metrics.ts';
+import { QUARANTINE_EXPIRY_INTERVAL_MS, runQuarantineExpiry } from '../../wiring/content.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -150,6 +151,22 @@ async function run(): Promise<number> {
   void sweep();
   void sweepPreviews();
   const sweeping = setInterval(() => void sweep().then(sweepPreviews), DELIVERY_SWEEP_INTERVAL_MS).unref();
+  // The quarantine's expiry job (docs/DOMAIN.md, "Content inspection"): every minute, one pass at a time.
+  let expiryRound: Promise<void> | undefined;
+  const expire = async (): Promise<void> => {
+    const vault = app.content.vault;
+    if (vault === undefined) return;
+    try {
+      const expired = await runQuarantineExpiry(app.deps, vault, Date.now());
+      if (expired.length > 0) services.logger.info({ expired: expired.length }, 'quarantine: expired content shredded');
+    } catch (error) {
+      services.logger.warn({ err: error }, 'quarantine: the expiry pass failed; it runs again within a minute');
+    } finally {
+      expiryRound = undefined;
+    }
+  };
+  const expiring = setInterval(() => (expiryRound ??= expire()), QUARANTINE_EXPIRY_INTERVAL_MS).unref();
+  expiryRound = expire();
   const checkpoints = checkpointing(app.runtime, {
     onWitnessFailure: (failure) => {
       checkpointWitnessFailuresTotal.inc({ chain: failure.chain, witness: failure.witness });
@@ -180,8 +197,10 @@ async function run(): Promise<number> {
   });
   clearInterval(sweeping);
   clearInterval(checkpointTimer);
+  clearInterval(expiring);
   await checkpointRound;
   await kafka?.stop();
+  await expiryRound;
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
   await running.close();
   await app.close();

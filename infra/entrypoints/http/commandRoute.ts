@@ -264,6 +264,9 @@ export function commandRoute(options: CommandRouteOptions): RouteSpec {
       if (options.streamedBody) {
         const length = request.header('content-length');
         if (length !== undefined && /^\d{1,16}$/.test(length)) input['declaredBytes'] = Number(length);
+        // The declared type, without parameters: the content inspector checks the bytes against it.
+        const type = request.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+        if (type !== undefined && type !== '') input['contentType'] = type;
       }
       return runCommand(services, {
         operationId: options.operationId,

@@ -27,6 +27,9 @@ export const HTTP_ERROR_CODES = {
   /** A download link past its expiry, or of a revoked delivery (410: ask for a fresh link). */
   DELIVERY_LINK_EXPIRED: 410,
   DELIVERY_LINK_INVALID: 403,
+  /** A moderator's view link to quarantined content past its expiry (410), or not one that was issued (403). */
+  QUARANTINE_LINK_EXPIRED: 410,
+  QUARANTINE_LINK_INVALID: 403,
   INTERNAL: 500,
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
@@ -61,6 +64,8 @@ const FORBIDDEN = [
   'MANIFEST_PUBLISHER_MISMATCH',
   'ARTIFACT_NOT_PUBLISHER',
   'UPGRADE_APPROVER_NOT_NAMED',
+  // A moderator does not moderate content it submitted itself.
+  'CONTENT_SELF_MODERATION',
 ] as const;
 /** What the command names does not exist (404). */
 const NOT_FOUND = [
@@ -82,6 +87,7 @@ const NOT_FOUND = [
   // GET /audit/bundle: the archive holds no batch, or no record, of the range (archive/auditBundle.ts).
   'BUNDLE_RANGE_EMPTY',
   'CHECKPOINT_NOT_FOUND',
+  'CONTENT_NOT_FOUND',
 ] as const;
 /** The current state forbids it, or another request changed it first (409): read again, then decide. */
 const CONFLICT = [
@@ -149,6 +155,14 @@ const CONFLICT = [
   // Checkpoints are Ed25519 signed notes (docs/FORMAT.md section 14): a chain signed with another algorithm has none.
   'CHECKPOINT_SIGNER_UNSUPPORTED',
   'ARCHIVE_CHANGED',
+  // Content inspection (commands/content/): the submission is held for a moderator; the content is no longer held
+  // (released, deleted, expired); quarantine is off; the held object fails its GCM check (reported, never served).
+  'CONTENT_QUARANTINED',
+  'CONTENT_NOT_HELD',
+  'CONTENT_DECIDED',
+  'CONTENT_NOT_EXPIRED',
+  'QUARANTINE_DISABLED',
+  'QUARANTINE_TAMPERED',
 ] as const;
 /** Well-formed but breaks a business rule whatever the state (422). */
 const UNPROCESSABLE = [
@@ -183,6 +197,8 @@ const UNPROCESSABLE = [
   'REPORT_INVALID',
   'RECONCILIATION_TOO_MANY_DISCREPANCIES',
   'RECONCILIATION_PERIOD_TOO_LARGE',
+  // The content inspector blocked the submission (details: inspectionId, labels, the decision's seq).
+  'CONTENT_BLOCKED',
 ] as const;
 /** Larger than a documented bound (413). */
 const TOO_LARGE = [
@@ -192,6 +208,7 @@ const TOO_LARGE = [
   'TOO_MANY_ACCOUNTS',
   'REPORT_TOO_LARGE',
   'BUNDLE_TOO_MANY_PROOFS',
+  'QUARANTINE_TOO_LARGE_TO_VIEW',
 ] as const;
 /** The service cannot take commands now; queries go on (503, retry later). */
 const UNAVAILABLE = [
@@ -210,6 +227,10 @@ const UNAVAILABLE = [
   // The preview sandbox pool is drained (breakout procedure, shutdown) or cannot run here (no bubblewrap, no filter).
   'PREVIEW_POOL_DRAINED',
   'PREVIEW_SANDBOX_UNAVAILABLE',
+  // The quarantine's master key is not the one that wrapped the content's data key.
+  'QUARANTINE_KEY_MISMATCH',
+  // Content to be held could not be stored (the quarantine bucket or the database failed): nothing recorded, retry.
+  'QUARANTINE_UNAVAILABLE',
 ] as const;
 /** A bug or corrupt data, never the caller's fault (500). */
 const INTERNAL = [

@@ -10,10 +10,26 @@
  * open, so that a Redis outage does not take the API down, but never
  * silently: each such decision counts in rate_limit_redis_fallbacks_total and
  * a warning is logged (at most one per FALLBACK_WARNING_INTERVAL_MS).
+ *
+ * Tiered limits (README, "Rate limits") come on top, from the database:
+ * `rate_limit_configs` gives a tier's points per window, where a tier is a
+ * route class (`command`, `query`, `webhook`) or what the actor does (a
+ * route's operation id, such as `submitManifest`); `tier_threshold_configs`
+ * gives trust multipliers per role (`role:Publisher`) or actor
+ * (`actor:publisher-7`), the actor's own winning. They are counted in a
+ * sliding window on Redis shared by every process (in memory without Redis,
+ * and as the fallback), and read again every RATE_LIMIT_CONFIG_REFRESH_MS, so
+ * a change takes effect without a restart. A table without rows adds no limit.
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { rateLimitRedisFallbacksTotal } from '../../adapters/metrics.ts';
+import { rateLimitedTotal, rateLimitRedisFallbacksTotal } from '../../adapters/metrics.ts';
+import {
+  memorySlidingWindow,
+  redisSlidingWindow,
+  type SlidingWindow,
+} from '../../adapters/rateLimits/slidingWindow.ts';
+import type { RateLimitTier, RateLimitTiers } from '../../adapters/sql/rateLimitConfigs.ts';
 import { HttpError } from './errors.ts';
 import type { HttpConfig } from '../../wiring/httpConfig.ts';
 
@@ -32,12 +48,69 @@ export interface RateLimits {
   /** Counts one request; throws 429 RATE_LIMITED with Retry-After when over the limit. */
   consume(limitClass: LimitClass, key: string): Promise<void>;
   /**
+   * Counts one request against the configured tiers of its route class and of
+   * its operation, scaled by the actor's trust multiplier; throws 429
+   * RATE_LIMITED with Retry-After when one is exhausted.
+   */
+  consumeTier(routeClass: RouteClass, operationId: string, actor: TierActor | undefined, key: string): Promise<void>;
+  /**
    * Resolves once Redis is connected, has failed, or REDIS_START_WAIT_MS passed:
    * without it the first requests of a new process would be counted alone
    * while the connection is still being made.
    */
   started(): Promise<void>;
+  /** Pings Redis (/ready); undefined without REDIS_URL. */
+  readonly ping: (() => Promise<void>) | undefined;
   close(): Promise<void>;
+}
+
+export interface TierActor {
+  id: string;
+  role: string;
+}
+
+/** Where the tiers come from (infra/adapters/sql/rateLimitConfigs.ts), and how often they are read again. */
+export interface TierSource {
+  read(): Promise<RateLimitTiers>;
+  refreshMs: number;
+}
+
+const NO_TIERS: RateLimitTiers = { tiers: new Map(), multipliers: new Map() };
+
+/** The tiers as last read, read again once `refreshMs` passed; a failed read keeps the last ones. */
+function cachedTiers(source: TierSource | undefined, onError: (error: unknown) => void): () => Promise<RateLimitTiers> {
+  let current = NO_TIERS;
+  let readAtMs = -Infinity;
+  let reading: Promise<RateLimitTiers> | undefined;
+  return async () => {
+    if (source === undefined || Date.now() - readAtMs < source.refreshMs) return current;
+    reading ??= source
+      .read()
+      .then((tiers) => (current = tiers))
+      .catch((error: unknown) => (onError(error), current))
+      .finally(() => {
+        readAtMs = Date.now();
+        reading = undefined;
+      });
+    return reading;
+  };
+}
+
+/** The actor's multiplier: its own, else its role's, else 1. */
+export function multiplierOf(tiers: RateLimitTiers, actor: TierActor | undefined): number {
+  if (actor === undefined) return 1;
+  return tiers.multipliers.get(`actor:${actor.id}`) ?? tiers.multipliers.get(`role:${actor.role}`) ?? 1;
+}
+
+function tierLimited(tier: string, limit: number, config: RateLimitTier, retryAfterMs: number): HttpError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  rateLimitedTotal.inc({ tier });
+  return new HttpError(
+    'RATE_LIMITED',
+    `more than ${limit} ${tier} requests per ${config.windowSeconds} s`,
+    { tier, routeClass: tier, limit, windowSeconds: config.windowSeconds, retryAfterSeconds },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
 }
 
 /** Told when Redis could not decide and this process counted alone. */
@@ -72,6 +145,7 @@ function limiterFor(prefix: string, limitClass: LimitClass, points: number, redi
 
 function rateLimited(config: HttpConfig['rateLimits'], limitClass: LimitClass, rejection: RateLimiterRes): HttpError {
   const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+  rateLimitedTotal.inc({ tier: limitClass });
   const what = limitClass === 'address' ? 'requests from one address' : `${limitClass} requests`;
   return new HttpError(
     'RATE_LIMITED',
@@ -84,6 +158,8 @@ function rateLimited(config: HttpConfig['rateLimits'], limitClass: LimitClass, r
 export function rateLimits(
   config: Pick<HttpConfig, 'rateLimits' | 'redisUrl' | 'rateLimitKeyPrefix'>,
   onRedisFallback: RedisFallbackListener = () => undefined,
+  tierSource?: TierSource,
+  onTierReadError: (error: unknown) => void = () => undefined,
 ): RateLimits {
   // enableOfflineQueue off: while Redis is unreachable, calls fail at once and the process counts alone.
   const redis = config.redisUrl
@@ -108,6 +184,22 @@ export function rateLimits(
       limiterFor(config.rateLimitKeyPrefix, limitClass, pointsOf(config.rateLimits, limitClass), redis),
     ]),
   );
+  const sharedWindow: SlidingWindow | undefined = redis && redisSlidingWindow(redis, config.rateLimitKeyPrefix);
+  const localWindow = memorySlidingWindow();
+  const tiersNow = cachedTiers(tierSource, onTierReadError);
+  async function hitTier(tier: string, key: string, limit: number, windowMs: number) {
+    const windowKey = `tier-${tier}-${key}`;
+    const nowMs = Date.now();
+    if (sharedWindow) {
+      try {
+        return await sharedWindow.hit(windowKey, limit, windowMs, nowMs);
+      } catch (error) {
+        rateLimitRedisFallbacksTotal.inc({ route_class: tier });
+        onRedisFallback('command', error);
+      }
+    }
+    return localWindow.hit(windowKey, limit, windowMs, nowMs);
+  }
   async function decide(limitClass: LimitClass, key: string): Promise<void> {
     const limiter = limiters.get(limitClass)!;
     if (limiter.shared) {
@@ -131,7 +223,24 @@ export function rateLimits(
         throw rateLimited(config.rateLimits, limitClass, rejection);
       }
     },
+    async consumeTier(routeClass, operationId, actor, key) {
+      const tiers = await tiersNow();
+      if (tiers.tiers.size === 0) return;
+      const multiplier = multiplierOf(tiers, actor);
+      for (const tier of [routeClass, operationId]) {
+        const configured = tiers.tiers.get(tier);
+        if (configured === undefined) continue;
+        const limit = Math.max(1, Math.floor(configured.points * multiplier));
+        const answer = await hitTier(tier, key, limit, configured.windowSeconds * 1000);
+        if (!answer.allowed) throw tierLimited(tier, limit, configured, answer.retryAfterMs);
+      }
+    },
     started: () => connected,
+    ping: redis
+      ? async () => {
+          await redis.ping();
+        }
+      : undefined,
     async close() {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -40,7 +40,36 @@ export interface Readiness {
     signing: Check & { readOnly?: boolean; kid: string };
     authentication?: Check;
     kafka?: Check;
+    /** The content inspector answers CLEAR on a harmless text, every plugin answering (docs/DOMAIN.md, "Content inspection"). */
+    inspection: Check;
+    /** The quarantine store takes, gives back and deletes an object, and the master key wraps (QUARANTINE_ENABLED=true). */
+    quarantine?: Check;
+    /** Redis of the rate limits answers (REDIS_URL). Reported, not required: without it each process counts alone. */
+    redis?: Check & { required: false };
   };
+}
+
+/** What the content inspector runs on for /ready: text no plugin objects to. */
+const READY_PROBE_TEXT = 'chainbook readiness probe';
+
+async function inspectionCheck(app: App): Promise<Check> {
+  const result = await app.deps.content.inspector.inspect({
+    text: READY_PROBE_TEXT,
+    contentType: 'text/plain',
+    subject: 'manifest',
+    actor: { id: 'ready', role: 'Service' },
+  });
+  const failing = result.pluginResults.filter((pluginResult) => pluginResult.outcome !== 'ok');
+  if (failing.length > 0)
+    return {
+      ok: false,
+      message: failing
+        .map((pluginResult) => `${pluginResult.plugin}: ${pluginResult.reason ?? pluginResult.outcome}`)
+        .join('; '),
+    };
+  return result.tier === 'CLEAR'
+    ? { ok: true }
+    : { ok: false, message: `the probe text was classified ${result.tier}` };
 }
 
 function failing(health: KeySetHealth): boolean {
@@ -130,14 +159,30 @@ async function databaseChecks(app: App): Promise<Pick<Readiness['checks'], 'data
   return { database, migrations, projections };
 }
 
+/** A check whose verdict is reused for READY_CACHE_MS, so that probes do not run yara or write to S3 each time. */
+function cachedCheck(run: () => Promise<Check>, what: string): () => Promise<Check> {
+  let cached: { atMs: number; check: Check } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.atMs < READY_CACHE_MS) return cached.check;
+    const check = await within(run(), what);
+    cached = { atMs: Date.now(), check };
+    return check;
+  };
+}
+
 export function readinessCheck(
   app: App,
   registry: SignerRegistry,
   signingDisabledReason: string | undefined,
   keySet?: { health: KeySetHealth; jwksUrl: string },
   kafka?: () => Promise<Check>,
+  redisPing?: () => Promise<void>,
 ): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
+  const inspection = cachedCheck(() => inspectionCheck(app), 'the content inspector');
+  const vault = app.content.vault;
+  const quarantine = vault && cachedCheck(() => vault.check().then(() => ({ ok: true })), 'the quarantine store');
+  const redis = redisPing && cachedCheck(() => redisPing().then(() => ({ ok: true })), 'Redis');
   let cached: { atMs: number; check: Check } | undefined;
   async function signing(): Promise<Check> {
     if (cached && Date.now() - cached.atMs < READY_CACHE_MS) return cached.check;
@@ -155,8 +200,12 @@ export function readinessCheck(
         : { ...(await within(signing(), 'the signer')), kid };
     const authentication = keySet ? await keySetCheck(keySet) : undefined;
     const kafkaCheck = kafka ? await within(kafka(), 'Kafka') : undefined;
+    const content = { inspection: await inspection(), ...(quarantine ? { quarantine: await quarantine() } : {}) };
+    const redisCheck = redis ? { redis: { ...(await redis()), required: false as const } } : {};
     const failed =
       authentication?.ok === false ||
+      !content.inspection.ok ||
+      content.quarantine?.ok === false ||
       !checks.database.ok ||
       !checks.migrations.ok ||
       !checks.projections.ok ||
@@ -168,6 +217,8 @@ export function readinessCheck(
         signing: signingCheck,
         ...(authentication ? { authentication } : {}),
         ...(kafkaCheck ? { kafka: kafkaCheck } : {}),
+        ...content,
+        ...redisCheck,
       },
     };
   };

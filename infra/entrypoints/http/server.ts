@@ -26,6 +26,7 @@ import { financeRoutes } from './routes/finance.ts';
 import { governanceRoutes } from './routes/governance.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { previewRoutes } from './routes/previews.ts';
+import { contentRoutes } from './routes/content.ts';
 import { marketplaceRoutes } from './routes/marketplace.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { payoutRoutes } from './routes/payouts.ts';
@@ -42,6 +43,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...marketplaceRoutes,
   ...deliveryRoutes,
   ...previewRoutes,
+  ...contentRoutes,
   ...financeRoutes,
   ...payoutRoutes,
   ...reconciliationRoutes,
@@ -154,6 +156,9 @@ function rateLimit(spec: RouteSpec, services: HttpServices): RequestHandler {
     const key =
       spec.routeClass === 'webhook' || actorId === undefined ? `ip:${request.ip ?? 'unknown'}` : `actor:${actorId}`;
     await services.rateLimits.consume(spec.routeClass, key);
+    const role = locals(response).role;
+    const actor = actorId === undefined || role === undefined ? undefined : { id: actorId, role };
+    await services.rateLimits.consumeTier(spec.routeClass, spec.operationId, actor, key);
     next();
   };
 }

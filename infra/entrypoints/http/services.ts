@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
 import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck, type Check } from './readiness.ts';
+import { readRateLimitTiers } from '../../adapters/sql/rateLimitConfigs.ts';
 import type { HttpServices, RouteSpec } from './route.ts';
 import { MAX_STREAM_SUBSCRIBERS } from './routes/chainStream.ts';
 
@@ -48,6 +49,16 @@ export function createServices(
   const streams = new AbortController();
   // Each waiting subscription listens on it (GET /chain/stream, at most MAX_STREAM_SUBSCRIBERS): not a leak.
   setMaxListeners(MAX_STREAM_SUBSCRIBERS + 10, streams.signal);
+  const limits = rateLimits(
+    http,
+    warnOnFallback((fields, message) => logger.warn(fields, message)),
+    { read: () => readRateLimitTiers(app.runtime.db), refreshMs: http.rateLimits.configRefreshMs },
+    (error) =>
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'rate limits: the tiers could not be read; the last ones read stay in force',
+      ),
+  );
   return {
     app,
     deps: app.deps,
@@ -55,10 +66,7 @@ export function createServices(
     config,
     http,
     registry: app.runtime.registry,
-    rateLimits: rateLimits(
-      http,
-      warnOnFallback((fields, message) => logger.warn(fields, message)),
-    ),
+    rateLimits: limits,
     authenticate: authenticator({
       tokens,
       oidc: http.oidc,
@@ -73,6 +81,7 @@ export function createServices(
       config.signingDisabledReason,
       http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
       options.kafka,
+      limits.ping,
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),

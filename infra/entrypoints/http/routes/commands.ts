@@ -49,6 +49,7 @@ import {
 import { reconcileRoute } from './reconciliation.ts';
 import { deliveryCommandRoutes } from './delivery.ts';
 import { previewCommandRoutes } from './previews.ts';
+import { contentCommandRoutes } from './content.ts';
 import { COMMAND_ROLES } from '../../../../domain/authorization.ts';
 import { commandRoute } from '../commandRoute.ts';
 import type { RouteSpec } from '../route.ts';
@@ -73,6 +74,23 @@ const signedProofSchema = z
   .record(z.string(), z.unknown())
   .describe('the signed proof (docs/FORMAT.md section 9): canonical_payload, signature, signer_kid, …');
 
+/**
+ * Declared types an artifact may be uploaded as (the content inspector checks the bytes against it).
+ * Not application/json: a JSON body on this route is a client sending a command body by mistake (415).
+ */
+export const ARTIFACT_CONTENT_TYPES = [
+  'application/octet-stream',
+  'application/zip',
+  'application/gzip',
+  'application/x-tar',
+  'application/pdf',
+  'text/plain',
+  'image/png',
+  'image/jpeg',
+  'audio/mpeg',
+  'video/mp4',
+] as const;
+
 export const commandRoutes: readonly RouteSpec[] = [
   commandRoute({
     operationId: 'submitManifest',
@@ -95,9 +113,9 @@ export const commandRoutes: readonly RouteSpec[] = [
     pathKeys: ['manifestId'],
     handler: uploadArtifact,
     streamedBody: {
-      contentTypes: ['application/octet-stream'],
+      contentTypes: ARTIFACT_CONTENT_TYPES,
       description:
-        "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES",
+        "The artifact's bytes: exactly sizeBytes of them, whose SHA-256 is artifactSha256; at most ARTIFACT_MAX_BYTES. The Content-Type is the declared type, checked against the bytes' real type (application/octet-stream declares none)",
     },
     extra: { objectKey: z.string().optional().describe('where the artifact is kept in the artifact store') },
   }),
@@ -341,4 +359,5 @@ export const commandRoutes: readonly RouteSpec[] = [
   }),
   ...deliveryCommandRoutes,
   ...previewCommandRoutes,
+  ...contentCommandRoutes,
 ];

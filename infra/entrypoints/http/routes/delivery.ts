@@ -68,7 +68,11 @@ const deliverySchema = z.object({
 });
 
 /** The API's public URL for route links: DELIVERY_LINK_BASE_URL, else the address the request came to. */
-function baseUrlOf(services: HttpServices, host: string | undefined, forwardedProto: string | undefined): string {
+export function baseUrlOf(
+  services: HttpServices,
+  host: string | undefined,
+  forwardedProto: string | undefined,
+): string {
   if (services.config.delivery.linkBaseUrl !== undefined) return services.config.delivery.linkBaseUrl;
   const protocol = forwardedProto === 'https' ? 'https' : 'http';
   if (host === undefined || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))

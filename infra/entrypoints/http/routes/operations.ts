@@ -17,6 +17,14 @@ const readinessSchema = z.object({
       .describe(
         'with KAFKA_BROKERS: the broker answers with the topic and the relay runs; reported only, never not-ready (the relay catches up)',
       ),
+    inspection: check.describe('the content inspector classifies a probe text CLEAR, every plugin answering'),
+    quarantine: check
+      .optional()
+      .describe('with QUARANTINE_ENABLED=true: the quarantine store takes, gives back and deletes a probe object'),
+    redis: check
+      .extend({ required: z.literal(false) })
+      .optional()
+      .describe('with REDIS_URL: Redis answers a ping (reported; without it each process counts alone)'),
   }),
 });
 
@@ -38,7 +46,7 @@ export const operationsRoutes: readonly RouteSpec[] = [
     path: '/ready',
     operationId: 'getReadiness',
     summary:
-      'Database reachable, migrations current, projections at the head, signer can sign; 503 names the failed check',
+      'Database reachable, migrations current, projections at the head, signer can sign, content inspector and quarantine store working; 503 names the failed check',
     tag: 'operations',
     routeClass: 'operations',
     roles: 'public',

@@ -284,6 +284,19 @@ async function exerciseEverything(
   await call('POST', '/orders', 'buyer', { listingId, deliveryPublicKey: key });
   await call('GET', '/orders/nope', 'buyer');
   await call('POST', `/listings/${listingId}/price`, 'publisher', { priceMinor: 1 }, { 'if-match': '"1"' });
+  // Content inspection: a held manifest, its moderation, a blocked one (docs/DOMAIN.md, "Content inspection").
+  await call('POST', '/manifests', 'publisher', { ...PRODUCT, name: 'Blocked: warez' });
+  const held = await call('POST', '/manifests', 'publisher', { ...PRODUCT, name: 'A keygen' });
+  const inspectionId = held.body.error.details.inspectionId as string;
+  await call('GET', '/content/quarantine', 'operator');
+  await call('GET', '/content/quarantine', 'publisher');
+  const viewLink = await call('POST', `/content/${inspectionId}/view-link`, 'operator');
+  const view = new URL(viewLink.body.url as string);
+  await call('GET', `${view.pathname}${view.search}`);
+  await call('GET', `/content/${inspectionId}/view?expires=2020-01-01T00:00:00.000Z&signature=AAAA`);
+  await call('POST', `/content/${inspectionId}/release`, 'operator', { reason: 'our own license tool' });
+  await call('POST', `/content/${inspectionId}/delete`, 'operator', { reason: 'again' });
+  await call('POST', '/content/expire', 'service', {});
 }
 
 test('every route is in the OpenAPI document and every answer matches it', async (t) => {
@@ -296,6 +309,10 @@ test('every route is in the OpenAPI document and every answer matches it', async
       STRIPE_WEBHOOK_SECRET: STAND_IN_WEBHOOK_SECRET,
       STRIPE_CONNECTED_ACCOUNTS: 'publisher-1:acct_1Publisher,artist-7:acct_2Artist',
       STRIPE_API_BASE: standIn.url,
+      QUARANTINE_ENABLED: 'true',
+      ENCRYPTION_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      CONTENT_BLOCKED_WORDS: 'warez',
+      CONTENT_QUARANTINE_WORDS: 'keygen',
     },
   });
   const served = await server.request('GET', '/openapi.json');

@@ -64,6 +64,16 @@ const PRODUCTION_GUARDS: [string, Record<string, string>, RegExp][] = [
     /DEV_SKIP_MTLS: must be false when NODE_ENV=production/,
   ],
   [
+    'quarantine is enabled without ENCRYPTION_MASTER_KEY',
+    { QUARANTINE_ENABLED: 'true' },
+    /ENCRYPTION_MASTER_KEY: required when QUARANTINE_ENABLED=true/,
+  ],
+  [
+    'ENCRYPTION_MASTER_KEY is not base64 of 32 bytes',
+    { QUARANTINE_ENABLED: 'true', ENCRYPTION_MASTER_KEY: 'dG9vIHNob3J0' },
+    /ENCRYPTION_MASTER_KEY: must be base64 of exactly 32 bytes/,
+  ],
+  [
     'a variable is malformed',
     { PORT: 'eighty', REDIS_URL: 'localhost:6379', RATE_LIMIT_COMMANDS_PER_MINUTE: '0' },
     /PORT: must be an integer[\s\S]*REDIS_URL: must be a redis:\/\/[\s\S]*RATE_LIMIT_COMMANDS_PER_MINUTE/,

@@ -1,0 +1,206 @@
+/**
+ * The content inspector: what a publisher submits (manifest text, listing
+ * text, an artifact's bytes) is classified CLEAR, QUARANTINE or BLOCK by a
+ * list of plugins, the most severe tier winning (docs/DOMAIN.md, "Content
+ * inspection").
+ *
+ * A plugin is a plain object `{ name, appliesTo, inspect }`. Each runs with
+ * its own timeout; a plugin that throws, or does not answer in time, does not
+ * fail the inspection and never hangs it: its result is recorded with outcome
+ * `error` or `timeout` and the tier configured for failures (default
+ * QUARANTINE, so a broken plugin holds content for a moderator instead of
+ * letting it through). Plugins run in parallel.
+ *
+ * Plugins see the content; the result never carries it: labels and reasons
+ * name what was found (`secret.pem-private-key`, "a PEM private key at byte
+ * 120"), not the matched text, because the result is recorded in the chain.
+ */
+import { assert } from '../../domain/errors.ts';
+import type { Actor } from '../../domain/actor.ts';
+
+export const TIERS = ['CLEAR', 'QUARANTINE', 'BLOCK'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Where the content comes from: the plugin list and the configuration say which plugins run where. */
+export const CONTENT_SUBJECTS = ['manifest', 'listing', 'artifact'] as const;
+export type ContentSubject = (typeof CONTENT_SUBJECTS)[number];
+
+/** The default time one plugin may take, in milliseconds (INSPECTION_PLUGIN_TIMEOUT_MS). */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
+/** Labels one plugin result keeps, and the length of its reason: results go into the chain. */
+export const MAX_LABELS_PER_RESULT = 32;
+export const MAX_REASON_CHARS = 500;
+const LABEL_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,79}$/;
+/** Plugin names as the decision record keeps them (domain/content/contentEvents.ts). */
+const PLUGIN_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Plugins one inspector runs: their results go into one record (domain/content/contentEvents.ts, MAX_PLUGIN_RESULTS). */
+export const MAX_PLUGINS = 32;
+
+export interface InspectionInput {
+  /** Text content (manifest, listing). */
+  text?: string | undefined;
+  /** Binary content (an artifact, or its first INSPECTION_MAX_BYTES). */
+  bytes?: Uint8Array | undefined;
+  /** The declared type: a MIME type for bytes, `text/plain` or `application/json` for text. */
+  contentType: string;
+  actor: Actor;
+  subject: ContentSubject;
+  /** True when `bytes` is only the beginning of a larger artifact. */
+  partial?: boolean | undefined;
+}
+
+/** What one plugin says. `reason` explains a non-CLEAR tier without quoting the content. */
+export interface PluginVerdict {
+  tier: Tier;
+  labels: string[];
+  reason?: string | undefined;
+}
+
+export interface PluginResult extends PluginVerdict {
+  plugin: string;
+  /** `ok`: it answered; `timeout` and `error`: it did not, and `tier` is the configured failure tier. */
+  outcome: 'ok' | 'timeout' | 'error';
+  durationMs: number;
+}
+
+export interface InspectionPlugin {
+  /** Stable name, recorded with each result. */
+  readonly name: string;
+  /** Subjects this plugin runs on. */
+  readonly appliesTo: readonly ContentSubject[];
+  /** Classifies the content. May throw; should honour `signal` (aborted at its timeout). */
+  inspect(input: InspectionInput, signal: AbortSignal): Promise<PluginVerdict>;
+}
+
+export interface InspectionResult {
+  tier: Tier;
+  /** Every label of every plugin, deduplicated, sorted. */
+  labels: string[];
+  pluginResults: PluginResult[];
+  durationMs: number;
+}
+
+export interface Inspector {
+  inspect(input: InspectionInput): Promise<InspectionResult>;
+  /** The plugins' names, by subject: for /ready and the documentation. */
+  readonly plugins: readonly { name: string; appliesTo: readonly ContentSubject[] }[];
+}
+
+export interface InspectorOptions {
+  plugins: readonly InspectionPlugin[];
+  /** Per plugin, in milliseconds. */
+  timeoutMs?: number;
+  /** The tier of a plugin that throws or times out. */
+  failureTier?: Tier;
+  /** The tier added when the bytes were only the artifact's beginning (INSPECTION_PARTIAL_TIER). */
+  partialTier?: Tier;
+  /** Told each inspection's tier and duration (the metrics). */
+  observe?: (result: InspectionResult, subject: ContentSubject) => void;
+}
+
+export function severity(tier: Tier): number {
+  return TIERS.indexOf(tier);
+}
+
+export function mostSevere(tiers: readonly Tier[]): Tier {
+  return tiers.reduce<Tier>((worst, tier) => (severity(tier) > severity(worst) ? tier : worst), 'CLEAR');
+}
+
+/** Keeps a plugin's answer within what the chain records: known tier, bounded well-formed labels, bounded reason. */
+function sanitized(verdict: PluginVerdict): PluginVerdict {
+  assert((TIERS as readonly string[]).includes(verdict.tier), `plugin tier ${String(verdict.tier)}`);
+  const labels = [...new Set(verdict.labels)]
+    .filter((label) => LABEL_PATTERN.test(label))
+    .slice(0, MAX_LABELS_PER_RESULT);
+  const result: PluginVerdict = { tier: verdict.tier, labels };
+  if (verdict.reason !== undefined && verdict.reason !== '') result.reason = verdict.reason.slice(0, MAX_REASON_CHARS);
+  return result;
+}
+
+async function runPlugin(
+  plugin: InspectionPlugin,
+  input: InspectionInput,
+  timeoutMs: number,
+  failureTier: Tier,
+): Promise<PluginResult> {
+  const started = performance.now();
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    const answer = await Promise.race([plugin.inspect(input, controller.signal), timeout]);
+    if (answer === 'timeout') {
+      controller.abort();
+      return {
+        plugin: plugin.name,
+        outcome: 'timeout',
+        tier: failureTier,
+        labels: ['plugin.timeout'],
+        reason: `${plugin.name} did not answer within ${timeoutMs} ms`,
+        durationMs: elapsed(),
+      };
+    }
+    return { plugin: plugin.name, outcome: 'ok', ...sanitized(answer), durationMs: elapsed() };
+  } catch (error) {
+    controller.abort();
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      plugin: plugin.name,
+      outcome: 'error',
+      tier: failureTier,
+      labels: ['plugin.error'],
+      reason: `${plugin.name} failed: ${message}`.slice(0, MAX_REASON_CHARS),
+      durationMs: elapsed(),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createInspector(options: InspectorOptions): Inspector {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+  const failureTier = options.failureTier ?? 'QUARANTINE';
+  const names = new Set(options.plugins.map((plugin) => plugin.name));
+  assert(names.size === options.plugins.length, 'plugin names are distinct');
+  assert(options.plugins.length <= MAX_PLUGINS, `at most ${MAX_PLUGINS} plugins`);
+  for (const name of names)
+    assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
+  return {
+    plugins: options.plugins.map(({ name, appliesTo }) => ({ name, appliesTo })),
+    async inspect(input) {
+      assert(input.text !== undefined || input.bytes !== undefined, 'inspect needs text or bytes');
+      const started = performance.now();
+      const plugins = options.plugins.filter((plugin) => plugin.appliesTo.includes(input.subject));
+      const pluginResults = await Promise.all(
+        plugins.map((plugin) => runPlugin(plugin, input, timeoutMs, failureTier)),
+      );
+      if (input.partial === true)
+        pluginResults.push({
+          plugin: 'inspection',
+          outcome: 'ok',
+          tier: options.partialTier ?? 'QUARANTINE',
+          labels: ['inspection.partial'],
+          reason: 'only the beginning of the artifact was inspected (INSPECTION_MAX_BYTES)',
+          durationMs: 0,
+        });
+      const result: InspectionResult = {
+        tier: mostSevere(pluginResults.map((pluginResult) => pluginResult.tier)),
+        labels: [...new Set(pluginResults.flatMap((pluginResult) => pluginResult.labels))].sort(),
+        pluginResults,
+        durationMs: Math.round(performance.now() - started),
+      };
+      options.observe?.(result, input.subject);
+      return result;
+    },
+  };
+}
+
+/** The first result of the most severe tier its plugins gave, unless all are CLEAR: its reason is what the publisher is told. */
+export function decisiveResult(result: Pick<InspectionResult, 'pluginResults'>): PluginResult | undefined {
+  const worst = mostSevere(result.pluginResults.map((pluginResult) => pluginResult.tier));
+  if (worst === 'CLEAR') return undefined;
+  return result.pluginResults.find((pluginResult) => pluginResult.tier === worst);
+}

@@ -1,0 +1,385 @@
+/**
+ * The encrypted quarantine (docs/DOMAIN.md, "Content inspection"). Each held
+ * submission is encrypted with a fresh AES-256-GCM data key (a 12-byte IV, the
+ * inspection id as additional data, so an object moved under another record
+ * does not decrypt) and stored as ciphertext followed by the 16-byte tag in
+ * the quarantine store: an S3 bucket (QUARANTINE_S3_BUCKET) or a folder of
+ * the data directory. The data key is wrapped with AES-256-GCM under
+ * ENCRYPTION_MASTER_KEY and kept in `encryption_keys`; the metadata in
+ * `quarantine_records` (migration 0012).
+ *
+ * Shredding deletes the object and the wrapped key: the content cannot be
+ * recovered afterwards, from a backup of the bucket either, because the only
+ * copy of the data key is gone.
+ *
+ * Reading back decrypts the whole object and checks the tag before a byte is
+ * returned: a tampered object (or a wrong master key) is reported, never
+ * served.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { BlobStore } from '../../../commands/blobStore.ts';
+import type { QuarantineHold, QuarantineStore } from '../../../commands/content/screenContent.ts';
+import type { ContentSubject } from '../../../commands/content/inspector.ts';
+import { CodedError } from '../../../domain/errors.ts';
+import type { SqlDatabase } from '../sql/sql.ts';
+
+const ALGORITHM = 'aes-256-gcm';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+const KEY_WRAP_CONTEXT = 'chainbook-quarantine-data-key';
+/** Rows one expiry pass takes (docs/STYLE.md rule 7). */
+export const MAX_EXPIRY_BATCH = 100;
+/** The largest quarantined object a moderator may view (decrypted in memory, checked before it is served). */
+export const MAX_VIEW_BYTES = 256 * 1024 ** 2;
+
+export type QuarantineStatus = 'held' | 'released' | 'deleted' | 'expired';
+
+export interface QuarantineRecord {
+  inspectionId: string;
+  subject: ContentSubject;
+  subjectId: string;
+  publisherId: string;
+  contentType: string;
+  sizeBytes: number;
+  status: QuarantineStatus;
+  /** False once shredded. */
+  stored: boolean;
+  createdAt: string;
+  expiresAt: string;
+  decidedBy: string | null;
+}
+
+interface RecordRow {
+  inspection_id: string;
+  subject: ContentSubject;
+  subject_id: string;
+  publisher_id: string;
+  content_type: string;
+  size_bytes: number;
+  status: QuarantineStatus;
+  object_key: string | null;
+  created_at: Date | string;
+  expires_at: Date | string;
+  decided_by: string | null;
+}
+
+const RECORD_COLUMNS = `inspection_id, subject, subject_id, publisher_id, content_type, size_bytes, status, object_key,
+  created_at, expires_at, decided_by`;
+
+function iso(value: Date | string): string {
+  return new Date(value).toISOString();
+}
+
+function recordOf(row: RecordRow): QuarantineRecord {
+  return {
+    inspectionId: row.inspection_id,
+    subject: row.subject,
+    subjectId: row.subject_id,
+    publisherId: row.publisher_id,
+    contentType: row.content_type,
+    sizeBytes: Number(row.size_bytes),
+    status: row.status,
+    stored: row.object_key !== null,
+    createdAt: iso(row.created_at),
+    expiresAt: iso(row.expires_at),
+    decidedBy: row.decided_by,
+  };
+}
+
+/** ENCRYPTION_MASTER_KEY: base64 of exactly 32 bytes; undefined when it is not. */
+export function parseMasterKey(text: string | undefined): Buffer | undefined {
+  if (text === undefined || !/^[A-Za-z0-9+/]{43}=$/.test(text.trim())) return undefined;
+  const key = Buffer.from(text.trim(), 'base64');
+  return key.length === KEY_BYTES ? key : undefined;
+}
+
+/** A fingerprint of the master key (not the key): recorded with each wrapped key. */
+export function masterKeyId(masterKey: Buffer): string {
+  return createHash('sha256').update(KEY_WRAP_CONTEXT).update(masterKey).digest('hex').slice(0, 16);
+}
+
+function wrap(masterKey: Buffer, dataKey: Buffer, inspectionId: string): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, masterKey, iv);
+  cipher.setAAD(Buffer.from(`${KEY_WRAP_CONTEXT}\n${inspectionId}`, 'utf8'));
+  return Buffer.concat([iv, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+}
+
+function unwrap(masterKey: Buffer, wrapped: Buffer, inspectionId: string): Buffer {
+  const decipher = createDecipheriv(ALGORITHM, masterKey, wrapped.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(`${KEY_WRAP_CONTEXT}\n${inspectionId}`, 'utf8'));
+  decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, wrapped.length - TAG_BYTES)), decipher.final()]);
+}
+
+async function* encrypted(
+  content: AsyncIterable<Uint8Array>,
+  dataKey: Buffer,
+  iv: Buffer,
+  inspectionId: string,
+  counted: { sizeBytes: number },
+): AsyncIterable<Uint8Array> {
+  const cipher = createCipheriv(ALGORITHM, dataKey, iv);
+  cipher.setAAD(Buffer.from(inspectionId, 'utf8'));
+  for await (const chunk of content) {
+    counted.sizeBytes += chunk.byteLength;
+    yield cipher.update(chunk);
+  }
+  yield Buffer.concat([cipher.final(), cipher.getAuthTag()]);
+}
+
+export function objectKeyOf(inspectionId: string): string {
+  return `quarantine/${inspectionId}`;
+}
+
+export class QuarantineVault implements QuarantineStore {
+  readonly expiryHours: number;
+  readonly store: BlobStore;
+  readonly #db: SqlDatabase;
+  readonly #masterKey: Buffer;
+  readonly #masterKeyId: string;
+
+  constructor(db: SqlDatabase, store: BlobStore, masterKey: Buffer, expiryHours: number) {
+    if (masterKey.length !== KEY_BYTES) throw new Error('assertion failed: the master key is 32 bytes');
+    this.#db = db;
+    this.store = store;
+    this.#masterKey = masterKey;
+    this.#masterKeyId = masterKeyId(masterKey);
+    this.expiryHours = expiryHours;
+  }
+
+  async hold(record: QuarantineHold, content: AsyncIterable<Uint8Array>): Promise<{ sizeBytes: number }> {
+    const dataKey = randomBytes(KEY_BYTES);
+    const iv = randomBytes(IV_BYTES);
+    const objectKey = objectKeyOf(record.inspectionId);
+    const counted = { sizeBytes: 0 };
+    await this.store.put(objectKey, encrypted(content, dataKey, iv, record.inspectionId, counted));
+    try {
+      await this.#db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO quarantine_records (inspection_id, subject, subject_id, publisher_id, content_type, content_sha256,
+             size_bytes, object_key, status, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10)`,
+          [
+            record.inspectionId,
+            record.subject,
+            record.subjectId,
+            record.publisherId,
+            record.contentType.slice(0, 255),
+            record.contentSha256,
+            counted.sizeBytes,
+            objectKey,
+            new Date(record.createdAtMs).toISOString(),
+            new Date(record.expiresAtMs).toISOString(),
+          ],
+        );
+        await tx.query(
+          `INSERT INTO encryption_keys (inspection_id, wrapped_key, master_key_id, content_iv, created_at)
+           VALUES ($1, $2, $3, $4, $5)`,
+          [
+            record.inspectionId,
+            wrap(this.#masterKey, dataKey, record.inspectionId),
+            this.#masterKeyId,
+            iv,
+            new Date(record.createdAtMs).toISOString(),
+          ],
+        );
+      });
+    } catch (error) {
+      await this.store.delete(objectKey).catch(() => undefined);
+      throw error;
+    } finally {
+      dataKey.fill(0);
+    }
+    return { sizeBytes: counted.sizeBytes };
+  }
+
+  async discard(inspectionId: string): Promise<void> {
+    await this.store.delete(objectKeyOf(inspectionId));
+    await this.#db.transaction(async (tx) => {
+      await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
+      await tx.query('DELETE FROM quarantine_records WHERE inspection_id = $1', [inspectionId]);
+    });
+  }
+
+  async released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined> {
+    const { rows } = await this.#db.query<{ inspection_id: string }>(
+      `SELECT inspection_id FROM quarantine_records
+       WHERE status = 'released' AND subject = $1 AND publisher_id = $2 AND content_sha256 = $3
+       ORDER BY inspection_id LIMIT 1`,
+      [subject, publisherId, contentSha256],
+    );
+    return rows[0]?.inspection_id;
+  }
+
+  async record(inspectionId: string): Promise<QuarantineRecord | undefined> {
+    const { rows } = await this.#db.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM quarantine_records WHERE inspection_id = $1`,
+      [inspectionId],
+    );
+    return rows[0] && recordOf(rows[0]);
+  }
+
+  /** Records by status, oldest first, after `after` (an inspection id), at most `limit`. */
+  async list(status: QuarantineStatus, limit: number, after = ''): Promise<QuarantineRecord[]> {
+    const { rows } = await this.#db.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM quarantine_records WHERE status = $1 AND inspection_id > $2
+       ORDER BY inspection_id LIMIT $3`,
+      [status, after, limit],
+    );
+    return rows.map(recordOf);
+  }
+
+  /**
+   * The plaintext of a held record, only once the GCM tags of the wrapped key
+   * and of the object both check. QUARANTINE_TAMPERED when the object fails,
+   * QUARANTINE_KEY_MISMATCH when the master key is not the one that wrapped it.
+   */
+  async open(inspectionId: string): Promise<{ record: QuarantineRecord; content: Buffer }> {
+    const record = await this.record(inspectionId);
+    if (record === undefined) throw new CodedError('CONTENT_NOT_FOUND', `no quarantined content ${inspectionId}`);
+    if (record.status !== 'held' || !record.stored)
+      throw new CodedError('CONTENT_NOT_HELD', `quarantined content ${inspectionId} is ${record.status}`, {
+        inspectionId,
+        status: record.status,
+      });
+    if (record.sizeBytes > MAX_VIEW_BYTES)
+      throw new CodedError(
+        'QUARANTINE_TOO_LARGE_TO_VIEW',
+        `content of more than ${MAX_VIEW_BYTES} bytes is not viewed`,
+      );
+    const dataKey = await this.#dataKey(inspectionId);
+    const iv = await this.#iv(inspectionId);
+    const body = await this.store.get(objectKeyOf(inspectionId));
+    if (body === undefined) throw new CodedError('QUARANTINE_TAMPERED', `the object of ${inspectionId} is missing`);
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of body) {
+      bytes += chunk.byteLength;
+      if (bytes > record.sizeBytes + TAG_BYTES) throw tampered(inspectionId, 'it is longer than recorded');
+      chunks.push(Buffer.from(chunk));
+    }
+    const sealed = Buffer.concat(chunks);
+    if (sealed.length !== record.sizeBytes + TAG_BYTES)
+      throw tampered(inspectionId, 'its length is not the recorded one');
+    try {
+      const decipher = createDecipheriv(ALGORITHM, dataKey, iv);
+      decipher.setAAD(Buffer.from(inspectionId, 'utf8'));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      const content = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+      return { record, content };
+    } catch {
+      throw tampered(inspectionId, 'its GCM tag does not check');
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  async #iv(inspectionId: string): Promise<Buffer> {
+    const { rows } = await this.#db.query<{ content_iv: Uint8Array }>(
+      'SELECT content_iv FROM encryption_keys WHERE inspection_id = $1',
+      [inspectionId],
+    );
+    return Buffer.from(rows[0]!.content_iv);
+  }
+
+  async #dataKey(inspectionId: string): Promise<Buffer> {
+    const { rows } = await this.#db.query<{ wrapped_key: Uint8Array; master_key_id: string }>(
+      'SELECT wrapped_key, master_key_id FROM encryption_keys WHERE inspection_id = $1',
+      [inspectionId],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new CodedError('CONTENT_NOT_HELD', `the key of ${inspectionId} was shredded`);
+    if (row.master_key_id !== this.#masterKeyId)
+      throw new CodedError(
+        'QUARANTINE_KEY_MISMATCH',
+        `the content of ${inspectionId} was wrapped under another ENCRYPTION_MASTER_KEY (${row.master_key_id})`,
+        { inspectionId, masterKeyId: row.master_key_id },
+      );
+    try {
+      return unwrap(this.#masterKey, Buffer.from(row.wrapped_key), inspectionId);
+    } catch {
+      throw new CodedError('QUARANTINE_KEY_MISMATCH', `the data key of ${inspectionId} does not unwrap`, {
+        inspectionId,
+      });
+    }
+  }
+
+  /**
+   * Crypto-shredding: the object and the wrapped key are deleted, and the
+   * record says why (released, deleted, expired). The content hash is kept
+   * for released content only (its resubmission passes).
+   */
+  async shred(
+    inspectionId: string,
+    status: Exclude<QuarantineStatus, 'held'>,
+    by: string,
+    atMs: number,
+  ): Promise<void> {
+    await this.store.delete(objectKeyOf(inspectionId));
+    await this.#db.transaction(async (tx) => {
+      await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
+      await tx.query(
+        `UPDATE quarantine_records SET status = $2, object_key = NULL, decided_at = $3, decided_by = $4,
+           content_sha256 = CASE WHEN $2 = 'released' THEN content_sha256 ELSE NULL END
+         WHERE inspection_id = $1`,
+        [inspectionId, status, new Date(atMs).toISOString(), by],
+      );
+    });
+  }
+
+  /** Held records past their expiry, oldest first. */
+  async expired(nowMs: number, limit = MAX_EXPIRY_BATCH): Promise<string[]> {
+    const { rows } = await this.#db.query<{ inspection_id: string }>(
+      `SELECT inspection_id FROM quarantine_records WHERE status = 'held' AND expires_at <= $1
+       ORDER BY expires_at, inspection_id LIMIT $2`,
+      [new Date(nowMs).toISOString(), limit],
+    );
+    return rows.map((row) => row.inspection_id);
+  }
+
+  /** What the metrics show: bytes and records held, and held records already past their expiry (the backlog). */
+  async stats(nowMs: number): Promise<{ heldBytes: number; heldRecords: number; expiredBacklog: number }> {
+    const { rows } = await this.#db.query<{ held_bytes: number | null; held_records: number; backlog: number }>(
+      `SELECT coalesce(sum(size_bytes), 0)::int8 AS held_bytes, count(*)::int8 AS held_records,
+         count(*) FILTER (WHERE expires_at <= $1)::int8 AS backlog
+       FROM quarantine_records WHERE status = 'held'`,
+      [new Date(nowMs).toISOString()],
+    );
+    const row = rows[0]!;
+    return {
+      heldBytes: Number(row.held_bytes ?? 0),
+      heldRecords: Number(row.held_records),
+      expiredBacklog: Number(row.backlog),
+    };
+  }
+
+  /** /ready: the store takes, gives back and deletes an object; the master key wraps and unwraps. */
+  async check(): Promise<void> {
+    const key = `quarantine/.ready-${randomBytes(8).toString('hex')}`;
+    const probe = randomBytes(KEY_BYTES);
+    const unwrapped = unwrap(this.#masterKey, wrap(this.#masterKey, probe, key), key);
+    if (!unwrapped.equals(probe)) throw new Error('the master key does not unwrap what it wrapped');
+    await this.store.put(
+      key,
+      (async function* () {
+        yield probe;
+      })(),
+    );
+    try {
+      if ((await this.store.head(key))?.sizeBytes !== KEY_BYTES)
+        throw new Error(`${this.store.description} lost a probe`);
+    } finally {
+      await this.store.delete(key);
+    }
+  }
+}
+
+function tampered(inspectionId: string, why: string): CodedError {
+  return new CodedError(
+    'QUARANTINE_TAMPERED',
+    `the quarantined object of ${inspectionId} was altered (${why}); it is not served`,
+    { inspectionId },
+  );
+}

@@ -1,0 +1,138 @@
+import test from 'ava';
+import { createInspector, type InspectionInput, type InspectionPlugin } from '../../../commands/content/inspector.ts';
+import { secretsPlugin } from '../../../commands/content/plugins/secretsPlugin.ts';
+import { textRulesPlugin } from '../../../commands/content/plugins/textRulesPlugin.ts';
+import { awsAccessKeyId, chainbookToken, pemPrivateKey } from '../../helpers/hostileContent.ts';
+
+const actor = { id: 'pub-1', role: 'Publisher' };
+const text = (value: string, subject: InspectionInput['subject'] = 'manifest'): InspectionInput => ({
+  text: value,
+  contentType: 'text/plain',
+  actor,
+  subject,
+});
+const fixed = (name: string, tier: 'CLEAR' | 'QUARANTINE' | 'BLOCK'): InspectionPlugin => ({
+  name,
+  appliesTo: ['manifest', 'listing', 'artifact'],
+  inspect: async () => ({ tier, labels: [`${name}.said`], reason: `${name} says ${tier}` }),
+});
+
+test('the most severe tier of the plugins wins, and every label is kept', async (t) => {
+  const inspector = createInspector({ plugins: [fixed('a', 'CLEAR'), fixed('b', 'BLOCK'), fixed('c', 'QUARANTINE')] });
+  const result = await inspector.inspect(text('hello'));
+  t.is(result.tier, 'BLOCK');
+  t.deepEqual(result.labels, ['a.said', 'b.said', 'c.said']);
+  t.deepEqual(
+    result.pluginResults.map((r) => [r.plugin, r.tier, r.outcome]),
+    [
+      ['a', 'CLEAR', 'ok'],
+      ['b', 'BLOCK', 'ok'],
+      ['c', 'QUARANTINE', 'ok'],
+    ],
+  );
+});
+
+test('a plugin that hangs gives a timeout result with the configured tier, and the inspection does not hang', async (t) => {
+  let aborted = false;
+  const hangs: InspectionPlugin = {
+    name: 'hangs',
+    appliesTo: ['manifest'],
+    inspect: (_input, signal) =>
+      new Promise(() => {
+        signal.addEventListener('abort', () => (aborted = true));
+      }),
+  };
+  const inspector = createInspector({ plugins: [hangs, fixed('ok', 'CLEAR')], timeoutMs: 50, failureTier: 'BLOCK' });
+  const started = Date.now();
+  const result = await inspector.inspect(text('hello'));
+  t.true(Date.now() - started < 2000);
+  t.is(result.tier, 'BLOCK');
+  const hung = result.pluginResults.find((r) => r.plugin === 'hangs')!;
+  t.is(hung.outcome, 'timeout');
+  t.deepEqual(hung.labels, ['plugin.timeout']);
+  t.true(aborted, 'the plugin is told to stop');
+});
+
+test('a plugin that throws gives an error result with the configured tier (QUARANTINE by default)', async (t) => {
+  const throws: InspectionPlugin = {
+    name: 'throws',
+    appliesTo: ['manifest'],
+    inspect: () => {
+      throw new Error('boom');
+    },
+  };
+  const result = await createInspector({ plugins: [throws] }).inspect(text('hello'));
+  t.is(result.tier, 'QUARANTINE');
+  t.like(result.pluginResults[0], { plugin: 'throws', outcome: 'error', tier: 'QUARANTINE', labels: ['plugin.error'] });
+  t.regex(result.pluginResults[0]!.reason!, /boom/);
+});
+
+test('plugins run only on the subjects they apply to', async (t) => {
+  const onlyArtifacts: InspectionPlugin = { ...fixed('art', 'BLOCK'), appliesTo: ['artifact'] };
+  const result = await createInspector({ plugins: [onlyArtifacts] }).inspect(text('hello', 'listing'));
+  t.is(result.tier, 'CLEAR');
+  t.deepEqual(result.pluginResults, []);
+});
+
+test('labels a plugin makes up are bounded and well formed before they reach the chain', async (t) => {
+  const noisy: InspectionPlugin = {
+    name: 'noisy',
+    appliesTo: ['manifest'],
+    inspect: async () => ({
+      tier: 'CLEAR',
+      labels: ['ok.label', 'Not A Label', 'x'.repeat(200)],
+      reason: 'r'.repeat(900),
+    }),
+  };
+  const [result] = (await createInspector({ plugins: [noisy] }).inspect(text('hello'))).pluginResults;
+  t.deepEqual(result!.labels, ['ok.label']);
+  t.is(result!.reason!.length, 500);
+});
+
+test('a partial artifact inspection adds the configured partial tier', async (t) => {
+  const result = await createInspector({ plugins: [], partialTier: 'QUARANTINE' }).inspect({
+    bytes: Buffer.from('abc'),
+    contentType: 'application/octet-stream',
+    actor,
+    subject: 'artifact',
+    partial: true,
+  });
+  t.is(result.tier, 'QUARANTINE');
+  t.deepEqual(result.labels, ['inspection.partial']);
+});
+
+test('the secrets plugin blocks PEM private keys, AWS access keys and our bearer tokens, naming the kind but not the secret', async (t) => {
+  const plugin = createInspector({ plugins: [secretsPlugin()] });
+  const cases = [
+    [pemPrivateKey(), 'secret.pem-private-key'],
+    [`key id ${awsAccessKeyId()} here`, 'secret.aws-access-key-id'],
+    [`aws_secret_access_key = ${'A1b2C3d4/'.repeat(4)}abcd`, 'secret.aws-secret-access-key'],
+    [`Authorization: Bearer ${chainbookToken()}`, 'secret.chainbook-token'],
+  ] as const;
+  for (const [content, label] of cases) {
+    const result = await plugin.inspect(text(content));
+    t.is(result.tier, 'BLOCK', label);
+    t.true(result.labels.includes(label), label);
+    const serialized = JSON.stringify(result);
+    t.false(serialized.includes(content.trim().slice(-30)), `the result does not carry the ${label}`);
+  }
+  const bytes = Buffer.concat([Buffer.from([0, 1, 2, 255]), Buffer.from(pemPrivateKey()), Buffer.from([0])]);
+  const binary = await plugin.inspect({ bytes, contentType: 'application/octet-stream', actor, subject: 'artifact' });
+  t.is(binary.tier, 'BLOCK');
+  t.is((await plugin.inspect(text('a plain description, version 1.2, cb_short'))).tier, 'CLEAR');
+});
+
+test('the text rules block configured domains (and their subdomains) and words, and hold quarantine words', async (t) => {
+  const inspector = createInspector({
+    plugins: [
+      textRulesPlugin({ blockedDomains: ['evil.example'], blockedWords: ['warez'], quarantineWords: ['crack'] }),
+    ],
+  });
+  t.is((await inspector.inspect(text('see https://cdn.evil.example/x'))).tier, 'BLOCK');
+  t.is((await inspector.inspect(text('Free WAREZ inside'))).tier, 'BLOCK');
+  t.is((await inspector.inspect(text('includes a crack'))).tier, 'QUARANTINE');
+  t.is((await inspector.inspect(text('not-evil.example.org, crackers and warezless'))).tier, 'CLEAR');
+  const blocked = await inspector.inspect(text('visit evil.example'));
+  t.deepEqual(blocked.labels, ['text.blocked-domain']);
+  t.regex(blocked.pluginResults[0]!.reason!, /blocked domain rule "evil.example"/);
+});

@@ -1,0 +1,73 @@
+import test from 'ava';
+import { createInspector, type InspectionInput } from '../../../../commands/content/inspector.ts';
+import { contentTypePlugin } from '../../../../infra/adapters/inspection/contentTypePlugin.ts';
+import { checkYara, yaraPlugin } from '../../../../infra/adapters/inspection/yaraPlugin.ts';
+import {
+  awsAccessKeyId,
+  chainbookToken,
+  eicar,
+  pemPrivateKey,
+  pngBytes,
+  zipBytes,
+} from '../../../helpers/hostileContent.ts';
+
+const actor = { id: 'pub-1', role: 'Publisher' };
+const artifact = (bytes: Buffer, contentType: string): InspectionInput => ({
+  bytes,
+  contentType,
+  actor,
+  subject: 'artifact',
+});
+
+test('YARA (the Debian yara command, the repository rules) blocks the EICAR test file', async (t) => {
+  const inspector = createInspector({ plugins: [yaraPlugin()] });
+  const result = await inspector.inspect(artifact(Buffer.from(eicar()), 'application/octet-stream'));
+  t.is(result.tier, 'BLOCK');
+  t.deepEqual(result.labels, ['yara.eicar_test_file']);
+  t.like(result.pluginResults[0], { plugin: 'yara', outcome: 'ok' });
+  t.false(JSON.stringify(result).includes('EICAR-STANDARD'), 'the verdict names the rule, not the match');
+});
+
+test('YARA finds the secret patterns in bytes and in text, and passes clean content', async (t) => {
+  const inspector = createInspector({ plugins: [yaraPlugin()] });
+  const key = await inspector.inspect(
+    artifact(Buffer.concat([zipBytes(), Buffer.from(pemPrivateKey()), Buffer.from([0, 255])]), 'application/zip'),
+  );
+  t.deepEqual(key.labels, ['yara.pem_private_key']);
+  const text = await inspector.inspect({
+    text: `id ${awsAccessKeyId()} token ${chainbookToken()}`,
+    contentType: 'text/plain',
+    actor,
+    subject: 'listing',
+  });
+  t.deepEqual(text.labels, ['yara.aws_access_key_id', 'yara.chainbook_bearer_token']);
+  t.is(text.tier, 'BLOCK');
+  t.is((await inspector.inspect(artifact(zipBytes(), 'application/zip'))).tier, 'CLEAR');
+  await t.notThrowsAsync(checkYara());
+});
+
+test('a missing yara command or broken rules is a plugin error with the failure tier, never a pass', async (t) => {
+  const missing = createInspector({ plugins: [yaraPlugin({ command: '/nonexistent/yara' })], failureTier: 'BLOCK' });
+  const result = await missing.inspect(artifact(Buffer.from('hello'), 'application/octet-stream'));
+  t.is(result.tier, 'BLOCK');
+  t.like(result.pluginResults[0], { outcome: 'error' });
+  await t.throwsAsync(checkYara({ rulesPath: '/nonexistent/rules.yar' }));
+});
+
+test('the content type plugin: the declared type against the sniffed type', async (t) => {
+  const inspector = createInspector({ plugins: [contentTypePlugin()] });
+  const png = await inspector.inspect(artifact(pngBytes(), 'image/png'));
+  t.is(png.tier, 'CLEAR');
+  t.deepEqual(png.labels, ['content-type.image-png']);
+  const disguised = await inspector.inspect(artifact(zipBytes(), 'image/png'));
+  t.is(disguised.tier, 'QUARANTINE');
+  t.true(disguised.labels.includes('content-type.mismatch'));
+  t.regex(disguised.pluginResults[0]!.reason!, /declared image\/png but the bytes are application\/zip/);
+  t.is((await inspector.inspect(artifact(zipBytes(), 'application/octet-stream'))).tier, 'CLEAR');
+  t.is((await inspector.inspect(artifact(Buffer.from('plain words\n'), 'text/plain'))).tier, 'CLEAR');
+  t.is((await inspector.inspect(artifact(Buffer.from('plain words\n'), 'image/png'))).tier, 'QUARANTINE');
+  const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), Buffer.alloc(64)]);
+  const executable = await inspector.inspect(artifact(elf, 'text/plain'));
+  t.is(executable.tier, 'QUARANTINE');
+  t.true(executable.labels.includes('content-type.executable'));
+});

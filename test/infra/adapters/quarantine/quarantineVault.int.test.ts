@@ -1,0 +1,75 @@
+/**
+ * The encrypted quarantine (infra/adapters/quarantine/quarantineVault.ts) over
+ * the S3-compatible server and a real PostgreSQL: ciphertext at rest, opened
+ * only under the right master key and only when its GCM tag checks, and
+ * shredded for good.
+ */
+import { randomBytes } from 'node:crypto';
+import test from 'ava';
+import { S3BlobStore } from '../../../../infra/adapters/objectStores/s3BlobStore.ts';
+import { objectKeyOf, QuarantineVault } from '../../../../infra/adapters/quarantine/quarantineVault.ts';
+import type { CodedError } from '../../../../domain/errors.ts';
+import { startS3 } from '../../../helpers/archive.ts';
+import { openTestDatabase } from '../../../helpers/databases.ts';
+import { pemPrivateKey } from '../../../helpers/hostileContent.ts';
+
+async function* once(bytes: Buffer): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+async function raw(store: S3BlobStore, key: string): Promise<Buffer | undefined> {
+  const body = await store.get(key);
+  if (!body) return undefined;
+  const parts: Uint8Array[] = [];
+  for await (const part of body) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+test('on S3: the held object is ciphertext, opens only under its master key, a flipped byte is refused, shredding leaves nothing', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const s3 = await startS3(t);
+  const store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'held' }, 64 * 1024);
+  const masterKey = randomBytes(32);
+  const vault = new QuarantineVault(database.db, store, masterKey, 72);
+  const secret = Buffer.from(`release notes\n${pemPrivateKey()}\n${'x'.repeat(200_000)}`);
+  const now = Date.now();
+  const record = {
+    inspectionId: 'i-1',
+    subject: 'artifact' as const,
+    subjectId: 'm-1',
+    publisherId: 'publisher-1',
+    contentType: 'application/octet-stream',
+    contentSha256: 'a'.repeat(64),
+    createdAtMs: now,
+    expiresAtMs: now + 3_600_000,
+  };
+  t.deepEqual(await vault.hold(record, once(secret)), { sizeBytes: secret.length });
+  const atRest = (await raw(store, objectKeyOf('i-1')))!;
+  t.is(atRest.length, secret.length + 16, 'ciphertext and the GCM tag');
+  for (const part of ['release notes', 'PRIVATE KEY', 'x'.repeat(64)])
+    t.false(atRest.includes(Buffer.from(part)), `no plaintext: ${part.slice(0, 20)}`);
+  const { rows } = await database.db.query<{ wrapped_key: Uint8Array }>('SELECT wrapped_key FROM encryption_keys');
+  t.is(Buffer.from(rows[0]!.wrapped_key).length, 12 + 32 + 16);
+  t.true((await vault.open('i-1')).content.equals(secret));
+  const other = new QuarantineVault(database.db, store, randomBytes(32), 72);
+  const wrong = await t.throwsAsync(other.open('i-1'));
+  t.is((wrong as CodedError).code, 'QUARANTINE_KEY_MISMATCH');
+  // Tampered in the bucket: one byte flipped, written back.
+  const flipped = Buffer.from(atRest);
+  flipped[flipped.length - 20] = flipped[flipped.length - 20]! ^ 1;
+  await store.delete(objectKeyOf('i-1'));
+  await store.put(objectKeyOf('i-1'), once(flipped));
+  const tampered = await t.throwsAsync(vault.open('i-1'));
+  t.is((tampered as CodedError).code, 'QUARANTINE_TAMPERED');
+  t.like(await vault.stats(now), { heldBytes: secret.length, heldRecords: 1, expiredBacklog: 0 });
+  t.like(await vault.stats(now + 2 * 3_600_000), { expiredBacklog: 1 });
+  t.deepEqual(await vault.expired(now + 2 * 3_600_000, 10), ['i-1']);
+  await vault.shred('i-1', 'expired', 'quarantine-expiry', now + 2 * 3_600_000);
+  t.is(await raw(store, objectKeyOf('i-1')), undefined);
+  t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
+  t.like(await vault.record('i-1'), { status: 'expired', stored: false });
+  const gone = await t.throwsAsync(vault.open('i-1'));
+  t.is((gone as CodedError).code, 'CONTENT_NOT_HELD');
+  await t.notThrowsAsync(vault.check());
+});
