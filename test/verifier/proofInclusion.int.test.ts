@@ -22,6 +22,7 @@ import { checkpointing } from '../../infra/wiring/checkpoints.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofReport } from '../../verifier/verifyProof.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
+import { testServer } from '../helpers/http.ts';
 
 const quiet = (): void => undefined;
 
@@ -102,4 +103,30 @@ test('ledger and delivery proofs carry the inclusion of their record, verified; 
     ok: false,
     finding: { reason: 'inclusion-invalid' },
   });
+});
+
+test('a proof whose inclusion cannot be made is served without it, not a 500', async (t) => {
+  const app = await testApp(t, 'postgres');
+  await runDemoWorkload(app.deps, 1, quiet);
+  const ledger = (await issueLedgerProof(app.deps, {}, contextFor(FINANCE_LEAD))).proof! as SignedProof;
+  const orderId = (
+    await app.test.db.query<{ order_id: string }>('SELECT order_id FROM deliveries WHERE proof_id IS NOT NULL LIMIT 1')
+  ).rows[0]!.order_id;
+  t.truthy(await checkpointing(app.runtime).makeIfDue('main', Date.now()));
+  const server = await testServer(t, { test: app.test });
+  const paths = [`/ledger/proofs/${ledger.proof_id}`, `/orders/${orderId}/delivery/proof`];
+  for (const path of paths) {
+    const served = await server.request('GET', path, { as: 'auditor' });
+    t.is(served.status, 200, served.text);
+    t.is(typeof served.body.inclusion, 'string', `${path}: with inclusion while the tiles are there`);
+  }
+  // A checkpoint row naming a tree larger than the one stored (a bad restore): the proof cannot be made.
+  await app.test.db.query('UPDATE checkpoints SET tree_size = tree_size + 1000');
+  await t.throwsAsync(inclusionProofFile(app.test.db, 'main', ledger.to_seq, 0));
+  for (const path of paths) {
+    const served = await server.request('GET', path, { as: 'auditor' });
+    t.is(served.status, 200, served.text);
+    t.is(served.body.inclusion, undefined, path);
+    t.is(served.body.signature === undefined, false, `${path}: the signed document as it is`);
+  }
 });
