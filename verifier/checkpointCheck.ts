@@ -55,12 +55,14 @@ function signedCheckpoint(
   note: string,
   registry: SignerRegistry,
 ): { name: string; checkpoint: Checkpoint } | undefined {
-  for (const signature of parseNote(note)?.signatures ?? []) {
-    const entry = registry.signers.get(signature.name);
+  // Each name once: openCheckpoint verifies that signer's first line.
+  const names = new Set((parseNote(note)?.signatures ?? []).map((signature) => signature.name));
+  for (const name of names) {
+    const entry = registry.signers.get(name);
     const raw = entry && rawEd25519(entry.publicKey);
     if (!raw) continue;
-    const opened = openCheckpoint(note, { name: signature.name, publicKey: raw }, sha256, verifyRawEd25519);
-    if (opened.ok) return { name: signature.name, checkpoint: opened.checkpoint };
+    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;
 }

@@ -29,12 +29,14 @@ export interface InclusionFacts {
 
 /** The checkpoint, opened with a registry Ed25519 signer named on it, or with the given public key. */
 function openedCheckpoint(note: string, key: ProofKey): { name: string; checkpoint: Checkpoint } | undefined {
-  for (const signature of parseNote(note)?.signatures ?? []) {
-    const publicKey = 'registry' in key ? key.registry.signers.get(signature.name)?.publicKey : key.publicKey;
+  // Each name once: openCheckpoint verifies that key's first line.
+  const names = new Set((parseNote(note)?.signatures ?? []).map((signature) => signature.name));
+  for (const name of names) {
+    const publicKey = 'registry' in key ? key.registry.signers.get(name)?.publicKey : key.publicKey;
     const raw = publicKey && rawEd25519(publicKey);
     if (!raw) continue;
-    const opened = openCheckpoint(note, { name: signature.name, publicKey: raw }, sha256, verifyRawEd25519);
-    if (opened.ok) return { name: signature.name, checkpoint: opened.checkpoint };
+    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;
 }
