@@ -21,6 +21,9 @@ import { inclusionProofFile } from '../../infra/adapters/sql/treeLog.ts';
 import { checkpointing } from '../../infra/wiring/checkpoints.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofReport } from '../../verifier/verifyProof.ts';
+import { checkProofInclusion } from '../../verifier/proofInclusion.ts';
+import { parseTlogProof } from '../../chain/proofFile.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { testServer } from '../helpers/http.ts';
 
@@ -90,6 +93,23 @@ test('ledger and delivery proofs carry the inclusion of their record, verified; 
     },
     "the delivery record's inclusion is not the ledger proof's",
   );
+
+  // The signer retired before the record was written cannot have signed a checkpoint covering it.
+  const recordTs = Date.parse((JSON.parse(parseTlogProof(ledgerInclusion)!.record) as { ts: string }).ts);
+  const retiredAt = (ms: number): SignerRegistry => {
+    const signers = new Map(app.runtime.registry.signers);
+    const entry = signers.get(app.runtime.signer.kid)!;
+    signers.set(app.runtime.signer.kid, { ...entry, retiredAt: new Date(ms).toISOString(), retiredAtMs: ms });
+    return { signers };
+  };
+  const attested = { chain: 'main', seq: ledger.to_seq, hash: ledger.head_hash };
+  t.like(checkProofInclusion(ledgerInclusion, attested, { registry: retiredAt(recordTs + 1) }), {
+    finding: undefined,
+    facts: { treeSize: size },
+  });
+  t.like(checkProofInclusion(ledgerInclusion, attested, { registry: retiredAt(recordTs) }), {
+    finding: { reason: 'inclusion-invalid' },
+  });
 
   // The same checkpoint text signed by a key outside the registry, under the signer's name.
   const stranger = generateKeyPairSync('ed25519');
