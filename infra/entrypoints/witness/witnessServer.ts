@@ -7,7 +7,7 @@
  *   GET /health            {status, name, vkey, logs}
  *
  * No authentication: a request is only as good as the log's signature on its
- * checkpoint. One JSON line per request through `log`.
+ * checkpoint. One JSON line per request through `log` (a 422, once a minute per reason).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
