@@ -148,7 +148,8 @@ export function cosignatureTime(
 
 /**
  * The cosignatures on a note that verify against the given witness keys, at
- * most one per witness; lines by unknown keys are ignored, as the format says.
+ * most one per witness (its first line); lines by unknown keys are ignored,
+ * as the format says.
  */
 export function verifiedCosignatures(
   note: string,
@@ -160,12 +161,11 @@ export function verifiedCosignatures(
   const found: VerifiedCosignature[] = [];
   for (const witness of witnesses) {
     if (witness.type !== COSIGNATURE_ED25519 || found.some((f) => f.name === witness.name)) continue;
-    for (const signature of parsed.signatures) {
-      const timestampSeconds = cosignatureTime(signature, parsed.body, witness, verifyEd25519);
-      if (timestampSeconds === undefined) continue;
-      found.push({ name: witness.name, timestampSeconds, line: signatureLine(signature) });
-      break;
-    }
+    // Only the witness's first line is verified: a note repeating it costs one verification.
+    const signature = parsed.signatures.find((s) => s.name === witness.name && equal(s.keyHash, witness.keyHash));
+    const timestampSeconds = signature && cosignatureTime(signature, parsed.body, witness, verifyEd25519);
+    if (timestampSeconds !== undefined)
+      found.push({ name: witness.name, timestampSeconds, line: signatureLine(signature!) });
   }
   return found;
 }

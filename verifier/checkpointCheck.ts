@@ -55,47 +55,53 @@ function signedCheckpoint(
   note: string,
   registry: SignerRegistry,
 ): { name: string; checkpoint: Checkpoint } | undefined {
-  for (const signature of parseNote(note)?.signatures ?? []) {
-    const entry = registry.signers.get(signature.name);
+  // Each name once: openCheckpoint verifies that signer's first line.
+  const names = new Set((parseNote(note)?.signatures ?? []).map((signature) => signature.name));
+  for (const name of names) {
+    const entry = registry.signers.get(name);
     const raw = entry && rawEd25519(entry.publicKey);
     if (!raw) continue;
-    const opened = openCheckpoint(note, { name: signature.name, publicKey: raw }, sha256, verifyRawEd25519);
-    if (opened.ok) return { name: signature.name, checkpoint: opened.checkpoint };
+    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;
 }
 
-/** The leaf of a record line; undefined when the line has no record hash (the finding is the caller's). */
-function leafOfLine(line: string): Uint8Array | undefined {
-  let hash: unknown;
+/** The leaf and time of a record line; undefined when the line has no record hash (the finding is the caller's). */
+function leafOfLine(line: string): { leaf: Uint8Array; ts: unknown } | undefined {
+  let record: { hash?: unknown; ts?: unknown };
   try {
-    hash = (JSON.parse(line) as { hash?: unknown }).hash;
+    record = JSON.parse(line) as { hash?: unknown; ts?: unknown };
   } catch {
     return undefined;
   }
-  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? leafOf(hash) : undefined;
+  const hash = record?.hash;
+  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? { leaf: leafOf(hash), ts: record.ts } : undefined;
 }
 
 /**
- * The root of the first `size` records of `chain`; or the number of records
- * there are when fewer; or the seq of the first line that is not a record.
+ * The root of the first `size` records of `chain` and the time of the last;
+ * or the number of records there are when fewer; or the seq of the first
+ * line that is not a record.
  */
 async function rootOfPrefix(
   reader: RecordReader,
   chain: string,
   size: number,
-): Promise<{ root: Uint8Array } | { records: number } | { malformed: number }> {
+): Promise<{ root: Uint8Array; lastTs: unknown } | { records: number } | { malformed: number }> {
   let edge = emptyEdge();
+  let lastTs: unknown;
   for await (const page of reader.pages(chain, 1, size)) {
     const leaves: Uint8Array[] = [];
     for (const line of page) {
-      const leaf = leafOfLine(line);
-      if (!leaf) return { malformed: edge.size + leaves.length + 1 };
-      leaves.push(leaf);
+      const read = leafOfLine(line);
+      if (!read) return { malformed: edge.size + leaves.length + 1 };
+      leaves.push(read.leaf);
+      lastTs = read.ts;
     }
     edge = appendLeaves(treeHasher, edge, leaves).edge;
   }
-  return edge.size < size ? { records: edge.size } : { root: edgeRoot(treeHasher, edge) };
+  return edge.size < size ? { records: edge.size } : { root: edgeRoot(treeHasher, edge), lastTs };
 }
 
 /** The chain's last seq in the source; 0 for a chain the source does not hold. */
@@ -162,6 +168,17 @@ export async function checkAgainstCheckpoint(
       chain,
       seq: checkpoint.size,
       message: `the first ${checkpoint.size} records of ${chain} hash to ${toBase64(prefix.root)}, not to the checkpoint's root ${toBase64(checkpoint.root)}: records up to seq ${checkpoint.size} are not those the checkpoint signed (a restore to an earlier state appended to since, or a rewrite)`,
+    };
+  // The checkpoint was signed after its last record was written: by a signer not yet retired then.
+  const retiredAtMs = options.registry.signers.get(signed.name)?.retiredAtMs ?? null;
+  const lastMs = typeof prefix.lastTs === 'string' ? Date.parse(prefix.lastTs) : Number.NaN;
+  if (retiredAtMs !== null && !(lastMs < retiredAtMs))
+    return {
+      ok: false,
+      reason: 'checkpoint-invalid',
+      chain,
+      seq: checkpoint.size,
+      message: `the checkpoint is signed by ${signed.name}, retired at ${new Date(retiredAtMs).toISOString()}, not after its last record (seq ${checkpoint.size}, ${String(prefix.lastTs)}) was written: outside the signer's validity window`,
     };
   return {
     ok: true,

@@ -28,13 +28,22 @@ export interface InclusionFacts {
 }
 
 /** The checkpoint, opened with a registry Ed25519 signer named on it, or with the given public key. */
-function openedCheckpoint(note: string, key: ProofKey): { name: string; checkpoint: Checkpoint } | undefined {
-  for (const signature of parseNote(note)?.signatures ?? []) {
-    const publicKey = 'registry' in key ? key.registry.signers.get(signature.name)?.publicKey : key.publicKey;
+function openedCheckpoint(
+  note: string,
+  key: ProofKey,
+  recordTsMs: number,
+): { name: string; checkpoint: Checkpoint } | undefined {
+  // Each name once: openCheckpoint verifies that key's first line.
+  const names = new Set((parseNote(note)?.signatures ?? []).map((signature) => signature.name));
+  for (const name of names) {
+    const entry = 'registry' in key ? key.registry.signers.get(name) : undefined;
+    // The checkpoint covers the record, so it was signed after it: by a signer not retired before the record's time.
+    if (entry && entry.retiredAtMs !== null && !(recordTsMs < entry.retiredAtMs)) continue;
+    const publicKey = 'registry' in key ? entry?.publicKey : key.publicKey;
     const raw = publicKey && rawEd25519(publicKey);
     if (!raw) continue;
-    const opened = openCheckpoint(note, { name: signature.name, publicKey: raw }, sha256, verifyRawEd25519);
-    if (opened.ok) return { name: signature.name, checkpoint: opened.checkpoint };
+    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;
 }
@@ -65,9 +74,14 @@ export function checkProofInclusion(
         `the inclusion proof is of ${chain} seq ${seq} (hash ${hash}), not of the attested ${attested.chain} seq ${attested.seq}`,
       ),
     };
-  const opened = openedCheckpoint(file.checkpoint, key);
+  const opened = openedCheckpoint(file.checkpoint, key, Date.parse(line.facts.ts));
   if (!opened)
-    return { finding: fail('inclusion-invalid', "the inclusion proof's checkpoint is not signed by the key given") };
+    return {
+      finding: fail(
+        'inclusion-invalid',
+        "the inclusion proof's checkpoint is not signed by the key given (a registry signer not retired before the record)",
+      ),
+    };
   const { checkpoint } = opened;
   if (checkpoint.origin.slice(checkpoint.origin.lastIndexOf('/') + 1) !== chain)
     return { finding: fail('inclusion-invalid', `the checkpoint of ${checkpoint.origin} is not of chain ${chain}`) };

@@ -9,7 +9,14 @@
 import test from 'ava';
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { checkpointBody, ed25519KeyHash, parseNote, signedNote, toBase64 } from '../../chain/checkpoint.ts';
+import {
+  checkpointBody,
+  ed25519KeyHash,
+  openCheckpoint,
+  parseNote,
+  signedNote,
+  toBase64,
+} from '../../chain/checkpoint.ts';
 import {
   COSIGNATURE_ED25519,
   cosign,
@@ -234,4 +241,33 @@ test('a witness holding the empty tree cosigns any size next, and only the empty
   const answer = await addCheckpoint(policy, fresh, formatAddCheckpoint({ oldSize: 0, proof: [], note: lying }), 3);
   t.like(answer, { status: 400 });
   t.is(fresh.held.size, 0);
+});
+
+test("a note repeating a key's line costs one verification per key", async (t) => {
+  const note = await logNote(7);
+  const parsed = parseNote(note)!;
+  const logLine = note.slice(parsed.body.length + 1);
+  const cosigned = `${note}${cosign(sha256, witnessKey, policy.identity.sign, parsed.body, 1)}`;
+  const cosignLine = cosigned.slice(note.length);
+  // 50 copies of each line, the first of each made invalid: a verifier trying every line would accept it.
+  const corrupt = (line: string): string => {
+    const at = line.lastIndexOf(' ') + 24; // inside the signature, after the key hash (and the time)
+    return `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
+  };
+  const badLog = corrupt(logLine);
+  const badCosign = corrupt(cosignLine);
+  const repeated = `${parsed.body}\n${badLog}${logLine.repeat(49)}${badCosign}${cosignLine.repeat(49)}`;
+  let calls = 0;
+  const counting: typeof verifyRawEd25519 = (...args) => {
+    calls++;
+    return verifyRawEd25519(...args);
+  };
+  const logKey = { name: KID, publicKey: logPublic };
+  t.false(openCheckpoint(repeated, logKey, sha256, counting).ok, 'only the first line of the key counts');
+  t.is(calls, 1);
+  calls = 0;
+  t.deepEqual(verifiedCosignatures(repeated, [witnessKey], counting), []);
+  t.is(calls, 1);
+  t.true(openCheckpoint(cosigned, logKey, sha256, counting).ok, 'a note with one line per key still opens');
+  t.is(verifiedCosignatures(cosigned, [witnessKey], counting).length, 1);
 });

@@ -18,7 +18,11 @@ import { loadWitnessKey, type WitnessKey } from '../../infra/adapters/witness/wi
 import { checkpointing, type Checkpointing, type CheckpointingOptions } from '../../infra/wiring/checkpoints.ts';
 import { parseWitnessEndpoints } from '../../infra/wiring/witnessConfig.ts';
 import { parseVerifierKey } from '../../chain/cosignature.ts';
-import { startWitnessServer, type RunningWitness } from '../../infra/entrypoints/witness/witnessServer.ts';
+import {
+  startWitnessServer,
+  type RunningWitness,
+  type WitnessLogLine,
+} from '../../infra/entrypoints/witness/witnessServer.ts';
 import type { TestRuntime } from './runtime.ts';
 
 export interface TestWitness {
@@ -49,7 +53,7 @@ export function parsedKey(vkey: string): NoteVerifierKey {
 export async function startTestWitness(
   t: ExecutionContext,
   logs: Record<string, string>,
-  options: { name?: string; stateDir?: string; keyFile?: string } = {},
+  options: { name?: string; stateDir?: string; keyFile?: string; log?: (line: WitnessLogLine) => void } = {},
 ): Promise<TestWitness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'chainbook-witness-'));
   const name = options.name ?? 'witness.test/w1';
@@ -65,7 +69,7 @@ export async function startTestWitness(
     },
     state,
     vkey: key.vkey,
-    log: () => undefined,
+    log: options.log ?? (() => undefined),
   });
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -11,7 +11,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNote } from '../../chain/checkpoint.ts';
 import type { AppendEventInput } from '../../chain/input.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
 import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
+import { checkAgainstCheckpoint, type CheckpointReport } from '../../verifier/checkpointCheck.ts';
 import { writeDump, writeSigners } from '../helpers/deliveryProofs.ts';
 import { testRuntime, tempDir, type TestRuntime } from '../helpers/runtime.ts';
 import { auditVerifyCli } from '../helpers/signing.ts';
@@ -126,4 +128,27 @@ test('a file without the chain, or with a line that is not a record, fails the c
   const report = verify(file('corrupt.jsonl'));
   t.is(report.status, 1, report.stdout + report.stderr);
   t.regex(report.stdout, /checkpoint: FAILED at chain main seq 3: checkpoint-record-malformed/);
+});
+
+test("a checkpoint by a signer retired before its last record was written is outside the signer's window", async (t) => {
+  const live = await testRuntime(t, 'pglite');
+  await appendRecords(live, 'order-a', 5);
+  const note = (await witnessedCheckpointing(live, [], 0).makeIfDue('main', Date.now()))!;
+  const reader = databaseReader(live.db);
+  const check = (registry: SignerRegistry): Promise<CheckpointReport> =>
+    checkAgainstCheckpoint(reader, note, { registry, witnesses: [] });
+  t.like(await check(live.registry), { ok: true, size: 5 });
+  const [last] = await live.store.readChain('main', { fromSeq: 5, toSeq: 5, limit: 1 });
+  const lastTs = Date.parse(last!.record.ts);
+  t.true(Number.isFinite(lastTs));
+  const retiredAt = (ms: number): SignerRegistry => {
+    const signers = new Map(live.registry.signers);
+    const entry = signers.get(live.signer.kid)!;
+    signers.set(live.signer.kid, { ...entry, retiredAt: new Date(ms).toISOString(), retiredAtMs: ms });
+    return { signers };
+  };
+  t.like(await check(retiredAt(lastTs + 1)), { ok: true }, 'retired after its last record: it may have signed it');
+  const report = await check(retiredAt(lastTs));
+  t.like(report, { ok: false, reason: 'checkpoint-invalid', chain: 'main', seq: 5 });
+  t.regex((report as { message: string }).message, /outside the signer's validity window/);
 });

@@ -21,7 +21,11 @@ import { inclusionProofFile } from '../../infra/adapters/sql/treeLog.ts';
 import { checkpointing } from '../../infra/wiring/checkpoints.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofReport } from '../../verifier/verifyProof.ts';
+import { checkProofInclusion } from '../../verifier/proofInclusion.ts';
+import { parseTlogProof } from '../../chain/proofFile.ts';
+import type { SignerRegistry } from '../../chain/registry.ts';
 import { testApp, type TestApp } from '../helpers/app.ts';
+import { testServer } from '../helpers/http.ts';
 
 const quiet = (): void => undefined;
 
@@ -90,6 +94,23 @@ test('ledger and delivery proofs carry the inclusion of their record, verified; 
     "the delivery record's inclusion is not the ledger proof's",
   );
 
+  // The signer retired before the record was written cannot have signed a checkpoint covering it.
+  const recordTs = Date.parse((JSON.parse(parseTlogProof(ledgerInclusion)!.record) as { ts: string }).ts);
+  const retiredAt = (ms: number): SignerRegistry => {
+    const signers = new Map(app.runtime.registry.signers);
+    const entry = signers.get(app.runtime.signer.kid)!;
+    signers.set(app.runtime.signer.kid, { ...entry, retiredAt: new Date(ms).toISOString(), retiredAtMs: ms });
+    return { signers };
+  };
+  const attested = { chain: 'main', seq: ledger.to_seq, hash: ledger.head_hash };
+  t.like(checkProofInclusion(ledgerInclusion, attested, { registry: retiredAt(recordTs + 1) }), {
+    finding: undefined,
+    facts: { treeSize: size },
+  });
+  t.like(checkProofInclusion(ledgerInclusion, attested, { registry: retiredAt(recordTs) }), {
+    finding: { reason: 'inclusion-invalid' },
+  });
+
   // The same checkpoint text signed by a key outside the registry, under the signer's name.
   const stranger = generateKeyPairSync('ed25519');
   const { body, signatures } = parseNote(note!)!;
@@ -102,4 +123,30 @@ test('ledger and delivery proofs carry the inclusion of their record, verified; 
     ok: false,
     finding: { reason: 'inclusion-invalid' },
   });
+});
+
+test('a proof whose inclusion cannot be made is served without it, not a 500', async (t) => {
+  const app = await testApp(t, 'postgres');
+  await runDemoWorkload(app.deps, 1, quiet);
+  const ledger = (await issueLedgerProof(app.deps, {}, contextFor(FINANCE_LEAD))).proof! as SignedProof;
+  const orderId = (
+    await app.test.db.query<{ order_id: string }>('SELECT order_id FROM deliveries WHERE proof_id IS NOT NULL LIMIT 1')
+  ).rows[0]!.order_id;
+  t.truthy(await checkpointing(app.runtime).makeIfDue('main', Date.now()));
+  const server = await testServer(t, { test: app.test });
+  const paths = [`/ledger/proofs/${ledger.proof_id}`, `/orders/${orderId}/delivery/proof`];
+  for (const path of paths) {
+    const served = await server.request('GET', path, { as: 'auditor' });
+    t.is(served.status, 200, served.text);
+    t.is(typeof served.body.inclusion, 'string', `${path}: with inclusion while the tiles are there`);
+  }
+  // A checkpoint row naming a tree larger than the one stored (a bad restore): the proof cannot be made.
+  await app.test.db.query('UPDATE checkpoints SET tree_size = tree_size + 1000');
+  await t.throwsAsync(inclusionProofFile(app.test.db, 'main', ledger.to_seq, 0));
+  for (const path of paths) {
+    const served = await server.request('GET', path, { as: 'auditor' });
+    t.is(served.status, 200, served.text);
+    t.is(served.body.inclusion, undefined, path);
+    t.is(served.body.signature === undefined, false, `${path}: the signed document as it is`);
+  }
 });

@@ -7,7 +7,7 @@
  *   GET /health            {status, name, vkey, logs}
  *
  * No authentication: a request is only as good as the log's signature on its
- * checkpoint. One JSON line per request through `log`.
+ * checkpoint. One JSON line per request through `log` (a 422, once a minute per reason).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,8 +35,17 @@ export interface WitnessLogLine {
   size?: number;
   reason?: string;
   evidence?: boolean;
+  /** 422 lines of the same reason left out since the last one logged (WITNESS_REFUSAL_LOG_INTERVAL_MS). */
+  suppressed?: number;
   durationMs: number;
 }
+
+/**
+ * A 422 (a proof that does not verify) is anyone's to send with a log's
+ * genuine checkpoint: one line per reason in this interval, the others counted.
+ */
+export const WITNESS_REFUSAL_LOG_INTERVAL_MS = 60_000;
+const MAX_REFUSAL_REASONS = 1000;
 
 export interface WitnessServerOptions {
   policy: WitnessPolicy;
@@ -85,6 +94,18 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
   const log = options.log ?? ((line: WitnessLogLine) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const nowMs = options.nowMs ?? Date.now;
   let inFlight = 0;
+  const refusals = new Map<string, { atMs: number; suppressed: number }>();
+  // Whether a 422 line is logged; the lines left out are counted on the next one of that reason.
+  const refusalLogged = (reason: string, atMs: number): number | false => {
+    const last = refusals.get(reason);
+    if (last && atMs - last.atMs < WITNESS_REFUSAL_LOG_INTERVAL_MS) {
+      last.suppressed++;
+      return false;
+    }
+    if (refusals.size >= MAX_REFUSAL_REASONS) refusals.clear();
+    refusals.set(reason, { atMs, suppressed: 0 });
+    return last?.suppressed ?? 0;
+  };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<Partial<WitnessLogLine>> => {
     const path = (request.url ?? '/').split('?')[0]!;
@@ -120,14 +141,20 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
     send(response, answer.status, contentType, text);
     return answer.status === 200
       ? { status: 200, size: answer.state.size }
-      : { status: answer.status, reason: answer.reason, evidence: answer.status === 409 && answer.evidence !== undefined };
+      : {
+          status: answer.status,
+          reason: answer.reason,
+          evidence: answer.status === 409 && answer.evidence !== undefined,
+        };
   };
 
   const server = createServer((request, response) => {
     const started = nowMs();
     // Read now: the socket is gone from the request once the answer is sent.
     const remote = request.socket?.remoteAddress;
-    const finish = (line: Partial<WitnessLogLine>): void =>
+    const finish = (line: Partial<WitnessLogLine>): void => {
+      const suppressed = line.status === 422 ? refusalLogged(line.reason ?? '', started) : 0;
+      if (suppressed === false) return;
       log({
         ts: new Date(started).toISOString(),
         remote,
@@ -135,8 +162,10 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
         path: (request.url ?? '').slice(0, 200),
         status: 500,
         ...line,
+        ...(suppressed > 0 ? { suppressed } : {}),
         durationMs: nowMs() - started,
       });
+    };
     if (inFlight >= WITNESS_MAX_IN_FLIGHT) {
       send(response, 503, 'text/plain; charset=utf-8', 'busy\n');
       finish({ status: 503 });

@@ -25,7 +25,7 @@ import {
 import { findOrderFor } from '../../../../projections/orders/orderQueries.ts';
 import { commandResponseSchema, commandRoute, runCommand } from '../commandRoute.ts';
 import { HttpError } from '../errors.ts';
-import { inclusionProofFile } from '../../../adapters/sql/treeLog.ts';
+import { withInclusion } from './inclusion.ts';
 import { parseIdempotencyKey } from '../idempotency.ts';
 import { COMMAND_ERRORS, defineRoute, QUERY_ERRORS, type HttpServices, type RouteSpec } from '../route.ts';
 import { idParameter, notFound } from './queryCommon.ts';
@@ -217,9 +217,8 @@ export const deliveryRoutes: readonly RouteSpec[] = [
       const proof = await findDeliveryProof(services.db, params.orderId);
       if (proof === undefined) throw notFound('PROOF_NOT_FOUND', 'delivery proof');
       // The delivery.prepared record proven in the tree, once a published checkpoint covers it (docs/FORMAT.md section 14).
-      const { chain, delivery_seq: seq } = proof as unknown as { chain: string; delivery_seq: number };
-      const inclusion = await inclusionProofFile(services.db, chain, seq, services.config.checkpoints.quorum);
-      return { body: inclusion === undefined ? proof : { ...proof, inclusion } };
+      const document = proof as { chain: string; delivery_seq: number };
+      return { body: await withInclusion(services, document, document.chain, document.delivery_seq) };
     },
   }),
   defineRoute({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { READ_ROLES } from '../../../../domain/authorization.ts';
 import { accountBalancePage, journalPage, trialBalance } from '../../../../projections/ledger/ledgerQueries.ts';
 import { proofDocument, proofListing } from '../../../adapters/sql/proofDocuments.ts';
-import { inclusionProofFile } from '../../../adapters/sql/treeLog.ts';
+import { withInclusion } from './inclusion.ts';
 import { defineRoute, QUERY_ERRORS, type RouteSpec } from '../route.ts';
 import { idParameter, notFound, pageQuery, pageSchema } from './queryCommon.ts';
 
@@ -129,13 +129,12 @@ export const financeRoutes: readonly RouteSpec[] = [
     params: z.object({ proofId: idParameter }),
     response: z.record(z.string(), z.unknown()).describe('canonical_payload, signature, signer_kid, range_hash, …'),
     errors: [...QUERY_ERRORS, 404],
-    async handle({ params }, { db, deps, config }) {
-      const stored = await proofDocument(db, deps.chain, params.proofId);
+    async handle({ params }, services) {
+      const stored = await proofDocument(services.db, services.deps.chain, params.proofId);
       if (!stored || !stored.matchesChain) throw notFound('PROOF_NOT_FOUND', 'ledger proof');
       // The record at to_seq proven in the tree, once a published checkpoint covers it (docs/FORMAT.md section 14).
       const { chain, to_seq: toSeq } = stored.document as { chain: string; to_seq: number };
-      const inclusion = await inclusionProofFile(db, chain, toSeq, config.checkpoints.quorum);
-      return { body: inclusion === undefined ? stored.document : { ...stored.document, inclusion } };
+      return { body: await withInclusion(services, stored.document, chain, toSeq) };
     },
   }),
 ];

@@ -13,8 +13,9 @@ import { openCheckpoint, parseNote } from '../../../../chain/checkpoint.ts';
 import { verifiedCosignatures } from '../../../../chain/cosignature.ts';
 import { sha256 } from '../../../../chain/hash.ts';
 import type { AppendEventInput } from '../../../../chain/input.ts';
-import { rootAt, signCheckpoint } from '../../../../chain/treeLog.ts';
+import { proveConsistency, rootAt, signCheckpoint } from '../../../../chain/treeLog.ts';
 import { formatAddCheckpoint, type ForkEvidence } from '../../../../chain/witness.ts';
+import type { WitnessLogLine } from '../../../../infra/entrypoints/witness/witnessServer.ts';
 import { ENGINES } from '../../../helpers/databases.ts';
 import { testRuntime, type TestRuntime } from '../../../helpers/runtime.ts';
 import {
@@ -127,7 +128,8 @@ for (const engine of ENGINES) {
     const a = await testRuntime(t, engine);
     // Same data folder: the same signer key and registry, another database.
     const b = await testRuntime(t, engine, { env: { CHAINBOOK_DATA_DIR: a.dataDir } });
-    const witness = await startTestWitness(t, { [ORIGIN]: logVerifierKey(a) });
+    const logged: WitnessLogLine[] = [];
+    const witness = await startTestWitness(t, { [ORIGIN]: logVerifierKey(a) }, { log: (line) => logged.push(line) });
     await appendRecords(a, 'order-common', 100);
     await copyPrefix(a, b, 'main', 100);
     await appendRecords(a, 'order-a', 50);
@@ -144,7 +146,16 @@ for (const engine of ENGINES) {
     t.is(await forkB.published('main'), undefined, 'and the fork publishes nothing with a quorum');
     t.like(witness.state.held(ORIGIN), { size: 150 }, 'the witness still holds the first branch');
 
-    // A proof that does not verify is all anyone could send with the log's genuine checkpoint: no evidence.
+    // A proof that does not verify is all anyone could send with the log's genuine checkpoint: no evidence,
+    // and the same refusal again is not logged again (one 422 line per reason a minute).
+    t.deepEqual(readdirSync(join(witness.stateDir, 'evidence')), []);
+    const replay = formatAddCheckpoint({
+      oldSize: 150,
+      proof: await proveConsistency(forkB.storage, 'main', 150, 160),
+      note: refusedB!,
+    });
+    for (let i = 0; i < 5; i++) t.is((await post(witness, replay)).status, 422);
+    t.is(logged.filter((line) => line.status === 422).length, 1, JSON.stringify(logged));
     t.deepEqual(readdirSync(join(witness.stateDir, 'evidence')), []);
 
     // B's checkpoint of the same size as the one cosigned, another root: 409 with the size held, and evidence.
