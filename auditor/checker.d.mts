@@ -187,6 +187,11 @@ export interface BundleReport {
   /** Checkpoints and inclusion proof files found (each checked; a failure is a finding). */
   checkpoints?: number;
   inclusionProofs?: number;
+  /** The trust root: the bundle's own signers.json (the audited party's) or one the auditor gave, and its keys. */
+  trust?: {
+    source: 'bundle' | 'given';
+    signers: { kid: string; algorithm: string; spkiSha256: string; deployedAt: string; retiredAt: string | null }[];
+  };
 }
 
 export function checkBundle(
@@ -194,6 +199,8 @@ export function checkBundle(
   options?: {
     witnesses?: readonly WitnessKey[];
     signersText?: string;
+    /** The log's CHECKPOINT_ORIGIN: each checkpoint's origin must then be exactly `<checkpointOrigin>/<chain>`. */
+    checkpointOrigin?: string;
     /** Checkpoints the auditor holds from elsewhere, checked like the bundle's against the same records. */
     heldCheckpoints?: readonly { name: string; text: string }[];
     onProgress?: (progress: { phase: string; checked: number; total: number }) => void;

@@ -180,7 +180,7 @@ export async function importPublicKey(algorithm, pem) {
   if (algorithm === 'rsa-sha256' && key.algorithm.modulusLength < RSA_MIN_MODULUS_BITS)
     return { problem: `RSA modulus is ${key.algorithm.modulusLength} bits, at least ${RSA_MIN_MODULUS_BITS} required` };
   const raw = algorithm === 'ed25519' ? new Uint8Array(await subtle.exportKey('raw', key)) : undefined;
-  return { key: { algorithm, cryptoKey: key, raw } };
+  return { key: { algorithm, cryptoKey: key, raw, spki } };
 }
 
 /** r and s of a DER ECDSA signature, SEQUENCE { INTEGER r, INTEGER s } with short lengths; undefined otherwise. */
@@ -273,7 +273,18 @@ async function registryEntry(entry, path, problems) {
     problems.push(`${path}: retiredAt must be after deployedAt`);
   if (description !== null && typeof description !== 'string') problems.push(`${path}.description: must be a string`);
   if (problems.length > before) return undefined;
-  return { kid, algorithm, key: imported.key, deployedAt: entry.deployedAt, deployedAtMs, retiredAt, retiredAtMs };
+  // What the auditor compares with the keys it knows: SHA-256 of the key's SPKI (DER), as `openssl pkey -pubin -outform DER | sha256sum` gives it.
+  const spkiSha256 = hexOf(await sha256(imported.key.spki));
+  return {
+    kid,
+    algorithm,
+    key: imported.key,
+    spkiSha256,
+    deployedAt: entry.deployedAt,
+    deployedAtMs,
+    retiredAt,
+    retiredAtMs,
+  };
 }
 
 /** signers.json (section 4): { registry } or { problems } listing every problem, each with its path. */
@@ -1626,12 +1637,23 @@ export async function checkBundle(files, options = {}) {
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
   );
-  const treeChecked = treeFindings(tree, checks, chains);
+  const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
   notes.push(...treeChecked.notes);
   findings.sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   const summaries = [...checks.values()].map((check) => check.summary());
   return {
+    // The trust root: whose signers.json the signatures were checked against, and its keys.
+    trust: {
+      source: options.signersText === undefined ? 'bundle' : 'given',
+      signers: [...registry.signers.values()].map(({ kid, algorithm, spkiSha256, deployedAt, retiredAt }) => ({
+        kid,
+        algorithm,
+        spkiSha256,
+        deployedAt,
+        retiredAt,
+      })),
+    },
     ok: findings.length === 0,
     findings,
     notes,
@@ -1724,20 +1746,39 @@ async function checkChainBatches(chain, batches, files, { registry, ids, treeSiz
   return check;
 }
 
+/**
+ * A checkpoint stands for one chain's tree: its origin must be
+ * `<CHECKPOINT_ORIGIN>/<chain>` (section 14) for a chain in `chains`, and
+ * `<prefix>/<chain>` exactly when the auditor gave the prefix.
+ */
+function originProblem(origin, chains, prefix) {
+  const slash = origin.lastIndexOf('/');
+  const chain = origin.slice(slash + 1);
+  if (slash <= 0 || !chains.has(chain))
+    return `its origin ${JSON.stringify(origin)} is not <CHECKPOINT_ORIGIN>/<chain> for ${[...chains].map((name) => JSON.stringify(name)).join(' or ')}`;
+  if (prefix !== undefined && origin !== `${prefix}/${chain}`)
+    return `its origin ${JSON.stringify(origin)} is not ${JSON.stringify(`${prefix}/${chain}`)}`;
+  return undefined;
+}
+
 /** Findings of the checkpoints and proof files, once the records gave their roots and hashes. */
-function treeFindings(tree, checks, chains) {
+function treeFindings(tree, checks, chains, origin) {
   const findings = [];
   const notes = [];
   for (const { path, opened, held } of tree.checkpoints) {
     const chain = chainOfOrigin(opened.checkpoint?.origin, chains);
     const size = opened.checkpoint?.size ?? Number(/(\d+)[^/]*$/.exec(path)?.[1] ?? 0);
-    if (opened.problem) {
-      findings.push({ chain, seq: size, reason: 'checkpoint-invalid', message: `${path}: ${opened.problem}` });
+    const problem = opened.problem ?? originProblem(opened.checkpoint.origin, chains, origin);
+    if (problem) {
+      findings.push({ chain, seq: size, reason: 'checkpoint-invalid', message: `${path}: ${problem}` });
       continue;
     }
     const check = checks.get(chain);
     const root = check?.roots.get(size);
-    if (root === undefined) notes.push(rootNotChecked(path, size, check, held));
+    const cut = root === undefined ? cutProblem(check, size, held) : undefined;
+    if (cut)
+      findings.push({ chain, seq: size, reason: cut.reason, message: `${path} (tree size ${size}): ${cut.message}` });
+    else if (root === undefined) notes.push(rootNotChecked(path, size, check));
     else if (!equalBytes(root, opened.checkpoint.root))
       findings.push({
         chain,
@@ -1754,6 +1795,26 @@ function treeFindings(tree, checks, chains) {
         chain: chainOfOrigin(undefined, chains),
         seq,
         message: `${path}: ${checked.finding.message}`,
+      });
+      continue;
+    }
+    const wrongOrigin = originProblem(checked.origin, new Set([checked.chain]), origin);
+    if (wrongOrigin) {
+      findings.push({
+        chain: checked.chain,
+        seq: checked.seq,
+        reason: 'inclusion-proof-invalid',
+        message: `${path}: its checkpoint: ${wrongOrigin} (its record's chain)`,
+      });
+      continue;
+    }
+    const proofCut = cutProblem(checks.get(checked.chain), checked.seq, false, 'record');
+    if (proofCut) {
+      findings.push({
+        chain: checked.chain,
+        seq: checked.seq,
+        reason: proofCut.reason,
+        message: `${path} (seq ${checked.seq}): ${proofCut.message}`,
       });
       continue;
     }
@@ -1818,20 +1879,41 @@ function consistencyFindings(tree, checks, chains, findings, notes) {
   }
 }
 
+/**
+ * A checkpoint or proof that shows records missing from what is checked
+ * (section 15, "A cut bundle"). A bundle writes checkpoints and proofs only
+ * within its own batches, so one of them past the last record held, or
+ * before the first, means batches were removed at an end (`bundle-cut`;
+ * bundle.json is not signed, so it cannot be trusted to say so). A
+ * checkpoint the auditor holds past the last record means the chain given
+ * is behind what was once signed (`behind-checkpoint`). Records that
+ * stopped at a finding say nothing more: that finding is the verdict.
+ */
+function cutProblem(check, size, held, what = 'tree') {
+  if (check?.finding) return undefined;
+  const first = check?.records > 0 ? check.fromSeq : undefined;
+  const last = check?.records > 0 ? check.expectedSeq - 1 : undefined;
+  if (held) {
+    if (last !== undefined && size <= last) return undefined;
+    return {
+      reason: 'behind-checkpoint',
+      message: `a checkpoint you hold signs ${size} records, but the records here ${last === undefined ? 'are none of its chain' : `end at seq ${last}`}: the chain was cut or rolled back after you got it, or these are not all its records`,
+    };
+  }
+  if (first !== undefined && size >= first && size <= last) return undefined;
+  const where = what === 'tree' ? `a checkpoint of ${size} records` : `an inclusion proof of the record at seq ${size}`;
+  return {
+    reason: 'bundle-cut',
+    message: `${where} is here, but the records here ${first === undefined ? 'are none of its chain' : `are seq ${first} to ${last}`}: the bundle writes these only within its own records, so records were removed at an end`,
+  };
+}
+
 /** Why a checkpoint's root was not compared (its signatures were checked): the records 1 to its size are not all here. */
-function rootNotChecked(path, size, check, held) {
-  const reached = check?.records > 0 && check.fromSeq === 1 ? check.expectedSeq - 1 : undefined;
-  const why =
-    reached === undefined
-      ? 'the records here do not start at seq 1'
-      : check.finding
-        ? `the records stop being checked at seq ${check.finding.seq}`
-        : `the records here end at seq ${reached}`;
-  const cut =
-    held && reached !== undefined && !check.finding
-      ? ': if they are the chain up to its head, the chain was cut or rolled back after you got this checkpoint'
-      : '';
-  return `${path} (tree size ${size}): its signatures hold; its root is not compared, as ${why}${cut}`;
+function rootNotChecked(path, size, check) {
+  const why = check?.finding
+    ? `the records stop being checked at seq ${check.finding.seq}`
+    : 'the records here do not start at seq 1';
+  return `${path} (tree size ${size}): its signatures hold; its root is not compared, as ${why}`;
 }
 
 // ---------------------------------------------------------------- reading a bundle archive (.tar.gz)
