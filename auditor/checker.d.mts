@@ -207,4 +207,11 @@ export function checkBundle(
   },
 ): Promise<BundleReport>;
 
+/** The parts of a stream as one Uint8Array; throws past maxBytes. */
+export function bytesOfParts(
+  stream: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  expected?: number,
+): Promise<Uint8Array>;
+
 export function filesOfTar(tar: Uint8Array): Map<string, () => Promise<Uint8Array>>;

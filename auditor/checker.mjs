@@ -1385,14 +1385,29 @@ function manifestProblem(m) {
 /** gunzip with the platform's DecompressionStream, stopping past `maxBytes`. */
 export async function gunzip(bytes, maxBytes = MAX_ARCHIVE_BATCH_BYTES) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-  const parts = [];
+  return bytesOfParts(stream, maxBytes, bytes.length * 4);
+}
+
+/**
+ * The parts of a stream as one Uint8Array, stopping past `maxBytes`: one
+ * growing buffer, never concat(...parts), whose spread throws RangeError
+ * past some 100,000 parts (a browser's DecompressionStream can give many
+ * small ones).
+ */
+export async function bytesOfParts(stream, maxBytes, expected = 1024) {
+  let buffer = new Uint8Array(Math.min(maxBytes, Math.max(1024, expected)));
   let size = 0;
   for await (const part of stream) {
+    if (size + part.length > maxBytes) throw new Error(`decompresses to more than ${maxBytes} bytes`);
+    if (size + part.length > buffer.length) {
+      const grown = new Uint8Array(Math.min(maxBytes, Math.max(buffer.length * 2, size + part.length)));
+      grown.set(buffer.subarray(0, size));
+      buffer = grown;
+    }
+    buffer.set(part, size);
     size += part.length;
-    if (size > maxBytes) throw new Error(`decompresses to more than ${maxBytes} bytes`);
-    parts.push(part);
   }
-  return concat(...parts);
+  return buffer.subarray(0, size);
 }
 
 /** The batches of a bundle's files, by chain, in seq order: { key, manifestKey, service, date, chain, fromSeq, toSeq }. */

@@ -571,3 +571,15 @@ test("a checkpoint's origin must name a chain of the records, as <CHECKPOINT_ORI
   t.deepEqual(brief(await check('main')), ['main 20 checkpoint-invalid']);
   t.deepEqual(brief(await check('elsewhere/main', { checkpointOrigin: 'chainbook' })), ['main 20 checkpoint-invalid']);
 });
+
+test('a stream of 200,000 small parts is joined into one buffer (no spread of the parts), and one past the bound throws', async (t) => {
+  async function* parts(count: number) {
+    for (let index = 0; index < count; index++) yield Uint8Array.of(index % 251, 7);
+  }
+  const joined = await checker.bytesOfParts(parts(200_000), MAX_ARCHIVE_BATCH_BYTES);
+  t.is(joined.length, 400_000);
+  t.is(joined[2 * 199_999], 199_999 % 251);
+  t.is(joined[399_999], 7);
+  await t.throwsAsync(checker.bytesOfParts(parts(1000), 1999), { message: /more than 1999 bytes/ });
+  t.deepEqual([...(await checker.bytesOfParts(parts(1000), 2000)).subarray(0, 4)], [0, 7, 1, 7]);
+});
