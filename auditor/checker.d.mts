@@ -168,9 +168,23 @@ export function parseProofFile(
 export function checkProofFile(
   text: string,
   registry: CheckerRegistry,
-  options?: { witnesses?: readonly WitnessKey[]; origin?: string; chain?: string },
+  options?: {
+    witnesses?: readonly WitnessKey[];
+    origin?: string;
+    chain?: string;
+    /** The caller compares the proof's record with one it checked with the chain's delegations: a signature the registry alone does not verify is returned as signatureProblem, not a finding. */
+    recordHeld?: boolean;
+  },
 ): Promise<
-  | { ok: true; seq: number; chain: string; record: string; size: number; origin: string }
+  | {
+      ok: true;
+      seq: number;
+      chain: string;
+      record: string;
+      size: number;
+      origin: string;
+      signatureProblem?: string;
+    }
   | { ok: false; finding: CheckerFinding }
 >;
 
