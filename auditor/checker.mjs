@@ -500,8 +500,9 @@ async function parseDelegation(data) {
   if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) return 'data.kid is not a signer id';
   if (!SIGNATURE_ALGORITHMS.includes(algorithm))
     return `data.algorithm ${JSON.stringify(algorithm)} is not a signature algorithm`;
-  const fromMs = typeof notBefore === 'string' && RFC3339_PATTERN.test(notBefore) ? Date.parse(notBefore) : NaN;
-  const toMs = typeof notAfter === 'string' && RFC3339_PATTERN.test(notAfter) ? Date.parse(notAfter) : NaN;
+  // The date and hour must exist as written, as the registry's instants (Date.parse rolls 2026-11-31 over).
+  const fromMs = instantMs(notBefore) ?? NaN;
+  const toMs = instantMs(notAfter) ?? NaN;
   if (Number.isNaN(fromMs) || Number.isNaN(toMs)) return 'data.notBefore and data.notAfter must be RFC 3339 timestamps';
   if (toMs <= fromMs || toMs - fromMs > MAX_DELEGATION_WINDOW_MS)
     return 'the delegation window must be non-empty and at most 24 hours';

@@ -583,3 +583,45 @@ test('a stream of 200,000 small parts is joined into one buffer (no spread of th
   await t.throwsAsync(checker.bytesOfParts(parts(1000), 1999), { message: /more than 1999 bytes/ });
   t.deepEqual([...(await checker.bytesOfParts(parts(1000), 2000)).subarray(0, 4)], [0, 7, 1, 7]);
 });
+
+test('a delegation whose notBefore or notAfter is a day not on the calendar is invalid-delegation in both verifiers, not rolled over', async (t) => {
+  const { privateKey } = ed25519FromSeed('vectors-ed25519-v1');
+  const session = generateKeyPairSync('ed25519');
+  const delegation = (notBefore: string, notAfter: string) => {
+    const payload = {
+      actor: { id: 'kernel', role: 'Service' },
+      chain: 'main',
+      data: {
+        algorithm: 'ed25519',
+        kid: 'session-1',
+        notAfter,
+        notBefore,
+        public_key_pem: session.publicKey.export({ type: 'spki', format: 'pem' }),
+      },
+      id: '01a207d9-3870-7947-8d06-87af203dcb99',
+      meta: {},
+      seq: 1,
+      stream: 'signer-session-1',
+      ts: '2026-11-23T10:00:00.000Z',
+      type: 'signer.delegated',
+      v: 1,
+      version: 1,
+    };
+    const hash = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(checker.canonicalize(payload)), Buffer.from(checker.ZERO_HASH, 'hex')]))
+      .digest();
+    const sig = { alg: 'ed25519', kid: 'vectors-ed25519-v1', value: sign(null, hash, privateKey).toString('base64') };
+    const line = checker.canonicalize({ ...payload, prevHash: checker.ZERO_HASH, hash: hash.toString('hex'), sig });
+    return new TextEncoder().encode(`${line}\n`);
+  };
+  const cases: [string, string, string][] = [
+    ['2026-11-23T09:00:00.000Z', '2026-11-24T08:00:00.000Z', 'ok'],
+    ['2026-11-31T00:00:00.000Z', '2026-12-01T12:00:00.000Z', 'main 1 invalid-delegation'],
+    ['2026-11-30T00:00:00.000Z', '2026-11-30T24:00:00.000Z', 'main 1 invalid-delegation'],
+  ];
+  for (const [notBefore, notAfter, expected] of cases) {
+    const bytes = delegation(notBefore, notAfter);
+    t.is(await checkerVerdict(bytes, happySigners, {}), expected, `checker: ${notBefore} ${notAfter}`);
+    t.is(await nodeVerdict(bytes, happySigners, {}), expected, `audit-verify: ${notBefore} ${notAfter}`);
+  }
+});
