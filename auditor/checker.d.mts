@@ -168,9 +168,23 @@ export function parseProofFile(
 export function checkProofFile(
   text: string,
   registry: CheckerRegistry,
-  options?: { witnesses?: readonly WitnessKey[]; origin?: string; chain?: string },
+  options?: {
+    witnesses?: readonly WitnessKey[];
+    origin?: string;
+    chain?: string;
+    /** The caller compares the proof's record with one it checked with the chain's delegations: a signature the registry alone does not verify is returned as signatureProblem, not a finding. */
+    recordHeld?: boolean;
+  },
 ): Promise<
-  | { ok: true; seq: number; chain: string; record: string; size: number; origin: string }
+  | {
+      ok: true;
+      seq: number;
+      chain: string;
+      record: string;
+      size: number;
+      origin: string;
+      signatureProblem?: string;
+    }
   | { ok: false; finding: CheckerFinding }
 >;
 
@@ -187,6 +201,11 @@ export interface BundleReport {
   /** Checkpoints and inclusion proof files found (each checked; a failure is a finding). */
   checkpoints?: number;
   inclusionProofs?: number;
+  /** The trust root: the bundle's own signers.json (the audited party's) or one the auditor gave, and its keys. */
+  trust?: {
+    source: 'bundle' | 'given';
+    signers: { kid: string; algorithm: string; spkiSha256: string; deployedAt: string; retiredAt: string | null }[];
+  };
 }
 
 export function checkBundle(
@@ -194,10 +213,19 @@ export function checkBundle(
   options?: {
     witnesses?: readonly WitnessKey[];
     signersText?: string;
+    /** The log's CHECKPOINT_ORIGIN: each checkpoint's origin must then be exactly `<checkpointOrigin>/<chain>`. */
+    checkpointOrigin?: string;
     /** Checkpoints the auditor holds from elsewhere, checked like the bundle's against the same records. */
     heldCheckpoints?: readonly { name: string; text: string }[];
     onProgress?: (progress: { phase: string; checked: number; total: number }) => void;
   },
 ): Promise<BundleReport>;
+
+/** The parts of a stream as one Uint8Array; throws past maxBytes. */
+export function bytesOfParts(
+  stream: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  expected?: number,
+): Promise<Uint8Array>;
 
 export function filesOfTar(tar: Uint8Array): Map<string, () => Promise<Uint8Array>>;

@@ -180,7 +180,7 @@ export async function importPublicKey(algorithm, pem) {
   if (algorithm === 'rsa-sha256' && key.algorithm.modulusLength < RSA_MIN_MODULUS_BITS)
     return { problem: `RSA modulus is ${key.algorithm.modulusLength} bits, at least ${RSA_MIN_MODULUS_BITS} required` };
   const raw = algorithm === 'ed25519' ? new Uint8Array(await subtle.exportKey('raw', key)) : undefined;
-  return { key: { algorithm, cryptoKey: key, raw } };
+  return { key: { algorithm, cryptoKey: key, raw, spki } };
 }
 
 /** r and s of a DER ECDSA signature, SEQUENCE { INTEGER r, INTEGER s } with short lengths; undefined otherwise. */
@@ -273,7 +273,18 @@ async function registryEntry(entry, path, problems) {
     problems.push(`${path}: retiredAt must be after deployedAt`);
   if (description !== null && typeof description !== 'string') problems.push(`${path}.description: must be a string`);
   if (problems.length > before) return undefined;
-  return { kid, algorithm, key: imported.key, deployedAt: entry.deployedAt, deployedAtMs, retiredAt, retiredAtMs };
+  // What the auditor compares with the keys it knows: SHA-256 of the key's SPKI (DER), as `openssl pkey -pubin -outform DER | sha256sum` gives it.
+  const spkiSha256 = hexOf(await sha256(imported.key.spki));
+  return {
+    kid,
+    algorithm,
+    key: imported.key,
+    spkiSha256,
+    deployedAt: entry.deployedAt,
+    deployedAtMs,
+    retiredAt,
+    retiredAtMs,
+  };
 }
 
 /** signers.json (section 4): { registry } or { problems } listing every problem, each with its path. */
@@ -489,8 +500,9 @@ async function parseDelegation(data) {
   if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) return 'data.kid is not a signer id';
   if (!SIGNATURE_ALGORITHMS.includes(algorithm))
     return `data.algorithm ${JSON.stringify(algorithm)} is not a signature algorithm`;
-  const fromMs = typeof notBefore === 'string' && RFC3339_PATTERN.test(notBefore) ? Date.parse(notBefore) : NaN;
-  const toMs = typeof notAfter === 'string' && RFC3339_PATTERN.test(notAfter) ? Date.parse(notAfter) : NaN;
+  // The date and hour must exist as written, as the registry's instants (Date.parse rolls 2026-11-31 over).
+  const fromMs = instantMs(notBefore) ?? NaN;
+  const toMs = instantMs(notAfter) ?? NaN;
   if (Number.isNaN(fromMs) || Number.isNaN(toMs)) return 'data.notBefore and data.notAfter must be RFC 3339 timestamps';
   if (toMs <= fromMs || toMs - fromMs > MAX_DELEGATION_WINDOW_MS)
     return 'the delegation window must be non-empty and at most 24 hours';
@@ -1296,7 +1308,7 @@ export function parseProofFile(text) {
  * form, hash and signature (sections 1 to 4), index = seq - 1, and the path
  * to the checkpoint's root. A finding at the record's seq, or { ok, seq, size }.
  */
-export async function checkProofFile(text, registry, { witnesses = [], origin, chain } = {}) {
+export async function checkProofFile(text, registry, { witnesses = [], origin, chain, recordHeld = false } = {}) {
   const proof = parseProofFile(text);
   const fail = (seq, message) => ({
     ok: false,
@@ -1307,8 +1319,11 @@ export async function checkProofFile(text, registry, { witnesses = [], origin, c
   const seq = prepared.record?.seq ?? proof.index + 1;
   if (prepared.malformed) return fail(seq, `its record: ${prepared.malformed}`);
   if (!prepared.hashOk) return fail(seq, 'its record: hash does not recompute');
+  // Alone, the record's signer must be in the registry: a session signer (section 4b) is known only from the chain.
+  // With `recordHeld` (a bundle's proofs), that check is left to the comparison with the record held at that seq.
   const signature = await signatureOf(prepared, registry, new Map());
-  if (!signature.ok) return fail(seq, `its record: ${signature.reason}: ${signature.message}`);
+  const signatureProblem = signature.ok ? undefined : `its record: ${signature.reason}: ${signature.message}`;
+  if (signatureProblem && !recordHeld) return fail(seq, signatureProblem);
   if (proof.index !== seq - 1) return fail(seq, `index ${proof.index} is not the leaf of seq ${seq}`);
   const opened = await openCheckpoint(proof.checkpoint, registry, witnesses, origin);
   if (opened.problem) return fail(seq, `its checkpoint: ${opened.problem}`);
@@ -1322,6 +1337,7 @@ export async function checkProofFile(text, registry, { witnesses = [], origin, c
     record: proof.record,
     size: opened.checkpoint.size,
     origin: opened.checkpoint.origin,
+    signatureProblem,
   };
 }
 
@@ -1374,14 +1390,29 @@ function manifestProblem(m) {
 /** gunzip with the platform's DecompressionStream, stopping past `maxBytes`. */
 export async function gunzip(bytes, maxBytes = MAX_ARCHIVE_BATCH_BYTES) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-  const parts = [];
+  return bytesOfParts(stream, maxBytes, bytes.length * 4);
+}
+
+/**
+ * The parts of a stream as one Uint8Array, stopping past `maxBytes`: one
+ * growing buffer, never concat(...parts), whose spread throws RangeError
+ * past some 100,000 parts (a browser's DecompressionStream can give many
+ * small ones).
+ */
+export async function bytesOfParts(stream, maxBytes, expected = 1024) {
+  let buffer = new Uint8Array(Math.min(maxBytes, Math.max(1024, expected)));
   let size = 0;
   for await (const part of stream) {
+    if (size + part.length > maxBytes) throw new Error(`decompresses to more than ${maxBytes} bytes`);
+    if (size + part.length > buffer.length) {
+      const grown = new Uint8Array(Math.min(maxBytes, Math.max(buffer.length * 2, size + part.length)));
+      grown.set(buffer.subarray(0, size));
+      buffer = grown;
+    }
+    buffer.set(part, size);
     size += part.length;
-    if (size > maxBytes) throw new Error(`decompresses to more than ${maxBytes} bytes`);
-    parts.push(part);
   }
-  return concat(...parts);
+  return buffer.subarray(0, size);
 }
 
 /** The batches of a bundle's files, by chain, in seq order: { key, manifestKey, service, date, chain, fromSeq, toSeq }. */
@@ -1510,7 +1541,7 @@ async function treeFilesOf(files, registry, witnesses, held = []) {
   const proofs = [];
   for (const path of paths.filter((name) => /(^|\/)inclusion\/[^/]+\.tlog-proof$/.test(name))) {
     const text = decodeOrUndefined(await files.get(path)()) ?? '';
-    proofs.push({ path, checked: await checkProofFile(text, registry, { witnesses }) });
+    proofs.push({ path, checked: await checkProofFile(text, registry, { witnesses, recordHeld: true }) });
   }
   return { checkpoints, proofs, consistency };
 }
@@ -1626,12 +1657,23 @@ export async function checkBundle(files, options = {}) {
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
   );
-  const treeChecked = treeFindings(tree, checks, chains);
+  const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
   notes.push(...treeChecked.notes);
   findings.sort((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.chain < b.chain ? -1 : 1));
   const summaries = [...checks.values()].map((check) => check.summary());
   return {
+    // The trust root: whose signers.json the signatures were checked against, and its keys.
+    trust: {
+      source: options.signersText === undefined ? 'bundle' : 'given',
+      signers: [...registry.signers.values()].map(({ kid, algorithm, spkiSha256, deployedAt, retiredAt }) => ({
+        kid,
+        algorithm,
+        spkiSha256,
+        deployedAt,
+        retiredAt,
+      })),
+    },
     ok: findings.length === 0,
     findings,
     notes,
@@ -1724,20 +1766,39 @@ async function checkChainBatches(chain, batches, files, { registry, ids, treeSiz
   return check;
 }
 
+/**
+ * A checkpoint stands for one chain's tree: its origin must be
+ * `<CHECKPOINT_ORIGIN>/<chain>` (section 14) for a chain in `chains`, and
+ * `<prefix>/<chain>` exactly when the auditor gave the prefix.
+ */
+function originProblem(origin, chains, prefix) {
+  const slash = origin.lastIndexOf('/');
+  const chain = origin.slice(slash + 1);
+  if (slash <= 0 || !chains.has(chain))
+    return `its origin ${JSON.stringify(origin)} is not <CHECKPOINT_ORIGIN>/<chain> for ${[...chains].map((name) => JSON.stringify(name)).join(' or ')}`;
+  if (prefix !== undefined && origin !== `${prefix}/${chain}`)
+    return `its origin ${JSON.stringify(origin)} is not ${JSON.stringify(`${prefix}/${chain}`)}`;
+  return undefined;
+}
+
 /** Findings of the checkpoints and proof files, once the records gave their roots and hashes. */
-function treeFindings(tree, checks, chains) {
+function treeFindings(tree, checks, chains, origin) {
   const findings = [];
   const notes = [];
   for (const { path, opened, held } of tree.checkpoints) {
     const chain = chainOfOrigin(opened.checkpoint?.origin, chains);
     const size = opened.checkpoint?.size ?? Number(/(\d+)[^/]*$/.exec(path)?.[1] ?? 0);
-    if (opened.problem) {
-      findings.push({ chain, seq: size, reason: 'checkpoint-invalid', message: `${path}: ${opened.problem}` });
+    const problem = opened.problem ?? originProblem(opened.checkpoint.origin, chains, origin);
+    if (problem) {
+      findings.push({ chain, seq: size, reason: 'checkpoint-invalid', message: `${path}: ${problem}` });
       continue;
     }
     const check = checks.get(chain);
     const root = check?.roots.get(size);
-    if (root === undefined) notes.push(rootNotChecked(path, size, check, held));
+    const cut = root === undefined ? cutProblem(check, size, held) : undefined;
+    if (cut)
+      findings.push({ chain, seq: size, reason: cut.reason, message: `${path} (tree size ${size}): ${cut.message}` });
+    else if (root === undefined) notes.push(rootNotChecked(path, size, check));
     else if (!equalBytes(root, opened.checkpoint.root))
       findings.push({
         chain,
@@ -1757,8 +1818,36 @@ function treeFindings(tree, checks, chains) {
       });
       continue;
     }
+    const wrongOrigin = originProblem(checked.origin, new Set([checked.chain]), origin);
+    if (wrongOrigin) {
+      findings.push({
+        chain: checked.chain,
+        seq: checked.seq,
+        reason: 'inclusion-proof-invalid',
+        message: `${path}: its checkpoint: ${wrongOrigin} (its record's chain)`,
+      });
+      continue;
+    }
+    const proofCut = cutProblem(checks.get(checked.chain), checked.seq, false, 'record');
+    if (proofCut) {
+      findings.push({
+        chain: checked.chain,
+        seq: checked.seq,
+        reason: proofCut.reason,
+        message: `${path} (seq ${checked.seq}): ${proofCut.message}`,
+      });
+      continue;
+    }
     const held = checks.get(checked.chain)?.hashes.get(checked.seq);
-    if (held !== undefined && held !== JSON.parse(checked.record).hash)
+    // A record whose signer the registry alone does not know passes only as the record held here, checked with the chain's delegations.
+    if (held === undefined && checked.signatureProblem)
+      findings.push({
+        chain: checked.chain,
+        seq: checked.seq,
+        reason: 'inclusion-proof-invalid',
+        message: `${path}: ${checked.signatureProblem}, and the record at seq ${checked.seq} is not here to compare`,
+      });
+    else if (held !== undefined && held !== JSON.parse(checked.record).hash)
       findings.push({
         chain: checked.chain,
         seq: checked.seq,
@@ -1818,20 +1907,41 @@ function consistencyFindings(tree, checks, chains, findings, notes) {
   }
 }
 
+/**
+ * A checkpoint or proof that shows records missing from what is checked
+ * (section 15, "A cut bundle"). A bundle writes checkpoints and proofs only
+ * within its own batches, so one of them past the last record held, or
+ * before the first, means batches were removed at an end (`bundle-cut`;
+ * bundle.json is not signed, so it cannot be trusted to say so). A
+ * checkpoint the auditor holds past the last record means the chain given
+ * is behind what was once signed (`behind-checkpoint`). Records that
+ * stopped at a finding say nothing more: that finding is the verdict.
+ */
+function cutProblem(check, size, held, what = 'tree') {
+  if (check?.finding) return undefined;
+  const first = check?.records > 0 ? check.fromSeq : undefined;
+  const last = check?.records > 0 ? check.expectedSeq - 1 : undefined;
+  if (held) {
+    if (last !== undefined && size <= last) return undefined;
+    return {
+      reason: 'behind-checkpoint',
+      message: `a checkpoint you hold signs ${size} records, but the records here ${last === undefined ? 'are none of its chain' : `end at seq ${last}`}: the chain was cut or rolled back after you got it, or these are not all its records`,
+    };
+  }
+  if (first !== undefined && size >= first && size <= last) return undefined;
+  const where = what === 'tree' ? `a checkpoint of ${size} records` : `an inclusion proof of the record at seq ${size}`;
+  return {
+    reason: 'bundle-cut',
+    message: `${where} is here, but the records here ${first === undefined ? 'are none of its chain' : `are seq ${first} to ${last}`}: the bundle writes these only within its own records, so records were removed at an end`,
+  };
+}
+
 /** Why a checkpoint's root was not compared (its signatures were checked): the records 1 to its size are not all here. */
-function rootNotChecked(path, size, check, held) {
-  const reached = check?.records > 0 && check.fromSeq === 1 ? check.expectedSeq - 1 : undefined;
-  const why =
-    reached === undefined
-      ? 'the records here do not start at seq 1'
-      : check.finding
-        ? `the records stop being checked at seq ${check.finding.seq}`
-        : `the records here end at seq ${reached}`;
-  const cut =
-    held && reached !== undefined && !check.finding
-      ? ': if they are the chain up to its head, the chain was cut or rolled back after you got this checkpoint'
-      : '';
-  return `${path} (tree size ${size}): its signatures hold; its root is not compared, as ${why}${cut}`;
+function rootNotChecked(path, size, check) {
+  const why = check?.finding
+    ? `the records stop being checked at seq ${check.finding.seq}`
+    : 'the records here do not start at seq 1';
+  return `${path} (tree size ${size}): its signatures hold; its root is not compared, as ${why}`;
 }
 
 // ---------------------------------------------------------------- reading a bundle archive (.tar.gz)

@@ -8,6 +8,9 @@
 import { checkBundle, parseWitnessKey } from './checker.mjs';
 
 const pageElement = (id) => document.getElementById(id);
+// SHA-256 of the checker inlined here, written when the page is composed (infra/adapters/files/auditorPage.ts):
+// compare it with `sha256sum auditor/checker.mjs` of a copy of the repository you obtained yourself.
+const pageCheckerSha256 = 'CHECKER-SHA256';
 
 /** Paths inside a bundle: without the folder the auditor chose or dropped, `/`-separated. */
 function pageWithoutTopFolder(paths) {
@@ -96,9 +99,13 @@ function pageCell(row, text, className) {
 function pageShowReport(report, elapsedMs) {
   const verdict = pageElement('verdict');
   verdict.className = report.ok ? 'ok' : 'failed';
-  verdict.textContent = report.ok
-    ? `OK: ${report.records.toLocaleString('en')} records, every check held`
-    : `FAILED: ${report.findings.length} finding${report.findings.length === 1 ? '' : 's'}`;
+  const ranges = report.chains.map((chain) => `${chain.chain} seq ${chain.fromSeq} to ${chain.toSeq}`).join(', ');
+  const notes = report.notes.length;
+  verdict.textContent = !report.ok
+    ? `FAILED: ${report.findings.length} finding${report.findings.length === 1 ? '' : 's'}`
+    : notes === 0
+      ? `OK: ${report.records.toLocaleString('en')} records (${ranges}), every check held`
+      : `OK with ${notes} note${notes === 1 ? '' : 's'}: ${report.records.toLocaleString('en')} records (${ranges}); read the notes: some checks could not be made`;
   const table = pageElement('findings');
   const body = table.tBodies[0];
   body.replaceChildren();
@@ -122,7 +129,24 @@ function pageShowReport(report, elapsedMs) {
     ),
   );
   list('notes', report.notes);
+  list('trust', pageTrustLines(report.trust));
   pageElement('status').textContent = `checked in ${(elapsedMs / 1000).toFixed(1)} s`;
+}
+
+/** Where the signer registry came from and the keys it trusted, with the checker's own SHA-256. */
+function pageTrustLines(trust) {
+  const lines = [`this page's checker: SHA-256 ${pageCheckerSha256}`];
+  if (!trust) return lines;
+  lines.push(
+    trust.source === 'given'
+      ? 'signer registry: the signers.json you gave'
+      : "signer registry: the bundle's own signers.json, written by the party audited: compare these keys with ones you obtained yourself, or give your own signers.json",
+    ...trust.signers.map(
+      (signer) =>
+        `trusted key ${signer.kid} (${signer.algorithm}), SPKI SHA-256 ${signer.spkiSha256}, ${signer.deployedAt} to ${signer.retiredAt ?? 'now'}`,
+    ),
+  );
+  return lines;
 }
 
 /** One check at a time; the page records the last report for whoever drives it (document.body.dataset.state). */
@@ -148,7 +172,10 @@ async function pageCheck(gather) {
 
 /** The bundle of a time range from GET /audit/bundle (an Auditor's token), as the one file it is. */
 async function pageFetchBundle() {
-  const base = (pageElement('base').value.trim() || window.location.origin).replace(/\/+$/, '');
+  // Only the API that serves this page: its Content-Security-Policy allows no other connection.
+  if (!window.location.protocol.startsWith('http'))
+    throw new Error('a bundle is fetched by the page GET /auditor of its API serves; here, give its folder or .tar.gz');
+  const base = window.location.origin;
   const query = new URLSearchParams({
     fromTs: pageElement('fromTs').value.trim(),
     toTs: pageElement('toTs').value.trim(),
@@ -169,7 +196,6 @@ async function pageFetchBundle() {
   return new Map([['bundle.tar.gz', async () => bytes]]);
 }
 
-pageElement('base').placeholder = window.location.protocol.startsWith('http') ? window.location.origin : 'https://…';
 pageElement('folder').addEventListener('change', (event) => pageCheck(async () => pageFilesOfList(event.target.files)));
 pageElement('files').addEventListener('change', (event) => pageCheck(async () => pageFilesOfList(event.target.files)));
 pageElement('api').addEventListener('submit', (event) => {

@@ -11,7 +11,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isJsonObject } from '../domain/json.ts';
-import { RFC3339_PATTERN } from './registry.ts';
+import { onTheCalendar, RFC3339_PATTERN } from './registry.ts';
 import { isSignatureAlgorithm, keyMismatch, type SignatureAlgorithm } from './signature.ts';
 
 /** Event types of signer changes (docs/SIGNING.md lists their data). */
@@ -48,8 +48,12 @@ export interface Delegation {
 const DELEGATION_MEMBERS = ['algorithm', 'kid', 'notAfter', 'notBefore', 'public_key_pem'];
 const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/** An RFC 3339 instant whose date and hour exist as written (Date.parse would roll 2026-11-31 over to December 1). */
 function instant(value: unknown): number | undefined {
-  return typeof value === 'string' && RFC3339_PATTERN.test(value) && !Number.isNaN(Date.parse(value))
+  return typeof value === 'string' &&
+    RFC3339_PATTERN.test(value) &&
+    onTheCalendar(value) &&
+    !Number.isNaN(Date.parse(value))
     ? Date.parse(value)
     : undefined;
 }

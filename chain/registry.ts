@@ -39,7 +39,7 @@ export const RFC3339_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?
 export const MAX_REGISTRY_SIGNERS = 1000;
 
 /** Date.parse reads 2026-02-30 as March 2 and 24:00 as the next day: the date and hour must exist as written. */
-function onTheCalendar(value: string): boolean {
+export function onTheCalendar(value: string): boolean {
   const [year, month, day, hour] = value.slice(0, 13).split(/[-T]/).map(Number) as [number, number, number, number];
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);

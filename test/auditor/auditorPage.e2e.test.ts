@@ -16,7 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { BundleReport, CheckerFinding } from '../../auditor/checker.mjs';
 import { checkpointBody } from '../../chain/checkpoint.ts';
 import { signCheckpoint } from '../../chain/treeLog.ts';
-import { auditorPage } from '../../infra/adapters/files/auditorPage.ts';
+import { auditorPage, checkerSource } from '../../infra/adapters/files/auditorPage.ts';
 import { checkpointing } from '../../infra/wiring/checkpoints.ts';
 import { writeTestBundle } from '../helpers/auditorBundle.ts';
 import { launchChromium } from '../helpers/chromium.ts';
@@ -53,9 +53,15 @@ async function checked(page: Page, start: () => Promise<void>, log?: (line: stri
   return report;
 }
 
+/** Every URL each page requested: the page must request nothing but itself and the bundle it checks. */
+const requested = new WeakMap<Page, string[]>();
+
 async function openPage(browser: Browser, url: string): Promise<Page> {
   const page = await browser.newPage();
   const errors: string[] = [];
+  const urls: string[] = [];
+  requested.set(page, urls);
+  page.on('request', (request) => urls.push(request.url()));
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(url);
   try {
@@ -114,6 +120,15 @@ test('a bundle of 20,000 records passes in the page that fetches it from the API
   t.true(written.ok, JSON.stringify(written.finding));
   t.deepEqual(written.checkpoints, [5000, 10000, 15000, 20000]);
   t.deepEqual(written.inclusionProofs, [1, RECORDS]);
+  for (const path of ['/auditor', '/auditor/checker.mjs']) {
+    const response = await fetch(`${server.url}${path}`);
+    t.is(response.status, 200, path);
+    t.is(response.headers.get('cache-control'), 'no-cache', path);
+    t.is(response.headers.get('x-content-type-options'), 'nosniff', path);
+    t.regex(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, path);
+  }
+  const policy = (await fetch(`${server.url}/auditor`)).headers.get('content-security-policy')!;
+  t.regex(policy, /connect-src 'self'(;|$)/, 'the page connects to its own API only');
   const browser = await launchChromium();
   t.teardown(() => browser.close());
 
@@ -129,6 +144,15 @@ test('a bundle of 20,000 records passes in the page that fetches it from the API
   );
   t.deepEqual(brief(fetched.findings), []);
   t.like(fetched, { ok: true, records: RECORDS, checkpoints: 4, inclusionProofs: 2 });
+  t.is(await served.textContent('#verdict'), `OK: 20,000 records (main seq 1 to ${RECORDS}), every check held`);
+  const trust = await served.textContent('#trust');
+  t.true(trust!.includes(`this page's checker: SHA-256 ${createHash('sha256').update(checkerSource()).digest('hex')}`));
+  t.true(trust!.includes("signer registry: the bundle's own signers.json"));
+  t.deepEqual(
+    requested.get(served)!.map((url) => new URL(url).pathname),
+    ['/auditor', '/audit/bundle'],
+    'the page requests itself and the bundle, nothing else',
+  );
 
   // A copy, every checkpoint cosigned by a witness (in checkpoints/ and in the proof files); then changed where an attacker would.
   cpSync(out, tampered, { recursive: true });
@@ -188,6 +212,7 @@ test('a bundle of 20,000 records passes in the page that fetches it from the API
   t.regex(report.findings[3]!.message, /does not lead to the root/);
   t.is(report.records, RECORDS, 'the records themselves still pass');
   t.false(report.ok);
+  t.deepEqual(requested.get(again), [pathToFileURL(join(tampered, 'index.html')).href], 'nothing but the page itself');
 });
 
 interface VectorCase {
@@ -222,7 +247,9 @@ test('each golden corruption is reported by the page at the seq and with the rea
     );
     t.is(
       await page.textContent('#verdict'),
-      expected ? 'FAILED: 1 finding' : `OK: ${report.records} records, every check held`,
+      expected
+        ? 'FAILED: 1 finding'
+        : `OK: ${report.records} records (${report.chains.map((c) => `${c.chain} seq ${c.fromSeq} to ${c.toSeq}`).join(', ')}), every check held`,
     );
   }
 

@@ -371,7 +371,7 @@ test('whatever files it is given, checkBundle answers with findings and never th
   t.pass();
 });
 
-test('a checkpoint the auditor holds is compared with the records given: equal roots pass, a cut chain is said, a wrong root is a finding at its size', async (t) => {
+test('a checkpoint the auditor holds is compared with the records given: equal roots pass, records behind it are behind-checkpoint, a wrong root is a finding at its size', async (t) => {
   const { privateKey, publicKey } = ed25519FromSeed('vectors-ed25519-v1');
   const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
   const held = block('checkpoint');
@@ -391,10 +391,12 @@ test('a checkpoint the auditor holds is compared with the records given: equal r
   const cut = await checker.checkBundle(records(main.slice(0, 17)), {
     heldCheckpoints: [{ name: 'held.txt', text: held }],
   });
-  t.true(cut.ok, 'the records themselves pass');
-  t.deepEqual(cut.notes, [
-    'held checkpoint held.txt (tree size 20): its signatures hold; its root is not compared, as the records here end at seq 17: if they are the chain up to its head, the chain was cut or rolled back after you got this checkpoint',
-  ]);
+  t.false(cut.ok, 'records behind a checkpoint the auditor holds are not OK');
+  t.deepEqual(
+    cut.findings.map((finding) => `${finding.chain} ${finding.seq} ${finding.reason}`),
+    ['main 20 behind-checkpoint'],
+  );
+  t.regex(cut.findings[0]!.message, /the records here end at seq 17/);
 
   // Signed by the chain's key, but over another root: the records say otherwise.
   const body = `chainbook/main\n20\n${Buffer.alloc(32, 9).toString('base64')}\n`;
@@ -485,8 +487,9 @@ test('a consistency proof given with the records holds when its roots are the on
   t.deepEqual(brief(await check(main, { ...example, proof: example.proof.slice(1) })), [
     'main 20 consistency-proof-invalid',
   ]);
+  // Records 1..5 with a bundled checkpoint of 20: the records were cut (the checkpoint's own finding), the proof's root of 7 still unvouched.
   const fewer = await check(main.slice(0, 5), example);
-  t.deepEqual(brief(fewer), []);
+  t.deepEqual(brief(fewer), ['main 20 bundle-cut']);
   t.is(fewer.notes.filter((note) => note.includes('nothing here vouches for its root of the tree of 7')).length, 1);
 });
 
@@ -506,4 +509,119 @@ test('the bounds table of section 15 is the code', (t) => {
   t.is(checker.MAX_PROOF_FILE_BYTES, MAX_PROOF_FILE_BYTES);
   t.is(checker.MAX_NOTE_BYTES, MAX_NOTE_BYTES);
   t.is(checker.MAX_NOTE_SIGNATURES, MAX_NOTE_SIGNATURES);
+});
+
+test("the report says whose signer registry it trusted and each key's SPKI SHA-256, as openssl computes it", async (t) => {
+  const files = new Map([
+    ['signers.json', async () => new TextEncoder().encode(happySigners)],
+    ['records.jsonl', async () => Uint8Array.from(happyRecords)],
+  ]);
+  const expected = (
+    JSON.parse(happySigners) as { signers: { signer_kid: string; public_key_pem: string }[] }
+  ).signers.map((signer) => ({
+    kid: signer.signer_kid,
+    spkiSha256: createHash('sha256')
+      .update(createPublicKey(signer.public_key_pem).export({ type: 'spki', format: 'der' }))
+      .digest('hex'),
+  }));
+  t.true(expected.length > 0);
+  const own = await checker.checkBundle(files);
+  t.true(own.ok);
+  t.is(own.trust?.source, 'bundle');
+  t.deepEqual(
+    own.trust?.signers.map(({ kid, spkiSha256 }) => ({ kid, spkiSha256 })),
+    expected,
+  );
+  const given = await checker.checkBundle(files, { signersText: happySigners });
+  t.is(given.trust?.source, 'given');
+});
+
+test("a checkpoint's origin must name a chain of the records, as <CHECKPOINT_ORIGIN>/<chain>", async (t) => {
+  const { privateKey, publicKey } = ed25519FromSeed('vectors-ed25519-v1');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const main = happyRecords
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"chain":"main"'));
+  const example = block('checkpoint');
+  const root = example.split('\n')[2]!;
+  const note = (origin: string) => {
+    const body = `${origin}\n20\n${root}\n`;
+    const keyHash = createHash('sha256')
+      .update(Buffer.concat([Buffer.from('vectors-ed25519-v1\n'), Buffer.from([0x01]), raw]))
+      .digest()
+      .subarray(0, 4);
+    const signature = sign(null, Buffer.from(body), privateKey);
+    return `${body}\n\u2014 vectors-ed25519-v1 ${Buffer.concat([keyHash, signature]).toString('base64')}\n`;
+  };
+  const check = (origin: string, options: { checkpointOrigin?: string } = {}) =>
+    checker.checkBundle(
+      new Map([
+        ['signers.json', async () => new TextEncoder().encode(happySigners)],
+        ['records.jsonl', async () => new TextEncoder().encode(main.map((line) => `${line}\n`).join(''))],
+        ['checkpoints/20.checkpoint', async () => new TextEncoder().encode(note(origin))],
+      ]),
+      options,
+    );
+  const brief = (report: checker.BundleReport) => report.findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  t.is(note('chainbook/main'), example, 'the worked example is this checkpoint');
+  t.like(await check('chainbook/main'), { ok: true });
+  t.like(await check('chainbook/main', { checkpointOrigin: 'chainbook' }), { ok: true });
+  t.deepEqual(brief(await check('chainbook/other')), ['main 20 checkpoint-invalid']);
+  t.deepEqual(brief(await check('main')), ['main 20 checkpoint-invalid']);
+  t.deepEqual(brief(await check('elsewhere/main', { checkpointOrigin: 'chainbook' })), ['main 20 checkpoint-invalid']);
+});
+
+test('a stream of 200,000 small parts is joined into one buffer (no spread of the parts), and one past the bound throws', async (t) => {
+  async function* parts(count: number) {
+    for (let index = 0; index < count; index++) yield Uint8Array.of(index % 251, 7);
+  }
+  const joined = await checker.bytesOfParts(parts(200_000), MAX_ARCHIVE_BATCH_BYTES);
+  t.is(joined.length, 400_000);
+  t.is(joined[2 * 199_999], 199_999 % 251);
+  t.is(joined[399_999], 7);
+  await t.throwsAsync(checker.bytesOfParts(parts(1000), 1999), { message: /more than 1999 bytes/ });
+  t.deepEqual([...(await checker.bytesOfParts(parts(1000), 2000)).subarray(0, 4)], [0, 7, 1, 7]);
+});
+
+test('a delegation whose notBefore or notAfter is a day not on the calendar is invalid-delegation in both verifiers, not rolled over', async (t) => {
+  const { privateKey } = ed25519FromSeed('vectors-ed25519-v1');
+  const session = generateKeyPairSync('ed25519');
+  const delegation = (notBefore: string, notAfter: string) => {
+    const payload = {
+      actor: { id: 'kernel', role: 'Service' },
+      chain: 'main',
+      data: {
+        algorithm: 'ed25519',
+        kid: 'session-1',
+        notAfter,
+        notBefore,
+        public_key_pem: session.publicKey.export({ type: 'spki', format: 'pem' }),
+      },
+      id: '01a207d9-3870-7947-8d06-87af203dcb99',
+      meta: {},
+      seq: 1,
+      stream: 'signer-session-1',
+      ts: '2026-11-23T10:00:00.000Z',
+      type: 'signer.delegated',
+      v: 1,
+      version: 1,
+    };
+    const hash = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(checker.canonicalize(payload)), Buffer.from(checker.ZERO_HASH, 'hex')]))
+      .digest();
+    const sig = { alg: 'ed25519', kid: 'vectors-ed25519-v1', value: sign(null, hash, privateKey).toString('base64') };
+    const line = checker.canonicalize({ ...payload, prevHash: checker.ZERO_HASH, hash: hash.toString('hex'), sig });
+    return new TextEncoder().encode(`${line}\n`);
+  };
+  const cases: [string, string, string][] = [
+    ['2026-11-23T09:00:00.000Z', '2026-11-24T08:00:00.000Z', 'ok'],
+    ['2026-11-31T00:00:00.000Z', '2026-12-01T12:00:00.000Z', 'main 1 invalid-delegation'],
+    ['2026-11-30T00:00:00.000Z', '2026-11-30T24:00:00.000Z', 'main 1 invalid-delegation'],
+  ];
+  for (const [notBefore, notAfter, expected] of cases) {
+    const bytes = delegation(notBefore, notAfter);
+    t.is(await checkerVerdict(bytes, happySigners, {}), expected, `checker: ${notBefore} ${notAfter}`);
+    t.is(await nodeVerdict(bytes, happySigners, {}), expected, `audit-verify: ${notBefore} ${notAfter}`);
+  }
 });

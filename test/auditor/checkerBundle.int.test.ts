@@ -105,5 +105,50 @@ test('a bundle and its tampered copies get the same finding from the checker as 
   unlinkSync(batchFiles(cut, '.manifest.json').at(-1)!);
   const { ours, theirs } = await verdicts(cut);
   t.is(theirs, 'ok');
-  t.deepEqual(ours, ['main 801 batch-missing']);
+  // bundle.json names the batch; the checkpoint and the inclusion proof of seq 1000 show the cut without it.
+  t.deepEqual(ours, ['main 801 batch-missing', 'main 1000 bundle-cut', 'main 1000 bundle-cut']);
+});
+
+test('a bundle cut at either end, bundle.json removed with it, is bundle-cut: its checkpoints and proofs lie outside the records it holds', async (t) => {
+  const folder = tempDir('checker-bundle-cut');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const rt = await testRuntime(t, 'pglite');
+  const bundle = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 1000,
+    checkpointEvery: 250,
+    batchRecords: 200,
+    archive: join(folder, 'archive'),
+    out: bundle,
+  });
+  t.true(written.ok);
+  const files = filesOf(bundle);
+  t.true(files.has('checkpoints/250.checkpoint'));
+  t.true(files.has('inclusion/1.tlog-proof'));
+  const whole = await checker.checkBundle(files);
+  t.like(whole, { ok: true, records: 1000, notes: [] });
+  t.deepEqual(
+    whole.chains.map((chain) => [chain.chain, chain.fromSeq, chain.toSeq]),
+    [['main', 1, 1000]],
+  );
+
+  const manifests = [...files.keys()].filter((path) => path.endsWith('.manifest.json')).sort();
+  const without = (paths: readonly string[], also: (path: string) => boolean = () => false) =>
+    new Map(
+      [...files].filter(
+        ([path]) =>
+          path !== 'bundle.json' &&
+          !also(path) &&
+          !paths.some((manifest) => path === manifest || path === manifest.replace('.manifest.json', '.jsonl.gz')),
+      ),
+    );
+  const brief = async (copy: Map<string, () => Promise<Uint8Array>>) =>
+    (await checker.checkBundle(copy)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  t.deepEqual(await brief(without(manifests.slice(1))), ['main 250 bundle-cut'], 'the tail cut below checkpoint 250');
+  t.deepEqual(await brief(without(manifests.slice(0, 1))), ['main 1 bundle-cut'], 'the head cut: proof of seq 1');
+  t.deepEqual(
+    await brief(without(manifests.slice(0, 2), (path) => path.startsWith('inclusion/'))),
+    ['main 250 bundle-cut'],
+    'the head cut past checkpoint 250, without the proof',
+  );
 });

@@ -7,15 +7,17 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import * as checker from '../../auditor/checker.mjs';
 import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileReader.ts';
 import type { BackendSigner } from '../../infra/adapters/signers/backend.ts';
 import { createKeySigner } from '../../infra/adapters/signers/local.ts';
 import { delegatingSigner } from '../../infra/adapters/signers/session.ts';
+import { sqlBundleTree } from '../../infra/adapters/sql/bundleTree.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify } from '../../verifier/verify.ts';
+import { writeTestBundle } from '../helpers/auditorBundle.ts';
 import { registryEntry } from '../helpers/keys.ts';
 import { tempDir, testRuntime } from '../helpers/runtime.ts';
 import { appendMany, writeRegistry } from '../helpers/signing.ts';
@@ -72,4 +74,55 @@ test('a session-signed chain passes the checker as it passes audit-verify, and a
     }),
     { numRuns: 80 },
   );
+});
+
+test("a bundle's inclusion proof of a session-signed record holds as the bundle's record at that seq; alone, or with that record cut from the bundle, it does not", async (t) => {
+  const privateKey = generateKeyPairSync('ed25519').privateKey;
+  const root: BackendSigner = {
+    ...createKeySigner('kms-root', privateKey),
+    publicKey: createPublicKey(privateKey),
+    description: 'test root key',
+  };
+  const folder = tempDir('checker-session-bundle');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const signersPath = join(folder, 'signers.json');
+  writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
+  const rt = await testRuntime(t, 'pglite', {
+    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
+    env: { CHAINBOOK_SIGNERS: signersPath },
+  });
+  const out = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 300,
+    checkpointEvery: 100,
+    batchRecords: 100,
+    archive: join(folder, 'archive'),
+    out,
+  });
+  t.true(written.ok);
+  const proof = await sqlBundleTree(rt.db).inclusionProof('main', 50);
+  if (!proof) return t.fail('no checkpoint covers seq 50');
+  t.not(JSON.parse(Buffer.from(proof.split('\n')[1]!.slice('extra '.length), 'base64').toString()).sig.kid, root.kid);
+  const files = new Map(
+    readdirSync(out, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .map((path) => [relative(out, path), async () => Uint8Array.from(readFileSync(path))]),
+  );
+  files.set('inclusion/50.tlog-proof', async () => new TextEncoder().encode(proof));
+  const bundled = await checker.checkBundle(files);
+  t.deepEqual(bundled.findings, []);
+  t.like(bundled, { ok: true, inclusionProofs: 2 });
+
+  const registry = (await checker.loadRegistry(readFileSync(signersPath, 'utf8'))).registry!;
+  const alone = await checker.checkProofFile(proof, registry);
+  t.like(alone, { ok: false, finding: { seq: 50, reason: 'inclusion-proof-invalid' } });
+  // Without the records of that seq (the first batch removed, with its checkpoint's place in the bundle), the proof's record stands alone.
+  const first = [...files.keys()].find((path) => /main-000000000001-\d+\.manifest\.json$/.test(path))!;
+  const cut = new Map(
+    [...files].filter(([path]) => path !== first && path !== first.replace('.manifest.json', '.jsonl.gz')),
+  );
+  const brief = (await checker.checkBundle(cut)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  // The delegation went with the first batch: the records stop at 101, and the proof's record has nothing to be compared with.
+  t.deepEqual(brief, ['main 1 batch-missing', 'main 50 inclusion-proof-invalid', 'main 101 unknown-signer']);
 });

@@ -4,7 +4,7 @@
  * that it opens from a bundle's folder (a browser refuses module scripts
  * from file:// URLs) and from the API alike. Its Content-Security-Policy
  * allows that one script (by its SHA-256), inline styles, and connections
- * only to what the auditor points it at: nothing else is loaded.
+ * only to the API that serves it: nothing else is loaded.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ const AUDITOR_FOLDER = new URL('../../../auditor/', import.meta.url);
 export const CHECKER_URL = new URL('checker.mjs', AUDITOR_FOLDER);
 const PAGE_SCRIPT_TAG = '<script type="module" src="page.mjs"></script>';
 const CHECKER_IMPORT = /^import \{[^}]*\} from '\.\/checker\.mjs';\n/m;
+const CHECKER_SHA256_PLACEHOLDER = "'CHECKER-SHA256'";
 
 let composed: { html: string; policy: string } | undefined;
 
@@ -23,17 +24,26 @@ export function auditorPagePolicy(script: string): string {
     "default-src 'none'",
     `script-src 'sha256-${hash}'`,
     "style-src 'unsafe-inline'",
-    // The API the auditor names (its bundle); 'self' when the API serves the page.
-    "connect-src 'self' http: https:",
+    // Only the API that serves the page (its bundle); from a bundle's folder, no connection at all.
+    "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
 }
 
-/** The checker's source, as Node auditors take it (GET /auditor/checker.mjs). */
+let checkerText: string | undefined;
+
+/** The checker's source, as Node auditors take it (GET /auditor/checker.mjs), read once per process. */
 export function checkerSource(): string {
-  return readFileSync(CHECKER_URL, 'utf8');
+  checkerText ??= readFileSync(CHECKER_URL, 'utf8');
+  return checkerText;
 }
+
+/** What both routes send besides their policy: always revalidated, never sniffed, never framed. */
+export const AUDITOR_HEADERS = {
+  'Cache-Control': 'no-cache',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
 
 /** The page, composed once per process: { html, policy }. */
 export function auditorPage(): { html: string; policy: string } {
@@ -45,7 +55,11 @@ function compose(): { html: string; policy: string } {
   const html = readFileSync(new URL('index.html', AUDITOR_FOLDER), 'utf8');
   const page = readFileSync(new URL('page.mjs', AUDITOR_FOLDER), 'utf8');
   if (!CHECKER_IMPORT.test(page)) throw new Error('auditor/page.mjs does not import the checker as expected');
-  const script = `\n${checkerSource()}\n${page.replace(CHECKER_IMPORT, '')}`;
+  const checker = checkerSource();
+  if (!page.includes(CHECKER_SHA256_PLACEHOLDER))
+    throw new Error('auditor/page.mjs lost its checker SHA-256 placeholder');
+  const checkerSha256 = createHash('sha256').update(checker, 'utf8').digest('hex');
+  const script = `\n${checker}\n${page.replace(CHECKER_IMPORT, '').replace(CHECKER_SHA256_PLACEHOLDER, `'${checkerSha256}'`)}`;
   // Nothing in the scripts may close the script element early.
   if (/<\/script/i.test(script) || !html.includes(PAGE_SCRIPT_TAG))
     throw new Error('the auditor page cannot be composed: a script holds </script, or index.html lost its script tag');

@@ -5,7 +5,7 @@
  * bundle of GET /audit/bundle fetched with the auditor's own token.
  */
 import { z } from 'zod';
-import { auditorPage, checkerSource } from '../../../adapters/files/auditorPage.ts';
+import { AUDITOR_HEADERS, auditorPage, checkerSource } from '../../../adapters/files/auditorPage.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
 
 export const auditorRoutes: readonly RouteSpec[] = [
@@ -25,7 +25,8 @@ export const auditorRoutes: readonly RouteSpec[] = [
       const page = auditorPage();
       return {
         text: { contentType: 'text/html; charset=utf-8', content: page.html },
-        headers: { 'Content-Security-Policy': page.policy },
+        // The policy as a header too: frame-ancestors holds only there, not in the page's meta element.
+        headers: { ...AUDITOR_HEADERS, 'Content-Security-Policy': `${page.policy}; frame-ancestors 'none'` },
       };
     },
   }),
@@ -42,7 +43,10 @@ export const auditorRoutes: readonly RouteSpec[] = [
     responseContentType: 'text/javascript; charset=utf-8',
     errors: [429],
     async handle() {
-      return { text: { contentType: 'text/javascript; charset=utf-8', content: checkerSource() } };
+      return {
+        text: { contentType: 'text/javascript; charset=utf-8', content: checkerSource() },
+        headers: { ...AUDITOR_HEADERS, 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" },
+      };
     },
   }),
 ];
