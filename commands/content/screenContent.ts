@@ -117,6 +117,36 @@ export function textSubmission(
   };
 }
 
+/** Every string of a JSON value (keys and values), depth first. */
+function stringsOf(value: unknown, into: string[] = []): string[] {
+  if (typeof value === 'string') into.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, into);
+  else if (typeof value === 'object' && value !== null)
+    for (const [key, item] of Object.entries(value)) {
+      into.push(key);
+      stringsOf(item, into);
+    }
+  return into;
+}
+
+/**
+ * A JSON document submission (a manifest): the content held and hashed is its
+ * JCS, but the plugins see that JCS followed by each of its strings as
+ * written, one a line. In the JCS a line break or a tab is an escape
+ * (`\n`, `\t`), whose letter would hide the word, domain or token after it
+ * from rules that look at what precedes a match.
+ */
+export function documentSubmission(
+  subject: ContentSubject,
+  subjectId: string,
+  publisherId: string,
+  document: unknown,
+  canonical: string,
+): Submission {
+  const submission = textSubmission(subject, subjectId, publisherId, 'application/json', canonical);
+  return { ...submission, text: [canonical, ...stringsOf(document)].join('\n') };
+}
+
 const RELEASED_PLUGIN = 'moderation';
 
 async function inspectionOf(

@@ -23,7 +23,7 @@ import { metricsRegistry } from '../../../infra/adapters/metrics.ts';
 import { ENGINES, type EngineName } from '../../helpers/databases.ts';
 import { testApp, type TestApp } from '../../helpers/app.ts';
 import { auditor, operator, productFor } from '../../helpers/fixtures.ts';
-import { awsAccessKeyId, eicar, pemPrivateKey, zipBytes } from '../../helpers/hostileContent.ts';
+import { awsAccessKeyId, chainbookToken, eicar, pemPrivateKey, zipBytes } from '../../helpers/hostileContent.ts';
 import type { InspectionPlugin } from '../../../commands/content/inspector.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
@@ -127,6 +127,29 @@ for (const engine of ENGINES) {
     t.like(error.details, { tier: 'BLOCK', decisionSeq: after.head.seq });
   });
 }
+
+test('manifest text after a line break or tab is inspected as written, not as its JSON escapes', async (t) => {
+  const test = await app(t, 'postgres');
+  // In the document's JCS a line break is a backslash and an n: the word, domain or token after it must still be found.
+  const cases: [string, string, string][] = [
+    ['Terrain tools\nkeygen included', 'CONTENT_QUARANTINED', 'text.quarantine-word'],
+    ['Terrain tools\tmirror at evil.example', 'CONTENT_BLOCKED', 'text.blocked-domain'],
+    [`Terrain tools\n${chainbookToken()}`, 'CONTENT_BLOCKED', 'secret.chainbook-token'],
+  ];
+  for (const [name, code, label] of cases) {
+    const error = await refusal(
+      t,
+      submitManifest(test.deps, { ...productFor(publisher), name }, contextFor(publisher)),
+      code,
+    );
+    t.true((error.details['labels'] as string[]).includes(label), `${label}: ${String(error.details['labels'])}`);
+  }
+  const all = await records(test);
+  t.deepEqual(
+    all.map((record) => record.type),
+    ['content.quarantined', 'content.blocked', 'content.blocked'],
+  );
+});
 
 test('a quarantined manifest is held encrypted (ciphertext at rest), is not in the catalog, and decrypts only with the right master key', async (t) => {
   const test = await app(t, 'postgres');
