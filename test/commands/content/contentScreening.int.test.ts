@@ -329,7 +329,7 @@ test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such', as
     data: { tier: 'BLOCK', quarantineDisabled: true },
   });
   t.is(error.details['tier'], 'BLOCK');
-  t.regex(error.message, /quarantine word rule "keygen" \(to be held, but quarantine is off\)/);
+  t.regex(error.message, /quarantine word rule #1 \(CONTENT_QUARANTINE_WORDS\) \(to be held, but quarantine is off\)/);
 });
 
 test('artifacts: the EICAR file and an embedded private key are blocked and deleted; a disguised type is quarantined; the manifest stays unapprovable', async (t) => {

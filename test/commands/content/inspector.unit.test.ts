@@ -134,5 +134,21 @@ test('the text rules block configured domains (and their subdomains) and words, 
   t.is((await inspector.inspect(text('not-evil.example.org, crackers and warezless'))).tier, 'CLEAR');
   const blocked = await inspector.inspect(text('visit evil.example'));
   t.deepEqual(blocked.labels, ['text.blocked-domain']);
-  t.regex(blocked.pluginResults[0]!.reason!, /blocked domain rule "evil.example"/);
+  t.regex(blocked.pluginResults[0]!.reason!, /blocked domain rule #1 \(CONTENT_BLOCKED_DOMAINS\)/);
+});
+
+test('the text rules name the rule that matched by its position, never the word or domain: the reason goes into the chain', async (t) => {
+  const rules = {
+    blockedDomains: ['spam.example', 'evil.example'],
+    blockedWords: ['warez'],
+    quarantineWords: ['crack'],
+  };
+  const inspector = createInspector({ plugins: [textRulesPlugin(rules)] });
+  const result = await inspector.inspect(text('Free WAREZ and a crack at cdn.evil.example'));
+  const serialized = JSON.stringify(result).toLowerCase();
+  for (const entry of ['warez', 'crack', 'evil.example']) t.false(serialized.includes(entry), entry);
+  t.is(
+    result.pluginResults[0]!.reason,
+    'matches the blocked domain rule #2 (CONTENT_BLOCKED_DOMAINS), blocked word rule #1 (CONTENT_BLOCKED_WORDS), quarantine word rule #1 (CONTENT_QUARANTINE_WORDS)',
+  );
 });
