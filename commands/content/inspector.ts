@@ -56,6 +56,16 @@ export interface PluginVerdict {
   reason?: string | undefined;
 }
 
+/**
+ * An error a plugin throws whose message it vouches for: no content in it
+ * (a missing command, rules that do not compile). Its message is recorded;
+ * any other error is recorded by its name only, because messages may quote
+ * what was being parsed (JSON.parse does) and the result goes into the chain.
+ */
+export class PluginFailure extends Error {
+  override name = 'PluginFailure';
+}
+
 export interface PluginResult extends PluginVerdict {
   plugin: string;
   /** `ok`: it answered; `timeout` and `error`: it did not, and `tier` is the configured failure tier. */
@@ -146,13 +156,16 @@ async function runPlugin(
     return { plugin: plugin.name, outcome: 'ok', ...sanitized(answer), durationMs: elapsed() };
   } catch (error) {
     controller.abort();
-    const message = error instanceof Error ? error.message : String(error);
+    const reason =
+      error instanceof PluginFailure
+        ? `${plugin.name} failed: ${error.message}`
+        : `${plugin.name} failed (${error instanceof Error ? error.name : typeof error})`;
     return {
       plugin: plugin.name,
       outcome: 'error',
       tier: failureTier,
       labels: ['plugin.error'],
-      reason: `${plugin.name} failed: ${message}`.slice(0, MAX_REASON_CHARS),
+      reason: reason.slice(0, MAX_REASON_CHARS),
       durationMs: elapsed(),
     };
   } finally {

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { createInspector, type InspectionInput, type InspectionPlugin } from '../../../commands/content/inspector.ts';
+import {
+  createInspector,
+  PluginFailure,
+  type InspectionInput,
+  type InspectionPlugin,
+  type PluginVerdict,
+} from '../../../commands/content/inspector.ts';
 import { secretsPlugin } from '../../../commands/content/plugins/secretsPlugin.ts';
 import { textRulesPlugin } from '../../../commands/content/plugins/textRulesPlugin.ts';
 import { awsAccessKeyId, chainbookToken, pemPrivateKey } from '../../helpers/hostileContent.ts';
@@ -64,7 +70,27 @@ test('a plugin that throws gives an error result with the configured tier (QUARA
   const result = await createInspector({ plugins: [throws] }).inspect(text('hello'));
   t.is(result.tier, 'QUARANTINE');
   t.like(result.pluginResults[0], { plugin: 'throws', outcome: 'error', tier: 'QUARANTINE', labels: ['plugin.error'] });
-  t.regex(result.pluginResults[0]!.reason!, /boom/);
+  t.is(result.pluginResults[0]!.reason, 'throws failed (Error)');
+});
+
+test('a plugin error is recorded by its name, not its message, which may quote the content (JSON.parse does); a PluginFailure keeps its message', async (t) => {
+  const parses: InspectionPlugin = {
+    name: 'parses',
+    appliesTo: ['manifest'],
+    inspect: async (input) => JSON.parse(input.text!) as PluginVerdict,
+  };
+  const fails: InspectionPlugin = {
+    name: 'fails',
+    appliesTo: ['manifest'],
+    inspect: async () => {
+      throw new PluginFailure('the rules file does not compile');
+    },
+  };
+  const content = 'secret launch plans, not JSON';
+  const result = await createInspector({ plugins: [parses, fails] }).inspect(text(content));
+  t.false(JSON.stringify(result).includes('secret'), JSON.stringify(result.pluginResults[0]));
+  t.is(result.pluginResults[0]!.reason, 'parses failed (SyntaxError)');
+  t.is(result.pluginResults[1]!.reason, 'fails failed: the rules file does not compile');
 });
 
 test('plugins run only on the subjects they apply to', async (t) => {
