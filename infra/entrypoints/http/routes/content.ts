@@ -170,6 +170,9 @@ export const contentRoutes: readonly RouteSpec[] = [
         headers: {
           'Content-Disposition': `attachment; filename="${record.inspectionId}.quarantined"`,
           'X-Declared-Content-Type': record.contentType,
+          // Held content may be HTML or SVG: a browser must neither sniff nor render it from the API's origin.
+          'X-Content-Type-Options': 'nosniff',
+          'Content-Security-Policy': "default-src 'none'; sandbox",
           'Cache-Control': 'no-store',
         },
       };
