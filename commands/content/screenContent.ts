@@ -194,6 +194,7 @@ export async function screen(deps: CommandDeps, context: CommandContext, submiss
     subject: submission.subject,
     subjectId: submission.subjectId,
     publisherId: submission.publisherId,
+    submittedBy: context.actor.id,
     contentType: submission.contentType.slice(0, 255),
     sizeBytes: submission.sizeBytes,
     tier,

@@ -22,7 +22,7 @@ import { observeQuarantine, runQuarantineExpiry } from '../../../infra/wiring/co
 import { metricsRegistry } from '../../../infra/adapters/metrics.ts';
 import { ENGINES, type EngineName } from '../../helpers/databases.ts';
 import { testApp, type TestApp } from '../../helpers/app.ts';
-import { auditor, operator, productFor } from '../../helpers/fixtures.ts';
+import { auditor, operator, productFor, superAdmin } from '../../helpers/fixtures.ts';
 import { awsAccessKeyId, chainbookToken, eicar, pemPrivateKey, zipBytes } from '../../helpers/hostileContent.ts';
 import type { InspectionPlugin } from '../../../commands/content/inspector.ts';
 
@@ -389,6 +389,26 @@ test('a clean artifact and listing text pass; a listing text naming a blocked do
     ['content.blocked', 'listing'],
     ['content.passed', 'listing'],
   ]);
+});
+
+test('an admin who wrote held listing text for a publisher cannot release it; another admin can', async (t) => {
+  const test = await app(t, 'postgres');
+  const { manifestId } = await listProduct(test.deps, publisher, productFor(publisher));
+  const error = await refusal(
+    t,
+    publishListing(test.deps, { manifestId, description: 'bundled keygen' }, contextFor(operator)),
+    'CONTENT_QUARANTINED',
+  );
+  const inspectionId = error.details['inspectionId'] as string;
+  const before = await test.snapshot();
+  await refusal(
+    t,
+    releaseContent(test.deps, { inspectionId, reason: 'my own text' }, contextFor(operator)),
+    'CONTENT_SELF_MODERATION',
+  );
+  t.deepEqual(await test.snapshot(), before, 'the refusal changed nothing');
+  await releaseContent(test.deps, { inspectionId, reason: 'reviewed' }, contextFor(superAdmin));
+  t.like((await records(test)).at(-1), { type: 'content.released', actor: { id: superAdmin.id } });
 });
 
 test('a plugin that hangs or throws is recorded with the failure tier and the submission does not hang', async (t) => {
