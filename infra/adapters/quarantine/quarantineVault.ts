@@ -8,7 +8,7 @@
  * ENCRYPTION_MASTER_KEY and kept in `encryption_keys`; the metadata in
  * `quarantine_records` (migration 0012).
  *
- * Shredding deletes the object and the wrapped key: the content cannot be
+ * Shredding deletes the wrapped key, then the object: the content cannot be
  * recovered afterwards, from a backup of the bucket either, because the only
  * copy of the data key is gone.
  *
@@ -307,9 +307,12 @@ export class QuarantineVault implements QuarantineStore {
   }
 
   /**
-   * Crypto-shredding: the object and the wrapped key are deleted, and the
-   * record says why (released, deleted, expired). The content hash is kept
-   * for released content only (its resubmission passes).
+   * Crypto-shredding: the wrapped key is deleted and the record says why
+   * (released, deleted, expired) first, in one transaction, so that the
+   * content is unrecoverable and no longer viewable even when the store then
+   * fails; the object is deleted after, and `object_key` cleared once it is
+   * gone (until then the expiry pass picks the record up again). The content
+   * hash is kept for released content only (its resubmission passes).
    */
   async shred(
     inspectionId: string,
@@ -317,23 +320,27 @@ export class QuarantineVault implements QuarantineStore {
     by: string,
     atMs: number,
   ): Promise<void> {
-    await this.store.delete(objectKeyOf(inspectionId));
     await this.#db.transaction(async (tx) => {
       await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
       await tx.query(
-        `UPDATE quarantine_records SET status = $2, object_key = NULL, decided_at = $3, decided_by = $4,
+        `UPDATE quarantine_records SET status = $2, decided_at = $3, decided_by = $4,
            content_sha256 = CASE WHEN $2 = 'released' THEN content_sha256 ELSE NULL END
          WHERE inspection_id = $1`,
         [inspectionId, status, new Date(atMs).toISOString(), by],
       );
     });
+    await this.store.delete(objectKeyOf(inspectionId));
+    await this.#db.query('UPDATE quarantine_records SET object_key = NULL WHERE inspection_id = $1', [inspectionId]);
   }
 
-  /** Held records past their expiry, oldest first. */
+  /** Held records past their expiry, oldest first, then shredded records whose object is still to be deleted. */
   async expired(nowMs: number, limit = MAX_EXPIRY_BATCH): Promise<string[]> {
     const { rows } = await this.#db.query<{ inspection_id: string }>(
-      `SELECT inspection_id FROM quarantine_records WHERE status = 'held' AND expires_at <= $1
-       ORDER BY expires_at, inspection_id LIMIT $2`,
+      `(SELECT inspection_id, 0 AS pass, expires_at FROM quarantine_records WHERE status = 'held' AND expires_at <= $1)
+       UNION ALL
+       (SELECT inspection_id, 1 AS pass, expires_at FROM quarantine_records
+        WHERE status <> 'held' AND object_key IS NOT NULL)
+       ORDER BY pass, expires_at, inspection_id LIMIT $2`,
       [new Date(nowMs).toISOString(), limit],
     );
     return rows.map((row) => row.inspection_id);

@@ -27,6 +27,9 @@ CREATE TABLE quarantine_records (
 CREATE INDEX quarantine_records_held_expiry ON quarantine_records (expires_at) WHERE status = 'held';
 CREATE INDEX quarantine_records_released ON quarantine_records (subject, publisher_id, content_sha256)
   WHERE status = 'released';
+-- Shredded records (no key any more) whose object the store failed to delete: the expiry pass deletes it.
+CREATE INDEX quarantine_records_unshredded_objects ON quarantine_records (inspection_id)
+  WHERE status <> 'held' AND object_key IS NOT NULL;
 
 -- The per-record data key, wrapped (AES-256-GCM) under ENCRYPTION_MASTER_KEY:
 -- iv (12 bytes) || ciphertext (32) || tag (16). master_key_id is a
