@@ -16,7 +16,8 @@
  *   in the catalog, so it can be neither approved nor listed. After a
  *   moderator releases it, the publisher submits the same content again and
  *   it passes as released (`moderation.released`), for the same publisher and
- *   kind of content only. With quarantine off (QUARANTINE_ENABLED=false),
+ *   kind of content only, once: the release is used up (a submission refused
+ *   after it had claimed the release needs a moderator again). With quarantine off (QUARANTINE_ENABLED=false),
  *   QUARANTINE falls back to BLOCK, recorded with `quarantineDisabled`.
  */
 import { createHash } from 'node:crypto';
@@ -50,8 +51,17 @@ export interface QuarantineStore {
   hold(record: QuarantineHold, content: AsyncIterable<Uint8Array>): Promise<{ sizeBytes: number }>;
   /** Removes a held copy whose decision could not be recorded (object and key). */
   discard(inspectionId: string): Promise<void>;
-  /** The inspection id of released content with this hash, of this publisher and kind, if there is one. */
-  released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined>;
+  /**
+   * The inspection id of a release of content with this hash, of this
+   * publisher and kind, not used yet, if there is one; marks it used: one
+   * release lets one resubmission pass uninspected.
+   */
+  claimRelease(
+    subject: ContentSubject,
+    publisherId: string,
+    contentSha256: string,
+    atMs: number,
+  ): Promise<string | undefined>;
   /** Crypto-shredding: deletes the object and its wrapped key, and marks the record released, deleted or expired. */
   shred(inspectionId: string, status: 'released' | 'deleted' | 'expired', by: string, atMs: number): Promise<void>;
   /** Held records past their expiry at `nowMs`, oldest first, at most `limit`. */
@@ -154,10 +164,11 @@ async function inspectionOf(
   context: CommandContext,
   submission: Submission,
 ): Promise<InspectionResult> {
-  const released = await deps.quarantine?.released(
+  const released = await deps.quarantine?.claimRelease(
     submission.subject,
     submission.publisherId,
     submission.contentSha256,
+    Date.parse(context.now),
   );
   if (released !== undefined) {
     const reason = `the same content was released by a moderator (inspection ${released})`;

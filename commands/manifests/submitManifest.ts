@@ -36,7 +36,7 @@ export async function submitManifest(
   const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
   const manifestId = entityId(context, given, 'manifest');
   const manifest = { manifestId, publisherId: context.actor.id, ...document };
-  // The document as the publisher wrote it (without the id, fresh per submission): a released text passes again.
+  // The document as the publisher wrote it (without the id, fresh per submission): a released text passes again, once.
   const submission = documentSubmission('manifest', manifestId, context.actor.id, document, jcs(document));
   let screening: Screening | undefined;
   const result = await execute(deps, context, { operation: 'submitManifest', input }, async () => {

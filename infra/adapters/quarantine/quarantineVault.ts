@@ -203,12 +203,22 @@ export class QuarantineVault implements QuarantineStore {
     });
   }
 
-  async released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined> {
+  async claimRelease(
+    subject: ContentSubject,
+    publisherId: string,
+    contentSha256: string,
+    atMs: number,
+  ): Promise<string | undefined> {
+    // release_used_at IS NULL again in the outer WHERE: a concurrent claim of the same row re-checks it and gets none.
     const { rows } = await this.#db.query<{ inspection_id: string }>(
-      `SELECT inspection_id FROM quarantine_records
-       WHERE status = 'released' AND subject = $1 AND publisher_id = $2 AND content_sha256 = $3
-       ORDER BY inspection_id LIMIT 1`,
-      [subject, publisherId, contentSha256],
+      `UPDATE quarantine_records SET release_used_at = $4
+       WHERE release_used_at IS NULL AND inspection_id = (
+         SELECT inspection_id FROM quarantine_records
+         WHERE status = 'released' AND subject = $1 AND publisher_id = $2 AND content_sha256 = $3
+           AND release_used_at IS NULL
+         ORDER BY inspection_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING inspection_id`,
+      [subject, publisherId, contentSha256, new Date(atMs).toISOString()],
     );
     return rows[0]?.inspection_id;
   }

@@ -219,6 +219,8 @@ test('moderation: non-admins are refused; a release is recorded and the same con
   const again = await submitManifest(test.deps, product, contextFor(publisher));
   const passed = (await contentRecords(test)).at(-1)!;
   t.like(passed.data, { tier: 'CLEAR', labels: ['moderation.released'], subjectId: again.manifestId });
+  // One release lets one resubmission pass: the next is inspected again (the rules may have changed since).
+  await refusal(t, submitManifest(test.deps, product, contextFor(publisher)), 'CONTENT_QUARANTINED');
   await refusal(
     t,
     releaseContent(test.deps, { inspectionId, reason: 'again' }, contextFor(operator)),

@@ -54,7 +54,7 @@ export const contentCommandRoutes: readonly RouteSpec[] = [
     operationId: 'releaseContent',
     path: '/content/:inspectionId/release',
     summary:
-      'A moderator releases quarantined content with a reason (recorded as content.released); its copy is shredded and the publisher may submit it again',
+      'A moderator releases quarantined content with a reason (recorded as content.released); its copy is shredded and the publisher may submit it again, once',
     tag: 'kernel',
     roles: COMMAND_ROLES.ModerateContent,
     input: moderateContentInputSchema,
