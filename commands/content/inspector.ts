@@ -47,6 +47,8 @@ export interface InspectionInput {
   subject: ContentSubject;
   /** True when `bytes` is only the beginning of a larger artifact. */
   partial?: boolean | undefined;
+  /** True for /ready's probe: not a submission, so not told to `observe` (the decision metrics count submissions only). */
+  probe?: boolean | undefined;
 }
 
 /** What one plugin says. `reason` explains a non-CLEAR tier without quoting the content. */
@@ -205,7 +207,7 @@ export function createInspector(options: InspectorOptions): Inspector {
         pluginResults,
         durationMs: Math.round(performance.now() - started),
       };
-      options.observe?.(result, input.subject);
+      if (input.probe !== true) options.observe?.(result, input.subject);
       return result;
     },
   };

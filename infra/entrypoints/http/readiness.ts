@@ -52,6 +52,7 @@ async function inspectionCheck(app: App): Promise<Check> {
     contentType: 'text/plain',
     subject: 'manifest',
     actor: { id: 'ready', role: 'Service' },
+    probe: true,
   });
   const failing = result.pluginResults.filter((pluginResult) => pluginResult.outcome !== 'ok');
   if (failing.length > 0)

@@ -93,6 +93,18 @@ test('a plugin error is recorded by its name, not its message, which may quote t
   t.is(result.pluginResults[1]!.reason, 'fails failed: the rules file does not compile');
 });
 
+test('observe is told of submissions, not of /ready probes (the decision metrics count submissions)', async (t) => {
+  const observed: string[] = [];
+  const inspector = createInspector({
+    plugins: [fixed('ok', 'CLEAR')],
+    observe: (result, subject) => observed.push(`${subject}:${result.tier}`),
+  });
+  await inspector.inspect({ ...text('chainbook readiness probe'), probe: true });
+  t.deepEqual(observed, []);
+  await inspector.inspect(text('a submission'));
+  t.deepEqual(observed, ['manifest:CLEAR']);
+});
+
 test('plugins run only on the subjects they apply to', async (t) => {
   const onlyArtifacts: InspectionPlugin = { ...fixed('art', 'BLOCK'), appliesTo: ['artifact'] };
   const result = await createInspector({ plugins: [onlyArtifacts] }).inspect(text('hello', 'listing'));
