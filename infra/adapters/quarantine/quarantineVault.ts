@@ -195,12 +195,13 @@ export class QuarantineVault implements QuarantineStore {
     return { sizeBytes: counted.sizeBytes };
   }
 
+  /** The key and the record first: an object the store then fails to delete is ciphertext nobody can read. */
   async discard(inspectionId: string): Promise<void> {
-    await this.store.delete(objectKeyOf(inspectionId));
     await this.#db.transaction(async (tx) => {
       await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
       await tx.query('DELETE FROM quarantine_records WHERE inspection_id = $1', [inspectionId]);
     });
+    await this.store.delete(objectKeyOf(inspectionId));
   }
 
   async claimRelease(

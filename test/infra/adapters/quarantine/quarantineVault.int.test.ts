@@ -118,3 +118,38 @@ test('a shred whose object delete fails has already deleted the wrapped key; the
   t.like(await vault.record('i-2'), { status: 'deleted', stored: false, decidedBy: 'operator-1' });
   t.deepEqual(await vault.expired(now, 10), []);
 });
+
+test('a discard whose object delete fails has already deleted the wrapped key and the record: nothing readable, nothing listed', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const s3 = await startS3(t);
+  const store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'held' }, 64 * 1024);
+  const flaky: BlobStore = {
+    description: 'a store whose deletes fail',
+    put: (key, body) => store.put(key, body),
+    get: (key) => store.get(key),
+    head: (key) => store.head(key),
+    delete: async () => {
+      throw new Error('the store is down');
+    },
+  };
+  const vault = new QuarantineVault(database.db, flaky, randomBytes(32), 72);
+  const now = Date.now();
+  await vault.hold(
+    {
+      inspectionId: 'i-3',
+      subject: 'manifest',
+      subjectId: 'm-3',
+      publisherId: 'publisher-1',
+      contentType: 'application/json',
+      contentSha256: 'c'.repeat(64),
+      createdAtMs: now,
+      expiresAtMs: now + 3_600_000,
+    },
+    once(Buffer.from('{"name":"held"}')),
+  );
+  await t.throwsAsync(vault.discard('i-3'), { message: /the store is down/ });
+  t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
+  t.is(await vault.record('i-3'), undefined);
+  t.deepEqual(await vault.list('held', 10), []);
+});
