@@ -47,6 +47,8 @@ export interface InspectionInput {
   subject: ContentSubject;
   /** True when `bytes` is only the beginning of a larger artifact. */
   partial?: boolean | undefined;
+  /** True for /ready's probe: not a submission, so not told to `observe` (the decision metrics count submissions only). */
+  probe?: boolean | undefined;
 }
 
 /** What one plugin says. `reason` explains a non-CLEAR tier without quoting the content. */
@@ -54,6 +56,16 @@ export interface PluginVerdict {
   tier: Tier;
   labels: string[];
   reason?: string | undefined;
+}
+
+/**
+ * An error a plugin throws whose message it vouches for: no content in it
+ * (a missing command, rules that do not compile). Its message is recorded;
+ * any other error is recorded by its name only, because messages may quote
+ * what was being parsed (JSON.parse does) and the result goes into the chain.
+ */
+export class PluginFailure extends Error {
+  override name = 'PluginFailure';
 }
 
 export interface PluginResult extends PluginVerdict {
@@ -146,13 +158,16 @@ async function runPlugin(
     return { plugin: plugin.name, outcome: 'ok', ...sanitized(answer), durationMs: elapsed() };
   } catch (error) {
     controller.abort();
-    const message = error instanceof Error ? error.message : String(error);
+    const reason =
+      error instanceof PluginFailure
+        ? `${plugin.name} failed: ${error.message}`
+        : `${plugin.name} failed (${error instanceof Error ? error.name : typeof error})`;
     return {
       plugin: plugin.name,
       outcome: 'error',
       tier: failureTier,
       labels: ['plugin.error'],
-      reason: `${plugin.name} failed: ${message}`.slice(0, MAX_REASON_CHARS),
+      reason: reason.slice(0, MAX_REASON_CHARS),
       durationMs: elapsed(),
     };
   } finally {
@@ -192,7 +207,7 @@ export function createInspector(options: InspectorOptions): Inspector {
         pluginResults,
         durationMs: Math.round(performance.now() - started),
       };
-      options.observe?.(result, input.subject);
+      if (input.probe !== true) options.observe?.(result, input.subject);
       return result;
     },
   };

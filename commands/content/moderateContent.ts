@@ -72,7 +72,7 @@ async function moderate(
   return result;
 }
 
-/** Releases held content: the publisher may submit the same content again, and it passes as released. */
+/** Releases held content: the publisher may submit the same content again, once, and it passes as released. */
 export function releaseContent(deps: CommandDeps, input: unknown, context: CommandContext): Promise<CommandResult> {
   return moderate(deps, input, context, 'ReleaseContent');
 }

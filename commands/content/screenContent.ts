@@ -16,7 +16,8 @@
  *   in the catalog, so it can be neither approved nor listed. After a
  *   moderator releases it, the publisher submits the same content again and
  *   it passes as released (`moderation.released`), for the same publisher and
- *   kind of content only. With quarantine off (QUARANTINE_ENABLED=false),
+ *   kind of content only, once: the release is used up (a submission refused
+ *   after it had claimed the release needs a moderator again). With quarantine off (QUARANTINE_ENABLED=false),
  *   QUARANTINE falls back to BLOCK, recorded with `quarantineDisabled`.
  */
 import { createHash } from 'node:crypto';
@@ -50,8 +51,17 @@ export interface QuarantineStore {
   hold(record: QuarantineHold, content: AsyncIterable<Uint8Array>): Promise<{ sizeBytes: number }>;
   /** Removes a held copy whose decision could not be recorded (object and key). */
   discard(inspectionId: string): Promise<void>;
-  /** The inspection id of released content with this hash, of this publisher and kind, if there is one. */
-  released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined>;
+  /**
+   * The inspection id of a release of content with this hash, of this
+   * publisher and kind, not used yet, if there is one; marks it used: one
+   * release lets one resubmission pass uninspected.
+   */
+  claimRelease(
+    subject: ContentSubject,
+    publisherId: string,
+    contentSha256: string,
+    atMs: number,
+  ): Promise<string | undefined>;
   /** Crypto-shredding: deletes the object and its wrapped key, and marks the record released, deleted or expired. */
   shred(inspectionId: string, status: 'released' | 'deleted' | 'expired', by: string, atMs: number): Promise<void>;
   /** Held records past their expiry at `nowMs`, oldest first, at most `limit`. */
@@ -117,6 +127,36 @@ export function textSubmission(
   };
 }
 
+/** Every string of a JSON value (keys and values), depth first. */
+function stringsOf(value: unknown, into: string[] = []): string[] {
+  if (typeof value === 'string') into.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, into);
+  else if (typeof value === 'object' && value !== null)
+    for (const [key, item] of Object.entries(value)) {
+      into.push(key);
+      stringsOf(item, into);
+    }
+  return into;
+}
+
+/**
+ * A JSON document submission (a manifest): the content held and hashed is its
+ * JCS, but the plugins see that JCS followed by each of its strings as
+ * written, one a line. In the JCS a line break or a tab is an escape
+ * (`\n`, `\t`), whose letter would hide the word, domain or token after it
+ * from rules that look at what precedes a match.
+ */
+export function documentSubmission(
+  subject: ContentSubject,
+  subjectId: string,
+  publisherId: string,
+  document: unknown,
+  canonical: string,
+): Submission {
+  const submission = textSubmission(subject, subjectId, publisherId, 'application/json', canonical);
+  return { ...submission, text: [canonical, ...stringsOf(document)].join('\n') };
+}
+
 const RELEASED_PLUGIN = 'moderation';
 
 async function inspectionOf(
@@ -124,10 +164,11 @@ async function inspectionOf(
   context: CommandContext,
   submission: Submission,
 ): Promise<InspectionResult> {
-  const released = await deps.quarantine?.released(
+  const released = await deps.quarantine?.claimRelease(
     submission.subject,
     submission.publisherId,
     submission.contentSha256,
+    Date.parse(context.now),
   );
   if (released !== undefined) {
     const reason = `the same content was released by a moderator (inspection ${released})`;
@@ -164,6 +205,7 @@ export async function screen(deps: CommandDeps, context: CommandContext, submiss
     subject: submission.subject,
     subjectId: submission.subjectId,
     publisherId: submission.publisherId,
+    submittedBy: context.actor.id,
     contentType: submission.contentType.slice(0, 255),
     sizeBytes: submission.sizeBytes,
     tier,

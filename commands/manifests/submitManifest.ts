@@ -1,6 +1,6 @@
 /**
  * SubmitManifest: a publisher submits a manifest for the kernel to approve.
- * Its text (the document's JCS) is screened first (commands/content/screenContent.ts):
+ * Its text (the document's JCS, and its strings as written) is screened first (commands/content/screenContent.ts):
  * a blocked or quarantined manifest is refused, its decision recorded alone.
  */
 import { z } from 'zod';
@@ -17,7 +17,7 @@ import {
   type CommandResult,
 } from '../command.ts';
 import { decideStream, entityIdSchema, typesOf } from '../decideStream.ts';
-import { refuseUnlessClear, screen, textSubmission, type Screening } from '../content/screenContent.ts';
+import { documentSubmission, refuseUnlessClear, screen, type Screening } from '../content/screenContent.ts';
 
 /** The manifest document without what the kernel fills in (the publisher is the caller); the id may be the caller's. */
 export const submitManifestInputSchema = manifestDocumentSchema.omit({ manifestId: true, publisherId: true }).extend({
@@ -36,8 +36,8 @@ export async function submitManifest(
   const { manifestId: given, ...document } = parseInput(submitManifestInputSchema, input);
   const manifestId = entityId(context, given, 'manifest');
   const manifest = { manifestId, publisherId: context.actor.id, ...document };
-  // The document as the publisher wrote it (without the id, fresh per submission): a released text passes again.
-  const submission = textSubmission('manifest', manifestId, context.actor.id, 'application/json', jcs(document));
+  // The document as the publisher wrote it (without the id, fresh per submission): a released text passes again, once.
+  const submission = documentSubmission('manifest', manifestId, context.actor.id, document, jcs(document));
   let screening: Screening | undefined;
   const result = await execute(deps, context, { operation: 'submitManifest', input }, async () => {
     // Decided first: a submission refused for what it is (a second submission, bad splits) is not inspected.

@@ -40,7 +40,8 @@ function moderate(
 ): ContentEvent[] {
   requireRole(command.actor, COMMAND_ROLES.ModerateContent, 'moderating quarantined content');
   const decision = held(state, inspectionId);
-  if (decision.publisherId === command.actor.id)
+  // Neither the publisher nor whoever submitted it for them (an admin's listing text) moderates it.
+  if (decision.publisherId === command.actor.id || decision.submittedBy === command.actor.id)
     throw new CodedError(
       'CONTENT_SELF_MODERATION',
       `${command.actor.id} submitted this content and cannot moderate it`,

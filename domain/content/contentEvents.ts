@@ -30,6 +30,8 @@ export const contentDecisionSchema = z.strictObject({
   /** The manifest or listing the content was submitted for. */
   subjectId: idSchema,
   publisherId: idSchema,
+  /** Who submitted it (the record's actor): the publisher, or an admin writing listing text for them. Never its moderator. */
+  submittedBy: idSchema,
   /** The declared type and the size of what was inspected (not the content). */
   contentType: z.string().min(1).max(255),
   sizeBytes: z.number().int().nonnegative(),

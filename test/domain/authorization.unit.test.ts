@@ -185,6 +185,7 @@ const quarantined = fold(contentDecider, [
       subject: 'artifact',
       subjectId: 'm-1',
       publisherId: 'publisher-9',
+      submittedBy: 'publisher-9',
       contentType: 'application/zip',
       sizeBytes: 10,
       tier: 'QUARANTINE',

@@ -3,7 +3,9 @@
  * submission (CONTENT_BLOCKED_DOMAINS, CONTENT_BLOCKED_WORDS) and words that
  * hold it for a moderator (CONTENT_QUARANTINE_WORDS). Matching ignores case;
  * a domain matches itself and its subdomains, a word matches whole words. The
- * verdict names the rule that matched, never the surrounding text.
+ * verdict names the rule that matched by its list and position
+ * ("blocked word rule #2 (CONTENT_BLOCKED_WORDS)"), never the word or domain:
+ * the reason is recorded in the chain, and what matched is the content itself.
  */
 import type { InspectionPlugin, PluginVerdict, Tier } from '../inspector.ts';
 
@@ -16,13 +18,18 @@ export interface TextRules {
   quarantineWords: readonly string[];
 }
 
+/** A list's entries as the patterns match them: lower case, a domain without leading or trailing dots. */
+function normalizedDomain(domain: string): string {
+  return domain.toLowerCase().replace(/^\.+|\.+$/g, '');
+}
+
 function escaped(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function domainPattern(domains: readonly string[]): RegExp | undefined {
   if (domains.length === 0) return undefined;
-  const alternatives = domains.map((domain) => escaped(domain.toLowerCase().replace(/^\.+|\.+$/g, '')));
+  const alternatives = domains.map((domain) => escaped(normalizedDomain(domain)));
   return new RegExp(`(?<![a-z0-9-])(?:[a-z0-9-]+\\.)*(${alternatives.join('|')})(?![a-z0-9-]|\\.[a-z0-9])`, 'giu');
 }
 
@@ -43,6 +50,11 @@ export function textRulesPlugin(rules: TextRules): InspectionPlugin {
   const domains = domainPattern(rules.blockedDomains);
   const blocked = wordPattern(rules.blockedWords);
   const held = wordPattern(rules.quarantineWords);
+  const lists = {
+    blockedDomains: rules.blockedDomains.map(normalizedDomain),
+    blockedWords: rules.blockedWords.map((word) => word.toLowerCase()),
+    quarantineWords: rules.quarantineWords.map((word) => word.toLowerCase()),
+  };
   return {
     name: 'text-rules',
     appliesTo: ['manifest', 'listing'],
@@ -56,11 +68,17 @@ export function textRulesPlugin(rules: TextRules): InspectionPlugin {
         ...blockedWords.map(() => 'text.blocked-word'),
         ...heldWords.map(() => 'text.quarantine-word'),
       ];
-      const rule = (kind: string, found: string[]) => found.map((entry) => `${kind} rule "${entry}"`);
+      // The rule's position in its list (1-based), never the text that matched it.
+      const rule = (kind: string, setting: string, list: readonly string[], found: string[]) => {
+        const positions = found.map((entry) => list.findIndex((listed) => listed === entry) + 1);
+        return [...new Set(positions)]
+          .sort((a, b) => a - b)
+          .map((position) => (position > 0 ? `${kind} rule #${position} (${setting})` : `a ${kind} rule (${setting})`));
+      };
       const reasons = [
-        ...rule('blocked domain', blockedDomains),
-        ...rule('blocked word', blockedWords),
-        ...rule('quarantine word', heldWords),
+        ...rule('blocked domain', 'CONTENT_BLOCKED_DOMAINS', lists.blockedDomains, blockedDomains),
+        ...rule('blocked word', 'CONTENT_BLOCKED_WORDS', lists.blockedWords, blockedWords),
+        ...rule('quarantine word', 'CONTENT_QUARANTINE_WORDS', lists.quarantineWords, heldWords),
       ];
       const tier: Tier =
         blockedDomains.length + blockedWords.length > 0 ? 'BLOCK' : heldWords.length > 0 ? 'QUARANTINE' : 'CLEAR';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InspectionPlugin, PluginVerdict, Tier } from '../../../commands/content/inspector.ts';
-import { mostSevere } from '../../../commands/content/inspector.ts';
+import { mostSevere, PluginFailure } from '../../../commands/content/inspector.ts';
 
 /** The repository's rules. */
 export const DEFAULT_YARA_RULES = fileURLToPath(new URL('./rules/chainbook.yar', import.meta.url));
@@ -35,7 +35,8 @@ export interface YaraOptions {
 function run(command: string, args: string[], signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { signal, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`yara: ${stderr.trim().slice(0, 200) || error.message}`));
+      // yara's own words (a missing command, rules that do not compile, a scan timeout): no content, yara runs without -s.
+      if (error) reject(new PluginFailure(`yara: ${stderr.trim().slice(0, 200) || error.message}`));
       else resolve(stdout);
     });
   });

@@ -8,7 +8,7 @@
  * ENCRYPTION_MASTER_KEY and kept in `encryption_keys`; the metadata in
  * `quarantine_records` (migration 0012).
  *
- * Shredding deletes the object and the wrapped key: the content cannot be
+ * Shredding deletes the wrapped key, then the object: the content cannot be
  * recovered afterwards, from a backup of the bucket either, because the only
  * copy of the data key is gone.
  *
@@ -195,20 +195,31 @@ export class QuarantineVault implements QuarantineStore {
     return { sizeBytes: counted.sizeBytes };
   }
 
+  /** The key and the record first: an object the store then fails to delete is ciphertext nobody can read. */
   async discard(inspectionId: string): Promise<void> {
-    await this.store.delete(objectKeyOf(inspectionId));
     await this.#db.transaction(async (tx) => {
       await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
       await tx.query('DELETE FROM quarantine_records WHERE inspection_id = $1', [inspectionId]);
     });
+    await this.store.delete(objectKeyOf(inspectionId));
   }
 
-  async released(subject: ContentSubject, publisherId: string, contentSha256: string): Promise<string | undefined> {
+  async claimRelease(
+    subject: ContentSubject,
+    publisherId: string,
+    contentSha256: string,
+    atMs: number,
+  ): Promise<string | undefined> {
+    // release_used_at IS NULL again in the outer WHERE: a concurrent claim of the same row re-checks it and gets none.
     const { rows } = await this.#db.query<{ inspection_id: string }>(
-      `SELECT inspection_id FROM quarantine_records
-       WHERE status = 'released' AND subject = $1 AND publisher_id = $2 AND content_sha256 = $3
-       ORDER BY inspection_id LIMIT 1`,
-      [subject, publisherId, contentSha256],
+      `UPDATE quarantine_records SET release_used_at = $4
+       WHERE release_used_at IS NULL AND inspection_id = (
+         SELECT inspection_id FROM quarantine_records
+         WHERE status = 'released' AND subject = $1 AND publisher_id = $2 AND content_sha256 = $3
+           AND release_used_at IS NULL
+         ORDER BY inspection_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING inspection_id`,
+      [subject, publisherId, contentSha256, new Date(atMs).toISOString()],
     );
     return rows[0]?.inspection_id;
   }
@@ -307,9 +318,12 @@ export class QuarantineVault implements QuarantineStore {
   }
 
   /**
-   * Crypto-shredding: the object and the wrapped key are deleted, and the
-   * record says why (released, deleted, expired). The content hash is kept
-   * for released content only (its resubmission passes).
+   * Crypto-shredding: the wrapped key is deleted and the record says why
+   * (released, deleted, expired) first, in one transaction, so that the
+   * content is unrecoverable and no longer viewable even when the store then
+   * fails; the object is deleted after, and `object_key` cleared once it is
+   * gone (until then the expiry pass picks the record up again). The content
+   * hash is kept for released content only (its resubmission passes).
    */
   async shred(
     inspectionId: string,
@@ -317,23 +331,27 @@ export class QuarantineVault implements QuarantineStore {
     by: string,
     atMs: number,
   ): Promise<void> {
-    await this.store.delete(objectKeyOf(inspectionId));
     await this.#db.transaction(async (tx) => {
       await tx.query('DELETE FROM encryption_keys WHERE inspection_id = $1', [inspectionId]);
       await tx.query(
-        `UPDATE quarantine_records SET status = $2, object_key = NULL, decided_at = $3, decided_by = $4,
+        `UPDATE quarantine_records SET status = $2, decided_at = $3, decided_by = $4,
            content_sha256 = CASE WHEN $2 = 'released' THEN content_sha256 ELSE NULL END
          WHERE inspection_id = $1`,
         [inspectionId, status, new Date(atMs).toISOString(), by],
       );
     });
+    await this.store.delete(objectKeyOf(inspectionId));
+    await this.#db.query('UPDATE quarantine_records SET object_key = NULL WHERE inspection_id = $1', [inspectionId]);
   }
 
-  /** Held records past their expiry, oldest first. */
+  /** Held records past their expiry, oldest first, then shredded records whose object is still to be deleted. */
   async expired(nowMs: number, limit = MAX_EXPIRY_BATCH): Promise<string[]> {
     const { rows } = await this.#db.query<{ inspection_id: string }>(
-      `SELECT inspection_id FROM quarantine_records WHERE status = 'held' AND expires_at <= $1
-       ORDER BY expires_at, inspection_id LIMIT $2`,
+      `(SELECT inspection_id, 0 AS pass, expires_at FROM quarantine_records WHERE status = 'held' AND expires_at <= $1)
+       UNION ALL
+       (SELECT inspection_id, 1 AS pass, expires_at FROM quarantine_records
+        WHERE status <> 'held' AND object_key IS NOT NULL)
+       ORDER BY pass, expires_at, inspection_id LIMIT $2`,
       [new Date(nowMs).toISOString(), limit],
     );
     return rows.map((row) => row.inspection_id);

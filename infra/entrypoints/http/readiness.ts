@@ -58,6 +58,7 @@ async function inspectionCheck(app: App): Promise<Check> {
     contentType: 'text/plain',
     subject: 'manifest',
     actor: { id: 'ready', role: 'Service' },
+    probe: true,
   });
   const failing = result.pluginResults.filter((pluginResult) => pluginResult.outcome !== 'ok');
   if (failing.length > 0)
@@ -159,14 +160,26 @@ async function databaseChecks(app: App): Promise<Pick<Readiness['checks'], 'data
   return { database, migrations, projections };
 }
 
-/** A check whose verdict is reused for READY_CACHE_MS, so that probes do not run yara or write to S3 each time. */
-function cachedCheck(run: () => Promise<Check>, what: string): () => Promise<Check> {
+/**
+ * A check whose verdict is reused for READY_CACHE_MS, so that probes do not
+ * run yara or write to S3 each time; concurrent probes while it runs share
+ * the one run (/ready is public and not rate limited: a burst must not start
+ * a yara process and an S3 write per request).
+ */
+export function cachedCheck(run: () => Promise<Check>, what: string): () => Promise<Check> {
   let cached: { atMs: number; check: Check } | undefined;
+  let running: Promise<Check> | undefined;
   return async () => {
     if (cached && Date.now() - cached.atMs < READY_CACHE_MS) return cached.check;
-    const check = await within(run(), what);
-    cached = { atMs: Date.now(), check };
-    return check;
+    running ??= within(run(), what)
+      .then((check) => {
+        cached = { atMs: Date.now(), check };
+        return check;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
   };
 }
 

@@ -22,8 +22,8 @@ import { observeQuarantine, runQuarantineExpiry } from '../../../infra/wiring/co
 import { metricsRegistry } from '../../../infra/adapters/metrics.ts';
 import { ENGINES, type EngineName } from '../../helpers/databases.ts';
 import { testApp, type TestApp } from '../../helpers/app.ts';
-import { auditor, operator, productFor } from '../../helpers/fixtures.ts';
-import { awsAccessKeyId, eicar, pemPrivateKey, zipBytes } from '../../helpers/hostileContent.ts';
+import { auditor, operator, productFor, superAdmin } from '../../helpers/fixtures.ts';
+import { awsAccessKeyId, chainbookToken, eicar, pemPrivateKey, zipBytes } from '../../helpers/hostileContent.ts';
 import type { InspectionPlugin } from '../../../commands/content/inspector.ts';
 
 const publisher = { id: 'publisher-1', role: 'Publisher' };
@@ -128,6 +128,29 @@ for (const engine of ENGINES) {
   });
 }
 
+test('manifest text after a line break or tab is inspected as written, not as its JSON escapes', async (t) => {
+  const test = await app(t, 'postgres');
+  // In the document's JCS a line break is a backslash and an n: the word, domain or token after it must still be found.
+  const cases: [string, string, string][] = [
+    ['Terrain tools\nkeygen included', 'CONTENT_QUARANTINED', 'text.quarantine-word'],
+    ['Terrain tools\tmirror at evil.example', 'CONTENT_BLOCKED', 'text.blocked-domain'],
+    [`Terrain tools\n${chainbookToken()}`, 'CONTENT_BLOCKED', 'secret.chainbook-token'],
+  ];
+  for (const [name, code, label] of cases) {
+    const error = await refusal(
+      t,
+      submitManifest(test.deps, { ...productFor(publisher), name }, contextFor(publisher)),
+      code,
+    );
+    t.true((error.details['labels'] as string[]).includes(label), `${label}: ${String(error.details['labels'])}`);
+  }
+  const all = await records(test);
+  t.deepEqual(
+    all.map((record) => record.type),
+    ['content.quarantined', 'content.blocked', 'content.blocked'],
+  );
+});
+
 test('a quarantined manifest is held encrypted (ciphertext at rest), is not in the catalog, and decrypts only with the right master key', async (t) => {
   const test = await app(t, 'postgres');
   const name = 'Universal keygen for everything';
@@ -196,6 +219,8 @@ test('moderation: non-admins are refused; a release is recorded and the same con
   const again = await submitManifest(test.deps, product, contextFor(publisher));
   const passed = (await contentRecords(test)).at(-1)!;
   t.like(passed.data, { tier: 'CLEAR', labels: ['moderation.released'], subjectId: again.manifestId });
+  // One release lets one resubmission pass: the next is inspected again (the rules may have changed since).
+  await refusal(t, submitManifest(test.deps, product, contextFor(publisher)), 'CONTENT_QUARANTINED');
   await refusal(
     t,
     releaseContent(test.deps, { inspectionId, reason: 'again' }, contextFor(operator)),
@@ -306,7 +331,7 @@ test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such', as
     data: { tier: 'BLOCK', quarantineDisabled: true },
   });
   t.is(error.details['tier'], 'BLOCK');
-  t.regex(error.message, /quarantine word rule "keygen" \(to be held, but quarantine is off\)/);
+  t.regex(error.message, /quarantine word rule #1 \(CONTENT_QUARANTINE_WORDS\) \(to be held, but quarantine is off\)/);
 });
 
 test('artifacts: the EICAR file and an embedded private key are blocked and deleted; a disguised type is quarantined; the manifest stays unapprovable', async (t) => {
@@ -366,6 +391,26 @@ test('a clean artifact and listing text pass; a listing text naming a blocked do
     ['content.blocked', 'listing'],
     ['content.passed', 'listing'],
   ]);
+});
+
+test('an admin who wrote held listing text for a publisher cannot release it; another admin can', async (t) => {
+  const test = await app(t, 'postgres');
+  const { manifestId } = await listProduct(test.deps, publisher, productFor(publisher));
+  const error = await refusal(
+    t,
+    publishListing(test.deps, { manifestId, description: 'bundled keygen' }, contextFor(operator)),
+    'CONTENT_QUARANTINED',
+  );
+  const inspectionId = error.details['inspectionId'] as string;
+  const before = await test.snapshot();
+  await refusal(
+    t,
+    releaseContent(test.deps, { inspectionId, reason: 'my own text' }, contextFor(operator)),
+    'CONTENT_SELF_MODERATION',
+  );
+  t.deepEqual(await test.snapshot(), before, 'the refusal changed nothing');
+  await releaseContent(test.deps, { inspectionId, reason: 'reviewed' }, contextFor(superAdmin));
+  t.like((await records(test)).at(-1), { type: 'content.released', actor: { id: superAdmin.id } });
 });
 
 test('a plugin that hangs or throws is recorded with the failure tier and the submission does not hang', async (t) => {

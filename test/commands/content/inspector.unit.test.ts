@@ -1,5 +1,11 @@
 import test from 'ava';
-import { createInspector, type InspectionInput, type InspectionPlugin } from '../../../commands/content/inspector.ts';
+import {
+  createInspector,
+  PluginFailure,
+  type InspectionInput,
+  type InspectionPlugin,
+  type PluginVerdict,
+} from '../../../commands/content/inspector.ts';
 import { secretsPlugin } from '../../../commands/content/plugins/secretsPlugin.ts';
 import { textRulesPlugin } from '../../../commands/content/plugins/textRulesPlugin.ts';
 import { awsAccessKeyId, chainbookToken, pemPrivateKey } from '../../helpers/hostileContent.ts';
@@ -64,7 +70,39 @@ test('a plugin that throws gives an error result with the configured tier (QUARA
   const result = await createInspector({ plugins: [throws] }).inspect(text('hello'));
   t.is(result.tier, 'QUARANTINE');
   t.like(result.pluginResults[0], { plugin: 'throws', outcome: 'error', tier: 'QUARANTINE', labels: ['plugin.error'] });
-  t.regex(result.pluginResults[0]!.reason!, /boom/);
+  t.is(result.pluginResults[0]!.reason, 'throws failed (Error)');
+});
+
+test('a plugin error is recorded by its name, not its message, which may quote the content (JSON.parse does); a PluginFailure keeps its message', async (t) => {
+  const parses: InspectionPlugin = {
+    name: 'parses',
+    appliesTo: ['manifest'],
+    inspect: async (input) => JSON.parse(input.text!) as PluginVerdict,
+  };
+  const fails: InspectionPlugin = {
+    name: 'fails',
+    appliesTo: ['manifest'],
+    inspect: async () => {
+      throw new PluginFailure('the rules file does not compile');
+    },
+  };
+  const content = 'secret launch plans, not JSON';
+  const result = await createInspector({ plugins: [parses, fails] }).inspect(text(content));
+  t.false(JSON.stringify(result).includes('secret'), JSON.stringify(result.pluginResults[0]));
+  t.is(result.pluginResults[0]!.reason, 'parses failed (SyntaxError)');
+  t.is(result.pluginResults[1]!.reason, 'fails failed: the rules file does not compile');
+});
+
+test('observe is told of submissions, not of /ready probes (the decision metrics count submissions)', async (t) => {
+  const observed: string[] = [];
+  const inspector = createInspector({
+    plugins: [fixed('ok', 'CLEAR')],
+    observe: (result, subject) => observed.push(`${subject}:${result.tier}`),
+  });
+  await inspector.inspect({ ...text('chainbook readiness probe'), probe: true });
+  t.deepEqual(observed, []);
+  await inspector.inspect(text('a submission'));
+  t.deepEqual(observed, ['manifest:CLEAR']);
 });
 
 test('plugins run only on the subjects they apply to', async (t) => {
@@ -134,5 +172,21 @@ test('the text rules block configured domains (and their subdomains) and words, 
   t.is((await inspector.inspect(text('not-evil.example.org, crackers and warezless'))).tier, 'CLEAR');
   const blocked = await inspector.inspect(text('visit evil.example'));
   t.deepEqual(blocked.labels, ['text.blocked-domain']);
-  t.regex(blocked.pluginResults[0]!.reason!, /blocked domain rule "evil.example"/);
+  t.regex(blocked.pluginResults[0]!.reason!, /blocked domain rule #1 \(CONTENT_BLOCKED_DOMAINS\)/);
+});
+
+test('the text rules name the rule that matched by its position, never the word or domain: the reason goes into the chain', async (t) => {
+  const rules = {
+    blockedDomains: ['spam.example', 'evil.example'],
+    blockedWords: ['warez'],
+    quarantineWords: ['crack'],
+  };
+  const inspector = createInspector({ plugins: [textRulesPlugin(rules)] });
+  const result = await inspector.inspect(text('Free WAREZ and a crack at cdn.evil.example'));
+  const serialized = JSON.stringify(result).toLowerCase();
+  for (const entry of ['warez', 'crack', 'evil.example']) t.false(serialized.includes(entry), entry);
+  t.is(
+    result.pluginResults[0]!.reason,
+    'matches the blocked domain rule #2 (CONTENT_BLOCKED_DOMAINS), blocked word rule #1 (CONTENT_BLOCKED_WORDS), quarantine word rule #1 (CONTENT_QUARANTINE_WORDS)',
+  );
 });

@@ -6,8 +6,8 @@
 -- decision and every moderation action; this table is where the encrypted
 -- copy is and what the expiry job and the moderators need). Never the
 -- content: the object in the quarantine store is AES-256-GCM ciphertext.
--- content_sha256 is kept for released content only (a resubmission of the
--- same bytes passes); object_key is NULL once the object and its key are
+-- content_sha256 is kept for released content only (one resubmission of the
+-- same bytes passes, and sets release_used_at); object_key is NULL once the object and its key are
 -- shredded.
 CREATE TABLE quarantine_records (
   inspection_id text COLLATE "C" PRIMARY KEY,
@@ -22,11 +22,16 @@ CREATE TABLE quarantine_records (
   created_at timestamptz NOT NULL,
   expires_at timestamptz NOT NULL,
   decided_at timestamptz,
-  decided_by text
+  decided_by text,
+  -- When a resubmission passed on this release: one release lets one resubmission pass.
+  release_used_at timestamptz
 );
 CREATE INDEX quarantine_records_held_expiry ON quarantine_records (expires_at) WHERE status = 'held';
 CREATE INDEX quarantine_records_released ON quarantine_records (subject, publisher_id, content_sha256)
-  WHERE status = 'released';
+  WHERE status = 'released' AND release_used_at IS NULL;
+-- Shredded records (no key any more) whose object the store failed to delete: the expiry pass deletes it.
+CREATE INDEX quarantine_records_unshredded_objects ON quarantine_records (inspection_id)
+  WHERE status <> 'held' AND object_key IS NOT NULL;
 
 -- The per-record data key, wrapped (AES-256-GCM) under ENCRYPTION_MASTER_KEY:
 -- iv (12 bytes) || ciphertext (32) || tag (16). master_key_id is a

@@ -54,7 +54,7 @@ export const contentCommandRoutes: readonly RouteSpec[] = [
     operationId: 'releaseContent',
     path: '/content/:inspectionId/release',
     summary:
-      'A moderator releases quarantined content with a reason (recorded as content.released); its copy is shredded and the publisher may submit it again',
+      'A moderator releases quarantined content with a reason (recorded as content.released); its copy is shredded and the publisher may submit it again, once',
     tag: 'kernel',
     roles: COMMAND_ROLES.ModerateContent,
     input: moderateContentInputSchema,
@@ -170,6 +170,9 @@ export const contentRoutes: readonly RouteSpec[] = [
         headers: {
           'Content-Disposition': `attachment; filename="${record.inspectionId}.quarantined"`,
           'X-Declared-Content-Type': record.contentType,
+          // Held content may be HTML or SVG: a browser must neither sniff nor render it from the API's origin.
+          'X-Content-Type-Options': 'nosniff',
+          'Content-Security-Policy': "default-src 'none'; sandbox",
           'Cache-Control': 'no-store',
         },
       };

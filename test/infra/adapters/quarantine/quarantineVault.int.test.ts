@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { S3BlobStore } from '../../../../infra/adapters/objectStores/s3BlobStore.ts';
 import { objectKeyOf, QuarantineVault } from '../../../../infra/adapters/quarantine/quarantineVault.ts';
+import type { BlobStore } from '../../../../commands/blobStore.ts';
 import type { CodedError } from '../../../../domain/errors.ts';
 import { startS3 } from '../../../helpers/archive.ts';
 import { openTestDatabase } from '../../../helpers/databases.ts';
@@ -72,4 +73,83 @@ test('on S3: the held object is ciphertext, opens only under its master key, a f
   const gone = await t.throwsAsync(vault.open('i-1'));
   t.is((gone as CodedError).code, 'CONTENT_NOT_HELD');
   await t.notThrowsAsync(vault.check());
+});
+
+test('a shred whose object delete fails has already deleted the wrapped key; the expiry pass deletes the object later', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const s3 = await startS3(t);
+  const store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'held' }, 64 * 1024);
+  let deletes = 'fail';
+  const flaky: BlobStore = {
+    description: 'a store whose deletes fail',
+    put: (key, body) => store.put(key, body),
+    get: (key) => store.get(key),
+    head: (key) => store.head(key),
+    delete: async (key) => {
+      if (deletes === 'fail') throw new Error('the store is down');
+      await store.delete(key);
+    },
+  };
+  const vault = new QuarantineVault(database.db, flaky, randomBytes(32), 72);
+  const now = Date.now();
+  await vault.hold(
+    {
+      inspectionId: 'i-2',
+      subject: 'listing',
+      subjectId: 'l-1',
+      publisherId: 'publisher-1',
+      contentType: 'text/plain',
+      contentSha256: 'b'.repeat(64),
+      createdAtMs: now,
+      expiresAtMs: now + 3_600_000,
+    },
+    once(Buffer.from('held text')),
+  );
+  await t.throwsAsync(vault.shred('i-2', 'deleted', 'operator-1', now), { message: /the store is down/ });
+  // A moderator's delete holds although the store failed: no key, not held, not viewable.
+  t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
+  t.like(await vault.record('i-2'), { status: 'deleted', stored: true, decidedBy: 'operator-1' });
+  t.is(((await t.throwsAsync(vault.open('i-2'))) as CodedError).code, 'CONTENT_NOT_HELD');
+  t.deepEqual(await vault.expired(now, 10), ['i-2'], 'the object is left for the next expiry pass');
+  deletes = 'work';
+  await vault.shred('i-2', 'deleted', 'operator-1', now);
+  t.is(await raw(store, objectKeyOf('i-2')), undefined);
+  t.like(await vault.record('i-2'), { status: 'deleted', stored: false, decidedBy: 'operator-1' });
+  t.deepEqual(await vault.expired(now, 10), []);
+});
+
+test('a discard whose object delete fails has already deleted the wrapped key and the record: nothing readable, nothing listed', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const s3 = await startS3(t);
+  const store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'held' }, 64 * 1024);
+  const flaky: BlobStore = {
+    description: 'a store whose deletes fail',
+    put: (key, body) => store.put(key, body),
+    get: (key) => store.get(key),
+    head: (key) => store.head(key),
+    delete: async () => {
+      throw new Error('the store is down');
+    },
+  };
+  const vault = new QuarantineVault(database.db, flaky, randomBytes(32), 72);
+  const now = Date.now();
+  await vault.hold(
+    {
+      inspectionId: 'i-3',
+      subject: 'manifest',
+      subjectId: 'm-3',
+      publisherId: 'publisher-1',
+      contentType: 'application/json',
+      contentSha256: 'c'.repeat(64),
+      createdAtMs: now,
+      expiresAtMs: now + 3_600_000,
+    },
+    once(Buffer.from('{"name":"held"}')),
+  );
+  await t.throwsAsync(vault.discard('i-3'), { message: /the store is down/ });
+  t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
+  t.is(await vault.record('i-3'), undefined);
+  t.deepEqual(await vault.list('held', 10), []);
 });

@@ -65,6 +65,11 @@ test('over HTTP: a blocked manifest is 422 CONTENT_BLOCKED, a held one 409 CONTE
   t.true(expiresInMs > 290_000 && expiresInMs <= 300_000, String(expiresInMs));
   const viewed = await fetch(link.body.url);
   t.is(viewed.status, 200);
+  // Held content may be HTML or SVG: never rendered from the API's origin.
+  t.is(viewed.headers.get('content-type'), 'application/octet-stream');
+  t.regex(viewed.headers.get('content-disposition') ?? '', /^attachment;/);
+  t.is(viewed.headers.get('x-content-type-options'), 'nosniff');
+  t.is(viewed.headers.get('cache-control'), 'no-store');
   t.true((await viewed.text()).includes('keygen pro'));
   const forged = await fetch(link.body.url.replace(/signature=[^&]+/, 'signature=AAAA'));
   t.is(forged.status, 403);
