@@ -6,11 +6,13 @@
  * no environment of the service, cannot write outside its folder and cannot ptrace its parent; and no
  * process of a run outlives it.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import {
@@ -248,4 +250,59 @@ test('an aborted run is killed at once and recorded as killed, not expired', asy
   t.true(result.killed);
   t.false(result.expired);
   t.true(result.durationMs < 2000);
+});
+
+test('a descriptor the service inherited does not reach the run: it has 0-2 (and the filter’s 3) alone', async (t) => {
+  const secretFolder = await mkdtemp(join(tmpdir(), 'preview-fd-'));
+  t.teardown(() => rm(secretFolder, { recursive: true, force: true }));
+  const secret = join(secretFolder, 'secret.key');
+  await writeFile(secret, 'inherited secret');
+  const folder = await freshRunFolder(root, HOST_UID);
+  t.teardown(() => removeRunFolder(folder));
+  await unpackArchive(
+    scriptArtifact(`#!/usr/bin/python3
+import os
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+print(" ".join(str(fd) for fd in range(1024) if is_open(fd)))
+try:
+    print(os.read(100, 100).decode())
+except OSError:
+    print("unreadable")
+`),
+    folder,
+    BOUNDS,
+  );
+  const request = {
+    folder,
+    entryPoint: 'run',
+    args: [],
+    seed: 'seed-1',
+    limits: LIMITS,
+    ...(HOST_UID === undefined ? {} : { hostUid: HOST_UID }),
+    seccompFilterPath: filterPath,
+  };
+  // The shell opens fd 100 without close-on-exec, as a parent of the service might, then becomes node.
+  const child = new URL('../../../helpers/sandboxChild.ts', import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)('/bin/bash', [
+    '-c',
+    'exec 100<"$1"; exec "$2" --import=tsx "$3" "$4"',
+    'bash',
+    secret,
+    process.execPath,
+    child,
+    JSON.stringify(request),
+  ]);
+  const { output, log } = JSON.parse(stdout) as { output: string; log: string };
+  const [listing, rest] = output.split('\n');
+  t.true(
+    (listing ?? '').split(' ').every((fd) => ['0', '1', '2', '3'].includes(fd)),
+    output + log,
+  );
+  t.is(rest, 'unreadable', output + log);
+  t.false(output.includes('inherited secret'));
 });
