@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *const DENIED[] = {
@@ -44,6 +45,21 @@ int main(void) {
     unsigned long flag = NAMESPACE_FLAGS[index];
     if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) != 0)
       return 3;
+  }
+  /* socket and socketpair for Unix and IP alone: every other family (AF_VSOCK reaches the host whatever
+   * the network namespace; netlink, packet, AF_ALG are kernel surface) fails with EAFNOSUPPORT. The
+   * rules name what is refused: 0, 3 to 9 (between AF_INET and AF_INET6), and anything above AF_INET6,
+   * which also takes any value with its upper bits set. */
+  static const int SOCKET_CALLS[] = {SCMP_SYS(socket), SCMP_SYS(socketpair)};
+  static const unsigned long REFUSED_BELOW_INET6[] = {AF_UNSPEC, 3, 4, 5, 6, 7, 8, 9};
+  for (size_t call = 0; call < sizeof SOCKET_CALLS / sizeof SOCKET_CALLS[0]; call++) {
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EAFNOSUPPORT), SOCKET_CALLS[call], 1,
+                         SCMP_A0(SCMP_CMP_GT, AF_INET6)) != 0)
+      return 3;
+    for (size_t index = 0; index < sizeof REFUSED_BELOW_INET6 / sizeof REFUSED_BELOW_INET6[0]; index++)
+      if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EAFNOSUPPORT), SOCKET_CALLS[call], 1,
+                           SCMP_A0(SCMP_CMP_EQ, REFUSED_BELOW_INET6[index])) != 0)
+        return 3;
   }
   int clone3 = seccomp_syscall_resolve_name("clone3");
   if (clone3 != __NR_SCMP_ERROR && seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), clone3, 0) != 0) return 3;

@@ -306,3 +306,22 @@ except OSError:
   t.is(rest, 'unreadable', output + log);
   t.false(output.includes('inherited secret'));
 });
+
+test('sockets of families other than Unix and IP are refused (AF_VSOCK reaches the host whatever the network namespace)', async (t) => {
+  const result = await run(
+    t,
+    `#!/usr/bin/python3
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(value):
+    return ctypes.get_errno() if value == -1 else 0
+pair = (ctypes.c_int * 2)()
+for family in (40, 16, 17, 38):
+    print(family, errno_of(libc.socket(family, 1, 0)), errno_of(libc.socketpair(family, 1, 0, pair)))
+print("unix", errno_of(libc.socket(1, 1, 0)), errno_of(libc.socketpair(1, 1, 0, pair)))
+print("inet", errno_of(libc.socket(2, 1, 0)), errno_of(libc.socket(10, 1, 0)))
+`,
+  );
+  // 97 is EAFNOSUPPORT: vsock, netlink, packet and AF_ALG refused by the filter, Unix and IP allowed.
+  t.is(result.text, '40 97 97\n16 97 97\n17 97 97\n38 97 97\nunix 0 0\ninet 0 0\n', result.logText);
+});
