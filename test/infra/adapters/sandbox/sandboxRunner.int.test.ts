@@ -325,3 +325,29 @@ print("inet", errno_of(libc.socket(2, 1, 0)), errno_of(libc.socket(10, 1, 0)))
   // 97 is EAFNOSUPPORT: vsock, netlink, packet and AF_ALG refused by the filter, Unix and IP allowed.
   t.is(result.text, '40 97 97\n16 97 97\n17 97 97\n38 97 97\nunix 0 0\ninet 0 0\n', result.logText);
 });
+
+test('io_uring, kcmp, pidfd_getfd, the NUMA calls, uselib, vhangup and the TIOCSTI/TIOCLINUX ioctls are denied', async (t) => {
+  // x86_64 system call numbers; the ioctls on standard input, which without the filter answer ENOTTY.
+  const result = await run(
+    t,
+    `#!/usr/bin/python3
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(value):
+    return ctypes.get_errno() if value == -1 else 0
+params = ctypes.create_string_buffer(120)
+calls = [("io_uring_setup", 425, 4, params), ("io_uring_enter", 426, 0, 0), ("io_uring_register", 427, 0, 0),
+         ("kcmp", 312, 1, 1), ("pidfd_getfd", 438, 0, 0), ("mbind", 237, 0, 0), ("move_pages", 279, 0, 0),
+         ("migrate_pages", 256, 0, 0), ("uselib", 134, 0, 0), ("vhangup", 153, 0, 0),
+         ("TIOCSTI", 16, 0, 0x5412), ("TIOCLINUX", 16, 0, 0x541C)]
+for name, number, first, second in calls:
+    print(name, errno_of(libc.syscall(number, first, second, 0, 0, 0)))
+`,
+  );
+  const denied = result.text
+    .trim()
+    .split('\n')
+    .filter((line) => !line.endsWith(' 1'));
+  t.deepEqual(denied, [], result.text + result.logText);
+  t.is(result.text.split('\n').length, 13, result.text + result.logText);
+});
