@@ -3,8 +3,6 @@
  * "Configuration"; the README's configuration table). Every member is optional, bounded, and unknown
  * members are refused, so that a misspelt limit is an error at start rather than a default in silence.
  */
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { PreviewPoolConfig } from '../adapters/sandbox/previewPool.ts';
@@ -80,8 +78,6 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
   }
   const value = parsed.data;
   const defaults = PREVIEW_POOL_DEFAULTS;
-  // Outside the data folder by default: the run's uid must cross the path to it, and must see nothing else there.
-  const workspaceKey = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
   return {
     pool: {
       size: value.size ?? defaults.size,
@@ -100,7 +96,9 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
         maxPathBytes: value.archive?.maxPathBytes ?? defaults.maxPathBytes,
         maxPathDepth: value.archive?.maxPathDepth ?? defaults.maxPathDepth,
       },
-      workspace: resolve(value.workspace ?? join(tmpdir(), `chainbook-previews-${workspaceKey}`)),
+      // In the data folder by default, the service's own (never a guessable path in a folder anyone may
+      // write in); the runs' uids cross the data folder (0711) to it and see nothing else there.
+      workspace: resolve(value.workspace ?? join(resolve(dataDir), 'previews')),
       uidBase: value.uidBase ?? defaults.uidBase,
       retryAfterSeconds: value.retryAfterSeconds ?? defaults.retryAfterSeconds,
     },

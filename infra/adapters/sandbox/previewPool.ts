@@ -25,7 +25,7 @@ import {
 import { BWRAP, PRLIMIT, runSandboxed, type SandboxLimits, type SandboxRunResult } from './sandboxRunner.ts';
 import { seccompFilterPath } from './seccompFilter.ts';
 import { unpackArchive, type ArchiveBounds } from './unpackArchive.ts';
-import { freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
+import { checkCrossableByOthers, freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
 
 export interface PreviewPoolConfig {
   size: number;
@@ -33,7 +33,10 @@ export interface PreviewPoolConfig {
   /** The most any run may ask for; a run's wall-clock limit is the pool's TTL at most. */
   maxLimits: SandboxLimits;
   archive: ArchiveBounds;
-  /** Where runs unpack (root folder, 0711) and where the drain marker and the compiled filter live. */
+  /**
+   * Where runs unpack (root folder, 0711) and where the drain marker and the compiled filter live: made by
+   * the service, or refused unless it is a folder of the service's that no one else may write in.
+   */
   workspace: string;
   /** Slot n runs as uid `uidBase + n` outside its namespace when the service runs as root. */
   uidBase: number;
@@ -105,6 +108,7 @@ export class PreviewPool {
       });
     }
     await prepareWorkspaceRoot(config.workspace);
+    if (process.getuid?.() === 0) await checkCrossableByOthers(config.workspace);
     const pool = new PreviewPool(config, await seccompFilterPath(join(config.workspace, 'filter')));
     await pool.checkDrainMarker();
     return pool;

@@ -18,16 +18,16 @@ function problems(env: Record<string, string>): string[] {
   }
 }
 
-test('unset, the pool has its defaults and a workspace outside the data folder', (t) => {
+test('unset, the pool has its defaults and a workspace in the data folder', (t) => {
   const { preview } = loadConfig({ CHAINBOOK_DATA_DIR: '/srv/chainbook' });
   t.is(preview.pool.size, PREVIEW_POOL_DEFAULTS.size);
   t.is(preview.pool.queueLength, PREVIEW_POOL_DEFAULTS.queueLength);
   t.is(preview.pool.maxLimits.wallClockMs, PREVIEW_POOL_DEFAULTS.ttlSeconds * 1000);
   t.is(preview.pool.maxLimits.memoryBytes, PREVIEW_POOL_DEFAULTS.memoryBytes);
   t.is(preview.logRetentionSeconds, PREVIEW_POOL_DEFAULTS.logRetentionSeconds);
-  t.true(preview.pool.workspace.startsWith(`${tmpdir()}/chainbook-previews-`));
-  t.false(preview.pool.workspace.startsWith('/srv/chainbook'));
-  t.not(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, preview.pool.workspace);
+  t.is(preview.pool.workspace, '/srv/chainbook/previews');
+  t.false(preview.pool.workspace.startsWith(tmpdir()));
+  t.is(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, '/srv/other/previews');
 });
 
 test('every member given is taken', (t) => {
