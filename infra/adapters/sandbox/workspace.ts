@@ -45,10 +45,17 @@ export async function prepareWorkspaceRoot(root: string): Promise<void> {
 
 /**
  * The runs' uids (bubblewrap is started as them) must cross every folder above the root to bind their
- * own: refused at open, naming the folder, rather than failing each run. `stat` follows links, as the
+ * own: the service's own parent folder is made crossable, any other that is not is refused at open,
+ * naming the folder, rather than failing each run. `stat` follows links, as the
  * path lookup does.
  */
 export async function checkCrossableByOthers(root: string): Promise<void> {
+  // The folder holding the workspace (the data folder, by default), when it is the service's own, gets
+  // search permission for others: crossing it, not listing it (the data folder's own files keep their modes).
+  const parent = await stat(dirname(root));
+  if (parent.uid === process.getuid?.() && (parent.mode & 0o001) === 0) {
+    await chmod(dirname(root), (parent.mode & 0o7777) | 0o001);
+  }
   for (let folder = dirname(root); ; folder = dirname(folder)) {
     if (((await stat(folder)).mode & 0o001) === 0) {
       throw new CodedError(

@@ -81,15 +81,17 @@ test('a filter cache folder that is another’s, or open to others, is refused',
   unavailable(t, await seccompFilterPath(cache).catch((error: unknown) => error));
 });
 
-test('a workspace under a folder the runs’ uids cannot cross is refused, naming that folder', async (t) => {
+test('a workspace under a folder the runs’ uids cannot cross is refused, naming it; its own parent is made crossable', async (t) => {
   const folder = await scratch(t);
-  await chmod(folder, 0o711);
   const closed = join(folder, 'data');
   await mkdir(closed, { mode: 0o700 });
   await chmod(closed, 0o700);
+  // The scratch folder (mkdtemp: 0700) above the data folder is not crossed, and is not the service's to open.
   const error = await checkCrossableByOthers(join(closed, 'previews')).catch((caught: unknown) => caught);
   unavailable(t, error);
-  t.true(error instanceof Error && error.message.includes(closed));
-  await chmod(closed, 0o711);
+  t.true(error instanceof Error && error.message.includes(`${folder} `), String(error));
+  t.is((await lstat(folder)).mode & 0o777, 0o700, 'a folder above the parent is left as it was');
+  t.is((await lstat(closed)).mode & 0o777, 0o701, 'the parent, the service’s, is made crossable');
+  await chmod(folder, 0o711);
   await t.notThrowsAsync(checkCrossableByOthers(join(closed, 'previews')));
 });
