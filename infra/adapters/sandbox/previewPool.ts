@@ -52,6 +52,12 @@ export interface PreviewJob {
   limits: SandboxLimits;
 }
 
+/** A slot or queue place taken for one run (PreviewPool.reserve): submit it, or release it. */
+export interface PoolReservation {
+  submit(job: PreviewJob): Promise<SandboxRunResult>;
+  release(): void;
+}
+
 export const DRAIN_MARKER = 'DRAINED';
 /** What every run needs (docs/PREVIEWS.md, "Configuration"), probed when the pool opens. */
 const SANDBOX_TOOLS = [BWRAP, PRLIMIT] as const;
@@ -81,6 +87,8 @@ export class PreviewPool {
   private readonly waiting: Waiting[] = [];
   private readonly running = new Set<AbortController>();
   private drained = false;
+  /** Places reserved for runs being recorded, not submitted yet. */
+  private reserved = 0;
   /** Drained by the marker file (undone when it is removed), or closed for good. */
   private drainedBy: 'marker' | 'close' | undefined;
   private readonly poll: NodeJS.Timeout;
@@ -126,14 +134,15 @@ export class PreviewPool {
     return this.drained;
   }
 
-  /** Refuses now, as `submit` would, when a run could not be taken: call it before recording a run. */
+  /** Refuses now, as `reserve` would, when a run could not be taken. */
   checkAdmission(): void {
     if (this.drained) {
       throw new CodedError('PREVIEW_POOL_DRAINED', 'the preview sandbox pool is drained', {
         retryAfterSeconds: this.config.retryAfterSeconds,
       });
     }
-    if (this.freeSlots.length === 0 && this.waiting.length >= this.config.queueLength) {
+    const taken = this.config.size - this.freeSlots.length + this.waiting.length + this.reserved;
+    if (taken >= this.config.size + this.config.queueLength) {
       sandboxFailuresTotal.inc({ reason: 'pool-full' });
       throw new CodedError('PREVIEW_POOL_FULL', 'the preview sandbox pool and its queue are full', {
         retryAfterSeconds: this.config.retryAfterSeconds,
@@ -141,9 +150,38 @@ export class PreviewPool {
     }
   }
 
+  /**
+   * Takes a slot or a queue place now (synchronously, so that requests arriving together cannot all
+   * pass one check), for a run to be submitted once it is recorded; refuses as checkAdmission does. The
+   * place is the run's until it is submitted or released.
+   */
+  reserve(): PoolReservation {
+    this.checkAdmission();
+    this.reserved += 1;
+    let held = true;
+    const giveBack = (): void => {
+      if (!held) return;
+      held = false;
+      this.reserved -= 1;
+    };
+    return {
+      submit: (job) => {
+        if (!held) return Promise.reject(new Error('this reservation was used or released already'));
+        giveBack();
+        return this.enqueue(job);
+      },
+      release: giveBack,
+    };
+  }
+
   /** Runs `job` in a free slot, or queues it; refuses at once when it can do neither. */
   submit(job: PreviewJob): Promise<SandboxRunResult> {
-    this.checkAdmission();
+    return this.reserve().submit(job);
+  }
+
+  private enqueue(job: PreviewJob): Promise<SandboxRunResult> {
+    if (this.drained)
+      return Promise.reject(new CodedError('PREVIEW_POOL_DRAINED', 'the preview sandbox pool is drained'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
       previewQueueLength.set(this.waiting.length);

@@ -25,7 +25,7 @@ import { CodedError } from '../../../domain/errors.ts';
 import type { StoredArtifact } from '../../../domain/manifests/manifestDecider.ts';
 import type { PreviewStarted } from '../../../domain/previews/previewEvents.ts';
 import { auditWriteFailuresTotal } from '../metrics.ts';
-import { PreviewPool, type PreviewPoolConfig } from './previewPool.ts';
+import { PreviewPool, type PoolReservation, type PreviewPoolConfig } from './previewPool.ts';
 import type { SandboxRunResult } from './sandboxRunner.ts';
 import { checkArchive } from './unpackArchive.ts';
 
@@ -132,7 +132,26 @@ function notRunOutcome(previewId: string): PreviewOutcome {
   };
 }
 
+/** At most `limit` of `task` at once; the others wait their turn, in order. */
+function semaphore(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const turns: (() => void)[] = [];
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => turns.push(resolve));
+    else active += 1;
+    try {
+      return await task();
+    } finally {
+      const nextTurn = turns.shift();
+      if (nextTurn === undefined) active -= 1;
+      else nextTurn();
+    }
+  };
+}
+
 export function previewService(options: PreviewServiceOptions): PreviewService {
+  // Reading and checking an artifact holds it in memory and inflates it: as many at once as the pool has slots.
+  const archiveCheck = semaphore(options.pool.size);
   let opened: Promise<PreviewPool> | undefined;
   const pool = (): Promise<PreviewPool> => {
     opened ??= PreviewPool.open(options.pool).catch((error: unknown) => {
@@ -147,20 +166,24 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
   const previewDeps: PreviewDeps = {
     maxLimits: options.pool.maxLimits,
     runner: options.runner,
-    async loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
-      const limitBytes = options.pool.archive.maxUnpackedBytes;
-      if (artifact.sizeBytes > limitBytes)
-        throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: larger than its bound', {});
-      const body = await options.store.get(artifact.objectKey);
-      if (body === undefined)
-        throw new CodedError('PREVIEW_ARTIFACT_MISSING', 'the artifact is not in the artifact store', {});
-      const bytes = await bytesOf(body, limitBytes);
-      if (createHash('sha256').update(bytes).digest('hex') !== artifact.artifactSha256)
-        throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: not the recorded artifact', {});
-      await checkArchive(bytes, options.pool.archive);
-      return bytes;
+    loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
+      return archiveCheck(() => loadArtifact(artifact));
     },
   };
+
+  async function loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
+    const limitBytes = options.pool.archive.maxUnpackedBytes;
+    if (artifact.sizeBytes > limitBytes)
+      throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: larger than its bound', {});
+    const body = await options.store.get(artifact.objectKey);
+    if (body === undefined)
+      throw new CodedError('PREVIEW_ARTIFACT_MISSING', 'the artifact is not in the artifact store', {});
+    const bytes = await bytesOf(body, limitBytes);
+    if (createHash('sha256').update(bytes).digest('hex') !== artifact.artifactSha256)
+      throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: not the recorded artifact', {});
+    await checkArchive(bytes, options.pool.archive);
+    return bytes;
+  }
 
   const context = (): CommandContext => ({ actor: PREVIEW_RUNNER_ACTOR, now: options.now(), newId: options.newId });
 
@@ -187,10 +210,15 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     await options.store.put(`${PREVIEW_OBJECT_PREFIX}${previewId}/${what}`, body).catch(() => undefined);
   }
 
-  async function run(deps: CommandDeps, opened: PreviewPool, preview: PreviewStarted, artifact: Buffer): Promise<void> {
+  async function run(
+    deps: CommandDeps,
+    place: PoolReservation | PreviewPool,
+    preview: PreviewStarted,
+    artifact: Buffer,
+  ): Promise<void> {
     let outcome: PreviewOutcome;
     try {
-      const result = await opened.submit({
+      const result = await place.submit({
         artifact,
         entryPoint: preview.entryPoint,
         args: preview.args,
@@ -216,13 +244,22 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       const replay =
         commandContext.idempotencyKey !== undefined &&
         (await answeredBefore(deps, commandContext, { operation: 'startPreview', input })) !== undefined;
-      if (!replay) opened.checkAdmission();
-      const started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
+      // The place is taken before the run is recorded, and given back when it is not.
+      const reservation = replay ? undefined : opened.reserve();
+      let started: Awaited<ReturnType<typeof startPreview>>;
+      try {
+        started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
+      } catch (error) {
+        reservation?.release();
+        throw error;
+      }
       const { preview, artifact, ...answer } = started;
       if (preview !== undefined && artifact !== undefined) {
-        const done: Promise<void> = run(deps, opened, preview, artifact).finally(() => running.delete(done));
+        const done: Promise<void> = run(deps, reservation ?? opened, preview, artifact).finally(() =>
+          running.delete(done),
+        );
         running.add(done);
-      }
+      } else reservation?.release();
       return { ...answer, status: 'running' as const };
     },
     async read(previewId, what) {

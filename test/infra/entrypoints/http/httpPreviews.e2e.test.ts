@@ -234,6 +234,27 @@ test('a full pool answers 429 PREVIEW_POOL_FULL with Retry-After, and records no
   await server.app.previews.settled();
 });
 
+test('requests arriving together take one place each: with one slot and no queue, one runs and the other is refused before anything is recorded', async (t) => {
+  const server = await testServer(t, { env: poolEnv(t) });
+  const slow = scriptArtifact('#!/bin/sh\nsleep 1\n');
+  const { listingId } = await listedProduct(server, product(slow, { entryPoint: 'run', args: [], limits: {} }), slow);
+  await server.app.previews.pool();
+  const before = await server.snapshot();
+  const answers = await Promise.all(
+    ['buyer', 'otherBuyer', 'thirdBuyer'].map((as) =>
+      server.request('POST', `/listings/${listingId}/previews`, { as: as as 'buyer' }),
+    ),
+  );
+  t.deepEqual(
+    answers.map((answer) => answer.status).sort(),
+    [200, 429, 429],
+    answers.map((answer) => answer.text).join('\n'),
+  );
+  const after = await server.snapshot();
+  t.is(after.head.seq, before.head.seq + 1, 'one preview.started alone');
+  await server.app.previews.settled();
+});
+
 test('signer down: no run starts; an outcome that could not be written is written when the signer is back, and counted', async (t) => {
   const control = { failing: false };
   const wrap = (signer: Signer): Signer => {
