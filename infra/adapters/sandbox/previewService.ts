@@ -23,7 +23,7 @@ import {
 import type { Actor } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { StoredArtifact } from '../../../domain/manifests/manifestDecider.ts';
-import type { PreviewStarted } from '../../../domain/previews/previewEvents.ts';
+import { previewEventSchemas, type PreviewStarted } from '../../../domain/previews/previewEvents.ts';
 import { auditWriteFailuresTotal } from '../metrics.ts';
 import { PreviewPool, type PoolReservation, type PreviewPoolConfig } from './previewPool.ts';
 import type { SandboxRunResult } from './sandboxRunner.ts';
@@ -34,7 +34,8 @@ export const PREVIEW_RUNNER_ACTOR: Actor = { id: 'preview-runner', role: 'Servic
 /** Pauses between attempts to record an outcome: doubling from the first to the last, then the last. */
 const RECORD_RETRY_FIRST_MS = 200;
 const RECORD_RETRY_LAST_MS = 30_000;
-/** A run not finished on the chain this long past its TTL is one whose process stopped (recover()). */
+/** What a run may take beyond its TTL (unpacking, reaping); a run not finished on the chain this long past
+ * its TTL, and past every queued run's, is one whose process stopped (recover()). */
 const RECOVER_AFTER_TTL_MS = 60_000;
 /** Runs recover() records in one call; the next call takes the rest. */
 const MAX_RECOVERED_PER_ROUND = 100;
@@ -66,7 +67,7 @@ export interface PreviewService {
   /** A finished run's output or log, as kept; undefined when there is none (yet, or any more). */
   read(previewId: string, what: 'output' | 'log'): Promise<Buffer | undefined>;
   /**
-   * Records the outcome of every run started more than the TTL and the reaping grace before `nowMs`
+   * Records the outcome of every run started longer before `nowMs` than a queued run can wait and run
    * and still not finished on the chain (the process that ran it stopped before it could record it):
    * the outcome it kept in the store, or, when it kept none, the run as killed with its process.
    * Returns the preview ids recorded.
@@ -185,6 +186,31 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     return bytes;
   }
 
+  /**
+   * How long after its preview.started a run may still be going on: waiting behind every queued run
+   * (each a TTL, its reaping and its unpacking) and then its own.
+   */
+  const recoverGraceMs =
+    (Math.ceil(options.pool.queueLength / options.pool.size) + 1) *
+    (options.pool.maxLimits.wallClockMs + RECOVER_AFTER_TTL_MS);
+
+  /** The outcome a stopped process kept for `previewId`, when there is one it is; else killed with it. */
+  async function keptOutcome(previewId: string): Promise<PreviewOutcome> {
+    const kept = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/outcome`);
+    if (kept === undefined) return notRunOutcome(previewId);
+    try {
+      const json = JSON.parse((await bytesOf(kept, MAX_OUTCOME_BYTES)).toString('utf8')) as { type?: unknown };
+      const schema =
+        json.type === 'preview.exited' || json.type === 'preview.expired' ? previewEventSchemas[json.type] : undefined;
+      const data = schema?.safeParse((json as { data?: unknown }).data);
+      if (data?.success === true && data.data.previewId === previewId)
+        return { type: json.type, data: data.data } as PreviewOutcome;
+    } catch {
+      // Unreadable: as if none was kept.
+    }
+    return notRunOutcome(previewId);
+  }
+
   const context = (): CommandContext => ({ actor: PREVIEW_RUNNER_ACTOR, now: options.now(), newId: options.newId });
 
   /** Records the outcome, however long the chain takes to be writable again; while the process lives. */
@@ -267,23 +293,17 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       return body === undefined ? undefined : bytesOf(body, options.pool.maxLimits.outputBytes);
     },
     async recover(deps, nowMs) {
-      const graceMs = options.pool.maxLimits.wallClockMs + RECOVER_AFTER_TTL_MS;
-      const lost = await options.unfinished(new Date(nowMs - graceMs).toISOString(), MAX_RECOVERED_PER_ROUND);
+      const lost = await options.unfinished(new Date(nowMs - recoverGraceMs).toISOString(), MAX_RECOVERED_PER_ROUND);
       const recovered: string[] = [];
+      // One run that cannot be recorded now (the chain is down, its kept outcome unreadable) does not stop
+      // the others: it is counted, and the next round tries it again.
       for (const { previewId } of lost) {
-        const kept = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/outcome`);
-        const outcome =
-          kept === undefined
-            ? notRunOutcome(previewId)
-            : (JSON.parse((await bytesOf(kept, MAX_OUTCOME_BYTES)).toString('utf8')) as PreviewOutcome);
         try {
-          await recordPreviewOutcome(deps, outcome, context());
+          await recordPreviewOutcome(deps, await keptOutcome(previewId), context());
           recovered.push(previewId);
         } catch (error) {
-          if (!(error instanceof CodedError && error.code === 'PREVIEW_ALREADY_FINISHED')) {
+          if (!(error instanceof CodedError && error.code === 'PREVIEW_ALREADY_FINISHED'))
             auditWriteFailuresTotal.inc();
-            throw error;
-          }
         }
       }
       return recovered;

@@ -301,8 +301,9 @@ test('signer down: no run starts; an outcome that could not be written is writte
   t.is(Buffer.from(read.body.output, 'base64').toString(), 'done\n');
 });
 
-test('runs a stopped process left unrecorded are recorded later: the outcome it kept, or killed with it', async (t) => {
-  const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 2 }) });
+test('runs a stopped process left unrecorded are recorded later, once no queued run could still be waiting: the outcome it kept, or killed with it; a kept outcome that cannot be read does not stop the others', async (t) => {
+  // One slot and two queue places: a run may wait two runs' TTL (and their unpacking) before its own.
+  const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 2, queueLength: 2 }) });
   const artifact = scriptArtifact(SCRIPT);
   const { listingId, manifestId } = await listedProduct(server, product(artifact), artifact);
   const started = (previewId: string) => ({
@@ -331,7 +332,17 @@ test('runs a stopped process left unrecorded are recorded later: the outcome it 
     },
   });
   // Two runs whose process stopped: one after keeping its outcome, one before.
-  await server.app.runtime.store.append(server.app.deps.chain, [started('pv-kept'), started('pv-lost')]);
+  await server.app.runtime.store.append(server.app.deps.chain, [
+    started('pv-bad'),
+    started('pv-kept'),
+    started('pv-lost'),
+  ]);
+  await server.app.deps.artifacts.store.put(
+    'previews/pv-bad/outcome',
+    (async function* () {
+      yield Buffer.from('{"type": "preview.exited", "data": {"previewId": "pv-bad"}');
+    })(),
+  );
   const kept = {
     type: 'preview.exited',
     data: {
@@ -353,8 +364,11 @@ test('runs a stopped process left unrecorded are recorded later: the outcome it 
     })(),
   );
   t.deepEqual(await server.app.previews.recover(server.app.deps, Date.now()), [], 'not before the TTL and grace');
-  const later = Date.now() + 2000 + 61_000;
-  t.deepEqual(await server.app.previews.recover(server.app.deps, later), ['pv-kept', 'pv-lost']);
+  const queuedCouldWait = Date.now() + 2000 + 61_000;
+  t.deepEqual(await server.app.previews.recover(server.app.deps, queuedCouldWait), [], 'a queued run may still wait');
+  const later = Date.now() + 3 * (2000 + 60_000) + 1000;
+  t.deepEqual(await server.app.previews.recover(server.app.deps, later), ['pv-bad', 'pv-kept', 'pv-lost']);
+  t.true((await server.request('GET', '/previews/pv-bad', { as: 'buyer' })).body.killed);
   t.deepEqual(await server.app.previews.recover(server.app.deps, later), [], 'each once');
   const keptRead = await server.request('GET', '/previews/pv-kept', { as: 'buyer' });
   t.is(keptRead.body.status, 'exited');
