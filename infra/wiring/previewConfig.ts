@@ -58,6 +58,7 @@ const poolSchema = z.strictObject({
   workspace: z.string().min(1).max(1024).optional(),
   uidBase: bounded(1000, 2 ** 31 - 1 - 256),
   retryAfterSeconds: bounded(1, 3600),
+  allowUnprivileged: z.boolean().optional(),
   logRetentionSeconds: bounded(60, 366 * 86_400),
 });
 
@@ -101,6 +102,7 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
       workspace: resolve(value.workspace ?? join(resolve(dataDir), 'previews')),
       uidBase: value.uidBase ?? defaults.uidBase,
       retryAfterSeconds: value.retryAfterSeconds ?? defaults.retryAfterSeconds,
+      allowUnprivileged: value.allowUnprivileged ?? false,
     },
     logRetentionSeconds: value.logRetentionSeconds ?? defaults.logRetentionSeconds,
   };

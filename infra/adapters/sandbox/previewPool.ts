@@ -42,6 +42,22 @@ export interface PreviewPoolConfig {
   uidBase: number;
   /** What Retry-After says when the pool is full, in seconds. */
   retryAfterSeconds: number;
+  /**
+   * Opens the pool in a service that is not root: runs then share the service's uid (their process
+   * limit counts the service's processes, and `chainbook sandbox drain` cannot kill them by uid).
+   * Refused unless set.
+   */
+  allowUnprivileged?: boolean;
+}
+
+/** Refuses a pool in a service that is not root (uid given) unless allowUnprivileged says so. */
+export function checkPrivilege(config: Pick<PreviewPoolConfig, 'allowUnprivileged'>, uid: number | undefined): void {
+  if (uid === 0 || config.allowUnprivileged === true) return;
+  throw new CodedError(
+    'PREVIEW_SANDBOX_UNAVAILABLE',
+    'the preview sandbox runs each slot as a uid of its own, which needs root: run the service as root, or set allowUnprivileged',
+    {},
+  );
 }
 
 export interface PreviewJob {
@@ -104,6 +120,7 @@ export class PreviewPool {
 
   /** Checks the tools, prepares the workspace and the seccomp filter (PREVIEW_SANDBOX_UNAVAILABLE when one is missing). */
   static async open(config: PreviewPoolConfig): Promise<PreviewPool> {
+    checkPrivilege(config, process.getuid?.());
     for (const tool of SANDBOX_TOOLS) {
       await run(tool, ['--version'], { env: {}, timeout: TOOL_PROBE_TIMEOUT_MS }).catch(() => {
         throw new CodedError(

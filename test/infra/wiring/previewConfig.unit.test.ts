@@ -25,6 +25,7 @@ test('unset, the pool has its defaults and a workspace in the data folder', (t) 
   t.is(preview.pool.maxLimits.wallClockMs, PREVIEW_POOL_DEFAULTS.ttlSeconds * 1000);
   t.is(preview.pool.maxLimits.memoryBytes, PREVIEW_POOL_DEFAULTS.memoryBytes);
   t.is(preview.logRetentionSeconds, PREVIEW_POOL_DEFAULTS.logRetentionSeconds);
+  t.false(preview.pool.allowUnprivileged);
   t.is(preview.pool.workspace, '/srv/chainbook/previews');
   t.false(preview.pool.workspace.startsWith(tmpdir()));
   t.is(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, '/srv/other/previews');
@@ -47,6 +48,7 @@ test('every member given is taken', (t) => {
       workspace: '/var/lib/previews',
       uidBase: 500_000,
       retryAfterSeconds: 2,
+      allowUnprivileged: true,
       logRetentionSeconds: 3600,
     }),
   });
@@ -66,6 +68,7 @@ test('every member given is taken', (t) => {
       workspace: '/var/lib/previews',
       uidBase: 500_000,
       retryAfterSeconds: 2,
+      allowUnprivileged: true,
     },
     logRetentionSeconds: 3600,
   });
@@ -86,6 +89,7 @@ test('a bad configuration is refused, naming the variable', (t) => {
     '{"archive": {"maxEntries": 0}}',
     '{"uidBase": 0}',
     '{"workspace": ""}',
+    '{"allowUnprivileged": "yes"}',
     '{"logRetentionSeconds": 1}',
   ]) {
     const found = problems({ PREVIEW_SANDBOX_POOL_CONFIG: bad });

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { CodedError } from '../../../../domain/errors.ts';
 import {
+  checkPrivilege,
   drainPoolFromOutside,
   PreviewPool,
   resumePoolFromOutside,
@@ -138,4 +140,11 @@ test('drain from outside (the marker and a kill of the pool uids) stops the pool
   await new Promise((resolve) => setTimeout(resolve, 1500));
   t.false(pool.isDrained);
   t.is((await pool.submit(job('#!/bin/sh\necho back\n'))).output.toString(), 'back\n');
+});
+
+test('a pool in a service that is not root is refused unless allowUnprivileged says so', (t) => {
+  const error = t.throws(() => checkPrivilege({}, 1000));
+  t.true(error instanceof CodedError && error.code === 'PREVIEW_SANDBOX_UNAVAILABLE');
+  t.notThrows(() => checkPrivilege({ allowUnprivileged: true }, 1000));
+  t.notThrows(() => checkPrivilege({}, 0));
 });
