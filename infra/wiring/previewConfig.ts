@@ -27,7 +27,9 @@ export const PREVIEW_POOL_DEFAULTS = {
   maxUnpackedBytes: 256 * MIB,
   maxPathBytes: 255,
   maxPathDepth: 32,
-  uidBase: 880_000,
+  // Far above the subordinate ranges useradd allocates (SUB_UID_MIN 100000 up to SUB_UID_MAX
+  // 600100000) and any login user, below 2^31 (what every tool takes as a uid).
+  uidBase: 2_000_000_000,
   retryAfterSeconds: 5,
   logRetentionSeconds: 7 * 86_400,
 } as const;

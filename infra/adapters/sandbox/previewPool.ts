@@ -24,6 +24,7 @@ import {
 } from '../metrics.ts';
 import { BWRAP, PRLIMIT, runSandboxed, type SandboxLimits, type SandboxRunResult } from './sandboxRunner.ts';
 import { seccompFilterPath } from './seccompFilter.ts';
+import { checkSlotUids } from './slotUids.ts';
 import { unpackArchive, type ArchiveBounds } from './unpackArchive.ts';
 import { checkCrossableByOthers, freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
 
@@ -133,7 +134,10 @@ export class PreviewPool {
       });
     }
     await prepareWorkspaceRoot(config.workspace);
-    if (process.getuid?.() === 0) await checkCrossableByOthers(config.workspace);
+    if (process.getuid?.() === 0) {
+      await checkCrossableByOthers(config.workspace);
+      await checkSlotUids(config.uidBase, config.size);
+    }
     const pool = new PreviewPool(config, await seccompFilterPath(join(config.workspace, 'filter')));
     await pool.checkDrainMarker();
     return pool;

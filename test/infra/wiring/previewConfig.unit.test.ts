@@ -26,6 +26,8 @@ test('unset, the pool has its defaults and a workspace in the data folder', (t) 
   t.is(preview.pool.maxLimits.memoryBytes, PREVIEW_POOL_DEFAULTS.memoryBytes);
   t.is(preview.logRetentionSeconds, PREVIEW_POOL_DEFAULTS.logRetentionSeconds);
   t.false(preview.pool.allowUnprivileged);
+  t.true(preview.pool.uidBase > 600_100_000 + 65_536, 'above the subordinate ranges useradd gives');
+  t.true(preview.pool.uidBase + 256 < 2 ** 31, 'every slot uid below 2^31');
   t.is(preview.pool.workspace, '/srv/chainbook/previews');
   t.false(preview.pool.workspace.startsWith(tmpdir()));
   t.is(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, '/srv/other/previews');

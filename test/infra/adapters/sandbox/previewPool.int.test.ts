@@ -20,6 +20,7 @@ import {
 } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { slotIdConflict } from '../../../../infra/adapters/sandbox/slotUids.ts';
 import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
 
 const LIMITS: SandboxLimits = {
@@ -31,14 +32,17 @@ const LIMITS: SandboxLimits = {
   wallClockMs: 5000,
 };
 
+/** Each pool of this file its own uids, so that concurrent tests never share a slot's uid. */
+let poolCount = 0;
 function poolConfig(name: string, size: number, queueLength: number): PreviewPoolConfig {
+  poolCount += 1;
   return {
     size,
     queueLength,
     maxLimits: LIMITS,
     archive: { maxEntries: 16, maxUnpackedBytes: 1024 * 1024, maxPathBytes: 200, maxPathDepth: 8 },
     workspace: join(tmpdir(), `preview-pool-test-${process.pid}-${name}`),
-    uidBase: 882_000 + (name.length % 10) * 100,
+    uidBase: 882_000 + poolCount * 100,
     retryAfterSeconds: 7,
   };
 }
@@ -147,4 +151,22 @@ test('a pool in a service that is not root is refused unless allowUnprivileged s
   t.true(error instanceof CodedError && error.code === 'PREVIEW_SANDBOX_UNAVAILABLE');
   t.notThrows(() => checkPrivilege({ allowUnprivileged: true }, 1000));
   t.notThrows(() => checkPrivilege({}, 0));
+});
+
+test('slot uids the host uses otherwise are refused: a user, a group, a subordinate range, a running process', async (t) => {
+  const host = { passwd: 'root:x:0:0::/root:/bin/sh\n', group: 'root:x:0:\n', subuid: '', subgid: '', processUids: [] };
+  t.is(slotIdConflict(900_000, 4, host), undefined);
+  t.regex(slotIdConflict(900_000, 4, { ...host, passwd: 'app:x:900003:900003::/:/bin/sh\n' }) ?? '', /passwd/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, group: 'app:x:900000:\n' }) ?? '', /group/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, subuid: 'alice:899000:1001\n' }) ?? '', /subuid/u);
+  t.is(slotIdConflict(900_000, 4, { ...host, subuid: 'alice:899000:1000\n' }), undefined, 'a range ending just below');
+  t.regex(slotIdConflict(900_000, 4, { ...host, subgid: 'alice:900003:65536\n' }) ?? '', /subgid/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, processUids: [900_002] }) ?? '', /process/u);
+  if (process.getuid?.() !== 0) return;
+  // nobody (65534) is in /etc/passwd: a pool whose slot would run as nobody does not open.
+  const config = { ...poolConfig('nobody', 2, 0), uidBase: 65_533 };
+  t.teardown(() => rm(config.workspace, { recursive: true, force: true }));
+  const error = await t.throwsAsync(PreviewPool.open(config));
+  t.true(error instanceof CodedError && error.code === 'PREVIEW_SANDBOX_UNAVAILABLE');
+  t.regex(error?.message ?? '', /65534 is in \/etc\/passwd/u);
 });
