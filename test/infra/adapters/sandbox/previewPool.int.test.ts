@@ -20,6 +20,7 @@ import {
 } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { runObserved, until } from '../../../helpers/sandboxProcesses.ts';
 import { slotIdConflict } from '../../../../infra/adapters/sandbox/slotUids.ts';
 import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
 
@@ -115,10 +116,11 @@ test('a fork bomb in one slot leaves the run in the other slot unharmed', async 
 });
 
 test('drain kills the running run, refuses the waiting one and every new one', async (t) => {
-  const pool = await openPool(t, poolConfig('drain', 1, 1));
+  const config = poolConfig('drain', 1, 1);
+  const pool = await openPool(t, config);
   const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
   const waiting = pool.submit(job('#!/bin/sh\necho never\n'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runObserved(config.uidBase, () => pool.runningCount);
   await pool.drain();
   const result = await running;
   t.true(result.killed);
@@ -132,17 +134,15 @@ test('drain from outside (the marker and a kill of the pool uids) stops the pool
   const config = poolConfig('outside', 1, 0);
   const pool = await openPool(t, config);
   const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runObserved(config.uidBase, () => pool.runningCount);
   const killedProcesses = await drainPoolFromOutside(config);
   const result = await running;
   if (process.getuid?.() === 0) t.true(killedProcesses >= 1);
   t.true(result.durationMs < 5000, String(result.durationMs));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.true(pool.isDrained);
+  await until(() => pool.isDrained);
   t.is((t.throws(() => pool.submit(job('#!/bin/sh\n'))) as { code?: string }).code, 'PREVIEW_POOL_DRAINED');
   await resumePoolFromOutside(config);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.false(pool.isDrained);
+  await until(() => !pool.isDrained);
   t.is((await pool.submit(job('#!/bin/sh\necho back\n'))).output.toString(), 'back\n');
 });
 

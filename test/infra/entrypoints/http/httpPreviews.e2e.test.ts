@@ -18,6 +18,7 @@ import { ENGINES } from '../../../helpers/databases.ts';
 import { ACTORS, listedProduct, testServer, type TestServer } from '../../../helpers/http.ts';
 import { productFor } from '../../../helpers/fixtures.ts';
 import { scriptArtifact, tarGzOf } from '../../../helpers/previewArtifacts.ts';
+import { until } from '../../../helpers/sandboxProcesses.ts';
 
 const SCRIPT = `#!/bin/sh
 echo "preview of $1 with seed $PREVIEW_SEED"
@@ -291,8 +292,7 @@ test('signer down: no run starts; an outcome that could not be written is writte
   t.is(started.status, 200, started.text);
   const failuresBefore = await metric('audit_write_failures_total');
   control.failing = true; // The run finishes while the chain cannot be written.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.true((await metric('audit_write_failures_total')) > failuresBefore);
+  await until(async () => (await metric('audit_write_failures_total')) > failuresBefore);
   const running = await server.request('GET', `/previews/${started.body.previewId as string}`, { as: 'buyer' });
   t.is(running.body.status, 'running');
   control.failing = false;
