@@ -69,6 +69,15 @@ const HOSTILE: Record<string, Buffer> = {
   'an absolute path': tarGzOf([{ path: '/tmp/preview-escape', content: 'x' }]),
   'an absolute symbolic link': tarGzOf([{ path: 'shadow', type: 'SymbolicLink', linkpath: '/etc/shadow' }]),
   'a symbolic link up and out': tarGzOf([{ path: 'a/up', type: 'SymbolicLink', linkpath: '../../etc' }]),
+  'a chain of links out: one to `..`, another through it': tarGzOf([
+    { path: 'a/up', type: 'SymbolicLink', linkpath: '..' },
+    { path: 'out', type: 'SymbolicLink', linkpath: 'a/up/../etc' },
+  ]),
+  'a link through another link, even one that stays inside': tarGzOf([
+    { path: 'data', type: 'Directory' },
+    { path: 'alias', type: 'SymbolicLink', linkpath: 'data' },
+    { path: 'via', type: 'SymbolicLink', linkpath: 'alias/file' },
+  ]),
   'a file written through a link': tarGzOf([
     { path: 'inside', type: 'SymbolicLink', linkpath: 'folder' },
     { path: 'inside/file', content: 'x' },
