@@ -31,6 +31,7 @@ export const PREVIEW_POOL_DEFAULTS = {
   // 600100000) and any login user, below 2^31 (what every tool takes as a uid).
   uidBase: 2_000_000_000,
   retryAfterSeconds: 5,
+  maxPerBuyer: 2,
   logRetentionSeconds: 7 * 86_400,
 } as const;
 
@@ -61,6 +62,7 @@ const poolSchema = z.strictObject({
   uidBase: bounded(1000, 2 ** 31 - 1 - 256),
   retryAfterSeconds: bounded(1, 3600),
   allowUnprivileged: z.boolean().optional(),
+  maxPerBuyer: bounded(1, 256),
   logRetentionSeconds: bounded(60, 366 * 86_400),
 });
 
@@ -105,6 +107,7 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
       uidBase: value.uidBase ?? defaults.uidBase,
       retryAfterSeconds: value.retryAfterSeconds ?? defaults.retryAfterSeconds,
       allowUnprivileged: value.allowUnprivileged ?? false,
+      maxPerBuyer: value.maxPerBuyer ?? defaults.maxPerBuyer,
     },
     logRetentionSeconds: value.logRetentionSeconds ?? defaults.logRetentionSeconds,
   };

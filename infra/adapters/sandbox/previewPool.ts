@@ -49,6 +49,8 @@ export interface PreviewPoolConfig {
    * Refused unless set.
    */
   allowUnprivileged?: boolean;
+  /** The most previews one buyer may have going on at once (previewService.ts); unset: no limit. */
+  maxPerBuyer?: number;
 }
 
 /** Refuses a pool in a service that is not root (uid given) unless allowUnprivileged says so. */

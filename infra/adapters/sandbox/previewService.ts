@@ -163,6 +163,27 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
   };
   const running = new Set<Promise<void>>();
   let closing = false;
+  /** Previews going on (from admission until recorded) by buyer. */
+  const perBuyer = new Map<string, number>();
+
+  /** Takes one of the buyer's maxPerBuyer places, or refuses; returns what gives it back (once). */
+  function takeBuyerPlace(buyerId: string, opened: PreviewPool): () => void {
+    const count = perBuyer.get(buyerId) ?? 0;
+    if (count >= (options.pool.maxPerBuyer ?? Number.POSITIVE_INFINITY)) {
+      throw new CodedError('PREVIEW_BUYER_LIMIT', 'this buyer has as many previews going on as it may', {
+        retryAfterSeconds: opened.config.retryAfterSeconds,
+      });
+    }
+    perBuyer.set(buyerId, count + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = (perBuyer.get(buyerId) ?? 1) - 1;
+      if (left > 0) perBuyer.set(buyerId, left);
+      else perBuyer.delete(buyerId);
+    };
+  }
 
   const previewDeps: PreviewDeps = {
     maxLimits: options.pool.maxLimits,
@@ -270,22 +291,29 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       const replay =
         commandContext.idempotencyKey !== undefined &&
         (await answeredBefore(deps, commandContext, { operation: 'startPreview', input })) !== undefined;
-      // The place is taken before the run is recorded, and given back when it is not.
-      const reservation = replay ? undefined : opened.reserve();
+      // The buyer's place and the pool's are taken before the run is recorded, and given back when it is not.
+      const buyerPlace = replay ? undefined : takeBuyerPlace(commandContext.actor.id, opened);
+      let reservation: PoolReservation | undefined;
       let started: Awaited<ReturnType<typeof startPreview>>;
       try {
+        reservation = replay ? undefined : opened.reserve();
         started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
       } catch (error) {
         reservation?.release();
+        buyerPlace?.();
         throw error;
       }
       const { preview, artifact, ...answer } = started;
       if (preview !== undefined && artifact !== undefined) {
-        const done: Promise<void> = run(deps, reservation ?? opened, preview, artifact).finally(() =>
-          running.delete(done),
-        );
+        const done: Promise<void> = run(deps, reservation ?? opened, preview, artifact).finally(() => {
+          buyerPlace?.();
+          running.delete(done);
+        });
         running.add(done);
-      } else reservation?.release();
+      } else {
+        reservation?.release();
+        buyerPlace?.();
+      }
       return { ...answer, status: 'running' as const };
     },
     async read(previewId, what) {

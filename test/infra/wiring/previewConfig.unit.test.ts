@@ -51,6 +51,7 @@ test('every member given is taken', (t) => {
       uidBase: 500_000,
       retryAfterSeconds: 2,
       allowUnprivileged: true,
+      maxPerBuyer: 3,
       logRetentionSeconds: 3600,
     }),
   });
@@ -71,6 +72,7 @@ test('every member given is taken', (t) => {
       uidBase: 500_000,
       retryAfterSeconds: 2,
       allowUnprivileged: true,
+      maxPerBuyer: 3,
     },
     logRetentionSeconds: 3600,
   });
@@ -92,6 +94,7 @@ test('a bad configuration is refused, naming the variable', (t) => {
     '{"uidBase": 0}',
     '{"workspace": ""}',
     '{"allowUnprivileged": "yes"}',
+    '{"maxPerBuyer": 0}',
     '{"logRetentionSeconds": 1}',
   ]) {
     const found = problems({ PREVIEW_SANDBOX_POOL_CONFIG: bad });

@@ -256,6 +256,26 @@ test('requests arriving together take one place each: with one slot and no queue
   await server.app.previews.settled();
 });
 
+test('a buyer has at most maxPerBuyer previews going on: past it 429 PREVIEW_BUYER_LIMIT, nothing recorded, while another buyer is served', async (t) => {
+  const server = await testServer(t, { env: poolEnv(t, { size: 2, maxPerBuyer: 1, retryAfterSeconds: 4 }) });
+  const slow = scriptArtifact('#!/bin/sh\nsleep 1\n');
+  const { listingId } = await listedProduct(server, product(slow, { entryPoint: 'run', args: [], limits: {} }), slow);
+  const first = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(first.status, 200, first.text);
+  const before = await server.snapshot();
+  const second = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(second.status, 429, second.text);
+  t.is(second.body.error.code, 'PREVIEW_BUYER_LIMIT');
+  t.is(second.headers.get('retry-after'), '4');
+  t.deepEqual(await server.snapshot(), before);
+  const other = await server.request('POST', `/listings/${listingId}/previews`, { as: 'otherBuyer' });
+  t.is(other.status, 200, other.text);
+  await server.app.previews.settled();
+  const again = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(again.status, 200, 'the buyer’s place is given back when its run is over');
+  await server.app.previews.settled();
+});
+
 test('signer down: no run starts; an outcome that could not be written is written when the signer is back, and counted', async (t) => {
   const control = { failing: false };
   const wrap = (signer: Signer): Signer => {
