@@ -149,9 +149,19 @@ async function readZipEntries(archive: Buffer, bounds: ArchiveBounds): Promise<E
           const reason = (JSON.parse(stderr.toString('utf8') || '{}') as { reason?: string }).reason;
           return reject(new CodedError('PREVIEW_ARCHIVE_REFUSED', `preview archive refused: ${reason}`, { reason }));
         }
+        // The reader could not start (no python3 here): the sandbox is what is missing. Any other failure
+        // (an exception of the reader on this archive, its time or output bound) is the archive's.
+        const code = (error as { code?: unknown }).code;
+        if (code === 'ENOENT' || code === 'EACCES') {
+          return reject(
+            new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the zip reader could not be started', {
+              reason: error.message.slice(0, 300),
+            }),
+          );
+        }
         reject(
-          new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the zip reader failed', {
-            reason: error.message.slice(0, 300),
+          new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: the zip reader could not read it', {
+            reason: 'the zip reader could not read it',
           }),
         );
       },
