@@ -3,7 +3,7 @@
  * the listing, its approved manifest's preview declaration and the limits (domain/previews), then has
  * the artifact read and checked as the sandbox will unpack it (deps.previews.loadArtifact: a hostile
  * archive is refused here, before anything is recorded), and records `preview.started`. The run itself
- * is the preview runner's (infra/adapters/sandbox/previewRunner.ts), which records the outcome with
+ * is the preview service's (infra/adapters/sandbox/previewService.ts), which records the outcome with
  * recordPreviewOutcome once the run is over.
  */
 import { z } from 'zod';

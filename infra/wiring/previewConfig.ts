@@ -3,8 +3,6 @@
  * "Configuration"; the README's configuration table). Every member is optional, bounded, and unknown
  * members are refused, so that a misspelt limit is an error at start rather than a default in silence.
  */
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { PreviewPoolConfig } from '../adapters/sandbox/previewPool.ts';
@@ -29,8 +27,11 @@ export const PREVIEW_POOL_DEFAULTS = {
   maxUnpackedBytes: 256 * MIB,
   maxPathBytes: 255,
   maxPathDepth: 32,
-  uidBase: 880_000,
+  // Far above the subordinate ranges useradd allocates (SUB_UID_MIN 100000 up to SUB_UID_MAX
+  // 600100000) and any login user, below 2^31 (what every tool takes as a uid).
+  uidBase: 2_000_000_000,
   retryAfterSeconds: 5,
+  maxPerBuyer: 2,
   logRetentionSeconds: 7 * 86_400,
 } as const;
 
@@ -60,6 +61,8 @@ const poolSchema = z.strictObject({
   workspace: z.string().min(1).max(1024).optional(),
   uidBase: bounded(1000, 2 ** 31 - 1 - 256),
   retryAfterSeconds: bounded(1, 3600),
+  allowUnprivileged: z.boolean().optional(),
+  maxPerBuyer: bounded(1, 256),
   logRetentionSeconds: bounded(60, 366 * 86_400),
 });
 
@@ -80,8 +83,6 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
   }
   const value = parsed.data;
   const defaults = PREVIEW_POOL_DEFAULTS;
-  // Outside the data folder by default: the run's uid must cross the path to it, and must see nothing else there.
-  const workspaceKey = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
   return {
     pool: {
       size: value.size ?? defaults.size,
@@ -100,9 +101,13 @@ export function parsePreviewConfig(text: string | undefined, dataDir: string): P
         maxPathBytes: value.archive?.maxPathBytes ?? defaults.maxPathBytes,
         maxPathDepth: value.archive?.maxPathDepth ?? defaults.maxPathDepth,
       },
-      workspace: resolve(value.workspace ?? join(tmpdir(), `chainbook-previews-${workspaceKey}`)),
+      // In the data folder by default, the service's own (never a guessable path in a folder anyone may
+      // write in); the runs' uids cross the data folder (0711) to it and see nothing else there.
+      workspace: resolve(value.workspace ?? join(resolve(dataDir), 'previews')),
       uidBase: value.uidBase ?? defaults.uidBase,
       retryAfterSeconds: value.retryAfterSeconds ?? defaults.retryAfterSeconds,
+      allowUnprivileged: value.allowUnprivileged ?? false,
+      maxPerBuyer: value.maxPerBuyer ?? defaults.maxPerBuyer,
     },
     logRetentionSeconds: value.logRetentionSeconds ?? defaults.logRetentionSeconds,
   };

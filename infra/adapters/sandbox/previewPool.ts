@@ -24,8 +24,9 @@ import {
 } from '../metrics.ts';
 import { BWRAP, PRLIMIT, runSandboxed, type SandboxLimits, type SandboxRunResult } from './sandboxRunner.ts';
 import { seccompFilterPath } from './seccompFilter.ts';
+import { checkSlotUids } from './slotUids.ts';
 import { unpackArchive, type ArchiveBounds } from './unpackArchive.ts';
-import { freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
+import { checkCrossableByOthers, freshRunFolder, prepareWorkspaceRoot, removeRunFolder } from './workspace.ts';
 
 export interface PreviewPoolConfig {
   size: number;
@@ -33,12 +34,33 @@ export interface PreviewPoolConfig {
   /** The most any run may ask for; a run's wall-clock limit is the pool's TTL at most. */
   maxLimits: SandboxLimits;
   archive: ArchiveBounds;
-  /** Where runs unpack (root folder, 0711) and where the drain marker and the compiled filter live. */
+  /**
+   * Where runs unpack (root folder, 0711) and where the drain marker and the compiled filter live: made by
+   * the service, or refused unless it is a folder of the service's that no one else may write in.
+   */
   workspace: string;
   /** Slot n runs as uid `uidBase + n` outside its namespace when the service runs as root. */
   uidBase: number;
   /** What Retry-After says when the pool is full, in seconds. */
   retryAfterSeconds: number;
+  /**
+   * Opens the pool in a service that is not root: runs then share the service's uid (their process
+   * limit counts the service's processes, and `chainbook sandbox drain` cannot kill them by uid).
+   * Refused unless set.
+   */
+  allowUnprivileged?: boolean;
+  /** The most previews one buyer may have going on at once (previewService.ts); unset: no limit. */
+  maxPerBuyer?: number;
+}
+
+/** Refuses a pool in a service that is not root (uid given) unless allowUnprivileged says so. */
+export function checkPrivilege(config: Pick<PreviewPoolConfig, 'allowUnprivileged'>, uid: number | undefined): void {
+  if (uid === 0 || config.allowUnprivileged === true) return;
+  throw new CodedError(
+    'PREVIEW_SANDBOX_UNAVAILABLE',
+    'the preview sandbox runs each slot as a uid of its own, which needs root: run the service as root, or set allowUnprivileged',
+    {},
+  );
 }
 
 export interface PreviewJob {
@@ -47,6 +69,12 @@ export interface PreviewJob {
   args: readonly string[];
   seed: string;
   limits: SandboxLimits;
+}
+
+/** A slot or queue place taken for one run (PreviewPool.reserve): submit it, or release it. */
+export interface PoolReservation {
+  submit(job: PreviewJob): Promise<SandboxRunResult>;
+  release(): void;
 }
 
 export const DRAIN_MARKER = 'DRAINED';
@@ -78,6 +106,8 @@ export class PreviewPool {
   private readonly waiting: Waiting[] = [];
   private readonly running = new Set<AbortController>();
   private drained = false;
+  /** Places reserved for runs being recorded, not submitted yet. */
+  private reserved = 0;
   /** Drained by the marker file (undone when it is removed), or closed for good. */
   private drainedBy: 'marker' | 'close' | undefined;
   private readonly poll: NodeJS.Timeout;
@@ -93,6 +123,7 @@ export class PreviewPool {
 
   /** Checks the tools, prepares the workspace and the seccomp filter (PREVIEW_SANDBOX_UNAVAILABLE when one is missing). */
   static async open(config: PreviewPoolConfig): Promise<PreviewPool> {
+    checkPrivilege(config, process.getuid?.());
     for (const tool of SANDBOX_TOOLS) {
       await run(tool, ['--version'], { env: {}, timeout: TOOL_PROBE_TIMEOUT_MS }).catch(() => {
         throw new CodedError(
@@ -105,6 +136,10 @@ export class PreviewPool {
       });
     }
     await prepareWorkspaceRoot(config.workspace);
+    if (process.getuid?.() === 0) {
+      await checkCrossableByOthers(config.workspace);
+      await checkSlotUids(config.uidBase, config.size);
+    }
     const pool = new PreviewPool(config, await seccompFilterPath(join(config.workspace, 'filter')));
     await pool.checkDrainMarker();
     return pool;
@@ -122,14 +157,15 @@ export class PreviewPool {
     return this.drained;
   }
 
-  /** Refuses now, as `submit` would, when a run could not be taken: call it before recording a run. */
+  /** Refuses now, as `reserve` would, when a run could not be taken. */
   checkAdmission(): void {
     if (this.drained) {
       throw new CodedError('PREVIEW_POOL_DRAINED', 'the preview sandbox pool is drained', {
         retryAfterSeconds: this.config.retryAfterSeconds,
       });
     }
-    if (this.freeSlots.length === 0 && this.waiting.length >= this.config.queueLength) {
+    const taken = this.config.size - this.freeSlots.length + this.waiting.length + this.reserved;
+    if (taken >= this.config.size + this.config.queueLength) {
       sandboxFailuresTotal.inc({ reason: 'pool-full' });
       throw new CodedError('PREVIEW_POOL_FULL', 'the preview sandbox pool and its queue are full', {
         retryAfterSeconds: this.config.retryAfterSeconds,
@@ -137,9 +173,38 @@ export class PreviewPool {
     }
   }
 
+  /**
+   * Takes a slot or a queue place now (synchronously, so that requests arriving together cannot all
+   * pass one check), for a run to be submitted once it is recorded; refuses as checkAdmission does. The
+   * place is the run's until it is submitted or released.
+   */
+  reserve(): PoolReservation {
+    this.checkAdmission();
+    this.reserved += 1;
+    let held = true;
+    const giveBack = (): void => {
+      if (!held) return;
+      held = false;
+      this.reserved -= 1;
+    };
+    return {
+      submit: (job) => {
+        if (!held) return Promise.reject(new Error('this reservation was used or released already'));
+        giveBack();
+        return this.enqueue(job);
+      },
+      release: giveBack,
+    };
+  }
+
   /** Runs `job` in a free slot, or queues it; refuses at once when it can do neither. */
   submit(job: PreviewJob): Promise<SandboxRunResult> {
-    this.checkAdmission();
+    return this.reserve().submit(job);
+  }
+
+  private enqueue(job: PreviewJob): Promise<SandboxRunResult> {
+    if (this.drained)
+      return Promise.reject(new CodedError('PREVIEW_POOL_DRAINED', 'the preview sandbox pool is drained'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
       previewQueueLength.set(this.waiting.length);

@@ -23,9 +23,9 @@ import {
 import type { Actor } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import type { StoredArtifact } from '../../../domain/manifests/manifestDecider.ts';
-import type { PreviewStarted } from '../../../domain/previews/previewEvents.ts';
+import { previewEventSchemas, type PreviewStarted } from '../../../domain/previews/previewEvents.ts';
 import { auditWriteFailuresTotal } from '../metrics.ts';
-import { PreviewPool, type PreviewPoolConfig } from './previewPool.ts';
+import { PreviewPool, type PoolReservation, type PreviewPoolConfig } from './previewPool.ts';
 import type { SandboxRunResult } from './sandboxRunner.ts';
 import { checkArchive } from './unpackArchive.ts';
 
@@ -34,7 +34,8 @@ export const PREVIEW_RUNNER_ACTOR: Actor = { id: 'preview-runner', role: 'Servic
 /** Pauses between attempts to record an outcome: doubling from the first to the last, then the last. */
 const RECORD_RETRY_FIRST_MS = 200;
 const RECORD_RETRY_LAST_MS = 30_000;
-/** A run not finished on the chain this long past its TTL is one whose process stopped (recover()). */
+/** What a run may take beyond its TTL (unpacking, reaping); a run not finished on the chain this long past
+ * its TTL, and past every queued run's, is one whose process stopped (recover()). */
 const RECOVER_AFTER_TTL_MS = 60_000;
 /** Runs recover() records in one call; the next call takes the rest. */
 const MAX_RECOVERED_PER_ROUND = 100;
@@ -66,7 +67,7 @@ export interface PreviewService {
   /** A finished run's output or log, as kept; undefined when there is none (yet, or any more). */
   read(previewId: string, what: 'output' | 'log'): Promise<Buffer | undefined>;
   /**
-   * Records the outcome of every run started more than the TTL and the reaping grace before `nowMs`
+   * Records the outcome of every run started longer before `nowMs` than a queued run can wait and run
    * and still not finished on the chain (the process that ran it stopped before it could record it):
    * the outcome it kept in the store, or, when it kept none, the run as killed with its process.
    * Returns the preview ids recorded.
@@ -132,7 +133,26 @@ function notRunOutcome(previewId: string): PreviewOutcome {
   };
 }
 
+/** At most `limit` of `task` at once; the others wait their turn, in order. */
+function semaphore(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const turns: (() => void)[] = [];
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => turns.push(resolve));
+    else active += 1;
+    try {
+      return await task();
+    } finally {
+      const nextTurn = turns.shift();
+      if (nextTurn === undefined) active -= 1;
+      else nextTurn();
+    }
+  };
+}
+
 export function previewService(options: PreviewServiceOptions): PreviewService {
+  // Reading and checking an artifact holds it in memory and inflates it: as many at once as the pool has slots.
+  const archiveCheck = semaphore(options.pool.size);
   let opened: Promise<PreviewPool> | undefined;
   const pool = (): Promise<PreviewPool> => {
     opened ??= PreviewPool.open(options.pool).catch((error: unknown) => {
@@ -143,24 +163,74 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
   };
   const running = new Set<Promise<void>>();
   let closing = false;
+  /** Previews going on (from admission until recorded) by buyer. */
+  const perBuyer = new Map<string, number>();
+
+  /** Takes one of the buyer's maxPerBuyer places, or refuses; returns what gives it back (once). */
+  function takeBuyerPlace(buyerId: string, opened: PreviewPool): () => void {
+    const count = perBuyer.get(buyerId) ?? 0;
+    if (count >= (options.pool.maxPerBuyer ?? Number.POSITIVE_INFINITY)) {
+      throw new CodedError('PREVIEW_BUYER_LIMIT', 'this buyer has as many previews going on as it may', {
+        retryAfterSeconds: opened.config.retryAfterSeconds,
+      });
+    }
+    perBuyer.set(buyerId, count + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = (perBuyer.get(buyerId) ?? 1) - 1;
+      if (left > 0) perBuyer.set(buyerId, left);
+      else perBuyer.delete(buyerId);
+    };
+  }
 
   const previewDeps: PreviewDeps = {
     maxLimits: options.pool.maxLimits,
     runner: options.runner,
-    async loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
-      const limitBytes = options.pool.archive.maxUnpackedBytes;
-      if (artifact.sizeBytes > limitBytes)
-        throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: larger than its bound', {});
-      const body = await options.store.get(artifact.objectKey);
-      if (body === undefined)
-        throw new CodedError('PREVIEW_ARTIFACT_MISSING', 'the artifact is not in the artifact store', {});
-      const bytes = await bytesOf(body, limitBytes);
-      if (createHash('sha256').update(bytes).digest('hex') !== artifact.artifactSha256)
-        throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: not the recorded artifact', {});
-      await checkArchive(bytes, options.pool.archive);
-      return bytes;
+    loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
+      return archiveCheck(() => loadArtifact(artifact));
     },
   };
+
+  async function loadArtifact(artifact: StoredArtifact): Promise<Buffer> {
+    const limitBytes = options.pool.archive.maxUnpackedBytes;
+    if (artifact.sizeBytes > limitBytes)
+      throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: larger than its bound', {});
+    const body = await options.store.get(artifact.objectKey);
+    if (body === undefined)
+      throw new CodedError('PREVIEW_ARTIFACT_MISSING', 'the artifact is not in the artifact store', {});
+    const bytes = await bytesOf(body, limitBytes);
+    if (createHash('sha256').update(bytes).digest('hex') !== artifact.artifactSha256)
+      throw new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: not the recorded artifact', {});
+    await checkArchive(bytes, options.pool.archive);
+    return bytes;
+  }
+
+  /**
+   * How long after its preview.started a run may still be going on: waiting behind every queued run
+   * (each a TTL, its reaping and its unpacking) and then its own.
+   */
+  const recoverGraceMs =
+    (Math.ceil(options.pool.queueLength / options.pool.size) + 1) *
+    (options.pool.maxLimits.wallClockMs + RECOVER_AFTER_TTL_MS);
+
+  /** The outcome a stopped process kept for `previewId`, when there is one it is; else killed with it. */
+  async function keptOutcome(previewId: string): Promise<PreviewOutcome> {
+    const kept = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/outcome`);
+    if (kept === undefined) return notRunOutcome(previewId);
+    try {
+      const json = JSON.parse((await bytesOf(kept, MAX_OUTCOME_BYTES)).toString('utf8')) as { type?: unknown };
+      const schema =
+        json.type === 'preview.exited' || json.type === 'preview.expired' ? previewEventSchemas[json.type] : undefined;
+      const data = schema?.safeParse((json as { data?: unknown }).data);
+      if (data?.success === true && data.data.previewId === previewId)
+        return { type: json.type, data: data.data } as PreviewOutcome;
+    } catch {
+      // Unreadable: as if none was kept.
+    }
+    return notRunOutcome(previewId);
+  }
 
   const context = (): CommandContext => ({ actor: PREVIEW_RUNNER_ACTOR, now: options.now(), newId: options.newId });
 
@@ -187,10 +257,15 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
     await options.store.put(`${PREVIEW_OBJECT_PREFIX}${previewId}/${what}`, body).catch(() => undefined);
   }
 
-  async function run(deps: CommandDeps, opened: PreviewPool, preview: PreviewStarted, artifact: Buffer): Promise<void> {
+  async function run(
+    deps: CommandDeps,
+    place: PoolReservation | PreviewPool,
+    preview: PreviewStarted,
+    artifact: Buffer,
+  ): Promise<void> {
     let outcome: PreviewOutcome;
     try {
-      const result = await opened.submit({
+      const result = await place.submit({
         artifact,
         entryPoint: preview.entryPoint,
         args: preview.args,
@@ -216,12 +291,28 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       const replay =
         commandContext.idempotencyKey !== undefined &&
         (await answeredBefore(deps, commandContext, { operation: 'startPreview', input })) !== undefined;
-      if (!replay) opened.checkAdmission();
-      const started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
+      // The buyer's place and the pool's are taken before the run is recorded, and given back when it is not.
+      const buyerPlace = replay ? undefined : takeBuyerPlace(commandContext.actor.id, opened);
+      let reservation: PoolReservation | undefined;
+      let started: Awaited<ReturnType<typeof startPreview>>;
+      try {
+        reservation = replay ? undefined : opened.reserve();
+        started = await startPreview({ ...deps, previews: previewDeps }, input, commandContext);
+      } catch (error) {
+        reservation?.release();
+        buyerPlace?.();
+        throw error;
+      }
       const { preview, artifact, ...answer } = started;
       if (preview !== undefined && artifact !== undefined) {
-        const done: Promise<void> = run(deps, opened, preview, artifact).finally(() => running.delete(done));
+        const done: Promise<void> = run(deps, reservation ?? opened, preview, artifact).finally(() => {
+          buyerPlace?.();
+          running.delete(done);
+        });
         running.add(done);
+      } else {
+        reservation?.release();
+        buyerPlace?.();
       }
       return { ...answer, status: 'running' as const };
     },
@@ -230,23 +321,17 @@ export function previewService(options: PreviewServiceOptions): PreviewService {
       return body === undefined ? undefined : bytesOf(body, options.pool.maxLimits.outputBytes);
     },
     async recover(deps, nowMs) {
-      const graceMs = options.pool.maxLimits.wallClockMs + RECOVER_AFTER_TTL_MS;
-      const lost = await options.unfinished(new Date(nowMs - graceMs).toISOString(), MAX_RECOVERED_PER_ROUND);
+      const lost = await options.unfinished(new Date(nowMs - recoverGraceMs).toISOString(), MAX_RECOVERED_PER_ROUND);
       const recovered: string[] = [];
+      // One run that cannot be recorded now (the chain is down, its kept outcome unreadable) does not stop
+      // the others: it is counted, and the next round tries it again.
       for (const { previewId } of lost) {
-        const kept = await options.store.get(`${PREVIEW_OBJECT_PREFIX}${previewId}/outcome`);
-        const outcome =
-          kept === undefined
-            ? notRunOutcome(previewId)
-            : (JSON.parse((await bytesOf(kept, MAX_OUTCOME_BYTES)).toString('utf8')) as PreviewOutcome);
         try {
-          await recordPreviewOutcome(deps, outcome, context());
+          await recordPreviewOutcome(deps, await keptOutcome(previewId), context());
           recovered.push(previewId);
         } catch (error) {
-          if (!(error instanceof CodedError && error.code === 'PREVIEW_ALREADY_FINISHED')) {
+          if (!(error instanceof CodedError && error.code === 'PREVIEW_ALREADY_FINISHED'))
             auditWriteFailuresTotal.inc();
-            throw error;
-          }
         }
       }
       return recovered;

@@ -264,7 +264,7 @@ type Watched = Omit<SandboxRunResult, 'memoryExceeded' | 'cgroups'>;
 /** Spawns the command and watches it: output bounds, TTL, abort. Resolves when it has exited. */
 async function watch(request: SandboxRunRequest, command: readonly string[], filterFd: number): Promise<Watched> {
   const started = performance.now();
-  const child = spawn(command[0] ?? PRLIMIT, command.slice(1), {
+  const child = spawn(command[0] ?? PYTHON, command.slice(1), {
     env: {},
     stdio: ['ignore', 'pipe', 'pipe', filterFd],
     detached: true,
@@ -326,6 +326,23 @@ function joiningCgroups(procsFiles: readonly string[], command: readonly string[
   return ['/bin/sh', '-c', script, 'sh', ...procsFiles, ...command];
 }
 
+/** CPython, run isolated (-I: no environment, no user site, no current folder on its path). */
+export const PYTHON = '/usr/bin/python3';
+/** The descriptor bubblewrap reads the seccomp filter from: the only one above standard error a run gets. */
+const FILTER_FD = 3;
+
+/**
+ * The command that first closes every descriptor above the filter's, then execs `command`: node closes
+ * what it opens itself on exec, but a descriptor the service inherited without close-on-exec (from its
+ * own parent) would otherwise pass through the cgroup join, prlimit and bubblewrap into the run.
+ * os.closerange uses close_range(2) where the kernel has it (every descriptor up to the highest, whatever
+ * the open-files limit says).
+ */
+function closingDescriptors(command: readonly string[]): string[] {
+  const script = `import os, sys; os.closerange(${FILTER_FD + 1}, 0x7fffffff); os.execv(sys.argv[1], sys.argv[1:])`;
+  return [PYTHON, '-I', '-c', script, ...command];
+}
+
 /** Runs one preview; resolves when every process of the run is gone. Never rejects for what the workload does. */
 export async function runSandboxed(request: SandboxRunRequest): Promise<SandboxRunResult> {
   runCount += 1;
@@ -339,8 +356,9 @@ export async function runSandboxed(request: SandboxRunRequest): Promise<SandboxR
         );
   const filter = await open(request.seccompFilterPath, 'r');
   try {
-    const command = sandboxCommand(request, 3, cgroup !== undefined);
-    const watched = await watch(request, cgroup ? joiningCgroups(cgroup.procsFiles, command) : command, filter.fd);
+    const command = sandboxCommand(request, FILTER_FD, cgroup !== undefined);
+    const joined = cgroup ? joiningCgroups(cgroup.procsFiles, command) : command;
+    const watched = await watch(request, closingDescriptors(joined), filter.fd);
     if (watched.exitCode === CGROUP_JOIN_FAILED && watched.log.toString('utf8').startsWith(CGROUP_JOIN_MESSAGE))
       throw new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the run could not join its cgroups', {});
     return { ...watched, memoryExceeded: (await cgroup?.oomKilled()) ?? false, cgroups: cgroup !== undefined };

@@ -12,6 +12,8 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *const DENIED[] = {
@@ -24,6 +26,12 @@ static const char *const DENIED[] = {
     "userfaultfd",     "personality",       "acct",              "quotactl",        "open_by_handle_at",
     "name_to_handle_at", "lookup_dcookie",  "iopl",              "ioperm",          "settimeofday",
     "clock_settime",   "clock_adjtime",     "adjtimex",          "sethostname",     "setdomainname",
+    /* io_uring does system calls' work without them passing the filter; the rest as Docker's default
+     * profile denies them: another process's descriptors and memory, NUMA placement, old or host-wide
+     * calls. */
+    "io_uring_setup",  "io_uring_enter",    "io_uring_register", "kcmp",            "pidfd_getfd",
+    "mbind",           "move_pages",        "migrate_pages",     "set_mempolicy",   "uselib",
+    "vhangup",
 };
 
 int main(void) {
@@ -45,6 +53,28 @@ int main(void) {
     if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) != 0)
       return 3;
   }
+  /* socket and socketpair for Unix and IP alone: every other family (AF_VSOCK reaches the host whatever
+   * the network namespace; netlink, packet, AF_ALG are kernel surface) fails with EAFNOSUPPORT. The
+   * rules name what is refused: 0, 3 to 9 (between AF_INET and AF_INET6), and anything above AF_INET6,
+   * which also takes any value with its upper bits set. */
+  static const int SOCKET_CALLS[] = {SCMP_SYS(socket), SCMP_SYS(socketpair)};
+  static const unsigned long REFUSED_BELOW_INET6[] = {AF_UNSPEC, 3, 4, 5, 6, 7, 8, 9};
+  for (size_t call = 0; call < sizeof SOCKET_CALLS / sizeof SOCKET_CALLS[0]; call++) {
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EAFNOSUPPORT), SOCKET_CALLS[call], 1,
+                         SCMP_A0(SCMP_CMP_GT, AF_INET6)) != 0)
+      return 3;
+    for (size_t index = 0; index < sizeof REFUSED_BELOW_INET6 / sizeof REFUSED_BELOW_INET6[0]; index++)
+      if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EAFNOSUPPORT), SOCKET_CALLS[call], 1,
+                           SCMP_A0(SCMP_CMP_EQ, REFUSED_BELOW_INET6[index])) != 0)
+        return 3;
+  }
+  /* ioctl's TIOCSTI pushes input into a terminal, TIOCLINUX reads and drives the console: compared on
+   * the low 32 bits, the command's width in the kernel. */
+  static const unsigned long TERMINAL_COMMANDS[] = {TIOCSTI, TIOCLINUX};
+  for (size_t index = 0; index < sizeof TERMINAL_COMMANDS / sizeof TERMINAL_COMMANDS[0]; index++)
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                         SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TERMINAL_COMMANDS[index])) != 0)
+      return 3;
   int clone3 = seccomp_syscall_resolve_name("clone3");
   if (clone3 != __NR_SCMP_ERROR && seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), clone3, 0) != 0) return 3;
   if (seccomp_export_bpf(filter, STDOUT_FILENO) != 0) return 4;

@@ -149,9 +149,19 @@ async function readZipEntries(archive: Buffer, bounds: ArchiveBounds): Promise<E
           const reason = (JSON.parse(stderr.toString('utf8') || '{}') as { reason?: string }).reason;
           return reject(new CodedError('PREVIEW_ARCHIVE_REFUSED', `preview archive refused: ${reason}`, { reason }));
         }
+        // The reader could not start (no python3 here): the sandbox is what is missing. Any other failure
+        // (an exception of the reader on this archive, its time or output bound) is the archive's.
+        const code = (error as { code?: unknown }).code;
+        if (code === 'ENOENT' || code === 'EACCES') {
+          return reject(
+            new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the zip reader could not be started', {
+              reason: error.message.slice(0, 300),
+            }),
+          );
+        }
         reject(
-          new CodedError('PREVIEW_SANDBOX_UNAVAILABLE', 'the zip reader failed', {
-            reason: error.message.slice(0, 300),
+          new CodedError('PREVIEW_ARCHIVE_REFUSED', 'preview archive refused: the zip reader could not read it', {
+            reason: 'the zip reader could not read it',
           }),
         );
       },
@@ -209,9 +219,28 @@ async function readEntries(tarBytes: Buffer, bounds: ArchiveBounds): Promise<Ent
   return entries;
 }
 
+/**
+ * A link's target is read name by name from the link's folder, as the kernel will: it may not pass
+ * through another link of the archive (whose target the textual check of checkedLinkTarget did not
+ * follow: `a/up -> ..` then `out -> a/up/../etc` leaves the tree) nor climb above the tree.
+ */
+function checkLinkChain(path: string, target: string, links: ReadonlySet<string>): void {
+  const names = posix.dirname(path) === '.' ? [] : posix.dirname(path).split('/');
+  for (const name of target.split('/')) {
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      if (names.pop() === undefined) refuse('link out of the tree', { path, target });
+      continue;
+    }
+    names.push(name);
+    if (links.has(names.join('/'))) refuse('link through another link', { path, target });
+  }
+}
+
 /** No entry may sit under a symbolic link (writing it would follow the link) or be named twice. */
 function checkTree(entries: readonly Entry[]): void {
   const links = new Set(entries.filter((entry) => entry.kind === 'symlink').map((entry) => entry.path));
+  for (const entry of entries) if (entry.kind === 'symlink') checkLinkChain(entry.path, entry.target, links);
   const seen = new Set<string>();
   for (const entry of entries) {
     if (seen.has(entry.path) && entry.kind !== 'folder') refuse('path named twice', { path: entry.path });

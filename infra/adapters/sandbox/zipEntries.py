@@ -15,6 +15,7 @@ import json
 import stat
 import sys
 import zipfile
+import zlib
 
 REFUSED = 3
 
@@ -56,7 +57,7 @@ def main():
             refuse("entry type not allowed")
         try:
             content = b"" if kind == "folder" else archive.read(info)
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError):
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, ValueError, EOFError, OSError, RuntimeError):
             refuse("an entry does not inflate to its declared size and CRC")
         header = {
             "path": info.filename,

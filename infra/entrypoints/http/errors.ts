@@ -259,6 +259,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
   ...HTTP_ERROR_CODES,
   /** The preview pool and its queue are full (429, Retry-After: the pool's retryAfterSeconds). */
   PREVIEW_POOL_FULL: 429,
+  /** The buyer has maxPerBuyer previews going on (429, Retry-After: the pool's retryAfterSeconds). */
+  PREVIEW_BUYER_LIMIT: 429,
 });
 
 /** Seconds a client should wait before retrying, by code (sent as Retry-After). */

@@ -18,16 +18,19 @@ function problems(env: Record<string, string>): string[] {
   }
 }
 
-test('unset, the pool has its defaults and a workspace outside the data folder', (t) => {
+test('unset, the pool has its defaults and a workspace in the data folder', (t) => {
   const { preview } = loadConfig({ CHAINBOOK_DATA_DIR: '/srv/chainbook' });
   t.is(preview.pool.size, PREVIEW_POOL_DEFAULTS.size);
   t.is(preview.pool.queueLength, PREVIEW_POOL_DEFAULTS.queueLength);
   t.is(preview.pool.maxLimits.wallClockMs, PREVIEW_POOL_DEFAULTS.ttlSeconds * 1000);
   t.is(preview.pool.maxLimits.memoryBytes, PREVIEW_POOL_DEFAULTS.memoryBytes);
   t.is(preview.logRetentionSeconds, PREVIEW_POOL_DEFAULTS.logRetentionSeconds);
-  t.true(preview.pool.workspace.startsWith(`${tmpdir()}/chainbook-previews-`));
-  t.false(preview.pool.workspace.startsWith('/srv/chainbook'));
-  t.not(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, preview.pool.workspace);
+  t.false(preview.pool.allowUnprivileged);
+  t.true(preview.pool.uidBase > 600_100_000 + 65_536, 'above the subordinate ranges useradd gives');
+  t.true(preview.pool.uidBase + 256 < 2 ** 31, 'every slot uid below 2^31');
+  t.is(preview.pool.workspace, '/srv/chainbook/previews');
+  t.false(preview.pool.workspace.startsWith(tmpdir()));
+  t.is(loadConfig({ CHAINBOOK_DATA_DIR: '/srv/other' }).preview.pool.workspace, '/srv/other/previews');
 });
 
 test('every member given is taken', (t) => {
@@ -47,6 +50,8 @@ test('every member given is taken', (t) => {
       workspace: '/var/lib/previews',
       uidBase: 500_000,
       retryAfterSeconds: 2,
+      allowUnprivileged: true,
+      maxPerBuyer: 3,
       logRetentionSeconds: 3600,
     }),
   });
@@ -66,6 +71,8 @@ test('every member given is taken', (t) => {
       workspace: '/var/lib/previews',
       uidBase: 500_000,
       retryAfterSeconds: 2,
+      allowUnprivileged: true,
+      maxPerBuyer: 3,
     },
     logRetentionSeconds: 3600,
   });
@@ -86,6 +93,8 @@ test('a bad configuration is refused, naming the variable', (t) => {
     '{"archive": {"maxEntries": 0}}',
     '{"uidBase": 0}',
     '{"workspace": ""}',
+    '{"allowUnprivileged": "yes"}',
+    '{"maxPerBuyer": 0}',
     '{"logRetentionSeconds": 1}',
   ]) {
     const found = problems({ PREVIEW_SANDBOX_POOL_CONFIG: bad });

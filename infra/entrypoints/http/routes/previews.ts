@@ -54,7 +54,7 @@ export const previewCommandRoutes: readonly RouteSpec[] = [
     path: '/listings/:listingId/previews',
     operationId: 'startPreview',
     summary:
-      'A buyer runs the preview the listed manifest declares, in the sandbox: recorded as preview.started, then run; 429 PREVIEW_POOL_FULL or 503 PREVIEW_POOL_DRAINED with Retry-After when the pool cannot take it',
+      'A buyer runs the preview the listed manifest declares, in the sandbox: recorded as preview.started, then run; 429 PREVIEW_POOL_FULL or 503 PREVIEW_POOL_DRAINED with Retry-After when the pool cannot take it, 429 PREVIEW_BUYER_LIMIT when the buyer has maxPerBuyer previews going on',
     tag: 'marketplace',
     routeClass: 'command',
     roles: COMMAND_ROLES.StartPreview,

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { CodedError } from '../../../../domain/errors.ts';
 import {
+  checkPrivilege,
   drainPoolFromOutside,
   PreviewPool,
   resumePoolFromOutside,
@@ -18,6 +20,8 @@ import {
 } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import type { SandboxLimits } from '../../../../infra/adapters/sandbox/sandboxRunner.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
+import { runObserved, until } from '../../../helpers/sandboxProcesses.ts';
+import { slotIdConflict } from '../../../../infra/adapters/sandbox/slotUids.ts';
 import { scriptArtifact, zipOf } from '../../../helpers/previewArtifacts.ts';
 
 const LIMITS: SandboxLimits = {
@@ -29,14 +33,17 @@ const LIMITS: SandboxLimits = {
   wallClockMs: 5000,
 };
 
+/** Each pool of this file its own uids, so that concurrent tests never share a slot's uid. */
+let poolCount = 0;
 function poolConfig(name: string, size: number, queueLength: number): PreviewPoolConfig {
+  poolCount += 1;
   return {
     size,
     queueLength,
     maxLimits: LIMITS,
     archive: { maxEntries: 16, maxUnpackedBytes: 1024 * 1024, maxPathBytes: 200, maxPathDepth: 8 },
     workspace: join(tmpdir(), `preview-pool-test-${process.pid}-${name}`),
-    uidBase: 882_000 + (name.length % 10) * 100,
+    uidBase: 882_000 + poolCount * 100,
     retryAfterSeconds: 7,
   };
 }
@@ -109,10 +116,11 @@ test('a fork bomb in one slot leaves the run in the other slot unharmed', async 
 });
 
 test('drain kills the running run, refuses the waiting one and every new one', async (t) => {
-  const pool = await openPool(t, poolConfig('drain', 1, 1));
+  const config = poolConfig('drain', 1, 1);
+  const pool = await openPool(t, config);
   const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
   const waiting = pool.submit(job('#!/bin/sh\necho never\n'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runObserved(config.uidBase, () => pool.runningCount);
   await pool.drain();
   const result = await running;
   t.true(result.killed);
@@ -126,16 +134,39 @@ test('drain from outside (the marker and a kill of the pool uids) stops the pool
   const config = poolConfig('outside', 1, 0);
   const pool = await openPool(t, config);
   const running = pool.submit(job('#!/bin/sh\nsleep 30\n'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runObserved(config.uidBase, () => pool.runningCount);
   const killedProcesses = await drainPoolFromOutside(config);
   const result = await running;
   if (process.getuid?.() === 0) t.true(killedProcesses >= 1);
   t.true(result.durationMs < 5000, String(result.durationMs));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.true(pool.isDrained);
+  await until(() => pool.isDrained);
   t.is((t.throws(() => pool.submit(job('#!/bin/sh\n'))) as { code?: string }).code, 'PREVIEW_POOL_DRAINED');
   await resumePoolFromOutside(config);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.false(pool.isDrained);
+  await until(() => !pool.isDrained);
   t.is((await pool.submit(job('#!/bin/sh\necho back\n'))).output.toString(), 'back\n');
+});
+
+test('a pool in a service that is not root is refused unless allowUnprivileged says so', (t) => {
+  const error = t.throws(() => checkPrivilege({}, 1000));
+  t.true(error instanceof CodedError && error.code === 'PREVIEW_SANDBOX_UNAVAILABLE');
+  t.notThrows(() => checkPrivilege({ allowUnprivileged: true }, 1000));
+  t.notThrows(() => checkPrivilege({}, 0));
+});
+
+test('slot uids the host uses otherwise are refused: a user, a group, a subordinate range, a running process', async (t) => {
+  const host = { passwd: 'root:x:0:0::/root:/bin/sh\n', group: 'root:x:0:\n', subuid: '', subgid: '', processUids: [] };
+  t.is(slotIdConflict(900_000, 4, host), undefined);
+  t.regex(slotIdConflict(900_000, 4, { ...host, passwd: 'app:x:900003:900003::/:/bin/sh\n' }) ?? '', /passwd/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, group: 'app:x:900000:\n' }) ?? '', /group/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, subuid: 'alice:899000:1001\n' }) ?? '', /subuid/u);
+  t.is(slotIdConflict(900_000, 4, { ...host, subuid: 'alice:899000:1000\n' }), undefined, 'a range ending just below');
+  t.regex(slotIdConflict(900_000, 4, { ...host, subgid: 'alice:900003:65536\n' }) ?? '', /subgid/u);
+  t.regex(slotIdConflict(900_000, 4, { ...host, processUids: [900_002] }) ?? '', /process/u);
+  if (process.getuid?.() !== 0) return;
+  // nobody (65534) is in /etc/passwd: a pool whose slot would run as nobody does not open.
+  const config = { ...poolConfig('nobody', 2, 0), uidBase: 65_533 };
+  t.teardown(() => rm(config.workspace, { recursive: true, force: true }));
+  const error = await t.throwsAsync(PreviewPool.open(config));
+  t.true(error instanceof CodedError && error.code === 'PREVIEW_SANDBOX_UNAVAILABLE');
+  t.regex(error?.message ?? '', /65534 is in \/etc\/passwd/u);
 });

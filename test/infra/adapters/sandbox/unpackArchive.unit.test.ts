@@ -50,6 +50,13 @@ test('a good zip is unpacked: files with fixed modes, folders, a link that stays
   t.is(await readFile(join(folder, 'bin/words'), 'utf8'), 'alpha\n');
 });
 
+/** The first bytes of the first entry's deflated data (after its 30-byte header and 4-byte name) made invalid. */
+function corruptDeflate(zip: Buffer): Buffer {
+  const corrupt = Buffer.from(zip);
+  corrupt.fill(0xff, 34, 40);
+  return corrupt;
+}
+
 const HOSTILE: Record<string, Buffer> = {
   'a zip with a ../ path': zipOf([{ path: '../escape', content: 'x' }]),
   'a zip with an absolute path': zipOf([{ path: '/tmp/preview-escape', content: 'x' }]),
@@ -63,12 +70,24 @@ const HOSTILE: Record<string, Buffer> = {
     { path: 'file', content: 'x' },
     { path: 'file', content: 'y' },
   ]),
+  'a zip whose deflated data is corrupt (the reader’s inflater fails)': corruptDeflate(
+    zipOf([{ path: 'file', content: 'x'.repeat(5000) }]),
+  ),
   'a truncated zip': zipOf([{ path: 'file', content: 'x'.repeat(5000) }]).subarray(0, 100),
   'a ../ path': tarGzOf([{ path: '../escape', content: 'x' }]),
   'a ../ inside a path': tarGzOf([{ path: 'a/../../escape', content: 'x' }]),
   'an absolute path': tarGzOf([{ path: '/tmp/preview-escape', content: 'x' }]),
   'an absolute symbolic link': tarGzOf([{ path: 'shadow', type: 'SymbolicLink', linkpath: '/etc/shadow' }]),
   'a symbolic link up and out': tarGzOf([{ path: 'a/up', type: 'SymbolicLink', linkpath: '../../etc' }]),
+  'a chain of links out: one to `..`, another through it': tarGzOf([
+    { path: 'a/up', type: 'SymbolicLink', linkpath: '..' },
+    { path: 'out', type: 'SymbolicLink', linkpath: 'a/up/../etc' },
+  ]),
+  'a link through another link, even one that stays inside': tarGzOf([
+    { path: 'data', type: 'Directory' },
+    { path: 'alias', type: 'SymbolicLink', linkpath: 'data' },
+    { path: 'via', type: 'SymbolicLink', linkpath: 'alias/file' },
+  ]),
   'a file written through a link': tarGzOf([
     { path: 'inside', type: 'SymbolicLink', linkpath: 'folder' },
     { path: 'inside/file', content: 'x' },

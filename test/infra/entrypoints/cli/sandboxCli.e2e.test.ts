@@ -12,6 +12,7 @@ import { PreviewPool } from '../../../../infra/adapters/sandbox/previewPool.ts';
 import { parsePreviewConfig } from '../../../../infra/wiring/previewConfig.ts';
 import { runCli } from '../../../helpers/cli.ts';
 import { scriptArtifact } from '../../../helpers/previewArtifacts.ts';
+import { runObserved, until } from '../../../helpers/sandboxProcesses.ts';
 
 test('sandbox drain kills the running preview and stops the pool; status says drained; resume takes runs again', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'preview-cli-data-'));
@@ -34,20 +35,19 @@ test('sandbox drain kills the running preview and stops the pool; status says dr
   });
 
   const running = pool.submit(job('#!/bin/sh\nsleep 50\n'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runObserved(config.pool.uidBase, () => pool.runningCount);
   const drained = await runCli(['sandbox', 'drain'], { env });
   t.is(drained.code, 0, drained.stderr);
   t.regex(drained.stdout, /drained: /u);
   const result = await running;
   t.true(result.durationMs < 10_000);
   t.is(result.exitCode, null);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.true(pool.isDrained);
+  await until(() => pool.isDrained);
   t.is((await runCli(['sandbox', 'status'], { env })).code, 1);
 
   t.is((await runCli(['sandbox', 'resume'], { env })).code, 0);
   t.is((await runCli(['sandbox', 'status'], { env })).code, 0);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await until(() => !pool.isDrained);
   t.is((await pool.submit(job('#!/bin/sh\necho again\n'))).output.toString(), 'again\n');
 });
 

@@ -18,6 +18,7 @@ import { ENGINES } from '../../../helpers/databases.ts';
 import { ACTORS, listedProduct, testServer, type TestServer } from '../../../helpers/http.ts';
 import { productFor } from '../../../helpers/fixtures.ts';
 import { scriptArtifact, tarGzOf } from '../../../helpers/previewArtifacts.ts';
+import { until } from '../../../helpers/sandboxProcesses.ts';
 
 const SCRIPT = `#!/bin/sh
 echo "preview of $1 with seed $PREVIEW_SEED"
@@ -234,6 +235,47 @@ test('a full pool answers 429 PREVIEW_POOL_FULL with Retry-After, and records no
   await server.app.previews.settled();
 });
 
+test('requests arriving together take one place each: with one slot and no queue, one runs and the other is refused before anything is recorded', async (t) => {
+  const server = await testServer(t, { env: poolEnv(t) });
+  const slow = scriptArtifact('#!/bin/sh\nsleep 1\n');
+  const { listingId } = await listedProduct(server, product(slow, { entryPoint: 'run', args: [], limits: {} }), slow);
+  await server.app.previews.pool();
+  const before = await server.snapshot();
+  const answers = await Promise.all(
+    ['buyer', 'otherBuyer', 'thirdBuyer'].map((as) =>
+      server.request('POST', `/listings/${listingId}/previews`, { as: as as 'buyer' }),
+    ),
+  );
+  t.deepEqual(
+    answers.map((answer) => answer.status).sort(),
+    [200, 429, 429],
+    answers.map((answer) => answer.text).join('\n'),
+  );
+  const after = await server.snapshot();
+  t.is(after.head.seq, before.head.seq + 1, 'one preview.started alone');
+  await server.app.previews.settled();
+});
+
+test('a buyer has at most maxPerBuyer previews going on: past it 429 PREVIEW_BUYER_LIMIT, nothing recorded, while another buyer is served', async (t) => {
+  const server = await testServer(t, { env: poolEnv(t, { size: 2, maxPerBuyer: 1, retryAfterSeconds: 4 }) });
+  const slow = scriptArtifact('#!/bin/sh\nsleep 1\n');
+  const { listingId } = await listedProduct(server, product(slow, { entryPoint: 'run', args: [], limits: {} }), slow);
+  const first = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(first.status, 200, first.text);
+  const before = await server.snapshot();
+  const second = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(second.status, 429, second.text);
+  t.is(second.body.error.code, 'PREVIEW_BUYER_LIMIT');
+  t.is(second.headers.get('retry-after'), '4');
+  t.deepEqual(await server.snapshot(), before);
+  const other = await server.request('POST', `/listings/${listingId}/previews`, { as: 'otherBuyer' });
+  t.is(other.status, 200, other.text);
+  await server.app.previews.settled();
+  const again = await server.request('POST', `/listings/${listingId}/previews`, { as: 'buyer' });
+  t.is(again.status, 200, 'the buyer’s place is given back when its run is over');
+  await server.app.previews.settled();
+});
+
 test('signer down: no run starts; an outcome that could not be written is written when the signer is back, and counted', async (t) => {
   const control = { failing: false };
   const wrap = (signer: Signer): Signer => {
@@ -270,8 +312,7 @@ test('signer down: no run starts; an outcome that could not be written is writte
   t.is(started.status, 200, started.text);
   const failuresBefore = await metric('audit_write_failures_total');
   control.failing = true; // The run finishes while the chain cannot be written.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  t.true((await metric('audit_write_failures_total')) > failuresBefore);
+  await until(async () => (await metric('audit_write_failures_total')) > failuresBefore);
   const running = await server.request('GET', `/previews/${started.body.previewId as string}`, { as: 'buyer' });
   t.is(running.body.status, 'running');
   control.failing = false;
@@ -280,8 +321,9 @@ test('signer down: no run starts; an outcome that could not be written is writte
   t.is(Buffer.from(read.body.output, 'base64').toString(), 'done\n');
 });
 
-test('runs a stopped process left unrecorded are recorded later: the outcome it kept, or killed with it', async (t) => {
-  const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 2 }) });
+test('runs a stopped process left unrecorded are recorded later, once no queued run could still be waiting: the outcome it kept, or killed with it; a kept outcome that cannot be read does not stop the others', async (t) => {
+  // One slot and two queue places: a run may wait two runs' TTL (and their unpacking) before its own.
+  const server = await testServer(t, { env: poolEnv(t, { ttlSeconds: 2, queueLength: 2 }) });
   const artifact = scriptArtifact(SCRIPT);
   const { listingId, manifestId } = await listedProduct(server, product(artifact), artifact);
   const started = (previewId: string) => ({
@@ -310,7 +352,17 @@ test('runs a stopped process left unrecorded are recorded later: the outcome it 
     },
   });
   // Two runs whose process stopped: one after keeping its outcome, one before.
-  await server.app.runtime.store.append(server.app.deps.chain, [started('pv-kept'), started('pv-lost')]);
+  await server.app.runtime.store.append(server.app.deps.chain, [
+    started('pv-bad'),
+    started('pv-kept'),
+    started('pv-lost'),
+  ]);
+  await server.app.deps.artifacts.store.put(
+    'previews/pv-bad/outcome',
+    (async function* () {
+      yield Buffer.from('{"type": "preview.exited", "data": {"previewId": "pv-bad"}');
+    })(),
+  );
   const kept = {
     type: 'preview.exited',
     data: {
@@ -332,8 +384,11 @@ test('runs a stopped process left unrecorded are recorded later: the outcome it 
     })(),
   );
   t.deepEqual(await server.app.previews.recover(server.app.deps, Date.now()), [], 'not before the TTL and grace');
-  const later = Date.now() + 2000 + 61_000;
-  t.deepEqual(await server.app.previews.recover(server.app.deps, later), ['pv-kept', 'pv-lost']);
+  const queuedCouldWait = Date.now() + 2000 + 61_000;
+  t.deepEqual(await server.app.previews.recover(server.app.deps, queuedCouldWait), [], 'a queued run may still wait');
+  const later = Date.now() + 3 * (2000 + 60_000) + 1000;
+  t.deepEqual(await server.app.previews.recover(server.app.deps, later), ['pv-bad', 'pv-kept', 'pv-lost']);
+  t.true((await server.request('GET', '/previews/pv-bad', { as: 'buyer' })).body.killed);
   t.deepEqual(await server.app.previews.recover(server.app.deps, later), [], 'each once');
   const keptRead = await server.request('GET', '/previews/pv-kept', { as: 'buyer' });
   t.is(keptRead.body.status, 'exited');
