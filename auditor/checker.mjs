@@ -1365,8 +1365,16 @@ const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$/;
 const BATCH_KEY =
   /(?:^|\/)([a-z0-9][a-z0-9._-]{0,62})\/(\d{4}-\d{2}-\d{2})\/([a-z0-9][a-z0-9-]{0,62})-(\d{12})-(\d{12})\.manifest\.json$/;
 
+/** A manifest may carry its batch's Merkle tree (section 14): both of these or neither. */
+const MANIFEST_TREE_MEMBERS = ['tree_size', 'tree_root'];
+
 function manifestProblem(m) {
-  if (!isObject(m) || !hasExactly(m, MANIFEST_MEMBERS)) return 'members differ from the format (section 8)';
+  if (!isObject(m)) return 'members differ from the format (section 8)';
+  const withTree = Object.hasOwn(m, 'tree_size') || Object.hasOwn(m, 'tree_root');
+  if (!hasExactly(m, withTree ? [...MANIFEST_MEMBERS, ...MANIFEST_TREE_MEMBERS] : MANIFEST_MEMBERS))
+    return 'members differ from the format (section 8)';
+  if (withTree && (m.tree_size !== m.to_seq || !HASH_PATTERN.test(String(m.tree_root))))
+    return 'tree_size must be to_seq and tree_root 64 lowercase hex digits';
   if (!CHAIN_PATTERN.test(String(m.service)) || !CHAIN_PATTERN.test(String(m.chain)))
     return 'service or chain is not a name';
   for (const label of ['env', 'version', 'pii_policy_version'])
@@ -1743,6 +1751,9 @@ async function checkChainBatches(chain, batches, files, { registry, ids, treeSiz
   for (const [index, batch] of batches.entries()) {
     const expectedFrom = index === 0 ? undefined : batches[index - 1].toSeq + 1;
     const checkedBatch = await checkBatch(batch, expectedFrom, previous, files, registry);
+    // A manifest's tree_root is held to the root of the records up to its to_seq, read from seq 1.
+    const treeRoot = checkedBatch.manifest?.tree_root;
+    if (treeRoot !== undefined) treeSizes?.add(checkedBatch.manifest.tree_size);
     check ??= new ChainCheck({
       chain,
       registry,
@@ -1761,6 +1772,15 @@ async function checkChainBatches(chain, batches, files, { registry, ids, treeSiz
       const page = checkedBatch.lines.slice(offset, offset + PAGE_RECORDS);
       if (await check.add(page)) return check;
       progressed(page.length);
+    }
+    const root = treeRoot === undefined ? undefined : check.roots.get(checkedBatch.manifest.tree_size);
+    if (root !== undefined && hexOf(root) !== treeRoot) {
+      check.fail(
+        'batch-tree-mismatch',
+        `batch ${batch.key}: the records up to seq ${checkedBatch.manifest.tree_size} have the Merkle root ${hexOf(root)}, the manifest's tree_root is ${treeRoot}`,
+        checkedBatch.manifest.tree_size,
+      );
+      return check;
     }
   }
   return check;
