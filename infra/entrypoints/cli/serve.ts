@@ -162,9 +162,9 @@ async function run(): Promise<number> {
   clearInterval(sweeping);
   clearInterval(checkpointTimer);
   await checkpointRound;
-  await kafka?.stop();
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
-  await running.close();
+  // The relay's stop is bounded (RELAY_STOP_TIMEOUT_MS) and releases its lease; both before the pool closes.
+  await Promise.all([running.close(), kafka?.stop()]);
   await app.close();
   services.logger.info('stopped');
   return EXIT.ok;
@@ -176,5 +176,10 @@ export function registerServe(program: Command, exit: (code: number) => void): v
     .description(
       'serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json',
     )
-    .action(async () => exit(await run()));
+    .action(async () => {
+      const code = await run();
+      exit(code);
+      // Ended here: a client library's stray timer (a broker that never answered) must not keep the process up.
+      process.exit(code);
+    });
 }

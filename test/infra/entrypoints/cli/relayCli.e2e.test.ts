@@ -7,6 +7,7 @@
  * claims its position, `--from-seq` moves it, and bad usage is exit 2.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { CLI, runCli } from '../../../helpers/cli.ts';
@@ -103,6 +104,50 @@ test('serve with KAFKA_BROKERS and the broker down: appends go on, /ready report
   t.true(Date.now() - stopping < 20_000, 'a send in flight does not hold the shutdown');
   const [released] = await query("SELECT owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
   t.is(released.owner, null, 'the lease is released at shutdown: another process takes over at once');
+});
+
+/** A "broker" that accepts connections and never answers: every request of the client hangs. */
+async function hungBroker(t: ExecutionContext): Promise<string> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `127.0.0.1:${address.port}`;
+}
+
+test('serve with KAFKA_BROKERS at a broker that never answers: SIGTERM ends it within the stop budget and releases the lease', async (t) => {
+  const { env, append, query } = await chainbookDatabase(t);
+  t.is((await append(0, 3)).code, 0);
+  const server = background(['serve'], { ...env, PORT: '0', KAFKA_BROKERS: await hungBroker(t) });
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await until('serving', async () => /serving (http:\/\/\S+)/.exec(server.output())?.[1]);
+  await until('the relay holding its lease', async () => {
+    const rows = await query(
+      "SELECT owner FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL",
+    );
+    return rows.length > 0 || undefined;
+  });
+  // A send is in flight to the socket that never answers.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const stopping = Date.now();
+  server.child.kill('SIGTERM');
+  const code = await Promise.race([
+    server.exited,
+    new Promise((resolve) => setTimeout(() => resolve('running'), 15_000)),
+  ]);
+  t.is(code, 0, server.output());
+  t.true(Date.now() - stopping < 10_000, `stopped after ${Date.now() - stopping} ms`);
+  const [row] = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
+  t.is(row.owner, null, 'the lease is released: another process takes over at once');
+  t.is(Number(row.seq), 0);
 });
 
 test('relay kafka: --from-seq moves the stored position back, SIGTERM stops it with exit 0; bad usage is exit 2', async (t) => {
