@@ -96,11 +96,12 @@ export function kafkaSink(producer: KafkaProducer, topic: string): RelaySink {
   let connected: Promise<void> | undefined;
   return {
     name: `kafka:${topic}`,
-    async send(records) {
+    async send(records, leaseLost) {
       connected ??= producer.connect();
       try {
         await connected;
         for (const chunk of sendChunks(records)) {
+          if (leaseLost?.aborted) return; // the relay does not count this page as sent
           const results = await producer.send({ topic, acks: -1, messages: kafkaMessages(chunk) });
           checkAcknowledged(topic, results, chunk[0]!.record.seq);
         }

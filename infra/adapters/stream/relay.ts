@@ -16,10 +16,15 @@
  * continue from the stored position (RELAY_POSITION_MISMATCH) or a break in
  * the chain (STREAM_DISCONTINUITY) stops it.
  *
- * One process delivers per relay and chain at a time: the position row is a
- * lease (infra/adapters/sql/relayPositions.ts) renewed with every move and
- * while idle; the other processes (API replicas each running the relay)
- * wait and take over once it lapses.
+ * One process delivers per relay and chain at a time, as far as a lease
+ * can say so: the position row is a lease (infra/adapters/sql/relayPositions.ts)
+ * renewed with every move, while idle and every leaseMs / 3 while a send is
+ * in flight; the other processes (API replicas each running the relay) wait
+ * and take over once it lapses. A renewal that fails during a send makes
+ * the page count as lost (the position stays, the rest of the page is not
+ * sent); a process stalled past its lease (a pause longer than 15 s) may
+ * still finish a send that the new holder sends again: duplicates, never a
+ * moved position, since only the owner moves it.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -59,9 +64,12 @@ export interface RelaySink {
    * Sends consecutive records of one chain, in seq order, and resolves once
    * the target acknowledged every one of them. Throws when it did not: a
    * CodedError RELAY_TARGET_REFUSED or RELAY_TARGET_DIVERGED stops the
-   * relay, anything else is tried again.
+   * relay, anything else is tried again. Once `leaseLost` aborts (the
+   * relay could not renew its lease during the send), it sends no further
+   * part of the page: what it already sent may be sent again by the process
+   * that took over.
    */
-  send(records: readonly StoredRecord[]): Promise<void>;
+  send(records: readonly StoredRecord[], leaseLost?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -173,16 +181,43 @@ async function reportLag(delivery: Delivery): Promise<void> {
   );
 }
 
-/** Sends until acknowledged (true), or until the lease is lost while retrying (false). */
+/**
+ * Renews the lease every leaseMs / 3 while a send is in flight (a target
+ * slow to acknowledge must not let the lease lapse under it); `lost` aborts
+ * when a renewal finds another owner or fails.
+ */
+function keepLease(delivery: Delivery): { lost: AbortSignal; stop(): void } {
+  const lost = new AbortController();
+  let renewing = false;
+  const timer = setInterval(() => {
+    if (renewing || lost.signal.aborted) return;
+    renewing = true;
+    renew(delivery)
+      .then(
+        (held) => held || lost.abort(),
+        () => lost.abort(),
+      )
+      .finally(() => (renewing = false));
+  }, delivery.leaseMs / 3);
+  return { lost: lost.signal, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Sends until acknowledged (true), or until the lease is lost while sending
+ * or retrying (false): then the page counts as not sent, the position stays,
+ * and whoever holds the lease now sends it (again).
+ */
 async function sendAcknowledged(delivery: Delivery, records: readonly StoredRecord[]): Promise<boolean> {
   const { options } = delivery;
   const first = options.retryFirstMs ?? RELAY_RETRY_FIRST_MS;
   const max = options.retryMaxMs ?? RELAY_RETRY_MAX_MS;
   for (let attempt = 1; ; attempt += 1) {
+    const lease = keepLease(delivery);
     try {
-      await options.sink.send(records);
-      return true;
+      await options.sink.send(records, lease.lost);
+      return !lease.lost.aborted;
     } catch (error) {
+      if (lease.lost.aborted) return false;
       if (fatalRelayError(error) || options.signal.aborted) throw error;
       auditStreamRelayErrorsTotal.inc({ relay: options.sink.name });
       options.onEvent?.({ kind: 'retry', attempt, firstSeq: records[0]!.record.seq, error });
@@ -190,6 +225,8 @@ async function sendAcknowledged(delivery: Delivery, records: readonly StoredReco
       if (options.signal.aborted) throw error;
       if (!(await renew(delivery))) return false;
       await reportLag(delivery); // the chain goes on while the target is down: the lag shows it
+    } finally {
+      lease.stop();
     }
   }
 }

@@ -270,3 +270,95 @@ test('a page is produced in requests of at most 512 KiB of text, in order, a lar
     [[1, 2], [3], [4], [5]],
   );
 });
+
+test('a send that outlasts the lease keeps it: the lease is renewed while the send is in flight, nobody else sends', async (t) => {
+  const positions = memoryPositions();
+  const firstProducer = fakeProducer();
+  firstProducer.hold = true;
+  const firstStop = new AbortController();
+  const first = runRelay(
+    relayOptions({
+      sink: kafkaSink(firstProducer, 'audit-events'),
+      positions,
+      signal: firstStop.signal,
+      owner: 'first',
+      leaseMs: 150,
+    }),
+  );
+  while (firstProducer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  const secondProducer = fakeProducer();
+  const secondStop = new AbortController();
+  const events: RelayEvent['kind'][] = [];
+  const second = runRelay(
+    relayOptions({
+      sink: kafkaSink(secondProducer, 'audit-events'),
+      positions,
+      signal: secondStop.signal,
+      owner: 'second',
+      leaseMs: 150,
+      onEvent: (event) => events.push(event.kind),
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 600)); // four leases long, the first send still in flight
+  t.deepEqual(secondProducer.acknowledged, [], 'no second sender while the first one sends');
+  t.false(events.includes('claimed'));
+  firstProducer.hold = false;
+  firstProducer.release();
+  while (firstProducer.acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  firstStop.abort();
+  secondStop.abort();
+  t.deepEqual(await first, { lastSeq: 20 });
+  await second;
+  t.deepEqual(seqsOf(firstProducer.acknowledged), oneToTwenty);
+  t.deepEqual(secondProducer.acknowledged, []);
+  t.is((await positions.read('kafka:audit-events', 'main'))?.seq, 20);
+});
+
+test('a lease that cannot be renewed during a send: the page counts as not sent, the position stays until renewed', async (t) => {
+  const positions = memoryPositions();
+  const claim = positions.claim.bind(positions);
+  let databaseDown = false;
+  positions.claim = async (...args) => {
+    if (databaseDown) throw new Error('the database went away');
+    return claim(...args);
+  };
+  const producer = fakeProducer();
+  producer.hold = true;
+  const stop = new AbortController();
+  const events: RelayEvent['kind'][] = [];
+  const relay = runRelay(
+    relayOptions({
+      sink: kafkaSink(producer, 'audit-events'),
+      positions,
+      signal: stop.signal,
+      owner: 'first',
+      leaseMs: 150,
+      onEvent: (event) => events.push(event.kind),
+    }),
+  );
+  while (producer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  databaseDown = true;
+  await new Promise((resolve) => setTimeout(resolve, 150)); // a renewal fails
+  producer.hold = false;
+  producer.release();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is((await positions.read('kafka:audit-events', 'main'))?.seq, 0, 'not moved on a send made without a lease');
+  t.deepEqual(seqsOf(producer.acknowledged), [1, 2, 3, 4], 'nothing sent after the page');
+  t.true(events.includes('lease-lost'));
+  databaseDown = false;
+  while ((await positions.read('kafka:audit-events', 'main'))?.seq !== 20)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  stop.abort();
+  t.deepEqual(await relay, { lastSeq: 20 });
+  t.deepEqual(seqsOf(producer.acknowledged), [1, 2, 3, 4, ...oneToTwenty], 'the page sent again once renewed');
+});
+
+test('the sink sends no further part of a page once the lease is lost', async (t) => {
+  const producer = fakeProducer();
+  const lost = new AbortController();
+  lost.abort();
+  await kafkaSink(producer, 'audit-events').send(records, lost.signal);
+  t.is(producer.attempts, 0);
+  await kafkaSink(producer, 'audit-events').send(records, new AbortController().signal);
+  t.deepEqual(seqsOf(producer.acknowledged), oneToTwenty);
+});
