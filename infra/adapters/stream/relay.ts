@@ -31,7 +31,12 @@ import { hostname } from 'node:os';
 import { ZERO_HASH, type StoredRecord } from '../../../chain/record.ts';
 import { followChain, type AppendWakeups, type ChainReader } from '../../../chain/subscription.ts';
 import { CodedError } from '../../../domain/errors.ts';
-import { auditStreamLagRecords, auditStreamRelayedRecordsTotal, auditStreamRelayErrorsTotal } from '../metrics.ts';
+import {
+  auditStreamLagRecords,
+  auditStreamRelayedRecordsTotal,
+  auditStreamRelayErrorsTotal,
+  auditStreamRelayStopped,
+} from '../metrics.ts';
 
 export interface RelayPosition {
   seq: number;
@@ -288,6 +293,7 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
   const leaseMs = options.leaseMs ?? DEFAULT_RELAY_LEASE_MS;
   let lastSeq = 0;
   let failures = 0;
+  auditStreamRelayStopped.set({ relay: sink.name, chain }, 0);
   try {
     while (!signal.aborted) {
       try {
@@ -310,7 +316,12 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
         options.onEvent?.({ kind: 'lease-lost', position: delivery.position });
       } catch (error) {
         if (signal.aborted) break;
-        if (fatalRelayError(error)) throw error;
+        if (fatalRelayError(error)) {
+          // For the alerts: a stopped relay reports no lag (it is not behind, it is gone) but says it stopped.
+          auditStreamLagRecords.remove({ relay: sink.name, chain });
+          auditStreamRelayStopped.set({ relay: sink.name, chain }, 1);
+          throw error;
+        }
         failures += 1;
         auditStreamRelayErrorsTotal.inc({ relay: sink.name });
         options.onEvent?.({ kind: 'retry', attempt: failures, firstSeq: lastSeq + 1, error });

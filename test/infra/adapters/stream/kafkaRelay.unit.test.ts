@@ -362,3 +362,24 @@ test('the sink sends no further part of a page once the lease is lost', async (t
   await kafkaSink(producer, 'audit-events').send(records, new AbortController().signal);
   t.deepEqual(seqsOf(producer.acknowledged), oneToTwenty);
 });
+
+test('a relay stopped by a fatal error says so in audit_stream_relay_stopped and reports no lag any more', async (t) => {
+  const positions = memoryPositions();
+  const producer = fakeProducer();
+  const stop = new AbortController();
+  const labels = { relay: 'kafka:stopped-topic', chain: 'main' };
+  const store = memoryStore(records.slice(0, 10));
+  const relay = runRelay(
+    relayOptions({ sink: kafkaSink(producer, 'stopped-topic'), positions, store, signal: stop.signal, leaseMs: 150 }),
+  );
+  while ((await positions.read(labels.relay, 'main'))?.seq !== 10)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  t.is(await metric('audit_stream_relay_stopped', labels), 0);
+  t.is(await metric('audit_stream_lag_records', labels), 0);
+  // The chain no longer holds the relay's position (a database restored from an older backup), seen at the next claim.
+  await positions.reset(labels.relay, 'main', { seq: 9, hash: 'b'.repeat(64) });
+  await t.throwsAsync(relay, { code: 'RELAY_POSITION_MISMATCH' });
+  t.is(await metric('audit_stream_relay_stopped', labels), 1);
+  t.true(Number.isNaN(await metric('audit_stream_lag_records', labels)), 'the lag series is gone');
+  stop.abort();
+});
