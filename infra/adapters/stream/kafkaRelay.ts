@@ -91,6 +91,45 @@ function checkAcknowledged(topic: string, results: readonly RecordMetadata[], fi
     );
 }
 
+/** Broker answers that no retry cures: the topic does not exist (the relay never creates it), access refused. */
+const PERMANENT_KAFKA_ERRORS = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+
+/**
+ * Whether a kafkajs error is one no retry cures: kafkajs gave up on it as
+ * not retriable (KafkaJSNonRetriableError, not KafkaJSNumberOfRetriesExceeded,
+ * which is a transient failure that lasted), or its cause is a broker answer
+ * of PERMANENT_KAFKA_ERRORS, or authentication failed. A timeout is never
+ * permanent: a broker that does not answer may answer later.
+ */
+export function permanentKafkaError(error: unknown): boolean {
+  const chain: { name?: unknown; type?: unknown }[] = [];
+  for (let link: unknown = error; link instanceof Error && chain.length < 8; link = link.cause)
+    chain.push(link as { name?: unknown; type?: unknown });
+  if (chain.some((link) => typeof link.name === 'string' && /Timeout|Connection/.test(link.name))) return false;
+  return chain.some(
+    (link) =>
+      link.name === 'KafkaJSNonRetriableError' ||
+      link.name === 'KafkaJSSASLAuthenticationError' ||
+      (typeof link.type === 'string' && PERMANENT_KAFKA_ERRORS.has(link.type)),
+  );
+}
+
+/**
+ * Whether a consumer's failure may pass by reading again (the indexer's
+ * --from-kafka feed): a kafkajs error that is not permanent. Anything else,
+ * a TypeError of our own code included, is not waited out.
+ */
+export function transientKafkaError(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith('KafkaJS') && !permanentKafkaError(error);
+}
+
 /** A RelaySink producing to `topic`; connects on the first send and again after a failure. */
 export function kafkaSink(producer: KafkaProducer, topic: string): RelaySink {
   let connected: Promise<void> | undefined;
@@ -107,6 +146,12 @@ export function kafkaSink(producer: KafkaProducer, topic: string): RelaySink {
         }
       } catch (error) {
         connected = undefined;
+        if (permanentKafkaError(error))
+          throw new CodedError(
+            'RELAY_TARGET_REFUSED',
+            `Kafka refuses the records of topic ${topic} from seq ${records[0]!.record.seq}: ${error instanceof Error ? error.message : String(error)}`,
+            { topic, seq: records[0]!.record.seq },
+          );
         throw error;
       }
     },

@@ -6,10 +6,16 @@
  * deduplication. The same code against a real broker: kafkaRelay.contract.int.test.ts.
  */
 import test from 'ava';
+import kafkajs from 'kafkajs';
 import { CodedError } from '../../../../domain/errors.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
 import { checkedKafkaRecords, type KafkaDelivery } from '../../../../infra/adapters/stream/kafkaChainStream.ts';
-import { kafkaSink, sendChunks } from '../../../../infra/adapters/stream/kafkaRelay.ts';
+import {
+  kafkaSink,
+  permanentKafkaError,
+  sendChunks,
+  transientKafkaError,
+} from '../../../../infra/adapters/stream/kafkaRelay.ts';
 import { resetRelay, runRelay, type RelayEvent } from '../../../../infra/adapters/stream/relay.ts';
 import {
   fakeProducer,
@@ -23,6 +29,16 @@ import {
 
 const records = happyMain();
 const registry = happyRegistry();
+// kafkajs is CommonJS: its error classes are properties of the module, not named exports.
+const {
+  KafkaJSConnectionError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSRequestTimeoutError,
+} = kafkajs;
+/** kafkajs's types omit the constructor's options, with which its retrier sets the cause. */
+const NonRetriable = KafkaJSNonRetriableError as unknown as new (error: Error, options: { cause: Error }) => Error;
 
 function relayOptions(
   overrides: Partial<Parameters<typeof runRelay>[0]> & Pick<Parameters<typeof runRelay>[0], 'sink'>,
@@ -382,4 +398,56 @@ test('a relay stopped by a fatal error says so in audit_stream_relay_stopped and
   t.is(await metric('audit_stream_relay_stopped', labels), 1);
   t.true(Number.isNaN(await metric('audit_stream_lag_records', labels)), 'the lag series is gone');
   stop.abort();
+});
+
+test('a broker answer no retry cures (a missing topic, access refused, a non-retriable error) stops the relay; a timeout or a connection error does not', async (t) => {
+  const nonRetriable = (cause: Error) => new NonRetriable(cause, { cause });
+  const protocol = (type: string) =>
+    new KafkaJSProtocolError(Object.assign(new Error(type), { type, code: 0, retriable: false }));
+  for (const refusal of [
+    nonRetriable(protocol('MESSAGE_TOO_LARGE')),
+    new KafkaJSNumberOfRetriesExceeded(protocol('UNKNOWN_TOPIC_OR_PARTITION'), { retryCount: 5, retryTime: 3000 }),
+    new KafkaJSNumberOfRetriesExceeded(protocol('TOPIC_AUTHORIZATION_FAILED'), { retryCount: 5, retryTime: 3000 }),
+  ]) {
+    const producer = fakeProducer();
+    producer.send = async () => {
+      producer.attempts += 1;
+      throw refusal;
+    };
+    await t.throwsAsync(runRelay(relayOptions({ sink: kafkaSink(producer, 'refused-topic'), untilSeq: 20 })), {
+      code: 'RELAY_TARGET_REFUSED',
+      message: /topic refused-topic from seq 1/,
+    });
+    t.is(producer.attempts, 1, refusal.message);
+  }
+  t.false(
+    permanentKafkaError(
+      new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), {
+        retryCount: 5,
+        retryTime: 3000,
+      }),
+    ),
+  );
+  // As kafkajs's retrier wraps what it does not retry: the error as the cause.
+  const timeout = new KafkaJSRequestTimeoutError('Request timed out');
+  t.false(permanentKafkaError(new NonRetriable(timeout, { cause: timeout })));
+  t.false(permanentKafkaError(new Error('topic t partition 0 answered error 7 from seq 1')));
+});
+
+test('the indexer reading Kafka waits out the broker and the network, never its own findings or a bug', (t) => {
+  t.true(transientKafkaError(new KafkaJSConnectionError('Connection error')));
+  t.true(
+    transientKafkaError(
+      new KafkaJSNumberOfRetriesExceeded(new KafkaJSRequestTimeoutError('timed out'), {
+        retryCount: 5,
+        retryTime: 3000,
+      }),
+    ),
+  );
+  t.false(transientKafkaError(new TypeError("Cannot read properties of undefined (reading 'value')")));
+  t.false(transientKafkaError(new CodedError('STREAM_DISCONTINUITY', 'seq 7 where 6 was next')));
+  const refused = new KafkaJSProtocolError(
+    Object.assign(new Error('denied'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false }),
+  );
+  t.false(transientKafkaError(new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 3000 })));
 });
