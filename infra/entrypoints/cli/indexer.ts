@@ -50,6 +50,7 @@ function kafkaFeed(options: IndexOptions, registry: () => SignerRegistry): Index
         chain: options.chain,
         fromSeq: from.fromSeq,
         anchorHash: from.anchorHash,
+        indexedHash: (seq) => from.indexedHash(seq),
         registry: registry(),
       }),
     // Ours are findings (a changed or missing record) and our bugs; the broker's and the network's are waited out.

@@ -451,3 +451,38 @@ test('the indexer reading Kafka waits out the broker and the network, never its 
   );
   t.false(transientKafkaError(new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 3000 })));
 });
+
+test('a copy of a record already indexed is dropped only when it is that record: one that differs stops the consumer', async (t) => {
+  const producer = fakeProducer();
+  await runRelay(relayOptions({ sink: kafkaSink(producer, 'audit-events'), untilSeq: 20 }));
+  const all = producer.acknowledged;
+  const indexedHash = async (seq: number) => records[seq - 1]?.record.hash;
+  const read = async (messages: readonly ProducedMessage[], fromSeq: number) => {
+    const given: number[] = [];
+    const duplicates: number[] = [];
+    for await (const stored of checkedKafkaRecords(deliveries(messages), {
+      chain: 'main',
+      fromSeq,
+      anchorHash: records[fromSeq - 2]?.record.hash,
+      registry,
+      indexedHash,
+      onDuplicate: (seq) => duplicates.push(seq),
+    }))
+      given.push(stored.record.seq);
+    return { given, duplicates };
+  };
+  t.deepEqual(await read(all, 11), { given: oneToTwenty.slice(10), duplicates: oneToTwenty.slice(0, 10) });
+  // Seq 4 again, its data changed (its hash and signature left as they were), below the index's position.
+  const changed = { ...all[3]!, value: all[3]!.value.replace('"data":{', '"data":{"x":1,') };
+  t.not(changed.value, all[3]!.value);
+  await t.throwsAsync(read([changed, ...all.slice(10)], 11), {
+    code: 'STREAM_RECORD_INVALID',
+    message: /at seq 4: a copy of a record already indexed differs from it \(hash [0-9a-f]{64}, indexed [0-9a-f]{64}\)/,
+  });
+  // Another record's text under seq 4's headers.
+  const swapped = { ...all[3]!, value: all[4]!.value };
+  await t.throwsAsync(read([swapped], 11), { code: 'STREAM_RECORD_INVALID', message: /not a record of that seq/ });
+  // A copy of a record taken earlier in the same reading (seq 12) is compared too.
+  const changedTwelve = { ...all[11]!, value: all[11]!.value.replace('"data":{', '"data":{"x":1,') };
+  await t.throwsAsync(read([...all.slice(10, 13), changedTwelve], 11), { message: /at seq 12: a copy/ });
+});
