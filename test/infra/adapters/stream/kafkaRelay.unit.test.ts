@@ -3,7 +3,7 @@
  * broker, no database): what each message carries, that the position moves
  * only after the broker acknowledged, retries, restart from the stored
  * position, the lease between two processes, and the consumer's
- * deduplication. The same code against a real broker: kafkaRelay.contract.int.test.ts.
+ * deduplication. The same code against a real broker: kafkaRelayContract.int.test.ts.
  */
 import test from 'ava';
 import kafkajs from 'kafkajs';
