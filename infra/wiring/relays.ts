@@ -10,7 +10,14 @@ import type { AppendWakeups, ChainReader } from '../../chain/subscription.ts';
 import { assert } from '../../domain/errors.ts';
 import { sqlRelayPositions } from '../adapters/sql/relayPositions.ts';
 import type { SqlDatabase } from '../adapters/sql/sql.ts';
-import { relayOwner, resetRelay, runRelay, type RelayEvent, type RelaySink } from '../adapters/stream/relay.ts';
+import {
+  DEFAULT_RELAY_LEASE_MS,
+  relayOwner,
+  resetRelay,
+  runRelay,
+  type RelayEvent,
+  type RelaySink,
+} from '../adapters/stream/relay.ts';
 import type { StreamConfig } from './streamConfig.ts';
 
 export const RELAY_TARGETS = ['kafka', 'eventstore'] as const;
@@ -115,12 +122,16 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
   const { target, chain, log } = options;
   const positions = sqlRelayPositions(options.db);
   const name = target.sink.name;
+  const owner = relayOwner();
   if (options.fromSeq !== undefined) {
-    const to = await resetRelay(options.store, positions, name, chain, options.fromSeq);
+    // The lease is ours from the reset on: a relay running in serve cannot take the row back before we claim it.
+    const to = await resetRelay(options.store, positions, name, chain, options.fromSeq, {
+      owner,
+      leaseMs: DEFAULT_RELAY_LEASE_MS,
+    });
     log('warn', { relay: name, chain, seq: to.seq }, 'relay: position reset; records after it are sent again');
   }
   const controller = new AbortController();
-  const owner = relayOwner();
   let failure: unknown;
   const done = runRelay({
     store: options.store,

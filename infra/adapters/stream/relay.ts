@@ -57,8 +57,8 @@ export interface RelayPositions {
   /** Moves the position forward and renews the lease; false when this owner no longer holds it. */
   advance(relay: string, chain: string, owner: string, leaseMs: number, to: RelayPosition): Promise<boolean>;
   release(relay: string, chain: string, owner: string): Promise<void>;
-  /** Sets the position, backwards too (a replay), and drops the owner. */
-  reset(relay: string, chain: string, to: RelayPosition): Promise<void>;
+  /** Sets the position, backwards too (a replay), and gives the row to `lease.owner` (or to nobody), at once. */
+  reset(relay: string, chain: string, to: RelayPosition, lease?: { owner: string; leaseMs: number }): Promise<void>;
 }
 
 /** A relay's target: a Kafka topic (kafkaRelay.ts), KurrentDB streams (kurrentRelay.ts), a fake in unit tests. */
@@ -79,6 +79,8 @@ export interface RelaySink {
 }
 
 export const DEFAULT_RELAY_LEASE_MS = 15_000;
+/** A one-shot relay (untilSeq) waiting this long for a lease another process keeps renewing gives up. */
+export const DEFAULT_RELAY_STANDBY_TIMEOUT_MS = 60_000;
 export const DEFAULT_RELAY_PAGE_RECORDS = 200;
 /** The first pause after a failed send; each further failure doubles it, up to RELAY_RETRY_MAX_MS. */
 export const RELAY_RETRY_FIRST_MS = 200;
@@ -112,6 +114,8 @@ export interface RelayOptions {
   retryMaxMs?: number | undefined;
   /** Stop once this seq is acknowledged (a one-shot catch-up); default: relay until the signal aborts. */
   untilSeq?: number | undefined;
+  /** With untilSeq: how long to wait for a lease another process holds before giving up (RELAY_LEASE_HELD). */
+  standbyTimeoutMs?: number | undefined;
   onEvent?: ((event: RelayEvent) => void) | undefined;
 }
 
@@ -122,6 +126,7 @@ const FATAL_CODES = new Set([
   'RELAY_POSITION_MISMATCH',
   'STREAM_DISCONTINUITY',
   'UNKNOWN_CHAIN',
+  'RELAY_LEASE_HELD',
 ]);
 
 export function fatalRelayError(error: unknown): boolean {
@@ -293,6 +298,7 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
   const leaseMs = options.leaseMs ?? DEFAULT_RELAY_LEASE_MS;
   let lastSeq = 0;
   let failures = 0;
+  let standbySinceMs: number | undefined;
   auditStreamRelayStopped.set({ relay: sink.name, chain }, 0);
   try {
     while (!signal.aborted) {
@@ -300,10 +306,19 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
         const claimed = await positions.claim(sink.name, chain, owner, leaseMs, CHAIN_START);
         if (claimed === undefined) {
           auditStreamLagRecords.remove({ relay: sink.name, chain });
+          standbySinceMs ??= Date.now();
+          const giveUpMs = options.standbyTimeoutMs ?? DEFAULT_RELAY_STANDBY_TIMEOUT_MS;
+          if (options.untilSeq !== undefined && Date.now() - standbySinceMs >= giveUpMs)
+            throw new CodedError(
+              'RELAY_LEASE_HELD',
+              `relay ${sink.name} of chain ${chain}: another process has held the lease for ${Math.round(giveUpMs / 1000)} s and keeps it (see owner in relay_positions); stop it, or run this relay with --from-seq, which takes the lease at once`,
+              { relay: sink.name, chain },
+            );
           options.onEvent?.({ kind: 'standby' });
           await pause(leaseMs / 3, signal);
           continue;
         }
+        standbySinceMs = undefined;
         await checkPosition(options.store, chain, sink.name, claimed);
         options.onEvent?.({ kind: 'claimed', position: claimed });
         lastSeq = claimed.seq;
@@ -340,8 +355,10 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
 
 /**
  * Moves a relay's position back (or forward) so that it sends again from
- * `fromSeq` (a replay): the record before it anchors the position. A
- * running relay loses its lease at its next move and resumes from here.
+ * `fromSeq` (a replay): the record before it anchors the position. With
+ * `lease`, the row is that owner's from the same statement on (the replay
+ * that runs now claims it without a race); a relay running elsewhere loses
+ * its lease at its next move or renewal and waits.
  */
 export async function resetRelay(
   store: ChainReader,
@@ -349,6 +366,7 @@ export async function resetRelay(
   relay: string,
   chain: string,
   fromSeq: number,
+  lease?: { owner: string; leaseMs: number },
 ): Promise<RelayPosition> {
   const head = await store.head(chain);
   if (fromSeq < 1 || fromSeq > head.seq + 1)
@@ -361,6 +379,6 @@ export async function resetRelay(
     const [before] = await store.readChain(chain, { fromSeq: fromSeq - 1, toSeq: fromSeq - 1, limit: 1 });
     to = { seq: fromSeq - 1, hash: before!.record.hash };
   }
-  await positions.reset(relay, chain, to);
+  await positions.reset(relay, chain, to, lease);
   return to;
 }

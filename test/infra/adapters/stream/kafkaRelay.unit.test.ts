@@ -486,3 +486,63 @@ test('a copy of a record already indexed is dropped only when it is that record:
   const changedTwelve = { ...all[11]!, value: all[11]!.value.replace('"data":{', '"data":{"x":1,') };
   await t.throwsAsync(read([...all.slice(10, 13), changedTwelve], 11), { message: /at seq 12: a copy/ });
 });
+
+test('a replay takes the lease with its reset: a relay running elsewhere cannot take it back before the replay claims it', async (t) => {
+  const positions = memoryPositions();
+  const running = fakeProducer();
+  const runningStop = new AbortController();
+  const serveRelay = runRelay(
+    relayOptions({
+      sink: kafkaSink(running, 'audit-events'),
+      positions,
+      signal: runningStop.signal,
+      owner: 'serve',
+      leaseMs: 150,
+    }),
+  );
+  while (running.acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  await resetRelay(memoryStore(records), positions, 'kafka:audit-events', 'main', 11, {
+    owner: 'replay',
+    leaseMs: 150,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the running relay renews meanwhile, and fails to
+  const replaying = fakeProducer();
+  t.deepEqual(
+    await runRelay(
+      relayOptions({
+        sink: kafkaSink(replaying, 'audit-events'),
+        positions,
+        owner: 'replay',
+        leaseMs: 150,
+        untilSeq: 20,
+        standbyTimeoutMs: 500,
+      }),
+    ),
+    { lastSeq: 20 },
+  );
+  t.deepEqual(seqsOf(replaying.acknowledged), oneToTwenty.slice(10));
+  runningStop.abort();
+  await serveRelay;
+  t.deepEqual(seqsOf(running.acknowledged), oneToTwenty, 'the running relay sent nothing of the replay');
+});
+
+test('a one-shot relay (untilSeq) waiting on a lease another process keeps gives up with RELAY_LEASE_HELD', async (t) => {
+  const positions = memoryPositions();
+  await positions.claim('kafka:audit-events', 'main', 'elsewhere', 60_000, { seq: 0, hash: '0'.repeat(64) });
+  const producer = fakeProducer();
+  const started = Date.now();
+  await t.throwsAsync(
+    runRelay(
+      relayOptions({
+        sink: kafkaSink(producer, 'audit-events'),
+        positions,
+        leaseMs: 150,
+        untilSeq: 20,
+        standbyTimeoutMs: 300,
+      }),
+    ),
+    { code: 'RELAY_LEASE_HELD', message: /another process has held the lease/ },
+  );
+  t.true(Date.now() - started < 2000);
+  t.is(producer.attempts, 0);
+});
