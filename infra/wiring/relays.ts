@@ -3,7 +3,7 @@
  * the configured target (Kafka or KurrentDB, infra/wiring/streamConfig.ts),
  * the positions in the chain's database, the chain followed. `chainbook
  * relay kafka|eventstore` runs one in the foreground; `serve` runs the
- * Kafka relay beside the API when KAFKA_BROKERS is set, where it only reads
+ * Kafka relay of each chain beside the API when KAFKA_BROKERS is set, where it only reads
  * the chain: a broker down makes it fall behind, never holds an append.
  */
 import type { AppendWakeups, ChainReader } from '../../chain/subscription.ts';

@@ -123,18 +123,24 @@ async function hungBroker(t: ExecutionContext): Promise<string> {
   return `127.0.0.1:${address.port}`;
 }
 
-test('serve with KAFKA_BROKERS at a broker that never answers: SIGTERM ends it within the stop budget and releases the lease', async (t) => {
+test('serve with KAFKA_BROKERS at a broker that never answers: a relay per chain; SIGTERM ends it within the stop budget and releases the leases', async (t) => {
   const { env, append, query } = await chainbookDatabase(t);
   t.is((await append(0, 3)).code, 0);
+  // A second chain, as a migration makes one (chain_heads at seq 0): serve relays it too.
+  await query("INSERT INTO chain_heads (chain, seq, hash, ts) VALUES ('finance', 0, repeat('0', 64), NULL)");
   const server = background(['serve'], { ...env, PORT: '0', KAFKA_BROKERS: await hungBroker(t) });
   t.teardown(() => server.child.kill('SIGKILL'));
   await until('serving', async () => /serving (http:\/\/\S+)/.exec(server.output())?.[1]);
-  await until('the relay holding its lease', async () => {
+  const held = await until('a relay of each chain holding its lease', async () => {
     const rows = await query(
-      "SELECT owner FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL",
+      "SELECT chain FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL ORDER BY chain",
     );
-    return rows.length > 0 || undefined;
+    return rows.length === 2 ? rows : undefined;
   });
+  t.deepEqual(
+    held.map((row) => row.chain),
+    ['finance', 'main'],
+  );
   // A send is in flight to the socket that never answers.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const stopping = Date.now();
@@ -145,9 +151,12 @@ test('serve with KAFKA_BROKERS at a broker that never answers: SIGTERM ends it w
   ]);
   t.is(code, 0, server.output());
   t.true(Date.now() - stopping < 10_000, `stopped after ${Date.now() - stopping} ms`);
-  const [row] = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
-  t.is(row.owner, null, 'the lease is released: another process takes over at once');
-  t.is(Number(row.seq), 0);
+  const rows = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
+  t.is(rows.length, 2);
+  for (const row of rows) {
+    t.is(row.owner, null, 'the lease is released: another process takes over at once');
+    t.is(Number(row.seq), 0);
+  }
 });
 
 test('relay kafka: --from-seq moves the stored position back, SIGTERM stops it with exit 0; bad usage is exit 2', async (t) => {
