@@ -197,3 +197,28 @@ test('relay kafka: --from-seq moves the stored position back, SIGTERM stops it w
   t.is(noSource.code, 2);
   t.regex(noSource.stderr, /give one source: --from-url URL or --from-kafka/);
 });
+
+test('relay kafka at a broker that never answers: SIGTERM ends it within the stop budget and releases the lease', async (t) => {
+  const { env, append, query } = await chainbookDatabase(t);
+  t.is((await append(0, 3)).code, 0);
+  const relay = background(['relay', 'kafka'], { ...env, KAFKA_BROKERS: await hungBroker(t) });
+  t.teardown(() => relay.child.kill('SIGKILL'));
+  await until('the relay holding its lease', async () => {
+    const rows = await query(
+      "SELECT owner FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL",
+    );
+    return rows.length > 0 || undefined;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // a send in flight to the socket that never answers
+  const stopping = Date.now();
+  relay.child.kill('SIGTERM');
+  const code = await Promise.race([
+    relay.exited,
+    new Promise((resolve) => setTimeout(() => resolve('running'), 15_000)),
+  ]);
+  t.is(code, 0, relay.output());
+  t.true(Date.now() - stopping < 10_000, `stopped after ${Date.now() - stopping} ms`);
+  const [row] = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
+  t.is(row.owner, null);
+  t.is(Number(row.seq), 0);
+});
