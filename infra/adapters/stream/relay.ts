@@ -200,7 +200,8 @@ function keepLease(delivery: Delivery): { lost: AbortSignal; stop(): void } {
   const lost = new AbortController();
   let renewing = false;
   const timer = setInterval(() => {
-    if (renewing || lost.signal.aborted) return;
+    // Once stopping, never again: the lease may have been released for us already (infra/wiring/relays.ts).
+    if (renewing || lost.signal.aborted || delivery.options.signal.aborted) return;
     renewing = true;
     renew(delivery)
       .then(

@@ -546,3 +546,27 @@ test('a one-shot relay (untilSeq) waiting on a lease another process keeps gives
   t.true(Date.now() - started < 2000);
   t.is(producer.attempts, 0);
 });
+
+test('a relay stopped while its send hangs does not take back the lease released for it', async (t) => {
+  const positions = memoryPositions();
+  const producer = fakeProducer();
+  producer.hold = true;
+  const stop = new AbortController();
+  const relay = runRelay(
+    relayOptions({
+      sink: kafkaSink(producer, 'audit-events'),
+      positions,
+      signal: stop.signal,
+      owner: 'stopping',
+      leaseMs: 90,
+    }),
+  );
+  while (producer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  stop.abort();
+  await positions.release('kafka:audit-events', 'main', 'stopping'); // as stopping does after its budget
+  await new Promise((resolve) => setTimeout(resolve, 200)); // several renewal periods with the send still hanging
+  t.is(positions.rows.get('kafka:audit-events/main')?.owner, undefined, 'released stays released');
+  producer.hold = false;
+  producer.release();
+  await relay.catch(() => undefined);
+});
