@@ -204,6 +204,13 @@ export const auditStreamLagRecords = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const auditStreamRelayStopped = new Gauge({
+  name: 'audit_stream_relay_stopped',
+  help: 'A relay stopped by an error no retry cures (1; 0 while it runs or waits for the lease), by relay and chain',
+  labelNames: ['relay', 'chain'] as const,
+  registers: [metricsRegistry],
+});
+
 export const auditStreamRelayedRecordsTotal = new Counter({
   name: 'audit_stream_relayed_records_total',
   help: 'Records the relay target acknowledged (sent again after a restart included), by relay',

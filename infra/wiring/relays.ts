@@ -3,19 +3,37 @@
  * the configured target (Kafka or KurrentDB, infra/wiring/streamConfig.ts),
  * the positions in the chain's database, the chain followed. `chainbook
  * relay kafka|eventstore` runs one in the foreground; `serve` runs the
- * Kafka relay beside the API when KAFKA_BROKERS is set, where it only reads
+ * Kafka relay of each chain beside the API when KAFKA_BROKERS is set, where it only reads
  * the chain: a broker down makes it fall behind, never holds an append.
  */
 import type { AppendWakeups, ChainReader } from '../../chain/subscription.ts';
 import { assert } from '../../domain/errors.ts';
 import { sqlRelayPositions } from '../adapters/sql/relayPositions.ts';
 import type { SqlDatabase } from '../adapters/sql/sql.ts';
-import { resetRelay, runRelay, type RelayEvent, type RelaySink } from '../adapters/stream/relay.ts';
+import {
+  DEFAULT_RELAY_LEASE_MS,
+  relayOwner,
+  resetRelay,
+  runRelay,
+  type RelayEvent,
+  type RelaySink,
+} from '../adapters/stream/relay.ts';
 import type { StreamConfig } from './streamConfig.ts';
 
 export const RELAY_TARGETS = ['kafka', 'eventstore'] as const;
-/** How long stopping waits for a send in flight (a client retrying a broker that is down) before closing it anyway. */
+/**
+ * How long stopping waits for a send in flight (a client retrying a broker
+ * that is down or does not answer) before releasing the lease and closing
+ * the client anyway; closing waits RELAY_CLOSE_TIMEOUT_MS more at most.
+ */
 export const RELAY_STOP_TIMEOUT_MS = 5000;
+export const RELAY_CLOSE_TIMEOUT_MS = 2000;
+
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 export type RelayTarget = (typeof RELAY_TARGETS)[number];
 
 export type RelayLog = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string) => void;
@@ -104,8 +122,13 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
   const { target, chain, log } = options;
   const positions = sqlRelayPositions(options.db);
   const name = target.sink.name;
+  const owner = relayOwner();
   if (options.fromSeq !== undefined) {
-    const to = await resetRelay(options.store, positions, name, chain, options.fromSeq);
+    // The lease is ours from the reset on: a relay running in serve cannot take the row back before we claim it.
+    const to = await resetRelay(options.store, positions, name, chain, options.fromSeq, {
+      owner,
+      leaseMs: DEFAULT_RELAY_LEASE_MS,
+    });
     log('warn', { relay: name, chain, seq: to.seq }, 'relay: position reset; records after it are sent again');
   }
   const controller = new AbortController();
@@ -116,6 +139,7 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
     positions,
     sink: target.sink,
     chain,
+    owner,
     signal: controller.signal,
     untilSeq: options.untilSeq,
     onEvent: (event) => logRelayEvent(log, name, chain, event),
@@ -130,13 +154,10 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
     failure: () => failure,
     async stop() {
       controller.abort();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        done.catch(() => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, RELAY_STOP_TIMEOUT_MS))),
-      ]);
-      clearTimeout(timer);
-      await target.close().catch(() => undefined);
+      await atMost(done, RELAY_STOP_TIMEOUT_MS);
+      // runRelay releases the lease as it ends; a send still hanging in the client would hold it until it lapses.
+      await positions.release(name, chain, owner).catch(() => undefined);
+      await atMost(target.close(), RELAY_CLOSE_TIMEOUT_MS);
     },
   };
 }

@@ -99,8 +99,8 @@ export function memoryPositions(): RelayPositions & {
       const row = rows.get(key(relay, chain));
       if (row?.owner === owner) rows.set(key(relay, chain), { ...row, owner: undefined, leaseUntilMs: Date.now() });
     },
-    async reset(relay: string, chain: string, to: RelayPosition) {
-      rows.set(key(relay, chain), { ...to, owner: undefined, leaseUntilMs: Date.now() });
+    async reset(relay: string, chain: string, to: RelayPosition, lease?: { owner: string; leaseMs: number }) {
+      rows.set(key(relay, chain), { ...to, owner: lease?.owner, leaseUntilMs: Date.now() + (lease?.leaseMs ?? 0) });
     },
   };
   return store;

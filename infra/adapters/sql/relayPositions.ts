@@ -59,14 +59,16 @@ export function sqlRelayPositions(db: SqlDatabase): RelayPositions {
       );
     },
 
-    async reset(relay, chain, to) {
-      // The owner is dropped too: a relay running on the old position loses its lease at its next move and
-      // claims again, reading this one.
+    async reset(relay, chain, to, lease) {
+      // The owner is replaced too, in the same statement: by the caller's lease (a replay that runs now: no other
+      // process can claim the row between the reset and its first claim), or by nobody. A relay running on the old
+      // position loses its lease at its next move or renewal.
       await db.query(
-        `INSERT INTO relay_positions (relay, chain, seq, hash, owner, lease_until) VALUES ($1, $2, $3, $4, NULL, now())
-         ON CONFLICT (relay, chain) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, owner = NULL,
-           lease_until = now(), updated_at = now()`,
-        [relay, chain, to.seq, to.hash],
+        `INSERT INTO relay_positions (relay, chain, seq, hash, owner, lease_until)
+         VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')
+         ON CONFLICT (relay, chain) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, owner = EXCLUDED.owner,
+           lease_until = EXCLUDED.lease_until, updated_at = now()`,
+        [relay, chain, to.seq, to.hash, lease?.owner ?? null, lease?.leaseMs ?? 0],
       );
     },
   };

@@ -78,6 +78,8 @@ const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
 export interface IndexerFrom {
   fromSeq: number;
   anchorHash: string | undefined;
+  /** The hash of the indexed row at a seq, to compare a copy of it with. */
+  indexedHash(seq: number): Promise<string | undefined>;
   signal: AbortSignal;
 }
 
@@ -141,6 +143,14 @@ async function writeObject(objects: NonNullable<IndexerOptions['objects']>, key:
     );
 }
 
+async function indexedHash(db: SqlDatabase, chain: string, seq: number): Promise<string | undefined> {
+  const { rows } = await db.query<{ hash: string }>('SELECT hash FROM audit_index WHERE chain = $1 AND seq = $2', [
+    chain,
+    seq,
+  ]);
+  return rows[0]?.hash;
+}
+
 /** Whether following the HTTP stream again may help: the source ended the stream, is restarting, or could not be reached. */
 function transientHttp(error: unknown): boolean {
   if (error instanceof CodedError)
@@ -183,7 +193,12 @@ export async function runIndexer(options: IndexerOptions): Promise<{ lastSeq: nu
     while (!done()) {
       let writing = false;
       try {
-        const from = { fromSeq: (position?.seq ?? 0) + 1, anchorHash: position?.hash, signal: controller.signal };
+        const from = {
+          fromSeq: (position?.seq ?? 0) + 1,
+          anchorHash: position?.hash,
+          indexedHash: (seq: number) => indexedHash(options.db, source.chain, seq),
+          signal: controller.signal,
+        };
         const records =
           'follow' in source
             ? source.follow(from)

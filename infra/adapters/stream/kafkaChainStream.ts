@@ -3,7 +3,9 @@
  * (kafkaRelay.ts). Delivery is at least once, so the same record may come
  * again (a relay restarted before it stored its position, a replay from a
  * seq, the consumer group's offsets behind the index): a record of a seq
- * already taken is dropped, deduplicated by (chain, seq). Every other record
+ * already taken is dropped, deduplicated by (chain, seq), once its hash,
+ * recomputed from its text, is the one taken (a copy that differs stops the
+ * indexer: STREAM_RECORD_INVALID). Every other record
  * is checked as the HTTP stream's are (recordChecker: canonical form, hash,
  * signature, next seq, link) before it is given; a seq that skips ahead is a
  * lost record, reported as STREAM_DISCONTINUITY at the seq that was next.
@@ -11,8 +13,10 @@
  */
 import type { Consumer, IHeaders } from 'kafkajs';
 import type { SignerRegistry } from '../../../chain/registry.ts';
-import type { StoredRecord } from '../../../chain/record.ts';
+import { hashPayload } from '../../../chain/hash.ts';
+import { payloadOf, type StoredRecord } from '../../../chain/record.ts';
 import { CodedError } from '../../../domain/errors.ts';
+import { storedRecord } from '../sql/sqlEventStore.ts';
 import { recordChecker } from './httpChainStream.ts';
 
 /** One message of the topic, as kafkajs gives it. */
@@ -28,6 +32,12 @@ export interface KafkaRecordsOptions {
   /** The hash of record `fromSeq - 1`, when known: the first record must link to it. */
   anchorHash?: string | undefined;
   registry: SignerRegistry;
+  /**
+   * The hash of the record already taken at `seq` (the indexer's row). A
+   * copy of a seq below `fromSeq`, or taken in this reading, is dropped only
+   * when its recomputed hash is that one; a copy that differs is a finding.
+   */
+  indexedHash?: ((seq: number) => Promise<string | undefined>) | undefined;
   /** Called for each record dropped as a duplicate. */
   onDuplicate?: ((seq: number) => void) | undefined;
 }
@@ -39,6 +49,24 @@ function header(headers: IHeaders | undefined, name: string): string | undefined
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A copy of a record already taken must be that record: its hash, recomputed from its text, the one taken. */
+function sameAsTaken(chain: string, seq: number, text: string, takenHash: string): void {
+  let hash: string | undefined;
+  try {
+    const { record } = storedRecord(text);
+    if (record.chain === chain && record.seq === seq)
+      hash = hashPayload(payloadOf(record), record.prevHash).hash.toString('hex');
+  } catch {
+    hash = undefined;
+  }
+  if (hash !== takenHash)
+    throw new CodedError(
+      'STREAM_RECORD_INVALID',
+      `chain ${chain} at seq ${seq}: a copy of a record already indexed differs from it (${hash === undefined ? 'not a record of that seq' : `hash ${hash}`}, indexed ${takenHash})`,
+      { chain, seq, reason: 'copy differs from the indexed record' },
+    );
+}
 
 /** The records of `chain` from `fromSeq` on, deduplicated and checked, from the topic's messages in order. */
 export async function* checkedKafkaRecords(
@@ -56,10 +84,6 @@ export async function* checkedKafkaRecords(
         `chain ${chain} at seq ${check.nextSeq}: a message without a seq header or a value`,
         { chain, seq: check.nextSeq, reason: 'message without seq or value' },
       );
-    if (seq < check.nextSeq) {
-      options.onDuplicate?.(seq);
-      continue;
-    }
     let text: string;
     try {
       text = utf8.decode(message.value);
@@ -69,6 +93,12 @@ export async function* checkedKafkaRecords(
         seq,
         reason: 'not UTF-8',
       });
+    }
+    if (seq < check.nextSeq) {
+      const taken = options.indexedHash ? await options.indexedHash(seq) : undefined;
+      if (taken !== undefined) sameAsTaken(chain, seq, text, taken);
+      options.onDuplicate?.(seq);
+      continue;
     }
     // A header that lies about the seq is caught here: the record's own seq must be the next one.
     yield check(text);

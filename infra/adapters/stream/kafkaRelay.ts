@@ -33,6 +33,24 @@ import type { KafkaSettings } from './relaySettings.ts';
 export const MAX_KAFKA_SEND_BYTES = 512 * 1024;
 /** How long the readiness probe waits for the cluster's metadata. */
 export const KAFKA_CHECK_TIMEOUT_MS = 3000;
+/**
+ * The client's own bounds, all below the relay's stop budget
+ * (RELAY_STOP_TIMEOUT_MS, infra/wiring/relays.ts): a broker that accepts
+ * and never answers fails a send within seconds instead of kafkajs's 30 s
+ * per request, and stopping never waits on it.
+ */
+export const KAFKA_CONNECTION_TIMEOUT_MS = 2000;
+export const KAFKA_REQUEST_TIMEOUT_MS = 3000;
+export const KAFKA_MAX_RETRY_TIME_MS = 3000;
+/** How long closing waits for the producer's disconnect before leaving it. */
+export const KAFKA_CLOSE_TIMEOUT_MS = 1000;
+
+/** `work`, or after `ms` nothing more: a client that does not answer is left behind, not awaited. */
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /** What the sink needs of a kafkajs producer (a fake one in the unit tests). */
 export type KafkaProducer = Pick<Producer, 'connect' | 'send' | 'disconnect'>;
@@ -73,27 +91,73 @@ function checkAcknowledged(topic: string, results: readonly RecordMetadata[], fi
     );
 }
 
+/** Broker answers that no retry cures: the topic does not exist (the relay never creates it), access refused. */
+const PERMANENT_KAFKA_ERRORS = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+
+/**
+ * Whether a kafkajs error is one no retry cures: kafkajs gave up on it as
+ * not retriable (KafkaJSNonRetriableError, not KafkaJSNumberOfRetriesExceeded,
+ * which is a transient failure that lasted), or its cause is a broker answer
+ * of PERMANENT_KAFKA_ERRORS, or authentication failed. A timeout is never
+ * permanent: a broker that does not answer may answer later.
+ */
+export function permanentKafkaError(error: unknown): boolean {
+  const chain: { name?: unknown; type?: unknown }[] = [];
+  for (let link: unknown = error; link instanceof Error && chain.length < 8; link = link.cause)
+    chain.push(link as { name?: unknown; type?: unknown });
+  if (chain.some((link) => typeof link.name === 'string' && /Timeout|Connection/.test(link.name))) return false;
+  return chain.some(
+    (link) =>
+      link.name === 'KafkaJSNonRetriableError' ||
+      link.name === 'KafkaJSSASLAuthenticationError' ||
+      (typeof link.type === 'string' && PERMANENT_KAFKA_ERRORS.has(link.type)),
+  );
+}
+
+/**
+ * Whether a consumer's failure may pass by reading again (the indexer's
+ * --from-kafka feed): a kafkajs error that is not permanent. Anything else,
+ * a TypeError of our own code included, is not waited out.
+ */
+export function transientKafkaError(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith('KafkaJS') && !permanentKafkaError(error);
+}
+
 /** A RelaySink producing to `topic`; connects on the first send and again after a failure. */
 export function kafkaSink(producer: KafkaProducer, topic: string): RelaySink {
   let connected: Promise<void> | undefined;
   return {
     name: `kafka:${topic}`,
-    async send(records) {
+    async send(records, leaseLost) {
       connected ??= producer.connect();
       try {
         await connected;
         for (const chunk of sendChunks(records)) {
+          if (leaseLost?.aborted) return; // the relay does not count this page as sent
           const results = await producer.send({ topic, acks: -1, messages: kafkaMessages(chunk) });
           checkAcknowledged(topic, results, chunk[0]!.record.seq);
         }
       } catch (error) {
         connected = undefined;
+        if (permanentKafkaError(error))
+          throw new CodedError(
+            'RELAY_TARGET_REFUSED',
+            `Kafka refuses the records of topic ${topic} from seq ${records[0]!.record.seq}: ${error instanceof Error ? error.message : String(error)}`,
+            { topic, seq: records[0]!.record.seq },
+          );
         throw error;
       }
     },
     async close() {
       connected = undefined;
-      await producer.disconnect();
+      await atMost(producer.disconnect(), KAFKA_CLOSE_TIMEOUT_MS);
     },
   };
 }
@@ -105,6 +169,9 @@ export function kafkaClient(settings: KafkaSettings, log?: (level: 'error' | 'wa
     ssl: settings.ssl,
     // The mechanism is one of the three that take a username and password (a union kafkajs types per member).
     ...(settings.sasl ? { sasl: settings.sasl as KafkaConfig['sasl'] & { mechanism: 'plain' } } : {}),
+    connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
+    requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
+    retry: { retries: 5, maxRetryTime: KAFKA_MAX_RETRY_TIME_MS },
     logLevel: kafkaLogLevel.WARN,
     logCreator: () => (entry) => {
       if (!log) return;
@@ -127,7 +194,7 @@ export function kafkaProducer(kafka: Kafka): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
-    retry: { retries: 5 },
+    retry: { retries: 5, maxRetryTime: KAFKA_MAX_RETRY_TIME_MS },
     allowAutoTopicCreation: false,
     // Named, so that kafkajs does not warn about its default: murmur2 of the key, as Java clients partition.
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -137,39 +204,48 @@ export function kafkaProducer(kafka: Kafka): Producer {
 /** The readiness check: the cluster answers with the topic's metadata within KAFKA_CHECK_TIMEOUT_MS. */
 export function kafkaReadiness(kafka: Kafka, topic: string): { check(): Promise<void>; close(): Promise<void> } {
   let admin: Admin | undefined;
+  let running: Promise<void> | undefined;
   return {
-    async check() {
-      admin ??= kafka.admin();
-      const current = admin;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          (async () => {
-            await current.connect();
-            const { topics } = await current.fetchTopicMetadata({ topics: [topic] });
-            if (!topics.some((found) => found.name === topic && found.partitions.length > 0))
-              throw new CodedError('KAFKA_TOPIC_MISSING', `topic ${topic} has no partitions`);
-          })(),
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`no answer within ${KAFKA_CHECK_TIMEOUT_MS} ms`)),
-              KAFKA_CHECK_TIMEOUT_MS,
-            );
-          }),
-        ]);
-      } catch (error) {
-        admin = undefined;
-        await current.disconnect().catch(() => undefined);
-        throw error;
-      } finally {
-        clearTimeout(timer);
-      }
+    // One probe at a time: a probe asked for while one runs gets that one's verdict.
+    check() {
+      running ??= probe().finally(() => (running = undefined));
+      return running;
     },
     async close() {
-      await admin?.disconnect();
+      const current = admin;
       admin = undefined;
+      if (current) await atMost(current.disconnect(), KAFKA_CLOSE_TIMEOUT_MS);
     },
   };
+
+  async function probe(): Promise<void> {
+    admin ??= kafka.admin();
+    const current = admin;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        (async () => {
+          await current.connect();
+          const { topics } = await current.fetchTopicMetadata({ topics: [topic] });
+          if (!topics.some((found) => found.name === topic && found.partitions.length > 0))
+            throw new CodedError('KAFKA_TOPIC_MISSING', `topic ${topic} has no partitions`);
+        })(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${KAFKA_CHECK_TIMEOUT_MS} ms`)),
+            KAFKA_CHECK_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (error) {
+      admin = undefined;
+      // Not awaited: a broker that does not answer would hold the probe (and the next one) past its timeout.
+      void current.disconnect().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** A consumer of the indexer (kafkaChainStream.ts): its group's offsets say where a restart resumes reading. */

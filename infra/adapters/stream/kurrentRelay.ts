@@ -26,7 +26,9 @@ import {
   binaryEvent,
   jsonEvent,
   KurrentDBClient,
+  AccessDeniedError,
   NO_STREAM,
+  StreamDeletedError,
   WrongExpectedVersionError,
   type EventData,
 } from '@kurrent/kurrentdb-client';
@@ -110,6 +112,13 @@ export function kurrentSink(client: KurrentClient, streamPrefix: string): RelayS
           });
           return;
         } catch (error) {
+          if (error instanceof StreamDeletedError || error instanceof AccessDeniedError)
+            // No retry cures a deleted (tombstoned) stream or a refused account: the relay stops and says so.
+            throw new CodedError(
+              'RELAY_TARGET_REFUSED',
+              `KurrentDB refuses appends to ${stream} from seq ${first}: ${error.message}`,
+              { stream, seq: first },
+            );
           if (!(error instanceof WrongExpectedVersionError) || attempt > 1) throw error;
           const actual = error.actualState;
           pending = pending.slice(await heldAlready(client, stream, pending, actual));

@@ -16,17 +16,27 @@
  * continue from the stored position (RELAY_POSITION_MISMATCH) or a break in
  * the chain (STREAM_DISCONTINUITY) stops it.
  *
- * One process delivers per relay and chain at a time: the position row is a
- * lease (infra/adapters/sql/relayPositions.ts) renewed with every move and
- * while idle; the other processes (API replicas each running the relay)
- * wait and take over once it lapses.
+ * One process delivers per relay and chain at a time, as far as a lease
+ * can say so: the position row is a lease (infra/adapters/sql/relayPositions.ts)
+ * renewed with every move, while idle and every leaseMs / 3 while a send is
+ * in flight; the other processes (API replicas each running the relay) wait
+ * and take over once it lapses. A renewal that fails during a send makes
+ * the page count as lost (the position stays, the rest of the page is not
+ * sent); a process stalled past its lease (a pause longer than 15 s) may
+ * still finish a send that the new holder sends again: duplicates, never a
+ * moved position, since only the owner moves it.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ZERO_HASH, type StoredRecord } from '../../../chain/record.ts';
 import { followChain, type AppendWakeups, type ChainReader } from '../../../chain/subscription.ts';
 import { CodedError } from '../../../domain/errors.ts';
-import { auditStreamLagRecords, auditStreamRelayedRecordsTotal, auditStreamRelayErrorsTotal } from '../metrics.ts';
+import {
+  auditStreamLagRecords,
+  auditStreamRelayedRecordsTotal,
+  auditStreamRelayErrorsTotal,
+  auditStreamRelayStopped,
+} from '../metrics.ts';
 
 export interface RelayPosition {
   seq: number;
@@ -47,8 +57,8 @@ export interface RelayPositions {
   /** Moves the position forward and renews the lease; false when this owner no longer holds it. */
   advance(relay: string, chain: string, owner: string, leaseMs: number, to: RelayPosition): Promise<boolean>;
   release(relay: string, chain: string, owner: string): Promise<void>;
-  /** Sets the position, backwards too (a replay), and drops the owner. */
-  reset(relay: string, chain: string, to: RelayPosition): Promise<void>;
+  /** Sets the position, backwards too (a replay), and gives the row to `lease.owner` (or to nobody), at once. */
+  reset(relay: string, chain: string, to: RelayPosition, lease?: { owner: string; leaseMs: number }): Promise<void>;
 }
 
 /** A relay's target: a Kafka topic (kafkaRelay.ts), KurrentDB streams (kurrentRelay.ts), a fake in unit tests. */
@@ -59,13 +69,18 @@ export interface RelaySink {
    * Sends consecutive records of one chain, in seq order, and resolves once
    * the target acknowledged every one of them. Throws when it did not: a
    * CodedError RELAY_TARGET_REFUSED or RELAY_TARGET_DIVERGED stops the
-   * relay, anything else is tried again.
+   * relay, anything else is tried again. Once `leaseLost` aborts (the
+   * relay could not renew its lease during the send), it sends no further
+   * part of the page: what it already sent may be sent again by the process
+   * that took over.
    */
-  send(records: readonly StoredRecord[]): Promise<void>;
+  send(records: readonly StoredRecord[], leaseLost?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_RELAY_LEASE_MS = 15_000;
+/** A one-shot relay (untilSeq) waiting this long for a lease another process keeps renewing gives up. */
+export const DEFAULT_RELAY_STANDBY_TIMEOUT_MS = 60_000;
 export const DEFAULT_RELAY_PAGE_RECORDS = 200;
 /** The first pause after a failed send; each further failure doubles it, up to RELAY_RETRY_MAX_MS. */
 export const RELAY_RETRY_FIRST_MS = 200;
@@ -99,6 +114,8 @@ export interface RelayOptions {
   retryMaxMs?: number | undefined;
   /** Stop once this seq is acknowledged (a one-shot catch-up); default: relay until the signal aborts. */
   untilSeq?: number | undefined;
+  /** With untilSeq: how long to wait for a lease another process holds before giving up (RELAY_LEASE_HELD). */
+  standbyTimeoutMs?: number | undefined;
   onEvent?: ((event: RelayEvent) => void) | undefined;
 }
 
@@ -109,6 +126,7 @@ const FATAL_CODES = new Set([
   'RELAY_POSITION_MISMATCH',
   'STREAM_DISCONTINUITY',
   'UNKNOWN_CHAIN',
+  'RELAY_LEASE_HELD',
 ]);
 
 export function fatalRelayError(error: unknown): boolean {
@@ -173,16 +191,44 @@ async function reportLag(delivery: Delivery): Promise<void> {
   );
 }
 
-/** Sends until acknowledged (true), or until the lease is lost while retrying (false). */
+/**
+ * Renews the lease every leaseMs / 3 while a send is in flight (a target
+ * slow to acknowledge must not let the lease lapse under it); `lost` aborts
+ * when a renewal finds another owner or fails.
+ */
+function keepLease(delivery: Delivery): { lost: AbortSignal; stop(): void } {
+  const lost = new AbortController();
+  let renewing = false;
+  const timer = setInterval(() => {
+    // Once stopping, never again: the lease may have been released for us already (infra/wiring/relays.ts).
+    if (renewing || lost.signal.aborted || delivery.options.signal.aborted) return;
+    renewing = true;
+    renew(delivery)
+      .then(
+        (held) => held || lost.abort(),
+        () => lost.abort(),
+      )
+      .finally(() => (renewing = false));
+  }, delivery.leaseMs / 3);
+  return { lost: lost.signal, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Sends until acknowledged (true), or until the lease is lost while sending
+ * or retrying (false): then the page counts as not sent, the position stays,
+ * and whoever holds the lease now sends it (again).
+ */
 async function sendAcknowledged(delivery: Delivery, records: readonly StoredRecord[]): Promise<boolean> {
   const { options } = delivery;
   const first = options.retryFirstMs ?? RELAY_RETRY_FIRST_MS;
   const max = options.retryMaxMs ?? RELAY_RETRY_MAX_MS;
   for (let attempt = 1; ; attempt += 1) {
+    const lease = keepLease(delivery);
     try {
-      await options.sink.send(records);
-      return true;
+      await options.sink.send(records, lease.lost);
+      return !lease.lost.aborted;
     } catch (error) {
+      if (lease.lost.aborted) return false;
       if (fatalRelayError(error) || options.signal.aborted) throw error;
       auditStreamRelayErrorsTotal.inc({ relay: options.sink.name });
       options.onEvent?.({ kind: 'retry', attempt, firstSeq: records[0]!.record.seq, error });
@@ -190,6 +236,8 @@ async function sendAcknowledged(delivery: Delivery, records: readonly StoredReco
       if (options.signal.aborted) throw error;
       if (!(await renew(delivery))) return false;
       await reportLag(delivery); // the chain goes on while the target is down: the lag shows it
+    } finally {
+      lease.stop();
     }
   }
 }
@@ -251,16 +299,27 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
   const leaseMs = options.leaseMs ?? DEFAULT_RELAY_LEASE_MS;
   let lastSeq = 0;
   let failures = 0;
+  let standbySinceMs: number | undefined;
+  auditStreamRelayStopped.set({ relay: sink.name, chain }, 0);
   try {
     while (!signal.aborted) {
       try {
         const claimed = await positions.claim(sink.name, chain, owner, leaseMs, CHAIN_START);
         if (claimed === undefined) {
           auditStreamLagRecords.remove({ relay: sink.name, chain });
+          standbySinceMs ??= Date.now();
+          const giveUpMs = options.standbyTimeoutMs ?? DEFAULT_RELAY_STANDBY_TIMEOUT_MS;
+          if (options.untilSeq !== undefined && Date.now() - standbySinceMs >= giveUpMs)
+            throw new CodedError(
+              'RELAY_LEASE_HELD',
+              `relay ${sink.name} of chain ${chain}: another process has held the lease for ${Math.round(giveUpMs / 1000)} s and keeps it (see owner in relay_positions); stop it, or run this relay with --from-seq, which takes the lease at once`,
+              { relay: sink.name, chain },
+            );
           options.onEvent?.({ kind: 'standby' });
           await pause(leaseMs / 3, signal);
           continue;
         }
+        standbySinceMs = undefined;
         await checkPosition(options.store, chain, sink.name, claimed);
         options.onEvent?.({ kind: 'claimed', position: claimed });
         lastSeq = claimed.seq;
@@ -273,7 +332,12 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
         options.onEvent?.({ kind: 'lease-lost', position: delivery.position });
       } catch (error) {
         if (signal.aborted) break;
-        if (fatalRelayError(error)) throw error;
+        if (fatalRelayError(error)) {
+          // For the alerts: a stopped relay reports no lag (it is not behind, it is gone) but says it stopped.
+          auditStreamLagRecords.remove({ relay: sink.name, chain });
+          auditStreamRelayStopped.set({ relay: sink.name, chain }, 1);
+          throw error;
+        }
         failures += 1;
         auditStreamRelayErrorsTotal.inc({ relay: sink.name });
         options.onEvent?.({ kind: 'retry', attempt: failures, firstSeq: lastSeq + 1, error });
@@ -292,8 +356,10 @@ export async function runRelay(options: RelayOptions): Promise<{ lastSeq: number
 
 /**
  * Moves a relay's position back (or forward) so that it sends again from
- * `fromSeq` (a replay): the record before it anchors the position. A
- * running relay loses its lease at its next move and resumes from here.
+ * `fromSeq` (a replay): the record before it anchors the position. With
+ * `lease`, the row is that owner's from the same statement on (the replay
+ * that runs now claims it without a race); a relay running elsewhere loses
+ * its lease at its next move or renewal and waits.
  */
 export async function resetRelay(
   store: ChainReader,
@@ -301,6 +367,7 @@ export async function resetRelay(
   relay: string,
   chain: string,
   fromSeq: number,
+  lease?: { owner: string; leaseMs: number },
 ): Promise<RelayPosition> {
   const head = await store.head(chain);
   if (fromSeq < 1 || fromSeq > head.seq + 1)
@@ -313,6 +380,6 @@ export async function resetRelay(
     const [before] = await store.readChain(chain, { fromSeq: fromSeq - 1, toSeq: fromSeq - 1, limit: 1 });
     to = { seq: fromSeq - 1, hash: before!.record.hash };
   }
-  await positions.reset(relay, chain, to);
+  await positions.reset(relay, chain, to, lease);
   return to;
 }

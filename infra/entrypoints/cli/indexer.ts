@@ -19,10 +19,9 @@ import { closeStore, openArchiveStore } from '../../wiring/archiveTargets.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { registryFor } from './auditVerify.ts';
 import { EXIT, parseCount, UsageError } from './io.ts';
-import { CodedError } from '../../../domain/errors.ts';
 import type { SignerRegistry } from '../../../chain/registry.ts';
 import { checkedKafkaRecords, kafkaDeliveries } from '../../adapters/stream/kafkaChainStream.ts';
-import { kafkaClient, kafkaConsumer } from '../../adapters/stream/kafkaRelay.ts';
+import { kafkaClient, kafkaConsumer, transientKafkaError } from '../../adapters/stream/kafkaRelay.ts';
 import type { IndexerFeed, IndexerOptions } from '../../adapters/stream/indexer.ts';
 import { loadStreamConfig } from '../../wiring/streamConfig.ts';
 
@@ -51,10 +50,11 @@ function kafkaFeed(options: IndexOptions, registry: () => SignerRegistry): Index
         chain: options.chain,
         fromSeq: from.fromSeq,
         anchorHash: from.anchorHash,
+        indexedHash: (seq) => from.indexedHash(seq),
         registry: registry(),
       }),
-    // Ours are findings (a changed or missing record); the broker's and the network's are waited out.
-    transient: (error) => !(error instanceof CodedError),
+    // Ours are findings (a changed or missing record) and our bugs; the broker's and the network's are waited out.
+    transient: transientKafkaError,
   };
 }
 

@@ -91,5 +91,10 @@ export function registerRelay(program: Command, exit: (code: number) => void): v
         'first move the stored position so that this seq and the ones after it are sent again',
       )
       .option('--until-seq <seq>', 'stop once this seq is acknowledged (default: relay until stopped)')
-      .action(async (options: RelayOptions) => exit(await run(target, options)));
+      .action(async (options: RelayOptions) => {
+        const code = await run(target, options);
+        exit(code);
+        // Ended here: a send still hanging in the client (a broker that never answers) must not keep the process up.
+        process.exit(code);
+      });
 }

@@ -3,9 +3,10 @@
  * On the embedded default, the first start makes a SuperAdmin token, prints
  * it once and stores only its hash. Refuses to start (exit 1, one message per
  * problem) on a bad configuration or a failed production guard. SIGTERM or
- * SIGINT: stop accepting, finish in-flight requests, close the pool. With
- * KAFKA_BROKERS it also relays the chain to Kafka (infra/wiring/relays.ts),
- * reading only: appends never wait for it.
+ * SIGINT: stop accepting, finish in-flight requests and stop the relays
+ * (bounded), close the pool, end the process. With KAFKA_BROKERS it also
+ * relays every chain to Kafka (infra/wiring/relays.ts), reading only:
+ * appends never wait for it.
  */
 import type { Command } from 'commander';
 import { CodedError } from '../../../domain/errors.ts';
@@ -47,21 +48,28 @@ async function open(): Promise<{ serve: ServeConfig; stream: StreamConfig; app: 
 /** How often `serve` asks the broker for the topic's metadata, for /ready (which answers the last verdict at once). */
 const KAFKA_PROBE_INTERVAL_MS = 10_000;
 
+/** How often `serve` looks for chains that have no relay yet (a chain created after it started). */
+const RELAY_CHAINS_POLL_MS = 10_000;
+
 /**
- * The Kafka relay of `serve` (KAFKA_BROKERS set): started once the API runs.
- * /ready reports it from the last probe, never waiting on a broker that is
- * down: a readiness probe's own timeout (a second or so) must not be spent
- * on a part that does not decide readiness.
+ * The Kafka relays of `serve` (KAFKA_BROKERS set): one per chain, each with
+ * its own producer, position and lease, started once the API runs (the
+ * default chain at once, the others as listChains finds them, every 10 s).
+ * /ready reports Kafka from the last probe, never waiting on a broker that
+ * is down: a readiness probe's own timeout (a second or so) must not be
+ * spent on a part that does not decide readiness.
  */
 function kafkaRelayOf(stream: StreamConfig) {
   if (stream.kafka === undefined) return undefined;
-  let target: OpenedTarget | undefined;
-  let relay: RunningRelay | undefined;
+  const relays = new Map<string, { target: OpenedTarget; relay: RunningRelay }>();
   let last: Check = { ok: false, message: 'the relay has not started' };
   let probing: NodeJS.Timeout | undefined;
+  let discovering: NodeJS.Timeout | undefined;
+  let discovery: Promise<void> | undefined;
+  let stopped = false;
   const probe = async (): Promise<void> => {
     try {
-      await target?.check();
+      await relays.values().next().value?.target.check();
       last = { ok: true };
     } catch (error) {
       last = { ok: false, message: `Kafka at ${new Date().toISOString()}: ${describeError(error)}` };
@@ -69,28 +77,50 @@ function kafkaRelayOf(stream: StreamConfig) {
   };
   return {
     async check(): Promise<Check> {
-      const failure = relay?.failure();
-      if (failure !== undefined) return { ok: false, message: `the relay stopped: ${describeError(failure)}` };
+      for (const [chain, { relay }] of relays) {
+        const failure = relay.failure();
+        if (failure !== undefined)
+          return { ok: false, message: `the relay of chain ${chain} stopped: ${describeError(failure)}` };
+      }
       return last;
     },
     async start(app: App, logger: Logger): Promise<void> {
       const log: RelayLog = (level, fields, message) => logger[level](fields, message);
-      target = await openTarget('kafka', stream, log);
-      relay = await startRelay({
-        target,
-        store: app.runtime.store,
-        wakeups: app.wakeups,
-        db: app.runtime.db,
-        chain: app.deps.chain,
-        log,
-      });
-      relay.done.catch(() => undefined); // logged by startRelay, reported by /ready
+      const relayChain = async (chain: string): Promise<void> => {
+        const target = await openTarget('kafka', stream, log);
+        const relay = await startRelay({
+          target,
+          store: app.runtime.store,
+          wakeups: app.wakeups,
+          db: app.runtime.db,
+          chain,
+          log,
+        });
+        relay.done.catch(() => undefined); // logged by startRelay, reported by /ready
+        relays.set(chain, { target, relay });
+      };
+      const discover = async (): Promise<void> => {
+        try {
+          for (const head of await app.runtime.store.listChains())
+            if (!stopped && !relays.has(head.chain)) await relayChain(head.chain);
+        } catch (error) {
+          logger.warn({ err: error }, 'relay: listing the chains failed; tried again within 10 s');
+        } finally {
+          discovery = undefined;
+        }
+      };
+      await relayChain(app.deps.chain);
+      discovery = discover();
+      discovering = setInterval(() => (discovery ??= discover()), RELAY_CHAINS_POLL_MS).unref();
       void probe();
       probing = setInterval(() => void probe(), KAFKA_PROBE_INTERVAL_MS).unref();
     },
     async stop(): Promise<void> {
+      stopped = true;
       clearInterval(probing);
-      await relay?.stop();
+      clearInterval(discovering);
+      await discovery;
+      await Promise.all([...relays.values()].map(({ relay }) => relay.stop()));
     },
   };
 }
@@ -199,10 +229,10 @@ async function run(): Promise<number> {
   clearInterval(checkpointTimer);
   clearInterval(expiring);
   await checkpointRound;
-  await kafka?.stop();
   await expiryRound;
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
-  await running.close();
+  // The relay's stop is bounded (RELAY_STOP_TIMEOUT_MS) and releases its lease; both before the pool closes.
+  await Promise.all([running.close(), kafka?.stop()]);
   await app.close();
   services.logger.info('stopped');
   return EXIT.ok;
@@ -214,5 +244,10 @@ export function registerServe(program: Command, exit: (code: number) => void): v
     .description(
       'serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json',
     )
-    .action(async () => exit(await run()));
+    .action(async () => {
+      const code = await run();
+      exit(code);
+      // Ended here: a client library's stray timer (a broker that never answered) must not keep the process up.
+      process.exit(code);
+    });
 }

@@ -44,6 +44,11 @@ for (const engine of ENGINES) {
     t.deepEqual(await positions.claim('kafka:audit-events', 'main', 'b', 60_000, CHAIN_START), at(2));
     await positions.release('kafka:audit-events', 'main', 'b');
     t.deepEqual(await positions.claim('kafka:audit-events', 'main', 'a', 60_000, CHAIN_START), at(2), 'released: free');
+    // A replay that runs now: the row is its owner's from the reset on, nobody else claims it in between.
+    await positions.reset('kafka:audit-events', 'main', at(1), { owner: 'replay', leaseMs: 60_000 });
+    t.is(await positions.claim('kafka:audit-events', 'main', 'a', 60_000, CHAIN_START), undefined, 'a lost it');
+    t.false(await positions.advance('kafka:audit-events', 'main', 'a', 60_000, at(3)));
+    t.deepEqual(await positions.claim('kafka:audit-events', 'main', 'replay', 60_000, CHAIN_START), at(1));
     await t.throwsAsync(
       db.query("INSERT INTO relay_positions (relay, chain, seq, hash) VALUES ('Kafka topic', 'main', 0, $1)", [
         '0'.repeat(64),

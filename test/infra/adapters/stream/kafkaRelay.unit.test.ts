@@ -3,13 +3,19 @@
  * broker, no database): what each message carries, that the position moves
  * only after the broker acknowledged, retries, restart from the stored
  * position, the lease between two processes, and the consumer's
- * deduplication. The same code against a real broker: kafkaRelay.contract.int.test.ts.
+ * deduplication. The same code against a real broker: kafkaRelayContract.int.test.ts.
  */
 import test from 'ava';
+import kafkajs from 'kafkajs';
 import { CodedError } from '../../../../domain/errors.ts';
 import { metricsRegistry } from '../../../../infra/adapters/metrics.ts';
 import { checkedKafkaRecords, type KafkaDelivery } from '../../../../infra/adapters/stream/kafkaChainStream.ts';
-import { kafkaSink, sendChunks } from '../../../../infra/adapters/stream/kafkaRelay.ts';
+import {
+  kafkaSink,
+  permanentKafkaError,
+  sendChunks,
+  transientKafkaError,
+} from '../../../../infra/adapters/stream/kafkaRelay.ts';
 import { resetRelay, runRelay, type RelayEvent } from '../../../../infra/adapters/stream/relay.ts';
 import {
   fakeProducer,
@@ -23,6 +29,16 @@ import {
 
 const records = happyMain();
 const registry = happyRegistry();
+// kafkajs is CommonJS: its error classes are properties of the module, not named exports.
+const {
+  KafkaJSConnectionError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSRequestTimeoutError,
+} = kafkajs;
+/** kafkajs's types omit the constructor's options, with which its retrier sets the cause. */
+const NonRetriable = KafkaJSNonRetriableError as unknown as new (error: Error, options: { cause: Error }) => Error;
 
 function relayOptions(
   overrides: Partial<Parameters<typeof runRelay>[0]> & Pick<Parameters<typeof runRelay>[0], 'sink'>,
@@ -269,4 +285,288 @@ test('a page is produced in requests of at most 512 KiB of text, in order, a lar
     chunks.map((chunk) => chunk.map((stored) => stored.record.seq)),
     [[1, 2], [3], [4], [5]],
   );
+});
+
+test('a send that outlasts the lease keeps it: the lease is renewed while the send is in flight, nobody else sends', async (t) => {
+  const positions = memoryPositions();
+  const firstProducer = fakeProducer();
+  firstProducer.hold = true;
+  const firstStop = new AbortController();
+  const first = runRelay(
+    relayOptions({
+      sink: kafkaSink(firstProducer, 'audit-events'),
+      positions,
+      signal: firstStop.signal,
+      owner: 'first',
+      leaseMs: 150,
+    }),
+  );
+  while (firstProducer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  const secondProducer = fakeProducer();
+  const secondStop = new AbortController();
+  const events: RelayEvent['kind'][] = [];
+  const second = runRelay(
+    relayOptions({
+      sink: kafkaSink(secondProducer, 'audit-events'),
+      positions,
+      signal: secondStop.signal,
+      owner: 'second',
+      leaseMs: 150,
+      onEvent: (event) => events.push(event.kind),
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 600)); // four leases long, the first send still in flight
+  t.deepEqual(secondProducer.acknowledged, [], 'no second sender while the first one sends');
+  t.false(events.includes('claimed'));
+  firstProducer.hold = false;
+  firstProducer.release();
+  while (firstProducer.acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  firstStop.abort();
+  secondStop.abort();
+  t.deepEqual(await first, { lastSeq: 20 });
+  await second;
+  t.deepEqual(seqsOf(firstProducer.acknowledged), oneToTwenty);
+  t.deepEqual(secondProducer.acknowledged, []);
+  t.is((await positions.read('kafka:audit-events', 'main'))?.seq, 20);
+});
+
+test('a lease that cannot be renewed during a send: the page counts as not sent, the position stays until renewed', async (t) => {
+  const positions = memoryPositions();
+  const claim = positions.claim.bind(positions);
+  let databaseDown = false;
+  positions.claim = async (...args) => {
+    if (databaseDown) throw new Error('the database went away');
+    return claim(...args);
+  };
+  const producer = fakeProducer();
+  producer.hold = true;
+  const stop = new AbortController();
+  const events: RelayEvent['kind'][] = [];
+  const relay = runRelay(
+    relayOptions({
+      sink: kafkaSink(producer, 'audit-events'),
+      positions,
+      signal: stop.signal,
+      owner: 'first',
+      leaseMs: 150,
+      onEvent: (event) => events.push(event.kind),
+    }),
+  );
+  while (producer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  databaseDown = true;
+  await new Promise((resolve) => setTimeout(resolve, 150)); // a renewal fails
+  producer.hold = false;
+  producer.release();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is((await positions.read('kafka:audit-events', 'main'))?.seq, 0, 'not moved on a send made without a lease');
+  t.deepEqual(seqsOf(producer.acknowledged), [1, 2, 3, 4], 'nothing sent after the page');
+  t.true(events.includes('lease-lost'));
+  databaseDown = false;
+  while ((await positions.read('kafka:audit-events', 'main'))?.seq !== 20)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  stop.abort();
+  t.deepEqual(await relay, { lastSeq: 20 });
+  t.deepEqual(seqsOf(producer.acknowledged), [1, 2, 3, 4, ...oneToTwenty], 'the page sent again once renewed');
+});
+
+test('the sink sends no further part of a page once the lease is lost', async (t) => {
+  const producer = fakeProducer();
+  const lost = new AbortController();
+  lost.abort();
+  await kafkaSink(producer, 'audit-events').send(records, lost.signal);
+  t.is(producer.attempts, 0);
+  await kafkaSink(producer, 'audit-events').send(records, new AbortController().signal);
+  t.deepEqual(seqsOf(producer.acknowledged), oneToTwenty);
+});
+
+test('a relay stopped by a fatal error says so in audit_stream_relay_stopped and reports no lag any more', async (t) => {
+  const positions = memoryPositions();
+  const producer = fakeProducer();
+  const stop = new AbortController();
+  const labels = { relay: 'kafka:stopped-topic', chain: 'main' };
+  const store = memoryStore(records.slice(0, 10));
+  const relay = runRelay(
+    relayOptions({ sink: kafkaSink(producer, 'stopped-topic'), positions, store, signal: stop.signal, leaseMs: 150 }),
+  );
+  while ((await positions.read(labels.relay, 'main'))?.seq !== 10)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  t.is(await metric('audit_stream_relay_stopped', labels), 0);
+  t.is(await metric('audit_stream_lag_records', labels), 0);
+  // The chain no longer holds the relay's position (a database restored from an older backup), seen at the next claim.
+  await positions.reset(labels.relay, 'main', { seq: 9, hash: 'b'.repeat(64) });
+  await t.throwsAsync(relay, { code: 'RELAY_POSITION_MISMATCH' });
+  t.is(await metric('audit_stream_relay_stopped', labels), 1);
+  t.true(Number.isNaN(await metric('audit_stream_lag_records', labels)), 'the lag series is gone');
+  stop.abort();
+});
+
+test('a broker answer no retry cures (a missing topic, access refused, a non-retriable error) stops the relay; a timeout or a connection error does not', async (t) => {
+  const nonRetriable = (cause: Error) => new NonRetriable(cause, { cause });
+  const protocol = (type: string) =>
+    new KafkaJSProtocolError(Object.assign(new Error(type), { type, code: 0, retriable: false }));
+  for (const refusal of [
+    nonRetriable(protocol('MESSAGE_TOO_LARGE')),
+    new KafkaJSNumberOfRetriesExceeded(protocol('UNKNOWN_TOPIC_OR_PARTITION'), { retryCount: 5, retryTime: 3000 }),
+    new KafkaJSNumberOfRetriesExceeded(protocol('TOPIC_AUTHORIZATION_FAILED'), { retryCount: 5, retryTime: 3000 }),
+  ]) {
+    const producer = fakeProducer();
+    producer.send = async () => {
+      producer.attempts += 1;
+      throw refusal;
+    };
+    await t.throwsAsync(runRelay(relayOptions({ sink: kafkaSink(producer, 'refused-topic'), untilSeq: 20 })), {
+      code: 'RELAY_TARGET_REFUSED',
+      message: /topic refused-topic from seq 1/,
+    });
+    t.is(producer.attempts, 1, refusal.message);
+  }
+  t.false(
+    permanentKafkaError(
+      new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), {
+        retryCount: 5,
+        retryTime: 3000,
+      }),
+    ),
+  );
+  // As kafkajs's retrier wraps what it does not retry: the error as the cause.
+  const timeout = new KafkaJSRequestTimeoutError('Request timed out');
+  t.false(permanentKafkaError(new NonRetriable(timeout, { cause: timeout })));
+  t.false(permanentKafkaError(new Error('topic t partition 0 answered error 7 from seq 1')));
+});
+
+test('the indexer reading Kafka waits out the broker and the network, never its own findings or a bug', (t) => {
+  t.true(transientKafkaError(new KafkaJSConnectionError('Connection error')));
+  t.true(
+    transientKafkaError(
+      new KafkaJSNumberOfRetriesExceeded(new KafkaJSRequestTimeoutError('timed out'), {
+        retryCount: 5,
+        retryTime: 3000,
+      }),
+    ),
+  );
+  t.false(transientKafkaError(new TypeError("Cannot read properties of undefined (reading 'value')")));
+  t.false(transientKafkaError(new CodedError('STREAM_DISCONTINUITY', 'seq 7 where 6 was next')));
+  const refused = new KafkaJSProtocolError(
+    Object.assign(new Error('denied'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false }),
+  );
+  t.false(transientKafkaError(new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 3000 })));
+});
+
+test('a copy of a record already indexed is dropped only when it is that record: one that differs stops the consumer', async (t) => {
+  const producer = fakeProducer();
+  await runRelay(relayOptions({ sink: kafkaSink(producer, 'audit-events'), untilSeq: 20 }));
+  const all = producer.acknowledged;
+  const indexedHash = async (seq: number) => records[seq - 1]?.record.hash;
+  const read = async (messages: readonly ProducedMessage[], fromSeq: number) => {
+    const given: number[] = [];
+    const duplicates: number[] = [];
+    for await (const stored of checkedKafkaRecords(deliveries(messages), {
+      chain: 'main',
+      fromSeq,
+      anchorHash: records[fromSeq - 2]?.record.hash,
+      registry,
+      indexedHash,
+      onDuplicate: (seq) => duplicates.push(seq),
+    }))
+      given.push(stored.record.seq);
+    return { given, duplicates };
+  };
+  t.deepEqual(await read(all, 11), { given: oneToTwenty.slice(10), duplicates: oneToTwenty.slice(0, 10) });
+  // Seq 4 again, its data changed (its hash and signature left as they were), below the index's position.
+  const changed = { ...all[3]!, value: all[3]!.value.replace('"data":{', '"data":{"x":1,') };
+  t.not(changed.value, all[3]!.value);
+  await t.throwsAsync(read([changed, ...all.slice(10)], 11), {
+    code: 'STREAM_RECORD_INVALID',
+    message: /at seq 4: a copy of a record already indexed differs from it \(hash [0-9a-f]{64}, indexed [0-9a-f]{64}\)/,
+  });
+  // Another record's text under seq 4's headers.
+  const swapped = { ...all[3]!, value: all[4]!.value };
+  await t.throwsAsync(read([swapped], 11), { code: 'STREAM_RECORD_INVALID', message: /not a record of that seq/ });
+  // A copy of a record taken earlier in the same reading (seq 12) is compared too.
+  const changedTwelve = { ...all[11]!, value: all[11]!.value.replace('"data":{', '"data":{"x":1,') };
+  await t.throwsAsync(read([...all.slice(10, 13), changedTwelve], 11), { message: /at seq 12: a copy/ });
+});
+
+test('a replay takes the lease with its reset: a relay running elsewhere cannot take it back before the replay claims it', async (t) => {
+  const positions = memoryPositions();
+  const running = fakeProducer();
+  const runningStop = new AbortController();
+  const serveRelay = runRelay(
+    relayOptions({
+      sink: kafkaSink(running, 'audit-events'),
+      positions,
+      signal: runningStop.signal,
+      owner: 'serve',
+      leaseMs: 150,
+    }),
+  );
+  while (running.acknowledged.length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  await resetRelay(memoryStore(records), positions, 'kafka:audit-events', 'main', 11, {
+    owner: 'replay',
+    leaseMs: 150,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the running relay renews meanwhile, and fails to
+  const replaying = fakeProducer();
+  t.deepEqual(
+    await runRelay(
+      relayOptions({
+        sink: kafkaSink(replaying, 'audit-events'),
+        positions,
+        owner: 'replay',
+        leaseMs: 150,
+        untilSeq: 20,
+        standbyTimeoutMs: 500,
+      }),
+    ),
+    { lastSeq: 20 },
+  );
+  t.deepEqual(seqsOf(replaying.acknowledged), oneToTwenty.slice(10));
+  runningStop.abort();
+  await serveRelay;
+  t.deepEqual(seqsOf(running.acknowledged), oneToTwenty, 'the running relay sent nothing of the replay');
+});
+
+test('a one-shot relay (untilSeq) waiting on a lease another process keeps gives up with RELAY_LEASE_HELD', async (t) => {
+  const positions = memoryPositions();
+  await positions.claim('kafka:audit-events', 'main', 'elsewhere', 60_000, { seq: 0, hash: '0'.repeat(64) });
+  const producer = fakeProducer();
+  const started = Date.now();
+  await t.throwsAsync(
+    runRelay(
+      relayOptions({
+        sink: kafkaSink(producer, 'audit-events'),
+        positions,
+        leaseMs: 150,
+        untilSeq: 20,
+        standbyTimeoutMs: 300,
+      }),
+    ),
+    { code: 'RELAY_LEASE_HELD', message: /another process has held the lease/ },
+  );
+  t.true(Date.now() - started < 2000);
+  t.is(producer.attempts, 0);
+});
+
+test('a relay stopped while its send hangs does not take back the lease released for it', async (t) => {
+  const positions = memoryPositions();
+  const producer = fakeProducer();
+  producer.hold = true;
+  const stop = new AbortController();
+  const relay = runRelay(
+    relayOptions({
+      sink: kafkaSink(producer, 'audit-events'),
+      positions,
+      signal: stop.signal,
+      owner: 'stopping',
+      leaseMs: 90,
+    }),
+  );
+  while (producer.pending() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  stop.abort();
+  await positions.release('kafka:audit-events', 'main', 'stopping'); // as stopping does after its budget
+  await new Promise((resolve) => setTimeout(resolve, 200)); // several renewal periods with the send still hanging
+  t.is(positions.rows.get('kafka:audit-events/main')?.owner, undefined, 'released stays released');
+  producer.hold = false;
+  producer.release();
+  await relay.catch(() => undefined);
 });

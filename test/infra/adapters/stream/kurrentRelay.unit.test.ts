@@ -7,7 +7,13 @@
  * kurrentRelay.contract.int.test.ts.
  */
 import test from 'ava';
-import { NO_STREAM, WrongExpectedVersionError, type EventData } from '@kurrent/kurrentdb-client';
+import {
+  AccessDeniedError,
+  NO_STREAM,
+  StreamDeletedError,
+  WrongExpectedVersionError,
+  type EventData,
+} from '@kurrent/kurrentdb-client';
 import type { StoredRecord } from '../../../../chain/record.ts';
 import { kurrentEvent, kurrentSink, type KurrentClient } from '../../../../infra/adapters/stream/kurrentRelay.ts';
 import { runRelay } from '../../../../infra/adapters/stream/relay.ts';
@@ -157,4 +163,16 @@ test('a record whose text JSON.stringify would not give back is a binary event o
   t.is(event.contentType, 'application/octet-stream');
   t.is(Buffer.from(event.data as Uint8Array).toString('utf8'), text);
   t.is(kurrentEvent(records[0]!).contentType, 'application/json');
+});
+
+test('a deleted stream or a refused account stops the mirror (RELAY_TARGET_REFUSED) instead of retrying forever', async (t) => {
+  for (const refusal of [StreamDeletedError.fromStreamName('chainbook-main'), new AccessDeniedError()]) {
+    const client = fakeKurrent();
+    client.appendToStream = async () => {
+      client.appends += 1;
+      throw refusal;
+    };
+    await t.throwsAsync(relay(client), { code: 'RELAY_TARGET_REFUSED', message: /chainbook-main from seq 1/ });
+    t.is(client.appends, 1, 'not tried again');
+  }
 });

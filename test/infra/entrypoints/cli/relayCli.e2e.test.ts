@@ -7,6 +7,7 @@
  * claims its position, `--from-seq` moves it, and bad usage is exit 2.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { CLI, runCli } from '../../../helpers/cli.ts';
@@ -105,6 +106,59 @@ test('serve with KAFKA_BROKERS and the broker down: appends go on, /ready report
   t.is(released.owner, null, 'the lease is released at shutdown: another process takes over at once');
 });
 
+/** A "broker" that accepts connections and never answers: every request of the client hangs. */
+async function hungBroker(t: ExecutionContext): Promise<string> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `127.0.0.1:${address.port}`;
+}
+
+test('serve with KAFKA_BROKERS at a broker that never answers: a relay per chain; SIGTERM ends it within the stop budget and releases the leases', async (t) => {
+  const { env, append, query } = await chainbookDatabase(t);
+  t.is((await append(0, 3)).code, 0);
+  // A second chain, as a migration makes one (chain_heads at seq 0): serve relays it too.
+  await query("INSERT INTO chain_heads (chain, seq, hash, ts) VALUES ('finance', 0, repeat('0', 64), NULL)");
+  const server = background(['serve'], { ...env, PORT: '0', KAFKA_BROKERS: await hungBroker(t) });
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await until('serving', async () => /serving (http:\/\/\S+)/.exec(server.output())?.[1]);
+  const held = await until('a relay of each chain holding its lease', async () => {
+    const rows = await query(
+      "SELECT chain FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL ORDER BY chain",
+    );
+    return rows.length === 2 ? rows : undefined;
+  });
+  t.deepEqual(
+    held.map((row) => row.chain),
+    ['finance', 'main'],
+  );
+  // A send is in flight to the socket that never answers.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const stopping = Date.now();
+  server.child.kill('SIGTERM');
+  const code = await Promise.race([
+    server.exited,
+    new Promise((resolve) => setTimeout(() => resolve('running'), 15_000)),
+  ]);
+  t.is(code, 0, server.output());
+  t.true(Date.now() - stopping < 10_000, `stopped after ${Date.now() - stopping} ms`);
+  const rows = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
+  t.is(rows.length, 2);
+  for (const row of rows) {
+    t.is(row.owner, null, 'the lease is released: another process takes over at once');
+    t.is(Number(row.seq), 0);
+  }
+});
+
 test('relay kafka: --from-seq moves the stored position back, SIGTERM stops it with exit 0; bad usage is exit 2', async (t) => {
   const { env, append, query } = await chainbookDatabase(t);
   t.is((await append(0, 6)).code, 0);
@@ -142,4 +196,29 @@ test('relay kafka: --from-seq moves the stored position back, SIGTERM stops it w
   const noSource = await runCli(['index', '--index-database-url', 'postgres://127.0.0.1:1/x'], { env });
   t.is(noSource.code, 2);
   t.regex(noSource.stderr, /give one source: --from-url URL or --from-kafka/);
+});
+
+test('relay kafka at a broker that never answers: SIGTERM ends it within the stop budget and releases the lease', async (t) => {
+  const { env, append, query } = await chainbookDatabase(t);
+  t.is((await append(0, 3)).code, 0);
+  const relay = background(['relay', 'kafka'], { ...env, KAFKA_BROKERS: await hungBroker(t) });
+  t.teardown(() => relay.child.kill('SIGKILL'));
+  await until('the relay holding its lease', async () => {
+    const rows = await query(
+      "SELECT owner FROM relay_positions WHERE relay = 'kafka:audit-events' AND owner IS NOT NULL",
+    );
+    return rows.length > 0 || undefined;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // a send in flight to the socket that never answers
+  const stopping = Date.now();
+  relay.child.kill('SIGTERM');
+  const code = await Promise.race([
+    relay.exited,
+    new Promise((resolve) => setTimeout(() => resolve('running'), 15_000)),
+  ]);
+  t.is(code, 0, relay.output());
+  t.true(Date.now() - stopping < 10_000, `stopped after ${Date.now() - stopping} ms`);
+  const [row] = await query("SELECT seq, owner FROM relay_positions WHERE relay = 'kafka:audit-events'");
+  t.is(row.owner, null);
+  t.is(Number(row.seq), 0);
 });

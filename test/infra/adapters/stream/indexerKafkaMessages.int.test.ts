@@ -4,7 +4,9 @@
  * given as kafkajs would give them, and the indexer writes to a real
  * PostgreSQL database of its own: each record once, verified; a restart
  * that reads the topic from the beginning again changes nothing; a lost
- * record stops it at its seq.
+ * record stops it at its seq. Integration with PostgreSQL only: no broker
+ * is involved (the messages are built in the test; kafkajs's consumer
+ * against a broker is in kafkaRelayContract.int.test.ts).
  */
 import test from 'ava';
 import { openPostgres } from '../../../../infra/adapters/sql/postgres.ts';

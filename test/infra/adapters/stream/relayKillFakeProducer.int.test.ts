@@ -6,6 +6,9 @@
  * and a second process resumes. The stored position was never ahead of what
  * was acknowledged, nothing after it is skipped, and the consumer's
  * deduplication by (chain, seq) gives every record exactly once, verified.
+ * Integration with PostgreSQL and real processes only: no broker is
+ * involved (the producer is fake; kafkaRelayContract.int.test.ts is the one
+ * against a broker).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
