@@ -6,35 +6,15 @@
  * registry signer, never by a session key.
  */
 import test from 'ava';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FolderStore } from '../../infra/adapters/objectStores/folderStore.ts';
-import type { BackendSigner } from '../../infra/adapters/signers/backend.ts';
-import { createKeySigner } from '../../infra/adapters/signers/local.ts';
-import { delegatingSigner } from '../../infra/adapters/signers/session.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify } from '../../verifier/verify.ts';
 import { archiveReader, exportTo } from '../helpers/archive.ts';
-import { registryEntry } from '../helpers/keys.ts';
-import { tempDir, testRuntime } from '../helpers/runtime.ts';
-import { appendMany, writeRegistry } from '../helpers/signing.ts';
+import { appendMany, sessionSignedRuntime } from '../helpers/signing.ts';
 
 test('a session-signed chain exports in two runs, the second starting inside the session; the archive verifies whole and from a seq inside the session', async (t) => {
-  const privateKey = generateKeyPairSync('ed25519').privateKey;
-  const root: BackendSigner = {
-    ...createKeySigner('kms-root', privateKey),
-    publicKey: createPublicKey(privateKey),
-    description: 'test root key',
-  };
-  const folder = tempDir('archive-session');
-  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-  const signersPath = join(folder, 'signers.json');
-  writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
-  const rt = await testRuntime(t, 'pglite', {
-    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
-    env: { CHAINBOOK_SIGNERS: signersPath },
-  });
+  const { rt, root, folder } = await sessionSignedRuntime(t, 'archive-session');
   const store = new FolderStore(join(folder, 'archive'));
   await appendMany((chain, events) => rt.store.append(chain, events), 30, 4);
   const first = await exportTo(rt, store);

@@ -6,37 +6,18 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as checker from '../../auditor/checker.mjs';
 import { linesReader, readLinesBytes } from '../../infra/adapters/files/fileReader.ts';
-import type { BackendSigner } from '../../infra/adapters/signers/backend.ts';
-import { createKeySigner } from '../../infra/adapters/signers/local.ts';
-import { delegatingSigner } from '../../infra/adapters/signers/session.ts';
 import { sqlBundleTree } from '../../infra/adapters/sql/bundleTree.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verify } from '../../verifier/verify.ts';
 import { writeTestBundle } from '../helpers/auditorBundle.ts';
-import { registryEntry } from '../helpers/keys.ts';
-import { tempDir, testRuntime } from '../helpers/runtime.ts';
-import { appendMany, writeRegistry } from '../helpers/signing.ts';
+import { appendMany, sessionSignedRuntime } from '../helpers/signing.ts';
 
 test('a session-signed chain passes the checker as it passes audit-verify, and any changed byte gets the same finding from both', async (t) => {
-  const privateKey = generateKeyPairSync('ed25519').privateKey;
-  const root: BackendSigner = {
-    ...createKeySigner('kms-root', privateKey),
-    publicKey: createPublicKey(privateKey),
-    description: 'test root key',
-  };
-  const folder = tempDir('checker-session');
-  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-  const signersPath = join(folder, 'signers.json');
-  writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
-  const rt = await testRuntime(t, 'pglite', {
-    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
-    env: { CHAINBOOK_SIGNERS: signersPath },
-  });
+  const { rt, root, signersPath } = await sessionSignedRuntime(t, 'checker-session');
   await appendMany((chain, events) => rt.store.append(chain, events), 30, 4);
   const stored = await rt.store.readChain('main', { limit: 1000 });
   t.is(stored[0]!.record.type, 'signer.delegated');
@@ -77,20 +58,7 @@ test('a session-signed chain passes the checker as it passes audit-verify, and a
 });
 
 test("a bundle's inclusion proof of a session-signed record holds as the bundle's record at that seq; alone, or with that record cut from the bundle, it does not", async (t) => {
-  const privateKey = generateKeyPairSync('ed25519').privateKey;
-  const root: BackendSigner = {
-    ...createKeySigner('kms-root', privateKey),
-    publicKey: createPublicKey(privateKey),
-    description: 'test root key',
-  };
-  const folder = tempDir('checker-session-bundle');
-  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
-  const signersPath = join(folder, 'signers.json');
-  writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
-  const rt = await testRuntime(t, 'pglite', {
-    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
-    env: { CHAINBOOK_SIGNERS: signersPath },
-  });
+  const { rt, root, folder, signersPath } = await sessionSignedRuntime(t, 'checker-session-bundle');
   const out = join(folder, 'bundle');
   const written = await writeTestBundle(rt, {
     records: 300,

@@ -1,6 +1,8 @@
 /** Shared by the signer tests: registry files, appends under load, verdicts from the verifier and from OpenSSL. */
+import type { ExecutionContext } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPayload } from '../../chain/hash.ts';
 import { payloadOf, type ChainRecord } from '../../chain/record.ts';
@@ -10,7 +12,12 @@ import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { writeRegistryFile } from '../../infra/adapters/signers/registryFile.ts';
 import { workerChecker } from '../../infra/adapters/workers/checkPool.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import type { BackendSigner } from '../../infra/adapters/signers/backend.ts';
+import { createKeySigner } from '../../infra/adapters/signers/local.ts';
+import { delegatingSigner } from '../../infra/adapters/signers/session.ts';
 import { CLI } from './cli.ts';
+import { registryEntry } from './keys.ts';
+import { tempDir, testRuntime, type TestRuntime } from './runtime.ts';
 import { verify, type VerifyOptions, type VerifyReport } from '../../verifier/verify.ts';
 
 export function writeRegistry(path: string, entries: readonly RegistryEntryJson[]): SignerRegistry {
@@ -93,4 +100,30 @@ export async function appendMany(
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
   return results;
+}
+
+/**
+ * A PGlite runtime whose records are signed by session keys delegated from a root Ed25519 key, the
+ * only key in its registry (written to `<folder>/signers.json`): what a KMS- or HSM-rooted service
+ * writes. The folder is removed after the test.
+ */
+export async function sessionSignedRuntime(
+  t: ExecutionContext,
+  prefix: string,
+): Promise<{ rt: TestRuntime; root: BackendSigner; folder: string; signersPath: string }> {
+  const privateKey = generateKeyPairSync('ed25519').privateKey;
+  const root: BackendSigner = {
+    ...createKeySigner('kms-root', privateKey),
+    publicKey: createPublicKey(privateKey),
+    description: 'test root key',
+  };
+  const folder = tempDir(prefix);
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const signersPath = join(folder, 'signers.json');
+  writeRegistry(signersPath, [registryEntry(root.kid, 'ed25519', root.publicKey!)]);
+  const rt = await testRuntime(t, 'pglite', {
+    signer: delegatingSigner(root, { lifetimeMs: 4 * 3_600_000 }),
+    env: { CHAINBOOK_SIGNERS: signersPath },
+  });
+  return { rt, root, folder, signersPath };
 }
