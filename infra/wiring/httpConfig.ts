@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ROLES } from '../../domain/actor.ts';
 import { ConfigError, flag, loadConfig, optionalText, positiveInteger, type Config } from './config.ts';
+import { isLoopbackHost, loadTls, parseRoleMap, type MtlsMode, type TlsConfig } from './tlsConfig.ts';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -24,6 +25,10 @@ export const DEFAULT_REDIS_TIMEOUT_MS = 250;
 export const MAX_REQUESTS_PER_MINUTE = 10_000_000;
 export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+/** How long a shared cache (a CDN) may keep GET /catalog: short, so a delisting shows within half a minute. */
+export const DEFAULT_CATALOG_CACHE_SECONDS = 30;
+/** Longest CATALOG_CACHE_SECONDS: a price change must not hide behind a cache for longer than an hour. */
+export const MAX_CATALOG_CACHE_SECONDS = 3600;
 /** Shortest webhook secret accepted: an HMAC key guessable by brute force protects nothing. */
 export const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
@@ -61,6 +66,12 @@ export interface HttpConfig {
   webhookSecret: string | undefined;
   webhookToleranceSeconds: number;
   devSkipMtls: boolean;
+  /** TLS_CERT_FILE and TLS_KEY_FILE (with TLS_CLIENT_CA_FILE, MTLS_ROLE_MAP): HTTPS; undefined: plain HTTP. */
+  tls: TlsConfig | undefined;
+  /** Whether non-public routes need a verified client certificate (infra/wiring/tlsConfig.ts). */
+  mtls: MtlsMode;
+  /** CATALOG_CACHE_SECONDS: the max-age of GET /catalog's `Cache-Control: public`. */
+  catalogCacheSeconds: number;
   maxBodyBytes: number;
   rateLimits: {
     commandsPerMinute: number;
@@ -134,6 +145,22 @@ const schema = z.object({
   ),
   PAYMENT_WEBHOOK_TOLERANCE_SECONDS: positiveInteger(3600),
   DEV_SKIP_MTLS: flag,
+  TLS_CERT_FILE: optionalText,
+  TLS_KEY_FILE: optionalText,
+  TLS_CLIENT_CA_FILE: optionalText,
+  MTLS_ROLE_MAP: optionalText.superRefine((value, context) => {
+    const parsed = value === undefined ? undefined : parseRoleMap(value);
+    if (typeof parsed === 'string')
+      context.addIssue({
+        code: 'custom',
+        message: `${parsed} (CN=Role or URI=Role, comma separated, or a JSON object)`,
+      });
+  }),
+  CATALOG_CACHE_SECONDS: optionalText
+    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) <= MAX_CATALOG_CACHE_SECONDS), {
+      message: `must be an integer from 0 to ${MAX_CATALOG_CACHE_SECONDS}`,
+    })
+    .transform((value) => (value === undefined ? undefined : Number(value))),
   HTTP_MAX_BODY_BYTES: positiveInteger(MAX_BODY_BYTES_LIMIT),
   RATE_LIMIT_COMMANDS_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
   RATE_LIMIT_QUERIES_PER_MINUTE: positiveInteger(MAX_REQUESTS_PER_MINUTE),
@@ -162,7 +189,7 @@ function oidcProblems(values: Values): string[] {
   return problems;
 }
 
-function httpConfigOf(values: Values, config: Config): HttpConfig {
+function httpConfigOf(values: Values, config: Config, tls: TlsConfig | undefined): HttpConfig {
   return {
     port: values.PORT ?? DEFAULT_PORT,
     host: values.HOST ?? '127.0.0.1',
@@ -182,6 +209,9 @@ function httpConfigOf(values: Values, config: Config): HttpConfig {
     webhookSecret: values.PAYMENT_PROVIDER_WEBHOOK_SECRET,
     webhookToleranceSeconds: values.PAYMENT_WEBHOOK_TOLERANCE_SECONDS ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
     devSkipMtls: values.DEV_SKIP_MTLS === true,
+    tls,
+    mtls: tls?.clientCa === undefined ? 'off' : values.DEV_SKIP_MTLS === true ? 'optional' : 'required',
+    catalogCacheSeconds: values.CATALOG_CACHE_SECONDS ?? DEFAULT_CATALOG_CACHE_SECONDS,
     maxBodyBytes: values.HTTP_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     rateLimits: {
       commandsPerMinute: values.RATE_LIMIT_COMMANDS_PER_MINUTE ?? DEFAULT_COMMANDS_PER_MINUTE,
@@ -194,6 +224,35 @@ function httpConfigOf(values: Values, config: Config): HttpConfig {
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL ?? 'info',
   };
+}
+
+/**
+ * TLS settings that go together, and where mTLS is required: in production,
+ * and on an address other machines reach (HOST not loopback) unless
+ * DEV_SKIP_MTLS=true says so on purpose (refused in production). On
+ * 127.0.0.1, the development default, plain HTTP stays allowed.
+ */
+function tlsProblems(values: Values, production: boolean): string[] {
+  const problems: string[] = [];
+  if ((values.TLS_CERT_FILE === undefined) !== (values.TLS_KEY_FILE === undefined))
+    problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
+  if (values.TLS_CLIENT_CA_FILE !== undefined && values.TLS_CERT_FILE === undefined)
+    problems.push(
+      'TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS)',
+    );
+  if (values.MTLS_ROLE_MAP !== undefined && values.TLS_CLIENT_CA_FILE === undefined)
+    problems.push('MTLS_ROLE_MAP: needs TLS_CLIENT_CA_FILE (only a verified client certificate is given a role)');
+  const mtlsConfigured = values.TLS_CERT_FILE !== undefined && values.TLS_CLIENT_CA_FILE !== undefined;
+  if (production && !mtlsConfigured)
+    problems.push(
+      'TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE: required when NODE_ENV=production (no plain HTTP, no unverified service callers)',
+    );
+  const host = values.HOST ?? '127.0.0.1';
+  if (!production && !mtlsConfigured && values.DEV_SKIP_MTLS !== true && !isLoopbackHost(host))
+    problems.push(
+      `HOST: ${host} is reachable from other machines: set TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE, or DEV_SKIP_MTLS=true to serve without mTLS on purpose`,
+    );
+  return problems;
 }
 
 /**
@@ -222,11 +281,27 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env): ServeConf
   if (!parsed.success)
     problems.push(...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   const production = (env['NODE_ENV'] ?? '').trim() === 'production';
+  let tls: TlsConfig | undefined;
   if (parsed.success) {
-    problems.push(...oidcProblems(parsed.data), ...productionProblems(parsed.data, production));
+    const values = parsed.data;
+    problems.push(
+      ...oidcProblems(values),
+      ...productionProblems(values, production),
+      ...tlsProblems(values, production),
+    );
+    const roleMap = values.MTLS_ROLE_MAP === undefined ? undefined : parseRoleMap(values.MTLS_ROLE_MAP);
+    tls = loadTls(
+      {
+        certFile: values.TLS_CERT_FILE,
+        keyFile: values.TLS_KEY_FILE,
+        clientCaFile: values.TLS_CLIENT_CA_FILE,
+        roleMap: typeof roleMap === 'string' ? undefined : roleMap,
+      },
+      problems,
+    );
   }
   if (production && (env['DATABASE_URL'] ?? '').trim() === '')
     problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)');
   if (problems.length > 0 || !config || !parsed.success) throw new ConfigError(problems);
-  return { config, http: httpConfigOf(parsed.data, config) };
+  return { config, http: httpConfigOf(parsed.data, config, tls) };
 }

@@ -13,6 +13,10 @@ export const HTTP_ERROR_CODES = {
   INVALID_JSON: 400,
   INVALID_HEADER: 400,
   UNAUTHENTICATED: 401,
+  /** mTLS required and the connection presented no client certificate (a non-public route). */
+  CLIENT_CERTIFICATE_REQUIRED: 401,
+  /** A client certificate that does not verify against TLS_CLIENT_CA_FILE (another CA, expired): refused even with a token. */
+  CLIENT_CERTIFICATE_REJECTED: 401,
   WEBHOOK_SIGNATURE_INVALID: 401,
   NOT_FOUND: 404,
   RECORD_NOT_FOUND: 404,

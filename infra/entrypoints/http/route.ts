@@ -11,7 +11,7 @@ import type { Actor, Role } from '../../../domain/actor.ts';
 import type { App } from '../../wiring/app.ts';
 import type { Config } from '../../wiring/config.ts';
 import type { SqlDatabase } from '../../adapters/sql/sql.ts';
-import type { Authenticator } from './auth/authenticate.ts';
+import type { RequestAuthenticator } from './auth/clientCertificate.ts';
 import type { HttpConfig } from '../../wiring/httpConfig.ts';
 import type { Logger } from './logger.ts';
 import type { RateLimits, RouteClass } from './rateLimits.ts';
@@ -27,7 +27,8 @@ export interface HttpServices {
   http: HttpConfig;
   registry: SignerRegistry;
   rateLimits: RateLimits;
-  authenticate: Authenticator;
+  /** Bearer tokens, and client certificates under mTLS (auth/clientCertificate.ts). */
+  authenticate: RequestAuthenticator;
   readiness: () => Promise<Readiness>;
   logger: Logger;
   /** The OpenAPI document of the mounted routes. */
@@ -96,6 +97,12 @@ export interface RouteDefinition<Params extends z.ZodType, Query extends z.ZodTy
   routeClass: RouteClass | 'operations';
   /** Who may call it; 'public' needs no token; 'webhook' is authenticated by its signature. */
   roles: readonly Role[] | 'public' | 'webhook';
+  /**
+   * A public route whose 200 answer a shared cache may keep for
+   * CATALOG_CACHE_SECONDS (`Cache-Control: public, max-age=N`); every other
+   * answer is `no-store`.
+   */
+  publicCache?: true;
   /** A webhook's signature; the payment provider's (routes/webhooks.ts) when not given. */
   signing?: WebhookSigning;
   params?: Params;

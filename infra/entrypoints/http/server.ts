@@ -6,10 +6,12 @@
  * Graceful shutdown: stop accepting, let in-flight requests finish, close.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import helmet from 'helmet';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import { ChainError } from '../../../chain/errors.ts';
@@ -17,6 +19,8 @@ import { parseStrictJsonBytes, StrictJsonError, stringProblem } from '../../../c
 import { CodedError } from '../../../domain/errors.ts';
 import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
 import { errorResponse, HttpError } from './errors.ts';
+import { clientCertificateOf } from './auth/clientCertificate.ts';
+import type { TlsConfig } from '../../wiring/tlsConfig.ts';
 import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
@@ -132,7 +136,7 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
 function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
   const roles = spec.roles as readonly string[];
   return async (request, response, next) => {
-    const actor = await services.authenticate(request.get('authorization'));
+    const actor = await services.authenticate(request.get('authorization'), clientCertificateOf(request.socket));
     const state = locals(response);
     state.actorId = actor.id;
     state.role = actor.role;
@@ -300,6 +304,13 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
     };
     const result = await spec.handle(routeRequest, services);
     response.status(result.status ?? 200);
+    // Private unless the route is public and says a shared cache may keep it (GET /catalog); a route's own header wins.
+    response.set(
+      'Cache-Control',
+      spec.publicCache === true && spec.roles === 'public' && (result.status ?? 200) === 200
+        ? `public, max-age=${services.http.catalogCacheSeconds}`
+        : 'no-store',
+    );
     // A stream's headers (an attachment's name) go with its first byte: a failure before it is an error answer without them.
     if (result.headers && !result.stream) response.set(result.headers);
     if (result.text) {
@@ -310,7 +321,7 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       await sendStream(response, result.stream, result.headers, request.method === 'HEAD');
       return;
     }
-    response.set('Cache-Control', 'no-store').json(result.body);
+    response.json(result.body);
   };
 }
 
@@ -422,6 +433,34 @@ function errorHandler(
   };
 }
 
+/** A year: the HSTS max-age browsers' preload lists ask for. */
+const HSTS_MAX_AGE_SECONDS = 31_536_000;
+
+/**
+ * The edge headers of every answer (helmet): HSTS, nosniff, no framing, no
+ * referrer, and a CSP that lets a JSON API load nothing. A route that
+ * serves a page sets its own CSP (GET /auditor: infra/adapters/files/auditorPage.ts),
+ * which replaces this one.
+ */
+function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // Catalog answers may be read by a shop front on another origin: same-site, not same-origin.
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  }) as RequestHandler;
+}
+
 export function createHttpApp(
   services: HttpServices,
   gate: ShutdownGate,
@@ -432,6 +471,7 @@ export function createHttpApp(
   app.disable('etag');
   app.set('query parser', 'simple');
   app.use(requestContext(services, gate));
+  app.use(securityHeaders());
   for (const spec of routes) mount(app, spec, services);
   for (const [path, methods] of methodsByPath(routes)) app.route(path).all(methodNotAllowed(methods));
   app.use(() => {
@@ -476,13 +516,33 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * HTTPS when TLS is configured. With a client CA every client is asked for
+ * a certificate, and a handshake without one (or with one that does not
+ * verify) still completes: public routes (health, readiness, the catalog,
+ * the auditor page) answer anyone, kubelet probes included, and the
+ * authentication step refuses the rest (auth/clientCertificate.ts).
+ */
+function createListener(app: express.Express, tls: TlsConfig | undefined): Server {
+  if (tls === undefined) return createServer(app);
+  return createHttpsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.2',
+      ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+    },
+    app,
+  );
+}
+
 export async function startHttpServer(
   services: HttpServices,
   options: { port: number; host: string },
 ): Promise<RunningServer> {
   const gate: ShutdownGate = { closing: false, inFlight: 0 };
   await services.rateLimits.started();
-  const server = createServer(createHttpApp(services, gate));
+  const server = createListener(createHttpApp(services, gate), services.http.tls);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -492,7 +552,7 @@ export async function startHttpServer(
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${services.http.tls ? 'https' : 'http'}://${host}:${address.port}`,
     server,
     close: () => (closed ??= shutdown(server, gate, services)),
   };

@@ -8,6 +8,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { App } from '../../wiring/app.ts';
 import { authenticator, type KeySetHealth } from './auth/authenticate.ts';
 import { tokenFileSource } from './auth/tokens.ts';
+import { mtlsAuthenticator } from './auth/clientCertificate.ts';
 import type { ServeConfig, TokenEntry } from '../../wiring/httpConfig.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
@@ -67,14 +68,18 @@ export function createServices(
     http,
     registry: app.runtime.registry,
     rateLimits: limits,
-    authenticate: authenticator({
-      tokens,
-      oidc: http.oidc,
-      keySetHealth,
-      onKeySetFailure: (message) =>
-        logger.error({ jwksUrl: http.oidc?.jwksUrl, err: message }, 'OIDC key set cannot be fetched; JWTs get 503'),
-      ...(options.jwksKeys ? { keys: options.jwksKeys } : {}),
-    }),
+    authenticate: mtlsAuthenticator(
+      http.mtls,
+      http.tls?.roleMap ?? { byUri: new Map(), byCommonName: new Map() },
+      authenticator({
+        tokens,
+        oidc: http.oidc,
+        keySetHealth,
+        onKeySetFailure: (message) =>
+          logger.error({ jwksUrl: http.oidc?.jwksUrl, err: message }, 'OIDC key set cannot be fetched; JWTs get 503'),
+        ...(options.jwksKeys ? { keys: options.jwksKeys } : {}),
+      }),
+    ),
     readiness: readinessCheck(
       app,
       app.runtime.registry,

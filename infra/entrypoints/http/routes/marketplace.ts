@@ -86,14 +86,16 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     summary: 'Listings, paged, optionally of one publisher or status',
     tag: 'marketplace',
     routeClass: 'query',
-    roles: READ_ROLES.catalog,
+    // The shop window: readable without credentials (kubelet-like callers, a CDN) and cacheable for CATALOG_CACHE_SECONDS.
+    roles: 'public',
+    publicCache: true,
     query: z.object({
       ...pageQuery,
       publisherId: idParameter.optional(),
       status: z.enum(['active', 'delisted']).optional(),
     }),
     response: pageSchema(listingSchema),
-    errors: QUERY_ERRORS,
+    errors: [400, 429],
     handle: async ({ query }, { db }) => ({ body: await listListings(db, query) }),
   }),
   defineRoute({

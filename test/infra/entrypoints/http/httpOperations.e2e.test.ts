@@ -145,7 +145,7 @@ test('with REDIS_URL, two API processes share one rate limit (Redis on 127.0.0.1
   const statuses: number[] = [];
   for (const url of [first.url, second.url, first.url, second.url])
     statuses.push(
-      (await send(url, 'GET', '/catalog', { token: url === first.url ? token : second.tokens.buyer })).status,
+      (await send(url, 'GET', '/orders', { token: url === first.url ? token : second.tokens.buyer })).status,
     );
   t.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
   // Tokens differ per server but the actor id is the same: the fourth request is over the shared limit.
@@ -161,7 +161,7 @@ test('when Redis cannot decide, each process counts alone (fail open), counted i
   const before = await redisFallbacks();
   const statuses: number[] = [];
   for (let index = 0; index < 3; index += 1)
-    statuses.push((await server.request('GET', '/catalog', { as: 'buyer' })).status);
+    statuses.push((await server.request('GET', '/orders', { as: 'buyer' })).status);
   t.deepEqual(statuses, [200, 200, 429], 'the limit still holds, per process');
   t.true((await redisFallbacks()) - before >= 3, 'every decision without Redis is counted');
   const metrics = await server.request('GET', '/metrics');
@@ -176,13 +176,13 @@ test('an unauthenticated flood is limited per client address before any token is
   const server = await testServer(t, { env: { RATE_LIMIT_ADDRESS_PER_MINUTE: '5' } });
   const statuses: number[] = [];
   for (let index = 0; index < 5; index += 1)
-    statuses.push((await send(server.url, 'GET', '/catalog', { token: 'not-a-token' })).status);
+    statuses.push((await send(server.url, 'GET', '/orders', { token: 'not-a-token' })).status);
   t.deepEqual(statuses, [401, 401, 401, 401, 401]);
-  const limited = await send(server.url, 'GET', '/catalog', { token: 'not-a-token' });
+  const limited = await send(server.url, 'GET', '/orders', { token: 'not-a-token' });
   t.is(limited.status, 429, limited.text);
   t.is(limited.body.error.code, 'RATE_LIMITED');
   t.true(Number(limited.headers.get('retry-after')) >= 1);
-  t.is((await server.request('GET', '/catalog', { as: 'buyer' })).status, 429, 'the same address, whatever the token');
+  t.is((await server.request('GET', '/orders', { as: 'buyer' })).status, 429, 'the same address, whatever the token');
   t.is((await server.request('GET', '/health')).status, 200, 'probes are not limited');
 });
 
@@ -222,7 +222,7 @@ test('logs carry request id and trace id, never the token; the trace id reaches 
   t.is(response.headers.get('x-request-id'), 'req-abc');
   const line = server.logs.find((entry) => entry['requestId'] === 'req-abc');
   t.like(line, { traceId, route: '/manifests', status: 200, actorId: 'publisher-1', method: 'POST' });
-  await server.request('GET', '/catalog', { headers: { authorization: `Bearer ${server.tokens.admin}x` } });
+  await server.request('GET', '/orders', { headers: { authorization: `Bearer ${server.tokens.admin}x` } });
   for (const token of Object.values(server.tokens))
     t.false(server.logText().includes(token), 'a token reached the log');
   const record = await server.request('GET', `/chain/records/${response.body.seqs[0] as number}`, { as: 'auditor' });
