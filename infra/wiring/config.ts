@@ -2,6 +2,7 @@
  * Configuration from the environment, validated at start with one message per
  * bad variable, naming it. The README's configuration table lists them all.
  */
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { CodedError } from '../../domain/errors.ts';
@@ -50,7 +51,14 @@ export interface SigningConfig {
   kms: { keyId: string; algorithm: SignatureAlgorithm; region: string | undefined } | undefined;
   /** The token (PKCS11_MODULE, PKCS11_TOKEN_LABEL, PKCS11_PIN) and the signing key's label (PKCS11_KEY_LABEL, needed to sign). */
   pkcs11: { modulePath: string; tokenLabel: string; pin: string; keyLabel: string | undefined } | undefined;
-  proxy: { url: string; apiKey: string } | undefined;
+  proxy:
+    | {
+        url: string;
+        apiKey: string;
+        /** SIGNING_PROXY_CLIENT_CERT/_KEY (mTLS to the proxy) and SIGNING_PROXY_CA (the proxy's CA): PEM files. */
+        tls: { certFile: string | undefined; keyFile: string | undefined; caFile: string | undefined } | undefined;
+      }
+    | undefined;
   /** The break-glass signer's private key file (SIGNING_BACKEND=breakglass). */
   breakglassKeyFile: string | undefined;
   /** Who may call `chainbook signing-proxy`: name and API key per client (SIGNING_PROXY_CLIENTS). */
@@ -355,6 +363,9 @@ const schema = z.object({
     message: 'must be an http:// or https:// URL',
   }),
   SIGNING_PROXY_API_KEY: optionalText,
+  SIGNING_PROXY_CLIENT_CERT: optionalText,
+  SIGNING_PROXY_CLIENT_KEY: optionalText,
+  SIGNING_PROXY_CA: optionalText,
   SIGNING_PROXY_CLIENTS: optionalText.refine((value) => value === undefined || parseClients(value) !== undefined, {
     message: 'must be name:key pairs separated by commas, e.g. finance:k1,kernel:k2 (keys of at least 16 characters)',
   }),
@@ -427,9 +438,38 @@ const BACKEND_VARIABLES: Readonly<Record<SigningBackend, readonly (keyof Values)
   breakglass: ['BREAKGLASS_KEY_FILE', 'SIGNING_KID'],
 };
 
+function pathOf(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : resolve(value);
+}
+
+/** The signing proxy's client certificate settings: a pair, and only over https://. */
+function proxyTlsProblems(values: Values): string[] {
+  const problems: string[] = [];
+  if ((values.SIGNING_PROXY_CLIENT_CERT === undefined) !== (values.SIGNING_PROXY_CLIENT_KEY === undefined))
+    problems.push('SIGNING_PROXY_CLIENT_CERT and SIGNING_PROXY_CLIENT_KEY: set both or neither');
+  const tls =
+    values.SIGNING_PROXY_CLIENT_CERT !== undefined ||
+    values.SIGNING_PROXY_CLIENT_KEY !== undefined ||
+    values.SIGNING_PROXY_CA !== undefined;
+  if (tls && !(values.SIGNING_PROXY_URL ?? '').startsWith('https://'))
+    problems.push(
+      'SIGNING_PROXY_URL: must be an https:// URL when SIGNING_PROXY_CLIENT_CERT or SIGNING_PROXY_CA is set',
+    );
+  for (const variable of ['SIGNING_PROXY_CLIENT_CERT', 'SIGNING_PROXY_CLIENT_KEY', 'SIGNING_PROXY_CA'] as const) {
+    const path = values[variable];
+    if (path === undefined) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      problems.push(`${variable}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  return problems;
+}
+
 /** Why the signing settings cannot work together; empty when they can. */
 function signingProblems(values: Values, production: boolean): string[] {
-  const problems: string[] = [];
+  const problems: string[] = [...proxyTlsProblems(values)];
   const backend = values.SIGNING_BACKEND as SigningBackend | undefined;
   if (backend === undefined && production)
     problems.push('SIGNING_BACKEND: required when NODE_ENV=production (kms, pkcs11 or proxy)');
@@ -486,7 +526,18 @@ function signingConfig(values: Values): SigningConfig {
         : undefined,
     proxy:
       values.SIGNING_PROXY_URL && values.SIGNING_PROXY_API_KEY
-        ? { url: values.SIGNING_PROXY_URL, apiKey: values.SIGNING_PROXY_API_KEY }
+        ? {
+            url: values.SIGNING_PROXY_URL,
+            apiKey: values.SIGNING_PROXY_API_KEY,
+            tls:
+              values.SIGNING_PROXY_CLIENT_CERT !== undefined || values.SIGNING_PROXY_CA !== undefined
+                ? {
+                    certFile: pathOf(values.SIGNING_PROXY_CLIENT_CERT),
+                    keyFile: pathOf(values.SIGNING_PROXY_CLIENT_KEY),
+                    caFile: pathOf(values.SIGNING_PROXY_CA),
+                  }
+                : undefined,
+          }
         : undefined,
     breakglassKeyFile: values.BREAKGLASS_KEY_FILE === undefined ? undefined : resolve(values.BREAKGLASS_KEY_FILE),
     proxyClients: values.SIGNING_PROXY_CLIENTS === undefined ? [] : (parseClients(values.SIGNING_PROXY_CLIENTS) ?? []),

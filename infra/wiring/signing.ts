@@ -7,7 +7,8 @@
  */
 import { assert, CodedError } from '../../domain/errors.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
-import type { Config } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, type Config } from './config.ts';
 import type { BackendSigner } from '../adapters/signers/backend.ts';
 import { openBreakglassSigner } from '../adapters/signers/breakglass.ts';
 import { sameKey } from '../adapters/signers/der.ts';
@@ -92,7 +93,13 @@ async function openBackend(config: Config, registry: SignerRegistry): Promise<Ba
         ...remote,
       });
     case 'proxy':
-      return openProxySigner({ ...signing.proxy!, kid: signing.kid!, ...remote });
+      return openProxySigner({
+        url: signing.proxy!.url,
+        apiKey: signing.proxy!.apiKey,
+        tls: proxyTlsFiles(signing.proxy!.tls),
+        kid: signing.kid!,
+        ...remote,
+      });
     case 'breakglass':
       return openBreakglassSigner(signing.breakglassKeyFile!, signing.kid!, registry);
     case 'local':
@@ -177,4 +184,26 @@ export async function checkSigning(config: Config, nowMs = Date.now()): Promise<
   } finally {
     await signer.close();
   }
+}
+
+/** The signing proxy's client certificate, key and CA, read at start: a file that cannot be read is named. */
+function proxyTlsFiles(
+  files: NonNullable<Config['signing']['proxy']>['tls'],
+): { cert?: Buffer; key?: Buffer; ca?: Buffer } | undefined {
+  if (files === undefined) return undefined;
+  const problems: string[] = [];
+  const read = (path: string | undefined, variable: string): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      problems.push(`${variable}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      return undefined;
+    }
+  };
+  const cert = read(files.certFile, 'SIGNING_PROXY_CLIENT_CERT');
+  const key = read(files.keyFile, 'SIGNING_PROXY_CLIENT_KEY');
+  const ca = read(files.caFile, 'SIGNING_PROXY_CA');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
 }

@@ -6,10 +6,13 @@
  * an Ed25519 document signature is over the document itself, not a hash.
  *
  * The API key travels as `Authorization: Bearer …` and never appears in a
- * message or log. Every call has a timeout, bounded retries and the circuit
+ * message or log. With `tls`, the connection presents a client certificate
+ * (a proxy that verifies its callers by mTLS) and trusts the given CA; it
+ * goes through undici's own fetch with an Agent holding them. Every call has a timeout, bounded retries and the circuit
  * breaker; signing_proxy_health follows the last call's outcome.
  */
 import { createPublicKey } from 'node:crypto';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { CodedError } from '../../../domain/errors.ts';
 import { MAX_SIGN_IN_FLIGHT } from '../../../chain/limits.ts';
 import type { RecordSignature } from '../../../chain/record.ts';
@@ -27,9 +30,36 @@ export interface ProxyHealth {
   public_key_pem: string;
 }
 
+/** PEM bytes: the client certificate and key presented to the proxy, and the CA its certificate must chain to. */
+export interface ProxyClientTls {
+  cert?: Buffer;
+  key?: Buffer;
+  ca?: Buffer;
+}
+
+type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
+
+/** The global fetch, or one whose connections present the client certificate. */
+export function proxyFetcher(tls: ProxyClientTls | undefined): Fetcher {
+  if (tls === undefined) return (url, init) => fetch(url, init);
+  const dispatcher = new Agent({
+    connect: {
+      ...(tls.cert ? { cert: tls.cert } : {}),
+      ...(tls.key ? { key: tls.key } : {}),
+      ...(tls.ca ? { ca: tls.ca } : {}),
+    },
+  });
+  return (url, init) =>
+    undiciFetch(url, {
+      ...(init as unknown as Parameters<typeof undiciFetch>[1]),
+      dispatcher,
+    }) as unknown as Promise<Response>;
+}
+
 export interface ProxySignerOptions extends RemoteCallOptions {
   url: string;
   apiKey: string;
+  tls?: ProxyClientTls | undefined;
   /** The kid the proxy must sign as (SIGNING_KID). */
   kid: string;
   maxInFlight?: number;
@@ -61,10 +91,16 @@ function networkError(error: unknown, where: string): SignerUnavailableError {
   );
 }
 
-async function requestJson(url: string, init: RequestInit, timeoutMs: number, where: string): Promise<unknown> {
+async function requestJson(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  where: string,
+  fetcher: Fetcher,
+): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetcher(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw networkError(error, where);
   }
@@ -100,12 +136,17 @@ async function requestJson(url: string, init: RequestInit, timeoutMs: number, wh
   );
 }
 
-export async function readProxyHealth(url: string, timeoutMs: number): Promise<ProxyHealth> {
+export async function readProxyHealth(
+  url: string,
+  timeoutMs: number,
+  fetcher: Fetcher = proxyFetcher(undefined),
+): Promise<ProxyHealth> {
   const body = (await requestJson(
     endpoint(url, '/health'),
     { method: 'GET' },
     timeoutMs,
     'GET /health',
+    fetcher,
   )) as Partial<ProxyHealth>;
   if (
     typeof body.signer_id !== 'string' ||
@@ -134,7 +175,8 @@ export async function openProxySigner(options: ProxySignerOptions): Promise<Back
       throw error;
     }
   };
-  const health = await observed(caller.call((timeoutMs) => readProxyHealth(options.url, timeoutMs)));
+  const fetcher = proxyFetcher(options.tls);
+  const health = await observed(caller.call((timeoutMs) => readProxyHealth(options.url, timeoutMs, fetcher)));
   const { kid } = options;
   if (health.signer_id !== kid || !isSignatureAlgorithm(health.algorithm)) {
     throw new CodedError(
@@ -156,6 +198,7 @@ export async function openProxySigner(options: ProxySignerOptions): Promise<Back
           { method: 'POST', headers, body: JSON.stringify(body) },
           timeoutMs,
           'POST /sign',
+          fetcher,
         )) as {
           signature_b64?: unknown;
           signer_id?: unknown;

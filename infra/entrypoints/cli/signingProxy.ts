@@ -16,6 +16,7 @@ interface ProxyOptions {
   port: string;
   tlsCert?: string;
   tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 async function run(options: ProxyOptions): Promise<number> {
@@ -26,6 +27,8 @@ async function run(options: ProxyOptions): Promise<number> {
     throw new UsageError('SIGNING_PROXY_CLIENTS must name at least one client: name:key,…');
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
     throw new UsageError('--tls-cert and --tls-key go together');
+  if (options.tlsClientCa !== undefined && options.tlsCert === undefined)
+    throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   // Session keys belong to the writer, not to the proxy.
   const config = { ...loaded, signing: { ...loaded.signing, sessionKeys: false } };
   const { signer } = await openSigning(config);
@@ -35,7 +38,13 @@ async function run(options: ProxyOptions): Promise<number> {
     host: options.host,
     port: parseCount(options.port, '--port', 0),
     ...(options.tlsCert !== undefined
-      ? { tls: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } }
+      ? {
+          tls: {
+            cert: readFileSync(options.tlsCert),
+            key: readFileSync(options.tlsKey!),
+            ...(options.tlsClientCa === undefined ? {} : { clientCa: readFileSync(options.tlsClientCa) }),
+          },
+        }
       : {}),
   });
   process.stderr.write(`signing proxy for ${signer.kid} (${signer.description}) listening on ${proxy.url}\n`);
@@ -58,5 +67,9 @@ export function registerSigningProxy(program: Command, exit: (code: number) => v
     .option('--port <port>', 'port to listen on (0: any free port)', '8443')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
+    .option(
+      '--tls-client-ca <file>',
+      'mTLS: accept only clients presenting a certificate of this CA (PEM); their API key is still checked',
+    )
     .action(async (options: ProxyOptions) => exit(await run(options)));
 }

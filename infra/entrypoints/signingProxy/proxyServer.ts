@@ -53,7 +53,8 @@ export interface SigningProxyOptions {
   clients: readonly ProxyClient[];
   host?: string;
   port?: number;
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** HTTPS; with `clientCa`, only clients presenting a certificate of that CA complete the handshake (mTLS). */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
   log?: (line: ProxyLogLine) => void;
 }
 
@@ -252,7 +253,17 @@ export function signingProxyApp(options: SigningProxyOptions): express.Express {
 export async function startSigningProxy(options: SigningProxyOptions): Promise<RunningProxy> {
   const app = signingProxyApp(options);
   const server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app)
+    ? createHttpsServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          // The proxy has no public route: a caller without a verified certificate is refused at the handshake.
+          ...(options.tls.clientCa === undefined
+            ? {}
+            : { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+        },
+        app,
+      )
     : createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
