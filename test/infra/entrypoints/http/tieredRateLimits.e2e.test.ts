@@ -56,11 +56,11 @@ test('two serve processes on one Redis share a database-configured tier; a trust
     RATE_LIMIT_CONFIG_REFRESH_MS: '200',
     API_TOKENS: `buyer-1:Buyer:${createHash('sha256').update(token).digest('hex')}`,
   };
-  // What a buyer does when it browses: 3 per minute, counted wherever it lands.
-  await setRateLimitTier(database.db, 'listCatalog', 3, 60);
+  // What a buyer does when it looks at its orders: 3 per minute, counted wherever it lands.
+  await setRateLimitTier(database.db, 'listOrders', 3, 60);
   const first = await serve(t, env);
   const second = await serve(t, env);
-  const get = (url: string) => fetch(`${url}/catalog`, { headers: { authorization: `Bearer ${token}` } });
+  const get = (url: string) => fetch(`${url}/orders`, { headers: { authorization: `Bearer ${token}` } });
   const statuses: number[] = [];
   for (const url of [first, second, first]) statuses.push((await get(url)).status);
   t.deepEqual(statuses, [200, 200, 200]);
@@ -70,7 +70,7 @@ test('two serve processes on one Redis share a database-configured tier; a trust
   t.true(retryAfter >= 1 && retryAfter <= 60, String(retryAfter));
   const body = (await refused.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
   t.is(body.error.code, 'RATE_LIMITED');
-  t.like(body.error.details, { tier: 'listCatalog', limit: 3, windowSeconds: 60 });
+  t.like(body.error.details, { tier: 'listOrders', limit: 3, windowSeconds: 60 });
   // Buyers are trusted twice as much from now on: both processes read it within RATE_LIMIT_CONFIG_REFRESH_MS.
   await setTrustMultiplier(database.db, 'role:Buyer', 2000);
   await new Promise((resolve) => setTimeout(resolve, 600));
@@ -78,5 +78,5 @@ test('two serve processes on one Redis share a database-configured tier; a trust
   for (const url of [first, second, first, second]) after.push((await get(url)).status);
   t.deepEqual(after, [200, 200, 200, 429], 'six in the window now, shared by both');
   const metrics = await (await fetch(`${second}/metrics`)).text();
-  t.regex(metrics, /rate_limited_total\{tier="listCatalog"\} [1-9]/);
+  t.regex(metrics, /rate_limited_total\{tier="listOrders"\} [1-9]/);
 });
