@@ -11,7 +11,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import test from 'ava';
+import { generateHsmKeyPair } from '../../../../infra/adapters/signers/pkcs11.ts';
 import { CLI, runCli } from '../../../helpers/cli.ts';
+import { openTestDatabase } from '../../../helpers/databases.ts';
+import { registryEntry } from '../../../helpers/keys.ts';
+import { writeRegistry } from '../../../helpers/signing.ts';
+import { softHsmToken } from '../../../helpers/softhsm.ts';
 import { issue, issueServer, makeCa, type Issued } from '../../../helpers/certificates.ts';
 import { tempDir } from '../../../helpers/runtime.ts';
 
@@ -310,4 +315,49 @@ for (const [what, env, message] of REFUSALS) {
 test('DEV_SKIP_MTLS=true lets a development server listen on every address over plain HTTP, on purpose', async (t) => {
   const { url } = await serve(t, { HOST: '0.0.0.0', DEV_SKIP_MTLS: 'true' });
   t.regex(url, /^http:\/\//);
+});
+
+test('in production (PostgreSQL, an HSM signer) the same rules hold: HTTPS only, a service certificate acts, none or another CA is refused', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const token = softHsmToken('mtls-production');
+  t.teardown(() => token.remove());
+  const publicKey = generateHsmKeyPair(token, 'writer', 'ed25519');
+  const signers = `${folder}/production-signers.json`;
+  writeRegistry(signers, [registryEntry('hsm-writer', 'ed25519', publicKey)]);
+  const { url } = await serve(
+    t,
+    tlsEnv({
+      NODE_ENV: 'production',
+      DATABASE_URL: database.location,
+      SIGNING_BACKEND: 'pkcs11',
+      PKCS11_MODULE: token.modulePath,
+      PKCS11_TOKEN_LABEL: token.tokenLabel,
+      PKCS11_PIN: token.pin,
+      PKCS11_KEY_LABEL: 'writer',
+      SIGNING_KID: 'hsm-writer',
+      CHAINBOOK_SIGNERS: signers,
+      SOFTHSM2_CONF: token.conf,
+      // Production's delivery settings (test/infra/wiring/dataKeysConfig.unit.test.ts); not what this test is about.
+      DELIVERY_S3_BUCKET: 'deliveries',
+      DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
+    }),
+  );
+  t.regex(url, /^https:\/\//);
+  t.is((await call(url, 'GET', '/health')).status, 200);
+  const submitted = await call(url, 'POST', '/manifests', { client: clients.publisher, body: MANIFEST });
+  t.is(submitted.status, 200, JSON.stringify(submitted.body));
+  const seq = (submitted.body['seqs'] as number[])[0]!;
+  const record = await call(url, 'GET', `/chain/records/${seq}`, { client: clients.service });
+  t.deepEqual(record.body['actor'], { id: 'mtls:publisher-svc', role: 'Publisher' });
+  t.is((await call(url, 'GET', '/chain/head', { token: ADMIN_TOKEN })).body.error?.code, 'CLIENT_CERTIFICATE_REQUIRED');
+  const before = await call(url, 'GET', '/chain/head', { client: clients.service });
+  const foreign = await call(url, 'POST', '/manifests', {
+    client: clients.foreign,
+    token: ADMIN_TOKEN,
+    body: MANIFEST,
+  });
+  t.is(foreign.body.error?.code, 'CLIENT_CERTIFICATE_REJECTED');
+  const head = await call(url, 'GET', '/chain/head', { client: clients.service });
+  t.is(head.body['seq'], before.body['seq'], 'the refused write appended nothing');
 });
