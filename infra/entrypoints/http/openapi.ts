@@ -102,7 +102,8 @@ function responses(route: RouteSpec): JsonSchema {
 
 function operation(route: RouteSpec): JsonSchema {
   const roles = Array.isArray(route.roles) ? route.roles : [];
-  const security = route.roles === 'public' || route.roles === 'webhook' ? [] : [{ bearer: [] }];
+  // Either scheme alone: a bearer token, or a client certificate with a role in MTLS_ROLE_MAP (README, "TLS and mTLS").
+  const security = route.roles === 'public' || route.roles === 'webhook' ? [] : [{ bearer: [] }, { mtls: [] }];
   const rolesText =
     route.roles === 'public'
       ? 'No token.'
@@ -151,6 +152,11 @@ export function openApiDocument(routes: readonly RouteSpec[]): JsonSchema {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'A static token (chainbook tokens add) or an OIDC JWT' },
+        mtls: {
+          type: 'mutualTLS',
+          description:
+            'A client certificate of TLS_CLIENT_CA_FILE whose SAN URI or CN has a role in MTLS_ROLE_MAP; the actor is mtls:<CN>. When the server requires mTLS, a bearer token also needs a verified certificate on the connection',
+        },
       },
       schemas: { Error: errorSchema() },
     },
