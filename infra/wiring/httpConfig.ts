@@ -27,6 +27,8 @@ export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 /** How long a shared cache (a CDN) may keep GET /catalog: short, so a delisting shows within half a minute. */
 export const DEFAULT_CATALOG_CACHE_SECONDS = 30;
+/** How often the TLS files are looked at for a renewal (TLS_RELOAD_SECONDS). */
+export const DEFAULT_TLS_RELOAD_SECONDS = 60;
 /** Longest CATALOG_CACHE_SECONDS: a price change must not hide behind a cache for longer than an hour. */
 export const MAX_CATALOG_CACHE_SECONDS = 3600;
 /** Shortest webhook secret accepted: an HMAC key guessable by brute force protects nothing. */
@@ -70,6 +72,8 @@ export interface HttpConfig {
   tls: TlsConfig | undefined;
   /** Whether non-public routes need a verified client certificate (infra/wiring/tlsConfig.ts). */
   mtls: MtlsMode;
+  /** TLS_RELOAD_SECONDS: how often the certificate, key and client CA files are checked for a change. */
+  tlsReloadSeconds: number;
   /** CATALOG_CACHE_SECONDS: the max-age of GET /catalog's `Cache-Control: public`. */
   catalogCacheSeconds: number;
   maxBodyBytes: number;
@@ -148,6 +152,7 @@ const schema = z.object({
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   TLS_CLIENT_CA_FILE: optionalText,
+  TLS_RELOAD_SECONDS: positiveInteger(3600),
   MTLS_ROLE_MAP: optionalText.superRefine((value, context) => {
     const parsed = value === undefined ? undefined : parseRoleMap(value);
     if (typeof parsed === 'string')
@@ -212,6 +217,7 @@ function httpConfigOf(values: Values, config: Config, tls: TlsConfig | undefined
     tls,
     mtls: tls?.clientCa === undefined ? 'off' : values.DEV_SKIP_MTLS === true ? 'optional' : 'required',
     catalogCacheSeconds: values.CATALOG_CACHE_SECONDS ?? DEFAULT_CATALOG_CACHE_SECONDS,
+    tlsReloadSeconds: values.TLS_RELOAD_SECONDS ?? DEFAULT_TLS_RELOAD_SECONDS,
     maxBodyBytes: values.HTTP_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES,
     rateLimits: {
       commandsPerMinute: values.RATE_LIMIT_COMMANDS_PER_MINUTE ?? DEFAULT_COMMANDS_PER_MINUTE,

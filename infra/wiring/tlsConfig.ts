@@ -36,6 +36,8 @@ export interface TlsConfig {
   /** PEM of the CA(s) client certificates must chain to; undefined: no client certificate is asked for. */
   clientCa: Buffer | undefined;
   roleMap: MtlsRoleMap;
+  /** Where they were read from: read again when they change (cert-manager renews them in place). */
+  files: TlsFiles;
 }
 
 /** Longest MTLS_ROLE_MAP subject (a CN is at most 64 characters; a URI longer than this is not a name). */
@@ -149,6 +151,7 @@ export function loadTls(files: TlsFiles, problems: string[]): TlsConfig | undefi
     key,
     clientCa,
     roleMap: files.roleMap ?? { byUri: new Map(), byCommonName: new Map() },
+    files,
   };
 }
 

@@ -6,7 +6,8 @@
  * Graceful shutdown: stop accepting, let in-flight requests finish, close.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,7 +21,7 @@ import { CodedError } from '../../../domain/errors.ts';
 import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { clientCertificateOf } from './auth/clientCertificate.ts';
-import type { TlsConfig } from '../../wiring/tlsConfig.ts';
+import { loadTls, type TlsConfig } from '../../wiring/tlsConfig.ts';
 import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
@@ -527,13 +528,52 @@ function createListener(app: express.Express, tls: TlsConfig | undefined): Serve
   if (tls === undefined) return createServer(app);
   return createHttpsServer(
     {
-      cert: tls.cert,
-      key: tls.key,
+      ...secureContextOf(tls),
       minVersion: 'TLSv1.2',
-      ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+      ...(tls.clientCa === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
     },
     app,
   );
+}
+
+function secureContextOf(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer } {
+  return { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }) };
+}
+
+/** Size and modification time of each TLS file: what changes when cert-manager or an operator renews them. */
+function tlsFilesStamp(tls: TlsConfig): string {
+  return [tls.files.certFile, tls.files.keyFile, tls.files.clientCaFile]
+    .map((path) => {
+      if (path === undefined) return '-';
+      const stat = statSync(path, { throwIfNoEntry: false });
+      return stat === undefined ? 'missing' : `${stat.size}:${stat.mtimeMs}`;
+    })
+    .join('|');
+}
+
+/**
+ * Reads the certificate, key and client CA again when their files change
+ * (every TLS_RELOAD_SECONDS) and swaps the secure context: new connections
+ * get the renewed certificate, open ones keep theirs. Files that do not load
+ * together (a key written before its certificate) leave the previous ones in
+ * use until they do.
+ */
+function reloadTls(server: HttpsServer, tls: TlsConfig, intervalMs: number, services: HttpServices): () => void {
+  let stamp = tlsFilesStamp(tls);
+  const timer = setInterval(() => {
+    const now = tlsFilesStamp(tls);
+    if (now === stamp) return;
+    const problems: string[] = [];
+    const fresh = loadTls(tls.files, problems);
+    if (fresh === undefined) {
+      services.logger.error({ problems }, 'TLS files changed but do not load; the previous certificate stays in use');
+      return;
+    }
+    stamp = now;
+    server.setSecureContext(secureContextOf(fresh));
+    services.logger.info({ certFile: tls.files.certFile }, 'TLS certificate reloaded');
+  }, intervalMs).unref();
+  return () => clearInterval(timer);
 }
 
 export async function startHttpServer(
@@ -550,11 +590,19 @@ export async function startHttpServer(
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const tls = services.http.tls;
+  const stopReloading =
+    tls === undefined
+      ? () => undefined
+      : reloadTls(server as HttpsServer, tls, services.http.tlsReloadSeconds * 1000, services);
   let closed: Promise<void> | undefined;
   return {
-    url: `${services.http.tls ? 'https' : 'http'}://${host}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${address.port}`,
     server,
-    close: () => (closed ??= shutdown(server, gate, services)),
+    close: () => {
+      stopReloading();
+      return (closed ??= shutdown(server, gate, services));
+    },
   };
 }
 

@@ -7,8 +7,9 @@
  * page answer anyone; production refuses to start without mTLS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:tls';
 import { request as httpsRequest } from 'node:https';
 import test from 'ava';
 import { generateHsmKeyPair } from '../../../../infra/adapters/signers/pkcs11.ts';
@@ -360,4 +361,36 @@ test('in production (PostgreSQL, an HSM signer) the same rules hold: HTTPS only,
   t.is(foreign.body.error?.code, 'CLIENT_CERTIFICATE_REJECTED');
   const head = await call(url, 'GET', '/chain/head', { client: clients.service });
   t.is(head.body['seq'], before.body['seq'], 'the refused write appended nothing');
+});
+
+/** The serial number of the certificate the server presents now. */
+function servedSerial(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port), ca: readFileSync(ca.cert) }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a renewed certificate written over the files is served to new connections without a restart', async (t) => {
+  const renewed = issueServer(folder, ca, 'renewed');
+  const live = { cert: `${folder}/live.pem`, key: `${folder}/live.key` };
+  copyFileSync(server.cert, live.cert);
+  copyFileSync(server.key, live.key);
+  const { url } = await serve(t, tlsEnv({ TLS_CERT_FILE: live.cert, TLS_KEY_FILE: live.key, TLS_RELOAD_SECONDS: '1' }));
+  const before = await servedSerial(url);
+  t.is(before, new X509Certificate(readFileSync(server.cert)).serialNumber);
+  copyFileSync(renewed.key, live.key);
+  copyFileSync(renewed.cert, live.cert);
+  const expected = new X509Certificate(readFileSync(renewed.cert)).serialNumber;
+  let now = before;
+  for (let attempt = 0; attempt < 50 && now !== expected; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    now = await servedSerial(url);
+  }
+  t.is(now, expected, 'the renewed certificate is served');
+  t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
 });
