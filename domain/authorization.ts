@@ -88,7 +88,7 @@ export type CommandName = keyof typeof COMMAND_ROLES;
 
 /** The roles that may read each part of the read side. */
 export const READ_ROLES = {
-  /** Listings and manifests: everyone with a token, the catalog is the shop window. */
+  /** Listings and manifests: everyone with a token (the listing page itself, GET /catalog, is public: the shop window). */
   catalog: ROLES,
   /** Everyone with a token, each seeing the orders ORDER_READERS gives it. */
   orders: ROLES,
