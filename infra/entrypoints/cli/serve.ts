@@ -26,8 +26,7 @@ import { checkpointWitnessFailuresTotal } from '../../adapters/metrics.ts';
 import { QUARANTINE_EXPIRY_INTERVAL_MS, runQuarantineExpiry } from '../../wiring/content.ts';
 import { openApiToServe, type ServedOpenApi } from '../http/openApiFile.ts';
 import { openApiDocument } from '../http/openapi.ts';
-import { devPlaceholderProblems } from '../../wiring/devPlaceholders.ts';
-import { ConfigError } from '../../wiring/config.ts';
+import { refusingPlaceholders } from '../../wiring/devPlaceholders.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -42,11 +41,10 @@ async function open(): Promise<
   { serve: ServeConfig; stream: StreamConfig; openApi: ServedOpenApi; app: App } | CodedError
 > {
   try {
-    const serve = loadServeConfig();
+    // The laptop stack's secrets (deploy/compose/compose.yaml) are refused in production, with the rest.
+    const serve = refusingPlaceholders(process.env, () => loadServeConfig());
     const stream = loadStreamConfig();
-    // Before anything is opened: the laptop stack's secrets and an image without its document are refused at once.
-    const placeholders = devPlaceholderProblems(process.env, serve.config.production);
-    if (placeholders.length > 0) throw new ConfigError(placeholders);
+    // Before anything is opened: an image without its document is refused at once.
     const openApi = openApiToServe(process.env, serve.config.production, openApiDocument(ROUTES));
     return { serve, stream, openApi, app: await openApp(serve.config) };
   } catch (error) {
