@@ -34,7 +34,7 @@ fs.writeFileSync(process.argv[1], JSON.stringify(pkg, null, 2) + "\n");
 cd "$APP"
 # pkcs11js (the PKCS#11 signer) compiles with node-gyp here: npm runs only the install scripts the
 # package.json's allowScripts names.
-npm ci --omit=dev --no-audit --no-fund --loglevel=error
+npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error
 
 node bin/chainbook.js openapi --output "$APP/openapi.yaml"
 # Read-only for everyone but the owner (root in the image): the service user cannot change its code.
