@@ -3,8 +3,11 @@
  * object it renders passes the Kubernetes API schema of its kind (kubernetes-models, generated from
  * the Kubernetes OpenAPI document), and the objects say what the runbooks ask: three replicas with
  * /health and /ready probes, a locked-down security context, a deny-all network policy, secrets
- * referenced and never inlined, the export and nightly audit-verify jobs. Without kubectl the base
- * files are checked one by one instead of the rendered overlays, saying so.
+ * referenced and never inlined, the export and nightly audit-verify jobs; the signing proxy, the relays,
+ * the indexer and the witness under the same security context; every container runs the image as its
+ * Dockerfile builds it (its CMD's `node bin/chainbook.js`, a command the CLI has, OPENAPI_PATH left at
+ * the image's /app/openapi.yaml). Without kubectl the base and component files are checked one by one
+ * instead of the rendered overlays, saying so.
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -16,9 +19,30 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { DockerfileParser } from 'dockerfile-ast';
+import { DEFAULT_OPENAPI_PATH } from '../../infra/entrypoints/http/openApiFile.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const ROOT = join(process.cwd(), 'deploy', 'k8s');
+
+/** The runtime stage of the Dockerfile: its user, CMD and environment. */
+function dockerRuntime(): { user: number; cmd: string[]; env: Record<string, string> } {
+  const instructions = DockerfileParser.parse(
+    readFileSync(join(process.cwd(), 'Dockerfile'), 'utf8'),
+  ).getInstructions();
+  const lastFrom = instructions.findLastIndex((instruction) => instruction.getKeyword() === 'FROM');
+  const runtime = instructions.slice(lastFrom + 1);
+  const argument = (keyword: string) =>
+    runtime.find((instruction) => instruction.getKeyword() === keyword)?.getArgumentsContent() ?? '';
+  const env: Record<string, string> = {};
+  for (const instruction of runtime.filter((item) => item.getKeyword() === 'ENV'))
+    for (const property of (
+      instruction as unknown as { getProperties(): { getName(): string; getValue(): string }[] }
+    ).getProperties())
+      env[property.getName()] = property.getValue();
+  return { user: Number(argument('USER').split(':')[0]), cmd: JSON.parse(argument('CMD')) as string[], env };
+}
 const OVERLAYS = readdirSync(join(ROOT, 'overlays')).sort();
 
 interface KubeObject {
@@ -37,6 +61,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/ConfigMap': ConfigMap,
   'v1/Namespace': Namespace,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
 };
@@ -65,11 +90,27 @@ function render(overlay: string): KubeObject[] {
   return render(overlay);
 }
 
+const FOLDERS = ['base', ...readdirSync(join(ROOT, 'components')).map((name) => join('components', name))];
+
 function baseFiles(): KubeObject[] {
-  return readdirSync(join(ROOT, 'base'))
-    .filter((name) => name.endsWith('.yaml') && name !== 'kustomization.yaml')
-    .flatMap((name) => parse(readFileSync(join(ROOT, 'base', name), 'utf8')));
+  return FOLDERS.flatMap((folder) =>
+    readdirSync(join(ROOT, folder))
+      .filter((name) => name.endsWith('.yaml') && name !== 'kustomization.yaml')
+      .flatMap((name) => parse(readFileSync(join(ROOT, folder, name), 'utf8'))),
+  );
 }
+
+/** Every workload, and the Secrets its containers read their settings from (each only its own). */
+const WORKLOAD_SECRETS: Readonly<Record<string, readonly string[]>> = {
+  'chainbook-api': ['chainbook-env'],
+  'chainbook-export': ['chainbook-env'],
+  'chainbook-audit-verify': ['chainbook-env'],
+  'chainbook-signing-proxy': ['chainbook-signing-proxy-env'],
+  'chainbook-relay-kafka': ['chainbook-env'],
+  'chainbook-relay-eventstore': ['chainbook-env'],
+  'chainbook-indexer': ['chainbook-indexer-env'],
+  'chainbook-witness': [],
+};
 
 /** Every rendered overlay, or the base alone without kubectl. */
 const SETS: readonly (readonly [string, () => KubeObject[]])[] = kubectlFound
@@ -84,7 +125,10 @@ function find(objects: readonly KubeObject[], kind: string, name: string): KubeO
 
 interface Container {
   name: string;
+  image?: string;
+  command?: string[];
   args?: string[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   env?: unknown[];
   livenessProbe?: { httpGet?: { path: string } };
@@ -98,7 +142,8 @@ interface Container {
   };
 }
 interface PodSpec {
-  securityContext?: { runAsNonRoot?: boolean };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  volumes?: { name: string; persistentVolumeClaim?: { claimName: string }; secret?: { secretName: string } }[];
   automountServiceAccountToken?: boolean;
   containers: Container[];
   initContainers?: Container[];
@@ -136,7 +181,7 @@ for (const [name, load] of SETS) {
       'Secrets are referenced, never inlined',
     );
     const workloads = objects.filter((object) => object.kind === 'Deployment' || object.kind === 'CronJob');
-    t.is(workloads.length, 3);
+    t.deepEqual(workloads.map((workload) => workload.metadata.name).sort(), Object.keys(WORKLOAD_SECRETS).sort());
     for (const workload of workloads) {
       const pod = podOf(workload);
       t.true(pod.securityContext?.runAsNonRoot, workload.metadata.name);
@@ -153,8 +198,12 @@ for (const [name, load] of SETS) {
         t.truthy(container.resources?.limits?.['memory'], where);
         t.deepEqual(
           container.envFrom?.map((source) => source.secretRef?.name).filter(Boolean),
-          ['chainbook-env'],
+          WORKLOAD_SECRETS[workload.metadata.name],
           where,
+        );
+        t.true(
+          container.volumeMounts?.some((mount) => mount.mountPath === '/tmp'),
+          `${where}: /tmp is a volume (read-only root)`,
         );
         t.is(container.env, undefined, `${where}: settings come from the ConfigMap and the Secret`);
       }
@@ -209,6 +258,90 @@ for (const [name, load] of SETS) {
         if (name !== 'base')
           t.like(template.metadata.labels, { 'app.kubernetes.io/part-of': 'chainbook' }, workload.metadata.name);
       }
+    }
+  });
+
+  test(`${name}: the signing proxy (TLS, 2 replicas, its own Secret and Service), the relays, the indexer and the witness run what the CLI has`, (t) => {
+    const objects = load();
+    const proxy = find(objects, 'Deployment', 'chainbook-signing-proxy');
+    const [proxyContainer] = podOf(proxy).containers;
+    t.is((proxy['spec'] as { replicas: number }).replicas, 2);
+    t.deepEqual(proxyContainer?.args?.slice(0, 3), ['node', 'bin/chainbook.js', 'signing-proxy']);
+    t.true(proxyContainer?.args?.includes('--tls-cert'));
+    t.like(proxyContainer?.livenessProbe, { httpGet: { path: '/health', scheme: 'HTTPS' } });
+    t.like(proxyContainer?.readinessProbe, { httpGet: { path: '/health', scheme: 'HTTPS' } });
+    t.like(find(objects, 'Service', 'chainbook-signing-proxy')['spec'], {
+      selector: { 'app.kubernetes.io/name': 'chainbook-signing-proxy' },
+      ports: [{ port: 8443 }],
+    });
+    t.like(find(objects, 'NetworkPolicy', 'chainbook-signing-proxy-ingress')['spec'], {
+      ingress: [{ ports: [{ port: 8443 }] }],
+    });
+    const argsOf = (workload: string) => podOf(find(objects, 'Deployment', workload)).containers[0]?.args;
+    t.deepEqual(argsOf('chainbook-relay-kafka'), ['node', 'bin/chainbook.js', 'relay', 'kafka']);
+    t.deepEqual(argsOf('chainbook-relay-eventstore'), ['node', 'bin/chainbook.js', 'relay', 'eventstore']);
+    t.deepEqual(argsOf('chainbook-indexer')?.slice(2, 6), [
+      'index',
+      '--from-kafka',
+      '--index-database-url',
+      '$(INDEX_DATABASE_URL)',
+    ]);
+    for (const single of [
+      'chainbook-relay-kafka',
+      'chainbook-relay-eventstore',
+      'chainbook-indexer',
+      'chainbook-witness',
+    ])
+      t.like(find(objects, 'Deployment', single)['spec'], { replicas: 1, strategy: { type: 'Recreate' } }, single);
+    // The witness keeps its state on a volume of its own, at WITNESS_STATE_DIR, and its key read-only.
+    const witness = podOf(find(objects, 'Deployment', 'chainbook-witness'));
+    const witnessConfig = find(objects, 'ConfigMap', 'chainbook-witness-config')['data'] as Record<string, string>;
+    t.true(witnessConfig['WITNESS_STATE_DIR']!.startsWith('/var/lib/chainbook/'));
+    t.deepEqual(witness.volumes?.find((volume) => volume.name === 'data')?.persistentVolumeClaim, {
+      claimName: 'chainbook-witness-state',
+    });
+    find(objects, 'PersistentVolumeClaim', 'chainbook-witness-state');
+    const keyMount = witness.containers[0]?.volumeMounts?.find((mount) => mount.name === 'key');
+    t.true(keyMount?.readOnly);
+    t.true(witnessConfig['WITNESS_KEY_FILE']!.startsWith(`${keyMount!.mountPath}/`));
+    t.like(witness.containers[0]?.livenessProbe, { httpGet: { path: '/health' } });
+  });
+
+  test(`${name}: every container runs the image as the Dockerfile builds it: its CMD's node bin/chainbook.js and a command the CLI has, OPENAPI_PATH at /app/openapi.yaml, the data folder a volume`, async (t) => {
+    const objects = load();
+    const help = await runCli(['--help']);
+    const runtime = dockerRuntime();
+    const images = new Set<string | undefined>();
+    for (const workload of objects.filter((object) => object.kind === 'Deployment' || object.kind === 'CronJob')) {
+      const pod = podOf(workload);
+      t.is(pod.securityContext?.runAsUser, runtime.user, workload.metadata.name);
+      for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        t.regex(
+          container.image ?? '',
+          name === 'base' ? /^chainbook$/ : /^registry\.example\.com\/chainbook:\d+\.\d+\.\d+$/,
+          where,
+        );
+        images.add(container.image);
+        t.is(container.command, undefined, `${where}: the image has no ENTRYPOINT; args are the whole command line`);
+        t.deepEqual(container.args?.slice(0, 2), runtime.cmd.slice(0, 2), where);
+        t.regex(
+          help.stdout,
+          new RegExp(`^  ${container.args?.[2]} `, 'm'),
+          `${where}: chainbook ${container.args?.[2]}`,
+        );
+        t.true(
+          container.volumeMounts?.some((mount) => mount.mountPath === runtime.env['CHAINBOOK_DATA_DIR']) ||
+            workload.kind === 'CronJob',
+          `${where}: the data folder is a volume`,
+        );
+      }
+    }
+    t.is(images.size, 1, `one image, one tag: ${[...images].join(', ')}`);
+    for (const config of objects.filter((object) => object.kind === 'ConfigMap')) {
+      const data = (config['data'] ?? {}) as Record<string, string>;
+      t.is(data['OPENAPI_PATH'] ?? runtime.env['OPENAPI_PATH'], DEFAULT_OPENAPI_PATH, config.metadata.name);
+      if ('CHAINBOOK_DATA_DIR' in data) t.is(data['CHAINBOOK_DATA_DIR'], runtime.env['CHAINBOOK_DATA_DIR']!);
     }
   });
 

@@ -25,6 +25,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['payouts'], async () => (await import('./payouts.ts')).registerPayouts],
   [['reconcile'], async () => (await import('./reconcile.ts')).registerReconcile],
   [['serve'], async () => (await import('./serve.ts')).registerServe],
+  [['openapi'], async () => (await import('./openapi.ts')).registerOpenApi],
   [['tokens'], async () => (await import('./tokens.ts')).registerTokens],
   [['export'], async () => (await import('./export.ts')).registerExport],
   [['audit-bundle'], async () => (await import('./auditBundle.ts')).registerAuditBundle],

@@ -24,6 +24,9 @@ import type { Check } from '../http/readiness.ts';
 import type { Logger } from '../http/logger.ts';
 import { checkpointWitnessFailuresTotal } from '../../adapters/metrics.ts';
 import { QUARANTINE_EXPIRY_INTERVAL_MS, runQuarantineExpiry } from '../../wiring/content.ts';
+import { openApiToServe, type ServedOpenApi } from '../http/openApiFile.ts';
+import { openApiDocument } from '../http/openapi.ts';
+import { refusingPlaceholders } from '../../wiring/devPlaceholders.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -34,11 +37,16 @@ const DELIVERY_SWEEP_INTERVAL_MS = 3_600_000;
 /** How often `serve` asks whether a checkpoint is due (CHECKPOINT_INTERVAL and CHECKPOINT_INTERVAL_RECORDS decide). */
 const CHECKPOINT_POLL_MS = 1000;
 
-async function open(): Promise<{ serve: ServeConfig; stream: StreamConfig; app: App } | CodedError> {
+async function open(): Promise<
+  { serve: ServeConfig; stream: StreamConfig; openApi: ServedOpenApi; app: App } | CodedError
+> {
   try {
-    const serve = loadServeConfig();
+    // The laptop stack's secrets (deploy/compose/compose.yaml) are refused in production, with the rest.
+    const serve = refusingPlaceholders(process.env, () => loadServeConfig());
     const stream = loadStreamConfig();
-    return { serve, stream, app: await openApp(serve.config) };
+    // Before anything is opened: an image without its document is refused at once.
+    const openApi = openApiToServe(process.env, serve.config.production, openApiDocument(ROUTES));
+    return { serve, stream, openApi, app: await openApp(serve.config) };
   } catch (error) {
     if (error instanceof CodedError) return error;
     throw error;
@@ -132,14 +140,18 @@ async function run(): Promise<number> {
     // A configuration refused is a command that could not run (2), as everywhere in the CLI.
     return exitCodeFor(opened);
   }
-  const { serve, stream, app } = opened;
+  const { serve, stream, openApi, app } = opened;
   // Before the services read the token file.
   const token =
     serve.config.databaseUrl === undefined && !serve.config.production
       ? firstStartToken(serve.http.tokensPath)
       : undefined;
   const kafka = kafkaRelayOf(stream);
-  const services = createServices(app, serve, ROUTES, kafka ? { kafka: kafka.check } : {});
+  const services = createServices(app, serve, ROUTES, {
+    ...(kafka ? { kafka: kafka.check } : {}),
+    ...(openApi.yaml === undefined ? {} : { openApiYaml: openApi.yaml }),
+  });
+  if (openApi.warning !== undefined) services.logger.warn({ openApiPath: openApi.path }, openApi.warning);
   const running = await startHttpServer(services, { port: serve.http.port, host: serve.http.host }).catch(
     async (error: unknown) => {
       await services.rateLimits.close();
@@ -150,7 +162,9 @@ async function run(): Promise<number> {
   say(
     `chainbook: serving ${running.url} (store ${app.runtime.db.location}, signer ${app.runtime.signer.kid}${serve.config.signingDisabledReason ? ', READ-ONLY' : ''})`,
   );
-  say(`  GET ${running.url}/health, /ready, /metrics, /openapi.json; tokens: ${serve.http.tokensPath}`);
+  say(
+    `  GET ${running.url}/health, /ready, /metrics, /openapi.json, /openapi.yaml (${openApi.path ?? 'generated'}); tokens: ${serve.http.tokensPath}`,
+  );
   if (token) {
     say(`  first start: a SuperAdmin token for actor "${FIRST_ADMIN_ACTOR}" (shown once; only its hash is stored):`);
     say(`    ${token}`);
@@ -242,7 +256,7 @@ export function registerServe(program: Command, exit: (code: number) => void): v
   program
     .command('serve')
     .description(
-      'serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json',
+      'serve the HTTP API on PORT (default 8080): commands as POST, projections as GET, /health, /ready, /metrics, /openapi.json and /openapi.yaml (OPENAPI_PATH)',
     )
     .action(async () => {
       const code = await run();

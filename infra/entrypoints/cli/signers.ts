@@ -7,7 +7,8 @@
  *   break-glass  register a short-lived emergency signer (signing.breakglass_used)
  *   hsm-keygen   make a key pair on the PKCS#11 token and print its registry entry
  */
-import { readFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AppendEventInput } from '../../../chain/input.ts';
@@ -23,6 +24,7 @@ import { registryFileStore, registryText } from '../../adapters/signers/registry
 import { activateSigner, addSigner, retireSigner, type RotationContext } from '../../../chain/rotation.ts';
 import { SqlEventStore } from '../../adapters/sql/sqlEventStore.ts';
 import { registryFor } from './auditVerify.ts';
+import { CodedError } from '../../../domain/errors.ts';
 import { EXIT, parseCount, UsageError, writeOut } from './io.ts';
 
 /** Gap between now and the deployedAt hsm-keygen proposes: the key is published before it signs. */
@@ -75,6 +77,7 @@ async function withRotation(
 }
 
 interface AddOptions extends CommonOptions {
+  ifAbsent?: boolean;
   entry?: string;
   kmsKeyId?: string;
   kid?: string;
@@ -137,6 +140,26 @@ async function entryFrom(options: AddOptions): Promise<NewEntry> {
     retiredAt: null,
     ...(typeof description === 'string' ? { description } : {}),
   };
+}
+
+/**
+ * `add --if-absent`: true (and says so) when `entry` is registered as given, so that a rerun of the
+ * same add, as scripts/update-signers-from-kms.sh makes, changes nothing; SIGNER_EXISTS when the kid
+ * holds another key or algorithm; false when the kid is not registered.
+ */
+async function alreadyRegistered(registryPath: string, entry: NewEntry): Promise<boolean> {
+  if (!existsSync(registryPath)) return false;
+  const registered = registryFileStore(registryPath).load().signers.get(entry.signer_kid);
+  if (registered === undefined) return false;
+  if (registered.algorithm !== entry.algorithm || !registered.publicKey.equals(createPublicKey(entry.public_key_pem)))
+    throw new CodedError(
+      'SIGNER_EXISTS',
+      `signer ${entry.signer_kid} is already in the registry with another ${registered.algorithm === entry.algorithm ? 'public key' : 'algorithm'}`,
+    );
+  await writeOut(
+    `${JSON.stringify({ kid: registered.kid, unchanged: true, deployedAt: registered.deployedAt, retiredAt: registered.retiredAt })}\n`,
+  );
+  return true;
 }
 
 function addCommonOptions(command: Command): Command {
@@ -241,8 +264,16 @@ function registerRotation(signers: Command, exit: Exit): void {
     .option('--deployed-at <time>', 'when it may start signing, RFC 3339, in the future')
     .option('--description <text>', 'what it is for')
     .option('--kms-key-id <id>', 'read the public key of this KMS key (GetPublicKey) instead of --public-key')
+    .option(
+      '--if-absent',
+      'succeed without a change when the registry already holds this kid with the same algorithm and public key (another key is still SIGNER_EXISTS)',
+    )
     .action(async (options: AddOptions) => {
       const entry = await entryFrom(options);
+      if (options.ifAbsent === true && (await alreadyRegistered(configWith(options).signersPath, entry))) {
+        exit(EXIT.ok);
+        return;
+      }
       exit(await withRotation(options, (context) => addSigner(context, entry)));
     });
   addCommonOptions(

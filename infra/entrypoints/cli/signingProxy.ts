@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../wiring/config.ts';
+import { refusingPlaceholders } from '../../wiring/devPlaceholders.ts';
 import { startSigningProxy } from '../signingProxy/proxyServer.ts';
 import { openSigning } from '../../wiring/signing.ts';
 import { EXIT, parseCount, UsageError } from './io.ts';
@@ -20,7 +21,8 @@ interface ProxyOptions {
 }
 
 async function run(options: ProxyOptions): Promise<number> {
-  const loaded = loadConfig();
+  // The laptop stack's client keys (deploy/compose/compose.yaml) are refused in production.
+  const loaded = refusingPlaceholders(process.env, () => loadConfig());
   if (loaded.signing.backend === 'proxy')
     throw new UsageError('the signing proxy signs with kms, pkcs11 (or local in development), not with another proxy');
   if (loaded.signing.proxyClients.length === 0)

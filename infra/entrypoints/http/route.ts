@@ -33,6 +33,8 @@ export interface HttpServices {
   logger: Logger;
   /** The OpenAPI document of the mounted routes. */
   openApi: () => unknown;
+  /** The same document as YAML: the file baked into the image (OPENAPI_PATH) when `serve` found it current. */
+  openApiYaml: () => string;
   /** The current time, RFC 3339 with milliseconds (tests may fix it). */
   now: () => string;
   /** Long-lived answers (GET /chain/stream) end when it aborts: at shutdown, before in-flight requests are waited for. */

@@ -12,6 +12,7 @@ import { mtlsAuthenticator } from './auth/clientCertificate.ts';
 import type { ServeConfig, TokenEntry } from '../../wiring/httpConfig.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openApiDocument } from './openapi.ts';
+import { openApiYaml } from './openApiFile.ts';
 import { rateLimits, warnOnFallback } from './rateLimits.ts';
 import { readinessCheck, type Check } from './readiness.ts';
 import { readRateLimitTiers } from '../../adapters/sql/rateLimitConfigs.ts';
@@ -25,6 +26,8 @@ export interface ServicesOptions {
   jwksKeys?: JWTVerifyGetKey;
   /** With KAFKA_BROKERS: whether the broker answers and the relay runs, for /ready (reported, never not-ready). */
   kafka?: () => Promise<Check>;
+  /** The text of OPENAPI_PATH's file, checked at start (openApiFile.ts); else GET /openapi.yaml answers the generated document. */
+  openApiYaml?: string;
 }
 
 export function createServices(
@@ -35,6 +38,7 @@ export function createServices(
 ): HttpServices {
   const { config, http } = serve;
   let document: unknown;
+  let yaml = options.openApiYaml;
   const logger = options.logger ?? createLogger(http.logLevel);
   const fileTokens = tokenFileSource(http.tokensPath, (error) =>
     logger.error({ err: error instanceof Error ? error.message : String(error), path: http.tokensPath }, 'token file'),
@@ -90,6 +94,7 @@ export function createServices(
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),
+    openApiYaml: () => (yaml ??= openApiYaml((document ??= openApiDocument(routes)))),
     now: options.now ?? (() => new Date().toISOString()),
     streams: { signal: streams.signal, stop: () => streams.abort() },
   };

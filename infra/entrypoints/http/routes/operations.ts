@@ -1,4 +1,4 @@
-/** For operators and probes, without a token: /health, /ready, /metrics, /openapi.json. */
+/** For operators and probes, without a token: /health, /ready, /metrics, /openapi.json, /openapi.yaml. */
 import { z } from 'zod';
 import { metricsRegistry } from '../../../adapters/metrics.ts';
 import { defineRoute, type RouteSpec } from '../route.ts';
@@ -83,5 +83,20 @@ export const operationsRoutes: readonly RouteSpec[] = [
     response: z.record(z.string(), z.unknown()),
     errors: [],
     handle: async (_request, { openApi }) => ({ body: openApi() }),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/openapi.yaml',
+    operationId: 'getOpenApiYaml',
+    summary: 'This document as YAML: the file written at build time (OPENAPI_PATH) as is',
+    tag: 'operations',
+    routeClass: 'operations',
+    roles: 'public',
+    responseContentType: 'application/yaml; charset=utf-8',
+    response: z.string(),
+    errors: [],
+    handle: async (_request, { openApiYaml }) => ({
+      text: { contentType: 'application/yaml; charset=utf-8', content: openApiYaml() },
+    }),
   }),
 ];

@@ -264,7 +264,15 @@ async function exerciseEverything(
     '/kernel/security/status',
   ])
     await call('GET', path, 'auditor');
-  for (const path of ['/health', '/ready', '/metrics', '/openapi.json', '/auditor', '/auditor/checker.mjs'])
+  for (const path of [
+    '/health',
+    '/ready',
+    '/metrics',
+    '/openapi.json',
+    '/openapi.yaml',
+    '/auditor',
+    '/auditor/checker.mjs',
+  ])
     await call('GET', path);
   // The Merkle tree (docs/FORMAT.md section 14): a checkpoint of what the flow above appended, then its reads.
   await checkpointing(server.app.runtime).makeIfDue('main', Date.now());
