@@ -127,6 +127,7 @@ export class ChainWriter<Tx> {
       this.#nowMs(),
       this.#newId,
       sessions,
+      this.#deps.onHeadHashed,
     );
     const batch: SpeculativeBatch = {
       ...sealed,
@@ -215,9 +216,16 @@ export class ChainWriter<Tx> {
         keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
       const streams = await storage.streamStates(tx, batchStreams(appends));
       const outcomes = planBatch(appends, stored, streams);
-      const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [
-        this.#introducedSession,
-      ]);
+      const sealed = sealPlanned(
+        signer,
+        head,
+        appends,
+        outcomes,
+        this.#nowMs(),
+        this.#newId,
+        [this.#introducedSession],
+        this.#deps.onHeadHashed,
+      );
       const settlements = await commitSealed(this.#deps, chain, sealed, { tx }, this.#tree);
       assert(settlements, `the head of ${chain} moved under its lock`);
       return { settlements, head: sealed.head, introduces: sealed.introduces };

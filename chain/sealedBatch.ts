@@ -125,6 +125,7 @@ export function sealPlanned(
   nowMs: number,
   newId: () => string,
   knownSessions: readonly (string | undefined)[],
+  onHeadHashed?: ((seconds: number, records: number) => void) | undefined,
 ): SealedBatch {
   const toSeal = eventsToSeal(appends, outcomes);
   if (toSeal.length === 0)
@@ -132,7 +133,9 @@ export function sealPlanned(
   const ts = commitTime(nowMs, base);
   const session = signer.session?.(Date.parse(ts));
   const introduces = session !== undefined && !knownSessions.includes(session.kid) ? session.kid : undefined;
+  const started = onHeadHashed ? performance.now() : 0;
   const unsigned = sealBatch(base, introduces ? [delegationEvent(base.chain, session!), ...toSeal] : toSeal, ts, newId);
+  if (onHeadHashed) onHeadHashed((performance.now() - started) / 1000, unsigned.length);
   const signatures = startSigning(signer, session, introduces !== undefined, unsigned);
   return { appends, outcomes, base, head: headAfter(base, unsigned), unsigned, signatures, introduces };
 }

@@ -9,6 +9,7 @@ import { assert, CodedError } from '../../domain/errors.ts';
 import type { SignerRegistry } from '../../chain/registry.ts';
 import type { Config } from './config.ts';
 import type { BackendSigner } from '../adapters/signers/backend.ts';
+import { countedSigner } from '../adapters/signers/countedSigner.ts';
 import { openBreakglassSigner } from '../adapters/signers/breakglass.ts';
 import { sameKey } from '../adapters/signers/der.ts';
 import { kmsClient, openKmsSigner } from '../adapters/signers/kms.ts';
@@ -118,11 +119,14 @@ export async function openSigning(
       );
     }
     return {
-      signer: {
-        ...signer,
-        publicKey: registry.signers.get(signer.kid)?.publicKey,
-        description: `local development key in ${config.dataDir}`,
-      },
+      signer: countedSigner(
+        {
+          ...signer,
+          publicKey: registry.signers.get(signer.kid)?.publicKey,
+          description: `local development key in ${config.dataDir}`,
+        },
+        'local',
+      ),
       registry,
     };
   }
@@ -138,7 +142,7 @@ export async function openSigning(
   const signer = config.signing.sessionKeys
     ? delegatingSigner(backend, { lifetimeMs: config.signing.sessionLifetimeMs })
     : backend;
-  return { signer, registry };
+  return { signer: countedSigner(signer, config.signing.backend), registry };
 }
 
 /** What `chainbook signing check` found: the configured signer signs, and where the registry allows it. */

@@ -4,6 +4,7 @@
  * production), for the clients of SIGNING_PROXY_CLIENTS. Runs until SIGINT or
  * SIGTERM. One JSON line per request on stdout.
  */
+import { withMetricsPort } from './metricsPort.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../wiring/config.ts';
@@ -58,5 +59,5 @@ export function registerSigningProxy(program: Command, exit: (code: number) => v
     .option('--port <port>', 'port to listen on (0: any free port)', '8443')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
-    .action(async (options: ProxyOptions) => exit(await run(options)));
+    .action(async (options: ProxyOptions) => exit(await withMetricsPort('signing-proxy', () => run(options))));
 }

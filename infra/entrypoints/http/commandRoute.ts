@@ -12,6 +12,7 @@ import type { Actor, Role } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import {
   checkoutLatencySeconds,
+  ledgerPostFailuresTotal,
   ledgerPostLatencySeconds,
   ledgerPostsTotal,
   ordersTotal,
@@ -173,10 +174,21 @@ function countPayouts(result: CommandResult & Record<string, unknown>, input: Re
   }
 }
 
+/** The commands that post to the ledger (ledger.posted): their failures are failed ledger posts. */
+const LEDGER_POSTING_COMMANDS: ReadonlySet<string> = new Set([
+  'recordPayment',
+  'finalizeOrder',
+  'refundOrder',
+  'postLedgerTransaction',
+]);
+
 function observe(operationId: string, result: CommandResult | undefined, outcome: string, seconds: number): void {
   if (operationId === 'checkout') checkoutLatencySeconds.observe({ outcome }, seconds);
   if (operationId === 'issueLedgerProof') proofGenerationDurationSeconds.observe({ outcome }, seconds);
-  if (!result) return;
+  if (!result) {
+    if (LEDGER_POSTING_COMMANDS.has(operationId)) ledgerPostFailuresTotal.inc({ command: operationId, code: outcome });
+    return;
+  }
   let posted = 0;
   for (const event of result.events) {
     if (event.type.startsWith('order.')) ordersTotal.inc({ event: event.type.slice('order.'.length) });
