@@ -6,6 +6,8 @@
  * service. Exit 0 ok, 1 an integrity failure (the database or the archive
  * failed a check), 2 could not run.
  */
+import { CodedError } from '../../../domain/errors.ts';
+import { reportError } from '../errorReporting.ts';
 import { withMetricsPort } from './metricsPort.ts';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
@@ -226,6 +228,7 @@ async function runScheduled(
       isFatal: (error) => error instanceof ExportConfigurationError || error instanceof UsageError,
       onError(error) {
         auditExportFailuresTotal.inc({ service: settings.service, reason: 'error' });
+        if (!(error instanceof CodedError)) reportError(error, { command: 'export --every' });
         process.stderr.write(
           `${new Date().toISOString()} export: run failed, retrying in ${intervalMs} ms: ${describeError(error)}\n`,
         );

@@ -8,6 +8,7 @@
  * it with exit 1; a target that is down is waited for, never a reason to
  * stop.
  */
+import { closeObservability } from './observability.ts';
 import { withMetricsPort } from './metricsPort.ts';
 import type { Command } from 'commander';
 import { appendWakeups } from '../../adapters/sql/appendWakeups.ts';
@@ -95,6 +96,7 @@ export function registerRelay(program: Command, exit: (code: number) => void): v
       .action(async (options: RelayOptions) => {
         const code = await withMetricsPort('relay', () => run(target, options));
         exit(code);
+        await closeObservability();
         // Ended here: a send still hanging in the client (a broker that never answers) must not keep the process up.
         process.exit(code);
       });

@@ -5,6 +5,7 @@
  * response is what was appended: seqs, the new version of each stream, the
  * events, and the ids the command created.
  */
+import { traced, tracingEnabled } from '../../../chain/tracing.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { CommandContext, CommandDeps, CommandResult } from '../../../commands/command.ts';
@@ -221,12 +222,16 @@ export async function runCommand(
   const started = performance.now();
   let result: (CommandResult & Record<string, unknown>) | undefined;
   try {
-    result = await options.handler(
-      services.deps,
-      options.input,
-      commandContext(services, actor, options.request, idempotencyKey),
-      options.body ?? (async function* () {})(),
-    );
+    const run = (): Promise<CommandResult & Record<string, unknown>> =>
+      options.handler(
+        services.deps,
+        options.input,
+        commandContext(services, actor, options.request, idempotencyKey),
+        options.body ?? (async function* () {})(),
+      );
+    result = tracingEnabled()
+      ? await traced(`command.${operationId}`, { 'chainbook.command': operationId }, run)
+      : await run();
   } catch (error) {
     observe(
       operationId,

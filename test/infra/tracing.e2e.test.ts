@@ -1,0 +1,154 @@
+/**
+ * Tracing with the OpenTelemetry SDK started as OTEL_COLLECTOR_URL starts it, its spans kept by the
+ * SDK's in-memory exporter: a real request through the real HTTP server makes the span tree
+ * request → command → append → canonicalize, and the batch that committed it (hash, sign, commit,
+ * with its size) below the append; the record's meta.traceId is the span's trace id; a caller's
+ * traceparent is continued. Proof generation, export and reconciliation have their spans.
+ */
+import test from 'ava';
+import { rmSync } from 'node:fs';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { tracing as sdkTracing } from '@opentelemetry/sdk-node';
+import { contextFor } from '../../commands/context.ts';
+import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
+import { FINANCE_LEAD } from '../../commands/demo/marketplaceFlow.ts';
+import { reconcile } from '../../commands/reconciliation/reconcile.ts';
+import { tracingEnabled } from '../../chain/tracing.ts';
+import { FolderStore } from '../../infra/adapters/objectStores/folderStore.ts';
+import { collectorTracesUrl, startTracing } from '../../infra/adapters/tracing.ts';
+import { exportTo } from '../helpers/archive.ts';
+import { testApp } from '../helpers/app.ts';
+import { testServer } from '../helpers/http.ts';
+import { chunksOf, csvOf, reportFromLedger } from '../helpers/providerReports.ts';
+import { tempDir } from '../helpers/runtime.ts';
+
+type Finished = sdkTracing.ReadableSpan;
+
+const memory = new sdkTracing.InMemorySpanExporter();
+const started = startTracing({ spanProcessors: [new sdkTracing.SimpleSpanProcessor(memory)] });
+test.after.always(async () => started?.shutdown());
+test.beforeEach(() => memory.reset());
+
+const MANIFEST = {
+  name: 'Traced',
+  version: '1',
+  artifactSha256: 'c'.repeat(64),
+  sizeBytes: 1,
+  priceMinor: 100,
+  currency: 'EUR',
+  royaltySplits: [{ partyId: 'publisher-1', basisPoints: 10_000 }],
+};
+
+function parentOf(span: Finished): string | undefined {
+  return span.parentSpanContext?.spanId;
+}
+
+function only(spans: readonly Finished[], name: string): Finished {
+  const found = spans.filter((span) => span.name === name);
+  if (found.length !== 1)
+    throw new Error(`${found.length} spans named ${name}: ${spans.map((s) => s.name).join(', ')}`);
+  return found[0]!;
+}
+
+async function spansUntil(name: string): Promise<Finished[]> {
+  for (let waited = 0; waited < 5000; waited += 10) {
+    const spans = memory.getFinishedSpans();
+    if (spans.some((span) => span.name === name)) return spans;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no span ${name}`);
+}
+
+test('a request through the server makes the span tree request → command → append → canonicalize, and the batch below the append; the record carries the trace id', async (t) => {
+  t.true(tracingEnabled());
+  const server = await testServer(t, { engine: 'pglite' });
+  memory.reset();
+  const response = await server.request('POST', '/manifests', { as: 'publisher', body: MANIFEST });
+  t.is(response.status, 200, response.text);
+  const spans = await spansUntil('POST /manifests');
+  const request = only(spans, 'POST /manifests');
+  const command = only(spans, 'command.submitManifest');
+  const append = only(spans, 'chain.append');
+  const canonicalize = only(spans, 'chain.canonicalize');
+  const batch = only(spans, 'chain.batch');
+  const hash = only(spans, 'chain.hash');
+  const sign = only(spans, 'chain.sign');
+  const commit = only(spans, 'chain.commit');
+
+  t.is(parentOf(request), undefined, 'the request begins its trace');
+  t.is(request.attributes['http.route'], '/manifests');
+  t.is(request.attributes['http.response.status_code'], 200);
+  t.is(parentOf(command), request.spanContext().spanId);
+  t.is(parentOf(append), command.spanContext().spanId);
+  t.is(parentOf(canonicalize), append.spanContext().spanId);
+  t.is(parentOf(batch), append.spanContext().spanId);
+  t.true(Number(batch.attributes['chainbook.batch.size']) >= 1, 'the batch span has its size');
+  for (const step of [hash, sign, commit]) t.is(parentOf(step), batch.spanContext().spanId, step.name);
+  const traceId = request.spanContext().traceId;
+  for (const span of [command, append, canonicalize, batch, hash, sign, commit])
+    t.is(span.spanContext().traceId, traceId, `${span.name} is in the request's trace`);
+  for (const span of spans) t.false(JSON.stringify(span.attributes).includes(server.tokens.publisher), 'no token');
+
+  const record = await server.request('GET', `/chain/records/${response.body.seqs[0] as number}`, { as: 'auditor' });
+  t.is(record.body.meta.traceId, traceId, "the record's meta.traceId is the span's trace id");
+});
+
+test("a caller's traceparent is continued: the request span is its child and the record carries its trace id", async (t) => {
+  const server = await testServer(t, { engine: 'pglite' });
+  memory.reset();
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const response = await server.request('POST', '/manifests', {
+    as: 'publisher',
+    headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    body: MANIFEST,
+  });
+  t.is(response.status, 200, response.text);
+  const request = only(await spansUntil('POST /manifests'), 'POST /manifests');
+  t.is(request.spanContext().traceId, traceId);
+  t.is(parentOf(request), '00f067aa0ba902b7');
+  const record = await server.request('GET', `/chain/records/${response.body.seqs[0] as number}`, { as: 'auditor' });
+  t.is(record.body.meta.traceId, traceId);
+});
+
+test('proof generation, export and reconciliation have their spans, with the appends they make below them', async (t) => {
+  const app = await testApp(t, 'pglite');
+  await runDemoWorkload(app.deps, 2, () => undefined);
+  const proof = only(memory.getFinishedSpans(), 'ledger.proof');
+  const appends = memory.getFinishedSpans().filter((span) => parentOf(span) === proof.spanContext().spanId);
+  t.deepEqual(
+    appends.map((span) => span.name),
+    ['chain.append'],
+  );
+
+  memory.reset();
+  const folder = tempDir('tracing-export');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const report = await exportTo(app.runtime, new FolderStore(folder));
+  t.true(report.ok);
+  const exported = only(memory.getFinishedSpans(), 'archive.export');
+  t.is(exported.attributes['chainbook.archive.records'], report.records);
+  t.true(
+    memory
+      .getFinishedSpans()
+      .some((span) => span.name === 'chain.append' && parentOf(span) === exported.spanContext().spanId),
+    'archive.exported records are appended inside the export span',
+  );
+
+  memory.reset();
+  const today = new Date().toISOString().slice(0, 10);
+  const lines = await reportFromLedger(app.test.db);
+  await reconcile(
+    app.deps,
+    { format: 'csv', from: today, to: today },
+    chunksOf(csvOf(lines)),
+    contextFor(FINANCE_LEAD),
+  );
+  t.is(only(memory.getFinishedSpans(), 'reconciliation.run').status.code, SpanStatusCode.UNSET, 'not failed');
+});
+
+test('OTEL_COLLECTOR_URL names the collector; /v1/traces is added unless given, and a URL that is not http(s) is refused', (t) => {
+  t.is(collectorTracesUrl('http://collector:4318'), 'http://collector:4318/v1/traces');
+  t.is(collectorTracesUrl('https://collector.example/'), 'https://collector.example/v1/traces');
+  t.is(collectorTracesUrl('http://collector:4318/v1/traces'), 'http://collector:4318/v1/traces');
+  t.throws(() => collectorTracesUrl('collector:4318'), { message: /OTEL_COLLECTOR_URL must be an http/ });
+});
