@@ -7,6 +7,8 @@
  */
 import test from 'ava';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { tracing as sdkTracing } from '@opentelemetry/sdk-node';
 import { contextFor } from '../../commands/context.ts';
@@ -19,6 +21,7 @@ import { collectorTracesUrl, startTracing } from '../../infra/adapters/tracing.t
 import { exportTo } from '../helpers/archive.ts';
 import { testApp } from '../helpers/app.ts';
 import { testServer } from '../helpers/http.ts';
+import { runCli } from '../helpers/cli.ts';
 import { chunksOf, csvOf, reportFromLedger } from '../helpers/providerReports.ts';
 import { tempDir } from '../helpers/runtime.ts';
 
@@ -151,4 +154,60 @@ test('OTEL_COLLECTOR_URL names the collector; /v1/traces is added unless given, 
   t.is(collectorTracesUrl('https://collector.example/'), 'https://collector.example/v1/traces');
   t.is(collectorTracesUrl('http://collector:4318/v1/traces'), 'http://collector:4318/v1/traces');
   t.throws(() => collectorTracesUrl('collector:4318'), { message: /OTEL_COLLECTOR_URL must be an http/ });
+});
+
+test('the CLI with OTEL_COLLECTOR_URL sends its spans over OTLP/HTTP to the collector: cli append, with the chain spans below it, in one trace', async (t) => {
+  const received: { path: string; body: string }[] = [];
+  const collector = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ path: request.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => collector.close());
+  const dataDir = tempDir('tracing-cli');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const line = JSON.stringify({
+    stream: 'quote-1',
+    type: 'quote.recorded',
+    data: { n: 1 },
+    actor: { id: 'b', role: 'Buyer' },
+  });
+  const result = await runCli(['append'], {
+    env: {
+      CHAINBOOK_DATA_DIR: dataDir,
+      OTEL_COLLECTOR_URL: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    },
+    input: `${line}\n`,
+  });
+  t.is(result.code, 0, result.stderr);
+  t.true(received.length > 0, 'the collector got spans before the command exited');
+  t.true(received.every((request) => request.path === '/v1/traces'));
+  const spans = received.flatMap((request) =>
+    (
+      JSON.parse(request.body) as {
+        resourceSpans: { scopeSpans: { spans: { name: string; traceId: string; parentSpanId?: string }[] }[] }[];
+      }
+    ).resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)),
+  );
+  const names = spans.map((span) => span.name);
+  for (const name of [
+    'cli append',
+    'chain.append',
+    'chain.canonicalize',
+    'chain.batch',
+    'chain.hash',
+    'chain.sign',
+    'chain.commit',
+  ])
+    t.true(names.includes(name), `${name} in ${names.join(', ')}`);
+  const root = spans.find((span) => span.name === 'cli append')!;
+  t.true(!root.parentSpanId, 'the command is the root');
+  t.true(
+    spans.every((span) => span.traceId === root.traceId),
+    'one trace',
+  );
 });
