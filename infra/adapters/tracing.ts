@@ -13,6 +13,9 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { setTracingEnabled } from '../../chain/tracing.ts';
 
+/** One export to the collector, its retries included: an unreachable collector holds a command's end no longer. */
+export const EXPORT_TIMEOUT_MS = 2000;
+
 export interface TracingOptions {
   /** The collector's base URL (OTEL_COLLECTOR_URL), e.g. http://otel-collector:4318. */
   collectorUrl?: string | undefined;
@@ -38,7 +41,9 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const processors = [...(options.spanProcessors ?? [])];
   if (options.collectorUrl !== undefined && options.collectorUrl !== '')
     processors.push(
-      new tracing.BatchSpanProcessor(new OTLPTraceExporter({ url: collectorTracesUrl(options.collectorUrl) })),
+      new tracing.BatchSpanProcessor(
+        new OTLPTraceExporter({ url: collectorTracesUrl(options.collectorUrl), timeoutMillis: EXPORT_TIMEOUT_MS }),
+      ),
     );
   if (processors.length === 0) return undefined;
   const sdk = new NodeSDK({

@@ -211,3 +211,26 @@ test('the CLI with OTEL_COLLECTOR_URL sends its spans over OTLP/HTTP to the coll
     'one trace',
   );
 });
+
+test('an unreachable collector costs a command at most a few seconds and a line on stderr, never its exit code', async (t) => {
+  const dataDir = tempDir('tracing-down');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const append = async (n: number, env: Record<string, string> = {}) => {
+    const line = JSON.stringify({
+      stream: `quote-${n}`,
+      type: 'quote.recorded',
+      data: { n },
+      actor: { id: 'b', role: 'Buyer' },
+    });
+    const startedAt = Date.now();
+    const result = await runCli(['append'], { env: { CHAINBOOK_DATA_DIR: dataDir, ...env }, input: `${line}\n` });
+    return { ...result, ms: Date.now() - startedAt };
+  };
+  t.is((await append(1)).code, 0, 'the database is made before anything is timed');
+  const down = await append(2, { OTEL_COLLECTOR_URL: 'http://127.0.0.1:1' });
+  t.is(down.code, 0, down.stderr);
+  t.regex(down.stderr, /traces or error reports: /);
+  const plain = await append(3);
+  t.is(plain.code, 0);
+  t.true(down.ms - plain.ms < 4000, `${down.ms} ms with the collector down, ${plain.ms} ms without tracing`);
+});

@@ -30,6 +30,8 @@ export async function startObservability(
   const collectorUrl = env['OTEL_COLLECTOR_URL'] || undefined;
   const dsn = env['SENTRY_DSN'] || undefined;
   if (collectorUrl === undefined && dsn === undefined) return undefined;
+  // Nothing to trace or report in printing the version or the help.
+  if (args.length === 0 || ['--version', '-V', '--help', '-h', 'help'].includes(args[0]!)) return undefined;
   if (dsn !== undefined) {
     if (!URL.canParse(dsn)) throw new UsageError('SENTRY_DSN must be a DSN URL (https://<key>@<host>/<project>)');
     const { startErrorReporting } = await import('../errorReporting.ts');
@@ -50,12 +52,31 @@ export async function startObservability(
   current = {
     run: (work) =>
       tracing && !isLongRunning(args) ? traced(`cli ${command}`, { 'chainbook.command': command }, work) : work(),
-    close: () => (closing ??= Promise.all([tracing?.shutdown(), flushErrorReports()]).then(() => undefined)),
+    close: () => (closing ??= closeWithin(CLOSE_TIMEOUT_MS, [tracing?.shutdown(), flushErrorReports()])),
   };
   return current;
 }
 
 let current: Observability | undefined;
+
+/** How long a command's end waits for its spans and error reports to be sent: an unreachable collector does not hold it. */
+const CLOSE_TIMEOUT_MS = 2500;
+
+/** Waits for `sending` at most `timeoutMs`; a failure to send is a line on stderr, never the command's failure. */
+async function closeWithin(timeoutMs: number, sending: readonly (Promise<unknown> | undefined)[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`not sent within ${timeoutMs} ms`), timeoutMs);
+    timer.unref();
+  });
+  const sent = Promise.all(sending).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
+  );
+  const problem = await Promise.race([sent, late]);
+  clearTimeout(timer);
+  if (problem !== undefined) process.stderr.write(`chainbook: traces or error reports: ${problem}\n`);
+}
 
 /** For a command that ends the process itself (`serve`, `relay`): sends what is left first. */
 export async function closeObservability(): Promise<void> {
