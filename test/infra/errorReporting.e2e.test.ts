@@ -4,7 +4,9 @@
  * errors are real 500s of the real HTTP server, with a fault put into its event store.
  */
 import test from 'ava';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { ErrorEvent } from '@sentry/node';
@@ -15,6 +17,8 @@ import {
   startErrorReporting,
 } from '../../infra/entrypoints/errorReporting.ts';
 import { testServer } from '../helpers/http.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/runtime.ts';
 
 const envelopes: string[] = [];
 const ingest = createServer((request, response) => {
@@ -122,4 +126,29 @@ test('the scrub removes request data, headers, cookies, query strings and tokens
   t.is(event.exception?.values?.[0]?.value, 'token [scrubbed token] refused');
   t.is(event.exception?.values?.[0]?.stacktrace?.frames?.[0]?.vars, undefined);
   t.is(scrubText('no secrets here'), 'no secrets here');
+});
+
+test('a failed run of export --every, through the real CLI with SENTRY_DSN, is reported with the command as its tag', async (t) => {
+  const dataDir = tempDir('sentry-export');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  writeFileSync(join(dataDir, 'a-file'), '');
+  const line = JSON.stringify({
+    stream: 'quote-1',
+    type: 'quote.recorded',
+    data: { n: 1 },
+    actor: { id: 'b', role: 'Buyer' },
+  });
+  t.is((await runCli(['append'], { env: { CHAINBOOK_DATA_DIR: dataDir }, input: `${line}\n` })).code, 0);
+  const { port } = ingest.address() as AddressInfo;
+  const before = envelopes.length;
+  const result = await runCli(
+    ['export', '--to', join(dataDir, 'a-file', 'archive'), '--every', '1s', '--runs', '1', '--threads', '0'],
+    {
+      env: { CHAINBOOK_DATA_DIR: dataDir, SENTRY_DSN: `http://publickey@127.0.0.1:${port}/1` },
+    },
+  );
+  t.regex(result.stderr, /export: run failed/);
+  const sent = envelopes.slice(before).join('\n');
+  t.regex(sent, /ENOTDIR/, 'the error reached the ingest endpoint before the process ended');
+  t.regex(sent, /"command":"export --every"/);
 });
