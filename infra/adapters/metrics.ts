@@ -337,7 +337,7 @@ export const signaturesTotal = new Counter({
 /** Records, batches or documents that failed verification, by where it was found and the finding's reason. */
 export const verificationFailuresTotal = new Counter({
   name: 'audit_verification_failures_total',
-  help: 'Verification findings (a hash, link or signature that does not hold), by source (export, index, witness) and reason',
+  help: 'Verification findings (a hash, link or signature that does not hold; a fork a witness refused), by source (export, index, witness) and reason',
   labelNames: ['source', 'reason'] as const,
   registers: [metricsRegistry],
 });
