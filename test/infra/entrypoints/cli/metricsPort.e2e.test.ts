@@ -1,11 +1,13 @@
 /**
  * METRICS_PORT: the long-running commands other than `serve` serve GET /metrics while they run.
- * `export --every` through the real CLI against PostgreSQL: its counters are scraped as they grow.
+ * `export --every` through the real CLI against PostgreSQL: its counters are scraped as they grow;
+ * `signing-proxy`: the signatures it makes for its clients are counted there.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { runDemoWorkload } from '../../../../commands/demo/demoWorkload.ts';
+import { openProxySigner } from '../../../../infra/adapters/signers/proxyClient.ts';
 import { testApp } from '../../../helpers/app.ts';
 import { CLI, runCli } from '../../../helpers/cli.ts';
 import { tempDir } from '../../../helpers/runtime.ts';
@@ -85,4 +87,38 @@ test('a METRICS_PORT that is not a port stops the command with exit 2 and says w
   });
   t.is(result.code, 2, result.stderr);
   t.regex(result.stderr, /METRICS_PORT must be an integer from 0 to 65535/);
+});
+
+test('signing-proxy with METRICS_PORT serves /metrics beside its own port: the signatures it makes for a client are counted there', async (t) => {
+  const dataDir = tempDir('metrics-proxy');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const apiKey = 'proxy-client-key-0123456789';
+  const { DATABASE_URL: _inherited, ...inherited } = process.env;
+  const child = spawn(process.execPath, [...CLI, 'signing-proxy', '--port', '0'], {
+    env: { ...inherited, CHAINBOOK_DATA_DIR: dataDir, SIGNING_PROXY_CLIENTS: `ci:${apiKey}`, METRICS_PORT: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const metricsUrl = await waitFor('the metrics line', () => /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1]);
+  const [, kid, proxyUrl] = await waitFor(
+    'the proxy line',
+    () => /signing proxy for (\S+) .* listening on (\S+)/.exec(stderr) ?? undefined,
+  );
+  const signed = async (): Promise<number> =>
+    sample(await (await fetch(metricsUrl)).text(), 'signatures_total', 'backend="local"');
+  // Opening the client asks the proxy's /health, which signs a probe: counted before the signature measured.
+  const client = await openProxySigner({ url: proxyUrl!, apiKey, kid: kid! });
+  const before = await signed();
+  t.true(before >= 1, 'the health probe signed');
+  try {
+    await client.signMessage(new TextEncoder().encode('a manifest'));
+  } finally {
+    await client.close();
+  }
+  t.is(await signed(), before + 1, 'the proxy counts the signature it made');
+  child.kill('SIGTERM');
+  t.is(await exited, 0, stderr);
 });
