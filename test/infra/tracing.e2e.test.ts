@@ -9,7 +9,7 @@ import test from 'ava';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { tracing as sdkTracing } from '@opentelemetry/sdk-node';
 import { contextFor } from '../../commands/context.ts';
 import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
@@ -23,7 +23,7 @@ import { testApp } from '../helpers/app.ts';
 import { testServer } from '../helpers/http.ts';
 import { runCli } from '../helpers/cli.ts';
 import { chunksOf, csvOf, reportFromLedger } from '../helpers/providerReports.ts';
-import { tempDir } from '../helpers/runtime.ts';
+import { tempDir, testRuntime } from '../helpers/runtime.ts';
 
 type Finished = sdkTracing.ReadableSpan;
 
@@ -147,6 +147,42 @@ test('proof generation, export and reconciliation have their spans, with the app
     contextFor(FINANCE_LEAD),
   );
   t.is(only(memory.getFinishedSpans(), 'reconciliation.run').status.code, SpanStatusCode.UNSET, 'not failed');
+});
+
+test('concurrent appends, each in a span of its own, commit in batches whose span is a child of one append and links the others', async (t) => {
+  const runtime = await testRuntime(t, 'postgres');
+  memory.reset();
+  const tracer = trace.getTracer('test');
+  const count = 40;
+  const results = await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      tracer.startActiveSpan(`caller ${index}`, async (span) => {
+        try {
+          return await runtime.store.append('main', [
+            { stream: `quote-${index}`, type: 'quote.recorded', data: { index }, actor: { id: 'b', role: 'Buyer' } },
+          ]);
+        } finally {
+          span.end();
+        }
+      }),
+    ),
+  );
+  t.is(results.length, count);
+  const spans = memory.getFinishedSpans();
+  const appends = spans.filter((span) => span.name === 'chain.append');
+  const batches = spans.filter((span) => span.name === 'chain.batch');
+  t.is(appends.length, count);
+  t.true(batches.length >= 1 && batches.length <= count);
+  const appendIds = new Set(appends.map((span) => span.spanContext().spanId));
+  let covered = 0;
+  for (const batch of batches) {
+    t.true(appendIds.has(parentOf(batch)!), 'a batch is a child of an append');
+    t.is(batch.links.length + 1, Number(batch.attributes['chainbook.batch.appends']));
+    for (const link of batch.links) t.true(appendIds.has(link.context.spanId), 'links point at appends');
+    covered += Number(batch.attributes['chainbook.batch.appends']);
+  }
+  t.true(covered >= count, 'every append is in a batch (an append retried alone may be in two)');
+  t.is(spans.filter((span) => span.status.code === SpanStatusCode.ERROR).length, 0, 'nothing failed');
 });
 
 test('OTEL_COLLECTOR_URL names the collector; /v1/traces is added unless given, and a URL that is not http(s) is refused', (t) => {
