@@ -15,6 +15,7 @@
  * Manifests are written in seq order, so the newest always closes a
  * contiguous archive.
  */
+import { traced } from '../chain/tracing.ts';
 import { ZERO_HASH } from '../chain/record.ts';
 import type { SignerRegistry } from '../chain/registry.ts';
 import type { Signer } from '../chain/signer.ts';
@@ -96,7 +97,16 @@ export function clampBatchRecords(value: number): number {
   return Math.max(1, Math.min(MAX_ARCHIVE_BATCH_RECORDS, value));
 }
 
-export async function exportArchive(deps: ExportDependencies, settings: ExportSettings): Promise<ExportReport> {
+/** One export run (docs/FORMAT.md section 8), traced as `archive.export` with the records it archived. */
+export function exportArchive(deps: ExportDependencies, settings: ExportSettings): Promise<ExportReport> {
+  return traced('archive.export', { 'chainbook.archive.service': settings.service }, async (span) => {
+    const report = await exportRun(deps, settings);
+    span?.setAttributes({ 'chainbook.archive.records': report.records, 'chainbook.archive.ok': report.ok });
+    return report;
+  });
+}
+
+async function exportRun(deps: ExportDependencies, settings: ExportSettings): Promise<ExportReport> {
   const started = deps.nowMs();
   const chains: ChainExport[] = [];
   let finding: Finding | undefined;

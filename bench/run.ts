@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect
+ *                                 browser-verify, inspect, tracing
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
@@ -13,6 +13,7 @@ import { proofBenchmark } from './proofs.ts';
 import { browserVerifyBenchmark } from './browserVerify.ts';
 import { format, ratio } from './lib.ts';
 import { inspectBenchmark } from './inspect.ts';
+import { tracingCost } from './tracing.ts';
 
 const selected = new Set(process.argv.slice(2));
 const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
@@ -43,6 +44,11 @@ if (wanted('tree')) {
   log('# append with and without the Merkle tree (PostgreSQL, single-event appends)');
   const f = await treeCost(log);
   log(`ratio with the tree to without: ${ratio(f.withTree, f.withoutTree)}`);
+}
+
+if (selected.has('tracing')) {
+  log('# tracing off and on (PostgreSQL, single-event appends)');
+  await tracingCost(log);
 }
 
 if (selected.has('notify')) {

@@ -24,6 +24,8 @@ import {
 } from './speculation.ts';
 import type { AppendResult } from './store.ts';
 import type { WriterDeps } from './writerDeps.ts';
+import { activeContext, failSpan, startSpan, traced, withSpan, type Span } from './tracing.ts';
+import type { Pending } from './writerQueue.ts';
 import { batchKeys, batchStreams, WriterQueue, type Settlement } from './writerQueue.ts';
 
 export class ChainWriter<Tx> {
@@ -78,7 +80,7 @@ export class ChainWriter<Tx> {
       );
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push(append, resolve, reject);
+      this.#queue.push(append, resolve, reject, activeContext());
       this.#draining ??= this.#drain();
     });
   }
@@ -119,15 +121,20 @@ export class ChainWriter<Tx> {
     const outcomes = planBatch(appends, reads.stored, reads.states);
     const number = ++this.#batches;
     const sessions = [this.#introducedSession, speculation.introducing];
-    const sealed = sealPlanned(
-      this.#deps.signer,
-      speculation.head,
-      appends,
-      outcomes,
-      this.#nowMs(),
-      this.#newId,
-      sessions,
+    const span = batchSpan(this.#chain, pendings);
+    const sealed = withSpan(span, () =>
+      sealPlanned(
+        this.#deps.signer,
+        speculation.head,
+        appends,
+        outcomes,
+        this.#nowMs(),
+        this.#newId,
+        sessions,
+        this.#deps.onHeadHashed,
+      ),
     );
+    span?.setAttribute('chainbook.batch.size', sealed.unsigned.length);
     const batch: SpeculativeBatch = {
       ...sealed,
       number,
@@ -136,6 +143,7 @@ export class ChainWriter<Tx> {
       keys: reads.keys,
       invalid: false,
       committed: Promise.resolve(),
+      span,
     };
     advance(speculation, batch, reads.states);
     this.#inflight.push(batch);
@@ -145,16 +153,24 @@ export class ChainWriter<Tx> {
 
   /** Commits a speculative batch outside the lock, with a compare-and-set on the head it was sealed on. */
   async #commitSpeculative(batch: SpeculativeBatch): Promise<void> {
-    if (batch.invalid) return;
+    if (batch.invalid) {
+      batch.span?.end();
+      return;
+    }
     try {
-      const settlements = await commitSealed(this.#deps, this.#chain, batch, undefined, this.#tree);
+      const settlements = await withSpan(batch.span, () =>
+        traced('chain.commit', {}, () => commitSealed(this.#deps, this.#chain, batch, undefined, this.#tree)),
+      );
       if (!settlements) throw new HeadMoved();
       this.#inflight.shift();
       forget(this.#speculation, batch);
       if (batch.introduces) this.#introducedSession = batch.introduces;
       this.#queue.settle(batch.pendings, settlements);
     } catch (error) {
+      if (batch.span) failSpan(batch.span, error);
       this.#failSpeculative(batch, error);
+    } finally {
+      batch.span?.end();
     }
   }
 
@@ -180,8 +196,14 @@ export class ChainWriter<Tx> {
   /** A batch read, planned, sealed, signed and committed entirely under the head lock; it restarts speculation. */
   async #lockedBatch(): Promise<void> {
     const pendings = this.#queue.take(new Map());
+    const span = batchSpan(this.#chain, pendings);
     try {
-      const { settlements, head, introduces } = await this.#commitLocked(pendings.map((pending) => pending.append));
+      const { settlements, head, introduces } = await withSpan(span, () =>
+        this.#commitLocked(
+          pendings.map((pending) => pending.append),
+          span,
+        ),
+      );
       if (introduces) this.#introducedSession = introduces;
       if (head) this.#speculation = speculateOn(head);
       this.#queue.settle(pendings, settlements);
@@ -191,12 +213,16 @@ export class ChainWriter<Tx> {
         this.#queue.requeue(pendings);
         return;
       }
+      if (span) failSpan(span, error);
       this.#queue.rejectAll(pendings, error);
+    } finally {
+      span?.end();
     }
   }
 
   #commitLocked(
     appends: readonly ValidatedAppend[],
+    span: Span | undefined,
   ): Promise<{ settlements: Settlement[]; head: ChainHead | undefined; introduces: string | undefined }> {
     const { storage, signer } = this.#deps;
     const chain = this.#chain;
@@ -215,12 +241,38 @@ export class ChainWriter<Tx> {
         keys.length > 0 ? await storage.idempotencyRecords(tx, chain, keys) : new Map<string, IdempotencyRecord>();
       const streams = await storage.streamStates(tx, batchStreams(appends));
       const outcomes = planBatch(appends, stored, streams);
-      const sealed = sealPlanned(signer, head, appends, outcomes, this.#nowMs(), this.#newId, [
-        this.#introducedSession,
-      ]);
-      const settlements = await commitSealed(this.#deps, chain, sealed, { tx }, this.#tree);
+      const sealed = sealPlanned(
+        signer,
+        head,
+        appends,
+        outcomes,
+        this.#nowMs(),
+        this.#newId,
+        [this.#introducedSession],
+        this.#deps.onHeadHashed,
+      );
+      span?.setAttribute('chainbook.batch.size', sealed.unsigned.length);
+      const settlements = await traced('chain.commit', {}, () =>
+        commitSealed(this.#deps, chain, sealed, { tx }, this.#tree),
+      );
       assert(settlements, `the head of ${chain} moved under its lock`);
       return { settlements, head: sealed.head, introduces: sealed.introduces };
     });
   }
+}
+
+/**
+ * The span of one batch, from sealing to commit: a child of the first
+ * append's span, linked to the others' (one batch commits many requests).
+ * Undefined when tracing is off.
+ */
+function batchSpan(chain: string, pendings: readonly Pending[]): Span | undefined {
+  const first = pendings[0];
+  if (first?.trace === undefined) return undefined;
+  return startSpan(
+    'chain.batch',
+    { 'chainbook.chain': chain, 'chainbook.batch.appends': pendings.length },
+    first.trace,
+    pendings.slice(1).map((pending) => pending.trace),
+  );
 }

@@ -12,6 +12,7 @@ import type { PlanOutcome } from './plan.ts';
 import type { ChainHead, RecordSignature } from './record.ts';
 import { commitTime, sealBatch, type EventToSeal, type UnsignedRecord } from './seal.ts';
 import type { SessionKey, Signer } from './signer.ts';
+import { traced, tracedSync, tracingEnabled } from './tracing.ts';
 
 export interface SealedBatch {
   appends: readonly ValidatedAppend[];
@@ -83,12 +84,19 @@ function startSigning(
   introduces: boolean,
   unsigned: readonly UnsignedRecord[],
 ): Promise<RecordSignature[]> {
-  const signing = (async () => {
+  const sign = async (): Promise<RecordSignature[]> => {
     if (!session) return signAll(signer, unsigned);
     const delegation = introduces ? await signAll(signer, unsigned.slice(0, 1)) : [];
     const rest = unsigned.slice(delegation.length);
     return [...delegation, ...(rest.length > 0 ? await signAll(session, rest) : [])];
-  })();
+  };
+  const signing = tracingEnabled()
+    ? traced(
+        'chain.sign',
+        { 'chainbook.signer.kid': session?.kid ?? signer.kid, 'chainbook.batch.size': unsigned.length },
+        sign,
+      )
+    : sign();
   // A batch invalidated before its commit never awaits its signatures.
   signing.catch(() => undefined);
   return signing;
@@ -125,6 +133,7 @@ export function sealPlanned(
   nowMs: number,
   newId: () => string,
   knownSessions: readonly (string | undefined)[],
+  onHeadHashed?: ((seconds: number, records: number) => void) | undefined,
 ): SealedBatch {
   const toSeal = eventsToSeal(appends, outcomes);
   if (toSeal.length === 0)
@@ -132,7 +141,12 @@ export function sealPlanned(
   const ts = commitTime(nowMs, base);
   const session = signer.session?.(Date.parse(ts));
   const introduces = session !== undefined && !knownSessions.includes(session.kid) ? session.kid : undefined;
-  const unsigned = sealBatch(base, introduces ? [delegationEvent(base.chain, session!), ...toSeal] : toSeal, ts, newId);
+  const started = onHeadHashed ? performance.now() : 0;
+  const events = introduces ? [delegationEvent(base.chain, session!), ...toSeal] : toSeal;
+  const unsigned = tracingEnabled()
+    ? tracedSync('chain.hash', { 'chainbook.batch.size': events.length }, () => sealBatch(base, events, ts, newId))
+    : sealBatch(base, events, ts, newId);
+  if (onHeadHashed) onHeadHashed((performance.now() - started) / 1000, unsigned.length);
   const signatures = startSigning(signer, session, introduces !== undefined, unsigned);
   return { appends, outcomes, base, head: headAfter(base, unsigned), unsigned, signatures, introduces };
 }

@@ -3,6 +3,7 @@
  * batches will have done once committed, so that the next batch is read,
  * planned and sealed on it outside the lock while they commit.
  */
+import type { Span } from './tracing.ts';
 import type { ValidatedAppend } from './input.ts';
 import type { IdempotencyRecord, StreamState } from './plan.ts';
 import type { ChainHead } from './record.ts';
@@ -19,6 +20,8 @@ export interface SpeculativeBatch extends SealedBatch {
   /** Set when an earlier batch failed: this one went back to the queue. */
   invalid: boolean;
   committed: Promise<void>;
+  /** The batch's span from sealing to commit (chain/tracing.ts); undefined when tracing is off. */
+  span: Span | undefined;
 }
 
 /** What the prepared, uncommitted batches will have done once committed. */

@@ -23,6 +23,7 @@
  * The writer does no I/O itself: it drives a WriterStorage (infra/adapters/sql) and a
  * Signer (infra/adapters/signers).
  */
+import { traced, tracedSync, tracingEnabled } from './tracing.ts';
 import { CodedError } from '../domain/errors.ts';
 import { ChainWriter } from './chainWriter.ts';
 import { ChainError } from './errors.ts';
@@ -44,8 +45,19 @@ export class Appender<Tx> {
     this.#deps = deps;
   }
 
-  async append(chain: string, events: readonly AppendEventInput[], options: AppendOptions = {}): Promise<AppendResult> {
-    const validated = validateAppend(chain, events, options);
+  append(chain: string, events: readonly AppendEventInput[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (!tracingEnabled()) return this.#append(chain, events, options);
+    return traced('chain.append', { 'chainbook.chain': chain, 'chainbook.append.events': events.length }, () =>
+      this.#append(chain, events, options),
+    );
+  }
+
+  async #append(chain: string, events: readonly AppendEventInput[], options: AppendOptions): Promise<AppendResult> {
+    const validated = tracingEnabled()
+      ? tracedSync('chain.canonicalize', { 'chainbook.append.events': events.length }, () =>
+          validateAppend(chain, events, options),
+        )
+      : validateAppend(chain, events, options);
     if (this.#closed) throw new ChainError('WRITER_CLOSED', 'the writer is shutting down', {});
     let writer = this.#writers.get(validated.chain);
     if (!writer) {

@@ -72,4 +72,6 @@ export interface WriterDeps<Tx> {
    * from the next writer that has it.
    */
   merkleTree?: boolean | undefined;
+  /** Told how long linking and hashing each sealed batch took (the head-hash compute latency metric). */
+  onHeadHashed?: ((seconds: number, records: number) => void) | undefined;
 }

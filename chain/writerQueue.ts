@@ -6,6 +6,7 @@
 import type { ValidatedAppend } from './input.ts';
 import { MAX_BATCH_DATA_BYTES, MAX_BATCH_EVENTS } from './limits.ts';
 import type { AppendResult } from './store.ts';
+import type { Context } from './tracing.ts';
 
 export interface Pending {
   append: ValidatedAppend;
@@ -13,6 +14,8 @@ export interface Pending {
   reject: (error: unknown) => void;
   /** Set after a batch failed in a way one append may have caused: this append then commits on its own. */
   alone: boolean;
+  /** The trace context the append was made in (its batch's span is a child of the first one's); undefined when tracing is off. */
+  trace: Context | undefined;
 }
 
 export type Settlement = { ok: true; result: AppendResult } | { ok: false; error: unknown };
@@ -41,8 +44,13 @@ export class WriterQueue {
     return this.#events;
   }
 
-  push(append: ValidatedAppend, resolve: Pending['resolve'], reject: Pending['reject']): void {
-    this.#pendings.push({ append, resolve, reject, alone: false });
+  push(
+    append: ValidatedAppend,
+    resolve: Pending['resolve'],
+    reject: Pending['reject'],
+    trace: Context | undefined = undefined,
+  ): void {
+    this.#pendings.push({ append, resolve, reject, alone: false, trace });
     this.#events += append.events.length;
   }
 

@@ -4,6 +4,7 @@
  * `ledger.proof_issued`. The range is read from the chain itself, so anyone
  * holding the chain recomputes range_hash and head_hash (verify-proof).
  */
+import { traced } from '../../chain/tracing.ts';
 import { z } from 'zod';
 import { sha256Hex } from '../../chain/hash.ts';
 import { MAX_PAGE_RECORDS } from '../../chain/limits.ts';
@@ -148,7 +149,16 @@ export function issuedEvent(proof: SignedProof): ProofIssued {
   };
 }
 
-export async function issueLedgerProof(
+/** Issues a signed ledger proof of a range (the finance runbook's proof generation), traced as `ledger.proof`. */
+export function issueLedgerProof(
+  deps: CommandDeps,
+  input: unknown,
+  context: CommandContext,
+): Promise<CommandResult & { proof?: SignedProof }> {
+  return traced('ledger.proof', {}, () => issue(deps, input, context));
+}
+
+async function issue(
   deps: CommandDeps,
   input: unknown,
   context: CommandContext,

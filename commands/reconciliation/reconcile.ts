@@ -6,6 +6,7 @@
  * the orders and parties it touches until it is resolved. A bad report, a
  * refused role or too many differences record nothing.
  */
+import { traced } from '../../chain/tracing.ts';
 import { z } from 'zod';
 import { requireRole } from '../../domain/actor.ts';
 import { COMMAND_ROLES } from '../../domain/authorization.ts';
@@ -82,7 +83,17 @@ function tooMany(): CodedError {
   );
 }
 
-export async function reconcile(
+/** A reconciliation run against a provider report, traced as `reconciliation.run`. */
+export function reconcile(
+  deps: CommandDeps,
+  input: unknown,
+  report: AsyncIterable<Uint8Array | string>,
+  context: CommandContext,
+): Promise<ReconcileResult> {
+  return traced('reconciliation.run', {}, () => reconcileRun(deps, input, report, context));
+}
+
+async function reconcileRun(
   deps: CommandDeps,
   input: unknown,
   report: AsyncIterable<Uint8Array | string>,

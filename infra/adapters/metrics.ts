@@ -314,3 +314,38 @@ export const rateLimitedTotal = new Counter({
   labelNames: ['tier'] as const,
   registers: [metricsRegistry],
 });
+
+// The kernel guide's section 9 metrics beside audit append latency: head-hash compute latency and
+// signatures per second (rate() of signatures_total), and the failures its alerts name.
+
+/** Time to link and hash one batch onto its chain head (canonical payloads, preimages, SHA-256), per batch. */
+export const headHashComputeSeconds = new Histogram({
+  name: 'audit_head_hash_compute_seconds',
+  help: 'Time to link and hash one batch of records onto the chain head (docs/FORMAT.md sections 1 and 2), per batch',
+  buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+  registers: [metricsRegistry],
+});
+
+/** Signatures made, by backend (local, kms, pkcs11, proxy, breakglass; session for delegated session keys) and algorithm. */
+export const signaturesTotal = new Counter({
+  name: 'signatures_total',
+  help: 'Signatures made (records, manifests, proofs), by signer backend and algorithm; rate() is signatures per second',
+  labelNames: ['backend', 'algorithm'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Records, batches or documents that failed verification, by where it was found and the finding's reason. */
+export const verificationFailuresTotal = new Counter({
+  name: 'audit_verification_failures_total',
+  help: 'Verification findings (a hash, link or signature that does not hold; a fork a witness refused), by source (export, index, witness) and reason',
+  labelNames: ['source', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
+/** `finance.ledger_posts_total`'s failures: commands that would have posted to the ledger and did not. */
+export const ledgerPostFailuresTotal = new Counter({
+  name: 'finance_ledger_post_failures_total',
+  help: 'Ledger-posting commands (payments, finalization, refunds, manual posts) that failed, by command and error code (LEDGER_UNBALANCED: an imbalance refused)',
+  labelNames: ['command', 'code'] as const,
+  registers: [metricsRegistry],
+});

@@ -10,6 +10,7 @@ import type { SignerRegistry } from '../../chain/registry.ts';
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Config } from './config.ts';
 import type { BackendSigner } from '../adapters/signers/backend.ts';
+import { countedSigner } from '../adapters/signers/countedSigner.ts';
 import { openBreakglassSigner } from '../adapters/signers/breakglass.ts';
 import { sameKey } from '../adapters/signers/der.ts';
 import { kmsClient, openKmsSigner } from '../adapters/signers/kms.ts';
@@ -125,11 +126,14 @@ export async function openSigning(
       );
     }
     return {
-      signer: {
-        ...signer,
-        publicKey: registry.signers.get(signer.kid)?.publicKey,
-        description: `local development key in ${config.dataDir}`,
-      },
+      signer: countedSigner(
+        {
+          ...signer,
+          publicKey: registry.signers.get(signer.kid)?.publicKey,
+          description: `local development key in ${config.dataDir}`,
+        },
+        'local',
+      ),
       registry,
     };
   }
@@ -145,7 +149,7 @@ export async function openSigning(
   const signer = config.signing.sessionKeys
     ? delegatingSigner(backend, { lifetimeMs: config.signing.sessionLifetimeMs })
     : backend;
-  return { signer, registry };
+  return { signer: countedSigner(signer, config.signing.backend), registry };
 }
 
 /** What `chainbook signing check` found: the configured signer signs, and where the registry allows it. */

@@ -2,6 +2,7 @@
  * The event store over SQL: the same statements on PostgreSQL and PGlite,
  * all of them in eventLog.ts.
  */
+import { headHashComputeSeconds } from '../metrics.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import { ChainError } from '../../../chain/errors.ts';
 import { validateChainName, type AppendEventInput, type AppendOptions } from '../../../chain/input.ts';
@@ -74,6 +75,7 @@ export class SqlEventStore implements EventStore {
       signingDisabledReason: options.signingDisabledReason,
       nowMs: options.nowMs,
       merkleTree: options.merkleTree,
+      onHeadHashed: (seconds) => headHashComputeSeconds.observe(seconds),
     });
   }
 

@@ -6,6 +6,9 @@
  * service. Exit 0 ok, 1 an integrity failure (the database or the archive
  * failed a check), 2 could not run.
  */
+import { CodedError } from '../../../domain/errors.ts';
+import { reportError } from '../errorReporting.ts';
+import { withMetricsPort } from './metricsPort.ts';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendExported } from '../../../archive/exportedEvent.ts';
@@ -24,6 +27,7 @@ import {
   archiveExportRecordsTotal,
   auditExportFailuresTotal,
   auditExportSuccessTotal,
+  verificationFailuresTotal,
 } from '../../adapters/metrics.ts';
 import { databaseReader } from '../../adapters/sql/databaseReader.ts';
 import { openRuntime, type Runtime } from '../../wiring/runtime.ts';
@@ -191,7 +195,10 @@ function recordOutcome(report: ExportReport, service: string): void {
   if (report.ok) {
     auditExportSuccessTotal.inc({ service });
     archiveExportLastSuccessSeconds.set({ service }, Date.now() / 1000);
-  } else auditExportFailuresTotal.inc({ service, reason: 'integrity' });
+  } else {
+    auditExportFailuresTotal.inc({ service, reason: 'integrity' });
+    if (report.finding) verificationFailuresTotal.inc({ source: 'export', reason: report.finding.reason });
+  }
 }
 
 /** --every: one run per interval until SIGTERM or SIGINT (or --runs); archive/exportSchedule.ts decides what stops it. */
@@ -221,6 +228,7 @@ async function runScheduled(
       isFatal: (error) => error instanceof ExportConfigurationError || error instanceof UsageError,
       onError(error) {
         auditExportFailuresTotal.inc({ service: settings.service, reason: 'error' });
+        if (!(error instanceof CodedError)) reportError(error, { command: 'export --every' });
         process.stderr.write(
           `${new Date().toISOString()} export: run failed, retrying in ${intervalMs} ms: ${describeError(error)}\n`,
         );
@@ -252,7 +260,8 @@ async function run(options: ExportOptions): Promise<number> {
     await checkTarget(store, config);
     const runtime = await openRuntime(config);
     try {
-      if (intervalMs !== undefined) return await runScheduled(runtime, store, settings, options, intervalMs);
+      if (intervalMs !== undefined)
+        return await withMetricsPort('export', () => runScheduled(runtime, store, settings, options, intervalMs));
       const report = await exportOnce(runtime, store, settings, options).catch((error: unknown) => {
         auditExportFailuresTotal.inc({ service: settings.service, reason: 'error' });
         throw error;

@@ -12,6 +12,9 @@
  * SIGINT or SIGTERM, or until `--until-seq` is indexed; a record that fails
  * verification stops it with exit 1 and the finding.
  */
+import { CodedError } from '../../../domain/errors.ts';
+import { verificationFailuresTotal } from '../../adapters/metrics.ts';
+import { withMetricsPort } from './metricsPort.ts';
 import type { Command } from 'commander';
 import { runIndexer } from '../../adapters/stream/indexer.ts';
 import { openPostgres } from '../../adapters/sql/postgres.ts';
@@ -96,6 +99,14 @@ async function run(options: IndexOptions): Promise<number> {
     });
     process.stderr.write(`indexed ${options.chain} up to seq ${lastSeq}\n`);
     return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CodedError && error.code === 'STREAM_RECORD_INVALID') {
+      const reason = String((error.details as { reason?: unknown } | undefined)?.reason ?? '');
+      // The finding's text names values; the label is its kind, so that the series stay few.
+      const kind = reason.startsWith('signature') ? 'signature' : reason.includes('hash') ? 'hash' : 'malformed';
+      verificationFailuresTotal.inc({ source: 'index', reason: kind });
+    }
+    throw error;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -119,5 +130,5 @@ export function registerIndex(program: Command, exit: (code: number) => void): v
     .option('--chain <name>', 'the chain to follow', 'main')
     .option('--until-seq <seq>', 'stop once this seq is indexed (default: follow until stopped)')
     .option('--signers <path>', 'the signer registry to verify against (default: CHAINBOOK_SIGNERS)')
-    .action(async (options: IndexOptions) => exit(await run(options)));
+    .action(async (options: IndexOptions) => exit(await withMetricsPort('index', () => run(options))));
 }

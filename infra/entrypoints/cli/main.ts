@@ -1,6 +1,8 @@
 /** The chainbook CLI. Every command has --help; exit codes: 0 ok, 1 failed, 2 could not run (usage, configuration, unreachable source). */
 import { Command, CommanderError } from 'commander';
+import { CodedError } from '../../../domain/errors.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
+import { startObservability, type Observability } from './observability.ts';
 import { VERSION } from '../../wiring/version.ts';
 
 export { VERSION, exitCodeFor };
@@ -60,15 +62,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('the signed, hash-chained event log of the marketplace, its kernel and its ledger')
     .exitOverride()
     .showHelpAfterError();
+  let observability: Observability | undefined;
   try {
+    // Only when OTEL_COLLECTOR_URL or SENTRY_DSN is set is anything loaded for them.
+    observability = await startObservability(argv.slice(2));
     for (const register of await Promise.all(modulesFor(argv.slice(2)).map((load) => load()))) {
       register(program, exit);
     }
-    await program.parseAsync(argv);
+    await (observability ? observability.run(() => program.parseAsync(argv)) : program.parseAsync(argv));
     return code;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     process.stderr.write(`chainbook: ${describeError(error)}\n`);
+    // Not one of ours (a CodedError says what went wrong in words an operator acts on): a crash to report.
+    if (observability && !(error instanceof CodedError))
+      (await import('../errorReporting.ts')).reportError(error, { command: argv[2] });
     return exitCodeFor(error);
+  } finally {
+    await observability?.close();
   }
 }

@@ -8,6 +8,8 @@
  * it with exit 1; a target that is down is waited for, never a reason to
  * stop.
  */
+import { closeObservability } from './observability.ts';
+import { withMetricsPort } from './metricsPort.ts';
 import type { Command } from 'commander';
 import { appendWakeups } from '../../adapters/sql/appendWakeups.ts';
 import { sqlChainReader } from '../../adapters/sql/sqlEventStore.ts';
@@ -92,8 +94,9 @@ export function registerRelay(program: Command, exit: (code: number) => void): v
       )
       .option('--until-seq <seq>', 'stop once this seq is acknowledged (default: relay until stopped)')
       .action(async (options: RelayOptions) => {
-        const code = await run(target, options);
+        const code = await withMetricsPort('relay', () => run(target, options));
         exit(code);
+        await closeObservability();
         // Ended here: a send still hanging in the client (a broker that never answers) must not keep the process up.
         process.exit(code);
       });

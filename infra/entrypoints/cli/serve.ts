@@ -8,6 +8,7 @@
  * relays every chain to Kafka (infra/wiring/relays.ts), reading only:
  * appends never wait for it.
  */
+import { closeObservability } from './observability.ts';
 import type { Command } from 'commander';
 import { CodedError } from '../../../domain/errors.ts';
 import { openApp, type App } from '../../wiring/app.ts';
@@ -261,6 +262,7 @@ export function registerServe(program: Command, exit: (code: number) => void): v
     .action(async () => {
       const code = await run();
       exit(code);
+      await closeObservability();
       // Ended here: a client library's stray timer (a broker that never answered) must not keep the process up.
       process.exit(code);
     });

@@ -4,6 +4,7 @@
  * production), for the clients of SIGNING_PROXY_CLIENTS. Runs until SIGINT or
  * SIGTERM. One JSON line per request on stdout.
  */
+import { withMetricsPort } from './metricsPort.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../wiring/config.ts';
@@ -73,5 +74,5 @@ export function registerSigningProxy(program: Command, exit: (code: number) => v
       '--tls-client-ca <file>',
       'mTLS: accept only clients presenting a certificate of this CA (PEM); their API key is still checked',
     )
-    .action(async (options: ProxyOptions) => exit(await run(options)));
+    .action(async (options: ProxyOptions) => exit(await withMetricsPort('signing-proxy', () => run(options))));
 }

@@ -7,6 +7,7 @@
  * checkpoints of one size into WITNESS_STATE_DIR/evidence. `--vkey` prints
  * its verifier key (for the log's CHECKPOINT_WITNESSES) and exits.
  */
+import { withMetricsPort } from './metricsPort.ts';
 import type { Command } from 'commander';
 import { sha256 } from '../../../chain/hash.ts';
 import { verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
@@ -60,5 +61,5 @@ export function registerWitness(program: Command, exit: (code: number) => void):
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '7380')
     .option('--vkey', "print the witness's verifier key (for CHECKPOINT_WITNESSES) and exit")
-    .action(async (options: WitnessOptions) => exit(await run(options)));
+    .action(async (options: WitnessOptions) => exit(await withMetricsPort('witness', () => run(options))));
 }

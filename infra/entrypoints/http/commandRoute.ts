@@ -5,6 +5,7 @@
  * response is what was appended: seqs, the new version of each stream, the
  * events, and the ids the command created.
  */
+import { traced, tracingEnabled } from '../../../chain/tracing.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { CommandContext, CommandDeps, CommandResult } from '../../../commands/command.ts';
@@ -12,6 +13,7 @@ import type { Actor, Role } from '../../../domain/actor.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import {
   checkoutLatencySeconds,
+  ledgerPostFailuresTotal,
   ledgerPostLatencySeconds,
   ledgerPostsTotal,
   ordersTotal,
@@ -173,10 +175,21 @@ function countPayouts(result: CommandResult & Record<string, unknown>, input: Re
   }
 }
 
+/** The commands that post to the ledger (ledger.posted): their failures are failed ledger posts. */
+const LEDGER_POSTING_COMMANDS: ReadonlySet<string> = new Set([
+  'recordPayment',
+  'finalizeOrder',
+  'refundOrder',
+  'postLedgerTransaction',
+]);
+
 function observe(operationId: string, result: CommandResult | undefined, outcome: string, seconds: number): void {
   if (operationId === 'checkout') checkoutLatencySeconds.observe({ outcome }, seconds);
   if (operationId === 'issueLedgerProof') proofGenerationDurationSeconds.observe({ outcome }, seconds);
-  if (!result) return;
+  if (!result) {
+    if (LEDGER_POSTING_COMMANDS.has(operationId)) ledgerPostFailuresTotal.inc({ command: operationId, code: outcome });
+    return;
+  }
   let posted = 0;
   for (const event of result.events) {
     if (event.type.startsWith('order.')) ordersTotal.inc({ event: event.type.slice('order.'.length) });
@@ -209,12 +222,16 @@ export async function runCommand(
   const started = performance.now();
   let result: (CommandResult & Record<string, unknown>) | undefined;
   try {
-    result = await options.handler(
-      services.deps,
-      options.input,
-      commandContext(services, actor, options.request, idempotencyKey),
-      options.body ?? (async function* () {})(),
-    );
+    const run = (): Promise<CommandResult & Record<string, unknown>> =>
+      options.handler(
+        services.deps,
+        options.input,
+        commandContext(services, actor, options.request, idempotencyKey),
+        options.body ?? (async function* () {})(),
+      );
+    result = tracingEnabled()
+      ? await traced(`command.${operationId}`, { 'chainbook.command': operationId }, run)
+      : await run();
   } catch (error) {
     observe(
       operationId,

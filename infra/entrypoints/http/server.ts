@@ -19,9 +19,12 @@ import { ChainError } from '../../../chain/errors.ts';
 import { parseStrictJsonBytes, StrictJsonError, stringProblem } from '../../../chain/strictJson.ts';
 import { CodedError } from '../../../domain/errors.ts';
 import { httpRequestDurationSeconds } from '../../adapters/metrics.ts';
+import { context as traceContext } from '@opentelemetry/api';
+import { reportError } from '../errorReporting.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { clientCertificateOf } from './auth/clientCertificate.ts';
 import { loadTls, type TlsConfig } from '../../wiring/tlsConfig.ts';
+import { endRequestSpan, startRequestSpan, type RequestSpan } from './requestSpan.ts';
 import type { HttpServices, RouteRequest, RouteResult, RouteSpec } from './route.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { chainRoutes } from './routes/chain.ts';
@@ -70,6 +73,8 @@ interface Locals {
   requestId: string;
   traceId: string;
   route?: string;
+  /** The request's span, when tracing is on (infra/entrypoints/http/requestSpan.ts). */
+  span?: RequestSpan;
   actorId?: string;
   role?: string;
   errorCode?: string;
@@ -97,6 +102,12 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
       (REQUEST_ID.test(request.get('x-trace-id') ?? '')
         ? request.get('x-trace-id')!
         : state.requestId.replaceAll('-', ''));
+    const span = startRequestSpan(request.method, request.headers);
+    if (span) {
+      // The span continues a valid traceparent's trace; otherwise its own trace id is the one records carry.
+      state.span = span;
+      state.traceId = span.traceId;
+    }
     response.set('X-Request-Id', state.requestId);
     let done = false;
     gate.inFlight += 1;
@@ -105,6 +116,7 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
       done = true;
       gate.inFlight -= 1;
       const seconds = (performance.now() - started) / 1000;
+      if (state.span) endRequestSpan(state.span, request.method, state.route ?? 'unmatched', response.statusCode);
       httpRequestDurationSeconds.observe(
         { method: request.method, route: state.route ?? 'unmatched', status: String(response.statusCode) },
         seconds,
@@ -303,7 +315,10 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
       traceId: state.traceId,
       closed: closed.signal,
     };
-    const result = await spec.handle(routeRequest, services);
+    // Run in the request's span: body parsing and other steps before this one may have left its context.
+    const result = await (state.span
+      ? traceContext.with(state.span.context, () => spec.handle(routeRequest, services))
+      : spec.handle(routeRequest, services));
     response.status(result.status ?? 200);
     // Private unless the route is public and says a shared cache may keep it (GET /catalog); a route's own header wins.
     response.set(
@@ -424,11 +439,18 @@ function errorHandler(
     const state = locals(response);
     const answer = errorResponse(error, state.requestId ?? 'unknown');
     state.errorCode = answer.body.error.code;
-    if (answer.internal)
+    if (answer.internal) {
       services.logger.error(
         { requestId: state.requestId, traceId: state.traceId, err: error, route: state.route, method: request.method },
         'internal error',
       );
+      reportError(error, {
+        requestId: state.requestId,
+        traceId: state.traceId,
+        route: state.route ?? 'unmatched',
+        method: request.method,
+      });
+    }
     if (response.headersSent) return;
     response.status(answer.status).set(answer.headers).set('Cache-Control', 'no-store').json(answer.body);
   };

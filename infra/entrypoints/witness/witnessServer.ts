@@ -9,6 +9,7 @@
  * No authentication: a request is only as good as the log's signature on its
  * checkpoint. One JSON line per request through `log` (a 422, once a minute per reason).
  */
+import { verificationFailuresTotal } from '../../adapters/metrics.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -139,6 +140,9 @@ export async function startWitnessServer(options: WitnessServerOptions): Promise
     const answer = await addCheckpoint(options.policy, options.state, body, Math.floor(nowMs() / 1000));
     const { contentType, body: text } = answerBody(answer);
     send(response, answer.status, contentType, text);
+    // A fork (the same size cosigned with another root): the log's history was rewritten.
+    if (answer.status === 409 && answer.evidence !== undefined)
+      verificationFailuresTotal.inc({ source: 'witness', reason: 'fork' });
     return answer.status === 200
       ? { status: 200, size: answer.state.size }
       : {

@@ -19,7 +19,7 @@ import { ACTOR_ID_PATTERN, type TokenEntry } from '../../../wiring/httpConfig.ts
 export const MAX_TOKENS = 10_000;
 /** The actor the first start of the embedded default makes a token for. */
 export const FIRST_ADMIN_ACTOR = 'admin';
-const TOKEN_PREFIX = 'cb_';
+export const TOKEN_PREFIX = 'cb_';
 
 const tokenFileSchema = z.strictObject({
   tokens: z

@@ -287,3 +287,44 @@ test('/health, /ready and /metrics with the runbook metric names', async (t) => 
   ])
     t.true(metrics.text.includes(name), `missing ${name}`);
 });
+
+test('/metrics counts a refused ledger post by command and code, the head-hash compute time and the signatures by backend', async (t) => {
+  const server = await testServer(t);
+  const failures = async (): Promise<number> => {
+    const text = (await server.request('GET', '/metrics')).text;
+    const line = text
+      .split('\n')
+      .find((row) =>
+        row.startsWith('finance_ledger_post_failures_total{command="postLedgerTransaction",code="LEDGER_UNBALANCED"}'),
+      );
+    return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  };
+  const before = await failures();
+  const refused = await server.request('POST', '/ledger/transactions', {
+    as: 'operator',
+    body: {
+      reason: 'typo',
+      entries: [
+        { account: 'asset:bank', direction: 'debit', amountMinor: 10, currency: 'EUR' },
+        { account: 'equity:capital', direction: 'credit', amountMinor: 9, currency: 'EUR' },
+      ],
+    },
+  });
+  t.is(refused.status, 422);
+  t.is(await failures(), before + 1);
+  const posted = await server.request('POST', '/ledger/transactions', {
+    as: 'operator',
+    body: {
+      reason: 'other',
+      entries: [
+        { account: 'asset:bank', direction: 'debit', amountMinor: 7, currency: 'EUR' },
+        { account: 'equity:capital', direction: 'credit', amountMinor: 7, currency: 'EUR' },
+      ],
+    },
+  });
+  t.is(posted.status, 200, posted.text);
+  t.is(await failures(), before + 1, 'a post that succeeds is not a failure');
+  const text = (await server.request('GET', '/metrics')).text;
+  t.regex(text, /^audit_head_hash_compute_seconds_count [1-9]/m);
+  t.regex(text, /^signatures_total\{backend="local",algorithm="ed25519"\} [1-9]/m);
+});

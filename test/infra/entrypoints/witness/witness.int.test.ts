@@ -6,6 +6,7 @@
  * both signed checkpoints are written as evidence; a restarted witness keeps
  * what it cosigned; hostile bodies change nothing.
  */
+import { verificationFailuresTotal } from '../../../../infra/adapters/metrics.ts';
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -161,8 +162,10 @@ for (const engine of ENGINES) {
     // B's checkpoint of the same size as the one cosigned, another root: 409 with the size held, and evidence.
     const checkpointB150 = { origin: ORIGIN, size: 150, root: await rootAt(forkB.storage, 'main', 150) };
     const noteB150 = await signCheckpoint(b.signer, forkB.key!, checkpointB150);
+    const forksBefore = await forksCounted();
     const answer = await post(witness, formatAddCheckpoint({ oldSize: 150, proof: [], note: noteB150 }));
     t.deepEqual(answer, { status: 409, type: 'text/x.tlog.size', text: '150\n' });
+    t.is(await forksCounted(), forksBefore + 1, 'counted in audit_verification_failures_total{source="witness"}');
     await post(witness, formatAddCheckpoint({ oldSize: 150, proof: [], note: noteB150 }));
     const files = readdirSync(join(witness.stateDir, 'evidence'));
     t.is(files.length, 1, 'the same fork shown twice is one file');
@@ -221,4 +224,10 @@ for (const engine of ENGINES) {
     t.is(JSON.parse(after).size, JSON.parse(before).size, 'still 40 leaves held');
     t.is(readdirSync(join(again.stateDir, 'evidence')).length, 0, 'no evidence from malformed requests');
   });
+}
+
+/** audit_verification_failures_total{source="witness",reason="fork"} of this process. */
+async function forksCounted(): Promise<number> {
+  const { values } = await verificationFailuresTotal.get();
+  return values.find(({ labels }) => labels['source'] === 'witness' && labels['reason'] === 'fork')?.value ?? 0;
 }
