@@ -14,6 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { DEV_PLACEHOLDER_MARKER } from '../../infra/wiring/devPlaceholders.ts';
+import { ConfigError } from '../../infra/wiring/config.ts';
+import { loadServeConfig } from '../../infra/wiring/httpConfig.ts';
 import { runCli } from '../helpers/cli.ts';
 import { ROOT } from '../helpers/build.ts';
 
@@ -127,6 +129,43 @@ test('the stack wires its parts: the archive bucket is made with Object Lock, th
   t.is(clients, `api:${api['SIGNING_PROXY_API_KEY']}`);
   t.is(api['S3_ACCESS_KEY_ID'], compose.services['minio']!.environment!['MINIO_ROOT_USER']);
   t.is(api['S3_SECRET_ACCESS_KEY'], compose.services['minio']!.environment!['MINIO_ROOT_PASSWORD']);
+});
+
+/** serve's start-up problems (infra/wiring/httpConfig.ts) for an environment; none: it would start. */
+function serveProblems(env: Record<string, string>): string[] {
+  try {
+    loadServeConfig(env);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.details['problems'] as string[];
+  }
+}
+
+test("the API service would start: its environment (with the kid its entrypoint reads) passes serve's configuration checks; plain HTTP on 0.0.0.0 only because DEV_SKIP_MTLS=true outside production", (t) => {
+  const api = { ...compose.services['api']!.environment!, SIGNING_KID: 'chainbook-dev-1' };
+  t.is(api['NODE_ENV'], 'development');
+  t.is(api['DEV_SKIP_MTLS'], 'true');
+  t.deepEqual(serveProblems(api), []);
+  // Published on the laptop's loopback only.
+  t.true((compose.services['api'] as { ports?: string[] }).ports?.every((port) => port.startsWith('127.0.0.1:')));
+  const withoutSkip = { ...api };
+  delete withoutSkip['DEV_SKIP_MTLS'];
+  t.true(serveProblems(withoutSkip).some((problem) => problem.startsWith('HOST: 0.0.0.0 is reachable')));
+  t.true(
+    serveProblems({ ...api, NODE_ENV: 'production' }).some((problem) =>
+      problem.startsWith('DEV_SKIP_MTLS: must be false'),
+    ),
+  );
+});
+
+test('the exporter serves /metrics on METRICS_PORT, published on the loopback', (t) => {
+  const exporter = compose.services['exporter'] as Service & { ports?: string[] };
+  t.deepEqual(exporter.command?.slice(0, 2), ['export', '--every']);
+  const port = exporter.environment?.['METRICS_PORT'];
+  t.regex(port ?? '', /^\d+$/);
+  t.is(exporter.environment?.['METRICS_HOST'], '0.0.0.0');
+  t.deepEqual(exporter.ports, [`127.0.0.1:${port}:${port}`]);
 });
 
 /** Variables that hold a secret by their name, or a URL with a password. */

@@ -11,7 +11,8 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CronJob } from 'kubernetes-models/batch/v1';
@@ -23,6 +24,9 @@ import { ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount } 
 import { DockerfileParser } from 'dockerfile-ast';
 import { DEFAULT_OPENAPI_PATH } from '../../infra/entrypoints/http/openApiFile.ts';
 import { runCli } from '../helpers/cli.ts';
+import { issue, makeCa } from '../helpers/certificates.ts';
+import { ConfigError } from '../../infra/wiring/config.ts';
+import { loadServeConfig } from '../../infra/wiring/httpConfig.ts';
 
 const ROOT = join(process.cwd(), 'deploy', 'k8s');
 
@@ -104,6 +108,7 @@ function baseFiles(): KubeObject[] {
 const WORKLOAD_SECRETS: Readonly<Record<string, readonly string[]>> = {
   'chainbook-api': ['chainbook-env'],
   'chainbook-export': ['chainbook-env'],
+  'chainbook-exporter': ['chainbook-env'],
   'chainbook-audit-verify': ['chainbook-env'],
   'chainbook-signing-proxy': ['chainbook-signing-proxy-env'],
   'chainbook-relay-kafka': ['chainbook-env'],
@@ -131,8 +136,9 @@ interface Container {
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   env?: unknown[];
-  livenessProbe?: { httpGet?: { path: string } };
-  readinessProbe?: { httpGet?: { path: string } };
+  ports?: { name?: string; containerPort: number }[];
+  livenessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: {
     allowPrivilegeEscalation?: boolean;
@@ -181,7 +187,13 @@ for (const [name, load] of SETS) {
       'Secrets are referenced, never inlined',
     );
     const workloads = objects.filter((object) => object.kind === 'Deployment' || object.kind === 'CronJob');
-    t.deepEqual(workloads.map((workload) => workload.metadata.name).sort(), Object.keys(WORKLOAD_SECRETS).sort());
+    // The overlays include the component exporter, which replaces the CronJob chainbook-export.
+    t.deepEqual(
+      workloads.map((workload) => workload.metadata.name).sort(),
+      Object.keys(WORKLOAD_SECRETS)
+        .filter((workload) => name === 'base' || workload !== 'chainbook-export')
+        .sort(),
+    );
     for (const workload of workloads) {
       const pod = podOf(workload);
       t.true(pod.securityContext?.runAsNonRoot, workload.metadata.name);
@@ -205,7 +217,18 @@ for (const [name, load] of SETS) {
           container.volumeMounts?.some((mount) => mount.mountPath === '/tmp'),
           `${where}: /tmp is a volume (read-only root)`,
         );
-        t.is(container.env, undefined, `${where}: settings come from the ConfigMap and the Secret`);
+        // Settings come from the ConfigMap and the Secret; env names the process and takes an optional DSN.
+        t.deepEqual(
+          container.env,
+          [
+            { name: 'OTEL_SERVICE_NAME', value: workload.metadata.name },
+            {
+              name: 'SENTRY_DSN',
+              valueFrom: { secretKeyRef: { name: 'chainbook-sentry', key: 'SENTRY_DSN', optional: true } },
+            },
+          ],
+          where,
+        );
       }
     }
   });
@@ -216,10 +239,11 @@ for (const [name, load] of SETS) {
     t.is((api['spec'] as { replicas: number }).replicas, 3);
     const [container] = podOf(api).containers;
     t.deepEqual(container?.args, ['node', 'bin/chainbook.js', 'serve']);
-    t.is(container?.livenessProbe?.httpGet?.path, '/health');
-    t.is(container?.readinessProbe?.httpGet?.path, '/ready');
+    t.like(container?.livenessProbe?.httpGet, { path: '/health', port: 'https', scheme: 'HTTPS' });
+    t.like(container?.readinessProbe?.httpGet, { path: '/ready', port: 'https', scheme: 'HTTPS' });
     t.like(find(objects, 'Service', 'chainbook-api')['spec'], {
       selector: { 'app.kubernetes.io/name': 'chainbook-api' },
+      ports: [{ name: 'https', targetPort: 'https' }],
     });
     t.like(find(objects, 'HorizontalPodAutoscaler', 'chainbook-api')['spec'], {
       minReplicas: 3,
@@ -241,8 +265,12 @@ for (const [name, load] of SETS) {
       egress.egress.flatMap((rule) => rule.ports.map((port) => port.port)).sort((a, b) => a - b),
       [53, 53, 443, 5432, 6379, 8443, 9092],
     );
-    const exportJob = podOf(find(objects, 'CronJob', 'chainbook-export'));
-    t.deepEqual(exportJob.containers[0]?.args?.slice(0, 3), ['node', 'bin/chainbook.js', 'export']);
+    if (name === 'base') {
+      const exportJob = podOf(find(objects, 'CronJob', 'chainbook-export'));
+      t.deepEqual(exportJob.containers[0]?.args?.slice(0, 3), ['node', 'bin/chainbook.js', 'export']);
+    }
+    const exporter = podOf(find(objects, 'Deployment', 'chainbook-exporter'));
+    t.deepEqual(exporter.containers[0]?.args?.slice(0, 5), ['node', 'bin/chainbook.js', 'export', '--every', '5m']);
     const verify = podOf(find(objects, 'CronJob', 'chainbook-audit-verify'));
     t.deepEqual(verify.initContainers?.[0]?.args?.slice(2, 3), ['audit-verify']);
     t.true(verify.containers[0]?.args?.includes('--archive'));
@@ -344,6 +372,107 @@ for (const [name, load] of SETS) {
       if ('CHAINBOOK_DATA_DIR' in data) t.is(data['CHAINBOOK_DATA_DIR'], runtime.env['CHAINBOOK_DATA_DIR']!);
     }
   });
+
+  test(`${name}: every process that serves METRICS_PORT has a containerPort for it, scrape annotations on it, and probes on a port it declares`, (t) => {
+    const objects = load();
+    const configMaps = new Map(
+      objects
+        .filter((object) => object.kind === 'ConfigMap')
+        .map((object) => [object.metadata.name, (object['data'] ?? {}) as Record<string, string>]),
+    );
+    // The commands that open METRICS_PORT (infra/entrypoints/cli/metricsPort.ts): export only with --every.
+    const servesMetrics = (args: readonly string[]) =>
+      ['relay', 'index', 'witness', 'signing-proxy'].includes(args[2] ?? '') ||
+      (args[2] === 'export' && args.includes('--every'));
+    let checked = 0;
+    for (const workload of objects.filter((object) => object.kind === 'Deployment')) {
+      const template = (workload['spec'] as { template: { metadata: { annotations?: Record<string, string> } } })
+        .template;
+      for (const container of podOf(workload).containers) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        const environment: Record<string, string> = {};
+        for (const source of container.envFrom ?? [])
+          Object.assign(environment, configMaps.get(source.configMapRef?.name ?? '') ?? {});
+        const declared = new Map((container.ports ?? []).map((port) => [port.name, port.containerPort]));
+        for (const probe of [container.livenessProbe, container.readinessProbe]) {
+          const port = probe?.httpGet?.port;
+          t.true(typeof port === 'number' || declared.has(port), `${where}: probe port ${port} is declared`);
+        }
+        if (!servesMetrics(container.args ?? [])) continue;
+        checked += 1;
+        const metricsPort = Number(environment['METRICS_PORT']);
+        t.true(metricsPort > 0, `${where}: METRICS_PORT set`);
+        t.is(environment['METRICS_HOST'], '0.0.0.0', `${where}: METRICS_HOST reachable from outside the pod`);
+        t.is(declared.get('metrics'), metricsPort, `${where}: containerPort metrics`);
+        t.like(template.metadata.annotations, {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(metricsPort),
+          'prometheus.io/path': '/metrics',
+        });
+        // The metrics listener answers only /metrics: a probe there, unless the process has /health of its own.
+        for (const probe of [container.livenessProbe, container.readinessProbe])
+          t.true(
+            probe?.httpGet?.path === '/health' ||
+              (probe?.httpGet?.path === '/metrics' && probe.httpGet.port === 'metrics'),
+            `${where}: ${JSON.stringify(probe?.httpGet)}`,
+          );
+      }
+    }
+    // export --every, two relays, the indexer, the witness, the signing proxy.
+    t.is(checked, 6);
+  });
+
+  if (name !== 'base') {
+    test(`${name}: the API serves HTTPS with mTLS from the Secret chainbook-api-tls, and its environment passes serve's start-up checks`, (t) => {
+      const objects = load();
+      const api = find(objects, 'Deployment', 'chainbook-api');
+      const pod = podOf(api);
+      const [container] = pod.containers;
+      const config = find(objects, 'ConfigMap', 'chainbook-config')['data'] as Record<string, string>;
+      const tlsVolume = pod.volumes?.find((volume) => volume.secret?.secretName === 'chainbook-api-tls');
+      const mount = container?.volumeMounts?.find((volumeMount) => volumeMount.name === tlsVolume?.name);
+      t.true(mount?.readOnly);
+      for (const variable of ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CLIENT_CA_FILE'])
+        t.true(config[variable]?.startsWith(`${mount!.mountPath}/`), `${variable}: ${config[variable]}`);
+      t.true('MTLS_ROLE_MAP' in config);
+      t.is(config['DEV_SKIP_MTLS'], undefined);
+      t.like(api['spec'], { template: { metadata: { annotations: { 'prometheus.io/scheme': 'https' } } } });
+
+      // The rendered environment through loadServeConfig, the Secret's files made with openssl where the
+      // volume puts them: no TLS problem. Without the TLS variables, production refuses.
+      const folder = mkdtempSync(join(tmpdir(), 'chainbook-k8s-tls-'));
+      try {
+        const ca = makeCa(folder, 'clients-ca');
+        const server = issue(folder, ca, 'server', { commonName: 'chainbook-api', usage: 'serverAuth' });
+        copyFileSync(server.cert, join(folder, 'tls.crt'));
+        copyFileSync(server.key, join(folder, 'tls.key'));
+        copyFileSync(ca.cert, join(folder, 'ca.crt'));
+        const environment: Record<string, string> = {};
+        for (const [key, value] of Object.entries(config))
+          environment[key] = value.startsWith(`${mount!.mountPath}/`)
+            ? join(folder, value.slice(mount!.mountPath.length + 1))
+            : value;
+        // The Secret chainbook-env's one required entry.
+        environment['DATABASE_URL'] = 'postgres://chainbook@db.internal:5432/chainbook';
+        const tlsProblems = (env: Record<string, string>) => {
+          try {
+            loadServeConfig(env);
+            return [];
+          } catch (error) {
+            if (!(error instanceof ConfigError)) throw error;
+            return (error.details['problems'] as string[]).filter((problem) => /TLS|HOST|DATABASE_URL/.test(problem));
+          }
+        };
+        t.deepEqual(tlsProblems(environment), []);
+        const withoutTls = { ...environment };
+        delete withoutTls['TLS_CLIENT_CA_FILE'];
+        delete withoutTls['MTLS_ROLE_MAP'];
+        t.true(tlsProblems(withoutTls).some((problem) => problem.includes('required when NODE_ENV=production')));
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    });
+  }
 
   if (name !== 'base') {
     test(`${name}: everything is in the namespace illuvrse-kernel-${name}`, (t) => {
