@@ -6,11 +6,13 @@
  * when the test runs as root), writing only to its data folder and TMPDIR; /ready answers and
  * /openapi.yaml is the file baked in. With NODE_ENV=production the laid-out CLI refuses to start
  * when OPENAPI_PATH names nothing, not YAML, or a document other than the code's, and starts
- * against PostgreSQL and a signing proxy (itself run from the layout) when it is the code's.
+ * against PostgreSQL and a signing proxy (itself run from the layout) when it is the code's, over
+ * HTTPS with mTLS as production requires (certificates made with openssl, as an operator would).
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join, relative } from 'node:path';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
@@ -18,6 +20,7 @@ import { parse } from 'yaml';
 import { DEFAULT_OPENAPI_PATH } from '../../infra/entrypoints/http/openApiFile.ts';
 import { compiledBuildIsCurrent, ROOT } from '../helpers/build.ts';
 import { runCli } from '../helpers/cli.ts';
+import { issueServer, makeCa, type Issued } from '../helpers/certificates.ts';
 import { createPostgresDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/runtime.ts';
 
@@ -218,10 +221,26 @@ async function startLayout(
   });
 }
 
-async function untilReady(url: string): Promise<Response> {
+/** GET over HTTPS trusting `ca`, without a client certificate (as a kubelet probe asks). */
+function httpsGet(url: string, ca: Buffer): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, { ca }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve(new Response(Buffer.concat(chunks).toString('utf8'), { status: response.statusCode ?? 0 })),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+async function untilReady(url: string, get: (url: string) => Promise<Response> = fetch): Promise<Response> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    const response = await fetch(`${url}/ready`).catch(() => undefined);
+    const response = await get(`${url}/ready`).catch(() => undefined);
     if (response?.status === 200 || Date.now() > deadline) return response ?? Response.error();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -286,6 +305,27 @@ test('from the layout, read-only and as the service user, serve answers /ready a
   t.deepEqual(snapshot(app), before, 'nothing under /app changed');
 });
 
+/**
+ * What production requires of serve besides its database and signer: a certificate, its key and the
+ * client CA (infra/wiring/httpConfig.ts), in a folder the service user reads.
+ */
+let serverTls: { ca: Issued; env: Record<string, string> } | undefined;
+function productionTls(): { ca: Issued; env: Record<string, string> } {
+  if (serverTls) return serverTls;
+  const folder = volume('image-tls');
+  const ca = makeCa(folder, 'clients-ca');
+  const server = issueServer(folder, ca);
+  if (asRoot) for (const name of readdirSync(folder)) chownSync(join(folder, name), SERVICE_UID, SERVICE_UID);
+  serverTls = {
+    ca,
+    env: { TLS_CERT_FILE: server.cert, TLS_KEY_FILE: server.key, TLS_CLIENT_CA_FILE: ca.cert },
+  };
+  return serverTls;
+}
+test.after.always(() => {
+  if (serverTls) rmSync(join(serverTls.ca.cert, '..'), { recursive: true, force: true });
+});
+
 const PRODUCTION_ENV = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgres://127.0.0.1:1/none',
@@ -320,6 +360,7 @@ test('with NODE_ENV=production the laid-out serve refuses to start (exit 2) when
   for (const [path, message] of cases) {
     const result = await runLayout(app, ['serve'], {
       ...PRODUCTION_ENV,
+      ...productionTls().env,
       CHAINBOOK_DATA_DIR: folder,
       ...(path === undefined ? {} : { OPENAPI_PATH: path }),
     });
@@ -331,7 +372,7 @@ test('with NODE_ENV=production the laid-out serve refuses to start (exit 2) when
   }
 });
 
-test('with NODE_ENV=production and its own document, the laid-out serve starts on PostgreSQL through a laid-out signing proxy and is ready', async (t) => {
+test('with NODE_ENV=production and its own document, the laid-out serve starts over HTTPS with mTLS on PostgreSQL through a laid-out signing proxy and is ready', async (t) => {
   const { app } = await buildLayout();
   const proxyData = volume('image-proxy');
   const apiData = volume('image-api');
@@ -361,6 +402,7 @@ test('with NODE_ENV=production and its own document, the laid-out serve starts o
     ['serve'],
     {
       ...PRODUCTION_ENV,
+      ...productionTls().env,
       DATABASE_URL: database.url,
       SIGNING_PROXY_URL: proxyUrl!,
       SIGNING_PROXY_API_KEY: key,
@@ -370,10 +412,15 @@ test('with NODE_ENV=production and its own document, the laid-out serve starts o
       TMPDIR: apiData,
       OPENAPI_PATH: join(app, 'openapi.yaml'),
     },
-    /serving (http:\/\/[^ ]+)/,
+    /serving (https:\/\/[^ ]+)/,
   );
-  const ready = await untilReady(match[1]!);
+  const ca = readFileSync(productionTls().ca.cert);
+  const ready = await untilReady(match[1]!, (url) => httpsGet(url, ca));
   t.is(ready.status, 200, await ready.text());
   console.log(`layout, production on PostgreSQL: serve until /ready ${(performance.now() - started).toFixed(0)} ms`);
-  t.is(await (await fetch(`${match[1]!}/openapi.yaml`)).text(), readFileSync(join(app, 'openapi.yaml'), 'utf8'));
+  // A public route over HTTPS without a client certificate; a non-public one needs one.
+  t.is(await (await httpsGet(`${match[1]!}/openapi.yaml`, ca)).text(), readFileSync(join(app, 'openapi.yaml'), 'utf8'));
+  const refused = await httpsGet(`${match[1]!}/orders/none`, ca);
+  t.is(refused.status, 401);
+  t.regex(await refused.text(), /CLIENT_CERTIFICATE_REQUIRED/);
 });
