@@ -143,7 +143,7 @@ function serveProblems(env: Record<string, string>): string[] {
 }
 
 test("the API service would start: its environment (with the kid its entrypoint reads) passes serve's configuration checks; plain HTTP on 0.0.0.0 only because DEV_SKIP_MTLS=true outside production", (t) => {
-  const api = { ...compose.services['api']!.environment!, SIGNING_KID: 'chainbook-dev-1' };
+  const api: Record<string, string> = { ...compose.services['api']!.environment!, SIGNING_KID: 'chainbook-dev-1' };
   t.is(api['NODE_ENV'], 'development');
   t.is(api['DEV_SKIP_MTLS'], 'true');
   t.deepEqual(serveProblems(api), []);
