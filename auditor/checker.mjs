@@ -157,6 +157,48 @@ function spkiOfPem(pem) {
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
 
+// ---------------------------------------------------------------- the Ed25519 fallback
+
+/** An Ed25519 key's SPKI (RFC 8410): this fixed prefix, then the 32-byte key. */
+const ED25519_SPKI_PREFIX = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
+let ed25519Fallback;
+
+/**
+ * Gives the checker a pure-JS Ed25519 verifier, `{ name, verify(signature,
+ * message, publicKey) → Promise<boolean> }`, for a browser whose WebCrypto
+ * lacks Ed25519. The checker uses it only for a key WebCrypto refuses to
+ * import as Ed25519 with NotSupportedError; everywhere else WebCrypto
+ * verifies. The auditor page gives it the pinned @noble/ed25519 (section 15).
+ */
+export function useEd25519Fallback(fallback) {
+  ed25519Fallback = fallback && typeof fallback.verify === 'function' ? { ...fallback, used: false } : undefined;
+}
+
+/** The fallback's name if it verified anything since it was given, else undefined. */
+export function ed25519FallbackUsed() {
+  return ed25519Fallback?.used ? ed25519Fallback.name : undefined;
+}
+
+/** A key the fallback verifies, when WebCrypto refused `error` for Ed25519 and a fallback is given; else undefined. */
+function fallbackEd25519Key(error, raw) {
+  if (error?.name !== 'NotSupportedError' || !ed25519Fallback || raw?.length !== 32) return undefined;
+  return { fallback: true, raw };
+}
+
+/** Ed25519 over `message` by a key from importPublicKey or parseWitnessKey: WebCrypto's, or the fallback's. */
+async function ed25519Verifies(key, message, signature) {
+  try {
+    if (signature.length !== 64) return false;
+    if (key.fallback) {
+      ed25519Fallback.used = true;
+      return (await ed25519Fallback.verify(signature, message, key.raw)) === true;
+    }
+    return await subtle.verify({ name: 'Ed25519' }, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
 /** A WebCrypto public key for `algorithm` from an SPKI PEM, or why there is none (another kind of key, RSA too short). */
 export async function importPublicKey(algorithm, pem) {
   if (!SIGNATURE_ALGORITHMS.includes(algorithm)) return { problem: `unknown algorithm ${JSON.stringify(algorithm)}` };
@@ -173,7 +215,13 @@ export async function importPublicKey(algorithm, pem) {
   try {
     key = await subtle.importKey('spki', spki, WEBCRYPTO[algorithm].import, true, ['verify']);
   } catch (error) {
-    // An older browser without Ed25519 in WebCrypto says so, rather than calling the key bad.
+    // A browser without Ed25519 in WebCrypto: the pinned fallback if the page gave one, else it says so rather than calling the key bad.
+    const isEd25519Spki =
+      algorithm === 'ed25519' &&
+      spki.length === 44 &&
+      equalBytes(spki.subarray(0, ED25519_SPKI_PREFIX.length), ED25519_SPKI_PREFIX);
+    const fallback = isEd25519Spki ? fallbackEd25519Key(error, spki.slice(ED25519_SPKI_PREFIX.length)) : undefined;
+    if (fallback) return { key: { algorithm, cryptoKey: fallback, raw: fallback.raw, spki } };
     if (error?.name === 'NotSupportedError') return { problem: `this WebCrypto cannot verify ${algorithm}` };
     return { problem: `not a key of ${algorithm}: ${error?.message ?? error}` };
   }
@@ -227,6 +275,7 @@ export async function verifySignature(key, message, signature) {
     if (bytes === undefined) return false;
     if (bytes === 'high-s') return 'high-s';
   }
+  if (key.algorithm === 'ed25519') return ed25519Verifies(key.cryptoKey, message, bytes);
   try {
     return await subtle.verify(WEBCRYPTO[key.algorithm].verify, key.cryptoKey, bytes, message);
   } catch {
@@ -1216,16 +1265,9 @@ export async function parseWitnessKey(vkey) {
   try {
     const cryptoKey = await subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
     return { name, raw, key: cryptoKey };
-  } catch {
-    return undefined;
-  }
-}
-
-async function ed25519Verifies(cryptoKey, message, signature) {
-  try {
-    return signature.length === 64 && (await subtle.verify({ name: 'Ed25519' }, cryptoKey, signature, message));
-  } catch {
-    return false;
+  } catch (error) {
+    const fallback = fallbackEd25519Key(error, raw);
+    return fallback ? { name, raw, key: fallback } : undefined;
   }
 }
 
@@ -1624,6 +1666,7 @@ function registryFailure(message, reason = 'registry-invalid') {
  * onProgress({ phase, checked, total }). Findings are listed by chain and seq.
  */
 export async function checkBundle(files, options = {}) {
+  if (ed25519Fallback) ed25519Fallback.used = false;
   const unpacked = await unpackedArchive(files).catch((error) =>
     registryFailure(`the bundle archive does not unpack: ${error.message}`, 'bundle-unreadable'),
   );
@@ -1681,6 +1724,7 @@ export async function checkBundle(files, options = {}) {
         deployedAt,
         retiredAt,
       })),
+      ...(ed25519FallbackUsed() ? { ed25519Fallback: ed25519FallbackUsed() } : {}),
     },
     ok: findings.length === 0,
     findings,
