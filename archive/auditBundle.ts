@@ -22,8 +22,7 @@ import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
 import { sha256, sha256Hex } from '../chain/hash.ts';
 import { openCheckpoint, parseNote } from '../chain/checkpoint.ts';
-import { verify as verifySignature } from 'node:crypto';
-import { rawEd25519, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
+import { noteKeyOf, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
 import { verifyProof } from '../verifier/verifyProof.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
 import type { Compression } from './objectStore.ts';
@@ -214,19 +213,17 @@ async function bundleProofs(
   return { proofs: found.ledger, deliveryProofs: found.delivery, skippedProofs };
 }
 
-/** Why a checkpoint note is not signed by an Ed25519 signer of the registry, or undefined when it is. */
+/** Why a checkpoint note is not signed by an Ed25519 or ECDSA signer of the registry, or undefined when it is. */
 function checkpointProblem(registry: SignerRegistry, note: string): string | undefined {
   const names = parseNote(note)?.signatures.map((signature) => signature.name) ?? [];
   for (const name of names) {
     const signer = registry.signers.get(name);
-    const raw = signer && rawEd25519(signer.publicKey);
-    if (!signer || !raw) continue;
-    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, (_key, message, signature) =>
-      verifySignature(null, message, signer.publicKey, signature),
-    );
+    const noteKey = signer && noteKeyOf(name, signer.publicKey);
+    if (!noteKey) continue;
+    const opened = openCheckpoint(note, noteKey.key, sha256, noteKey.verify);
     return opened.ok ? undefined : opened.reason;
   }
-  return 'no signature by an Ed25519 signer of the registry';
+  return 'no signature by an Ed25519 or ECDSA signer of the registry';
 }
 
 /** The inclusion proof file of `seq`, when it verifies under the registry signer its checkpoint names. */

@@ -1287,8 +1287,27 @@ async function cosignatureProblem(parsed, witness) {
 }
 
 /**
+ * The key hash a registry signer's checkpoint signature line carries (section
+ * 14): Ed25519 is note type 0x01 (name, 0x0A, 0x01, the 32-byte key);
+ * ECDSA P-256 is type 0x02, SHA-256 of the key's SPKI alone. RSA signs no
+ * checkpoint: undefined.
+ */
+async function checkpointKeyHash(signer) {
+  if (signer.algorithm === 'ed25519') return noteKeyHash(signer.kid, NOTE_ED25519, signer.key.raw);
+  if (signer.algorithm === 'ecdsa-p256-sha256') return (await sha256(signer.key.spki)).slice(0, 4);
+  return undefined;
+}
+
+/** Ed25519 over the note's text, or (type 0x02) ECDSA DER over its SHA-256, low-S only as section 3. */
+async function checkpointSignatureVerifies(signer, message, signature) {
+  if (signer.algorithm === 'ed25519') return ed25519Verifies(signer.key.cryptoKey, message, signature);
+  return (await verifySignature(signer.key, message, signature)) === true;
+}
+
+/**
  * A checkpoint note (section 14): signed by a registry signer of algorithm
- * ed25519 whose kid is the signature line's key name, and cosigned by each
+ * ed25519 (note type 0x01) or ecdsa-p256-sha256 (type 0x02) whose kid is the
+ * signature line's key name, and cosigned by each
  * of `witnesses` (parsed with parseWitnessKey). { checkpoint, signer } or
  * { problem }.
  */
@@ -1306,12 +1325,12 @@ export async function openCheckpoint(note, registry, witnesses = [], origin) {
   let signer;
   for (const line of parsed.signatures) {
     const candidate = registry.signers.get(line.name);
-    if (!candidate || candidate.algorithm !== 'ed25519') continue;
-    if (!equalBytes(line.keyHash, await noteKeyHash(line.name, NOTE_ED25519, candidate.key.raw))) continue;
-    if (await ed25519Verifies(candidate.key.cryptoKey, message, line.signature)) signer = candidate.kid;
+    const keyHash = candidate && (await checkpointKeyHash(candidate));
+    if (!keyHash || !equalBytes(line.keyHash, keyHash)) continue;
+    if (await checkpointSignatureVerifies(candidate, message, line.signature)) signer = candidate.kid;
     else return { problem: `the signature by ${line.name} does not verify`, checkpoint };
   }
-  if (!signer) return { problem: 'no signature by an Ed25519 signer of the registry', checkpoint };
+  if (!signer) return { problem: 'no signature by an Ed25519 or ECDSA signer of the registry', checkpoint };
   for (const witness of witnesses) {
     const problem = await cosignatureProblem(parsed, witness);
     if (problem) return { problem, checkpoint };

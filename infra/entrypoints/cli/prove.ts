@@ -110,10 +110,14 @@ async function prove(options: ProveOptions): Promise<number> {
 async function checkpoint(options: { chain?: string; vkey?: boolean }): Promise<number> {
   const note = await withTree(options.chain, async (_runtime, tree, chain) => {
     if (!tree.key)
-      throw new ChainError('CHECKPOINT_SIGNER_UNSUPPORTED', 'checkpoints are signed with an Ed25519 signer only', {});
-    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`.
+      throw new ChainError(
+        'CHECKPOINT_SIGNER_UNSUPPORTED',
+        'checkpoints are signed with an Ed25519 or ECDSA P-256 signer only (RSA has no signed-note signature type)',
+        {},
+      );
+    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`, of type 0x01 or 0x02.
     if (options.vkey)
-      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
+      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, tree.key.type ?? NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
     // A new checkpoint if one is due, else the witnesses missing from the latest are asked again.
     if ((await tree.makeIfDue(chain, Date.now())) === undefined) await tree.cosignLatest(chain);
     return (await tree.published(chain))?.note;

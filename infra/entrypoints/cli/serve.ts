@@ -206,7 +206,7 @@ async function run(): Promise<number> {
   if (!checkpoints.key)
     services.logger.warn(
       { kid: app.runtime.signer.kid, algorithm: app.runtime.signer.algorithm },
-      'checkpoints: the signer is not Ed25519, so no checkpoint is made (docs/FORMAT.md section 14)',
+      'checkpoints: the signer is RSA, which no signed-note signature type carries, so no checkpoint is made (docs/FORMAT.md section 14)',
     );
   let checkpointRound: Promise<void> | undefined;
   const checkpoint = async (): Promise<void> => {
