@@ -17,6 +17,7 @@ import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from './limits.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { DELIVERY_PROOF_KIND } from '../chain/deliveryProof.ts';
 import type { SignedProof } from '../chain/proof.ts';
+import type { Signer } from '../chain/signer.ts';
 import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
@@ -78,6 +79,12 @@ export interface BundleOptions {
   tree?: BundleTreeSource | undefined;
   /** The auditor page (infra/adapters/files/auditorPage.ts), written as index.html. */
   auditorPage?: string | undefined;
+  /**
+   * The chain's signer: signs the exact bytes of bundle.json into bundle.sig
+   * (docs/FORMAT.md section 15, "A cut bundle"), so that the range and the
+   * batches it names cannot be edited to match a bundle cut at its tail.
+   */
+  signer?: Pick<Signer, 'signMessage'> | undefined;
 }
 
 export interface BundleReport {
@@ -351,26 +358,33 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     version: options.version,
   };
   // What the check script compares the batches with, so that a batch removed at either end is seen (archive/auditorCheck.sh).
-  await options.out.write(
-    'bundle.json',
-    `${JSON.stringify(
-      {
-        service: facts.service,
-        chain: facts.chain,
-        from_ts: facts.fromTs,
-        to_ts: facts.toTs,
-        from_seq: facts.fromSeq,
-        to_seq: facts.toSeq,
-        batches_from_seq: facts.batchesFromSeq,
-        batches_to_seq: facts.batchesToSeq,
-        batches: selected.map((batch) => batch.key),
-        checkpoints: tree.checkpoints,
-        inclusion: tree.inclusionProofs,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  const described = `${JSON.stringify(
+    {
+      service: facts.service,
+      chain: facts.chain,
+      from_ts: facts.fromTs,
+      to_ts: facts.toTs,
+      from_seq: facts.fromSeq,
+      to_seq: facts.toSeq,
+      batches_from_seq: facts.batchesFromSeq,
+      batches_to_seq: facts.batchesToSeq,
+      batches: selected.map((batch) => batch.key),
+      checkpoints: tree.checkpoints,
+      inclusion: tree.inclusionProofs,
+      created_at: facts.createdAt,
+    },
+    null,
+    2,
+  )}\n`;
+  await options.out.write('bundle.json', described);
+  if (options.signer) {
+    // A document signature (section 8's form) over bundle.json's bytes, by the registry signer at created_at.
+    const signature = await options.signer.signMessage(new TextEncoder().encode(described));
+    await options.out.write(
+      'bundle.sig',
+      `${JSON.stringify({ signer_kid: signature.kid, alg: signature.alg, signature: signature.value }, null, 2)}\n`,
+    );
+  }
   await options.out.write('README.md', bundleReadme(facts, options.checkScript));
   if (options.auditorPage !== undefined) await options.out.write('index.html', options.auditorPage);
   await options.out.write(

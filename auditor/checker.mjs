@@ -1726,6 +1726,7 @@ export async function checkBundle(files, options = {}) {
     ...describedBatchesMissing(await bundleFacts(files), batches).filter(
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
+    ...(await bundleSignatureFindings(files, registry, batches)),
   );
   const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
@@ -1786,6 +1787,32 @@ async function checkJsonLines(lines, { registry, treeSizes, hashesOf, onProgress
 async function bundleFacts(files) {
   if (!files.has('bundle.json')) return undefined;
   return parsedOrUndefined(decodeOrUndefined(await files.get('bundle.json')()) ?? '');
+}
+
+/**
+ * bundle.json signed (section 15, "A cut bundle"): an archive bundle (one
+ * with batches, or a bundle.json) must hold bundle.json and bundle.sig, a
+ * document signature over bundle.json's exact bytes by a registry signer
+ * valid at its created_at; else `bundle-signature-invalid` at seq 0. Without
+ * it, batches cut at the tail with bundle.json edited to match would pass.
+ */
+async function bundleSignatureFindings(files, registry, batches) {
+  if (batches.size === 0 && !files.has('bundle.json')) return [];
+  const bytes = files.has('bundle.json') ? await files.get('bundle.json')() : undefined;
+  const described = bytes && parsedOrUndefined(decodeOrUndefined(bytes) ?? '');
+  const chain = typeof described?.chain === 'string' ? described.chain : ([...batches.keys()][0] ?? '');
+  const finding = (message) => [{ chain, seq: 0, reason: 'bundle-signature-invalid', message }];
+  if (!bytes) return finding('the bundle holds batches but no bundle.json: what it was made with cannot be checked');
+  if (!files.has('bundle.sig'))
+    return finding('bundle.json is not signed (no bundle.sig): its range and batches could have been edited');
+  const signed = parsedOrUndefined(decodeOrUndefined(await files.get('bundle.sig')()) ?? '');
+  const { signer_kid: kid, alg, signature } = isObject(signed) ? signed : {};
+  if (typeof kid !== 'string' || typeof alg !== 'string' || typeof signature !== 'string')
+    return finding('bundle.sig is not { signer_kid, alg, signature }');
+  const createdAtMs = instantMs(described?.created_at);
+  if (createdAtMs === undefined) return finding('bundle.json has no created_at (RFC 3339) to check its signer at');
+  const problem = await documentSignatureProblem(registry, { kid, alg, value: signature }, createdAtMs, bytes);
+  return problem ? finding(`bundle.sig: ${problem}`) : [];
 }
 
 /** bundle.json lists the batches the bundle was made with: one removed at either end shows here (archive/auditorCheck.sh does the same). */
@@ -1995,7 +2022,7 @@ function consistencyFindings(tree, checks, chains, findings, notes) {
  * (section 15, "A cut bundle"). A bundle writes checkpoints and proofs only
  * within its own batches, so one of them past the last record held, or
  * before the first, means batches were removed at an end (`bundle-cut`;
- * bundle.json is not signed, so it cannot be trusted to say so). A
+ * bundle.json, signed in bundle.sig, says so too as `batch-missing`). A
  * checkpoint the auditor holds past the last record means the chain given
  * is behind what was once signed (`behind-checkpoint`). Records that
  * stopped at a finding say nothing more: that finding is the verdict.

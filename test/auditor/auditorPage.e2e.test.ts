@@ -294,7 +294,7 @@ test('each golden corruption is reported by the page at the seq and with the rea
   t.deepEqual(brief(dropped.findings), ['main 11 prev-hash-mismatch']);
 });
 
-test("where WebCrypto lacks Ed25519 the page verifies with the pinned pure-JS fallback: a bundle's records, checkpoints and inclusion proofs pass, a tampered signature and a tampered checkpoint are reported at their seqs", async (t) => {
+test("where WebCrypto lacks Ed25519 the page verifies with the pinned pure-JS fallback: a bundle's records, checkpoints and inclusion proofs pass, a tampered signature and a tampered checkpoint are reported at their seqs, a tail cut with bundle.json edited to match fails bundle.sig", async (t) => {
   t.timeout(180_000);
   const archive = tempDir('auditor-fallback-archive');
   const out = tempDir('auditor-fallback-bundle');
@@ -334,6 +334,42 @@ test("where WebCrypto lacks Ed25519 the page verifies with the pinned pure-JS fa
   t.true(good.inclusionProofs! >= 1);
   t.regex(good.trust!.ed25519Fallback ?? '', fallbackName, 'the fallback verified the Ed25519 signatures');
   t.true((await page.textContent('#trust'))!.includes('Ed25519 verified by the pure-JS fallback @noble/ed25519'));
+
+  // A copy cut at its tail (its last batch and the tree files past it removed) with bundle.json rewritten to match:
+  // bundle.sig no longer verifies over it.
+  const cutDir = tempDir('auditor-fallback-cut');
+  t.teardown(() => rmSync(cutDir, { recursive: true, force: true }));
+  cpSync(out, cutDir, { recursive: true });
+  const described = JSON.parse(readFileSync(join(cutDir, 'bundle.json'), 'utf8')) as {
+    batches: string[];
+    checkpoints: number[];
+    inclusion: number[];
+  };
+  const lastBatch = described.batches.at(-1)!;
+  rmSync(join(cutDir, 'batches', lastBatch), { force: true });
+  rmSync(join(cutDir, 'batches', lastBatch.replace('.jsonl.gz', '.manifest.json')), { force: true });
+  for (const size of described.checkpoints.filter((size) => size > 300))
+    rmSync(join(cutDir, 'checkpoints', `${size}.checkpoint`));
+  for (const seq of described.inclusion.filter((seq) => seq > 300))
+    rmSync(join(cutDir, 'inclusion', `${seq}.tlog-proof`));
+  writeFileSync(
+    join(cutDir, 'bundle.json'),
+    `${JSON.stringify(
+      {
+        ...described,
+        to_seq: 300,
+        batches_to_seq: 300,
+        batches: described.batches.slice(0, -1),
+        checkpoints: described.checkpoints.filter((size) => size <= 300),
+        inclusion: described.inclusion.filter((seq) => seq <= 300),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const cutReport = await checked(page, () => page.setInputFiles('#folder', cutDir));
+  t.deepEqual(brief(cutReport.findings), ['main 0 bundle-signature-invalid']);
+  t.is(cutReport.records, 300, 'the records left pass; the edited bundle.json does not');
 
   // The last checkpoint with its root changed: its signature no longer holds.
   const size = written.checkpoints.at(-1)!;

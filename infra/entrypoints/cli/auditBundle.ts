@@ -21,6 +21,7 @@ import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiv
 import { contextFor } from '../../../commands/context.ts';
 import { openApp } from '../../wiring/app.ts';
 import { loadConfig, type Config } from '../../wiring/config.ts';
+import { openSigning } from '../../wiring/signing.ts';
 import { VERSION } from '../../wiring/version.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
@@ -152,6 +153,8 @@ async function run(options: BundleCommandOptions): Promise<number> {
   await db?.close();
   db = undefined;
   const tree = lazyTree(config);
+  // The configured signer signs bundle.json (docs/FORMAT.md section 15): a bundle cut and re-described fails.
+  const signing = await openSigning(config);
   try {
     const folderProofs = proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs'));
     const written = await writeAuditBundle({
@@ -171,6 +174,7 @@ async function run(options: BundleCommandOptions): Promise<number> {
       nowMs: Date.now,
       tree: tree.source,
       auditorPage: auditorPage().html,
+      signer: signing.signer,
     });
     await tree.close();
     db = await proofDatabase(config);
@@ -178,6 +182,7 @@ async function run(options: BundleCommandOptions): Promise<number> {
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    await signing.signer.close();
     await tree.close();
     await checker.close();
     closeStore(store);

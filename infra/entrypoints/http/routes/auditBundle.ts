@@ -134,6 +134,7 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
         nowMs: () => nowMs,
         tree: sqlBundleTree(services.db),
         auditorPage: auditorPage().html,
+        signer: services.deps.signer,
       };
       void produce(tar, bundle, release);
       return {
