@@ -22,7 +22,7 @@ import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
 import { sha256, sha256Hex } from '../chain/hash.ts';
-import { openCheckpoint, parseNote } from '../chain/checkpoint.ts';
+import { openCheckpoint, parseNote, toBase64 } from '../chain/checkpoint.ts';
 import { noteKeyOf, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
 import { verifyProof } from '../verifier/verifyProof.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
@@ -55,6 +55,12 @@ export interface BundleTreeSource {
   checkpoints(chain: string, fromSeq: number, toSeq: number, limit: number): Promise<{ size: number; note: string }[]>;
   /** The inclusion proof file (section 14) of record `seq` against the least checkpoint covering it; undefined when none does yet. */
   inclusionProof(chain: string, seq: number): Promise<string | undefined>;
+  /** The RFC 9162 consistency proof between two tree sizes of `chain` and both roots. */
+  consistencyProof(
+    chain: string,
+    oldSize: number,
+    newSize: number,
+  ): Promise<{ oldRoot: Uint8Array; newRoot: Uint8Array; proof: Uint8Array[] }>;
 }
 
 export interface BundleOptions {
@@ -99,6 +105,8 @@ export interface BundleReport {
   skippedProofs: { name: string; reason: string }[];
   checkpoints: number[];
   inclusionProofs: number[];
+  /** `<old>-<new>` of each consistency proof written, between consecutive checkpoints. */
+  consistencyProofs: string[];
 }
 
 /** Batches whose first record's date allows a record in [fromTs, toTs]: by the dates in the keys, before reading any. */
@@ -254,15 +262,17 @@ async function bundleTree(
   batchesFrom: number,
   batchesTo: number,
   range: { fromSeq: number; toSeq: number },
-): Promise<Pick<BundleReport, 'checkpoints' | 'inclusionProofs' | 'skippedProofs'>> {
+): Promise<Pick<BundleReport, 'checkpoints' | 'inclusionProofs' | 'consistencyProofs' | 'skippedProofs'>> {
   const written = {
     checkpoints: [] as number[],
     inclusionProofs: [] as number[],
+    consistencyProofs: [] as string[],
     skippedProofs: [] as BundleReport['skippedProofs'],
   };
   if (!options.tree) return written;
   await options.out.makeFolder('checkpoints');
   await options.out.makeFolder('inclusion');
+  const origins = new Map<number, string>();
   for (const { size, note } of await options.tree.checkpoints(
     options.chain,
     batchesFrom,
@@ -276,6 +286,26 @@ async function bundleTree(
     }
     await options.out.write(`checkpoints/${size}.checkpoint`, note);
     written.checkpoints.push(size);
+    origins.set(size, note.slice(0, note.indexOf('\n')));
+  }
+  // Between each two consecutive checkpoints, the proof that the later tree extends the earlier (section 15).
+  if (written.checkpoints.length > 1) await options.out.makeFolder('consistency');
+  for (const [index, newSize] of written.checkpoints.entries()) {
+    const oldSize = written.checkpoints[index - 1];
+    if (oldSize === undefined) continue;
+    const { oldRoot, newRoot, proof } = await options.tree.consistencyProof(options.chain, oldSize, newSize);
+    const name = `${oldSize}-${newSize}`;
+    const document = {
+      chain: options.chain,
+      origin: origins.get(newSize)!,
+      oldSize,
+      newSize,
+      oldRoot: toBase64(oldRoot),
+      newRoot: toBase64(newRoot),
+      proof: proof.map(toBase64),
+    };
+    await options.out.write(`consistency/${name}.json`, `${JSON.stringify(document, null, 2)}\n`);
+    written.consistencyProofs.push(name);
   }
   for (const seq of new Set([range.fromSeq, range.toSeq])) {
     const text = await options.tree.inclusionProof(options.chain, seq);
@@ -308,6 +338,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     skippedProofs: [],
     checkpoints: [],
     inclusionProofs: [],
+    consistencyProofs: [],
   };
   if (among.length === 0)
     throw new CodedError(
@@ -371,6 +402,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
       batches: selected.map((batch) => batch.key),
       checkpoints: tree.checkpoints,
       inclusion: tree.inclusionProofs,
+      consistency: tree.consistencyProofs,
       created_at: facts.createdAt,
     },
     null,
@@ -403,5 +435,6 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     skippedProofs: [...proofs.skippedProofs, ...tree.skippedProofs],
     checkpoints: tree.checkpoints,
     inclusionProofs: tree.inclusionProofs,
+    consistencyProofs: tree.consistencyProofs,
   };
 }

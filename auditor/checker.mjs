@@ -1727,6 +1727,7 @@ export async function checkBundle(files, options = {}) {
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
     ...(await bundleSignatureFindings(files, registry, batches)),
+    ...describedConsistencyMissing(await bundleFacts(files), files),
   );
   const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
@@ -1813,6 +1814,24 @@ async function bundleSignatureFindings(files, registry, batches) {
   if (createdAtMs === undefined) return finding('bundle.json has no created_at (RFC 3339) to check its signer at');
   const problem = await documentSignatureProblem(registry, { kid, alg, value: signature }, createdAtMs, bytes);
   return problem ? finding(`bundle.sig: ${problem}`) : [];
+}
+
+/**
+ * bundle.json lists the consistency proofs the bundle was made with, one
+ * between each two consecutive checkpoints (`<old>-<new>`): one missing is
+ * `consistency-proof-invalid` at its new size (those present are verified
+ * with the others, consistencyFindings).
+ */
+function describedConsistencyMissing(described, files) {
+  if (!Array.isArray(described?.consistency)) return [];
+  return described.consistency
+    .filter((name) => typeof name === 'string' && !files.has(`consistency/${name}.json`))
+    .map((name) => ({
+      chain: String(described.chain ?? ''),
+      seq: Number(/^\d+-(\d+)$/.exec(name)?.[1] ?? 0),
+      reason: 'consistency-proof-invalid',
+      message: `bundle.json names the consistency proof ${name}, which the bundle does not hold`,
+    }));
 }
 
 /** bundle.json lists the batches the bundle was made with: one removed at either end shows here (archive/auditorCheck.sh does the same). */

@@ -120,7 +120,7 @@ function cosignatureLine(
   return { line: `\u2014 ${name} ${Buffer.concat([id, time, signature]).toString('base64')}\n`, vkey };
 }
 
-test('a bundle of 20,000 records passes in the page that fetches it from the API; given as a folder to its own index.html, a copy whose checkpoints, cosignatures and inclusion proof were tampered with is reported at their seqs while its records pass', async (t) => {
+test('a bundle of 20,000 records passes in the page that fetches it from the API; given as a folder to its own index.html, a copy whose checkpoints, cosignatures and inclusion proof were tampered with is reported at their seqs (and the consistency proofs beside the checkpoint signed over a wrong root) while its records pass', async (t) => {
   t.timeout(240_000);
   const archive = tempDir('auditor-archive');
   const out = tempDir('auditor-bundle');
@@ -221,15 +221,18 @@ test('a bundle of 20,000 records passes in the page that fetches it from the API
   const again = await openPage(browser, pathToFileURL(join(tampered, 'index.html')).href);
   await again.fill('#witnesses', vkey);
   const report = await checked(again, () => again.setInputFiles('#folder', tampered), t.log);
+  // The bundle's consistency proofs on either side of 15000 lead from or to the true root, not the one signed.
   t.deepEqual(brief(report.findings), [
     'main 10000 checkpoint-invalid',
     'main 15000 checkpoint-root-mismatch',
+    'main 15000 consistency-proof-invalid',
     'main 20000 checkpoint-invalid',
     'main 20000 inclusion-proof-invalid',
+    'main 20000 consistency-proof-invalid',
   ]);
   t.regex(report.findings[0]!.message, /cosignature by witness witness\.example\/w1 does not verify/);
-  t.regex(report.findings[2]!.message, /signature by .* does not verify/);
-  t.regex(report.findings[3]!.message, /does not lead to the root/);
+  t.regex(report.findings[3]!.message, /signature by .* does not verify/);
+  t.regex(report.findings[4]!.message, /does not lead to the root/);
   t.is(report.records, RECORDS, 'the records themselves still pass');
   t.false(report.ok);
   t.deepEqual(requested.get(again), [pathToFileURL(join(tampered, 'index.html')).href], 'nothing but the page itself');

@@ -228,3 +228,48 @@ test('bundle.json is signed: a tail cut below the last checkpoint with bundle.js
     'main 0 bundle-signature-invalid: bundle.json is not signed (no bundle.sig): its range and batches could have been edited',
   ]);
 });
+
+test('a bundle carries a consistency proof between each two consecutive checkpoints; the checker verifies them, and reports one changed or removed at its new size', async (t) => {
+  const folder = tempDir('checker-bundle-consistency');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const rt = await testRuntime(t, 'pglite');
+  const bundle = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 3000,
+    checkpointEvery: 1000,
+    batchRecords: 1000,
+    archive: join(folder, 'archive'),
+    out: bundle,
+  });
+  t.true(written.ok);
+  t.deepEqual(written.checkpoints, [1000, 2000, 3000]);
+  t.deepEqual(written.consistencyProofs, ['1000-2000', '2000-3000']);
+  const files = filesOf(bundle);
+  const described = JSON.parse(new TextDecoder().decode(await files.get('bundle.json')!())) as {
+    consistency: string[];
+  };
+  t.deepEqual(described.consistency, ['1000-2000', '2000-3000']);
+  const proof = JSON.parse(new TextDecoder().decode(await files.get('consistency/1000-2000.json')!())) as {
+    origin: string;
+    oldSize: number;
+    newSize: number;
+    proof: string[];
+  };
+  t.like(proof, { origin: 'chainbook/main', oldSize: 1000, newSize: 2000 });
+  t.true(proof.proof.length > 0);
+  t.like(await checker.checkBundle(files), { ok: true, records: 3000, checkpoints: 3 });
+
+  const brief = async (copy: Map<string, () => Promise<Uint8Array>>) =>
+    (await checker.checkBundle(copy)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  // One hash of the proof from 1000 to 2000 replaced.
+  const changed = new Map(files);
+  const hashes = [...proof.proof];
+  hashes[0] = Buffer.alloc(32, 7).toString('base64');
+  changed.set('consistency/1000-2000.json', async () =>
+    new TextEncoder().encode(JSON.stringify({ ...proof, proof: hashes })),
+  );
+  t.deepEqual(await brief(changed), ['main 2000 consistency-proof-invalid']);
+  // The proof from 2000 to 3000 removed: bundle.json (signed) names it.
+  const removed = new Map([...files].filter(([path]) => path !== 'consistency/2000-3000.json'));
+  t.deepEqual(await brief(removed), ['main 3000 consistency-proof-invalid']);
+});

@@ -128,6 +128,12 @@ function lazyTree(config: Config): { source: BundleTreeSource; close(): Promise<
       checkpoints: async (chain, fromSeq, toSeq, limit) =>
         (await tree())?.checkpoints(chain, fromSeq, toSeq, limit) ?? [],
       inclusionProof: async (chain, seq) => (await tree())?.inclusionProof(chain, seq),
+      // Asked only between checkpoints it gave, so the database is open.
+      consistencyProof: async (chain, oldSize, newSize) => {
+        const source = await tree();
+        if (!source) throw new Error('no database to prove consistency from');
+        return source.consistencyProof(chain, oldSize, newSize);
+      },
     },
     async close() {
       const closing = opened;
