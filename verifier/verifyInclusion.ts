@@ -1,7 +1,7 @@
 /**
  * `chainbook verify-inclusion`: checks an inclusion proof file (docs/FORMAT.md
  * section 14, "Proof files") offline, with nothing but the file and the
- * checkpoint signer's name and Ed25519 public key: the checkpoint's
+ * checkpoint signer's name and public key (Ed25519 or ECDSA P-256): its
  * signature, the record's form and hash (sections 1 and 2), that its leaf is
  * at the record's seq - 1, and that the proof leads from its leaf to the
  * checkpoint's root. It reports what it finds and never throws on bad data.

@@ -246,7 +246,7 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .description(
       'check an inclusion proof file offline: the checkpoint signature, the record hash, the proof to the root',
     )
-    .requiredOption('--public-key <pem>', "the checkpoint signer's Ed25519 public key (PEM)")
+    .requiredOption('--public-key <pem>', "the checkpoint signer's public key, Ed25519 or ECDSA P-256 (PEM)")
     .requiredOption('--kid <name>', "the checkpoint signer's kid (the note key's name)")
     .option('--origin <origin>', 'require this origin line (e.g. chainbook/main)')
     .option(
