@@ -57,16 +57,23 @@ function factsOf(line: string | undefined): LineFacts | undefined {
 
 type Checked = { finding: SourceFinding } | { manifest: Manifest; lines: string[] };
 
-/** The leaf of a record line (docs/FORMAT.md section 14); a line that is not a record is the verifier's to report. */
-function leafOfLine(line: string): Uint8Array {
+/**
+ * The leaf of a record line (docs/FORMAT.md section 14); undefined for a line
+ * that is not a record with a hash (the verifier's to report: the tree then
+ * takes a placeholder leaf, and a root kept past it is no root).
+ */
+function leafOrUndefined(line: string): Uint8Array | undefined {
   let hash: unknown;
   try {
     hash = (JSON.parse(line) as { hash?: unknown }).hash;
   } catch {
     hash = undefined;
   }
-  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? leafOf(hash) : treeHasher.leaf(new Uint8Array(0));
+  return typeof hash === 'string' && HASH_PATTERN.test(hash) ? leafOf(hash) : undefined;
 }
+
+/** A root kept as the records passed (ArchiveReader.keepRootAt), or where a line was no record. */
+export type KeptRoot = { root: Uint8Array; lastTs: unknown } | { malformed: number };
 
 /** A manifest's tree_root against the root of the records read up to its to_seq. */
 function treeProblem(batch: IndexedBatch, manifest: Manifest, tree: TreeEdge): SourceFinding | undefined {
@@ -90,6 +97,9 @@ export class ArchiveReader implements RecordReader {
   readonly #findings = new Map<string, SourceFinding>();
   /** SHA-256 of each object (batch and manifest) as it was when it passed the checks, by key. */
   readonly #verified = new Map<string, string>();
+  /** Tree sizes whose root is kept as a read from seq 1 passes them (audit-verify --archive --checkpoint), by chain. */
+  readonly #wanted = new Map<string, Set<number>>();
+  readonly #kept = new Map<string, Map<number, KeptRoot>>();
 
   constructor(source: ArchiveSource) {
     this.#source = source;
@@ -112,6 +122,47 @@ export class ArchiveReader implements RecordReader {
     return this.#batches(chain).at(-1)?.toSeq ?? 0;
   }
 
+  /**
+   * Keep the root of `chain`'s tree at `size` leaves when a read from seq 1
+   * passes it, so that a checkpoint is held to the records the verification
+   * read rather than read again (rootKept).
+   */
+  keepRootAt(chain: string, size: number): void {
+    const sizes = this.#wanted.get(chain) ?? new Set<number>();
+    sizes.add(size);
+    this.#wanted.set(chain, sizes);
+  }
+
+  /** The root kept at `size` (keepRootAt), with the last record's ts; or the seq of the first line that is no record. */
+  rootKept(chain: string, size: number): KeptRoot | undefined {
+    return this.#kept.get(chain)?.get(size);
+  }
+
+  /** The batch's leaves appended to `tree`, keeping the roots wanted at sizes inside it. */
+  #grow(chain: string, tree: TreeEdge, lines: readonly string[], malformed: { seq?: number }): TreeEdge {
+    const base = tree.size;
+    const leaves = lines.map((line, offset) => {
+      const leaf = leafOrUndefined(line);
+      if (!leaf) malformed.seq ??= base + offset + 1;
+      return leaf ?? treeHasher.leaf(new Uint8Array(0));
+    });
+    const sizes = [...(this.#wanted.get(chain) ?? [])].filter((size) => size > base && size <= base + leaves.length);
+    let done = 0;
+    let edge = tree;
+    for (const size of sizes.sort((a, b) => a - b)) {
+      edge = appendLeaves(treeHasher, edge, leaves.slice(done, size - base)).edge;
+      done = size - base;
+      const kept: KeptRoot =
+        malformed.seq !== undefined && malformed.seq <= size
+          ? { malformed: malformed.seq }
+          : { root: edgeRoot(treeHasher, edge), lastTs: factsOf(lines[done - 1])?.ts };
+      const byChain = this.#kept.get(chain) ?? new Map<number, KeptRoot>();
+      byChain.set(size, kept);
+      this.#kept.set(chain, byChain);
+    }
+    return appendLeaves(treeHasher, edge, leaves.slice(done)).edge;
+  }
+
   sourceFinding(chain: string): SourceFinding | undefined {
     return this.#findings.get(chain);
   }
@@ -124,6 +175,7 @@ export class ArchiveReader implements RecordReader {
     let previous = start > 0 ? await this.#uncheckedManifest(batches[start - 1]!) : undefined;
     // Read from the first batch, the records' Merkle tree is rebuilt as they come, to hold each manifest's tree_root to.
     let tree = start === 0 ? emptyEdge() : undefined;
+    const malformed: { seq?: number } = {};
     const loads: Promise<Loaded>[] = [];
     let next = start;
     for (let index = start; index < batches.length && batches[index]!.fromSeq <= toSeq; index++) {
@@ -138,7 +190,7 @@ export class ArchiveReader implements RecordReader {
       }
       previous = checked.manifest;
       if (tree) {
-        tree = appendLeaves(treeHasher, tree, checked.lines.map(leafOfLine)).edge;
+        tree = this.#grow(chain, tree, checked.lines, malformed);
         const treeFinding = treeProblem(batches[index]!, checked.manifest, tree);
         if (treeFinding) {
           this.#findings.set(chain, treeFinding);

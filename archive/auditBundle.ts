@@ -17,13 +17,13 @@ import { MAX_ARCHIVE_BATCH_BYTES, MAX_MANIFEST_BYTES } from './limits.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { DELIVERY_PROOF_KIND } from '../chain/deliveryProof.ts';
 import type { SignedProof } from '../chain/proof.ts';
+import type { Signer } from '../chain/signer.ts';
 import { registryJson, type SignerRegistry } from '../chain/registry.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { LineChecker } from '../verifier/reader.ts';
 import { sha256, sha256Hex } from '../chain/hash.ts';
-import { openCheckpoint, parseNote } from '../chain/checkpoint.ts';
-import { verify as verifySignature } from 'node:crypto';
-import { rawEd25519, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
+import { openCheckpoint, parseNote, toBase64 } from '../chain/checkpoint.ts';
+import { noteKeyOf, verifyInclusionFile } from '../verifier/verifyInclusion.ts';
 import { verifyProof } from '../verifier/verifyProof.ts';
 import { verify, type Finding } from '../verifier/verify.ts';
 import type { Compression } from './objectStore.ts';
@@ -55,6 +55,12 @@ export interface BundleTreeSource {
   checkpoints(chain: string, fromSeq: number, toSeq: number, limit: number): Promise<{ size: number; note: string }[]>;
   /** The inclusion proof file (section 14) of record `seq` against the least checkpoint covering it; undefined when none does yet. */
   inclusionProof(chain: string, seq: number): Promise<string | undefined>;
+  /** The RFC 9162 consistency proof between two tree sizes of `chain` and both roots. */
+  consistencyProof(
+    chain: string,
+    oldSize: number,
+    newSize: number,
+  ): Promise<{ oldRoot: Uint8Array; newRoot: Uint8Array; proof: Uint8Array[] }>;
 }
 
 export interface BundleOptions {
@@ -79,6 +85,12 @@ export interface BundleOptions {
   tree?: BundleTreeSource | undefined;
   /** The auditor page (infra/adapters/files/auditorPage.ts), written as index.html. */
   auditorPage?: string | undefined;
+  /**
+   * The chain's signer: signs the exact bytes of bundle.json into bundle.sig
+   * (docs/FORMAT.md section 15, "A cut bundle"), so that the range and the
+   * batches it names cannot be edited to match a bundle cut at its tail.
+   */
+  signer?: Pick<Signer, 'signMessage'> | undefined;
 }
 
 export interface BundleReport {
@@ -93,6 +105,8 @@ export interface BundleReport {
   skippedProofs: { name: string; reason: string }[];
   checkpoints: number[];
   inclusionProofs: number[];
+  /** `<old>-<new>` of each consistency proof written, between consecutive checkpoints. */
+  consistencyProofs: string[];
 }
 
 /** Batches whose first record's date allows a record in [fromTs, toTs]: by the dates in the keys, before reading any. */
@@ -214,19 +228,17 @@ async function bundleProofs(
   return { proofs: found.ledger, deliveryProofs: found.delivery, skippedProofs };
 }
 
-/** Why a checkpoint note is not signed by an Ed25519 signer of the registry, or undefined when it is. */
+/** Why a checkpoint note is not signed by an Ed25519 or ECDSA signer of the registry, or undefined when it is. */
 function checkpointProblem(registry: SignerRegistry, note: string): string | undefined {
   const names = parseNote(note)?.signatures.map((signature) => signature.name) ?? [];
   for (const name of names) {
     const signer = registry.signers.get(name);
-    const raw = signer && rawEd25519(signer.publicKey);
-    if (!signer || !raw) continue;
-    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, (_key, message, signature) =>
-      verifySignature(null, message, signer.publicKey, signature),
-    );
+    const noteKey = signer && noteKeyOf(name, signer.publicKey);
+    if (!noteKey) continue;
+    const opened = openCheckpoint(note, noteKey.key, sha256, noteKey.verify);
     return opened.ok ? undefined : opened.reason;
   }
-  return 'no signature by an Ed25519 signer of the registry';
+  return 'no signature by an Ed25519 or ECDSA signer of the registry';
 }
 
 /** The inclusion proof file of `seq`, when it verifies under the registry signer its checkpoint names. */
@@ -250,15 +262,17 @@ async function bundleTree(
   batchesFrom: number,
   batchesTo: number,
   range: { fromSeq: number; toSeq: number },
-): Promise<Pick<BundleReport, 'checkpoints' | 'inclusionProofs' | 'skippedProofs'>> {
+): Promise<Pick<BundleReport, 'checkpoints' | 'inclusionProofs' | 'consistencyProofs' | 'skippedProofs'>> {
   const written = {
     checkpoints: [] as number[],
     inclusionProofs: [] as number[],
+    consistencyProofs: [] as string[],
     skippedProofs: [] as BundleReport['skippedProofs'],
   };
   if (!options.tree) return written;
   await options.out.makeFolder('checkpoints');
   await options.out.makeFolder('inclusion');
+  const origins = new Map<number, string>();
   for (const { size, note } of await options.tree.checkpoints(
     options.chain,
     batchesFrom,
@@ -272,6 +286,26 @@ async function bundleTree(
     }
     await options.out.write(`checkpoints/${size}.checkpoint`, note);
     written.checkpoints.push(size);
+    origins.set(size, note.slice(0, note.indexOf('\n')));
+  }
+  // Between each two consecutive checkpoints, the proof that the later tree extends the earlier (section 15).
+  if (written.checkpoints.length > 1) await options.out.makeFolder('consistency');
+  for (const [index, newSize] of written.checkpoints.entries()) {
+    const oldSize = written.checkpoints[index - 1];
+    if (oldSize === undefined) continue;
+    const { oldRoot, newRoot, proof } = await options.tree.consistencyProof(options.chain, oldSize, newSize);
+    const name = `${oldSize}-${newSize}`;
+    const document = {
+      chain: options.chain,
+      origin: origins.get(newSize)!,
+      oldSize,
+      newSize,
+      oldRoot: toBase64(oldRoot),
+      newRoot: toBase64(newRoot),
+      proof: proof.map(toBase64),
+    };
+    await options.out.write(`consistency/${name}.json`, `${JSON.stringify(document, null, 2)}\n`);
+    written.consistencyProofs.push(name);
   }
   for (const seq of new Set([range.fromSeq, range.toSeq])) {
     const text = await options.tree.inclusionProof(options.chain, seq);
@@ -304,6 +338,7 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     skippedProofs: [],
     checkpoints: [],
     inclusionProofs: [],
+    consistencyProofs: [],
   };
   if (among.length === 0)
     throw new CodedError(
@@ -354,26 +389,34 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     version: options.version,
   };
   // What the check script compares the batches with, so that a batch removed at either end is seen (archive/auditorCheck.sh).
-  await options.out.write(
-    'bundle.json',
-    `${JSON.stringify(
-      {
-        service: facts.service,
-        chain: facts.chain,
-        from_ts: facts.fromTs,
-        to_ts: facts.toTs,
-        from_seq: facts.fromSeq,
-        to_seq: facts.toSeq,
-        batches_from_seq: facts.batchesFromSeq,
-        batches_to_seq: facts.batchesToSeq,
-        batches: selected.map((batch) => batch.key),
-        checkpoints: tree.checkpoints,
-        inclusion: tree.inclusionProofs,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  const described = `${JSON.stringify(
+    {
+      service: facts.service,
+      chain: facts.chain,
+      from_ts: facts.fromTs,
+      to_ts: facts.toTs,
+      from_seq: facts.fromSeq,
+      to_seq: facts.toSeq,
+      batches_from_seq: facts.batchesFromSeq,
+      batches_to_seq: facts.batchesToSeq,
+      batches: selected.map((batch) => batch.key),
+      checkpoints: tree.checkpoints,
+      inclusion: tree.inclusionProofs,
+      consistency: tree.consistencyProofs,
+      created_at: facts.createdAt,
+    },
+    null,
+    2,
+  )}\n`;
+  await options.out.write('bundle.json', described);
+  if (options.signer) {
+    // A document signature (section 8's form) over bundle.json's bytes, by the registry signer at created_at.
+    const signature = await options.signer.signMessage(new TextEncoder().encode(described));
+    await options.out.write(
+      'bundle.sig',
+      `${JSON.stringify({ signer_kid: signature.kid, alg: signature.alg, signature: signature.value }, null, 2)}\n`,
+    );
+  }
   await options.out.write('README.md', bundleReadme(facts, options.checkScript));
   if (options.auditorPage !== undefined) await options.out.write('index.html', options.auditorPage);
   await options.out.write(
@@ -392,5 +435,6 @@ export async function writeAuditBundle(options: BundleOptions): Promise<BundleRe
     skippedProofs: [...proofs.skippedProofs, ...tree.skippedProofs],
     checkpoints: tree.checkpoints,
     inclusionProofs: tree.inclusionProofs,
+    consistencyProofs: tree.consistencyProofs,
   };
 }

@@ -205,6 +205,8 @@ export interface BundleReport {
   trust?: {
     source: 'bundle' | 'given';
     signers: { kid: string; algorithm: string; spkiSha256: string; deployedAt: string; retiredAt: string | null }[];
+    /** Present when Ed25519 was verified by the fallback given with useEd25519Fallback: its name. */
+    ed25519Fallback?: string;
   };
 }
 
@@ -229,3 +231,12 @@ export function bytesOfParts(
 ): Promise<Uint8Array>;
 
 export function filesOfTar(tar: Uint8Array): Map<string, () => Promise<Uint8Array>>;
+
+/** A pure-JS Ed25519 verifier, used only for keys WebCrypto cannot import as Ed25519 (NotSupportedError). */
+export interface Ed25519Fallback {
+  name: string;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
+}
+export function useEd25519Fallback(fallback: Ed25519Fallback | undefined): void;
+/** The fallback's name if it verified anything since it was given (or since checkBundle began). */
+export function ed25519FallbackUsed(): string | undefined;

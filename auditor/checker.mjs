@@ -157,6 +157,48 @@ function spkiOfPem(pem) {
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
 
+// ---------------------------------------------------------------- the Ed25519 fallback
+
+/** An Ed25519 key's SPKI (RFC 8410): this fixed prefix, then the 32-byte key. */
+const ED25519_SPKI_PREFIX = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
+let ed25519Fallback;
+
+/**
+ * Gives the checker a pure-JS Ed25519 verifier, `{ name, verify(signature,
+ * message, publicKey) → Promise<boolean> }`, for a browser whose WebCrypto
+ * lacks Ed25519. The checker uses it only for a key WebCrypto refuses to
+ * import as Ed25519 with NotSupportedError; everywhere else WebCrypto
+ * verifies. The auditor page gives it the pinned @noble/ed25519 (section 15).
+ */
+export function useEd25519Fallback(fallback) {
+  ed25519Fallback = fallback && typeof fallback.verify === 'function' ? { ...fallback, used: false } : undefined;
+}
+
+/** The fallback's name if it verified anything since it was given, else undefined. */
+export function ed25519FallbackUsed() {
+  return ed25519Fallback?.used ? ed25519Fallback.name : undefined;
+}
+
+/** A key the fallback verifies, when WebCrypto refused `error` for Ed25519 and a fallback is given; else undefined. */
+function fallbackEd25519Key(error, raw) {
+  if (error?.name !== 'NotSupportedError' || !ed25519Fallback || raw?.length !== 32) return undefined;
+  return { fallback: true, raw };
+}
+
+/** Ed25519 over `message` by a key from importPublicKey or parseWitnessKey: WebCrypto's, or the fallback's. */
+async function ed25519Verifies(key, message, signature) {
+  try {
+    if (signature.length !== 64) return false;
+    if (key.fallback) {
+      ed25519Fallback.used = true;
+      return (await ed25519Fallback.verify(signature, message, key.raw)) === true;
+    }
+    return await subtle.verify({ name: 'Ed25519' }, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
 /** A WebCrypto public key for `algorithm` from an SPKI PEM, or why there is none (another kind of key, RSA too short). */
 export async function importPublicKey(algorithm, pem) {
   if (!SIGNATURE_ALGORITHMS.includes(algorithm)) return { problem: `unknown algorithm ${JSON.stringify(algorithm)}` };
@@ -173,7 +215,13 @@ export async function importPublicKey(algorithm, pem) {
   try {
     key = await subtle.importKey('spki', spki, WEBCRYPTO[algorithm].import, true, ['verify']);
   } catch (error) {
-    // An older browser without Ed25519 in WebCrypto says so, rather than calling the key bad.
+    // A browser without Ed25519 in WebCrypto: the pinned fallback if the page gave one, else it says so rather than calling the key bad.
+    const isEd25519Spki =
+      algorithm === 'ed25519' &&
+      spki.length === 44 &&
+      equalBytes(spki.subarray(0, ED25519_SPKI_PREFIX.length), ED25519_SPKI_PREFIX);
+    const fallback = isEd25519Spki ? fallbackEd25519Key(error, spki.slice(ED25519_SPKI_PREFIX.length)) : undefined;
+    if (fallback) return { key: { algorithm, cryptoKey: fallback, raw: fallback.raw, spki } };
     if (error?.name === 'NotSupportedError') return { problem: `this WebCrypto cannot verify ${algorithm}` };
     return { problem: `not a key of ${algorithm}: ${error?.message ?? error}` };
   }
@@ -227,6 +275,7 @@ export async function verifySignature(key, message, signature) {
     if (bytes === undefined) return false;
     if (bytes === 'high-s') return 'high-s';
   }
+  if (key.algorithm === 'ed25519') return ed25519Verifies(key.cryptoKey, message, bytes);
   try {
     return await subtle.verify(WEBCRYPTO[key.algorithm].verify, key.cryptoKey, bytes, message);
   } catch {
@@ -1216,16 +1265,9 @@ export async function parseWitnessKey(vkey) {
   try {
     const cryptoKey = await subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
     return { name, raw, key: cryptoKey };
-  } catch {
-    return undefined;
-  }
-}
-
-async function ed25519Verifies(cryptoKey, message, signature) {
-  try {
-    return signature.length === 64 && (await subtle.verify({ name: 'Ed25519' }, cryptoKey, signature, message));
-  } catch {
-    return false;
+  } catch (error) {
+    const fallback = fallbackEd25519Key(error, raw);
+    return fallback ? { name, raw, key: fallback } : undefined;
   }
 }
 
@@ -1245,8 +1287,27 @@ async function cosignatureProblem(parsed, witness) {
 }
 
 /**
+ * The key hash a registry signer's checkpoint signature line carries (section
+ * 14): Ed25519 is note type 0x01 (name, 0x0A, 0x01, the 32-byte key);
+ * ECDSA P-256 is type 0x02, SHA-256 of the key's SPKI alone. RSA signs no
+ * checkpoint: undefined.
+ */
+async function checkpointKeyHash(signer) {
+  if (signer.algorithm === 'ed25519') return noteKeyHash(signer.kid, NOTE_ED25519, signer.key.raw);
+  if (signer.algorithm === 'ecdsa-p256-sha256') return (await sha256(signer.key.spki)).slice(0, 4);
+  return undefined;
+}
+
+/** Ed25519 over the note's text, or (type 0x02) ECDSA DER over its SHA-256, low-S only as section 3. */
+async function checkpointSignatureVerifies(signer, message, signature) {
+  if (signer.algorithm === 'ed25519') return ed25519Verifies(signer.key.cryptoKey, message, signature);
+  return (await verifySignature(signer.key, message, signature)) === true;
+}
+
+/**
  * A checkpoint note (section 14): signed by a registry signer of algorithm
- * ed25519 whose kid is the signature line's key name, and cosigned by each
+ * ed25519 (note type 0x01) or ecdsa-p256-sha256 (type 0x02) whose kid is the
+ * signature line's key name, and cosigned by each
  * of `witnesses` (parsed with parseWitnessKey). { checkpoint, signer } or
  * { problem }.
  */
@@ -1264,12 +1325,12 @@ export async function openCheckpoint(note, registry, witnesses = [], origin) {
   let signer;
   for (const line of parsed.signatures) {
     const candidate = registry.signers.get(line.name);
-    if (!candidate || candidate.algorithm !== 'ed25519') continue;
-    if (!equalBytes(line.keyHash, await noteKeyHash(line.name, NOTE_ED25519, candidate.key.raw))) continue;
-    if (await ed25519Verifies(candidate.key.cryptoKey, message, line.signature)) signer = candidate.kid;
+    const keyHash = candidate && (await checkpointKeyHash(candidate));
+    if (!keyHash || !equalBytes(line.keyHash, keyHash)) continue;
+    if (await checkpointSignatureVerifies(candidate, message, line.signature)) signer = candidate.kid;
     else return { problem: `the signature by ${line.name} does not verify`, checkpoint };
   }
-  if (!signer) return { problem: 'no signature by an Ed25519 signer of the registry', checkpoint };
+  if (!signer) return { problem: 'no signature by an Ed25519 or ECDSA signer of the registry', checkpoint };
   for (const witness of witnesses) {
     const problem = await cosignatureProblem(parsed, witness);
     if (problem) return { problem, checkpoint };
@@ -1624,6 +1685,7 @@ function registryFailure(message, reason = 'registry-invalid') {
  * onProgress({ phase, checked, total }). Findings are listed by chain and seq.
  */
 export async function checkBundle(files, options = {}) {
+  if (ed25519Fallback) ed25519Fallback.used = false;
   const unpacked = await unpackedArchive(files).catch((error) =>
     registryFailure(`the bundle archive does not unpack: ${error.message}`, 'bundle-unreadable'),
   );
@@ -1664,6 +1726,8 @@ export async function checkBundle(files, options = {}) {
     ...describedBatchesMissing(await bundleFacts(files), batches).filter(
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
+    ...(await bundleSignatureFindings(files, registry, batches)),
+    ...describedConsistencyMissing(await bundleFacts(files), files),
   );
   const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
@@ -1681,6 +1745,7 @@ export async function checkBundle(files, options = {}) {
         deployedAt,
         retiredAt,
       })),
+      ...(ed25519FallbackUsed() ? { ed25519Fallback: ed25519FallbackUsed() } : {}),
     },
     ok: findings.length === 0,
     findings,
@@ -1723,6 +1788,50 @@ async function checkJsonLines(lines, { registry, treeSizes, hashesOf, onProgress
 async function bundleFacts(files) {
   if (!files.has('bundle.json')) return undefined;
   return parsedOrUndefined(decodeOrUndefined(await files.get('bundle.json')()) ?? '');
+}
+
+/**
+ * bundle.json signed (section 15, "A cut bundle"): an archive bundle (one
+ * with batches, or a bundle.json) must hold bundle.json and bundle.sig, a
+ * document signature over bundle.json's exact bytes by a registry signer
+ * valid at its created_at; else `bundle-signature-invalid` at seq 0. Without
+ * it, batches cut at the tail with bundle.json edited to match would pass.
+ */
+async function bundleSignatureFindings(files, registry, batches) {
+  if (batches.size === 0 && !files.has('bundle.json')) return [];
+  const bytes = files.has('bundle.json') ? await files.get('bundle.json')() : undefined;
+  const described = bytes && parsedOrUndefined(decodeOrUndefined(bytes) ?? '');
+  const chain = typeof described?.chain === 'string' ? described.chain : ([...batches.keys()][0] ?? '');
+  const finding = (message) => [{ chain, seq: 0, reason: 'bundle-signature-invalid', message }];
+  if (!bytes) return finding('the bundle holds batches but no bundle.json: what it was made with cannot be checked');
+  if (!files.has('bundle.sig'))
+    return finding('bundle.json is not signed (no bundle.sig): its range and batches could have been edited');
+  const signed = parsedOrUndefined(decodeOrUndefined(await files.get('bundle.sig')()) ?? '');
+  const { signer_kid: kid, alg, signature } = isObject(signed) ? signed : {};
+  if (typeof kid !== 'string' || typeof alg !== 'string' || typeof signature !== 'string')
+    return finding('bundle.sig is not { signer_kid, alg, signature }');
+  const createdAtMs = instantMs(described?.created_at);
+  if (createdAtMs === undefined) return finding('bundle.json has no created_at (RFC 3339) to check its signer at');
+  const problem = await documentSignatureProblem(registry, { kid, alg, value: signature }, createdAtMs, bytes);
+  return problem ? finding(`bundle.sig: ${problem}`) : [];
+}
+
+/**
+ * bundle.json lists the consistency proofs the bundle was made with, one
+ * between each two consecutive checkpoints (`<old>-<new>`): one missing is
+ * `consistency-proof-invalid` at its new size (those present are verified
+ * with the others, consistencyFindings).
+ */
+function describedConsistencyMissing(described, files) {
+  if (!Array.isArray(described?.consistency)) return [];
+  return described.consistency
+    .filter((name) => typeof name === 'string' && !files.has(`consistency/${name}.json`))
+    .map((name) => ({
+      chain: String(described.chain ?? ''),
+      seq: Number(/^\d+-(\d+)$/.exec(name)?.[1] ?? 0),
+      reason: 'consistency-proof-invalid',
+      message: `bundle.json names the consistency proof ${name}, which the bundle does not hold`,
+    }));
 }
 
 /** bundle.json lists the batches the bundle was made with: one removed at either end shows here (archive/auditorCheck.sh does the same). */
@@ -1932,7 +2041,7 @@ function consistencyFindings(tree, checks, chains, findings, notes) {
  * (section 15, "A cut bundle"). A bundle writes checkpoints and proofs only
  * within its own batches, so one of them past the last record held, or
  * before the first, means batches were removed at an end (`bundle-cut`;
- * bundle.json is not signed, so it cannot be trusted to say so). A
+ * bundle.json, signed in bundle.sig, says so too as `batch-missing`). A
  * checkpoint the auditor holds past the last record means the chain given
  * is behind what was once signed (`behind-checkpoint`). Records that
  * stopped at a finding say nothing more: that finding is the verdict.

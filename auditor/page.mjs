@@ -5,12 +5,16 @@
 // but that bundle. When the page is written into a bundle the checker and
 // this file are inlined into one module script, so every top-level name
 // here starts with `page` and none is the checker's.
-import { checkBundle, parseWitnessKey } from './checker.mjs';
+import { checkBundle, parseWitnessKey, useEd25519Fallback } from './checker.mjs';
 
 const pageElement = (id) => document.getElementById(id);
 // SHA-256 of the checker inlined here, written when the page is composed (infra/adapters/files/auditorPage.ts):
 // compare it with `sha256sum auditor/checker.mjs` of a copy of the repository you obtained yourself.
 const pageCheckerSha256 = 'CHECKER-SHA256';
+// The pinned pure-JS Ed25519 (@noble/ed25519 as npm installed it), written here when the page is composed: the
+// checker uses it only for keys this browser's WebCrypto cannot import as Ed25519.
+const pageEd25519Fallback = 'ED25519-FALLBACK';
+if (typeof pageEd25519Fallback === 'object') useEd25519Fallback(pageEd25519Fallback);
 
 /** Paths inside a bundle: without the folder the auditor chose or dropped, `/`-separated. */
 function pageWithoutTopFolder(paths) {
@@ -137,6 +141,10 @@ function pageShowReport(report, elapsedMs) {
 function pageTrustLines(trust) {
   const lines = [`this page's checker: SHA-256 ${pageCheckerSha256}`];
   if (!trust) return lines;
+  if (trust.ed25519Fallback)
+    lines.push(
+      `Ed25519 verified by the pure-JS fallback ${trust.ed25519Fallback}: this browser's WebCrypto lacks Ed25519`,
+    );
   lines.push(
     trust.source === 'given'
       ? 'signer registry: the signers.json you gave'

@@ -28,6 +28,38 @@ export interface NoteSignature {
 export const SIGNATURE_PREFIX = '\u2014 ';
 /** Ed25519, in the note's key hash and in a verifier key (docs/FORMAT.md section 14). */
 export const NOTE_ED25519 = 0x01;
+/**
+ * ECDSA with SHA-256 (C2SP signed-note type 0x02, "as implemented by
+ * github.com/transparency-dev/witness"): the signature is ASN.1 DER ECDSA over
+ * SHA-256 of the note's text, the key is its SPKI (DER) and its key hash the
+ * first 4 bytes of SHA-256 of that SPKI alone (no name, no type byte). We sign
+ * and verify it on P-256 only, as the registry's `ecdsa-p256-sha256`.
+ */
+export const NOTE_ECDSA = 0x02;
+export type NoteKeyType = typeof NOTE_ED25519 | typeof NOTE_ECDSA;
+
+/**
+ * A checkpoint signer's note key: the signer's kid as the name and, for
+ * Ed25519 (type 0x01, the default), its 32-byte public key; for ECDSA (type
+ * 0x02), its SPKI in DER.
+ */
+export interface NoteKey {
+  name: string;
+  /** NOTE_ED25519 (the default) or NOTE_ECDSA; a verifier key of another type opens no checkpoint. */
+  type?: number;
+  publicKey: Uint8Array;
+}
+
+/** Verifies a note signature by a key of `type` over `message` (the note's text). */
+export type VerifyNoteSignature = (
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  type: NoteKeyType,
+) => boolean;
+
+/** The largest DER ECDSA P-256 signature: SEQUENCE of two INTEGERs of at most 33 bytes. */
+const MAX_ECDSA_P256_DER_BYTES = 72;
 export const MAX_NOTE_BYTES = 64 * 1024;
 export const MAX_NOTE_SIGNATURES = 100;
 
@@ -83,6 +115,13 @@ export function ed25519KeyHash(sha256: Sha256, name: string, publicKey: Uint8Arr
   return sha256(bytes).slice(0, 4);
 }
 
+/** The key hash of a checkpoint signer's note key: ed25519KeyHash for type 0x01, SHA-256(SPKI)[:4] for type 0x02. */
+export function noteKeyId(sha256: Sha256, key: NoteKey): Uint8Array {
+  return (key.type ?? NOTE_ED25519) === NOTE_ECDSA
+    ? sha256(key.publicKey).slice(0, 4)
+    : ed25519KeyHash(sha256, key.name, key.publicKey);
+}
+
 export function signatureLine(signature: NoteSignature): string {
   const blob = new Uint8Array(4 + signature.signature.length);
   blob.set(signature.keyHash, 0);
@@ -134,26 +173,31 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The checkpoint of a note that `name`'s Ed25519 key signed, or a reason it
- * is not one. Other signatures on the note (witnesses' cosignatures) are
- * left for whoever knows their keys.
+ * The checkpoint of a note that `key` (Ed25519, type 0x01, or ECDSA, type
+ * 0x02) signed, or a reason it is not one. Other signatures on the note
+ * (witnesses' cosignatures) are left for whoever knows their keys.
  */
 export function openCheckpoint(
   note: string,
-  key: { name: string; publicKey: Uint8Array },
+  key: NoteKey,
   sha256: Sha256,
-  verifyEd25519: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean,
+  verify: VerifyNoteSignature,
 ): { ok: true; checkpoint: Checkpoint } | { ok: false; reason: string } {
   const parsed = parseNote(note);
   if (!parsed) return { ok: false, reason: 'not a signed note' };
   const checkpoint = parseCheckpointBody(parsed.body);
   if (!checkpoint) return { ok: false, reason: 'the note is not a checkpoint' };
-  const keyHash = ed25519KeyHash(sha256, key.name, key.publicKey);
+  const type = key.type ?? NOTE_ED25519;
+  if (type !== NOTE_ED25519 && type !== NOTE_ECDSA)
+    return { ok: false, reason: `${key.name}'s key (type ${type}) is not a checkpoint signer's` };
+  const keyHash = noteKeyId(sha256, key);
   // One line per key is verified, the first: a note repeating a key's line costs one verification.
   const mine = parsed.signatures.find((s) => s.name === key.name && equal(s.keyHash, keyHash));
   if (!mine) return { ok: false, reason: `no signature by ${key.name}` };
   const message = new TextEncoder().encode(parsed.body);
-  if (mine.signature.length !== 64 || !verifyEd25519(key.publicKey, message, mine.signature))
+  const sized =
+    type === NOTE_ED25519 ? mine.signature.length === 64 : mine.signature.length <= MAX_ECDSA_P256_DER_BYTES;
+  if (!sized || !verify(key.publicKey, message, mine.signature, type))
     return { ok: false, reason: `the signature by ${key.name} does not verify` };
   return { ok: true, checkpoint };
 }

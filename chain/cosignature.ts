@@ -13,13 +13,26 @@
  *
  * Pure, like chain/checkpoint.ts: SHA-256 and Ed25519 are given.
  */
-import { fromBase64, isKeyName, parseNote, signatureLine, toBase64, type NoteSignature } from './checkpoint.ts';
+import {
+  fromBase64,
+  isKeyName,
+  NOTE_ECDSA,
+  parseNote,
+  signatureLine,
+  toBase64,
+  type NoteSignature,
+} from './checkpoint.ts';
 import type { Sha256 } from './merkle.ts';
 
 /** The key type byte of a cosignature/v1 Ed25519 witness key. */
 export const COSIGNATURE_ED25519 = 0x04;
 /** The key type byte of a checkpoint signer's Ed25519 key (docs/FORMAT.md section 14, "Checkpoints"). */
 export const NOTE_ED25519_TYPE = 0x01;
+/** The key type byte of a checkpoint signer's ECDSA key (C2SP signed-note 0x02; the key is its SPKI, DER). */
+export const NOTE_ECDSA_TYPE = NOTE_ECDSA;
+/** A P-256 SPKI (DER, uncompressed point): this prefix, then 0x04 and the 64 bytes of the point. */
+const P256_SPKI_PREFIX = '3059301306072a8648ce3d020106082a8648ce3d030107034200';
+const P256_SPKI_BYTES = 91;
 export const COSIGNATURE_HEADER = 'cosignature/v1';
 const ED25519_PUBLIC_KEY_BYTES = 32;
 const ED25519_SIGNATURE_BYTES = 64;
@@ -37,8 +50,12 @@ export interface NoteVerifierKey {
   publicKey: Uint8Array;
 }
 
-/** First 4 bytes of SHA-256(name || 0x0A || type || public key). */
+/**
+ * First 4 bytes of SHA-256(name || 0x0A || type || public key); for type 0x02
+ * (ECDSA), of SHA-256(SPKI) alone, as signed-note defines that type.
+ */
 export function noteKeyHash(sha256: Sha256, name: string, type: number, publicKey: Uint8Array): Uint8Array {
+  if (type === NOTE_ECDSA_TYPE) return sha256(publicKey).slice(0, 4);
   const nameBytes = new TextEncoder().encode(name);
   const bytes = new Uint8Array(nameBytes.length + 2 + publicKey.length);
   bytes.set(nameBytes, 0);
@@ -63,7 +80,18 @@ export function formatVerifierKey(sha256: Sha256, name: string, type: number, pu
   return `${name}+${hex(noteKeyHash(sha256, name, type, publicKey))}+${toBase64(blob)}`;
 }
 
-/** A vkey of an Ed25519 key (type 0x01 or 0x04) whose key hash is right; undefined otherwise. */
+/** Whether `publicKey` is a well-formed key of `type`: 32 bytes for 0x01 and 0x04, a P-256 SPKI for 0x02. */
+function keyOfType(type: number | undefined, publicKey: Uint8Array): boolean {
+  if (type === NOTE_ED25519_TYPE || type === COSIGNATURE_ED25519) return publicKey.length === ED25519_PUBLIC_KEY_BYTES;
+  return (
+    type === NOTE_ECDSA_TYPE &&
+    publicKey.length === P256_SPKI_BYTES &&
+    hex(publicKey.subarray(0, P256_SPKI_PREFIX.length / 2)) === P256_SPKI_PREFIX &&
+    publicKey[P256_SPKI_PREFIX.length / 2] === 0x04
+  );
+}
+
+/** A vkey of an Ed25519 key (type 0x01 or 0x04) or an ECDSA P-256 key (type 0x02) whose key hash is right; undefined otherwise. */
 export function parseVerifierKey(sha256: Sha256, text: string): NoteVerifierKey | undefined {
   const parts = text.split('+');
   // The base64 part may itself hold '+': the name and the hash never do.
@@ -73,11 +101,10 @@ export function parseVerifierKey(sha256: Sha256, text: string): NoteVerifierKey 
   if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(hashHex) || !blob) return undefined;
   const type = blob[0];
   const publicKey = blob.slice(1);
-  if ((type !== NOTE_ED25519_TYPE && type !== COSIGNATURE_ED25519) || publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
-    return undefined;
-  const keyHash = noteKeyHash(sha256, name, type, publicKey);
+  if (!keyOfType(type, publicKey)) return undefined;
+  const keyHash = noteKeyHash(sha256, name, type!, publicKey);
   if (hex(keyHash) !== hashHex) return undefined;
-  return { name, type, keyHash, publicKey };
+  return { name, type: type!, keyHash, publicKey };
 }
 
 /** The message a witness signs: the header, the time line, then the checkpoint's text. */

@@ -7,7 +7,15 @@
  */
 import { ChainError } from './errors.ts';
 import { sha256 } from './hash.ts';
-import { checkpointBody, ed25519KeyHash, signedNote, isKeyName, type Checkpoint } from './checkpoint.ts';
+import {
+  checkpointBody,
+  isKeyName,
+  NOTE_ECDSA,
+  noteKeyId,
+  signedNote,
+  type Checkpoint,
+  type NoteKey,
+} from './checkpoint.ts';
 import { consistencyProof, inclusionProof, treeRoot } from './merkle.ts';
 import type { Signer } from './signer.ts';
 import { tileSubtreeReader, type TileReader } from './tiles.ts';
@@ -63,11 +71,7 @@ export interface CheckpointPolicy {
   origin(chain: string): string;
 }
 
-/** The signer's note key: its kid as the name and its Ed25519 public key (32 bytes); undefined for other algorithms. */
-export interface NoteKey {
-  name: string;
-  publicKey: Uint8Array;
-}
+export type { NoteKey };
 
 export function checkpointOrigin(prefix: string, chain: string): string {
   return `${prefix}/${chain}`;
@@ -115,26 +119,28 @@ export async function checkpointIfDue(
   return (await storage.insertCheckpoint(chain, size, note, nowMs, cosignatures)) ? published : undefined;
 }
 
-/** The signed note of a checkpoint, by the chain's Ed25519 signer (docs/FORMAT.md section 14). */
+/**
+ * The signed note of a checkpoint by the chain's signer (docs/FORMAT.md
+ * section 14): an Ed25519 signer as note type 0x01, an ECDSA P-256 one as
+ * type 0x02 (its signMessage is ECDSA over SHA-256 of the text, DER, low-S:
+ * the type's own form). RSA has no note signature type (CHECKPOINT_SIGNER_UNSUPPORTED).
+ */
 export async function signCheckpoint(
   signer: Pick<Signer, 'kid' | 'algorithm' | 'signMessage'>,
   key: NoteKey,
   checkpoint: Checkpoint,
 ): Promise<string> {
-  if (signer.algorithm !== 'ed25519' || signer.kid !== key.name || !isKeyName(key.name))
+  const expected = key.type === NOTE_ECDSA ? 'ecdsa-p256-sha256' : 'ed25519';
+  if (signer.algorithm !== expected || signer.kid !== key.name || !isKeyName(key.name))
     throw new ChainError(
       'CHECKPOINT_SIGNER_UNSUPPORTED',
-      `checkpoints are signed with Ed25519 only; signer ${signer.kid} is ${signer.algorithm}`,
+      `checkpoints are signed with Ed25519 or ECDSA P-256 only, by the key named; signer ${signer.kid} is ${signer.algorithm}`,
       { kid: signer.kid, algorithm: signer.algorithm },
     );
   const body = checkpointBody(checkpoint);
   const signature = await signer.signMessage(new TextEncoder().encode(body));
   return signedNote(body, [
-    {
-      name: key.name,
-      keyHash: ed25519KeyHash(sha256, key.name, key.publicKey),
-      signature: Buffer.from(signature.value, 'base64'),
-    },
+    { name: key.name, keyHash: noteKeyId(sha256, key), signature: Buffer.from(signature.value, 'base64') },
   ]);
 }
 

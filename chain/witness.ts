@@ -28,11 +28,13 @@
 import {
   fromBase64,
   MAX_NOTE_BYTES,
+  NOTE_ED25519,
   openCheckpoint,
   parseCheckpointBody,
   parseNote,
   toBase64,
   type Checkpoint,
+  type VerifyNoteSignature,
 } from './checkpoint.ts';
 import { cosign, type NoteVerifierKey, type SignEd25519, type VerifyEd25519 } from './cosignature.ts';
 import { equalBytes, merkleHasher, verifyConsistency, type Sha256 } from './merkle.ts';
@@ -109,6 +111,8 @@ export interface WitnessPolicy {
   logs: ReadonlyMap<string, readonly NoteVerifierKey[]>;
   sha256: Sha256;
   verifyEd25519: VerifyEd25519;
+  /** Verifies a log's checkpoint signature of either note type (0x01 Ed25519, 0x02 ECDSA); Ed25519 alone without it. */
+  verifyNote?: VerifyNoteSignature;
 }
 
 type Verified = { ok: true; checkpoint: Checkpoint } | { ok: false; answer: WitnessAnswer };
@@ -120,7 +124,11 @@ export function verifyRequestCheckpoint(policy: WitnessPolicy, request: AddCheck
   if (!checkpoint) return { ok: false, answer: { status: 400, reason: 'the checkpoint is not a signed note' } };
   const keys = policy.logs.get(checkpoint.origin);
   if (!keys) return { ok: false, answer: { status: 404, reason: `unknown log ${JSON.stringify(checkpoint.origin)}` } };
-  const signed = keys.some((key) => openCheckpoint(request.note, key, policy.sha256, policy.verifyEd25519).ok);
+  const verify: VerifyNoteSignature =
+    policy.verifyNote ??
+    ((publicKey, message, signature, type) =>
+      type === NOTE_ED25519 && policy.verifyEd25519(publicKey, message, signature));
+  const signed = keys.some((key) => openCheckpoint(request.note, key, policy.sha256, verify).ok);
   if (!signed) return { ok: false, answer: { status: 403, reason: 'no signature by a key of this log verifies' } };
   if (request.oldSize > checkpoint.size)
     return { ok: false, answer: { status: 400, reason: `old size ${request.oldSize} is above ${checkpoint.size}` } };

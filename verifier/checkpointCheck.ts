@@ -1,7 +1,7 @@
 /**
  * `audit-verify --checkpoint FILE` (docs/FORMAT.md section 14, "What an
  * auditor's checkpoint proves"): a source of records against a checkpoint
- * the auditor holds. The checkpoint must be signed by an Ed25519 signer of
+ * the auditor holds. The checkpoint must be signed by an Ed25519 or ECDSA P-256 signer of
  * the registry and, when witness keys are given, carry the quorum's
  * cosignatures; then the chain its origin names must hold at least the
  * checkpoint's size in records, and its first `size` records must hash to
@@ -20,7 +20,7 @@ import { leafOf, treeHasher } from '../chain/treeCommit.ts';
 import { HASH_PATTERN } from '../chain/record.ts';
 import { CodedError } from '../domain/errors.ts';
 import type { RecordReader } from './reader.ts';
-import { rawEd25519, verifyRawEd25519 } from './verifyInclusion.ts';
+import { noteKeyOf, verifyRawEd25519 } from './verifyInclusion.ts';
 
 export type CheckpointFindingReason =
   | 'checkpoint-invalid'
@@ -48,9 +48,17 @@ export interface CheckpointCheckOptions {
   witnesses: readonly NoteVerifierKey[];
   /** Cosignatures required (default: every witness given). */
   quorum?: number;
+  /**
+   * The root of the chain's first `size` records as a pass already read them
+   * (audit-verify --archive: ArchiveReader.rootKept); undefined when it did
+   * not, and the records are read again.
+   */
+  rootKept?: (chain: string, size: number) => PrefixRoot | undefined;
 }
 
-/** The checkpoint and the name of the registry's Ed25519 signer whose signature on it verifies. */
+type PrefixRoot = { root: Uint8Array; lastTs: unknown } | { records: number } | { malformed: number };
+
+/** The checkpoint and the name of the registry's Ed25519 or ECDSA signer whose signature on it verifies. */
 function signedCheckpoint(
   note: string,
   registry: SignerRegistry,
@@ -59,9 +67,9 @@ function signedCheckpoint(
   const names = new Set((parseNote(note)?.signatures ?? []).map((signature) => signature.name));
   for (const name of names) {
     const entry = registry.signers.get(name);
-    const raw = entry && rawEd25519(entry.publicKey);
-    if (!raw) continue;
-    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    const noteKey = entry && noteKeyOf(name, entry.publicKey);
+    if (!noteKey) continue;
+    const opened = openCheckpoint(note, noteKey.key, sha256, noteKey.verify);
     if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;
@@ -84,11 +92,7 @@ function leafOfLine(line: string): { leaf: Uint8Array; ts: unknown } | undefined
  * or the number of records there are when fewer; or the seq of the first
  * line that is not a record.
  */
-async function rootOfPrefix(
-  reader: RecordReader,
-  chain: string,
-  size: number,
-): Promise<{ root: Uint8Array; lastTs: unknown } | { records: number } | { malformed: number }> {
+async function rootOfPrefix(reader: RecordReader, chain: string, size: number): Promise<PrefixRoot> {
   let edge = emptyEdge();
   let lastTs: unknown;
   for await (const page of reader.pages(chain, 1, size)) {
@@ -122,7 +126,7 @@ export async function checkAgainstCheckpoint(
   const invalid = (message: string): CheckpointReport => ({ ok: false, reason: 'checkpoint-invalid', message });
   if (!parseNote(note)) return invalid('not a signed note (docs/FORMAT.md section 14)');
   const signed = signedCheckpoint(note, options.registry);
-  if (!signed) return invalid('no signature by an Ed25519 signer of the registry verifies');
+  if (!signed) return invalid('no signature by an Ed25519 or ECDSA signer of the registry verifies');
   const { checkpoint } = signed;
   const cosigned = verifiedCosignatures(note, options.witnesses, verifyRawEd25519).map((c) => c.name);
   const quorum = options.quorum ?? options.witnesses.length;
@@ -144,7 +148,7 @@ export async function checkAgainstCheckpoint(
       seq: lastSeq + 1,
       message: `the chain ${chain} has ${lastSeq} records, but the checkpoint signed by ${signed.name} holds ${checkpoint.size}: its tail was cut or it was restored to an earlier state`,
     };
-  const prefix = await rootOfPrefix(reader, chain, checkpoint.size);
+  const prefix = options.rootKept?.(chain, checkpoint.size) ?? (await rootOfPrefix(reader, chain, checkpoint.size));
   if ('malformed' in prefix)
     return {
       ok: false,

@@ -7,7 +7,7 @@
  * outside `canonical_payload` because the checkpoint comes after the proof
  * is signed; it needs no trust in whoever attached it: the record must be the
  * one the signed members name (chain, seq and hash), the checkpoint must be
- * signed by the chain's Ed25519 signer, and the proof must lead from the
+ * signed by the chain's Ed25519 or ECDSA P-256 signer, and the proof must lead from the
  * record's leaf to its root. A proof without `inclusion` (every proof made
  * before it existed) verifies as before. Returns a finding, never throws.
  */
@@ -18,7 +18,7 @@ import { parseTlogProof } from '../chain/proofFile.ts';
 import { treeHasher } from '../chain/treeCommit.ts';
 import { checkLine } from './line.ts';
 import { fail, type ProofFinding, type ProofKey } from './proofChecks.ts';
-import { rawEd25519, verifyRawEd25519 } from './verifyInclusion.ts';
+import { noteKeyOf } from './verifyInclusion.ts';
 
 export interface InclusionFacts {
   origin: string;
@@ -27,7 +27,7 @@ export interface InclusionFacts {
   signedBy: string;
 }
 
-/** The checkpoint, opened with a registry Ed25519 signer named on it, or with the given public key. */
+/** The checkpoint, opened with a registry Ed25519 or ECDSA signer named on it, or with the given public key. */
 function openedCheckpoint(
   note: string,
   key: ProofKey,
@@ -40,9 +40,9 @@ function openedCheckpoint(
     // The checkpoint covers the record, so it was signed after it: by a signer not retired before the record's time.
     if (entry && entry.retiredAtMs !== null && !(recordTsMs < entry.retiredAtMs)) continue;
     const publicKey = 'registry' in key ? entry?.publicKey : key.publicKey;
-    const raw = publicKey && rawEd25519(publicKey);
-    if (!raw) continue;
-    const opened = openCheckpoint(note, { name, publicKey: raw }, sha256, verifyRawEd25519);
+    const noteKey = publicKey && noteKeyOf(name, publicKey);
+    if (!noteKey) continue;
+    const opened = openCheckpoint(note, noteKey.key, sha256, noteKey.verify);
     if (opened.ok) return { name, checkpoint: opened.checkpoint };
   }
   return undefined;

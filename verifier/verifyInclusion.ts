@@ -1,13 +1,20 @@
 /**
  * `chainbook verify-inclusion`: checks an inclusion proof file (docs/FORMAT.md
  * section 14, "Proof files") offline, with nothing but the file and the
- * checkpoint signer's name and Ed25519 public key: the checkpoint's
+ * checkpoint signer's name and public key (Ed25519 or ECDSA P-256): its
  * signature, the record's form and hash (sections 1 and 2), that its leaf is
  * at the record's seq - 1, and that the proof leads from its leaf to the
  * checkpoint's root. It reports what it finds and never throws on bad data.
  */
-import { verify as verifySignature, type KeyObject } from 'node:crypto';
-import { openCheckpoint } from '../chain/checkpoint.ts';
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import {
+  NOTE_ECDSA,
+  NOTE_ED25519,
+  openCheckpoint,
+  type NoteKey,
+  type VerifyNoteSignature,
+} from '../chain/checkpoint.ts';
+import { verifyMessageSignature } from '../chain/signature.ts';
 import { sha256 } from '../chain/hash.ts';
 import { verifyInclusion } from '../chain/merkle.ts';
 import { parseTlogProof } from '../chain/proofFile.ts';
@@ -44,14 +51,55 @@ export function verifyRawEd25519(publicKey: Uint8Array, message: Uint8Array, sig
   }
 }
 
+/** Whether a key is ECDSA on P-256 (the registry's `ecdsa-p256-sha256`). */
+function isP256(publicKey: KeyObject): boolean {
+  return publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+}
+
+/**
+ * A signer's checkpoint note key (docs/FORMAT.md section 14): type 0x01 with
+ * its 32 bytes for Ed25519, type 0x02 with its SPKI (DER) for ECDSA P-256,
+ * and the verification of a note signature by it (ECDSA: DER over SHA-256
+ * of the text, low-S only, as section 3). Undefined for RSA, which no note
+ * signature type carries.
+ */
+export function noteKeyOf(
+  name: string,
+  publicKey: KeyObject,
+): { key: NoteKey; verify: VerifyNoteSignature } | undefined {
+  const raw = rawEd25519(publicKey);
+  if (raw)
+    return {
+      key: { name, type: NOTE_ED25519, publicKey: raw },
+      verify: (_raw, message, signature, type) =>
+        type === NOTE_ED25519 && verifyMessageSignature('ed25519', publicKey, message, signature),
+    };
+  if (!isP256(publicKey)) return undefined;
+  return {
+    key: { name, type: NOTE_ECDSA, publicKey: publicKey.export({ format: 'der', type: 'spki' }) },
+    verify: (_spki, message, signature, type) =>
+      type === NOTE_ECDSA && verifyMessageSignature('ecdsa-p256-sha256', publicKey, message, signature),
+  };
+}
+
+/** A note signature by a raw verifier key of type 0x01 (32 bytes) or 0x02 (P-256 SPKI); false for anything malformed. */
+export const verifyNoteSignature: VerifyNoteSignature = (publicKey, message, signature, type) => {
+  if (type === NOTE_ED25519) return verifyRawEd25519(publicKey, message, signature);
+  if (type !== NOTE_ECDSA) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+    return isP256(key) && verifyMessageSignature('ecdsa-p256-sha256', key, message, signature);
+  } catch {
+    return false;
+  }
+};
+
 export function verifyInclusionFile(text: string, key: InclusionKey, origin?: string): InclusionReport {
   const proof = parseTlogProof(text);
   if (!proof) return { ok: false, reason: 'not an inclusion proof file (docs/FORMAT.md section 14)' };
-  const raw = rawEd25519(key.publicKey);
-  if (!raw) return { ok: false, reason: 'the public key is not an Ed25519 key' };
-  const opened = openCheckpoint(proof.checkpoint, { name: key.name, publicKey: raw }, sha256, (_pub, message, sig) =>
-    verifySignature(null, message, key.publicKey, sig),
-  );
+  const noteKey = noteKeyOf(key.name, key.publicKey);
+  if (!noteKey) return { ok: false, reason: 'the public key is neither an Ed25519 nor an ECDSA P-256 key' };
+  const opened = openCheckpoint(proof.checkpoint, noteKey.key, sha256, noteKey.verify);
   if (!opened.ok) return { ok: false, reason: `checkpoint: ${opened.reason}` };
   const { checkpoint } = opened;
   if (origin !== undefined && checkpoint.origin !== origin)

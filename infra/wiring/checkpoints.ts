@@ -19,7 +19,7 @@ import {
   type StoredCheckpoint,
   type TreeLogStorage,
 } from '../../chain/treeLog.ts';
-import { rawEd25519, verifyRawEd25519 as verifyEd25519 } from '../../verifier/verifyInclusion.ts';
+import { noteKeyOf, verifyRawEd25519 as verifyEd25519 } from '../../verifier/verifyInclusion.ts';
 import { sqlTreeLog } from '../adapters/sql/treeLog.ts';
 import { httpWitnessTransport } from '../adapters/witness/witnessClient.ts';
 import type { Runtime } from './runtime.ts';
@@ -56,8 +56,12 @@ export function checkpointing(
 ): Checkpointing {
   const storage = sqlTreeLog(runtime.db);
   const registered = runtime.registry.signers.get(runtime.signer.kid);
-  const raw = registered && runtime.signer.algorithm === 'ed25519' ? rawEd25519(registered.publicKey) : undefined;
-  const key = raw && { name: runtime.signer.kid, publicKey: raw };
+  // Ed25519 (note type 0x01) or ECDSA P-256 (0x02); an RSA signer makes no checkpoints (docs/FORMAT.md section 14).
+  const noteKey =
+    registered &&
+    registered.algorithm === runtime.signer.algorithm &&
+    noteKeyOf(runtime.signer.kid, registered.publicKey);
+  const key = noteKey ? noteKey.key : undefined;
   const { intervalMs, intervalRecords, origin: prefix, witnesses, quorum } = runtime.config.checkpoints;
   const policy = { intervalMs, intervalRecords, origin: (chain: string) => checkpointOrigin(prefix, chain) };
   const transport = options.transport ?? httpWitnessTransport();

@@ -14,6 +14,7 @@
 import { sha256 } from '../../chain/hash.ts';
 import {
   COSIGNATURE_ED25519,
+  NOTE_ECDSA_TYPE,
   NOTE_ED25519_TYPE,
   parseVerifierKey,
   type NoteVerifierKey,
@@ -98,8 +99,10 @@ export function parseWitnessLogs(text: string | undefined): {
     const key = split > 0 ? parseVerifierKey(sha256, entry.slice(split + 1)) : undefined;
     if (split <= 0 || !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$/.test(origin))
       problems.push(`WITNESS_LOGS: entry ${i + 1} must be "<origin>=<vkey>"`);
-    else if (!key || key.type !== NOTE_ED25519_TYPE)
-      problems.push(`WITNESS_LOGS: entry ${i + 1}: not an Ed25519 note verifier key (type 0x01)`);
+    else if (!key || (key.type !== NOTE_ED25519_TYPE && key.type !== NOTE_ECDSA_TYPE))
+      problems.push(
+        `WITNESS_LOGS: entry ${i + 1}: not an Ed25519 (type 0x01) or ECDSA P-256 (type 0x02) note verifier key`,
+      );
     else logs.set(origin, [...(logs.get(origin) ?? []), key]);
   }
   return { logs, problems };

@@ -56,8 +56,28 @@ async function checked(page: Page, start: () => Promise<void>, log?: (line: stri
 /** Every URL each page requested: the page must request nothing but itself and the bundle it checks. */
 const requested = new WeakMap<Page, string[]>();
 
-async function openPage(browser: Browser, url: string): Promise<Page> {
+/**
+ * Runs in the page before its script: WebCrypto refuses Ed25519 as a browser
+ * without it does (NotSupportedError), for import, verify and generateKey.
+ * A string, not a function: what the test runner compiles a function into
+ * may name helpers the page does not have.
+ */
+const WITHOUT_WEBCRYPTO_ED25519 = `(() => {
+  const subtle = globalThis.crypto.subtle;
+  const isEd25519 = (algorithm) =>
+    String(typeof algorithm === 'string' ? algorithm : algorithm && algorithm.name).toLowerCase() === 'ed25519';
+  for (const [method, at] of [['importKey', 2], ['verify', 0], ['generateKey', 0]]) {
+    const original = subtle[method].bind(subtle);
+    subtle[method] = (...args) =>
+      isEd25519(args[at])
+        ? Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'))
+        : original(...args);
+  }
+})();`;
+
+async function openPage(browser: Browser, url: string, { noEd25519 = false } = {}): Promise<Page> {
   const page = await browser.newPage();
+  if (noEd25519) await page.addInitScript(WITHOUT_WEBCRYPTO_ED25519);
   const errors: string[] = [];
   const urls: string[] = [];
   requested.set(page, urls);
@@ -100,7 +120,7 @@ function cosignatureLine(
   return { line: `\u2014 ${name} ${Buffer.concat([id, time, signature]).toString('base64')}\n`, vkey };
 }
 
-test('a bundle of 20,000 records passes in the page that fetches it from the API; given as a folder to its own index.html, a copy whose checkpoints, cosignatures and inclusion proof were tampered with is reported at their seqs while its records pass', async (t) => {
+test('a bundle of 20,000 records passes in the page that fetches it from the API; given as a folder to its own index.html, a copy whose checkpoints, cosignatures and inclusion proof were tampered with is reported at their seqs (and the consistency proofs beside the checkpoint signed over a wrong root) while its records pass', async (t) => {
   t.timeout(240_000);
   const archive = tempDir('auditor-archive');
   const out = tempDir('auditor-bundle');
@@ -201,15 +221,18 @@ test('a bundle of 20,000 records passes in the page that fetches it from the API
   const again = await openPage(browser, pathToFileURL(join(tampered, 'index.html')).href);
   await again.fill('#witnesses', vkey);
   const report = await checked(again, () => again.setInputFiles('#folder', tampered), t.log);
+  // The bundle's consistency proofs on either side of 15000 lead from or to the true root, not the one signed.
   t.deepEqual(brief(report.findings), [
     'main 10000 checkpoint-invalid',
     'main 15000 checkpoint-root-mismatch',
+    'main 15000 consistency-proof-invalid',
     'main 20000 checkpoint-invalid',
     'main 20000 inclusion-proof-invalid',
+    'main 20000 consistency-proof-invalid',
   ]);
   t.regex(report.findings[0]!.message, /cosignature by witness witness\.example\/w1 does not verify/);
-  t.regex(report.findings[2]!.message, /signature by .* does not verify/);
-  t.regex(report.findings[3]!.message, /does not lead to the root/);
+  t.regex(report.findings[3]!.message, /signature by .* does not verify/);
+  t.regex(report.findings[4]!.message, /does not lead to the root/);
   t.is(report.records, RECORDS, 'the records themselves still pass');
   t.false(report.ok);
   t.deepEqual(requested.get(again), [pathToFileURL(join(tampered, 'index.html')).href], 'nothing but the page itself');
@@ -272,4 +295,115 @@ test('each golden corruption is reported by the page at the seq and with the rea
     await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
   });
   t.deepEqual(brief(dropped.findings), ['main 11 prev-hash-mismatch']);
+});
+
+test("where WebCrypto lacks Ed25519 the page verifies with the pinned pure-JS fallback: a bundle's records, checkpoints and inclusion proofs pass, a tampered signature and a tampered checkpoint are reported at their seqs, a tail cut with bundle.json edited to match fails bundle.sig", async (t) => {
+  t.timeout(180_000);
+  const archive = tempDir('auditor-fallback-archive');
+  const out = tempDir('auditor-fallback-bundle');
+  const vectors = tempDir('auditor-fallback-page');
+  t.teardown(() => [archive, out, vectors].forEach((folder) => rmSync(folder, { recursive: true, force: true })));
+  const server = await testServer(t, { env: { ARCHIVE_TARGET: archive } });
+  const written = await writeTestBundle(server.app.runtime, {
+    records: 600,
+    checkpointEvery: 300,
+    batchRecords: 300,
+    archive,
+    out,
+  });
+  t.true(written.ok, JSON.stringify(written.finding));
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const fallbackName = /^@noble\/ed25519 \d+\.\d+\.\d+ \(index\.js SHA-256 [0-9a-f]{64}\)$/;
+
+  // WebCrypto's Ed25519 really is gone in this page: importing an Ed25519 key fails as in such a browser.
+  const page = await openPage(browser, pathToFileURL(join(out, 'index.html')).href, { noEd25519: true });
+  t.is(
+    await page.evaluate(async () => {
+      const subtle = (
+        globalThis as unknown as { crypto: { subtle: { importKey(...args: unknown[]): Promise<unknown> } } }
+      ).crypto.subtle;
+      return subtle.importKey('raw', new Uint8Array(32), { name: 'Ed25519' }, false, ['verify']).then(
+        () => 'imported',
+        (error: Error) => error.name,
+      );
+    }),
+    'NotSupportedError',
+  );
+  const good = await checked(page, () => page.setInputFiles('#folder', out));
+  t.deepEqual(brief(good.findings), []);
+  t.true(written.checkpoints.length >= 1);
+  t.like(good, { ok: true, records: 600, checkpoints: written.checkpoints.length });
+  t.true(good.inclusionProofs! >= 1);
+  t.regex(good.trust!.ed25519Fallback ?? '', fallbackName, 'the fallback verified the Ed25519 signatures');
+  t.true((await page.textContent('#trust'))!.includes('Ed25519 verified by the pure-JS fallback @noble/ed25519'));
+
+  // A copy cut at its tail (its last batch and the tree files past it removed) with bundle.json rewritten to match:
+  // bundle.sig no longer verifies over it.
+  const cutDir = tempDir('auditor-fallback-cut');
+  t.teardown(() => rmSync(cutDir, { recursive: true, force: true }));
+  cpSync(out, cutDir, { recursive: true });
+  const described = JSON.parse(readFileSync(join(cutDir, 'bundle.json'), 'utf8')) as {
+    batches: string[];
+    checkpoints: number[];
+    inclusion: number[];
+  };
+  const lastBatch = described.batches.at(-1)!;
+  rmSync(join(cutDir, 'batches', lastBatch), { force: true });
+  rmSync(join(cutDir, 'batches', lastBatch.replace('.jsonl.gz', '.manifest.json')), { force: true });
+  for (const size of described.checkpoints.filter((size) => size > 300))
+    rmSync(join(cutDir, 'checkpoints', `${size}.checkpoint`));
+  for (const seq of described.inclusion.filter((seq) => seq > 300))
+    rmSync(join(cutDir, 'inclusion', `${seq}.tlog-proof`));
+  writeFileSync(
+    join(cutDir, 'bundle.json'),
+    `${JSON.stringify(
+      {
+        ...described,
+        to_seq: 300,
+        batches_to_seq: 300,
+        batches: described.batches.slice(0, -1),
+        checkpoints: described.checkpoints.filter((size) => size <= 300),
+        inclusion: described.inclusion.filter((seq) => seq <= 300),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const cutReport = await checked(page, () => page.setInputFiles('#folder', cutDir));
+  t.deepEqual(brief(cutReport.findings), ['main 0 bundle-signature-invalid']);
+  t.is(cutReport.records, 300, 'the records left pass; the edited bundle.json does not');
+
+  // The last checkpoint with its root changed: its signature no longer holds.
+  const size = written.checkpoints.at(-1)!;
+  const note = join(out, 'checkpoints', `${size}.checkpoint`);
+  const lines = readFileSync(note, 'utf8').split('\n');
+  lines[2] = `${lines[2]![0] === 'A' ? 'B' : 'A'}${lines[2]!.slice(1)}`;
+  writeFileSync(note, lines.join('\n'));
+  const tampered = await checked(page, () => page.setInputFiles('#folder', out));
+  t.true(brief(tampered.findings).includes(`main ${size} checkpoint-invalid`), brief(tampered.findings).join(', '));
+
+  // Golden vectors: the happy chain passes; a signature flipped and a record signed by another key are reported at their seqs.
+  writeFileSync(join(vectors, 'index.html'), auditorPage().html);
+  const golden = await openPage(browser, pathToFileURL(join(vectors, 'index.html')).href, { noEd25519: true });
+  const cases = (JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { cases: VectorCase[] }).cases;
+  for (const name of ['happy', 'bad-signature', 'wrong-key-for-kid', 'payload-edited-and-rehashed']) {
+    const vector = cases.find((entry) => entry.name === name)!;
+    const report = await checked(golden, () =>
+      golden.setInputFiles('#files', [join(VECTORS, vector.records), join(VECTORS, vector.signers)]),
+    );
+    const expected = vector.expected.finding;
+    t.deepEqual(brief(report.findings), expected ? [`${expected.chain} ${expected.seq} ${expected.reason}`] : [], name);
+    t.regex(report.trust!.ed25519Fallback ?? '', fallbackName, name);
+  }
+
+  // With WebCrypto's Ed25519 present the fallback is not used.
+  const normal = await openPage(browser, pathToFileURL(join(vectors, 'index.html')).href);
+  const vector = cases.find((entry) => entry.name === 'happy')!;
+  const report = await checked(normal, () =>
+    normal.setInputFiles('#files', [join(VECTORS, vector.records), join(VECTORS, vector.signers)]),
+  );
+  t.true(report.ok);
+  t.is(report.trust!.ed25519Fallback, undefined);
+  t.deepEqual(requested.get(golden), [pathToFileURL(join(vectors, 'index.html')).href], 'nothing but the page itself');
 });

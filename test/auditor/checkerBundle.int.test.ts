@@ -144,11 +144,132 @@ test('a bundle cut at either end, bundle.json removed with it, is bundle-cut: it
     );
   const brief = async (copy: Map<string, () => Promise<Uint8Array>>) =>
     (await checker.checkBundle(copy)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
-  t.deepEqual(await brief(without(manifests.slice(1))), ['main 250 bundle-cut'], 'the tail cut below checkpoint 250');
-  t.deepEqual(await brief(without(manifests.slice(0, 1))), ['main 1 bundle-cut'], 'the head cut: proof of seq 1');
+  // Without bundle.json, what the bundle was made with cannot be checked: a finding of its own, besides the cut.
+  const unsigned = 'main 0 bundle-signature-invalid';
+  t.deepEqual(
+    await brief(without(manifests.slice(1))),
+    [unsigned, 'main 250 bundle-cut'],
+    'the tail cut below checkpoint 250',
+  );
+  t.deepEqual(
+    await brief(without(manifests.slice(0, 1))),
+    [unsigned, 'main 1 bundle-cut'],
+    'the head cut: proof of seq 1',
+  );
   t.deepEqual(
     await brief(without(manifests.slice(0, 2), (path) => path.startsWith('inclusion/'))),
-    ['main 250 bundle-cut'],
+    [unsigned, 'main 250 bundle-cut'],
     'the head cut past checkpoint 250, without the proof',
   );
+});
+
+test('bundle.json is signed: a tail cut below the last checkpoint with bundle.json edited to match is bundle-signature-invalid, with bundle.sig kept or removed', async (t) => {
+  const folder = tempDir('checker-bundle-signed');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const rt = await testRuntime(t, 'pglite');
+  const bundle = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 1000,
+    checkpointEvery: 250,
+    batchRecords: 200,
+    archive: join(folder, 'archive'),
+    out: bundle,
+  });
+  t.true(written.ok);
+  const files = filesOf(bundle);
+  const signature = JSON.parse(new TextDecoder().decode(await files.get('bundle.sig')!())) as Record<string, string>;
+  t.like(signature, { signer_kid: rt.signer.kid, alg: rt.signer.algorithm });
+  t.like(await checker.checkBundle(files), { ok: true, records: 1000 });
+
+  // Records 601 to 1000 cut: their two batches, the checkpoints past 600 and the proof of seq 1000 removed, and
+  // bundle.json rewritten to describe what is left, as one who cut it would.
+  const described = JSON.parse(new TextDecoder().decode(await files.get('bundle.json')!())) as {
+    batches: string[];
+    checkpoints: number[];
+    inclusion: number[];
+  };
+  const cutBatches = described.batches.slice(-2);
+  const cut = new Map(
+    [...files].filter(
+      ([path]) =>
+        !cutBatches.some((key) => path.endsWith(key) || path.endsWith(key.replace('.jsonl.gz', '.manifest.json'))) &&
+        !described.checkpoints.some((size) => size > 600 && path === `checkpoints/${size}.checkpoint`) &&
+        !described.inclusion.some((seq) => seq > 600 && path === `inclusion/${seq}.tlog-proof`),
+    ),
+  );
+  const treeFilesCut =
+    described.checkpoints.filter((size) => size > 600).length + described.inclusion.filter((seq) => seq > 600).length;
+  t.is(cut.size, files.size - 4 - treeFilesCut, 'two batches and their manifests, and the tree files past 600');
+  t.true(
+    described.checkpoints.some((size) => size <= 600),
+    'a checkpoint below the cut stays',
+  );
+  const edited = `${JSON.stringify(
+    {
+      ...described,
+      to_seq: 600,
+      batches_to_seq: 600,
+      batches: described.batches.slice(0, -2),
+      checkpoints: described.checkpoints.filter((size) => size <= 600),
+      inclusion: described.inclusion.filter((seq) => seq <= 600),
+    },
+    null,
+    2,
+  )}\n`;
+  cut.set('bundle.json', async () => new TextEncoder().encode(edited));
+  const brief = async (copy: Map<string, () => Promise<Uint8Array>>) =>
+    (await checker.checkBundle(copy)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}: ${f.message}`);
+  // Without the signature check this copy passes: what bundle.json names is all there, the checkpoint below the cut holds.
+  t.deepEqual(await brief(cut), [
+    `main 0 bundle-signature-invalid: bundle.sig: the signature does not verify under signer ${rt.signer.kid}`,
+  ]);
+  cut.delete('bundle.sig');
+  t.deepEqual(await brief(cut), [
+    'main 0 bundle-signature-invalid: bundle.json is not signed (no bundle.sig): its range and batches could have been edited',
+  ]);
+});
+
+test('a bundle carries a consistency proof between each two consecutive checkpoints; the checker verifies them, and reports one changed or removed at its new size', async (t) => {
+  const folder = tempDir('checker-bundle-consistency');
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const rt = await testRuntime(t, 'pglite');
+  const bundle = join(folder, 'bundle');
+  const written = await writeTestBundle(rt, {
+    records: 3000,
+    checkpointEvery: 1000,
+    batchRecords: 1000,
+    archive: join(folder, 'archive'),
+    out: bundle,
+  });
+  t.true(written.ok);
+  t.deepEqual(written.checkpoints, [1000, 2000, 3000]);
+  t.deepEqual(written.consistencyProofs, ['1000-2000', '2000-3000']);
+  const files = filesOf(bundle);
+  const described = JSON.parse(new TextDecoder().decode(await files.get('bundle.json')!())) as {
+    consistency: string[];
+  };
+  t.deepEqual(described.consistency, ['1000-2000', '2000-3000']);
+  const proof = JSON.parse(new TextDecoder().decode(await files.get('consistency/1000-2000.json')!())) as {
+    origin: string;
+    oldSize: number;
+    newSize: number;
+    proof: string[];
+  };
+  t.like(proof, { origin: 'chainbook/main', oldSize: 1000, newSize: 2000 });
+  t.true(proof.proof.length > 0);
+  t.like(await checker.checkBundle(files), { ok: true, records: 3000, checkpoints: 3 });
+
+  const brief = async (copy: Map<string, () => Promise<Uint8Array>>) =>
+    (await checker.checkBundle(copy)).findings.map((f) => `${f.chain} ${f.seq} ${f.reason}`);
+  // One hash of the proof from 1000 to 2000 replaced.
+  const changed = new Map(files);
+  const hashes = [...proof.proof];
+  hashes[0] = Buffer.alloc(32, 7).toString('base64');
+  changed.set('consistency/1000-2000.json', async () =>
+    new TextEncoder().encode(JSON.stringify({ ...proof, proof: hashes })),
+  );
+  t.deepEqual(await brief(changed), ['main 2000 consistency-proof-invalid']);
+  // The proof from 2000 to 3000 removed: bundle.json (signed) names it.
+  const removed = new Map([...files].filter(([path]) => path !== 'consistency/2000-3000.json'));
+  t.deepEqual(await brief(removed), ['main 3000 consistency-proof-invalid']);
 });

@@ -5,13 +5,22 @@
  * bounds table is checked against the code.
  */
 import test from 'ava';
-import { sign, verify } from 'node:crypto';
+import { createHash, sign, verify } from 'node:crypto';
+import {
+  loadRegistry as loadCheckerRegistry,
+  openCheckpoint as openCheckerCheckpoint,
+} from '../../auditor/checker.mjs';
+import { formatVerifierKey, parseVerifierKey } from '../../chain/cosignature.ts';
+import { ecdsaTwins, p256FromSeed, signDigestDeterministic } from '../helpers/ecdsa.ts';
 import { readFileSync } from 'node:fs';
 import {
   checkpointBody,
   ed25519KeyHash,
   MAX_NOTE_BYTES,
   MAX_NOTE_SIGNATURES,
+  NOTE_ECDSA,
+  NOTE_ED25519,
+  noteKeyId,
   openCheckpoint,
   signedNote,
   toBase64,
@@ -28,7 +37,7 @@ import {
 import { formatTlogProof, MAX_PROOF_FILE_BYTES, MAX_PROOF_HASHES } from '../../chain/proofFile.ts';
 import { appendLeaves, edgeRoot, emptyEdge, MAX_TILE_LEVEL, tilePath, TILE_WIDTH } from '../../chain/tiles.ts';
 import { leafOf, treeHasher } from '../../chain/treeCommit.ts';
-import { rawEd25519, verifyInclusionFile } from '../../verifier/verifyInclusion.ts';
+import { noteKeyOf, rawEd25519, verifyInclusionFile, verifyNoteSignature } from '../../verifier/verifyInclusion.ts';
 import { readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { ed25519FromSeed } from '../helpers/keys.ts';
 import { MAX_ADD_CHECKPOINT_BYTES, MAX_WITNESS_PROOF_HASHES } from '../../chain/witness.ts';
@@ -95,6 +104,41 @@ test('the example checkpoint is the note signed over that root, and opens with t
     verify(null, m, publicKey, s),
   );
   t.like(opened, { ok: true, checkpoint: { origin: 'chainbook/main', size: 20 } });
+});
+
+test('the example ECDSA checkpoint (note type 0x02) is that root signed by the P-256 vector key with the RFC 6979 nonce, low-S, and opens with the key in every verifier; its vkey parses', async (t) => {
+  const KID_ECDSA = 'vectors-ecdsa-p256-v1';
+  const ecdsa = p256FromSeed(KID_ECDSA);
+  const spki = ecdsa.publicKey.export({ format: 'der', type: 'spki' });
+  const body = checkpointBody({ origin: 'chainbook/main', size: 20, root: await treeRoot(treeHasher, read, 20) });
+  const digest = createHash('sha256').update(body).digest();
+  const { low, high } = ecdsaTwins(signDigestDeterministic(ecdsa.d, digest));
+  const key = { name: KID_ECDSA, type: NOTE_ECDSA, publicKey: spki };
+  t.is(hex(noteKeyId(sha256, key)), createHash('sha256').update(spki).digest('hex').slice(0, 8), 'SHA-256(SPKI)[:4]');
+  const note = signedNote(body, [{ name: KID_ECDSA, keyHash: noteKeyId(sha256, key), signature: low }]);
+  t.is(`${block('checkpoint-ecdsa')}\n`, note);
+  const vkey = formatVerifierKey(sha256, KID_ECDSA, NOTE_ECDSA, spki);
+  t.is(block('vkey-ecdsa'), vkey);
+  t.like(parseVerifierKey(sha256, vkey), { name: KID_ECDSA, type: NOTE_ECDSA });
+  t.is(parseVerifierKey(sha256, vkey.replace('+98873ae3+', '+98873ae4+')), undefined, 'a wrong key hash');
+
+  // Node: with the registry's key, and with the raw verifier key as a witness holds it.
+  const noteKey = noteKeyOf(KID_ECDSA, ecdsa.publicKey)!;
+  t.deepEqual(noteKey.key, { name: KID_ECDSA, type: NOTE_ECDSA, publicKey: spki });
+  t.like(openCheckpoint(note, noteKey.key, sha256, noteKey.verify), { ok: true, checkpoint: { size: 20 } });
+  t.like(openCheckpoint(note, key, sha256, verifyNoteSignature), { ok: true });
+  // The high-S twin of the same signature is refused (section 3); so is a note whose size changed.
+  const twin = signedNote(body, [{ name: KID_ECDSA, keyHash: noteKeyId(sha256, key), signature: high }]);
+  t.false(openCheckpoint(twin, noteKey.key, sha256, noteKey.verify).ok);
+  t.false(openCheckpoint(note.replace('\n20\n', '\n21\n'), noteKey.key, sha256, noteKey.verify).ok);
+  // An Ed25519 verifier given the ECDSA line, or the ECDSA key taken for an Ed25519 one, opens nothing.
+  t.false(openCheckpoint(note, { ...key, type: NOTE_ED25519 }, sha256, verifyNoteSignature).ok);
+
+  // The independent checker, with the registry of the golden vectors (which holds this key).
+  const signers = readFileSync(new URL('../vectors/cases/ecdsa-low-s/signers.json', import.meta.url), 'utf8');
+  const { registry } = await loadCheckerRegistry(signers);
+  t.like(await openCheckerCheckpoint(note, registry!), { signer: KID_ECDSA, checkpoint: { size: 20 } });
+  t.regex((await openCheckerCheckpoint(twin, registry!)).problem ?? '', /does not verify/);
 });
 
 test('the example proof file is record 2 proven against that checkpoint, and verifies offline', async (t) => {

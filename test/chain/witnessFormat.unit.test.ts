@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import {
   checkpointBody,
   ed25519KeyHash,
+  NOTE_ECDSA,
   openCheckpoint,
   parseNote,
   signedNote,
@@ -39,9 +40,11 @@ import {
   type WitnessPolicy,
   type WitnessState,
 } from '../../chain/witness.ts';
-import { rawEd25519, verifyRawEd25519 } from '../../verifier/verifyInclusion.ts';
+import { lowSEcdsaDer } from '../../chain/signature.ts';
+import { rawEd25519, verifyNoteSignature, verifyRawEd25519 } from '../../verifier/verifyInclusion.ts';
 import { readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { parseQuorum, parseWitnessEndpoints, parseWitnessLogs } from '../../infra/wiring/witnessConfig.ts';
+import { p256FromSeed } from '../helpers/ecdsa.ts';
 import { ed25519FromSeed } from '../helpers/keys.ts';
 
 const DOC = readFileSync(new URL('../../docs/FORMAT.md', import.meta.url), 'utf8');
@@ -270,4 +273,37 @@ test("a note repeating a key's line costs one verification per key", async (t) =
   t.is(calls, 1);
   t.true(openCheckpoint(cosigned, logKey, sha256, counting).ok, 'a note with one line per key still opens');
   t.is(verifiedCosignatures(cosigned, [witnessKey], counting).length, 1);
+});
+
+test("a witness configured with an ECDSA log's verifier key (note type 0x02) cosigns that log's checkpoint; without ECDSA verification it refuses it", async (t) => {
+  const ecdsa = p256FromSeed('vectors-ecdsa-p256-v1');
+  const spki = ecdsa.publicKey.export({ format: 'der', type: 'spki' });
+  const logKey = parseVerifierKey(sha256, formatVerifierKey(sha256, 'vectors-ecdsa-p256-v1', NOTE_ECDSA, spki))!;
+  t.is(logKey.type, NOTE_ECDSA);
+  const body = checkpointBody({ origin: 'chainbook/main', size: 20, root: await treeRoot(treeHasher, read, 20) });
+  const signature = lowSEcdsaDer(sign('sha256', Buffer.from(body), ecdsa.privateKey));
+  const note = signedNote(body, [{ name: logKey.name, keyHash: logKey.keyHash, signature }]);
+  const text = formatAddCheckpoint({ oldSize: 7, proof: await consistencyProof(treeHasher, read, 7, 20), note });
+  const ecdsaPolicy: WitnessPolicy = {
+    ...policy,
+    logs: new Map([['chainbook/main', [logKey]]]),
+    verifyNote: verifyNoteSignature,
+  };
+  const parsed = parseAddCheckpoint(text)!;
+  const checkpoint = verifyRequestCheckpoint(ecdsaPolicy, parsed);
+  if (!checkpoint.ok) return t.fail(JSON.stringify(checkpoint.answer));
+  const previous = { ...(await held(7)), note: note.replace('\n20\n', '\n7\n') };
+  const answer = decideAddCheckpoint(ecdsaPolicy, parsed, checkpoint.checkpoint, previous, COSIGNED_AT_SECONDS);
+  t.is(answer.status, 200);
+  if (answer.status === 200)
+    t.is(verifiedCosignatures(`${note}${answer.body}`, [witnessKey], verifyRawEd25519).length, 1);
+  // The same request to a witness that verifies Ed25519 only: no signature by a key of this log verifies.
+  const edOnly = verifyRequestCheckpoint(
+    policy.logs === ecdsaPolicy.logs ? policy : { ...policy, logs: ecdsaPolicy.logs },
+    parsed,
+  );
+  t.like(edOnly, { ok: false, answer: { status: 403 } });
+  // And a changed root under the same signature is refused.
+  const forged = parseAddCheckpoint(text.replace(body.split('\n')[2]!, toBase64(new Uint8Array(32))))!;
+  t.like(verifyRequestCheckpoint(ecdsaPolicy, forged), { ok: false });
 });

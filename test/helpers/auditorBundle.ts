@@ -83,6 +83,7 @@ export async function writeTestBundle(runtime: Runtime, options: TestBundleOptio
       nowMs: Date.now,
       tree: sqlBundleTree(runtime.db),
       auditorPage: auditorPage().html,
+      signer: runtime.signer,
     });
   } finally {
     await checker.close();

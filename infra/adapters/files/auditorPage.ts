@@ -8,14 +8,43 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const AUDITOR_FOLDER = new URL('../../../auditor/', import.meta.url);
 export const CHECKER_URL = new URL('checker.mjs', AUDITOR_FOLDER);
 const PAGE_SCRIPT_TAG = '<script type="module" src="page.mjs"></script>';
 const CHECKER_IMPORT = /^import \{[^}]*\} from '\.\/checker\.mjs';\n/m;
 const CHECKER_SHA256_PLACEHOLDER = "'CHECKER-SHA256'";
+const ED25519_FALLBACK_PLACEHOLDER = "'ED25519-FALLBACK'";
+/** The one export statement of @noble/ed25519's index.js (its last line); nothing else in it may import or export. */
+const NOBLE_EXPORT = /^export \{[^}]*\};[ \t]*$/m;
 
 let composed: { html: string; policy: string } | undefined;
+
+/**
+ * The pure-JS Ed25519 the page falls back on where the browser's WebCrypto
+ * lacks Ed25519: @noble/ed25519's own index.js, as npm installed it at the
+ * version package.json pins, copied here when the page is composed (not
+ * kept in this repository), wrapped in a function so that its names stay
+ * its own. It hashes with WebCrypto's SHA-512 and verifies strictly (RFC
+ * 8032, not ZIP-215), as WebCrypto does.
+ */
+export function ed25519FallbackSource(): { expression: string; version: string; sha256: string } {
+  const require = createRequire(import.meta.url);
+  const path = require.resolve('@noble/ed25519');
+  const { version } = require('@noble/ed25519/package.json') as { version: string };
+  const source = readFileSync(path, 'utf8');
+  const exports = source.match(new RegExp(NOBLE_EXPORT.source, 'gm')) ?? [];
+  const body = source.replace(NOBLE_EXPORT, '');
+  // Its doc comments show `import` in examples: only code outside block comments counts.
+  const code = body.replace(/\/\*[\s\S]*?\*\//g, '');
+  if (exports.length !== 1 || /^\s*(import|export)\b/m.test(code) || !/\bverifyAsync\b/.test(exports[0]!))
+    throw new Error(`@noble/ed25519 ${version} is not laid out as the auditor page expects (one export statement)`);
+  const sha256 = createHash('sha256').update(source, 'utf8').digest('hex');
+  const name = `@noble/ed25519 ${version} (index.js SHA-256 ${sha256})`;
+  const expression = `(() => {\n${body}\nreturn { name: ${JSON.stringify(name)}, verify: (signature, message, publicKey) => verifyAsync(signature, message, publicKey, { zip215: false }) };\n})()`;
+  return { expression, version, sha256 };
+}
 
 /** The Content-Security-Policy of the page whose one script is `script`. */
 export function auditorPagePolicy(script: string): string {
@@ -58,8 +87,15 @@ function compose(): { html: string; policy: string } {
   const checker = checkerSource();
   if (!page.includes(CHECKER_SHA256_PLACEHOLDER))
     throw new Error('auditor/page.mjs lost its checker SHA-256 placeholder');
+  if (!page.includes(ED25519_FALLBACK_PLACEHOLDER))
+    throw new Error('auditor/page.mjs lost its Ed25519 fallback placeholder');
   const checkerSha256 = createHash('sha256').update(checker, 'utf8').digest('hex');
-  const script = `\n${checker}\n${page.replace(CHECKER_IMPORT, '').replace(CHECKER_SHA256_PLACEHOLDER, `'${checkerSha256}'`)}`;
+  const fallback = ed25519FallbackSource().expression;
+  const pageScript = page
+    .replace(CHECKER_IMPORT, '')
+    .replace(CHECKER_SHA256_PLACEHOLDER, `'${checkerSha256}'`)
+    .replace(ED25519_FALLBACK_PLACEHOLDER, () => fallback);
+  const script = `\n${checker}\n${pageScript}`;
   // Nothing in the scripts may close the script element early.
   if (/<\/script/i.test(script) || !html.includes(PAGE_SCRIPT_TAG))
     throw new Error('the auditor page cannot be composed: a script holds </script, or index.html lost its script tag');

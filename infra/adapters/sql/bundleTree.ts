@@ -6,7 +6,7 @@
  */
 import type { BundleTreeSource } from '../../../archive/auditBundle.ts';
 import { formatTlogProof } from '../../../chain/proofFile.ts';
-import { proveInclusion } from '../../../chain/treeLog.ts';
+import { proveConsistency, proveInclusion, rootAt } from '../../../chain/treeLog.ts';
 import { recordTextAt } from './eventLog.ts';
 import type { SqlExecutor } from './sql.ts';
 import { sqlTreeLog } from './treeLog.ts';
@@ -37,6 +37,13 @@ export function sqlBundleTree(db: Queryable): BundleTreeSource {
       if (!checkpoint || record === undefined) return undefined;
       const hashes = await proveInclusion(storage, chain, seq - 1, checkpoint.size);
       return formatTlogProof({ record, index: seq - 1, hashes, checkpoint: checkpoint.note });
+    },
+    async consistencyProof(chain, oldSize, newSize) {
+      return {
+        oldRoot: await rootAt(storage, chain, oldSize),
+        newRoot: await rootAt(storage, chain, newSize),
+        proof: await proveConsistency(storage, chain, oldSize, newSize),
+      };
     },
   };
 }

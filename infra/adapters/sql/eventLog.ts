@@ -9,7 +9,7 @@
 import type { IdempotencyRecord, StreamState } from '../../../chain/plan.ts';
 import { ZERO_HASH, type ChainHead, type StoredRecord } from '../../../chain/record.ts';
 import type { CommitBatch } from '../../../chain/writer.ts';
-import { edgeTiles, levelWidth, TILE_WIDTH, type TreeEdge } from '../../../chain/tiles.ts';
+import { edgeTiles, levelWidth, TILE_WIDTH, type TileWrite, type TreeEdge } from '../../../chain/tiles.ts';
 import { leafOf } from '../../../chain/treeCommit.ts';
 import { assert } from '../../../domain/errors.ts';
 import type { SqlExecutor } from './sql.ts';
@@ -85,6 +85,20 @@ const SQL = {
     SELECT chain FROM c WHERE chain IS NOT NULL UNION SELECT chain FROM chain_heads ORDER BY chain`,
   lastSeq: 'SELECT max(seq) AS seq FROM events WHERE chain = $1',
   treeSize: 'SELECT tree_size FROM chain_heads WHERE chain = $1',
+  treeProgress: 'SELECT seq, tree_size FROM chain_heads WHERE chain = $1',
+  // The backfill's step (infra/adapters/sql/treeBackfill.ts): a compare-and-set on tree_size, so a step
+  // that another (a writer's catch-up, a second backfill) overtook writes nothing.
+  growTree: `WITH head AS (
+      UPDATE chain_heads SET tree_size = $3 WHERE chain = $1 AND tree_size = $2 AND seq >= $3
+      RETURNING chain
+    ), tiles AS (
+      INSERT INTO merkle_tiles (chain, level, idx, hashes)
+      SELECT head.chain, t.level, t.idx, decode(t.hashes, 'hex')
+      FROM head, unnest($4::int2[], $5::int8[], $6::text[]) AS t(level, idx, hashes)
+      ON CONFLICT (chain, level, idx) DO UPDATE SET hashes = EXCLUDED.hashes
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM head) AS moved, (SELECT count(*) FROM tiles) AS tiles`,
   tiles: `SELECT t.level, t.idx, encode(m.hashes, 'hex') AS hashes
     FROM unnest($2::int2[], $3::int8[]) AS t(level, idx)
     JOIN merkle_tiles m ON m.chain = $1 AND m.level = t.level AND m.idx = t.idx`,
@@ -321,6 +335,38 @@ export async function seqRange(
 // ---- the Merkle tree (docs/FORMAT.md section 14)
 
 const MAX_TILE_BYTES = 256 * 32;
+
+/** The chain's head seq and the leaves of its stored tree; undefined for an unknown chain. */
+export async function treeProgress(
+  db: Queryable,
+  chain: string,
+): Promise<{ seq: number; treeSize: number } | undefined> {
+  const row = (await db.query<{ seq: number; tree_size: number }>(SQL.treeProgress, [chain])).rows[0];
+  return row && { seq: Number(row.seq), treeSize: Number(row.tree_size) };
+}
+
+/**
+ * Grows the stored tree of `chain` from `fromSize` to `toSize` leaves with
+ * `tiles`, only if its size is still `fromSize` (and the chain holds
+ * `toSize` records). False when another moved it first: nothing written.
+ */
+export async function growTree(
+  db: Queryable,
+  chain: string,
+  fromSize: number,
+  toSize: number,
+  tiles: readonly TileWrite[],
+): Promise<boolean> {
+  const { rows } = await db.query<{ moved: number }>(SQL.growTree, [
+    chain,
+    fromSize,
+    toSize,
+    tiles.map((tile) => tile.level),
+    tiles.map((tile) => tile.index),
+    tiles.map((tile) => Buffer.concat(tile.hashes).toString('hex')),
+  ]);
+  return Number(rows[0]?.moved ?? 0) === 1;
+}
 
 /** Leaves of the stored tree of a chain (0 for an unknown chain, or one whose records predate the tree). */
 export async function treeSize(db: Queryable, chain: string): Promise<number> {

@@ -21,6 +21,7 @@ import { chooseService, closeStore, openArchiveStore } from '../../wiring/archiv
 import { contextFor } from '../../../commands/context.ts';
 import { openApp } from '../../wiring/app.ts';
 import { loadConfig, type Config } from '../../wiring/config.ts';
+import { openSigning } from '../../wiring/signing.ts';
 import { VERSION } from '../../wiring/version.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
 import { registryFor } from './auditVerify.ts';
@@ -127,6 +128,12 @@ function lazyTree(config: Config): { source: BundleTreeSource; close(): Promise<
       checkpoints: async (chain, fromSeq, toSeq, limit) =>
         (await tree())?.checkpoints(chain, fromSeq, toSeq, limit) ?? [],
       inclusionProof: async (chain, seq) => (await tree())?.inclusionProof(chain, seq),
+      // Asked only between checkpoints it gave, so the database is open.
+      consistencyProof: async (chain, oldSize, newSize) => {
+        const source = await tree();
+        if (!source) throw new Error('no database to prove consistency from');
+        return source.consistencyProof(chain, oldSize, newSize);
+      },
     },
     async close() {
       const closing = opened;
@@ -152,6 +159,8 @@ async function run(options: BundleCommandOptions): Promise<number> {
   await db?.close();
   db = undefined;
   const tree = lazyTree(config);
+  // The configured signer signs bundle.json (docs/FORMAT.md section 15): a bundle cut and re-described fails.
+  const signing = await openSigning(config);
   try {
     const folderProofs = proofTextsIn(options.proofs ?? join(config.dataDir, 'proofs'));
     const written = await writeAuditBundle({
@@ -171,6 +180,7 @@ async function run(options: BundleCommandOptions): Promise<number> {
       nowMs: Date.now,
       tree: tree.source,
       auditorPage: auditorPage().html,
+      signer: signing.signer,
     });
     await tree.close();
     db = await proofDatabase(config);
@@ -178,6 +188,7 @@ async function run(options: BundleCommandOptions): Promise<number> {
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : describe(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
+    await signing.signer.close();
     await tree.close();
     await checker.close();
     closeStore(store);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { HASH_PATTERN } from '../../../chain/record.ts';
-import { MAX_NOTE_BYTES } from '../../../chain/checkpoint.ts';
+import { MAX_NOTE_BYTES, parseCheckpointBody, parseNote } from '../../../chain/checkpoint.ts';
 import { COSIGNATURE_ED25519, parseVerifierKey, type NoteVerifierKey } from '../../../chain/cosignature.ts';
 import { sha256 } from '../../../chain/hash.ts';
 import { checkAgainstCheckpoint, type CheckpointReport } from '../../../verifier/checkpointCheck.ts';
@@ -88,6 +88,14 @@ function describeCheckpoint(report: CheckpointReport): string {
   return `checkpoint: FAILED${where}: ${report.reason}: ${report.message}\n`;
 }
 
+/** The chain and tree size a checkpoint note states (unverified: checkAgainstCheckpoint verifies it), or undefined. */
+function checkpointTarget(note: string): { chain: string; size: number } | undefined {
+  const parsed = parseNote(note);
+  const checkpoint = parsed && parseCheckpointBody(parsed.body);
+  if (!checkpoint || checkpoint.size === 0) return undefined;
+  return { chain: checkpoint.origin.slice(checkpoint.origin.lastIndexOf('/') + 1), size: checkpoint.size };
+}
+
 /** The checkpoint note and the witness keys and quorum its cosignatures are held to. */
 function readCheckpointOptions(options: AuditVerifyOptions): {
   note: string;
@@ -135,6 +143,9 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     throw new UsageError('--witness and --witness-quorum go with --checkpoint');
   const checkpoint = options.checkpoint === undefined ? undefined : readCheckpointOptions(options);
   const source = await openVerifySource(options, config, registry);
+  // With the archive, the checkpoint's root is kept as the verification reads the records, not read again.
+  const held = checkpoint && checkpointTarget(checkpoint.note);
+  if (held && source.reader instanceof ArchiveReader) source.reader.keepRootAt(held.chain, held.size);
   const threads = options.threads !== undefined ? parseCount(options.threads, '--threads', 0) : availableParallelism();
   const small = verifyOptions.limit !== undefined && verifyOptions.limit < WORKER_THRESHOLD_RECORDS;
   const checker =
@@ -157,14 +168,22 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     });
     progress.done();
     const archive = source.reader instanceof ArchiveReader ? archiveNotes(source.reader.index) : undefined;
-    const held =
-      checkpoint && (await checkAgainstCheckpoint(source.reader, checkpoint.note, { registry, ...checkpoint }));
+    const reader = source.reader;
+    const rootKept =
+      reader instanceof ArchiveReader ? (chain: string, size: number) => reader.rootKept(chain, size) : undefined;
+    const checked =
+      checkpoint &&
+      (await checkAgainstCheckpoint(source.reader, checkpoint.note, {
+        registry,
+        ...checkpoint,
+        ...(rootKept ? { rootKept } : {}),
+      }));
     process.stdout.write(
       options.json
-        ? `${JSON.stringify({ ...report, ...(archive ? { archive } : {}), ...(held ? { checkpoint: held } : {}) })}\n`
-        : `${describeReport(report)}${archive ? describeArchive(archive) : ''}${held ? describeCheckpoint(held) : ''}`,
+        ? `${JSON.stringify({ ...report, ...(archive ? { archive } : {}), ...(checked ? { checkpoint: checked } : {}) })}\n`
+        : `${describeReport(report)}${archive ? describeArchive(archive) : ''}${checked ? describeCheckpoint(checked) : ''}`,
     );
-    return report.ok && (held?.ok ?? true) ? EXIT.ok : EXIT.failed;
+    return report.ok && (checked?.ok ?? true) ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
     await checker.close();

@@ -1,6 +1,7 @@
 /**
  * `chainbook proof issue` signs a ledger-range proof (docs/FORMAT.md section
- * 9) and records it as `ledger.proof_issued`; `chainbook verify-proof` checks
+ * 9), records it as `ledger.proof_issued` and prints it with `inclusion` (the
+ * inclusion proof of its record at to_seq) once a published checkpoint covers it; `chainbook verify-proof` checks
  * a ledger proof or a delivery proof (section 13): its signature (--signers
  * or --public-key) and, with a chain source, that range_hash and head_hash
  * recompute from the chain, or that the delivery.prepared record at
@@ -16,7 +17,10 @@ import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
 import { verifyProof, type ProofKey, type ProofReport } from '../../../verifier/verifyProof.ts';
 import { contextFor } from '../../../commands/context.ts';
 import { periodOf } from '../../../commands/reconciliation/reconcile.ts';
+import { inclusionProofFile } from '../../adapters/sql/treeLog.ts';
 import { openApp } from '../../wiring/app.ts';
+import { checkpointing } from '../../wiring/checkpoints.ts';
+import type { Runtime } from '../../wiring/runtime.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { loadRegistryFile } from '../../adapters/signers/registryFile.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
@@ -60,6 +64,25 @@ function dayRange(options: IssueOptions): { fromTs: string; toTs: string } | und
   return periodOf(options.from!, options.to!);
 }
 
+/**
+ * `inclusion` of an issued proof (docs/FORMAT.md section 14, "Inclusion in
+ * signed proofs"), as GET /ledger/proofs/{id} adds it: the proof file of the
+ * record at `to_seq` against the least published checkpoint covering it,
+ * after making a checkpoint if one is due (as `chainbook prove` does).
+ * Undefined while none covers it, with an RSA signer (no checkpoints), or
+ * when the tree cannot answer: it is an unsigned extra, and the proof stands
+ * without it.
+ */
+async function inclusionOf(runtime: Runtime, chain: string, seq: number): Promise<string | undefined> {
+  try {
+    await checkpointing(runtime).makeIfDue(chain, Date.now());
+    return await inclusionProofFile(runtime.db, chain, seq, runtime.config.checkpoints.quorum);
+  } catch (error) {
+    process.stderr.write(`the inclusion proof could not be made: ${(error as Error).message}\n`);
+    return undefined;
+  }
+}
+
 async function issue(options: IssueOptions): Promise<number> {
   const days = dayRange(options);
   const input = {
@@ -78,11 +101,17 @@ async function issue(options: IssueOptions): Promise<number> {
       contextFor({ id: `cli-${userInfo().username}`, role: 'Operator' }),
     );
     if (!result.proof) throw new UsageError('the proof was already issued under this id');
-    const text = `${JSON.stringify(result.proof, null, 2)}\n`;
+    const inclusion = await inclusionOf(app.runtime, result.proof.chain, result.proof.to_seq);
+    const document = inclusion === undefined ? result.proof : { ...result.proof, inclusion };
+    const text = `${JSON.stringify(document, null, 2)}\n`;
     if (options.out !== undefined) writeFileSync(options.out, text);
     else await writeOut(text);
     process.stderr.write(
-      `proof ${result.proof.proof_id}: seq ${result.proof.from_seq}..${result.proof.to_seq}, ${result.proof.ledger_row_ids.length} ledger rows; recorded as ledger.proof_issued at seq ${result.seqs.join(', ')}\n`,
+      `proof ${result.proof.proof_id}: seq ${result.proof.from_seq}..${result.proof.to_seq}, ${result.proof.ledger_row_ids.length} ledger rows; recorded as ledger.proof_issued at seq ${result.seqs.join(', ')}; ${
+        inclusion === undefined
+          ? `no published checkpoint covers seq ${result.proof.to_seq} yet, so no inclusion proof is attached (GET /ledger/proofs/${result.proof.proof_id} adds it once one does)`
+          : `with the inclusion proof of seq ${result.proof.to_seq}`
+      }\n`,
     );
     return EXIT.ok;
   } finally {

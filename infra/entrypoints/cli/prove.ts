@@ -3,6 +3,7 @@
  *   chainbook checkpoint                    makes a checkpoint when one is due, prints the latest
  *   chainbook prove --seq N                 the inclusion proof file of record N
  *   chainbook prove --consistency OLD NEW   the consistency proof between two tree sizes (JSON)
+ *   chainbook tree backfill [--chain C]     builds the stored tree of chains older than it
  *   chainbook verify-inclusion FILE --public-key PEM --kid NAME
  *                                           checks a proof file offline
  * Exit codes as everywhere: 0 ok, 1 refused or not proven, 2 could not run.
@@ -25,7 +26,8 @@ import { validateChainName } from '../../../chain/input.ts';
 import { formatTlogProof, MAX_PROOF_FILE_BYTES, parseTlogProof } from '../../../chain/proofFile.ts';
 import { proveConsistency, proveInclusion, rootAt } from '../../../chain/treeLog.ts';
 import { verifyInclusionFile, verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
-import { recordTextAt } from '../../adapters/sql/eventLog.ts';
+import { chainNames, recordTextAt } from '../../adapters/sql/eventLog.ts';
+import { backfillTree } from '../../adapters/sql/treeBackfill.ts';
 import { checkpointing, type Checkpointing } from '../../wiring/checkpoints.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { openRuntime, type Runtime } from '../../wiring/runtime.ts';
@@ -107,13 +109,39 @@ async function prove(options: ProveOptions): Promise<number> {
   return EXIT.ok;
 }
 
+async function backfill(options: { chain?: string }): Promise<number> {
+  const config = loadConfig();
+  if (options.chain !== undefined) validateChainName(options.chain);
+  const runtime = await openRuntime(config, { projections: false });
+  try {
+    const chains = options.chain !== undefined ? [options.chain] : await chainNames(runtime.db);
+    for (const chain of chains) {
+      const report = await backfillTree(runtime.db, chain, (progress) =>
+        process.stderr.write(`tree ${progress.chain}: ${progress.treeSize} of ${progress.headSeq} leaves\n`),
+      );
+      await writeOut(
+        report.steps === 0 && report.fromSize === report.treeSize
+          ? `tree ${chain}: ${report.treeSize} leaves, the chain's head: nothing to do\n`
+          : `tree ${chain}: ${report.fromSize} -> ${report.treeSize} leaves in ${report.steps} steps (head ${report.headSeq})\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await runtime.close();
+  }
+}
+
 async function checkpoint(options: { chain?: string; vkey?: boolean }): Promise<number> {
   const note = await withTree(options.chain, async (_runtime, tree, chain) => {
     if (!tree.key)
-      throw new ChainError('CHECKPOINT_SIGNER_UNSUPPORTED', 'checkpoints are signed with an Ed25519 signer only', {});
-    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`.
+      throw new ChainError(
+        'CHECKPOINT_SIGNER_UNSUPPORTED',
+        'checkpoints are signed with an Ed25519 or ECDSA P-256 signer only (RSA has no signed-note signature type)',
+        {},
+      );
+    // The key a witness configures for this log (WITNESS_LOGS): `<origin>=<vkey>`, of type 0x01 or 0x02.
     if (options.vkey)
-      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
+      return `${tree.origin(chain)}=${formatVerifierKey(sha256, tree.key.name, tree.key.type ?? NOTE_ED25519_TYPE, tree.key.publicKey)}\n`;
     // A new checkpoint if one is due, else the witnesses missing from the latest are asked again.
     if ((await tree.makeIfDue(chain, Date.now())) === undefined) await tree.cosignLatest(chain);
     return (await tree.published(chain))?.note;
@@ -205,11 +233,20 @@ export function registerProve(program: Command, exit: (code: number) => void): v
     .option('--vkey', "print the chain's origin and checkpoint verifier key, as a witness's WITNESS_LOGS takes them")
     .action(async (options: { chain?: string; vkey?: boolean }) => exit(await checkpoint(options)));
   program
+    .command('tree')
+    .description('the Merkle tree of the chains (docs/FORMAT.md section 14)')
+    .command('backfill')
+    .description(
+      'build the stored tree of chains whose records predate it (migration 0011) up to their heads, in steps of 4,096 records; idempotent and resumable (serve does it at start)',
+    )
+    .option('--chain <name>', 'only this chain (default: every chain)')
+    .action(async (options: { chain?: string }) => exit(await backfill(options)));
+  program
     .command('verify-inclusion <file>')
     .description(
       'check an inclusion proof file offline: the checkpoint signature, the record hash, the proof to the root',
     )
-    .requiredOption('--public-key <pem>', "the checkpoint signer's Ed25519 public key (PEM)")
+    .requiredOption('--public-key <pem>', "the checkpoint signer's public key, Ed25519 or ECDSA P-256 (PEM)")
     .requiredOption('--kid <name>', "the checkpoint signer's kid (the note key's name)")
     .option('--origin <origin>', 'require this origin line (e.g. chainbook/main)')
     .option(

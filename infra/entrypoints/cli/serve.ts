@@ -19,6 +19,8 @@ import { sweepDeliveries } from '../../../commands/delivery/sweepDeliveries.ts';
 import { createServices } from '../http/services.ts';
 import { describeError, EXIT, exitCodeFor } from './io.ts';
 import { checkpointing } from '../../wiring/checkpoints.ts';
+import { chainNames } from '../../adapters/sql/eventLog.ts';
+import { backfillTree } from '../../adapters/sql/treeBackfill.ts';
 import { loadStreamConfig, type StreamConfig } from '../../wiring/streamConfig.ts';
 import { openTarget, startRelay, type OpenedTarget, type RelayLog, type RunningRelay } from '../../wiring/relays.ts';
 import type { Check } from '../http/readiness.ts';
@@ -221,8 +223,24 @@ async function run(): Promise<number> {
   if (!checkpoints.key)
     services.logger.warn(
       { kid: app.runtime.signer.kid, algorithm: app.runtime.signer.algorithm },
-      'checkpoints: the signer is not Ed25519, so no checkpoint is made (docs/FORMAT.md section 14)',
+      'checkpoints: the signer is RSA, which no signed-note signature type carries, so no checkpoint is made (docs/FORMAT.md section 14)',
     );
+  // Chains appended before the tree existed (migration 0011): their tree is built in the background, in
+  // steps, rather than in the transaction of their next append; checkpoints start once it reaches the head.
+  const stopBackfill = new AbortController();
+  const backfilling = (async () => {
+    for (const chain of await chainNames(app.runtime.db)) {
+      const report = await backfillTree(
+        app.runtime.db,
+        chain,
+        (progress) => services.logger.info(progress, 'tree backfill: a step written'),
+        stopBackfill.signal,
+      );
+      if (report.steps > 0) services.logger.info(report, 'tree backfill: the tree reached the head');
+    }
+  })().catch((error: unknown) =>
+    services.logger.warn({ err: error }, 'tree backfill failed; run chainbook tree backfill (it resumes)'),
+  );
   let checkpointRound: Promise<void> | undefined;
   const checkpoint = async (): Promise<void> => {
     try {
@@ -243,8 +261,10 @@ async function run(): Promise<number> {
   clearInterval(sweeping);
   clearInterval(checkpointTimer);
   clearInterval(expiring);
+  stopBackfill.abort();
   await checkpointRound;
   await expiryRound;
+  await backfilling;
   services.logger.info({ inFlight: 'draining' }, 'shutting down: no new requests; finishing those in flight');
   // The relay's stop is bounded (RELAY_STOP_TIMEOUT_MS) and releases its lease; both before the pool closes.
   await Promise.all([running.close(), kafka?.stop()]);

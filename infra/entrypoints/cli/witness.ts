@@ -10,7 +10,7 @@
 import { withMetricsPort } from './metricsPort.ts';
 import type { Command } from 'commander';
 import { sha256 } from '../../../chain/hash.ts';
-import { verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
+import { verifyNoteSignature, verifyRawEd25519 } from '../../../verifier/verifyInclusion.ts';
 import { fileWitnessState } from '../../adapters/witness/fileWitnessState.ts';
 import { loadWitnessKey } from '../../adapters/witness/witnessKey.ts';
 import { loadConfig } from '../../wiring/config.ts';
@@ -36,7 +36,7 @@ async function run(options: WitnessOptions): Promise<number> {
   if (logs.size === 0) throw new UsageError('WITNESS_LOGS must name at least one log: <origin>=<vkey>,…');
   const state = fileWitnessState(stateDir);
   const witness = await startWitnessServer({
-    policy: { identity: key.identity, logs, sha256, verifyEd25519: verifyRawEd25519 },
+    policy: { identity: key.identity, logs, sha256, verifyEd25519: verifyRawEd25519, verifyNote: verifyNoteSignature },
     state,
     vkey: key.vkey,
     host: options.host,

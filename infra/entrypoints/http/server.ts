@@ -356,8 +356,10 @@ async function sendStream(
 ): Promise<void> {
   const iterator = stream.body[Symbol.asyncIterator]();
   const first = await iterator.next();
+  // Streams are not stored unless the route says how long they hold (a Merkle tile never changes).
+  response.set('Cache-Control', 'no-store');
   if (headers) response.set(headers);
-  response.set('Cache-Control', 'no-store').type(stream.contentType);
+  response.type(stream.contentType);
   if (stream.contentLength !== undefined) response.set('Content-Length', String(stream.contentLength));
   if (headOnly) {
     await iterator.return?.();

@@ -72,7 +72,7 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
     path: '/audit/bundle',
     operationId: 'getAuditBundle',
     summary:
-      'The auditor bundle of a time range as a .tar.gz: the files `chainbook audit-bundle --out` writes (batches, signed manifests, signers.json, ledger and delivery proofs in range, checkpoints and inclusion proof files, bundle.json, README.md, check.sh, the auditor page index.html), verified first, streamed',
+      'The auditor bundle of a time range as a .tar.gz: the files `chainbook audit-bundle --out` writes (batches, signed manifests, signers.json, ledger and delivery proofs in range, checkpoints, consistency proofs between consecutive checkpoints and inclusion proof files, bundle.json and its signature bundle.sig, README.md, check.sh, the auditor page index.html), verified first, streamed',
     tag: 'archive',
     routeClass: 'query',
     roles: READ_ROLES.archive,
@@ -134,6 +134,7 @@ export const auditBundleRoutes: readonly RouteSpec[] = [
         nowMs: () => nowMs,
         tree: sqlBundleTree(services.db),
         auditorPage: auditorPage().html,
+        signer: services.deps.signer,
       };
       void produce(tar, bundle, release);
       return {

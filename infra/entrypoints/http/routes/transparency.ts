@@ -29,6 +29,18 @@ const sizeSchema = z
 /** tlog-tiles: at most 7 segments after `tile/` (level, five x-groups, the last group), then `.p/W` adds one. */
 const MAX_TILE_PATH_SEGMENTS = 8;
 
+/**
+ * Tiles and the checkpoint are public, as tlog-tiles means them to be: hashes
+ * and a signed note, no record content, read by witnesses and auditors that
+ * hold no token of ours. A tile never changes once served (migration 0011's
+ * trigger: it only grows, and `.p/W` names the first W hashes), so it is
+ * cached for good; the checkpoint moves, so it is always revalidated. What
+ * they do tell anyone: the chain's record count and when it grows
+ * (docs/FORMAT.md section 14, "Tiles").
+ */
+const TILE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+const CHECKPOINT_CACHE_CONTROL = 'no-cache';
+
 function checkpointMissing(chain: string, detail: string): ChainError {
   return new ChainError('CHECKPOINT_NOT_FOUND', `no checkpoint of ${chain} ${detail}`, { chain });
 }
@@ -39,10 +51,10 @@ export const transparencyRoutes: readonly RouteSpec[] = [
     path: '/checkpoint',
     operationId: 'getCheckpoint',
     summary:
-      "The latest signed checkpoint of the chain's Merkle tree (a C2SP tlog-checkpoint note) with its witnesses' cosignature lines; with CHECKPOINT_WITNESS_QUORUM, the latest that many witnesses cosigned",
+      "The latest signed checkpoint of the chain's Merkle tree (a C2SP tlog-checkpoint note) with its witnesses' cosignature lines; with CHECKPOINT_WITNESS_QUORUM, the latest that many witnesses cosigned. Public (no token), Cache-Control: no-cache",
     tag: 'chain',
     routeClass: 'query',
-    roles: READ_ROLES.chain,
+    roles: 'public',
     response: z.string(),
     responseContentType: NOTE_TYPE,
     errors: [...QUERY_ERRORS, 404],
@@ -50,7 +62,10 @@ export const transparencyRoutes: readonly RouteSpec[] = [
       // With a quorum, only a checkpoint that many witnesses cosigned is published (docs/FORMAT.md section 14).
       const latest = await sqlTreeLog(db).latestCheckpoint(deps.chain, config.checkpoints.quorum);
       if (!latest) throw checkpointMissing(deps.chain, 'yet');
-      return { text: { contentType: NOTE_TYPE, content: latest.note } };
+      return {
+        text: { contentType: NOTE_TYPE, content: latest.note },
+        headers: { 'Cache-Control': CHECKPOINT_CACHE_CONTROL },
+      };
     },
   }),
   defineRoute({
@@ -58,10 +73,10 @@ export const transparencyRoutes: readonly RouteSpec[] = [
     path: '/tile/*path',
     operationId: 'getTile',
     summary:
-      'A tile of the Merkle tree, tlog-tiles layout: `/tile/<L>/<N>` (256 hashes) or `/tile/<L>/<N>.p/<W>` (the first W); the concatenated 32-byte hashes',
+      'A tile of the Merkle tree, tlog-tiles layout: `/tile/<L>/<N>` (256 hashes) or `/tile/<L>/<N>.p/<W>` (the first W); the concatenated 32-byte hashes. Public (no token); a tile never changes: Cache-Control: public, max-age=31536000, immutable',
     tag: 'chain',
     routeClass: 'query',
-    roles: READ_ROLES.chain,
+    roles: 'public',
     params: z.object({
       path: z
         .array(z.string().max(8))
@@ -87,6 +102,7 @@ export const transparencyRoutes: readonly RouteSpec[] = [
         throw new HttpError('NOT_FOUND', `the tree of ${deps.chain} has no such tile yet`, { ...tile });
       const bytes = Buffer.concat(hashes);
       return {
+        headers: { 'Cache-Control': TILE_CACHE_CONTROL },
         stream: {
           contentType: 'application/octet-stream',
           contentLength: bytes.length,

@@ -8,7 +8,17 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
+import { readFileSync } from 'node:fs';
+import {
+  loadRegistry as loadCheckerRegistry,
+  openCheckpoint as openCheckerCheckpoint,
+} from '../../../../auditor/checker.mjs';
+import { NOTE_ECDSA, NOTE_ED25519, openCheckpoint } from '../../../../chain/checkpoint.ts';
+import { formatTlogProof } from '../../../../chain/proofFile.ts';
+import { proveInclusion } from '../../../../chain/treeLog.ts';
 import { CodedError } from '../../../../domain/errors.ts';
+import { checkpointing } from '../../../../infra/wiring/checkpoints.ts';
+import { noteKeyOf, verifyInclusionFile } from '../../../../verifier/verifyInclusion.ts';
 import { sha256 } from '../../../../chain/hash.ts';
 import { parseRegistry } from '../../../../chain/registry.ts';
 import { CLI } from '../../../helpers/cli.ts';
@@ -44,7 +54,7 @@ function hsmEnv(keyLabel: string, kid: string, signersPath: string): Record<stri
 
 for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const) {
   test.serial(
-    `${algorithm}: a chain signed on the HSM verifies with audit-verify (in process and CLI) and with OpenSSL`,
+    `${algorithm}: a chain signed on the HSM verifies with audit-verify (in process and CLI) and with OpenSSL; its checkpoints (none for RSA) open in every verifier and prove inclusion`,
     async (t) => {
       const folder = tempDir('hsm');
       t.teardown(() => rmSync(folder, { recursive: true, force: true }));
@@ -70,6 +80,35 @@ for (const algorithm of ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const)
       const document = Buffer.from('{"proof_id":"hsm"}');
       const documentSignature = await rt.signer.signMessage(document);
       t.true(verifyMessageSignature(algorithm, publicKey, document, Buffer.from(documentSignature.value, 'base64')));
+
+      // Checkpoints signed on the HSM: Ed25519 as note type 0x01, ECDSA as type 0x02; RSA has no note type.
+      const tree = checkpointing(rt);
+      const note = await tree.makeIfDue('main', Date.now());
+      if (algorithm === 'rsa-sha256') {
+        t.is(tree.key, undefined);
+        t.is(note, undefined, 'no checkpoint by an RSA signer');
+        return;
+      }
+      t.is(tree.key?.type, algorithm === 'ed25519' ? NOTE_ED25519 : NOTE_ECDSA);
+      const noteKey = noteKeyOf(`hsm-${algorithm}`, publicKey)!;
+      const opened = openCheckpoint(note!, noteKey.key, sha256, noteKey.verify);
+      t.true(opened.ok, JSON.stringify(opened));
+      const size = opened.ok ? opened.checkpoint.size : 0;
+      const seq = 1;
+      const [line] = await rt.store.readChain('main', { fromSeq: seq, limit: 1 });
+      const file = formatTlogProof({
+        record: line!.text,
+        index: seq - 1,
+        hashes: await proveInclusion(tree.storage, 'main', seq - 1, size),
+        checkpoint: note!,
+      });
+      t.like(verifyInclusionFile(file, { name: `hsm-${algorithm}`, publicKey }, 'chainbook/main'), { ok: true, seq });
+      // The independent checker opens it with the registry alone.
+      const loaded = await loadCheckerRegistry(readFileSync(signersPath, 'utf8'));
+      t.like(await openCheckerCheckpoint(note!, loaded.registry!), { signer: `hsm-${algorithm}` });
+      const flipped = note!.replace(/\n(\d+)\n/, (_match, digits: string) => `\n${Number(digits) + 1}\n`);
+      t.false(openCheckpoint(flipped, noteKey.key, sha256, noteKey.verify).ok, 'a changed size');
+      t.regex((await openCheckerCheckpoint(flipped, loaded.registry!)).problem ?? '', /does not verify/);
     },
   );
 }

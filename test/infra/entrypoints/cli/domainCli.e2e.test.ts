@@ -62,5 +62,20 @@ test('demo runs on the embedded default; replay --compare, proof issue and verif
   const out = join(dataDir, 'range.json');
   const issued = chainbook(dataDir, ['proof', 'issue', '--from-seq', '1', '--to-seq', '5', '--out', out]);
   t.is(issued.status, 0, issued.stderr);
-  t.like(JSON.parse(readFileSync(out, 'utf8')), { kind: 'ledger-range', from_seq: 1, to_seq: 5 });
+  const range = JSON.parse(readFileSync(out, 'utf8')) as { inclusion?: string };
+  t.like(range, { kind: 'ledger-range', from_seq: 1, to_seq: 5 });
+  // As GET /ledger/proofs/{id} serves it: with the inclusion proof of its record at to_seq (a checkpoint was due).
+  t.regex(range.inclusion ?? '', /^c2sp\.org\/tlog-proof@v1\n/);
+  t.regex(range.inclusion ?? '', /\nindex 4\n/);
+  t.regex(issued.stderr, /with the inclusion proof of seq 5/);
+  const checked = chainbook(dataDir, ['verify-proof', '--proof', out, '--signers', signers, '--data-dir', dataDir]);
+  t.is(checked.status, 0, checked.stdout + checked.stderr);
+  t.regex(checked.stdout, /its record is in the tree of \d+ leaves of chainbook\/main/);
+  // A changed hash of the inclusion path fails verify-proof.
+  const lines = range.inclusion!.split('\n');
+  lines[3] = lines[3] === lines[4] ? lines[3]!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) : lines[4]!;
+  const broken = join(dataDir, 'broken-inclusion.json');
+  writeFileSync(broken, JSON.stringify({ ...range, inclusion: lines.join('\n') }));
+  const refused = chainbook(dataDir, ['verify-proof', '--proof', broken, '--signers', signers]);
+  t.is(refused.status, 1, refused.stdout + refused.stderr);
 });

@@ -40,16 +40,20 @@ for (const engine of ENGINES) {
     t.is(checkpoint.status, 200);
     t.is(checkpoint.text, note!);
     t.regex(checkpoint.headers.get('content-type') ?? '', /^text\/plain/);
-    t.is((await server.request('GET', '/checkpoint')).status, 401);
+    // Public, as tlog-tiles means them: the checkpoint with no token, always revalidated.
+    const anonymous = await server.request('GET', '/checkpoint');
+    t.is(anonymous.status, 200);
+    t.is(anonymous.text, note!);
+    t.is(anonymous.headers.get('cache-control'), 'no-cache');
 
     const records = await runtime.store.readChain('main', { limit: 1000 });
     const leaves = records.map((stored) => Buffer.from(leafOf(stored.record.hash)));
     const tile = async (path: string): Promise<Buffer> => {
-      const response = await fetch(`${server.url}${path}`, {
-        headers: { authorization: `Bearer ${server.tokens.auditor}` },
-      });
+      // Public, with no token; cached for good (a tile never changes once served).
+      const response = await fetch(`${server.url}${path}`);
       t.is(response.status, 200, path);
       t.is(response.headers.get('content-type'), 'application/octet-stream');
+      t.is(response.headers.get('cache-control'), 'public, max-age=31536000, immutable', path);
       return Buffer.from(await response.arrayBuffer());
     };
     // A tile read back equals the hashes recomputed from the records.
