@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { constants as cryptoConstants } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
@@ -536,8 +537,22 @@ function createListener(app: express.Express, tls: TlsConfig | undefined): Serve
   );
 }
 
-function secureContextOf(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer } {
-  return { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }) };
+/**
+ * No renegotiation: node lets a TLS 1.2 client renegotiate, and a second
+ * handshake with another certificate (another CA's, self-signed) leaves
+ * `socket.authorized` true from the first while `getPeerCertificate()`
+ * returns the new one, whose CN would then be given a role. Set on every
+ * context, the reloaded ones included.
+ */
+const SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_RENEGOTIATION;
+
+function secureContextOf(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; secureOptions: number } {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }),
+    secureOptions: SECURE_OPTIONS,
+  };
 }
 
 /** Size and modification time of each TLS file: what changes when cert-manager or an operator renews them. */

@@ -61,7 +61,9 @@ export function clientCertificateOf(socket: Socket): ClientCertificate | undefin
   const commonName = presented ? peer.subject?.CN : undefined;
   return {
     presented,
-    verified: presented && socket.authorized,
+    // `authorized` is set by the first handshake and never cleared, `authorizationError` by the last one: a
+    // certificate swapped in by a later handshake (renegotiation, refused by the server too) is verified only if both say so.
+    verified: presented && socket.authorized && (error === null || error === undefined),
     error: error === null || error === undefined ? undefined : String((error as Error | string).toString()),
     // Several CNs (an array) name no single subject: none is looked up.
     commonName: typeof commonName === 'string' ? commonName : undefined,

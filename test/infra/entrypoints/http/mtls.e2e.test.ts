@@ -394,3 +394,42 @@ test('a renewed certificate written over the files is served to new connections 
   t.is(now, expected, 'the renewed certificate is served');
   t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
 });
+
+/**
+ * Renegotiates a TLS 1.2 connection that presented `client`'s certificate:
+ * the error that ends it, or undefined when the server went along.
+ */
+function renegotiation(url: string, client: Issued): Promise<Error | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(
+      {
+        host: hostname,
+        port: Number(port),
+        ca: readFileSync(ca.cert),
+        cert: readFileSync(client.cert),
+        key: readFileSync(client.key),
+        maxVersion: 'TLSv1.2',
+      },
+      () => {
+        const started = socket.renegotiate({ rejectUnauthorized: true }, (error) => {
+          resolve(error ?? undefined);
+          socket.destroy();
+        });
+        if (!started) resolve(new Error('renegotiation could not start'));
+      },
+    );
+    socket.on('error', (error) => resolve(error));
+  });
+}
+
+test('a client cannot renegotiate: a second handshake could swap in a certificate that does not verify while the first one stays "authorized"', async (t) => {
+  const { url } = await serve(t, tlsEnv());
+  // An unmapped certificate of our CA: the first handshake verifies; a second one (with another CA's certificate
+  // named settlement-svc) would have kept socket.authorized and given that CN its role.
+  const error = await renegotiation(url, clients.stranger);
+  t.truthy(error, 'the server refused to renegotiate');
+  t.regex(String(error?.message), /no renegotiation|socket hang up|ECONNRESET/i);
+  // Connections that do not renegotiate are served as before.
+  t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
+});
