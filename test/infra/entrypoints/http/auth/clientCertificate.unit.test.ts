@@ -1,16 +1,19 @@
 /**
  * What a TLS connection says about its client certificate
  * (infra/entrypoints/http/auth/clientCertificate.ts), over real TLS
- * connections with certificates made by the openssl CLI.
+ * connections with certificates made by the openssl CLI; and which
+ * actor MTLS_ROLE_MAP makes of a certificate.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import {
+  certificateActor,
   clientCertificateOf,
   type ClientCertificate,
 } from '../../../../../infra/entrypoints/http/auth/clientCertificate.ts';
+import { parseRoleMap, type MtlsRoleMap } from '../../../../../infra/wiring/tlsConfig.ts';
 import { issue, issueServer, makeCa, type Issued } from '../../../../helpers/certificates.ts';
 import { tempDir } from '../../../../helpers/runtime.ts';
 
@@ -90,4 +93,31 @@ test('several CNs name no subject; a SAN URI that node had to quote (a comma ins
   );
   t.true(quoted.certificate.verified);
   t.deepEqual(quoted.certificate.uris, []);
+});
+
+const ROLE_MAP = parseRoleMap(
+  'settlement-svc=Service,root-svc=SuperAdmin,spiffe://test/sa/reader=Auditor,spiffe://test/sa/admin=SuperAdmin',
+) as MtlsRoleMap;
+
+function verified(commonName: string | undefined, uris: string[] = []): ClientCertificate {
+  return { presented: true, verified: true, error: undefined, commonName, uris };
+}
+
+test('a certificate with SAN URIs is named by them alone: an unmapped URI does not fall back to a mapped CN', (t) => {
+  t.deepEqual(certificateActor(verified('settlement-svc'), ROLE_MAP), { id: 'mtls:settlement-svc', role: 'Service' });
+  t.deepEqual(certificateActor(verified('root-svc', ['spiffe://test/sa/reader']), ROLE_MAP), {
+    id: 'mtls:spiffe:test:sa:reader',
+    role: 'Auditor',
+  });
+  // A workload's SVID (its URI has no role) whose CN is a mapped name: no role.
+  t.is(certificateActor(verified('root-svc', ['spiffe://test/sa/billing']), ROLE_MAP), undefined);
+  // Two mapped URIs are two identities: none is chosen by their order in the certificate.
+  t.is(
+    certificateActor(verified(undefined, ['spiffe://test/sa/reader', 'spiffe://test/sa/admin']), ROLE_MAP),
+    undefined,
+  );
+  t.deepEqual(certificateActor(verified(undefined, ['spiffe://test/sa/x', 'spiffe://test/sa/reader']), ROLE_MAP), {
+    id: 'mtls:spiffe:test:sa:reader',
+    role: 'Auditor',
+  });
 });
