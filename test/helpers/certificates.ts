@@ -44,6 +44,8 @@ export interface IssueOptions {
   commonName: string;
   /** subjectAltName entries, e.g. `IP:127.0.0.1`, `URI:spiffe://…`. */
   altNames?: readonly string[];
+  /** Or a config section's lines (`URI.1=a, b`): a value with a comma, which the one-line form would split. */
+  altNamesSection?: readonly string[];
   /** Days of validity; -1 makes a certificate that expired a day ago. */
   days?: number;
   usage?: 'serverAuth' | 'clientAuth';
@@ -72,6 +74,7 @@ export function issue(folder: string, ca: Issued, name: string, options: IssueOp
   ]);
   const lines = [`extendedKeyUsage=${options.usage ?? 'clientAuth'}`];
   if (options.altNames && options.altNames.length > 0) lines.push(`subjectAltName=${options.altNames.join(',')}`);
+  else if (options.altNamesSection) lines.push('subjectAltName=@alt_names', '[alt_names]', ...options.altNamesSection);
   writeFileSync(extensions, `${lines.join('\n')}\n`);
   openssl([
     'x509',

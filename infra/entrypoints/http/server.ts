@@ -7,8 +7,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { constants as cryptoConstants } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -146,9 +148,28 @@ function requestContext(services: HttpServices, gate: ShutdownGate): RequestHand
   };
 }
 
+/**
+ * TLS connections whose client certificate was verified under a client CA
+ * that has since been replaced (reloadTls): they get no further
+ * authenticated answer, so taking a CA out of TLS_CLIENT_CA_FILE cuts off
+ * a caller that keeps its connection alive, not only its next connection.
+ */
+const connectionsOfReplacedCa = new WeakSet<object>();
+
+/** How long a connection of a replaced client CA busy with a request (a long download, a stream) may go on. */
+export const REPLACED_CA_GRACE_MS = 10_000;
+
 function authenticate(spec: RouteSpec, services: HttpServices): RequestHandler {
   const roles = spec.roles as readonly string[];
   return async (request, response, next) => {
+    if (connectionsOfReplacedCa.has(request.socket)) {
+      response.set('Connection', 'close');
+      throw new HttpError(
+        'CLIENT_CERTIFICATE_REJECTED',
+        'the client CA changed since this connection was verified; connect again',
+        { reason: 'CLIENT_CA_CHANGED' },
+      );
+    }
     const actor = await services.authenticate(request.get('authorization'), clientCertificateOf(request.socket));
     const state = locals(response);
     state.actorId = actor.id;
@@ -560,8 +581,22 @@ function createListener(app: express.Express, tls: TlsConfig | undefined): Serve
   );
 }
 
-function secureContextOf(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer } {
-  return { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }) };
+/**
+ * No renegotiation: node lets a TLS 1.2 client renegotiate, and a second
+ * handshake with another certificate (another CA's, self-signed) leaves
+ * `socket.authorized` true from the first while `getPeerCertificate()`
+ * returns the new one, whose CN would then be given a role. Set on every
+ * context, the reloaded ones included.
+ */
+const SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_RENEGOTIATION;
+
+function secureContextOf(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; secureOptions: number } {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa }),
+    secureOptions: SECURE_OPTIONS,
+  };
 }
 
 /** Size and modification time of each TLS file: what changes when cert-manager or an operator renews them. */
@@ -576,6 +611,21 @@ function tlsFilesStamp(tls: TlsConfig): string {
 }
 
 /**
+ * The connections open when the client CA was replaced: the idle ones
+ * closed now, an authenticated request on the others refused (above), and
+ * those still busy after REPLACED_CA_GRACE_MS (a stream) cut.
+ */
+function endConnectionsOfReplacedCa(server: HttpsServer, open: ReadonlySet<TLSSocket>, services: HttpServices): void {
+  const replaced = [...open];
+  for (const socket of replaced) connectionsOfReplacedCa.add(socket);
+  server.closeIdleConnections();
+  setTimeout(() => {
+    for (const socket of replaced) if (!socket.destroyed) socket.destroy();
+  }, REPLACED_CA_GRACE_MS).unref();
+  services.logger.info({ connections: replaced.length }, 'client CA replaced: connections it verified are ended');
+}
+
+/**
  * Reads the certificate, key and client CA again when their files change
  * (every TLS_RELOAD_SECONDS) and swaps the secure context: new connections
  * get the renewed certificate, open ones keep theirs. Files that do not load
@@ -584,6 +634,13 @@ function tlsFilesStamp(tls: TlsConfig): string {
  */
 function reloadTls(server: HttpsServer, tls: TlsConfig, intervalMs: number, services: HttpServices): () => void {
   let stamp = tlsFilesStamp(tls);
+  let clientCa = tls.clientCa;
+  // The open TLS connections, so that a replaced client CA can end those it verified.
+  const open = new Set<TLSSocket>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
   const timer = setInterval(() => {
     const now = tlsFilesStamp(tls);
     if (now === stamp) return;
@@ -596,6 +653,9 @@ function reloadTls(server: HttpsServer, tls: TlsConfig, intervalMs: number, serv
     stamp = now;
     server.setSecureContext(secureContextOf(fresh));
     services.logger.info({ certFile: tls.files.certFile }, 'TLS certificate reloaded');
+    const caReplaced = clientCa !== undefined && fresh.clientCa !== undefined && !clientCa.equals(fresh.clientCa);
+    clientCa = fresh.clientCa;
+    if (caReplaced) endConnectionsOfReplacedCa(server, open, services);
   }, intervalMs).unref();
   return () => clearInterval(timer);
 }

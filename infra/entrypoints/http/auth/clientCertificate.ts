@@ -10,8 +10,8 @@
  * - mTLS `required`: no certificate is 401 CLIENT_CERTIFICATE_REQUIRED.
  * - A verified certificate with a bearer token: the token names the actor
  *   (a gateway holding a certificate forwards a user's token).
- * - A verified certificate alone: its SAN URI or CN looked up in
- *   MTLS_ROLE_MAP; the actor is `mtls:<CN>` with that role, so the chain
+ * - A verified certificate alone: its SAN URIs (or, without any, its CN)
+ *   looked up in MTLS_ROLE_MAP; the actor is `mtls:<CN>` with that role, so the chain
  *   records which service acted. A subject with no role there is 401.
  */
 import { TLSSocket } from 'node:tls';
@@ -61,7 +61,9 @@ export function clientCertificateOf(socket: Socket): ClientCertificate | undefin
   const commonName = presented ? peer.subject?.CN : undefined;
   return {
     presented,
-    verified: presented && socket.authorized,
+    // `authorized` is set by the first handshake and never cleared, `authorizationError` by the last one: a
+    // certificate swapped in by a later handshake (renegotiation, refused by the server too) is verified only if both say so.
+    verified: presented && socket.authorized && (error === null || error === undefined),
     error: error === null || error === undefined ? undefined : String((error as Error | string).toString()),
     // Several CNs (an array) name no single subject: none is looked up.
     commonName: typeof commonName === 'string' ? commonName : undefined,
@@ -73,11 +75,18 @@ function refused(code: 'CLIENT_CERTIFICATE_REQUIRED' | 'CLIENT_CERTIFICATE_REJEC
   return new HttpError(code, message, details);
 }
 
-/** The certificate's actor from MTLS_ROLE_MAP: a SAN URI first, then the CN. */
+/**
+ * The certificate's actor from MTLS_ROLE_MAP. A certificate with SAN URIs is
+ * named by them alone (a SPIFFE-style CA vouches for the URI; the CN may be
+ * whatever the workload asked for), and only when exactly one identity of the
+ * map matches; the CN names a certificate without any SAN URI.
+ */
 export function certificateActor(certificate: ClientCertificate, roleMap: MtlsRoleMap): Actor | undefined {
-  for (const uri of certificate.uris) {
-    const identity = roleMap.byUri.get(uri);
-    if (identity) return { id: identity.actorId, role: identity.role };
+  if (certificate.uris.length > 0) {
+    const identities = new Set(certificate.uris.map((uri) => roleMap.byUri.get(uri)).filter((found) => found));
+    if (identities.size !== 1) return undefined;
+    const [identity] = [...identities];
+    return identity ? { id: identity.actorId, role: identity.role } : undefined;
   }
   const identity = certificate.commonName === undefined ? undefined : roleMap.byCommonName.get(certificate.commonName);
   return identity ? { id: identity.actorId, role: identity.role } : undefined;
@@ -110,7 +119,7 @@ export function mtlsAuthenticator(
     if (actor) return actor;
     throw new HttpError(
       'UNAUTHENTICATED',
-      `the client certificate (CN ${certificate.commonName ?? 'none'}) has no role in MTLS_ROLE_MAP; send a bearer token too`,
+      `the client certificate (${certificate.uris.length > 0 ? `${certificate.uris.length} SAN URI(s)` : `CN ${certificate.commonName ?? 'none'}`}) has no single role in MTLS_ROLE_MAP; send a bearer token too`,
       {},
       { 'WWW-Authenticate': 'Bearer realm="chainbook"' },
     );

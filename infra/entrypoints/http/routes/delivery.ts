@@ -67,14 +67,18 @@ const deliverySchema = z.object({
   updatedSeq: z.number().int(),
 });
 
-/** The API's public URL for route links: DELIVERY_LINK_BASE_URL, else the address the request came to. */
+/**
+ * The API's public URL for route links: DELIVERY_LINK_BASE_URL, else the
+ * address the request came to, https when this server speaks TLS itself
+ * (a link is a bearer capability: never sent back as http://).
+ */
 export function baseUrlOf(
-  services: HttpServices,
+  services: Pick<HttpServices, 'config' | 'http'>,
   host: string | undefined,
   forwardedProto: string | undefined,
 ): string {
   if (services.config.delivery.linkBaseUrl !== undefined) return services.config.delivery.linkBaseUrl;
-  const protocol = forwardedProto === 'https' ? 'https' : 'http';
+  const protocol = services.http.tls !== undefined || forwardedProto === 'https' ? 'https' : 'http';
   if (host === undefined || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))
     throw new HttpError('INVALID_HEADER', 'Host is missing or malformed; set DELIVERY_LINK_BASE_URL', {
       header: 'Host',

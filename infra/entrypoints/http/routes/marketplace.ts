@@ -29,6 +29,13 @@ export const listingSchema = z.object({
   publishedSeq: z.number().int(),
   updatedSeq: z.number().int(),
 });
+/**
+ * A listing as the public catalog shows it: without its royalty splits (who
+ * is paid what share: internal actor ids, not for anonymous readers or a
+ * CDN); GET /listings/{id} with a token has them.
+ */
+export const publicListingSchema = listingSchema.omit({ royaltySplits: true }).extend({ status: z.literal('active') });
+
 export const versioned = {
   version: z.number().int().describe('the stream version: send it as If-Match to change this entity'),
 };
@@ -83,20 +90,27 @@ export const marketplaceRoutes: readonly RouteSpec[] = [
     method: 'get',
     path: '/catalog',
     operationId: 'listCatalog',
-    summary: 'Listings, paged, optionally of one publisher or status',
+    summary: 'Active listings, paged, optionally of one publisher (public: the shop window)',
     tag: 'marketplace',
     routeClass: 'query',
     // The shop window: readable without credentials (kubelet-like callers, a CDN) and cacheable for CATALOG_CACHE_SECONDS.
+    // So it shows what is for sale and nothing else: no delisted listing, no royalty splits.
     roles: 'public',
     publicCache: true,
     query: z.object({
       ...pageQuery,
       publisherId: idParameter.optional(),
-      status: z.enum(['active', 'delisted']).optional(),
+      status: z
+        .literal('active')
+        .optional()
+        .describe('only active listings are public; a delisted one is read with GET /listings/{listingId}'),
     }),
-    response: pageSchema(listingSchema),
+    response: pageSchema(publicListingSchema),
     errors: [400, 429],
-    handle: async ({ query }, { db }) => ({ body: await listListings(db, query) }),
+    async handle({ query }, { db }) {
+      const page = await listListings(db, { ...query, status: 'active' });
+      return { body: { ...page, items: page.items.map(({ royaltySplits: _private, ...shown }) => shown) } };
+    },
   }),
   defineRoute({
     method: 'get',

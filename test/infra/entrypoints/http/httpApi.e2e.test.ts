@@ -393,3 +393,34 @@ test('an Auditor reads everything and writes nothing; a Buyer sees only its own 
   const sales = await server.request('GET', '/orders', { as: 'publisher' });
   t.is(sales.body.items.length, 2, 'a publisher sees its sales');
 });
+
+test('the public catalog is the shop window: active listings only, without royalty splits; a delisted listing stays readable with a token', async (t) => {
+  const server = await testServer(t);
+  const { listingId } = await listedProduct(server);
+  const shown = await server.request('GET', '/catalog');
+  ok(t, shown, 'public catalog');
+  t.regex(String(shown.headers.get('cache-control')), /^public, max-age=\d+$/);
+  t.deepEqual(
+    shown.body.items.map((item: { listingId: string }) => item.listingId),
+    [listingId],
+  );
+  t.false('royaltySplits' in shown.body.items[0], 'who is paid what share is not for anonymous readers or a CDN');
+
+  ok(
+    t,
+    await server.request('POST', `/listings/${listingId}/delist`, { as: 'operator', body: { reason: 'takedown' } }),
+    'delist',
+  );
+  for (const path of ['/catalog', `/catalog?publisherId=publisher-1`, '/catalog?status=active']) {
+    const answer = await server.request('GET', path);
+    ok(t, answer, path);
+    t.deepEqual(answer.body.items, [], `${path}: a delisted listing is out of the shop window`);
+  }
+  const asked = await server.request('GET', '/catalog?status=delisted');
+  t.is(asked.status, 400);
+  t.is(asked.headers.get('cache-control'), 'no-store');
+  const listing = await server.request('GET', `/listings/${listingId}`, { as: 'buyer' });
+  ok(t, listing, 'listing');
+  t.like(listing.body, { listingId, status: 'delisted' });
+  t.true(Array.isArray(listing.body.royaltySplits));
+});

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import test from 'ava';
 import { generateHsmKeyPair } from '../../../../infra/adapters/signers/pkcs11.ts';
 import { CLI, runCli } from '../../../helpers/cli.ts';
@@ -393,4 +393,84 @@ test('a renewed certificate written over the files is served to new connections 
   }
   t.is(now, expected, 'the renewed certificate is served');
   t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
+});
+
+/**
+ * Renegotiates a TLS 1.2 connection that presented `client`'s certificate:
+ * the error that ends it, or undefined when the server went along.
+ */
+function renegotiation(url: string, client: Issued): Promise<Error | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(
+      {
+        host: hostname,
+        port: Number(port),
+        ca: readFileSync(ca.cert),
+        cert: readFileSync(client.cert),
+        key: readFileSync(client.key),
+        maxVersion: 'TLSv1.2',
+      },
+      () => {
+        const started = socket.renegotiate({ rejectUnauthorized: true }, (error) => {
+          resolve(error ?? undefined);
+          socket.destroy();
+        });
+        if (!started) resolve(new Error('renegotiation could not start'));
+      },
+    );
+    socket.on('error', (error) => resolve(error));
+  });
+}
+
+test('a client cannot renegotiate: a second handshake could swap in a certificate that does not verify while the first one stays "authorized"', async (t) => {
+  const { url } = await serve(t, tlsEnv());
+  // An unmapped certificate of our CA: the first handshake verifies; a second one (with another CA's certificate
+  // named settlement-svc) would have kept socket.authorized and given that CN its role.
+  const error = await renegotiation(url, clients.stranger);
+  t.truthy(error, 'the server refused to renegotiate');
+  t.regex(String(error?.message), /no renegotiation|socket hang up|ECONNRESET/i);
+  // Connections that do not renegotiate are served as before.
+  t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
+});
+
+test('a client CA replaced on disk also ends the connections verified under the previous one: a kept-alive connection gets no further authenticated answer', async (t) => {
+  const liveCa = `${folder}/live-client-ca.pem`;
+  copyFileSync(ca.cert, liveCa);
+  const { url } = await serve(t, tlsEnv({ TLS_CLIENT_CA_FILE: liveCa, TLS_RELOAD_SECONDS: '1' }));
+  // One connection kept alive by a request every 200 ms, as a caller whose certificate is being cut off would.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const kept = () =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpsRequest(
+        `${url}/chain/head`,
+        {
+          agent,
+          ca: readFileSync(ca.cert),
+          cert: readFileSync(clients.service.cert),
+          key: readFileSync(clients.service.key),
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+  t.is(await kept(), 200);
+  copyFileSync(otherCa.cert, liveCa);
+  let status = 200;
+  for (let attempt = 0; attempt < 50 && status === 200; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    status = await kept();
+  }
+  t.is(status, 401, 'the previous CA no longer vouches for this caller');
+  // The new CA is in force for new connections: its certificate acts, ours is refused.
+  t.is((await call(url, 'GET', '/chain/head', { client: clients.foreign })).status, 200);
+  t.is(
+    (await call(url, 'GET', '/chain/head', { client: clients.service })).body.error?.code,
+    'CLIENT_CERTIFICATE_REJECTED',
+  );
 });
