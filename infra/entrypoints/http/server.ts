@@ -604,8 +604,13 @@ function tlsFilesStamp(tls: TlsConfig): string {
   return [tls.files.certFile, tls.files.keyFile, tls.files.clientCaFile]
     .map((path) => {
       if (path === undefined) return '-';
-      const stat = statSync(path, { throwIfNoEntry: false });
-      return stat === undefined ? 'missing' : `${stat.size}:${stat.mtimeMs}`;
+      try {
+        const stat = statSync(path, { throwIfNoEntry: false });
+        return stat === undefined ? 'missing' : `${stat.size}:${stat.mtimeMs}`;
+      } catch (error) {
+        // Unreadable (EACCES while a secret is remounted): a change the next load reports, never a crash.
+        return `unreadable:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+      }
     })
     .join('|');
 }

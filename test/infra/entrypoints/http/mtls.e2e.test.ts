@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { Agent, request as httpsRequest } from 'node:https';
 import test from 'ava';
@@ -392,6 +392,23 @@ test('a renewed certificate written over the files is served to new connections 
     now = await servedSerial(url);
   }
   t.is(now, expected, 'the renewed certificate is served');
+  t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
+});
+
+test('a TLS file that cannot even be looked at (its folder swapped for a file: ENOTDIR) is reported, and serve keeps serving the previous certificate', async (t) => {
+  const mount = `${folder}/mount-${process.pid}`;
+  mkdirSync(mount);
+  const live = { cert: `${mount}/tls.crt`, key: `${mount}/tls.key` };
+  copyFileSync(server.cert, live.cert);
+  copyFileSync(server.key, live.key);
+  const { url, child } = await serve(
+    t,
+    tlsEnv({ TLS_CERT_FILE: live.cert, TLS_KEY_FILE: live.key, TLS_RELOAD_SECONDS: '1' }),
+  );
+  rmSync(mount, { recursive: true, force: true });
+  writeFileSync(mount, 'not a folder');
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  t.is(child.exitCode, null, 'serve is still running');
   t.is((await call(url, 'GET', '/chain/head', { client: clients.service })).status, 200);
 });
 
