@@ -186,7 +186,7 @@ export class ChainWriter<Tx> {
               inserted
                 ? { kind: 'settled', settlements: ready.settlements, wrote: true, after: ready.after }
                 : { kind: 'moved' },
-            (error: unknown): StatementOutcome => ({ kind: 'failed', error }),
+            (error: unknown): StatementOutcome => ({ kind: 'failed', error, answered: true }),
           );
         // Sent while the batch before is in flight, the statement may reach the server before that one's takes the
         // head's row lock, and then find the head not yet moved: once that one committed, it is sent again, once.
@@ -196,7 +196,7 @@ export class ChainWriter<Tx> {
         );
       }
     } catch (error) {
-      batch.sent = Promise.resolve({ kind: 'failed', error });
+      batch.sent = Promise.resolve({ kind: 'failed', error, answered: false });
     }
   }
 
@@ -226,8 +226,9 @@ export class ChainWriter<Tx> {
    * Those whose statement is out wrote nothing, unless the failed one did
    * commit after all (its error came after the server committed it): their
    * outcome is awaited, and one that committed is answered, never appended
-   * again. The others go back to the queue, in order, and the next batch
-   * runs under the lock.
+   * again; one whose own answer was an error that may follow a commit is
+   * answered with it, as the failed one is. The others go back to the queue,
+   * in order, and the next batch runs under the lock.
    */
   async #failSpeculative(batch: SpeculativeBatch, error: unknown): Promise<void> {
     this.#speculation = undefined;
@@ -237,6 +238,10 @@ export class ChainWriter<Tx> {
     for (const other of later) {
       const outcome = other.sent === undefined ? undefined : await other.sent;
       if (outcome?.kind === 'settled') this.#settled(other, outcome);
+      else if (outcome?.kind === 'failed' && outcome.answered && !this.#deps.storage.isIsolatable(outcome.error))
+        // Its statement's answer is an error that does not say nothing was written (a connection lost after the
+        // commit): it may have committed, so it is answered with that error and never appended again.
+        this.#queue.rejectAll(other.pendings, outcome.error);
       else requeued.push(...other.pendings);
     }
     if (error instanceof HeadMoved) {

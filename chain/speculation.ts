@@ -14,12 +14,14 @@ import { batchKeys, batchStreams, type Pending, type Settlement } from './writer
 /**
  * What a speculative batch's statement did: committed (or had nothing to
  * write), found the head moved (`again`: it was sent before the batch ahead
- * committed, and may be sent again once that one did), or failed.
+ * committed, and may be sent again once that one did), or failed (before
+ * it was sent, or with the statement's answer).
  */
 export type StatementOutcome =
   | { kind: 'settled'; settlements: Settlement[]; wrote: boolean; after: HeldEdge | undefined }
   | { kind: 'moved'; again?: (() => Promise<StatementOutcome>) | undefined }
-  | { kind: 'failed'; error: unknown };
+  /** `answered`: the error is the statement's own answer, so it may have committed (unless the error says it did not). */
+  | { kind: 'failed'; error: unknown; answered: boolean };
 
 /** A batch planned and sealed on the speculation, waiting for its signatures and its commit. */
 export interface SpeculativeBatch extends SealedBatch {
