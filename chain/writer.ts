@@ -22,7 +22,9 @@
  * sent once more after N committed. Should N fail while N+1's statement is
  * out, N+1's outcome is awaited: it wrote nothing unless N did commit after
  * all (its error came after the server committed it), and then N+1's appends
- * are answered, never appended again.
+ * are answered, never appended again. N+1's own answer an error that may
+ * follow a commit (a connection lost), its appends get that error: requeued,
+ * they could be appended twice.
  *
  * The pieces: the queue and the batches taken from it (chain/writerQueue.ts),
  * the speculation (chain/speculation.ts), sealing and signing a planned batch

@@ -177,6 +177,28 @@ test('postgres: a batch ahead that fails with a constraint violation while the b
   t.is(stored.size, APPENDS - refused.length, 'every other append is there once');
 });
 
+test('postgres: a batch ahead that fails with a serialization failure while the batch behind waits for its row lock: its appends fail and are not there, every other one is there once', async (t) => {
+  const { database, runtime } = await openWith(t, (db) => db);
+  await database.db.exec(`
+    CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_sleep(0.05);
+      RAISE EXCEPTION 'poisoned stream %', NEW.stream USING ERRCODE = 'serialization_failure';
+    END $$;
+    CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.stream LIKE 'poison-%') EXECUTE FUNCTION poison();
+  `);
+  const outcomes = await appendAll(runtime, poisoned);
+  const stored = await assertChain(t, database, runtime, outcomes, poisoned);
+  const rejected = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [poisoned(index)] : []));
+  t.is(rejected.filter((stream) => stream.startsWith('poison-')).length, APPENDS / POISON_EVERY);
+  t.deepEqual(
+    rejected.filter((stream) => stored.has(stream)),
+    [],
+    'an append answered with an error is not in the chain',
+  );
+  t.is(stored.size, APPENDS - rejected.length);
+});
+
 test('postgres: a batch ahead whose backend is terminated (pg_terminate_backend) while the batch behind waits for its row lock: its appends fail and are not there, every other one is there once', async (t) => {
   const { database, runtime } = await openWith(t, (db) => db);
   await database.db.exec(`
