@@ -28,25 +28,27 @@ const LOST_AFTER_MS = 100;
 const BEHIND_WAIT_MS = 2_000;
 
 /**
- * `db` whose batch statements numbered in `lose` run, commit, and report a lost connection once the next batch
- * statement was sent (or BEHIND_WAIT_MS passed) and LOST_AFTER_MS more. `behind`: how many were answered with
- * the next statement already sent.
+ * `db` whose batch statements that commit, numbered in `lose` among those, report a lost connection once the next
+ * batch statement was sent (or BEHIND_WAIT_MS passed) and LOST_AFTER_MS more. `behind`: how many were answered
+ * with the next statement already sent.
  */
 function losingAnswers(
   db: SqlDatabase,
   lose: readonly number[],
 ): { db: SqlDatabase; lost: () => number; behind: () => number } {
-  let statements = 0;
+  let sent = 0;
+  let committed = 0;
   let lost = 0;
   let behind = 0;
   const query: SqlDatabase['query'] = async (text, params) => {
-    const number = text.startsWith('WITH head AS') ? ++statements : 0;
+    const statement = text.startsWith('WITH head AS') ? ++sent : 0;
     const result = await db.query(text, params);
-    if (lose.includes(number)) {
+    const moved = statement > 0 && Number((result.rows[0] as { moved?: unknown } | undefined)?.moved) > 0;
+    if (moved && lose.includes(++committed)) {
       lost++;
       const deadline = Date.now() + BEHIND_WAIT_MS;
-      while (statements === number && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      if (statements > number) behind++;
+      while (sent === statement && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (sent > statement) behind++;
       await new Promise((resolve) => setTimeout(resolve, LOST_AFTER_MS));
       throw new Error('connection lost after the commit');
     }
@@ -134,7 +136,7 @@ async function assertChain(
 const orders = (index: number): string => `order-${index}`;
 
 for (const lose of [[4], [4, 5]]) {
-  test(`postgres: when batch statements ${lose.join(' and ')} report an error after the server committed them, with the next statement sent behind, nothing is appended twice`, async (t) => {
+  test(`postgres: when committed batch statements ${lose.join(' and ')} report an error after the server committed them, with the next statement sent behind, nothing is appended twice`, async (t) => {
     let wrapped: ReturnType<typeof losingAnswers> | undefined;
     const { database, runtime } = await openWith(t, (db) => (wrapped = losingAnswers(db, lose)).db);
     const outcomes = await appendAll(runtime, orders);
