@@ -73,7 +73,7 @@ async function withRuntime<T>(
  * `merkleTree: false`: the writer without the tree; `withoutNotify`: the subscriptions' append trigger
  * (migration 0010) dropped. Each to measure what it costs.
  */
-async function chainbookPostgres(
+export async function chainbookPostgres(
   count: number,
   concurrency: number,
   options: { merkleTree?: boolean; withoutNotify?: boolean } = {},
@@ -156,8 +156,42 @@ interface EmmettPostgres {
   };
 }
 
+/** What the benchmark uses of bench/peers' pg Pool. */
+interface PeerPool {
+  totalCount: number;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error & { code?: string }) => void): void;
+  on(event: 'remove', listener: () => void): void;
+}
+
+/** SQLSTATE of a connection the server ended (here: DROP DATABASE ... WITH (FORCE)). */
+const ADMIN_SHUTDOWN = '57P01';
+const POOL_CLOSE_TIMEOUT_MS = 5000;
+
+/**
+ * Ends a pool and waits until every connection of it has closed. pg-pool's
+ * end() resolves once its clients are asked to end, not once their sockets
+ * are closed; a database dropped in between ends them from the server side,
+ * and the idle client's error reached the pool with no listener (the crash
+ * of issue 19).
+ */
+async function endPool(pool: PeerPool): Promise<void> {
+  let open = pool.totalCount;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => {
+      open -= 1;
+      if (open <= 0) resolve();
+    });
+  });
+  await pool.end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, POOL_CLOSE_TIMEOUT_MS)))]);
+  clearTimeout(timer);
+}
+
 /** Emmett's PostgreSQL event store, from bench/peers (npm --prefix bench/peers ci); undefined when not installed. */
-async function emmett(count: number, concurrency: number): Promise<number | undefined> {
+export async function emmett(count: number, concurrency: number): Promise<number | undefined> {
   const require = createRequire(join(import.meta.dirname, 'peers', 'package.json'));
   let module: EmmettPostgres;
   try {
@@ -167,9 +201,14 @@ async function emmett(count: number, concurrency: number): Promise<number | unde
     return undefined;
   }
   const database = await benchDatabase('emmett');
-  // Our own pool, ended before the database is dropped (Emmett's close() leaves a pool it made open).
-  const Pool = (require('pg') as { Pool: new (options: object) => { end(): Promise<void> } }).Pool;
+  // Our own pool, ended (every connection closed) before the database is dropped: Emmett's close() leaves a pool it is given open.
+  const Pool = (require('pg') as { Pool: new (options: object) => PeerPool }).Pool;
   const pool = new Pool({ connectionString: database.url, max: 10 });
+  let ending = false;
+  pool.on('error', (error) => {
+    // A connection the drop ends while closing is expected; anything else is reported, not thrown from an event.
+    if (!(ending && error.code === ADMIN_SHUTDOWN)) process.stderr.write(`emmett pool: ${error.message}\n`);
+  });
   const store = module.getPostgreSQLEventStore(database.url, { connectionOptions: { pooled: true, pool } });
   try {
     await store.appendToStream('warmup-0', [{ type: 'OrderCreated', data: orderData(0) }]);
@@ -180,8 +219,9 @@ async function emmett(count: number, concurrency: number): Promise<number | unde
     );
     return perSecond(count, elapsed);
   } finally {
-    await store.close();
-    await pool.end();
+    ending = true;
+    await store.close().catch((error: unknown) => process.stderr.write(`emmett close: ${String(error)}\n`));
+    await endPool(pool);
     await database.drop();
   }
 }

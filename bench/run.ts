@@ -2,7 +2,9 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing
+ *                                 browser-verify, inspect, tracing, chains, latency, curve
+ * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
+ * limit or peer measured in this run.
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { cryptoBenchmark } from './crypto.ts';
@@ -11,17 +13,34 @@ import { streamBenchmark } from './stream.ts';
 import { sandboxBenchmark } from './sandbox.ts';
 import { proofBenchmark } from './proofs.ts';
 import { browserVerifyBenchmark } from './browserVerify.ts';
+import { availableParallelism, loadavg } from 'node:os';
 import { format, ratio } from './lib.ts';
 import { inspectBenchmark } from './inspect.ts';
 import { tracingCost } from './tracing.ts';
+import { chainsBenchmark, costCurveBenchmark, latencyBenchmark } from './scaling.ts';
+import type { AppendFigures } from './append.ts';
+import type { CryptoFigures } from './crypto.ts';
+import type { VerifyFigures } from './verify.ts';
 
 const selected = new Set(process.argv.slice(2));
 const wanted = (name: string): boolean => selected.size === 0 || selected.has(name);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/** The machine's load, printed at the start and the end: figures from a loaded machine are ratios, not absolutes. */
+const loadAverage = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+log(`# ${new Date().toISOString()}, load average ${loadAverage()} (1, 5, 15 min), ${availableParallelism()} cores`);
+
+let cryptoFigures: CryptoFigures | undefined;
+let appendFigures: AppendFigures | undefined;
+let verifyFigures: VerifyFigures | undefined;
+
 if (wanted('crypto')) {
   log('# Ed25519: node:crypto against @noble/ed25519, one core');
   const f = cryptoBenchmark(log);
+  cryptoFigures = f;
   log(
     `node:crypto is ${format(f.nodeSign / f.nobleSign)}x @noble to sign, ${format(f.nodeVerify / f.nobleVerify)}x to verify; ${ratio(f.nodeSign, f.opensslSign)} of openssl sign, ${ratio(f.nodeVerify, f.opensslVerify)} of openssl verify`,
   );
@@ -30,6 +49,7 @@ if (wanted('crypto')) {
 if (wanted('append')) {
   log('# append (PostgreSQL, single-event appends)');
   const f = await appendBenchmark(log);
+  appendFigures = f;
   log(
     `ratio to raw INSERT (the limit): ${ratio(f.chainbook64, f.raw)} at 64 in flight, ${ratio(f.chainbook8, f.raw)} at 8`,
   );
@@ -65,6 +85,7 @@ if (selected.has('proofs')) {
 if (wanted('verify')) {
   log('# audit-verify (PostgreSQL)');
   const f = await verifyBenchmark(log);
+  verifyFigures = f;
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
 }
 
@@ -97,3 +118,50 @@ if (selected.has('inspect')) {
   const f = await inspectBenchmark(log);
   log(`inspection is ${format(f.sharePercent)}% of a manifest submission's latency (p50)`);
 }
+
+if (selected.has('chains')) {
+  log('# several chains appended to at once (PostgreSQL, single-event appends)');
+  const f = await chainsBenchmark(log);
+  const one = f.rates.get(1)!;
+  log(`against 1 chain: ${[...f.rates].map(([chains, rate]) => `${chains} chains ${format(rate / one)}x`).join(', ')}`);
+}
+
+if (selected.has('latency')) {
+  log('# append latency at 1, 10 and 100 events per append (PostgreSQL)');
+  await latencyBenchmark(log);
+}
+
+if (selected.has('curve')) {
+  log('# the cost curve: appends and verification as the chain grows (PostgreSQL)');
+  const points = await costCurveBenchmark(log);
+  const first = points[0]!;
+  for (const point of points.slice(1))
+    log(
+      `at ${format(point.records)} against ${format(first.records)} records: append ${ratio(point.appendPerSecond, first.appendPerSecond)}, p99 ${format(point.latency.p99 / first.latency.p99)}x, audit-verify ${ratio(point.verifyPerSecond, first.verifyPerSecond)}`,
+    );
+}
+
+if (cryptoFigures && appendFigures && verifyFigures) {
+  const c = cryptoFigures;
+  const a = appendFigures;
+  const v = verifyFigures;
+  log("# issue 19's table, this run");
+  log('| what | this run | target |');
+  log('|---|---|---|');
+  log(
+    `| append, 64 in flight, against one core's node:crypto Ed25519 sign rate | ${format(a.chainbook64)} / ${format(c.nodeSign)}: ${ratio(a.chainbook64, c.nodeSign)} | ≥ 80% |`,
+  );
+  if (a.emmett8 !== undefined)
+    log(
+      `| append, 8 in flight, against Emmett at 8 | ${format(a.chainbook8)} / ${format(a.emmett8)}: ${format(a.chainbook8 / a.emmett8)}x | ≥ 3x |`,
+    );
+  log(`| single append p99 (one appender) | ${format(a.latencyP99Ms)} ms | ≤ 3 ms |`);
+  log(
+    `| audit-verify against openssl verify/s × cores | ${format(v.recordsPerSecond)} / ${format(v.limit)}: ${ratio(v.recordsPerSecond, v.limit)} | ≥ 90% |`,
+  );
+  log(
+    `| PGlite append against PostgreSQL append (64 in flight) | ${format(a.pglite64)} / ${format(a.chainbook64)}: ${ratio(a.pglite64, a.chainbook64)} | ≥ 70% |`,
+  );
+}
+
+log(`# done ${new Date().toISOString()}, load average ${loadAverage()}`);

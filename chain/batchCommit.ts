@@ -81,21 +81,28 @@ function idempotencyRows(
   return rows;
 }
 
+/** A sealed batch ready to insert: its statement's input, what its appends are answered, and the tree edge after it. */
+export interface CommitReady {
+  commit: CommitBatch;
+  records: StoredRecord[];
+  settlements: Settlement[];
+  after: HeldEdge | undefined;
+}
+
 /**
- * Commits `sealed` and returns the settlements of its appends, or undefined
- * when the head was no longer the batch's base (nothing was written).
- * `locked` is the transaction holding the head lock (the locked path).
- * Without it (the speculative path) the batch commits outside any lock once
- * signed: one insertBatch statement, or with inline projections one
- * transaction of insertBatch and the fold.
+ * Everything before the insert of `sealed`: its signatures awaited and
+ * attached, its settlements, idempotency rows and tiles. A settlement list
+ * alone when no append was accepted (nothing to insert); undefined when the
+ * tree held is behind and the records it lacks could not be read (the head
+ * moved: nothing may be written).
  */
-export async function commitSealed<Tx>(
-  { storage, inline, merkleTree }: Pick<WriterDeps<Tx>, 'storage' | 'inline' | 'merkleTree'>,
+export async function readyToCommit<Tx>(
+  { storage, merkleTree }: Pick<WriterDeps<Tx>, 'storage' | 'merkleTree'>,
   chain: string,
   sealed: SealedBatch,
-  locked: { tx: Tx } | undefined,
-  tree: TreeHolder,
-): Promise<Settlement[] | undefined> {
+  tx: Tx,
+  held: HeldEdge | undefined,
+): Promise<CommitReady | Settlement[] | undefined> {
   if (!sealed.signatures) return settle(chain, sealed.outcomes, []);
   // Signatures first: on the speculative path no lock is held while the signer works.
   const records = attachSignatures(sealed.unsigned, await sealed.signatures);
@@ -104,7 +111,7 @@ export async function commitSealed<Tx>(
   const grown =
     merkleTree === false
       ? { writes: [], after: undefined }
-      : await treeWrites(storage, locked?.tx ?? storage.unlocked, chain, sealed.base, records, tree.held);
+      : await treeWrites(storage, tx, chain, sealed.base, records, held);
   if (!grown) return undefined;
   const commit: CommitBatch = {
     chain,
@@ -115,13 +122,43 @@ export async function commitSealed<Tx>(
     previousHead: sealed.base,
     head: sealed.head,
   };
+  return { commit, records, settlements, after: grown.after };
+}
+
+/**
+ * Inserts a batch ready to commit: in `locked`'s transaction (the locked
+ * path), or outside any lock (the speculative path): one insertBatch
+ * statement, or with inline projections one transaction of insertBatch and
+ * the fold. False when the head was no longer the batch's base (nothing was
+ * written).
+ */
+export async function insertReady<Tx>(
+  { storage, inline }: Pick<WriterDeps<Tx>, 'storage' | 'inline'>,
+  ready: CommitReady,
+  locked: { tx: Tx } | undefined,
+): Promise<boolean> {
   const insertAndFold = async (tx: Tx): Promise<boolean> =>
-    (await storage.insertBatch(tx, commit)) && (inline ? (await inline(tx, records), true) : true);
-  let inserted: boolean;
-  if (locked) inserted = await insertAndFold(locked.tx);
-  else if (inline) inserted = await storage.transaction(insertAndFold);
-  else inserted = await storage.insertBatch(storage.unlocked, commit);
-  if (!inserted) return undefined;
-  tree.held = grown.after;
-  return settlements;
+    (await storage.insertBatch(tx, ready.commit)) && (inline ? (await inline(tx, ready.records), true) : true);
+  if (locked) return insertAndFold(locked.tx);
+  if (inline) return storage.transaction(insertAndFold);
+  return storage.insertBatch(storage.unlocked, ready.commit);
+}
+
+/**
+ * Commits `sealed` and returns the settlements of its appends, or undefined
+ * when the head was no longer the batch's base (nothing was written).
+ * `locked` is the transaction holding the head lock (the locked path).
+ */
+export async function commitSealed<Tx>(
+  deps: Pick<WriterDeps<Tx>, 'storage' | 'inline' | 'merkleTree'>,
+  chain: string,
+  sealed: SealedBatch,
+  locked: { tx: Tx } | undefined,
+  tree: TreeHolder,
+): Promise<Settlement[] | undefined> {
+  const ready = await readyToCommit(deps, chain, sealed, locked?.tx ?? deps.storage.unlocked, tree.held);
+  if (ready === undefined || Array.isArray(ready)) return ready;
+  if (!(await insertReady(deps, ready, locked))) return undefined;
+  tree.held = ready.after;
+  return ready.settlements;
 }

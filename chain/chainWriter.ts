@@ -5,7 +5,7 @@
  */
 import { newEventId } from './ids.ts';
 import { assert } from '../domain/errors.ts';
-import { commitSealed, type TreeHolder } from './batchCommit.ts';
+import { commitSealed, insertReady, readyToCommit, type TreeHolder } from './batchCommit.ts';
 import { ChainError } from './errors.ts';
 import type { ValidatedAppend } from './input.ts';
 import { MAX_PENDING_EVENTS, MAX_PIPELINE_BATCHES } from './limits.ts';
@@ -16,17 +16,16 @@ import {
   advance,
   forget,
   HeadMoved,
-  invalidateAfter,
   readForSpeculation,
   speculateOn,
   type Speculation,
   type SpeculativeBatch,
+  type StatementOutcome,
 } from './speculation.ts';
 import type { AppendResult } from './store.ts';
 import type { WriterDeps } from './writerDeps.ts';
 import { activeContext, failSpan, startSpan, traced, withSpan, type Span } from './tracing.ts';
-import type { Pending } from './writerQueue.ts';
-import { batchKeys, batchStreams, WriterQueue, type Settlement } from './writerQueue.ts';
+import { batchKeys, batchStreams, WriterQueue, type Pending, type Settlement } from './writerQueue.ts';
 
 export class ChainWriter<Tx> {
   readonly #chain: string;
@@ -40,6 +39,8 @@ export class ChainWriter<Tx> {
   /** Batches sealed on speculation, oldest first, each committing after the one before. */
   #inflight: SpeculativeBatch[] = [];
   #commitTail: Promise<void> = Promise.resolve();
+  /** Resolves once the last batch sealed on speculation has sent its statement (or will never send it). */
+  #sendTail: Promise<void> = Promise.resolve();
   /** Undefined until a batch committed under the lock, and again after any failed commit. */
   #speculation: Speculation | undefined;
   #batches = 0;
@@ -47,6 +48,8 @@ export class ChainWriter<Tx> {
   #introducedSession: string | undefined;
   /** The chain's Merkle tree edge after this writer's last commit (chain/treeCommit.ts). */
   readonly #tree: TreeHolder = { held: undefined };
+  /** The tree edge after the last batch whose statement was sent: the next batch's tiles grow it. */
+  readonly #treeAhead: TreeHolder = { held: undefined };
 
   constructor(chain: string, deps: WriterDeps<Tx>) {
     this.#chain = chain;
@@ -147,40 +150,116 @@ export class ChainWriter<Tx> {
     };
     advance(speculation, batch, reads.states);
     this.#inflight.push(batch);
-    batch.committed = this.#commitTail = this.#commitTail.then(() => this.#commitSpeculative(batch));
+    // Nothing ahead of this batch: its tiles grow the committed tree.
+    if (this.#inflight.length === 1) this.#treeAhead.held = this.#tree.held;
+    const issued = this.#sendTail.then(() => this.#send(batch));
+    this.#sendTail = issued;
+    batch.committed = this.#commitTail = this.#commitTail.then(async () => {
+      await issued;
+      await this.#finish(batch);
+    });
     return true;
   }
 
-  /** Commits a speculative batch outside the lock, with a compare-and-set on the head it was sealed on. */
-  async #commitSpeculative(batch: SpeculativeBatch): Promise<void> {
-    if (batch.invalid) {
-      batch.span?.end();
-      return;
-    }
+  /**
+   * Sends a speculative batch's statement once it is signed and the batch
+   * before it has sent its own, without waiting for that one's commit: the
+   * compare-and-set on the head waits at the server for the row lock of the
+   * batch before and then checks the head it moved to, so the statement runs
+   * as soon as that one commits, and writes nothing if it did not. Never
+   * rejects: the outcome is in `batch.sent`.
+   */
+  async #send(batch: SpeculativeBatch): Promise<void> {
+    if (batch.invalid) return;
     try {
-      const settlements = await withSpan(batch.span, () =>
-        traced('chain.commit', {}, () => commitSealed(this.#deps, this.#chain, batch, undefined, this.#tree)),
+      const ready = await readyToCommit(
+        this.#deps,
+        this.#chain,
+        batch,
+        this.#deps.storage.unlocked,
+        this.#treeAhead.held,
       );
-      if (!settlements) throw new HeadMoved();
-      this.#inflight.shift();
-      forget(this.#speculation, batch);
-      if (batch.introduces) this.#introducedSession = batch.introduces;
-      this.#queue.settle(batch.pendings, settlements);
+      // Checked again just before the statement goes out: a batch invalidated while it was signed never sends one.
+      if (batch.invalid) return;
+      if (ready === undefined) {
+        batch.sent = Promise.resolve({ kind: 'moved' });
+      } else if (Array.isArray(ready)) {
+        batch.sent = Promise.resolve({ kind: 'settled', settlements: ready, wrote: false, after: undefined });
+      } else {
+        this.#treeAhead.held = ready.after;
+        const insert = (): Promise<StatementOutcome> =>
+          withSpan(batch.span, () => traced('chain.commit', {}, () => insertReady(this.#deps, ready, undefined))).then(
+            (inserted): StatementOutcome =>
+              inserted
+                ? { kind: 'settled', settlements: ready.settlements, wrote: true, after: ready.after }
+                : { kind: 'moved' },
+            (error: unknown): StatementOutcome => ({ kind: 'failed', error, answered: true }),
+          );
+        // Sent while the batch before is in flight, the statement may reach the server before that one's takes the
+        // head's row lock, and then find the head not yet moved: once that one committed, it is sent again, once.
+        const ahead = this.#inflight[0] !== batch;
+        batch.sent = insert().then((outcome) =>
+          ahead && outcome.kind === 'moved' ? { kind: 'moved', again: insert } : outcome,
+        );
+      }
     } catch (error) {
+      batch.sent = Promise.resolve({ kind: 'failed', error, answered: false });
+    }
+  }
+
+  /** Answers a speculative batch's appends from its statement's outcome, in commit order. */
+  async #finish(batch: SpeculativeBatch): Promise<void> {
+    try {
+      // Invalidated by the failure of a batch before it, which answered or requeued its appends.
+      if (batch.invalid) return;
+      assert(batch.sent, 'a valid speculative batch sent its statement');
+      let outcome = await batch.sent;
+      // Every batch before this one committed (else it would be invalid): its head is this one's base now.
+      if (outcome.kind === 'moved' && outcome.again) outcome = await outcome.again();
+      if (outcome.kind === 'settled') {
+        this.#settled(batch, outcome);
+        return;
+      }
+      const error = outcome.kind === 'moved' ? new HeadMoved() : outcome.error;
       if (batch.span) failSpan(batch.span, error);
-      this.#failSpeculative(batch, error);
+      await this.#failSpeculative(batch, error);
     } finally {
       batch.span?.end();
     }
   }
 
+  #settled(batch: SpeculativeBatch, outcome: Extract<StatementOutcome, { kind: 'settled' }>): void {
+    const index = this.#inflight.indexOf(batch);
+    if (index >= 0) this.#inflight.splice(index, 1);
+    forget(this.#speculation, batch);
+    if (outcome.wrote) this.#tree.held = outcome.after;
+    if (batch.introduces) this.#introducedSession = batch.introduces;
+    this.#queue.settle(batch.pendings, outcome.settlements);
+  }
+
   /**
-   * A speculative commit failed: every later batch was sealed on its head, so
-   * all go back to the queue, and the next batch runs under the lock.
+   * A speculative commit failed: every later batch was sealed on its head.
+   * Those whose statement is out wrote nothing, unless the failed one did
+   * commit after all (its error came after the server committed it): their
+   * outcome is awaited, and one that committed is answered, never appended
+   * again; one whose own answer was an error that may follow a commit is
+   * answered with it, as the failed one is. The others go back to the queue,
+   * in order, and the next batch runs under the lock.
    */
-  #failSpeculative(batch: SpeculativeBatch, error: unknown): void {
+  async #failSpeculative(batch: SpeculativeBatch, error: unknown): Promise<void> {
     this.#speculation = undefined;
-    const requeued = invalidateAfter(this.#inflight.splice(0), batch);
+    const later = this.#inflight.splice(0).filter((other) => other !== batch);
+    for (const other of later) other.invalid = true;
+    const requeued: Pending[] = [];
+    for (const other of later) {
+      const outcome = other.sent === undefined ? undefined : await other.sent;
+      if (outcome?.kind === 'settled') this.#settled(other, outcome);
+      else if (outcome?.kind === 'failed' && outcome.answered && !this.#deps.storage.isIsolatable(outcome.error))
+        // Its statement's answer is an error that does not say nothing was written (a connection lost after the
+        // commit): it may have committed, so it is answered with that error and never appended again.
+        this.#queue.rejectAll(other.pendings, outcome.error);
+      else requeued.push(...other.pendings);
+    }
     if (error instanceof HeadMoved) {
       requeued.unshift(...batch.pendings);
     } else if (this.#deps.storage.isIsolatable(error)) {

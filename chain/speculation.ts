@@ -8,8 +8,21 @@ import type { ValidatedAppend } from './input.ts';
 import type { IdempotencyRecord, StreamState } from './plan.ts';
 import type { ChainHead } from './record.ts';
 import type { SealedBatch } from './sealedBatch.ts';
+import type { HeldEdge } from './treeCommit.ts';
 import type { WriterStorage } from './writerDeps.ts';
-import { batchKeys, batchStreams, type Pending } from './writerQueue.ts';
+import { batchKeys, batchStreams, type Pending, type Settlement } from './writerQueue.ts';
+
+/**
+ * What a speculative batch's statement did: committed (or had nothing to
+ * write), found the head moved (`again`: it was sent before the batch ahead
+ * committed, and may be sent again once that one did), or failed (before
+ * it was sent, or with the statement's answer).
+ */
+export type StatementOutcome =
+  | { kind: 'settled'; settlements: Settlement[]; wrote: boolean; after: HeldEdge | undefined }
+  | { kind: 'moved'; again?: (() => Promise<StatementOutcome>) | undefined }
+  /** `answered`: the error is the statement's own answer, so it may have committed (unless the error says it did not). */
+  | { kind: 'failed'; error: unknown; answered: boolean };
 
 /** A batch planned and sealed on the speculation, waiting for its signatures and its commit. */
 export interface SpeculativeBatch extends SealedBatch {
@@ -17,8 +30,10 @@ export interface SpeculativeBatch extends SealedBatch {
   pendings: Pending[];
   streams: string[];
   keys: string[];
-  /** Set when an earlier batch failed: this one went back to the queue. */
+  /** Set when an earlier batch failed: this one was answered or went back to the queue with it. */
   invalid: boolean;
+  /** Its statement's outcome, once the statement was sent; never set for a batch invalidated before. */
+  sent?: Promise<StatementOutcome> | undefined;
   committed: Promise<void>;
   /** The batch's span from sealing to commit (chain/tracing.ts); undefined when tracing is off. */
   span: Span | undefined;
@@ -101,14 +116,4 @@ export function forget(speculation: Speculation | undefined, batch: SpeculativeB
   for (const key of batch.keys) if (speculation.keys.get(key) === batch.number) speculation.keys.delete(key);
   if (batch.introduces !== undefined && speculation.introducing === batch.introduces)
     speculation.introducing = undefined;
-}
-
-/**
- * `failed` did not commit, and every other batch in flight was sealed on its
- * head: marks them invalid and returns their appends, oldest first.
- */
-export function invalidateAfter(inflight: readonly SpeculativeBatch[], failed: SpeculativeBatch): Pending[] {
-  const later = inflight.filter((other) => other !== failed);
-  for (const other of later) other.invalid = true;
-  return later.flatMap((other) => other.pendings);
 }

@@ -14,6 +14,18 @@
  * every later speculative batch go back to the front of the queue, and the
  * next batch runs entirely under the lock, which guarantees progress.
  *
+ * N+1's statement is sent as soon as N+1 is signed, without waiting for N's
+ * commit to come back: its compare-and-set waits at the server for the head
+ * row that N's statement holds locked, and runs the moment N commits, saving
+ * the client's round trip between two commits. Sent before N's statement
+ * took the lock, it finds the head not yet moved and writes nothing; it is
+ * sent once more after N committed. Should N fail while N+1's statement is
+ * out, N+1's outcome is awaited: it wrote nothing unless N did commit after
+ * all (its error came after the server committed it), and then N+1's appends
+ * are answered, never appended again. N+1's own answer an error that may
+ * follow a commit (a connection lost), its appends get that error: requeued,
+ * they could be appended twice.
+ *
  * The pieces: the queue and the batches taken from it (chain/writerQueue.ts),
  * the speculation (chain/speculation.ts), sealing and signing a planned batch
  * (chain/sealedBatch.ts), and the one commit routine both paths use

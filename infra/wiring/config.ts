@@ -68,6 +68,10 @@ export interface SigningConfig {
 export const OBJECT_LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
 /** Longest Object Lock retention accepted, in days (100 years). */
 export const MAX_RETENTION_DAYS = 36_500;
+/** IDEMPOTENCY_RETENTION_HOURS: 30 days by default; never under a day (a payment provider retries a webhook for up to 3 days). */
+export const DEFAULT_IDEMPOTENCY_RETENTION_HOURS = 720;
+export const MIN_IDEMPOTENCY_RETENTION_HOURS = 24;
+const MAX_IDEMPOTENCY_RETENTION_HOURS = MAX_RETENTION_DAYS * 24;
 
 export interface ArchiveConfig {
   /** Where `export` writes and `audit-verify --archive` reads by default: a folder, or s3://bucket/prefix. */
@@ -146,6 +150,8 @@ export interface Config {
   /** Read-only mode on purpose: appends are refused with this reason. */
   signingDisabledReason: string | undefined;
   defaultChain: string;
+  /** IDEMPOTENCY_RETENTION_HOURS (default 720, at least 24): idempotency records older than this are purged. */
+  idempotencyRetentionHours: number;
   signing: SigningConfig;
   archive: ArchiveConfig;
   artifacts: ArtifactConfig;
@@ -284,6 +290,10 @@ const schema = z.object({
   CHAINBOOK_CHAIN: optionalText.refine((value) => value === undefined || CHAIN_NAME_PATTERN.test(value), {
     message: `must match ${CHAIN_NAME_PATTERN.source}`,
   }),
+  IDEMPOTENCY_RETENTION_HOURS: positiveInteger(MAX_IDEMPOTENCY_RETENTION_HOURS).refine(
+    (value) => value === undefined || value >= MIN_IDEMPOTENCY_RETENTION_HOURS,
+    { message: `must be at least ${MIN_IDEMPOTENCY_RETENTION_HOURS} (hours)` },
+  ),
   PAYOUT_MINIMUM_MINOR: positiveInteger(MAX_AMOUNT_MINOR),
   DELIVERY_LINK_TTL: optionalText
     .refine((value) => value === undefined || durationSeconds(value) !== undefined, {
@@ -711,6 +721,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signersPath: resolve(values.CHAINBOOK_SIGNERS ?? `${dataDir}/signers.json`),
     signingDisabledReason: values.SIGNING_DISABLED_REASON,
     defaultChain: values.CHAINBOOK_CHAIN ?? 'main',
+    idempotencyRetentionHours: values.IDEMPOTENCY_RETENTION_HOURS ?? DEFAULT_IDEMPOTENCY_RETENTION_HOURS,
     signing: signingConfig(values),
     archive: archiveConfig(values, dataDir, nodeEnv),
     artifacts: {

@@ -34,6 +34,16 @@ const SQL = {
   idempotencyRecords:
     'SELECT key, request_hash, result FROM idempotency_keys WHERE chain = $1 AND key = ANY($2::text[])',
   idempotencyRecord: 'SELECT request_hash, result, response FROM idempotency_keys WHERE chain = $1 AND key = $2',
+  // Oldest first through idempotency_keys_created_at (migration 0018), at most $2 rows a statement; the window
+  // is measured on the database's clock, the one created_at was set by.
+  purgeIdempotency: `WITH doomed AS (
+      SELECT chain, key FROM idempotency_keys
+      WHERE created_at < now() - make_interval(hours => $1::int4)
+      ORDER BY created_at LIMIT $2
+    ), deleted AS (
+      DELETE FROM idempotency_keys i USING doomed d WHERE i.chain = d.chain AND i.key = d.key RETURNING 1
+    )
+    SELECT count(*)::int8 AS purged FROM deleted`,
   // One statement per batch, a compare-and-set on the head: the UPDATE moves
   // the head only from the head the batch was sealed on (waiting for its row
   // lock, then re-checking), and the inserts read its RETURNING, so when the
@@ -185,6 +195,17 @@ export async function idempotencyRecord(
     ])
   ).rows[0];
   return row && { requestHash: row.request_hash, result: row.result, response: row.response ?? undefined };
+}
+
+/**
+ * Deletes at most `limit` idempotency records older than `retentionHours`
+ * (by the database's clock), oldest first; returns how many it deleted. A
+ * retry under a deleted key is a new request: the window must outlast every
+ * caller's retries (README, IDEMPOTENCY_RETENTION_HOURS).
+ */
+export async function purgeIdempotencyRecords(db: Queryable, retentionHours: number, limit: number): Promise<number> {
+  assert(Number.isSafeInteger(retentionHours) && retentionHours >= 1, `retention of ${retentionHours} hours`);
+  return (await db.query<{ purged: number }>(SQL.purgeIdempotency, [retentionHours, limit])).rows[0]!.purged;
 }
 
 // ---- appending

@@ -88,18 +88,27 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
     exec: pooled.exec,
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // A checked-out client whose connection ends between two queries (its backend terminated, the server
+      // restarted) emits 'error' with no query to fail, and the pool listens only to idle ones: unheard, it would
+      // end the process. The failed query already rejected; the ROLLBACK fails and the client is discarded.
+      const lost = (): undefined => undefined;
+      client.on('error', lost);
+      const release = (error?: Error): void => {
+        client.off('error', lost);
+        client.release(error);
+      };
       try {
         await client.query('BEGIN');
         const result = await work(executor(client, nameOf));
         await client.query('COMMIT');
-        client.release();
+        release();
         return result;
       } catch (error) {
         try {
           await client.query('ROLLBACK');
-          client.release();
+          release();
         } catch (rollbackError) {
-          client.release(rollbackError as Error);
+          release(rollbackError as Error);
         }
         throw error;
       }

@@ -30,6 +30,7 @@ import { QUARANTINE_EXPIRY_INTERVAL_MS, runQuarantineExpiry } from '../../wiring
 import { openApiToServe, type ServedOpenApi } from '../http/openApiFile.ts';
 import { openApiDocument } from '../http/openapi.ts';
 import { refusingPlaceholders } from '../../wiring/devPlaceholders.ts';
+import { IDEMPOTENCY_PURGE_INTERVAL_MS, purgeIdempotency } from '../../wiring/idempotencyRetention.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -195,6 +196,24 @@ async function run(): Promise<number> {
       services.logger.warn({ err: error }, 'previews: the retention sweep failed; it runs again within the hour');
     }
   };
+  // Idempotency records past IDEMPOTENCY_RETENTION_HOURS (migration 0018): every hour, one pass at a time.
+  let purgeRound: Promise<void> | undefined;
+  const purge = async (): Promise<void> => {
+    try {
+      const { purged, complete } = await purgeIdempotency(app.runtime.db, serve.config.idempotencyRetentionHours);
+      if (purged > 0)
+        services.logger.info(
+          { purged, complete, retentionHours: serve.config.idempotencyRetentionHours },
+          'idempotency: records past their retention deleted',
+        );
+    } catch (error) {
+      services.logger.warn({ err: error }, 'idempotency: the retention purge failed; it runs again within the hour');
+    } finally {
+      purgeRound = undefined;
+    }
+  };
+  purgeRound = purge();
+  const purging = setInterval(() => (purgeRound ??= purge()), IDEMPOTENCY_PURGE_INTERVAL_MS).unref();
   void sweep();
   void sweepPreviews();
   const sweeping = setInterval(() => void sweep().then(sweepPreviews), DELIVERY_SWEEP_INTERVAL_MS).unref();
@@ -262,6 +281,8 @@ async function run(): Promise<number> {
   clearInterval(checkpointTimer);
   clearInterval(expiring);
   stopBackfill.abort();
+  clearInterval(purging);
+  await purgeRound;
   await checkpointRound;
   await expiryRound;
   await backfilling;
