@@ -68,9 +68,9 @@ export interface SigningConfig {
 export const OBJECT_LOCK_MODES = ['COMPLIANCE', 'GOVERNANCE'] as const;
 /** Longest Object Lock retention accepted, in days (100 years). */
 export const MAX_RETENTION_DAYS = 36_500;
-/** IDEMPOTENCY_RETENTION_HOURS: 30 days by default; never under a day (a payment provider retries a webhook for up to 3 days). */
+/** IDEMPOTENCY_RETENTION_HOURS: 30 days by default; never under 3 days (a payment provider retries a webhook for up to 3 days). */
 export const DEFAULT_IDEMPOTENCY_RETENTION_HOURS = 720;
-export const MIN_IDEMPOTENCY_RETENTION_HOURS = 24;
+export const MIN_IDEMPOTENCY_RETENTION_HOURS = 72;
 const MAX_IDEMPOTENCY_RETENTION_HOURS = MAX_RETENTION_DAYS * 24;
 
 export interface ArchiveConfig {
@@ -150,7 +150,7 @@ export interface Config {
   /** Read-only mode on purpose: appends are refused with this reason. */
   signingDisabledReason: string | undefined;
   defaultChain: string;
-  /** IDEMPOTENCY_RETENTION_HOURS (default 720, at least 24): idempotency records older than this are purged. */
+  /** IDEMPOTENCY_RETENTION_HOURS (default 720, at least 72): idempotency records older than this are purged. */
   idempotencyRetentionHours: number;
   signing: SigningConfig;
   archive: ArchiveConfig;

@@ -36,6 +36,6 @@ export function registerIdempotency(program: Command, exit: (code: number) => vo
     .description(
       'delete the idempotency records older than IDEMPOTENCY_RETENTION_HOURS (what `serve` does every hour); a retry under a deleted key is a new request',
     )
-    .option('--retention-hours <hours>', 'instead of IDEMPOTENCY_RETENTION_HOURS (at least 24)')
+    .option('--retention-hours <hours>', 'instead of IDEMPOTENCY_RETENTION_HOURS (at least 72)')
     .action(async (options: { retentionHours?: string }) => exit(await purge(options)));
 }

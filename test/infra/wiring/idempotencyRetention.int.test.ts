@@ -66,10 +66,10 @@ for (const engine of ENGINES) {
   });
 }
 
-test('IDEMPOTENCY_RETENTION_HOURS: 30 days by default, refused under a day', (t) => {
+test('IDEMPOTENCY_RETENTION_HOURS: 30 days by default, refused under the 3 days a payment provider retries a webhook', (t) => {
   t.is(loadConfig({}).idempotencyRetentionHours, DEFAULT_IDEMPOTENCY_RETENTION_HOURS);
   t.is(loadConfig({ IDEMPOTENCY_RETENTION_HOURS: '72' }).idempotencyRetentionHours, 72);
-  for (const value of ['12', '0', 'forever']) {
+  for (const value of ['12', '24', '71', '0', 'forever']) {
     const error = t.throws(() => loadConfig({ IDEMPOTENCY_RETENTION_HOURS: value }));
     t.true(error instanceof CodedError);
     t.regex(JSON.stringify((error as CodedError).details), /IDEMPOTENCY_RETENTION_HOURS/);
