@@ -11,6 +11,7 @@ import type { ContentDeps } from '../../commands/content/screenContent.ts';
 import { assertNever } from '../../domain/errors.ts';
 import { contentTypePlugin } from '../adapters/inspection/contentTypePlugin.ts';
 import { yaraPlugin } from '../adapters/inspection/yaraPlugin.ts';
+import { archiveUnpacker } from '../adapters/inspection/archiveWalk.ts';
 import {
   contentDecisionsTotal,
   contentInspectionSeconds,
@@ -32,7 +33,7 @@ import type { ContentConfig, InspectionPluginName } from './contentConfig.ts';
 function pluginOf(name: InspectionPluginName, config: ContentConfig): InspectionPlugin {
   switch (name) {
     case 'content-type':
-      return contentTypePlugin(config.contentTypeMismatchTier);
+      return contentTypePlugin(config.contentTypeMismatchTier, config.executableTier);
     case 'secrets':
       return secretsPlugin(config.secretsTier);
     case 'yara':
@@ -64,6 +65,7 @@ export function openContent(config: Config, db: SqlDatabase, plugins?: readonly 
     timeoutMs: content.pluginTimeoutMs,
     failureTier: content.failureTier,
     partialTier: content.partialTier,
+    unpack: archiveUnpacker(content.archive),
     observe(result, subject) {
       contentInspectionSeconds.observe({ subject, tier: result.tier }, result.durationMs / 1000);
       contentDecisionsTotal.inc({ tier: result.tier, subject });

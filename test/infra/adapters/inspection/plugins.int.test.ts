@@ -71,3 +71,35 @@ test('the content type plugin: the declared type against the sniffed type', asyn
   t.is(executable.tier, 'QUARANTINE');
   t.true(executable.labels.includes('content-type.executable'));
 });
+
+test('an executable not declared as one (octet-stream, no type, a document type) is held; declared as a program it passes', async (t) => {
+  const inspector = createInspector({ plugins: [contentTypePlugin()] });
+  const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), Buffer.alloc(64)]);
+  const undeclared = await inspector.inspect(artifact(elf, 'application/octet-stream'));
+  t.is(undeclared.tier, 'QUARANTINE');
+  t.true(undeclared.labels.includes('content-type.undeclared-executable'));
+  t.true(undeclared.labels.includes('content-type.undeclared'));
+  t.false(undeclared.labels.includes('content-type.mismatch'), 'octet-stream is never a mismatch');
+  t.regex(undeclared.pluginResults[0]!.reason!, /an executable \(application\/x-elf\) not declared as one/);
+  t.is((await inspector.inspect(artifact(elf, ''))).tier, 'QUARANTINE');
+  const declared = await inspector.inspect(artifact(elf, 'application/x-executable'));
+  t.is(declared.tier, 'CLEAR');
+  t.true(declared.labels.includes('content-type.executable'));
+  t.is((await inspector.inspect(artifact(elf, 'application/x-elf'))).tier, 'CLEAR');
+  const pe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(58), Buffer.from([64, 0, 0, 0]), Buffer.from('PE\0\0')]);
+  t.is((await inspector.inspect(artifact(pe, 'application/octet-stream'))).tier, 'QUARANTINE');
+  const configured = createInspector({ plugins: [contentTypePlugin('QUARANTINE', 'BLOCK')] });
+  t.is((await configured.inspect(artifact(elf, 'application/octet-stream'))).tier, 'BLOCK');
+  const allowed = createInspector({ plugins: [contentTypePlugin('QUARANTINE', 'CLEAR')] });
+  t.is((await allowed.inspect(artifact(elf, 'application/octet-stream'))).tier, 'CLEAR');
+});
+
+test('octet-stream or no declared type: any known type fits, labelled with the sniffed type and as undeclared', async (t) => {
+  const inspector = createInspector({ plugins: [contentTypePlugin()] });
+  const png = await inspector.inspect(artifact(pngBytes(), 'application/octet-stream'));
+  t.is(png.tier, 'CLEAR');
+  t.deepEqual(png.labels, ['content-type.image-png', 'content-type.undeclared']);
+  const none = await inspector.inspect(artifact(zipBytes(), ''));
+  t.is(none.tier, 'CLEAR');
+  t.deepEqual(none.labels, ['content-type.application-zip', 'content-type.undeclared']);
+});

@@ -1,0 +1,361 @@
+/**
+ * The archives inside an artifact, decompressed within bounds so that the secrets and YARA plugins search
+ * every member (docs/DOMAIN.md, "Content inspection", "Archives"): a key in a deflated zip member, a .gz or
+ * a .tar.gz is otherwise invisible to them. Zip (stored and deflated members) is read by `yauzl`, gzip by
+ * node:zlib, tar by the `tar` package's parser; an archive found among the members is opened in turn, down
+ * to `maxDepth` archives deep.
+ *
+ * Bounds, as the preview sandbox's unpacking has (infra/adapters/sandbox/unpackArchive.ts): members in all,
+ * bytes unpacked in all (every level's output counts: a .tar.gz's tar stream and then its files), the
+ * ratio of a member's unpacked size to its compressed size (above `RATIO_FLOOR_BYTES`), and depth. A zip's
+ * declared sizes are checked before a member is inflated (and yauzl holds the member to its declared size),
+ * a gzip stream is inflated with zlib's `maxOutputLength`, so a compression bomb is refused without being
+ * inflated. A bound reached, an encrypted member, a member of a method yauzl cannot inflate, or an archive
+ * that cannot be read is a finding with its configured tier (QUARANTINE by default): never a silent pass.
+ * What was unpacked before the bound is still searched.
+ *
+ * Members are named by position (`2/5`: the fifth member of the archive that is the second member of the
+ * content), never by their names: a name is the publisher's text and goes nowhere near the chain.
+ */
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import {
+  mostSevere,
+  UNPACK_RESULT_NAME,
+  type ArchiveMember,
+  type PluginVerdict,
+  type Tier,
+  type Unpacked,
+  type Unpacker,
+} from '../../../commands/content/inspector.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+export interface ArchiveLimits {
+  /** Archives opened one inside another (a .tar.gz is two: the gzip stream, then the tar). */
+  maxDepth: number;
+  /** Members of every archive, in all. */
+  maxMembers: number;
+  /** Bytes of every member at every level, in all. */
+  maxUnpackedBytes: number;
+  /** A member's unpacked size over its compressed size, for members above RATIO_FLOOR_BYTES. */
+  maxRatio: number;
+  /** A bound reached, or an archive or member that cannot be read. */
+  limitTier: Tier;
+  /** An encrypted zip member (its bytes cannot be searched). */
+  encryptedTier: Tier;
+}
+
+const MIB = 1024 ** 2;
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxDepth: 4,
+  maxMembers: 10_000,
+  maxUnpackedBytes: 256 * MIB,
+  maxRatio: 200,
+  limitTier: 'QUARANTINE',
+  encryptedTier: 'QUARANTINE',
+};
+/** Members this small are not held to the ratio: a few kilobytes of zeros compress a thousandfold, harmlessly. */
+export const RATIO_FLOOR_BYTES = MIB;
+/** Findings listed in the verdict's reason (the labels say every kind). */
+const MAX_FINDINGS_IN_REASON = 5;
+
+type ArchiveKind = 'zip' | 'gzip' | 'tar';
+type FindingKind = 'limit-exceeded' | 'encrypted' | 'unreadable';
+
+interface Finding {
+  kind: FindingKind;
+  /** Where: `the content`, `member 1/3`. */
+  where: string;
+  what: string;
+}
+
+/** Thrown to end the whole walk when a bound on the total is reached (members, bytes). */
+class WalkBoundReached extends Error {}
+
+interface Walk {
+  limits: ArchiveLimits;
+  signal: AbortSignal;
+  members: ArchiveMember[];
+  unpackedBytes: number;
+  kinds: Set<ArchiveKind>;
+  findings: Finding[];
+}
+
+const ZIP_MAGICS = ['504b0304', '504b0506', '504b0708'];
+const TAR_MAGIC_OFFSET = 257;
+
+export function archiveKindOf(bytes: Uint8Array): ArchiveKind | undefined {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 4)).toString('hex');
+  if (ZIP_MAGICS.includes(head)) return 'zip';
+  if (head.startsWith('1f8b08')) return 'gzip';
+  const magic = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(
+    TAR_MAGIC_OFFSET,
+    TAR_MAGIC_OFFSET + 5,
+  );
+  if (magic.toString('latin1') === 'ustar') return 'tar';
+  return undefined;
+}
+
+function whereOf(path: readonly number[]): string {
+  return path.length === 0 ? 'the content' : `member ${path.join('/')}`;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Counts a member against the totals (ending the walk past one), keeps it, and walks into it. */
+async function addMember(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+  if (walk.members.length >= walk.limits.maxMembers) {
+    walk.findings.push({
+      kind: 'limit-exceeded',
+      where: whereOf(path),
+      what: `over ${walk.limits.maxMembers} members`,
+    });
+    throw new WalkBoundReached();
+  }
+  walk.unpackedBytes += bytes.length;
+  walk.members.push({ path: path.join('/'), bytes });
+  await walkInto(walk, path, bytes, depth);
+}
+
+/** What is left of the total bytes, and the ratio's bound for `compressedBytes`; the smaller, with which it is. */
+function outputBound(walk: Walk, compressedBytes: number): { bytes: number; by: 'total' | 'ratio' } {
+  const left = walk.limits.maxUnpackedBytes - walk.unpackedBytes;
+  const byRatio = Math.max(RATIO_FLOOR_BYTES, compressedBytes * walk.limits.maxRatio);
+  return byRatio < left ? { bytes: byRatio, by: 'ratio' } : { bytes: left, by: 'total' };
+}
+
+function overBound(walk: Walk, path: readonly number[], by: 'total' | 'ratio'): void {
+  const what =
+    by === 'total'
+      ? `over ${walk.limits.maxUnpackedBytes} bytes unpacked in all`
+      : `unpacks to over ${walk.limits.maxRatio} times its compressed size`;
+  walk.findings.push({ kind: 'limit-exceeded', where: whereOf(path), what });
+  if (by === 'total') throw new WalkBoundReached();
+}
+
+async function walkGzip(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+  const bound = outputBound(walk, bytes.length);
+  let output: Buffer;
+  try {
+    output = await gunzipAsync(bytes, { maxOutputLength: Math.max(1, bound.bytes) });
+  } catch (error) {
+    if (error instanceof RangeError || (error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
+      return overBound(walk, path, bound.by);
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a valid gzip stream' });
+    return;
+  }
+  await addMember(walk, [...path, 1], output, depth);
+}
+
+/**
+ * The tar stream's files (folders, links and the rest carry no bytes to search), in order, at most
+ * `maxFiles` of them (the next is not kept: the caller finds the bound reached), or undefined when the
+ * stream is not a valid tar.
+ */
+async function tarFiles(bytes: Buffer, maxFiles: number): Promise<Buffer[] | undefined> {
+  const files: Buffer[] = [];
+  let valid = true;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      const keep =
+        (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile') &&
+        files.length <= maxFiles;
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => {
+        if (keep) chunks.push(chunk);
+      });
+      entry.on('end', () => {
+        if (keep) files.push(Buffer.concat(chunks));
+      });
+    },
+  });
+  await new Promise<void>((resolve) => {
+    parser.on('error', () => {
+      valid = false;
+    });
+    parser.on('end', resolve);
+    parser.end(bytes);
+  });
+  return valid ? files : undefined;
+}
+
+async function walkTar(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+  const files = await tarFiles(bytes, walk.limits.maxMembers - walk.members.length);
+  if (files === undefined) {
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a readable tar stream' });
+    return;
+  }
+  for (const [index, file] of files.entries()) {
+    if (walk.signal.aborted) throw new WalkBoundReached();
+    // A tar stores its files as they are: the total bound applies, not the ratio.
+    if (walk.unpackedBytes + file.length > walk.limits.maxUnpackedBytes) return overBound(walk, path, 'total');
+    await addMember(walk, [...path, index + 1], file, depth);
+  }
+}
+
+function openZip(bytes: Buffer): Promise<ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(
+      bytes,
+      { lazyEntries: true, validateEntrySizes: true, decodeStrings: true, strictFileNames: false },
+      (error, zip) => (error ? reject(error) : resolve(zip)),
+    );
+  });
+}
+
+function nextEntry(zip: ZipFile): Promise<Entry | undefined> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: Entry) => {
+      cleanup();
+      resolve(entry);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(undefined);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+function readMember(zip: ZipFile, entry: Entry): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, (error, stream) => {
+      if (error) return reject(error);
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+    });
+  });
+}
+
+/** One zip entry: checked by its declared sizes (which yauzl holds it to) before anything is inflated. */
+async function zipEntry(walk: Walk, zip: ZipFile, entry: Entry, path: readonly number[], depth: number) {
+  if (entry.fileName.endsWith('/')) return;
+  if (entry.isEncrypted()) {
+    walk.findings.push({ kind: 'encrypted', where: whereOf(path), what: 'encrypted' });
+    return;
+  }
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+    walk.findings.push({
+      kind: 'unreadable',
+      where: whereOf(path),
+      what: `compression method ${entry.compressionMethod} is not read`,
+    });
+    return;
+  }
+  const bound = outputBound(walk, entry.compressedSize);
+  if (entry.uncompressedSize > bound.bytes) return overBound(walk, path, bound.by);
+  let bytes: Buffer;
+  try {
+    bytes = await readMember(zip, entry);
+  } catch {
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its data cannot be read' });
+    return;
+  }
+  await addMember(walk, path, bytes, depth);
+}
+
+async function walkZip(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+  let zip: ZipFile;
+  try {
+    zip = await openZip(bytes);
+  } catch {
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a readable zip archive' });
+    return;
+  }
+  try {
+    for (let index = 1; ; index += 1) {
+      if (walk.signal.aborted) throw new WalkBoundReached();
+      let entry: Entry | undefined;
+      try {
+        entry = await nextEntry(zip);
+      } catch {
+        walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its central directory cannot be read' });
+        return;
+      }
+      if (entry === undefined) return;
+      await zipEntry(walk, zip, entry, [...path, index], depth);
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+/** Opens the bytes if they are an archive, one level deeper than `depth`. */
+async function walkInto(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+  const kind = archiveKindOf(bytes);
+  if (kind === undefined) return;
+  if (depth >= walk.limits.maxDepth) {
+    walk.findings.push({
+      kind: 'limit-exceeded',
+      where: whereOf(path),
+      what: `an archive nested over ${walk.limits.maxDepth} deep`,
+    });
+    return;
+  }
+  walk.kinds.add(kind);
+  switch (kind) {
+    case 'zip':
+      return walkZip(walk, path, bytes, depth + 1);
+    case 'gzip':
+      return walkGzip(walk, path, bytes, depth + 1);
+    case 'tar':
+      return walkTar(walk, path, bytes, depth + 1);
+  }
+}
+
+function tierOf(kind: FindingKind, limits: ArchiveLimits): Tier {
+  return kind === 'encrypted' ? limits.encryptedTier : limits.limitTier;
+}
+
+function verdictOf(walk: Walk): PluginVerdict {
+  const labels = [...walk.kinds].map((kind) => `archive.${kind}`);
+  labels.push(...new Set(walk.findings.map((finding) => `archive.${finding.kind}`)));
+  const summary = `${walk.members.length} member${walk.members.length === 1 ? '' : 's'}, ${walk.unpackedBytes} bytes unpacked`;
+  if (walk.findings.length === 0)
+    return { tier: 'CLEAR', labels, ...(walk.kinds.size > 0 ? { reason: `searched ${summary}` } : {}) };
+  const listed = walk.findings
+    .slice(0, MAX_FINDINGS_IN_REASON)
+    .map((finding) => `${finding.where}: ${finding.what}`)
+    .join('; ');
+  const more =
+    walk.findings.length > MAX_FINDINGS_IN_REASON ? `; and ${walk.findings.length - MAX_FINDINGS_IN_REASON} more` : '';
+  return {
+    tier: mostSevere(walk.findings.map((finding) => tierOf(finding.kind, walk.limits))),
+    labels,
+    reason: `not every member could be searched (${listed}${more}); searched ${summary}`,
+  };
+}
+
+/** The inspector's `unpack` (commands/content/inspector.ts), recorded as the result `archive`. */
+export function archiveUnpacker(limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Unpacker {
+  return async (bytes, signal): Promise<Unpacked> => {
+    const walk: Walk = { limits, signal, members: [], unpackedBytes: 0, kinds: new Set(), findings: [] };
+    try {
+      await walkInto(walk, [], asBuffer(bytes), 0);
+    } catch (error) {
+      if (!(error instanceof WalkBoundReached)) throw error;
+    }
+    if (signal.aborted) throw new Error(`${UNPACK_RESULT_NAME}: aborted`);
+    return { members: walk.members, verdict: verdictOf(walk) };
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * Secrets inside compressed archives (docs/DOMAIN.md, "Content inspection", "Archives"): the inspector as
+ * the configuration makes it (infra/wiring/content.ts), with the real secrets and YARA plugins, over real
+ * archives made here (zip by Info-ZIP's `zip`, tar and .tar.gz by the `tar` package, gzip by node:zlib).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import type { InspectionResult } from '../../../../commands/content/inspector.ts';
+import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
+import { loadConfig } from '../../../../infra/wiring/config.ts';
+import { openContent } from '../../../../infra/wiring/content.ts';
+import { gzipOf, tarOf, zipOf, zipOfZeros, type ArchiveFile } from '../../../helpers/archives.ts';
+import { pemPrivateKey } from '../../../helpers/hostileContent.ts';
+
+const actor = { id: 'pub-1', role: 'Publisher' };
+/** A member name that must never reach the decision: names are the publisher's text. */
+const SECRET_NAME = 'name-with-a-customer-secret-in-it.pem';
+
+function inspectorWith(env: Record<string, string> = {}) {
+  const config = loadConfig({ CHAINBOOK_DATA_DIR: mkdtempSync(join(tmpdir(), 'chainbook-archive-test-')), ...env });
+  // Quarantine is off: the database is never used.
+  return openContent(config, undefined as unknown as SqlDatabase).deps.inspector;
+}
+
+async function inspect(bytes: Buffer, env: Record<string, string> = {}, contentType = 'application/octet-stream') {
+  return inspectorWith(env).inspect({ bytes, contentType, actor, subject: 'artifact' });
+}
+
+/** An AWS secret access key as a config file writes it (not a real key). */
+function awsSecretLine(): string {
+  return `aws_secret_access_key = ${randomBytes(30)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, 'A')
+    .slice(0, 40)}\n`;
+}
+
+function filler(count: number, sizeBytes: number): ArchiveFile[] {
+  return Array.from({ length: count }, (_, index) => ({
+    name: `assets/part-${String(index).padStart(4, '0')}.bin`,
+    content: randomBytes(sizeBytes),
+  }));
+}
+
+function resultOf(result: InspectionResult, plugin: string) {
+  return result.pluginResults.find((pluginResult) => pluginResult.plugin === plugin);
+}
+
+function assertNoContent(t: ExecutionContext, result: InspectionResult, ...secrets: string[]) {
+  const recorded = JSON.stringify(result);
+  for (const secret of [SECRET_NAME, 'PRIVATE KEY', ...secrets])
+    t.false(recorded.includes(secret), `the result does not carry ${secret.slice(0, 20)}`);
+}
+
+test('a PEM private key in a deflated zip member is found by the secrets plugin and YARA, the member named by position', async (t) => {
+  const key = pemPrivateKey();
+  const zip = zipOf([
+    { name: 'readme.txt', content: 'hello\n'.repeat(100) },
+    { name: SECRET_NAME, content: key },
+  ]);
+  t.false(zip.includes('PRIVATE KEY'), 'the member is deflated: its text is not in the archive bytes');
+  const result = await inspect(zip, {}, 'application/zip');
+  t.is(result.tier, 'BLOCK');
+  t.true(result.labels.includes('secret.pem-private-key'));
+  t.true(result.labels.includes('yara.pem_private_key'));
+  t.true(result.labels.includes('archive.zip'));
+  t.regex(resultOf(result, 'secrets')!.reason!, /a PEM private key in member 2 at offset 0/);
+  t.regex(resultOf(result, 'yara')!.reason!, /in member 2$/);
+  t.like(resultOf(result, 'archive'), { outcome: 'ok', tier: 'CLEAR' });
+  assertNoContent(t, result, key.split('\n')[1]!);
+});
+
+test('secrets in a .gz, a .tar.gz and a zip nested in a .tar.gz are found', async (t) => {
+  const key = pemPrivateKey();
+  const gz = await inspect(gzipOf(`config\n${key}`));
+  t.is(gz.tier, 'BLOCK');
+  t.regex(resultOf(gz, 'secrets')!.reason!, /in member 1 at offset 7/);
+
+  const tarGz = tarOf(
+    [
+      { name: 'docs/a.txt', content: 'nothing\n' },
+      { name: SECRET_NAME, content: key },
+    ],
+    {
+      gzip: true,
+    },
+  );
+  const inTarGz = await inspect(tarGz, {}, 'application/gzip');
+  t.is(inTarGz.tier, 'BLOCK');
+  t.true(inTarGz.labels.includes('archive.gzip') && inTarGz.labels.includes('archive.tar'));
+  t.regex(resultOf(inTarGz, 'secrets')!.reason!, /in member 1\/2 at offset 0/);
+
+  const aws = awsSecretLine();
+  const inner = zipOf([{ name: 'credentials', content: `[default]\n${aws}` }]);
+  const nested = tarOf(
+    [
+      { name: 'a.txt', content: 'a\n' },
+      { name: 'inner.zip', content: inner },
+    ],
+    { gzip: true },
+  );
+  const inNested = await inspect(nested, {}, 'application/gzip');
+  t.is(inNested.tier, 'BLOCK');
+  t.true(inNested.labels.includes('secret.aws-secret-access-key'));
+  t.regex(resultOf(inNested, 'secrets')!.reason!, /an AWS secret access key in member 1\/2\/1/);
+  assertNoContent(t, inNested, aws.trim().slice(-40));
+});
+
+test('a 10 MiB+ .tar.gz with the key deep inside, in a deflated zip among hundreds of files, is blocked', async (t) => {
+  const key = pemPrivateKey();
+  const files = filler(220, 48 * 1024);
+  const inner = zipOf([...filler(3, 1024), { name: `deep/er/${SECRET_NAME}`, content: key }]);
+  files.splice(180, 0, { name: 'vendor/lib/bundle.zip', content: inner });
+  const archive = tarOf(files, { gzip: true });
+  t.true(archive.length > 10 * 1024 ** 2, `${archive.length} bytes`);
+  const started = performance.now();
+  const result = await inspect(archive, {}, 'application/gzip');
+  const elapsedMs = Math.round(performance.now() - started);
+  t.log(
+    `inspected a ${(archive.length / 1024 ** 2).toFixed(1)} MiB .tar.gz (221 members + 4 nested) in ${elapsedMs} ms`,
+  );
+  t.is(result.tier, 'BLOCK');
+  t.regex(resultOf(result, 'secrets')!.reason!, /a PEM private key in member 1\/181\/4 at offset 0/);
+  t.regex(resultOf(result, 'yara')!.reason!, /member 1\/181\/4/);
+  t.regex(resultOf(result, 'archive')!.reason!, /searched 226 members/);
+});
+
+test('a zip bomb and a gzip bomb are recorded QUARANTINE without being inflated, with a configurable tier', async (t) => {
+  const bomb = zipOfZeros(300 * 1024 ** 2);
+  t.true(bomb.length < 1024 ** 2, `${bomb.length} bytes`);
+  const started = performance.now();
+  const zipResult = await inspect(bomb, {}, 'application/zip');
+  t.true(performance.now() - started < 5000, 'refused from the declared sizes, not by inflating 300 MiB');
+  t.is(zipResult.tier, 'QUARANTINE');
+  t.true(zipResult.labels.includes('archive.limit-exceeded'));
+  t.regex(resultOf(zipResult, 'archive')!.reason!, /member 1: unpacks to over 200 times its compressed size/);
+
+  const gzipBomb = gzipOf(Buffer.alloc(100 * 1024 ** 2));
+  const gzipResult = await inspect(gzipBomb, { INSPECTION_ARCHIVE_LIMIT_TIER: 'BLOCK' });
+  t.is(gzipResult.tier, 'BLOCK');
+  t.true(gzipResult.labels.includes('archive.limit-exceeded'));
+
+  const total = await inspect(tarOf(filler(4, 512 * 1024), { gzip: true }), {
+    INSPECTION_ARCHIVE_MAX_BYTES: String(1024 ** 2),
+  });
+  t.is(total.tier, 'QUARANTINE');
+  t.regex(resultOf(total, 'archive')!.reason!, /over 1048576 bytes unpacked in all/);
+});
+
+test('past the member or depth bound the rest is not searched, and that is QUARANTINE, never a silent pass', async (t) => {
+  const key = pemPrivateKey();
+  // The key is deflated in a zip, the tar's ninth member: past the fifth member nothing is opened.
+  const keyZip = zipOf([{ name: SECRET_NAME, content: key }]);
+  const many = tarOf([...filler(8, 16), { name: 'keys.zip', content: keyZip }], { gzip: true });
+  t.is((await inspect(many, {}, 'application/gzip')).tier, 'BLOCK', 'found within the default bounds');
+  const result = await inspect(many, { INSPECTION_ARCHIVE_MAX_MEMBERS: '5' }, 'application/gzip');
+  t.is(result.tier, 'QUARANTINE');
+  t.true(result.labels.includes('archive.limit-exceeded'));
+  t.regex(resultOf(result, 'archive')!.reason!, /over 5 members/);
+
+  const deep = tarOf([{ name: 'inner.zip', content: zipOf([{ name: SECRET_NAME, content: key }]) }], { gzip: true });
+  const tooDeep = await inspect(deep, { INSPECTION_ARCHIVE_MAX_DEPTH: '2' });
+  t.is(tooDeep.tier, 'QUARANTINE');
+  t.regex(resultOf(tooDeep, 'archive')!.reason!, /member 1\/1: an archive nested over 2 deep/);
+  t.is((await inspect(deep, { INSPECTION_ARCHIVE_MAX_DEPTH: '3' })).tier, 'BLOCK');
+});
+
+test('an encrypted zip member is labelled and held (tier configurable); an unreadable archive too; a clean one passes', async (t) => {
+  const encrypted = zipOf(
+    [
+      { name: 'open.txt', content: 'nothing to see\n' },
+      { name: SECRET_NAME, content: pemPrivateKey() },
+    ],
+    { password: 'hunter2' },
+  );
+  const held = await inspect(encrypted, {}, 'application/zip');
+  t.is(held.tier, 'QUARANTINE');
+  t.true(held.labels.includes('archive.encrypted'));
+  t.regex(resultOf(held, 'archive')!.reason!, /member 1: encrypted; member 2: encrypted/);
+  assertNoContent(t, held);
+  t.is((await inspect(encrypted, { INSPECTION_ARCHIVE_ENCRYPTED_TIER: 'BLOCK' }, 'application/zip')).tier, 'BLOCK');
+  t.is((await inspect(encrypted, { INSPECTION_ARCHIVE_ENCRYPTED_TIER: 'CLEAR' }, 'application/zip')).tier, 'CLEAR');
+
+  const clean = zipOf([{ name: 'readme.txt', content: 'hello\n' }, ...filler(3, 4096)]);
+  const passed = await inspect(clean, {}, 'application/zip');
+  t.is(passed.tier, 'CLEAR', JSON.stringify(passed.pluginResults));
+
+  const truncated = await inspect(clean.subarray(0, clean.length - 30), {}, 'application/zip');
+  t.is(truncated.tier, 'QUARANTINE');
+  t.true(truncated.labels.includes('archive.unreadable'));
+});
