@@ -34,6 +34,8 @@ export const HTTP_ERROR_CODES = {
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
   AUTHENTICATION_UNAVAILABLE: 503,
+  /** The rate-limit tiers have not been read once yet: refused rather than unlimited (fail closed). */
+  RATE_LIMITS_UNAVAILABLE: 503,
 } as const;
 
 /** Shape of the request (400): which field and why is in details. */
