@@ -14,7 +14,10 @@
  *
  * Reading back decrypts the whole object and checks the tag before a byte is
  * returned: a tampered object (or a wrong master key) is reported, never
- * served.
+ * served. Content shredded before or while it is read (a moderator's delete,
+ * the expiry job) is QUARANTINE_CONTENT_GONE (410), never a 500 nor a false
+ * report of tampering: the key and IV are read in one statement, and a
+ * missing or unreadable object is checked against the record again.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { BlobStore } from '../../../commands/blobStore.ts';
@@ -250,20 +253,46 @@ export class QuarantineVault implements QuarantineStore {
   async open(inspectionId: string): Promise<{ record: QuarantineRecord; content: Buffer }> {
     const record = await this.record(inspectionId);
     if (record === undefined) throw new CodedError('CONTENT_NOT_FOUND', `no quarantined content ${inspectionId}`);
-    if (record.status !== 'held' || !record.stored)
-      throw new CodedError('CONTENT_NOT_HELD', `quarantined content ${inspectionId} is ${record.status}`, {
-        inspectionId,
-        status: record.status,
-      });
+    if (record.status !== 'held' || !record.stored) throw gone(inspectionId, record.status);
     if (record.sizeBytes > MAX_VIEW_BYTES)
       throw new CodedError(
         'QUARANTINE_TOO_LARGE_TO_VIEW',
         `content of more than ${MAX_VIEW_BYTES} bytes is not viewed`,
       );
-    const dataKey = await this.#dataKey(inspectionId);
-    const iv = await this.#iv(inspectionId);
+    const { dataKey, iv } = await this.#dataKey(inspectionId);
+    try {
+      const sealed = await this.#sealed(record);
+      return { record, content: decrypted(inspectionId, dataKey, iv, sealed) };
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /**
+   * The object's bytes, bounded by the recorded size. An object that is missing or cannot be read is a
+   * shred that came between the reads when the record no longer says held; else it was tampered with.
+   */
+  async #sealed(record: QuarantineRecord): Promise<Buffer> {
+    const { inspectionId } = record;
+    let sealed: Buffer | undefined;
+    let failure: unknown;
+    try {
+      sealed = await this.#read(record);
+    } catch (error) {
+      if (error instanceof CodedError) throw error;
+      failure = error;
+    }
+    if (sealed !== undefined) return sealed;
+    const now = await this.record(inspectionId);
+    if (now === undefined || now.status !== 'held' || !now.stored) throw gone(inspectionId, now?.status ?? 'deleted');
+    if (failure !== undefined) throw failure;
+    throw new CodedError('QUARANTINE_TAMPERED', `the object of ${inspectionId} is missing`, { inspectionId });
+  }
+
+  async #read(record: QuarantineRecord): Promise<Buffer | undefined> {
+    const { inspectionId } = record;
     const body = await this.store.get(objectKeyOf(inspectionId));
-    if (body === undefined) throw new CodedError('QUARANTINE_TAMPERED', `the object of ${inspectionId} is missing`);
+    if (body === undefined) return undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
     for await (const chunk of body) {
@@ -274,34 +303,17 @@ export class QuarantineVault implements QuarantineStore {
     const sealed = Buffer.concat(chunks);
     if (sealed.length !== record.sizeBytes + TAG_BYTES)
       throw tampered(inspectionId, 'its length is not the recorded one');
-    try {
-      const decipher = createDecipheriv(ALGORITHM, dataKey, iv);
-      decipher.setAAD(Buffer.from(inspectionId, 'utf8'));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const content = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
-      return { record, content };
-    } catch {
-      throw tampered(inspectionId, 'its GCM tag does not check');
-    } finally {
-      dataKey.fill(0);
-    }
+    return sealed;
   }
 
-  async #iv(inspectionId: string): Promise<Buffer> {
-    const { rows } = await this.#db.query<{ content_iv: Uint8Array }>(
-      'SELECT content_iv FROM encryption_keys WHERE inspection_id = $1',
-      [inspectionId],
-    );
-    return Buffer.from(rows[0]!.content_iv);
-  }
-
-  async #dataKey(inspectionId: string): Promise<Buffer> {
-    const { rows } = await this.#db.query<{ wrapped_key: Uint8Array; master_key_id: string }>(
-      'SELECT wrapped_key, master_key_id FROM encryption_keys WHERE inspection_id = $1',
+  /** The data key, unwrapped, and the content's IV: one row, read once (a shred cannot come between them). */
+  async #dataKey(inspectionId: string): Promise<{ dataKey: Buffer; iv: Buffer }> {
+    const { rows } = await this.#db.query<{ wrapped_key: Uint8Array; master_key_id: string; content_iv: Uint8Array }>(
+      'SELECT wrapped_key, master_key_id, content_iv FROM encryption_keys WHERE inspection_id = $1',
       [inspectionId],
     );
     const row = rows[0];
-    if (row === undefined) throw new CodedError('CONTENT_NOT_HELD', `the key of ${inspectionId} was shredded`);
+    if (row === undefined) throw gone(inspectionId, 'shredded');
     if (row.master_key_id !== this.#masterKeyId)
       throw new CodedError(
         'QUARANTINE_KEY_MISMATCH',
@@ -309,7 +321,10 @@ export class QuarantineVault implements QuarantineStore {
         { inspectionId, masterKeyId: row.master_key_id },
       );
     try {
-      return unwrap(this.#masterKey, Buffer.from(row.wrapped_key), inspectionId);
+      return {
+        dataKey: unwrap(this.#masterKey, Buffer.from(row.wrapped_key), inspectionId),
+        iv: Buffer.from(row.content_iv),
+      };
     } catch {
       throw new CodedError('QUARANTINE_KEY_MISMATCH', `the data key of ${inspectionId} does not unwrap`, {
         inspectionId,
@@ -392,6 +407,29 @@ export class QuarantineVault implements QuarantineStore {
       await this.store.delete(key);
     }
   }
+}
+
+function decrypted(inspectionId: string, dataKey: Buffer, iv: Buffer, sealed: Buffer): Buffer {
+  try {
+    const decipher = createDecipheriv(ALGORITHM, dataKey, iv);
+    decipher.setAAD(Buffer.from(inspectionId, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw tampered(inspectionId, 'its GCM tag does not check');
+  }
+}
+
+/** The content was released, deleted or expired (before or while it was read): nothing to view any more. */
+function gone(inspectionId: string, status: string): CodedError {
+  return new CodedError(
+    'QUARANTINE_CONTENT_GONE',
+    `quarantined content ${inspectionId} is ${status}: it was shredded`,
+    {
+      inspectionId,
+      status,
+    },
+  );
 }
 
 function tampered(inspectionId: string, why: string): CodedError {
