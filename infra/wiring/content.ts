@@ -88,7 +88,13 @@ export function openContent(config: Config, db: SqlDatabase, plugins?: readonly 
       close: () => undefined,
     };
   const blobs = openBlobStore(quarantine.s3Bucket, quarantine.folder, config.archive.s3);
-  const vault = new QuarantineVault(db, blobs.store, quarantine.masterKey, quarantine.expiryHours);
+  const vault = new QuarantineVault(
+    db,
+    blobs.store,
+    quarantine.masterKey,
+    quarantine.expiryHours,
+    quarantine.previousMasterKey,
+  );
   return {
     deps: { inspector, quarantine: vault, maxInspectedBytes: content.maxInspectedBytes, observeDecision },
     vault,

@@ -49,6 +49,8 @@ export interface ContentConfig {
     enabled: boolean;
     /** ENCRYPTION_MASTER_KEY (base64 of 32 bytes): set when enabled. */
     masterKey: Buffer | undefined;
+    /** ENCRYPTION_MASTER_KEY_PREVIOUS: during a rotation only, the key data keys may still be wrapped under. */
+    previousMasterKey: Buffer | undefined;
     /** QUARANTINE_EXPIRY_HOURS (default 72). */
     expiryHours: number;
     /** QUARANTINE_S3_BUCKET: the bucket (with the S3 settings of the archive); else `<data dir>/quarantine`. */
@@ -111,6 +113,12 @@ export const contentSchema = z.object({
     message:
       "must be base64 of exactly 32 bytes (node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\")",
   }),
+  ENCRYPTION_MASTER_KEY_PREVIOUS: optional.refine(
+    (value) => value === undefined || parseMasterKey(value) !== undefined,
+    {
+      message: 'must be base64 of exactly 32 bytes (the master key being rotated out)',
+    },
+  ),
   QUARANTINE_EXPIRY_HOURS: integer(1, 24 * 365),
   QUARANTINE_S3_BUCKET: optional.refine(
     (value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value),
@@ -124,6 +132,17 @@ export function contentProblems(values: ContentValues): string[] {
   const enabled = values.QUARANTINE_ENABLED === 'true' || values.QUARANTINE_ENABLED === '1';
   if (enabled && values.ENCRYPTION_MASTER_KEY === undefined)
     return ['ENCRYPTION_MASTER_KEY: required when QUARANTINE_ENABLED=true (base64 of 32 bytes)'];
+  const previous = values.ENCRYPTION_MASTER_KEY_PREVIOUS;
+  if (previous === undefined) return [];
+  // Accepted during a rotation only: beside a new, different master key, with the quarantine on.
+  if (!enabled || values.ENCRYPTION_MASTER_KEY === undefined)
+    return [
+      'ENCRYPTION_MASTER_KEY_PREVIOUS: only during a rotation, with QUARANTINE_ENABLED=true and a new ENCRYPTION_MASTER_KEY',
+    ];
+  if (parseMasterKey(previous)!.equals(parseMasterKey(values.ENCRYPTION_MASTER_KEY)!))
+    return [
+      'ENCRYPTION_MASTER_KEY_PREVIOUS: is ENCRYPTION_MASTER_KEY itself; set the new key as ENCRYPTION_MASTER_KEY',
+    ];
   return [];
 }
 
@@ -170,6 +189,7 @@ export function contentConfig(values: ContentValues, dataDir: string): ContentCo
     quarantine: {
       enabled,
       masterKey: enabled ? parseMasterKey(values.ENCRYPTION_MASTER_KEY) : undefined,
+      previousMasterKey: enabled ? parseMasterKey(values.ENCRYPTION_MASTER_KEY_PREVIOUS) : undefined,
       expiryHours: number(values.QUARANTINE_EXPIRY_HOURS, DEFAULT_QUARANTINE_EXPIRY_HOURS),
       s3Bucket: values.QUARANTINE_S3_BUCKET,
       folder: `${dataDir}/quarantine`,

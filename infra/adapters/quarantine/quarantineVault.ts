@@ -33,6 +33,8 @@ const KEY_BYTES = 32;
 const KEY_WRAP_CONTEXT = 'chainbook-quarantine-data-key';
 /** Rows one expiry pass takes (docs/STYLE.md rule 7). */
 export const MAX_EXPIRY_BATCH = 100;
+/** Data keys one `quarantine rewrap` re-wraps in its one transaction (docs/STYLE.md rule 7): the quarantine holds days, not millions. */
+export const MAX_REWRAP_KEYS = 100_000;
 /** The largest quarantined object a moderator may view (decrypted in memory, checked before it is served). */
 export const MAX_VIEW_BYTES = 256 * 1024 ** 2;
 
@@ -143,12 +145,21 @@ export class QuarantineVault implements QuarantineStore {
   readonly #masterKey: Buffer;
   readonly #masterKeyId: string;
 
-  constructor(db: SqlDatabase, store: BlobStore, masterKey: Buffer, expiryHours: number) {
+  readonly #previousMasterKey: Buffer | undefined;
+
+  /**
+   * `previousMasterKey` (ENCRYPTION_MASTER_KEY_PREVIOUS, during a rotation only): data keys still wrapped
+   * under it are unwrapped with it; nothing is ever wrapped under it.
+   */
+  constructor(db: SqlDatabase, store: BlobStore, masterKey: Buffer, expiryHours: number, previousMasterKey?: Buffer) {
     if (masterKey.length !== KEY_BYTES) throw new Error('assertion failed: the master key is 32 bytes');
+    if (previousMasterKey !== undefined && previousMasterKey.length !== KEY_BYTES)
+      throw new Error('assertion failed: the previous master key is 32 bytes');
     this.#db = db;
     this.store = store;
     this.#masterKey = masterKey;
     this.#masterKeyId = masterKeyId(masterKey);
+    this.#previousMasterKey = previousMasterKey;
     this.expiryHours = expiryHours;
   }
 
@@ -314,7 +325,14 @@ export class QuarantineVault implements QuarantineStore {
     );
     const row = rows[0];
     if (row === undefined) throw gone(inspectionId, 'shredded');
-    if (row.master_key_id !== this.#masterKeyId)
+    const previous = this.#previousMasterKey;
+    const wrappingKey =
+      row.master_key_id === this.#masterKeyId
+        ? this.#masterKey
+        : previous !== undefined && row.master_key_id === masterKeyId(previous)
+          ? previous
+          : undefined;
+    if (wrappingKey === undefined)
       throw new CodedError(
         'QUARANTINE_KEY_MISMATCH',
         `the content of ${inspectionId} was wrapped under another ENCRYPTION_MASTER_KEY (${row.master_key_id})`,
@@ -322,7 +340,7 @@ export class QuarantineVault implements QuarantineStore {
       );
     try {
       return {
-        dataKey: unwrap(this.#masterKey, Buffer.from(row.wrapped_key), inspectionId),
+        dataKey: unwrap(wrappingKey, Buffer.from(row.wrapped_key), inspectionId),
         iv: Buffer.from(row.content_iv),
       };
     } catch {
@@ -407,6 +425,84 @@ export class QuarantineVault implements QuarantineStore {
       await this.store.delete(key);
     }
   }
+}
+
+export interface RewrapResult {
+  /** Data keys moved from the previous master key to the current one. */
+  rewrapped: number;
+  /** Data keys already under the current master key (left as they are). */
+  alreadyCurrent: number;
+  masterKeyId: string;
+  previousMasterKeyId: string;
+}
+
+/**
+ * Re-wraps every data key of `encryption_keys` wrapped under `previous` under `current`, in one
+ * transaction: all or nothing. The data keys themselves do not change, so the objects are not touched and
+ * decrypt as before. Idempotent: keys already under `current` are left alone, and a second run re-wraps
+ * none. A key under any third master key, or one that does not unwrap under `previous`, refuses the whole
+ * run (QUARANTINE_KEY_MISMATCH) and changes nothing.
+ */
+export async function rewrapDataKeys(db: SqlDatabase, current: Buffer, previous: Buffer): Promise<RewrapResult> {
+  const currentId = masterKeyId(current);
+  const previousId = masterKeyId(previous);
+  if (currentId === previousId) throw new Error('assertion failed: the previous master key is not the current one');
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ inspection_id: string; wrapped_key: Uint8Array; master_key_id: string }>(
+      `SELECT inspection_id, wrapped_key, master_key_id FROM encryption_keys WHERE master_key_id <> $1
+       ORDER BY inspection_id LIMIT $2 FOR UPDATE`,
+      [currentId, MAX_REWRAP_KEYS + 1],
+    );
+    if (rows.length > MAX_REWRAP_KEYS)
+      throw new CodedError('QUARANTINE_KEY_MISMATCH', `more than ${MAX_REWRAP_KEYS} data keys to re-wrap in one run`);
+    const strangers = rows.filter((row) => row.master_key_id !== previousId);
+    if (strangers.length > 0)
+      throw new CodedError(
+        'QUARANTINE_KEY_MISMATCH',
+        `${strangers.length} data key(s) are wrapped under neither master key (${[...new Set(strangers.map((row) => row.master_key_id))].join(', ')}); nothing was re-wrapped`,
+        { masterKeyIds: [...new Set(strangers.map((row) => row.master_key_id))] },
+      );
+    for (const row of rows) {
+      let dataKey: Buffer;
+      try {
+        dataKey = unwrap(previous, Buffer.from(row.wrapped_key), row.inspection_id);
+      } catch {
+        throw new CodedError(
+          'QUARANTINE_KEY_MISMATCH',
+          `the data key of ${row.inspection_id} does not unwrap under the previous master key; nothing was re-wrapped`,
+          { inspectionId: row.inspection_id },
+        );
+      }
+      try {
+        await tx.query(
+          'UPDATE encryption_keys SET wrapped_key = $2, master_key_id = $3 WHERE inspection_id = $1 AND master_key_id = $4',
+          [row.inspection_id, wrap(current, dataKey, row.inspection_id), currentId, previousId],
+        );
+      } finally {
+        dataKey.fill(0);
+      }
+    }
+    const { rows: counted } = await tx.query<{ n: number }>(
+      'SELECT count(*)::int8 AS n FROM encryption_keys WHERE master_key_id = $1',
+      [currentId],
+    );
+    const rewrapped = rows.length;
+    return {
+      rewrapped,
+      alreadyCurrent: Number(counted[0]!.n) - rewrapped,
+      masterKeyId: currentId,
+      previousMasterKeyId: previousId,
+    };
+  });
+}
+
+/** Data keys wrapped under a master key (serve says at start whether a rotation is still under way). */
+export async function dataKeysUnder(db: SqlDatabase, masterKey: Buffer): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int8 AS n FROM encryption_keys WHERE master_key_id = $1',
+    [masterKeyId(masterKey)],
+  );
+  return Number(rows[0]!.n);
 }
 
 function decrypted(inspectionId: string, dataKey: Buffer, iv: Buffer, sealed: Buffer): Buffer {

@@ -34,6 +34,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['prove', 'checkpoint', 'verify-inclusion'], async () => (await import('./prove.ts')).registerProve],
   [['sandbox'], async () => (await import('./sandbox.ts')).registerSandbox],
   [['witness'], async () => (await import('./witness.ts')).registerWitness],
+  [['quarantine'], async () => (await import('./quarantine.ts')).registerQuarantine],
 ];
 
 /**
