@@ -86,7 +86,11 @@ interface Container {
   name: string;
   args?: string[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-  env?: unknown[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  }[];
   livenessProbe?: { httpGet?: { path: string } };
   readinessProbe?: { httpGet?: { path: string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -156,7 +160,10 @@ for (const [name, load] of SETS) {
           ['chainbook-env'],
           where,
         );
-        t.is(container.env, undefined, `${where}: settings come from the ConfigMap and the Secret`);
+        // Settings come from the ConfigMaps and the Secrets: a variable of its own is only ever a Secret's key.
+        for (const variable of container.env ?? [])
+          t.truthy(variable.valueFrom?.secretKeyRef, `${where}: ${variable.name} comes from a Secret`);
+        if (workload.kind === 'CronJob') t.is(container.env, undefined, `${where}: the jobs get no quarantine key`);
       }
     }
   });
@@ -210,6 +217,46 @@ for (const [name, load] of SETS) {
           t.like(template.metadata.labels, { 'app.kubernetes.io/part-of': 'chainbook' }, workload.metadata.name);
       }
     }
+  });
+
+  test(`${name}: the API holds content for moderators: the quarantine settings, and the master key from a Secret`, (t) => {
+    const objects = load();
+    const quarantine = find(objects, 'ConfigMap', 'chainbook-quarantine')['data'] as Record<string, string>;
+    t.like(quarantine, {
+      QUARANTINE_ENABLED: 'true',
+      QUARANTINE_EXPIRY_HOURS: '72',
+      QUARANTINE_LINK_TTL_SECONDS: '300',
+    });
+    if (name !== 'base') t.is(quarantine['QUARANTINE_S3_BUCKET'], `illuvrse-quarantine-${name}`);
+    for (const configMap of objects.filter((object) => object.kind === 'ConfigMap'))
+      t.false(
+        Object.keys((configMap['data'] ?? {}) as object).some((key) => /MASTER_KEY|SECRET|PASSWORD/.test(key)),
+        `${configMap.metadata.name} holds no secret`,
+      );
+    const [api] = podOf(find(objects, 'Deployment', 'chainbook-api')).containers;
+    t.deepEqual(
+      api?.envFrom?.map((source) => source.configMapRef?.name ?? source.secretRef?.name),
+      ['chainbook-config', 'chainbook-quarantine', 'chainbook-env'],
+    );
+    t.deepEqual(api?.env, [
+      {
+        name: 'ENCRYPTION_MASTER_KEY',
+        valueFrom: { secretKeyRef: { name: 'chainbook-quarantine-key', key: 'encryption-master-key' } },
+      },
+      {
+        name: 'ENCRYPTION_MASTER_KEY_PREVIOUS',
+        valueFrom: {
+          secretKeyRef: { name: 'chainbook-quarantine-key', key: 'encryption-master-key-previous', optional: true },
+        },
+      },
+    ]);
+    // The jobs load the configuration too: with QUARANTINE_ENABLED and no key they would refuse to start.
+    for (const job of objects.filter((object) => object.kind === 'CronJob'))
+      for (const container of [...podOf(job).containers, ...(podOf(job).initContainers ?? [])])
+        t.false(
+          container.envFrom?.some((source) => source.configMapRef?.name === 'chainbook-quarantine') ?? false,
+          `${job.metadata.name}/${container.name}`,
+        );
   });
 
   if (name !== 'base') {
