@@ -21,6 +21,8 @@ interface SecretPattern {
   pattern: RegExp;
   /** Literal text every match contains: where none is found, the pattern is not run (a 10 MiB artifact is searched in milliseconds). Empty: always run. */
   markers: readonly string[];
+  /** Or a cheap expression every match contains a match of (for a marker in any case): where it finds none, the pattern is not run. */
+  gate?: RegExp;
 }
 
 // Written so that this file does not itself look like a secret to the scan.
@@ -42,8 +44,9 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
     label: 'secret.aws-secret-access-key',
     kind: 'an AWS secret access key',
     pattern: /(secret_?access_?key|aws.{0,20}secret).{0,5}[^A-Za-z0-9/+=][A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/i,
-    // Its name may come in any case: always run.
+    // Both alternatives contain "secret", in any case.
     markers: [],
+    gate: /secret/i,
   },
   {
     label: 'secret.google-api-key',
@@ -87,11 +90,12 @@ interface Finding {
 
 /** The secrets in one run of bytes; `text`: the same as given (offsets are of its characters). */
 function findingsIn(bytes: Buffer, member: string | undefined, text?: string): Finding[] {
-  const worth = candidates(bytes);
+  let searched = text;
+  const textOf = () => (searched ??= bytes.toString('latin1'));
+  const worth = candidates(bytes, textOf);
   if (worth.length === 0) return [];
-  const searched = text ?? bytes.toString('latin1');
   return worth.flatMap((secret) => {
-    const match = secret.pattern.exec(searched);
+    const match = secret.pattern.exec(textOf());
     return match === null ? [] : [{ secret, member, offset: match.index }];
   });
 }
@@ -101,11 +105,12 @@ function describe(finding: Finding): string {
   return `${finding.secret.kind}${where} at offset ${finding.offset}`;
 }
 
-/** The patterns worth running: those with a marker in the content. */
-function candidates(bytes: Buffer): SecretPattern[] {
-  return SECRET_PATTERNS.filter(
-    (secret) => secret.markers.length === 0 || secret.markers.some((marker) => bytes.includes(marker, 0, 'latin1')),
-  );
+/** The patterns worth running: those with a marker (or a match of their gate) in the content. */
+function candidates(bytes: Buffer, text: () => string): SecretPattern[] {
+  return SECRET_PATTERNS.filter((secret) => {
+    if (secret.gate !== undefined) return secret.gate.test(text());
+    return secret.markers.length === 0 || secret.markers.some((marker) => bytes.includes(marker, 0, 'latin1'));
+  });
 }
 
 /** `tier`: what a found secret classifies as (INSPECTION_SECRETS_TIER, default BLOCK). */

@@ -145,6 +145,9 @@ test('the secrets plugin blocks PEM private keys, AWS access keys and our bearer
     [pemPrivateKey(), 'secret.pem-private-key'],
     [`key id ${awsAccessKeyId()} here`, 'secret.aws-access-key-id'],
     [`aws_secret_access_key = ${'A1b2C3d4/'.repeat(4)}abcd`, 'secret.aws-secret-access-key'],
+    // The pattern's name in any case (its "secret" gate ignores case).
+    [`export AWS_SECRET_ACCESS_KEY="${'A1b2C3d4/'.repeat(4)}abcd"`, 'secret.aws-secret-access-key'],
+    [`Aws_SeCrEt: ${'A1b2C3d4/'.repeat(4)}abcd`, 'secret.aws-secret-access-key'],
     [`Authorization: Bearer ${chainbookToken()}`, 'secret.chainbook-token'],
   ] as const;
   for (const [content, label] of cases) {
