@@ -17,6 +17,7 @@
  * Members are named by position (`2/5`: the fifth member of the archive that is the second member of the
  * content), never by their names: a name is the publisher's text and goes nowhere near the chain.
  */
+import { constants } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -142,7 +143,7 @@ async function walkGzip(walk: Walk, path: readonly number[], bytes: Buffer, dept
   const bound = outputBound(walk, bytes.length);
   let output: Buffer;
   try {
-    output = await gunzipAsync(bytes, { maxOutputLength: Math.max(1, bound.bytes) });
+    output = await gunzipAsync(bytes, { maxOutputLength: Math.min(Math.max(1, bound.bytes), constants.MAX_LENGTH) });
   } catch (error) {
     if (error instanceof RangeError || (error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
       return overBound(walk, path, bound.by);
@@ -204,7 +205,12 @@ function openZip(bytes: Buffer): Promise<ZipFile> {
     yauzl.fromBuffer(
       bytes,
       { lazyEntries: true, validateEntrySizes: true, decodeStrings: true, strictFileNames: false },
-      (error, zip) => (error ? reject(error) : resolve(zip)),
+      (error, zip) => {
+        if (error) return reject(error);
+        // An error yauzl emits while no read is waiting would otherwise end the process: each read listens itself.
+        zip.on('error', () => undefined);
+        resolve(zip);
+      },
     );
   });
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import type { InspectionResult } from '../../../../commands/content/inspector.ts';
+import { archiveUnpacker } from '../../../../infra/adapters/inspection/archiveWalk.ts';
 import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
 import { loadConfig } from '../../../../infra/wiring/config.ts';
 import { openContent } from '../../../../infra/wiring/content.ts';
@@ -190,4 +191,44 @@ test('an encrypted zip member is labelled and held (tier configurable); an unrea
   const truncated = await inspect(clean.subarray(0, clean.length - 30), {}, 'application/zip');
   t.is(truncated.tier, 'QUARANTINE');
   t.true(truncated.labels.includes('archive.unreadable'));
+});
+
+test('hostile archives: truncated or bit-flipped zip, gzip and tar bytes always give a verdict, never a throw', async (t) => {
+  const unpack = archiveUnpacker();
+  const key = pemPrivateKey();
+  const samples = [
+    zipOf([
+      { name: 'a.txt', content: 'hello\n'.repeat(500) },
+      { name: 'k.pem', content: key },
+    ]),
+    tarOf(
+      [
+        { name: 'a.txt', content: 'x'.repeat(3000) },
+        { name: 'inner.zip', content: zipOf([{ name: 'b', content: key }]) },
+      ],
+      {
+        gzip: true,
+      },
+    ),
+    tarOf([{ name: 'a.txt', content: 'y'.repeat(3000) }]),
+  ];
+  let random = 7;
+  const next = (bound: number) => {
+    random = (random * 1103515245 + 12345) % 2 ** 31;
+    return random % bound;
+  };
+  let verdicts = 0;
+  for (const sample of samples)
+    for (let round = 0; round < 150; round += 1) {
+      const bytes = Buffer.from(sample);
+      const cut = round % 3 === 0 ? bytes.subarray(0, 4 + next(bytes.length - 4)) : bytes;
+      for (let flip = 0; flip < 1 + (round % 4); flip += 1) {
+        const at = 4 + next(cut.length - 4);
+        cut[at] = cut[at]! ^ (1 << next(8));
+      }
+      const unpacked = await unpack(cut, new AbortController().signal);
+      t.true(['CLEAR', 'QUARANTINE', 'BLOCK'].includes(unpacked.verdict.tier));
+      verdicts += 1;
+    }
+  t.is(verdicts, 450);
 });
