@@ -74,3 +74,46 @@ export function zipOfZeros(sizeBytes: number): Buffer {
     rmSync(folder, { recursive: true, force: true });
   }
 }
+
+/** The central directory's entries of a zip without a comment (as `zip -X` makes it): their offsets in it. */
+function centralEntries(zip: Buffer): number[] {
+  const eocd = zip.length - 22;
+  if (zip.readUInt32LE(eocd) !== 0x06054b50) throw new Error('a zip with a comment');
+  const entries: number[] = [];
+  let at = zip.readUInt32LE(eocd + 16);
+  for (let count = zip.readUInt16LE(eocd + 10); count > 0; count -= 1) {
+    entries.push(at);
+    at += 46 + zip.readUInt16LE(at + 28) + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return entries;
+}
+
+/**
+ * The zip with its central directory saying every member is stored, its compressed bytes as they are, while
+ * the local headers still say deflated: what a streaming extractor (reading the local headers) inflates is
+ * not what a reader of the central directory sees.
+ */
+export function storedInCentralDirectory(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  for (const entry of centralEntries(out)) {
+    out.writeUInt16LE(0, entry + 10);
+    out.writeUInt32LE(out.readUInt32LE(entry + 20), entry + 24);
+  }
+  return out;
+}
+
+/**
+ * `hidden`'s local entries, then `listed` whole with its offsets moved past them: a zip whose central
+ * directory lists only `listed`'s members, whose local headers (what a streaming extractor reads) start
+ * with `hidden`'s.
+ */
+export function withUnlistedLocalEntries(hidden: Buffer, listed: Buffer): Buffer {
+  const locals = hidden.subarray(0, hidden.readUInt32LE(hidden.length - 22 + 16));
+  const out = Buffer.concat([locals, listed]);
+  const shift = locals.length;
+  const eocd = out.length - 22;
+  for (const entry of centralEntries(listed))
+    out.writeUInt32LE(out.readUInt32LE(shift + entry + 42) + shift, shift + entry + 42);
+  out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
+  return out;
+}

@@ -14,6 +14,12 @@
  * that cannot be read is a finding with its configured tier (QUARANTINE by default): never a silent pass.
  * What was unpacked before the bound is still searched.
  *
+ * A zip is found by its end (the end-of-central-directory record) as well as by its first bytes: a zip after
+ * other bytes (a self-extracting archive, a zip appended to an image or to another archive) is what `unzip`
+ * opens, so it is walked too. Each member's local header must agree with the central directory (method,
+ * sizes), and no local header may lie outside the members the central directory lists: a streaming
+ * extractor reads the local headers, and what it would unpack is otherwise not what was searched.
+ *
  * Members are named by position (`2/5`: the fifth member of the archive that is the second member of the
  * content), never by their names: a name is the publisher's text and goes nowhere near the chain.
  */
@@ -139,18 +145,20 @@ function overBound(walk: Walk, path: readonly number[], by: 'total' | 'ratio'): 
   if (by === 'total') throw new WalkBoundReached();
 }
 
-async function walkGzip(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+/** The gzip stream's one member (position 1); returns the positions used. */
+async function walkGzip(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<number> {
   const bound = outputBound(walk, bytes.length);
   let output: Buffer;
   try {
     output = await gunzipAsync(bytes, { maxOutputLength: Math.min(Math.max(1, bound.bytes), constants.MAX_LENGTH) });
   } catch (error) {
     if (error instanceof RangeError || (error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
-      return overBound(walk, path, bound.by);
-    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a valid gzip stream' });
-    return;
+      overBound(walk, path, bound.by);
+    else walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a valid gzip stream' });
+    return 1;
   }
   await addMember(walk, [...path, 1], output, depth);
+  return 1;
 }
 
 /**
@@ -186,18 +194,71 @@ async function tarFiles(bytes: Buffer, maxFiles: number): Promise<Buffer[] | und
   return valid ? files : undefined;
 }
 
-async function walkTar(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+/** The tar stream's files, at positions 1 to n; returns the positions used. */
+async function walkTar(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<number> {
   const files = await tarFiles(bytes, walk.limits.maxMembers - walk.members.length);
   if (files === undefined) {
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a readable tar stream' });
-    return;
+    return 0;
   }
   for (const [index, file] of files.entries()) {
     if (walk.signal.aborted) throw new WalkBoundReached();
     // A tar stores its files as they are: the total bound applies, not the ratio.
-    if (walk.unpackedBytes + file.length > walk.limits.maxUnpackedBytes) return overBound(walk, path, 'total');
+    if (walk.unpackedBytes + file.length > walk.limits.maxUnpackedBytes) {
+      overBound(walk, path, 'total');
+      break;
+    }
     await addMember(walk, [...path, index + 1], file, depth);
   }
+  return files.length;
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const EOCD_BYTES = 22;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_EOCD_SIGNATURE = 0x06064b50;
+/** A zip64 end-of-central-directory record without extensible data (what every writer makes). */
+const ZIP64_EOCD_BYTES = 56;
+const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+/** Bit 3 of the general purpose flags: the sizes follow the data (a data descriptor), the local header has zeros. */
+const DATA_DESCRIPTOR_FLAG = 0x8;
+const ZIP64_SIZE = 0xffffffff;
+
+interface ZipLocation {
+  /** Where the zip begins in the bytes: after what precedes it (0 for a zip file of its own). */
+  start: number;
+  /** Where its central directory begins, from `start`. */
+  centralDirectoryOffset: number;
+}
+
+/**
+ * Where the zip whose end-of-central-directory record ends the bytes begins (the record found as yauzl and
+ * `unzip` find it: the last signature in the bytes' last 64 KiB, its comment reaching the end exactly), or
+ * undefined when none ends them. The bytes before `start` are not the zip's: `unzip` skips them.
+ */
+export function zipLocationOf(bytes: Buffer): ZipLocation | undefined {
+  const from = Math.max(0, bytes.length - EOCD_BYTES - 0xffff);
+  for (let at = bytes.length - EOCD_BYTES; at >= from; at -= 1) {
+    if (bytes.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
+    if (at + EOCD_BYTES + bytes.readUInt16LE(at + 20) !== bytes.length) return undefined;
+    let directoryEnd = at;
+    let size = bytes.readUInt32LE(at + 12);
+    let offset = bytes.readUInt32LE(at + 16);
+    // A zip64 end of central directory (its locator just before this record): the directory ends before it.
+    const zip64At = at - ZIP64_LOCATOR_BYTES - ZIP64_EOCD_BYTES;
+    if (at >= ZIP64_LOCATOR_BYTES && bytes.readUInt32LE(at - ZIP64_LOCATOR_BYTES) === ZIP64_LOCATOR_SIGNATURE) {
+      if (zip64At < 0 || bytes.readUInt32LE(zip64At) !== ZIP64_EOCD_SIGNATURE)
+        return { start: 0, centralDirectoryOffset: offset };
+      directoryEnd = zip64At;
+      size = Number(bytes.readBigUInt64LE(zip64At + 40));
+      offset = Number(bytes.readBigUInt64LE(zip64At + 48));
+    }
+    const start = directoryEnd - size - offset;
+    // An impossible directory: from the beginning, where yauzl finds it unreadable.
+    return start >= 0 ? { start, centralDirectoryOffset: offset } : { start: 0, centralDirectoryOffset: offset };
+  }
+  return undefined;
 }
 
 function openZip(bytes: Buffer): Promise<ZipFile> {
@@ -241,6 +302,39 @@ function nextEntry(zip: ZipFile): Promise<Entry | undefined> {
   });
 }
 
+interface LocalHeader {
+  fileDataStart: number;
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  compressedSize: number;
+  uncompressedSize: number;
+}
+
+/** yauzl's reading of an entry's local header (not in its type declarations). */
+function readLocalHeader(zip: ZipFile, entry: Entry): Promise<LocalHeader> {
+  const reader = zip as unknown as {
+    readLocalFileHeader(entry: Entry, callback: (error: Error | null, header: LocalHeader) => void): void;
+  };
+  return new Promise((resolve, reject) => {
+    reader.readLocalFileHeader(entry, (error, header) => (error ? reject(error) : resolve(header)));
+  });
+}
+
+/** What in the local header differs from the central directory's entry, or undefined when nothing does. */
+function disagreement(entry: Entry, local: LocalHeader): string | undefined {
+  if (local.compressionMethod !== entry.compressionMethod) return 'its local header names another method';
+  if ((local.generalPurposeBitFlag & 1) !== (entry.generalPurposeBitFlag & 1))
+    return 'its local header says otherwise about encryption';
+  if ((local.generalPurposeBitFlag & DATA_DESCRIPTOR_FLAG) !== 0) return undefined;
+  const sameSize = (declared: number, localSize: number) => localSize === ZIP64_SIZE || localSize === declared;
+  if (
+    !sameSize(entry.compressedSize, local.compressedSize) ||
+    !sameSize(entry.uncompressedSize, local.uncompressedSize)
+  )
+    return 'its local header declares other sizes';
+  return undefined;
+}
+
 function readMember(zip: ZipFile, entry: Entry): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     zip.openReadStream(entry, (error, stream) => {
@@ -253,12 +347,35 @@ function readMember(zip: ZipFile, entry: Entry): Promise<Buffer> {
   });
 }
 
-/** One zip entry: checked by its declared sizes (which yauzl holds it to) before anything is inflated. */
-async function zipEntry(walk: Walk, zip: ZipFile, entry: Entry, path: readonly number[], depth: number) {
-  if (entry.fileName.endsWith('/')) return;
+/**
+ * One zip entry: its local header checked against the central directory, then its declared sizes (which
+ * yauzl holds it to) before anything is inflated. Returns the bytes the entry spans (local header to the
+ * end of its data), or undefined when its local header cannot be read.
+ */
+async function zipEntry(
+  walk: Walk,
+  zip: ZipFile,
+  entry: Entry,
+  path: readonly number[],
+  depth: number,
+): Promise<[number, number] | undefined> {
+  let local: LocalHeader;
+  try {
+    local = await readLocalHeader(zip, entry);
+  } catch {
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its local header cannot be read' });
+    return undefined;
+  }
+  const span: [number, number] = [entry.relativeOffsetOfLocalHeader, local.fileDataStart + entry.compressedSize];
+  const differs = disagreement(entry, local);
+  if (differs !== undefined) {
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: differs });
+    return span;
+  }
+  if (entry.fileName.endsWith('/') && entry.uncompressedSize === 0) return span;
   if (entry.isEncrypted()) {
     walk.findings.push({ kind: 'encrypted', where: whereOf(path), what: 'encrypted' });
-    return;
+    return span;
   }
   if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
     walk.findings.push({
@@ -266,30 +383,61 @@ async function zipEntry(walk: Walk, zip: ZipFile, entry: Entry, path: readonly n
       where: whereOf(path),
       what: `compression method ${entry.compressionMethod} is not read`,
     });
-    return;
+    return span;
   }
   const bound = outputBound(walk, entry.compressedSize);
-  if (entry.uncompressedSize > bound.bytes) return overBound(walk, path, bound.by);
+  if (entry.uncompressedSize > bound.bytes) {
+    overBound(walk, path, bound.by);
+    return span;
+  }
   let bytes: Buffer;
   try {
     bytes = await readMember(zip, entry);
   } catch {
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its data cannot be read' });
-    return;
+    return span;
   }
   await addMember(walk, path, bytes, depth);
+  return span;
 }
 
-async function walkZip(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
+/** Whether a local header signature lies in the bytes outside every span (what a streaming extractor would also unpack). */
+function localHeaderOutside(bytes: Buffer, spans: [number, number][], end: number): boolean {
+  let from = 0;
+  for (const [spanStart, spanEnd] of [...spans.sort((a, b) => a[0] - b[0]), [end, end] as [number, number]]) {
+    const gap = bytes.subarray(from, Math.max(from, Math.min(spanStart, end) + LOCAL_HEADER.length - 1));
+    if (gap.includes(LOCAL_HEADER)) return true;
+    from = Math.max(from, spanEnd);
+  }
+  return false;
+}
+
+/**
+ * The zip whose end ends the bytes, at `location` (from its first bytes when none was found: yauzl finds it
+ * unreadable), its members at positions `first` on.
+ */
+async function walkZip(
+  walk: Walk,
+  path: readonly number[],
+  bytes: Buffer,
+  location: ZipLocation | undefined,
+  depth: number,
+  first: number,
+): Promise<void> {
+  const start = location?.start ?? 0;
+  if (start > 0 && bytes.subarray(0, start).includes(LOCAL_HEADER))
+    walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'local entries before the zip it ends with' });
+  const zipBytes = bytes.subarray(start);
   let zip: ZipFile;
   try {
-    zip = await openZip(bytes);
+    zip = await openZip(zipBytes);
   } catch {
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a readable zip archive' });
     return;
   }
+  const spans: [number, number][] = [];
   try {
-    for (let index = 1; ; index += 1) {
+    for (let index = first; ; index += 1) {
       if (walk.signal.aborted) throw new WalkBoundReached();
       let entry: Entry | undefined;
       try {
@@ -298,18 +446,30 @@ async function walkZip(walk: Walk, path: readonly number[], bytes: Buffer, depth
         walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its central directory cannot be read' });
         return;
       }
-      if (entry === undefined) return;
-      await zipEntry(walk, zip, entry, [...path, index], depth);
+      if (entry === undefined) break;
+      const span = await zipEntry(walk, zip, entry, [...path, index], depth);
+      if (span === undefined) return;
+      spans.push(span);
     }
   } finally {
     zip.close();
   }
+  if (localHeaderOutside(zipBytes, spans, location?.centralDirectoryOffset ?? zipBytes.length))
+    walk.findings.push({
+      kind: 'unreadable',
+      where: whereOf(path),
+      what: 'local entries its central directory does not list',
+    });
 }
 
-/** Opens the bytes if they are an archive, one level deeper than `depth`. */
+/**
+ * Opens the bytes if they are an archive, one level deeper than `depth`: by their first bytes, and a zip
+ * by its end too (after a gzip or tar stream, or after bytes of no archive at all).
+ */
 async function walkInto(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
   const kind = archiveKindOf(bytes);
-  if (kind === undefined) return;
+  const zipAt = zipLocationOf(bytes);
+  if (kind === undefined && zipAt === undefined) return;
   if (depth >= walk.limits.maxDepth) {
     walk.findings.push({
       kind: 'limit-exceeded',
@@ -318,14 +478,13 @@ async function walkInto(walk: Walk, path: readonly number[], bytes: Buffer, dept
     });
     return;
   }
-  walk.kinds.add(kind);
-  switch (kind) {
-    case 'zip':
-      return walkZip(walk, path, bytes, depth + 1);
-    case 'gzip':
-      return walkGzip(walk, path, bytes, depth + 1);
-    case 'tar':
-      return walkTar(walk, path, bytes, depth + 1);
+  let used = 0;
+  if (kind !== undefined) walk.kinds.add(kind);
+  if (kind === 'gzip') used = await walkGzip(walk, path, bytes, depth + 1);
+  if (kind === 'tar') used = await walkTar(walk, path, bytes, depth + 1);
+  if (kind === 'zip' || zipAt !== undefined) {
+    walk.kinds.add('zip');
+    await walkZip(walk, path, bytes, zipAt, depth + 1, used + 1);
   }
 }
 

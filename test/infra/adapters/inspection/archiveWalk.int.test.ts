@@ -13,8 +13,16 @@ import { archiveUnpacker } from '../../../../infra/adapters/inspection/archiveWa
 import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
 import { loadConfig } from '../../../../infra/wiring/config.ts';
 import { openContent } from '../../../../infra/wiring/content.ts';
-import { gzipOf, tarOf, zipOf, zipOfZeros, type ArchiveFile } from '../../../helpers/archives.ts';
-import { pemPrivateKey } from '../../../helpers/hostileContent.ts';
+import {
+  gzipOf,
+  storedInCentralDirectory,
+  tarOf,
+  withUnlistedLocalEntries,
+  zipOf,
+  zipOfZeros,
+  type ArchiveFile,
+} from '../../../helpers/archives.ts';
+import { eicar, pemPrivateKey, pngBytes } from '../../../helpers/hostileContent.ts';
 
 const actor = { id: 'pub-1', role: 'Publisher' };
 /** A member name that must never reach the decision: names are the publisher's text. */
@@ -231,4 +239,58 @@ test('hostile archives: truncated or bit-flipped zip, gzip and tar bytes always 
       verdicts += 1;
     }
   t.is(verdicts, 450);
+});
+
+test('a zip after other bytes (self-extracting, appended to an image or to a tar) is walked as unzip opens it', async (t) => {
+  const key = pemPrivateKey();
+  const zip = zipOf([
+    { name: 'readme.txt', content: 'hello\n' },
+    { name: SECRET_NAME, content: key },
+  ]);
+  const polyglot = await inspect(Buffer.concat([pngBytes(), zip]), {}, 'image/png');
+  t.is(polyglot.tier, 'BLOCK', JSON.stringify(polyglot.pluginResults));
+  t.regex(resultOf(polyglot, 'secrets')!.reason!, /a PEM private key in member 2 at offset 0/);
+  assertNoContent(t, polyglot);
+
+  const selfExtracting = await inspect(Buffer.concat([Buffer.from('MZ stub of a self-extractor\n'), zip]));
+  t.is(selfExtracting.tier, 'BLOCK');
+
+  const afterTar = await inspect(Buffer.concat([tarOf([{ name: 'a.txt', content: 'x' }]), zip]));
+  t.is(afterTar.tier, 'BLOCK');
+  t.regex(resultOf(afterTar, 'secrets')!.reason!, /member 3 at offset 0/, "numbered after the tar's member");
+
+  const virus = zipOf([{ name: 'x.com', content: eicar() }]);
+  const eicarAfter = await inspect(Buffer.concat([pngBytes(), virus]), {}, 'image/png');
+  t.is(eicarAfter.tier, 'BLOCK');
+  t.regex(resultOf(eicarAfter, 'yara')!.reason!, /member 1/);
+
+  const png = await inspect(pngBytes(), {}, 'image/png');
+  t.false(png.labels.includes('archive.zip'), 'an image alone is no archive');
+});
+
+test('a zip whose local headers disagree with its central directory, or hide unlisted entries, is held', async (t) => {
+  const key = pemPrivateKey();
+  const deflated = zipOf([{ name: SECRET_NAME, content: key + 'padding\n'.repeat(200) }]);
+  // The central directory says stored: read that way, the member is deflate output with no key in it.
+  const lying = await inspect(storedInCentralDirectory(deflated), {}, 'application/zip');
+  t.is(lying.tier, 'QUARANTINE', JSON.stringify(lying.pluginResults));
+  t.true(lying.labels.includes('archive.unreadable'));
+  t.regex(resultOf(lying, 'archive')!.reason!, /member 1: its local header names another method/);
+  assertNoContent(t, lying);
+
+  // The key's local entry comes first, but the central directory lists only a harmless member.
+  const cover = zipOf([{ name: 'readme.txt', content: 'hello\n' }]);
+  const hidden = await inspect(withUnlistedLocalEntries(deflated, cover), {}, 'application/zip');
+  t.is(hidden.tier, 'QUARANTINE', JSON.stringify(hidden.pluginResults));
+  t.regex(resultOf(hidden, 'archive')!.reason!, /the content: local entries its central directory does not list/);
+  assertNoContent(t, hidden);
+
+  // Its offsets left as they were: unzip skips the key's entry as bytes before the zip, a streaming extractor does not.
+  const locals = deflated.subarray(0, deflated.readUInt32LE(deflated.length - 22 + 16));
+  const before = await inspect(Buffer.concat([locals, cover]), {}, 'application/zip');
+  t.is(before.tier, 'QUARANTINE');
+  t.regex(resultOf(before, 'archive')!.reason!, /the content: local entries before the zip it ends with/);
+
+  const stored = zipOf([{ name: 'n.zip', content: cover }, ...filler(2, 4096)], { store: true });
+  t.is((await inspect(stored, {}, 'application/zip')).tier, 'CLEAR', 'a stored zip in a zip hides nothing');
 });
