@@ -117,3 +117,19 @@ export function withUnlistedLocalEntries(hidden: Buffer, listed: Buffer): Buffer
   out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
   return out;
 }
+
+/**
+ * The tar with its first header changed as a hand-made tar would have it: `type` its type letter (GNU tar
+ * extracts a letter it does not know as a file), `v7` without the ustar magic and the fields after it (a
+ * pre-POSIX tar, which GNU tar extracts too); the checksum made again.
+ */
+export function withFirstTarHeader(tar: Buffer, change: { type?: string; v7?: boolean }): Buffer {
+  const out = Buffer.from(tar);
+  if (change.type !== undefined) out.write(change.type, 156, 'latin1');
+  if (change.v7 === true) out.fill(0, 257, 345);
+  out.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let at = 0; at < 512; at += 1) sum += out[at]!;
+  out.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return out;
+}

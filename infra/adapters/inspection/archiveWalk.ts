@@ -102,8 +102,29 @@ export function archiveKindOf(bytes: Uint8Array): ArchiveKind | undefined {
     TAR_MAGIC_OFFSET,
     TAR_MAGIC_OFFSET + 5,
   );
-  if (magic.toString('latin1') === 'ustar') return 'tar';
+  if (magic.toString('latin1') === 'ustar' || isTarHeader(bytes)) return 'tar';
   return undefined;
+}
+
+const TAR_BLOCK = 512;
+const TAR_CHECKSUM_OFFSET = 148;
+const TAR_CHECKSUM_BYTES = 8;
+
+/**
+ * A pre-POSIX (v7) tar has no `ustar` magic, and GNU tar still extracts it: its first block is a header
+ * when it names a file and its checksum (octal, the sum of the block's bytes with the checksum field as
+ * spaces) checks.
+ */
+function isTarHeader(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < TAR_BLOCK || bytes[0] === 0) return false;
+  const field = Buffer.from(bytes.buffer, bytes.byteOffset + TAR_CHECKSUM_OFFSET, TAR_CHECKSUM_BYTES)
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '');
+  if (!/^[0-7]{1,7}$/.test(field)) return false;
+  let sum = 0;
+  for (let at = 0; at < TAR_BLOCK; at += 1)
+    sum += at >= TAR_CHECKSUM_OFFSET && at < TAR_CHECKSUM_OFFSET + TAR_CHECKSUM_BYTES ? 0x20 : bytes[at]!;
+  return sum === parseInt(field, 8);
 }
 
 function whereOf(path: readonly number[]): string {
@@ -162,25 +183,27 @@ async function walkGzip(walk: Walk, path: readonly number[], bytes: Buffer, dept
 }
 
 /**
- * The tar stream's files (folders, links and the rest carry no bytes to search), in order, at most
- * `maxFiles` of them (the next is not kept: the caller finds the bound reached), or undefined when the
- * stream is not a valid tar.
+ * The tar stream's files and every other entry that carries bytes (folders and links carry none), in order, at most
+ * `maxFiles` of them (the next is not kept: the caller finds the bound reached), and how many entries
+ * with bytes the parser skipped; undefined when the stream is not a valid tar.
  */
-async function tarFiles(bytes: Buffer, maxFiles: number): Promise<Buffer[] | undefined> {
+async function tarFiles(bytes: Buffer, maxFiles: number): Promise<{ files: Buffer[]; skipped: number } | undefined> {
   const files: Buffer[] = [];
   let valid = true;
+  let skipped = 0;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
-      const keep =
-        (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile') &&
-        files.length <= maxFiles;
+      const keep = files.length <= maxFiles;
+      const file = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile';
       const chunks: Buffer[] = [];
       entry.on('data', (chunk: Buffer) => {
         if (keep) chunks.push(chunk);
       });
+      // An entry of another type that carries bytes (an unknown type, a sparse file) is a file to GNU tar,
+      // which extracts it as one: searched too.
       entry.on('end', () => {
-        if (keep) files.push(Buffer.concat(chunks));
+        if (keep && (file || chunks.length > 0)) files.push(Buffer.concat(chunks));
       });
     },
   });
@@ -188,19 +211,31 @@ async function tarFiles(bytes: Buffer, maxFiles: number): Promise<Buffer[] | und
     parser.on('error', () => {
       valid = false;
     });
+    // An entry of a type the parser does not know (GNU tar extracts it as a file: a sparse file, any other
+    // letter) or an extended header too large for it: bytes a buyer may unpack that are not searched.
+    parser.on('ignoredEntry', (entry: ReadEntry) => {
+      if (entry.size > 0) skipped += 1;
+    });
     parser.on('end', resolve);
     parser.end(bytes);
   });
-  return valid ? files : undefined;
+  return valid ? { files, skipped } : undefined;
 }
 
 /** The tar stream's files, at positions 1 to n; returns the positions used. */
 async function walkTar(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<number> {
-  const files = await tarFiles(bytes, walk.limits.maxMembers - walk.members.length);
-  if (files === undefined) {
+  const read = await tarFiles(bytes, walk.limits.maxMembers - walk.members.length);
+  if (read === undefined) {
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'not a readable tar stream' });
     return 0;
   }
+  const { files, skipped } = read;
+  if (skipped > 0)
+    walk.findings.push({
+      kind: 'unreadable',
+      where: whereOf(path),
+      what: `${skipped} entr${skipped === 1 ? 'y' : 'ies'} of a type not read`,
+    });
   for (const [index, file] of files.entries()) {
     if (walk.signal.aborted) throw new WalkBoundReached();
     // A tar stores its files as they are: the total bound applies, not the ratio.

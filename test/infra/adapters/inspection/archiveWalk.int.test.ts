@@ -17,6 +17,7 @@ import {
   gzipOf,
   storedInCentralDirectory,
   tarOf,
+  withFirstTarHeader,
   withUnlistedLocalEntries,
   zipOf,
   zipOfZeros,
@@ -293,4 +294,21 @@ test('a zip whose local headers disagree with its central directory, or hide unl
 
   const stored = zipOf([{ name: 'n.zip', content: cover }, ...filler(2, 4096)], { store: true });
   t.is((await inspect(stored, {}, 'application/zip')).tier, 'CLEAR', 'a stored zip in a zip hides nothing');
+});
+
+test('a tar entry of a type the parser skips is held; a pre-POSIX tar without the ustar magic is walked', async (t) => {
+  const keys = zipOf([{ name: SECRET_NAME, content: pemPrivateKey() }]);
+  const tar = tarOf([{ name: 'keys.zip', content: keys }]);
+  t.is((await inspect(gzipOf(tar))).tier, 'BLOCK');
+  // GNU tar extracts an unknown type letter, or a sparse file, as a file: the zip would reach the buyer.
+  for (const type of ['Z', 'S']) {
+    const skipped = await inspect(gzipOf(withFirstTarHeader(tar, { type })), {}, 'application/gzip');
+    t.is(skipped.tier, 'QUARANTINE', type);
+    t.regex(resultOf(skipped, 'archive')!.reason!, /member 1: 1 entry of a type not read/);
+    assertNoContent(t, skipped);
+  }
+  const v7 = await inspect(gzipOf(withFirstTarHeader(tar, { v7: true })), {}, 'application/gzip');
+  t.is(v7.tier, 'BLOCK', JSON.stringify(v7.pluginResults));
+  t.regex(resultOf(v7, 'secrets')!.reason!, /member 1\/1\/1 at offset 0/);
+  t.true(v7.labels.includes('archive.tar'));
 });
