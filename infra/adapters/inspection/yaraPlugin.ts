@@ -13,7 +13,10 @@
  * named by the member's position (`member 1/3`), never by its name.
  *
  * The command is killed when the inspection's timeout aborts it; yara's own
- * scan timeout (`-a`) is set to the same bound.
+ * scan timeout (`-a`) is set to the same bound. A file yara could not scan
+ * (its timeout, an unreadable file: reported on standard error while yara
+ * still exits 0 over a folder) makes the plugin fail (the failure tier),
+ * unless a match already blocks.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +30,8 @@ import { mostSevere, PluginFailure } from '../../../commands/content/inspector.t
 export const DEFAULT_YARA_RULES = fileURLToPath(new URL('./rules/chainbook.yar', import.meta.url));
 /** Bytes of yara's output read: rule names and tags, a line per match. */
 const MAX_OUTPUT_BYTES = 256 * 1024;
+/** More output allowed for each member scanned beside the content (a line is under 200 bytes). */
+const OUTPUT_BYTES_PER_MEMBER = 4 * 1024;
 const MATCH_LINE = /^([A-Za-z_][A-Za-z0-9_]{0,127}) \[([^\]]*)\] (.*)$/;
 /** The content's file in the scanned folder; members are `member-<index>`, index into `input.members`. */
 const CONTENT_FILE = 'content';
@@ -42,12 +47,22 @@ export interface YaraOptions {
   timeoutSeconds?: number;
 }
 
-function run(command: string, args: string[], signal: AbortSignal): Promise<string> {
+/**
+ * yara's output, and what it said on standard error: scanning a folder, yara reports a file it could not
+ * scan (`error scanning …: scanning timed out`) there and still exits 0 (`-w` silences its warnings, so
+ * anything there is an error).
+ */
+function run(
+  command: string,
+  args: string[],
+  signal: AbortSignal,
+  maxOutputBytes: number,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { signal, maxBuffer: MAX_OUTPUT_BYTES, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(command, args, { signal, maxBuffer: maxOutputBytes, encoding: 'utf8' }, (error, stdout, stderr) => {
       // yara's own words (a missing command, rules that do not compile, a scan timeout): no content, yara runs without -s.
       if (error) reject(new PluginFailure(`yara: ${stderr.trim().slice(0, 200) || error.message}`));
-      else resolve(stdout);
+      else resolve({ stdout, stderr: stderr.trim() });
     });
   });
 }
@@ -109,8 +124,14 @@ export function yaraPlugin(options: YaraOptions = {}): InspectionPlugin {
       const folder = await mkdtemp(join(tmpdir(), 'chainbook-yara-'));
       try {
         const target = await writeTargets(folder, input);
-        const stdout = await run(command, ['-w', '-g', '-a', timeoutSeconds, rulesPath, target], signal);
+        // A match line per rule and file: the bound grows with the members (a match in each is no failure).
+        const maxOutput = MAX_OUTPUT_BYTES + (input.members?.length ?? 0) * OUTPUT_BYTES_PER_MEMBER;
+        const args = ['-w', '-g', '-a', timeoutSeconds, rulesPath, target];
+        const { stdout, stderr } = await run(command, args, signal, maxOutput);
         const matches = parseYaraOutput(stdout, defaultTier);
+        // A file not scanned (timed out, unreadable) is never a pass: a failure, unless a match already blocks.
+        if (stderr !== '' && !matches.some((match) => match.tier === 'BLOCK'))
+          throw new PluginFailure(`yara: ${stderr.split('\n')[0]!.slice(0, 200)}`);
         if (matches.length === 0) return { tier: 'CLEAR', labels: [] };
         const rules = [...new Set(matches.map((match) => match.rule))];
         const members = [...new Set(matches.map((match) => memberOf(match.file, input)))].filter(

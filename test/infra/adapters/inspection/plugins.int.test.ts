@@ -103,3 +103,29 @@ test('octet-stream or no declared type: any known type fits, labelled with the s
   t.is(none.tier, 'CLEAR');
   t.deepEqual(none.labels, ['content-type.application-zip', 'content-type.undeclared']);
 });
+
+test('a member yara cannot scan in time is a plugin failure, never a pass; a blocking match elsewhere still blocks', async (t) => {
+  // A member that takes yara's token rule about 5 s (43 MB of near-tokens, none whole): past its own scan
+  // timeout (-a 1) yara reports the file on standard error and, over a folder, still exits 0.
+  const slow = (head: string) => Buffer.from(head + `${'cb_'.repeat(14)}!`.repeat(1_000_000));
+  const inspector = createInspector({
+    plugins: [yaraPlugin({ timeoutSeconds: 1 })],
+    failureTier: 'QUARANTINE',
+    timeoutMs: 60_000,
+  });
+  const withMembers = (members: Buffer[]): InspectionInput => ({
+    ...artifact(Buffer.from('an archive'), 'application/zip'),
+    members: members.map((bytes, index) => ({ path: String(index + 1), bytes })),
+  });
+  const hidden = await inspector.inspect(withMembers([slow(eicar()), Buffer.from('readme')]));
+  t.is(hidden.tier, 'QUARANTINE', JSON.stringify(hidden.pluginResults));
+  t.like(hidden.pluginResults[0], { plugin: 'yara', outcome: 'error' });
+  t.regex(hidden.pluginResults[0]!.reason!, /scanning timed out/);
+  const blocked = await inspector.inspect(withMembers([slow(''), Buffer.from(eicar())]));
+  t.is(blocked.tier, 'BLOCK');
+  t.deepEqual(blocked.labels, ['yara.eicar_test_file']);
+  // A match in each of 5000 members is more than 256 KiB of yara's output: still a BLOCK, not a failure.
+  const many = await inspector.inspect(withMembers(Array.from({ length: 5000 }, () => Buffer.from(eicar()))));
+  t.is(many.tier, 'BLOCK', JSON.stringify(many.pluginResults));
+  t.regex(many.pluginResults[0]!.reason!, /in members (\d+, ){4}\d+ and 4995 more/);
+});
