@@ -133,3 +133,33 @@ export function withFirstTarHeader(tar: Buffer, change: { type?: string; v7?: bo
   out.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return out;
 }
+
+/**
+ * `outer` (one deflated member) made a streamed entry (general purpose bit 3: sizes and CRC in a data
+ * descriptor after the data, zeros in the local header), with `hidden`'s local entries after that
+ * descriptor, all counted in the central directory's compressed size: a reader of the central directory
+ * inflates the member and stops at the end of its stream; a streaming extractor reads on, past the
+ * descriptor, into `hidden`'s entries.
+ */
+export function withEntriesAfterDeflateStream(outer: Buffer, hidden: Buffer): Buffer {
+  const [entry] = centralEntries(outer);
+  const cdOffset = outer.readUInt32LE(outer.length - 22 + 16);
+  const crc = outer.readUInt32LE(14);
+  const compressedSize = outer.readUInt32LE(18);
+  const uncompressedSize = outer.readUInt32LE(22);
+  const descriptor = Buffer.alloc(16);
+  descriptor.writeUInt32LE(0x08074b50, 0);
+  descriptor.writeUInt32LE(crc, 4);
+  descriptor.writeUInt32LE(compressedSize, 8);
+  descriptor.writeUInt32LE(uncompressedSize, 12);
+  const inserted = Buffer.concat([descriptor, hidden.subarray(0, hidden.readUInt32LE(hidden.length - 22 + 16))]);
+  const out = Buffer.concat([outer.subarray(0, cdOffset), inserted, outer.subarray(cdOffset)]);
+  const shift = inserted.length;
+  out.writeUInt16LE(out.readUInt16LE(6) | 0x8, 6);
+  out.fill(0, 14, 26);
+  const central = shift + entry!;
+  out.writeUInt16LE(out.readUInt16LE(central + 8) | 0x8, central + 8);
+  out.writeUInt32LE(compressedSize + shift, central + 20);
+  out.writeUInt32LE(cdOffset + shift, out.length - 22 + 16);
+  return out;
+}

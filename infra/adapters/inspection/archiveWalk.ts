@@ -401,7 +401,13 @@ async function zipEntry(
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'its local header cannot be read' });
     return undefined;
   }
-  const span: [number, number] = [entry.relativeOffsetOfLocalHeader, local.fileDataStart + entry.compressedSize];
+  // A deflated member's bytes are searched for local headers too: a deflate stream that ends before the
+  // declared size leaves room for an entry a streaming extractor reads next. A stored member's are its own.
+  const dataEnd = local.fileDataStart + entry.compressedSize;
+  const span: [number, number] = [
+    entry.relativeOffsetOfLocalHeader,
+    entry.compressionMethod === 0 ? dataEnd : local.fileDataStart,
+  ];
   const differs = disagreement(entry, local);
   if (differs !== undefined) {
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: differs });
@@ -436,12 +442,32 @@ async function zipEntry(
   return span;
 }
 
-/** Whether a local header signature lies in the bytes outside every span (what a streaming extractor would also unpack). */
+/** Compression methods a local header may name (stored, deflate, deflate64, bzip2, LZMA, zstd, xz, PPMd, AES). */
+const ZIP_METHODS = new Set([0, 8, 9, 12, 14, 93, 95, 98, 99]);
+const LOCAL_HEADER_BYTES = 30;
+
+/**
+ * Whether a local header lies in the bytes between `from` and `to`: its signature, then a version and a
+ * method a zip writer would put there, its name within the bytes (so that compressed bytes that happen to
+ * hold the signature are not one).
+ */
+function localHeaderIn(bytes: Buffer, from: number, to: number): boolean {
+  for (let at = bytes.indexOf(LOCAL_HEADER, from); at !== -1 && at < to; at = bytes.indexOf(LOCAL_HEADER, at + 1)) {
+    if (at + LOCAL_HEADER_BYTES > bytes.length) return false;
+    const plausible =
+      bytes.readUInt16LE(at + 4) <= 63 &&
+      ZIP_METHODS.has(bytes.readUInt16LE(at + 8)) &&
+      at + LOCAL_HEADER_BYTES + bytes.readUInt16LE(at + 26) + bytes.readUInt16LE(at + 28) <= bytes.length;
+    if (plausible) return true;
+  }
+  return false;
+}
+
+/** Whether a local header lies in the bytes outside every span (what a streaming extractor would also unpack). */
 function localHeaderOutside(bytes: Buffer, spans: [number, number][], end: number): boolean {
   let from = 0;
   for (const [spanStart, spanEnd] of [...spans.sort((a, b) => a[0] - b[0]), [end, end] as [number, number]]) {
-    const gap = bytes.subarray(from, Math.max(from, Math.min(spanStart, end) + LOCAL_HEADER.length - 1));
-    if (gap.includes(LOCAL_HEADER)) return true;
+    if (localHeaderIn(bytes, from, Math.min(spanStart, end))) return true;
     from = Math.max(from, spanEnd);
   }
   return false;
@@ -460,7 +486,7 @@ async function walkZip(
   first: number,
 ): Promise<void> {
   const start = location?.start ?? 0;
-  if (start > 0 && bytes.subarray(0, start).includes(LOCAL_HEADER))
+  if (start > 0 && localHeaderIn(bytes, 0, start))
     walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: 'local entries before the zip it ends with' });
   const zipBytes = bytes.subarray(start);
   let zip: ZipFile;

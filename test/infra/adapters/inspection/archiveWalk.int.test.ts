@@ -17,6 +17,7 @@ import {
   gzipOf,
   storedInCentralDirectory,
   tarOf,
+  withEntriesAfterDeflateStream,
   withFirstTarHeader,
   withUnlistedLocalEntries,
   zipOf,
@@ -292,8 +293,25 @@ test('a zip whose local headers disagree with its central directory, or hide unl
   t.is(before.tier, 'QUARANTINE');
   t.regex(resultOf(before, 'archive')!.reason!, /the content: local entries before the zip it ends with/);
 
+  // Inside a streamed member's declared size, after its deflate stream and data descriptor: what a streaming
+  // extractor (bit 3: it inflates to the stream's end, then reads on) unpacks next.
+  const streamed = withEntriesAfterDeflateStream(
+    zipOf([{ name: 'readme.txt', content: 'hello\n'.repeat(80) }]),
+    deflated,
+  );
+  const inside = await inspect(streamed, {}, 'application/zip');
+  t.is(inside.tier, 'QUARANTINE', JSON.stringify(inside.pluginResults));
+  t.regex(resultOf(inside, 'archive')!.reason!, /the content: local entries its central directory does not list/);
+  t.regex(resultOf(inside, 'archive')!.reason!, /searched 1 member/, 'the listed member is still searched');
+
   const stored = zipOf([{ name: 'n.zip', content: cover }, ...filler(2, 4096)], { store: true });
   t.is((await inspect(stored, {}, 'application/zip')).tier, 'CLEAR', 'a stored zip in a zip hides nothing');
+  const big = zipOf(filler(40, 256 * 1024), { store: false });
+  t.is(
+    (await inspect(big, {}, 'application/zip')).tier,
+    'CLEAR',
+    '10 MiB of deflated random bytes: no false local header',
+  );
 });
 
 test('a tar entry of a type the parser skips is held; a pre-POSIX tar without the ustar magic is walked', async (t) => {
