@@ -248,7 +248,7 @@ async function walkTar(walk: Walk, path: readonly number[], bytes: Buffer, depth
   return files.length;
 }
 
-const EOCD_SIGNATURE = 0x06054b50;
+const EOCD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const EOCD_BYTES = 22;
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const ZIP64_LOCATOR_BYTES = 20;
@@ -273,9 +273,11 @@ interface ZipLocation {
  * undefined when none ends them. The bytes before `start` are not the zip's: `unzip` skips them.
  */
 export function zipLocationOf(bytes: Buffer): ZipLocation | undefined {
+  if (bytes.length < EOCD_BYTES) return undefined;
   const from = Math.max(0, bytes.length - EOCD_BYTES - 0xffff);
-  for (let at = bytes.length - EOCD_BYTES; at >= from; at -= 1) {
-    if (bytes.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
+  const found = bytes.subarray(from).lastIndexOf(EOCD, bytes.length - EOCD_BYTES - from);
+  const at = found === -1 ? -1 : from + found;
+  if (at !== -1) {
     if (at + EOCD_BYTES + bytes.readUInt16LE(at + 20) !== bytes.length) return undefined;
     let directoryEnd = at;
     let size = bytes.readUInt32LE(at + 12);
