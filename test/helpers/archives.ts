@@ -163,3 +163,16 @@ export function withEntriesAfterDeflateStream(outer: Buffer, hidden: Buffer): Bu
   out.writeUInt32LE(cdOffset + shift, out.length - 22 + 16);
   return out;
 }
+
+/** A zip of `count` empty folders (entries with no bytes), by `zip -r`. */
+export function zipOfFolders(count: number): Buffer {
+  const folder = mkdtempSync(join(tmpdir(), 'chainbook-archive-'));
+  try {
+    for (let index = 0; index < count; index += 1)
+      mkdirSync(join(folder, 'files', `folder-${index}`), { recursive: true });
+    execFileSync('zip', ['-q', '-r', '-X', join(folder, 'out.zip'), '.'], { cwd: join(folder, 'files') });
+    return readFileSync(join(folder, 'out.zip'));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}

@@ -87,6 +87,8 @@ interface Walk {
   signal: AbortSignal;
   members: ArchiveMember[];
   unpackedBytes: number;
+  /** Zip entries read, folders and entries not unpacked included: the member bound holds them too. */
+  zipEntries: number;
   kinds: Set<ArchiveKind>;
   findings: Finding[];
 }
@@ -510,6 +512,17 @@ async function walkZip(
         return;
       }
       if (entry === undefined) break;
+      // A central directory of a million folders (or encrypted entries) adds no member, and would take the
+      // walk its whole timeout to list: every entry counts.
+      walk.zipEntries += 1;
+      if (walk.zipEntries > walk.limits.maxMembers) {
+        walk.findings.push({
+          kind: 'limit-exceeded',
+          where: whereOf(path),
+          what: `over ${walk.limits.maxMembers} members`,
+        });
+        throw new WalkBoundReached();
+      }
       const span = await zipEntry(walk, zip, entry, [...path, index], depth);
       if (span === undefined) return;
       spans.push(span);
@@ -577,7 +590,7 @@ function verdictOf(walk: Walk): PluginVerdict {
 /** The inspector's `unpack` (commands/content/inspector.ts), recorded as the result `archive`. */
 export function archiveUnpacker(limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Unpacker {
   return async (bytes, signal): Promise<Unpacked> => {
-    const walk: Walk = { limits, signal, members: [], unpackedBytes: 0, kinds: new Set(), findings: [] };
+    const walk: Walk = { limits, signal, members: [], unpackedBytes: 0, zipEntries: 0, kinds: new Set(), findings: [] };
     try {
       await walkInto(walk, [], asBuffer(bytes), 0);
     } catch (error) {

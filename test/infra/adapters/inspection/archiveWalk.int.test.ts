@@ -21,6 +21,7 @@ import {
   withFirstTarHeader,
   withUnlistedLocalEntries,
   zipOf,
+  zipOfFolders,
   zipOfZeros,
   type ArchiveFile,
 } from '../../../helpers/archives.ts';
@@ -170,6 +171,11 @@ test('past the member or depth bound the rest is not searched, and that is QUARA
   t.is(result.tier, 'QUARANTINE');
   t.true(result.labels.includes('archive.limit-exceeded'));
   t.regex(resultOf(result, 'archive')!.reason!, /over 5 members/);
+
+  // Folders add no member but each is an entry to list: a million of them would take the walk its timeout.
+  const folders = await inspect(zipOfFolders(20), { INSPECTION_ARCHIVE_MAX_MEMBERS: '5' }, 'application/zip');
+  t.is(folders.tier, 'QUARANTINE');
+  t.regex(resultOf(folders, 'archive')!.reason!, /the content: over 5 members/);
 
   const deep = tarOf([{ name: 'inner.zip', content: zipOf([{ name: SECRET_NAME, content: key }]) }], { gzip: true });
   const tooDeep = await inspect(deep, { INSPECTION_ARCHIVE_MAX_DEPTH: '2' });
