@@ -172,3 +172,62 @@ test('ENCRYPTION_MASTER_KEY_PREVIOUS is accepted only during a rotation: beside 
   });
   t.true(config.content.quarantine.previousMasterKey?.equals(Buffer.from(previous, 'base64')));
 });
+
+test('quarantine rewrap exits 1 and keeps the previous key in use when content was held under it while it ran', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const folder = mkdtempSync(join(tmpdir(), 'chainbook-rewrap-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const store = new FolderBlobStore(folder);
+  const oldKey = randomBytes(32);
+  const newKey = randomBytes(32);
+  // A process of the rolling deploy that still has the old key as ENCRYPTION_MASTER_KEY.
+  const stillOld = new QuarantineVault(database.db, store, oldKey, 72);
+  const now = Date.now();
+  const hold = (inspectionId: string) =>
+    stillOld.hold(
+      {
+        inspectionId,
+        subject: 'listing',
+        subjectId: `l-${inspectionId}`,
+        publisherId: 'publisher-1',
+        contentType: 'text/plain',
+        contentSha256: 'f'.repeat(64),
+        createdAtMs: now,
+        expiresAtMs: now + 3_600_000,
+      },
+      once(Buffer.from(`held as ${inspectionId}`)),
+    );
+  await hold('i-before');
+  await hold('i-meanwhile');
+  // i-meanwhile's key is committed while the rewrap runs: after its read, by the trigger on its update.
+  await database.db.query('CREATE TABLE held_meanwhile AS SELECT * FROM encryption_keys WHERE inspection_id = $1', [
+    'i-meanwhile',
+  ]);
+  await database.db.query('DELETE FROM encryption_keys WHERE inspection_id = $1', ['i-meanwhile']);
+  await database.db.query(`CREATE FUNCTION hold_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO encryption_keys SELECT * FROM held_meanwhile ON CONFLICT DO NOTHING; RETURN NULL; END $$`);
+  await database.db.query(
+    'CREATE TRIGGER hold_meanwhile AFTER UPDATE ON encryption_keys FOR EACH STATEMENT EXECUTE FUNCTION hold_meanwhile()',
+  );
+  const env = {
+    DATABASE_URL: database.location,
+    CHAINBOOK_DATA_DIR: mkdtempSync(join(tmpdir(), 'chainbook-rewrap-data-')),
+    QUARANTINE_ENABLED: 'true',
+    ENCRYPTION_MASTER_KEY: newKey.toString('base64'),
+    ENCRYPTION_MASTER_KEY_PREVIOUS: oldKey.toString('base64'),
+  };
+  t.teardown(() => rmSync(env.CHAINBOOK_DATA_DIR, { recursive: true, force: true }));
+
+  const first = await runCli(['quarantine', 'rewrap'], { env });
+  t.is(first.code, 1, first.stderr);
+  t.like(JSON.parse(first.stdout), { rewrapped: 1, leftUnderPrevious: 1 });
+  t.regex(first.stderr, /1 data key\(s\) were wrapped under ENCRYPTION_MASTER_KEY_PREVIOUS while it ran/);
+  t.notRegex(first.stderr, /restart serve without ENCRYPTION_MASTER_KEY_PREVIOUS/);
+
+  const again = await runCli(['quarantine', 'rewrap'], { env });
+  t.is(again.code, 0, again.stderr);
+  t.like(JSON.parse(again.stdout), { rewrapped: 1, alreadyCurrent: 1, leftUnderPrevious: 0 });
+  const newOnly = new QuarantineVault(database.db, store, newKey, 72);
+  t.deepEqual((await newOnly.open('i-meanwhile')).content, Buffer.from('held as i-meanwhile'));
+});
