@@ -176,3 +176,8 @@ export function zipOfFolders(count: number): Buffer {
     rmSync(folder, { recursive: true, force: true });
   }
 }
+
+/** The bytes compressed by a command that reads standard input (`xz -c`, `bzip2 -c`). */
+export function compressedBy(command: 'xz' | 'bzip2', content: Uint8Array): Buffer {
+  return execFileSync(command, ['-c'], { input: content });
+}

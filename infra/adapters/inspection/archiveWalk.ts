@@ -108,6 +108,36 @@ export function archiveKindOf(bytes: Uint8Array): ArchiveKind | undefined {
   return undefined;
 }
 
+/**
+ * Compressed streams and archives the walk does not open, by their magic numbers: what they hold cannot
+ * be searched, so they are findings (`archive.unreadable`), never a silent pass.
+ */
+const UNREAD_FORMATS: readonly { name: string; magic: Buffer }[] = [
+  { name: 'a bzip2 stream', magic: Buffer.from('BZh', 'latin1') },
+  { name: 'an xz stream', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+  { name: 'a zstd stream', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
+  { name: 'an lz4 stream', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]) },
+  { name: 'an lzip stream', magic: Buffer.from('LZIP', 'latin1') },
+  { name: 'a compress (.Z) stream', magic: Buffer.from([0x1f, 0x9d]) },
+  { name: 'a 7z archive', magic: Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]) },
+  { name: 'a RAR archive', magic: Buffer.from('Rar!\x1a\x07', 'latin1') },
+  { name: 'a cabinet archive', magic: Buffer.from([0x4d, 0x53, 0x43, 0x46, 0, 0, 0, 0]) },
+];
+
+/** The name of a format the walk does not open that the bytes begin with, if any. */
+export function unreadFormatOf(bytes: Uint8Array): string | undefined {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 8));
+  // Their short magic numbers with the byte after it: a block size digit, compress's bits (9 to 16).
+  const after: Readonly<Record<string, (byte: number) => boolean>> = {
+    'a bzip2 stream': (byte) => byte >= 0x31 && byte <= 0x39,
+    'a compress (.Z) stream': (byte) => (byte & 0x60) === 0 && (byte & 0x1f) >= 9 && (byte & 0x1f) <= 16,
+  };
+  return UNREAD_FORMATS.find(({ name, magic }) => {
+    if (head.length <= magic.length || !head.subarray(0, magic.length).equals(magic)) return false;
+    return after[name]?.(head[magic.length]!) ?? true;
+  })?.name;
+}
+
 const TAR_BLOCK = 512;
 const TAR_CHECKSUM_OFFSET = 148;
 const TAR_CHECKSUM_BYTES = 8;
@@ -545,7 +575,12 @@ async function walkZip(
 async function walkInto(walk: Walk, path: readonly number[], bytes: Buffer, depth: number): Promise<void> {
   const kind = archiveKindOf(bytes);
   const zipAt = zipLocationOf(bytes);
-  if (kind === undefined && zipAt === undefined) return;
+  if (kind === undefined && zipAt === undefined) {
+    const unread = unreadFormatOf(bytes);
+    if (unread !== undefined)
+      walk.findings.push({ kind: 'unreadable', where: whereOf(path), what: `${unread} is not read` });
+    return;
+  }
   if (depth >= walk.limits.maxDepth) {
     walk.findings.push({
       kind: 'limit-exceeded',

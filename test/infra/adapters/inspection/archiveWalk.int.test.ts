@@ -14,6 +14,7 @@ import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
 import { loadConfig } from '../../../../infra/wiring/config.ts';
 import { openContent } from '../../../../infra/wiring/content.ts';
 import {
+  compressedBy,
   gzipOf,
   storedInCentralDirectory,
   tarOf,
@@ -335,4 +336,32 @@ test('a tar entry of a type the parser skips is held; a pre-POSIX tar without th
   t.is(v7.tier, 'BLOCK', JSON.stringify(v7.pluginResults));
   t.regex(resultOf(v7, 'secrets')!.reason!, /member 1\/1\/1 at offset 0/);
   t.true(v7.labels.includes('archive.tar'));
+});
+
+test('a compressed stream or archive of a format the walk does not open (xz, bzip2, 7z, RAR, ...) is held, not passed', async (t) => {
+  const tar = tarOf([{ name: SECRET_NAME, content: pemPrivateKey() }]);
+  for (const [command, name] of [
+    ['xz', 'an xz stream'],
+    ['bzip2', 'a bzip2 stream'],
+  ] as const) {
+    const result = await inspect(compressedBy(command, tar));
+    t.is(result.tier, 'QUARANTINE', `${command}: ${JSON.stringify(result.pluginResults)}`);
+    t.true(result.labels.includes('archive.unreadable'));
+    t.is(
+      resultOf(result, 'archive')!.reason,
+      `not every member could be searched (the content: ${name} is not read); searched 0 members, 0 bytes unpacked`,
+    );
+    assertNoContent(t, result);
+  }
+  const nested = await inspect(
+    zipOf([{ name: 'keys.tar.xz', content: compressedBy('xz', tar) }]),
+    {},
+    'application/zip',
+  );
+  t.is(nested.tier, 'QUARANTINE');
+  t.regex(resultOf(nested, 'archive')!.reason!, /member 1: an xz stream is not read/);
+  const sevenZip = Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), randomBytes(200)]);
+  t.regex(resultOf(await inspect(sevenZip), 'archive')!.reason!, /a 7z archive is not read/);
+  const text = await inspect(Buffer.from('BZh is how a bzip2 stream begins, and this is not one\n'));
+  t.is(text.tier, 'CLEAR', 'BZh and a letter is no bzip2 stream');
 });
