@@ -1,7 +1,8 @@
 /**
  * The content inspector's latency with every built-in plugin on (content
  * type, secrets, YARA through the `yara` command, text rules): a 10 KiB text
- * and a 10 MiB artifact, p50 and p95; and its share of a manifest submission's
+ * and a 10 MiB artifact (random bytes, and a .tar.gz whose members are all
+ * unpacked and searched), p50 and p95; and its share of a manifest submission's
  * latency on PostgreSQL (the submission's inspection against the whole
  * command, appends and signing included). The deployment guide alerts on an
  * inspection p95 above 500 ms.
@@ -16,6 +17,7 @@ import { openApp } from '../infra/wiring/app.ts';
 import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import { productFor } from '../test/helpers/fixtures.ts';
+import { tarOf } from '../test/helpers/archives.ts';
 import { benchDatabase, benchDir, format, percentile } from './lib.ts';
 
 const TEXT_RUNS = 50;
@@ -64,6 +66,18 @@ export async function inspectBenchmark(log: (line: string) => void): Promise<{ s
     const bytes = randomBytes(10 * 1024 * 1024);
     const artifact = { bytes, contentType: 'application/octet-stream', actor, subject: 'artifact' as const };
     log(line('10 MiB artifact', await timed(inspector, artifact, ARTIFACT_RUNS)));
+    // The same size as a .tar.gz of 200 files: every member unpacked and searched (docs/DOMAIN.md, "Archives").
+    const files = Array.from({ length: 200 }, (_, index) => ({
+      name: `assets/${index}.bin`,
+      content: randomBytes(52_429),
+    }));
+    const archive = { ...artifact, bytes: tarOf(files, { gzip: true }), contentType: 'application/gzip' };
+    log(
+      line(
+        `${format(archive.bytes.length / 1024 ** 2)} MiB .tar.gz of 200 files`,
+        await timed(inspector, archive, ARTIFACT_RUNS),
+      ),
+    );
     // A manifest submission, with the time its inspection took.
     let inspectionMs = 0;
     const deps = {

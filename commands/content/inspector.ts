@@ -49,7 +49,35 @@ export interface InspectionInput {
   partial?: boolean | undefined;
   /** True for /ready's probe: not a submission, so not told to `observe` (the decision metrics count submissions only). */
   probe?: boolean | undefined;
+  /**
+   * The members of the archives inside `bytes`, decompressed (the inspector's `unpack`), for plugins that
+   * search every member too (secrets, YARA). Set by the inspector, not by callers.
+   */
+  members?: readonly ArchiveMember[] | undefined;
 }
+
+/**
+ * One member of an archive inside the content, as the inspector's `unpack` found it. `path` names it by
+ * position, never by its name in the archive (publisher data, which the decision record must not carry):
+ * `2/5` is the fifth member of the archive that is the second member of the content, in the archive's own
+ * order (a zip's central directory, a tar's stream; a gzip stream has one member).
+ */
+export interface ArchiveMember {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** What `unpack` found: the members, and a verdict on the walk itself (a bound exceeded, an encrypted member). */
+export interface Unpacked {
+  members: ArchiveMember[];
+  verdict: PluginVerdict;
+}
+
+/** Decompresses the archives inside the bytes, within bounds; should honour `signal`. */
+export type Unpacker = (bytes: Uint8Array, signal: AbortSignal) => Promise<Unpacked>;
+
+/** The name the walk's result is recorded under (infra/adapters/inspection/archiveWalk.ts). */
+export const UNPACK_RESULT_NAME = 'archive';
 
 /** What one plugin says. `reason` explains a non-CLEAR tier without quoting the content. */
 export interface PluginVerdict {
@@ -106,6 +134,11 @@ export interface InspectorOptions {
   failureTier?: Tier;
   /** The tier added when the bytes were only the artifact's beginning (INSPECTION_PARTIAL_TIER). */
   partialTier?: Tier;
+  /**
+   * Walks the archives inside an artifact's bytes before the plugins run: its verdict is recorded as the
+   * result `archive` (with the plugins' timeout and failure tier), its members go to the plugins.
+   */
+  unpack?: Unpacker;
   /** Told each inspection's tier and duration (the metrics). */
   observe?: (result: InspectionResult, subject: ContentSubject) => void;
 }
@@ -130,8 +163,7 @@ function sanitized(verdict: PluginVerdict): PluginVerdict {
 }
 
 async function runPlugin(
-  plugin: InspectionPlugin,
-  input: InspectionInput,
+  plugin: Pick<InspectionPlugin, 'name'> & { inspect(signal: AbortSignal): Promise<PluginVerdict> },
   timeoutMs: number,
   failureTier: Tier,
 ): Promise<PluginResult> {
@@ -143,7 +175,7 @@ async function runPlugin(
   });
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const answer = await Promise.race([plugin.inspect(input, controller.signal), timeout]);
+    const answer = await Promise.race([plugin.inspect(controller.signal), timeout]);
     if (answer === 'timeout') {
       controller.abort();
       return {
@@ -175,11 +207,40 @@ async function runPlugin(
   }
 }
 
+/**
+ * The archive walk, for an artifact's bytes, bounded like a plugin: a walk that throws or overruns gives the
+ * failure tier and no members (what was not unpacked cannot be said to be clean).
+ */
+async function unpackFirst(
+  unpack: Unpacker | undefined,
+  input: InspectionInput,
+  timeoutMs: number,
+  failureTier: Tier,
+): Promise<{ members: ArchiveMember[]; result: PluginResult } | undefined> {
+  if (unpack === undefined || input.bytes === undefined || input.subject !== 'artifact') return undefined;
+  const bytes = input.bytes;
+  let members: ArchiveMember[] = [];
+  const result = await runPlugin(
+    {
+      name: UNPACK_RESULT_NAME,
+      async inspect(signal) {
+        const unpacked = await unpack(bytes, signal);
+        if (!signal.aborted) members = unpacked.members;
+        return unpacked.verdict;
+      },
+    },
+    timeoutMs,
+    failureTier,
+  );
+  return { members: result.outcome === 'ok' ? members : [], result };
+}
+
 export function createInspector(options: InspectorOptions): Inspector {
   const timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   const failureTier = options.failureTier ?? 'QUARANTINE';
   const names = new Set(options.plugins.map((plugin) => plugin.name));
   assert(names.size === options.plugins.length, 'plugin names are distinct');
+  assert(options.unpack === undefined || !names.has(UNPACK_RESULT_NAME), `no plugin is named ${UNPACK_RESULT_NAME}`);
   assert(options.plugins.length <= MAX_PLUGINS, `at most ${MAX_PLUGINS} plugins`);
   for (const name of names)
     assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
@@ -189,9 +250,14 @@ export function createInspector(options: InspectorOptions): Inspector {
       assert(input.text !== undefined || input.bytes !== undefined, 'inspect needs text or bytes');
       const started = performance.now();
       const plugins = options.plugins.filter((plugin) => plugin.appliesTo.includes(input.subject));
+      const unpacked = await unpackFirst(options.unpack, input, timeoutMs, failureTier);
+      const seen: InspectionInput = unpacked === undefined ? input : { ...input, members: unpacked.members };
       const pluginResults = await Promise.all(
-        plugins.map((plugin) => runPlugin(plugin, input, timeoutMs, failureTier)),
+        plugins.map((plugin) =>
+          runPlugin({ name: plugin.name, inspect: (signal) => plugin.inspect(seen, signal) }, timeoutMs, failureTier),
+        ),
       );
+      if (unpacked !== undefined) pluginResults.unshift(unpacked.result);
       if (input.partial === true)
         pluginResults.push({
           plugin: 'inspection',

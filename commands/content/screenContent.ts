@@ -74,6 +74,11 @@ export interface ContentDeps {
   quarantine: QuarantineStore | undefined;
   /** INSPECTION_MAX_BYTES: what of an artifact the plugins see. */
   maxInspectedBytes: number;
+  /**
+   * Told each submission's applied decision (the metrics' content_decisions_total): the tier recorded,
+   * BLOCK where the inspector said QUARANTINE with quarantine off, CLEAR for a released resubmission.
+   */
+  observeDecision?: ((tier: Tier, subject: ContentSubject) => void) | undefined;
 }
 
 export interface Submission {
@@ -200,6 +205,7 @@ export async function screen(deps: CommandDeps, context: CommandContext, submiss
   const inspectionId = context.newId();
   const quarantineDisabled = result.tier === 'QUARANTINE' && deps.content.quarantine === undefined;
   const tier: Tier = quarantineDisabled ? 'BLOCK' : result.tier;
+  deps.content.observeDecision?.(tier, submission.subject);
   const decision: ContentDecision = {
     inspectionId,
     subject: submission.subject,

@@ -4,13 +4,19 @@
  * names, each inspection counted in the metrics, and the encrypted quarantine
  * over an S3 bucket or a folder when QUARANTINE_ENABLED=true.
  */
-import { createInspector, type InspectionPlugin } from '../../commands/content/inspector.ts';
+import {
+  createInspector,
+  type ContentSubject,
+  type InspectionPlugin,
+  type Tier,
+} from '../../commands/content/inspector.ts';
 import { secretsPlugin } from '../../commands/content/plugins/secretsPlugin.ts';
 import { textRulesPlugin } from '../../commands/content/plugins/textRulesPlugin.ts';
 import type { ContentDeps } from '../../commands/content/screenContent.ts';
 import { assertNever } from '../../domain/errors.ts';
 import { contentTypePlugin } from '../adapters/inspection/contentTypePlugin.ts';
 import { yaraPlugin } from '../adapters/inspection/yaraPlugin.ts';
+import { archiveUnpacker } from '../adapters/inspection/archiveWalk.ts';
 import {
   contentDecisionsTotal,
   contentInspectionSeconds,
@@ -32,7 +38,7 @@ import type { ContentConfig, InspectionPluginName } from './contentConfig.ts';
 function pluginOf(name: InspectionPluginName, config: ContentConfig): InspectionPlugin {
   switch (name) {
     case 'content-type':
-      return contentTypePlugin(config.contentTypeMismatchTier);
+      return contentTypePlugin(config.contentTypeMismatchTier, config.executableTier);
     case 'secrets':
       return secretsPlugin(config.secretsTier);
     case 'yara':
@@ -64,25 +70,33 @@ export function openContent(config: Config, db: SqlDatabase, plugins?: readonly 
     timeoutMs: content.pluginTimeoutMs,
     failureTier: content.failureTier,
     partialTier: content.partialTier,
+    unpack: archiveUnpacker(content.archive),
     observe(result, subject) {
       contentInspectionSeconds.observe({ subject, tier: result.tier }, result.durationMs / 1000);
-      contentDecisionsTotal.inc({ tier: result.tier, subject });
       for (const pluginResult of result.pluginResults)
         if (pluginResult.outcome !== 'ok')
           contentPluginFailuresTotal.inc({ plugin: pluginResult.plugin, outcome: pluginResult.outcome });
     },
   });
+  // The decision applied (QUARANTINE is BLOCK with quarantine off), not the inspector's tier.
+  const observeDecision = (tier: Tier, subject: ContentSubject) => contentDecisionsTotal.inc({ tier, subject });
   const { quarantine } = content;
   if (!quarantine.enabled || quarantine.masterKey === undefined)
     return {
-      deps: { inspector, quarantine: undefined, maxInspectedBytes: content.maxInspectedBytes },
+      deps: { inspector, quarantine: undefined, maxInspectedBytes: content.maxInspectedBytes, observeDecision },
       vault: undefined,
       close: () => undefined,
     };
   const blobs = openBlobStore(quarantine.s3Bucket, quarantine.folder, config.archive.s3);
-  const vault = new QuarantineVault(db, blobs.store, quarantine.masterKey, quarantine.expiryHours);
+  const vault = new QuarantineVault(
+    db,
+    blobs.store,
+    quarantine.masterKey,
+    quarantine.expiryHours,
+    quarantine.previousMasterKey,
+  );
   return {
-    deps: { inspector, quarantine: vault, maxInspectedBytes: content.maxInspectedBytes },
+    deps: { inspector, quarantine: vault, maxInspectedBytes: content.maxInspectedBytes, observeDecision },
     vault,
     close: () => blobs.close(),
   };

@@ -9,6 +9,7 @@ import { TIERS, type Tier } from '../../commands/content/inspector.ts';
 import { DEFAULT_INSPECTION_MAX_BYTES } from '../../commands/content/screenContent.ts';
 import { MAX_TEXT_RULES, type TextRules } from '../../commands/content/plugins/textRulesPlugin.ts';
 import { parseMasterKey } from '../adapters/quarantine/quarantineVault.ts';
+import { DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from '../adapters/inspection/archiveWalk.ts';
 
 export const INSPECTION_PLUGINS = ['content-type', 'secrets', 'yara', 'text-rules'] as const;
 export type InspectionPluginName = (typeof INSPECTION_PLUGINS)[number];
@@ -29,8 +30,16 @@ export interface ContentConfig {
   partialTier: Tier;
   /** INSPECTION_CONTENT_TYPE_MISMATCH_TIER (default QUARANTINE). */
   contentTypeMismatchTier: Tier;
+  /** INSPECTION_EXECUTABLE_TIER (default QUARANTINE): an executable (ELF, PE, Mach-O) not declared as one. */
+  executableTier: Tier;
   /** INSPECTION_SECRETS_TIER (default BLOCK). */
   secretsTier: Tier;
+  /**
+   * The archive walk's bounds and tiers: INSPECTION_ARCHIVE_MAX_DEPTH (4), INSPECTION_ARCHIVE_MAX_MEMBERS
+   * (10000), INSPECTION_ARCHIVE_MAX_BYTES (256 MiB), INSPECTION_ARCHIVE_MAX_RATIO (200),
+   * INSPECTION_ARCHIVE_LIMIT_TIER and INSPECTION_ARCHIVE_ENCRYPTED_TIER (QUARANTINE).
+   */
+  archive: ArchiveLimits;
   /** INSPECTION_YARA_RULES (default the repository's rules), YARA_PATH (default `yara`), INSPECTION_YARA_DEFAULT_TIER (BLOCK). */
   yara: { rulesPath: string | undefined; command: string; defaultTier: Tier };
   /** CONTENT_BLOCKED_DOMAINS, CONTENT_BLOCKED_WORDS, CONTENT_QUARANTINE_WORDS (comma-separated). */
@@ -40,6 +49,8 @@ export interface ContentConfig {
     enabled: boolean;
     /** ENCRYPTION_MASTER_KEY (base64 of 32 bytes): set when enabled. */
     masterKey: Buffer | undefined;
+    /** ENCRYPTION_MASTER_KEY_PREVIOUS: during a rotation only, the key data keys may still be wrapped under. */
+    previousMasterKey: Buffer | undefined;
     /** QUARANTINE_EXPIRY_HOURS (default 72). */
     expiryHours: number;
     /** QUARANTINE_S3_BUCKET: the bucket (with the S3 settings of the archive); else `<data dir>/quarantine`. */
@@ -81,6 +92,13 @@ export const contentSchema = z.object({
   INSPECTION_PARTIAL_TIER: tier,
   INSPECTION_CONTENT_TYPE_MISMATCH_TIER: tier,
   INSPECTION_SECRETS_TIER: tier,
+  INSPECTION_EXECUTABLE_TIER: tier,
+  INSPECTION_ARCHIVE_MAX_DEPTH: integer(1, 16),
+  INSPECTION_ARCHIVE_MAX_MEMBERS: integer(1, 1_000_000),
+  INSPECTION_ARCHIVE_MAX_BYTES: integer(1024 ** 2, 4 * 1024 ** 3),
+  INSPECTION_ARCHIVE_MAX_RATIO: integer(2, 1_000_000),
+  INSPECTION_ARCHIVE_LIMIT_TIER: tier,
+  INSPECTION_ARCHIVE_ENCRYPTED_TIER: tier,
   INSPECTION_YARA_RULES: optional,
   INSPECTION_YARA_DEFAULT_TIER: tier,
   YARA_PATH: optional,
@@ -95,6 +113,12 @@ export const contentSchema = z.object({
     message:
       "must be base64 of exactly 32 bytes (node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\")",
   }),
+  ENCRYPTION_MASTER_KEY_PREVIOUS: optional.refine(
+    (value) => value === undefined || parseMasterKey(value) !== undefined,
+    {
+      message: 'must be base64 of exactly 32 bytes (the master key being rotated out)',
+    },
+  ),
   QUARANTINE_EXPIRY_HOURS: integer(1, 24 * 365),
   QUARANTINE_S3_BUCKET: optional.refine(
     (value) => value === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value),
@@ -108,6 +132,17 @@ export function contentProblems(values: ContentValues): string[] {
   const enabled = values.QUARANTINE_ENABLED === 'true' || values.QUARANTINE_ENABLED === '1';
   if (enabled && values.ENCRYPTION_MASTER_KEY === undefined)
     return ['ENCRYPTION_MASTER_KEY: required when QUARANTINE_ENABLED=true (base64 of 32 bytes)'];
+  const previous = values.ENCRYPTION_MASTER_KEY_PREVIOUS;
+  if (previous === undefined) return [];
+  // Accepted during a rotation only: beside a new, different master key, with the quarantine on.
+  if (!enabled || values.ENCRYPTION_MASTER_KEY === undefined)
+    return [
+      'ENCRYPTION_MASTER_KEY_PREVIOUS: only during a rotation, with QUARANTINE_ENABLED=true and a new ENCRYPTION_MASTER_KEY',
+    ];
+  if (parseMasterKey(previous)!.equals(parseMasterKey(values.ENCRYPTION_MASTER_KEY)!))
+    return [
+      'ENCRYPTION_MASTER_KEY_PREVIOUS: is ENCRYPTION_MASTER_KEY itself; set the new key as ENCRYPTION_MASTER_KEY',
+    ];
   return [];
 }
 
@@ -130,7 +165,17 @@ export function contentConfig(values: ContentValues, dataDir: string): ContentCo
     maxInspectedBytes: number(values.INSPECTION_MAX_BYTES, DEFAULT_INSPECTION_MAX_BYTES),
     partialTier: (values.INSPECTION_PARTIAL_TIER as Tier | undefined) ?? 'QUARANTINE',
     contentTypeMismatchTier: (values.INSPECTION_CONTENT_TYPE_MISMATCH_TIER as Tier | undefined) ?? 'QUARANTINE',
+    executableTier: (values.INSPECTION_EXECUTABLE_TIER as Tier | undefined) ?? 'QUARANTINE',
     secretsTier: (values.INSPECTION_SECRETS_TIER as Tier | undefined) ?? 'BLOCK',
+    archive: {
+      maxDepth: number(values.INSPECTION_ARCHIVE_MAX_DEPTH, DEFAULT_ARCHIVE_LIMITS.maxDepth),
+      maxMembers: number(values.INSPECTION_ARCHIVE_MAX_MEMBERS, DEFAULT_ARCHIVE_LIMITS.maxMembers),
+      maxUnpackedBytes: number(values.INSPECTION_ARCHIVE_MAX_BYTES, DEFAULT_ARCHIVE_LIMITS.maxUnpackedBytes),
+      maxRatio: number(values.INSPECTION_ARCHIVE_MAX_RATIO, DEFAULT_ARCHIVE_LIMITS.maxRatio),
+      limitTier: (values.INSPECTION_ARCHIVE_LIMIT_TIER as Tier | undefined) ?? DEFAULT_ARCHIVE_LIMITS.limitTier,
+      encryptedTier:
+        (values.INSPECTION_ARCHIVE_ENCRYPTED_TIER as Tier | undefined) ?? DEFAULT_ARCHIVE_LIMITS.encryptedTier,
+    },
     yara: {
       rulesPath: values.INSPECTION_YARA_RULES,
       command: values.YARA_PATH ?? 'yara',
@@ -144,6 +189,7 @@ export function contentConfig(values: ContentValues, dataDir: string): ContentCo
     quarantine: {
       enabled,
       masterKey: enabled ? parseMasterKey(values.ENCRYPTION_MASTER_KEY) : undefined,
+      previousMasterKey: enabled ? parseMasterKey(values.ENCRYPTION_MASTER_KEY_PREVIOUS) : undefined,
       expiryHours: number(values.QUARANTINE_EXPIRY_HOURS, DEFAULT_QUARANTINE_EXPIRY_HOURS),
       s3Bucket: values.QUARANTINE_S3_BUCKET,
       folder: `${dataDir}/quarantine`,

@@ -9,7 +9,9 @@
 #                  preview sandbox's seccomp filter (infra/adapters/sandbox/); prlimit is util-linux's;
 #   python3        Debian's /usr/bin/python3, whose zipfile reads .zip preview artifacts;
 #   chromium       the auditor page's tests and benchmark, headless (test/auditor/, bench/browserVerify.ts);
-#   yara           the content inspector's YARA plugin, run for real in its tests (infra/adapters/inspection/).
+#   yara           the content inspector's YARA plugin, run for real in its tests (infra/adapters/inspection/);
+#   zip            Info-ZIP's zip, which makes the deflated and encrypted zip archives of the inspection tests;
+#   xz, bzip2      the compressed streams the inspection's archive walk does not open (held, not passed).
 # A tool that cannot be installed is named in a warning; the tests that need it then fail or say why.
 set -uo pipefail
 
@@ -19,7 +21,7 @@ updated=false
 missing_seccomp_headers=false
 [ -f /usr/include/seccomp.h ] || missing_seccomp_headers=true
 for pair in softhsm2-util:softhsm2 jq:jq xxd:xxd promtool:prometheus kubectl:kubectl bwrap:bubblewrap cc:gcc prlimit:util-linux python3:python3 \
-  seccomp-headers:libseccomp-dev chromium:chromium yara:yara; do
+  seccomp-headers:libseccomp-dev chromium:chromium yara:yara zip:zip xz:xz-utils bzip2:bzip2; do
   tool=${pair%%:*}
   package=${pair#*:}
   if [ "$tool" = seccomp-headers ]; then

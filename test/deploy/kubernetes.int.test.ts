@@ -135,7 +135,11 @@ interface Container {
   args?: string[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-  env?: unknown[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  }[];
   ports?: { name?: string; containerPort: number }[];
   livenessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
   readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
@@ -217,9 +221,10 @@ for (const [name, load] of SETS) {
           container.volumeMounts?.some((mount) => mount.mountPath === '/tmp'),
           `${where}: /tmp is a volume (read-only root)`,
         );
-        // Settings come from the ConfigMap and the Secret; env names the process and takes an optional DSN.
+        // Settings come from the ConfigMaps and the Secrets; env names the process and takes an optional DSN,
+        // and any other variable of its own is only ever a Secret's key.
         t.deepEqual(
-          container.env,
+          container.env?.slice(0, 2),
           [
             { name: 'OTEL_SERVICE_NAME', value: workload.metadata.name },
             {
@@ -229,6 +234,13 @@ for (const [name, load] of SETS) {
           ],
           where,
         );
+        for (const variable of container.env?.slice(2) ?? [])
+          t.truthy(variable.valueFrom?.secretKeyRef, `${where}: ${variable.name} comes from a Secret`);
+        if (workload.kind === 'CronJob')
+          t.false(
+            container.env?.some((variable) => variable.name.startsWith('ENCRYPTION_MASTER_KEY')),
+            `${where}: the jobs get no quarantine key`,
+          );
       }
     }
   });
@@ -473,6 +485,46 @@ for (const [name, load] of SETS) {
       }
     });
   }
+
+  test(`${name}: the API holds content for moderators: the quarantine settings, and the master key from a Secret`, (t) => {
+    const objects = load();
+    const quarantine = find(objects, 'ConfigMap', 'chainbook-quarantine')['data'] as Record<string, string>;
+    t.like(quarantine, {
+      QUARANTINE_ENABLED: 'true',
+      QUARANTINE_EXPIRY_HOURS: '72',
+      QUARANTINE_LINK_TTL_SECONDS: '300',
+    });
+    if (name !== 'base') t.is(quarantine['QUARANTINE_S3_BUCKET'], `illuvrse-quarantine-${name}`);
+    for (const configMap of objects.filter((object) => object.kind === 'ConfigMap'))
+      t.false(
+        Object.keys((configMap['data'] ?? {}) as object).some((key) => /MASTER_KEY|SECRET|PASSWORD/.test(key)),
+        `${configMap.metadata.name} holds no secret`,
+      );
+    const [api] = podOf(find(objects, 'Deployment', 'chainbook-api')).containers;
+    t.deepEqual(
+      api?.envFrom?.map((source) => source.configMapRef?.name ?? source.secretRef?.name),
+      ['chainbook-config', 'chainbook-quarantine', 'chainbook-env'],
+    );
+    t.deepEqual(api?.env?.slice(2), [
+      {
+        name: 'ENCRYPTION_MASTER_KEY',
+        valueFrom: { secretKeyRef: { name: 'chainbook-quarantine-key', key: 'encryption-master-key' } },
+      },
+      {
+        name: 'ENCRYPTION_MASTER_KEY_PREVIOUS',
+        valueFrom: {
+          secretKeyRef: { name: 'chainbook-quarantine-key', key: 'encryption-master-key-previous', optional: true },
+        },
+      },
+    ]);
+    // The jobs load the configuration too: with QUARANTINE_ENABLED and no key they would refuse to start.
+    for (const job of objects.filter((object) => object.kind === 'CronJob'))
+      for (const container of [...podOf(job).containers, ...(podOf(job).initContainers ?? [])])
+        t.false(
+          container.envFrom?.some((source) => source.configMapRef?.name === 'chainbook-quarantine') ?? false,
+          `${job.metadata.name}/${container.name}`,
+        );
+  });
 
   if (name !== 'base') {
     test(`${name}: everything is in the namespace illuvrse-kernel-${name}`, (t) => {

@@ -14,7 +14,10 @@
  *
  * Reading back decrypts the whole object and checks the tag before a byte is
  * returned: a tampered object (or a wrong master key) is reported, never
- * served.
+ * served. Content shredded before or while it is read (a moderator's delete,
+ * the expiry job) is QUARANTINE_CONTENT_GONE (410), never a 500 nor a false
+ * report of tampering: the key and IV are read in one statement, and a
+ * missing or unreadable object is checked against the record again.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { BlobStore } from '../../../commands/blobStore.ts';
@@ -30,6 +33,8 @@ const KEY_BYTES = 32;
 const KEY_WRAP_CONTEXT = 'chainbook-quarantine-data-key';
 /** Rows one expiry pass takes (docs/STYLE.md rule 7). */
 export const MAX_EXPIRY_BATCH = 100;
+/** Data keys one `quarantine rewrap` re-wraps in its one transaction (docs/STYLE.md rule 7): the quarantine holds days, not millions. */
+export const MAX_REWRAP_KEYS = 100_000;
 /** The largest quarantined object a moderator may view (decrypted in memory, checked before it is served). */
 export const MAX_VIEW_BYTES = 256 * 1024 ** 2;
 
@@ -140,12 +145,21 @@ export class QuarantineVault implements QuarantineStore {
   readonly #masterKey: Buffer;
   readonly #masterKeyId: string;
 
-  constructor(db: SqlDatabase, store: BlobStore, masterKey: Buffer, expiryHours: number) {
+  readonly #previousMasterKey: Buffer | undefined;
+
+  /**
+   * `previousMasterKey` (ENCRYPTION_MASTER_KEY_PREVIOUS, during a rotation only): data keys still wrapped
+   * under it are unwrapped with it; nothing is ever wrapped under it.
+   */
+  constructor(db: SqlDatabase, store: BlobStore, masterKey: Buffer, expiryHours: number, previousMasterKey?: Buffer) {
     if (masterKey.length !== KEY_BYTES) throw new Error('assertion failed: the master key is 32 bytes');
+    if (previousMasterKey !== undefined && previousMasterKey.length !== KEY_BYTES)
+      throw new Error('assertion failed: the previous master key is 32 bytes');
     this.#db = db;
     this.store = store;
     this.#masterKey = masterKey;
     this.#masterKeyId = masterKeyId(masterKey);
+    this.#previousMasterKey = previousMasterKey;
     this.expiryHours = expiryHours;
   }
 
@@ -250,20 +264,46 @@ export class QuarantineVault implements QuarantineStore {
   async open(inspectionId: string): Promise<{ record: QuarantineRecord; content: Buffer }> {
     const record = await this.record(inspectionId);
     if (record === undefined) throw new CodedError('CONTENT_NOT_FOUND', `no quarantined content ${inspectionId}`);
-    if (record.status !== 'held' || !record.stored)
-      throw new CodedError('CONTENT_NOT_HELD', `quarantined content ${inspectionId} is ${record.status}`, {
-        inspectionId,
-        status: record.status,
-      });
+    if (record.status !== 'held' || !record.stored) throw gone(inspectionId, record.status);
     if (record.sizeBytes > MAX_VIEW_BYTES)
       throw new CodedError(
         'QUARANTINE_TOO_LARGE_TO_VIEW',
         `content of more than ${MAX_VIEW_BYTES} bytes is not viewed`,
       );
-    const dataKey = await this.#dataKey(inspectionId);
-    const iv = await this.#iv(inspectionId);
+    const { dataKey, iv } = await this.#dataKey(inspectionId);
+    try {
+      const sealed = await this.#sealed(record);
+      return { record, content: decrypted(inspectionId, dataKey, iv, sealed) };
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /**
+   * The object's bytes, bounded by the recorded size. An object that is missing or cannot be read is a
+   * shred that came between the reads when the record no longer says held; else it was tampered with.
+   */
+  async #sealed(record: QuarantineRecord): Promise<Buffer> {
+    const { inspectionId } = record;
+    let sealed: Buffer | undefined;
+    let failure: unknown;
+    try {
+      sealed = await this.#read(record);
+    } catch (error) {
+      if (error instanceof CodedError) throw error;
+      failure = error;
+    }
+    if (sealed !== undefined) return sealed;
+    const now = await this.record(inspectionId);
+    if (now === undefined || now.status !== 'held' || !now.stored) throw gone(inspectionId, now?.status ?? 'deleted');
+    if (failure !== undefined) throw failure;
+    throw new CodedError('QUARANTINE_TAMPERED', `the object of ${inspectionId} is missing`, { inspectionId });
+  }
+
+  async #read(record: QuarantineRecord): Promise<Buffer | undefined> {
+    const { inspectionId } = record;
     const body = await this.store.get(objectKeyOf(inspectionId));
-    if (body === undefined) throw new CodedError('QUARANTINE_TAMPERED', `the object of ${inspectionId} is missing`);
+    if (body === undefined) return undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
     for await (const chunk of body) {
@@ -274,42 +314,35 @@ export class QuarantineVault implements QuarantineStore {
     const sealed = Buffer.concat(chunks);
     if (sealed.length !== record.sizeBytes + TAG_BYTES)
       throw tampered(inspectionId, 'its length is not the recorded one');
-    try {
-      const decipher = createDecipheriv(ALGORITHM, dataKey, iv);
-      decipher.setAAD(Buffer.from(inspectionId, 'utf8'));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const content = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
-      return { record, content };
-    } catch {
-      throw tampered(inspectionId, 'its GCM tag does not check');
-    } finally {
-      dataKey.fill(0);
-    }
+    return sealed;
   }
 
-  async #iv(inspectionId: string): Promise<Buffer> {
-    const { rows } = await this.#db.query<{ content_iv: Uint8Array }>(
-      'SELECT content_iv FROM encryption_keys WHERE inspection_id = $1',
-      [inspectionId],
-    );
-    return Buffer.from(rows[0]!.content_iv);
-  }
-
-  async #dataKey(inspectionId: string): Promise<Buffer> {
-    const { rows } = await this.#db.query<{ wrapped_key: Uint8Array; master_key_id: string }>(
-      'SELECT wrapped_key, master_key_id FROM encryption_keys WHERE inspection_id = $1',
+  /** The data key, unwrapped, and the content's IV: one row, read once (a shred cannot come between them). */
+  async #dataKey(inspectionId: string): Promise<{ dataKey: Buffer; iv: Buffer }> {
+    const { rows } = await this.#db.query<{ wrapped_key: Uint8Array; master_key_id: string; content_iv: Uint8Array }>(
+      'SELECT wrapped_key, master_key_id, content_iv FROM encryption_keys WHERE inspection_id = $1',
       [inspectionId],
     );
     const row = rows[0];
-    if (row === undefined) throw new CodedError('CONTENT_NOT_HELD', `the key of ${inspectionId} was shredded`);
-    if (row.master_key_id !== this.#masterKeyId)
+    if (row === undefined) throw gone(inspectionId, 'shredded');
+    const previous = this.#previousMasterKey;
+    const wrappingKey =
+      row.master_key_id === this.#masterKeyId
+        ? this.#masterKey
+        : previous !== undefined && row.master_key_id === masterKeyId(previous)
+          ? previous
+          : undefined;
+    if (wrappingKey === undefined)
       throw new CodedError(
         'QUARANTINE_KEY_MISMATCH',
         `the content of ${inspectionId} was wrapped under another ENCRYPTION_MASTER_KEY (${row.master_key_id})`,
         { inspectionId, masterKeyId: row.master_key_id },
       );
     try {
-      return unwrap(this.#masterKey, Buffer.from(row.wrapped_key), inspectionId);
+      return {
+        dataKey: unwrap(wrappingKey, Buffer.from(row.wrapped_key), inspectionId),
+        iv: Buffer.from(row.content_iv),
+      };
     } catch {
       throw new CodedError('QUARANTINE_KEY_MISMATCH', `the data key of ${inspectionId} does not unwrap`, {
         inspectionId,
@@ -392,6 +425,107 @@ export class QuarantineVault implements QuarantineStore {
       await this.store.delete(key);
     }
   }
+}
+
+export interface RewrapResult {
+  /** Data keys moved from the previous master key to the current one. */
+  rewrapped: number;
+  /** Data keys already under the current master key (left as they are). */
+  alreadyCurrent: number;
+  masterKeyId: string;
+  previousMasterKeyId: string;
+}
+
+/**
+ * Re-wraps every data key of `encryption_keys` wrapped under `previous` under `current`, in one
+ * transaction: all or nothing. The data keys themselves do not change, so the objects are not touched and
+ * decrypt as before. Idempotent: keys already under `current` are left alone, and a second run re-wraps
+ * none. A key under any third master key, or one that does not unwrap under `previous`, refuses the whole
+ * run (QUARANTINE_KEY_MISMATCH) and changes nothing.
+ */
+export async function rewrapDataKeys(db: SqlDatabase, current: Buffer, previous: Buffer): Promise<RewrapResult> {
+  const currentId = masterKeyId(current);
+  const previousId = masterKeyId(previous);
+  if (currentId === previousId) throw new Error('assertion failed: the previous master key is not the current one');
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ inspection_id: string; wrapped_key: Uint8Array; master_key_id: string }>(
+      `SELECT inspection_id, wrapped_key, master_key_id FROM encryption_keys WHERE master_key_id <> $1
+       ORDER BY inspection_id LIMIT $2 FOR UPDATE`,
+      [currentId, MAX_REWRAP_KEYS + 1],
+    );
+    if (rows.length > MAX_REWRAP_KEYS)
+      throw new CodedError('QUARANTINE_KEY_MISMATCH', `more than ${MAX_REWRAP_KEYS} data keys to re-wrap in one run`);
+    const strangers = rows.filter((row) => row.master_key_id !== previousId);
+    if (strangers.length > 0)
+      throw new CodedError(
+        'QUARANTINE_KEY_MISMATCH',
+        `${strangers.length} data key(s) are wrapped under neither master key (${[...new Set(strangers.map((row) => row.master_key_id))].join(', ')}); nothing was re-wrapped`,
+        { masterKeyIds: [...new Set(strangers.map((row) => row.master_key_id))] },
+      );
+    for (const row of rows) {
+      let dataKey: Buffer;
+      try {
+        dataKey = unwrap(previous, Buffer.from(row.wrapped_key), row.inspection_id);
+      } catch {
+        throw new CodedError(
+          'QUARANTINE_KEY_MISMATCH',
+          `the data key of ${row.inspection_id} does not unwrap under the previous master key; nothing was re-wrapped`,
+          { inspectionId: row.inspection_id },
+        );
+      }
+      try {
+        await tx.query(
+          'UPDATE encryption_keys SET wrapped_key = $2, master_key_id = $3 WHERE inspection_id = $1 AND master_key_id = $4',
+          [row.inspection_id, wrap(current, dataKey, row.inspection_id), currentId, previousId],
+        );
+      } finally {
+        dataKey.fill(0);
+      }
+    }
+    const { rows: counted } = await tx.query<{ n: number }>(
+      'SELECT count(*)::int8 AS n FROM encryption_keys WHERE master_key_id = $1',
+      [currentId],
+    );
+    const rewrapped = rows.length;
+    return {
+      rewrapped,
+      alreadyCurrent: Number(counted[0]!.n) - rewrapped,
+      masterKeyId: currentId,
+      previousMasterKeyId: previousId,
+    };
+  });
+}
+
+/** Data keys wrapped under a master key (serve says at start whether a rotation is still under way). */
+export async function dataKeysUnder(db: SqlDatabase, masterKey: Buffer): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int8 AS n FROM encryption_keys WHERE master_key_id = $1',
+    [masterKeyId(masterKey)],
+  );
+  return Number(rows[0]!.n);
+}
+
+function decrypted(inspectionId: string, dataKey: Buffer, iv: Buffer, sealed: Buffer): Buffer {
+  try {
+    const decipher = createDecipheriv(ALGORITHM, dataKey, iv);
+    decipher.setAAD(Buffer.from(inspectionId, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw tampered(inspectionId, 'its GCM tag does not check');
+  }
+}
+
+/** The content was released, deleted or expired (before or while it was read): nothing to view any more. */
+function gone(inspectionId: string, status: string): CodedError {
+  return new CodedError(
+    'QUARANTINE_CONTENT_GONE',
+    `quarantined content ${inspectionId} is ${status}: it was shredded`,
+    {
+      inspectionId,
+      status,
+    },
+  );
 }
 
 function tampered(inspectionId: string, why: string): CodedError {

@@ -38,6 +38,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   [['sandbox'], async () => (await import('./sandbox.ts')).registerSandbox],
   [['witness'], async () => (await import('./witness.ts')).registerWitness],
   [['idempotency'], async () => (await import('./idempotency.ts')).registerIdempotency],
+  [['quarantine'], async () => (await import('./quarantine.ts')).registerQuarantine],
 ];
 
 /**

@@ -31,6 +31,8 @@ import { openApiToServe, type ServedOpenApi } from '../http/openApiFile.ts';
 import { openApiDocument } from '../http/openapi.ts';
 import { refusingPlaceholders } from '../../wiring/devPlaceholders.ts';
 import { IDEMPOTENCY_PURGE_INTERVAL_MS, purgeIdempotency } from '../../wiring/idempotencyRetention.ts';
+import type { HttpServices } from '../http/route.ts';
+import { dataKeysUnder } from '../../adapters/quarantine/quarantineVault.ts';
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -217,6 +219,7 @@ async function run(): Promise<number> {
   void sweep();
   void sweepPreviews();
   const sweeping = setInterval(() => void sweep().then(sweepPreviews), DELIVERY_SWEEP_INTERVAL_MS).unref();
+  void reportKeyRotation(services);
   // The quarantine's expiry job (docs/DOMAIN.md, "Content inspection"): every minute, one pass at a time.
   let expiryRound: Promise<void> | undefined;
   const expire = async (): Promise<void> => {
@@ -307,4 +310,27 @@ export function registerServe(program: Command, exit: (code: number) => void): v
       // Ended here: a client library's stray timer (a broker that never answered) must not keep the process up.
       process.exit(code);
     });
+}
+
+/**
+ * With ENCRYPTION_MASTER_KEY_PREVIOUS set (a rotation): how many data keys are still wrapped under it, and,
+ * once none are, that the variable should go (README, "Rotating the master key").
+ */
+async function reportKeyRotation(services: HttpServices): Promise<void> {
+  const previous = services.config.content.quarantine.previousMasterKey;
+  if (previous === undefined) return;
+  try {
+    const left = await dataKeysUnder(services.db, previous);
+    if (left > 0)
+      services.logger.warn(
+        { dataKeys: left },
+        'quarantine: master key rotation under way; run `chainbook quarantine rewrap`, then remove ENCRYPTION_MASTER_KEY_PREVIOUS',
+      );
+    else
+      services.logger.warn(
+        'quarantine: no data key is wrapped under ENCRYPTION_MASTER_KEY_PREVIOUS any more: remove it from the configuration',
+      );
+  } catch (error) {
+    services.logger.warn({ err: error }, 'quarantine: could not count the data keys under the previous master key');
+  }
 }

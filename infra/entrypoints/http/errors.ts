@@ -38,6 +38,8 @@ export const HTTP_ERROR_CODES = {
   SHUTTING_DOWN: 503,
   WEBHOOK_NOT_CONFIGURED: 503,
   AUTHENTICATION_UNAVAILABLE: 503,
+  /** The rate-limit tiers have not been read once yet: refused rather than unlimited (fail closed). */
+  RATE_LIMITS_UNAVAILABLE: 503,
 } as const;
 
 /** Shape of the request (400): which field and why is in details. */
@@ -265,6 +267,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
   PREVIEW_POOL_FULL: 429,
   /** The buyer has maxPerBuyer previews going on (429, Retry-After: the pool's retryAfterSeconds). */
   PREVIEW_BUYER_LIMIT: 429,
+  /** Viewing quarantined content that was released, deleted or expired, before or while it was read (410). */
+  QUARANTINE_CONTENT_GONE: 410,
 });
 
 /** Seconds a client should wait before retrying, by code (sent as Retry-After). */
@@ -275,6 +279,7 @@ const RETRY_AFTER_SECONDS: Readonly<Record<string, number>> = {
   SHUTTING_DOWN: 5,
   PROJECTIONS_BEHIND: 30,
   AUTHENTICATION_UNAVAILABLE: 5,
+  RATE_LIMITS_UNAVAILABLE: 5,
 };
 
 /** An error of the HTTP layer itself, with its response headers. */

@@ -20,6 +20,13 @@
  * sliding window on Redis shared by every process (in memory without Redis,
  * and as the fallback), and read again every RATE_LIMIT_CONFIG_REFRESH_MS, so
  * a change takes effect without a restart. A table without rows adds no limit.
+ *
+ * Until the tiers have been read once, they fail closed: a request that would
+ * be counted against them is refused with 503 RATE_LIMITS_UNAVAILABLE (and
+ * Retry-After), rather than let through unlimited, and the read is tried again
+ * at most every FIRST_READ_RETRY_MS. A process that cannot read the tables is
+ * misconfigured (a missing grant or migration), and a limit that only exists
+ * on paper is not one. Once read, a failed refresh keeps the last tiers read.
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -77,13 +84,34 @@ export interface TierSource {
 
 const NO_TIERS: RateLimitTiers = { tiers: new Map(), multipliers: new Map() };
 
-/** The tiers as last read, read again once `refreshMs` passed; a failed read keeps the last ones. */
-function cachedTiers(source: TierSource | undefined, onError: (error: unknown) => void): () => Promise<RateLimitTiers> {
-  let current = NO_TIERS;
+/** Before the tiers were ever read, how often a failed read is tried again (a request waits for it). */
+export const FIRST_READ_RETRY_MS = 1000;
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+function tiersUnavailable(): HttpError {
+  return new HttpError(
+    'RATE_LIMITS_UNAVAILABLE',
+    'the rate-limit tiers (rate_limit_configs, tier_threshold_configs) have not been read yet; try again shortly',
+    { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS },
+    { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  );
+}
+
+/**
+ * The tiers as last read, read again once `refreshMs` passed; a failed read keeps the last ones. Until one
+ * read has succeeded there are none to keep: undefined, which the caller refuses (fail closed).
+ */
+function cachedTiers(
+  source: TierSource | undefined,
+  onError: (error: unknown) => void,
+): () => Promise<RateLimitTiers | undefined> {
+  let current: RateLimitTiers | undefined = source === undefined ? NO_TIERS : undefined;
   let readAtMs = -Infinity;
-  let reading: Promise<RateLimitTiers> | undefined;
+  let reading: Promise<RateLimitTiers | undefined> | undefined;
   return async () => {
-    if (source === undefined || Date.now() - readAtMs < source.refreshMs) return current;
+    if (source === undefined) return current;
+    const waitMs = current === undefined ? Math.min(source.refreshMs, FIRST_READ_RETRY_MS) : source.refreshMs;
+    if (Date.now() - readAtMs < waitMs) return current;
     reading ??= source
       .read()
       .then((tiers) => (current = tiers))
@@ -225,6 +253,7 @@ export function rateLimits(
     },
     async consumeTier(routeClass, operationId, actor, key) {
       const tiers = await tiersNow();
+      if (tiers === undefined) throw tiersUnavailable();
       if (tiers.tiers.size === 0) return;
       const multiplier = multiplierOf(tiers, actor);
       for (const tier of [routeClass, operationId]) {
@@ -235,7 +264,8 @@ export function rateLimits(
         if (!answer.allowed) throw tierLimited(tier, limit, configured, answer.retryAfterMs);
       }
     },
-    started: () => connected,
+    // The first read of the tiers is started with the connection, so that the first requests find them.
+    started: () => Promise.all([connected, withinStartWait(tiersNow())]).then(() => undefined),
     ping: redis
       ? async () => {
           await redis.ping();
@@ -245,6 +275,18 @@ export function rateLimits(
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** Resolves when `work` settles or REDIS_START_WAIT_MS passed, whichever is first: the start never hangs on it. */
+function withinStartWait(work: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, REDIS_START_WAIT_MS);
+    timer.unref();
+    void work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
 }
 
 /** A listener that logs a warning at most once per FALLBACK_WARNING_INTERVAL_MS. */

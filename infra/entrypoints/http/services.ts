@@ -61,7 +61,7 @@ export function createServices(
     (error) =>
       logger.warn(
         { err: error instanceof Error ? error.message : String(error) },
-        'rate limits: the tiers could not be read; the last ones read stay in force',
+        'rate limits: the tiers could not be read; the last ones read stay in force (none read yet: 503 RATE_LIMITS_UNAVAILABLE)',
       ),
   );
   return {

@@ -253,7 +253,7 @@ test('a delete is recorded with its moderator and reason and shreds the object a
   const { rows } = await test.test.db.query('SELECT count(*)::int AS n FROM encryption_keys');
   t.is(rows[0]!['n'], 0);
   t.deepEqual(storedObjects(test), []);
-  await refusal(t, vaultOf(test).open(inspectionId), 'CONTENT_NOT_HELD');
+  await refusal(t, vaultOf(test).open(inspectionId), 'QUARANTINE_CONTENT_GONE');
   const before = await test.snapshot();
   await refusal(
     t,
@@ -283,7 +283,7 @@ test('expiry shreds object and key after QUARANTINE_EXPIRY_HOURS and records con
   t.deepEqual(storedObjects(test), []);
   const { rows } = await test.test.db.query('SELECT count(*)::int AS n FROM encryption_keys');
   t.is(rows[0]!['n'], 0);
-  await refusal(t, vaultOf(test).open(inspectionId), 'CONTENT_NOT_HELD');
+  await refusal(t, vaultOf(test).open(inspectionId), 'QUARANTINE_CONTENT_GONE');
   await refusal(
     t,
     releaseContent(test.deps, { inspectionId, reason: 'too late' }, contextFor(operator)),
@@ -319,8 +319,17 @@ test('the expiry job as serve runs it counts what it shredded and sets the quara
   });
 });
 
-test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such', async (t) => {
+/** content_decisions_total for one tier and subject. */
+async function decisions(tier: string, subject: string): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('content_decisions_total')!.get();
+  return (
+    metric.values.find((value) => value.labels['tier'] === tier && value.labels['subject'] === subject)?.value ?? 0
+  );
+}
+
+test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such and counted as BLOCK', async (t) => {
   const test = await app(t, 'postgres', { CONTENT_QUARANTINE_WORDS: 'keygen' });
+  const before = { block: await decisions('BLOCK', 'manifest'), held: await decisions('QUARANTINE', 'manifest') };
   const error = await refusal(
     t,
     submitManifest(test.deps, { ...productFor(publisher), name: 'keygen' }, contextFor(publisher)),
@@ -332,6 +341,8 @@ test('with quarantine off, QUARANTINE falls back to BLOCK, recorded as such', as
   });
   t.is(error.details['tier'], 'BLOCK');
   t.regex(error.message, /quarantine word rule #1 \(CONTENT_QUARANTINE_WORDS\) \(to be held, but quarantine is off\)/);
+  t.is(await decisions('BLOCK', 'manifest'), before.block + 1, 'the decision applied is counted');
+  t.is(await decisions('QUARANTINE', 'manifest'), before.held, "not the inspector's tier");
 });
 
 test('artifacts: the EICAR file and an embedded private key are blocked and deleted; a disguised type is quarantined; the manifest stays unapprovable', async (t) => {

@@ -145,6 +145,9 @@ test('the secrets plugin blocks PEM private keys, AWS access keys and our bearer
     [pemPrivateKey(), 'secret.pem-private-key'],
     [`key id ${awsAccessKeyId()} here`, 'secret.aws-access-key-id'],
     [`aws_secret_access_key = ${'A1b2C3d4/'.repeat(4)}abcd`, 'secret.aws-secret-access-key'],
+    // The pattern's name in any case (its "secret" gate ignores case).
+    [`export AWS_SECRET_ACCESS_KEY="${'A1b2C3d4/'.repeat(4)}abcd"`, 'secret.aws-secret-access-key'],
+    [`Aws_SeCrEt: ${'A1b2C3d4/'.repeat(4)}abcd`, 'secret.aws-secret-access-key'],
     [`Authorization: Bearer ${chainbookToken()}`, 'secret.chainbook-token'],
   ] as const;
   for (const [content, label] of cases) {
@@ -189,4 +192,40 @@ test('the text rules name the rule that matched by its position, never the word 
     result.pluginResults[0]!.reason,
     'matches the blocked domain rule #2 (CONTENT_BLOCKED_DOMAINS), blocked word rule #1 (CONTENT_BLOCKED_WORDS), quarantine word rule #1 (CONTENT_QUARANTINE_WORDS)',
   );
+});
+
+test('an archive walk that hangs or throws is recorded as the result archive with the failure tier; the plugins run without members', async (t) => {
+  const seen: (number | undefined)[] = [];
+  const counting: InspectionPlugin = {
+    name: 'counting',
+    appliesTo: ['artifact'],
+    async inspect(input) {
+      seen.push(input.members?.length);
+      return { tier: 'CLEAR', labels: [] };
+    },
+  };
+  const artifact = { bytes: Buffer.from('PK'), contentType: 'application/zip', actor, subject: 'artifact' as const };
+  const hanging = createInspector({ plugins: [counting], timeoutMs: 50, unpack: () => new Promise(() => undefined) });
+  const started = Date.now();
+  const hung = await hanging.inspect(artifact);
+  t.true(Date.now() - started < 2000);
+  t.is(hung.tier, 'QUARANTINE');
+  t.like(hung.pluginResults[0], { plugin: 'archive', outcome: 'timeout', tier: 'QUARANTINE' });
+  const throwing = createInspector({
+    plugins: [counting],
+    failureTier: 'BLOCK',
+    unpack: async () => {
+      throw new Error('a secret-looking message that must not be recorded');
+    },
+  });
+  const threw = await throwing.inspect(artifact);
+  t.is(threw.tier, 'BLOCK');
+  t.like(threw.pluginResults[0], { plugin: 'archive', outcome: 'error', reason: 'archive failed (Error)' });
+  const walked = createInspector({
+    plugins: [counting],
+    unpack: async () => ({ members: [{ path: '1', bytes: Buffer.from('x') }], verdict: { tier: 'CLEAR', labels: [] } }),
+  });
+  t.is((await walked.inspect(artifact)).tier, 'CLEAR');
+  t.is((await walked.inspect(text('not an artifact'))).pluginResults.length, 0, 'text is not walked');
+  t.deepEqual(seen, [0, 0, 1]);
 });

@@ -75,8 +75,9 @@ const signedProofSchema = z
   .describe('the signed proof (docs/FORMAT.md section 9): canonical_payload, signature, signer_kid, …');
 
 /**
- * Declared types an artifact may be uploaded as (the content inspector checks the bytes against it).
- * Not application/json: a JSON body on this route is a client sending a command body by mistake (415).
+ * Declared types an artifact may be uploaded as (the content inspector checks the bytes against it). The
+ * program types declare an executable: one uploaded under any other type is held for a moderator
+ * (INSPECTION_EXECUTABLE_TIER). Not application/json: a JSON body on this route is a client sending a command body by mistake (415).
  */
 export const ARTIFACT_CONTENT_TYPES = [
   'application/octet-stream',
@@ -89,6 +90,10 @@ export const ARTIFACT_CONTENT_TYPES = [
   'image/jpeg',
   'audio/mpeg',
   'video/mp4',
+  'application/x-executable',
+  'application/vnd.microsoft.portable-executable',
+  'application/x-mach-binary',
+  'application/wasm',
 ] as const;
 
 export const commandRoutes: readonly RouteSpec[] = [

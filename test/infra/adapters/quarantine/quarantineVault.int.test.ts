@@ -10,6 +10,8 @@ import { S3BlobStore } from '../../../../infra/adapters/objectStores/s3BlobStore
 import { objectKeyOf, QuarantineVault } from '../../../../infra/adapters/quarantine/quarantineVault.ts';
 import type { BlobStore } from '../../../../commands/blobStore.ts';
 import type { CodedError } from '../../../../domain/errors.ts';
+import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
+import { errorResponse } from '../../../../infra/entrypoints/http/errors.ts';
 import { startS3 } from '../../../helpers/archive.ts';
 import { openTestDatabase } from '../../../helpers/databases.ts';
 import { pemPrivateKey } from '../../../helpers/hostileContent.ts';
@@ -71,7 +73,7 @@ test('on S3: the held object is ciphertext, opens only under its master key, a f
   t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
   t.like(await vault.record('i-1'), { status: 'expired', stored: false });
   const gone = await t.throwsAsync(vault.open('i-1'));
-  t.is((gone as CodedError).code, 'CONTENT_NOT_HELD');
+  t.is((gone as CodedError).code, 'QUARANTINE_CONTENT_GONE');
   await t.notThrowsAsync(vault.check());
 });
 
@@ -110,7 +112,7 @@ test('a shred whose object delete fails has already deleted the wrapped key; the
   // A moderator's delete holds although the store failed: no key, not held, not viewable.
   t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
   t.like(await vault.record('i-2'), { status: 'deleted', stored: true, decidedBy: 'operator-1' });
-  t.is(((await t.throwsAsync(vault.open('i-2'))) as CodedError).code, 'CONTENT_NOT_HELD');
+  t.is(((await t.throwsAsync(vault.open('i-2'))) as CodedError).code, 'QUARANTINE_CONTENT_GONE');
   t.deepEqual(await vault.expired(now, 10), ['i-2'], 'the object is left for the next expiry pass');
   deletes = 'work';
   await vault.shred('i-2', 'deleted', 'operator-1', now);
@@ -152,4 +154,88 @@ test('a discard whose object delete fails has already deleted the wrapped key an
   t.is((await database.db.query('SELECT * FROM encryption_keys')).rows.length, 0);
   t.is(await vault.record('i-3'), undefined);
   t.deepEqual(await vault.list('held', 10), []);
+});
+
+/** The database as the vault sees it, but a shred runs right after the wrapped key is read (the race to close). */
+function shredAfterKeyRead(db: SqlDatabase, shred: () => Promise<void>): SqlDatabase {
+  let armed = true;
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'query')
+        return async (sql: string, params?: unknown[]) => {
+          const result = await target.query(sql, params);
+          if (armed && /SELECT wrapped_key/.test(sql)) {
+            armed = false;
+            await shred();
+          }
+          return result;
+        };
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+test('content shredded between the reads of a view answers 410 QUARANTINE_CONTENT_GONE in the error format, never 500 or "tampered"', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const s3 = await startS3(t);
+  const store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'held' }, 64 * 1024);
+  const masterKey = randomBytes(32);
+  const moderator = new QuarantineVault(database.db, store, masterKey, 72);
+  const now = Date.now();
+  const hold = (inspectionId: string) =>
+    moderator.hold(
+      {
+        inspectionId,
+        subject: 'listing',
+        subjectId: `l-${inspectionId}`,
+        publisherId: 'publisher-1',
+        contentType: 'text/plain',
+        contentSha256: 'd'.repeat(64),
+        createdAtMs: now,
+        expiresAtMs: now + 3_600_000,
+      },
+      once(Buffer.from(`held text of ${inspectionId}`)),
+    );
+  const expectGone = async (opening: Promise<unknown>) => {
+    const error = await t.throwsAsync(opening);
+    t.is((error as CodedError).code, 'QUARANTINE_CONTENT_GONE', String(error));
+    const response = errorResponse(error, 'request-1');
+    t.is(response.status, 410);
+    t.like(response.body.error, { code: 'QUARANTINE_CONTENT_GONE' });
+  };
+
+  // A shred (a moderator's delete) lands right after the viewer read the wrapped key.
+  await hold('i-4');
+  const racing = new QuarantineVault(
+    shredAfterKeyRead(database.db, () => moderator.shred('i-4', 'deleted', 'operator-1', now)),
+    store,
+    masterKey,
+    72,
+  );
+  await expectGone(racing.open('i-4'));
+
+  // The store cuts the object's stream because it is deleted while it is being read.
+  await hold('i-5');
+  const cut: BlobStore = {
+    description: 'a store whose object goes while it is read',
+    put: (key, body) => store.put(key, body),
+    head: (key) => store.head(key),
+    delete: (key) => store.delete(key),
+    get: async () => {
+      await moderator.shred('i-5', 'expired', 'quarantine-expiry', now);
+      return (async function* () {
+        yield new Uint8Array(4);
+        throw new Error('NoSuchKey: the object was deleted');
+      })();
+    },
+  };
+  await expectGone(new QuarantineVault(database.db, cut, masterKey, 72).open('i-5'));
+
+  // Still held and the object missing: that is tampering, as before.
+  await hold('i-6');
+  await store.delete(objectKeyOf('i-6'));
+  const missing = await t.throwsAsync(moderator.open('i-6'));
+  t.is((missing as CodedError).code, 'QUARANTINE_TAMPERED');
 });

@@ -80,3 +80,36 @@ test('two serve processes on one Redis share a database-configured tier; a trust
   const metrics = await (await fetch(`${second}/metrics`)).text();
   t.regex(metrics, /rate_limited_total\{tier="listOrders"\} [1-9]/);
 });
+
+test('with Redis up and the tier tables unreadable, tiered routes fail closed with 503 until the tiers are read once', async (t) => {
+  const database = await openTestDatabase('postgres');
+  t.teardown(() => database.drop());
+  const dataDir = tempDir('tiers-closed');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const token = `cb_${randomBytes(32).toString('base64url')}`;
+  // A missing grant or migration, as the process sees it: the table cannot be read.
+  await database.db.query('ALTER TABLE rate_limit_configs RENAME TO rate_limit_configs_away');
+  const url = await serve(t, {
+    DATABASE_URL: database.location,
+    CHAINBOOK_DATA_DIR: dataDir,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    RATE_LIMIT_KEY_PREFIX: `tiers-${randomBytes(6).toString('hex')}`,
+    RATE_LIMIT_CONFIG_REFRESH_MS: '200',
+    API_TOKENS: `buyer-1:Buyer:${createHash('sha256').update(token).digest('hex')}`,
+  });
+  const get = () => fetch(`${url}/catalog`, { headers: { authorization: `Bearer ${token}` } });
+  const refused = await get();
+  t.is(refused.status, 503);
+  t.is(refused.headers.get('retry-after'), '5');
+  const body = (await refused.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
+  t.is(body.error.code, 'RATE_LIMITS_UNAVAILABLE');
+  t.like(body.error.details, { retryAfterSeconds: 5 });
+  t.is((await fetch(`${url}/health`)).status, 200, 'routes without tiers are not affected');
+  // The table is back, with a tier: the next read (within a second) puts it in force.
+  await database.db.query('ALTER TABLE rate_limit_configs_away RENAME TO rate_limit_configs');
+  await setRateLimitTier(database.db, 'listCatalog', 2, 60);
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const statuses: number[] = [];
+  for (let index = 0; index < 3; index += 1) statuses.push((await get()).status);
+  t.deepEqual(statuses, [200, 200, 429]);
+});
