@@ -15,6 +15,7 @@
  * name what was found (`secret.pem-private-key`, "a PEM private key at byte
  * 120"), not the matched text, because the result is recorded in the chain.
  */
+import pLimit from 'p-limit';
 import { assert } from '../../domain/errors.ts';
 import type { Actor } from '../../domain/actor.ts';
 
@@ -27,6 +28,8 @@ export type ContentSubject = (typeof CONTENT_SUBJECTS)[number];
 
 /** The default time one plugin may take, in milliseconds (INSPECTION_PLUGIN_TIMEOUT_MS). */
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
+/** Archive walks at once (INSPECTION_ARCHIVE_CONCURRENCY). */
+export const DEFAULT_MAX_CONCURRENT_UNPACKS = 2;
 /** Labels one plugin result keeps, and the length of its reason: results go into the chain. */
 export const MAX_LABELS_PER_RESULT = 32;
 export const MAX_REASON_CHARS = 500;
@@ -139,6 +142,12 @@ export interface InspectorOptions {
    * result `archive` (with the plugins' timeout and failure tier), its members go to the plugins.
    */
   unpack?: Unpacker;
+  /**
+   * At most this many archive walks at once (INSPECTION_ARCHIVE_CONCURRENCY): each may hold up to its
+   * unpacked-bytes bound in memory, so the bound times this is what inspection can take. Others wait
+   * for a slot; their timeout starts when they get one.
+   */
+  maxConcurrentUnpacks?: number;
   /** Told each inspection's tier and duration (the metrics). */
   observe?: (result: InspectionResult, subject: ContentSubject) => void;
 }
@@ -212,7 +221,7 @@ async function runPlugin(
  * failure tier and no members (what was not unpacked cannot be said to be clean).
  */
 async function unpackFirst(
-  unpack: Unpacker | undefined,
+  unpack: Limited<Unpacker> | undefined,
   input: InspectionInput,
   timeoutMs: number,
   failureTier: Tier,
@@ -220,19 +229,27 @@ async function unpackFirst(
   if (unpack === undefined || input.bytes === undefined || input.subject !== 'artifact') return undefined;
   const bytes = input.bytes;
   let members: ArchiveMember[] = [];
-  const result = await runPlugin(
-    {
-      name: UNPACK_RESULT_NAME,
-      async inspect(signal) {
-        const unpacked = await unpack(bytes, signal);
-        if (!signal.aborted) members = unpacked.members;
-        return unpacked.verdict;
+  const result = await unpack.slot(() =>
+    runPlugin(
+      {
+        name: UNPACK_RESULT_NAME,
+        async inspect(signal) {
+          const unpacked = await unpack.run(bytes, signal);
+          if (!signal.aborted) members = unpacked.members;
+          return unpacked.verdict;
+        },
       },
-    },
-    timeoutMs,
-    failureTier,
+      timeoutMs,
+      failureTier,
+    ),
   );
   return { members: result.outcome === 'ok' ? members : [], result };
+}
+
+/** A function with the slots it may run in. */
+interface Limited<F> {
+  run: F;
+  slot: <T>(task: () => Promise<T>) => Promise<T>;
 }
 
 export function createInspector(options: InspectorOptions): Inspector {
@@ -242,6 +259,10 @@ export function createInspector(options: InspectorOptions): Inspector {
   assert(names.size === options.plugins.length, 'plugin names are distinct');
   assert(options.unpack === undefined || !names.has(UNPACK_RESULT_NAME), `no plugin is named ${UNPACK_RESULT_NAME}`);
   assert(options.plugins.length <= MAX_PLUGINS, `at most ${MAX_PLUGINS} plugins`);
+  const unpack: Limited<Unpacker> | undefined =
+    options.unpack === undefined
+      ? undefined
+      : { run: options.unpack, slot: pLimit(options.maxConcurrentUnpacks ?? DEFAULT_MAX_CONCURRENT_UNPACKS) };
   for (const name of names)
     assert(PLUGIN_NAME_PATTERN.test(name), `plugin name ${name} matches ${PLUGIN_NAME_PATTERN}`);
   return {
@@ -250,7 +271,7 @@ export function createInspector(options: InspectorOptions): Inspector {
       assert(input.text !== undefined || input.bytes !== undefined, 'inspect needs text or bytes');
       const started = performance.now();
       const plugins = options.plugins.filter((plugin) => plugin.appliesTo.includes(input.subject));
-      const unpacked = await unpackFirst(options.unpack, input, timeoutMs, failureTier);
+      const unpacked = await unpackFirst(unpack, input, timeoutMs, failureTier);
       const seen: InspectionInput = unpacked === undefined ? input : { ...input, members: unpacked.members };
       const pluginResults = await Promise.all(
         plugins.map((plugin) =>

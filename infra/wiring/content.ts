@@ -71,6 +71,7 @@ export function openContent(config: Config, db: SqlDatabase, plugins?: readonly 
     failureTier: content.failureTier,
     partialTier: content.partialTier,
     unpack: archiveUnpacker(content.archive),
+    maxConcurrentUnpacks: content.archiveConcurrency,
     observe(result, subject) {
       contentInspectionSeconds.observe({ subject, tier: result.tier }, result.durationMs / 1000);
       for (const pluginResult of result.pluginResults)

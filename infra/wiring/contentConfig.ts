@@ -5,7 +5,7 @@
  * malformed key is refused whether or not quarantine is on.
  */
 import { z } from 'zod';
-import { TIERS, type Tier } from '../../commands/content/inspector.ts';
+import { DEFAULT_MAX_CONCURRENT_UNPACKS, TIERS, type Tier } from '../../commands/content/inspector.ts';
 import { DEFAULT_INSPECTION_MAX_BYTES } from '../../commands/content/screenContent.ts';
 import { MAX_TEXT_RULES, type TextRules } from '../../commands/content/plugins/textRulesPlugin.ts';
 import { parseMasterKey } from '../adapters/quarantine/quarantineVault.ts';
@@ -40,6 +40,8 @@ export interface ContentConfig {
    * INSPECTION_ARCHIVE_LIMIT_TIER and INSPECTION_ARCHIVE_ENCRYPTED_TIER (QUARANTINE).
    */
   archive: ArchiveLimits;
+  /** INSPECTION_ARCHIVE_CONCURRENCY (2): archive walks at once, each holding up to INSPECTION_ARCHIVE_MAX_BYTES. */
+  archiveConcurrency: number;
   /** INSPECTION_YARA_RULES (default the repository's rules), YARA_PATH (default `yara`), INSPECTION_YARA_DEFAULT_TIER (BLOCK). */
   yara: { rulesPath: string | undefined; command: string; defaultTier: Tier };
   /** CONTENT_BLOCKED_DOMAINS, CONTENT_BLOCKED_WORDS, CONTENT_QUARANTINE_WORDS (comma-separated). */
@@ -97,6 +99,7 @@ export const contentSchema = z.object({
   INSPECTION_ARCHIVE_MAX_MEMBERS: integer(1, 1_000_000),
   INSPECTION_ARCHIVE_MAX_BYTES: integer(1024 ** 2, 4 * 1024 ** 3),
   INSPECTION_ARCHIVE_MAX_RATIO: integer(2, 1_000_000),
+  INSPECTION_ARCHIVE_CONCURRENCY: integer(1, 64),
   INSPECTION_ARCHIVE_LIMIT_TIER: tier,
   INSPECTION_ARCHIVE_ENCRYPTED_TIER: tier,
   INSPECTION_YARA_RULES: optional,
@@ -176,6 +179,7 @@ export function contentConfig(values: ContentValues, dataDir: string): ContentCo
       encryptedTier:
         (values.INSPECTION_ARCHIVE_ENCRYPTED_TIER as Tier | undefined) ?? DEFAULT_ARCHIVE_LIMITS.encryptedTier,
     },
+    archiveConcurrency: number(values.INSPECTION_ARCHIVE_CONCURRENCY, DEFAULT_MAX_CONCURRENT_UNPACKS),
     yara: {
       rulesPath: values.INSPECTION_YARA_RULES,
       command: values.YARA_PATH ?? 'yara',

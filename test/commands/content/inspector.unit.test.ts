@@ -229,3 +229,36 @@ test('an archive walk that hangs or throws is recorded as the result archive wit
   t.is((await walked.inspect(text('not an artifact'))).pluginResults.length, 0, 'text is not walked');
   t.deepEqual(seen, [0, 0, 1]);
 });
+
+test('at most maxConcurrentUnpacks archive walks run at once (each may hold its bound in memory); a waiting walk times out only after it got its slot', async (t) => {
+  let running = 0;
+  let most = 0;
+  const releases: (() => void)[] = [];
+  const inspector = createInspector({
+    plugins: [],
+    timeoutMs: 1000,
+    maxConcurrentUnpacks: 2,
+    unpack: async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running -= 1;
+      return { members: [], verdict: { tier: 'CLEAR', labels: [] } };
+    },
+  });
+  const artifact = { bytes: Buffer.from('PK'), contentType: 'application/zip', actor, subject: 'artifact' as const };
+  const inspections = Array.from({ length: 6 }, () => inspector.inspect(artifact));
+  // Each walk is let go 400 ms after it started: six in three rounds take 1.2 s, longer than the 1 s timeout,
+  // so a walk whose clock ran while it waited for a slot would time out.
+  const letGo = setInterval(() => releases.shift()?.(), 200);
+  try {
+    const results = await Promise.all(inspections);
+    t.is(most, 2);
+    t.deepEqual(
+      results.map((result) => result.pluginResults[0]?.outcome),
+      ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
+    );
+  } finally {
+    clearInterval(letGo);
+  }
+});
