@@ -68,6 +68,11 @@ export interface RateLimits {
   started(): Promise<void>;
   /** Pings Redis (/ready); undefined without REDIS_URL. */
   readonly ping: (() => Promise<void>) | undefined;
+  /**
+   * Whether the tiers have been read at least once (/ready): until then the tiered routes answer 503
+   * RATE_LIMITS_UNAVAILABLE, and a process that can serve none of them is not ready. Asks for a read when one is due.
+   */
+  tiersRead(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -266,6 +271,7 @@ export function rateLimits(
     },
     // The first read of the tiers is started with the connection, so that the first requests find them.
     started: () => Promise.all([connected, withinStartWait(tiersNow())]).then(() => undefined),
+    tiersRead: async () => (await tiersNow()) !== undefined,
     ping: redis
       ? async () => {
           await redis.ping();

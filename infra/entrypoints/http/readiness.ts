@@ -46,6 +46,8 @@ export interface Readiness {
     quarantine?: Check;
     /** Redis of the rate limits answers (REDIS_URL). Reported, not required: without it each process counts alone. */
     redis?: Check & { required: false };
+    /** The rate-limit tiers were read from the database at least once: until then the tiered routes answer 503. */
+    rateLimits?: Check;
   };
 }
 
@@ -190,6 +192,7 @@ export function readinessCheck(
   keySet?: { health: KeySetHealth; jwksUrl: string },
   kafka?: () => Promise<Check>,
   redisPing?: () => Promise<void>,
+  rateLimitTiersRead?: () => Promise<boolean>,
 ): () => Promise<Readiness> {
   const signer = backendOf(app.runtime.signer);
   const inspection = cachedCheck(() => inspectionCheck(app), 'the content inspector');
@@ -215,10 +218,25 @@ export function readinessCheck(
     const kafkaCheck = kafka ? await within(kafka(), 'Kafka') : undefined;
     const content = { inspection: await inspection(), ...(quarantine ? { quarantine: await quarantine() } : {}) };
     const redisCheck = redis ? { redis: { ...(await redis()), required: false as const } } : {};
+    const tiers = rateLimitTiersRead
+      ? await within(
+          rateLimitTiersRead().then((read) =>
+            read
+              ? { ok: true }
+              : {
+                  ok: false,
+                  message:
+                    'the rate-limit tiers (rate_limit_configs, tier_threshold_configs) could not be read yet: tiered routes answer 503 RATE_LIMITS_UNAVAILABLE',
+                },
+          ),
+          'the rate-limit tiers',
+        )
+      : undefined;
     const failed =
       authentication?.ok === false ||
       !content.inspection.ok ||
       content.quarantine?.ok === false ||
+      tiers?.ok === false ||
       !checks.database.ok ||
       !checks.migrations.ok ||
       !checks.projections.ok ||
@@ -232,6 +250,7 @@ export function readinessCheck(
         ...(kafkaCheck ? { kafka: kafkaCheck } : {}),
         ...content,
         ...redisCheck,
+        ...(tiers ? { rateLimits: tiers } : {}),
       },
     };
   };

@@ -91,6 +91,7 @@ export function createServices(
       http.oidc ? { health: keySetHealth, jwksUrl: http.oidc.jwksUrl } : undefined,
       options.kafka,
       limits.ping,
+      () => limits.tiersRead(),
     ),
     logger,
     openApi: () => (document ??= openApiDocument(routes)),

@@ -25,6 +25,11 @@ const readinessSchema = z.object({
       .extend({ required: z.literal(false) })
       .optional()
       .describe('with REDIS_URL: Redis answers a ping (reported; without it each process counts alone)'),
+    rateLimits: check
+      .optional()
+      .describe(
+        'the rate-limit tiers were read from the database at least once (until then the tiered routes answer 503)',
+      ),
   }),
 });
 

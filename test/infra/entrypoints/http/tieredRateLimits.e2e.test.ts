@@ -105,6 +105,12 @@ test('with Redis up and the tier tables unreadable, tiered routes fail closed wi
   t.is(body.error.code, 'RATE_LIMITS_UNAVAILABLE');
   t.like(body.error.details, { retryAfterSeconds: 5 });
   t.is((await fetch(`${url}/health`)).status, 200, 'routes without tiers are not affected');
+  // A process that can serve none of its tiered routes is taken out of rotation.
+  const notReady = await fetch(`${url}/ready`);
+  t.is(notReady.status, 503);
+  const report = (await notReady.json()) as { status: string; checks: { rateLimits?: { ok: boolean } } };
+  t.is(report.status, 'not-ready');
+  t.false(report.checks.rateLimits?.ok);
   // The table is back, with a tier: the next read (within a second) puts it in force.
   await database.db.query('ALTER TABLE rate_limit_configs_away RENAME TO rate_limit_configs');
   await setRateLimitTier(database.db, 'listCatalog', 2, 60);
@@ -112,4 +118,6 @@ test('with Redis up and the tier tables unreadable, tiered routes fail closed wi
   const statuses: number[] = [];
   for (let index = 0; index < 3; index += 1) statuses.push((await get()).status);
   t.deepEqual(statuses, [200, 200, 429]);
+  const ready = (await (await fetch(`${url}/ready`)).json()) as { checks: { rateLimits?: { ok: boolean } } };
+  t.true(ready.checks.rateLimits?.ok);
 });
