@@ -12,6 +12,9 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { Point, etc, hashes } from '@noble/ed25519';
 import * as checker from '../../auditor/checker.mjs';
+import { parseVerifierKey } from '../../chain/cosignature.ts';
+import { sha256 } from '../../chain/hash.ts';
+import { parseRegistryText } from '../../chain/registry.ts';
 import { ed25519FallbackSource } from '../../infra/adapters/files/auditorPage.ts';
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -130,7 +133,24 @@ test.serial(
       ).slice(0, 4);
       const vkey = `${name}+${etc.bytesToHex(keyHash)}+${Buffer.from(blob).toString('base64')}`;
       t.is(await checker.parseWitnessKey(vkey), undefined, etc.bytesToHex(raw));
+      // Chainbook's Node verifier refuses the same keys: as a registry signer and as a witness or log key.
+      const signers = {
+        signers: [
+          {
+            signer_kid: 'small-order',
+            algorithm: 'ed25519',
+            public_key_pem: pemOf(raw),
+            deployedAt: '2026-01-01T00:00:00Z',
+            retiredAt: null,
+          },
+        ],
+      };
+      t.throws(() => parseRegistryText(JSON.stringify(signers)), { message: /small order|not canonically/ });
+      t.is(parseVerifierKey(sha256, vkey), undefined, etc.bytesToHex(raw));
     }
+    // An ordinary key is taken by both.
+    const ordinary = etc.hexToBytes('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    t.deepEqual(await bothVerdicts(ordinary, new Uint8Array(), new Uint8Array(64)), [false, false]);
   },
 );
 
