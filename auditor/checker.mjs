@@ -1755,12 +1755,13 @@ export async function checkBundle(files, options = {}) {
   );
   // A batch missing in the middle is found twice, by the gap and by bundle.json: once is enough.
   const said = new Set(findings.map((finding) => `${finding.chain} ${finding.seq} ${finding.reason}`));
+  const facts = await bundleFacts(files);
   findings.push(
-    ...describedBatchesMissing(await bundleFacts(files), batches).filter(
+    ...describedBatchesMissing(facts.described, batches).filter(
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
-    ...(await bundleSignatureFindings(files, registry, batches)),
-    ...describedConsistencyMissing(await bundleFacts(files), files),
+    ...(await bundleSignatureFindings(files, registry, batches, facts)),
+    ...describedConsistencyMissing(facts.described, files),
   );
   const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
@@ -1818,9 +1819,15 @@ async function checkJsonLines(lines, { registry, treeSizes, hashesOf, onProgress
   return new Map(report.checks.map((check) => [check.chain, check]));
 }
 
+/**
+ * bundle.json read once: its bytes (those bundle.sig must sign) and what
+ * they say, parsed from the same bytes, so that what is verified is what the
+ * batches and proofs are held to (a second read could give other bytes).
+ */
 async function bundleFacts(files) {
-  if (!files.has('bundle.json')) return undefined;
-  return parsedOrUndefined(decodeOrUndefined(await files.get('bundle.json')()) ?? '');
+  if (!files.has('bundle.json')) return { bytes: undefined, described: undefined };
+  const bytes = await files.get('bundle.json')();
+  return { bytes, described: parsedOrUndefined(decodeOrUndefined(bytes) ?? '') };
 }
 
 /**
@@ -1830,10 +1837,8 @@ async function bundleFacts(files) {
  * valid at its created_at; else `bundle-signature-invalid` at seq 0. Without
  * it, batches cut at the tail with bundle.json edited to match would pass.
  */
-async function bundleSignatureFindings(files, registry, batches) {
-  if (batches.size === 0 && !files.has('bundle.json')) return [];
-  const bytes = files.has('bundle.json') ? await files.get('bundle.json')() : undefined;
-  const described = bytes && parsedOrUndefined(decodeOrUndefined(bytes) ?? '');
+async function bundleSignatureFindings(files, registry, batches, { bytes, described }) {
+  if (batches.size === 0 && bytes === undefined) return [];
   const chain = typeof described?.chain === 'string' ? described.chain : ([...batches.keys()][0] ?? '');
   const finding = (message) => [{ chain, seq: 0, reason: 'bundle-signature-invalid', message }];
   if (!bytes) return finding('the bundle holds batches but no bundle.json: what it was made with cannot be checked');
