@@ -185,6 +185,32 @@ function fallbackEd25519Key(error, raw) {
   return { fallback: true, raw };
 }
 
+/**
+ * The encodings, sign bit cleared, of Ed25519's points of small order (the
+ * identity, y = 0, y = p - 1 and the two y of order 8): under such a key the
+ * identity R with S = 0 verifies for any message with WebCrypto's
+ * cofactorless check, and the fallback refuses it, so the checker refuses
+ * the key itself (section 3), as it does one whose y is not below p.
+ */
+const ED25519_SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+];
+
+/** Why a raw 32-byte Ed25519 public key is refused whatever verifies with it (small order, y not below p); else undefined. */
+function ed25519KeyProblem(raw) {
+  const y = Uint8Array.from(raw);
+  y[31] &= 0x7f;
+  if (ED25519_SMALL_ORDER_Y.includes(hexOf(y))) return 'an Ed25519 key of small order';
+  // y >= p = 2^255 - 19: bytes 1..30 all 0xff, byte 31 0x7f, byte 0 at least 0xed.
+  if (y[0] >= 0xed && y[31] === 0x7f && y.subarray(1, 31).every((byte) => byte === 0xff))
+    return 'an Ed25519 key not canonically encoded';
+  return undefined;
+}
+
 /** Ed25519 over `message` by a key from importPublicKey or parseWitnessKey: WebCrypto's, or the fallback's. */
 async function ed25519Verifies(key, message, signature) {
   try {
@@ -221,13 +247,20 @@ export async function importPublicKey(algorithm, pem) {
       spki.length === 44 &&
       equalBytes(spki.subarray(0, ED25519_SPKI_PREFIX.length), ED25519_SPKI_PREFIX);
     const fallback = isEd25519Spki ? fallbackEd25519Key(error, spki.slice(ED25519_SPKI_PREFIX.length)) : undefined;
-    if (fallback) return { key: { algorithm, cryptoKey: fallback, raw: fallback.raw, spki } };
+    if (fallback) {
+      const problem = ed25519KeyProblem(fallback.raw);
+      return problem
+        ? { problem: `not a key of ${algorithm}: ${problem}` }
+        : { key: { algorithm, cryptoKey: fallback, raw: fallback.raw, spki } };
+    }
     if (error?.name === 'NotSupportedError') return { problem: `this WebCrypto cannot verify ${algorithm}` };
     return { problem: `not a key of ${algorithm}: ${error?.message ?? error}` };
   }
   if (algorithm === 'rsa-sha256' && key.algorithm.modulusLength < RSA_MIN_MODULUS_BITS)
     return { problem: `RSA modulus is ${key.algorithm.modulusLength} bits, at least ${RSA_MIN_MODULUS_BITS} required` };
   const raw = algorithm === 'ed25519' ? new Uint8Array(await subtle.exportKey('raw', key)) : undefined;
+  const problem = raw && ed25519KeyProblem(raw);
+  if (problem) return { problem: `not a key of ${algorithm}: ${problem}` };
   return { key: { algorithm, cryptoKey: key, raw, spki } };
 }
 
@@ -1261,7 +1294,7 @@ export async function parseWitnessKey(vkey) {
   const blob = bytesOfBase64(key);
   if (!blob || blob.length !== 33 || blob[0] !== NOTE_COSIGNATURE_V1 || !isKeyName(name)) return undefined;
   const raw = blob.slice(1);
-  if (hexOf(await noteKeyHash(name, NOTE_COSIGNATURE_V1, raw)) !== keyHash) return undefined;
+  if (ed25519KeyProblem(raw) || hexOf(await noteKeyHash(name, NOTE_COSIGNATURE_V1, raw)) !== keyHash) return undefined;
   try {
     const cryptoKey = await subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
     return { name, raw, key: cryptoKey };
@@ -1722,12 +1755,13 @@ export async function checkBundle(files, options = {}) {
   );
   // A batch missing in the middle is found twice, by the gap and by bundle.json: once is enough.
   const said = new Set(findings.map((finding) => `${finding.chain} ${finding.seq} ${finding.reason}`));
+  const facts = await bundleFacts(files);
   findings.push(
-    ...describedBatchesMissing(await bundleFacts(files), batches).filter(
+    ...describedBatchesMissing(facts.described, batches).filter(
       (finding) => !said.has(`${finding.chain} ${finding.seq} ${finding.reason}`),
     ),
-    ...(await bundleSignatureFindings(files, registry, batches)),
-    ...describedConsistencyMissing(await bundleFacts(files), files),
+    ...(await bundleSignatureFindings(files, registry, batches, facts)),
+    ...describedConsistencyMissing(facts.described, files),
   );
   const treeChecked = treeFindings(tree, checks, chains, options.checkpointOrigin);
   findings.push(...treeChecked.findings);
@@ -1785,9 +1819,15 @@ async function checkJsonLines(lines, { registry, treeSizes, hashesOf, onProgress
   return new Map(report.checks.map((check) => [check.chain, check]));
 }
 
+/**
+ * bundle.json read once: its bytes (those bundle.sig must sign) and what
+ * they say, parsed from the same bytes, so that what is verified is what the
+ * batches and proofs are held to (a second read could give other bytes).
+ */
 async function bundleFacts(files) {
-  if (!files.has('bundle.json')) return undefined;
-  return parsedOrUndefined(decodeOrUndefined(await files.get('bundle.json')()) ?? '');
+  if (!files.has('bundle.json')) return { bytes: undefined, described: undefined };
+  const bytes = await files.get('bundle.json')();
+  return { bytes, described: parsedOrUndefined(decodeOrUndefined(bytes) ?? '') };
 }
 
 /**
@@ -1797,10 +1837,8 @@ async function bundleFacts(files) {
  * valid at its created_at; else `bundle-signature-invalid` at seq 0. Without
  * it, batches cut at the tail with bundle.json edited to match would pass.
  */
-async function bundleSignatureFindings(files, registry, batches) {
-  if (batches.size === 0 && !files.has('bundle.json')) return [];
-  const bytes = files.has('bundle.json') ? await files.get('bundle.json')() : undefined;
-  const described = bytes && parsedOrUndefined(decodeOrUndefined(bytes) ?? '');
+async function bundleSignatureFindings(files, registry, batches, { bytes, described }) {
+  if (batches.size === 0 && bytes === undefined) return [];
   const chain = typeof described?.chain === 'string' ? described.chain : ([...batches.keys()][0] ?? '');
   const finding = (message) => [{ chain, seq: 0, reason: 'bundle-signature-invalid', message }];
   if (!bytes) return finding('the bundle holds batches but no bundle.json: what it was made with cannot be checked');

@@ -22,6 +22,7 @@ import {
   toBase64,
   type NoteSignature,
 } from './checkpoint.ts';
+import { ed25519KeyProblem } from './ed25519Keys.ts';
 import type { Sha256 } from './merkle.ts';
 
 /** The key type byte of a cosignature/v1 Ed25519 witness key. */
@@ -82,7 +83,8 @@ export function formatVerifierKey(sha256: Sha256, name: string, type: number, pu
 
 /** Whether `publicKey` is a well-formed key of `type`: 32 bytes for 0x01 and 0x04, a P-256 SPKI for 0x02. */
 function keyOfType(type: number | undefined, publicKey: Uint8Array): boolean {
-  if (type === NOTE_ED25519_TYPE || type === COSIGNATURE_ED25519) return publicKey.length === ED25519_PUBLIC_KEY_BYTES;
+  if (type === NOTE_ED25519_TYPE || type === COSIGNATURE_ED25519)
+    return publicKey.length === ED25519_PUBLIC_KEY_BYTES && ed25519KeyProblem(publicKey) === undefined;
   return (
     type === NOTE_ECDSA_TYPE &&
     publicKey.length === P256_SPKI_BYTES &&

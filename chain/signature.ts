@@ -4,6 +4,7 @@
  * faster to sign and 13x faster to verify on this machine).
  */
 import { verify, type KeyObject } from 'node:crypto';
+import { ed25519KeyProblem } from './ed25519Keys.ts';
 
 export const SIGNATURE_ALGORITHMS = ['ed25519', 'rsa-sha256', 'ecdsa-p256-sha256'] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
@@ -21,7 +22,7 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
   switch (algorithm) {
     case 'ed25519':
       return type === 'ed25519'
-        ? undefined
+        ? ed25519KeyProblem(key.export({ format: 'der', type: 'spki' }).subarray(-32))
         : `key is ${type ?? 'not asymmetric'}, algorithm ed25519 needs an Ed25519 key`;
     case 'rsa-sha256': {
       if (type !== 'rsa') return `key is ${type ?? 'not asymmetric'}, algorithm rsa-sha256 needs an RSA key`;

@@ -223,6 +223,18 @@ test('bundle.json is signed: a tail cut below the last checkpoint with bundle.js
   t.deepEqual(await brief(cut), [
     `main 0 bundle-signature-invalid: bundle.sig: the signature does not verify under signer ${rt.signer.kid}`,
   ]);
+  // bundle.json read more than once, the signed bytes given at one read and the edited ones at the others (a
+  // folder changed while it is checked, a reader that serves what it likes): whichever read gets the signed bytes,
+  // the copy fails, as the bytes verified are the bytes whose batches and proofs are held to.
+  const signedBytes = await files.get('bundle.json')!();
+  for (let signedRead = 1; signedRead <= 4; signedRead++) {
+    let reads = 0;
+    const shifting = new Map(cut);
+    shifting.set('bundle.json', async () => (++reads === signedRead ? signedBytes : new TextEncoder().encode(edited)));
+    const report = await checker.checkBundle(shifting);
+    t.false(report.ok, `the signed bytes at read ${signedRead}: ${JSON.stringify(report.findings)}`);
+    t.true(reads <= 1, `bundle.json read ${reads} times`);
+  }
   cut.delete('bundle.sig');
   t.deepEqual(await brief(cut), [
     'main 0 bundle-signature-invalid: bundle.json is not signed (no bundle.sig): its range and batches could have been edited',

@@ -22,6 +22,24 @@ const NOBLE_EXPORT = /^export \{[^}]*\};[ \t]*$/m;
 let composed: { html: string; policy: string } | undefined;
 
 /**
+ * The fallback's verify, written inside @noble/ed25519's scope: its strict
+ * verification (canonical R and A, S below L, A not of small order, the
+ * cofactored equation [8][S]B = [8]R + [8][k]A), then the cofactorless
+ * equation [S]B - [k]A = R that WebCrypto (BoringSSL, OpenSSL, NSS) checks,
+ * so that a signature whose R carries a small-order component, which only a
+ * cofactored check accepts, gets the verdict WebCrypto gives it.
+ */
+const FALLBACK_VERIFY = `async (signature, message, publicKey) => {
+  if (!(await verifyAsync(signature, message, publicKey, { zip215: false }))) return false;
+  const littleEndian = (bytes) => bytes.reduceRight((value, byte) => (value << 8n) | BigInt(byte), 0n);
+  const r = signature.subarray(0, 32);
+  const n = Point.CURVE().n;
+  const k = etc.mod(littleEndian(await hashes.sha512Async(etc.concatBytes(r, publicKey, message))), n);
+  const s = littleEndian(signature.subarray(32, 64));
+  return Point.BASE.multiply(s, false).subtract(Point.fromBytes(publicKey).multiply(k, false)).equals(Point.fromBytes(r));
+}`;
+
+/**
  * The pure-JS Ed25519 the page falls back on where the browser's WebCrypto
  * lacks Ed25519: @noble/ed25519's own index.js, as npm installed it at the
  * version package.json pins, copied here when the page is composed (not
@@ -38,11 +56,15 @@ export function ed25519FallbackSource(): { expression: string; version: string; 
   const body = source.replace(NOBLE_EXPORT, '');
   // Its doc comments show `import` in examples: only code outside block comments counts.
   const code = body.replace(/\/\*[\s\S]*?\*\//g, '');
-  if (exports.length !== 1 || /^\s*(import|export)\b/m.test(code) || !/\bverifyAsync\b/.test(exports[0]!))
+  if (
+    exports.length !== 1 ||
+    /^\s*(import|export)\b/m.test(code) ||
+    !['verifyAsync', 'Point', 'etc', 'hashes'].every((name) => new RegExp(`\\b${name}\\b`).test(exports[0]!))
+  )
     throw new Error(`@noble/ed25519 ${version} is not laid out as the auditor page expects (one export statement)`);
   const sha256 = createHash('sha256').update(source, 'utf8').digest('hex');
   const name = `@noble/ed25519 ${version} (index.js SHA-256 ${sha256})`;
-  const expression = `(() => {\n${body}\nreturn { name: ${JSON.stringify(name)}, verify: (signature, message, publicKey) => verifyAsync(signature, message, publicKey, { zip215: false }) };\n})()`;
+  const expression = `(() => {\n${body}\nreturn { name: ${JSON.stringify(name)}, verify: ${FALLBACK_VERIFY} };\n})()`;
   return { expression, version, sha256 };
 }
 

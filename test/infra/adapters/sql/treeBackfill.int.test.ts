@@ -7,11 +7,15 @@
  * and the writer appends on top of a backfilled tree.
  */
 import test from 'ava';
+import { rootOfHashes } from '../../../../chain/merkle.ts';
+import { leafOf, treeHasher } from '../../../../chain/treeCommit.ts';
 import { rootAt } from '../../../../chain/treeLog.ts';
 import { BACKFILL_STEP_RECORDS, backfillTree } from '../../../../infra/adapters/sql/treeBackfill.ts';
 import { sqlTreeLog } from '../../../../infra/adapters/sql/treeLog.ts';
 import type { SqlDatabase } from '../../../../infra/adapters/sql/sql.ts';
 import { appendRecords } from '../../../helpers/auditorBundle.ts';
+import { loadConfig } from '../../../../infra/wiring/config.ts';
+import { openRuntime } from '../../../../infra/wiring/runtime.ts';
 import { runCli } from '../../../helpers/cli.ts';
 import { testRuntime } from '../../../helpers/runtime.ts';
 
@@ -90,3 +94,46 @@ test('postgres: a chain whose tree rows were deleted gets its exact tiles back i
     'full tiles unchanged',
   );
 });
+
+for (const engine of ['postgres', 'pglite'] as const)
+  test(`${engine}: a backfill racing the writer's appends (and a second backfill) leaves the tree the records make: the same tiles as a backfill alone, and its root`, async (t) => {
+    t.timeout(240_000);
+    const rt = await testRuntime(t, engine);
+    await appendRecords(rt, BACKFILL_STEP_RECORDS + 500);
+    await forgetTree(rt.db, 'main');
+    // A writer started after the tree was lost (as one started on a chain older than the tree): it holds no edge.
+    const writer = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: rt.dataDir }), { projections: false, db: rt.db });
+    t.teardown(() => writer.close());
+    // Two backfills and the writer (whose appends catch the tree up in their own transactions) at once.
+    const [one, two] = await Promise.all([
+      backfillTree(rt.db, 'main'),
+      backfillTree(rt.db, 'main'),
+      appendRecords(writer, 700, BACKFILL_STEP_RECORDS + 500),
+    ]);
+    await backfillTree(rt.db, 'main');
+    const raced = await storedTree(rt.db, 'main');
+    const total = BACKFILL_STEP_RECORDS + 1200;
+    t.is(raced.size, total);
+    t.true(one.treeSize <= total && two.treeSize <= total);
+    // The same chain's tree built by a backfill alone, with no writer beside it.
+    await forgetTree(rt.db, 'main');
+    t.like(await backfillTree(rt.db, 'main'), { treeSize: total });
+    const alone = await storedTree(rt.db, 'main');
+    const only = (a: string[], b: string[]) =>
+      a
+        .filter((tile) => !b.includes(tile))
+        .map((tile) => `${tile.split(' ')[0]} of ${tile.split(' ')[1]!.length / 64} hashes`);
+    t.deepEqual(only(raced.tiles, alone.tiles), [], 'no tile the racing runs wrote differs');
+    t.deepEqual(only(alone.tiles, raced.tiles), [], 'no tile is missing after the racing runs');
+    t.deepEqual(alone, raced, 'the same tiles, byte for byte');
+    const hashes = await rt.db.query<{ hash: string }>(
+      "SELECT record::json->>'hash' AS hash FROM events WHERE chain = 'main' ORDER BY seq",
+    );
+    t.is(hashes.rows.length, total);
+    const leaves = hashes.rows.map((row) => leafOf(row.hash));
+    t.deepEqual(
+      Buffer.from(await rootAt(sqlTreeLog(rt.db), 'main', total)).toString('hex'),
+      Buffer.from(rootOfHashes(treeHasher, leaves)).toString('hex'),
+      "the stored tree's root is the records' root",
+    );
+  });

@@ -110,6 +110,23 @@ for (const engine of ENGINES) {
       ['/proof/consistency?old=5', 400],
     ] as const)
       refused(t, await server.request('GET', path, { as: 'auditor' }), status, path);
+    // The same with no token (the tiles are public): huge, negative, padded, too wide or escaping paths are 400.
+    for (const path of [
+      '/tile/0/x999999999999',
+      '/tile/0/x999/x999/x999/x999/x999/999.p/1',
+      '/tile/0/0000',
+      '/tile/00/000',
+      '/tile/-1/000',
+      '/tile/0/-000',
+      '/tile/0/000.p/257',
+      '/tile/0/000.p/-1',
+      '/tile/0/000.p/',
+      '/tile/0/000.p/1/2',
+      '/tile/0/..%2f000',
+      '/tile/0/000%00',
+      `/tile/0/${'9'.repeat(400)}`,
+    ])
+      refused(t, await server.request('GET', path), 400, `${path} with no token`);
     t.deepEqual(await server.snapshot(), head, 'nothing changed');
   });
 }
