@@ -133,6 +133,14 @@ function call(
   });
 }
 
+/** The code's OpenAPI document in a file, as `chainbook openapi --output` writes it for the image. */
+async function openApiFile(): Promise<string> {
+  const path = `${folder}/openapi-${process.pid}.yaml`;
+  const written = await runCli(['openapi', '--output', path]);
+  if (written.code !== 0) throw new Error(`chainbook openapi: ${written.stderr}`);
+  return path;
+}
+
 const MANIFEST = {
   name: 'Sent over mTLS',
   version: '1',
@@ -339,6 +347,8 @@ test('in production (PostgreSQL, an HSM signer) the same rules hold: HTTPS only,
       SIGNING_KID: 'hsm-writer',
       CHAINBOOK_SIGNERS: signers,
       SOFTHSM2_CONF: token.conf,
+      // The document production serves, written as the image's build does (scripts/image/build-app.sh).
+      OPENAPI_PATH: await openApiFile(),
       // Production's delivery settings (test/infra/wiring/dataKeysConfig.unit.test.ts); not what this test is about.
       DELIVERY_S3_BUCKET: 'deliveries',
       DELIVERY_WRAPPING_KEY: Buffer.alloc(32, 7).toString('base64'),
