@@ -46,8 +46,10 @@ ENV NODE_ENV=production \
 USER 10001:10001
 VOLUME ["/var/lib/chainbook", "/tmp"]
 EXPOSE 8080
+# /health over the scheme serve speaks: HTTPS when TLS_CERT_FILE is set (production requires it; the probe
+# presents no client certificate, /health is public), plain HTTP otherwise (a laptop with DEV_SKIP_MTLS).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const tls = Boolean(process.env.TLS_CERT_FILE); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.PORT || 8080, path: '/health', rejectUnauthorized: false }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 # No ENTRYPOINT: Kubernetes' `args` and Compose's `command` give the whole command line
 # (`node bin/chainbook.js serve`, `… signing-proxy`, `… relay kafka`, …).
 CMD ["node", "bin/chainbook.js", "serve"]

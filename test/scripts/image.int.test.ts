@@ -423,4 +423,26 @@ test('with NODE_ENV=production and its own document, the laid-out serve starts o
   const refused = await httpsGet(`${match[1]!}/orders/none`, ca);
   t.is(refused.status, 401);
   t.regex(await refused.text(), /CLIENT_CERTIFICATE_REQUIRED/);
+  // The image's HEALTHCHECK, run as Docker would with the container's environment, passes over HTTPS.
+  const port = new URL(match[1]!).port;
+  const [command, ...args] = healthcheckCommand();
+  const health = spawnSync(command!, args, {
+    env: { ...process.env, ...productionTls().env, PORT: port },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  t.is(health.status, 0, `HEALTHCHECK: ${health.stderr}`);
+  const wrongPort = spawnSync(command!, args, {
+    env: { ...process.env, ...productionTls().env, PORT: '1' },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  t.is(wrongPort.status, 1, 'the HEALTHCHECK fails where nothing answers');
 });
+
+/** The runtime stage's HEALTHCHECK CMD, in exec form. */
+function healthcheckCommand(): string[] {
+  const match = /^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfileText);
+  if (!match) throw new Error('the Dockerfile has no HEALTHCHECK CMD in exec form');
+  return JSON.parse(match[1]!) as string[];
+}
