@@ -12,6 +12,7 @@ import { preimageOf, sha256 } from '../../chain/hash.ts';
 import { payloadOf, type ChainRecord } from '../../chain/record.ts';
 import { parseRegistryText, type SignerRegistry } from '../../chain/registry.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
+import { checkLine } from '../../verifier/line.ts';
 import { verify, type VerifyReport } from '../../verifier/verify.ts';
 import { linesReader, readLinesBytes, readLinesText } from '../../infra/adapters/files/fileReader.ts';
 import { signHash } from '../vectors/build.ts';
@@ -156,6 +157,76 @@ test('any string put in any member of a valid record is a pass or a finding at t
       lines[index] = looseRecordText(record as unknown as ChainRecord);
       const report = await verifyLines(lines);
       t.like(report.finding, { chain: 'main', seq: 10 });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+const NOT_JCS = 'record text is not in canonical (JCS) form';
+
+/** Main's record 5 (signed by v1) with `data`, hashed and signed again, as `write` puts it in text. */
+function mainRecordWithData(data: Record<string, unknown>, write: (record: ChainRecord) => string): string {
+  const record = { ...(JSON.parse(happyLines[MAIN_FIRST_LINE + 4]!) as ChainRecord), data } as ChainRecord;
+  const hash = sha256(preimageOf(looseJcs(payloadOf(record)), record.prevHash)).toString('hex');
+  return write({ ...record, hash, sig: signHash(KEY_V1, hash) as ChainRecord['sig'] });
+}
+
+test('JCS form: integer-like members in code-unit order pass, in JSON.parse order (or any other) they are not canonical', (t) => {
+  // JSON.parse enumerates "9" before "10"; JCS sorts "10" before "9".
+  const data = { '10': 'ten', '9': 'nine', listing: 'x' };
+  const canonical = mainRecordWithData(data, looseRecordText);
+  t.true(canonical.includes('"data":{"10":"ten","9":"nine","listing":"x"}'));
+  t.like(checkLine(canonical, registry), { ok: true, hashOk: true, signature: { ok: true } });
+  const parseOrder = mainRecordWithData(data, (record) =>
+    looseRecordText(record).replace('"10":"ten","9":"nine"', '"9":"nine","10":"ten"'),
+  );
+  t.deepEqual(checkLine(parseOrder, registry), { ok: false, malformed: NOT_JCS });
+  const negativeZero = mainRecordWithData({ listing: 0 }, (record) =>
+    looseRecordText(record).replace('"listing":0', '"listing":-0'),
+  );
+  t.deepEqual(checkLine(negativeZero, registry), { ok: false, malformed: NOT_JCS });
+  const duplicate = mainRecordWithData({ listing: 'x' }, (record) =>
+    looseRecordText(record).replace('"listing":"x"', '"listing":"y","listing":"x"'),
+  );
+  t.deepEqual(checkLine(duplicate, registry), { ok: false, malformed: NOT_JCS });
+});
+
+test('JCS form: data that looks like the members after it is cut out of the text whole (the hash recomputes)', (t) => {
+  const id = (JSON.parse(happyLines[MAIN_FIRST_LINE + 4]!) as ChainRecord).id;
+  const data = { a: { hash: '0'.repeat(64), id, meta: {} }, data: { data: 1 }, z: ',"hash":"' };
+  const text = mainRecordWithData(data, looseRecordText);
+  t.like(checkLine(text, registry), { ok: true, hashOk: true, signature: { ok: true } });
+});
+
+test('JCS form: a record is refused as not canonical exactly when its text differs from JCS of its parse', (t) => {
+  const member = fc.oneof(
+    fc.constantFrom('10', '9', '0', 'a', 'B', '\u00e9', '\ud83d\ude00', '__proto__'),
+    fc.string({ maxLength: 4 }),
+  );
+  const value = fc.oneof(
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.string({ maxLength: 6 }),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const data = fc.dictionary(
+    member,
+    fc.oneof(value, fc.dictionary(member, value, { maxKeys: 3 }), fc.array(value, { maxLength: 3 })),
+    { maxKeys: 6 },
+  );
+  fc.assert(
+    fc.property(data, fc.boolean(), (object, shuffled) => {
+      // Written in JCS, or as JSON.stringify writes the object as built (insertion order, integer-like members first).
+      const text = mainRecordWithData(object, (record) =>
+        shuffled ? JSON.stringify(record) : looseRecordText(record),
+      );
+      const checked = checkLine(text, registry);
+      const canonical = text === looseJcs(JSON.parse(text));
+      if (checked.ok) t.true(canonical);
+      else if (checked.malformed === NOT_JCS) t.false(canonical);
+      else t.pass();
+      if (checked.ok) t.true(checked.hashOk && checked.signature.ok);
     }),
     { numRuns: 300 },
   );
