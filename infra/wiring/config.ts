@@ -452,6 +452,17 @@ function pathOf(value: string | undefined): string | undefined {
   return value === undefined ? undefined : resolve(value);
 }
 
+/** An http:// URL whose host is not this machine's loopback (the proxy as a sidecar may speak plain HTTP). */
+function plainHttpOffHost(url: string | undefined): boolean {
+  if (url === undefined || !url.startsWith('http://')) return false;
+  try {
+    const host = new URL(url).hostname;
+    return !(host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host));
+  } catch {
+    return false; // not a URL: the variable's own check names it
+  }
+}
+
 /** The signing proxy's client certificate settings: a pair, and only over https://. */
 function proxyTlsProblems(values: Values): string[] {
   const problems: string[] = [];
@@ -497,6 +508,10 @@ function signingProblems(values: Values, production: boolean): string[] {
     problems.push(`SIGNING_BACKEND: REQUIRE_KMS=true requires kms (or an HSM, pkcs11), not ${backend ?? 'local'}`);
   else if (requireProxy && !requireKms && backend !== 'proxy')
     problems.push(`SIGNING_BACKEND: REQUIRE_SIGNING_PROXY=true requires proxy, not ${backend ?? 'local'}`);
+  if (production && backend === 'proxy' && plainHttpOffHost(values.SIGNING_PROXY_URL))
+    problems.push(
+      'SIGNING_PROXY_URL: plain http:// to another host is refused when NODE_ENV=production (the API key would cross the network in clear): use https://',
+    );
   if (
     values.SIGNING_SESSION_KEYS === true &&
     (backend === undefined || backend === 'local' || backend === 'breakglass')

@@ -38,6 +38,28 @@ test('each backend names every variable it is missing, one message each', (t) =>
   ]);
 });
 
+test('production refuses a plain http:// signing proxy on another host (its API key would cross the network in clear); loopback and https:// pass', (t) => {
+  const proxy = (url: string, nodeEnv = 'production') =>
+    problems({
+      NODE_ENV: nodeEnv,
+      ...PRODUCTION_DELIVERY,
+      SIGNING_BACKEND: 'proxy',
+      SIGNING_KID: 'k',
+      SIGNING_PROXY_API_KEY: 'proxy-client-key-0123456789',
+      SIGNING_PROXY_URL: url,
+    }).filter((problem) => problem.startsWith('SIGNING_PROXY_URL'));
+  t.regex(proxy('http://signer.internal:8443')[0] ?? '', /plain http:\/\/ to another host is refused/);
+  t.is(proxy('http://10.0.0.7:8443').length, 1);
+  for (const fine of [
+    'https://signer.internal:8443',
+    'http://127.0.0.1:8443',
+    'http://localhost:8443',
+    'http://[::1]:8443',
+  ])
+    t.deepEqual(proxy(fine), [], fine);
+  t.deepEqual(proxy('http://signer.internal:8443', 'development'), [], 'a laptop may');
+});
+
 test('malformed values are reported by variable', (t) => {
   const found = problems({
     SIGNING_BACKEND: 'hsm',
