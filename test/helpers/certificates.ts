@@ -12,6 +12,9 @@ export interface Issued {
   key: string;
 }
 
+/** `openssl req` options for a fresh, unencrypted P-256 key. */
+const NEW_P256_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
 function openssl(args: readonly string[]): void {
   execFileSync('openssl', args, { stdio: 'pipe' });
 }
@@ -20,23 +23,7 @@ function openssl(args: readonly string[]): void {
 export function makeCa(folder: string, name: string): Issued {
   const cert = join(folder, `${name}.pem`);
   const key = join(folder, `${name}.key`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-  ]);
+  openssl(['req', '-x509', ...NEW_P256_KEY, '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`]);
   return { cert, key };
 }
 
@@ -57,21 +44,7 @@ export function issue(folder: string, ca: Issued, name: string, options: IssueOp
   const key = join(folder, `${name}.key`);
   const request = join(folder, `${name}.csr`);
   const extensions = join(folder, `${name}.ext`);
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    request,
-    '-subj',
-    `/CN=${options.commonName}`,
-  ]);
+  openssl(['req', '-new', ...NEW_P256_KEY, '-keyout', key, '-out', request, '-subj', `/CN=${options.commonName}`]);
   const lines = [`extendedKeyUsage=${options.usage ?? 'clientAuth'}`];
   if (options.altNames && options.altNames.length > 0) lines.push(`subjectAltName=${options.altNames.join(',')}`);
   else if (options.altNamesSection) lines.push('subjectAltName=@alt_names', '[alt_names]', ...options.altNamesSection);
