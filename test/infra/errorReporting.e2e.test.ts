@@ -148,6 +148,7 @@ test('a failed run of export --every, through the real CLI with SENTRY_DSN, is r
     },
   );
   t.regex(result.stderr, /export: run failed/);
+  t.is(result.code, 1, 'a bounded schedule whose only run failed exits 1');
   const sent = envelopes.slice(before).join('\n');
   t.regex(sent, /ENOTDIR/, 'the error reached the ingest endpoint before the process ended');
   t.regex(sent, /"command":"export --every"/);
