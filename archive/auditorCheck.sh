@@ -33,6 +33,14 @@ check_signature() { # alg public.pem payload sig
 # 0. The bundle is whole: signers.json and bundle.json parse, every batch has its manifest and every manifest its batch.
 jq -e '.signers | length > 0' signers.json > /dev/null 2>&1 || fail "signers.json is missing or has no signers"
 jq -e '.batches_from_seq and .batches_to_seq' bundle.json > /dev/null 2>&1 || fail "bundle.json is missing or does not name the batches' seq range"
+# 0b. bundle.json is signed (bundle.sig, over its exact bytes, by a signer in signers.json): the range and batches it names,
+# which step 5's last check holds the batches to, cannot be edited to match a bundle cut at its tail.
+test -f bundle.sig || fail "bundle.json is not signed (no bundle.sig): its range and batches could have been edited"
+jq -e '(.signer_kid | type) == "string" and (.alg | type) == "string" and (.signature | type) == "string"' bundle.sig > /dev/null 2>&1 \
+  || fail "bundle.sig is not { signer_kid, alg, signature }"
+jq -r .signature bundle.sig | openssl base64 -d -A > "$work/sig" 2> /dev/null || fail "bundle.sig: signature is not base64"
+public_key "$(jq -r .signer_kid bundle.sig)" "$work/public.pem" || fail "bundle.sig: signer $(jq -r .signer_kid bundle.sig) is not in signers.json"
+check_signature "$(jq -r .alg bundle.sig)" "$work/public.pem" bundle.json "$work/sig" || fail "bundle.sig: signature over bundle.json"
 test -d batches || fail "the batches folder is missing"
 for object in $(find batches -name '*.jsonl.gz' | sort); do
   test -f "${object%.jsonl.gz}.manifest.json" || fail "$object has no manifest"

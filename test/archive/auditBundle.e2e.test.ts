@@ -300,7 +300,26 @@ test('on a bundle of default-size batches (10,000 records) holding more than 10,
         for (const signer of registry.signers) signer.public_key_pem = publicPem(generateKeys('ed25519').publicKey);
         writeFileSync(path, JSON.stringify(registry, null, 2));
       },
-      /^FAILED: .*main-000000000001-000000010000\.manifest\.json: signature$/,
+      /^FAILED: bundle\.sig: signature over bundle\.json$/,
+    ],
+    [
+      'the last batch removed and bundle.json edited to match',
+      (copy) => {
+        const last = filesUnder(copy, '.jsonl.gz')[1]!;
+        rmSync(last);
+        rmSync(filesUnder(copy, '.manifest.json')[1]!);
+        const path = join(copy, 'bundle.json');
+        const described = JSON.parse(readFileSync(path, 'utf8')) as { batches_to_seq: number; batches: string[] };
+        described.batches_to_seq = 10_000;
+        described.batches = described.batches.filter((key) => !last.endsWith(key.replace(/^(.*\/)?batches\//, '')));
+        writeFileSync(path, `${JSON.stringify(described, null, 2)}\n`);
+      },
+      /^FAILED: bundle\.sig: signature over bundle\.json$/,
+    ],
+    [
+      'bundle.sig removed',
+      (copy) => rmSync(join(copy, 'bundle.sig')),
+      /^FAILED: bundle\.json is not signed \(no bundle\.sig\): its range and batches could have been edited$/,
     ],
     [
       'signers.json replaced by something that is not JSON',
