@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing, chains, latency, curve
+ *                                 browser-verify, inspect, tracing, chains, latency, curve, http
  * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
  * limit or peer measured in this run.
  */
@@ -18,6 +18,7 @@ import { format, ratio } from './lib.ts';
 import { inspectBenchmark } from './inspect.ts';
 import { tracingCost } from './tracing.ts';
 import { chainsBenchmark, costCurveBenchmark, latencyBenchmark } from './scaling.ts';
+import { httpBenchmark, httpRatios } from './httpCeiling.ts';
 import type { AppendFigures } from './append.ts';
 import type { CryptoFigures } from './crypto.ts';
 import type { VerifyFigures } from './verify.ts';
@@ -139,6 +140,12 @@ if (selected.has('curve')) {
     log(
       `at ${format(point.records)} against ${format(first.records)} records: append ${ratio(point.appendPerSecond, first.appendPerSecond)}, p99 ${format(point.latency.p99 / first.latency.p99)}x, audit-verify ${ratio(point.verifyPerSecond, first.verifyPerSecond)}`,
     );
+}
+
+if (selected.has('http')) {
+  log('# the HTTP API: the ceiling of checkout, payment and finalize (closed loop), p95 at half of it (open loop)');
+  const f = await httpBenchmark(log);
+  for (const line of httpRatios(f)) log(line);
 }
 
 if (cryptoFigures && appendFigures && verifyFigures) {

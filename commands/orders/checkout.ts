@@ -1,5 +1,4 @@
 /** Checkout (CreateOrder): a buyer orders an active listing at its current price, for a delivery key. */
-import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { listingDecider } from '../../domain/catalog/listingDecider.ts';
 import { MAX_PUBLIC_KEY_LENGTH } from '../../domain/orders/orderEvents.ts';
@@ -15,16 +14,11 @@ import {
 } from '../command.ts';
 import { LISTING_EVENT_TYPES } from '../catalog/listingCommands.ts';
 import { entityIdSchema } from '../decideStream.ts';
-import { deliveryKeyOf } from './deliveryKey.ts';
+import { deliveryKeyOf, parsedPublicKey } from './deliveryKey.ts';
 import { runOrderCommand } from './orderStreams.ts';
 
 function isPublicKeyPem(text: string): boolean {
-  try {
-    createPublicKey({ key: text, format: 'pem' });
-    return text.startsWith('-----BEGIN PUBLIC KEY-----');
-  } catch {
-    return false;
-  }
+  return parsedPublicKey(text) !== undefined && text.startsWith('-----BEGIN PUBLIC KEY-----');
 }
 
 export const checkoutInputSchema = z

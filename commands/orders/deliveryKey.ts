@@ -55,9 +55,44 @@ function keyTypeOf(key: KeyObject): DeliveryKeyType {
   return refuse(`a ${type ?? 'unknown'} key is not an encryption key`, { keyType: type });
 }
 
+/**
+ * Keys parsed lately, by PEM text: a checkout's key is read by the route's
+ * input check, the handler's and deliveryKeyOf, and a buyer keeps using
+ * the same key, while parsing one costs more than the rest of the request's
+ * checks together. A parsed key never changes; the oldest goes first.
+ */
+const PARSED_KEYS_MAX_ENTRIES = 1000;
+const parsedKeys = new Map<string, KeyObject | undefined>();
+
+/** The public key of a PEM text, or undefined when it does not parse as one. */
+export function parsedPublicKey(pem: string): KeyObject | undefined {
+  if (parsedKeys.has(pem)) return parsedKeys.get(pem);
+  let key: KeyObject | undefined;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    key = undefined;
+  }
+  if (parsedKeys.size >= PARSED_KEYS_MAX_ENTRIES) parsedKeys.delete(parsedKeys.keys().next().value!);
+  parsedKeys.set(pem, key);
+  return key;
+}
+
+const deliveryKeys = new Map<string, DeliveryKey>();
+
 /** The delivery key of an SPKI PEM; throws DELIVERY_KEY_NOT_FOR_ENCRYPTION for a key the artifact cannot be encrypted to. */
 export function deliveryKeyOf(pem: string): DeliveryKey {
-  const key = createPublicKey({ key: pem, format: 'pem' });
+  const known = deliveryKeys.get(pem);
+  if (known) return known;
+  // Parsed again when not a key (createPublicKey's own error, as before), and never kept then.
+  const key = parsedPublicKey(pem) ?? createPublicKey({ key: pem, format: 'pem' });
   const spki = key.export({ type: 'spki', format: 'der' });
-  return { keyType: keyTypeOf(key), key, spkiSha256: createHash('sha256').update(spki).digest('hex') };
+  const parsed = Object.freeze({
+    keyType: keyTypeOf(key),
+    key,
+    spkiSha256: createHash('sha256').update(spki).digest('hex'),
+  });
+  if (deliveryKeys.size >= PARSED_KEYS_MAX_ENTRIES) deliveryKeys.delete(deliveryKeys.keys().next().value!);
+  deliveryKeys.set(pem, parsed);
+  return parsed;
 }

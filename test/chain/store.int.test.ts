@@ -242,6 +242,27 @@ for (const engine of ENGINES) {
     await t.throwsAsync(rt.store.readChain('main', { limit: 0 }), { message: /limit must be a positive integer/ });
   });
 
+  test(`${engine}: many stream reads at once, grouped into shared statements, each get exactly their own stream from their version`, async (t) => {
+    const rt = await testRuntime(t, engine);
+    const events = Array.from({ length: 40 }, (_, i) => event(`order-${i % 10}`, { i }));
+    await rt.store.append(
+      'main',
+      events.map((e, i) => ({ ...e, type: i < 10 ? 'order.created' : 'order.paid' })),
+    );
+    const reads = Array.from({ length: 100 }, (_, i) => ({ stream: `order-${i % 12}`, fromVersion: 1 + (i % 5) }));
+    const pages = await Promise.all(reads.map((read) => rt.store.readStream(read.stream, read)));
+    reads.forEach((read, index) => {
+      const expected =
+        read.stream === 'order-10' || read.stream === 'order-11'
+          ? []
+          : [1, 2, 3, 4].filter((v) => v >= read.fromVersion);
+      t.deepEqual(
+        pages[index]!.map((s) => [s.record.stream, s.record.version]),
+        expected.map((version) => [read.stream, version]),
+      );
+    });
+  });
+
   test(`${engine}: read-only mode refuses appends with SIGNING_UNAVAILABLE and the reason`, async (t) => {
     const rt = await testRuntime(t, engine, { env: { SIGNING_DISABLED_REASON: 'KMS outage 2026-11-23T05:15Z' } });
     const error = await t.throwsAsync(rt.store.append('main', [event('order-a')]), { instanceOf: ChainError });

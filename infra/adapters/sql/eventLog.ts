@@ -86,6 +86,13 @@ const SQL = {
   anyEvent: 'SELECT 1 FROM events LIMIT 1',
   readChain: 'SELECT seq, record FROM events WHERE chain = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4',
   readStream: 'SELECT record FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3',
+  // Several streams' pages in one statement (sqlEventStore.ts, "Group reads"): the nth read's rows carry n.
+  readStreams: `SELECT r.n::int4 AS n, e.record
+    FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS r(stream, from_version, n)
+    CROSS JOIN LATERAL (
+      SELECT record, version FROM events WHERE stream = r.stream AND version >= r.from_version ORDER BY version LIMIT $3
+    ) AS e
+    ORDER BY r.n, e.version`,
   recordAt: 'SELECT record FROM events WHERE chain = $1 AND seq = $2',
   // Chains with records (a skip scan over the primary key) or a head row.
   chainNames: `WITH RECURSIVE c AS (
@@ -309,6 +316,22 @@ export async function readStreamTexts(
   return (await db.query<{ record: string }>(SQL.readStream, [stream, fromVersion, limit])).rows.map(
     (row) => row.record,
   );
+}
+
+/** readStreamTexts of several streams in one statement: each read's texts, in the order of `reads`. */
+export async function readStreamsTexts(
+  db: Queryable,
+  reads: readonly { stream: string; fromVersion: number }[],
+  limit: number,
+): Promise<string[][]> {
+  const { rows } = await db.query<{ n: number; record: string }>(SQL.readStreams, [
+    reads.map((read) => read.stream),
+    reads.map((read) => read.fromVersion),
+    limit,
+  ]);
+  const texts = reads.map((): string[] => []);
+  for (const row of rows) texts[row.n - 1]!.push(row.record);
+  return texts;
 }
 
 export async function recordTextAt(db: Queryable, chain: string, seq: number): Promise<string | undefined> {

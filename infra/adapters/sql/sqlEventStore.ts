@@ -53,6 +53,69 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
   };
 }
 
+/** Stream reads sent at once; those asked meanwhile wait and go together in the next statement. */
+const MAX_STREAM_READS_IN_FLIGHT = 4;
+/** Streams in one group read: its rows are at most this many pages of MAX_PAGE_RECORDS. */
+const MAX_STREAMS_PER_READ = 32;
+
+interface WaitingRead {
+  stream: string;
+  fromVersion: number;
+  resolve: (texts: string[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group reads: commands read the stream they decide on, one short statement
+ * each, and under load those statements (a round trip, a parse, a plan, a
+ * socket write on both sides) cost more than what they read. While
+ * MAX_STREAM_READS_IN_FLIGHT are out, further reads wait and are sent
+ * together, up to MAX_STREAMS_PER_READ in one statement, each with its own
+ * stream and first version: each gets the rows it would have got alone, read
+ * a moment later. Commands check the versions they decided on when they
+ * append, as they always did, so a read is never trusted to be current. A
+ * lone read goes at once, as before.
+ */
+export class StreamReads {
+  readonly #db: SqlExecutor;
+  readonly #waiting: WaitingRead[] = [];
+  #inFlight = 0;
+
+  constructor(db: SqlExecutor) {
+    this.#db = db;
+  }
+
+  /** One page of MAX_PAGE_RECORDS texts of `stream` from `fromVersion`. */
+  read(stream: string, fromVersion: number): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ stream, fromVersion, resolve, reject });
+      this.#send();
+    });
+  }
+
+  #send(): void {
+    while (this.#inFlight < MAX_STREAM_READS_IN_FLIGHT && this.#waiting.length > 0) {
+      const reads = this.#waiting.splice(0, MAX_STREAMS_PER_READ);
+      this.#inFlight += 1;
+      const texts =
+        reads.length === 1
+          ? eventLog
+              .readStreamTexts(this.#db, reads[0]!.stream, reads[0]!.fromVersion, MAX_PAGE_RECORDS)
+              .then((one) => [one])
+          : eventLog.readStreamsTexts(this.#db, reads, MAX_PAGE_RECORDS);
+      texts
+        .then(
+          (pages) => reads.forEach((read, index) => read.resolve(pages[index]!)),
+          (error: unknown) => reads.forEach((read) => read.reject(error)),
+        )
+        .finally(() => {
+          this.#inFlight -= 1;
+          this.#send();
+        });
+    }
+  }
+}
+
 export interface SqlEventStoreOptions {
   signer: Signer;
   inline?: InlineHandler<SqlExecutor> | undefined;
@@ -65,9 +128,11 @@ export interface SqlEventStoreOptions {
 export class SqlEventStore implements EventStore {
   readonly db: SqlDatabase;
   readonly #appender: Appender<SqlExecutor>;
+  readonly #streamReads: StreamReads;
 
   constructor(db: SqlDatabase, options: SqlEventStoreOptions) {
     this.db = db;
+    this.#streamReads = new StreamReads(db);
     this.#appender = new Appender<SqlExecutor>({
       storage: writerStorage(db),
       signer: options.signer,
@@ -99,7 +164,12 @@ export class SqlEventStore implements EventStore {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StoredRecord[]> {
     const fromVersion = position(options.fromVersion, 1, 'fromVersion');
-    return (await eventLog.readStreamTexts(this.db, stream, fromVersion, pageLimit(options.limit))).map(storedRecord);
+    const limit = pageLimit(options.limit);
+    const texts =
+      limit === MAX_PAGE_RECORDS
+        ? await this.#streamReads.read(stream, fromVersion)
+        : await eventLog.readStreamTexts(this.db, stream, fromVersion, limit);
+    return texts.map(storedRecord);
   }
 
   async head(chain: string): Promise<ChainHead> {

@@ -323,7 +323,10 @@ function execute(spec: RouteSpec, services: HttpServices): RequestHandler {
     checkStrings(request.params, 'path');
     checkStrings(request.query as Record<string, unknown>, 'query');
     const closed = new AbortController();
-    response.once('close', () => closed.abort());
+    // The client went away before the whole answer: after a complete one there is nothing left to stop (and an abort builds an error).
+    response.once('close', () => {
+      if (!response.writableFinished) closed.abort();
+    });
     const routeRequest: RouteRequest<unknown, unknown, unknown> = {
       actor: response.locals['actor'] as RouteRequest<unknown, unknown, unknown>['actor'],
       params: parsed(spec.params, { ...request.params }, 'path'),
