@@ -2,11 +2,12 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing, chains, latency, curve, http
+ *                                 browser-verify, inspect, tracing, chains, latency, curve, http, append-cpu
  * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
  * limit or peer measured in this run.
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
+import { appendCpuBenchmark } from './appendCpu.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
 import { streamBenchmark } from './stream.ts';
@@ -65,6 +66,11 @@ if (wanted('tree')) {
   log('# append with and without the Merkle tree (PostgreSQL, single-event appends)');
   const f = await treeCost(log);
   log(`ratio with the tree to without: ${ratio(f.withTree, f.withoutTree)}`);
+}
+
+if (selected.has('append-cpu')) {
+  log("# where an append's CPU goes: main thread, other threads, PostgreSQL backends (single-event appends)");
+  await appendCpuBenchmark(log);
 }
 
 if (selected.has('tracing')) {

@@ -128,9 +128,9 @@ export async function readyToCommit<Tx>(
 /**
  * Inserts a batch ready to commit: in `locked`'s transaction (the locked
  * path), or outside any lock (the speculative path): one insertBatch
- * statement, or with inline projections one transaction of insertBatch and
- * the fold. False when the head was no longer the batch's base (nothing was
- * written).
+ * statement, run in the order sent, or with inline projections one
+ * transaction of insertBatch and the fold. False when the head was no longer
+ * the batch's base (nothing was written).
  */
 export async function insertReady<Tx>(
   { storage, inline }: Pick<WriterDeps<Tx>, 'storage' | 'inline'>,
@@ -141,7 +141,7 @@ export async function insertReady<Tx>(
     (await storage.insertBatch(tx, ready.commit)) && (inline ? (await inline(tx, ready.records), true) : true);
   if (locked) return insertAndFold(locked.tx);
   if (inline) return storage.transaction(insertAndFold);
-  return storage.insertBatch(storage.unlocked, ready.commit);
+  return storage.insertBatch(storage.ordered, ready.commit);
 }
 
 /**

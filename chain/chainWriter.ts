@@ -25,7 +25,14 @@ import {
 import type { AppendResult } from './store.ts';
 import type { WriterDeps } from './writerDeps.ts';
 import { activeContext, failSpan, startSpan, traced, withSpan, type Span } from './tracing.ts';
-import { batchKeys, batchStreams, WriterQueue, type Pending, type Settlement } from './writerQueue.ts';
+import {
+  batchKeys,
+  batchStreams,
+  speculativeBatchEvents,
+  WriterQueue,
+  type Pending,
+  type Settlement,
+} from './writerQueue.ts';
 
 export class ChainWriter<Tx> {
   readonly #chain: string;
@@ -112,7 +119,10 @@ export class ChainWriter<Tx> {
 
   /** Plans and seals a batch on the speculation and starts signing it. False when nothing could be taken. */
   async #prepare(speculation: Speculation): Promise<boolean> {
-    const pendings = this.#queue.take(speculation.keys);
+    const inFlight = this.#inflight.reduce((sum, batch) => sum + batch.events, 0);
+    const maxEvents = speculativeBatchEvents(this.#queue.queuedEvents, inFlight);
+    if (maxEvents === 0) return false;
+    const pendings = this.#queue.take(speculation.keys, maxEvents);
     if (pendings.length === 0) return false;
     const appends = pendings.map((pending) => pending.append);
     const reads = await readForSpeculation(this.#deps.storage, this.#chain, speculation, appends);
@@ -142,6 +152,7 @@ export class ChainWriter<Tx> {
       ...sealed,
       number,
       pendings,
+      events: pendings.reduce((sum, pending) => sum + pending.append.events.length, 0),
       streams: reads.streams,
       keys: reads.keys,
       invalid: false,

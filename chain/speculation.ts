@@ -28,6 +28,8 @@ export type StatementOutcome =
 export interface SpeculativeBatch extends SealedBatch {
   number: number;
   pendings: Pending[];
+  /** Events of its appends. */
+  events: number;
   streams: string[];
   keys: string[];
   /** Set when an earlier batch failed: this one was answered or went back to the queue with it. */

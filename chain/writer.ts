@@ -15,11 +15,16 @@
  * next batch runs entirely under the lock, which guarantees progress.
  *
  * N+1's statement is sent as soon as N+1 is signed, without waiting for N's
- * commit to come back: its compare-and-set waits at the server for the head
- * row that N's statement holds locked, and runs the moment N commits, saving
- * the client's round trip between two commits. Sent before N's statement
- * took the lock, it finds the head not yet moved and writes nothing; it is
- * sent once more after N committed. Should N fail while N+1's statement is
+ * commit to come back: on the storage's `ordered` connection (pipeline
+ * mode) it runs at the server right after N's, on the head N moved, saving
+ * the client's round trip between two commits. A statement that goes
+ * through a connection of the pool instead (a transaction with inline
+ * projections) waits at the server for the head row N's holds locked; sent
+ * before N's statement took the lock, it finds the head not yet moved and
+ * writes nothing, and is sent once more after N committed. The writer keeps
+ * two speculative batches of about equal size (chain/writerQueue.ts,
+ * speculativeBatchEvents), so one is sealed while the other is signed and
+ * committed. Should N fail while N+1's statement is
  * out, N+1's outcome is awaited: it wrote nothing unless N did commit after
  * all (its error came after the server committed it), and then N+1's appends
  * are answered, never appended again. N+1's own answer an error that may

@@ -35,6 +35,12 @@ export interface WriterStorage<Tx> extends TreeStorage<Tx> {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Reads outside any transaction, for planning a speculative batch. */
   readonly unlocked: Tx;
+  /**
+   * Statements outside any transaction that run at the server in the order
+   * they were sent: a speculative batch's statement then always runs after
+   * the one of the batch ahead (chain/writer.ts, "Pipelining").
+   */
+  readonly ordered: Tx;
   /** Locks the chain's head row until the transaction ends; undefined for an unknown chain. */
   lockHead(tx: Tx, chain: string): Promise<ChainHead | undefined>;
   /** Current version and chain of each stream that exists. */

@@ -9,7 +9,7 @@
  * appended once, on the real one.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { SqlDatabase } from '../../infra/adapters/sql/sql.ts';
+import type { SqlDatabase, SqlExecutor } from '../../infra/adapters/sql/sql.ts';
 import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { loadConfig } from '../../infra/wiring/config.ts';
 import { openRuntime, type Runtime } from '../../infra/wiring/runtime.ts';
@@ -40,21 +40,25 @@ function losingAnswers(
   let committed = 0;
   let lost = 0;
   let behind = 0;
-  const query: SqlDatabase['query'] = async (text, params) => {
-    const statement = text.startsWith('WITH head AS') ? ++sent : 0;
-    const result = await db.query(text, params);
-    const moved = statement > 0 && Number((result.rows[0] as { moved?: unknown } | undefined)?.moved) > 0;
-    if (moved && lose.includes(++committed)) {
-      lost++;
-      const deadline = Date.now() + BEHIND_WAIT_MS;
-      while (sent === statement && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      if (sent > statement) behind++;
-      await new Promise((resolve) => setTimeout(resolve, LOST_AFTER_MS));
-      throw new Error('connection lost after the commit');
-    }
-    return result as never;
-  };
-  return { db: { ...db, query }, lost: () => lost, behind: () => behind };
+  const losing =
+    (executor: SqlExecutor): SqlExecutor['query'] =>
+    async (text, params) => {
+      const statement = text.startsWith('WITH head AS') ? ++sent : 0;
+      const result = await executor.query(text, params);
+      const moved = statement > 0 && Number((result.rows[0] as { moved?: unknown } | undefined)?.moved) > 0;
+      if (moved && lose.includes(++committed)) {
+        lost++;
+        const deadline = Date.now() + BEHIND_WAIT_MS;
+        while (sent === statement && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (sent > statement) behind++;
+        await new Promise((resolve) => setTimeout(resolve, LOST_AFTER_MS));
+        throw new Error('connection lost after the commit');
+      }
+      return result as never;
+    };
+  // The batch statements go through `ordered` where the database has it.
+  const ordered = db.ordered && { ...db.ordered, query: losing(db.ordered) };
+  return { db: { ...db, query: losing(db), ordered }, lost: () => lost, behind: () => behind };
 }
 
 async function openWith(

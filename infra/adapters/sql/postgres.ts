@@ -12,7 +12,7 @@ import {
   type SqlRows,
 } from './sql.ts';
 
-/** Connections per process; the writer uses one at a time per chain, reads the rest. */
+/** Connections per process; the writer uses one at a time per chain, reads the rest (besides `ordered`'s own). */
 export const DEFAULT_POOL_SIZE = 10;
 
 const types = {
@@ -63,6 +63,56 @@ function executor(
   };
 }
 
+/**
+ * SqlDatabase's `ordered`: one connection of its own in pipeline mode, so
+ * that a statement is written behind the ones before it without waiting for
+ * their answers and runs at the server as soon as they are done, in order.
+ * Statements sent on different connections of the pool reach their backends
+ * in no set order: a batch statement sent behind another could run first,
+ * find the head not yet moved and have to be sent again. Each statement
+ * has its own Sync, so it is its own transaction and an error in one does
+ * not fail the next. A connection lost fails the statements out on it; the
+ * next statement opens a new one.
+ */
+function orderedExecutor(
+  url: string,
+  applicationName: string,
+  nameOf: (text: string) => string | undefined,
+): { executor: SqlExecutor; close(): Promise<void> } {
+  let client: pg.Client | undefined;
+  const open = (): pg.Client => {
+    const opened = new pg.Client({ connectionString: url, application_name: applicationName, types, pipeline: true });
+    const lost = (): void => {
+      if (client === opened) client = undefined;
+    };
+    opened.on('error', lost);
+    opened.on('end', lost);
+    // Statements queued meanwhile are sent once connected; a failure to connect fails them.
+    opened.connect().catch(lost);
+    return opened;
+  };
+  return {
+    executor: {
+      async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlRows<Row>> {
+        client ??= open();
+        const values = params === undefined ? [] : (params as unknown[]);
+        const name = nameOf(text);
+        const result = await client.query(name === undefined ? { text, values } : { name, text, values });
+        return { rows: result.rows as Row[] };
+      },
+      async exec(text: string): Promise<void> {
+        client ??= open();
+        await client.query(text);
+      },
+    },
+    async close() {
+      const closing = client;
+      client = undefined;
+      await closing?.end().catch(() => undefined);
+    },
+  };
+}
+
 export interface PostgresOptions {
   poolSize?: number;
   applicationName?: string;
@@ -81,11 +131,13 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
   pool.on('error', () => undefined);
   const nameOf = options.preparedStatements === false ? undefined : statementNames();
   const pooled = executor(pool, nameOf);
+  const ordered = nameOf && orderedExecutor(url, options.applicationName ?? 'chainbook', nameOf);
   return {
     engine: 'postgres',
     location: redactUrl(url),
     query: pooled.query,
     exec: pooled.exec,
+    ordered: ordered?.executor,
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       // A checked-out client whose connection ends between two queries (its backend terminated, the server
@@ -146,6 +198,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): SqlDat
       };
     },
     async close(): Promise<void> {
+      await ordered?.close();
       await pool.end();
     },
   };

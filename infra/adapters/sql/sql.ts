@@ -22,6 +22,15 @@ export interface SqlDatabase extends SqlExecutor {
   readonly location: string;
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /**
+   * Statements that run at the server in the order they were sent, each its
+   * own transaction, each sent without waiting for the answers before it:
+   * the writer's speculative batch statements (chain/writer.ts,
+   * "Pipelining"). Absent where the database's own executor already runs
+   * them in that order (PGlite runs one statement at a time) or cannot
+   * promise it (a pooler, `preparedStatements: false`).
+   */
+  readonly ordered?: SqlExecutor | undefined;
+  /**
    * LISTEN on `channel`: `onNotify` gets each notification's payload, and
    * `onLost` is called once if the listening connection fails (no more
    * notifications come; listen again). Resolves to the way to stop.

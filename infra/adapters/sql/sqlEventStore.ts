@@ -43,6 +43,7 @@ export function writerStorage(db: SqlDatabase): WriterStorage<SqlExecutor> {
   return {
     transaction: (work) => db.transaction(work),
     unlocked: db,
+    ordered: db.ordered ?? db,
     lockHead: (tx, chain) => eventLog.lockHead(tx, chain),
     streamStates: (tx, streams) => eventLog.streamStates(tx, streams),
     idempotencyRecords: (tx, chain, keys) => eventLog.idempotencyRecords(tx, chain, keys),
