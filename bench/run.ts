@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing, chains, latency, curve, http, append-cpu
+ *                                 browser-verify, inspect, tracing, chains, latency, tail, curve, http, append-cpu
  * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
  * limit or peer measured in this run.
  */
@@ -20,6 +20,7 @@ import { inspectBenchmark } from './inspect.ts';
 import { tracingCost } from './tracing.ts';
 import { chainsBenchmark, costCurveBenchmark, latencyBenchmark } from './scaling.ts';
 import { httpBenchmark, httpRatios } from './httpCeiling.ts';
+import { tailBenchmark } from './tail.ts';
 import type { AppendFigures } from './append.ts';
 import type { CryptoFigures } from './crypto.ts';
 import type { VerifyFigures } from './verify.ts';
@@ -136,6 +137,11 @@ if (selected.has('chains')) {
 if (selected.has('latency')) {
   log('# append latency at 1, 10 and 100 events per append (PostgreSQL)');
   await latencyBenchmark(log);
+}
+
+if (selected.has('tail')) {
+  log('# what makes the single-append latency tail (PostgreSQL, one appender)');
+  await tailBenchmark(log);
 }
 
 if (selected.has('curve')) {

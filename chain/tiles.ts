@@ -47,7 +47,9 @@ export function appendLeaves(
   edge: TreeEdge,
   leafHashes: readonly Uint8Array[],
 ): { edge: TreeEdge; writes: TileWrite[] } {
-  const partial = edge.partial.map((hashes) => [...hashes]);
+  // Copies of the edge's tiles, grown in place: a tile that fills is handed to its write as it is, and the
+  // partial tiles left are the new edge's and their writes' both (neither is changed after).
+  const partial = edge.partial.map((hashes) => hashes.slice());
   const writes: TileWrite[] = [];
   // The write of each level's current tile: leaves come in order, so a level's tiles are written one after another.
   const current: (TileWrite | undefined)[] = [];
@@ -55,14 +57,12 @@ export function appendLeaves(
   const push = (level: number, hash: Uint8Array): void => {
     const tile = (partial[level] ??= []);
     const index = Math.floor(levelWidth(size, level) / TILE_WIDTH);
-    let write = current[level];
-    if (write?.index !== index) {
-      write = { level, index, hashes: [...tile] };
+    if (current[level]?.index !== index) {
+      const write = { level, index, hashes: tile };
       current[level] = write;
       writes.push(write);
     }
     tile.push(hash);
-    write.hashes.push(hash);
   };
   for (const leafHash of leafHashes) {
     // Each full tile's root climbs one level, before the size moves past it.
