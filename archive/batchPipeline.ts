@@ -128,7 +128,7 @@ async function seal(
   const object = await deps.compression.gzip(body);
   // Check the object before it leaves: it decompresses to exactly the verified lines.
   assert(
-    Buffer.from(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)).equals(body),
+    body.equals(await deps.compression.gunzip(object, MAX_ARCHIVE_BATCH_BYTES)),
     `batch ${fromSeq}..${toSeq} does not decompress to its lines`,
   );
   const payload: ManifestPayload = {

@@ -2,7 +2,8 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing, chains, latency, tail, curve, http, append-cpu
+ *                                 browser-verify, inspect, tracing, chains, latency, tail, curve, http, append-cpu,
+ *                                 export
  * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
  * limit or peer measured in this run.
  */
@@ -10,6 +11,7 @@ import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { appendCpuBenchmark } from './appendCpu.ts';
 import { cryptoBenchmark } from './crypto.ts';
 import { verifyBenchmark } from './verify.ts';
+import { exportBenchmark } from './export.ts';
 import { streamBenchmark } from './stream.ts';
 import { sandboxBenchmark } from './sandbox.ts';
 import { proofBenchmark } from './proofs.ts';
@@ -95,6 +97,14 @@ if (wanted('verify')) {
   const f = await verifyBenchmark(log);
   verifyFigures = f;
   log(`ratio to openssl verify/s × cores (the limit): ${ratio(f.recordsPerSecond, f.limit)}`);
+}
+
+if (selected.has('export')) {
+  log('# export to a folder against audit-verify of the same chain (PostgreSQL)');
+  const f = await exportBenchmark(log);
+  log(
+    `export verified in full: ${ratio(f.exportFull.perSecond, f.auditVerify.perSecond)} of audit-verify's rate (target ≥ 90%), ${ratio(f.auditVerify.cpuMicrosecondsPerEvent, f.exportFull.cpuMicrosecondsPerEvent)} by CPU per event; --verify hashes: ${format(f.exportHashes.perSecond)} events/s (target ≥ 50,000), ${format(f.exportHashes.cpuMicrosecondsPerEvent)} µs of CPU an event (50,000/s on 2 cores allows 40, PostgreSQL's included)`,
+  );
 }
 
 if (selected.has('stream')) {

@@ -328,7 +328,12 @@ async function verifyChain(
   return { summary, finding: await checkClaimedHead(reader, cursor), breakglass: cursor.breakglass };
 }
 
-/** Pages are checked ahead, several at once, and consumed in order. */
+/**
+ * Pages are read and checked ahead, several at once, and consumed in order.
+ * The next read is started as soon as the one before it came back, while
+ * earlier pages are being consumed: the source's latency (a database round
+ * trip) overlaps the ordered pass instead of adding to it.
+ */
 async function checkPages(
   reader: RecordReader,
   range: Range,
@@ -337,20 +342,12 @@ async function checkPages(
   options: VerifyOptions,
   total: number,
 ): Promise<Finding | undefined> {
-  const inFlight: { lines: readonly string[]; checks: Promise<LineCheck[]> }[] = [];
-  const maxInFlight = options.maxPagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
   // Unasked, the read starts before any seq, so a line before seq 1 is read and reported, never skipped.
   const from = range.startAsked ? range.fromSeq : Number.MIN_SAFE_INTEGER;
-  const iterator = reader.pages(cursor.chain, from, range.toSeq)[Symbol.asyncIterator]();
-  let exhausted = false;
+  const ahead = readAhead(reader.pages(cursor.chain, from, range.toSeq), checker, options.maxPagesInFlight);
   try {
     for (;;) {
-      while (!exhausted && inFlight.length < maxInFlight) {
-        const next = await iterator.next();
-        if (next.done) exhausted = true;
-        else inFlight.push({ lines: next.value, checks: checker.check(next.value) });
-      }
-      const page = inFlight.shift();
+      const page = await ahead.next();
       if (!page) return undefined;
       const checks = await page.checks;
       for (const [index, line] of checks.entries()) {
@@ -361,10 +358,57 @@ async function checkPages(
       options.onProgress?.({ chain: cursor.chain, checked: cursor.records, total });
     }
   } finally {
-    // Settle what is still running so no rejection goes unobserved.
-    await Promise.allSettled(inFlight.map((page) => page.checks));
-    if (!exhausted) await iterator.return?.();
+    await ahead.close();
   }
+}
+
+interface PageInCheck {
+  lines: readonly string[];
+  checks: Promise<LineCheck[]>;
+}
+
+/** At most `maxInFlight` pages read and handed to the checker ahead of the one consumed; one read at a time. */
+function readAhead(
+  pages: AsyncIterable<readonly string[]>,
+  checker: LineChecker,
+  maxInFlight = DEFAULT_PAGES_IN_FLIGHT,
+): { next(): Promise<PageInCheck | undefined>; close(): Promise<void> } {
+  const iterator = pages[Symbol.asyncIterator]();
+  const inFlight: PageInCheck[] = [];
+  let reading: Promise<void> | undefined;
+  let exhausted = false;
+  let failed: { error: unknown } | undefined;
+  const read = (): void => {
+    if (reading || exhausted || failed || inFlight.length >= maxInFlight) return;
+    reading = iterator.next().then(
+      (next) => {
+        reading = undefined;
+        if (next.done) exhausted = true;
+        else inFlight.push({ lines: next.value, checks: checker.check(next.value) });
+        read();
+      },
+      (error: unknown) => {
+        reading = undefined;
+        failed = { error };
+      },
+    );
+  };
+  return {
+    async next() {
+      read();
+      while (inFlight.length === 0 && reading) await reading;
+      const page = inFlight.shift();
+      if (!page && failed) throw failed.error;
+      read();
+      return page;
+    },
+    async close() {
+      await reading;
+      // Settle what is still running so no rejection goes unobserved.
+      await Promise.allSettled(inFlight.map((page) => page.checks));
+      if (!exhausted && !failed) await iterator.return?.();
+    },
+  };
 }
 
 /** cursor.check, and when a range starting after seq 1 meets a session signer it has not seen, its delegation from before the range. */
