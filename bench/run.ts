@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints figures with ratios measured in the same run.
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
- *                                 browser-verify, inspect, tracing, chains, latency, curve
+ *                                 browser-verify, inspect, tracing, chains, latency, curve, replay
  * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
  * limit or peer measured in this run.
  */
@@ -18,6 +18,7 @@ import { format, ratio } from './lib.ts';
 import { inspectBenchmark } from './inspect.ts';
 import { tracingCost } from './tracing.ts';
 import { chainsBenchmark, costCurveBenchmark, latencyBenchmark } from './scaling.ts';
+import { replayBenchmark, REPLAY_EVENTS } from './replayRatios.ts';
 import type { AppendFigures } from './append.ts';
 import type { CryptoFigures } from './crypto.ts';
 import type { VerifyFigures } from './verify.ts';
@@ -139,6 +140,19 @@ if (selected.has('curve')) {
     log(
       `at ${format(point.records)} against ${format(first.records)} records: append ${ratio(point.appendPerSecond, first.appendPerSecond)}, p99 ${format(point.latency.p99 / first.latency.p99)}x, audit-verify ${ratio(point.verifyPerSecond, first.verifyPerSecond)}`,
     );
+}
+
+if (selected.has('replay')) {
+  log(
+    `# replay and DR restore against audit-verify of the same chain (PostgreSQL, ${format(REPLAY_EVENTS)} events: BENCH_REPLAY_EVENTS)`,
+  );
+  const f = await replayBenchmark(log);
+  log(
+    `| replay with every projection, against audit-verify of the same chain | ${format(f.replayPerSecond)} / ${format(f.verifyPerSecond)}: ${ratio(f.replayPerSecond, f.verifyPerSecond)} | ≥ 85% |`,
+  );
+  log(
+    `| DR restore from a folder archive, against audit-verify of the same chain | ${format(f.restorePerSecond)} / ${format(f.verifyPerSecond)}: ${ratio(f.restorePerSecond, f.verifyPerSecond)} (of audit-verify of the archive ${format(f.archiveVerifyPerSecond)}: ${ratio(f.restorePerSecond, f.archiveVerifyPerSecond)}) | ≥ 85% |`,
+  );
 }
 
 if (cryptoFigures && appendFigures && verifyFigures) {
