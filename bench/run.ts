@@ -3,9 +3,10 @@
  *   npm run bench                 every benchmark
  *   npm run bench -- append       any of: crypto, append, tree, verify, notify, proofs, stream, sandbox,
  *                                 browser-verify, inspect, tracing, chains, latency, tail, curve, http, append-cpu,
- *                                 export
- * With crypto, append and verify in one run it ends with issue 19's table: each figure as a ratio to its
- * limit or peer measured in this run.
+ *                                 export, replay
+ * It ends with issue 19's table, each figure as a ratio to its limit or peer measured in this run, with
+ * the rows of the sections that ran: all of them with
+ *   npm run bench -- crypto append verify export replay http
  */
 import { appendBenchmark, notifyBenchmark, treeCost } from './append.ts';
 import { appendCpuBenchmark } from './appendCpu.ts';
@@ -21,8 +22,9 @@ import { format, ratio } from './lib.ts';
 import { inspectBenchmark } from './inspect.ts';
 import { tracingCost } from './tracing.ts';
 import { chainsBenchmark, costCurveBenchmark, latencyBenchmark } from './scaling.ts';
-import { httpBenchmark, httpRatios } from './httpCeiling.ts';
+import { httpBenchmark, httpRatios, README_CHECKOUT_CEILING } from './httpCeiling.ts';
 import { tailBenchmark } from './tail.ts';
+import { replayBenchmark, REPLAY_EVENTS } from './replayRatios.ts';
 import type { AppendFigures } from './append.ts';
 import type { CryptoFigures } from './crypto.ts';
 import type { VerifyFigures } from './verify.ts';
@@ -38,6 +40,22 @@ const loadAverage = (): string =>
     .join(' ');
 log(`# ${new Date().toISOString()}, load average ${loadAverage()} (1, 5, 15 min), ${availableParallelism()} cores`);
 
+/** Issue 19's rows, in the issue's order; those of the sections that ran are printed at the end. */
+const TABLE_ORDER = [
+  'append64',
+  'append8',
+  'p99',
+  'verify',
+  'replay',
+  'restore',
+  'exportFull',
+  'exportHashes',
+  'httpCeiling',
+  'httpP95',
+  'pglite',
+] as const;
+/** Each row: a figure and its limit or peer, this run. */
+const table = new Map<(typeof TABLE_ORDER)[number], string>();
 let cryptoFigures: CryptoFigures | undefined;
 let appendFigures: AppendFigures | undefined;
 let verifyFigures: VerifyFigures | undefined;
@@ -105,6 +123,14 @@ if (selected.has('export')) {
   log(
     `export verified in full: ${ratio(f.exportFull.perSecond, f.auditVerify.perSecond)} of audit-verify's rate (target ≥ 90%), ${ratio(f.auditVerify.cpuMicrosecondsPerEvent, f.exportFull.cpuMicrosecondsPerEvent)} by CPU per event; --verify hashes: ${format(f.exportHashes.perSecond)} events/s (target ≥ 50,000), ${format(f.exportHashes.cpuMicrosecondsPerEvent)} µs of CPU an event (50,000/s on 2 cores allows 40, PostgreSQL's included)`,
   );
+  table.set(
+    'exportFull',
+    `| export verified in full, against audit-verify of the same chain | ${format(f.exportFull.perSecond)} / ${format(f.auditVerify.perSecond)}: ${ratio(f.exportFull.perSecond, f.auditVerify.perSecond)} | ≥ 90% |`,
+  );
+  table.set(
+    'exportHashes',
+    `| export \`--verify hashes\` | ${format(f.exportHashes.perSecond)} events/s | ≥ 50,000/s |`,
+  );
 }
 
 if (selected.has('stream')) {
@@ -168,29 +194,62 @@ if (selected.has('http')) {
   log('# the HTTP API: the ceiling of checkout, payment and finalize (closed loop), p95 at half of it (open loop)');
   const f = await httpBenchmark(log);
   for (const line of httpRatios(f)) log(line);
+  table.set(
+    'httpCeiling',
+    `| HTTP checkout ceiling, against the README's ${format(README_CHECKOUT_CEILING)}/s (2026-11-23) and GET /chain/head, same run | ${format(f.checkout.requestsPerSecond)}/s: ${format(f.checkout.requestsPerSecond / README_CHECKOUT_CEILING)}x; ${ratio(f.checkout.requestsPerSecond, f.headPerSecond)} of ${format(f.headPerSecond)}/s | ≥ 2x |`,
+  );
+  table.set(
+    'httpP95',
+    `| HTTP p95 at half the ceiling, checkout / finalize | ${format(f.halfCheckout.p95Ms)} / ${format(f.halfFinalize.p95Ms)} ms | < 25 ms |`,
+  );
 }
 
-if (cryptoFigures && appendFigures && verifyFigures) {
-  const c = cryptoFigures;
-  const a = appendFigures;
-  const v = verifyFigures;
+if (selected.has('replay')) {
+  log(
+    `# replay and DR restore against audit-verify of the same chain (PostgreSQL, ${format(REPLAY_EVENTS)} events: BENCH_REPLAY_EVENTS)`,
+  );
+  const f = await replayBenchmark(log);
+  table.set(
+    'replay',
+    `| replay with every projection, against audit-verify of the same chain | ${format(f.replayPerSecond)} / ${format(f.verifyPerSecond)}: ${ratio(f.replayPerSecond, f.verifyPerSecond)} | ≥ 85% |`,
+  );
+  table.set(
+    'restore',
+    `| DR restore from a folder archive, against audit-verify of the same chain | ${format(f.restorePerSecond)} / ${format(f.verifyPerSecond)}: ${ratio(f.restorePerSecond, f.verifyPerSecond)} (of audit-verify of the archive ${format(f.archiveVerifyPerSecond)}: ${ratio(f.restorePerSecond, f.archiveVerifyPerSecond)}) | ≥ 85% |`,
+  );
+  log(table.get('replay')!);
+  log(table.get('restore')!);
+}
+
+const c = cryptoFigures;
+const a = appendFigures;
+if (c && a)
+  table.set(
+    'append64',
+    `| append, 64 in flight, against one core's node:crypto Ed25519 sign rate | ${format(a.chainbook64)} / ${format(c.nodeSign)}: ${ratio(a.chainbook64, c.nodeSign)} | ≥ 80% |`,
+  );
+if (a) {
+  if (a.emmett8 !== undefined)
+    table.set(
+      'append8',
+      `| append, 8 in flight, against Emmett at 8 | ${format(a.chainbook8)} / ${format(a.emmett8)}: ${format(a.chainbook8 / a.emmett8)}x | ≥ 3x |`,
+    );
+  table.set('p99', `| single append p99 (one appender, warm) | ${format(a.latencyP99Ms)} ms | ≤ 3 ms |`);
+  table.set(
+    'pglite',
+    `| PGlite append against PostgreSQL append (64 in flight) | ${format(a.pglite64)} / ${format(a.chainbook64)}: ${ratio(a.pglite64, a.chainbook64)} | ≥ 70% |`,
+  );
+}
+if (verifyFigures)
+  table.set(
+    'verify',
+    `| audit-verify against openssl verify/s × cores | ${format(verifyFigures.recordsPerSecond)} / ${format(verifyFigures.limit)}: ${ratio(verifyFigures.recordsPerSecond, verifyFigures.limit)} | ≥ 90% |`,
+  );
+if (table.size > 0) {
   log("# issue 19's table, this run");
   log('| what | this run | target |');
   log('|---|---|---|');
-  log(
-    `| append, 64 in flight, against one core's node:crypto Ed25519 sign rate | ${format(a.chainbook64)} / ${format(c.nodeSign)}: ${ratio(a.chainbook64, c.nodeSign)} | ≥ 80% |`,
-  );
-  if (a.emmett8 !== undefined)
-    log(
-      `| append, 8 in flight, against Emmett at 8 | ${format(a.chainbook8)} / ${format(a.emmett8)}: ${format(a.chainbook8 / a.emmett8)}x | ≥ 3x |`,
-    );
-  log(`| single append p99 (one appender) | ${format(a.latencyP99Ms)} ms | ≤ 3 ms |`);
-  log(
-    `| audit-verify against openssl verify/s × cores | ${format(v.recordsPerSecond)} / ${format(v.limit)}: ${ratio(v.recordsPerSecond, v.limit)} | ≥ 90% |`,
-  );
-  log(
-    `| PGlite append against PostgreSQL append (64 in flight) | ${format(a.pglite64)} / ${format(a.chainbook64)}: ${ratio(a.pglite64, a.chainbook64)} | ≥ 70% |`,
-  );
+  for (const key of TABLE_ORDER) if (table.has(key)) log(table.get(key)!);
 }
 
 log(`# done ${new Date().toISOString()}, load average ${loadAverage()}`);

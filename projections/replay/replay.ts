@@ -18,7 +18,13 @@ import { CodedError } from '../../domain/errors.ts';
 import { trialBalance, type TrialBalanceLine } from '../ledger/ledgerQueries.ts';
 import { dropProjections, projectionDigests, projectRecords } from '../projections.ts';
 import type { LineChecker, RecordReader } from '../../verifier/reader.ts';
-import { verify, type ChainSummary, type Finding, type VerifyProgress } from '../../verifier/verify.ts';
+import {
+  verify,
+  type ChainSummary,
+  type Finding,
+  type VerifyProgress,
+  type VerifyReport,
+} from '../../verifier/verify.ts';
 import type { ProjectionExecutor } from '../rowStore.ts';
 import { rebuildProofDocuments, type ProofDocumentStore, type ProofDocumentsReport } from './proofDocuments.ts';
 
@@ -90,6 +96,60 @@ export interface ReplayReport {
   committed: boolean;
 }
 
+/**
+ * Verified pages waiting to be folded: verification (worker threads and the
+ * ordered checks) goes on with the next pages while one is folded, so replay
+ * takes about the time of the slower of the two, not their sum.
+ */
+export const MAX_PAGES_AHEAD_OF_FOLDING = 4;
+
+/**
+ * Folds verified pages in chain order, one at a time, while the verifier goes
+ * on: add() returns at once unless MAX_PAGES_AHEAD_OF_FOLDING pages wait.
+ * A page is only ever given here once every record in it verified, and a
+ * failure anywhere rolls the whole transaction back, so folding behind
+ * verification never keeps a record that did not verify.
+ */
+class FoldPipeline {
+  readonly #tx: ReplayTransaction;
+  readonly #copying: boolean;
+  readonly #last = new Map<string, ChainRecord>();
+  #folded: Promise<void> = Promise.resolve();
+  readonly #waiting: Promise<void>[] = [];
+
+  constructor(tx: ReplayTransaction, copying: boolean) {
+    this.#tx = tx;
+    this.#copying = copying;
+  }
+
+  async add(chain: string, lines: readonly string[]): Promise<void> {
+    // Parsed now, on the way in: the fold itself then only waits for its statements.
+    const records = lines.map((text): StoredRecord => ({ record: JSON.parse(text) as ChainRecord, text }));
+    const folded = this.#folded.then(() => this.#fold(chain, records));
+    folded.catch(() => undefined); // observed in order below, or by finish()
+    this.#folded = folded;
+    this.#waiting.push(folded);
+    if (this.#waiting.length > MAX_PAGES_AHEAD_OF_FOLDING) await this.#waiting.shift();
+  }
+
+  async #fold(chain: string, records: readonly StoredRecord[]): Promise<void> {
+    if (this.#copying) await this.#tx.copyRecords(records);
+    await projectRecords(this.#tx, records);
+    this.#last.set(chain, records[records.length - 1]!.record);
+  }
+
+  /** Every page given is folded (or failed): nothing uses the transaction any more. */
+  async settled(): Promise<void> {
+    await this.#folded.catch(() => undefined);
+  }
+
+  /** Waits for every page; the last record folded of each chain. Throws the first fold's failure. */
+  async finish(): Promise<ReadonlyMap<string, ChainRecord>> {
+    await this.#folded;
+    return this.#last;
+  }
+}
+
 class Rollback extends Error {
   constructor(readonly report: ReplayReport) {
     super('replay rolled back');
@@ -124,16 +184,18 @@ async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<R
   const compared = options.compare ? await (options.source?.digests?.() ?? projectionDigests(tx)) : undefined;
   await dropProjections(tx);
   const reader = options.source?.reader ?? tx.reader;
-  const last = new Map<string, ChainRecord>();
-  const verified = await verify(reader, options.checker, {
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    onVerifiedPage: async (chain, lines) => {
-      const records = lines.map((text): StoredRecord => ({ record: JSON.parse(text) as ChainRecord, text }));
-      if (copying) await tx.copyRecords(records);
-      await projectRecords(tx, records);
-      last.set(chain, records[records.length - 1]!.record);
-    },
-  });
+  const folding = new FoldPipeline(tx, copying);
+  let verified: VerifyReport;
+  try {
+    verified = await verify(reader, options.checker, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      onVerifiedPage: (chain, lines) => folding.add(chain, lines),
+    });
+  } finally {
+    await folding.settled();
+  }
+  // A page that failed to fold (a record the domain rejects) fails the replay, as it did when it was folded.
+  const last = await folding.finish();
   if (copying) for (const record of last.values()) await tx.setHead(record);
   const digests = verified.ok ? await projectionDigests(tx) : {};
   const differences = compared ? Object.keys(digests).filter((name) => digests[name] !== compared[name]) : [];

@@ -156,6 +156,39 @@ for (const engine of ENGINES) {
     t.deepEqual(await app.snapshot(), before);
   });
 
+  test(`${engine}: replay refuses a signed record the projections cannot fold, pages after it verified ahead, and leaves the projections as they were`, async (t) => {
+    const app = await testApp(t, engine);
+    await runDemoWorkload(app.deps, 2, quiet);
+    const raw = await openRuntime(app.config, { db: app.test.db, projections: false });
+    // A cancellation of an order the chain never created: it verifies, but no projection can fold it.
+    await raw.store.append('main', [
+      {
+        stream: 'order-never-created',
+        type: 'order.cancelled',
+        data: { orderId: 'never-created', cancelledBy: operator.id, reason: 'appended by hand' },
+        actor: operator,
+      },
+    ]);
+    // Pages enough after it that verification runs ahead of folding when the fold fails.
+    for (let batch = 0; batch < 60; batch++)
+      await raw.store.append(
+        'main',
+        Array.from({ length: 100 }, (_, index) => ({
+          stream: `note-${batch}-${index}`,
+          type: 'note.added',
+          data: { text: 'appended by hand' },
+          actor: operator,
+        })),
+      );
+    await raw.close();
+    const before = await app.snapshot();
+    const error = await t.throwsAsync(
+      replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry) }),
+    );
+    t.is((error as CodedError).code, 'INVALID_DOMAIN_EVENT');
+    t.deepEqual(await app.snapshot(), before);
+  });
+
   test(`${engine}: records appended without the projections stop commands with PROJECTIONS_BEHIND until replay folds them`, async (t) => {
     const app = await testApp(t, engine);
     await runDemoWorkload(app.deps, 2, quiet);
