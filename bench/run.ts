@@ -186,7 +186,7 @@ if (selected.has('curve')) {
   const first = points[0]!;
   for (const point of points.slice(1))
     log(
-      `at ${format(point.records)} against ${format(first.records)} records: append ${ratio(point.appendPerSecond, first.appendPerSecond)}, p99 ${format(point.latency.p99 / first.latency.p99)}x, audit-verify ${ratio(point.verifyPerSecond, first.verifyPerSecond)}`,
+      `at ${format(point.records)} against ${format(first.records)} records: append ${ratio(point.appendPerSecond, first.appendPerSecond)}, p99 ${format(point.latency.p99 / first.latency.p99)}x, audit-verify ${ratio(point.verify[0]?.perSecond ?? 0, first.verify[0]?.perSecond ?? 1)}`,
     );
 }
 

@@ -6,18 +6,20 @@
  *    writer: how a deployment that outgrows one chain's writer shards its log);
  *  - latency: one appender, p50/p95/p99/p99.9 at 1, 10 and 100 events per
  *    append, with the server's fsync and synchronous_commit stated;
- *  - curve: append events/s, single-append latency, audit-verify records/s,
- *    table sizes and the verifier's memory as the chain grows to each of
- *    BENCH_CURVE_SIZES (default 10,000 and 100,000; 1,000,000 and 10,000,000
- *    need a quiet machine and hours here). Filling uses appends with
- *    idempotency keys, so that table grows with the chain as it does under
- *    HTTP commands.
+ *  - curve: append events/s, single-append latency, audit-verify records/s
+ *    and peak RSS under each memory budget of BENCH_CURVE_BUDGETS_MIB
+ *    (default 256, audit-verify's default, and 16, which spills), table and
+ *    index sizes as the chain grows to each of BENCH_CURVE_SIZES (default
+ *    10,000 and 100,000). The chain is grown by bench/chainGenerator.ts
+ *    (the writer's records and idempotency rows, loaded in bulk; every size
+ *    is then checked by audit-verify), or with BENCH_CURVE_FILL=append by
+ *    appends of 100 events with an idempotency key, much slower.
  *
  *   npm run bench -- chains latency curve
- *   BENCH_CURVE_SIZES=100000,1000000 npm run bench -- curve
+ *   BENCH_CURVE_SIZES=100000,1000000,10000000 npm run bench -- curve
  */
 import { rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import type { AppendEventInput } from '../chain/input.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { migrate } from '../infra/adapters/sql/migrate.ts';
@@ -27,6 +29,8 @@ import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
 import { openRuntime, type Runtime } from '../infra/wiring/runtime.ts';
 import { verify } from '../verifier/verify.ts';
+import { spillFolder } from '../infra/adapters/files/spillFolder.ts';
+import { growChain } from './chainGenerator.ts';
 import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond } from './lib.ts';
 
 const CHAIN_COUNTS = [1, 2, 4] as const;
@@ -40,6 +44,9 @@ const FILL_EVENTS_PER_APPEND = 100;
 const FILL_IN_FLIGHT = 8;
 const CURVE_APPEND_EVENTS = 10_000;
 const CURVE_LATENCY_SAMPLES = 1000;
+const CURVE_FILL = process.env['BENCH_CURVE_FILL'] ?? 'generate';
+const CURVE_BUDGETS_MIB = (process.env['BENCH_CURVE_BUDGETS_MIB'] ?? '256,16').split(',').map(Number);
+const MIB = 1024 * 1024;
 
 const BUYER = { id: 'buyer', role: 'Buyer' };
 
@@ -176,23 +183,58 @@ export async function latencyBenchmark(log: (line: string) => void): Promise<Lat
   });
 }
 
+export interface VerifyFigures {
+  budgetMiB: number;
+  perSecond: number;
+  /** The process's RSS at its peak while verifying, over its RSS before. */
+  peakRssMiB: number;
+}
+
 export interface CurvePoint {
   records: number;
+  fillSeconds: number;
   appendPerSecond: number;
   latency: LatencyFigures;
-  verifyPerSecond: number;
-  verifierPeakRssMiB: number;
-  tableMiB: { events: number; idempotency: number; tiles: number };
+  verify: VerifyFigures[];
+  tableMiB: { events: number; eventsIndexes: number; idempotency: number; tiles: number };
 }
 
 async function tableSizesMiB(db: SqlDatabase): Promise<CurvePoint['tableMiB']> {
-  const { rows } = await db.query<{ events: number; idempotency: number; tiles: number }>(
-    `SELECT pg_total_relation_size('events')::int8 AS events, pg_total_relation_size('idempotency_keys')::int8 AS idempotency,
-      pg_total_relation_size('merkle_tiles')::int8 AS tiles`,
+  const { rows } = await db.query<{ events: number; indexes: number; idempotency: number; tiles: number }>(
+    `SELECT pg_table_size('events')::int8 AS events, pg_indexes_size('events')::int8 AS indexes,
+      pg_total_relation_size('idempotency_keys')::int8 AS idempotency, pg_total_relation_size('merkle_tiles')::int8 AS tiles`,
   );
   const row = rows[0]!;
-  const mib = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
-  return { events: mib(row.events), idempotency: mib(row.idempotency), tiles: mib(row.tiles) };
+  const mib = (bytes: number): number => Math.round((bytes / MIB) * 10) / 10;
+  return {
+    events: mib(row.events),
+    eventsIndexes: mib(row.indexes),
+    idempotency: mib(row.idempotency),
+    tiles: mib(row.tiles),
+  };
+}
+
+/** audit-verify of the whole database under a memory budget, with the process's peak RSS sampled every 50 ms. */
+async function timedVerify(runtime: Runtime, db: SqlDatabase, budgetMiB: number): Promise<VerifyFigures> {
+  const pool = workerChecker(runtime.registry, availableParallelism());
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+  const started = performance.now();
+  try {
+    const report = await verify(databaseReader(db), pool, {
+      bookkeeping: { budgetBytes: budgetMiB * MIB, spill: spillFolder() },
+    });
+    if (!report.ok) throw new Error(`the benchmark chain did not verify: ${JSON.stringify(report.finding)}`);
+    return {
+      budgetMiB,
+      perSecond: perSecond(report.records, performance.now() - started),
+      peakRssMiB: Math.round((rssPeak - rssBefore) / MIB),
+    };
+  } finally {
+    clearInterval(sampler);
+    await pool.close();
+  }
 }
 
 /** Fills the chain up to `target` records with appends of 100 events, each with an idempotency key. */
@@ -208,14 +250,27 @@ async function fillTo(runtime: Runtime, next: { stream: number }, target: number
   });
 }
 
+/** Grows the chain to `size` records: generated in bulk, or appended (BENCH_CURVE_FILL=append). */
+async function growTo(
+  runtime: Runtime,
+  db: SqlDatabase,
+  next: { stream: number },
+  size: number,
+  log: (line: string) => void,
+): Promise<number> {
+  const started = performance.now();
+  if (CURVE_FILL === 'append') await fillTo(runtime, next, size);
+  else await growChain(db, runtime.signer, 'main', size, next, orderEvents, log);
+  await db.query('VACUUM ANALYZE events, idempotency_keys');
+  return (performance.now() - started) / 1000;
+}
+
 export async function costCurveBenchmark(log: (line: string) => void): Promise<CurvePoint[]> {
   return withChainRuntime('curve', async (runtime, db) => {
     const points: CurvePoint[] = [];
     const next = { stream: 0 };
-    const workers = availableParallelism();
     for (const size of CURVE_SIZES) {
-      await fillTo(runtime, next, size);
-      await db.query('VACUUM ANALYZE events');
+      const fillSeconds = await growTo(runtime, db, next, size, log);
       const records = (await runtime.store.head('main')).seq;
       const appendStarted = performance.now();
       await inFlight(CURVE_APPEND_EVENTS, 64, () => {
@@ -225,29 +280,30 @@ export async function costCurveBenchmark(log: (line: string) => void): Promise<C
       });
       const appendPerSecond = perSecond(CURVE_APPEND_EVENTS, performance.now() - appendStarted);
       const latency = await timedAppends(runtime, CURVE_LATENCY_SAMPLES, 1, next);
-      const pool = workerChecker(runtime.registry, workers);
-      const rssBefore = process.memoryUsage().rss;
-      let rssPeak = rssBefore;
-      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
-      const verifyStarted = performance.now();
-      const report = await verify(databaseReader(db), pool);
-      const verifyPerSecond = perSecond(report.records, performance.now() - verifyStarted);
-      clearInterval(sampler);
-      await pool.close();
-      if (!report.ok) throw new Error(`the benchmark chain did not verify: ${JSON.stringify(report.finding)}`);
+      const verifyFigures: VerifyFigures[] = [];
+      for (const budget of CURVE_BUDGETS_MIB) verifyFigures.push(await timedVerify(runtime, db, budget));
       const point: CurvePoint = {
         records,
+        fillSeconds,
         appendPerSecond,
         latency,
-        verifyPerSecond,
-        verifierPeakRssMiB: Math.round((rssPeak - rssBefore) / 1024 / 1024),
+        verify: verifyFigures,
         tableMiB: await tableSizesMiB(db),
       };
       points.push(point);
+      const verified = verifyFigures
+        .map((v) => `budget ${v.budgetMiB} MiB: ${format(v.perSecond)} records/s, RSS +${v.peakRssMiB} MiB`)
+        .join('; ');
       log(
-        `at ${format(records)} records: append ${format(appendPerSecond)} events/s (64 in flight); single append ${describeLatency(latency)}; audit-verify ${format(verifyPerSecond)} records/s on ${workers} threads (RSS +${point.verifierPeakRssMiB} MiB while verifying); events ${point.tableMiB.events} MiB, idempotency_keys ${point.tableMiB.idempotency} MiB, merkle_tiles ${point.tableMiB.tiles} MiB`,
+        `at ${format(records)} records (grown in ${Math.round(fillSeconds)} s, ${CURVE_FILL}; load ${loadAverage()}): append ${format(appendPerSecond)} events/s (64 in flight); single append ${describeLatency(latency)}; audit-verify on ${availableParallelism()} threads, ${verified}; events ${point.tableMiB.events} MiB + indexes ${point.tableMiB.eventsIndexes} MiB, idempotency_keys ${point.tableMiB.idempotency} MiB, merkle_tiles ${point.tableMiB.tiles} MiB`,
       );
     }
     return points;
   });
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
 }

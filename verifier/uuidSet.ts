@@ -19,6 +19,20 @@ function words(uuid: string): [number, number, number, number] {
   ];
 }
 
+/** The UUID as 32 lowercase hex digits: one key per UUID, whatever the case of its text. */
+export function uuidHex(uuid: string): string {
+  return hexOf(words(uuid));
+}
+
+function hexOf(w: ArrayLike<number>): string {
+  let hex = '';
+  for (let index = 0; index < 4; index++) hex += w[index]!.toString(16).padStart(8, '0');
+  return hex;
+}
+
+/** Bytes a slot takes: four 32-bit words and its used flag. */
+const SLOT_BYTES = 17;
+
 export class UuidSet {
   #slots = new Uint32Array(INITIAL_CAPACITY * 4);
   /** 1 where a slot is taken: the all-zero UUID is a valid member. */
@@ -29,9 +43,30 @@ export class UuidSet {
     return this.#size;
   }
 
+  /** Bytes held by the table. */
+  get sizeBytes(): number {
+    return this.#used.length * SLOT_BYTES;
+  }
+
+  /** Bytes held while the next add grows the table (old and new tables at once), or now if it does not grow. */
+  get sizeBytesOnNextAdd(): number {
+    return this.#wouldGrow() ? this.sizeBytes * 3 : this.sizeBytes;
+  }
+
+  /** The members as uuidHex keys, in no particular order. */
+  *hexKeys(): Generator<string> {
+    for (let slot = 0; slot < this.#used.length; slot++) {
+      if (this.#used[slot] !== EMPTY) yield hexOf(this.#slots.subarray(slot * 4, slot * 4 + 4));
+    }
+  }
+
+  #wouldGrow(): boolean {
+    return (this.#size + 1) / this.#used.length > MAX_LOAD;
+  }
+
   /** Adds a UUID (validated by the caller); false when it was already present. */
   add(uuid: string): boolean {
-    if ((this.#size + 1) / this.#used.length > MAX_LOAD) this.#grow();
+    if (this.#wouldGrow()) this.#grow();
     const added = this.#insert(words(uuid));
     if (added) this.#size += 1;
     return added;

@@ -7,7 +7,7 @@ import { ZERO_HASH } from '../chain/record.ts';
 import type { LineCheck, RecordFacts, SignatureFailure } from './line.ts';
 import type { LineChecker, RecordReader, SourceFindingReason } from './reader.ts';
 import { embeddedSignatureProblem } from './embedded.ts';
-import { UuidSet } from './uuidSet.ts';
+import { SeenRecords, type Bookkeeping, type DeferredFinding } from './seenRecords.ts';
 
 export type FindingReason =
   | 'malformed-record'
@@ -94,6 +94,13 @@ export interface VerifyOptions {
   onVerifiedPage?: (chain: string, lines: readonly string[]) => Promise<void>;
   /** List every record signed by a break-glass signer (audit-verify --report-breakglass). */
   reportBreakglass?: boolean;
+  /**
+   * A memory budget for the ids and stream versions checks 5 and 6 remember,
+   * and where to spill past it (verifier/seenRecords.ts). Unset: all in
+   * memory. Ignored with onVerifiedPage, whose pages must have passed every
+   * check when handed over, which a spilled check only knows at the end.
+   */
+  bookkeeping?: Bookkeeping;
 }
 
 /** Break-glass uses listed in one report; past this the report says it was cut. */
@@ -108,9 +115,8 @@ class ChainCursor {
   expectedSeq: number;
   prevHash: string;
   records = 0;
-  readonly #streams = new Map<string, number>();
-  /** Shared by every chain of one run: ids are unique across all chains (docs/FORMAT.md section 1). */
-  readonly #ids: UuidSet;
+  /** Stream versions of this chain and ids of every chain of the run: ids are unique across all chains (docs/FORMAT.md section 1). */
+  readonly #seen: SeenRecords;
   readonly #checker: LineChecker;
   /** Session signers introduced by verified signer.delegated records of this chain (docs/FORMAT.md section 4b). */
   readonly #delegations = new Map<string, Delegation>();
@@ -121,7 +127,7 @@ class ChainCursor {
     chain: string,
     fromSeq: number,
     prevHash: string,
-    ids: UuidSet,
+    seen: SeenRecords,
     checker: LineChecker,
     reportBreakglass: boolean,
   ) {
@@ -129,7 +135,7 @@ class ChainCursor {
     this.fromSeq = fromSeq;
     this.expectedSeq = fromSeq;
     this.prevHash = prevHash;
-    this.#ids = ids;
+    this.#seen = seen;
     this.#checker = checker;
     this.breakglass = reportBreakglass ? [] : undefined;
   }
@@ -160,9 +166,9 @@ class ChainCursor {
       if (sessionProblem) return fail(sessionProblem[0], sessionProblem[1]);
     }
     if (embeddedProblem) return fail('embedded-signature-invalid', embeddedProblem);
-    const versionProblem = this.#checkVersion(r);
+    const versionProblem = this.#seen.version(r.stream, r.version, r.seq);
     if (versionProblem) return fail('stream-version-gap', versionProblem);
-    if (!this.#ids.add(r.id)) return fail('duplicate-id', `event id ${r.id} appears twice`);
+    if (!this.#seen.id(r.id, r.seq)) return fail('duplicate-id', `event id ${r.id} appears twice`);
     if (r.type === SIGNER_EVENT_TYPES.delegated) {
       const problem = this.#learnDelegation(line.data);
       if (problem) return fail('invalid-delegation', problem);
@@ -237,17 +243,6 @@ class ChainCursor {
       this.breakglass.push({ chain: this.chain, seq: r.seq, id: r.id, type: r.type, ts: r.ts, kid: r.kid });
     }
   }
-
-  #checkVersion(r: RecordFacts): string | undefined {
-    const previous = this.#streams.get(r.stream);
-    this.#streams.set(r.stream, r.version);
-    // A range starting after seq 1 cannot know a stream's earlier versions: its first one is taken as is.
-    if (previous === undefined)
-      return r.version === 1 || this.fromSeq > 1
-        ? undefined
-        : `stream ${r.stream} starts at version ${r.version}, not 1`;
-    return r.version === previous + 1 ? undefined : `stream ${r.stream} goes from version ${previous} to ${r.version}`;
-  }
 }
 
 interface Range {
@@ -288,44 +283,93 @@ async function anchor(
   };
 }
 
+interface ChainResult {
+  summary: ChainSummary;
+  finding: Finding | undefined;
+  /** Whether the finding is the source's own (verifier/reader.ts sourceFinding): at one seq it comes first. */
+  sourced: boolean;
+  breakglass: BreakglassUse[] | undefined;
+  /** The first seq of the chain's range. */
+  fromSeq: number;
+}
+
+function findingOf(chain: string, deferred: DeferredFinding): Finding {
+  return { chain, seq: deferred.seq, reason: deferred.reason, message: deferred.message };
+}
+
+/** The summary and break-glass uses of a chain whose check stops at `seq` (a finding left to the merge), as if it had stopped there. */
+async function stoppedAt(reader: RecordReader, result: ChainResult, finding: Finding): Promise<ChainResult> {
+  const { chain } = result.summary;
+  const records = Math.max(0, finding.seq - result.fromSeq);
+  const lastHash = records > 0 ? ((await reader.hashAt(chain, finding.seq - 1)) ?? '') : '';
+  return {
+    ...result,
+    summary: {
+      chain,
+      fromSeq: records > 0 ? result.fromSeq : 0,
+      toSeq: records > 0 ? finding.seq - 1 : 0,
+      records,
+      lastHash,
+    },
+    finding,
+    sourced: false,
+    breakglass: result.breakglass?.filter((use) => use.seq < finding.seq),
+  };
+}
+
 async function verifyChain(
   reader: RecordReader,
   checker: LineChecker,
   chain: string,
+  chainIndex: number,
   options: VerifyOptions,
-  ids: UuidSet,
-): Promise<{ summary: ChainSummary; finding: Finding | undefined; breakglass: BreakglassUse[] | undefined }> {
+  seen: SeenRecords,
+): Promise<ChainResult> {
   const lastSeq = await reader.lastSeq(chain);
   const range = rangeOf(options, lastSeq);
   const summary: ChainSummary = { chain, fromSeq: 0, toSeq: 0, records: 0, lastHash: '' };
   const anchored = await anchor(reader, chain, range.fromSeq, options.prevHash);
-  if (typeof anchored !== 'string') return { summary, finding: anchored, breakglass: undefined };
-  const cursor = new ChainCursor(chain, range.fromSeq, anchored, ids, checker, options.reportBreakglass === true);
+  const result = { summary, sourced: false, breakglass: undefined, fromSeq: range.fromSeq };
+  if (typeof anchored !== 'string') return { ...result, finding: anchored };
+  seen.startChain(chainIndex, range.fromSeq);
+  const cursor = new ChainCursor(chain, range.fromSeq, anchored, seen, checker, options.reportBreakglass === true);
   const total = Math.max(0, range.toSeq - range.fromSeq + 1);
-  const pageFinding = await checkPages(reader, range, checker, cursor, options, total);
+  const pageFinding = await checkPages(reader, range, checker, cursor, options, total, seen);
+  // Versions left to the merge: the in-memory check would have stopped at the first of them.
+  const deferred = await seen.endChain();
+  const checked =
+    deferred && (pageFinding === undefined || deferred.seq <= pageFinding.seq)
+      ? findingOf(chain, deferred)
+      : pageFinding;
   // A source that stopped serving at a problem of its own (an archive batch) reports it, unless a record before it failed.
   const sourced = reader.sourceFinding?.(chain);
-  const finding = sourced && (pageFinding === undefined || sourced.seq <= pageFinding.seq) ? sourced : pageFinding;
+  const finding = sourced && (checked === undefined || sourced.seq <= checked.seq) ? sourced : checked;
   Object.assign(summary, {
     fromSeq: cursor.records > 0 ? range.fromSeq : 0,
     toSeq: cursor.expectedSeq - 1 >= range.fromSeq ? cursor.expectedSeq - 1 : 0,
     records: cursor.records,
     lastHash: cursor.records > 0 ? cursor.prevHash : '',
   });
-  if (finding || !range.toEnd) return { summary, finding, breakglass: cursor.breakglass };
+  const done = {
+    ...result,
+    finding,
+    sourced: finding !== undefined && finding === sourced,
+    breakglass: cursor.breakglass,
+  };
+  if (finding && finding !== pageFinding && finding !== sourced) return stoppedAt(reader, done, finding);
+  if (finding || !range.toEnd) return done;
   // Nothing checked is not a pass.
   if (cursor.records === 0)
     return {
-      summary,
+      ...done,
       finding: {
         chain,
         seq: range.fromSeq,
         reason: 'no-records',
         message: `no record of chain ${chain} is here to check (seq ${range.fromSeq} to ${range.toSeq})`,
       },
-      breakglass: cursor.breakglass,
     };
-  return { summary, finding: await checkClaimedHead(reader, cursor), breakglass: cursor.breakglass };
+  return { ...done, finding: await checkClaimedHead(reader, cursor) };
 }
 
 /**
@@ -341,6 +385,7 @@ async function checkPages(
   cursor: ChainCursor,
   options: VerifyOptions,
   total: number,
+  seen: SeenRecords,
 ): Promise<Finding | undefined> {
   // Unasked, the read starts before any seq, so a line before seq 1 is read and reported, never skipped.
   const from = range.startAsked ? range.fromSeq : Number.MIN_SAFE_INTEGER;
@@ -354,6 +399,7 @@ async function checkPages(
         const finding = await checkWithLookback(reader, checker, cursor, line, page.lines[index]!);
         if (finding) return finding;
       }
+      await seen.settle();
       await options.onVerifiedPage?.(cursor.chain, page.lines);
       options.onProgress?.({ chain: cursor.chain, checked: cursor.records, total });
     }
@@ -445,6 +491,37 @@ async function checkClaimedHead(reader: RecordReader, cursor: ChainCursor): Prom
   return { chain: cursor.chain, seq, reason: 'head-mismatch', message };
 }
 
+/** Whether a duplicate id left to the merge comes before the finding of chain `index`: at one seq, only the source's own findings and stream versions come before it. */
+function duplicateFirst(duplicate: DeferredFinding, result: ChainResult | undefined, index: number): boolean {
+  const finding = result?.finding;
+  if (!finding || duplicate.chainIndex < index) return true;
+  if (duplicate.chainIndex > index || duplicate.seq > finding.seq) return false;
+  return duplicate.seq < finding.seq || (!result.sourced && finding.reason !== 'stream-version-gap');
+}
+
+async function verifyChains(
+  reader: RecordReader,
+  checker: LineChecker,
+  chains: readonly string[],
+  options: VerifyOptions,
+  seen: SeenRecords,
+): Promise<ChainResult[]> {
+  const results: ChainResult[] = [];
+  for (const [index, chain] of chains.entries()) {
+    const result = await verifyChain(reader, checker, chain, index, options, seen);
+    results.push(result);
+    if (result.finding) break;
+  }
+  // Ids left to the merge: the in-memory check would have stopped at the first duplicate.
+  const duplicate = await seen.end();
+  if (!duplicate || !duplicateFirst(duplicate, results.at(-1), results.length - 1)) return results;
+  const stopped = results[duplicate.chainIndex]!;
+  return [
+    ...results.slice(0, duplicate.chainIndex),
+    await stoppedAt(reader, stopped, findingOf(stopped.summary.chain, duplicate)),
+  ];
+}
+
 export async function verify(
   reader: RecordReader,
   checker: LineChecker,
@@ -452,19 +529,16 @@ export async function verify(
 ): Promise<VerifyReport> {
   const started = performance.now();
   const chains = options.chains ?? (await reader.chains());
-  const summaries: ChainSummary[] = [];
-  const ids = new UuidSet();
-  const breakglass: BreakglassUse[] = [];
-  let finding: Finding | undefined;
-  for (const chain of chains) {
-    const result = await verifyChain(reader, checker, chain, options, ids);
-    summaries.push(result.summary);
-    breakglass.push(...(result.breakglass ?? []));
-    if (result.finding) {
-      finding = result.finding;
-      break;
-    }
+  const seen = new SeenRecords(options.onVerifiedPage ? undefined : options.bookkeeping);
+  let results: ChainResult[];
+  try {
+    results = await verifyChains(reader, checker, chains, options, seen);
+  } finally {
+    await seen.close();
   }
+  const summaries = results.map((result) => result.summary);
+  const breakglass = results.flatMap((result) => result.breakglass ?? []);
+  let finding = results.at(-1)?.finding;
   if (chains.length === 0)
     finding = { chain: '', seq: 0, reason: 'no-records', message: 'there are no records here to check' };
   return {

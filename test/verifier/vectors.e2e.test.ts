@@ -1,5 +1,6 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VerifyReport } from '../../verifier/verify.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -25,5 +26,40 @@ for (const entry of index) {
       ? { chain: report.finding.chain, seq: report.finding.seq, reason: report.finding.reason }
       : null;
     t.deepEqual(finding, entry.expected.finding);
+  });
+}
+
+const SPILLED = [
+  'happy',
+  'duplicate-id',
+  'duplicate-id-across-chains',
+  'stream-version-gap',
+  'stream-starts-at-version-2',
+];
+
+for (const name of SPILLED) {
+  test(`vector ${name}: audit-verify --memory-budget 1 spills and reports what it reports in memory`, async (t) => {
+    const entry = index.find((candidate) => candidate.name === name)!;
+    const temporary = mkdtempSync(join(tmpdir(), 'chainbook-spill-e2e-'));
+    t.teardown(() => rmSync(temporary, { recursive: true, force: true }));
+    const args = [
+      'audit-verify',
+      '--input',
+      join(VECTORS_DIRECTORY, entry.records),
+      '-s',
+      join(VECTORS_DIRECTORY, entry.signers),
+      ...entry.args,
+      '--json',
+    ];
+    const withoutTime = (stdout: string): unknown => ({ ...(JSON.parse(stdout) as VerifyReport), elapsedMs: 0 });
+    const inMemory = await runCli(args);
+    const spilled = await runCli([...args, '--memory-budget', '1'], { env: { TMPDIR: temporary } });
+    t.is(spilled.code, inMemory.code, spilled.stderr);
+    t.deepEqual(withoutTime(spilled.stdout), withoutTime(inMemory.stdout));
+    t.deepEqual(
+      readdirSync(temporary).filter((file) => file.startsWith('chainbook-verify-')),
+      [],
+      'the spill folder is removed',
+    );
   });
 }

@@ -23,6 +23,7 @@ import { databaseReader } from '../../adapters/sql/databaseReader.ts';
 import { loadConfig } from '../../wiring/config.ts';
 import { loadRegistryFile } from '../../adapters/signers/registryFile.ts';
 import { workerChecker } from '../../adapters/workers/checkPool.ts';
+import { spillFolder } from '../../adapters/files/spillFolder.ts';
 import { EXIT, formatCount, parseCount, progressLine, UsageError } from './io.ts';
 import { addSourceOptions, openDatabaseSource, openSource, type OpenedSource, type SourceOptions } from './sources.ts';
 
@@ -38,12 +39,21 @@ interface AuditVerifyOptions extends SourceOptions {
   prevHash?: string;
   json?: boolean;
   threads?: string;
+  memoryBudget?: string;
   progress: boolean;
   reportBreakglass?: boolean;
   checkpoint?: string;
   witness?: string[];
   witnessQuorum?: string;
 }
+
+/**
+ * Memory for the ids and stream versions remembered between records, in MiB:
+ * about 5 million ids on their own. Past it they go to temporary files and
+ * are checked by a merge at the end (verifier/seenRecords.ts).
+ */
+export const DEFAULT_MEMORY_BUDGET_MIB = 256;
+const MIB = 1024 * 1024;
 
 /** Below this many records, starting worker threads costs more than it saves. */
 const WORKER_THRESHOLD_RECORDS = 5000;
@@ -138,6 +148,13 @@ async function run(options: AuditVerifyOptions): Promise<number> {
     ...(options.limit !== undefined ? { limit: parseCount(options.limit, '--limit', 1) } : {}),
     ...(options.prevHash !== undefined ? { prevHash: options.prevHash } : {}),
     ...(options.reportBreakglass === true ? { reportBreakglass: true } : {}),
+    bookkeeping: {
+      budgetBytes:
+        (options.memoryBudget === undefined
+          ? DEFAULT_MEMORY_BUDGET_MIB
+          : parseCount(options.memoryBudget, '--memory-budget', 1)) * MIB,
+      spill: spillFolder(),
+    },
   };
   if (options.checkpoint === undefined && (options.witness !== undefined || options.witnessQuorum !== undefined))
     throw new UsageError('--witness and --witness-quorum go with --checkpoint');
@@ -269,6 +286,10 @@ export function registerAuditVerify(program: Command, exit: (code: number) => vo
     .option(
       '--witness-quorum <n>',
       'with --checkpoint: cosignatures by those witnesses required (default: all of them)',
+    )
+    .option(
+      '--memory-budget <MiB>',
+      `memory for the event ids and stream versions remembered between records (default ${DEFAULT_MEMORY_BUDGET_MIB}); past it they are written to temporary files in TMPDIR and checked by a merge at the end, with the same findings`,
     )
     .option('--json', 'print the report as JSON')
     .option(
