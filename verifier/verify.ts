@@ -423,9 +423,10 @@ function readAhead(
   const inFlight: PageInCheck[] = [];
   let reading: Promise<void> | undefined;
   let exhausted = false;
+  let closed = false;
   let failed: { error: unknown } | undefined;
   const read = (): void => {
-    if (reading || exhausted || failed || inFlight.length >= maxInFlight) return;
+    if (reading || exhausted || failed || closed || inFlight.length >= maxInFlight) return;
     reading = iterator.next().then(
       (next) => {
         reading = undefined;
@@ -449,6 +450,8 @@ function readAhead(
       return page;
     },
     async close() {
+      // No read starts after this one: the read in flight comes back with a page whose check is awaited below.
+      closed = true;
       await reading;
       // Settle what is still running so no rejection goes unobserved.
       await Promise.allSettled(inFlight.map((page) => page.checks));

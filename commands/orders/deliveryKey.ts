@@ -9,6 +9,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { DeliveryKeyType } from '../../domain/delivery/deliveryEvents.ts';
 import { CodedError } from '../../domain/errors.ts';
+import { MAX_PUBLIC_KEY_LENGTH } from '../../domain/orders/orderEvents.ts';
 
 /** RSA moduli accepted, in bits: below 2048 is breakable, above 8192 only costs time. */
 export const MIN_RSA_DELIVERY_KEY_BITS = 2048;
@@ -64,7 +65,12 @@ function keyTypeOf(key: KeyObject): DeliveryKeyType {
 const PARSED_KEYS_MAX_ENTRIES = 1000;
 const parsedKeys = new Map<string, KeyObject | undefined>();
 
-/** The public key of a PEM text, or undefined when it does not parse as one. */
+/**
+ * The public key of a PEM text, or undefined when it does not parse as one.
+ * A text longer than a delivery key may be is parsed but not kept: the
+ * checkout schema checks the key even when its length check failed, and
+ * 1,000 texts of a request body each would be a cache of a gigabyte.
+ */
 export function parsedPublicKey(pem: string): KeyObject | undefined {
   if (parsedKeys.has(pem)) return parsedKeys.get(pem);
   let key: KeyObject | undefined;
@@ -73,6 +79,7 @@ export function parsedPublicKey(pem: string): KeyObject | undefined {
   } catch {
     key = undefined;
   }
+  if (pem.length > MAX_PUBLIC_KEY_LENGTH) return key;
   if (parsedKeys.size >= PARSED_KEYS_MAX_ENTRIES) parsedKeys.delete(parsedKeys.keys().next().value!);
   parsedKeys.set(pem, key);
   return key;
@@ -92,6 +99,7 @@ export function deliveryKeyOf(pem: string): DeliveryKey {
     key,
     spkiSha256: createHash('sha256').update(spki).digest('hex'),
   });
+  if (pem.length > MAX_PUBLIC_KEY_LENGTH) return parsed;
   if (deliveryKeys.size >= PARSED_KEYS_MAX_ENTRIES) deliveryKeys.delete(deliveryKeys.keys().next().value!);
   deliveryKeys.set(pem, parsed);
   return parsed;

@@ -138,11 +138,6 @@ class FoldPipeline {
     this.#last.set(chain, records[records.length - 1]!.record);
   }
 
-  /** Every page given is folded (or failed): nothing uses the transaction any more. */
-  async settled(): Promise<void> {
-    await this.#folded.catch(() => undefined);
-  }
-
   /** Waits for every page; the last record folded of each chain. Throws the first fold's failure. */
   async finish(): Promise<ReadonlyMap<string, ChainRecord>> {
     await this.#folded;
@@ -191,8 +186,11 @@ async function rebuild(tx: ReplayTransaction, options: ReplayOptions): Promise<R
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onVerifiedPage: (chain, lines) => folding.add(chain, lines),
     });
-  } finally {
-    await folding.settled();
+  } catch (error) {
+    // A fold that failed is the cause when there is one: a statement the database refused aborted the transaction,
+    // and the reads verification went on with in it failed only because of that.
+    await folding.finish();
+    throw error;
   }
   // A page that failed to fold (a record the domain rejects) fails the replay, as it did when it was folded.
   const last = await folding.finish();

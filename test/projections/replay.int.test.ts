@@ -189,6 +189,39 @@ for (const engine of ENGINES) {
     t.deepEqual(await app.snapshot(), before);
   });
 
+  test(`${engine}: a fold the database refuses (its transaction aborted) while later pages are read in the same transaction: replay fails with that refusal, not the reads', and leaves the projections as they were`, async (t) => {
+    const app = await testApp(t, engine);
+    await runDemoWorkload(app.deps, 2, quiet);
+    const raw = await openRuntime(app.config, { db: app.test.db, projections: false });
+    // Pages enough after the first that verification reads on while the first page is folded.
+    for (let batch = 0; batch < 30; batch++)
+      await raw.store.append(
+        'main',
+        Array.from({ length: 100 }, (_, index) => ({
+          stream: `note-${batch}-${index}`,
+          type: 'note.added',
+          data: { text: 'appended by hand' },
+          actor: operator,
+        })),
+      );
+    await raw.close();
+    const before = await app.snapshot();
+    await app.test.db.exec(`
+      CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'checkpoint refused by the test' USING ERRCODE = 'check_violation';
+      END $$;
+      CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON projection_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION refuse_checkpoint();
+    `);
+    const error = await t.throwsAsync(
+      replay({ target: sqlReplayTarget(app.test.db), checker: inProcessChecker(app.runtime.registry) }),
+    );
+    t.regex(error!.message, /checkpoint refused by the test/);
+    await app.test.db.exec('DROP TRIGGER refuse_checkpoint ON projection_checkpoints');
+    t.deepEqual(await app.snapshot(), before);
+  });
+
   test(`${engine}: records appended without the projections stop commands with PROJECTIONS_BEHIND until replay folds them`, async (t) => {
     const app = await testApp(t, engine);
     await runDemoWorkload(app.deps, 2, quiet);

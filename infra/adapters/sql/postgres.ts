@@ -91,18 +91,28 @@ function orderedExecutor(
     opened.connect().catch(lost);
     return opened;
   };
+  // A FATAL error (its backend terminated) reaches the statement that was running before the connection's end does:
+  // the connection is dropped with it, so that a statement sent right after is not written on the one closing.
+  const run = async <T>(work: (used: pg.Client) => Promise<T>): Promise<T> => {
+    const used = (client ??= open());
+    try {
+      return await work(used);
+    } catch (error) {
+      const severity = (error as { severity?: unknown }).severity;
+      if ((severity === 'FATAL' || severity === 'PANIC') && client === used) client = undefined;
+      throw error;
+    }
+  };
   return {
     executor: {
       async query<Row>(text: string, params?: readonly unknown[]): Promise<SqlRows<Row>> {
-        client ??= open();
         const values = params === undefined ? [] : (params as unknown[]);
         const name = nameOf(text);
-        const result = await client.query(name === undefined ? { text, values } : { name, text, values });
+        const result = await run((used) => used.query(name === undefined ? { text, values } : { name, text, values }));
         return { rows: result.rows as Row[] };
       },
       async exec(text: string): Promise<void> {
-        client ??= open();
-        await client.query(text);
+        await run((used) => used.query(text));
       },
     },
     async close() {
