@@ -21,7 +21,7 @@ import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import type { SqlDatabase } from '../infra/adapters/sql/sql.ts';
 import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { openRuntime } from '../infra/wiring/runtime.ts';
-import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond } from './lib.ts';
+import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond, orderEvent } from './lib.ts';
 
 export const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 40_000);
 const RAW_BATCH_ROWS = 500;
@@ -51,17 +51,7 @@ async function withRuntime<T>(
     merkleTree,
   });
   try {
-    return await work((index) =>
-      runtime.store.append('main', [
-        {
-          stream: `order-${index}`,
-          type: 'order.created',
-          expectedVersion: 0,
-          data: orderData(index),
-          actor: { id: 'buyer', role: 'Buyer' },
-        },
-      ]),
-    );
+    return await work((index) => runtime.store.append('main', [orderEvent(index)]));
   } finally {
     await runtime.close();
     rmSync(dataDir, { recursive: true, force: true });

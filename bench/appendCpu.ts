@@ -15,7 +15,7 @@ import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import type { SqlDatabase, SqlExecutor } from '../infra/adapters/sql/sql.ts';
 import { openRuntime } from '../infra/wiring/runtime.ts';
-import { benchDatabase, benchDir, format, inFlight, orderData, perSecond } from './lib.ts';
+import { benchDatabase, benchDir, format, inFlight, perSecond, orderEvent } from './lib.ts';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 40_000);
 const WARMUP_EVENTS = 2000;
@@ -89,16 +89,7 @@ export async function appendCpu(count: number, concurrency: number, log: (line: 
     const db = countingDb(raw, statements);
     const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), { db, projections: false });
     try {
-      const append = (index: number) =>
-        runtime.store.append('main', [
-          {
-            stream: `order-${index}`,
-            type: 'order.created',
-            expectedVersion: 0,
-            data: orderData(index),
-            actor: { id: 'buyer', role: 'Buyer' },
-          },
-        ]);
+      const append = (index: number) => runtime.store.append('main', [orderEvent(index)]);
       await inFlight(WARMUP_EVENTS, concurrency, (index) => append(count + index));
       statements.clear();
       const earlier = await backendPids(raw);

@@ -27,7 +27,7 @@ import { EXPORT_PAGE_RECORDS } from '../infra/entrypoints/cli/export.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
 import { openRuntime, type Runtime } from '../infra/wiring/runtime.ts';
 import { verify } from '../verifier/verify.ts';
-import { BENCH_DATABASE_URL, benchDatabase, benchDir, format, inFlight, orderData, perSecond } from './lib.ts';
+import { BENCH_DATABASE_URL, benchDatabase, benchDir, format, inFlight, perSecond, orderEvent } from './lib.ts';
 
 export const EXPORT_RECORDS = Number(process.env['BENCH_EXPORT_RECORDS'] ?? 200_000);
 const KEPT_DATABASE = process.env['BENCH_EXPORT_DATABASE'];
@@ -65,16 +65,9 @@ async function fill(runtime: Runtime, records: number): Promise<void> {
   await inFlight(Math.ceil(records / FILL_EVENTS_PER_APPEND), 8, (index) =>
     runtime.store.append(
       CHAIN,
-      Array.from({ length: FILL_EVENTS_PER_APPEND }, (_, offset) => {
-        const n = index * FILL_EVENTS_PER_APPEND + offset;
-        return {
-          stream: `order-${n}`,
-          type: 'order.created',
-          expectedVersion: 0,
-          data: orderData(n),
-          actor: { id: 'buyer', role: 'Buyer' },
-        };
-      }),
+      Array.from({ length: FILL_EVENTS_PER_APPEND }, (_, offset) =>
+        orderEvent(index * FILL_EVENTS_PER_APPEND + offset),
+      ),
     ),
   );
   await runtime.db.query('VACUUM ANALYZE events');

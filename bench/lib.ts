@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { AppendEventInput } from '../chain/input.ts';
 
 export const BENCH_DATABASE_URL =
   process.env['BENCH_DATABASE_URL'] ??
@@ -95,5 +96,16 @@ export function orderData(index: number): {
     currency: 'EUR',
     deliveryPublicKey:
       'MCowBQYDK2VwAyEA' + Buffer.from(String(index).padStart(32, '0')).toString('base64').slice(0, 43),
+  };
+}
+
+/** The benchmarks' typical event: order `index` created on its own stream, as its first version. */
+export function orderEvent(index: number): AppendEventInput {
+  return {
+    stream: `order-${index}`,
+    type: 'order.created',
+    expectedVersion: 0,
+    data: orderData(index),
+    actor: { id: 'buyer', role: 'Buyer' },
   };
 }

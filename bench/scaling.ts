@@ -31,7 +31,7 @@ import { openRuntime, type Runtime } from '../infra/wiring/runtime.ts';
 import { verify } from '../verifier/verify.ts';
 import { spillFolder } from '../infra/adapters/files/spillFolder.ts';
 import { growChain } from './chainGenerator.ts';
-import { benchDatabase, benchDir, format, inFlight, orderData, percentile, perSecond } from './lib.ts';
+import { benchDatabase, benchDir, format, inFlight, percentile, perSecond, orderEvent } from './lib.ts';
 
 const CHAIN_COUNTS = [1, 2, 4] as const;
 const IN_FLIGHT_PER_CHAIN = 64;
@@ -48,16 +48,8 @@ const CURVE_FILL = process.env['BENCH_CURVE_FILL'] ?? 'generate';
 const CURVE_BUDGETS_MIB = (process.env['BENCH_CURVE_BUDGETS_MIB'] ?? '256,16').split(',').map(Number);
 const MIB = 1024 * 1024;
 
-const BUYER = { id: 'buyer', role: 'Buyer' };
-
 function orderEvents(first: number, count: number): AppendEventInput[] {
-  return Array.from({ length: count }, (_, offset) => ({
-    stream: `order-${first + offset}`,
-    type: 'order.created',
-    expectedVersion: 0,
-    data: orderData(first + offset),
-    actor: BUYER,
-  }));
+  return Array.from({ length: count }, (_, offset) => orderEvent(first + offset));
 }
 
 /** A fresh database, migrated, with the bare chain's runtime on it (no projections). */

@@ -19,7 +19,7 @@ import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import type { SqlDatabase } from '../infra/adapters/sql/sql.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
 import { openRuntime } from '../infra/wiring/runtime.ts';
-import { benchDatabase, benchDir, format, orderData, percentile } from './lib.ts';
+import { benchDatabase, benchDir, format, percentile, orderEvent } from './lib.ts';
 
 const APPENDS = Number(process.env['BENCH_TAIL_APPENDS'] ?? 2000);
 /** The first appends of a run, counted as warm-up. */
@@ -93,15 +93,7 @@ async function timeAppends(count: number): Promise<TimedAppend[]> {
       for (let index = 0; index < count; index++) {
         const cpu = process.cpuUsage();
         current = { index, startMs: performance.now(), totalMs: 0, cpuMs: 0, tiles: 0, statements: [], gcMs: [] };
-        await runtime.store.append('main', [
-          {
-            stream: `order-${index}`,
-            type: 'order.created',
-            expectedVersion: 0,
-            data: orderData(index),
-            actor: { id: 'buyer', role: 'Buyer' },
-          },
-        ]);
+        await runtime.store.append('main', [orderEvent(index)]);
         current.totalMs = performance.now() - current.startMs;
         const used = process.cpuUsage(cpu);
         current.cpuMs = (used.user + used.system) / 1000;

@@ -13,7 +13,7 @@ import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { openPostgres } from '../infra/adapters/sql/postgres.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
 import { openRuntime } from '../infra/wiring/runtime.ts';
-import { benchDatabase, benchDir, format, inFlight, orderData, perSecond } from './lib.ts';
+import { benchDatabase, benchDir, format, inFlight, perSecond, orderEvent } from './lib.ts';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 10_000);
 const ROUNDS = 3;
@@ -33,17 +33,7 @@ export async function appendRate(count = EVENTS): Promise<number> {
     await migrate(db);
     const runtime = await openRuntime(loadConfig({ CHAINBOOK_DATA_DIR: dataDir }), { db, projections: false });
     try {
-      const elapsed = await inFlight(count, 64, (index) =>
-        runtime.store.append('main', [
-          {
-            stream: `order-${index}`,
-            type: 'order.created',
-            expectedVersion: 0,
-            data: orderData(index),
-            actor: { id: 'buyer', role: 'Buyer' },
-          },
-        ]),
-      );
+      const elapsed = await inFlight(count, 64, (index) => runtime.store.append('main', [orderEvent(index)]));
       return perSecond(count, elapsed);
     } finally {
       await runtime.close();

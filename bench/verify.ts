@@ -14,7 +14,7 @@ import { openRuntime } from '../infra/wiring/runtime.ts';
 import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
 import { inProcessChecker } from '../verifier/inProcessChecker.ts';
 import { verify } from '../verifier/verify.ts';
-import { benchDatabase, benchDir, format, inFlight, opensslEd25519, orderData, perSecond } from './lib.ts';
+import { benchDatabase, benchDir, format, inFlight, opensslEd25519, perSecond, orderEvent } from './lib.ts';
 
 export const VERIFY_RECORDS = Number(process.env['BENCH_VERIFY_RECORDS'] ?? 200_000);
 /** Events per append while filling the chain: filling is not what is measured. */
@@ -39,16 +39,9 @@ export async function verifyBenchmark(log: (line: string) => void): Promise<Veri
     await inFlight(VERIFY_RECORDS / FILL_EVENTS_PER_APPEND, 8, (index) =>
       runtime.store.append(
         'main',
-        Array.from({ length: FILL_EVENTS_PER_APPEND }, (_, offset) => {
-          const n = index * FILL_EVENTS_PER_APPEND + offset;
-          return {
-            stream: `order-${n}`,
-            type: 'order.created',
-            expectedVersion: 0,
-            data: orderData(n),
-            actor: { id: 'buyer', role: 'Buyer' },
-          };
-        }),
+        Array.from({ length: FILL_EVENTS_PER_APPEND }, (_, offset) =>
+          orderEvent(index * FILL_EVENTS_PER_APPEND + offset),
+        ),
       ),
     );
     const registry = runtime.registry;
