@@ -6,7 +6,7 @@ import { runDemoWorkload } from '../../commands/demo/demoWorkload.ts';
 import { databaseReader } from '../../infra/adapters/sql/databaseReader.ts';
 import { replay } from '../../projections/replay/replay.ts';
 import { sqlReplayTarget } from '../../infra/adapters/sql/replayTarget.ts';
-import { openRuntime } from '../../infra/wiring/runtime.ts';
+import { openRuntime, type Runtime } from '../../infra/wiring/runtime.ts';
 import { projectionDigests } from '../../projections/projections.ts';
 import { inProcessChecker } from '../../verifier/inProcessChecker.ts';
 import { verifyProof } from '../../verifier/verifyProof.ts';
@@ -15,6 +15,20 @@ import { testApp } from '../helpers/app.ts';
 
 const quiet = (): void => undefined;
 const operator = { id: 'operator-1', role: 'Operator' };
+
+/** `batches` appends of 100 records no projection folds (pages for verification to read ahead on). */
+async function appendNotes(raw: Runtime, batches: number): Promise<void> {
+  for (let batch = 0; batch < batches; batch++)
+    await raw.store.append(
+      'main',
+      Array.from({ length: 100 }, (_, index) => ({
+        stream: `note-${batch}-${index}`,
+        type: 'note.added',
+        data: { text: 'appended by hand' },
+        actor: operator,
+      })),
+    );
+}
 
 for (const engine of ENGINES) {
   test(`${engine}: replay into a fresh database after the demo workload yields the live digests, and so does a rebuild in place`, async (t) => {
@@ -170,16 +184,7 @@ for (const engine of ENGINES) {
       },
     ]);
     // Pages enough after it that verification runs ahead of folding when the fold fails.
-    for (let batch = 0; batch < 60; batch++)
-      await raw.store.append(
-        'main',
-        Array.from({ length: 100 }, (_, index) => ({
-          stream: `note-${batch}-${index}`,
-          type: 'note.added',
-          data: { text: 'appended by hand' },
-          actor: operator,
-        })),
-      );
+    await appendNotes(raw, 60);
     await raw.close();
     const before = await app.snapshot();
     const error = await t.throwsAsync(
@@ -194,16 +199,7 @@ for (const engine of ENGINES) {
     await runDemoWorkload(app.deps, 2, quiet);
     const raw = await openRuntime(app.config, { db: app.test.db, projections: false });
     // Pages enough after the first that verification reads on while the first page is folded.
-    for (let batch = 0; batch < 30; batch++)
-      await raw.store.append(
-        'main',
-        Array.from({ length: 100 }, (_, index) => ({
-          stream: `note-${batch}-${index}`,
-          type: 'note.added',
-          data: { text: 'appended by hand' },
-          actor: operator,
-        })),
-      );
+    await appendNotes(raw, 30);
     await raw.close();
     const before = await app.snapshot();
     await app.test.db.exec(`
