@@ -8,17 +8,20 @@ import { INDEX_FILE, VECTORS_DIRECTORY, type IndexEntry } from '../vectors/gener
 
 const index = (JSON.parse(readFileSync(join(VECTORS_DIRECTORY, INDEX_FILE), 'utf8')) as { cases: IndexEntry[] }).cases;
 
+/** audit-verify of a vector's records against its signers, with its own arguments, as JSON. */
+const auditVerifyArgs = (entry: IndexEntry): string[] => [
+  'audit-verify',
+  '--input',
+  join(VECTORS_DIRECTORY, entry.records),
+  '-s',
+  join(VECTORS_DIRECTORY, entry.signers),
+  ...entry.args,
+  '--json',
+];
+
 for (const entry of index) {
   test(`vector ${entry.name}: chainbook audit-verify exits ${entry.expected.exitCode}${entry.expected.finding ? ` at ${entry.expected.finding.chain} seq ${entry.expected.finding.seq}` : ''}`, async (t) => {
-    const args = [
-      'audit-verify',
-      '--input',
-      join(VECTORS_DIRECTORY, entry.records),
-      '-s',
-      join(VECTORS_DIRECTORY, entry.signers),
-      ...entry.args,
-      '--json',
-    ];
+    const args = auditVerifyArgs(entry);
     const result = await runCli(args);
     t.is(result.code, entry.expected.exitCode, result.stderr);
     const report = JSON.parse(result.stdout) as VerifyReport;
@@ -42,15 +45,7 @@ for (const name of SPILLED) {
     const entry = index.find((candidate) => candidate.name === name)!;
     const temporary = mkdtempSync(join(tmpdir(), 'chainbook-spill-e2e-'));
     t.teardown(() => rmSync(temporary, { recursive: true, force: true }));
-    const args = [
-      'audit-verify',
-      '--input',
-      join(VECTORS_DIRECTORY, entry.records),
-      '-s',
-      join(VECTORS_DIRECTORY, entry.signers),
-      ...entry.args,
-      '--json',
-    ];
+    const args = auditVerifyArgs(entry);
     const withoutTime = (stdout: string): unknown => ({ ...(JSON.parse(stdout) as VerifyReport), elapsedMs: 0 });
     const inMemory = await runCli(args);
     const spilled = await runCli([...args, '--memory-budget', '1'], { env: { TMPDIR: temporary } });
