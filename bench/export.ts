@@ -14,16 +14,13 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { appendExported } from '../archive/exportedEvent.ts';
 import { exportArchive } from '../archive/exporter.ts';
 import { FolderStore } from '../infra/adapters/objectStores/folderStore.ts';
-import { zlibCompression } from '../infra/adapters/objectStores/gzip.ts';
 import { databaseReader } from '../infra/adapters/sql/databaseReader.ts';
 import { migrate } from '../infra/adapters/sql/migrate.ts';
 import { openPostgres } from '../infra/adapters/sql/postgres.ts';
-import { treeRootReader } from '../infra/adapters/sql/treeLog.ts';
 import { workerChecker } from '../infra/adapters/workers/checkPool.ts';
-import { EXPORT_PAGE_RECORDS } from '../infra/entrypoints/cli/export.ts';
+import { exportDependencies } from '../infra/entrypoints/cli/export.ts';
 import { loadConfig } from '../infra/wiring/config.ts';
 import { openRuntime, type Runtime } from '../infra/wiring/runtime.ts';
 import { verify } from '../verifier/verify.ts';
@@ -78,31 +75,18 @@ async function exportOnce(runtime: Runtime, signatures: boolean, workers: number
   const folder = benchDir('export');
   const checker = workerChecker(runtime.registry, workers, { signatures });
   try {
-    const report = await exportArchive(
-      {
-        store: new FolderStore(folder),
-        compression: zlibCompression,
-        database: databaseReader(runtime.db, EXPORT_PAGE_RECORDS),
-        checker,
-        registry: runtime.registry,
-        signer: runtime.signer,
-        nowMs: Date.now,
-        recordExport: appendExported(runtime.store),
-        treeRoot: treeRootReader(runtime.db),
-      },
-      {
-        service: 'bench',
-        env: 'bench',
-        version: '0.1.0',
-        piiIncluded: false,
-        piiPolicyVersion: 'bench',
-        lockMode: 'COMPLIANCE',
-        retentionDays: 1,
-        batchRecords: 10_000,
-        batchBytes: 32 * 1024 * 1024,
-        chains: [CHAIN],
-      },
-    );
+    const report = await exportArchive(exportDependencies(runtime, new FolderStore(folder), checker), {
+      service: 'bench',
+      env: 'bench',
+      version: '0.1.0',
+      piiIncluded: false,
+      piiPolicyVersion: 'bench',
+      lockMode: 'COMPLIANCE',
+      retentionDays: 1,
+      batchRecords: 10_000,
+      batchBytes: 32 * 1024 * 1024,
+      chains: [CHAIN],
+    });
     if (!report.ok) throw new Error(`the benchmark export failed: ${JSON.stringify(report.finding)}`);
     return report.records;
   } finally {

@@ -13,7 +13,15 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendExported } from '../../../archive/exportedEvent.ts';
 import { ExportConfigurationError } from '../../../archive/batchPipeline.ts';
-import { clampBatchRecords, exportArchive, type ExportReport, type ExportSettings } from '../../../archive/exporter.ts';
+import {
+  clampBatchRecords,
+  exportArchive,
+  type ExportDependencies,
+  type ExportReport,
+  type ExportSettings,
+} from '../../../archive/exporter.ts';
+import type { ObjectStore } from '../../../archive/objectStore.ts';
+import type { LineChecker } from '../../../verifier/reader.ts';
 import { runExportSchedule } from '../../../archive/exportSchedule.ts';
 import { MAX_ARCHIVE_BATCH_BYTES, MAX_ARCHIVE_BATCH_RECORDS } from '../../../archive/limits.ts';
 import { inProcessChecker } from '../../../verifier/inProcessChecker.ts';
@@ -149,6 +157,21 @@ function describe(report: ExportReport, service: string, verify: string): string
   return `${lines.join('\n')}\n`;
 }
 
+/** What an export of `runtime`'s database to `store` runs on, checking records with `checker` (the benchmark's too). */
+export function exportDependencies(runtime: Runtime, store: ObjectStore, checker: LineChecker): ExportDependencies {
+  return {
+    store,
+    compression: zlibCompression,
+    database: databaseReader(runtime.db, EXPORT_PAGE_RECORDS),
+    checker,
+    registry: runtime.registry,
+    signer: runtime.signer,
+    nowMs: Date.now,
+    recordExport: appendExported(runtime.store),
+    treeRoot: treeRootReader(runtime.db),
+  };
+}
+
 async function exportOnce(
   runtime: Runtime,
   store: ReturnType<typeof openArchiveStore>,
@@ -165,15 +188,7 @@ async function exportOnce(
   try {
     return await exportArchive(
       {
-        store,
-        compression: zlibCompression,
-        database: databaseReader(runtime.db, EXPORT_PAGE_RECORDS),
-        checker,
-        registry: runtime.registry,
-        signer: runtime.signer,
-        nowMs: Date.now,
-        recordExport: appendExported(runtime.store),
-        treeRoot: treeRootReader(runtime.db),
+        ...exportDependencies(runtime, store, checker),
         onBatch: (batch) => {
           records += batch.count;
           archiveExportBatchesTotal.inc({ service: settings.service, chain: batch.chain });
